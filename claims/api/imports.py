@@ -1,0 +1,42 @@
+"""File uploads: the registry's bulk household import."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import JSONResponse
+
+from claims.api.deps import SessionDep
+from claims.settings import get_settings
+from policies.errors import InvalidInput
+from policies.household_import import import_households
+
+router = APIRouter(prefix="/api/imports", tags=["imports"])
+
+
+@router.post(
+    "/households",
+    responses={
+        200: {"description": "The file was written; the report counts what changed"},
+        422: {"description": "Bad rows: the report lists each with row, field, value, reason"},
+    },
+)
+def upload_households(
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX, one row a member")],
+    partial: Annotated[
+        bool, Query(description="write the valid households and skip those with bad rows")
+    ] = False,
+):
+    """Import households with their members from the monitoring system's export."""
+    limit = get_settings().import_max_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
+    report = import_households(session, data, file.filename or "upload.csv", partial=partial)
+    if report.written:
+        session.commit()
+    else:
+        session.rollback()
+    return JSONResponse(report.as_dict(), status_code=200 if report.written else 422)

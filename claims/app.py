@@ -1,0 +1,83 @@
+"""The FastAPI application: the JSON API, health check, error rendering and request logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from importlib.metadata import PackageNotFoundError, version
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from claims.api import imports as imports_api
+from claims.api import registry as registry_api
+from claims.api.deps import SessionDep
+from policies.errors import DomainError
+
+log = logging.getLogger("fangpin.http")
+
+try:
+    VERSION = version("fangpin")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    VERSION = "0+unknown"
+
+DESCRIPTION = """
+fangpin keeps the registry of households covered by a county's government-purchased
+poverty-prevention insurance (防贫保) and the policy contracts behind it.
+
+Money is a decimal string in yuan with two places (``"1234.50"``), never a float. Errors are
+JSON objects naming the ``field``, the ``value`` and the rule broken.
+"""
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION)
+    app.include_router(registry_api.router)
+    app.include_router(imports_api.router)
+
+    @app.exception_handler(DomainError)
+    def _domain_error(_request: Request, exc: DomainError):
+        return JSONResponse(exc.as_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(sa.exc.IntegrityError)
+    def _integrity_error(_request: Request, exc: sa.exc.IntegrityError):
+        # Two writers raced past a service's check; the database kept the first.
+        return JSONResponse(
+            {"error": "Conflict", "message": f"conflicts with stored data: {exc.orig}"},
+            status_code=409,
+        )
+
+    @app.middleware("http")
+    async def _log_requests(request: Request, call_next):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["x-request-id"] = request_id
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return response
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz(session: SessionDep):
+        """Database reachable, schema revision and version."""
+        try:
+            revision = session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except sa.exc.SQLAlchemyError as exc:
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable", "detail": str(exc)[:200],
+                 "version": VERSION},
+                status_code=503,
+            )
+        return {"status": "ok", "database": "ok", "schema_revision": revision, "version": VERSION}
+
+    return app

@@ -1,0 +1,159 @@
+"""The ``fangpin`` command: serve, migrate, seed the demo county, import files."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+from sqlmodel import Session
+
+from claims import migrate
+from claims.db import get_engine
+from claims.settings import get_settings
+from policies.errors import DomainError
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "claims.main:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_config=None,
+    )
+    return 0
+
+
+def _db(args) -> int:
+    url = get_settings().database_url
+    if args.action == "upgrade":
+        migrate.upgrade(url, args.revision or "head")
+    elif args.action == "downgrade":
+        if not args.revision:
+            print("fangpin db downgrade needs a revision, e.g. -1 or base", file=sys.stderr)
+            return 2
+        migrate.downgrade(url, args.revision)
+    print(f"schema revision: {migrate.current_revision(url) or 'empty'}")
+    return 0
+
+
+def _demo(args) -> int:
+    from policies import demo
+    from policies.models import Region
+
+    with Session(get_engine()) as session:
+        if args.if_empty and session.get(Region, 1) is not None:
+            print("database already holds a registry; demo county not seeded")
+            return 0
+        started = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            print(f"\r  {done:,}/{total:,} households ({rate:,.0f}/s)", end="", file=sys.stderr)
+
+        summary = demo.build_demo_county(
+            session, households=args.households, seed=args.seed, progress=progress
+        )
+        session.commit()
+    print(file=sys.stderr)
+    print(
+        f"demo county {demo.COUNTY[1]} ({demo.COUNTY[0]}): {summary.households:,} households, "
+        f"{summary.members:,} members, {summary.villages} villages, contract "
+        f"{summary.contract_id}, in {time.perf_counter() - started:.1f}s"
+    )
+    return 0
+
+
+def _import(args) -> int:
+    from policies.household_import import import_households
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    with Session(get_engine()) as session:
+        report = import_households(session, path.read_bytes(), path.name, partial=args.partial)
+        if report.written:
+            session.commit()
+    print(
+        f"{path.name} ({report.encoding}): {report.rows:,} rows, "
+        f"{report.households_in_file:,} households"
+    )
+    if report.ignored_columns:
+        print(f"ignored columns: {', '.join(report.ignored_columns)}")
+    for error in report.errors[: args.show]:
+        print(f"  row {error.row}: {error.field} = {error.value!r}: {error.reason}")
+    if len(report.errors) > args.show:
+        print(f"  … {len(report.errors) - args.show:,} more (write them all with --report)")
+    if args.report and report.errors:
+        with open(args.report, "w", newline="", encoding="utf-8-sig") as out:
+            writer = csv.writer(out)
+            writer.writerow(["row", "field", "value", "reason"])
+            writer.writerows((e.row, e.field, e.value, e.reason) for e in report.errors)
+        print(f"error report written to {args.report}")
+    if report.written:
+        print(
+            f"written: households {report.households_created:,} new, "
+            f"{report.households_updated:,} updated, {report.households_unchanged:,} unchanged"
+            f"{f', {report.households_skipped:,} skipped' if report.households_skipped else ''}; "
+            f"members {report.members_created:,} new, {report.members_updated:,} updated, "
+            f"{report.members_unchanged:,} unchanged"
+        )
+    else:
+        print(f"nothing written: {len(report.errors):,} bad value(s); fix them or use --partial")
+    return 0 if not report.errors else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fangpin", description="Poverty-prevention insurance (防贫保) claims engine"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=_serve)
+
+    db = sub.add_parser("db", help="schema migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?", help="target revision (default head for upgrade)")
+    db.set_defaults(func=_db)
+
+    demo = sub.add_parser("demo", help="seed the demo county")
+    demo.add_argument("--households", type=int, default=15_000)
+    demo.add_argument("--seed", type=int, default=20171106)
+    demo.add_argument("--if-empty", action="store_true",
+                      help="do nothing when the registry already has regions")
+    demo.set_defaults(func=_demo)
+
+    imp = sub.add_parser("import", help="import a file")
+    imp_sub = imp.add_subparsers(dest="kind", required=True)
+    households = imp_sub.add_parser("households", help="households with members (CSV/XLSX)")
+    households.add_argument("file")
+    households.add_argument("--partial", action="store_true",
+                            help="write valid households, skip those with bad rows")
+    households.add_argument("--report", help="write every bad value to this CSV file")
+    households.add_argument("--show", type=int, default=50, help="bad values to print")
+    households.set_defaults(func=_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Settings from the environment (prefix ``FANGPIN_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret", "development-only-secret"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FANGPIN_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///var/fangpin.db"
+    secret_key: SecretStr = SecretStr("development-only-secret")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    import_max_bytes: int = 200 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _real_secret_outside_development(self):
+        secret = self.secret_key.get_secret_value()
+        if self.environment == "production" and (secret in PLACEHOLDER_SECRETS or len(secret) < 32):
+            raise ValueError(
+                "FANGPIN_SECRET_KEY is a placeholder or shorter than 32 characters; set a "
+                "random secret (python -c 'import secrets; print(secrets.token_urlsafe(48))') "
+                "or run with FANGPIN_ENVIRONMENT=development"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

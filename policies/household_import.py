@@ -1,0 +1,403 @@
+"""Bulk import of households with their members (农户及家庭成员导入).
+
+The file is the monitoring system's member-level export: one row per member, with the
+household's fields repeated on each row. Every row is validated column by column; the report
+lists every bad value with its row number, field, value and reason. By default nothing is
+written unless the whole file is valid; with ``partial`` the valid households are written and
+the households with any bad row are left out whole. Importing the same file twice changes
+nothing the second time: households are matched on 户编号 and members on the ID number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from policies.citizen_id import PROVINCE_CODES, check_characters
+from policies.models import Household, Member, Region, utcnow
+from policies.tables import RowError, Table, normalise_header, read_table
+from policies.vocab import (
+    Coded,
+    Education,
+    Health,
+    HouseholdType,
+    LabourSkill,
+    MemberStatus,
+    MonitoringCategory,
+    RegionLevel,
+    Relation,
+    Schooling,
+)
+
+HEADERS: dict[str, tuple[str, ...]] = {
+    "household_number": ("户编号", "户编码", "household_number", "household_no"),
+    "township": ("乡镇", "乡(镇)", "乡镇(街道)", "township"),
+    "village": ("行政村", "村", "村名称", "village"),
+    "village_code": ("行政村代码", "村代码", "行政区划代码", "village_code"),
+    "head_name": ("户主姓名", "head_name"),
+    "name": ("姓名", "成员姓名", "name"),
+    "id_number": ("证件号码", "身份证号码", "身份证号", "id_number"),
+    "relation": ("与户主关系", "relation"),
+    "household_type": ("户类型", "household_type"),
+    "monitoring_category": ("监测对象类别", "monitoring_category"),
+    "phone": ("联系电话", "户联系电话", "phone"),
+    "bank_name": ("开户银行", "开户行", "bank_name"),
+    "bank_account": ("银行账号", "银行卡号", "bank_account"),
+    "relocated": ("是否易地扶贫搬迁", "是否易地搬迁", "易地搬迁", "relocated"),
+    "education": ("文化程度", "education"),
+    "schooling": ("在校生状况", "schooling"),
+    "health": ("健康状况", "health"),
+    "disability_grade": ("残疾等级", "disability_grade"),
+    "labour_skill": ("劳动技能", "labour_skill"),
+    "migrant_work_months": ("务工时间(月)", "务工时间", "务工月数", "migrant_work_months"),
+    "resident_medical": (
+        "是否参加城乡居民基本医疗保险", "参加城乡居民基本医疗保险", "resident_medical",
+    ),
+    "critical_illness": ("是否参加大病保险", "参加大病保险", "critical_illness"),
+    "pension": ("是否参加城乡居民基本养老保险", "参加城乡居民基本养老保险", "pension"),
+    "dibao": ("是否享受低保", "是否享受农村低保", "享受低保", "dibao"),
+    "tekun": ("是否特困供养", "是否享受特困供养", "特困供养", "tekun"),
+}
+ALIASES = {normalise_header(s): f for f, spellings in HEADERS.items() for s in spellings}
+REQUIRED = [
+    ("household_number",), ("name",), ("id_number",), ("relation",), ("household_type",),
+    ("village_code", "village"),
+]
+
+HOUSEHOLD_FIELDS = (
+    "village_id", "household_type", "monitoring_category", "phone", "bank_name",
+    "bank_account", "relocated",
+)
+MEMBER_FIELDS = (
+    "household_id", "name", "relation", "education", "schooling", "health",
+    "disability_grade", "labour_skill", "migrant_work_months", "resident_medical",
+    "critical_illness", "pension", "dibao", "tekun", "status",
+)
+MEMBER_DEFAULTS = {
+    "schooling": Schooling.not_in_school, "health": Health.healthy,
+    "labour_skill": LabourSkill.ordinary, "migrant_work_months": 0,
+    "resident_medical": True, "critical_illness": True, "pension": False, "dibao": False,
+    "tekun": False,
+}
+YES = {"是", "y", "yes", "true", "1", "有"}
+NO = {"否", "n", "no", "false", "0", "无", ""}
+GRADES = {"1": 1, "2": 2, "3": 3, "4": 4, "一级": 1, "二级": 2, "三级": 3, "四级": 4,
+          "1级": 1, "2级": 2, "3级": 3, "4级": 4}
+NO_GRADE = {"", "无", "否", "none"}
+LOOKUP_CHUNK = 900
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did."""
+
+    rows: int = 0
+    households_in_file: int = 0
+    households_created: int = 0
+    households_updated: int = 0
+    households_unchanged: int = 0
+    members_created: int = 0
+    members_updated: int = 0
+    members_unchanged: int = 0
+    households_skipped: int = 0
+    written: bool = False
+    encoding: str = ""
+    ignored_columns: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Checker:
+    """Collects row errors from vectorised column checks."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.errors: list[RowError] = []
+
+    def flag(self, mask: pd.Series, column: str, reason: str) -> None:
+        if not mask.any():
+            return
+        values = self.frame[column][mask] if column in self.frame else pd.Series("", mask.index)
+        self.errors.extend(
+            RowError(int(row), column, str(value), reason)
+            for row, value in values.items()
+        )
+
+    def text(self, column: str, *, max_length: int, required: bool, pattern: str | None = None):
+        if column not in self.frame:
+            return pd.Series(None, index=self.frame.index, dtype=object)
+        values = self.frame[column]
+        empty = values == ""
+        if required:
+            self.flag(empty, column, "is required")
+        self.flag(values.str.len() > max_length, column, f"is longer than {max_length} characters")
+        if pattern is not None:
+            bad = ~empty & ~values.str.fullmatch(pattern)
+            self.flag(bad, column, f"does not match {pattern}")
+        return values.where(~empty, None)
+
+    def coded(self, column: str, vocabulary: type[Coded], *, default=None, required=False):
+        if column not in self.frame:
+            return pd.Series(default, index=self.frame.index, dtype=object)
+        values = self.frame[column]
+        lookup = vocabulary.lookup()
+        mapped = values.map(lookup)
+        empty = values == ""
+        accepted = "、".join(label.split("|")[0] for label in vocabulary.labels().values())
+        if required:
+            self.flag(empty, column, "is required")
+        self.flag(~empty & mapped.isna(), column, f"is not one of {accepted}")
+        mapped = mapped.map(lambda m: None if pd.isna(m) else m.value)
+        return mapped.where(~empty, default)
+
+    def flag_yes_no(self, column: str, default: bool):
+        if column not in self.frame:
+            return pd.Series(default, index=self.frame.index, dtype=bool)
+        values = self.frame[column].str.lower()
+        yes, no = values.isin(YES), values.isin(NO)
+        self.flag(~yes & ~no, column, "must be 是 or 否")
+        return yes.where(values != "", default).astype(bool)
+
+    def id_numbers(self) -> tuple[pd.Series, pd.Series, pd.Series]:
+        values = self.frame["id_number"].str.upper()
+        shape_ok = values.str.fullmatch(r"\d{17}[\dX]")
+        self.flag(~shape_ok, "id_number", "must be 18 characters: 17 digits and a digit or X")
+        province_ok = values.str[:2].isin(PROVINCE_CODES)
+        self.flag(shape_ok & ~province_ok, "id_number", "region code names no province")
+        births = pd.to_datetime(values.str[6:14], format="%Y%m%d", errors="coerce")
+        date_ok = births.notna() & (births >= "1890-01-01") & (births <= pd.Timestamp.today())
+        self.flag(shape_ok & province_ok & ~date_ok, "id_number",
+                  "birth date is not a real date in range")
+        candidates = shape_ok & province_ok & date_ok
+        check_ok = pd.Series(False, index=values.index)
+        if candidates.any():
+            digits = values[candidates].str[:17].to_numpy().astype("S17")
+            array = np.frombuffer(digits, dtype=np.uint8).reshape(-1, 17) - ord("0")
+            expected = check_characters(array).astype(str)
+            check_ok[candidates] = values[candidates].str[17].to_numpy() == expected
+        self.flag(candidates & ~check_ok, "id_number", "check character does not match")
+        sex = values.str[16].map(lambda d: "male" if d.isdigit() and int(d) % 2 else "female")
+        return values, sex, births.dt.date
+
+    def integer(self, column: str, *, low: int, high: int, default: int):
+        if column not in self.frame:
+            return pd.Series(default, index=self.frame.index, dtype=int)
+        values = self.frame[column]
+        numbers = pd.to_numeric(values.where(values != "", str(default)), errors="coerce")
+        bad = numbers.isna() | (numbers < low) | (numbers > high) | (numbers % 1 != 0)
+        self.flag(bad, column, f"must be a whole number from {low} to {high}")
+        return numbers.fillna(default).astype(int)
+
+    def grade(self, column: str):
+        if column not in self.frame:
+            return pd.Series(None, index=self.frame.index, dtype=object)
+        values = self.frame[column]
+        mapped = values.map(GRADES)
+        self.flag(mapped.isna() & ~values.str.lower().isin(NO_GRADE), column,
+                  "must be 1-4 (一级 to 四级) or empty")
+        return mapped.astype(object).where(mapped.notna(), None)
+
+
+def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Series:
+    rows = session.execute(
+        sa.select(Region.id, Region.code, Region.name, Region.parent_id).where(
+            Region.level == RegionLevel.village
+        )
+    ).all()
+    if "village_code" in frame:
+        by_code = {code: id_ for id_, code, _, _ in rows}
+        ids = frame["village_code"].map(by_code)
+        checker.flag(ids.isna(), "village_code", "is not a registered village code")
+        return ids
+    townships = dict(
+        session.execute(
+            sa.select(Region.id, Region.name).where(Region.level == RegionLevel.township)
+        ).all()
+    )
+    by_name: dict[str, list[tuple[int, str]]] = {}
+    for id_, _, name, parent in rows:
+        by_name.setdefault(name, []).append((id_, townships.get(parent, "")))
+
+    def resolve(village: str, township: str) -> float:
+        found = [v for v, t in by_name.get(village, []) if not township or t == township]
+        return found[0] if len(found) == 1 else np.nan
+
+    township = frame["township"] if "township" in frame else pd.Series("", index=frame.index)
+    ids = pd.Series(
+        [resolve(v, t) for v, t in zip(frame["village"], township, strict=True)],
+        index=frame.index,
+    )
+    ambiguous = ids.isna() & frame["village"].map(lambda v: len(by_name.get(v, [])) > 1)
+    checker.flag(ambiguous, "village", "names several villages; add the 乡镇 or 村代码 column")
+    checker.flag(ids.isna() & ~ambiguous, "village", "is not a registered village")
+    return ids
+
+
+def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowError]]:
+    frame = table.frame
+    check = _Checker(frame)
+    out = pd.DataFrame(index=frame.index)
+    out["household_number"] = check.text("household_number", max_length=32, required=True,
+                                         pattern=r"[0-9A-Za-z-]+")
+    out["name"] = check.text("name", max_length=64, required=True)
+    out["id_number"], out["sex"], out["birth_date"] = check.id_numbers()
+    out["relation"] = check.coded("relation", Relation, required=True)
+    out["household_type"] = check.coded("household_type", HouseholdType, required=True)
+    out["monitoring_category"] = check.coded("monitoring_category", MonitoringCategory)
+    out["phone"] = check.text("phone", max_length=20, required=False, pattern=r"[0-9+\- ]{5,20}")
+    out["bank_name"] = check.text("bank_name", max_length=64, required=False)
+    out["bank_account"] = check.text("bank_account", max_length=32, required=False,
+                                     pattern=r"\d{8,32}")
+    out["relocated"] = check.flag_yes_no("relocated", False)
+    out["education"] = check.coded("education", Education)
+    out["schooling"] = check.coded("schooling", Schooling, default=Schooling.not_in_school.value)
+    out["health"] = check.coded("health", Health, default=Health.healthy.value)
+    out["disability_grade"] = check.grade("disability_grade")
+    out["labour_skill"] = check.coded("labour_skill", LabourSkill,
+                                      default=LabourSkill.ordinary.value)
+    out["migrant_work_months"] = check.integer("migrant_work_months", low=0, high=12, default=0)
+    for flag in ("resident_medical", "critical_illness", "pension", "dibao", "tekun"):
+        out[flag] = check.flag_yes_no(flag, bool(MEMBER_DEFAULTS[flag]))
+    out["village_id"] = _villages(session, frame, check)
+    out["status"] = MemberStatus.active.value
+
+    # Cross-row rules: unique people, one head, one set of household fields per household.
+    duplicated = out["id_number"].duplicated(keep="first") & (out["id_number"] != "")
+    check.flag(duplicated, "id_number", "appears on an earlier row of this file")
+    is_head = out["relation"] == Relation.head.value
+    heads = is_head.groupby(out["household_number"]).transform("sum")
+    check.flag(heads == 0, "relation", "the household has no member whose relation is 户主")
+    check.flag(is_head & (is_head.groupby(out["household_number"]).cumsum() > 1), "relation",
+               "the household has another 户主 on an earlier row")
+    if "head_name" in frame:
+        head_names = out["name"].where(is_head).groupby(out["household_number"]).transform("first")
+        check.flag((frame["head_name"] != "") & head_names.notna()
+                   & (frame["head_name"] != head_names), "head_name",
+                   "differs from the name of the member whose relation is 户主")
+    first = out.groupby("household_number", sort=False)[list(HOUSEHOLD_FIELDS)].transform("first")
+    for column in HOUSEHOLD_FIELDS:
+        a, b = out[column], first[column]
+        differs = ~((a == b) | (a.isna() & b.isna()))
+        source = "village_code" if column == "village_id" and "village_code" in frame else column
+        source = "village" if source == "village_id" else source
+        check.flag(differs, source, "differs from this household's first row")
+    return out, check.errors
+
+
+def _existing(session: Session, column, values: list[str], columns) -> dict[str, tuple]:
+    found: dict[str, tuple] = {}
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = values[start : start + LOOKUP_CHUNK]
+        for row in session.execute(sa.select(column, *columns).where(column.in_(chunk))):
+            found[row[0]] = tuple(row[1:])
+    return found
+
+
+def import_households(
+    session: Session, data: bytes, filename: str, *, partial: bool = False
+) -> ImportReport:
+    """Validate a household file and, if it is valid (or ``partial``), write it; flushes only."""
+    table = read_table(data, filename, ALIASES, REQUIRED)
+    report = ImportReport(rows=len(table.frame), encoding=table.encoding,
+                          ignored_columns=table.ignored_columns)
+    out, errors = _validate(session, table)
+    report.households_in_file = int(out["household_number"].nunique())
+
+    numbers = sorted(n for n in out["household_number"].dropna().unique())
+    hh_columns = [getattr(Household, f) for f in ("id", *HOUSEHOLD_FIELDS)]
+    existing_households = _existing(session, Household.household_number, numbers, hh_columns)
+    id_numbers = sorted(out["id_number"][out["id_number"] != ""].unique())
+    m_columns = [getattr(Member, f) for f in ("id", *MEMBER_FIELDS)]
+    existing_members = _existing(session, Member.id_number, id_numbers, m_columns)
+
+    # A person already registered in another household must be moved explicitly.
+    number_of_household = {v[0]: n for n, v in existing_households.items()}
+    for row, id_number, number in zip(out.index, out["id_number"], out["household_number"],
+                                      strict=True):
+        known = existing_members.get(id_number)
+        if known is not None and number_of_household.get(known[1]) != number:
+            errors.append(RowError(
+                int(row), "id_number", id_number,
+                f"is registered in household {known[1]}; move the member there first",
+            ))
+
+    bad_rows = {e.row for e in errors}
+    errors.sort(key=lambda e: (e.row, e.field))
+    report.errors = errors
+    if errors and not partial:
+        return report
+    if bad_rows:
+        bad_households = set(out.loc[sorted(bad_rows), "household_number"])
+        keep = ~out["household_number"].isin(bad_households)
+        report.households_skipped = len(bad_households)
+        out = out[keep]
+
+    _write(session, out, existing_households, existing_members, report)
+    report.written = True
+    return report
+
+
+def _write(session, out, existing_households, existing_members, report) -> None:
+    now = utcnow()
+    households = out.drop_duplicates("household_number")
+    new_households, changed_households = [], []
+    for record in households[["household_number", *HOUSEHOLD_FIELDS]].to_dict("records"):
+        record["village_id"] = int(record["village_id"])
+        known = existing_households.get(record["household_number"])
+        if known is None:
+            new_households.append({**record, "status": "active", "created_at": now,
+                                   "updated_at": now})
+        elif tuple(record[f] for f in HOUSEHOLD_FIELDS) != known[1:]:
+            changed_households.append({**record, "b_id": known[0], "updated_at": now})
+    report.households_created = len(new_households)
+    report.households_updated = len(changed_households)
+    report.households_unchanged = len(households) - len(new_households) - len(changed_households)
+
+    table = Household.__table__
+    ids = {n: v[0] for n, v in existing_households.items()}
+    if new_households:
+        inserted = session.execute(
+            sa.insert(table).returning(table.c.household_number, table.c.id,
+                                       sort_by_parameter_order=True),
+            new_households,
+        )
+        ids.update(dict(inserted.all()))
+    if changed_households:
+        session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("b_id")),
+            [{k: v for k, v in r.items() if k != "household_number"} for r in changed_households],
+        )
+
+    members = out[["id_number", "sex", "birth_date", *MEMBER_FIELDS[1:]]].copy()
+    members.insert(0, "household_id", out["household_number"].map(ids).astype(int))
+    members["disability_grade"] = members["disability_grade"].astype(object)
+    records = members.to_dict("records")
+    new_members, changed_members = [], []
+    for record in records:
+        grade = record["disability_grade"]
+        record["disability_grade"] = None if grade is None or pd.isna(grade) else int(grade)
+        known = existing_members.get(record["id_number"])
+        if known is None:
+            new_members.append(record)
+        elif tuple(record[f] for f in MEMBER_FIELDS) != known[1:]:
+            changed_members.append({**record, "b_id": known[0]})
+    if new_members:
+        session.execute(sa.insert(Member.__table__), new_members)
+    if changed_members:
+        mt = Member.__table__
+        session.execute(
+            sa.update(mt).where(mt.c.id == sa.bindparam("b_id")),
+            [{k: v for k, v in r.items() if k not in ("id_number", "sex", "birth_date")}
+             for r in changed_members],
+        )
+    report.members_created = len(new_members)
+    report.members_updated = len(changed_members)
+    report.members_unchanged = len(records) - len(new_members) - len(changed_members)
+    session.flush()
+

@@ -1,0 +1,602 @@
+"""The registry and the contract as tables and API shapes.
+
+Each entity has a family in the style of SQLModel's full-stack template: ``XBase`` (shared
+fields), ``X`` (the table), ``XCreate``, ``XUpdate`` (all optional), ``XPublic`` and
+``XsPublic`` (a page of results with the total count).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from pydantic import field_validator, model_validator
+from sqlmodel import Field, SQLModel
+
+from policies.citizen_id import InvalidCitizenId, parse_citizen_id
+from policies.money import Money
+from policies.vocab import (
+    ContractStatus,
+    Education,
+    Health,
+    HouseholdStatus,
+    HouseholdType,
+    IncomeSource,
+    InsuredBasis,
+    LabourSkill,
+    MemberStatus,
+    MonitoringCategory,
+    RegionLevel,
+    Relation,
+    Schooling,
+    Sex,
+)
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MONEY_MAX = Decimal("999999999999.99")
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def money(*, default: Decimal | None = Decimal("0.00"), nullable: bool = False, **kw):
+    """A non-negative yuan amount with two places, stored as integer fen."""
+    return Field(
+        default=default,
+        ge=0,
+        le=MONEY_MAX,
+        max_digits=14,
+        decimal_places=2,
+        sa_type=Money,
+        nullable=nullable,
+        **kw,
+    )
+
+
+def code_field(*, default=None, nullable: bool = False, index: bool = False, **kw):
+    """A coded value (see policies.vocab) stored as its code."""
+    return Field(default=default, sa_type=sa.String(24), nullable=nullable, index=index, **kw)
+
+
+def check_date_range(value: date | None, field: str) -> date | None:
+    if value is not None and not (EARLIEST_DATE <= value <= LATEST_DATE):
+        raise ValueError(f"{field} {value.isoformat()} is outside 1900-01-01..2100-12-31")
+    return value
+
+
+class Page(SQLModel):
+    count: int
+
+
+# ---------------------------------------------------------------- regions (行政区划)
+
+
+class RegionBase(SQLModel):
+    code: str = Field(
+        min_length=2, max_length=12, regex=r"^\d+$", unique=True, index=True,
+        description="Administrative division code (GB/T 2260 and its township/village extension)",
+    )
+    name: str = Field(min_length=1, max_length=64)
+    level: RegionLevel = code_field()
+    parent_id: int | None = Field(default=None, foreign_key="region.id", index=True)
+
+
+class Region(RegionBase, table=True):
+    """A province, city, county, township (乡镇) or village (行政村)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class RegionCreate(RegionBase):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"code": "411081101001", "name": "城关村", "level": "village", "parent_id": 23}
+            ]
+        }
+    }
+
+
+class RegionUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class RegionPublic(RegionBase):
+    id: int
+
+
+class RegionsPublic(Page):
+    data: list[RegionPublic]
+
+
+# ---------------------------------------------------------------- households (农户)
+
+
+class HouseholdBase(SQLModel):
+    household_number: str = Field(
+        min_length=1, max_length=32, regex=r"^[0-9A-Za-z-]+$", unique=True, index=True,
+        description="户编号 from the monitoring system",
+    )
+    village_id: int = Field(foreign_key="region.id", index=True)
+    household_type: HouseholdType = code_field(index=True, description="户类型")
+    monitoring_category: MonitoringCategory | None = code_field(
+        nullable=True, index=True, description="监测对象类别; empty when not monitored"
+    )
+    phone: str | None = Field(default=None, max_length=20, regex=r"^[0-9+\- ]{5,20}$")
+    bank_name: str | None = Field(default=None, max_length=64)
+    bank_account: str | None = Field(default=None, max_length=32, regex=r"^\d{8,32}$")
+    relocated: bool = Field(default=False, description="lives in a relocation settlement (易地搬迁)")
+    status: HouseholdStatus = code_field(default=HouseholdStatus.active, index=True)
+
+
+class Household(HouseholdBase, table=True):
+    """A covered rural household (农户), the unit of the policy and of the income ledger."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class HouseholdCreate(HouseholdBase):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "household_number": "4110810101010001",
+                    "village_id": 25,
+                    "household_type": "lifted_out",
+                    "monitoring_category": "unstable_lifted_out",
+                    "phone": "13800000000",
+                    "bank_name": "农村信用社",
+                    "bank_account": "6228480000000000000",
+                    "relocated": False,
+                }
+            ]
+        }
+    }
+
+
+class HouseholdUpdate(SQLModel):
+    village_id: int | None = None
+    household_type: HouseholdType | None = None
+    monitoring_category: MonitoringCategory | None = None
+    phone: str | None = Field(default=None, max_length=20, regex=r"^[0-9+\- ]{5,20}$")
+    bank_name: str | None = Field(default=None, max_length=64)
+    bank_account: str | None = Field(default=None, max_length=32, regex=r"^\d{8,32}$")
+    relocated: bool | None = None
+    status: HouseholdStatus | None = None
+
+
+class HouseholdPublic(HouseholdBase):
+    id: int
+    size: int = Field(description="active members, derived from the member list")
+    head_name: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class HouseholdsPublic(Page):
+    data: list[HouseholdPublic]
+
+
+# ---------------------------------------------------------------- members (家庭成员)
+
+
+class MemberFields(SQLModel):
+    """What a clerk states about a member; sex and birth date come from the ID number."""
+
+    name: str = Field(min_length=1, max_length=64)
+    relation: Relation = code_field(description="与户主关系")
+    education: Education | None = code_field(nullable=True, description="文化程度")
+    schooling: Schooling = code_field(default=Schooling.not_in_school, description="在校生状况")
+    health: Health = code_field(default=Health.healthy, description="健康状况")
+    disability_grade: int | None = Field(default=None, ge=1, le=4, description="残疾等级 1-4")
+    labour_skill: LabourSkill = code_field(default=LabourSkill.ordinary, description="劳动技能")
+    migrant_work_months: int = Field(default=0, ge=0, le=12, description="务工时间(月)")
+    resident_medical: bool = Field(default=True, description="城乡居民基本医疗保险")
+    critical_illness: bool = Field(default=True, description="大病保险")
+    pension: bool = Field(default=False, description="城乡居民基本养老保险")
+    dibao: bool = Field(default=False, description="享受低保")
+    tekun: bool = Field(default=False, description="特困供养")
+    status: MemberStatus = code_field(default=MemberStatus.active)
+
+
+class Member(MemberFields, table=True):
+    """A person of a household, identified by the citizen ID number."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    id_number: str = Field(max_length=18, unique=True, index=True)
+    sex: Sex = code_field()
+    birth_date: date
+
+
+class MemberCreate(MemberFields):
+    household_id: int
+    id_number: str = Field(description="18-character citizen ID number (证件号码)")
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        try:
+            return parse_citizen_id(value).number
+        except InvalidCitizenId as exc:
+            raise ValueError(f"ID number {value!r}: {exc}") from None
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "household_id": 1,
+                    "name": "张三",
+                    "id_number": "41108119650312001X",
+                    "relation": "head",
+                    "education": "primary",
+                    "health": "chronic",
+                    "labour_skill": "ordinary",
+                    "migrant_work_months": 0,
+                }
+            ]
+        }
+    }
+
+
+class MemberUpdate(SQLModel):
+    household_id: int | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    relation: Relation | None = None
+    education: Education | None = None
+    schooling: Schooling | None = None
+    health: Health | None = None
+    disability_grade: int | None = Field(default=None, ge=1, le=4)
+    labour_skill: LabourSkill | None = None
+    migrant_work_months: int | None = Field(default=None, ge=0, le=12)
+    resident_medical: bool | None = None
+    critical_illness: bool | None = None
+    pension: bool | None = None
+    dibao: bool | None = None
+    tekun: bool | None = None
+    status: MemberStatus | None = None
+
+
+class MemberPublic(MemberFields):
+    id: int
+    household_id: int
+    id_number: str
+    sex: Sex
+    birth_date: date
+
+
+class MembersPublic(Page):
+    data: list[MemberPublic]
+
+
+# ---------------------------------------------------------------- income ledger (收入台账)
+
+INCOME_COMPONENTS = (
+    "wages",
+    "business_crops",
+    "business_livestock",
+    "business_other",
+    "property_income",
+    "transfer_pension",
+    "transfer_dibao",
+    "transfer_tekun",
+    "transfer_disaster_relief",
+    "transfer_poverty_insurance",
+    "transfer_other",
+)
+
+
+class IncomeFields(SQLModel):
+    """Income components of one period, as the monitoring system records them (yuan)."""
+
+    wages: Decimal = money(description="工资性收入")
+    business_crops: Decimal = money(description="生产经营性收入: 种植业")
+    business_livestock: Decimal = money(description="生产经营性收入: 养殖业")
+    business_other: Decimal = money(description="生产经营性收入: 其他")
+    property_income: Decimal = money(description="财产性收入")
+    transfer_pension: Decimal = money(description="转移性收入: 养老金")
+    transfer_dibao: Decimal = money(description="转移性收入: 低保金")
+    transfer_tekun: Decimal = money(description="转移性收入: 特困供养金")
+    transfer_disaster_relief: Decimal = money(description="转移性收入: 受灾救助")
+    transfer_poverty_insurance: Decimal = money(description="转移性收入: 防贫保险")
+    transfer_other: Decimal = money(description="转移性收入: 其他")
+    business_costs: Decimal = money(description="生产经营性支出")
+    eligible_out_of_pocket: Decimal = money(description="合规自付医疗支出 (not deducted)")
+
+
+class IncomeRecordBase(IncomeFields):
+    household_id: int = Field(foreign_key="household.id", index=True)
+    period_start: date
+    period_end: date
+    source: IncomeSource = code_field(default=IncomeSource.survey)
+    reference: str = Field(default="", max_length=64, description="source's own reference")
+
+
+class IncomeRecord(IncomeRecordBase, table=True):
+    """One period's income of a household; net and per-capita income are derived."""
+
+    __tablename__ = "income_record"
+    __table_args__ = (
+        sa.UniqueConstraint("household_id", "period_start", "period_end", "source", "reference"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    household_size: int = Field(description="active members when recorded")
+    net_income: Decimal = Field(sa_type=Money, description="家庭纯收入, derived")
+    per_capita_net_income: Decimal = Field(sa_type=Money, description="人均纯收入, derived")
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class IncomeRecordCreate(IncomeRecordBase):
+    @model_validator(mode="after")
+    def _period(self):
+        check_date_range(self.period_start, "period_start")
+        check_date_range(self.period_end, "period_end")
+        if self.period_end < self.period_start:
+            raise ValueError(
+                f"period_end {self.period_end} is before period_start {self.period_start}"
+            )
+        return self
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "household_id": 1,
+                    "period_start": "2025-01-01",
+                    "period_end": "2025-12-31",
+                    "source": "survey",
+                    "wages": "18000.00",
+                    "business_crops": "3200.00",
+                    "transfer_pension": "1800.00",
+                    "business_costs": "1200.00",
+                }
+            ]
+        }
+    }
+
+
+class IncomeRecordUpdate(SQLModel):
+    wages: Decimal | None = money(default=None)
+    business_crops: Decimal | None = money(default=None)
+    business_livestock: Decimal | None = money(default=None)
+    business_other: Decimal | None = money(default=None)
+    property_income: Decimal | None = money(default=None)
+    transfer_pension: Decimal | None = money(default=None)
+    transfer_dibao: Decimal | None = money(default=None)
+    transfer_tekun: Decimal | None = money(default=None)
+    transfer_disaster_relief: Decimal | None = money(default=None)
+    transfer_poverty_insurance: Decimal | None = money(default=None)
+    transfer_other: Decimal | None = money(default=None)
+    business_costs: Decimal | None = money(default=None)
+    eligible_out_of_pocket: Decimal | None = money(default=None)
+
+
+class IncomeRecordPublic(IncomeRecordBase):
+    id: int
+    household_size: int
+    net_income: Decimal
+    per_capita_net_income: Decimal
+    recorded_at: datetime
+
+
+class IncomeRecordsPublic(Page):
+    data: list[IncomeRecordPublic]
+
+
+# ---------------------------------------------------------------- lines and standards
+
+
+class NationalStandardBase(SQLModel):
+    year: int = Field(ge=1978, le=2100, unique=True, index=True)
+    amount: Decimal = money(default=..., description="yuan per person per year")
+    note: str = Field(default="", max_length=255, description="source, or 'demo assumption'")
+
+
+class NationalStandard(NationalStandardBase, table=True):
+    """The national rural poverty standard of a year (国家农村贫困标准), as data."""
+
+    __tablename__ = "national_standard"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class NationalStandardCreate(NationalStandardBase):
+    pass
+
+
+class NationalStandardUpdate(SQLModel):
+    amount: Decimal | None = money(default=None)
+    note: str | None = Field(default=None, max_length=255)
+
+
+class NationalStandardPublic(NationalStandardBase):
+    id: int
+
+
+class NationalStandardsPublic(Page):
+    data: list[NationalStandardPublic]
+
+
+class MonitoringLineBase(SQLModel):
+    region_id: int = Field(foreign_key="region.id", index=True)
+    year: int = Field(ge=2000, le=2100)
+    fixed_amount: Decimal | None = money(
+        default=None, nullable=True, description="yuan per person per year, when fixed"
+    )
+    multiple: Decimal | None = Field(
+        default=None, gt=0, le=10, max_digits=6, decimal_places=3,
+        sa_type=sa.Numeric(6, 3), description="multiple of a national standard, e.g. 1.5",
+    )
+    standard_year: int | None = Field(
+        default=None, ge=1978, le=2100, description="year of the national standard multiplied"
+    )
+    note: str = Field(default="", max_length=255, description="source, or 'demo assumption'")
+
+
+class MonitoringLine(MonitoringLineBase, table=True):
+    """The monitoring line (监测线 / 防贫线) of a region and year."""
+
+    __tablename__ = "monitoring_line"
+    __table_args__ = (sa.UniqueConstraint("region_id", "year"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class MonitoringLineCreate(MonitoringLineBase):
+    @model_validator(mode="after")
+    def _one_way(self):
+        fixed = self.fixed_amount is not None
+        multiple = self.multiple is not None or self.standard_year is not None
+        if fixed == multiple:
+            raise ValueError(
+                "give either fixed_amount, or multiple with standard_year — exactly one way"
+            )
+        if multiple and (self.multiple is None or self.standard_year is None):
+            raise ValueError("multiple and standard_year go together")
+        return self
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"region_id": 3, "year": 2025, "fixed_amount": "8700.00", "note": "demo"},
+                {"region_id": 3, "year": 2019, "multiple": "1.5", "standard_year": 2018},
+            ]
+        }
+    }
+
+
+class MonitoringLineUpdate(SQLModel):
+    fixed_amount: Decimal | None = money(default=None, nullable=True)
+    multiple: Decimal | None = Field(default=None, gt=0, le=10, max_digits=6, decimal_places=3)
+    standard_year: int | None = Field(default=None, ge=1978, le=2100)
+    note: str | None = Field(default=None, max_length=255)
+
+
+class MonitoringLinePublic(MonitoringLineBase):
+    id: int
+    amount: Decimal = Field(description="the line in yuan, resolved")
+
+
+class MonitoringLinesPublic(Page):
+    data: list[MonitoringLinePublic]
+
+
+# ---------------------------------------------------------------- policy contracts (保单)
+
+
+class PolicyContractBase(SQLModel):
+    contract_number: str = Field(min_length=1, max_length=64, unique=True, index=True)
+    county_id: int = Field(foreign_key="region.id", index=True)
+    insurer: str = Field(min_length=1, max_length=128)
+    policy_year: int = Field(ge=2000, le=2100, index=True)
+    start_date: date
+    end_date: date
+    premium_per_person: Decimal = money(default=...)
+    insured_basis: InsuredBasis = code_field(default=InsuredBasis.headcount)
+    insured_headcount: int | None = Field(default=None, ge=1, le=100_000_000)
+    insurer_fee_rate: Decimal = Field(
+        default=Decimal("0"), ge=0, le=1, max_digits=5, decimal_places=4,
+        sa_type=sa.Numeric(5, 4), description="fee as a share of payouts, e.g. 0.15",
+    )
+    balance_carried_in: Decimal = money(description="结余结转 from the previous year")
+    status: ContractStatus = code_field(default=ContractStatus.draft)
+
+
+class PolicyContract(PolicyContractBase, table=True):
+    """A county's government-purchased poverty-prevention policy for one policy year."""
+
+    __tablename__ = "policy_contract"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+def check_contract(contract: SQLModel) -> None:
+    """Raise ValueError when a contract's dates or insured basis contradict each other."""
+    start, end = contract.start_date, contract.end_date
+    check_date_range(start, "start_date")
+    check_date_range(end, "end_date")
+    if end <= start:
+        raise ValueError(f"end_date {end} must be after start_date {start}")
+    if (end - start).days > 366:
+        raise ValueError(f"a policy year runs at most 366 days; {start}..{end} is longer")
+    if contract.insured_basis == InsuredBasis.headcount and contract.insured_headcount is None:
+        raise ValueError("insured_headcount is required when insured_basis is headcount")
+    if contract.insured_basis == InsuredBasis.named and contract.insured_headcount is not None:
+        raise ValueError("insured_headcount is derived from the named households; leave it empty")
+
+
+class PolicyContractCreate(PolicyContractBase):
+    @model_validator(mode="after")
+    def _consistent(self):
+        check_contract(self)
+        return self
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "contract_number": "FPB-411081-2026",
+                    "county_id": 3,
+                    "insurer": "中国太平洋财产保险股份有限公司",
+                    "policy_year": 2026,
+                    "start_date": "2026-01-01",
+                    "end_date": "2026-12-31",
+                    "premium_per_person": "50.00",
+                    "insured_basis": "headcount",
+                    "insured_headcount": 53000,
+                    "insurer_fee_rate": "0.15",
+                    "balance_carried_in": "0.00",
+                }
+            ]
+        }
+    }
+
+
+class PolicyContractUpdate(SQLModel):
+    insurer: str | None = Field(default=None, min_length=1, max_length=128)
+    start_date: date | None = None
+    end_date: date | None = None
+    premium_per_person: Decimal | None = money(default=None)
+    insured_basis: InsuredBasis | None = None
+    insured_headcount: int | None = Field(default=None, ge=1, le=100_000_000)
+    insurer_fee_rate: Decimal | None = Field(
+        default=None, ge=0, le=1, max_digits=5, decimal_places=4
+    )
+    balance_carried_in: Decimal | None = money(default=None)
+    status: ContractStatus | None = None
+
+
+class PolicyContractPublic(PolicyContractBase):
+    id: int
+    insured_people: int = Field(description="headcount, or members of the named households")
+    insured_households: int = Field(description="named households (0 on a headcount basis)")
+    premium: Decimal = Field(description="premium per person × insured people")
+    created_at: datetime
+
+
+class PolicyContractsPublic(Page):
+    data: list[PolicyContractPublic]
+
+
+class InsuredHousehold(SQLModel, table=True):
+    """A household named as insured by a contract (按名单参保)."""
+
+    __tablename__ = "insured_household"
+    contract_id: int = Field(foreign_key="policy_contract.id", primary_key=True)
+    household_id: int = Field(foreign_key="household.id", primary_key=True, index=True)
+
+
+class InsuredHouseholdsChange(SQLModel):
+    household_numbers: list[str] = Field(min_length=1, max_length=1_000_000)

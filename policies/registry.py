@@ -1,0 +1,689 @@
+"""Registry services: regions, households, members, the income ledger, monitoring lines and
+policy contracts. Each takes a session, flushes and raises domain errors; the caller commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, func, select
+
+from policies import rules
+from policies.citizen_id import parse_citizen_id
+from policies.errors import Conflict, InvalidInput, NotFound
+from policies.models import (
+    INCOME_COMPONENTS,
+    Household,
+    HouseholdCreate,
+    HouseholdUpdate,
+    IncomeRecord,
+    IncomeRecordCreate,
+    IncomeRecordUpdate,
+    InsuredHousehold,
+    Member,
+    MemberCreate,
+    MemberUpdate,
+    MonitoringLine,
+    MonitoringLineCreate,
+    MonitoringLineUpdate,
+    NationalStandard,
+    NationalStandardCreate,
+    NationalStandardUpdate,
+    PolicyContract,
+    PolicyContractCreate,
+    PolicyContractUpdate,
+    Region,
+    RegionCreate,
+    RegionUpdate,
+    check_contract,
+    utcnow,
+)
+from policies.vocab import InsuredBasis, MemberStatus, RegionLevel, Relation
+
+MAX_PAGE = 1000
+PARENT_LEVEL = {
+    RegionLevel.city: {RegionLevel.province},
+    RegionLevel.county: {RegionLevel.province, RegionLevel.city},
+    RegionLevel.township: {RegionLevel.county},
+    RegionLevel.village: {RegionLevel.township},
+}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    offset: int = 0
+    limit: int = 50
+
+
+def _get(session: Session, model: type[SQLModel], id_: int, what: str):
+    row = session.get(model, id_)
+    if row is None:
+        raise NotFound(f"{what} {id_} does not exist", field="id", value=id_)
+    return row
+
+
+def _apply(row: SQLModel, changes: SQLModel) -> dict[str, Any]:
+    data = changes.model_dump(exclude_unset=True)
+    for key, value in data.items():
+        setattr(row, key, value)
+    return data
+
+
+def _page(session: Session, query, page: PageRequest):
+    count = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    rows = session.exec(query.offset(page.offset).limit(min(page.limit, MAX_PAGE))).all()
+    return rows, count
+
+
+# ---------------------------------------------------------------- regions
+
+
+def get_region(session: Session, region_id: int) -> Region:
+    """Return a region or raise NotFound."""
+    return _get(session, Region, region_id, "region")
+
+
+def create_region(session: Session, data: RegionCreate) -> Region:
+    """Add a region under its parent; levels must nest (county → township → village)."""
+    if session.exec(select(Region.id).where(Region.code == data.code)).first() is not None:
+        raise Conflict(f"region code {data.code} is already registered", field="code",
+                       value=data.code)
+    if data.parent_id is not None:
+        parent = get_region(session, data.parent_id)
+        allowed = PARENT_LEVEL.get(data.level, set())
+        if parent.level not in allowed:
+            raise InvalidInput(
+                f"a {data.level} cannot sit under a {parent.level} ({parent.name})",
+                field="parent_id", value=data.parent_id,
+            )
+    elif data.level in (RegionLevel.township, RegionLevel.village):
+        raise InvalidInput(f"a {data.level} needs a parent region", field="parent_id")
+    region = Region.model_validate(data)
+    session.add(region)
+    session.flush()
+    return region
+
+
+def update_region(session: Session, region_id: int, data: RegionUpdate) -> Region:
+    """Rename a region."""
+    region = get_region(session, region_id)
+    _apply(region, data)
+    session.flush()
+    return region
+
+
+def list_regions(
+    session: Session, page: PageRequest, *, level: str | None = None,
+    parent_id: int | None = None, name: str | None = None,
+):
+    """Regions filtered by level, parent or name, ordered by code."""
+    query = select(Region).order_by(Region.code)
+    if level:
+        query = query.where(Region.level == level)
+    if parent_id is not None:
+        query = query.where(Region.parent_id == parent_id)
+    if name:
+        query = query.where(Region.name.contains(name))
+    return _page(session, query, page)
+
+
+def ancestry(session: Session, region_id: int) -> list[Region]:
+    """The region and its parents, nearest first."""
+    chain = []
+    current: int | None = region_id
+    while current is not None:
+        region = get_region(session, current)
+        chain.append(region)
+        current = region.parent_id
+    return chain
+
+
+# ---------------------------------------------------------------- households
+
+_active_size = (
+    select(func.count(Member.id))
+    .where(Member.household_id == Household.id, Member.status == MemberStatus.active)
+    .correlate(Household)
+    .scalar_subquery()
+)
+_head_name = (
+    select(Member.name)
+    .where(
+        Member.household_id == Household.id,
+        Member.relation == Relation.head,
+        Member.status == MemberStatus.active,
+    )
+    .correlate(Household)
+    .limit(1)
+    .scalar_subquery()
+)
+
+
+def _household_view(household: Household, size: int, head_name: str | None) -> dict[str, Any]:
+    return {**household.model_dump(), "size": size, "head_name": head_name}
+
+
+def get_household(session: Session, household_id: int) -> Household:
+    """Return a household or raise NotFound."""
+    return _get(session, Household, household_id, "household")
+
+
+def household_view(session: Session, household_id: int) -> dict[str, Any]:
+    """A household with its derived size and head's name."""
+    row = session.exec(
+        select(Household, _active_size, _head_name).where(Household.id == household_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"household {household_id} does not exist", field="id",
+                       value=household_id)
+    return _household_view(*row)
+
+
+def _check_village(session: Session, village_id: int) -> None:
+    village = session.get(Region, village_id)
+    if village is None or village.level != RegionLevel.village:
+        raise InvalidInput(f"village {village_id} is not a registered village",
+                           field="village_id", value=village_id)
+
+
+def create_household(session: Session, data: HouseholdCreate) -> Household:
+    """Register a household in a village; household numbers are unique."""
+    _check_village(session, data.village_id)
+    taken = session.exec(
+        select(Household.id).where(Household.household_number == data.household_number)
+    ).first()
+    if taken is not None:
+        raise Conflict(
+            f"household number {data.household_number} is already registered (household "
+            f"{taken})", field="household_number", value=data.household_number,
+        )
+    household = Household.model_validate(data)
+    session.add(household)
+    session.flush()
+    return household
+
+
+def update_household(session: Session, household_id: int, data: HouseholdUpdate) -> Household:
+    """Change a household's registry fields."""
+    household = get_household(session, household_id)
+    if data.village_id is not None:
+        _check_village(session, data.village_id)
+    _apply(household, data)
+    household.updated_at = utcnow()
+    session.flush()
+    return household
+
+
+def list_households(
+    session: Session, page: PageRequest, *, village_id: int | None = None,
+    township_id: int | None = None, household_type: str | None = None,
+    monitoring_category: str | None = None, status: str | None = None,
+    household_number: str | None = None,
+):
+    """Households with their size and head, filtered and ordered by household number."""
+    query = select(Household, _active_size, _head_name).order_by(Household.household_number)
+    if village_id is not None:
+        query = query.where(Household.village_id == village_id)
+    if township_id is not None:
+        villages = select(Region.id).where(Region.parent_id == township_id)
+        query = query.where(Household.village_id.in_(villages))
+    if household_type:
+        query = query.where(Household.household_type == household_type)
+    if monitoring_category == "none":
+        query = query.where(Household.monitoring_category.is_(None))
+    elif monitoring_category:
+        query = query.where(Household.monitoring_category == monitoring_category)
+    if status:
+        query = query.where(Household.status == status)
+    if household_number:
+        query = query.where(Household.household_number.startswith(household_number))
+    count_query = select(func.count()).select_from(
+        query.with_only_columns(Household.id).order_by(None).subquery()
+    )
+    count = session.exec(count_query).one()
+    rows = session.exec(query.offset(page.offset).limit(min(page.limit, MAX_PAGE))).all()
+    return [_household_view(*row) for row in rows], count
+
+
+def household_size(session: Session, household_id: int) -> int:
+    """Active members of a household."""
+    return session.exec(
+        select(func.count(Member.id)).where(
+            Member.household_id == household_id, Member.status == MemberStatus.active
+        )
+    ).one()
+
+
+# ---------------------------------------------------------------- members
+
+
+def get_member(session: Session, member_id: int) -> Member:
+    """Return a member or raise NotFound."""
+    return _get(session, Member, member_id, "member")
+
+
+def member_by_id_number(session: Session, id_number: str) -> Member:
+    """Find a member by citizen ID number (case of the X ignored)."""
+    number = id_number.strip().upper()
+    member = session.exec(select(Member).where(Member.id_number == number)).first()
+    if member is None:
+        raise NotFound(f"no member has ID number {number}", field="id_number", value=number)
+    return member
+
+
+def _check_single_head(session: Session, household_id: int, member_id: int | None) -> None:
+    query = select(Member.id).where(
+        Member.household_id == household_id,
+        Member.relation == Relation.head,
+        Member.status == MemberStatus.active,
+    )
+    if member_id is not None:
+        query = query.where(Member.id != member_id)
+    other = session.exec(query).first()
+    if other is not None:
+        raise Conflict(
+            f"household {household_id} already has a head (member {other})",
+            field="relation", value=Relation.head,
+        )
+
+
+def create_member(session: Session, data: MemberCreate) -> Member:
+    """Add a member to a household; sex and birth date are read from the ID number."""
+    get_household(session, data.household_id)
+    owner = session.exec(
+        select(Member.household_id).where(Member.id_number == data.id_number)
+    ).first()
+    if owner is not None:
+        raise Conflict(
+            f"ID number {data.id_number} is already registered in household {owner}",
+            field="id_number", value=data.id_number,
+        )
+    if data.relation == Relation.head and data.status == MemberStatus.active:
+        _check_single_head(session, data.household_id, None)
+    parsed = parse_citizen_id(data.id_number)
+    member = Member.model_validate(
+        data, update={"sex": parsed.sex, "birth_date": parsed.birth_date}
+    )
+    session.add(member)
+    session.flush()
+    return member
+
+
+def update_member(session: Session, member_id: int, data: MemberUpdate) -> Member:
+    """Change a member's fields; the ID number itself is not editable."""
+    member = get_member(session, member_id)
+    household_id = data.household_id if data.household_id is not None else member.household_id
+    get_household(session, household_id)
+    relation = data.relation or member.relation
+    status = data.status or member.status
+    if relation == Relation.head and status == MemberStatus.active:
+        _check_single_head(session, household_id, member.id)
+    _apply(member, data)
+    session.flush()
+    return member
+
+
+def list_members(
+    session: Session, page: PageRequest, *, household_id: int | None = None,
+    status: str | None = None, name: str | None = None,
+):
+    """Members filtered by household, status or name."""
+    query = select(Member).order_by(Member.household_id, Member.id)
+    if household_id is not None:
+        query = query.where(Member.household_id == household_id)
+    if status:
+        query = query.where(Member.status == status)
+    if name:
+        query = query.where(Member.name.contains(name))
+    return _page(session, query, page)
+
+
+# ---------------------------------------------------------------- income ledger
+
+
+def _derive(record: IncomeRecord, size: int) -> None:
+    components = {name: getattr(record, name) for name in (*INCOME_COMPONENTS, "business_costs")}
+    record.household_size = size
+    record.net_income = rules.net_income(components)
+    record.per_capita_net_income = rules.per_capita(record.net_income, size)
+
+
+def create_income_record(session: Session, data: IncomeRecordCreate) -> IncomeRecord:
+    """Record a period's income; net and per-capita income are derived, never typed."""
+    get_household(session, data.household_id)
+    duplicate = session.exec(
+        select(IncomeRecord.id).where(
+            IncomeRecord.household_id == data.household_id,
+            IncomeRecord.period_start == data.period_start,
+            IncomeRecord.period_end == data.period_end,
+            IncomeRecord.source == data.source,
+            IncomeRecord.reference == data.reference,
+        )
+    ).first()
+    if duplicate is not None:
+        raise Conflict(
+            f"household {data.household_id} already has a {data.source} record for "
+            f"{data.period_start}..{data.period_end} (income record {duplicate}); update it",
+            field="period_start", value=data.period_start,
+        )
+    size = household_size(session, data.household_id)
+    if size < 1:
+        raise InvalidInput(
+            f"household {data.household_id} has no active member to divide income by",
+            field="household_id", value=data.household_id,
+        )
+    record = IncomeRecord.model_validate(
+        data, update={"household_size": size, "net_income": 0, "per_capita_net_income": 0}
+    )
+    _derive(record, size)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def get_income_record(session: Session, record_id: int) -> IncomeRecord:
+    """Return an income record or raise NotFound."""
+    return _get(session, IncomeRecord, record_id, "income record")
+
+
+def update_income_record(
+    session: Session, record_id: int, data: IncomeRecordUpdate
+) -> IncomeRecord:
+    """Correct a record's components; the derived figures follow."""
+    record = get_income_record(session, record_id)
+    _apply(record, data)
+    _derive(record, record.household_size)
+    session.flush()
+    return record
+
+
+def list_income_records(
+    session: Session, page: PageRequest, *, household_id: int | None = None,
+    year: int | None = None, source: str | None = None,
+):
+    """Income records, newest period first."""
+    query = select(IncomeRecord).order_by(
+        IncomeRecord.household_id, IncomeRecord.period_end.desc(), IncomeRecord.id
+    )
+    if household_id is not None:
+        query = query.where(IncomeRecord.household_id == household_id)
+    if year is not None:
+        query = query.where(sa.extract("year", IncomeRecord.period_end) == year)
+    if source:
+        query = query.where(IncomeRecord.source == source)
+    return _page(session, query, page)
+
+
+# ---------------------------------------------------------------- lines and standards
+
+
+def create_national_standard(session: Session, data: NationalStandardCreate) -> NationalStandard:
+    """Record a year's national rural poverty standard."""
+    if session.exec(
+        select(NationalStandard.id).where(NationalStandard.year == data.year)
+    ).first():
+        raise Conflict(f"the national standard of {data.year} is already recorded",
+                       field="year", value=data.year)
+    standard = NationalStandard.model_validate(data)
+    session.add(standard)
+    session.flush()
+    return standard
+
+
+def get_national_standard(session: Session, standard_id: int) -> NationalStandard:
+    """Return a national standard or raise NotFound."""
+    return _get(session, NationalStandard, standard_id, "national standard")
+
+
+def update_national_standard(
+    session: Session, standard_id: int, data: NationalStandardUpdate
+) -> NationalStandard:
+    """Correct a national standard."""
+    standard = get_national_standard(session, standard_id)
+    _apply(standard, data)
+    session.flush()
+    return standard
+
+
+def list_national_standards(session: Session, page: PageRequest):
+    """National standards by year."""
+    return _page(session, select(NationalStandard).order_by(NationalStandard.year), page)
+
+
+def _standard_amount(session: Session, year: int | None) -> Decimal | None:
+    if year is None:
+        return None
+    return session.exec(
+        select(NationalStandard.amount).where(NationalStandard.year == year)
+    ).first()
+
+
+def line_view(session: Session, line: MonitoringLine) -> dict[str, Any]:
+    """A monitoring line with its amount resolved."""
+    amount = rules.line_amount(
+        line.fixed_amount, line.multiple, _standard_amount(session, line.standard_year)
+    )
+    return {**line.model_dump(), "amount": amount}
+
+
+def _check_line(session: Session, region_id: int, standard_year: int | None) -> None:
+    get_region(session, region_id)
+    if standard_year is not None and _standard_amount(session, standard_year) is None:
+        raise InvalidInput(
+            f"no national standard is recorded for {standard_year}; record it first",
+            field="standard_year", value=standard_year,
+        )
+
+
+def create_monitoring_line(session: Session, data: MonitoringLineCreate) -> MonitoringLine:
+    """Set the monitoring line of a region for a year."""
+    _check_line(session, data.region_id, data.standard_year)
+    exists = session.exec(
+        select(MonitoringLine.id).where(
+            MonitoringLine.region_id == data.region_id, MonitoringLine.year == data.year
+        )
+    ).first()
+    if exists is not None:
+        raise Conflict(
+            f"region {data.region_id} already has a line for {data.year} (line {exists})",
+            field="year", value=data.year,
+        )
+    line = MonitoringLine.model_validate(data)
+    session.add(line)
+    session.flush()
+    return line
+
+
+def get_monitoring_line(session: Session, line_id: int) -> MonitoringLine:
+    """Return a monitoring line or raise NotFound."""
+    return _get(session, MonitoringLine, line_id, "monitoring line")
+
+
+def update_monitoring_line(
+    session: Session, line_id: int, data: MonitoringLineUpdate
+) -> MonitoringLine:
+    """Change how a line is set; the result must still be one way (fixed or a multiple)."""
+    line = get_monitoring_line(session, line_id)
+    merged = MonitoringLineCreate.model_validate(
+        {**line.model_dump(), **data.model_dump(exclude_unset=True)}
+    )
+    _check_line(session, merged.region_id, merged.standard_year)
+    for key in ("fixed_amount", "multiple", "standard_year", "note"):
+        setattr(line, key, getattr(merged, key))
+    session.flush()
+    return line
+
+
+def list_monitoring_lines(
+    session: Session, page: PageRequest, *, region_id: int | None = None, year: int | None = None
+):
+    """Monitoring lines by region and year."""
+    query = select(MonitoringLine).order_by(MonitoringLine.region_id, MonitoringLine.year)
+    if region_id is not None:
+        query = query.where(MonitoringLine.region_id == region_id)
+    if year is not None:
+        query = query.where(MonitoringLine.year == year)
+    return _page(session, query, page)
+
+
+def monitoring_line_for(session: Session, region_id: int, year: int) -> dict[str, Any]:
+    """The line that applies to a region in a year: its own, or its nearest ancestor's."""
+    chain = ancestry(session, region_id)
+    lines = {
+        line.region_id: line
+        for line in session.exec(
+            select(MonitoringLine).where(
+                MonitoringLine.region_id.in_([r.id for r in chain]), MonitoringLine.year == year
+            )
+        )
+    }
+    for region in chain:
+        if region.id in lines:
+            return line_view(session, lines[region.id])
+    raise NotFound(
+        f"no monitoring line is set for {chain[0].name} or its parents in {year}",
+        field="year", value=year,
+    )
+
+
+# ---------------------------------------------------------------- policy contracts
+
+
+def get_contract(session: Session, contract_id: int) -> PolicyContract:
+    """Return a policy contract or raise NotFound."""
+    return _get(session, PolicyContract, contract_id, "policy contract")
+
+
+def contract_view(session: Session, contract: PolicyContract) -> dict[str, Any]:
+    """A contract with its insured people, named households and premium derived."""
+    named = session.exec(
+        select(func.count()).where(InsuredHousehold.contract_id == contract.id)
+    ).one()
+    if contract.insured_basis == InsuredBasis.named:
+        people = session.exec(
+            select(func.count(Member.id))
+            .join(InsuredHousehold, InsuredHousehold.household_id == Member.household_id)
+            .where(
+                InsuredHousehold.contract_id == contract.id,
+                Member.status == MemberStatus.active,
+            )
+        ).one()
+    else:
+        people = contract.insured_headcount or 0
+    return {
+        **contract.model_dump(),
+        "insured_people": people,
+        "insured_households": named,
+        "premium": rules.premium(contract.premium_per_person, people),
+    }
+
+
+def _check_county(session: Session, county_id: int) -> None:
+    county = session.get(Region, county_id)
+    if county is None or county.level != RegionLevel.county:
+        raise InvalidInput(f"region {county_id} is not a registered county",
+                           field="county_id", value=county_id)
+
+
+def create_contract(session: Session, data: PolicyContractCreate) -> PolicyContract:
+    """Record the policy a county bought for a policy year."""
+    _check_county(session, data.county_id)
+    if session.exec(
+        select(PolicyContract.id).where(PolicyContract.contract_number == data.contract_number)
+    ).first():
+        raise Conflict(f"contract number {data.contract_number} is already recorded",
+                       field="contract_number", value=data.contract_number)
+    contract = PolicyContract.model_validate(data)
+    session.add(contract)
+    session.flush()
+    return contract
+
+
+def update_contract(
+    session: Session, contract_id: int, data: PolicyContractUpdate
+) -> PolicyContract:
+    """Change a contract; dates and insured basis must still agree."""
+    contract = get_contract(session, contract_id)
+    changes = data.model_dump(exclude_unset=True)
+    merged = PolicyContractCreate.model_construct(**{**contract.model_dump(), **changes})
+    try:
+        check_contract(merged)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=next(iter(changes), None)) from None
+    _apply(contract, data)
+    session.flush()
+    return contract
+
+
+def list_contracts(
+    session: Session, page: PageRequest, *, county_id: int | None = None,
+    policy_year: int | None = None, status: str | None = None,
+):
+    """Policy contracts, newest year first."""
+    query = select(PolicyContract).order_by(PolicyContract.policy_year.desc(), PolicyContract.id)
+    if county_id is not None:
+        query = query.where(PolicyContract.county_id == county_id)
+    if policy_year is not None:
+        query = query.where(PolicyContract.policy_year == policy_year)
+    if status:
+        query = query.where(PolicyContract.status == status)
+    return _page(session, query, page)
+
+
+def _household_ids(session: Session, numbers: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(numbers), 1000):
+        chunk = numbers[start : start + 1000]
+        found.update(
+            session.exec(
+                select(Household.household_number, Household.id).where(
+                    Household.household_number.in_(chunk)
+                )
+            ).all()
+        )
+    missing = [n for n in numbers if n not in found]
+    if missing:
+        raise InvalidInput(
+            f"{len(missing)} household number(s) are not registered, first {missing[0]}",
+            field="household_numbers", value=missing[0],
+        )
+    return found
+
+
+def name_insured_households(session: Session, contract_id: int, numbers: list[str]) -> int:
+    """Name households as insured by a contract; returns how many were newly named."""
+    contract = get_contract(session, contract_id)
+    if contract.insured_basis != InsuredBasis.named:
+        raise InvalidInput("this contract insures a headcount; set insured_basis to named first",
+                           field="insured_basis", value=contract.insured_basis)
+    ids = set(_household_ids(session, sorted(set(numbers))).values())
+    already = set(
+        session.exec(
+            select(InsuredHousehold.household_id).where(
+                InsuredHousehold.contract_id == contract_id
+            )
+        ).all()
+    )
+    new = sorted(ids - already)
+    if new:
+        session.execute(
+            sa.insert(InsuredHousehold),
+            [{"contract_id": contract_id, "household_id": h} for h in new],
+        )
+    session.flush()
+    return len(new)
+
+
+def remove_insured_households(session: Session, contract_id: int, numbers: list[str]) -> int:
+    """Take households off a contract's named list; returns how many were removed."""
+    get_contract(session, contract_id)
+    ids = list(_household_ids(session, sorted(set(numbers))).values())
+    result = session.execute(
+        sa.delete(InsuredHousehold).where(
+            InsuredHousehold.contract_id == contract_id, InsuredHousehold.household_id.in_(ids)
+        )
+    )
+    session.flush()
+    return result.rowcount

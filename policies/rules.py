@@ -1,0 +1,52 @@
+"""Pure registry rules over plain values: derived income, monitoring lines, premiums."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from policies.money import to_fen_decimal
+
+BUSINESS = ("business_crops", "business_livestock", "business_other")
+TRANSFERS = (
+    "transfer_pension",
+    "transfer_dibao",
+    "transfer_tekun",
+    "transfer_disaster_relief",
+    "transfer_poverty_insurance",
+    "transfer_other",
+)
+
+
+def net_income(components: Mapping[str, Decimal]) -> Decimal:
+    """家庭纯收入: wages + business + property + transfers − business costs."""
+    gross = (
+        components["wages"]
+        + sum((components[k] for k in BUSINESS), Decimal(0))
+        + components["property_income"]
+        + sum((components[k] for k in TRANSFERS), Decimal(0))
+    )
+    return to_fen_decimal(gross - components["business_costs"])
+
+
+def per_capita(net: Decimal, household_size: int) -> Decimal:
+    """人均纯收入: net income over the household's members, half-up to the fen."""
+    if household_size < 1:
+        raise ValueError("a household with no active member has no per-capita income")
+    return to_fen_decimal(net / household_size)
+
+
+def line_amount(
+    fixed_amount: Decimal | None, multiple: Decimal | None, standard_amount: Decimal | None
+) -> Decimal:
+    """The monitoring line in yuan: a fixed figure, or a multiple of a national standard."""
+    if fixed_amount is not None:
+        return fixed_amount
+    if multiple is None or standard_amount is None:
+        raise ValueError("a line needs a fixed amount or a multiple of a known standard")
+    return to_fen_decimal(multiple * standard_amount)
+
+
+def premium(premium_per_person: Decimal, insured_people: int) -> Decimal:
+    """Premium = premium per person × insured people."""
+    return to_fen_decimal(premium_per_person * insured_people)

@@ -1,0 +1,101 @@
+"""Reading department files: CSV (UTF-8 or GBK/GB18030, as Windows offices save them) and
+XLSX, every cell as text, with Chinese or English headers mapped to field names."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from policies.errors import InvalidInput
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+_SPACES = re.compile(r"[\s\u3000]+")
+
+
+@dataclass
+class RowError:
+    """One bad value: the file's row number (the header is row 1), field, value and reason."""
+
+    row: int
+    field: str
+    value: str
+    reason: str
+
+
+@dataclass
+class Table:
+    frame: pd.DataFrame  # canonical field names, every cell a stripped string
+    encoding: str
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def normalise_header(text: str) -> str:
+    text = _SPACES.sub("", str(text)).lower()
+    return text.replace("（", "(").replace("）", ")")
+
+
+def decode_csv(data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes as UTF-8 (with or without BOM), else as GB18030 (a superset of GBK)."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding), ("utf-8" if encoding == "utf-8-sig" else encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput("the file is neither UTF-8 nor GBK/GB18030 text; save it as CSV UTF-8",
+                       field="file")
+
+
+def read_table(
+    data: bytes, filename: str, aliases: dict[str, str], required: list[tuple[str, ...]]
+) -> Table:
+    """Parse a CSV or XLSX file into a frame with canonical column names.
+
+    ``aliases`` maps normalised header spellings to field names; ``required`` lists groups of
+    fields of which at least one must be present (e.g. a village code, or township and village
+    names).
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInput(f"the file is {len(data)} bytes, over the {MAX_FILE_BYTES} limit",
+                           field="file")
+    suffix = Path(filename).suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        try:
+            frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                  engine="openpyxl")
+        except Exception as exc:  # openpyxl raises many types for a broken workbook
+            raise InvalidInput(f"{filename} is not a readable XLSX workbook: {exc}",
+                               field="file") from None
+        encoding = "xlsx"
+    elif suffix in (".csv", ".txt", ""):
+        text, encoding = decode_csv(data)
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InvalidInput(f"{filename} is not a readable CSV file: {exc}",
+                               field="file") from None
+    else:
+        raise InvalidInput(f"{filename}: only .csv and .xlsx files are accepted",
+                           field="file", value=suffix)
+
+    renamed: dict[str, str] = {}
+    ignored: list[str] = []
+    for column in frame.columns:
+        name = aliases.get(normalise_header(column))
+        if name is None:
+            ignored.append(str(column))
+        elif name in renamed.values():
+            raise InvalidInput(f"two columns both mean {name}: remove one", field=str(column))
+        else:
+            renamed[column] = name
+    frame = frame[list(renamed)].rename(columns=renamed)
+    missing = [" or ".join(group) for group in required if not any(f in frame for f in group)]
+    if missing:
+        raise InvalidInput(f"missing column(s): {', '.join(missing)}", field="header",
+                           value=", ".join(map(str, renamed.keys())))
+    frame = frame.apply(lambda col: col.astype(str).str.strip())
+    frame.index = pd.RangeIndex(2, len(frame) + 2)  # file row numbers, header is row 1
+    return Table(frame=frame, encoding=encoding, ignored_columns=ignored)

@@ -1,0 +1,96 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is taken from FANGPIN_TEST_POSTGRES_URL (default: the local server, database
+``test``), in a schema of its own that is dropped afterwards. Where it is not reachable the
+PostgreSQL half is skipped with the reason, unless FANGPIN_REQUIRE_POSTGRES=1 (as in CI),
+which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from claims import migrate
+from claims.app import create_app
+from claims.db import get_session, make_engine
+
+POSTGRES_URL = os.environ.get(
+    "FANGPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("FANGPIN_REQUIRE_POSTGRES") == "1"
+
+
+def postgres_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    try:
+        engine = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any driver or network error means "not here"
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {str(exc).splitlines()[0]}"
+    return None
+
+
+def database_url(kind: str, tmp_path_factory, name: str) -> Iterator[str]:
+    """A fresh, empty database of the given kind; removed afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp(name)}/fangpin.db"
+        return
+    reason = postgres_unavailable()
+    if reason:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{reason} (FANGPIN_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    schema = f"fangpin_{name}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request, tmp_path_factory) -> Iterator[str]:
+    """A migrated database of each kind, shared by the session's tests."""
+    for url in database_url(request.param, tmp_path_factory, "suite"):
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine) -> Iterator[Session]:
+    """A session whose commits become savepoints of a transaction rolled back at the end."""
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint",
+                      expire_on_commit=False)
+    yield session
+    session.close()
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def client(session) -> Iterator[TestClient]:
+    app = create_app()
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as client:
+        yield client
