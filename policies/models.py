@@ -15,7 +15,7 @@ from pydantic import field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
-from policies.money import Money
+from policies.money import Money, ScaledDecimal
 from policies.vocab import (
     ContractStatus,
     Education,
@@ -438,7 +438,7 @@ class MonitoringLineBase(SQLModel):
     )
     multiple: Decimal | None = Field(
         default=None, gt=0, le=10, max_digits=6, decimal_places=3,
-        sa_type=sa.Numeric(6, 3), description="multiple of a national standard, e.g. 1.5",
+        sa_type=ScaledDecimal(3), description="multiple of a national standard, e.g. 1.5",
     )
     standard_year: int | None = Field(
         default=None, ge=1978, le=2100, description="year of the national standard multiplied"
@@ -508,7 +508,7 @@ class PolicyContractBase(SQLModel):
     insured_headcount: int | None = Field(default=None, ge=1, le=100_000_000)
     insurer_fee_rate: Decimal = Field(
         default=Decimal("0"), ge=0, le=1, max_digits=5, decimal_places=4,
-        sa_type=sa.Numeric(5, 4), description="fee as a share of payouts, e.g. 0.15",
+        sa_type=ScaledDecimal(4), description="fee as a share of payouts, e.g. 0.15",
     )
     balance_carried_in: Decimal = money(description="结余结转 from the previous year")
     status: ContractStatus = code_field(default=ContractStatus.draft)
@@ -531,7 +531,7 @@ def check_contract(contract: SQLModel) -> None:
         raise ValueError(f"end_date {end} must be after start_date {start}")
     if (end - start).days > 366:
         raise ValueError(f"a policy year runs at most 366 days; {start}..{end} is longer")
-    if contract.insured_basis == InsuredBasis.headcount and contract.insured_headcount is None:
+    if contract.insured_basis == InsuredBasis.headcount and not contract.insured_headcount:
         raise ValueError("insured_headcount is required when insured_basis is headcount")
     if contract.insured_basis == InsuredBasis.named and contract.insured_headcount is not None:
         raise ValueError("insured_headcount is derived from the named households; leave it empty")

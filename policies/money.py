@@ -18,21 +18,45 @@ def to_fen_decimal(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-class Money(sa.types.TypeDecorator):
-    """A yuan amount stored as a BIGINT number of fen."""
+class ScaledDecimal(sa.types.TypeDecorator):
+    """A Decimal with a fixed number of places, stored as a BIGINT scaled to whole units.
+
+    Exact on every engine (SQLite has no exact decimal type of its own).
+    """
 
     impl = sa.BigInteger
     cache_ok = True
 
+    def __init__(self, places: int = 2):
+        super().__init__()
+        self.places = places
+        self.unit = Decimal(1).scaleb(-places)
+        self.factor = 10**places
+
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        amount = Decimal(value)
-        if amount != amount.quantize(FEN):
-            raise ValueError(f"amount {amount} has more than two decimal places")
-        return int(amount * 100)
+        number = Decimal(value)
+        if number != number.quantize(self.unit):
+            raise ValueError(f"{number} has more than {self.places} decimal places")
+        return int(number * self.factor)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return (Decimal(int(value)) / 100).quantize(FEN)
+        return (Decimal(int(value)) / self.factor).quantize(self.unit)
+
+    def __repr__(self) -> str:
+        return f"ScaledDecimal({self.places})"
+
+
+class Money(ScaledDecimal):
+    """A yuan amount stored as a BIGINT number of fen."""
+
+    cache_ok = True
+
+    def __init__(self):
+        super().__init__(2)
+
+    def __repr__(self) -> str:
+        return "Money()"

@@ -64,6 +64,11 @@ def _get(session: Session, model: type[SQLModel], id_: int, what: str):
     return row
 
 
+def fields_of(row: SQLModel) -> dict[str, Any]:
+    """A table row's fields as a plain dict (rows loaded from the database hold raw codes)."""
+    return {name: getattr(row, name) for name in type(row).model_fields}
+
+
 def _apply(row: SQLModel, changes: SQLModel) -> dict[str, Any]:
     data = changes.model_dump(exclude_unset=True)
     for key, value in data.items():
@@ -162,7 +167,7 @@ _head_name = (
 
 
 def _household_view(household: Household, size: int, head_name: str | None) -> dict[str, Any]:
-    return {**household.model_dump(), "size": size, "head_name": head_name}
+    return {**fields_of(household), "size": size, "head_name": head_name}
 
 
 def get_household(session: Session, household_id: int) -> Household:
@@ -465,7 +470,7 @@ def line_view(session: Session, line: MonitoringLine) -> dict[str, Any]:
     amount = rules.line_amount(
         line.fixed_amount, line.multiple, _standard_amount(session, line.standard_year)
     )
-    return {**line.model_dump(), "amount": amount}
+    return {**fields_of(line), "amount": amount}
 
 
 def _check_line(session: Session, region_id: int, standard_year: int | None) -> None:
@@ -507,7 +512,7 @@ def update_monitoring_line(
     """Change how a line is set; the result must still be one way (fixed or a multiple)."""
     line = get_monitoring_line(session, line_id)
     merged = MonitoringLineCreate.model_validate(
-        {**line.model_dump(), **data.model_dump(exclude_unset=True)}
+        {**fields_of(line), **data.model_dump(exclude_unset=True)}
     )
     _check_line(session, merged.region_id, merged.standard_year)
     for key in ("fixed_amount", "multiple", "standard_year", "note"):
@@ -573,7 +578,7 @@ def contract_view(session: Session, contract: PolicyContract) -> dict[str, Any]:
     else:
         people = contract.insured_headcount or 0
     return {
-        **contract.model_dump(),
+        **fields_of(contract),
         "insured_people": people,
         "insured_households": named,
         "premium": rules.premium(contract.premium_per_person, people),
@@ -607,7 +612,7 @@ def update_contract(
     """Change a contract; dates and insured basis must still agree."""
     contract = get_contract(session, contract_id)
     changes = data.model_dump(exclude_unset=True)
-    merged = PolicyContractCreate.model_construct(**{**contract.model_dump(), **changes})
+    merged = PolicyContractCreate.model_construct(**{**fields_of(contract), **changes})
     try:
         check_contract(merged)
     except ValueError as exc:

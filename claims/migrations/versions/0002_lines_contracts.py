@@ -8,7 +8,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-from policies.money import Money
+from policies.money import Money, ScaledDecimal
 
 revision = "0002"
 down_revision = "0001"
@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("region_id", sa.Integer(), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("fixed_amount", Money(), nullable=True),
-        sa.Column("multiple", sa.Numeric(6, 3), nullable=True),
+        sa.Column("multiple", ScaledDecimal(3), nullable=True),
         sa.Column("standard_year", sa.Integer(), nullable=True),
         sa.Column("note", sa.String(255), nullable=False),
         sa.ForeignKeyConstraint(
@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column("premium_per_person", Money(), nullable=False),
         sa.Column("insured_basis", sa.String(24), nullable=False),
         sa.Column("insured_headcount", sa.Integer(), nullable=True),
-        sa.Column("insurer_fee_rate", sa.Numeric(5, 4), nullable=False),
+        sa.Column("insurer_fee_rate", ScaledDecimal(4), nullable=False),
         sa.Column("balance_carried_in", Money(), nullable=False),
         sa.Column("status", sa.String(24), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,297 @@
+"""The registry's JSON API, as a data clerk and an administrator use it."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from tests.factories import county_with_villages, id_number
+
+
+@pytest.fixture
+def places(session):
+    return county_with_villages(session, villages=2)
+
+
+def new_household(client, village_id, number="H0001", **extra):
+    body = {"household_number": number, "village_id": village_id,
+            "household_type": "lifted_out", **extra}
+    response = client.post("/api/households", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def new_member(client, household_id, seq=1, relation="head", **extra):
+    body = {"household_id": household_id, "name": f"成员{seq}", "id_number": id_number(seq=seq),
+            "relation": relation, **extra}
+    response = client.post("/api/members", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_health_reports_database_and_schema(client):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["schema_revision"]
+
+
+def test_regions_nest_county_township_village(client, places):
+    response = client.post("/api/regions", json={
+        "code": "411081100299", "name": "错村", "level": "village", "parent_id": places["county"],
+    })
+    assert response.status_code == 422
+    assert response.json()["field"] == "parent_id"
+    listed = client.get("/api/regions", params={"parent_id": places["township"]}).json()
+    assert listed["count"] == 2
+    assert [r["name"] for r in listed["data"]] == ["村0", "村1"]
+
+
+def test_household_is_created_listed_and_updated(client, places):
+    created = new_household(client, places["village0"], monitoring_category="marginal")
+    assert created["size"] == 0 and created["head_name"] is None
+    new_member(client, created["id"], seq=1)
+    new_member(client, created["id"], seq=2, relation="spouse")
+    read = client.get(f"/api/households/{created['id']}").json()
+    assert read["size"] == 2 and read["head_name"] == "成员1"
+
+    patched = client.patch(f"/api/households/{created['id']}",
+                           json={"monitoring_category": None, "relocated": True}).json()
+    assert patched["monitoring_category"] is None and patched["relocated"] is True
+    assert patched["household_type"] == "lifted_out"  # untouched fields stay
+
+
+def test_household_list_filters_and_paginates(client, places):
+    for i in range(5):
+        new_household(client, places["village0" if i < 3 else "village1"], number=f"H{i:04d}",
+                      household_type="ordinary" if i == 4 else "lifted_out")
+    by_village = client.get("/api/households", params={"village_id": places["village1"]}).json()
+    assert by_village["count"] == 2
+    by_township = client.get("/api/households",
+                             params={"township_id": places["township"]}).json()
+    assert by_township["count"] == 5
+    ordinary = client.get("/api/households", params={"household_type": "ordinary"}).json()
+    assert [h["household_number"] for h in ordinary["data"]] == ["H0004"]
+    page = client.get("/api/households", params={"offset": 2, "limit": 2}).json()
+    assert page["count"] == 5
+    assert [h["household_number"] for h in page["data"]] == ["H0002", "H0003"]
+    unmonitored = client.get("/api/households", params={"monitoring_category": "none"}).json()
+    assert unmonitored["count"] == 5
+
+
+def test_bad_household_input_names_the_field(client, places):
+    new_household(client, places["village0"])
+    duplicate = client.post("/api/households", json={
+        "household_number": "H0001", "village_id": places["village0"],
+        "household_type": "lifted_out"})
+    assert duplicate.status_code == 409
+    assert duplicate.json()["field"] == "household_number"
+
+    unknown_village = client.post("/api/households", json={
+        "household_number": "H0002", "village_id": places["township"],
+        "household_type": "lifted_out"})
+    assert unknown_village.status_code == 422
+    assert unknown_village.json()["field"] == "village_id"
+
+    bad_type = client.post("/api/households", json={
+        "household_number": "H0003", "village_id": places["village0"],
+        "household_type": "rich"})
+    assert bad_type.status_code == 422
+    assert bad_type.json()["detail"][0]["loc"] == ["body", "household_type"]
+    assert client.get("/api/households").json()["count"] == 1  # nothing half-written
+
+
+def test_member_sex_and_birth_date_come_from_the_id_number(client, places):
+    household = new_household(client, places["village0"])
+    member = new_member(client, household["id"], seq=2, relation="head")
+    assert member["sex"] == "female"
+    assert member["birth_date"] == "1965-03-12"
+    found = client.get(f"/api/members/by-id-number/{id_number(seq=2).lower()}")
+    assert found.status_code == 200 and found.json()["id"] == member["id"]
+    assert client.get(f"/api/members/by-id-number/{id_number(seq=9)}").status_code == 404
+
+
+def test_bad_member_input_is_refused_with_the_reason(client, places):
+    household = new_household(client, places["village0"])
+    new_member(client, household["id"], seq=1)
+    bad_check = id_number(seq=3)[:17] + ("0" if id_number(seq=3)[17] != "0" else "1")
+    response = client.post("/api/members", json={
+        "household_id": household["id"], "name": "李四", "id_number": bad_check,
+        "relation": "son"})
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body", "id_number"] and "check character" in detail["msg"]
+
+    again = client.post("/api/members", json={
+        "household_id": household["id"], "name": "重复", "id_number": id_number(seq=1),
+        "relation": "son"})
+    assert again.status_code == 409 and again.json()["field"] == "id_number"
+
+    second_head = client.post("/api/members", json={
+        "household_id": household["id"], "name": "二户主", "id_number": id_number(seq=5),
+        "relation": "head"})
+    assert second_head.status_code == 409 and second_head.json()["field"] == "relation"
+
+    grade = client.post("/api/members", json={
+        "household_id": household["id"], "name": "王五", "id_number": id_number(seq=7),
+        "relation": "son", "disability_grade": 5})
+    assert grade.status_code == 422
+    assert grade.json()["detail"][0]["loc"] == ["body", "disability_grade"]
+
+
+def test_income_record_derives_net_and_per_capita_income(client, places):
+    household = new_household(client, places["village0"])
+    for seq, relation in ((1, "head"), (2, "spouse"), (3, "son")):
+        new_member(client, household["id"], seq=seq, relation=relation)
+    response = client.post("/api/income-records", json={
+        "household_id": household["id"], "period_start": "2025-01-01",
+        "period_end": "2025-12-31", "wages": "18000.00", "business_crops": "3200.50",
+        "transfer_pension": "1800", "business_costs": "1200.25",
+        "net_income": "999999.00"})  # derived fields cannot be typed
+    assert response.status_code == 201, response.text
+    record = response.json()
+    # 18000 + 3200.50 + 1800 − 1200.25 = 21800.25; / 3 = 7266.75
+    assert record["net_income"] == "21800.25"
+    assert record["per_capita_net_income"] == "7266.75"
+    assert record["household_size"] == 3
+
+    corrected = client.patch(f"/api/income-records/{record['id']}",
+                             json={"wages": "18000.50"}).json()
+    assert corrected["net_income"] == "21800.75"
+    assert corrected["per_capita_net_income"] == "7266.92"  # 7266.916… half-up
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"wages": "-1.00"}, "wages"),
+        ({"wages": "abc"}, "wages"),
+        ({"wages": "10.001"}, "wages"),
+        ({"period_end": "2024-12-31"}, None),
+        ({"period_start": "1800-01-01", "period_end": "1800-12-31"}, None),
+    ],
+)
+def test_bad_income_is_refused(client, places, change, field):
+    household = new_household(client, places["village0"])
+    new_member(client, household["id"])
+    body = {"household_id": household["id"], "period_start": "2025-01-01",
+            "period_end": "2025-12-31", **change}
+    response = client.post("/api/income-records", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    if field:
+        assert detail["loc"][-1] == field
+    assert client.get("/api/income-records").json()["count"] == 0
+
+
+def test_income_twice_for_the_same_period_is_a_conflict(client, places):
+    household = new_household(client, places["village0"])
+    new_member(client, household["id"])
+    body = {"household_id": household["id"], "period_start": "2025-01-01",
+            "period_end": "2025-12-31", "wages": "100"}
+    assert client.post("/api/income-records", json=body).status_code == 201
+    assert client.post("/api/income-records", json=body).status_code == 409
+
+
+def test_monitoring_line_applies_from_the_nearest_region_that_sets_one(client, places):
+    standard = client.post("/api/national-standards", json={"year": 2018, "amount": "3400.00"})
+    assert standard.status_code == 201
+    county_line = client.post("/api/monitoring-lines", json={
+        "region_id": places["county"], "year": 2019, "multiple": "1.5", "standard_year": 2018})
+    assert county_line.status_code == 201, county_line.text
+    assert county_line.json()["amount"] == "5100.00"
+    applicable = client.get("/api/monitoring-lines/applicable",
+                            params={"region_id": places["village0"], "year": 2019}).json()
+    assert applicable["region_id"] == places["county"] and applicable["amount"] == "5100.00"
+
+    client.post("/api/monitoring-lines", json={
+        "region_id": places["township"], "year": 2019, "fixed_amount": "9000.00"})
+    applicable = client.get("/api/monitoring-lines/applicable",
+                            params={"region_id": places["village0"], "year": 2019}).json()
+    assert applicable["amount"] == "9000.00"
+    missing = client.get("/api/monitoring-lines/applicable",
+                         params={"region_id": places["village0"], "year": 2030})
+    assert missing.status_code == 404 and missing.json()["field"] == "year"
+
+
+def test_monitoring_line_must_be_set_one_way(client, places):
+    both = client.post("/api/monitoring-lines", json={
+        "region_id": places["county"], "year": 2025, "fixed_amount": "8700",
+        "multiple": "1.5", "standard_year": 2024})
+    assert both.status_code == 422
+    unknown_standard = client.post("/api/monitoring-lines", json={
+        "region_id": places["county"], "year": 2025, "multiple": "1.5", "standard_year": 2024})
+    assert unknown_standard.status_code == 422
+    assert unknown_standard.json()["field"] == "standard_year"
+
+
+CONTRACT = {
+    "contract_number": "FPB-411081-2026", "insurer": "演示保险", "policy_year": 2026,
+    "start_date": "2026-01-01", "end_date": "2026-12-31", "premium_per_person": "50.00",
+    "insured_basis": "headcount", "insured_headcount": 53000, "insurer_fee_rate": "0.15",
+}
+
+
+def test_contract_premium_is_per_person_times_headcount(client, places):
+    response = client.post("/api/contracts", json={**CONTRACT, "county_id": places["county"]})
+    assert response.status_code == 201, response.text
+    contract = response.json()
+    assert contract["premium"] == "2650000.00"  # 50 × 53,000
+    assert Decimal(contract["insurer_fee_rate"]) == Decimal("0.15")
+    assert contract["status"] == "draft"
+    listed = client.get("/api/contracts", params={"policy_year": 2026}).json()
+    assert listed["count"] == 1
+
+
+def test_named_contract_counts_the_members_of_named_households(client, places):
+    for i in range(2):
+        household = new_household(client, places["village0"], number=f"N{i}")
+        new_member(client, household["id"], seq=10 * i + 1)
+        new_member(client, household["id"], seq=10 * i + 2, relation="spouse")
+    body = {**CONTRACT, "county_id": places["county"], "insured_basis": "named",
+            "insured_headcount": None}
+    contract = client.post("/api/contracts", json=body).json()
+    added = client.post(f"/api/contracts/{contract['id']}/insured-households",
+                        json={"household_numbers": ["N0", "N1", "N0"]})
+    assert added.json() == {"added": 2}
+    again = client.post(f"/api/contracts/{contract['id']}/insured-households",
+                        json={"household_numbers": ["N0"]})
+    assert again.json() == {"added": 0}
+    read = client.get(f"/api/contracts/{contract['id']}").json()
+    assert read["insured_people"] == 4 and read["premium"] == "200.00"
+    unknown = client.post(f"/api/contracts/{contract['id']}/insured-households",
+                          json={"household_numbers": ["NOPE"]})
+    assert unknown.status_code == 422 and unknown.json()["value"] == "NOPE"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"end_date": "2025-12-31"}, "must be after start_date"),
+        ({"end_date": "2027-06-30"}, "at most 366 days"),
+        ({"insured_headcount": None}, "insured_headcount is required"),
+    ],
+)
+def test_contract_dates_and_basis_must_agree(client, places, change, reason):
+    response = client.post("/api/contracts",
+                           json={**CONTRACT, "county_id": places["county"], **change})
+    assert response.status_code == 422
+    assert reason in response.text
+
+
+def test_contract_update_keeps_it_consistent(client, places):
+    contract = client.post("/api/contracts",
+                           json={**CONTRACT, "county_id": places["county"]}).json()
+    bad = client.patch(f"/api/contracts/{contract['id']}", json={"end_date": "2025-01-01"})
+    assert bad.status_code == 422 and bad.json()["field"] == "end_date"
+    good = client.patch(f"/api/contracts/{contract['id']}",
+                        json={"status": "active", "balance_carried_in": "120000.50"})
+    assert good.json()["status"] == "active"
+    assert good.json()["balance_carried_in"] == "120000.50"
+
+
+def test_openapi_documents_examples(client):
+    spec = client.get("/openapi.json").json()
+    household = spec["components"]["schemas"]["HouseholdCreate"]
+    assert household["examples"][0]["household_number"]
+    assert "/api/imports/households" in spec["paths"]
+    assert date.today().year  # the spec itself builds without error
