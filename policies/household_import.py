@@ -182,7 +182,8 @@ class _Checker:
             expected = check_characters(array).astype(str)
             check_ok[candidates] = values[candidates].str[17].to_numpy() == expected
         self.flag(candidates & ~check_ok, "id_number", "check character does not match")
-        sex = values.str[16].map(lambda d: "male" if d.isdigit() and int(d) % 2 else "female")
+        odd = pd.to_numeric(values.str[16], errors="coerce") % 2 == 1
+        sex = pd.Series(np.where(odd, "male", "female"), index=values.index)
         return values, sex, births.dt.date
 
     def integer(self, column: str, *, low: int, high: int, default: int):
@@ -343,11 +344,16 @@ def import_households(
     return report
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain Python values, with None for every kind of missing value."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 def _write(session, out, existing_households, existing_members, report) -> None:
     now = utcnow()
     households = out.drop_duplicates("household_number")
     new_households, changed_households = [], []
-    for record in households[["household_number", *HOUSEHOLD_FIELDS]].to_dict("records"):
+    for record in _records(households[["household_number", *HOUSEHOLD_FIELDS]]):
         record["village_id"] = int(record["village_id"])
         known = existing_households.get(record["household_number"])
         if known is None:
@@ -376,12 +382,11 @@ def _write(session, out, existing_households, existing_members, report) -> None:
 
     members = out[["id_number", "sex", "birth_date", *MEMBER_FIELDS[1:]]].copy()
     members.insert(0, "household_id", out["household_number"].map(ids).astype(int))
-    members["disability_grade"] = members["disability_grade"].astype(object)
-    records = members.to_dict("records")
+    records = _records(members)
     new_members, changed_members = [], []
     for record in records:
-        grade = record["disability_grade"]
-        record["disability_grade"] = None if grade is None or pd.isna(grade) else int(grade)
+        if record["disability_grade"] is not None:
+            record["disability_grade"] = int(record["disability_grade"])
         known = existing_members.get(record["id_number"])
         if known is None:
             new_members.append(record)

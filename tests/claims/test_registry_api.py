@@ -10,7 +10,9 @@ from tests.factories import county_with_villages, id_number
 
 @pytest.fixture
 def places(session):
-    return county_with_villages(session, villages=2)
+    ids = county_with_villages(session, villages=2)
+    session.commit()  # as a clerk's earlier work: a request's rollback must not undo it
+    return ids
 
 
 def new_household(client, village_id, number="H0001", **extra):
