@@ -55,14 +55,16 @@ def create_app() -> FastAPI:
         started = time.perf_counter()
         response = await call_next(request)
         response.headers["x-request-id"] = request_id
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
         log.info(
-            "request",
+            "%s %s %s %.1fms", request.method, request.url.path, response.status_code,
+            duration_ms,
             extra={
                 "request_id": request_id,
                 "method": request.method,
                 "path": request.url.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": duration_ms,
             },
         )
         return response

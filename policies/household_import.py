@@ -10,6 +10,7 @@ nothing the second time: households are matched on 户编号 and members on the 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from policies.bulk import insert_columns
 from policies.citizen_id import PROVINCE_CODES, check_characters
 from policies.models import Household, Member, Region, utcnow
 from policies.tables import RowError, Table, normalise_header, read_table
@@ -88,7 +90,8 @@ NO = {"否", "n", "no", "false", "0", "无", ""}
 GRADES = {"1": 1, "2": 2, "3": 3, "4": 4, "一级": 1, "二级": 2, "三级": 3, "四级": 4,
           "1级": 1, "2级": 2, "3级": 3, "4级": 4}
 NO_GRADE = {"", "无", "否", "none"}
-LOOKUP_CHUNK = 900
+LOOKUP_CHUNK = 5000
+BOOLEANS = {"relocated", "resident_medical", "critical_illness", "pension", "dibao", "tekun"}
 
 
 @dataclass
@@ -146,14 +149,13 @@ class _Checker:
         if column not in self.frame:
             return pd.Series(default, index=self.frame.index, dtype=object)
         values = self.frame[column]
-        lookup = vocabulary.lookup()
+        lookup = {spelling: member.value for spelling, member in vocabulary.lookup().items()}
         mapped = values.map(lookup)
         empty = values == ""
         accepted = "、".join(label.split("|")[0] for label in vocabulary.labels().values())
         if required:
             self.flag(empty, column, "is required")
         self.flag(~empty & mapped.isna(), column, f"is not one of {accepted}")
-        mapped = mapped.map(lambda m: None if pd.isna(m) else m.value)
         return mapped.where(~empty, default)
 
     def flag_yes_no(self, column: str, default: bool):
@@ -221,20 +223,20 @@ def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Se
             sa.select(Region.id, Region.name).where(Region.level == RegionLevel.township)
         ).all()
     )
-    by_name: dict[str, list[tuple[int, str]]] = {}
-    for id_, _, name, parent in rows:
-        by_name.setdefault(name, []).append((id_, townships.get(parent, "")))
-
-    def resolve(village: str, township: str) -> float:
-        found = [v for v, t in by_name.get(village, []) if not township or t == township]
-        return found[0] if len(found) == 1 else np.nan
-
-    township = frame["township"] if "township" in frame else pd.Series("", index=frame.index)
-    ids = pd.Series(
-        [resolve(v, t) for v, t in zip(frame["village"], township, strict=True)],
-        index=frame.index,
-    )
-    ambiguous = ids.isna() & frame["village"].map(lambda v: len(by_name.get(v, [])) > 1)
+    # Resolve on "village/township" when the township is given, else on a unique village name.
+    by_pair = {f"{name}/{townships.get(parent, '')}": id_ for id_, _, name, parent in rows}
+    name_counts = Counter(name for _, _, name, _ in rows)
+    by_name = {name: id_ for id_, _, name, _ in rows if name_counts[name] == 1}
+    village = frame["village"]
+    if "township" in frame:
+        with_township = frame["township"] != ""
+        ids = (village + "/" + frame["township"]).map(by_pair).where(with_township,
+                                                                      village.map(by_name))
+    else:
+        with_township = pd.Series(False, index=frame.index)
+        ids = village.map(by_name)
+    shared = {name for name, count in name_counts.items() if count > 1}
+    ambiguous = ids.isna() & ~with_township & village.isin(shared)
     checker.flag(ambiguous, "village", "names several villages; add the 乡镇 or 村代码 column")
     checker.flag(ids.isna() & ~ambiguous, "village", "is not a registered village")
     return ids
@@ -291,12 +293,20 @@ def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowErr
     return out, check.errors
 
 
-def _existing(session: Session, column, values: list[str], columns) -> dict[str, tuple]:
+def _existing(session: Session, table: sa.Table, key: str, values: list[str],
+              columns: tuple[str, ...]) -> dict[str, tuple]:
+    """Rows whose ``key`` is among ``values``: key → (columns…), through the driver directly
+    (plain codes, numbers and flags need no type processing; this runs on every import)."""
     found: dict[str, tuple] = {}
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     for start in range(0, len(values), LOOKUP_CHUNK):
         chunk = values[start : start + LOOKUP_CHUNK]
-        for row in session.execute(sa.select(column, *columns).where(column.in_(chunk))):
-            found[row[0]] = tuple(row[1:])
+        sql = (f"SELECT {key}, {', '.join(columns)} FROM {table.name} "
+               f"WHERE {key} IN ({', '.join([marker] * len(chunk))})")
+        for row in connection.exec_driver_sql(sql, tuple(chunk)):
+            found[row[0]] = tuple(bool(v) if c in BOOLEANS else v
+                                  for c, v in zip(columns, row[1:], strict=True))
     return found
 
 
@@ -311,18 +321,19 @@ def import_households(
     report.households_in_file = int(out["household_number"].nunique())
 
     numbers = sorted(n for n in out["household_number"].dropna().unique())
-    hh_columns = [getattr(Household, f) for f in ("id", *HOUSEHOLD_FIELDS)]
-    existing_households = _existing(session, Household.household_number, numbers, hh_columns)
+    existing_households = _existing(session, Household.__table__, "household_number", numbers,
+                                    ("id", *HOUSEHOLD_FIELDS))
     id_numbers = sorted(out["id_number"][out["id_number"] != ""].unique())
-    m_columns = [getattr(Member, f) for f in ("id", *MEMBER_FIELDS)]
-    existing_members = _existing(session, Member.id_number, id_numbers, m_columns)
+    existing_members = _existing(session, Member.__table__, "id_number", id_numbers,
+                                 ("id", *MEMBER_FIELDS))
 
     # A person already registered in another household must be moved explicitly.
     number_of_household = {v[0]: n for n, v in existing_households.items()}
-    for row, id_number, number in zip(out.index, out["id_number"], out["household_number"],
-                                      strict=True):
-        known = existing_members.get(id_number)
-        if known is not None and number_of_household.get(known[1]) != number:
+    known_people = out[out["id_number"].isin(list(existing_members))]
+    for row, id_number, number in zip(known_people.index, known_people["id_number"],
+                                      known_people["household_number"], strict=True):
+        known = existing_members[id_number]
+        if number_of_household.get(known[1]) != number:
             errors.append(RowError(
                 int(row), "id_number", id_number,
                 f"is registered in household {known[1]}; move the member there first",
@@ -344,65 +355,72 @@ def import_households(
     return report
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts of plain Python values, with None for every kind of missing value."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+def _columns(frame: pd.DataFrame) -> dict[str, list]:
+    """Columns as lists of plain Python values, with None for every kind of missing value."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return {name: clean[name].tolist() for name in frame.columns}
+
+
+def _split(columns: dict[str, list], key: str, fields: tuple[str, ...], existing: dict):
+    """Row positions that are new, and (position, id) of rows whose fields changed."""
+    new, changed = [], []
+    compared = [columns[f] for f in fields]
+    for i, k in enumerate(columns[key]):
+        known = existing.get(k)
+        if known is None:
+            new.append(i)
+        elif tuple(c[i] for c in compared) != known[1:]:
+            changed.append((i, known[0]))
+    return new, changed
+
+
+def _update(session, table: sa.Table, columns, changed, fields, now=None) -> None:
+    if not changed:
+        return
+    rows = []
+    for i, id_ in changed:
+        row = {f: columns[f][i] for f in fields}
+        row["b_id"] = id_
+        if now is not None:
+            row["updated_at"] = now
+        rows.append(row)
+    session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id")), rows)
 
 
 def _write(session, out, existing_households, existing_members, report) -> None:
     now = utcnow()
-    households = out.drop_duplicates("household_number")
-    new_households, changed_households = [], []
-    for record in _records(households[["household_number", *HOUSEHOLD_FIELDS]]):
-        record["village_id"] = int(record["village_id"])
-        known = existing_households.get(record["household_number"])
-        if known is None:
-            new_households.append({**record, "status": "active", "created_at": now,
-                                   "updated_at": now})
-        elif tuple(record[f] for f in HOUSEHOLD_FIELDS) != known[1:]:
-            changed_households.append({**record, "b_id": known[0], "updated_at": now})
-    report.households_created = len(new_households)
-    report.households_updated = len(changed_households)
-    report.households_unchanged = len(households) - len(new_households) - len(changed_households)
-
+    households = _columns(
+        out.drop_duplicates("household_number")[["household_number", *HOUSEHOLD_FIELDS]]
+    )
+    households["village_id"] = [int(v) for v in households["village_id"]]
+    new, changed = _split(households, "household_number", HOUSEHOLD_FIELDS, existing_households)
+    total = len(households["household_number"])
+    report.households_created = len(new)
+    report.households_updated = len(changed)
+    report.households_unchanged = total - len(new) - len(changed)
     table = Household.__table__
+    if new:
+        rows = {name: [values[i] for i in new] for name, values in households.items()}
+        rows.update(status=["active"] * len(new), created_at=[now] * len(new),
+                    updated_at=[now] * len(new))
+        insert_columns(session, table, rows)
+    _update(session, table, households, changed, HOUSEHOLD_FIELDS, now)
+    created = [households["household_number"][i] for i in new]
     ids = {n: v[0] for n, v in existing_households.items()}
-    if new_households:
-        inserted = session.execute(
-            sa.insert(table).returning(table.c.household_number, table.c.id,
-                                       sort_by_parameter_order=True),
-            new_households,
-        )
-        ids.update(dict(inserted.all()))
-    if changed_households:
-        session.execute(
-            sa.update(table).where(table.c.id == sa.bindparam("b_id")),
-            [{k: v for k, v in r.items() if k != "household_number"} for r in changed_households],
-        )
+    ids.update((n, v[0]) for n, v in
+               _existing(session, table, "household_number", created, ("id",)).items())
 
-    members = out[["id_number", "sex", "birth_date", *MEMBER_FIELDS[1:]]].copy()
-    members.insert(0, "household_id", out["household_number"].map(ids).astype(int))
-    records = _records(members)
-    new_members, changed_members = [], []
-    for record in records:
-        if record["disability_grade"] is not None:
-            record["disability_grade"] = int(record["disability_grade"])
-        known = existing_members.get(record["id_number"])
-        if known is None:
-            new_members.append(record)
-        elif tuple(record[f] for f in MEMBER_FIELDS) != known[1:]:
-            changed_members.append({**record, "b_id": known[0]})
-    if new_members:
-        session.execute(sa.insert(Member.__table__), new_members)
-    if changed_members:
-        mt = Member.__table__
-        session.execute(
-            sa.update(mt).where(mt.c.id == sa.bindparam("b_id")),
-            [{k: v for k, v in r.items() if k not in ("id_number", "sex", "birth_date")}
-             for r in changed_members],
-        )
-    report.members_created = len(new_members)
-    report.members_updated = len(changed_members)
-    report.members_unchanged = len(records) - len(new_members) - len(changed_members)
+    members = _columns(out[["id_number", "sex", "birth_date", *MEMBER_FIELDS[1:]]])
+    members["household_id"] = [ids[n] for n in out["household_number"]]
+    members["disability_grade"] = [
+        None if g is None else int(g) for g in members["disability_grade"]
+    ]
+    new, changed = _split(members, "id_number", MEMBER_FIELDS, existing_members)
+    if new:
+        insert_columns(session, Member.__table__,
+                       {name: [values[i] for i in new] for name, values in members.items()})
+    _update(session, Member.__table__, members, changed, MEMBER_FIELDS)
+    report.members_created = len(new)
+    report.members_updated = len(changed)
+    report.members_unchanged = len(members["id_number"]) - len(new) - len(changed)
     session.flush()
-

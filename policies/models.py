@@ -15,7 +15,7 @@ from pydantic import field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
-from policies.money import Money, ScaledDecimal
+from policies.types import Money, ScaledDecimal, UtcDateTime
 from policies.vocab import (
     ContractStatus,
     Education,
@@ -144,8 +144,8 @@ class Household(HouseholdBase, table=True):
     """A covered rural household (农户), the unit of the policy and of the income ledger."""
 
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class HouseholdCreate(HouseholdBase):
@@ -337,7 +337,7 @@ class IncomeRecord(IncomeRecordBase, table=True):
     household_size: int = Field(description="active members when recorded")
     net_income: Decimal = Field(sa_type=Money, description="家庭纯收入, derived")
     per_capita_net_income: Decimal = Field(sa_type=Money, description="人均纯收入, derived")
-    recorded_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class IncomeRecordCreate(IncomeRecordBase):
@@ -519,7 +519,7 @@ class PolicyContract(PolicyContractBase, table=True):
 
     __tablename__ = "policy_contract"
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 def check_contract(contract: SQLModel) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from policies.money import to_fen_decimal
+from policies.types import to_fen_decimal
 
 BUSINESS = ("business_crops", "business_livestock", "business_other")
 TRANSFERS = (

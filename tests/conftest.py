@@ -94,3 +94,15 @@ def client(session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app) as client:
         yield client
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say plainly when the PostgreSQL half of the suite did not run."""
+    reason = postgres_unavailable()
+    if reason:
+        terminalreporter.write_line(
+            f"NOTE: PostgreSQL tests were SKIPPED — {reason}. Only SQLite was tested.",
+            yellow=True, bold=True,
+        )
+    else:
+        terminalreporter.write_line("Databases tested: SQLite and PostgreSQL.")

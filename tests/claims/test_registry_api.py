@@ -55,6 +55,7 @@ def test_household_is_created_listed_and_updated(client, places):
     new_member(client, created["id"], seq=2, relation="spouse")
     read = client.get(f"/api/households/{created['id']}").json()
     assert read["size"] == 2 and read["head_name"] == "成员1"
+    assert read["created_at"].endswith(("+00:00", "Z"))  # UTC on every engine
 
     patched = client.patch(f"/api/households/{created['id']}",
                            json={"monitoring_category": None, "relocated": True}).json()

@@ -1,6 +1,6 @@
 """The household registry: regions, households, members and the income ledger.
 
-Money columns are BIGINT fen (policies.money.Money) so sums are exact on every engine.
+Money columns are BIGINT fen (policies.types.Money) so sums are exact on every engine.
 
 Revision ID: 0001
 Revises:
@@ -10,7 +10,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-from policies.money import Money
+from policies.types import Money, UtcDateTime
 
 revision = "0001"
 down_revision = None
@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 CODE = sa.String(24)
-TIMESTAMP = sa.DateTime(timezone=True)
+TIMESTAMP = UtcDateTime()
 
 
 def upgrade() -> None:

@@ -8,7 +8,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-from policies.money import Money, ScaledDecimal
+from policies.types import Money, ScaledDecimal, UtcDateTime
 
 revision = "0002"
 down_revision = "0001"
@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("insurer_fee_rate", ScaledDecimal(4), nullable=False),
         sa.Column("balance_carried_in", Money(), nullable=False),
         sa.Column("status", sa.String(24), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["county_id"], ["region.id"], name=op.f("fk_policy_contract_county_id_region")
         ),

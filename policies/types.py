@@ -1,11 +1,13 @@
-"""Money: Decimal yuan with two places in Python, integer fen in the database.
+"""Column types that behave the same on SQLite and PostgreSQL.
 
-Integer fen keeps every stored amount and every SQL sum exact on SQLite as well as on
-PostgreSQL; rounding happens once, half-up to the fen, where an amount is computed.
+Money is Decimal yuan with two places in Python and integer fen in the database: every stored
+amount and every SQL sum is exact on both engines; rounding happens once, half-up to the fen,
+where an amount is computed. Timestamps are timezone-aware UTC on both.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
@@ -60,3 +62,25 @@ class Money(ScaledDecimal):
 
     def __repr__(self) -> str:
         return "Money()"
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """A timezone-aware UTC timestamp (SQLite keeps no zone, so it is restored on reading)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"timestamp {value} has no time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    def __repr__(self) -> str:
+        return "UtcDateTime()"
