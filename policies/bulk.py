@@ -12,11 +12,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlmodel import Session
 
+LOOKUP_CHUNK = 5000
+
 
 def insert_columns(
-    session: Session, table: sa.Table, columns: dict[str, Sequence]
+    session: Session, table: sa.Table, columns: dict[str, Sequence],
+    stored: frozenset[str] = frozenset(),
 ) -> None:
-    """Insert rows given column by column (equal lengths) as Python values; flushes first."""
+    """Insert rows given column by column (equal lengths) as Python values; flushes first.
+
+    Columns named in ``stored`` already hold the stored form (money as integer fen).
+    """
     session.flush()
     names = list(columns)
     if not names or len(columns[names[0]]) == 0:
@@ -25,7 +31,7 @@ def insert_columns(
     dialect = connection.dialect
     processed = []
     for name in names:
-        processor = table.c[name].type._cached_bind_processor(dialect)
+        processor = None if name in stored else table.c[name].type._cached_bind_processor(dialect)
         values = columns[name]
         processed.append([processor(v) for v in values] if processor else list(values))
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -34,3 +40,25 @@ def insert_columns(
         f"VALUES ({', '.join([marker] * len(names))})"
     )
     connection.exec_driver_sql(sql, list(zip(*processed, strict=True)))
+
+
+def lookup(
+    session: Session, table: sa.Table, key: str, values: Sequence[str], columns: tuple[str, ...]
+) -> dict[str, tuple]:
+    """Rows whose ``key`` is among ``values``, as key → (columns…), through the driver.
+
+    Only for columns whose stored form is their Python value (codes, numbers, flags): no type
+    processing is applied, except that flags read back as bool on every engine.
+    """
+    found: dict[str, tuple] = {}
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    flags = [isinstance(table.c[c].type, sa.Boolean) for c in columns]
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = tuple(values[start : start + LOOKUP_CHUNK])
+        sql = (f"SELECT {key}, {', '.join(columns)} FROM {table.name} "
+               f"WHERE {key} IN ({', '.join([marker] * len(chunk))})")
+        for row in connection.exec_driver_sql(sql, chunk):
+            found[row[0]] = tuple(bool(v) if flag and v is not None else v
+                                  for flag, v in zip(flags, row[1:], strict=True))
+    return found

@@ -17,6 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from policies.bulk import insert_columns, lookup
 from policies.citizen_id import check_characters
 from policies.errors import Conflict
 from policies.models import (
@@ -232,7 +233,7 @@ def _members(rng: np.random.Generator, sizes: np.ndarray, ids: _IdNumbers, today
         "name": _names(rng, surname),
         "id_number": ids.issue(birth_days, male),
         "sex": np.where(male, "male", "female"),
-        "birth_date": born.astype(object),
+        "birth_date": born.astype(object),  # datetime.date
         "relation": relation,
         "age": age,
         "education": education,
@@ -244,8 +245,17 @@ def _members(rng: np.random.Generator, sizes: np.ndarray, ids: _IdNumbers, today
     }
 
 
-def _income_rows(rng, household_ids, sizes, people, dibao, year: int, line_fen: int):
-    """Annual survey records for the two years before ``year``, spread around the line."""
+MONEY_COLUMNS = frozenset({
+    "wages", "business_crops", "business_livestock", "business_other", "property_income",
+    "transfer_pension", "transfer_dibao", "transfer_tekun", "transfer_disaster_relief",
+    "transfer_poverty_insurance", "transfer_other", "business_costs", "eligible_out_of_pocket",
+    "net_income", "per_capita_net_income",
+})
+
+
+def _income_columns(rng, household_ids, sizes, people, dibao, year: int, line_fen: int):
+    """Annual survey records for the two years before ``year``, spread around the line, as
+    columns with money in fen."""
     n = len(sizes)
     household = people["household"]
     workers = np.bincount(household, weights=people["migrant_work_months"] > 0, minlength=n)
@@ -253,7 +263,14 @@ def _income_rows(rng, household_ids, sizes, people, dibao, year: int, line_fen: 
     no_labour = np.bincount(household, weights=np.isin(people["labour_skill"], ["lost", "none"]),
                             minlength=n)
     shift = 0.45 + 0.12 * workers - 0.25 * (no_labour / sizes)
-    rows = []
+    columns: dict[str, list] = {}
+
+    def add(**values) -> None:
+        for name, value in values.items():
+            columns.setdefault(name, []).extend(
+                value.tolist() if isinstance(value, np.ndarray) else [value] * n
+            )
+
     drift = np.zeros(n)
     for offset in (2, 1):
         period_year = year - offset
@@ -270,26 +287,15 @@ def _income_rows(rng, household_ids, sizes, people, dibao, year: int, line_fen: 
         wages = (wages // 100) * 100
         net = wages + crops + livestock + pension + dibao_fen + other - costs
         per_capita = (2 * net + sizes) // (2 * sizes)  # half-up to the fen (net is positive)
-        start, end = date(period_year, 1, 1), date(period_year, 12, 31)
-        for i in range(n):
-            rows.append({
-                "household_id": int(household_ids[i]), "period_start": start, "period_end": end,
-                "source": "survey", "reference": f"annual-{period_year}",
-                "wages": int(wages[i]), "business_crops": int(crops[i]),
-                "business_livestock": int(livestock[i]), "business_other": 0,
-                "property_income": 0, "transfer_pension": int(pension[i]),
-                "transfer_dibao": int(dibao_fen[i]), "transfer_tekun": 0,
-                "transfer_disaster_relief": 0, "transfer_poverty_insurance": 0,
-                "transfer_other": int(other[i]), "business_costs": int(costs[i]),
-                "eligible_out_of_pocket": 0, "household_size": int(sizes[i]),
-                "net_income": int(net[i]), "per_capita_net_income": int(per_capita[i]),
-            })
-    return rows
-
-
-def _raw_table(model) -> sa.TableClause:
-    """The table without column types: values go in as stored (money as integer fen)."""
-    return sa.table(model.__tablename__, *[sa.column(c.name) for c in model.__table__.c])
+        add(household_id=household_ids, period_start=date(period_year, 1, 1),
+            period_end=date(period_year, 12, 31), source="survey",
+            reference=f"annual-{period_year}", wages=wages, business_crops=crops,
+            business_livestock=livestock, business_other=0, property_income=0,
+            transfer_pension=pension, transfer_dibao=dibao_fen, transfer_tekun=0,
+            transfer_disaster_relief=0, transfer_poverty_insurance=0, transfer_other=other,
+            business_costs=costs, eligible_out_of_pocket=0, household_size=sizes,
+            net_income=net, per_capita_net_income=per_capita)
+    return columns
 
 
 def build_demo_county(
@@ -337,56 +343,45 @@ def build_demo_county(
                      rng.choice(["marginal", "sudden_hardship"], n, p=[0.8, 0.2]), None),
         )
         dibao = rng.random(n) < DIBAO_SHARE
-        hh_rows = [
-            {
-                "household_number": f"{COUNTY[0]}{start + i + 1:010d}",
-                "village_id": int(v), "household_type": "lifted_out" if lt else "ordinary",
-                "monitoring_category": cat, "phone": f"13{p:09d}",
-                "bank_name": "农村商业银行", "bank_account": f"6228{b:015d}",
-                "relocated": bool(r), "status": "active", "created_at": now, "updated_at": now,
-            }
-            for i, (v, lt, cat, p, b, r) in enumerate(zip(
-                rng.choice(villages, n), lifted, category,
-                rng.integers(0, 10**9, n), rng.integers(0, 10**15, n, dtype=np.int64),
-                rng.random(n) < RELOCATED_SHARE, strict=True,
-            ))
-        ]
-        table = Household.__table__
-        household_ids = np.array(session.execute(
-            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), hh_rows
-        ).scalars().all())
+        numbers = [f"{COUNTY[0]}{start + i + 1:010d}" for i in range(n)]
+        insert_columns(session, Household.__table__, {
+            "household_number": numbers,
+            "village_id": rng.choice(villages, n).tolist(),
+            "household_type": np.where(lifted, "lifted_out", "ordinary").tolist(),
+            "monitoring_category": category.tolist(),
+            "phone": [f"13{p:09d}" for p in rng.integers(0, 10**9, n)],
+            "bank_name": ["农村商业银行"] * n,
+            "bank_account": [f"6228{b:015d}" for b in rng.integers(0, 10**15, n)],
+            "relocated": (rng.random(n) < RELOCATED_SHARE).tolist(),
+            "status": ["active"] * n, "created_at": [now] * n, "updated_at": [now] * n,
+        })
+        found = lookup(session, Household.__table__, "household_number", numbers, ("id",))
+        household_ids = np.array([found[number][0] for number in numbers])
 
         people = _members(rng, sizes, ids, today)
         household = people["household"]
-        pension = (people["age"] >= 60) | ((people["age"] >= 16) & (rng.random(len(household))
-                                                                   < 0.8))
+        m = len(household)
+        pension = (people["age"] >= 60) | ((people["age"] >= 16) & (rng.random(m) < 0.8))
         single_elderly = (sizes == 1)[household] & (people["age"] >= 60)
-        member_rows = [
-            {
-                "household_id": int(household_ids[h]), "name": nm, "id_number": idn,
-                "sex": sx, "birth_date": bd, "relation": rel, "education": edu,
-                "schooling": sch, "health": hl, "disability_grade": int(g) or None,
-                "labour_skill": lab, "migrant_work_months": int(mm), "resident_medical": True,
-                "critical_illness": True, "pension": bool(pn), "dibao": bool(dibao[h]),
-                "tekun": bool(te), "status": "active",
-            }
-            for h, nm, idn, sx, bd, rel, edu, sch, hl, g, lab, mm, pn, te in zip(
-                household, people["name"], people["id_number"], people["sex"],
-                people["birth_date"], people["relation"], people["education"],
-                people["schooling"], people["health"], people["disability_grade"],
-                people["labour_skill"], people["migrant_work_months"], pension,
-                single_elderly & (rng.random(len(household)) < 0.3), strict=True,
-            )
-        ]
-        session.execute(sa.insert(Member.__table__), member_rows)
-        income = _income_rows(rng, household_ids, sizes, people, dibao, year, line_fen)
-        for row in income:
-            row["recorded_at"] = now
-        session.execute(sa.insert(_raw_table(IncomeRecord)), income)
-        session.execute(sa.insert(InsuredHousehold.__table__), [
-            {"contract_id": contract_id, "household_id": int(h)} for h in household_ids
-        ])
-        total_members += len(member_rows)
+        grade = people["disability_grade"]
+        insert_columns(session, Member.__table__, {
+            "household_id": household_ids[household].tolist(),
+            **{name: people[name].tolist() for name in (
+                "name", "id_number", "sex", "birth_date", "relation", "education", "schooling",
+                "health", "labour_skill", "migrant_work_months")},
+            "disability_grade": np.where(grade > 0, grade, None).tolist(),
+            "resident_medical": [True] * m, "critical_illness": [True] * m,
+            "pension": pension.tolist(), "dibao": dibao[household].tolist(),
+            "tekun": (single_elderly & (rng.random(m) < 0.3)).tolist(),
+            "status": ["active"] * m,
+        })
+        income = _income_columns(rng, household_ids, sizes, people, dibao, year, line_fen)
+        income["recorded_at"] = [now] * len(income["household_id"])
+        insert_columns(session, IncomeRecord.__table__, income, stored=MONEY_COLUMNS)
+        insert_columns(session, InsuredHousehold.__table__, {
+            "contract_id": [contract_id] * n, "household_id": household_ids.tolist(),
+        })
+        total_members += m
         if progress:
             progress(start + n, households)
     session.flush()

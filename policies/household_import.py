@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from policies.bulk import insert_columns
+from policies.bulk import insert_columns, lookup
 from policies.citizen_id import PROVINCE_CODES, check_characters
 from policies.models import Household, Member, Region, utcnow
 from policies.tables import RowError, Table, normalise_header, read_table
@@ -90,8 +90,7 @@ NO = {"否", "n", "no", "false", "0", "无", ""}
 GRADES = {"1": 1, "2": 2, "3": 3, "4": 4, "一级": 1, "二级": 2, "三级": 3, "四级": 4,
           "1级": 1, "2级": 2, "3级": 3, "4级": 4}
 NO_GRADE = {"", "无", "否", "none"}
-LOOKUP_CHUNK = 5000
-BOOLEANS = {"relocated", "resident_medical", "critical_illness", "pension", "dibao", "tekun"}
+
 
 
 @dataclass
@@ -293,23 +292,6 @@ def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowErr
     return out, check.errors
 
 
-def _existing(session: Session, table: sa.Table, key: str, values: list[str],
-              columns: tuple[str, ...]) -> dict[str, tuple]:
-    """Rows whose ``key`` is among ``values``: key → (columns…), through the driver directly
-    (plain codes, numbers and flags need no type processing; this runs on every import)."""
-    found: dict[str, tuple] = {}
-    connection = session.connection()
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        chunk = values[start : start + LOOKUP_CHUNK]
-        sql = (f"SELECT {key}, {', '.join(columns)} FROM {table.name} "
-               f"WHERE {key} IN ({', '.join([marker] * len(chunk))})")
-        for row in connection.exec_driver_sql(sql, tuple(chunk)):
-            found[row[0]] = tuple(bool(v) if c in BOOLEANS else v
-                                  for c, v in zip(columns, row[1:], strict=True))
-    return found
-
-
 def import_households(
     session: Session, data: bytes, filename: str, *, partial: bool = False
 ) -> ImportReport:
@@ -321,10 +303,10 @@ def import_households(
     report.households_in_file = int(out["household_number"].nunique())
 
     numbers = sorted(n for n in out["household_number"].dropna().unique())
-    existing_households = _existing(session, Household.__table__, "household_number", numbers,
+    existing_households = lookup(session, Household.__table__, "household_number", numbers,
                                     ("id", *HOUSEHOLD_FIELDS))
     id_numbers = sorted(out["id_number"][out["id_number"] != ""].unique())
-    existing_members = _existing(session, Member.__table__, "id_number", id_numbers,
+    existing_members = lookup(session, Member.__table__, "id_number", id_numbers,
                                  ("id", *MEMBER_FIELDS))
 
     # A person already registered in another household must be moved explicitly.
@@ -408,7 +390,7 @@ def _write(session, out, existing_households, existing_members, report) -> None:
     created = [households["household_number"][i] for i in new]
     ids = {n: v[0] for n, v in existing_households.items()}
     ids.update((n, v[0]) for n, v in
-               _existing(session, table, "household_number", created, ("id",)).items())
+               lookup(session, table, "household_number", created, ("id",)).items())
 
     members = _columns(out[["id_number", "sex", "birth_date", *MEMBER_FIELDS[1:]]])
     members["household_id"] = [ids[n] for n in out["household_number"]]

@@ -136,7 +136,7 @@ class HouseholdBase(SQLModel):
     phone: str | None = Field(default=None, max_length=20, regex=r"^[0-9+\- ]{5,20}$")
     bank_name: str | None = Field(default=None, max_length=64)
     bank_account: str | None = Field(default=None, max_length=32, regex=r"^\d{8,32}$")
-    relocated: bool = Field(default=False, description="lives in a relocation settlement (易地搬迁)")
+    relocated: bool = Field(default=False, description="lives in a relocation settlement")
     status: HouseholdStatus = code_field(default=HouseholdStatus.active, index=True)
 
 

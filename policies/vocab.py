@@ -157,7 +157,8 @@ LABELS: dict[str, dict[str, str]] = {
         "junior": "初中", "senior": "高中", "vocational": "中职", "higher": "高职|大专及以上",
     },
     "Health": {
-        "healthy": "健康", "chronic": "长期慢性病", "serious_illness": "患有大病", "disabled": "残疾",
+        "healthy": "健康", "chronic": "长期慢性病", "serious_illness": "患有大病",
+        "disabled": "残疾",
     },
     "LabourSkill": {
         "skilled": "技能劳动力", "ordinary": "普通劳动力", "weak": "弱劳动力或半劳动力",

@@ -31,7 +31,6 @@ from claims import migrate  # noqa: E402
 from claims.db import make_engine  # noqa: E402
 from policies import demo  # noqa: E402
 from policies.household_import import import_households  # noqa: E402
-from policies.models import Household, Member  # noqa: E402
 from policies.vocab import (  # noqa: E402
     HouseholdType,
     LabourSkill,

@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("level", CODE, nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["parent_id"], ["region.id"], name=op.f("fk_region_parent_id_region")),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["region.id"], name=op.f("fk_region_parent_id_region")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_region")),
     )
     op.create_index(op.f("ix_region_code"), "region", ["code"], unique=True)
