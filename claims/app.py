@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from claims.api import imports as imports_api
 from claims.api import registry as registry_api
 from claims.api.deps import SessionDep
+from claims.logs import mask_id_numbers
 from policies.errors import DomainError
 
 log = logging.getLogger("fangpin.http")
@@ -43,9 +44,13 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(sa.exc.IntegrityError)
     def _integrity_error(_request: Request, exc: sa.exc.IntegrityError):
-        # Two writers raced past a service's check; the database kept the first.
+        # Two writers raced past a service's check; the database kept the first. Its own
+        # message names tables and values, so it goes to the log, not to the client.
+        log.warning("integrity error: %s", str(exc.orig).splitlines()[0])
         return JSONResponse(
-            {"error": "Conflict", "message": f"conflicts with stored data: {exc.orig}"},
+            {"error": "Conflict",
+             "message": "another request stored the same value at the same moment; reload "
+                        "and try again"},
             status_code=409,
         )
 
@@ -53,16 +58,26 @@ def create_app() -> FastAPI:
     async def _log_requests(request: Request, call_next):
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
         started = time.perf_counter()
-        response = await call_next(request)
+        path = mask_id_numbers(request.url.path)
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, path,
+                          extra={"request_id": request_id})
+            response = JSONResponse(
+                {"error": "InternalError",
+                 "message": "the server failed; quote this request id when reporting it",
+                 "request_id": request_id},
+                status_code=500,
+            )
         response.headers["x-request-id"] = request_id
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         log.info(
-            "%s %s %s %.1fms", request.method, request.url.path, response.status_code,
-            duration_ms,
+            "%s %s %s %.1fms", request.method, path, response.status_code, duration_ms,
             extra={
                 "request_id": request_id,
                 "method": request.method,
-                "path": request.url.path,
+                "path": path,
                 "status": response.status_code,
                 "duration_ms": duration_ms,
             },

@@ -44,12 +44,14 @@ def _db(args) -> int:
 
 
 def _demo(args) -> int:
+    from sqlmodel import select
+
     from policies import demo
-    from policies.models import Region
+    from policies.models import Household
 
     with Session(get_engine()) as session:
-        if args.if_empty and session.get(Region, 1) is not None:
-            print("database already holds a registry; demo county not seeded")
+        if args.if_empty and session.exec(select(Household.id).limit(1)).first() is not None:
+            print("database already holds households; demo county not seeded")
             return 0
         started = time.perf_counter()
 
@@ -131,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--households", type=int, default=15_000)
     demo.add_argument("--seed", type=int, default=20171106)
     demo.add_argument("--if-empty", action="store_true",
-                      help="do nothing when the registry already has regions")
+                      help="do nothing when the registry already has households")
     demo.set_defaults(func=_demo)
 
     imp = sub.add_parser("import", help="import a file")

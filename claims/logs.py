@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import logging.config
+import re
+
+ID_NUMBER = re.compile(r"(\d{4})\d{10}(\d{3}[\dXx])")
+
+
+def mask_id_numbers(text: str) -> str:
+    """Hide the middle of citizen ID numbers (4110**********123X)."""
+    return ID_NUMBER.sub(lambda m: f"{m.group(1)}{'*' * 10}{m.group(2)}", text)
+
+
+class MaskIdNumbers(logging.Filter):
+    """Masks ID numbers in every message, whichever library logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_id_numbers(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
@@ -20,8 +40,10 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "formatters": {"default": formatter},
+            "filters": {"mask": {"()": MaskIdNumbers}},
             "handlers": {
-                "stderr": {"class": "logging.StreamHandler", "formatter": "default"}
+                "stderr": {"class": "logging.StreamHandler", "formatter": "default",
+                           "filters": ["mask"]}
             },
             "root": {"handlers": ["stderr"], "level": level},
             "loggers": {

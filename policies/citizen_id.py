@@ -7,6 +7,7 @@ check character computed with ISO 7064 MOD 11-2 ('X' stands for 10).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,10 +46,13 @@ def check_character(first17: str) -> str:
 
 def parse_citizen_id(raw: str, *, today: date | None = None) -> CitizenId:
     """Validate an ID number and return its parts, or raise InvalidCitizenId saying why."""
-    number = (raw or "").strip().upper()
+    # Input methods produce fullwidth digits (１２３); NFKC turns them into ASCII ones.
+    number = unicodedata.normalize("NFKC", raw or "").strip().upper()
     if len(number) != 18:
         raise InvalidCitizenId(f"must be 18 characters, got {len(number)}")
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not number.isascii() or not number[:17].isdigit() or not (
+        number[17].isdigit() or number[17] == "X"
+    ):
         raise InvalidCitizenId("must be 17 digits followed by a digit or X")
     if number[:2] not in PROVINCE_CODES:
         raise InvalidCitizenId(f"region code {number[:6]} names no province ({number[:2]})")

@@ -84,6 +84,9 @@ def _regions(session: Session) -> tuple[int, list[int]]:
     table = Region.__table__
 
     def add(code: str, name: str, level: str, parent: int | None) -> int:
+        existing = session.execute(sa.select(table.c.id).where(table.c.code == code)).scalar()
+        if existing is not None:  # a registry that already holds the province or city
+            return existing
         return session.execute(
             sa.insert(table).values(code=code, name=name, level=level, parent_id=parent)
             .returning(table.c.id)

@@ -20,7 +20,15 @@ from sqlmodel import Session
 
 from policies.bulk import insert_columns, lookup
 from policies.citizen_id import PROVINCE_CODES, check_characters
-from policies.models import Household, Member, Region, utcnow
+from policies.models import (
+    BANK_ACCOUNT,
+    HOUSEHOLD_NUMBER,
+    PHONE,
+    Household,
+    Member,
+    Region,
+    utcnow,
+)
 from policies.tables import RowError, Table, normalise_header, read_table
 from policies.vocab import (
     Coded,
@@ -77,8 +85,21 @@ HOUSEHOLD_FIELDS = (
 MEMBER_FIELDS = (
     "household_id", "name", "relation", "education", "schooling", "health",
     "disability_grade", "labour_skill", "migrant_work_months", "resident_medical",
-    "critical_illness", "pension", "dibao", "tekun", "status",
+    "critical_illness", "pension", "dibao", "tekun",
 )
+# The file column each optional field comes from: a field whose column is absent keeps its
+# stored value on an update (a slimmer export must not wipe what it does not carry).
+SOURCE_COLUMN = {
+    "monitoring_category": "monitoring_category", "phone": "phone", "bank_name": "bank_name",
+    "bank_account": "bank_account", "relocated": "relocated", "education": "education",
+    "schooling": "schooling", "health": "health", "disability_grade": "disability_grade",
+    "labour_skill": "labour_skill", "migrant_work_months": "migrant_work_months",
+    "resident_medical": "resident_medical", "critical_illness": "critical_illness",
+    "pension": "pension", "dibao": "dibao", "tekun": "tekun",
+}
+# Columns whose fullwidth digits and letters (from Chinese input methods) become ASCII.
+NFKC_COLUMNS = ("household_number", "id_number", "phone", "bank_account", "village_code",
+                "disability_grade", "migrant_work_months")
 MEMBER_DEFAULTS = {
     "schooling": Schooling.not_in_school, "health": Health.healthy,
     "labour_skill": LabourSkill.ordinary, "migrant_work_months": 0,
@@ -243,19 +264,22 @@ def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Se
 
 def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowError]]:
     frame = table.frame
+    for column in NFKC_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].str.normalize("NFKC")
     check = _Checker(frame)
     out = pd.DataFrame(index=frame.index)
     out["household_number"] = check.text("household_number", max_length=32, required=True,
-                                         pattern=r"[0-9A-Za-z-]+")
+                                         pattern=HOUSEHOLD_NUMBER)
     out["name"] = check.text("name", max_length=64, required=True)
     out["id_number"], out["sex"], out["birth_date"] = check.id_numbers()
     out["relation"] = check.coded("relation", Relation, required=True)
     out["household_type"] = check.coded("household_type", HouseholdType, required=True)
     out["monitoring_category"] = check.coded("monitoring_category", MonitoringCategory)
-    out["phone"] = check.text("phone", max_length=20, required=False, pattern=r"[0-9+\- ]{5,20}")
+    out["phone"] = check.text("phone", max_length=20, required=False, pattern=PHONE)
     out["bank_name"] = check.text("bank_name", max_length=64, required=False)
     out["bank_account"] = check.text("bank_account", max_length=32, required=False,
-                                     pattern=r"\d{8,32}")
+                                     pattern=BANK_ACCOUNT)
     out["relocated"] = check.flag_yes_no("relocated", False)
     out["education"] = check.coded("education", Education)
     out["schooling"] = check.coded("schooling", Schooling, default=Schooling.not_in_school.value)
@@ -267,7 +291,6 @@ def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowErr
     for flag in ("resident_medical", "critical_illness", "pension", "dibao", "tekun"):
         out[flag] = check.flag_yes_no(flag, bool(MEMBER_DEFAULTS[flag]))
     out["village_id"] = _villages(session, frame, check)
-    out["status"] = MemberStatus.active.value
 
     # Cross-row rules: unique people, one head, one set of household fields per household.
     duplicated = out["id_number"].duplicated(keep="first") & (out["id_number"] != "")
@@ -282,7 +305,9 @@ def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowErr
         check.flag((frame["head_name"] != "") & head_names.notna()
                    & (frame["head_name"] != head_names), "head_name",
                    "differs from the name of the member whose relation is 户主")
-    first = out.groupby("household_number", sort=False)[list(HOUSEHOLD_FIELDS)].transform("first")
+    first_rows = out.drop_duplicates("household_number").set_index("household_number")
+    first = first_rows[list(HOUSEHOLD_FIELDS)].reindex(out["household_number"])
+    first.index = out.index
     for column in HOUSEHOLD_FIELDS:
         a, b = out[column], first[column]
         differs = ~((a == b) | (a.isna() & b.isna()))
@@ -309,17 +334,8 @@ def import_households(
     existing_members = lookup(session, Member.__table__, "id_number", id_numbers,
                                  ("id", *MEMBER_FIELDS))
 
-    # A person already registered in another household must be moved explicitly.
-    number_of_household = {v[0]: n for n, v in existing_households.items()}
-    known_people = out[out["id_number"].isin(list(existing_members))]
-    for row, id_number, number in zip(known_people.index, known_people["id_number"],
-                                      known_people["household_number"], strict=True):
-        known = existing_members[id_number]
-        if number_of_household.get(known[1]) != number:
-            errors.append(RowError(
-                int(row), "id_number", id_number,
-                f"is registered in household {known[1]}; move the member there first",
-            ))
+    errors.extend(_moved_people(session, out, existing_households, existing_members))
+    errors.extend(_second_heads(session, out, existing_households))
 
     bad_rows = {e.row for e in errors}
     errors.sort(key=lambda e: (e.row, e.field))
@@ -332,9 +348,57 @@ def import_households(
         report.households_skipped = len(bad_households)
         out = out[keep]
 
-    _write(session, out, existing_households, existing_members, report)
+    present = {f for f, column in SOURCE_COLUMN.items() if column in table.frame}
+    _write(session, out, existing_households, existing_members, report, present)
     report.written = True
     return report
+
+
+def _moved_people(session, out, existing_households, existing_members) -> list[RowError]:
+    """A person already registered in another household must be moved there explicitly."""
+    number_of = {v[0]: n for n, v in existing_households.items()}
+    known = out[out["id_number"].isin(list(existing_members))]
+    elsewhere = {existing_members[i][1] for i in known["id_number"]} - set(number_of)
+    if elsewhere:
+        number_of.update(session.execute(
+            sa.select(Household.id, Household.household_number).where(
+                Household.id.in_(elsewhere))
+        ).all())
+    errors = []
+    for row, id_number, number in zip(known.index, known["id_number"],
+                                      known["household_number"], strict=True):
+        registered_in = number_of[existing_members[id_number][1]]
+        if registered_in != number:
+            errors.append(RowError(
+                int(row), "id_number", id_number,
+                f"is registered in household {registered_in}; move the member there first",
+            ))
+    return errors
+
+
+def _second_heads(session, out, existing_households) -> list[RowError]:
+    """A stored 户主 who is not in the file stays head: the file may not add another."""
+    ids = [v[0] for v in existing_households.values()]
+    if not ids:
+        return []
+    stored = session.execute(
+        sa.select(Household.household_number, Member.id_number, Member.name)
+        .join(Member, Member.household_id == Household.id)
+        .where(Household.id.in_(ids), Member.relation == Relation.head,
+               Member.status == MemberStatus.active)
+    ).all()
+    in_file = set(out["id_number"])
+    heads = out[out["relation"] == Relation.head.value]
+    errors = []
+    for number, id_number, name in stored:
+        if id_number in in_file:
+            continue  # the file states this person's relation itself
+        for row in heads.index[heads["household_number"] == number]:
+            errors.append(RowError(
+                int(row), "relation", Relation.head.label,
+                f"household {number} already has 户主 {name}, who is not in this file",
+            ))
+    return errors
 
 
 def _columns(frame: pd.DataFrame) -> dict[str, list]:
@@ -343,15 +407,20 @@ def _columns(frame: pd.DataFrame) -> dict[str, list]:
     return {name: clean[name].tolist() for name in frame.columns}
 
 
-def _split(columns: dict[str, list], key: str, fields: tuple[str, ...], existing: dict):
-    """Row positions that are new, and (position, id) of rows whose fields changed."""
+def _split(columns: dict[str, list], key: str, fields: tuple[str, ...], existing: dict,
+           compared: list[str]):
+    """Row positions that are new, and (position, id) of rows whose compared fields changed.
+
+    ``existing`` maps key → (id, *fields) as stored.
+    """
     new, changed = [], []
-    compared = [columns[f] for f in fields]
+    positions = [fields.index(f) + 1 for f in compared]
+    values = [columns[f] for f in compared]
     for i, k in enumerate(columns[key]):
         known = existing.get(k)
         if known is None:
             new.append(i)
-        elif tuple(c[i] for c in compared) != known[1:]:
+        elif any(v[i] != known[p] for v, p in zip(values, positions, strict=True)):
             changed.append((i, known[0]))
     return new, changed
 
@@ -369,13 +438,16 @@ def _update(session, table: sa.Table, columns, changed, fields, now=None) -> Non
     session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id")), rows)
 
 
-def _write(session, out, existing_households, existing_members, report) -> None:
+def _write(session, out, existing_households, existing_members, report, present) -> None:
     now = utcnow()
+    household_fields = [f for f in HOUSEHOLD_FIELDS if f in present or f not in SOURCE_COLUMN]
+    member_fields = [f for f in MEMBER_FIELDS if f in present or f not in SOURCE_COLUMN]
     households = _columns(
         out.drop_duplicates("household_number")[["household_number", *HOUSEHOLD_FIELDS]]
     )
     households["village_id"] = [int(v) for v in households["village_id"]]
-    new, changed = _split(households, "household_number", HOUSEHOLD_FIELDS, existing_households)
+    new, changed = _split(households, "household_number", HOUSEHOLD_FIELDS, existing_households,
+                          household_fields)
     total = len(households["household_number"])
     report.households_created = len(new)
     report.households_updated = len(changed)
@@ -386,7 +458,7 @@ def _write(session, out, existing_households, existing_members, report) -> None:
         rows.update(status=["active"] * len(new), created_at=[now] * len(new),
                     updated_at=[now] * len(new))
         insert_columns(session, table, rows)
-    _update(session, table, households, changed, HOUSEHOLD_FIELDS, now)
+    _update(session, table, households, changed, household_fields, now)
     created = [households["household_number"][i] for i in new]
     ids = {n: v[0] for n, v in existing_households.items()}
     ids.update((n, v[0]) for n, v in
@@ -397,11 +469,12 @@ def _write(session, out, existing_households, existing_members, report) -> None:
     members["disability_grade"] = [
         None if g is None else int(g) for g in members["disability_grade"]
     ]
-    new, changed = _split(members, "id_number", MEMBER_FIELDS, existing_members)
+    new, changed = _split(members, "id_number", MEMBER_FIELDS, existing_members, member_fields)
     if new:
-        insert_columns(session, Member.__table__,
-                       {name: [values[i] for i in new] for name, values in members.items()})
-    _update(session, Member.__table__, members, changed, MEMBER_FIELDS)
+        rows = {name: [values[i] for i in new] for name, values in members.items()}
+        rows["status"] = [MemberStatus.active.value] * len(new)
+        insert_columns(session, Member.__table__, rows)
+    _update(session, Member.__table__, members, changed, member_fields)
     report.members_created = len(new)
     report.members_updated = len(changed)
     report.members_unchanged = len(members["id_number"]) - len(new) - len(changed)

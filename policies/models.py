@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Annotated, ClassVar
 
 import sqlalchemy as sa
-from pydantic import field_validator, model_validator
+from pydantic import AfterValidator, ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
@@ -41,7 +42,16 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+# Text shapes shared by the API models and the file import.
+HOUSEHOLD_NUMBER = r"[0-9A-Za-z-]+"
+PHONE = r"[0-9+\- ]{5,20}"
+BANK_ACCOUNT = r"\d{8,32}"
 MONEY_MAX = Decimal("999999999999.99")
+# Decimals are normalised to their stored number of places, so a response shows "100.50"
+# whether the client sent "100.5" or "1.005E+2".
+Yuan = Annotated[Decimal, AfterValidator(lambda v: v.quantize(Decimal("0.01")))]
+Rate = Annotated[Decimal, AfterValidator(lambda v: v.quantize(Decimal("0.0001")))]
+Multiple = Annotated[Decimal, AfterValidator(lambda v: v.quantize(Decimal("0.001")))]
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
 
@@ -79,12 +89,27 @@ class Page(SQLModel):
     count: int
 
 
+class UpdateModel(SQLModel):
+    """A PATCH body: omitted fields keep their value; null only where a field may be empty;
+    an unknown (misspelt or derived) field is refused, not ignored."""
+
+    model_config = {"extra": "forbid"}
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, value, info: ValidationInfo):
+        if value is None and info.field_name not in cls.NULLABLE:
+            raise ValueError("cannot be emptied; leave the field out to keep its value")
+        return value
+
+
 # ---------------------------------------------------------------- regions (行政区划)
 
 
 class RegionBase(SQLModel):
     code: str = Field(
-        min_length=2, max_length=12, regex=r"^\d+$", unique=True, index=True,
+        min_length=2, max_length=12, schema_extra={"pattern": r"^\d+$"}, unique=True, index=True,
         description="Administrative division code (GB/T 2260 and its township/village extension)",
     )
     name: str = Field(min_length=1, max_length=64)
@@ -100,6 +125,7 @@ class Region(RegionBase, table=True):
 
 class RegionCreate(RegionBase):
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {"code": "411081101001", "name": "城关村", "level": "village", "parent_id": 23}
@@ -108,7 +134,7 @@ class RegionCreate(RegionBase):
     }
 
 
-class RegionUpdate(SQLModel):
+class RegionUpdate(UpdateModel):
     name: str | None = Field(default=None, min_length=1, max_length=64)
 
 
@@ -125,7 +151,8 @@ class RegionsPublic(Page):
 
 class HouseholdBase(SQLModel):
     household_number: str = Field(
-        min_length=1, max_length=32, regex=r"^[0-9A-Za-z-]+$", unique=True, index=True,
+        min_length=1, max_length=32, schema_extra={"pattern": f"^{HOUSEHOLD_NUMBER}$"},
+        unique=True, index=True,
         description="户编号 from the monitoring system",
     )
     village_id: int = Field(foreign_key="region.id", index=True)
@@ -133,9 +160,11 @@ class HouseholdBase(SQLModel):
     monitoring_category: MonitoringCategory | None = code_field(
         nullable=True, index=True, description="监测对象类别; empty when not monitored"
     )
-    phone: str | None = Field(default=None, max_length=20, regex=r"^[0-9+\- ]{5,20}$")
+    phone: str | None = Field(default=None, max_length=20, schema_extra={"pattern": f"^{PHONE}$"})
     bank_name: str | None = Field(default=None, max_length=64)
-    bank_account: str | None = Field(default=None, max_length=32, regex=r"^\d{8,32}$")
+    bank_account: str | None = Field(
+        default=None, max_length=32, schema_extra={"pattern": f"^{BANK_ACCOUNT}$"}
+    )
     relocated: bool = Field(default=False, description="lives in a relocation settlement")
     status: HouseholdStatus = code_field(default=HouseholdStatus.active, index=True)
 
@@ -150,6 +179,7 @@ class Household(HouseholdBase, table=True):
 
 class HouseholdCreate(HouseholdBase):
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -167,13 +197,17 @@ class HouseholdCreate(HouseholdBase):
     }
 
 
-class HouseholdUpdate(SQLModel):
+class HouseholdUpdate(UpdateModel):
+    NULLABLE = frozenset({"monitoring_category", "phone", "bank_name", "bank_account"})
+
     village_id: int | None = None
     household_type: HouseholdType | None = None
     monitoring_category: MonitoringCategory | None = None
-    phone: str | None = Field(default=None, max_length=20, regex=r"^[0-9+\- ]{5,20}$")
+    phone: str | None = Field(default=None, max_length=20, schema_extra={"pattern": f"^{PHONE}$"})
     bank_name: str | None = Field(default=None, max_length=64)
-    bank_account: str | None = Field(default=None, max_length=32, regex=r"^\d{8,32}$")
+    bank_account: str | None = Field(
+        default=None, max_length=32, schema_extra={"pattern": f"^{BANK_ACCOUNT}$"}
+    )
     relocated: bool | None = None
     status: HouseholdStatus | None = None
 
@@ -235,6 +269,7 @@ class MemberCreate(MemberFields):
             raise ValueError(f"ID number {value!r}: {exc}") from None
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -252,7 +287,9 @@ class MemberCreate(MemberFields):
     }
 
 
-class MemberUpdate(SQLModel):
+class MemberUpdate(UpdateModel):
+    NULLABLE = frozenset({"education", "disability_grade"})
+
     household_id: int | None = None
     name: str | None = Field(default=None, min_length=1, max_length=64)
     relation: Relation | None = None
@@ -302,19 +339,19 @@ INCOME_COMPONENTS = (
 class IncomeFields(SQLModel):
     """Income components of one period, as the monitoring system records them (yuan)."""
 
-    wages: Decimal = money(description="工资性收入")
-    business_crops: Decimal = money(description="生产经营性收入: 种植业")
-    business_livestock: Decimal = money(description="生产经营性收入: 养殖业")
-    business_other: Decimal = money(description="生产经营性收入: 其他")
-    property_income: Decimal = money(description="财产性收入")
-    transfer_pension: Decimal = money(description="转移性收入: 养老金")
-    transfer_dibao: Decimal = money(description="转移性收入: 低保金")
-    transfer_tekun: Decimal = money(description="转移性收入: 特困供养金")
-    transfer_disaster_relief: Decimal = money(description="转移性收入: 受灾救助")
-    transfer_poverty_insurance: Decimal = money(description="转移性收入: 防贫保险")
-    transfer_other: Decimal = money(description="转移性收入: 其他")
-    business_costs: Decimal = money(description="生产经营性支出")
-    eligible_out_of_pocket: Decimal = money(description="合规自付医疗支出 (not deducted)")
+    wages: Yuan = money(description="工资性收入")
+    business_crops: Yuan = money(description="生产经营性收入: 种植业")
+    business_livestock: Yuan = money(description="生产经营性收入: 养殖业")
+    business_other: Yuan = money(description="生产经营性收入: 其他")
+    property_income: Yuan = money(description="财产性收入")
+    transfer_pension: Yuan = money(description="转移性收入: 养老金")
+    transfer_dibao: Yuan = money(description="转移性收入: 低保金")
+    transfer_tekun: Yuan = money(description="转移性收入: 特困供养金")
+    transfer_disaster_relief: Yuan = money(description="转移性收入: 受灾救助")
+    transfer_poverty_insurance: Yuan = money(description="转移性收入: 防贫保险")
+    transfer_other: Yuan = money(description="转移性收入: 其他")
+    business_costs: Yuan = money(description="生产经营性支出")
+    eligible_out_of_pocket: Yuan = money(description="合规自付医疗支出 (not deducted)")
 
 
 class IncomeRecordBase(IncomeFields):
@@ -352,6 +389,7 @@ class IncomeRecordCreate(IncomeRecordBase):
         return self
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -369,20 +407,20 @@ class IncomeRecordCreate(IncomeRecordBase):
     }
 
 
-class IncomeRecordUpdate(SQLModel):
-    wages: Decimal | None = money(default=None)
-    business_crops: Decimal | None = money(default=None)
-    business_livestock: Decimal | None = money(default=None)
-    business_other: Decimal | None = money(default=None)
-    property_income: Decimal | None = money(default=None)
-    transfer_pension: Decimal | None = money(default=None)
-    transfer_dibao: Decimal | None = money(default=None)
-    transfer_tekun: Decimal | None = money(default=None)
-    transfer_disaster_relief: Decimal | None = money(default=None)
-    transfer_poverty_insurance: Decimal | None = money(default=None)
-    transfer_other: Decimal | None = money(default=None)
-    business_costs: Decimal | None = money(default=None)
-    eligible_out_of_pocket: Decimal | None = money(default=None)
+class IncomeRecordUpdate(UpdateModel):
+    wages: Yuan | None = money(default=None)
+    business_crops: Yuan | None = money(default=None)
+    business_livestock: Yuan | None = money(default=None)
+    business_other: Yuan | None = money(default=None)
+    property_income: Yuan | None = money(default=None)
+    transfer_pension: Yuan | None = money(default=None)
+    transfer_dibao: Yuan | None = money(default=None)
+    transfer_tekun: Yuan | None = money(default=None)
+    transfer_disaster_relief: Yuan | None = money(default=None)
+    transfer_poverty_insurance: Yuan | None = money(default=None)
+    transfer_other: Yuan | None = money(default=None)
+    business_costs: Yuan | None = money(default=None)
+    eligible_out_of_pocket: Yuan | None = money(default=None)
 
 
 class IncomeRecordPublic(IncomeRecordBase):
@@ -402,7 +440,7 @@ class IncomeRecordsPublic(Page):
 
 class NationalStandardBase(SQLModel):
     year: int = Field(ge=1978, le=2100, unique=True, index=True)
-    amount: Decimal = money(default=..., description="yuan per person per year")
+    amount: Yuan = money(default=..., description="yuan per person per year")
     note: str = Field(default="", max_length=255, description="source, or 'demo assumption'")
 
 
@@ -414,11 +452,11 @@ class NationalStandard(NationalStandardBase, table=True):
 
 
 class NationalStandardCreate(NationalStandardBase):
-    pass
+    model_config = {"extra": "forbid"}
 
 
-class NationalStandardUpdate(SQLModel):
-    amount: Decimal | None = money(default=None)
+class NationalStandardUpdate(UpdateModel):
+    amount: Yuan | None = money(default=None)
     note: str | None = Field(default=None, max_length=255)
 
 
@@ -433,10 +471,10 @@ class NationalStandardsPublic(Page):
 class MonitoringLineBase(SQLModel):
     region_id: int = Field(foreign_key="region.id", index=True)
     year: int = Field(ge=2000, le=2100)
-    fixed_amount: Decimal | None = money(
+    fixed_amount: Yuan | None = money(
         default=None, nullable=True, description="yuan per person per year, when fixed"
     )
-    multiple: Decimal | None = Field(
+    multiple: Multiple | None = Field(
         default=None, gt=0, le=10, max_digits=6, decimal_places=3,
         sa_type=ScaledDecimal(3), description="multiple of a national standard, e.g. 1.5",
     )
@@ -468,6 +506,7 @@ class MonitoringLineCreate(MonitoringLineBase):
         return self
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {"region_id": 3, "year": 2025, "fixed_amount": "8700.00", "note": "demo"},
@@ -477,9 +516,11 @@ class MonitoringLineCreate(MonitoringLineBase):
     }
 
 
-class MonitoringLineUpdate(SQLModel):
-    fixed_amount: Decimal | None = money(default=None, nullable=True)
-    multiple: Decimal | None = Field(default=None, gt=0, le=10, max_digits=6, decimal_places=3)
+class MonitoringLineUpdate(UpdateModel):
+    NULLABLE = frozenset({"fixed_amount", "multiple", "standard_year"})
+
+    fixed_amount: Yuan | None = money(default=None, nullable=True)
+    multiple: Multiple | None = Field(default=None, gt=0, le=10, max_digits=6, decimal_places=3)
     standard_year: int | None = Field(default=None, ge=1978, le=2100)
     note: str | None = Field(default=None, max_length=255)
 
@@ -503,14 +544,14 @@ class PolicyContractBase(SQLModel):
     policy_year: int = Field(ge=2000, le=2100, index=True)
     start_date: date
     end_date: date
-    premium_per_person: Decimal = money(default=...)
+    premium_per_person: Yuan = money(default=...)
     insured_basis: InsuredBasis = code_field(default=InsuredBasis.headcount)
     insured_headcount: int | None = Field(default=None, ge=1, le=100_000_000)
-    insurer_fee_rate: Decimal = Field(
+    insurer_fee_rate: Rate = Field(
         default=Decimal("0"), ge=0, le=1, max_digits=5, decimal_places=4,
         sa_type=ScaledDecimal(4), description="fee as a share of payouts, e.g. 0.15",
     )
-    balance_carried_in: Decimal = money(description="结余结转 from the previous year")
+    balance_carried_in: Yuan = money(description="结余结转 from the previous year")
     status: ContractStatus = code_field(default=ContractStatus.draft)
 
 
@@ -522,19 +563,38 @@ class PolicyContract(PolicyContractBase, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
+class InconsistentContract(ValueError):
+    """A contract whose fields contradict each other; ``field`` names the one to correct."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 def check_contract(contract: SQLModel) -> None:
-    """Raise ValueError when a contract's dates or insured basis contradict each other."""
+    """Raise InconsistentContract when dates, year and insured basis contradict each other."""
     start, end = contract.start_date, contract.end_date
-    check_date_range(start, "start_date")
-    check_date_range(end, "end_date")
+    for name, value in (("start_date", start), ("end_date", end)):
+        try:
+            check_date_range(value, name)
+        except ValueError as exc:
+            raise InconsistentContract(name, str(exc)) from None
     if end <= start:
-        raise ValueError(f"end_date {end} must be after start_date {start}")
+        raise InconsistentContract("end_date", f"end_date {end} must be after start_date {start}")
     if (end - start).days > 366:
-        raise ValueError(f"a policy year runs at most 366 days; {start}..{end} is longer")
+        raise InconsistentContract(
+            "end_date", f"a policy year runs at most 366 days; {start}..{end} is longer")
+    if start.year != contract.policy_year:
+        raise InconsistentContract(
+            "policy_year", f"policy year {contract.policy_year} must be the year of start_date "
+            f"{start}")
     if contract.insured_basis == InsuredBasis.headcount and not contract.insured_headcount:
-        raise ValueError("insured_headcount is required when insured_basis is headcount")
+        raise InconsistentContract(
+            "insured_headcount", "insured_headcount is required when insured_basis is headcount")
     if contract.insured_basis == InsuredBasis.named and contract.insured_headcount is not None:
-        raise ValueError("insured_headcount is derived from the named households; leave it empty")
+        raise InconsistentContract(
+            "insured_headcount",
+            "insured_headcount is derived from the named households; leave it empty")
 
 
 class PolicyContractCreate(PolicyContractBase):
@@ -544,6 +604,7 @@ class PolicyContractCreate(PolicyContractBase):
         return self
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -564,17 +625,19 @@ class PolicyContractCreate(PolicyContractBase):
     }
 
 
-class PolicyContractUpdate(SQLModel):
+class PolicyContractUpdate(UpdateModel):
+    NULLABLE = frozenset({"insured_headcount"})
+
     insurer: str | None = Field(default=None, min_length=1, max_length=128)
     start_date: date | None = None
     end_date: date | None = None
-    premium_per_person: Decimal | None = money(default=None)
+    premium_per_person: Yuan | None = money(default=None)
     insured_basis: InsuredBasis | None = None
     insured_headcount: int | None = Field(default=None, ge=1, le=100_000_000)
-    insurer_fee_rate: Decimal | None = Field(
+    insurer_fee_rate: Rate | None = Field(
         default=None, ge=0, le=1, max_digits=5, decimal_places=4
     )
-    balance_carried_in: Decimal | None = money(default=None)
+    balance_carried_in: Yuan | None = money(default=None)
     status: ContractStatus | None = None
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, func, select
 
 from policies import rules
@@ -21,6 +22,7 @@ from policies.models import (
     IncomeRecord,
     IncomeRecordCreate,
     IncomeRecordUpdate,
+    InconsistentContract,
     InsuredHousehold,
     Member,
     MemberCreate,
@@ -40,7 +42,14 @@ from policies.models import (
     check_contract,
     utcnow,
 )
-from policies.vocab import InsuredBasis, MemberStatus, RegionLevel, Relation
+from policies.vocab import (
+    ContractStatus,
+    HouseholdStatus,
+    InsuredBasis,
+    MemberStatus,
+    RegionLevel,
+    Relation,
+)
 
 MAX_PAGE = 1000
 PARENT_LEVEL = {
@@ -61,6 +70,14 @@ def _get(session: Session, model: type[SQLModel], id_: int, what: str):
     row = session.get(model, id_)
     if row is None:
         raise NotFound(f"{what} {id_} does not exist", field="id", value=id_)
+    return row
+
+
+def _require(session: Session, model: type[SQLModel], id_: int, field: str, what: str):
+    """A row a request refers to by id: its absence is the request's fault (422)."""
+    row = session.get(model, id_)
+    if row is None:
+        raise InvalidInput(f"{what} {id_} does not exist", field=field, value=id_)
     return row
 
 
@@ -96,7 +113,7 @@ def create_region(session: Session, data: RegionCreate) -> Region:
         raise Conflict(f"region code {data.code} is already registered", field="code",
                        value=data.code)
     if data.parent_id is not None:
-        parent = get_region(session, data.parent_id)
+        parent = _require(session, Region, data.parent_id, "parent_id", "region")
         allowed = PARENT_LEVEL.get(data.level, set())
         if parent.level not in allowed:
             raise InvalidInput(
@@ -243,7 +260,9 @@ def list_households(
     if status:
         query = query.where(Household.status == status)
     if household_number:
-        query = query.where(Household.household_number.startswith(household_number))
+        # substr, not LIKE: exact and case-sensitive on both engines, no wildcards to escape
+        prefix = func.substr(Household.household_number, 1, len(household_number))
+        query = query.where(prefix == household_number)
     count_query = select(func.count()).select_from(
         query.with_only_columns(Household.id).order_by(None).subquery()
     )
@@ -296,7 +315,7 @@ def _check_single_head(session: Session, household_id: int, member_id: int | Non
 
 def create_member(session: Session, data: MemberCreate) -> Member:
     """Add a member to a household; sex and birth date are read from the ID number."""
-    get_household(session, data.household_id)
+    _require(session, Household, data.household_id, "household_id", "household")
     owner = session.exec(
         select(Member.household_id).where(Member.id_number == data.id_number)
     ).first()
@@ -320,7 +339,7 @@ def update_member(session: Session, member_id: int, data: MemberUpdate) -> Membe
     """Change a member's fields; the ID number itself is not editable."""
     member = get_member(session, member_id)
     household_id = data.household_id if data.household_id is not None else member.household_id
-    get_household(session, household_id)
+    _require(session, Household, household_id, "household_id", "household")
     relation = data.relation or member.relation
     status = data.status or member.status
     if relation == Relation.head and status == MemberStatus.active:
@@ -357,7 +376,7 @@ def _derive(record: IncomeRecord, size: int) -> None:
 
 def create_income_record(session: Session, data: IncomeRecordCreate) -> IncomeRecord:
     """Record a period's income; net and per-capita income are derived, never typed."""
-    get_household(session, data.household_id)
+    _require(session, Household, data.household_id, "household_id", "household")
     duplicate = session.exec(
         select(IncomeRecord.id).where(
             IncomeRecord.household_id == data.household_id,
@@ -474,7 +493,7 @@ def line_view(session: Session, line: MonitoringLine) -> dict[str, Any]:
 
 
 def _check_line(session: Session, region_id: int, standard_year: int | None) -> None:
-    get_region(session, region_id)
+    _require(session, Region, region_id, "region_id", "region")
     if standard_year is not None and _standard_amount(session, standard_year) is None:
         raise InvalidInput(
             f"no national standard is recorded for {standard_year}; record it first",
@@ -511,9 +530,14 @@ def update_monitoring_line(
 ) -> MonitoringLine:
     """Change how a line is set; the result must still be one way (fixed or a multiple)."""
     line = get_monitoring_line(session, line_id)
-    merged = MonitoringLineCreate.model_validate(
-        {**fields_of(line), **data.model_dump(exclude_unset=True)}
-    )
+    changes = data.model_dump(exclude_unset=True)
+    try:
+        stored = {k: v for k, v in fields_of(line).items() if k != "id"}
+        merged = MonitoringLineCreate.model_validate({**stored, **changes})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else next(iter(changes), None)
+        raise InvalidInput(error["msg"].removeprefix("Value error, "), field=field) from None
     _check_line(session, merged.region_id, merged.standard_year)
     for key in ("fixed_amount", "multiple", "standard_year", "note"):
         setattr(line, key, getattr(merged, key))
@@ -562,17 +586,22 @@ def get_contract(session: Session, contract_id: int) -> PolicyContract:
 
 
 def contract_view(session: Session, contract: PolicyContract) -> dict[str, Any]:
-    """A contract with its insured people, named households and premium derived."""
-    named = session.exec(
-        select(func.count()).where(InsuredHousehold.contract_id == contract.id)
-    ).one()
+    """A contract with its insured people, named households and premium derived.
+
+    On a named basis only active households and their active members count.
+    """
+    named = people = 0
     if contract.insured_basis == InsuredBasis.named:
+        active_named = (
+            select(InsuredHousehold.household_id)
+            .join(Household, Household.id == InsuredHousehold.household_id)
+            .where(InsuredHousehold.contract_id == contract.id,
+                   Household.status == HouseholdStatus.active)
+        )
+        named = session.exec(select(func.count()).select_from(active_named.subquery())).one()
         people = session.exec(
-            select(func.count(Member.id))
-            .join(InsuredHousehold, InsuredHousehold.household_id == Member.household_id)
-            .where(
-                InsuredHousehold.contract_id == contract.id,
-                Member.status == MemberStatus.active,
+            select(func.count(Member.id)).where(
+                Member.household_id.in_(active_named), Member.status == MemberStatus.active
             )
         ).one()
     else:
@@ -601,23 +630,56 @@ def create_contract(session: Session, data: PolicyContractCreate) -> PolicyContr
         raise Conflict(f"contract number {data.contract_number} is already recorded",
                        field="contract_number", value=data.contract_number)
     contract = PolicyContract.model_validate(data)
+    if contract.status == ContractStatus.active:
+        _check_no_overlap(session, contract)
     session.add(contract)
     session.flush()
     return contract
 
 
+CONTRACT_TRANSITIONS = {
+    ContractStatus.draft: {ContractStatus.active},
+    ContractStatus.active: {ContractStatus.closed},
+    ContractStatus.closed: set(),
+}
+
+
+def _check_no_overlap(session: Session, contract: PolicyContract) -> None:
+    """One county has at most one active contract covering any day."""
+    query = select(PolicyContract.contract_number).where(
+        PolicyContract.county_id == contract.county_id,
+        PolicyContract.status == ContractStatus.active,
+        PolicyContract.start_date <= contract.end_date,
+        PolicyContract.end_date >= contract.start_date,
+    )
+    if contract.id is not None:
+        query = query.where(PolicyContract.id != contract.id)
+    other = session.exec(query).first()
+    if other is not None:
+        raise Conflict(f"contract {other} is already active for this county on these dates",
+                       field="status", value=ContractStatus.active)
+
+
 def update_contract(
     session: Session, contract_id: int, data: PolicyContractUpdate
 ) -> PolicyContract:
-    """Change a contract; dates and insured basis must still agree."""
+    """Change a contract; dates, year and insured basis must still agree, and the status
+    moves only draft → active → closed."""
     contract = get_contract(session, contract_id)
     changes = data.model_dump(exclude_unset=True)
     merged = PolicyContractCreate.model_construct(**{**fields_of(contract), **changes})
     try:
         check_contract(merged)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field=next(iter(changes), None)) from None
+    except InconsistentContract as exc:
+        raise InvalidInput(str(exc), field=exc.field) from None
+    status = changes.get("status")
+    if status is not None and status != contract.status:
+        if status not in CONTRACT_TRANSITIONS[ContractStatus(contract.status)]:
+            raise Conflict(f"a {contract.status} contract cannot become {status}",
+                           field="status", value=status)
     _apply(contract, data)
+    if contract.status == ContractStatus.active:
+        _check_no_overlap(session, contract)
     session.flush()
     return contract
 
@@ -663,7 +725,19 @@ def name_insured_households(session: Session, contract_id: int, numbers: list[st
     if contract.insured_basis != InsuredBasis.named:
         raise InvalidInput("this contract insures a headcount; set insured_basis to named first",
                            field="insured_basis", value=contract.insured_basis)
-    ids = set(_household_ids(session, sorted(set(numbers))).values())
+    found = _household_ids(session, sorted(set(numbers)))
+    village, township = sa.orm.aliased(Region), sa.orm.aliased(Region)
+    outside = session.exec(
+        select(Household.household_number)
+        .join(village, village.id == Household.village_id)
+        .join(township, township.id == village.parent_id)
+        .where(Household.id.in_(list(found.values())),
+               township.parent_id != contract.county_id)
+    ).first()
+    if outside is not None:
+        raise InvalidInput(f"household {outside} lives outside the contract's county",
+                           field="household_numbers", value=outside)
+    ids = set(found.values())
     already = set(
         session.exec(
             select(InsuredHousehold.household_id).where(

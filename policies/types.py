@@ -78,9 +78,11 @@ class UtcDateTime(sa.types.TypeDecorator):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect):
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value
+        return value.astimezone(UTC)  # PostgreSQL answers in the session's time zone
 
     def __repr__(self) -> str:
         return "UtcDateTime()"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
@@ -45,6 +45,7 @@ from policies.vocab import (
     HouseholdType,
     IncomeSource,
     MemberStatus,
+    MonitoringCategory,
     RegionLevel,
 )
 
@@ -103,7 +104,8 @@ def list_households(
     session: SessionDep, page: PageDep, village_id: int | None = None,
     township_id: int | None = None, household_type: HouseholdType | None = None,
     monitoring_category: Annotated[
-        str | None, Query(description="a category, or 'none' for households not monitored")
+        MonitoringCategory | Literal["none"] | None,
+        Query(description="a category, or 'none' for households not monitored"),
     ] = None,
     status: HouseholdStatus | None = None,
     household_number: Annotated[str | None, Query(description="prefix")] = None,

@@ -19,3 +19,32 @@ def test_each_request_is_logged_as_one_json_object(client, capsys):
         assert request["level"] == "INFO" and request["duration_ms"] >= 0
     finally:
         logging.getLogger().handlers.clear()
+
+
+def test_id_numbers_are_masked_in_logs_and_failures_are_logged(session, capsys):
+    from fastapi.testclient import TestClient
+
+    from claims.app import create_app
+    from claims.db import get_session
+
+    app = create_app()
+    app.dependency_overrides[get_session] = lambda: session
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("bug")
+
+    configure_logging("INFO", "json")
+    try:
+        with TestClient(app) as client:
+            client.get("/api/members/by-id-number/41108119650312001X")
+            failed = client.get("/boom")
+        assert failed.status_code == 500 and failed.json()["request_id"]
+        err = capsys.readouterr().err
+        assert "41108119650312001X" not in err
+        assert "4110**********001X" in err
+        lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        assert any(line.get("path") == "/boom" and line.get("status") == 500 for line in lines)
+        assert any("RuntimeError" in line.get("exc_info", "") for line in lines)
+    finally:
+        logging.getLogger().handlers.clear()

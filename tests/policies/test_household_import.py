@@ -193,3 +193,65 @@ def test_upload_over_the_api_returns_the_report(client, places):
     broken = client.post("/api/imports/households",
                          files={"file": ("export.csv", csv_bytes(ZH[:2], [["H", "x"]]))})
     assert broken.status_code == 422 and broken.json()["field"] == "header"
+
+
+def test_a_slimmer_export_keeps_what_it_does_not_carry(session, places):
+    import_households(session, csv_bytes(ZH, rows_zh()), "full.csv")
+    slim_header = ["户编号", "乡镇", "行政村", "姓名", "证件号码", "与户主关系", "户类型"]
+    slim = [[r[0], r[1], r[2], r[4], r[5], r[6], r[7]] for r in rows_zh()]
+    report = import_households(session, csv_bytes(slim_header, slim), "slim.csv")
+    assert (report.households_updated, report.members_updated) == (0, 0)
+    household = session.exec(select(Household).where(Household.household_number == "H0001")).one()
+    assert household.phone == "13800000001"
+    assert household.monitoring_category == "unstable_lifted_out"
+    spouse = session.exec(select(Member).where(Member.id_number == id_number(seq=2))).one()
+    assert spouse.disability_grade == 2
+    head = session.exec(select(Member).where(Member.id_number == id_number(seq=3))).one()
+    assert head.dibao is True
+
+
+def test_a_file_cannot_add_a_second_head_to_a_stored_household(session, places):
+    household_with_members(session, places["village0"], number="H0001", members=1, seq_start=7)
+    rows = [["H0001", "火龙镇", "村0", "新户主", "新户主", id_number(seq=8), "户主", "脱贫户", "",
+             "", "", "", "", "", "1"]]
+    report = import_households(session, csv_bytes(ZH, rows), "x.csv")
+    assert not report.written
+    assert [(e.row, e.field) for e in report.errors] == [(2, "relation")]
+    assert "already has 户主 成员0" in report.errors[0].reason
+
+
+def test_only_rows_that_differ_from_the_first_row_are_blamed(session, places):
+    rows = rows_zh()
+    rows[0][8] = rows[1][8] = ""
+    rows.insert(2, ["H0001", "火龙镇", "村0", "张三", "王六", id_number(seq=4), "之子", "脱贫户",
+                    "脱贫不稳定户", "13800000001", "", "", "", "否", "9"])
+    report = import_households(session, csv_bytes(ZH, rows), "x.csv")
+    blamed = [(e.row, e.field) for e in report.errors]
+    assert blamed == [(4, "monitoring_category")]
+
+
+def test_fullwidth_id_numbers_in_a_file_are_read_as_ascii(session, places):
+    rows = rows_zh()
+    rows[0][5] = rows[0][5].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    report = import_households(session, csv_bytes(ZH, rows), "x.csv")
+    assert report.errors == [] and report.written
+    assert session.exec(select(Member).where(Member.id_number == id_number(seq=1))).one()
+
+
+def test_moved_person_error_names_the_household_number(session, places):
+    household_with_members(session, places["village0"], number="OLD-7", members=1, seq_start=2)
+    report = import_households(session, csv_bytes(ZH, rows_zh()), "x.csv")
+    reasons = [e.reason for e in report.errors if e.field == "id_number"]
+    assert reasons == ["is registered in household OLD-7; move the member there first"]
+
+
+def test_reimport_does_not_bring_back_a_member_who_left(session, places):
+    from policies import registry
+    from policies.models import MemberUpdate
+
+    import_households(session, csv_bytes(ZH, rows_zh()), "x.csv")
+    spouse = session.exec(select(Member).where(Member.id_number == id_number(seq=2))).one()
+    registry.update_member(session, spouse.id, MemberUpdate(status="left"))
+    import_households(session, csv_bytes(ZH, rows_zh()), "x.csv")
+    session.refresh(spouse)
+    assert spouse.status == "left"
