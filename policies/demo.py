@@ -21,6 +21,7 @@ from policies.bulk import insert_columns, lookup
 from policies.citizen_id import check_characters
 from policies.errors import Conflict
 from policies.models import (
+    INCOME_COMPONENTS,
     Household,
     IncomeRecord,
     InsuredHousehold,
@@ -249,10 +250,8 @@ def _members(rng: np.random.Generator, sizes: np.ndarray, ids: _IdNumbers, today
 
 
 MONEY_COLUMNS = frozenset({
-    "wages", "business_crops", "business_livestock", "business_other", "property_income",
-    "transfer_pension", "transfer_dibao", "transfer_tekun", "transfer_disaster_relief",
-    "transfer_poverty_insurance", "transfer_other", "business_costs", "eligible_out_of_pocket",
-    "net_income", "per_capita_net_income",
+    *INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket", "net_income",
+    "per_capita_net_income",
 })
 
 

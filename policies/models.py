@@ -16,6 +16,7 @@ from pydantic import AfterValidator, ValidationInfo, field_validator, model_vali
 from sqlmodel import Field, SQLModel
 
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
+from policies.rules import BUSINESS, TRANSFERS
 from policies.types import Money, ScaledDecimal, UtcDateTime
 from policies.vocab import (
     ContractStatus,
@@ -321,19 +322,8 @@ class MembersPublic(Page):
 
 # ---------------------------------------------------------------- income ledger (收入台账)
 
-INCOME_COMPONENTS = (
-    "wages",
-    "business_crops",
-    "business_livestock",
-    "business_other",
-    "property_income",
-    "transfer_pension",
-    "transfer_dibao",
-    "transfer_tekun",
-    "transfer_disaster_relief",
-    "transfer_poverty_insurance",
-    "transfer_other",
-)
+# Everything that adds to net income; business costs are subtracted (policies.rules).
+INCOME_COMPONENTS = ("wages", *BUSINESS, "property_income", *TRANSFERS)
 
 
 class IncomeFields(SQLModel):
