@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from claims.api import benefits as benefits_api
 from claims.api import imports as imports_api
 from claims.api import registry as registry_api
 from claims.api.deps import SessionDep
@@ -37,6 +38,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION)
     app.include_router(registry_api.router)
     app.include_router(imports_api.router)
+    app.include_router(benefits_api.router)
 
     @app.exception_handler(DomainError)
     def _domain_error(_request: Request, exc: DomainError):

@@ -112,6 +112,97 @@ def _import(args) -> int:
     return 0 if not report.errors else 1
 
 
+def _terms(args) -> int:
+    from policies import benefits
+    from policies.terms import InvalidTerms, load_terms
+
+    if args.action == "validate":
+        failed = 0
+        for file in args.files:
+            try:
+                terms = load_terms(file)
+            except InvalidTerms as exc:
+                failed += 1
+                for problem in exc.problems:
+                    print(problem, file=sys.stderr)
+                continue
+            except FileNotFoundError:
+                failed += 1
+                print(f"{file}: no such file", file=sys.stderr)
+                continue
+            triggers = ", ".join(terms.triggers)
+            print(f"{file}: ok — {terms.policy.title} ({terms.policy.policy_year}): {triggers}")
+        return 1 if failed else 0
+
+    if args.action == "load":
+        path = Path(args.files[0])
+        key = args.key or path.stem
+        with Session(get_engine()) as session:
+            version, created = benefits.store_terms(session, key, path.read_text("utf-8"),
+                                                    str(path))
+            if args.contract:
+                benefits.attach_terms(session, args.contract, version.id)
+            session.commit()
+            print(f"terms {key} version {version.version} (id {version.id})"
+                  f"{'' if created else ' was already stored'}"
+                  f"{f'; in force for contract {args.contract}' if args.contract else ''}")
+        return 0
+
+    # quote: TERMS_FILE EVENTS_FILE, no database
+    import json
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from policies.calculator import HouseholdSnapshot
+
+    if len(args.files) != 2:
+        print("fangpin terms quote TERMS_FILE EVENTS_FILE", file=sys.stderr)
+        return 2
+    try:
+        terms = load_terms(args.files[0])
+    except InvalidTerms as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    raw = json.loads(Path(args.files[1]).read_text("utf-8"))
+    if isinstance(raw, list):
+        raw = {"events": raw}
+    try:
+        events = TypeAdapter(list[benefits.EventIn]).validate_python(raw.get("events", []))
+        snapshot = benefits.HouseholdSnapshotIn.model_validate(
+            raw.get("household", {"household_type": "lifted_out"}))
+        prior = TypeAdapter(list[benefits.PriorPayoutIn]).validate_python(
+            raw.get("prior_payouts", []))
+    except ValidationError as exc:
+        for error in exc.errors():
+            place = ".".join(str(p) for p in error["loc"])
+            print(f"{args.files[1]}: {place}: {error['msg']}", file=sys.stderr)
+        return 1
+    result = benefits.quote(terms, HouseholdSnapshot(**snapshot.model_dump()), events, prior)
+    print(benefits.quote_out(terms, result).model_dump_json(indent=2))
+    return 0
+
+
+def _fund(args) -> int:
+    from datetime import date
+
+    from policies import benefits
+
+    with Session(get_engine()) as session:
+        if args.action == "settle":
+            settlement = benefits.settle_contract(session, args.contract, today=date.today(),
+                                                  next_contract_id=args.next_contract)
+            session.commit()
+            print(f"settled: balance {settlement.balance}, carried over "
+                  f"{settlement.carried_over}, county top-up {settlement.county_top_up}")
+            return 0
+        as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+        position = benefits.fund_position(session, args.contract, as_of)
+    width = max(len(k) for k in position.__dict__)
+    for key, value in position.__dict__.items():
+        print(f"{key.replace('_', ' '):<{width}}  {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fangpin", description="Poverty-prevention insurance (防贫保) claims engine"
@@ -145,6 +236,21 @@ def build_parser() -> argparse.ArgumentParser:
     households.add_argument("--report", help="write every bad value to this CSV file")
     households.add_argument("--show", type=int, default=50, help="bad values to print")
     households.set_defaults(func=_import)
+
+    terms = sub.add_parser("terms", help="benefit terms: validate, load, quote")
+    terms.add_argument("action", choices=["validate", "load", "quote"])
+    terms.add_argument("files", nargs="+",
+                       help="validate: FILE…; load: FILE; quote: TERMS_FILE EVENTS_FILE")
+    terms.add_argument("--key", help="load: the terms' key (default: the file name)")
+    terms.add_argument("--contract", type=int, help="load: put the terms in force for it")
+    terms.set_defaults(func=_terms)
+
+    fund = sub.add_parser("fund", help="a contract's fund: show or settle")
+    fund.add_argument("action", choices=["show", "settle"])
+    fund.add_argument("contract", type=int)
+    fund.add_argument("--as-of", help="show: the date (default today)")
+    fund.add_argument("--next-contract", type=int, help="settle: carry the surplus into it")
+    fund.set_defaults(func=_fund)
     return parser
 
 

@@ -9,4 +9,5 @@ from policies.models import (  # noqa: F401
     NationalStandard,
     PolicyContract,
     Region,
+    TermsVersion,
 )

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from importlib import resources
 
 import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from policies import benefits
 from policies.bulk import insert_columns, lookup
 from policies.citizen_id import check_characters
 from policies.errors import Conflict
@@ -70,6 +72,7 @@ INSURER_FEE_RATE = Decimal("0.15")  # one 2022 plan's operating fee (DOMAIN.md Â
 PENSION_PER_YEAR_FEN = 180_000  # demo: basic resident pension, 150 a month
 DIBAO_PER_PERSON_FEN = 420_000  # demo
 CHUNK = 20_000
+DEMO_TERMS = "yuzhou-demo-2026"  # its year is replaced by the demo's year
 
 
 @dataclass
@@ -326,6 +329,13 @@ def build_demo_county(
             balance_carried_in=Decimal("0.00"), status="active", created_at=utcnow(),
         ).returning(PolicyContract.__table__.c.id)
     ).scalar_one()
+
+    text = resources.files("policies").joinpath(f"county_terms/{DEMO_TERMS}.toml").read_text(
+        encoding="utf-8").replace("2026", str(year))
+    terms_version, _ = benefits.store_terms(session, f"yuzhou-demo-{year}", text)
+    session.execute(sa.update(PolicyContract.__table__)
+                    .where(PolicyContract.__table__.c.id == contract_id)
+                    .values(terms_version_id=terms_version.id))
 
     ids = _IdNumbers()
     line_fen = int(MONITORING_LINE * 100)

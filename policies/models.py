@@ -543,6 +543,9 @@ class PolicyContractBase(SQLModel):
     )
     balance_carried_in: Yuan = money(description="结余结转 from the previous year")
     status: ContractStatus = code_field(default=ContractStatus.draft)
+    terms_version_id: int | None = Field(
+        default=None, foreign_key="terms_version.id", description="the benefit terms in force"
+    )
 
 
 class PolicyContract(PolicyContractBase, table=True):
@@ -653,3 +656,51 @@ class InsuredHousehold(SQLModel, table=True):
 
 class InsuredHouseholdsChange(SQLModel):
     household_numbers: list[str] = Field(min_length=1, max_length=1_000_000)
+
+
+# ---------------------------------------------------------------- benefit terms (保险条款)
+
+
+class TermsVersion(SQLModel, table=True):
+    """An immutable version of a county's benefit terms: the TOML text exactly as loaded.
+
+    Changing terms means loading a new version; claims record the version they used.
+    """
+
+    __tablename__ = "terms_version"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, index=True, description="e.g. nanzhang-2018")
+    version: int = Field(ge=1)
+    title: str = Field(max_length=255)
+    county: str = Field(max_length=64)
+    county_code: str | None = Field(default=None, max_length=6)
+    policy_year: int
+    source_text: str = Field(sa_type=sa.Text)
+    sha256: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class TermsVersionPublic(SQLModel):
+    id: int
+    key: str
+    version: int
+    title: str
+    county: str
+    county_code: str | None
+    policy_year: int
+    sha256: str
+    created_at: datetime
+    source_text: str
+    terms: dict = Field(description="the validated terms, as the calculator reads them")
+
+
+class TermsVersionsPublic(Page):
+    data: list[TermsVersionPublic]
+
+
+class TermsUpload(SQLModel):
+    model_config = {"extra": "forbid"}
+    key: str = Field(min_length=1, max_length=64, schema_extra={"pattern": r"^[a-z0-9-]+$"})
+    source_text: str = Field(min_length=1, max_length=200_000, description="the TOML file")

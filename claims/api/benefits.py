@@ -1,0 +1,100 @@
+"""JSON API of the benefit terms, quotes and the fund of a policy year."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlmodel import SQLModel
+
+from claims.api.deps import PageDep, SessionDep
+from policies import benefits, registry
+from policies.models import (
+    PolicyContractPublic,
+    TermsUpload,
+    TermsVersionPublic,
+    TermsVersionsPublic,
+)
+
+router = APIRouter(prefix="/api")
+
+
+@router.post("/terms", response_model=TermsVersionPublic, tags=["terms"],
+             responses={201: {"description": "a new version"},
+                        200: {"description": "the same text was already stored"}})
+def upload_terms(body: TermsUpload, session: SessionDep):
+    """Store a terms file (TOML) as the next version of its key; the same text again
+    returns the version already stored."""
+    version, created = benefits.store_terms(session, body.key, body.source_text,
+                                            f"{body.key}.toml")
+    session.commit()
+    view = TermsVersionPublic.model_validate(benefits.terms_view(version))
+    return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get("/terms", response_model=TermsVersionsPublic, tags=["terms"])
+def list_terms(session: SessionDep, page: PageDep, key: str | None = None,
+               policy_year: int | None = None):
+    """List terms versions by key and policy year."""
+    rows, count = benefits.list_terms_versions(session, page, key=key, policy_year=policy_year)
+    return {"data": [benefits.terms_view(v) for v in rows], "count": count}
+
+
+@router.get("/terms/{version_id}", response_model=TermsVersionPublic, tags=["terms"])
+def read_terms(version_id: int, session: SessionDep):
+    """Read one terms version with its text and validated content."""
+    return benefits.terms_view(benefits.get_terms_version(session, version_id))
+
+
+class TermsAttach(SQLModel):
+    model_config = {"extra": "forbid"}
+    terms_version_id: int
+
+
+@router.put("/contracts/{contract_id}/terms", response_model=PolicyContractPublic,
+            tags=["contracts"])
+def attach_terms(contract_id: int, body: TermsAttach, session: SessionDep):
+    """Put a terms version in force for a contract (same policy year)."""
+    contract = benefits.attach_terms(session, contract_id, body.terms_version_id)
+    session.commit()
+    return registry.contract_view(session, contract)
+
+
+@router.post("/quotes", response_model=benefits.QuoteOut, tags=["terms"])
+def create_quote(body: benefits.QuoteRequest, session: SessionDep):
+    """Compute payouts for one household's events in one policy year, with the trace;
+    nothing is stored."""
+    return benefits.quote_request(session, body)
+
+
+@router.get("/contracts/{contract_id}/fund", tags=["contracts"])
+def fund_position(
+    contract_id: int, session: SessionDep,
+    as_of: Annotated[date | None, Query(description="default: today")] = None,
+):
+    """Premium, carried-in balance, payouts, fee and balance; the projection to year end."""
+    position = benefits.fund_position(session, contract_id, as_of or date.today())
+    return _jsonable(position.__dict__)
+
+
+class SettlementRequest(SQLModel):
+    model_config = {"extra": "forbid"}
+    next_contract_id: int | None = None
+
+
+@router.post("/contracts/{contract_id}/settlement", tags=["contracts"])
+def settle(contract_id: int, body: SettlementRequest, session: SessionDep):
+    """Settle a finished policy year: the surplus carries over to the next contract, or the
+    shortfall is the county's top-up; the contract is closed."""
+    settlement = benefits.settle_contract(session, contract_id, today=date.today(),
+                                          next_contract_id=body.next_contract_id)
+    session.commit()
+    return _jsonable(settlement.__dict__)
+
+
+def _jsonable(values: dict) -> dict:
+    """Money as decimal strings, dates as ISO text."""
+    return {k: (str(v) if v is not None and not isinstance(v, int | bool) else v)
+            for k, v in values.items()}

@@ -1,0 +1,413 @@
+"""Benefit services: terms versions in the database, quotes, and the fund of a contract.
+
+A payout reaches the fund through the income ledger: claims write each paid payout as an
+income record of source ``payout`` whose reference starts with ``contract-<id>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from sqlmodel import Session, SQLModel, func, select
+
+from policies import calculator, fund, registry
+from policies.citizen_id import InvalidCitizenId, parse_citizen_id
+from policies.errors import Conflict, InvalidInput, NotFound
+from policies.models import (
+    Household,
+    IncomeRecord,
+    InsuredHousehold,
+    PolicyContract,
+    TermsVersion,
+    Yuan,
+)
+from policies.terms import InvalidTerms, Terms, parse_terms
+from policies.vocab import ContractStatus, HouseholdType, IncomeSource, InsuredBasis
+
+MAX_EVENTS = 10_000
+
+# ---------------------------------------------------------------- terms versions
+
+
+@lru_cache(maxsize=256)
+def _parse_cached(sha256: str, text: str) -> Terms:
+    return parse_terms(text)
+
+
+def terms_of(version: TermsVersion) -> Terms:
+    """The validated terms of a stored version."""
+    return _parse_cached(version.sha256, version.source_text)
+
+
+def store_terms(session: Session, key: str, text: str, filename: str = "<upload>"):
+    """Store terms text as the next version of ``key``; the same text again returns the
+    version already stored. Returns (version, created)."""
+    try:
+        terms = parse_terms(text, filename)
+    except InvalidTerms as exc:
+        first = exc.problems[0]
+        raise InvalidInput(str(exc), field=first.path or "source_text") from None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    versions = session.exec(
+        select(TermsVersion).where(TermsVersion.key == key).order_by(TermsVersion.version)
+    ).all()
+    for existing in versions:
+        if existing.sha256 == digest:
+            return existing, False
+    if versions and versions[-1].policy_year != terms.policy.policy_year:
+        raise InvalidInput(
+            f"terms {key} are for {versions[-1].policy_year}; a new policy year needs a new key",
+            field="policy.policy_year", value=terms.policy.policy_year)
+    version = TermsVersion(
+        key=key, version=len(versions) + 1, title=terms.policy.title, county=terms.policy.county,
+        county_code=terms.policy.county_code, policy_year=terms.policy.policy_year,
+        source_text=text, sha256=digest,
+    )
+    session.add(version)
+    session.flush()
+    return version, True
+
+
+def get_terms_version(session: Session, version_id: int) -> TermsVersion:
+    """Return a terms version or raise NotFound."""
+    version = session.get(TermsVersion, version_id)
+    if version is None:
+        raise NotFound(f"terms version {version_id} does not exist", field="id",
+                       value=version_id)
+    return version
+
+
+def terms_view(version: TermsVersion) -> dict[str, Any]:
+    return {**registry.fields_of(version), "terms": terms_of(version).model_dump(mode="json")}
+
+
+def list_terms_versions(
+    session: Session, page: registry.PageRequest, *, key: str | None = None,
+    policy_year: int | None = None,
+):
+    """Terms versions, by key and version."""
+    query = select(TermsVersion).order_by(TermsVersion.key, TermsVersion.version)
+    if key:
+        query = query.where(TermsVersion.key == key)
+    if policy_year is not None:
+        query = query.where(TermsVersion.policy_year == policy_year)
+    count = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.offset(page.offset).limit(min(page.limit, registry.MAX_PAGE)))
+    return rows.all(), count
+
+
+def attach_terms(session: Session, contract_id: int, version_id: int) -> PolicyContract:
+    """Put a terms version in force for a contract of the same policy year."""
+    contract = registry.get_contract(session, contract_id)
+    version = session.get(TermsVersion, version_id)
+    if version is None:
+        raise InvalidInput(f"terms version {version_id} does not exist",
+                           field="terms_version_id", value=version_id)
+    if version.policy_year != contract.policy_year:
+        raise InvalidInput(
+            f"terms version {version_id} is for {version.policy_year}, the contract for "
+            f"{contract.policy_year}", field="terms_version_id", value=version_id)
+    if contract.status == ContractStatus.closed:
+        raise Conflict("a settled contract's terms cannot change", field="terms_version_id")
+    contract.terms_version_id = version_id
+    session.flush()
+    return contract
+
+
+# ---------------------------------------------------------------- quotes
+
+
+class EventIn(SQLModel):
+    """A trigger event as departments report it (the same shape the intake API takes)."""
+
+    model_config = {"extra": "forbid"}
+    event_id: str = Field(min_length=1, max_length=64, description="the source's own id")
+    type: str = Field(min_length=1, max_length=32, description="illness, disability, …")
+    event_date: date
+    id_number: str | None = Field(default=None, description="the person; empty for the "
+                                  "whole household (e.g. a disaster)")
+    amounts: dict[str, Yuan] = Field(default_factory=dict)
+    details: dict[str, str | int] = Field(default_factory=dict)
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return parse_citizen_id(value).number
+        except InvalidCitizenId as exc:
+            raise ValueError(f"ID number {value!r}: {exc}") from None
+
+    @field_validator("amounts")
+    @classmethod
+    def _non_negative(cls, amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+        for name, value in amounts.items():
+            if value < 0:
+                raise ValueError(f"amount {name} is negative ({value})")
+        return amounts
+
+    def to_event(self) -> calculator.TriggerEvent:
+        return calculator.TriggerEvent(
+            event_id=self.event_id, trigger=self.type, event_date=self.event_date,
+            id_number=self.id_number, amounts=dict(self.amounts),
+            details={k: str(v) for k, v in self.details.items()},
+        )
+
+
+class HouseholdSnapshotIn(SQLModel):
+    model_config = {"extra": "forbid"}
+    household_type: HouseholdType
+    monitoring_category: str | None = None
+    per_capita_income: Yuan | None = None
+    monitoring_line: Yuan | None = None
+    covered_from: date | None = None
+    covered_to: date | None = None
+
+
+class PriorPayoutIn(SQLModel):
+    model_config = {"extra": "forbid"}
+    trigger: str
+    amount: Yuan = Field(ge=0)
+
+
+class QuoteRequest(SQLModel):
+    """A quote: the calculation without side effects."""
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {"examples": [{
+            "terms_version_id": 1,
+            "household": {"household_type": "lifted_out", "monitoring_category": "marginal",
+                          "per_capita_income": "7200.00", "monitoring_line": "8700.00"},
+            "events": [{"event_id": "HIS-2026-000123", "type": "illness",
+                        "event_date": "2026-03-02", "id_number": "11010519491231002X",
+                        "amounts": {"total_cost": "50000.00", "basic_insurance_paid": "20000.00",
+                                    "critical_illness_paid": "5000.00",
+                                    "medical_assistance_paid": "3000.00"},
+                        "details": {"hospital": "禹州市人民医院"}}],
+        }]},
+    }
+    terms_version_id: int | None = None
+    contract_id: int | None = None
+    household_id: int | None = None
+    household: HouseholdSnapshotIn | None = None
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+    prior_payouts: list[PriorPayoutIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_of_each(self):
+        if (self.terms_version_id is None) == (self.contract_id is None):
+            raise ValueError("give terms_version_id or contract_id (exactly one)")
+        if (self.household_id is None) == (self.household is None):
+            raise ValueError("give household_id or a household snapshot (exactly one)")
+        return self
+
+
+def check_events(terms: Terms, events: list[EventIn]) -> None:
+    """Refuse amounts and details an event of its type does not have, naming the place."""
+    for index, event in enumerate(events):
+        kind = terms.event_type(event.type)
+        if kind is None:
+            continue  # the calculator reports it as not covered
+        for name in event.amounts:
+            if name not in kind.amounts:
+                raise InvalidInput(
+                    f"events[{index}]: {event.type} events have no amount {name!r}; their "
+                    f"amounts are {', '.join(kind.amounts) or 'none'}",
+                    field=f"events[{index}].amounts.{name}", value=event.amounts[name])
+        for name in event.details:
+            if name not in kind.details:
+                raise InvalidInput(
+                    f"events[{index}]: {event.type} events have no detail {name!r}; their "
+                    f"details are {', '.join(kind.details) or 'none'}",
+                    field=f"events[{index}].details.{name}", value=event.details[name])
+
+
+class TraceLineOut(SQLModel):
+    step: str
+    text: str
+    amount: Decimal | None = Field(description="signed part of the payout; null: information")
+
+
+class EventResultOut(SQLModel):
+    event_id: str
+    trigger: str
+    payout: Decimal
+    reason: str | None = Field(description="why nothing or less is paid (a code)")
+    reason_text: str | None = None
+    warning: bool = Field(description="this event takes the losses over the warning threshold")
+    base: Decimal
+    cumulative_base: Decimal
+    trace: list[TraceLineOut]
+
+
+class TriggerTotalOut(SQLModel):
+    trigger: str
+    entitled: Decimal
+    already_paid: Decimal
+    due: Decimal
+
+
+class QuoteOut(SQLModel):
+    terms_title: str
+    events: list[EventResultOut]
+    totals: list[TriggerTotalOut]
+    entitled: Decimal
+    already_paid: Decimal
+    due: Decimal
+
+
+def quote_out(terms: Terms, result: calculator.Quote) -> QuoteOut:
+    """A quote as the API and the CLI print it."""
+    return QuoteOut(
+        terms_title=terms.policy.title,
+        events=[
+            EventResultOut(**{**e.__dict__, "trace": [t.__dict__ for t in e.trace]},
+                           reason_text=calculator.REASONS.get(e.reason) if e.reason else None)
+            for e in result.events
+        ],
+        totals=[t.__dict__ for t in result.totals],
+        entitled=result.entitled, already_paid=result.already_paid, due=result.due,
+    )
+
+
+def quote(
+    terms: Terms, household: calculator.HouseholdSnapshot, events: list[EventIn],
+    prior: list[PriorPayoutIn] = (),
+) -> calculator.Quote:
+    """Validate the events against the terms and calculate."""
+    check_events(terms, events)
+    return calculator.calculate(
+        terms, household, [e.to_event() for e in events],
+        [calculator.PriorPayout(p.trigger, p.amount) for p in prior],
+    )
+
+
+def household_snapshot(
+    session: Session, household_id: int, *, policy_year: int,
+    contract: PolicyContract | None = None,
+) -> calculator.HouseholdSnapshot:
+    """What eligibility needs, read from the registry: type, category, the latest per-capita
+    income recorded before the policy year ends, the line of the household's region and year,
+    and the contract's coverage (none if the contract names households and not this one)."""
+    household = session.get(Household, household_id)
+    if household is None:
+        raise InvalidInput(f"household {household_id} does not exist", field="household_id",
+                           value=household_id)
+    income = session.exec(
+        select(IncomeRecord.per_capita_net_income)
+        .where(IncomeRecord.household_id == household_id,
+               IncomeRecord.source != IncomeSource.payout,
+               IncomeRecord.period_end <= date(policy_year, 12, 31))
+        .order_by(IncomeRecord.period_end.desc(), IncomeRecord.id.desc())
+    ).first()
+    try:
+        line = registry.monitoring_line_for(session, household.village_id, policy_year)["amount"]
+    except NotFound:
+        line = None
+    covered_from = covered_to = None
+    if contract is not None:
+        covered_from, covered_to = contract.start_date, contract.end_date
+        if contract.insured_basis == InsuredBasis.named and session.exec(
+            select(InsuredHousehold.household_id).where(
+                InsuredHousehold.contract_id == contract.id,
+                InsuredHousehold.household_id == household_id)
+        ).first() is None:
+            covered_from, covered_to = date.max, date.min  # not named: never covered
+    return calculator.HouseholdSnapshot(
+        household_type=household.household_type,
+        monitoring_category=household.monitoring_category,
+        per_capita_income=income, monitoring_line=line,
+        covered_from=covered_from, covered_to=covered_to,
+    )
+
+
+def quote_request(session: Session, request: QuoteRequest) -> QuoteOut:
+    """Resolve a quote request's terms and household from the database, and calculate."""
+    contract = None
+    if request.contract_id is not None:
+        contract = session.get(PolicyContract, request.contract_id)
+        if contract is None:
+            raise InvalidInput(f"contract {request.contract_id} does not exist",
+                               field="contract_id", value=request.contract_id)
+        if contract.terms_version_id is None:
+            raise InvalidInput(f"contract {contract.contract_number} has no terms in force",
+                               field="contract_id", value=request.contract_id)
+        version_id = contract.terms_version_id
+    else:
+        version_id = request.terms_version_id
+    version = session.get(TermsVersion, version_id)
+    if version is None:
+        raise InvalidInput(f"terms version {version_id} does not exist",
+                           field="terms_version_id", value=version_id)
+    terms = terms_of(version)
+    if request.household is not None:
+        household = calculator.HouseholdSnapshot(**request.household.model_dump())
+    else:
+        household = household_snapshot(session, request.household_id,
+                                       policy_year=terms.policy.policy_year, contract=contract)
+    return quote_out(terms, quote(terms, household, request.events, request.prior_payouts))
+
+
+# ---------------------------------------------------------------- the fund
+
+
+def payout_reference(contract_id: int, claim_id: int) -> str:
+    """The income-ledger reference of a payout made under a contract."""
+    return f"contract-{contract_id}/claim-{claim_id}"
+
+
+def payouts_paid(session: Session, contract_id: int, as_of: date) -> Decimal:
+    """Payouts paid under a contract up to a date, as the income ledger records them."""
+    total = session.exec(
+        select(func.coalesce(func.sum(IncomeRecord.transfer_poverty_insurance), 0)).where(
+            IncomeRecord.source == IncomeSource.payout,
+            IncomeRecord.reference.startswith(f"contract-{contract_id}/", autoescape=True),
+            IncomeRecord.period_end <= as_of,
+        )
+    ).one()
+    return total if isinstance(total, Decimal) else Decimal(total) / 100
+
+
+def fund_position(session: Session, contract_id: int, as_of: date) -> fund.FundPosition:
+    """The fund of a contract's policy year as of a date."""
+    contract = registry.get_contract(session, contract_id)
+    view = registry.contract_view(session, contract)
+    return fund.fund_position(
+        premium=view["premium"], balance_carried_in=contract.balance_carried_in,
+        fee_rate=contract.insurer_fee_rate, payouts=payouts_paid(session, contract_id, as_of),
+        start=contract.start_date, end=contract.end_date, as_of=as_of,
+    )
+
+
+def settle_contract(
+    session: Session, contract_id: int, *, today: date, next_contract_id: int | None = None
+) -> fund.Settlement:
+    """Close a policy year: carry a surplus into the next contract, or record the county's
+    top-up; the contract becomes closed."""
+    contract = registry.get_contract(session, contract_id)
+    if contract.status != ContractStatus.active:
+        raise Conflict(f"only an active contract is settled; this one is {contract.status}",
+                       field="status", value=contract.status)
+    if today <= contract.end_date:
+        raise Conflict(f"the policy year runs until {contract.end_date}; settle after it",
+                       field="end_date", value=contract.end_date)
+    settlement = fund.settle(fund_position(session, contract_id, contract.end_date))
+    if next_contract_id is not None:
+        following = session.get(PolicyContract, next_contract_id)
+        if following is None or following.county_id != contract.county_id or (
+            following.policy_year != contract.policy_year + 1
+        ):
+            raise InvalidInput("the next contract must be the same county's next policy year",
+                               field="next_contract_id", value=next_contract_id)
+        following.balance_carried_in = settlement.carried_over
+    contract.status = ContractStatus.closed
+    session.flush()
+    return settlement
+

@@ -1,0 +1,303 @@
+"""Benefit terms (保险条款) as data: one county's poverty-prevention terms for one policy year,
+written by an official in TOML, validated strictly, and handed to the pure calculator.
+
+See docs/terms.md for the format. Every mistake is reported with the file, the key path and
+the reason; unknown keys are errors, so a misspelt key is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from policies.vocab import HouseholdType, MonitoringCategory
+
+# The event types fangpin knows, with the amounts (yuan) and details each event carries. A
+# terms file may declare more under [event_types.NAME]; the calculator needs no change.
+BUILTIN_EVENT_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
+    "illness": {
+        "amounts": ("total_cost", "basic_insurance_paid", "critical_illness_paid",
+                    "medical_assistance_paid", "other_insurance_paid"),
+        "details": ("hospital", "diagnosis", "admission_date", "discharge_date"),
+    },
+    "disability": {
+        "amounts": (),
+        "details": ("grade", "disability_type", "certificate_number"),
+    },
+    "disaster": {
+        "amounts": ("assessed_loss", "relief_paid", "insurance_paid"),
+        "details": ("kind", "house_damage"),
+    },
+    "accident": {
+        "amounts": ("cost", "compensation_paid", "insurance_paid"),
+        "details": ("kind", "outcome"),
+    },
+    "education": {
+        "amounts": ("tuition_cost", "living_cost", "aid_received"),
+        "details": ("stage", "school"),
+    },
+    "housing": {
+        "amounts": ("repair_cost", "subsidy_received"),
+        "details": ("kind",),
+    },
+    "employment": {
+        "amounts": ("lost_income", "unemployment_benefit"),
+        "details": ("kind",),
+    },
+    "industry": {
+        "amounts": ("loss", "insurance_paid"),
+        "details": ("kind",),
+    },
+}
+
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2),
+    AfterValidator(lambda v: v.quantize(Decimal("0.01"))),
+]
+Ratio = Annotated[Decimal, Field(ge=0, le=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Policy(Strict):
+    title: str = Field(min_length=1)
+    county: str = Field(min_length=1, description="county name, e.g. 南漳县")
+    county_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    policy_year: int = Field(ge=2000, le=2100)
+    source: str = Field(default="", description="where the published numbers come from")
+
+
+class Eligibility(Strict):
+    household_types: tuple[HouseholdType, ...] = tuple(HouseholdType)
+    monitoring_categories: tuple[MonitoringCategory | Literal["none"], ...] = (
+        *MonitoringCategory, "none")
+    max_income_multiple: Decimal | None = Field(
+        default=None, gt=0, le=10,
+        description="per-capita income must not exceed this multiple of the monitoring line")
+    waiting_days: int = Field(default=0, ge=0, le=366)
+
+
+class Base(Strict):
+    add: tuple[str, ...] = Field(min_length=1)
+    subtract: tuple[str, ...] = ()
+
+
+class Deductible(Strict):
+    amount: Amount
+    per: Literal["year", "event"] = "year"
+    unit: Literal["person", "household"] = "person"
+
+
+class Band(Strict):
+    up_to: Amount | None = Field(default=None, description="upper bound of the band; last: none")
+    ratio: Ratio
+
+
+class Caps(Strict):
+    per_event: Amount | None = None
+    per_person_year: Amount | None = None
+    per_household_year: Amount | None = None
+
+
+class FixedBy(Strict):
+    detail: str = Field(min_length=1, description="the event detail that selects the amount")
+    amounts: dict[str, Amount] = Field(min_length=1)
+
+
+class Warning(Strict):
+    amount: Amount
+    unit: Literal["person", "household"] = "person"
+
+
+class Trigger(Strict):
+    """How one kind of shock is paid."""
+
+    base: Base | None = None
+    deductible: Deductible | None = None
+    bands: tuple[Band, ...] = ()
+    fixed: Amount | None = None
+    fixed_by: FixedBy | None = None
+    caps: Caps = Caps()
+    warning: Warning | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_pay(self):
+        ways = [self.base is not None, self.fixed is not None, self.fixed_by is not None]
+        if sum(ways) != 1:
+            raise ValueError("give exactly one of base (with bands), fixed or fixed_by")
+        if self.base is None and (self.deductible or self.bands):
+            raise ValueError("deductible and bands apply only with a base")
+        if self.warning is not None and self.base is None:
+            raise ValueError("a warning threshold applies only with a base")
+        return self
+
+    @field_validator("bands")
+    @classmethod
+    def _ordered(cls, bands: tuple[Band, ...]) -> tuple[Band, ...]:
+        previous = Decimal(0)
+        for index, band in enumerate(bands):
+            last = index == len(bands) - 1
+            if band.up_to is None and not last:
+                raise ValueError(f"band {index + 1} has no up_to but is not the last band")
+            if band.up_to is not None and band.up_to <= previous:
+                raise ValueError(
+                    f"band {index + 1} ends at {band.up_to}, not above the previous band's "
+                    f"end {previous}: bands must be in increasing order without overlap")
+            previous = band.up_to if band.up_to is not None else previous
+        return bands
+
+
+class SharedCap(Strict):
+    triggers: tuple[str, ...] = Field(min_length=2)
+    per_person_year: Amount | None = None
+    per_household_year: Amount | None = None
+
+    @model_validator(mode="after")
+    def _some_cap(self):
+        if self.per_person_year is None and self.per_household_year is None:
+            raise ValueError("a shared cap needs per_person_year or per_household_year")
+        return self
+
+
+class EventType(Strict):
+    amounts: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
+
+
+class Terms(Strict):
+    """One county's terms for one policy year, validated."""
+
+    policy: Policy
+    eligibility: Eligibility = Eligibility()
+    event_types: dict[str, EventType] = {}
+    triggers: dict[str, Trigger] = Field(min_length=1)
+    shared_caps: tuple[SharedCap, ...] = ()
+    notice_days: int = Field(default=7, ge=1, le=60, description="public notice (公示) length")
+
+    def event_type(self, name: str) -> EventType | None:
+        if name in self.event_types:
+            return self.event_types[name]
+        builtin = BUILTIN_EVENT_TYPES.get(name)
+        return EventType(**builtin) if builtin else None
+
+    @model_validator(mode="after")
+    def _references(self):
+        clash = set(self.event_types) & set(BUILTIN_EVENT_TYPES)
+        if clash:
+            raise ValueError(f"event_types.{sorted(clash)[0]} is built in; choose another name")
+        for name, trigger in self.triggers.items():
+            kind = self.event_type(name)
+            if kind is None:
+                known = ", ".join([*BUILTIN_EVENT_TYPES, *self.event_types])
+                raise TermsPathError(("triggers", name),
+                                     f"unknown trigger type {name!r}; known: {known} "
+                                     "(declare new ones under [event_types.NAME])")
+            if trigger.base is not None:
+                for part in ("add", "subtract"):
+                    for amount in getattr(trigger.base, part):
+                        if amount not in kind.amounts:
+                            raise TermsPathError(
+                                ("triggers", name, "base", part),
+                                f"{amount!r} is not an amount of {name} events; their amounts "
+                                f"are: {', '.join(kind.amounts) or 'none'}")
+            if trigger.fixed_by is not None and trigger.fixed_by.detail not in kind.details:
+                raise TermsPathError(
+                    ("triggers", name, "fixed_by", "detail"),
+                    f"{trigger.fixed_by.detail!r} is not a detail of {name} events; their details "
+                    f"are: {', '.join(kind.details) or 'none'}")
+        for index, cap in enumerate(self.shared_caps):
+            for name in cap.triggers:
+                if name not in self.triggers:
+                    raise TermsPathError(("shared_caps", index, "triggers"),
+                                         f"{name!r} is not a trigger of these terms")
+        return self
+
+
+class TermsPathError(ValueError):
+    """A rule broken at a known place in the file."""
+
+    def __init__(self, path: tuple, message: str):
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class TermsProblem:
+    """One mistake in a terms file: where and why."""
+
+    file: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path or '(top)'}: {self.reason}"
+
+
+class InvalidTerms(ValueError):
+    """A terms file that cannot be used; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: list[TermsProblem]):
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+def _dotted(path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def parse_terms(text: str, filename: str = "<terms>") -> Terms:
+    """Parse and validate terms from TOML text, or raise InvalidTerms listing every mistake."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidTerms([TermsProblem(filename, "", f"not valid TOML: {exc}")]) from None
+    try:
+        return Terms.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            path = error["loc"]
+            reason = error["msg"].removeprefix("Value error, ")
+            context = error.get("ctx", {}).get("error")
+            if isinstance(context, TermsPathError):
+                path = context.path
+            if error["type"] == "extra_forbidden":
+                reason = "unknown key (misspelt?)"
+            problems.append(TermsProblem(filename, _dotted(path), reason))
+        raise InvalidTerms(problems) from None
+
+
+def load_terms(path) -> Terms:
+    """Read a terms file from disk."""
+    from pathlib import Path
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidTerms([TermsProblem(str(file), "", "save the file as UTF-8")]) from None
+    return parse_terms(text, str(file))
+
+
+def policy_year_bounds(terms: Terms) -> tuple[date, date]:
+    """The calendar year of the policy (contracts may set other dates)."""
+    return date(terms.policy.policy_year, 1, 1), date(terms.policy.policy_year, 12, 31)

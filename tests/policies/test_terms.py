@@ -1,0 +1,119 @@
+"""Terms files: what an official writes, and the mistakes the validator catches."""
+
+from pathlib import Path
+
+import pytest
+
+from policies.terms import InvalidTerms, parse_terms
+
+HEAD = '''
+[policy]
+title = "测试县防贫保险 2026"
+county = "测试县"
+policy_year = 2026
+'''
+ILLNESS = '''
+[triggers.illness]
+base = { add = ["total_cost"], subtract = ["basic_insurance_paid"] }
+deductible = { amount = "5000" }
+bands = [{ up_to = "10000", ratio = "0.3" }, { ratio = "0.9" }]
+'''
+
+
+def problems(text):
+    with pytest.raises(InvalidTerms) as caught:
+        parse_terms(text, "county.toml")
+    return [(p.path, p.reason) for p in caught.value.problems]
+
+
+def test_a_valid_file_reads_into_terms():
+    terms = parse_terms(HEAD + ILLNESS, "county.toml")
+    assert terms.policy.policy_year == 2026
+    illness = terms.triggers["illness"]
+    assert [str(b.ratio) for b in illness.bands] == ["0.3", "0.9"]
+    assert str(illness.deductible.amount) == "5000.00"
+    assert illness.deductible.per == "year" and illness.deductible.unit == "person"
+
+
+def test_misspelt_keys_are_errors_with_their_path():
+    found = problems(HEAD + ILLNESS.replace("deductible", "deductable"))
+    assert ("triggers.illness.deductable", "unknown key (misspelt?)") in found
+    found = problems(HEAD + ILLNESS + 'caps = { per_persn_year = "1" }\n')
+    assert ("triggers.illness.caps.per_persn_year", "unknown key (misspelt?)") in found
+
+
+@pytest.mark.parametrize(
+    ("bands", "reason"),
+    [
+        ('[{ up_to = "10000", ratio = "0.3" }, { up_to = "8000", ratio = "0.5" }]',
+         "not above the previous band's end"),
+        ('[{ up_to = "10000", ratio = "0.3" }, { up_to = "10000", ratio = "0.5" }]',
+         "not above the previous band's end"),
+        ('[{ ratio = "0.3" }, { up_to = "20000", ratio = "0.5" }]', "is not the last band"),
+    ],
+)
+def test_bands_out_of_order_or_overlapping_are_refused(bands, reason):
+    text = HEAD + ILLNESS.replace(
+        'bands = [{ up_to = "10000", ratio = "0.3" }, { ratio = "0.9" }]', f"bands = {bands}")
+    [(path, message)] = problems(text)
+    assert path == "triggers.illness.bands" and reason in message
+
+
+def test_ratios_outside_zero_to_one_and_negative_caps_are_refused():
+    found = problems(HEAD + ILLNESS.replace('"0.9"', '"1.2"'))
+    assert found[0][0] == "triggers.illness.bands[1].ratio"
+    found = problems(HEAD + ILLNESS + 'caps = { per_event = "-5" }\n')
+    assert found[0][0] == "triggers.illness.caps.per_event"
+    assert "greater than or equal to 0" in found[0][1]
+
+
+def test_missing_parts_are_named():
+    found = problems(HEAD)
+    assert ("triggers", "Field required") in found
+    found = problems(ILLNESS)
+    assert ("policy", "Field required") in found
+    found = problems(HEAD + "[triggers.illness]\n")
+    assert found[0][0] == "triggers.illness" and "exactly one of base" in found[0][1]
+
+
+def test_unknown_trigger_types_and_amounts_are_refused_with_what_is_known():
+    [(path, reason)] = problems(HEAD + '[triggers.flood]\nfixed = "100"\n')
+    assert path == "triggers.flood" and "unknown trigger type 'flood'" in reason
+    assert "[event_types.NAME]" in reason
+    [(path, reason)] = problems(HEAD + ILLNESS.replace("basic_insurance_paid", "basic_paid"))
+    assert path == "triggers.illness.base.subtract" and "basic_insurance_paid" in reason
+
+
+def test_a_new_kind_of_shock_is_declared_in_the_file_not_in_code():
+    text = HEAD + '''
+[event_types.livestock_epidemic]
+amounts = ["animals_lost_value", "compensation_paid"]
+
+[triggers.livestock_epidemic]
+base = { add = ["animals_lost_value"], subtract = ["compensation_paid"] }
+bands = [{ ratio = "0.4" }]
+'''
+    terms = parse_terms(text)
+    assert "livestock_epidemic" in terms.triggers
+    assert problems(text.replace("[event_types.livestock_epidemic]", "[event_types.illness]"))
+
+
+def test_shared_caps_name_real_triggers_and_a_cap():
+    found = problems(HEAD + ILLNESS + '[[shared_caps]]\ntriggers = ["illness", "accident"]\n'
+                     'per_household_year = "1000"\n')
+    assert found == [("shared_caps[0].triggers", "'accident' is not a trigger of these terms")]
+    found = problems(HEAD + ILLNESS + '[[shared_caps]]\ntriggers = ["illness", "illness"]\n')
+    assert "needs per_person_year or per_household_year" in found[0][1]
+
+
+def test_broken_toml_says_where():
+    [(path, reason)] = problems(HEAD + "[triggers.illness\n")
+    assert path == "" and "not valid TOML" in reason and "line" in reason
+
+
+def test_every_shipped_terms_file_is_valid():
+    folder = Path(__file__).resolve().parents[2] / "policies" / "county_terms"
+    files = sorted(folder.glob("*.toml"))
+    assert len(files) >= 8
+    for file in files:
+        parse_terms(file.read_text(encoding="utf-8"), file.name)
