@@ -1,9 +1,11 @@
 """The fangpin command, run as a clerk runs it: a separate process on a real database."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +69,47 @@ def test_placeholder_secret_is_refused_in_production():
     real = "x" * 40
     assert Settings(environment="production", secret_key=real).secret_key.get_secret_value() \
         == real
+
+
+TERMS_DIR = Path(__file__).resolve().parents[2] / "policies" / "county_terms"
+
+
+def test_terms_validate_and_quote_need_no_database(tmp_path):
+    ok = fangpin("sqlite:///unused.db", "terms", "validate", *map(str, TERMS_DIR.glob("*.toml")))
+    assert ok.returncode == 0 and ok.stdout.count(": ok —") >= 8
+    broken = tmp_path / "broken.toml"
+    broken.write_text((TERMS_DIR / "nanzhang-2018.toml").read_text(encoding="utf-8")
+                      .replace('ratio = "0.90"', 'ratio = "9.0"'), encoding="utf-8")
+    bad = fangpin("sqlite:///unused.db", "terms", "validate", str(broken))
+    assert bad.returncode == 1
+    assert f"{broken}: triggers.illness.bands[3].ratio:" in bad.stderr
+
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({
+        "household": {"household_type": "lifted_out"},
+        "events": [{"event_id": "1", "type": "illness", "event_date": "2021-05-01",
+                    "id_number": id_number(seq=1),
+                    "amounts": {"total_cost": "233900", "basic_insurance_paid": "74800"}}],
+    }), encoding="utf-8")
+    quoted = fangpin("sqlite:///unused.db", "terms", "quote",
+                     str(TERMS_DIR / "jingshan-2021.toml"), str(events))
+    assert quoted.returncode == 0, quoted.stderr
+    result = json.loads(quoted.stdout)
+    assert result["due"] == "159100.00"
+    assert result["events"][0]["trace"][-1]["text"] == "payout for this event 159,100.00"
+
+
+def test_terms_load_and_fund_show_on_a_database(fresh_url):
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    assert fangpin(fresh_url, "demo", "--households", "20").returncode == 0
+    loaded = fangpin(fresh_url, "terms", "load", str(TERMS_DIR / "yuzhou-demo-2026.toml"),
+                     "--key", "yuzhou-2026-b")
+    assert loaded.returncode == 0 and "version 1" in loaded.stdout, loaded.stderr
+    again = fangpin(fresh_url, "terms", "load", str(TERMS_DIR / "yuzhou-demo-2026.toml"),
+                    "--key", "yuzhou-2026-b")
+    assert "already stored" in again.stdout
+    shown = fangpin(fresh_url, "fund", "show", "1", "--as-of", "2026-06-30")
+    assert shown.returncode == 0, shown.stderr
+    assert "premium" in shown.stdout and "projected shortfall" in shown.stdout
+    early = fangpin(fresh_url, "fund", "settle", "1")
+    assert early.returncode == 1 and "settle after it" in early.stderr

@@ -117,3 +117,11 @@ def test_every_shipped_terms_file_is_valid():
     assert len(files) >= 8
     for file in files:
         parse_terms(file.read_text(encoding="utf-8"), file.name)
+
+
+def test_the_annotated_example_in_the_documentation_is_valid():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "terms.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n")[1].split("```")[0]
+    terms = parse_terms(example, "docs/terms.md")
+    assert set(terms.triggers) == {"illness", "disability", "education", "liability"}
+    assert terms.notice_days == 7
