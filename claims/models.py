@@ -1,6 +1,17 @@
-"""Every table of the schema, imported in one place for Alembic and the test fixtures."""
+"""The service's tables: users and API clients, the audit trail, trigger events, claims,
+early warnings and payments. The registry's tables are imported here too, so this module
+holds the whole schema for Alembic and the tests."""
 
-from policies.models import (  # noqa: F401
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from policies.models import (  # noqa: F401  (the registry's tables belong to the schema)
     Household,
     IncomeRecord,
     InsuredHousehold,
@@ -10,4 +21,226 @@ from policies.models import (  # noqa: F401
     PolicyContract,
     Region,
     TermsVersion,
+    utcnow,
 )
+from policies.types import Money, UtcDateTime
+from policies.vocab import LABELS, Coded
+
+
+class Role(Coded):
+    clerk = "clerk"
+    investigator = "investigator"
+    adjudicator = "adjudicator"
+    supervisor = "supervisor"
+    auditor = "auditor"
+    admin = "admin"
+
+
+class Organisation(Coded):
+    poverty_office = "poverty_office"
+    medical_insurance = "medical_insurance"
+    civil_affairs = "civil_affairs"
+    disabled_federation = "disabled_federation"
+    emergency_management = "emergency_management"
+    traffic_police = "traffic_police"
+    education = "education"
+
+
+class EventStatus(Coded):
+    accepted = "accepted"  # matched to a covered household and evaluated
+    not_covered = "not_covered"  # stored, but no policy covers the household that day
+    quarantined = "quarantined"  # the ID number matches no member: a clerk corrects it
+
+
+class ClaimState(Coded):
+    opened = "opened"
+    investigating = "investigating"
+    village_review = "village_review"
+    public_notice = "public_notice"
+    approval = "approval"
+    payment_pending = "payment_pending"
+    paid = "paid"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    reopened = "reopened"
+
+
+class PaymentState(Coded):
+    pending = "pending"
+    exported = "exported"
+    paid = "paid"
+    failed = "failed"
+
+
+LABELS_ZH = {
+    "Role": {"clerk": "扶贫办业务员", "investigator": "查勘员", "adjudicator": "理赔审核员",
+             "supervisor": "理赔主管", "auditor": "审计", "admin": "管理员"},
+    "Organisation": {
+        "poverty_office": "乡村振兴局", "medical_insurance": "医保局", "civil_affairs": "民政局",
+        "disabled_federation": "残联", "emergency_management": "应急管理局",
+        "traffic_police": "交警", "education": "教育局"},
+    "EventStatus": {"accepted": "已受理", "not_covered": "不在保障范围", "quarantined": "待核实"},
+    "ClaimState": {
+        "opened": "已立案", "investigating": "入户调查", "village_review": "民主评议",
+        "public_notice": "公示", "approval": "审批", "payment_pending": "待支付",
+        "paid": "已赔付", "rejected": "拒赔", "withdrawn": "撤案", "reopened": "重开"},
+    "PaymentState": {"pending": "待导出", "exported": "已导出", "paid": "已支付",
+                     "failed": "支付失败"},
+}
+
+
+LABELS.update(LABELS_ZH)
+
+CODE = sa.String(24)
+
+
+class AppUser(SQLModel, table=True):
+    """A member of staff: insurer or poverty office. Acts through a personal API token until
+    the web UI's password login arrives."""
+
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    full_name: str = Field(max_length=64)
+    role: str = Field(sa_type=CODE)
+    approval_limit: Decimal | None = Field(default=None, sa_type=Money, nullable=True)
+    id_number: str | None = Field(default=None, max_length=18, description="so that nobody "
+                                  "approves a payment to their own household")
+    token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class ApiClient(SQLModel, table=True):
+    """A submitting organisation's key: it may submit events and read their status."""
+
+    __tablename__ = "api_client"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128)
+    organisation: str = Field(sa_type=CODE)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """An append-only record of a change, chained to the previous entry by its hash."""
+
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UtcDateTime)
+    actor: str = Field(max_length=96)
+    entity: str = Field(max_length=32, index=True)
+    entity_id: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=48)
+    reason: str = Field(default="", sa_type=sa.Text)
+    before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class TriggerEvent(SQLModel, table=True):
+    """A shock reported by a department (预警信息), stored exactly once per source id."""
+
+    __tablename__ = "trigger_event"
+    __table_args__ = (sa.UniqueConstraint("client_id", "source_event_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="api_client.id", index=True)
+    source_event_id: str = Field(max_length=64)
+    payload_hash: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(sa_type=sa.JSON)
+    type: str = Field(max_length=32)
+    id_number: str | None = Field(default=None, max_length=18, index=True)
+    event_date: date
+    status: str = Field(sa_type=CODE, index=True)
+    reason: str = Field(default="", max_length=255)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
+    contract_id: int | None = Field(default=None, foreign_key="policy_contract.id")
+    claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
+    payout: Decimal | None = Field(default=None, sa_type=Money, nullable=True)
+    warning: bool = False
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Claim(SQLModel, table=True):
+    """A household's claim for one trigger in one policy year (理赔案件)."""
+
+    __tablename__ = "claim"
+    __table_args__ = (sa.UniqueConstraint("household_id", "trigger", "policy_year"),)
+    id: int | None = Field(default=None, primary_key=True)
+    claim_number: str = Field(max_length=32, unique=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    contract_id: int = Field(foreign_key="policy_contract.id", index=True)
+    terms_version_id: int = Field(foreign_key="terms_version.id")
+    trigger: str = Field(max_length=32, index=True)
+    policy_year: int
+    source: str = Field(max_length=16, description="event or application (申报)")
+    application_reason: str = Field(default="", sa_type=sa.Text)
+    state: str = Field(sa_type=CODE, index=True)
+    entitled: Decimal = Field(sa_type=Money, description="the year's entitlement so far")
+    approved_amount: Decimal = Field(default=Decimal("0.00"), sa_type=Money)
+    paid_amount: Decimal = Field(default=Decimal("0.00"), sa_type=Money)
+    calculation: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    investigator_id: int | None = Field(default=None, foreign_key="app_user.id")
+    first_approver_id: int | None = Field(default=None, foreign_key="app_user.id")
+    rejection_code: str | None = Field(default=None, max_length=32)
+    rejection_text: str = Field(default="", sa_type=sa.Text)
+    due_date: date | None = Field(default=None, index=True)
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class ClaimRecord(SQLModel, table=True):
+    """What a step of the claim recorded: survey, review, notice, objection, approval."""
+
+    __tablename__ = "claim_record"
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    kind: str = Field(max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    actor_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class EarlyWarning(SQLModel, table=True):
+    """A household the office should look at before it qualifies (预警)."""
+
+    __tablename__ = "early_warning"
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    trigger: str = Field(max_length=32)
+    source: str = Field(max_length=16, description="event or risk")
+    event_id: int | None = Field(default=None, foreign_key="trigger_event.id")
+    text: str = Field(max_length=255)
+    status: str = Field(default="open", max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class PaymentBatch(SQLModel, table=True):
+    """Approved claims gathered for one bank file (赔付批次)."""
+
+    __tablename__ = "payment_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    batch_number: str = Field(max_length=32, unique=True)
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Payment(SQLModel, table=True):
+    """One transfer to a household's bank account."""
+
+    __tablename__ = "payment"
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="payment_batch.id", index=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    amount: Decimal = Field(sa_type=Money)
+    bank_name: str | None = Field(default=None, max_length=64)
+    bank_account: str | None = Field(default=None, max_length=32)
+    account_holder: str | None = Field(default=None, max_length=64)
+    state: str = Field(sa_type=CODE, index=True)
+    failure_reason: str = Field(default="", max_length=255)
+    bank_reference: str = Field(default="", max_length=64)
+    paid_at: datetime | None = Field(default=None, sa_type=UtcDateTime, nullable=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

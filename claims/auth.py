@@ -1,0 +1,118 @@
+"""Who is calling: staff users with personal API tokens, and submitting organisations with
+API keys. Tokens are random and long, so they are stored as SHA-256 hashes; the web UI's
+passwords (Argon2) are a separate matter."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session, select
+
+from claims.api.deps import SessionDep
+from claims.models import ApiClient, AppUser, Role
+from policies.errors import DomainError
+
+USER_PREFIX, CLIENT_PREFIX = "fpu_", "fpk_"
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class NotAuthenticated(DomainError):
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str) -> tuple[str, str]:
+    """A fresh token (shown once) and its stored hash."""
+    token = prefix + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller, as the services and the audit trail see it."""
+
+    kind: str  # user | client | system
+    id: int | None
+    name: str
+    role: str | None = None
+    organisation: str | None = None
+    approval_limit: Decimal | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}" if self.kind != "system" else "system"
+
+
+SYSTEM = Actor("system", None, "system")
+
+
+def actor_for_user(user: AppUser) -> Actor:
+    return Actor("user", user.id, user.username, role=user.role,
+                 approval_limit=user.approval_limit)
+
+
+def authenticate(session: Session, token: str) -> Actor | None:
+    """The active user or client a token belongs to, or None."""
+    digest = hash_token(token)
+    if token.startswith(USER_PREFIX):
+        user = session.exec(select(AppUser).where(AppUser.token_hash == digest,
+                                                  AppUser.active)).first()
+        return actor_for_user(user) if user else None
+    if token.startswith(CLIENT_PREFIX):
+        client = session.exec(select(ApiClient).where(ApiClient.key_hash == digest,
+                                                      ApiClient.active)).first()
+        if client:
+            return Actor("client", client.id, client.name, organisation=client.organisation)
+    return None
+
+
+def current_actor(request: Request, session: SessionDep) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated("send 'Authorization: Bearer <token>' (a staff token or a "
+                               "department API key)", field="authorization")
+    actor = authenticate(session, token.strip())
+    if actor is None:
+        raise NotAuthenticated("the token is unknown or revoked", field="authorization")
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def staff(*write_roles: str):
+    """Any staff member may read; writing needs one of ``write_roles`` (admins always may)."""
+
+    def check(request: Request, actor: CurrentActor) -> Actor:
+        if actor.kind != "user":
+            raise Forbidden("department API keys may only submit events and read their status",
+                            field="authorization")
+        if request.method in READ_METHODS:
+            return actor
+        if actor.role != Role.admin and actor.role not in write_roles:
+            allowed = ", ".join(sorted({*write_roles, Role.admin}))
+            raise Forbidden(f"a {actor.role} may not do this; it needs: {allowed}",
+                            field="role", value=actor.role)
+        return actor
+
+    return check
+
+
+def department(actor: CurrentActor) -> Actor:
+    """A submitting organisation's key."""
+    if actor.kind != "client":
+        raise Forbidden("events are submitted with a department API key", field="authorization")
+    return actor
