@@ -8,14 +8,20 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from claims.api import admin as admin_api
 from claims.api import benefits as benefits_api
+from claims.api import claims as claims_api
+from claims.api import events as events_api
 from claims.api import imports as imports_api
+from claims.api import payments as payments_api
 from claims.api import registry as registry_api
 from claims.api.deps import SessionDep
+from claims.auth import staff
 from claims.logs import mask_id_numbers
+from claims.models import Role
 from policies.errors import DomainError
 
 log = logging.getLogger("fangpin.http")
@@ -36,9 +42,15 @@ JSON objects naming the ``field``, the ``value`` and the rule broken.
 
 def create_app() -> FastAPI:
     app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION)
-    app.include_router(registry_api.router)
-    app.include_router(imports_api.router)
-    app.include_router(benefits_api.router)
+    clerks = [Depends(staff(Role.clerk))]
+    app.include_router(registry_api.router, dependencies=clerks)
+    app.include_router(imports_api.router, dependencies=clerks)
+    app.include_router(benefits_api.router, dependencies=[Depends(staff())])
+    app.include_router(events_api.router)
+    app.include_router(events_api.quarantine)
+    app.include_router(claims_api.router)
+    app.include_router(payments_api.router)
+    app.include_router(admin_api.router)
 
     @app.exception_handler(DomainError)
     def _domain_error(_request: Request, exc: DomainError):

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     import_max_bytes: int = 200 * 1024 * 1024
+    # Days a claim may stay in a state, e.g. FANGPIN_SERVICE_LEVEL_DAYS='{"investigating": 15}'
+    service_level_days: dict[str, int] = {}
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self):

@@ -152,9 +152,9 @@ class EventIn(SQLModel):
                 raise ValueError(f"amount {name} is negative ({value})")
         return amounts
 
-    def to_event(self) -> calculator.TriggerEvent:
+    def to_event(self, event_id: str | None = None) -> calculator.TriggerEvent:
         return calculator.TriggerEvent(
-            event_id=self.event_id, trigger=self.type, event_date=self.event_date,
+            event_id=event_id or self.event_id, trigger=self.type, event_date=self.event_date,
             id_number=self.id_number, amounts=dict(self.amounts),
             details={k: str(v) for k, v in self.details.items()},
         )
@@ -358,9 +358,9 @@ def quote_request(session: Session, request: QuoteRequest) -> QuoteOut:
 # ---------------------------------------------------------------- the fund
 
 
-def payout_reference(contract_id: int, claim_id: int) -> str:
+def payout_reference(contract_id: int, claim_id: int, payment_id: int) -> str:
     """The income-ledger reference of a payout made under a contract."""
-    return f"contract-{contract_id}/claim-{claim_id}"
+    return f"contract-{contract_id}/claim-{claim_id}/payment-{payment_id}"
 
 
 def payouts_paid(session: Session, contract_id: int, as_of: date) -> Decimal:

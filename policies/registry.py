@@ -93,7 +93,7 @@ def _apply(row: SQLModel, changes: SQLModel) -> dict[str, Any]:
     return data
 
 
-def _page(session: Session, query, page: PageRequest):
+def paginate(session: Session, query, page: PageRequest):
     count = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
     rows = session.exec(query.offset(page.offset).limit(min(page.limit, MAX_PAGE))).all()
     return rows, count
@@ -148,7 +148,7 @@ def list_regions(
         query = query.where(Region.parent_id == parent_id)
     if name:
         query = query.where(Region.name.contains(name))
-    return _page(session, query, page)
+    return paginate(session, query, page)
 
 
 def ancestry(session: Session, region_id: int) -> list[Region]:
@@ -361,7 +361,7 @@ def list_members(
         query = query.where(Member.status == status)
     if name:
         query = query.where(Member.name.contains(name))
-    return _page(session, query, page)
+    return paginate(session, query, page)
 
 
 # ---------------------------------------------------------------- income ledger
@@ -437,7 +437,7 @@ def list_income_records(
         query = query.where(sa.extract("year", IncomeRecord.period_end) == year)
     if source:
         query = query.where(IncomeRecord.source == source)
-    return _page(session, query, page)
+    return paginate(session, query, page)
 
 
 # ---------------------------------------------------------------- lines and standards
@@ -473,7 +473,7 @@ def update_national_standard(
 
 def list_national_standards(session: Session, page: PageRequest):
     """National standards by year."""
-    return _page(session, select(NationalStandard).order_by(NationalStandard.year), page)
+    return paginate(session, select(NationalStandard).order_by(NationalStandard.year), page)
 
 
 def _standard_amount(session: Session, year: int | None) -> Decimal | None:
@@ -554,7 +554,7 @@ def list_monitoring_lines(
         query = query.where(MonitoringLine.region_id == region_id)
     if year is not None:
         query = query.where(MonitoringLine.year == year)
-    return _page(session, query, page)
+    return paginate(session, query, page)
 
 
 def monitoring_line_for(session: Session, region_id: int, year: int) -> dict[str, Any]:
@@ -696,7 +696,7 @@ def list_contracts(
         query = query.where(PolicyContract.policy_year == policy_year)
     if status:
         query = query.where(PolicyContract.status == status)
-    return _page(session, query, page)
+    return paginate(session, query, page)
 
 
 def _household_ids(session: Session, numbers: list[str]) -> dict[str, int]:

@@ -88,12 +88,50 @@ def session(engine) -> Iterator[Session]:
     connection.close()
 
 
+ADMIN_TOKEN = "fpu_test-admin-token"
+
+
 @pytest.fixture
-def client(session) -> Iterator[TestClient]:
+def app(session):
     app = create_app()
     app.dependency_overrides[get_session] = lambda: session
-    with TestClient(app) as client:
+    return app
+
+
+@pytest.fixture
+def client(app, session) -> Iterator[TestClient]:
+    """An administrator's client (every permission)."""
+    from claims.auth import SYSTEM
+    from claims.people import create_user
+
+    create_user(session, SYSTEM, username="test-admin", full_name="测试管理员", role="admin",
+                token=ADMIN_TOKEN)
+    session.commit()
+    with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
         yield client
+
+
+@pytest.fixture
+def as_user(app, session):
+    """A client for a new user of a role: ``as_user("adjudicator", approval_limit=...)``."""
+    from claims.auth import SYSTEM
+    from claims.people import create_user
+
+    clients = []
+
+    def make(role: str, username: str | None = None, **fields) -> TestClient:
+        username = username or f"{role}-{len(clients)}"
+        user, token = create_user(session, SYSTEM, username=username, full_name=username,
+                                  role=role, **fields)
+        session.commit()
+        client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        client.user = user
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 def pytest_terminal_summary(terminalreporter):

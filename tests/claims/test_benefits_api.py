@@ -150,7 +150,7 @@ def test_fund_balance_projection_and_settlement(client, session, places):
     household, _ = household_with_members(session, places["village0"], members=1)
     session.add(IncomeRecord(
         household_id=household.id, period_start=date(2025, 7, 1), period_end=date(2025, 7, 1),
-        source="payout", reference=benefits.payout_reference(contract["id"], 1),
+        source="payout", reference=benefits.payout_reference(contract["id"], 1, 1),
         transfer_poverty_insurance=Decimal("100000.00"), household_size=1,
         net_income=Decimal("100000.00"), per_capita_net_income=Decimal("100000.00")))
     session.commit()

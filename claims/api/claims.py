@@ -1,0 +1,135 @@
+"""The insurer's claim API: claims and their actions, applications, warnings, audit, reports."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import Response
+from sqlmodel import select
+
+from claims import audit, intake, lifecycle, reports
+from claims.api.deps import PageDep, SessionDep
+from claims.auth import Actor, staff
+from claims.models import AuditEntry, Claim, ClaimRecord, EarlyWarning, Role, TriggerEvent
+from policies import benefits, registry
+from policies.errors import NotFound
+
+router = APIRouter(prefix="/api", tags=["claims"])
+Reader = Annotated[Actor, Depends(staff())]
+Worker = Annotated[Actor, Depends(staff(Role.clerk, Role.investigator, Role.adjudicator,
+                                        Role.supervisor))]
+Clerk = Annotated[Actor, Depends(staff(Role.clerk))]
+
+
+def _claim(session, claim_id: int) -> Claim:
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound(f"claim {claim_id} does not exist", field="id", value=claim_id)
+    return claim
+
+
+def claim_view(claim: Claim) -> dict[str, Any]:
+    return audit.jsonable({k: v for k, v in registry.fields_of(claim).items()
+                           if k != "calculation"})
+
+
+@router.get("/claims")
+def list_claims(
+    session: SessionDep, _: Reader, page: PageDep, state: str | None = None,
+    trigger: str | None = None, household_id: int | None = None,
+    policy_year: int | None = None,
+    overdue: Annotated[bool, Query(description="only claims past their due date")] = False,
+    today: date | None = None,
+):
+    """Claims, filtered; ``overdue`` lists open claims past the due date of their state."""
+    query = select(Claim).order_by(Claim.due_date, Claim.id)
+    if state:
+        query = query.where(Claim.state == state)
+    if trigger:
+        query = query.where(Claim.trigger == trigger)
+    if household_id is not None:
+        query = query.where(Claim.household_id == household_id)
+    if policy_year is not None:
+        query = query.where(Claim.policy_year == policy_year)
+    if overdue:
+        query = query.where(Claim.due_date < (today or date.today()),
+                            Claim.state.not_in(reports.FINAL))
+    rows, count = registry.paginate(session, query, page)
+    return {"data": [claim_view(c) for c in rows], "count": count}
+
+
+@router.get("/claims/{claim_id}")
+def read_claim(claim_id: int, session: SessionDep, _: Reader):
+    """A claim with its calculation, events, step records and audit history."""
+    claim = _claim(session, claim_id)
+    events = session.exec(select(TriggerEvent).where(TriggerEvent.claim_id == claim.id)).all()
+    records = session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id)
+                           .order_by(ClaimRecord.id)).all()
+    history = session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number)
+        .order_by(AuditEntry.id)).all()
+    return audit.jsonable({
+        **claim_view(claim), "calculation": claim.calculation,
+        "events": [{"id": e.id, "source_event_id": e.source_event_id, "type": e.type,
+                    "event_date": e.event_date, "payout": e.payout} for e in events],
+        "records": [registry.fields_of(r) for r in records],
+        "history": [{k: getattr(h, k) for k in ("at", "actor", "action", "reason", "before",
+                                                "after")} for h in history],
+    })
+
+
+@router.post("/claims/{claim_id}/actions/{action}")
+def act(claim_id: int, action: str, session: SessionDep, actor: Worker,
+        data: Annotated[dict[str, Any] | None, Body()] = None):
+    """Take a claim one step: start_investigation, submit_survey, record_review,
+    start_notice, record_objection, close_notice, approve, reject, withdraw."""
+    claim = session.exec(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
+    if claim is None:
+        raise NotFound(f"claim {claim_id} does not exist", field="id", value=claim_id)
+    terms = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id))
+    lifecycle.transition(session, claim, action, actor, data=data,
+                         notice_days=terms.notice_days)
+    session.commit()
+    return claim_view(claim)
+
+
+@router.post("/applications", status_code=201)
+def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()],
+          trigger: Annotated[str, Body()], reason: Annotated[str, Body(min_length=1)]):
+    """A household's or village's own application (申报) for a trigger, with its reason."""
+    claim = intake.apply(session, actor, household_id, trigger, reason)
+    session.commit()
+    return claim_view(claim)
+
+
+@router.get("/warnings")
+def list_warnings(session: SessionDep, _: Reader, page: PageDep, status: str | None = "open"):
+    """Early warnings for the office, newest first, with what raised each."""
+    query = select(EarlyWarning).order_by(EarlyWarning.id.desc())
+    if status:
+        query = query.where(EarlyWarning.status == status)
+    rows, count = registry.paginate(session, query, page)
+    return {"data": [audit.jsonable(registry.fields_of(w)) for w in rows], "count": count}
+
+
+@router.get("/audit/verify", tags=["audit"])
+def verify_audit(session: SessionDep, _: Reader):
+    """Check the audit chain; reports the first entry altered or removed."""
+    result = audit.verify(session)
+    return {"intact": result.first_bad is None, **result.__dict__}
+
+
+@router.get("/reports/claims", tags=["reports"])
+def claims_report(session: SessionDep, _: Reader,
+                  by: Annotated[str, Query(description="state, trigger, township or month")],
+                  policy_year: int | None = None,
+                  format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json"):
+    """Claims and amounts entitled, approved and paid, by state, trigger, township or month."""
+    rows = reports.claims_report(session, by, policy_year=policy_year)
+    if format == "xlsx":
+        return Response(reports.to_xlsx(rows, f"claims by {by}"), media_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            headers={"content-disposition": f'attachment; filename="claims-by-{by}.xlsx"'})
+    return {"by": by, "rows": audit.jsonable(rows)}

@@ -1,0 +1,126 @@
+"""Trigger-event intake for departments: one event, a batch, or a department file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, File, UploadFile
+from fastapi.responses import JSONResponse
+from sqlmodel import select
+
+from claims import intake
+from claims.api.deps import PageDep, SessionDep
+from claims.auth import Actor, CurrentActor, department, staff
+from claims.models import Role, TriggerEvent
+from claims.settings import get_settings
+from policies import registry
+from policies.benefits import EventIn
+from policies.errors import InvalidInput, NotFound
+from policies.event_files import read_events
+
+router = APIRouter(prefix="/api", tags=["events"])
+Department = Annotated[Actor, Depends(department)]
+STATUS = {"accepted": 201, "not_covered": 201, "quarantined": 201, "duplicate": 200}
+
+
+def _body(outcome: intake.Outcome) -> dict[str, Any]:
+    return {k: (str(v) if k == "payout" and v is not None else v)
+            for k, v in asdict(outcome).items()}
+
+
+@router.post("/events", responses={
+    201: {"description": "stored: accepted, not_covered or quarantined"},
+    200: {"description": "a duplicate: the first outcome, nothing changed"},
+    409: {"description": "the same event id was sent before with other content"},
+    422: {"description": "invalid: the field and the reason"}})
+def submit_event(event: EventIn, session: SessionDep, actor: Department):
+    """Submit one event; the same event id again returns the first outcome."""
+    outcome = intake.submit(session, actor, event)
+    session.commit()
+    return JSONResponse(_body(outcome), status_code=STATUS[outcome.result])
+
+
+@router.post("/events/batch")
+def submit_batch(session: SessionDep, actor: Department,
+                 events: Annotated[list[dict[str, Any]], Body(max_length=intake.MAX_BATCH)]):
+    """Submit up to 10,000 events; each gets its own outcome and bad ones never block the rest."""
+    outcomes = intake.submit_many(session, actor, events)
+    session.commit()
+    return {"results": [_body(o) for o in outcomes], "counts": _counts(outcomes)}
+
+
+@router.post("/events/file")
+def submit_file(session: SessionDep, actor: Department,
+                file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX")]):
+    """Submit a department file; Chinese or English headers (see README)."""
+    limit = get_settings().import_max_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
+    raw, row_errors = read_events(data, file.filename or "events.csv")
+    outcomes = intake.submit_many(session, actor, raw)
+    session.commit()
+    results = [*row_errors, *[_body(o) for o in outcomes]]
+    return {"results": results, "counts": _counts(outcomes, len(row_errors))}
+
+
+def _counts(outcomes: list[intake.Outcome], extra_rejected: int = 0) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.result] = counts.get(outcome.result, 0) + 1
+    if extra_rejected:
+        counts["rejected"] = counts.get("rejected", 0) + extra_rejected
+    return counts
+
+
+def _event_view(event: TriggerEvent) -> dict[str, Any]:
+    return {**registry.fields_of(event), "payout": None if event.payout is None
+            else str(event.payout)}
+
+
+@router.get("/events")
+def list_events(session: SessionDep, actor: CurrentActor, page: PageDep,
+                status: str | None = None):
+    """A department sees the events it submitted; staff see all."""
+    query = select(TriggerEvent).order_by(TriggerEvent.id.desc())
+    if actor.kind == "client":
+        query = query.where(TriggerEvent.client_id == actor.id)
+    if status:
+        query = query.where(TriggerEvent.status == status)
+    rows, count = registry.paginate(session, query, page)
+    return {"data": [_event_view(e) for e in rows], "count": count}
+
+
+@router.get("/events/{source_event_id}")
+def read_event(source_event_id: str, session: SessionDep, actor: Department):
+    """The status of one event the department submitted, by its own id."""
+    event = session.exec(select(TriggerEvent).where(
+        TriggerEvent.client_id == actor.id,
+        TriggerEvent.source_event_id == source_event_id)).first()
+    if event is None:
+        raise NotFound(f"you submitted no event {source_event_id}", field="event_id",
+                       value=source_event_id)
+    return _event_view(event)
+
+
+quarantine = APIRouter(prefix="/api/quarantine", tags=["events"],
+                       dependencies=[Depends(staff(Role.clerk))])
+
+
+@quarantine.get("")
+def list_quarantine(session: SessionDep, page: PageDep):
+    """Events whose ID number matches no member, waiting for a clerk."""
+    query = select(TriggerEvent).where(TriggerEvent.status == "quarantined").order_by(
+        TriggerEvent.id)
+    rows, count = registry.paginate(session, query, page)
+    return {"data": [_event_view(e) for e in rows], "count": count}
+
+
+@quarantine.post("/{event_id}/replay")
+def replay(event_id: int, session: SessionDep, actor: CurrentActor,
+           id_number: Annotated[str, Body(embed=True)]):
+    """Correct a quarantined event's ID number and evaluate it again."""
+    outcome = intake.replay(session, actor, event_id, id_number)
+    session.commit()
+    return _body(outcome)

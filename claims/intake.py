@@ -1,0 +1,366 @@
+"""Trigger-event intake (预警信息接收): departments report shocks; each is stored exactly
+once per source id, matched to a covered household, and evaluated under the terms in force.
+A payable event opens (or adds to) the household's claim for that trigger and year; one over
+the warning threshold raises an early warning; an unknown person waits in quarantine."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from claims import audit, lifecycle
+from claims.auth import SYSTEM, Actor
+from claims.models import (
+    Claim,
+    ClaimState,
+    EarlyWarning,
+    EventStatus,
+    Household,
+    InsuredHousehold,
+    Member,
+    PolicyContract,
+    Region,
+    TriggerEvent,
+    utcnow,
+)
+from policies import benefits, calculator
+from policies.benefits import EventIn
+from policies.errors import Conflict, InvalidInput
+from policies.terms import BUILTIN_EVENT_TYPES
+from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
+
+MAX_BATCH = 10_000
+MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assistance_paid",
+                "other_insurance_paid")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one submitted event; a duplicate returns the first outcome."""
+
+    source_event_id: str
+    result: str  # accepted | not_covered | quarantined | duplicate | rejected | conflict
+    event_id: int | None = None
+    status: str | None = None
+    reason: str = ""
+    field: str | None = None
+    claim_number: str | None = None
+    payout: Decimal | None = None
+    warning: bool = False
+
+
+def check_event(event: EventIn, today: date) -> None:
+    """Rules every event must meet before it is stored; raises InvalidInput naming the field."""
+    if event.event_date > today:
+        raise InvalidInput(f"event_date {event.event_date} is in the future",
+                           field="event_date", value=event.event_date)
+    if event.id_number is None:
+        raise InvalidInput("id_number is required: it identifies the person or household",
+                           field="id_number")
+    kind = BUILTIN_EVENT_TYPES.get(event.type)
+    if kind is not None:
+        for name in event.amounts:
+            if name not in kind["amounts"]:
+                raise InvalidInput(f"{event.type} events have no amount {name!r}; their "
+                                   f"amounts are {', '.join(kind['amounts']) or 'none'}",
+                                   field=f"amounts.{name}", value=event.amounts[name])
+    if event.type == "illness":
+        total = event.amounts.get("total_cost")
+        if total is None:
+            raise InvalidInput("an illness event needs total_cost", field="amounts.total_cost")
+        paid = sum((event.amounts.get(k, Decimal(0)) for k in MEDICAL_PAID), Decimal(0))
+        if paid > total:
+            raise InvalidInput(f"the amounts do not add up: insurers and assistance paid {paid},"
+                               f" more than the total cost {total}", field="amounts",
+                               value=str(paid))
+        admitted, discharged = event.details.get("admission_date"), event.details.get(
+            "discharge_date")
+        if admitted and discharged:
+            try:
+                if date.fromisoformat(str(discharged)) < date.fromisoformat(str(admitted)):
+                    raise InvalidInput(f"discharge_date {discharged} is before admission_date "
+                                       f"{admitted}", field="details.discharge_date",
+                                       value=discharged)
+            except ValueError as exc:
+                if isinstance(exc, InvalidInput):
+                    raise
+                raise InvalidInput("admission_date and discharge_date must be YYYY-MM-DD",
+                                   field="details.admission_date") from None
+    if event.type == "disability":
+        if str(event.details.get("grade", "")) not in {"1", "2", "3", "4"}:
+            raise InvalidInput("a disability event needs details.grade 1-4",
+                               field="details.grade", value=event.details.get("grade"))
+
+
+def payload_of(event: EventIn) -> dict[str, Any]:
+    return event.model_dump(mode="json")
+
+
+def digest(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _differences(stored: dict[str, Any], sent: dict[str, Any]) -> list[str]:
+    fields = []
+    for key in sorted(set(stored) | set(sent)):
+        a, b = stored.get(key), sent.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            fields += [f"{key}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            fields.append(key)
+    return fields
+
+
+def outcome_of(event: TriggerEvent, claim_number: str | None, result: str | None = None):
+    return Outcome(event.source_event_id, result or event.status, event.id, event.status,
+                   event.reason, None, claim_number, event.payout, event.warning)
+
+
+def submit(session: Session, actor: Actor, event: EventIn, *, today: date | None = None
+           ) -> Outcome:
+    """Store and evaluate one event; the same event again returns the first outcome, the same
+    id with other content is refused (409) naming the fields that differ; flushes."""
+    check_event(event, today or date.today())
+    payload = payload_of(event)
+    payload_hash = digest(payload)
+    values = {
+        "client_id": actor.id, "source_event_id": event.event_id, "payload_hash": payload_hash,
+        "payload": payload, "type": event.type, "id_number": event.id_number,
+        "event_date": event.event_date, "status": EventStatus.quarantined,
+        "received_at": utcnow(), "warning": False, "reason": "",
+    }
+    dialect = session.connection().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TriggerEvent)
+    inserted = session.execute(
+        insert.values(**values).on_conflict_do_nothing(
+            index_elements=["client_id", "source_event_id"]).returning(TriggerEvent.id)
+    ).scalar()
+    if inserted is None:
+        stored = session.exec(select(TriggerEvent).where(
+            TriggerEvent.client_id == actor.id,
+            TriggerEvent.source_event_id == event.event_id)).one()
+        if stored.payload_hash != payload_hash:
+            fields = _differences(stored.payload, payload)
+            raise Conflict(f"event {event.event_id} was already received with other content; "
+                           f"differing fields: {', '.join(fields)}", field=fields[0],
+                           value=event.event_id)
+        return outcome_of(stored, _claim_number(session, stored.claim_id), "duplicate")
+    stored = session.get(TriggerEvent, inserted)
+    evaluate(session, stored)
+    return outcome_of(stored, _claim_number(session, stored.claim_id))
+
+
+def _claim_number(session: Session, claim_id: int | None) -> str | None:
+    if claim_id is None:
+        return None
+    return session.get(Claim, claim_id).claim_number
+
+
+def covering_contract(session: Session, household: Household, on: date) -> PolicyContract | None:
+    """The active contract of the household's county covering a date (and naming it, if the
+    contract names its insured)."""
+    village = session.get(Region, household.village_id)
+    township = session.get(Region, village.parent_id)
+    contract = session.exec(select(PolicyContract).where(
+        PolicyContract.county_id == township.parent_id,
+        PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]),
+        PolicyContract.start_date <= on, PolicyContract.end_date >= on)).first()
+    if contract is None:
+        return None
+    if contract.insured_basis == InsuredBasis.named and session.exec(
+        select(InsuredHousehold.household_id).where(
+            InsuredHousehold.contract_id == contract.id,
+            InsuredHousehold.household_id == household.id)).first() is None:
+        return None
+    return contract
+
+
+def evaluate(session: Session, event: TriggerEvent) -> None:
+    """Match an event to its household and contract, and open or extend a claim."""
+    member = session.exec(select(Member).where(Member.id_number == event.id_number)).first()
+    if member is None:
+        event.status, event.reason = EventStatus.quarantined, (
+            f"no member has ID number {event.id_number}; correct it and replay")
+        session.flush()
+        return
+    household = _lock_household(session, member.household_id)
+    event.member_id, event.household_id = member.id, household.id
+    contract = covering_contract(session, household, event.event_date)
+    if household.status != HouseholdStatus.active or member.status != MemberStatus.active:
+        contract = None
+    if contract is None or contract.terms_version_id is None:
+        event.status = EventStatus.not_covered
+        event.reason = ("no policy covers the household on the event date" if contract is None
+                        else f"contract {contract.contract_number} has no terms in force")
+        session.flush()
+        return
+    event.status, event.contract_id, event.reason = EventStatus.accepted, contract.id, ""
+    session.flush()
+    _assess(session, household, contract, event)
+
+
+def _lock_household(session: Session, household_id: int) -> Household:
+    """Serialise the evaluation of one household's events (PostgreSQL row lock; SQLite
+    transactions already write one at a time)."""
+    return session.exec(select(Household).where(Household.id == household_id)
+                        .with_for_update()).one()
+
+
+def _year_events(session: Session, household_id: int, contract_id: int) -> list[TriggerEvent]:
+    return session.exec(select(TriggerEvent).where(
+        TriggerEvent.household_id == household_id, TriggerEvent.contract_id == contract_id,
+        TriggerEvent.status == EventStatus.accepted).order_by(TriggerEvent.id)).all()
+
+
+def _assess(session: Session, household: Household, contract: PolicyContract,
+            event: TriggerEvent) -> None:
+    version = benefits.get_terms_version(session, contract.terms_version_id)
+    terms = benefits.terms_of(version)
+    snapshot = benefits.household_snapshot(session, household.id,
+                                           policy_year=contract.policy_year, contract=contract)
+    events = _year_events(session, household.id, contract.id)
+    by_key = {str(e.id): e for e in events}
+    quote = calculator.calculate(terms, snapshot, [
+        EventIn.model_validate(e.payload).to_event(event_id=str(e.id)) for e in events])
+    results = {r.event_id: r for r in quote.events}
+    mine = results[str(event.id)]
+    event.payout, event.warning = mine.payout, mine.warning
+    if mine.warning:
+        session.add(EarlyWarning(
+            household_id=household.id, trigger=event.type, source="event", event_id=event.id,
+            text=next((t.text for t in mine.trace if t.step == "warning"), "early warning")))
+    if mine.reason and mine.payout == 0:
+        event.reason = calculator.REASONS.get(mine.reason, mine.reason)
+    entitled = next((t.entitled for t in quote.totals if t.trigger == event.type),
+                    Decimal("0.00"))
+    trigger_results = [audit.jsonable(r.__dict__ | {"trace": [t.__dict__ for t in r.trace]})
+                       for r in quote.events if by_key[r.event_id].type == event.type]
+    claim = session.exec(select(Claim).where(
+        Claim.household_id == household.id, Claim.trigger == event.type,
+        Claim.policy_year == contract.policy_year)).first()
+    if claim is None:
+        if entitled <= 0:
+            session.flush()
+            return
+        claim = open_claim(session, household.id, contract, version.id, event.type,
+                           entitled, trigger_results, source="event", actor=SYSTEM,
+                           notice_days=terms.notice_days)
+    else:
+        before = lifecycle.snapshot(claim)
+        claim.entitled = entitled
+        claim.calculation = {"events": trigger_results}
+        claim.terms_version_id = version.id
+        if claim.state == ClaimState.paid and entitled > claim.paid_amount:
+            lifecycle.transition(session, claim, "reopen", SYSTEM,
+                                 reason=f"new bill: entitlement {entitled}, paid "
+                                        f"{claim.paid_amount}")
+        elif before["entitled"] != entitled:
+            audit.record(session, SYSTEM, "claim", claim.claim_number, "recalculate",
+                         reason=f"event {event.source_event_id}", before=before,
+                         after=lifecycle.snapshot(claim))
+    event.claim_id = claim.id
+    session.flush()
+
+
+def open_claim(session: Session, household_id: int, contract: PolicyContract, version_id: int,
+               trigger: str, entitled: Decimal, results: list, *, source: str, actor: Actor,
+               reason: str = "", notice_days: int = 7) -> Claim:
+    """Open a claim in state opened with its due date; flushes and audits."""
+    today = date.today()
+    claim = Claim(
+        claim_number="", household_id=household_id, contract_id=contract.id,
+        terms_version_id=version_id, trigger=trigger, policy_year=contract.policy_year,
+        source=source, application_reason=reason, state=ClaimState.opened, entitled=entitled,
+        calculation={"events": results},
+        due_date=lifecycle.due_after(today, lifecycle.service_levels()[ClaimState.opened],
+                                     False),
+    )
+    session.add(claim)
+    session.flush()
+    claim.claim_number = f"LP{contract.policy_year}{claim.id:08d}"
+    audit.record(session, actor, "claim", claim.claim_number, "open", reason=reason or source,
+                 after=lifecycle.snapshot(claim))
+    session.flush()
+    return claim
+
+
+def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Outcome:
+    """Correct a quarantined event's ID number and evaluate it again."""
+    event = session.get(TriggerEvent, event_id)
+    if event is None:
+        raise InvalidInput(f"event {event_id} does not exist", field="event_id", value=event_id)
+    if event.status != EventStatus.quarantined:
+        raise Conflict(f"event {event_id} is {event.status}, not in quarantine",
+                       field="status", value=event.status)
+    corrected = EventIn.model_validate({**event.payload, "id_number": id_number})
+    before = {"id_number": event.id_number}
+    event.id_number = corrected.id_number
+    event.payload = {**event.payload, "id_number": corrected.id_number}
+    audit.record(session, actor, "trigger_event", event.id, "correct_and_replay",
+                 before=before, after={"id_number": corrected.id_number})
+    evaluate(session, event)
+    return outcome_of(event, _claim_number(session, event.claim_id))
+
+
+def apply(session: Session, actor: Actor, household_id: int, trigger: str, reason: str,
+          today: date | None = None) -> Claim:
+    """A household's or village's own application (申报): opens a claim with no event yet."""
+    today = today or date.today()
+    household = session.get(Household, household_id)
+    if household is None:
+        raise InvalidInput(f"household {household_id} does not exist", field="household_id",
+                           value=household_id)
+    contract = covering_contract(session, household, today)
+    if contract is None or contract.terms_version_id is None:
+        raise InvalidInput("no policy with terms in force covers this household today",
+                           field="household_id", value=household_id)
+    terms = benefits.terms_of(benefits.get_terms_version(session, contract.terms_version_id))
+    if trigger not in terms.triggers:
+        raise InvalidInput(f"the terms do not cover {trigger!r}; they cover "
+                           f"{', '.join(terms.triggers)}", field="trigger", value=trigger)
+    existing = session.exec(select(Claim).where(
+        Claim.household_id == household_id, Claim.trigger == trigger,
+        Claim.policy_year == contract.policy_year)).first()
+    if existing is not None:
+        raise Conflict(f"the household already has claim {existing.claim_number} for {trigger} "
+                       f"in {contract.policy_year}", field="trigger", value=trigger)
+    return open_claim(session, household_id, contract, contract.terms_version_id, trigger,
+                      Decimal("0.00"), [], source="application", actor=actor, reason=reason,
+                      notice_days=terms.notice_days)
+
+
+def submit_many(session: Session, actor: Actor, raw_events: list[Any],
+                today: date | None = None) -> list[Outcome]:
+    """A batch: each event is validated, stored and evaluated in a savepoint of its own, so
+    one bad event never blocks the rest; flushes."""
+    from pydantic import ValidationError
+
+    outcomes = []
+    for index, raw in enumerate(raw_events):
+        source_id = str(raw.get("event_id", f"#{index}")) if isinstance(raw, dict) else \
+            f"#{index}"
+        try:
+            event = EventIn.model_validate(raw)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            outcomes.append(Outcome(source_id, "rejected", reason=error["msg"].removeprefix(
+                "Value error, "), field=".".join(str(p) for p in error["loc"])))
+            continue
+        savepoint = session.begin_nested()
+        try:
+            outcomes.append(submit(session, actor, event, today=today))
+            savepoint.commit()
+        except (InvalidInput, Conflict) as exc:
+            savepoint.rollback()
+            outcomes.append(Outcome(source_id, "conflict" if isinstance(exc, Conflict)
+                                    else "rejected", reason=exc.message, field=exc.field))
+    return outcomes
+

@@ -1,0 +1,337 @@
+"""The claim lifecycle (理赔流程): one function performs every transition, checks that it is
+legal for the state, the role and the four-eyes rules, records what the step needs, sets the
+next due date and writes the audit trail.
+
+opened → investigating (入户调查) → village_review (民主评议) → public_notice (公示) → approval
+(审批) → payment_pending → paid; rejected or withdrawn from any open state; a paid claim is
+reopened when new bills raise the year's entitlement, and pays only the supplement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlmodel import Session, select
+
+from claims import audit
+from claims.auth import Actor, Forbidden
+from claims.models import AppUser, Claim, ClaimRecord, ClaimState, Member, Role, utcnow
+from claims.settings import get_settings
+from policies.errors import Conflict, InvalidInput
+
+S = ClaimState
+OPEN_STATES = {S.opened, S.investigating, S.village_review, S.public_notice, S.approval,
+               S.reopened}
+ADJUDICATORS = {Role.adjudicator, Role.supervisor}
+REJECTION_CODES = {
+    "not_covered": "the household or the shock is not covered",
+    "not_eligible": "the household does not meet the eligibility conditions",
+    "below_deductible": "the loss is not above the deductible",
+    "duplicate": "the same loss was already claimed",
+    "false_information": "the information given was false",
+    "village_review": "the village review did not agree",
+    "other": "other (see the text)",
+}
+# Days each state may last before the claim is overdue; payment counts working days.
+DEFAULT_SERVICE_LEVELS = {
+    S.opened: 3, S.reopened: 3, S.investigating: 10, S.village_review: 7,
+    S.approval: 5, S.payment_pending: 5,
+}
+WORKING_DAY_STATES = {S.payment_pending}
+
+
+class InvalidTransition(Conflict):
+    """The action is not allowed in the claim's state."""
+
+
+# ---------------------------------------------------------------- what each step records
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartInvestigation(Step):
+    investigator_id: int | None = Field(default=None, description="default: the caller")
+
+
+class Survey(Step):
+    visit_date: date
+    team: list[str] = Field(min_length=2, description="at least two people visited")
+    findings: str = Field(min_length=1)
+    asset_check: dict[str, str] = Field(
+        min_length=1, description="cross-check results: bank deposits, vehicles, housing …")
+    documents: list[str] = Field(default_factory=list)
+
+    @field_validator("team")
+    @classmethod
+    def _distinct(cls, team: list[str]) -> list[str]:
+        names = [n.strip() for n in team if n.strip()]
+        if len(set(names)) < 2:
+            raise ValueError("a field survey needs a team of at least two different people")
+        return names
+
+
+class Review(Step):
+    outcome: str = Field(pattern="^(agree|disagree)$")
+    representatives: list[str] = Field(min_length=1)
+    notes: str = ""
+
+
+class NoticeStart(Step):
+    start_date: date | None = Field(default=None, description="default: the day after review")
+
+
+class Objection(Step):
+    text: str = Field(min_length=1)
+    upheld: bool
+
+
+class CloseNotice(Step):
+    pass
+
+
+class Approve(Step):
+    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    note: str = ""
+
+
+class Reject(Step):
+    code: str
+    text: str = ""
+
+    @field_validator("code")
+    @classmethod
+    def _known(cls, code: str) -> str:
+        if code not in REJECTION_CODES:
+            raise ValueError(f"unknown rejection code {code!r}; use one of "
+                             f"{', '.join(REJECTION_CODES)}")
+        return code
+
+
+class Withdraw(Step):
+    reason: str = Field(min_length=1)
+
+
+class SystemStep(Step):
+    model_config = ConfigDict(extra="allow")
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    sources: frozenset[str]
+    roles: frozenset[str]  # empty: only the system performs it
+    form: type[Step]
+
+
+ACTIONS = {a.name: a for a in (
+    Action("start_investigation", frozenset({S.opened, S.reopened}),
+           frozenset({Role.investigator, *ADJUDICATORS}), StartInvestigation),
+    Action("submit_survey", frozenset({S.investigating}), frozenset({Role.investigator}), Survey),
+    Action("record_review", frozenset({S.village_review}), frozenset({Role.clerk, *ADJUDICATORS}),
+           Review),
+    Action("start_notice", frozenset({S.public_notice}), frozenset({Role.clerk, *ADJUDICATORS}),
+           NoticeStart),
+    Action("record_objection", frozenset({S.public_notice}),
+           frozenset({Role.clerk, *ADJUDICATORS}), Objection),
+    Action("close_notice", frozenset({S.public_notice}), frozenset({Role.clerk, *ADJUDICATORS}),
+           CloseNotice),
+    Action("approve", frozenset({S.approval}), frozenset(ADJUDICATORS), Approve),
+    Action("reject", frozenset(OPEN_STATES), frozenset(ADJUDICATORS), Reject),
+    Action("withdraw", frozenset(OPEN_STATES), frozenset({Role.clerk, *ADJUDICATORS}), Withdraw),
+    Action("mark_paid", frozenset({S.payment_pending}), frozenset(), SystemStep),
+    Action("reopen", frozenset({S.paid}), frozenset(), SystemStep),
+)}
+
+
+def service_levels() -> dict[str, int]:
+    return {**DEFAULT_SERVICE_LEVELS, **get_settings().service_level_days}
+
+
+def due_after(start: date, days: int, working: bool) -> date:
+    """The due date ``days`` after ``start``; working days skip Saturdays and Sundays."""
+    if not working:
+        return start + timedelta(days=days)
+    current, left = start, days
+    while left:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current
+
+
+def snapshot(claim: Claim) -> dict[str, Any]:
+    return {"state": claim.state, "entitled": claim.entitled,
+            "approved_amount": claim.approved_amount, "paid_amount": claim.paid_amount,
+            "due_date": claim.due_date}
+
+
+def parse_step(action: Action, data: dict[str, Any] | None) -> Step:
+    try:
+        return action.form.model_validate(data or {})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or action.name
+        raise InvalidInput(error["msg"].removeprefix("Value error, "), field=field,
+                           value=error.get("input")) from None
+
+
+def transition(
+    session: Session, claim: Claim, action_name: str, actor: Actor, *,
+    data: dict[str, Any] | None = None, reason: str = "", today: date | None = None,
+    notice_days: int = 7,
+) -> Claim:
+    """Perform one action on a claim, or refuse it (409 illegal in this state, 403 not this
+    person's to do, 422 bad data); flushes."""
+    action = ACTIONS.get(action_name)
+    if action is None:
+        raise InvalidInput(f"unknown action {action_name!r}; actions: {', '.join(ACTIONS)}",
+                           field="action", value=action_name)
+    if claim.state not in action.sources:
+        raise InvalidTransition(
+            f"claim {claim.claim_number} is {claim.state}; {action_name} needs it to be "
+            f"{' or '.join(sorted(action.sources))}", field="state", value=claim.state)
+    if action.roles:
+        if actor.kind != "user" or (actor.role not in action.roles and actor.role != Role.admin):
+            raise Forbidden(f"{action_name} is for: {', '.join(sorted(action.roles))}",
+                            field="role", value=actor.role)
+    elif actor.kind != "system":
+        raise Forbidden(f"{action_name} happens only through payments and new events",
+                        field="action", value=action_name)
+    step = parse_step(action, data)
+    today = today or date.today()
+    before = snapshot(claim)
+    new_state = _apply(session, claim, action_name, step, actor, today, notice_days)
+    claim.state = new_state
+    claim.updated_at = utcnow()
+    if new_state != before["state"]:
+        claim.due_date = _due(new_state, today, notice_days, step)
+    session.add(ClaimRecord(claim_id=claim.id, kind=action_name,
+                            data=audit.jsonable(step.model_dump()), actor_id=actor.id
+                            if actor.kind == "user" else None))
+    audit.record(session, actor, "claim", claim.claim_number, action_name,
+                 reason=reason or _reason_of(step), before=before, after=snapshot(claim))
+    session.flush()
+    return claim
+
+
+def _reason_of(step: Step) -> str:
+    for name in ("text", "reason", "note", "findings", "notes"):
+        value = getattr(step, name, "")
+        if value:
+            return str(value)
+    return ""
+
+
+def _due(state: str, today: date, notice_days: int, step: Step) -> date | None:
+    if state == S.public_notice:
+        return today + timedelta(days=notice_days + 1)
+    days = service_levels().get(state)
+    if days is None:
+        return None
+    return due_after(today, days, state in WORKING_DAY_STATES)
+
+
+def _apply(session, claim, name, step, actor, today, notice_days) -> str:
+    if name == "start_investigation":
+        claim.investigator_id = step.investigator_id or actor.id
+        if session.get(AppUser, claim.investigator_id) is None:
+            raise InvalidInput(f"user {claim.investigator_id} does not exist",
+                               field="investigator_id", value=claim.investigator_id)
+        return S.investigating
+    if name == "submit_survey":
+        if step.visit_date > today:
+            raise InvalidInput(f"visit_date {step.visit_date} is in the future",
+                               field="visit_date", value=step.visit_date)
+        return S.village_review
+    if name == "record_review":
+        if step.outcome == "disagree":
+            claim.rejection_code, claim.rejection_text = "village_review", step.notes
+            return S.rejected
+        return S.public_notice
+    if name == "start_notice":
+        return S.public_notice
+    if name == "record_objection":
+        return S.investigating if step.upheld else S.public_notice
+    if name == "close_notice":
+        started = _notice_start(session, claim)
+        ends = started + timedelta(days=notice_days)
+        if today < ends:
+            raise InvalidTransition(f"the public notice runs {notice_days} days from {started}:"
+                                    f" it can be closed from {ends}", field="state",
+                                    value=claim.state)
+        return S.approval
+    if name == "approve":
+        return _approve(session, claim, step, actor)
+    if name == "reject":
+        claim.rejection_code, claim.rejection_text = step.code, step.text
+        return S.rejected
+    if name == "withdraw":
+        return S.withdrawn
+    if name == "mark_paid":
+        return S.paid
+    if name == "reopen":
+        claim.first_approver_id = None
+        return S.reopened
+    raise AssertionError(name)
+
+
+def _notice_start(session: Session, claim: Claim) -> date:
+    """The notice starts on the date recorded by start_notice, else the day after review."""
+    records = session.exec(
+        select(ClaimRecord).where(ClaimRecord.claim_id == claim.id,
+                                  ClaimRecord.kind.in_(["start_notice", "record_review",
+                                                        "record_objection"]))
+        .order_by(ClaimRecord.id.desc())
+    ).all()
+    for record in records:
+        if record.kind == "start_notice" and record.data.get("start_date"):
+            return date.fromisoformat(record.data["start_date"])
+        if record.kind in ("record_review", "record_objection"):
+            return record.created_at.date() + timedelta(days=1)
+    return date.today()
+
+
+def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
+    due = claim.entitled - claim.paid_amount
+    if step.amount > due:
+        raise InvalidInput(f"amount {step.amount} is more than the {due} due "
+                           f"(entitled {claim.entitled}, already paid {claim.paid_amount})",
+                           field="amount", value=step.amount)
+    if actor.id is not None and actor.id == claim.investigator_id:
+        raise Forbidden("nobody approves a claim they investigated", field="actor",
+                        value=actor.name)
+    user = session.get(AppUser, actor.id)
+    if user is not None and user.id_number and session.exec(
+        select(Member.id).where(Member.household_id == claim.household_id,
+                                Member.id_number == user.id_number)
+    ).first():
+        raise Forbidden("nobody approves a payment to their own household", field="actor",
+                        value=actor.name)
+    limit = actor.approval_limit
+    supervisor = actor.role in (Role.supervisor, Role.admin)
+    # A supervisor without a limit may approve any amount; an adjudicator without one, none.
+    within_limit = (limit is None or step.amount <= limit) if supervisor else (
+        limit is not None and step.amount <= limit)
+    if claim.first_approver_id is not None:
+        if claim.first_approver_id == actor.id:
+            raise Forbidden("the second approval must come from another person",
+                            field="actor", value=actor.name)
+        if not supervisor or not within_limit:
+            raise Forbidden(f"amount {step.amount} is above the first approver's limit: a "
+                            "supervisor whose limit covers it must approve", field="role",
+                            value=actor.role)
+    elif not within_limit:
+        if supervisor:
+            raise Forbidden(f"amount {step.amount} is above your approval limit {limit}",
+                            field="amount", value=step.amount)
+        claim.first_approver_id = actor.id
+        claim.approved_amount = claim.paid_amount + step.amount
+        return S.approval  # waits for a supervisor (四眼原则)
+    claim.approved_amount = claim.paid_amount + step.amount
+    return S.payment_pending

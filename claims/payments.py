@@ -1,0 +1,214 @@
+"""Payments (赔付): approved claims are gathered into a batch, exported as the bank's file,
+and confirmed line by line from the bank's answer. A paid line is written into the
+household's income ledger as transfer income (防贫保险), where the fund reads it too.
+Each payment is paid at most once: the confirmation changes a line only from exported."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import openpyxl
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from claims import audit, lifecycle
+from claims.auth import SYSTEM, Actor
+from claims.models import (
+    Claim,
+    ClaimState,
+    Household,
+    Member,
+    Payment,
+    PaymentBatch,
+    PaymentState,
+    utcnow,
+)
+from policies import benefits, registry
+from policies.errors import Conflict, InvalidInput, NotFound
+from policies.models import IncomeRecordCreate
+from policies.tables import normalise_header, read_table
+from policies.vocab import IncomeSource, MemberStatus, Relation
+
+BANK_COLUMNS = ["payment_id", "household_number", "account_holder", "bank_name",
+                "bank_account", "amount", "claim_number"]
+BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
+CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
+    "付款流水号": "payment_id", "payment_id": "payment_id", "状态": "status",
+    "支付状态": "status", "status": "status", "失败原因": "reason", "reason": "reason",
+    "银行流水号": "bank_reference", "bank_reference": "bank_reference",
+}.items()}
+PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
+
+
+def create_batch(session: Session, actor: Actor) -> PaymentBatch:
+    """Gather every claim awaiting payment that has no payment under way; flushes."""
+    busy = select(Payment.claim_id).where(
+        Payment.state.in_([PaymentState.pending, PaymentState.exported]))
+    claims = session.exec(select(Claim).where(
+        Claim.state == ClaimState.payment_pending, Claim.id.not_in(busy))
+        .order_by(Claim.id)).all()
+    if not claims:
+        raise Conflict("no approved claim is waiting for payment", field="claims")
+    batch = PaymentBatch(batch_number="", created_by=actor.id if actor.kind == "user" else None)
+    session.add(batch)
+    session.flush()
+    batch.batch_number = f"PB{date.today():%Y%m%d}{batch.id:05d}"
+    for claim in claims:
+        household = session.get(Household, claim.household_id)
+        head = session.exec(select(Member.name).where(
+            Member.household_id == household.id, Member.relation == Relation.head,
+            Member.status == MemberStatus.active)).first()
+        session.add(Payment(
+            batch_id=batch.id, claim_id=claim.id, amount=claim.approved_amount - claim.paid_amount,
+            bank_name=household.bank_name, bank_account=household.bank_account,
+            account_holder=head, state=PaymentState.pending))
+    session.flush()
+    audit.record(session, actor, "payment_batch", batch.batch_number, "create",
+                 after={"claims": [c.claim_number for c in claims]})
+    return batch
+
+
+def get_batch(session: Session, batch_id: int) -> PaymentBatch:
+    batch = session.get(PaymentBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"payment batch {batch_id} does not exist", field="id", value=batch_id)
+    return batch
+
+
+def batch_lines(session: Session, batch_id: int) -> list[dict]:
+    rows = session.exec(
+        select(Payment, Claim.claim_number, Household.household_number)
+        .join(Claim, Claim.id == Payment.claim_id)
+        .join(Household, Household.id == Claim.household_id)
+        .where(Payment.batch_id == batch_id).order_by(Payment.id)).all()
+    return [{**registry.fields_of(p), "claim_number": number, "household_number": hh}
+            for p, number, hh in rows]
+
+
+def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
+    """The bank's file for a batch (CSV or XLSX); its pending lines become exported."""
+    get_batch(session, batch_id)
+    lines = [line for line in batch_lines(session, batch_id)
+             if line["state"] in (PaymentState.pending, PaymentState.exported)]
+    rows = [[line[c] if c != "amount" else f"{line[c]:.2f}" for c in BANK_COLUMNS]
+            for line in lines]
+    if fmt == "xlsx":
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(BANK_HEADERS)
+        for row in rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        data = out.getvalue()
+    elif fmt == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(BANK_HEADERS)
+        writer.writerows(rows)
+        data = text.getvalue().encode("utf-8-sig")
+    else:
+        raise InvalidInput("format is csv or xlsx", field="format", value=fmt)
+    exported = session.execute(
+        sa.update(Payment).where(Payment.batch_id == batch_id,
+                                 Payment.state == PaymentState.pending)
+        .values(state=PaymentState.exported)).rowcount
+    if exported:
+        audit.record(session, actor, "payment_batch", batch_id, "export",
+                     after={"lines": exported})
+    session.flush()
+    return data
+
+
+@dataclass(frozen=True)
+class LineResult:
+    row: int
+    payment_id: str
+    result: str  # paid | failed | already_paid | already_failed | error
+    reason: str = ""
+
+
+def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename: str
+            ) -> list[LineResult]:
+    """Import the bank's confirmation line by line; importing it twice changes nothing."""
+    get_batch(session, batch_id)
+    table = read_table(data, filename, CONFIRMATION_ALIASES, [("payment_id",), ("status",)])
+    results = []
+    for row, line in table.frame.iterrows():
+        raw_id, status = line["payment_id"], line["status"].lower()
+        reason = line.get("reason", "") or ""
+        if not raw_id.isdigit():
+            results.append(LineResult(row, raw_id, "error", "付款流水号 must be a number"))
+            continue
+        payment = session.get(Payment, int(raw_id))
+        if payment is None or payment.batch_id != batch_id:
+            results.append(LineResult(row, raw_id, "error", "no such payment in this batch"))
+            continue
+        if status in PAID:
+            results.append(_paid(session, actor, payment, row, line.get("bank_reference", "")))
+        elif status in FAILED:
+            results.append(_failed(session, actor, payment, row, reason or "no reason given"))
+        else:
+            results.append(LineResult(row, raw_id, "error",
+                                      f"status {line['status']!r} is not paid/成功 or failed/失败"))
+    session.flush()
+    return results
+
+
+def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference: str):
+    changed = session.execute(
+        sa.update(Payment).where(Payment.id == payment.id,
+                                 Payment.state == PaymentState.exported)
+        .values(state=PaymentState.paid, paid_at=utcnow(), bank_reference=reference or "")
+    ).rowcount
+    session.refresh(payment)
+    if not changed:
+        result = "already_paid" if payment.state == PaymentState.paid else "error"
+        return LineResult(row, str(payment.id), result,
+                          "" if result == "already_paid" else f"the line is {payment.state}")
+    claim = session.exec(select(Claim).where(Claim.id == payment.claim_id)
+                         .with_for_update()).one()
+    claim.paid_amount += payment.amount
+    _record_payout(session, claim, payment)
+    audit.record(session, actor, "payment", payment.id, "paid", reason=reference or "",
+                 after={"claim": claim.claim_number, "amount": payment.amount})
+    if claim.paid_amount >= claim.approved_amount:
+        lifecycle.transition(session, claim, "mark_paid", SYSTEM,
+                             reason=f"payment {payment.id} confirmed")
+        if claim.entitled > claim.paid_amount:  # bills arrived while payment was under way
+            lifecycle.transition(session, claim, "reopen", SYSTEM,
+                                 reason="entitlement grew before payment")
+    return LineResult(row, str(payment.id), "paid")
+
+
+def _failed(session: Session, actor: Actor, payment: Payment, row: int, reason: str):
+    changed = session.execute(
+        sa.update(Payment).where(Payment.id == payment.id,
+                                 Payment.state == PaymentState.exported)
+        .values(state=PaymentState.failed, failure_reason=reason[:255])).rowcount
+    session.refresh(payment)
+    if not changed:
+        result = "already_failed" if payment.state == PaymentState.failed else "error"
+        return LineResult(row, str(payment.id), result,
+                          "" if result == "already_failed" else f"the line is {payment.state}")
+    audit.record(session, actor, "payment", payment.id, "failed", reason=reason)
+    return LineResult(row, str(payment.id), "failed", reason)
+
+
+def _record_payout(session: Session, claim: Claim, payment: Payment) -> None:
+    """The payout is the household's transfer income (防贫保险) on the day it was paid."""
+    today = date.today()
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=claim.household_id, period_start=today, period_end=today,
+        source=IncomeSource.payout,
+        reference=benefits.payout_reference(claim.contract_id, claim.id, payment.id),
+        transfer_poverty_insurance=payment.amount,
+    ))
+
+
+def amount_of(lines: list[dict]) -> Decimal:
+    return sum((line["amount"] for line in lines), Decimal("0.00"))
