@@ -68,6 +68,15 @@ def create_app() -> FastAPI:
             status_code=409,
         )
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(sa.exc.DataError)
+    def _out_of_range(_request: Request, exc: Exception):
+        # An id or number beyond what the database column holds (SQLite raises
+        # OverflowError, PostgreSQL a DataError): the request's fault, not the server's.
+        return JSONResponse({"error": "InvalidInput",
+                             "message": "a number or date in the request is out of range"},
+                            status_code=422)
+
     @app.middleware("http")
     async def _log_requests(request: Request, call_next):
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]

@@ -135,7 +135,13 @@ def _terms(args) -> int:
         return 1 if failed else 0
 
     if args.action == "load":
+        if len(args.files) != 1:
+            print("fangpin terms load takes one file", file=sys.stderr)
+            return 2
         path = Path(args.files[0])
+        if not path.is_file():
+            print(f"{path}: no such file", file=sys.stderr)
+            return 2
         key = args.key or path.stem
         with Session(get_engine()) as session:
             version, created = benefits.store_terms(session, key, path.read_text("utf-8"),
@@ -158,14 +164,26 @@ def _terms(args) -> int:
     if len(args.files) != 2:
         print("fangpin terms quote TERMS_FILE EVENTS_FILE", file=sys.stderr)
         return 2
+    for file in args.files:
+        if not Path(file).is_file():
+            print(f"{file}: no such file", file=sys.stderr)
+            return 2
     try:
         terms = load_terms(args.files[0])
     except InvalidTerms as exc:
         print(exc, file=sys.stderr)
         return 1
-    raw = json.loads(Path(args.files[1]).read_text("utf-8"))
+    try:
+        raw = json.loads(Path(args.files[1]).read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        print(f"{args.files[1]}: not UTF-8 JSON: {exc}", file=sys.stderr)
+        return 1
     if isinstance(raw, list):
         raw = {"events": raw}
+    if not isinstance(raw, dict):
+        print(f"{args.files[1]}: give a list of events, or an object with household, events "
+              "and prior_payouts", file=sys.stderr)
+        return 1
     try:
         events = TypeAdapter(list[benefits.EventIn]).validate_python(raw.get("events", []))
         snapshot = benefits.HouseholdSnapshotIn.model_validate(
@@ -176,6 +194,10 @@ def _terms(args) -> int:
         for error in exc.errors():
             place = ".".join(str(p) for p in error["loc"])
             print(f"{args.files[1]}: {place}: {error['msg']}", file=sys.stderr)
+        return 1
+    ids = [e.event_id for e in events]
+    if len(set(ids)) != len(ids):
+        print(f"{args.files[1]}: an event_id is given twice", file=sys.stderr)
         return 1
     result = benefits.quote(terms, HouseholdSnapshot(**snapshot.model_dump()), events, prior)
     print(benefits.quote_out(terms, result).model_dump_json(indent=2))
@@ -195,7 +217,11 @@ def _fund(args) -> int:
             print(f"settled: balance {settlement.balance}, carried over "
                   f"{settlement.carried_over}, county top-up {settlement.county_top_up}")
             return 0
-        as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+        try:
+            as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+        except ValueError:
+            print(f"--as-of {args.as_of}: write the date as YYYY-MM-DD", file=sys.stderr)
+            return 2
         position = benefits.fund_position(session, args.contract, as_of)
     width = max(len(k) for k in position.__dict__)
     for key, value in position.__dict__.items():

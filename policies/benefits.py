@@ -27,7 +27,13 @@ from policies.models import (
     Yuan,
 )
 from policies.terms import InvalidTerms, Terms, parse_terms
-from policies.vocab import ContractStatus, HouseholdType, IncomeSource, InsuredBasis
+from policies.vocab import (
+    ContractStatus,
+    HouseholdType,
+    IncomeSource,
+    InsuredBasis,
+    MonitoringCategory,
+)
 
 MAX_EVENTS = 10_000
 
@@ -128,7 +134,7 @@ class EventIn(SQLModel):
     model_config = {"extra": "forbid"}
     event_id: str = Field(min_length=1, max_length=64, description="the source's own id")
     type: str = Field(min_length=1, max_length=32, description="illness, disability, …")
-    event_date: date
+    event_date: date = Field(ge=date(1900, 1, 1), le=date(2100, 12, 31))
     id_number: str | None = Field(default=None, description="the person; empty for the "
                                   "whole household (e.g. a disaster)")
     amounts: dict[str, Yuan] = Field(default_factory=dict)
@@ -161,13 +167,15 @@ class EventIn(SQLModel):
 
 
 class HouseholdSnapshotIn(SQLModel):
+    """Per-capita income may be negative (a business loss); the line may not."""
+
     model_config = {"extra": "forbid"}
     household_type: HouseholdType
-    monitoring_category: str | None = None
+    monitoring_category: MonitoringCategory | None = None
     per_capita_income: Yuan | None = None
-    monitoring_line: Yuan | None = None
-    covered_from: date | None = None
-    covered_to: date | None = None
+    monitoring_line: Yuan | None = Field(default=None, ge=0)
+    covered_from: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 12, 31))
+    covered_to: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 12, 31))
 
 
 class PriorPayoutIn(SQLModel):
@@ -202,6 +210,11 @@ class QuoteRequest(SQLModel):
 
     @model_validator(mode="after")
     def _one_of_each(self):
+        ids = [e.event_id for e in self.events]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"event_id {repeated[0]} is given twice: the same bill would be "
+                             "counted twice")
         if (self.terms_version_id is None) == (self.contract_id is None):
             raise ValueError("give terms_version_id or contract_id (exactly one)")
         if (self.household_id is None) == (self.household is None):
@@ -283,6 +296,11 @@ def quote(
 ) -> calculator.Quote:
     """Validate the events against the terms and calculate."""
     check_events(terms, events)
+    for index, payout in enumerate(prior):
+        if payout.trigger not in terms.triggers:
+            raise InvalidInput(f"prior_payouts[{index}]: {payout.trigger!r} is not a trigger of "
+                               "these terms", field=f"prior_payouts[{index}].trigger",
+                               value=payout.trigger)
     return calculator.calculate(
         terms, household, [e.to_event() for e in events],
         [calculator.PriorPayout(p.trigger, p.amount) for p in prior],
@@ -398,14 +416,16 @@ def settle_contract(
     if today <= contract.end_date:
         raise Conflict(f"the policy year runs until {contract.end_date}; settle after it",
                        field="end_date", value=contract.end_date)
-    settlement = fund.settle(fund_position(session, contract_id, contract.end_date))
+    # Every payout made under the contract counts, also those paid after the year ended.
+    settlement = fund.settle(fund_position(session, contract_id, today))
     if next_contract_id is not None:
         following = session.get(PolicyContract, next_contract_id)
         if following is None or following.county_id != contract.county_id or (
             following.policy_year != contract.policy_year + 1
-        ):
-            raise InvalidInput("the next contract must be the same county's next policy year",
-                               field="next_contract_id", value=next_contract_id)
+        ) or following.status == ContractStatus.closed:
+            raise InvalidInput("the next contract must be the same county's next policy year, "
+                               "not yet settled", field="next_contract_id",
+                               value=next_contract_id)
         following.balance_carried_in = settlement.carried_over
     contract.status = ContractStatus.closed
     session.flush()

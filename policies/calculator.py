@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from policies.terms import Band, Terms, Trigger
+from policies.terms import Band, Terms, Trigger, policy_year_bounds
 from policies.types import to_fen_decimal
 
 ZERO = Decimal("0.00")
@@ -101,9 +101,10 @@ REASONS = {
     "income_above_limit": "per-capita income is above the limit",
     "outside_coverage": "the event is outside the coverage period",
     "waiting_period": "the event falls in the waiting period",
+    "no_loss": "the event's counted loss is zero",
     "below_deductible": "the loss is not above the deductible",
     "no_amount": "the terms set no amount for this event",
-    "cap_reached": "a cap is already reached",
+    "cap_reached": "a cap limited the payout",
 }
 
 
@@ -136,12 +137,13 @@ def _eligibility(terms: Terms, household: HouseholdSnapshot, event: TriggerEvent
         if household.per_capita_income > limit:
             return "income_above_limit", [*lines, TraceLine("eligibility", text + ": above")]
         lines.append(TraceLine("eligibility", text + ": within"))
-    if household.covered_from and event.event_date < household.covered_from or (
-        household.covered_to and event.event_date > household.covered_to
-    ):
+    year_start, year_end = policy_year_bounds(terms)
+    covered_from = household.covered_from or year_start
+    covered_to = household.covered_to or year_end
+    if not covered_from <= event.event_date <= covered_to:
         return "outside_coverage", [*lines, TraceLine(
             "eligibility", f"event date {event.event_date} is outside coverage "
-            f"{household.covered_from}..{household.covered_to}")]
+            f"{covered_from}..{covered_to}")]
     if rules.waiting_days and household.covered_from:
         first_day = household.covered_from + timedelta(days=rules.waiting_days)
         if event.event_date < first_day:
@@ -197,6 +199,7 @@ def calculate(
     """Compute every event's payout for one household and policy year."""
     cumulative_base: dict[tuple, Decimal] = defaultdict(lambda: ZERO)  # payable losses
     cumulative_excess: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    paid_for: dict[tuple, Decimal] = defaultdict(lambda: ZERO)  # paid per deductible unit
     warned_base: dict[tuple, Decimal] = defaultdict(lambda: ZERO)  # all covered losses
     paid_person: dict[tuple, Decimal] = defaultdict(lambda: ZERO)  # (trigger, person)
     paid_household: dict[str, Decimal] = defaultdict(lambda: ZERO)  # trigger
@@ -220,14 +223,15 @@ def calculate(
             base, lines = event_base(trigger, event)
             trace.extend(lines)
             if trigger.warning is not None:
-                unit = person if trigger.warning.unit == "person" else "household"
-                key = (event.trigger, unit)
-                before, warned_base[key] = warned_base[key], warned_base[key] + base
-                if before <= trigger.warning.amount < warned_base[key]:
+                watched = (event.trigger,
+                           person if trigger.warning.unit == "person" else "household")
+                before = warned_base[watched]
+                warned_base[watched] = after = before + base
+                if before <= trigger.warning.amount < after:
                     warning = True
                     trace.append(TraceLine(
                         "warning", f"early warning: this {trigger.warning.unit}'s {event.trigger} "
-                        f"losses this year reach {money(warned_base[key])}, above "
+                        f"losses this year reach {money(after)}, above "
                         f"{money(trigger.warning.amount)}"))
         if reason is not None:
             results.append(EventResult(event.event_id, event.trigger, ZERO, reason, warning,
@@ -235,11 +239,12 @@ def calculate(
             continue
 
         cumulative = ZERO
+        key = None  # the deductible's holder: (trigger, person or "household")
         if trigger.base is not None:
             deductible = trigger.deductible
-            unit = (person if deductible is None or deductible.unit == "person"
-                    else "household")
-            key = (event.trigger, unit)
+            holder = (person if deductible is None or deductible.unit == "person"
+                      else "household")
+            key = (event.trigger, holder)
             before_base = cumulative_base[key]
             cumulative_base[key] = cumulative = before_base + base
             before_excess = cumulative_excess[key]
@@ -253,22 +258,26 @@ def calculate(
             cumulative_excess[key] = before_excess + excess
             trace.append(TraceLine(
                 "deductible",
-                f"{event.trigger} losses of this {'person' if unit != 'household' else 'household'}"
+                f"{event.trigger} losses of this "
+                f"{'household' if holder == 'household' else 'person'}"
                 f" this year: {money(before_base)} before, {money(cumulative)} with this event"
                 + (f"; deductible {money(deductible.amount)} per {deductible.per}: amount above "
                    f"it {money(cumulative_excess[key])}" if deductible else "")))
             exact, band_lines = banded(cumulative_excess[key], trigger.bands)
-            entitled_after = to_fen_decimal(exact)
-            entitled_before = to_fen_decimal(banded(before_excess, trigger.bands)[0])
+            entitled = to_fen_decimal(exact)
             trace.extend(band_lines)
-            if entitled_after != exact:
+            if entitled != exact:
                 trace.append(TraceLine("rounding", "rounded half-up to the fen",
-                                       entitled_after - exact))
-            if entitled_before:
-                trace.append(TraceLine("cumulative", "less the entitlement of this year's "
-                                       "earlier events", -entitled_before))
-            gross = entitled_after - entitled_before
-            if gross == 0 and cumulative_excess[key] == 0:
+                                       entitled - exact))
+            # What earlier events were actually paid (not their entitlement): an amount a cap
+            # held back from one event stays payable by a later one within the caps.
+            if paid_for[key]:
+                trace.append(TraceLine("cumulative", "less what this year's earlier events were "
+                                       "paid", -paid_for[key]))
+            gross = max(entitled - paid_for[key], ZERO)
+            if base == 0:
+                reason = "no_loss"
+            elif excess == 0:
                 reason = "below_deductible"
         elif trigger.fixed is not None:
             gross = trigger.fixed
@@ -311,8 +320,9 @@ def calculate(
                 trace.append(TraceLine("cap", f"cap {label} {money(cap)}, already paid "
                                        f"{money(used)}: cut", room - pay))
                 pay = room
-                if pay == 0:
-                    reason = "cap_reached"
+                reason = "cap_reached"
+        if key is not None:
+            paid_for[key] += pay
         paid_person[(event.trigger, person)] += pay
         paid_household[event.trigger] += pay
         trace.append(TraceLine("payout", f"payout for this event {money(pay)}"))

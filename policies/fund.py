@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from policies.types import to_fen_decimal
 
@@ -52,7 +52,8 @@ def fund_position(
     return FundPosition(
         as_of=as_of, premium=premium, balance_carried_in=balance_carried_in, payouts=payouts,
         insurer_fee=fee, balance=available - payouts - fee,
-        loss_ratio=(payouts / premium).quantize(Decimal("0.0001")) if premium else None,
+        loss_ratio=(payouts / premium).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        if premium else None,
         days_elapsed=days_elapsed, days_in_year=days_in_year, projected_payouts=projected,
         projected_balance=projected_balance,
         projected_shortfall=max(-projected_balance, Decimal("0.00")),

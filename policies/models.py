@@ -12,12 +12,18 @@ from decimal import Decimal
 from typing import Annotated, ClassVar
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from sqlmodel import Field, SQLModel
 
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.rules import BUSINESS, TRANSFERS
-from policies.types import Money, ScaledDecimal, UtcDateTime
+from policies.types import Money, ScaledDecimal, UtcDateTime, no_float
 from policies.vocab import (
     ContractStatus,
     Education,
@@ -50,7 +56,12 @@ BANK_ACCOUNT = r"\d{8,32}"
 MONEY_MAX = Decimal("999999999999.99")
 # Decimals are normalised to their stored number of places, so a response shows "100.50"
 # whether the client sent "100.5" or "1.005E+2".
-Yuan = Annotated[Decimal, AfterValidator(lambda v: v.quantize(Decimal("0.01")))]
+Yuan = Annotated[
+    Decimal,
+    BeforeValidator(no_float),
+    Field(max_digits=14, decimal_places=2),
+    AfterValidator(lambda v: v.quantize(Decimal("0.01"))),
+]
 Rate = Annotated[Decimal, AfterValidator(lambda v: v.quantize(Decimal("0.0001")))]
 Multiple = Annotated[Decimal, AfterValidator(lambda v: v.quantize(Decimal("0.001")))]
 EARLIEST_DATE = date(1900, 1, 1)

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from policies.types import no_float
 from policies.vocab import HouseholdType, MonitoringCategory
 
 # The event types fangpin knows, with the amounts (yuan) and details each event carries. A
@@ -65,10 +67,18 @@ BUILTIN_EVENT_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
 
 Amount = Annotated[
     Decimal,
+    BeforeValidator(no_float),
     Field(ge=0, max_digits=14, decimal_places=2),
     AfterValidator(lambda v: v.quantize(Decimal("0.01"))),
 ]
-Ratio = Annotated[Decimal, Field(ge=0, le=1)]
+Ratio = Annotated[Decimal, BeforeValidator(no_float), Field(ge=0, le=1)]
+
+
+def _unique(names: tuple[str, ...]) -> tuple[str, ...]:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{repeated[0]!r} is listed twice")
+    return names
 
 
 class Strict(BaseModel):
@@ -79,23 +89,31 @@ class Policy(Strict):
     title: str = Field(min_length=1)
     county: str = Field(min_length=1, description="county name, e.g. 南漳县")
     county_code: str | None = Field(default=None, pattern=r"^\d{6}$")
-    policy_year: int = Field(ge=2000, le=2100)
+    policy_year: int = Field(ge=2000, le=2100, strict=True)
     source: str = Field(default="", description="where the published numbers come from")
 
 
 class Eligibility(Strict):
-    household_types: tuple[HouseholdType, ...] = tuple(HouseholdType)
-    monitoring_categories: tuple[MonitoringCategory | Literal["none"], ...] = (
-        *MonitoringCategory, "none")
-    max_income_multiple: Decimal | None = Field(
+    household_types: tuple[HouseholdType, ...] = Field(default=tuple(HouseholdType),
+                                                       min_length=1)
+    monitoring_categories: tuple[MonitoringCategory | Literal["none"], ...] = Field(
+        default=(*MonitoringCategory, "none"), min_length=1)
+    max_income_multiple: Annotated[Decimal, BeforeValidator(no_float)] | None = Field(
         default=None, gt=0, le=10,
         description="per-capita income must not exceed this multiple of the monitoring line")
-    waiting_days: int = Field(default=0, ge=0, le=366)
+    waiting_days: int = Field(default=0, ge=0, le=366, strict=True)
 
 
 class Base(Strict):
-    add: tuple[str, ...] = Field(min_length=1)
-    subtract: tuple[str, ...] = ()
+    add: Annotated[tuple[str, ...], AfterValidator(_unique)] = Field(min_length=1)
+    subtract: Annotated[tuple[str, ...], AfterValidator(_unique)] = ()
+
+    @model_validator(mode="after")
+    def _disjoint(self):
+        both = sorted(set(self.add) & set(self.subtract))
+        if both:
+            raise ValueError(f"{both[0]!r} is both added and subtracted")
+        return self
 
 
 class Deductible(Strict):
@@ -145,6 +163,10 @@ class Trigger(Strict):
             raise ValueError("deductible and bands apply only with a base")
         if self.warning is not None and self.base is None:
             raise ValueError("a warning threshold applies only with a base")
+        if (self.deductible is not None and self.deductible.unit == "household"
+                and self.caps.per_person_year is not None):
+            raise ValueError("a household deductible cannot go with a per-person cap: the "
+                             "household's loss above it belongs to no one person")
         return self
 
     @field_validator("bands")
@@ -160,11 +182,14 @@ class Trigger(Strict):
                     f"band {index + 1} ends at {band.up_to}, not above the previous band's "
                     f"end {previous}: bands must be in increasing order without overlap")
             previous = band.up_to if band.up_to is not None else previous
+        if bands and bands[-1].up_to is not None:
+            raise ValueError(f"the last band (band {len(bands)}) must have no up_to: losses "
+                             "above it would silently be paid nothing")
         return bands
 
 
 class SharedCap(Strict):
-    triggers: tuple[str, ...] = Field(min_length=2)
+    triggers: Annotated[tuple[str, ...], AfterValidator(_unique)] = Field(min_length=2)
     per_person_year: Amount | None = None
     per_household_year: Amount | None = None
 
@@ -188,7 +213,8 @@ class Terms(Strict):
     event_types: dict[str, EventType] = {}
     triggers: dict[str, Trigger] = Field(min_length=1)
     shared_caps: tuple[SharedCap, ...] = ()
-    notice_days: int = Field(default=7, ge=1, le=60, description="public notice (公示) length")
+    notice_days: int = Field(default=7, ge=1, le=60, strict=True,
+                             description="public notice (公示) length")
 
     def event_type(self, name: str) -> EventType | None:
         if name in self.event_types:
@@ -198,43 +224,52 @@ class Terms(Strict):
 
     @model_validator(mode="after")
     def _references(self):
-        clash = set(self.event_types) & set(BUILTIN_EVENT_TYPES)
-        if clash:
-            raise ValueError(f"event_types.{sorted(clash)[0]} is built in; choose another name")
+        problems: list[tuple[tuple, str]] = []
+        for name in sorted(set(self.event_types) & set(BUILTIN_EVENT_TYPES)):
+            problems.append((("event_types", name), f"{name} is built in; choose another name"))
         for name, trigger in self.triggers.items():
             kind = self.event_type(name)
             if kind is None:
                 known = ", ".join([*BUILTIN_EVENT_TYPES, *self.event_types])
-                raise TermsPathError(("triggers", name),
-                                     f"unknown trigger type {name!r}; known: {known} "
-                                     "(declare new ones under [event_types.NAME])")
+                problems.append((("triggers", name),
+                                 f"unknown trigger type {name!r}; known: {known} "
+                                 "(declare new ones under [event_types.NAME])"))
+                continue
             if trigger.base is not None:
                 for part in ("add", "subtract"):
                     for amount in getattr(trigger.base, part):
                         if amount not in kind.amounts:
-                            raise TermsPathError(
+                            problems.append((
                                 ("triggers", name, "base", part),
                                 f"{amount!r} is not an amount of {name} events; their amounts "
-                                f"are: {', '.join(kind.amounts) or 'none'}")
+                                f"are: {', '.join(kind.amounts) or 'none'}"))
             if trigger.fixed_by is not None and trigger.fixed_by.detail not in kind.details:
-                raise TermsPathError(
+                problems.append((
                     ("triggers", name, "fixed_by", "detail"),
-                    f"{trigger.fixed_by.detail!r} is not a detail of {name} events; their details "
-                    f"are: {', '.join(kind.details) or 'none'}")
+                    f"{trigger.fixed_by.detail!r} is not a detail of {name} events; their "
+                    f"details are: {', '.join(kind.details) or 'none'}"))
         for index, cap in enumerate(self.shared_caps):
             for name in cap.triggers:
                 if name not in self.triggers:
-                    raise TermsPathError(("shared_caps", index, "triggers"),
-                                         f"{name!r} is not a trigger of these terms")
+                    problems.append((("shared_caps", index, "triggers"),
+                                     f"{name!r} is not a trigger of these terms"))
+                elif (cap.per_person_year is not None
+                      and (deductible := self.triggers[name].deductible) is not None
+                      and deductible.unit == "household"):
+                    problems.append((("shared_caps", index, "per_person_year"),
+                                     f"{name} has a household deductible, which cannot go "
+                                     "with a per-person cap"))
+        if problems:
+            raise TermsPathError(problems)
         return self
 
 
 class TermsPathError(ValueError):
-    """A rule broken at a known place in the file."""
+    """Rules broken at known places in the file: (key path, reason) pairs."""
 
-    def __init__(self, path: tuple, message: str):
-        super().__init__(message)
-        self.path = path
+    def __init__(self, problems: list[tuple[tuple, str]]):
+        super().__init__("; ".join(reason for _, reason in problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -275,14 +310,15 @@ def parse_terms(text: str, filename: str = "<terms>") -> Terms:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            path = error["loc"]
-            reason = error["msg"].removeprefix("Value error, ")
             context = error.get("ctx", {}).get("error")
             if isinstance(context, TermsPathError):
-                path = context.path
+                problems += [TermsProblem(filename, _dotted(path), reason)
+                             for path, reason in context.problems]
+                continue
+            reason = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 reason = "unknown key (misspelt?)"
-            problems.append(TermsProblem(filename, _dotted(path), reason))
+            problems.append(TermsProblem(filename, _dotted(error["loc"]), reason))
         raise InvalidTerms(problems) from None
 
 

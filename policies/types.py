@@ -15,6 +15,13 @@ import sqlalchemy as sa
 FEN = Decimal("0.01")
 
 
+def no_float(value):
+    """Binary floats cannot hold money or ratios exactly: they must arrive as decimal text."""
+    if isinstance(value, float):
+        raise ValueError(f'write {value} as a decimal string, e.g. "{value}", not a number')
+    return value
+
+
 def to_fen_decimal(value: Decimal | int | str) -> Decimal:
     """Round an amount half-up to the fen."""
     return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)

@@ -179,3 +179,33 @@ def test_fund_balance_projection_and_settlement(client, session, places):
     assert client.get(f"/api/contracts/{contract['id']}").json()["status"] == "closed"
     again = client.post(f"/api/contracts/{contract['id']}/settlement", json={})
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"events": [{**EVENT, "amounts": {"total_cost": 80000.5}}]}, "total_cost"),
+        ({"events": [{**EVENT, "amounts": {"total_cost": "1e26"}}]}, "total_cost"),
+        ({"events": [{**EVENT, "amounts": {"total_cost": "100.125"}}]}, "total_cost"),
+        ({"events": [EVENT, EVENT]}, None),
+        ({"household": {"household_type": "lifted_out", "monitoring_category": "marginall"}},
+         "monitoring_category"),
+        ({"household": {"household_type": "lifted_out", "covered_from": "9999-12-31"}},
+         "covered_from"),
+        ({"prior_payouts": [{"trigger": "flood", "amount": "1"}]}, "prior_payouts[0].trigger"),
+    ],
+)
+def test_quote_refuses_inexact_ambiguous_or_out_of_range_input(client, change, where):
+    version = upload(client).json()
+    body = {"terms_version_id": version["id"], "household": {"household_type": "lifted_out"},
+            "events": [EVENT], **change}
+    response = client.post("/api/quotes", json=body)
+    assert response.status_code == 422, response.text
+    if where:
+        assert where in response.text
+
+
+@pytest.mark.parametrize("path", [f"/api/terms/{2**70}", f"/api/contracts/{2**63}/fund",
+                                  f"/api/terms?policy_year={2**70}"])
+def test_ids_beyond_the_database_range_are_a_client_error(client, path):
+    assert client.get(path).status_code in (404, 422)

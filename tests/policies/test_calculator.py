@@ -204,3 +204,53 @@ def test_a_larger_loss_never_pays_less(a, b):
     pay = [calculate(TERMS, HOUSEHOLD, [bill("e", date(2026, 3, 1), x)]).due
            for x in (low, high)]
     assert pay[0] <= pay[1]
+
+
+def test_an_amount_held_back_by_a_per_event_cap_stays_payable_later():
+    terms = parse_terms(HEAD + '''
+[triggers.illness]
+''' + MEDICAL + '''
+bands = [{ up_to = "1000", ratio = "1" }, { ratio = "0.1" }]
+caps = { per_event = "500" }
+''')
+    household = HouseholdSnapshot("lifted_out")
+    smaller = calculate(terms, household, [bill("a", date(2026, 3, 1), "900"),
+                                           bill("b", date(2026, 3, 2), "1000")]).due
+    larger = calculate(terms, household, [bill("a", date(2026, 3, 1), "1000"),
+                                          bill("b", date(2026, 3, 2), "1000")]).due
+    # entitlement 1,090 and 1,100; each event pays at most 500: 500 + 500 both times
+    assert (smaller, larger) == (D("1000.00"), D("1000.00"))
+    one = calculate(terms, household, [bill("a", date(2026, 3, 1), "900")]).events[0]
+    assert one.payout == D("500.00") and one.reason == "cap_reached"
+
+
+def test_events_outside_the_policy_year_are_not_paid_without_a_contract():
+    household = HouseholdSnapshot("lifted_out", None, D("9000"), D("8700"))
+    [result] = calculate(TERMS, household, [bill("old", date(1999, 1, 1), "50000")]).events
+    assert result.payout == 0 and result.reason == "outside_coverage"
+
+
+def test_reasons_for_nothing_paid():
+    terms = parse_terms(HEAD + '''
+[triggers.illness]
+''' + MEDICAL + '''
+deductible = { amount = "1000", per = "event" }
+''')
+    household = HouseholdSnapshot("lifted_out")
+    big, small, nothing = calculate(terms, household, [
+        bill("a", date(2026, 3, 1), "5000"), bill("b", date(2026, 3, 2), "800"),
+        bill("c", date(2026, 3, 3), "0")]).events
+    assert big.payout == D("4000.00")
+    assert (small.payout, small.reason) == (D("0.00"), "below_deductible")
+    assert (nothing.payout, nothing.reason) == (D("0.00"), "no_loss")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(amounts, st.sampled_from([PERSON, SPOUSE])), min_size=1, max_size=6),
+       st.randoms(use_true_random=False))
+def test_the_order_of_a_years_bills_does_not_change_the_total(bills, random):
+    events = [bill(f"e{i}", date(2026, 2, 1) + timedelta(days=i), amount, person=person)
+              for i, (amount, person) in enumerate(bills)]
+    shuffled = [bill(f"e{i}", date(2026, 2, 1) + timedelta(days=i), amount, person=person)
+                for i, (amount, person) in enumerate(random.sample(bills, len(bills)))]
+    assert calculate(TERMS, HOUSEHOLD, events).due == calculate(TERMS, HOUSEHOLD, shuffled).due

@@ -102,8 +102,12 @@ def test_shared_caps_name_real_triggers_and_a_cap():
     found = problems(HEAD + ILLNESS + '[[shared_caps]]\ntriggers = ["illness", "accident"]\n'
                      'per_household_year = "1000"\n')
     assert found == [("shared_caps[0].triggers", "'accident' is not a trigger of these terms")]
-    found = problems(HEAD + ILLNESS + '[[shared_caps]]\ntriggers = ["illness", "illness"]\n')
+    found = problems(HEAD + ILLNESS + '[triggers.disability]\nfixed = "100"\n'
+                     '[[shared_caps]]\ntriggers = ["illness", "disability"]\n')
     assert "needs per_person_year or per_household_year" in found[0][1]
+    found = problems(HEAD + ILLNESS + '[[shared_caps]]\ntriggers = ["illness", "illness"]\n'
+                     'per_household_year = "1000"\n')
+    assert found == [("shared_caps[0].triggers", "'illness' is listed twice")]
 
 
 def test_broken_toml_says_where():
@@ -125,3 +129,40 @@ def test_the_annotated_example_in_the_documentation_is_valid():
     terms = parse_terms(example, "docs/terms.md")
     assert set(terms.triggers) == {"illness", "disability", "education", "liability"}
     assert terms.notice_days == 7
+
+
+@pytest.mark.parametrize(
+    ("snippet", "path", "reason"),
+    [
+        ('base = { add = ["total_cost", "total_cost"] }\n', "triggers.illness.base.add",
+         "listed twice"),
+        ('base = { add = ["total_cost"], subtract = ["total_cost"] }\n',
+         "triggers.illness.base", "both added and subtracted"),
+        ('base = { add = ["total_cost"] }\nbands = [{ up_to = "100", ratio = "1" }]\n',
+         "triggers.illness.bands", "last band (band 1) must have no up_to"),
+        ('base = { add = ["total_cost"] }\nbands = [{ ratio = 0.3 }]\n',
+         "triggers.illness.bands[0].ratio", "as a decimal string"),
+        ('base = { add = ["total_cost"] }\ncaps = { per_event = 1e3 }\n',
+         "triggers.illness.caps.per_event", "as a decimal string"),
+        ('base = { add = ["total_cost"] }\ndeductible = { amount = "1", unit = "household" }\n'
+         'caps = { per_person_year = "100" }\n', "triggers.illness",
+         "household deductible cannot go with a per-person cap"),
+    ],
+)
+def test_ambiguous_or_inexact_terms_are_refused(snippet, path, reason):
+    found = problems(HEAD + "[triggers.illness]\n" + snippet)
+    assert any(p == path and reason in r for p, r in found), found
+
+
+def test_types_are_not_guessed():
+    found = problems(HEAD.replace("policy_year = 2026", 'policy_year = "2026"') + ILLNESS)
+    assert found[0][0] == "policy.policy_year"
+    found = problems(HEAD + "[eligibility]\nwaiting_days = true\nhousehold_types = []\n"
+                     + ILLNESS)
+    assert {p for p, _ in found} == {"eligibility.waiting_days", "eligibility.household_types"}
+
+
+def test_every_reference_mistake_is_reported_at_once_at_its_place():
+    found = problems(HEAD + '[event_types.illness]\namounts = ["x"]\n'
+                     '[triggers.flood]\nfixed = "1"\n[triggers.storm]\nfixed = "1"\n')
+    assert [p for p, _ in found] == ["event_types.illness", "triggers.flood", "triggers.storm"]
