@@ -33,8 +33,6 @@ from policies.models import IncomeRecordCreate
 from policies.tables import normalise_header, read_table
 from policies.vocab import IncomeSource, MemberStatus, Relation
 
-BANK_COLUMNS = ["payment_id", "household_number", "account_holder", "bank_name",
-                "bank_account", "amount", "claim_number"]
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
 CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "付款流水号": "payment_id", "payment_id": "payment_id", "状态": "status",
@@ -94,7 +92,8 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
     get_batch(session, batch_id)
     lines = [line for line in batch_lines(session, batch_id)
              if line["state"] in (PaymentState.pending, PaymentState.exported)]
-    rows = [[line[c] if c != "amount" else f"{line[c]:.2f}" for c in BANK_COLUMNS]
+    rows = [[line["id"], line["household_number"], line["account_holder"], line["bank_name"],
+             line["bank_account"], f"{line['amount']:.2f}", line["claim_number"]]
             for line in lines]
     if fmt == "xlsx":
         book = openpyxl.Workbook()

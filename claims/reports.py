@@ -27,7 +27,7 @@ def claims_report(session: Session, by: str, *, policy_year: int | None = None,
     if by == "township":
         village, township = sa.orm.aliased(Region), sa.orm.aliased(Region)
         key = township.name
-        query = (select(key.label("group"))
+        query = (select(key.label("grouping"))
                  .select_from(Claim)
                  .join(Household, Household.id == Claim.household_id)
                  .join(village, village.id == Household.village_id)
@@ -35,7 +35,7 @@ def claims_report(session: Session, by: str, *, policy_year: int | None = None,
     else:
         key = {"state": Claim.state, "trigger": Claim.trigger,
                "month": func.substr(sa.cast(Claim.opened_at, sa.String), 1, 7)}[by]
-        query = select(key.label("group")).select_from(Claim)
+        query = select(key.label("grouping")).select_from(Claim)
     overdue = sa.case((sa.and_(Claim.due_date < today, Claim.state.not_in(FINAL)), 1), else_=0)
     query = query.add_columns(
         func.count(Claim.id).label("claims"), func.sum(overdue).label("overdue"),
@@ -46,10 +46,10 @@ def claims_report(session: Session, by: str, *, policy_year: int | None = None,
     if policy_year is not None:
         query = query.where(Claim.policy_year == policy_year)
     return [
-        {"group": row.group, "claims": row.claims, "overdue": int(row.overdue or 0),
+        {"group": row.grouping, "claims": row.claims, "overdue": int(row.overdue or 0),
          "entitled": row.entitled or Decimal("0.00"), "approved": row.approved or Decimal(
              "0.00"), "paid": row.paid or Decimal("0.00")}
-        for row in session.exec(query)
+        for row in session.execute(query)
     ]
 
 

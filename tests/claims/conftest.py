@@ -1,0 +1,73 @@
+"""A covered county for claim tests: households, a line, incomes, an active contract with the
+demo terms in force, and a department's API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from claims.auth import SYSTEM
+from claims.people import create_client
+from policies import benefits, registry
+from policies.models import (
+    IncomeRecordCreate,
+    MonitoringLineCreate,
+    PolicyContractCreate,
+    PolicyContractUpdate,
+)
+from tests.factories import county_with_villages, household_with_members
+
+TERMS = (Path(__file__).resolve().parents[2] / "policies" / "county_terms"
+         / "yuzhou-demo-2026.toml").read_text(encoding="utf-8")
+START = date.today() - timedelta(days=100)  # the policy year started 100 days ago
+EVENT_DATE = date.today() - timedelta(days=30)
+DEPARTMENT_KEY = "fpk_test-medical-insurance"
+
+
+@dataclass
+class County:
+    ids: dict
+    household: object
+    members: list
+    contract: object
+    client_id: int
+
+
+def build_county(session: Session) -> County:
+    ids = county_with_villages(session, villages=1)
+    household, members = household_with_members(session, ids["village0"], members=3)
+    household.bank_name, household.bank_account = "农村商业银行", "6228480000000000001"
+    registry.create_monitoring_line(session, MonitoringLineCreate(
+        region_id=ids["county"], year=START.year, fixed_amount=Decimal("8700")))
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=household.id, period_start=date(START.year - 1, 1, 1),
+        period_end=date(START.year - 1, 12, 31), wages=Decimal("21000")))  # 7,000 a head
+    version, _ = benefits.store_terms(session, "demo", TERMS.replace("2026", str(START.year)))
+    contract = registry.create_contract(session, PolicyContractCreate(
+        contract_number="FPB-TEST", county_id=ids["county"], insurer="演示保险",
+        policy_year=START.year, start_date=START, end_date=START + timedelta(days=364),
+        premium_per_person=Decimal("50"), insured_headcount=10000,
+        insurer_fee_rate=Decimal("0.15")))
+    registry.update_contract(session, contract.id, PolicyContractUpdate(status="active"))
+    benefits.attach_terms(session, contract.id, version.id)
+    client, _ = create_client(session, SYSTEM, "医保局", "medical_insurance", key=DEPARTMENT_KEY)
+    session.commit()
+    return County(ids, household, members, contract, client.id)
+
+
+@pytest.fixture
+def county(session) -> County:
+    return build_county(session)
+
+
+@pytest.fixture
+def department(app, county):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"}) as client:
+        yield client

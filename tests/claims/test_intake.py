@@ -1,0 +1,149 @@
+"""Departments report shocks; fangpin stores each once and opens claims when terms say so."""
+
+import csv
+import io
+
+import pytest
+from sqlmodel import func, select
+
+from claims.models import Claim, EarlyWarning, TriggerEvent
+from tests.claims.conftest import EVENT_DATE
+from tests.factories import id_number
+
+
+def illness(event_id="HIS-1", seq=1, **amounts):
+    return {
+        "event_id": event_id, "type": "illness", "event_date": EVENT_DATE.isoformat(),
+        "id_number": id_number(seq=seq),
+        "amounts": {"total_cost": "80000.00", "basic_insurance_paid": "30000.00",
+                    "critical_illness_paid": "10000.00", "medical_assistance_paid": "5000.00",
+                    **amounts},
+        "details": {"hospital": "禹州市人民医院"},
+    }
+
+
+def test_a_payable_bill_opens_a_claim_and_warns_the_office(department, session, county):
+    response = department.post("/api/events", json=illness())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    # 80,000 − 45,000 paid by insurers = 35,000; above the 20,000 deductible: 15,000 at 50%
+    assert body["result"] == "accepted" and body["payout"] == "7500.00"
+    assert body["claim_number"].startswith("LP") and body["warning"] is True
+    claim = session.exec(select(Claim)).one()
+    assert (claim.state, claim.entitled, claim.trigger) == ("opened", 7500, "illness")
+    assert claim.terms_version_id == county.contract.terms_version_id
+    warning = session.exec(select(EarlyWarning)).one()
+    assert "18,000.00" in warning.text
+
+
+def test_the_same_event_twice_returns_the_first_outcome(department, session, county):
+    first = department.post("/api/events", json=illness()).json()
+    again = department.post("/api/events", json=illness())
+    assert again.status_code == 200
+    assert again.json() == {**first, "result": "duplicate"}
+    assert session.exec(select(func.count(TriggerEvent.id))).one() == 1
+    changed = department.post("/api/events", json=illness(total_cost="90000.00"))
+    assert changed.status_code == 409
+    assert changed.json()["field"] == "amounts.total_cost"
+    assert "amounts.total_cost" in changed.json()["message"]
+
+
+def test_a_second_bill_adds_to_the_open_claim(department, session, county):
+    department.post("/api/events", json=illness())
+    second = department.post("/api/events", json=illness(
+        "HIS-2", total_cost="20000.00", basic_insurance_paid="0", critical_illness_paid="0",
+        medical_assistance_paid="0")).json()
+    # cumulative 55,000; above 20,000: 35,000 → 30,000 × 50% + 5,000 × 60% = 18,000; less
+    # the 7,500 of the first bill: 10,500
+    assert second["payout"] == "10500.00"
+    claim = session.exec(select(Claim)).one()
+    assert claim.entitled == 18000
+    assert second["claim_number"] == claim.claim_number
+
+
+def test_an_unknown_person_waits_in_quarantine_until_corrected(department, client, county):
+    response = department.post("/api/events", json=illness(seq=77))
+    assert response.status_code == 201 and response.json()["result"] == "quarantined"
+    listed = client.get("/api/quarantine").json()
+    assert listed["count"] == 1
+    event_id = listed["data"][0]["id"]
+    replayed = client.post(f"/api/quarantine/{event_id}/replay",
+                           json={"id_number": id_number(seq=2)})
+    assert replayed.status_code == 200 and replayed.json()["result"] == "accepted"
+    assert client.get("/api/quarantine").json()["count"] == 0
+
+
+def test_a_household_without_cover_is_stored_but_opens_nothing(department, session, county):
+    from policies.models import HouseholdUpdate
+    from policies import registry
+
+    registry.update_household(session, county.household.id, HouseholdUpdate(status="cancelled"))
+    session.commit()
+    response = department.post("/api/events", json=illness())
+    assert response.json()["result"] == "not_covered"
+    assert "no policy covers" in response.json()["reason"]
+    assert session.exec(select(func.count(Claim.id))).one() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"event_date": "2999-01-01"}, "event_date"),
+        ({"amounts": {"total_cost": "1000", "basic_insurance_paid": "2000"}}, "amounts"),
+        ({"details": {"admission_date": "2026-03-05", "discharge_date": "2026-03-01"}},
+         "details.discharge_date"),
+        ({"amounts": {"total_cost": "100", "bogus": "1"}}, "amounts.bogus"),
+        ({"id_number": None}, "id_number"),
+    ],
+)
+def test_bad_events_are_refused_with_the_field(department, change, field):
+    response = department.post("/api/events", json={**illness(), **change})
+    assert response.status_code == 422
+    body = response.json()
+    where = body.get("field") or ".".join(map(str, body["detail"][0]["loc"][1:]))
+    assert where.startswith(field)
+
+
+def test_a_batch_handles_each_event_on_its_own(department, session, county):
+    events = [illness("B1"), illness("B1"), {**illness("B2"), "event_date": "2999-01-01"},
+              {"event_id": "B3", "type": "illness"}, illness("B4", seq=2, total_cost="1000",
+                                                             basic_insurance_paid="0",
+                                                             critical_illness_paid="0",
+                                                             medical_assistance_paid="0")]
+    response = department.post("/api/events/batch", json=events)
+    assert response.status_code == 200, response.text
+    results = [(r["source_event_id"], r["result"]) for r in response.json()["results"]]
+    assert results == [("B1", "accepted"), ("B1", "duplicate"), ("B2", "rejected"),
+                       ("B3", "rejected"), ("B4", "accepted")]
+    assert session.exec(select(func.count(TriggerEvent.id))).one() == 2
+
+
+def test_a_department_file_with_chinese_headers(department, county):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用", "基本医保支付",
+                     "医院"])
+    writer.writerow(["F1", "因病", EVENT_DATE.isoformat(), id_number(seq=1), "80000", "45000",
+                     "县医院"])
+    writer.writerow(["F2", "因病", "2999-01-01", id_number(seq=1), "100", "0", ""])
+    response = department.post("/api/events/file", files={
+        "file": ("events.csv", out.getvalue().encode("gbk"), "text/csv")})
+    assert response.status_code == 200, response.text
+    assert [r["result"] for r in response.json()["results"]] == ["accepted", "rejected"]
+    assert response.json()["results"][0]["payout"] == "7500.00"
+
+
+def test_keys_and_tokens_each_do_only_their_own_work(department, client, as_user):
+    assert department.get("/api/households").status_code == 403
+    assert department.get("/api/claims").status_code == 403
+    assert client.post("/api/events", json=illness()).status_code == 403
+    auditor = as_user("auditor")
+    assert auditor.get("/api/claims").status_code == 200
+    assert auditor.post("/api/regions", json={"code": "99", "name": "x",
+                                              "level": "province"}).status_code == 403
+    from fastapi.testclient import TestClient
+    anonymous = TestClient(client.app)
+    assert anonymous.get("/api/households").status_code == 401
+    department.post("/api/events", json=illness())
+    own = department.get("/api/events/HIS-1")
+    assert own.status_code == 200 and own.json()["status"] == "accepted"

@@ -1,0 +1,207 @@
+"""Insurer staff take a claim from opened to paid: every step checked, recorded and audited."""
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from claims.models import AuditEntry, Claim, IncomeRecord, Payment
+from tests.claims.conftest import EVENT_DATE
+from tests.claims.test_intake import illness
+
+SURVEY = {"visit_date": (date.today() - timedelta(days=20)).isoformat(),
+          "team": ["王查勘", "李查勘"], "findings": "住院属实，家庭困难",
+          "asset_check": {"bank_deposits": "无大额存款", "vehicles": "无", "housing": "自有旧房"},
+          "documents": ["出院小结", "费用清单"]}
+
+
+@pytest.fixture
+def claim(department, session, county):
+    department.post("/api/events", json=illness())
+    return session.exec(select(Claim)).one()
+
+
+@pytest.fixture
+def staff(as_user):
+    return {
+        "investigator": as_user("investigator", "inv"),
+        "adjudicator": as_user("adjudicator", "adj", approval_limit=Decimal("5000")),
+        "supervisor": as_user("supervisor", "sup"),
+        "clerk": as_user("clerk", "clerk"),
+    }
+
+
+def act(who, claim, action, data=None):
+    return who.post(f"/api/claims/{claim.id}/actions/{action}", json=data)
+
+
+def to_approval(staff, claim):
+    assert act(staff["investigator"], claim, "start_investigation").status_code == 200
+    assert act(staff["investigator"], claim, "submit_survey", SURVEY).status_code == 200
+    assert act(staff["clerk"], claim, "record_review",
+               {"outcome": "agree", "representatives": ["村民代表甲", "村民代表乙"]}
+               ).status_code == 200
+    started = (date.today() - timedelta(days=8)).isoformat()
+    assert act(staff["clerk"], claim, "start_notice", {"start_date": started}).status_code == 200
+    closed = act(staff["clerk"], claim, "close_notice")
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["state"] == "approval"
+
+
+def test_from_opened_to_paid_with_a_supervisors_second_approval(staff, client, session, claim):
+    to_approval(staff, claim)
+    assert act(staff["investigator"], claim, "approve", {"amount": "7500.00"}).status_code == 403
+    first = act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
+    assert first.status_code == 200 and first.json()["state"] == "approval"  # over 5,000
+    again = act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
+    assert again.status_code == 403
+    second = act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    assert second.status_code == 200 and second.json()["state"] == "payment_pending"
+
+    batch = client.post("/api/payment-batches")
+    assert batch.status_code == 201, batch.text
+    batch = batch.json()
+    assert batch["amount"] == "7500.00" and len(batch["lines"]) == 1
+    bank = client.post(f"/api/payment-batches/{batch['id']}/bank-file", params={"format": "csv"})
+    rows = list(csv.reader(io.StringIO(bank.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["付款流水号", "户编号", "户主"] and rows[1][5] == "7500.00"
+
+    payment_id = rows[1][0]
+    answer = f"付款流水号,状态,银行流水号\n{payment_id},成功,BANK-001\n".encode()
+    confirm = client.post(f"/api/payment-batches/{batch['id']}/confirmation",
+                          files={"file": ("answer.csv", answer, "text/csv")})
+    assert confirm.json()["results"][0]["result"] == "paid"
+    again = client.post(f"/api/payment-batches/{batch['id']}/confirmation",
+                        files={"file": ("answer.csv", answer, "text/csv")})
+    assert again.json()["results"][0]["result"] == "already_paid"
+
+    session.expire_all()
+    paid = session.get(Claim, claim.id)
+    assert (paid.state, paid.paid_amount) == ("paid", Decimal("7500.00"))
+    ledger = session.exec(select(IncomeRecord).where(IncomeRecord.source == "payout")).all()
+    assert [r.transfer_poverty_insurance for r in ledger] == [Decimal("7500.00")]
+    fund = client.get(f"/api/contracts/{paid.contract_id}/fund").json()
+    assert fund["payouts"] == "7500.00" and fund["insurer_fee"] == "1125.00"
+
+    detail = client.get(f"/api/claims/{claim.id}").json()
+    assert [h["action"] for h in detail["history"]] == [
+        "open", "start_investigation", "submit_survey", "record_review", "start_notice",
+        "close_notice", "approve", "approve", "mark_paid"]
+    assert detail["history"][-2]["actor"] == "user:sup"
+
+
+def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
+        staff, client, department, session, claim):
+    to_approval(staff, claim)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    line = batch["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{batch['id']}/confirmation",
+                files={"file": ("a.csv", f"payment_id,status\n{line},paid\n".encode())})
+    department.post("/api/events", json=illness("HIS-2", total_cost="10000", basic_insurance_paid="0",
+                                               critical_illness_paid="0",
+                                               medical_assistance_paid="0"))
+    session.expire_all()
+    reopened = session.get(Claim, claim.id)
+    # cumulative 45,000; above 20,000: 25,000 at 50% = 12,500; 7,500 already paid
+    assert (reopened.state, reopened.entitled) == ("reopened", Decimal("12500.00"))
+    too_much = act(staff["supervisor"], reopened, "start_investigation")
+    assert too_much.status_code == 200
+    act(staff["investigator"], reopened, "submit_survey", SURVEY)
+    act(staff["clerk"], reopened, "record_review", {"outcome": "agree",
+                                                   "representatives": ["代表"]})
+    act(staff["clerk"], reopened, "start_notice",
+        {"start_date": (date.today() - timedelta(days=8)).isoformat()})
+    act(staff["clerk"], reopened, "close_notice")
+    over = act(staff["supervisor"], reopened, "approve", {"amount": "5000.01"})
+    assert over.status_code == 422 and over.json()["field"] == "amount"  # only 5,000 is due
+
+
+def test_illegal_steps_are_refused_with_409_and_bad_data_with_422(staff, claim):
+    assert act(staff["clerk"], claim, "close_notice").status_code == 409
+    act(staff["investigator"], claim, "start_investigation")
+    lonely = act(staff["investigator"], claim, "submit_survey", {**SURVEY, "team": ["王查勘"]})
+    assert lonely.status_code == 422 and lonely.json()["field"] == "team"
+    future = act(staff["investigator"], claim, "submit_survey",
+                 {**SURVEY, "visit_date": (date.today() + timedelta(days=1)).isoformat()})
+    assert future.status_code == 422
+    act(staff["investigator"], claim, "submit_survey", SURVEY)
+    act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
+    early = act(staff["clerk"], claim, "close_notice")
+    assert early.status_code == 409 and "can be closed from" in early.json()["message"]
+    objection = act(staff["clerk"], claim, "record_objection",
+                    {"text": "有人反映家中有车", "upheld": True})
+    assert objection.json()["state"] == "investigating"
+    bad_code = act(staff["adjudicator"], claim, "reject", {"code": "because"})
+    assert bad_code.status_code == 422
+    rejected = act(staff["adjudicator"], claim, "reject",
+                   {"code": "false_information", "text": "名下有车辆"})
+    assert rejected.json()["state"] == "rejected"
+    assert act(staff["adjudicator"], claim, "withdraw", {"reason": "x"}).status_code == 409
+
+
+def test_nobody_approves_a_claim_they_investigated(as_user, staff, claim):
+    boss = as_user("supervisor", "boss")
+    act(boss, claim, "start_investigation")
+    act(staff["investigator"], claim, "submit_survey", SURVEY)
+    act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
+    act(staff["clerk"], claim, "start_notice",
+        {"start_date": (date.today() - timedelta(days=8)).isoformat()})
+    act(staff["clerk"], claim, "close_notice")
+    refused = act(boss, claim, "approve", {"amount": "100.00"})
+    assert refused.status_code == 403 and "investigated" in refused.json()["message"]
+
+
+def test_a_failed_payment_is_issued_again_in_a_later_batch(staff, client, session, claim):
+    to_approval(staff, claim)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    first = client.post("/api/payment-batches").json()
+    client.post(f"/api/payment-batches/{first['id']}/bank-file", params={"format": "xlsx"})
+    line = first["lines"][0]["id"]
+    failed = client.post(f"/api/payment-batches/{first['id']}/confirmation", files={
+        "file": ("a.csv", f"付款流水号,状态,失败原因\n{line},失败,账户已销户\n".encode())})
+    assert failed.json()["results"][0] == {"row": 2, "payment_id": str(line),
+                                           "result": "failed", "reason": "账户已销户"}
+    second = client.post("/api/payment-batches")
+    assert second.status_code == 201 and len(second.json()["lines"]) == 1
+    assert client.post("/api/payment-batches").status_code == 409  # nothing left to gather
+    session.expire_all()
+    assert session.get(Claim, claim.id).state == "payment_pending"
+
+
+def test_overdue_claims_are_listed_and_reported(client, claim):
+    later = (date.today() + timedelta(days=30)).isoformat()
+    overdue = client.get("/api/claims", params={"overdue": True, "today": later}).json()
+    assert overdue["count"] == 1 and overdue["data"][0]["state"] == "opened"
+    assert client.get("/api/claims", params={"overdue": True}).json()["count"] == 0
+    report = client.get("/api/reports/claims", params={"by": "state"}).json()
+    assert report["rows"] == [{"group": "opened", "claims": 1, "overdue": 0,
+                               "entitled": "7500.00", "approved": "0.00", "paid": "0.00"}]
+    xlsx = client.get("/api/reports/claims", params={"by": "township", "format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_an_altered_audit_entry_is_found(client, session, claim):
+    assert client.get("/api/audit/verify").json()["intact"] is True
+    session.execute(sa.update(AuditEntry).where(AuditEntry.id == 2).values(reason="改过"))
+    session.commit()
+    result = client.get("/api/audit/verify").json()
+    assert result["intact"] is False and result["first_bad"] == 2
+
+
+def test_an_application_opens_a_claim_without_an_event(as_user, county):
+    clerk = as_user("clerk")
+    response = clerk.post("/api/applications", json={
+        "household_id": county.household.id, "trigger": "disaster",
+        "reason": "村委会申报：房屋因暴雨倒塌"})
+    assert response.status_code == 201, response.text
+    assert response.json()["source"] == "application"
+    again = clerk.post("/api/applications", json={
+        "household_id": county.household.id, "trigger": "disaster", "reason": "再次"})
+    assert again.status_code == 409
+    assert EVENT_DATE  # the county's policy covers today
