@@ -74,8 +74,8 @@ def test_an_unknown_person_waits_in_quarantine_until_corrected(department, clien
 
 
 def test_a_household_without_cover_is_stored_but_opens_nothing(department, session, county):
-    from policies.models import HouseholdUpdate
     from policies import registry
+    from policies.models import HouseholdUpdate
 
     registry.update_household(session, county.household.id, HouseholdUpdate(status="cancelled"))
     session.commit()

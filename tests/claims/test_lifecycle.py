@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from claims.models import AuditEntry, Claim, IncomeRecord, Payment
+from claims.models import AuditEntry, Claim, IncomeRecord
 from tests.claims.conftest import EVENT_DATE
 from tests.claims.test_intake import illness
 
@@ -103,9 +103,9 @@ def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
     line = batch["lines"][0]["id"]
     client.post(f"/api/payment-batches/{batch['id']}/confirmation",
                 files={"file": ("a.csv", f"payment_id,status\n{line},paid\n".encode())})
-    department.post("/api/events", json=illness("HIS-2", total_cost="10000", basic_insurance_paid="0",
-                                               critical_illness_paid="0",
-                                               medical_assistance_paid="0"))
+    department.post("/api/events", json=illness(
+        "HIS-2", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
+        medical_assistance_paid="0"))
     session.expire_all()
     reopened = session.get(Claim, claim.id)
     # cumulative 45,000; above 20,000: 25,000 at 50% = 12,500; 7,500 already paid
