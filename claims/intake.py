@@ -227,12 +227,12 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     snapshot = benefits.household_snapshot(session, household.id,
                                            policy_year=contract.policy_year, contract=contract)
     events = _year_events(session, household.id, contract.id)
-    by_key = {str(e.id): e for e in events}
+    # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
+    by_key = {f"{e.id:012d}": e for e in events}
     quote = calculator.calculate(terms, snapshot, [
-        EventIn.model_validate(e.payload).to_event(event_id=str(e.id)) for e in events])
-    results = {r.event_id: r for r in quote.events}
-    mine = results[str(event.id)]
-    event.payout, event.warning = mine.payout, mine.warning
+        EventIn.model_validate(e.payload).to_event(event_id=key) for key, e in by_key.items()])
+    mine = next(r for r in quote.events if r.event_id == f"{event.id:012d}")
+    event.warning = mine.warning
     if mine.warning:
         session.add(EarlyWarning(
             household_id=household.id, trigger=event.type, source="event", event_id=event.id,
@@ -246,6 +246,9 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     claim = session.exec(select(Claim).where(
         Claim.household_id == household.id, Claim.trigger == event.type,
         Claim.policy_year == contract.policy_year)).first()
+    # What this event adds to the year's entitlement (a late bill dated earlier than others
+    # may change how the total splits between events, never the total).
+    event.payout = entitled - (claim.entitled if claim is not None else Decimal("0.00"))
     if claim is None:
         if entitled <= 0:
             session.flush()

@@ -1,0 +1,119 @@
+"""Exactly once under concurrency: real transactions from several connections at once."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session, func, select
+
+from claims import intake, lifecycle, payments
+from claims.auth import SYSTEM, Actor
+from claims.db import make_engine
+from claims.migrate import upgrade
+from claims.models import Claim, ClaimState, IncomeRecord, Payment, TriggerEvent
+from policies.benefits import EventIn
+from tests.claims.conftest import build_county
+from tests.claims.test_intake import illness
+from tests.conftest import database_url
+
+THREADS = 8
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path_factory):
+    for url in database_url(request.param, tmp_path_factory, "concurrency"):
+        upgrade(url)
+        engine = make_engine(url, pool_size=THREADS + 2)
+        yield engine
+        engine.dispose()
+
+
+def all_at_once(work):
+    """Run ``work(i)`` in THREADS threads released together; return results or exceptions."""
+    barrier = threading.Barrier(THREADS)
+    results: list = [None] * THREADS
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:  # reported by the assertions below
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_the_same_event_from_many_connections_is_stored_once(engine):
+    with Session(engine) as session:
+        county = build_county(session)
+    department = Actor("client", county.client_id, "医保局")
+
+    def send(_):
+        with Session(engine) as session:
+            outcome = intake.submit(session, department, EventIn.model_validate(illness()))
+            session.commit()
+            return outcome.result
+
+    results = all_at_once(send)
+    assert sorted(results) == ["accepted"] + ["duplicate"] * (THREADS - 1), results
+    with Session(engine) as session:
+        assert session.exec(select(func.count(TriggerEvent.id))).one() == 1
+        assert session.exec(select(func.count(Claim.id))).one() == 1
+
+
+def test_different_bills_of_one_household_at_once_share_one_claim(engine):
+    with Session(engine) as session:
+        county = build_county(session)
+    department = Actor("client", county.client_id, "医保局")
+
+    def send(i):
+        with Session(engine) as session:
+            event = illness(f"HIS-{i}", total_cost="30000", basic_insurance_paid="0",
+                            critical_illness_paid="0", medical_assistance_paid="0")
+            outcome = intake.submit(session, department, EventIn.model_validate(event))
+            session.commit()
+            return outcome.result
+
+    assert all_at_once(send) == ["accepted"] * THREADS
+    with Session(engine) as session:
+        claim = session.exec(select(Claim)).one()
+        # 8 × 30,000 = 240,000; above 20,000: 220,000 → 30,000 × 50% + 50,000 × 60% +
+        # 140,000 × 70% = 143,000, within the 150,000 cap
+        assert claim.entitled == Decimal("143000.00")
+        payouts = session.exec(select(TriggerEvent.payout)).all()
+        assert sum(payouts) == Decimal("143000.00")
+
+
+def test_a_payment_confirmed_twice_at_once_is_paid_once(engine):
+    with Session(engine) as session:
+        county = build_county(session)
+        department = Actor("client", county.client_id, "医保局")
+        intake.submit(session, department, EventIn.model_validate(illness()))
+        claim = session.exec(select(Claim)).one()
+        claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
+        batch = payments.create_batch(session, SYSTEM)
+        payments.bank_file(session, SYSTEM, batch.id, "csv")
+        payment_id = session.exec(select(Payment.id)).one()
+        session.commit()
+        batch_id = batch.id
+    answer = f"payment_id,status\n{payment_id},paid\n".encode()
+
+    def confirm(_):
+        with Session(engine) as session:
+            [line] = payments.confirm(session, SYSTEM, batch_id, answer, "answer.csv")
+            session.commit()
+            return line.result
+
+    results = all_at_once(confirm)
+    assert sorted(results) == ["already_paid"] * (THREADS - 1) + ["paid"], results
+    with Session(engine) as session:
+        claim = session.exec(select(Claim)).one()
+        assert (claim.state, claim.paid_amount) == ("paid", Decimal("7500.00"))
+        ledger = session.exec(select(IncomeRecord).where(IncomeRecord.source == "payout")).all()
+        assert len(ledger) == 1
+    assert lifecycle  # the transition to paid went through the one lifecycle function
