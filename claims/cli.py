@@ -6,6 +6,7 @@ import argparse
 import csv
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import Session
@@ -46,6 +47,7 @@ def _db(args) -> int:
 def _demo(args) -> int:
     from sqlmodel import select
 
+    from claims import seed
     from policies import demo
     from policies.models import Household
 
@@ -62,6 +64,7 @@ def _demo(args) -> int:
         summary = demo.build_demo_county(
             session, households=args.households, seed=args.seed, progress=progress
         )
+        logins = seed.seed_people(session)
         session.commit()
     print(file=sys.stderr)
     print(
@@ -69,6 +72,11 @@ def _demo(args) -> int:
         f"{summary.members:,} members, {summary.villages} villages, contract "
         f"{summary.contract_id}, in {time.perf_counter() - started:.1f}s"
     )
+    print("\n".join(logins))
+    if args.logins_file:
+        Path(args.logins_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.logins_file).write_text("\n".join(logins) + "\n", encoding="utf-8")
+        Path(args.logins_file).chmod(0o600)
     return 0
 
 
@@ -229,6 +237,75 @@ def _fund(args) -> int:
     return 0
 
 
+def _audit(args) -> int:
+    from claims import audit
+
+    with Session(get_engine()) as session:
+        result = audit.verify(session)
+    if result.first_bad is None:
+        print(f"audit trail intact: {result.checked:,} entries")
+        return 0
+    print(f"audit trail broken: {result.problem} (entries before it: {result.checked:,})")
+    return 1
+
+
+def _people(args) -> int:
+    from claims.auth import SYSTEM
+    from claims.people import create_client, create_user
+
+    with Session(get_engine()) as session:
+        if args.kind == "user":
+            limit = Decimal(args.approval_limit) if args.approval_limit else None
+            user, token = create_user(session, SYSTEM, username=args.name,
+                                      full_name=args.full_name or args.name, role=args.role,
+                                      approval_limit=limit)
+            session.commit()
+            print(f"user {user.username} ({user.role}); API token, shown once: {token}")
+        else:
+            client, key = create_client(session, SYSTEM, args.name, args.organisation)
+            session.commit()
+            print(f"department {client.name} ({client.organisation}); API key, shown once: "
+                  f"{key}")
+    return 0
+
+
+def _import_events(args) -> int:
+    from sqlmodel import select
+
+    from claims import intake
+    from claims.auth import Actor
+    from claims.models import ApiClient
+    from policies.event_files import read_events
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    with Session(get_engine()) as session:
+        clients = session.exec(select(ApiClient).where(
+            ApiClient.active, (ApiClient.organisation == args.source)
+            | (ApiClient.name == args.source))).all()
+        if len(clients) != 1:
+            print(f"--source {args.source}: {len(clients)} departments match; give the "
+                  "department's name or a unique organisation code", file=sys.stderr)
+            return 2
+        actor = Actor("client", clients[0].id, clients[0].name,
+                      organisation=clients[0].organisation)
+        raw, row_errors = read_events(path.read_bytes(), path.name)
+        outcomes = intake.submit_many(session, actor, raw)
+        session.commit()
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.result] = counts.get(outcome.result, 0) + 1
+        if outcome.result in ("rejected", "conflict"):
+            print(f"  {outcome.source_event_id}: {outcome.field}: {outcome.reason}")
+    for error in row_errors:
+        print(f"  {error['source_event_id']}: {error['reason']}")
+    print(f"{path.name}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    return 0 if not row_errors and not counts.get("rejected") and not counts.get("conflict") \
+        else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fangpin", description="Poverty-prevention insurance (防贫保) claims engine"
@@ -251,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=20171106)
     demo.add_argument("--if-empty", action="store_true",
                       help="do nothing when the registry already has households")
+    demo.add_argument("--logins-file", help="also write the demo users' tokens to this file")
     demo.set_defaults(func=_demo)
 
     imp = sub.add_parser("import", help="import a file")
@@ -262,6 +340,30 @@ def build_parser() -> argparse.ArgumentParser:
     households.add_argument("--report", help="write every bad value to this CSV file")
     households.add_argument("--show", type=int, default=50, help="bad values to print")
     households.set_defaults(func=_import)
+    events = imp_sub.add_parser("events", help="a department's event file (CSV/XLSX)")
+    events.add_argument("file")
+    events.add_argument("--source", required=True,
+                        help="the department: its name or organisation code")
+    events.set_defaults(func=_import_events)
+
+    audit_cmd = sub.add_parser("audit", help="the audit trail")
+    audit_cmd.add_argument("action", choices=["verify"])
+    audit_cmd.set_defaults(func=_audit)
+
+    users = sub.add_parser("users", help="add a staff user (prints the token once)")
+    users.add_argument("name", help="username")
+    users.add_argument("--role", required=True, choices=[
+        "clerk", "investigator", "adjudicator", "supervisor", "auditor", "admin"])
+    users.add_argument("--full-name")
+    users.add_argument("--approval-limit")
+    users.set_defaults(func=_people, kind="user")
+
+    clients = sub.add_parser("departments", help="add a department API key (printed once)")
+    clients.add_argument("name")
+    clients.add_argument("--organisation", required=True, choices=[
+        "poverty_office", "medical_insurance", "civil_affairs", "disabled_federation",
+        "emergency_management", "traffic_police", "education"])
+    clients.set_defaults(func=_people, kind="client")
 
     terms = sub.add_parser("terms", help="benefit terms: validate, load, quote")
     terms.add_argument("action", choices=["validate", "load", "quote"])

@@ -113,3 +113,26 @@ def test_terms_load_and_fund_show_on_a_database(fresh_url):
     assert "premium" in shown.stdout and "projected shortfall" in shown.stdout
     early = fangpin(fresh_url, "fund", "settle", "1")
     assert early.returncode == 1 and "settle after it" in early.stderr
+
+
+def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    seeded = fangpin(fresh_url, "demo", "--households", "10", "--logins-file",
+                     str(tmp_path / "logins.txt"))
+    assert "adjudicator" in seeded.stdout and "fpu_" in seeded.stdout
+    assert "fpk_" in (tmp_path / "logins.txt").read_text(encoding="utf-8")
+    added = fangpin(fresh_url, "users", "zhang", "--role", "supervisor",
+                    "--approval-limit", "20000")
+    assert added.returncode == 0 and "token, shown once: fpu_" in added.stdout
+    events = tmp_path / "events.csv"
+    with open(events, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用"])
+        writer.writerow(["E1", "因病", "2999-01-01", id_number(seq=1), "1000"])
+        writer.writerow(["E2", "因病", "2020-01-01", id_number(seq=1), "1000"])
+    imported = fangpin(fresh_url, "import", "events", str(events), "--source",
+                       "medical_insurance")
+    assert imported.returncode == 1, imported.stderr
+    assert "E1: event_date:" in imported.stdout and "1 quarantined, 1 rejected" in imported.stdout
+    verified = fangpin(fresh_url, "audit", "verify")
+    assert verified.returncode == 0 and "audit trail intact" in verified.stdout
