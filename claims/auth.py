@@ -85,6 +85,9 @@ def current_actor(request: Request, session: SessionDep) -> Actor:
         raise NotAuthenticated("send 'Authorization: Bearer <token>' (a staff token or a "
                                "department API key)", field="authorization")
     actor = authenticate(session, token.strip())
+    # Give the connection back before the handler runs on another worker thread: a request
+    # must never hold a connection while it waits for a thread (SQLite has one connection).
+    session.rollback()
     if actor is None:
         raise NotAuthenticated("the token is unknown or revoked", field="authorization")
     return actor

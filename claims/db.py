@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -45,6 +46,12 @@ def make_engine(url: str, **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite writes one transaction at a time and every transaction here begins
+        # IMMEDIATE; one pooled connection queues requests in Python instead of having them
+        # wait on the file lock while holding pool connections.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 300)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
@@ -53,17 +60,28 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 _engine: Engine | None = None
+_engine_lock = threading.Lock()
 
 
 def get_engine() -> Engine:
-    """The process's engine for the configured database."""
+    """The process's engine for the configured database (one, even when the first requests
+    arrive together on several threads)."""
     global _engine
-    if _engine is None:
-        _engine = make_engine(get_settings().database_url)
+    with _engine_lock:
+        if _engine is None:
+            _engine = make_engine(get_settings().database_url)
     return _engine
 
 
-def get_session() -> Iterator[Session]:
-    """A session for one request; the handler commits, anything uncommitted is rolled back."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+async def get_session() -> AsyncIterator[Session]:
+    """A session for one request; the handler commits, anything uncommitted is rolled back.
+
+    Async on purpose: the session is closed (and its connection returned) on the event loop,
+    not on a worker thread, so requests waiting in worker threads for a connection can never
+    starve the request that holds it.
+    """
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
         yield session
+    finally:
+        session.close()

@@ -1,0 +1,13 @@
+"""The floor of scripts/bench_intake.py: a bare FastAPI endpoint that validates the same event
+body as fangpin's intake and stores nothing."""
+
+from fastapi import FastAPI
+
+from policies.benefits import EventIn
+
+app = FastAPI()
+
+
+@app.post("/api/events", status_code=201)
+def receive(event: EventIn) -> dict:
+    return {"event_id": event.event_id, "result": "accepted"}
