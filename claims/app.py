@@ -45,7 +45,7 @@ def create_app() -> FastAPI:
     clerks = [Depends(staff(Role.clerk))]
     app.include_router(registry_api.router, dependencies=clerks)
     app.include_router(imports_api.router, dependencies=clerks)
-    app.include_router(benefits_api.router, dependencies=[Depends(staff())])
+    app.include_router(benefits_api.router)
     app.include_router(events_api.router)
     app.include_router(events_api.quarantine)
     app.include_router(claims_api.router)

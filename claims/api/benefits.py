@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel
 
+from claims import audit
 from claims.api.deps import PageDep, SessionDep
+from claims.auth import Actor, staff
+from claims.models import Role
 from policies import benefits, registry
 from policies.models import (
     PolicyContractPublic,
@@ -19,23 +22,28 @@ from policies.models import (
 )
 
 router = APIRouter(prefix="/api")
+Admin = Annotated[Actor, Depends(staff())]  # staff read; only administrators write
+AnyStaff = Annotated[Actor, Depends(staff(*Role))]  # every staff role, quotes included
 
 
 @router.post("/terms", response_model=TermsVersionPublic, tags=["terms"],
              responses={201: {"description": "a new version"},
                         200: {"description": "the same text was already stored"}})
-def upload_terms(body: TermsUpload, session: SessionDep):
+def upload_terms(body: TermsUpload, session: SessionDep, actor: Admin):
     """Store a terms file (TOML) as the next version of its key; the same text again
     returns the version already stored."""
     version, created = benefits.store_terms(session, body.key, body.source_text,
                                             f"{body.key}.toml")
+    if created:
+        audit.record(session, actor, "terms_version", f"{version.key}/{version.version}",
+                     "create", after={"sha256": version.sha256, "title": version.title})
     session.commit()
     view = TermsVersionPublic.model_validate(benefits.terms_view(version))
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 
 
 @router.get("/terms", response_model=TermsVersionsPublic, tags=["terms"])
-def list_terms(session: SessionDep, page: PageDep, key: str | None = None,
+def list_terms(session: SessionDep, _: Admin, page: PageDep, key: str | None = None,
                policy_year: int | None = None):
     """List terms versions by key and policy year."""
     rows, count = benefits.list_terms_versions(session, page, key=key, policy_year=policy_year)
@@ -43,7 +51,7 @@ def list_terms(session: SessionDep, page: PageDep, key: str | None = None,
 
 
 @router.get("/terms/{version_id}", response_model=TermsVersionPublic, tags=["terms"])
-def read_terms(version_id: int, session: SessionDep):
+def read_terms(version_id: int, session: SessionDep, _: Admin):
     """Read one terms version with its text and validated content."""
     return benefits.terms_view(benefits.get_terms_version(session, version_id))
 
@@ -55,15 +63,19 @@ class TermsAttach(SQLModel):
 
 @router.put("/contracts/{contract_id}/terms", response_model=PolicyContractPublic,
             tags=["contracts"])
-def attach_terms(contract_id: int, body: TermsAttach, session: SessionDep):
+def attach_terms(contract_id: int, body: TermsAttach, session: SessionDep, actor: Admin):
     """Put a terms version in force for a contract (same policy year)."""
+    before = registry.get_contract(session, contract_id).terms_version_id
     contract = benefits.attach_terms(session, contract_id, body.terms_version_id)
+    audit.record(session, actor, "policy_contract", contract.contract_number, "attach_terms",
+                 before={"terms_version_id": before},
+                 after={"terms_version_id": body.terms_version_id})
     session.commit()
     return registry.contract_view(session, contract)
 
 
 @router.post("/quotes", response_model=benefits.QuoteOut, tags=["terms"])
-def create_quote(body: benefits.QuoteRequest, session: SessionDep):
+def create_quote(body: benefits.QuoteRequest, session: SessionDep, _: AnyStaff):
     """Compute payouts for one household's events in one policy year, with the trace;
     nothing is stored."""
     return benefits.quote_request(session, body)
@@ -71,7 +83,7 @@ def create_quote(body: benefits.QuoteRequest, session: SessionDep):
 
 @router.get("/contracts/{contract_id}/fund", tags=["contracts"])
 def fund_position(
-    contract_id: int, session: SessionDep,
+    contract_id: int, session: SessionDep, _: Admin,
     as_of: Annotated[date | None, Query(description="default: today")] = None,
 ):
     """Premium, carried-in balance, payouts, fee and balance; the projection to year end."""
@@ -85,11 +97,13 @@ class SettlementRequest(SQLModel):
 
 
 @router.post("/contracts/{contract_id}/settlement", tags=["contracts"])
-def settle(contract_id: int, body: SettlementRequest, session: SessionDep):
+def settle(contract_id: int, body: SettlementRequest, session: SessionDep, actor: Admin):
     """Settle a finished policy year: the surplus carries over to the next contract, or the
     shortfall is the county's top-up; the contract is closed."""
     settlement = benefits.settle_contract(session, contract_id, today=date.today(),
                                           next_contract_id=body.next_contract_id)
+    audit.record(session, actor, "policy_contract", contract_id, "settle",
+                 after=settlement.__dict__)
     session.commit()
     return _jsonable(settlement.__dict__)
 

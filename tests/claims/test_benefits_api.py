@@ -209,3 +209,16 @@ def test_quote_refuses_inexact_ambiguous_or_out_of_range_input(client, change, w
                                   f"/api/terms?policy_year={2**70}"])
 def test_ids_beyond_the_database_range_are_a_client_error(client, path):
     assert client.get(path).status_code in (404, 422)
+
+
+def test_any_staff_may_quote_but_only_administrators_change_terms(client, as_user):
+    version = upload(client).json()
+    adjudicator = as_user("adjudicator")
+    quote = adjudicator.post("/api/quotes", json={
+        "terms_version_id": version["id"], "household": {"household_type": "lifted_out"},
+        "events": [EVENT]})
+    assert quote.status_code == 200
+    refused = adjudicator.post("/api/terms", json={"key": "mine", "source_text": DEMO_TERMS})
+    assert refused.status_code == 403
+    history = client.get("/api/audit/verify").json()
+    assert history["intact"] and history["checked"] >= 2  # the admin user and the terms
