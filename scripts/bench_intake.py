@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,11 +60,12 @@ def prepare(url: str, households: int) -> list[str]:
     return ids
 
 
-def start(args: list[str], env: dict, port: int) -> subprocess.Popen:
+def start(args: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:
+    """A uvicorn server; its log (errors included) goes to ``log``."""
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(f"/tmp/bench-{port}.log", "w"))
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     for _ in range(100):
         try:
             httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
@@ -73,7 +73,7 @@ def start(args: list[str], env: dict, port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.1)
     server.kill()
-    raise SystemExit(f"server on {port} did not start: {server.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"server on {port} did not start: {log.read_text()[-2000:]}")
 
 
 def event(i: int, id_number: str, prefix: str) -> dict:
@@ -140,8 +140,10 @@ def main() -> None:
         env = {**os.environ, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_LEVEL": "WARNING",
                "PYTHONPATH": str(ROOT)}
         fangpin_port, floor_port = free_port(), free_port()
-        servers = [start(["claims.main:app"], env, fangpin_port),
-                   start(["--app-dir", "scripts", "bench_floor_app:app"], env, floor_port)]
+        log = Path(tmp) / "fangpin.log"
+        servers = [start(["claims.main:app"], env, fangpin_port, log),
+                   start(["--app-dir", "scripts", "bench_floor_app:app"], env, floor_port,
+                         Path(tmp) / "floor.log")]
         try:
             warm = [event(i, ids[i % len(ids)], "warm") for i in range(200)]
             asyncio.run(single(floor_port, warm))
@@ -153,10 +155,13 @@ def main() -> None:
             batch_bodies = [event(i, ids[(i * 13) % len(ids)], "batch")
                             for i in range(args.batch_events)]
             batch_rate = batches(fangpin_port, batch_bodies)
+        except BaseException:
+            print(log.read_text()[-3000:], file=sys.stderr)
+            raise
         finally:
             for server in servers:
                 server.terminate()
-                server.wait(timeout=10)
+                server.wait(timeout=30)
     print(f"floor (bare endpoint): {floor_rps:,.0f} requests/s, p99 {floor_p99:.1f} ms")
     print(f"fangpin single events: {rps:,.0f} requests/s, p99 {p99:.1f} ms")
     print(f"fangpin batches: {batch_rate:,.0f} events/s")
