@@ -129,33 +129,71 @@ def submit(session: Session, actor: Actor, event: EventIn, *, today: date | None
     """Store and evaluate one event; the same event again returns the first outcome, the same
     id with other content is refused (409) naming the fields that differ; flushes."""
     check_event(event, today or date.today())
-    payload = payload_of(event)
-    payload_hash = digest(payload)
-    values = {
-        "client_id": actor.id, "source_event_id": event.event_id, "payload_hash": payload_hash,
-        "payload": payload, "type": event.type, "id_number": event.id_number,
-        "event_date": event.event_date, "status": EventStatus.quarantined,
-        "received_at": utcnow(), "warning": False, "reason": "",
-    }
+    [outcome] = _store_and_evaluate(session, actor, [event])
+    if outcome.result == "conflict":
+        raise Conflict(outcome.reason, field=outcome.field, value=event.event_id)
+    return outcome
+
+
+def _insert_new(session: Session, actor: Actor, events: list[EventIn]) -> dict[str, int]:
+    """Insert the events whose source id is new, in one statement per thousand; returns
+    source id → row id of those inserted (a concurrent or earlier copy is left alone)."""
     dialect = session.connection().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TriggerEvent)
-    inserted = session.execute(
-        insert.values(**values).on_conflict_do_nothing(
-            index_elements=["client_id", "source_event_id"]).returning(TriggerEvent.id)
-    ).scalar()
-    if inserted is None:
-        stored = session.exec(select(TriggerEvent).where(
-            TriggerEvent.client_id == actor.id,
-            TriggerEvent.source_event_id == event.event_id)).one()
-        if stored.payload_hash != payload_hash:
-            fields = _differences(stored.payload, payload)
-            raise Conflict(f"event {event.event_id} was already received with other content; "
-                           f"differing fields: {', '.join(fields)}", field=fields[0],
-                           value=event.event_id)
-        return outcome_of(stored, _claim_number(session, stored.claim_id), "duplicate")
-    stored = session.get(TriggerEvent, inserted)
-    evaluate(session, stored)
-    return outcome_of(stored, _claim_number(session, stored.claim_id))
+    statement = insert.on_conflict_do_nothing(
+        index_elements=["client_id", "source_event_id"]
+    ).returning(TriggerEvent.source_event_id, TriggerEvent.id)
+    now = utcnow()
+    inserted: dict[str, int] = {}
+    for start in range(0, len(events), 1000):
+        rows = []
+        for event in events[start:start + 1000]:
+            payload = payload_of(event)
+            rows.append({
+                "client_id": actor.id, "source_event_id": event.event_id,
+                "payload_hash": digest(payload), "payload": payload, "type": event.type,
+                "id_number": event.id_number, "event_date": event.event_date,
+                "status": EventStatus.quarantined, "received_at": now, "warning": False,
+                "reason": "",
+            })
+        inserted.update(session.execute(statement, rows).all())
+    return inserted
+
+
+def _store_and_evaluate(session: Session, actor: Actor, events: list[EventIn]
+                        ) -> list[Outcome]:
+    """Store checked events (one per source id; repeats compared with the first) and
+    evaluate the new ones in arrival order; one outcome per event."""
+    firsts: dict[str, EventIn] = {}
+    for event in events:
+        firsts.setdefault(event.event_id, event)
+    inserted = _insert_new(session, actor, list(firsts.values()))
+    stored = {}
+    for start in range(0, len(firsts), 1000):
+        chunk = list(firsts)[start:start + 1000]
+        stored.update((e.source_event_id, e) for e in session.exec(select(TriggerEvent).where(
+            TriggerEvent.client_id == actor.id, TriggerEvent.source_event_id.in_(chunk))))
+    cache = Cache()
+    for source_id in sorted(inserted, key=inserted.get):
+        evaluate(session, stored[source_id], cache)
+    claim_numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
+        Claim.id.in_({e.claim_id for e in stored.values() if e.claim_id}))).all())
+    outcomes, answered = [], set()
+    for event in events:
+        row = stored[event.event_id]
+        payload_hash = digest(payload_of(event))
+        if row.payload_hash != payload_hash:
+            fields = _differences(row.payload, payload_of(event))
+            outcomes.append(Outcome(
+                event.event_id, "conflict", field=fields[0],
+                reason=f"event {event.event_id} was already received with other content; "
+                       f"differing fields: {', '.join(fields)}"))
+            continue
+        first_time = event.event_id in inserted and event.event_id not in answered
+        answered.add(event.event_id)
+        outcomes.append(outcome_of(row, claim_numbers.get(row.claim_id),
+                                   None if first_time else "duplicate"))
+    return outcomes
 
 
 def _claim_number(session: Session, claim_id: int | None) -> str | None:
@@ -164,15 +202,31 @@ def _claim_number(session: Session, claim_id: int | None) -> str | None:
     return session.get(Claim, claim_id).claim_number
 
 
-def covering_contract(session: Session, household: Household, on: date) -> PolicyContract | None:
+class Cache:
+    """What one intake call reads again and again: each county's contracts and each
+    village's county. Lives for one call only, so it never outlives a change."""
+
+    def __init__(self) -> None:
+        self.contracts: dict[int, list[PolicyContract]] = {}
+        self.county_of: dict[int, int] = {}
+
+
+def covering_contract(session: Session, household: Household, on: date,
+                      cache: Cache | None = None) -> PolicyContract | None:
     """The active contract of the household's county covering a date (and naming it, if the
     contract names its insured)."""
-    village = session.get(Region, household.village_id)
-    township = session.get(Region, village.parent_id)
-    contract = session.exec(select(PolicyContract).where(
-        PolicyContract.county_id == township.parent_id,
-        PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]),
-        PolicyContract.start_date <= on, PolicyContract.end_date >= on)).first()
+    cache = cache or Cache()
+    county = cache.county_of.get(household.village_id)
+    if county is None:
+        village = session.get(Region, household.village_id)
+        county = cache.county_of[household.village_id] = session.get(
+            Region, village.parent_id).parent_id
+    if county not in cache.contracts:
+        cache.contracts[county] = session.exec(select(PolicyContract).where(
+            PolicyContract.county_id == county,
+            PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]))).all()
+    contract = next((c for c in cache.contracts[county]
+                     if c.start_date <= on <= c.end_date), None)
     if contract is None:
         return None
     if contract.insured_basis == InsuredBasis.named and session.exec(
@@ -183,7 +237,7 @@ def covering_contract(session: Session, household: Household, on: date) -> Polic
     return contract
 
 
-def evaluate(session: Session, event: TriggerEvent) -> None:
+def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) -> None:
     """Match an event to its household and contract, and open or extend a claim."""
     member = session.exec(select(Member).where(Member.id_number == event.id_number)).first()
     if member is None:
@@ -193,7 +247,7 @@ def evaluate(session: Session, event: TriggerEvent) -> None:
         return
     household = _lock_household(session, member.household_id)
     event.member_id, event.household_id = member.id, household.id
-    contract = covering_contract(session, household, event.event_date)
+    contract = covering_contract(session, household, event.event_date, cache)
     if household.status != HouseholdStatus.active or member.status != MemberStatus.active:
         contract = None
     if contract is None or contract.terms_version_id is None:
@@ -342,28 +396,30 @@ def apply(session: Session, actor: Actor, household_id: int, trigger: str, reaso
 
 def submit_many(session: Session, actor: Actor, raw_events: list[Any],
                 today: date | None = None) -> list[Outcome]:
-    """A batch: each event is validated, stored and evaluated in a savepoint of its own, so
-    one bad event never blocks the rest; flushes."""
+    """A batch: every event is checked on its own (a bad one never blocks the rest), the good
+    ones are stored together and evaluated in order; one outcome per event; flushes."""
     from pydantic import ValidationError
 
-    outcomes = []
+    today = today or date.today()
+    outcomes: list[Outcome | None] = [None] * len(raw_events)
+    good: list[tuple[int, EventIn]] = []
     for index, raw in enumerate(raw_events):
         source_id = str(raw.get("event_id", f"#{index}")) if isinstance(raw, dict) else \
             f"#{index}"
         try:
             event = EventIn.model_validate(raw)
+            check_event(event, today)
         except ValidationError as exc:
             error = exc.errors()[0]
-            outcomes.append(Outcome(source_id, "rejected", reason=error["msg"].removeprefix(
-                "Value error, "), field=".".join(str(p) for p in error["loc"])))
+            outcomes[index] = Outcome(source_id, "rejected", field=".".join(
+                str(p) for p in error["loc"]), reason=error["msg"].removeprefix("Value error, "))
             continue
-        savepoint = session.begin_nested()
-        try:
-            outcomes.append(submit(session, actor, event, today=today))
-            savepoint.commit()
-        except (InvalidInput, Conflict) as exc:
-            savepoint.rollback()
-            outcomes.append(Outcome(source_id, "conflict" if isinstance(exc, Conflict)
-                                    else "rejected", reason=exc.message, field=exc.field))
+        except InvalidInput as exc:
+            outcomes[index] = Outcome(source_id, "rejected", reason=exc.message,
+                                      field=exc.field)
+            continue
+        good.append((index, event))
+    stored = _store_and_evaluate(session, actor, [event for _, event in good])
+    for (index, _), outcome in zip(good, stored, strict=True):
+        outcomes[index] = outcome
     return outcomes
-
