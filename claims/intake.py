@@ -100,7 +100,12 @@ def check_event(event: EventIn, today: date) -> None:
 
 
 def payload_of(event: EventIn) -> dict[str, Any]:
-    return event.model_dump(mode="json")
+    """The event as stored and compared: a zero amount is the same as a missing one, and a
+    detail is text whether it came from JSON or from a file cell."""
+    payload = event.model_dump(mode="json")
+    payload["amounts"] = {k: v for k, v in payload["amounts"].items() if Decimal(v) != 0}
+    payload["details"] = {k: str(v) for k, v in payload["details"].items()}
+    return payload
 
 
 def digest(payload: dict[str, Any]) -> str:
@@ -183,7 +188,7 @@ def _store_and_evaluate(session: Session, actor: Actor, events: list[EventIn]
         row = stored[event.event_id]
         payload_hash = digest(payload_of(event))
         if row.payload_hash != payload_hash:
-            fields = _differences(row.payload, payload_of(event))
+            fields = _differences(row.payload, payload_of(event)) or ["payload"]
             outcomes.append(Outcome(
                 event.event_id, "conflict", field=fields[0],
                 reason=f"event {event.event_id} was already received with other content; "
@@ -209,6 +214,7 @@ class Cache:
     def __init__(self) -> None:
         self.contracts: dict[int, list[PolicyContract]] = {}
         self.county_of: dict[int, int] = {}
+        self.lines: dict[tuple[int, int], Decimal | None] = {}
 
 
 def covering_contract(session: Session, household: Household, on: date,
@@ -258,7 +264,7 @@ def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) 
         return
     event.status, event.contract_id, event.reason = EventStatus.accepted, contract.id, ""
     session.flush()
-    _assess(session, household, contract, event)
+    _assess(session, household, contract, event, cache or Cache())
 
 
 def _lock_household(session: Session, household_id: int) -> Household:
@@ -275,11 +281,12 @@ def _year_events(session: Session, household_id: int, contract_id: int) -> list[
 
 
 def _assess(session: Session, household: Household, contract: PolicyContract,
-            event: TriggerEvent) -> None:
+            event: TriggerEvent, cache: Cache) -> None:
     version = benefits.get_terms_version(session, contract.terms_version_id)
     terms = benefits.terms_of(version)
     snapshot = benefits.household_snapshot(session, household.id,
-                                           policy_year=contract.policy_year, contract=contract)
+                                           policy_year=contract.policy_year, contract=contract,
+                                           lines=cache.lines)
     events = _year_events(session, household.id, contract.id)
     # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
     by_key = {f"{e.id:012d}": e for e in events}
@@ -293,38 +300,62 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
             text=next((t.text for t in mine.trace if t.step == "warning"), "early warning")))
     if mine.reason and mine.payout == 0:
         event.reason = calculator.REASONS.get(mine.reason, mine.reason)
-    entitled = next((t.entitled for t in quote.totals if t.trigger == event.type),
-                    Decimal("0.00"))
-    trigger_results = [audit.jsonable(r.__dict__ | {"trace": [t.__dict__ for t in r.trace]})
-                       for r in quote.events if by_key[r.event_id].type == event.type]
-    claim = session.exec(select(Claim).where(
-        Claim.household_id == household.id, Claim.trigger == event.type,
-        Claim.policy_year == contract.policy_year)).first()
+    entitled = {t.trigger: t.entitled for t in quote.totals}
+    claims = {c.trigger: c for c in session.exec(select(Claim).where(
+        Claim.household_id == household.id, Claim.policy_year == contract.policy_year))}
+    # Every claim of the year is brought up to date, not only this trigger's: a late bill of
+    # one trigger can take room of a cap it shares with another.
+    for trigger, claim in claims.items():
+        if trigger != event.type:
+            _recalculate(session, claim, entitled.get(trigger, Decimal("0.00")), version.id,
+                         quote, by_key, event)
+    claim = claims.get(event.type)
+    new_total = entitled.get(event.type, Decimal("0.00"))
     # What this event adds to the year's entitlement (a late bill dated earlier than others
     # may change how the total splits between events, never the total).
-    event.payout = entitled - (claim.entitled if claim is not None else Decimal("0.00"))
+    event.payout = new_total - (claim.entitled if claim is not None else Decimal("0.00"))
     if claim is None:
-        if entitled <= 0:
-            session.flush()
-            return
-        claim = open_claim(session, household.id, contract, version.id, event.type,
-                           entitled, trigger_results, source="event", actor=SYSTEM,
-                           notice_days=terms.notice_days)
+        if new_total > 0:
+            claim = open_claim(session, household.id, contract, version.id, event.type,
+                               new_total, _results(quote, by_key, event.type), source="event",
+                               actor=SYSTEM, notice_days=terms.notice_days)
+    elif claim.state in (ClaimState.rejected, ClaimState.withdrawn):
+        event.payout = Decimal("0.00")
+        event.reason = (f"claim {claim.claim_number} is {claim.state}; a supervisor may "
+                        "reconsider it with this bill")
+        _recalculate(session, claim, new_total, version.id, quote, by_key, event)
     else:
-        before = lifecycle.snapshot(claim)
-        claim.entitled = entitled
-        claim.calculation = {"events": trigger_results}
-        claim.terms_version_id = version.id
-        if claim.state == ClaimState.paid and entitled > claim.paid_amount:
-            lifecycle.transition(session, claim, "reopen", SYSTEM,
-                                 reason=f"new bill: entitlement {entitled}, paid "
-                                        f"{claim.paid_amount}")
-        elif before["entitled"] != entitled:
-            audit.record(session, SYSTEM, "claim", claim.claim_number, "recalculate",
-                         reason=f"event {event.source_event_id}", before=before,
-                         after=lifecycle.snapshot(claim))
-    event.claim_id = claim.id
+        _recalculate(session, claim, new_total, version.id, quote, by_key, event)
+    event.claim_id = claim.id if claim is not None else None
     session.flush()
+
+
+def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
+    return [audit.jsonable(r.__dict__ | {"trace": [t.__dict__ for t in r.trace]})
+            for r in quote.events if by_key[r.event_id].type == trigger]
+
+
+def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: int,
+                 quote: calculator.Quote, by_key: dict, event: TriggerEvent) -> None:
+    """Bring a claim's entitlement up to date; a paid claim that is owed more reopens, one
+    whose payment is under way is reopened once it is paid."""
+    before = lifecycle.snapshot(claim)
+    if entitled == claim.entitled:
+        return
+    grew = entitled > claim.entitled
+    claim.entitled = entitled
+    claim.calculation = {**claim.calculation, "events": _results(quote, by_key, claim.trigger)}
+    claim.terms_version_id = version_id
+    if claim.state == ClaimState.paid and entitled > claim.paid_amount:
+        lifecycle.transition(session, claim, "reopen", SYSTEM,
+                             reason=f"new bill: entitlement {entitled}, paid {claim.paid_amount}")
+        return
+    if grew and claim.state in (ClaimState.approval, ClaimState.payment_pending) and (
+            claim.approved_amount > 0):
+        claim.calculation = {**claim.calculation, "supplement_pending": True}
+    audit.record(session, SYSTEM, "claim", claim.claim_number, "recalculate",
+                 reason=f"event {event.source_event_id}", before=before,
+                 after=lifecycle.snapshot(claim))
 
 
 def open_claim(session: Session, household_id: int, contract: PolicyContract, version_id: int,
@@ -350,17 +381,26 @@ def open_claim(session: Session, household_id: int, contract: PolicyContract, ve
 
 
 def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Outcome:
-    """Correct a quarantined event's ID number and evaluate it again."""
-    event = session.get(TriggerEvent, event_id)
+    """Correct a quarantined event's ID number and evaluate it again (once, even when two
+    clerks replay it at the same moment)."""
+    from pydantic import ValidationError
+
+    event = session.exec(select(TriggerEvent).where(TriggerEvent.id == event_id)
+                         .with_for_update()).first()
     if event is None:
         raise InvalidInput(f"event {event_id} does not exist", field="event_id", value=event_id)
     if event.status != EventStatus.quarantined:
         raise Conflict(f"event {event_id} is {event.status}, not in quarantine",
                        field="status", value=event.status)
-    corrected = EventIn.model_validate({**event.payload, "id_number": id_number})
+    try:
+        corrected = EventIn.model_validate({**event.payload, "id_number": id_number})
+    except ValidationError as exc:
+        raise InvalidInput(exc.errors()[0]["msg"].removeprefix("Value error, "),
+                           field="id_number", value=id_number) from None
     before = {"id_number": event.id_number}
     event.id_number = corrected.id_number
-    event.payload = {**event.payload, "id_number": corrected.id_number}
+    event.payload = payload_of(corrected)
+    event.payload_hash = digest(event.payload)  # the department may now send it corrected
     audit.record(session, actor, "trigger_event", event.id, "correct_and_replay",
                  before=before, after={"id_number": corrected.id_number})
     evaluate(session, event)

@@ -146,6 +146,8 @@ ACTIONS = {a.name: a for a in (
     Action("withdraw", frozenset(OPEN_STATES), frozenset({Role.clerk, *ADJUDICATORS}), Withdraw),
     Action("mark_paid", frozenset({S.payment_pending}), frozenset(), SystemStep),
     Action("reopen", frozenset({S.paid}), frozenset(), SystemStep),
+    Action("reconsider", frozenset({S.rejected, S.withdrawn}), frozenset({Role.supervisor}),
+           Withdraw),
 )}
 
 
@@ -197,7 +199,8 @@ def transition(
             f"claim {claim.claim_number} is {claim.state}; {action_name} needs it to be "
             f"{' or '.join(sorted(action.sources))}", field="state", value=claim.state)
     if action.roles:
-        if actor.kind != "user" or (actor.role not in action.roles and actor.role != Role.admin):
+        # Administrators manage users and terms; they take no claim steps (four eyes).
+        if actor.kind != "user" or actor.role not in action.roles:
             raise Forbidden(f"{action_name} is for: {', '.join(sorted(action.roles))}",
                             field="role", value=actor.role)
     elif actor.kind != "system":
@@ -252,14 +255,21 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
     if name == "record_review":
         if step.outcome == "disagree":
             claim.rejection_code, claim.rejection_text = "village_review", step.notes
+            claim.approved_amount, claim.first_approver_id = claim.paid_amount, None
             return S.rejected
         return S.public_notice
     if name == "start_notice":
+        if step.start_date is not None:
+            earliest = _notice_start(session, claim)
+            if not earliest <= step.start_date <= today:
+                raise InvalidInput(f"start_date {step.start_date} must fall between the day "
+                                   f"after the review ({earliest}) and today",
+                                   field="start_date", value=step.start_date)
         return S.public_notice
     if name == "record_objection":
         return S.investigating if step.upheld else S.public_notice
     if name == "close_notice":
-        started = _notice_start(session, claim)
+        started = _notice_start(session, claim, recorded=True)
         ends = started + timedelta(days=notice_days)
         if today < ends:
             raise InvalidTransition(f"the public notice runs {notice_days} days from {started}:"
@@ -270,9 +280,14 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         return _approve(session, claim, step, actor)
     if name == "reject":
         claim.rejection_code, claim.rejection_text = step.code, step.text
+        claim.approved_amount, claim.first_approver_id = claim.paid_amount, None
         return S.rejected
     if name == "withdraw":
+        claim.approved_amount, claim.first_approver_id = claim.paid_amount, None
         return S.withdrawn
+    if name == "reconsider":
+        claim.rejection_code, claim.rejection_text = None, ""
+        return S.reopened
     if name == "mark_paid":
         return S.paid
     if name == "reopen":
@@ -281,8 +296,9 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
     raise AssertionError(name)
 
 
-def _notice_start(session: Session, claim: Claim) -> date:
-    """The notice starts on the date recorded by start_notice, else the day after review."""
+def _notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> date:
+    """The day after the last review or objection; with ``recorded``, the start date that
+    start_notice set since then, if any."""
     records = session.exec(
         select(ClaimRecord).where(ClaimRecord.claim_id == claim.id,
                                   ClaimRecord.kind.in_(["start_notice", "record_review",
@@ -290,11 +306,30 @@ def _notice_start(session: Session, claim: Claim) -> date:
         .order_by(ClaimRecord.id.desc())
     ).all()
     for record in records:
-        if record.kind == "start_notice" and record.data.get("start_date"):
+        if recorded and record.kind == "start_notice" and record.data.get("start_date"):
             return date.fromisoformat(record.data["start_date"])
         if record.kind in ("record_review", "record_objection"):
             return record.created_at.date() + timedelta(days=1)
     return date.today()
+
+
+def _people_who_investigated(session: Session, claim: Claim) -> set[int]:
+    """Everyone who started or carried out a field investigation of this claim."""
+    actors = set(session.exec(select(ClaimRecord.actor_id).where(
+        ClaimRecord.claim_id == claim.id,
+        ClaimRecord.kind.in_(["start_investigation", "submit_survey"]))).all())
+    actors.add(claim.investigator_id)
+    return {a for a in actors if a is not None}
+
+
+def _same_person(session: Session, a: int | None, b: int | None) -> bool:
+    """Two accounts are the same person when they are one account or share an ID number."""
+    if a is None or b is None:
+        return False
+    if a == b:
+        return True
+    first, second = session.get(AppUser, a), session.get(AppUser, b)
+    return bool(first and second and first.id_number and first.id_number == second.id_number)
 
 
 def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
@@ -303,7 +338,8 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
         raise InvalidInput(f"amount {step.amount} is more than the {due} due "
                            f"(entitled {claim.entitled}, already paid {claim.paid_amount})",
                            field="amount", value=step.amount)
-    if actor.id is not None and actor.id == claim.investigator_id:
+    if any(_same_person(session, actor.id, other)
+           for other in _people_who_investigated(session, claim)):
         raise Forbidden("nobody approves a claim they investigated", field="actor",
                         value=actor.name)
     user = session.get(AppUser, actor.id)
@@ -313,25 +349,28 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
     ).first():
         raise Forbidden("nobody approves a payment to their own household", field="actor",
                         value=actor.name)
+    # Limits apply to everything the claim will have been approved for, so a claim cannot
+    # be split into rounds that each fit under a limit.
+    total = claim.paid_amount + step.amount
     limit = actor.approval_limit
-    supervisor = actor.role in (Role.supervisor, Role.admin)
+    supervisor = actor.role == Role.supervisor
     # A supervisor without a limit may approve any amount; an adjudicator without one, none.
-    within_limit = (limit is None or step.amount <= limit) if supervisor else (
-        limit is not None and step.amount <= limit)
+    within_limit = (limit is None or total <= limit) if supervisor else (
+        limit is not None and total <= limit)
     if claim.first_approver_id is not None:
-        if claim.first_approver_id == actor.id:
+        if _same_person(session, claim.first_approver_id, actor.id):
             raise Forbidden("the second approval must come from another person",
                             field="actor", value=actor.name)
         if not supervisor or not within_limit:
-            raise Forbidden(f"amount {step.amount} is above the first approver's limit: a "
+            raise Forbidden(f"a total of {total} is above the first approver's limit: a "
                             "supervisor whose limit covers it must approve", field="role",
                             value=actor.role)
     elif not within_limit:
         if supervisor:
-            raise Forbidden(f"amount {step.amount} is above your approval limit {limit}",
+            raise Forbidden(f"a total of {total} is above your approval limit {limit}",
                             field="amount", value=step.amount)
         claim.first_approver_id = actor.id
-        claim.approved_amount = claim.paid_amount + step.amount
+        claim.approved_amount = total
         return S.approval  # waits for a supervisor (四眼原则)
-    claim.approved_amount = claim.paid_amount + step.amount
+    claim.approved_amount = total
     return S.payment_pending

@@ -229,9 +229,14 @@ class PaymentBatch(SQLModel, table=True):
 
 
 class Payment(SQLModel, table=True):
-    """One transfer to a household's bank account."""
+    """One transfer to a household's bank account; at most one under way per claim."""
 
     __tablename__ = "payment"
+    __table_args__ = (
+        sa.Index("ux_payment_claim_under_way", "claim_id", unique=True,
+                 sqlite_where=sa.text("state IN ('pending', 'exported')"),
+                 postgresql_where=sa.text("state IN ('pending', 'exported')")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="payment_batch.id", index=True)
     claim_id: int = Field(foreign_key="claim.id", index=True)

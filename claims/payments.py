@@ -28,7 +28,7 @@ from claims.models import (
     utcnow,
 )
 from policies import benefits, registry
-from policies.errors import Conflict, InvalidInput, NotFound
+from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.models import IncomeRecordCreate
 from policies.tables import normalise_header, read_table
 from policies.vocab import IncomeSource, MemberStatus, Relation
@@ -46,9 +46,11 @@ def create_batch(session: Session, actor: Actor) -> PaymentBatch:
     """Gather every claim awaiting payment that has no payment under way; flushes."""
     busy = select(Payment.claim_id).where(
         Payment.state.in_([PaymentState.pending, PaymentState.exported]))
+    # Locked, so two batches made at once cannot both take a claim (the partial unique index
+    # on payment.claim_id is the last line of defence).
     claims = session.exec(select(Claim).where(
         Claim.state == ClaimState.payment_pending, Claim.id.not_in(busy))
-        .order_by(Claim.id)).all()
+        .order_by(Claim.id).with_for_update()).all()
     if not claims:
         raise Conflict("no approved claim is waiting for payment", field="claims")
     batch = PaymentBatch(batch_number="", created_by=actor.id if actor.kind == "user" else None)
@@ -140,20 +142,30 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
     for row, line in table.frame.iterrows():
         raw_id, status = line["payment_id"], line["status"].lower()
         reason = line.get("reason", "") or ""
-        if not raw_id.isdigit():
-            results.append(LineResult(row, raw_id, "error", "付款流水号 must be a number"))
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
+            results.append(LineResult(row, raw_id, "error", "付款流水号 must be a payment number"))
             continue
         payment = session.get(Payment, int(raw_id))
         if payment is None or payment.batch_id != batch_id:
             results.append(LineResult(row, raw_id, "error", "no such payment in this batch"))
             continue
-        if status in PAID:
-            results.append(_paid(session, actor, payment, row, line.get("bank_reference", "")))
-        elif status in FAILED:
-            results.append(_failed(session, actor, payment, row, reason or "no reason given"))
-        else:
+        if status not in PAID | FAILED:
             results.append(LineResult(row, raw_id, "error",
                                       f"status {line['status']!r} is not paid/成功 or failed/失败"))
+            continue
+        # Each line on its own: one that cannot be applied is reported, the rest still are.
+        savepoint = session.begin_nested()
+        try:
+            if status in PAID:
+                result = _paid(session, actor, payment, row,
+                               (line.get("bank_reference", "") or "")[:64])
+            else:
+                result = _failed(session, actor, payment, row, reason or "no reason given")
+            savepoint.commit()
+        except DomainError as exc:
+            savepoint.rollback()
+            result = LineResult(row, raw_id, "error", exc.message)
+        results.append(result)
     session.flush()
     return results
 
@@ -178,9 +190,10 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
     if claim.paid_amount >= claim.approved_amount:
         lifecycle.transition(session, claim, "mark_paid", SYSTEM,
                              reason=f"payment {payment.id} confirmed")
-        if claim.entitled > claim.paid_amount:  # bills arrived while payment was under way
+        if claim.calculation.get("supplement_pending"):  # bills arrived after the approval
+            claim.calculation = {**claim.calculation, "supplement_pending": False}
             lifecycle.transition(session, claim, "reopen", SYSTEM,
-                                 reason="entitlement grew before payment")
+                                 reason="bills arrived while the payment was under way")
     return LineResult(row, str(payment.id), "paid")
 
 

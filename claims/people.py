@@ -36,6 +36,11 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
             id_number = parse_citizen_id(id_number).number
         except InvalidCitizenId as exc:
             raise InvalidInput(f"ID number: {exc}", field="id_number", value=id_number) from None
+        holder = session.exec(select(AppUser.username).where(AppUser.id_number == id_number))
+        if holder.first():
+            raise Conflict("another account belongs to the same person (ID number); one "
+                           "person, one account, so that four eyes are two people",
+                           field="id_number", value=id_number)
     token = token or new_token(USER_PREFIX)[0]
     user = AppUser(username=username, full_name=full_name, role=role,
                    approval_limit=approval_limit, id_number=id_number,

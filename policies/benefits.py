@@ -310,6 +310,7 @@ def quote(
 def household_snapshot(
     session: Session, household_id: int, *, policy_year: int,
     contract: PolicyContract | None = None,
+    lines: dict[tuple[int, int], Decimal | None] | None = None,
 ) -> calculator.HouseholdSnapshot:
     """What eligibility needs, read from the registry: type, category, the latest per-capita
     income recorded before the policy year ends, the line of the household's region and year,
@@ -325,10 +326,17 @@ def household_snapshot(
                IncomeRecord.period_end <= date(policy_year, 12, 31))
         .order_by(IncomeRecord.period_end.desc(), IncomeRecord.id.desc())
     ).first()
-    try:
-        line = registry.monitoring_line_for(session, household.village_id, policy_year)["amount"]
-    except NotFound:
-        line = None
+    key = (household.village_id, policy_year)
+    if lines is not None and key in lines:
+        line = lines[key]  # the caller's cache of lines within one call
+    else:
+        try:
+            line = registry.monitoring_line_for(session, household.village_id,
+                                                policy_year)["amount"]
+        except NotFound:
+            line = None
+        if lines is not None:
+            lines[key] = line
     covered_from = covered_to = None
     if contract is not None:
         covered_from, covered_to = contract.start_date, contract.end_date

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, func, select
 
-from claims import intake, lifecycle, payments
+from claims import intake, payments
 from claims.auth import SYSTEM, Actor
 from claims.db import make_engine
 from claims.migrate import upgrade
@@ -116,4 +116,25 @@ def test_a_payment_confirmed_twice_at_once_is_paid_once(engine):
         assert (claim.state, claim.paid_amount) == ("paid", Decimal("7500.00"))
         ledger = session.exec(select(IncomeRecord).where(IncomeRecord.source == "payout")).all()
         assert len(ledger) == 1
-    assert lifecycle  # the transition to paid went through the one lifecycle function
+
+
+def test_two_batches_made_at_once_never_both_take_a_claim(engine):
+    with Session(engine) as session:
+        county = build_county(session)
+        department = Actor("client", county.client_id, "医保局")
+        intake.submit(session, department, EventIn.model_validate(illness()))
+        claim = session.exec(select(Claim)).one()
+        claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
+        session.commit()
+
+    def make(_):
+        with Session(engine) as session:
+            batch = payments.create_batch(session, SYSTEM)
+            session.commit()
+            return batch.id
+
+    results = all_at_once(make)
+    made = [r for r in results if isinstance(r, int)]
+    assert len(made) == 1, results
+    with Session(engine) as session:
+        assert session.exec(select(func.count(Payment.id))).one() == 1

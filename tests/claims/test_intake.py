@@ -2,6 +2,8 @@
 
 import csv
 import io
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlmodel import func, select
@@ -147,3 +149,38 @@ def test_keys_and_tokens_each_do_only_their_own_work(department, client, as_user
     department.post("/api/events", json=illness())
     own = department.get("/api/events/HIS-1")
     assert own.status_code == 200 and own.json()["status"] == "accepted"
+
+
+def test_a_corrected_event_sent_again_after_replay_is_a_duplicate(department, client, county):
+    department.post("/api/events", json=illness(seq=77))
+    event_id = client.get("/api/quarantine").json()["data"][0]["id"]
+    assert client.post(f"/api/quarantine/{event_id}/replay",
+                       json={"id_number": "123"}).status_code == 422
+    client.post(f"/api/quarantine/{event_id}/replay", json={"id_number": id_number(seq=1)})
+    resent = department.post("/api/events", json=illness(seq=1))
+    assert resent.status_code == 200 and resent.json()["result"] == "duplicate"
+    assert client.post(f"/api/quarantine/{event_id}/replay",
+                       json={"id_number": id_number(seq=1)}).status_code == 409
+
+
+def test_zero_amounts_and_numeric_details_do_not_make_a_different_event(department, county):
+    first = illness("Z1", other_insurance_paid="0.00")
+    department.post("/api/events", json={**first, "details": {"hospital": "1"}})
+    same = illness("Z1")
+    again = department.post("/api/events", json={**same, "details": {"hospital": 1}})
+    assert again.status_code == 200 and again.json()["result"] == "duplicate"
+
+
+def test_a_late_bill_never_lets_claims_exceed_a_shared_cap(department, session, county):
+    big = {"total_cost": "400000.00", "basic_insurance_paid": "0",
+           "critical_illness_paid": "0", "medical_assistance_paid": "0"}
+    department.post("/api/events", json=illness("I1", seq=1, **big))
+    department.post("/api/events", json=illness("I2", seq=2, **big))
+    earlier = (EVENT_DATE - timedelta(days=5)).isoformat()
+    department.post("/api/events", json={
+        "event_id": "A1", "type": "accident", "event_date": earlier,
+        "id_number": id_number(seq=3), "amounts": {"cost": "50000.00"}})
+    claims = session.exec(select(Claim)).all()
+    # the demo terms share 200,000 a household a year across illness, accident and others
+    assert sum(c.entitled for c in claims) == Decimal("200000.00")
+    assert {c.trigger: c.entitled for c in claims}["accident"] == Decimal("20000.00")

@@ -9,8 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from claims.models import AuditEntry, Claim, IncomeRecord
-from tests.claims.conftest import EVENT_DATE
+from claims.models import AuditEntry, Claim, ClaimRecord, IncomeRecord
 from tests.claims.test_intake import illness
 
 SURVEY = {"visit_date": (date.today() - timedelta(days=20)).isoformat(),
@@ -39,21 +38,33 @@ def act(who, claim, action, data=None):
     return who.post(f"/api/claims/{claim.id}/actions/{action}", json=data)
 
 
-def to_approval(staff, claim):
-    assert act(staff["investigator"], claim, "start_investigation").status_code == 200
+def days_pass(session, claim, days):
+    """Let time pass for a claim: its records move ``days`` into the past."""
+    for record in session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id)):
+        record.created_at -= timedelta(days=days)
+    session.commit()
+
+
+def through_notice(staff, session, claim, investigator="investigator"):
+    assert act(staff[investigator], claim, "start_investigation").status_code == 200
     assert act(staff["investigator"], claim, "submit_survey", SURVEY).status_code == 200
     assert act(staff["clerk"], claim, "record_review",
                {"outcome": "agree", "representatives": ["村民代表甲", "村民代表乙"]}
                ).status_code == 200
-    started = (date.today() - timedelta(days=8)).isoformat()
+    days_pass(session, claim, 8)  # the review was eight days ago
+    started = (date.today() - timedelta(days=7)).isoformat()
     assert act(staff["clerk"], claim, "start_notice", {"start_date": started}).status_code == 200
     closed = act(staff["clerk"], claim, "close_notice")
     assert closed.status_code == 200, closed.text
     assert closed.json()["state"] == "approval"
 
 
+def to_approval(staff, claim, session):
+    through_notice(staff, session, claim)
+
+
 def test_from_opened_to_paid_with_a_supervisors_second_approval(staff, client, session, claim):
-    to_approval(staff, claim)
+    to_approval(staff, claim, session)
     assert act(staff["investigator"], claim, "approve", {"amount": "7500.00"}).status_code == 403
     first = act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
     assert first.status_code == 200 and first.json()["state"] == "approval"  # over 5,000
@@ -96,7 +107,7 @@ def test_from_opened_to_paid_with_a_supervisors_second_approval(staff, client, s
 
 def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
         staff, client, department, session, claim):
-    to_approval(staff, claim)
+    to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
     batch = client.post("/api/payment-batches").json()
     client.post(f"/api/payment-batches/{batch['id']}/bank-file")
@@ -110,16 +121,14 @@ def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
     reopened = session.get(Claim, claim.id)
     # cumulative 45,000; above 20,000: 25,000 at 50% = 12,500; 7,500 already paid
     assert (reopened.state, reopened.entitled) == ("reopened", Decimal("12500.00"))
-    too_much = act(staff["supervisor"], reopened, "start_investigation")
-    assert too_much.status_code == 200
-    act(staff["investigator"], reopened, "submit_survey", SURVEY)
-    act(staff["clerk"], reopened, "record_review", {"outcome": "agree",
-                                                   "representatives": ["代表"]})
-    act(staff["clerk"], reopened, "start_notice",
-        {"start_date": (date.today() - timedelta(days=8)).isoformat()})
-    act(staff["clerk"], reopened, "close_notice")
+    through_notice(staff, session, reopened)
     over = act(staff["supervisor"], reopened, "approve", {"amount": "5000.01"})
     assert over.status_code == 422 and over.json()["field"] == "amount"  # only 5,000 is due
+    supplement = act(staff["supervisor"], reopened, "approve", {"amount": "5000.00"})
+    assert supplement.status_code == 200 and supplement.json()["state"] == "payment_pending"
+    assert supplement.json()["approved_amount"] == "12500.00"
+    batch = client.post("/api/payment-batches").json()
+    assert batch["lines"][0]["amount"] == "5000.00"  # the supplement only
 
 
 def test_illegal_steps_are_refused_with_409_and_bad_data_with_422(staff, claim):
@@ -145,20 +154,65 @@ def test_illegal_steps_are_refused_with_409_and_bad_data_with_422(staff, claim):
     assert act(staff["adjudicator"], claim, "withdraw", {"reason": "x"}).status_code == 409
 
 
-def test_nobody_approves_a_claim_they_investigated(as_user, staff, claim):
-    boss = as_user("supervisor", "boss")
-    act(boss, claim, "start_investigation")
-    act(staff["investigator"], claim, "submit_survey", SURVEY)
-    act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
-    act(staff["clerk"], claim, "start_notice",
-        {"start_date": (date.today() - timedelta(days=8)).isoformat()})
-    act(staff["clerk"], claim, "close_notice")
-    refused = act(boss, claim, "approve", {"amount": "100.00"})
+def test_nobody_approves_a_claim_they_investigated(as_user, staff, session, claim):
+    staff["boss"] = as_user("supervisor", "boss")
+    through_notice(staff, session, claim, investigator="boss")
+    refused = act(staff["boss"], claim, "approve", {"amount": "100.00"})
     assert refused.status_code == 403 and "investigated" in refused.json()["message"]
 
 
+def test_limits_count_the_whole_claim_and_people_not_accounts(as_user, client, staff, session,
+                                                               claim):
+    to_approval(staff, claim, session)
+    assert act(client, claim, "approve", {"amount": "1.00"}).status_code == 403  # admins: no
+    split = act(staff["adjudicator"], claim, "approve", {"amount": "5000.00"})
+    assert split.status_code == 200 and split.json()["state"] == "payment_pending"
+    same_person = client.post("/api/admin/users", json={
+        "username": "adj2", "full_name": "张审核", "role": "supervisor",
+        "id_number": "11010519491231002X"})
+    assert same_person.status_code == 201
+    again = client.post("/api/admin/users", json={
+        "username": "adj3", "full_name": "张审核", "role": "adjudicator",
+        "id_number": "11010519491231002X"})
+    assert again.status_code == 409 and again.json()["field"] == "id_number"
+
+
+def test_the_notice_cannot_start_before_the_review(staff, session, claim):
+    act(staff["investigator"], claim, "start_investigation")
+    act(staff["investigator"], claim, "submit_survey", SURVEY)
+    act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
+    backdated = act(staff["clerk"], claim, "start_notice", {"start_date": "2000-01-01"})
+    assert backdated.status_code == 422 and backdated.json()["field"] == "start_date"
+
+
+def test_a_rejected_claim_keeps_new_bills_until_a_supervisor_reconsiders(
+        staff, department, session, claim):
+    act(staff["adjudicator"], claim, "reject", {"code": "not_eligible", "text": "收入超标"})
+    late = department.post("/api/events", json=illness(
+        "HIS-9", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
+        medical_assistance_paid="0")).json()
+    assert late["payout"] == "0.00" and "reconsider" in late["reason"]
+    assert act(staff["adjudicator"], claim, "reconsider", {"reason": "x"}).status_code == 403
+    back = act(staff["supervisor"], claim, "reconsider", {"reason": "新的住院费用"})
+    assert back.status_code == 200 and back.json()["state"] == "reopened"
+    assert back.json()["entitled"] == "12500.00"
+
+
+def test_a_bad_confirmation_line_is_reported_and_the_rest_applied(staff, client, session,
+                                                                   claim):
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    line = batch["lines"][0]["id"]
+    answer = f"付款流水号,状态\n²,成功\n{'9' * 30},成功\n{line},成功\n".encode()
+    results = client.post(f"/api/payment-batches/{batch['id']}/confirmation",
+                          files={"file": ("a.csv", answer)}).json()["results"]
+    assert [r["result"] for r in results] == ["error", "error", "paid"]
+
+
 def test_a_failed_payment_is_issued_again_in_a_later_batch(staff, client, session, claim):
-    to_approval(staff, claim)
+    to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
     first = client.post("/api/payment-batches").json()
     client.post(f"/api/payment-batches/{first['id']}/bank-file", params={"format": "xlsx"})
@@ -204,4 +258,3 @@ def test_an_application_opens_a_claim_without_an_event(as_user, county):
     again = clerk.post("/api/applications", json={
         "household_id": county.household.id, "trigger": "disaster", "reason": "再次"})
     assert again.status_code == 409
-    assert EVENT_DATE  # the county's policy covers today

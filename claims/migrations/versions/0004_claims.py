@@ -146,6 +146,10 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payment_batch_id'), ['batch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_claim_id'), ['claim_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_state'), ['state'], unique=False)
+    # One payment under way per claim: two batches made at once cannot both pay it.
+    op.create_index('ux_payment_claim_under_way', 'payment', ['claim_id'], unique=True,
+                    sqlite_where=sa.text("state IN ('pending', 'exported')"),
+                    postgresql_where=sa.text("state IN ('pending', 'exported')"))
 
     op.create_table('trigger_event',
     sa.Column('id', sa.Integer(), nullable=False),
