@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
 from claims.api.deps import SessionDep
@@ -78,13 +79,18 @@ def authenticate(session: Session, token: str) -> Actor | None:
     return None
 
 
-def current_actor(request: Request, session: SessionDep) -> Actor:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+bearer = HTTPBearer(auto_error=False, description="a staff token (fpu_…) or a department "
+                    "API key (fpk_…)")
+
+
+def current_actor(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send 'Authorization: Bearer <token>' (a staff token or a "
                                "department API key)", field="authorization")
-    actor = authenticate(session, token.strip())
+    actor = authenticate(session, credentials.credentials.strip())
     # Give the connection back before the handler runs on another worker thread: a request
     # must never hold a connection while it waits for a thread (SQLite has one connection).
     session.rollback()

@@ -72,11 +72,13 @@ def _demo(args) -> int:
         f"{summary.members:,} members, {summary.villages} villages, contract "
         f"{summary.contract_id}, in {time.perf_counter() - started:.1f}s"
     )
-    print("\n".join(logins))
-    if args.logins_file:
+    if not args.logins_file:
+        print("\n".join(logins))
+    else:
         Path(args.logins_file).parent.mkdir(parents=True, exist_ok=True)
         Path(args.logins_file).write_text("\n".join(logins) + "\n", encoding="utf-8")
         Path(args.logins_file).chmod(0o600)
+        print(f"demo logins written to {args.logins_file}")
     return 0
 
 

@@ -301,6 +301,7 @@ def test_openapi_documents_examples(client):
     assert household["examples"][0]["household_number"]
     assert "/api/imports/households" in spec["paths"]
     assert spec["components"]["schemas"]["HouseholdCreate"]["properties"]["phone"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
 @pytest.mark.parametrize(
