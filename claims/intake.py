@@ -179,8 +179,12 @@ def _store_and_evaluate(session: Session, actor: Actor, events: list[EventIn]
         stored.update((e.source_event_id, e) for e in session.exec(select(TriggerEvent).where(
             TriggerEvent.client_id == actor.id, TriggerEvent.source_event_id.in_(chunk))))
     cache = Cache()
-    for source_id in sorted(inserted, key=inserted.get):
-        evaluate(session, stored[source_id], cache)
+    new = [stored[source_id] for source_id in sorted(inserted, key=inserted.get)]
+    cache.prefetch(session, new)
+    with session.no_autoflush:  # everything it reads was prefetched; write once at the end
+        for event in new:
+            evaluate(session, event, cache)
+    session.flush()
     claim_numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
         Claim.id.in_({e.claim_id for e in stored.values() if e.claim_id}))).all())
     outcomes, answered = [], set()
@@ -215,6 +219,46 @@ class Cache:
         self.contracts: dict[int, list[PolicyContract]] = {}
         self.county_of: dict[int, int] = {}
         self.lines: dict[tuple[int, int], Decimal | None] = {}
+        self.members: dict[str, Member] | None = None  # by ID number, when prefetched
+        self.incomes: dict[int, list[tuple]] = {}
+        self.year_events: dict[tuple[int, int], list[TriggerEvent]] = {}
+        self.claims: dict[int, list[Claim]] | None = None  # by household, when prefetched
+        self.named: set[tuple[int, int]] | None = None  # (contract, household) named insured
+
+    def prefetch(self, session: Session, events: list[TriggerEvent]) -> None:
+        """Read the members, households (locked, in id order, so concurrent batches cannot
+        deadlock), incomes and earlier events that a batch's evaluation needs, in bulk."""
+        numbers = sorted({e.id_number for e in events})
+        self.members = {}
+        for start in range(0, len(numbers), 1000):
+            self.members.update((m.id_number, m) for m in session.exec(
+                select(Member).where(Member.id_number.in_(numbers[start:start + 1000]))))
+        household_ids = sorted({m.household_id for m in self.members.values()})
+        for start in range(0, len(household_ids), 1000):
+            session.exec(select(Household).where(
+                Household.id.in_(household_ids[start:start + 1000]))
+                .order_by(Household.id).with_for_update()).all()
+        self.incomes = benefits.income_records(session, household_ids)
+        self.claims = {h: [] for h in household_ids}
+        self.named = set()
+        contracts = session.exec(select(PolicyContract.id).where(
+            PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]))).all()
+        for start in range(0, len(household_ids), 1000):
+            chunk = household_ids[start:start + 1000]
+            for event in session.exec(select(TriggerEvent).where(
+                    TriggerEvent.household_id.in_(chunk),
+                    TriggerEvent.status == EventStatus.accepted).order_by(TriggerEvent.id)):
+                self.year_events.setdefault((event.household_id, event.contract_id),
+                                            []).append(event)
+            for claim in session.exec(select(Claim).where(Claim.household_id.in_(chunk))):
+                self.claims[claim.household_id].append(claim)
+            self.named.update(session.exec(select(
+                InsuredHousehold.contract_id, InsuredHousehold.household_id).where(
+                InsuredHousehold.household_id.in_(chunk),
+                InsuredHousehold.contract_id.in_(contracts))).all())
+        for contract_id in contracts:
+            for household_id in household_ids:
+                self.year_events.setdefault((household_id, contract_id), [])
 
 
 def covering_contract(session: Session, household: Household, on: date,
@@ -235,23 +279,32 @@ def covering_contract(session: Session, household: Household, on: date,
                      if c.start_date <= on <= c.end_date), None)
     if contract is None:
         return None
-    if contract.insured_basis == InsuredBasis.named and session.exec(
-        select(InsuredHousehold.household_id).where(
-            InsuredHousehold.contract_id == contract.id,
-            InsuredHousehold.household_id == household.id)).first() is None:
-        return None
+    if contract.insured_basis == InsuredBasis.named:
+        if cache.named is not None:
+            named = (contract.id, household.id) in cache.named
+        else:
+            named = session.exec(select(InsuredHousehold.household_id).where(
+                InsuredHousehold.contract_id == contract.id,
+                InsuredHousehold.household_id == household.id)).first() is not None
+        if not named:
+            return None
     return contract
 
 
 def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) -> None:
     """Match an event to its household and contract, and open or extend a claim."""
-    member = session.exec(select(Member).where(Member.id_number == event.id_number)).first()
+    cache = cache or Cache()
+    if cache.members is not None:
+        member = cache.members.get(event.id_number)
+    else:
+        member = session.exec(select(Member).where(Member.id_number == event.id_number)).first()
     if member is None:
         event.status, event.reason = EventStatus.quarantined, (
             f"no member has ID number {event.id_number}; correct it and replay")
         session.flush()
         return
-    household = _lock_household(session, member.household_id)
+    household = (session.get(Household, member.household_id) if cache.members is not None
+                 else _lock_household(session, member.household_id))  # prefetch locked it
     event.member_id, event.household_id = member.id, household.id
     contract = covering_contract(session, household, event.event_date, cache)
     if household.status != HouseholdStatus.active or member.status != MemberStatus.active:
@@ -263,8 +316,12 @@ def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) 
         session.flush()
         return
     event.status, event.contract_id, event.reason = EventStatus.accepted, contract.id, ""
-    session.flush()
-    _assess(session, household, contract, event, cache or Cache())
+    key = (household.id, contract.id)
+    if cache.members is None or key not in cache.year_events:
+        cache.year_events[key] = _year_events(session, household.id, contract.id)
+    else:
+        cache.year_events[key].append(event)
+    _assess(session, household, contract, event, cache)
 
 
 def _lock_household(session: Session, household_id: int) -> Household:
@@ -286,8 +343,8 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     terms = benefits.terms_of(version)
     snapshot = benefits.household_snapshot(session, household.id,
                                            policy_year=contract.policy_year, contract=contract,
-                                           lines=cache.lines)
-    events = _year_events(session, household.id, contract.id)
+                                           lines=cache.lines, incomes=cache.incomes)
+    events = cache.year_events[(household.id, contract.id)]
     # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
     by_key = {f"{e.id:012d}": e for e in events}
     quote = calculator.calculate(terms, snapshot, [
@@ -301,8 +358,12 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     if mine.reason and mine.payout == 0:
         event.reason = calculator.REASONS.get(mine.reason, mine.reason)
     entitled = {t.trigger: t.entitled for t in quote.totals}
-    claims = {c.trigger: c for c in session.exec(select(Claim).where(
-        Claim.household_id == household.id, Claim.policy_year == contract.policy_year))}
+    if cache.claims is not None:
+        claims = {c.trigger: c for c in cache.claims[household.id]
+                  if c.policy_year == contract.policy_year}
+    else:
+        claims = {c.trigger: c for c in session.exec(select(Claim).where(
+            Claim.household_id == household.id, Claim.policy_year == contract.policy_year))}
     # Every claim of the year is brought up to date, not only this trigger's: a late bill of
     # one trigger can take room of a cap it shares with another.
     for trigger, claim in claims.items():
@@ -319,6 +380,8 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
             claim = open_claim(session, household.id, contract, version.id, event.type,
                                new_total, _results(quote, by_key, event.type), source="event",
                                actor=SYSTEM, notice_days=terms.notice_days)
+            if cache.claims is not None:
+                cache.claims[household.id].append(claim)
     elif claim.state in (ClaimState.rejected, ClaimState.withdrawn):
         event.payout = Decimal("0.00")
         event.reason = (f"claim {claim.claim_number} is {claim.state}; a supervisor may "

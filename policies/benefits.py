@@ -307,25 +307,47 @@ def quote(
     )
 
 
+def income_records(session: Session, household_ids: list[int]) -> dict[int, list[tuple]]:
+    """Each household's recorded incomes (payouts left out) as (period_end, id, per-capita),
+    newest first."""
+    found: dict[int, list[tuple]] = {h: [] for h in household_ids}
+    for start in range(0, len(household_ids), 1000):
+        for household_id, period_end, record_id, per_capita in session.exec(
+            select(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id,
+                   IncomeRecord.per_capita_net_income)
+            .where(IncomeRecord.household_id.in_(household_ids[start:start + 1000]),
+                   IncomeRecord.source != IncomeSource.payout)
+        ):
+            found[household_id].append((period_end, record_id, per_capita))
+    for records in found.values():
+        records.sort(reverse=True)
+    return found
+
+
+def latest_income(records: list[tuple], policy_year: int) -> Decimal | None:
+    """The latest per-capita income recorded before the policy year ends."""
+    end = date(policy_year, 12, 31)
+    return next((per_capita for period_end, _, per_capita in records if period_end <= end),
+                None)
+
+
 def household_snapshot(
     session: Session, household_id: int, *, policy_year: int,
     contract: PolicyContract | None = None,
     lines: dict[tuple[int, int], Decimal | None] | None = None,
+    incomes: dict[int, list[tuple]] | None = None,
 ) -> calculator.HouseholdSnapshot:
     """What eligibility needs, read from the registry: type, category, the latest per-capita
     income recorded before the policy year ends, the line of the household's region and year,
-    and the contract's coverage (none if the contract names households and not this one)."""
+    and the contract's coverage (none if the contract names households and not this one).
+    ``lines`` and ``incomes`` are a caller's lookups made in advance for many households."""
     household = session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",
                            value=household_id)
-    income = session.exec(
-        select(IncomeRecord.per_capita_net_income)
-        .where(IncomeRecord.household_id == household_id,
-               IncomeRecord.source != IncomeSource.payout,
-               IncomeRecord.period_end <= date(policy_year, 12, 31))
-        .order_by(IncomeRecord.period_end.desc(), IncomeRecord.id.desc())
-    ).first()
+    if incomes is None or household_id not in incomes:
+        incomes = income_records(session, [household_id])
+    income = latest_income(incomes[household_id], policy_year)
     key = (household.village_id, policy_year)
     if lines is not None and key in lines:
         line = lines[key]  # the caller's cache of lines within one call
