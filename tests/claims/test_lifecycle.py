@@ -258,3 +258,33 @@ def test_an_application_opens_a_claim_without_an_event(as_user, county):
     again = clerk.post("/api/applications", json={
         "household_id": county.household.id, "trigger": "disaster", "reason": "再次"})
     assert again.status_code == 409
+
+
+def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
+        staff, client, department, session, claim):
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    department.post("/api/events", json=illness(
+        "HIS-3", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
+        medical_assistance_paid="0"))
+    line = batch["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{batch['id']}/confirmation",
+                files={"file": ("a.csv", f"payment_id,status\n{line},paid\n".encode())})
+    session.expire_all()
+    after = session.get(Claim, claim.id)
+    assert (after.state, after.paid_amount, after.entitled) == (
+        "reopened", Decimal("7500.00"), Decimal("12500.00"))
+
+
+def test_a_reduced_award_closes_as_paid(staff, client, session, claim):
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "6000.00", "note": "资产核查后核减"})
+    batch = client.post("/api/payment-batches").json()
+    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    line = batch["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{batch['id']}/confirmation",
+                files={"file": ("a.csv", f"payment_id,status\n{line},paid\n".encode())})
+    session.expire_all()
+    assert session.get(Claim, claim.id).state == "paid"
