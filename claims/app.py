@@ -9,7 +9,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from claims.api import admin as admin_api
 from claims.api import benefits as benefits_api
@@ -41,7 +46,37 @@ JSON objects naming the ``field``, the ``value`` and the rule broken.
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION)
+    # The API documentation is served from the installed swagger-ui-bundle package: no page
+    # of fangpin loads anything from the internet.
+    app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION, docs_url=None,
+                  redoc_url=None)
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="fangpin API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(_request: Request, exc: RequestValidationError):
+        # The same shape as every other error (field, value, message), with pydantic's full
+        # list kept under "detail".
+        first = exc.errors()[0]
+        location = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
+        value = first.get("input")
+        return JSONResponse(
+            {"error": "InvalidInput",
+             "message": f"{'.'.join(location) or 'request'}: "
+                        f"{first['msg'].removeprefix('Value error, ')}",
+             "field": ".".join(location) or None,
+             "value": None if isinstance(value, dict | list) or value is None else str(value),
+             "detail": jsonable_encoder(exc.errors(), exclude={"ctx", "url"})},
+            status_code=422,
+        )
     clerks = [Depends(staff(Role.clerk))]
     app.include_router(registry_api.router, dependencies=clerks)
     app.include_router(imports_api.router, dependencies=clerks)

@@ -69,7 +69,7 @@ def record(
 class Verification:
     checked: int
     first_bad: int | None  # the id of the first entry altered, or after which one is missing
-    problem: str
+    problem: str  # empty when the chain is intact
 
 
 def verify(session: Session) -> Verification:
@@ -87,4 +87,4 @@ def verify(session: Session) -> Verification:
         if entry_hash(entry) != entry.hash:
             return Verification(checked, entry.id, f"entry {entry.id} was altered")
         previous_hash, expected_id, checked = entry.hash, expected_id + 1, checked + 1
-    return Verification(checked, None, "intact")
+    return Verification(checked, None, "")

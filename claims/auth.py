@@ -113,7 +113,7 @@ def staff(*write_roles: str):
             return actor
         if actor.role != Role.admin and actor.role not in write_roles:
             allowed = ", ".join(sorted({*write_roles, Role.admin}))
-            raise Forbidden(f"a {actor.role} may not do this; it needs: {allowed}",
+            raise Forbidden(f"the role {actor.role} may not do this; roles that may: {allowed}",
                             field="role", value=actor.role)
         return actor
 

@@ -385,12 +385,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import sqlalchemy as sa
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
+    except sa.exc.ArgumentError:
+        print(f"error: FANGPIN_DATABASE_URL={get_settings().database_url!r} is not a database "
+              "URL; write e.g. sqlite:////var/lib/fangpin/fangpin.db or "
+              "postgresql://user@host/fangpin", file=sys.stderr)
+        return 2
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig).splitlines()[0]
+        hint = (" — the schema is missing or old: run 'fangpin db upgrade'"
+                if "no such table" in reason or "does not exist" in reason else "")
+        print(f"error: the database answered: {reason}{hint}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from claims.models import (
     Member,
     PolicyContract,
     Region,
+    TermsVersion,
     TriggerEvent,
     utcnow,
 )
@@ -129,11 +130,26 @@ def outcome_of(event: TriggerEvent, claim_number: str | None, result: str | None
                    event.reason, None, claim_number, event.payout, event.warning)
 
 
+def known_types(session: Session) -> set[str]:
+    """The built-in event types and those any stored terms declare."""
+    types = set(BUILTIN_EVENT_TYPES)
+    for version in session.exec(select(TermsVersion)):
+        types.update(benefits.terms_of(version).event_types)
+    return types
+
+
+def check_type(event: EventIn, known: set[str]) -> None:
+    if event.type not in known:
+        raise InvalidInput(f"unknown event type {event.type!r}; known: "
+                           f"{', '.join(sorted(known))}", field="type", value=event.type)
+
+
 def submit(session: Session, actor: Actor, event: EventIn, *, today: date | None = None
            ) -> Outcome:
     """Store and evaluate one event; the same event again returns the first outcome, the same
     id with other content is refused (409) naming the fields that differ; flushes."""
     check_event(event, today or date.today())
+    check_type(event, known_types(session))
     [outcome] = _store_and_evaluate(session, actor, [event])
     if outcome.result == "conflict":
         raise Conflict(outcome.reason, field=outcome.field, value=event.event_id)
@@ -394,7 +410,9 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
 
 
 def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
-    return [audit.jsonable(r.__dict__ | {"trace": [t.__dict__ for t in r.trace]})
+    """The calculation of a trigger's events, each named by its source's own id."""
+    return [audit.jsonable(r.__dict__ | {"event_id": by_key[r.event_id].source_event_id,
+                                         "trace": [t.__dict__ for t in r.trace]})
             for r in quote.events if by_key[r.event_id].type == trigger]
 
 
@@ -504,6 +522,7 @@ def submit_many(session: Session, actor: Actor, raw_events: list[Any],
     from pydantic import ValidationError
 
     today = today or date.today()
+    known = known_types(session)
     outcomes: list[Outcome | None] = [None] * len(raw_events)
     good: list[tuple[int, EventIn]] = []
     for index, raw in enumerate(raw_events):
@@ -512,6 +531,7 @@ def submit_many(session: Session, actor: Actor, raw_events: list[Any],
         try:
             event = EventIn.model_validate(raw)
             check_event(event, today)
+            check_type(event, known)
         except ValidationError as exc:
             error = exc.errors()[0]
             outcomes[index] = Outcome(source_id, "rejected", field=".".join(

@@ -179,8 +179,11 @@ def parse_step(action: Action, data: dict[str, Any] | None) -> Step:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or action.name
-        raise InvalidInput(error["msg"].removeprefix("Value error, "), field=field,
-                           value=error.get("input")) from None
+        value = error.get("input")
+        needs = ", ".join(f for f, info in action.form.model_fields.items() if info.is_required())
+        raise InvalidInput(f"{field}: {error['msg'].removeprefix('Value error, ')} "
+                           f"({action.name} needs: {needs or 'nothing'})", field=field,
+                           value=None if isinstance(value, dict | list) else value) from None
 
 
 def transition(
@@ -194,10 +197,6 @@ def transition(
     if action is None:
         raise InvalidInput(f"unknown action {action_name!r}; actions: {', '.join(ACTIONS)}",
                            field="action", value=action_name)
-    if claim.state not in action.sources:
-        raise InvalidTransition(
-            f"claim {claim.claim_number} is {claim.state}; {action_name} needs it to be "
-            f"{' or '.join(sorted(action.sources))}", field="state", value=claim.state)
     if action.roles:
         # Administrators manage users and terms; they take no claim steps (four eyes).
         if actor.kind != "user" or actor.role not in action.roles:
@@ -206,6 +205,10 @@ def transition(
     elif actor.kind != "system":
         raise Forbidden(f"{action_name} happens only through payments and new events",
                         field="action", value=action_name)
+    if claim.state not in action.sources:
+        raise InvalidTransition(
+            f"claim {claim.claim_number} is {claim.state}; {action_name} needs it to be "
+            f"{' or '.join(sorted(action.sources))}", field="state", value=claim.state)
     step = parse_step(action, data)
     today = today or date.today()
     before = snapshot(claim)
@@ -263,7 +266,7 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
             earliest = _notice_start(session, claim)
             if not earliest <= step.start_date <= today:
                 raise InvalidInput(f"start_date {step.start_date} must fall between the day "
-                                   f"after the review ({earliest}) and today",
+                                   f"of the review ({earliest}) and today",
                                    field="start_date", value=step.start_date)
         return S.public_notice
     if name == "record_objection":
@@ -297,7 +300,7 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
 
 
 def _notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> date:
-    """The day after the last review or objection; with ``recorded``, the start date that
+    """The day of the last review or objection; with ``recorded``, the start date that
     start_notice set since then, if any."""
     records = session.exec(
         select(ClaimRecord).where(ClaimRecord.claim_id == claim.id,
@@ -309,7 +312,7 @@ def _notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> 
         if recorded and record.kind == "start_notice" and record.data.get("start_date"):
             return date.fromisoformat(record.data["start_date"])
         if record.kind in ("record_review", "record_objection"):
-            return record.created_at.date() + timedelta(days=1)
+            return record.created_at.date()
     return date.today()
 
 

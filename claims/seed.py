@@ -24,6 +24,8 @@ DEMO_DEPARTMENTS = (
     ("禹州市残疾人联合会", "disabled_federation"),
     ("禹州市应急管理局", "emergency_management"),
     ("禹州市乡村振兴局", "poverty_office"),
+    ("禹州市公安局交通警察大队", "traffic_police"),
+    ("禹州市教育局", "education"),
 )
 
 

@@ -11,11 +11,19 @@ from sqlmodel import SQLModel, select
 
 from claims import audit, people
 from claims.api.deps import SessionDep
-from claims.auth import Actor, staff
+from claims.auth import Actor, Forbidden, staff
 from claims.models import ApiClient, AppUser, Organisation, Role
 
 router = APIRouter(prefix="/api/admin", tags=["administration"])
-Admin = Annotated[Actor, Depends(staff())]  # reading for staff, writing for admins only
+def _administration(actor: Annotated[Actor, Depends(staff())]) -> Actor:
+    """Administrators manage users and keys; auditors may read the lists; nobody else."""
+    if actor.role not in (Role.admin, Role.auditor):
+        raise Forbidden("users and API clients are for administrators (auditors may read)",
+                        field="role", value=actor.role)
+    return actor
+
+
+Admin = Annotated[Actor, Depends(_administration)]
 
 
 class UserCreate(SQLModel):

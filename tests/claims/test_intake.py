@@ -184,3 +184,9 @@ def test_a_late_bill_never_lets_claims_exceed_a_shared_cap(department, session, 
     # the demo terms share 200,000 a household a year across illness, accident and others
     assert sum(c.entitled for c in claims) == Decimal("200000.00")
     assert {c.trigger: c.entitled for c in claims}["accident"] == Decimal("20000.00")
+
+
+def test_unknown_event_types_are_refused(department):
+    response = department.post("/api/events", json={**illness(), "type": "flood"})
+    assert response.status_code == 422 and response.json()["field"] == "type"
+    assert "illness" in response.json()["message"]

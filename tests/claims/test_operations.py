@@ -48,3 +48,16 @@ def test_id_numbers_are_masked_in_logs_and_failures_are_logged(session, capsys):
         assert any("RuntimeError" in line.get("exc_info", "") for line in lines)
     finally:
         logging.getLogger().handlers.clear()
+
+
+def test_the_api_documentation_loads_nothing_from_the_internet(client):
+    page = client.get("/docs").text
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page and "cdn" not in page
+    assert client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_invalid_requests_name_the_field_like_every_other_error(client):
+    response = client.get("/api/households", params={"limit": 5000})
+    body = response.json()
+    assert response.status_code == 422
+    assert body["field"] == "limit" and body["value"] == "5000" and "limit" in body["message"]
