@@ -376,8 +376,10 @@ def household_snapshot(
     )
 
 
-def quote_request(session: Session, request: QuoteRequest) -> QuoteOut:
-    """Resolve a quote request's terms and household from the database, and calculate."""
+def quote_request(session: Session, request: QuoteRequest,
+                  recorded: list[EventIn] = ()) -> QuoteOut:
+    """Resolve a quote request's terms and household from the database, and calculate;
+    ``recorded`` are the events of the year already received for the household."""
     contract = None
     if request.contract_id is not None:
         contract = session.get(PolicyContract, request.contract_id)
@@ -400,7 +402,9 @@ def quote_request(session: Session, request: QuoteRequest) -> QuoteOut:
     else:
         household = household_snapshot(session, request.household_id,
                                        policy_year=terms.policy.policy_year, contract=contract)
-    return quote_out(terms, quote(terms, household, request.events, request.prior_payouts))
+    sent = {e.event_id for e in request.events}
+    events = [*(e for e in recorded if e.event_id not in sent), *request.events]
+    return quote_out(terms, quote(terms, household, events, request.prior_payouts))
 
 
 # ---------------------------------------------------------------- the fund

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from claims import audit
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
-from claims.models import Role
+from claims.models import EventStatus, Role, TriggerEvent
 from policies import benefits, registry
 from policies.models import (
     PolicyContractPublic,
@@ -77,8 +77,17 @@ def attach_terms(contract_id: int, body: TermsAttach, session: SessionDep, actor
 @router.post("/quotes", response_model=benefits.QuoteOut, tags=["terms"])
 def create_quote(body: benefits.QuoteRequest, session: SessionDep, _: AnyStaff):
     """Compute payouts for one household's events in one policy year, with the trace;
-    nothing is stored."""
-    return benefits.quote_request(session, body)
+    nothing is stored. With household_id and contract_id, the events already received for
+    the household under that contract count too (marked by their ids)."""
+    recorded = []
+    if body.household_id is not None and body.contract_id is not None:
+        recorded = [benefits.EventIn.model_validate(e.payload) for e in session.exec(
+            select(TriggerEvent).where(TriggerEvent.household_id == body.household_id,
+                                       TriggerEvent.contract_id == body.contract_id,
+                                       TriggerEvent.status == EventStatus.accepted)
+            .order_by(TriggerEvent.id))]
+    return benefits.quote_request(session, body, recorded)
+
 
 
 @router.get("/contracts/{contract_id}/fund", tags=["contracts"])

@@ -190,3 +190,15 @@ def test_unknown_event_types_are_refused(department):
     response = department.post("/api/events", json={**illness(), "type": "flood"})
     assert response.status_code == 422 and response.json()["field"] == "type"
     assert "illness" in response.json()["message"]
+
+
+def test_a_quote_for_a_household_counts_the_bills_already_received(department, client, county):
+    department.post("/api/events", json=illness())
+    quote = client.post("/api/quotes", json={
+        "contract_id": county.contract.id, "household_id": county.household.id,
+        "events": [illness("NEXT", total_cost="10000", basic_insurance_paid="0",
+                           critical_illness_paid="0", medical_assistance_paid="0")]}).json()
+    # 35,000 received + 10,000: above 20,000 is 25,000 → 12,500; the new bill adds 5,000
+    assert quote["entitled"] == "12500.00"
+    assert [e["event_id"] for e in quote["events"]] == ["HIS-1", "NEXT"]
+    assert quote["events"][1]["payout"] == "5000.00"
