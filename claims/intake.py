@@ -31,7 +31,7 @@ from claims.models import (
     TriggerEvent,
     utcnow,
 )
-from policies import benefits, calculator
+from policies import benefits, calculator, registry
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
 from policies.terms import BUILTIN_EVENT_TYPES
@@ -240,6 +240,21 @@ class Cache:
         self.year_events: dict[tuple[int, int], list[TriggerEvent]] = {}
         self.claims: dict[int, list[Claim]] | None = None  # by household, when prefetched
         self.named: set[tuple[int, int]] | None = None  # (contract, household) named insured
+        self.terms: dict[int, tuple] = {}  # terms version id → (version, terms)
+
+    def _prefetch_lines(self, session: Session, household_ids: list[int]) -> None:
+        """The monitoring line of every affected village for the contracts' years."""
+        villages = set()
+        for start in range(0, len(household_ids), 1000):
+            villages.update(session.exec(select(Household.village_id).where(
+                Household.id.in_(household_ids[start:start + 1000]))).all())
+        years = set(session.exec(select(PolicyContract.policy_year).where(
+            PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]))).all())
+        for year in years:
+            for village, line in registry.applicable_lines(session, sorted(villages),
+                                                           year).items():
+                self.lines[(village, year)] = (
+                    None if line is None else registry.line_view(session, line)["amount"])
 
     def prefetch(self, session: Session, events: list[TriggerEvent]) -> None:
         """Read the members, households (locked, in id order, so concurrent batches cannot
@@ -255,6 +270,7 @@ class Cache:
                 Household.id.in_(household_ids[start:start + 1000]))
                 .order_by(Household.id).with_for_update()).all()
         self.incomes = benefits.income_records(session, household_ids)
+        self._prefetch_lines(session, household_ids)
         self.claims = {h: [] for h in household_ids}
         self.named = set()
         contracts = session.exec(select(PolicyContract.id).where(
@@ -355,8 +371,10 @@ def _year_events(session: Session, household_id: int, contract_id: int) -> list[
 
 def _assess(session: Session, household: Household, contract: PolicyContract,
             event: TriggerEvent, cache: Cache) -> None:
-    version = benefits.get_terms_version(session, contract.terms_version_id)
-    terms = benefits.terms_of(version)
+    if contract.terms_version_id not in cache.terms:
+        version = benefits.get_terms_version(session, contract.terms_version_id)
+        cache.terms[contract.terms_version_id] = (version, benefits.terms_of(version))
+    version, terms = cache.terms[contract.terms_version_id]
     snapshot = benefits.household_snapshot(session, household.id,
                                            policy_year=contract.policy_year, contract=contract,
                                            lines=cache.lines, incomes=cache.incomes)

@@ -557,24 +557,35 @@ def list_monitoring_lines(
     return paginate(session, query, page)
 
 
+def applicable_lines(
+    session: Session, region_ids: list[int], year: int, parent: dict[int, int | None] | None = None
+) -> dict[int, MonitoringLine | None]:
+    """For each region, the line that applies in a year: its own or its nearest ancestor's.
+    ``parent`` maps region → parent (default: every region, read once)."""
+    if parent is None:
+        parent = dict(session.exec(select(Region.id, Region.parent_id)).all())
+    lines = {line.region_id: line for line in session.exec(
+        select(MonitoringLine).where(MonitoringLine.year == year))}
+    found: dict[int, MonitoringLine | None] = {}
+    for region_id in region_ids:
+        region: int | None = region_id
+        while region is not None and region not in lines:
+            region = parent.get(region)
+        found[region_id] = lines.get(region) if region is not None else None
+    return found
+
+
 def monitoring_line_for(session: Session, region_id: int, year: int) -> dict[str, Any]:
     """The line that applies to a region in a year: its own, or its nearest ancestor's."""
     chain = ancestry(session, region_id)
-    lines = {
-        line.region_id: line
-        for line in session.exec(
-            select(MonitoringLine).where(
-                MonitoringLine.region_id.in_([r.id for r in chain]), MonitoringLine.year == year
-            )
+    parent = {region.id: region.parent_id for region in chain}
+    line = applicable_lines(session, [region_id], year, parent)[region_id]
+    if line is None:
+        raise NotFound(
+            f"no monitoring line is set for {chain[0].name} or its parents in {year}",
+            field="year", value=year,
         )
-    }
-    for region in chain:
-        if region.id in lines:
-            return line_view(session, lines[region.id])
-    raise NotFound(
-        f"no monitoring line is set for {chain[0].name} or its parents in {year}",
-        field="year", value=year,
-    )
+    return line_view(session, line)
 
 
 # ---------------------------------------------------------------- policy contracts
