@@ -250,9 +250,13 @@ class Cache:
                 Household.id.in_(household_ids[start:start + 1000]))).all())
         years = set(session.exec(select(PolicyContract.policy_year).where(
             PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]))).all())
+        # A few villages: walk up from each; many: read every region once.
+        parent = None
+        if len(villages) < 50:
+            parent = {r.id: r.parent_id for v in villages for r in registry.ancestry(session, v)}
         for year in years:
-            for village, line in registry.applicable_lines(session, sorted(villages),
-                                                           year).items():
+            for village, line in registry.applicable_lines(session, sorted(villages), year,
+                                                           parent).items():
                 self.lines[(village, year)] = (
                     None if line is None else registry.line_view(session, line)["amount"])
 
