@@ -9,7 +9,7 @@ endpoint that validates the same body and stores nothing (the floor), then from 
 The last line prints the figures and the ratio of fangpin's single-event throughput to the
 floor's (targets: ≥ 50% with p99 < 50 ms; batches ≥ 20,000 events/s on SQLite).
 
-    python scripts/bench_intake.py [--requests 4000] [--households 5000]
+    python scripts/bench_intake.py [--requests 4000] [--households 5000] [--engine postgresql]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx2 as httpx
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +41,8 @@ from policies.models import Member  # noqa: E402
 
 CONNECTIONS = 64
 KEY = "fpk_bench-department-key"
+POSTGRES_URL = os.environ.get(
+    "FANGPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def free_port() -> int:
@@ -133,9 +136,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--batch-events", type=int, default=20_000)
     parser.add_argument("--households", type=int, default=5000)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+        schema = None
+        if args.engine == "sqlite":
+            url = f"sqlite:///{tmp}/bench.db"
+        else:
+            schema = f"fangpin_bench_{os.getpid()}"
+            admin = make_engine(POSTGRES_URL)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
         ids = prepare(url, args.households)
         env = {**os.environ, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_LEVEL": "WARNING",
                "PYTHONPATH": str(ROOT)}
@@ -162,10 +174,14 @@ def main() -> None:
             for server in servers:
                 server.terminate()
                 server.wait(timeout=30)
+            if schema:
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
     print(f"floor (bare endpoint): {floor_rps:,.0f} requests/s, p99 {floor_p99:.1f} ms")
     print(f"fangpin single events: {rps:,.0f} requests/s, p99 {p99:.1f} ms")
     print(f"fangpin batches: {batch_rate:,.0f} events/s")
-    print(f"intake on SQLite: single {rps:,.0f} req/s, p99 {p99:.1f} ms, "
+    print(f"intake on {args.engine}: single {rps:,.0f} req/s, p99 {p99:.1f} ms, "
           f"{rps / floor_rps:.0%} of the bare endpoint's {floor_rps:,.0f} req/s (target ≥ 50%, "
           f"p99 < 50 ms); batches {batch_rate:,.0f} events/s (target ≥ 20,000)")
 
