@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-import openpyxl
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -30,7 +29,7 @@ from claims.models import (
 from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.models import IncomeRecordCreate
-from policies.tables import normalise_header, read_table
+from policies.tables import normalise_header, read_table, xlsx_bytes
 from policies.vocab import IncomeSource, MemberStatus, Relation
 
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
@@ -98,14 +97,7 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
              line["bank_account"], f"{line['amount']:.2f}", line["claim_number"]]
             for line in lines]
     if fmt == "xlsx":
-        book = openpyxl.Workbook()
-        sheet = book.active
-        sheet.append(BANK_HEADERS)
-        for row in rows:
-            sheet.append(row)
-        out = io.BytesIO()
-        book.save(out)
-        data = out.getvalue()
+        data = xlsx_bytes(BANK_HEADERS, rows, "bank file")
     elif fmt == "csv":
         text = io.StringIO()
         writer = csv.writer(text)

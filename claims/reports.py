@@ -3,16 +3,15 @@ amounts entitled, approved and paid, and overdue steps. JSON, or XLSX for a spre
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from decimal import Decimal
 
-import openpyxl
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from claims.models import Claim, ClaimState, Household, Region
 from policies.errors import InvalidInput
+from policies.tables import xlsx_bytes
 
 DIMENSIONS = ("state", "trigger", "township", "month")
 FINAL = (ClaimState.paid, ClaimState.rejected, ClaimState.withdrawn)
@@ -54,13 +53,5 @@ def claims_report(session: Session, by: str, *, policy_year: int | None = None,
 
 
 def to_xlsx(rows: list[dict], title: str) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.title = title[:31]
     columns = list(rows[0]) if rows else ["group", "claims"]
-    sheet.append(columns)
-    for row in rows:
-        sheet.append([float(v) if isinstance(v, Decimal) else v for v in row.values()])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_bytes(columns, [list(row.values()) for row in rows], title)

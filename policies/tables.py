@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 
 from policies.errors import InvalidInput
@@ -99,3 +101,19 @@ def read_table(
     frame = frame.apply(lambda col: col.astype(str).str.strip())
     frame.index = pd.RangeIndex(2, len(frame) + 2)  # file row numbers, header is row 1
     return Table(frame=frame, encoding=encoding, ignored_columns=ignored)
+
+
+def xlsx_bytes(header: list[str], rows: list[list], title: str = "Sheet1") -> bytes:
+    """A one-sheet XLSX workbook; Decimal amounts become numbers shown with two places."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    sheet.append(header)
+    for row in rows:
+        sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        for cell, value in zip(sheet[sheet.max_row], row, strict=True):
+            if isinstance(value, Decimal):
+                cell.number_format = "0.00"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -3,13 +3,13 @@
 import csv
 import io
 
-import openpyxl
 import pytest
 from sqlmodel import func, select
 
 from policies.errors import InvalidInput
 from policies.household_import import import_households
 from policies.models import Household, Member
+from policies.tables import xlsx_bytes
 from tests.factories import county_with_villages, household_with_members, id_number
 
 ZH = ["户编号", "乡镇", "行政村", "户主姓名", "姓名", "证件号码", "与户主关系", "户类型",
@@ -33,17 +33,6 @@ def csv_bytes(header, rows, encoding="utf-8"):
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue().encode(encoding)
-
-
-def xlsx_bytes(header, rows):
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def counts(session):
