@@ -19,6 +19,7 @@ from claims import audit, lifecycle
 from claims.auth import SYSTEM, Actor
 from claims.models import (
     Claim,
+    ClaimRecord,
     ClaimState,
     EarlyWarning,
     EventStatus,
@@ -407,7 +408,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     for trigger, claim in claims.items():
         if trigger != event.type:
             _recalculate(session, claim, entitled.get(trigger, Decimal("0.00")), version.id,
-                         quote, by_key, event)
+                         quote, by_key, event, terms.notice_days)
     claim = claims.get(event.type)
     new_total = entitled.get(event.type, Decimal("0.00"))
     # What this event adds to the year's entitlement (a late bill dated earlier than others
@@ -424,9 +425,11 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         event.payout = Decimal("0.00")
         event.reason = (f"claim {claim.claim_number} is {claim.state}; a supervisor may "
                         "reconsider it with this bill")
-        _recalculate(session, claim, new_total, version.id, quote, by_key, event)
+        _recalculate(session, claim, new_total, version.id, quote, by_key, event,
+                     terms.notice_days)
     else:
-        _recalculate(session, claim, new_total, version.id, quote, by_key, event)
+        _recalculate(session, claim, new_total, version.id, quote, by_key, event,
+                     terms.notice_days)
     event.claim_id = claim.id if claim is not None else None
     session.flush()
 
@@ -439,7 +442,8 @@ def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
 
 
 def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: int,
-                 quote: calculator.Quote, by_key: dict, event: TriggerEvent) -> None:
+                 quote: calculator.Quote, by_key: dict, event: TriggerEvent,
+                 notice_days: int) -> None:
     """Bring a claim's entitlement up to date; a paid claim that is owed more reopens, one
     whose payment is under way is reopened once it is paid."""
     before = lifecycle.snapshot(claim)
@@ -456,6 +460,13 @@ def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: 
     if grew and claim.state in (ClaimState.approval, ClaimState.payment_pending) and (
             claim.approved_amount > 0):
         claim.calculation = {**claim.calculation, "supplement_pending": True}
+    if claim.state == ClaimState.public_notice:
+        # The village was shown another amount: the notice starts again from today.
+        session.add(ClaimRecord(claim_id=claim.id, kind="start_notice", data={
+            "start_date": date.today().isoformat(),
+            "reason": f"the amount changed from {before['entitled']} to {entitled}"}))
+        claim.due_date = lifecycle.due_date_for(ClaimState.public_notice, date.today(),
+                                                notice_days)
     audit.record(session, SYSTEM, "claim", claim.claim_number, "recalculate",
                  reason=f"event {event.source_event_id}", before=before,
                  after=lifecycle.snapshot(claim))

@@ -216,7 +216,7 @@ def transition(
     claim.state = new_state
     claim.updated_at = utcnow()
     if new_state != before["state"]:
-        claim.due_date = _due(new_state, today, notice_days, step)
+        claim.due_date = due_date_for(new_state, today, notice_days)
     session.add(ClaimRecord(claim_id=claim.id, kind=action_name,
                             data=audit.jsonable(step.model_dump()), actor_id=actor.id
                             if actor.kind == "user" else None))
@@ -234,7 +234,8 @@ def _reason_of(step: Step) -> str:
     return ""
 
 
-def _due(state: str, today: date, notice_days: int, step: Step) -> date | None:
+def due_date_for(state: str, today: date, notice_days: int) -> date | None:
+    """When a claim entering ``state`` today is due to leave it."""
     if state == S.public_notice:
         return today + timedelta(days=notice_days + 1)
     days = service_levels().get(state)

@@ -288,3 +288,20 @@ def test_a_reduced_award_closes_as_paid(staff, client, session, claim):
                 files={"file": ("a.csv", f"payment_id,status\n{line},paid\n".encode())})
     session.expire_all()
     assert session.get(Claim, claim.id).state == "paid"
+
+
+def test_a_new_amount_during_the_public_notice_starts_the_notice_again(
+        staff, department, session, claim):
+    act(staff["investigator"], claim, "start_investigation")
+    act(staff["investigator"], claim, "submit_survey", SURVEY)
+    act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
+    days_pass(session, claim, 8)
+    act(staff["clerk"], claim, "start_notice",
+        {"start_date": (date.today() - timedelta(days=7)).isoformat()})
+    department.post("/api/events", json=illness(
+        "HIS-4", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
+        medical_assistance_paid="0"))
+    early = act(staff["clerk"], claim, "close_notice")
+    assert early.status_code == 409 and "can be closed from" in early.json()["message"]
+    session.expire_all()
+    assert session.get(Claim, claim.id).due_date == date.today() + timedelta(days=8)
