@@ -237,6 +237,7 @@ class Cache:
         self.county_of: dict[int, int] = {}
         self.lines: dict[tuple[int, int], Decimal | None] = {}
         self.members: dict[str, Member] | None = None  # by ID number, when prefetched
+        self.households: dict[int, Household] = {}
         self.incomes: dict[int, list[tuple]] = {}
         self.year_events: dict[tuple[int, int], list[TriggerEvent]] = {}
         self.claims: dict[int, list[Claim]] | None = None  # by household, when prefetched
@@ -271,9 +272,10 @@ class Cache:
                 select(Member).where(Member.id_number.in_(numbers[start:start + 1000]))))
         household_ids = sorted({m.household_id for m in self.members.values()})
         for start in range(0, len(household_ids), 1000):
-            session.exec(select(Household).where(
+            # Held here: the session keeps loaded rows only while something refers to them.
+            self.households.update((h.id, h) for h in session.exec(select(Household).where(
                 Household.id.in_(household_ids[start:start + 1000]))
-                .order_by(Household.id).with_for_update()).all()
+                .order_by(Household.id).with_for_update()))
         self.incomes = benefits.income_records(session, household_ids)
         self._prefetch_lines(session, household_ids)
         self.claims = {h: [] for h in household_ids}
@@ -340,7 +342,7 @@ def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) 
             f"no member has ID number {event.id_number}; correct it and replay")
         session.flush()
         return
-    household = (session.get(Household, member.household_id) if cache.members is not None
+    household = (cache.households[member.household_id] if cache.members is not None
                  else _lock_household(session, member.household_id))  # prefetch locked it
     event.member_id, event.household_id = member.id, household.id
     contract = covering_contract(session, household, event.event_date, cache)
