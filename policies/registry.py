@@ -777,3 +777,13 @@ def remove_insured_households(session: Session, contract_id: int, numbers: list[
     )
     session.flush()
     return result.rowcount
+
+
+def list_insured_households(session: Session, contract_id: int, page: PageRequest):
+    """The household numbers a contract names, in order."""
+    get_contract(session, contract_id)
+    query = (select(Household.household_number)
+             .join(InsuredHousehold, InsuredHousehold.household_id == Household.id)
+             .where(InsuredHousehold.contract_id == contract_id)
+             .order_by(Household.household_number))
+    return paginate(session, query, page)

@@ -14,6 +14,7 @@ from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import EventStatus, Role, TriggerEvent
 from policies import benefits, registry
+from policies.errors import NotFound
 from policies.models import (
     PolicyContractPublic,
     TermsUpload,
@@ -72,6 +73,17 @@ def attach_terms(contract_id: int, body: TermsAttach, session: SessionDep, actor
                  after={"terms_version_id": body.terms_version_id})
     session.commit()
     return registry.contract_view(session, contract)
+
+
+@router.get("/contracts/{contract_id}/terms", response_model=TermsVersionPublic,
+            tags=["contracts"])
+def terms_in_force(contract_id: int, session: SessionDep, _: Admin):
+    """The terms version in force for a contract."""
+    contract = registry.get_contract(session, contract_id)
+    if contract.terms_version_id is None:
+        raise NotFound(f"contract {contract.contract_number} has no terms in force",
+                       field="terms_version_id")
+    return benefits.terms_view(benefits.get_terms_version(session, contract.terms_version_id))
 
 
 @router.post("/quotes", response_model=benefits.QuoteOut, tags=["terms"])

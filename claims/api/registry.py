@@ -333,6 +333,13 @@ def name_insured_households(contract_id: int, body: InsuredHouseholdsChange,
     return {"added": added}
 
 
+@router.get("/contracts/{contract_id}/insured-households", tags=["contracts"])
+def list_insured_households(contract_id: int, session: SessionDep, page: PageDep):
+    """The households a contract names as insured, by household number."""
+    rows, count = registry.list_insured_households(session, contract_id, page)
+    return {"data": rows, "count": count}
+
+
 @router.delete("/contracts/{contract_id}/insured-households", tags=["contracts"])
 def remove_insured_households(contract_id: int, body: InsuredHouseholdsChange,
                               session: SessionDep):

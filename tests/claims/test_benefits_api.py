@@ -60,6 +60,8 @@ def test_a_contract_puts_terms_of_its_year_in_force(client, places):
     attached = client.put(f"/api/contracts/{contract['id']}/terms",
                           json={"terms_version_id": version["id"]})
     assert attached.status_code == 200 and attached.json()["terms_version_id"] == version["id"]
+    in_force = client.get(f"/api/contracts/{contract['id']}/terms").json()
+    assert in_force["id"] == version["id"] and in_force["key"] == "yuzhou"
     old = upload(client, key="old", text=DEMO_TERMS.replace("2026", "2025")).json()
     wrong = client.put(f"/api/contracts/{contract['id']}/terms",
                        json={"terms_version_id": old["id"]})

@@ -262,6 +262,8 @@ def test_named_contract_counts_the_members_of_named_households(client, places):
     again = client.post(f"/api/contracts/{contract['id']}/insured-households",
                         json={"household_numbers": ["N0"]})
     assert again.json() == {"added": 0}
+    named = client.get(f"/api/contracts/{contract['id']}/insured-households").json()
+    assert named == {"data": ["N0", "N1"], "count": 2}
     read = client.get(f"/api/contracts/{contract['id']}").json()
     assert read["insured_people"] == 4 and read["premium"] == "200.00"
     unknown = client.post(f"/api/contracts/{contract['id']}/insured-households",
