@@ -243,6 +243,7 @@ class Cache:
         self.claims: dict[int, list[Claim]] | None = None  # by household, when prefetched
         self.named: set[tuple[int, int]] | None = None  # (contract, household) named insured
         self.terms: dict[int, tuple] = {}  # terms version id → (version, terms)
+        self.values: dict[int, calculator.TriggerEvent] = {}  # event id → calculator's value
 
     def _prefetch_lines(self, session: Session, household_ids: list[int]) -> None:
         """The monitoring line of every affected village for the contracts' years."""
@@ -388,8 +389,10 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     events = cache.year_events[(household.id, contract.id)]
     # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
     by_key = {f"{e.id:012d}": e for e in events}
-    quote = calculator.calculate(terms, snapshot, [
-        EventIn.model_validate(e.payload).to_event(event_id=key) for key, e in by_key.items()])
+    for key, e in by_key.items():
+        if e.id not in cache.values:  # each stored payload is read once per call
+            cache.values[e.id] = EventIn.model_validate(e.payload).to_event(event_id=key)
+    quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events])
     mine = next(r for r in quote.events if r.event_id == f"{event.id:012d}")
     event.warning = mine.warning
     if mine.warning:
