@@ -63,6 +63,20 @@ def to_approval(staff, claim, session):
     through_notice(staff, session, claim)
 
 
+def export_batch(client):
+    """Gather approved claims into a batch and export its bank file; returns the batch."""
+    batch = client.post("/api/payment-batches").json()
+    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    return batch
+
+
+def bank_confirms(client, batch, status="paid"):
+    """The bank's answer for every line of a batch."""
+    lines = "".join(f"{line['id']},{status}\n" for line in batch["lines"])
+    return client.post(f"/api/payment-batches/{batch['id']}/confirmation",
+                       files={"file": ("answer.csv", f"payment_id,status\n{lines}".encode())})
+
+
 def test_from_opened_to_paid_with_a_supervisors_second_approval(staff, client, session, claim):
     to_approval(staff, claim, session)
     assert act(staff["investigator"], claim, "approve", {"amount": "7500.00"}).status_code == 403
@@ -109,11 +123,7 @@ def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
         staff, client, department, session, claim):
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
-    batch = client.post("/api/payment-batches").json()
-    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
-    line = batch["lines"][0]["id"]
-    client.post(f"/api/payment-batches/{batch['id']}/confirmation",
-                files={"file": ("a.csv", f"payment_id,status\n{line},paid\n".encode())})
+    bank_confirms(client, export_batch(client))
     department.post("/api/events", json=illness(
         "HIS-2", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
         medical_assistance_paid="0"))
@@ -264,14 +274,11 @@ def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
         staff, client, department, session, claim):
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
-    batch = client.post("/api/payment-batches").json()
-    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    batch = export_batch(client)
     department.post("/api/events", json=illness(
         "HIS-3", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
         medical_assistance_paid="0"))
-    line = batch["lines"][0]["id"]
-    client.post(f"/api/payment-batches/{batch['id']}/confirmation",
-                files={"file": ("a.csv", f"payment_id,status\n{line},paid\n".encode())})
+    bank_confirms(client, batch)
     session.expire_all()
     after = session.get(Claim, claim.id)
     assert (after.state, after.paid_amount, after.entitled) == (
@@ -281,11 +288,7 @@ def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
 def test_a_reduced_award_closes_as_paid(staff, client, session, claim):
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "6000.00", "note": "资产核查后核减"})
-    batch = client.post("/api/payment-batches").json()
-    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
-    line = batch["lines"][0]["id"]
-    client.post(f"/api/payment-batches/{batch['id']}/confirmation",
-                files={"file": ("a.csv", f"payment_id,status\n{line},paid\n".encode())})
+    bank_confirms(client, export_batch(client))
     session.expire_all()
     assert session.get(Claim, claim.id).state == "paid"
 
