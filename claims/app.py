@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 import sqlalchemy as sa
@@ -14,8 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
+from claims import evaluator
 from claims.api import admin as admin_api
 from claims.api import benefits as benefits_api
 from claims.api import claims as claims_api
@@ -25,8 +28,10 @@ from claims.api import payments as payments_api
 from claims.api import registry as registry_api
 from claims.api.deps import SessionDep
 from claims.auth import staff
+from claims.db import get_engine
 from claims.logs import mask_id_numbers
 from claims.models import Role
+from claims.settings import get_settings
 from policies.errors import DomainError
 
 log = logging.getLogger("fangpin.http")
@@ -45,11 +50,69 @@ JSON objects naming the ``field``, the ``value`` and the rule broken.
 """
 
 
+@asynccontextmanager
+async def lifespan(_app: FastAPI):
+    """Run the event evaluator beside the API, unless it runs in a process of its own."""
+    worker = None
+    if get_settings().evaluate_events == "in_process":
+        worker = evaluator.Evaluator(get_engine)
+        worker.start()
+    yield
+    if worker is not None:
+        worker.stop()
+
+
+class RequestLog:
+    """One log line per request with its id, status and duration; an unhandled error becomes
+    a 500 naming the request id. Plain ASGI: it costs the request almost nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex[:16]
+        started = time.perf_counter()
+        path = mask_id_numbers(scope["path"])
+        status = {"code": 500, "sent": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], path,
+                          extra={"request_id": request_id})
+            if status["sent"]:
+                raise
+            response = JSONResponse(
+                {"error": "InternalError",
+                 "message": "the server failed; quote this request id when reporting it",
+                 "request_id": request_id},
+                status_code=500, headers={"x-request-id": request_id})
+            await response(scope, receive, send)
+            status["code"] = 500
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s %s %s %.1fms", scope["method"], path, status["code"], duration_ms,
+                     extra={"request_id": request_id, "method": scope["method"], "path": path,
+                            "status": status["code"], "duration_ms": duration_ms})
+
+
 def create_app() -> FastAPI:
     # The API documentation is served from the installed swagger-ui-bundle package: no page
     # of fangpin loads anything from the internet.
     app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION, docs_url=None,
-                  redoc_url=None)
+                  redoc_url=None, lifespan=lifespan)
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 
     @app.get("/docs", include_in_schema=False)
@@ -112,35 +175,7 @@ def create_app() -> FastAPI:
                              "message": "a number or date in the request is out of range"},
                             status_code=422)
 
-    @app.middleware("http")
-    async def _log_requests(request: Request, call_next):
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        started = time.perf_counter()
-        path = mask_id_numbers(request.url.path)
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("unhandled error in %s %s", request.method, path,
-                          extra={"request_id": request_id})
-            response = JSONResponse(
-                {"error": "InternalError",
-                 "message": "the server failed; quote this request id when reporting it",
-                 "request_id": request_id},
-                status_code=500,
-            )
-        response.headers["x-request-id"] = request_id
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        log.info(
-            "%s %s %s %.1fms", request.method, path, response.status_code, duration_ms,
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "path": path,
-                "status": response.status_code,
-                "duration_ms": duration_ms,
-            },
-        )
-        return response
+    app.add_middleware(RequestLog)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(session: SessionDep):

@@ -274,9 +274,9 @@ def _people(args) -> int:
 def _import_events(args) -> int:
     from sqlmodel import select
 
-    from claims import intake
+    from claims import evaluator, intake
     from claims.auth import Actor
-    from claims.models import ApiClient
+    from claims.models import ApiClient, TriggerEvent
     from policies.event_files import read_events
 
     path = Path(args.file)
@@ -294,8 +294,16 @@ def _import_events(args) -> int:
         actor = Actor("client", clients[0].id, clients[0].name,
                       organisation=clients[0].organisation)
         raw, row_errors = read_events(path.read_bytes(), path.name)
-        outcomes = intake.submit_many(session, actor, raw)
+        outcomes = intake.receive(session, actor, raw)
         session.commit()
+    evaluator.evaluate_all(get_engine())
+    with Session(get_engine()) as session:
+        accepted = [o.event_id for o in outcomes if o.result == "accepted"]
+        statuses: dict[str, int] = {}
+        for start in range(0, len(accepted), 1000):
+            for status in session.exec(select(TriggerEvent.status).where(
+                    TriggerEvent.id.in_(accepted[start:start + 1000]))):
+                statuses[status] = statuses.get(status, 0) + 1
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.result] = counts.get(outcome.result, 0) + 1
@@ -304,8 +312,26 @@ def _import_events(args) -> int:
     for error in row_errors:
         print(f"  {error['source_event_id']}: {error['reason']}")
     print(f"{path.name}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if statuses:
+        print("evaluated: " + ", ".join(f"{n} {k}" for k, n in sorted(statuses.items())))
     return 0 if not row_errors and not counts.get("rejected") and not counts.get("conflict") \
         else 1
+
+
+def _evaluate(args) -> int:
+    from claims import evaluator
+
+    if not args.follow:
+        print(f"evaluated {evaluator.evaluate_all(get_engine())} events")
+        return 0
+    worker = evaluator.Evaluator(get_engine, poll_seconds=args.poll)
+    worker.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        worker.stop()
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -347,6 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--source", required=True,
                         help="the department: its name or organisation code")
     events.set_defaults(func=_import_events)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate received events (and open claims)")
+    evaluate.add_argument("--follow", action="store_true",
+                          help="keep running, evaluating new events as they arrive (with "
+                               "FANGPIN_EVALUATE_EVENTS=separately on the API workers)")
+    evaluate.add_argument("--poll", type=float, default=1.0,
+                          help="--follow: seconds between looks for new events")
+    evaluate.set_defaults(func=_evaluate)
 
     audit_cmd = sub.add_parser("audit", help="the audit trail")
     audit_cmd.add_argument("action", choices=["verify"])

@@ -1,7 +1,11 @@
-"""Trigger-event intake (预警信息接收): departments report shocks; each is stored exactly
-once per source id, matched to a covered household, and evaluated under the terms in force.
-A payable event opens (or adds to) the household's claim for that trigger and year; one over
-the warning threshold raises an early warning; an unknown person waits in quarantine."""
+"""Trigger-event intake (预警信息接收): departments report shocks; each is checked and stored
+exactly once per source id, and answered at once (accepted, duplicate, rejected). Moments later
+the evaluator matches it to a covered household and applies the terms in force: a payable event
+opens (or adds to) the household's claim for that trigger and year; one over the warning
+threshold raises an early warning; an unknown person waits in quarantine.
+
+Storing and evaluating are separate so that a department's burst of bills costs it one insert
+each, while the evaluation, which reads the household's whole year, runs in bulk."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -39,6 +45,7 @@ from policies.terms import BUILTIN_EVENT_TYPES
 from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
 
 MAX_BATCH = 10_000
+EVALUATOR_LOCK = 0x6670_6576  # "fpev": the PostgreSQL advisory lock of the evaluator
 MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assistance_paid",
                 "other_insurance_paid")
 
@@ -48,7 +55,7 @@ class Outcome:
     """What became of one submitted event; a duplicate returns the first outcome."""
 
     source_event_id: str
-    result: str  # accepted | not_covered | quarantined | duplicate | rejected | conflict
+    result: str  # accepted (stored for evaluation) | duplicate | rejected | conflict
     event_id: int | None = None
     status: str | None = None
     reason: str = ""
@@ -131,33 +138,74 @@ def outcome_of(event: TriggerEvent, claim_number: str | None, result: str | None
                    event.reason, None, claim_number, event.payout, event.warning)
 
 
-def known_types(session: Session) -> set[str]:
-    """The built-in event types and those any stored terms declare."""
-    types = set(BUILTIN_EVENT_TYPES)
-    for version in session.exec(select(TermsVersion)):
-        types.update(benefits.terms_of(version).event_types)
-    return types
+_known_types: tuple[int | None, frozenset[str]] = (None, frozenset())
 
 
-def check_type(event: EventIn, known: set[str]) -> None:
+def known_types(session: Session) -> frozenset[str]:
+    """The built-in event types and those any stored terms declare. Terms versions are never
+    changed, only added, so the set is read again only when a new version appears."""
+    global _known_types
+    newest = session.exec(select(sa.func.max(TermsVersion.id))).one()
+    if newest is None or newest != _known_types[0]:
+        types = set(BUILTIN_EVENT_TYPES)
+        for version in session.exec(select(TermsVersion)):
+            types.update(benefits.terms_of(version).event_types)
+        _known_types = (newest, frozenset(types))
+    return _known_types[1]
+
+
+def check_type(event: EventIn, known: frozenset[str]) -> None:
     if event.type not in known:
         raise InvalidInput(f"unknown event type {event.type!r}; known: "
                            f"{', '.join(sorted(known))}", field="type", value=event.type)
 
 
-def submit(session: Session, actor: Actor, event: EventIn, *, today: date | None = None
-           ) -> Outcome:
-    """Store and evaluate one event; the same event again returns the first outcome, the same
-    id with other content is refused (409) naming the fields that differ; flushes."""
+def receive_one(session: Session, actor: Actor, event: EventIn, *, today: date | None = None
+                ) -> Outcome:
+    """Check and store one event for evaluation; the same event again returns the first
+    outcome, the same id with other content is refused (409) naming the fields that differ;
+    flushes."""
     check_event(event, today or date.today())
     check_type(event, known_types(session))
-    [outcome] = _store_and_evaluate(session, actor, [event])
+    [outcome] = _store(session, actor, [event])
     if outcome.result == "conflict":
         raise Conflict(outcome.reason, field=outcome.field, value=event.event_id)
     return outcome
 
 
-def _insert_new(session: Session, actor: Actor, events: list[EventIn]) -> dict[str, int]:
+def receive(session: Session, actor: Actor, raw_events: list[Any],
+            today: date | None = None) -> list[Outcome]:
+    """A batch: every event is checked on its own (a bad one never blocks the rest) and the
+    good ones are stored together for evaluation; one outcome per event; flushes."""
+    today = today or date.today()
+    known = known_types(session)
+    outcomes: list[Outcome | None] = [None] * len(raw_events)
+    good: list[tuple[int, EventIn]] = []
+    for index, raw in enumerate(raw_events):
+        source_id = str(raw.get("event_id", f"#{index}")) if isinstance(raw, dict) else \
+            f"#{index}"
+        try:
+            event = EventIn.model_validate(raw)
+            check_event(event, today)
+            check_type(event, known)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            outcomes[index] = Outcome(source_id, "rejected", field=".".join(
+                str(p) for p in error["loc"]), reason=error["msg"].removeprefix("Value error, "))
+            continue
+        except InvalidInput as exc:
+            outcomes[index] = Outcome(source_id, "rejected", reason=exc.message,
+                                      field=exc.field)
+            continue
+        good.append((index, event))
+    stored = _store(session, actor, [event for _, event in good])
+    for (index, _), outcome in zip(good, stored, strict=True):
+        outcomes[index] = outcome
+    return outcomes
+
+
+def _insert_new(session: Session, actor: Actor, events: list[EventIn],
+                payloads: list[dict[str, Any]], hashes: list[str]) -> dict[str, int]:
     """Insert the events whose source id is new, in one statement per thousand; returns
     source id → row id of those inserted (a concurrent or earlier copy is left alone)."""
     dialect = session.connection().dialect.name
@@ -166,60 +214,79 @@ def _insert_new(session: Session, actor: Actor, events: list[EventIn]) -> dict[s
         index_elements=["client_id", "source_event_id"]
     ).returning(TriggerEvent.source_event_id, TriggerEvent.id)
     now = utcnow()
+    rows = [{"client_id": actor.id, "source_event_id": event.event_id, "payload_hash": hashed,
+             "payload": payload, "type": event.type, "id_number": event.id_number,
+             "event_date": event.event_date, "status": EventStatus.received,
+             "received_at": now, "warning": False, "reason": ""}
+            for event, payload, hashed in zip(events, payloads, hashes, strict=True)]
     inserted: dict[str, int] = {}
-    for start in range(0, len(events), 1000):
-        rows = []
-        for event in events[start:start + 1000]:
-            payload = payload_of(event)
-            rows.append({
-                "client_id": actor.id, "source_event_id": event.event_id,
-                "payload_hash": digest(payload), "payload": payload, "type": event.type,
-                "id_number": event.id_number, "event_date": event.event_date,
-                "status": EventStatus.quarantined, "received_at": now, "warning": False,
-                "reason": "",
-            })
-        inserted.update(session.execute(statement, rows).all())
+    for start in range(0, len(rows), 1000):
+        inserted.update(session.execute(statement, rows[start:start + 1000]).all())
     return inserted
 
 
-def _store_and_evaluate(session: Session, actor: Actor, events: list[EventIn]
-                        ) -> list[Outcome]:
-    """Store checked events (one per source id; repeats compared with the first) and
-    evaluate the new ones in arrival order; one outcome per event."""
-    firsts: dict[str, EventIn] = {}
-    for event in events:
-        firsts.setdefault(event.event_id, event)
-    inserted = _insert_new(session, actor, list(firsts.values()))
-    stored = {}
-    for start in range(0, len(firsts), 1000):
-        chunk = list(firsts)[start:start + 1000]
+def _store(session: Session, actor: Actor, events: list[EventIn]) -> list[Outcome]:
+    """Store checked events for evaluation, one per source id; a repeat (in this call or of
+    an earlier one) is compared with the first and answered with its outcome so far."""
+    firsts: dict[str, int] = {}
+    for index, event in enumerate(events):
+        firsts.setdefault(event.event_id, index)
+    payloads = [payload_of(event) for event in events]
+    hashes = [digest(payload) for payload in payloads]
+    new = list(firsts.values())
+    inserted = _insert_new(session, actor, [events[i] for i in new], [payloads[i] for i in new],
+                           [hashes[i] for i in new])
+    earlier = [source_id for source_id in firsts if source_id not in inserted]
+    stored: dict[str, TriggerEvent] = {}
+    for start in range(0, len(earlier), 1000):
         stored.update((e.source_event_id, e) for e in session.exec(select(TriggerEvent).where(
-            TriggerEvent.client_id == actor.id, TriggerEvent.source_event_id.in_(chunk))))
+            TriggerEvent.client_id == actor.id,
+            TriggerEvent.source_event_id.in_(earlier[start:start + 1000]))))
+    claim_numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
+        Claim.id.in_({e.claim_id for e in stored.values() if e.claim_id}))).all()) \
+        if stored else {}
+    outcomes = []
+    for index, event in enumerate(events):
+        source_id = event.event_id
+        if source_id in inserted and firsts[source_id] == index:
+            outcomes.append(Outcome(source_id, "accepted", inserted[source_id],
+                                    EventStatus.received))
+            continue
+        if source_id in inserted:
+            first_hash, first_payload = hashes[firsts[source_id]], payloads[firsts[source_id]]
+            first = Outcome(source_id, "duplicate", inserted[source_id], EventStatus.received)
+        else:
+            row = stored[source_id]
+            first_hash, first_payload = row.payload_hash, row.payload
+            first = outcome_of(row, claim_numbers.get(row.claim_id), "duplicate")
+        if first_hash != hashes[index]:
+            fields = _differences(first_payload, payloads[index]) or ["payload"]
+            outcomes.append(Outcome(
+                source_id, "conflict", field=fields[0],
+                reason=f"event {source_id} was already received with other content; "
+                       f"differing fields: {', '.join(fields)}"))
+        else:
+            outcomes.append(first)
+    return outcomes
+
+
+def evaluate_received(session: Session, limit: int = 500) -> int:
+    """Evaluate the oldest events still waiting, in the order they arrived; returns how many.
+    One evaluator runs at a time (a PostgreSQL advisory lock; SQLite writes one at a time), so
+    a household's events are always taken in order; flushes."""
+    if session.connection().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVALUATOR_LOCK})
+    events = session.exec(select(TriggerEvent).where(
+        TriggerEvent.status == EventStatus.received).order_by(TriggerEvent.id).limit(limit)).all()
+    if not events:
+        return 0
     cache = Cache()
-    new = [stored[source_id] for source_id in sorted(inserted, key=inserted.get)]
-    cache.prefetch(session, new)
+    cache.prefetch(session, events)
     with session.no_autoflush:  # everything it reads was prefetched; write once at the end
-        for event in new:
+        for event in events:
             evaluate(session, event, cache)
     session.flush()
-    claim_numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
-        Claim.id.in_({e.claim_id for e in stored.values() if e.claim_id}))).all())
-    outcomes, answered = [], set()
-    for event in events:
-        row = stored[event.event_id]
-        payload_hash = digest(payload_of(event))
-        if row.payload_hash != payload_hash:
-            fields = _differences(row.payload, payload_of(event)) or ["payload"]
-            outcomes.append(Outcome(
-                event.event_id, "conflict", field=fields[0],
-                reason=f"event {event.event_id} was already received with other content; "
-                       f"differing fields: {', '.join(fields)}"))
-            continue
-        first_time = event.event_id in inserted and event.event_id not in answered
-        answered.add(event.event_id)
-        outcomes.append(outcome_of(row, claim_numbers.get(row.claim_id),
-                                   None if first_time else "duplicate"))
-    return outcomes
+    return len(events)
 
 
 def _claim_number(session: Session, claim_id: int | None) -> str | None:
@@ -500,15 +567,13 @@ def open_claim(session: Session, household_id: int, contract: PolicyContract, ve
 
 
 def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Outcome:
-    """Correct a quarantined event's ID number and evaluate it again (once, even when two
-    clerks replay it at the same moment)."""
-    from pydantic import ValidationError
-
+    """Correct a quarantined (or failed) event's ID number and evaluate it again (once, even
+    when two clerks replay it at the same moment)."""
     event = session.exec(select(TriggerEvent).where(TriggerEvent.id == event_id)
                          .with_for_update()).first()
     if event is None:
         raise InvalidInput(f"event {event_id} does not exist", field="event_id", value=event_id)
-    if event.status != EventStatus.quarantined:
+    if event.status not in (EventStatus.quarantined, EventStatus.failed):
         raise Conflict(f"event {event_id} is {event.status}, not in quarantine",
                        field="status", value=event.status)
     try:
@@ -551,36 +616,3 @@ def apply(session: Session, actor: Actor, household_id: int, trigger: str, reaso
     return open_claim(session, household_id, contract, contract.terms_version_id, trigger,
                       Decimal("0.00"), [], source="application", actor=actor, reason=reason,
                       notice_days=terms.notice_days)
-
-
-def submit_many(session: Session, actor: Actor, raw_events: list[Any],
-                today: date | None = None) -> list[Outcome]:
-    """A batch: every event is checked on its own (a bad one never blocks the rest), the good
-    ones are stored together and evaluated in order; one outcome per event; flushes."""
-    from pydantic import ValidationError
-
-    today = today or date.today()
-    known = known_types(session)
-    outcomes: list[Outcome | None] = [None] * len(raw_events)
-    good: list[tuple[int, EventIn]] = []
-    for index, raw in enumerate(raw_events):
-        source_id = str(raw.get("event_id", f"#{index}")) if isinstance(raw, dict) else \
-            f"#{index}"
-        try:
-            event = EventIn.model_validate(raw)
-            check_event(event, today)
-            check_type(event, known)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            outcomes[index] = Outcome(source_id, "rejected", field=".".join(
-                str(p) for p in error["loc"]), reason=error["msg"].removeprefix("Value error, "))
-            continue
-        except InvalidInput as exc:
-            outcomes[index] = Outcome(source_id, "rejected", reason=exc.message,
-                                      field=exc.field)
-            continue
-        good.append((index, event))
-    stored = _store_and_evaluate(session, actor, [event for _, event in good])
-    for (index, _), outcome in zip(good, stored, strict=True):
-        outcomes[index] = outcome
-    return outcomes

@@ -47,9 +47,11 @@ class Organisation(Coded):
 
 
 class EventStatus(Coded):
+    received = "received"  # stored; the evaluator takes it moments later
     accepted = "accepted"  # matched to a covered household and evaluated
     not_covered = "not_covered"  # stored, but no policy covers the household that day
     quarantined = "quarantined"  # the ID number matches no member: a clerk corrects it
+    failed = "failed"  # its evaluation raised an error (in the log); a clerk replays it
 
 
 class ClaimState(Coded):
@@ -79,7 +81,8 @@ LABELS_ZH = {
         "poverty_office": "乡村振兴局", "medical_insurance": "医保局", "civil_affairs": "民政局",
         "disabled_federation": "残联", "emergency_management": "应急管理局",
         "traffic_police": "交警", "education": "教育局"},
-    "EventStatus": {"accepted": "已受理", "not_covered": "不在保障范围", "quarantined": "待核实"},
+    "EventStatus": {"received": "已接收", "accepted": "已受理", "not_covered": "不在保障范围",
+                    "quarantined": "待核实", "failed": "评估失败"},
     "ClaimState": {
         "opened": "已立案", "investigating": "入户调查", "village_review": "民主评议",
         "public_notice": "公示", "approval": "审批", "payment_pending": "待支付",

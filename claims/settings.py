@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     import_max_bytes: int = 200 * 1024 * 1024
     # Days a claim may stay in a state, e.g. FANGPIN_SERVICE_LEVEL_DAYS='{"investigating": 15}'
     service_level_days: dict[str, int] = {}
+    # Received events are evaluated by a thread of the service, or by `fangpin evaluate
+    # --follow` in a process of its own (several API workers, or a busy county).
+    evaluate_events: Literal["in_process", "separately"] = "in_process"
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self):

@@ -13,6 +13,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+
+# Tests run the evaluator themselves, over their own session (tests/claims/conftest.py).
+os.environ["FANGPIN_EVALUATE_EVENTS"] = "separately"
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Body, Depends, File, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from claims import intake
+from claims import evaluator, intake
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, CurrentActor, department, staff
-from claims.models import Role, TriggerEvent
+from claims.models import Claim, EventStatus, Role, TriggerEvent
 from claims.settings import get_settings
 from policies import registry
 from policies.benefits import EventIn
@@ -21,7 +21,7 @@ from policies.event_files import read_events
 
 router = APIRouter(prefix="/api", tags=["events"])
 Department = Annotated[Actor, Depends(department)]
-STATUS = {"accepted": 201, "not_covered": 201, "quarantined": 201, "duplicate": 200}
+STATUS = {"accepted": 202, "duplicate": 200}
 
 
 def _body(outcome: intake.Outcome) -> dict[str, Any]:
@@ -30,14 +30,16 @@ def _body(outcome: intake.Outcome) -> dict[str, Any]:
 
 
 @router.post("/events", responses={
-    201: {"description": "stored: accepted, not_covered or quarantined"},
-    200: {"description": "a duplicate: the first outcome, nothing changed"},
+    202: {"description": "stored (status received); evaluated moments later — read "
+                         "GET /api/events/{event_id} for the claim it opened"},
+    200: {"description": "a duplicate: the first outcome so far, nothing changed"},
     409: {"description": "the same event id was sent before with other content"},
     422: {"description": "invalid: the field and the reason"}})
 def submit_event(event: EventIn, session: SessionDep, actor: Department):
     """Submit one event; the same event id again returns the first outcome."""
-    outcome = intake.submit(session, actor, event)
+    outcome = intake.receive_one(session, actor, event)
     session.commit()
+    evaluator.notify()
     return JSONResponse(_body(outcome), status_code=STATUS[outcome.result])
 
 
@@ -45,9 +47,10 @@ def submit_event(event: EventIn, session: SessionDep, actor: Department):
 def submit_batch(session: SessionDep, actor: Department,
                  events: Annotated[list[dict[str, Any]], Body(max_length=intake.MAX_BATCH)]):
     """Submit up to 10,000 events; each gets its own outcome and bad ones never block the rest."""
-    outcomes = intake.submit_many(session, actor, events)
+    outcomes = intake.receive(session, actor, events)
     session.commit()
-    return {"results": [_body(o) for o in outcomes], "counts": _counts(outcomes)}
+    evaluator.notify()
+    return JSONResponse({"results": [_body(o) for o in outcomes], "counts": _counts(outcomes)})
 
 
 @router.post("/events/file")
@@ -59,8 +62,9 @@ def submit_file(session: SessionDep, actor: Department,
     if len(data) > limit:
         raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
     raw, row_errors = read_events(data, file.filename or "events.csv")
-    outcomes = intake.submit_many(session, actor, raw)
+    outcomes = intake.receive(session, actor, raw)
     session.commit()
+    evaluator.notify()
     results = [*row_errors, *[_body(o) for o in outcomes]]
     return {"results": results, "counts": _counts(outcomes, len(row_errors))}
 
@@ -74,9 +78,12 @@ def _counts(outcomes: list[intake.Outcome], extra_rejected: int = 0) -> dict[str
     return counts
 
 
-def _event_view(event: TriggerEvent) -> dict[str, Any]:
-    return {**registry.fields_of(event), "payout": None if event.payout is None
-            else str(event.payout)}
+def _event_views(session, events: list[TriggerEvent]) -> list[dict[str, Any]]:
+    """Events as departments and staff read them, with the number of the claim each joined."""
+    numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
+        Claim.id.in_({e.claim_id for e in events if e.claim_id}))).all())
+    return [{**registry.fields_of(e), "payout": None if e.payout is None else str(e.payout),
+             "claim_number": numbers.get(e.claim_id)} for e in events]
 
 
 @router.get("/events")
@@ -89,7 +96,7 @@ def list_events(session: SessionDep, actor: CurrentActor, page: PageDep,
     if status:
         query = query.where(TriggerEvent.status == status)
     rows, count = registry.paginate(session, query, page)
-    return {"data": [_event_view(e) for e in rows], "count": count}
+    return {"data": _event_views(session, rows), "count": count}
 
 
 @router.get("/events/{source_event_id}")
@@ -101,7 +108,7 @@ def read_event(source_event_id: str, session: SessionDep, actor: Department):
     if event is None:
         raise NotFound(f"you submitted no event {source_event_id}", field="event_id",
                        value=source_event_id)
-    return _event_view(event)
+    return _event_views(session, [event])[0]
 
 
 quarantine = APIRouter(prefix="/api/quarantine", tags=["events"],
@@ -110,11 +117,12 @@ quarantine = APIRouter(prefix="/api/quarantine", tags=["events"],
 
 @quarantine.get("")
 def list_quarantine(session: SessionDep, page: PageDep):
-    """Events whose ID number matches no member, waiting for a clerk."""
-    query = select(TriggerEvent).where(TriggerEvent.status == "quarantined").order_by(
-        TriggerEvent.id)
+    """Events waiting for a clerk: their ID number matches no member, or their evaluation
+    failed."""
+    query = select(TriggerEvent).where(TriggerEvent.status.in_(
+        [EventStatus.quarantined, EventStatus.failed])).order_by(TriggerEvent.id)
     rows, count = registry.paginate(session, query, page)
-    return {"data": [_event_view(e) for e in rows], "count": count}
+    return {"data": _event_views(session, rows), "count": count}
 
 
 @quarantine.post("/{event_id}/replay")

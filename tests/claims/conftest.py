@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from claims import intake
 from claims.auth import SYSTEM
 from claims.people import create_client
 from policies import benefits, registry
@@ -63,6 +64,22 @@ def build_county(session: Session) -> County:
 @pytest.fixture
 def county(session) -> County:
     return build_county(session)
+
+
+def evaluate(session: Session) -> int:
+    """Run the evaluator over the test's session, as the service does moments after intake."""
+    done = intake.evaluate_received(session, 10_000)
+    session.commit()
+    return done
+
+
+def send(department, session: Session, body: dict) -> dict:
+    """Submit one event, let the evaluator take it, and read back what became of it, as the
+    department does."""
+    response = department.post("/api/events", json=body)
+    assert response.status_code in (200, 202), response.text
+    evaluate(session)
+    return department.get(f"/api/events/{body['event_id']}").json()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, func, select
 
-from claims import intake, payments
+from claims import evaluator, intake, payments
 from claims.auth import SYSTEM, Actor
 from claims.db import make_engine
 from claims.migrate import upgrade
@@ -55,18 +55,21 @@ def test_the_same_event_from_many_connections_is_stored_once(engine):
 
     def send(_):
         with Session(engine) as session:
-            outcome = intake.submit(session, department, EventIn.model_validate(illness()))
+            outcome = intake.receive_one(session, department, EventIn.model_validate(illness()))
             session.commit()
             return outcome.result
 
     results = all_at_once(send)
     assert sorted(results) == ["accepted"] + ["duplicate"] * (THREADS - 1), results
+    assert evaluator.evaluate_all(engine) == 1
     with Session(engine) as session:
         assert session.exec(select(func.count(TriggerEvent.id))).one() == 1
         assert session.exec(select(func.count(Claim.id))).one() == 1
 
 
 def test_different_bills_of_one_household_at_once_share_one_claim(engine):
+    """Each thread stores a bill and runs an evaluator at once: every bill is evaluated
+    exactly once, in order, into one claim."""
     with Session(engine) as session:
         county = build_county(session)
     department = Actor("client", county.client_id, "医保局")
@@ -75,12 +78,14 @@ def test_different_bills_of_one_household_at_once_share_one_claim(engine):
         with Session(engine) as session:
             event = illness(f"HIS-{i}", total_cost="30000", basic_insurance_paid="0",
                             critical_illness_paid="0", medical_assistance_paid="0")
-            outcome = intake.submit(session, department, EventIn.model_validate(event))
+            outcome = intake.receive_one(session, department, EventIn.model_validate(event))
             session.commit()
-            return outcome.result
+        evaluator.evaluate_all(engine, chunk=3)
+        return outcome.result
 
     assert all_at_once(send) == ["accepted"] * THREADS
     with Session(engine) as session:
+        assert set(session.exec(select(TriggerEvent.status)).all()) == {"accepted"}
         claim = session.exec(select(Claim)).one()
         # 8 × 30,000 = 240,000; above 20,000: 220,000 → 30,000 × 50% + 50,000 × 60% +
         # 140,000 × 70% = 143,000, within the 150,000 cap
@@ -93,7 +98,8 @@ def test_a_payment_confirmed_twice_at_once_is_paid_once(engine):
     with Session(engine) as session:
         county = build_county(session)
         department = Actor("client", county.client_id, "医保局")
-        intake.submit(session, department, EventIn.model_validate(illness()))
+        intake.receive_one(session, department, EventIn.model_validate(illness()))
+        intake.evaluate_received(session)
         claim = session.exec(select(Claim)).one()
         claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
         batch = payments.create_batch(session, SYSTEM)
@@ -122,7 +128,8 @@ def test_two_batches_made_at_once_never_both_take_a_claim(engine):
     with Session(engine) as session:
         county = build_county(session)
         department = Actor("client", county.client_id, "医保局")
-        intake.submit(session, department, EventIn.model_validate(illness()))
+        intake.receive_one(session, department, EventIn.model_validate(illness()))
+        intake.evaluate_received(session)
         claim = session.exec(select(Claim)).one()
         claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
         session.commit()

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import func, select
 
 from claims.models import Claim, EarlyWarning, TriggerEvent
-from tests.claims.conftest import EVENT_DATE
+from tests.claims.conftest import EVENT_DATE, evaluate, send
 from tests.factories import id_number
 
 
@@ -26,10 +26,13 @@ def illness(event_id="HIS-1", seq=1, **amounts):
 
 def test_a_payable_bill_opens_a_claim_and_warns_the_office(department, session, county):
     response = department.post("/api/events", json=illness())
-    assert response.status_code == 201, response.text
-    body = response.json()
+    assert response.status_code == 202, response.text
+    assert response.json()["result"] == "accepted" and response.json()["status"] == "received"
+    assert session.exec(select(func.count(Claim.id))).one() == 0  # not evaluated yet
+    assert evaluate(session) == 1
+    body = department.get("/api/events/HIS-1").json()
     # 80,000 − 45,000 paid by insurers = 35,000; above the 20,000 deductible: 15,000 at 50%
-    assert body["result"] == "accepted" and body["payout"] == "7500.00"
+    assert body["status"] == "accepted" and body["payout"] == "7500.00"
     assert body["claim_number"].startswith("LP") and body["warning"] is True
     claim = session.exec(select(Claim)).one()
     assert (claim.state, claim.entitled, claim.trigger) == ("opened", 7500, "illness")
@@ -43,7 +46,14 @@ def test_the_same_event_twice_returns_the_first_outcome(department, session, cou
     again = department.post("/api/events", json=illness())
     assert again.status_code == 200
     assert again.json() == {**first, "result": "duplicate"}
+    evaluate(session)
+    # once evaluated, a duplicate answers with what became of the first
+    late = department.post("/api/events", json=illness()).json()
+    assert (late["result"], late["status"], late["payout"]) == ("duplicate", "accepted",
+                                                               "7500.00")
+    assert late["claim_number"].startswith("LP")
     assert session.exec(select(func.count(TriggerEvent.id))).one() == 1
+    assert session.exec(select(func.count(Claim.id))).one() == 1
     changed = department.post("/api/events", json=illness(total_cost="90000.00"))
     assert changed.status_code == 409
     assert changed.json()["field"] == "amounts.total_cost"
@@ -51,10 +61,10 @@ def test_the_same_event_twice_returns_the_first_outcome(department, session, cou
 
 
 def test_a_second_bill_adds_to_the_open_claim(department, session, county):
-    department.post("/api/events", json=illness())
-    second = department.post("/api/events", json=illness(
+    send(department, session, illness())
+    second = send(department, session, illness(
         "HIS-2", total_cost="20000.00", basic_insurance_paid="0", critical_illness_paid="0",
-        medical_assistance_paid="0")).json()
+        medical_assistance_paid="0"))
     # cumulative 55,000; above 20,000: 35,000 → 30,000 × 50% + 5,000 × 60% = 18,000; less
     # the 7,500 of the first bill: 10,500
     assert second["payout"] == "10500.00"
@@ -63,9 +73,9 @@ def test_a_second_bill_adds_to_the_open_claim(department, session, county):
     assert second["claim_number"] == claim.claim_number
 
 
-def test_an_unknown_person_waits_in_quarantine_until_corrected(department, client, county):
-    response = department.post("/api/events", json=illness(seq=77))
-    assert response.status_code == 201 and response.json()["result"] == "quarantined"
+def test_an_unknown_person_waits_in_quarantine_until_corrected(department, client, session,
+                                                               county):
+    assert send(department, session, illness(seq=77))["status"] == "quarantined"
     listed = client.get("/api/quarantine").json()
     assert listed["count"] == 1
     event_id = listed["data"][0]["id"]
@@ -81,9 +91,8 @@ def test_a_household_without_cover_is_stored_but_opens_nothing(department, sessi
 
     registry.update_household(session, county.household.id, HouseholdUpdate(status="cancelled"))
     session.commit()
-    response = department.post("/api/events", json=illness())
-    assert response.json()["result"] == "not_covered"
-    assert "no policy covers" in response.json()["reason"]
+    body = send(department, session, illness())
+    assert body["status"] == "not_covered" and "no policy covers" in body["reason"]
     assert session.exec(select(func.count(Claim.id))).one() == 0
 
 
@@ -117,10 +126,16 @@ def test_a_batch_handles_each_event_on_its_own(department, session, county):
     results = [(r["source_event_id"], r["result"]) for r in response.json()["results"]]
     assert results == [("B1", "accepted"), ("B1", "duplicate"), ("B2", "rejected"),
                        ("B3", "rejected"), ("B4", "accepted")]
+    assert response.json()["counts"] == {"accepted": 2, "duplicate": 1, "rejected": 2}
     assert session.exec(select(func.count(TriggerEvent.id))).one() == 2
+    assert evaluate(session) == 2
+    b1, b4 = (department.get(f"/api/events/{e}").json() for e in ("B1", "B4"))
+    # B4 is another member's bill, under that person's own 20,000 deductible: it is counted
+    # in the household's claim and adds nothing to it
+    assert b4["claim_number"] == b1["claim_number"] and b4["payout"] == "0.00", b4
 
 
-def test_a_department_file_with_chinese_headers(department, county):
+def test_a_department_file_with_chinese_headers(department, session, county):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用", "基本医保支付",
@@ -132,10 +147,11 @@ def test_a_department_file_with_chinese_headers(department, county):
         "file": ("events.csv", out.getvalue().encode("gbk"), "text/csv")})
     assert response.status_code == 200, response.text
     assert [r["result"] for r in response.json()["results"]] == ["accepted", "rejected"]
-    assert response.json()["results"][0]["payout"] == "7500.00"
+    evaluate(session)
+    assert department.get("/api/events/F1").json()["payout"] == "7500.00"
 
 
-def test_keys_and_tokens_each_do_only_their_own_work(department, client, as_user):
+def test_keys_and_tokens_each_do_only_their_own_work(department, client, session, as_user):
     assert department.get("/api/households").status_code == 403
     assert department.get("/api/claims").status_code == 403
     assert client.post("/api/events", json=illness()).status_code == 403
@@ -146,13 +162,19 @@ def test_keys_and_tokens_each_do_only_their_own_work(department, client, as_user
     from fastapi.testclient import TestClient
     anonymous = TestClient(client.app)
     assert anonymous.get("/api/households").status_code == 401
-    department.post("/api/events", json=illness())
-    own = department.get("/api/events/HIS-1")
-    assert own.status_code == 200 and own.json()["status"] == "accepted"
+    assert send(department, session, illness())["status"] == "accepted"
+    other = client.post("/api/admin/api-clients", json={"name": "民政局",
+                                                        "organisation": "civil_affairs"})
+    assert other.status_code == 201, other.text
+    with TestClient(client.app, headers={"Authorization": f"Bearer {other.json()['key']}"}
+                    ) as civil_affairs:
+        assert civil_affairs.get("/api/events/HIS-1").status_code == 404
+        assert civil_affairs.get("/api/events").json()["count"] == 0
 
 
-def test_a_corrected_event_sent_again_after_replay_is_a_duplicate(department, client, county):
-    department.post("/api/events", json=illness(seq=77))
+def test_a_corrected_event_sent_again_after_replay_is_a_duplicate(department, client, session,
+                                                                  county):
+    send(department, session, illness(seq=77))
     event_id = client.get("/api/quarantine").json()["data"][0]["id"]
     assert client.post(f"/api/quarantine/{event_id}/replay",
                        json={"id_number": "123"}).status_code == 422
@@ -174,10 +196,10 @@ def test_zero_amounts_and_numeric_details_do_not_make_a_different_event(departme
 def test_a_late_bill_never_lets_claims_exceed_a_shared_cap(department, session, county):
     big = {"total_cost": "400000.00", "basic_insurance_paid": "0",
            "critical_illness_paid": "0", "medical_assistance_paid": "0"}
-    department.post("/api/events", json=illness("I1", seq=1, **big))
-    department.post("/api/events", json=illness("I2", seq=2, **big))
+    send(department, session, illness("I1", seq=1, **big))
+    send(department, session, illness("I2", seq=2, **big))
     earlier = (EVENT_DATE - timedelta(days=5)).isoformat()
-    department.post("/api/events", json={
+    send(department, session, {
         "event_id": "A1", "type": "accident", "event_date": earlier,
         "id_number": id_number(seq=3), "amounts": {"cost": "50000.00"}})
     claims = session.exec(select(Claim)).all()
@@ -192,8 +214,9 @@ def test_unknown_event_types_are_refused(department):
     assert "illness" in response.json()["message"]
 
 
-def test_a_quote_for_a_household_counts_the_bills_already_received(department, client, county):
-    department.post("/api/events", json=illness())
+def test_a_quote_for_a_household_counts_the_bills_already_received(department, client, session,
+                                                                   county):
+    send(department, session, illness())
     quote = client.post("/api/quotes", json={
         "contract_id": county.contract.id, "household_id": county.household.id,
         "events": [illness("NEXT", total_cost="10000", basic_insurance_paid="0",

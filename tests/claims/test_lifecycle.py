@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from claims.models import AuditEntry, Claim, ClaimRecord, IncomeRecord
+from tests.claims.conftest import evaluate, send
 from tests.claims.test_intake import illness
 
 SURVEY = {"visit_date": (date.today() - timedelta(days=20)).isoformat(),
@@ -21,6 +22,7 @@ SURVEY = {"visit_date": (date.today() - timedelta(days=20)).isoformat(),
 @pytest.fixture
 def claim(department, session, county):
     department.post("/api/events", json=illness())
+    evaluate(session)
     return session.exec(select(Claim)).one()
 
 
@@ -127,6 +129,7 @@ def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
     department.post("/api/events", json=illness(
         "HIS-2", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
         medical_assistance_paid="0"))
+    evaluate(session)
     session.expire_all()
     reopened = session.get(Claim, claim.id)
     # cumulative 45,000; above 20,000: 25,000 at 50% = 12,500; 7,500 already paid
@@ -198,9 +201,9 @@ def test_the_notice_cannot_start_before_the_review(staff, session, claim):
 def test_a_rejected_claim_keeps_new_bills_until_a_supervisor_reconsiders(
         staff, department, session, claim):
     act(staff["adjudicator"], claim, "reject", {"code": "not_eligible", "text": "收入超标"})
-    late = department.post("/api/events", json=illness(
+    late = send(department, session, illness(
         "HIS-9", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
-        medical_assistance_paid="0")).json()
+        medical_assistance_paid="0"))
     assert late["payout"] == "0.00" and "reconsider" in late["reason"]
     assert act(staff["adjudicator"], claim, "reconsider", {"reason": "x"}).status_code == 403
     back = act(staff["supervisor"], claim, "reconsider", {"reason": "新的住院费用"})
@@ -278,6 +281,7 @@ def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
     department.post("/api/events", json=illness(
         "HIS-3", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
         medical_assistance_paid="0"))
+    evaluate(session)
     bank_confirms(client, batch)
     session.expire_all()
     after = session.get(Claim, claim.id)
@@ -304,6 +308,7 @@ def test_a_new_amount_during_the_public_notice_starts_the_notice_again(
     department.post("/api/events", json=illness(
         "HIS-4", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
         medical_assistance_paid="0"))
+    evaluate(session)
     early = act(staff["clerk"], claim, "close_notice")
     assert early.status_code == 409 and "can be closed from" in early.json()["message"]
     session.expire_all()
