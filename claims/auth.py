@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
@@ -59,7 +61,8 @@ class Actor:
 SYSTEM = Actor("system", None, "system")
 
 
-def actor_for_user(user: AppUser) -> Actor:
+def actor_for_user(user) -> Actor:
+    """The actor of a user (a row or an object with id, username, role, approval_limit)."""
     return Actor("user", user.id, user.username, role=user.role,
                  approval_limit=user.approval_limit)
 
@@ -67,13 +70,17 @@ def actor_for_user(user: AppUser) -> Actor:
 def authenticate(session: Session, token: str) -> Actor | None:
     """The active user or client a token belongs to, or None."""
     digest = hash_token(token)
+    # Core rows, not ORM objects: this runs on every request.
+    connection = session.connection()
     if token.startswith(USER_PREFIX):
-        user = session.exec(select(AppUser).where(AppUser.token_hash == digest,
-                                                  AppUser.active)).first()
+        user = connection.execute(select(
+            AppUser.id, AppUser.username, AppUser.role, AppUser.approval_limit).where(
+            AppUser.token_hash == digest, AppUser.active)).first()
         return actor_for_user(user) if user else None
     if token.startswith(CLIENT_PREFIX):
-        client = session.exec(select(ApiClient).where(ApiClient.key_hash == digest,
-                                                      ApiClient.active)).first()
+        client = connection.execute(select(
+            ApiClient.id, ApiClient.name, ApiClient.organisation).where(
+            ApiClient.key_hash == digest, ApiClient.active)).first()
         if client:
             return Actor("client", client.id, client.name, organisation=client.organisation)
     return None
@@ -83,19 +90,44 @@ bearer = HTTPBearer(auto_error=False, description="a staff token (fpu_…) or a 
                     "API key (fpk_…)")
 
 
-def current_actor(
+# Who a token belongs to, remembered for a few seconds so that a busy department's requests
+# do not each read it: a revoked key or a changed role takes effect within ACTOR_TTL seconds
+# (at once in the process that made the change, which calls forget_actors()).
+ACTOR_TTL = 10.0
+_actors: dict[str, tuple[float, Actor]] = {}
+
+
+def forget_actors() -> None:
+    _actors.clear()
+
+
+def _look_up(session: Session, token: str) -> Actor | None:
+    try:
+        return authenticate(session, token)
+    finally:
+        # Give the connection back before the handler runs on another worker thread: a
+        # request must never hold a connection while it waits for a thread (SQLite has one).
+        session.rollback()
+
+
+async def current_actor(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send 'Authorization: Bearer <token>' (a staff token or a "
                                "department API key)", field="authorization")
-    actor = authenticate(session, credentials.credentials.strip())
-    # Give the connection back before the handler runs on another worker thread: a request
-    # must never hold a connection while it waits for a thread (SQLite has one connection).
-    session.rollback()
+    token = credentials.credentials.strip()
+    key, now = hash_token(token), time.monotonic()
+    remembered = _actors.get(key)
+    if remembered is not None and remembered[0] > now:
+        return remembered[1]
+    actor = await run_in_threadpool(_look_up, session, token)
     if actor is None:
         raise NotAuthenticated("the token is unknown or revoked", field="authorization")
+    if len(_actors) > 10_000:  # tokens are few; this only bounds a flood of new ones
+        _actors.clear()
+    _actors[key] = (now + ACTOR_TTL, actor)
     return actor
 
 
@@ -120,7 +152,7 @@ def staff(*write_roles: str):
     return check
 
 
-def department(actor: CurrentActor) -> Actor:
+async def department(actor: CurrentActor) -> Actor:
     """A submitting organisation's key."""
     if actor.kind != "client":
         raise Forbidden("events are submitted with a department API key", field="authorization")

@@ -138,23 +138,30 @@ def outcome_of(event: TriggerEvent, claim_number: str | None, result: str | None
                    event.reason, None, claim_number, event.payout, event.warning)
 
 
-_known_types: tuple[int | None, frozenset[str]] = (None, frozenset())
+_known_types: frozenset[str] = frozenset(BUILTIN_EVENT_TYPES)
+
+
+def forget_known_types() -> None:
+    global _known_types
+    _known_types = frozenset(BUILTIN_EVENT_TYPES)
 
 
 def known_types(session: Session) -> frozenset[str]:
-    """The built-in event types and those any stored terms declare. Terms versions are never
-    changed, only added, so the set is read again only when a new version appears."""
+    """The built-in event types and those any stored terms declare."""
     global _known_types
-    newest = session.exec(select(sa.func.max(TermsVersion.id))).one()
-    if newest is None or newest != _known_types[0]:
-        types = set(BUILTIN_EVENT_TYPES)
-        for version in session.exec(select(TermsVersion)):
-            types.update(benefits.terms_of(version).event_types)
-        _known_types = (newest, frozenset(types))
-    return _known_types[1]
+    types = set(BUILTIN_EVENT_TYPES)
+    for version in session.exec(select(TermsVersion)):
+        types.update(benefits.terms_of(version).event_types)
+    _known_types = frozenset(types)
+    return _known_types
 
 
-def check_type(event: EventIn, known: frozenset[str]) -> None:
+def check_type(event: EventIn, session: Session) -> None:
+    """Refuse a type neither built in nor declared by stored terms. Terms versions are only
+    ever added, so the types seen before are read again only for one not seen yet."""
+    known = _known_types
+    if event.type not in known:
+        known = known_types(session)
     if event.type not in known:
         raise InvalidInput(f"unknown event type {event.type!r}; known: "
                            f"{', '.join(sorted(known))}", field="type", value=event.type)
@@ -166,7 +173,7 @@ def receive_one(session: Session, actor: Actor, event: EventIn, *, today: date |
     outcome, the same id with other content is refused (409) naming the fields that differ;
     flushes."""
     check_event(event, today or date.today())
-    check_type(event, known_types(session))
+    check_type(event, session=session)
     [outcome] = _store(session, actor, [event])
     if outcome.result == "conflict":
         raise Conflict(outcome.reason, field=outcome.field, value=event.event_id)
@@ -178,7 +185,6 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
     """A batch: every event is checked on its own (a bad one never blocks the rest) and the
     good ones are stored together for evaluation; one outcome per event; flushes."""
     today = today or date.today()
-    known = known_types(session)
     outcomes: list[Outcome | None] = [None] * len(raw_events)
     good: list[tuple[int, EventIn]] = []
     for index, raw in enumerate(raw_events):
@@ -187,7 +193,7 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
         try:
             event = EventIn.model_validate(raw)
             check_event(event, today)
-            check_type(event, known)
+            check_type(event, session=session)
         except ValidationError as exc:
             error = exc.errors()[0]
             outcomes[index] = Outcome(source_id, "rejected", field=".".join(
@@ -208,11 +214,12 @@ def _insert_new(session: Session, actor: Actor, events: list[EventIn],
                 payloads: list[dict[str, Any]], hashes: list[str]) -> dict[str, int]:
     """Insert the events whose source id is new, in one statement per thousand; returns
     source id → row id of those inserted (a concurrent or earlier copy is left alone)."""
-    dialect = session.connection().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TriggerEvent)
-    statement = insert.on_conflict_do_nothing(
+    connection = session.connection()  # Core, not the ORM: nothing here needs objects
+    table = TriggerEvent.__table__
+    insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)
+    statement = insert(table).on_conflict_do_nothing(
         index_elements=["client_id", "source_event_id"]
-    ).returning(TriggerEvent.source_event_id, TriggerEvent.id)
+    ).returning(table.c.source_event_id, table.c.id)
     now = utcnow()
     rows = [{"client_id": actor.id, "source_event_id": event.event_id, "payload_hash": hashed,
              "payload": payload, "type": event.type, "id_number": event.id_number,
@@ -221,7 +228,7 @@ def _insert_new(session: Session, actor: Actor, events: list[EventIn],
             for event, payload, hashed in zip(events, payloads, hashes, strict=True)]
     inserted: dict[str, int] = {}
     for start in range(0, len(rows), 1000):
-        inserted.update(session.execute(statement, rows[start:start + 1000]).all())
+        inserted.update(connection.execute(statement, rows[start:start + 1000]).all())
     return inserted
 
 

@@ -8,6 +8,6 @@ from policies.benefits import EventIn
 app = FastAPI()
 
 
-@app.post("/api/events", status_code=201)
+@app.post("/api/events", status_code=202)
 def receive(event: EventIn) -> dict:
     return {"event_id": event.event_id, "result": "accepted"}

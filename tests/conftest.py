@@ -63,6 +63,17 @@ def database_url(kind: str, tmp_path_factory, name: str) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """What the service remembers between requests (who a token is, which event types
+    exist) belongs to one database; each test's database is rolled back or new."""
+    from claims import auth, intake
+
+    auth.forget_actors()
+    intake.forget_known_types()
+    yield
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(request, tmp_path_factory) -> Iterator[str]:
     """A migrated database of each kind, shared by the session's tests."""

@@ -4,6 +4,7 @@ import csv
 import io
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlmodel import func, select
@@ -208,10 +209,18 @@ def test_a_late_bill_never_lets_claims_exceed_a_shared_cap(department, session, 
     assert {c.trigger: c.entitled for c in claims}["accident"] == Decimal("20000.00")
 
 
-def test_unknown_event_types_are_refused(department):
-    response = department.post("/api/events", json={**illness(), "type": "flood"})
+def test_unknown_event_types_are_refused_until_terms_declare_them(department, client):
+    liability = {**illness(), "type": "liability",
+                 "amounts": {"compensation_owed": "30000.00"}, "details": {"kind": "dog bite"}}
+    response = department.post("/api/events", json=liability)
     assert response.status_code == 422 and response.json()["field"] == "type"
     assert "illness" in response.json()["message"]
+    terms = (Path(__file__).resolve().parents[2] / "policies" / "county_terms"
+             / "shicheng-2022.toml").read_text(encoding="utf-8")
+    assert client.post("/api/terms", json={"key": "shicheng",
+                                           "source_text": terms}).status_code == 201
+    # the next event of the new type is taken at once, without a restart
+    assert department.post("/api/events", json=liability).status_code == 202
 
 
 def test_a_quote_for_a_household_counts_the_bills_already_received(department, client, session,
