@@ -173,10 +173,15 @@ def receive_one(session: Session, actor: Actor, event: EventIn, *, today: date |
     outcome, the same id with other content is refused (409) naming the fields that differ;
     flushes."""
     check_event(event, today or date.today())
-    check_type(event, session=session)
-    [outcome] = _store(session, actor, [event])
+    check_type(event, session)
+    [outcome] = store_checked(session, actor, [event])
+    return refuse_conflict(outcome)
+
+
+def refuse_conflict(outcome: Outcome) -> Outcome:
+    """A single event's conflict is an error (409), not an outcome."""
     if outcome.result == "conflict":
-        raise Conflict(outcome.reason, field=outcome.field, value=event.event_id)
+        raise Conflict(outcome.reason, field=outcome.field, value=outcome.source_event_id)
     return outcome
 
 
@@ -193,7 +198,7 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
         try:
             event = EventIn.model_validate(raw)
             check_event(event, today)
-            check_type(event, session=session)
+            check_type(event, session)
         except ValidationError as exc:
             error = exc.errors()[0]
             outcomes[index] = Outcome(source_id, "rejected", field=".".join(
@@ -204,7 +209,7 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
                                       field=exc.field)
             continue
         good.append((index, event))
-    stored = _store(session, actor, [event for _, event in good])
+    stored = store_checked(session, actor, [event for _, event in good])
     for (index, _), outcome in zip(good, stored, strict=True):
         outcomes[index] = outcome
     return outcomes
@@ -232,7 +237,7 @@ def _insert_new(session: Session, actor: Actor, events: list[EventIn],
     return inserted
 
 
-def _store(session: Session, actor: Actor, events: list[EventIn]) -> list[Outcome]:
+def store_checked(session: Session, actor: Actor, events: list[EventIn]) -> list[Outcome]:
     """Store checked events for evaluation, one per source id; a repeat (in this call or of
     an earlier one) is compared with the first and answered with its outcome so far."""
     firsts: dict[str, int] = {}

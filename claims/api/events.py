@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from claims import evaluator, intake
+from claims import evaluator, group_commit, intake
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, CurrentActor, department, staff
 from claims.models import Claim, EventStatus, Role, TriggerEvent
@@ -35,10 +36,10 @@ def _body(outcome: intake.Outcome) -> dict[str, Any]:
     200: {"description": "a duplicate: the first outcome so far, nothing changed"},
     409: {"description": "the same event id was sent before with other content"},
     422: {"description": "invalid: the field and the reason"}})
-def submit_event(event: EventIn, session: SessionDep, actor: Department):
+async def submit_event(event: EventIn, session: SessionDep, actor: Department):
     """Submit one event; the same event id again returns the first outcome."""
-    outcome = intake.receive_one(session, actor, event)
-    session.commit()
+    intake.check_event(event, date.today())
+    outcome = await group_commit.receive(session, actor, event)
     evaluator.notify()
     return JSONResponse(_body(outcome), status_code=STATUS[outcome.result])
 

@@ -67,6 +67,44 @@ def test_the_same_event_from_many_connections_is_stored_once(engine):
         assert session.exec(select(func.count(Claim.id))).one() == 1
 
 
+def test_single_events_arriving_together_are_stored_in_few_transactions(engine):
+    """Group commit: 40 requests at once (12 repeats, one with other content) are answered
+    each with its own outcome, and stored in far fewer transactions than requests."""
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from claims import group_commit
+    from policies.errors import Conflict
+
+    with Session(engine) as session:
+        county = build_county(session)
+    department = Actor("client", county.client_id, "医保局")
+    bodies = [illness(f"G-{i % 27}") for i in range(39)] + [
+        illness("G-0", total_cost="90000.00")]
+    commits = []
+    sa.event.listen(engine, "commit", lambda _connection: commits.append(1))
+
+    async def send_all():
+        sessions = [Session(engine) for _ in bodies]
+        try:
+            return await asyncio.gather(*(
+                group_commit.receive(s, department, EventIn.model_validate(body))
+                for s, body in zip(sessions, bodies, strict=True)), return_exceptions=True)
+        finally:
+            for s in sessions:
+                s.close()
+
+    results = asyncio.run(send_all())
+    outcomes = [r.result for r in results if not isinstance(r, Exception)]
+    assert sorted(set(outcomes)) == ["accepted", "duplicate"]
+    assert outcomes.count("accepted") == 27 and outcomes.count("duplicate") == 12
+    assert isinstance(results[-1], Conflict) and "amounts.total_cost" in results[-1].message
+    assert len(commits) < len(bodies) / 4, len(commits)
+    with Session(engine) as session:
+        assert session.exec(select(func.count(TriggerEvent.id))).one() == 27
+
+
 def test_different_bills_of_one_household_at_once_share_one_claim(engine):
     """Each thread stores a bill and runs an evaluator at once: every bill is evaluated
     exactly once, in order, into one claim."""

@@ -1,0 +1,117 @@
+"""Group commit for single-event requests: events arriving together are stored together.
+
+Each request queues its event. The first request to find nobody writing leads: it stores
+every queued event in one transaction on its own session, answers each waiting request, and
+hands the lead to the first request that queued meanwhile. A department's answer still comes
+only after the commit that holds its event, but a burst of 64 requests costs one transaction,
+not 64 — SQLite writes one transaction at a time, PostgreSQL pays a round trip for each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+
+from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
+
+from claims import intake
+from claims.auth import Actor
+from policies.benefits import EventIn
+from policies.errors import Conflict, InvalidInput
+
+_LEAD = object()
+
+
+@dataclass
+class _Waiting:
+    actor: Actor
+    event: EventIn
+    answer: asyncio.Future
+
+
+@dataclass
+class _Queue:
+    waiting: list[_Waiting] = field(default_factory=list)
+    leading: bool = False
+
+
+# One queue per event loop: futures belong to the loop that made them.
+_queues: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def receive(session: Session, actor: Actor, event: EventIn) -> intake.Outcome:
+    """Store one checked event with whatever else is queued; its outcome once committed.
+    Raises what storing this event raised: InvalidInput for an unknown type, Conflict for
+    other content under a known id, or the error of the whole transaction."""
+    loop = asyncio.get_running_loop()
+    queue = _queues.setdefault(loop, _Queue())
+    mine = _Waiting(actor, event, loop.create_future())
+    queue.waiting.append(mine)
+    if not queue.leading:
+        queue.leading = True
+        mine.answer.set_result(_LEAD)
+    try:
+        answer = await mine.answer
+    except asyncio.CancelledError:
+        if mine.answer.done() and not mine.answer.cancelled():
+            _pass_lead(queue)  # the lead came just as this request was dropped
+        raise
+    if answer is not _LEAD:
+        return answer
+    mine.answer = loop.create_future()
+    batch, queue.waiting = queue.waiting, []
+    # Shielded: a leader whose client goes away still answers everyone in its batch.
+    await asyncio.shield(loop.create_task(_write(queue, session, batch)))
+    return mine.answer.result()
+
+
+def _pass_lead(queue: _Queue) -> None:
+    for waiting in queue.waiting:
+        if not waiting.answer.done():
+            waiting.answer.set_result(_LEAD)
+            return
+    queue.leading = False  # any left were dropped; the next request writes them too
+
+
+async def _write(queue: _Queue, session: Session, batch: list[_Waiting]) -> None:
+    try:
+        results = await run_in_threadpool(_store_all, session, batch)
+    except Exception as exc:  # the transaction failed: every event in it failed
+        results = [exc] * len(batch)
+    finally:
+        _pass_lead(queue)
+    for waiting, result in zip(batch, results, strict=True):
+        if waiting.answer.done():  # its request was dropped
+            continue
+        if isinstance(result, BaseException):
+            waiting.answer.set_exception(result)
+        else:
+            waiting.answer.set_result(result)
+
+
+def _store_all(session: Session, batch: list[_Waiting]) -> list:
+    """One transaction for the batch: an outcome or the exception, per event."""
+    results: list = [None] * len(batch)
+    by_actor: dict[Actor, list[int]] = {}
+    try:
+        for index, waiting in enumerate(batch):
+            try:
+                intake.check_type(waiting.event, session)
+            except InvalidInput as exc:
+                results[index] = exc
+                continue
+            by_actor.setdefault(waiting.actor, []).append(index)
+        for actor, indexes in by_actor.items():
+            outcomes = intake.store_checked(session, actor, [batch[i].event for i in indexes])
+            for index, outcome in zip(indexes, outcomes, strict=True):
+                try:
+                    results[index] = intake.refuse_conflict(outcome)
+                except Conflict as exc:
+                    results[index] = exc
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return results
