@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -53,6 +54,9 @@ JSON objects naming the ``field``, the ``value`` and the rule broken.
 @asynccontextmanager
 async def lifespan(_app: FastAPI):
     """Run the event evaluator beside the API, unless it runs in a process of its own."""
+    # What importing and starting created lives as long as the process: frozen, it is no
+    # longer scanned by every garbage collection (a third of a 10,000-event batch's time).
+    gc.freeze()
     worker = None
     if get_settings().evaluate_events == "in_process":
         worker = evaluator.Evaluator(get_engine)

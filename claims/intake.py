@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from claims import audit, lifecycle
@@ -38,7 +37,7 @@ from claims.models import (
     TriggerEvent,
     utcnow,
 )
-from policies import benefits, calculator, registry
+from policies import benefits, bulk, calculator, registry
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
 from policies.terms import BUILTIN_EVENT_TYPES
@@ -50,7 +49,7 @@ MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assist
                 "other_insurance_paid")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     """What became of one submitted event; a duplicate returns the first outcome."""
 
@@ -111,14 +110,19 @@ def check_event(event: EventIn, today: date) -> None:
 def payload_of(event: EventIn) -> dict[str, Any]:
     """The event as stored and compared: a zero amount is the same as a missing one, and a
     detail is text whether it came from JSON or from a file cell."""
-    payload = event.model_dump(mode="json")
-    payload["amounts"] = {k: v for k, v in payload["amounts"].items() if Decimal(v) != 0}
-    payload["details"] = {k: str(v) for k, v in payload["details"].items()}
-    return payload
+    return {"event_id": event.event_id, "type": event.type,
+            "event_date": event.event_date.isoformat(), "id_number": event.id_number,
+            "amounts": {k: f"{v:.2f}" for k, v in event.amounts.items() if v},
+            "details": {k: str(v) for k, v in event.details.items()}}
 
 
-def digest(payload: dict[str, Any]) -> str:
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def canonical(payload: dict[str, Any]) -> str:
+    """The payload as JSON text with sorted keys: what is hashed, and what is stored."""
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def digest(payload: dict[str, Any] | str) -> str:
+    text = payload if isinstance(payload, str) else canonical(payload)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -215,26 +219,21 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
     return outcomes
 
 
-def _insert_new(session: Session, actor: Actor, events: list[EventIn],
-                payloads: list[dict[str, Any]], hashes: list[str]) -> dict[str, int]:
-    """Insert the events whose source id is new, in one statement per thousand; returns
-    source id → row id of those inserted (a concurrent or earlier copy is left alone)."""
-    connection = session.connection()  # Core, not the ORM: nothing here needs objects
-    table = TriggerEvent.__table__
-    insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)
-    statement = insert(table).on_conflict_do_nothing(
-        index_elements=["client_id", "source_event_id"]
-    ).returning(table.c.source_event_id, table.c.id)
-    now = utcnow()
-    rows = [{"client_id": actor.id, "source_event_id": event.event_id, "payload_hash": hashed,
-             "payload": payload, "type": event.type, "id_number": event.id_number,
-             "event_date": event.event_date, "status": EventStatus.received,
-             "received_at": now, "warning": False, "reason": ""}
-            for event, payload, hashed in zip(events, payloads, hashes, strict=True)]
-    inserted: dict[str, int] = {}
-    for start in range(0, len(rows), 1000):
-        inserted.update(connection.execute(statement, rows[start:start + 1000]).all())
-    return inserted
+def _insert_new(session: Session, actor: Actor, events: list[EventIn], texts: list[str],
+                hashes: list[str]) -> dict[str, int]:
+    """Insert the events whose source id is new; returns source id → row id of those
+    inserted (a concurrent or earlier copy is left alone)."""
+    now, count = utcnow(), len(events)
+    return dict(bulk.insert_new_returning(session, TriggerEvent.__table__, {
+        "client_id": [actor.id] * count,
+        "source_event_id": [e.event_id for e in events],
+        "payload_hash": hashes, "payload": texts,
+        "type": [e.type for e in events], "id_number": [e.id_number for e in events],
+        "event_date": [e.event_date for e in events],
+        "status": [EventStatus.received.value] * count, "received_at": [now] * count,
+        "warning": [False] * count, "reason": [""] * count,
+    }, unique=("client_id", "source_event_id"), returning=("source_event_id", "id"),
+        stored=frozenset({"payload"})))
 
 
 def store_checked(session: Session, actor: Actor, events: list[EventIn]) -> list[Outcome]:
@@ -243,10 +242,10 @@ def store_checked(session: Session, actor: Actor, events: list[EventIn]) -> list
     firsts: dict[str, int] = {}
     for index, event in enumerate(events):
         firsts.setdefault(event.event_id, index)
-    payloads = [payload_of(event) for event in events]
-    hashes = [digest(payload) for payload in payloads]
+    texts = [canonical(payload_of(event)) for event in events]
+    hashes = [digest(text) for text in texts]
     new = list(firsts.values())
-    inserted = _insert_new(session, actor, [events[i] for i in new], [payloads[i] for i in new],
+    inserted = _insert_new(session, actor, [events[i] for i in new], [texts[i] for i in new],
                            [hashes[i] for i in new])
     earlier = [source_id for source_id in firsts if source_id not in inserted]
     stored: dict[str, TriggerEvent] = {}
@@ -265,14 +264,15 @@ def store_checked(session: Session, actor: Actor, events: list[EventIn]) -> list
                                     EventStatus.received))
             continue
         if source_id in inserted:
-            first_hash, first_payload = hashes[firsts[source_id]], payloads[firsts[source_id]]
+            first_hash = hashes[firsts[source_id]]
+            first_payload = payload_of(events[firsts[source_id]])
             first = Outcome(source_id, "duplicate", inserted[source_id], EventStatus.received)
         else:
             row = stored[source_id]
             first_hash, first_payload = row.payload_hash, row.payload
             first = outcome_of(row, claim_numbers.get(row.claim_id), "duplicate")
         if first_hash != hashes[index]:
-            fields = _differences(first_payload, payloads[index]) or ["payload"]
+            fields = _differences(first_payload, payload_of(event)) or ["payload"]
             outcomes.append(Outcome(
                 source_id, "conflict", field=fields[0],
                 reason=f"event {source_id} was already received with other content; "

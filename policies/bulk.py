@@ -28,18 +28,50 @@ def insert_columns(
     if not names or len(columns[names[0]]) == 0:
         return
     connection = session.connection()
-    dialect = connection.dialect
+    rows = _stored_rows(connection.dialect, table, columns, stored)
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({_markers(connection, names)})"
+    connection.exec_driver_sql(sql, rows)
+
+
+def insert_new_returning(
+    session: Session, table: sa.Table, columns: dict[str, Sequence], unique: tuple[str, ...],
+    returning: tuple[str, ...], stored: frozenset[str] = frozenset(), chunk: int = 1000,
+) -> list[tuple]:
+    """Insert rows given column by column, skipping those whose ``unique`` columns are taken
+    (by earlier rows or a concurrent writer); returns ``returning`` of the rows inserted.
+
+    One multi-row statement per ``chunk`` rows, through the driver; SQLite (3.35+) and
+    PostgreSQL both take INSERT … ON CONFLICT DO NOTHING RETURNING. Columns named in
+    ``stored`` already hold the stored form (JSON as text); the returned ones must be stored
+    as their Python value (ids, codes).
+    """
+    names = list(columns)
+    connection = session.connection()
+    rows = _stored_rows(connection.dialect, table, columns, stored)
+    inserted: list[tuple] = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        values = ", ".join([f"({_markers(connection, names)})"] * len(part))
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {values} "
+               f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
+               f"RETURNING {', '.join(returning)}")
+        flat = tuple(value for row in part for value in row)
+        inserted.extend(tuple(row) for row in connection.exec_driver_sql(sql, flat))
+    return inserted
+
+
+def _markers(connection: sa.Connection, names: list[str]) -> str:
+    return ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * len(names))
+
+
+def _stored_rows(dialect: sa.Dialect, table: sa.Table, columns: dict[str, Sequence],
+                 stored: frozenset[str]) -> list[tuple]:
+    """Rows as tuples of stored values: each column's bind processor applied once over it."""
     processed = []
-    for name in names:
+    for name, values in columns.items():
         processor = None if name in stored else table.c[name].type._cached_bind_processor(dialect)
-        values = columns[name]
         processed.append([processor(v) for v in values] if processor else list(values))
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) "
-        f"VALUES ({', '.join([marker] * len(names))})"
-    )
-    connection.exec_driver_sql(sql, list(zip(*processed, strict=True)))
+    return list(zip(*processed, strict=True))
 
 
 def lookup(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
@@ -25,9 +24,11 @@ Department = Annotated[Actor, Depends(department)]
 STATUS = {"accepted": 202, "duplicate": 200}
 
 
-def _body(outcome: intake.Outcome) -> dict[str, Any]:
-    return {k: (str(v) if k == "payout" and v is not None else v)
-            for k, v in asdict(outcome).items()}
+def _body(o: intake.Outcome) -> dict[str, Any]:
+    return {"source_event_id": o.source_event_id, "result": o.result, "event_id": o.event_id,
+            "status": o.status, "reason": o.reason, "field": o.field,
+            "claim_number": o.claim_number,
+            "payout": None if o.payout is None else str(o.payout), "warning": o.warning}
 
 
 @router.post("/events", responses={
