@@ -116,9 +116,12 @@ def payload_of(event: EventIn) -> dict[str, Any]:
             "details": {k: str(v) for k, v in event.details.items()}}
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical(payload: dict[str, Any]) -> str:
     """The payload as JSON text with sorted keys: what is hashed, and what is stored."""
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(payload)
 
 
 def digest(payload: dict[str, Any] | str) -> str:
@@ -223,16 +226,14 @@ def _insert_new(session: Session, actor: Actor, events: list[EventIn], texts: li
                 hashes: list[str]) -> dict[str, int]:
     """Insert the events whose source id is new; returns source id → row id of those
     inserted (a concurrent or earlier copy is left alone)."""
-    now, count = utcnow(), len(events)
     return dict(bulk.insert_new_returning(session, TriggerEvent.__table__, {
-        "client_id": [actor.id] * count,
         "source_event_id": [e.event_id for e in events],
         "payload_hash": hashes, "payload": texts,
         "type": [e.type for e in events], "id_number": [e.id_number for e in events],
         "event_date": [e.event_date for e in events],
-        "status": [EventStatus.received.value] * count, "received_at": [now] * count,
-        "warning": [False] * count, "reason": [""] * count,
-    }, unique=("client_id", "source_event_id"), returning=("source_event_id", "id"),
+    }, same={"client_id": actor.id, "status": EventStatus.received.value,
+             "received_at": utcnow(), "warning": False, "reason": ""},
+        unique=("client_id", "source_event_id"), returning=("source_event_id", "id"),
         stored=frozenset({"payload"})))
 
 

@@ -8,6 +8,8 @@ over the column, and the rows go to the driver as tuples.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -35,19 +37,24 @@ def insert_columns(
 
 def insert_new_returning(
     session: Session, table: sa.Table, columns: dict[str, Sequence], unique: tuple[str, ...],
-    returning: tuple[str, ...], stored: frozenset[str] = frozenset(), chunk: int = 1000,
+    returning: tuple[str, ...], same: dict[str, Any] | None = None,
+    stored: frozenset[str] = frozenset(), chunk: int = 1000,
 ) -> list[tuple]:
     """Insert rows given column by column, skipping those whose ``unique`` columns are taken
     (by earlier rows or a concurrent writer); returns ``returning`` of the rows inserted.
 
     One multi-row statement per ``chunk`` rows, through the driver; SQLite (3.35+) and
     PostgreSQL both take INSERT … ON CONFLICT DO NOTHING RETURNING. Columns named in
-    ``stored`` already hold the stored form (JSON as text); the returned ones must be stored
-    as their Python value (ids, codes).
+    ``stored`` already hold the stored form (JSON as text); ``same`` gives the values shared
+    by every row; the returned columns must be stored as their Python value (ids, codes).
     """
-    names = list(columns)
     connection = session.connection()
     rows = _stored_rows(connection.dialect, table, columns, stored)
+    if not rows:
+        return []
+    shared = tuple(_stored_rows(connection.dialect, table, {
+        name: [value] for name, value in (same or {}).items()}, stored)[0]) if same else ()
+    names = [*columns, *(same or {})]
     inserted: list[tuple] = []
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
@@ -55,7 +62,7 @@ def insert_new_returning(
         sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {values} "
                f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
                f"RETURNING {', '.join(returning)}")
-        flat = tuple(value for row in part for value in row)
+        flat = tuple(chain.from_iterable(row + shared for row in part))
         inserted.extend(tuple(row) for row in connection.exec_driver_sql(sql, flat))
     return inserted
 

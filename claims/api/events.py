@@ -25,10 +25,22 @@ STATUS = {"accepted": 202, "duplicate": 200}
 
 
 def _body(o: intake.Outcome) -> dict[str, Any]:
-    return {"source_event_id": o.source_event_id, "result": o.result, "event_id": o.event_id,
-            "status": o.status, "reason": o.reason, "field": o.field,
-            "claim_number": o.claim_number,
-            "payout": None if o.payout is None else str(o.payout), "warning": o.warning}
+    """An event's outcome; what it does not have yet (a claim, a reason …) is left out, which
+    keeps the answer to a 10,000-event batch small."""
+    body = {"source_event_id": o.source_event_id, "result": o.result}
+    if o.event_id is not None:
+        body["event_id"], body["status"] = o.event_id, o.status
+    if o.reason:
+        body["reason"] = o.reason
+    if o.field:
+        body["field"] = o.field
+    if o.claim_number:
+        body["claim_number"] = o.claim_number
+    if o.payout is not None:
+        body["payout"] = str(o.payout)
+    if o.warning:
+        body["warning"] = True
+    return body
 
 
 @router.post("/events", responses={
@@ -47,7 +59,8 @@ async def submit_event(event: EventIn, session: SessionDep, actor: Department):
 
 @router.post("/events/batch")
 def submit_batch(session: SessionDep, actor: Department,
-                 events: Annotated[list[dict[str, Any]], Body(max_length=intake.MAX_BATCH)]):
+                 events: Annotated[list[Any], Body(max_length=intake.MAX_BATCH, description=(
+                     "events, each shaped as for POST /api/events"))]):
     """Submit up to 10,000 events; each gets its own outcome and bad ones never block the rest."""
     outcomes = intake.receive(session, actor, events)
     session.commit()

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -117,17 +117,20 @@ def test_bad_events_are_refused_with_the_field(department, change, field):
 
 
 def test_a_batch_handles_each_event_on_its_own(department, session, county):
-    events = [illness("B1"), illness("B1"), {**illness("B2"), "event_date": "2999-01-01"},
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    events = [illness("B1"), illness("B1"), {**illness("B2"), "event_date": tomorrow},
               {"event_id": "B3", "type": "illness"}, illness("B4", seq=2, total_cost="1000",
                                                              basic_insurance_paid="0",
                                                              critical_illness_paid="0",
-                                                             medical_assistance_paid="0")]
+                                                             medical_assistance_paid="0"), 42]
     response = department.post("/api/events/batch", json=events)
     assert response.status_code == 200, response.text
     results = [(r["source_event_id"], r["result"]) for r in response.json()["results"]]
     assert results == [("B1", "accepted"), ("B1", "duplicate"), ("B2", "rejected"),
-                       ("B3", "rejected"), ("B4", "accepted")]
-    assert response.json()["counts"] == {"accepted": 2, "duplicate": 1, "rejected": 2}
+                       ("B3", "rejected"), ("B4", "accepted"), ("#5", "rejected")]
+    assert response.json()["counts"] == {"accepted": 2, "duplicate": 1, "rejected": 3}
+    b2 = response.json()["results"][2]
+    assert b2["field"] == "event_date" and "future" in b2["reason"]
     assert session.exec(select(func.count(TriggerEvent.id))).one() == 2
     assert evaluate(session) == 2
     b1, b4 = (department.get(f"/api/events/{e}").json() for e in ("B1", "B4"))
