@@ -10,14 +10,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from claims.auth import Actor
+from claims.db import advisory_xact_lock
 from claims.models import AuditEntry, utcnow
 
 GENESIS = "0" * 64
-CHAIN_LOCK = 7_004_211  # PostgreSQL advisory lock serialising appends to the chain
+CHAIN_LOCK = 1  # the PostgreSQL advisory lock serialising appends to the chain
 
 
 def jsonable(value: Any) -> Any:
@@ -47,9 +47,7 @@ def record(
 ) -> AuditEntry:
     """Append an entry for a change; flushes. Appends are serialised so the chain never forks
     (an advisory lock on PostgreSQL; SQLite transactions already write one at a time)."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    advisory_xact_lock(session.connection(), CHAIN_LOCK)
     last = session.exec(
         select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()

@@ -59,6 +59,15 @@ def make_engine(url: str, **kwargs) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def advisory_xact_lock(connection: sa.Connection, key: int) -> None:
+    """Hold a PostgreSQL advisory lock until the transaction ends (nothing on SQLite, whose
+    transactions already write one at a time). Keyed by the schema too: several fangpin
+    databases may share one PostgreSQL database, each in a schema of its own."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(current_schema()), "
+                                   ":key)"), {"key": key})
+
+
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
 

@@ -16,12 +16,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from claims import audit, lifecycle
 from claims.auth import SYSTEM, Actor
+from claims.db import advisory_xact_lock
 from claims.models import (
     Claim,
     ClaimRecord,
@@ -44,7 +44,7 @@ from policies.terms import BUILTIN_EVENT_TYPES
 from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
 
 MAX_BATCH = 10_000
-EVALUATOR_LOCK = 0x6670_6576  # "fpev": the PostgreSQL advisory lock of the evaluator
+EVALUATOR_LOCK = 2  # the PostgreSQL advisory lock of the evaluator (audit's is 1)
 MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assistance_paid",
                 "other_insurance_paid")
 
@@ -287,8 +287,7 @@ def evaluate_received(session: Session, limit: int = 500) -> int:
     """Evaluate the oldest events still waiting, in the order they arrived; returns how many.
     One evaluator runs at a time (a PostgreSQL advisory lock; SQLite writes one at a time), so
     a household's events are always taken in order; flushes."""
-    if session.connection().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVALUATOR_LOCK})
+    advisory_xact_lock(session.connection(), EVALUATOR_LOCK)
     events = session.exec(select(TriggerEvent).where(
         TriggerEvent.status == EventStatus.received).order_by(TriggerEvent.id).limit(limit)).all()
     if not events:
@@ -412,7 +411,8 @@ def covering_contract(session: Session, household: Household, on: date,
 
 
 def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) -> None:
-    """Match an event to its household and contract, and open or extend a claim."""
+    """Match an event to its household and contract, and open or extend a claim; the caller
+    flushes (in a batch, once for all)."""
     cache = cache or Cache()
     if cache.members is not None:
         member = cache.members.get(event.id_number)
@@ -421,7 +421,6 @@ def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) 
     if member is None:
         event.status, event.reason = EventStatus.quarantined, (
             f"no member has ID number {event.id_number}; correct it and replay")
-        session.flush()
         return
     household = (cache.households[member.household_id] if cache.members is not None
                  else _lock_household(session, member.household_id))  # prefetch locked it
@@ -433,7 +432,6 @@ def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) 
         event.status = EventStatus.not_covered
         event.reason = ("no policy covers the household on the event date" if contract is None
                         else f"contract {contract.contract_number} has no terms in force")
-        session.flush()
         return
     event.status, event.contract_id, event.reason = EventStatus.accepted, contract.id, ""
     key = (household.id, contract.id)
@@ -463,9 +461,11 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         version = benefits.get_terms_version(session, contract.terms_version_id)
         cache.terms[contract.terms_version_id] = (version, benefits.terms_of(version))
     version, terms = cache.terms[contract.terms_version_id]
+    # covering_contract has already checked that a naming contract names the household
     snapshot = benefits.household_snapshot(session, household.id,
                                            policy_year=contract.policy_year, contract=contract,
-                                           lines=cache.lines, incomes=cache.incomes)
+                                           lines=cache.lines, incomes=cache.incomes,
+                                           named=True)
     events = cache.year_events[(household.id, contract.id)]
     # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
     by_key = {f"{e.id:012d}": e for e in events}
@@ -516,7 +516,6 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         _recalculate(session, claim, new_total, version.id, quote, by_key, event,
                      terms.notice_days)
     event.claim_id = claim.id if claim is not None else None
-    session.flush()
 
 
 def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
@@ -601,6 +600,7 @@ def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Out
     audit.record(session, actor, "trigger_event", event.id, "correct_and_replay",
                  before=before, after={"id_number": corrected.id_number})
     evaluate(session, event)
+    session.flush()
     return outcome_of(event, _claim_number(session, event.claim_id))
 
 

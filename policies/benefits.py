@@ -335,12 +335,13 @@ def household_snapshot(
     session: Session, household_id: int, *, policy_year: int,
     contract: PolicyContract | None = None,
     lines: dict[tuple[int, int], Decimal | None] | None = None,
-    incomes: dict[int, list[tuple]] | None = None,
+    incomes: dict[int, list[tuple]] | None = None, named: bool | None = None,
 ) -> calculator.HouseholdSnapshot:
     """What eligibility needs, read from the registry: type, category, the latest per-capita
     income recorded before the policy year ends, the line of the household's region and year,
     and the contract's coverage (none if the contract names households and not this one).
-    ``lines`` and ``incomes`` are a caller's lookups made in advance for many households."""
+    ``lines`` and ``incomes`` are a caller's lookups made in advance for many households, and
+    ``named`` whether a naming contract names it, when the caller knows."""
     household = session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",
@@ -362,11 +363,11 @@ def household_snapshot(
     covered_from = covered_to = None
     if contract is not None:
         covered_from, covered_to = contract.start_date, contract.end_date
-        if contract.insured_basis == InsuredBasis.named and session.exec(
-            select(InsuredHousehold.household_id).where(
+        if contract.insured_basis == InsuredBasis.named and named is None:
+            named = session.exec(select(InsuredHousehold.household_id).where(
                 InsuredHousehold.contract_id == contract.id,
-                InsuredHousehold.household_id == household_id)
-        ).first() is None:
+                InsuredHousehold.household_id == household_id)).first() is not None
+        if contract.insured_basis == InsuredBasis.named and not named:
             covered_from, covered_to = date.max, date.min  # not named: never covered
     return calculator.HouseholdSnapshot(
         household_type=household.household_type,
