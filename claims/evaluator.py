@@ -29,10 +29,11 @@ def notify() -> None:
     _wake.set()
 
 
-def evaluate_all(engine: Engine, chunk: int = CHUNK) -> int:
-    """Evaluate every waiting event, a chunk per transaction; returns how many."""
+def evaluate_all(engine: Engine, chunk: int = CHUNK, at_most: int | None = None) -> int:
+    """Evaluate every waiting event (or about ``at_most``), a chunk per transaction; returns
+    how many."""
     total = 0
-    while True:
+    while at_most is None or total < at_most:
         try:
             with Session(engine, expire_on_commit=False) as session:
                 done = intake.evaluate_received(session, chunk)
@@ -42,7 +43,8 @@ def evaluate_all(engine: Engine, chunk: int = CHUNK) -> int:
             done = _one_by_one(engine, chunk)
         total += done
         if done == 0:
-            return total
+            break
+    return total
 
 
 def _one_by_one(engine: Engine, chunk: int) -> int:
