@@ -306,8 +306,10 @@ def _income_columns(rng, household_ids, sizes, people, dibao, year: int, line_fe
 def build_demo_county(
     session: Session, *, households: int = 15_000, seed: int = 20171106,
     year: int | None = None, progress: Callable[[int, int], None] | None = None,
+    with_incomes: bool = True,
 ) -> DemoSummary:
-    """Write the demo county, its households, members, incomes, lines and contract; flushes."""
+    """Write the demo county, its households, members, incomes, lines and contract; flushes.
+    Without incomes, the caller writes the income ledger (the risk simulator does)."""
     if session.execute(sa.select(Region.id).where(Region.code == COUNTY[0])).first():
         raise Conflict(f"the demo county {COUNTY[1]} ({COUNTY[0]}) is already in this database",
                        field="county", value=COUNTY[0])
@@ -387,9 +389,10 @@ def build_demo_county(
             "tekun": (single_elderly & (rng.random(m) < 0.3)).tolist(),
             "status": ["active"] * m,
         })
-        income = _income_columns(rng, household_ids, sizes, people, dibao, year, line_fen)
-        income["recorded_at"] = [now] * len(income["household_id"])
-        insert_columns(session, IncomeRecord.__table__, income, stored=MONEY_COLUMNS)
+        if with_incomes:
+            income = _income_columns(rng, household_ids, sizes, people, dibao, year, line_fen)
+            income["recorded_at"] = [now] * len(income["household_id"])
+            insert_columns(session, IncomeRecord.__table__, income, stored=MONEY_COLUMNS)
         insert_columns(session, InsuredHousehold.__table__, {
             "contract_id": [contract_id] * n, "household_id": household_ids.tolist(),
         })
