@@ -15,6 +15,7 @@ from claims import migrate
 from claims.db import get_engine
 from claims.settings import get_settings
 from policies.errors import DomainError
+from risk.errors import ModelError
 
 
 def _serve(args) -> int:
@@ -318,6 +319,43 @@ def _import_events(args) -> int:
         else 1
 
 
+def _simulate(args) -> int:
+    from risk import simulator
+
+    with Session(get_engine()) as session:
+        started = time.perf_counter()
+        summary = simulator.simulate_county(session, households=args.households,
+                                            seed=args.seed)
+        session.commit()
+    shares = ", ".join(f"{year} {share:.1%}" for year, share in
+                       summary.below_line_share.items())
+    print(f"simulated {summary.households:,} households ({summary.members:,} people), "
+          f"ledger {summary.years[0]}-{summary.years[-1]} in "
+          f"{time.perf_counter() - started:.1f} s; under the line: {shares}")
+    return 0
+
+
+def _train(args) -> int:
+    from risk import training
+
+    directory = Path(args.model_dir or get_settings().model_dir)
+    test_year = args.test_year
+    train_years = args.train_years or [test_year - 3, test_year - 2, test_year - 1]
+    with Session(get_engine()) as session:
+        started = time.perf_counter()
+        trained = training.train_and_save(session, directory, train_years=train_years,
+                                          test_year=test_year, seed=args.seed,
+                                          description=args.description)
+    results = trained.metadata["evaluation"]["all"]
+    for name in ("model", "scorecard", "rule"):
+        r = results[name]
+        print(f"{name:>9}: ROC AUC {r['roc_auc']:.3f}, PR AUC {r['pr_auc']:.3f}, "
+              f"top 10% catch {r['top_10pct_caught']:.1%}")
+    print(f"model written to {directory} (model card: {directory / 'MODEL_CARD.md'}) in "
+          f"{time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def _evaluate(args) -> int:
     from claims import evaluator
 
@@ -374,6 +412,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the department: its name or organisation code")
     events.set_defaults(func=_import_events)
 
+    simulate = sub.add_parser("simulate", help="the demo county with a simulated panel of "
+                              "incomes and shocks, to train the risk model on")
+    simulate.add_argument("--households", type=int, default=15_000)
+    simulate.add_argument("--seed", type=int, default=20171106)
+    simulate.set_defaults(func=_simulate)
+
+    train = sub.add_parser("train", help="train the risk model and write its model card")
+    train.add_argument("--test-year", type=int, required=True,
+                       help="the later year it is evaluated on, out of time")
+    train.add_argument("--train-years", type=int, nargs="+",
+                       help="as-of years to learn from (default: the three before)")
+    train.add_argument("--model-dir", help="default FANGPIN_MODEL_DIR (var/model)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--description", default="the income ledger",
+                       help="what the data are, for the model card")
+    train.set_defaults(func=_train)
+
     evaluate = sub.add_parser("evaluate", help="evaluate received events (and open claims)")
     evaluate.add_argument("--follow", action="store_true",
                           help="keep running, evaluating new events as they arrive (with "
@@ -426,6 +481,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except sa.exc.ArgumentError:
         print(f"error: FANGPIN_DATABASE_URL={get_settings().database_url!r} is not a database "

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Received events are evaluated by a thread of the service, or by `fangpin evaluate
     # --follow` in a process of its own (several API workers, or a busy county).
     evaluate_events: Literal["in_process", "separately"] = "in_process"
+    # Where `fangpin train` writes the risk model (model.skops, metadata.json, MODEL_CARD.md).
+    model_dir: str = "var/model"
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self):

@@ -26,7 +26,10 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from risk.errors import ModelError
 from risk.features import CATEGORICAL, FEATURES, LABELS, NUMERIC
+
+__all__ = ["ModelError", "TrainedModel", "drift", "factors", "load", "save", "score"]
 
 # What a saved model may contain; skops refuses anything else, so a file from elsewhere can
 # never run code when it is loaded.
@@ -39,10 +42,6 @@ TRUSTED_TYPES = [
 SCORECARD = ["income_ratio", "income_trend", "workers", "dependants_share", "disabled",
              "chronic", "serious_illness", "out_of_pocket", "dibao", "income_volatility"]
 RULE_MULTIPLE = 1.1  # the rule baseline: income below 1.1 × the line
-
-
-class ModelError(ValueError):
-    """Training data or a model file that cannot be used; the message says why."""
 
 
 def pipeline(seed: int = 0) -> Pipeline:
@@ -139,16 +138,20 @@ def reference_profile(frame: pd.DataFrame, probability: np.ndarray) -> dict[str,
     """What drift is measured against: deciles of each number and of the score, and the
     typical value each factor is compared with."""
     ready_frame = ready(frame)
-    quantiles = {}
-    for column in NUMERIC:
-        values = ready_frame[column].dropna().to_numpy()
-        quantiles[column] = (np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9))).tolist()
-                             if len(values) else [])
+    bins = {column: _bins(ready_frame[column].dropna().to_numpy()) for column in NUMERIC}
     typical = {c: float(ready_frame[c].median()) for c in NUMERIC}
     typical.update({c: str(ready_frame[c].mode().iloc[0]) for c in CATEGORICAL})
-    return {"quantiles": quantiles,
-            "score_quantiles": np.quantile(probability, np.linspace(0.1, 0.9, 9)).tolist(),
-            "typical": typical}
+    return {"bins": bins, "score_bins": _bins(np.asarray(probability)), "typical": typical}
+
+
+def _bins(values: np.ndarray) -> dict[str, list[float]]:
+    """Decile edges of the training values (fewer for a count or a flag) and the share of
+    values in each bin."""
+    if len(values) == 0:
+        return {"edges": [], "shares": []}
+    edges = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return {"edges": edges.tolist(), "shares": (counts / counts.sum()).tolist()}
 
 
 def save(model: TrainedModel, directory: Path) -> Path:
@@ -242,25 +245,23 @@ def drift(model: TrainedModel, frame: pd.DataFrame, scores: np.ndarray,
     missing is one too."""
     reference = model.metadata["reference"]
     ready_frame = ready(frame)
-    found = {"score": _psi(np.asarray(scores), reference["score_quantiles"])}
+    found = {"score": _psi(np.asarray(scores), reference["score_bins"])}
     for column in NUMERIC:
-        found[column] = _psi(ready_frame[column].dropna().to_numpy(),
-                             reference["quantiles"][column])
+        found[column] = _psi(ready_frame[column].dropna().to_numpy(), reference["bins"][column])
     missing = [c for c in FEATURES if c not in frame.columns or frame[c].isna().all()]
     shifted = sorted(k for k, v in found.items() if v is not None and v > threshold)
     return {"psi": found, "shifted": shifted, "missing": missing,
             "flag": bool(shifted or missing)}
 
 
-def _psi(values: np.ndarray, edges: list[float]) -> float | None:
-    """PSI of ``values`` over the training deciles ``edges`` (each bin held ~10%)."""
-    if len(values) == 0 or not edges:
+def _psi(values: np.ndarray, reference: dict[str, list[float]]) -> float | None:
+    """PSI of ``values`` over the training bins."""
+    if len(values) == 0 or not reference["shares"]:
         return None
-    expected_edges = np.asarray(edges)
-    counts = np.bincount(np.searchsorted(expected_edges, values, side="right"),
-                         minlength=len(expected_edges) + 1)
+    edges = np.asarray(reference["edges"])
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
     actual = np.maximum(counts / counts.sum(), 1e-4)
-    expected = np.full(len(actual), 1 / len(actual))
+    expected = np.maximum(np.asarray(reference["shares"]), 1e-4)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 

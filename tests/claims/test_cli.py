@@ -139,3 +139,19 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     assert "evaluated: 1 quarantined" in imported.stdout
     verified = fangpin(fresh_url, "audit", "verify")
     assert verified.returncode == 0 and "audit trail intact" in verified.stdout
+
+
+def test_simulate_and_train_from_the_command_line(fresh_url, tmp_path):
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    simulated = fangpin(fresh_url, "simulate", "--households", "2000", "--seed", "3")
+    assert simulated.returncode == 0, simulated.stderr
+    assert "simulated 2,000 households" in simulated.stdout
+    model_dir = tmp_path / "model"
+    trained = fangpin(fresh_url, "train", "--test-year", "2025", "--model-dir", str(model_dir))
+    assert trained.returncode == 0, trained.stderr
+    assert "scorecard: ROC AUC" in trained.stdout and "rule: ROC AUC" in trained.stdout
+    assert (model_dir / "model.skops").is_file()
+    assert "## Results, out of time" in (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    wrong = fangpin(fresh_url, "train", "--test-year", "2025", "--train-years", "2025",
+                    "--model-dir", str(model_dir))
+    assert wrong.returncode == 1 and "must come after" in wrong.stderr
