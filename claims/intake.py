@@ -174,19 +174,8 @@ def check_type(event: EventIn, session: Session) -> None:
                            f"{', '.join(sorted(known))}", field="type", value=event.type)
 
 
-def receive_one(session: Session, actor: Actor, event: EventIn, *, today: date | None = None
-                ) -> Outcome:
-    """Check and store one event for evaluation; the same event again returns the first
-    outcome, the same id with other content is refused (409) naming the fields that differ;
-    flushes."""
-    check_event(event, today or date.today())
-    check_type(event, session)
-    [outcome] = store_checked(session, actor, [event])
-    return refuse_conflict(outcome)
-
-
 def refuse_conflict(outcome: Outcome) -> Outcome:
-    """A single event's conflict is an error (409), not an outcome."""
+    """A single event's conflict is an error (409), not an outcome (a batch's is)."""
     if outcome.result == "conflict":
         raise Conflict(outcome.reason, field=outcome.field, value=outcome.source_event_id)
     return outcome

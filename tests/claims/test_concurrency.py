@@ -55,7 +55,7 @@ def test_the_same_event_from_many_connections_is_stored_once(engine):
 
     def send(_):
         with Session(engine) as session:
-            outcome = intake.receive_one(session, department, EventIn.model_validate(illness()))
+            [outcome] = intake.receive(session, department, [illness()])
             session.commit()
             return outcome.result
 
@@ -116,7 +116,7 @@ def test_different_bills_of_one_household_at_once_share_one_claim(engine):
         with Session(engine) as session:
             event = illness(f"HIS-{i}", total_cost="30000", basic_insurance_paid="0",
                             critical_illness_paid="0", medical_assistance_paid="0")
-            outcome = intake.receive_one(session, department, EventIn.model_validate(event))
+            [outcome] = intake.receive(session, department, [event])
             session.commit()
         evaluator.evaluate_all(engine, chunk=3)
         return outcome.result
@@ -136,7 +136,7 @@ def test_a_payment_confirmed_twice_at_once_is_paid_once(engine):
     with Session(engine) as session:
         county = build_county(session)
         department = Actor("client", county.client_id, "医保局")
-        intake.receive_one(session, department, EventIn.model_validate(illness()))
+        intake.receive(session, department, [illness()])
         intake.evaluate_received(session)
         claim = session.exec(select(Claim)).one()
         claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
@@ -166,7 +166,7 @@ def test_two_batches_made_at_once_never_both_take_a_claim(engine):
     with Session(engine) as session:
         county = build_county(session)
         department = Actor("client", county.client_id, "医保局")
-        intake.receive_one(session, department, EventIn.model_validate(illness()))
+        intake.receive(session, department, [illness()])
         intake.evaluate_received(session)
         claim = session.exec(select(Claim)).one()
         claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
