@@ -95,10 +95,11 @@ def _store_all(session: Session, batch: list[_Waiting]) -> list:
     """One transaction for the batch: an outcome or the exception, per event."""
     results: list = [None] * len(batch)
     by_actor: dict[Actor, list[int]] = {}
+    known = intake.KnownTypes(session)
     try:
         for index, waiting in enumerate(batch):
             try:
-                intake.check_type(waiting.event, session)
+                known.check(waiting.event)
             except InvalidInput as exc:
                 results[index] = exc
                 continue

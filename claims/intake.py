@@ -124,8 +124,8 @@ def canonical(payload: dict[str, Any]) -> str:
     return _CANONICAL.encode(payload)
 
 
-def digest(payload: dict[str, Any] | str) -> str:
-    text = payload if isinstance(payload, str) else canonical(payload)
+def digest(text: str) -> str:
+    """The hash a repeat of an event is compared by, of its canonical text."""
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -153,25 +153,26 @@ def forget_known_types() -> None:
     _known_types = frozenset(BUILTIN_EVENT_TYPES)
 
 
-def known_types(session: Session) -> frozenset[str]:
-    """The built-in event types and those any stored terms declare."""
-    global _known_types
-    types = set(BUILTIN_EVENT_TYPES)
-    for version in session.exec(select(TermsVersion)):
-        types.update(benefits.terms_of(version).event_types)
-    _known_types = frozenset(types)
-    return _known_types
+class KnownTypes:
+    """The event types one call accepts: built in or declared by stored terms. Terms versions
+    are only ever added, so the stored terms are read again only when an event names a type
+    not seen yet, and at most once a call (a batch of 10,000 unknown types reads them once)."""
 
+    def __init__(self, session: Session) -> None:
+        self.session, self.types, self.read = session, _known_types, False
 
-def check_type(event: EventIn, session: Session) -> None:
-    """Refuse a type neither built in nor declared by stored terms. Terms versions are only
-    ever added, so the types seen before are read again only for one not seen yet."""
-    known = _known_types
-    if event.type not in known:
-        known = known_types(session)
-    if event.type not in known:
-        raise InvalidInput(f"unknown event type {event.type!r}; known: "
-                           f"{', '.join(sorted(known))}", field="type", value=event.type)
+    def check(self, event: EventIn) -> None:
+        global _known_types
+        if event.type not in self.types and not self.read:
+            types = set(BUILTIN_EVENT_TYPES)
+            for version in self.session.exec(select(TermsVersion)):
+                types.update(benefits.terms_of(version).event_types)
+            self.types = _known_types = frozenset(types)
+            self.read = True
+        if event.type not in self.types:
+            raise InvalidInput(f"unknown event type {event.type!r}; known: "
+                               f"{', '.join(sorted(self.types))}", field="type",
+                               value=event.type)
 
 
 def refuse_conflict(outcome: Outcome) -> Outcome:
@@ -186,6 +187,7 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
     """A batch: every event is checked on its own (a bad one never blocks the rest) and the
     good ones are stored together for evaluation; one outcome per event; flushes."""
     today = today or date.today()
+    known = KnownTypes(session)
     outcomes: list[Outcome | None] = [None] * len(raw_events)
     good: list[tuple[int, EventIn]] = []
     for index, raw in enumerate(raw_events):
@@ -194,7 +196,7 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
         try:
             event = EventIn.model_validate(raw)
             check_event(event, today)
-            check_type(event, session)
+            known.check(event)
         except ValidationError as exc:
             error = exc.errors()[0]
             outcomes[index] = Outcome(source_id, "rejected", field=".".join(
@@ -585,7 +587,7 @@ def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Out
     before = {"id_number": event.id_number}
     event.id_number = corrected.id_number
     event.payload = payload_of(corrected)
-    event.payload_hash = digest(event.payload)  # the department may now send it corrected
+    event.payload_hash = digest(canonical(event.payload))  # it may now be sent corrected
     audit.record(session, actor, "trigger_event", event.id, "correct_and_replay",
                  before=before, after={"id_number": corrected.id_number})
     evaluate(session, event)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import func, select
 
 from claims.models import Claim, EarlyWarning, TriggerEvent
@@ -237,3 +238,20 @@ def test_a_quote_for_a_household_counts_the_bills_already_received(department, c
     assert quote["entitled"] == "12500.00"
     assert [e["event_id"] for e in quote["events"]] == ["HIS-1", "NEXT"]
     assert quote["events"][1]["payout"] == "5000.00"
+
+
+def test_a_batch_of_unknown_types_reads_the_stored_terms_once(department, engine):
+    reads = []
+
+    def count(_connection, _cursor, statement, *_args):
+        if "FROM terms_version" in statement:
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = department.post("/api/events/batch", json=[
+            {**illness(f"U{i}"), "type": "flood"} for i in range(50)])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert response.json()["counts"] == {"rejected": 50}
+    assert len(reads) == 1
