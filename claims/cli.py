@@ -18,6 +18,14 @@ from policies.errors import DomainError
 from risk.errors import ModelError
 
 
+def _missing(path: Path) -> bool:
+    """Say so when a file named on the command line is not there."""
+    if path.is_file():
+        return False
+    print(f"{path}: no such file", file=sys.stderr)
+    return True
+
+
 def _serve(args) -> int:
     import uvicorn
 
@@ -87,8 +95,7 @@ def _import(args) -> int:
     from policies.household_import import import_households
 
     path = Path(args.file)
-    if not path.is_file():
-        print(f"{path}: no such file", file=sys.stderr)
+    if _missing(path):
         return 2
     with Session(get_engine()) as session:
         report = import_households(session, path.read_bytes(), path.name, partial=args.partial)
@@ -150,8 +157,7 @@ def _terms(args) -> int:
             print("fangpin terms load takes one file", file=sys.stderr)
             return 2
         path = Path(args.files[0])
-        if not path.is_file():
-            print(f"{path}: no such file", file=sys.stderr)
+        if _missing(path):
             return 2
         key = args.key or path.stem
         with Session(get_engine()) as session:
@@ -175,10 +181,8 @@ def _terms(args) -> int:
     if len(args.files) != 2:
         print("fangpin terms quote TERMS_FILE EVENTS_FILE", file=sys.stderr)
         return 2
-    for file in args.files:
-        if not Path(file).is_file():
-            print(f"{file}: no such file", file=sys.stderr)
-            return 2
+    if any(_missing(Path(file)) for file in args.files):
+        return 2
     try:
         terms = load_terms(args.files[0])
     except InvalidTerms as exc:
@@ -281,8 +285,7 @@ def _import_events(args) -> int:
     from policies.event_files import read_events
 
     path = Path(args.file)
-    if not path.is_file():
-        print(f"{path}: no such file", file=sys.stderr)
+    if _missing(path):
         return 2
     with Session(get_engine()) as session:
         clients = session.exec(select(ApiClient).where(

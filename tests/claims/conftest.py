@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from claims import intake
 from claims.auth import SYSTEM
+from claims.db import make_engine
+from claims.migrate import upgrade
 from claims.people import create_client
 from policies import benefits, registry
 from policies.models import (
@@ -21,6 +23,7 @@ from policies.models import (
     PolicyContractCreate,
     PolicyContractUpdate,
 )
+from tests.conftest import database_url
 from tests.factories import county_with_villages, household_with_members
 
 TERMS = (Path(__file__).resolve().parents[2] / "policies" / "county_terms"
@@ -59,6 +62,17 @@ def build_county(session: Session) -> County:
     client, _ = create_client(session, SYSTEM, "医保局", "medical_insurance", key=DEPARTMENT_KEY)
     session.commit()
     return County(ids, household, members, contract, client.id)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_engine(request, tmp_path_factory):
+    """A migrated database of the test's own, whose transactions really commit: for work on
+    several connections at once."""
+    for url in database_url(request.param, tmp_path_factory, "own"):
+        upgrade(url)
+        engine = make_engine(url, pool_size=10)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture

@@ -8,24 +8,17 @@ from sqlmodel import Session, func, select
 
 from claims import evaluator, intake, payments
 from claims.auth import SYSTEM, Actor
-from claims.db import make_engine
-from claims.migrate import upgrade
 from claims.models import Claim, ClaimState, IncomeRecord, Payment, TriggerEvent
 from policies.benefits import EventIn
 from tests.claims.conftest import build_county
 from tests.claims.test_intake import illness
-from tests.conftest import database_url
 
 THREADS = 8
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path_factory):
-    for url in database_url(request.param, tmp_path_factory, "concurrency"):
-        upgrade(url)
-        engine = make_engine(url, pool_size=THREADS + 2)
-        yield engine
-        engine.dispose()
+@pytest.fixture
+def engine(own_engine):
+    return own_engine
 
 
 def all_at_once(work):
@@ -132,14 +125,20 @@ def test_different_bills_of_one_household_at_once_share_one_claim(engine):
         assert sum(payouts) == Decimal("143000.00")
 
 
+def a_claim_awaiting_payment(session: Session) -> Claim:
+    """A county whose one claim is approved and waits for payment; flushes."""
+    county = build_county(session)
+    intake.receive(session, Actor("client", county.client_id, "医保局"), [illness()])
+    intake.evaluate_received(session)
+    claim = session.exec(select(Claim)).one()
+    claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
+    session.flush()
+    return claim
+
+
 def test_a_payment_confirmed_twice_at_once_is_paid_once(engine):
     with Session(engine) as session:
-        county = build_county(session)
-        department = Actor("client", county.client_id, "医保局")
-        intake.receive(session, department, [illness()])
-        intake.evaluate_received(session)
-        claim = session.exec(select(Claim)).one()
-        claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
+        a_claim_awaiting_payment(session)
         batch = payments.create_batch(session, SYSTEM)
         payments.bank_file(session, SYSTEM, batch.id, "csv")
         payment_id = session.exec(select(Payment.id)).one()
@@ -164,12 +163,7 @@ def test_a_payment_confirmed_twice_at_once_is_paid_once(engine):
 
 def test_two_batches_made_at_once_never_both_take_a_claim(engine):
     with Session(engine) as session:
-        county = build_county(session)
-        department = Actor("client", county.client_id, "医保局")
-        intake.receive(session, department, [illness()])
-        intake.evaluate_received(session)
-        claim = session.exec(select(Claim)).one()
-        claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
+        a_claim_awaiting_payment(session)
         session.commit()
 
     def make(_):

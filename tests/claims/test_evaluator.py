@@ -7,21 +7,14 @@ from sqlmodel import Session, select
 
 from claims import evaluator, intake
 from claims.auth import SYSTEM, Actor
-from claims.db import make_engine
-from claims.migrate import upgrade
 from claims.models import Claim, TriggerEvent
 from tests.claims.conftest import build_county
 from tests.claims.test_intake import illness
-from tests.conftest import database_url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path_factory):
-    for url in database_url(request.param, tmp_path_factory, "evaluator"):
-        upgrade(url)
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
+@pytest.fixture
+def engine(own_engine):
+    return own_engine
 
 
 def receive(engine, actor, *events):
