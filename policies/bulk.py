@@ -52,13 +52,15 @@ def insert_new_returning(
     rows = _stored_rows(connection.dialect, table, columns, stored)
     if not rows:
         return []
-    shared = tuple(_stored_rows(connection.dialect, table, {
-        name: [value] for name, value in (same or {}).items()}, stored)[0]) if same else ()
-    names = [*columns, *(same or {})]
+    same = same or {}
+    shared = _stored_rows(connection.dialect, table, {name: [value] for name, value in
+                                                      same.items()}, stored)[0] if same else ()
+    names = [*columns, *same]
+    row_markers = f"({_markers(connection, names)})"
     inserted: list[tuple] = []
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
-        values = ", ".join([f"({_markers(connection, names)})"] * len(part))
+        values = ", ".join([row_markers] * len(part))
         sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {values} "
                f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
                f"RETURNING {', '.join(returning)}")
