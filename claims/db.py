@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -66,6 +68,44 @@ def advisory_xact_lock(connection: sa.Connection, key: int) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(current_schema()), "
                                    ":key)"), {"key": key})
+
+
+@contextmanager
+def run_lock(engine: Engine, name: str, key: int) -> Iterator[bool]:
+    """Hold a lock for a long job across processes, or yield False when another holds it.
+
+    PostgreSQL: a session advisory lock on a connection of its own; SQLite: an OS lock on a
+    file beside the database. Both are released when the holder exits or dies, so a killed
+    job never leaves a lock behind.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            held = connection.execute(sa.text(
+                "SELECT pg_try_advisory_lock(hashtext(current_schema()), :key)"),
+                {"key": key}).scalar()
+            connection.commit()
+            try:
+                yield bool(held)
+            finally:
+                if held:
+                    connection.execute(sa.text(
+                        "SELECT pg_advisory_unlock(hashtext(current_schema()), :key)"),
+                        {"key": key})
+                    connection.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise ValueError("a job lock needs a database file or PostgreSQL")
+    with open(f"{database}.{name}.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _engine: Engine | None = None

@@ -25,6 +25,7 @@ from policies.models import (  # noqa: F401  (the registry's tables belong to th
 )
 from policies.types import Money, UtcDateTime
 from policies.vocab import LABELS, Coded
+from risk.models import HouseholdScore, ScoreRun  # noqa: F401  (the batch's tables, too)
 
 
 class Role(Coded):
@@ -208,17 +209,31 @@ class ClaimRecord(SQLModel, table=True):
 
 
 class EarlyWarning(SQLModel, table=True):
-    """A household the office should look at before it qualifies (预警)."""
+    """A household the office should look at before it qualifies (预警): raised by an event
+    that came close to the terms, or by the nightly risk score. A household has at most one
+    open risk warning: a new one is raised only after the office closes the last."""
 
     __tablename__ = "early_warning"
+    __table_args__ = (
+        sa.Index("ux_early_warning_open_risk", "household_id", unique=True,
+                 sqlite_where=sa.text("source = 'risk' AND status = 'open'"),
+                 postgresql_where=sa.text("source = 'risk' AND status = 'open'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     household_id: int = Field(foreign_key="household.id", index=True)
-    trigger: str = Field(max_length=32)
+    trigger: str = Field(max_length=32, description="the event type, or risk_high/risk_rise")
     source: str = Field(max_length=16, description="event or risk")
     event_id: int | None = Field(default=None, foreign_key="trigger_event.id")
+    run_id: int | None = Field(default=None, foreign_key="score_run.id", index=True)
+    score: float | None = Field(default=None, description="the risk score that raised it")
+    previous_score: float | None = Field(default=None, description="the score a run before")
+    factors: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
     text: str = Field(max_length=255)
     status: str = Field(default="open", max_length=16, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    closed_by: int | None = Field(default=None, foreign_key="app_user.id")
+    outcome: str = Field(default="", max_length=500, description="what the office did")
 
 
 class PaymentBatch(SQLModel, table=True):

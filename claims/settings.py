@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret", "development-only-secret"}
@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     evaluate_events: Literal["in_process", "separately"] = "in_process"
     # Where `fangpin train` writes the risk model (model.skops, metadata.json, MODEL_CARD.md).
     model_dir: str = "var/model"
+    # The county's time zone: the night a scoring run belongs to, and when the scheduler runs.
+    timezone: str = "Asia/Shanghai"
+    # The nightly risk scoring (`fangpin scheduler`, or a thread of the service when
+    # FANGPIN_SCHEDULER=in_process): its time, and what raises an early warning — a score at
+    # or above the threshold, or a rise of at least `risk_rise` since the previous run.
+    scheduler: Literal["in_process", "separately"] = "separately"
+    score_time: str = Field(default="02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    risk_threshold: float = Field(default=0.5, gt=0, lt=1)
+    risk_rise: float = Field(default=0.25, gt=0, lt=1)
+    score_chunk: int = Field(default=50_000, ge=100)
+    # Complete runs whose scores are kept (older runs keep their record, not their scores).
+    keep_score_runs: int = Field(default=7, ge=2)
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self):

@@ -1,8 +1,9 @@
-"""Bulk writes through the driver's own executemany, for imports and generators.
+"""Bulk reads and writes through the driver, for imports, generators and batches.
 
-SQLAlchemy's per-row parameter handling costs more than the database's own work on large
-batches; here each column's bind processor (dates on SQLite, money as fen, …) is applied once
-over the column, and the rows go to the driver as tuples.
+SQLAlchemy's per-row parameter and result handling costs more than the database's own work on
+large batches; here each column's bind processor (dates on SQLite, money as fen, …) is applied
+once over the column, the rows go to the driver as tuples, and large reads come back as the
+driver's stored values.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -103,3 +105,20 @@ def lookup(
             found[row[0]] = tuple(bool(v) if flag and v is not None else v
                                   for flag, v in zip(flags, row[1:], strict=True))
     return found
+
+
+def read_frame(connection: sa.Connection, statement: sa.Select) -> pd.DataFrame:
+    """The rows of a Core select as a DataFrame of stored values (money as integer fen, dates
+    as the driver returns them), fetched by the driver in the connection's transaction.
+
+    For internal queries only: parameters are rendered into the SQL as literals.
+    """
+    sql = str(statement.compile(dialect=connection.dialect,
+                                compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+    finally:
+        cursor.close()

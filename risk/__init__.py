@@ -1,3 +1,3 @@
 """Return-to-poverty risk: features, the household panel simulator, the model, batch scoring,
 early warnings and post-payout income monitoring. Reads ``policies``; knows nothing of HTTP or
-claims. (The model and the nightly batch are issue 6; this package is empty until then.)"""
+claims."""

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from policies import registry
+from policies.bulk import read_frame
 from policies.models import Household, IncomeRecord, Member
 from policies.vocab import IncomeSource
 
@@ -58,23 +59,33 @@ CATEGORICAL = ["household_type", "monitoring_category"]
 NUMERIC = [name for name in LABELS if name not in CATEGORICAL]
 FEATURES = NUMERIC + CATEGORICAL
 YEARS_BACK = 3  # ledger years a household's features look at
+CARRY_YEARS = 2  # how long an unpublished year's line may be taken from an earlier year
 
 
-def _members(session: Session, household_ids: list[int] | None, as_of: date) -> pd.DataFrame:
+def _where_households(query: sa.Select, column: sa.Column, household_ids: list[int] | None,
+                      id_range: tuple[int, int] | None) -> sa.Select:
+    if household_ids is not None:
+        query = query.where(column.in_(household_ids))
+    if id_range is not None:
+        query = query.where(column.between(*id_range))
+    return query
+
+
+def _members(session: Session, household_ids: list[int] | None,
+             id_range: tuple[int, int] | None, as_of: date) -> pd.DataFrame:
     table = Member.__table__
     query = sa.select(table.c.household_id, table.c.relation, table.c.birth_date,
                       table.c.health, table.c.disability_grade, table.c.labour_skill,
                       table.c.migrant_work_months, table.c.schooling, table.c.dibao,
                       table.c.tekun).where(table.c.status == "active")
-    if household_ids is not None:
-        query = query.where(table.c.household_id.in_(household_ids))
-    people = pd.read_sql(query, session.connection())
-    born = pd.to_datetime(people["birth_date"])
+    people = read_frame(session.connection(),
+                        _where_households(query, table.c.household_id, household_ids, id_range))
+    born = pd.to_datetime(people["birth_date"], format="ISO8601")
     before_birthday = (born.dt.month > as_of.month) | (
         (born.dt.month == as_of.month) & (born.dt.day > as_of.day))
     people["age"] = as_of.year - born.dt.year - before_birthday.astype(int)
     labour = people["labour_skill"]
-    grade = people["disability_grade"]
+    grade = pd.to_numeric(people["disability_grade"])
     frame = pd.DataFrame({
         "household_id": people["household_id"],
         "size": 1,
@@ -89,7 +100,7 @@ def _members(session: Session, household_ids: list[int] | None, as_of: date) -> 
         "severe_disability": grade.fillna(9) <= 2,
         "chronic": people["health"] == "chronic",
         "serious_illness": people["health"] == "serious_illness",
-        "migrant_months": people["migrant_work_months"],
+        "migrant_months": pd.to_numeric(people["migrant_work_months"]),
         "dibao": people["dibao"].astype(bool),
         "tekun": people["tekun"].astype(bool),
     })
@@ -102,60 +113,83 @@ def _members(session: Session, household_ids: list[int] | None, as_of: date) -> 
     return out
 
 
-def _ledger(session: Session, household_ids: list[int] | None, first: int, last: int
-            ) -> pd.DataFrame:
-    """Annual records of the years first..last (payout records apart: the survey counts
-    payouts among transfers)."""
-    table = IncomeRecord.__table__
+def _ledger(session: Session, household_ids: list[int] | None,
+            id_range: tuple[int, int] | None, first: int, last: int) -> pd.DataFrame:
+    """Annual records of the years first..last in yuan (payout records apart: the survey
+    counts payouts among transfers)."""
+    t = IncomeRecord.__table__
     query = sa.select(
-        table.c.household_id, table.c.period_start, table.c.wages, table.c.business_crops,
-        table.c.business_livestock, table.c.business_other, table.c.business_costs,
-        table.c.transfer_pension, table.c.transfer_dibao, table.c.transfer_tekun,
-        table.c.transfer_disaster_relief, table.c.transfer_poverty_insurance,
-        table.c.transfer_other, table.c.property_income, table.c.eligible_out_of_pocket,
-        table.c.household_size, table.c.per_capita_net_income,
-    ).where(table.c.period_start >= date(first, 1, 1), table.c.period_end <= date(last, 12, 31),
-            table.c.source != IncomeSource.payout)
-    if household_ids is not None:
-        query = query.where(table.c.household_id.in_(household_ids))
-    rows = pd.read_sql(query, session.connection())
-    money = [c for c in rows.columns if c not in ("household_id", "period_start",
-                                                  "household_size")]
-    for column in money:  # Decimal yuan, read back through the column type
-        rows[column] = rows[column].astype(float)
-    rows["year"] = pd.to_datetime(rows["period_start"]).dt.year
-    return rows.drop(columns="period_start")
+        t.c.household_id,
+        sa.cast(sa.extract("year", t.c.period_start), sa.Integer).label("year"),
+        t.c.wages,
+        (t.c.business_crops + t.c.business_livestock + t.c.business_other
+         - t.c.business_costs).label("farm"),
+        (t.c.transfer_pension + t.c.transfer_dibao + t.c.transfer_tekun
+         + t.c.transfer_disaster_relief + t.c.transfer_poverty_insurance
+         + t.c.transfer_other).label("transfers"),
+        t.c.transfer_disaster_relief, t.c.transfer_poverty_insurance, t.c.property_income,
+        t.c.eligible_out_of_pocket, t.c.household_size, t.c.per_capita_net_income,
+    ).where(t.c.period_start >= date(first, 1, 1), t.c.period_end <= date(last, 12, 31),
+            t.c.source != IncomeSource.payout.value)
+    rows = read_frame(session.connection(),
+                      _where_households(query, t.c.household_id, household_ids, id_range))
+    for column in rows.columns[2:]:  # money is stored as integer fen
+        if column != "household_size":
+            rows[column] = pd.to_numeric(rows[column]).astype(float) / 100
+    return rows
 
 
-def lines_by_village(session: Session, year: int) -> dict[int, float]:
-    """The line that applies to each village in a year (none: no line)."""
+def lines_by_village(session: Session, year: int, *, carry_forward: bool = False
+                     ) -> dict[int, float]:
+    """The line that applies to each village in a year (none: no line). With
+    ``carry_forward``, a village whose line of the year is not yet published keeps the latest
+    earlier one, as offices do until the new line is announced."""
     villages = session.execute(sa.select(Household.__table__.c.village_id).distinct()
                                ).scalars().all()
-    found = registry.applicable_lines(session, list(villages), year)
-    return {village: float(registry.line_view(session, line)["amount"])
-            for village, line in found.items() if line is not None}
+    found: dict[int, float] = {}
+    for line_year in range(year, year - (CARRY_YEARS if carry_forward else 0) - 1, -1):
+        wanted = [v for v in villages if v not in found]
+        if not wanted:
+            break
+        for village, line in registry.applicable_lines(session, wanted, line_year).items():
+            if line is not None:
+                found[village] = float(registry.line_view(session, line)["amount"])
+    return found
 
 
-def build(session: Session, as_of_year: int, household_ids: list[int] | None = None
-          ) -> pd.DataFrame:
-    """Every household's features as of 1 January of ``as_of_year``, indexed by id."""
+def feature_lines(session: Session, as_of_year: int) -> dict[int, dict[int, float]]:
+    """The lines the features of ``as_of_year`` compare incomes with: that year's (carried
+    forward when not yet published) and those of the years looked back on. Read once per
+    run and passed to :func:`build` for every chunk."""
+    return {year: lines_by_village(session, year, carry_forward=year == as_of_year)
+            for year in range(as_of_year - YEARS_BACK, as_of_year + 1)}
+
+
+def build(session: Session, as_of_year: int, household_ids: list[int] | None = None, *,
+          id_range: tuple[int, int] | None = None,
+          lines: dict[int, dict[int, float]] | None = None) -> pd.DataFrame:
+    """Features of the active households as of 1 January of ``as_of_year``, indexed by id:
+    every household, those in ``household_ids``, or those with an id in ``id_range``
+    (inclusive)."""
     as_of = date(as_of_year, 1, 1)
+    lines = lines if lines is not None else feature_lines(session, as_of_year)
     table = Household.__table__
     query = sa.select(table.c.id, table.c.village_id, table.c.household_type,
                       table.c.monitoring_category, table.c.relocated).where(
         table.c.status == "active")
-    if household_ids is not None:
-        query = query.where(table.c.id.in_(household_ids))
-    homes = pd.read_sql(query, session.connection()).set_index("id")
-    frame = homes.join(_members(session, household_ids, as_of), how="left")
+    homes = read_frame(session.connection(),
+                       _where_households(query, table.c.id, household_ids, id_range)
+                       ).set_index("id")
+    frame = homes.join(_members(session, household_ids, id_range, as_of), how="left")
     frame["relocated"] = frame["relocated"].astype(int)
     frame["monitoring_category"] = frame["monitoring_category"].fillna("none")
-    line = frame["village_id"].map(lines_by_village(session, as_of_year))
-    ledger = _ledger(session, household_ids, as_of_year - YEARS_BACK, as_of_year - 1)
+    line = frame["village_id"].map(lines[as_of_year])
+    ledger = _ledger(session, household_ids, id_range, as_of_year - YEARS_BACK,
+                     as_of_year - 1)
     per_capita = ledger.pivot_table(index="household_id", columns="year",
                                     values="per_capita_net_income", aggfunc="last")
     years = [as_of_year - k for k in range(1, YEARS_BACK + 1)]
-    per_capita = per_capita.reindex(columns=years)
+    per_capita = per_capita.reindex(index=frame.index, columns=years)
     last = per_capita[as_of_year - 1]
     frame["income_last"] = last
     frame["income_ratio"] = last / line
@@ -163,20 +197,16 @@ def build(session: Session, as_of_year: int, household_ids: list[int] | None = N
     frame["income_trend"] = (last - previous) / previous.abs().clip(lower=1000)
     logs = np.log(per_capita.clip(lower=500))
     frame["income_volatility"] = logs.std(axis=1)
-    past_lines = pd.DataFrame({y: frame["village_id"].map(lines_by_village(session, y))
-                               for y in years}, index=frame.index)
-    frame["lowest_ratio"] = (per_capita.reindex(frame.index) / past_lines).min(axis=1)
+    past_lines = pd.DataFrame({y: frame["village_id"].map(lines[y]) for y in years},
+                              index=frame.index)
+    frame["lowest_ratio"] = (per_capita / past_lines).min(axis=1)
     recent = ledger[ledger["year"] == as_of_year - 1].set_index("household_id")
-    farm = (recent["business_crops"] + recent["business_livestock"]
-            + recent["business_other"] - recent["business_costs"])
-    transfers = recent[["transfer_pension", "transfer_dibao", "transfer_tekun",
-                        "transfer_disaster_relief", "transfer_poverty_insurance",
-                        "transfer_other"]].sum(axis=1)
-    gross = (recent["wages"] + farm.clip(lower=0) + transfers + recent["property_income"]
+    farm = recent["farm"].clip(lower=0)
+    gross = (recent["wages"] + farm + recent["transfers"] + recent["property_income"]
              ).clip(lower=1)
     frame["wage_share"] = recent["wages"] / gross
-    frame["transfer_share"] = transfers / gross
-    frame["farm_share"] = farm.clip(lower=0) / gross
+    frame["transfer_share"] = recent["transfers"] / gross
+    frame["farm_share"] = farm / gross
     frame["out_of_pocket"] = recent["eligible_out_of_pocket"] / recent["household_size"].clip(
         lower=1)
     frame["out_of_pocket_3y"] = ledger.groupby("household_id")["eligible_out_of_pocket"].sum()
@@ -192,7 +222,7 @@ def labels(session: Session, year: int, household_ids: list[int] | None = None) 
     homes = pd.read_sql(sa.select(table.c.id, table.c.village_id), session.connection()
                         ).set_index("id")
     line = homes["village_id"].map(lines_by_village(session, year))
-    ledger = _ledger(session, household_ids, year, year).set_index("household_id")
+    ledger = _ledger(session, household_ids, None, year, year).set_index("household_id")
     income = ledger["per_capita_net_income"]
     fell = (income < line.reindex(income.index)).astype(int)
     return fell[line.reindex(income.index).notna()].rename("fell_below_line")

@@ -1,0 +1,253 @@
+"""The nightly risk scoring run (夜间风险评分): every active household scored with the current
+model in chunks, the scores stored per run, early warnings raised with their factors, and the
+run recorded. The scheduler and ``fangpin score`` both run :func:`score_households`.
+
+A run holds a lock for its whole length (one run at a time across processes) and commits
+chunk by chunk, so memory stays flat as the county grows. Until it completes, the current
+scores are the previous complete run's; a run that was killed or failed is marked abandoned
+by the next, which removes its scores and the warnings it raised and starts afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from claims.db import run_lock
+from claims.models import EarlyWarning
+from policies.bulk import insert_columns, read_frame
+from policies.errors import DomainError
+from policies.models import Household, IncomeRecord, utcnow
+from policies.vocab import IncomeSource
+from risk import features, model, scoring
+from risk.models import HouseholdScore, RunStatus, ScoreRun
+
+log = logging.getLogger(__name__)
+SCORING_LOCK = 3  # the PostgreSQL advisory lock of a scoring run (audit 1, evaluator 2)
+runs = ScoreRun.__table__
+scores_table = HouseholdScore.__table__
+warnings_table = EarlyWarning.__table__
+
+
+class RunInProgress(DomainError):
+    status_code = 409
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: str  # complete, or already: tonight's run with this model had completed
+    households: int = 0
+    warnings: int = 0
+    seconds: float = 0.0
+    drift: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+def county_night(timezone: str) -> date:
+    """The county's date now: the night a run belongs to."""
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def as_of_year_for(session: Session, night: date) -> int:
+    """Scores use the latest complete year of the income ledger: features as of 1 January
+    of the year after it (at most the night's year)."""
+    t = IncomeRecord.__table__
+    latest = session.execute(sa.select(sa.func.max(t.c.period_start)).where(
+        t.c.source != IncomeSource.payout.value)).scalar()
+    if latest is None:
+        return night.year
+    latest = date.fromisoformat(latest) if isinstance(latest, str) else latest
+    return min(night.year, latest.year + 1)
+
+
+def current_run(session: Session) -> ScoreRun | None:
+    """The run whose scores are current: the latest complete one."""
+    return session.exec(select(ScoreRun).where(ScoreRun.status == RunStatus.complete)
+                        .order_by(ScoreRun.id.desc()).limit(1)).first()
+
+
+def score_households(
+    engine: Engine, *, model_dir: Path, threshold: float, rise: float, timezone: str,
+    night: date | None = None, as_of_year: int | None = None, chunk: int = 50_000,
+    keep_runs: int = 7, started_by: str = "command",
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Score every active household now, unless tonight's run with this model completed
+    already (then nothing changes). ``progress(done, total)`` follows the chunks."""
+    trained = model.load(model_dir)
+    version = model.model_version(trained.metadata)
+    night = night or county_night(timezone)
+    with run_lock(engine, "scoring", SCORING_LOCK) as held:
+        if not held:
+            raise RunInProgress("another scoring run is in progress; it will complete the "
+                                "night's scores")
+        with Session(engine) as session:
+            _abandon_unfinished(session)
+            done = session.execute(sa.select(runs.c.id).where(
+                runs.c.night == night, runs.c.model_version == version,
+                runs.c.status == RunStatus.complete)).scalar()
+            if done is not None:
+                session.commit()
+                return RunResult(done, "already")
+            year = as_of_year or as_of_year_for(session, night)
+            previous = current_run(session)
+            run = ScoreRun(night=night, model_version=version, as_of_year=year,
+                           started_by=started_by, threshold=threshold, rise=rise)
+            session.add(run)
+            session.commit()
+            try:
+                return _score(session, trained, run, previous.id if previous else None,
+                              chunk=chunk, keep_runs=keep_runs, progress=progress)
+            except BaseException as error:  # a failed run is never current; Ctrl-C too
+                session.rollback()
+                _discard(session, [run.id], RunStatus.failed,
+                         f"{type(error).__name__}: {error}"[:1000])
+                session.commit()
+                raise
+
+
+def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
+           previous_run: int | None, *, chunk: int, keep_runs: int,
+           progress: Callable[[int, int], None] | None) -> RunResult:
+    started = time.perf_counter()
+    homes = Household.__table__
+    total = session.execute(sa.select(sa.func.count()).select_from(homes).where(
+        homes.c.status == "active")).scalar()
+    lines = features.feature_lines(session, run.as_of_year)
+    note = _line_note(session, run.as_of_year)
+    tally = model.DriftTally(trained)
+    scored = raised = 0
+    after = 0
+    while True:
+        ids = session.execute(sa.select(homes.c.id).where(
+            homes.c.status == "active", homes.c.id > after).order_by(homes.c.id).limit(chunk)
+        ).scalars().all()
+        if not ids:
+            break
+        id_range = (ids[0], ids[-1])
+        after = ids[-1]
+        frame = features.build(session, run.as_of_year, id_range=id_range, lines=lines)
+        matrix = trained.matrix(frame)
+        scores = pd.Series(trained.probability_of(matrix), index=frame.index)
+        tally.add(frame, scores.to_numpy())
+        insert_columns(session, scores_table, {
+            "run_id": [run.id] * len(scores), "household_id": scores.index.tolist(),
+            "score": scores.to_numpy().tolist()})
+        raised += _raise_warnings(session, trained, run, frame, matrix, scores,
+                                  _previous_scores(session, previous_run, id_range))
+        scored += len(scores)
+        session.execute(runs.update().where(runs.c.id == run.id).values(
+            households=scored, warnings=raised))
+        session.commit()
+        if progress:
+            progress(scored, total)
+    drift = tally.result()
+    session.execute(runs.update().where(runs.c.id == run.id).values(
+        status=RunStatus.complete, finished_at=utcnow(), households=scored, warnings=raised,
+        drift=drift, drift_flag=drift["flag"], note=note))
+    _prune(session, keep_runs)
+    session.commit()
+    seconds = time.perf_counter() - started
+    log.info("scoring run %s complete: %s households, %s warnings, %.1f s%s", run.id, scored,
+             raised, seconds, "; drift flagged" if drift["flag"] else "")
+    return RunResult(run.id, RunStatus.complete, scored, raised, seconds, drift, note)
+
+
+def _previous_scores(session: Session, previous_run: int | None, id_range: tuple[int, int]
+                     ) -> pd.Series:
+    if previous_run is None:
+        return pd.Series(dtype=float)
+    rows = read_frame(session.connection(), sa.select(
+        scores_table.c.household_id, scores_table.c.score).where(
+        scores_table.c.run_id == previous_run,
+        scores_table.c.household_id.between(*id_range)))
+    return rows.set_index("household_id")["score"].astype(float)
+
+
+def _raise_warnings(session: Session, trained: model.TrainedModel, run: ScoreRun,
+                    frame: pd.DataFrame, matrix: np.ndarray, scores: pd.Series,
+                    previous: pd.Series) -> int:
+    """Warn about the chunk's households that call for it, except those with an open risk
+    warning already (the office is on it); each warning carries its factors."""
+    warned = scoring.warnings_for(scores, previous, threshold=run.threshold, rise=run.rise)
+    if warned.empty:
+        return 0
+    open_now = set(session.execute(sa.select(warnings_table.c.household_id).where(
+        warnings_table.c.source == "risk", warnings_table.c.status == "open",
+        warnings_table.c.household_id.between(warned.index.min(), warned.index.max()))
+        ).scalars())
+    warned = warned[~warned.index.isin(list(open_now))]
+    if warned.empty:
+        return 0
+    positions = frame.index.get_indexer(warned.index)
+    explained = model.factors(trained, frame.iloc[positions], matrix=matrix[positions])
+    previous_scores = [None if np.isnan(p) else round(float(p), 4)
+                       for p in warned["previous_score"]]
+    now = utcnow()
+    insert_columns(session, warnings_table, {
+        "household_id": warned.index.tolist(),
+        "trigger": warned["trigger"].tolist(),
+        "source": ["risk"] * len(warned),
+        "run_id": [run.id] * len(warned),
+        "score": warned["score"].round(4).tolist(),
+        "previous_score": previous_scores,
+        "factors": explained,
+        "text": [scoring.warning_text(t, s, p, run.threshold) for t, s, p in zip(
+            warned["trigger"], warned["score"], previous_scores, strict=True)],
+        "status": ["open"] * len(warned),
+        "created_at": [now] * len(warned),
+        "outcome": [""] * len(warned),
+    })
+    return len(warned)
+
+
+def _abandon_unfinished(session: Session) -> None:
+    """Runs still marked running were killed (the caller holds the lock): discard them."""
+    unfinished = session.execute(sa.select(runs.c.id).where(
+        runs.c.status == RunStatus.running)).scalars().all()
+    if unfinished:
+        log.warning("scoring runs %s did not finish; their scores are discarded", unfinished)
+        _discard(session, unfinished, RunStatus.abandoned,
+                 "did not finish (the process was stopped); a later run replaced it")
+
+
+def _discard(session: Session, run_ids: list[int], status: str, note: str) -> None:
+    """Remove what unfinished runs wrote and record why they ended."""
+    session.execute(scores_table.delete().where(scores_table.c.run_id.in_(run_ids)))
+    session.execute(warnings_table.delete().where(warnings_table.c.run_id.in_(run_ids),
+                                                  warnings_table.c.status == "open"))
+    session.execute(runs.update().where(runs.c.id.in_(run_ids)).values(
+        status=status, finished_at=utcnow(), note=note))
+
+
+def _prune(session: Session, keep_runs: int) -> None:
+    """Keep the scores of the latest ``keep_runs`` complete runs; older runs keep their
+    record (and their warnings), not their scores."""
+    old = session.execute(sa.select(runs.c.id).where(runs.c.status == RunStatus.complete)
+                          .order_by(runs.c.id.desc()).offset(keep_runs)).scalars().all()
+    if old:
+        session.execute(scores_table.delete().where(scores_table.c.run_id.in_(old)))
+
+
+def _line_note(session: Session, as_of_year: int) -> str:
+    """Say so when the year's monitoring line is not yet published somewhere."""
+    published = features.lines_by_village(session, as_of_year)
+    carried = features.lines_by_village(session, as_of_year, carry_forward=True)
+    missing = len(carried) - len(published)
+    if missing:
+        return (f"{missing} village(s) have no monitoring line for {as_of_year} yet; their "
+                "latest earlier line was used")
+    return ""

@@ -1,0 +1,51 @@
+"""The nightly scoring batch's tables: its runs and the scores of each run."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from policies.models import utcnow
+from policies.types import UtcDateTime
+from policies.vocab import Coded
+
+
+class RunStatus(Coded):
+    running = "running"
+    complete = "complete"
+    abandoned = "abandoned"  # killed or failed half-way; its scores are removed
+    failed = "failed"
+
+
+class ScoreRun(SQLModel, table=True):
+    """One scoring of every household (风险评分批次). The current scores are those of the
+    latest complete run; a run that did not complete is never current."""
+
+    __tablename__ = "score_run"
+    id: int | None = Field(default=None, primary_key=True)
+    night: date = Field(index=True, description="the county's date the run belongs to")
+    model_version: str = Field(max_length=40)
+    as_of_year: int
+    status: str = Field(default=RunStatus.running, max_length=16, index=True)
+    started_by: str = Field(max_length=32, description="scheduler, command or a user")
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    households: int = 0
+    warnings: int = 0
+    threshold: float
+    rise: float
+    drift: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    drift_flag: bool = False
+    note: str = Field(default="", max_length=1000)
+
+
+class HouseholdScore(SQLModel, table=True):
+    """A household's probability of falling below the line within the year, in one run."""
+
+    __tablename__ = "household_score"
+    run_id: int = Field(foreign_key="score_run.id", primary_key=True)
+    household_id: int = Field(foreign_key="household.id", primary_key=True)
+    score: float

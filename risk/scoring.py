@@ -1,0 +1,33 @@
+"""Scoring in chunks (批量评分): which households a run warns about, and why. Pure over
+DataFrames, so the same code runs on a chunk here and on a partition of a distributed
+engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+HIGH, RISE = "risk_high", "risk_rise"
+
+
+def warnings_for(scores: pd.Series, previous: pd.Series, *, threshold: float, rise: float
+                 ) -> pd.DataFrame:
+    """The households to warn about and why: a score at or above ``threshold`` (risk_high),
+    or a rise of at least ``rise`` since the previous run (risk_rise). Households the
+    previous run did not score cannot have risen."""
+    before = previous.reindex(scores.index)
+    high = scores >= threshold
+    rising = (scores - before) >= rise
+    warned = high | rising.fillna(False).astype(bool)
+    return pd.DataFrame({
+        "score": scores[warned], "previous_score": before[warned],
+        "trigger": np.where(high[warned], HIGH, RISE),
+    }, index=scores.index[warned])
+
+
+def warning_text(trigger: str, score: float, previous: float | None, threshold: float) -> str:
+    """What the office reads on the list (in Chinese, the office's language)."""
+    if trigger == RISE:
+        return f"返贫风险由 {previous:.2f} 升至 {score:.2f}"
+    tail = f"（上次 {previous:.2f}）" if previous is not None and not np.isnan(previous) else ""
+    return f"返贫风险 {score:.2f}，达到预警阈值 {threshold:.2f}{tail}"
