@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -130,16 +130,7 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
     note = _line_note(session, run.as_of_year)
     tally = model.DriftTally(trained)
     scored = raised = 0
-    after = 0
-    while True:
-        ids = session.execute(sa.select(homes.c.id).where(
-            homes.c.status == "active", homes.c.id > after).order_by(homes.c.id).limit(chunk)
-        ).scalars().all()
-        if not ids:
-            break
-        id_range = (ids[0], ids[-1])
-        after = ids[-1]
-        frame = features.build(session, run.as_of_year, id_range=id_range, lines=lines)
+    for id_range, frame in _feature_chunks(session, run.as_of_year, lines, chunk):
         matrix = trained.matrix(frame)
         scores = pd.Series(trained.probability_of(matrix), index=frame.index)
         tally.add(frame, scores.to_numpy())
@@ -166,6 +157,25 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
     return RunResult(run.id, RunStatus.complete, scored, raised, seconds, drift, note)
 
 
+def _feature_chunks(session: Session, as_of_year: int, lines: dict, chunk: int
+                    ) -> Iterator[tuple[tuple[int, int], pd.DataFrame]]:
+    """The active households' features, ``chunk`` households at a time in id order."""
+    homes = Household.__table__
+    active = homes.c.status == "active"
+    after = 0
+    while True:
+        last = session.execute(sa.select(homes.c.id).where(active, homes.c.id > after)
+                               .order_by(homes.c.id).offset(chunk - 1).limit(1)).scalar()
+        if last is None:
+            last = session.execute(sa.select(sa.func.max(homes.c.id)).where(
+                active, homes.c.id > after)).scalar()
+        if last is None:
+            return
+        id_range = (after + 1, last)
+        yield id_range, features.build(session, as_of_year, id_range=id_range, lines=lines)
+        after = last
+
+
 def _previous_scores(session: Session, previous_run: int | None, id_range: tuple[int, int]
                      ) -> pd.Series:
     if previous_run is None:
@@ -187,7 +197,8 @@ def _raise_warnings(session: Session, trained: model.TrainedModel, run: ScoreRun
         return 0
     open_now = set(session.execute(sa.select(warnings_table.c.household_id).where(
         warnings_table.c.source == "risk", warnings_table.c.status == "open",
-        warnings_table.c.household_id.between(warned.index.min(), warned.index.max()))
+        warnings_table.c.household_id.between(int(warned.index.min()),
+                                              int(warned.index.max())))
         ).scalars())
     warned = warned[~warned.index.isin(list(open_now))]
     if warned.empty:

@@ -71,71 +71,98 @@ def _where_households(query: sa.Select, column: sa.Column, household_ids: list[i
     return query
 
 
-def _members(session: Session, household_ids: list[int] | None,
-             id_range: tuple[int, int] | None, as_of: date) -> pd.DataFrame:
-    table = Member.__table__
-    query = sa.select(table.c.household_id, table.c.relation, table.c.birth_date,
-                      table.c.health, table.c.disability_grade, table.c.labour_skill,
-                      table.c.migrant_work_months, table.c.schooling, table.c.dibao,
-                      table.c.tekun).where(table.c.status == "active")
-    people = read_frame(session.connection(),
-                        _where_households(query, table.c.household_id, household_ids, id_range))
-    born = pd.to_datetime(people["birth_date"], format="ISO8601")
+def _count(condition) -> sa.ColumnElement:
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def _members_query(as_of: date) -> sa.Select:
+    """The active members of each household, counted by the database (one row a household
+    instead of one a person). Ages are as of ``as_of``: younger than 16 means born after
+    the day 16 years before it."""
+    t = Member.__table__
+
+    def years_before(years: int) -> date:
+        return as_of.replace(year=as_of.year - years)
+
+    child = t.c.birth_date > years_before(16)
+    elderly = t.c.birth_date <= years_before(65)
+    grade = t.c.disability_grade
+    return sa.select(
+        t.c.household_id,
+        sa.func.count().label("size"),
+        sa.func.max(sa.case((t.c.relation == "head", t.c.birth_date))).label("head_born"),
+        _count(child).label("children"),
+        _count(elderly).label("elderly"),
+        _count(sa.and_(t.c.labour_skill.in_(["skilled", "ordinary"]), ~child, ~elderly,
+                       t.c.schooling == "not_in_school")).label("workers"),
+        _count(t.c.labour_skill == "weak").label("weak_labour"),
+        _count(t.c.labour_skill.in_(["lost", "none"])).label("no_labour"),
+        _count(grade.is_not(None)).label("disabled"),
+        _count(grade <= 2).label("severe_disability"),
+        _count(t.c.health == "chronic").label("chronic"),
+        _count(t.c.health == "serious_illness").label("serious_illness"),
+        sa.func.sum(t.c.migrant_work_months).label("migrant_months"),
+        sa.func.max(sa.case((t.c.dibao, 1), else_=0)).label("dibao"),
+        sa.func.max(sa.case((t.c.tekun, 1), else_=0)).label("tekun"),
+    ).where(t.c.status == "active").group_by(t.c.household_id)
+
+
+def _members(rows: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    out = rows.set_index("household_id")
+    counts = out.columns.drop("head_born")
+    out[counts] = out[counts].apply(pd.to_numeric).astype(float)
+    born = pd.to_datetime(out.pop("head_born"), format="ISO8601")
     before_birthday = (born.dt.month > as_of.month) | (
         (born.dt.month == as_of.month) & (born.dt.day > as_of.day))
-    people["age"] = as_of.year - born.dt.year - before_birthday.astype(int)
-    labour = people["labour_skill"]
-    grade = pd.to_numeric(people["disability_grade"])
-    frame = pd.DataFrame({
-        "household_id": people["household_id"],
-        "size": 1,
-        "head_age": np.where(people["relation"] == "head", people["age"], np.nan),
-        "children": people["age"] < 16,
-        "elderly": people["age"] >= 65,
-        "workers": labour.isin(["skilled", "ordinary"]) & (people["age"] >= 16)
-        & (people["age"] < 65) & (people["schooling"] == "not_in_school"),
-        "weak_labour": labour == "weak",
-        "no_labour": labour.isin(["lost", "none"]),
-        "disabled": grade.notna(),
-        "severe_disability": grade.fillna(9) <= 2,
-        "chronic": people["health"] == "chronic",
-        "serious_illness": people["health"] == "serious_illness",
-        "migrant_months": pd.to_numeric(people["migrant_work_months"]),
-        "dibao": people["dibao"].astype(bool),
-        "tekun": people["tekun"].astype(bool),
-    })
-    grouped = frame.groupby("household_id")
-    out = grouped.sum(numeric_only=True)
-    out["head_age"] = grouped["head_age"].max()
-    out["dibao"] = grouped["dibao"].any().astype(int)
-    out["tekun"] = grouped["tekun"].any().astype(int)
+    out["head_age"] = as_of.year - born.dt.year - before_birthday.astype(float)
     out["dependants_share"] = (out["children"] + out["elderly"]) / out["size"]
     return out
 
 
-def _ledger(session: Session, household_ids: list[int] | None,
-            id_range: tuple[int, int] | None, first: int, last: int) -> pd.DataFrame:
-    """Annual records of the years first..last in yuan (payout records apart: the survey
-    counts payouts among transfers)."""
+def _components(t: sa.Table) -> dict[str, sa.ColumnElement]:
+    """Last year's income components the features use."""
+    return {
+        "wages": t.c.wages,
+        "farm": t.c.business_crops + t.c.business_livestock + t.c.business_other
+        - t.c.business_costs,
+        "transfers": t.c.transfer_pension + t.c.transfer_dibao + t.c.transfer_tekun
+        + t.c.transfer_disaster_relief + t.c.transfer_poverty_insurance + t.c.transfer_other,
+        "disaster_relief": t.c.transfer_disaster_relief,
+        "payouts": t.c.transfer_poverty_insurance,
+        "property_income": t.c.property_income,
+        "eligible_out_of_pocket": t.c.eligible_out_of_pocket,
+    }
+
+
+def _incomes_query(years: list[int], components: int | None = None) -> sa.Select:
+    """Each household's annual survey records of ``years`` (年度收入调查), one row a household
+    in yuan: per-capita net income of each year (column = the year), the out-of-pocket costs of
+    all of them, and the income components of the year ``components``. The survey counts
+    payouts among transfers; payout records themselves are left out."""
     t = IncomeRecord.__table__
-    query = sa.select(
-        t.c.household_id,
-        sa.cast(sa.extract("year", t.c.period_start), sa.Integer).label("year"),
-        t.c.wages,
-        (t.c.business_crops + t.c.business_livestock + t.c.business_other
-         - t.c.business_costs).label("farm"),
-        (t.c.transfer_pension + t.c.transfer_dibao + t.c.transfer_tekun
-         + t.c.transfer_disaster_relief + t.c.transfer_poverty_insurance
-         + t.c.transfer_other).label("transfers"),
-        t.c.transfer_disaster_relief, t.c.transfer_poverty_insurance, t.c.property_income,
-        t.c.eligible_out_of_pocket, t.c.household_size, t.c.per_capita_net_income,
-    ).where(t.c.period_start >= date(first, 1, 1), t.c.period_end <= date(last, 12, 31),
-            t.c.source != IncomeSource.payout.value)
-    rows = read_frame(session.connection(),
-                      _where_households(query, t.c.household_id, household_ids, id_range))
-    for column in rows.columns[2:]:  # money is stored as integer fen
-        if column != "household_size":
-            rows[column] = pd.to_numeric(rows[column]).astype(float) / 100
+
+    def of(year: int) -> sa.ColumnElement:
+        return sa.and_(t.c.period_start == date(year, 1, 1),
+                       t.c.period_end == date(year, 12, 31))
+
+    columns = [sa.func.max(sa.case((of(year), t.c.per_capita_net_income))).label(str(year))
+               for year in years]
+    columns.append(sa.func.sum(t.c.eligible_out_of_pocket).label("out_of_pocket_total"))
+    if components is not None:
+        for name, value in _components(t).items():
+            columns.append(sa.func.max(sa.case((of(components), value))).label(name))
+        columns.append(sa.func.max(sa.case((of(components), t.c.household_size)))
+                       .label("household_size"))
+    return sa.select(t.c.household_id, *columns).where(
+        t.c.source == IncomeSource.survey.value, sa.or_(*[of(year) for year in years])
+    ).group_by(t.c.household_id)
+
+
+def _incomes(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.set_index("household_id").apply(pd.to_numeric).astype(float)
+    money = rows.columns.drop("household_size", errors="ignore")
+    rows[money] = rows[money] / 100  # stored as integer fen
+    rows.columns = [int(c) if c.isdigit() else c for c in rows.columns]
     return rows
 
 
@@ -165,53 +192,63 @@ def feature_lines(session: Session, as_of_year: int) -> dict[int, dict[int, floa
             for year in range(as_of_year - YEARS_BACK, as_of_year + 1)}
 
 
+def queries(as_of_year: int, household_ids: list[int] | None = None,
+            id_range: tuple[int, int] | None = None) -> dict[str, sa.Select]:
+    """The statements :func:`build` reads (one row a household each), for the households
+    of ``household_ids`` or ``id_range``, or all."""
+    homes = Household.__table__
+    members = Member.__table__.c.household_id
+    incomes = IncomeRecord.__table__.c.household_id
+    years = [as_of_year - k for k in range(1, YEARS_BACK + 1)]
+    return {
+        "households": _where_households(sa.select(
+            homes.c.id, homes.c.village_id, homes.c.household_type,
+            homes.c.monitoring_category, homes.c.relocated).where(homes.c.status == "active"),
+            homes.c.id, household_ids, id_range),
+        "members": _where_households(_members_query(date(as_of_year, 1, 1)), members,
+                                     household_ids, id_range),
+        "incomes": _where_households(_incomes_query(years, components=as_of_year - 1),
+                                     incomes, household_ids, id_range),
+    }
+
+
 def build(session: Session, as_of_year: int, household_ids: list[int] | None = None, *,
           id_range: tuple[int, int] | None = None,
           lines: dict[int, dict[int, float]] | None = None) -> pd.DataFrame:
     """Features of the active households as of 1 January of ``as_of_year``, indexed by id:
     every household, those in ``household_ids``, or those with an id in ``id_range``
     (inclusive)."""
-    as_of = date(as_of_year, 1, 1)
     lines = lines if lines is not None else feature_lines(session, as_of_year)
-    table = Household.__table__
-    query = sa.select(table.c.id, table.c.village_id, table.c.household_type,
-                      table.c.monitoring_category, table.c.relocated).where(
-        table.c.status == "active")
-    homes = read_frame(session.connection(),
-                       _where_households(query, table.c.id, household_ids, id_range)
-                       ).set_index("id")
-    frame = homes.join(_members(session, household_ids, id_range, as_of), how="left")
+    rows = {name: read_frame(session.connection(), query)
+            for name, query in queries(as_of_year, household_ids, id_range).items()}
+    frame = rows["households"].set_index("id").join(
+        _members(rows["members"], date(as_of_year, 1, 1)), how="left")
     frame["relocated"] = frame["relocated"].astype(int)
     frame["monitoring_category"] = frame["monitoring_category"].fillna("none")
-    line = frame["village_id"].map(lines[as_of_year])
-    ledger = _ledger(session, household_ids, id_range, as_of_year - YEARS_BACK,
-                     as_of_year - 1)
-    per_capita = ledger.pivot_table(index="household_id", columns="year",
-                                    values="per_capita_net_income", aggfunc="last")
     years = [as_of_year - k for k in range(1, YEARS_BACK + 1)]
-    per_capita = per_capita.reindex(index=frame.index, columns=years)
+    ledger = _incomes(rows["incomes"]).reindex(frame.index)
+    line = frame["village_id"].map(lines[as_of_year])
+    per_capita = ledger[years]
     last = per_capita[as_of_year - 1]
     frame["income_last"] = last
     frame["income_ratio"] = last / line
     previous = per_capita[as_of_year - 2]
     frame["income_trend"] = (last - previous) / previous.abs().clip(lower=1000)
-    logs = np.log(per_capita.clip(lower=500))
-    frame["income_volatility"] = logs.std(axis=1)
+    frame["income_volatility"] = np.log(per_capita.clip(lower=500)).std(axis=1)
     past_lines = pd.DataFrame({y: frame["village_id"].map(lines[y]) for y in years},
                               index=frame.index)
     frame["lowest_ratio"] = (per_capita / past_lines).min(axis=1)
-    recent = ledger[ledger["year"] == as_of_year - 1].set_index("household_id")
-    farm = recent["farm"].clip(lower=0)
-    gross = (recent["wages"] + farm + recent["transfers"] + recent["property_income"]
+    farm = ledger["farm"].clip(lower=0)
+    gross = (ledger["wages"] + farm + ledger["transfers"] + ledger["property_income"]
              ).clip(lower=1)
-    frame["wage_share"] = recent["wages"] / gross
-    frame["transfer_share"] = recent["transfers"] / gross
+    frame["wage_share"] = ledger["wages"] / gross
+    frame["transfer_share"] = ledger["transfers"] / gross
     frame["farm_share"] = farm / gross
-    frame["out_of_pocket"] = recent["eligible_out_of_pocket"] / recent["household_size"].clip(
+    frame["out_of_pocket"] = ledger["eligible_out_of_pocket"] / ledger["household_size"].clip(
         lower=1)
-    frame["out_of_pocket_3y"] = ledger.groupby("household_id")["eligible_out_of_pocket"].sum()
-    frame["payouts"] = recent["transfer_poverty_insurance"]
-    frame["disaster_relief"] = recent["transfer_disaster_relief"]
+    frame["out_of_pocket_3y"] = ledger["out_of_pocket_total"]
+    frame["payouts"] = ledger["payouts"]
+    frame["disaster_relief"] = ledger["disaster_relief"]
     return frame.reindex(columns=FEATURES)
 
 
@@ -219,10 +256,12 @@ def labels(session: Session, year: int, household_ids: list[int] | None = None) 
     """Whether each household's per-capita income of ``year`` fell below the year's line;
     households with no record of the year are left out (nothing to learn from)."""
     table = Household.__table__
-    homes = pd.read_sql(sa.select(table.c.id, table.c.village_id), session.connection()
-                        ).set_index("id")
+    homes = read_frame(session.connection(), sa.select(table.c.id, table.c.village_id)
+                       ).set_index("id")
     line = homes["village_id"].map(lines_by_village(session, year))
-    ledger = _ledger(session, household_ids, None, year, year).set_index("household_id")
-    income = ledger["per_capita_net_income"]
-    fell = (income < line.reindex(income.index)).astype(int)
-    return fell[line.reindex(income.index).notna()].rename("fell_below_line")
+    income = _incomes(read_frame(session.connection(), _where_households(
+        _incomes_query([year]), IncomeRecord.__table__.c.household_id, household_ids, None)
+    ))[year].dropna()
+    line = line.reindex(income.index)
+    fell = (income < line).astype(int)
+    return fell[line.notna()].rename("fell_below_line")
