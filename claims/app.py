@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from claims import evaluator
+from claims import evaluator, scheduler
 from claims.api import admin as admin_api
 from claims.api import benefits as benefits_api
 from claims.api import claims as claims_api
@@ -27,6 +27,7 @@ from claims.api import events as events_api
 from claims.api import imports as imports_api
 from claims.api import payments as payments_api
 from claims.api import registry as registry_api
+from claims.api import risk as risk_api
 from claims.api.deps import SessionDep
 from claims.auth import staff
 from claims.db import get_engine
@@ -53,17 +54,23 @@ JSON objects naming the ``field``, the ``value`` and the rule broken.
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI):
-    """Run the event evaluator beside the API, unless it runs in a process of its own."""
+    """Run the event evaluator (and the nightly scheduler, when asked) beside the API,
+    unless they run in processes of their own."""
     # What importing and starting created lives as long as the process: frozen, it is no
     # longer scanned by every garbage collection (a third of a 10,000-event batch's time).
     gc.freeze()
-    worker = None
+    worker = nights = None
     if get_settings().evaluate_events == "in_process":
         worker = evaluator.Evaluator(get_engine)
         worker.start()
+    if get_settings().scheduler == "in_process":
+        nights = scheduler.build(blocking=False)
+        nights.start()
     yield
     if worker is not None:
         worker.stop()
+    if nights is not None:
+        nights.shutdown(wait=False)
 
 
 class RequestLog:
@@ -153,6 +160,7 @@ def create_app() -> FastAPI:
     app.include_router(claims_api.router)
     app.include_router(payments_api.router)
     app.include_router(admin_api.router)
+    app.include_router(risk_api.router)
 
     @app.exception_handler(DomainError)
     def _domain_error(_request: Request, exc: DomainError):

@@ -18,6 +18,22 @@ from policies.errors import DomainError
 from risk.errors import ModelError
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
+
+
 def _missing(path: Path) -> bool:
     """Say so when a file named on the command line is not there."""
     if path.is_file():
@@ -375,6 +391,61 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _score(args) -> int:
+    from tqdm import tqdm
+
+    from claims import nightly
+
+    settings = get_settings()
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit=" households", unit_scale=True, file=sys.stderr,
+                       disable=args.quiet)
+        bar.update(done - bar.n)
+
+    try:
+        result = nightly.score_households(
+            get_engine(), model_dir=Path(args.model_dir or settings.model_dir),
+            threshold=args.threshold or settings.risk_threshold,
+            rise=args.rise or settings.risk_rise, timezone=settings.timezone,
+            night=args.night,
+            as_of_year=args.as_of_year, chunk=args.chunk or settings.score_chunk,
+            keep_runs=settings.keep_score_runs, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.status == "already":
+        print(f"tonight's run {result.run_id} with this model is complete; nothing changed")
+        return 0
+    drift = result.drift
+    print(f"run {result.run_id}: {result.households:,} households scored, "
+          f"{result.warnings:,} new warnings, in {result.seconds:.1f} s")
+    if result.note:
+        print(f"note: {result.note}")
+    if drift.get("flag"):
+        print("drift: " + "; ".join(filter(None, [
+            f"shifted {', '.join(drift['shifted'])}" if drift["shifted"] else "",
+            f"no value at all in {', '.join(drift['missing'])}" if drift["missing"] else ""]))
+            + " — compare with the model card before relying on the scores")
+    return 0
+
+
+def _scheduler(_args) -> int:
+    from claims import scheduler
+
+    settings = get_settings()
+    print(f"scheduler: risk scoring every night at {settings.score_time} "
+          f"({settings.timezone}); Ctrl-C stops it", file=sys.stderr)
+    try:
+        scheduler.build(blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fangpin", description="Poverty-prevention insurance (防贫保) claims engine"
@@ -439,6 +510,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--poll", type=float, default=1.0,
                           help="--follow: seconds between looks for new events")
     evaluate.set_defaults(func=_evaluate)
+
+    score = sub.add_parser("score", help="score every household's risk now (the nightly run)")
+    score.add_argument("--model-dir", help="default FANGPIN_MODEL_DIR (var/model)")
+    score.add_argument("--threshold", type=_share,
+                       help="warn at this score or above (default FANGPIN_RISK_THRESHOLD)")
+    score.add_argument("--rise", type=_share,
+                       help="warn at a rise this large (default FANGPIN_RISK_RISE)")
+    score.add_argument("--night", type=_date,
+                       help="the night the run belongs to (default: today in FANGPIN_TIMEZONE)")
+    score.add_argument("--as-of-year", type=int,
+                       help="score as of 1 January of this year (default: the year after "
+                            "the latest income survey)")
+    score.add_argument("--chunk", type=int, help="households a chunk")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(func=_score)
+
+    nightly = sub.add_parser("scheduler", help="run the nightly jobs (risk scoring at "
+                                               "FANGPIN_SCORE_TIME)")
+    nightly.set_defaults(func=_scheduler)
 
     audit_cmd = sub.add_parser("audit", help="the audit trail")
     audit_cmd.add_argument("action", choices=["verify"])

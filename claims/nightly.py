@@ -56,6 +56,19 @@ class RunResult:
     note: str = ""
 
 
+_saved: dict[str, tuple[int, model.TrainedModel]] = {}
+
+
+def saved_model(model_dir: Path) -> model.TrainedModel:
+    """The saved model, loaded once a process and again when its file changes."""
+    path = model_dir / "model.skops"
+    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    key = str(model_dir.resolve())
+    if stamp is None or key not in _saved or _saved[key][0] != stamp:
+        _saved[key] = (stamp, model.load(model_dir))
+    return _saved[key][1]
+
+
 def county_night(timezone: str) -> date:
     """The county's date now: the night a run belongs to."""
     return datetime.now(ZoneInfo(timezone)).date()
@@ -87,7 +100,7 @@ def score_households(
 ) -> RunResult:
     """Score every active household now, unless tonight's run with this model completed
     already (then nothing changes). ``progress(done, total)`` follows the chunks."""
-    trained = model.load(model_dir)
+    trained = saved_model(model_dir)
     version = model.model_version(trained.metadata)
     night = night or county_night(timezone)
     with run_lock(engine, "scoring", SCORING_LOCK) as held:

@@ -12,7 +12,7 @@ from sqlmodel import select
 from claims import audit, intake, lifecycle, reports
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
-from claims.models import AuditEntry, Claim, ClaimRecord, EarlyWarning, Role, TriggerEvent
+from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
 from policies import benefits, registry
 from policies.errors import NotFound
 
@@ -102,16 +102,6 @@ def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()
     claim = intake.apply(session, actor, household_id, trigger, reason)
     session.commit()
     return claim_view(claim)
-
-
-@router.get("/warnings")
-def list_warnings(session: SessionDep, _: Reader, page: PageDep, status: str | None = "open"):
-    """Early warnings for the office, newest first, with what raised each."""
-    query = select(EarlyWarning).order_by(EarlyWarning.id.desc())
-    if status:
-        query = query.where(EarlyWarning.status == status)
-    rows, count = registry.paginate(session, query, page)
-    return {"data": [audit.jsonable(registry.fields_of(w)) for w in rows], "count": count}
 
 
 @router.get("/audit/verify", tags=["audit"])

@@ -1,0 +1,132 @@
+"""Risk scores and early warnings for the office: the ranked list of warned households with
+what raised each warning, a household's score with its factors, the scoring runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Body, Depends, Query
+from sqlmodel import select
+
+from claims import audit, nightly
+from claims.api.deps import PageDep, SessionDep
+from claims.auth import Actor, staff
+from claims.models import EarlyWarning, Role
+from claims.settings import get_settings
+from policies import registry
+from policies.errors import Conflict, NotFound
+from policies.models import Household, utcnow
+from risk import features, model
+from risk.errors import ModelError
+from risk.models import HouseholdScore, ScoreRun
+
+router = APIRouter(prefix="/api", tags=["risk"])
+Reader = Annotated[Actor, Depends(staff())]
+Office = Annotated[Actor, Depends(staff(Role.clerk, Role.supervisor))]
+
+
+def _warning_view(warning: EarlyWarning, household_number: str) -> dict[str, Any]:
+    return audit.jsonable({**registry.fields_of(warning), "household_number": household_number})
+
+
+@router.get("/warnings")
+def list_warnings(
+    session: SessionDep, _: Reader, page: PageDep,
+    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = "open",
+    source: Annotated[str | None, Query(pattern="^(event|risk)$")] = None,
+    trigger: str | None = None,
+    village_id: int | None = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+):
+    """Early warnings for the office with what raised each: the riskiest first (risk
+    warnings by score), then the newest."""
+    query = select(EarlyWarning, Household.household_number).join(
+        Household, Household.id == EarlyWarning.household_id)
+    if status:
+        query = query.where(EarlyWarning.status == status)
+    if source:
+        query = query.where(EarlyWarning.source == source)
+    if trigger:
+        query = query.where(EarlyWarning.trigger == trigger)
+    if village_id is not None:
+        query = query.where(Household.village_id == village_id)
+    if min_score is not None:
+        query = query.where(EarlyWarning.score >= min_score)
+    count = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(EarlyWarning.score.desc().nulls_last(),
+                                       EarlyWarning.id.desc())
+                        .offset(page.offset).limit(page.limit)).all()
+    return {"data": [_warning_view(w, number) for w, number in rows], "count": count}
+
+
+@router.post("/warnings/{warning_id}/close")
+def close_warning(session: SessionDep, actor: Office, warning_id: int,
+                  outcome: Annotated[str, Body(min_length=2, max_length=500, embed=True)]):
+    """Close a warning with what the office did about it; a later run may raise a new one."""
+    warning = session.get(EarlyWarning, warning_id)
+    if warning is None:
+        raise NotFound(f"warning {warning_id} does not exist", field="id", value=warning_id)
+    if warning.status != "open":
+        raise Conflict(f"warning {warning_id} was closed on {warning.closed_at:%Y-%m-%d}",
+                       field="status", value=warning.status)
+    warning.status, warning.outcome = "closed", outcome.strip()
+    warning.closed_at, warning.closed_by = utcnow(), actor.id
+    audit.record(session, actor, "early_warning", warning_id, "close", reason=warning.outcome)
+    session.commit()
+    number = session.get(Household, warning.household_id).household_number
+    return _warning_view(warning, number)
+
+
+@router.get("/risk/runs")
+def list_runs(session: SessionDep, _: Reader, page: PageDep):
+    """The scoring runs, newest first: when, which model, how many households and warnings,
+    drift, and how each ended."""
+    query = select(ScoreRun).order_by(ScoreRun.id.desc())
+    rows, count = registry.paginate(session, query, page)
+    return {"data": [audit.jsonable(registry.fields_of(r)) for r in rows], "count": count}
+
+
+@router.get("/households/{household_id}/risk")
+def household_risk(session: SessionDep, _: Reader, household_id: int):
+    """A household's current risk score with the factors behind it, its scores in the runs
+    kept, and its risk warnings."""
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound(f"household {household_id} does not exist", field="household_id",
+                       value=household_id)
+    history = session.exec(
+        select(ScoreRun.id, ScoreRun.night, ScoreRun.model_version, HouseholdScore.score)
+        .join(HouseholdScore, HouseholdScore.run_id == ScoreRun.id)
+        .where(HouseholdScore.household_id == household_id,
+               ScoreRun.status == "complete").order_by(ScoreRun.id.desc())).all()
+    current = nightly.current_run(session)
+    found: dict[str, Any] = {"household_id": household_id, "score": None, "factors": None,
+                             "run": None}
+    if current is not None and history and history[0][0] == current.id:
+        found["run"] = {"id": current.id, "night": current.night.isoformat(),
+                        "model_version": current.model_version,
+                        "as_of_year": current.as_of_year}
+        found["score"] = history[0][3]
+        found["factors"], found["factors_note"] = _factors(session, current, household_id)
+    found["history"] = [{"run_id": r, "night": n.isoformat(), "model_version": v, "score": s}
+                        for r, n, v, s in history]
+    warnings = session.exec(select(EarlyWarning).where(
+        EarlyWarning.household_id == household_id, EarlyWarning.source == "risk")
+        .order_by(EarlyWarning.id.desc())).all()
+    found["warnings"] = [_warning_view(w, household.household_number) for w in warnings]
+    return found
+
+
+def _factors(session, run: ScoreRun, household_id: int) -> tuple[list | None, str]:
+    """The factors of the household's current score, from the model that gave it."""
+    try:
+        trained = nightly.saved_model(Path(get_settings().model_dir))
+    except ModelError as error:
+        return None, str(error)
+    if model.model_version(trained.metadata) != run.model_version:
+        return None, (f"the score came from model {run.model_version}, no longer the saved "
+                      "one; the next run explains it")
+    frame = features.build(session, run.as_of_year, [household_id])
+    return model.factors(trained, frame)[0], ""

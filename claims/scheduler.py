@@ -1,0 +1,65 @@
+"""The nightly scheduler (APScheduler): the risk scoring run every night at
+``FANGPIN_SCORE_TIME`` in the county's time zone.
+
+Jobs live in the database (a persistent job store), so a night missed while the machine was
+off runs once when it is back (missed runs are coalesced, within a grace of 12 hours), and
+never two at a time. ``fangpin scheduler`` runs it in a process of its own; with
+``FANGPIN_SCHEDULER=in_process`` the service runs it in a thread (the embedded default of
+./scripts/run). Two schedulers on one database cannot score twice: the run itself holds a
+lock and does nothing when the night's run is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from claims import nightly
+from claims.db import get_engine
+from claims.settings import get_settings
+from risk.errors import ModelError
+
+log = logging.getLogger(__name__)
+JOB_TABLE = "scheduler_job"
+SCORING_JOB = "nightly-risk-scoring"
+GRACE_SECONDS = 12 * 3600
+
+
+def nightly_scoring() -> None:
+    """The job: score every household now, unless tonight's run has completed."""
+    settings = get_settings()
+    try:
+        result = nightly.score_households(
+            get_engine(), model_dir=Path(settings.model_dir),
+            threshold=settings.risk_threshold, rise=settings.risk_rise,
+            timezone=settings.timezone, chunk=settings.score_chunk,
+            keep_runs=settings.keep_score_runs, started_by="scheduler")
+    except (ModelError, nightly.RunInProgress) as error:
+        log.error("nightly scoring did not run: %s", error)
+        return
+    if result.status == "already":
+        log.info("nightly scoring: tonight's run %s had completed; nothing to do",
+                 result.run_id)
+
+
+def build(blocking: bool) -> BaseScheduler:
+    """A scheduler holding the nightly scoring job (added or updated to the configured
+    time)."""
+    settings = get_settings()
+    hour, minute = (int(part) for part in settings.score_time.split(":"))
+    kind = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = kind(
+        jobstores={"default": SQLAlchemyJobStore(engine=get_engine(), tablename=JOB_TABLE)},
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": GRACE_SECONDS},
+        timezone=settings.timezone)
+    scheduler.add_job(nightly_scoring, CronTrigger(hour=hour, minute=minute,
+                                                   timezone=settings.timezone),
+                      id=SCORING_JOB, name="nightly risk scoring", replace_existing=True)
+    return scheduler
