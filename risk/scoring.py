@@ -17,7 +17,7 @@ def warnings_for(scores: pd.Series, previous: pd.Series, *, threshold: float, ri
     previous run did not score cannot have risen."""
     before = previous.reindex(scores.index)
     high = scores >= threshold
-    rising = (scores - before) >= rise
+    rising = (scores - before) >= rise - 1e-9  # a rise of exactly `rise` counts
     warned = high | rising.fillna(False).astype(bool)
     return pd.DataFrame({
         "score": scores[warned], "previous_score": before[warned],

@@ -1,0 +1,379 @@
+"""The nightly risk scoring run: every household scored and stored per run, warnings with
+their factors, one run at a time, a killed or failed run never current, a night never scored
+twice; the office's API over it; the scheduler. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from claims import nightly, scheduler
+from claims.app import create_app
+from claims.auth import SYSTEM
+from claims.db import get_session, make_engine, run_lock
+from claims.migrate import upgrade
+from claims.models import EarlyWarning
+from claims.people import create_user
+from claims.settings import get_settings
+from policies.models import IncomeRecord
+from risk import model, scoring, simulator, training
+from risk.models import HouseholdScore, ScoreRun
+from tests.conftest import database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+HOUSEHOLDS = 1500
+NIGHT = date(2026, 12, 1)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """A model trained once on a simulated county of its own."""
+    directory = tmp_path_factory.mktemp("model")
+    url = f"sqlite:///{directory}/train.db"
+    upgrade(url)
+    with Session(make_engine(url)) as session:
+        simulator.simulate_county(session, households=3000, seed=3)
+        session.commit()
+        training.train_and_save(session, directory / "model", train_years=[2022, 2023, 2024],
+                                test_year=2025)
+    return directory / "model"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def county_db(request, tmp_path_factory):
+    for url in database_url(request.param, tmp_path_factory, "nightly"):
+        upgrade(url)
+        engine = make_engine(url, pool_size=5)
+        with Session(engine) as session:
+            simulator.simulate_county(session, households=HOUSEHOLDS, seed=11)
+            session.commit()
+        yield url, engine
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(county_db):
+    """The county with no scoring run yet; what a test's runs wrote is removed after it."""
+    yield county_db[1]
+    with county_db[1].begin() as connection:
+        connection.execute(EarlyWarning.__table__.delete().where(
+            EarlyWarning.__table__.c.source == "risk"))
+        connection.execute(HouseholdScore.__table__.delete())
+        connection.execute(ScoreRun.__table__.delete())
+
+
+def score(engine, model_dir, night=NIGHT, **options) -> nightly.RunResult:
+    options = {"threshold": 0.5, "rise": 0.25, "chunk": 400, **options}
+    return nightly.score_households(engine, model_dir=model_dir, timezone="Asia/Shanghai",
+                                    night=night, **options)
+
+
+def table(engine, statement) -> pd.DataFrame:
+    with engine.connect() as connection:
+        return pd.DataFrame(connection.execute(statement).mappings().all())
+
+
+def runs(engine) -> pd.DataFrame:
+    return table(engine, sa.select(ScoreRun.__table__).order_by(ScoreRun.__table__.c.id))
+
+
+def scores(engine, run_id: int) -> pd.Series:
+    t = HouseholdScore.__table__
+    found = table(engine, sa.select(t.c.household_id, t.c.score).where(t.c.run_id == run_id))
+    return found.set_index("household_id")["score"] if len(found) else pd.Series(dtype=float)
+
+
+def risk_warnings(engine) -> pd.DataFrame:
+    t = EarlyWarning.__table__
+    return table(engine, sa.select(t).where(t.c.source == "risk").order_by(t.c.id))
+
+
+def test_a_run_scores_every_household_and_warns_with_factors(engine, model_dir):
+    result = score(engine, model_dir)
+
+    assert result.status == "complete" and result.households == HOUSEHOLDS
+    run = runs(engine).iloc[0]
+    assert run["status"] == "complete" and run["finished_at"] is not None
+    assert run["model_version"] == model.model_version(model.load(model_dir).metadata)
+    assert run["as_of_year"] == 2026  # the simulated ledger ends in 2025
+    assert run["households"] == HOUSEHOLDS and run["warnings"] == result.warnings
+    stored = scores(engine, result.run_id)
+    assert len(stored) == HOUSEHOLDS and stored.between(0, 1).all()
+    warned = risk_warnings(engine)
+    # exactly the households at or above the threshold, each once, with what raised it
+    assert sorted(warned["household_id"]) == sorted(stored.index[stored >= 0.5])
+    assert 0 < len(warned) < HOUSEHOLDS / 2
+    assert (warned["trigger"] == "risk_high").all()
+    first = warned.iloc[0]
+    assert first["score"] == pytest.approx(stored[first["household_id"]], abs=1e-4)
+    assert first["factors"] and {"feature", "label", "value", "effect", "direction"} <= set(
+        first["factors"][0])
+    assert "返贫风险" in first["text"]
+    assert isinstance(run["drift"]["psi"]["score"], float)
+    assert bool(run["drift_flag"]) == run["drift"]["flag"]
+
+
+def test_running_twice_in_a_night_changes_nothing(engine, model_dir):
+    first = score(engine, model_dir)
+    before = risk_warnings(engine)
+
+    again = score(engine, model_dir)
+
+    assert again.status == "already" and again.run_id == first.run_id
+    assert len(runs(engine)) == 1
+    assert len(scores(engine, first.run_id)) == HOUSEHOLDS
+    pd.testing.assert_frame_equal(risk_warnings(engine), before)
+
+
+def test_a_run_killed_half_way_leaves_the_previous_run_current_and_the_next_completes(
+        engine, model_dir, county_db):
+    previous = score(engine, model_dir)
+    killed_night = date(2026, 12, 2)
+    code = f"""
+import os, signal
+from datetime import date
+from pathlib import Path
+from claims import nightly
+from claims.db import make_engine
+
+def progress(done, total):
+    if done >= 400:  # two chunks committed: the power goes out
+        os.kill(os.getpid(), signal.SIGKILL)
+
+nightly.score_households(make_engine({county_db[0]!r}), model_dir=Path({str(model_dir)!r}),
+    threshold=0.01, rise=0.25, timezone="Asia/Shanghai", night=date(2026, 12, 2), chunk=200,
+    progress=progress)
+"""
+    killed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+
+    state = runs(engine)
+    half = state.iloc[-1]
+    assert half["status"] == "running" and half["households"] == 400
+    with Session(engine) as session:
+        assert nightly.current_run(session).id == previous.run_id  # still the last complete
+
+    following = score(engine, model_dir, night=killed_night)
+
+    state = runs(engine).set_index("id")
+    assert state.loc[half["id"], "status"] == "abandoned"
+    assert len(scores(engine, half["id"])) == 0  # what it wrote is gone
+    assert (risk_warnings(engine)["run_id"] != half["id"]).all()
+    assert state.loc[following.run_id, "status"] == "complete"
+    assert len(scores(engine, following.run_id)) == HOUSEHOLDS
+    with Session(engine) as session:
+        assert nightly.current_run(session).id == following.run_id
+
+
+def test_a_failed_run_is_never_current_and_removes_what_it_wrote(engine, model_dir):
+    previous = score(engine, model_dir)
+
+    def fail(done, total):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        score(engine, model_dir, night=date(2026, 12, 2), threshold=0.01, progress=fail)
+
+    failed = runs(engine).iloc[-1]
+    assert failed["status"] == "failed" and "disk full" in failed["note"]
+    assert len(scores(engine, failed["id"])) == 0
+    assert (risk_warnings(engine)["run_id"] == previous.run_id).all()
+    with Session(engine) as session:
+        assert nightly.current_run(session).id == previous.run_id
+
+
+def test_one_run_at_a_time(engine, model_dir):
+    with run_lock(engine, "scoring", nightly.SCORING_LOCK) as held:
+        assert held
+        with pytest.raises(nightly.RunInProgress, match="another scoring run"):
+            score(engine, model_dir)
+    assert runs(engine).empty
+    assert score(engine, model_dir).status == "complete"
+
+
+def test_a_sharp_rise_warns_and_an_open_warning_is_not_raised_again(engine, model_dir):
+    first = score(engine, model_dir)
+    before = scores(engine, first.run_id)
+    calm = int(before[before < 0.1].index[0])
+    survey = IncomeRecord.__table__
+    last_year = sa.and_(survey.c.household_id == calm,
+                        survey.c.period_start == date(2025, 1, 1))
+    with engine.begin() as connection:
+        kept = connection.execute(sa.select(survey).where(last_year)).mappings().one()
+        # the household's last survey: next to nothing earned
+        connection.execute(survey.update().where(last_year).values(
+            wages=0, business_crops=0, business_livestock=0, business_other=0,
+            per_capita_net_income=100))
+    try:
+        second = score(engine, model_dir, night=date(2026, 12, 2), threshold=0.9999)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(survey.update().where(last_year).values(dict(kept)))
+
+    new = risk_warnings(engine)
+    new = new[new["run_id"] == second.run_id]
+    assert list(new["household_id"]) == [calm]  # every other warned household has one open
+    rise = new.iloc[0]
+    assert rise["trigger"] == "risk_rise"
+    assert rise["previous_score"] == pytest.approx(before[calm], abs=1e-4)
+    assert rise["score"] - rise["previous_score"] >= 0.25
+    assert f"{rise['previous_score']:.2f}" in rise["text"]
+
+
+def test_who_is_warned_at_the_edges():
+    scores_now = pd.Series([0.5, 0.4999, 0.35, 0.30, 0.9], index=[1, 2, 3, 4, 5])
+    previous = pd.Series([0.1, 0.1, 0.10, 0.0501], index=[1, 2, 3, 4])
+
+    warned = scoring.warnings_for(scores_now, previous, threshold=0.5, rise=0.25)
+
+    assert warned.loc[1, "trigger"] == "risk_high"  # at the threshold
+    assert warned.loc[2, "trigger"] == "risk_rise"  # just under it, risen 0.3999
+    assert warned.loc[3, "trigger"] == "risk_rise"  # risen exactly 0.25
+    assert 4 not in warned.index                     # risen 0.2499
+    assert warned.loc[5, "trigger"] == "risk_high"  # never scored before: high, not risen
+    assert pd.isna(warned.loc[5, "previous_score"])
+
+
+# --- the office's API ---------------------------------------------------------------------------
+
+@pytest.fixture
+def office(county_db, model_dir, monkeypatch):
+    """Clients of the service on the scored county, by role."""
+    monkeypatch.setenv("FANGPIN_MODEL_DIR", str(model_dir))
+    get_settings.cache_clear()
+    app = create_app()
+
+    def session_now():
+        with Session(county_db[1]) as session:
+            yield session
+
+    app.dependency_overrides[get_session] = session_now
+    made = []
+
+    def make(role: str) -> TestClient:
+        with Session(county_db[1]) as session:
+            _, token = create_user(session, SYSTEM, username=f"{role}-{uuid.uuid4().hex[:6]}",
+                                   full_name=role, role=role)
+            session.commit()
+        client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_the_office_reads_ranked_explained_warnings_and_closes_one(engine, model_dir, office):
+    result = score(engine, model_dir)
+    clerk, investigator = office("clerk"), office("investigator")
+
+    listed = clerk.get("/api/warnings", params={"source": "risk", "limit": 20}).json()
+    assert listed["count"] == result.warnings
+    shown = [w["score"] for w in listed["data"]]
+    assert shown == sorted(shown, reverse=True) and len(shown) == 20
+    top = listed["data"][0]
+    assert top["household_number"] and top["factors"][0]["label"]
+
+    refused = investigator.post(f"/api/warnings/{top['id']}/close",
+                                json={"outcome": "visited"})
+    assert refused.status_code == 403
+    closed = clerk.post(f"/api/warnings/{top['id']}/close",
+                        json={"outcome": "村里走访，已申报临时救助"})
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed" and closed.json()["closed_by"] is not None
+    again = clerk.post(f"/api/warnings/{top['id']}/close", json={"outcome": "again"})
+    assert again.status_code == 409
+    blank = clerk.post(f"/api/warnings/{listed['data'][1]['id']}/close", json={"outcome": ""})
+    assert blank.status_code == 422 and blank.json()["field"] == "outcome"
+    still_open = clerk.get("/api/warnings", params={"source": "risk"}).json()["count"]
+    assert still_open == result.warnings - 1
+
+    # the next night raises a new warning for the closed household only
+    following = score(engine, model_dir, night=date(2026, 12, 2))
+    assert following.warnings == 1
+
+
+def test_a_household_page_shows_its_score_factors_and_history(engine, model_dir, office):
+    first = score(engine, model_dir)
+    second = score(engine, model_dir, night=date(2026, 12, 2))
+    auditor = office("auditor")
+    stored = scores(engine, second.run_id)
+    household = int(stored.idxmax())
+
+    found = auditor.get(f"/api/households/{household}/risk").json()
+
+    assert found["score"] == pytest.approx(stored[household])
+    assert found["run"]["id"] == second.run_id
+    assert [h["run_id"] for h in found["history"]] == [second.run_id, first.run_id]
+    assert found["factors"] and found["factors"][0]["direction"] in ("raises", "lowers")
+    assert found["warnings"][0]["trigger"] == "risk_high"
+    assert auditor.get("/api/households/999999/risk").status_code == 404
+    listed = auditor.get("/api/risk/runs").json()
+    assert [r["id"] for r in listed["data"]] == [second.run_id, first.run_id]
+
+
+# --- the scheduler ------------------------------------------------------------------------------
+
+def test_the_scheduler_keeps_one_coalescing_job_and_its_run_is_recorded(
+        engine, model_dir, monkeypatch):
+    settings = scheduler.get_settings().model_copy(update={
+        "model_dir": str(model_dir), "score_time": "03:15", "score_chunk": 500})
+    monkeypatch.setattr(scheduler, "get_settings", lambda: settings)
+    monkeypatch.setattr(scheduler, "get_engine", lambda: engine)
+
+    for _ in range(2):  # a restarted scheduler replaces its job, never adds a second
+        nights = scheduler.build(blocking=False)
+        nights.start(paused=True)
+        jobs = nights.get_jobs()
+        nights.shutdown(wait=False)
+    assert [job.id for job in jobs] == [scheduler.SCORING_JOB]
+    job = jobs[0]
+    assert job.coalesce and job.max_instances == 1
+    assert (job.next_run_time.hour, job.next_run_time.minute) == (3, 15)
+    assert str(job.next_run_time.tzinfo) == "Asia/Shanghai"
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text(
+            f"SELECT count(*) FROM {scheduler.JOB_TABLE}")).scalar()
+    assert stored == 1  # persisted in the database
+
+    job.func()  # what the scheduler calls at 03:15
+    job.func()  # a second call the same night changes nothing
+
+    done = runs(engine)
+    assert list(done["status"]) == ["complete"] and done.iloc[0]["started_by"] == "scheduler"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP TABLE {scheduler.JOB_TABLE}"))
+
+
+def test_fangpin_score_from_the_command_line(engine, model_dir, county_db, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "FANGPIN_DATABASE_URL": county_db[0],
+           "FANGPIN_MODEL_DIR": str(tmp_path / "none"), "FANGPIN_LOG_FORMAT": "text"}
+
+    def fangpin(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "claims.cli", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    missing = fangpin("score")
+    assert missing.returncode == 1 and "train one with 'fangpin train'" in missing.stderr
+    assert fangpin("score", "--threshold", "1.5").returncode == 2
+
+    env["FANGPIN_MODEL_DIR"] = str(model_dir)
+    done = fangpin("score", "--night", "2026-12-01")
+    assert done.returncode == 0, done.stderr
+    assert f"{HOUSEHOLDS:,} households scored" in done.stdout
+    assert "households/s" in done.stderr  # the progress bar
+    again = fangpin("score", "--night", "2026-12-01")
+    assert "nothing changed" in again.stdout
