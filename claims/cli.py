@@ -86,9 +86,15 @@ def _demo(args) -> int:
             rate = done / max(time.perf_counter() - started, 1e-9)
             print(f"\r  {done:,}/{total:,} households ({rate:,.0f}/s)", end="", file=sys.stderr)
 
-        summary = demo.build_demo_county(
-            session, households=args.households, seed=args.seed, progress=progress
-        )
+        if args.history:
+            from risk import simulator
+
+            summary = simulator.simulate_county(session, households=args.households,
+                                                seed=args.seed).county
+        else:
+            summary = demo.build_demo_county(
+                session, households=args.households, seed=args.seed, progress=progress
+            )
         logins = seed.seed_people(session)
         session.commit()
     print(file=sys.stderr)
@@ -469,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--if-empty", action="store_true",
                       help="do nothing when the registry already has households")
     demo.add_argument("--logins-file", help="also write the demo users' tokens to this file")
+    demo.add_argument("--history", action="store_true",
+                      help="with the simulated income panel of 2019-2025 (as 'fangpin "
+                           "simulate'), so the risk model can be trained on it")
     demo.set_defaults(func=_demo)
 
     imp = sub.add_parser("import", help="import a file")

@@ -42,6 +42,7 @@ class PanelSummary:
     members: int
     years: tuple[int, ...]
     below_line_share: dict[int, float]  # per year, the share of households under the line
+    county: demo.DemoSummary
 
 
 def _members_frame(session: Session) -> pd.DataFrame:
@@ -92,7 +93,7 @@ def simulate_county(session: Session, *, households: int = 15_000, seed: int = 2
         in_year = ledger[ledger["period_start"] == date(year, 1, 1)]
         below[year] = float((in_year["per_capita_net_income"] < int(lines[year] * 100)).mean())
     return PanelSummary(households=len(house), members=len(people), years=years,
-                        below_line_share=below)
+                        below_line_share=below, county=summary)
 
 
 def simulate_incomes(rng: np.random.Generator, house: pd.DataFrame, people: pd.DataFrame,
