@@ -25,6 +25,13 @@ def _share(text: str) -> float:
     return value
 
 
+def _chunk(text: str) -> int:
+    value = int(text)
+    if value < 100:
+        raise argparse.ArgumentTypeError(f"{text}: a chunk holds at least 100 households")
+    return value
+
+
 def _date(text: str):
     from datetime import date
 
@@ -531,7 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--as-of-year", type=int,
                        help="score as of 1 January of this year (default: the year after "
                             "the latest income survey)")
-    score.add_argument("--chunk", type=int, help="households a chunk")
+    score.add_argument("--chunk", type=_chunk, help="households a chunk (default "
+                                                    "FANGPIN_SCORE_CHUNK, 50000)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_score)
 

@@ -80,18 +80,24 @@ def run_lock(engine: Engine, name: str, key: int) -> Iterator[bool]:
     """
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            held = connection.execute(sa.text(
-                "SELECT pg_try_advisory_lock(hashtext(current_schema()), :key)"),
-                {"key": key}).scalar()
-            connection.commit()
+            held = False
             try:
-                yield bool(held)
+                held = bool(connection.execute(sa.text(
+                    "SELECT pg_try_advisory_lock(hashtext(current_schema()), :key)"),
+                    {"key": key}).scalar())
+                connection.commit()
+                yield held
             finally:
                 if held:
-                    connection.execute(sa.text(
-                        "SELECT pg_advisory_unlock(hashtext(current_schema()), :key)"),
-                        {"key": key})
-                    connection.commit()
+                    try:
+                        connection.execute(sa.text(
+                            "SELECT pg_advisory_unlock(hashtext(current_schema()), :key)"),
+                            {"key": key})
+                        connection.commit()
+                    except Exception:
+                        # never hand a connection still holding the lock back to the pool
+                        connection.invalidate()
+                        raise
         return
     database = engine.url.database
     if not database or database == ":memory:":

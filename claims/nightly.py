@@ -4,8 +4,9 @@ run recorded. The scheduler and ``fangpin score`` both run :func:`score_househol
 
 A run holds a lock for its whole length (one run at a time across processes) and commits
 chunk by chunk, so memory stays flat as the county grows. Until it completes, the current
-scores are the previous complete run's; a run that was killed or failed is marked abandoned
-by the next, which removes its scores and the warnings it raised and starts afresh.
+scores are the previous complete run's. A run that fails removes its scores and the warnings
+it raised that are still open (closed ones stay: the office acted on them) and records why; a
+run that was killed is marked abandoned by the next, which does the same and starts afresh.
 """
 
 from __future__ import annotations
@@ -75,21 +76,23 @@ def county_night(timezone: str) -> date:
 
 
 def as_of_year_for(session: Session, night: date) -> int:
-    """Scores use the latest complete year of the income ledger: features as of 1 January
-    of the year after it (at most the night's year)."""
+    """Scores use the latest year of the income ledger with a whole year's record: features
+    as of 1 January of the year after it (at most the night's year)."""
     t = IncomeRecord.__table__
     latest = session.execute(sa.select(sa.func.max(t.c.period_start)).where(
-        t.c.source != IncomeSource.payout.value)).scalar()
-    if latest is None:
-        return night.year
-    latest = date.fromisoformat(latest) if isinstance(latest, str) else latest
-    return min(night.year, latest.year + 1)
+        t.c.source != IncomeSource.payout.value,
+        sa.extract("month", t.c.period_start) == 1, sa.extract("day", t.c.period_start) == 1,
+        sa.extract("month", t.c.period_end) == 12, sa.extract("day", t.c.period_end) == 31,
+    )).scalar()
+    return night.year if latest is None else min(night.year, latest.year + 1)
 
 
-def current_run(session: Session) -> ScoreRun | None:
-    """The run whose scores are current: the latest complete one."""
-    return session.exec(select(ScoreRun).where(ScoreRun.status == RunStatus.complete)
-                        .order_by(ScoreRun.id.desc()).limit(1)).first()
+def current_run(session: Session, model_version: str | None = None) -> ScoreRun | None:
+    """The run whose scores are current: the latest complete one (of a model version)."""
+    query = select(ScoreRun).where(ScoreRun.status == RunStatus.complete)
+    if model_version is not None:
+        query = query.where(ScoreRun.model_version == model_version)
+    return session.exec(query.order_by(ScoreRun.id.desc()).limit(1)).first()
 
 
 def score_households(
@@ -116,19 +119,25 @@ def score_households(
                 session.commit()
                 return RunResult(done, "already")
             year = as_of_year or as_of_year_for(session, night)
-            previous = current_run(session)
+            # A rise is measured against the same model: a new model's scores differ from
+            # the old one's without anything having happened to the household.
+            previous = current_run(session, version)
             run = ScoreRun(night=night, model_version=version, as_of_year=year,
                            started_by=started_by, threshold=threshold, rise=rise)
             session.add(run)
             session.commit()
+            run_id = run.id
             try:
                 return _score(session, trained, run, previous.id if previous else None,
                               chunk=chunk, keep_runs=keep_runs, progress=progress)
             except BaseException as error:  # a failed run is never current; Ctrl-C too
                 session.rollback()
-                _discard(session, [run.id], RunStatus.failed,
-                         f"{type(error).__name__}: {error}"[:1000])
-                session.commit()
+                try:
+                    _discard(session, [run_id], RunStatus.failed,
+                             f"{type(error).__name__}: {error}"[:1000])
+                    session.commit()
+                except Exception:  # the database itself failed: the next run cleans up
+                    log.exception("could not record scoring run %s as failed", run_id)
                 raise
 
 
@@ -136,38 +145,41 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
            previous_run: int | None, *, chunk: int, keep_runs: int,
            progress: Callable[[int, int], None] | None) -> RunResult:
     started = time.perf_counter()
+    run_id, as_of_year, threshold, rise = run.id, run.as_of_year, run.threshold, run.rise
     homes = Household.__table__
     total = session.execute(sa.select(sa.func.count()).select_from(homes).where(
         homes.c.status == "active")).scalar()
-    lines = features.feature_lines(session, run.as_of_year)
-    note = _line_note(session, run.as_of_year)
+    lines = features.feature_lines(session, as_of_year)
+    note = _line_note(session, as_of_year, lines[as_of_year])
     tally = model.DriftTally(trained)
     scored = raised = 0
-    for id_range, frame in _feature_chunks(session, run.as_of_year, lines, chunk):
-        matrix = trained.matrix(frame)
-        scores = pd.Series(trained.probability_of(matrix), index=frame.index)
+    for id_range, frame in _feature_chunks(session, as_of_year, lines, chunk):
+        done = scoring.score_chunk(
+            trained, frame, _previous_scores(session, previous_run, id_range),
+            _open_warnings(session, id_range), threshold=threshold, rise=rise)
+        scores = done.scores
         tally.add(frame, scores.to_numpy())
         insert_columns(session, scores_table, {
-            "run_id": [run.id] * len(scores), "household_id": scores.index.tolist(),
+            "run_id": [run_id] * len(scores), "household_id": scores.index.tolist(),
             "score": scores.to_numpy().tolist()})
-        raised += _raise_warnings(session, trained, run, frame, matrix, scores,
-                                  _previous_scores(session, previous_run, id_range))
+        _raise_warnings(session, run_id, threshold, done.warnings)
+        raised += len(done.warnings)
         scored += len(scores)
-        session.execute(runs.update().where(runs.c.id == run.id).values(
+        session.execute(runs.update().where(runs.c.id == run_id).values(
             households=scored, warnings=raised))
         session.commit()
         if progress:
             progress(scored, total)
     drift = tally.result()
-    session.execute(runs.update().where(runs.c.id == run.id).values(
+    session.execute(runs.update().where(runs.c.id == run_id).values(
         status=RunStatus.complete, finished_at=utcnow(), households=scored, warnings=raised,
         drift=drift, drift_flag=drift["flag"], note=note))
     _prune(session, keep_runs)
     session.commit()
     seconds = time.perf_counter() - started
-    log.info("scoring run %s complete: %s households, %s warnings, %.1f s%s", run.id, scored,
+    log.info("scoring run %s complete: %s households, %s warnings, %.1f s%s", run_id, scored,
              raised, seconds, "; drift flagged" if drift["flag"] else "")
-    return RunResult(run.id, RunStatus.complete, scored, raised, seconds, drift, note)
+    return RunResult(run_id, RunStatus.complete, scored, raised, seconds, drift, note)
 
 
 def _feature_chunks(session: Session, as_of_year: int, lines: dict, chunk: int
@@ -200,24 +212,17 @@ def _previous_scores(session: Session, previous_run: int | None, id_range: tuple
     return rows.set_index("household_id")["score"].astype(float)
 
 
-def _raise_warnings(session: Session, trained: model.TrainedModel, run: ScoreRun,
-                    frame: pd.DataFrame, matrix: np.ndarray, scores: pd.Series,
-                    previous: pd.Series) -> int:
-    """Warn about the chunk's households that call for it, except those with an open risk
-    warning already (the office is on it); each warning carries its factors."""
-    warned = scoring.warnings_for(scores, previous, threshold=run.threshold, rise=run.rise)
-    if warned.empty:
-        return 0
-    open_now = set(session.execute(sa.select(warnings_table.c.household_id).where(
+def _open_warnings(session: Session, id_range: tuple[int, int]) -> pd.Index:
+    """Households of the range with an open risk warning (the office is on them)."""
+    return pd.Index(session.execute(sa.select(warnings_table.c.household_id).where(
         warnings_table.c.source == "risk", warnings_table.c.status == "open",
-        warnings_table.c.household_id.between(int(warned.index.min()),
-                                              int(warned.index.max())))
-        ).scalars())
-    warned = warned[~warned.index.isin(list(open_now))]
+        warnings_table.c.household_id.between(*id_range))).scalars().all())
+
+
+def _raise_warnings(session: Session, run_id: int, threshold: float, warned: pd.DataFrame
+                    ) -> None:
     if warned.empty:
-        return 0
-    positions = frame.index.get_indexer(warned.index)
-    explained = model.factors(trained, frame.iloc[positions], matrix=matrix[positions])
+        return
     previous_scores = [None if np.isnan(p) else round(float(p), 4)
                        for p in warned["previous_score"]]
     now = utcnow()
@@ -225,17 +230,16 @@ def _raise_warnings(session: Session, trained: model.TrainedModel, run: ScoreRun
         "household_id": warned.index.tolist(),
         "trigger": warned["trigger"].tolist(),
         "source": ["risk"] * len(warned),
-        "run_id": [run.id] * len(warned),
+        "run_id": [run_id] * len(warned),
         "score": warned["score"].round(4).tolist(),
         "previous_score": previous_scores,
-        "factors": explained,
-        "text": [scoring.warning_text(t, s, p, run.threshold) for t, s, p in zip(
+        "factors": warned["factors"].tolist(),
+        "text": [scoring.warning_text(t, s, p, threshold) for t, s, p in zip(
             warned["trigger"], warned["score"], previous_scores, strict=True)],
         "status": ["open"] * len(warned),
         "created_at": [now] * len(warned),
         "outcome": [""] * len(warned),
     })
-    return len(warned)
 
 
 def _abandon_unfinished(session: Session) -> None:
@@ -266,11 +270,9 @@ def _prune(session: Session, keep_runs: int) -> None:
         session.execute(scores_table.delete().where(scores_table.c.run_id.in_(old)))
 
 
-def _line_note(session: Session, as_of_year: int) -> str:
+def _line_note(session: Session, as_of_year: int, used: dict[int, float]) -> str:
     """Say so when the year's monitoring line is not yet published somewhere."""
-    published = features.lines_by_village(session, as_of_year)
-    carried = features.lines_by_village(session, as_of_year, carry_forward=True)
-    missing = len(carried) - len(published)
+    missing = len(used) - len(features.lines_by_village(session, as_of_year))
     if missing:
         return (f"{missing} village(s) have no monitoring line for {as_of_year} yet; their "
                 "latest earlier line was used")

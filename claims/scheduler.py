@@ -40,7 +40,10 @@ def nightly_scoring() -> None:
             threshold=settings.risk_threshold, rise=settings.risk_rise,
             timezone=settings.timezone, chunk=settings.score_chunk,
             keep_runs=settings.keep_score_runs, started_by="scheduler")
-    except (ModelError, nightly.RunInProgress) as error:
+    except nightly.RunInProgress:
+        log.info("nightly scoring: another scheduler's run is under way")
+        return
+    except ModelError as error:
         log.error("nightly scoring did not run: %s", error)
         return
     if result.status == "already":

@@ -109,16 +109,11 @@ def lookup(
 
 def read_frame(connection: sa.Connection, statement: sa.Select) -> pd.DataFrame:
     """The rows of a Core select as a DataFrame of stored values (money as integer fen, dates
-    as the driver returns them), fetched by the driver in the connection's transaction.
-
-    For internal queries only: parameters are rendered into the SQL as literals.
-    """
-    sql = str(statement.compile(dialect=connection.dialect,
-                                compile_kwargs={"literal_binds": True}))
-    cursor = connection.connection.dbapi_connection.cursor()
+    as the driver returns them): SQLAlchemy binds the parameters, and the rows come straight
+    from the driver's cursor, without SQLAlchemy's per-row processing."""
+    result = connection.execute(statement)
     try:
-        cursor.execute(sql)
-        names = [column[0] for column in cursor.description]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+        names = [column[0] for column in result.cursor.description]
+        return pd.DataFrame.from_records(result.cursor.fetchall(), columns=names)
     finally:
-        cursor.close()
+        result.close()

@@ -90,7 +90,8 @@ def _members_query(as_of: date) -> sa.Select:
     return sa.select(
         t.c.household_id,
         sa.func.count().label("size"),
-        sa.func.max(sa.case((t.c.relation == "head", t.c.birth_date))).label("head_born"),
+        # the oldest head, should the registry hold two
+        sa.func.min(sa.case((t.c.relation == "head", t.c.birth_date))).label("head_born"),
         _count(child).label("children"),
         _count(elderly).label("elderly"),
         _count(sa.and_(t.c.labour_skill.in_(["skilled", "ordinary"]), ~child, ~elderly,
@@ -134,28 +135,36 @@ def _components(t: sa.Table) -> dict[str, sa.ColumnElement]:
     }
 
 
-def _incomes_query(years: list[int], components: int | None = None) -> sa.Select:
-    """Each household's annual survey records of ``years`` (年度收入调查), one row a household
-    in yuan: per-capita net income of each year (column = the year), the out-of-pocket costs of
-    all of them, and the income components of the year ``components``. The survey counts
-    payouts among transfers; payout records themselves are left out."""
+def annual(t: sa.Table, year: int) -> sa.ColumnElement:
+    """A ledger record of the whole calendar year."""
+    return sa.and_(t.c.period_start == date(year, 1, 1), t.c.period_end == date(year, 12, 31))
+
+
+def _incomes_query(years: list[int], household_ids: list[int] | None,
+                   id_range: tuple[int, int] | None, components: int | None = None
+                   ) -> sa.Select:
+    """Each household's annual income records of ``years``, one row a household: per-capita
+    net income of each year (column = the year), the out-of-pocket costs of all of them, and
+    the income components of the year ``components``. A year's record is the household's
+    latest record of the whole year (survey or report); payout records are left out, as the
+    survey already counts payouts among transfers."""
     t = IncomeRecord.__table__
-
-    def of(year: int) -> sa.ColumnElement:
-        return sa.and_(t.c.period_start == date(year, 1, 1),
-                       t.c.period_end == date(year, 12, 31))
-
-    columns = [sa.func.max(sa.case((of(year), t.c.per_capita_net_income))).label(str(year))
-               for year in years]
+    latest = _where_households(
+        sa.select(sa.func.max(t.c.id)).where(
+            t.c.source != IncomeSource.payout.value, sa.or_(*[annual(t, y) for y in years])),
+        t.c.household_id, household_ids, id_range,
+    ).group_by(t.c.household_id, t.c.period_start)
+    columns = [sa.func.max(sa.case((annual(t, year), t.c.per_capita_net_income)))
+               .label(str(year)) for year in years]
     columns.append(sa.func.sum(t.c.eligible_out_of_pocket).label("out_of_pocket_total"))
     if components is not None:
         for name, value in _components(t).items():
-            columns.append(sa.func.max(sa.case((of(components), value))).label(name))
-        columns.append(sa.func.max(sa.case((of(components), t.c.household_size)))
+            columns.append(sa.func.max(sa.case((annual(t, components), value))).label(name))
+        columns.append(sa.func.max(sa.case((annual(t, components), t.c.household_size)))
                        .label("household_size"))
-    return sa.select(t.c.household_id, *columns).where(
-        t.c.source == IncomeSource.survey.value, sa.or_(*[of(year) for year in years])
-    ).group_by(t.c.household_id)
+    return _where_households(sa.select(t.c.household_id, *columns).where(t.c.id.in_(latest)),
+                             t.c.household_id, household_ids, id_range
+                             ).group_by(t.c.household_id)
 
 
 def _incomes(rows: pd.DataFrame) -> pd.DataFrame:
@@ -166,13 +175,14 @@ def _incomes(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def lines_by_village(session: Session, year: int, *, carry_forward: bool = False
-                     ) -> dict[int, float]:
-    """The line that applies to each village in a year (none: no line). With
-    ``carry_forward``, a village whose line of the year is not yet published keeps the latest
-    earlier one, as offices do until the new line is announced."""
-    villages = session.execute(sa.select(Household.__table__.c.village_id).distinct()
-                               ).scalars().all()
+def lines_by_village(session: Session, year: int, *, carry_forward: bool = False,
+                     villages: list[int] | None = None) -> dict[int, float]:
+    """The line that applies to each village (of the households, or of ``villages``) in a
+    year; none: no line. With ``carry_forward``, a village whose line of the year is not yet
+    published keeps the latest earlier one, as offices do until the new line is announced."""
+    if villages is None:
+        villages = session.execute(sa.select(Household.__table__.c.village_id).distinct()
+                                   ).scalars().all()
     found: dict[int, float] = {}
     for line_year in range(year, year - (CARRY_YEARS if carry_forward else 0) - 1, -1):
         wanted = [v for v in villages if v not in found]
@@ -184,11 +194,13 @@ def lines_by_village(session: Session, year: int, *, carry_forward: bool = False
     return found
 
 
-def feature_lines(session: Session, as_of_year: int) -> dict[int, dict[int, float]]:
+def feature_lines(session: Session, as_of_year: int, villages: list[int] | None = None
+                  ) -> dict[int, dict[int, float]]:
     """The lines the features of ``as_of_year`` compare incomes with: that year's (carried
     forward when not yet published) and those of the years looked back on. Read once per
     run and passed to :func:`build` for every chunk."""
-    return {year: lines_by_village(session, year, carry_forward=year == as_of_year)
+    return {year: lines_by_village(session, year, carry_forward=year == as_of_year,
+                                   villages=villages)
             for year in range(as_of_year - YEARS_BACK, as_of_year + 1)}
 
 
@@ -198,7 +210,6 @@ def queries(as_of_year: int, household_ids: list[int] | None = None,
     of ``household_ids`` or ``id_range``, or all."""
     homes = Household.__table__
     members = Member.__table__.c.household_id
-    incomes = IncomeRecord.__table__.c.household_id
     years = [as_of_year - k for k in range(1, YEARS_BACK + 1)]
     return {
         "households": _where_households(sa.select(
@@ -207,8 +218,7 @@ def queries(as_of_year: int, household_ids: list[int] | None = None,
             homes.c.id, household_ids, id_range),
         "members": _where_households(_members_query(date(as_of_year, 1, 1)), members,
                                      household_ids, id_range),
-        "incomes": _where_households(_incomes_query(years, components=as_of_year - 1),
-                                     incomes, household_ids, id_range),
+        "incomes": _incomes_query(years, household_ids, id_range, components=as_of_year - 1),
     }
 
 
@@ -259,9 +269,8 @@ def labels(session: Session, year: int, household_ids: list[int] | None = None) 
     homes = read_frame(session.connection(), sa.select(table.c.id, table.c.village_id)
                        ).set_index("id")
     line = homes["village_id"].map(lines_by_village(session, year))
-    income = _incomes(read_frame(session.connection(), _where_households(
-        _incomes_query([year]), IncomeRecord.__table__.c.household_id, household_ids, None)
-    ))[year].dropna()
+    income = _incomes(read_frame(session.connection(), _incomes_query(
+        [year], household_ids, None)))[year].dropna()
     line = line.reindex(income.index)
     fell = (income < line).astype(int)
     return fell[line.notna()].rename("fell_below_line")

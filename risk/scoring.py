@@ -4,8 +4,12 @@ engine."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+
+from risk.model import TrainedModel, factors
 
 HIGH, RISE = "risk_high", "risk_rise"
 
@@ -31,3 +35,23 @@ def warning_text(trigger: str, score: float, previous: float | None, threshold: 
         return f"返贫风险由 {previous:.2f} 升至 {score:.2f}"
     tail = f"（上次 {previous:.2f}）" if previous is not None and not np.isnan(previous) else ""
     return f"返贫风险 {score:.2f}，达到预警阈值 {threshold:.2f}{tail}"
+
+
+@dataclass
+class ChunkScores:
+    scores: pd.Series        # every household of the chunk
+    warnings: pd.DataFrame   # the new warnings: score, previous_score, trigger, factors
+
+
+def score_chunk(model: TrainedModel, frame: pd.DataFrame, previous: pd.Series,
+                open_warnings: pd.Index, *, threshold: float, rise: float) -> ChunkScores:
+    """Score a chunk of households and say which to warn about, with the factors of each
+    (pure: a chunk here, a partition of a distributed engine later). Households in
+    ``open_warnings`` already have an open risk warning and get no second one."""
+    matrix = model.matrix(frame)
+    scores = pd.Series(model.probability_of(matrix), index=frame.index, name="score")
+    warned = warnings_for(scores, previous, threshold=threshold, rise=rise)
+    warned = warned[~warned.index.isin(open_warnings)]
+    positions = frame.index.get_indexer(warned.index)
+    warned["factors"] = factors(model, frame.iloc[positions], matrix=matrix[positions])
+    return ChunkScores(scores, warned)

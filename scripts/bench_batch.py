@@ -9,11 +9,12 @@ fresh processes:
 - the floor: the same rows read with the raw driver (the statements the run reads, chunk
   by chunk), ``predict_proba`` on a ready array of the model's inputs, and the scores written
   with the driver's bulk insert (executemany), committed chunk by chunk;
-- the run: ``fangpin score`` as the scheduler runs it on a first night (every warning is new,
-  each with its factors), and again on a second night (only new warnings).
+- the run: the job ``fangpin score`` and the scheduler run (claims.nightly.score_households)
+  on a county's first night (every warning is new, each with its factors), and again on a
+  second night (only new warnings).
 
-Each prints wall time and peak memory (max RSS of its process). The last line gives, for the
-largest size, households per second, peak memory and the ratio to the floor.
+Each prints wall time and peak memory (the peak RSS of its own process). The last line gives,
+for the largest size, households per second, peak memory and the ratio to the floor.
 """
 
 from __future__ import annotations
@@ -141,11 +142,9 @@ def floor(url: str, model_dir: str, as_of_year: int) -> dict:
         started = time.perf_counter()
         for start in range(0, len(ids), CHUNK):
             part = ids[start:start + CHUNK]
-            cursor = session.connection().connection.dbapi_connection.cursor()
             for query in features.queries(as_of_year, id_range=(part[0], part[-1])).values():
-                cursor.execute(str(query.compile(dialect=engine.dialect,
-                                                 compile_kwargs={"literal_binds": True})))
-                cursor.fetchall()
+                session.connection().execute(query).cursor.fetchall()  # the driver's rows
+            cursor = session.connection().connection.dbapi_connection.cursor()
             array = np.resize(inputs, (len(part), inputs.shape[1]))
             scores = trained.pipeline[-1].predict_proba(array)[:, 1]
             cursor.executemany(insert, list(zip([run_id] * len(part), part, scores.tolist(),
@@ -171,6 +170,15 @@ def run(url: str, model_dir: str, night: str) -> dict:
             "warnings": result.warnings, "drift_flag": result.drift.get("flag")}
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. (Not getrusage: on Linux its maximum carries over exec
+    from the parent that forked the process.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(kind: str, *args: str) -> dict:
     """Run one measurement in a fresh process; its peak memory is its own."""
     out = subprocess.run([sys.executable, __file__, "--child", kind, *args], check=True,
@@ -189,7 +197,7 @@ def main() -> None:
         kind, *rest = args.child
         found = floor(rest[0], rest[1], int(rest[2])) if kind == "floor" else \
             run(rest[0], rest[1], rest[2])
-        found["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        found["peak_mb"] = peak_rss_mb()
         print(json.dumps(found))
         return
 

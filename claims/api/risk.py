@@ -34,7 +34,8 @@ def _warning_view(warning: EarlyWarning, household_number: str) -> dict[str, Any
 @router.get("/warnings")
 def list_warnings(
     session: SessionDep, _: Reader, page: PageDep,
-    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = "open",
+    status: Annotated[str, Query(pattern="^(open|closed|)$",
+                                 description="open (default), closed, or empty for all")] = "open",
     source: Annotated[str | None, Query(pattern="^(event|risk)$")] = None,
     trigger: str | None = None,
     village_id: int | None = None,
@@ -128,5 +129,11 @@ def _factors(session, run: ScoreRun, household_id: int) -> tuple[list | None, st
     if model.model_version(trained.metadata) != run.model_version:
         return None, (f"the score came from model {run.model_version}, no longer the saved "
                       "one; the next run explains it")
-    frame = features.build(session, run.as_of_year, [household_id])
-    return model.factors(trained, frame)[0], ""
+    household = session.get(Household, household_id)
+    frame = features.build(session, run.as_of_year, [household_id],
+                           lines=features.feature_lines(session, run.as_of_year,
+                                                        [household.village_id]))
+    if frame.empty:
+        return None, "the household is no longer active"
+    return model.factors(trained, frame)[0], ("explained with the registry and ledger as they "
+                                              "are now")
