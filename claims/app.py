@@ -8,13 +8,14 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
@@ -34,6 +35,8 @@ from claims.db import get_engine
 from claims.logs import mask_id_numbers
 from claims.models import Role
 from claims.settings import get_settings
+from claims.web import pages as web_pages
+from claims.web.i18n import translator
 from policies.errors import DomainError
 
 log = logging.getLogger("fangpin.http")
@@ -161,6 +164,19 @@ def create_app() -> FastAPI:
     app.include_router(payments_api.router)
     app.include_router(admin_api.router)
     app.include_router(risk_api.router)
+    app.include_router(web_pages.router)
+
+    @app.exception_handler(web_pages.PageError)
+    def _page_error(request: Request, exc: web_pages.PageError):
+        gettext = translator(web_pages.language_of(request))
+        titles = {403: gettext("Not allowed"), 404: gettext("Not found")}
+        return web_pages.render(request, "error.html", status=exc.status,
+                                title=titles.get(exc.status, gettext("Something is wrong")),
+                                message=exc.message, user=getattr(request.state, "user", None))
+
+    @app.exception_handler(web_pages.NeedLogin)
+    def _need_login(_request: Request, exc: web_pages.NeedLogin):
+        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
 
     @app.exception_handler(DomainError)
     def _domain_error(_request: Request, exc: DomainError):

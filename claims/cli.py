@@ -446,6 +446,28 @@ def _score(args) -> int:
     return 0
 
 
+def _password(args) -> int:
+    import getpass
+
+    from sqlmodel import select
+
+    from claims.auth import SYSTEM
+    from claims.models import AppUser
+    from claims.web.session import set_password
+
+    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(
+        f"new password for {args.name}: ")
+    with Session(get_engine()) as session:
+        user = session.exec(select(AppUser).where(AppUser.username == args.name)).first()
+        if user is None:
+            print(f"error: no user {args.name}", file=sys.stderr)
+            return 1
+        set_password(session, SYSTEM, user, password)
+        session.commit()
+    print(f"password of {args.name} set")
+    return 0
+
+
 def _scheduler(_args) -> int:
     from claims import scheduler
 
@@ -558,6 +580,11 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("--full-name")
     users.add_argument("--approval-limit")
     users.set_defaults(func=_people, kind="user")
+
+    password = sub.add_parser("password", help="set a staff user's web password")
+    password.add_argument("name", help="username")
+    password.add_argument("--stdin", action="store_true", help="read it from standard input")
+    password.set_defaults(func=_password)
 
     clients = sub.add_parser("departments", help="add a department API key (printed once)")
     clients.add_argument("name")

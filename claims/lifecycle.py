@@ -317,7 +317,7 @@ def _notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> 
     return date.today()
 
 
-def _people_who_investigated(session: Session, claim: Claim) -> set[int]:
+def people_who_investigated(session: Session, claim: Claim) -> set[int]:
     """Everyone who started or carried out a field investigation of this claim."""
     actors = set(session.exec(select(ClaimRecord.actor_id).where(
         ClaimRecord.claim_id == claim.id,
@@ -343,7 +343,7 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
                            f"(entitled {claim.entitled}, already paid {claim.paid_amount})",
                            field="amount", value=step.amount)
     if any(_same_person(session, actor.id, other)
-           for other in _people_who_investigated(session, claim)):
+           for other in people_who_investigated(session, claim)):
         raise Forbidden("nobody approves a claim they investigated", field="actor",
                         value=actor.name)
     user = session.get(AppUser, actor.id)

@@ -99,8 +99,8 @@ CODE = sa.String(24)
 
 
 class AppUser(SQLModel, table=True):
-    """A member of staff: insurer or poverty office. Acts through a personal API token until
-    the web UI's password login arrives."""
+    """A member of staff: insurer or poverty office. Signs in to the web workspace with a
+    password (Argon2 hash) and calls the API with a personal token."""
 
     __tablename__ = "app_user"
     id: int | None = Field(default=None, primary_key=True)
@@ -111,8 +111,25 @@ class AppUser(SQLModel, table=True):
     id_number: str | None = Field(default=None, max_length=18, description="so that nobody "
                                   "approves a payment to their own household")
     token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    password_hash: str | None = Field(default=None, max_length=255)
+    townships: list[int] | None = Field(default=None, sa_type=sa.JSON,
+                                        description="the townships the user works in; none: all")
+    may_reveal: bool = Field(default=False, description="may show names and ID numbers in full")
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser (登录会话): the cookie holds a random key, the table its hash."""
+
+    __tablename__ = "web_session"
+    key_hash: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    last_seen: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class ApiClient(SQLModel, table=True):

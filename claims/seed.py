@@ -3,12 +3,14 @@ Their tokens are printed once and written to a file beside the database for ./sc
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 
 from sqlmodel import Session
 
 from claims.auth import SYSTEM
 from claims.people import create_client, create_user
+from claims.web.session import set_password
 
 DEMO_USERS = (
     ("clerk", "王业务", "clerk", None),
@@ -30,13 +32,16 @@ DEMO_DEPARTMENTS = (
 
 
 def seed_people(session: Session) -> list[str]:
-    """Create the demo users and department keys; returns printable lines with the tokens."""
-    lines = ["Demo users (role, approval limit): API token"]
+    """Create the demo users (each with a password for the web workspace) and department
+    keys; returns printable lines with the passwords and tokens."""
+    lines = ["Demo users (role, approval limit): web password / API token"]
     for username, name, role, limit in DEMO_USERS:
-        _, token = create_user(session, SYSTEM, username=username, full_name=name, role=role,
-                               approval_limit=limit)
+        user, token = create_user(session, SYSTEM, username=username, full_name=name,
+                                  role=role, approval_limit=limit)
+        password = secrets.token_urlsafe(9)
+        set_password(session, SYSTEM, user, password)
         lines.append(f"  {username:<13} {name} ({role}{f', limit {limit}' if limit else ''}): "
-                     f"{token}")
+                     f"{password} / {token}")
     lines.append("Department API keys (submit events):")
     for name, organisation in DEMO_DEPARTMENTS:
         _, key = create_client(session, SYSTEM, name, organisation)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     risk_threshold: float = Field(default=0.5, gt=0, lt=1)
     risk_rise: float = Field(default=0.25, gt=0, lt=1)
     score_chunk: int = Field(default=50_000, ge=100)
+    # The web workspace: minutes without a request after which a signed-in browser must sign
+    # in again.
+    session_idle_minutes: int = Field(default=30, ge=1)
     # Complete runs whose scores are kept (older runs keep their record, not their scores).
     keep_score_runs: int = Field(default=7, ge=2)
 

@@ -1,0 +1,86 @@
+"""The workspace's languages (界面语言): Chinese by default, English from a switch in the
+header. Texts are written in English in the templates and the code and translated through a
+gettext message catalog (claims/web/locale/zh.po, kept with Babel's ``pybabel``); codes such
+as claim states take their Chinese names from the vocabulary's labels."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from policies.vocab import LABELS
+
+
+def N_(message: str) -> str:
+    """Marks a text for the catalog where it is not translated at once."""
+    return message
+
+
+# Codes whose names live in the catalog (the vocabulary's labels name the rest).
+CODE_NAMES = {
+    "Trigger": [N_("illness"), N_("disability"), N_("disaster"), N_("accident"),
+                N_("education"), N_("employment"), N_("housing"), N_("liability")],
+    "Action": [N_("start_investigation"), N_("submit_survey"), N_("record_review"),
+               N_("start_notice"), N_("record_objection"), N_("close_notice"), N_("approve"),
+               N_("reject"), N_("withdraw"), N_("reconsider"), N_("mark_paid"), N_("reopen"),
+               N_("open"), N_("create"), N_("set_password"), N_("close"), N_("evaluate")],
+    "RejectionCode": [N_("not_covered"), N_("not_eligible"), N_("below_deductible"),
+                      N_("duplicate"), N_("false_information"), N_("village_review"),
+                      N_("other")],
+    "ClaimState": [],
+    "Role": [],
+}
+LANGUAGES = ("zh", "en")
+DEFAULT = "zh"
+LOCALE = Path(__file__).parent / "locale"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@cache
+def catalog(language: str) -> dict[str, str]:
+    """msgid → translation of a language (English is the source: empty)."""
+    path = LOCALE / f"{language}.po"
+    if language == "en" or not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        messages = read_po(handle)
+    return {m.id: m.string for m in messages if m.id and m.string and not m.fuzzy}
+
+
+def translator(language: str):
+    found = catalog(language)
+
+    def gettext(message: str, **values) -> str:
+        text = found.get(message, message)
+        return text % values if values else text
+
+    return gettext
+
+
+def code_label(kind: str, code: str | None, language: str) -> str:
+    """The name of a code (a claim state, a role, a trigger) in the language."""
+    if code is None:
+        return ""
+    if language == "zh":
+        name = LABELS.get(kind, {}).get(code) or catalog("zh").get(code)
+        if name:
+            return name.split("|")[0]
+    return code.replace("_", " ")
+
+
+@cache
+def environment(language: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    gettext = translator(language)
+    env.install_gettext_callables(
+        gettext=gettext, ngettext=lambda s, p, n, **kw: gettext(s if n == 1 else p, **kw),
+        newstyle=True)
+    env.globals.update(
+        language=language, languages=LANGUAGES,
+        code=lambda kind, value: code_label(kind, value, language),
+        labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows])
+    return env

@@ -1,0 +1,503 @@
+"""The web workspace's pages (理赔工作台): server-rendered Jinja2 over the same services as
+the JSON API. Every page checks who is signed in and what they may see (role and townships);
+every form carries the session's CSRF token."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, select
+
+from claims import audit, lifecycle, nightly, reports
+from claims.api.deps import SessionDep
+from claims.models import (
+    AuditEntry,
+    Claim,
+    ClaimRecord,
+    EarlyWarning,
+    Household,
+    IncomeRecord,
+    Member,
+    Region,
+    Role,
+    TriggerEvent,
+)
+from claims.settings import get_settings
+from claims.web import masking
+from claims.web import session as web_session
+from claims.web.i18n import DEFAULT, LANGUAGES, N_, environment, translator
+from policies import benefits
+from policies.errors import DomainError
+from policies.models import utcnow
+from risk.models import HouseholdScore
+
+router = APIRouter(include_in_schema=False)
+LANG_COOKIE = "fangpin_lang"
+PAGE = 50
+STATES = ["opened", "investigating", "village_review", "public_notice", "approval",
+          "payment_pending", "paid", "rejected", "withdrawn", "reopened"]
+OPEN = [s for s in STATES if s not in reports.FINAL]
+
+
+class PageError(Exception):
+    """A page that cannot be shown: rendered as the consistent error page."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class NeedLogin(Exception):
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def language_of(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    return chosen if chosen in LANGUAGES else DEFAULT
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    language = language_of(request)
+    html = environment(language).get_template(template).render(
+        request=request, path=request.url.path, query=str(request.url.query), **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+# --- who is signed in -------------------------------------------------------------------------
+
+def signed_in(request: Request, session: SessionDep) -> web_session.SignedIn:
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    found = web_session.signed_in(session, request.cookies.get(web_session.COOKIE), idle)
+    session.commit()
+    if found is None:
+        raise NeedLogin(request.url.path + (f"?{request.url.query}" if request.url.query
+                                            else ""))
+    request.state.user = found
+    return found
+
+
+User = Annotated[web_session.SignedIn, Depends(signed_in)]
+
+
+def check_csrf(request: Request, user: web_session.SignedIn, token: str | None) -> None:
+    if not web_session.csrf_ok(user.csrf_token, token):
+        raise PageError(403, translator(language_of(request))(
+            "This form has expired; reload the page and try again."))
+
+
+def need_role(request: Request, user: web_session.SignedIn, *roles: str) -> None:
+    if user.user.role not in roles:
+        raise PageError(403, translator(language_of(request))(
+            "Your role may not open this page."))
+
+
+def _visible_households(query, user: web_session.SignedIn):
+    """Limit a query joined to households to the user's townships."""
+    if user.villages is not None:
+        query = query.where(Household.village_id.in_(user.villages))
+    return query
+
+
+# --- signing in and out -----------------------------------------------------------------------
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/dashboard"):
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", next=_local(next), csrf_token=token, error=None)
+    response.set_cookie("fangpin_login_csrf", token, httponly=True, samesite="strict",
+                        secure=_secure(request))
+    return response
+
+
+@router.post("/login")
+def login(request: Request, session: SessionDep,
+          username: Annotated[str, Form()], password: Annotated[str, Form()],
+          csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/dashboard"):
+    _ = translator(language_of(request))
+    if not web_session.csrf_ok(request.cookies.get("fangpin_login_csrf", ""), csrf_token):
+        raise PageError(403, _("This form has expired; reload the page and try again."))
+    try:
+        key, _web = web_session.sign_in(session, username, password)
+    except web_session.LoginRefused as refused:
+        session.commit()  # the failed attempt counts
+        message = _(str(refused), time=(utcnow() + web_session.LOCK).strftime("%H:%M UTC"))
+        return render(request, "login.html", status=401, next=_local(next),
+                      csrf_token=csrf_token, error=message, username=username)
+    session.commit()
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(web_session.COOKIE, key, httponly=True, samesite="lax",
+                        secure=_secure(request))
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, user: User,
+           csrf_token: Annotated[str, Form()] = ""):
+    check_csrf(request, user, csrf_token)
+    web_session.sign_out(session, request.cookies.get(web_session.COOKIE))
+    session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(web_session.COOKIE)
+    return response
+
+
+@router.get("/language/{language}")
+def switch_language(language: str, next: str = "/dashboard"):
+    """Remember the language in a cookie (a preference, not data: a plain link may set it)."""
+    response = RedirectResponse(_local(next), status_code=303)
+    if language in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+def _local(path: str) -> str:
+    """Only paths of this site: never redirect a login elsewhere."""
+    return path if path.startswith("/") and not path.startswith("//") else "/dashboard"
+
+
+@router.get("/")
+def home():
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+@router.get("/dashboard")
+def dashboard(request: Request, session: SessionDep, user: User):
+    today = date.today()
+    base = _visible_households(
+        select(Claim.state, sa.func.count(Claim.id),
+               sa.func.sum(sa.case((sa.and_(Claim.due_date < today,
+                                           Claim.state.in_(OPEN)), 1), else_=0)))
+        .join(Household, Household.id == Claim.household_id), user).group_by(Claim.state)
+    by_state = {state: (count, int(overdue or 0)) for state, count, overdue in session.exec(base)}
+    year_start = date(today.year, 1, 1)
+    money = session.exec(_visible_households(
+        select(sa.func.sum(Claim.approved_amount), sa.func.sum(Claim.paid_amount))
+        .join(Household, Household.id == Claim.household_id)
+        .where(Claim.policy_year == today.year), user)).one()
+    township, village = sa.orm.aliased(Region), sa.orm.aliased(Region)
+    by_township = session.exec(_visible_households(
+        select(township.name, sa.func.count(Claim.id))
+        .join(Household, Household.id == Claim.household_id)
+        .join(village, village.id == Household.village_id)
+        .join(township, township.id == village.parent_id), user)
+        .group_by(township.name).order_by(sa.func.count(Claim.id).desc()).limit(12)).all()
+    by_trigger = session.exec(_visible_households(
+        select(Claim.trigger, sa.func.count(Claim.id))
+        .join(Household, Household.id == Claim.household_id), user)
+        .group_by(Claim.trigger).order_by(sa.func.count(Claim.id).desc())).all()
+    new_warnings = session.exec(_visible_households(
+        select(sa.func.count(EarlyWarning.id))
+        .join(Household, Household.id == EarlyWarning.household_id)
+        .where(EarlyWarning.status == "open",
+               EarlyWarning.created_at >= utcnow() - timedelta(days=7)), user)).one()
+    return render(
+        request, "dashboard.html", user=user,
+        by_state=[(s, *by_state.get(s, (0, 0))) for s in STATES],
+        open_total=sum(by_state.get(s, (0, 0))[0] for s in OPEN),
+        overdue_total=sum(by_state.get(s, (0, 0))[1] for s in OPEN),
+        approved=money[0] or Decimal("0.00"), paid=money[1] or Decimal("0.00"),
+        year=today.year, since=year_start,
+        by_township=by_township, by_trigger=by_trigger, new_warnings=new_warnings,
+        funds=_funds(session, today))
+
+
+def _funds(session: Session, today: date) -> list[tuple[str, Any]]:
+    """Each active contract's fund today: premium, payouts, balance, loss ratio."""
+    from policies.models import PolicyContract
+
+    return [(contract.contract_number, benefits.fund_position(session, contract.id, today))
+            for contract in session.exec(select(PolicyContract).where(
+                PolicyContract.status == "active").order_by(PolicyContract.id)).all()]
+
+
+# --- the claims queue -------------------------------------------------------------------------
+
+@dataclass
+class QueueFilter:
+    state: str = ""
+    trigger: str = ""
+    township: int | None = None
+    village: int | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    min_risk: float | None = None
+    overdue: bool = False
+    sort: str = "due_date"
+    page: int = 1
+
+
+SORTS = {"due_date": (Claim.due_date.asc(), Claim.id.asc()),
+         "amount": (Claim.entitled.desc(), Claim.id.asc()),
+         "opened": (Claim.opened_at.desc(), Claim.id.desc()),
+         "risk": (HouseholdScore.score.desc(), Claim.id.asc())}
+
+
+def queue_filter(state: str = "", trigger: str = "", township: str = "", village: str = "",
+                 min_amount: str = "", max_amount: str = "", min_risk: str = "",
+                 overdue: str = "", sort: str = "due_date",
+                 page: Annotated[int, Query(ge=1)] = 1) -> QueueFilter:
+    def number(text: str, kind):
+        try:
+            return kind(text) if text.strip() else None
+        except (ValueError, ArithmeticError):
+            raise PageError(422, f"{text!r}: not a number") from None
+
+    return QueueFilter(state if state in STATES else "", trigger, number(township, int),
+                       number(village, int), number(min_amount, Decimal),
+                       number(max_amount, Decimal), number(min_risk, float), overdue == "1",
+                       sort if sort in SORTS else "due_date", page)
+
+
+def queue_query(session: Session, user: web_session.SignedIn, f: QueueFilter):
+    current = nightly.current_run(session)
+    village = sa.orm.aliased(Region)
+    query = (select(Claim, Household.household_number, Household.village_id,
+                    village.name.label("village_name"), HouseholdScore.score)
+             .join(Household, Household.id == Claim.household_id)
+             .join(village, village.id == Household.village_id)
+             .outerjoin(HouseholdScore, sa.and_(
+                 HouseholdScore.household_id == Claim.household_id,
+                 HouseholdScore.run_id == (current.id if current else -1))))
+    query = _visible_households(query, user)
+    if f.state:
+        query = query.where(Claim.state == f.state)
+    if f.trigger:
+        query = query.where(Claim.trigger == f.trigger)
+    if f.township is not None:
+        query = query.where(village.parent_id == f.township)
+    if f.village is not None:
+        query = query.where(Household.village_id == f.village)
+    if f.min_amount is not None:
+        query = query.where(Claim.entitled >= f.min_amount)
+    if f.max_amount is not None:
+        query = query.where(Claim.entitled <= f.max_amount)
+    if f.min_risk is not None:
+        query = query.where(HouseholdScore.score >= f.min_risk)
+    if f.overdue:
+        query = query.where(Claim.due_date < date.today(), Claim.state.in_(OPEN))
+    return query
+
+
+@router.get("/claims")
+def claims_queue(request: Request, session: SessionDep, user: User,
+                 f: Annotated[QueueFilter, Depends(queue_filter)],
+                 export: str = ""):
+    query = queue_query(session, user, f)
+    if export == "xlsx":
+        rows = session.exec(query.order_by(*SORTS[f.sort]).limit(100_000)).all()
+        _ = translator(language_of(request))
+        table = [{_("Claim"): c.claim_number, _("Household"): number, _("Village"): vname,
+                  _("Trigger"): c.trigger, _("State"): c.state, _("Entitled"): c.entitled,
+                  _("Approved"): c.approved_amount, _("Paid"): c.paid_amount,
+                  _("Due"): c.due_date, _("Risk"): score}
+                 for c, number, _v, vname, score in rows]
+        return Response(reports.to_xlsx(table, "claims"), media_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            headers={"Content-Disposition": 'attachment; filename="claims.xlsx"'})
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(*SORTS[f.sort]).offset((f.page - 1) * PAGE)
+                        .limit(PAGE)).all()
+    townships = session.exec(select(Region.id, Region.name).where(
+        Region.level == "township").order_by(Region.code)).all()
+    if user.villages is not None:
+        allowed = set(user.user.townships or [])
+        townships = [t for t in townships if t[0] in allowed]
+    triggers = list(session.exec(select(Claim.trigger).distinct()))
+    return render(request, "claims.html", user=user, rows=rows, total=total, f=f,
+                  pages=max(1, -(-total // PAGE)), states=STATES, triggers=sorted(triggers),
+                  townships=townships, today=date.today())
+
+
+# --- a claim ----------------------------------------------------------------------------------
+
+def _claim_for(session: Session, request: Request, user: web_session.SignedIn,
+               claim_id: int) -> tuple[Claim, Household]:
+    _ = translator(language_of(request))
+    claim = session.get(Claim, claim_id)
+    household = session.get(Household, claim.household_id) if claim else None
+    if claim is None or (user.villages is not None and household.village_id not in user.villages):
+        raise PageError(404, _("No such claim, or not in your area."))
+    return claim, household
+
+
+ACTION_ORDER = ["start_investigation", "submit_survey", "record_review", "start_notice",
+                "record_objection", "close_notice", "approve", "reject", "withdraw",
+                "reconsider"]
+
+
+def allowed_actions(claim: Claim, user: web_session.SignedIn) -> list[str]:
+    return [name for name in ACTION_ORDER
+            if claim.state in lifecycle.ACTIONS[name].sources
+            and user.user.role in lifecycle.ACTIONS[name].roles]
+
+
+FOUR_EYES = N_("You investigated this claim, so you may not approve it.")
+SECOND_BY_YOU = N_("You gave the first approval; a supervisor must give the second.")
+SECOND_APPROVAL = N_("First approval given; this is the second approval, which needs a "
+                     "supervisor whose limit covers the total.")
+ABOVE_LIMIT = N_("The amount due is above your approval limit of %(limit)s yuan: your "
+                 "approval will wait for a supervisor's.")
+
+
+def approval_hint(session: Session, claim: Claim, user: web_session.SignedIn,
+                  gettext) -> list[str]:
+    """The four-eyes and authority rules as they apply to this user, before they press."""
+    hints = []
+    investigators = lifecycle.people_who_investigated(session, claim)
+    if user.user.id in investigators:
+        hints.append(gettext(FOUR_EYES))
+    if claim.first_approver_id is not None:
+        hints.append(gettext(SECOND_BY_YOU if claim.first_approver_id == user.user.id
+                             else SECOND_APPROVAL))
+    limit = user.user.approval_limit
+    due = claim.entitled - claim.paid_amount
+    if limit is not None and claim.paid_amount + due > limit:
+        hints.append(gettext(ABOVE_LIMIT, limit=f"{limit:,.2f}"))
+    return hints
+
+
+@router.get("/claims/{claim_id}")
+def claim_page(request: Request, session: SessionDep, user: User, claim_id: int,
+               error: str = "", done: str = ""):
+    claim, household = _claim_for(session, request, user, claim_id)
+    _ = translator(language_of(request))
+    members = session.exec(select(Member).where(Member.household_id == household.id,
+                                                Member.status == "active")
+                           .order_by(Member.id)).all()
+    incomes = session.exec(select(IncomeRecord).where(
+        IncomeRecord.household_id == household.id, IncomeRecord.source != "payout")
+        .order_by(IncomeRecord.period_start)).all()
+    events = session.exec(select(TriggerEvent).where(TriggerEvent.claim_id == claim.id)
+                          .order_by(TriggerEvent.id)).all()
+    records = session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id)
+                           .order_by(ClaimRecord.id)).all()
+    history = session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number)
+        .order_by(AuditEntry.id)).all()
+    current = nightly.current_run(session)
+    score = session.exec(select(HouseholdScore.score).where(
+        HouseholdScore.run_id == current.id, HouseholdScore.household_id == household.id)
+    ).first() if current else None
+    factors = []
+    if score is not None:
+        warning = session.exec(select(EarlyWarning).where(
+            EarlyWarning.household_id == household.id, EarlyWarning.source == "risk")
+            .order_by(EarlyWarning.id.desc())).first()
+        factors = (warning.factors or []) if warning else []
+    return render(
+        request, "claim.html", user=user, claim=claim, household=household,
+        members=members, incomes=incomes, events=events, records=records, history=history,
+        score=score, factors=factors, actions=allowed_actions(claim, user),
+        hints=approval_hint(session, claim, user, _), mask=masking,
+        rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
+        trace=(claim.calculation or {}).get("trace", []),
+        due=claim.entitled - claim.paid_amount)
+
+
+def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:
+    """What a step needs, from the fields of its form."""
+    def lines(text: str) -> list[str]:
+        return [part.strip() for part in text.replace("，", ",").replace("\n", ",").split(",")
+                if part.strip()]
+
+    if action == "submit_survey":
+        checks = {}
+        for line in form.get("asset_check", "").splitlines():
+            item, _, result = line.partition(":" if ":" in line else "：")
+            if item.strip():
+                checks[item.strip()] = result.strip()
+        return {"visit_date": form.get("visit_date", ""),
+                "team": lines(form.get("team", "")), "findings": form.get("findings", ""),
+                "asset_check": checks, "documents": lines(form.get("documents", ""))}
+    if action == "record_review":
+        return {"outcome": form.get("outcome", ""),
+                "representatives": lines(form.get("representatives", "")),
+                "notes": form.get("notes", "")}
+    if action == "start_notice":
+        return {"start_date": form["start_date"]} if form.get("start_date") else {}
+    if action == "record_objection":
+        return {"text": form.get("text", ""), "upheld": form.get("upheld") == "1"}
+    if action == "approve":
+        return {"amount": form.get("amount", ""), "note": form.get("note", "")}
+    if action == "reject":
+        return {"code": form.get("code", ""), "text": form.get("text", "")}
+    if action in ("withdraw", "reconsider"):
+        return {"reason": form.get("reason", "")}
+    return {}
+
+
+@router.post("/claims/{claim_id}/actions/{action}")
+async def claim_action(request: Request, session: SessionDep, user: User, claim_id: int,
+                       action: str):
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(request, user, form.get("csrf_token"))
+    claim, _household = _claim_for(session, request, user, claim_id)
+    claim = session.exec(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
+    try:
+        terms = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id))
+        lifecycle.transition(session, claim, action, user.actor,
+                             data=form_data(action, form), notice_days=terms.notice_days)
+        session.commit()
+    except DomainError as refused:
+        session.rollback()
+        field = f" ({refused.field})" if refused.field else ""
+        return RedirectResponse(f"/claims/{claim_id}?error={quote(refused.message + field)}",
+                                status_code=303)
+    return RedirectResponse(f"/claims/{claim_id}?done={quote(action)}", status_code=303)
+
+
+# --- warnings ---------------------------------------------------------------------------------
+
+@router.get("/warnings")
+def warnings_page(request: Request, session: SessionDep, user: User, source: str = "",
+                  page: Annotated[int, Query(ge=1)] = 1):
+    query = _visible_households(
+        select(EarlyWarning, Household.household_number)
+        .join(Household, Household.id == EarlyWarning.household_id)
+        .where(EarlyWarning.status == "open"), user)
+    if source in ("risk", "event"):
+        query = query.where(EarlyWarning.source == source)
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(EarlyWarning.score.desc().nulls_last(),
+                                       EarlyWarning.id.desc())
+                        .offset((page - 1) * PAGE).limit(PAGE)).all()
+    return render(request, "warnings.html", user=user, rows=rows, total=total, page=page,
+                  pages=max(1, -(-total // PAGE)), source=source,
+                  may_close=user.user.role in (Role.clerk, Role.supervisor, Role.admin))
+
+
+@router.post("/warnings/{warning_id}/close")
+def close_warning_page(request: Request, session: SessionDep, user: User, warning_id: int,
+                       outcome: Annotated[str, Form()] = "",
+                       csrf_token: Annotated[str, Form()] = ""):
+    check_csrf(request, user, csrf_token)
+    need_role(request, user, Role.clerk, Role.supervisor, Role.admin)
+    _ = translator(language_of(request))
+    warning = session.get(EarlyWarning, warning_id)
+    household = session.get(Household, warning.household_id) if warning else None
+    if warning is None or (user.villages is not None
+                           and household.village_id not in user.villages):
+        raise PageError(404, _("No such warning, or not in your area."))
+    if len(outcome.strip()) < 2 or warning.status != "open":
+        raise PageError(422, _("Say what the office did (at least two characters)."))
+    warning.status, warning.outcome = "closed", outcome.strip()[:500]
+    warning.closed_at, warning.closed_by = utcnow(), user.user.id
+    audit.record(session, user.actor, "early_warning", warning_id, "close",
+                 reason=warning.outcome)
+    session.commit()
+    return RedirectResponse("/warnings", status_code=303)

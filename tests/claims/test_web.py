@@ -1,0 +1,262 @@
+"""The web workspace, server side: signing in (passwords, lock, idle timeout, CSRF), what each
+role and area may open and do, a claim taken through its forms, masking, both languages, and
+a complete message catalog. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from claims.auth import SYSTEM
+from claims.models import AppUser, Claim, Member, Region, WebSession
+from claims.people import create_user
+from claims.web import session as web_session
+from claims.web.i18n import catalog
+from policies import registry
+from policies.models import RegionCreate
+from tests.claims.conftest import evaluate
+from tests.claims.test_intake import illness
+from tests.claims.test_lifecycle import days_pass
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
+PAGES = ["/dashboard", "/claims", "/warnings"]
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture
+def browser(app, session):
+    """A signed-in browser for a new user of a role: ``browser("clerk", townships=[...])``."""
+    made = []
+
+    def sign_in(role: str, username: str | None = None, language: str = "zh",
+                **fields) -> TestClient:
+        username = username or f"{role}-{len(made)}"
+        user, _ = create_user(session, SYSTEM, username=username, full_name=f"{role}者",
+                              role=role, approval_limit=fields.pop("approval_limit", None))
+        for key, value in fields.items():
+            setattr(user, key, value)
+        web_session.set_password(session, SYSTEM, user, PASSWORD)
+        session.commit()
+        client = TestClient(app, cookies={"fangpin_lang": language})
+        token = csrf_of(client.get("/login").text)
+        answer = client.post("/login", data={"username": username, "password": PASSWORD,
+                                             "csrf_token": token}, follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        client.user = user
+        made.append(client)
+        return client
+
+    yield sign_in
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def claim(department, session, county):
+    department.post("/api/events", json=illness())
+    evaluate(session)
+    return session.exec(select(Claim)).one()
+
+
+def form(client: TestClient, claim: Claim, action: str, **fields):
+    """Fill and send a step's form as the page offers it."""
+    page = client.get(f"/claims/{claim.id}").text
+    assert f'/claims/{claim.id}/actions/{action}"' in page, f"no {action} form on the page"
+    answer = client.post(f"/claims/{claim.id}/actions/{action}",
+                         data={"csrf_token": csrf_of(page), **fields}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert "error=" not in answer.headers["location"], unquote(answer.headers["location"])
+    return answer
+
+
+def state_of(session, claim) -> str:
+    session.expire_all()
+    return session.get(Claim, claim.id).state
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+def test_pages_need_a_signed_in_user(app):
+    anonymous = TestClient(app)
+    for path in [*PAGES, "/claims/1"]:
+        answer = anonymous.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith(
+            "/login?next=")
+
+
+def test_a_wrong_password_is_refused_and_five_lock_the_account(app, session, browser):
+    browser("clerk", "wang")  # has the password; now someone else tries
+    stranger = TestClient(app)
+    token = csrf_of(stranger.get("/login").text)
+
+    def attempt(password):
+        return stranger.post("/login", data={"username": "wang", "password": password,
+                                             "csrf_token": token}, follow_redirects=False)
+
+    first = attempt("guess")
+    assert first.status_code == 401 and "用户名或密码错误" in first.text
+    assert attempt("guess")  # the same answer for an unknown name:
+    assert "用户名或密码错误" in stranger.post("/login", data={
+        "username": "nobody", "password": "x", "csrf_token": token}).text
+    for _ in range(3):
+        attempt("guess")
+    locked = attempt(PASSWORD)  # the right password, but the account is locked now
+    assert locked.status_code == 401 and "登录失败次数过多" in locked.text
+    session.expire_all()
+    user = session.exec(select(AppUser).where(AppUser.username == "wang")).one()
+    assert user.locked_until is not None
+
+
+def test_a_login_form_without_its_token_is_refused(app, browser):
+    browser("clerk", "li")
+    forged = TestClient(app).post("/login", data={"username": "li", "password": PASSWORD})
+    assert forged.status_code == 403
+
+
+def test_the_cookie_is_httponly_and_an_idle_session_ends(app, session, browser):
+    signed = browser("clerk", "zhao")
+    assert signed.get("/dashboard").status_code == 200
+    for web in session.exec(select(WebSession)).all():
+        web.last_seen -= timedelta(minutes=31)
+    session.commit()
+    assert signed.get("/dashboard", follow_redirects=False).status_code == 303
+    again = TestClient(app)
+    token = csrf_of(again.get("/login").text)
+    answer = again.post("/login", data={"username": "zhao", "password": PASSWORD,
+                                        "csrf_token": token}, follow_redirects=False)
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_signing_out_ends_the_session(browser):
+    clerk = browser("clerk")
+    page = clerk.get("/dashboard").text
+    assert clerk.post("/logout", data={"csrf_token": csrf_of(page)},
+                      follow_redirects=False).status_code == 303
+    assert clerk.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+# --- roles and areas --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ["clerk", "investigator", "adjudicator", "supervisor",
+                                  "auditor", "admin"])
+def test_every_role_opens_the_pages_and_sees_only_its_steps(browser, claim, role):
+    user = browser(role)
+    for path in [*PAGES, f"/claims/{claim.id}"]:
+        assert user.get(path).status_code == 200, path
+    page = user.get(f"/claims/{claim.id}").text
+    offered = set(re.findall(rf'/claims/{claim.id}/actions/(\w+)"', page))
+    expected = {"clerk": {"withdraw"}, "investigator": {"start_investigation"},
+                "adjudicator": {"start_investigation", "reject", "withdraw"},
+                "supervisor": {"start_investigation", "reject", "withdraw"},
+                "auditor": set(), "admin": set()}[role]
+    assert offered == expected
+
+
+def test_a_step_not_the_users_is_refused_with_the_reason(browser, session, claim):
+    clerk = browser("clerk")
+    page = clerk.get(f"/claims/{claim.id}").text
+    refused = clerk.post(f"/claims/{claim.id}/actions/start_investigation",
+                         data={"csrf_token": csrf_of(page)}, follow_redirects=True)
+    assert "未完成" in refused.text and "start_investigation is for" in refused.text
+    assert state_of(session, claim) == "opened"
+    no_token = clerk.post(f"/claims/{claim.id}/actions/withdraw", data={"reason": "x"})
+    assert no_token.status_code == 403 and state_of(session, claim) == "opened"
+
+
+def test_a_user_limited_to_other_townships_sees_nothing_of_this_one(browser, session, claim,
+                                                                   county):
+    other = registry.create_region(session, RegionCreate(
+        code="411081101", name="花石镇", level="township", parent_id=county.ids["county"]))
+    session.commit()
+    elsewhere = browser("clerk", townships=[other.id])
+    assert elsewhere.get(f"/claims/{claim.id}").status_code == 404
+    assert claim.claim_number not in elsewhere.get("/claims").text
+    here = browser("clerk", townships=[session.get(Region, county.ids["village0"]).parent_id])
+    assert claim.claim_number in here.get("/claims").text
+
+
+# --- a claim through its forms ----------------------------------------------------------------
+
+def test_a_claim_taken_from_opened_to_payment_through_the_forms(browser, session, claim):
+    investigator = browser("investigator")
+    clerk = browser("clerk")
+    adjudicator = browser("adjudicator", approval_limit=Decimal("5000"))
+    supervisor = browser("supervisor", approval_limit=Decimal("100000"))
+
+    assert form(investigator, claim, "start_investigation").status_code == 303
+    assert form(investigator, claim, "submit_survey", visit_date=str(date.today()),
+                team="王查勘，李查勘",
+                findings="住院属实", asset_check="存款: 无大额存款\n车辆: 无").status_code == 303
+    assert form(clerk, claim, "record_review", outcome="agree",
+                representatives="代表甲, 代表乙").status_code == 303
+    days_pass(session, claim, 8)
+    assert form(clerk, claim, "start_notice").status_code == 303
+    assert state_of(session, claim) == "public_notice"
+    days_pass(session, claim, 8)
+    closed = form(clerk, claim, "close_notice")
+    assert state_of(session, claim) == "approval", closed.headers.get("location")
+
+    page = adjudicator.get(f"/claims/{claim.id}").text
+    assert "超过您的审批权限" in page  # the authority rule, before pressing
+    due = session.get(Claim, claim.id).entitled
+    assert form(adjudicator, claim, "approve", amount=str(due)).status_code == 303
+    assert state_of(session, claim) == "approval"  # waits for a supervisor
+    assert "须由主管作第二次审批" in adjudicator.get(f"/claims/{claim.id}").text
+    assert form(supervisor, claim, "approve", amount=str(due)).status_code == 303
+    assert state_of(session, claim) == "payment_pending"
+
+
+# --- what the pages show ----------------------------------------------------------------------
+
+def test_names_and_id_numbers_are_masked(browser, session, claim):
+    page = browser("auditor").get(f"/claims/{claim.id}").text
+    member = session.exec(select(Member).where(Member.household_id == claim.household_id)
+                          ).first()
+    assert member.id_number not in page and member.name not in page
+    assert member.id_number[:4] + "*" * 10 + member.id_number[-4:] in page
+
+
+def test_the_language_switch_is_remembered(browser, claim):
+    user = browser("clerk")
+    assert "理赔案件" in user.get("/claims").text
+    switched = user.get("/language/en?next=/claims")
+    assert switched.status_code == 200 and ">Claims" in switched.text
+    assert "理赔案件" not in user.get("/dashboard").text
+    assert "Open claims" in user.get("/dashboard").text
+
+
+def test_the_queue_filters_sorts_and_exports(browser, claim):
+    user = browser("adjudicator")
+    assert claim.claim_number in user.get("/claims?state=opened&sort=amount").text
+    assert claim.claim_number not in user.get("/claims?state=paid").text
+    assert user.get("/claims?min_amount=abc").status_code == 422
+    export = user.get("/claims?state=opened&export=xlsx")
+    assert export.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert export.content[:2] == b"PK"
+
+
+def test_every_text_of_the_workspace_has_its_chinese(tmp_path):
+    """Each message in the templates and the web code is in the Chinese catalog."""
+    translated = catalog("zh")
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT, method_map=[("claims/web/**.py", "python"), ("claims/app.py", "python"),
+                              ("templates/**.html", "jinja2")],
+            options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+            keywords={"_": None, "gettext": None, "N_": None}):
+        found.add(message if isinstance(message, str) else message[0])
+    assert len(found) > 100
+    assert sorted(found - set(translated)) == []
