@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,7 @@ def pytest_terminal_summary(terminalreporter):
         )
     else:
         terminalreporter.write_line("Databases tested: SQLite and PostgreSQL.")
+    if not Path("/usr/bin/chromium").exists():
+        terminalreporter.write_line(
+            "NOTE: the browser tests were SKIPPED — no /usr/bin/chromium (apt-get install "
+            "chromium chromium-driver fonts-noto-cjk).", yellow=True, bold=True)

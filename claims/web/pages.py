@@ -405,7 +405,7 @@ def claim_page(request: Request, session: SessionDep, user: User, claim_id: int,
         score=score, factors=factors, actions=allowed_actions(claim, user),
         hints=approval_hint(session, claim, user, _), mask=masking,
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
-        trace=(claim.calculation or {}).get("trace", []),
+        calculations=(claim.calculation or {}).get("events", []),
         due=claim.entitled - claim.paid_amount)
 
 

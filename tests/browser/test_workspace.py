@@ -1,0 +1,222 @@
+"""The web workspace in a real browser (Debian's Chromium driven by Playwright): staff of each
+role sign in, a claim is taken through its forms to payment with a supervisor's second
+approval, a step not theirs is refused, the language switches. On SQLite and PostgreSQL.
+
+Without /usr/bin/chromium these tests are skipped and the run says so at the end, unless
+FANGPIN_REQUIRE_BROWSER=1 (as .ci/run sets it), which makes the skip a failure. With
+FANGPIN_SCREENSHOTS=DIR they also save the screenshots the README shows.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from claims.app import create_app
+from claims.auth import SYSTEM
+from claims.db import get_session, make_engine
+from claims.migrate import upgrade
+from claims.models import Claim, ClaimRecord
+from claims.people import create_user
+from claims.web.session import set_password
+from tests.claims.conftest import DEPARTMENT_KEY, build_county, evaluate
+from tests.claims.test_intake import illness
+from tests.conftest import database_url
+
+CHROMIUM = Path("/usr/bin/chromium")
+REQUIRE = os.environ.get("FANGPIN_REQUIRE_BROWSER") == "1"
+SHOTS = os.environ.get("FANGPIN_SCREENSHOTS")
+PASSWORD = "correct horse battery"
+STAFF = {"clerk": None, "investigator": None, "adjudicator": Decimal("5000"),
+         "supervisor": Decimal("100000"), "auditor": None, "admin": None}
+
+if not CHROMIUM.exists():
+    if REQUIRE:
+        pytest.fail("browser tests need /usr/bin/chromium (apt-get install chromium "
+                    "chromium-driver); FANGPIN_REQUIRE_BROWSER=1", pytrace=False)
+    pytest.skip("no /usr/bin/chromium: the browser tests did not run", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(request, tmp_path_factory):
+    """The service on a free port over a county with one claim and a user of each role."""
+    for url in database_url(request.param, tmp_path_factory, "browser"):
+        upgrade(url)
+        engine = make_engine(url, pool_size=5)
+        app = create_app()
+        app.dependency_overrides[get_session] = _sessions(engine)
+        with Session(engine) as session:
+            build_county(session)
+            for role, limit in STAFF.items():
+                user, _ = create_user(session, SYSTEM, username=role, full_name=f"{role}者",
+                                      role=role, approval_limit=limit)
+                set_password(session, SYSTEM, user, PASSWORD)
+            session.commit()
+        with TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"}) as api:
+            assert api.post("/api/events", json=illness()).status_code == 202
+        with Session(engine) as session:
+            evaluate(session)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", engine
+        server.should_exit = True
+        thread.join(10)
+        engine.dispose()
+
+
+def _sessions(engine):
+    def session_now():
+        with Session(engine) as session:
+            yield session
+    return session_now
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def sign_in(site, chromium):
+    base, _engine = site
+    contexts = []
+
+    def as_role(role: str, language: str = "zh"):
+        context = chromium.new_context(base_url=base, viewport={"width": 1366, "height": 768})
+        context.add_cookies([{"name": "fangpin_lang", "value": language, "url": base}])
+        page = context.new_page()
+        page.goto("/dashboard")
+        page.get_by_label("用户名" if language == "zh" else "Username").fill(role)
+        page.get_by_label("密码" if language == "zh" else "Password").fill(PASSWORD)
+        page.get_by_role("button", name="登录" if language == "zh" else "Sign in").click()
+        expect(page).to_have_url(f"{base}/dashboard")
+        contexts.append(context)
+        return page
+
+    yield as_role
+    for context in contexts:
+        context.close()
+
+
+def claim_of(engine) -> Claim:
+    with Session(engine) as session:
+        return session.exec(select(Claim)).one()
+
+
+def days_pass(engine, days: int) -> None:
+    with Session(engine) as session:
+        for record in session.exec(select(ClaimRecord)):
+            record.created_at -= timedelta(days=days)
+        session.commit()
+
+
+def step(page, claim: Claim, action: str, fill: dict[str, str] | None = None) -> None:
+    """Open the claim, fill the action's form, press its button, and see it done."""
+    page.goto(f"/claims/{claim.id}")
+    form = page.locator(f'form[action="/claims/{claim.id}/actions/{action}"]')
+    for label, value in (fill or {}).items():
+        field = form.get_by_label(label)
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    form.get_by_role("button").click()
+    expect(page.locator(".done")).to_be_visible()
+
+
+def test_each_role_signs_in_and_sees_its_name(sign_in):
+    for role in STAFF:
+        page = sign_in(role)
+        expect(page.locator("header")).to_contain_text(f"{role}者")
+        expect(page.get_by_role("heading", name="工作台")).to_be_visible()
+
+
+def test_a_claim_from_opened_to_payment_with_a_supervisors_second_approval(site, sign_in):
+    base, engine = site
+    claim = claim_of(engine)
+    investigator, clerk = sign_in("investigator"), sign_in("clerk")
+    adjudicator, supervisor = sign_in("adjudicator"), sign_in("supervisor")
+
+    step(investigator, claim, "start_investigation")
+    step(investigator, claim, "submit_survey", {
+        "入户日期": date.today().isoformat(),
+        "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
+        "调查结论": "住院属实，家庭困难",
+        "财产核查，每行一项：项目：结果": "存款：无大额存款\n车辆：无"})
+    step(clerk, claim, "record_review", {"结果": "agree",
+                                         "参加评议的代表（用逗号分隔）": "代表甲，代表乙"})
+    days_pass(engine, 8)
+    step(clerk, claim, "start_notice")
+    days_pass(engine, 8)
+    step(clerk, claim, "close_notice")
+
+    adjudicator.goto(f"/claims/{claim.id}")
+    expect(adjudicator.get_by_text("超过您的审批权限")).to_be_visible()
+    if SHOTS:
+        adjudicator.screenshot(path=f"{SHOTS}/claim.png", full_page=True)
+    step(adjudicator, claim, "approve")
+    expect(adjudicator.get_by_text("须由主管作第二次审批")).to_be_visible()
+    step(supervisor, claim, "approve")
+    expect(supervisor.locator("h1 .tag")).to_have_text("待支付")
+    assert claim_of(engine).state == "payment_pending"
+    if SHOTS:
+        supervisor.goto("/dashboard")
+        supervisor.screenshot(path=f"{SHOTS}/dashboard.png", full_page=True)
+        supervisor.goto("/claims")
+        supervisor.screenshot(path=f"{SHOTS}/queue.png", full_page=True)
+
+
+def test_a_step_that_is_not_theirs_is_refused(site, sign_in):
+    base, engine = site
+    claim = claim_of(engine)
+    auditor = sign_in("auditor")
+    auditor.goto(f"/claims/{claim.id}")
+    expect(auditor.get_by_text("此案件当前状态下没有您可办理的事项")).to_be_visible()
+    # a form posted anyway (say, from an old tab) is refused, and the claim stays as it was
+    before = claim.state
+    auditor.evaluate("""([id, action]) => {
+        const f = document.createElement('form'); f.method = 'post';
+        f.action = `/claims/${id}/actions/${action}`;
+        const t = document.createElement('input'); t.name = 'csrf_token';
+        t.value = document.querySelector('header input[name=csrf_token]').value;
+        const r = document.createElement('input'); r.name = 'reason'; r.value = 'x';
+        f.append(t, r); document.body.append(f); f.submit(); }""", [claim.id, "withdraw"])
+    expect(auditor.locator(".error")).to_contain_text("withdraw is for")
+    assert claim_of(engine).state == before
+
+
+def test_the_language_switch(sign_in):
+    page = sign_in("clerk")
+    expect(page.get_by_role("link", name="理赔案件")).to_be_visible()
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("link", name="Claims", exact=True)).to_be_visible()
+    page.goto("/warnings")
+    expect(page.get_by_role("heading", name="Early warnings")).to_be_visible()
