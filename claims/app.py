@@ -35,6 +35,7 @@ from claims.db import get_engine
 from claims.logs import mask_id_numbers
 from claims.models import Role
 from claims.settings import get_settings
+from claims.web import office as web_office
 from claims.web import pages as web_pages
 from claims.web.i18n import translator
 from policies.errors import DomainError
@@ -165,6 +166,7 @@ def create_app() -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(risk_api.router)
     app.include_router(web_pages.router)
+    app.include_router(web_office.router)
 
     @app.exception_handler(web_pages.PageError)
     def _page_error(request: Request, exc: web_pages.PageError):

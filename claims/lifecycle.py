@@ -264,7 +264,7 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         return S.public_notice
     if name == "start_notice":
         if step.start_date is not None:
-            earliest = _notice_start(session, claim)
+            earliest = notice_start(session, claim)
             if not earliest <= step.start_date <= today:
                 raise InvalidInput(f"start_date {step.start_date} must fall between the day "
                                    f"of the review ({earliest}) and today",
@@ -273,7 +273,7 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
     if name == "record_objection":
         return S.investigating if step.upheld else S.public_notice
     if name == "close_notice":
-        started = _notice_start(session, claim, recorded=True)
+        started = notice_start(session, claim, recorded=True)
         ends = started + timedelta(days=notice_days)
         if today < ends:
             raise InvalidTransition(f"the public notice runs {notice_days} days from {started}:"
@@ -300,7 +300,7 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
     raise AssertionError(name)
 
 
-def _notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> date:
+def notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> date:
     """The day of the last review or objection; with ``recorded``, the start date that
     start_notice set since then, if any."""
     records = session.exec(

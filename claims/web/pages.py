@@ -65,6 +65,11 @@ def language_of(request: Request) -> str:
     return chosen if chosen in LANGUAGES else DEFAULT
 
 
+def text_for(request: Request, message: str) -> str:
+    """A message in the request's language."""
+    return translator(language_of(request))(message)
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     language = language_of(request)
     html = environment(language).get_template(template).render(
@@ -94,14 +99,13 @@ User = Annotated[web_session.SignedIn, Depends(signed_in)]
 
 def check_csrf(request: Request, user: web_session.SignedIn, token: str | None) -> None:
     if not web_session.csrf_ok(user.csrf_token, token):
-        raise PageError(403, translator(language_of(request))(
-            "This form has expired; reload the page and try again."))
+        raise PageError(403, text_for(
+            request, "This form has expired; reload the page and try again."))
 
 
 def need_role(request: Request, user: web_session.SignedIn, *roles: str) -> None:
     if user.user.role not in roles:
-        raise PageError(403, translator(language_of(request))(
-            "Your role may not open this page."))
+        raise PageError(403, text_for(request, "Your role may not open this page."))
 
 
 def _visible_households(query, user: web_session.SignedIn):

@@ -256,7 +256,85 @@ def test_every_text_of_the_workspace_has_its_chinese(tmp_path):
             ROOT, method_map=[("claims/web/**.py", "python"), ("claims/app.py", "python"),
                               ("templates/**.html", "jinja2")],
             options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
-            keywords={"_": None, "gettext": None, "N_": None}):
+            keywords={"_": None, "gettext": None, "N_": None, "text_for": (2,)}):
         found.add(message if isinstance(message, str) else message[0])
     assert len(found) > 100
     assert sorted(found - set(translated)) == []
+
+
+# --- the other pages -----------------------------------------------------------------------------
+
+OTHER_PAGES = ["/households", "/households?q=H0001", "/notice", "/payments"]
+
+
+@pytest.mark.parametrize("role", ["clerk", "investigator", "adjudicator", "supervisor",
+                                  "auditor", "admin"])
+def test_who_may_open_and_do_what_on_the_other_pages(browser, claim, county, role):
+    user = browser(role)
+    for path in [*OTHER_PAGES, f"/households/{county.household.id}"]:
+        assert user.get(path).status_code == 200, path
+    assert (user.get("/admin").status_code == 200) == (role == "admin")
+    token = csrf_of(user.get("/payments").text)
+    gathered = user.post("/payments", data={"csrf_token": token}, follow_redirects=False)
+    assert (gathered.status_code != 403) == (role in ("supervisor", "admin"))
+    added = user.post("/admin/clients", data={"csrf_token": token, "name": "x局",
+                                               "organisation": "civil_affairs"})
+    assert (added.status_code == 200) == (role == "admin")
+    revealed = user.post(f"/households/{county.household.id}/reveal",
+                         data={"csrf_token": token})
+    assert revealed.status_code == 403  # nobody may, until an administrator allows it
+
+
+def test_revealing_and_searching_by_id_number_are_on_the_audit_trail(browser, session, county):
+    from claims.models import AuditEntry
+
+    allowed = browser("clerk", may_reveal=True)
+    member = county.members[0]
+    found = allowed.get("/households", params={"q": member.id_number})
+    assert county.household.household_number in found.text
+    page = allowed.get(f"/households/{county.household.id}").text
+    assert member.id_number not in page
+    shown = allowed.post(f"/households/{county.household.id}/reveal",
+                         data={"csrf_token": csrf_of(page)})
+    assert member.id_number in shown.text and member.name in shown.text
+    session.expire_all()
+    actions = list(session.exec(select(AuditEntry.action).where(
+        AuditEntry.actor == f"user:{allowed.user.username}")))
+    assert actions == ["search_by_id_number", "reveal"]
+
+
+def test_a_claim_in_notice_is_printed_masked_with_its_dates(browser, session, claim, county):
+    investigator, clerk = browser("investigator"), browser("clerk")
+    form(investigator, claim, "start_investigation")
+    form(investigator, claim, "submit_survey", visit_date=str(date.today()),
+         team="甲，乙", findings="属实", asset_check="存款: 无")
+    form(clerk, claim, "record_review", outcome="agree", representatives="代表甲")
+    form(clerk, claim, "start_notice", start_date=str(date.today()))
+    village = county.ids["village0"]
+    notice = clerk.get("/notice", params={"village": village}).text
+    head = county.members[0]
+    assert claim.claim_number in notice and head.id_number not in notice
+    assert head.id_number[:4] + "*" * 10 + head.id_number[-4:] in notice
+    assert str(date.today()) in notice and str(date.today() + timedelta(days=7)) in notice
+
+
+def test_a_payment_batch_through_the_pages(browser, session, claim):
+    supervisor = browser("supervisor", approval_limit=Decimal("100000"))
+    session.get(Claim, claim.id).state = "payment_pending"
+    session.get(Claim, claim.id).approved_amount = claim.entitled
+    session.commit()
+    page = supervisor.get("/payments").text
+    created = supervisor.post("/payments", data={"csrf_token": csrf_of(page)})
+    assert created.status_code == 200 and claim.claim_number in created.text
+    batch_path = str(created.url.path)
+    exported = supervisor.post(f"{batch_path}/bank-file",
+                               data={"csrf_token": csrf_of(created.text), "format": "csv"})
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    payment_id = exported.text.splitlines()[1].split(",")[0]
+    answer = f"payment_id,status,reference\n{payment_id},paid,BANK-1\nnope,paid,x\n".encode()
+    confirmed = supervisor.post(f"{batch_path}/confirmation",
+                                data={"csrf_token": csrf_of(created.text)},
+                                files={"file": ("answer.csv", answer)})
+    assert confirmed.status_code == 200
+    assert "paid" in confirmed.text and "error" in confirmed.text  # line by line
+    assert state_of(session, claim) == "paid"

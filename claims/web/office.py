@@ -1,0 +1,326 @@
+"""The workspace's other pages: households (search, the household page, revealing personal
+data), the public notice of a village (公示, printable), payment batches, administration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, select
+
+from claims import audit, lifecycle, nightly, payments
+from claims.api.deps import SessionDep
+from claims.models import (
+    ApiClient,
+    AppUser,
+    Claim,
+    EarlyWarning,
+    Household,
+    IncomeRecord,
+    Member,
+    PaymentBatch,
+    Region,
+    Role,
+    TriggerEvent,
+)
+from claims.people import create_client, create_user
+from claims.web import masking
+from claims.web.i18n import translator
+from claims.web.pages import (
+    PageError,
+    User,
+    check_csrf,
+    language_of,
+    need_role,
+    render,
+    text_for,
+)
+from claims.web.session import set_password
+from policies import benefits, registry
+from policies.citizen_id import InvalidCitizenId, parse_citizen_id
+from policies.errors import DomainError
+from risk.models import HouseholdScore
+
+router = APIRouter(include_in_schema=False)
+ROLES = ["clerk", "investigator", "adjudicator", "supervisor", "auditor", "admin"]
+
+
+def _area_ok(user, household: Household | None) -> bool:
+    return household is not None and (user.villages is None
+                                      or household.village_id in user.villages)
+
+
+# --- households ---------------------------------------------------------------------------------
+
+@router.get("/households")
+def households(request: Request, session: SessionDep, user: User, q: str = ""):
+    """Search by household number, a member's name, or an ID number (the search is audited:
+    it says who looked for whom)."""
+    q = q.strip()
+    rows = []
+    if q:
+        query = (select(Household, Region.name).join(Region, Region.id == Household.village_id)
+                 .order_by(Household.household_number).limit(50))
+        try:
+            number = parse_citizen_id(q).number
+        except InvalidCitizenId:
+            number = None
+        if number:
+            audit.record(session, user.actor, "member", masking.id_number(number),
+                         "search_by_id_number")
+            session.commit()
+            query = query.where(Household.id.in_(select(Member.household_id).where(
+                Member.id_number == number)))
+        else:
+            query = query.where(sa.or_(
+                Household.household_number.startswith(q),
+                Household.id.in_(select(Member.household_id).where(Member.name == q))))
+        if user.villages is not None:
+            query = query.where(Household.village_id.in_(user.villages))
+        rows = session.exec(query).all()
+    return render(request, "households.html", user=user, q=q, rows=rows)
+
+
+@router.get("/households/{household_id}")
+def household_page(request: Request, session: SessionDep, user: User, household_id: int):
+    return _household(request, session, user, household_id, reveal=False)
+
+
+@router.post("/households/{household_id}/reveal")
+def reveal(request: Request, session: SessionDep, user: User, household_id: int,
+           csrf_token: Annotated[str, Form()] = ""):
+    """Show the household's names and ID numbers in full, once, on the audit trail."""
+    check_csrf(request, user, csrf_token)
+    if not user.user.may_reveal:
+        raise PageError(403, text_for(request, "You may not show personal data in full."))
+    household = session.get(Household, household_id)
+    if not _area_ok(user, household):
+        raise PageError(404, text_for(request, "No such household, or not in your area."))
+    audit.record(session, user.actor, "household", household.household_number, "reveal")
+    session.commit()
+    return _household(request, session, user, household_id, reveal=True)
+
+
+def _household(request, session: Session, user, household_id: int, reveal: bool):
+    household = session.get(Household, household_id)
+    if not _area_ok(user, household):
+        raise PageError(404, text_for(request, "No such household, or not in your area."))
+    members = session.exec(select(Member).where(Member.household_id == household_id)
+                           .order_by(Member.id)).all()
+    incomes = session.exec(select(IncomeRecord).where(IncomeRecord.household_id == household_id)
+                           .order_by(IncomeRecord.period_start)).all()
+    events = session.exec(select(TriggerEvent).where(TriggerEvent.household_id == household_id)
+                          .order_by(TriggerEvent.id.desc()).limit(50)).all()
+    claims = session.exec(select(Claim).where(Claim.household_id == household_id)
+                          .order_by(Claim.id.desc())).all()
+    warnings = session.exec(select(EarlyWarning).where(
+        EarlyWarning.household_id == household_id).order_by(EarlyWarning.id.desc())).all()
+    current = nightly.current_run(session)
+    score = session.exec(select(HouseholdScore.score).where(
+        HouseholdScore.run_id == current.id, HouseholdScore.household_id == household_id)
+    ).first() if current else None
+    lines = {}
+    for record in incomes:
+        year = record.period_start.year
+        if year not in lines:
+            try:
+                lines[year] = registry.monitoring_line_for(session, household.village_id,
+                                                           year)["amount"]
+            except DomainError:
+                lines[year] = None
+    village = session.get(Region, household.village_id)
+    return render(request, "household.html", user=user, household=household, village=village,
+                  members=members, incomes=incomes, events=events, claims=claims,
+                  warnings=warnings, score=score, lines=lines, reveal=reveal,
+                  name=(lambda n: n) if reveal else masking.name,
+                  id_number=(lambda n: n) if reveal else masking.id_number)
+
+
+# --- the public notice --------------------------------------------------------------------------
+
+@router.get("/notice")
+def notice(request: Request, session: SessionDep, user: User, village: int | None = None):
+    """The claims in public notice in a village, ready to print on A4 (公示)."""
+    villages = session.exec(
+        select(Region.id, Region.name).join(Household, Household.village_id == Region.id)
+        .join(Claim, Claim.household_id == Household.id)
+        .where(Claim.state == "public_notice").distinct().order_by(Region.name)).all()
+    if user.villages is not None:
+        villages = [v for v in villages if v[0] in user.villages]
+    rows = []
+    chosen = None
+    if village is not None:
+        if user.villages is not None and village not in user.villages:
+            raise PageError(404, text_for(request, "Not in your area."))
+        chosen = session.get(Region, village)
+        for claim, household in session.exec(
+                select(Claim, Household).join(Household, Household.id == Claim.household_id)
+                .where(Claim.state == "public_notice", Household.village_id == village)
+                .order_by(Claim.claim_number)).all():
+            head = session.exec(select(Member).where(Member.household_id == household.id,
+                                                     Member.relation == "head")).first()
+            terms = benefits.terms_of(benefits.get_terms_version(session,
+                                                                 claim.terms_version_id))
+            start = lifecycle.notice_start(session, claim, recorded=True)
+            rows.append({"claim": claim, "household": household,
+                         "head": masking.name(head.name if head else ""),
+                         "id_number": masking.id_number(head.id_number if head else ""),
+                         "start": start, "end": start + timedelta(days=terms.notice_days)})
+    return render(request, "notice.html", user=user, villages=villages, chosen=chosen,
+                  rows=rows)
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+@router.get("/payments")
+def payment_batches(request: Request, session: SessionDep, user: User):
+    batches = session.exec(select(PaymentBatch).order_by(PaymentBatch.id.desc()).limit(100)
+                           ).all()
+    summary = [(b, payments.batch_lines(session, b.id)) for b in batches]
+    waiting = session.exec(select(sa.func.count(Claim.id)).where(
+        Claim.state == "payment_pending")).one()
+    return render(request, "payments.html", user=user, batches=summary, waiting=waiting,
+                  may_pay=user.user.role in (Role.supervisor, Role.admin),
+                  amount_of=payments.amount_of)
+
+
+@router.post("/payments")
+def new_batch(request: Request, session: SessionDep, user: User,
+              csrf_token: Annotated[str, Form()] = ""):
+    check_csrf(request, user, csrf_token)
+    need_role(request, user, Role.supervisor, Role.admin)
+    try:
+        batch = payments.create_batch(session, user.actor)
+    except DomainError as refused:
+        raise PageError(refused.status_code, refused.message) from None
+    session.commit()
+    return RedirectResponse(f"/payments/{batch.id}", status_code=303)
+
+
+@router.get("/payments/{batch_id}")
+def batch_page(request: Request, session: SessionDep, user: User, batch_id: int):
+    try:
+        batch = payments.get_batch(session, batch_id)
+    except DomainError as refused:
+        raise PageError(refused.status_code, refused.message) from None
+    lines = payments.batch_lines(session, batch_id)
+    return render(request, "batch.html", user=user, batch=batch, lines=lines, results=None,
+                  amount=payments.amount_of(lines),
+                  may_pay=user.user.role in (Role.supervisor, Role.admin),
+                  account=masking.account)
+
+
+@router.post("/payments/{batch_id}/bank-file")
+def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
+               csrf_token: Annotated[str, Form()] = "", format: Annotated[str, Form()] = "csv"):
+    check_csrf(request, user, csrf_token)
+    need_role(request, user, Role.supervisor, Role.admin)
+    if format not in ("csv", "xlsx"):
+        raise PageError(422, "format: csv or xlsx")
+    try:
+        data = payments.bank_file(session, user.actor, batch_id, format)
+    except DomainError as refused:
+        raise PageError(refused.status_code, refused.message) from None
+    session.commit()
+    media = {"csv": "text/csv; charset=utf-8", "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}[format]
+    return Response(data, media_type=media, headers={
+        "content-disposition": f'attachment; filename="batch-{batch_id}.{format}"'})
+
+
+@router.post("/payments/{batch_id}/confirmation")
+async def batch_confirmation(request: Request, session: SessionDep, user: User, batch_id: int,
+                             file: Annotated[UploadFile, File()],
+                             csrf_token: Annotated[str, Form()] = ""):
+    check_csrf(request, user, csrf_token)
+    need_role(request, user, Role.supervisor, Role.admin)
+    data = await file.read()
+    try:
+        results = payments.confirm(session, user.actor, batch_id, data,
+                                   file.filename or "confirmation.csv")
+    except DomainError as refused:
+        raise PageError(refused.status_code, refused.message) from None
+    session.commit()
+    batch = payments.get_batch(session, batch_id)
+    lines = payments.batch_lines(session, batch_id)
+    return render(request, "batch.html", user=user, batch=batch, lines=lines, results=results,
+                  amount=payments.amount_of(lines), may_pay=True, account=masking.account)
+
+
+# --- administration -----------------------------------------------------------------------------
+
+@router.get("/admin")
+def admin_page(request: Request, session: SessionDep, user: User):
+    need_role(request, user, Role.admin)
+    return _admin(request, session, user)
+
+
+def _admin(request, session: Session, user, **shown):
+    users = session.exec(select(AppUser).order_by(AppUser.username)).all()
+    clients = session.exec(select(ApiClient).order_by(ApiClient.name)).all()
+    townships = session.exec(select(Region.id, Region.name).where(
+        Region.level == "township").order_by(Region.code)).all()
+    return render(request, "admin.html", user=user, users=users, clients=clients,
+                  townships=townships, roles=ROLES, names=dict(townships), **shown)
+
+
+@router.post("/admin/users")
+async def admin_user(request: Request, session: SessionDep, user: User):
+    """Add a user, or change one (role, limit, townships, reveal permission, active,
+    password)."""
+    need_role(request, user, Role.admin)
+    form = await request.form()
+    check_csrf(request, user, form.get("csrf_token"))
+    _ = translator(language_of(request))
+    username = str(form.get("username", "")).strip()
+    role = str(form.get("role", ""))
+    if role not in ROLES:
+        raise PageError(422, _("Choose a role."))
+    try:
+        limit = Decimal(str(form.get("approval_limit"))) if form.get("approval_limit") else None
+    except InvalidOperation:
+        raise PageError(422, _("The approval limit is not an amount.")) from None
+    townships = [int(t) for t in form.getlist("townships") if str(t).isdigit()] or None
+    try:
+        existing = session.exec(select(AppUser).where(AppUser.username == username)).first()
+        if existing is None:
+            existing, _token = create_user(session, user.actor, username=username,
+                                           full_name=str(form.get("full_name", "")) or username,
+                                           role=role, approval_limit=limit)
+        before = {"role": existing.role, "approval_limit": existing.approval_limit,
+                  "townships": existing.townships, "may_reveal": existing.may_reveal,
+                  "active": existing.active}
+        existing.role, existing.approval_limit, existing.townships = role, limit, townships
+        existing.may_reveal = form.get("may_reveal") == "1"
+        existing.active = form.get("active", "1") == "1"
+        session.add(existing)
+        audit.record(session, user.actor, "user", username, "update", before=before,
+                     after={"role": role, "approval_limit": limit, "townships": townships,
+                            "may_reveal": existing.may_reveal, "active": existing.active})
+        if form.get("password"):
+            set_password(session, user.actor, existing, str(form.get("password")))
+        session.commit()
+    except DomainError as refused:
+        session.rollback()
+        raise PageError(refused.status_code, f"{refused.field or ''}: {refused.message}"
+                        ) from None
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/clients")
+def admin_client(request: Request, session: SessionDep, user: User,
+                 name: Annotated[str, Form()], organisation: Annotated[str, Form()],
+                 csrf_token: Annotated[str, Form()] = ""):
+    """Add a department's API key; the key is shown once, on this page."""
+    need_role(request, user, Role.admin)
+    check_csrf(request, user, csrf_token)
+    try:
+        client, key = create_client(session, user.actor, name.strip(), organisation)
+    except DomainError as refused:
+        raise PageError(refused.status_code, refused.message) from None
+    session.commit()
+    return _admin(request, session, user, new_key=(client.name, key))
