@@ -153,6 +153,14 @@ def forget_known_types() -> None:
     _known_types = frozenset(BUILTIN_EVENT_TYPES)
 
 
+def event_types(session: Session) -> frozenset[str]:
+    """Every event type: built in, or declared by a stored terms version."""
+    types = set(BUILTIN_EVENT_TYPES)
+    for version in session.exec(select(TermsVersion)):
+        types.update(benefits.terms_of(version).event_types)
+    return frozenset(types)
+
+
 class KnownTypes:
     """The event types one call accepts: built in or declared by stored terms. Terms versions
     are only ever added, so the stored terms are read again only when an event names a type
@@ -164,10 +172,7 @@ class KnownTypes:
     def check(self, event: EventIn) -> None:
         global _known_types
         if event.type not in self.types and not self.read:
-            types = set(BUILTIN_EVENT_TYPES)
-            for version in self.session.exec(select(TermsVersion)):
-                types.update(benefits.terms_of(version).event_types)
-            self.types = _known_types = frozenset(types)
+            self.types = _known_types = event_types(self.session)
             self.read = True
         if event.type not in self.types:
             raise InvalidInput(f"unknown event type {event.type!r}; known: "

@@ -46,6 +46,9 @@ class HouseholdScore(SQLModel, table=True):
     """A household's probability of falling below the line within the year, in one run."""
 
     __tablename__ = "household_score"
+    # A run's households from the riskiest down: the claims queue's risk order, without
+    # sorting a county's scores.
+    __table_args__ = (sa.Index("ix_household_score_run_score", "run_id", "score"),)
     run_id: int = Field(foreign_key="score_run.id", primary_key=True)
     household_id: int = Field(foreign_key="household.id", primary_key=True)
     score: float

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, nightly, reports
+from claims import audit, intake, lifecycle, nightly, reports
 from claims.api.deps import SessionDep
 from claims.models import (
     AuditEntry,
@@ -42,6 +42,7 @@ from risk.models import HouseholdScore
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "fangpin_lang"
 PAGE = 50
+COUNT_UP_TO = 1000
 STATES = ["opened", "investigating", "village_review", "public_notice", "approval",
           "payment_pending", "paid", "rejected", "withdrawn", "reopened"]
 OPEN = [s for s in STATES if s not in reports.FINAL]
@@ -267,25 +268,26 @@ def queue_filter(state: str = "", trigger: str = "", township: str = "", village
                        sort if sort in SORTS else "due_date", page)
 
 
-def queue_query(session: Session, user: web_session.SignedIn, f: QueueFilter):
-    current = nightly.current_run(session)
-    village = sa.orm.aliased(Region)
-    query = (select(Claim, Household.household_number, Household.village_id,
-                    village.name.label("village_name"), HouseholdScore.score)
-             .join(Household, Household.id == Claim.household_id)
-             .join(village, village.id == Household.village_id)
-             .outerjoin(HouseholdScore, sa.and_(
-                 HouseholdScore.household_id == Claim.household_id,
-                 HouseholdScore.run_id == (current.id if current else -1))))
-    query = _visible_households(query, user)
+def queue_ids(session: Session, user: web_session.SignedIn, f: QueueFilter, run_id: int):
+    """The claims the filter selects, as a query of their ids: only the tables a filter or
+    the sort needs are joined, so the database can walk an index of the claims."""
+    query = select(Claim.id)
+    if user.villages is not None or f.township is not None or f.village is not None:
+        query = _visible_households(
+            query.join(Household, Household.id == Claim.household_id), user)
+        if f.township is not None:
+            query = query.where(Household.village_id.in_(
+                select(Region.id).where(Region.parent_id == f.township)))
+        if f.village is not None:
+            query = query.where(Household.village_id == f.village)
+    if f.min_risk is not None or f.sort == "risk":
+        # Only scored households' claims: the scores of a run, riskiest first, lead.
+        query = query.join(HouseholdScore, sa.and_(
+            HouseholdScore.household_id == Claim.household_id, HouseholdScore.run_id == run_id))
     if f.state:
         query = query.where(Claim.state == f.state)
     if f.trigger:
         query = query.where(Claim.trigger == f.trigger)
-    if f.township is not None:
-        query = query.where(village.parent_id == f.township)
-    if f.village is not None:
-        query = query.where(Household.village_id == f.village)
     if f.min_amount is not None:
         query = query.where(Claim.entitled >= f.min_amount)
     if f.max_amount is not None:
@@ -297,13 +299,31 @@ def queue_query(session: Session, user: web_session.SignedIn, f: QueueFilter):
     return query
 
 
+def queue_rows(session: Session, ids: list[int], run_id: int) -> list:
+    """The queue's rows for these claims, in this order."""
+    village = sa.orm.aliased(Region)
+    found = {row[0].id: row for row in session.exec(
+        select(Claim, Household.household_number, Household.village_id,
+               village.name.label("village_name"), HouseholdScore.score)
+        .join(Household, Household.id == Claim.household_id)
+        .join(village, village.id == Household.village_id)
+        .outerjoin(HouseholdScore, sa.and_(HouseholdScore.household_id == Claim.household_id,
+                                           HouseholdScore.run_id == run_id))
+        .where(Claim.id.in_(ids))).all()}
+    return [found[i] for i in ids]
+
+
 @router.get("/claims")
 def claims_queue(request: Request, session: SessionDep, user: User,
                  f: Annotated[QueueFilter, Depends(queue_filter)],
                  export: str = ""):
-    query = queue_query(session, user, f)
+    current = nightly.current_run(session)
+    run_id = current.id if current else -1
+    query = queue_ids(session, user, f, run_id)
     if export == "xlsx":
-        rows = session.exec(query.order_by(*SORTS[f.sort]).limit(100_000)).all()
+        ids = list(session.exec(query.order_by(*SORTS[f.sort]).limit(100_000)))
+        rows = [row for start in range(0, len(ids), 1000)
+                for row in queue_rows(session, ids[start:start + 1000], run_id)]
         _ = translator(language_of(request))
         table = [{_("Claim"): c.claim_number, _("Household"): number, _("Village"): vname,
                   _("Trigger"): c.trigger, _("State"): c.state, _("Entitled"): c.entitled,
@@ -313,17 +333,20 @@ def claims_queue(request: Request, session: SessionDep, user: User,
         return Response(reports.to_xlsx(table, "claims"), media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             headers={"Content-Disposition": 'attachment; filename="claims.xlsx"'})
-    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(*SORTS[f.sort]).offset((f.page - 1) * PAGE)
-                        .limit(PAGE)).all()
+    # Counted up to a bound: an exact count of a million claims costs more than the page.
+    total = session.exec(select(sa.func.count()).select_from(
+        query.limit(COUNT_UP_TO + 1).subquery())).one()
+    rows = queue_rows(session, list(session.exec(
+        query.order_by(*SORTS[f.sort]).offset((f.page - 1) * PAGE).limit(PAGE))), run_id)
     townships = session.exec(select(Region.id, Region.name).where(
         Region.level == "township").order_by(Region.code)).all()
     if user.villages is not None:
         allowed = set(user.user.townships or [])
         townships = [t for t in townships if t[0] in allowed]
-    triggers = list(session.exec(select(Claim.trigger).distinct()))
-    return render(request, "claims.html", user=user, rows=rows, total=total, f=f,
-                  pages=max(1, -(-total // PAGE)), states=STATES, triggers=sorted(triggers),
+    triggers = intake.event_types(session)
+    return render(request, "claims.html", user=user, rows=rows, total=total,
+                  more=total > COUNT_UP_TO, f=f, pages=max(1, -(-min(total, COUNT_UP_TO) // PAGE)),
+                  states=STATES, triggers=sorted(triggers),
                   townships=townships, today=date.today())
 
 
