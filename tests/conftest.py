@@ -69,9 +69,11 @@ def _fresh_process_state():
     """What the service remembers between requests (who a token is, which event types
     exist) belongs to one database; each test's database is rolled back or new."""
     from claims import auth, intake
+    from claims.web import pages
 
     auth.forget_actors()
     intake.forget_known_types()
+    pages.forget_dashboards()
     yield
 
 

@@ -5,6 +5,7 @@ every form carries the session's CSRF token."""
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -109,6 +110,13 @@ def need_role(request: Request, user: web_session.SignedIn, *roles: str) -> None
         raise PageError(403, text_for(request, "Your role may not open this page."))
 
 
+def _claims_in_area(query, user: web_session.SignedIn):
+    """Limit a query of claims to the user's townships (joining households only then)."""
+    if user.villages is None:
+        return query
+    return _visible_households(query.join(Household, Household.id == Claim.household_id), user)
+
+
 def _visible_households(query, user: web_session.SignedIn):
     """Limit a query joined to households to the user's townships."""
     if user.villages is not None:
@@ -180,19 +188,41 @@ def home():
 
 # --- dashboard --------------------------------------------------------------------------------
 
+DASHBOARD_TTL = 60.0  # seconds the dashboard's figures are reused for the same area
+_dashboards: dict[tuple, tuple[float, dict[str, Any]]] = {}
+
+
+def forget_dashboards() -> None:
+    _dashboards.clear()
+
+
 @router.get("/dashboard")
 def dashboard(request: Request, session: SessionDep, user: User):
-    today = date.today()
-    base = _visible_households(
+    key = (date.today(), tuple(sorted(user.villages)) if user.villages is not None else None)
+    cached = _dashboards.get(key)
+    if cached is None or cached[0] < time.monotonic():
+        if len(_dashboards) > 256:
+            _dashboards.clear()
+        cached = _dashboards[key] = (time.monotonic() + DASHBOARD_TTL,
+                                     dashboard_figures(session, user, key[0]))
+    return render(request, "dashboard.html", user=user, **cached[1])
+
+
+def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
+                      ) -> dict[str, Any]:
+    """The dashboard's figures for the user's area (a second's work with a million claims,
+    so they are reused for a minute; the page says when they were counted)."""
+    base = _claims_in_area(
         select(Claim.state, sa.func.count(Claim.id),
                sa.func.sum(sa.case((sa.and_(Claim.due_date < today,
-                                           Claim.state.in_(OPEN)), 1), else_=0)))
-        .join(Household, Household.id == Claim.household_id), user).group_by(Claim.state)
-    by_state = {state: (count, int(overdue or 0)) for state, count, overdue in session.exec(base)}
-    year_start = date(today.year, 1, 1)
-    money = session.exec(_visible_households(
+                                           Claim.state.in_(OPEN)), 1), else_=0)),
+               sa.func.sum(sa.case((sa.and_(Claim.due_date == today,
+                                           Claim.state.in_(OPEN)), 1), else_=0))),
+        user).group_by(Claim.state)
+    counted = session.exec(base).all()
+    by_state = {state: (count, int(overdue or 0)) for state, count, overdue, _ in counted}
+    money = session.exec(_claims_in_area(
         select(sa.func.sum(Claim.approved_amount), sa.func.sum(Claim.paid_amount))
-        .join(Household, Household.id == Claim.household_id)
         .where(Claim.policy_year == today.year), user)).one()
     township, village = sa.orm.aliased(Region), sa.orm.aliased(Region)
     by_township = session.exec(_visible_households(
@@ -201,24 +231,23 @@ def dashboard(request: Request, session: SessionDep, user: User):
         .join(village, village.id == Household.village_id)
         .join(township, township.id == village.parent_id), user)
         .group_by(township.name).order_by(sa.func.count(Claim.id).desc()).limit(12)).all()
-    by_trigger = session.exec(_visible_households(
-        select(Claim.trigger, sa.func.count(Claim.id))
-        .join(Household, Household.id == Claim.household_id), user)
+    by_trigger = session.exec(_claims_in_area(
+        select(Claim.trigger, sa.func.count(Claim.id)), user)
         .group_by(Claim.trigger).order_by(sa.func.count(Claim.id).desc())).all()
     new_warnings = session.exec(_visible_households(
         select(sa.func.count(EarlyWarning.id))
         .join(Household, Household.id == EarlyWarning.household_id)
         .where(EarlyWarning.status == "open",
                EarlyWarning.created_at >= utcnow() - timedelta(days=7)), user)).one()
-    return render(
-        request, "dashboard.html", user=user,
+    return dict(
         by_state=[(s, *by_state.get(s, (0, 0))) for s in STATES],
         open_total=sum(by_state.get(s, (0, 0))[0] for s in OPEN),
         overdue_total=sum(by_state.get(s, (0, 0))[1] for s in OPEN),
+        due_today=sum(int(due or 0) for *_, due in counted),
         approved=money[0] or Decimal("0.00"), paid=money[1] or Decimal("0.00"),
-        year=today.year, since=year_start,
-        by_township=by_township, by_trigger=by_trigger, new_warnings=new_warnings,
-        funds=_funds(session, today))
+        year=today.year, by_township=list(by_township), by_trigger=list(by_trigger),
+        new_warnings=new_warnings, funds=_funds(session, today),
+        counted_at=utcnow())
 
 
 def _funds(session: Session, today: date) -> list[tuple[str, Any]]:
@@ -242,6 +271,7 @@ class QueueFilter:
     max_amount: Decimal | None = None
     min_risk: float | None = None
     overdue: bool = False
+    due_today: bool = False  # due today or earlier: what must be done today
     sort: str = "due_date"
     page: int = 1
 
@@ -254,7 +284,7 @@ SORTS = {"due_date": (Claim.due_date.asc(), Claim.id.asc()),
 
 def queue_filter(state: str = "", trigger: str = "", township: str = "", village: str = "",
                  min_amount: str = "", max_amount: str = "", min_risk: str = "",
-                 overdue: str = "", sort: str = "due_date",
+                 overdue: str = "", due_today: str = "", sort: str = "due_date",
                  page: Annotated[int, Query(ge=1)] = 1) -> QueueFilter:
     def number(text: str, kind):
         try:
@@ -265,7 +295,7 @@ def queue_filter(state: str = "", trigger: str = "", township: str = "", village
     return QueueFilter(state if state in STATES else "", trigger, number(township, int),
                        number(village, int), number(min_amount, Decimal),
                        number(max_amount, Decimal), number(min_risk, float), overdue == "1",
-                       sort if sort in SORTS else "due_date", page)
+                       due_today == "1", sort if sort in SORTS else "due_date", page)
 
 
 def queue_ids(session: Session, user: web_session.SignedIn, f: QueueFilter, run_id: int):
@@ -296,6 +326,8 @@ def queue_ids(session: Session, user: web_session.SignedIn, f: QueueFilter, run_
         query = query.where(HouseholdScore.score >= f.min_risk)
     if f.overdue:
         query = query.where(Claim.due_date < date.today(), Claim.state.in_(OPEN))
+    if f.due_today:
+        query = query.where(Claim.due_date <= date.today(), Claim.state.in_(OPEN))
     return query
 
 

@@ -1,5 +1,5 @@
 """The web workspace in a real browser (Debian's Chromium driven by Playwright): staff of each
-role sign in, a claim is taken through its forms to payment with a supervisor's second
+role sign in, a claim is taken through its forms to paid with a supervisor's second
 approval, a step not theirs is refused, the language switches. On SQLite and PostgreSQL.
 
 Without /usr/bin/chromium these tests are skipped and the run says so at the end, unless
@@ -159,7 +159,8 @@ def test_each_role_signs_in_and_sees_its_name(sign_in):
         expect(page.get_by_role("heading", name="工作台")).to_be_visible()
 
 
-def test_a_claim_from_opened_to_payment_with_a_supervisors_second_approval(site, sign_in):
+def test_a_claim_from_opened_to_paid_with_a_supervisors_second_approval(site, sign_in,
+                                                                       tmp_path):
     base, engine = site
     claim = claim_of(engine)
     investigator, clerk = sign_in("investigator"), sign_in("clerk")
@@ -187,6 +188,23 @@ def test_a_claim_from_opened_to_payment_with_a_supervisors_second_approval(site,
     step(supervisor, claim, "approve")
     expect(supervisor.locator("h1 .tag")).to_have_text("待支付")
     assert claim_of(engine).state == "payment_pending"
+
+    # payment: a batch, the bank file, and the bank's answer uploaded
+    supervisor.goto("/payments")
+    supervisor.get_by_role("button", name="生成新的支付批次").click()
+    expect(supervisor.get_by_role("cell", name=claim.claim_number)).to_be_visible()
+    with supervisor.expect_download() as download:
+        supervisor.get_by_role("button", name="下载（明细标记为已导出）").click()
+    bank_file = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    payment_id = bank_file.splitlines()[1].split(",")[0]
+    answer = tmp_path / "answer.csv"
+    answer.write_text(f"payment_id,status,reference\n{payment_id},paid,BANK-0001\n",
+                      encoding="utf-8")
+    supervisor.get_by_label("文件（CSV 或 Excel：payment_id、status、银行流水号或失败原因）"
+                            ).set_input_files(str(answer))
+    supervisor.get_by_role("button", name="上传").click()
+    expect(supervisor.locator(".done")).to_contain_text(f"{payment_id}: paid")
+    assert claim_of(engine).state == "paid"
     if SHOTS:
         supervisor.goto("/dashboard")
         supervisor.screenshot(path=f"{SHOTS}/dashboard.png", full_page=True)

@@ -238,10 +238,15 @@ def test_the_language_switch_is_remembered(browser, claim):
     assert "Open claims" in user.get("/dashboard").text
 
 
-def test_the_queue_filters_sorts_and_exports(browser, claim):
+def test_the_queue_filters_sorts_and_exports(browser, session, claim):
     user = browser("adjudicator")
     assert claim.claim_number in user.get("/claims?state=opened&sort=amount").text
     assert claim.claim_number not in user.get("/claims?state=paid").text
+    assert claim.claim_number not in user.get("/claims?due_today=1").text  # due in days
+    session.get(Claim, claim.id).due_date = date.today()
+    session.commit()
+    assert claim.claim_number in user.get("/claims?due_today=1").text
+    assert claim.claim_number not in user.get("/claims?overdue=1").text
     assert user.get("/claims?min_amount=abc").status_code == 422
     export = user.get("/claims?state=opened&export=xlsx")
     assert export.headers["content-type"].startswith("application/vnd.openxmlformats")
@@ -338,3 +343,19 @@ def test_a_payment_batch_through_the_pages(browser, session, claim):
     assert confirmed.status_code == 200
     assert "paid" in confirmed.text and "error" in confirmed.text  # line by line
     assert state_of(session, claim) == "paid"
+
+
+def test_the_dashboard_counts_the_users_area(browser, session, claim, county):
+    session.get(Claim, claim.id).due_date = date.today()
+    session.commit()
+    page = browser("supervisor").get("/dashboard").text
+    kpis = re.findall(r'<b[^>]*>([\d,.]+)</b><span>([^<]+)</span>', page)
+    figures = {label: value for value, label in kpis}
+    assert figures["在办案件"] == "1" and figures["今日到期"] == "1" and figures["超期"] == "0"
+    other = registry.create_region(session, RegionCreate(
+        code="411081102", name="方山镇", level="township", parent_id=county.ids["county"]))
+    session.commit()
+    elsewhere = browser("clerk", townships=[other.id]).get("/dashboard").text
+    figures = {label: value for value, label in re.findall(
+        r'<b[^>]*>([\d,.]+)</b><span>([^<]+)</span>', elsewhere)}
+    assert figures["在办案件"] == "0"
