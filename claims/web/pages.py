@@ -468,6 +468,26 @@ def claim_page(request: Request, session: SessionDep, user: User, claim_id: int,
         due=claim.entitled - claim.paid_amount)
 
 
+REFUSALS = {  # why a step was refused, by the rule broken (the service's words follow)
+    ("Forbidden", "role"): N_("Your role may not take this step."),
+    ("Forbidden", "actor"): N_("The four-eyes rule: you may not take this step on this claim."),
+    ("Forbidden", "amount"): N_("The amount is above your approval limit."),
+    ("InvalidTransition", "state"): N_("The claim is not in a state where this step can be "
+                                       "taken."),
+    ("InvalidTransition", None): N_("This step cannot be taken yet."),
+    ("InvalidInput", None): N_("Please correct the form: %(field)s."),
+}
+
+
+def refusal(error: DomainError, gettext) -> str:
+    """A refused step in the user's language, with the service's own words after it."""
+    kind = type(error).__name__
+    rule = REFUSALS.get((kind, error.field)) or REFUSALS.get((kind, None))
+    if rule is None:
+        return error.message
+    return f"{gettext(rule, field=error.field or '')} ({error.message})"
+
+
 def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:
     """What a step needs, from the fields of its form."""
     def lines(text: str) -> list[str]:
@@ -514,9 +534,8 @@ async def claim_action(request: Request, session: SessionDep, user: User, claim_
         session.commit()
     except DomainError as refused:
         session.rollback()
-        field = f" ({refused.field})" if refused.field else ""
-        return RedirectResponse(f"/claims/{claim_id}?error={quote(refused.message + field)}",
-                                status_code=303)
+        message = refusal(refused, translator(language_of(request)))
+        return RedirectResponse(f"/claims/{claim_id}?error={quote(message)}", status_code=303)
     return RedirectResponse(f"/claims/{claim_id}?done={quote(action)}", status_code=303)
 
 

@@ -170,7 +170,8 @@ def test_a_step_not_the_users_is_refused_with_the_reason(browser, session, claim
     page = clerk.get(f"/claims/{claim.id}").text
     refused = clerk.post(f"/claims/{claim.id}/actions/start_investigation",
                          data={"csrf_token": csrf_of(page)}, follow_redirects=True)
-    assert "未完成" in refused.text and "start_investigation is for" in refused.text
+    assert "未完成" in refused.text and "您的角色不能办理此步骤" in refused.text
+    assert "start_investigation is for" in refused.text  # and the service's own words
     assert state_of(session, claim) == "opened"
     no_token = clerk.post(f"/claims/{claim.id}/actions/withdraw", data={"reason": "x"})
     assert no_token.status_code == 403 and state_of(session, claim) == "opened"
