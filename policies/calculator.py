@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from policies.messages import N_
 from policies.terms import Band, Terms, Trigger, policy_year_bounds
 from policies.types import to_fen_decimal
 
@@ -57,11 +58,21 @@ class PriorPayout:
 @dataclass(frozen=True)
 class TraceLine:
     """One line of the calculation; ``amount`` is its signed part of the payout, or None
-    for a line that only informs."""
+    for a line that only informs. ``template`` and ``values`` make ``text`` (English), so a
+    reader can show the line in another language from a message catalog."""
 
     step: str
     text: str
     amount: Decimal | None = None
+    template: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def line(step: str, template: str, part: Decimal | None = None, /, **values: str
+         ) -> TraceLine:
+    """A trace line from a template with %(name)s placeholders and its values as text;
+    ``part`` is the line's signed part of the payout."""
+    return TraceLine(step, template % values if values else template, part, template, values)
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,28 @@ REASONS = {
 }
 
 
+# The deductible line, by whose losses count (person or household) and the deductible's
+# period (none, per year, per event).
+DEDUCTIBLE_LINES = {
+    ("person", None): N_("%(trigger)s losses of this person this year: %(before)s before, "
+                      "%(after)s with this event"),
+    ("household", None): N_("%(trigger)s losses of this household this year: %(before)s before, "
+                         "%(after)s with this event"),
+    ("person", "year"): N_("%(trigger)s losses of this person this year: %(before)s before, "
+                        "%(after)s with this event; deductible %(deductible)s per year: amount "
+                        "above it %(excess)s"),
+    ("household", "year"): N_("%(trigger)s losses of this household this year: %(before)s "
+                           "before, %(after)s with this event; deductible %(deductible)s per "
+                           "year: amount above it %(excess)s"),
+    ("person", "event"): N_("%(trigger)s losses of this person this year: %(before)s before, "
+                         "%(after)s with this event; deductible %(deductible)s per event: "
+                         "amount above it %(excess)s"),
+    ("household", "event"): N_("%(trigger)s losses of this household this year: %(before)s "
+                            "before, %(after)s with this event; deductible %(deductible)s per "
+                            "event: amount above it %(excess)s"),
+}
+
+
 def money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
@@ -118,38 +151,43 @@ def _eligibility(terms: Terms, household: HouseholdSnapshot, event: TriggerEvent
     lines = []
     category = household.monitoring_category or "none"
     if household.household_type not in rules.household_types:
-        return "household_type", [TraceLine("eligibility", f"household type "
-                                             f"{household.household_type} is not covered")]
+        return "household_type", [line("eligibility", "household type %(type)s is not covered",
+                                       type=household.household_type)]
     if category not in rules.monitoring_categories:
-        return "monitoring_category", [TraceLine("eligibility", f"monitoring category "
-                                                 f"{category} is not covered")]
-    lines.append(TraceLine("eligibility", f"household type {household.household_type} and "
-                           f"monitoring category {category} are covered"))
+        return "monitoring_category", [line(
+            "eligibility", "monitoring category %(category)s is not covered", category=category)]
+    lines.append(line("eligibility", "household type %(type)s and monitoring category "
+                      "%(category)s are covered", type=household.household_type,
+                      category=category))
     if rules.max_income_multiple is not None:
         if household.per_capita_income is None or household.monitoring_line is None:
-            return "income_unknown", [*lines, TraceLine(
+            return "income_unknown", [*lines, line(
                 "eligibility", "per-capita income and the monitoring line are needed for the "
                 "income test")]
         limit = to_fen_decimal(rules.max_income_multiple * household.monitoring_line)
-        text = (f"per-capita income {money(household.per_capita_income)} against "
-                f"{rules.max_income_multiple} × line {money(household.monitoring_line)} = "
-                f"{money(limit)}")
+        figures = {"income": money(household.per_capita_income),
+                   "multiple": str(rules.max_income_multiple),
+                   "line": money(household.monitoring_line), "limit": money(limit)}
         if household.per_capita_income > limit:
-            return "income_above_limit", [*lines, TraceLine("eligibility", text + ": above")]
-        lines.append(TraceLine("eligibility", text + ": within"))
+            return "income_above_limit", [*lines, line(
+                "eligibility", "per-capita income %(income)s against %(multiple)s × line "
+                "%(line)s = %(limit)s: above", **figures)]
+        lines.append(line("eligibility", "per-capita income %(income)s against %(multiple)s × "
+                          "line %(line)s = %(limit)s: within", **figures))
     year_start, year_end = policy_year_bounds(terms)
     covered_from = household.covered_from or year_start
     covered_to = household.covered_to or year_end
     if not covered_from <= event.event_date <= covered_to:
-        return "outside_coverage", [*lines, TraceLine(
-            "eligibility", f"event date {event.event_date} is outside coverage "
-            f"{covered_from}..{covered_to}")]
+        return "outside_coverage", [*lines, line(
+            "eligibility", "event date %(date)s is outside coverage %(start)s..%(end)s",
+            date=str(event.event_date), start=str(covered_from), end=str(covered_to))]
     if rules.waiting_days and household.covered_from:
         first_day = household.covered_from + timedelta(days=rules.waiting_days)
         if event.event_date < first_day:
-            return "waiting_period", [*lines, TraceLine(
-                "eligibility", f"event date {event.event_date} is before the end of the "
-                f"{rules.waiting_days}-day waiting period ({first_day})")]
+            return "waiting_period", [*lines, line(
+                "eligibility", "event date %(date)s is before the end of the %(days)s-day "
+                "waiting period (%(first_day)s)", date=str(event.event_date),
+                days=str(rules.waiting_days), first_day=str(first_day))]
     return None, lines
 
 
@@ -160,14 +198,17 @@ def event_base(trigger: Trigger, event: TriggerEvent) -> tuple[Decimal, list[Tra
     for name in trigger.base.add:
         value = event.amounts.get(name, ZERO)
         total += value
-        lines.append(TraceLine("base", f"+ {name} {money(value)}"))
+        lines.append(line("base", "+ %(name)s %(amount)s", name=name, amount=money(value)))
     for name in trigger.base.subtract:
         value = event.amounts.get(name, ZERO)
         total -= value
-        lines.append(TraceLine("base", f"− {name} {money(value)}"))
+        lines.append(line("base", "− %(name)s %(amount)s", name=name, amount=money(value)))
     base = max(total, ZERO)
-    lines.append(TraceLine("base", f"counted loss of this event {money(base)}"
-                           + (" (never below zero)" if total < 0 else "")))
+    if total < 0:
+        lines.append(line("base", "counted loss of this event %(amount)s (never below zero)",
+                          amount=money(base)))
+    else:
+        lines.append(line("base", "counted loss of this event %(amount)s", amount=money(base)))
     return base, lines
 
 
@@ -182,8 +223,10 @@ def banded(excess: Decimal, bands: tuple[Band, ...]) -> tuple[Decimal, list[Trac
         part = (top - low) * band.ratio
         total += part
         upper = "∞" if high is None else money(high)
-        lines.append(TraceLine("band", f"{money(low)}–{upper} at {band.ratio:%}: "
-                               f"{money(top - low)} × {band.ratio} = {part}", part))
+        lines.append(line("band", "%(low)s–%(high)s at %(percent)s: %(width)s × %(ratio)s = "
+                          "%(part)s", part, low=money(low), high=upper,
+                          percent=f"{band.ratio:%}", width=money(top - low),
+                          ratio=str(band.ratio), part=str(part)))
         if high is None:
             break
         low = high
@@ -210,8 +253,8 @@ def calculate(
         if trigger is None:
             results.append(EventResult(
                 event.event_id, event.trigger, ZERO, "not_covered", False, ZERO, ZERO,
-                (TraceLine("eligibility", f"{event.trigger} is not covered by "
-                           f"{terms.policy.title}"),)))
+                (line("eligibility", "%(trigger)s is not covered by %(title)s",
+                      trigger=event.trigger, title=terms.policy.title),)))
             continue
         reason, trace = _eligibility(terms, household, event)
         base = ZERO
@@ -229,10 +272,14 @@ def calculate(
                 warned_base[watched] = after = before + base
                 if before <= trigger.warning.amount < after:
                     warning = True
-                    trace.append(TraceLine(
-                        "warning", f"early warning: this {trigger.warning.unit}'s {event.trigger} "
-                        f"losses this year reach {money(after)}, above "
-                        f"{money(trigger.warning.amount)}"))
+                    figures = {"trigger": event.trigger, "after": money(after),
+                               "threshold": money(trigger.warning.amount)}
+                    trace.append(line(
+                        "warning", "early warning: this person's %(trigger)s losses this year "
+                        "reach %(after)s, above %(threshold)s", **figures)
+                        if trigger.warning.unit == "person" else line(
+                        "warning", "early warning: this household's %(trigger)s losses this "
+                        "year reach %(after)s, above %(threshold)s", **figures))
         if reason is not None:
             results.append(EventResult(event.event_id, event.trigger, ZERO, reason, warning,
                                        base, ZERO, tuple(trace)))
@@ -256,24 +303,23 @@ def calculate(
             else:
                 excess = max(base - deductible.amount, ZERO)
             cumulative_excess[key] = before_excess + excess
-            trace.append(TraceLine(
-                "deductible",
-                f"{event.trigger} losses of this "
-                f"{'household' if holder == 'household' else 'person'}"
-                f" this year: {money(before_base)} before, {money(cumulative)} with this event"
-                + (f"; deductible {money(deductible.amount)} per {deductible.per}: amount above "
-                   f"it {money(cumulative_excess[key])}" if deductible else "")))
+            trace.append(line(
+                "deductible", DEDUCTIBLE_LINES[
+                    ("household" if holder == "household" else "person",
+                     deductible.per if deductible else None)],
+                trigger=event.trigger, before=money(before_base), after=money(cumulative),
+                **({"deductible": money(deductible.amount),
+                    "excess": money(cumulative_excess[key])} if deductible else {})))
             exact, band_lines = banded(cumulative_excess[key], trigger.bands)
             entitled = to_fen_decimal(exact)
             trace.extend(band_lines)
             if entitled != exact:
-                trace.append(TraceLine("rounding", "rounded half-up to the fen",
-                                       entitled - exact))
+                trace.append(line("rounding", "rounded half-up to the fen", entitled - exact))
             # What earlier events were actually paid (not their entitlement): an amount a cap
             # held back from one event stays payable by a later one within the caps.
             if paid_for[key]:
-                trace.append(TraceLine("cumulative", "less what this year's earlier events were "
-                                       "paid", -paid_for[key]))
+                trace.append(line("cumulative", "less what this year's earlier events were paid",
+                                  -paid_for[key]))
             gross = max(entitled - paid_for[key], ZERO)
             if base == 0:
                 reason = "no_loss"
@@ -281,51 +327,58 @@ def calculate(
                 reason = "below_deductible"
         elif trigger.fixed is not None:
             gross = trigger.fixed
-            trace.append(TraceLine("fixed", f"fixed amount per event {money(gross)}", gross))
+            trace.append(line("fixed", "fixed amount per event %(amount)s", gross,
+                              amount=money(gross)))
         else:
             value = str(event.details.get(trigger.fixed_by.detail, ""))
             gross = trigger.fixed_by.amounts.get(value, ZERO)
             if gross:
-                trace.append(TraceLine("fixed", f"fixed amount for {trigger.fixed_by.detail} "
-                                       f"{value}: {money(gross)}", gross))
+                trace.append(line("fixed", "fixed amount for %(detail)s %(value)s: %(amount)s",
+                                  gross, detail=trigger.fixed_by.detail, value=value,
+                                  amount=money(gross)))
             else:
                 reason = "no_amount"
-                trace.append(TraceLine("fixed", f"no amount is set for "
-                                       f"{trigger.fixed_by.detail} {value or '(missing)'}"))
+                trace.append(line("fixed", "no amount is set for %(detail)s %(value)s",
+                                  detail=trigger.fixed_by.detail, value=value)
+                             if value else line("fixed", "no amount is set for %(detail)s "
+                                                "(missing)", detail=trigger.fixed_by.detail))
 
         pay = gross
-        caps = [("per event", trigger.caps.per_event, ZERO)]
+        caps = [(N_("cap per event %(cap)s, already paid %(used)s: cut"), trigger.caps.per_event,
+                 ZERO, {})]
         if trigger.caps.per_person_year is not None:
-            caps.append(("per person per year", trigger.caps.per_person_year,
-                         paid_person[(event.trigger, person)]))
+            caps.append((N_("cap per person per year %(cap)s, already paid %(used)s: cut"),
+                         trigger.caps.per_person_year, paid_person[(event.trigger, person)],
+                         {}))
         if trigger.caps.per_household_year is not None:
-            caps.append(("per household per year", trigger.caps.per_household_year,
-                         paid_household[event.trigger]))
+            caps.append((N_("cap per household per year %(cap)s, already paid %(used)s: cut"),
+                         trigger.caps.per_household_year, paid_household[event.trigger], {}))
         for shared in terms.shared_caps:
             if event.trigger not in shared.triggers:
                 continue
-            names = "+".join(shared.triggers)
+            names = {"triggers": "+".join(shared.triggers)}
             if shared.per_person_year is not None:
                 used = sum((paid_person[(t, person)] for t in shared.triggers), ZERO)
-                caps.append((f"{names} per person per year", shared.per_person_year, used))
+                caps.append((N_("cap %(triggers)s per person per year %(cap)s, already paid "
+                                "%(used)s: cut"), shared.per_person_year, used, names))
             if shared.per_household_year is not None:
                 used = sum((paid_household[t] for t in shared.triggers), ZERO)
-                caps.append((f"{names} per household per year", shared.per_household_year,
-                             used))
-        for label, cap, used in caps:
+                caps.append((N_("cap %(triggers)s per household per year %(cap)s, already "
+                                "paid %(used)s: cut"), shared.per_household_year, used, names))
+        for template, cap, used, names in caps:
             if cap is None or pay <= 0:
                 continue
             room = max(cap - used, ZERO)
             if pay > room:
-                trace.append(TraceLine("cap", f"cap {label} {money(cap)}, already paid "
-                                       f"{money(used)}: cut", room - pay))
+                trace.append(line("cap", template, room - pay, cap=money(cap), used=money(used),
+                                  **names))
                 pay = room
                 reason = "cap_reached"
         if key is not None:
             paid_for[key] += pay
         paid_person[(event.trigger, person)] += pay
         paid_household[event.trigger] += pay
-        trace.append(TraceLine("payout", f"payout for this event {money(pay)}"))
+        trace.append(line("payout", "payout for this event %(amount)s", amount=money(pay)))
         results.append(EventResult(event.event_id, event.trigger, pay, reason, warning, base,
                                    cumulative, tuple(trace)))
 

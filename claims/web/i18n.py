@@ -11,13 +11,8 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from policies.messages import N_
 from policies.vocab import LABELS
-
-
-def N_(message: str) -> str:
-    """Marks a text for the catalog where it is not translated at once."""
-    return message
-
 
 # Codes whose names live in the catalog (the vocabulary's labels name the rest).
 CODE_NAMES = {
@@ -30,6 +25,8 @@ CODE_NAMES = {
     "RejectionCode": [N_("not_covered"), N_("not_eligible"), N_("below_deductible"),
                       N_("duplicate"), N_("false_information"), N_("village_review"),
                       N_("other")],
+    "Amount": [N_("total_cost"), N_("basic_insurance_paid"), N_("critical_illness_paid"),
+               N_("medical_assistance_paid"), N_("other_insurance_paid")],
     "ClaimState": [],
     "Role": [],
 }
@@ -71,6 +68,29 @@ def code_label(kind: str, code: str | None, language: str) -> str:
     return code.replace("_", " ")
 
 
+def value_label(value: str, language: str) -> str:
+    """A code inside a message (a trigger, a household type) in the language."""
+    if language != "zh":
+        return value
+    named = catalog("zh").get(value)
+    if named:
+        return named
+    for names in LABELS.values():
+        if value in names:
+            return names[value].split("|")[0]
+    return value
+
+
+def trace_text(line: dict, language: str) -> str:
+    """A line of a payout calculation in the language (lines stored before templates were
+    kept are shown as written)."""
+    template = line.get("template")
+    if not template or language == "en":
+        return line["text"]
+    values = {k: value_label(v, language) for k, v in (line.get("values") or {}).items()}
+    return translator(language)(template, **values)
+
+
 @cache
 def environment(language: str) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
@@ -82,5 +102,6 @@ def environment(language: str) -> Environment:
     env.globals.update(
         language=language, languages=LANGUAGES,
         code=lambda kind, value: code_label(kind, value, language),
-        labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows])
+        labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows],
+        trace_text=lambda line: trace_text(line, language))
     return env

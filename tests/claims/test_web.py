@@ -230,6 +230,14 @@ def test_names_and_id_numbers_are_masked(browser, session, claim):
     assert member.id_number[:4] + "*" * 10 + member.id_number[-4:] in page
 
 
+def test_the_payout_calculation_reads_in_the_users_language(browser, claim):
+    chinese = browser("adjudicator").get(f"/claims/{claim.id}").text
+    assert "本次事件赔付 7,500.00" in chinese and "医疗总费用" in chinese
+    assert "payout for this event" not in chinese
+    english = browser("adjudicator", language="en").get(f"/claims/{claim.id}").text
+    assert "payout for this event 7,500.00" in english
+
+
 def test_the_language_switch_is_remembered(browser, claim):
     user = browser("clerk")
     assert "理赔案件" in user.get("/claims").text
@@ -260,9 +268,11 @@ def test_every_text_of_the_workspace_has_its_chinese(tmp_path):
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT, method_map=[("claims/web/**.py", "python"), ("claims/app.py", "python"),
+                              ("policies/calculator.py", "python"),
                               ("templates/**.html", "jinja2")],
             options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
-            keywords={"_": None, "gettext": None, "N_": None, "text_for": (2,)}):
+            keywords={"_": None, "gettext": None, "N_": None, "text_for": (2,),
+                      "line": (2,)}):
         found.add(message if isinstance(message, str) else message[0])
     assert len(found) > 100
     assert sorted(found - set(translated)) == []
