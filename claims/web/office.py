@@ -36,6 +36,7 @@ from claims.web.pages import (
     check_csrf,
     language_of,
     need_role,
+    refusal,
     render,
     text_for,
 )
@@ -196,7 +197,8 @@ def new_batch(request: Request, session: SessionDep, user: User,
     try:
         batch = payments.create_batch(session, user.actor)
     except DomainError as refused:
-        raise PageError(refused.status_code, refused.message) from None
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
     session.commit()
     return RedirectResponse(f"/payments/{batch.id}", status_code=303)
 
@@ -206,7 +208,8 @@ def batch_page(request: Request, session: SessionDep, user: User, batch_id: int)
     try:
         batch = payments.get_batch(session, batch_id)
     except DomainError as refused:
-        raise PageError(refused.status_code, refused.message) from None
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
     lines = payments.batch_lines(session, batch_id)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=None,
                   amount=payments.amount_of(lines),
@@ -224,7 +227,8 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
     try:
         data = payments.bank_file(session, user.actor, batch_id, format)
     except DomainError as refused:
-        raise PageError(refused.status_code, refused.message) from None
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
     session.commit()
     media = {"csv": "text/csv; charset=utf-8", "xlsx": (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}[format]
@@ -243,7 +247,8 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
         results = payments.confirm(session, user.actor, batch_id, data,
                                    file.filename or "confirmation.csv")
     except DomainError as refused:
-        raise PageError(refused.status_code, refused.message) from None
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
     session.commit()
     batch = payments.get_batch(session, batch_id)
     lines = payments.batch_lines(session, batch_id)
@@ -306,8 +311,24 @@ async def admin_user(request: Request, session: SessionDep, user: User):
         session.commit()
     except DomainError as refused:
         session.rollback()
-        raise PageError(refused.status_code, f"{refused.field or ''}: {refused.message}"
-                        ) from None
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/clients/{client_id}/deactivate")
+def deactivate_client(request: Request, session: SessionDep, user: User, client_id: int,
+                      csrf_token: Annotated[str, Form()] = ""):
+    """A department's key stops working (within the 10 seconds a key is remembered)."""
+    need_role(request, user, Role.admin)
+    check_csrf(request, user, csrf_token)
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise PageError(404, text_for(request, "Not found."))
+    client.active = False
+    session.add(client)
+    audit.record(session, user.actor, "api_client", client.id, "deactivate")
+    session.commit()
     return RedirectResponse("/admin", status_code=303)
 
 
@@ -321,6 +342,7 @@ def admin_client(request: Request, session: SessionDep, user: User,
     try:
         client, key = create_client(session, user.actor, name.strip(), organisation)
     except DomainError as refused:
-        raise PageError(refused.status_code, refused.message) from None
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
     session.commit()
     return _admin(request, session, user, new_key=(client.name, key))

@@ -375,11 +375,13 @@ def claims_queue(request: Request, session: SessionDep, user: User,
     if user.villages is not None:
         allowed = set(user.user.townships or [])
         townships = [t for t in townships if t[0] in allowed]
+    villages = session.exec(select(Region.id, Region.name).where(
+        Region.parent_id == f.township).order_by(Region.code)).all() if f.township else []
     triggers = intake.event_types(session)
     return render(request, "claims.html", user=user, rows=rows, total=total,
                   more=total > COUNT_UP_TO, f=f, pages=max(1, -(-min(total, COUNT_UP_TO) // PAGE)),
                   states=STATES, triggers=sorted(triggers),
-                  townships=townships, today=date.today())
+                  townships=townships, villages=villages, today=date.today())
 
 
 # --- a claim ----------------------------------------------------------------------------------
@@ -476,13 +478,18 @@ REFUSALS = {  # why a step was refused, by the rule broken (the service's words 
                                        "taken."),
     ("InvalidTransition", None): N_("This step cannot be taken yet."),
     ("InvalidInput", None): N_("Please correct the form: %(field)s."),
+    ("Conflict", None): N_("This conflicts with what is already recorded."),
+    ("NotFound", None): N_("Not found."),
 }
 
 
 def refusal(error: DomainError, gettext) -> str:
     """A refused step in the user's language, with the service's own words after it."""
     kind = type(error).__name__
-    rule = REFUSALS.get((kind, error.field)) or REFUSALS.get((kind, None))
+    rule = REFUSALS.get((kind, error.field)) or REFUSALS.get((kind, None)) or next(
+        (text for (name, field), text in REFUSALS.items()
+         if field is None and any(base.__name__ == name for base in type(error).__mro__)),
+        None)
     if rule is None:
         return error.message
     return f"{gettext(rule, field=error.field or '')} ({error.message})"

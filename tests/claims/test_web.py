@@ -370,3 +370,28 @@ def test_the_dashboard_counts_the_users_area(browser, session, claim, county):
     figures = {label: value for value, label in re.findall(
         r'<b[^>]*>([\d,.]+)</b><span>([^<]+)</span>', elsewhere)}
     assert figures["在办案件"] == "0"
+
+
+def test_an_administrator_stops_a_departments_key(browser, department, session, county):
+    from claims import auth
+
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    stop = re.search(r'action="/admin/clients/(\d+)/deactivate"', page)
+    assert admin.post(f"/admin/clients/{stop.group(1)}/deactivate",
+                      data={"csrf_token": csrf_of(page)},
+                      follow_redirects=False).status_code == 303
+    auth.forget_actors()
+    assert department.get("/api/events/anything").status_code == 401
+
+
+def test_the_queue_narrows_to_a_village_of_a_township(browser, session, claim, county):
+    village = session.get(Region, county.ids["village0"])
+    user = browser("clerk")
+    page = user.get("/claims", params={"township": village.parent_id}).text
+    assert f'<option value="{village.id}"' in page and claim.claim_number in page
+    other = registry.create_region(session, RegionCreate(
+        code="411081100299", name="别村", level="village", parent_id=village.parent_id))
+    session.commit()
+    assert claim.claim_number not in user.get("/claims", params={
+        "township": village.parent_id, "village": other.id}).text
