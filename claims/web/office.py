@@ -177,8 +177,17 @@ def notice(request: Request, session: SessionDep, user: User, village: int | Non
 
 # --- payments -----------------------------------------------------------------------------------
 
+def county_wide(request: Request, user) -> None:
+    """Payment batches hold the whole county's households: not for a user limited to some
+    townships."""
+    if user.villages is not None:
+        raise PageError(403, text_for(request, "Payments are county-wide; your account is "
+                                               "limited to some townships."))
+
+
 @router.get("/payments")
 def payment_batches(request: Request, session: SessionDep, user: User):
+    county_wide(request, user)
     batches = session.exec(select(PaymentBatch).order_by(PaymentBatch.id.desc()).limit(100)
                            ).all()
     summary = [(b, payments.batch_lines(session, b.id)) for b in batches]
@@ -192,6 +201,7 @@ def payment_batches(request: Request, session: SessionDep, user: User):
 @router.post("/payments")
 def new_batch(request: Request, session: SessionDep, user: User,
               csrf_token: Annotated[str, Form()] = ""):
+    county_wide(request, user)
     check_csrf(request, user, csrf_token)
     need_role(request, user, Role.supervisor, Role.admin)
     try:
@@ -205,6 +215,7 @@ def new_batch(request: Request, session: SessionDep, user: User,
 
 @router.get("/payments/{batch_id}")
 def batch_page(request: Request, session: SessionDep, user: User, batch_id: int):
+    county_wide(request, user)
     try:
         batch = payments.get_batch(session, batch_id)
     except DomainError as refused:
@@ -220,6 +231,7 @@ def batch_page(request: Request, session: SessionDep, user: User, batch_id: int)
 @router.post("/payments/{batch_id}/bank-file")
 def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
                csrf_token: Annotated[str, Form()] = "", format: Annotated[str, Form()] = "csv"):
+    county_wide(request, user)
     check_csrf(request, user, csrf_token)
     need_role(request, user, Role.supervisor, Role.admin)
     if format not in ("csv", "xlsx"):
@@ -240,6 +252,7 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
 async def batch_confirmation(request: Request, session: SessionDep, user: User, batch_id: int,
                              file: Annotated[UploadFile, File()],
                              csrf_token: Annotated[str, Form()] = ""):
+    county_wide(request, user)
     check_csrf(request, user, csrf_token)
     need_role(request, user, Role.supervisor, Role.admin)
     data = await file.read()

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from claims.auth import SYSTEM
-from claims.models import AppUser, Claim, Member, Region, WebSession
+from claims.models import AppUser, Claim, EarlyWarning, Member, Region, WebSession
 from claims.people import create_user
 from claims.web import session as web_session
 from claims.web.i18n import catalog
@@ -285,7 +285,7 @@ OTHER_PAGES = ["/households", "/households?q=H0001", "/notice", "/payments"]
 
 @pytest.mark.parametrize("role", ["clerk", "investigator", "adjudicator", "supervisor",
                                   "auditor", "admin"])
-def test_who_may_open_and_do_what_on_the_other_pages(browser, claim, county, role):
+def test_who_may_open_and_do_what_on_the_other_pages(browser, session, claim, county, role):
     user = browser(role)
     for path in [*OTHER_PAGES, f"/households/{county.household.id}"]:
         assert user.get(path).status_code == 200, path
@@ -299,6 +299,16 @@ def test_who_may_open_and_do_what_on_the_other_pages(browser, claim, county, rol
     revealed = user.post(f"/households/{county.household.id}/reveal",
                          data={"csrf_token": token})
     assert revealed.status_code == 403  # nobody may, until an administrator allows it
+    warning = session.exec(select(EarlyWarning)).first()  # the claim's event raised one
+    closed = user.post(f"/warnings/{warning.id}/close",
+                       data={"csrf_token": token, "outcome": "已入户核实"})
+    assert (closed.status_code != 403) == (role in ("clerk", "supervisor", "admin"))
+
+
+def test_payments_are_for_county_wide_accounts(browser, session, county):
+    limited = browser("supervisor", townships=[session.get(
+        Region, county.ids["village0"]).parent_id])
+    assert limited.get("/payments").status_code == 403
 
 
 def test_revealing_and_searching_by_id_number_are_on_the_audit_trail(browser, session, county):
