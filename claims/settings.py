@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # The web workspace: minutes without a request after which a signed-in browser must sign
     # in again.
     session_idle_minutes: int = Field(default=30, ge=1)
+    # Mark the session cookie Secure even when the request arrives as http (TLS ends at a
+    # proxy that does not forward the scheme).
+    cookie_secure: bool = False
     # Complete runs whose scores are kept (older runs keep their record, not their scores).
     keep_score_runs: int = Field(default=7, ge=2)
 

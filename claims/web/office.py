@@ -59,17 +59,27 @@ def _area_ok(user, household: Household | None) -> bool:
 
 @router.get("/households")
 def households(request: Request, session: SessionDep, user: User, q: str = ""):
-    """Search by household number, a member's name, or an ID number (the search is audited:
-    it says who looked for whom)."""
-    q = q.strip()
+    """Search by household number or a member's name. An ID number is looked up only by the
+    form (a POST with its token), since the search is on the audit trail."""
+    return _search(request, session, user, q.strip(), by_id_number=False)
+
+
+@router.post("/households")
+def households_by_form(request: Request, session: SessionDep, user: User,
+                       q: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""):
+    check_csrf(request, user, csrf_token)
+    return _search(request, session, user, q.strip(), by_id_number=True)
+
+
+def _search(request, session: Session, user, q: str, by_id_number: bool):
     rows = []
-    if q:
+    try:
+        number = parse_citizen_id(q).number if q else None
+    except InvalidCitizenId:
+        number = None
+    if q and (number is None or by_id_number):
         query = (select(Household, Region.name).join(Region, Region.id == Household.village_id)
                  .order_by(Household.household_number).limit(50))
-        try:
-            number = parse_citizen_id(q).number
-        except InvalidCitizenId:
-            number = None
         if number:
             audit.record(session, user.actor, "member", masking.id_number(number),
                          "search_by_id_number")
@@ -78,12 +88,13 @@ def households(request: Request, session: SessionDep, user: User, q: str = ""):
                 Member.id_number == number)))
         else:
             query = query.where(sa.or_(
-                Household.household_number.startswith(q),
+                Household.household_number.startswith(q, autoescape=True),
                 Household.id.in_(select(Member.household_id).where(Member.name == q))))
         if user.villages is not None:
             query = query.where(Household.village_id.in_(user.villages))
         rows = session.exec(query).all()
-    return render(request, "households.html", user=user, q=q, rows=rows)
+    return render(request, "households.html", user=user, q=q, rows=rows,
+                  searched=bool(q) and (number is None or by_id_number))
 
 
 @router.get("/households/{household_id}")
@@ -288,37 +299,50 @@ def _admin(request, session: Session, user, **shown):
 
 @router.post("/admin/users")
 async def admin_user(request: Request, session: SessionDep, user: User):
-    """Add a user, or change one (role, limit, townships, reveal permission, active,
-    password)."""
+    """Add a user, or change one: only the fields given change (an empty field, or
+    "unchanged", leaves it as it is)."""
     need_role(request, user, Role.admin)
     form = await request.form()
     check_csrf(request, user, form.get("csrf_token"))
-    _ = translator(language_of(request))
     username = str(form.get("username", "")).strip()
     role = str(form.get("role", ""))
-    if role not in ROLES:
-        raise PageError(422, _("Choose a role."))
-    try:
-        limit = Decimal(str(form.get("approval_limit"))) if form.get("approval_limit") else None
-    except InvalidOperation:
-        raise PageError(422, _("The approval limit is not an amount.")) from None
-    townships = [int(t) for t in form.getlist("townships") if str(t).isdigit()] or None
+    limit_text = str(form.get("approval_limit", "")).strip()
+    if role and role not in ROLES:
+        raise PageError(422, text_for(request, "Choose a role."))
     try:
         existing = session.exec(select(AppUser).where(AppUser.username == username)).first()
         if existing is None:
+            if not role:
+                raise PageError(422, text_for(request, "Choose a role."))
             existing, _token = create_user(session, user.actor, username=username,
                                            full_name=str(form.get("full_name", "")) or username,
-                                           role=role, approval_limit=limit)
+                                           role=role)
         before = {"role": existing.role, "approval_limit": existing.approval_limit,
                   "townships": existing.townships, "may_reveal": existing.may_reveal,
                   "active": existing.active}
-        existing.role, existing.approval_limit, existing.townships = role, limit, townships
-        existing.may_reveal = form.get("may_reveal") == "1"
-        existing.active = form.get("active", "1") == "1"
+        if role:
+            existing.role = role
+        if limit_text == "none":
+            existing.approval_limit = None
+        elif limit_text:
+            try:
+                existing.approval_limit = Decimal(limit_text).quantize(Decimal("0.01"))
+            except InvalidOperation:
+                raise PageError(422, text_for(
+                    request, "The approval limit is not an amount.")) from None
+        if form.get("set_townships") == "1":
+            existing.townships = [int(t) for t in form.getlist("townships")
+                                  if str(t).isdigit()] or None
+        for flag in ("may_reveal", "active"):
+            if form.get(flag) in ("1", "0"):
+                setattr(existing, flag, form.get(flag) == "1")
         session.add(existing)
-        audit.record(session, user.actor, "user", username, "update", before=before,
-                     after={"role": role, "approval_limit": limit, "townships": townships,
-                            "may_reveal": existing.may_reveal, "active": existing.active})
+        after = {"role": existing.role, "approval_limit": existing.approval_limit,
+                 "townships": existing.townships, "may_reveal": existing.may_reveal,
+                 "active": existing.active}
+        if after != before:
+            audit.record(session, user.actor, "user", username, "update", before=before,
+                         after=after)
         if form.get("password"):
             set_password(session, user.actor, existing, str(form.get("password")))
         session.commit()

@@ -76,11 +76,14 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     language = language_of(request)
     html = environment(language).get_template(template).render(
         request=request, path=request.url.path, query=str(request.url.query), **context)
-    return HTMLResponse(html, status_code=status)
+    # Pages hold personal data: never kept in a shared office computer's cache.
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Cookies are Secure over HTTPS; FANGPIN_COOKIE_SECURE=true forces it behind a proxy
+    that does not pass the scheme on."""
+    return get_settings().cookie_secure or request.url.scheme == "https"
 
 
 # --- who is signed in -------------------------------------------------------------------------
@@ -146,9 +149,11 @@ def login(request: Request, session: SessionDep,
         key, _web = web_session.sign_in(session, username, password)
     except web_session.LoginRefused as refused:
         session.commit()  # the failed attempt counts
-        message = _(str(refused), time=(utcnow() + web_session.LOCK).strftime("%H:%M UTC"))
+        message = _(str(refused), time=refused.until.strftime("%H:%M UTC")
+                    if refused.until else "")
         return render(request, "login.html", status=401, next=_local(next),
                       csrf_token=csrf_token, error=message, username=username)
+    web_session.sign_out(session, request.cookies.get(web_session.COOKIE))  # a new key
     session.commit()
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(web_session.COOKIE, key, httponly=True, samesite="lax",
@@ -246,7 +251,8 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
         due_today=sum(int(due or 0) for *_, due in counted),
         approved=money[0] or Decimal("0.00"), paid=money[1] or Decimal("0.00"),
         year=today.year, by_township=list(by_township), by_trigger=list(by_trigger),
-        new_warnings=new_warnings, funds=_funds(session, today),
+        new_warnings=new_warnings,
+        funds=_funds(session, today) if user.villages is None else [],
         counted_at=utcnow())
 
 
@@ -288,9 +294,15 @@ def queue_filter(state: str = "", trigger: str = "", township: str = "", village
                  page: Annotated[int, Query(ge=1)] = 1) -> QueueFilter:
     def number(text: str, kind):
         try:
-            return kind(text) if text.strip() else None
+            value = kind(text) if text.strip() else None
         except (ValueError, ArithmeticError):
             raise PageError(422, f"{text!r}: not a number") from None
+        if isinstance(value, Decimal) and (not value.is_finite() or value.as_tuple().exponent
+                                           < -2 or value < 0):
+            raise PageError(422, f"{text!r}: not an amount in yuan")
+        if isinstance(value, float) and not 0 <= value <= 1:
+            raise PageError(422, f"{text!r}: a risk score is between 0 and 1")
+        return value
 
     return QueueFilter(state if state in STATES else "", trigger, number(township, int),
                        number(village, int), number(min_amount, Decimal),
@@ -376,7 +388,8 @@ def claims_queue(request: Request, session: SessionDep, user: User,
         allowed = set(user.user.townships or [])
         townships = [t for t in townships if t[0] in allowed]
     villages = session.exec(select(Region.id, Region.name).where(
-        Region.parent_id == f.township).order_by(Region.code)).all() if f.township else []
+        Region.parent_id == f.township).order_by(Region.code)).all() if f.township in {
+        t[0] for t in townships} else []
     triggers = intake.event_types(session)
     return render(request, "claims.html", user=user, rows=rows, total=total,
                   more=total > COUNT_UP_TO, f=f, pages=max(1, -(-min(total, COUNT_UP_TO) // PAGE)),
@@ -415,6 +428,9 @@ ABOVE_LIMIT = N_("The amount due is above your approval limit of %(limit)s yuan:
                  "approval will wait for a supervisor's.")
 
 
+NO_LIMIT = N_("You have no approval limit: an administrator must set one before you approve.")
+
+
 def approval_hint(session: Session, claim: Claim, user: web_session.SignedIn,
                   gettext) -> list[str]:
     """The four-eyes and authority rules as they apply to this user, before they press."""
@@ -429,12 +445,20 @@ def approval_hint(session: Session, claim: Claim, user: web_session.SignedIn,
     due = claim.entitled - claim.paid_amount
     if limit is not None and claim.paid_amount + due > limit:
         hints.append(gettext(ABOVE_LIMIT, limit=f"{limit:,.2f}"))
+    elif limit is None and user.user.role == Role.adjudicator:
+        hints.append(gettext(NO_LIMIT))
     return hints
 
 
 @router.get("/claims/{claim_id}")
 def claim_page(request: Request, session: SessionDep, user: User, claim_id: int,
-               error: str = "", done: str = ""):
+               done: str = ""):
+    return _claim_page(request, session, user, claim_id,
+                       done=done if done in lifecycle.ACTIONS else "")
+
+
+def _claim_page(request: Request, session: Session, user: web_session.SignedIn, claim_id: int,
+                *, done: str = "", error: str = "", status: int = 200) -> HTMLResponse:
     claim, household = _claim_for(session, request, user, claim_id)
     _ = translator(language_of(request))
     members = session.exec(select(Member).where(Member.household_id == household.id,
@@ -461,7 +485,7 @@ def claim_page(request: Request, session: SessionDep, user: User, claim_id: int,
             .order_by(EarlyWarning.id.desc())).first()
         factors = (warning.factors or []) if warning else []
     return render(
-        request, "claim.html", user=user, claim=claim, household=household,
+        request, "claim.html", status=status, user=user, claim=claim, household=household,
         members=members, incomes=incomes, events=events, records=records, history=history,
         score=score, factors=factors, actions=allowed_actions(claim, user),
         hints=approval_hint(session, claim, user, _), mask=masking,
@@ -532,8 +556,11 @@ async def claim_action(request: Request, session: SessionDep, user: User, claim_
                        action: str):
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     check_csrf(request, user, form.get("csrf_token"))
+    # Lock the row first, and read it as it is now: a step decided on a stale copy could
+    # approve a claim another user has just rejected.
+    session.exec(select(Claim).where(Claim.id == claim_id).with_for_update()
+                 .execution_options(populate_existing=True)).first()
     claim, _household = _claim_for(session, request, user, claim_id)
-    claim = session.exec(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
     try:
         terms = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id))
         lifecycle.transition(session, claim, action, user.actor,
@@ -541,8 +568,8 @@ async def claim_action(request: Request, session: SessionDep, user: User, claim_
         session.commit()
     except DomainError as refused:
         session.rollback()
-        message = refusal(refused, translator(language_of(request)))
-        return RedirectResponse(f"/claims/{claim_id}?error={quote(message)}", status_code=303)
+        return _claim_page(request, session, user, claim_id, status=refused.status_code,
+                           error=refusal(refused, translator(language_of(request))))
     return RedirectResponse(f"/claims/{claim_id}?done={quote(action)}", status_code=303)
 
 

@@ -36,6 +36,10 @@ LOCKED = N_("too many failed logins; try again after %(time)s")
 class LoginRefused(Exception):
     """Why a login did not succeed, in words safe to show (never which half was wrong)."""
 
+    def __init__(self, message: str, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
 
 @dataclass
 class SignedIn:
@@ -57,6 +61,9 @@ def set_password(session: Session, actor: Actor, user: AppUser, password: str) -
     user.password_hash = _hasher.hash(password)
     user.failed_logins, user.locked_until = 0, None
     session.add(user)
+    # Whoever was signed in with the old password is signed out.
+    session.execute(WebSession.__table__.delete().where(
+        WebSession.__table__.c.user_id == user.id))
     session.flush()
     audit.record(session, actor, "user", user.username, "set_password")
 
@@ -66,15 +73,15 @@ def sign_in(session: Session, username: str, password: str, now: datetime | None
     """Check a password and open a session; returns the cookie's key (shown only to the
     browser) and the session. Five failures lock the account for 15 minutes."""
     now = now or utcnow()
-    user = session.exec(select(AppUser).where(AppUser.username == username.strip())).first()
+    # The row is locked while its failures are counted, so parallel guesses count each.
+    user = session.exec(select(AppUser).where(AppUser.username == username.strip())
+                        .with_for_update()).first()
     if user is None or not user.active or not user.password_hash:
-        try:
-            _hasher.verify(_NOBODY, password)
-        except VerificationError:
-            pass
+        _waste(password)
         raise LoginRefused(WRONG)
     if user.locked_until is not None and user.locked_until > now:
-        raise LoginRefused(LOCKED)
+        _waste(password)  # a locked account answers as slowly as any other
+        raise LoginRefused(LOCKED, user.locked_until)
     try:
         _hasher.verify(user.password_hash, password)
     except VerificationError:
@@ -95,6 +102,14 @@ def sign_in(session: Session, username: str, password: str, now: datetime | None
     session.add_all([user, web])
     session.flush()
     return key, web
+
+
+def _waste(password: str) -> None:
+    """Spend an Argon2 check, so the time of an answer says nothing about the account."""
+    try:
+        _hasher.verify(_NOBODY, password)
+    except VerificationError:
+        pass
 
 
 def signed_in(session: Session, key: str | None, idle: timedelta,

@@ -107,7 +107,7 @@ def test_a_wrong_password_is_refused_and_five_lock_the_account(app, session, bro
 
     first = attempt("guess")
     assert first.status_code == 401 and "用户名或密码错误" in first.text
-    assert attempt("guess")  # the same answer for an unknown name:
+    assert attempt("guess").status_code == 401  # the same answer for an unknown name:
     assert "用户名或密码错误" in stranger.post("/login", data={
         "username": "nobody", "password": "x", "csrf_token": token}).text
     for _ in range(3):
@@ -169,8 +169,9 @@ def test_a_step_not_the_users_is_refused_with_the_reason(browser, session, claim
     clerk = browser("clerk")
     page = clerk.get(f"/claims/{claim.id}").text
     refused = clerk.post(f"/claims/{claim.id}/actions/start_investigation",
-                         data={"csrf_token": csrf_of(page)}, follow_redirects=True)
-    assert "未完成" in refused.text and "您的角色不能办理此步骤" in refused.text
+                         data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 403 and "未完成" in refused.text
+    assert "您的角色不能办理此步骤" in refused.text
     assert "start_investigation is for" in refused.text  # and the service's own words
     assert state_of(session, claim) == "opened"
     no_token = clerk.post(f"/claims/{claim.id}/actions/withdraw", data={"reason": "x"})
@@ -292,7 +293,8 @@ def test_who_may_open_and_do_what_on_the_other_pages(browser, session, claim, co
     assert (user.get("/admin").status_code == 200) == (role == "admin")
     token = csrf_of(user.get("/payments").text)
     gathered = user.post("/payments", data={"csrf_token": token}, follow_redirects=False)
-    assert (gathered.status_code != 403) == (role in ("supervisor", "admin"))
+    # nothing is waiting for payment: a 409 for those who may gather, a 403 for the rest
+    assert gathered.status_code == (409 if role in ("supervisor", "admin") else 403)
     added = user.post("/admin/clients", data={"csrf_token": token, "name": "x局",
                                                "organisation": "civil_affairs"})
     assert (added.status_code == 200) == (role == "admin")
@@ -301,8 +303,9 @@ def test_who_may_open_and_do_what_on_the_other_pages(browser, session, claim, co
     assert revealed.status_code == 403  # nobody may, until an administrator allows it
     warning = session.exec(select(EarlyWarning)).first()  # the claim's event raised one
     closed = user.post(f"/warnings/{warning.id}/close",
-                       data={"csrf_token": token, "outcome": "已入户核实"})
-    assert (closed.status_code != 403) == (role in ("clerk", "supervisor", "admin"))
+                       data={"csrf_token": token, "outcome": "已入户核实"},
+                       follow_redirects=False)
+    assert closed.status_code == (303 if role in ("clerk", "supervisor", "admin") else 403)
 
 
 def test_payments_are_for_county_wide_accounts(browser, session, county):
@@ -316,7 +319,10 @@ def test_revealing_and_searching_by_id_number_are_on_the_audit_trail(browser, se
 
     allowed = browser("clerk", may_reveal=True)
     member = county.members[0]
-    found = allowed.get("/households", params={"q": member.id_number})
+    linked = allowed.get("/households", params={"q": member.id_number})  # a link: no search
+    assert county.household.household_number not in linked.text
+    found = allowed.post("/households", data={"q": member.id_number,
+                                              "csrf_token": csrf_of(linked.text)})
     assert county.household.household_number in found.text
     page = allowed.get(f"/households/{county.household.id}").text
     assert member.id_number not in page
@@ -405,3 +411,32 @@ def test_the_queue_narrows_to_a_village_of_a_township(browser, session, claim, c
     session.commit()
     assert claim.claim_number not in user.get("/claims", params={
         "township": village.parent_id, "village": other.id}).text
+
+
+def test_changing_a_users_password_changes_nothing_else_and_signs_them_out(browser, session):
+    supervisor = browser("supervisor", "liu", approval_limit=Decimal("100000"))
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    assert admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "liu",
+                                            "password": "a new long password"},
+                      follow_redirects=False).status_code == 303
+    session.expire_all()
+    liu = session.exec(select(AppUser).where(AppUser.username == "liu")).one()
+    assert (liu.role, liu.approval_limit) == ("supervisor", Decimal("100000.00"))
+    assert supervisor.get("/dashboard", follow_redirects=False).status_code == 303
+    admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "liu",
+                                     "approval_limit": "none", "active": "0"})
+    session.expire_all()
+    liu = session.exec(select(AppUser).where(AppUser.username == "liu")).one()
+    assert liu.approval_limit is None and not liu.active and liu.role == "supervisor"
+
+
+def test_a_refused_step_is_shown_on_the_page_and_no_link_can_fake_one(browser, claim):
+    clerk = browser("clerk")
+    page = clerk.get(f"/claims/{claim.id}").text
+    refused = clerk.post(f"/claims/{claim.id}/actions/start_investigation",
+                         data={"csrf_token": csrf_of(page)}, follow_redirects=False)
+    assert refused.status_code == 403 and "您的角色不能办理此步骤" in refused.text
+    faked = clerk.get(f"/claims/{claim.id}", params={"error": "请拨打 110", "done": "x"})
+    assert "请拨打" not in faked.text and 'class="done"' not in faked.text
+    assert faked.headers["cache-control"] == "no-store"
