@@ -68,17 +68,22 @@ def code_label(kind: str, code: str | None, language: str) -> str:
     return code.replace("_", " ")
 
 
-def value_label(value: str, language: str) -> str:
-    """A code inside a message (a trigger, a household type) in the language."""
+# Placeholders of the calculation's lines that hold a code of the vocabulary.
+PLACEHOLDER_KINDS = {"type": "HouseholdType", "category": "MonitoringCategory"}
+NOT_MONITORED = N_("not monitored")
+
+
+def value_label(name: str, value: str, language: str) -> str:
+    """A value inside a message (a trigger, a household type) in the language."""
     if language != "zh":
         return value
-    named = catalog("zh").get(value)
-    if named:
-        return named
-    for names in LABELS.values():
-        if value in names:
-            return names[value].split("|")[0]
-    return value
+    if name == "category" and value == "none":
+        return translator(language)(NOT_MONITORED)
+    if name in PLACEHOLDER_KINDS:
+        return code_label(PLACEHOLDER_KINDS[name], value, language)
+    if name == "triggers":
+        return "+".join(catalog("zh").get(v, v) for v in value.split("+"))
+    return catalog("zh").get(value, value)
 
 
 def trace_text(line: dict, language: str) -> str:
@@ -87,7 +92,7 @@ def trace_text(line: dict, language: str) -> str:
     template = line.get("template")
     if not template or language == "en":
         return line["text"]
-    values = {k: value_label(v, language) for k, v in (line.get("values") or {}).items()}
+    values = {k: value_label(k, v, language) for k, v in (line.get("values") or {}).items()}
     return translator(language)(template, **values)
 
 

@@ -234,6 +234,7 @@ def test_names_and_id_numbers_are_masked(browser, session, claim):
 def test_the_payout_calculation_reads_in_the_users_language(browser, claim):
     chinese = browser("adjudicator").get(f"/claims/{claim.id}").text
     assert "本次事件赔付 7,500.00" in chinese and "医疗总费用" in chinese
+    assert "户类型“脱贫户”、监测对象类别“非监测对象”在保障范围内" in chinese
     assert "payout for this event" not in chinese
     english = browser("adjudicator", language="en").get(f"/claims/{claim.id}").text
     assert "payout for this event 7,500.00" in english
