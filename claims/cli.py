@@ -468,6 +468,19 @@ def _password(args) -> int:
     return 0
 
 
+def _monitor(_args) -> int:
+    from datetime import date
+
+    from claims import monitoring
+
+    with Session(get_engine()) as session:
+        counts = monitoring.evaluate(session, date.today())
+        session.commit()
+    print(f"monitoring: {counts['windows']} windows evaluated, {counts['closed']} closed, "
+          f"{counts['alerts']} new alerts")
+    return 0
+
+
 def _scheduler(_args) -> int:
     from claims import scheduler
 
@@ -564,6 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "FANGPIN_SCORE_CHUNK, 50000)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_score)
+
+    monitor = sub.add_parser("monitor", help="evaluate the post-payout monitoring windows now")
+    monitor.set_defaults(func=_monitor)
 
     nightly = sub.add_parser("scheduler", help="run the nightly jobs (risk scoring at "
                                                "FANGPIN_SCORE_TIME)")

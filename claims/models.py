@@ -25,7 +25,12 @@ from policies.models import (  # noqa: F401  (the registry's tables belong to th
 )
 from policies.types import Money, UtcDateTime
 from policies.vocab import LABELS, Coded
-from risk.models import HouseholdScore, ScoreRun  # noqa: F401  (the batch's tables, too)
+from risk.models import (  # noqa: F401  (risk's tables, too)
+    HouseholdScore,
+    MonitoringAlert,
+    MonitoringWindow,
+    ScoreRun,
+)
 
 
 class Role(Coded):

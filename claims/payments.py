@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle
+from claims import audit, lifecycle, monitoring
 from claims.auth import SYSTEM, Actor
 from claims.models import (
     Claim,
@@ -177,6 +177,7 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
                          .with_for_update()).one()
     claim.paid_amount += payment.amount
     _record_payout(session, claim, payment)
+    monitoring.open_or_extend(session, claim, date.today())
     audit.record(session, actor, "payment", payment.id, "paid", reason=reference or "",
                  after={"claim": claim.claim_number, "amount": payment.amount})
     if claim.paid_amount >= claim.approved_amount:

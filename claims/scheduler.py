@@ -49,6 +49,22 @@ def nightly_scoring() -> None:
     if result.status == "already":
         log.info("nightly scoring: tonight's run %s had completed; nothing to do",
                  result.run_id)
+    nightly_monitoring()
+
+
+def nightly_monitoring() -> None:
+    """Evaluate the open post-payout monitoring windows (after the scores they read)."""
+    from datetime import date
+
+    from sqlmodel import Session
+
+    from claims import monitoring
+
+    with Session(get_engine()) as session:
+        counts = monitoring.evaluate(session, date.today())
+        session.commit()
+    log.info("monitoring: %(windows)s windows evaluated, %(closed)s closed, %(alerts)s "
+             "new alerts", counts)
 
 
 def build(blocking: bool) -> BaseScheduler:

@@ -1,15 +1,17 @@
-"""The nightly scoring batch's tables: its runs and the scores of each run."""
+"""Risk tables: the nightly scoring runs and their scores; post-payout monitoring windows and
+their alerts."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from policies.models import utcnow
-from policies.types import UtcDateTime
+from policies.types import Money, UtcDateTime
 from policies.vocab import Coded
 
 
@@ -52,3 +54,43 @@ class HouseholdScore(SQLModel, table=True):
     run_id: int = Field(foreign_key="score_run.id", primary_key=True)
     household_id: int = Field(foreign_key="household.id", primary_key=True)
     score: float
+
+
+class MonitoringWindow(SQLModel, table=True):
+    """The months after a payout in which a household's income is watched (赔付后监测期);
+    a later payout extends the open window. At most one is open per household."""
+
+    __tablename__ = "monitoring_window"
+    __table_args__ = (
+        sa.Index("ux_monitoring_window_open", "household_id", unique=True,
+                 sqlite_where=sa.text("status = 'open'"),
+                 postgresql_where=sa.text("status = 'open'")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    opened_on: date
+    ends_on: date
+    status: str = Field(default="open", max_length=16, index=True)
+    claim_id: int = Field(foreign_key="claim.id", description="the latest payout's claim")
+    before_shock: Decimal | None = Field(
+        default=None, sa_type=Money, description="per-capita income of the year before the shock")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class MonitoringAlert(SQLModel, table=True):
+    """What a window's household calls for (监测预警), with the figures that raised it. A kind
+    is raised once while an alert of it is open."""
+
+    __tablename__ = "monitoring_alert"
+    __table_args__ = (
+        sa.Index("ux_monitoring_alert_open", "window_id", "kind", unique=True,
+                 sqlite_where=sa.text("status = 'open'"),
+                 postgresql_where=sa.text("status = 'open'")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    window_id: int = Field(foreign_key="monitoring_window.id", index=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    kind: str = Field(max_length=32)
+    figures: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    raised_on: date
+    status: str = Field(default="open", max_length=16, index=True)

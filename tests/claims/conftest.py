@@ -102,3 +102,27 @@ def department(app, county):
 
     with TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"}) as client:
         yield client
+
+
+@pytest.fixture
+def claim(department, session, county):
+    """The county's household with one claim, opened by a medical bill."""
+    from sqlmodel import select
+
+    from claims.models import Claim
+    from tests.claims.test_intake import illness
+
+    department.post("/api/events", json=illness())
+    evaluate(session)
+    return session.exec(select(Claim)).one()
+
+
+@pytest.fixture
+def staff(as_user):
+    """One insurer user of each working role (the adjudicator's limit is 5,000)."""
+    return {
+        "investigator": as_user("investigator", "inv"),
+        "adjudicator": as_user("adjudicator", "adj", approval_limit=Decimal("5000")),
+        "supervisor": as_user("supervisor", "sup"),
+        "clerk": as_user("clerk", "clerk"),
+    }

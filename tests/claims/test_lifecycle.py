@@ -5,7 +5,6 @@ import io
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -17,23 +16,6 @@ SURVEY = {"visit_date": (date.today() - timedelta(days=20)).isoformat(),
           "team": ["王查勘", "李查勘"], "findings": "住院属实，家庭困难",
           "asset_check": {"bank_deposits": "无大额存款", "vehicles": "无", "housing": "自有旧房"},
           "documents": ["出院小结", "费用清单"]}
-
-
-@pytest.fixture
-def claim(department, session, county):
-    department.post("/api/events", json=illness())
-    evaluate(session)
-    return session.exec(select(Claim)).one()
-
-
-@pytest.fixture
-def staff(as_user):
-    return {
-        "investigator": as_user("investigator", "inv"),
-        "adjudicator": as_user("adjudicator", "adj", approval_limit=Decimal("5000")),
-        "supervisor": as_user("supervisor", "sup"),
-        "clerk": as_user("clerk", "clerk"),
-    }
 
 
 def act(who, claim, action, data=None):

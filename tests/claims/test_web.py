@@ -22,8 +22,6 @@ from claims.web import session as web_session
 from claims.web.i18n import catalog
 from policies import registry
 from policies.models import RegionCreate
-from tests.claims.conftest import evaluate
-from tests.claims.test_intake import illness
 from tests.claims.test_lifecycle import days_pass
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,13 +59,6 @@ def browser(app, session):
     yield sign_in
     for client in made:
         client.close()
-
-
-@pytest.fixture
-def claim(department, session, county):
-    department.post("/api/events", json=illness())
-    evaluate(session)
-    return session.exec(select(Claim)).one()
 
 
 def form(client: TestClient, claim: Claim, action: str, **fields):
