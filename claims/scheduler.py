@@ -32,7 +32,8 @@ GRACE_SECONDS = 12 * 3600
 
 
 def nightly_scoring() -> None:
-    """The job: score every household now, unless tonight's run has completed."""
+    """The nightly job: score every household (unless tonight's run has completed), then
+    evaluate the monitoring windows, which read the scores — and run even without a model."""
     settings = get_settings()
     try:
         result = nightly.score_households(
@@ -40,15 +41,13 @@ def nightly_scoring() -> None:
             threshold=settings.risk_threshold, rise=settings.risk_rise,
             timezone=settings.timezone, chunk=settings.score_chunk,
             keep_runs=settings.keep_score_runs, started_by="scheduler")
+        if result.status == "already":
+            log.info("nightly scoring: tonight's run %s had completed; nothing to do",
+                     result.run_id)
     except nightly.RunInProgress:
         log.info("nightly scoring: another scheduler's run is under way")
-        return
     except ModelError as error:
         log.error("nightly scoring did not run: %s", error)
-        return
-    if result.status == "already":
-        log.info("nightly scoring: tonight's run %s had completed; nothing to do",
-                 result.run_id)
     nightly_monitoring()
 
 
