@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -128,15 +128,23 @@ def get_engine() -> Engine:
     return _engine
 
 
-async def get_session() -> AsyncIterator[Session]:
-    """A session for one request; the handler commits, anything uncommitted is rolled back.
+def sessions_on(engine_of: Callable[[], Engine]):
+    """The request-session dependency over the engine ``engine_of`` gives: the service's is
+    :func:`get_session`; an app served on a database of its own (tests, benchmarks) overrides
+    it with ``sessions_on(lambda: engine)``."""
 
-    Async on purpose: the session is closed (and its connection returned) on the event loop,
-    not on a worker thread, so requests waiting in worker threads for a connection can never
-    starve the request that holds it.
-    """
-    session = Session(get_engine(), expire_on_commit=False)
-    try:
-        yield session
-    finally:
-        session.close()
+    async def session_for_request() -> AsyncIterator[Session]:
+        """A session for one request; the handler commits, anything uncommitted is rolled
+        back. Async on purpose: the session is closed (and its connection returned) on the
+        event loop, not on a worker thread, so requests waiting in worker threads for a
+        connection can never starve the request that holds it."""
+        session = Session(engine_of(), expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    return session_for_request
+
+
+get_session = sessions_on(lambda: get_engine())

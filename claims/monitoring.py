@@ -16,15 +16,15 @@ from claims.nightly import current_run
 from policies import registry
 from policies.errors import DomainError
 from policies.vocab import IncomeSource
-from risk import monitoring as rules_
+from risk import monitoring as watch
 from risk.models import HouseholdScore, MonitoringAlert, MonitoringWindow, ScoreRun
 
-RULES = rules_.MonitoringRules()
+RULES = watch.MonitoringRules()
 REPORT_OVERDUE = "report_overdue"
 
 
 def open_or_extend(session: Session, claim: Claim, paid_on: date,
-                   rules: rules_.MonitoringRules = RULES) -> MonitoringWindow:
+                   rules: watch.MonitoringRules = RULES) -> MonitoringWindow:
     """The payout of ``claim`` paid on ``paid_on`` opens the household's window, or extends
     the open one; flushes."""
     window = session.exec(select(MonitoringWindow).where(
@@ -33,17 +33,17 @@ def open_or_extend(session: Session, claim: Claim, paid_on: date,
     if window is None:
         window = MonitoringWindow(
             household_id=claim.household_id, opened_on=paid_on, claim_id=claim.id,
-            ends_on=rules_.window_end(paid_on, None, rules),
+            ends_on=watch.window_end(paid_on, None, rules),
             before_shock=_annual_income(session, claim.household_id, claim.policy_year - 1))
     else:
-        window.ends_on = rules_.window_end(paid_on, window.ends_on, rules)
+        window.ends_on = watch.window_end(paid_on, window.ends_on, rules)
         window.claim_id = claim.id
     session.add(window)
     session.flush()
     return window
 
 
-def evaluate(session: Session, today: date, rules: rules_.MonitoringRules = RULES
+def evaluate(session: Session, today: date, rules: watch.MonitoringRules = RULES
              ) -> dict[str, int]:
     """Evaluate every open window; windows past their end close. Idempotent: an alert of a
     kind is not raised again while one is open. Returns counts; flushes."""
@@ -71,14 +71,14 @@ def evaluate(session: Session, today: date, rules: rules_.MonitoringRules = RULE
 
 
 def _alerts(session: Session, window: MonitoringWindow, today: date,
-            rules: rules_.MonitoringRules, scores) -> list[rules_.Alert]:
+            rules: watch.MonitoringRules, scores) -> list[watch.Alert]:
     household = session.get(Household, window.household_id)
     records = session.exec(select(IncomeRecord).where(
         IncomeRecord.household_id == household.id,
         IncomeRecord.period_end >= window.opened_on).order_by(IncomeRecord.period_end)).all()
     reports = [r for r in records if r.source != IncomeSource.payout]
-    found = [rules_.Alert(REPORT_OVERDUE, {"due": str(day)}) for day in
-             rules_.overdue_reports(rules_.reports_due(window.opened_on, window.ends_on, rules),
+    found = [watch.Alert(REPORT_OVERDUE, {"due": str(day)}) for day in
+             watch.overdue_reports(watch.reports_due(window.opened_on, window.ends_on, rules),
                                     [r.recorded_at.date() for r in reports], today)][:1]
     if not reports:
         return found
@@ -88,7 +88,7 @@ def _alerts(session: Session, window: MonitoringWindow, today: date,
                    and latest.period_start <= r.period_start <= latest.period_end),
                   Decimal("0.00"))
     # the report counts its own payouts among transfers; payouts recorded apart are added
-    with_payout, without = rules_.per_capita(latest.net_income + payouts,
+    with_payout, without = watch.per_capita(latest.net_income + payouts,
                                              latest.transfer_poverty_insurance + payouts,
                                              latest.household_size)
     try:
@@ -101,7 +101,7 @@ def _alerts(session: Session, window: MonitoringWindow, today: date,
         TriggerEvent.household_id == household.id, TriggerEvent.event_date > window.opened_on,
         sa.or_(TriggerEvent.claim_id.is_(None), TriggerEvent.claim_id != window.claim_id))
     ).first() is not None
-    return found + rules_.alerts(
+    return found + watch.alerts(
         line=Decimal(line), income=with_payout, income_without_payout=without,
         before_shock=window.before_shock, score=score, score_before=score_before,
         new_shock=new_shock, rules=rules)

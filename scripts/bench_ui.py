@@ -102,18 +102,14 @@ def signed_in_client(url: str):
 
     from claims.app import create_app
     from claims.auth import SYSTEM
-    from claims.db import get_session, make_engine
+    from claims.db import get_session, make_engine, sessions_on
     from claims.models import AppUser
     from claims.web import session as web_session
 
     engine = make_engine(url)
     app = create_app()
 
-    def session_now():
-        with Session(engine) as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_now
+    app.dependency_overrides[get_session] = sessions_on(lambda: engine)
     with Session(engine) as session:
         user = session.exec(select(AppUser).where(AppUser.username == "adjudicator")).one()
         web_session.set_password(session, SYSTEM, user, "bench-password-1")

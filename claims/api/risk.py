@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query
 from sqlmodel import select
 
@@ -55,10 +54,8 @@ def list_warnings(
         query = query.where(Household.village_id == village_id)
     if min_score is not None:
         query = query.where(EarlyWarning.score >= min_score)
-    count = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(EarlyWarning.score.desc().nulls_last(),
-                                       EarlyWarning.id.desc())
-                        .offset(page.offset).limit(page.limit)).all()
+    rows, count = registry.paginate(session, query.order_by(
+        EarlyWarning.score.desc().nulls_last(), EarlyWarning.id.desc()), page)
     return {"data": [_warning_view(w, number) for w, number in rows], "count": count}
 
 
@@ -89,9 +86,7 @@ def monitoring_alerts(session: SessionDep, _: Reader, page: PageDep,
         MonitoringWindow, MonitoringWindow.id == MonitoringAlert.window_id)
     if status:
         query = query.where(MonitoringAlert.status == status)
-    count = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(MonitoringAlert.id.desc()).offset(page.offset)
-                        .limit(page.limit)).all()
+    rows, count = registry.paginate(session, query.order_by(MonitoringAlert.id.desc()), page)
     return {"data": [audit.jsonable({**registry.fields_of(a), "household_number": number,
                                      "window_ends_on": ends}) for a, number, ends in rows],
             "count": count}

@@ -35,9 +35,10 @@ from claims.settings import get_settings
 from claims.web import masking
 from claims.web import session as web_session
 from claims.web.i18n import DEFAULT, LANGUAGES, N_, environment, translator
-from policies import benefits
+from policies import benefits, registry
 from policies.errors import DomainError
 from policies.models import utcnow
+from policies.registry import PageRequest
 from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
@@ -584,10 +585,9 @@ def warnings_page(request: Request, session: SessionDep, user: User, source: str
         .where(EarlyWarning.status == "open"), user)
     if source in ("risk", "event"):
         query = query.where(EarlyWarning.source == source)
-    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(EarlyWarning.score.desc().nulls_last(),
-                                       EarlyWarning.id.desc())
-                        .offset((page - 1) * PAGE).limit(PAGE)).all()
+    rows, total = registry.paginate(session, query.order_by(
+        EarlyWarning.score.desc().nulls_last(), EarlyWarning.id.desc()),
+        PageRequest(offset=(page - 1) * PAGE, limit=PAGE))
     return render(request, "warnings.html", user=user, rows=rows, total=total, page=page,
                   pages=max(1, -(-total // PAGE)), source=source,
                   may_close=user.user.role in (Role.clerk, Role.supervisor, Role.admin))

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from claims.app import create_app
 from claims.auth import SYSTEM
-from claims.db import get_session, make_engine
+from claims.db import get_session, make_engine, sessions_on
 from claims.migrate import upgrade
 from claims.models import Claim, ClaimRecord
 from claims.people import create_user
@@ -56,7 +56,7 @@ def site(request, tmp_path_factory):
         upgrade(url)
         engine = make_engine(url, pool_size=5)
         app = create_app()
-        app.dependency_overrides[get_session] = _sessions(engine)
+        app.dependency_overrides[get_session] = sessions_on(lambda bound=engine: bound)
         with Session(engine) as session:
             build_county(session)
             for role, limit in STAFF.items():
@@ -79,13 +79,6 @@ def site(request, tmp_path_factory):
         server.should_exit = True
         thread.join(10)
         engine.dispose()
-
-
-def _sessions(engine):
-    def session_now():
-        with Session(engine) as session:
-            yield session
-    return session_now
 
 
 def _free_port() -> int:

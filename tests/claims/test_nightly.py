@@ -19,7 +19,7 @@ from sqlmodel import Session
 from claims import nightly, scheduler
 from claims.app import create_app
 from claims.auth import SYSTEM
-from claims.db import get_session, make_engine, run_lock
+from claims.db import get_session, make_engine, run_lock, sessions_on
 from claims.migrate import upgrade
 from claims.models import EarlyWarning
 from claims.people import create_user
@@ -267,11 +267,7 @@ def office(county_db, model_dir, monkeypatch):
     get_settings.cache_clear()
     app = create_app()
 
-    def session_now():
-        with Session(county_db[1]) as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_now
+    app.dependency_overrides[get_session] = sessions_on(lambda: county_db[1])
     made = []
 
     def make(role: str) -> TestClient:
