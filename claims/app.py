@@ -26,6 +26,7 @@ from claims.api import benefits as benefits_api
 from claims.api import claims as claims_api
 from claims.api import events as events_api
 from claims.api import imports as imports_api
+from claims.api import monitoring as monitoring_api
 from claims.api import payments as payments_api
 from claims.api import registry as registry_api
 from claims.api import risk as risk_api
@@ -165,6 +166,7 @@ def create_app() -> FastAPI:
     app.include_router(payments_api.router)
     app.include_router(admin_api.router)
     app.include_router(risk_api.router)
+    app.include_router(monitoring_api.router)
     app.include_router(web_pages.router)
     app.include_router(web_office.router)
 

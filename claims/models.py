@@ -26,6 +26,9 @@ from policies.models import (  # noqa: F401  (the registry's tables belong to th
 from policies.types import Money, UtcDateTime
 from policies.vocab import LABELS, Coded
 from risk.models import (  # noqa: F401  (risk's tables, too)
+    Assistance,
+    Elimination,
+    FollowUp,
     HouseholdScore,
     MonitoringAlert,
     MonitoringWindow,

@@ -1,110 +1,302 @@
 """Post-payout monitoring (赔付后监测), the service: a paid payout opens or extends the
-household's monitoring window; the nightly run evaluates every open window with the rules of
-risk.monitoring and raises the alerts they call for, once each while open. Services flush;
-the caller commits."""
+household's monitoring window under its terms' rules; the nightly run evaluates every open
+window with the rules of risk.monitoring — alerts once each while open, a follow-up case for
+the office, a proposal for risk elimination when the household is stable — and the office
+follows up, records assistance and confirms eliminations. Services flush; the caller commits."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from claims.models import Claim, Household, IncomeRecord, TriggerEvent
+from claims import audit
+from claims.auth import Actor
+from claims.models import (
+    Claim,
+    ClaimState,
+    EarlyWarning,
+    Household,
+    IncomeRecord,
+    Payment,
+    PaymentState,
+    TriggerEvent,
+)
 from claims.nightly import current_run
-from policies import registry
-from policies.errors import DomainError
-from policies.vocab import IncomeSource
+from policies import benefits, registry
+from policies.errors import Conflict, DomainError, InvalidInput, NotFound
+from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, utcnow
+from policies.rules import report_period_problem
+from policies.terms import Monitoring
+from policies.vocab import IncomeSource, LabourSkill, MemberStatus
 from risk import monitoring as watch
-from risk.models import HouseholdScore, MonitoringAlert, MonitoringWindow, ScoreRun
+from risk.features import CARRY_YEARS
+from risk.models import (
+    Assistance,
+    Elimination,
+    FollowUp,
+    HouseholdScore,
+    MonitoringAlert,
+    MonitoringWindow,
+    ScoreRun,
+)
 
-RULES = watch.MonitoringRules()
-REPORT_OVERDUE = "report_overdue"
+OPEN_CLAIM_STATES = (ClaimState.opened, ClaimState.investigating, ClaimState.village_review,
+                     ClaimState.public_notice, ClaimState.approval,
+                     ClaimState.payment_pending, ClaimState.reopened)
+NO_LABOUR = (LabourSkill.lost, LabourSkill.none)
+HORIZONS = (6, 12)
+# The outcome report's groups and columns as a county's workbook heads them.
+OUTCOME_GROUPS = {"total": "合计 total", "township": "乡镇 township", "trigger": "原因 trigger"}
+OUTCOME_HEADINGS = {
+    "by": "分组 group", "name": "名称 name", "paid": "赔付户数 households paid",
+    **{f"{kind}_{months}": f"{months}个月{zh} {en} at {months} months"
+       for months in HORIZONS for kind, zh, en in (
+           (watch.ABOVE, "线上", "above the line"),
+           ("above_only_with_payout", "仅计赔款线上", "above only with the payout"),
+           (watch.FELL_BACK, "返贫风险(线下)", "fell back below the line"),
+           (watch.ELIMINATED, "风险消除", "eliminated"),
+           (watch.NO_REPORT, "无收入报告", "no income report"),
+           (watch.NOT_YET, "未到期", "not yet"))},
+}
 
 
-def open_or_extend(session: Session, claim: Claim, paid_on: date,
-                   rules: watch.MonitoringRules = RULES) -> MonitoringWindow:
+def rules_of(window: MonitoringWindow) -> Monitoring:
+    """The terms' monitoring rules the window runs under (the defaults for old windows)."""
+    return Monitoring.model_validate(window.rules) if window.rules else Monitoring()
+
+
+def open_or_extend(session: Session, claim: Claim, paid_on: date) -> MonitoringWindow:
     """The payout of ``claim`` paid on ``paid_on`` opens the household's window, or extends
-    the open one; flushes."""
+    the open one, under the claim's terms; flushes."""
+    rules = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id)
+                              ).monitoring
     window = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == claim.household_id,
         MonitoringWindow.status == "open")).first()
     if window is None:
         window = MonitoringWindow(
             household_id=claim.household_id, opened_on=paid_on, claim_id=claim.id,
+            identified_on=min(claim.opened_at.date(), paid_on),
             ends_on=watch.window_end(paid_on, None, rules),
             before_shock=_annual_income(session, claim.household_id, claim.policy_year - 1))
     else:
         window.ends_on = watch.window_end(paid_on, window.ends_on, rules)
         window.claim_id = claim.id
+    window.rules = rules.model_dump(mode="json")
     session.add(window)
     session.flush()
     return window
 
 
-def evaluate(session: Session, today: date, rules: watch.MonitoringRules = RULES
-             ) -> dict[str, int]:
+# ---------------------------------------------------------------- the ledger, recomputed
+
+
+@dataclass
+class Picture:
+    """What the ledger says about a watched household: per-capita income at each report
+    (rolling 12 months, with and without the payout) against the line, and the reports due."""
+
+    points: list[dict[str, Any]] = field(default_factory=list)
+    due: list[date] = field(default_factory=list)
+    overdue: list[date] = field(default_factory=list)
+    months_stable: int = 0
+
+    @property
+    def latest(self) -> dict[str, Any] | None:
+        return self.points[-1] if self.points else None
+
+
+class Lines:
+    """Monitoring lines by (village, year), read once; a year not yet published keeps the
+    latest line of the previous ``CARRY_YEARS`` years, as the nightly scoring does."""
+
+    def __init__(self, session: Session):
+        self.session, self.known = session, {}
+
+    def __call__(self, village_id: int, year: int) -> tuple[Decimal, int] | None:
+        for candidate in range(year, year - CARRY_YEARS - 1, -1):
+            key = (village_id, candidate)
+            if key not in self.known:
+                try:
+                    self.known[key] = Decimal(registry.monitoring_line_for(
+                        self.session, village_id, candidate)["amount"])
+                except DomainError:
+                    self.known[key] = None
+            if self.known[key] is not None:
+                return self.known[key], candidate
+        return None
+
+
+def ledger(records: list[IncomeRecord]) -> tuple[list[watch.Report], list[tuple]]:
+    """A household's income records as the rules read them: reports and surveys, and
+    payouts recorded apart (each on the day it was paid)."""
+    reports = [watch.Report(r.period_start, r.period_end, r.net_income,
+                            r.transfer_poverty_insurance, r.household_size)
+               for r in records if r.source != IncomeSource.payout]
+    payouts = [(r.period_end, r.transfer_poverty_insurance)
+               for r in records if r.source == IncomeSource.payout]
+    return reports, payouts
+
+
+def points_of(records: list[IncomeRecord], village_id: int, since: date, lines: Lines
+              ) -> list[dict[str, Any]]:
+    """The household's rolling per-capita income at each report ending on or after
+    ``since``, with the line of its village for that year."""
+    reports, payouts = ledger(records)
+    points = []
+    for day in sorted({r.end for r in reports if r.end >= since}):
+        rolling, line = watch.rolling_income(reports, payouts, day), lines(village_id, day.year)
+        if rolling is None or line is None:
+            continue
+        points.append({"day": day, "income": rolling.income,
+                       "income_without_payout": rolling.income_without_payout,
+                       "line": line[0], "line_year": line[1],
+                       "covered_months": round(rolling.covered_days * 12 / rolling.span_days)})
+    return points
+
+
+def picture(session: Session, window: MonitoringWindow, today: date,
+            lines: Lines | None = None) -> Picture:
+    """The ledger of the window's household, recomputed for the rules."""
+    household = session.get(Household, window.household_id)
+    rules = rules_of(window)
+    records = session.exec(select(IncomeRecord).where(
+        IncomeRecord.household_id == household.id).order_by(IncomeRecord.period_end)).all()
+    points = [p for p in points_of(records, household.village_id, window.opened_on,
+                                   lines or Lines(session)) if p["day"] <= today]
+    due = watch.reports_due(window.opened_on, window.ends_on, rules)
+    reported = [r.recorded_at.date() for r in records
+                if r.source != IncomeSource.payout and r.recorded_at.date() >= window.opened_on]
+    stable = watch.months_stable(
+        [(p["day"], p["income_without_payout"], p["line"]) for p in points], window.opened_on)
+    return Picture(points=points, due=due, overdue=watch.overdue_reports(due, reported, today),
+                   months_stable=stable)
+
+
+# ---------------------------------------------------------------- the nightly evaluation
+
+
+def evaluate(session: Session, today: date) -> dict[str, int]:
     """Evaluate every open window; windows past their end close. Idempotent: an alert of a
-    kind is not raised again while one is open. Returns counts; flushes."""
-    counts = {"windows": 0, "closed": 0, "alerts": 0}
-    scores = _scores(session)
+    kind is not raised again while one is open, and a pending proposal is not made twice.
+    Every new alert joins the window's open follow-up case, or opens one. Returns counts;
+    flushes."""
+    counts = {"windows": 0, "closed": 0, "alerts": 0, "follow_ups": 0, "proposals": 0}
+    scores, lines = _scores(session), Lines(session)
     for window in session.exec(select(MonitoringWindow).where(
-            MonitoringWindow.status == "open")).all():
+            MonitoringWindow.status == "open").order_by(MonitoringWindow.id)).all():
         if window.ends_on < today:
             window.status = "closed"
             session.add(window)
             counts["closed"] += 1
             continue
         counts["windows"] += 1
-        for alert in _alerts(session, window, today, rules, scores):
+        seen = picture(session, window, today, lines)
+        for alert in _alerts(session, window, seen, scores):
             taken = session.exec(select(MonitoringAlert.id).where(
                 MonitoringAlert.window_id == window.id, MonitoringAlert.kind == alert.kind,
                 MonitoringAlert.status == "open")).first()
             if taken is None:
-                session.add(MonitoringAlert(window_id=window.id,
-                                            household_id=window.household_id, kind=alert.kind,
-                                            figures=alert.figures, raised_on=today))
+                case, opened = _follow_up_for(session, window, today)
+                counts["follow_ups"] += opened
+                session.add(MonitoringAlert(
+                    window_id=window.id, household_id=window.household_id, kind=alert.kind,
+                    figures=alert.figures, raised_on=today, follow_up_id=case.id))
                 counts["alerts"] += 1
+        session.flush()
+        counts["proposals"] += _propose(session, window, seen, today)
     session.flush()
     return counts
 
 
-def _alerts(session: Session, window: MonitoringWindow, today: date,
-            rules: watch.MonitoringRules, scores) -> list[watch.Alert]:
-    household = session.get(Household, window.household_id)
-    records = session.exec(select(IncomeRecord).where(
-        IncomeRecord.household_id == household.id,
-        IncomeRecord.period_end >= window.opened_on).order_by(IncomeRecord.period_end)).all()
-    reports = [r for r in records if r.source != IncomeSource.payout]
-    found = [watch.Alert(REPORT_OVERDUE, {"due": str(day)}) for day in
-             watch.overdue_reports(watch.reports_due(window.opened_on, window.ends_on, rules),
-                                    [r.recorded_at.date() for r in reports], today)][:1]
-    if not reports:
+def _alerts(session: Session, window: MonitoringWindow, seen: Picture, scores
+            ) -> list[watch.Alert]:
+    found = [watch.Alert(watch.REPORT_OVERDUE, {"due": str(day)}) for day in seen.overdue][:1]
+    latest = seen.latest
+    if latest is None:
         return found
-    latest = reports[-1]
-    payouts = sum((r.transfer_poverty_insurance for r in records
-                   if r.source == IncomeSource.payout
-                   and latest.period_start <= r.period_start <= latest.period_end),
-                  Decimal("0.00"))
-    # the report counts its own payouts among transfers; payouts recorded apart are added
-    with_payout, without = watch.per_capita(latest.net_income + payouts,
-                                             latest.transfer_poverty_insurance + payouts,
-                                             latest.household_size)
-    try:
-        line = registry.monitoring_line_for(session, household.village_id,
-                                            latest.period_end.year)["amount"]
-    except DomainError:
-        return found
-    score, score_before = scores.get(household.id, (None, None))
+    score, score_before = scores.get(window.household_id, (None, None))
     new_shock = session.exec(select(TriggerEvent.id).where(
-        TriggerEvent.household_id == household.id, TriggerEvent.event_date > window.opened_on,
+        TriggerEvent.household_id == window.household_id,
+        TriggerEvent.event_date > window.opened_on,
         sa.or_(TriggerEvent.claim_id.is_(None), TriggerEvent.claim_id != window.claim_id))
     ).first() is not None
     return found + watch.alerts(
-        line=Decimal(line), income=with_payout, income_without_payout=without,
+        line=latest["line"], income=latest["income"],
+        income_without_payout=latest["income_without_payout"],
         before_shock=window.before_shock, score=score, score_before=score_before,
-        new_shock=new_shock, rules=rules)
+        new_shock=new_shock, rules=rules_of(window))
+
+
+def _follow_up_for(session: Session, window: MonitoringWindow, today: date
+                   ) -> tuple[FollowUp, int]:
+    case = session.exec(select(FollowUp).where(FollowUp.window_id == window.id,
+                                               FollowUp.status == "open")).first()
+    if case is not None:
+        return case, 0
+    case = FollowUp(window_id=window.id, household_id=window.household_id, opened_on=today)
+    session.add(case)
+    session.flush()
+    return case, 1
+
+
+def _propose(session: Session, window: MonitoringWindow, seen: Picture, today: date) -> int:
+    """Propose the household for risk elimination when the rules say so, once: not while a
+    proposal is pending, nor again on the figures of one the office declined."""
+    latest = seen.latest
+    if latest is None:
+        return 0
+    decided = session.exec(select(Elimination).where(
+        Elimination.window_id == window.id).order_by(Elimination.id.desc())).first()
+    if decided is not None and (decided.status == "proposed" or decided.figures.get(
+            "report_day") == str(latest["day"])):
+        return 0
+    household_id = window.household_id
+    proposed, _why = watch.propose_elimination(
+        months_above=seen.months_stable, costs_settled=_costs_settled(session, household_id),
+        new_risk=_new_risk(session, window), has_labour=_has_labour(session, household_id),
+        rules=rules_of(window))
+    if not proposed:
+        return 0
+    session.add(Elimination(
+        household_id=household_id, window_id=window.id, proposed_on=today,
+        figures=_figures(latest, seen.months_stable)))
+    return 1
+
+
+def _figures(latest: dict[str, Any], months_stable: int) -> dict[str, Any]:
+    return {"report_day": str(latest["day"]), "income": str(latest["income"]),
+            "income_without_payout": str(latest["income_without_payout"]),
+            "line": str(latest["line"]), "months_stable": months_stable}
+
+
+def _costs_settled(session: Session, household_id: int) -> bool:
+    """Large unavoidable costs are settled when no claim of the household is still open."""
+    return session.exec(select(Claim.id).where(
+        Claim.household_id == household_id, Claim.state.in_(OPEN_CLAIM_STATES))).first() is None
+
+
+def _new_risk(session: Session, window: MonitoringWindow) -> bool:
+    """A follow-up still open, or an open early warning, is a risk not yet resolved."""
+    return (session.exec(select(FollowUp.id).where(
+        FollowUp.window_id == window.id, FollowUp.status == "open")).first() is not None
+        or session.exec(select(EarlyWarning.id).where(
+            EarlyWarning.household_id == window.household_id,
+            EarlyWarning.status == "open")).first() is not None)
+
+
+def _has_labour(session: Session, household_id: int) -> bool:
+    return session.exec(select(Member.id).where(
+        Member.household_id == household_id, Member.status == MemberStatus.active,
+        Member.labour_skill.not_in(NO_LABOUR))).first() is not None
 
 
 def _annual_income(session: Session, household_id: int, year: int) -> Decimal | None:
@@ -132,3 +324,294 @@ def _scores(session: Session) -> dict[int, tuple[float | None, float | None]]:
             HouseholdScore.household_id.in_(watched))):
         found.setdefault(household_id, [None, None])[0 if run_id == current.id else 1] = value
     return {h: (v[0], v[1]) for h, v in found.items()}
+
+
+# ---------------------------------------------------------------- income reports
+
+
+class IncomeReportIn(IncomeFields):
+    """An income report the office takes during monitoring (收入监测): the household's
+    income over a period of at most a year that has ended."""
+
+    model_config = ConfigDict(extra="forbid")
+    period_start: date
+    period_end: date
+    reference: str = Field(default="", max_length=64)
+
+
+def record_income_report(session: Session, actor: Actor, household_id: int,
+                         report: IncomeReportIn, today: date) -> IncomeRecord:
+    """Write an income report to the ledger (net and per-capita income derived); flushes."""
+    check_report_period(report.period_start, report.period_end, today)
+    record = registry.create_income_record(session, IncomeRecordCreate(
+        household_id=household_id, source=IncomeSource.report,
+        **report.model_dump()))
+    audit.record(session, actor, "income_record", record.id, "report",
+                 after={"household_id": household_id, "period_end": record.period_end,
+                        "per_capita_net_income": record.per_capita_net_income})
+    return record
+
+
+def check_report_period(start: date, end: date, today: date) -> None:
+    """A report covers a period that has ended, at most a year long."""
+    problem = report_period_problem(start, end, today)
+    if problem is not None:
+        raise InvalidInput(problem[1], field=problem[0], value=str(start if problem[0] ==
+                                                                    "period_start" else end))
+
+
+# ---------------------------------------------------------------- follow-ups
+
+
+class AssistanceIn(BaseModel):
+    """One measure of assistance given (帮扶措施)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal[watch.ASSISTANCE_KINDS]  # type: ignore[valid-type]
+    description: str = Field(min_length=2, max_length=500)
+    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = None
+    given_on: date
+    reference: str = Field(default="", max_length=64, description="e.g. the further claim")
+
+    @field_validator("description")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
+
+
+class OutcomeIn(BaseModel):
+    """How a follow-up ended; without it the case and its alerts stay open."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal[watch.OUTCOMES]  # type: ignore[valid-type]
+    note: str = Field(min_length=2, max_length=500)
+
+
+def get_follow_up(session: Session, follow_up_id: int, *, lock: bool = False) -> FollowUp:
+    query = select(FollowUp).where(FollowUp.id == follow_up_id)
+    case = session.exec(query.with_for_update() if lock else query).first()
+    if case is None:
+        raise NotFound(f"follow-up {follow_up_id} does not exist", field="id",
+                       value=follow_up_id)
+    return case
+
+
+def _open_case(session: Session, follow_up_id: int) -> FollowUp:
+    case = get_follow_up(session, follow_up_id, lock=True)
+    if case.status != "open":
+        raise Conflict(f"follow-up {follow_up_id} was closed on {case.closed_on}",
+                       field="status", value=case.status)
+    return case
+
+
+def assign_helper(session: Session, actor: Actor, follow_up_id: int, helper: str) -> FollowUp:
+    """Name who visits and helps the household (帮扶责任人); flushes."""
+    case = _open_case(session, follow_up_id)
+    helper = helper.strip()
+    if not 2 <= len(helper) <= 64:
+        raise InvalidInput("helper is a name of 2 to 64 characters", field="helper",
+                           value=helper)
+    before, case.helper = case.helper, helper
+    session.add(case)
+    audit.record(session, actor, "follow_up", case.id, "assign_helper",
+                 before={"helper": before}, after={"helper": helper})
+    return case
+
+
+def record_assistance(session: Session, actor: Actor, follow_up_id: int, given: AssistanceIn,
+                      today: date) -> Assistance:
+    """Record a measure given in an open follow-up; flushes."""
+    case = _open_case(session, follow_up_id)
+    if given.given_on > today:
+        raise InvalidInput(f"given_on {given.given_on} is after today", field="given_on",
+                           value=str(given.given_on))
+    if given.given_on < case.opened_on:
+        raise InvalidInput(f"given_on {given.given_on} is before the follow-up opened "
+                           f"({case.opened_on})", field="given_on", value=str(given.given_on))
+    measure = Assistance(follow_up_id=case.id, recorded_by=actor.label, **given.model_dump())
+    session.add(measure)
+    session.flush()
+    audit.record(session, actor, "follow_up", case.id, "assistance",
+                 after=given.model_dump(mode="json"))
+    return measure
+
+
+def close_follow_up(session: Session, actor: Actor, follow_up_id: int, outcome: OutcomeIn,
+                    today: date) -> FollowUp:
+    """Close a follow-up with its outcome, and its alerts with it; flushes. A fall that
+    persists raises a new alert, and a new case, the next night."""
+    case = _open_case(session, follow_up_id)
+    if not case.helper:
+        raise Conflict("assign a helper before closing the follow-up", field="helper")
+    case.status, case.outcome, case.outcome_note = "closed", outcome.outcome, outcome.note.strip()
+    case.closed_on, case.closed_by = today, actor.label
+    session.add(case)
+    session.execute(sa.update(MonitoringAlert).where(
+        MonitoringAlert.follow_up_id == case.id, MonitoringAlert.status == "open"
+    ).values(status="closed"))
+    audit.record(session, actor, "follow_up", case.id, "close", reason=case.outcome_note,
+                 after={"outcome": case.outcome})
+    return case
+
+
+# ---------------------------------------------------------------- risk elimination
+
+
+class EliminationIn(BaseModel):
+    """The office's decision to mark the household's risk eliminated (风险消除)."""
+
+    model_config = ConfigDict(extra="forbid")
+    way: Literal[watch.BY_ASSISTANCE, watch.NATURALLY]  # type: ignore[valid-type]
+    eliminated_on: date
+    note: str = Field(default="", max_length=500)
+
+
+def confirm_elimination(session: Session, actor: Actor, household_id: int,
+                        decision: EliminationIn, today: date) -> Elimination:
+    """Confirm the pending proposal, or start and confirm one the system did not propose
+    (a household without labour capacity, say: said in its flags). Refused below the line,
+    before identification, with a follow-up open, or in the future; flushes."""
+    window = session.exec(select(MonitoringWindow).where(
+        MonitoringWindow.household_id == household_id,
+        MonitoringWindow.status.in_(("open", "closed"))).order_by(
+        MonitoringWindow.id.desc()).with_for_update()).first()
+    if window is None:
+        raise NotFound(f"household {household_id} has no monitoring window to end",
+                       field="household_id", value=household_id)
+    if decision.eliminated_on > today:
+        raise InvalidInput(f"eliminated_on {decision.eliminated_on} is after today",
+                           field="eliminated_on", value=str(decision.eliminated_on))
+    case = session.exec(select(FollowUp.id).where(FollowUp.window_id == window.id,
+                                                  FollowUp.status == "open")).first()
+    if case is not None:
+        raise Conflict(f"follow-up {case} is still open: record its outcome first",
+                       field="follow_up", value=case)
+    seen = picture(session, window, today)
+    at = [p for p in seen.points if p["day"] <= decision.eliminated_on]
+    if not at:
+        raise InvalidInput("no income report on or before eliminated_on: take one first",
+                           field="eliminated_on", value=str(decision.eliminated_on))
+    latest = at[-1]
+    errors, flags = watch.check_elimination(
+        way=decision.way, identified=window.identified_on, eliminated=decision.eliminated_on,
+        income=latest["income"], line=latest["line"])
+    if errors:
+        raise InvalidInput("; ".join(errors), field="eliminated_on"
+                           if "identification" in errors[0] else "income",
+                           value=str(latest["income"]))
+    proposal = session.exec(select(Elimination).where(
+        Elimination.household_id == household_id, Elimination.status == "proposed")).first()
+    if proposal is None:
+        _proposed, why = watch.propose_elimination(
+            months_above=seen.months_stable,
+            costs_settled=_costs_settled(session, household_id),
+            new_risk=_new_risk(session, window), has_labour=_has_labour(session, household_id),
+            rules=rules_of(window))
+        proposal = Elimination(household_id=household_id, window_id=window.id,
+                               figures=_figures(latest, seen.months_stable))
+        flags = [*flags, *(f"not proposed by the system: {reason}" for reason in why)]
+    proposal.status, proposal.way = "confirmed", decision.way
+    proposal.eliminated_on, proposal.flags = decision.eliminated_on, flags
+    proposal.decided_by, proposal.decided_at, proposal.note = actor.label, utcnow(), decision.note
+    window.status = "eliminated"
+    session.add_all([proposal, window])
+    session.flush()
+    audit.record(session, actor, "elimination", proposal.id, "confirm", reason=decision.note,
+                 after={"household_id": household_id, "way": decision.way,
+                        "eliminated_on": decision.eliminated_on, "flags": flags})
+    return proposal
+
+
+def decline_elimination(session: Session, actor: Actor, elimination_id: int, note: str
+                        ) -> Elimination:
+    """Decline a proposal with the reason; it is not proposed again on the same figures."""
+    proposal = session.exec(select(Elimination).where(
+        Elimination.id == elimination_id).with_for_update()).first()
+    if proposal is None:
+        raise NotFound(f"elimination {elimination_id} does not exist", field="id",
+                       value=elimination_id)
+    if proposal.status != "proposed":
+        raise Conflict(f"elimination {elimination_id} is {proposal.status}", field="status",
+                       value=proposal.status)
+    note = note.strip()
+    if len(note) < 2:
+        raise InvalidInput("say why the proposal is declined", field="note", value=note)
+    proposal.status, proposal.note = "declined", note
+    proposal.decided_by, proposal.decided_at = actor.label, utcnow()
+    session.add(proposal)
+    audit.record(session, actor, "elimination", proposal.id, "decline", reason=note)
+    return proposal
+
+
+# ---------------------------------------------------------------- the outcome report
+
+
+def outcome_report(session: Session, policy_year: int, today: date) -> dict[str, Any]:
+    """Of the households paid under the policy year's contracts, where each stood 6 and 12
+    months after its first payment (above the line, fallen back, eliminated, no report, not
+    yet): in total, by township and by the trigger of that payment. Income as the national
+    records count it; 'above only with the payout' says how many of the above owe it to the
+    payout."""
+    paid = session.exec(select(
+        Claim.household_id, Payment.paid_at, Claim.trigger, Household.village_id).join(
+        Payment, Payment.claim_id == Claim.id).join(
+        Household, Household.id == Claim.household_id).where(
+        Claim.policy_year == policy_year, Payment.state == PaymentState.paid).order_by(
+        Payment.paid_at)).all()
+    first: dict[int, tuple[date, str, int]] = {}
+    for household_id, paid_at, trigger, village_id in paid:
+        first.setdefault(household_id, (paid_at.date(), trigger, village_id))
+    township_of = _townships(session, {v for _d, _t, v in first.values()})
+    records: dict[int, list[IncomeRecord]] = defaultdict(list)
+    eliminated: dict[int, date] = {}
+    for chunk in _chunks(sorted(first)):
+        for record in session.exec(select(IncomeRecord).where(
+                IncomeRecord.household_id.in_(chunk)).order_by(IncomeRecord.period_end)):
+            records[record.household_id].append(record)
+        for household_id, day in session.exec(select(
+                Elimination.household_id, sa.func.min(Elimination.eliminated_on)).where(
+                Elimination.household_id.in_(chunk), Elimination.status == "confirmed"
+        ).group_by(Elimination.household_id)):
+            eliminated[household_id] = day
+    lines = Lines(session)
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    for household_id, (paid_on, trigger, village_id) in first.items():
+        points = points_of(records[household_id], village_id, paid_on, lines)
+        township = township_of.get(village_id, "")
+        for key in (("total", ""), ("township", township), ("trigger", trigger)):
+            tally = groups.setdefault(key, {"paid": 0})
+            tally["paid"] += 1
+            for months in HORIZONS:
+                found = watch.outcome_at(
+                    paid_on=paid_on, months=months, eliminated_on=eliminated.get(household_id),
+                    points=[(p["day"], p["income"], p["line"]) for p in points], today=today)
+                tally[f"{found}_{months}"] = tally.get(f"{found}_{months}", 0) + 1
+                if found == watch.ABOVE and _only_with_payout(points, paid_on, months):
+                    name = f"above_only_with_payout_{months}"
+                    tally[name] = tally.get(name, 0) + 1
+    columns = [f"{kind}_{months}" for months in HORIZONS for kind in (
+        watch.ABOVE, "above_only_with_payout", watch.FELL_BACK, watch.ELIMINATED,
+        watch.NO_REPORT, watch.NOT_YET)]
+    rows = [{"by": by, "name": name, "paid": tally["paid"],
+             **{column: tally.get(column, 0) for column in columns}}
+            for (by, name), tally in sorted(groups.items(), key=lambda item: (
+                ("total", "township", "trigger").index(item[0][0]), item[0][1]))]
+    return {"policy_year": policy_year, "as_of": today, "columns": ["paid", *columns],
+            "rows": rows}
+
+
+def _only_with_payout(points: list[dict[str, Any]], paid_on: date, months: int) -> bool:
+    day = watch.add_months(paid_on, months)
+    latest = max((p for p in points if paid_on < p["day"] <= day), key=lambda p: p["day"])
+    return latest["income_without_payout"] < latest["line"]
+
+
+def _townships(session: Session, village_ids: set[int]) -> dict[int, str]:
+    township = aliased(Region)
+    return dict(session.exec(select(Region.id, township.name).join(
+        township, township.id == Region.parent_id).where(Region.id.in_(village_ids))).all())
+
+
+def _chunks(ids: list[int], size: int = 5000):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 
 from policies.types import to_fen_decimal
@@ -50,3 +52,18 @@ def line_amount(
 def premium(premium_per_person: Decimal, insured_people: int) -> Decimal:
     """Premium = premium per person × insured people."""
     return to_fen_decimal(premium_per_person * insured_people)
+
+
+def report_period_problem(start: date, end: date, today: date) -> tuple[str, str] | None:
+    """An income report covers a period that has ended and is at most a year long: the
+    (field, reason) when it does not."""
+    if end > today:
+        return "period_end", (f"period_end {end} is after today ({today}): report a "
+                              "period that has ended")
+    if end < start:
+        return "period_end", f"period_end {end} is before period_start {start}"
+    year_before = end.replace(year=end.year - 1, day=min(
+        end.day, calendar.monthrange(end.year - 1, end.month)[1]))
+    if start <= year_before:
+        return "period_start", f"the period {start}..{end} is longer than a year"
+    return None

@@ -200,6 +200,24 @@ class SharedCap(Strict):
         return self
 
 
+class Monitoring(Strict):
+    """How a paid household is watched after the payout (赔付后监测); the defaults are the
+    national practice."""
+
+    window_months: int = Field(default=12, ge=1, le=36, strict=True,
+                               description="a payout opens (or extends) a window this long")
+    report_every_months: int = Field(default=3, ge=1, le=12, strict=True,
+                                     description="an income report is due this often")
+    drop_share: Ratio = Field(default=Decimal("0.30"), gt=0, lt=1,
+                              description="alert when income without the payout falls more "
+                                          "than this share below the year before the shock")
+    score_rise: Ratio = Field(default=Decimal("0.25"), gt=0,
+                              description="alert on a risk score rise of at least this")
+    stable_months: int = Field(default=6, ge=1, le=36, strict=True,
+                               description="months above the line before elimination is "
+                                           "proposed")
+
+
 class EventType(Strict):
     amounts: tuple[str, ...] = ()
     details: tuple[str, ...] = ()
@@ -215,6 +233,7 @@ class Terms(Strict):
     shared_caps: tuple[SharedCap, ...] = ()
     notice_days: int = Field(default=7, ge=1, le=60, strict=True,
                              description="public notice (公示) length")
+    monitoring: Monitoring = Monitoring()
 
     def event_type(self, name: str) -> EventType | None:
         if name in self.event_types:

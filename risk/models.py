@@ -1,5 +1,5 @@
-"""Risk tables: the nightly scoring runs and their scores; post-payout monitoring windows and
-their alerts."""
+"""Risk tables: the nightly scoring runs and their scores; post-payout monitoring windows, their
+alerts, follow-ups with the assistance given, and risk eliminations."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ class HouseholdScore(SQLModel, table=True):
 
 class MonitoringWindow(SQLModel, table=True):
     """The months after a payout in which a household's income is watched (赔付后监测期);
-    a later payout extends the open window. At most one is open per household."""
+    a later payout extends the open window. At most one is open per household; it ends
+    closed (its months are over) or eliminated (风险消除 confirmed)."""
 
     __tablename__ = "monitoring_window"
     __table_args__ = (
@@ -74,6 +75,9 @@ class MonitoringWindow(SQLModel, table=True):
     claim_id: int = Field(foreign_key="claim.id", description="the latest payout's claim")
     before_shock: Decimal | None = Field(
         default=None, sa_type=Money, description="per-capita income of the year before the shock")
+    identified_on: date = Field(description="the day the risk was identified: the claim opened")
+    rules: dict[str, Any] | None = Field(
+        default=None, sa_type=sa.JSON, description="the terms' [monitoring] section in force")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
@@ -94,3 +98,69 @@ class MonitoringAlert(SQLModel, table=True):
     figures: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     raised_on: date
     status: str = Field(default="open", max_length=16, index=True)
+    follow_up_id: int | None = Field(default=None, foreign_key="follow_up.id", index=True)
+
+
+class FollowUp(SQLModel, table=True):
+    """The office's case for a household an alert was raised for (跟踪帮扶): a helper
+    (帮扶责任人), the assistance given, and an outcome without which it does not close — nor
+    do its alerts. At most one is open per window; later alerts join it."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        sa.Index("ux_follow_up_open", "window_id", unique=True,
+                 sqlite_where=sa.text("status = 'open'"),
+                 postgresql_where=sa.text("status = 'open'")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    window_id: int = Field(foreign_key="monitoring_window.id", index=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    opened_on: date
+    helper: str = Field(default="", max_length=64, description="who visits and helps")
+    status: str = Field(default="open", max_length=16, index=True)
+    outcome: str | None = Field(default=None, max_length=24)
+    outcome_note: str = Field(default="", max_length=500)
+    closed_on: date | None = None
+    closed_by: str = Field(default="", max_length=96)
+
+
+class Assistance(SQLModel, table=True):
+    """One measure given in a follow-up (帮扶措施): employment, industry support, medical
+    assistance, education aid, a further claim."""
+
+    __tablename__ = "assistance"
+    id: int | None = Field(default=None, primary_key=True)
+    follow_up_id: int = Field(foreign_key="follow_up.id", index=True)
+    kind: str = Field(max_length=24)
+    description: str = Field(max_length=500)
+    amount: Decimal | None = Field(default=None, sa_type=Money)
+    given_on: date
+    reference: str = Field(default="", max_length=64, description="e.g. the further claim")
+    recorded_by: str = Field(max_length=96)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Elimination(SQLModel, table=True):
+    """Risk elimination (风险消除): proposed by the nightly run or started by the office,
+    then confirmed with its way and date, or declined. The record stays. At most one
+    proposal is pending per household."""
+
+    __tablename__ = "elimination"
+    __table_args__ = (
+        sa.Index("ux_elimination_proposed", "household_id", unique=True,
+                 sqlite_where=sa.text("status = 'proposed'"),
+                 postgresql_where=sa.text("status = 'proposed'")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    window_id: int = Field(foreign_key="monitoring_window.id", index=True)
+    status: str = Field(default="proposed", max_length=16, index=True)
+    proposed_on: date | None = Field(default=None, description="none: the office started it")
+    figures: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    way: str | None = Field(default=None, max_length=16, description="assistance or natural")
+    eliminated_on: date | None = None
+    flags: list[str] = Field(default_factory=list, sa_type=sa.JSON,
+                             description="data-quality flags to review (DOMAIN.md §7)")
+    decided_by: str = Field(default="", max_length=96)
+    decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    note: str = Field(default="", max_length=500)

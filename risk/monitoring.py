@@ -11,29 +11,54 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
+from policies.terms import Monitoring as MonitoringRules
+
 BELOW_LINE, DROP, SCORE_RISE, NEW_SHOCK = "below_line", "income_drop", "score_rise", "new_shock"
+REPORT_OVERDUE = "report_overdue"
 BY_ASSISTANCE, NATURALLY = "assistance", "natural"  # 帮扶消除, 自然消除
-
-
-@dataclass(frozen=True)
-class MonitoringRules:
-    """What the terms may configure; the defaults are the national practice."""
-
-    window_months: int = 12
-    report_every_months: int = 3
-    drop_share: Decimal = Decimal("0.30")  # below the pre-shock income by more than this
-    score_rise: float = 0.25
-    stable_months: int = 6  # above the line at least this long before elimination
-    suspect_within_months: int = 2  # 帮扶消除 this soon after identification is suspect
-
+# A national data-quality rule, not a county's choice: 帮扶消除 this soon is suspect.
+SUSPECT_WITHIN_MONTHS = 2
+# What the office may record as assistance (帮扶措施) and how a follow-up may end.
+ASSISTANCE_KINDS = ("employment", "industry", "medical_assistance", "education_aid",
+                    "further_claim", "other")
+OUTCOMES = ("recovered", "assisted", "referred", "not_applicable")
+# Where a paid household stands some months after the payment (the outcome report).
+ABOVE, FELL_BACK, ELIMINATED, NO_REPORT, NOT_YET = (
+    "above", "fell_back", "eliminated", "no_report", "not_yet")
 
 @dataclass(frozen=True)
 class Alert:
     kind: str
     figures: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Report:
+    """An income record of the ledger other than a payout: its period (both days counted),
+    the household's net income in it, the poverty-insurance payouts it counts among its
+    transfers, and the members it was divided by."""
+
+    start: date
+    end: date
+    net_income: Decimal
+    payouts: Decimal
+    size: int
+
+
+@dataclass(frozen=True)
+class Rolling:
+    """Per-capita income over the 12 months ending on ``end``: as the national records count
+    it (payouts are transfer income) and without the payouts; ``covered_days`` of the 365 (or
+    366) came from reports, the rest is annualised from them."""
+
+    end: date
+    income: Decimal
+    income_without_payout: Decimal
+    covered_days: int
+    span_days: int
 
 
 def add_months(day: date, months: int) -> date:
@@ -70,12 +95,41 @@ def overdue_reports(due: list[date], reported: list[date], today: date) -> list[
     return missing
 
 
-def per_capita(net_income: Decimal, payouts: Decimal, size: int) -> tuple[Decimal, Decimal]:
-    """Per-capita income as the national records count it (the payout is transfer income)
-    and without the payout, so nobody mistakes the payout for recovery."""
+def rolling_income(reports: list[Report], payouts: list[tuple[date, Decimal]],
+                   end: date) -> Rolling | None:
+    """Per-capita income over the 12 months ending on ``end``, recomputed from the ledger:
+    the latest report ending on or before ``end`` and the ones before it, newest first, each
+    counted for the days it adds (a report reaching back past the 12 months counts pro rata);
+    days no report covers are annualised from the days covered. Payouts recorded apart in the
+    12 months are added whole: a payout is transfer income (national records), and is also
+    taken out to show the income without it. None when no report ends in the 12 months."""
+    start = add_months(end, -12)  # the 12 months are (start, end]
+    span = (end - start).days
+    income = counted_payouts = Decimal(0)
+    covered, cursor, size = 0, end, None
+    for report in sorted(reports, key=lambda r: (r.end, r.start), reverse=True):
+        if report.end > cursor:
+            continue  # overlaps days a newer report already covers
+        if report.end <= start or cursor <= start:
+            break
+        first = max(report.start, start + timedelta(days=1))
+        days, length = (report.end - first).days + 1, (report.end - report.start).days + 1
+        share = Decimal(days) / Decimal(length)
+        income += report.net_income * share
+        counted_payouts += report.payouts * share
+        covered += days
+        cursor = first - timedelta(days=1)
+        size = report.size if size is None else size
+    if size is None:
+        return None
+    income = income * span / covered
+    counted_payouts = counted_payouts * span / covered
+    apart = sum((amount for day, amount in payouts if start < day <= end), Decimal(0))
     size = max(size, 1)
-    return (net_income / size).quantize(Decimal("0.01")), (
-        (net_income - payouts) / size).quantize(Decimal("0.01"))
+    cents = Decimal("0.01")
+    return Rolling(end=end, income=((income + apart) / size).quantize(cents),
+                   income_without_payout=((income - counted_payouts) / size).quantize(cents),
+                   covered_days=covered, span_days=span)
 
 
 def alerts(*, line: Decimal, income: Decimal, income_without_payout: Decimal,
@@ -93,7 +147,7 @@ def alerts(*, line: Decimal, income: Decimal, income_without_payout: Decimal,
                                       "before_shock": str(before_shock),
                                       "drop_share": str(rules.drop_share)}))
     if score is not None and score_before is not None and score - score_before >= (
-            rules.score_rise - 1e-9):
+            float(rules.score_rise) - 1e-9):
         found.append(Alert(SCORE_RISE, {"score": f"{score:.2f}",
                                         "score_before": f"{score_before:.2f}"}))
     if new_shock:
@@ -101,15 +155,19 @@ def alerts(*, line: Decimal, income: Decimal, income_without_payout: Decimal,
     return found
 
 
-def months_above_line(monthly: list[tuple[date, Decimal, Decimal]]) -> int:
-    """How many of the latest consecutive months (month, per-capita income, line) had income
-    at or above the line."""
-    count = 0
-    for _month, income, line in sorted(monthly, reverse=True):
-        if income < line:
-            break
-        count += 1
-    return count
+def months_stable(points: list[tuple[date, Decimal, Decimal]], since: date) -> int:
+    """Whole months the household has stayed at or above the line: from the later of
+    ``since`` (the window's opening) and the last report below the line, to the latest
+    report. ``points`` are (report day, per-capita income, line); 0 when the latest is below."""
+    points = sorted(p for p in points if p[0] >= since)
+    if not points or points[-1][1] < points[-1][2]:
+        return 0
+    below = [day for day, income, line in points if income < line]
+    start, latest = max([since, *below]), points[-1][0]
+    months = 0
+    while add_months(start, months + 1) <= latest:
+        months += 1
+    return months
 
 
 def propose_elimination(*, months_above: int, costs_settled: bool, new_risk: bool,
@@ -130,7 +188,7 @@ def propose_elimination(*, months_above: int, costs_settled: bool, new_risk: boo
 
 
 def check_elimination(*, way: str, identified: date, eliminated: date, income: Decimal,
-                      line: Decimal, rules: MonitoringRules) -> tuple[list[str], list[str]]:
+                      line: Decimal) -> tuple[list[str], list[str]]:
     """The data-quality rules of an elimination: (errors that refuse it, flags to review)."""
     errors, flags = [], []
     if way not in (BY_ASSISTANCE, NATURALLY):
@@ -139,8 +197,24 @@ def check_elimination(*, way: str, identified: date, eliminated: date, income: D
         errors.append("elimination cannot come before identification")
     if income < line:
         errors.append(f"per-capita income {income} is below the line {line}")
-    if way == BY_ASSISTANCE and eliminated < add_months(identified,
-                                                        rules.suspect_within_months):
-        flags.append(f"eliminated by assistance within {rules.suspect_within_months} months "
+    if way == BY_ASSISTANCE and eliminated < add_months(identified, SUSPECT_WITHIN_MONTHS):
+        flags.append(f"eliminated by assistance within {SUSPECT_WITHIN_MONTHS} months "
                      "of identification")
     return errors, flags
+
+
+def outcome_at(*, paid_on: date, months: int, points: list[tuple[date, Decimal, Decimal]],
+               eliminated_on: date | None, today: date) -> str:
+    """Where a household paid on ``paid_on`` stood ``months`` later: eliminated by then,
+    above the line or fallen back by its latest report after the payment (points are
+    report day, per-capita income, line), no report, or not yet that far."""
+    day = add_months(paid_on, months)
+    if day > today:
+        return NOT_YET
+    if eliminated_on is not None and eliminated_on <= day:
+        return ELIMINATED
+    after = [p for p in points if paid_on < p[0] <= day]
+    if not after:
+        return NO_REPORT
+    _day, income, line = max(after)
+    return ABOVE if income >= line else FELL_BACK

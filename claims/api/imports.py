@@ -1,7 +1,8 @@
-"""File uploads: the registry's bulk household import."""
+"""File uploads: the registry's bulk household import and the income reports of monitoring."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -11,8 +12,17 @@ from claims.api.deps import SessionDep
 from claims.settings import get_settings
 from policies.errors import InvalidInput
 from policies.household_import import import_households
+from policies.income_import import import_income_reports
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
+
+
+def _read(file: UploadFile) -> bytes:
+    limit = get_settings().import_max_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
+    return data
 
 
 @router.post(
@@ -30,11 +40,34 @@ def upload_households(
     ] = False,
 ):
     """Import households with their members from the monitoring system's export."""
-    limit = get_settings().import_max_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
-    report = import_households(session, data, file.filename or "upload.csv", partial=partial)
+    report = import_households(session, _read(file), file.filename or "upload.csv",
+                               partial=partial)
+    if report.written:
+        session.commit()
+    else:
+        session.rollback()
+    return JSONResponse(report.as_dict(), status_code=200 if report.written else 422)
+
+
+@router.post(
+    "/income-reports",
+    responses={
+        200: {"description": "The file was written; the report counts what changed"},
+        422: {"description": "Bad rows: the report lists each with row, field, value, reason"},
+    },
+)
+def upload_income_reports(
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX, one row a "
+                                                 "household and period")],
+    partial: Annotated[
+        bool, Query(description="write the valid rows and skip the bad ones")
+    ] = False,
+):
+    """Import income reports taken during post-payout monitoring: 户编号, 起始日期, 截止日期
+    and the income columns of the ledger (工资性收入, …)."""
+    report = import_income_reports(session, _read(file), file.filename or "upload.csv",
+                                   date.today(), partial=partial)
     if report.written:
         session.commit()
     else:

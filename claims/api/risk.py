@@ -19,7 +19,7 @@ from policies.errors import Conflict, NotFound
 from policies.models import Household, utcnow
 from risk import features, model
 from risk.errors import ModelError
-from risk.models import HouseholdScore, MonitoringAlert, MonitoringWindow, ScoreRun
+from risk.models import HouseholdScore, ScoreRun
 
 router = APIRouter(prefix="/api", tags=["risk"])
 Reader = Annotated[Actor, Depends(staff())]
@@ -75,21 +75,6 @@ def close_warning(session: SessionDep, actor: Office, warning_id: int,
     session.commit()
     number = session.get(Household, warning.household_id).household_number
     return _warning_view(warning, number)
-
-
-@router.get("/monitoring/alerts")
-def monitoring_alerts(session: SessionDep, _: Reader, page: PageDep,
-                      status: Annotated[str, Query(pattern="^(open|closed|)$")] = "open"):
-    """Post-payout monitoring alerts, newest first, each with the figures that raised it."""
-    query = select(MonitoringAlert, Household.household_number, MonitoringWindow.ends_on).join(
-        Household, Household.id == MonitoringAlert.household_id).join(
-        MonitoringWindow, MonitoringWindow.id == MonitoringAlert.window_id)
-    if status:
-        query = query.where(MonitoringAlert.status == status)
-    rows, count = registry.paginate(session, query.order_by(MonitoringAlert.id.desc()), page)
-    return {"data": [audit.jsonable({**registry.fields_of(a), "household_number": number,
-                                     "window_ends_on": ends}) for a, number, ends in rows],
-            "count": count}
 
 
 @router.get("/risk/runs")

@@ -67,6 +67,17 @@ def test_ratios_outside_zero_to_one_and_negative_caps_are_refused():
     assert "greater than or equal to 0" in found[0][1]
 
 
+def test_the_monitoring_after_a_payout_is_set_in_the_terms_or_left_at_the_defaults():
+    default = parse_terms(HEAD + ILLNESS).monitoring
+    assert (default.window_months, default.report_every_months, default.stable_months) == (
+        12, 3, 6)
+    monitoring = '\n[monitoring]\nwindow_months = 18\nreport_every_months = 1\n'
+    terms = parse_terms(HEAD + ILLNESS + monitoring)
+    assert (terms.monitoring.window_months, terms.monitoring.report_every_months) == (18, 1)
+    found = problems(HEAD + ILLNESS + '\n[monitoring]\nwindow_months = 0\ndrop_share = "1"\n')
+    assert [path for path, _ in found] == ["monitoring.window_months", "monitoring.drop_share"]
+
+
 def test_missing_parts_are_named():
     found = problems(HEAD)
     assert ("triggers", "Field required") in found

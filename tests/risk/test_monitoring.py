@@ -28,9 +28,37 @@ def test_reports_are_due_quarterly_and_a_missing_one_is_overdue():
     assert m.overdue_reports(due, [], today=date(2026, 4, 15)) == []
 
 
-def test_per_capita_income_with_and_without_the_payout():
-    assert m.per_capita(Decimal("40000"), Decimal("10000"), 4) == (
-        Decimal("10000.00"), Decimal("7500.00"))
+def report(start, end, income, payouts="0", size=4):
+    return m.Report(start, end, Decimal(income), Decimal(payouts), size)
+
+
+def test_rolling_income_counts_the_payout_as_transfer_income_and_shows_it_without():
+    year = report(date(2025, 7, 1), date(2026, 6, 30), "40000")
+    rolling = m.rolling_income([year], [(date(2026, 3, 1), Decimal("10000"))],
+                               date(2026, 6, 30))
+    assert (rolling.income, rolling.income_without_payout) == (
+        Decimal("12500.00"), Decimal("10000.00"))
+    assert rolling.covered_days == rolling.span_days == 365
+    # a payout outside the 12 months is not counted; one the report lists is taken out
+    listed = report(date(2025, 7, 1), date(2026, 6, 30), "40000", payouts="8000")
+    rolling = m.rolling_income([listed], [(date(2025, 6, 30), Decimal("10000"))],
+                               date(2026, 6, 30))
+    assert (rolling.income, rolling.income_without_payout) == (
+        Decimal("10000.00"), Decimal("8000.00"))
+
+
+def test_rolling_income_joins_a_quarter_to_the_older_survey_pro_rata_and_annualises_gaps():
+    survey = report(date(2025, 1, 1), date(2025, 12, 31), "36500", size=5)
+    quarter = report(date(2026, 4, 1), date(2026, 6, 30), "9100", size=4)
+    rolling = m.rolling_income([survey, quarter], [], date(2026, 6, 30))
+    # July-December 2025 from the survey (184 of 365 days), April-June from the report, and
+    # January-March (90 days) annualised from the 275 covered; divided by today's 4 members
+    assert rolling.covered_days == 184 + 91 and rolling.span_days == 365
+    expected = (Decimal(36500) * 184 / 365 + Decimal(9100)) * 365 / 275 / 4
+    assert rolling.income == expected.quantize(Decimal("0.01"))
+    # a report newer than the day asked about is not used; nothing in the 12 months: None
+    assert m.rolling_income([quarter], [], date(2026, 5, 31)) is None
+    assert m.rolling_income([survey], [], date(2027, 1, 1)) is None
 
 
 def test_alerts_carry_their_figures_and_income_at_the_line_is_not_below_it():
@@ -50,12 +78,16 @@ def test_alerts_carry_their_figures_and_income_at_the_line_is_not_below_it():
 
 
 def test_exactly_six_months_above_the_line_proposes_elimination():
-    months = [(date(2026, k, 1), LINE + 1, LINE) for k in range(1, 7)]
-    assert m.months_above_line(months) == 6
+    since = date(2026, 1, 15)
+    quarterly = [(date(2026, 4, 15), LINE, LINE), (date(2026, 7, 15), LINE + 1, LINE)]
+    assert m.months_stable(quarterly, since) == 6  # income exactly at the line counts
+    assert m.months_stable(quarterly[:1], since) == 3
+    assert m.months_stable([(date(2026, 7, 14), LINE, LINE)], since) == 5
     assert m.propose_elimination(months_above=6, costs_settled=True, new_risk=False,
                                  has_labour=True, rules=RULES) == (True, [])
-    dipped = [*months[:3], (date(2026, 4, 1), LINE - 1, LINE), *months[4:]]
-    assert m.months_above_line(dipped) == 2
+    dipped = [(date(2026, 4, 15), LINE - 1, LINE), (date(2026, 7, 15), LINE + 1, LINE)]
+    assert m.months_stable(dipped, since) == 3  # counted again from the report below it
+    assert m.months_stable([*dipped, (date(2026, 8, 1), LINE - 1, LINE)], since) == 0
     proposed, why = m.propose_elimination(months_above=5, costs_settled=True, new_risk=False,
                                           has_labour=True, rules=RULES)
     assert not proposed and why == ["income above the line for 5 of the 6 months needed"]
@@ -69,15 +101,24 @@ def test_a_household_without_labour_capacity_is_not_proposed_automatically():
 
 def test_elimination_below_the_line_is_refused_and_a_quick_one_by_assistance_flagged():
     errors, flags = m.check_elimination(way=m.BY_ASSISTANCE, identified=date(2026, 5, 10),
-                                        eliminated=date(2026, 7, 9), income=LINE, line=LINE,
-                                        rules=RULES)
+                                        eliminated=date(2026, 7, 9), income=LINE, line=LINE)
     assert errors == [] and flags == [
         "eliminated by assistance within 2 months of identification"]
     errors, flags = m.check_elimination(way=m.BY_ASSISTANCE, identified=date(2026, 5, 10),
-                                        eliminated=date(2026, 7, 10), income=LINE, line=LINE,
-                                        rules=RULES)
+                                        eliminated=date(2026, 7, 10), income=LINE, line=LINE)
     assert errors == [] and flags == []  # two months to the day: not suspect
     errors, _ = m.check_elimination(way=m.NATURALLY, identified=date(2026, 1, 1),
-                                    eliminated=date(2026, 9, 1), income=LINE - 1, line=LINE,
-                                    rules=RULES)
+                                    eliminated=date(2026, 9, 1), income=LINE - 1, line=LINE)
     assert errors == ["per-capita income 8699.00 is below the line 8700.00"]
+
+
+def test_where_a_paid_household_stands_six_and_twelve_months_later():
+    paid = date(2026, 1, 20)
+    points = [(date(2026, 4, 20), LINE - 1, LINE), (date(2026, 7, 20), LINE, LINE)]
+    at = dict(paid_on=paid, points=points, eliminated_on=None, today=date(2027, 6, 1))
+    assert m.outcome_at(months=6, **at) == m.ABOVE  # the report on the day, at the line
+    assert m.outcome_at(months=6, **{**at, "points": points[:1]}) == m.FELL_BACK
+    assert m.outcome_at(months=6, **{**at, "points": []}) == m.NO_REPORT
+    assert m.outcome_at(months=12, **{**at, "eliminated_on": date(2026, 12, 1)}) == (
+        m.ELIMINATED)
+    assert m.outcome_at(months=12, **{**at, "today": date(2027, 1, 19)}) == m.NOT_YET

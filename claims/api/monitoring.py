@@ -1,0 +1,206 @@
+"""After the payout, for the office: households in monitoring with their income recomputed
+from the ledger, income reports, alerts, follow-up cases with the assistance given, risk
+elimination, and the county's outcome report."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import Response
+from sqlmodel import Session, select
+
+from claims import audit, monitoring
+from claims.api.deps import PageDep, SessionDep
+from claims.auth import Actor, staff
+from claims.models import Role
+from policies import registry
+from policies.errors import NotFound
+from policies.models import Household
+from policies.tables import xlsx_bytes
+from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
+
+router = APIRouter(prefix="/api", tags=["monitoring"])
+Reader = Annotated[Actor, Depends(staff())]
+Office = Annotated[Actor, Depends(staff(Role.clerk, Role.supervisor))]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _fields(row) -> dict[str, Any]:
+    return audit.jsonable(registry.fields_of(row))
+
+
+def _point(point: dict[str, Any]) -> dict[str, Any]:
+    return audit.jsonable(point)
+
+
+def window_view(session: Session, window: MonitoringWindow, today: date) -> dict[str, Any]:
+    """A window with what the ledger says now: reports against the line, reports due and
+    overdue, months stable."""
+    seen = monitoring.picture(session, window, today)
+    return {**_fields(window), "rules": monitoring.rules_of(window).model_dump(mode="json"),
+            "points": [_point(p) for p in seen.points], "due": [str(d) for d in seen.due],
+            "overdue": [str(d) for d in seen.overdue], "months_stable": seen.months_stable}
+
+
+@router.get("/monitoring/households")
+def households_in_monitoring(
+    session: SessionDep, _: Reader, page: PageDep,
+    status: Annotated[str, Query(pattern="^(open|closed|eliminated|)$",
+                                 description="the window's status; empty for all")] = "open",
+    village_id: int | None = None,
+):
+    """Households in a monitoring window, the latest paid first, each with its latest
+    income against the line, open alerts, open follow-up and pending proposal."""
+    query = select(MonitoringWindow, Household.household_number).join(
+        Household, Household.id == MonitoringWindow.household_id)
+    if status:
+        query = query.where(MonitoringWindow.status == status)
+    if village_id is not None:
+        query = query.where(Household.village_id == village_id)
+    rows, count = registry.paginate(session, query.order_by(MonitoringWindow.opened_on.desc(),
+                                                            MonitoringWindow.id.desc()), page)
+    today, data = date.today(), []
+    for window, number in rows:
+        seen = monitoring.picture(session, window, today)
+        data.append({
+            **_fields(window), "household_number": number,
+            "latest": _point(seen.latest) if seen.latest else None,
+            "overdue": [str(d) for d in seen.overdue], "months_stable": seen.months_stable,
+            "open_alerts": [a.kind for a in session.exec(select(MonitoringAlert).where(
+                MonitoringAlert.window_id == window.id, MonitoringAlert.status == "open"))],
+            "follow_up_id": session.exec(select(FollowUp.id).where(
+                FollowUp.window_id == window.id, FollowUp.status == "open")).first(),
+            "proposal_id": session.exec(select(Elimination.id).where(
+                Elimination.window_id == window.id, Elimination.status == "proposed")).first(),
+        })
+    return {"data": data, "count": count}
+
+
+@router.get("/monitoring/households/{household_id}")
+def household_monitoring(session: SessionDep, _: Reader, household_id: int):
+    """A household's monitoring: its windows (the latest first) with the income recomputed,
+    alerts with their figures, follow-ups with the assistance given, and eliminations."""
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound(f"household {household_id} does not exist", field="household_id",
+                       value=household_id)
+    windows = session.exec(select(MonitoringWindow).where(
+        MonitoringWindow.household_id == household_id).order_by(
+        MonitoringWindow.id.desc())).all()
+    today = date.today()
+    cases = session.exec(select(FollowUp).where(FollowUp.household_id == household_id)
+                         .order_by(FollowUp.id.desc())).all()
+    given = session.exec(select(Assistance).where(
+        Assistance.follow_up_id.in_([c.id for c in cases])).order_by(Assistance.id)).all()
+    return {
+        "household_id": household_id, "household_number": household.household_number,
+        "windows": [window_view(session, w, today) for w in windows],
+        "alerts": [_fields(a) for a in session.exec(select(MonitoringAlert).where(
+            MonitoringAlert.household_id == household_id).order_by(MonitoringAlert.id.desc()))],
+        "follow_ups": [{**_fields(c), "assistance": [_fields(a) for a in given
+                                                     if a.follow_up_id == c.id]}
+                       for c in cases],
+        "eliminations": [_fields(e) for e in session.exec(select(Elimination).where(
+            Elimination.household_id == household_id).order_by(Elimination.id.desc()))],
+    }
+
+
+@router.post("/households/{household_id}/income-reports", status_code=201)
+def report_income(session: SessionDep, actor: Office, household_id: int,
+                  report: monitoring.IncomeReportIn):
+    """An income report for a household (usually the quarter's, or the 12 months to date):
+    net and per-capita income derived; the answer adds the rolling 12-month per-capita
+    income with and without the payout, against the line."""
+    record = monitoring.record_income_report(session, actor, household_id, report,
+                                             date.today())
+    session.commit()
+    household = session.get(Household, household_id)
+    records = session.exec(select(monitoring.IncomeRecord).where(
+        monitoring.IncomeRecord.household_id == household_id)).all()
+    points = monitoring.points_of(records, household.village_id, record.period_end,
+                                  monitoring.Lines(session))
+    return {**_fields(record), "rolling": _point(points[0]) if points else None}
+
+
+@router.get("/monitoring/alerts")
+def monitoring_alerts(session: SessionDep, _: Reader, page: PageDep,
+                      status: Annotated[str, Query(pattern="^(open|closed|)$")] = "open"):
+    """Post-payout monitoring alerts, newest first, each with the figures that raised it and
+    the follow-up it belongs to."""
+    query = select(MonitoringAlert, Household.household_number, MonitoringWindow.ends_on).join(
+        Household, Household.id == MonitoringAlert.household_id).join(
+        MonitoringWindow, MonitoringWindow.id == MonitoringAlert.window_id)
+    if status:
+        query = query.where(MonitoringAlert.status == status)
+    rows, count = registry.paginate(session, query.order_by(MonitoringAlert.id.desc()), page)
+    return {"data": [audit.jsonable({**registry.fields_of(a), "household_number": number,
+                                     "window_ends_on": ends}) for a, number, ends in rows],
+            "count": count}
+
+
+@router.post("/monitoring/follow-ups/{follow_up_id}/helper")
+def assign_helper(session: SessionDep, actor: Office, follow_up_id: int,
+                  helper: Annotated[str, Body(min_length=2, max_length=64, embed=True)]):
+    """Name the helper (帮扶责任人) who visits the household."""
+    case = monitoring.assign_helper(session, actor, follow_up_id, helper)
+    session.commit()
+    return _fields(case)
+
+
+@router.post("/monitoring/follow-ups/{follow_up_id}/assistance", status_code=201)
+def record_assistance(session: SessionDep, actor: Office, follow_up_id: int,
+                      given: monitoring.AssistanceIn):
+    """Record assistance given: employment, industry, medical assistance, education aid, a
+    further claim, other."""
+    measure = monitoring.record_assistance(session, actor, follow_up_id, given, date.today())
+    session.commit()
+    return _fields(measure)
+
+
+@router.post("/monitoring/follow-ups/{follow_up_id}/close")
+def close_follow_up(session: SessionDep, actor: Office, follow_up_id: int,
+                    outcome: monitoring.OutcomeIn):
+    """Close a follow-up with its outcome; its alerts close with it."""
+    case = monitoring.close_follow_up(session, actor, follow_up_id, outcome, date.today())
+    session.commit()
+    return _fields(case)
+
+
+@router.post("/monitoring/households/{household_id}/elimination", status_code=201)
+def confirm_elimination(session: SessionDep, actor: Office, household_id: int,
+                        decision: monitoring.EliminationIn):
+    """Mark the household's risk eliminated (风险消除), by assistance or naturally, on a day:
+    the pending proposal, or the office's own decision (flagged). Refused below the line."""
+    done = monitoring.confirm_elimination(session, actor, household_id, decision, date.today())
+    session.commit()
+    return _fields(done)
+
+
+@router.post("/monitoring/eliminations/{elimination_id}/decline")
+def decline_elimination(session: SessionDep, actor: Office, elimination_id: int,
+                        note: Annotated[str, Body(min_length=2, max_length=500, embed=True)]):
+    """Decline a proposal with the reason."""
+    done = monitoring.decline_elimination(session, actor, elimination_id, note)
+    session.commit()
+    return _fields(done)
+
+
+@router.get("/reports/outcomes", tags=["reports"])
+def outcomes(session: SessionDep, _: Reader,
+             policy_year: Annotated[int, Query(ge=2000, le=2100)],
+             format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json"):
+    """Of the households paid in a policy year, how many stood above the line 6 and 12
+    months after the payment, fell back, were eliminated: in total, by township and by
+    trigger. ``format=xlsx`` for the workbook a county sends upward."""
+    report = monitoring.outcome_report(session, policy_year, date.today())
+    if format == "json":
+        return audit.jsonable(report)
+    columns = ["by", "name", *report["columns"]]
+    rows = [[monitoring.OUTCOME_GROUPS[row["by"]], *(row[c] for c in columns[1:])]
+            for row in report["rows"]]
+    book = xlsx_bytes([monitoring.OUTCOME_HEADINGS[c] for c in columns], rows,
+                      title=f"outcomes {policy_year}")
+    return Response(book, media_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="outcomes-{policy_year}.xlsx"'})
