@@ -173,8 +173,9 @@ def picture(session: Session, window: MonitoringWindow, today: date,
     points = [p for p in points_of(records, household.village_id, window.opened_on,
                                    lines or Lines(session)) if p["day"] <= today]
     due = watch.reports_due(window.opened_on, window.ends_on, rules)
+    # the reports due are answered by the office's income reports, not the yearly survey
     reported = [r.recorded_at.date() for r in records
-                if r.source != IncomeSource.payout and r.recorded_at.date() >= window.opened_on]
+                if r.source == IncomeSource.report and r.recorded_at.date() >= window.opened_on]
     stable = watch.months_stable(
         [(p["day"], p["income_without_payout"], p["line"]) for p in points], window.opened_on)
     return Picture(points=points, due=due, overdue=watch.overdue_reports(due, reported, today),

@@ -10,12 +10,12 @@ import openpyxl
 from sqlmodel import select
 
 from claims import monitoring
-from claims.models import AuditEntry, Claim, EarlyWarning, IncomeRecord, Payment
-from policies import registry
+from claims.models import AuditEntry, Claim, EarlyWarning, IncomeRecord, Member, Payment
+from policies import benefits, registry
 from policies.models import IncomeRecordCreate, MonitoringLineCreate
-from risk.models import FollowUp, MonitoringAlert, MonitoringWindow
+from risk.models import Elimination, FollowUp, MonitoringAlert, MonitoringWindow
 from risk.monitoring import add_months
-from tests.claims.conftest import START
+from tests.claims.conftest import START, TERMS
 from tests.claims.test_lifecycle import act, bank_confirms, export_batch, to_approval
 
 
@@ -224,3 +224,131 @@ def test_a_households_story_from_the_shock_to_risk_elimination(staff, client, se
     heading = [cell.value for cell in sheet[1]]
     assert heading[2] == "赔付户数 households paid"
     assert [cell.value for cell in sheet[2]][:3] == ["合计 total", None, 1]
+
+
+def lines_back(session, county) -> None:
+    for year in (START.year - 3, START.year - 2, START.year - 1):
+        registry.create_monitoring_line(session, MonitoringLineCreate(
+            region_id=county.ids["county"], year=year, fixed_amount=Decimal("8700")))
+    session.commit()
+
+
+def test_the_terms_set_the_window_and_the_cadence_of_reports(staff, client, session, claim):
+    terms = TERMS.replace("2026", str(START.year)) + (
+        "\n[monitoring]\nwindow_months = 6\nreport_every_months = 1\n")
+    version, _ = benefits.store_terms(session, "demo-monthly", terms)
+    session.get(Claim, claim.id).terms_version_id = version.id
+    session.commit()
+    pay(staff, client, session, claim)
+    (window,) = windows(session)
+    assert window.ends_on == add_months(window.opened_on, 6)
+    seen = monitoring.picture(session, window, window.opened_on)
+    assert seen.due == [add_months(window.opened_on, k) for k in range(1, 7)]
+    later = add_months(window.opened_on, 2) + timedelta(days=1)
+    assert monitoring.picture(session, window, later).overdue == seen.due[:2]
+
+
+def test_a_fall_that_persists_after_a_follow_up_closes_opens_a_new_one(staff, client, session,
+                                                                      claim, county):
+    lines_back(session, county)
+    pay(staff, client, session, claim)
+    opened = add_months(date.today(), -13)
+    shift_story_back(session, claim, opened)
+    report(staff["clerk"], session, claim.household_id, add_months(opened, 1), "9000")
+    monitoring.evaluate(session, add_months(opened, 1))
+    session.commit()
+    (case,) = session.exec(select(FollowUp)).all()
+    clerk = staff["clerk"]
+    clerk.post(f"/api/monitoring/follow-ups/{case.id}/helper", json={"helper": "王帮扶"})
+    assert clerk.post(f"/api/monitoring/follow-ups/{case.id}/close",
+                      json={"outcome": "referred", "note": "转介低保"}).status_code == 200
+    counts = monitoring.evaluate(session, add_months(opened, 2))
+    session.commit()
+    assert (counts["alerts"], counts["follow_ups"]) == (2, 1)
+    assert [c.status for c in session.exec(select(FollowUp).order_by(FollowUp.id))] == [
+        "closed", "open"]
+
+
+def test_a_declined_proposal_is_not_made_again_on_the_same_figures(staff, client, session,
+                                                                  claim, county):
+    lines_back(session, county)
+    pay(staff, client, session, claim)
+    opened = add_months(date.today(), -13)
+    shift_story_back(session, claim, opened)
+    clerk = staff["clerk"]
+    report(clerk, session, claim.household_id, add_months(opened, 6), "30000")
+    # the quarter's report never came: overdue, so a follow-up, so not yet stable
+    counts = monitoring.evaluate(session, add_months(opened, 6))
+    assert (counts["alerts"], counts["proposals"]) == (1, 0)
+    session.rollback()
+    report(clerk, session, claim.household_id, add_months(opened, 3), "30000")
+    assert monitoring.evaluate(session, add_months(opened, 6))["proposals"] == 1
+    session.commit()
+    (proposal,) = session.exec(select(Elimination)).all()
+    assert clerk.post(f"/api/monitoring/eliminations/{proposal.id}/decline",
+                      json={"note": "x"}).status_code == 422  # say why
+    assert clerk.post(f"/api/monitoring/eliminations/{proposal.id}/decline",
+                      json={"note": "住房未保障"}).status_code == 200
+    assert monitoring.evaluate(session, add_months(opened, 6))["proposals"] == 0
+    report(clerk, session, claim.household_id, add_months(opened, 7), "30000")
+    assert monitoring.evaluate(session, add_months(opened, 7))["proposals"] == 1
+
+
+def test_without_labour_capacity_the_office_decides_and_a_quick_elimination_is_flagged(
+        staff, client, session, claim, county):
+    lines_back(session, county)
+    for member in session.exec(select(Member).where(
+            Member.household_id == claim.household_id)):
+        member.labour_skill = "lost"
+    session.commit()
+    pay(staff, client, session, claim)
+    opened = add_months(date.today(), -13)
+    shift_story_back(session, claim, opened)
+    clerk = staff["clerk"]
+    for months in (1, 3, 6, 7):
+        report(clerk, session, claim.household_id, add_months(opened, months), "30000")
+    counts = monitoring.evaluate(session, add_months(opened, 7))
+    assert (counts["alerts"], counts["proposals"]) == (0, 0)  # stable, but no labour
+    session.commit()
+    done = clerk.post(f"/api/monitoring/households/{claim.household_id}/elimination",
+                      json={"way": "assistance", "eliminated_on": str(add_months(opened, 1))})
+    assert done.status_code == 201, done.text
+    assert done.json()["flags"] == [
+        "eliminated by assistance within 2 months of identification",
+        "not proposed by the system: no member has labour capacity: the office decides, "
+        "not the system"]
+    again = clerk.post(f"/api/monitoring/households/{claim.household_id}/elimination",
+                       json={"way": "natural", "eliminated_on": str(add_months(opened, 7))})
+    assert again.status_code == 404  # its window has ended in elimination
+
+
+def test_income_reports_come_in_a_file_with_every_bad_value_named(staff, client, session,
+                                                                 claim, county):
+    today = date.today()
+    start = str(add_months(today, -3) + timedelta(days=1))
+    good = f"户编号,起始日期,截止日期,工资性收入,转移性收入: 低保金\nH0001,{start},{today},6000,900\n"
+    bad = (f"H0001,{start},{today + timedelta(days=1)},6000,0\n"
+           f"H9999,{start},{today},6000,0\n"
+           f"H0001,{start},{today},-5,0\n")
+    clerk = staff["clerk"]
+
+    def upload(text, **params):
+        return clerk.post("/api/imports/income-reports", params=params,
+                          files={"file": ("reports.csv", text.encode("gbk"))})
+
+    refused = upload(good + bad)
+    assert refused.status_code == 422
+    assert [(e["row"], e["field"]) for e in refused.json()["errors"]] == [
+        (3, "period_end"), (4, "household_number"), (5, "wages")]
+    assert "after today" in refused.json()["errors"][0]["reason"]
+    assert session.exec(select(IncomeRecord).where(IncomeRecord.source == "report")).all() == []
+
+    written = upload(good + bad, partial="true")
+    assert (written.status_code, written.json()["created"], written.json()["skipped"]) == (
+        200, 1, 3)
+    (record,) = session.exec(select(IncomeRecord).where(IncomeRecord.source == "report")).all()
+    assert record.net_income == Decimal("6900.00")
+    again = upload(good)
+    assert (again.json()["created"], again.json()["unchanged"]) == (0, 1)
+    changed = upload(good.replace("6000", "6500"))
+    assert changed.status_code == 422 and "other figures" in changed.json()["errors"][0]["reason"]
