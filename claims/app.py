@@ -36,6 +36,7 @@ from claims.db import get_engine
 from claims.logs import mask_id_numbers
 from claims.models import Role
 from claims.settings import get_settings
+from claims.web import monitoring as web_monitoring
 from claims.web import office as web_office
 from claims.web import pages as web_pages
 from claims.web.i18n import translator
@@ -169,6 +170,7 @@ def create_app() -> FastAPI:
     app.include_router(monitoring_api.router)
     app.include_router(web_pages.router)
     app.include_router(web_office.router)
+    app.include_router(web_monitoring.router)
 
     @app.exception_handler(web_pages.PageError)
     def _page_error(request: Request, exc: web_pages.PageError):

@@ -34,6 +34,7 @@ from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, utcnow
 from policies.rules import report_period_problem
+from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
 from policies.vocab import IncomeSource, LabourSkill, MemberStatus
 from risk import monitoring as watch
@@ -599,6 +600,15 @@ def outcome_report(session: Session, policy_year: int, today: date) -> dict[str,
                 ("total", "township", "trigger").index(item[0][0]), item[0][1]))]
     return {"policy_year": policy_year, "as_of": today, "columns": ["paid", *columns],
             "rows": rows}
+
+
+def outcome_workbook(report: dict[str, Any]) -> bytes:
+    """The outcome report as the XLSX workbook a county sends upward."""
+    columns = ["by", "name", *report["columns"]]
+    rows = [[OUTCOME_GROUPS[row["by"]], *(row[c] for c in columns[1:])]
+            for row in report["rows"]]
+    return xlsx_bytes([OUTCOME_HEADINGS[c] for c in columns], rows,
+                      title=f"outcomes {report['policy_year']}")
 
 
 def _only_with_payout(points: list[dict[str, Any]], paid_on: date, months: int) -> bool:

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from policies.models import utcnow
 from policies.types import Money, UtcDateTime
-from policies.vocab import Coded
+from policies.vocab import LABELS, Coded
 
 
 class RunStatus(Coded):
@@ -164,3 +164,21 @@ class Elimination(SQLModel, table=True):
     decided_by: str = Field(default="", max_length=96)
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     note: str = Field(default="", max_length=500)
+
+
+LABELS.update({
+    "AlertKind": {"below_line": "收入低于监测线", "income_drop": "收入较冲击前大幅下降",
+                  "score_rise": "返贫风险评分骤升", "new_shock": "监测期内新的风险事件",
+                  "report_overdue": "收入报告逾期"},
+    "AssistanceKind": {"employment": "就业帮扶", "industry": "产业帮扶",
+                       "medical_assistance": "医疗救助", "education_aid": "教育资助",
+                       "further_claim": "再次理赔", "other": "其他帮扶"},
+    "FollowUpOutcome": {"recovered": "收入恢复", "assisted": "帮扶后稳定",
+                        "referred": "转介其他保障(低保等)",
+                        "not_applicable": "不再适用(迁出或注销)"},
+    "EliminationWay": {"assistance": "帮扶消除", "natural": "自然消除"},
+    "EliminationStatus": {"proposed": "待确认", "confirmed": "已确认消除", "declined": "未通过"},
+    "WindowStatus": {"open": "监测中", "closed": "监测期满", "eliminated": "风险已消除"},
+    "Outcome": {"above": "线上", "above_only_with_payout": "仅计赔款线上", "fell_back": "线下",
+                "eliminated": "风险消除", "no_report": "无收入报告", "not_yet": "未到期"},
+})

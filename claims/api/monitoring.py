@@ -18,7 +18,6 @@ from claims.models import Role
 from policies import registry
 from policies.errors import NotFound
 from policies.models import Household
-from policies.tables import xlsx_bytes
 from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
 
 router = APIRouter(prefix="/api", tags=["monitoring"])
@@ -197,10 +196,5 @@ def outcomes(session: SessionDep, _: Reader,
     report = monitoring.outcome_report(session, policy_year, date.today())
     if format == "json":
         return audit.jsonable(report)
-    columns = ["by", "name", *report["columns"]]
-    rows = [[monitoring.OUTCOME_GROUPS[row["by"]], *(row[c] for c in columns[1:])]
-            for row in report["rows"]]
-    book = xlsx_bytes([monitoring.OUTCOME_HEADINGS[c] for c in columns], rows,
-                      title=f"outcomes {policy_year}")
-    return Response(book, media_type=XLSX, headers={
+    return Response(monitoring.outcome_workbook(report), media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="outcomes-{policy_year}.xlsx"'})

@@ -326,7 +326,8 @@ def test_income_reports_come_in_a_file_with_every_bad_value_named(staff, client,
                                                                  claim, county):
     today = date.today()
     start = str(add_months(today, -3) + timedelta(days=1))
-    good = f"户编号,起始日期,截止日期,工资性收入,转移性收入: 低保金\nH0001,{start},{today},6000,900\n"
+    good = (f"户编号,起始日期,截止日期,工资性收入,转移性收入: 低保金\n"
+            f"H0001,{start},{today},6000,900\n")
     bad = (f"H0001,{start},{today + timedelta(days=1)},6000,0\n"
            f"H9999,{start},{today},6000,0\n"
            f"H0001,{start},{today},-5,0\n")

@@ -1,0 +1,306 @@
+"""The workspace's monitoring pages (赔付后监测): households in monitoring with their latest
+income against the line, a household's income chart, alerts, reports due, follow-up case and
+elimination; income reports entered or imported; the outcome report of a policy year."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import select
+
+from claims import monitoring
+from claims.api.deps import SessionDep
+from claims.models import Claim, Household, Region, Role
+from claims.web.i18n import translator
+from claims.web.pages import (
+    PAGE,
+    PageError,
+    User,
+    check_csrf,
+    language_of,
+    need_role,
+    refusal,
+    render,
+    text_for,
+)
+from policies import registry
+from policies.errors import DomainError
+from policies.income_import import import_income_reports
+from policies.models import IncomeFields
+from policies.registry import PageRequest
+from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
+
+router = APIRouter(include_in_schema=False)
+OFFICE = (Role.clerk, Role.supervisor, Role.admin)
+FILTERS = ("", "alerts", "overdue", "follow_ups", "proposals")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+INCOME_FIELDS = [name for name in IncomeFields.model_fields if name != "eligible_out_of_pocket"]
+
+
+def _office(request: Request, user, csrf_token: str) -> None:
+    check_csrf(request, user, csrf_token)
+    need_role(request, user, *OFFICE)
+
+
+def _refused(request: Request, error: Exception) -> PageError:
+    """A refused form in the user's language: a rule of the service, or a bad field."""
+    if isinstance(error, DomainError):
+        return PageError(error.status_code, refusal(error, translator(language_of(request))))
+    problem = error.errors()[0]
+    field = ".".join(str(part) for part in problem["loc"]) or "form"
+    return PageError(422, text_for(request, "Check %(field)s: %(reason)s") % {
+        "field": field, "reason": problem["msg"]})
+
+
+def _household_in_area(request: Request, session, user, household_id: int) -> Household:
+    household = session.get(Household, household_id)
+    if household is None or (user.villages is not None
+                             and household.village_id not in user.villages):
+        raise PageError(404, text_for(request, "No such household, or not in your area."))
+    return household
+
+
+def _case_in_area(request: Request, session, user, follow_up_id: int) -> FollowUp:
+    case = session.get(FollowUp, follow_up_id)
+    if case is None:
+        raise PageError(404, text_for(request, "No such household, or not in your area."))
+    _household_in_area(request, session, user, case.household_id)
+    return case
+
+
+def _back(household_id: int) -> RedirectResponse:
+    return RedirectResponse(f"/monitoring/households/{household_id}", status_code=303)
+
+
+def _has(model, *where):
+    return sa.exists().where(model.window_id == MonitoringWindow.id, *where)
+
+
+# --- households in monitoring -------------------------------------------------------------------
+
+@router.get("/monitoring")
+def monitoring_page(request: Request, session: SessionDep, user: User, show: str = "",
+                    page: Annotated[int, Query(ge=1)] = 1):
+    if show not in FILTERS:
+        raise PageError(422, text_for(request, "Check %(field)s: %(reason)s") % {
+            "field": "show", "reason": ", ".join(f for f in FILTERS if f)})
+    query = select(MonitoringWindow, Household.household_number, Region.name).join(
+        Household, Household.id == MonitoringWindow.household_id).join(
+        Region, Region.id == Household.village_id).where(MonitoringWindow.status == "open")
+    if user.villages is not None:
+        query = query.where(Household.village_id.in_(user.villages))
+    if show == "alerts":
+        query = query.where(_has(MonitoringAlert, MonitoringAlert.status == "open"))
+    elif show == "overdue":
+        query = query.where(_has(MonitoringAlert, MonitoringAlert.status == "open",
+                                 MonitoringAlert.kind == "report_overdue"))
+    elif show == "follow_ups":
+        query = query.where(_has(FollowUp, FollowUp.status == "open"))
+    elif show == "proposals":
+        query = query.where(_has(Elimination, Elimination.status == "proposed"))
+    windows, total = registry.paginate(session, query.order_by(
+        MonitoringWindow.opened_on.desc(), MonitoringWindow.id.desc()),
+        PageRequest(offset=(page - 1) * PAGE, limit=PAGE))
+    today, lines, rows = date.today(), monitoring.Lines(session), []
+    for window, number, village in windows:
+        seen = monitoring.picture(session, window, today, lines)
+        rows.append({
+            "window": window, "number": number, "village": village, "seen": seen,
+            "alerts": session.exec(select(MonitoringAlert.kind).where(
+                MonitoringAlert.window_id == window.id,
+                MonitoringAlert.status == "open")).all(),
+            "case": session.exec(select(FollowUp).where(
+                FollowUp.window_id == window.id, FollowUp.status == "open")).first(),
+            "proposed": session.exec(select(Elimination.id).where(
+                Elimination.window_id == window.id,
+                Elimination.status == "proposed")).first() is not None})
+    return render(request, "monitoring.html", user=user, rows=rows, total=total, page=page,
+                  pages=max(1, -(-total // PAGE)), show=show, filters=FILTERS,
+                  may_act=user.user.role in OFFICE, imported=None)
+
+
+@router.post("/monitoring/import")
+async def import_reports(request: Request, session: SessionDep, user: User,
+                         file: Annotated[UploadFile, File()],
+                         partial: Annotated[bool, Form()] = False,
+                         csrf_token: Annotated[str, Form()] = ""):
+    """Income reports from a file: the same checks and report as the API's import."""
+    _office(request, user, csrf_token)
+    data = await file.read()
+    try:
+        report = import_income_reports(session, data, file.filename or "reports.csv",
+                                       date.today(), partial=partial)
+    except DomainError as refused:
+        raise _refused(request, refused) from None
+    if report.written:
+        session.commit()
+    else:
+        session.rollback()
+    return render(request, "monitoring.html", user=user, rows=[], total=0, page=1, pages=1,
+                  show="", filters=FILTERS, may_act=True, imported=report)
+
+
+# --- one household --------------------------------------------------------------------------------
+
+@router.get("/monitoring/households/{household_id}")
+def household_monitoring(request: Request, session: SessionDep, user: User, household_id: int):
+    household = _household_in_area(request, session, user, household_id)
+    window = session.exec(select(MonitoringWindow).where(
+        MonitoringWindow.household_id == household_id).order_by(
+        MonitoringWindow.id.desc())).first()
+    if window is None:
+        raise PageError(404, text_for(request, "This household has not been paid: it is not "
+                                               "monitored."))
+    today = date.today()
+    seen = monitoring.picture(session, window, today)
+    cases = session.exec(select(FollowUp).where(FollowUp.household_id == household_id)
+                         .order_by(FollowUp.id.desc())).all()
+    given = session.exec(select(Assistance).where(
+        Assistance.follow_up_id.in_([c.id for c in cases] or [-1])).order_by(Assistance.id)
+    ).all()
+    return render(
+        request, "monitoring_household.html", user=user, household=household, window=window,
+        village=session.get(Region, household.village_id), seen=seen, today=today,
+        rules=monitoring.rules_of(window),
+        claim=session.get(Claim, window.claim_id),
+        alerts=session.exec(select(MonitoringAlert).where(
+            MonitoringAlert.household_id == household_id).order_by(
+            MonitoringAlert.id.desc())).all(),
+        cases=cases, given={c.id: [a for a in given if a.follow_up_id == c.id] for c in cases},
+        eliminations=session.exec(select(Elimination).where(
+            Elimination.household_id == household_id).order_by(Elimination.id.desc())).all(),
+        income_fields=INCOME_FIELDS,
+        income_label=lambda name: (IncomeFields.model_fields[name].description
+                                   if language_of(request) == "zh" else name.replace("_", " ")),
+        may_act=user.user.role in OFFICE)
+
+
+@router.post("/monitoring/households/{household_id}/reports")
+async def enter_report(request: Request, session: SessionDep, user: User, household_id: int):
+    form = await request.form()
+    _office(request, user, str(form.get("csrf_token", "")))
+    _household_in_area(request, session, user, household_id)
+    values = {k: v for k, v in form.items()
+              if k in ("period_start", "period_end", "reference", *INCOME_FIELDS) and v != ""}
+    try:
+        report = monitoring.IncomeReportIn.model_validate(values)
+        monitoring.record_income_report(session, user.actor, household_id, report, date.today())
+    except (DomainError, ValidationError) as refused:
+        raise _refused(request, refused) from None
+    session.commit()
+    return _back(household_id)
+
+
+@router.post("/monitoring/follow-ups/{follow_up_id}/helper")
+def assign_helper(request: Request, session: SessionDep, user: User, follow_up_id: int,
+                  helper: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""):
+    _office(request, user, csrf_token)
+    case = _case_in_area(request, session, user, follow_up_id)
+    try:
+        monitoring.assign_helper(session, user.actor, follow_up_id, helper)
+    except DomainError as refused:
+        raise _refused(request, refused) from None
+    session.commit()
+    return _back(case.household_id)
+
+
+@router.post("/monitoring/follow-ups/{follow_up_id}/assistance")
+async def record_assistance(request: Request, session: SessionDep, user: User,
+                            follow_up_id: int):
+    form = await request.form()
+    _office(request, user, str(form.get("csrf_token", "")))
+    case = _case_in_area(request, session, user, follow_up_id)
+    values = {k: v for k, v in form.items()
+              if k in ("kind", "description", "amount", "given_on", "reference") and v != ""}
+    try:
+        monitoring.record_assistance(session, user.actor, follow_up_id,
+                                     monitoring.AssistanceIn.model_validate(values),
+                                     date.today())
+    except (DomainError, ValidationError) as refused:
+        raise _refused(request, refused) from None
+    session.commit()
+    return _back(case.household_id)
+
+
+@router.post("/monitoring/follow-ups/{follow_up_id}/close")
+def close_follow_up(request: Request, session: SessionDep, user: User, follow_up_id: int,
+                    outcome: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
+                    csrf_token: Annotated[str, Form()] = ""):
+    _office(request, user, csrf_token)
+    case = _case_in_area(request, session, user, follow_up_id)
+    try:
+        monitoring.close_follow_up(session, user.actor, follow_up_id,
+                                   monitoring.OutcomeIn(outcome=outcome, note=note),
+                                   date.today())
+    except (DomainError, ValidationError) as refused:
+        raise _refused(request, refused) from None
+    session.commit()
+    return _back(case.household_id)
+
+
+@router.post("/monitoring/households/{household_id}/elimination")
+def confirm_elimination(request: Request, session: SessionDep, user: User, household_id: int,
+                        way: Annotated[str, Form()] = "",
+                        eliminated_on: Annotated[str, Form()] = "",
+                        note: Annotated[str, Form()] = "",
+                        csrf_token: Annotated[str, Form()] = ""):
+    _office(request, user, csrf_token)
+    _household_in_area(request, session, user, household_id)
+    try:
+        decision = monitoring.EliminationIn.model_validate(
+            {"way": way, "eliminated_on": eliminated_on, "note": note})
+        monitoring.confirm_elimination(session, user.actor, household_id, decision,
+                                       date.today())
+    except (DomainError, ValidationError) as refused:
+        raise _refused(request, refused) from None
+    session.commit()
+    return _back(household_id)
+
+
+@router.post("/monitoring/eliminations/{elimination_id}/decline")
+def decline_elimination(request: Request, session: SessionDep, user: User,
+                        elimination_id: int, note: Annotated[str, Form()] = "",
+                        csrf_token: Annotated[str, Form()] = ""):
+    _office(request, user, csrf_token)
+    proposal = session.get(Elimination, elimination_id)
+    if proposal is None:
+        raise PageError(404, text_for(request, "No such household, or not in your area."))
+    _household_in_area(request, session, user, proposal.household_id)
+    try:
+        monitoring.decline_elimination(session, user.actor, elimination_id, note)
+    except DomainError as refused:
+        raise _refused(request, refused) from None
+    session.commit()
+    return _back(proposal.household_id)
+
+
+# --- the outcome report -------------------------------------------------------------------------
+
+def _outcomes(request: Request, session, user, year: int | None) -> dict[str, Any]:
+    if user.villages is not None:
+        raise PageError(403, text_for(request, "The outcome report is county-wide; your "
+                                               "account is limited to some townships."))
+    years = session.exec(select(Claim.policy_year).distinct().order_by(
+        Claim.policy_year.desc())).all()
+    year = year or (years[0] if years else date.today().year)
+    return monitoring.outcome_report(session, year, date.today()) | {"years": years}
+
+
+@router.get("/monitoring/outcomes")
+def outcomes_page(request: Request, session: SessionDep, user: User,
+                  year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    report = _outcomes(request, session, user, year)
+    return render(request, "outcomes.html", user=user, report=report)
+
+
+@router.get("/monitoring/outcomes.xlsx")
+def outcomes_workbook(request: Request, session: SessionDep, user: User,
+                      year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    report = _outcomes(request, session, user, year)
+    return Response(monitoring.outcome_workbook(report), media_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="outcomes-{report["policy_year"]}.xlsx"'})

@@ -1,0 +1,129 @@
+"""The monitoring pages as the office uses them: households in monitoring, a household's
+income chart, alerts, follow-up and elimination through the forms, imports with their
+errors, the outcome report and its workbook; who may see and do what. On both databases."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import openpyxl
+from sqlmodel import select
+
+from claims import monitoring
+from policies import registry
+from policies.models import RegionCreate
+from risk.models import Elimination, FollowUp
+from risk.monitoring import add_months
+from tests.claims.test_monitoring import lines_back, pay, report, shift_story_back
+from tests.claims.test_web import browser, csrf_of  # noqa: F401  (the fixture)
+
+
+def paid_and_fallen(staff, client, session, claim, county) -> date:
+    """Paid 13 months ago; a month later the household reported income far below the line."""
+    lines_back(session, county)
+    pay(staff, client, session, claim)
+    opened = add_months(date.today(), -13)
+    shift_story_back(session, claim, opened)
+    report(staff["clerk"], session, claim.household_id, add_months(opened, 1), "9000")
+    monitoring.evaluate(session, add_months(opened, 1))
+    session.commit()
+    return opened
+
+
+def post(user, path: str, page: str, **fields):
+    return user.post(path, data={"csrf_token": csrf_of(page), **fields}, follow_redirects=False)
+
+
+def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
+        staff, client, session, claim, county, browser):  # noqa: F811
+    opened = paid_and_fallen(staff, client, session, claim, county)
+    clerk = browser("clerk", language="en")
+    listed = clerk.get("/monitoring?show=alerts").text
+    assert "H0001" in listed and "below line" in listed and "no helper yet" in listed
+    assert "H0001" not in clerk.get("/monitoring?show=proposals").text
+
+    path = f"/monitoring/households/{claim.household_id}"
+    page = clerk.get(path).text
+    assert "<svg" in page and "5,500.00" in page and "3,000.00" in page  # with and without
+    (case,) = session.exec(select(FollowUp)).all()
+    assert post(clerk, f"/monitoring/follow-ups/{case.id}/helper", page,
+                helper="王帮扶").status_code == 303
+    given = post(clerk, f"/monitoring/follow-ups/{case.id}/assistance", page,
+                 kind="employment", description="介绍到县城务工", given_on=str(date.today()),
+                 amount="-1")
+    assert given.status_code == 422 and "amount" in given.text
+    assert post(clerk, f"/monitoring/follow-ups/{case.id}/assistance", page,
+                kind="employment", description="介绍到县城务工",
+                given_on=str(date.today())).status_code == 303
+    assert post(clerk, f"/monitoring/follow-ups/{case.id}/close", page, outcome="assisted",
+                note="务工收入恢复").status_code == 303
+    page = clerk.get(path).text
+    assert "介绍到县城务工" in page and "assisted" in page
+
+    refused = post(clerk, f"{path}/elimination", page, way="natural",
+                   eliminated_on=str(add_months(opened, 1)))
+    assert refused.status_code == 422 and "below the line" in refused.text
+    for months in (3, 6, 7):
+        report(staff["clerk"], session, claim.household_id, add_months(opened, months),
+               "30000")
+    monitoring.evaluate(session, add_months(opened, 7))
+    session.commit()
+    assert "H0001" in clerk.get("/monitoring?show=proposals").text
+    page = clerk.get(path).text
+    assert "proposed" in page
+    assert post(clerk, f"{path}/elimination", page, way="natural",
+                eliminated_on=str(add_months(opened, 7))).status_code == 303
+    assert session.exec(select(Elimination)).one().status == "confirmed"
+    assert "eliminated" in clerk.get(path).text
+
+    outcomes = clerk.get("/monitoring/outcomes").text
+    assert "All households paid" in outcomes and "<svg" in outcomes
+    book = clerk.get(f"/monitoring/outcomes.xlsx?year={claim.policy_year}")
+    sheet = openpyxl.load_workbook(io.BytesIO(book.content)).active
+    assert sheet["A2"].value == "合计 total" and sheet["C2"].value == 1
+
+
+def test_an_income_report_entered_on_the_page_is_checked(staff, client, session, claim,
+                                                         county, browser):  # noqa: F811
+    paid_and_fallen(staff, client, session, claim, county)
+    clerk = browser("clerk", language="en")
+    path = f"/monitoring/households/{claim.household_id}"
+    page = clerk.get(path).text
+    future = post(clerk, f"{path}/reports", page, period_start=str(date.today()),
+                  period_end=str(add_months(date.today(), 1)), wages="1000")
+    assert future.status_code == 422 and "after today" in future.text
+    entered = post(clerk, f"{path}/reports", page, period_start=str(add_months(date.today(), -3)),
+                   period_end=str(date.today()), wages="12000", transfer_dibao="600")
+    assert entered.status_code == 303
+    assert str(date.today()) in clerk.get(path).text
+
+
+def test_a_bad_import_writes_nothing_and_names_each_bad_value(staff, client, session, claim,
+                                                              county, browser):  # noqa: F811
+    clerk = browser("clerk", language="en")
+    page = clerk.get("/monitoring").text
+    text = "户编号,起始日期,截止日期,工资性收入\nH0001,2026-01-01,not a day,500\n"
+    answer = clerk.post("/monitoring/import", data={"csrf_token": csrf_of(page)},
+                        files={"file": ("reports.csv", text.encode())})
+    assert answer.status_code == 200
+    assert "Nothing was written" in answer.text and "not a date" in answer.text
+
+
+def test_who_may_see_and_act_on_monitoring(staff, client, session, claim, county,
+                                           browser):  # noqa: F811
+    paid_and_fallen(staff, client, session, claim, county)
+    path = f"/monitoring/households/{claim.household_id}"
+    auditor = browser("auditor")
+    page = auditor.get(path).text
+    assert "/helper" not in page  # no forms for a role that may not act
+    (case,) = session.exec(select(FollowUp)).all()
+    assert post(auditor, f"/monitoring/follow-ups/{case.id}/helper", page,
+                helper="王帮扶").status_code == 403
+    other = registry.create_region(session, RegionCreate(
+        code="411081200", name="别的镇", level="township", parent_id=county.ids["county"]))
+    session.commit()
+    elsewhere = browser("clerk", townships=[other.id])
+    assert elsewhere.get(path).status_code == 404
+    assert "H0001" not in elsewhere.get("/monitoring").text
+    assert elsewhere.get("/monitoring/outcomes").status_code == 403
