@@ -473,11 +473,15 @@ def _monitor(_args) -> int:
 
     from claims import monitoring
 
-    with Session(get_engine()) as session:
-        counts = monitoring.evaluate(session, date.today())
-        session.commit()
-    print(f"monitoring: {counts['windows']} windows evaluated, {counts['closed']} closed, "
-          f"{counts['alerts']} new alerts")
+    run = monitoring.run_monitoring(get_engine(), date.today(), "command")
+    if run is None:
+        print("monitoring: another process is evaluating the windows now; try again later",
+              file=sys.stderr)
+        return 1
+    counts = run.counts
+    print(f"monitoring run {run.id}: {counts['windows']} windows evaluated, "
+          f"{counts['closed']} closed, {counts['alerts']} new alerts, {counts['follow_ups']} "
+          f"follow-ups opened, {counts['proposals']} proposed for risk elimination")
     return 0
 
 

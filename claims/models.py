@@ -31,6 +31,7 @@ from risk.models import (  # noqa: F401  (risk's tables, too)
     FollowUp,
     HouseholdScore,
     MonitoringAlert,
+    MonitoringRun,
     MonitoringWindow,
     ScoreRun,
 )

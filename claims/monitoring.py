@@ -14,11 +14,13 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from claims import audit
 from claims.auth import Actor
+from claims.db import run_lock
 from claims.models import (
     Claim,
     ClaimState,
@@ -45,7 +47,9 @@ from risk.models import (
     FollowUp,
     HouseholdScore,
     MonitoringAlert,
+    MonitoringRun,
     MonitoringWindow,
+    RunStatus,
     ScoreRun,
 )
 
@@ -184,6 +188,34 @@ def picture(session: Session, window: MonitoringWindow, today: date,
 
 
 # ---------------------------------------------------------------- the nightly evaluation
+
+MONITORING_LOCK = 4  # the PostgreSQL advisory lock of an evaluation (scoring is 3)
+
+
+def run_monitoring(engine: Engine, today: date, started_by: str) -> MonitoringRun | None:
+    """Evaluate the open windows as one recorded run, one process at a time; None when
+    another process is evaluating. A failed run is recorded with its error and re-raised;
+    what it had found is rolled back, and the next run finds it again."""
+    with run_lock(engine, "monitoring", MONITORING_LOCK) as held:
+        if not held:
+            return None
+        with Session(engine, expire_on_commit=False) as session:
+            run = MonitoringRun(night=today, started_by=started_by)
+            session.add(run)
+            session.commit()
+            try:
+                run.counts = evaluate(session, today)
+                run.status = RunStatus.complete
+            except Exception as error:
+                session.rollback()
+                run.status, run.note = RunStatus.failed, f"{type(error).__name__}: {error}"[:1000]
+                raise
+            finally:
+                run.finished_at = utcnow()
+                session.add(run)
+                session.commit()
+        return run
+
 
 
 def evaluate(session: Session, today: date) -> dict[str, int]:

@@ -55,15 +55,19 @@ def nightly_monitoring() -> None:
     """Evaluate the open post-payout monitoring windows (after the scores they read)."""
     from datetime import date
 
-    from sqlmodel import Session
-
     from claims import monitoring
 
-    with Session(get_engine()) as session:
-        counts = monitoring.evaluate(session, date.today())
-        session.commit()
-    log.info("monitoring: %(windows)s windows evaluated, %(closed)s closed, %(alerts)s "
-             "new alerts", counts)
+    try:
+        run = monitoring.run_monitoring(get_engine(), date.today(), "scheduler")
+    except Exception:
+        log.exception("monitoring failed; recorded in monitoring_run")
+        return
+    if run is None:
+        log.info("monitoring: another process is evaluating the windows")
+    else:
+        log.info("monitoring: %(windows)s windows evaluated, %(closed)s closed, %(alerts)s "
+                 "new alerts, %(follow_ups)s follow-ups opened, %(proposals)s proposed for "
+                 "elimination", run.counts)
 
 
 def build(blocking: bool) -> BaseScheduler:

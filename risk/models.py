@@ -101,6 +101,21 @@ class MonitoringAlert(SQLModel, table=True):
     follow_up_id: int | None = Field(default=None, foreign_key="follow_up.id", index=True)
 
 
+class MonitoringRun(SQLModel, table=True):
+    """One evaluation of the open monitoring windows (监测评估批次): by the nightly job after
+    the scores, or by the command; with what it found."""
+
+    __tablename__ = "monitoring_run"
+    id: int | None = Field(default=None, primary_key=True)
+    night: date = Field(index=True, description="the county's date it evaluated for")
+    started_by: str = Field(max_length=32, description="scheduler, command or a user")
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    status: str = Field(default=RunStatus.running, max_length=16)
+    counts: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    note: str = Field(default="", max_length=1000)
+
+
 class FollowUp(SQLModel, table=True):
     """The office's case for a household an alert was raised for (跟踪帮扶): a helper
     (帮扶责任人), the assistance given, and an outcome without which it does not close — nor

@@ -18,7 +18,14 @@ from claims.models import Role
 from policies import registry
 from policies.errors import NotFound
 from policies.models import Household
-from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
+from risk.models import (
+    Assistance,
+    Elimination,
+    FollowUp,
+    MonitoringAlert,
+    MonitoringRun,
+    MonitoringWindow,
+)
 
 router = APIRouter(prefix="/api", tags=["monitoring"])
 Reader = Annotated[Actor, Depends(staff())]
@@ -137,6 +144,14 @@ def monitoring_alerts(session: SessionDep, _: Reader, page: PageDep,
     return {"data": [audit.jsonable({**registry.fields_of(a), "household_number": number,
                                      "window_ends_on": ends}) for a, number, ends in rows],
             "count": count}
+
+
+@router.get("/monitoring/runs")
+def monitoring_runs(session: SessionDep, _: Reader, page: PageDep):
+    """The evaluations of the monitoring windows, newest first, with what each found."""
+    rows, count = registry.paginate(
+        session, select(MonitoringRun).order_by(MonitoringRun.id.desc()), page)
+    return {"data": [_fields(r) for r in rows], "count": count}
 
 
 @router.post("/monitoring/follow-ups/{follow_up_id}/helper")

@@ -7,13 +7,20 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import openpyxl
-from sqlmodel import select
+import pytest
+from sqlmodel import Session, select
 
 from claims import monitoring
 from claims.models import AuditEntry, Claim, EarlyWarning, IncomeRecord, Member, Payment
 from policies import benefits, registry
 from policies.models import IncomeRecordCreate, MonitoringLineCreate
-from risk.models import Elimination, FollowUp, MonitoringAlert, MonitoringWindow
+from risk.models import (
+    Elimination,
+    FollowUp,
+    MonitoringAlert,
+    MonitoringRun,
+    MonitoringWindow,
+)
 from risk.monitoring import add_months
 from tests.claims.conftest import START, TERMS
 from tests.claims.test_lifecycle import act, bank_confirms, export_batch, to_approval
@@ -353,3 +360,24 @@ def test_income_reports_come_in_a_file_with_every_bad_value_named(staff, client,
     assert (again.json()["created"], again.json()["unchanged"]) == (0, 1)
     changed = upload(good.replace("6000", "6500"))
     assert changed.status_code == 422 and "other figures" in changed.json()["errors"][0]["reason"]
+
+
+def test_each_evaluation_is_recorded_and_one_runs_at_a_time(own_engine, monkeypatch):
+    from claims.db import run_lock
+
+    with run_lock(own_engine, "monitoring", monitoring.MONITORING_LOCK) as held:
+        assert held and monitoring.run_monitoring(own_engine, date.today(), "test") is None
+    first = monitoring.run_monitoring(own_engine, date.today(), "command")
+    assert (first.status, first.counts["windows"]) == ("complete", 0)
+
+    def broken(session, today):
+        raise RuntimeError("the ledger is unreadable")
+
+    monkeypatch.setattr(monitoring, "evaluate", broken)
+    with pytest.raises(RuntimeError):
+        monitoring.run_monitoring(own_engine, date.today(), "scheduler")
+    with Session(own_engine) as session:
+        runs = session.exec(select(MonitoringRun).order_by(MonitoringRun.id)).all()
+    assert [(r.started_by, r.status) for r in runs] == [("command", "complete"),
+                                                       ("scheduler", "failed")]
+    assert runs[1].note == "RuntimeError: the ledger is unreadable" and runs[1].finished_at

@@ -1,4 +1,4 @@
-"""After the payout, the office's part: follow-up cases (one open per window, alerts join
+"""After the payout, the office's part: recorded evaluations of the windows, follow-up cases (one open per window, alerts join
 it), the assistance given in them, and risk eliminations (one pending proposal per household);
 a window records the day its risk was identified (existing windows: the day they opened) and
 the terms' monitoring rules it runs under.
@@ -20,6 +20,20 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('monitoring_run',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('night', sa.Date(), nullable=False),
+    sa.Column('started_by', sa.String(length=32), nullable=False),
+    sa.Column('started_at', UtcDateTime(), nullable=False),
+    sa.Column('finished_at', UtcDateTime(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=True),
+    sa.Column('note', sa.String(length=1000), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_monitoring_run'))
+    )
+    with op.batch_alter_table('monitoring_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_monitoring_run_night'), ['night'], unique=False)
+
     op.create_table('elimination',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('household_id', sa.Integer(), nullable=False),
@@ -122,3 +136,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_elimination_household_id'))
 
     op.drop_table('elimination')
+    with op.batch_alter_table('monitoring_run', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_monitoring_run_night'))
+
+    op.drop_table('monitoring_run')
