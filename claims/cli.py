@@ -134,6 +134,42 @@ def _import(args) -> int:
         f"{path.name} ({report.encoding}): {report.rows:,} rows, "
         f"{report.households_in_file:,} households"
     )
+    _row_errors(report, args)
+    if report.written:
+        print(
+            f"written: households {report.households_created:,} new, "
+            f"{report.households_updated:,} updated, {report.households_unchanged:,} unchanged"
+            f"{f', {report.households_skipped:,} skipped' if report.households_skipped else ''}; "
+            f"members {report.members_created:,} new, {report.members_updated:,} updated, "
+            f"{report.members_unchanged:,} unchanged"
+        )
+    return 0 if not report.errors else 1
+
+
+def _import_income_reports(args) -> int:
+    from datetime import date
+
+    from policies.income_import import import_income_reports
+
+    path = Path(args.file)
+    if _missing(path):
+        return 2
+    with Session(get_engine()) as session:
+        report = import_income_reports(session, path.read_bytes(), path.name, date.today(),
+                                       partial=args.partial)
+        if report.written:
+            session.commit()
+    print(f"{path.name} ({report.encoding}): {report.rows:,} rows")
+    _row_errors(report, args)
+    if report.written:
+        print(f"written: {report.created:,} new reports, {report.unchanged:,} unchanged"
+              f"{f', {report.skipped:,} rows skipped' if report.skipped else ''}")
+    return 0 if not report.errors else 1
+
+
+def _row_errors(report, args) -> None:
+    """An import's ignored columns and bad values, printed and (with --report) written; says
+    so when nothing was written."""
     if report.ignored_columns:
         print(f"ignored columns: {', '.join(report.ignored_columns)}")
     for error in report.errors[: args.show]:
@@ -146,17 +182,8 @@ def _import(args) -> int:
             writer.writerow(["row", "field", "value", "reason"])
             writer.writerows((e.row, e.field, e.value, e.reason) for e in report.errors)
         print(f"error report written to {args.report}")
-    if report.written:
-        print(
-            f"written: households {report.households_created:,} new, "
-            f"{report.households_updated:,} updated, {report.households_unchanged:,} unchanged"
-            f"{f', {report.households_skipped:,} skipped' if report.households_skipped else ''}; "
-            f"members {report.members_created:,} new, {report.members_updated:,} updated, "
-            f"{report.members_unchanged:,} unchanged"
-        )
-    else:
+    if not report.written:
         print(f"nothing written: {len(report.errors):,} bad value(s); fix them or use --partial")
-    return 0 if not report.errors else 1
 
 
 def _terms(args) -> int:
@@ -535,6 +562,14 @@ def build_parser() -> argparse.ArgumentParser:
     households.add_argument("--report", help="write every bad value to this CSV file")
     households.add_argument("--show", type=int, default=50, help="bad values to print")
     households.set_defaults(func=_import)
+    reports = imp_sub.add_parser("income-reports",
+                                 help="income reports of post-payout monitoring (CSV/XLSX)")
+    reports.add_argument("file")
+    reports.add_argument("--partial", action="store_true",
+                         help="write the valid rows, skip the bad ones")
+    reports.add_argument("--report", help="write every bad value to this CSV file")
+    reports.add_argument("--show", type=int, default=50, help="bad values to print")
+    reports.set_defaults(func=_import_income_reports)
     events = imp_sub.add_parser("events", help="a department's event file (CSV/XLSX)")
     events.add_argument("file")
     events.add_argument("--source", required=True,

@@ -59,6 +59,19 @@ def test_migrate_seed_and_import_from_the_command_line(fresh_url, tmp_path):
     assert "nothing written" in bad.stdout
     assert "village_code" in report.read_text(encoding="utf-8-sig")
 
+    reports = tmp_path / "reports.csv"
+    reports.write_text("户编号,起始日期,截止日期,工资性收入\nNEW1,2026-01-01,2026-03-31,3000\n"
+                       "NOPE,2026-01-01,2026-03-31,1\n", encoding="utf-8")
+    refused = fangpin(fresh_url, "import", "income-reports", str(reports))
+    assert refused.returncode == 1 and "nothing written" in refused.stdout
+    assert "row 3: household_number = 'NOPE': no household" in refused.stdout
+    partial = fangpin(fresh_url, "import", "income-reports", str(reports), "--partial")
+    assert "written: 1 new reports, 0 unchanged, 1 rows skipped" in partial.stdout
+
+    monitored = fangpin(fresh_url, "monitor")
+    assert monitored.returncode == 0, monitored.stderr
+    assert "monitoring run 1: 0 windows evaluated" in monitored.stdout
+
 
 def test_placeholder_secret_is_refused_in_production():
     with pytest.raises(ValueError, match="FANGPIN_SECRET_KEY"):
