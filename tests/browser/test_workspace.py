@@ -10,6 +10,7 @@ FANGPIN_SCREENSHOTS=DIR they also save the screenshots the README shows.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from claims import monitoring
 from claims.app import create_app
 from claims.auth import SYSTEM
 from claims.db import get_session, make_engine, sessions_on
@@ -29,6 +31,7 @@ from claims.migrate import upgrade
 from claims.models import Claim, ClaimRecord
 from claims.people import create_user
 from claims.web.session import set_password
+from risk.models import FollowUp, MonitoringWindow
 from tests.claims.conftest import DEPARTMENT_KEY, build_county, evaluate
 from tests.claims.test_intake import illness
 from tests.conftest import database_url
@@ -231,3 +234,45 @@ def test_the_language_switch(sign_in):
     expect(page.get_by_role("link", name="Claims", exact=True)).to_be_visible()
     page.goto("/warnings")
     expect(page.get_by_role("heading", name="Early warnings")).to_be_visible()
+
+
+def test_the_office_follows_a_paid_household_up_on_the_monitoring_page(site, sign_in):
+    base, engine = site
+    claim, today = claim_of(engine), date.today()
+    with Session(engine) as session:
+        if session.exec(select(MonitoringWindow)).first() is None:  # the test run alone
+            monitoring.open_or_extend(session, session.get(Claim, claim.id), today)
+            session.commit()
+    clerk = sign_in("clerk")
+    clerk.goto("/monitoring")
+    clerk.get_by_role("link", name="H0001").click()
+    report = clerk.locator(f'form[action="/monitoring/households/{claim.household_id}/reports"]')
+    report.locator("input[name=period_start]").fill(str(today - timedelta(days=89)))
+    report.locator("input[name=period_end]").fill(str(today))
+    report.locator("input[name=wages]").fill("1500")
+    report.get_by_role("button").click()
+    expect(clerk.get_by_role("cell", name=str(today), exact=True)).to_be_visible()
+    expect(clerk.locator("svg circle").first).to_be_visible()
+
+    monitoring.run_monitoring(engine, today, "test")
+    clerk.reload()
+    expect(clerk.get_by_text("收入低于监测线")).to_be_visible()
+    clerk.get_by_label("帮扶责任人").fill("王帮扶")
+    clerk.get_by_role("button", name="指定帮扶责任人").click()
+    clerk.get_by_label("帮扶内容").fill("介绍到县城务工")
+    clerk.get_by_label("帮扶日期").fill(str(today))
+    clerk.get_by_role("button", name="登记帮扶措施").click()
+    expect(clerk.get_by_role("cell", name="介绍到县城务工")).to_be_visible()
+    if SHOTS:
+        clerk.screenshot(path=f"{SHOTS}/monitoring.png", full_page=True)
+    clerk.get_by_label("结果").select_option("assisted")
+    clerk.get_by_label("备注").first.fill("务工收入恢复")
+    clerk.get_by_role("button", name="填写处理结果并关闭").click()
+    expect(clerk.get_by_text("帮扶后稳定")).to_be_visible()
+    with Session(engine) as session:
+        assert session.exec(select(FollowUp)).one().status == "closed"
+    clerk.goto("/monitoring/outcomes")
+    expect(clerk.get_by_role("heading", name=re.compile("帮扶成效报告"))).to_be_visible()
+    if SHOTS:
+        clerk.goto("/monitoring")
+        clerk.screenshot(path=f"{SHOTS}/monitoring-list.png", full_page=True)
