@@ -6,12 +6,13 @@ import argparse
 import csv
 import sys
 import time
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import Session
 
-from claims import migrate
+from claims import distributed, migrate
 from claims.db import get_engine
 from claims.settings import get_settings
 from policies.errors import DomainError
@@ -431,6 +432,30 @@ def _evaluate(args) -> int:
     return 0
 
 
+@contextmanager
+def _ranges_on(args, make):
+    """The ranges' engine the command asked for: None (this process), or ``make(client)``
+    for a Dask cluster (the one at --scheduler-address, or a local one)."""
+    if args.engine != "dask":
+        if args.scheduler_address:
+            raise SystemExit("--scheduler-address goes with --engine dask")
+        yield None
+        return
+    with distributed.cluster(args.scheduler_address, workers=args.workers) as client:
+        yield make(client)
+
+
+def _engine_options(parser) -> None:
+    parser.add_argument("--engine", choices=("process", "dask"), default="process",
+                        help="this process (default), or a Dask cluster (pip install "
+                             "'fangpin[dask]')")
+    parser.add_argument("--scheduler-address",
+                        help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local "
+                             "cluster)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes of a local cluster (default 2)")
+
+
 def _score(args) -> int:
     from tqdm import tqdm
 
@@ -446,14 +471,18 @@ def _score(args) -> int:
                        disable=args.quiet)
         bar.update(done - bar.n)
 
+    engine, model_dir = get_engine(), Path(args.model_dir or settings.model_dir)
     try:
-        result = nightly.score_households(
-            get_engine(), model_dir=Path(args.model_dir or settings.model_dir),
-            threshold=args.threshold or settings.risk_threshold,
-            rise=args.rise or settings.risk_rise, timezone=settings.timezone,
-            night=args.night,
-            as_of_year=args.as_of_year, chunk=args.chunk or settings.score_chunk,
-            keep_runs=settings.keep_score_runs, progress=progress)
+        with _ranges_on(args, lambda client: distributed.range_scorer(
+                client, engine, model_dir)) as score_ranges:
+            result = nightly.score_households(
+                engine, model_dir=model_dir,
+                threshold=args.threshold or settings.risk_threshold,
+                rise=args.rise or settings.risk_rise, timezone=settings.timezone,
+                night=args.night,
+                as_of_year=args.as_of_year, chunk=args.chunk or settings.score_chunk,
+                keep_runs=settings.keep_score_runs, progress=progress,
+                score_ranges=score_ranges)
     finally:
         if bar is not None:
             bar.close()
@@ -495,12 +524,14 @@ def _password(args) -> int:
     return 0
 
 
-def _monitor(_args) -> int:
+def _monitor(args) -> int:
     from datetime import date
 
     from claims import monitoring
 
-    run = monitoring.run_monitoring(get_engine(), date.today(), "command")
+    engine = get_engine()
+    with _ranges_on(args, lambda client: distributed.window_evaluator(client, engine)) as ranges:
+        run = monitoring.run_monitoring(engine, date.today(), "command", evaluate_ranges=ranges)
     if run is None:
         print("monitoring: another process is evaluating the windows now; try again later",
               file=sys.stderr)
@@ -615,9 +646,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--chunk", type=_chunk, help="households a chunk (default "
                                                     "FANGPIN_SCORE_CHUNK, 50000)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
+    _engine_options(score)
     score.set_defaults(func=_score)
 
     monitor = sub.add_parser("monitor", help="evaluate the post-payout monitoring windows now")
+    _engine_options(monitor)
     monitor.set_defaults(func=_monitor)
 
     nightly = sub.add_parser("scheduler", help="run the nightly jobs (risk scoring at "

@@ -41,8 +41,16 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout, and its folder."""
+def _sqlite_begin_reading(connection) -> None:
+    # A reader (a distributed engine's worker) must not queue behind the writer: under WAL a
+    # deferred transaction reads a snapshot while another connection writes.
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout, and its folder.
+    ``read_only`` engines (the workers of a distributed run) only read, and on SQLite read
+    beside a writer instead of waiting for it."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -56,7 +64,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         kwargs.setdefault("pool_timeout", 300)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        sa.event.listen(engine, "begin", _sqlite_begin)
+        sa.event.listen(engine, "begin", _sqlite_begin_reading if read_only else _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 

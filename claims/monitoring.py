@@ -7,6 +7,7 @@ follows up, records assistance and confirms eliminations. Services flush; the ca
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -192,10 +193,17 @@ def picture(session: Session, window: MonitoringWindow, today: date,
 MONITORING_LOCK = 4  # the PostgreSQL advisory lock of an evaluation (scoring is 3)
 
 
-def run_monitoring(engine: Engine, today: date, started_by: str) -> MonitoringRun | None:
+EvaluateRanges = Callable[[list[tuple[int, int]], date], dict[str, int]]
+
+
+def run_monitoring(engine: Engine, today: date, started_by: str,
+                   evaluate_ranges: EvaluateRanges | None = None, chunk: int = 5000
+                   ) -> MonitoringRun | None:
     """Evaluate the open windows as one recorded run, one process at a time; None when
     another process is evaluating. A failed run is recorded with its error and re-raised;
-    what it had found is rolled back, and the next run finds it again."""
+    what it had found is rolled back, and the next run finds it again. ``evaluate_ranges``
+    evaluates ranges of ``chunk`` windows elsewhere (claims.distributed: on Dask workers,
+    each range committed by its worker)."""
     with run_lock(engine, "monitoring", MONITORING_LOCK) as held:
         if not held:
             return None
@@ -204,7 +212,12 @@ def run_monitoring(engine: Engine, today: date, started_by: str) -> MonitoringRu
             session.add(run)
             session.commit()
             try:
-                run.counts = evaluate(session, today)
+                if evaluate_ranges is None:
+                    run.counts = evaluate(session, today)
+                else:
+                    ranges = _window_ranges(session, chunk)
+                    session.rollback()  # the workers write: hold no transaction meanwhile
+                    run.counts = evaluate_ranges(ranges, today)
                 run.status = RunStatus.complete
             except Exception as error:
                 session.rollback()
@@ -218,15 +231,26 @@ def run_monitoring(engine: Engine, today: date, started_by: str) -> MonitoringRu
 
 
 
-def evaluate(session: Session, today: date) -> dict[str, int]:
-    """Evaluate every open window; windows past their end close. Idempotent: an alert of a
-    kind is not raised again while one is open, and a pending proposal is not made twice.
-    Every new alert joins the window's open follow-up case, or opens one. Returns counts;
-    flushes."""
+def _window_ranges(session: Session, chunk: int) -> list[tuple[int, int]]:
+    """Id ranges of ``chunk`` open windows each."""
+    ids = session.exec(select(MonitoringWindow.id).where(
+        MonitoringWindow.status == "open").order_by(MonitoringWindow.id)).all()
+    return [(ids[start], ids[min(start + chunk, len(ids)) - 1])
+            for start in range(0, len(ids), chunk)]
+
+
+def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = None
+             ) -> dict[str, int]:
+    """Evaluate every open window (of an id range); windows past their end close.
+    Idempotent: an alert of a kind is not raised again while one is open, and a pending
+    proposal is not made twice. Every new alert joins the window's open follow-up case, or
+    opens one. Returns counts; flushes."""
     counts = {"windows": 0, "closed": 0, "alerts": 0, "follow_ups": 0, "proposals": 0}
     scores, lines = _scores(session), Lines(session)
-    for window in session.exec(select(MonitoringWindow).where(
-            MonitoringWindow.status == "open").order_by(MonitoringWindow.id)).all():
+    query = select(MonitoringWindow).where(MonitoringWindow.status == "open")
+    if id_range is not None:
+        query = query.where(MonitoringWindow.id.between(*id_range))
+    for window in session.exec(query.order_by(MonitoringWindow.id)).all():
         if window.ends_on < today:
             window.status = "closed"
             session.add(window)

@@ -55,6 +55,7 @@ class RunResult:
     seconds: float = 0.0
     drift: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    worker_peak_mb: float | None = None  # the peak of a distributed engine's workers
 
 
 _saved: dict[str, tuple[int, model.TrainedModel]] = {}
@@ -100,9 +101,12 @@ def score_households(
     night: date | None = None, as_of_year: int | None = None, chunk: int = 50_000,
     keep_runs: int = 7, started_by: str = "command",
     progress: Callable[[int, int], None] | None = None,
+    score_ranges: ScoreRanges | None = None,
 ) -> RunResult:
     """Score every active household now, unless tonight's run with this model completed
-    already (then nothing changes). ``progress(done, total)`` follows the chunks."""
+    already (then nothing changes). ``progress(done, total)`` follows the chunks.
+    ``score_ranges`` scores the ranges elsewhere (claims.distributed: on Dask workers) and
+    yields their results in any order; by default this process scores them one by one."""
     trained = saved_model(model_dir)
     version = model.model_version(trained.metadata)
     night = night or county_night(timezone)
@@ -129,7 +133,8 @@ def score_households(
             run_id = run.id
             try:
                 return _score(session, trained, run, previous.id if previous else None,
-                              chunk=chunk, keep_runs=keep_runs, progress=progress)
+                              chunk=chunk, keep_runs=keep_runs, progress=progress,
+                              score_ranges=score_ranges)
             except BaseException as error:  # a failed run is never current; Ctrl-C too
                 session.rollback()
                 try:
@@ -141,30 +146,81 @@ def score_households(
                 raise
 
 
+@dataclass
+class RangeScores:
+    """What scoring a range of households gives its run: the scores, the warnings to raise
+    (with their factors) and the drift counts; ``peak_mb`` is the peak memory of the process
+    that scored it (a distributed engine's worker)."""
+
+    scores: pd.Series
+    warnings: pd.DataFrame
+    tally: model.DriftTally
+    peak_mb: float | None = None
+
+
+ScoreRanges = Callable[[list[tuple[int, int]], dict[str, Any]], Iterator[RangeScores]]
+
+
+def score_range(session: Session, trained: model.TrainedModel, *, id_range: tuple[int, int],
+                as_of_year: int, lines: dict, previous_run: int | None, threshold: float,
+                rise: float) -> RangeScores:
+    """Score the active households of an id range: read their features, previous scores and
+    open warnings, and apply the pure :func:`risk.scoring.score_chunk`. Reads only."""
+    frame = features.build(session, as_of_year, id_range=id_range, lines=lines)
+    done = scoring.score_chunk(
+        trained, frame, _previous_scores(session, previous_run, id_range),
+        _open_warnings(session, id_range), threshold=threshold, rise=rise)
+    tally = model.DriftTally(trained)
+    tally.add(frame, done.scores.to_numpy())
+    return RangeScores(done.scores, done.warnings, tally)
+
+
+def household_ranges(session: Session, chunk: int) -> list[tuple[int, int]]:
+    """Id ranges of ``chunk`` active households each, from one pass over the ids (a
+    server-side cursor on PostgreSQL, so a province's ids are never all in memory)."""
+    homes = Household.__table__
+    result = session.connection().execute(
+        sa.select(homes.c.id).where(homes.c.status == "active").order_by(homes.c.id)
+        .execution_options(stream_results=True))
+    ranges, after = [], 0
+    for part in result.partitions(chunk):
+        ranges.append((after + 1, part[-1][0]))
+        after = part[-1][0]
+    return ranges
+
+
 def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
            previous_run: int | None, *, chunk: int, keep_runs: int,
-           progress: Callable[[int, int], None] | None) -> RunResult:
+           progress: Callable[[int, int], None] | None,
+           score_ranges: ScoreRanges | None) -> RunResult:
     started = time.perf_counter()
     run_id, as_of_year, threshold, rise = run.id, run.as_of_year, run.threshold, run.rise
-    homes = Household.__table__
-    total = session.execute(sa.select(sa.func.count()).select_from(homes).where(
-        homes.c.status == "active")).scalar()
+    ranges = household_ranges(session, chunk)
+    total = session.execute(sa.select(sa.func.count()).select_from(Household.__table__).where(
+        Household.__table__.c.status == "active")).scalar()
     lines = features.feature_lines(session, as_of_year)
     note = _line_note(session, as_of_year, lines[as_of_year])
+    context = {"as_of_year": as_of_year, "lines": lines, "previous_run": previous_run,
+               "threshold": threshold, "rise": rise}
+    if score_ranges is None:
+        results = (score_range(session, trained, id_range=id_range, **context)
+                   for id_range in ranges)
+    else:
+        results = score_ranges(ranges, context)
     tally = model.DriftTally(trained)
     scored = raised = 0
-    for id_range, frame in _feature_chunks(session, as_of_year, lines, chunk):
-        done = scoring.score_chunk(
-            trained, frame, _previous_scores(session, previous_run, id_range),
-            _open_warnings(session, id_range), threshold=threshold, rise=rise)
+    peaks: list[float] = []
+    for done in results:
+        tally.merge(done.tally)
         scores = done.scores
-        tally.add(frame, scores.to_numpy())
         insert_columns(session, scores_table, {
             "run_id": [run_id] * len(scores), "household_id": scores.index.tolist(),
             "score": scores.to_numpy().tolist()})
         _raise_warnings(session, run_id, threshold, done.warnings)
         raised += len(done.warnings)
         scored += len(scores)
+        if done.peak_mb is not None:
+            peaks.append(done.peak_mb)
         session.execute(runs.update().where(runs.c.id == run_id).values(
             households=scored, warnings=raised))
         session.commit()
@@ -179,26 +235,8 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
     seconds = time.perf_counter() - started
     log.info("scoring run %s complete: %s households, %s warnings, %.1f s%s", run_id, scored,
              raised, seconds, "; drift flagged" if drift["flag"] else "")
-    return RunResult(run_id, RunStatus.complete, scored, raised, seconds, drift, note)
-
-
-def _feature_chunks(session: Session, as_of_year: int, lines: dict, chunk: int
-                    ) -> Iterator[tuple[tuple[int, int], pd.DataFrame]]:
-    """The active households' features, ``chunk`` households at a time in id order."""
-    homes = Household.__table__
-    active = homes.c.status == "active"
-    after = 0
-    while True:
-        last = session.execute(sa.select(homes.c.id).where(active, homes.c.id > after)
-                               .order_by(homes.c.id).offset(chunk - 1).limit(1)).scalar()
-        if last is None:
-            last = session.execute(sa.select(sa.func.max(homes.c.id)).where(
-                active, homes.c.id > after)).scalar()
-        if last is None:
-            return
-        id_range = (after + 1, last)
-        yield id_range, features.build(session, as_of_year, id_range=id_range, lines=lines)
-        after = last
+    return RunResult(run_id, RunStatus.complete, scored, raised, seconds, drift, note,
+                     worker_peak_mb=max(peaks) if peaks else None)
 
 
 def _previous_scores(session: Session, previous_run: int | None, id_range: tuple[int, int]

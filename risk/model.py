@@ -298,6 +298,13 @@ class DriftTally:
             if column in frame.columns:
                 self.present[column] += int(frame[column].notna().sum())
 
+    def merge(self, other: DriftTally) -> None:
+        """Add the counts of another part of the run (a range scored elsewhere)."""
+        for name, counts in other.counts.items():
+            self.counts[name] += counts
+        for column, present in other.present.items():
+            self.present[column] += present
+
     def _count(self, name: str, values: np.ndarray, bins: dict[str, list[float]]) -> None:
         if len(values) and bins["edges"]:
             self.counts[name] += np.bincount(

@@ -381,3 +381,38 @@ def test_each_evaluation_is_recorded_and_one_runs_at_a_time(own_engine, monkeypa
     assert [(r.started_by, r.status) for r in runs] == [("command", "complete"),
                                                        ("scheduler", "failed")]
     assert runs[1].note == "RuntimeError: the ledger is unreadable" and runs[1].finished_at
+
+
+def test_the_windows_are_evaluated_on_a_dask_cluster_as_in_one_process(own_engine):
+    from fastapi.testclient import TestClient
+
+    from claims import distributed
+    from claims.app import create_app
+    from claims.db import get_session, sessions_on
+    from tests.claims.conftest import DEPARTMENT_KEY, build_county, evaluate
+    from tests.claims.test_intake import illness
+
+    with Session(own_engine) as session:
+        household_id = build_county(session).household.id
+    app = create_app()
+    app.dependency_overrides[get_session] = sessions_on(lambda: own_engine)
+    with TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"}) as api:
+        assert api.post("/api/events", json=illness()).status_code == 202
+    today = date.today()
+    with Session(own_engine) as session:
+        evaluate(session)
+        monitoring.open_or_extend(session, session.exec(select(Claim)).one(), today)
+        registry.create_income_record(session, IncomeRecordCreate(
+            household_id=household_id, period_start=add_months(today, -12) + timedelta(days=1),
+            period_end=today, source="report", wages=Decimal("9000")))
+        session.commit()
+
+    with distributed.cluster(None, workers=2) as client:
+        run = monitoring.run_monitoring(own_engine, today, "test", chunk=1,
+                                        evaluate_ranges=distributed.window_evaluator(
+                                            client, own_engine))
+    assert (run.status, run.counts["windows"], run.counts["follow_ups"]) == ("complete", 1, 1)
+    with Session(own_engine) as session:
+        kinds = set(session.exec(select(MonitoringAlert.kind)).all())
+    assert kinds == {"below_line", "income_drop"} and run.counts["alerts"] == 2
+    assert monitoring.run_monitoring(own_engine, today, "test").counts["alerts"] == 0

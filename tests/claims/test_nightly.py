@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from claims import nightly, scheduler
+from claims import distributed, nightly, scheduler
 from claims.app import create_app
 from claims.auth import SYSTEM
 from claims.db import get_session, make_engine, run_lock, sessions_on
@@ -139,6 +139,29 @@ def test_chunks_score_as_one_piece_would_and_skip_inactive_households(engine, mo
     assert len(chunked) == HOUSEHOLDS - len(gone)
     assert not set(gone) & set(chunked.index)
     pd.testing.assert_series_equal(chunked.sort_index(), whole.drop(gone).sort_index())
+
+
+def test_a_dask_cluster_of_two_workers_scores_exactly_as_one_process_does(engine, model_dir):
+    alone = score(engine, model_dir)
+    expected, warned = scores(engine, alone.run_id), risk_warnings(engine)
+    with engine.begin() as connection:  # the same night again, from nothing
+        connection.execute(EarlyWarning.__table__.delete())
+        connection.execute(HouseholdScore.__table__.delete())
+        connection.execute(ScoreRun.__table__.delete())
+    with distributed.cluster(None, workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        spread = score(engine, model_dir, score_ranges=distributed.range_scorer(
+            client, engine, model_dir))
+
+    assert (spread.households, spread.warnings) == (alone.households, alone.warnings)
+    pd.testing.assert_series_equal(scores(engine, spread.run_id).sort_index(),
+                                   expected.sort_index(), check_exact=True)
+    columns = ["household_id", "trigger", "score", "previous_score", "factors", "text"]
+    pd.testing.assert_frame_equal(
+        risk_warnings(engine)[columns].sort_values("household_id", ignore_index=True),
+        warned[columns].sort_values("household_id", ignore_index=True))
+    assert spread.drift == alone.drift
+    assert spread.worker_peak_mb > 0
 
 
 def test_running_twice_in_a_night_changes_nothing(engine, model_dir):
@@ -389,3 +412,8 @@ def test_fangpin_score_from_the_command_line(engine, model_dir, county_db, tmp_p
     assert "households/s" in done.stderr  # the progress bar
     again = fangpin("score", "--night", "2026-12-01")
     assert again.returncode == 0 and "nothing changed" in again.stdout
+    spread = fangpin("score", "--night", "2026-12-02", "--engine", "dask", "--workers", "2")
+    assert spread.returncode == 0, spread.stderr
+    assert f"{HOUSEHOLDS:,} households scored" in spread.stdout
+    lost = fangpin("score", "--scheduler-address", "tcp://127.0.0.1:1")
+    assert lost.returncode == 1 and "--engine dask" in lost.stderr
