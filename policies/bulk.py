@@ -3,7 +3,9 @@
 SQLAlchemy's per-row parameter and result handling costs more than the database's own work on
 large batches; here each column's bind processor (dates on SQLite, money as fen, …) is applied
 once over the column, the rows go to the driver as tuples, and large reads come back as the
-driver's stored values.
+driver's stored values. On PostgreSQL rows go in with COPY (psycopg 3's copy protocol, in the
+caller's transaction): into the table itself, or into a temporary table from which one
+set-based statement inserts the new rows or updates the changed ones.
 """
 
 from __future__ import annotations
@@ -33,8 +35,55 @@ def insert_columns(
         return
     connection = session.connection()
     rows = _stored_rows(connection.dialect, table, columns, stored)
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table.name, names, rows)
+        return
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({_markers(connection, names)})"
     connection.exec_driver_sql(sql, rows)
+
+
+def update_columns(session: Session, table: sa.Table, key: str,
+                   columns: dict[str, Sequence]) -> None:
+    """Update rows given column by column: ``columns[key]`` picks each row, the other columns
+    are its new values. PostgreSQL: COPY into a temporary table and one UPDATE … FROM;
+    SQLite: one prepared UPDATE run over the rows. Flushes first."""
+    session.flush()
+    names = [name for name in columns if name != key]
+    if not names or len(columns[key]) == 0:
+        return
+    connection = session.connection()
+    rows = _stored_rows(connection.dialect, table, {**{n: columns[n] for n in names},
+                                                    key: columns[key]}, frozenset())
+    if connection.dialect.name == "postgresql":
+        scratch = _scratch_table(connection, table.name, [*names, key])
+        _copy(connection, scratch, [*names, key], rows)
+        connection.exec_driver_sql(
+            f"UPDATE {table.name} AS t SET {', '.join(f'{n} = s.{n}' for n in names)} "
+            f"FROM {scratch} AS s WHERE t.{key} = s.{key}")
+        connection.exec_driver_sql(f"DROP TABLE {scratch}")
+        return
+    marker = _markers(connection, [key])
+    connection.exec_driver_sql(
+        f"UPDATE {table.name} SET {', '.join(f'{n} = {marker}' for n in names)} "
+        f"WHERE {key} = {marker}", rows)
+
+
+def _copy(connection: sa.Connection, table: str, names: list[str], rows: list[tuple]) -> None:
+    """COPY rows into a table through the caller's psycopg connection and transaction."""
+    with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(
+            f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _scratch_table(connection: sa.Connection, table: str, names: list[str]) -> str:
+    """An empty temporary table with the named columns of ``table`` (dropped at commit)."""
+    scratch = f"fangpin_scratch_{table}"
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {scratch}")
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS "
+        f"SELECT {', '.join(names)} FROM {table} WITH NO DATA")
+    return scratch
 
 
 def insert_new_returning(
@@ -45,10 +94,11 @@ def insert_new_returning(
     """Insert rows given column by column, skipping those whose ``unique`` columns are taken
     (by earlier rows or a concurrent writer); returns ``returning`` of the rows inserted.
 
-    One multi-row statement per ``chunk`` rows, through the driver; SQLite (3.35+) and
-    PostgreSQL both take INSERT … ON CONFLICT DO NOTHING RETURNING. Columns named in
-    ``stored`` already hold the stored form (JSON as text); ``same`` gives the values shared
-    by every row; the returned columns must be stored as their Python value (ids, codes).
+    SQLite (3.35+): one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING per ``chunk``
+    rows; PostgreSQL: COPY into a scratch table and one INSERT … SELECT of the same kind.
+    Columns named in ``stored`` already hold the stored form (JSON as text); ``same`` gives
+    the values shared by every row; the returned columns must be stored as their Python
+    value (ids, codes).
     """
     connection = session.connection()
     rows = _stored_rows(connection.dialect, table, columns, stored)
@@ -58,6 +108,16 @@ def insert_new_returning(
     shared = _stored_rows(connection.dialect, table, {name: [value] for name, value in
                                                       same.items()}, stored)[0] if same else ()
     names = [*columns, *same]
+    if connection.dialect.name == "postgresql":
+        # COPY into a scratch table, then one INSERT … SELECT skipping the taken rows
+        scratch = _scratch_table(connection, table.name, names)
+        _copy(connection, scratch, names, [row + shared for row in rows])
+        inserted = [tuple(row) for row in connection.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
+            f"FROM {scratch} ON CONFLICT ({', '.join(unique)}) DO NOTHING "
+            f"RETURNING {', '.join(returning)}")]
+        connection.exec_driver_sql(f"DROP TABLE {scratch}")
+        return inserted
     row_markers = f"({_markers(connection, names)})"
     inserted: list[tuple] = []
     for start in range(0, len(rows), chunk):

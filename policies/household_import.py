@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from policies.bulk import insert_columns, lookup
+from policies.bulk import insert_columns, lookup, update_columns
 from policies.citizen_id import PROVINCE_CODES, check_characters
 from policies.models import (
     BANK_ACCOUNT,
@@ -428,14 +428,11 @@ def _split(columns: dict[str, list], key: str, fields: tuple[str, ...], existing
 def _update(session, table: sa.Table, columns, changed, fields, now=None) -> None:
     if not changed:
         return
-    rows = []
-    for i, id_ in changed:
-        row = {f: columns[f][i] for f in fields}
-        row["b_id"] = id_
-        if now is not None:
-            row["updated_at"] = now
-        rows.append(row)
-    session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id")), rows)
+    values = {"id": [id_ for _, id_ in changed],
+              **{f: [columns[f][i] for i, _ in changed] for f in fields}}
+    if now is not None:
+        values["updated_at"] = [now] * len(changed)
+    update_columns(session, table, "id", values)
 
 
 def _write(session, out, existing_households, existing_members, report, present) -> None:
