@@ -195,6 +195,7 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
            score_ranges: ScoreRanges | None) -> RunResult:
     started = time.perf_counter()
     run_id, as_of_year, threshold, rise = run.id, run.as_of_year, run.threshold, run.rise
+    open_scores(session, run_id)
     ranges = household_ranges(session, chunk)
     total = session.execute(sa.select(sa.func.count()).select_from(Household.__table__).where(
         Household.__table__.c.status == "active")).scalar()
@@ -292,7 +293,7 @@ def _abandon_unfinished(session: Session) -> None:
 
 def _discard(session: Session, run_ids: list[int], status: str, note: str) -> None:
     """Remove what unfinished runs wrote and record why they ended."""
-    session.execute(scores_table.delete().where(scores_table.c.run_id.in_(run_ids)))
+    drop_scores(session, run_ids)
     session.execute(warnings_table.delete().where(warnings_table.c.run_id.in_(run_ids),
                                                   warnings_table.c.status == "open"))
     session.execute(runs.update().where(runs.c.id.in_(run_ids)).values(
@@ -305,7 +306,25 @@ def _prune(session: Session, keep_runs: int) -> None:
     old = session.execute(sa.select(runs.c.id).where(runs.c.status == RunStatus.complete)
                           .order_by(runs.c.id.desc()).offset(keep_runs)).scalars().all()
     if old:
-        session.execute(scores_table.delete().where(scores_table.c.run_id.in_(old)))
+        drop_scores(session, old)
+
+
+def open_scores(session: Session, run_id: int) -> None:
+    """On PostgreSQL a run's scores go into a partition of their own (migration 0010)."""
+    if session.connection().dialect.name == "postgresql":
+        session.execute(sa.text(f"CREATE TABLE IF NOT EXISTS household_score_r{int(run_id)} "
+                                f"PARTITION OF household_score FOR VALUES IN ({int(run_id)})"))
+        session.commit()
+
+
+def drop_scores(session: Session, run_ids: list[int]) -> None:
+    """Let runs' scores go: their partitions dropped on PostgreSQL, their rows deleted on
+    SQLite."""
+    if session.connection().dialect.name == "postgresql":
+        for run_id in run_ids:
+            session.execute(sa.text(f"DROP TABLE IF EXISTS household_score_r{int(run_id)}"))
+    else:
+        session.execute(scores_table.delete().where(scores_table.c.run_id.in_(run_ids)))
 
 
 def _line_note(session: Session, as_of_year: int, used: dict[int, float]) -> str:

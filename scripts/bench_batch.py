@@ -119,6 +119,7 @@ def floor(url: str, model_dir: str, as_of_year: int) -> dict:
     import sqlalchemy as sa
     from sqlmodel import Session
 
+    from claims import nightly
     from claims.db import make_engine
     from risk import features, model
     from risk.models import ScoreRun
@@ -133,6 +134,7 @@ def floor(url: str, model_dir: str, as_of_year: int) -> dict:
         session.add(run)
         session.commit()
         run_id = run.id
+        nightly.open_scores(session, run_id)  # its partition on PostgreSQL, as a run has
         connection = session.connection()
         ids = [row[0] for row in connection.exec_driver_sql(
             "SELECT id FROM household WHERE status = 'active' ORDER BY id")]
@@ -151,7 +153,7 @@ def floor(url: str, model_dir: str, as_of_year: int) -> dict:
                                                 strict=True)))
             session.commit()
         seconds = time.perf_counter() - started
-        session.execute(sa.text("DELETE FROM household_score WHERE run_id = :r"), {"r": run_id})
+        nightly.drop_scores(session, [run_id])
         session.execute(sa.text("DELETE FROM score_run WHERE id = :r"), {"r": run_id})
         session.commit()
     return {"seconds": seconds, "households": len(ids)}

@@ -27,17 +27,18 @@ def tables(url: str) -> set[str]:
     return names
 
 
-def test_empty_database_upgrades_to_head_and_back_down_one_step(empty_url):
+def test_empty_database_upgrades_to_head_and_back_down_two_steps(empty_url):
     head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
     migrate.upgrade(empty_url)
     assert migrate.current_revision(empty_url) == head
     at_head = tables(empty_url)
     assert {"household", "member", "income_record", "policy_contract", "claim"} <= at_head
 
-    migrate.downgrade(empty_url, "-1")
+    # two: the last revision changes PostgreSQL only (partitions), the one before it both
+    migrate.downgrade(empty_url, "-2")
     assert migrate.current_revision(empty_url) != head
     one_down = tables(empty_url)
-    assert one_down < at_head  # the last revision's tables or indexes are gone, the rest remain
+    assert one_down < at_head  # those revisions' tables or indexes are gone, the rest remain
     assert {"household", "member", "policy_contract"} <= one_down
 
     migrate.upgrade(empty_url)  # and up again: the downgrade left a clean state
@@ -52,3 +53,44 @@ def test_migrations_build_exactly_the_schema_the_models_describe(empty_url):
         differences = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_on_postgresql_each_runs_scores_are_a_partition_and_survive_the_migration(
+        tmp_path_factory):
+    from datetime import date
+
+    from sqlmodel import Session
+
+    from risk.models import HouseholdScore, ScoreRun
+    from tests.factories import county_with_villages, household_with_members
+
+    for url in database_url("postgresql", tmp_path_factory, "partitions"):
+        migrate.upgrade(url, "0009")
+        engine = make_engine(url)
+        with Session(engine) as session:
+            ids = county_with_villages(session, villages=1)
+            household, _ = household_with_members(session, ids["village0"], members=2)
+            run = ScoreRun(night=date(2026, 12, 1), model_version="m", as_of_year=2026,
+                           started_by="test", threshold=0.5, rise=0.25)
+            session.add(run)
+            session.flush()
+            session.add(HouseholdScore(run_id=run.id, household_id=household.id, score=0.42))
+            session.commit()
+            run_id = run.id
+        engine.dispose()
+
+        def kind_and_rows() -> tuple[str, list]:
+            engine = make_engine(url)
+            with engine.connect() as conn:
+                kind = conn.execute(sa.text(
+                    "SELECT relkind FROM pg_class WHERE oid = 'household_score'::regclass"
+                )).scalar()
+                rows = conn.execute(sa.text(
+                    "SELECT run_id, score FROM household_score")).all()
+            engine.dispose()
+            return kind, [tuple(r) for r in rows]
+
+        migrate.upgrade(url)
+        assert kind_and_rows() == ("p", [(run_id, 0.42)])  # partitioned, the score kept
+        migrate.downgrade(url, "0009")
+        assert kind_and_rows() == ("r", [(run_id, 0.42)])
