@@ -94,14 +94,17 @@ def ensure_model() -> Path:
 
 def reset(url: str) -> None:
     """Forget earlier runs, so each measurement is a county's first night."""
+    import sqlalchemy as sa
     from sqlmodel import Session
 
+    from claims import nightly
     from claims.db import make_engine
     from claims.models import EarlyWarning
     from risk.models import HouseholdScore, ScoreRun
 
     engine = make_engine(url)
     with Session(engine) as session:
+        nightly.drop_scores(session, session.execute(sa.select(ScoreRun.id)).scalars().all())
         session.execute(HouseholdScore.__table__.delete())
         session.execute(EarlyWarning.__table__.delete().where(
             EarlyWarning.__table__.c.source == "risk"))
