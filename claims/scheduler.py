@@ -12,6 +12,7 @@ lock and does nothing when the night's run is complete.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -20,7 +21,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from claims import nightly
+from claims import distributed, nightly
 from claims.db import get_engine
 from claims.settings import get_settings
 from risk.errors import ModelError
@@ -35,12 +36,16 @@ def nightly_scoring() -> None:
     """The nightly job: score every household (unless tonight's run has completed), then
     evaluate the monitoring windows, which read the scores — and run even without a model."""
     settings = get_settings()
+    engine, model_dir = get_engine(), Path(settings.model_dir)
     try:
-        result = nightly.score_households(
-            get_engine(), model_dir=Path(settings.model_dir),
-            threshold=settings.risk_threshold, rise=settings.risk_rise,
-            timezone=settings.timezone, chunk=settings.score_chunk,
-            keep_runs=settings.keep_score_runs, started_by="scheduler")
+        with _computing(lambda client: distributed.range_scorer(
+                client, engine, model_dir)) as score_ranges:
+            result = nightly.score_households(
+                engine, model_dir=model_dir,
+                threshold=settings.risk_threshold, rise=settings.risk_rise,
+                timezone=settings.timezone, chunk=settings.score_chunk,
+                keep_runs=settings.keep_score_runs, started_by="scheduler",
+                score_ranges=score_ranges)
         if result.status == "already":
             log.info("nightly scoring: tonight's run %s had completed; nothing to do",
                      result.run_id)
@@ -51,14 +56,30 @@ def nightly_scoring() -> None:
     nightly_monitoring()
 
 
+@contextmanager
+def _computing(make):
+    """None (this process computes), or ``make(client)`` of the Dask cluster the settings
+    name (FANGPIN_SCORE_ENGINE=dask, FANGPIN_DASK_ADDRESS or a local cluster)."""
+    settings = get_settings()
+    if settings.score_engine != "dask":
+        yield None
+        return
+    with distributed.cluster(settings.dask_address or None,
+                             workers=settings.dask_workers) as client:
+        yield make(client)
+
+
 def nightly_monitoring() -> None:
     """Evaluate the open post-payout monitoring windows (after the scores they read)."""
     from datetime import date
 
     from claims import monitoring
 
+    engine = get_engine()
     try:
-        run = monitoring.run_monitoring(get_engine(), date.today(), "scheduler")
+        with _computing(lambda client: distributed.window_evaluator(client, engine)) as ranges:
+            run = monitoring.run_monitoring(engine, date.today(), "scheduler",
+                                            evaluate_ranges=ranges)
     except Exception:
         log.exception("monitoring failed; recorded in monitoring_run")
         return

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     risk_threshold: float = Field(default=0.5, gt=0, lt=1)
     risk_rise: float = Field(default=0.25, gt=0, lt=1)
     score_chunk: int = Field(default=50_000, ge=100)
+    # Where the nightly jobs compute: this process, or a Dask cluster (the scheduler at
+    # `dask_address`, or a local cluster of `dask_workers` processes when it is empty).
+    score_engine: Literal["process", "dask"] = "process"
+    dask_address: str = ""
+    dask_workers: int = Field(default=2, ge=1, le=256)
     # The web workspace: minutes without a request after which a signed-in browser must sign
     # in again.
     session_idle_minutes: int = Field(default=30, ge=1)

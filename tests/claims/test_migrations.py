@@ -79,7 +79,7 @@ def test_on_postgresql_each_runs_scores_are_a_partition_and_survive_the_migratio
             run_id = run.id
         engine.dispose()
 
-        def kind_and_rows() -> tuple[str, list]:
+        def kind_and_rows(url: str = url) -> tuple[str, list]:
             engine = make_engine(url)
             with engine.connect() as conn:
                 kind = conn.execute(sa.text(

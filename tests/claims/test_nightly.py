@@ -26,7 +26,7 @@ from claims.people import create_user
 from claims.settings import get_settings
 from policies.models import Household
 from risk import model, scoring, simulator, training
-from risk.models import HouseholdScore, ScoreRun
+from risk.models import HouseholdScore, MonitoringRun, ScoreRun
 from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +65,7 @@ def engine(county_db):
     """The county with no scoring run yet; what a test's runs wrote is removed after it."""
     yield county_db[1]
     with county_db[1].begin() as connection:
+        connection.execute(MonitoringRun.__table__.delete())
         connection.execute(EarlyWarning.__table__.delete().where(
             EarlyWarning.__table__.c.source == "risk"))
         connection.execute(HouseholdScore.__table__.delete())
@@ -391,6 +392,31 @@ def test_the_scheduler_keeps_one_coalescing_job_and_its_run_is_recorded(
 
     done = runs(engine)
     assert list(done["status"]) == ["complete"] and done.iloc[0]["started_by"] == "scheduler"
+
+
+def test_the_scheduler_runs_the_night_on_dask_when_the_settings_say_so(
+        engine, model_dir, monkeypatch):
+    settings = scheduler.get_settings().model_copy(update={
+        "model_dir": str(model_dir), "score_chunk": 500, "score_engine": "dask",
+        "dask_workers": 2})
+    monkeypatch.setattr(scheduler, "get_settings", lambda: settings)
+    monkeypatch.setattr(scheduler, "get_engine", lambda: engine)
+    clusters = []
+    real = distributed.cluster
+
+    def counted(address, workers):
+        clusters.append((address, workers))
+        return real(address, workers)
+
+    monkeypatch.setattr(distributed, "cluster", counted)
+    scheduler.nightly_scoring()
+    assert clusters == [(None, 2), (None, 2)]  # the scores, then the monitoring windows
+    done = runs(engine)
+    assert list(done["status"]) == ["complete"] and done.iloc[0]["households"] == HOUSEHOLDS
+    with engine.connect() as connection:
+        evaluated = connection.execute(sa.text(
+            "SELECT status, started_by FROM monitoring_run")).all()
+    assert [tuple(row) for row in evaluated] == [("complete", "scheduler")]
 
 
 def test_fangpin_score_from_the_command_line(engine, model_dir, county_db, tmp_path):
