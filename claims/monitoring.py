@@ -191,6 +191,7 @@ def picture(session: Session, window: MonitoringWindow, today: date,
 # ---------------------------------------------------------------- the nightly evaluation
 
 MONITORING_LOCK = 4  # the PostgreSQL advisory lock of an evaluation (scoring is 3)
+COUNTS = ("windows", "closed", "alerts", "follow_ups", "proposals")  # what a run found
 
 
 EvaluateRanges = Callable[[list[tuple[int, int]], date], dict[str, int]]
@@ -217,7 +218,7 @@ def run_monitoring(engine: Engine, today: date, started_by: str,
                 else:
                     ranges = _window_ranges(session, chunk)
                     session.rollback()  # the workers write: hold no transaction meanwhile
-                    run.counts = evaluate_ranges(ranges, today)
+                    run.counts = {**dict.fromkeys(COUNTS, 0), **evaluate_ranges(ranges, today)}
                 run.status = RunStatus.complete
             except Exception as error:
                 session.rollback()
@@ -245,7 +246,7 @@ def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = N
     Idempotent: an alert of a kind is not raised again while one is open, and a pending
     proposal is not made twice. Every new alert joins the window's open follow-up case, or
     opens one. Returns counts; flushes."""
-    counts = {"windows": 0, "closed": 0, "alerts": 0, "follow_ups": 0, "proposals": 0}
+    counts = dict.fromkeys(COUNTS, 0)
     scores, lines = _scores(session), Lines(session)
     query = select(MonitoringWindow).where(MonitoringWindow.status == "open")
     if id_range is not None:
@@ -530,12 +531,14 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
     (a household without labour capacity, say: said in its flags). Refused below the line,
     before identification, with a follow-up open, or in the future; flushes."""
     window = session.exec(select(MonitoringWindow).where(
-        MonitoringWindow.household_id == household_id,
-        MonitoringWindow.status.in_(("open", "closed"))).order_by(
+        MonitoringWindow.household_id == household_id).order_by(
         MonitoringWindow.id.desc()).with_for_update()).first()
     if window is None:
-        raise NotFound(f"household {household_id} has no monitoring window to end",
-                       field="household_id", value=household_id)
+        raise NotFound(f"household {household_id} has never been paid: it has no monitoring "
+                       "window", field="household_id", value=household_id)
+    if window.status == "eliminated":
+        raise Conflict(f"household {household_id}'s risk was already marked eliminated "
+                       f"(window {window.id})", field="household_id", value=household_id)
     if decision.eliminated_on > today:
         raise InvalidInput(f"eliminated_on {decision.eliminated_on} is after today",
                            field="eliminated_on", value=str(decision.eliminated_on))

@@ -326,7 +326,7 @@ def test_without_labour_capacity_the_office_decides_and_a_quick_elimination_is_f
         "not the system"]
     again = clerk.post(f"/api/monitoring/households/{claim.household_id}/elimination",
                        json={"way": "natural", "eliminated_on": str(add_months(opened, 7))})
-    assert again.status_code == 404  # its window has ended in elimination
+    assert again.status_code == 409  # its window has ended in elimination
 
 
 def test_income_reports_come_in_a_file_with_every_bad_value_named(staff, client, session,
