@@ -586,21 +586,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="import a file")
     imp_sub = imp.add_subparsers(dest="kind", required=True)
-    households = imp_sub.add_parser("households", help="households with members (CSV/XLSX)")
-    households.add_argument("file")
-    households.add_argument("--partial", action="store_true",
-                            help="write valid households, skip those with bad rows")
-    households.add_argument("--report", help="write every bad value to this CSV file")
-    households.add_argument("--show", type=int, default=50, help="bad values to print")
-    households.set_defaults(func=_import)
-    reports = imp_sub.add_parser("income-reports",
-                                 help="income reports of post-payout monitoring (CSV/XLSX)")
-    reports.add_argument("file")
-    reports.add_argument("--partial", action="store_true",
-                         help="write the valid rows, skip the bad ones")
-    reports.add_argument("--report", help="write every bad value to this CSV file")
-    reports.add_argument("--show", type=int, default=50, help="bad values to print")
-    reports.set_defaults(func=_import_income_reports)
+    for kind, about, partial, func in (
+            ("households", "households with members (CSV/XLSX)",
+             "write valid households, skip those with bad rows", _import),
+            ("income-reports", "income reports of post-payout monitoring (CSV/XLSX)",
+             "write the valid rows, skip the bad ones", _import_income_reports)):
+        file_import = imp_sub.add_parser(kind, help=about)
+        file_import.add_argument("file")
+        file_import.add_argument("--partial", action="store_true", help=partial)
+        file_import.add_argument("--report", help="write every bad value to this CSV file")
+        file_import.add_argument("--show", type=int, default=50, help="bad values to print")
+        file_import.set_defaults(func=func)
     events = imp_sub.add_parser("events", help="a department's event file (CSV/XLSX)")
     events.add_argument("file")
     events.add_argument("--source", required=True,

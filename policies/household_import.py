@@ -11,7 +11,7 @@ nothing the second time: households are matched on 户编号 and members on the 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from policies.models import (
     Region,
     utcnow,
 )
-from policies.tables import RowError, Table, normalise_header, read_table
+from policies.tables import FileReport, RowError, Table, normalise_header, read_table
 from policies.vocab import (
     Coded,
     Education,
@@ -115,10 +115,9 @@ NO_GRADE = {"", "无", "否", "none"}
 
 
 @dataclass
-class ImportReport:
-    """What an import found and did."""
+class ImportReport(FileReport):
+    """What an import of households found and did."""
 
-    rows: int = 0
     households_in_file: int = 0
     households_created: int = 0
     households_updated: int = 0
@@ -127,13 +126,6 @@ class ImportReport:
     members_updated: int = 0
     members_unchanged: int = 0
     households_skipped: int = 0
-    written: bool = False
-    encoding: str = ""
-    ignored_columns: list[str] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class _Checker:

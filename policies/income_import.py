@@ -11,7 +11,7 @@ correct the ledger's record instead.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from policies import registry
 from policies.models import INCOME_COMPONENTS, Household, IncomeRecord, IncomeRecordCreate
 from policies.rules import report_period_problem
-from policies.tables import RowError, normalise_header, read_table
+from policies.tables import FileReport, RowError, normalise_header, read_table
 from policies.vocab import IncomeSource
 
 AMOUNTS = (*INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket")
@@ -41,20 +41,12 @@ REQUIRED = [("household_number",), ("period_start",), ("period_end",)]
 
 
 @dataclass
-class IncomeImportReport:
+class IncomeImportReport(FileReport):
     """What an import of income reports found and did."""
 
-    rows: int = 0
     created: int = 0
     unchanged: int = 0
     skipped: int = 0
-    written: bool = False
-    encoding: str = ""
-    ignored_columns: list[str] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def _day(text: str) -> date | str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +26,21 @@ class RowError:
     field: str
     value: str
     reason: str
+
+
+@dataclass
+class FileReport:
+    """What an import found and did: rows read, whether anything was written, the file's
+    encoding and ignored columns, and every bad value."""
+
+    rows: int = 0
+    written: bool = False
+    encoding: str = ""
+    ignored_columns: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass

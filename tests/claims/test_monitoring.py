@@ -255,8 +255,9 @@ def test_the_terms_set_the_window_and_the_cadence_of_reports(staff, client, sess
     assert monitoring.picture(session, window, later).overdue == seen.due[:2]
 
 
-def test_a_fall_that_persists_after_a_follow_up_closes_opens_a_new_one(staff, client, session,
-                                                                      claim, county):
+def paid_and_fallen(staff, client, session, claim, county) -> date:
+    """Paid 13 months ago; a month later the household reported income far below the line
+    and the night's evaluation raised its alerts. Returns the payment day."""
     lines_back(session, county)
     pay(staff, client, session, claim)
     opened = add_months(date.today(), -13)
@@ -264,6 +265,12 @@ def test_a_fall_that_persists_after_a_follow_up_closes_opens_a_new_one(staff, cl
     report(staff["clerk"], session, claim.household_id, add_months(opened, 1), "9000")
     monitoring.evaluate(session, add_months(opened, 1))
     session.commit()
+    return opened
+
+
+def test_a_fall_that_persists_after_a_follow_up_closes_opens_a_new_one(staff, client, session,
+                                                                      claim, county):
+    opened = paid_and_fallen(staff, client, session, claim, county)
     (case,) = session.exec(select(FollowUp)).all()
     clerk = staff["clerk"]
     clerk.post(f"/api/monitoring/follow-ups/{case.id}/helper", json={"helper": "王帮扶"})

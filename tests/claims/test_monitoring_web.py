@@ -15,20 +15,8 @@ from policies import registry
 from policies.models import RegionCreate
 from risk.models import Elimination, FollowUp
 from risk.monitoring import add_months
-from tests.claims.test_monitoring import lines_back, pay, report, shift_story_back
+from tests.claims.test_monitoring import paid_and_fallen, report
 from tests.claims.test_web import browser, csrf_of  # noqa: F401  (the fixture)
-
-
-def paid_and_fallen(staff, client, session, claim, county) -> date:
-    """Paid 13 months ago; a month later the household reported income far below the line."""
-    lines_back(session, county)
-    pay(staff, client, session, claim)
-    opened = add_months(date.today(), -13)
-    shift_story_back(session, claim, opened)
-    report(staff["clerk"], session, claim.household_id, add_months(opened, 1), "9000")
-    monitoring.evaluate(session, add_months(opened, 1))
-    session.commit()
-    return opened
 
 
 def post(user, path: str, page: str, **fields):
