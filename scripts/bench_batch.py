@@ -184,9 +184,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(kind: str, *args: str) -> dict:
-    """Run one measurement in a fresh process; its peak memory is its own."""
-    out = subprocess.run([sys.executable, __file__, "--child", kind, *args], check=True,
+def child(kind: str, *args: str, script: str = __file__) -> dict:
+    """Run one measurement of ``script`` in a fresh process; its peak memory is its own."""
+    out = subprocess.run([sys.executable, script, "--child", kind, *args], check=True,
                          capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -106,11 +106,7 @@ def run(url: str, model_dir: str, night: str, engine_kind: str, workers: int) ->
 
 
 def child(kind: str, *args: str) -> dict:
-    import subprocess
-
-    out = subprocess.run([sys.executable, __file__, "--child", kind, *args], check=True,
-                         capture_output=True, text=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return bench_batch.child(kind, *args, script=__file__)
 
 
 def main() -> None:
