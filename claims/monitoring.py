@@ -88,6 +88,10 @@ def open_or_extend(session: Session, claim: Claim, paid_on: date) -> MonitoringW
         MonitoringWindow.household_id == claim.household_id,
         MonitoringWindow.status == "open")).first()
     if window is None:
+        # a proposal left pending on an ended window is overtaken by the new shock
+        session.execute(sa.update(Elimination).where(
+            Elimination.household_id == claim.household_id, Elimination.status == "proposed"
+        ).values(status="lapsed", note="a new payout opened a new monitoring window"))
         window = MonitoringWindow(
             household_id=claim.household_id, opened_on=paid_on, claim_id=claim.id,
             identified_on=min(claim.opened_at.date(), paid_on),
@@ -112,7 +116,8 @@ class Picture:
 
     points: list[dict[str, Any]] = field(default_factory=list)
     due: list[date] = field(default_factory=list)
-    overdue: list[date] = field(default_factory=list)
+    overdue: list[date] = field(default_factory=list)  # due days whose period had no report
+    reported: list[date] = field(default_factory=list)  # days the office's reports came in
     months_stable: int = 0
 
     @property
@@ -185,7 +190,7 @@ def picture(session: Session, window: MonitoringWindow, today: date,
     stable = watch.months_stable(
         [(p["day"], p["income_without_payout"], p["line"]) for p in points], window.opened_on)
     return Picture(points=points, due=due, overdue=watch.overdue_reports(due, reported, today),
-                   months_stable=stable)
+                   reported=reported, months_stable=stable)
 
 
 # ---------------------------------------------------------------- the nightly evaluation
@@ -202,9 +207,10 @@ def run_monitoring(engine: Engine, today: date, started_by: str,
                    ) -> MonitoringRun | None:
     """Evaluate the open windows as one recorded run, one process at a time; None when
     another process is evaluating. A failed run is recorded with its error and re-raised;
-    what it had found is rolled back, and the next run finds it again. ``evaluate_ranges``
-    evaluates ranges of ``chunk`` windows elsewhere (claims.distributed: on Dask workers,
-    each range committed by its worker)."""
+    what it had found in this process is rolled back, and the next run finds it again (the
+    evaluation is idempotent). ``evaluate_ranges`` evaluates ranges of ``chunk`` windows
+    elsewhere (claims.distributed: on Dask workers, each range committed by its worker, so a
+    failed distributed run keeps the ranges that completed)."""
     with run_lock(engine, "monitoring", MONITORING_LOCK) as held:
         if not held:
             return None
@@ -220,7 +226,7 @@ def run_monitoring(engine: Engine, today: date, started_by: str,
                     session.rollback()  # the workers write: hold no transaction meanwhile
                     run.counts = {**dict.fromkeys(COUNTS, 0), **evaluate_ranges(ranges, today)}
                 run.status = RunStatus.complete
-            except Exception as error:
+            except BaseException as error:  # a failed run is recorded; Ctrl-C too
                 session.rollback()
                 run.status, run.note = RunStatus.failed, f"{type(error).__name__}: {error}"[:1000]
                 raise
@@ -253,13 +259,14 @@ def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = N
         query = query.where(MonitoringWindow.id.between(*id_range))
     for window in session.exec(query.order_by(MonitoringWindow.id)).all():
         if window.ends_on < today:
-            window.status = "closed"
-            session.add(window)
-            counts["closed"] += 1
+            # only if still open: the office may have just confirmed its elimination
+            counts["closed"] += session.execute(sa.update(MonitoringWindow).where(
+                MonitoringWindow.id == window.id, MonitoringWindow.status == "open"
+            ).values(status="closed")).rowcount
             continue
         counts["windows"] += 1
         seen = picture(session, window, today, lines)
-        for alert in _alerts(session, window, seen, scores):
+        for alert in _alerts(session, window, seen, scores, today):
             taken = session.exec(select(MonitoringAlert.id).where(
                 MonitoringAlert.window_id == window.id, MonitoringAlert.kind == alert.kind,
                 MonitoringAlert.status == "open")).first()
@@ -276,9 +283,14 @@ def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = N
     return counts
 
 
-def _alerts(session: Session, window: MonitoringWindow, seen: Picture, scores
-            ) -> list[watch.Alert]:
-    found = [watch.Alert(watch.REPORT_OVERDUE, {"due": str(day)}) for day in seen.overdue][:1]
+def _alerts(session: Session, window: MonitoringWindow, seen: Picture, scores,
+            today: date) -> list[watch.Alert]:
+    # overdue: the latest report due has passed and nothing came in since the one before it
+    # was due; a late report answers it, and an older gap, once followed up, stays history
+    passed = [day for day in seen.due if day < today]
+    since = passed[-2] if len(passed) > 1 else None
+    found = [watch.Alert(watch.REPORT_OVERDUE, {"due": str(passed[-1])})] if passed and not any(
+        since is None or since < day for day in seen.reported) else []
     latest = seen.latest
     if latest is None:
         return found
@@ -297,9 +309,9 @@ def _alerts(session: Session, window: MonitoringWindow, seen: Picture, scores
 
 def _follow_up_for(session: Session, window: MonitoringWindow, today: date
                    ) -> tuple[FollowUp, int]:
-    case = session.exec(select(FollowUp).where(FollowUp.window_id == window.id,
-                                               FollowUp.status == "open")).first()
-    if case is not None:
+    case = session.exec(select(FollowUp).where(
+        FollowUp.window_id == window.id, FollowUp.status == "open").with_for_update()).first()
+    if case is not None:  # locked: the office cannot close it under the new alert
         return case, 0
     case = FollowUp(window_id=window.id, household_id=window.household_id, opened_on=today)
     session.add(case)
@@ -313,9 +325,12 @@ def _propose(session: Session, window: MonitoringWindow, seen: Picture, today: d
     latest = seen.latest
     if latest is None:
         return 0
+    pending = session.exec(select(Elimination.id).where(
+        Elimination.household_id == window.household_id,
+        Elimination.status == "proposed")).first()
     decided = session.exec(select(Elimination).where(
         Elimination.window_id == window.id).order_by(Elimination.id.desc())).first()
-    if decided is not None and (decided.status == "proposed" or decided.figures.get(
+    if pending is not None or (decided is not None and decided.figures.get(
             "report_day") == str(latest["day"])):
         return 0
     household_id = window.household_id
@@ -557,9 +572,9 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
         way=decision.way, identified=window.identified_on, eliminated=decision.eliminated_on,
         income=latest["income"], line=latest["line"])
     if errors:
-        raise InvalidInput("; ".join(errors), field="eliminated_on"
-                           if "identification" in errors[0] else "income",
-                           value=str(latest["income"]))
+        on_day = "identification" in errors[0]
+        raise InvalidInput("; ".join(errors), field="eliminated_on" if on_day else "income",
+                           value=str(decision.eliminated_on if on_day else latest["income"]))
     proposal = session.exec(select(Elimination).where(
         Elimination.household_id == household_id, Elimination.status == "proposed")).first()
     if proposal is None:
@@ -624,16 +639,15 @@ def outcome_report(session: Session, policy_year: int, today: date) -> dict[str,
         first.setdefault(household_id, (paid_at.date(), trigger, village_id))
     township_of = _townships(session, {v for _d, _t, v in first.values()})
     records: dict[int, list[IncomeRecord]] = defaultdict(list)
-    eliminated: dict[int, date] = {}
+    eliminated: dict[int, list[date]] = defaultdict(list)
     for chunk in _chunks(sorted(first)):
         for record in session.exec(select(IncomeRecord).where(
                 IncomeRecord.household_id.in_(chunk)).order_by(IncomeRecord.period_end)):
             records[record.household_id].append(record)
         for household_id, day in session.exec(select(
-                Elimination.household_id, sa.func.min(Elimination.eliminated_on)).where(
-                Elimination.household_id.in_(chunk), Elimination.status == "confirmed"
-        ).group_by(Elimination.household_id)):
-            eliminated[household_id] = day
+                Elimination.household_id, Elimination.eliminated_on).where(
+                Elimination.household_id.in_(chunk), Elimination.status == "confirmed")):
+            eliminated[household_id].append(day)
     lines = Lines(session)
     groups: dict[tuple[str, str], dict[str, int]] = {}
     for household_id, (paid_on, trigger, village_id) in first.items():
@@ -644,7 +658,9 @@ def outcome_report(session: Session, policy_year: int, today: date) -> dict[str,
             tally["paid"] += 1
             for months in HORIZONS:
                 found = watch.outcome_at(
-                    paid_on=paid_on, months=months, eliminated_on=eliminated.get(household_id),
+                    paid_on=paid_on, months=months, eliminated_on=min(
+                        (day for day in eliminated[household_id] if day >= paid_on),
+                        default=None),
                     points=[(p["day"], p["income"], p["line"]) for p in points], today=today)
                 tally[f"{found}_{months}"] = tally.get(f"{found}_{months}", 0) + 1
                 if found == watch.ABOVE and _only_with_payout(points, paid_on, months):

@@ -53,6 +53,8 @@ def nightly_scoring() -> None:
         log.info("nightly scoring: another scheduler's run is under way")
     except ModelError as error:
         log.error("nightly scoring did not run: %s", error)
+    except Exception:  # a database or cluster failure: the windows are still evaluated
+        log.exception("nightly scoring failed")
     nightly_monitoring()
 
 

@@ -60,16 +60,21 @@ def _day(text: str) -> date | str:
 
 
 def import_income_reports(session: Session, data: bytes, filename: str, today: date, *,
-                          partial: bool = False) -> IncomeImportReport:
+                          partial: bool = False, villages: list[int] | None = None
+                          ) -> IncomeImportReport:
     """Validate a file of income reports and, if it is valid (or ``partial``), write them to
-    the ledger with net and per-capita income derived; flushes only."""
+    the ledger with net and per-capita income derived; flushes only. With ``villages``, only
+    households of those villages are known (a user limited to some townships)."""
     table = read_table(data, filename, ALIASES, REQUIRED)
     frame = table.frame
     report = IncomeImportReport(rows=len(frame), encoding=table.encoding,
                                 ignored_columns=table.ignored_columns)
     numbers = sorted(set(frame["household_number"]) - {""})
-    households = dict(session.exec(select(Household.household_number, Household.id).where(
-        Household.household_number.in_(numbers))).all()) if numbers else {}
+    query = select(Household.household_number, Household.id).where(
+        Household.household_number.in_(numbers))
+    if villages is not None:
+        query = query.where(Household.village_id.in_(villages))
+    households = dict(session.exec(query).all()) if numbers else {}
     valid: dict[int, IncomeRecordCreate] = {}
     seen: dict[tuple, int] = {}
     for row, cells in frame.iterrows():
@@ -110,7 +115,7 @@ def _check_row(row: int, cells: pd.Series, households: dict[str, int], today: da
         errors.append(RowError(row, "household_number", "", "is required"))
     elif number not in households:
         errors.append(RowError(row, "household_number", number,
-                               "no household in the registry has this number"))
+                               "no household you may report for has this number"))
     days = {name: _day(cells[name]) for name in ("period_start", "period_end")}
     for name, found in days.items():
         if isinstance(found, str):

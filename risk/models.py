@@ -175,7 +175,7 @@ class Elimination(SQLModel, table=True):
     way: str | None = Field(default=None, max_length=16, description="assistance or natural")
     eliminated_on: date | None = None
     flags: list[str] = Field(default_factory=list, sa_type=sa.JSON,
-                             description="data-quality flags to review (DOMAIN.md §7)")
+                             description="the national data-quality flags to review")
     decided_by: str = Field(default="", max_length=96)
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     note: str = Field(default="", max_length=500)
@@ -192,7 +192,8 @@ LABELS.update({
                         "referred": "转介其他保障(低保等)",
                         "not_applicable": "不再适用(迁出或注销)"},
     "EliminationWay": {"assistance": "帮扶消除", "natural": "自然消除"},
-    "EliminationStatus": {"proposed": "待确认", "confirmed": "已确认消除", "declined": "未通过"},
+    "EliminationStatus": {"proposed": "待确认", "confirmed": "已确认消除", "declined": "未通过",
+                          "lapsed": "已失效(新的赔付)"},
     "AlertFigure": {"income": "人均纯收入", "income_without_payout": "不含赔款人均纯收入",
                     "line": "监测线", "before_shock": "冲击前一年人均纯收入",
                     "drop_share": "下降幅度阈值", "score": "风险评分", "score_before": "上次评分",

@@ -4,7 +4,7 @@ functions over plain values, so the nightly run, the API and the tests share the
 A payout opens (or extends) a monitoring window; income reports are expected at a cadence
 within it; alerts say what fell and by how much; a household stable above the line long
 enough is proposed for risk elimination (风险消除), with the data-quality checks of the
-national records (DOMAIN.md §7).
+national records.
 """
 
 from __future__ import annotations
@@ -99,36 +99,40 @@ def rolling_income(reports: list[Report], payouts: list[tuple[date, Decimal]],
                    end: date) -> Rolling | None:
     """Per-capita income over the 12 months ending on ``end``, recomputed from the ledger:
     the latest report ending on or before ``end`` and the ones before it, newest first, each
-    counted for the days it adds (a report reaching back past the 12 months counts pro rata);
-    days no report covers are annualised from the days covered. Payouts recorded apart in the
-    12 months are added whole: a payout is transfer income (national records), and is also
-    taken out to show the income without it. None when no report ends in the 12 months."""
-    start = add_months(end, -12)  # the 12 months are (start, end]
+    counted pro rata for the days it adds (not those a newer report covers, nor those before
+    the 12 months); days no report covers are annualised from the days covered. Payouts are
+    never annualised: those recorded apart in the 12 months and those the reports list (once:
+    a report's listed payout is left to the ledger's own record of it when the ledger has a
+    payout in the report's period) are added whole as transfer income (national records), and
+    taken out for the income without them. None when no report ends in the 12 months."""
+    day = timedelta(days=1)
+    start = add_months(end + day, -12) - day  # the 12 months are (start, end]
     span = (end - start).days
-    income = counted_payouts = Decimal(0)
+    earned = listed = Decimal(0)
     covered, cursor, size = 0, end, None
     for report in sorted(reports, key=lambda r: (r.end, r.start), reverse=True):
-        if report.end > cursor:
-            continue  # overlaps days a newer report already covers
+        if report.end > end:
+            continue  # newer than the day asked about
         if report.end <= start or cursor <= start:
             break
-        first = max(report.start, start + timedelta(days=1))
-        days, length = (report.end - first).days + 1, (report.end - report.start).days + 1
-        share = Decimal(days) / Decimal(length)
-        income += report.net_income * share
-        counted_payouts += report.payouts * share
-        covered += days
-        cursor = first - timedelta(days=1)
+        first, last = max(report.start, start + day), min(report.end, cursor)
+        if last < first:
+            continue  # newer reports cover all its days
+        share = Decimal((last - first).days + 1) / Decimal((report.end - report.start).days + 1)
+        earned += (report.net_income - report.payouts) * share
+        if not any(report.start <= paid <= report.end for paid, _ in payouts):
+            listed += report.payouts * share
+        covered += (last - first).days + 1
+        cursor = first - day
         size = report.size if size is None else size
     if size is None:
         return None
-    income = income * span / covered
-    counted_payouts = counted_payouts * span / covered
-    apart = sum((amount for day, amount in payouts if start < day <= end), Decimal(0))
+    earned = earned * span / covered
+    apart = sum((amount for paid, amount in payouts if start < paid <= end), Decimal(0))
     size = max(size, 1)
     cents = Decimal("0.01")
-    return Rolling(end=end, income=((income + apart) / size).quantize(cents),
-                   income_without_payout=((income - counted_payouts) / size).quantize(cents),
+    return Rolling(end=end, income=((earned + listed + apart) / size).quantize(cents),
+                   income_without_payout=(earned / size).quantize(cents),
                    covered_days=covered, span_days=span)
 
 

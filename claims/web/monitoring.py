@@ -134,7 +134,7 @@ async def import_reports(request: Request, session: SessionDep, user: User,
     data = await file.read()
     try:
         report = import_income_reports(session, data, file.filename or "reports.csv",
-                                       date.today(), partial=partial)
+                                       date.today(), partial=partial, villages=user.villages)
     except DomainError as refused:
         raise _refused(request, refused) from None
     if report.written:

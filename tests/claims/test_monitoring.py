@@ -290,12 +290,16 @@ def test_a_declined_proposal_is_not_made_again_on_the_same_figures(staff, client
     opened = add_months(date.today(), -13)
     shift_story_back(session, claim, opened)
     clerk = staff["clerk"]
+    # the quarter's report is late: overdue, a follow-up opens, and while it is open the
+    # household is not proposed, however well it does
+    assert monitoring.evaluate(session, add_months(opened, 3) + timedelta(days=1))[
+        "follow_ups"] == 1
     report(clerk, session, claim.household_id, add_months(opened, 6), "30000")
-    # the quarter's report never came: overdue, so a follow-up, so not yet stable
-    counts = monitoring.evaluate(session, add_months(opened, 6))
-    assert (counts["alerts"], counts["proposals"]) == (1, 0)
-    session.rollback()
-    report(clerk, session, claim.household_id, add_months(opened, 3), "30000")
+    assert monitoring.evaluate(session, add_months(opened, 6))["proposals"] == 0
+    (case,) = session.exec(select(FollowUp)).all()
+    clerk.post(f"/api/monitoring/follow-ups/{case.id}/helper", json={"helper": "王帮扶"})
+    clerk.post(f"/api/monitoring/follow-ups/{case.id}/close",
+               json={"outcome": "recovered", "note": "已补报"})
     assert monitoring.evaluate(session, add_months(opened, 6))["proposals"] == 1
     session.commit()
     (proposal,) = session.exec(select(Elimination)).all()
@@ -423,3 +427,42 @@ def test_the_windows_are_evaluated_on_a_dask_cluster_as_in_one_process(own_engin
         kinds = set(session.exec(select(MonitoringAlert.kind)).all())
     assert kinds == {"below_line", "income_drop"} and run.counts["alerts"] == 2
     assert monitoring.run_monitoring(own_engine, today, "test").counts["alerts"] == 0
+
+
+def test_a_late_report_answers_the_overdue_one_and_a_closed_gap_stays_history(
+        staff, client, session, claim, county):
+    lines_back(session, county)
+    pay(staff, client, session, claim)
+    opened = add_months(date.today(), -13)
+    shift_story_back(session, claim, opened)
+    due = add_months(opened, 3)
+    monitoring.evaluate(session, due + timedelta(days=1))
+    session.commit()
+    assert open_alerts(session) == {"report_overdue": {"due": str(due)}}
+    (case,) = session.exec(select(FollowUp)).all()
+    clerk = staff["clerk"]
+    clerk.post(f"/api/monitoring/follow-ups/{case.id}/helper", json={"helper": "王帮扶"})
+    clerk.post(f"/api/monitoring/follow-ups/{case.id}/close",
+               json={"outcome": "assisted", "note": "催报收入"})
+    report(clerk, session, claim.household_id, due + timedelta(days=5), "30000")  # late
+    assert monitoring.evaluate(session, due + timedelta(days=10))["alerts"] == 0
+    assert monitoring.evaluate(session, add_months(opened, 6) - timedelta(days=1))[
+        "alerts"] == 0
+
+
+def test_a_new_payout_lapses_a_proposal_left_on_an_ended_window(staff, client, session,
+                                                                claim, county):
+    lines_back(session, county)
+    pay(staff, client, session, claim)
+    opened = add_months(date.today(), -13)
+    shift_story_back(session, claim, opened)
+    for months in (3, 6):
+        report(staff["clerk"], session, claim.household_id, add_months(opened, months), "30000")
+    assert monitoring.evaluate(session, add_months(opened, 6))["proposals"] == 1
+    assert monitoring.evaluate(session, add_months(opened, 12) + timedelta(days=1))[
+        "closed"] == 1
+    monitoring.open_or_extend(session, session.get(Claim, claim.id), date.today())
+    session.commit()
+    (old,) = session.exec(select(Elimination)).all()
+    assert old.status == "lapsed" and "new payout" in old.note
+    assert [w.status for w in windows(session)] == ["closed", "open"]

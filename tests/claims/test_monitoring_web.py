@@ -115,3 +115,18 @@ def test_who_may_see_and_act_on_monitoring(staff, client, session, claim, county
     assert elsewhere.get(path).status_code == 404
     assert "H0001" not in elsewhere.get("/monitoring").text
     assert elsewhere.get("/monitoring/outcomes").status_code == 403
+
+
+def test_an_import_knows_only_the_households_of_the_users_townships(
+        staff, client, session, claim, county, browser):  # noqa: F811
+    other = registry.create_region(session, RegionCreate(
+        code="411081300", name="另一个镇", level="township", parent_id=county.ids["county"]))
+    session.commit()
+    elsewhere = browser("clerk", townships=[other.id], language="en")
+    page = elsewhere.get("/monitoring").text
+    today = date.today()
+    text = f"户编号,起始日期,截止日期,工资性收入\nH0001,{add_months(today, -3)},{today},500\n"
+    answer = elsewhere.post("/monitoring/import", data={"csrf_token": csrf_of(page)},
+                            files={"file": ("reports.csv", text.encode())})
+    assert "Nothing was written" in answer.text
+    assert "no household you may report for has this number" in answer.text

@@ -47,6 +47,31 @@ def test_rolling_income_counts_the_payout_as_transfer_income_and_shows_it_withou
         Decimal("10000.00"), Decimal("8000.00"))
 
 
+def test_a_payout_counts_once_and_is_never_annualised():
+    # the report lists the payout the ledger also records apart: counted once
+    listed = report(date(2025, 7, 1), date(2026, 6, 30), "40000", payouts="10000")
+    rolling = m.rolling_income([listed], [(date(2026, 3, 1), Decimal("10000"))],
+                               date(2026, 6, 30))
+    assert (rolling.income, rolling.income_without_payout) == (
+        Decimal("10000.00"), Decimal("7500.00"))
+    # a quarter's earnings are annualised, the payout it lists is not
+    quarter = report(date(2026, 4, 1), date(2026, 6, 30), "7000", payouts="5000", size=1)
+    rolling = m.rolling_income([quarter], [], date(2026, 6, 30))
+    earned = (Decimal(2000) * 365 / 91).quantize(Decimal("0.01"))
+    assert (rolling.income, rolling.income_without_payout) == (earned + 5000, earned)
+
+
+def test_a_report_overlapping_a_newer_one_counts_for_the_days_it_adds():
+    survey = report(date(2025, 1, 1), date(2025, 12, 31), "36500", size=1)
+    december = report(date(2025, 12, 1), date(2025, 12, 31), "3100", size=1)
+    rolling = m.rolling_income([survey, december], [], date(2025, 12, 31))
+    assert rolling.covered_days == 365 and rolling.income == Decimal("36500.00")
+    # the 12 months to 28 February 2025 are 1 March 2024 on: 365 days, not 366
+    year = report(date(2024, 3, 1), date(2025, 2, 28), "36500", size=1)
+    rolling = m.rolling_income([year], [], date(2025, 2, 28))
+    assert (rolling.span_days, rolling.income) == (365, Decimal("36500.00"))
+
+
 def test_rolling_income_joins_a_quarter_to_the_older_survey_pro_rata_and_annualises_gaps():
     survey = report(date(2025, 1, 1), date(2025, 12, 31), "36500", size=5)
     quarter = report(date(2026, 4, 1), date(2026, 6, 30), "9100", size=4)
