@@ -253,7 +253,7 @@ def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = N
     proposal is not made twice. Every new alert joins the window's open follow-up case, or
     opens one. Returns counts; flushes."""
     counts = dict.fromkeys(COUNTS, 0)
-    scores, lines = _scores(session), Lines(session)
+    scores, lines = _scores(session, id_range), Lines(session)
     query = select(MonitoringWindow).where(MonitoringWindow.status == "open")
     if id_range is not None:
         query = query.where(MonitoringWindow.id.between(*id_range))
@@ -382,8 +382,10 @@ def _annual_income(session: Session, household_id: int, year: int) -> Decimal | 
     return record.per_capita_net_income if record else None
 
 
-def _scores(session: Session) -> dict[int, tuple[float | None, float | None]]:
-    """Each watched household's score in the current run and the run before it."""
+def _scores(session: Session, id_range: tuple[int, int] | None
+            ) -> dict[int, tuple[float | None, float | None]]:
+    """Each watched household's score (of the windows in ``id_range``, or all) in the current
+    run and the run before it."""
     current = current_run(session)
     if current is None:
         return {}
@@ -391,6 +393,8 @@ def _scores(session: Session) -> dict[int, tuple[float | None, float | None]]:
         ScoreRun.status == "complete", ScoreRun.id < current.id,
         ScoreRun.model_version == current.model_version).order_by(ScoreRun.id.desc())).first()
     watched = select(MonitoringWindow.household_id).where(MonitoringWindow.status == "open")
+    if id_range is not None:
+        watched = watched.where(MonitoringWindow.id.between(*id_range))
     found: dict[int, list] = {}
     for run_id, household_id, value in session.exec(select(
             HouseholdScore.run_id, HouseholdScore.household_id, HouseholdScore.score).where(

@@ -43,14 +43,13 @@ def county_url(engine: str, households: int) -> str:
     return f"{POSTGRES_URL}?options=-csearch_path%3Dbench_batch_{households}"
 
 
-def build_county(url: str, households: int, first_year: int) -> None:
-    """A simulated county with the ledger the features read (kept for later runs)."""
+def migrated(url: str):
+    """An engine on the bench database at ``url``, its PostgreSQL schema created and the
+    schema migrated to head."""
     import sqlalchemy as sa
-    from sqlmodel import Session
 
     from claims import migrate
     from claims.db import make_engine
-    from risk import simulator
 
     if url.startswith("postgresql"):
         schema = url.rsplit("%3D", 1)[1]
@@ -59,7 +58,17 @@ def build_county(url: str, households: int, first_year: int) -> None:
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         admin.dispose()
     migrate.upgrade(url)
-    engine = make_engine(url)
+    return make_engine(url)
+
+
+def build_county(url: str, households: int, first_year: int) -> None:
+    """A simulated county with the ledger the features read (kept for later runs)."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from risk import simulator
+
+    engine = migrated(url)
     with Session(engine) as session:
         if session.execute(sa.text("SELECT count(*) FROM household")).scalar():
             return

@@ -49,17 +49,10 @@ def build_county(url: str, households: int) -> None:
     import sqlalchemy as sa
     from sqlmodel import Session
 
-    from claims import migrate
-    from claims.db import make_engine
     from policies.demo import build_demo_county
 
     schema = url.rsplit("%3D", 1)[1]
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    admin.dispose()
-    migrate.upgrade(url)
-    engine = make_engine(url)
+    engine = bench_batch.migrated(url)
     with Session(engine) as session:
         found = session.execute(sa.text("SELECT count(*) FROM household")).scalar()
         if found == households:
