@@ -6,7 +6,6 @@ import argparse
 import csv
 import sys
 import time
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -432,17 +431,11 @@ def _evaluate(args) -> int:
     return 0
 
 
-@contextmanager
 def _ranges_on(args, make):
-    """The ranges' engine the command asked for: None (this process), or ``make(client)``
-    for a Dask cluster (the one at --scheduler-address, or a local one)."""
-    if args.engine != "dask":
-        if args.scheduler_address:
-            raise SystemExit("--scheduler-address goes with --engine dask")
-        yield None
-        return
-    with distributed.cluster(args.scheduler_address, workers=args.workers) as client:
-        yield make(client)
+    """The engine the command asked for (see claims.distributed.computing)."""
+    if args.engine != "dask" and args.scheduler_address:
+        raise SystemExit("--scheduler-address goes with --engine dask")
+    return distributed.computing(args.engine, args.scheduler_address, args.workers, make)
 
 
 def _engine_options(parser) -> None:

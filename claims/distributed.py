@@ -50,6 +50,17 @@ def cluster(address: str | None, workers: int = 2):
         yield client
 
 
+@contextmanager
+def computing(engine_kind: str, address: str | None, workers: int, make):
+    """Where a nightly job computes: None for this process, or ``make(client)`` for a Dask
+    cluster (the one at ``address``, or a local one of ``workers`` processes)."""
+    if engine_kind != "dask":
+        yield None
+        return
+    with cluster(address or None, workers=workers) as client:
+        yield make(client)
+
+
 def database_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 

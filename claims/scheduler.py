@@ -12,7 +12,6 @@ lock and does nothing when the night's run is complete.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from pathlib import Path
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -58,17 +57,12 @@ def nightly_scoring() -> None:
     nightly_monitoring()
 
 
-@contextmanager
 def _computing(make):
-    """None (this process computes), or ``make(client)`` of the Dask cluster the settings
-    name (FANGPIN_SCORE_ENGINE=dask, FANGPIN_DASK_ADDRESS or a local cluster)."""
+    """Where the settings say the nightly jobs compute (FANGPIN_SCORE_ENGINE,
+    FANGPIN_DASK_ADDRESS, FANGPIN_DASK_WORKERS)."""
     settings = get_settings()
-    if settings.score_engine != "dask":
-        yield None
-        return
-    with distributed.cluster(settings.dask_address or None,
-                             workers=settings.dask_workers) as client:
-        yield make(client)
+    return distributed.computing(settings.score_engine, settings.dask_address,
+                                 settings.dask_workers, make)
 
 
 def nightly_monitoring() -> None:
