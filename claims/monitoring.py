@@ -193,6 +193,29 @@ def picture(session: Session, window: MonitoringWindow, today: date,
                    reported=reported, months_stable=stable)
 
 
+@dataclass
+class Standing:
+    """Where a window stands for the office's lists: the ledger's picture, the kinds of its
+    open alerts, its open follow-up and its pending elimination proposal."""
+
+    seen: Picture
+    alerts: list[str]
+    case: FollowUp | None
+    proposal_id: int | None
+
+
+def standing(session: Session, window: MonitoringWindow, today: date, lines: Lines
+             ) -> Standing:
+    return Standing(
+        seen=picture(session, window, today, lines),
+        alerts=list(session.exec(select(MonitoringAlert.kind).where(
+            MonitoringAlert.window_id == window.id, MonitoringAlert.status == "open")).all()),
+        case=session.exec(select(FollowUp).where(
+            FollowUp.window_id == window.id, FollowUp.status == "open")).first(),
+        proposal_id=session.exec(select(Elimination.id).where(
+            Elimination.window_id == window.id, Elimination.status == "proposed")).first())
+
+
 # ---------------------------------------------------------------- the nightly evaluation
 
 MONITORING_LOCK = 4  # the PostgreSQL advisory lock of an evaluation (scoring is 3)

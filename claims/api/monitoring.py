@@ -67,19 +67,16 @@ def households_in_monitoring(
         query = query.where(Household.village_id == village_id)
     rows, count = registry.paginate(session, query.order_by(MonitoringWindow.opened_on.desc(),
                                                             MonitoringWindow.id.desc()), page)
-    today, data = date.today(), []
+    today, lines, data = date.today(), monitoring.Lines(session), []
     for window, number in rows:
-        seen = monitoring.picture(session, window, today)
+        now = monitoring.standing(session, window, today, lines)
         data.append({
             **_fields(window), "household_number": number,
-            "latest": _point(seen.latest) if seen.latest else None,
-            "overdue": [str(d) for d in seen.overdue], "months_stable": seen.months_stable,
-            "open_alerts": [a.kind for a in session.exec(select(MonitoringAlert).where(
-                MonitoringAlert.window_id == window.id, MonitoringAlert.status == "open"))],
-            "follow_up_id": session.exec(select(FollowUp.id).where(
-                FollowUp.window_id == window.id, FollowUp.status == "open")).first(),
-            "proposal_id": session.exec(select(Elimination.id).where(
-                Elimination.window_id == window.id, Elimination.status == "proposed")).first(),
+            "latest": _point(now.seen.latest) if now.seen.latest else None,
+            "overdue": [str(d) for d in now.seen.overdue],
+            "months_stable": now.seen.months_stable, "open_alerts": now.alerts,
+            "follow_up_id": now.case.id if now.case else None,
+            "proposal_id": now.proposal_id,
         })
     return {"data": data, "count": count}
 

@@ -108,17 +108,8 @@ def monitoring_page(request: Request, session: SessionDep, user: User, show: str
         PageRequest(offset=(page - 1) * PAGE, limit=PAGE))
     today, lines, rows = date.today(), monitoring.Lines(session), []
     for window, number, village in windows:
-        seen = monitoring.picture(session, window, today, lines)
-        rows.append({
-            "window": window, "number": number, "village": village, "seen": seen,
-            "alerts": session.exec(select(MonitoringAlert.kind).where(
-                MonitoringAlert.window_id == window.id,
-                MonitoringAlert.status == "open")).all(),
-            "case": session.exec(select(FollowUp).where(
-                FollowUp.window_id == window.id, FollowUp.status == "open")).first(),
-            "proposed": session.exec(select(Elimination.id).where(
-                Elimination.window_id == window.id,
-                Elimination.status == "proposed")).first() is not None})
+        rows.append({"window": window, "number": number, "village": village,
+                     "now": monitoring.standing(session, window, today, lines)})
     return render(request, "monitoring.html", user=user, rows=rows, total=total, page=page,
                   pages=max(1, -(-total // PAGE)), show=show, filters=FILTERS,
                   may_act=user.user.role in OFFICE, imported=None)

@@ -166,6 +166,10 @@ def test_a_households_story_from_the_shock_to_risk_elimination(staff, client, se
     assert alerts["below_line"] == {"income": "5500.00", "line": "8700.00"}
     assert alerts["income_drop"]["before_shock"] == "7000.00"
     assert monitoring.evaluate(session, add_months(opened, 1))["alerts"] == 0
+    (listed,) = clerk.get("/api/monitoring/households").json()["data"]
+    assert (listed["household_number"], sorted(listed["open_alerts"])) == (
+        "H0001", ["below_line", "income_drop"])
+    assert listed["latest"]["income_without_payout"] == "3000.00" and listed["follow_up_id"]
 
     # the office follows up: a helper, a job found; not closed without an outcome
     (case,) = session.exec(select(FollowUp)).all()
