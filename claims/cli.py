@@ -228,11 +228,8 @@ def _terms(args) -> int:
         return 0
 
     # quote: TERMS_FILE EVENTS_FILE, no database
-    import json
-
-    from pydantic import TypeAdapter, ValidationError
-
-    from policies.calculator import HouseholdSnapshot
+    from policies.errors import InvalidInput
+    from policies.event_files import read_quote_file
 
     if len(args.files) != 2:
         print("fangpin terms quote TERMS_FILE EVENTS_FILE", file=sys.stderr)
@@ -241,36 +238,12 @@ def _terms(args) -> int:
         return 2
     try:
         terms = load_terms(args.files[0])
-    except InvalidTerms as exc:
+        quoted = read_quote_file(Path(args.files[1]).read_bytes(), args.files[1])
+        result = benefits.quote(terms, quoted.household.to_snapshot(), quoted.events,
+                                quoted.prior_payouts)
+    except (InvalidTerms, InvalidInput) as exc:
         print(exc, file=sys.stderr)
         return 1
-    try:
-        raw = json.loads(Path(args.files[1]).read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        print(f"{args.files[1]}: not UTF-8 JSON: {exc}", file=sys.stderr)
-        return 1
-    if isinstance(raw, list):
-        raw = {"events": raw}
-    if not isinstance(raw, dict):
-        print(f"{args.files[1]}: give a list of events, or an object with household, events "
-              "and prior_payouts", file=sys.stderr)
-        return 1
-    try:
-        events = TypeAdapter(list[benefits.EventIn]).validate_python(raw.get("events", []))
-        snapshot = benefits.HouseholdSnapshotIn.model_validate(
-            raw.get("household", {"household_type": "lifted_out"}))
-        prior = TypeAdapter(list[benefits.PriorPayoutIn]).validate_python(
-            raw.get("prior_payouts", []))
-    except ValidationError as exc:
-        for error in exc.errors():
-            place = ".".join(str(p) for p in error["loc"])
-            print(f"{args.files[1]}: {place}: {error['msg']}", file=sys.stderr)
-        return 1
-    ids = [e.event_id for e in events]
-    if len(set(ids)) != len(ids):
-        print(f"{args.files[1]}: an event_id is given twice", file=sys.stderr)
-        return 1
-    result = benefits.quote(terms, HouseholdSnapshot(**snapshot.model_dump()), events, prior)
     print(benefits.quote_out(terms, result).model_dump_json(indent=2))
     return 0
 

@@ -22,17 +22,19 @@ from policies.models import (
     Household,
     IncomeRecord,
     InsuredHousehold,
+    Member,
     PolicyContract,
     TermsVersion,
     Yuan,
 )
-from policies.terms import InvalidTerms, Terms, parse_terms
+from policies.terms import Flag, InvalidTerms, Terms, parse_terms
 from policies.types import no_float
 from policies.vocab import (
     ContractStatus,
     HouseholdType,
     IncomeSource,
     InsuredBasis,
+    MemberStatus,
     MonitoringCategory,
 )
 
@@ -176,12 +178,37 @@ class HouseholdSnapshotIn(SQLModel):
     monitoring_line: Yuan | None = Field(default=None, ge=0)
     covered_from: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 12, 31))
     covered_to: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 12, 31))
+    flags: list[Flag] = Field(default_factory=list, description="dibao (低保), tekun (特困供养), "
+                              "disability: what eligibility conditions on flags test")
+
+    def to_snapshot(self) -> calculator.HouseholdSnapshot:
+        return calculator.HouseholdSnapshot(**{**self.model_dump(),
+                                               "flags": frozenset(self.flags)})
 
 
 class PriorPayoutIn(SQLModel):
     model_config = {"extra": "forbid"}
     trigger: str
     amount: Yuan = Field(ge=0)
+
+
+class QuoteFile(BaseModel):
+    """The file of ``fangpin terms quote``: the same parts as a quote request, with a snapshot
+    only; a misspelt key is refused as the API refuses it."""
+
+    model_config = {"extra": "forbid"}
+    household: HouseholdSnapshotIn = HouseholdSnapshotIn(household_type=HouseholdType.lifted_out)
+    events: list[EventIn] = Field(default_factory=list, max_length=MAX_EVENTS)
+    prior_payouts: list[PriorPayoutIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _each_event_once(self):
+        ids = [e.event_id for e in self.events]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"event_id {repeated[0]} is given twice: the same bill would be "
+                             "counted twice")
+        return self
 
 
 class QuoteRequest(SQLModel):
@@ -374,7 +401,20 @@ def household_snapshot(
         monitoring_category=household.monitoring_category,
         per_capita_income=income, monitoring_line=line,
         covered_from=covered_from, covered_to=covered_to,
+        flags=household_flags(session, household_id),
     )
+
+
+def household_flags(session: Session, household_id: int) -> frozenset[str]:
+    """What eligibility conditions on flags test, from the active members: 低保 (dibao),
+    特困供养 (tekun), a disability grade (disability)."""
+    flags: set[str] = set()
+    for dibao, tekun, grade in session.exec(
+            select(Member.dibao, Member.tekun, Member.disability_grade).where(
+                Member.household_id == household_id, Member.status == MemberStatus.active)):
+        flags.update(name for name, held in (("dibao", dibao), ("tekun", tekun),
+                                             ("disability", grade is not None)) if held)
+    return frozenset(flags)
 
 
 def quote_request(session: Session, request: QuoteRequest,
@@ -399,7 +439,7 @@ def quote_request(session: Session, request: QuoteRequest,
                            field="terms_version_id", value=version_id)
     terms = terms_of(version)
     if request.household is not None:
-        household = calculator.HouseholdSnapshot(**request.household.model_dump())
+        household = request.household.to_snapshot()
     else:
         household = household_snapshot(session, request.household_id,
                                        policy_year=terms.policy.policy_year, contract=contract)

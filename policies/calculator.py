@@ -1,22 +1,26 @@
 """The payout calculator: a pure function of (terms, household snapshot, the policy year's
 events, payouts already made) returning each event's payout with a line-by-line trace.
 
-Several bills in one year are computed on the year's cumulative base: each event is paid the
-growth of the cumulative entitlement it causes, so splitting a bill never pays more or less
-than the whole. Money is Decimal; the entitlement is rounded half-up to the fen once per
-evaluation, and the rounding is a line of the trace, so the lines add up to the payout.
+Several bills in one year are counted on the year's cumulative loss: an event's own
+entitlement is the growth of the year's entitlement it causes (per-year deductibles and bands
+work on the year's cumulative loss). Per-event deductibles and caps work on the event's own
+loss and entitlement only: what they cut is never paid by another event. Year caps (per person,
+per household, shared) limit what the year's events are paid. Money is Decimal; limits are
+compared exactly, and the year's entitlement is rounded half-up to the fen, the rounding being
+a line of the trace, so the lines add up to the payout. See docs/terms.md.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from policies.messages import N_
-from policies.terms import Band, Terms, Trigger, policy_year_bounds
+from policies.terms import Band, Base, Condition, Eligibility, Terms, Trigger, policy_year_bounds
 from policies.types import to_fen_decimal
 
 ZERO = Decimal("0.00")
@@ -45,6 +49,7 @@ class HouseholdSnapshot:
     monitoring_line: Decimal | None = None
     covered_from: date | None = None
     covered_to: date | None = None
+    flags: frozenset[str] = frozenset()  # dibao, tekun, disability: see terms.Flag
 
 
 @dataclass(frozen=True)
@@ -109,11 +114,14 @@ REASONS = {
     "household_type": "the household type is not covered",
     "monitoring_category": "the monitoring category is not covered",
     "income_unknown": "the household's per-capita income or monitoring line is not known",
-    "income_above_limit": "per-capita income is above the limit",
+    "income_above_limit": "per-capita income is not within the income limit",
+    "flag_missing": "the household has none of the required flags (低保, 特困, disability)",
+    "not_eligible": "the household meets none of the eligibility alternatives",
     "outside_coverage": "the event is outside the coverage period",
     "waiting_period": "the event falls in the waiting period",
     "no_loss": "the event's counted loss is zero",
     "below_deductible": "the loss is not above the deductible",
+    "no_entitlement": "the loss above the deductible earns nothing in its band",
     "no_amount": "the terms set no amount for this event",
     "cap_reached": "a cap limited the payout",
 }
@@ -127,17 +135,17 @@ DEDUCTIBLE_LINES = {
     ("household", None): N_("%(trigger)s losses of this household this year: %(before)s before, "
                          "%(after)s with this event"),
     ("person", "year"): N_("%(trigger)s losses of this person this year: %(before)s before, "
-                        "%(after)s with this event; deductible %(deductible)s per year: amount "
-                        "above it %(excess)s"),
+                        "%(after)s with this event; deductible %(deductible)s per year: this "
+                        "event's amount above it %(excess)s"),
     ("household", "year"): N_("%(trigger)s losses of this household this year: %(before)s "
                            "before, %(after)s with this event; deductible %(deductible)s per "
-                           "year: amount above it %(excess)s"),
+                           "year: this event's amount above it %(excess)s"),
     ("person", "event"): N_("%(trigger)s losses of this person this year: %(before)s before, "
                          "%(after)s with this event; deductible %(deductible)s per event: "
-                         "amount above it %(excess)s"),
+                         "this event's amount above it %(excess)s"),
     ("household", "event"): N_("%(trigger)s losses of this household this year: %(before)s "
                             "before, %(after)s with this event; deductible %(deductible)s per "
-                            "event: amount above it %(excess)s"),
+                            "event: this event's amount above it %(excess)s"),
 }
 
 
@@ -145,61 +153,149 @@ def money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
-def _eligibility(terms: Terms, household: HouseholdSnapshot, event: TriggerEvent):
-    """Return (reason code or None, trace lines)."""
-    rules = terms.eligibility
-    lines = []
+def exact(value: Decimal) -> str:
+    """An amount with all its places (at least two): a limit is shown as it is compared."""
+    return money(value) if value == value.quantize(Decimal("0.01")) else f"{value:,}"
+
+
+Verdict = tuple[str | None, list[TraceLine]]  # (reason a condition fails or None, lines)
+
+
+def _income(test: Literal["below", "at_most"], multiple: Decimal,
+            household: HouseholdSnapshot) -> Verdict:
+    """Per-capita income against ``multiple`` × the line, compared exactly (no rounding):
+    ``test`` is "below" (<) or "at_most" (≤)."""
+    income, monitoring_line = household.per_capita_income, household.monitoring_line
+    if income is None or monitoring_line is None:
+        return "income_unknown", [line("eligibility", "per-capita income and the monitoring "
+                                       "line are needed for the income test")]
+    limit = multiple * monitoring_line
+    figures = {"income": money(income), "multiple": str(multiple),
+               "line": money(monitoring_line), "limit": exact(limit)}
+    if test == "below":
+        if income < limit:
+            return None, [line("eligibility", "per-capita income %(income)s against "
+                               "%(multiple)s × line %(line)s = %(limit)s: below", **figures)]
+        return "income_above_limit", [line("eligibility", "per-capita income %(income)s against "
+                                           "%(multiple)s × line %(line)s = %(limit)s: not "
+                                           "below", **figures)]
+    if income <= limit:
+        return None, [line("eligibility", "per-capita income %(income)s against %(multiple)s × "
+                           "line %(line)s = %(limit)s: within", **figures)]
+    return "income_above_limit", [line("eligibility", "per-capita income %(income)s against "
+                                       "%(multiple)s × line %(line)s = %(limit)s: above",
+                                       **figures)]
+
+
+def _waiting(days: int, covered_from: date, event: TriggerEvent) -> Verdict:
+    first_day = covered_from + timedelta(days=days)
+    figures = {"date": str(event.event_date), "days": str(days), "first_day": str(first_day)}
+    if event.event_date < first_day:
+        return "waiting_period", [line(
+            "eligibility", "event date %(date)s is before the end of the %(days)s-day waiting "
+            "period (%(first_day)s)", **figures)]
+    return None, [line("eligibility", "event date %(date)s is after the %(days)s-day waiting "
+                       "period (paid from %(first_day)s)", **figures)]
+
+
+def _alternatives(branches: tuple[Condition, ...], household: HouseholdSnapshot,
+                  event: TriggerEvent, covered_from: date) -> Verdict:
+    """``any_of``: the first alternative that holds decides; when none holds, each says why."""
+    failed: list[Verdict] = []
+    for number, branch in enumerate(branches, 1):
+        reason, lines = _condition(branch, household, event, covered_from)
+        if reason is None:
+            return None, [line("eligibility", "alternative %(number)s of %(count)s holds:",
+                               number=str(number), count=str(len(branches))), *lines]
+        failed.append((reason, lines))
+    reasons = {reason for reason, _ in failed}
+    trace = [line("eligibility", "none of the %(count)s alternatives holds:",
+                  count=str(len(branches)))]
+    for number, (_, lines) in enumerate(failed, 1):
+        trace += [line("eligibility", "alternative %(number)s:", number=str(number)), *lines]
+    return (reasons.pop() if len(reasons) == 1 else "not_eligible"), trace
+
+
+def _condition(node: Condition, household: HouseholdSnapshot, event: TriggerEvent,
+               covered_from: date, *, waiting: bool = True) -> Verdict:
+    """Every condition of a group, in a fixed order; the first that fails decides."""
+    trace: list[TraceLine] = []
+    for reason, lines in _checks(node, household, event, covered_from, waiting):
+        trace += lines
+        if reason is not None:
+            return reason, trace
+    return None, trace
+
+
+def _checks(node: Condition, household: HouseholdSnapshot, event: TriggerEvent,
+            covered_from: date, waiting: bool) -> Iterator[Verdict]:
+    """The verdict of each condition of a group, lazily: the caller stops at a failure."""
     category = household.monitoring_category or "none"
-    if household.household_type not in rules.household_types:
-        return "household_type", [line("eligibility", "household type %(type)s is not covered",
-                                       type=household.household_type)]
-    if category not in rules.monitoring_categories:
-        return "monitoring_category", [line(
-            "eligibility", "monitoring category %(category)s is not covered", category=category)]
-    lines.append(line("eligibility", "household type %(type)s and monitoring category "
-                      "%(category)s are covered", type=household.household_type,
-                      category=category))
-    if rules.max_income_multiple is not None:
-        if household.per_capita_income is None or household.monitoring_line is None:
-            return "income_unknown", [*lines, line(
-                "eligibility", "per-capita income and the monitoring line are needed for the "
-                "income test")]
-        limit = to_fen_decimal(rules.max_income_multiple * household.monitoring_line)
-        figures = {"income": money(household.per_capita_income),
-                   "multiple": str(rules.max_income_multiple),
-                   "line": money(household.monitoring_line), "limit": money(limit)}
-        if household.per_capita_income > limit:
-            return "income_above_limit", [*lines, line(
-                "eligibility", "per-capita income %(income)s against %(multiple)s × line "
-                "%(line)s = %(limit)s: above", **figures)]
-        lines.append(line("eligibility", "per-capita income %(income)s against %(multiple)s × "
-                          "line %(line)s = %(limit)s: within", **figures))
+    if node.household_types is not None:
+        if household.household_type in node.household_types:
+            yield None, [line("eligibility", "household type %(type)s is covered",
+                              type=household.household_type)]
+        else:
+            yield "household_type", [line("eligibility", "household type %(type)s is not "
+                                          "covered", type=household.household_type)]
+    if node.monitoring_categories is not None:
+        if category in node.monitoring_categories:
+            yield None, [line("eligibility", "monitoring category %(category)s is covered",
+                              category=category)]
+        else:
+            yield "monitoring_category", [line(
+                "eligibility", "monitoring category %(category)s is not covered",
+                category=category)]
+    if node.flags is not None:
+        held = [flag for flag in node.flags if flag in household.flags]
+        if held:
+            yield None, [line("eligibility", "the household has %(flag)s", flag=held[0])]
+        else:
+            yield "flag_missing", [line("eligibility", "the household has none of %(flags)s",
+                                        flags=", ".join(node.flags))]
+    if isinstance(node, Eligibility) and node.max_income_multiple is not None:
+        yield _income("at_most", node.max_income_multiple, household)
+    if node.per_capita_income is not None:
+        test = node.per_capita_income
+        yield _income(*test.comparison(), household)
+    if node.any_of is not None:
+        yield _alternatives(node.any_of, household, event, covered_from)
+    if node.all_of is not None:
+        for branch in node.all_of:
+            yield _condition(branch, household, event, covered_from)
+    if waiting and node.waiting_days:
+        yield _waiting(node.waiting_days, covered_from, event)
+
+
+def _eligibility(terms: Terms, household: HouseholdSnapshot, event: TriggerEvent) -> Verdict:
+    """The terms' conditions, then the coverage period, then the waiting period counted from
+    the coverage start (the policy year's start when the quote names no contract)."""
+    rules = terms.eligibility
     year_start, year_end = policy_year_bounds(terms)
     covered_from = household.covered_from or year_start
     covered_to = household.covered_to or year_end
+    reason, trace = _condition(rules, household, event, covered_from, waiting=False)
+    if reason is not None:
+        return reason, trace
     if not covered_from <= event.event_date <= covered_to:
-        return "outside_coverage", [*lines, line(
+        return "outside_coverage", [*trace, line(
             "eligibility", "event date %(date)s is outside coverage %(start)s..%(end)s",
             date=str(event.event_date), start=str(covered_from), end=str(covered_to))]
-    if rules.waiting_days and household.covered_from:
-        first_day = household.covered_from + timedelta(days=rules.waiting_days)
-        if event.event_date < first_day:
-            return "waiting_period", [*lines, line(
-                "eligibility", "event date %(date)s is before the end of the %(days)s-day "
-                "waiting period (%(first_day)s)", date=str(event.event_date),
-                days=str(rules.waiting_days), first_day=str(first_day))]
-    return None, lines
+    if rules.waiting_days:
+        reason, lines = _waiting(rules.waiting_days, covered_from, event)
+        trace += lines
+    return reason, trace
 
 
-def event_base(trigger: Trigger, event: TriggerEvent) -> tuple[Decimal, list[TraceLine]]:
+def event_base(base: Base, event: TriggerEvent) -> tuple[Decimal, list[TraceLine]]:
     """The loss the terms count for an event: the added amounts less the subtracted ones."""
     lines = []
     total = ZERO
-    for name in trigger.base.add:
+    for name in base.add:
         value = event.amounts.get(name, ZERO)
         total += value
         lines.append(line("base", "+ %(name)s %(amount)s", name=name, amount=money(value)))
-    for name in trigger.base.subtract:
+    for name in base.subtract:
         value = event.amounts.get(name, ZERO)
         total -= value
         lines.append(line("base", "− %(name)s %(amount)s", name=name, amount=money(value)))
@@ -212,25 +308,31 @@ def event_base(trigger: Trigger, event: TriggerEvent) -> tuple[Decimal, list[Tra
     return base, lines
 
 
-def banded(excess: Decimal, bands: tuple[Band, ...]) -> tuple[Decimal, list[TraceLine]]:
-    """The exact (unrounded) entitlement on an excess, with a line per band used."""
-    lines, total, low = [], Decimal(0), Decimal(0)
+def banded(low: Decimal, high: Decimal, bands: tuple[Band, ...]
+           ) -> tuple[Decimal, list[TraceLine]]:
+    """The exact (unrounded) entitlement on the slice low..high of the year's excess, with a
+    line per band the slice crosses."""
+    lines, total, start = [], Decimal(0), Decimal(0)
     for band in bands or WHOLE:
-        high = band.up_to
-        top = excess if high is None else min(excess, high)
-        if top <= low:
+        end = band.up_to
+        top = high if end is None else min(high, end)
+        bottom = max(low, start)
+        if top > bottom:
+            part = (top - bottom) * band.ratio
+            total += part
+            lines.append(line("band", "%(low)s–%(high)s at %(percent)s: %(width)s × %(ratio)s = "
+                              "%(part)s", part, low=money(bottom), high=money(top),
+                              percent=f"{band.ratio:%}", width=money(top - bottom),
+                              ratio=str(band.ratio), part=str(part)))
+        if end is None or end >= high:
             break
-        part = (top - low) * band.ratio
-        total += part
-        upper = "∞" if high is None else money(high)
-        lines.append(line("band", "%(low)s–%(high)s at %(percent)s: %(width)s × %(ratio)s = "
-                          "%(part)s", part, low=money(low), high=upper,
-                          percent=f"{band.ratio:%}", width=money(top - low),
-                          ratio=str(band.ratio), part=str(part)))
-        if high is None:
-            break
-        low = high
+        start = end
     return total, lines
+
+
+def year_entitlement(excess: Decimal, bands: tuple[Band, ...]) -> Decimal:
+    """The year's entitlement on its cumulative excess, rounded half-up to the fen."""
+    return to_fen_decimal(banded(ZERO, excess, bands)[0])
 
 
 def calculate(
@@ -239,13 +341,17 @@ def calculate(
     events: Iterable[TriggerEvent],
     prior_payouts: Iterable[PriorPayout] = (),
 ) -> Quote:
-    """Compute every event's payout for one household and policy year."""
-    cumulative_base: dict[tuple, Decimal] = defaultdict(lambda: ZERO)  # payable losses
-    cumulative_excess: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
-    paid_for: dict[tuple, Decimal] = defaultdict(lambda: ZERO)  # paid per deductible unit
-    warned_base: dict[tuple, Decimal] = defaultdict(lambda: ZERO)  # all covered losses
-    paid_person: dict[tuple, Decimal] = defaultdict(lambda: ZERO)  # (trigger, person)
-    paid_household: dict[str, Decimal] = defaultdict(lambda: ZERO)  # trigger
+    """Compute every event's payout for one household and policy year.
+
+    An event's own entitlement is what it adds to the year's entitlement of its holder (the
+    bands over the year's cumulative excess, rounded to the fen); a per-event cap cuts that
+    and nothing else, for good. Year caps then limit what the year's events were paid.
+    """
+    cumulative_base: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    cumulative_excess: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    warned_base: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)  # covered losses
+    paid_person: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)  # (trigger, person)
+    paid_household: dict[str, Decimal] = defaultdict(lambda: ZERO)  # by trigger
     results = []
 
     for event in sorted(events, key=lambda e: (e.event_date, e.event_id)):
@@ -259,11 +365,10 @@ def calculate(
         reason, trace = _eligibility(terms, household, event)
         base = ZERO
         warning = False
-        gross = ZERO
         person = event.id_number or "household"
 
         if trigger.base is not None:
-            base, lines = event_base(trigger, event)
+            base, lines = event_base(trigger.base, event)
             trace.extend(lines)
             if trigger.warning is not None:
                 watched = (event.trigger,
@@ -286,96 +391,29 @@ def calculate(
             continue
 
         cumulative = ZERO
-        key = None  # the deductible's holder: (trigger, person or "household")
         if trigger.base is not None:
-            deductible = trigger.deductible
-            holder = (person if deductible is None or deductible.unit == "person"
-                      else "household")
-            key = (event.trigger, holder)
-            before_base = cumulative_base[key]
-            cumulative_base[key] = cumulative = before_base + base
-            before_excess = cumulative_excess[key]
-            if deductible is None:
-                excess = base
-            elif deductible.per == "year":
-                excess = (max(cumulative - deductible.amount, ZERO)
-                          - max(before_base - deductible.amount, ZERO))
-            else:
-                excess = max(base - deductible.amount, ZERO)
-            cumulative_excess[key] = before_excess + excess
-            trace.append(line(
-                "deductible", DEDUCTIBLE_LINES[
-                    ("household" if holder == "household" else "person",
-                     deductible.per if deductible else None)],
-                trigger=event.trigger, before=money(before_base), after=money(cumulative),
-                **({"deductible": money(deductible.amount),
-                    "excess": money(cumulative_excess[key])} if deductible else {})))
-            exact, band_lines = banded(cumulative_excess[key], trigger.bands)
-            entitled = to_fen_decimal(exact)
-            trace.extend(band_lines)
-            if entitled != exact:
-                trace.append(line("rounding", "rounded half-up to the fen", entitled - exact))
-            # What earlier events were actually paid (not their entitlement): an amount a cap
-            # held back from one event stays payable by a later one within the caps.
-            if paid_for[key]:
-                trace.append(line("cumulative", "less what this year's earlier events were paid",
-                                  -paid_for[key]))
-            gross = max(entitled - paid_for[key], ZERO)
-            if base == 0:
-                reason = "no_loss"
-            elif excess == 0:
-                reason = "below_deductible"
-        elif trigger.fixed is not None:
-            gross = trigger.fixed
-            trace.append(line("fixed", "fixed amount per event %(amount)s", gross,
-                              amount=money(gross)))
+            own, cumulative, reason, lines = _own_entitlement(
+                trigger, event.trigger, person, base, cumulative_base, cumulative_excess)
+            trace.extend(lines)
         else:
-            value = str(event.details.get(trigger.fixed_by.detail, ""))
-            gross = trigger.fixed_by.amounts.get(value, ZERO)
-            if gross:
-                trace.append(line("fixed", "fixed amount for %(detail)s %(value)s: %(amount)s",
-                                  gross, detail=trigger.fixed_by.detail, value=value,
-                                  amount=money(gross)))
-            else:
-                reason = "no_amount"
-                trace.append(line("fixed", "no amount is set for %(detail)s %(value)s",
-                                  detail=trigger.fixed_by.detail, value=value)
-                             if value else line("fixed", "no amount is set for %(detail)s "
-                                                "(missing)", detail=trigger.fixed_by.detail))
+            own, reason, lines = _fixed_amount(trigger, event)
+            trace.extend(lines)
 
-        pay = gross
-        caps = [(N_("cap per event %(cap)s, already paid %(used)s: cut"), trigger.caps.per_event,
-                 ZERO, {})]
-        if trigger.caps.per_person_year is not None:
-            caps.append((N_("cap per person per year %(cap)s, already paid %(used)s: cut"),
-                         trigger.caps.per_person_year, paid_person[(event.trigger, person)],
-                         {}))
-        if trigger.caps.per_household_year is not None:
-            caps.append((N_("cap per household per year %(cap)s, already paid %(used)s: cut"),
-                         trigger.caps.per_household_year, paid_household[event.trigger], {}))
-        for shared in terms.shared_caps:
-            if event.trigger not in shared.triggers:
-                continue
-            names = {"triggers": "+".join(shared.triggers)}
-            if shared.per_person_year is not None:
-                used = sum((paid_person[(t, person)] for t in shared.triggers), ZERO)
-                caps.append((N_("cap %(triggers)s per person per year %(cap)s, already paid "
-                                "%(used)s: cut"), shared.per_person_year, used, names))
-            if shared.per_household_year is not None:
-                used = sum((paid_household[t] for t in shared.triggers), ZERO)
-                caps.append((N_("cap %(triggers)s per household per year %(cap)s, already "
-                                "paid %(used)s: cut"), shared.per_household_year, used, names))
-        for template, cap, used, names in caps:
-            if cap is None or pay <= 0:
-                continue
+        pay = own
+        if trigger.caps.per_event is not None and pay > trigger.caps.per_event:
+            trace.append(line("cap", "cap per event %(cap)s on this event's own entitlement: "
+                              "cut", trigger.caps.per_event - pay,
+                              cap=money(trigger.caps.per_event)))
+            pay = trigger.caps.per_event
+            reason = "cap_reached"
+        for template, cap, used, names in _year_caps(terms, trigger, event.trigger, person,
+                                                     paid_person, paid_household):
             room = max(cap - used, ZERO)
             if pay > room:
                 trace.append(line("cap", template, room - pay, cap=money(cap), used=money(used),
                                   **names))
                 pay = room
                 reason = "cap_reached"
-        if key is not None:
-            paid_for[key] += pay
         paid_person[(event.trigger, person)] += pay
         paid_household[event.trigger] += pay
         trace.append(line("payout", "payout for this event %(amount)s", amount=money(pay)))
@@ -393,3 +431,100 @@ def calculate(
     already = sum((t.already_paid for t in totals), ZERO)
     return Quote(tuple(results), tuple(totals), entitled, already,
                  sum((t.due for t in totals), ZERO))
+
+
+def _own_entitlement(
+    trigger: Trigger, name: str, person: str, base: Decimal,
+    cumulative_base: dict[tuple[str, str], Decimal],
+    cumulative_excess: dict[tuple[str, str], Decimal],
+) -> tuple[Decimal, Decimal, str | None, list[TraceLine]]:
+    """What an event adds to its holder's year: the deductible on the event's loss (per
+    event) or on the year's cumulative loss (per year), then the bands over the year's
+    cumulative excess. Returns (own entitlement, cumulative loss, reason, lines) and moves
+    the holder's year on."""
+    deductible = trigger.deductible
+    holder = person if deductible is None or deductible.unit == "person" else "household"
+    key = (name, holder)
+    before_base = cumulative_base[key]
+    cumulative_base[key] = cumulative = before_base + base
+    if deductible is None:
+        excess = base
+    elif deductible.per == "year":
+        excess = (max(cumulative - deductible.amount, ZERO)
+                  - max(before_base - deductible.amount, ZERO))
+    else:
+        excess = max(base - deductible.amount, ZERO)
+    before_excess = cumulative_excess[key]
+    cumulative_excess[key] = after_excess = before_excess + excess
+    lines = [line("deductible", DEDUCTIBLE_LINES[
+        ("household" if holder == "household" else "person",
+         deductible.per if deductible else None)],
+        trigger=name, before=money(before_base), after=money(cumulative),
+        **({"deductible": money(deductible.amount), "excess": money(excess)}
+           if deductible else {}))]
+    if before_excess:
+        lines.append(line("cumulative", "this event's amount counts from %(before)s to %(after)s "
+                          "of the year's amount above the deductible",
+                          before=money(before_excess), after=money(after_excess)))
+    exact_part, band_lines = banded(before_excess, after_excess, trigger.bands)
+    lines += band_lines
+    own = (year_entitlement(after_excess, trigger.bands)
+           - year_entitlement(before_excess, trigger.bands))
+    if own != exact_part:
+        lines.append(line("rounding", "the year's entitlement rounded half-up to the fen",
+                          own - exact_part))
+    reason = None
+    if base == 0:
+        reason = "no_loss"
+    elif excess == 0:
+        reason = "below_deductible"
+    elif own == 0:
+        reason = "no_entitlement"
+    return own, cumulative, reason, lines
+
+
+def _fixed_amount(trigger: Trigger, event: TriggerEvent
+                  ) -> tuple[Decimal, str | None, list[TraceLine]]:
+    """A fixed amount, for every event or chosen by one of its details."""
+    if trigger.fixed is not None:
+        amount = trigger.fixed
+        return amount, (None if amount else "no_amount"), [line(
+            "fixed", "fixed amount per event %(amount)s", amount, amount=money(amount))]
+    assert trigger.fixed_by is not None  # terms validation: exactly one way to pay
+    detail = trigger.fixed_by.detail
+    value = str(event.details.get(detail, ""))
+    amount = trigger.fixed_by.amounts.get(value, ZERO)
+    if amount:
+        return amount, None, [line("fixed", "fixed amount for %(detail)s %(value)s: %(amount)s",
+                                   amount, detail=detail, value=value, amount=money(amount))]
+    return ZERO, "no_amount", [
+        line("fixed", "no amount is set for %(detail)s %(value)s", detail=detail, value=value)
+        if value else line("fixed", "no amount is set for %(detail)s (missing)", detail=detail)]
+
+
+def _year_caps(
+    terms: Terms, trigger: Trigger, name: str, person: str,
+    paid_person: dict[tuple[str, str], Decimal], paid_household: dict[str, Decimal],
+) -> list[tuple[str, Decimal, Decimal, dict[str, str]]]:
+    """The year's caps on an event, in order, each with what the year's events already used
+    of it: (line template, cap, used, names)."""
+    caps: list[tuple[str, Decimal, Decimal, dict[str, str]]] = []
+    if trigger.caps.per_person_year is not None:
+        caps.append((N_("cap per person per year %(cap)s, already paid %(used)s: cut"),
+                     trigger.caps.per_person_year, paid_person[(name, person)], {}))
+    if trigger.caps.per_household_year is not None:
+        caps.append((N_("cap per household per year %(cap)s, already paid %(used)s: cut"),
+                     trigger.caps.per_household_year, paid_household[name], {}))
+    for shared in terms.shared_caps:
+        if name not in shared.triggers:
+            continue
+        names = {"triggers": "+".join(shared.triggers)}
+        if shared.per_person_year is not None:
+            used = sum((paid_person[(t, person)] for t in shared.triggers), ZERO)
+            caps.append((N_("cap %(triggers)s per person per year %(cap)s, already paid "
+                            "%(used)s: cut"), shared.per_person_year, used, names))
+        if shared.per_household_year is not None:
+            used = sum((paid_household[t] for t in shared.triggers), ZERO)
+            caps.append((N_("cap %(triggers)s per household per year %(cap)s, already "
+                            "paid %(used)s: cut"), shared.per_household_year, used, names))
+    return caps

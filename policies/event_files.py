@@ -3,8 +3,13 @@ event schema of the intake API: fixed columns, and amounts and details by their 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from pydantic import ValidationError
+
+from policies.benefits import QuoteFile
+from policies.errors import InvalidInput
 from policies.tables import normalise_header, read_table
 from policies.terms import BUILTIN_EVENT_TYPES
 
@@ -78,3 +83,30 @@ def read_events(data: bytes, filename: str) -> tuple[list[dict[str, Any]], list[
             continue
         events.append(event)
     return events, errors
+
+
+def read_quote_file(data: bytes, filename: str) -> QuoteFile:
+    """A quote's JSON file (a list of events, or an object with household, events and
+    prior_payouts), validated strictly: every mistake is named by its place in the file."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{filename}: not UTF-8 JSON: {exc}", field="") from None
+    if isinstance(raw, list):
+        raw = {"events": raw}
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{filename}: give a list of events, or an object with household, "
+                           "events and prior_payouts", field="")
+    try:
+        return QuoteFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            place = ".".join(str(p) for p in error["loc"])
+            reason = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                reason = "unknown key (misspelt?)"
+            problems.append((place, reason))
+        raise InvalidInput("\n".join(f"{filename}: {place or '(top)'}: {reason}"
+                                      for place, reason in problems),
+                           field=problems[0][0]) from None

@@ -93,15 +93,71 @@ class Policy(Strict):
     source: str = Field(default="", description="where the published numbers come from")
 
 
-class Eligibility(Strict):
-    household_types: tuple[HouseholdType, ...] = Field(default=tuple(HouseholdType),
-                                                       min_length=1)
-    monitoring_categories: tuple[MonitoringCategory | Literal["none"], ...] = Field(
+Multiple = Annotated[Decimal, BeforeValidator(no_float), Field(gt=0, le=10)]
+Flag = Literal["dibao", "tekun", "disability"]  # 低保, 特困供养, a member with a disability
+
+
+class IncomeTest(Strict):
+    """Per-capita income against k × the household's monitoring line, the comparison
+    written out: ``below`` is <, ``at_most`` is ≤."""
+
+    below: Multiple | None = None
+    at_most: Multiple | None = None
+
+    @model_validator(mode="after")
+    def _one_comparison(self):
+        if (self.below is None) == (self.at_most is None):
+            raise ValueError('give one of below (income < k × line) or at_most '
+                             '(income ≤ k × line), e.g. { below = "1.5" }')
+        return self
+
+    def comparison(self) -> tuple[Literal["below", "at_most"], Decimal]:
+        if self.below is not None:
+            return "below", self.below
+        assert self.at_most is not None  # validated: exactly one
+        return "at_most", self.at_most
+
+
+class Condition(Strict):
+    """A group of conditions that must all hold; ``any_of`` and ``all_of`` nest groups."""
+
+    household_types: tuple[HouseholdType, ...] | None = Field(default=None, min_length=1)
+    monitoring_categories: tuple[MonitoringCategory | Literal["none"], ...] | None = Field(
+        default=None, min_length=1)
+    flags: tuple[Flag, ...] | None = Field(
+        default=None, min_length=1, description="the household has at least one of these")
+    per_capita_income: IncomeTest | None = None
+    waiting_days: int | None = Field(default=None, ge=0, le=366, strict=True,
+                                     description="days after the coverage start")
+    any_of: tuple[Condition, ...] | None = Field(default=None, min_length=1)
+    all_of: tuple[Condition, ...] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _says_something(self):
+        if type(self) is Condition and not self.model_fields_set:
+            raise ValueError("an empty condition: give at least one key")
+        return self
+
+
+class Eligibility(Condition):
+    """The conditions of the whole terms: every key given must hold. The original keys keep
+    their meaning: ``max_income_multiple`` is income ≤ k × line, and ``waiting_days`` is
+    checked after the coverage period."""
+
+    household_types: tuple[HouseholdType, ...] | None = Field(default=tuple(HouseholdType),
+                                                              min_length=1)
+    monitoring_categories: tuple[MonitoringCategory | Literal["none"], ...] | None = Field(
         default=(*MonitoringCategory, "none"), min_length=1)
-    max_income_multiple: Annotated[Decimal, BeforeValidator(no_float)] | None = Field(
-        default=None, gt=0, le=10,
+    max_income_multiple: Multiple | None = Field(
+        default=None,
         description="per-capita income must not exceed this multiple of the monitoring line")
-    waiting_days: int = Field(default=0, ge=0, le=366, strict=True)
+    waiting_days: int | None = Field(default=0, ge=0, le=366, strict=True)
+
+    @model_validator(mode="after")
+    def _one_income_test(self):
+        if self.max_income_multiple is not None and self.per_capita_income is not None:
+            raise ValueError("give max_income_multiple or per_capita_income, not both")
+        return self
 
 
 class Base(Strict):

@@ -206,7 +206,7 @@ def test_a_larger_loss_never_pays_less(a, b):
     assert pay[0] <= pay[1]
 
 
-def test_an_amount_held_back_by_a_per_event_cap_stays_payable_later():
+def test_what_a_per_event_cap_cuts_is_gone_and_the_next_bill_pays_its_own_band_slice():
     terms = parse_terms(HEAD + '''
 [triggers.illness]
 ''' + MEDICAL + '''
@@ -215,13 +215,16 @@ caps = { per_event = "500" }
 ''')
     household = HouseholdSnapshot("lifted_out")
     smaller = calculate(terms, household, [bill("a", date(2026, 3, 1), "900"),
-                                           bill("b", date(2026, 3, 2), "1000")]).due
+                                           bill("b", date(2026, 3, 2), "1000")]).events
     larger = calculate(terms, household, [bill("a", date(2026, 3, 1), "1000"),
-                                          bill("b", date(2026, 3, 2), "1000")]).due
-    # entitlement 1,090 and 1,100; each event pays at most 500: 500 + 500 both times
-    assert (smaller, larger) == (D("1000.00"), D("1000.00"))
-    one = calculate(terms, household, [bill("a", date(2026, 3, 1), "900")]).events[0]
-    assert one.payout == D("500.00") and one.reason == "cap_reached"
+                                          bill("b", date(2026, 3, 2), "1000")]).events
+    # a: its own 900 (or 1,000) at 100%, cut to 500 for good; b: 100 more at 100% and
+    # 900 at 10% = 190, or 1,000 at 10% = 100. A larger first bill pays less in all: a
+    # per-event cap is why "a larger loss never pays less" holds only without one.
+    assert [r.payout for r in smaller] == [D("500.00"), D("190.00")]
+    assert [r.payout for r in larger] == [D("500.00"), D("100.00")]
+    assert [r.reason for r in smaller] == ["cap_reached", None]
+    assert all(trace_sum(r) == r.payout for r in smaller + larger)
 
 
 def test_events_outside_the_policy_year_are_not_paid_without_a_contract():
