@@ -248,6 +248,25 @@ def _terms(args) -> int:
     return 0
 
 
+def _claims(args) -> int:
+    from claims import recalculation
+    from claims.auth import SYSTEM
+
+    with Session(get_engine()) as session:
+        listed = recalculation.recalculate(session, SYSTEM, dry_run=args.dry_run)
+        if not args.dry_run:
+            session.commit()
+    for change in listed:
+        print(f"{change.claim_number} ({change.state}): {change.old:,.2f} → {change.new:,.2f}: "
+              f"{change.why}" + (f" [{change.note}]" if change.note else ""))
+    changed = sum(1 for c in listed if c.state in recalculation.OPEN)
+    print(f"{len(listed)} claims differ; {changed} open claims "
+          + ("would be recalculated (dry run: nothing changed)" if args.dry_run
+             else "recalculated on the audit trail")
+          + "; paid claims are reported, never changed")
+    return 0
+
+
 def _fund(args) -> int:
     from datetime import date
 
@@ -650,6 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
     terms.add_argument("--key", help="load: the terms' key (default: the file name)")
     terms.add_argument("--contract", type=int, help="load: put the terms in force for it")
     terms.set_defaults(func=_terms)
+
+    claims = sub.add_parser("claims", help="claims: recalculate under the present reading of "
+                            "the terms")
+    claims.add_argument("action", choices=["recalculate"])
+    claims.add_argument("--dry-run", action="store_true",
+                        help="list the claims whose entitlement changes, change nothing")
+    claims.set_defaults(func=_claims)
 
     fund = sub.add_parser("fund", help="a contract's fund: show or settle")
     fund.add_argument("action", choices=["show", "settle"])
