@@ -177,3 +177,50 @@ def test_every_reference_mistake_is_reported_at_once_at_its_place():
     found = problems(HEAD + '[event_types.illness]\namounts = ["x"]\n'
                      '[triggers.flood]\nfixed = "1"\n[triggers.storm]\nfixed = "1"\n')
     assert [p for p, _ in found] == ["event_types.illness", "triggers.flood", "triggers.storm"]
+
+
+def test_the_documented_eligibility_patterns_are_valid_and_mean_what_they_say():
+    from datetime import date
+    from decimal import Decimal as D
+
+    from policies.calculator import HouseholdSnapshot, TriggerEvent, calculate
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "terms.md").read_text(encoding="utf-8")
+    patterns = [block.split("```")[0] for block in doc.split("```toml\n")[2:]]
+    assert len(patterns) == 3
+    head = '[policy]\ntitle = "t"\ncounty = "c"\npolicy_year = 2026\n'
+    trigger = '\n[triggers.accident]\nbase = { add = ["cost"] }\n'
+    either, flags_or_wait, hardship = (parse_terms(head + p + trigger) for p in patterns)
+
+    def paid(terms, household, day=date(2026, 1, 10)):
+        event = TriggerEvent("a", "accident", day, None, {"cost": D("100")})
+        return calculate(terms, household, [event]).events[0].reason
+
+    rich = HouseholdSnapshot("ordinary", None, D("20000"), D("8700"))
+    assert paid(either, rich) == "not_eligible"
+    assert paid(either, HouseholdSnapshot("ordinary", "marginal", D("20000"), D("8700"))) is None
+    assert paid(flags_or_wait, rich) == "not_eligible"  # no flag, and still waiting
+    assert paid(flags_or_wait, HouseholdSnapshot("ordinary", flags=frozenset({"tekun"}))) is None
+    assert paid(flags_or_wait, rich, date(2026, 2, 1)) is None
+    assert paid(hardship, HouseholdSnapshot("ordinary", "sudden_hardship", D("20000"),
+                                            D("8700"))) is None
+    assert paid(hardship, HouseholdSnapshot("lifted_out", None, D("13050"), D("8700"))) is None
+    assert paid(hardship, HouseholdSnapshot("ordinary", None, D("13050"), D("8700"))) is not None
+
+
+@pytest.mark.parametrize(("snippet", "path", "reason"), [
+    ('[[eligibility.any_of]]\nhousehold_type = ["lifted_out"]\n', "eligibility.any_of[0]",
+     "unknown key"),
+    ('[[eligibility.any_of]]\n', "eligibility.any_of[0]", "an empty condition"),
+    ('[eligibility]\nper_capita_income = { below = "1.5", at_most = "1.5" }\n',
+     "eligibility.per_capita_income", "give one of below"),
+    ('[eligibility]\nper_capita_income = { below = 1.5 }\n',
+     "eligibility.per_capita_income.below", "decimal string"),
+    ('[eligibility]\nflags = ["低保"]\n', "eligibility.flags[0]", "dibao"),
+])
+def test_eligibility_rules_are_validated_like_every_key(snippet, path, reason):
+    head = '[policy]\ntitle = "t"\ncounty = "c"\npolicy_year = 2026\n'
+    with pytest.raises(InvalidTerms) as refused:
+        parse_terms(head + snippet + '\n[triggers.accident]\nbase = { add = ["cost"] }\n')
+    problems = [(p.path, p.reason) for p in refused.value.problems]
+    assert any(p.startswith(path) and reason in r for p, r in problems), problems
