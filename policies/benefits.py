@@ -7,13 +7,14 @@ income record of source ``payout`` whose reference starts with ``contract-<id>/`
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from policies import calculator, fund, registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
@@ -63,7 +64,7 @@ def store_terms(session: Session, key: str, text: str, filename: str = "<upload>
         raise InvalidInput(str(exc), field=first.path or "source_text") from None
     digest = hashlib.sha256(text.encode()).hexdigest()
     versions = session.exec(
-        select(TermsVersion).where(TermsVersion.key == key).order_by(TermsVersion.version)
+        select(TermsVersion).where(TermsVersion.key == key).order_by(col(TermsVersion.version))
     ).all()
     for existing in versions:
         if existing.sha256 == digest:
@@ -100,7 +101,7 @@ def list_terms_versions(
     policy_year: int | None = None,
 ):
     """Terms versions, by key and version."""
-    query = select(TermsVersion).order_by(TermsVersion.key, TermsVersion.version)
+    query = select(TermsVersion).order_by(TermsVersion.key, col(TermsVersion.version))
     if key:
         query = query.where(TermsVersion.key == key)
     if policy_year is not None:
@@ -312,14 +313,14 @@ def quote_out(terms: Terms, result: calculator.Quote) -> QuoteOut:
                            reason_text=calculator.REASONS.get(e.reason) if e.reason else None)
             for e in result.events
         ],
-        totals=[t.__dict__ for t in result.totals],
+        totals=[TriggerTotalOut(**t.__dict__) for t in result.totals],
         entitled=result.entitled, already_paid=result.already_paid, due=result.due,
     )
 
 
 def quote(
     terms: Terms, household: calculator.HouseholdSnapshot, events: list[EventIn],
-    prior: list[PriorPayoutIn] = (),
+    prior: Sequence[PriorPayoutIn] = (),
 ) -> calculator.Quote:
     """Validate the events against the terms and calculate."""
     check_events(terms, events)
@@ -340,9 +341,9 @@ def income_records(session: Session, household_ids: list[int]) -> dict[int, list
     found: dict[int, list[tuple]] = {h: [] for h in household_ids}
     for start in range(0, len(household_ids), 1000):
         for household_id, period_end, record_id, per_capita in session.exec(
-            select(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id,
-                   IncomeRecord.per_capita_net_income)
-            .where(IncomeRecord.household_id.in_(household_ids[start:start + 1000]),
+            select(col(IncomeRecord.household_id), col(IncomeRecord.period_end),
+                   col(IncomeRecord.id), col(IncomeRecord.per_capita_net_income))
+            .where(col(IncomeRecord.household_id).in_(household_ids[start:start + 1000]),
                    IncomeRecord.source != IncomeSource.payout)
         ):
             found[household_id].append((period_end, record_id, per_capita))
@@ -418,7 +419,7 @@ def household_flags(session: Session, household_id: int) -> frozenset[str]:
 
 
 def quote_request(session: Session, request: QuoteRequest,
-                  recorded: list[EventIn] = ()) -> QuoteOut:
+                  recorded: Sequence[EventIn] = ()) -> QuoteOut:
     """Resolve a quote request's terms and household from the database, and calculate;
     ``recorded`` are the events of the year already received for the household."""
     contract = None
@@ -430,7 +431,7 @@ def quote_request(session: Session, request: QuoteRequest,
         if contract.terms_version_id is None:
             raise InvalidInput(f"contract {contract.contract_number} has no terms in force",
                                field="contract_id", value=request.contract_id)
-        version_id = contract.terms_version_id
+        version_id: int | None = contract.terms_version_id
     else:
         version_id = request.terms_version_id
     version = session.get(TermsVersion, version_id)
@@ -441,6 +442,7 @@ def quote_request(session: Session, request: QuoteRequest,
     if request.household is not None:
         household = request.household.to_snapshot()
     else:
+        assert request.household_id is not None  # validated: a snapshot or a household id
         household = household_snapshot(session, request.household_id,
                                        policy_year=terms.policy.policy_year, contract=contract)
     sent = {e.event_id for e in request.events}
@@ -461,7 +463,7 @@ def payouts_paid(session: Session, contract_id: int, as_of: date) -> Decimal:
     total = session.exec(
         select(func.coalesce(func.sum(IncomeRecord.transfer_poverty_insurance), 0)).where(
             IncomeRecord.source == IncomeSource.payout,
-            IncomeRecord.reference.startswith(f"contract-{contract_id}/", autoescape=True),
+            col(IncomeRecord.reference).startswith(f"contract-{contract_id}/", autoescape=True),
             IncomeRecord.period_end <= as_of,
         )
     ).one()

@@ -287,15 +287,15 @@ def _eligibility(terms: Terms, household: HouseholdSnapshot, event: TriggerEvent
     return reason, trace
 
 
-def event_base(base: Base, event: TriggerEvent) -> tuple[Decimal, list[TraceLine]]:
+def event_base(rule: Base, event: TriggerEvent) -> tuple[Decimal, list[TraceLine]]:
     """The loss the terms count for an event: the added amounts less the subtracted ones."""
     lines = []
     total = ZERO
-    for name in base.add:
+    for name in rule.add:
         value = event.amounts.get(name, ZERO)
         total += value
         lines.append(line("base", "+ %(name)s %(amount)s", name=name, amount=money(value)))
-    for name in base.subtract:
+    for name in rule.subtract:
         value = event.amounts.get(name, ZERO)
         total -= value
         lines.append(line("base", "− %(name)s %(amount)s", name=name, amount=money(value)))

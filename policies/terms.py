@@ -298,7 +298,7 @@ class Terms(Strict):
         return EventType(**builtin) if builtin else None
 
     @model_validator(mode="after")
-    def _references(self):
+    def _references(self) -> Terms:
         problems: list[tuple[tuple, str]] = []
         for name in sorted(set(self.event_types) & set(BUILTIN_EVENT_TYPES)):
             problems.append((("event_types", name), f"{name} is built in; choose another name"))
