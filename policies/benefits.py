@@ -180,7 +180,7 @@ class HouseholdSnapshotIn(SQLModel):
     covered_from: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 12, 31))
     covered_to: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 12, 31))
     flags: list[Flag] = Field(default_factory=list, description="dibao (低保), tekun (特困供养), "
-                              "disability: what eligibility conditions on flags test")
+                              "disabled_member: what eligibility conditions on flags test")
 
     def to_snapshot(self) -> calculator.HouseholdSnapshot:
         return calculator.HouseholdSnapshot(**{**self.model_dump(),
@@ -408,13 +408,13 @@ def household_snapshot(
 
 def household_flags(session: Session, household_id: int) -> frozenset[str]:
     """What eligibility conditions on flags test, from the active members: 低保 (dibao),
-    特困供养 (tekun), a disability grade (disability)."""
+    特困供养 (tekun), a disability grade (disabled_member)."""
     flags: set[str] = set()
     for dibao, tekun, grade in session.exec(
             select(Member.dibao, Member.tekun, Member.disability_grade).where(
                 Member.household_id == household_id, Member.status == MemberStatus.active)):
         flags.update(name for name, held in (("dibao", dibao), ("tekun", tekun),
-                                             ("disability", grade is not None)) if held)
+                                             ("disabled_member", grade is not None)) if held)
     return frozenset(flags)
 
 

@@ -49,7 +49,7 @@ class HouseholdSnapshot:
     monitoring_line: Decimal | None = None
     covered_from: date | None = None
     covered_to: date | None = None
-    flags: frozenset[str] = frozenset()  # dibao, tekun, disability: see terms.Flag
+    flags: frozenset[str] = frozenset()  # dibao, tekun, disabled_member: see terms.Flag
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,9 @@ REASONS = {
     "household_type": "the household type is not covered",
     "monitoring_category": "the monitoring category is not covered",
     "income_unknown": "the household's per-capita income or monitoring line is not known",
-    "income_above_limit": "per-capita income is not within the income limit",
-    "flag_missing": "the household has none of the required flags (低保, 特困, disability)",
+    "income_above_limit": "per-capita income is above the limit",
+    "income_not_below_limit": "per-capita income is not below the limit",
+    "flag_missing": "the household has none of the required flags (低保, 特困供养, a disability)",
     "not_eligible": "the household meets none of the eligibility alternatives",
     "outside_coverage": "the event is outside the coverage period",
     "waiting_period": "the event falls in the waiting period",
@@ -176,9 +177,9 @@ def _income(test: Literal["below", "at_most"], multiple: Decimal,
         if income < limit:
             return None, [line("eligibility", "per-capita income %(income)s against "
                                "%(multiple)s × line %(line)s = %(limit)s: below", **figures)]
-        return "income_above_limit", [line("eligibility", "per-capita income %(income)s against "
-                                           "%(multiple)s × line %(line)s = %(limit)s: not "
-                                           "below", **figures)]
+        return "income_not_below_limit", [line(
+            "eligibility", "per-capita income %(income)s against %(multiple)s × line %(line)s = "
+            "%(limit)s: not below", **figures)]
     if income <= limit:
         return None, [line("eligibility", "per-capita income %(income)s against %(multiple)s × "
                            "line %(line)s = %(limit)s: within", **figures)]
@@ -251,8 +252,8 @@ def _checks(node: Condition, household: HouseholdSnapshot, event: TriggerEvent,
         if held:
             yield None, [line("eligibility", "the household has %(flag)s", flag=held[0])]
         else:
-            yield "flag_missing", [line("eligibility", "the household has none of %(flags)s",
-                                        flags=", ".join(node.flags))]
+            yield "flag_missing", [line("eligibility", "the household has no %(flag)s", flag=flag)
+                                   for flag in node.flags]
     if isinstance(node, Eligibility) and node.max_income_multiple is not None:
         yield _income("at_most", node.max_income_multiple, household)
     if node.per_capita_income is not None:

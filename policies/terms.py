@@ -94,7 +94,7 @@ class Policy(Strict):
 
 
 Multiple = Annotated[Decimal, BeforeValidator(no_float), Field(gt=0, le=10)]
-Flag = Literal["dibao", "tekun", "disability"]  # 低保, 特困供养, a member with a disability
+Flag = Literal["dibao", "tekun", "disabled_member"]  # 低保, 特困供养, a member with a disability
 
 
 class IncomeTest(Strict):

@@ -67,8 +67,9 @@ def holds(group: dict, household: dict, day: date, start: date, top: bool) -> st
         if income is None or line is None:
             return "income_unknown"
         limit = q(multiple) * q(line)
-        ok = q(income) < limit if comparison == "below" else q(income) <= limit
-        if not ok:
+        if comparison == "below" and not q(income) < limit:
+            return "income_not_below_limit"
+        if comparison == "at_most" and not q(income) <= limit:
             return "income_above_limit"
     if "any_of" in group:
         found = [holds(branch, household, day, start, False) for branch in group["any_of"]]

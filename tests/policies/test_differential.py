@@ -21,7 +21,7 @@ from tests.policies.reference_calculator import CATEGORIES, TYPES, reference_pay
 CASES = int(os.environ.get("FANGPIN_DIFFERENTIAL_CASES", "2000"))
 YEAR = 2026
 PEOPLE = ("11010519491231002X", "110105195001010019", None)
-FLAGS = ("dibao", "tekun", "disability")
+FLAGS = ("dibao", "tekun", "disabled_member")
 MULTIPLES = ("1", "1.5", "2", "1.25", "0.8")
 
 
@@ -206,8 +206,9 @@ def engine(spec: dict, household: dict, events: list[dict]):
 
 
 NOTHING_PAID = {"not_covered", "household_type", "monitoring_category", "flag_missing",
-                "income_unknown", "income_above_limit", "not_eligible", "outside_coverage",
-                "waiting_period", "no_loss", "below_deductible", "no_entitlement", "no_amount"}
+                "income_unknown", "income_above_limit", "income_not_below_limit",
+                "not_eligible", "outside_coverage", "waiting_period", "no_loss",
+                "below_deductible", "no_entitlement", "no_amount"}
 
 
 def check(seed: int) -> None:

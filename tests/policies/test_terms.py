@@ -217,6 +217,7 @@ def test_the_documented_eligibility_patterns_are_valid_and_mean_what_they_say():
     ('[eligibility]\nper_capita_income = { below = 1.5 }\n',
      "eligibility.per_capita_income.below", "decimal string"),
     ('[eligibility]\nflags = ["低保"]\n', "eligibility.flags[0]", "dibao"),
+    ('[eligibility]\nflags = ["disability"]\n', "eligibility.flags[0]", "disabled_member"),
 ])
 def test_eligibility_rules_are_validated_like_every_key(snippet, path, reason):
     head = '[policy]\ntitle = "t"\ncounty = "c"\npolicy_year = 2026\n'
