@@ -4,12 +4,15 @@ recalculated on the audit trail when open, and only reported when paid."""
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlmodel import select
 
 from claims import recalculation
 from claims.auth import SYSTEM
 from claims.models import AuditEntry, Claim
 from tests.claims.conftest import EVENT_DATE, send
+from tests.claims.test_cli import fangpin
+from tests.conftest import database_url
 from tests.factories import id_number
 
 
@@ -72,3 +75,17 @@ def test_a_paid_claim_is_reported_never_changed(department, session, county):
     session.refresh(claim)
     assert (claim.state, claim.entitled, claim.paid_amount) == (
         "paid", Decimal("50000.50"), Decimal("50000.50"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request, tmp_path_factory):
+    yield from database_url(request.param, tmp_path_factory, "recalculate")
+
+
+def test_the_command_line_lists_and_changes_nothing_on_a_dry_run(fresh_url):
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    assert fangpin(fresh_url, "demo", "--households", "20").returncode == 0
+    listed = fangpin(fresh_url, "claims", "recalculate", "--dry-run")
+    assert listed.returncode == 0, listed.stderr
+    # the demo's claims were computed by this calculator: nothing differs
+    assert "0 claims differ" in listed.stdout and "dry run: nothing changed" in listed.stdout

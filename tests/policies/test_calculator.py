@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.calculator import HouseholdSnapshot, PriorPayout, TriggerEvent, calculate
-from policies.terms import parse_terms
+from policies.terms import Terms, parse_terms
 
 HEAD = '''
 [policy]
@@ -257,3 +257,35 @@ def test_the_order_of_a_years_bills_does_not_change_the_total(bills, random):
     shuffled = [bill(f"e{i}", date(2026, 2, 1) + timedelta(days=i), amount, person=person)
                 for i, (amount, person) in enumerate(random.sample(bills, len(bills)))]
     assert calculate(TERMS, HOUSEHOLD, events).due == calculate(TERMS, HOUSEHOLD, shuffled).due
+
+
+# ---------------------------------------------------------------- per-event rules (issue 15)
+
+def _accident_terms(caps: str, deductible: str) -> Terms:
+    return parse_terms(HEAD + '''
+[triggers.accident]
+base = { add = ["cost"] }
+bands = [{ up_to = "20000", ratio = "0.9" }, { up_to = "50000", ratio = "0.333" }, { ratio = "1" }]
+''' + deductible + caps)
+
+
+DEDUCTIBLES = ['', 'deductible = { amount = "3000", per = "event" }\n',
+               'deductible = { amount = "3000", per = "year" }\n']
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(amounts, st.sampled_from([PERSON, SPOUSE])), min_size=1, max_size=8),
+       st.sampled_from(DEDUCTIBLES), st.decimals(min_value=0, max_value=60000, places=2))
+def test_a_per_event_cap_cuts_each_event_alone_and_nothing_else(losses, deductible, cap):
+    events = [TriggerEvent(f"e{i}", "accident", date(2026, 2, 1) + timedelta(days=i), person,
+                           {"cost": loss}) for i, (loss, person) in enumerate(losses)]
+    uncapped = calculate(_accident_terms("", deductible), HOUSEHOLD, events).events
+    capped = calculate(_accident_terms(f'caps = {{ per_event = "{cap}" }}\n', deductible),
+                       HOUSEHOLD, events).events
+    for free, cut, (loss, _) in zip(uncapped, capped, losses, strict=True):
+        # each event: its own entitlement, cut to the cap, whatever the others were cut
+        assert cut.payout == min(free.payout, cap)
+        assert cut.payout <= loss  # ratios are at most 100%
+        if loss == 0:
+            assert (cut.payout, cut.reason) == (D("0.00"), "no_loss")
+        assert (cut.reason == "cap_reached") == (free.payout > cap)
