@@ -364,12 +364,14 @@ def household_snapshot(
     contract: PolicyContract | None = None,
     lines: dict[tuple[int, int], Decimal | None] | None = None,
     incomes: dict[int, list[tuple]] | None = None, named: bool | None = None,
+    flags: dict[int, frozenset[str]] | None = None,
 ) -> calculator.HouseholdSnapshot:
     """What eligibility needs, read from the registry: type, category, the latest per-capita
     income recorded before the policy year ends, the line of the household's region and year,
     and the contract's coverage (none if the contract names households and not this one).
-    ``lines`` and ``incomes`` are a caller's lookups made in advance for many households, and
-    ``named`` whether a naming contract names it, when the caller knows."""
+    ``lines``, ``incomes`` and ``flags`` (household_flags) are a caller's lookups made in
+    advance for many households, and ``named`` whether a naming contract names it, when the
+    caller knows."""
     household = session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",
@@ -402,20 +404,25 @@ def household_snapshot(
         monitoring_category=household.monitoring_category,
         per_capita_income=income, monitoring_line=line,
         covered_from=covered_from, covered_to=covered_to,
-        flags=household_flags(session, household_id),
+        flags=(flags[household_id] if flags is not None and household_id in flags
+               else household_flags(session, [household_id])[household_id]),
     )
 
 
-def household_flags(session: Session, household_id: int) -> frozenset[str]:
-    """What eligibility conditions on flags test, from the active members: 低保 (dibao),
-    特困供养 (tekun), a disability grade (disabled_member)."""
-    flags: set[str] = set()
-    for dibao, tekun, grade in session.exec(
-            select(Member.dibao, Member.tekun, Member.disability_grade).where(
-                Member.household_id == household_id, Member.status == MemberStatus.active)):
-        flags.update(name for name, held in (("dibao", dibao), ("tekun", tekun),
-                                             ("disabled_member", grade is not None)) if held)
-    return frozenset(flags)
+def household_flags(session: Session, household_ids: list[int]) -> dict[int, frozenset[str]]:
+    """What eligibility conditions on flags test, for each household, from its active
+    members: 低保 (dibao), 特困供养 (tekun), a disability grade (disabled_member)."""
+    flags: dict[int, set[str]] = {h: set() for h in household_ids}
+    for start in range(0, len(household_ids), 1000):
+        for household_id, dibao, tekun, grade in session.exec(
+                select(col(Member.household_id), col(Member.dibao), col(Member.tekun),
+                       col(Member.disability_grade)).where(
+                    col(Member.household_id).in_(household_ids[start:start + 1000]),
+                    Member.status == MemberStatus.active)):
+            flags[household_id].update(
+                name for name, held in (("dibao", dibao), ("tekun", tekun),
+                                        ("disabled_member", grade is not None)) if held)
+    return {h: frozenset(held) for h, held in flags.items()}
 
 
 def quote_request(session: Session, request: QuoteRequest,
