@@ -232,21 +232,23 @@ def _checks(node: Condition, household: HouseholdSnapshot, event: TriggerEvent,
             covered_from: date, waiting: bool) -> Iterator[Verdict]:
     """The verdict of each condition of a group, lazily: the caller stops at a failure."""
     category = household.monitoring_category or "none"
-    if node.household_types is not None:
-        if household.household_type in node.household_types:
-            yield None, [line("eligibility", "household type %(type)s is covered",
-                              type=household.household_type)]
-        else:
-            yield "household_type", [line("eligibility", "household type %(type)s is not "
-                                          "covered", type=household.household_type)]
-    if node.monitoring_categories is not None:
-        if category in node.monitoring_categories:
-            yield None, [line("eligibility", "monitoring category %(category)s is covered",
-                              category=category)]
-        else:
-            yield "monitoring_category", [line(
-                "eligibility", "monitoring category %(category)s is not covered",
-                category=category)]
+    types, categories = node.household_types, node.monitoring_categories
+    if types is not None and household.household_type not in types:
+        yield "household_type", [line("eligibility", "household type %(type)s is not covered",
+                                      type=household.household_type)]
+    if categories is not None and category not in categories:
+        yield "monitoring_category", [line(
+            "eligibility", "monitoring category %(category)s is not covered", category=category)]
+    if types is not None and categories is not None:
+        yield None, [line("eligibility", "household type %(type)s and monitoring category "
+                          "%(category)s are covered", type=household.household_type,
+                          category=category)]
+    elif types is not None:
+        yield None, [line("eligibility", "household type %(type)s is covered",
+                          type=household.household_type)]
+    elif categories is not None:
+        yield None, [line("eligibility", "monitoring category %(category)s is covered",
+                          category=category)]
     if node.flags is not None:
         held = [flag for flag in node.flags if flag in household.flags]
         if held:
