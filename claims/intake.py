@@ -5,12 +5,15 @@ opens (or adds to) the household's claim for that trigger and year; one over the
 threshold raises an early warning; an unknown person waits in quarantine.
 
 Storing and evaluating are separate so that a department's burst of bills costs it one insert
-each, while the evaluation, which reads the household's whole year, runs in bulk."""
+each, while the evaluation, which reads the household's whole year, runs in bulk. Both take
+their locks in the one order written down in claims.locks."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -44,6 +47,7 @@ from policies.terms import BUILTIN_EVENT_TYPES
 from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
 
 MAX_BATCH = 10_000
+STORE_CHUNK = 1000  # events stored per statement and, with between_chunks, per transaction
 EVALUATOR_LOCK = 2  # the PostgreSQL advisory lock of the evaluator (audit's is 1)
 MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assistance_paid",
                 "other_insurance_paid")
@@ -188,9 +192,13 @@ def refuse_conflict(outcome: Outcome) -> Outcome:
 
 
 def receive(session: Session, actor: Actor, raw_events: list[Any],
-            today: date | None = None) -> list[Outcome]:
+            today: date | None = None,
+            between_chunks: Callable[[], None] | None = None) -> list[Outcome]:
     """A batch: every event is checked on its own (a bad one never blocks the rest) and the
-    good ones are stored together for evaluation; one outcome per event; flushes."""
+    good ones are stored for evaluation, STORE_CHUNK at a time; one outcome per event;
+    flushes. ``between_chunks`` (the handler's commit) lets a large batch give way between
+    chunks: on SQLite a single event then waits for one chunk, not for the whole batch (each
+    event is stored once whatever the chunks, so a batch cut short is simply sent again)."""
     today = today or date.today()
     known = KnownTypes(session)
     outcomes: list[Outcome | None] = [None] * len(raw_events)
@@ -212,9 +220,14 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
                                       field=exc.field)
             continue
         good.append((index, event))
-    stored = store_checked(session, actor, [event for _, event in good])
-    for (index, _), outcome in zip(good, stored, strict=True):
-        outcomes[index] = outcome
+    for start in range(0, len(good), STORE_CHUNK):
+        if start and between_chunks is not None:
+            between_chunks()
+            time.sleep(0)  # and the interpreter's turn, to a request waiting for it
+        chunk = good[start:start + STORE_CHUNK]
+        stored = store_checked(session, actor, [event for _, event in chunk])
+        for (index, _), outcome in zip(chunk, stored, strict=True):
+            outcomes[index] = outcome
     return outcomes
 
 

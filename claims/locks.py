@@ -6,14 +6,17 @@ locks in this order, and only through the helpers below:
 
 0. job locks: the evaluator's advisory lock (``intake.EVALUATOR_LOCK``), the nightly runs'
    session locks (``db.run_lock``) — before anything else;
-1. trigger events being inserted: a batch inserts its new rows sorted by source id
-   (``policies.bulk.insert_new_returning``), so two overlapping batches queue on their first
-   common event instead of each holding one the other waits for;
+1. trigger events: a batch inserts its new rows sorted by source id
+   (``policies.bulk.insert_new_returning``; group commit takes departments in id order), so
+   two overlapping batches queue on their first common event instead of each holding one the
+   other waits for; a replay locks its one event (quarantined or failed, so never one the
+   evaluator is taking);
 2. household rows, by id (:func:`households`);
 3. claim rows, by id (:func:`claims`, :func:`claims_where`; ``lifecycle.transition`` locks its
    claim itself, so no step can forget it);
 4. payment batch and payment rows, by id (:func:`payments`);
-5. monitoring windows and their follow-ups;
+5. monitoring windows, follow-ups and eliminations (a bank confirmation opens or extends
+   the household's window after its payment lines);
 6. the audit chain, always last: ``audit.record`` queues its entry in the session and the
    entries are appended, hashed and numbered under the chain's lock just before the commit
    (:func:`claims.audit.append_pending`), so the chain lock is held only for the commit.
