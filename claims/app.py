@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from claims import evaluator, scheduler
+from claims import evaluator, locks, scheduler
 from claims.api import admin as admin_api
 from claims.api import benefits as benefits_api
 from claims.api import claims as claims_api
@@ -209,6 +209,9 @@ def create_app() -> FastAPI:
                              "message": "a number or date in the request is out of range"},
                             status_code=422)
 
+    # Inside the request log: a request retried after a transient database error is one
+    # request, answered as if nothing had happened (claims.locks).
+    app.add_middleware(locks.RetryTransient)
     app.add_middleware(RequestLog)
 
     @app.get("/healthz", tags=["operations"])

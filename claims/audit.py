@@ -10,6 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from claims.auth import Actor
@@ -44,23 +46,66 @@ def entry_hash(entry: AuditEntry) -> str:
 def record(
     session: Session, actor: Actor, entity: str, entity_id: Any, action: str, *,
     reason: str = "", before: dict | None = None, after: dict | None = None,
-) -> AuditEntry:
-    """Append an entry for a change; flushes. Appends are serialised so the chain never forks
-    (an advisory lock on PostgreSQL; SQLite transactions already write one at a time)."""
+) -> None:
+    """Note an entry for a change; it joins the chain when the transaction commits (or at
+    :func:`append_pending`), so taking the chain's lock is always the transaction's last lock
+    (see claims.locks). An entry noted in a savepoint that is rolled back is dropped with it."""
+    pending = session.info.setdefault(PENDING, [])
+    pending.append((session.get_nested_transaction() or session.get_transaction(), AuditEntry(
+        at=utcnow(), actor=actor.label, entity=entity, entity_id=str(entity_id), action=action,
+        reason=reason, before=jsonable(before), after=jsonable(after), prev_hash="", hash="")))
+
+
+def append_pending(session: Session) -> int:
+    """Append the session's noted entries to the chain, numbered and hashed in the order they
+    were noted; flushes. Appends are serialised so the chain never forks (an advisory lock on
+    PostgreSQL held to the commit; SQLite transactions already write one at a time)."""
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return 0
     advisory_xact_lock(session.connection(), CHAIN_LOCK)
     last = session.exec(
         select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()
-    entry = AuditEntry(
-        id=(last[0] + 1) if last else 1, at=utcnow(), actor=actor.label, entity=entity,
-        entity_id=str(entity_id), action=action, reason=reason,
-        before=jsonable(before), after=jsonable(after),
-        prev_hash=last[1] if last else GENESIS, hash="",
-    )
-    entry.hash = entry_hash(entry)
-    session.add(entry)
+    number, previous = (last[0], last[1]) if last else (0, GENESIS)
+    for _, entry in pending:
+        number += 1
+        entry.id, entry.prev_hash = number, previous
+        entry.hash = previous = entry_hash(entry)
+        session.add(entry)
     session.flush()
-    return entry
+    return len(pending)
+
+
+PENDING = "fangpin.audit_pending"
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _append_at_commit(session: OrmSession) -> None:
+    if not session.in_nested_transaction():  # a savepoint's commit is not the end
+        append_pending(session)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _drop_rolled_back(session: OrmSession, previous) -> None:
+    pending = session.info.get(PENDING)
+    if not pending:
+        return
+
+    def within(transaction) -> bool:
+        while transaction is not None:
+            if transaction is previous:
+                return True
+            transaction = transaction.parent
+        return False
+
+    session.info[PENDING] = [(t, e) for t, e in pending if not within(t)]
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _drop_unfinished(session: OrmSession, transaction) -> None:
+    if transaction.parent is None:  # closed without a commit: its entries go with it
+        session.info.pop(PENDING, None)
 
 
 @dataclass(frozen=True)

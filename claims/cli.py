@@ -346,7 +346,7 @@ def _import_events(args) -> int:
         actor = Actor("client", clients[0].id, clients[0].name,
                       organisation=clients[0].organisation)
         raw, row_errors = read_events(path.read_bytes(), path.name)
-        outcomes = intake.receive(session, actor, raw)
+        outcomes = intake.receive(session, actor, raw, between_chunks=session.commit)
         session.commit()
     evaluator.evaluate_all(get_engine())
     with Session(get_engine()) as session:

@@ -47,10 +47,13 @@ def _sqlite_begin_reading(connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, deferred: bool = False,
+                **kwargs) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and a busy timeout, and its folder.
     ``read_only`` engines (the workers of a distributed run) only read, and on SQLite read
-    beside a writer instead of waiting for it."""
+    beside a writer instead of waiting for it. ``deferred`` SQLite engines (the evaluator's)
+    also read beside the writer and take the write lock only at their first write, which
+    SQLite refuses — a transient error, retried — if another writer committed meanwhile."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -64,7 +67,8 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
         kwargs.setdefault("pool_timeout", 300)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        sa.event.listen(engine, "begin", _sqlite_begin_reading if read_only else _sqlite_begin)
+        sa.event.listen(engine, "begin",
+                        _sqlite_begin_reading if read_only or deferred else _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
-from claims import intake
+from claims import intake, locks
 from claims.auth import Actor
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
@@ -77,7 +78,8 @@ def _pass_lead(queue: _Queue) -> None:
 
 async def _write(queue: _Queue, session: Session, batch: list[_Waiting]) -> None:
     try:
-        results = await run_in_threadpool(_store_all, session, batch)
+        results = await run_in_threadpool(
+            locks.retrying, partial(_store_all, session, batch), what="storing single events")
     except Exception as exc:  # the transaction failed: every event in it failed
         results = [exc] * len(batch)
     finally:
@@ -104,7 +106,9 @@ def _store_all(session: Session, batch: list[_Waiting]) -> list:
                 results[index] = exc
                 continue
             by_actor.setdefault(waiting.actor, []).append(index)
-        for actor, indexes in by_actor.items():
+        # Departments in id order, each one's events sorted by source id: the lock order
+        # (claims.locks) of a transaction that inserts events.
+        for actor, indexes in sorted(by_actor.items(), key=lambda item: item[0].id or 0):
             outcomes = intake.store_checked(session, actor, [batch[i].event for i in indexes])
             for index, outcome in zip(indexes, outcomes, strict=True):
                 try:

@@ -5,12 +5,15 @@ opens (or adds to) the household's claim for that trigger and year; one over the
 threshold raises an early warning; an unknown person waits in quarantine.
 
 Storing and evaluating are separate so that a department's burst of bills costs it one insert
-each, while the evaluation, which reads the household's whole year, runs in bulk."""
+each, while the evaluation, which reads the household's whole year, runs in bulk. Both take
+their locks in the one order written down in claims.locks."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle
+from claims import audit, lifecycle, locks
 from claims.auth import SYSTEM, Actor
 from claims.db import advisory_xact_lock
 from claims.models import (
@@ -44,6 +47,7 @@ from policies.terms import BUILTIN_EVENT_TYPES
 from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
 
 MAX_BATCH = 10_000
+STORE_CHUNK = 1000  # events stored per statement and, with between_chunks, per transaction
 EVALUATOR_LOCK = 2  # the PostgreSQL advisory lock of the evaluator (audit's is 1)
 MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assistance_paid",
                 "other_insurance_paid")
@@ -188,9 +192,13 @@ def refuse_conflict(outcome: Outcome) -> Outcome:
 
 
 def receive(session: Session, actor: Actor, raw_events: list[Any],
-            today: date | None = None) -> list[Outcome]:
+            today: date | None = None,
+            between_chunks: Callable[[], None] | None = None) -> list[Outcome]:
     """A batch: every event is checked on its own (a bad one never blocks the rest) and the
-    good ones are stored together for evaluation; one outcome per event; flushes."""
+    good ones are stored for evaluation, STORE_CHUNK at a time; one outcome per event;
+    flushes. ``between_chunks`` (the handler's commit) lets a large batch give way between
+    chunks: on SQLite a single event then waits for one chunk, not for the whole batch (each
+    event is stored once whatever the chunks, so a batch cut short is simply sent again)."""
     today = today or date.today()
     known = KnownTypes(session)
     outcomes: list[Outcome | None] = [None] * len(raw_events)
@@ -212,9 +220,14 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
                                       field=exc.field)
             continue
         good.append((index, event))
-    stored = store_checked(session, actor, [event for _, event in good])
-    for (index, _), outcome in zip(good, stored, strict=True):
-        outcomes[index] = outcome
+    for start in range(0, len(good), STORE_CHUNK):
+        if start and between_chunks is not None:
+            between_chunks()
+            time.sleep(0)  # and the interpreter's turn, to a request waiting for it
+        chunk = good[start:start + STORE_CHUNK]
+        stored = store_checked(session, actor, [event for _, event in chunk])
+        for (index, _), outcome in zip(chunk, stored, strict=True):
+            outcomes[index] = outcome
     return outcomes
 
 
@@ -282,19 +295,33 @@ def store_checked(session: Session, actor: Actor, events: list[EventIn]) -> list
 def evaluate_received(session: Session, limit: int = 500) -> int:
     """Evaluate the oldest events still waiting, in the order they arrived; returns how many.
     One evaluator runs at a time (a PostgreSQL advisory lock; SQLite writes one at a time), so
-    a household's events are always taken in order; flushes."""
+    a household's events are always taken in order. Each household-year's new events are
+    assessed together, with one calculation over the year's events: linear in their number,
+    however many of one person's events wait. Flushes."""
     advisory_xact_lock(session.connection(), EVALUATOR_LOCK)
     events = session.exec(select(TriggerEvent).where(
         TriggerEvent.status == EventStatus.received).order_by(TriggerEvent.id).limit(limit)).all()
     if not events:
         return 0
-    cache = Cache()
-    cache.prefetch(session, events)
-    with session.no_autoflush:  # everything it reads was prefetched; write once at the end
-        for event in events:
-            evaluate(session, event, cache)
+    _evaluate(session, events)
     session.flush()
     return len(events)
+
+
+def _evaluate(session: Session, events: list[TriggerEvent]) -> None:
+    """Match events to households and contracts (in arrival order), then assess each
+    household-year's accepted ones together; the caller flushes."""
+    cache = Cache()
+    cache.prefetch(session, events)
+    years: dict[tuple[int, int], list[TriggerEvent]] = {}
+    with session.no_autoflush:  # everything it reads was prefetched; write once at the end
+        for event in events:
+            key = _match(session, event, cache)
+            if key is not None:
+                years.setdefault(key, []).append(event)
+        for (household_id, _), new in years.items():
+            contract = session.get(PolicyContract, new[0].contract_id)
+            _assess(session, cache.households[household_id], contract, new, cache)
 
 
 def _claim_number(session: Session, claim_id: int | None) -> str | None:
@@ -319,6 +346,24 @@ class Cache:
         self.named: set[tuple[int, int]] | None = None  # (contract, household) named insured
         self.terms: dict[int, tuple] = {}  # terms version id → (version, terms)
         self.values: dict[int, calculator.TriggerEvent] = {}  # event id → calculator's value
+        self.losses: dict[tuple[int, int], dict[tuple, list[TriggerEvent]]] = {}
+
+    def same_loss(self, key: tuple[int, int], event: TriggerEvent) -> TriggerEvent | None:
+        """The household-year's accepted event that reported the same loss as ``event``, if
+        any; otherwise ``event`` is noted as that loss's first report."""
+        loss = loss_of(event)
+        if loss is None:
+            return None
+        losses = self.losses.get(key)
+        if losses is None:
+            losses = self.losses[key] = {}
+            for earlier in self.year_events[key]:
+                losses.setdefault(loss_of(earlier), []).append(earlier)
+        for first in losses.get(loss, ()):
+            if _is_same_loss(first, event):
+                return first
+        losses.setdefault(loss, []).append(event)
+        return None
 
     def _prefetch_lines(self, session: Session, household_ids: list[int]) -> None:
         """The monitoring line of every affected village for the contracts' years."""
@@ -339,25 +384,23 @@ class Cache:
                     None if line is None else registry.line_view(session, line)["amount"])
 
     def prefetch(self, session: Session, events: list[TriggerEvent]) -> None:
-        """Read the members, households (locked, in id order, so concurrent batches cannot
-        deadlock), incomes and earlier events that a batch's evaluation needs, in bulk."""
+        """Read the members, households and claims (locked in the order of claims.locks),
+        incomes and earlier events that a batch's evaluation needs, in bulk."""
         numbers = sorted({e.id_number for e in events})
         self.members = {}
         for start in range(0, len(numbers), 1000):
             self.members.update((m.id_number, m) for m in session.exec(
                 select(Member).where(Member.id_number.in_(numbers[start:start + 1000]))))
         household_ids = sorted({m.household_id for m in self.members.values()})
-        for start in range(0, len(household_ids), 1000):
-            # Held here: the session keeps loaded rows only while something refers to them.
-            self.households.update((h.id, h) for h in session.exec(select(Household).where(
-                Household.id.in_(household_ids[start:start + 1000]))
-                .order_by(Household.id).with_for_update()))
+        # The lock order (claims.locks): the households, then their claims, each by id.
+        self.households = {h.id: h for h in locks.households(session, household_ids)}
         self.incomes = benefits.income_records(session, household_ids)
         self._prefetch_lines(session, household_ids)
         self.claims = {h: [] for h in household_ids}
         self.named = set()
         contracts = session.exec(select(PolicyContract.id).where(
             PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]))).all()
+        claim_ids: list[int] = []
         for start in range(0, len(household_ids), 1000):
             chunk = household_ids[start:start + 1000]
             for event in session.exec(select(TriggerEvent).where(
@@ -365,12 +408,14 @@ class Cache:
                     TriggerEvent.status == EventStatus.accepted).order_by(TriggerEvent.id)):
                 self.year_events.setdefault((event.household_id, event.contract_id),
                                             []).append(event)
-            for claim in session.exec(select(Claim).where(Claim.household_id.in_(chunk))):
-                self.claims[claim.household_id].append(claim)
+            claim_ids.extend(session.exec(select(Claim.id).where(
+                Claim.household_id.in_(chunk))).all())
             self.named.update(session.exec(select(
                 InsuredHousehold.contract_id, InsuredHousehold.household_id).where(
                 InsuredHousehold.household_id.in_(chunk),
                 InsuredHousehold.contract_id.in_(contracts))).all())
+        for claim in locks.claims(session, claim_ids):
+            self.claims[claim.household_id].append(claim)
         for contract_id in contracts:
             for household_id in household_ids:
                 self.year_events.setdefault((household_id, contract_id), [])
@@ -406,20 +451,20 @@ def covering_contract(session: Session, household: Household, on: date,
     return contract
 
 
-def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) -> None:
-    """Match an event to its household and contract, and open or extend a claim; the caller
-    flushes (in a batch, once for all)."""
-    cache = cache or Cache()
-    if cache.members is not None:
-        member = cache.members.get(event.id_number)
-    else:
-        member = session.exec(select(Member).where(Member.id_number == event.id_number)).first()
+def evaluate(session: Session, event: TriggerEvent) -> None:
+    """Evaluate one event on its own (a replay); the caller flushes."""
+    _evaluate(session, [event])
+
+
+def _match(session: Session, event: TriggerEvent, cache: Cache) -> tuple[int, int] | None:
+    """Match an event to its member, household and contract; the household-year to assess it
+    in, or None when it is settled here (quarantined, not covered, a loss already reported)."""
+    member = cache.members.get(event.id_number)
     if member is None:
         event.status, event.reason = EventStatus.quarantined, (
             f"no member has ID number {event.id_number}; correct it and replay")
-        return
-    household = (cache.households[member.household_id] if cache.members is not None
-                 else _lock_household(session, member.household_id))  # prefetch locked it
+        return None
+    household = cache.households[member.household_id]
     event.member_id, event.household_id = member.id, household.id
     contract = covering_contract(session, household, event.event_date, cache)
     if household.status != HouseholdStatus.active or member.status != MemberStatus.active:
@@ -428,31 +473,51 @@ def evaluate(session: Session, event: TriggerEvent, cache: Cache | None = None) 
         event.status = EventStatus.not_covered
         event.reason = ("no policy covers the household on the event date" if contract is None
                         else f"contract {contract.contract_number} has no terms in force")
-        return
-    event.status, event.contract_id, event.reason = EventStatus.accepted, contract.id, ""
+        return None
+    event.contract_id, event.reason = contract.id, ""
     key = (household.id, contract.id)
-    if cache.members is None or key not in cache.year_events:
-        cache.year_events[key] = _year_events(session, household.id, contract.id)
-    else:
-        cache.year_events[key].append(event)
-    _assess(session, household, contract, event, cache)
+    first = cache.same_loss(key, event)
+    if first is not None:
+        event.status, event.payout, event.same_loss_of = EventStatus.same_loss, Decimal(
+            "0.00"), first.id
+        event.claim_id = first.claim_id
+        event.reason = (f"the same loss was reported as event {first.source_event_id}"
+                        f"{'' if first.client_id == event.client_id else ' by another source'};"
+                        " it is paid once")
+        return None
+    event.status = EventStatus.accepted
+    cache.year_events[key].append(event)
+    return key
 
 
-def _lock_household(session: Session, household_id: int) -> Household:
-    """Serialise the evaluation of one household's events (PostgreSQL row lock; SQLite
-    transactions already write one at a time)."""
-    return session.exec(select(Household).where(Household.id == household_id)
-                        .with_for_update()).one()
+# What tells one loss from another of the same person, trigger and date: these details must
+# be given and equal ("identity"); those under "agree" must not differ where both give them.
+SAME_LOSS = {
+    "illness": {"identity": ("admission_date", "discharge_date"), "agree": ("hospital",)},
+    "disability": {"identity": ("grade",), "agree": ("certificate_number", "disability_type")},
+}
 
 
-def _year_events(session: Session, household_id: int, contract_id: int) -> list[TriggerEvent]:
-    return session.exec(select(TriggerEvent).where(
-        TriggerEvent.household_id == household_id, TriggerEvent.contract_id == contract_id,
-        TriggerEvent.status == EventStatus.accepted).order_by(TriggerEvent.id)).all()
+def loss_of(event: TriggerEvent) -> tuple | None:
+    """The identity of the loss an event reports, or None when its details cannot tell."""
+    rule = SAME_LOSS.get(event.type)
+    details = event.payload.get("details", {})
+    if rule is None or any(not details.get(name) for name in rule["identity"]):
+        return None
+    return (event.type, event.id_number, event.event_date,
+            *(details[name] for name in rule["identity"]))
+
+
+def _is_same_loss(first: TriggerEvent, event: TriggerEvent) -> bool:
+    a, b = first.payload.get("details", {}), event.payload.get("details", {})
+    return all(not a.get(name) or not b.get(name) or a[name] == b[name]
+               for name in SAME_LOSS[event.type]["agree"])
 
 
 def _assess(session: Session, household: Household, contract: PolicyContract,
-            event: TriggerEvent, cache: Cache) -> None:
+            new: list[TriggerEvent], cache: Cache) -> None:
+    """Assess a household-year's new events (already among the year's events, in arrival
+    order) with one calculation, and bring every claim of the year up to date."""
     if contract.terms_version_id not in cache.terms:
         version = benefits.get_terms_version(session, contract.terms_version_id)
         cache.terms[contract.terms_version_id] = (version, benefits.terms_of(version))
@@ -469,49 +534,65 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         if e.id not in cache.values:  # each stored payload is read once per call
             cache.values[e.id] = EventIn.model_validate(e.payload).to_event(event_id=key)
     quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events])
-    mine = next(r for r in quote.events if r.event_id == f"{event.id:012d}")
-    event.warning = mine.warning
-    if mine.warning:
-        session.add(EarlyWarning(
-            household_id=household.id, trigger=event.type, source="event", event_id=event.id,
-            text=next((t.text for t in mine.trace if t.step == "warning"), "early warning")))
-    if mine.reason and mine.payout == 0:
-        event.reason = calculator.REASONS.get(mine.reason, mine.reason)
+    results = {r.event_id: r for r in quote.events}
+    by_trigger: dict[str, list[TriggerEvent]] = {}
+    for event in new:
+        mine = results[f"{event.id:012d}"]
+        event.warning, event.payout = mine.warning, mine.payout
+        if mine.warning:
+            session.add(EarlyWarning(
+                household_id=household.id, trigger=event.type, source="event",
+                event_id=event.id,
+                text=next((t.text for t in mine.trace if t.step == "warning"), "early warning")))
+        if mine.reason and mine.payout == 0:
+            event.reason = calculator.REASONS.get(mine.reason, mine.reason)
+        by_trigger.setdefault(event.type, []).append(event)
     entitled = {t.trigger: t.entitled for t in quote.totals}
-    if cache.claims is not None:
-        claims = {c.trigger: c for c in cache.claims[household.id]
-                  if c.policy_year == contract.policy_year}
-    else:
-        claims = {c.trigger: c for c in session.exec(select(Claim).where(
-            Claim.household_id == household.id, Claim.policy_year == contract.policy_year))}
-    # Every claim of the year is brought up to date, not only this trigger's: a late bill of
-    # one trigger can take room of a cap it shares with another.
+    claims = {c.trigger: c for c in cache.claims[household.id]
+              if c.policy_year == contract.policy_year}
+    reason = _naming(new)
+    # Every claim of the year is brought up to date, not only the new events' triggers': a
+    # late bill of one trigger can take room of a cap it shares with another.
     for trigger, claim in claims.items():
-        if trigger != event.type:
+        if trigger not in by_trigger:
             _recalculate(session, claim, entitled.get(trigger, Decimal("0.00")), version.id,
-                         quote, by_key, event, terms.notice_days)
-    claim = claims.get(event.type)
-    new_total = entitled.get(event.type, Decimal("0.00"))
-    # What this event adds to the year's entitlement (a late bill dated earlier than others
-    # may change how the total splits between events, never the total).
-    event.payout = new_total - (claim.entitled if claim is not None else Decimal("0.00"))
-    if claim is None:
-        if new_total > 0:
-            claim = open_claim(session, household.id, contract, version.id, event.type,
-                               new_total, _results(quote, by_key, event.type), source="event",
-                               actor=SYSTEM, notice_days=terms.notice_days)
-            if cache.claims is not None:
+                         quote, by_key, reason, terms.notice_days)
+    for trigger, mine in by_trigger.items():
+        claim = claims.get(trigger)
+        new_total = entitled.get(trigger, Decimal("0.00"))
+        # Together the new events add what the year's entitlement grew by; each carries its
+        # own part as calculated and the last the rest (a late bill dated earlier than others
+        # may change how the total splits between events, never the total).
+        added = new_total - (claim.entitled if claim is not None else Decimal("0.00"))
+        mine[-1].payout = added - sum((e.payout for e in mine[:-1]), Decimal("0.00"))
+        if claim is None:
+            if new_total > 0:
+                claim = open_claim(session, household.id, contract, version.id, trigger,
+                                   new_total, _results(quote, by_key, trigger), source="event",
+                                   actor=SYSTEM, notice_days=terms.notice_days)
                 cache.claims[household.id].append(claim)
-    elif claim.state in (ClaimState.rejected, ClaimState.withdrawn):
-        event.payout = Decimal("0.00")
-        event.reason = (f"claim {claim.claim_number} is {claim.state}; a supervisor may "
-                        "reconsider it with this bill")
-        _recalculate(session, claim, new_total, version.id, quote, by_key, event,
-                     terms.notice_days)
-    else:
-        _recalculate(session, claim, new_total, version.id, quote, by_key, event,
-                     terms.notice_days)
-    event.claim_id = claim.id if claim is not None else None
+        elif claim.state in (ClaimState.rejected, ClaimState.withdrawn):
+            for event in mine:
+                event.payout = Decimal("0.00")
+                event.reason = (f"claim {claim.claim_number} is {claim.state}; a supervisor "
+                                "may reconsider it with this bill")
+            _recalculate(session, claim, new_total, version.id, quote, by_key, _naming(mine),
+                         terms.notice_days)
+        else:
+            _recalculate(session, claim, new_total, version.id, quote, by_key, _naming(mine),
+                         terms.notice_days)
+        for event in mine:
+            event.claim_id = claim.id if claim is not None else None
+
+
+def _naming(events: list[TriggerEvent]) -> str:
+    """The events that changed a claim, as its audit entry gives the reason."""
+    ids = [e.source_event_id for e in events]
+    if len(ids) == 1:
+        return f"event {ids[0]}"
+    if len(ids) <= 3:
+        return f"events {', '.join(ids)}"
+    return f"{len(ids)} events, {ids[0]} … {ids[-1]}"
 
 
 def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
@@ -522,7 +603,7 @@ def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
 
 
 def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: int,
-                 quote: calculator.Quote, by_key: dict, event: TriggerEvent,
+                 quote: calculator.Quote, by_key: dict, reason: str,
                  notice_days: int) -> None:
     """Bring a claim's entitlement up to date; a paid claim that is owed more reopens, one
     whose payment is under way is reopened once it is paid."""
@@ -548,8 +629,7 @@ def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: 
         claim.due_date = lifecycle.due_date_for(ClaimState.public_notice, date.today(),
                                                 notice_days)
     audit.record(session, SYSTEM, "claim", claim.claim_number, "recalculate",
-                 reason=f"event {event.source_event_id}", before=before,
-                 after=lifecycle.snapshot(claim))
+                 reason=reason, before=before, after=lifecycle.snapshot(claim))
 
 
 def open_claim(session: Session, household_id: int, contract: PolicyContract, version_id: int,

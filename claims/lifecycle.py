@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, select
 
-from claims import audit
+from claims import audit, locks
 from claims.auth import Actor, Forbidden
 from claims.models import AppUser, Claim, ClaimRecord, ClaimState, Member, Role, utcnow
 from claims.settings import get_settings
@@ -205,6 +205,9 @@ def transition(
     elif actor.kind != "system":
         raise Forbidden(f"{action_name} happens only through payments and new events",
                         field="action", value=action_name)
+    # Every step holds its claim, read fresh when first locked: a step taken at the same
+    # moment by someone else is seen here, never overwritten.
+    locks.claims(session, [claim.id])
     if claim.state not in action.sources:
         raise InvalidTransition(
             f"claim {claim.claim_number} is {claim.state}; {action_name} needs it to be "

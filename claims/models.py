@@ -62,6 +62,7 @@ class EventStatus(Coded):
     not_covered = "not_covered"  # stored, but no policy covers the household that day
     quarantined = "quarantined"  # the ID number matches no member: a clerk corrects it
     failed = "failed"  # its evaluation raised an error (in the log); a clerk replays it
+    same_loss = "same_loss"  # a loss already reported (same_loss_of): linked, never paid again
 
 
 class ClaimState(Coded):
@@ -92,7 +93,8 @@ LABELS_ZH = {
         "disabled_federation": "残联", "emergency_management": "应急管理局",
         "traffic_police": "交警", "education": "教育局"},
     "EventStatus": {"received": "已接收", "accepted": "已受理", "not_covered": "不在保障范围",
-                    "quarantined": "待核实", "failed": "评估失败"},
+                    "quarantined": "待核实", "failed": "评估失败",
+                    "same_loss": "同一损失已报"},
     "ClaimState": {
         "opened": "已立案", "investigating": "入户调查", "village_review": "民主评议",
         "public_notice": "公示", "approval": "审批", "payment_pending": "待支付",
@@ -191,6 +193,7 @@ class TriggerEvent(SQLModel, table=True):
     claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
     payout: Decimal | None = Field(default=None, sa_type=Money, nullable=True)
     warning: bool = False
+    same_loss_of: int | None = Field(default=None, foreign_key="trigger_event.id")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, monitoring
+from claims import audit, lifecycle, locks, monitoring
 from claims.auth import SYSTEM, Actor
 from claims.models import (
     Claim,
@@ -47,9 +47,8 @@ def create_batch(session: Session, actor: Actor) -> PaymentBatch:
         Payment.state.in_([PaymentState.pending, PaymentState.exported]))
     # Locked, so two batches made at once cannot both take a claim (the partial unique index
     # on payment.claim_id is the last line of defence).
-    claims = session.exec(select(Claim).where(
-        Claim.state == ClaimState.payment_pending, Claim.id.not_in(busy))
-        .order_by(Claim.id).with_for_update()).all()
+    claims = locks.claims_where(session, Claim.state == ClaimState.payment_pending,
+                                Claim.id.not_in(busy))
     if not claims:
         raise Conflict("no approved claim is waiting for payment", field="claims")
     batch = PaymentBatch(batch_number="", created_by=actor.id if actor.kind == "user" else None)
@@ -130,6 +129,14 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
     """Import the bank's confirmation line by line; importing it twice changes nothing."""
     get_batch(session, batch_id)
     table = read_table(data, filename, CONFIRMATION_ALIASES, [("payment_id",), ("status",)])
+    # The lock order (claims.locks): every claim the file pays, then its payment lines, each
+    # in id order, before any line is applied.
+    numbers = {int(raw) for raw in table.frame["payment_id"]
+               if raw.isascii() and raw.isdigit() and len(raw) <= 18}
+    lines = dict(session.execute(select(Payment.id, Payment.claim_id).where(
+        Payment.id.in_(numbers), Payment.batch_id == batch_id)).all()) if numbers else {}
+    locks.claims(session, lines.values())
+    locks.payments(session, lines)
     results = []
     for row, line in table.frame.iterrows():
         raw_id, status = line["payment_id"], line["status"].lower()
@@ -173,8 +180,7 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
         result = "already_paid" if payment.state == PaymentState.paid else "error"
         return LineResult(row, str(payment.id), result,
                           "" if result == "already_paid" else f"the line is {payment.state}")
-    claim = session.exec(select(Claim).where(Claim.id == payment.claim_id)
-                         .with_for_update()).one()
+    claim = session.get(Claim, payment.claim_id)  # locked by confirm
     claim.paid_amount += payment.amount
     _record_payout(session, claim, payment)
     monitoring.open_or_extend(session, claim, date.today())

@@ -94,8 +94,9 @@ def insert_new_returning(
     """Insert rows given column by column, skipping those whose ``unique`` columns are taken
     (by earlier rows or a concurrent writer); returns ``returning`` of the rows inserted.
 
-    SQLite (3.35+): one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING per ``chunk``
-    rows; PostgreSQL: COPY into a scratch table and one INSERT … SELECT of the same kind.
+    Rows go in sorted by ``unique``, so overlapping batches cannot deadlock. SQLite (3.35+):
+    one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING per ``chunk`` rows; PostgreSQL:
+    COPY into a scratch table and one INSERT … SELECT … ORDER BY of the same kind.
     Columns named in ``stored`` already hold the stored form (JSON as text); ``same`` gives
     the values shared by every row; the returned columns must be stored as their Python
     value (ids, codes).
@@ -104,6 +105,10 @@ def insert_new_returning(
     rows = _stored_rows(connection.dialect, table, columns, stored)
     if not rows:
         return []
+    # In the order of the unique key: two batches that overlap then wait on their first
+    # common row instead of each holding a row the other needs (a deadlock on PostgreSQL).
+    keys = [list(columns).index(u) for u in unique if u in columns]
+    rows.sort(key=lambda row: tuple(row[k] for k in keys))
     same = same or {}
     shared = _stored_rows(connection.dialect, table, {name: [value] for name, value in
                                                       same.items()}, stored)[0] if same else ()
@@ -114,7 +119,8 @@ def insert_new_returning(
         _copy(connection, scratch, names, [row + shared for row in rows])
         inserted = [tuple(row) for row in connection.exec_driver_sql(
             f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
-            f"FROM {scratch} ON CONFLICT ({', '.join(unique)}) DO NOTHING "
+            f"FROM {scratch} ORDER BY {', '.join(unique)} "
+            f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
             f"RETURNING {', '.join(returning)}")]
         connection.exec_driver_sql(f"DROP TABLE {scratch}")
         return inserted

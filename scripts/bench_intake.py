@@ -13,16 +13,23 @@ validates the same body and stores nothing (the floor), then from this process:
   drain   — the evaluator (here in this process, as `fangpin evaluate` runs it) evaluating
             the first 10,000 events received: events per second. The service's own
             evaluator thread is off during the run, so intake is measured alone.
+  stream  — 4 clients stream batches of 500 events without pause while single events are
+            offered at 20 a second, with the service's own evaluator thread on (issue 20: on
+            SQLite single events waited up to 7.9 s behind the batches): the single events'
+            p99 and max, against the floor of the same single events on the same server with
+            nothing streaming.
 The last line prints the figures against the targets (single ≥ 50% of the floor with p99
-< 50 ms; batches ≥ 20,000 events/s on SQLite).
+< 50 ms; batches ≥ 20,000 events/s on SQLite; single p99 < 500 ms while batches stream).
 
     python scripts/bench_intake.py [--requests 4000] [--households 5000] [--engine postgresql]
+    python scripts/bench_intake.py --only stream [--stream-seconds 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -131,6 +138,62 @@ async def single(port: int, bodies: list[dict], rate: float | None = None
     return len(bodies) / elapsed, latencies[int(len(latencies) * 0.99) - 1] * 1000
 
 
+def streamer(port: int, ids: list[str], c: int, size: int, done, stored) -> None:
+    """One client sending batches of ``size`` events back to back until ``done`` is set (a
+    process of its own, so the single events' client never waits behind it)."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
+                      headers={"Authorization": f"Bearer {KEY}"}) as client:
+        n = 0
+        while not done.is_set():
+            body = [event(i, ids[(c * 7919 + n * size + i) % len(ids)], f"stream{c}-{n}")
+                    for i in range(size)]
+            response = client.post("/api/events/batch", json=body)
+            if response.status_code != 200:
+                raise SystemExit(f"batch {response.status_code}: {response.text[:300]}")
+            with stored.get_lock():
+                stored.value += size
+            n += 1
+
+
+async def stream(port: int, ids: list[str], seconds: float, streaming: int = 4,
+                 size: int = 500, rate: float = 20) -> tuple[list[float], int]:
+    """Single events offered at ``rate`` a second for ``seconds`` while ``streaming`` client
+    processes send batches of ``size`` events back to back: the single events' latencies (s,
+    sorted, each from when it was due) and how many batch events were stored meanwhile."""
+    done, stored = multiprocessing.Event(), multiprocessing.Value("i", 0)
+    streams = [multiprocessing.Process(target=streamer, args=(port, ids, c, size, done, stored))
+               for c in range(streaming)]
+    for process in streams:
+        process.start()
+    latencies: list[float] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
+                                     headers={"Authorization": f"Bearer {KEY}"}) as client:
+            async def one(k: int, due: float) -> None:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                response = await client.post("/api/events", json=event(
+                    k, ids[(k * 104729) % len(ids)], f"stream-single-{streaming}"))
+                latencies.append(time.perf_counter() - due)
+                if response.status_code not in (200, 202):
+                    raise SystemExit(f"single {response.status_code}: {response.text[:300]}")
+
+            await asyncio.sleep(2 if streaming else 0)  # the streams are under way
+            started = time.perf_counter()
+            await asyncio.gather(*(one(k, started + k / rate)
+                                   for k in range(int(seconds * rate))))
+    finally:
+        done.set()
+        for process in streams:
+            process.join(timeout=120)
+    if any(process.exitcode for process in streams):
+        raise SystemExit("a streaming client failed (see above)")
+    return sorted(latencies), stored.value
+
+
+def percentile(sorted_values: list[float], share: float) -> float:
+    return sorted_values[max(0, int(len(sorted_values) * share) - 1)]
+
+
 def batches(port: int, bodies: list[dict], size: int = 10_000) -> float:
     started = time.perf_counter()
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600,
@@ -153,6 +216,8 @@ def main() -> None:
     parser.add_argument("--evaluate", type=int, default=10_000,
                         help="events the evaluator takes for its figure")
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--only", choices=["all", "stream"], default="all")
+    parser.add_argument("--stream-seconds", type=float, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         schema = None
@@ -163,10 +228,18 @@ def main() -> None:
             admin = make_engine(POSTGRES_URL)
             with admin.begin() as conn:
                 conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            admin.dispose()
             url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
         ids = prepare(url, args.households)
         env = {**os.environ, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_LEVEL": "WARNING",
                "PYTHONPATH": str(ROOT), "FANGPIN_EVALUATE_EVENTS": "separately"}
+        if args.only == "stream":
+            try:
+                streamed = stream_figures(url, ids, env, Path(tmp), args.stream_seconds)
+            finally:
+                drop(schema)
+            print(streamed)
+            return
         fangpin_port, floor_port = free_port(), free_port()
         log = Path(tmp) / "fangpin.log"
         servers = [start(["claims.main:app"], env, fangpin_port, log),
@@ -202,10 +275,10 @@ def main() -> None:
             for server in servers:
                 server.terminate()
                 server.wait(timeout=30)
-            if schema:
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
+        try:
+            streamed = stream_figures(url, ids, env, Path(tmp), args.stream_seconds)
+        finally:
+            drop(schema)
     print(f"floor (bare endpoint): {floor_rps:,.0f} requests/s; p99 {floor_p99:.1f} ms at "
           f"{target:,.0f} requests/s")
     print(f"fangpin single events: {rps:,.0f} requests/s; p99 {p99:.1f} ms at "
@@ -216,6 +289,38 @@ def main() -> None:
           f"bare endpoint's {floor_rps:,.0f} (target ≥ 50%), p99 {p99:.1f} ms at half the "
           f"floor's rate (target < 50 ms); batches {batch_rate:,.0f} events/s (target ≥ 20,000);"
           f" evaluator {drain_rate:,.0f} events/s")
+    print(streamed)
+
+
+def drop(schema: str | None) -> None:
+    if schema:
+        admin = make_engine(POSTGRES_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def stream_figures(url: str, ids: list[str], env: dict, tmp: Path, seconds: float) -> str:
+    """Single events while 4 clients stream batches, on a server with its evaluator thread
+    on, against the same single events with nothing streaming (the floor); one line."""
+    port, log = free_port(), tmp / "stream.log"
+    server = start(["claims.main:app"], {**env, "FANGPIN_EVALUATE_EVENTS": "in_process"},
+                   port, log)
+    try:
+        quiet, _ = asyncio.run(stream(port, ids, min(seconds, 10), streaming=0))
+        busy, stored = asyncio.run(stream(port, ids, seconds))
+    except BaseException:
+        print(log.read_text()[-3000:], file=sys.stderr)
+        raise
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    floor = percentile(quiet, 0.99)
+    p99 = percentile(busy, 0.99)
+    return (f"single events while 4 clients stream 500-event batches ({stored:,} events "
+            f"stored in {seconds:.0f} s, evaluator on): p99 {p99 * 1000:.0f} ms, max "
+            f"{busy[-1] * 1000:.0f} ms, over {len(busy)} events (target p99 < 500 ms); with "
+            f"nothing streaming p99 {floor * 1000:.0f} ms (p99 ratio {p99 / floor:.1f}×)")
 
 
 if __name__ == "__main__":

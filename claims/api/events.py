@@ -62,7 +62,7 @@ def submit_batch(session: SessionDep, actor: Department,
                  events: Annotated[list[Any], Body(max_length=intake.MAX_BATCH, description=(
                      "events, each shaped as for POST /api/events"))]):
     """Submit up to 10,000 events; each gets its own outcome and bad ones never block the rest."""
-    outcomes = intake.receive(session, actor, events)
+    outcomes = intake.receive(session, actor, events, between_chunks=session.commit)
     session.commit()
     evaluator.notify()
     return JSONResponse({"results": [_body(o) for o in outcomes], "counts": _counts(outcomes)})
@@ -77,7 +77,7 @@ def submit_file(session: SessionDep, actor: Department,
     if len(data) > limit:
         raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
     raw, row_errors = read_events(data, file.filename or "events.csv")
-    outcomes = intake.receive(session, actor, raw)
+    outcomes = intake.receive(session, actor, raw, between_chunks=session.commit)
     session.commit()
     evaluator.notify()
     results = [*row_errors, *[_body(o) for o in outcomes]]

@@ -54,14 +54,14 @@ def test_an_event_that_fails_is_set_aside_and_the_rest_go_on(engine, monkeypatch
         county = build_county(session)
     department = Actor("client", county.client_id, "医保局")
     receive(engine, department, illness("OK-1"), illness("BAD"), illness("OK-2", seq=2))
-    real = intake.evaluate
+    real = intake._match
 
-    def evaluate(session, event, cache=None):
+    def match(session, event, cache):
         if event.source_event_id == "BAD":
             raise RuntimeError("a bug")
         return real(session, event, cache)
 
-    monkeypatch.setattr(intake, "evaluate", evaluate)
+    monkeypatch.setattr(intake, "_match", match)
     assert evaluator.evaluate_all(engine) == 3
     with Session(engine) as session:
         statuses = dict(session.exec(select(TriggerEvent.source_event_id,
@@ -71,7 +71,7 @@ def test_an_event_that_fails_is_set_aside_and_the_rest_go_on(engine, monkeypatch
             TriggerEvent.source_event_id == "BAD")).one()
         assert "RuntimeError" in bad.reason
         assert session.exec(select(Claim)).one().entitled == 7500 * 2
-    monkeypatch.setattr(intake, "evaluate", real)
+    monkeypatch.setattr(intake, "_match", real)
     with Session(engine) as session:  # once fixed, a clerk replays it
         outcome = intake.replay(session, SYSTEM, bad.id, bad.id_number)
         session.commit()

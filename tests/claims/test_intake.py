@@ -255,3 +255,44 @@ def test_a_batch_of_unknown_types_reads_the_stored_terms_once(department, engine
         sa.event.remove(engine, "before_cursor_execute", count)
     assert response.json()["counts"] == {"rejected": 50}
     assert len(reads) == 1
+
+
+def test_one_loss_reported_by_two_departments_is_paid_once(department, session, county):
+    """The same grade-3 disability from the disabled persons' federation and civil affairs
+    used to open two payments (2 × the fixed amount); the second report is linked to the
+    first. Another grade, or another hospital stay, is another loss."""
+    from fastapi.testclient import TestClient
+
+    from claims.auth import SYSTEM
+    from claims.people import create_client
+
+    create_client(session, SYSTEM, "残联", "disabled_federation", key="fpk_test-federation")
+    session.commit()
+    disability = {"type": "disability", "event_date": EVENT_DATE.isoformat(),
+                  "id_number": id_number(seq=1), "amounts": {},
+                  "details": {"grade": "3", "disability_type": "肢体"}}
+    first = send(department, session, {**disability, "event_id": "MED-D1"})
+    with TestClient(department.app,
+                    headers={"Authorization": "Bearer fpk_test-federation"}) as federation:
+        second = send(federation, session, {
+            **disability, "event_id": "FED-7",
+            "details": {**disability["details"], "certificate_number": "41108119900101003X"}})
+        other_grade = send(federation, session, {
+            **disability, "event_id": "FED-8", "id_number": id_number(seq=2),
+            "details": {"grade": "3"}})
+    assert first["status"] == "accepted" and first["payout"] == "2000.00"
+    assert second["status"] == "same_loss" and second["payout"] == "0.00"
+    assert second["claim_number"] == first["claim_number"] and "MED-D1" in second["reason"]
+    assert other_grade["status"] == "accepted"  # another person's loss
+    claim = session.exec(select(Claim).where(Claim.trigger == "disability")).one()
+    assert claim.entitled == Decimal("4000.00")  # two people, not three reports
+    stay = {"admission_date": "2026-01-03", "discharge_date": "2026-01-20",
+            "hospital": "禹州市人民医院"}
+    a = send(department, session, illness("STAY-1") | {"details": stay})
+    b = send(department, session, illness("STAY-2") | {"details": stay})
+    c = send(department, session, illness("STAY-3") | {
+        "details": {**stay, "discharge_date": "2026-01-21"}})
+    assert [a["status"], b["status"], c["status"]] == ["accepted", "same_loss", "accepted"]
+    linked, first_stay = (session.exec(select(TriggerEvent).where(
+        TriggerEvent.source_event_id == source)).one() for source in ("STAY-2", "STAY-1"))
+    assert linked.same_loss_of == first_stay.id and b["same_loss_of"] == first_stay.id
