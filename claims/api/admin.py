@@ -11,7 +11,7 @@ from sqlmodel import SQLModel, select
 
 from claims import audit, people
 from claims.api.deps import SessionDep
-from claims.auth import Actor, Forbidden, staff
+from claims.auth import Actor, Forbidden, require_county, staff
 from claims.models import ApiClient, AppUser, Organisation, Role
 
 router = APIRouter(prefix="/api/admin", tags=["administration"])
@@ -20,6 +20,7 @@ def _administration(actor: Annotated[Actor, Depends(staff())]) -> Actor:
     if actor.role not in (Role.admin, Role.auditor):
         raise Forbidden("users and API clients are for administrators (auditors may read)",
                         field="role", value=actor.role)
+    require_county(actor, "users and API clients")
     return actor
 
 

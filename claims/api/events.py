@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, File, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from claims import evaluator, group_commit, intake
+from claims import access, evaluator, group_commit, intake
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, CurrentActor, department, staff
 from claims.models import Claim, EventStatus, Role, TriggerEvent
@@ -104,10 +104,13 @@ def _event_views(session, events: list[TriggerEvent]) -> list[dict[str, Any]]:
 @router.get("/events")
 def list_events(session: SessionDep, actor: CurrentActor, page: PageDep,
                 status: str | None = None):
-    """A department sees the events it submitted; staff see all."""
+    """A department sees the events it submitted; staff see those of their area (a user
+    limited to some townships: only events matched to a household there)."""
     query = select(TriggerEvent).order_by(TriggerEvent.id.desc())
     if actor.kind == "client":
         query = query.where(TriggerEvent.client_id == actor.id)
+    else:
+        query = access.by_household_in_area(query, TriggerEvent.household_id, actor)
     if status:
         query = query.where(TriggerEvent.status == status)
     rows, count = registry.paginate(session, query, page)
@@ -126,14 +129,15 @@ def read_event(source_event_id: str, session: SessionDep, actor: Department):
     return _event_views(session, [event])[0]
 
 
-quarantine = APIRouter(prefix="/api/quarantine", tags=["events"],
-                       dependencies=[Depends(staff(Role.clerk))])
+# Quarantined events are matched to no household yet: county-wide.
+quarantine = APIRouter(prefix="/api/quarantine", tags=["events"], dependencies=[
+    Depends(staff(Role.clerk, county="the quarantine"))])
 
 
 @quarantine.get("")
 def list_quarantine(session: SessionDep, page: PageDep):
     """Events waiting for a clerk: their ID number matches no member, or their evaluation
-    failed."""
+    failed (county-wide: whose household they are is not known yet)."""
     query = select(TriggerEvent).where(TriggerEvent.status.in_(
         [EventStatus.quarantined, EventStatus.failed])).order_by(TriggerEvent.id)
     rows, count = registry.paginate(session, query, page)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import audit, intake, lifecycle, nightly, reports
+from claims import access, audit, intake, lifecycle, masking, nightly, reports
 from claims.api.deps import SessionDep
 from claims.models import (
     AuditEntry,
@@ -32,11 +32,10 @@ from claims.models import (
     TriggerEvent,
 )
 from claims.settings import get_settings
-from claims.web import masking
 from claims.web import session as web_session
 from claims.web.i18n import DEFAULT, LANGUAGES, N_, environment, translator
 from policies import benefits, registry
-from policies.errors import DomainError
+from policies.errors import DomainError, NotFound
 from policies.models import utcnow
 from policies.registry import PageRequest
 from risk.models import HouseholdScore
@@ -110,22 +109,35 @@ def check_csrf(request: Request, user: web_session.SignedIn, token: str | None) 
 
 
 def need_role(request: Request, user: web_session.SignedIn, *roles: str) -> None:
-    if user.user.role not in roles:
-        raise PageError(403, text_for(request, "Your role may not open this page."))
+    try:
+        access.require_role(user.actor, roles)
+    except DomainError:
+        raise PageError(403, text_for(request, "Your role may not open this page.")) from None
+
+
+def gate(request: Request, check, not_found: str = N_("Not found, or not in your area.")):
+    """Run a check of claims.access; a refusal becomes the page's error in the user's
+    language (404 for a row outside the area, 403 for county-wide data)."""
+    try:
+        return check()
+    except NotFound:
+        raise PageError(404, text_for(request, not_found)) from None
+    except DomainError as refused:
+        if refused.field == "townships":
+            raise PageError(403, text_for(request, COUNTY_WIDE)) from None
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
+
+
+COUNTY_WIDE = N_("This is county-wide; your account is limited to some townships.")
 
 
 def _claims_in_area(query, user: web_session.SignedIn):
-    """Limit a query of claims to the user's townships (joining households only then)."""
-    if user.villages is None:
-        return query
-    return _visible_households(query.join(Household, Household.id == Claim.household_id), user)
+    return access.claims_in_area(query, user.actor)
 
 
 def _visible_households(query, user: web_session.SignedIn):
-    """Limit a query joined to households to the user's townships."""
-    if user.villages is not None:
-        query = query.where(Household.village_id.in_(user.villages))
-    return query
+    return access.households_in_area(query, user.actor)
 
 
 # --- signing in and out -----------------------------------------------------------------------
@@ -253,7 +265,7 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
         approved=money[0] or Decimal("0.00"), paid=money[1] or Decimal("0.00"),
         year=today.year, by_township=list(by_township), by_trigger=list(by_trigger),
         new_warnings=new_warnings,
-        funds=_funds(session, today) if user.villages is None else [],
+        funds=[] if access.limited(user.actor) else _funds(session, today),
         counted_at=utcnow())
 
 
@@ -402,12 +414,9 @@ def claims_queue(request: Request, session: SessionDep, user: User,
 
 def _claim_for(session: Session, request: Request, user: web_session.SignedIn,
                claim_id: int) -> tuple[Claim, Household]:
-    _ = translator(language_of(request))
-    claim = session.get(Claim, claim_id)
-    household = session.get(Household, claim.household_id) if claim else None
-    if claim is None or (user.villages is not None and household.village_id not in user.villages):
-        raise PageError(404, _("No such claim, or not in your area."))
-    return claim, household
+    claim = gate(request, lambda: access.claim(session, user.actor, claim_id),
+                 N_("No such claim, or not in your area."))
+    return claim, session.get(Household, claim.household_id)
 
 
 ACTION_ORDER = ["start_investigation", "submit_survey", "record_review", "start_notice",
@@ -600,11 +609,8 @@ def close_warning_page(request: Request, session: SessionDep, user: User, warnin
     check_csrf(request, user, csrf_token)
     need_role(request, user, Role.clerk, Role.supervisor, Role.admin)
     _ = translator(language_of(request))
-    warning = session.get(EarlyWarning, warning_id)
-    household = session.get(Household, warning.household_id) if warning else None
-    if warning is None or (user.villages is not None
-                           and household.village_id not in user.villages):
-        raise PageError(404, _("No such warning, or not in your area."))
+    warning = gate(request, lambda: access.warning(session, user.actor, warning_id),
+                   N_("No such warning, or not in your area."))
     if len(outcome.strip()) < 2 or warning.status != "open":
         raise PageError(422, _("Say what the office did (at least two characters)."))
     warning.status, warning.outcome = "closed", outcome.strip()[:500]
