@@ -15,20 +15,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import select
 from starlette.routing import Mount
 
-from claims import access, changes, intake, masking, people
-from claims.auth import SYSTEM, Actor
+from claims import intake, people
+from claims.auth import SYSTEM
 from claims.models import (
-    AuditEntry,
     EarlyWarning,
-    Household,
     IncomeRecord,
-    Member,
     MonitoringLine,
     PaymentBatch,
     Role,
@@ -37,9 +33,7 @@ from claims.models import (
 from claims.web import session as web_session
 from policies import registry
 from policies.models import (
-    HouseholdUpdate,
     IncomeRecordCreate,
-    MemberUpdate,
     NationalStandardCreate,
     RegionCreate,
 )
