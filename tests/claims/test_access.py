@@ -20,16 +20,21 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 from starlette.routing import Mount
 
-from claims import intake, people
+from claims import changes, intake, masking, people
 from claims.auth import SYSTEM
 from claims.models import (
+    AppUser,
+    AuditEntry,
     EarlyWarning,
+    Household,
     IncomeRecord,
     MonitoringLine,
+    Payment,
     PaymentBatch,
     Role,
     TriggerEvent,
 )
+from claims.settings import get_settings
 from claims.web import session as web_session
 from policies import registry
 from policies.models import (
@@ -422,3 +427,182 @@ def test_every_route_as_every_role_and_area_against_the_table(app, session):
     assert not (failed or wrongly_allowed or wrongly_denied), "\n".join(
         ["server errors:", *failed, "wrongly allowed:", *wrongly_allowed,
          "wrongly denied:", *wrongly_denied])
+
+
+# --- lists of a township-limited user -----------------------------------------------------------
+
+def _token_of(session, username: str, role: str, **settings) -> dict:
+    user, token = people.create_user(session, SYSTEM, username=username, full_name=username,
+                                     role=role)
+    people.update_user(session, SYSTEM, user, **settings)
+    session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+LISTS = {"/api/households": "id", "/api/members": "household_id",
+         "/api/income-records": "household_id", "/api/claims": "household_id",
+         "/api/warnings": "household_id", "/api/monitoring/households": "household_id"}
+
+
+def test_a_township_limited_user_lists_only_the_rows_of_its_townships(app, session):
+    world = _world(session)
+    limited = TestClient(app, headers=_token_of(session, "limited", Role.clerk,
+                                                townships=[world["township_A"]]))
+    everyone = TestClient(app, headers=_token_of(session, "whole", Role.clerk))
+    for path, household_field in LISTS.items():
+        seen = {row[household_field] for row in limited.get(path).json()["data"]}
+        assert seen == {world["household_id_A"]}, path
+        assert {row[household_field] for row in everyone.get(path).json()["data"]} == {
+            world["household_id_A"], world["household_id_B"]}, path
+    # a filter naming the other township's household finds nothing, as if it did not exist
+    other = limited.get("/api/claims", params={"household_id": world["household_id_B"]})
+    assert other.json() == {"data": [], "count": 0}
+    assert limited.get(f"/api/households/{world['household_id_B']}").json()["message"] == (
+        f"household {world['household_id_B']} does not exist or is not in your area")
+    assert limited.get("/api/households/999999").json()["message"] == (
+        "household 999999 does not exist or is not in your area")
+
+
+# --- personal data ------------------------------------------------------------------------------
+
+def test_pure_masking_of_personal_fields():
+    masked = masking.fields({"name": "张三丰", "id_number": "41108119650312001X",
+                             "phone": "13800001234", "bank_account": "6228480000000000001",
+                             "household_number": "H0001", "head_name": None})
+    assert masked == {"name": "张*丰", "id_number": "4110**********001X",
+                      "phone": "138****1234", "bank_account": "****0001",
+                      "household_number": "H0001", "head_name": None}
+    before, after = changes.diff({"bank_account": "6228480000000000001", "relocated": False},
+                                 {"bank_account": "6228480000000000099", "relocated": False})
+    assert (before, after) == ({"bank_account": "****0001"}, {"bank_account": "****0099"})
+
+
+def test_the_api_masks_personal_data_and_reveals_it_only_with_permission_on_the_trail(
+        app, session):
+    world = _world(session)
+    household_id, member_id = world["household_id_A"], world["member_id_A"]
+    plain = TestClient(app, headers=_token_of(session, "plain", Role.clerk))
+    shown = plain.get(f"/api/households/{household_id}").json()
+    assert shown["bank_account"] == "****0001" and shown["head_name"] == "成*0"
+    member = plain.get(f"/api/members/{member_id}").json()
+    assert member["id_number"] == masking.id_number(world["id_number_A"])
+    assert member["name"] == "成*0"
+    listed = plain.get("/api/members", params={"household_id": household_id}).json()
+    assert all("*" in m["id_number"] for m in listed["data"])
+    # the full values: no permission, no values
+    assert plain.get(f"/api/households/{household_id}?reveal=true").status_code == 403
+    assert plain.get("/api/members?reveal=true").status_code == 403
+
+    revealer = TestClient(app, headers=_token_of(session, "revealer", Role.clerk,
+                                                 may_reveal=True))
+    full = revealer.get(f"/api/households/{household_id}?reveal=true").json()
+    assert full["bank_account"] == "6228480000000000001"
+    one = revealer.get("/api/members", params={"household_id": household_id,
+                                                "reveal": "true"}).json()
+    assert world["id_number_A"] in {m["id_number"] for m in one["data"]}
+    # revealing one household is not exporting many
+    assert revealer.get("/api/members?reveal=true").status_code == 403
+    exporter = TestClient(app, headers=_token_of(session, "exporter", Role.auditor,
+                                                 may_export=True))
+    everyone = exporter.get("/api/members?reveal=true&limit=1000").json()
+    assert {m["id_number"] for m in everyone["data"]} >= {world["id_number_A"],
+                                                          world["id_number_B"]}
+    trail = session.exec(select(AuditEntry.actor, AuditEntry.action, AuditEntry.after)
+                         .where(AuditEntry.action.in_(["reveal", "export"]))
+                         .order_by(AuditEntry.id)).all()
+    assert [(a, action) for a, action, _ in trail] == [
+        ("user:revealer", "reveal"), ("user:revealer", "reveal"), ("user:exporter", "export")]
+    assert trail[-1][2]["rows"] == len(everyone["data"])
+
+
+# --- every change on the audit trail ------------------------------------------------------------
+
+def _trail(session, entity: str, entity_id) -> list[tuple]:
+    return [(e.action, e.before, e.after) for e in session.exec(
+        select(AuditEntry).where(AuditEntry.entity == entity,
+                                 AuditEntry.entity_id == str(entity_id))
+        .order_by(AuditEntry.id))]
+
+
+def test_registry_changes_are_on_the_trail_from_the_api_the_pages_and_imports(app, session):
+    world = _world(session)
+    clerk = TestClient(app, headers=_token_of(session, "clerk", Role.clerk))
+    household_id = world["household_id_A"]
+    number = session.get(Household, household_id).household_number
+    # the API: a new bank account, a member's name
+    assert clerk.patch(f"/api/households/{household_id}",
+                       json={"bank_account": "6228480000000000777"}).status_code == 200
+    assert clerk.patch(f"/api/members/{world['member_id_A']}",
+                       json={"name": "李四光"}).status_code == 200
+    assert _trail(session, "household", number)[-1] == (
+        "change_bank_account", {"bank_account": "****0001"}, {"bank_account": "****0777"})
+    assert _trail(session, "member", world["member_id_A"])[-1] == (
+        "update", {"name": "成*0"}, {"name": "李*光"})
+    # nothing changed, nothing recorded
+    clerk.patch(f"/api/households/{household_id}", json={"bank_account": "6228480000000000777"})
+    assert len(_trail(session, "household", number)) == 1
+    # an import (the CLI's `fangpin import` calls the same function): one entry for the file,
+    # one for each household whose bank account it changed
+    csv = ("户编号,行政区划代码,户类型,姓名,证件号码,与户主关系,开户银行,银行账号\n"
+           f"{number},411081100200,脱贫户,成员0,{world['id_number_A']},户主,农商行,"
+           "6228480000000000888\n").encode()
+    report = changes.import_households(session, SYSTEM, csv, "households.csv")
+    session.commit()
+    assert report.written, report.errors
+    assert _trail(session, "household_import", "households.csv")[0][0] == "import"
+    assert _trail(session, "household", number)[-1] == (
+        "change_bank_account", {"bank_name": "农村商业银行", "bank_account": "****0777"},
+        {"bank_name": "农商行", "bank_account": "****0888"})
+    # contracts and users, as administrators change them
+    admin = TestClient(app, headers=_token_of(session, "boss", Role.admin))
+    assert admin.patch(f"/api/contracts/{world['contract_id']}",
+                       json={"insured_headcount": 12000}).status_code == 200
+    assert _trail(session, "policy_contract", "FPB-TEST")[-1] == (
+        "update", {"insured_headcount": 10000}, {"insured_headcount": 12000})
+    line = admin.patch(f"/api/monitoring-lines/{world['line_id']}",
+                       json={"fixed_amount": "9000"})
+    assert line.status_code == 200
+    assert _trail(session, "monitoring_line", world["line_id"])[-1][0] == "update"
+    user = session.exec(select(AppUser).where(AppUser.username == "clerk")).one()
+    people.update_user(session, SYSTEM, user, townships=[world["township_A"]],
+                       may_reveal=True)
+    assert _trail(session, "user", "clerk")[-1] == (
+        "update", {"townships": None, "may_reveal": False},
+        {"townships": [world["township_A"]], "may_reveal": True})
+
+
+def test_a_bank_account_changed_shortly_before_a_batch_is_flagged_for_the_supervisor(
+        app, session, monkeypatch):
+    world = _world(session)
+    household_id, claim_id = world["household_id_A"], world["claim_id_A"]
+    clerk = TestClient(app, headers=_token_of(session, "clerk", Role.clerk))
+    assert clerk.patch(f"/api/households/{household_id}",
+                       json={"bank_account": "6228480000000000777"}).status_code == 200
+    batch = PaymentBatch(batch_number="PB-FLAG")
+    session.add(batch)
+    session.flush()
+    session.add(Payment(batch_id=batch.id, claim_id=claim_id, amount=Decimal("100.00"),
+                        bank_account="6228480000000000777", state="pending"))
+    session.commit()
+    supervisor = TestClient(app, headers=_token_of(session, "sup", Role.supervisor))
+    read = supervisor.get(f"/api/payment-batches/{batch.id}").json()
+    assert read["bank_changes_flagged"] == 1 and read["bank_change_flag_days"] == 30
+    assert read["lines"][0]["bank_account_changed_at"] is not None
+    assert read["lines"][0]["bank_account"] == "****0777"  # masked in the API too
+    # a batch made more than FANGPIN_BANK_CHANGE_FLAG_DAYS after the change: no flag
+    batch.created_at += timedelta(days=31)
+    session.add(batch)
+    session.commit()
+    assert supervisor.get(f"/api/payment-batches/{batch.id}").json()[
+        "bank_changes_flagged"] == 0
+    monkeypatch.setattr(get_settings(), "bank_change_flag_days", 40)
+    assert supervisor.get(f"/api/payment-batches/{batch.id}").json()[
+        "bank_changes_flagged"] == 1
+    # and on the batch's page
+    user = session.exec(select(AppUser).where(AppUser.username == "sup")).one()
+    web_session.set_password(session, SYSTEM, user, PASSWORD)
+    key, _web = web_session.sign_in(session, "sup", PASSWORD)
+    session.commit()
+    page = TestClient(app, cookies={web_session.COOKIE: key, "fangpin_lang": "en"}).get(
+        f"/payments/{batch.id}")
+    assert "bank account changed within 40 days before this batch" in page.text
