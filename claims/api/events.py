@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, File, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from claims import access, evaluator, group_commit, intake
+from claims import access, evaluator, group_commit, intake, masking
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, CurrentActor, department, staff
 from claims.models import Claim, EventStatus, Role, TriggerEvent
@@ -93,12 +93,22 @@ def _counts(outcomes: list[intake.Outcome], extra_rejected: int = 0) -> dict[str
     return counts
 
 
-def _event_views(session, events: list[TriggerEvent]) -> list[dict[str, Any]]:
-    """Events as departments and staff read them, with the number of the claim each joined."""
+def _event_views(session, events: list[TriggerEvent], masked: bool = True
+                 ) -> list[dict[str, Any]]:
+    """Events as departments and staff read them, with the number of the claim each joined;
+    ``masked``, the ID number (in the event and its payload) as staff see it."""
     numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
         Claim.id.in_({e.claim_id for e in events if e.claim_id}))).all())
-    return [{**registry.fields_of(e), "payout": None if e.payout is None else str(e.payout),
-             "claim_number": numbers.get(e.claim_id)} for e in events]
+    views = []
+    for e in events:
+        view = {**registry.fields_of(e), "payout": None if e.payout is None else str(e.payout),
+                "claim_number": numbers.get(e.claim_id)}
+        if masked:
+            view = masking.fields(view)
+            if isinstance(e.payload, dict):
+                view["payload"] = masking.fields(e.payload)
+        views.append(view)
+    return views
 
 
 @router.get("/events")
@@ -114,7 +124,8 @@ def list_events(session: SessionDep, actor: CurrentActor, page: PageDep,
     if status:
         query = query.where(TriggerEvent.status == status)
     rows, count = registry.paginate(session, query, page)
-    return {"data": _event_views(session, rows), "count": count}
+    return {"data": _event_views(session, rows, masked=actor.kind != "client"),
+            "count": count}
 
 
 @router.get("/events/{source_event_id}")
@@ -126,7 +137,7 @@ def read_event(source_event_id: str, session: SessionDep, actor: Department):
     if event is None:
         raise NotFound(f"you submitted no event {source_event_id}", field="event_id",
                        value=source_event_id)
-    return _event_views(session, [event])[0]
+    return _event_views(session, [event], masked=False)  # the department's own event
 
 
 # Quarantined events are matched to no household yet: county-wide.

@@ -489,6 +489,9 @@ def test_the_api_masks_personal_data_and_reveals_it_only_with_permission_on_the_
     assert member["name"] == "成*0"
     listed = plain.get("/api/members", params={"household_id": household_id}).json()
     assert all("*" in m["id_number"] for m in listed["data"])
+    events = TestClient(app, headers=_token_of(session, "reader", Role.auditor)).get(
+        "/api/events").json()["data"]
+    assert [e["id_number"] for e in events] == ["1101**********002X"]
     # the full values: no permission, no values
     assert plain.get(f"/api/households/{household_id}?reveal=true").status_code == 403
     assert plain.get("/api/members?reveal=true").status_code == 403
