@@ -10,9 +10,10 @@ from sqlmodel import Session, select
 
 from claims import audit
 from claims.auth import CLIENT_PREFIX, USER_PREFIX, Actor, hash_token, new_token
-from claims.models import ApiClient, AppUser
+from claims.models import ApiClient, AppUser, Region
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import Conflict, InvalidInput
+from policies.vocab import RegionLevel
 
 SETTINGS = ("role", "approval_limit", "townships", "may_reveal", "may_export", "active")
 
@@ -62,6 +63,13 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
     if unknown:
         raise InvalidInput(f"{', '.join(sorted(unknown))}: not a user setting",
                            field=sorted(unknown)[0])
+    if changes.get("townships"):
+        known = set(session.exec(select(Region.id).where(
+            Region.id.in_(changes["townships"]), Region.level == RegionLevel.township)))
+        unknown_townships = [t for t in changes["townships"] if t not in known]
+        if unknown_townships:
+            raise InvalidInput(f"{unknown_townships[0]} is not a township", field="townships",
+                               value=unknown_townships[0])
     before = {k: getattr(user, k) for k in SETTINGS}
     for key, value in changes.items():
         setattr(user, key, value)

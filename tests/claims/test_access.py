@@ -609,3 +609,19 @@ def test_a_bank_account_changed_shortly_before_a_batch_is_flagged_for_the_superv
     page = TestClient(app, cookies={web_session.COOKIE: key, "fangpin_lang": "en"}).get(
         f"/payments/{batch.id}")
     assert "bank account changed within 40 days before this batch" in page.text
+
+
+def test_an_administrator_creates_a_township_limited_user_through_the_api(app, session):
+    world = _world(session)
+    admin = TestClient(app, headers=_token_of(session, "boss", Role.admin))
+    refused = admin.post("/api/admin/users", json={
+        "username": "wrong", "full_name": "错", "role": "clerk",
+        "townships": [world["village_A"]]})
+    assert refused.status_code == 422 and refused.json()["field"] == "townships"
+    made = admin.post("/api/admin/users", json={
+        "username": "zhou", "full_name": "周", "role": "clerk",
+        "townships": [world["township_A"]]})
+    assert made.status_code == 201 and made.json()["townships"] == [world["township_A"]]
+    limited = TestClient(app, headers={"Authorization": f"Bearer {made.json()['token']}"})
+    assert limited.get("/api/households").json()["count"] == 1
+    assert _trail(session, "user", "zhou")[-1][2] == {"townships": [world["township_A"]]}
