@@ -52,30 +52,35 @@ def _values(row: SQLModel) -> dict[str, Any]:
             if k not in ("id", "created_at", "updated_at")}
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
-    """The fields that changed, before and after, personal ones masked."""
+def diff(before: dict[str, Any], after: dict[str, Any], personal: bool = True
+         ) -> tuple[dict, dict]:
+    """The fields that changed, before and after; a person's fields masked (``personal``:
+    the row is a household's or a person's, not a region's, whose name is no secret)."""
     changed = [k for k in after if before.get(k) != after[k]]
-    return (masking.fields({k: before.get(k) for k in changed}),
-            masking.fields({k: after[k] for k in changed}))
+    shown = masking.fields if personal else dict
+    return (shown({k: before.get(k) for k in changed}), shown({k: after[k] for k in changed}))
 
 
 def _update(session: Session, actor: Actor, entity: str, entity_id: Any, row: SQLModel,
-            change: Callable[[], Any], action: str = "update"):
+            change: Callable[[], Any], personal: bool = True):
     """Make a change to a row and record what changed (nothing when nothing did)."""
     before = _values(row)
     result = change()
     after = _values(row)
-    old, new = diff(before, after)
+    old, new = diff(before, after, personal)
+    action = "update"
     if new:
-        if action == "update" and any(f in new for f in BANK_FIELDS):
+        if any(f in new for f in BANK_FIELDS):
             action = BANK_CHANGE
         audit.record(session, actor, entity, entity_id, action, before=old, after=new)
     return result
 
 
-def _created(session: Session, actor: Actor, entity: str, entity_id: Any, row: SQLModel):
+def _created(session: Session, actor: Actor, entity: str, entity_id: Any, row: SQLModel,
+             personal: bool = True):
+    values = {k: v for k, v in _values(row).items() if v is not None}
     audit.record(session, actor, entity, entity_id, "create",
-                 after=masking.fields({k: v for k, v in _values(row).items() if v is not None}))
+                 after=masking.fields(values) if personal else values)
     return row
 
 
@@ -127,14 +132,14 @@ def update_income_record(session: Session, actor: Actor, record_id: int,
 def create_region(session: Session, actor: Actor, data: RegionCreate):
     access.require_county(actor, "the list of regions")
     region = registry.create_region(session, data)
-    return _created(session, actor, "region", region.code, region)
+    return _created(session, actor, "region", region.code, region, personal=False)
 
 
 def update_region(session: Session, actor: Actor, region_id: int, data: RegionUpdate):
     access.require_county(actor, "the list of regions")
     region = registry.get_region(session, region_id)
     return _update(session, actor, "region", region.code, region,
-                   lambda: registry.update_region(session, region_id, data))
+                   lambda: registry.update_region(session, region_id, data), personal=False)
 
 
 def create_national_standard(session: Session, actor: Actor, data: NationalStandardCreate):

@@ -475,6 +475,8 @@ def test_pure_masking_of_personal_fields():
     before, after = changes.diff({"bank_account": "6228480000000000001", "relocated": False},
                                  {"bank_account": "6228480000000000099", "relocated": False})
     assert (before, after) == ({"bank_account": "****0001"}, {"bank_account": "****0099"})
+    assert changes.diff({"name": "火龙镇"}, {"name": "火龙街道"}, personal=False) == (
+        {"name": "火龙镇"}, {"name": "火龙街道"})  # a region's name is no secret
 
 
 def test_the_api_masks_personal_data_and_reveals_it_only_with_permission_on_the_trail(
