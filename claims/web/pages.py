@@ -132,14 +132,6 @@ def gate(request: Request, check, not_found: str = N_("Not found, or not in your
 COUNTY_WIDE = N_("This is county-wide; your account is limited to some townships.")
 
 
-def _claims_in_area(query, user: web_session.SignedIn):
-    return access.claims_in_area(query, user.actor)
-
-
-def _visible_households(query, user: web_session.SignedIn):
-    return access.households_in_area(query, user.actor)
-
-
 # --- signing in and out -----------------------------------------------------------------------
 
 @router.get("/login")
@@ -230,33 +222,33 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
                       ) -> dict[str, Any]:
     """The dashboard's figures for the user's area (a second's work with a million claims,
     so they are reused for a minute; the page says when they were counted)."""
-    base = _claims_in_area(
+    base = access.claims_in_area(
         select(Claim.state, sa.func.count(Claim.id),
                sa.func.sum(sa.case((sa.and_(Claim.due_date < today,
                                            Claim.state.in_(OPEN)), 1), else_=0)),
                sa.func.sum(sa.case((sa.and_(Claim.due_date == today,
                                            Claim.state.in_(OPEN)), 1), else_=0))),
-        user).group_by(Claim.state)
+        user.actor).group_by(Claim.state)
     counted = session.exec(base).all()
     by_state = {state: (count, int(overdue or 0)) for state, count, overdue, _ in counted}
-    money = session.exec(_claims_in_area(
+    money = session.exec(access.claims_in_area(
         select(sa.func.sum(Claim.approved_amount), sa.func.sum(Claim.paid_amount))
-        .where(Claim.policy_year == today.year), user)).one()
+        .where(Claim.policy_year == today.year), user.actor)).one()
     township, village = sa.orm.aliased(Region), sa.orm.aliased(Region)
-    by_township = session.exec(_visible_households(
+    by_township = session.exec(access.households_in_area(
         select(township.name, sa.func.count(Claim.id))
         .join(Household, Household.id == Claim.household_id)
         .join(village, village.id == Household.village_id)
-        .join(township, township.id == village.parent_id), user)
+        .join(township, township.id == village.parent_id), user.actor)
         .group_by(township.name).order_by(sa.func.count(Claim.id).desc()).limit(12)).all()
-    by_trigger = session.exec(_claims_in_area(
-        select(Claim.trigger, sa.func.count(Claim.id)), user)
+    by_trigger = session.exec(access.claims_in_area(
+        select(Claim.trigger, sa.func.count(Claim.id)), user.actor)
         .group_by(Claim.trigger).order_by(sa.func.count(Claim.id).desc())).all()
-    new_warnings = session.exec(_visible_households(
+    new_warnings = session.exec(access.households_in_area(
         select(sa.func.count(EarlyWarning.id))
         .join(Household, Household.id == EarlyWarning.household_id)
         .where(EarlyWarning.status == "open",
-               EarlyWarning.created_at >= utcnow() - timedelta(days=7)), user)).one()
+               EarlyWarning.created_at >= utcnow() - timedelta(days=7)), user.actor)).one()
     return dict(
         by_state=[(s, *by_state.get(s, (0, 0))) for s in STATES],
         open_total=sum(by_state.get(s, (0, 0))[0] for s in OPEN),
@@ -328,8 +320,8 @@ def queue_ids(session: Session, user: web_session.SignedIn, f: QueueFilter, run_
     the sort needs are joined, so the database can walk an index of the claims."""
     query = select(Claim.id)
     if user.villages is not None or f.township is not None or f.village is not None:
-        query = _visible_households(
-            query.join(Household, Household.id == Claim.household_id), user)
+        query = access.households_in_area(
+            query.join(Household, Household.id == Claim.household_id), user.actor)
         if f.township is not None:
             query = query.where(Household.village_id.in_(
                 select(Region.id).where(Region.parent_id == f.township)))
@@ -588,10 +580,10 @@ async def claim_action(request: Request, session: SessionDep, user: User, claim_
 @router.get("/warnings")
 def warnings_page(request: Request, session: SessionDep, user: User, source: str = "",
                   page: Annotated[int, Query(ge=1)] = 1):
-    query = _visible_households(
+    query = access.households_in_area(
         select(EarlyWarning, Household.household_number)
         .join(Household, Household.id == EarlyWarning.household_id)
-        .where(EarlyWarning.status == "open"), user)
+        .where(EarlyWarning.status == "open"), user.actor)
     if source in ("risk", "event"):
         query = query.where(EarlyWarning.source == source)
     rows, total = registry.paginate(session, query.order_by(
