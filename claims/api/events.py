@@ -137,7 +137,7 @@ def read_event(source_event_id: str, session: SessionDep, actor: Department):
     if event is None:
         raise NotFound(f"you submitted no event {source_event_id}", field="event_id",
                        value=source_event_id)
-    return _event_views(session, [event], masked=False)  # the department's own event
+    return _event_views(session, [event], masked=False)[0]  # the department's own event
 
 
 # Quarantined events are matched to no household yet: county-wide.
