@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
 from claims.api.deps import SessionDep
-from claims.models import ApiClient, AppUser, Role
+from claims.models import ApiClient, AppUser, Region, Role
 from policies.errors import DomainError
 
 USER_PREFIX, CLIENT_PREFIX = "fpu_", "fpk_"
@@ -52,6 +52,10 @@ class Actor:
     role: str | None = None
     organisation: str | None = None
     approval_limit: Decimal | None = None
+    # The villages of the user's townships; None: the whole county (see claims.access).
+    villages: frozenset[int] | None = None
+    may_reveal: bool = False
+    may_export: bool = False
 
     @property
     def label(self) -> str:
@@ -61,10 +65,21 @@ class Actor:
 SYSTEM = Actor("system", None, "system")
 
 
-def actor_for_user(user) -> Actor:
-    """The actor of a user (a row or an object with id, username, role, approval_limit)."""
+def actor_for_user(user, villages: frozenset[int] | None = None) -> Actor:
+    """The actor of a user (a row or an object with id, username, role, approval_limit and
+    the permissions), working in ``villages`` (None: the whole county)."""
     return Actor("user", user.id, user.username, role=user.role,
-                 approval_limit=user.approval_limit)
+                 approval_limit=user.approval_limit, villages=villages,
+                 may_reveal=bool(getattr(user, "may_reveal", False)),
+                 may_export=bool(getattr(user, "may_export", False)))
+
+
+def villages_of(session: Session, townships: list[int] | None) -> frozenset[int] | None:
+    """The villages of some townships; None (the whole county) when there is no limit."""
+    if townships is None:
+        return None
+    return frozenset(session.exec(select(Region.id).where(
+        Region.parent_id.in_(townships))).all())
 
 
 def authenticate(session: Session, token: str) -> Actor | None:
@@ -74,9 +89,10 @@ def authenticate(session: Session, token: str) -> Actor | None:
     connection = session.connection()
     if token.startswith(USER_PREFIX):
         user = connection.execute(select(
-            AppUser.id, AppUser.username, AppUser.role, AppUser.approval_limit).where(
+            AppUser.id, AppUser.username, AppUser.role, AppUser.approval_limit,
+            AppUser.townships, AppUser.may_reveal, AppUser.may_export).where(
             AppUser.token_hash == digest, AppUser.active)).first()
-        return actor_for_user(user) if user else None
+        return actor_for_user(user, villages_of(session, user.townships)) if user else None
     if token.startswith(CLIENT_PREFIX):
         client = connection.execute(select(
             ApiClient.id, ApiClient.name, ApiClient.organisation).where(
@@ -134,19 +150,36 @@ async def current_actor(
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def staff(*write_roles: str):
-    """Any staff member may read; writing needs one of ``write_roles`` (admins always may)."""
+def require_role(actor: Actor, roles) -> None:
+    """Refuse (403) a caller whose role is not one of ``roles``: the one role check of the
+    API's dependencies and the pages alike."""
+    if actor.kind != "user":
+        raise Forbidden("department API keys may only submit events and read their status",
+                        field="authorization")
+    if actor.role not in roles:
+        allowed = ", ".join(sorted(roles))
+        raise Forbidden(f"the role {actor.role} may not do this; roles that may: {allowed}",
+                        field="role", value=actor.role)
+
+
+def require_county(actor: Actor, what: str) -> None:
+    """Refuse county-wide data or changes to a user limited to some townships (403)."""
+    if actor.villages is not None:
+        raise Forbidden(f"{what} is county-wide; your account is limited to some townships",
+                        field="townships")
+
+
+def staff(*write_roles: str, county: str = "", county_writes: str = ""):
+    """Any staff member may read; writing needs one of ``write_roles`` (admins always may).
+    ``county`` names data that is county-wide (refused to a user limited to some
+    townships), ``county_writes`` data that only its changes are; the rest of the area rule
+    is claims.access's."""
 
     def check(request: Request, actor: CurrentActor) -> Actor:
-        if actor.kind != "user":
-            raise Forbidden("department API keys may only submit events and read their status",
-                            field="authorization")
-        if request.method in READ_METHODS:
-            return actor
-        if actor.role != Role.admin and actor.role not in write_roles:
-            allowed = ", ".join(sorted({*write_roles, Role.admin}))
-            raise Forbidden(f"the role {actor.role} may not do this; roles that may: {allowed}",
-                            field="role", value=actor.role)
+        reading = request.method in READ_METHODS
+        require_role(actor, set(Role) if reading else {*write_roles, Role.admin})
+        if county or (county_writes and not reading):
+            require_county(actor, county or county_writes)
         return actor
 
     return check

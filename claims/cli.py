@@ -121,13 +121,15 @@ def _demo(args) -> int:
 
 
 def _import(args) -> int:
-    from policies.household_import import import_households
+    from claims import changes
+    from claims.auth import SYSTEM
 
     path = Path(args.file)
     if _missing(path):
         return 2
     with Session(get_engine()) as session:
-        report = import_households(session, path.read_bytes(), path.name, partial=args.partial)
+        report = changes.import_households(session, SYSTEM, path.read_bytes(), path.name,
+                                           partial=args.partial)
         if report.written:
             session.commit()
     print(
@@ -149,13 +151,15 @@ def _import(args) -> int:
 def _import_income_reports(args) -> int:
     from datetime import date
 
-    from policies.income_import import import_income_reports
+    from claims import changes
+    from claims.auth import SYSTEM
 
     path = Path(args.file)
     if _missing(path):
         return 2
     with Session(get_engine()) as session:
-        report = import_income_reports(session, path.read_bytes(), path.name, date.today(),
+        report = changes.import_income_reports(session, SYSTEM, path.read_bytes(), path.name,
+                                               date.today(),
                                        partial=args.partial)
         if report.written:
             session.commit()
@@ -209,6 +213,9 @@ def _terms(args) -> int:
         return 1 if failed else 0
 
     if args.action == "load":
+        from claims import changes
+        from claims.auth import SYSTEM
+
         if len(args.files) != 1:
             print("fangpin terms load takes one file", file=sys.stderr)
             return 2
@@ -217,10 +224,10 @@ def _terms(args) -> int:
             return 2
         key = args.key or path.stem
         with Session(get_engine()) as session:
-            version, created = benefits.store_terms(session, key, path.read_text("utf-8"),
-                                                    str(path))
+            version, created = changes.store_terms(session, SYSTEM, key,
+                                                   path.read_text("utf-8"), str(path))
             if args.contract:
-                benefits.attach_terms(session, args.contract, version.id)
+                changes.attach_terms(session, SYSTEM, args.contract, version.id)
             session.commit()
             print(f"terms {key} version {version.version} (id {version.id})"
                   f"{'' if created else ' was already stored'}"
@@ -270,12 +277,14 @@ def _claims(args) -> int:
 def _fund(args) -> int:
     from datetime import date
 
+    from claims import changes
+    from claims.auth import SYSTEM
     from policies import benefits
 
     with Session(get_engine()) as session:
         if args.action == "settle":
-            settlement = benefits.settle_contract(session, args.contract, today=date.today(),
-                                                  next_contract_id=args.next_contract)
+            settlement = changes.settle_contract(session, SYSTEM, args.contract, date.today(),
+                                                 args.next_contract)
             session.commit()
             print(f"settled: balance {settlement.balance}, carried over "
                   f"{settlement.carried_over}, county top-up {settlement.county_top_up}")

@@ -126,6 +126,8 @@ class AppUser(SQLModel, table=True):
     townships: list[int] | None = Field(default=None, sa_type=sa.JSON,
                                         description="the townships the user works in; none: all")
     may_reveal: bool = Field(default=False, description="may show names and ID numbers in full")
+    may_export: bool = Field(default=False, description="may list many members with their "
+                             "full ID numbers, phones and bank accounts")
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     active: bool = True

@@ -10,14 +10,18 @@ from sqlmodel import Session, select
 
 from claims import audit
 from claims.auth import CLIENT_PREFIX, USER_PREFIX, Actor, hash_token, new_token
-from claims.models import ApiClient, AppUser
+from claims.models import ApiClient, AppUser, Region
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import Conflict, InvalidInput
+from policies.vocab import RegionLevel
+
+SETTINGS = ("role", "approval_limit", "townships", "may_reveal", "may_export", "active")
 
 
 def user_view(user: AppUser) -> dict[str, Any]:
     return audit.jsonable({k: getattr(user, k) for k in (
-        "id", "username", "full_name", "role", "approval_limit", "active", "created_at")})
+        "id", "username", "full_name", "role", "approval_limit", "townships", "may_reveal",
+        "may_export", "active", "created_at")})
 
 
 def client_view(client: ApiClient) -> dict[str, Any]:
@@ -48,8 +52,35 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
     session.add(user)
     session.flush()
     audit.record(session, actor, "user", username, "create",
-                 after={"role": role, "approval_limit": approval_limit})
+                 after={k: getattr(user, k) for k in SETTINGS})
     return user, token
+
+
+def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -> AppUser:
+    """Change a user's role, limit, townships, permissions or active flag; flushes and
+    records the settings that changed, before and after."""
+    unknown = set(changes) - set(SETTINGS)
+    if unknown:
+        raise InvalidInput(f"{', '.join(sorted(unknown))}: not a user setting",
+                           field=sorted(unknown)[0])
+    if changes.get("townships"):
+        known = set(session.exec(select(Region.id).where(
+            Region.id.in_(changes["townships"]), Region.level == RegionLevel.township)))
+        unknown_townships = [t for t in changes["townships"] if t not in known]
+        if unknown_townships:
+            raise InvalidInput(f"{unknown_townships[0]} is not a township", field="townships",
+                               value=unknown_townships[0])
+    before = {k: getattr(user, k) for k in SETTINGS}
+    for key, value in changes.items():
+        setattr(user, key, value)
+    after = {k: getattr(user, k) for k in SETTINGS}
+    if after != before:
+        session.add(user)
+        session.flush()
+        changed = [k for k in SETTINGS if before[k] != after[k]]
+        audit.record(session, actor, "user", user.username, "update",
+                     before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+    return user
 
 
 def create_client(session: Session, actor: Actor, name: str, organisation: str,
@@ -62,3 +93,13 @@ def create_client(session: Session, actor: Actor, name: str, organisation: str,
     audit.record(session, actor, "api_client", client.id, "create",
                  after={"name": name, "organisation": organisation})
     return client, key
+
+
+def deactivate_client(session: Session, actor: Actor, client: ApiClient) -> None:
+    """A department's key stops working (within the seconds a key is remembered); flushes."""
+    if client.active:
+        client.active = False
+        session.add(client)
+        session.flush()
+        audit.record(session, actor, "api_client", client.id, "deactivate",
+                     before={"active": True}, after={"active": False})

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     # Complete runs whose scores are kept (older runs keep their record, not their scores).
     keep_score_runs: int = Field(default=7, ge=2)
+    # A household's bank account changed this many days or fewer before a payment batch is
+    # flagged on the batch for the supervisor (the one edit that can redirect a payout).
+    bank_change_flag_days: int = Field(default=30, ge=0, le=3650)
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self):

@@ -11,7 +11,7 @@ nothing the second time: households are matched on 户编号 and members on the 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -126,6 +126,14 @@ class ImportReport(FileReport):
     members_updated: int = 0
     members_unchanged: int = 0
     households_skipped: int = 0
+    # (household number, bank fields before, after) of each stored household whose bank
+    # account the file changed: the caller puts each on the audit trail; not in the answer.
+    bank_changes: list[tuple[str, dict, dict]] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        values = super().as_dict()
+        del values["bank_changes"]
+        return values
 
 
 class _Checker:
@@ -448,6 +456,13 @@ def _write(session, out, existing_households, existing_members, report, present)
                     updated_at=[now] * len(new))
         insert_columns(session, table, rows)
     _update(session, table, households, changed, household_fields, now)
+    bank = [f for f in ("bank_name", "bank_account") if f in household_fields]
+    for i, _id in changed:
+        number = households["household_number"][i]
+        stored = dict(zip(HOUSEHOLD_FIELDS, existing_households[number][1:], strict=True))
+        if any(households[f][i] != stored[f] for f in bank):
+            report.bank_changes.append((number, {f: stored[f] for f in bank},
+                                        {f: households[f][i] for f in bank}))
     created = [households["household_number"][i] for i in new]
     ids = {n: v[0] for n, v in existing_households.items()}
     ids.update((n, v[0]) for n, v in

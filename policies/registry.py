@@ -3,6 +3,7 @@ policy contracts. Each takes a session, flushes and raises domain errors; the ca
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -242,10 +243,13 @@ def list_households(
     session: Session, page: PageRequest, *, village_id: int | None = None,
     township_id: int | None = None, household_type: str | None = None,
     monitoring_category: str | None = None, status: str | None = None,
-    household_number: str | None = None,
+    household_number: str | None = None, villages: Collection[int] | None = None,
 ):
-    """Households with their size and head, filtered and ordered by household number."""
+    """Households with their size and head, filtered and ordered by household number; with
+    ``villages``, of those villages only (a user limited to some townships)."""
     query = select(Household, _active_size, _head_name).order_by(Household.household_number)
+    if villages is not None:
+        query = query.where(Household.village_id.in_(villages))
     if village_id is not None:
         query = query.where(Household.village_id == village_id)
     if township_id is not None:
@@ -351,10 +355,13 @@ def update_member(session: Session, member_id: int, data: MemberUpdate) -> Membe
 
 def list_members(
     session: Session, page: PageRequest, *, household_id: int | None = None,
-    status: str | None = None, name: str | None = None,
+    status: str | None = None, name: str | None = None, villages: Collection[int] | None = None,
 ):
-    """Members filtered by household, status or name."""
+    """Members filtered by household, status or name (and ``villages``, as households)."""
     query = select(Member).order_by(Member.household_id, Member.id)
+    if villages is not None:
+        query = query.where(Member.household_id.in_(
+            select(Household.id).where(Household.village_id.in_(villages))))
     if household_id is not None:
         query = query.where(Member.household_id == household_id)
     if status:
@@ -425,12 +432,15 @@ def update_income_record(
 
 def list_income_records(
     session: Session, page: PageRequest, *, household_id: int | None = None,
-    year: int | None = None, source: str | None = None,
+    year: int | None = None, source: str | None = None, villages: Collection[int] | None = None,
 ):
-    """Income records, newest period first."""
+    """Income records, newest period first (of ``villages`` only, when given)."""
     query = select(IncomeRecord).order_by(
         IncomeRecord.household_id, IncomeRecord.period_end.desc(), IncomeRecord.id
     )
+    if villages is not None:
+        query = query.where(IncomeRecord.household_id.in_(
+            select(Household.id).where(Household.village_id.in_(villages))))
     if household_id is not None:
         query = query.where(IncomeRecord.household_id == household_id)
     if year is not None:

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel, select
 
 from claims import audit, people
 from claims.api.deps import SessionDep
-from claims.auth import Actor, Forbidden, staff
+from claims.auth import Actor, Forbidden, require_county, staff
 from claims.models import ApiClient, AppUser, Organisation, Role
 
 router = APIRouter(prefix="/api/admin", tags=["administration"])
@@ -20,6 +20,7 @@ def _administration(actor: Annotated[Actor, Depends(staff())]) -> Actor:
     if actor.role not in (Role.admin, Role.auditor):
         raise Forbidden("users and API clients are for administrators (auditors may read)",
                         field="role", value=actor.role)
+    require_county(actor, "users and API clients")
     return actor
 
 
@@ -33,6 +34,10 @@ class UserCreate(SQLModel):
     role: Role
     approval_limit: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
     id_number: str | None = None
+    townships: list[int] | None = Field(default=None, description="the townships the user "
+                                        "works in (region ids); none: the whole county")
+    may_reveal: bool = False
+    may_export: bool = False
 
 
 class ClientCreate(SQLModel):
@@ -44,7 +49,9 @@ class ClientCreate(SQLModel):
 @router.post("/users", status_code=201)
 def create_user(body: UserCreate, session: SessionDep, actor: Admin):
     """Add a staff user; the answer carries their API token, shown this once."""
-    user, token = people.create_user(session, actor, **body.model_dump())
+    settings = body.model_dump(include={"townships", "may_reveal", "may_export"})
+    user, token = people.create_user(session, actor, **body.model_dump(exclude=set(settings)))
+    people.update_user(session, actor, user, **settings)
     session.commit()
     return {**people.user_view(user), "token": token}
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel, select
 
-from claims import audit
+from claims import access, changes
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import EventStatus, Role, TriggerEvent
@@ -23,7 +23,9 @@ from policies.models import (
 )
 
 router = APIRouter(prefix="/api")
-Admin = Annotated[Actor, Depends(staff())]  # staff read; only administrators write
+# Staff read; only administrators write, county-wide.
+Admin = Annotated[Actor, Depends(staff(county_writes="the benefit terms and the fund"))]
+Fund = Annotated[Actor, Depends(staff(county="a contract's fund"))]
 AnyStaff = Annotated[Actor, Depends(staff(*Role))]  # every staff role, quotes included
 
 
@@ -33,11 +35,8 @@ AnyStaff = Annotated[Actor, Depends(staff(*Role))]  # every staff role, quotes i
 def upload_terms(body: TermsUpload, session: SessionDep, actor: Admin):
     """Store a terms file (TOML) as the next version of its key; the same text again
     returns the version already stored."""
-    version, created = benefits.store_terms(session, body.key, body.source_text,
-                                            f"{body.key}.toml")
-    if created:
-        audit.record(session, actor, "terms_version", f"{version.key}/{version.version}",
-                     "create", after={"sha256": version.sha256, "title": version.title})
+    version, created = changes.store_terms(session, actor, body.key, body.source_text,
+                                           f"{body.key}.toml")
     session.commit()
     view = TermsVersionPublic.model_validate(benefits.terms_view(version))
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
@@ -66,11 +65,7 @@ class TermsAttach(SQLModel):
             tags=["contracts"])
 def attach_terms(contract_id: int, body: TermsAttach, session: SessionDep, actor: Admin):
     """Put a terms version in force for a contract (same policy year)."""
-    before = registry.get_contract(session, contract_id).terms_version_id
-    contract = benefits.attach_terms(session, contract_id, body.terms_version_id)
-    audit.record(session, actor, "policy_contract", contract.contract_number, "attach_terms",
-                 before={"terms_version_id": before},
-                 after={"terms_version_id": body.terms_version_id})
+    contract = changes.attach_terms(session, actor, contract_id, body.terms_version_id)
     session.commit()
     return registry.contract_view(session, contract)
 
@@ -87,11 +82,13 @@ def terms_in_force(contract_id: int, session: SessionDep, _: Admin):
 
 
 @router.post("/quotes", response_model=benefits.QuoteOut, tags=["terms"])
-def create_quote(body: benefits.QuoteRequest, session: SessionDep, _: AnyStaff):
+def create_quote(body: benefits.QuoteRequest, session: SessionDep, actor: AnyStaff):
     """Compute payouts for one household's events in one policy year, with the trace;
     nothing is stored. With household_id and contract_id, the events already received for
     the household under that contract count too (marked by their ids)."""
     recorded = []
+    if body.household_id is not None:
+        access.referenced_household(session, actor, body.household_id)
     if body.household_id is not None and body.contract_id is not None:
         recorded = [benefits.EventIn.model_validate(e.payload) for e in session.exec(
             select(TriggerEvent).where(TriggerEvent.household_id == body.household_id,
@@ -104,10 +101,11 @@ def create_quote(body: benefits.QuoteRequest, session: SessionDep, _: AnyStaff):
 
 @router.get("/contracts/{contract_id}/fund", tags=["contracts"])
 def fund_position(
-    contract_id: int, session: SessionDep, _: Admin,
+    contract_id: int, session: SessionDep, _: Fund,
     as_of: Annotated[date | None, Query(description="default: today")] = None,
 ):
-    """Premium, carried-in balance, payouts, fee and balance; the projection to year end."""
+    """Premium, carried-in balance, payouts, fee and balance; the projection to year end
+    (county-wide)."""
     position = benefits.fund_position(session, contract_id, as_of or date.today())
     return _jsonable(position.__dict__)
 
@@ -121,10 +119,8 @@ class SettlementRequest(SQLModel):
 def settle(contract_id: int, body: SettlementRequest, session: SessionDep, actor: Admin):
     """Settle a finished policy year: the surplus carries over to the next contract, or the
     shortfall is the county's top-up; the contract is closed."""
-    settlement = benefits.settle_contract(session, contract_id, today=date.today(),
-                                          next_contract_id=body.next_contract_id)
-    audit.record(session, actor, "policy_contract", contract_id, "settle",
-                 after=settlement.__dict__)
+    settlement = changes.settle_contract(session, actor, contract_id, date.today(),
+                                         body.next_contract_id)
     session.commit()
     return _jsonable(settlement.__dict__)
 

@@ -9,25 +9,19 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from sqlmodel import select
 
-from claims import audit, intake, lifecycle, reports
+from claims import access, audit, intake, lifecycle, reports
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
 from policies import benefits, registry
-from policies.errors import NotFound
 
 router = APIRouter(prefix="/api", tags=["claims"])
 Reader = Annotated[Actor, Depends(staff())]
 Worker = Annotated[Actor, Depends(staff(Role.clerk, Role.investigator, Role.adjudicator,
                                         Role.supervisor))]
 Clerk = Annotated[Actor, Depends(staff(Role.clerk))]
-
-
-def _claim(session, claim_id: int) -> Claim:
-    claim = session.get(Claim, claim_id)
-    if claim is None:
-        raise NotFound(f"claim {claim_id} does not exist", field="id", value=claim_id)
-    return claim
+AuditReader = Annotated[Actor, Depends(staff(county="the audit trail"))]
+ReportReader = Annotated[Actor, Depends(staff(county="the claims report"))]
 
 
 def claim_view(claim: Claim) -> dict[str, Any]:
@@ -37,14 +31,15 @@ def claim_view(claim: Claim) -> dict[str, Any]:
 
 @router.get("/claims")
 def list_claims(
-    session: SessionDep, _: Reader, page: PageDep, state: str | None = None,
+    session: SessionDep, actor: Reader, page: PageDep, state: str | None = None,
     trigger: str | None = None, household_id: int | None = None,
     policy_year: int | None = None,
     overdue: Annotated[bool, Query(description="only claims past their due date")] = False,
     today: date | None = None,
 ):
-    """Claims, filtered; ``overdue`` lists open claims past the due date of their state."""
-    query = select(Claim).order_by(Claim.due_date, Claim.id)
+    """Claims of your area, filtered; ``overdue`` lists open claims past the due date of
+    their state."""
+    query = access.claims_in_area(select(Claim).order_by(Claim.due_date, Claim.id), actor)
     if state:
         query = query.where(Claim.state == state)
     if trigger:
@@ -61,9 +56,9 @@ def list_claims(
 
 
 @router.get("/claims/{claim_id}")
-def read_claim(claim_id: int, session: SessionDep, _: Reader):
+def read_claim(claim_id: int, session: SessionDep, actor: Reader):
     """A claim with its calculation, events, step records and audit history."""
-    claim = _claim(session, claim_id)
+    claim = access.claim(session, actor, claim_id)
     events = session.exec(select(TriggerEvent).where(TriggerEvent.claim_id == claim.id)).all()
     records = session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id)
                            .order_by(ClaimRecord.id)).all()
@@ -85,9 +80,7 @@ def act(claim_id: int, action: str, session: SessionDep, actor: Worker,
         data: Annotated[dict[str, Any] | None, Body()] = None):
     """Take a claim one step: start_investigation, submit_survey, record_review,
     start_notice, record_objection, close_notice, approve, reject, withdraw."""
-    claim = session.exec(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
-    if claim is None:
-        raise NotFound(f"claim {claim_id} does not exist", field="id", value=claim_id)
+    claim = access.claim(session, actor, claim_id, lock=True)
     terms = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id))
     lifecycle.transition(session, claim, action, actor, data=data,
                          notice_days=terms.notice_days)
@@ -99,20 +92,21 @@ def act(claim_id: int, action: str, session: SessionDep, actor: Worker,
 def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()],
           trigger: Annotated[str, Body()], reason: Annotated[str, Body(min_length=1)]):
     """A household's or village's own application (申报) for a trigger, with its reason."""
+    access.referenced_household(session, actor, household_id)
     claim = intake.apply(session, actor, household_id, trigger, reason)
     session.commit()
     return claim_view(claim)
 
 
 @router.get("/audit/verify", tags=["audit"])
-def verify_audit(session: SessionDep, _: Reader):
+def verify_audit(session: SessionDep, _: AuditReader):
     """Check the audit chain; reports the first entry altered or removed."""
     result = audit.verify(session)
     return {"intact": result.first_bad is None, **result.__dict__}
 
 
 @router.get("/reports/claims", tags=["reports"])
-def claims_report(session: SessionDep, _: Reader,
+def claims_report(session: SessionDep, _: ReportReader,
                   by: Annotated[str, Query(description="state, trigger, township or month")],
                   policy_year: int | None = None,
                   format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json"):

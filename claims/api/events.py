@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, File, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from claims import evaluator, group_commit, intake
+from claims import access, evaluator, group_commit, intake, masking
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, CurrentActor, department, staff
 from claims.models import Claim, EventStatus, Role, TriggerEvent
@@ -93,25 +93,39 @@ def _counts(outcomes: list[intake.Outcome], extra_rejected: int = 0) -> dict[str
     return counts
 
 
-def _event_views(session, events: list[TriggerEvent]) -> list[dict[str, Any]]:
-    """Events as departments and staff read them, with the number of the claim each joined."""
+def _event_views(session, events: list[TriggerEvent], masked: bool = True
+                 ) -> list[dict[str, Any]]:
+    """Events as departments and staff read them, with the number of the claim each joined;
+    ``masked``, the ID number (in the event and its payload) as staff see it."""
     numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
         Claim.id.in_({e.claim_id for e in events if e.claim_id}))).all())
-    return [{**registry.fields_of(e), "payout": None if e.payout is None else str(e.payout),
-             "claim_number": numbers.get(e.claim_id)} for e in events]
+    views = []
+    for e in events:
+        view = {**registry.fields_of(e), "payout": None if e.payout is None else str(e.payout),
+                "claim_number": numbers.get(e.claim_id)}
+        if masked:
+            view = masking.fields(view)
+            if isinstance(e.payload, dict):
+                view["payload"] = masking.fields(e.payload)
+        views.append(view)
+    return views
 
 
 @router.get("/events")
 def list_events(session: SessionDep, actor: CurrentActor, page: PageDep,
                 status: str | None = None):
-    """A department sees the events it submitted; staff see all."""
+    """A department sees the events it submitted; staff see those of their area (a user
+    limited to some townships: only events matched to a household there)."""
     query = select(TriggerEvent).order_by(TriggerEvent.id.desc())
     if actor.kind == "client":
         query = query.where(TriggerEvent.client_id == actor.id)
+    else:
+        query = access.by_household_in_area(query, TriggerEvent.household_id, actor)
     if status:
         query = query.where(TriggerEvent.status == status)
     rows, count = registry.paginate(session, query, page)
-    return {"data": _event_views(session, rows), "count": count}
+    return {"data": _event_views(session, rows, masked=actor.kind != "client"),
+            "count": count}
 
 
 @router.get("/events/{source_event_id}")
@@ -123,17 +137,18 @@ def read_event(source_event_id: str, session: SessionDep, actor: Department):
     if event is None:
         raise NotFound(f"you submitted no event {source_event_id}", field="event_id",
                        value=source_event_id)
-    return _event_views(session, [event])[0]
+    return _event_views(session, [event], masked=False)[0]  # the department's own event
 
 
-quarantine = APIRouter(prefix="/api/quarantine", tags=["events"],
-                       dependencies=[Depends(staff(Role.clerk))])
+# Quarantined events are matched to no household yet: county-wide.
+quarantine = APIRouter(prefix="/api/quarantine", tags=["events"], dependencies=[
+    Depends(staff(Role.clerk, county="the quarantine"))])
 
 
 @quarantine.get("")
 def list_quarantine(session: SessionDep, page: PageDep):
     """Events waiting for a clerk: their ID number matches no member, or their evaluation
-    failed."""
+    failed (county-wide: whose household they are is not known yet)."""
     query = select(TriggerEvent).where(TriggerEvent.status.in_(
         [EventStatus.quarantined, EventStatus.failed])).order_by(TriggerEvent.id)
     rows, count = registry.paginate(session, query, page)

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 
+from claims import changes
 from claims.api.deps import SessionDep
+from claims.auth import Actor, staff
+from claims.models import Role
 from claims.settings import get_settings
 from policies.errors import InvalidInput
-from policies.household_import import import_households
-from policies.income_import import import_income_reports
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
+Clerk = Annotated[Actor, Depends(staff(Role.clerk))]
+CountyClerk = Annotated[Actor, Depends(staff(Role.clerk, county="the household import"))]
 
 
 def _read(file: UploadFile) -> bytes:
@@ -33,15 +36,15 @@ def _read(file: UploadFile) -> bytes:
     },
 )
 def upload_households(
-    session: SessionDep,
+    session: SessionDep, actor: CountyClerk,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX, one row a member")],
     partial: Annotated[
         bool, Query(description="write the valid households and skip those with bad rows")
     ] = False,
 ):
     """Import households with their members from the monitoring system's export."""
-    report = import_households(session, _read(file), file.filename or "upload.csv",
-                               partial=partial)
+    report = changes.import_households(session, actor, _read(file),
+                                       file.filename or "upload.csv", partial=partial)
     if report.written:
         session.commit()
     else:
@@ -57,7 +60,7 @@ def upload_households(
     },
 )
 def upload_income_reports(
-    session: SessionDep,
+    session: SessionDep, actor: Clerk,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX, one row a "
                                                  "household and period")],
     partial: Annotated[
@@ -66,8 +69,9 @@ def upload_income_reports(
 ):
     """Import income reports taken during post-payout monitoring: 户编号, 起始日期, 截止日期
     and the income columns of the ledger (工资性收入, …)."""
-    report = import_income_reports(session, _read(file), file.filename or "upload.csv",
-                                   date.today(), partial=partial)
+    report = changes.import_income_reports(session, actor, _read(file),
+                                           file.filename or "upload.csv", date.today(),
+                                           partial=partial)
     if report.written:
         session.commit()
     else:

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from sqlmodel import Session, select
 
-from claims import audit, monitoring
+from claims import access, audit, monitoring
 from claims.api.deps import PageDep, SessionDep
+from claims.api.scope import EliminationInArea, FollowUpInArea, HouseholdInArea
 from claims.auth import Actor, staff
 from claims.models import Role
 from policies import registry
-from policies.errors import NotFound
 from policies.models import Household
 from risk.models import (
     Assistance,
@@ -30,6 +30,7 @@ from risk.models import (
 router = APIRouter(prefix="/api", tags=["monitoring"])
 Reader = Annotated[Actor, Depends(staff())]
 Office = Annotated[Actor, Depends(staff(Role.clerk, Role.supervisor))]
+CountyReader = Annotated[Actor, Depends(staff(county="this county-wide report"))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -52,15 +53,15 @@ def window_view(session: Session, window: MonitoringWindow, today: date) -> dict
 
 @router.get("/monitoring/households")
 def households_in_monitoring(
-    session: SessionDep, _: Reader, page: PageDep,
+    session: SessionDep, actor: Reader, page: PageDep,
     status: Annotated[str, Query(pattern="^(open|closed|eliminated|)$",
                                  description="the window's status; empty for all")] = "open",
     village_id: int | None = None,
 ):
     """Households in a monitoring window, the latest paid first, each with its latest
     income against the line, open alerts, open follow-up and pending proposal."""
-    query = select(MonitoringWindow, Household.household_number).join(
-        Household, Household.id == MonitoringWindow.household_id)
+    query = access.households_in_area(select(MonitoringWindow, Household.household_number).join(
+        Household, Household.id == MonitoringWindow.household_id), actor)
     if status:
         query = query.where(MonitoringWindow.status == status)
     if village_id is not None:
@@ -82,13 +83,10 @@ def households_in_monitoring(
 
 
 @router.get("/monitoring/households/{household_id}")
-def household_monitoring(session: SessionDep, _: Reader, household_id: int):
+def household_monitoring(session: SessionDep, actor: Reader, household_id: int):
     """A household's monitoring: its windows (the latest first) with the income recomputed,
     alerts with their figures, follow-ups with the assistance given, and eliminations."""
-    household = session.get(Household, household_id)
-    if household is None:
-        raise NotFound(f"household {household_id} does not exist", field="household_id",
-                       value=household_id)
+    household = access.household(session, actor, household_id)
     windows = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id).order_by(
         MonitoringWindow.id.desc())).all()
@@ -111,11 +109,12 @@ def household_monitoring(session: SessionDep, _: Reader, household_id: int):
 
 
 @router.post("/households/{household_id}/income-reports", status_code=201)
-def report_income(session: SessionDep, actor: Office, household_id: int,
+def report_income(session: SessionDep, actor: Office, household: HouseholdInArea,
                   report: monitoring.IncomeReportIn):
     """An income report for a household (usually the quarter's, or the 12 months to date):
     net and per-capita income derived; the answer adds the rolling 12-month per-capita
     income with and without the payout, against the line."""
+    household_id = household.id
     record = monitoring.record_income_report(session, actor, household_id, report,
                                              date.today())
     session.commit()
@@ -128,13 +127,14 @@ def report_income(session: SessionDep, actor: Office, household_id: int,
 
 
 @router.get("/monitoring/alerts")
-def monitoring_alerts(session: SessionDep, _: Reader, page: PageDep,
+def monitoring_alerts(session: SessionDep, actor: Reader, page: PageDep,
                       status: Annotated[str, Query(pattern="^(open|closed|)$")] = "open"):
     """Post-payout monitoring alerts, newest first, each with the figures that raised it and
     the follow-up it belongs to."""
-    query = select(MonitoringAlert, Household.household_number, MonitoringWindow.ends_on).join(
-        Household, Household.id == MonitoringAlert.household_id).join(
-        MonitoringWindow, MonitoringWindow.id == MonitoringAlert.window_id)
+    query = access.households_in_area(
+        select(MonitoringAlert, Household.household_number, MonitoringWindow.ends_on).join(
+            Household, Household.id == MonitoringAlert.household_id).join(
+            MonitoringWindow, MonitoringWindow.id == MonitoringAlert.window_id), actor)
     if status:
         query = query.where(MonitoringAlert.status == status)
     rows, count = registry.paginate(session, query.order_by(MonitoringAlert.id.desc()), page)
@@ -144,7 +144,7 @@ def monitoring_alerts(session: SessionDep, _: Reader, page: PageDep,
 
 
 @router.get("/monitoring/runs")
-def monitoring_runs(session: SessionDep, _: Reader, page: PageDep):
+def monitoring_runs(session: SessionDep, _: CountyReader, page: PageDep):
     """The evaluations of the monitoring windows, newest first, with what each found."""
     rows, count = registry.paginate(
         session, select(MonitoringRun).order_by(MonitoringRun.id.desc()), page)
@@ -152,54 +152,54 @@ def monitoring_runs(session: SessionDep, _: Reader, page: PageDep):
 
 
 @router.post("/monitoring/follow-ups/{follow_up_id}/helper")
-def assign_helper(session: SessionDep, actor: Office, follow_up_id: int,
+def assign_helper(session: SessionDep, actor: Office, case: FollowUpInArea,
                   helper: Annotated[str, Body(min_length=2, max_length=64, embed=True)]):
     """Name the helper (帮扶责任人) who visits the household."""
-    case = monitoring.assign_helper(session, actor, follow_up_id, helper)
+    case = monitoring.assign_helper(session, actor, case.id, helper)
     session.commit()
     return _fields(case)
 
 
 @router.post("/monitoring/follow-ups/{follow_up_id}/assistance", status_code=201)
-def record_assistance(session: SessionDep, actor: Office, follow_up_id: int,
+def record_assistance(session: SessionDep, actor: Office, case: FollowUpInArea,
                       given: monitoring.AssistanceIn):
     """Record assistance given: employment, industry, medical assistance, education aid, a
     further claim, other."""
-    measure = monitoring.record_assistance(session, actor, follow_up_id, given, date.today())
+    measure = monitoring.record_assistance(session, actor, case.id, given, date.today())
     session.commit()
     return _fields(measure)
 
 
 @router.post("/monitoring/follow-ups/{follow_up_id}/close")
-def close_follow_up(session: SessionDep, actor: Office, follow_up_id: int,
+def close_follow_up(session: SessionDep, actor: Office, case: FollowUpInArea,
                     outcome: monitoring.OutcomeIn):
     """Close a follow-up with its outcome; its alerts close with it."""
-    case = monitoring.close_follow_up(session, actor, follow_up_id, outcome, date.today())
+    case = monitoring.close_follow_up(session, actor, case.id, outcome, date.today())
     session.commit()
     return _fields(case)
 
 
 @router.post("/monitoring/households/{household_id}/elimination", status_code=201)
-def confirm_elimination(session: SessionDep, actor: Office, household_id: int,
+def confirm_elimination(session: SessionDep, actor: Office, household: HouseholdInArea,
                         decision: monitoring.EliminationIn):
     """Mark the household's risk eliminated (风险消除), by assistance or naturally, on a day:
     the pending proposal, or the office's own decision (flagged). Refused below the line."""
-    done = monitoring.confirm_elimination(session, actor, household_id, decision, date.today())
+    done = monitoring.confirm_elimination(session, actor, household.id, decision, date.today())
     session.commit()
     return _fields(done)
 
 
 @router.post("/monitoring/eliminations/{elimination_id}/decline")
-def decline_elimination(session: SessionDep, actor: Office, elimination_id: int,
+def decline_elimination(session: SessionDep, actor: Office, proposal: EliminationInArea,
                         note: Annotated[str, Body(min_length=2, max_length=500, embed=True)]):
     """Decline a proposal with the reason."""
-    done = monitoring.decline_elimination(session, actor, elimination_id, note)
+    done = monitoring.decline_elimination(session, actor, proposal.id, note)
     session.commit()
     return _fields(done)
 
 
 @router.get("/reports/outcomes", tags=["reports"])
-def outcomes(session: SessionDep, _: Reader,
+def outcomes(session: SessionDep, _: CountyReader,
              policy_year: Annotated[int, Query(ge=2000, le=2100)],
              format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json"):
     """Of the households paid in a policy year, how many stood above the line 6 and 12

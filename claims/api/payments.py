@@ -9,22 +9,30 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from sqlmodel import select
 
-from claims import audit, payments
+from claims import audit, changes, masking, payments
 from claims.api.deps import SessionDep
 from claims.auth import Actor, staff
 from claims.models import PaymentBatch, Role
+from claims.settings import get_settings
 from policies import registry
 
 router = APIRouter(prefix="/api/payment-batches", tags=["payments"])
-Payer = Annotated[Actor, Depends(staff(Role.supervisor))]
+# A batch holds the whole county's payees: county-wide, for reading too.
+Payer = Annotated[Actor, Depends(staff(Role.supervisor, county="payment batches"))]
+Reader = Annotated[Actor, Depends(staff(county="payment batches"))]
 MEDIA = {"csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def batch_view(session, batch: PaymentBatch) -> dict:
-    lines = payments.batch_lines(session, batch.id)
-    return audit.jsonable({**registry.fields_of(batch), "lines": lines,
-                           "amount": payments.amount_of(lines)})
+    """A batch with its lines (bank accounts and holders masked) and the flag for the
+    supervisor: lines whose household's bank account changed shortly before the batch."""
+    lines = changes.flagged_lines(session, batch)
+    return audit.jsonable({
+        **registry.fields_of(batch), "amount": payments.amount_of(lines),
+        "bank_change_flag_days": get_settings().bank_change_flag_days,
+        "bank_changes_flagged": sum(1 for line in lines if line["bank_account_changed_at"]),
+        "lines": [masking.fields(line) for line in lines]})
 
 
 @router.post("", status_code=201)
@@ -36,14 +44,14 @@ def create_batch(session: SessionDep, actor: Payer):
 
 
 @router.get("")
-def list_batches(session: SessionDep, _: Annotated[Actor, Depends(staff())]):
+def list_batches(session: SessionDep, _: Reader):
     """Payment batches, newest first."""
     batches = session.exec(select(PaymentBatch).order_by(PaymentBatch.id.desc())).all()
     return {"data": [batch_view(session, b) for b in batches], "count": len(batches)}
 
 
 @router.get("/{batch_id}")
-def read_batch(batch_id: int, session: SessionDep, _: Annotated[Actor, Depends(staff())]):
+def read_batch(batch_id: int, session: SessionDep, _: Reader):
     """A batch with its lines and their states."""
     return batch_view(session, payments.get_batch(session, batch_id))
 

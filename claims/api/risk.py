@@ -9,13 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 from sqlmodel import select
 
-from claims import audit, nightly
+from claims import access, audit, nightly
 from claims.api.deps import PageDep, SessionDep
+from claims.api.scope import WarningInArea
 from claims.auth import Actor, staff
 from claims.models import EarlyWarning, Role
 from claims.settings import get_settings
 from policies import registry
-from policies.errors import Conflict, NotFound
+from policies.errors import Conflict
 from policies.models import Household, utcnow
 from risk import features, model
 from risk.errors import ModelError
@@ -32,7 +33,7 @@ def _warning_view(warning: EarlyWarning, household_number: str) -> dict[str, Any
 
 @router.get("/warnings")
 def list_warnings(
-    session: SessionDep, _: Reader, page: PageDep,
+    session: SessionDep, actor: Reader, page: PageDep,
     status: Annotated[str, Query(pattern="^(open|closed|)$",
                                  description="open (default), closed, or empty for all")] = "open",
     source: Annotated[str | None, Query(pattern="^(event|risk)$")] = None,
@@ -42,8 +43,8 @@ def list_warnings(
 ):
     """Early warnings for the office with what raised each: the riskiest first (risk
     warnings by score), then the newest."""
-    query = select(EarlyWarning, Household.household_number).join(
-        Household, Household.id == EarlyWarning.household_id)
+    query = access.households_in_area(select(EarlyWarning, Household.household_number).join(
+        Household, Household.id == EarlyWarning.household_id), actor)
     if status:
         query = query.where(EarlyWarning.status == status)
     if source:
@@ -60,12 +61,10 @@ def list_warnings(
 
 
 @router.post("/warnings/{warning_id}/close")
-def close_warning(session: SessionDep, actor: Office, warning_id: int,
+def close_warning(session: SessionDep, actor: Office, warning: WarningInArea,
                   outcome: Annotated[str, Body(min_length=2, max_length=500, embed=True)]):
     """Close a warning with what the office did about it; a later run may raise a new one."""
-    warning = session.get(EarlyWarning, warning_id)
-    if warning is None:
-        raise NotFound(f"warning {warning_id} does not exist", field="id", value=warning_id)
+    warning_id = warning.id
     if warning.status != "open":
         raise Conflict(f"warning {warning_id} was closed on {warning.closed_at:%Y-%m-%d}",
                        field="status", value=warning.status)
@@ -78,7 +77,8 @@ def close_warning(session: SessionDep, actor: Office, warning_id: int,
 
 
 @router.get("/risk/runs")
-def list_runs(session: SessionDep, _: Reader, page: PageDep):
+def list_runs(session: SessionDep, _: Annotated[Actor, Depends(staff(
+        county="the scoring runs"))], page: PageDep):
     """The scoring runs, newest first: when, which model, how many households and warnings,
     drift, and how each ended."""
     query = select(ScoreRun).order_by(ScoreRun.id.desc())
@@ -87,13 +87,10 @@ def list_runs(session: SessionDep, _: Reader, page: PageDep):
 
 
 @router.get("/households/{household_id}/risk")
-def household_risk(session: SessionDep, _: Reader, household_id: int):
+def household_risk(session: SessionDep, actor: Reader, household_id: int):
     """A household's current risk score with the factors behind it, its scores in the runs
     kept, and its risk warnings."""
-    household = session.get(Household, household_id)
-    if household is None:
-        raise NotFound(f"household {household_id} does not exist", field="household_id",
-                       value=household_id)
+    household = access.household(session, actor, household_id)
     history = session.exec(
         select(ScoreRun.id, ScoreRun.night, ScoreRun.model_version, HouseholdScore.score)
         .join(HouseholdScore, HouseholdScore.run_id == ScoreRun.id)

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import select
 
-from claims import monitoring
+from claims import access, changes, monitoring
 from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
 from claims.web.i18n import translator
@@ -22,6 +22,7 @@ from claims.web.pages import (
     PageError,
     User,
     check_csrf,
+    gate,
     language_of,
     need_role,
     refusal,
@@ -30,7 +31,6 @@ from claims.web.pages import (
 )
 from policies import registry
 from policies.errors import DomainError
-from policies.income_import import import_income_reports
 from policies.models import IncomeFields
 from policies.registry import PageRequest
 from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
@@ -57,20 +57,17 @@ def _refused(request: Request, error: Exception) -> PageError:
         "field": field, "reason": problem["msg"]})
 
 
+NO_HOUSEHOLD = "No such household, or not in your area."
+
+
 def _household_in_area(request: Request, session, user, household_id: int) -> Household:
-    household = session.get(Household, household_id)
-    if household is None or (user.villages is not None
-                             and household.village_id not in user.villages):
-        raise PageError(404, text_for(request, "No such household, or not in your area."))
-    return household
+    return gate(request, lambda: access.household(session, user.actor, household_id),
+                NO_HOUSEHOLD)
 
 
 def _case_in_area(request: Request, session, user, follow_up_id: int) -> FollowUp:
-    case = session.get(FollowUp, follow_up_id)
-    if case is None:
-        raise PageError(404, text_for(request, "No such household, or not in your area."))
-    _household_in_area(request, session, user, case.household_id)
-    return case
+    return gate(request, lambda: access.follow_up(session, user.actor, follow_up_id),
+                NO_HOUSEHOLD)
 
 
 def _back(household_id: int) -> RedirectResponse:
@@ -92,8 +89,7 @@ def monitoring_page(request: Request, session: SessionDep, user: User, show: str
     query = select(MonitoringWindow, Household.household_number, Region.name).join(
         Household, Household.id == MonitoringWindow.household_id).join(
         Region, Region.id == Household.village_id).where(MonitoringWindow.status == "open")
-    if user.villages is not None:
-        query = query.where(Household.village_id.in_(user.villages))
+    query = access.households_in_area(query, user.actor)
     if show == "alerts":
         query = query.where(_has(MonitoringAlert, MonitoringAlert.status == "open"))
     elif show == "overdue":
@@ -124,8 +120,9 @@ async def import_reports(request: Request, session: SessionDep, user: User,
     _office(request, user, csrf_token)
     data = await file.read()
     try:
-        report = import_income_reports(session, data, file.filename or "reports.csv",
-                                       date.today(), partial=partial, villages=user.villages)
+        report = changes.import_income_reports(session, user.actor, data,
+                                               file.filename or "reports.csv", date.today(),
+                                               partial=partial)
     except DomainError as refused:
         raise _refused(request, refused) from None
     if report.written:
@@ -258,10 +255,8 @@ def decline_elimination(request: Request, session: SessionDep, user: User,
                         elimination_id: int, note: Annotated[str, Form()] = "",
                         csrf_token: Annotated[str, Form()] = ""):
     _office(request, user, csrf_token)
-    proposal = session.get(Elimination, elimination_id)
-    if proposal is None:
-        raise PageError(404, text_for(request, "No such household, or not in your area."))
-    _household_in_area(request, session, user, proposal.household_id)
+    proposal = gate(request, lambda: access.elimination(session, user.actor, elimination_id),
+                    NO_HOUSEHOLD)
     try:
         monitoring.decline_elimination(session, user.actor, elimination_id, note)
     except DomainError as refused:
@@ -273,7 +268,7 @@ def decline_elimination(request: Request, session: SessionDep, user: User,
 # --- the outcome report -------------------------------------------------------------------------
 
 def _outcomes(request: Request, session, user, year: int | None) -> dict[str, Any]:
-    if user.villages is not None:
+    if access.limited(user.actor):
         raise PageError(403, text_for(request, "The outcome report is county-wide; your "
                                                "account is limited to some townships."))
     years = session.exec(select(Claim.policy_year).distinct().order_by(

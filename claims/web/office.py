@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, nightly, payments
+from claims import access, changes, lifecycle, masking, nightly, payments, people
 from claims.api.deps import SessionDep
 from claims.models import (
     ApiClient,
@@ -27,13 +27,13 @@ from claims.models import (
     Role,
     TriggerEvent,
 )
-from claims.people import create_client, create_user
-from claims.web import masking
+from claims.settings import get_settings
 from claims.web.i18n import translator
 from claims.web.pages import (
     PageError,
     User,
     check_csrf,
+    gate,
     language_of,
     need_role,
     refusal,
@@ -50,9 +50,7 @@ router = APIRouter(include_in_schema=False)
 ROLES = ["clerk", "investigator", "adjudicator", "supervisor", "auditor", "admin"]
 
 
-def _area_ok(user, household: Household | None) -> bool:
-    return household is not None and (user.villages is None
-                                      or household.village_id in user.villages)
+NO_HOUSEHOLD = "No such household, or not in your area."
 
 
 # --- households ---------------------------------------------------------------------------------
@@ -81,8 +79,7 @@ def _search(request, session: Session, user, q: str, by_id_number: bool):
         query = (select(Household, Region.name).join(Region, Region.id == Household.village_id)
                  .order_by(Household.household_number).limit(50))
         if number:
-            audit.record(session, user.actor, "member", masking.id_number(number),
-                         "search_by_id_number")
+            access.search_by_id_number(session, user.actor, number)
             session.commit()
             query = query.where(Household.id.in_(select(Member.household_id).where(
                 Member.id_number == number)))
@@ -90,9 +87,7 @@ def _search(request, session: Session, user, q: str, by_id_number: bool):
             query = query.where(sa.or_(
                 Household.household_number.startswith(q, autoescape=True),
                 Household.id.in_(select(Member.household_id).where(Member.name == q))))
-        if user.villages is not None:
-            query = query.where(Household.village_id.in_(user.villages))
-        rows = session.exec(query).all()
+        rows = session.exec(access.households_in_area(query, user.actor)).all()
     return render(request, "households.html", user=user, q=q, rows=rows,
                   searched=bool(q) and (number is None or by_id_number))
 
@@ -107,20 +102,18 @@ def reveal(request: Request, session: SessionDep, user: User, household_id: int,
            csrf_token: Annotated[str, Form()] = ""):
     """Show the household's names and ID numbers in full, once, on the audit trail."""
     check_csrf(request, user, csrf_token)
-    if not user.user.may_reveal:
+    if not user.actor.may_reveal:
         raise PageError(403, text_for(request, "You may not show personal data in full."))
-    household = session.get(Household, household_id)
-    if not _area_ok(user, household):
-        raise PageError(404, text_for(request, "No such household, or not in your area."))
-    audit.record(session, user.actor, "household", household.household_number, "reveal")
+    household = gate(request, lambda: access.household(session, user.actor, household_id),
+                     NO_HOUSEHOLD)
+    access.reveal(session, user.actor, household)
     session.commit()
     return _household(request, session, user, household_id, reveal=True)
 
 
 def _household(request, session: Session, user, household_id: int, reveal: bool):
-    household = session.get(Household, household_id)
-    if not _area_ok(user, household):
-        raise PageError(404, text_for(request, "No such household, or not in your area."))
+    household = gate(request, lambda: access.household(session, user.actor, household_id),
+                     NO_HOUSEHOLD)
     members = session.exec(select(Member).where(Member.household_id == household_id)
                            .order_by(Member.id)).all()
     incomes = session.exec(select(IncomeRecord).where(IncomeRecord.household_id == household_id)
@@ -161,12 +154,11 @@ def notice(request: Request, session: SessionDep, user: User, village: int | Non
         select(Region.id, Region.name).join(Household, Household.village_id == Region.id)
         .join(Claim, Claim.household_id == Household.id)
         .where(Claim.state == "public_notice").distinct().order_by(Region.name)).all()
-    if user.villages is not None:
-        villages = [v for v in villages if v[0] in user.villages]
+    villages = [v for v in villages if access.in_area(user.actor, v[0])]
     rows = []
     chosen = None
     if village is not None:
-        if user.villages is not None and village not in user.villages:
+        if not access.in_area(user.actor, village):
             raise PageError(404, text_for(request, "Not in your area."))
         chosen = session.get(Region, village)
         for claim, household in session.exec(
@@ -191,9 +183,11 @@ def notice(request: Request, session: SessionDep, user: User, village: int | Non
 def county_wide(request: Request, user) -> None:
     """Payment batches hold the whole county's households: not for a user limited to some
     townships."""
-    if user.villages is not None:
+    try:
+        access.require_county(user.actor, "payment batches")
+    except DomainError:
         raise PageError(403, text_for(request, "Payments are county-wide; your account is "
-                                               "limited to some townships."))
+                                               "limited to some townships.")) from None
 
 
 @router.get("/payments")
@@ -232,11 +226,11 @@ def batch_page(request: Request, session: SessionDep, user: User, batch_id: int)
     except DomainError as refused:
         raise PageError(refused.status_code, refusal(
             refused, translator(language_of(request)))) from None
-    lines = payments.batch_lines(session, batch_id)
+    lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=None,
                   amount=payments.amount_of(lines),
                   may_pay=user.user.role in (Role.supervisor, Role.admin),
-                  account=masking.account)
+                  account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
 
 @router.post("/payments/{batch_id}/bank-file")
@@ -275,16 +269,23 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
             refused, translator(language_of(request)))) from None
     session.commit()
     batch = payments.get_batch(session, batch_id)
-    lines = payments.batch_lines(session, batch_id)
+    lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=results,
-                  amount=payments.amount_of(lines), may_pay=True, account=masking.account)
+                  amount=payments.amount_of(lines), may_pay=True, account=masking.account,
+                  flag_days=get_settings().bank_change_flag_days)
 
 
 # --- administration -----------------------------------------------------------------------------
 
+def _administrator(request: Request, user) -> None:
+    """Users and keys are the county's: administrators who work county-wide."""
+    need_role(request, user, Role.admin)
+    gate(request, lambda: access.require_county(user.actor, "users and API clients"))
+
+
 @router.get("/admin")
 def admin_page(request: Request, session: SessionDep, user: User):
-    need_role(request, user, Role.admin)
+    _administrator(request, user)
     return _admin(request, session, user)
 
 
@@ -301,7 +302,7 @@ def _admin(request, session: Session, user, **shown):
 async def admin_user(request: Request, session: SessionDep, user: User):
     """Add a user, or change one: only the fields given change (an empty field, or
     "unchanged", leaves it as it is)."""
-    need_role(request, user, Role.admin)
+    _administrator(request, user)
     form = await request.form()
     check_csrf(request, user, form.get("csrf_token"))
     username = str(form.get("username", "")).strip()
@@ -314,35 +315,27 @@ async def admin_user(request: Request, session: SessionDep, user: User):
         if existing is None:
             if not role:
                 raise PageError(422, text_for(request, "Choose a role."))
-            existing, _token = create_user(session, user.actor, username=username,
-                                           full_name=str(form.get("full_name", "")) or username,
-                                           role=role)
-        before = {"role": existing.role, "approval_limit": existing.approval_limit,
-                  "townships": existing.townships, "may_reveal": existing.may_reveal,
-                  "active": existing.active}
+            existing, _token = people.create_user(
+                session, user.actor, username=username,
+                full_name=str(form.get("full_name", "")) or username, role=role)
+        settings = {}
         if role:
-            existing.role = role
+            settings["role"] = role
         if limit_text == "none":
-            existing.approval_limit = None
+            settings["approval_limit"] = None
         elif limit_text:
             try:
-                existing.approval_limit = Decimal(limit_text).quantize(Decimal("0.01"))
+                settings["approval_limit"] = Decimal(limit_text).quantize(Decimal("0.01"))
             except InvalidOperation:
                 raise PageError(422, text_for(
                     request, "The approval limit is not an amount.")) from None
         if form.get("set_townships") == "1":
-            existing.townships = [int(t) for t in form.getlist("townships")
-                                  if str(t).isdigit()] or None
-        for flag in ("may_reveal", "active"):
+            settings["townships"] = [int(t) for t in form.getlist("townships")
+                                     if str(t).isdigit()] or None
+        for flag in ("may_reveal", "may_export", "active"):
             if form.get(flag) in ("1", "0"):
-                setattr(existing, flag, form.get(flag) == "1")
-        session.add(existing)
-        after = {"role": existing.role, "approval_limit": existing.approval_limit,
-                 "townships": existing.townships, "may_reveal": existing.may_reveal,
-                 "active": existing.active}
-        if after != before:
-            audit.record(session, user.actor, "user", username, "update", before=before,
-                         after=after)
+                settings[flag] = form.get(flag) == "1"
+        people.update_user(session, user.actor, existing, **settings)
         if form.get("password"):
             set_password(session, user.actor, existing, str(form.get("password")))
         session.commit()
@@ -357,14 +350,12 @@ async def admin_user(request: Request, session: SessionDep, user: User):
 def deactivate_client(request: Request, session: SessionDep, user: User, client_id: int,
                       csrf_token: Annotated[str, Form()] = ""):
     """A department's key stops working (within the 10 seconds a key is remembered)."""
-    need_role(request, user, Role.admin)
+    _administrator(request, user)
     check_csrf(request, user, csrf_token)
     client = session.get(ApiClient, client_id)
     if client is None:
         raise PageError(404, text_for(request, "Not found."))
-    client.active = False
-    session.add(client)
-    audit.record(session, user.actor, "api_client", client.id, "deactivate")
+    people.deactivate_client(session, user.actor, client)
     session.commit()
     return RedirectResponse("/admin", status_code=303)
 
@@ -374,10 +365,10 @@ def admin_client(request: Request, session: SessionDep, user: User,
                  name: Annotated[str, Form()], organisation: Annotated[str, Form()],
                  csrf_token: Annotated[str, Form()] = ""):
     """Add a department's API key; the key is shown once, on this page."""
-    need_role(request, user, Role.admin)
+    _administrator(request, user)
     check_csrf(request, user, csrf_token)
     try:
-        client, key = create_client(session, user.actor, name.strip(), organisation)
+        client, key = people.create_client(session, user.actor, name.strip(), organisation)
     except DomainError as refused:
         raise PageError(refused.status_code, refusal(
             refused, translator(language_of(request)))) from None

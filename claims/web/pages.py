@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import audit, intake, lifecycle, nightly, reports
+from claims import access, audit, intake, lifecycle, masking, nightly, reports
 from claims.api.deps import SessionDep
 from claims.models import (
     AuditEntry,
@@ -32,11 +32,10 @@ from claims.models import (
     TriggerEvent,
 )
 from claims.settings import get_settings
-from claims.web import masking
 from claims.web import session as web_session
 from claims.web.i18n import DEFAULT, LANGUAGES, N_, environment, translator
 from policies import benefits, registry
-from policies.errors import DomainError
+from policies.errors import DomainError, NotFound
 from policies.models import utcnow
 from policies.registry import PageRequest
 from risk.models import HouseholdScore
@@ -110,22 +109,27 @@ def check_csrf(request: Request, user: web_session.SignedIn, token: str | None) 
 
 
 def need_role(request: Request, user: web_session.SignedIn, *roles: str) -> None:
-    if user.user.role not in roles:
-        raise PageError(403, text_for(request, "Your role may not open this page."))
+    try:
+        access.require_role(user.actor, roles)
+    except DomainError:
+        raise PageError(403, text_for(request, "Your role may not open this page.")) from None
 
 
-def _claims_in_area(query, user: web_session.SignedIn):
-    """Limit a query of claims to the user's townships (joining households only then)."""
-    if user.villages is None:
-        return query
-    return _visible_households(query.join(Household, Household.id == Claim.household_id), user)
+def gate(request: Request, check, not_found: str = N_("Not found, or not in your area.")):
+    """Run a check of claims.access; a refusal becomes the page's error in the user's
+    language (404 for a row outside the area, 403 for county-wide data)."""
+    try:
+        return check()
+    except NotFound:
+        raise PageError(404, text_for(request, not_found)) from None
+    except DomainError as refused:
+        if refused.field == "townships":
+            raise PageError(403, text_for(request, COUNTY_WIDE)) from None
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
 
 
-def _visible_households(query, user: web_session.SignedIn):
-    """Limit a query joined to households to the user's townships."""
-    if user.villages is not None:
-        query = query.where(Household.village_id.in_(user.villages))
-    return query
+COUNTY_WIDE = N_("This is county-wide; your account is limited to some townships.")
 
 
 # --- signing in and out -----------------------------------------------------------------------
@@ -218,33 +222,33 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
                       ) -> dict[str, Any]:
     """The dashboard's figures for the user's area (a second's work with a million claims,
     so they are reused for a minute; the page says when they were counted)."""
-    base = _claims_in_area(
+    base = access.claims_in_area(
         select(Claim.state, sa.func.count(Claim.id),
                sa.func.sum(sa.case((sa.and_(Claim.due_date < today,
                                            Claim.state.in_(OPEN)), 1), else_=0)),
                sa.func.sum(sa.case((sa.and_(Claim.due_date == today,
                                            Claim.state.in_(OPEN)), 1), else_=0))),
-        user).group_by(Claim.state)
+        user.actor).group_by(Claim.state)
     counted = session.exec(base).all()
     by_state = {state: (count, int(overdue or 0)) for state, count, overdue, _ in counted}
-    money = session.exec(_claims_in_area(
+    money = session.exec(access.claims_in_area(
         select(sa.func.sum(Claim.approved_amount), sa.func.sum(Claim.paid_amount))
-        .where(Claim.policy_year == today.year), user)).one()
+        .where(Claim.policy_year == today.year), user.actor)).one()
     township, village = sa.orm.aliased(Region), sa.orm.aliased(Region)
-    by_township = session.exec(_visible_households(
+    by_township = session.exec(access.households_in_area(
         select(township.name, sa.func.count(Claim.id))
         .join(Household, Household.id == Claim.household_id)
         .join(village, village.id == Household.village_id)
-        .join(township, township.id == village.parent_id), user)
+        .join(township, township.id == village.parent_id), user.actor)
         .group_by(township.name).order_by(sa.func.count(Claim.id).desc()).limit(12)).all()
-    by_trigger = session.exec(_claims_in_area(
-        select(Claim.trigger, sa.func.count(Claim.id)), user)
+    by_trigger = session.exec(access.claims_in_area(
+        select(Claim.trigger, sa.func.count(Claim.id)), user.actor)
         .group_by(Claim.trigger).order_by(sa.func.count(Claim.id).desc())).all()
-    new_warnings = session.exec(_visible_households(
+    new_warnings = session.exec(access.households_in_area(
         select(sa.func.count(EarlyWarning.id))
         .join(Household, Household.id == EarlyWarning.household_id)
         .where(EarlyWarning.status == "open",
-               EarlyWarning.created_at >= utcnow() - timedelta(days=7)), user)).one()
+               EarlyWarning.created_at >= utcnow() - timedelta(days=7)), user.actor)).one()
     return dict(
         by_state=[(s, *by_state.get(s, (0, 0))) for s in STATES],
         open_total=sum(by_state.get(s, (0, 0))[0] for s in OPEN),
@@ -253,7 +257,7 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
         approved=money[0] or Decimal("0.00"), paid=money[1] or Decimal("0.00"),
         year=today.year, by_township=list(by_township), by_trigger=list(by_trigger),
         new_warnings=new_warnings,
-        funds=_funds(session, today) if user.villages is None else [],
+        funds=[] if access.limited(user.actor) else _funds(session, today),
         counted_at=utcnow())
 
 
@@ -316,8 +320,8 @@ def queue_ids(session: Session, user: web_session.SignedIn, f: QueueFilter, run_
     the sort needs are joined, so the database can walk an index of the claims."""
     query = select(Claim.id)
     if user.villages is not None or f.township is not None or f.village is not None:
-        query = _visible_households(
-            query.join(Household, Household.id == Claim.household_id), user)
+        query = access.households_in_area(
+            query.join(Household, Household.id == Claim.household_id), user.actor)
         if f.township is not None:
             query = query.where(Household.village_id.in_(
                 select(Region.id).where(Region.parent_id == f.township)))
@@ -402,12 +406,9 @@ def claims_queue(request: Request, session: SessionDep, user: User,
 
 def _claim_for(session: Session, request: Request, user: web_session.SignedIn,
                claim_id: int) -> tuple[Claim, Household]:
-    _ = translator(language_of(request))
-    claim = session.get(Claim, claim_id)
-    household = session.get(Household, claim.household_id) if claim else None
-    if claim is None or (user.villages is not None and household.village_id not in user.villages):
-        raise PageError(404, _("No such claim, or not in your area."))
-    return claim, household
+    claim = gate(request, lambda: access.claim(session, user.actor, claim_id),
+                 N_("No such claim, or not in your area."))
+    return claim, session.get(Household, claim.household_id)
 
 
 ACTION_ORDER = ["start_investigation", "submit_survey", "record_review", "start_notice",
@@ -579,10 +580,10 @@ async def claim_action(request: Request, session: SessionDep, user: User, claim_
 @router.get("/warnings")
 def warnings_page(request: Request, session: SessionDep, user: User, source: str = "",
                   page: Annotated[int, Query(ge=1)] = 1):
-    query = _visible_households(
+    query = access.households_in_area(
         select(EarlyWarning, Household.household_number)
         .join(Household, Household.id == EarlyWarning.household_id)
-        .where(EarlyWarning.status == "open"), user)
+        .where(EarlyWarning.status == "open"), user.actor)
     if source in ("risk", "event"):
         query = query.where(EarlyWarning.source == source)
     rows, total = registry.paginate(session, query.order_by(
@@ -600,11 +601,8 @@ def close_warning_page(request: Request, session: SessionDep, user: User, warnin
     check_csrf(request, user, csrf_token)
     need_role(request, user, Role.clerk, Role.supervisor, Role.admin)
     _ = translator(language_of(request))
-    warning = session.get(EarlyWarning, warning_id)
-    household = session.get(Household, warning.household_id) if warning else None
-    if warning is None or (user.villages is not None
-                           and household.village_id not in user.villages):
-        raise PageError(404, _("No such warning, or not in your area."))
+    warning = gate(request, lambda: access.warning(session, user.actor, warning_id),
+                   N_("No such warning, or not in your area."))
     if len(outcome.strip()) < 2 or warning.status != "open":
         raise PageError(422, _("Say what the office did (at least two characters)."))
     warning.status, warning.outcome = "closed", outcome.strip()[:500]

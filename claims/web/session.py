@@ -14,8 +14,8 @@ from argon2.exceptions import VerificationError
 from sqlmodel import Session, select
 
 from claims import audit
-from claims.auth import Actor, actor_for_user
-from claims.models import AppUser, Region, WebSession
+from claims.auth import Actor, actor_for_user, villages_of
+from claims.models import AppUser, WebSession
 from claims.web.i18n import N_
 from policies.errors import InvalidInput
 from policies.models import utcnow
@@ -46,7 +46,7 @@ class SignedIn:
     user: AppUser
     actor: Actor
     csrf_token: str
-    villages: set[int] | None  # the villages the user may see; None: every one
+    villages: frozenset[int] | None  # the villages the user may see; None: every one
 
 
 def _digest(key: str) -> str:
@@ -131,11 +131,8 @@ def signed_in(session: Session, key: str | None, idle: timedelta,
         web.last_seen = now
         session.add(web)
         session.flush()
-    villages = None
-    if user.townships is not None:
-        villages = set(session.exec(select(Region.id).where(
-            Region.parent_id.in_(user.townships))).all())
-    return SignedIn(user, actor_for_user(user), web.csrf_token, villages)
+    villages = villages_of(session, user.townships)
+    return SignedIn(user, actor_for_user(user, villages), web.csrf_token, villages)
 
 
 def sign_out(session: Session, key: str | None) -> None:

@@ -1,0 +1,42 @@
+"""Personal data as fangpin shows it by default (脱敏), in pages, the API and the audit trail
+alike: 张*三, 4110**********123X, 138****0000, the last four digits of a bank account.
+Showing them in full is a permission, and each reveal is on the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def name(full: str | None) -> str:
+    if not full:
+        return ""
+    if len(full) <= 2:
+        return full[0] + "*"
+    return full[0] + "*" * (len(full) - 2) + full[-1]
+
+
+def id_number(number: str | None) -> str:
+    if not number:
+        return ""
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def phone(number: str | None) -> str | None:
+    if not number:
+        return number
+    return number[:3] + "*" * max(len(number) - 7, 1) + number[-4:]
+
+
+def account(number: str | None) -> str:
+    return f"****{number[-4:]}" if number else ""
+
+
+# How each personal field of a household or member is masked (a field absent is not personal).
+FIELDS = {"name": name, "head_name": name, "id_number": id_number, "phone": phone,
+          "bank_account": account, "account_holder": name}
+
+
+def fields(values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a row's values with its personal fields masked (None stays None)."""
+    return {k: (FIELDS[k](v) if k in FIELDS and v is not None else v)
+            for k, v in values.items()}
