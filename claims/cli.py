@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from decimal import Decimal
@@ -177,10 +176,11 @@ def _row_errors(report, args) -> None:
     if len(report.errors) > args.show:
         print(f"  … {len(report.errors) - args.show:,} more (write them all with --report)")
     if args.report and report.errors:
-        with open(args.report, "w", newline="", encoding="utf-8-sig") as out:
-            writer = csv.writer(out)
-            writer.writerow(["row", "field", "value", "reason"])
-            writer.writerows((e.row, e.field, e.value, e.reason) for e in report.errors)
+        from policies.tables import csv_bytes
+
+        with open(args.report, "wb") as out:
+            out.write(csv_bytes(["row", "field", "value", "reason"], [
+                [e.row, e.field, e.value, e.reason] for e in report.errors]))
         print(f"error report written to {args.report}")
     if not report.written:
         print(f"nothing written: {len(report.errors):,} bad value(s); fix them or use --partial")

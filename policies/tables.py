@@ -3,6 +3,7 @@ XLSX, every cell as text, with Chinese or English headers mapped to field names.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from dataclasses import asdict, dataclass, field
@@ -118,17 +119,41 @@ def read_table(
     return Table(frame=frame, encoding=encoding, ignored_columns=ignored)
 
 
+# What a spreadsheet takes as the start of a formula (or of a DDE call) when a cell is opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def formula_like(value: object) -> bool:
+    """Text a spreadsheet would run as a formula: it begins with =, +, -, @, tab or CR and is
+    not a plain number (a negative amount stays a number)."""
+    return (isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            and not _NUMBER.match(value))
+
+
+def csv_bytes(header: list[str], rows: list[list]) -> bytes:
+    """A CSV file (UTF-8 with BOM, which Excel needs to read Chinese) in which formula-like
+    text is neutralised with a leading apostrophe, as OWASP advises: CSV has no cell types."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    for row in [header, *rows]:
+        writer.writerow(["'" + v if formula_like(v) else v for v in row])
+    return text.getvalue().encode("utf-8-sig")
+
+
 def xlsx_bytes(header: list[str], rows: list[list], title: str = "Sheet1") -> bytes:
-    """A one-sheet XLSX workbook; Decimal amounts become numbers shown with two places."""
+    """A one-sheet XLSX workbook; Decimal amounts become numbers shown with two places, and
+    formula-like text is stored as text (quote-prefixed, so editing it keeps it text)."""
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = title[:31]
-    sheet.append(header)
-    for row in rows:
+    for row in [header, *rows]:
         sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
         for cell, value in zip(sheet[sheet.max_row], row, strict=True):
             if isinstance(value, Decimal):
                 cell.number_format = "0.00"
+            elif formula_like(value):
+                cell.value, cell.data_type, cell.quotePrefix = value, "s", True
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
