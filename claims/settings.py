@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
-    import_max_bytes: int = 200 * 1024 * 1024
+    # The limits of an uploaded or imported file (FANGPIN_IMPORT_MAX_BYTES, _MAX_ROWS,
+    # _MAX_UNZIPPED_BYTES) are read where files are read: policies.tables.ImportLimits.
     # Days a claim may stay in a state, e.g. FANGPIN_SERVICE_LEVEL_DAYS='{"investigating": 15}'
     service_level_days: dict[str, int] = {}
     # Received events are evaluated by a thread of the service, or by `fangpin evaluate

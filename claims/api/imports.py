@@ -9,20 +9,11 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from claims.api.deps import SessionDep
-from claims.settings import get_settings
-from policies.errors import InvalidInput
+from claims.uploads import read_upload
 from policies.household_import import import_households
 from policies.income_import import import_income_reports
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
-
-
-def _read(file: UploadFile) -> bytes:
-    limit = get_settings().import_max_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
-    return data
 
 
 @router.post(
@@ -40,7 +31,7 @@ def upload_households(
     ] = False,
 ):
     """Import households with their members from the monitoring system's export."""
-    report = import_households(session, _read(file), file.filename or "upload.csv",
+    report = import_households(session, read_upload(file), file.filename or "upload.csv",
                                partial=partial)
     if report.written:
         session.commit()
@@ -66,7 +57,7 @@ def upload_income_reports(
 ):
     """Import income reports taken during post-payout monitoring: 户编号, 起始日期, 截止日期
     and the income columns of the ledger (工资性收入, …)."""
-    report = import_income_reports(session, _read(file), file.filename or "upload.csv",
+    report = import_income_reports(session, read_upload(file), file.filename or "upload.csv",
                                    date.today(), partial=partial)
     if report.written:
         session.commit()
