@@ -301,12 +301,23 @@ def _fund(args) -> int:
 
 
 def _audit(args) -> int:
-    from claims import audit
+    from claims import anchors
 
+    settings = get_settings()
     with Session(get_engine()) as session:
-        result = audit.verify(session)
-    if result.first_bad is None:
-        print(f"audit trail intact: {result.checked:,} entries")
+        if args.action == "anchor":
+            head = anchors.anchor(session, settings)
+            where = settings.audit_anchor_file or "the log"
+            print(f"audit head signed: {head.count:,} entries, last {head.last_hash[:12]}…, "
+                  f"written to {where}")
+            return 0
+        result = anchors.verify(session, settings, args.anchors)
+    if not result.problem:
+        against = (f", up to the head signed over {result.signed_count:,}"
+                   if result.signed_count is not None else
+                   "; no signed head found, so removed newest entries cannot be detected "
+                   "(run `fangpin audit anchor`)")
+        print(f"audit trail intact: {result.checked:,} entries{against}")
         return 0
     print(f"audit trail broken: {result.problem} (entries before it: {result.checked:,})")
     return 1
@@ -647,7 +658,12 @@ def build_parser() -> argparse.ArgumentParser:
     nightly.set_defaults(func=_scheduler)
 
     audit_cmd = sub.add_parser("audit", help="the audit trail")
-    audit_cmd.add_argument("action", choices=["verify"])
+    audit_cmd.add_argument("action", choices=["verify", "anchor"], help=(
+        "verify: walk the chain and check it against the newest signed head; anchor: sign "
+        "the chain's head now and write it out (FANGPIN_AUDIT_ANCHOR_FILE and the log)"))
+    audit_cmd.add_argument("--anchors", metavar="FILE", help=(
+        "where to find signed heads: an anchor file or a log (default: "
+        "FANGPIN_AUDIT_ANCHOR_FILE)"))
     audit_cmd.set_defaults(func=_audit)
 
     users = sub.add_parser("users", help="add a staff user (prints the token once)")
