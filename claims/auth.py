@@ -52,6 +52,7 @@ class Actor:
     role: str | None = None
     organisation: str | None = None
     approval_limit: Decimal | None = None
+    event_types: tuple[str, ...] | None = None  # a key's own remit (claims.remit)
 
     @property
     def label(self) -> str:
@@ -67,6 +68,13 @@ def actor_for_user(user) -> Actor:
                  approval_limit=user.approval_limit)
 
 
+def actor_for_client(client) -> Actor:
+    """The actor of a department key (a row or an object with id, name, organisation,
+    event_types)."""
+    return Actor("client", client.id, client.name, organisation=client.organisation,
+                 event_types=None if client.event_types is None else tuple(client.event_types))
+
+
 def authenticate(session: Session, token: str) -> Actor | None:
     """The active user or client a token belongs to, or None."""
     digest = hash_token(token)
@@ -79,10 +87,10 @@ def authenticate(session: Session, token: str) -> Actor | None:
         return actor_for_user(user) if user else None
     if token.startswith(CLIENT_PREFIX):
         client = connection.execute(select(
-            ApiClient.id, ApiClient.name, ApiClient.organisation).where(
+            ApiClient.id, ApiClient.name, ApiClient.organisation, ApiClient.event_types).where(
             ApiClient.key_hash == digest, ApiClient.active)).first()
         if client:
-            return Actor("client", client.id, client.name, organisation=client.organisation)
+            return actor_for_client(client)
     return None
 
 

@@ -325,7 +325,7 @@ def _audit(args) -> int:
 
 def _people(args) -> int:
     from claims.auth import SYSTEM
-    from claims.people import create_client, create_user
+    from claims.people import create_user
 
     with Session(get_engine()) as session:
         if args.kind == "user":
@@ -336,10 +336,37 @@ def _people(args) -> int:
             session.commit()
             print(f"user {user.username} ({user.role}); API token, shown once: {token}")
         else:
-            client, key = create_client(session, SYSTEM, args.name, args.organisation)
-            session.commit()
-            print(f"department {client.name} ({client.organisation}); API key, shown once: "
-                  f"{key}")
+            return _department(session, args)
+    return 0
+
+
+def _department(session, args) -> int:
+    """Add a department key (with --organisation), or set the remit of the existing one."""
+    from sqlmodel import select
+
+    from claims import intake, remit
+    from claims.auth import SYSTEM
+    from claims.models import ApiClient
+    from claims.people import create_client
+
+    types = None if args.event_types in (None, "default") else [
+        t.strip() for t in args.event_types.split(",") if t.strip()]
+    if args.organisation:
+        client, key = create_client(session, SYSTEM, args.name, args.organisation)
+        print(f"department {client.name} ({client.organisation}); API key, shown once: {key}")
+    else:
+        clients = session.exec(select(ApiClient).where(ApiClient.name == args.name)).all()
+        if len(clients) != 1 or args.event_types is None:
+            print(f"{args.name}: {len(clients)} departments of that name; give --organisation "
+                  "to add one, or --event-types to set the remit of the one", file=sys.stderr)
+            return 2
+        client = clients[0]
+    if args.event_types is not None:
+        remit.set_remit(session, SYSTEM, client.id, types, intake.event_types(session))
+    session.commit()
+    shown = remit.view(client)
+    print(f"{client.name} may send: {', '.join(shown['event_types'] or ['every event type'])}"
+          f" ({'its own list' if shown['remit'] == 'own' else 'its department default'})")
     return 0
 
 
@@ -347,7 +374,7 @@ def _import_events(args) -> int:
     from sqlmodel import select
 
     from claims import evaluator, intake
-    from claims.auth import Actor
+    from claims.auth import actor_for_client
     from claims.models import ApiClient, TriggerEvent
     from policies.event_files import read_events
 
@@ -362,8 +389,7 @@ def _import_events(args) -> int:
             print(f"--source {args.source}: {len(clients)} departments match; give the "
                   "department's name or a unique organisation code", file=sys.stderr)
             return 2
-        actor = Actor("client", clients[0].id, clients[0].name,
-                      organisation=clients[0].organisation)
+        actor = actor_for_client(clients[0])
         raw, row_errors = read_events(path.read_bytes(), path.name)
         outcomes = intake.receive(session, actor, raw)
         session.commit()
@@ -681,9 +707,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     clients = sub.add_parser("departments", help="add a department API key (printed once)")
     clients.add_argument("name")
-    clients.add_argument("--organisation", required=True, choices=[
+    clients.add_argument("--organisation", choices=[
         "poverty_office", "medical_insurance", "civil_affairs", "disabled_federation",
-        "emergency_management", "traffic_police", "education"])
+        "emergency_management", "traffic_police", "education"],
+        help="add a key for this department (without it: change the named key's remit)")
+    clients.add_argument("--event-types", metavar="TYPE,…", help=(
+        "the event types the key may send, comma-separated; 'default': its department's"))
     clients.set_defaults(func=_people, kind="client")
 
     terms = sub.add_parser("terms", help="benefit terms: validate, load, quote")

@@ -28,7 +28,7 @@ def fangpin(url, *args):
 def test_migrate_seed_and_import_from_the_command_line(fresh_url, tmp_path):
     upgraded = fangpin(fresh_url, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "schema revision: 0010" in upgraded.stdout
+    assert "schema revision: 0011_hardening" in upgraded.stdout
 
     seeded = fangpin(fresh_url, "demo", "--households", "40", "--seed", "3")
     assert seeded.returncode == 0, seeded.stderr
