@@ -47,6 +47,8 @@ def _body(o: intake.Outcome) -> dict[str, Any]:
     202: {"description": "stored (status received); evaluated moments later — read "
                          "GET /api/events/{event_id} for the claim it opened"},
     200: {"description": "a duplicate: the first outcome so far, nothing changed"},
+    403: {"description": "the event type is outside this key's remit (the reason names the "
+                         "type and the remit)"},
     409: {"description": "the same event id was sent before with other content"},
     422: {"description": "invalid: the field and the reason"}})
 async def submit_event(event: EventIn, session: SessionDep, actor: Department):
