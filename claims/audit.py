@@ -113,21 +113,34 @@ class Verification:
     checked: int
     first_bad: int | None  # the id of the first entry altered, or after which one is missing
     problem: str  # empty when the chain is intact
+    signed_count: int | None = None  # the entries a signed head vouched for, if one was given
 
 
-def verify(session: Session) -> Verification:
-    """Walk the chain in order; report the first entry that was altered or removed."""
+def verify(session: Session, head: Any = None) -> Verification:
+    """Walk the chain in order; report the first entry that was altered or removed. Given a
+    signed head (claims.anchors.Head), the chain must also reach it and its entry at the
+    head's count must carry the head's hash: that finds the newest entries removed, or a row
+    altered with every hash after it recomputed, which the chain alone cannot."""
     previous_hash, expected_id, checked = GENESIS, 1, 0
+    signed = head.count if head is not None else None
     rows = session.exec(select(AuditEntry).order_by(AuditEntry.id).execution_options(
         yield_per=1000))
     for entry in rows:
         if entry.id != expected_id:
             return Verification(checked, expected_id, f"entry {expected_id} is missing "
-                                f"(the next one found is {entry.id})")
+                                f"(the next one found is {entry.id})", signed)
         if entry.prev_hash != previous_hash:
             return Verification(checked, entry.id, f"entry {entry.id} does not follow the "
-                                "previous entry (one before it was altered or removed)")
+                                "previous entry (one before it was altered or removed)", signed)
         if entry_hash(entry) != entry.hash:
-            return Verification(checked, entry.id, f"entry {entry.id} was altered")
+            return Verification(checked, entry.id, f"entry {entry.id} was altered", signed)
+        if entry.id == signed and entry.hash != head.last_hash:
+            return Verification(checked, entry.id, f"the chain up to entry {entry.id} is not "
+                                f"the one signed at {head.at}: entries were altered and the "
+                                "hashes after them recomputed", signed)
         previous_hash, expected_id, checked = entry.hash, expected_id + 1, checked + 1
-    return Verification(checked, None, "")
+    if signed is not None and checked < signed:
+        return Verification(checked, checked + 1, f"the chain ends at entry {checked}, but "
+                            f"{signed} entries were signed at {head.at}: entries "
+                            f"{checked + 1}–{signed} were removed", signed)
+    return Verification(checked, None, "", signed)

@@ -56,6 +56,7 @@ class Actor:
     villages: frozenset[int] | None = None
     may_reveal: bool = False
     may_export: bool = False
+    event_types: tuple[str, ...] | None = None  # a key's own remit (claims.remit)
 
     @property
     def label(self) -> str:
@@ -82,6 +83,13 @@ def villages_of(session: Session, townships: list[int] | None) -> frozenset[int]
         Region.parent_id.in_(townships))).all())
 
 
+def actor_for_client(client) -> Actor:
+    """The actor of a department key (a row or an object with id, name, organisation,
+    event_types)."""
+    return Actor("client", client.id, client.name, organisation=client.organisation,
+                 event_types=None if client.event_types is None else tuple(client.event_types))
+
+
 def authenticate(session: Session, token: str) -> Actor | None:
     """The active user or client a token belongs to, or None."""
     digest = hash_token(token)
@@ -95,10 +103,10 @@ def authenticate(session: Session, token: str) -> Actor | None:
         return actor_for_user(user, villages_of(session, user.townships)) if user else None
     if token.startswith(CLIENT_PREFIX):
         client = connection.execute(select(
-            ApiClient.id, ApiClient.name, ApiClient.organisation).where(
+            ApiClient.id, ApiClient.name, ApiClient.organisation, ApiClient.event_types).where(
             ApiClient.key_hash == digest, ApiClient.active)).first()
         if client:
-            return Actor("client", client.id, client.name, organisation=client.organisation)
+            return actor_for_client(client)
     return None
 
 

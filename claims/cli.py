@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from decimal import Decimal
@@ -181,10 +180,11 @@ def _row_errors(report, args) -> None:
     if len(report.errors) > args.show:
         print(f"  … {len(report.errors) - args.show:,} more (write them all with --report)")
     if args.report and report.errors:
-        with open(args.report, "w", newline="", encoding="utf-8-sig") as out:
-            writer = csv.writer(out)
-            writer.writerow(["row", "field", "value", "reason"])
-            writer.writerows((e.row, e.field, e.value, e.reason) for e in report.errors)
+        from policies.tables import csv_bytes
+
+        with open(args.report, "wb") as out:
+            out.write(csv_bytes(["row", "field", "value", "reason"], [
+                [e.row, e.field, e.value, e.reason] for e in report.errors]))
         print(f"error report written to {args.report}")
     if not report.written:
         print(f"nothing written: {len(report.errors):,} bad value(s); fix them or use --partial")
@@ -302,12 +302,23 @@ def _fund(args) -> int:
 
 
 def _audit(args) -> int:
-    from claims import audit
+    from claims import anchors
 
+    settings = get_settings()
     with Session(get_engine()) as session:
-        result = audit.verify(session)
-    if result.first_bad is None:
-        print(f"audit trail intact: {result.checked:,} entries")
+        if args.action == "anchor":
+            head = anchors.anchor(session, settings)
+            where = settings.audit_anchor_file or "the log"
+            print(f"audit head signed: {head.count:,} entries, last {head.last_hash[:12]}…, "
+                  f"written to {where}")
+            return 0
+        result = anchors.verify(session, settings, args.anchors)
+    if not result.problem:
+        against = (f", up to the head signed over {result.signed_count:,}"
+                   if result.signed_count is not None else
+                   "; no signed head found, so removed newest entries cannot be detected "
+                   "(run `fangpin audit anchor`)")
+        print(f"audit trail intact: {result.checked:,} entries{against}")
         return 0
     print(f"audit trail broken: {result.problem} (entries before it: {result.checked:,})")
     return 1
@@ -315,7 +326,7 @@ def _audit(args) -> int:
 
 def _people(args) -> int:
     from claims.auth import SYSTEM
-    from claims.people import create_client, create_user
+    from claims.people import create_user
 
     with Session(get_engine()) as session:
         if args.kind == "user":
@@ -326,10 +337,37 @@ def _people(args) -> int:
             session.commit()
             print(f"user {user.username} ({user.role}); API token, shown once: {token}")
         else:
-            client, key = create_client(session, SYSTEM, args.name, args.organisation)
-            session.commit()
-            print(f"department {client.name} ({client.organisation}); API key, shown once: "
-                  f"{key}")
+            return _department(session, args)
+    return 0
+
+
+def _department(session, args) -> int:
+    """Add a department key (with --organisation), or set the remit of the existing one."""
+    from sqlmodel import select
+
+    from claims import intake, remit
+    from claims.auth import SYSTEM
+    from claims.models import ApiClient
+    from claims.people import create_client
+
+    types = None if args.event_types in (None, "default") else [
+        t.strip() for t in args.event_types.split(",") if t.strip()]
+    if args.organisation:
+        client, key = create_client(session, SYSTEM, args.name, args.organisation)
+        print(f"department {client.name} ({client.organisation}); API key, shown once: {key}")
+    else:
+        clients = session.exec(select(ApiClient).where(ApiClient.name == args.name)).all()
+        if len(clients) != 1 or args.event_types is None:
+            print(f"{args.name}: {len(clients)} departments of that name; give --organisation "
+                  "to add one, or --event-types to set the remit of the one", file=sys.stderr)
+            return 2
+        client = clients[0]
+    if args.event_types is not None:
+        remit.set_remit(session, SYSTEM, client.id, types, intake.event_types(session))
+    session.commit()
+    shown = remit.view(client)
+    print(f"{client.name} may send: {', '.join(shown['event_types'] or ['every event type'])}"
+          f" ({'its own list' if shown['remit'] == 'own' else 'its department default'})")
     return 0
 
 
@@ -337,7 +375,7 @@ def _import_events(args) -> int:
     from sqlmodel import select
 
     from claims import evaluator, intake
-    from claims.auth import Actor
+    from claims.auth import actor_for_client
     from claims.models import ApiClient, TriggerEvent
     from policies.event_files import read_events
 
@@ -352,8 +390,7 @@ def _import_events(args) -> int:
             print(f"--source {args.source}: {len(clients)} departments match; give the "
                   "department's name or a unique organisation code", file=sys.stderr)
             return 2
-        actor = Actor("client", clients[0].id, clients[0].name,
-                      organisation=clients[0].organisation)
+        actor = actor_for_client(clients[0])
         raw, row_errors = read_events(path.read_bytes(), path.name)
         outcomes = intake.receive(session, actor, raw, between_chunks=session.commit)
         session.commit()
@@ -648,7 +685,12 @@ def build_parser() -> argparse.ArgumentParser:
     nightly.set_defaults(func=_scheduler)
 
     audit_cmd = sub.add_parser("audit", help="the audit trail")
-    audit_cmd.add_argument("action", choices=["verify"])
+    audit_cmd.add_argument("action", choices=["verify", "anchor"], help=(
+        "verify: walk the chain and check it against the newest signed head; anchor: sign "
+        "the chain's head now and write it out (FANGPIN_AUDIT_ANCHOR_FILE and the log)"))
+    audit_cmd.add_argument("--anchors", metavar="FILE", help=(
+        "where to find signed heads: an anchor file or a log (default: "
+        "FANGPIN_AUDIT_ANCHOR_FILE)"))
     audit_cmd.set_defaults(func=_audit)
 
     users = sub.add_parser("users", help="add a staff user (prints the token once)")
@@ -666,9 +708,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     clients = sub.add_parser("departments", help="add a department API key (printed once)")
     clients.add_argument("name")
-    clients.add_argument("--organisation", required=True, choices=[
+    clients.add_argument("--organisation", choices=[
         "poverty_office", "medical_insurance", "civil_affairs", "disabled_federation",
-        "emergency_management", "traffic_police", "education"])
+        "emergency_management", "traffic_police", "education"],
+        help="add a key for this department (without it: change the named key's remit)")
+    clients.add_argument("--event-types", metavar="TYPE,…", help=(
+        "the event types the key may send, comma-separated; 'default': its department's"))
     clients.set_defaults(func=_people, kind="client")
 
     terms = sub.add_parser("terms", help="benefit terms: validate, load, quote")

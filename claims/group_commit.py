@@ -17,7 +17,7 @@ from functools import partial
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
-from claims import intake, locks
+from claims import intake, locks, remit
 from claims.auth import Actor
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
@@ -102,6 +102,7 @@ def _store_all(session: Session, batch: list[_Waiting]) -> list:
         for index, waiting in enumerate(batch):
             try:
                 known.check(waiting.event)
+                remit.check(waiting.actor, waiting.event)
             except InvalidInput as exc:
                 results[index] = exc
                 continue

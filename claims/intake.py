@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, locks
+from claims import audit, lifecycle, locks, remit
 from claims.auth import SYSTEM, Actor
 from claims.db import advisory_xact_lock
 from claims.models import (
@@ -210,6 +210,7 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
             event = EventIn.model_validate(raw)
             check_event(event, today)
             known.check(event)
+            remit.check(actor, event)
         except ValidationError as exc:
             error = exc.errors()[0]
             outcomes[index] = Outcome(source_id, "rejected", field=".".join(

@@ -154,6 +154,8 @@ class ApiClient(SQLModel, table=True):
     organisation: str = Field(sa_type=CODE)
     key_hash: str = Field(max_length=64, unique=True, index=True)
     active: bool = True
+    # The event types this key may send; None: its department's (claims.remit.DEFAULT_REMIT).
+    event_types: list[str] | None = Field(default=None, sa_type=sa.JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 

@@ -5,8 +5,6 @@ Each payment is paid at most once: the confirmation changes a line only from exp
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -29,7 +27,7 @@ from claims.models import (
 from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.models import IncomeRecordCreate
-from policies.tables import normalise_header, read_table, xlsx_bytes
+from policies.tables import csv_bytes, normalise_header, read_table, xlsx_bytes
 from policies.vocab import IncomeSource, MemberStatus, Relation
 
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
@@ -98,11 +96,7 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
     if fmt == "xlsx":
         data = xlsx_bytes(BANK_HEADERS, rows, "bank file")
     elif fmt == "csv":
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(BANK_HEADERS)
-        writer.writerows(rows)
-        data = text.getvalue().encode("utf-8-sig")
+        data = csv_bytes(BANK_HEADERS, rows)
     else:
         raise InvalidInput("format is csv or xlsx", field="format", value=fmt)
     exported = session.execute(

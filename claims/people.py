@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from claims import audit
+from claims import audit, remit
 from claims.auth import CLIENT_PREFIX, USER_PREFIX, Actor, hash_token, new_token
 from claims.models import ApiClient, AppUser, Region
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
@@ -25,8 +25,8 @@ def user_view(user: AppUser) -> dict[str, Any]:
 
 
 def client_view(client: ApiClient) -> dict[str, Any]:
-    return audit.jsonable({k: getattr(client, k) for k in (
-        "id", "name", "organisation", "active", "created_at")})
+    return audit.jsonable({**{k: getattr(client, k) for k in (
+        "id", "name", "organisation", "active", "created_at")}, **remit.view(client)})
 
 
 def create_user(session: Session, actor: Actor, *, username: str, full_name: str, role: str,
@@ -85,7 +85,8 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
 
 def create_client(session: Session, actor: Actor, name: str, organisation: str,
                   key: str | None = None) -> tuple[ApiClient, str]:
-    """Add a submitting organisation; returns it and its API key (given, or fresh)."""
+    """Add a submitting organisation; returns it and its API key (given, or fresh). Its
+    remit is its department's (claims.remit.set_remit gives it another)."""
     key = key or new_token(CLIENT_PREFIX)[0]
     client = ApiClient(name=name, organisation=organisation, key_hash=hash_token(key))
     session.add(client)

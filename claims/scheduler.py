@@ -55,6 +55,7 @@ def nightly_scoring() -> None:
     except Exception:  # a database or cluster failure: the windows are still evaluated
         log.exception("nightly scoring failed")
     nightly_monitoring()
+    anchor_audit()
 
 
 def _computing(make):
@@ -85,6 +86,23 @@ def nightly_monitoring() -> None:
         log.info("monitoring: %(windows)s windows evaluated, %(closed)s closed, %(alerts)s "
                  "new alerts, %(follow_ups)s follow-ups opened, %(proposals)s proposed for "
                  "elimination", run.counts)
+
+
+def anchor_audit() -> None:
+    """Sign the audit chain's head after the night's jobs and write it out (claims.anchors)."""
+    from sqlmodel import Session
+
+    from claims import anchors
+
+    try:
+        with Session(get_engine()) as session:
+            head = anchors.anchor(session, get_settings())
+    except anchors.ChainBroken as broken:
+        log.error("audit head not signed: %s", broken.message)
+    except Exception:
+        log.exception("audit head not signed")
+    else:
+        log.info("audit head signed over %s entries", head.count)
 
 
 def build(blocking: bool) -> BaseScheduler:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -21,7 +22,8 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
-    import_max_bytes: int = 200 * 1024 * 1024
+    # The limits of an uploaded or imported file (FANGPIN_IMPORT_MAX_BYTES, _MAX_ROWS,
+    # _MAX_UNZIPPED_BYTES) are read where files are read: policies.tables.ImportLimits.
     # Days a claim may stay in a state, e.g. FANGPIN_SERVICE_LEVEL_DAYS='{"investigating": 15}'
     service_level_days: dict[str, int] = {}
     # Received events are evaluated by a thread of the service, or by `fangpin evaluate
@@ -55,6 +57,12 @@ class Settings(BaseSettings):
     # A household's bank account changed this many days or fewer before a payment batch is
     # flagged on the batch for the supervisor (the one edit that can redirect a payout).
     bank_change_flag_days: int = Field(default=30, ge=0, le=3650)
+    # The key that signs the audit chain's head (claims.anchors): kept outside the database,
+    # given itself or as a file holding it; and where signed heads are appended (empty: to
+    # the log only — they are always logged too).
+    audit_key: SecretStr = SecretStr("development-only-audit-key")
+    audit_key_file: str = ""
+    audit_anchor_file: str = "var/audit-anchors.jsonl"
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self):
@@ -65,7 +73,26 @@ class Settings(BaseSettings):
                 "random secret (python -c 'import secrets; print(secrets.token_urlsafe(48))') "
                 "or run with FANGPIN_ENVIRONMENT=development"
             )
+        if self.environment == "production" and not self.audit_key_file and (
+                self.audit_key.get_secret_value() in PLACEHOLDER_SECRETS | {
+                    "development-only-audit-key"} or len(self.audit_key.get_secret_value()) < 32):
+            raise ValueError(
+                "FANGPIN_AUDIT_KEY is a placeholder or shorter than 32 characters; set a random "
+                "key of its own (or FANGPIN_AUDIT_KEY_FILE), kept away from the database")
         return self
+
+    def audit_signing_key(self) -> bytes:
+        """The audit head's signing key: the key file's content, else FANGPIN_AUDIT_KEY."""
+        if self.audit_key_file:
+            try:
+                key = Path(self.audit_key_file).read_bytes().strip()
+            except OSError as exc:
+                raise ValueError(f"FANGPIN_AUDIT_KEY_FILE {self.audit_key_file}: "
+                                 f"{exc.strerror}") from None
+            if not key:
+                raise ValueError(f"FANGPIN_AUDIT_KEY_FILE {self.audit_key_file} is empty")
+            return key
+        return self.audit_key.get_secret_value().encode()
 
 
 @lru_cache

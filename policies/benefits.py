@@ -136,6 +136,14 @@ def attach_terms(session: Session, contract_id: int, version_id: int) -> PolicyC
 # event carries several (the places are normalised where the event is stored).
 EventAmount = Annotated[Decimal, Field(max_digits=14, decimal_places=2, ge=0),
                         BeforeValidator(no_float)]
+# An event's details name a hospital, a diagnosis, a certificate: a few short texts. The limits
+# keep one event from storing megabytes (a 5 MB text, 20,000 keys were once accepted).
+MAX_DETAILS = 32
+MAX_DETAIL_KEY = 64
+MAX_DETAIL_TEXT = 1000
+DetailKey = Annotated[str, Field(min_length=1, max_length=MAX_DETAIL_KEY)]
+DetailValue = Annotated[str, Field(max_length=MAX_DETAIL_TEXT)] | Annotated[
+    int, Field(ge=-10**15, le=10**15)]
 
 
 class EventIn(BaseModel):
@@ -148,8 +156,11 @@ class EventIn(BaseModel):
     event_date: date = Field(ge=date(1900, 1, 1), le=date(2100, 12, 31))
     id_number: str | None = Field(default=None, description="the person; empty for the "
                                   "whole household (e.g. a disaster)")
-    amounts: dict[str, EventAmount] = Field(default_factory=dict)
-    details: dict[str, str | int] = Field(default_factory=dict)
+    amounts: dict[DetailKey, EventAmount] = Field(default_factory=dict, max_length=MAX_DETAILS)
+    details: dict[DetailKey, DetailValue] = Field(
+        default_factory=dict, max_length=MAX_DETAILS,
+        description=f"at most {MAX_DETAILS} keys of up to {MAX_DETAIL_KEY} characters, texts "
+                    f"of up to {MAX_DETAIL_TEXT}")
 
     @field_validator("id_number")
     @classmethod

@@ -17,6 +17,8 @@ import pytest
 
 # Tests run the evaluator themselves, over their own session (tests/claims/conftest.py).
 os.environ["FANGPIN_EVALUATE_EVENTS"] = "separately"
+# Signed audit heads belong to one database: a test that signs one names its own file.
+os.environ["FANGPIN_AUDIT_ANCHOR_FILE"] = ""
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session

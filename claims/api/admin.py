@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import Field
 from sqlmodel import SQLModel, select
 
-from claims import audit, people
+from claims import audit, intake, people, remit
 from claims.api.deps import SessionDep
 from claims.auth import Actor, Forbidden, require_county, staff
 from claims.models import ApiClient, AppUser, Organisation, Role
@@ -44,6 +44,14 @@ class ClientCreate(SQLModel):
     model_config = {"extra": "forbid"}
     name: str = Field(min_length=1, max_length=128)
     organisation: Organisation
+    event_types: list[str] | None = Field(default=None, max_length=64, description=(
+        "the event types the key may send; omitted: its department's (see README)"))
+
+
+class RemitUpdate(SQLModel):
+    model_config = {"extra": "forbid"}
+    event_types: list[str] | None = Field(max_length=64, description=(
+        "the event types the key may send; null: back to its department's"))
 
 
 @router.post("/users", status_code=201)
@@ -66,8 +74,21 @@ def list_users(session: SessionDep, _: Admin):
 def create_client(body: ClientCreate, session: SessionDep, actor: Admin):
     """Add a submitting organisation; the answer carries its API key, shown this once."""
     client, key = people.create_client(session, actor, body.name, body.organisation)
+    if body.event_types is not None:
+        remit.set_remit(session, actor, client.id, body.event_types,
+                        intake.event_types(session))
     session.commit()
     return {**audit.jsonable(people.client_view(client)), "key": key}
+
+
+@router.put("/api-clients/{client_id}/event-types", responses={
+    404: {"description": "no such key"}, 422: {"description": "an unknown event type"}})
+def set_client_remit(client_id: int, body: RemitUpdate, session: SessionDep, actor: Admin):
+    """Set the event types a department key may send (null: its department's default)."""
+    client = remit.set_remit(session, actor, client_id, body.event_types,
+                             intake.event_types(session))
+    session.commit()
+    return people.client_view(client)
 
 
 @router.get("/api-clients")

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from sqlmodel import select
 
-from claims import access, audit, intake, lifecycle, reports
+from claims import access, anchors, audit, intake, lifecycle, reports
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
+from claims.settings import get_settings
 from policies import benefits, registry
 
 router = APIRouter(prefix="/api", tags=["claims"])
@@ -100,9 +101,10 @@ def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()
 
 @router.get("/audit/verify", tags=["audit"])
 def verify_audit(session: SessionDep, _: AuditReader):
-    """Check the audit chain; reports the first entry altered or removed."""
-    result = audit.verify(session)
-    return {"intact": result.first_bad is None, **result.__dict__}
+    """Check the audit chain against its newest signed head; reports the first entry altered
+    or removed."""
+    result = anchors.verify(session, get_settings())
+    return {"intact": not result.problem, **result.__dict__}
 
 
 @router.get("/reports/claims", tags=["reports"])

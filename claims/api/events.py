@@ -13,10 +13,10 @@ from claims import access, evaluator, group_commit, intake, masking
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, CurrentActor, department, staff
 from claims.models import Claim, EventStatus, Role, TriggerEvent
-from claims.settings import get_settings
+from claims.uploads import read_upload
 from policies import registry
 from policies.benefits import EventIn
-from policies.errors import InvalidInput, NotFound
+from policies.errors import NotFound
 from policies.event_files import read_events
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -47,6 +47,8 @@ def _body(o: intake.Outcome) -> dict[str, Any]:
     202: {"description": "stored (status received); evaluated moments later — read "
                          "GET /api/events/{event_id} for the claim it opened"},
     200: {"description": "a duplicate: the first outcome so far, nothing changed"},
+    403: {"description": "the event type is outside this key's remit (the reason names the "
+                         "type and the remit)"},
     409: {"description": "the same event id was sent before with other content"},
     422: {"description": "invalid: the field and the reason"}})
 async def submit_event(event: EventIn, session: SessionDep, actor: Department):
@@ -72,11 +74,7 @@ def submit_batch(session: SessionDep, actor: Department,
 def submit_file(session: SessionDep, actor: Department,
                 file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX")]):
     """Submit a department file; Chinese or English headers (see README)."""
-    limit = get_settings().import_max_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
-    raw, row_errors = read_events(data, file.filename or "events.csv")
+    raw, row_errors = read_events(read_upload(file), file.filename or "events.csv")
     outcomes = intake.receive(session, actor, raw, between_chunks=session.commit)
     session.commit()
     evaluator.notify()

@@ -12,20 +12,11 @@ from claims import changes
 from claims.api.deps import SessionDep
 from claims.auth import Actor, staff
 from claims.models import Role
-from claims.settings import get_settings
-from policies.errors import InvalidInput
+from claims.uploads import read_upload
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 Clerk = Annotated[Actor, Depends(staff(Role.clerk))]
 CountyClerk = Annotated[Actor, Depends(staff(Role.clerk, county="the household import"))]
-
-
-def _read(file: UploadFile) -> bytes:
-    limit = get_settings().import_max_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidInput(f"the file is over the {limit}-byte upload limit", field="file")
-    return data
 
 
 @router.post(
@@ -43,7 +34,7 @@ def upload_households(
     ] = False,
 ):
     """Import households with their members from the monitoring system's export."""
-    report = changes.import_households(session, actor, _read(file),
+    report = changes.import_households(session, actor, read_upload(file),
                                        file.filename or "upload.csv", partial=partial)
     if report.written:
         session.commit()
@@ -69,7 +60,7 @@ def upload_income_reports(
 ):
     """Import income reports taken during post-payout monitoring: 户编号, 起始日期, 截止日期
     and the income columns of the ledger (工资性收入, …)."""
-    report = changes.import_income_reports(session, actor, _read(file),
+    report = changes.import_income_reports(session, actor, read_upload(file),
                                            file.filename or "upload.csv", date.today(),
                                            partial=partial)
     if report.written:

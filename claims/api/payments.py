@@ -14,6 +14,7 @@ from claims.api.deps import SessionDep
 from claims.auth import Actor, staff
 from claims.models import PaymentBatch, Role
 from claims.settings import get_settings
+from claims.uploads import read_upload
 from policies import registry
 
 router = APIRouter(prefix="/api/payment-batches", tags=["payments"])
@@ -70,7 +71,7 @@ def bank_file(batch_id: int, session: SessionDep, actor: Payer,
 def confirmation(batch_id: int, session: SessionDep, actor: Payer,
                  file: Annotated[UploadFile, File(description="the bank's answer, CSV or XLSX")]):
     """Import the bank's confirmation line by line; importing it twice changes nothing."""
-    results = payments.confirm(session, actor, batch_id, file.file.read(),
+    results = payments.confirm(session, actor, batch_id, read_upload(file),
                                file.filename or "confirmation.csv")
     session.commit()
     return {"results": [asdict(r) for r in results]}

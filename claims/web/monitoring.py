@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import select
@@ -16,6 +17,7 @@ from sqlmodel import select
 from claims import access, changes, monitoring
 from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
+from claims.uploads import read_upload
 from claims.web.i18n import translator
 from claims.web.pages import (
     PAGE,
@@ -118,8 +120,8 @@ async def import_reports(request: Request, session: SessionDep, user: User,
                          csrf_token: Annotated[str, Form()] = ""):
     """Income reports from a file: the same checks and report as the API's import."""
     _office(request, user, csrf_token)
-    data = await file.read()
     try:
+        data = await run_in_threadpool(read_upload, file)
         report = changes.import_income_reports(session, user.actor, data,
                                                file.filename or "reports.csv", date.today(),
                                                partial=partial)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
@@ -28,6 +29,7 @@ from claims.models import (
     TriggerEvent,
 )
 from claims.settings import get_settings
+from claims.uploads import read_upload
 from claims.web.i18n import translator
 from claims.web.pages import (
     PageError,
@@ -260,8 +262,8 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
     county_wide(request, user)
     check_csrf(request, user, csrf_token)
     need_role(request, user, Role.supervisor, Role.admin)
-    data = await file.read()
     try:
+        data = await run_in_threadpool(read_upload, file)
         results = payments.confirm(session, user.actor, batch_id, data,
                                    file.filename or "confirmation.csv")
     except DomainError as refused:

@@ -503,6 +503,8 @@ REFUSALS = {  # why a step was refused, by the rule broken (the service's words 
     ("InvalidTransition", "state"): N_("The claim is not in a state where this step can be "
                                        "taken."),
     ("InvalidTransition", None): N_("This step cannot be taken yet."),
+    ("InvalidInput", "file"): N_("The file is over a limit or cannot be read; split it or "
+                                 "save it again."),
     ("InvalidInput", None): N_("Please correct the form: %(field)s."),
     ("Conflict", None): N_("This conflicts with what is already recorded."),
     ("NotFound", None): N_("Not found."),

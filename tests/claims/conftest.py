@@ -59,7 +59,8 @@ def build_county(session: Session) -> County:
         insurer_fee_rate=Decimal("0.15")))
     registry.update_contract(session, contract.id, PolicyContractUpdate(status="active"))
     benefits.attach_terms(session, contract.id, version.id)
-    client, _ = create_client(session, SYSTEM, "医保局", "medical_insurance", key=DEPARTMENT_KEY)
+    # the poverty office's remit is every event type: the tests send all kinds with one key
+    client, _ = create_client(session, SYSTEM, "医保局", "poverty_office", key=DEPARTMENT_KEY)
     session.commit()
     return County(ids, household, members, contract, client.id)
 

