@@ -88,19 +88,21 @@ def check_event(event: EventIn, today: date) -> None:
             raise InvalidInput(f"the amounts do not add up: insurers and assistance paid {paid},"
                                f" more than the total cost {total}", field="amounts",
                                value=str(paid))
-        admitted, discharged = event.details.get("admission_date"), event.details.get(
-            "discharge_date")
-        if admitted and discharged:
-            try:
-                if date.fromisoformat(str(discharged)) < date.fromisoformat(str(admitted)):
-                    raise InvalidInput(f"discharge_date {discharged} is before admission_date "
-                                       f"{admitted}", field="details.discharge_date",
-                                       value=discharged)
-            except ValueError as exc:
-                if isinstance(exc, InvalidInput):
-                    raise
-                raise InvalidInput("admission_date and discharge_date must be YYYY-MM-DD",
-                                   field="details.admission_date") from None
+        stay = {}
+        for name in ("admission_date", "discharge_date"):
+            if event.details.get(name):
+                try:
+                    stay[name] = date.fromisoformat(str(event.details[name]))
+                except ValueError:
+                    raise InvalidInput(f"{name} must be YYYY-MM-DD", field=f"details.{name}",
+                                       value=event.details[name]) from None
+                if stay[name] > today:  # a stay is reported after it began and ended
+                    raise InvalidInput(f"{name} {stay[name]} is in the future",
+                                       field=f"details.{name}", value=stay[name])
+        if len(stay) == 2 and stay["discharge_date"] < stay["admission_date"]:
+            raise InvalidInput(f"discharge_date {stay['discharge_date']} is before "
+                               f"admission_date {stay['admission_date']}",
+                               field="details.discharge_date", value=stay["discharge_date"])
     if event.type == "disability":
         if str(event.details.get("grade", "")) not in {"1", "2", "3", "4"}:
             raise InvalidInput("a disability event needs details.grade 1-4",

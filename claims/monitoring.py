@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,10 +35,11 @@ from claims.models import (
 from claims.nightly import current_run
 from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
-from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, utcnow
+from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, Yuan, utcnow
 from policies.rules import report_period_problem
 from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
+from policies.types import MultilineText, Text
 from policies.vocab import IncomeSource, LabourSkill, MemberStatus
 from risk import monitoring as watch
 from risk.features import CARRY_YEARS
@@ -469,10 +470,10 @@ class AssistanceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal[watch.ASSISTANCE_KINDS]  # type: ignore[valid-type]
-    description: str = Field(min_length=2, max_length=500)
-    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = None
+    description: MultilineText = Field(min_length=2, max_length=500)
+    amount: Yuan | None = Field(default=None, ge=0)
     given_on: date
-    reference: str = Field(default="", max_length=64, description="e.g. the further claim")
+    reference: Text = Field(default="", max_length=64, description="e.g. the further claim")
 
     @field_validator("description")
     @classmethod
@@ -485,7 +486,7 @@ class OutcomeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     outcome: Literal[watch.OUTCOMES]  # type: ignore[valid-type]
-    note: str = Field(min_length=2, max_length=500)
+    note: MultilineText = Field(min_length=2, max_length=500)
 
 
 def get_follow_up(session: Session, follow_up_id: int, *, lock: bool = False) -> FollowUp:
@@ -564,7 +565,7 @@ class EliminationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     way: Literal[watch.BY_ASSISTANCE, watch.NATURALLY]  # type: ignore[valid-type]
     eliminated_on: date
-    note: str = Field(default="", max_length=500)
+    note: MultilineText = Field(default="", max_length=500)
 
 
 def confirm_elimination(session: Session, actor: Actor, household_id: int,

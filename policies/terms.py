@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from policies.types import no_float
+from policies.types import decimal_text
 from policies.vocab import HouseholdType, MonitoringCategory
 
 # The event types fangpin knows, with the amounts (yuan) and details each event carries. A
@@ -67,11 +67,11 @@ BUILTIN_EVENT_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
 
 Amount = Annotated[
     Decimal,
-    BeforeValidator(no_float),
+    BeforeValidator(decimal_text),
     Field(ge=0, max_digits=14, decimal_places=2),
     AfterValidator(lambda v: v.quantize(Decimal("0.01"))),
 ]
-Ratio = Annotated[Decimal, BeforeValidator(no_float), Field(ge=0, le=1)]
+Ratio = Annotated[Decimal, BeforeValidator(decimal_text), Field(ge=0, le=1)]
 
 
 def _unique(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -98,7 +98,7 @@ class Eligibility(Strict):
                                                        min_length=1)
     monitoring_categories: tuple[MonitoringCategory | Literal["none"], ...] = Field(
         default=(*MonitoringCategory, "none"), min_length=1)
-    max_income_multiple: Annotated[Decimal, BeforeValidator(no_float)] | None = Field(
+    max_income_multiple: Annotated[Decimal, BeforeValidator(decimal_text)] | None = Field(
         default=None, gt=0, le=10,
         description="per-capita income must not exceed this multiple of the monitoring line")
     waiting_days: int = Field(default=0, ge=0, le=366, strict=True)

@@ -15,6 +15,7 @@ from claims.auth import Actor, staff
 from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
 from policies import benefits, registry
 from policies.errors import NotFound
+from policies.types import MultilineText, Text
 
 router = APIRouter(prefix="/api", tags=["claims"])
 Reader = Annotated[Actor, Depends(staff())]
@@ -97,7 +98,7 @@ def act(claim_id: int, action: str, session: SessionDep, actor: Worker,
 
 @router.post("/applications", status_code=201)
 def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()],
-          trigger: Annotated[str, Body()], reason: Annotated[str, Body(min_length=1)]):
+          trigger: Annotated[Text, Body()], reason: Annotated[MultilineText, Body(min_length=1)]):
     """A household's or village's own application (申报) for a trigger, with its reason."""
     claim = intake.apply(session, actor, household_id, trigger, reason)
     session.commit()

@@ -17,6 +17,7 @@ from claims.settings import get_settings
 from policies import registry
 from policies.errors import Conflict, NotFound
 from policies.models import Household, utcnow
+from policies.types import MultilineText
 from risk import features, model
 from risk.errors import ModelError
 from risk.models import HouseholdScore, ScoreRun
@@ -61,7 +62,8 @@ def list_warnings(
 
 @router.post("/warnings/{warning_id}/close")
 def close_warning(session: SessionDep, actor: Office, warning_id: int,
-                  outcome: Annotated[str, Body(min_length=2, max_length=500, embed=True)]):
+                  outcome: Annotated[MultilineText,
+                                     Body(min_length=2, max_length=500, embed=True)]):
     """Close a warning with what the office did about it; a later run may raise a new one."""
     warning = session.get(EarlyWarning, warning_id)
     if warning is None:
