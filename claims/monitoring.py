@@ -39,7 +39,7 @@ from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, Yu
 from policies.rules import report_period_problem
 from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
-from policies.types import MultilineText, Text
+from policies.types import MultilineText, Text, check_text
 from policies.vocab import IncomeSource, LabourSkill, MemberStatus
 from risk import monitoring as watch
 from risk.features import CARRY_YEARS
@@ -509,7 +509,7 @@ def _open_case(session: Session, follow_up_id: int) -> FollowUp:
 def assign_helper(session: Session, actor: Actor, follow_up_id: int, helper: str) -> FollowUp:
     """Name who visits and helps the household (帮扶责任人); flushes."""
     case = _open_case(session, follow_up_id)
-    helper = helper.strip()
+    helper = check_text("helper", helper.strip())
     if not 2 <= len(helper) <= 64:
         raise InvalidInput("helper is a name of 2 to 64 characters", field="helper",
                            value=helper)
@@ -637,7 +637,7 @@ def decline_elimination(session: Session, actor: Actor, elimination_id: int, not
     if proposal.status != "proposed":
         raise Conflict(f"elimination {elimination_id} is {proposal.status}", field="status",
                        value=proposal.status)
-    note = note.strip()
+    note = check_text("note", note.strip(), lines=True)
     if len(note) < 2:
         raise InvalidInput("say why the proposal is declined", field="note", value=note)
     proposal.status, proposal.note = "declined", note

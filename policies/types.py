@@ -17,6 +17,8 @@ from typing import Annotated
 import sqlalchemy as sa
 from pydantic import AfterValidator
 
+from policies.errors import InvalidInput
+
 FEN = Decimal("0.01")
 # Python's Decimal() also reads full-width and Arabic-Indic digits, exponents and "NaN": an
 # amount a clerk or a department sends is plain ASCII decimal text.
@@ -64,6 +66,24 @@ def _plain(value: str, lines: bool) -> str:
                              f"{ord(found.group()):04X}) at position {found.start() + 1}")
     if value and not any(_visible(c) for c in value):
         raise ValueError("has no visible characters")
+    return value
+
+
+def text_problem(value: str, *, lines: bool = False) -> str | None:
+    """What is wrong with a text by the rule of Text (or MultilineText), or None: for text
+    that reaches a service without an API model (a page's form, a file's cell)."""
+    try:
+        _plain(value, lines)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def check_text(field: str, value: str, *, lines: bool = False) -> str:
+    """The value, or InvalidInput naming the field when it breaks the rule of Text."""
+    problem = text_problem(value, lines=lines)
+    if problem:
+        raise InvalidInput(f"{field} {problem}", field=field, value=value)
     return value
 
 

@@ -16,7 +16,7 @@ from tests.factories import county_with_villages, id_number
 
 @pytest.fixture
 def places(session):
-    ids = county_with_villages(session, villages=1)
+    ids = county_with_villages(session, villages=2)
     session.commit()
     return ids
 
@@ -155,3 +155,29 @@ def test_hospital_dates_in_the_future_are_refused(department, county, detail):
     assert answer.json()["field"] == f"details.{detail}"
     event["details"][detail] = "2099-01-01"
     assert department.post("/api/events", json=event).status_code == 422
+
+
+# ---------------------------------------------------------------- the same rule for pages and files
+
+def test_staff_and_keys_made_from_any_entry_point_refuse_hidden_text(session):
+    from claims.auth import SYSTEM
+    from claims.people import create_client, create_user
+    from policies.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="no visible characters") as refused_user:
+        create_user(session, SYSTEM, username="ghost", full_name="\u200b", role="clerk")
+    assert refused_user.value.field == "full_name"
+    with pytest.raises(InvalidInput, match=r"U\+202E") as refused_key:
+        create_client(session, SYSTEM, "\u202e局保医", "medical_insurance")
+    assert refused_key.value.field == "name"
+
+
+def test_a_household_file_refuses_a_disguised_name_on_its_row(session, places):
+    from policies.household_import import import_households
+    from tests.policies.test_household_import import ZH, csv_bytes, rows_zh
+
+    rows = rows_zh()
+    rows[1][4] = "李\u202e四"
+    report = import_households(session, csv_bytes(ZH, rows), "export.csv")
+    assert not report.written
+    assert [(e.field, "U+202E" in e.reason) for e in report.errors] == [("name", True)]
