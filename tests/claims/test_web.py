@@ -494,3 +494,23 @@ def test_a_refused_step_is_shown_on_the_page_and_no_link_can_fake_one(browser, c
     faked = clerk.get(f"/claims/{claim.id}", params={"error": "请拨打 110", "done": "x"})
     assert "请拨打" not in faked.text and 'class="done"' not in faked.text
     assert faked.headers["cache-control"] == "no-store"
+
+
+def test_every_answer_carries_the_security_headers(app):
+    anonymous = TestClient(app, raise_server_exceptions=False)
+    for path in ("/login", "/api/regions", "/healthz", "/static/app/app.css", "/docs",
+                 "/no-such-page"):
+        headers = anonymous.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, path
+        assert "unsafe-inline" not in policy
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+        assert headers["x-frame-options"] == "DENY", path
+
+
+def test_pages_hold_no_inline_script_or_style():
+    """The CSP refuses them; the browser tests see the pages work without them."""
+    for template in Path(__file__).resolve().parents[2].joinpath("templates").glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"<style|style=\"| on[a-z]+=\"|<script>", text), template.name
