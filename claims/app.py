@@ -8,6 +8,7 @@ import math
 import time
 import uuid
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
@@ -308,6 +310,14 @@ def create_app() -> FastAPI:
     @app.exception_handler(web_pages.NeedLogin)
     def _need_login(_request: Request, exc: web_pages.NeedLogin):
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(_request: Request, exc: StarletteHTTPException):
+        # Starlette's own refusals (a body that is not JSON, an unknown path, a wrong method)
+        # in the shape of every other error.
+        return JSONResponse({"error": HTTPStatus(exc.status_code).phrase.replace(" ", ""),
+                             "message": str(exc.detail)},
+                            status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(DomainError)
     def _domain_error(_request: Request, exc: DomainError):

@@ -54,6 +54,15 @@ def test_a_bare_nan_in_an_event_is_a_422(app, county, number):
     assert answer.status_code == 422, answer.text
 
 
+def test_a_body_that_is_not_json_is_a_400_in_the_error_shape(client, places):
+    answer = client.patch("/api/regions/1", content=b"\xff\xfe{",
+                          headers={"Content-Type": "application/json"})
+    assert answer.status_code in (400, 422), answer.text
+    assert set(answer.json()) >= {"error", "message"}
+    unknown = client.get("/api/no-such-thing")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "NotFound"
+
+
 # ---------------------------------------------------------------- required codes
 
 def test_a_household_without_its_type_is_refused_naming_it(client, places):
