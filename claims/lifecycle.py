@@ -22,7 +22,7 @@ from claims.models import AppUser, Claim, ClaimRecord, ClaimState, Member, Role,
 from claims.settings import get_settings
 from policies.errors import Conflict, InvalidInput
 from policies.models import Yuan
-from policies.types import MultilineText, Text
+from policies.types import Day, MultilineText, Text
 
 S = ClaimState
 OPEN_STATES = {S.opened, S.investigating, S.village_review, S.public_notice, S.approval,
@@ -61,7 +61,7 @@ class StartInvestigation(Step):
 
 
 class Survey(Step):
-    visit_date: date
+    visit_date: Day
     team: list[Text] = Field(min_length=2, description="at least two people visited")
     findings: MultilineText = Field(min_length=1)
     asset_check: dict[Text, MultilineText] = Field(
@@ -84,7 +84,7 @@ class Review(Step):
 
 
 class NoticeStart(Step):
-    start_date: date | None = Field(default=None, description="default: the day after review")
+    start_date: Day | None = Field(default=None, description="default: the day after review")
 
 
 class Objection(Step):

@@ -39,7 +39,7 @@ from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, Yu
 from policies.rules import report_period_problem
 from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
-from policies.types import MultilineText, Text, check_text
+from policies.types import Day, MultilineText, Text, check_text
 from policies.vocab import IncomeSource, LabourSkill, MemberStatus
 from risk import monitoring as watch
 from risk.features import CARRY_YEARS
@@ -436,9 +436,9 @@ class IncomeReportIn(IncomeFields):
     income over a period of at most a year that has ended."""
 
     model_config = ConfigDict(extra="forbid")
-    period_start: date
-    period_end: date
-    reference: str = Field(default="", max_length=64)
+    period_start: Day
+    period_end: Day
+    reference: Text = Field(default="", max_length=64)
 
 
 def record_income_report(session: Session, actor: Actor, household_id: int,
@@ -472,7 +472,7 @@ class AssistanceIn(BaseModel):
     kind: Literal[watch.ASSISTANCE_KINDS]  # type: ignore[valid-type]
     description: MultilineText = Field(min_length=2, max_length=500)
     amount: Yuan | None = Field(default=None, ge=0)
-    given_on: date
+    given_on: Day
     reference: Text = Field(default="", max_length=64, description="e.g. the further claim")
 
     @field_validator("description")
@@ -564,7 +564,7 @@ class EliminationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     way: Literal[watch.BY_ASSISTANCE, watch.NATURALLY]  # type: ignore[valid-type]
-    eliminated_on: date
+    eliminated_on: Day
     note: MultilineText = Field(default="", max_length=500)
 
 

@@ -24,6 +24,8 @@ from sqlmodel import Field, SQLModel
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.rules import BUSINESS, TRANSFERS
 from policies.types import (
+    EARLIEST_DATE,
+    LATEST_DATE,
     Money,
     MultilineText,
     ScaledDecimal,
@@ -73,8 +75,6 @@ Rate = Annotated[Decimal, BeforeValidator(decimal_text),
                  AfterValidator(lambda v: v.quantize(Decimal("0.0001")))]
 Multiple = Annotated[Decimal, BeforeValidator(decimal_text),
                      AfterValidator(lambda v: v.quantize(Decimal("0.001")))]
-EARLIEST_DATE = date(1900, 1, 1)
-LATEST_DATE = date(2100, 12, 31)
 
 
 def utcnow() -> datetime:

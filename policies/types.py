@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from policies.errors import InvalidInput
 
@@ -86,6 +86,12 @@ def check_text(field: str, value: str, *, lines: bool = False) -> str:
         raise InvalidInput(f"{field} {problem}", field=field, value=value)
     return value
 
+
+# A day someone types: within what the registry's records can mean (a year 5 or 9999 is a
+# typing slip, and date arithmetic on it fails).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+Day = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
 
 # A name, label or short note: one line of plain text.
 Text = Annotated[str, AfterValidator(lambda v: _plain(v, lines=False))]

@@ -21,6 +21,7 @@ from policies.models import (
     TermsVersionPublic,
     TermsVersionsPublic,
 )
+from policies.types import Day
 
 router = APIRouter(prefix="/api")
 Admin = Annotated[Actor, Depends(staff())]  # staff read; only administrators write
@@ -105,7 +106,7 @@ def create_quote(body: benefits.QuoteRequest, session: SessionDep, _: AnyStaff):
 @router.get("/contracts/{contract_id}/fund", tags=["contracts"])
 def fund_position(
     contract_id: int, session: SessionDep, _: Admin,
-    as_of: Annotated[date | None, Query(description="default: today")] = None,
+    as_of: Annotated[Day | None, Query(description="default: today")] = None,
 ):
     """Premium, carried-in balance, payouts, fee and balance; the projection to year end."""
     position = benefits.fund_position(session, contract_id, as_of or date.today())

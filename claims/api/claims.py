@@ -15,7 +15,7 @@ from claims.auth import Actor, staff
 from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
 from policies import benefits, registry
 from policies.errors import NotFound
-from policies.types import MultilineText, Text
+from policies.types import Day, MultilineText, Text
 
 router = APIRouter(prefix="/api", tags=["claims"])
 Reader = Annotated[Actor, Depends(staff())]
@@ -42,7 +42,7 @@ def list_claims(
     trigger: str | None = None, household_id: int | None = None,
     policy_year: int | None = None,
     overdue: Annotated[bool, Query(description="only claims past their due date")] = False,
-    today: date | None = None,
+    today: Day | None = None,
 ):
     """Claims, filtered; ``overdue`` lists open claims past the due date of their state."""
     query = select(Claim).order_by(Claim.due_date, Claim.id)

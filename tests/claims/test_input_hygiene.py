@@ -154,6 +154,13 @@ def test_a_reason_may_run_over_lines_but_not_hide(staff, session, claim):
 
 # ---------------------------------------------------------------- dates
 
+def test_an_income_report_in_year_5_is_refused_naming_the_field(client, county):
+    # Found by schemathesis: the report passed and the ledger's own check failed (a 500).
+    report = {"period_start": "0005-01-01", "period_end": "0005-03-31"}
+    refused(client.post(f"/api/households/{county.household.id}/income-reports",
+                        json=report), "period_start")
+
+
 @pytest.mark.parametrize("detail", ["admission_date", "discharge_date"])
 def test_hospital_dates_in_the_future_are_refused(department, county, detail):
     event = illness()
