@@ -41,6 +41,7 @@ from policies import benefits, bulk, calculator, registry
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
 from policies.terms import BUILTIN_EVENT_TYPES
+from policies.types import STORED
 from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
 
 MAX_BATCH = 10_000
@@ -469,7 +470,8 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     by_key = {f"{e.id:012d}": e for e in events}
     for key, e in by_key.items():
         if e.id not in cache.values:  # each stored payload is read once per call
-            cache.values[e.id] = EventIn.model_validate(e.payload).to_event(event_id=key)
+            cache.values[e.id] = EventIn.model_validate(e.payload, context=STORED).to_event(
+                event_id=key)
     quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events])
     mine = next(r for r in quote.events if r.event_id == f"{event.id:012d}")
     event.warning = mine.warning
@@ -587,7 +589,8 @@ def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Out
         raise Conflict(f"event {event_id} is {event.status}, not in quarantine",
                        field="status", value=event.status)
     try:
-        corrected = EventIn.model_validate({**event.payload, "id_number": id_number})
+        corrected = EventIn.model_validate({**event.payload, "id_number": id_number},
+                                           context=STORED)
     except ValidationError as exc:
         raise InvalidInput(exc.errors()[0]["msg"].removeprefix("Value error, "),
                            field="id_number", value=id_number) from None

@@ -164,6 +164,7 @@ class RegionUpdate(UpdateModel):
 
 class RegionPublic(RegionBase):
     id: int
+    name: str  # shown as stored, even when stored before the rule of Text
 
 
 class RegionsPublic(Page):
@@ -238,6 +239,7 @@ class HouseholdUpdate(UpdateModel):
 
 class HouseholdPublic(HouseholdBase):
     id: int
+    bank_name: str | None = None  # shown as stored (see RegionPublic)
     size: int = Field(description="active members, derived from the member list")
     head_name: str | None = None
     created_at: datetime
@@ -333,6 +335,7 @@ class MemberUpdate(UpdateModel):
 
 class MemberPublic(MemberFields):
     id: int
+    name: str  # shown as stored (see RegionPublic)
     household_id: int
     id_number: str
     sex: Sex
@@ -438,6 +441,7 @@ class IncomeRecordUpdate(UpdateModel):
 
 class IncomeRecordPublic(IncomeRecordBase):
     id: int
+    reference: str  # shown as stored (see RegionPublic)
     household_size: int
     net_income: Decimal
     per_capita_net_income: Decimal
@@ -474,6 +478,7 @@ class NationalStandardUpdate(UpdateModel):
 
 
 class NationalStandardPublic(NationalStandardBase):
+    note: str  # shown as stored (see RegionPublic)
     id: int
 
 
@@ -539,6 +544,7 @@ class MonitoringLineUpdate(UpdateModel):
 
 
 class MonitoringLinePublic(MonitoringLineBase):
+    note: str  # shown as stored (see RegionPublic)
     id: int
     amount: Decimal = Field(description="the line in yuan, resolved")
 
@@ -658,6 +664,8 @@ class PolicyContractUpdate(UpdateModel):
 
 
 class PolicyContractPublic(PolicyContractBase):
+    contract_number: str  # shown as stored (see RegionPublic)
+    insurer: str
     id: int
     insured_people: int = Field(description="headcount, or members of the named households")
     insured_households: int = Field(description="named households (0 on a headcount basis)")

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationInfo
 
 from policies.errors import InvalidInput
 
@@ -25,9 +25,20 @@ FEN = Decimal("0.01")
 _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]{1,20}(\.[0-9]{1,10})?", re.ASCII)
 
 
-def decimal_text(value):
+# Validation context for reading back what was stored under older rules (an event's payload
+# evaluated again): the rules for new input below do not apply to it.
+STORED = {"stored": True}
+
+
+def _stored(info: ValidationInfo | None) -> bool:
+    return bool(info is not None and info.context and info.context.get("stored"))
+
+
+def decimal_text(value, info: ValidationInfo | None = None):
     """Amounts and ratios arrive as decimal text of the digits 0-9 (or a JSON integer): binary
     floats cannot hold them exactly, and other digits are not what a reader sees."""
+    if _stored(info):
+        return value
     if isinstance(value, float):
         raise ValueError(f'write {value} as a decimal string, e.g. "{value}", not a number')
     if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip()):
@@ -94,9 +105,11 @@ LATEST_DATE = date(2100, 12, 31)
 Day = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
 
 # A name, label or short note: one line of plain text.
-Text = Annotated[str, AfterValidator(lambda v: _plain(v, lines=False))]
+Text = Annotated[str, AfterValidator(
+    lambda v, info: v if _stored(info) else _plain(v, lines=False))]
 # Findings, notes and uploaded files: plain text that may run over several lines.
-MultilineText = Annotated[str, AfterValidator(lambda v: _plain(v, lines=True))]
+MultilineText = Annotated[str, AfterValidator(
+    lambda v, info: v if _stored(info) else _plain(v, lines=True))]
 
 
 def to_fen_decimal(value: Decimal | int | str) -> Decimal:

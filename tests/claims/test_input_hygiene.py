@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import select
 
 from tests.claims.conftest import DEPARTMENT_KEY
 from tests.claims.test_intake import illness
@@ -197,3 +199,27 @@ def test_a_household_file_refuses_a_disguised_name_on_its_row(session, places):
     report = import_households(session, csv_bytes(ZH, rows), "export.csv")
     assert not report.written
     assert [(e.field, "U+202E" in e.reason) for e in report.errors] == [("name", True)]
+
+
+def test_text_stored_before_the_rule_is_still_shown_and_evaluated(client, session, county,
+                                                                   department):
+    """The rule is for new input: what older versions stored is read back as it is."""
+    from claims.models import TriggerEvent
+    from policies.models import Household, Member
+    from tests.claims.conftest import evaluate
+
+    assert department.post("/api/events", json=illness()).status_code == 202
+    session.execute(sa.update(Household).where(Household.id == county.household.id)
+                    .values(bank_name="\u202e行银"))
+    session.execute(sa.update(Member).where(Member.id == county.members[0].id)
+                    .values(name="\u200b"))
+    stored = session.exec(select(TriggerEvent)).one()
+    stored.payload = {**stored.payload, "details": {"hospital": "\u202e院医"}}
+    session.add(stored)
+    session.commit()
+    session.expire_all()
+    assert client.get(f"/api/households/{county.household.id}").json()["bank_name"] == (
+        "\u202e行银")
+    assert client.get(f"/api/members/{county.members[0].id}").status_code == 200
+    assert client.get("/api/households").status_code == 200
+    assert evaluate(session) == 1
