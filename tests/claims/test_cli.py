@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
+from claims.migrate import alembic_config
 from claims.settings import Settings
 from tests.conftest import database_url
 from tests.factories import id_number
@@ -28,7 +30,8 @@ def fangpin(url, *args):
 def test_migrate_seed_and_import_from_the_command_line(fresh_url, tmp_path):
     upgraded = fangpin(fresh_url, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "schema revision: 0010" in upgraded.stdout
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert f"schema revision: {head}" in upgraded.stdout  # the newest migration, whichever
 
     seeded = fangpin(fresh_url, "demo", "--households", "40", "--seed", "3")
     assert seeded.returncode == 0, seeded.stderr
