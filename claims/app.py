@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import time
 import uuid
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import quote
 
@@ -14,9 +16,11 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
@@ -31,7 +35,7 @@ from claims.api import payments as payments_api
 from claims.api import registry as registry_api
 from claims.api import risk as risk_api
 from claims.api.deps import SessionDep
-from claims.auth import staff
+from claims.auth import current_actor, staff
 from claims.db import get_engine
 from claims.logs import mask_id_numbers
 from claims.models import Role
@@ -39,7 +43,7 @@ from claims.settings import get_settings
 from claims.web import monitoring as web_monitoring
 from claims.web import office as web_office
 from claims.web import pages as web_pages
-from claims.web.i18n import translator
+from claims.web.i18n import TEMPLATES, translator
 from policies.errors import DomainError
 
 log = logging.getLogger("fangpin.http")
@@ -125,21 +129,144 @@ class RequestLog:
                             "status": status["code"], "duration_ms": duration_ms})
 
 
+# Pages load scripts and styles from this site only (templates/static), never inline, so an
+# injected <script> or style="" does nothing; no other site may frame a page.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """The same security headers on every answer: pages, API, errors and static files."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: what went wrong, and where it is about one input, the field and
+    the value (a refused body also lists pydantic's findings under ``detail``)."""
+
+    error: str
+    message: str
+    field: str | None = None
+    value: str | None = None
+    detail: list[dict] | None = None
+
+
+ERROR_ANSWERS = {
+    400: "the body is not well-formed JSON or form data",
+    401: "no token, or an unknown or revoked one",
+    403: "the caller's role or key may not do this",
+    404: "what the path names does not exist",
+    409: "the request conflicts with what is stored (a duplicate, or a state that does not "
+         "allow it)",
+    422: "a field, parameter or value is invalid; the answer names it",
+}
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _dependants(dependant):
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def error_answers(route) -> set[int]:
+    """The error statuses an operation can answer with, read from what it depends on: a
+    token (401, 403), a path or a query naming a row (404), a write (409), a body (400,
+    422), any parameter (422)."""
+    dependants = list(_dependants(route.dependant))
+    path = [p for d in dependants for p in d.path_params]
+    query = [p for d in dependants for p in d.query_params]
+    body = [p for d in dependants for p in d.body_params]
+    codes = set()
+    if current_actor in {d.call for d in dependants}:
+        codes |= {401, 403}
+    if path or any(p.name.endswith("_id") for p in query):
+        codes.add(404)
+    if route.methods & WRITES:
+        codes.add(409)
+    if body:
+        codes |= {400, 422}
+    if query or path:
+        codes.add(422)
+    return codes
+
+
+def document_errors(app: FastAPI) -> None:
+    """List each operation's real error answers in the OpenAPI document, with the one error
+    shape they share (FastAPI by itself lists only 422, in a shape this API does not use)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = build()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"] = ErrorOut.model_json_schema()
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        # Each route as included, with its router's dependencies (the token check).
+        for route in iter_route_contexts(app.routes):
+            if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+                continue
+            for method in route.methods:
+                answers = document["paths"][route.path_format][method.lower()]["responses"]
+                if answers.get("422", {}).get("description") == "Validation Error":
+                    del answers["422"]  # FastAPI's own, in a shape this API does not answer
+                for code in sorted(error_answers(route)):
+                    answer = answers.setdefault(str(code), {"description": ERROR_ANSWERS[code]})
+                    answer["content"] = error
+        return document
+
+    app.openapi = openapi
+
+
+def _finite(value):
+    """JSON has no NaN or Infinity (Python's reader takes them anyway): echo them as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def create_app() -> FastAPI:
     # The API documentation is served from the installed swagger-ui-bundle package: no page
     # of fangpin loads anything from the internet.
     app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION, docs_url=None,
                   redoc_url=None, lifespan=lifespan)
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    app.mount("/static/app", StaticFiles(directory=TEMPLATES / "static"), name="app-static")
 
     @app.get("/docs", include_in_schema=False)
-    def docs():
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url, title="fangpin API",
-            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
-        )
+    def docs(request: Request):
+        # Swagger UI is started by a script file, not an inline one: the page passes the CSP.
+        return web_pages.render(request, "api_docs.html")
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(_request: Request, exc: RequestValidationError):
@@ -154,7 +281,7 @@ def create_app() -> FastAPI:
                         f"{first['msg'].removeprefix('Value error, ')}",
              "field": ".".join(location) or None,
              "value": None if isinstance(value, dict | list) or value is None else str(value),
-             "detail": jsonable_encoder(exc.errors(), exclude={"ctx", "url"})},
+             "detail": _finite(jsonable_encoder(exc.errors(), exclude={"ctx", "url"}))},
             status_code=422,
         )
     clerks = [Depends(staff(Role.clerk))]
@@ -183,6 +310,14 @@ def create_app() -> FastAPI:
     @app.exception_handler(web_pages.NeedLogin)
     def _need_login(_request: Request, exc: web_pages.NeedLogin):
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(_request: Request, exc: StarletteHTTPException):
+        # Starlette's own refusals (a body that is not JSON, an unknown path, a wrong method)
+        # in the shape of every other error.
+        return JSONResponse({"error": HTTPStatus(exc.status_code).phrase.replace(" ", ""),
+                             "message": str(exc.detail)},
+                            status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(DomainError)
     def _domain_error(_request: Request, exc: DomainError):
@@ -213,8 +348,11 @@ def create_app() -> FastAPI:
     # request, answered as if nothing had happened (claims.locks).
     app.add_middleware(locks.RetryTransient)
     app.add_middleware(RequestLog)
+    app.add_middleware(SecurityHeaders)  # outermost: a 500 of RequestLog carries them too
+    document_errors(app)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"],
+             responses={503: {"description": "the database cannot be reached"}})
     def healthz(session: SessionDep):
         """Database reachable, schema revision and version."""
         try:

@@ -44,6 +44,7 @@ from policies import benefits, bulk, calculator, registry
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
 from policies.terms import BUILTIN_EVENT_TYPES
+from policies.types import STORED
 from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
 
 MAX_BATCH = 10_000
@@ -92,19 +93,21 @@ def check_event(event: EventIn, today: date) -> None:
             raise InvalidInput(f"the amounts do not add up: insurers and assistance paid {paid},"
                                f" more than the total cost {total}", field="amounts",
                                value=str(paid))
-        admitted, discharged = event.details.get("admission_date"), event.details.get(
-            "discharge_date")
-        if admitted and discharged:
-            try:
-                if date.fromisoformat(str(discharged)) < date.fromisoformat(str(admitted)):
-                    raise InvalidInput(f"discharge_date {discharged} is before admission_date "
-                                       f"{admitted}", field="details.discharge_date",
-                                       value=discharged)
-            except ValueError as exc:
-                if isinstance(exc, InvalidInput):
-                    raise
-                raise InvalidInput("admission_date and discharge_date must be YYYY-MM-DD",
-                                   field="details.admission_date") from None
+        stay = {}
+        for name in ("admission_date", "discharge_date"):
+            if event.details.get(name):
+                try:
+                    stay[name] = date.fromisoformat(str(event.details[name]))
+                except ValueError:
+                    raise InvalidInput(f"{name} must be YYYY-MM-DD", field=f"details.{name}",
+                                       value=event.details[name]) from None
+                if stay[name] > today:  # a stay is reported after it began and ended
+                    raise InvalidInput(f"{name} {stay[name]} is in the future",
+                                       field=f"details.{name}", value=stay[name])
+        if len(stay) == 2 and stay["discharge_date"] < stay["admission_date"]:
+            raise InvalidInput(f"discharge_date {stay['discharge_date']} is before "
+                               f"admission_date {stay['admission_date']}",
+                               field="details.discharge_date", value=stay["discharge_date"])
     if event.type == "disability":
         if str(event.details.get("grade", "")) not in {"1", "2", "3", "4"}:
             raise InvalidInput("a disability event needs details.grade 1-4",
@@ -533,7 +536,8 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     by_key = {f"{e.id:012d}": e for e in events}
     for key, e in by_key.items():
         if e.id not in cache.values:  # each stored payload is read once per call
-            cache.values[e.id] = EventIn.model_validate(e.payload).to_event(event_id=key)
+            cache.values[e.id] = EventIn.model_validate(e.payload, context=STORED).to_event(
+                event_id=key)
     quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events])
     results = {r.event_id: r for r in quote.events}
     by_trigger: dict[str, list[TriggerEvent]] = {}
@@ -666,7 +670,8 @@ def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Out
         raise Conflict(f"event {event_id} is {event.status}, not in quarantine",
                        field="status", value=event.status)
     try:
-        corrected = EventIn.model_validate({**event.payload, "id_number": id_number})
+        corrected = EventIn.model_validate({**event.payload, "id_number": id_number},
+                                           context=STORED)
     except ValidationError as exc:
         raise InvalidInput(exc.errors()[0]["msg"].removeprefix("Value error, "),
                            field="id_number", value=id_number) from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -22,6 +21,8 @@ from claims.auth import Actor, Forbidden
 from claims.models import AppUser, Claim, ClaimRecord, ClaimState, Member, Role, utcnow
 from claims.settings import get_settings
 from policies.errors import Conflict, InvalidInput
+from policies.models import Yuan
+from policies.types import Day, MultilineText, Text
 
 S = ClaimState
 OPEN_STATES = {S.opened, S.investigating, S.village_review, S.public_notice, S.approval,
@@ -60,12 +61,12 @@ class StartInvestigation(Step):
 
 
 class Survey(Step):
-    visit_date: date
-    team: list[str] = Field(min_length=2, description="at least two people visited")
-    findings: str = Field(min_length=1)
-    asset_check: dict[str, str] = Field(
+    visit_date: Day
+    team: list[Text] = Field(min_length=2, description="at least two people visited")
+    findings: MultilineText = Field(min_length=1)
+    asset_check: dict[Text, MultilineText] = Field(
         min_length=1, description="cross-check results: bank deposits, vehicles, housing …")
-    documents: list[str] = Field(default_factory=list)
+    documents: list[Text] = Field(default_factory=list)
 
     @field_validator("team")
     @classmethod
@@ -78,16 +79,16 @@ class Survey(Step):
 
 class Review(Step):
     outcome: str = Field(pattern="^(agree|disagree)$")
-    representatives: list[str] = Field(min_length=1)
-    notes: str = ""
+    representatives: list[Text] = Field(min_length=1)
+    notes: MultilineText = ""
 
 
 class NoticeStart(Step):
-    start_date: date | None = Field(default=None, description="default: the day after review")
+    start_date: Day | None = Field(default=None, description="default: the day after review")
 
 
 class Objection(Step):
-    text: str = Field(min_length=1)
+    text: MultilineText = Field(min_length=1)
     upheld: bool
 
 
@@ -96,13 +97,13 @@ class CloseNotice(Step):
 
 
 class Approve(Step):
-    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    note: str = ""
+    amount: Yuan = Field(gt=0)
+    note: MultilineText = ""
 
 
 class Reject(Step):
     code: str
-    text: str = ""
+    text: MultilineText = ""
 
     @field_validator("code")
     @classmethod
@@ -114,7 +115,7 @@ class Reject(Step):
 
 
 class Withdraw(Step):
-    reason: str = Field(min_length=1)
+    reason: MultilineText = Field(min_length=1)
 
 
 class SystemStep(Step):

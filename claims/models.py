@@ -128,8 +128,6 @@ class AppUser(SQLModel, table=True):
     may_reveal: bool = Field(default=False, description="may show names and ID numbers in full")
     may_export: bool = Field(default=False, description="may list many members with their "
                              "full ID numbers, phones and bank accounts")
-    failed_logins: int = 0
-    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -143,6 +141,17 @@ class WebSession(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     last_seen: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins of one user name, or from one client address, whether or not such a
+    user exists (so the answer never tells), and until when further tries are refused."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(max_length=96, primary_key=True, description="name:<user> or ip:<addr>")
+    failures: int = 0
+    blocked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_failure: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
 
 
 class ApiClient(SQLModel, table=True):

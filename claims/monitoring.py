@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,10 +35,11 @@ from claims.models import (
 from claims.nightly import current_run
 from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
-from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, utcnow
+from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, Yuan, utcnow
 from policies.rules import report_period_problem
 from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
+from policies.types import Day, MultilineText, Text, check_text
 from policies.vocab import IncomeSource, LabourSkill, MemberStatus
 from risk import monitoring as watch
 from risk.features import CARRY_YEARS
@@ -435,9 +436,9 @@ class IncomeReportIn(IncomeFields):
     income over a period of at most a year that has ended."""
 
     model_config = ConfigDict(extra="forbid")
-    period_start: date
-    period_end: date
-    reference: str = Field(default="", max_length=64)
+    period_start: Day
+    period_end: Day
+    reference: Text = Field(default="", max_length=64)
 
 
 def record_income_report(session: Session, actor: Actor, household_id: int,
@@ -469,10 +470,10 @@ class AssistanceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal[watch.ASSISTANCE_KINDS]  # type: ignore[valid-type]
-    description: str = Field(min_length=2, max_length=500)
-    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = None
-    given_on: date
-    reference: str = Field(default="", max_length=64, description="e.g. the further claim")
+    description: MultilineText = Field(min_length=2, max_length=500)
+    amount: Yuan | None = Field(default=None, ge=0)
+    given_on: Day
+    reference: Text = Field(default="", max_length=64, description="e.g. the further claim")
 
     @field_validator("description")
     @classmethod
@@ -485,7 +486,7 @@ class OutcomeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     outcome: Literal[watch.OUTCOMES]  # type: ignore[valid-type]
-    note: str = Field(min_length=2, max_length=500)
+    note: MultilineText = Field(min_length=2, max_length=500)
 
 
 def get_follow_up(session: Session, follow_up_id: int, *, lock: bool = False) -> FollowUp:
@@ -508,7 +509,7 @@ def _open_case(session: Session, follow_up_id: int) -> FollowUp:
 def assign_helper(session: Session, actor: Actor, follow_up_id: int, helper: str) -> FollowUp:
     """Name who visits and helps the household (帮扶责任人); flushes."""
     case = _open_case(session, follow_up_id)
-    helper = helper.strip()
+    helper = check_text("helper", helper.strip())
     if not 2 <= len(helper) <= 64:
         raise InvalidInput("helper is a name of 2 to 64 characters", field="helper",
                            value=helper)
@@ -563,8 +564,8 @@ class EliminationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     way: Literal[watch.BY_ASSISTANCE, watch.NATURALLY]  # type: ignore[valid-type]
-    eliminated_on: date
-    note: str = Field(default="", max_length=500)
+    eliminated_on: Day
+    note: MultilineText = Field(default="", max_length=500)
 
 
 def confirm_elimination(session: Session, actor: Actor, household_id: int,
@@ -636,7 +637,7 @@ def decline_elimination(session: Session, actor: Actor, elimination_id: int, not
     if proposal.status != "proposed":
         raise Conflict(f"elimination {elimination_id} is {proposal.status}", field="status",
                        value=proposal.status)
-    note = note.strip()
+    note = check_text("note", note.strip(), lines=True)
     if len(note) < 2:
         raise InvalidInput("say why the proposal is declined", field="note", value=note)
     proposal.status, proposal.note = "declined", note

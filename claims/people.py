@@ -13,6 +13,7 @@ from claims.auth import CLIENT_PREFIX, USER_PREFIX, Actor, hash_token, new_token
 from claims.models import ApiClient, AppUser, Region
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import Conflict, InvalidInput
+from policies.types import check_text
 from policies.vocab import RegionLevel
 
 SETTINGS = ("role", "approval_limit", "townships", "may_reveal", "may_export", "active")
@@ -33,6 +34,7 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
                 approval_limit: Decimal | None = None, id_number: str | None = None,
                 token: str | None = None) -> tuple[AppUser, str]:
     """Add a staff user; returns the user and their token (given, or a fresh one)."""
+    check_text("full_name", full_name)
     if session.exec(select(AppUser.id).where(AppUser.username == username)).first():
         raise Conflict(f"user {username} already exists", field="username", value=username)
     if id_number:
@@ -87,6 +89,7 @@ def create_client(session: Session, actor: Actor, name: str, organisation: str,
                   key: str | None = None) -> tuple[ApiClient, str]:
     """Add a submitting organisation; returns it and its API key (given, or fresh). Its
     remit is its department's (claims.remit.set_remit gives it another)."""
+    check_text("name", name)
     key = key or new_token(CLIENT_PREFIX)[0]
     client = ApiClient(name=name, organisation=organisation, key_hash=hash_token(key))
     session.add(client)

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # The web workspace: minutes without a request after which a signed-in browser must sign
     # in again.
     session_idle_minutes: int = Field(default=30, ge=1)
+    # ... and hours after signing in after which it must, however busy it has been.
+    session_max_hours: int = Field(default=12, ge=1)
     # Mark the session cookie Secure even when the request arrives as http (TLS ends at a
     # proxy that does not forward the scheme).
     cookie_secure: bool = False

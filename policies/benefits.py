@@ -29,7 +29,7 @@ from policies.models import (
     Yuan,
 )
 from policies.terms import Flag, InvalidTerms, Terms, parse_terms
-from policies.types import no_float
+from policies.types import Text, decimal_text
 from policies.vocab import (
     ContractStatus,
     HouseholdType,
@@ -135,14 +135,14 @@ def attach_terms(session: Session, contract_id: int, version_id: int) -> PolicyC
 # Yuan's rules with its limits checked by pydantic-core rather than in Python: every intake
 # event carries several (the places are normalised where the event is stored).
 EventAmount = Annotated[Decimal, Field(max_digits=14, decimal_places=2, ge=0),
-                        BeforeValidator(no_float)]
+                        BeforeValidator(decimal_text)]
 # An event's details name a hospital, a diagnosis, a certificate: a few short texts. The limits
 # keep one event from storing megabytes (a 5 MB text, 20,000 keys were once accepted).
 MAX_DETAILS = 32
 MAX_DETAIL_KEY = 64
 MAX_DETAIL_TEXT = 1000
-DetailKey = Annotated[str, Field(min_length=1, max_length=MAX_DETAIL_KEY)]
-DetailValue = Annotated[str, Field(max_length=MAX_DETAIL_TEXT)] | Annotated[
+DetailKey = Annotated[Text, Field(min_length=1, max_length=MAX_DETAIL_KEY)]
+DetailValue = Annotated[Text, Field(max_length=MAX_DETAIL_TEXT)] | Annotated[
     int, Field(ge=-10**15, le=10**15)]
 
 
@@ -151,8 +151,8 @@ class EventIn(BaseModel):
     A plain pydantic model: intake validates thousands a second."""
 
     model_config = {"extra": "forbid"}
-    event_id: str = Field(min_length=1, max_length=64, description="the source's own id")
-    type: str = Field(min_length=1, max_length=32, description="illness, disability, …")
+    event_id: Text = Field(min_length=1, max_length=64, description="the source's own id")
+    type: Text = Field(min_length=1, max_length=32, description="illness, disability, …")
     event_date: date = Field(ge=date(1900, 1, 1), le=date(2100, 12, 31))
     id_number: str | None = Field(default=None, description="the person; empty for the "
                                   "whole household (e.g. a disaster)")

@@ -30,6 +30,7 @@ from policies.models import (
     utcnow,
 )
 from policies.tables import FileReport, RowError, Table, normalise_header, read_table
+from policies.types import text_problem
 from policies.vocab import (
     Coded,
     Education,
@@ -163,6 +164,9 @@ class _Checker:
         if pattern is not None:
             bad = ~empty & ~values.str.fullmatch(pattern)
             self.flag(bad, column, f"does not match {pattern}")
+        problems = values[~empty].map(text_problem).dropna()
+        self.errors.extend(RowError(int(row), column, str(values[row]), problem)
+                           for row, problem in problems.items())
         return values.where(~empty, None)
 
     def coded(self, column: str, vocabulary: type[Coded], *, default=None, required=False):

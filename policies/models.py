@@ -23,7 +23,16 @@ from sqlmodel import Field, SQLModel
 
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.rules import BUSINESS, TRANSFERS
-from policies.types import Money, ScaledDecimal, UtcDateTime, no_float
+from policies.types import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    Money,
+    MultilineText,
+    ScaledDecimal,
+    Text,
+    UtcDateTime,
+    decimal_text,
+)
 from policies.vocab import (
     ContractStatus,
     Education,
@@ -55,17 +64,17 @@ PHONE = r"[0-9+\- ]{5,20}"
 BANK_ACCOUNT = r"\d{8,32}"
 MONEY_MAX = Decimal("999999999999.99")
 # Decimals are normalised to their stored number of places, so a response shows "100.50"
-# whether the client sent "100.5" or "1.005E+2".
+# whether the client sent "100.5" or "100.500".
 Yuan = Annotated[
     Decimal,
-    BeforeValidator(no_float),
+    BeforeValidator(decimal_text),
     Field(max_digits=14, decimal_places=2),
     AfterValidator(lambda v: v.quantize(Decimal("0.01"))),
 ]
-Rate = Annotated[Decimal, AfterValidator(lambda v: v.quantize(Decimal("0.0001")))]
-Multiple = Annotated[Decimal, AfterValidator(lambda v: v.quantize(Decimal("0.001")))]
-EARLIEST_DATE = date(1900, 1, 1)
-LATEST_DATE = date(2100, 12, 31)
+Rate = Annotated[Decimal, BeforeValidator(decimal_text),
+                 AfterValidator(lambda v: v.quantize(Decimal("0.0001")))]
+Multiple = Annotated[Decimal, BeforeValidator(decimal_text),
+                     AfterValidator(lambda v: v.quantize(Decimal("0.001")))]
 
 
 def utcnow() -> datetime:
@@ -86,8 +95,11 @@ def money(*, default: Decimal | None = Decimal("0.00"), nullable: bool = False, 
     )
 
 
-def code_field(*, default=None, nullable: bool = False, index: bool = False, **kw):
-    """A coded value (see policies.vocab) stored as its code."""
+def code_field(*, default=..., nullable: bool = False, index: bool = False, **kw):
+    """A coded value (see policies.vocab) stored as its code; required unless it has a
+    default or may be empty."""
+    if default is ... and nullable:
+        default = None
     return Field(default=default, sa_type=sa.String(24), nullable=nullable, index=index, **kw)
 
 
@@ -124,7 +136,7 @@ class RegionBase(SQLModel):
         min_length=2, max_length=12, schema_extra={"pattern": r"^\d+$"}, unique=True, index=True,
         description="Administrative division code (GB/T 2260 and its township/village extension)",
     )
-    name: str = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=64)
     level: RegionLevel = code_field()
     parent_id: int | None = Field(default=None, foreign_key="region.id", index=True)
 
@@ -147,11 +159,12 @@ class RegionCreate(RegionBase):
 
 
 class RegionUpdate(UpdateModel):
-    name: str | None = Field(default=None, min_length=1, max_length=64)
+    name: Text | None = Field(default=None, min_length=1, max_length=64)
 
 
 class RegionPublic(RegionBase):
     id: int
+    name: str  # shown as stored, even when stored before the rule of Text
 
 
 class RegionsPublic(Page):
@@ -173,7 +186,7 @@ class HouseholdBase(SQLModel):
         nullable=True, index=True, description="监测对象类别; empty when not monitored"
     )
     phone: str | None = Field(default=None, max_length=20, schema_extra={"pattern": f"^{PHONE}$"})
-    bank_name: str | None = Field(default=None, max_length=64)
+    bank_name: Text | None = Field(default=None, max_length=64)
     bank_account: str | None = Field(
         default=None, max_length=32, schema_extra={"pattern": f"^{BANK_ACCOUNT}$"}
     )
@@ -216,7 +229,7 @@ class HouseholdUpdate(UpdateModel):
     household_type: HouseholdType | None = None
     monitoring_category: MonitoringCategory | None = None
     phone: str | None = Field(default=None, max_length=20, schema_extra={"pattern": f"^{PHONE}$"})
-    bank_name: str | None = Field(default=None, max_length=64)
+    bank_name: Text | None = Field(default=None, max_length=64)
     bank_account: str | None = Field(
         default=None, max_length=32, schema_extra={"pattern": f"^{BANK_ACCOUNT}$"}
     )
@@ -226,6 +239,7 @@ class HouseholdUpdate(UpdateModel):
 
 class HouseholdPublic(HouseholdBase):
     id: int
+    bank_name: str | None = None  # shown as stored (see RegionPublic)
     size: int = Field(description="active members, derived from the member list")
     head_name: str | None = None
     created_at: datetime
@@ -242,7 +256,7 @@ class HouseholdsPublic(Page):
 class MemberFields(SQLModel):
     """What a clerk states about a member; sex and birth date come from the ID number."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=64)
     relation: Relation = code_field(description="与户主关系")
     education: Education | None = code_field(nullable=True, description="文化程度")
     schooling: Schooling = code_field(default=Schooling.not_in_school, description="在校生状况")
@@ -303,7 +317,7 @@ class MemberUpdate(UpdateModel):
     NULLABLE = frozenset({"education", "disability_grade"})
 
     household_id: int | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=64)
+    name: Text | None = Field(default=None, min_length=1, max_length=64)
     relation: Relation | None = None
     education: Education | None = None
     schooling: Schooling | None = None
@@ -321,6 +335,7 @@ class MemberUpdate(UpdateModel):
 
 class MemberPublic(MemberFields):
     id: int
+    name: str  # shown as stored (see RegionPublic)
     household_id: int
     id_number: str
     sex: Sex
@@ -360,7 +375,7 @@ class IncomeRecordBase(IncomeFields):
     period_start: date
     period_end: date
     source: IncomeSource = code_field(default=IncomeSource.survey)
-    reference: str = Field(default="", max_length=64, description="source's own reference")
+    reference: Text = Field(default="", max_length=64, description="source's own reference")
 
 
 class IncomeRecord(IncomeRecordBase, table=True):
@@ -426,6 +441,7 @@ class IncomeRecordUpdate(UpdateModel):
 
 class IncomeRecordPublic(IncomeRecordBase):
     id: int
+    reference: str  # shown as stored (see RegionPublic)
     household_size: int
     net_income: Decimal
     per_capita_net_income: Decimal
@@ -442,7 +458,7 @@ class IncomeRecordsPublic(Page):
 class NationalStandardBase(SQLModel):
     year: int = Field(ge=1978, le=2100, unique=True, index=True)
     amount: Yuan = money(default=..., description="yuan per person per year")
-    note: str = Field(default="", max_length=255, description="source, or 'demo assumption'")
+    note: Text = Field(default="", max_length=255, description="source, or 'demo assumption'")
 
 
 class NationalStandard(NationalStandardBase, table=True):
@@ -458,10 +474,11 @@ class NationalStandardCreate(NationalStandardBase):
 
 class NationalStandardUpdate(UpdateModel):
     amount: Yuan | None = money(default=None)
-    note: str | None = Field(default=None, max_length=255)
+    note: Text | None = Field(default=None, max_length=255)
 
 
 class NationalStandardPublic(NationalStandardBase):
+    note: str  # shown as stored (see RegionPublic)
     id: int
 
 
@@ -482,7 +499,7 @@ class MonitoringLineBase(SQLModel):
     standard_year: int | None = Field(
         default=None, ge=1978, le=2100, description="year of the national standard multiplied"
     )
-    note: str = Field(default="", max_length=255, description="source, or 'demo assumption'")
+    note: Text = Field(default="", max_length=255, description="source, or 'demo assumption'")
 
 
 class MonitoringLine(MonitoringLineBase, table=True):
@@ -523,10 +540,11 @@ class MonitoringLineUpdate(UpdateModel):
     fixed_amount: Yuan | None = money(default=None, nullable=True)
     multiple: Multiple | None = Field(default=None, gt=0, le=10, max_digits=6, decimal_places=3)
     standard_year: int | None = Field(default=None, ge=1978, le=2100)
-    note: str | None = Field(default=None, max_length=255)
+    note: Text | None = Field(default=None, max_length=255)
 
 
 class MonitoringLinePublic(MonitoringLineBase):
+    note: str  # shown as stored (see RegionPublic)
     id: int
     amount: Decimal = Field(description="the line in yuan, resolved")
 
@@ -539,9 +557,9 @@ class MonitoringLinesPublic(Page):
 
 
 class PolicyContractBase(SQLModel):
-    contract_number: str = Field(min_length=1, max_length=64, unique=True, index=True)
+    contract_number: Text = Field(min_length=1, max_length=64, unique=True, index=True)
     county_id: int = Field(foreign_key="region.id", index=True)
-    insurer: str = Field(min_length=1, max_length=128)
+    insurer: Text = Field(min_length=1, max_length=128)
     policy_year: int = Field(ge=2000, le=2100, index=True)
     start_date: date
     end_date: date
@@ -632,7 +650,7 @@ class PolicyContractCreate(PolicyContractBase):
 class PolicyContractUpdate(UpdateModel):
     NULLABLE = frozenset({"insured_headcount"})
 
-    insurer: str | None = Field(default=None, min_length=1, max_length=128)
+    insurer: Text | None = Field(default=None, min_length=1, max_length=128)
     start_date: date | None = None
     end_date: date | None = None
     premium_per_person: Yuan | None = money(default=None)
@@ -646,6 +664,8 @@ class PolicyContractUpdate(UpdateModel):
 
 
 class PolicyContractPublic(PolicyContractBase):
+    contract_number: str  # shown as stored (see RegionPublic)
+    insurer: str
     id: int
     insured_people: int = Field(description="headcount, or members of the named households")
     insured_households: int = Field(description="named households (0 on a headcount basis)")
@@ -714,4 +734,5 @@ class TermsVersionsPublic(Page):
 class TermsUpload(SQLModel):
     model_config = {"extra": "forbid"}
     key: str = Field(min_length=1, max_length=64, schema_extra={"pattern": r"^[a-z0-9-]+$"})
-    source_text: str = Field(min_length=1, max_length=200_000, description="the TOML file")
+    source_text: MultilineText = Field(min_length=1, max_length=200_000,
+                                       description="the TOML file")

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from policies.types import no_float
+from policies.types import decimal_text
 from policies.vocab import HouseholdType, MonitoringCategory
 
 # The event types fangpin knows, with the amounts (yuan) and details each event carries. A
@@ -67,11 +67,11 @@ BUILTIN_EVENT_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
 
 Amount = Annotated[
     Decimal,
-    BeforeValidator(no_float),
+    BeforeValidator(decimal_text),
     Field(ge=0, max_digits=14, decimal_places=2),
     AfterValidator(lambda v: v.quantize(Decimal("0.01"))),
 ]
-Ratio = Annotated[Decimal, BeforeValidator(no_float), Field(ge=0, le=1)]
+Ratio = Annotated[Decimal, BeforeValidator(decimal_text), Field(ge=0, le=1)]
 
 
 def _unique(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -93,7 +93,7 @@ class Policy(Strict):
     source: str = Field(default="", description="where the published numbers come from")
 
 
-Multiple = Annotated[Decimal, BeforeValidator(no_float), Field(gt=0, le=10)]
+Multiple = Annotated[Decimal, BeforeValidator(decimal_text), Field(gt=0, le=10)]
 Flag = Literal["dibao", "tekun", "disabled_member"]  # 低保, 特困供养, a member with a disability
 
 

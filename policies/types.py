@@ -1,4 +1,5 @@
-"""Column types that behave the same on SQLite and PostgreSQL.
+"""Column types that behave the same on SQLite and PostgreSQL, and the input types every
+API model shares.
 
 Money is Decimal yuan with two places in Python and integer fen in the database: every stored
 amount and every SQL sum is exact on both engines; rounding happens once, half-up to the fen,
@@ -7,19 +8,108 @@ where an amount is computed. Timestamps are timezone-aware UTC on both.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+import unicodedata
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
 
 import sqlalchemy as sa
+from pydantic import AfterValidator, Field, ValidationInfo
+
+from policies.errors import InvalidInput
 
 FEN = Decimal("0.01")
+# Python's Decimal() also reads full-width and Arabic-Indic digits, exponents and "NaN": an
+# amount a clerk or a department sends is plain ASCII decimal text.
+_DECIMAL_TEXT = re.compile(r"[+-]?[0-9]{1,20}(\.[0-9]{1,10})?", re.ASCII)
 
 
-def no_float(value):
-    """Binary floats cannot hold money or ratios exactly: they must arrive as decimal text."""
+# Validation context for reading back what was stored under older rules (an event's payload
+# evaluated again): the rules for new input below do not apply to it.
+STORED = {"stored": True}
+
+
+def _stored(info: ValidationInfo | None) -> bool:
+    return bool(info is not None and info.context and info.context.get("stored"))
+
+
+def decimal_text(value, info: ValidationInfo | None = None):
+    """Amounts and ratios arrive as decimal text of the digits 0-9 (or a JSON integer): binary
+    floats cannot hold them exactly, and other digits are not what a reader sees."""
+    if _stored(info):
+        return value
     if isinstance(value, float):
         raise ValueError(f'write {value} as a decimal string, e.g. "{value}", not a number')
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not a decimal number: write it with the digits 0-9 "
+                         'and a decimal point, e.g. "1234.50"')
     return value
+
+
+# Text a person reads back must be what it seems: no control characters (NUL, escapes), no
+# direction overrides (U+202E makes "gpj.exe" look like "exe.jpg"), no unpaired surrogates,
+# and something visible (a name of zero-width spaces is no name).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"[\t\n\r]")
+_DIRECTION = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # fillers drawn as nothing
+
+
+def _visible(char: str) -> bool:
+    return not (char.isspace() or char in _BLANK_LETTERS
+                or unicodedata.category(char) in ("Cc", "Cf", "Mn", "Me", "Zs"))
+
+
+def _plain(value: str, lines: bool) -> str:
+    for pattern, what in ((_CONTROL, "the control character"),
+                          (_DIRECTION, "the direction-override character"),
+                          (_SURROGATE, "the unpaired surrogate")):
+        found = pattern.search(value)
+        if found:
+            raise ValueError(f"contains {what} U+{ord(found.group()):04X} at position "
+                             f"{found.start() + 1}; remove it")
+    if not lines:
+        found = _LINE_BREAKS.search(value)
+        if found:
+            raise ValueError(f"is one line: it contains a tab or line break (U+"
+                             f"{ord(found.group()):04X}) at position {found.start() + 1}")
+    if value and not any(_visible(c) for c in value):
+        raise ValueError("has no visible characters")
+    return value
+
+
+def text_problem(value: str, *, lines: bool = False) -> str | None:
+    """What is wrong with a text by the rule of Text (or MultilineText), or None: for text
+    that reaches a service without an API model (a page's form, a file's cell)."""
+    try:
+        _plain(value, lines)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def check_text(field: str, value: str, *, lines: bool = False) -> str:
+    """The value, or InvalidInput naming the field when it breaks the rule of Text."""
+    problem = text_problem(value, lines=lines)
+    if problem:
+        raise InvalidInput(f"{field} {problem}", field=field, value=value)
+    return value
+
+
+# A day someone types: within what the registry's records can mean (a year 5 or 9999 is a
+# typing slip, and date arithmetic on it fails).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+Day = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+
+# A name, label or short note: one line of plain text.
+Text = Annotated[str, AfterValidator(
+    lambda v, info: v if _stored(info) else _plain(v, lines=False))]
+# Findings, notes and uploaded files: plain text that may run over several lines.
+MultilineText = Annotated[str, AfterValidator(
+    lambda v, info: v if _stored(info) else _plain(v, lines=True))]
 
 
 def to_fen_decimal(value: Decimal | int | str) -> Decimal:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -13,6 +12,8 @@ from claims import audit, intake, people, remit
 from claims.api.deps import SessionDep
 from claims.auth import Actor, Forbidden, require_county, staff
 from claims.models import ApiClient, AppUser, Organisation, Role
+from policies.models import Yuan
+from policies.types import Text
 
 router = APIRouter(prefix="/api/admin", tags=["administration"])
 def _administration(actor: Annotated[Actor, Depends(staff())]) -> Actor:
@@ -30,9 +31,9 @@ Admin = Annotated[Actor, Depends(_administration)]
 class UserCreate(SQLModel):
     model_config = {"extra": "forbid"}
     username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
-    full_name: str = Field(min_length=1, max_length=64)
+    full_name: Text = Field(min_length=1, max_length=64)
     role: Role
-    approval_limit: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    approval_limit: Yuan | None = Field(default=None, ge=0)
     id_number: str | None = None
     townships: list[int] | None = Field(default=None, description="the townships the user "
                                         "works in (region ids); none: the whole county")
@@ -42,7 +43,7 @@ class UserCreate(SQLModel):
 
 class ClientCreate(SQLModel):
     model_config = {"extra": "forbid"}
-    name: str = Field(min_length=1, max_length=128)
+    name: Text = Field(min_length=1, max_length=128)
     organisation: Organisation
     event_types: list[str] | None = Field(default=None, max_length=64, description=(
         "the event types the key may send; omitted: its department's (see README)"))

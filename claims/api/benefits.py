@@ -21,6 +21,7 @@ from policies.models import (
     TermsVersionPublic,
     TermsVersionsPublic,
 )
+from policies.types import Day
 
 router = APIRouter(prefix="/api")
 # Staff read; only administrators write, county-wide.
@@ -102,7 +103,7 @@ def create_quote(body: benefits.QuoteRequest, session: SessionDep, actor: AnySta
 @router.get("/contracts/{contract_id}/fund", tags=["contracts"])
 def fund_position(
     contract_id: int, session: SessionDep, _: Fund,
-    as_of: Annotated[date | None, Query(description="default: today")] = None,
+    as_of: Annotated[Day | None, Query(description="default: today")] = None,
 ):
     """Premium, carried-in balance, payouts, fee and balance; the projection to year end
     (county-wide)."""

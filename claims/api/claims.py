@@ -15,6 +15,7 @@ from claims.auth import Actor, staff
 from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
 from claims.settings import get_settings
 from policies import benefits, registry
+from policies.types import Day, MultilineText, Text
 
 router = APIRouter(prefix="/api", tags=["claims"])
 Reader = Annotated[Actor, Depends(staff())]
@@ -36,7 +37,7 @@ def list_claims(
     trigger: str | None = None, household_id: int | None = None,
     policy_year: int | None = None,
     overdue: Annotated[bool, Query(description="only claims past their due date")] = False,
-    today: date | None = None,
+    today: Day | None = None,
 ):
     """Claims of your area, filtered; ``overdue`` lists open claims past the due date of
     their state."""
@@ -91,7 +92,7 @@ def act(claim_id: int, action: str, session: SessionDep, actor: Worker,
 
 @router.post("/applications", status_code=201)
 def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()],
-          trigger: Annotated[str, Body()], reason: Annotated[str, Body(min_length=1)]):
+          trigger: Annotated[Text, Body()], reason: Annotated[MultilineText, Body(min_length=1)]):
     """A household's or village's own application (申报) for a trigger, with its reason."""
     access.referenced_household(session, actor, household_id)
     claim = intake.apply(session, actor, household_id, trigger, reason)

@@ -18,6 +18,7 @@ from claims.auth import Actor, staff
 from claims.models import Role
 from policies import registry
 from policies.models import Household
+from policies.types import MultilineText, Text
 from risk.models import (
     Assistance,
     Elimination,
@@ -153,7 +154,7 @@ def monitoring_runs(session: SessionDep, _: CountyReader, page: PageDep):
 
 @router.post("/monitoring/follow-ups/{follow_up_id}/helper")
 def assign_helper(session: SessionDep, actor: Office, case: FollowUpInArea,
-                  helper: Annotated[str, Body(min_length=2, max_length=64, embed=True)]):
+                  helper: Annotated[Text, Body(min_length=2, max_length=64, embed=True)]):
     """Name the helper (帮扶责任人) who visits the household."""
     case = monitoring.assign_helper(session, actor, case.id, helper)
     session.commit()
@@ -191,7 +192,8 @@ def confirm_elimination(session: SessionDep, actor: Office, household: Household
 
 @router.post("/monitoring/eliminations/{elimination_id}/decline")
 def decline_elimination(session: SessionDep, actor: Office, proposal: EliminationInArea,
-                        note: Annotated[str, Body(min_length=2, max_length=500, embed=True)]):
+                        note: Annotated[MultilineText,
+                                        Body(min_length=2, max_length=500, embed=True)]):
     """Decline a proposal with the reason."""
     done = monitoring.decline_elimination(session, actor, proposal.id, note)
     session.commit()

@@ -18,6 +18,7 @@ from claims.settings import get_settings
 from policies import registry
 from policies.errors import Conflict
 from policies.models import Household, utcnow
+from policies.types import MultilineText
 from risk import features, model
 from risk.errors import ModelError
 from risk.models import HouseholdScore, ScoreRun
@@ -62,7 +63,8 @@ def list_warnings(
 
 @router.post("/warnings/{warning_id}/close")
 def close_warning(session: SessionDep, actor: Office, warning: WarningInArea,
-                  outcome: Annotated[str, Body(min_length=2, max_length=500, embed=True)]):
+                  outcome: Annotated[MultilineText,
+                                     Body(min_length=2, max_length=500, embed=True)]):
     """Close a warning with what the office did about it; a later run may raise a new one."""
     warning_id = warning.id
     if warning.status != "open":

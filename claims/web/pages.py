@@ -89,8 +89,10 @@ def _secure(request: Request) -> bool:
 # --- who is signed in -------------------------------------------------------------------------
 
 def signed_in(request: Request, session: SessionDep) -> web_session.SignedIn:
-    idle = timedelta(minutes=get_settings().session_idle_minutes)
-    found = web_session.signed_in(session, request.cookies.get(web_session.COOKIE), idle)
+    settings = get_settings()
+    found = web_session.signed_in(session, request.cookies.get(web_session.COOKIE),
+                                  timedelta(minutes=settings.session_idle_minutes),
+                                  timedelta(hours=settings.session_max_hours))
     session.commit()
     if found is None:
         raise NeedLogin(request.url.path + (f"?{request.url.query}" if request.url.query
@@ -151,7 +153,8 @@ def login(request: Request, session: SessionDep,
     if not web_session.csrf_ok(request.cookies.get("fangpin_login_csrf", ""), csrf_token):
         raise PageError(403, _("This form has expired; reload the page and try again."))
     try:
-        key, _web = web_session.sign_in(session, username, password)
+        key, _web = web_session.sign_in(session, username, password,
+                                        request.client.host if request.client else "unknown")
     except web_session.LoginRefused as refused:
         session.commit()  # the failed attempt counts
         message = _(str(refused), time=refused.until.strftime("%H:%M UTC")

@@ -1,6 +1,6 @@
 """Signing in to the web workspace (登录): Argon2 password hashes, server-side sessions whose
-key lives in an HttpOnly cookie, an idle timeout, a lock after repeated failed logins, and a
-CSRF token for every form."""
+key lives in an HttpOnly cookie, an idle timeout and an absolute lifetime, sign-in throttling
+per user name and per client address, and a CSRF token for every form."""
 
 from __future__ import annotations
 
@@ -11,18 +11,27 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from claims import audit
 from claims.auth import Actor, actor_for_user, villages_of
-from claims.models import AppUser, WebSession
+from claims.models import AppUser, LoginThrottle, WebSession
 from claims.web.i18n import N_
 from policies.errors import InvalidInput
 from policies.models import utcnow
 
 COOKIE = "fangpin_session"
-MAX_FAILED_LOGINS = 5
-LOCK = timedelta(minutes=15)
+# Throttling: a typed user name (whether or not such a user exists, so the answer never tells)
+# and a client address each have some failures before the next try must wait; from then on
+# every failure makes the next try wait twice as long, from FIRST_DELAY up to a cap. A try while
+# waiting is refused without being counted, so nobody can stretch the wait; a name's wait is
+# capped low, so a stranger cannot keep its owner out for long, while the stranger's own
+# address soon waits an hour between guesses. Counts start again after QUIET without failures.
+FAILURES_BEFORE_WAIT = {"name": 5, "ip": 10}
+MAX_DELAY = {"name": timedelta(minutes=15), "ip": timedelta(hours=1)}
+FIRST_DELAY = timedelta(seconds=30)
+QUIET = timedelta(hours=1)
 MIN_PASSWORD = 10
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often
 _hasher = PasswordHasher()
@@ -59,7 +68,6 @@ def set_password(session: Session, actor: Actor, user: AppUser, password: str) -
         raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters",
                            field="password")
     user.password_hash = _hasher.hash(password)
-    user.failed_logins, user.locked_until = 0, None
     session.add(user)
     # Whoever was signed in with the old password is signed out.
     session.execute(WebSession.__table__.delete().where(
@@ -68,40 +76,72 @@ def set_password(session: Session, actor: Actor, user: AppUser, password: str) -
     audit.record(session, actor, "user", user.username, "set_password")
 
 
-def sign_in(session: Session, username: str, password: str, now: datetime | None = None
-            ) -> tuple[str, WebSession]:
+def sign_in(session: Session, username: str, password: str, address: str = "unknown",
+            now: datetime | None = None) -> tuple[str, WebSession]:
     """Check a password and open a session; returns the cookie's key (shown only to the
-    browser) and the session. Five failures lock the account for 15 minutes."""
+    browser) and the session. Refused, with the same words whether or not the user exists,
+    while the name or the client address must wait (see FAILURES_BEFORE_WAIT)."""
     now = now or utcnow()
-    # The row is locked while its failures are counted, so parallel guesses count each.
-    user = session.exec(select(AppUser).where(AppUser.username == username.strip())
-                        .with_for_update()).first()
-    if user is None or not user.active or not user.password_hash:
-        _waste(password)
-        raise LoginRefused(WRONG)
-    if user.locked_until is not None and user.locked_until > now:
-        _waste(password)  # a locked account answers as slowly as any other
-        raise LoginRefused(LOCKED, user.locked_until)
+    username = username.strip()
+    keys = {"name": f"name:{username.casefold()[:80]}", "ip": f"ip:{address[:80]}"}
+    # The rows are locked while failures are counted, so parallel guesses count each.
+    throttles = {kind: session.get(LoginThrottle, key, with_for_update=True)
+                 for kind, key in keys.items()}
+    waits = [t.blocked_until for t in throttles.values()
+             if t is not None and t.blocked_until is not None and t.blocked_until > now]
+    if waits:
+        _waste(password)  # a refused try answers as slowly as any other
+        raise LoginRefused(LOCKED, max(waits))
+    user = session.exec(select(AppUser).where(AppUser.username == username)).first()
     try:
+        if user is None or not user.active or not user.password_hash:
+            _waste(password)
+            raise VerificationError
         _hasher.verify(user.password_hash, password)
     except VerificationError:
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until, user.failed_logins = now + LOCK, 0
-            audit.record(session, actor_for_user(user), "user", user.username, "locked",
-                         reason=f"{MAX_FAILED_LOGINS} failed logins")
-        session.add(user)
-        session.flush()
+        for kind, key in keys.items():
+            _count_failure(session, kind, key, throttles[kind], now, user)
         raise LoginRefused(WRONG) from None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_logins, user.locked_until = 0, None
+    if throttles["name"] is not None:
+        session.delete(throttles["name"])
     key = secrets.token_urlsafe(32)
     web = WebSession(key_hash=_digest(key), user_id=user.id,
                      csrf_token=secrets.token_urlsafe(24), created_at=now, last_seen=now)
     session.add_all([user, web])
     session.flush()
     return key, web
+
+
+def _count_failure(session: Session, kind: str, key: str, throttle: LoginThrottle | None,
+                   now: datetime, user: AppUser | None) -> None:
+    """Count one failed try of a name or an address; from its FAILURES_BEFORE_WAIT on, make
+    the next try wait (doubling, capped). Flushes."""
+    if throttle is None:
+        try:
+            with session.begin_nested():  # a parallel first failure may have made the row
+                throttle = LoginThrottle(key=key, last_failure=now)
+                session.add(throttle)
+        except IntegrityError:
+            throttle = session.get(LoginThrottle, key, with_for_update=True,
+                                   populate_existing=True)
+    if now - throttle.last_failure > QUIET:
+        throttle.failures = 0
+    throttle.failures += 1
+    throttle.last_failure = now
+    over = throttle.failures - FAILURES_BEFORE_WAIT[kind]
+    if over >= 0:
+        throttle.blocked_until = now + min(FIRST_DELAY * 2 ** min(over, 20), MAX_DELAY[kind])
+        if over == 0 and kind == "name" and user is not None:
+            audit.record(session, actor_for_user(user), "user", user.username, "locked",
+                         reason=f"{throttle.failures} failed logins")
+    session.add(throttle)
+    # Forgotten failures go: strangers' guessed names do not pile up.
+    session.execute(LoginThrottle.__table__.delete().where(
+        LoginThrottle.__table__.c.last_failure < now - QUIET,
+        LoginThrottle.__table__.c.key != key))
+    session.flush()
 
 
 def _waste(password: str) -> None:
@@ -112,10 +152,11 @@ def _waste(password: str) -> None:
         pass
 
 
-def signed_in(session: Session, key: str | None, idle: timedelta,
+def signed_in(session: Session, key: str | None, idle: timedelta, lifetime: timedelta,
               now: datetime | None = None) -> SignedIn | None:
-    """The user behind a session cookie, or None when it is unknown, idle too long, or the
-    user was deactivated. Flushes the session's last-seen time (now and then)."""
+    """The user behind a session cookie, or None when it is unknown, idle too long, older
+    than ``lifetime`` however busy, or the user was deactivated. Flushes the session's
+    last-seen time (now and then)."""
     if not key:
         return None
     now = now or utcnow()
@@ -123,7 +164,8 @@ def signed_in(session: Session, key: str | None, idle: timedelta,
     if web is None:
         return None
     user = session.get(AppUser, web.user_id)
-    if now - web.last_seen > idle or user is None or not user.active:
+    if (now - web.last_seen > idle or now - web.created_at > lifetime or user is None
+            or not user.active):
         session.delete(web)
         session.flush()
         return None

@@ -350,7 +350,7 @@ def test_money_is_answered_with_two_places_however_it_was_typed(client, places):
     new_member(client, household["id"])
     record = client.post("/api/income-records", json={
         "household_id": household["id"], "period_start": "2025-01-01",
-        "period_end": "2025-12-31", "wages": "100.5", "business_crops": "1e3"}).json()
+        "period_end": "2025-12-31", "wages": "100.5", "business_crops": "+1000"}).json()
     assert record["wages"] == "100.50" and record["business_crops"] == "1000.00"
     contract = client.post("/api/contracts", json={
         **CONTRACT, "county_id": places["county"], "premium_per_person": "50",

@@ -5,7 +5,7 @@ a complete message catalog. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from claims.auth import SYSTEM
-from claims.models import AppUser, Claim, EarlyWarning, Member, Region, WebSession
+from claims.models import AppUser, AuditEntry, Claim, EarlyWarning, Member, Region, WebSession
 from claims.people import create_user
 from claims.web import session as web_session
 from claims.web.i18n import catalog
@@ -87,27 +87,81 @@ def test_pages_need_a_signed_in_user(app):
             "/login?next=")
 
 
-def test_a_wrong_password_is_refused_and_five_lock_the_account(app, session, browser):
+def test_a_wrong_password_is_refused_and_five_make_the_next_try_wait(app, session, browser):
     browser("clerk", "wang")  # has the password; now someone else tries
     stranger = TestClient(app)
     token = csrf_of(stranger.get("/login").text)
 
-    def attempt(password):
-        return stranger.post("/login", data={"username": "wang", "password": password,
+    def attempt(username, password):
+        return stranger.post("/login", data={"username": username, "password": password,
                                              "csrf_token": token}, follow_redirects=False)
 
-    first = attempt("guess")
+    first = attempt("wang", "guess")
     assert first.status_code == 401 and "用户名或密码错误" in first.text
-    assert attempt("guess").status_code == 401  # the same answer for an unknown name:
-    assert "用户名或密码错误" in stranger.post("/login", data={
-        "username": "nobody", "password": "x", "csrf_token": token}).text
-    for _ in range(3):
-        attempt("guess")
-    locked = attempt(PASSWORD)  # the right password, but the account is locked now
-    assert locked.status_code == 401 and "登录失败次数过多" in locked.text
-    session.expire_all()
-    user = session.exec(select(AppUser).where(AppUser.username == "wang")).one()
-    assert user.locked_until is not None
+    assert "用户名或密码错误" in attempt("nobody", "x").text  # the same for an unknown name
+    for _ in range(4):
+        attempt("wang", "guess")
+    waiting = attempt("wang", PASSWORD)  # the right password, but the name must wait now
+    assert waiting.status_code == 401 and "登录失败次数过多" in waiting.text
+    assert session.exec(select(AuditEntry).where(AuditEntry.entity_id == "wang",
+                                                 AuditEntry.action == "locked")).first()
+
+
+def _refusal(session, username, password, address, now):
+    """Why a sign-in is refused (the message and the wait), or None when it succeeds."""
+    try:
+        web_session.sign_in(session, username, password, address, now=now)
+    except web_session.LoginRefused as refused:
+        return str(refused), refused.until
+    return None
+
+
+def test_sign_in_throttling_tells_nobody_which_names_exist(session):
+    user, _ = create_user(session, SYSTEM, username="zhou", full_name="周", role="clerk")
+    web_session.set_password(session, SYSTEM, user, PASSWORD)
+    now = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    answers = {}
+    for name in ("zhou", "nobody-here"):
+        # Guesses from five addresses: the name, not the address, makes the sixth wait.
+        tries = [_refusal(session, name, "guess", f"10.0.0.{i}", now) for i in range(5)]
+        tries.append(_refusal(session, name, "guess", "10.0.1.1", now))
+        answers[name] = tries
+    assert answers["zhou"] == answers["nobody-here"]
+    assert answers["zhou"][0] == (web_session.WRONG, None)
+    assert answers["zhou"][5] == (web_session.LOCKED, now + timedelta(seconds=30))
+
+
+def test_a_stranger_cannot_keep_an_account_out_for_long(session):
+    user, _ = create_user(session, SYSTEM, username="qian", full_name="钱", role="clerk")
+    web_session.set_password(session, SYSTEM, user, PASSWORD)
+    now = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    waits = []
+    for attempt in range(12):  # the stranger guesses as soon as each wait ends
+        assert _refusal(session, "qian", "guess", f"10.1.{attempt}.1", now) == (
+            web_session.WRONG, None)
+        if attempt >= 4:
+            waiting = _refusal(session, "qian", PASSWORD, "10.2.0.1", now)
+            assert waiting[0] == web_session.LOCKED
+            waits.append(waiting[1] - now)
+            # Tries during the wait are refused without being counted: the wait stays.
+            assert _refusal(session, "qian", "guess", "10.2.0.2", now) == waiting
+            now = waiting[1]
+    assert waits[:4] == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
+    assert max(waits) == web_session.MAX_DELAY["name"] == timedelta(minutes=15)
+    # The owner gets in as soon as the last wait ends, and the count starts again.
+    assert _refusal(session, "qian", PASSWORD, "10.9.9.9", now) is None
+    assert _refusal(session, "qian", "typo", "10.9.9.9", now) == (web_session.WRONG, None)
+
+
+def test_one_address_guessing_many_names_must_wait(session):
+    user, _ = create_user(session, SYSTEM, username="sun", full_name="孙", role="clerk")
+    web_session.set_password(session, SYSTEM, user, PASSWORD)
+    now = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    for i in range(10):
+        _refusal(session, f"name-{i}", "guess", "203.0.113.7", now)
+    assert _refusal(session, "sun", PASSWORD, "203.0.113.7", now) == (
+        web_session.LOCKED, now + timedelta(seconds=30))
+    assert _refusal(session, "sun", PASSWORD, "198.51.100.1", now) is None  # others may
 
 
 def test_a_login_form_without_its_token_is_refused(app, browser):
@@ -129,6 +183,14 @@ def test_the_cookie_is_httponly_and_an_idle_session_ends(app, session, browser):
                                         "csrf_token": token}, follow_redirects=False)
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_a_session_ends_after_its_lifetime_however_busy(session, browser):
+    signed = browser("clerk", "feng")
+    for web in session.exec(select(WebSession)).all():
+        web.created_at -= timedelta(hours=12, minutes=1)  # FANGPIN_SESSION_MAX_HOURS=12
+    session.commit()
+    assert signed.get("/dashboard", follow_redirects=False).status_code == 303
 
 
 def test_signing_out_ends_the_session(browser):
@@ -432,3 +494,23 @@ def test_a_refused_step_is_shown_on_the_page_and_no_link_can_fake_one(browser, c
     faked = clerk.get(f"/claims/{claim.id}", params={"error": "请拨打 110", "done": "x"})
     assert "请拨打" not in faked.text and 'class="done"' not in faked.text
     assert faked.headers["cache-control"] == "no-store"
+
+
+def test_every_answer_carries_the_security_headers(app):
+    anonymous = TestClient(app, raise_server_exceptions=False)
+    for path in ("/login", "/api/regions", "/healthz", "/static/app/app.css", "/docs",
+                 "/no-such-page"):
+        headers = anonymous.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, path
+        assert "unsafe-inline" not in policy
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+        assert headers["x-frame-options"] == "DENY", path
+
+
+def test_pages_hold_no_inline_script_or_style():
+    """The CSP refuses them; the browser tests see the pages work without them."""
+    for template in Path(__file__).resolve().parents[2].joinpath("templates").glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"<style|style=\"| on[a-z]+=\"|<script>", text), template.name
