@@ -4,15 +4,15 @@ Why: listing many members with full ID numbers, phones and bank accounts is a bu
 personal data; it needs a permission of its own, separate from revealing one household
 (may_reveal), and each use is on the audit trail.
 
-Revision ID: 0011_access
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_access'
-down_revision = '0011_locks'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

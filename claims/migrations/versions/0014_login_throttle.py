@@ -5,8 +5,8 @@ and let anyone lock the administrator out for 15 minutes with five guesses. Fail
 counted per typed name (existing or not) and per client address, with a delay that doubles
 and is capped, in a table of their own.
 
-Revision ID: 0011_hygiene
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
@@ -14,8 +14,8 @@ from alembic import op
 
 from policies.types import UtcDateTime
 
-revision = '0011_hygiene'
-down_revision = '0011_hardening'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

@@ -4,14 +4,14 @@ Why: two departments may report one loss (the same grade-3 disability from the d
 persons' federation and from civil affairs); the second report is kept, with status
 ``same_loss`` and a link to the first, and is never paid again.
 
-Revision ID: 0011_locks
+Revision ID: 0011
 Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_locks'
+revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None

@@ -4,15 +4,15 @@ Why: any key could send any event type — the medical-insurance key disability 
 loss reported by two departments could be paid twice. Existing keys keep no list of their own
 and get their department's default remit (claims.remit.DEFAULT_REMIT).
 
-Revision ID: 0011_hardening
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_hardening'
-down_revision = '0011_access'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
