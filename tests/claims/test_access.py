@@ -150,6 +150,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/api/admin/users"): county(ADMIN_READ),
     ("POST", "/api/admin/api-clients"): county(ADMIN),
     ("GET", "/api/admin/api-clients"): county(ADMIN_READ),
+    ("PUT", "/api/admin/api-clients/{client_id}/event-types"): county(ADMIN),
     # risk and warnings
     ("GET", "/api/warnings"): May(ALL),
     ("POST", "/api/warnings/{warning_id}/close"): May(OFFICE),
@@ -571,6 +572,7 @@ def test_registry_changes_are_on_the_trail_from_the_api_the_pages_and_imports(ap
     user = session.exec(select(AppUser).where(AppUser.username == "clerk")).one()
     people.update_user(session, SYSTEM, user, townships=[world["township_A"]],
                        may_reveal=True)
+    session.commit()  # the trail's entries join the chain when the change commits
     assert _trail(session, "user", "clerk")[-1] == (
         "update", {"townships": None, "may_reveal": False},
         {"townships": [world["township_A"]], "may_reveal": True})

@@ -27,7 +27,7 @@ def receive(engine, actor, *events):
 def test_the_service_thread_evaluates_what_arrives(engine):
     with Session(engine) as session:
         county = build_county(session)
-    department = Actor("client", county.client_id, "医保局")
+    department = Actor("client", county.client_id, "医保局", organisation="medical_insurance")
     worker = evaluator.Evaluator(lambda: engine, poll_seconds=30)
     worker.start()
     try:
@@ -52,7 +52,7 @@ def test_the_service_thread_evaluates_what_arrives(engine):
 def test_an_event_that_fails_is_set_aside_and_the_rest_go_on(engine, monkeypatch):
     with Session(engine) as session:
         county = build_county(session)
-    department = Actor("client", county.client_id, "医保局")
+    department = Actor("client", county.client_id, "医保局", organisation="medical_insurance")
     receive(engine, department, illness("OK-1"), illness("BAD"), illness("OK-2", seq=2))
     real = intake._match
 
