@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from types import EllipsisType
+from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import (
@@ -81,9 +82,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def money(*, default: Decimal | None = Decimal("0.00"), nullable: bool = False, **kw):
+def money(*, default: Decimal | EllipsisType | None = Decimal("0.00"), nullable: bool = False,
+          **kw: Any) -> Any:
     """A non-negative yuan amount with two places, stored as integer fen."""
-    return Field(
+    return Field(  # type: ignore[call-overload]  # sqlmodel types le as float; pydantic takes a Decimal bound
         default=default,
         ge=0,
         le=MONEY_MAX,
@@ -593,7 +595,7 @@ class InconsistentContract(ValueError):
         self.field = field
 
 
-def check_contract(contract: SQLModel) -> None:
+def check_contract(contract: PolicyContractBase) -> None:
     """Raise InconsistentContract when dates, year and insured basis contradict each other."""
     start, end = contract.start_date, contract.end_date
     for name, value in (("start_date", start), ("end_date", end)):
