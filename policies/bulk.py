@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    import psycopg
 
 LOOKUP_CHUNK = 5000
 
@@ -70,7 +73,9 @@ def update_columns(session: Session, table: sa.Table, key: str,
 
 def _copy(connection: sa.Connection, table: str, names: list[str], rows: list[tuple]) -> None:
     """COPY rows into a table through the caller's psycopg connection and transaction."""
-    with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(
+    # only called on PostgreSQL, whose driver is psycopg 3; SQLAlchemy types it generically
+    raw = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
+    with raw.cursor() as cursor, cursor.copy(
             f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
@@ -117,7 +122,7 @@ def insert_new_returning(
         # COPY into a scratch table, then one INSERT … SELECT skipping the taken rows
         scratch = _scratch_table(connection, table.name, names)
         _copy(connection, scratch, names, [row + shared for row in rows])
-        inserted = [tuple(row) for row in connection.exec_driver_sql(
+        inserted: list[tuple] = [tuple(row) for row in connection.exec_driver_sql(
             f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
             f"FROM {scratch} ORDER BY {', '.join(unique)} "
             f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
@@ -125,7 +130,7 @@ def insert_new_returning(
         connection.exec_driver_sql(f"DROP TABLE {scratch}")
         return inserted
     row_markers = f"({_markers(connection, names)})"
-    inserted: list[tuple] = []
+    inserted = []
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
         values = ", ".join([row_markers] * len(part))
