@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import EllipsisType
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import (
@@ -146,6 +146,9 @@ class RegionBase(SQLModel):
 class Region(RegionBase, table=True):
     """A province, city, county, township (乡镇) or village (行政村)."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     id: int | None = Field(default=None, primary_key=True)
 
 
@@ -198,6 +201,9 @@ class HouseholdBase(SQLModel):
 
 class Household(HouseholdBase, table=True):
     """A covered rural household (农户), the unit of the policy and of the income ledger."""
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
@@ -276,6 +282,9 @@ class MemberFields(SQLModel):
 
 class Member(MemberFields, table=True):
     """A person of a household, identified by the citizen ID number."""
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     id: int | None = Field(default=None, primary_key=True)
     household_id: int = Field(foreign_key="household.id", index=True)
@@ -383,6 +392,9 @@ class IncomeRecordBase(IncomeFields):
 class IncomeRecord(IncomeRecordBase, table=True):
     """One period's income of a household; net and per-capita income are derived."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     __tablename__ = "income_record"
     __table_args__ = (
         sa.UniqueConstraint("household_id", "period_start", "period_end", "source", "reference"),
@@ -466,6 +478,9 @@ class NationalStandardBase(SQLModel):
 class NationalStandard(NationalStandardBase, table=True):
     """The national rural poverty standard of a year (国家农村贫困标准), as data."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     __tablename__ = "national_standard"
     id: int | None = Field(default=None, primary_key=True)
 
@@ -506,6 +521,9 @@ class MonitoringLineBase(SQLModel):
 
 class MonitoringLine(MonitoringLineBase, table=True):
     """The monitoring line (监测线 / 防贫线) of a region and year."""
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     __tablename__ = "monitoring_line"
     __table_args__ = (sa.UniqueConstraint("region_id", "year"),)
@@ -581,6 +599,9 @@ class PolicyContractBase(SQLModel):
 
 class PolicyContract(PolicyContractBase, table=True):
     """A county's government-purchased poverty-prevention policy for one policy year."""
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     __tablename__ = "policy_contract"
     id: int | None = Field(default=None, primary_key=True)
@@ -682,6 +703,9 @@ class PolicyContractsPublic(Page):
 class InsuredHousehold(SQLModel, table=True):
     """A household named as insured by a contract (按名单参保)."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     __tablename__ = "insured_household"
     contract_id: int = Field(foreign_key="policy_contract.id", primary_key=True)
     household_id: int = Field(foreign_key="household.id", primary_key=True, index=True)
@@ -699,6 +723,9 @@ class TermsVersion(SQLModel, table=True):
 
     Changing terms means loading a new version; claims record the version they used.
     """
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     __tablename__ = "terms_version"
     __table_args__ = (sa.UniqueConstraint("key", "version"),)
