@@ -10,7 +10,7 @@ set-based statement inserts the new rows or updates the changed ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,7 +25,7 @@ LOOKUP_CHUNK = 5000
 
 
 def insert_columns(
-    session: Session, table: sa.Table, columns: dict[str, Sequence],
+    session: Session, table: sa.Table, columns: Mapping[str, Sequence],
     stored: frozenset[str] = frozenset(),
 ) -> None:
     """Insert rows given column by column (equal lengths) as Python values; flushes first.
@@ -46,7 +46,7 @@ def insert_columns(
 
 
 def update_columns(session: Session, table: sa.Table, key: str,
-                   columns: dict[str, Sequence]) -> None:
+                   columns: Mapping[str, Sequence]) -> None:
     """Update rows given column by column: ``columns[key]`` picks each row, the other columns
     are its new values. PostgreSQL: COPY into a temporary table and one UPDATE … FROM;
     SQLite: one prepared UPDATE run over the rows. Flushes first."""
@@ -92,7 +92,7 @@ def _scratch_table(connection: sa.Connection, table: str, names: list[str]) -> s
 
 
 def insert_new_returning(
-    session: Session, table: sa.Table, columns: dict[str, Sequence], unique: tuple[str, ...],
+    session: Session, table: sa.Table, columns: Mapping[str, Sequence], unique: tuple[str, ...],
     returning: tuple[str, ...], same: dict[str, Any] | None = None,
     stored: frozenset[str] = frozenset(), chunk: int = 1000,
 ) -> list[tuple]:
@@ -146,7 +146,7 @@ def _markers(connection: sa.Connection, names: list[str]) -> str:
     return ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * len(names))
 
 
-def _stored_rows(dialect: sa.Dialect, table: sa.Table, columns: dict[str, Sequence],
+def _stored_rows(dialect: sa.Dialect, table: sa.Table, columns: Mapping[str, Sequence],
                  stored: frozenset[str]) -> list[tuple]:
     """Rows as tuples of stored values: each column's bind processor applied once over it."""
     processed = []
