@@ -10,19 +10,22 @@ set-based statement inserts the new rows or updates the changed ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session
 
+if TYPE_CHECKING:
+    import psycopg
+
 LOOKUP_CHUNK = 5000
 
 
 def insert_columns(
-    session: Session, table: sa.Table, columns: dict[str, Sequence],
+    session: Session, table: sa.Table, columns: Mapping[str, Sequence],
     stored: frozenset[str] = frozenset(),
 ) -> None:
     """Insert rows given column by column (equal lengths) as Python values; flushes first.
@@ -43,7 +46,7 @@ def insert_columns(
 
 
 def update_columns(session: Session, table: sa.Table, key: str,
-                   columns: dict[str, Sequence]) -> None:
+                   columns: Mapping[str, Sequence]) -> None:
     """Update rows given column by column: ``columns[key]`` picks each row, the other columns
     are its new values. PostgreSQL: COPY into a temporary table and one UPDATE … FROM;
     SQLite: one prepared UPDATE run over the rows. Flushes first."""
@@ -70,7 +73,9 @@ def update_columns(session: Session, table: sa.Table, key: str,
 
 def _copy(connection: sa.Connection, table: str, names: list[str], rows: list[tuple]) -> None:
     """COPY rows into a table through the caller's psycopg connection and transaction."""
-    with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(
+    # only called on PostgreSQL, whose driver is psycopg 3; SQLAlchemy types it generically
+    raw = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
+    with raw.cursor() as cursor, cursor.copy(
             f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
@@ -87,7 +92,7 @@ def _scratch_table(connection: sa.Connection, table: str, names: list[str]) -> s
 
 
 def insert_new_returning(
-    session: Session, table: sa.Table, columns: dict[str, Sequence], unique: tuple[str, ...],
+    session: Session, table: sa.Table, columns: Mapping[str, Sequence], unique: tuple[str, ...],
     returning: tuple[str, ...], same: dict[str, Any] | None = None,
     stored: frozenset[str] = frozenset(), chunk: int = 1000,
 ) -> list[tuple]:
@@ -117,7 +122,7 @@ def insert_new_returning(
         # COPY into a scratch table, then one INSERT … SELECT skipping the taken rows
         scratch = _scratch_table(connection, table.name, names)
         _copy(connection, scratch, names, [row + shared for row in rows])
-        inserted = [tuple(row) for row in connection.exec_driver_sql(
+        inserted: list[tuple] = [tuple(row) for row in connection.exec_driver_sql(
             f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
             f"FROM {scratch} ORDER BY {', '.join(unique)} "
             f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
@@ -125,7 +130,7 @@ def insert_new_returning(
         connection.exec_driver_sql(f"DROP TABLE {scratch}")
         return inserted
     row_markers = f"({_markers(connection, names)})"
-    inserted: list[tuple] = []
+    inserted = []
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
         values = ", ".join([row_markers] * len(part))
@@ -141,7 +146,7 @@ def _markers(connection: sa.Connection, names: list[str]) -> str:
     return ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * len(names))
 
 
-def _stored_rows(dialect: sa.Dialect, table: sa.Table, columns: dict[str, Sequence],
+def _stored_rows(dialect: sa.Dialect, table: sa.Table, columns: Mapping[str, Sequence],
                  stored: frozenset[str]) -> list[tuple]:
     """Rows as tuples of stored values: each column's bind processor applied once over it."""
     processed = []

@@ -16,7 +16,7 @@ from importlib import resources
 
 import numpy as np
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from policies import benefits
 from policies.bulk import insert_columns, lookup
@@ -310,7 +310,7 @@ def build_demo_county(
 ) -> DemoSummary:
     """Write the demo county, its households, members, incomes, lines and contract; flushes.
     Without incomes, the caller writes the income ledger (the risk simulator does)."""
-    if session.execute(sa.select(Region.id).where(Region.code == COUNTY[0])).first():
+    if session.execute(sa.select(col(Region.id)).where(col(Region.code) == COUNTY[0])).first():
         raise Conflict(f"the demo county {COUNTY[1]} ({COUNTY[0]}) is already in this database",
                        field="county", value=COUNTY[0])
     today = date.today()
@@ -350,11 +350,14 @@ def build_demo_county(
         n = min(CHUNK, households - start)
         sizes = rng.choice(sizes_all, n, p=size_p)
         lifted = rng.random(n) < LIFTED_OUT_SHARE
-        category = np.where(
+        # numpy's stubs do not take None as a value of where(); it makes an object array
+        category: np.ndarray = np.where(  # type: ignore[assignment]
             lifted,
-            np.where(rng.random(n) < MONITORED_SHARE["lifted_out"], "unstable_lifted_out", None),
-            np.where(rng.random(n) < MONITORED_SHARE["ordinary"],
-                     rng.choice(["marginal", "sudden_hardship"], n, p=[0.8, 0.2]), None),
+            np.where(  # type: ignore[call-overload]
+                rng.random(n) < MONITORED_SHARE["lifted_out"], "unstable_lifted_out", None),
+            np.where(  # type: ignore[call-overload]
+                rng.random(n) < MONITORED_SHARE["ordinary"],
+                rng.choice(["marginal", "sudden_hardship"], n, p=[0.8, 0.2]), None),
         )
         dibao = rng.random(n) < DIBAO_SHARE
         numbers = [f"{COUNTY[0]}{start + i + 1:010d}" for i in range(n)]
@@ -383,7 +386,8 @@ def build_demo_county(
             **{name: people[name].tolist() for name in (
                 "name", "id_number", "sex", "birth_date", "relation", "education", "schooling",
                 "health", "labour_skill", "migrant_work_months")},
-            "disability_grade": np.where(grade > 0, grade, None).tolist(),
+            # numpy's stubs do not take None as a value of where(); it makes an object array
+            "disability_grade": np.where(grade > 0, grade, None).tolist(),  # type: ignore[attr-defined]
             "resident_medical": [True] * m, "critical_illness": [True] * m,
             "pension": pension.tolist(), "dibao": dibao[household].tolist(),
             "tekun": (single_elderly & (rng.random(m) < 0.3)).tolist(),

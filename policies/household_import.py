@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from policies.bulk import insert_columns, lookup, update_columns
 from policies.citizen_id import PROVINCE_CODES, check_characters
@@ -233,9 +233,8 @@ class _Checker:
 
 def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Series:
     rows = session.execute(
-        sa.select(Region.id, Region.code, Region.name, Region.parent_id).where(
-            Region.level == RegionLevel.village
-        )
+        sa.select(col(Region.id), col(Region.code), col(Region.name), col(Region.parent_id))
+        .where(col(Region.level) == RegionLevel.village)
     ).all()
     if "village_code" in frame:
         by_code = {code: id_ for id_, code, _, _ in rows}
@@ -244,7 +243,8 @@ def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Se
         return ids
     townships = dict(
         session.execute(
-            sa.select(Region.id, Region.name).where(Region.level == RegionLevel.township)
+            sa.select(col(Region.id), col(Region.name))
+            .where(col(Region.level) == RegionLevel.township)
         ).all()
     )
     # Resolve on "village/township" when the township is given, else on a unique village name.
@@ -365,8 +365,8 @@ def _moved_people(session, out, existing_households, existing_members) -> list[R
     elsewhere = {existing_members[i][1] for i in known["id_number"]} - set(number_of)
     if elsewhere:
         number_of.update(session.execute(
-            sa.select(Household.id, Household.household_number).where(
-                Household.id.in_(elsewhere))
+            sa.select(col(Household.id), col(Household.household_number)).where(
+                col(Household.id).in_(elsewhere))
         ).all())
     errors = []
     for row, id_number, number in zip(known.index, known["id_number"],
@@ -386,10 +386,10 @@ def _second_heads(session, out, existing_households) -> list[RowError]:
     if not ids:
         return []
     stored = session.execute(
-        sa.select(Household.household_number, Member.id_number, Member.name)
-        .join(Member, Member.household_id == Household.id)
-        .where(Household.id.in_(ids), Member.relation == Relation.head,
-               Member.status == MemberStatus.active)
+        sa.select(col(Household.household_number), col(Member.id_number), col(Member.name))
+        .join(Member, col(Member.household_id) == Household.id)
+        .where(col(Household.id).in_(ids), col(Member.relation) == Relation.head,
+               col(Member.status) == MemberStatus.active)
     ).all()
     in_file = set(out["id_number"])
     heads = out[out["relation"] == Relation.head.value]

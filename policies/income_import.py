@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 import pandas as pd
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from policies import registry
 from policies.models import INCOME_COMPONENTS, Household, IncomeRecord, IncomeRecordCreate
@@ -35,9 +36,10 @@ HEADERS: dict[str, tuple[str, ...]] = {
 }
 ALIASES = {normalise_header(s): f for f, spellings in HEADERS.items() for s in spellings}
 # The Chinese column names of the ledger's own fields (工资性收入, 生产经营性收入: 种植业, …).
-ALIASES.update({normalise_header(IncomeRecord.model_fields[name].description.split(" (")[0]):
-                name for name in AMOUNTS})
-REQUIRED = [("household_number",), ("period_start",), ("period_end",)]
+# (every amount field has a description, so it is never None here)
+ALIASES.update({normalise_header(cast(str, IncomeRecord.model_fields[name].description)
+                                 .split(" (")[0]): name for name in AMOUNTS})
+REQUIRED: list[tuple[str, ...]] = [("household_number",), ("period_start",), ("period_end",)]
 
 
 @dataclass
@@ -71,10 +73,11 @@ def import_income_reports(session: Session, data: bytes, filename: str, today: d
                                 ignored_columns=table.ignored_columns)
     numbers = sorted(set(frame["household_number"]) - {""})
     query = select(Household.household_number, Household.id).where(
-        Household.household_number.in_(numbers))
+        col(Household.household_number).in_(numbers))
     if villages is not None:
-        query = query.where(Household.village_id.in_(villages))
-    households = dict(session.exec(query).all()) if numbers else {}
+        query = query.where(col(Household.village_id).in_(villages))
+    # stored households always have an id
+    households = cast(dict[str, int], dict(session.exec(query).all()) if numbers else {})
     valid: dict[int, IncomeRecordCreate] = {}
     seen: dict[tuple, int] = {}
     for row, cells in frame.iterrows():
@@ -121,7 +124,9 @@ def _check_row(row: int, cells: pd.Series, households: dict[str, int], today: da
         if isinstance(found, str):
             errors.append(RowError(row, name, cells[name], found))
     if not errors:
-        problem = report_period_problem(days["period_start"], days["period_end"], today)
+        # a day that is not a date was an error above
+        problem = report_period_problem(cast(date, days["period_start"]),
+                                        cast(date, days["period_end"]), today)
         if problem is not None:
             errors.append(RowError(row, problem[0], cells[problem[0]], problem[1]))
     return errors
@@ -133,7 +138,9 @@ def _record(row: int, cells: pd.Series, households: dict[str, int]
     try:
         return IncomeRecordCreate(
             household_id=households[cells["household_number"]],
-            period_start=_day(cells["period_start"]), period_end=_day(cells["period_end"]),
+            # _check_row passed, so both days are dates
+            period_start=cast(date, _day(cells["period_start"])),
+            period_end=cast(date, _day(cells["period_end"])),
             source=IncomeSource.report, reference=cells.get("reference", ""), **values)
     except ValidationError as error:
         return [RowError(row, str(problem["loc"][0]) if problem["loc"] else "row",
@@ -144,12 +151,13 @@ def _record(row: int, cells: pd.Series, households: dict[str, int]
 def _against_ledger(session: Session, valid: dict[int, IncomeRecordCreate],
                     report: IncomeImportReport) -> dict[int, IncomeRecordCreate]:
     """Rows already in the ledger: the same figures are unchanged, others are errors."""
-    writes = {}
+    writes: dict[int, IncomeRecordCreate] = {}
     ids = sorted({record.household_id for record in valid.values()})
     stored: dict[tuple, IncomeRecord] = {}
+    existing: IncomeRecord | None
     for start in range(0, len(ids), 5000):
         for existing in session.exec(select(IncomeRecord).where(
-                IncomeRecord.household_id.in_(ids[start:start + 5000]),
+                col(IncomeRecord.household_id).in_(ids[start:start + 5000]),
                 IncomeRecord.source == IncomeSource.report)):
             stored[(existing.household_id, existing.period_start, existing.period_end,
                     existing.reference)] = existing

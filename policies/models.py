@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from types import EllipsisType
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import (
@@ -81,9 +82,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def money(*, default: Decimal | None = Decimal("0.00"), nullable: bool = False, **kw):
+def money(*, default: Decimal | EllipsisType | None = Decimal("0.00"), nullable: bool = False,
+          **kw: Any) -> Any:
     """A non-negative yuan amount with two places, stored as integer fen."""
-    return Field(
+    return Field(  # type: ignore[call-overload]  # sqlmodel types le as float; pydantic takes a Decimal bound
         default=default,
         ge=0,
         le=MONEY_MAX,
@@ -144,6 +146,9 @@ class RegionBase(SQLModel):
 class Region(RegionBase, table=True):
     """A province, city, county, township (乡镇) or village (行政村)."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     id: int | None = Field(default=None, primary_key=True)
 
 
@@ -196,6 +201,9 @@ class HouseholdBase(SQLModel):
 
 class Household(HouseholdBase, table=True):
     """A covered rural household (农户), the unit of the policy and of the income ledger."""
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
@@ -274,6 +282,9 @@ class MemberFields(SQLModel):
 
 class Member(MemberFields, table=True):
     """A person of a household, identified by the citizen ID number."""
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     id: int | None = Field(default=None, primary_key=True)
     household_id: int = Field(foreign_key="household.id", index=True)
@@ -381,6 +392,9 @@ class IncomeRecordBase(IncomeFields):
 class IncomeRecord(IncomeRecordBase, table=True):
     """One period's income of a household; net and per-capita income are derived."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     __tablename__ = "income_record"
     __table_args__ = (
         sa.UniqueConstraint("household_id", "period_start", "period_end", "source", "reference"),
@@ -464,6 +478,9 @@ class NationalStandardBase(SQLModel):
 class NationalStandard(NationalStandardBase, table=True):
     """The national rural poverty standard of a year (国家农村贫困标准), as data."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     __tablename__ = "national_standard"
     id: int | None = Field(default=None, primary_key=True)
 
@@ -504,6 +521,9 @@ class MonitoringLineBase(SQLModel):
 
 class MonitoringLine(MonitoringLineBase, table=True):
     """The monitoring line (监测线 / 防贫线) of a region and year."""
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     __tablename__ = "monitoring_line"
     __table_args__ = (sa.UniqueConstraint("region_id", "year"),)
@@ -580,6 +600,9 @@ class PolicyContractBase(SQLModel):
 class PolicyContract(PolicyContractBase, table=True):
     """A county's government-purchased poverty-prevention policy for one policy year."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     __tablename__ = "policy_contract"
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
@@ -593,7 +616,7 @@ class InconsistentContract(ValueError):
         self.field = field
 
 
-def check_contract(contract: SQLModel) -> None:
+def check_contract(contract: PolicyContractBase) -> None:
     """Raise InconsistentContract when dates, year and insured basis contradict each other."""
     start, end = contract.start_date, contract.end_date
     for name, value in (("start_date", start), ("end_date", end)):
@@ -680,6 +703,9 @@ class PolicyContractsPublic(Page):
 class InsuredHousehold(SQLModel, table=True):
     """A household named as insured by a contract (按名单参保)."""
 
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
+
     __tablename__ = "insured_household"
     contract_id: int = Field(foreign_key="policy_contract.id", primary_key=True)
     household_id: int = Field(foreign_key="household.id", primary_key=True, index=True)
@@ -697,6 +723,9 @@ class TermsVersion(SQLModel, table=True):
 
     Changing terms means loading a new version; claims record the version they used.
     """
+
+    if TYPE_CHECKING:  # set by SQLModel on table classes, but not declared in its stubs
+        __table__: ClassVar[sa.Table]
 
     __tablename__ = "terms_version"
     __table_args__ = (sa.UniqueConstraint("key", "version"),)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from policies import rules
 from policies.citizen_id import parse_citizen_id
@@ -148,7 +148,7 @@ def list_regions(
     if parent_id is not None:
         query = query.where(Region.parent_id == parent_id)
     if name:
-        query = query.where(Region.name.contains(name))
+        query = query.where(col(Region.name).contains(name))
     return paginate(session, query, page)
 
 
@@ -166,7 +166,7 @@ def ancestry(session: Session, region_id: int) -> list[Region]:
 # ---------------------------------------------------------------- households
 
 _active_size = (
-    select(func.count(Member.id))
+    select(func.count(col(Member.id)))
     .where(Member.household_id == Household.id, Member.status == MemberStatus.active)
     .correlate(Household)
     .scalar_subquery()
@@ -249,16 +249,16 @@ def list_households(
     ``villages``, of those villages only (a user limited to some townships)."""
     query = select(Household, _active_size, _head_name).order_by(Household.household_number)
     if villages is not None:
-        query = query.where(Household.village_id.in_(villages))
+        query = query.where(col(Household.village_id).in_(villages))
     if village_id is not None:
         query = query.where(Household.village_id == village_id)
     if township_id is not None:
-        villages = select(Region.id).where(Region.parent_id == township_id)
-        query = query.where(Household.village_id.in_(villages))
+        township_villages = select(Region.id).where(Region.parent_id == township_id)
+        query = query.where(col(Household.village_id).in_(township_villages))
     if household_type:
         query = query.where(Household.household_type == household_type)
     if monitoring_category == "none":
-        query = query.where(Household.monitoring_category.is_(None))
+        query = query.where(col(Household.monitoring_category).is_(None))
     elif monitoring_category:
         query = query.where(Household.monitoring_category == monitoring_category)
     if status:
@@ -268,7 +268,7 @@ def list_households(
         prefix = func.substr(Household.household_number, 1, len(household_number))
         query = query.where(prefix == household_number)
     count_query = select(func.count()).select_from(
-        query.with_only_columns(Household.id).order_by(None).subquery()
+        query.with_only_columns(col(Household.id)).order_by(None).subquery()
     )
     count = session.exec(count_query).one()
     rows = session.exec(query.offset(page.offset).limit(min(page.limit, MAX_PAGE))).all()
@@ -278,7 +278,7 @@ def list_households(
 def household_size(session: Session, household_id: int) -> int:
     """Active members of a household."""
     return session.exec(
-        select(func.count(Member.id)).where(
+        select(func.count(col(Member.id))).where(
             Member.household_id == household_id, Member.status == MemberStatus.active
         )
     ).one()
@@ -358,16 +358,16 @@ def list_members(
     status: str | None = None, name: str | None = None, villages: Collection[int] | None = None,
 ):
     """Members filtered by household, status or name (and ``villages``, as households)."""
-    query = select(Member).order_by(Member.household_id, Member.id)
+    query = select(Member).order_by(col(Member.household_id), col(Member.id))
     if villages is not None:
-        query = query.where(Member.household_id.in_(
-            select(Household.id).where(Household.village_id.in_(villages))))
+        query = query.where(col(Member.household_id).in_(
+            select(Household.id).where(col(Household.village_id).in_(villages))))
     if household_id is not None:
         query = query.where(Member.household_id == household_id)
     if status:
         query = query.where(Member.status == status)
     if name:
-        query = query.where(Member.name.contains(name))
+        query = query.where(col(Member.name).contains(name))
     return paginate(session, query, page)
 
 
@@ -436,15 +436,15 @@ def list_income_records(
 ):
     """Income records, newest period first (of ``villages`` only, when given)."""
     query = select(IncomeRecord).order_by(
-        IncomeRecord.household_id, IncomeRecord.period_end.desc(), IncomeRecord.id
+        col(IncomeRecord.household_id), col(IncomeRecord.period_end).desc(), col(IncomeRecord.id)
     )
     if villages is not None:
-        query = query.where(IncomeRecord.household_id.in_(
-            select(Household.id).where(Household.village_id.in_(villages))))
+        query = query.where(col(IncomeRecord.household_id).in_(
+            select(Household.id).where(col(Household.village_id).in_(villages))))
     if household_id is not None:
         query = query.where(IncomeRecord.household_id == household_id)
     if year is not None:
-        query = query.where(sa.extract("year", IncomeRecord.period_end) == year)
+        query = query.where(sa.extract("year", col(IncomeRecord.period_end)) == year)
     if source:
         query = query.where(IncomeRecord.source == source)
     return paginate(session, query, page)
@@ -483,14 +483,14 @@ def update_national_standard(
 
 def list_national_standards(session: Session, page: PageRequest):
     """National standards by year."""
-    return paginate(session, select(NationalStandard).order_by(NationalStandard.year), page)
+    return paginate(session, select(NationalStandard).order_by(col(NationalStandard.year)), page)
 
 
 def _standard_amount(session: Session, year: int | None) -> Decimal | None:
     if year is None:
         return None
     return session.exec(
-        select(NationalStandard.amount).where(NationalStandard.year == year)
+        select(col(NationalStandard.amount)).where(NationalStandard.year == year)
     ).first()
 
 
@@ -559,7 +559,7 @@ def list_monitoring_lines(
     session: Session, page: PageRequest, *, region_id: int | None = None, year: int | None = None
 ):
     """Monitoring lines by region and year."""
-    query = select(MonitoringLine).order_by(MonitoringLine.region_id, MonitoringLine.year)
+    query = select(MonitoringLine).order_by(col(MonitoringLine.region_id), col(MonitoringLine.year))
     if region_id is not None:
         query = query.where(MonitoringLine.region_id == region_id)
     if year is not None:
@@ -573,7 +573,9 @@ def applicable_lines(
     """For each region, the line that applies in a year: its own or its nearest ancestor's.
     ``parent`` maps region → parent (default: every region, read once)."""
     if parent is None:
-        parent = dict(session.exec(select(Region.id, Region.parent_id)).all())
+        # stored regions always have an id
+        parent = cast(dict[int, int | None],
+                      dict(session.exec(select(Region.id, Region.parent_id)).all()))
     lines = {line.region_id: line for line in session.exec(
         select(MonitoringLine).where(MonitoringLine.year == year))}
     found: dict[int, MonitoringLine | None] = {}
@@ -588,7 +590,7 @@ def applicable_lines(
 def monitoring_line_for(session: Session, region_id: int, year: int) -> dict[str, Any]:
     """The line that applies to a region in a year: its own, or its nearest ancestor's."""
     chain = ancestry(session, region_id)
-    parent = {region.id: region.parent_id for region in chain}
+    parent = {cast(int, region.id): region.parent_id for region in chain}  # stored, so set
     line = applicable_lines(session, [region_id], year, parent)[region_id]
     if line is None:
         raise NotFound(
@@ -615,14 +617,14 @@ def contract_view(session: Session, contract: PolicyContract) -> dict[str, Any]:
     if contract.insured_basis == InsuredBasis.named:
         active_named = (
             select(InsuredHousehold.household_id)
-            .join(Household, Household.id == InsuredHousehold.household_id)
+            .join(Household, col(Household.id) == InsuredHousehold.household_id)
             .where(InsuredHousehold.contract_id == contract.id,
                    Household.status == HouseholdStatus.active)
         )
         named = session.exec(select(func.count()).select_from(active_named.subquery())).one()
         people = session.exec(
-            select(func.count(Member.id)).where(
-                Member.household_id.in_(active_named), Member.status == MemberStatus.active
+            select(func.count(col(Member.id))).where(
+                col(Member.household_id).in_(active_named), Member.status == MemberStatus.active
             )
         ).one()
     else:
@@ -710,7 +712,8 @@ def list_contracts(
     policy_year: int | None = None, status: str | None = None,
 ):
     """Policy contracts, newest year first."""
-    query = select(PolicyContract).order_by(PolicyContract.policy_year.desc(), PolicyContract.id)
+    query = select(PolicyContract).order_by(col(PolicyContract.policy_year).desc(),
+                                          col(PolicyContract.id))
     if county_id is not None:
         query = query.where(PolicyContract.county_id == county_id)
     if policy_year is not None:
@@ -725,11 +728,11 @@ def _household_ids(session: Session, numbers: list[str]) -> dict[str, int]:
     for start in range(0, len(numbers), 1000):
         chunk = numbers[start : start + 1000]
         found.update(
-            session.exec(
+            cast(list[tuple[str, int]], session.exec(  # stored households always have an id
                 select(Household.household_number, Household.id).where(
-                    Household.household_number.in_(chunk)
+                    col(Household.household_number).in_(chunk)
                 )
-            ).all()
+            ).all())
         )
     missing = [n for n in numbers if n not in found]
     if missing:
@@ -750,9 +753,9 @@ def name_insured_households(session: Session, contract_id: int, numbers: list[st
     village, township = sa.orm.aliased(Region), sa.orm.aliased(Region)
     outside = session.exec(
         select(Household.household_number)
-        .join(village, village.id == Household.village_id)
-        .join(township, township.id == village.parent_id)
-        .where(Household.id.in_(list(found.values())),
+        .join(village, col(village.id) == Household.village_id)
+        .join(township, col(township.id) == village.parent_id)
+        .where(col(Household.id).in_(list(found.values())),
                township.parent_id != contract.county_id)
     ).first()
     if outside is not None:
@@ -780,11 +783,13 @@ def remove_insured_households(session: Session, contract_id: int, numbers: list[
     """Take households off a contract's named list; returns how many were removed."""
     get_contract(session, contract_id)
     ids = list(_household_ids(session, sorted(set(numbers))).values())
-    result = session.execute(
+    # a DELETE's result is a CursorResult (it has rowcount); Session.execute is typed as Result
+    result = cast(sa.CursorResult[Any], session.execute(
         sa.delete(InsuredHousehold).where(
-            InsuredHousehold.contract_id == contract_id, InsuredHousehold.household_id.in_(ids)
+            col(InsuredHousehold.contract_id) == contract_id,
+            col(InsuredHousehold.household_id).in_(ids)
         )
-    )
+    ))
     session.flush()
     return result.rowcount
 
@@ -793,7 +798,7 @@ def list_insured_households(session: Session, contract_id: int, page: PageReques
     """The household numbers a contract names, in order."""
     get_contract(session, contract_id)
     query = (select(Household.household_number)
-             .join(InsuredHousehold, InsuredHousehold.household_id == Household.id)
+             .join(InsuredHousehold, col(InsuredHousehold.household_id) == Household.id)
              .where(InsuredHousehold.contract_id == contract_id)
              .order_by(Household.household_number))
     return paginate(session, query, page)
