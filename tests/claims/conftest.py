@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session
 
 from claims import intake
-from claims.auth import SYSTEM
+from claims.auth import SYSTEM, Actor
 from claims.db import make_engine
 from claims.migrate import upgrade
 from claims.people import create_client
@@ -40,6 +40,11 @@ class County:
     members: list
     contract: object
     client_id: int
+
+
+def bureau(client_id: int) -> Actor:
+    """The medical-insurance bureau's key as intake sees it (its remit: illness)."""
+    return Actor("client", client_id, "医保局", organisation="medical_insurance")
 
 
 def build_county(session: Session) -> County:

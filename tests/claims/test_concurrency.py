@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from claims import evaluator, intake, payments
-from claims.auth import SYSTEM, Actor
+from claims.auth import SYSTEM
 from claims.models import (
     Claim,
     ClaimState,
@@ -23,7 +23,7 @@ from claims.models import (
 from policies import registry
 from policies.benefits import EventIn
 from policies.models import IncomeRecordCreate
-from tests.claims.conftest import DEPARTMENT_KEY, START, build_county
+from tests.claims.conftest import DEPARTMENT_KEY, START, build_county, bureau
 from tests.claims.test_intake import illness
 
 THREADS = 8
@@ -57,7 +57,7 @@ def all_at_once(work):
 def test_the_same_event_from_many_connections_is_stored_once(engine):
     with Session(engine) as session:
         county = build_county(session)
-    department = Actor("client", county.client_id, "医保局", organisation="medical_insurance")
+    department = bureau(county.client_id)
 
     def send(_):
         with Session(engine) as session:
@@ -85,7 +85,7 @@ def test_single_events_arriving_together_are_stored_in_few_transactions(engine):
 
     with Session(engine) as session:
         county = build_county(session)
-    department = Actor("client", county.client_id, "医保局", organisation="medical_insurance")
+    department = bureau(county.client_id)
     bodies = [illness(f"G-{i % 27}") for i in range(39)] + [
         illness("G-0", total_cost="90000.00")]
     commits = []
@@ -116,7 +116,7 @@ def test_different_bills_of_one_household_at_once_share_one_claim(engine):
     exactly once, in order, into one claim."""
     with Session(engine) as session:
         county = build_county(session)
-    department = Actor("client", county.client_id, "医保局", organisation="medical_insurance")
+    department = bureau(county.client_id)
 
     def send(i):
         with Session(engine) as session:
@@ -141,7 +141,7 @@ def test_different_bills_of_one_household_at_once_share_one_claim(engine):
 def a_claim_awaiting_payment(session: Session) -> Claim:
     """A county whose one claim is approved and waits for payment; flushes."""
     county = build_county(session)
-    intake.receive(session, Actor("client", county.client_id, "医保局", organisation="medical_insurance"), [illness()])
+    intake.receive(session, bureau(county.client_id), [illness()])
     intake.evaluate_received(session)
     claim = session.exec(select(Claim)).one()
     claim.state, claim.approved_amount = ClaimState.payment_pending, claim.entitled
@@ -251,7 +251,7 @@ def test_overlapping_batches_sent_in_different_orders_are_all_stored_once(engine
     PostgreSQL each used to insert in its own order and one deadlocked (500)."""
     with Session(engine) as session:
         county = build_county(session)
-    department = Actor("client", county.client_id, "医保局", organisation="medical_insurance")
+    department = bureau(county.client_id)
     for round_ in range(3):
         events = [bill(f"R{round_}-{i:04d}", days_ago=1 + i % 60) for i in range(1000)]
         barrier = threading.Barrier(2)
@@ -297,7 +297,7 @@ def test_staff_steps_and_the_evaluator_at_once_neither_fail_nor_lose_a_bill(engi
 
     with Session(engine) as session:
         county = build_county(session)
-        intake.receive(session, Actor("client", county.client_id, "医保局", organisation="medical_insurance"), [bill("B-0")])
+        intake.receive(session, bureau(county.client_id), [bill("B-0")])
         intake.evaluate_received(session)
         claim = session.exec(select(Claim)).one()
         # straight to public notice: the steps before it are tested in test_lifecycle
@@ -306,7 +306,7 @@ def test_staff_steps_and_the_evaluator_at_once_neither_fail_nor_lose_a_bill(engi
                               role="clerk")[1] for i in range(3)]
         session.commit()
         claim_id, client_id = claim.id, county.client_id
-    department = Actor("client", client_id, "医保局", organisation="medical_insurance")
+    department = bureau(client_id)
     app = app_on(engine)
     statuses: list[int] = []
     stop = threading.Event()
@@ -384,7 +384,7 @@ def test_a_request_that_meets_a_deadlock_is_answered_as_if_nothing_happened(
 def test_an_evaluation_that_meets_a_deadlock_is_retried_never_failed(engine, monkeypatch):
     with Session(engine) as session:
         county = build_county(session)
-        intake.receive(session, Actor("client", county.client_id, "医保局", organisation="medical_insurance"),
+        intake.receive(session, bureau(county.client_id),
                        [illness("E-1"), illness("E-2", seq=2)])
         session.commit()
     real, tries = intake._match, []
@@ -408,7 +408,7 @@ def test_a_lock_out_of_order_is_refused(session):
     from claims import locks
 
     county = build_county(session)
-    intake.receive(session, Actor("client", county.client_id, "医保局", organisation="medical_insurance"), [illness()])
+    intake.receive(session, bureau(county.client_id), [illness()])
     intake.evaluate_received(session)
     session.commit()
     claim = session.exec(select(Claim)).one()
@@ -458,7 +458,7 @@ def test_soak_staff_payments_intake_and_the_evaluator_together(engine):
             registry.create_income_record(session, IncomeRecordCreate(
                 household_id=household.id, period_start=date(START.year - 1, 1, 1),
                 period_end=date(START.year - 1, 12, 31), wages=Decimal("15000")))
-        intake.receive(session, Actor("client", county.client_id, "医保局", organisation="medical_insurance"),
+        intake.receive(session, bureau(county.client_id),
                        [bill(f"S-{h}", seq=1 + 3 * h) for h in range(HOUSEHOLDS)])
         intake.evaluate_received(session)
         claims = session.exec(select(Claim).order_by(Claim.id)).all()

@@ -6,9 +6,9 @@ import pytest
 from sqlmodel import Session, select
 
 from claims import evaluator, intake
-from claims.auth import SYSTEM, Actor
+from claims.auth import SYSTEM
 from claims.models import Claim, TriggerEvent
-from tests.claims.conftest import build_county
+from tests.claims.conftest import build_county, bureau
 from tests.claims.test_intake import illness
 
 
@@ -27,7 +27,7 @@ def receive(engine, actor, *events):
 def test_the_service_thread_evaluates_what_arrives(engine):
     with Session(engine) as session:
         county = build_county(session)
-    department = Actor("client", county.client_id, "医保局", organisation="medical_insurance")
+    department = bureau(county.client_id)
     worker = evaluator.Evaluator(lambda: engine, poll_seconds=30)
     worker.start()
     try:
@@ -52,7 +52,7 @@ def test_the_service_thread_evaluates_what_arrives(engine):
 def test_an_event_that_fails_is_set_aside_and_the_rest_go_on(engine, monkeypatch):
     with Session(engine) as session:
         county = build_county(session)
-    department = Actor("client", county.client_id, "医保局", organisation="medical_insurance")
+    department = bureau(county.client_id)
     receive(engine, department, illness("OK-1"), illness("BAD"), illness("OK-2", seq=2))
     real = intake._match
 
