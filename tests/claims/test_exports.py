@@ -7,10 +7,11 @@ import csv
 import io
 import math
 import os
+import re
 from argparse import Namespace
 
 import openpyxl
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
@@ -55,6 +56,7 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), whitelist_charac
 @settings(max_examples=int(os.environ.get("FANGPIN_TEST_EXPORT_CASES", "100")), deadline=None)
 @given(st.lists(st.one_of(st.tuples(st.sampled_from(["", *STARTS]), TEXT).map("".join),
                           st.decimals(-10**6, 10**6, places=2).map(str)), max_size=8))
+@example(["-²"])  # a superscript digit once passed for an amount in this test's own oracle
 def test_no_generated_cell_runs_as_a_formula_and_each_reads_back_as_written(texts):
     """Generated texts and signed amounts (FANGPIN_TEST_EXPORT_CASES of them, 100 by
     default) against an oracle of what a spreadsheet computes."""
@@ -63,8 +65,8 @@ def test_no_generated_cell_runs_as_a_formula_and_each_reads_back_as_written(text
     # each cell is what was written, or it with an apostrophe where it began with = + - @ ...
     assert all(c == t or (c == "'" + t and t[:1] in STARTS)
                for c, t in zip(cells, texts, strict=True))
-    amounts = [t for t in texts if t[:1] in "-0123456789" and t.replace("-", "").replace(
-        ".", "").isdigit()]
+    # a signed amount in ASCII digits: str.isdigit() would take "-²" for one
+    amounts = [t for t in texts if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", t)]
     assert [c for c in cells if c in amounts] == amounts  # a signed amount stays a number
     plain = [t for t in texts if "\r" not in t]  # XML reads a CR back as a line feed
     assert [v or "" for (v,) in xlsx_cells(xlsx_bytes(["text"], [[t] for t in plain]))[1:]] \
