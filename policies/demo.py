@@ -18,7 +18,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from policies import benefits
+from policies import benefits, history
 from policies.bulk import insert_columns, lookup
 from policies.citizen_id import check_characters
 from policies.errors import Conflict
@@ -403,6 +403,8 @@ def build_demo_county(
         total_members += m
         if progress:
             progress(start + n, households)
+    # The registry as the demo knows it has been so since the first line year.
+    history.backfill(session.connection(), date(year - 2, 1, 1))
     session.flush()
     return DemoSummary(county_id=county_id, households=households, members=total_members,
                        villages=len(villages), contract_id=contract_id)

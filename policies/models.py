@@ -765,3 +765,61 @@ class TermsUpload(SQLModel):
     key: str = Field(min_length=1, max_length=64, schema_extra={"pattern": r"^[a-z0-9-]+$"})
     source_text: MultilineText = Field(min_length=1, max_length=200_000,
                                        description="the TOML file")
+
+
+# ---------------------------------------------------------------- registry history (登记历史)
+
+
+class MemberVersion(SQLModel, table=True):
+    """A member's changeable fields as they stood from ``valid_from`` (inclusive) until
+    ``valid_to`` (exclusive; none: still so): what the registry knew on each day, so past
+    days' risk features never read today's registry. Written on every change of a member
+    (policies.history); the current version is the member row itself."""
+
+    __tablename__ = "member_version"
+    __table_args__ = (sa.Index("ix_member_version_household_valid", "household_id",
+                               "valid_from", "valid_to"),)
+    if TYPE_CHECKING:
+        __table__: ClassVar[sa.Table]
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    household_id: int = Field(foreign_key="household.id")
+    valid_from: date
+    valid_to: date | None = None
+    relation: str = Field(max_length=32)
+    birth_date: date
+    schooling: str = Field(max_length=32)
+    health: str = Field(max_length=32)
+    disability_grade: int | None = None
+    labour_skill: str = Field(max_length=32)
+    migrant_work_months: int = 0
+    dibao: bool = False
+    tekun: bool = False
+    status: str = Field(max_length=32)
+
+
+class HouseholdVersion(SQLModel, table=True):
+    """A household's changeable fields from ``valid_from`` until ``valid_to`` (see
+    :class:`MemberVersion`)."""
+
+    __tablename__ = "household_version"
+    __table_args__ = (sa.Index("ix_household_version_household_valid", "household_id",
+                               "valid_from", "valid_to"),)
+    if TYPE_CHECKING:
+        __table__: ClassVar[sa.Table]
+
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id")
+    valid_from: date
+    valid_to: date | None = None
+    village_id: int = Field(foreign_key="region.id")
+    household_type: str = Field(max_length=32)
+    monitoring_category: str | None = Field(default=None, max_length=32)
+    relocated: bool = False
+    status: str = Field(max_length=32)
+
+
+# Registers the flush hook that versions every change of a member or household: importing the
+# models is enough, so no writer can forget it.
+from policies import history as _history  # noqa: E402,F401

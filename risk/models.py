@@ -54,6 +54,32 @@ class HouseholdScore(SQLModel, table=True):
     run_id: int = Field(foreign_key="score_run.id", primary_key=True)
     household_id: int = Field(foreign_key="household.id", primary_key=True)
     score: float
+    population: str = Field(
+        default="at_risk", max_length=16, sa_column_kwargs={"server_default": "at_risk"},
+        description="at_risk: can newly fall (ranked, warned); below_line or monitored: "
+                    "the office's caseload (risk.features.population)")
+
+
+class Shock(SQLModel, table=True):
+    """A shock to a household as the risk model knows it (风险事件台账): an illness, a
+    disability, a disaster, an accident, schooling costs, a lost job … on the day it
+    happened and the day it became known, with the household's own burden (what it pays
+    or loses after the payments of others; risk.shocks.burden). Written by the claims
+    engine for every trigger event matched to a household, by the simulator for its
+    households, and by an import of a county's history, so one feature code reads all."""
+
+    __tablename__ = "shock"
+    __table_args__ = (sa.Index("ix_shock_household_known", "household_id", "known_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id")
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    kind: str = Field(max_length=32, description="the trigger event type")
+    occurred_on: date
+    known_on: date = Field(description="the county's date it was recorded")
+    burden: Decimal = Field(sa_type=Money, description="the household's own cost or loss")
+    disability_grade: int | None = None
+    source: str = Field(max_length=16, description="event, simulated or imported")
+    reference: str = Field(default="", max_length=64, description="e.g. the trigger event")
 
 
 class MonitoringWindow(SQLModel, table=True):
