@@ -562,21 +562,21 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         if trigger not in by_trigger:
             _recalculate(session, claim, entitled.get(trigger, Decimal("0.00")), version.id,
                          quote, by_key, reason, terms.notice_days)
+    closed = {t for t, c in claims.items()
+              if c.state in (ClaimState.rejected, ClaimState.withdrawn)}
+    _share([e for e in new if e.type not in closed], sum(
+        (entitled.get(t, Decimal("0.00")) - (claims[t].entitled if t in claims else Decimal(0))
+         for t in set(claims) | set(by_trigger) if t not in closed), Decimal("0.00")))
     for trigger, mine in by_trigger.items():
         claim = claims.get(trigger)
         new_total = entitled.get(trigger, Decimal("0.00"))
-        # Together the new events add what the year's entitlement grew by; each carries its
-        # own part as calculated and the last the rest (a late bill dated earlier than others
-        # may change how the total splits between events, never the total).
-        added = new_total - (claim.entitled if claim is not None else Decimal("0.00"))
-        mine[-1].payout = added - sum((e.payout for e in mine[:-1]), Decimal("0.00"))
         if claim is None:
             if new_total > 0:
                 claim = open_claim(session, household.id, contract, version.id, trigger,
                                    new_total, _results(quote, by_key, trigger), source="event",
                                    actor=SYSTEM, notice_days=terms.notice_days)
                 cache.claims[household.id].append(claim)
-        elif claim.state in (ClaimState.rejected, ClaimState.withdrawn):
+        elif trigger in closed:
             for event in mine:
                 event.payout = Decimal("0.00")
                 event.reason = (f"claim {claim.claim_number} is {claim.state}; a supervisor "
@@ -588,6 +588,26 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
                          terms.notice_days)
         for event in mine:
             event.claim_id = claim.id if claim is not None else None
+
+
+def _share(new: list[TriggerEvent], growth: Decimal) -> None:
+    """Together a chunk's new events carry what the household's year grew by: a new event of
+    one trigger can take room of a cap it shares with another, so another claim may shrink.
+    Each event keeps its calculated part, in arrival order; the last takes what is left over,
+    and a shortfall is taken back from the latest events first, never below nothing (a year
+    that shrank is the claims' recalculation, not a negative payout)."""
+    if not new:
+        return
+    rest = growth - sum((e.payout or Decimal("0.00") for e in new), Decimal("0.00"))
+    if rest >= 0:
+        new[-1].payout = (new[-1].payout or Decimal("0.00")) + rest
+        return
+    for event in reversed(new):
+        taken = min(event.payout or Decimal("0.00"), -rest)
+        event.payout = (event.payout or Decimal("0.00")) - taken
+        rest += taken
+        if rest == 0:
+            break
 
 
 def _naming(events: list[TriggerEvent]) -> str:

@@ -1,15 +1,18 @@
 """The evaluator takes received events moments after intake, on its own connections."""
 
 import time
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, select
 
 from claims import evaluator, intake
-from claims.auth import SYSTEM
+from claims.auth import SYSTEM, Actor
 from claims.models import Claim, TriggerEvent
-from tests.claims.conftest import build_county, bureau
+from tests.claims.conftest import EVENT_DATE, build_county, bureau, evaluate
 from tests.claims.test_intake import illness
+from tests.factories import id_number
 
 
 @pytest.fixture
@@ -79,3 +82,36 @@ def test_an_event_that_fails_is_set_aside_and_the_rest_go_on(engine, monkeypatch
     with Session(engine) as session:
         # the first person's two bills: 70,000 − 20,000 → 15,000 + 12,000; the second's 7,500
         assert session.exec(select(Claim)).one().entitled == 27000 + 7500
+
+
+def test_a_chunk_mixing_triggers_of_a_shared_cap_shows_no_negative_payout(session, county):
+    """Issue 20's remainder: an illness claim of 150,000 stands; one chunk brings an accident
+    and a disaster dated earlier (they take the shared 200,000 cap's room first, so the
+    illness claim shrinks) and a later bill of the same illness (nothing more to pay). The
+    household's year grows by 50,000: the chunk's events carry exactly that, none below 0."""
+    office = Actor("client", county.client_id, "扶贫办", organisation="poverty_office")
+    first = illness("ILL-1", total_cost="400000.00", basic_insurance_paid="0",
+                    critical_illness_paid="0", medical_assistance_paid="0")
+    intake.receive(session, office, [first])
+    session.commit()
+    evaluate(session)
+    assert session.exec(select(Claim)).one().entitled == Decimal("150000.00")
+    earlier = (EVENT_DATE - timedelta(days=30)).isoformat()
+    intake.receive(session, office, [
+        {"event_id": "ACC-1", "type": "accident", "event_date": earlier,
+         "id_number": id_number(seq=2), "amounts": {"cost": "200000.00"},
+         "details": {"kind": "traffic"}},
+        {"event_id": "DIS-1", "type": "disaster", "event_date": earlier,
+         "id_number": id_number(seq=1), "amounts": {"assessed_loss": "200000.00"},
+         "details": {"kind": "flood"}},
+        illness("ILL-2", total_cost="50000.00"),
+    ])
+    session.commit()
+    evaluate(session)
+    events = {e.source_event_id: e for e in session.exec(select(TriggerEvent))}
+    new = [events[k] for k in ("ACC-1", "DIS-1", "ILL-2")]
+    assert all(e.payout is not None and e.payout >= 0 for e in new), [
+        (e.source_event_id, e.payout) for e in new]
+    claims = session.exec(select(Claim)).all()
+    assert sum(c.entitled for c in claims) == Decimal("200000.00")  # the shared cap
+    assert sum(e.payout for e in new) == Decimal("50000.00")  # what the year grew by
