@@ -34,8 +34,13 @@ FIRST_DELAY = timedelta(seconds=30)
 QUIET = timedelta(hours=1)
 MIN_PASSWORD = 10
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often
-_hasher = PasswordHasher()
-_NOBODY = _hasher.hash("a password nobody has")  # unknown names cost as much as known ones
+# Argon2id at the OWASP Password Storage Cheat Sheet's recommended configuration (19 MiB, two
+# passes, one lane). argon2-cffi's default (64 MiB, three passes, four lanes) is five times the
+# work in four threads per sign-in: 0.3 s alone and 1.2-1.5 s for four sign-ins at once on a
+# shared two-core machine (scripts/bench_signin.py). Hashes made with other parameters still
+# verify, and are rehashed with these at the next sign-in.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+_NOBODY = HASHER.hash("a password nobody has")  # unknown names cost as much as known ones
 
 
 WRONG = N_("wrong username or password")
@@ -67,7 +72,7 @@ def set_password(session: Session, actor: Actor, user: AppUser, password: str) -
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters",
                            field="password")
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = HASHER.hash(password)
     session.add(user)
     # Whoever was signed in with the old password is signed out.
     session.execute(WebSession.__table__.delete().where(
@@ -97,13 +102,13 @@ def sign_in(session: Session, username: str, password: str, address: str = "unkn
         if user is None or not user.active or not user.password_hash:
             _waste(password)
             raise VerificationError
-        _hasher.verify(user.password_hash, password)
+        HASHER.verify(user.password_hash, password)
     except VerificationError:
         for kind, key in keys.items():
             _count_failure(session, kind, key, throttles[kind], now, user)
         raise LoginRefused(WRONG) from None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = HASHER.hash(password)
     if throttles["name"] is not None:
         session.delete(throttles["name"])
     key = secrets.token_urlsafe(32)
@@ -147,7 +152,7 @@ def _count_failure(session: Session, kind: str, key: str, throttle: LoginThrottl
 def _waste(password: str) -> None:
     """Spend an Argon2 check, so the time of an answer says nothing about the account."""
     try:
-        _hasher.verify(_NOBODY, password)
+        HASHER.verify(_NOBODY, password)
     except VerificationError:
         pass
 
