@@ -43,7 +43,7 @@ from claims.settings import get_settings
 from claims.web import monitoring as web_monitoring
 from claims.web import office as web_office
 from claims.web import pages as web_pages
-from claims.web.i18n import TEMPLATES, translator
+from claims.web.i18n import N_, TEMPLATES, translator
 from policies.errors import DomainError
 
 log = logging.getLogger("fangpin.http")
@@ -115,11 +115,17 @@ class RequestLog:
                           extra={"request_id": request_id})
             if status["sent"]:
                 raise
-            response = JSONResponse(
-                {"error": "InternalError",
-                 "message": "the server failed; quote this request id when reporting it",
-                 "request_id": request_id},
-                status_code=500, headers={"x-request-id": request_id})
+            if web_pages.is_page(scope["path"]):
+                request = Request(scope)
+                response = web_pages.error_page(request, 500, web_pages.text_for(
+                    request, SERVER_FAILED) % {"id": request_id},
+                    headers={"x-request-id": request_id})
+            else:
+                response = JSONResponse(
+                    {"error": "InternalError",
+                     "message": "the server failed; quote this request id when reporting it",
+                     "request_id": request_id},
+                    status_code=500, headers={"x-request-id": request_id})
             await response(scope, receive, send)
             status["code"] = 500
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -128,6 +134,20 @@ class RequestLog:
                      extra={"request_id": request_id, "method": scope["method"], "path": path,
                             "status": status["code"], "duration_ms": duration_ms})
 
+
+SERVER_FAILED = N_("The server failed. If it happens again, give the administrator this request "
+                   "number: %(id)s")
+# What a page's refusal by the framework or the database means, in words for its user.
+PAGE_ERRORS = {
+    400: N_("The form could not be read; reload the page and try again."),
+    404: N_("There is no such page."),
+    405: N_("This page cannot be used this way; go back and use its form or link."),
+}
+REQUEST_FAILED = N_("The request could not be handled.")
+INVALID_VALUE = N_("A value in the address or the form is not valid: %(field)s.")
+SAVED_AT_ONCE = N_("Someone saved the same thing at the same moment; reload the page and try "
+                   "again.")
+OUT_OF_RANGE = N_("A number or date in the address or the form is out of range.")
 
 # Pages load scripts and styles from this site only (templates/static), never inline, so an
 # injected <script> or style="" does nothing; no other site may frame a page.
@@ -269,12 +289,15 @@ def create_app() -> FastAPI:
         return web_pages.render(request, "api_docs.html")
 
     @app.exception_handler(RequestValidationError)
-    def _invalid_request(_request: Request, exc: RequestValidationError):
+    def _invalid_request(request: Request, exc: RequestValidationError):
         # The same shape as every other error (field, value, message), with pydantic's full
-        # list kept under "detail".
+        # list kept under "detail"; a page's, on the error page.
         first = exc.errors()[0]
         location = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
         value = first.get("input")
+        if web_pages.is_page(request.url.path):
+            return web_pages.error_page(request, 422, web_pages.text_for(
+                request, INVALID_VALUE) % {"field": ".".join(location) or "—"})
         return JSONResponse(
             {"error": "InvalidInput",
              "message": f"{'.'.join(location) or 'request'}: "
@@ -301,33 +324,38 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(web_pages.PageError)
     def _page_error(request: Request, exc: web_pages.PageError):
-        gettext = translator(web_pages.language_of(request))
-        titles = {403: gettext("Not allowed"), 404: gettext("Not found")}
-        return web_pages.render(request, "error.html", status=exc.status,
-                                title=titles.get(exc.status, gettext("Something is wrong")),
-                                message=exc.message, user=getattr(request.state, "user", None))
+        return web_pages.error_page(request, exc.status, exc.message)
 
     @app.exception_handler(web_pages.NeedLogin)
     def _need_login(_request: Request, exc: web_pages.NeedLogin):
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
-    def _http_error(_request: Request, exc: StarletteHTTPException):
+    def _http_error(request: Request, exc: StarletteHTTPException):
         # Starlette's own refusals (a body that is not JSON, an unknown path, a wrong method)
-        # in the shape of every other error.
+        # in the shape of every other error, or on the error page.
+        if web_pages.is_page(request.url.path):
+            return web_pages.error_page(request, exc.status_code, web_pages.text_for(
+                request, PAGE_ERRORS.get(exc.status_code, REQUEST_FAILED)), exc.headers)
         return JSONResponse({"error": HTTPStatus(exc.status_code).phrase.replace(" ", ""),
                              "message": str(exc.detail)},
                             status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(DomainError)
-    def _domain_error(_request: Request, exc: DomainError):
+    def _domain_error(request: Request, exc: DomainError):
+        if web_pages.is_page(request.url.path):
+            return web_pages.error_page(request, exc.status_code, web_pages.refusal(
+                exc, translator(web_pages.language_of(request))))
         return JSONResponse(exc.as_dict(), status_code=exc.status_code)
 
     @app.exception_handler(sa.exc.IntegrityError)
-    def _integrity_error(_request: Request, exc: sa.exc.IntegrityError):
+    def _integrity_error(request: Request, exc: sa.exc.IntegrityError):
         # Two writers raced past a service's check; the database kept the first. Its own
         # message names tables and values, so it goes to the log, not to the client.
         log.warning("integrity error: %s", str(exc.orig).splitlines()[0])
+        if web_pages.is_page(request.url.path):
+            return web_pages.error_page(request, 409, web_pages.text_for(request,
+                                                                         SAVED_AT_ONCE))
         return JSONResponse(
             {"error": "Conflict",
              "message": "another request stored the same value at the same moment; reload "
@@ -337,9 +365,11 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(sa.exc.DataError)
-    def _out_of_range(_request: Request, exc: Exception):
+    def _out_of_range(request: Request, exc: Exception):
         # An id or number beyond what the database column holds (SQLite raises
         # OverflowError, PostgreSQL a DataError): the request's fault, not the server's.
+        if web_pages.is_page(request.url.path):
+            return web_pages.error_page(request, 422, web_pages.text_for(request, OUT_OF_RANGE))
         return JSONResponse({"error": "InvalidInput",
                              "message": "a number or date in the request is out of range"},
                             status_code=422)

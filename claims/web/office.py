@@ -242,7 +242,7 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
     check_csrf(request, user, csrf_token)
     need_role(request, user, Role.supervisor, Role.admin)
     if format not in ("csv", "xlsx"):
-        raise PageError(422, "format: csv or xlsx")
+        raise PageError(422, text_for(request, "Choose the file's format: CSV or Excel."))
     try:
         data = payments.bank_file(session, user.actor, batch_id, format)
     except DomainError as refused:

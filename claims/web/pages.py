@@ -62,6 +62,31 @@ class NeedLogin(Exception):
         self.next_path = next_path
 
 
+def is_page(path: str) -> bool:
+    """Whether a path belongs to the workspace (answered with pages in the user's language)
+    rather than to the JSON API, its document, the health check or the static files."""
+    return not path.startswith(("/api/", "/static/")) and path not in ("/openapi.json",
+                                                                       "/healthz")
+
+
+ERROR_TITLES = {400: N_("Not understood"), 403: N_("Not allowed"), 404: N_("Not found"),
+                405: N_("Not possible here"), 409: N_("Conflict"), 422: N_("Not valid"),
+                500: N_("Server error"), 503: N_("Busy")}
+SOMETHING_WRONG = N_("Something is wrong")
+
+
+def error_page(request: Request, status: int, message: str,
+               headers: dict[str, str] | None = None) -> HTMLResponse:
+    """The error page (templates/error.html) of a page's 4xx or 5xx, in the user's
+    language; ``message`` is already in it."""
+    gettext = translator(language_of(request))
+    response = render(request, "error.html", status=status,
+                      title=gettext(ERROR_TITLES.get(status, SOMETHING_WRONG)),
+                      message=message, user=getattr(request.state, "user", None))
+    response.headers.update(headers or {})
+    return response
+
+
 def language_of(request: Request) -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     return chosen if chosen in LANGUAGES else DEFAULT
@@ -296,20 +321,27 @@ SORTS = {"due_date": (Claim.due_date.asc(), Claim.id.asc()),
          "risk": (HouseholdScore.score.desc(), Claim.id.asc())}
 
 
-def queue_filter(state: str = "", trigger: str = "", township: str = "", village: str = "",
-                 min_amount: str = "", max_amount: str = "", min_risk: str = "",
-                 overdue: str = "", due_today: str = "", sort: str = "due_date",
-                 page: Annotated[int, Query(ge=1)] = 1) -> QueueFilter:
+NOT_A_NUMBER = N_("“%(value)s” is not a number.")
+NOT_AN_AMOUNT = N_("“%(value)s” is not an amount in yuan.")
+NOT_A_SCORE = N_("“%(value)s” is not a risk score: a score is between 0 and 1.")
+
+
+def queue_filter(request: Request, state: str = "", trigger: str = "", township: str = "",
+                 village: str = "", min_amount: str = "", max_amount: str = "",
+                 min_risk: str = "", overdue: str = "", due_today: str = "",
+                 sort: str = "due_date", page: Annotated[int, Query(ge=1)] = 1) -> QueueFilter:
+    gettext = translator(language_of(request))
+
     def number(text: str, kind):
         try:
             value = kind(text) if text.strip() else None
         except (ValueError, ArithmeticError):
-            raise PageError(422, f"{text!r}: not a number") from None
+            raise PageError(422, gettext(NOT_A_NUMBER, value=text)) from None
         if isinstance(value, Decimal) and (not value.is_finite() or value.as_tuple().exponent
                                            < -2 or value < 0):
-            raise PageError(422, f"{text!r}: not an amount in yuan")
+            raise PageError(422, gettext(NOT_AN_AMOUNT, value=text))
         if isinstance(value, float) and not 0 <= value <= 1:
-            raise PageError(422, f"{text!r}: a risk score is between 0 and 1")
+            raise PageError(422, gettext(NOT_A_SCORE, value=text))
         return value
 
     return QueueFilter(state if state in STATES else "", trigger, number(township, int),
