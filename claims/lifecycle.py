@@ -18,7 +18,17 @@ from sqlmodel import Session, select
 
 from claims import audit, locks
 from claims.auth import Actor, Forbidden
-from claims.models import AppUser, Claim, ClaimRecord, ClaimState, Member, Role, utcnow
+from claims.models import (
+    AppUser,
+    Claim,
+    ClaimRecord,
+    ClaimState,
+    Household,
+    Member,
+    Region,
+    Role,
+    utcnow,
+)
 from claims.settings import get_settings
 from policies.errors import Conflict, InvalidInput
 from policies.models import Yuan
@@ -57,7 +67,9 @@ class Step(BaseModel):
 
 
 class StartInvestigation(Step):
-    investigator_id: int | None = Field(default=None, description="default: the caller")
+    investigator_id: int | None = Field(
+        default=None, description="an active investigator working in the household's "
+        "township (see eligible_investigators); default: the caller, when one")
 
 
 class Survey(Step):
@@ -250,10 +262,17 @@ def due_date_for(state: str, today: date, notice_days: int) -> date | None:
 
 def _apply(session, claim, name, step, actor, today, notice_days) -> str:
     if name == "start_investigation":
-        claim.investigator_id = step.investigator_id or actor.id
-        if session.get(AppUser, claim.investigator_id) is None:
-            raise InvalidInput(f"user {claim.investigator_id} does not exist",
-                               field="investigator_id", value=claim.investigator_id)
+        chosen = step.investigator_id or (actor.id if actor.role == Role.investigator
+                                          else None)
+        if chosen is None:
+            raise InvalidInput("choose the investigator (investigator_id): only an "
+                               "investigator carries out the survey, and whoever investigates "
+                               "a claim may not approve it", field="investigator_id")
+        if chosen not in {u.id for u in eligible_investigators(session, claim)}:
+            raise InvalidInput(f"user {chosen} may not investigate this claim: an investigator "
+                               "is an active user with the role investigator working in the "
+                               "household's township", field="investigator_id", value=chosen)
+        claim.investigator_id = chosen
         return S.investigating
     if name == "submit_survey":
         if step.visit_date > today:
@@ -321,13 +340,30 @@ def notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> d
     return date.today()
 
 
+def eligible_investigators(session: Session, claim: Claim) -> list[AppUser]:
+    """Who may be sent to investigate a claim (入户调查): active investigators whose
+    townships include the household's (or who work county-wide), by name."""
+    township = session.exec(select(Region.parent_id).join(
+        Household, Household.village_id == Region.id).where(
+        Household.id == claim.household_id)).one()
+    return [user for user in session.exec(select(AppUser).where(
+        AppUser.role == Role.investigator, AppUser.active).order_by(AppUser.full_name,
+                                                                    AppUser.id)).all()
+            if user.townships is None or township in user.townships]
+
+
 def people_who_investigated(session: Session, claim: Claim) -> set[int]:
-    """Everyone who started or carried out a field investigation of this claim."""
-    actors = set(session.exec(select(ClaimRecord.actor_id).where(
-        ClaimRecord.claim_id == claim.id,
-        ClaimRecord.kind.in_(["start_investigation", "submit_survey"]))).all())
-    actors.add(claim.investigator_id)
-    return {a for a in actors if a is not None}
+    """Everyone sent to investigate this claim or who carried out a survey of it (who
+    chose the investigator did not investigate; before the choice was recorded, whoever
+    started the investigation was the investigator)."""
+    people = {claim.investigator_id}
+    for kind, actor_id, data in session.exec(select(
+            ClaimRecord.kind, ClaimRecord.actor_id, ClaimRecord.data).where(
+            ClaimRecord.claim_id == claim.id,
+            ClaimRecord.kind.in_(["start_investigation", "submit_survey"]))).all():
+        chosen = (data or {}).get("investigator_id") if kind == "start_investigation" else None
+        people.add(chosen or actor_id)
+    return {p for p in people if p is not None}
 
 
 def _same_person(session: Session, a: int | None, b: int | None) -> bool:
@@ -340,23 +376,46 @@ def _same_person(session: Session, a: int | None, b: int | None) -> bool:
     return bool(first and second and first.id_number and first.id_number == second.id_number)
 
 
+# Why the four-eyes rules (四眼原则) keep a person from approving a claim, whatever the amount.
+APPROVAL_BARS = {
+    "investigated": "nobody approves a claim they investigated",
+    "own_household": "nobody approves a payment to their own household",
+    "first_approver": "the second approval must come from another person",
+    "second_by_supervisor": "the first approval is given: the second is a supervisor's",
+}
+
+
+def approval_bar(session: Session, claim: Claim, actor: Actor) -> str | None:
+    """The key of APPROVAL_BARS that forbids this person to approve this claim, or None:
+    the one check of the API, the page's form and its hint."""
+    if any(_same_person(session, actor.id, other)
+           for other in people_who_investigated(session, claim)):
+        return "investigated"
+    user = session.get(AppUser, actor.id) if actor.id is not None else None
+    if user is not None and user.id_number and session.exec(
+        select(Member.id).where(Member.household_id == claim.household_id,
+                                Member.id_number == user.id_number)
+    ).first():
+        return "own_household"
+    if claim.first_approver_id is not None:
+        if _same_person(session, claim.first_approver_id, actor.id):
+            return "first_approver"
+        if actor.role != Role.supervisor:
+            return "second_by_supervisor"
+    return None
+
+
 def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
     due = claim.entitled - claim.paid_amount
     if step.amount > due:
         raise InvalidInput(f"amount {step.amount} is more than the {due} due "
                            f"(entitled {claim.entitled}, already paid {claim.paid_amount})",
                            field="amount", value=step.amount)
-    if any(_same_person(session, actor.id, other)
-           for other in people_who_investigated(session, claim)):
-        raise Forbidden("nobody approves a claim they investigated", field="actor",
-                        value=actor.name)
-    user = session.get(AppUser, actor.id)
-    if user is not None and user.id_number and session.exec(
-        select(Member.id).where(Member.household_id == claim.household_id,
-                                Member.id_number == user.id_number)
-    ).first():
-        raise Forbidden("nobody approves a payment to their own household", field="actor",
-                        value=actor.name)
+    bar = approval_bar(session, claim, actor)
+    if bar is not None:
+        raise Forbidden(APPROVAL_BARS[bar], field="role" if bar == "second_by_supervisor"
+                        else "actor", value=actor.role if bar == "second_by_supervisor"
+                        else actor.name)
     # Limits apply to everything the claim will have been approved for, so a claim cannot
     # be split into rounds that each fit under a limit.
     total = claim.paid_amount + step.amount
@@ -365,15 +424,7 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
     # A supervisor without a limit may approve any amount; an adjudicator without one, none.
     within_limit = (limit is None or total <= limit) if supervisor else (
         limit is not None and total <= limit)
-    if claim.first_approver_id is not None:
-        if _same_person(session, claim.first_approver_id, actor.id):
-            raise Forbidden("the second approval must come from another person",
-                            field="actor", value=actor.name)
-        if not supervisor or not within_limit:
-            raise Forbidden(f"a total of {total} is above the first approver's limit: a "
-                            "supervisor whose limit covers it must approve", field="role",
-                            value=actor.role)
-    elif not within_limit:
+    if not within_limit:  # a second approval is a supervisor's (approval_bar)
         if supervisor:
             raise Forbidden(f"a total of {total} is above your approval limit {limit}",
                             field="amount", value=step.amount)

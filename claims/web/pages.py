@@ -451,14 +451,24 @@ ACTION_ORDER = ["start_investigation", "submit_survey", "record_review", "start_
                 "reconsider"]
 
 
-def allowed_actions(claim: Claim, user: web_session.SignedIn) -> list[str]:
+def allowed_actions(claim: Claim, user: web_session.SignedIn,
+                    bar: str | None = None) -> list[str]:
+    """The steps the user's role may take in the claim's state; not the approval when
+    ``bar`` (lifecycle.approval_bar) forbids it."""
     return [name for name in ACTION_ORDER
             if claim.state in lifecycle.ACTIONS[name].sources
-            and user.user.role in lifecycle.ACTIONS[name].roles]
+            and user.user.role in lifecycle.ACTIONS[name].roles
+            and not (name == "approve" and bar is not None)]
 
 
-FOUR_EYES = N_("You investigated this claim, so you may not approve it.")
-SECOND_BY_YOU = N_("You gave the first approval; a supervisor must give the second.")
+# The four-eyes rules of lifecycle.APPROVAL_BARS, shown instead of the approval form.
+APPROVAL_BARS = {
+    "investigated": N_("You investigated this claim, so you may not approve it."),
+    "own_household": N_("This claim is your own household's, so you may not approve it."),
+    "first_approver": N_("You gave the first approval; a supervisor must give the second."),
+    "second_by_supervisor": N_("The first approval is given; the second approval is a "
+                               "supervisor's."),
+}
 SECOND_APPROVAL = N_("First approval given; this is the second approval, which needs a "
                      "supervisor whose limit covers the total.")
 ABOVE_LIMIT = N_("The amount due is above your approval limit of %(limit)s yuan: your "
@@ -468,16 +478,18 @@ ABOVE_LIMIT = N_("The amount due is above your approval limit of %(limit)s yuan:
 NO_LIMIT = N_("You have no approval limit: an administrator must set one before you approve.")
 
 
-def approval_hint(session: Session, claim: Claim, user: web_session.SignedIn,
+def approval_hint(claim: Claim, user: web_session.SignedIn, bar: str | None,
                   gettext) -> list[str]:
-    """The four-eyes and authority rules as they apply to this user, before they press."""
+    """The four-eyes and authority rules as they apply to this user, before they press:
+    only where the user's role approves and the claim waits for approval."""
+    approve = lifecycle.ACTIONS["approve"]
+    if claim.state not in approve.sources or user.user.role not in approve.roles:
+        return []
+    if bar is not None:
+        return [gettext(APPROVAL_BARS[bar])]
     hints = []
-    investigators = lifecycle.people_who_investigated(session, claim)
-    if user.user.id in investigators:
-        hints.append(gettext(FOUR_EYES))
     if claim.first_approver_id is not None:
-        hints.append(gettext(SECOND_BY_YOU if claim.first_approver_id == user.user.id
-                             else SECOND_APPROVAL))
+        hints.append(gettext(SECOND_APPROVAL))
     limit = user.user.approval_limit
     due = claim.entitled - claim.paid_amount
     if limit is not None and claim.paid_amount + due > limit:
@@ -521,11 +533,17 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
             EarlyWarning.household_id == household.id, EarlyWarning.source == "risk")
             .order_by(EarlyWarning.id.desc())).first()
         factors = (warning.factors or []) if warning else []
+    approve = lifecycle.ACTIONS["approve"]
+    bar = lifecycle.approval_bar(session, claim, user.actor) if (
+        claim.state in approve.sources and user.user.role in approve.roles) else None
+    actions = allowed_actions(claim, user, bar)
+    investigators = (lifecycle.eligible_investigators(session, claim)
+                     if "start_investigation" in actions else [])
     return render(
         request, "claim.html", status=status, user=user, claim=claim, household=household,
         members=members, incomes=incomes, events=events, records=records, history=history,
-        score=score, factors=factors, actions=allowed_actions(claim, user),
-        hints=approval_hint(session, claim, user, _), mask=masking,
+        score=score, factors=factors, actions=actions, investigators=investigators,
+        hints=approval_hint(claim, user, bar, _), mask=masking,
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
         calculations=(claim.calculation or {}).get("events", []),
         due=claim.entitled - claim.paid_amount)
@@ -573,6 +591,9 @@ def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:
         return {"visit_date": form.get("visit_date", ""),
                 "team": lines(form.get("team", "")), "findings": form.get("findings", ""),
                 "asset_check": checks, "documents": lines(form.get("documents", ""))}
+    if action == "start_investigation":
+        return {"investigator_id": form["investigator_id"]} if form.get(
+            "investigator_id") else {}
     if action == "record_review":
         return {"outcome": form.get("outcome", ""),
                 "representatives": lines(form.get("representatives", "")),

@@ -8,6 +8,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import select
 
+from claims import auth, people
+from claims.auth import SYSTEM
 from claims.models import AuditEntry, Claim, ClaimRecord, IncomeRecord
 from tests.claims.conftest import evaluate, send
 from tests.claims.test_intake import illness
@@ -150,9 +152,12 @@ def test_illegal_steps_are_refused_with_409_and_bad_data_with_422(staff, claim):
 
 
 def test_nobody_approves_a_claim_they_investigated(as_user, staff, session, claim):
-    staff["boss"] = as_user("supervisor", "boss")
-    through_notice(staff, session, claim, investigator="boss")
-    refused = act(staff["boss"], claim, "approve", {"amount": "100.00"})
+    through_notice(staff, session, claim)
+    # the investigator is made a supervisor: still not the one to approve this claim
+    people.update_user(session, SYSTEM, staff["investigator"].user, role="supervisor")
+    session.commit()
+    auth.forget_actors()
+    refused = act(staff["investigator"], claim, "approve", {"amount": "100.00"})
     assert refused.status_code == 403 and "investigated" in refused.json()["message"]
 
 

@@ -6,20 +6,26 @@ PostgreSQL."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 from sqlmodel import select
 
+from claims import lifecycle, people
 from claims.auth import SYSTEM
-from claims.models import AppUser, Region
+from claims.models import AppUser, Claim, Region
 from claims.people import create_user
 from claims.web import pages
 from claims.web import session as web_session
 from claims.web.pages import is_page
+from policies import registry
+from policies.models import RegionCreate
 from tests.claims import test_web
 from tests.claims.test_access import routes
-from tests.claims.test_web import PASSWORD, csrf_of
+from tests.claims.test_lifecycle import SURVEY, act, days_pass
+from tests.claims.test_web import PASSWORD, csrf_of, form
 
 
 @pytest.fixture
@@ -114,8 +120,8 @@ def test_every_page_route_refuses_with_an_error_page_in_the_users_language(
     for method, path in page_routes(app):
         for who in (admin, auditor):
             csrf = token if who is admin else csrf_of(who.get("/dashboard").text)
-            for verb, url, form in provocations(method, path, csrf):
-                answer = who.request(verb, url, data=form, follow_redirects=False)
+            for verb, url, fields in provocations(method, path, csrf):
+                answer = who.request(verb, url, data=fields, follow_redirects=False)
                 seen = f"{verb} {url} as {who.user.role}: {answer.status_code}"
                 if answer.status_code >= 400:
                     assert_error_page(answer, language, seen)
@@ -142,3 +148,96 @@ def test_a_server_error_on_a_page_is_shown_in_the_users_language(app, browser, m
     assert_error_page(answer, "zh", "GET /dashboard")
     assert answer.headers["x-request-id"] in answer.text
     assert "a bug" not in answer.text
+
+
+# --- choosing the investigator; the four-eyes rule before anyone presses ------------------------
+
+def test_an_adjudicator_sends_an_investigator_and_may_still_approve(as_user, staff, session,
+                                                                    county, claim):
+    """Whoever starts the investigation chooses an eligible investigator; only who is sent
+    (or surveys) is barred from approving. The API and the pages share the one check."""
+    other_township = registry.create_region(session, RegionCreate(
+        code="411081199", name="别镇", level="township", parent_id=county.ids["county"]))
+    elsewhere = as_user("investigator", "inv-elsewhere")
+    resting = as_user("investigator", "inv-resting")
+    people.update_user(session, SYSTEM, elsewhere.user, townships=[other_township.id])
+    people.update_user(session, SYSTEM, resting.user, active=False)
+    session.commit()
+    assert [u.username for u in lifecycle.eligible_investigators(session, claim)] == ["inv"]
+    boss = staff["supervisor"]
+    for chosen in (None, boss.user.id, staff["clerk"].user.id, elsewhere.user.id,
+                   resting.user.id):
+        refused = act(boss, claim, "start_investigation",
+                      {} if chosen is None else {"investigator_id": chosen})
+        assert refused.status_code == 422, chosen
+        assert refused.json()["field"] == "investigator_id"
+    sent = act(boss, claim, "start_investigation",
+               {"investigator_id": staff["investigator"].user.id})
+    assert sent.status_code == 200 and sent.json()["investigator_id"] == (
+        staff["investigator"].user.id)
+    assert lifecycle.people_who_investigated(session, claim) == {staff["investigator"].user.id}
+    assert act(staff["investigator"], claim, "submit_survey", SURVEY).status_code == 200
+    assert act(staff["clerk"], claim, "record_review", {
+        "outcome": "agree", "representatives": ["代表甲"]}).status_code == 200
+    days_pass(session, claim, 8)
+    assert act(staff["clerk"], claim, "start_notice", {
+        "start_date": (date.today() - timedelta(days=7)).isoformat()}).status_code == 200
+    assert act(staff["clerk"], claim, "close_notice").status_code == 200
+    approved = act(boss, claim, "approve", {"amount": "7500.00"})  # who sent may approve
+    assert approved.status_code == 200 and approved.json()["state"] == "payment_pending"
+
+
+def test_the_approval_form_is_offered_only_to_who_may_approve_with_the_reason(
+        browser, staff, session, claim):
+    investigator = browser("investigator", id_number="11010519491231002X")
+    # one person with two accounts: the investigator's ID number on an adjudicator's account
+    twin = browser("adjudicator", approval_limit=Decimal("100000"),
+                   id_number="11010519491231002X")
+    first = browser("adjudicator", approval_limit=Decimal("5000"))
+    other = browser("adjudicator", approval_limit=Decimal("5000"))
+    supervisor = browser("supervisor", approval_limit=Decimal("100000"))
+    form(investigator, claim, "start_investigation")
+    form(investigator, claim, "submit_survey", visit_date=str(date.today()), team="甲，乙",
+         findings="属实", asset_check="存款: 无")
+    form(staff_page := browser("clerk"), claim, "record_review", outcome="agree",
+         representatives="代表甲")
+    days_pass(session, claim, 8)
+    form(staff_page, claim, "start_notice")
+    days_pass(session, claim, 8)
+    form(staff_page, claim, "close_notice")
+    assert approve_form(twin, claim) is None
+    assert "您调查过此案件，不能审批" in twin.get(f"/claims/{claim.id}").text
+    assert approve_form(first, claim) is not None
+    form(first, claim, "approve", amount="7500.00")  # above 5,000: waits for a supervisor
+    for who, reason in ((first, "您已作出第一次审批，须由主管作第二次审批"),
+                        (other, "第二次审批须由主管办理")):
+        page = who.get(f"/claims/{claim.id}").text
+        assert approve_form(who, claim) is None and reason in page
+        assert "超过您的审批权限" not in page  # no hint about a form that is not there
+    page = supervisor.get(f"/claims/{claim.id}").text
+    assert approve_form(supervisor, claim) is not None and "此为第二次审批" in page
+    # a form sent anyway is refused by the same rule
+    refused = other.post(f"/claims/{claim.id}/actions/approve",
+                         data={"csrf_token": csrf_of(page), "amount": "7500.00"})
+    assert refused.status_code == 403
+
+
+def approve_form(client, claim):
+    return re.search(rf'action="/claims/{claim.id}/actions/approve"',
+                     client.get(f"/claims/{claim.id}").text)
+
+
+def test_starting_the_investigation_on_the_page_chooses_among_eligible_investigators(
+        browser, staff, session, claim):
+    adjudicator = browser("adjudicator")
+    page = adjudicator.get(f"/claims/{claim.id}").text
+    choice = re.search(r'<select name="investigator_id" required>(.*?)</select>', page, re.S)
+    offered = re.findall(r'<option value="(\d+)"', choice.group(1))
+    assert offered == [str(staff["investigator"].user.id)]  # not the adjudicator, not a clerk
+    assert '<option value="">请选择调查人员</option>' in choice.group(1)
+    refused = adjudicator.post(f"/claims/{claim.id}/actions/start_investigation",
+                               data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 422 and "investigator_id" in refused.text
+    form(adjudicator, claim, "start_investigation", investigator_id=offered[0])
+    session.expire_all()
+    assert session.get(Claim, claim.id).investigator_id == staff["investigator"].user.id
