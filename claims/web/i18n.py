@@ -5,12 +5,15 @@ as claim states take their Chinese names from the vocabulary's labels."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from claims.settings import get_settings
 from policies.messages import N_
 from policies.vocab import LABELS
 
@@ -96,6 +99,25 @@ def trace_text(line: dict, language: str) -> str:
     return translator(language)(template, **values)
 
 
+# What the county's clock is called; other zones go by their name (Asia/Urumqi).
+BEIJING_TIME = N_("Beijing time")
+ZONE_NAMES = {"Asia/Shanghai": BEIJING_TIME}
+
+
+def county_time(value: datetime | None, language: str, format: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant (stored in UTC) in the county's clock, FANGPIN_TIMEZONE: with a time of
+    day it is labelled with the zone (北京时间); a date alone is the county's date."""
+    if value is None:
+        return ""
+    zone = get_settings().timezone
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone))
+    text = local.strftime(format)
+    if "%H" not in format:
+        return text
+    label = translator(language)(ZONE_NAMES[zone]) if zone in ZONE_NAMES else zone
+    return f"{text} {label}"
+
+
 @cache
 def environment(language: str) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
@@ -109,4 +131,6 @@ def environment(language: str) -> Environment:
         code=lambda kind, value: code_label(kind, value, language),
         labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows],
         trace_text=lambda line: trace_text(line, language))
+    env.filters["county_time"] = lambda value, format="%Y-%m-%d %H:%M": county_time(
+        value, language, format)
     return env

@@ -33,7 +33,7 @@ from claims.models import (
 )
 from claims.settings import get_settings
 from claims.web import session as web_session
-from claims.web.i18n import DEFAULT, LANGUAGES, N_, environment, translator
+from claims.web.i18n import DEFAULT, LANGUAGES, N_, county_time, environment, translator
 from policies import benefits, registry
 from policies.errors import DomainError, NotFound
 from policies.models import utcnow
@@ -182,8 +182,8 @@ def login(request: Request, session: SessionDep,
                                         request.client.host if request.client else "unknown")
     except web_session.LoginRefused as refused:
         session.commit()  # the failed attempt counts
-        message = _(str(refused), time=refused.until.strftime("%H:%M UTC")
-                    if refused.until else "")
+        message = _(str(refused), time=county_time(refused.until, language_of(request),
+                                                   "%H:%M"))
         return render(request, "login.html", status=401, next=_local(next),
                       csrf_token=csrf_token, error=message, username=username)
     web_session.sign_out(session, request.cookies.get(web_session.COOKIE))  # a new key

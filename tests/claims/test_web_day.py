@@ -6,7 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,8 +15,9 @@ from sqlmodel import select
 
 from claims import lifecycle, people
 from claims.auth import SYSTEM
-from claims.models import AppUser, Claim, Region
+from claims.models import AppUser, AuditEntry, Claim, PaymentBatch, Region
 from claims.people import create_user
+from claims.settings import get_settings
 from claims.web import pages
 from claims.web import session as web_session
 from claims.web.pages import is_page
@@ -241,3 +242,30 @@ def test_starting_the_investigation_on_the_page_chooses_among_eligible_investiga
     form(adjudicator, claim, "start_investigation", investigator_id=offered[0])
     session.expire_all()
     assert session.get(Claim, claim.id).investigator_id == staff["investigator"].user.id
+
+
+# --- the county's clock -------------------------------------------------------------------------
+
+INSTANT = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)  # 04:30 the next morning in Beijing
+
+
+def test_times_on_the_pages_are_the_countys_clock_labelled(browser, session, claim,
+                                                           monkeypatch):
+    entry = session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number)).first()
+    entry.at = INSTANT
+    session.add(PaymentBatch(batch_number="PB-CLOCK", created_at=INSTANT))
+    session.commit()
+    monkeypatch.setattr(pages, "utcnow", lambda: INSTANT)  # when the dashboard is counted
+    chinese, english = browser("supervisor"), browser("supervisor", language="en")
+    for path, shown in (("/dashboard", "04:30 北京时间"),
+                        (f"/claims/{claim.id}", "2026-03-02 04:30 北京时间"),
+                        ("/payments", "2026-03-02 04:30 北京时间")):
+        page = chinese.get(path).text
+        assert shown in page, path
+        assert "UTC" not in page and "20:30" not in page, path
+        assert shown.replace("北京时间", "Beijing time") in english.get(path).text, path
+    # another county's clock goes by its zone's name
+    monkeypatch.setattr(get_settings(), "timezone", "Asia/Urumqi")
+    pages.forget_dashboards()
+    assert "2026-03-02 02:30 Asia/Urumqi" in chinese.get("/payments").text
