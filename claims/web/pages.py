@@ -478,12 +478,17 @@ ABOVE_LIMIT = N_("The amount due is above your approval limit of %(limit)s yuan:
 NO_LIMIT = N_("You have no approval limit: an administrator must set one before you approve.")
 
 
+def approving(claim: Claim, user: web_session.SignedIn) -> bool:
+    """Whether the claim waits for an approval and the user's role gives approvals."""
+    approve = lifecycle.ACTIONS["approve"]
+    return claim.state in approve.sources and user.user.role in approve.roles
+
+
 def approval_hint(claim: Claim, user: web_session.SignedIn, bar: str | None,
                   gettext) -> list[str]:
     """The four-eyes and authority rules as they apply to this user, before they press:
-    only where the user's role approves and the claim waits for approval."""
-    approve = lifecycle.ACTIONS["approve"]
-    if claim.state not in approve.sources or user.user.role not in approve.roles:
+    only where the user approves this claim now."""
+    if not approving(claim, user):
         return []
     if bar is not None:
         return [gettext(APPROVAL_BARS[bar])]
@@ -533,9 +538,7 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
             EarlyWarning.household_id == household.id, EarlyWarning.source == "risk")
             .order_by(EarlyWarning.id.desc())).first()
         factors = (warning.factors or []) if warning else []
-    approve = lifecycle.ACTIONS["approve"]
-    bar = lifecycle.approval_bar(session, claim, user.actor) if (
-        claim.state in approve.sources and user.user.role in approve.roles) else None
+    bar = lifecycle.approval_bar(session, claim, user.actor) if approving(claim, user) else None
     actions = allowed_actions(claim, user, bar)
     investigators = (lifecycle.eligible_investigators(session, claim)
                      if "start_investigation" in actions else [])
