@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from policies import history
 from policies.bulk import insert_columns, lookup, update_columns
 from policies.citizen_id import PROVINCE_CODES, check_characters
 from policies.models import (
@@ -429,6 +430,13 @@ def _split(columns: dict[str, list], key: str, fields: tuple[str, ...], existing
     return new, changed
 
 
+def _history_changed(columns, key, fields, existing, compared, kept) -> list[int]:
+    """Ids of stored rows whose kept-in-history fields the file changed: a change of a phone
+    number alone is no new version."""
+    return [id_ for _, id_ in _split(columns, key, fields, existing,
+                                     [f for f in compared if f in kept])[1]]
+
+
 def _update(session, table: sa.Table, columns, changed, fields, now=None) -> None:
     if not changed:
         return
@@ -471,6 +479,9 @@ def _write(session, out, existing_households, existing_members, report, present)
     ids = {n: v[0] for n, v in existing_households.items()}
     ids.update((n, v[0]) for n, v in
                lookup(session, table, "household_number", created, ("id",)).items())
+    versioned_households = [ids[n] for n in created] + _history_changed(
+        households, "household_number", HOUSEHOLD_FIELDS, existing_households,
+        household_fields, history.HOUSEHOLD_FIELDS)
 
     members = _columns(out[["id_number", "sex", "birth_date", *MEMBER_FIELDS[1:]]])
     members["household_id"] = [ids[n] for n in out["household_number"]]
@@ -483,6 +494,14 @@ def _write(session, out, existing_households, existing_members, report, present)
         rows["status"] = [MemberStatus.active.value] * len(new)
         insert_columns(session, Member.__table__, rows)
     _update(session, Member.__table__, members, changed, member_fields)
+    created_members = lookup(session, Member.__table__, "id_number",
+                             [members["id_number"][i] for i in new], ("id",))
+    # Core writes pass the flush hook by: their versions are written here.
+    history.record(session.connection(),
+                   members=[v[0] for v in created_members.values()] + _history_changed(
+                       members, "id_number", MEMBER_FIELDS, existing_members, member_fields,
+                       history.MEMBER_FIELDS),
+                   households=versioned_households)
     report.members_created = len(new)
     report.members_updated = len(changed)
     report.members_unchanged = len(members["id_number"]) - len(new) - len(changed)
