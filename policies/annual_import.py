@@ -191,7 +191,8 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
         year = int(years[row])
         values = {name: amounts[name][row] for name in AMOUNTS}
         net = rules.net_income(values)
-        on = recorded[row] if isinstance(recorded[row], date) else min(date(year, 12, 31) + timedelta(days=lag_days), today)
+        on = recorded[row] if isinstance(recorded[row], date) else min(
+            date(year, 12, 31) + timedelta(days=lag_days), today)
         rows.append({"row": row, "household_id": int(ids[row]), "year": year,
                      "household_size": int(sizes[row]), "net_income": net,
                      "per_capita_net_income": rules.per_capita(net, int(sizes[row])),
