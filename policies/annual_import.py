@@ -72,15 +72,17 @@ _THOUSANDS = r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?"
 
 
 @dataclass
-class AnnualImportReport(FileReport):
-    """What an import of annual records or lines found and did."""
+class HistoryReport(FileReport):
+    """What an import of a county's history (records, lines, shocks) found and did."""
 
     created: int = 0
     unchanged: int = 0
     skipped: int = 0
 
 
-class _Checks:
+class Checks:
+    """Column checks of a history file, each bad value kept as a row error."""
+
     def __init__(self, frame: pd.DataFrame):
         # fullwidth digits and letters (from Chinese input methods) become ASCII
         for column in frame.columns:
@@ -125,6 +127,44 @@ class _Checks:
                       "must be more than 0")
         return values.where(text != "", Decimal("0.00") if not required else None)
 
+    def households(self, session: Session, villages: list[int] | None = None) -> pd.Series:
+        """The registered household of each row's 户编号 (of ``villages`` only, if given)."""
+        numbers = sorted(set(self.frame["household_number"]) - {""})
+        households: dict[str, int] = {}
+        for start in range(0, len(numbers), 5000):
+            query = select(Household.household_number, Household.id).where(
+                col(Household.household_number).in_(numbers[start:start + 5000]))
+            if villages is not None:
+                query = query.where(col(Household.village_id).in_(villages))
+            households.update(cast(dict[str, int], dict(session.exec(query).all())))
+        ids = self.frame["household_number"].map(households)
+        self.flag(self.frame["household_number"] == "", "household_number", "is required")
+        self.flag((self.frame["household_number"] != "") & ids.isna(), "household_number",
+                  "no household you may import for has this number (import the households "
+                  "first)")
+        return ids
+
+    def repeated(self, keys: list[pd.Series], column: str, what: str) -> None:
+        """Rows whose keys (all known) are those of an earlier row."""
+        known = pd.concat(keys, axis=1).notna().all(axis=1)
+        key = pd.Series(list(zip(*keys, strict=True)), index=self.frame.index)[known]
+        first = key.groupby(key).transform(lambda s: s.index[0])
+        again = first[first != first.index]
+        self.flag(pd.Series(True, index=again.index), column,
+                  again.map(lambda r: f"the same {what} as row {int(r)}"))
+
+    def day(self, column: str, today: date, *, required: bool) -> pd.Series:
+        """Days (2026-06-30, 2026/6/30, 20260630); None where empty or bad."""
+        text = self.frame[column] if column in self.frame else pd.Series(
+            "", index=self.frame.index)
+        days = text.map(lambda t: day_of(t) if t else None)
+        not_day = days.map(lambda d: isinstance(d, str))
+        self.flag(not_day & ((text != "") | required), column, days.where(not_day, ""))
+        days = days.where(~not_day, None)
+        self.flag(days.map(lambda d: d is not None and d > today), column,
+                  f"is after today ({today})")
+        return days
+
 
 def _noon(day: date) -> datetime:
     """A recorded day as a timestamp that is that same day in UTC and in China's time zone."""
@@ -133,7 +173,7 @@ def _noon(day: date) -> datetime:
 
 def import_annual_records(session: Session, data: bytes, filename: str, today: date, *,
                           partial: bool = False, lag_days: int = DEFAULT_LAG_DAYS,
-                          villages: list[int] | None = None) -> AnnualImportReport:
+                          villages: list[int] | None = None) -> HistoryReport:
     """Validate a file of annual household records and, if valid (or ``partial``), write
     each as the year's survey record with net and per-capita income derived from that
     year's household size; flushes only. Without a recorded date a record is dated
@@ -141,22 +181,10 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
     of those villages are known."""
     table = read_table(data, filename, RECORD_ALIASES, RECORD_REQUIRED)
     frame = table.frame
-    report = AnnualImportReport(rows=len(frame), encoding=table.encoding,
-                                ignored_columns=table.ignored_columns)
-    check = _Checks(frame)
-    numbers = sorted(set(frame["household_number"]) - {""})
-    households: dict[str, int] = {}
-    for start in range(0, len(numbers), 5000):
-        query = select(Household.household_number, Household.id).where(
-            col(Household.household_number).in_(numbers[start:start + 5000]))
-        if villages is not None:
-            query = query.where(col(Household.village_id).in_(villages))
-        households.update(cast(dict[str, int], dict(session.exec(query).all())))
-    ids = frame["household_number"].map(households)
-    check.flag(frame["household_number"] == "", "household_number", "is required")
-    check.flag((frame["household_number"] != "") & ids.isna(), "household_number",
-               "no household you may import for has this number (import the households "
-               "first)")
+    report = HistoryReport(rows=len(frame), encoding=table.encoding,
+                           ignored_columns=table.ignored_columns)
+    check = Checks(frame)
+    ids = check.households(session, villages)
     years = check.whole("year", FIRST_YEAR, today.year)
     check.flag(years == today.year, "year",
                f"the year {today.year} has not ended: import a year's record after it ends")
@@ -165,24 +193,13 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
 
     recorded = pd.Series(None, index=frame.index, dtype=object)
     if "recorded_on" in frame:
-        given = frame["recorded_on"] != ""
-        days = frame["recorded_on"].where(given, "").map(lambda t: day_of(t) if t else None)
-        not_day = days.map(lambda d: isinstance(d, str))
-        check.flag(not_day, "recorded_on", days.where(not_day, ""))
-        recorded = days.where(given & ~not_day, None)
-        after_today = recorded.map(lambda d: d is not None and d > today)
-        check.flag(after_today, "recorded_on", f"is after today ({today})")
+        recorded = check.day("recorded_on", today, required=False)
         too_early = pd.Series([d is not None and y == y and d < date(int(y), 1, 1)
                                for d, y in zip(recorded, years, strict=True)],
                               index=frame.index)
         check.flag(too_early, "recorded_on", "is before the year it reports began")
 
-    keys = pd.Series(list(zip(ids, years, strict=True)), index=frame.index)
-    known = ids.notna() & years.notna()
-    first = keys[known].groupby(keys[known]).transform(lambda s: s.index[0])
-    repeated = known & keys.duplicated(keep="first")
-    check.flag(repeated, "year", first.reindex(frame.index).map(
-        lambda r: f"the same household and year as row {int(r)}" if r == r else ""))
+    check.repeated([ids, years], "year", "household and year")
 
     bad = {e.row for e in check.errors}
     good = [row for row in frame.index if row not in bad]
@@ -221,7 +238,7 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
     return report
 
 
-def _records_against_ledger(session: Session, rows: list[dict], check: _Checks) -> list[dict]:
+def _records_against_ledger(session: Session, rows: list[dict], check: Checks) -> list[dict]:
     """Rows whose household already has that year's survey record: the same figures and
     size are unchanged; other figures are an error (correct the ledger's record instead)."""
     table = IncomeRecord.__table__
@@ -250,16 +267,16 @@ def _records_against_ledger(session: Session, rows: list[dict], check: _Checks) 
 
 
 def import_lines(session: Session, data: bytes, filename: str, *, partial: bool = False
-                 ) -> AnnualImportReport:
+                 ) -> HistoryReport:
     """Validate a file of yearly monitoring lines (a region's code, a year, a fixed amount
     a person a year) and, if valid (or ``partial``), write the new ones; flushes only. A
     region and year already set to the same amount is unchanged; to another amount or way,
     an error."""
     table = read_table(data, filename, LINE_ALIASES, LINE_REQUIRED)
     frame = table.frame
-    report = AnnualImportReport(rows=len(frame), encoding=table.encoding,
-                                ignored_columns=table.ignored_columns)
-    check = _Checks(frame)
+    report = HistoryReport(rows=len(frame), encoding=table.encoding,
+                           ignored_columns=table.ignored_columns)
+    check = Checks(frame)
     regions = dict(session.exec(select(Region.code, Region.id).where(
         col(Region.code).in_(sorted(set(frame["region_code"]) - {""})))).all())
     ids = frame["region_code"].map(regions)
@@ -273,11 +290,7 @@ def import_lines(session: Session, data: bytes, filename: str, *, partial: bool 
     problems = notes[notes != ""].map(text_problem).dropna()
     check.flag(pd.Series(True, index=problems.index), "note", problems)
 
-    keys = pd.Series(list(zip(ids, years, strict=True)), index=frame.index)
-    known = ids.notna() & years.notna()
-    first = keys[known].groupby(keys[known]).transform(lambda s: s.index[0])
-    check.flag(known & keys.duplicated(keep="first"), "year", first.reindex(frame.index).map(
-        lambda r: f"the same region and year as row {int(r)}" if r == r else ""))
+    check.repeated([ids, years], "year", "region and year")
 
     bad = {e.row for e in check.errors}
     good = [row for row in frame.index if row not in bad]
