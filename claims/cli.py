@@ -171,12 +171,14 @@ def _import_income_reports(args) -> int:
 
 
 def _import_history(args) -> int:
-    """Annual household records or yearly monitoring lines: a county's own history."""
+    """Annual household records, yearly monitoring lines or past shocks: a county's own
+    history."""
     from datetime import date
 
     from claims import audit
     from claims.auth import SYSTEM
     from policies import annual_import
+    from risk import history_import
 
     path = Path(args.file)
     if _missing(path):
@@ -184,6 +186,10 @@ def _import_history(args) -> int:
     with Session(get_engine()) as session:
         if args.kind == "annual-records":
             report = annual_import.import_annual_records(
+                session, path.read_bytes(), path.name, date.today(), partial=args.partial,
+                lag_days=args.lag_days)
+        elif args.kind == "shocks":
+            report = history_import.import_shocks(
                 session, path.read_bytes(), path.name, date.today(), partial=args.partial,
                 lag_days=args.lag_days)
         else:
@@ -197,7 +203,8 @@ def _import_history(args) -> int:
     print(f"{path.name} ({report.encoding}): {report.rows:,} rows")
     _row_errors(report, args)
     if report.written:
-        what = "annual records" if args.kind == "annual-records" else "lines"
+        what = {"annual-records": "annual records", "lines": "lines", "shocks": "shocks"}[
+            args.kind]
         print(f"written: {report.created:,} new {what}, {report.unchanged:,} unchanged"
               f"{f', {report.skipped:,} rows skipped' if report.skipped else ''}")
     return 0 if not report.errors else 1
@@ -659,7 +666,10 @@ def build_parser() -> argparse.ArgumentParser:
              "household size of that year, the income components (CSV/XLSX)",
              "write the valid rows, skip the bad ones", _import_history),
             ("lines", "the monitoring line of each region and year (CSV/XLSX)",
-             "write the valid rows, skip the bad ones", _import_history)):
+             "write the valid rows, skip the bad ones", _import_history),
+            ("shocks", "past shocks of households: kind, day, day known, burden or the "
+             "trigger amounts (CSV/XLSX)", "write the valid rows, skip the bad ones",
+             _import_history)):
         file_import = imp_sub.add_parser(kind, help=about)
         file_import.add_argument("file")
         file_import.add_argument("--partial", action="store_true", help=partial)
@@ -671,6 +681,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "--lag-days", type=int, default=90,
                 help="without a recorded date, a year's record counts as known this many "
                      "days after the year ended (default 90)")
+        if kind == "shocks":
+            file_import.add_argument(
+                "--lag-days", type=int, default=30,
+                help="without a recorded date, a shock counts as known this many days after "
+                     "it happened (default 30)")
     events = imp_sub.add_parser("events", help="a department's event file (CSV/XLSX)")
     events.add_argument("file")
     events.add_argument("--source", required=True,

@@ -127,6 +127,10 @@ class Checks:
                       "must be more than 0")
         return values.where(text != "", Decimal("0.00") if not required else None)
 
+    def nothing(self) -> pd.Series:
+        """A column of None, for an optional column the file does not have."""
+        return pd.Series([None] * len(self.frame), index=self.frame.index, dtype=object)
+
     def households(self, session: Session, villages: list[int] | None = None) -> pd.Series:
         """The registered household of each row's 户编号 (of ``villages`` only, if given)."""
         numbers = sorted(set(self.frame["household_number"]) - {""})
@@ -144,14 +148,14 @@ class Checks:
                   "first)")
         return ids
 
-    def repeated(self, keys: list[pd.Series], column: str, what: str) -> None:
+    def repeated(self, keys: list[pd.Series], column: str, what: str, hint: str = "") -> None:
         """Rows whose keys (all known) are those of an earlier row."""
         known = pd.concat(keys, axis=1).notna().all(axis=1)
         key = pd.Series(list(zip(*keys, strict=True)), index=self.frame.index)[known]
         first = key.groupby(key).transform(lambda s: s.index[0])
         again = first[first != first.index]
         self.flag(pd.Series(True, index=again.index), column,
-                  again.map(lambda r: f"the same {what} as row {int(r)}"))
+                  again.map(lambda r: f"the same {what} as row {int(r)}{hint}"))
 
     def day(self, column: str, today: date, *, required: bool) -> pd.Series:
         """Days (2026-06-30, 2026/6/30, 20260630); None where empty or bad."""
@@ -160,7 +164,7 @@ class Checks:
         days = text.map(lambda t: day_of(t) if t else None)
         not_day = days.map(lambda d: isinstance(d, str))
         self.flag(not_day & ((text != "") | required), column, days.where(not_day, ""))
-        days = days.where(~not_day, None)
+        days = days.map(lambda d: d if isinstance(d, date) else None)
         self.flag(days.map(lambda d: d is not None and d > today), column,
                   f"is after today ({today})")
         return days
@@ -191,13 +195,10 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
     sizes = check.whole("household_size", 1, MAX_SIZE)
     amounts = {name: check.amount(name, required=False) for name in AMOUNTS}
 
-    recorded = pd.Series(None, index=frame.index, dtype=object)
-    if "recorded_on" in frame:
-        recorded = check.day("recorded_on", today, required=False)
-        too_early = pd.Series([d is not None and y == y and d < date(int(y), 1, 1)
-                               for d, y in zip(recorded, years, strict=True)],
-                              index=frame.index)
-        check.flag(too_early, "recorded_on", "is before the year it reports began")
+    recorded = check.day("recorded_on", today, required=False)
+    check.flag(pd.Series([d is not None and y == y and d < date(int(y), 1, 1)
+                          for d, y in zip(recorded, years, strict=True)], index=frame.index),
+               "recorded_on", "is before the year it reports began")
 
     check.repeated([ids, years], "year", "household and year")
 
@@ -208,7 +209,7 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
         year = int(years[row])
         values = {name: amounts[name][row] for name in AMOUNTS}
         net = rules.net_income(values)
-        on = recorded[row] if isinstance(recorded[row], date) else min(
+        on = recorded[row] or min(
             date(year, 12, 31) + timedelta(days=lag_days), today)
         rows.append({"row": row, "household_id": int(ids[row]), "year": year,
                      "household_size": int(sizes[row]), "net_income": net,
