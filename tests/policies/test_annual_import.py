@@ -14,6 +14,8 @@ from policies import demo, registry
 from policies.annual_import import import_annual_records, import_lines
 from policies.models import Household, IncomeRecord, MonitoringLine
 from policies.tables import xlsx_bytes
+from tests.claims.test_cli import fangpin
+from tests.conftest import database_url
 
 TODAY = date(2026, 6, 15)
 HEADER = ["户编号", "年度", "家庭人口数", "工资性收入", "生产经营性收入: 种植业",
@@ -188,3 +190,38 @@ def test_yearly_lines_import_once_and_bad_rows_are_named(session, county):
     assert found[3][2] == "the same region and year as row 5"
     assert "already set at 8050.00" in found[4][2]
     assert session.exec(select(func.count(MonitoringLine.id))).one() == 3
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request, tmp_path_factory):
+    yield from database_url(request.param, tmp_path_factory, "history")
+
+
+def test_a_countys_history_from_the_command_line(fresh_url, tmp_path):
+    """The commands of docs/risk.md in their order, as a clerk runs them."""
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    assert fangpin(fresh_url, "demo", "--households", "5", "--seed", "3").returncode == 0
+    lines = tmp_path / "lines.csv"
+    lines.write_bytes(csv_bytes(LINE_HEADER, [[demo.COUNTY[0], "2019", "6300", ""],
+                                              [demo.COUNTY[0], "2020", "6600", ""]]))
+    done = fangpin(fresh_url, "import", "lines", str(lines))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "written: 2 new lines, 0 unchanged" in done.stdout
+
+    numbers = [f"{demo.COUNTY[0]}{i:010d}" for i in range(1, 6)]
+    records = tmp_path / "records.csv"
+    records.write_bytes(csv_bytes(HEADER, history_rows(numbers, years=(2019, 2020))))
+    first = fangpin(fresh_url, "import", "annual-records", str(records))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "written: 10 new annual records, 0 unchanged" in first.stdout
+    again = fangpin(fresh_url, "import", "annual-records", str(records))
+    assert "written: 0 new annual records, 10 unchanged" in again.stdout
+
+    shocks = tmp_path / "shocks.csv"
+    shocks.write_bytes(csv_bytes(["户编号", "风险类型", "发生日期", "自付负担"], [
+        [numbers[0], "因病", "2020-03-01", "20000"], ["NOPE", "因灾", "2020-07-01", "1"]]))
+    bad = fangpin(fresh_url, "import", "shocks", str(shocks), "--report",
+                  str(tmp_path / "errors.csv"))
+    assert bad.returncode == 1
+    assert "row 3: household_number = 'NOPE'" in bad.stdout and "nothing written" in bad.stdout
+    assert "import the households first" in (tmp_path / "errors.csv").read_text("utf-8-sig")
