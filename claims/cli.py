@@ -128,7 +128,7 @@ def _import(args) -> int:
         return 2
     with Session(get_engine()) as session:
         report = changes.import_households(session, SYSTEM, path.read_bytes(), path.name,
-                                           partial=args.partial)
+                                           partial=args.partial, as_of=args.as_of)
         if report.written:
             session.commit()
     print(
@@ -676,6 +676,11 @@ def build_parser() -> argparse.ArgumentParser:
         file_import.add_argument("--report", help="write every bad value to this CSV file")
         file_import.add_argument("--show", type=int, default=50, help="bad values to print")
         file_import.set_defaults(func=func)
+        if kind == "households":
+            file_import.add_argument(
+                "--as-of", type=_date, default=None,
+                help="the day the export describes (YYYY-MM-DD), for a past year's registry: "
+                     "import such exports oldest first")
         if kind == "annual-records":
             file_import.add_argument(
                 "--lag-days", type=int, default=90,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from policies import demo, history, registry
+from policies.errors import InvalidInput
 from policies.household_import import import_households
 from policies.models import (
     Household,
@@ -205,6 +206,32 @@ def test_the_household_import_versions_what_it_creates_and_changes(session, plac
             for v in member_versions(session, spouse.id)] == [
         (DAY1, DAY2, "weak"), (DAY2, None, "lost")]
     assert out_of_step(session) == {"household": [], "member": []}
+
+
+def test_past_years_exports_imported_oldest_first_give_the_registry_its_past(session, places,
+                                                                            today):
+    first, second = date(2023, 12, 31), date(2024, 12, 31)
+    rows = rows_zh()
+    import_households(session, csv_bytes(ZH, rows), "2023.csv", as_of=first)
+    rows[0][8] = rows[1][8] = ""  # H0001 left monitoring in 2024
+    rows[1][10] = "一级"
+    import_households(session, csv_bytes(ZH, rows), "2024.csv", as_of=second)
+    h1 = session.exec(select(Household).where(Household.household_number == "H0001")).one()
+    assert [(v.valid_from, v.valid_to, v.monitoring_category)
+            for v in household_versions(session, h1.id)] == [
+        (first, second, "unstable_lifted_out"), (second, None, None)]
+    spouse = session.exec(select(Member).where(Member.id_number == id_number(seq=2))).one()
+    assert [(v.valid_from, v.valid_to, v.disability_grade)
+            for v in member_versions(session, spouse.id)] == [(first, second, 2),
+                                                              (second, None, 1)]
+    assert out_of_step(session) == {"household": [], "member": []}
+
+    with pytest.raises(InvalidInput, match="in the order of their days") as refused:
+        import_households(session, csv_bytes(ZH, rows_zh()), "2023.csv", as_of=first)
+    assert refused.value.field == "as_of"
+    with pytest.raises(InvalidInput, match="after today"):
+        import_households(session, csv_bytes(ZH, rows), "2027.csv", as_of=date(2027, 1, 1))
+    assert len(household_versions(session, h1.id)) == 2
 
 
 def test_the_demo_county_starts_with_a_version_of_every_row(session, today):
