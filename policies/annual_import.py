@@ -26,7 +26,6 @@ from policies.bulk import insert_columns
 from policies.income_import import day_of
 from policies.models import (
     INCOME_COMPONENTS,
-    MONEY_MAX,
     Household,
     IncomeRecord,
     MonitoringLine,
@@ -108,20 +107,21 @@ class Checks:
     def amount(self, column: str, *, required: bool, positive: bool = False) -> pd.Series:
         """Yuan with at most two decimals (a thousands comma allowed); empty is 0 unless
         ``required``."""
-        text = self.frame[column] if column in self.frame else pd.Series(
-            "", index=self.frame.index)
+        if column not in self.frame:
+            if required:
+                raise ValueError(f"{column} is a required column")  # read_table checked it
+            return pd.Series([Decimal("0.00")] * len(self.frame), index=self.frame.index,
+                             dtype=object)
+        text = self.frame[column]
         plain = text.where(~text.str.fullmatch(_THOUSANDS), text.str.replace(",", ""))
-        good = plain.str.fullmatch(_AMOUNT)
-        values = pd.Series([Decimal(v) if ok else None for v, ok in zip(plain, good,
-                                                                         strict=True)],
-                           index=text.index, dtype=object)
+        good = plain.str.fullmatch(_AMOUNT)  # at most MONEY_MAX: twelve digits before the point
+        numbers = {v: Decimal(v) for v in set(plain[good])}
+        values = plain.map(numbers).astype(object).where(good, None)
         if required:
             self.flag(text == "", column, "is required")
-        bad = (text != "") & ~good
-        self.flag(bad, column, "must be an amount in yuan written with the digits 0-9 and at "
-                               "most two decimals, e.g. 12345.50")
-        over = values.map(lambda v: v is not None and v > MONEY_MAX)
-        self.flag(over, column, f"is over {MONEY_MAX}")
+        self.flag((text != "") & ~good, column, "must be an amount in yuan written with the "
+                                                "digits 0-9 and at most two decimals, e.g. "
+                                                "12345.50")
         if positive:
             self.flag(values.map(lambda v: v is not None and v == 0), column,
                       "must be more than 0")
@@ -150,12 +150,16 @@ class Checks:
 
     def repeated(self, keys: list[pd.Series], column: str, what: str, hint: str = "") -> None:
         """Rows whose keys (all known) are those of an earlier row."""
-        known = pd.concat(keys, axis=1).notna().all(axis=1)
-        key = pd.Series(list(zip(*keys, strict=True)), index=self.frame.index)[known]
-        first = key.groupby(key).transform(lambda s: s.index[0])
-        again = first[first != first.index]
-        self.flag(pd.Series(True, index=again.index), column,
-                  again.map(lambda r: f"the same {what} as row {int(r)}{hint}"))
+        first: dict[tuple, int] = {}
+        again: dict[int, str] = {}
+        for row, *key in zip(self.frame.index, *keys, strict=True):
+            if any(k is None or k != k for k in key):  # an unknown key (None or NaN)
+                continue
+            if tuple(key) in first:
+                again[row] = f"the same {what} as row {first[tuple(key)]}{hint}"
+            else:
+                first[tuple(key)] = row
+        self.flag(pd.Series(True, index=list(again), dtype=bool), column, pd.Series(again))
 
     def day(self, column: str, today: date, *, required: bool) -> pd.Series:
         """Days (2026-06-30, 2026/6/30, 20260630); None where empty or bad."""
@@ -204,16 +208,19 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
 
     bad = {e.row for e in check.errors}
     good = [row for row in frame.index if row not in bad]
+    columns = {name: dict(zip(frame.index, values, strict=True)) for name, values in (
+        ("year", years.tolist()), ("size", sizes.tolist()), ("household_id", ids.tolist()),
+        ("recorded", recorded.tolist()), *((name, amounts[name].tolist()) for name in AMOUNTS))}
     rows = []
     for row in good:
-        year = int(years[row])
-        values = {name: amounts[name][row] for name in AMOUNTS}
+        year, size = int(columns["year"][row]), int(columns["size"][row])
+        values = {name: columns[name][row] for name in AMOUNTS}
         net = rules.net_income(values)
-        on = recorded[row] or min(
+        on = columns["recorded"][row] or min(
             date(year, 12, 31) + timedelta(days=lag_days), today)
-        rows.append({"row": row, "household_id": int(ids[row]), "year": year,
-                     "household_size": int(sizes[row]), "net_income": net,
-                     "per_capita_net_income": rules.per_capita(net, int(sizes[row])),
+        rows.append({"row": row, "household_id": int(columns["household_id"][row]),
+                     "year": year, "household_size": size, "net_income": net,
+                     "per_capita_net_income": rules.per_capita(net, size),
                      "recorded_at": _noon(on), **values})
     writes = _records_against_ledger(session, rows, check)
     report.errors = sorted(check.errors, key=lambda e: (e.row, e.field))
