@@ -93,18 +93,24 @@ def import_shocks(session: Session, data: bytes, filename: str, today: date, *,
                    "household, kind, day and 事件编号", "; give each shock its own 事件编号")
 
     bad = {e.row for e in check.errors}
+    cell = {name: values.to_dict() for name, values in (
+        ("household_id", households), ("member_id", members), ("kind", kinds),
+        ("occurred_on", occurred), ("known_on", known), ("burden", given),
+        ("disability_grade", grades), ("reference", references), *amounts.items())}
     rows = []
     for row in frame.index:
         if row in bad:
             continue
-        kind, day = kinds[row], occurred[row]
-        burden = given[row] if given[row] is not None else shocks.burden(
-            kind, {name: amounts[name][row] for name in amounts})
-        rows.append({"row": row, "household_id": int(households[row]),
-                     "member_id": members[row], "kind": kind, "occurred_on": day,
-                     "known_on": known[row] or min(day + timedelta(days=lag_days), today),
-                     "burden": burden, "disability_grade": grades[row],
-                     "reference": references[row]})
+        kind, day = cell["kind"][row], cell["occurred_on"][row]
+        burden = cell["burden"][row]
+        if burden is None:
+            burden = shocks.burden(kind, {name: cell[name][row] for name in amounts})
+        rows.append({"row": row, "household_id": int(cell["household_id"][row]),
+                     "member_id": cell["member_id"][row], "kind": kind, "occurred_on": day,
+                     "known_on": cell["known_on"][row] or min(day + timedelta(days=lag_days),
+                                                              today),
+                     "burden": burden, "disability_grade": cell["disability_grade"][row],
+                     "reference": cell["reference"][row]})
     writes = _against_ledger(session, rows, check)
     report.errors = sorted(check.errors, key=lambda e: (e.row, e.field))
     if report.errors and not partial:
