@@ -16,6 +16,7 @@ from policies.models import Household, IncomeRecord, MonitoringLine
 from policies.tables import xlsx_bytes
 from tests.claims.test_cli import fangpin
 from tests.conftest import database_url
+from tests.factories import id_number
 
 TODAY = date(2026, 6, 15)
 HEADER = ["户编号", "年度", "家庭人口数", "工资性收入", "生产经营性收入: 种植业",
@@ -201,6 +202,13 @@ def test_a_countys_history_from_the_command_line(fresh_url, tmp_path):
     """The commands of docs/risk.md in their order, as a clerk runs them."""
     assert fangpin(fresh_url, "db", "upgrade").returncode == 0
     assert fangpin(fresh_url, "demo", "--households", "5", "--seed", "3").returncode == 0
+    registry_2019 = tmp_path / "registry-2019.csv"
+    registry_2019.write_bytes(csv_bytes(
+        ["户编号", "行政村代码", "姓名", "证件号码", "与户主关系", "户类型"],
+        [["OLD1", "411081100200", "张三", id_number(region="410102", seq=1), "户主", "脱贫户"]]))
+    past = fangpin(fresh_url, "import", "households", str(registry_2019), "--as-of",
+                   "2019-12-31")
+    assert past.returncode == 0 and "households 1 new" in past.stdout, past.stdout + past.stderr
     lines = tmp_path / "lines.csv"
     lines.write_bytes(csv_bytes(LINE_HEADER, [[demo.COUNTY[0], "2019", "6300", ""],
                                               [demo.COUNTY[0], "2020", "6600", ""]]))
@@ -208,7 +216,7 @@ def test_a_countys_history_from_the_command_line(fresh_url, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "written: 2 new lines, 0 unchanged" in done.stdout
 
-    numbers = [f"{demo.COUNTY[0]}{i:010d}" for i in range(1, 6)]
+    numbers = [f"{demo.COUNTY[0]}{i:010d}" for i in range(1, 5)] + ["OLD1"]
     records = tmp_path / "records.csv"
     records.write_bytes(csv_bytes(HEADER, history_rows(numbers, years=(2019, 2020))))
     first = fangpin(fresh_url, "import", "annual-records", str(records))
