@@ -173,11 +173,9 @@ def _import_income_reports(args) -> int:
 def _import_history(args) -> int:
     """Annual household records, yearly monitoring lines or past shocks: a county's own
     history."""
-    from datetime import date
-
     from claims import audit
     from claims.auth import SYSTEM
-    from policies import annual_import
+    from policies import annual_import, history
     from risk import history_import
 
     path = Path(args.file)
@@ -186,11 +184,11 @@ def _import_history(args) -> int:
     with Session(get_engine()) as session:
         if args.kind == "annual-records":
             report = annual_import.import_annual_records(
-                session, path.read_bytes(), path.name, date.today(), partial=args.partial,
+                session, path.read_bytes(), path.name, history.clock(), partial=args.partial,
                 lag_days=args.lag_days)
         elif args.kind == "shocks":
             report = history_import.import_shocks(
-                session, path.read_bytes(), path.name, date.today(), partial=args.partial,
+                session, path.read_bytes(), path.name, history.clock(), partial=args.partial,
                 lag_days=args.lag_days)
         else:
             report = annual_import.import_lines(session, path.read_bytes(), path.name,
