@@ -240,11 +240,11 @@ def settle_contract(session: Session, actor: Actor, contract_id: int, today: dat
 # --- imports ------------------------------------------------------------------------------------
 
 def import_households(session: Session, actor: Actor, data: bytes, filename: str, *,
-                      partial: bool = False) -> ImportReport:
+                      partial: bool = False, as_of: date | None = None) -> ImportReport:
     """Import a household file (county-wide); one audit entry for the file with its counts,
     one per household whose bank account it changed. Flushes only."""
     access.require_county(actor, "the household import")
-    report = _import_households(session, data, filename, partial=partial)
+    report = _import_households(session, data, filename, partial=partial, as_of=as_of)
     if not report.written:
         return report
     counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int)}

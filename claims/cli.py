@@ -128,7 +128,7 @@ def _import(args) -> int:
         return 2
     with Session(get_engine()) as session:
         report = changes.import_households(session, SYSTEM, path.read_bytes(), path.name,
-                                           partial=args.partial)
+                                           partial=args.partial, as_of=args.as_of)
         if report.written:
             session.commit()
     print(
@@ -166,6 +166,44 @@ def _import_income_reports(args) -> int:
     _row_errors(report, args)
     if report.written:
         print(f"written: {report.created:,} new reports, {report.unchanged:,} unchanged"
+              f"{f', {report.skipped:,} rows skipped' if report.skipped else ''}")
+    return 0 if not report.errors else 1
+
+
+def _import_history(args) -> int:
+    """Annual household records, yearly monitoring lines or past shocks: a county's own
+    history."""
+    from claims import audit
+    from claims.auth import SYSTEM
+    from policies import annual_import, history
+    from risk import history_import
+
+    path = Path(args.file)
+    if _missing(path):
+        return 2
+    with Session(get_engine()) as session:
+        if args.kind == "annual-records":
+            report = annual_import.import_annual_records(
+                session, path.read_bytes(), path.name, history.clock(), partial=args.partial,
+                lag_days=args.lag_days)
+        elif args.kind == "shocks":
+            report = history_import.import_shocks(
+                session, path.read_bytes(), path.name, history.clock(), partial=args.partial,
+                lag_days=args.lag_days)
+        else:
+            report = annual_import.import_lines(session, path.read_bytes(), path.name,
+                                                partial=args.partial)
+        if report.written:
+            counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int)}
+            audit.record(session, SYSTEM, args.kind.replace("-", "_") + "_import",
+                         path.name[:64], "import", after=counts)
+            session.commit()
+    print(f"{path.name} ({report.encoding}): {report.rows:,} rows")
+    _row_errors(report, args)
+    if report.written:
+        what = {"annual-records": "annual records", "lines": "lines", "shocks": "shocks"}[
+            args.kind]
+        print(f"written: {report.created:,} new {what}, {report.unchanged:,} unchanged"
               f"{f', {report.skipped:,} rows skipped' if report.skipped else ''}")
     return 0 if not report.errors else 1
 
@@ -621,13 +659,36 @@ def build_parser() -> argparse.ArgumentParser:
             ("households", "households with members (CSV/XLSX)",
              "write valid households, skip those with bad rows", _import),
             ("income-reports", "income reports of post-payout monitoring (CSV/XLSX)",
-             "write the valid rows, skip the bad ones", _import_income_reports)):
+             "write the valid rows, skip the bad ones", _import_income_reports),
+            ("annual-records", "several years of annual household records: the year, the "
+             "household size of that year, the income components (CSV/XLSX)",
+             "write the valid rows, skip the bad ones", _import_history),
+            ("lines", "the monitoring line of each region and year (CSV/XLSX)",
+             "write the valid rows, skip the bad ones", _import_history),
+            ("shocks", "past shocks of households: kind, day, day known, burden or the "
+             "trigger amounts (CSV/XLSX)", "write the valid rows, skip the bad ones",
+             _import_history)):
         file_import = imp_sub.add_parser(kind, help=about)
         file_import.add_argument("file")
         file_import.add_argument("--partial", action="store_true", help=partial)
         file_import.add_argument("--report", help="write every bad value to this CSV file")
         file_import.add_argument("--show", type=int, default=50, help="bad values to print")
         file_import.set_defaults(func=func)
+        if kind == "households":
+            file_import.add_argument(
+                "--as-of", type=_date, default=None,
+                help="the day the export describes (YYYY-MM-DD), for a past year's registry: "
+                     "import such exports oldest first")
+        if kind == "annual-records":
+            file_import.add_argument(
+                "--lag-days", type=int, default=90,
+                help="without a recorded date, a year's record counts as known this many "
+                     "days after the year ended (default 90)")
+        if kind == "shocks":
+            file_import.add_argument(
+                "--lag-days", type=int, default=30,
+                help="without a recorded date, a shock counts as known this many days after "
+                     "it happened (default 30)")
     events = imp_sub.add_parser("events", help="a department's event file (CSV/XLSX)")
     events.add_argument("file")
     events.add_argument("--source", required=True,

@@ -82,9 +82,10 @@ def _write_versions(session: OrmSession, _context) -> None:
     pending = session.info.pop(_PENDING, [])
     if not pending:
         return
+    # after a flush every row has its id
     record(session.connection(),
-           members=[o.id for o in pending if isinstance(o, Member)],
-           households=[o.id for o in pending if isinstance(o, Household)])
+           members=[o.id for o in pending if isinstance(o, Member) and o.id is not None],
+           households=[o.id for o in pending if isinstance(o, Household) and o.id is not None])
 
 
 def backfill(connection: sa.Connection, on: date) -> None:

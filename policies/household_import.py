@@ -12,20 +12,25 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from policies import history
 from policies.bulk import insert_columns, lookup, update_columns
 from policies.citizen_id import PROVINCE_CODES, check_characters
+from policies.errors import InvalidInput
 from policies.models import (
     BANK_ACCOUNT,
     HOUSEHOLD_NUMBER,
     PHONE,
     Household,
+    HouseholdVersion,
     Member,
+    MemberVersion,
     Region,
     utcnow,
 )
@@ -322,9 +327,14 @@ def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowErr
 
 
 def import_households(
-    session: Session, data: bytes, filename: str, *, partial: bool = False
+    session: Session, data: bytes, filename: str, *, partial: bool = False,
+    as_of: date | None = None,
 ) -> ImportReport:
-    """Validate a household file and, if it is valid (or ``partial``), write it; flushes only."""
+    """Validate a household file and, if it is valid (or ``partial``), write it; flushes only.
+
+    ``as_of`` is the day the export describes (a past year's registry, 历年数据): what it
+    creates or changes is the registry's history from that day, not from today. Exports
+    go in in the order of their days; one older than what the registry holds is refused."""
     table = read_table(data, filename, ALIASES, REQUIRED)
     report = ImportReport(rows=len(table.frame), encoding=table.encoding,
                           ignored_columns=table.ignored_columns)
@@ -338,6 +348,11 @@ def import_households(
     existing_members = lookup(session, Member.__table__, "id_number", id_numbers,
                                  ("id", *MEMBER_FIELDS))
 
+    if as_of is not None and as_of > history.clock():
+        raise InvalidInput(f"as_of {as_of} is after today ({history.clock()})",
+                           field="as_of", value=str(as_of))
+    if as_of is not None:
+        _check_order(session, as_of, existing_households, existing_members)
     errors.extend(_moved_people(session, out, existing_households, existing_members))
     errors.extend(_second_heads(session, out, existing_households))
 
@@ -353,7 +368,7 @@ def import_households(
         out = out[keep]
 
     present = {f for f, column in SOURCE_COLUMN.items() if column in table.frame}
-    _write(session, out, existing_households, existing_members, report, present)
+    _write(session, out, existing_households, existing_members, report, present, as_of)
     report.written = True
     return report
 
@@ -429,6 +444,13 @@ def _split(columns: dict[str, list], key: str, fields: tuple[str, ...], existing
     return new, changed
 
 
+def _history_changed(columns, key, fields, existing, compared, kept) -> list[int]:
+    """Ids of stored rows whose kept-in-history fields the file changed: a change of a phone
+    number alone is no new version."""
+    return [id_ for _, id_ in _split(columns, key, fields, existing,
+                                     [f for f in compared if f in kept])[1]]
+
+
 def _update(session, table: sa.Table, columns, changed, fields, now=None) -> None:
     if not changed:
         return
@@ -439,7 +461,25 @@ def _update(session, table: sa.Table, columns, changed, fields, now=None) -> Non
     update_columns(session, table, "id", values)
 
 
-def _write(session, out, existing_households, existing_members, report, present) -> None:
+def _check_order(session, as_of: date, existing_households, existing_members) -> None:
+    """Refuse an export of a day before a state the registry already holds of its rows:
+    history is written forward, so a later version would be lost."""
+    for version, key, existing in (
+            (HouseholdVersion, HouseholdVersion.household_id, existing_households),
+            (MemberVersion, MemberVersion.member_id, existing_members)):
+        ids = sorted(v[0] for v in existing.values())
+        for start in range(0, len(ids), 5000):
+            latest = session.execute(sa.select(sa.func.max(version.valid_from)).where(
+                col(key).in_(ids[start:start + 5000]))).scalar()
+            if latest is not None and latest > as_of:
+                raise InvalidInput(
+                    f"the registry already holds these households as of {latest}, after "
+                    f"{as_of}: import the exports in the order of their days", field="as_of",
+                    value=str(as_of))
+
+
+def _write(session, out, existing_households, existing_members, report, present,
+           as_of: date | None = None) -> None:
     now = utcnow()
     household_fields = [f for f in HOUSEHOLD_FIELDS if f in present or f not in SOURCE_COLUMN]
     member_fields = [f for f in MEMBER_FIELDS if f in present or f not in SOURCE_COLUMN]
@@ -471,6 +511,9 @@ def _write(session, out, existing_households, existing_members, report, present)
     ids = {n: v[0] for n, v in existing_households.items()}
     ids.update((n, v[0]) for n, v in
                lookup(session, table, "household_number", created, ("id",)).items())
+    versioned_households = [ids[n] for n in created] + _history_changed(
+        households, "household_number", HOUSEHOLD_FIELDS, existing_households,
+        household_fields, history.HOUSEHOLD_FIELDS)
 
     members = _columns(out[["id_number", "sex", "birth_date", *MEMBER_FIELDS[1:]]])
     members["household_id"] = [ids[n] for n in out["household_number"]]
@@ -483,6 +526,14 @@ def _write(session, out, existing_households, existing_members, report, present)
         rows["status"] = [MemberStatus.active.value] * len(new)
         insert_columns(session, Member.__table__, rows)
     _update(session, Member.__table__, members, changed, member_fields)
+    created_members = lookup(session, Member.__table__, "id_number",
+                             [members["id_number"][i] for i in new], ("id",))
+    # Core writes pass the flush hook by: their versions are written here.
+    history.record(session.connection(),
+                   members=[v[0] for v in created_members.values()] + _history_changed(
+                       members, "id_number", MEMBER_FIELDS, existing_members, member_fields,
+                       history.MEMBER_FIELDS),
+                   households=versioned_households, on=as_of)
     report.members_created = len(new)
     report.members_updated = len(changed)
     report.members_unchanged = len(members["id_number"]) - len(new) - len(changed)

@@ -51,7 +51,7 @@ class IncomeImportReport(FileReport):
     skipped: int = 0
 
 
-def _day(text: str) -> date | str:
+def day_of(text: str) -> date | str:
     """A day written 2026-06-30, 2026/6/30, 20260630 or as Excel saves it; the reason if not."""
     if not text:
         return "is required"
@@ -119,7 +119,7 @@ def _check_row(row: int, cells: pd.Series, households: dict[str, int], today: da
     elif number not in households:
         errors.append(RowError(row, "household_number", number,
                                "no household you may report for has this number"))
-    days = {name: _day(cells[name]) for name in ("period_start", "period_end")}
+    days = {name: day_of(cells[name]) for name in ("period_start", "period_end")}
     for name, found in days.items():
         if isinstance(found, str):
             errors.append(RowError(row, name, cells[name], found))
@@ -139,8 +139,8 @@ def _record(row: int, cells: pd.Series, households: dict[str, int]
         return IncomeRecordCreate(
             household_id=households[cells["household_number"]],
             # _check_row passed, so both days are dates
-            period_start=cast(date, _day(cells["period_start"])),
-            period_end=cast(date, _day(cells["period_end"])),
+            period_start=cast(date, day_of(cells["period_start"])),
+            period_end=cast(date, day_of(cells["period_end"])),
             source=IncomeSource.report, reference=cells.get("reference", ""), **values)
     except ValidationError as error:
         return [RowError(row, str(problem["loc"][0]) if problem["loc"] else "row",
