@@ -58,6 +58,7 @@ SCHOOLING = ("not_in_school", "preschool", "primary", "junior", "senior", "highe
 COMPONENTS = ("wages", "crops", "stock", "pension", "dibao_income", "relief", "payout",
               "costs", "out_of_pocket", "burden")  # a year's, per household
 EPOCH = date(1970, 1, 1)
+DATES = frozenset({"valid_from", "valid_to", "birth_date"})  # written in their stored form
 SEED_NOTE = re.compile(r"seed (\d+)")
 
 
@@ -71,8 +72,10 @@ def _day(d: date) -> int:
     return (d - EPOCH).days
 
 
-def _dates(days: np.ndarray) -> list[date]:
-    return np.asarray(days, dtype="datetime64[D]").astype(object).tolist()
+def _iso(days: np.ndarray) -> list[str]:
+    """Days since 1970 as the stored form of a date ('YYYY-MM-DD', which SQLite keeps and
+    PostgreSQL's COPY reads): the bulk writes skip a Python date per value."""
+    return np.datetime_as_string(np.asarray(days, dtype="datetime64[D]"), unit="D").tolist()
 
 
 @dataclass
@@ -221,9 +224,11 @@ class _Simulation:
         level = np.exp(h["level"] + work["level_offset"])
         out = m["out"] > 0
         earned = np.where(worker & ~out & (m["spell"] <= 0), capacity * m["impair"], 0.0)
-        lost = np.where(worker, capacity - earned, 0.0) * level[hh]
-        cause = np.where(out, m["out_cause"], np.where(m["spell"] > 0, 0, m["impair_cause"]))
-        np.add.at(h["impact"], (hh[lost > 0], cause[lost > 0]), lost[lost > 0])
+        if rec is not None:  # the causes of a year's fall: the card's, not the dynamics'
+            lost = np.where(worker, capacity - earned, 0.0) * level[hh]
+            cause = np.where(out, m["out_cause"], np.where(m["spell"] > 0, 0,
+                                                           m["impair_cause"]))
+            np.add.at(h["impact"], (hh[lost > 0], cause[lost > 0]), lost[lost > 0])
         m["out"] = np.maximum(m["out"] - 1, 0)
         h["wages"] += np.bincount(hh, weights=earned, minlength=n_homes) * level
         farm = p["farm"]
@@ -386,8 +391,8 @@ class _Simulation:
         ledger."""
         h, hh = s.h, s.m["hh"][who]
         np.add.at(h["burden"], hh, amount)
-        np.add.at(h["impact"], (hh, KINDS.index(kind)), amount)
         if rec is not None:
+            np.add.at(h["impact"], (hh, KINDS.index(kind)), amount)
             rec.shock(kind, hh, who, day, known, amount)
 
     def _education(self, s, year, month, start, rng, rec, age, alive, dibao):
@@ -700,20 +705,26 @@ def _capture(score: np.ndarray, fell: np.ndarray, share: float = 0.1) -> float:
 
 def ceiling_of(panel: Panel, params: dict[str, Any], day: date, seed: int,
                draws: int | None = None) -> dict[str, Any]:
-    """The oracle's ROC AUC and top-10% capture on ``day``'s at-risk population, beside
-    those of "last income ÷ line", with the population's size and fall rate."""
+    """The oracle's ROC AUC and top-10% capture on ``day``'s at-risk population (a random
+    sample of it, see simulation.toml [card]), beside those of "last income ÷ line", with
+    the population's size and the sample's fall rate."""
     draws = draws or params["card"]["draws"]
     line = float(params["lines"][str(day.year)])
     population, ratio = at_risk(panel, day, line)
     fell = outcome(panel, day).reindex(range(len(population)))
     chosen = np.flatnonzero(population & fell.notna().to_numpy())
+    households = len(chosen)
+    sample = params["card"]["sample"]
+    if sample and len(chosen) > sample:
+        chosen = np.sort(np.random.default_rng([seed, 18]).choice(chosen, sample,
+                                                                  replace=False))
     y = fell.to_numpy()[chosen].astype(int)
     probability = _oracle(panel, params, day, chosen, seed, draws)
     known = ratio[chosen]
     rule = -np.where(np.isnan(known), np.nanmedian(known), known)
     two = len(set(y)) == 2
     return {
-        "test_day": day.isoformat(), "households": int(len(chosen)),
+        "test_day": day.isoformat(), "households": households, "ranked": int(len(chosen)),
         "fallers": int(y.sum()), "fall_rate": float(y.mean()) if len(y) else 0.0,
         "draws": int(draws),
         "auc": float(roc_auc_score(y, probability)) if two else float("nan"),
@@ -873,12 +884,13 @@ def _write(session: Session, params: dict[str, Any], panel: Panel, homes: pd.Dat
             "member_id": np.where(member >= 0, panel.member_ids[np.maximum(member, 0)],
                                   None).tolist(),
             "kind": shocks["kind"].tolist(),
-            "occurred_on": _dates(shocks["occurred"].to_numpy()),
-            "known_on": _dates(shocks["known"].to_numpy()),
+            "occurred_on": _iso(shocks["occurred"].to_numpy()),
+            "known_on": _iso(shocks["known"].to_numpy()),
             "burden": np.round(shocks["burden"].to_numpy() * 100).astype(np.int64).tolist(),
             "disability_grade": np.where(grade > 0, grade, None).tolist(),
             "source": ["simulated"] * len(shocks),
-            "reference": [""] * len(shocks)}, stored=frozenset({"burden"}))
+            "reference": [""] * len(shocks)},
+            stored=frozenset({"burden", "occurred_on", "known_on"}))
     _write_members(session, panel, people, start)
     _write_households(session, panel, homes, start)
 
@@ -916,10 +928,10 @@ def _write_members(session: Session, panel: Panel, people: pd.DataFrame, start: 
     columns = {
         "member_id": panel.member_ids[which].tolist(),
         "household_id": people["household_id"].to_numpy()[which].tolist(),
-        "valid_from": _dates(versions["day"].to_numpy().astype(int)),
-        "valid_to": [None if pd.isna(d) else d for d in _valid_to(versions)],
+        "valid_from": _iso(versions["day"].to_numpy().astype(int)),
+        "valid_to": _valid_to(versions),
         "relation": people["relation"].to_numpy()[which].tolist(),
-        "birth_date": people["birth_date"].to_numpy()[which].tolist(),
+        "birth_date": np.array(_iso(birth))[which].tolist(),
         "schooling": np.array(SCHOOLING)[versions["schooling"].to_numpy().astype(int)].tolist(),
         "health": np.array(HEALTH)[versions["health"].to_numpy().astype(int)].tolist(),
         "disability_grade": np.where(grade > 0, grade, None).tolist(),
@@ -933,7 +945,7 @@ def _write_members(session: Session, panel: Panel, people: pd.DataFrame, start: 
     session.execute(table.delete().where(table.c.member_id.in_(
         sa.select(Member.__table__.c.id).where(Member.__table__.c.household_id >= int(
             panel.household_ids.min())))))
-    insert_columns(session, table, columns)
+    insert_columns(session, table, columns, stored=DATES)
     current = versions["valid_to"].isna().to_numpy()
     update_columns(session, Member.__table__, "id", {
         "id": [columns["member_id"][i] for i in np.flatnonzero(current)],
@@ -943,8 +955,7 @@ def _write_members(session: Session, panel: Panel, people: pd.DataFrame, start: 
 
 def _valid_to(versions: pd.DataFrame) -> list:
     to = versions["valid_to"].to_numpy()
-    days = np.where(np.isnan(to), 0, to).astype(int)
-    dates = _dates(days)
+    dates = _iso(np.where(np.isnan(to), 0, to).astype(int))
     return [None if np.isnan(t) else d for t, d in zip(to, dates, strict=True)]
 
 
@@ -957,7 +968,7 @@ def _write_households(session: Session, panel: Panel, homes: pd.DataFrame,
     category = np.array(CATEGORIES, dtype=object)[versions["category"].to_numpy().astype(int)]
     columns = {
         "household_id": panel.household_ids[which].tolist(),
-        "valid_from": _dates(versions["day"].to_numpy().astype(int)),
+        "valid_from": _iso(versions["day"].to_numpy().astype(int)),
         "valid_to": _valid_to(versions),
         "village_id": homes["village_id"].to_numpy()[which].tolist(),
         "household_type": homes["household_type"].to_numpy()[which].tolist(),
@@ -968,7 +979,7 @@ def _write_households(session: Session, panel: Panel, homes: pd.DataFrame,
     table = HouseholdVersion.__table__
     session.execute(table.delete().where(table.c.household_id >= int(
         panel.household_ids.min())))
-    insert_columns(session, table, columns)
+    insert_columns(session, table, columns, stored=DATES)
     current = np.flatnonzero(versions["valid_to"].isna().to_numpy())
     update_columns(session, Household.__table__, "id", {
         "id": [columns["household_id"][i] for i in current],
@@ -1050,7 +1061,8 @@ def simulator_card(card: dict[str, Any]) -> str:
         f"## Ceiling on {c['test_day']}",
         f"At-risk population (not below the line by its latest known report, not monitored) "
         f"with a report of the next 12 months: {c['households']:,} households, "
-        f"{c['fallers']:,} fell ({c['fall_rate']:.1%}).", "",
+        f"ranked {c['ranked']:,} of them, of which {c['fallers']:,} fell "
+        f"({c['fall_rate']:.1%}).", "",
         "| ranking | ROC AUC | top-10% capture |", "|---|---|---|",
         f"| oracle: P(fall \\| hidden state), {c['draws']} re-simulations | {c['auc']:.3f} | "
         f"{c['top10_capture']:.1%} |",
