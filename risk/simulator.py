@@ -254,7 +254,7 @@ class _Simulation:
         due = np.minimum(np.maximum(h["out_of_pocket"] - float(insurance["deductible"]), 0)
                          * insurance["ratio"], float(insurance["cap"]))
         h["payout"] = np.maximum(h["payout"], due)
-        for name in ("spell", "follow"):
+        for name in ("spell", "follow", "recent", "unsteady"):
             m[name] = np.maximum(m[name] - 1, 0)
         if month < 12:
             return None
@@ -282,11 +282,13 @@ class _Simulation:
         # Hospitalisation: its bill, months lost, and perhaps a spell of serious illness.
         rate = (ill["base"] + ill["per_year_of_age"] * years) * np.where(
             m["chronic"], ill["chronic_multiplier"], 1.0) * np.where(
-            m["grade"] > 0, ill["disabled_multiplier"], 1.0)
+            m["grade"] > 0, ill["disabled_multiplier"], 1.0) * np.where(
+            m["recent"] > 0, ill["recurrence_multiplier"], 1.0)
         sick_mask = alive & (u[3] < rate / 12)
         sick = np.flatnonzero(sick_mask)
         cost = float(ill["cost_median"]) * np.exp(rng.normal(0, ill["cost_spread"], len(sick)))
         own = cost * (1 - self._paid(rng, len(sick), dibao[sick]))
+        m["recent"][sick] = ill["recurrence_months"]
         working = sick[worker[sick]]
         m["out"][working] = np.maximum(m["out"][working],
                                        rng.uniform(*ill["months_lost"], len(working)))
@@ -330,12 +332,14 @@ class _Simulation:
         dies[accident[rng.random(len(accident)) < acc["death_share"]]] = True
         # Lay-offs of migrant workers: the months run on; the wages lost are the burden.
         layoff = np.flatnonzero(worker & (m["migrant"] > 0) & (m["out"] <= 0) & (
-            u[7] < work["job_loss_rate"] / 12))
+            u[7] < work["job_loss_rate"] / 12 * np.where(
+                m["unsteady"] > 0, work["job_loss_again_multiplier"], 1.0)))
         months = rng.uniform(*work["job_loss_months"], len(layoff))
         wage = m["migrant"][layoff] * work["migrant_wage_months_of_line"] * self.lines[year] \
             / 12 * m["skill"][layoff] * m["impair"][layoff] * np.exp(
             h["level"][m["hh"][layoff]] + work["level_offset"])
         m["out"][layoff] = months
+        m["unsteady"][layoff] = months.astype(int) + work["job_loss_again_months"]
         m["out_cause"][layoff] = KINDS.index("employment")
         lost = burden("employment", {"lost_income": 1, "unemployment_benefit": 0})
         self._charge(s, "employment", layoff, months * wage * float(lost), day[layoff],
@@ -545,6 +549,7 @@ def _start_state(params: dict[str, Any], homes: pd.DataFrame, people: pd.DataFra
         "follow": spell.copy(), "follow_cost": np.where(spell > 0, float(ill["cost_median"]) *
                                                         ill["follow_up_cost_share"], 0.0),
         "out": np.zeros(n_members), "out_cause": np.zeros(n_members, dtype=int),
+        "recent": np.zeros(n_members, dtype=int), "unsteady": np.zeros(n_members, dtype=int),
         "impair": np.ones(n_members), "impair_cause": np.zeros(n_members, dtype=int),
         "skill": skill, "labour": labour, "health": health,
         "migrant": people["migrant_work_months"].to_numpy().astype(float),
