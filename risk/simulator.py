@@ -58,6 +58,7 @@ SCHOOLING = ("not_in_school", "preschool", "primary", "junior", "senior", "highe
 COMPONENTS = ("wages", "crops", "stock", "pension", "dibao_income", "relief", "payout",
               "costs", "out_of_pocket", "burden")  # a year's, per household
 EPOCH = date(1970, 1, 1)
+WRITE_CHUNK = 200_000  # rows a bulk write holds as Python objects
 DATES = frozenset({"valid_from", "valid_to", "birth_date"})  # written in their stored form
 SEED_NOTE = re.compile(r"seed (\d+)")
 
@@ -72,10 +73,10 @@ def _day(d: date) -> int:
     return (d - EPOCH).days
 
 
-def _iso(days: np.ndarray) -> list[str]:
+def _iso(days: np.ndarray) -> np.ndarray:
     """Days since 1970 as the stored form of a date ('YYYY-MM-DD', which SQLite keeps and
     PostgreSQL's COPY reads): the bulk writes skip a Python date per value."""
-    return np.datetime_as_string(np.asarray(days, dtype="datetime64[D]"), unit="D").tolist()
+    return np.datetime_as_string(np.asarray(days, dtype="datetime64[D]"), unit="D")
 
 
 @dataclass
@@ -868,33 +869,31 @@ def _write(session: Session, params: dict[str, Any], panel: Panel, homes: pd.Dat
     per_capita = np.where(net >= 0, (2 * net + sizes) // (2 * sizes),
                           -((-2 * net + sizes) // (2 * sizes)))
     recorded = pd.to_datetime(r["recorded"].to_numpy(), unit="D") + pd.Timedelta(hours=2)
-    n = len(r)
     year = r["year"].to_numpy()
-    insert_columns(session, IncomeRecord.__table__, {
-        "household_id": hid.tolist(), **{k: v.tolist() for k, v in fen.items()},
-        "business_other": [0] * n, "property_income": [0] * n, "transfer_tekun": [0] * n,
-        "transfer_other": [0] * n, "household_size": sizes.tolist(),
-        "net_income": net.tolist(), "per_capita_net_income": per_capita.tolist(),
-        "source": ["survey"] * n, "reference": [f"annual-{y}" for y in year],
-        "period_start": [date(y, 1, 1) for y in year],
-        "period_end": [date(y, 12, 31) for y in year],
-        "recorded_at": [t.replace(tzinfo=UTC) for t in recorded.to_pydatetime()],
-    }, stored=demo.MONEY_COLUMNS)
+    _insert(session, IncomeRecord.__table__, {
+        "household_id": hid, **fen,
+        "business_other": 0, "property_income": 0, "transfer_tekun": 0,
+        "transfer_other": 0, "household_size": sizes,
+        "net_income": net, "per_capita_net_income": per_capita,
+        "source": "survey", "reference": np.char.add("annual-", year.astype(str)),
+        "period_start": np.char.add(year.astype(str), "-01-01"),
+        "period_end": np.char.add(year.astype(str), "-12-31"),
+        "recorded_at": recorded.tz_localize(UTC).to_pydatetime(),
+    }, stored=demo.MONEY_COLUMNS | {"period_start", "period_end"})
     shocks = panel.shocks
     if len(shocks):
         member = shocks["member"].to_numpy()
         grade = shocks["grade"].to_numpy().astype(int)
-        insert_columns(session, Shock.__table__, {
-            "household_id": panel.household_ids[shocks["hh"].to_numpy()].tolist(),
+        _insert(session, Shock.__table__, {
+            "household_id": panel.household_ids[shocks["hh"].to_numpy()],
             "member_id": np.where(member >= 0, panel.member_ids[np.maximum(member, 0)],
-                                  None).tolist(),
-            "kind": shocks["kind"].tolist(),
+                                  None),
+            "kind": shocks["kind"].to_numpy(),
             "occurred_on": _iso(shocks["occurred"].to_numpy()),
             "known_on": _iso(shocks["known"].to_numpy()),
-            "burden": np.round(shocks["burden"].to_numpy() * 100).astype(np.int64).tolist(),
-            "disability_grade": np.where(grade > 0, grade, None).tolist(),
-            "source": ["simulated"] * len(shocks),
-            "reference": [""] * len(shocks)},
+            "burden": np.round(shocks["burden"].to_numpy() * 100).astype(np.int64),
+            "disability_grade": np.where(grade > 0, grade, None),
+            "source": "simulated", "reference": ""},
             stored=frozenset({"burden", "occurred_on", "known_on"}))
     _write_members(session, panel, people, start)
     _write_households(session, panel, homes, start)
@@ -931,37 +930,36 @@ def _write_members(session: Session, panel: Panel, people: pd.DataFrame, start: 
     which = versions["member"].to_numpy().astype(int)
     grade = versions["grade"].to_numpy().astype(int)
     columns = {
-        "member_id": panel.member_ids[which].tolist(),
-        "household_id": people["household_id"].to_numpy()[which].tolist(),
+        "member_id": panel.member_ids[which],
+        "household_id": people["household_id"].to_numpy()[which],
         "valid_from": _iso(versions["day"].to_numpy().astype(int)),
         "valid_to": _valid_to(versions),
-        "relation": people["relation"].to_numpy()[which].tolist(),
-        "birth_date": np.array(_iso(birth))[which].tolist(),
-        "schooling": np.array(SCHOOLING)[versions["schooling"].to_numpy().astype(int)].tolist(),
-        "health": np.array(HEALTH)[versions["health"].to_numpy().astype(int)].tolist(),
-        "disability_grade": np.where(grade > 0, grade, None).tolist(),
-        "labour_skill": np.array(LABOUR)[versions["labour"].to_numpy().astype(int)].tolist(),
-        "migrant_work_months": people["migrant_work_months"].to_numpy()[which].tolist(),
-        "dibao": versions["dibao"].to_numpy().astype(bool).tolist(),
-        "tekun": people["tekun"].to_numpy()[which].tolist(),
-        "status": np.array(STATUS)[versions["status"].to_numpy().astype(int)].tolist(),
+        "relation": people["relation"].to_numpy()[which],
+        "birth_date": _iso(birth)[which],
+        "schooling": np.array(SCHOOLING)[versions["schooling"].to_numpy().astype(int)],
+        "health": np.array(HEALTH)[versions["health"].to_numpy().astype(int)],
+        "disability_grade": np.where(grade > 0, grade, None),
+        "labour_skill": np.array(LABOUR)[versions["labour"].to_numpy().astype(int)],
+        "migrant_work_months": people["migrant_work_months"].to_numpy()[which],
+        "dibao": versions["dibao"].to_numpy().astype(bool),
+        "tekun": people["tekun"].to_numpy()[which],
+        "status": np.array(STATUS)[versions["status"].to_numpy().astype(int)],
     }
     table = MemberVersion.__table__
     session.execute(table.delete().where(table.c.member_id.in_(
         sa.select(Member.__table__.c.id).where(Member.__table__.c.household_id >= int(
             panel.household_ids.min())))))
-    insert_columns(session, table, columns, stored=DATES)
+    _insert(session, table, columns, stored=DATES)
     current = versions["valid_to"].isna().to_numpy()
     update_columns(session, Member.__table__, "id", {
-        "id": [columns["member_id"][i] for i in np.flatnonzero(current)],
-        **{name: [columns[name][i] for i in np.flatnonzero(current)] for name in (
+        "id": columns["member_id"][current].tolist(),
+        **{name: columns[name][current].tolist() for name in (
             "schooling", "health", "disability_grade", "labour_skill", "dibao", "status")}})
 
 
-def _valid_to(versions: pd.DataFrame) -> list:
+def _valid_to(versions: pd.DataFrame) -> np.ndarray:
     to = versions["valid_to"].to_numpy()
-    dates = _iso(np.where(np.isnan(to), 0, to).astype(int))
-    return [None if np.isnan(t) else d for t, d in zip(to, dates, strict=True)]
+    return np.where(np.isnan(to), None, _iso(np.where(np.isnan(to), 0, to).astype(int)))
 
 
 def _write_households(session: Session, panel: Panel, homes: pd.DataFrame,
@@ -972,23 +970,35 @@ def _write_households(session: Session, panel: Panel, homes: pd.DataFrame,
     which = versions["household"].to_numpy().astype(int)
     category = np.array(CATEGORIES, dtype=object)[versions["category"].to_numpy().astype(int)]
     columns = {
-        "household_id": panel.household_ids[which].tolist(),
+        "household_id": panel.household_ids[which],
         "valid_from": _iso(versions["day"].to_numpy().astype(int)),
         "valid_to": _valid_to(versions),
-        "village_id": homes["village_id"].to_numpy()[which].tolist(),
-        "household_type": homes["household_type"].to_numpy()[which].tolist(),
-        "monitoring_category": category.tolist(),
-        "relocated": homes["relocated"].to_numpy()[which].tolist(),
-        "status": homes["status"].to_numpy()[which].tolist(),
+        "village_id": homes["village_id"].to_numpy()[which],
+        "household_type": homes["household_type"].to_numpy()[which],
+        "monitoring_category": category,
+        "relocated": homes["relocated"].to_numpy()[which],
+        "status": homes["status"].to_numpy()[which],
     }
     table = HouseholdVersion.__table__
     session.execute(table.delete().where(table.c.household_id >= int(
         panel.household_ids.min())))
-    insert_columns(session, table, columns, stored=DATES)
-    current = np.flatnonzero(versions["valid_to"].isna().to_numpy())
+    _insert(session, table, columns, stored=DATES)
+    current = versions["valid_to"].isna().to_numpy()
     update_columns(session, Household.__table__, "id", {
-        "id": [columns["household_id"][i] for i in current],
-        "monitoring_category": [columns["monitoring_category"][i] for i in current]})
+        "id": columns["household_id"][current].tolist(),
+        "monitoring_category": columns["monitoring_category"][current].tolist()})
+
+
+def _insert(session: Session, table: sa.Table, columns: dict[str, Any],
+            stored: frozenset[str] = frozenset()) -> None:
+    """Insert columns of equal length (arrays; a plain value is every row's) in slices, so a
+    large county never holds all its rows as Python objects at once."""
+    n = max(len(v) for v in columns.values() if isinstance(v, np.ndarray))
+    for start in range(0, n, WRITE_CHUNK):
+        end = min(start + WRITE_CHUNK, n)
+        insert_columns(session, table, {
+            name: value[start:end].tolist() if isinstance(value, np.ndarray)
+            else [value] * (end - start) for name, value in columns.items()}, stored=stored)
 
 
 # ---------------------------------------------------------------- the card
