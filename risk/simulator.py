@@ -161,7 +161,6 @@ class Panel:
     member_events: pd.DataFrame
     household_events: pd.DataFrame
     snapshots: dict[int, _State]
-    lifted: np.ndarray
     start_category: np.ndarray
 
 
@@ -472,7 +471,6 @@ class _Simulation:
         h["pending_below"] = per_capita < line
         h["pending_ratio"] = per_capita / line
         h["last_size"] = size
-        h["fell"] = fell
         h["per_capita"] = per_capita
         h["net"] = net
         h["missing"] = missing
@@ -502,7 +500,6 @@ class _Simulation:
         end_dibao = leave & h["dibao"][due] & (ratio > t["dibao_end_above"]) & (
             u < t["dibao_end_probability"])
         h["dibao"][due] = (h["dibao"][due] | grant) & ~end_dibao
-        h["identified"][due] += enter
         if rec is None:
             return
         changed = enter | leave
@@ -564,7 +561,7 @@ def _start_state(params: dict[str, Any], homes: pd.DataFrame, people: pd.DataFra
          "crop_noise": np.ones(n), "crop_cut": zeros.copy(),
          "dibao": np.bincount(hh, weights=people["dibao"].to_numpy(), minlength=n) > 0,
          "lifted": (homes["household_type"] == "lifted_out").to_numpy(),
-         "category": np.zeros(n, dtype=int), "identified": np.zeros(n, dtype=int),
+         "category": np.zeros(n, dtype=int),
          "impact": np.zeros((n, len(KINDS))),
          "pending": np.full(n, -1), "pending_fell": np.zeros(n, dtype=bool),
          "pending_below": np.zeros(n, dtype=bool), "pending_ratio": np.ones(n)}
@@ -624,7 +621,7 @@ def run_panel(params: dict[str, Any], homes: pd.DataFrame, people: pd.DataFrame,
         else pd.DataFrame(columns=["member", "day"]),
         household_events=pd.concat(rec.households, ignore_index=True) if rec.households
         else pd.DataFrame(columns=["household", "day", "category"]),
-        snapshots=snapshots, lifted=s.h["lifted"], start_category=start_category)
+        snapshots=snapshots, start_category=start_category)
 
 
 def _causes(impact: np.ndarray, size: np.ndarray, line: float, params) -> np.ndarray:
