@@ -457,6 +457,9 @@ def _import_events(args) -> int:
 def _simulate(args) -> int:
     from risk import simulator
 
+    if args.households < 1:
+        print("--households: must be at least 1", file=sys.stderr)
+        return 2
     with Session(get_engine()) as session:
         started = time.perf_counter()
         summary = simulator.simulate_county(session, households=args.households,
@@ -467,6 +470,8 @@ def _simulate(args) -> int:
     print(f"simulated {summary.households:,} households ({summary.members:,} people), "
           f"ledger {summary.years[0]}-{summary.years[-1]} in "
           f"{time.perf_counter() - started:.1f} s; under the line: {shares}")
+    print()
+    print(simulator.simulator_card(summary.card), end="")
     return 0
 
 
@@ -695,8 +700,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the department: its name or organisation code")
     events.set_defaults(func=_import_events)
 
-    simulate = sub.add_parser("simulate", help="the demo county with a simulated panel of "
-                              "incomes and shocks, to train the risk model on")
+    simulate = sub.add_parser("simulate", help="the demo county with a simulated history "
+                              "(registry changes, shocks, income reports) to train the risk "
+                              "model on; prints the simulator card")
     simulate.add_argument("--households", type=int, default=15_000)
     simulate.add_argument("--seed", type=int, default=20171106)
     simulate.set_defaults(func=_simulate)
