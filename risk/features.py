@@ -162,10 +162,10 @@ def _years_before(day: date, years: int) -> date:
 def _households_query(as_of: date) -> sa.Select:
     """The households active on D as they stood then; ever monitored up to D."""
     v = HouseholdVersion.__table__
-    ever = (sa.select(sa.literal(1)).select_from(v.alias("earlier"))
-            .where(sa.literal_column("earlier.household_id") == v.c.household_id,
-                   sa.literal_column("earlier.valid_from") <= as_of,
-                   sa.literal_column("earlier.monitoring_category").is_not(None)))
+    earlier = v.alias("earlier")
+    ever = sa.select(sa.literal(1)).where(
+        earlier.c.household_id == v.c.household_id, earlier.c.valid_from <= as_of,
+        earlier.c.monitoring_category.is_not(None))
     return sa.select(
         v.c.household_id.label("id"), v.c.village_id, v.c.household_type,
         v.c.monitoring_category, v.c.relocated,

@@ -34,7 +34,7 @@ def frame(rows: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     data["income_missing"] = 0.0
     for name in CATEGORICAL:
         data[name] = rng.choice(["lifted_out", "ordinary"], rows)
-    logit = -2.5 - 3.0 * (data["income_ratio"] - 1.5) + 4.0 * data["burden_ratio_365d"]
+    logit = -1.0 - 4.0 * (data["income_ratio"] - 1.5) + 4.0 * data["burden_ratio_365d"]
     fell = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
     return data[FEATURES], fell.to_numpy()
 
