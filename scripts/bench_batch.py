@@ -91,6 +91,7 @@ def seed_shocks(url: str, seed: int = 0) -> None:
     year's reports recorded by 20 January of the next, so the run's event windows and
     income reads are not empty (kept; done once per database)."""
     from datetime import UTC, datetime
+    from decimal import Decimal
 
     import numpy as np
     import sqlalchemy as sa
@@ -116,7 +117,7 @@ def seed_shocks(url: str, seed: int = 0) -> None:
             "occurred_on": occurred,
             "known_on": [d + timedelta(days=int(k)) for d, k in zip(
                 occurred, rng.integers(0, 20, len(hit)), strict=True)],
-            "burden": [round(float(b), 2) for b in rng.exponential(8000, len(hit))],
+            "burden": [Decimal(f"{b:.2f}") for b in rng.exponential(8000, len(hit))],
             "source": ["simulated"] * len(hit),
             "reference": [""] * len(hit)})
         records = IncomeRecord.__table__

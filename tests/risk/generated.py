@@ -13,6 +13,9 @@ import pandas as pd
 from risk import model
 from risk.features import CATEGORICAL, FEATURES, NUMERIC
 
+LEADING = ("income_last", "income_ratio", "burden_ratio_365d", "illness_burden_365d",
+           "burden_365d")
+
 
 def frame(rows: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """Generated households and whether each fell: the further below 1.5 × the line and the
@@ -56,9 +59,8 @@ def train_and_save(directory: Path, seed: int = 0) -> model.TrainedModel:
         "evaluation": {name: {kind: found for kind in ("model", "scorecard", "rule")}
                        for name in ("all", "unseen")},
         "calibration": model.calibration_table(fell, probability),
-        "importance_order": ["burden_ratio_365d", "income_ratio", "illness_burden_365d",
-                             *[f for f in FEATURES if f not in (
-                                 "burden_ratio_365d", "income_ratio", "illness_burden_365d")]],
+        # the features the label was generated from first: the order factors() tries them in
+        "importance_order": [*LEADING, *[f for f in FEATURES if f not in LEADING]],
         "reference": model.reference_profile(x, probability),
         "versions": model.versions(),
         "seed": seed,
