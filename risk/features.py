@@ -160,17 +160,23 @@ def _years_before(day: date, years: int) -> date:
 
 
 def _households_query(as_of: date) -> sa.Select:
-    """The households active on D as they stood then; ever monitored up to D."""
+    """The households active on D as they stood then, and whether a version up to D had a
+    monitoring category: one pass over each household's versions."""
     v = HouseholdVersion.__table__
-    earlier = v.alias("earlier")
-    ever = sa.select(sa.literal(1)).where(
-        earlier.c.household_id == v.c.household_id, earlier.c.valid_from <= as_of,
-        earlier.c.monitoring_category.is_not(None))
+    now = valid_on(v, as_of)
+
+    def on_day(column: sa.ColumnElement) -> sa.ColumnElement:
+        return sa.func.max(sa.case((now, column)))
+
     return sa.select(
-        v.c.household_id.label("id"), v.c.village_id, v.c.household_type,
-        v.c.monitoring_category, v.c.relocated,
-        sa.case((sa.exists(ever), 1), else_=0).label("was_monitored"),
-    ).where(valid_on(v, as_of), v.c.status == "active")
+        v.c.household_id.label("id"), on_day(v.c.village_id).label("village_id"),
+        on_day(v.c.household_type).label("household_type"),
+        on_day(v.c.monitoring_category).label("monitoring_category"),
+        on_day(sa.case((v.c.relocated, 1), else_=0)).label("relocated"),
+        sa.func.max(sa.case((v.c.monitoring_category.is_not(None), 1), else_=0))
+        .label("was_monitored"),
+    ).where(v.c.valid_from <= as_of).group_by(v.c.household_id).having(
+        sa.func.max(sa.case((sa.and_(now, v.c.status == "active"), 1), else_=0)) == 1)
 
 
 def _members_query(as_of: date) -> sa.Select:
@@ -249,8 +255,16 @@ def annual(t: sa.Table, year: int) -> sa.ColumnElement:
 
 
 def income_years(as_of: date) -> list[int]:
-    """The calendar years whose annual reports the features of D may read, latest first."""
-    return [as_of.year - k for k in range(1, YEARS_BACK + 2)]
+    """The calendar years whose annual reports the features of D read, latest first."""
+    return [as_of.year - k for k in range(1, YEARS_BACK + 1)]
+
+
+def _latest_years(as_of: date) -> list[int]:
+    """The years a household's latest report known on D may be of: the last year, and the
+    one before while D is within :data:`INCOME_FRESH_DAYS` of its end."""
+    years = income_years(as_of)
+    fresh = (as_of - date(years[1], 12, 31)).days <= INCOME_FRESH_DAYS
+    return years[:2] if fresh else years[:1]
 
 
 def _incomes_query(as_of: date, household_ids: list[int] | None,
@@ -270,7 +284,7 @@ def _incomes_query(as_of: date, household_ids: list[int] | None,
     ).group_by(t.c.household_id, t.c.period_start)
     columns = [sa.func.max(sa.case((annual(t, year), t.c.per_capita_net_income)))
                .label(str(year)) for year in years]
-    for year in years[:2]:
+    for year in _latest_years(as_of):
         for name, value in _components(t).items():
             columns.append(sa.func.max(sa.case((annual(t, year), value)))
                            .label(f"{name}_{year}"))
@@ -411,10 +425,9 @@ def _income_features(frame: pd.DataFrame, ledger: pd.DataFrame, as_of: date,
     """The income features from the annual reports known on D (in place). The latest report
     is the one of the last year, or of the year before while D is within
     :data:`INCOME_FRESH_DAYS` of that year's end; with neither, the income is missing."""
-    years = income_years(as_of)
+    years, latest = income_years(as_of), _latest_years(as_of)
     per_capita = ledger[[str(y) for y in years]].set_axis(years, axis=1)
-    previous_fresh = (as_of - date(years[1], 12, 31)).days <= INCOME_FRESH_DAYS
-    use_previous = per_capita[years[0]].isna() & previous_fresh
+    use_previous = per_capita[years[0]].isna() & (len(latest) == 2)
     last_year = pd.Series(np.where(per_capita[years[0]].notna(), years[0],
                                    np.where(use_previous & per_capita[years[1]].notna(),
                                             years[1], 0)), index=frame.index)
@@ -423,7 +436,7 @@ def _income_features(frame: pd.DataFrame, ledger: pd.DataFrame, as_of: date,
     def of_last(name: str, offset: int = 0) -> pd.Series:
         """A column of each household's latest year (or the one ``offset`` before it)."""
         out = pd.Series(np.nan, index=frame.index)
-        for year in years[:2]:
+        for year in latest:
             source = (per_capita[year - offset] if name == "income"
                       else ledger[f"{name}_{year}"])
             out = out.where(last_year != year, source)
@@ -434,11 +447,10 @@ def _income_features(frame: pd.DataFrame, ledger: pd.DataFrame, as_of: date,
     frame["income_ratio"] = last / frame["line"]
     previous = of_last("income", 1)
     frame["income_trend"] = (last - previous) / previous.abs().clip(lower=1000)
-    recent = per_capita[years[:YEARS_BACK]]
-    frame["income_volatility"] = np.log(recent.clip(lower=500)).std(axis=1)
-    past_lines = pd.DataFrame({y: frame["village_id"].map(lines[y]) for y in years[:YEARS_BACK]},
+    frame["income_volatility"] = np.log(per_capita.clip(lower=500)).std(axis=1)
+    past_lines = pd.DataFrame({y: frame["village_id"].map(lines[y]) for y in years},
                               index=frame.index)
-    frame["lowest_ratio"] = (recent / past_lines).min(axis=1)
+    frame["lowest_ratio"] = (per_capita / past_lines).min(axis=1)
     farm = of_last("farm").clip(lower=0)
     wages, transfers = of_last("wages"), of_last("transfers")
     gross = (wages + farm + transfers + of_last("property_income")).clip(lower=1)
