@@ -553,8 +553,7 @@ def _score(args) -> int:
                 engine, model_dir=model_dir,
                 threshold=args.threshold or settings.risk_threshold,
                 rise=args.rise or settings.risk_rise, timezone=settings.timezone,
-                night=args.night,
-                as_of_year=args.as_of_year, chunk=args.chunk or settings.score_chunk,
+                night=args.night, chunk=args.chunk or settings.score_chunk,
                 keep_runs=settings.keep_score_runs, progress=progress,
                 score_ranges=score_ranges)
     finally:
@@ -733,10 +732,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rise", type=_share,
                        help="warn at a rise this large (default FANGPIN_RISK_RISE)")
     score.add_argument("--night", type=_date,
-                       help="the night the run belongs to (default: today in FANGPIN_TIMEZONE)")
-    score.add_argument("--as-of-year", type=int,
-                       help="score as of 1 January of this year (default: the year after "
-                            "the latest income survey)")
+                       help="the night the run belongs to and its features are as of "
+                            "(default: today in FANGPIN_TIMEZONE)")
     score.add_argument("--chunk", type=_chunk, help="households a chunk (default "
                                                     "FANGPIN_SCORE_CHUNK, 50000)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -812,6 +809,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        from claims import nightly
+
+        nightly.use_county_clock(get_settings().timezone)
         return args.func(args)
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

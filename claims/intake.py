@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
@@ -40,12 +42,15 @@ from claims.models import (
     TriggerEvent,
     utcnow,
 )
+from claims.settings import get_settings
 from policies import benefits, bulk, calculator, registry
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
 from policies.terms import BUILTIN_EVENT_TYPES
 from policies.types import STORED
 from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
+from risk.models import Shock
+from risk.shocks import burden as shock_burden
 
 MAX_BATCH = 10_000
 STORE_CHUNK = 1000  # events stored per statement and, with between_chunks, per transaction
@@ -326,6 +331,41 @@ def _evaluate(session: Session, events: list[TriggerEvent]) -> None:
         for (household_id, _), new in years.items():
             contract = session.get(PolicyContract, new[0].contract_id)
             _assess(session, cache.households[household_id], contract, new, cache)
+    record_shocks(session, events)
+
+
+def record_shocks(session: Session, events: list[TriggerEvent]) -> None:
+    """One row of the risk model's shock ledger (风险事件台账) per event matched to a
+    household, in bulk, exactly once: an event already in the ledger (a replay, a
+    re-evaluation) and a loss already reported (same_loss) add none. Known on the county's
+    date the event was received; flushes."""
+    matched = [e for e in events if e.household_id is not None
+               and e.status != EventStatus.same_loss]
+    if not matched:
+        return
+    shocks = Shock.__table__
+    session.flush()
+    recorded = set(session.execute(sa.select(shocks.c.reference).where(
+        shocks.c.source == "event",
+        shocks.c.reference.in_([str(e.id) for e in matched]))).scalars())
+    new = [e for e in matched if str(e.id) not in recorded]
+    zone = ZoneInfo(get_settings().timezone)
+    bulk.insert_columns(session, shocks, {
+        "household_id": [e.household_id for e in new],
+        "member_id": [e.member_id for e in new],
+        "kind": [e.type for e in new],
+        "occurred_on": [e.event_date for e in new],
+        "known_on": [e.received_at.astimezone(zone).date() for e in new],
+        "burden": [shock_burden(e.type, e.payload.get("amounts", {})) for e in new],
+        "disability_grade": [_grade(e) for e in new],
+        "source": ["event"] * len(new),
+        "reference": [str(e.id) for e in new],
+    })
+
+
+def _grade(event: TriggerEvent) -> int | None:
+    grade = str(event.payload.get("details", {}).get("grade", ""))
+    return int(grade) if event.type == "disability" and grade in {"1", "2", "3", "4"} else None
 
 
 def _claim_number(session: Session, claim_id: int | None) -> str | None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,10 +29,10 @@ from sqlmodel import Session, select
 
 from claims.db import run_lock
 from claims.models import EarlyWarning
+from policies import history
 from policies.bulk import insert_columns, read_frame
 from policies.errors import DomainError
-from policies.models import Household, IncomeRecord, utcnow
-from policies.vocab import IncomeSource
+from policies.models import Household, utcnow
 from risk import features, model, scoring
 from risk.models import HouseholdScore, RunStatus, ScoreRun
 
@@ -76,16 +77,10 @@ def county_night(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
 
 
-def as_of_year_for(session: Session, night: date) -> int:
-    """Scores use the latest year of the income ledger with a whole year's record: features
-    as of 1 January of the year after it (at most the night's year)."""
-    t = IncomeRecord.__table__
-    latest = session.execute(sa.select(sa.func.max(t.c.period_start)).where(
-        t.c.source != IncomeSource.payout.value,
-        sa.extract("month", t.c.period_start) == 1, sa.extract("day", t.c.period_start) == 1,
-        sa.extract("month", t.c.period_end) == 12, sa.extract("day", t.c.period_end) == 31,
-    )).scalar()
-    return night.year if latest is None else min(night.year, latest.year + 1)
+def use_county_clock(timezone: str) -> None:
+    """Registry changes take effect on the county's date (policies.history), not the
+    server's: set at the application's start and by the command line."""
+    history.clock = partial(county_night, timezone)
 
 
 def current_run(session: Session, model_version: str | None = None) -> ScoreRun | None:
@@ -98,13 +93,14 @@ def current_run(session: Session, model_version: str | None = None) -> ScoreRun 
 
 def score_households(
     engine: Engine, *, model_dir: Path, threshold: float, rise: float, timezone: str,
-    night: date | None = None, as_of_year: int | None = None, chunk: int = 50_000,
+    night: date | None = None, chunk: int = 50_000,
     keep_runs: int = 7, started_by: str = "command",
     progress: Callable[[int, int], None] | None = None,
     score_ranges: ScoreRanges | None = None,
 ) -> RunResult:
-    """Score every active household now, unless tonight's run with this model completed
-    already (then nothing changes). ``progress(done, total)`` follows the chunks.
+    """Score every household active on the night, with its features as of the night,
+    unless tonight's run with this model completed already (then nothing changes).
+    ``progress(done, total)`` follows the chunks.
     ``score_ranges`` scores the ranges elsewhere (claims.distributed: on Dask workers) and
     yields their results in any order; by default this process scores them one by one."""
     trained = saved_model(model_dir)
@@ -122,11 +118,10 @@ def score_households(
             if done is not None:
                 session.commit()
                 return RunResult(done, "already")
-            year = as_of_year or as_of_year_for(session, night)
             # A rise is measured against the same model: a new model's scores differ from
             # the old one's without anything having happened to the household.
             previous = current_run(session, version)
-            run = ScoreRun(night=night, model_version=version, as_of_year=year,
+            run = ScoreRun(night=night, model_version=version, as_of_year=night.year,
                            started_by=started_by, threshold=threshold, rise=rise)
             session.add(run)
             session.commit()
@@ -148,11 +143,13 @@ def score_households(
 
 @dataclass
 class RangeScores:
-    """What scoring a range of households gives its run: the scores, the warnings to raise
-    (with their factors) and the drift counts; ``peak_mb`` is the peak memory of the process
-    that scored it (a distributed engine's worker)."""
+    """What scoring a range of households gives its run: the scores with each household's
+    population, the warnings to raise (with their factors) and the drift counts;
+    ``peak_mb`` is the peak memory of the process that scored it (a distributed engine's
+    worker)."""
 
     scores: pd.Series
+    populations: pd.Series
     warnings: pd.DataFrame
     tally: model.DriftTally
     peak_mb: float | None = None
@@ -162,25 +159,27 @@ ScoreRanges = Callable[[list[tuple[int, int]], dict[str, Any]], Iterator[RangeSc
 
 
 def score_range(session: Session, trained: model.TrainedModel, *, id_range: tuple[int, int],
-                as_of_year: int, lines: dict, previous_run: int | None, threshold: float,
+                as_of: date, lines: dict, previous_run: int | None, threshold: float,
                 rise: float) -> RangeScores:
-    """Score the active households of an id range: read their features, previous scores and
-    open warnings, and apply the pure :func:`risk.scoring.score_chunk`. Reads only."""
-    frame = features.build(session, as_of_year, id_range=id_range, lines=lines)
+    """Score the households of an id range active on ``as_of``: read their features as of
+    that day, previous scores and open warnings, and apply the pure
+    :func:`risk.scoring.score_chunk`. Reads only."""
+    frame = features.build(session, as_of, id_range=id_range, lines=lines)
     done = scoring.score_chunk(
         trained, frame, _previous_scores(session, previous_run, id_range),
         _open_warnings(session, id_range), threshold=threshold, rise=rise)
     tally = model.DriftTally(trained)
     tally.add(frame, done.scores.to_numpy())
-    return RangeScores(done.scores, done.warnings, tally)
+    return RangeScores(done.scores, done.populations, done.warnings, tally)
 
 
 def household_ranges(session: Session, chunk: int) -> list[tuple[int, int]]:
-    """Id ranges of ``chunk`` active households each, from one pass over the ids (a
-    server-side cursor on PostgreSQL, so a province's ids are never all in memory)."""
+    """Id ranges of ``chunk`` households each, from one pass over the ids (a server-side
+    cursor on PostgreSQL, so a province's ids are never all in memory). Every household
+    counts: which were active is the night's registry's say (risk.features.build)."""
     homes = Household.__table__
     result = session.connection().execute(
-        sa.select(homes.c.id).where(homes.c.status == "active").order_by(homes.c.id)
+        sa.select(homes.c.id).order_by(homes.c.id)
         .execution_options(stream_results=True))
     ranges, after = [], 0
     for part in result.partitions(chunk):
@@ -194,14 +193,14 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
            progress: Callable[[int, int], None] | None,
            score_ranges: ScoreRanges | None) -> RunResult:
     started = time.perf_counter()
-    run_id, as_of_year, threshold, rise = run.id, run.as_of_year, run.threshold, run.rise
+    run_id, night, threshold, rise = run.id, run.night, run.threshold, run.rise
     open_scores(session, run_id)
     ranges = household_ranges(session, chunk)
     total = session.execute(sa.select(sa.func.count()).select_from(Household.__table__).where(
         Household.__table__.c.status == "active")).scalar()
-    lines = features.feature_lines(session, as_of_year)
-    note = _line_note(session, as_of_year, lines[as_of_year])
-    context = {"as_of_year": as_of_year, "lines": lines, "previous_run": previous_run,
+    lines = features.feature_lines(session, night)
+    note = _line_note(session, night.year, lines[night.year])
+    context = {"as_of": night, "lines": lines, "previous_run": previous_run,
                "threshold": threshold, "rise": rise}
     if score_ranges is None:
         results = (score_range(session, trained, id_range=id_range, **context)
@@ -216,7 +215,8 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
         scores = done.scores
         insert_columns(session, scores_table, {
             "run_id": [run_id] * len(scores), "household_id": scores.index.tolist(),
-            "score": scores.to_numpy().tolist()})
+            "score": scores.to_numpy().tolist(),
+            "population": done.populations.reindex(scores.index).tolist()})
         _raise_warnings(session, run_id, threshold, done.warnings)
         raised += len(done.warnings)
         scored += len(scores)

@@ -40,7 +40,7 @@ TRUSTED_TYPES = [
 # The ten indicators of the scorecard baseline (a logistic regression, as published
 # return-to-poverty scorecards are).
 SCORECARD = ["income_ratio", "income_trend", "workers", "dependants_share", "disabled",
-             "chronic", "serious_illness", "out_of_pocket", "dibao", "income_volatility"]
+             "chronic", "serious_illness", "out_of_pocket_last", "dibao", "income_volatility"]
 RULE_MULTIPLE = 1.1  # the rule baseline: income below 1.1 × the line
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from risk.features import population
 from risk.model import TrainedModel, factors
 
 HIGH, RISE = "risk_high", "risk_rise"
@@ -40,18 +41,23 @@ def warning_text(trigger: str, score: float, previous: float | None, threshold: 
 @dataclass
 class ChunkScores:
     scores: pd.Series        # every household of the chunk
+    populations: pd.Series   # at_risk, below_line or monitored (risk.features.population)
     warnings: pd.DataFrame   # the new warnings: score, previous_score, trigger, factors
 
 
 def score_chunk(model: TrainedModel, frame: pd.DataFrame, previous: pd.Series,
                 open_warnings: pd.Index, *, threshold: float, rise: float) -> ChunkScores:
     """Score a chunk of households and say which to warn about, with the factors of each
-    (pure: a chunk here, a partition of a distributed engine later). Households in
-    ``open_warnings`` already have an open risk warning and get no second one."""
+    (pure: a chunk here, a partition of a distributed engine later). Only the at-risk
+    population is warned about: the caseload (below the line, or monitored) is the office's
+    already, scored for information. Households in ``open_warnings`` already have an open
+    risk warning and get no second one."""
     matrix = model.matrix(frame)
     scores = pd.Series(model.probability_of(matrix), index=frame.index, name="score")
-    warned = warnings_for(scores, previous, threshold=threshold, rise=rise)
+    populations = population(frame)
+    at_risk = scores[populations == "at_risk"]
+    warned = warnings_for(at_risk, previous, threshold=threshold, rise=rise)
     warned = warned[~warned.index.isin(open_warnings)]
     positions = frame.index.get_indexer(warned.index)
     warned["factors"] = factors(model, frame.iloc[positions], matrix=matrix[positions])
-    return ChunkScores(scores, warned)
+    return ChunkScores(scores, populations, warned)

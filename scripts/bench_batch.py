@@ -26,7 +26,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +79,52 @@ def build_county(url: str, households: int, first_year: int) -> None:
         simulator.simulate_county(session, households=households, params=params)
         session.commit()
     engine.dispose()
+    seed_shocks(url)
+
+
+NIGHT = date(2026, 12, 1)  # the benchmark's first night; the second is the day after
+SHOCK_SHARE = 0.15  # households with a shock in the year before the night
+
+
+def seed_shocks(url: str, seed: int = 0) -> None:
+    """Shocks through the year before the night for a share of the households, and each
+    year's reports recorded by 20 January of the next, so the run's event windows and
+    income reads are not empty (kept; done once per database)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    import numpy as np
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from claims.db import make_engine
+    from policies.bulk import insert_columns
+    from policies.models import IncomeRecord
+    from risk.features import SHOCK_KINDS
+    from risk.models import Shock
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        if session.execute(sa.select(sa.func.count()).select_from(Shock.__table__)).scalar():
+            return
+        ids = np.asarray(session.execute(sa.text("SELECT id FROM household")).scalars().all())
+        rng = np.random.default_rng(seed)
+        hit = ids[rng.random(len(ids)) < SHOCK_SHARE]
+        occurred = [NIGHT - timedelta(days=int(d)) for d in rng.integers(0, 365, len(hit))]
+        insert_columns(session, Shock.__table__, {
+            "household_id": hit.tolist(),
+            "kind": rng.choice(list(SHOCK_KINDS), len(hit)).tolist(),
+            "occurred_on": occurred,
+            "known_on": [d + timedelta(days=int(k)) for d, k in zip(
+                occurred, rng.integers(0, 20, len(hit)), strict=True)],
+            "burden": [Decimal(f"{b:.2f}") for b in rng.exponential(8000, len(hit))],
+            "source": ["simulated"] * len(hit),
+            "reference": [""] * len(hit)})
+        records = IncomeRecord.__table__
+        session.execute(records.update().values(
+            recorded_at=datetime(NIGHT.year, 1, 20, tzinfo=UTC)))
+        session.commit()
+    engine.dispose()
 
 
 def ensure_model() -> Path:
@@ -124,8 +170,9 @@ def reset(url: str) -> None:
 
 # --- measured in child processes ----------------------------------------------------------------
 
-def floor(url: str, model_dir: str, as_of_year: int) -> dict:
-    """Raw driver reads of the run's statements, predict_proba on a ready array, the driver's
+def floor(url: str, model_dir: str, night: str) -> dict:
+    """Raw driver reads of the run's statements (the registry as of the night, the reports,
+    the payouts and the shock windows), predict_proba on a ready array, the driver's
     executemany of the scores; chunk by chunk, committed each chunk."""
     import numpy as np
     import sqlalchemy as sa
@@ -137,11 +184,12 @@ def floor(url: str, model_dir: str, as_of_year: int) -> dict:
     from risk.models import ScoreRun
 
     trained = model.load(Path(model_dir))
+    as_of = date.fromisoformat(night)
     engine = make_engine(url)
     with Session(engine) as session:
-        sample = features.build(session, as_of_year, id_range=(1, 2000))
+        sample = features.build(session, as_of, id_range=(1, 2000))
         inputs = trained.matrix(sample)  # the ready array, reused for every chunk
-        run = ScoreRun(night=date(2000, 1, 1), model_version="floor", as_of_year=as_of_year,
+        run = ScoreRun(night=date(2000, 1, 1), model_version="floor", as_of_year=as_of.year,
                        started_by="floor", threshold=0.5, rise=0.25)
         session.add(run)
         session.commit()
@@ -156,7 +204,7 @@ def floor(url: str, model_dir: str, as_of_year: int) -> dict:
         started = time.perf_counter()
         for start in range(0, len(ids), CHUNK):
             part = ids[start:start + CHUNK]
-            for query in features.queries(as_of_year, id_range=(part[0], part[-1])).values():
+            for query in features.queries(as_of, id_range=(part[0], part[-1])).values():
                 session.connection().execute(query).cursor.fetchall()  # the driver's rows
             cursor = session.connection().connection.dbapi_connection.cursor()
             array = np.resize(inputs, (len(part), inputs.shape[1]))
@@ -209,7 +257,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        found = floor(rest[0], rest[1], int(rest[2])) if kind == "floor" else \
+        found = floor(rest[0], rest[1], rest[2]) if kind == "floor" else \
             run(rest[0], rest[1], rest[2])
         found["peak_mb"] = peak_rss_mb()
         print(json.dumps(found))
@@ -217,16 +265,16 @@ def main() -> None:
 
     BENCH.mkdir(parents=True, exist_ok=True)
     model_dir = str(ensure_model())
-    as_of_year = 2026  # the simulated ledger ends in 2025
     print(f"engine {args.engine}, {os.cpu_count()} cores, chunks of {CHUNK:,} households")
     results = []
     for households in args.households:
         url = county_url(args.engine, households)
         build_county(url, households, first_year=2022)
+        seed_shocks(url)
         reset(url)
-        base = child("floor", url, model_dir, str(as_of_year))
-        first = child("run", url, model_dir, "2026-12-01")
-        second = child("run", url, model_dir, "2026-12-02")
+        base = child("floor", url, model_dir, NIGHT.isoformat())
+        first = child("run", url, model_dir, NIGHT.isoformat())
+        second = child("run", url, model_dir, (NIGHT + timedelta(days=1)).isoformat())
         reset(url)
         print(f"{households:>10,} households: floor {base['seconds']:.1f} s "
               f"({base['peak_mb']:.0f} MB); first night {first['seconds']:.1f} s "

@@ -37,7 +37,7 @@ import bench_batch  # noqa: E402  (the floor, the model, the reset and the child
 
 POSTGRES_URL = bench_batch.POSTGRES_URL
 CHUNK = bench_batch.CHUNK
-YEAR = 2026  # the demo's surveys are of 2024 and 2025; the run scores as of 1 January 2026
+YEAR = 2026  # the demo's surveys are of 2024 and 2025; the runs score as of nights of 2026
 
 
 def county_url(households: int) -> str:
@@ -112,7 +112,7 @@ def main() -> None:
     if args.child:
         kind, *rest = args.child
         if kind == "floor":
-            found = bench_batch.floor(rest[0], rest[1], int(rest[2]))
+            found = bench_batch.floor(rest[0], rest[1], rest[2])
         else:
             found = run(rest[0], rest[1], rest[2], kind, int(rest[3]))
         found["peak_mb"] = bench_batch.peak_rss_mb()
@@ -127,8 +127,9 @@ def main() -> None:
     for households in args.households:
         url = county_url(households)
         build_county(url, households)
+        bench_batch.seed_shocks(url)
         bench_batch.reset(url)
-        base = child("floor", url, model_dir, str(YEAR))
+        base = child("floor", url, model_dir, bench_batch.NIGHT.isoformat())
         alone = child("process", url, model_dir, "2026-12-01", str(args.workers))
         bench_batch.reset(url)
         spread = child("dask", url, model_dir, "2026-12-01", str(args.workers))

@@ -126,10 +126,10 @@ def _factors(session, run: ScoreRun, household_id: int) -> tuple[list | None, st
         return None, (f"the score came from model {run.model_version}, no longer the saved "
                       "one; the next run explains it")
     household = session.get(Household, household_id)
-    frame = features.build(session, run.as_of_year, [household_id],
-                           lines=features.feature_lines(session, run.as_of_year,
+    frame = features.build(session, run.night, [household_id],
+                           lines=features.feature_lines(session, run.night,
                                                         [household.village_id]))
     if frame.empty:
         return None, "the household is no longer active"
-    return model.factors(trained, frame)[0], ("explained with the registry and ledger as they "
-                                              "are now")
+    return model.factors(trained, frame)[0], ("explained with what was known on the run's "
+                                              "night")

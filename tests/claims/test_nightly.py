@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +24,12 @@ from claims.migrate import upgrade
 from claims.models import EarlyWarning
 from claims.people import create_user
 from claims.settings import get_settings
-from policies.models import Household
-from risk import model, scoring, simulator, training
+from policies import history
+from policies.models import Household, IncomeRecord
+from risk import model, scoring, simulator
 from risk.models import HouseholdScore, MonitoringRun, ScoreRun
 from tests.conftest import database_url
+from tests.risk import generated
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUSEHOLDS = 1500
@@ -36,16 +38,10 @@ NIGHT = date(2026, 12, 1)
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
-    """A model trained once on a simulated county of its own."""
-    directory = tmp_path_factory.mktemp("model")
-    url = f"sqlite:///{directory}/train.db"
-    upgrade(url)
-    with Session(make_engine(url)) as session:
-        simulator.simulate_county(session, households=3000, seed=3)
-        session.commit()
-        training.train_and_save(session, directory / "model", train_years=[2022, 2023, 2024],
-                                test_year=2025)
-    return directory / "model"
+    """A real model, trained once on a generated frame of the features."""
+    directory = tmp_path_factory.mktemp("model") / "model"
+    generated.train_and_save(directory)
+    return directory
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -55,6 +51,10 @@ def county_db(request, tmp_path_factory):
         engine = make_engine(url, pool_size=5)
         with Session(engine) as session:
             simulator.simulate_county(session, households=HOUSEHOLDS, seed=11)
+            # each year's reports recorded by 20 January of the next (known on the nights)
+            records = IncomeRecord.__table__
+            session.execute(records.update().values(
+                recorded_at=datetime(2026, 1, 20, tzinfo=UTC)))
             session.commit()
         yield url, engine
         engine.dispose()
@@ -93,6 +93,13 @@ def scores(engine, run_id: int) -> pd.Series:
     return found.set_index("household_id")["score"] if len(found) else pd.Series(dtype=float)
 
 
+def populations(engine, run_id: int) -> pd.Series:
+    t = HouseholdScore.__table__
+    found = table(engine, sa.select(t.c.household_id, t.c.population).where(
+        t.c.run_id == run_id))
+    return found.set_index("household_id")["population"]
+
+
 def risk_warnings(engine) -> pd.DataFrame:
     t = EarlyWarning.__table__
     return table(engine, sa.select(t).where(t.c.source == "risk").order_by(t.c.id))
@@ -109,9 +116,14 @@ def test_a_run_scores_every_household_and_warns_with_factors(engine, model_dir):
     assert run["households"] == HOUSEHOLDS and run["warnings"] == result.warnings
     stored = scores(engine, result.run_id)
     assert len(stored) == HOUSEHOLDS and stored.between(0, 1).all()
+    population = populations(engine, result.run_id).reindex(stored.index)
+    assert set(population) == {"at_risk", "below_line", "monitored"}
     warned = risk_warnings(engine)
-    # exactly the households at or above the threshold, each once, with what raised it
-    assert sorted(warned["household_id"]) == sorted(stored.index[stored >= 0.5])
+    # exactly the at-risk households at or above the threshold, each once, with what raised
+    # it; the caseload at or above it is scored, not warned
+    at_risk = stored[population == "at_risk"]
+    assert sorted(warned["household_id"]) == sorted(at_risk.index[at_risk >= 0.5])
+    assert (stored[population != "at_risk"] >= 0.5).any()
     assert 0 < len(warned) < HOUSEHOLDS / 2
     assert (warned["trigger"] == "risk_high").all()
     first = warned.iloc[0]
@@ -127,15 +139,17 @@ def test_chunks_score_as_one_piece_would_and_skip_inactive_households(engine, mo
     whole = scores(engine, score(engine, model_dir, chunk=HOUSEHOLDS * 2).run_id)
     homes = Household.__table__
     gone = [7, 8, 15]  # at the edges of chunks of 7
-    with engine.begin() as connection:
+    night = date(2026, 12, 2)
+    with engine.begin() as connection:  # a bulk writer records the registry's history
         connection.execute(homes.update().where(homes.c.id.in_(gone)).values(status="cancelled"))
+        history.record(connection, households=gone, on=night)
     try:
-        chunked = scores(engine, score(engine, model_dir, night=date(2026, 12, 2),
-                                       chunk=7).run_id)
+        chunked = scores(engine, score(engine, model_dir, night=night, chunk=7).run_id)
     finally:
         with engine.begin() as connection:
             connection.execute(homes.update().where(homes.c.id.in_(gone))
                                .values(status="active"))
+            history.record(connection, households=gone, on=night)
 
     assert len(chunked) == HOUSEHOLDS - len(gone)
     assert not set(gone) & set(chunked.index)
@@ -183,7 +197,7 @@ def test_a_run_killed_half_way_leaves_the_previous_run_current_and_the_next_comp
     killed_night = date(2026, 12, 2)
     code = f"""
 import os, signal
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from claims import nightly
 from claims.db import make_engine
@@ -247,6 +261,7 @@ def test_one_run_at_a_time(engine, model_dir):
 def test_a_sharp_rise_warns_and_an_open_warning_is_not_raised_again(engine, model_dir):
     first = score(engine, model_dir)
     before = scores(engine, first.run_id)
+    before = before[populations(engine, first.run_id).reindex(before.index) == "at_risk"]
     middling = before[(before >= 0.3) & (before < 0.5)]
     assert len(middling), "the county has no household scored between 0.3 and 0.5"
     risen = int(middling.index[0])
@@ -345,7 +360,7 @@ def test_a_household_page_shows_its_score_factors_and_history(engine, model_dir,
     second = score(engine, model_dir, night=date(2026, 12, 2))
     auditor = office("auditor")
     stored = scores(engine, second.run_id)
-    household = int(stored.idxmax())
+    household = int(stored[populations(engine, second.run_id) == "at_risk"].idxmax())
 
     found = auditor.get(f"/api/households/{household}/risk").json()
 
