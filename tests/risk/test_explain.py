@@ -79,3 +79,19 @@ def test_correlated_copies_of_the_income_share_its_effect_instead_of_repeating_i
     thrice = explain.group_effects(_fit(copies, fell), copies.iloc[:1000])["income"]
     assert np.corrcoef(once, thrice)[0, 1] > 0.9
     assert thrice.abs().mean() == pytest.approx(once.abs().mean(), rel=0.2)
+
+
+def test_the_pages_show_each_factor_with_its_features_in_the_readers_language():
+    from claims.web.i18n import environment
+
+    trained = synthetic.fitted()
+    test, _ = synthetic.frame(300, 100)
+    riskiest = test.loc[[trained.probability(test).argmax()]]
+    [found] = explain.factors(trained, riskiest)
+    macro = environment("zh").get_template("_factors.html").module.factors
+    page = str(macro(found))
+    top = found[0]
+    assert top["label"] in page and f"{top['effect']:+.3f}" in page and "推高风险" in page
+    assert top["features"][0]["label"] in page
+    english = str(environment("en").get_template("_factors.html").module.factors(found))
+    assert top["label_en"] in english and "raises the risk" in english
