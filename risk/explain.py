@@ -40,7 +40,8 @@ def _explainer(model: TrainedModel):
 
     booster, _ = _parts(model)
     if booster not in _explainers:
-        _explainers[booster] = shap.TreeExplainer(booster, feature_perturbation="tree_path_dependent")
+        _explainers[booster] = shap.TreeExplainer(
+            booster, feature_perturbation="tree_path_dependent")
     return _explainers[booster]
 
 

@@ -542,7 +542,8 @@ class DriftTally:
             if abs(change) > LINE_TOLERANCE:
                 reasons.append({"code": "line_rise" if change > 0 else "line_fall",
                                 "line": round(line, 2), "reference_line": reference_line,
-                                "expected": round(expected, 2), "beyond_expected": round(change, 4)})
+                                "expected": round(expected, 2),
+                                "beyond_expected": round(change, 4)})
         if psi.get(INCOME_KEY) is not None and psi[INCOME_KEY] > self.threshold:
             reasons.append({"code": "income_shift", "psi": psi[INCOME_KEY]})
         if self.sums["households"]:
