@@ -583,6 +583,8 @@ def model_card(metadata: dict[str, Any], entries: list[dict[str, Any]] | None = 
         f"- Version: {model_version(metadata)}{state}; trained {metadata['trained_at']}",
         f"- Predicts: {metadata['target']}",
         f"- Population: {metadata['population']}",
+        f"- County average score (what the factors are measured from): "
+        f"{metadata['average_score']:.4f}",
         f"- Training: {training['description']}: {training['rows']:,} household-days of "
         f"{training['households']:,} households on {len(training['days'])} days "
         f"({training['days'][0]} … {training['days'][-1]}), {training['positives']:,} fell",
