@@ -476,23 +476,63 @@ def _simulate(args) -> int:
 
 
 def _train(args) -> int:
+    from datetime import date
+
     from risk import training
 
-    directory = Path(args.model_dir or get_settings().model_dir)
-    test_year = args.test_year
-    train_years = args.train_years or [test_year - 3, test_year - 2, test_year - 1]
+    settings = get_settings()
+    directory = Path(args.model_dir or settings.model_dir)
+    test_day = args.test_day or date(args.test_year, 1, 1)
     with Session(get_engine()) as session:
         started = time.perf_counter()
-        trained = training.train_and_save(session, directory, train_years=train_years,
-                                          test_year=test_year, seed=args.seed,
-                                          description=args.description)
-    results = trained.metadata["evaluation"]["all"]
+        trained, version, in_force, why = training.train_and_keep(
+            session, directory, test_day=test_day, train_days=args.train_days, seed=args.seed,
+            description=args.description, threshold=settings.risk_threshold)
+    for warning in trained.metadata["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    evaluation = trained.metadata["evaluation"]
+    print(f"out of time, the at-risk households on {test_day} ({evaluation['rows']:,}, "
+          f"{evaluation['positives']:,} fell within 12 months), 95% intervals:")
     for name in ("model", "scorecard", "rule"):
-        r = results[name]
-        print(f"{name:>9}: ROC AUC {r['roc_auc']:.3f}, PR AUC {r['pr_auc']:.3f}, "
+        r = evaluation[name]
+        print(f"{name:>9}: AUC {r['auc']:.3f} ({r['auc_ci'][0]:.3f}–{r['auc_ci'][1]:.3f}), "
               f"top 10% catch {r['top_10pct_caught']:.1%}")
-    print(f"model written to {directory} (model card: {directory / 'MODEL_CARD.md'}) in "
-          f"{time.perf_counter() - started:.1f} s")
+    for name in ("rule", "scorecard"):
+        d = evaluation[f"model_minus_{name}"]
+        print(f"model − {name}: {d['auc']:+.3f} ({d['auc_ci'][0]:+.3f}…{d['auc_ci'][1]:+.3f})")
+    print(f"ECE {trained.metadata['ece']:.4f}; would-be warnings going to at-risk households: "
+          f"{trained.metadata['warning_shares']['at_risk']:.1%}")
+    kept = directory / "versions" / version
+    if in_force:
+        print(f"version {version} is in force (model card: {directory / 'MODEL_CARD.md'}), "
+              f"in {time.perf_counter() - started:.1f} s")
+        return 0
+    print(f"version {version} is kept in {kept} but NOT in force: {why}. The version in force "
+          "is unchanged; 'fangpin model promote' puts it in force anyway.", file=sys.stderr)
+    return 3
+
+
+def _model(args) -> int:
+    from risk import model
+
+    directory = Path(args.model_dir or get_settings().model_dir)
+    if args.action == "list":
+        found = model.list_versions(directory)
+        if not found:
+            print(f"no versions in {directory}; train one with 'fangpin train'")
+        for v in found:
+            print(f"{'*' if v['in_force'] else ' '} {v['version']}  trained {v['trained_at']}  "
+                  f"test day {v['test_day']}  AUC model {v['model_auc']:.3f} / scorecard "
+                  f"{v['scorecard_auc']:.3f} / rule {v['rule_auc']:.3f}"
+                  + ("  (in force)" if v["in_force"] else ""))
+        return 0
+    if args.action == "promote":
+        if not args.version:
+            raise SystemExit("promote needs the VERSION ('fangpin model list' shows them)")
+        model.promote(directory, args.version)
+        print(f"version {args.version} is in force")
+        return 0
+    print(f"version {model.rollback(directory)} is back in force")
     return 0
 
 
@@ -706,16 +746,27 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=20171106)
     simulate.set_defaults(func=_simulate)
 
-    train = sub.add_parser("train", help="train the risk model and write its model card")
-    train.add_argument("--test-year", type=int, required=True,
-                       help="the later year it is evaluated on, out of time")
-    train.add_argument("--train-years", type=int, nargs="+",
-                       help="as-of years to learn from (default: the three before)")
+    train = sub.add_parser("train", help="train the risk model, keep it as a version and put "
+                           "it in force if it beats both baselines out of time")
+    test_on = train.add_mutually_exclusive_group(required=True)
+    test_on.add_argument("--test-day", type=_date,
+                         help="the later day it is evaluated on, out of time (e.g. 2025-01-01)")
+    test_on.add_argument("--test-year", type=int, help="the same as --test-day YEAR-01-01")
+    train.add_argument("--train-days", type=_date, nargs="+",
+                       help="days to learn from (default: quarter starts from four years "
+                            "before the test day to a year before it)")
     train.add_argument("--model-dir", help="default FANGPIN_MODEL_DIR (var/model)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--description", default="the income ledger",
+    train.add_argument("--description", default="the county's records",
                        help="what the data are, for the model card")
     train.set_defaults(func=_train)
+
+    versions = sub.add_parser("model", help="the risk model's versions: list, promote, rollback")
+    versions.add_argument("action", choices=["list", "promote", "rollback"],
+                          help="rollback: back to the version in force before this one")
+    versions.add_argument("version", nargs="?", help="promote: the version to put in force")
+    versions.add_argument("--model-dir", help="default FANGPIN_MODEL_DIR (var/model)")
+    versions.set_defaults(func=_model)
 
     evaluate = sub.add_parser("evaluate", help="evaluate received events (and open claims)")
     evaluate.add_argument("--follow", action="store_true",

@@ -59,16 +59,18 @@ class RunResult:
     worker_peak_mb: float | None = None  # the peak of a distributed engine's workers
 
 
-_saved: dict[str, tuple[int, model.TrainedModel]] = {}
+_saved: dict[str, tuple[tuple[str | None, int | None], model.TrainedModel]] = {}
 
 
 def saved_model(model_dir: Path) -> model.TrainedModel:
-    """The saved model, loaded once a process and again when its file changes."""
-    path = model_dir / "model.skops"
-    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    """The model in force (risk.model.load_in_force: the version the pointer names, or a model
+    saved flat before versions), loaded once a process and again when it changes."""
+    version = model.in_force(model_dir)
+    path = (model_dir if version is None else model_dir / "versions" / version) / "model.skops"
+    stamp = (version, path.stat().st_mtime_ns if path.is_file() else None)
     key = str(model_dir.resolve())
-    if stamp is None or key not in _saved or _saved[key][0] != stamp:
-        _saved[key] = (stamp, model.load(model_dir))
+    if stamp[1] is None or key not in _saved or _saved[key][0] != stamp:
+        _saved[key] = (stamp, model.load_in_force(model_dir))
     return _saved[key][1]
 
 

@@ -1,8 +1,12 @@
-"""The return-to-poverty risk model (返贫风险模型): training, evaluation against two baselines,
-the saved artifact with its model card, scoring with each household's main factors, drift.
+"""The return-to-poverty risk model (返贫风险模型): the pipeline and its two baselines, the
+out-of-time evaluation with bootstrap intervals, the saved artifact with its versions and model
+card, scoring, and drift.
 
-The scoring functions are pure over a DataFrame of features (risk/features.py), so the same
-code scores a chunk here or a partition on a distributed engine.
+The score is the probability that a household of the at-risk population (not below the line,
+not monitored) falls under the line within 12 months (docs/risk.md). The scoring functions are
+pure over a DataFrame of features (risk/features.py), so the same code scores a chunk here or a
+partition on a distributed engine. The feature lists are read from :mod:`risk.features` when a
+model is trained and kept in its metadata, so a saved model always reads the columns it learned.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +26,17 @@ import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from risk import features
 from risk.errors import ModelError
-from risk.features import CATEGORICAL, FEATURES, LABELS, NUMERIC
 
-__all__ = ["DriftTally", "ModelError", "TrainedModel", "drift", "factors", "load", "save", "score"]
+__all__ = ["DriftTally", "ModelError", "TrainedModel", "drift", "factors", "load", "save",
+           "score"]
 
 # What a saved model may contain; skops refuses anything else, so a file from elsewhere can
 # never run code when it is loaded.
@@ -38,91 +45,152 @@ TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
 # The ten indicators of the scorecard baseline (a logistic regression, as published
-# return-to-poverty scorecards are).
+# return-to-poverty scorecards are); those the features do not hold are left out.
 SCORECARD = ["income_ratio", "income_trend", "workers", "dependants_share", "disabled",
              "chronic", "serious_illness", "out_of_pocket_last", "dibao", "income_volatility"]
 RULE_MULTIPLE = 1.1  # the rule baseline: income below 1.1 × the line
+# Income features a missing income leaves empty; a household without an income known is
+# scored at least as high as with the typical income of the at-risk households' lowest quarter.
+INCOME_KEY = "income_ratio"
+# Drift: the line is expected to grow about 4% a year; more than 5% beyond that is flagged.
+LINE_GROWTH, LINE_TOLERANCE = 0.04, 0.05
+# Drift: a mean score more than 25% (relative) and 0.005 (absolute) away from the training's
+# means the calibration no longer holds.
+SCORE_MEAN_RELATIVE, SCORE_MEAN_ABSOLUTE = 0.25, 0.005
+PSI_THRESHOLD = 0.25
 
 
-def pipeline(seed: int = 0) -> Pipeline:
-    """Column transformer → gradient boosting, calibrated (isotonic, 3 folds). Missing
-    numbers stay missing: the trees learn where they go."""
+def feature_lists() -> dict[str, list[str]]:
+    """The features a model trained now reads (from risk.features)."""
+    return {"numeric": list(features.NUMERIC), "categorical": list(features.CATEGORICAL)}
+
+
+def pipeline(numeric: list[str], categorical: list[str], seed: int = 0) -> Pipeline:
+    """Columns → gradient boosting, calibrated (isotonic, 3 folds). Missing numbers stay
+    missing (the trees learn where they go) and each number missing in training also gets an
+    indicator column, so training sees missingness explicitly."""
     columns = ColumnTransformer([
-        ("numbers", "passthrough", NUMERIC),
-        ("codes", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL),
+        ("numbers", "passthrough", numeric),
+        ("missing", MissingIndicator(features="missing-only", error_on_new=False), numeric),
+        ("codes", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
     ], verbose_feature_names_out=False)
     boosting = HistGradientBoostingClassifier(
-        max_iter=250, learning_rate=0.05, max_leaf_nodes=31, min_samples_leaf=40,
-        l2_regularization=1.0, random_state=seed)
-    # One booster refitted on all the data, calibrated on cross-validated predictions: as good
-    # as an ensemble of three here, and a third of the scoring time of a nightly run.
+        max_iter=250, learning_rate=0.05, max_leaf_nodes=31, max_depth=6, min_samples_leaf=40,
+        l2_regularization=1.0, random_state=seed)  # depth 6: exact SHAP costs depth²
+    # One booster refitted on all the data, calibrated on cross-validated predictions: a third
+    # of the scoring time of an ensemble of three, and one tree ensemble for exact SHAP.
     calibrated = CalibratedClassifierCV(boosting, method="isotonic", cv=3, ensemble=False)
     return Pipeline([("columns", columns), ("model", calibrated)])
 
 
-def scorecard(seed: int = 0) -> Pipeline:
+def scorecard(numeric: list[str], seed: int = 0) -> Pipeline:
+    """The scorecard baseline: a logistic regression on the ten indicators, a missing value
+    replaced by the median with an indicator."""
+    present = [c for c in SCORECARD if c in numeric]
     return Pipeline([
-        ("columns", ColumnTransformer([("numbers", "passthrough", SCORECARD)])),
+        ("columns", ColumnTransformer([("numbers", "passthrough", present)])),
+        ("fill", SimpleImputer(strategy="median", add_indicator=True)),
         ("scale", StandardScaler()),
         ("model", LogisticRegression(max_iter=1000, random_state=seed)),
     ])
 
 
 def rule_scores(frame: pd.DataFrame) -> np.ndarray:
-    """The rule baseline's ranking: line ÷ income, flagged above 1 ÷ 1.1; no income known is
+    """The rule baseline's ranking: line ÷ income, warned above 1 ÷ 1.1; no income known is
     the highest risk."""
-    ratio = frame["income_ratio"].to_numpy(dtype=float)
+    ratio = frame[INCOME_KEY].to_numpy(dtype=float)
     return np.where(np.isnan(ratio), np.inf, 1.0 / np.maximum(ratio, 1e-6))
 
 
-def check_training_frame(frame: pd.DataFrame) -> None:
+def check_training_frame(frame: pd.DataFrame, names: list[str]) -> None:
     """Refuse a frame a model cannot honestly learn from, naming the columns."""
-    absent = [c for c in FEATURES if c not in frame.columns]
+    absent = [c for c in names if c not in frame.columns]
     if absent:
         raise ModelError(f"training data lacks the features {', '.join(absent)}")
-    empty = [c for c in FEATURES if frame[c].isna().all()]
+    empty = [c for c in names if frame[c].isna().all()]
     if empty:
         raise ModelError(f"training data has no value at all in {', '.join(empty)}; fix the "
                          "data (an empty column would be learned as meaningless)")
 
 
-def ready(frame: pd.DataFrame) -> pd.DataFrame:
+def ready(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
     """The features in order; a column the source did not provide becomes missing."""
-    out = frame.reindex(columns=FEATURES)
-    for column in CATEGORICAL:
-        out[column] = out[column].fillna("none").astype(str)
-    out[NUMERIC] = out[NUMERIC].astype(float)
+    out = frame.reindex(columns=numeric + categorical)
+    for column in categorical:
+        out[column] = out[column].astype(object).where(out[column].notna(), "none").astype(str)
+    out[numeric] = out[numeric].astype(float)
     return out
 
 
 # --- evaluation -------------------------------------------------------------------------------
 
-def metrics(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    """ROC AUC, PR AUC, Brier (for probabilities) and the share of fallers caught in the
-    top 5% and 10% of scores."""
+def top_caught(y: np.ndarray, score: np.ndarray, top: float = 0.10) -> float:
+    """The share of fallers among the ``top`` share of scores (ties broken by order)."""
     y = np.asarray(y, dtype=int)
-    order = np.argsort(-score, kind="stable")
-    caught = {}
-    for top in (0.05, 0.10):
-        k = max(1, int(round(len(y) * top)))
-        caught[f"top_{int(top * 100)}pct_caught"] = float(y[order[:k]].sum() / max(y.sum(), 1))
-    finite = np.where(np.isinf(score), np.nanmax(score[np.isfinite(score)]) + 1, score)
-    out = {"roc_auc": float(roc_auc_score(y, finite)),
-           "pr_auc": float(average_precision_score(y, finite)), **caught,
-           "positives": int(y.sum()), "rows": int(len(y))}
-    if np.all((finite >= 0) & (finite <= 1)):
-        out["brier"] = float(brier_score_loss(y, finite))
-    return out
+    k = max(1, int(round(len(y) * top)))
+    order = np.argsort(-np.asarray(score), kind="stable")
+    return float(y[order[:k]].sum() / max(y.sum(), 1))
+
+
+def ece(y: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error over ``bins`` equal-count bins of the score: the
+    households-weighted mean gap between mean predicted and observed share. (Equal-width bins
+    would put nearly every household of a rare outcome in the first bin.)"""
+    table = calibration_table(y, probability, bins)
+    total = sum(r["households"] for r in table)
+    return float(sum(r["households"] * abs(r["predicted"] - r["observed"]) for r in table)
+                 / total)
 
 
 def calibration_table(y: np.ndarray, probability: np.ndarray, bins: int = 10) -> list[dict]:
-    """Mean predicted probability against the observed share, by decile of the score."""
-    frame = pd.DataFrame({"y": y, "p": probability})
+    """Mean predicted probability against the observed share, by equal-count bin."""
+    frame = pd.DataFrame({"y": np.asarray(y, dtype=float), "p": probability})
     frame["bin"] = pd.qcut(frame["p"].rank(method="first"), bins, labels=False)
     table = frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"),
                                      households=("y", "size"))
-    return [{"decile": int(i) + 1, **{k: float(v) for k, v in row.items()}}
+    return [{"bin": int(i) + 1, **{k: float(v) for k, v in row.items()}}
             for i, row in table.iterrows()]
+
+
+def _finite(score: np.ndarray) -> np.ndarray:
+    score = np.asarray(score, dtype=float)
+    top = np.nanmax(score[np.isfinite(score)]) + 1 if np.isfinite(score).any() else 1.0
+    return np.where(np.isinf(score), top, score)
+
+
+def compare(y: np.ndarray, scores: dict[str, np.ndarray], *, reference: str = "model",
+            resamples: int = 200, seed: int = 0) -> dict[str, Any]:
+    """AUC and top-10% capture of each score, with bootstrap 95% intervals (percentile, over
+    households resampled with replacement), and the paired AUC difference of ``reference``
+    against each other score on the same resamples."""
+    y = np.asarray(y, dtype=int)
+    scores = {name: _finite(s) for name, s in scores.items()}
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {name: [] for name in scores}
+    n = len(y)
+    while len(next(iter(draws.values()))) < resamples:
+        pick = rng.integers(0, n, n)
+        if y[pick].min() == y[pick].max():
+            continue  # a resample without both outcomes has no AUC
+        for name, s in scores.items():
+            draws[name].append(roc_auc_score(y[pick], s[pick]))
+    out: dict[str, Any] = {"rows": n, "positives": int(y.sum()), "resamples": resamples}
+    for name, s in scores.items():
+        out[name] = {"auc": float(roc_auc_score(y, s)),
+                     "auc_ci": _interval(draws[name]),
+                     "top_10pct_caught": top_caught(y, s)}
+    for name in scores:
+        if name != reference:
+            difference = np.asarray(draws[reference]) - np.asarray(draws[name])
+            point = out[reference]["auc"] - out[name]["auc"]
+            low, high = _interval(difference)
+            out[f"{reference}_minus_{name}"] = {
+                "auc": point, "auc_ci": [low, high], "excludes_zero": bool(low > 0 or high < 0)}
+    return out
+
+
+def _interval(values) -> list[float]:
+    return [float(v) for v in np.percentile(np.asarray(values), [2.5, 97.5])]
 
 
 # --- the artifact ------------------------------------------------------------------------------
@@ -132,39 +200,68 @@ class TrainedModel:
     pipeline: Pipeline
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def numeric(self) -> list[str]:
+        return self.metadata["features"]["numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return self.metadata["features"]["categorical"]
+
+    @property
+    def names(self) -> list[str]:
+        return self.numeric + self.categorical
+
     def probability(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.pipeline.predict_proba(ready(frame))[:, 1]
+        return self.probability_of(self.matrix(frame))
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """The features as the model's own numeric matrix (categories one-hot)."""
-        return self.pipeline[:-1].transform(ready(frame))
+        """The features as the model reads them, with the floor of a missing income applied:
+        where the household's income is not known and the score with the low-income figures
+        is higher, the row holds those figures (so a missing income never lowers the
+        score, and the explanation is the explanation of the score given)."""
+        x = ready(frame, self.numeric, self.categorical)
+        matrix = self.pipeline[:-1].transform(x)
+        unknown = np.flatnonzero(x[INCOME_KEY].isna().to_numpy())
+        if len(unknown):
+            low = x.iloc[unknown].copy()
+            for column, value in self.metadata["low_income"].items():
+                # the indicator of a missing income reads "known" with the figures
+                low[column] = value if column == "income_missing" else low[column].fillna(value)
+            low_matrix = self.pipeline[:-1].transform(low)
+            as_is = self.probability_of(matrix[unknown])
+            higher = self.probability_of(low_matrix) > as_is
+            matrix[unknown[higher]] = low_matrix[higher]
+        return matrix
 
     def probability_of(self, matrix: np.ndarray) -> np.ndarray:
         return self.pipeline[-1].predict_proba(matrix)[:, 1]
 
-    def columns_of(self, feature: str) -> np.ndarray:
-        """Where a feature's values sit in :meth:`matrix`."""
-        transformer = self.pipeline.named_steps["columns"]
-        if feature in NUMERIC:
-            return np.array([transformer.output_indices_["numbers"].start
-                             + NUMERIC.index(feature)])
-        encoder = transformer.named_transformers_["codes"]
-        start = transformer.output_indices_["codes"].start
-        for name, categories in zip(CATEGORICAL, encoder.categories_, strict=True):
-            if name == feature:
-                return np.arange(start, start + len(categories))
-            start += len(categories)
-        raise KeyError(feature)
+
+def low_income_profile(frame: pd.DataFrame, numeric: list[str]) -> dict[str, float]:
+    """The typical figures (medians) of the households with the lowest quarter of incomes
+    among those whose income is known: what a missing income is compared with. The indicator
+    of a missing income reads 0 there (the figures are an income known)."""
+    known = frame[frame[INCOME_KEY].notna()]
+    low = known[known[INCOME_KEY] <= known[INCOME_KEY].quantile(0.25)]
+    out = {c: float(low[c].median()) for c in numeric if low[c].notna().any()}
+    if "income_missing" in out:
+        out["income_missing"] = 0.0
+    return out
 
 
-def reference_profile(frame: pd.DataFrame, probability: np.ndarray) -> dict[str, Any]:
-    """What drift is measured against: deciles of each number and of the score, and the
-    typical value each factor is compared with."""
-    ready_frame = ready(frame)
-    bins = {column: _bins(ready_frame[column].dropna().to_numpy()) for column in NUMERIC}
-    typical = {c: float(ready_frame[c].median()) for c in NUMERIC}
-    typical.update({c: str(ready_frame[c].mode().iloc[0]) for c in CATEGORICAL})
-    return {"bins": bins, "score_bins": _bins(np.asarray(probability)), "typical": typical}
+def reference_profile(frame: pd.DataFrame, probability: np.ndarray, numeric: list[str],
+                      day: date | None) -> dict[str, Any]:
+    """What drift is measured against: deciles of each number and of the score, the mean
+    score and the mean line, all of the test day's at-risk population (the latest the model
+    knows)."""
+    x = frame.reindex(columns=numeric).astype(float)
+    bins = {column: _bins(x[column].dropna().to_numpy()) for column in numeric}
+    line = frame["line"].astype(float).mean() if "line" in frame.columns else None
+    return {"bins": bins, "score_bins": _bins(np.asarray(probability)),
+            "mean_score": float(np.mean(probability)),
+            "line": None if line is None or np.isnan(line) else float(line),
+            "day": day.isoformat() if day else None}
 
 
 def _bins(values: np.ndarray) -> dict[str, list[float]]:
@@ -175,6 +272,27 @@ def _bins(values: np.ndarray) -> dict[str, list[float]]:
     edges = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
     counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
     return {"edges": edges.tolist(), "shares": (counts / counts.sum()).tolist()}
+
+
+def library_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def model_version(metadata: dict[str, Any]) -> str:
+    return f"{metadata['trained_at'][:10]}-{metadata['sha256'][:8]}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- saving, versions and the model in force ---------------------------------------------------
+# <model dir>/versions/<version>/{model.skops, metadata.json, MODEL_CARD.md}; <model dir>/
+# IN_FORCE names the version in force; <model dir>/history.json is the log of what happened to
+# the versions; <model dir>/MODEL_CARD.md is a copy of the card of the version in force.
+
+IN_FORCE, HISTORY = "IN_FORCE", "history.json"
 
 
 def save(model: TrainedModel, directory: Path) -> Path:
@@ -209,94 +327,176 @@ def load(directory: Path) -> TrainedModel:
     return TrainedModel(skops_load(path, trusted=TRUSTED_TYPES), metadata)
 
 
-def versions() -> dict[str, str]:
-    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__}
+def in_force(model_dir: Path) -> str | None:
+    """The version in force, or None (no pointer: a model saved before versions, if any)."""
+    pointer = model_dir / IN_FORCE
+    return pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
 
 
-def model_version(metadata: dict[str, Any]) -> str:
-    return f"{metadata['trained_at'][:10]}-{metadata['sha256'][:8]}"
+def load_in_force(model_dir: Path) -> TrainedModel:
+    """The model in force; a directory from before versions holds it flat."""
+    version = in_force(model_dir)
+    return load(model_dir if version is None else model_dir / "versions" / version)
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def history(model_dir: Path) -> list[dict[str, Any]]:
+    path = model_dir / HISTORY
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def beats_baselines(metadata: dict[str, Any]) -> tuple[bool, str]:
+    """Whether a model may be put in force: its out-of-time AUC above both the rule's and the
+    scorecard's; and why not."""
+    test = metadata["evaluation"]
+    behind = [f"{name} {test[name]['auc']:.3f}" for name in ("rule", "scorecard")
+              if test["model"]["auc"] <= test[name]["auc"]]
+    if behind:
+        return False, (f"its out-of-time AUC {test['model']['auc']:.3f} does not beat the "
+                       + " and the ".join(behind))
+    return True, ""
+
+
+def add_version(model: TrainedModel, model_dir: Path) -> tuple[str, bool, str]:
+    """Keep a newly trained model as a version; put it in force only if it beats both
+    baselines out of time. Returns (version, put in force, why not)."""
+    staging = model_dir / "versions" / f".new-{now_iso().replace(':', '')}"
+    save(model, staging)
+    version = model_version(model.metadata)
+    target = model_dir / "versions" / version
+    if target.exists():
+        shutil.rmtree(staging)
+        raise ModelError(f"version {version} exists already (the same model file)")
+    staging.rename(target)
+    better, why = beats_baselines(model.metadata)
+    _log(model_dir, version, "trained", "" if better else f"kept, not in force: {why}")
+    if better:
+        _put_in_force(model_dir, version, "promoted", "beat both baselines out of time")
+    else:
+        _write_cards(model_dir)
+    return version, better, why
+
+
+def promote(model_dir: Path, version: str) -> None:
+    """Put a kept version in force by hand (the office takes the responsibility)."""
+    if not (model_dir / "versions" / version / "model.skops").is_file():
+        kept = ", ".join(v["version"] for v in list_versions(model_dir)) or "none"
+        raise ModelError(f"no version {version!r} here (kept: {kept})")
+    if in_force(model_dir) == version:
+        raise ModelError(f"version {version} is already in force")
+    _put_in_force(model_dir, version, "promoted", "by hand")
+
+
+def rollback(model_dir: Path) -> str:
+    """Put back the version in force before the present one; returns it."""
+    current = in_force(model_dir)
+    earlier = [e["version"] for e in history(model_dir)
+               if e["action"] in ("promoted", "rolled back to") and e["version"] != current]
+    if current is None or not earlier:
+        raise ModelError("no earlier version was in force; nothing to roll back to")
+    _put_in_force(model_dir, earlier[-1], "rolled back to", f"from {current}")
+    return earlier[-1]
+
+
+def list_versions(model_dir: Path) -> list[dict[str, Any]]:
+    """The kept versions, oldest first, with their out-of-time AUCs and whether in force."""
+    current = in_force(model_dir)
+    found = []
+    for directory in sorted((model_dir / "versions").glob("[!.]*")):
+        metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+        test = metadata["evaluation"]
+        found.append({"version": directory.name, "trained_at": metadata["trained_at"],
+                      "test_day": metadata["test"]["day"], "in_force": directory.name == current,
+                      **{f"{k}_auc": test[k]["auc"] for k in ("model", "scorecard", "rule")}})
+    return sorted(found, key=lambda v: v["trained_at"])
+
+
+def _log(model_dir: Path, version: str, action: str, note: str) -> None:
+    entries = history(model_dir)
+    entries.append({"at": now_iso(), "version": version, "action": action, "note": note})
+    (model_dir / HISTORY).write_text(json.dumps(entries, indent=2), encoding="utf-8")
+
+
+def _put_in_force(model_dir: Path, version: str, action: str, note: str) -> None:
+    _log(model_dir, version, action, note)
+    pointer = model_dir / f".{IN_FORCE}.new"
+    pointer.write_text(version + "\n", encoding="utf-8")
+    pointer.replace(model_dir / IN_FORCE)  # atomic: a run reads the old or the new pointer
+    _write_cards(model_dir)
+
+
+def _write_cards(model_dir: Path) -> None:
+    """Every kept version's card with the present version history; the one in force also at
+    the top of the model directory."""
+    entries, current = history(model_dir), in_force(model_dir)
+    for directory in (model_dir / "versions").glob("[!.]*"):
+        metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+        card = model_card(metadata, entries, in_force=directory.name == current)
+        (directory / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+        if directory.name == current:
+            (model_dir / "MODEL_CARD.md").write_text(card, encoding="utf-8")
 
 
 # --- scoring -----------------------------------------------------------------------------------
 
 def score(model: TrainedModel, frame: pd.DataFrame) -> pd.Series:
-    """Each household's probability of falling below the line within the year (pure)."""
+    """Each household's probability of falling below the line within 12 months (pure)."""
     return pd.Series(model.probability(frame), index=frame.index, name="score")
 
 
-def factors(model: TrainedModel, frame: pd.DataFrame, top: int = 3, candidates: int = 10,
+def factors(model: TrainedModel, frame: pd.DataFrame, top: int = 3,
             matrix: np.ndarray | None = None) -> list[list[dict[str, Any]]]:
-    """For each household, the features that pushed its score up or down the most: each of
-    the model's most important features in turn is set to the typical household's value, and
-    the change of the score is that feature's effect (pure). ``matrix`` is the frame's
-    :meth:`TrainedModel.matrix` when the caller already has it."""
-    if len(frame) == 0:
-        return []
-    typical = model.metadata["reference"]["typical"]
-    names = model.metadata.get("importance_order", FEATURES)[:candidates]
-    matrix = model.matrix(frame) if matrix is None else matrix
-    typical_row = model.matrix(pd.DataFrame([typical]))[0]
-    changed = np.tile(matrix, (len(names) + 1, 1))  # the households as they are, then once
-    n = len(frame)                                   # per feature set to the typical value
-    for j, name in enumerate(names, 1):
-        columns = model.columns_of(name)
-        changed[j * n:(j + 1) * n, columns] = typical_row[columns]
-    probabilities = model.probability_of(changed).reshape(len(names) + 1, n)
-    effects = (probabilities[0] - probabilities[1:]).T
-    values = ready(frame)[names].to_numpy(dtype=object)
-    out = []
-    for i in range(n):
-        order = np.argsort(-np.abs(effects[i]))[:top]
-        out.append([{
-            "feature": names[j], "label": LABELS[names[j]][0], "label_en": LABELS[names[j]][1],
-            "value": _plain(values[i, j]), "typical": _plain(typical[names[j]]),
-            "effect": round(float(effects[i, j]), 4),
-            "direction": "raises" if effects[i, j] > 0 else "lowers"}
-            for j in order if abs(effects[i, j]) >= 0.005])
-    return out
+    """Each household's factors (risk.explain.factors: exact tree SHAP grouped as the office
+    reads them, adding up to the score minus the county average)."""
+    from risk import explain
+
+    return explain.factors(model, frame, top=top, matrix=matrix)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return None if np.isnan(value) else round(float(value), 4)
-    return value
-
+# --- drift -------------------------------------------------------------------------------------
 
 def drift(model: TrainedModel, frame: pd.DataFrame, scores: np.ndarray,
-          threshold: float = 0.25) -> dict[str, Any]:
-    """Population stability index of the score and of each number against the training
-    data, for one frame (a run tallies its chunks with :class:`DriftTally`)."""
-    tally = DriftTally(model, threshold)
+          as_of: date | None = None) -> dict[str, Any]:
+    """The drift report of one frame (a run tallies its chunks with :class:`DriftTally`)."""
+    tally = DriftTally(model, as_of=as_of)
     tally.add(frame, scores)
     return tally.result()
 
 
 class DriftTally:
-    """Counts of a run's scores and features over the training bins, added chunk by chunk;
-    :meth:`result` compares them with the training data (population stability index)."""
+    """Counts of a run's at-risk households over the training bins, added chunk by chunk;
+    :meth:`result` compares them with the model's reference (the test day's at-risk
+    population). ``as_of`` is the run's day (the line's expected growth is counted from the
+    reference day; without it, one year)."""
 
-    def __init__(self, model: TrainedModel, threshold: float = 0.25) -> None:
+    def __init__(self, model: TrainedModel, threshold: float = PSI_THRESHOLD,
+                 as_of: date | None = None) -> None:
         self.reference = model.metadata["reference"]
-        self.threshold = threshold
+        self.numeric = model.numeric
+        self.names = model.names
+        self.threshold, self.as_of = threshold, as_of
         self.counts = {"score": np.zeros(len(self.reference["score_bins"]["edges"]) + 1)}
-        for column in NUMERIC:
+        for column in self.numeric:
             self.counts[column] = np.zeros(len(self.reference["bins"][column]["edges"]) + 1)
-        self.present = dict.fromkeys(FEATURES, 0)
+        self.present = dict.fromkeys(self.names, 0)
+        self.sums = {"score": 0.0, "line": 0.0, "households": 0, "lines": 0}
 
     def add(self, frame: pd.DataFrame, scores: np.ndarray) -> None:
-        ready_frame = ready(frame)
-        self._count("score", np.asarray(scores), self.reference["score_bins"])
-        for column in NUMERIC:
-            self._count(column, ready_frame[column].dropna().to_numpy(),
-                        self.reference["bins"][column])
-        for column in FEATURES:
+        """Count the chunk's at-risk households (the caseload is not what the model learned)."""
+        at_risk = (features.population(frame) == "at_risk").to_numpy()
+        frame, scores = frame[at_risk], np.asarray(scores)[at_risk]
+        x = frame.reindex(columns=self.numeric).astype(float)
+        self._count("score", scores, self.reference["score_bins"])
+        for column in self.numeric:
+            self._count(column, x[column].dropna().to_numpy(), self.reference["bins"][column])
+        for column in self.names:
             if column in frame.columns:
                 self.present[column] += int(frame[column].notna().sum())
+        self.sums["score"] += float(scores.sum())
+        self.sums["households"] += len(scores)
+        if "line" in frame.columns:
+            lines = frame["line"].dropna().astype(float)
+            self.sums["line"] += float(lines.sum())
+            self.sums["lines"] += len(lines)
 
     def merge(self, other: DriftTally) -> None:
         """Add the counts of another part of the run (a range scored elsewhere)."""
@@ -304,6 +504,8 @@ class DriftTally:
             self.counts[name] += counts
         for column, present in other.present.items():
             self.present[column] += present
+        for key, value in other.sums.items():
+            self.sums[key] += value
 
     def _count(self, name: str, values: np.ndarray, bins: dict[str, list[float]]) -> None:
         if len(values) and bins["edges"]:
@@ -312,15 +514,46 @@ class DriftTally:
                 minlength=len(bins["edges"]) + 1)
 
     def result(self) -> dict[str, Any]:
-        """PSI of the score and of each number; a PSI above the threshold is a shift worth a
-        look, and a feature with no value at all is one too."""
+        """PSI of the score and of each number; ``reasons``, each a code with its figures:
+        line_rise / line_fall (the mean line more than 5% away from the reference's grown
+        by 4% a year), income_shift (the income ratio's PSI above the threshold), and
+        score_mean_shift (the mean score more than 25% and 0.005 away from the reference's:
+        the calibration no longer holds). A feature with no value at all is flagged too."""
         found = {"score": _psi(self.counts["score"], self.reference["score_bins"]["shares"])}
-        for column in NUMERIC:
+        for column in self.numeric:
             found[column] = _psi(self.counts[column], self.reference["bins"][column]["shares"])
-        missing = [c for c in FEATURES if self.present[c] == 0]
+        missing = [c for c in self.names if self.present[c] == 0]
         shifted = sorted(k for k, v in found.items() if v is not None and v > self.threshold)
-        return {"psi": found, "shifted": shifted, "missing": missing,
-                "flag": bool(shifted or missing)}
+        reasons = self._reasons(found)
+        return {"psi": found, "shifted": shifted, "missing": missing, "reasons": reasons,
+                "flag": bool(shifted or missing or reasons)}
+
+    def _reasons(self, psi: dict[str, float | None]) -> list[dict[str, Any]]:
+        reasons: list[dict[str, Any]] = []
+        reference_line = self.reference.get("line")
+        if reference_line and self.sums["lines"]:
+            line = self.sums["line"] / self.sums["lines"]
+            years = 1.0
+            if self.as_of is not None and self.reference.get("day"):
+                years = max((self.as_of - date.fromisoformat(self.reference["day"])).days
+                            / 365.25, 0.0)
+            expected = reference_line * (1 + LINE_GROWTH) ** years
+            change = line / expected - 1
+            if abs(change) > LINE_TOLERANCE:
+                reasons.append({"code": "line_rise" if change > 0 else "line_fall",
+                                "line": round(line, 2), "reference_line": reference_line,
+                                "expected": round(expected, 2),
+                                "beyond_expected": round(change, 4)})
+        if psi.get(INCOME_KEY) is not None and psi[INCOME_KEY] > self.threshold:
+            reasons.append({"code": "income_shift", "psi": psi[INCOME_KEY]})
+        if self.sums["households"]:
+            mean = self.sums["score"] / self.sums["households"]
+            reference_mean = self.reference["mean_score"]
+            if (abs(mean - reference_mean) > SCORE_MEAN_ABSOLUTE
+                    and abs(mean - reference_mean) > SCORE_MEAN_RELATIVE * reference_mean):
+                reasons.append({"code": "score_mean_shift", "mean_score": round(mean, 4),
+                                "reference_mean_score": round(reference_mean, 4)})
+        return reasons
 
 
 def _psi(counts: np.ndarray, shares: list[float]) -> float | None:
@@ -333,49 +566,86 @@ def _psi(counts: np.ndarray, shares: list[float]) -> float | None:
 
 # --- the model card -----------------------------------------------------------------------------
 
-def model_card(metadata: dict[str, Any]) -> str:
-    """The model card in Markdown: data, metrics side by side with the baselines, calibration."""
+def _auc(result: dict[str, Any]) -> str:
+    low, high = result["auc_ci"]
+    return f"{result['auc']:.3f} ({low:.3f}–{high:.3f})"
+
+
+def model_card(metadata: dict[str, Any], entries: list[dict[str, Any]] | None = None,
+               in_force: bool | None = None) -> str:
+    """The model card in Markdown: the question, the data, the out-of-time metrics with their
+    intervals beside the baselines (and the simulator's ceiling when known), calibration,
+    where the warnings go, and the version history."""
+    training, test, evaluation = metadata["training"], metadata["test"], metadata["evaluation"]
+    state = {None: "", True: " — **in force**", False: " — kept, **not in force**"}[in_force]
     lines = [
         "# Return-to-poverty risk model — model card", "",
-        f"- Trained: {metadata['trained_at']}; file sha256 {metadata['sha256'][:16]}…",
+        f"- Version: {model_version(metadata)}{state}; trained {metadata['trained_at']}",
         f"- Predicts: {metadata['target']}",
-        f"- Training data: {metadata['training']['description']} "
-        f"({metadata['training']['rows']:,} household-years, "
-        f"{metadata['training']['positives']:,} fell below the line)",
-        f"- Out-of-time test: {metadata['test']['description']}",
+        f"- Population: {metadata['population']}",
+        f"- County average score (what the factors are measured from): "
+        f"{metadata['average_score']:.4f}",
+        f"- Training: {training['description']}: {training['rows']:,} household-days of "
+        f"{training['households']:,} households on {len(training['days'])} days "
+        f"({training['days'][0]} … {training['days'][-1]}), {training['positives']:,} fell",
+        f"- Out-of-time test: the at-risk households on {test['day']} "
+        f"({evaluation['rows']:,}, {evaluation['positives']:,} fell within 12 months)",
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in metadata["versions"].items()),
-        "", "## Results, out of time", "",
     ]
-    for name, title in (("all", "every household, the later year"),
-                        ("unseen", "households never seen in training, the later year")):
-        results = metadata["evaluation"][name]
-        lines += [f"### {title} ({results['model']['rows']:,} households, "
-                  f"{results['model']['positives']:,} fell)", "",
-                  "| | ROC AUC | PR AUC | Brier | caught in top 5% | caught in top 10% |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        for key, label in (("model", "gradient boosting, calibrated"),
-                           ("scorecard", "ten-indicator scorecard (logistic)"),
-                           ("rule", "rule: income below 1.1 × the line")):
-            r = results[key]
-            brier = f"{r['brier']:.4f}" if "brier" in r else "—"
-            lines.append(f"| {label} | {r['roc_auc']:.3f} | {r['pr_auc']:.3f} | {brier} | "
-                         f"{r['top_5pct_caught']:.1%} | {r['top_10pct_caught']:.1%} |")
-        lines.append("")
-    lines += ["## Calibration (every household, the later year)", "",
-              "| decile of score | mean predicted | observed share | households |",
+    lines += [f"- **Warning:** {w}" for w in metadata.get("warnings", [])]
+    lines += ["", "## Results, out of time (95% bootstrap intervals, "
+              f"{evaluation['resamples']} resamples)", "",
+              "| | ROC AUC | caught in top 10% |", "| --- | --- | --- |"]
+    ceiling = metadata.get("ceiling")
+    if ceiling:
+        caught = ceiling.get("top_10pct_caught")
+        lines.append(f"| ceiling: an oracle knowing the simulator's hidden state | "
+                     f"{ceiling['auc']:.3f} | {'—' if caught is None else f'{caught:.1%}'} |")
+    for key, label in (("model", "gradient boosting, calibrated"),
+                       ("scorecard", "ten-indicator scorecard (logistic)"),
+                       ("rule", f"rule: income below {RULE_MULTIPLE} × the line")):
+        r = evaluation[key]
+        lines.append(f"| {label} | {_auc(r)} | {r['top_10pct_caught']:.1%} |")
+    lines += ["", "| paired difference of AUC | estimate (95% interval) | interval excludes 0 |",
+              "| --- | --- | --- |"]
+    for key in ("rule", "scorecard"):
+        d = evaluation[f"model_minus_{key}"]
+        lines.append(f"| model − {key} | {_auc(d)} | {'yes' if d['excludes_zero'] else 'no'} |")
+    better, why = beats_baselines(metadata)
+    lines += ["", "Put in force only if its AUC beats both baselines out of time: "
+              + ("it does." if better else f"it does not ({why})."), "",
+              f"## Calibration on the test day (ECE {metadata['ece']:.4f}, 10 equal-count bins)",
+              "", "| bin of score | mean predicted | observed share | households |",
               "| --- | --- | --- | --- |"]
     for row in metadata["calibration"]:
-        lines.append(f"| {row['decile']} | {row['predicted']:.3f} | {row['observed']:.3f} | "
+        lines.append(f"| {row['bin']} | {row['predicted']:.3f} | {row['observed']:.3f} | "
                      f"{int(row['households']):,} |")
-    lines += ["", "## Main features (permutation importance on the test year)", ""]
-    lines += [f"{i}. {LABELS[name][0]} — {LABELS[name][1]}"
-              for i, name in enumerate(metadata["importance_order"][:10], 1)]
+    shares = metadata.get("warning_shares")
+    if shares:
+        lines += ["", f"## Where warnings would go on the test day (score ≥ "
+                      f"{shares['threshold']:.2f})", "",
+                  f"{shares['warned']:,} households would score at or above the threshold; "
+                  f"{shares['at_risk']:.1%} of them are at risk (neither below the line nor "
+                  "monitored). The nightly run raises new warnings for those only: the others "
+                  "are the office's caseload.", "",
+                  "| population | share of would-be warnings |", "| --- | --- |"]
+        lines += [f"| {name} | {share:.1%} |" for name, share in shares["by_population"].items()]
+    groups = metadata.get("importance")
+    if groups:
+        lines += ["", "## What moves the score (mean absolute effect on the test day)", ""]
+        lines += [f"{i}. {g['label']} — {g['label_en']}: {g['effect']:.4f}"
+                  for i, g in enumerate(groups, 1)]
+    if entries:
+        lines += ["", "## Versions", "", "| when | version | what | note |",
+                  "| --- | --- | --- | --- |"]
+        lines += [f"| {e['at']} | {e['version']} | {e['action']} | {e['note']} |"
+                  for e in entries]
     lines += ["", "## Caveats", "",
-              "- The data are simulated (risk/simulation.toml): the figures say the pipeline "
-              "works and is honest, not how it will do in a real county. Retrain on the "
-              "county's own ledger before relying on it.",
+              "- On simulated data (risk/simulator.py) the figures say the pipeline works and "
+              "is honest, not how it will do in a real county: retrain on the county's own "
+              "records before relying on it.",
               "- A published logistic model on national monitoring data reached ROC AUC 0.706; "
-              "an AUC above 0.95 here would mean leakage until proven otherwise.",
-              "- Members are read as registered; a change of health a clerk records later is "
-              "seen only from then on.", ""]
+              "an AUC far above the ceiling would mean leakage until proven otherwise.",
+              "- A household whose income is not known is scored at least as high as with the "
+              "typical income of the lowest quarter of at-risk incomes.", ""]
     return "\n".join(lines)

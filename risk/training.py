@@ -1,106 +1,195 @@
-"""Training (模型训练): household-years from the database, an out-of-time evaluation on the
-latest year against both baselines, and the saved artifact with its model card."""
+"""Training (模型训练) a county can trust: household-days of the at-risk population from the
+database, an out-of-time evaluation on a later day against both baselines with bootstrap
+intervals, refusals when the data cannot carry a model, and the version kept.
+
+:func:`fit_and_evaluate` is the pure part (DataFrames in, a model with its metadata out);
+:func:`train` reads the rows as of each day (risk.features) and calls it.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
+import sqlalchemy as sa
 from sqlmodel import Session
 
-from risk import features, model
-from risk.features import FEATURES
+from policies.models import IncomeRecord
+from policies.vocab import IncomeSource
+from risk import explain, features, model
+from risk.errors import ModelError
 
-UNSEEN_SHARE = 0.2  # households held out of training altogether
-
-
-def unseen(household_ids: pd.Index, seed: int = 0) -> np.ndarray:
-    """A stable fifth of the households, never used in training."""
-    digits = [int(hashlib.sha256(f"{seed}:{h}".encode()).hexdigest()[:8], 16)
-              for h in household_ids]
-    return (np.asarray(digits) % 1000) < UNSEEN_SHARE * 1000
-
-
-def household_years(session: Session, years: list[int]) -> pd.DataFrame:
-    """Features as of each year with that year's label."""
-    frames = []
-    for year in years:
-        frame = features.build(session, year)
-        label = features.labels(session, year)
-        frame = frame.join(label, how="inner")
-        frame["as_of_year"] = year
-        frames.append(frame)
-    return pd.concat(frames)
+# Below these the data cannot carry a model (refused); below twice these, a warning.
+MIN_TRAIN_POSITIVES = 100  # household-days that fell, in training
+MIN_TEST_POSITIVES = 30    # households that fell, on the test day
+MIN_HOUSEHOLDS = 1000      # distinct households in training
+MIN_HISTORY_YEARS = 4      # years of income reports before the test day
+TARGET = ("falls within 12 months of the day: an income report whose period ends in the "
+          "next 365 days shows per-capita net income below that year's monitoring line, or "
+          "per-capita income after the burden of the shocks of that period below it "
+          "(突发严重困难)")
+POPULATION = ("households at risk on the day: not below the line by their latest income "
+              "report known that day and not monitored (the caseload — below the line or "
+              "monitored — is scored for information, never warned about as new risk)")
 
 
-def train(session: Session, *, train_years: list[int], test_year: int, seed: int = 0,
-          description: str = "the income ledger") -> model.TrainedModel:
-    """Fit on households not held out in ``train_years``; evaluate on ``test_year``."""
-    if test_year <= max(train_years):
-        raise model.ModelError(f"the test year {test_year} must come after every training "
-                               f"year ({', '.join(map(str, train_years))})")
-    data = household_years(session, train_years)
-    data = data[~unseen(data.index, seed)]
-    model.check_training_frame(data)
-    x, y = model.ready(data[FEATURES]), data["fell_below_line"].to_numpy()
-    if y.sum() < 20 or (len(y) - y.sum()) < 20:
-        raise model.ModelError(f"training data has {y.sum()} households that fell below the "
-                               f"line and {len(y) - y.sum()} that did not; too few to learn")
-    fitted = model.pipeline(seed).fit(x, y)
-    card = model.scorecard(seed).fit(x, y)
+def _check(train_y: np.ndarray, households: int, test_y: np.ndarray) -> list[str]:
+    """Refuse data too thin to learn from or to judge a model on; warn near the edge."""
+    found = {"households that fell in the training rows": (int(train_y.sum()),
+                                                           MIN_TRAIN_POSITIVES),
+             "households in training": (households, MIN_HOUSEHOLDS),
+             "households that fell on the test day": (int(test_y.sum()), MIN_TEST_POSITIVES)}
+    short = [f"{have:,} {what} (at least {need:,} needed)"
+             for what, (have, need) in found.items() if have < need]
+    if short:
+        raise ModelError("too little data to train a model a county can trust: "
+                         + "; ".join(short) + ". Import more years or a larger area.")
+    return [f"only {have:,} {what}: fewer than twice the minimum of {need:,}; the intervals "
+            "of the model card are wide" for what, (have, need) in found.items()
+            if have < 2 * need]
 
-    test = household_years(session, [test_year])
-    x_test, y_test = model.ready(test[FEATURES]), test["fell_below_line"].to_numpy()
-    held_out = unseen(test.index, seed)
-    probability = fitted.predict_proba(x_test)[:, 1]
-    card_probability = card.predict_proba(x_test)[:, 1]
-    rule = model.rule_scores(x_test)
-    evaluation = {}
-    for name, mask in (("all", np.ones(len(test), bool)), ("unseen", held_out)):
-        evaluation[name] = {
-            "model": model.metrics(y_test[mask], probability[mask]),
-            "scorecard": model.metrics(y_test[mask], card_probability[mask]),
-            "rule": model.metrics(y_test[mask], rule[mask]),
-        }
-    sample = np.random.default_rng(seed).choice(len(x_test), min(len(x_test), 3000),
-                                                replace=False)
-    importance = permutation_importance(fitted, x_test.iloc[sample], y_test[sample],
-                                        scoring="roc_auc", n_repeats=3, random_state=seed)
-    order = [FEATURES[i] for i in np.argsort(-importance.importances_mean)]
-    metadata = {
-        "trained_at": model.now_iso(),
-        "target": "per-capita net income of the year below the monitoring line of the "
-                  "household's region and year (features as of 1 January)",
-        "features": FEATURES,
-        "training": {"description": f"{description}, as of 1 January of "
-                                    f"{', '.join(map(str, train_years))}, households not "
-                                    "held out", "years": train_years,
-                     "rows": int(len(y)), "positives": int(y.sum()),
-                     "data_id": _data_id(data)},
-        "test": {"description": f"as of 1 January {test_year}, label from {test_year}; "
-                                f"{int(held_out.sum()):,} of {len(test):,} households never "
-                                "seen in training", "year": test_year},
-        "evaluation": evaluation,
-        "calibration": model.calibration_table(y_test, probability),
-        "importance_order": order,
-        "reference": model.reference_profile(x, fitted.predict_proba(x)[:, 1]),
-        "versions": model.versions(),
-        "seed": seed,
+
+def fit_and_evaluate(train_frame: pd.DataFrame, train_y: pd.Series, test_frame: pd.DataFrame,
+                     test_y: pd.Series, *, test_day: date, train_days: list[date],
+                     caseload: pd.DataFrame | None = None, threshold: float = 0.5,
+                     seed: int = 0, description: str = "the county's records",
+                     ceiling: dict[str, Any] | None = None, resamples: int = 200,
+                     warnings: list[str] | None = None) -> model.TrainedModel:
+    """Fit on the at-risk household-days ``train_frame`` (index: household, or household and
+    day) with their outcomes; evaluate out of time on ``test_frame``, the test day's at-risk
+    households; ``caseload`` (the test day's households below the line or monitored) tells
+    where would-be warnings (score ≥ ``threshold``) go. ``ceiling`` is the simulator's
+    oracle (``auc`` and, if known, ``top_10pct_caught``)."""
+    lists = model.feature_lists()
+    names = lists["numeric"] + lists["categorical"]
+    model.check_training_frame(train_frame, names)
+    y, y_test = train_y.to_numpy(dtype=int), test_y.to_numpy(dtype=int)
+    households = train_frame.index.get_level_values(0).nunique()
+    found_warnings = list(warnings or []) + _check(y, households, y_test)
+    x = model.ready(train_frame, **lists)
+    fitted = model.pipeline(**lists, seed=seed).fit(x, y)
+    card = model.scorecard(lists["numeric"], seed).fit(x, y)
+    metadata: dict[str, Any] = {
+        "trained_at": model.now_iso(), "target": TARGET, "population": POPULATION,
+        "features": lists, "seed": seed, "versions": model.library_versions(),
+        "low_income": model.low_income_profile(x, lists["numeric"]),
+        "warnings": found_warnings, "ceiling": ceiling,
+        "training": {"description": description, "days": [d.isoformat() for d in train_days],
+                     "rows": int(len(y)), "households": int(households),
+                     "positives": int(y.sum()), "data_id": _data_id(train_frame, y)},
+        "test": {"day": test_day.isoformat(), "rows": int(len(y_test)),
+                 "positives": int(y_test.sum())},
     }
-    return model.TrainedModel(fitted, metadata)
-
-
-def _data_id(frame: pd.DataFrame) -> str:
-    """A fingerprint of the training rows (which households and years, and their labels)."""
-    keys = pd.util.hash_pandas_object(
-        frame[["as_of_year", "fell_below_line"]].reset_index(), index=False)
-    return hashlib.sha256(keys.to_numpy().tobytes()).hexdigest()[:16]
-
-
-def train_and_save(session: Session, directory: Path, **kwargs) -> model.TrainedModel:
-    trained = train(session, **kwargs)
-    model.save(trained, directory)
+    trained = model.TrainedModel(fitted, metadata)
+    x_test = model.ready(test_frame, **lists)
+    probability = trained.probability(test_frame)
+    metadata["evaluation"] = model.compare(y_test, {
+        "model": probability, "scorecard": card.predict_proba(x_test)[:, 1],
+        "rule": model.rule_scores(x_test)}, resamples=resamples, seed=seed)
+    metadata["ece"] = model.ece(y_test, probability)
+    metadata["calibration"] = model.calibration_table(y_test, probability)
+    metadata["reference"] = model.reference_profile(test_frame, probability, lists["numeric"],
+                                                    test_day)
+    metadata["average_score"] = explain.average_score(trained)
+    metadata["warning_shares"] = warning_shares(trained, test_frame, probability, caseload,
+                                                threshold)
+    sample = np.random.default_rng(seed).choice(len(test_frame), min(len(test_frame), 2000),
+                                                replace=False)
+    metadata["importance"] = explain.importance(trained, test_frame.iloc[np.sort(sample)])
     return trained
+
+
+def warning_shares(trained: model.TrainedModel, at_risk: pd.DataFrame,
+                   probability: np.ndarray, caseload: pd.DataFrame | None,
+                   threshold: float) -> dict[str, Any]:
+    """Of the test day's households scoring at or above ``threshold``, the share in each
+    population (at_risk, below_line, monitored)."""
+    warned = pd.Series("at_risk", index=at_risk.index[probability >= threshold])
+    if caseload is not None and len(caseload):
+        others = features.population(caseload)
+        warned = pd.concat([warned, others[trained.probability(caseload) >= threshold]])
+    shares = warned.value_counts(normalize=True)
+    return {"threshold": threshold, "warned": int(len(warned)),
+            "at_risk": float(shares.get("at_risk", 0.0)),
+            "by_population": {k: float(shares.get(k, 0.0))
+                              for k in ("at_risk", "below_line", "monitored")}}
+
+
+def _data_id(frame: pd.DataFrame, y: np.ndarray) -> str:
+    """A fingerprint of the training rows (which households and days, and their outcomes)."""
+    keys = pd.util.hash_pandas_object(frame.index.to_frame(index=False), index=False)
+    return hashlib.sha256(keys.to_numpy().tobytes() + np.asarray(y).tobytes()).hexdigest()[:16]
+
+
+# --- from the database ---------------------------------------------------------------------------
+
+def default_train_days(test_day: date) -> list[date]:
+    """Quarter starts (1 Jan/Apr/Jul/Oct) from four years before the test day up to a year
+    before it, so every training outcome is known before the test day."""
+    first, last = test_day.replace(year=test_day.year - 4), test_day - timedelta(days=365)
+    return [date(y, m, 1) for y in range(first.year, last.year + 1) for m in (1, 4, 7, 10)
+            if first <= date(y, m, 1) <= last]
+
+
+def history_years(session: Session, before: date) -> list[int]:
+    """The years of the income reports (not payouts) whose period ended before a day."""
+    t = IncomeRecord.__table__
+    years = session.execute(sa.select(t.c.period_end).where(
+        t.c.source != IncomeSource.payout.value, t.c.period_end < before).distinct()
+    ).scalars().all()
+    return sorted({d.year for d in years})
+
+
+def at_risk_rows(session: Session, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The day's at-risk households with their outcome (``fell``), and the caseload."""
+    frame = features.build(session, day)
+    population = features.population(frame)
+    fell = features.outcomes(session, day)
+    rows = frame[population == "at_risk"].join(fell, how="inner")
+    return rows, frame[population != "at_risk"]
+
+
+def train(session: Session, *, test_day: date, train_days: list[date] | None = None,
+          seed: int = 0, description: str = "the county's records", threshold: float = 0.5,
+          ceiling: dict[str, Any] | None = None) -> model.TrainedModel:
+    """Train on the at-risk households of ``train_days`` (default :func:`default_train_days`)
+    and evaluate on those of ``test_day``; refuse with less than four years of income reports
+    before the test day or too few households or fallers."""
+    train_days = sorted(train_days or default_train_days(test_day))
+    late = [d.isoformat() for d in train_days if d > test_day - timedelta(days=365)]
+    if late:
+        raise ModelError(f"training days {', '.join(late)} are less than a year before the "
+                         f"test day {test_day}: their outcomes would overlap the test's")
+    years = history_years(session, test_day)
+    if len(years) < MIN_HISTORY_YEARS:
+        held = f"{years[0]}–{years[-1]}" if years else "none"
+        raise ModelError(f"income reports of {len(years)} year(s) before {test_day} ({held}); "
+                         f"training needs at least {MIN_HISTORY_YEARS}: import the earlier "
+                         "years' records first")
+    warnings = ([f"income reports of only {len(years)} years: the earliest training days "
+                 "see little history"] if len(years) < MIN_HISTORY_YEARS + 1 else [])
+    parts = []
+    for day in train_days:
+        rows, _ = at_risk_rows(session, day)
+        rows.index = pd.MultiIndex.from_arrays([rows.index, [day] * len(rows)],
+                                               names=["household_id", "day"])
+        parts.append(rows)
+    data = pd.concat(parts)
+    test, caseload = at_risk_rows(session, test_day)
+    return fit_and_evaluate(
+        data.drop(columns="fell"), data["fell"], test.drop(columns="fell"), test["fell"],
+        test_day=test_day, train_days=train_days, caseload=caseload, threshold=threshold,
+        seed=seed, description=description, ceiling=ceiling, warnings=warnings)
+
+
+def train_and_keep(session: Session, model_dir: Path, **kwargs) -> tuple[
+        model.TrainedModel, str, bool, str]:
+    """Train, keep the version, and put it in force if it beats both baselines: returns the
+    model, its version, whether it is in force, and why not."""
+    trained = train(session, **kwargs)
+    version, better, why = model.add_version(trained, model_dir)
+    return trained, version, better, why

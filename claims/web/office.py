@@ -143,6 +143,7 @@ def _household(request, session: Session, user, household_id: int, reveal: bool)
     return render(request, "household.html", user=user, household=household, village=village,
                   members=members, incomes=incomes, events=events, claims=claims,
                   warnings=warnings, score=score, lines=lines, reveal=reveal,
+                  factors=next((w.factors for w in warnings if w.source == "risk"), None),
                   name=(lambda n: n) if reveal else masking.name,
                   id_number=(lambda n: n) if reveal else masking.id_number)
 
