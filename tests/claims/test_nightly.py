@@ -128,7 +128,7 @@ def test_a_run_scores_every_household_and_warns_with_factors(engine, model_dir):
     assert (warned["trigger"] == "risk_high").all()
     first = warned.iloc[0]
     assert first["score"] == pytest.approx(stored[first["household_id"]], abs=1e-4)
-    assert first["factors"] and {"feature", "label", "value", "effect", "direction"} <= set(
+    assert first["factors"] and {"group", "label", "label_en", "effect", "direction", "features"} <= set(
         first["factors"][0])
     assert "返贫风险" in first["text"]
     assert isinstance(run["drift"]["psi"]["score"], float)
