@@ -170,7 +170,7 @@ def score_range(session: Session, trained: model.TrainedModel, *, id_range: tupl
     done = scoring.score_chunk(
         trained, frame, _previous_scores(session, previous_run, id_range),
         _open_warnings(session, id_range), threshold=threshold, rise=rise)
-    tally = model.DriftTally(trained)
+    tally = model.DriftTally(trained, as_of=as_of)
     tally.add(frame, done.scores.to_numpy())
     return RangeScores(done.scores, done.populations, done.warnings, tally)
 
@@ -209,7 +209,7 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
                    for id_range in ranges)
     else:
         results = score_ranges(ranges, context)
-    tally = model.DriftTally(trained)
+    tally = model.DriftTally(trained, as_of=night)
     scored = raised = 0
     peaks: list[float] = []
     for done in results:

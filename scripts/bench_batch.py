@@ -129,21 +129,22 @@ def seed_shocks(url: str, seed: int = 0) -> None:
 
 def ensure_model() -> Path:
     directory = BENCH / "model"
-    if (directory / "model.skops").is_file():
+    if (directory / "IN_FORCE").is_file() or (directory / "model.skops").is_file():
         return directory
     from sqlmodel import Session
 
     from claims import migrate
     from claims.db import make_engine
-    from risk import simulator, training
+    from risk import model, simulator, training
 
     url = f"sqlite:///{BENCH}/train-15000.db"
     migrate.upgrade(url)
     with Session(make_engine(url)) as session:
         simulator.simulate_county(session, households=15_000)
         session.commit()
-        training.train_and_save(session, directory, train_years=[2022, 2023, 2024],
-                                test_year=2025)
+        trained = training.train(session, test_day=date(2025, 1, 1))
+    model.add_version(trained, directory)
+    model.promote(directory, model.model_version(trained.metadata))
     return directory
 
 
