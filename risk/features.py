@@ -125,7 +125,7 @@ GROUP_OF: dict[str, str] = {k: group for k, (_, _, group) in _DEFINED.items()}
 CATEGORICAL = ["household_type"]
 NUMERIC = [name for name in LABELS if name not in CATEGORICAL]
 FEATURES = NUMERIC + CATEGORICAL
-POPULATIONS = ("at_risk", "below_line", "monitored")
+POPULATIONS = ("at_risk", "below_line", "monitored", "no_members")
 
 
 def _where_households(query: sa.Select, column: sa.Column, household_ids: list[int] | None,
@@ -470,10 +470,14 @@ def _income_features(frame: pd.DataFrame, ledger: pd.DataFrame, as_of: date,
 def population(frame: pd.DataFrame) -> pd.Series:
     """Each household's population on D (pure): ``monitored`` when in monitoring, else
     ``below_line`` when its latest income known is below the line, else ``at_risk``. A
-    missing income is at risk: it never lowers the risk nor hides a household."""
+    missing income is at risk: it never lowers the risk nor hides a household. A household
+    with no active member on D (the last one died or left, not yet cancelled) is
+    ``no_members``: nobody in it can fall."""
     below = frame["income_ratio"] < 1  # NaN compares False
-    out = np.where(frame["monitored"].astype(bool), "monitored",
-                   np.where(below, "below_line", "at_risk"))
+    empty = ~(frame["size"] > 0)  # no active member: the members' counts are missing
+    out = np.where(empty, "no_members", np.where(
+        frame["monitored"].astype(bool), "monitored",
+        np.where(below, "below_line", "at_risk")))
     return pd.Series(out, index=frame.index, name="population")
 
 

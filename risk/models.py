@@ -57,7 +57,8 @@ class HouseholdScore(SQLModel, table=True):
     population: str = Field(
         default="at_risk", max_length=16, sa_column_kwargs={"server_default": "at_risk"},
         description="at_risk: can newly fall (ranked, warned); below_line or monitored: "
-                    "the office's caseload (risk.features.population)")
+                    "the office's caseload; no_members: nobody left in it "
+                    "(risk.features.population)")
 
 
 class Shock(SQLModel, table=True):

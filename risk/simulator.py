@@ -45,6 +45,7 @@ from policies.models import (
     MemberVersion,
     MonitoringLine,
 )
+from risk.features import INCOME_FRESH_DAYS
 from risk.models import Shock
 from risk.shocks import burden
 
@@ -657,8 +658,13 @@ def latest_known(panel: Panel, day: date) -> pd.DataFrame:
 
 def at_risk(panel: Panel, day: date, line: float) -> tuple[np.ndarray, np.ndarray]:
     """The at-risk population on ``day`` (design16: not below ``line`` — the day's line — by
-    the latest known report, not monitored) and each household's known income ÷ line."""
-    ratio = (latest_known(panel, day)["per_capita"] / line).to_numpy()
+    the latest known report, not monitored) and each household's known income ÷ line. A
+    report too old to be current (risk.features.INCOME_FRESH_DAYS) is no income known, as
+    the features read it: the household is at risk, never hidden below the line."""
+    latest = latest_known(panel, day)
+    age = (pd.Timestamp(day) - pd.to_datetime(
+        latest["year"].astype("Int64").astype(str) + "-12-31", errors="coerce")).dt.days
+    ratio = (latest["per_capita"].where(age <= INCOME_FRESH_DAYS) / line).to_numpy()
     population = ~monitored_on(panel, day) & ~(ratio < 1)
     alive = panel.reports[panel.reports["year"] == day.year - 1]["size"].to_numpy() > 0
     return population & alive, ratio

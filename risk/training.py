@@ -116,7 +116,7 @@ def warning_shares(trained: model.TrainedModel, at_risk: pd.DataFrame,
     return {"threshold": threshold, "warned": int(len(warned)),
             "at_risk": float(shares.get("at_risk", 0.0)),
             "by_population": {k: float(shares.get(k, 0.0))
-                              for k in ("at_risk", "below_line", "monitored")}}
+                              for k in features.POPULATIONS}}
 
 
 def _data_id(frame: pd.DataFrame, y: np.ndarray) -> str:

@@ -1,6 +1,5 @@
-"""Generated feature frames with the column names of the features contract (design of issue
-16), to test training, explanations and drift without a database. Until risk/features.py
-holds those names, :func:`install` puts the contract's lists into it for the test."""
+"""Generated feature frames with risk.features' columns, to test training, explanations and
+drift without a database."""
 
 from __future__ import annotations
 
@@ -11,57 +10,6 @@ import numpy as np
 import pandas as pd
 
 from risk import features, model, training
-
-KINDS = ["illness", "disability", "disaster", "accident", "education", "employment"]
-GROUPS = {"income": ("收入", "income"), "illness": ("疾病", "illness"),
-          "disability": ("残疾", "disability"), "disaster": ("灾害", "disaster"),
-          "accident": ("意外", "accident"), "employment": ("就业", "employment"),
-          "education": ("教育", "education"), "household": ("家庭结构", "household"),
-          "support": ("保障与帮扶", "support"), "spending": ("支出负担", "spending"),
-          "missing": ("数据缺失", "missing data")}
-GROUP_OF = {
-    **dict.fromkeys(["size", "head_age", "elderly", "dependants_share", "relocated",
-                     "household_type"], "household"),
-    **dict.fromkeys(["children", "students"], "education"),
-    **dict.fromkeys(["workers", "weak_labour", "no_labour", "migrant_months", "wage_share"],
-                    "employment"),
-    **dict.fromkeys(["disabled", "severe_disability", "new_disability_365d"], "disability"),
-    **dict.fromkeys(["chronic", "serious_illness", "health_worsened_365d"], "illness"),
-    **dict.fromkeys(["dibao", "tekun", "was_monitored", "transfer_share", "payouts_365d"],
-                    "support"),
-    **dict.fromkeys(["income_last", "income_ratio", "income_trend", "income_volatility",
-                     "lowest_ratio", "farm_share"], "income"),
-    **dict.fromkeys(["out_of_pocket_last", "burden_30d", "burden_90d", "burden_365d",
-                     "burden_ratio_365d", "days_since_shock"], "spending"),
-    **dict.fromkeys(["income_missing", "income_age_days"], "missing"),
-}
-for _kind in KINDS:
-    GROUP_OF[f"{_kind}_count_90d"] = GROUP_OF[f"{_kind}_count_365d"] = _kind
-    if _kind != "disability":
-        GROUP_OF[f"{_kind}_burden_365d"] = _kind
-LABELS = {name: (f"{name}（中）", name.replace("_", " ")) for name in GROUP_OF}
-CATEGORICAL = ["household_type"]
-
-
-def _population(frame: pd.DataFrame) -> pd.Series:
-    """The contract's populations: monitored, else below_line (income ratio under 1), else
-    at_risk (a missing income included)."""
-    out = pd.Series("at_risk", index=frame.index)
-    out[frame["income_ratio"] < 1] = "below_line"
-    out[frame["monitored"] == 1] = "monitored"
-    return out
-
-
-def install(monkeypatch) -> None:
-    """Give risk.features the contract's names when it does not hold them yet."""
-    if set(GROUP_OF) <= set(getattr(features, "GROUP_OF", {})) and hasattr(
-            features, "population"):
-        return
-    numeric = [n for n in GROUP_OF if n not in CATEGORICAL]
-    for name, value in (("LABELS", LABELS), ("GROUP_OF", GROUP_OF), ("GROUPS", GROUPS),
-                        ("CATEGORICAL", CATEGORICAL), ("NUMERIC", numeric),
-                        ("FEATURES", numeric + CATEGORICAL), ("population", _population)):
-        monkeypatch.setattr(features, name, value, raising=False)
 
 
 def frame(n: int, seed: int, *, missing_share: float = 0.05, line: float = 8000.0,
@@ -79,7 +27,8 @@ def frame(n: int, seed: int, *, missing_share: float = 0.05, line: float = 8000.
     income = ratio * line
     burden = (illness_burden + disaster_burden) / size
     serious = (rng.random(n) < 0.08).astype(float)
-    out = pd.DataFrame({name: rng.random(n) for name in GROUP_OF}, index=pd.RangeIndex(n))
+    out = pd.DataFrame({name: rng.random(n) for name in features.GROUP_OF},
+                       index=pd.RangeIndex(n))
     out = out.assign(
         size=size.astype(float), head_age=rng.integers(25, 80, n).astype(float),
         household_type=rng.choice(["lifted_out", "ordinary"], n), serious_illness=serious,
@@ -108,8 +57,7 @@ TRAIN_DAYS = [date(2021, 1, 1), date(2022, 1, 1), date(2023, 1, 1)]
 @functools.cache
 def fitted(seed: int = 0, shuffled: bool = False) -> model.TrainedModel:
     """A model fitted on generated households (6,000 to learn from, 3,000 to test on), once a
-    test session; ``shuffled`` learns from labels in random order (no better than chance).
-    Call it with the contract installed."""
+    test session; ``shuffled`` learns from labels in random order (no better than chance)."""
     train, fell = frame(6000, 1 + seed)
     test, test_fell = frame(3000, 100 + seed)
     caseload, _ = frame(1000, 200 + seed)

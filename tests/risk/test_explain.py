@@ -10,13 +10,6 @@ from risk import explain, features, training
 from tests.risk import synthetic
 
 
-@pytest.fixture(scope="module", autouse=True)
-def contract():
-    with pytest.MonkeyPatch.context() as patch:
-        synthetic.install(patch)
-        yield
-
-
 def _fit(frame, fell, seed=0):
     test, test_fell = frame.iloc[:1500], fell.iloc[:1500]
     return training.fit_and_evaluate(frame, fell, test, test_fell, resamples=20, seed=seed,

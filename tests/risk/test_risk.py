@@ -10,13 +10,6 @@ from risk import model
 from tests.risk import synthetic
 
 
-@pytest.fixture(scope="module", autouse=True)
-def contract():
-    with pytest.MonkeyPatch.context() as patch:
-        synthetic.install(patch)
-        yield
-
-
 @pytest.fixture(scope="module")
 def trained():
     return synthetic.fitted()

@@ -222,9 +222,9 @@ def test_shocks_of_every_kind_dated_through_the_year_and_known_later(county):
     assert shocks[shocks["kind"] != "disaster"]["member_id"].notna().all()
 
 
-@pytest.mark.skip(reason="enable when risk/features.py of issue 16 lands (features helper): "
-                         "the simulator's outcome and population must be the features'")
-def test_the_simulators_outcomes_are_the_features_outcomes(county):  # pragma: no cover
+def test_the_simulators_outcomes_are_the_features_outcomes(county):
+    """Two ways to the same truth: the simulator's own arrays and the feature code over the
+    tables it wrote."""
     from risk import features
 
     engine, summary = county

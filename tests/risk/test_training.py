@@ -18,13 +18,6 @@ from tests.factories import county_with_villages, household_with_members
 from tests.risk import synthetic
 
 
-@pytest.fixture(scope="module", autouse=True)
-def contract():
-    with pytest.MonkeyPatch.context() as patch:
-        synthetic.install(patch)
-        yield
-
-
 @pytest.fixture(scope="module")
 def trained():
     return synthetic.fitted()
