@@ -88,3 +88,19 @@ def test_the_pages_show_each_factor_with_its_features_in_the_readers_language():
     assert top["features"][0]["label"] in page
     english = str(environment("en").get_template("_factors.html").module.factors(found))
     assert top["label_en"] in english and "raises the risk" in english
+
+
+def test_a_factors_values_read_as_the_office_reads_them():
+    """A code by its Chinese label, a count whole, money with separators, never a raw float."""
+    from claims.web.i18n import environment
+
+    macro = environment("zh").get_template("_factors.html").module.factors
+    page = str(macro([{"label": "家庭结构", "label_en": "household", "effect": 0.1234,
+                       "direction": "raises", "features": [
+                           {"label": "户类型", "label_en": "type", "value": "lifted_out"},
+                           {"label": "家庭人口", "label_en": "members", "value": 3.0},
+                           {"label": "上年人均纯收入", "label_en": "income",
+                            "value": 7639.3597},
+                           {"label": "收入报告", "label_en": "report", "value": None}]}]))
+    assert "脱贫户" in page and "lifted_out" not in page
+    assert "家庭人口 3;" in page and "7,639.36" in page and "7639.3597" not in page
