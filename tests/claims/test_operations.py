@@ -30,7 +30,7 @@ def test_id_numbers_are_masked_in_logs_and_failures_are_logged(session, capsys):
     app = create_app()
     app.dependency_overrides[get_session] = lambda: session
 
-    @app.get("/boom")
+    @app.get("/api/boom")  # an API route answers JSON; a page's failure is a page
     def boom():
         raise RuntimeError("bug")
 
@@ -38,13 +38,13 @@ def test_id_numbers_are_masked_in_logs_and_failures_are_logged(session, capsys):
     try:
         with TestClient(app) as client:
             client.get("/api/members/by-id-number/41108119650312001X")
-            failed = client.get("/boom")
+            failed = client.get("/api/boom")
         assert failed.status_code == 500 and failed.json()["request_id"]
         err = capsys.readouterr().err
         assert "41108119650312001X" not in err
         assert "4110**********001X" in err
         lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-        assert any(line.get("path") == "/boom" and line.get("status") == 500 for line in lines)
+        assert any(line.get("path") == "/api/boom" and line.get("status") == 500 for line in lines)
         assert any("RuntimeError" in line.get("exc_info", "") for line in lines)
     finally:
         logging.getLogger().handlers.clear()
