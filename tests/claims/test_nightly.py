@@ -105,6 +105,16 @@ def risk_warnings(engine) -> pd.DataFrame:
     return table(engine, sa.select(t).where(t.c.source == "risk").order_by(t.c.id))
 
 
+def newly_warned(engine, before: int, after: int) -> set[int]:
+    """At-risk households that run ``after`` raised above the threshold, or by the rise, from
+    below the threshold in run ``before``: the warnings a day's passing alone brings."""
+    was, now = scores(engine, before), scores(engine, after)
+    at_risk = now[populations(engine, after).reindex(now.index) == "at_risk"]
+    was = was.reindex(at_risk.index)
+    risen = (at_risk >= 0.5) | (at_risk - was >= 0.25)
+    return set(int(h) for h in at_risk.index[risen & (was < 0.5)])
+
+
 def test_a_run_scores_every_household_and_warns_with_factors(engine, model_dir):
     result = score(engine, model_dir)
 
@@ -117,7 +127,9 @@ def test_a_run_scores_every_household_and_warns_with_factors(engine, model_dir):
     stored = scores(engine, result.run_id)
     assert len(stored) == HOUSEHOLDS and stored.between(0, 1).all()
     population = populations(engine, result.run_id).reindex(stored.index)
-    assert set(population) == {"at_risk", "below_line", "monitored"}
+    # a household whose last member died or left in the simulation is scored, never warned
+    assert {"at_risk", "below_line", "monitored"} <= set(population) <= {
+        "at_risk", "below_line", "monitored", "no_members"}
     warned = risk_warnings(engine)
     # exactly the at-risk households at or above the threshold, each once, with what raised
     # it; the caseload at or above it is scored, not warned
@@ -279,10 +291,16 @@ def test_a_sharp_rise_warns_and_an_open_warning_is_not_raised_again(engine, mode
 
     second = score(engine, model_dir, night=date(2026, 12, 2))
 
-    new = risk_warnings(engine)
-    new = new[new["run_id"] == second.run_id]
-    assert list(new["household_id"]) == [risen]  # every other warned household has one open
-    rise = new.iloc[0]
+    warned = risk_warnings(engine)
+    new = warned[warned["run_id"] == second.run_id].set_index("household_id")
+    assert risen in new.index
+    # every household warned the first night has one open and is not warned again; a new
+    # warning elsewhere is one that a day's passing raised (the features count days)
+    assert not set(new.index) - {risen} & set(warned.loc[warned["run_id"] == first.run_id,
+                                                         "household_id"])
+    assert set(new.index) - {risen} == newly_warned(engine, first.run_id,
+                                                    second.run_id) - {risen}
+    rise = new.loc[risen]
     assert rise["trigger"] == "risk_rise" and rise["score"] < 0.5
     assert rise["previous_score"] == pytest.approx(before[risen] - 0.3, abs=1e-4)
     assert f"{rise['previous_score']:.2f}" in rise["text"]
@@ -355,9 +373,14 @@ def test_the_office_reads_ranked_explained_warnings_and_closes_one(engine, model
     still_open = clerk.get("/api/warnings", params={"source": "risk"}).json()["count"]
     assert still_open == result.warnings - 1
 
-    # the next night raises a new warning for the closed household only
+    # the next night raises a new warning for the closed household, and none for a household
+    # whose warning is still open
     following = score(engine, model_dir, night=date(2026, 12, 2))
-    assert following.warnings == 1
+    warned = risk_warnings(engine)
+    raised = set(warned.loc[warned["run_id"] == following.run_id, "household_id"])
+    assert top["household_id"] in raised
+    assert raised - {top["household_id"]} == newly_warned(engine, result.run_id,
+                                                          following.run_id)
 
 
 def test_a_household_page_shows_its_score_factors_and_history(engine, model_dir, office):

@@ -171,10 +171,11 @@ def test_nothing_recorded_after_the_day_changes_its_features(session, household)
 
 
 def test_the_population_of_each_household():
-    frame = pd.DataFrame({"monitored": [1, 0, 0, 0, 1],
-                          "income_ratio": [0.5, 0.99, 1.0, float("nan"), float("nan")]})
+    frame = pd.DataFrame({"monitored": [1, 0, 0, 0, 1, 0],
+                          "income_ratio": [0.5, 0.99, 1.0, float("nan"), float("nan"), 0.2],
+                          "size": [3, 2, 4, 1, 2, float("nan")]})
     assert features.population(frame).tolist() == [
-        "monitored", "below_line", "at_risk", "at_risk", "monitored"]
+        "monitored", "below_line", "at_risk", "at_risk", "monitored", "no_members"]
 
 
 def test_a_fall_within_the_year_by_income_or_by_spending(session):
