@@ -11,7 +11,10 @@ locks in this order, and only through the helpers below:
    two overlapping batches queue on their first common event instead of each holding one the
    other waits for; a replay locks its one event (quarantined or failed, so never one the
    evaluator is taking);
-2. household rows, by id (:func:`households`);
+2. household rows, by id (:func:`households`); a transaction that inserts a row pointing to
+   a household (an income record, a shock, a monitoring window) locks the household first,
+   because the foreign key's check takes a key-share lock on the household's row, which a
+   holder of that row's update lock (the evaluator) blocks;
 3. claim rows, by id (:func:`claims`, :func:`claims_where`; ``lifecycle.transition`` locks its
    claim itself, so no step can forget it);
 4. payment batch and payment rows, by id (:func:`payments`);

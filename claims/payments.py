@@ -123,12 +123,17 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
     """Import the bank's confirmation line by line; importing it twice changes nothing."""
     get_batch(session, batch_id)
     table = read_table(data, filename, CONFIRMATION_ALIASES, [("payment_id",), ("status",)])
-    # The lock order (claims.locks): every claim the file pays, then its payment lines, each
-    # in id order, before any line is applied.
+    # The lock order (claims.locks): the households of the claims the file pays (a payout's
+    # income record and monitoring window point to the household, and inserting them takes a
+    # key-share lock on its row), then those claims, then their payment lines, each in id
+    # order, before any line is applied.
     numbers = {int(raw) for raw in table.frame["payment_id"]
                if raw.isascii() and raw.isdigit() and len(raw) <= 18}
-    lines = dict(session.execute(select(Payment.id, Payment.claim_id).where(
-        Payment.id.in_(numbers), Payment.batch_id == batch_id)).all()) if numbers else {}
+    found = session.execute(select(Payment.id, Payment.claim_id, Claim.household_id).join(
+        Claim, Claim.id == Payment.claim_id).where(
+        Payment.id.in_(numbers), Payment.batch_id == batch_id)).all() if numbers else []
+    lines = {payment_id: claim_id for payment_id, claim_id, _ in found}
+    locks.households(session, {household_id for _, _, household_id in found})
     locks.claims(session, lines.values())
     locks.payments(session, lines)
     results = []

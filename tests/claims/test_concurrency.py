@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, func, select
 
-from claims import evaluator, intake, payments
+from claims import evaluator, intake, locks, payments
 from claims.auth import SYSTEM
 from claims.models import (
     Claim,
@@ -172,6 +172,43 @@ def test_a_payment_confirmed_twice_at_once_is_paid_once(engine):
         assert (claim.state, claim.paid_amount) == ("paid", Decimal("7500.00"))
         ledger = session.exec(select(IncomeRecord).where(IncomeRecord.source == "payout")).all()
         assert len(ledger) == 1
+
+
+def test_a_bank_confirmation_waits_for_the_household_the_evaluator_holds(engine):
+    """The evaluator locks a household, then its claims; a bank confirmation records the payout
+    as the household's income, which locks the household's row too (the foreign key): it must
+    take the household before the claim, or the two deadlock (seen in the soak on PostgreSQL:
+    the confirmation answered 503 after six deadlocks)."""
+    with Session(engine) as session:
+        claim = a_claim_awaiting_payment(session)
+        batch = payments.create_batch(session, SYSTEM)
+        payments.bank_file(session, SYSTEM, batch.id, "csv")
+        payment_id = session.exec(select(Payment.id)).one()
+        session.commit()
+        batch_id, claim_id, household_id = batch.id, claim.id, claim.household_id
+    answer = f"payment_id,status\n{payment_id},paid\n".encode()
+    confirmed: list = []
+
+    def confirm():
+        try:
+            with Session(engine) as session:
+                confirmed.extend(payments.confirm(session, SYSTEM, batch_id, answer, "a.csv"))
+                session.commit()
+        except Exception as exc:  # reported below
+            confirmed.append(exc)
+
+    with Session(engine) as evaluating:  # as the evaluator does: the household, then claims
+        locks.households(evaluating, [household_id])
+        bank = threading.Thread(target=confirm)
+        bank.start()
+        time.sleep(0.5)  # the confirmation is under way, waiting for the household
+        locks.claims(evaluating, [claim_id])
+        evaluating.commit()
+    bank.join(timeout=60)
+
+    assert [getattr(line, "result", line) for line in confirmed] == ["paid"]
+    with Session(engine) as session:
+        assert session.get(Claim, claim_id).state == "paid"
 
 
 def test_two_batches_made_at_once_never_both_take_a_claim(engine):
