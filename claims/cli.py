@@ -430,7 +430,7 @@ def _import_events(args) -> int:
             return 2
         actor = actor_for_client(clients[0])
         raw, row_errors = read_events(path.read_bytes(), path.name)
-        outcomes = intake.receive(session, actor, raw, between_chunks=session.commit)
+        outcomes = intake.receive(session, actor, raw, commit_chunk=session.commit)
         session.commit()
     evaluator.evaluate_all(get_engine())
     with Session(get_engine()) as session:

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from claims import intake, locks, remit
 from claims.auth import Actor
+from claims.db import write_turn
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
 
@@ -94,7 +95,13 @@ async def _write(queue: _Queue, session: Session, batch: list[_Waiting]) -> None
 
 
 def _store_all(session: Session, batch: list[_Waiting]) -> list:
-    """One transaction for the batch: an outcome or the exception, per event."""
+    """One transaction for the batch, in an urgent turn at writing (single events go before
+    the bulk chunks waiting): an outcome or the exception, per event."""
+    with write_turn(session.get_bind(), urgent=True):
+        return _store_turn(session, batch)
+
+
+def _store_turn(session: Session, batch: list[_Waiting]) -> list:
     results: list = [None] * len(batch)
     by_actor: dict[Actor, list[int]] = {}
     known = intake.KnownTypes(session)

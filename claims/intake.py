@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from claims import audit, lifecycle, locks, remit
 from claims.auth import SYSTEM, Actor
-from claims.db import advisory_xact_lock
+from claims.db import advisory_xact_lock, write_turn
 from claims.models import (
     Claim,
     ClaimRecord,
@@ -53,7 +53,7 @@ from risk.models import Shock
 from risk.shocks import burden as shock_burden
 
 MAX_BATCH = 10_000
-STORE_CHUNK = 1000  # events stored per statement and, with between_chunks, per transaction
+STORE_CHUNK = 1000  # events stored per statement and, with commit_chunk, per transaction
 EVALUATOR_LOCK = 2  # the PostgreSQL advisory lock of the evaluator (audit's is 1)
 MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assistance_paid",
                 "other_insurance_paid")
@@ -201,13 +201,25 @@ def refuse_conflict(outcome: Outcome) -> Outcome:
 
 def receive(session: Session, actor: Actor, raw_events: list[Any],
             today: date | None = None,
-            between_chunks: Callable[[], None] | None = None) -> list[Outcome]:
+            commit_chunk: Callable[[], None] | None = None) -> list[Outcome]:
     """A batch: every event is checked on its own (a bad one never blocks the rest) and the
     good ones are stored for evaluation, STORE_CHUNK at a time; one outcome per event;
-    flushes. ``between_chunks`` (the handler's commit) lets a large batch give way between
-    chunks: on SQLite a single event then waits for one chunk, not for the whole batch (each
-    event is stored once whatever the chunks, so a batch cut short is simply sent again)."""
-    today = today or date.today()
+    flushes. ``commit_chunk`` (the handler's commit) commits each chunk within its turn at
+    writing (db.write_turn): on SQLite a single event then waits for at most the one chunk
+    being written, not for the whole batch nor for other batches (each event is stored once
+    whatever the chunks, so a batch cut short is simply sent again)."""
+    with _bulk:
+        return _receive(session, actor, raw_events, today or date.today(), commit_chunk)
+
+
+# One batch checked and stored at a time in a process: the checks are Python and hold the
+# interpreter, so batches side by side only slow the chunk that holds the write turn (and the
+# single events waiting for it) without storing any sooner.
+_bulk = threading.Lock()
+
+
+def _receive(session: Session, actor: Actor, raw_events: list[Any], today: date,
+             commit_chunk: Callable[[], None] | None) -> list[Outcome]:
     known = KnownTypes(session)
     outcomes: list[Outcome | None] = [None] * len(raw_events)
     good: list[tuple[int, EventIn]] = []
@@ -230,11 +242,11 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
             continue
         good.append((index, event))
     for start in range(0, len(good), STORE_CHUNK):
-        if start and between_chunks is not None:
-            between_chunks()
-            time.sleep(0)  # and the interpreter's turn, to a request waiting for it
         chunk = good[start:start + STORE_CHUNK]
-        stored = store_checked(session, actor, [event for _, event in chunk])
+        with write_turn(session.get_bind()):
+            stored = store_checked(session, actor, [event for _, event in chunk])
+            if commit_chunk is not None:
+                commit_chunk()
         for (index, _), outcome in zip(chunk, stored, strict=True):
             outcomes[index] = outcome
     return outcomes

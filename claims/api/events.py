@@ -64,7 +64,7 @@ def submit_batch(session: SessionDep, actor: Department,
                  events: Annotated[list[Any], Body(max_length=intake.MAX_BATCH, description=(
                      "events, each shaped as for POST /api/events"))]):
     """Submit up to 10,000 events; each gets its own outcome and bad ones never block the rest."""
-    outcomes = intake.receive(session, actor, events, between_chunks=session.commit)
+    outcomes = intake.receive(session, actor, events, commit_chunk=session.commit)
     session.commit()
     evaluator.notify()
     return JSONResponse({"results": [_body(o) for o in outcomes], "counts": _counts(outcomes)})
@@ -75,7 +75,7 @@ def submit_file(session: SessionDep, actor: Department,
                 file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX")]):
     """Submit a department file; Chinese or English headers (see README)."""
     raw, row_errors = read_events(read_upload(file), file.filename or "events.csv")
-    outcomes = intake.receive(session, actor, raw, between_chunks=session.commit)
+    outcomes = intake.receive(session, actor, raw, commit_chunk=session.commit)
     session.commit()
     evaluator.notify()
     results = [*row_errors, *[_body(o) for o in outcomes]]
