@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,17 +87,19 @@ class WriteTurn:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._held = False
-        self._urgent_waiting = 0
+        self._waiting: tuple[deque, deque] = (deque(), deque())  # bulk, urgent; in arrival order
 
     @contextmanager
     def __call__(self, urgent: bool = False) -> Iterator[None]:
+        me, queue = object(), self._waiting[urgent]
         with self._changed:
-            self._urgent_waiting += urgent
+            queue.append(me)
             try:
-                while self._held or (not urgent and self._urgent_waiting):
+                while self._held or self._next() is not me:
                     self._changed.wait()
             finally:
-                self._urgent_waiting -= urgent
+                queue.remove(me)
+                self._changed.notify_all()  # had it given up, the next one is someone else
             self._held = True
         try:
             yield
@@ -104,6 +107,10 @@ class WriteTurn:
             with self._changed:
                 self._held = False
                 self._changed.notify_all()
+
+    def _next(self) -> object:
+        bulk, urgent = self._waiting
+        return urgent[0] if urgent else bulk[0]
 
 
 _turns: dict[str, WriteTurn] = {}

@@ -12,6 +12,7 @@ from sqlmodel import Session, func, select
 
 from claims import evaluator, intake, locks, payments
 from claims.auth import SYSTEM
+from claims.db import make_engine, write_turn
 from claims.models import (
     Claim,
     ClaimState,
@@ -597,3 +598,27 @@ def test_soak_staff_payments_intake_and_the_evaluator_together(engine):
                 Payment.claim_id == claim.id, Payment.state == "paid")).one()
             assert Decimal(paid) == claim.paid_amount, claim.claim_number
         assert audit.verify(session).problem == ""
+
+
+def test_a_single_event_writes_before_the_bulk_chunks_waiting(tmp_path):
+    """SQLite's turn at writing: while a chunk is written, a single event's group commit that
+    arrives after two other chunks began waiting still writes next, so a single event waits
+    for about one chunk however many batches stream (issue 20: 0.8 s behind four)."""
+    engine = make_engine(f"sqlite:///{tmp_path}/turns.db")
+    order: list[str] = []
+
+    def write(name: str, urgent: bool) -> None:
+        with write_turn(engine, urgent=urgent):
+            order.append(name)
+
+    with write_turn(engine):  # a chunk being written
+        waiting = [threading.Thread(target=write, args=(name, name == "single"))
+                   for name in ("chunk 2", "chunk 3", "single")]
+        for thread in waiting:
+            thread.start()
+            time.sleep(0.1)  # in this order
+    for thread in waiting:
+        thread.join(timeout=10)
+    engine.dispose()
+
+    assert order == ["single", "chunk 2", "chunk 3"]
