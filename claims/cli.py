@@ -493,10 +493,14 @@ def _train(args) -> int:
     evaluation = trained.metadata["evaluation"]
     print(f"out of time, the at-risk households on {test_day} ({evaluation['rows']:,}, "
           f"{evaluation['positives']:,} fell within 12 months), 95% intervals:")
+    ceiling = trained.metadata["ceiling"]
     for name in ("model", "scorecard", "rule"):
         r = evaluation[name]
         print(f"{name:>9}: AUC {r['auc']:.3f} ({r['auc_ci'][0]:.3f}–{r['auc_ci'][1]:.3f}), "
-              f"top 10% catch {r['top_10pct_caught']:.1%}")
+              f"top 10% catch {r['top_10pct_caught']:.1%}"
+              + (_beside_ceiling(ceiling) if name == "model" else ""))
+    if ceiling["auc"] is None:
+        print(f"  ceiling: unknown — {ceiling['unknown']}")
     for name in ("rule", "scorecard"):
         d = evaluation[f"model_minus_{name}"]
         print(f"model − {name}: {d['auc']:+.3f} ({d['auc_ci'][0]:+.3f}…{d['auc_ci'][1]:+.3f})")
@@ -512,6 +516,16 @@ def _train(args) -> int:
     return 3
 
 
+def _beside_ceiling(ceiling: dict) -> str:
+    """The simulator's ceiling beside the model's figures, when known."""
+    if ceiling["auc"] is None:
+        return ""
+    caught = ceiling.get("top_10pct_caught")
+    return (f"; ceiling (an oracle knowing the simulator's hidden state) AUC "
+            f"{ceiling['auc']:.3f}" + (f", top 10% catch {caught:.1%}" if caught is not None
+                                       else ""))
+
+
 def _model(args) -> int:
     from risk import model
 
@@ -521,9 +535,11 @@ def _model(args) -> int:
         if not found:
             print(f"no versions in {directory}; train one with 'fangpin train'")
         for v in found:
+            ceiling = ("" if v["ceiling_auc"] is None
+                       else f" (ceiling {v['ceiling_auc']:.3f})")
             print(f"{'*' if v['in_force'] else ' '} {v['version']}  trained {v['trained_at']}  "
-                  f"test day {v['test_day']}  AUC model {v['model_auc']:.3f} / scorecard "
-                  f"{v['scorecard_auc']:.3f} / rule {v['rule_auc']:.3f}"
+                  f"test day {v['test_day']}  AUC model {v['model_auc']:.3f}{ceiling} / "
+                  f"scorecard {v['scorecard_auc']:.3f} / rule {v['rule_auc']:.3f}"
                   + ("  (in force)" if v["in_force"] else ""))
         return 0
     if args.action == "promote":

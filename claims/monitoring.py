@@ -35,7 +35,15 @@ from claims.models import (
 from claims.nightly import current_run
 from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
-from policies.models import IncomeFields, IncomeRecordCreate, Member, Region, Yuan, utcnow
+from policies.models import (
+    HouseholdUpdate,
+    IncomeFields,
+    IncomeRecordCreate,
+    Member,
+    Region,
+    Yuan,
+    utcnow,
+)
 from policies.rules import report_period_problem
 from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
@@ -571,7 +579,10 @@ class EliminationIn(BaseModel):
 def confirm_elimination(session: Session, actor: Actor, household_id: int,
                         decision: EliminationIn, today: date) -> Elimination:
     """Confirm the pending proposal, or start and confirm one the system did not propose
-    (a household without labour capacity, say: said in its flags). Refused below the line,
+    (a household without labour capacity, say: said in its flags), and take the household
+    out of monitoring: its monitoring category is cleared in the registry, whose history
+    dates it today (the day the office records it), so the risk features of later days see
+    it no longer monitored and those of earlier days still do. Refused below the line,
     before identification, with a follow-up open, or in the future; flushes."""
     window = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id).order_by(
@@ -623,7 +634,24 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
     audit.record(session, actor, "elimination", proposal.id, "confirm", reason=decision.note,
                  after={"household_id": household_id, "way": decision.way,
                         "eliminated_on": decision.eliminated_on, "flags": flags})
+    _out_of_monitoring(session, actor, household_id, proposal.id)
     return proposal
+
+
+def _out_of_monitoring(session: Session, actor: Actor, household_id: int,
+                       elimination_id: int) -> None:
+    """Clear a household's monitoring category (风险消除: no longer a monitoring object),
+    through the registry so that its history records the day, with before and after on the
+    audit trail."""
+    household = session.get(Household, household_id)
+    if household is None or household.monitoring_category is None:
+        return
+    before = household.monitoring_category
+    registry.update_household(session, household_id,
+                              HouseholdUpdate(monitoring_category=None))
+    audit.record(session, actor, "household", household.household_number, "update",
+                 reason=f"risk elimination {elimination_id} confirmed",
+                 before={"monitoring_category": before}, after={"monitoring_category": None})
 
 
 def decline_elimination(session: Session, actor: Actor, elimination_id: int, note: str

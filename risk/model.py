@@ -398,7 +398,8 @@ def rollback(model_dir: Path) -> str:
 
 
 def list_versions(model_dir: Path) -> list[dict[str, Any]]:
-    """The kept versions, oldest first, with their out-of-time AUCs and whether in force."""
+    """The kept versions, oldest first, with their out-of-time AUCs (the simulator's ceiling:
+    None when unknown) and whether in force."""
     current = in_force(model_dir)
     found = []
     for directory in sorted((model_dir / "versions").glob("[!.]*")):
@@ -406,7 +407,8 @@ def list_versions(model_dir: Path) -> list[dict[str, Any]]:
         test = metadata["evaluation"]
         found.append({"version": directory.name, "trained_at": metadata["trained_at"],
                       "test_day": metadata["test"]["day"], "in_force": directory.name == current,
-                      **{f"{k}_auc": test[k]["auc"] for k in ("model", "scorecard", "rule")}})
+                      **{f"{k}_auc": test[k]["auc"] for k in ("model", "scorecard", "rule")},
+                      "ceiling_auc": (metadata.get("ceiling") or {}).get("auc")})
     return sorted(found, key=lambda v: v["trained_at"])
 
 
@@ -596,11 +598,13 @@ def model_card(metadata: dict[str, Any], entries: list[dict[str, Any]] | None = 
     lines += ["", "## Results, out of time (95% bootstrap intervals, "
               f"{evaluation['resamples']} resamples)", "",
               "| | ROC AUC | caught in top 10% |", "| --- | --- | --- |"]
-    ceiling = metadata.get("ceiling")
-    if ceiling:
+    ceiling = metadata.get("ceiling") or {"auc": None, "unknown": "not computed"}
+    if ceiling["auc"] is not None:
         caught = ceiling.get("top_10pct_caught")
         lines.append(f"| ceiling: an oracle knowing the simulator's hidden state | "
                      f"{ceiling['auc']:.3f} | {'—' if caught is None else f'{caught:.1%}'} |")
+    else:
+        lines.append(f"| ceiling: unknown — {ceiling['unknown']} | — | — |")
     for key, label in (("model", "gradient boosting, calibrated"),
                        ("scorecard", "ten-indicator scorecard (logistic)"),
                        ("rule", f"rule: income below {RULE_MULTIPLE} × the line")):

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sklearn.metrics import roc_auc_score
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from policies import demo
 from policies.bulk import insert_columns, read_frame, update_columns
@@ -62,6 +62,7 @@ EPOCH = date(1970, 1, 1)
 WRITE_CHUNK = 200_000  # rows a bulk write holds as Python objects
 DATES = frozenset({"valid_from", "valid_to", "birth_date"})  # written in their stored form
 SEED_NOTE = re.compile(r"seed (\d+)")
+SOURCE = "simulated"  # the shock ledger's source of the simulator's shocks
 
 
 def parameters() -> dict[str, Any]:
@@ -747,11 +748,27 @@ def default_test_day(params: dict[str, Any]) -> date:
     return date(params["panel"]["last_year"], 1, 1)
 
 
-def _check_day(params: dict[str, Any], day: date) -> None:
+def day_problem(params: dict[str, Any], day: date) -> str | None:
+    """Why the oracle cannot start from ``day``, or None when it can."""
     first, last = params["panel"]["first_year"], params["panel"]["last_year"]
     if day.day != 1 or not (first < day.year <= last):
-        raise ValueError(f"test_day {day.isoformat()}: must be the first day of a month in "
-                         f"{first + 1}..{last} (the oracle starts from a month's state)")
+        return (f"test_day {day.isoformat()}: must be the first day of a month in "
+                f"{first + 1}..{last} (the oracle starts from a month's state)")
+    return None
+
+
+def simulated_seeds(session: Session) -> set[int]:
+    """The seeds of the counties this simulator wrote into the database, from which their
+    hidden state is simulated again: named in the monitoring lines' note, with the
+    simulator's own shocks in the ledger. Empty for a county of its own records — files
+    exported from a simulated county and imported included, whatever their notes say (the
+    imported registry is not the one the panel started from)."""
+    if session.execute(sa.select(col(Shock.id)).where(
+            col(Shock.source) == SOURCE).limit(1)).first() is None:
+        return set()
+    notes = session.execute(sa.select(MonitoringLine.__table__.c.note).where(
+        MonitoringLine.__table__.c.note.like("simulated%"))).scalars().all()
+    return {int(x.group(1)) for x in map(SEED_NOTE.search, notes) if x}
 
 
 def ceiling(session: Session, test_day: date | None = None, *, seed: int | None = None,
@@ -763,11 +780,11 @@ def ceiling(session: Session, test_day: date | None = None, *, seed: int | None 
     Plain numbers: auc, top10_capture, rule_auc, households, fallers, …"""
     params = params or parameters()
     day = test_day or default_test_day(params)
-    _check_day(params, day)
+    problem = day_problem(params, day)
+    if problem:
+        raise ValueError(problem)
     if seed is None:
-        notes = session.execute(sa.select(MonitoringLine.__table__.c.note).where(
-            MonitoringLine.__table__.c.note.like("simulated%"))).scalars().all()
-        found = {int(x.group(1)) for x in map(SEED_NOTE.search, notes) if x}
+        found = simulated_seeds(session)
         if len(found) != 1:
             raise ValueError("seed: this database holds no (or more than one) simulated "
                              "county; give the seed it was simulated with")
@@ -896,7 +913,7 @@ def _write(session: Session, params: dict[str, Any], panel: Panel, homes: pd.Dat
             "known_on": _iso(shocks["known"].to_numpy()),
             "burden": np.round(shocks["burden"].to_numpy() * 100).astype(np.int64),
             "disability_grade": np.where(grade > 0, grade, None),
-            "source": "simulated", "reference": ""},
+            "source": SOURCE, "reference": ""},
             stored=frozenset({"burden", "occurred_on", "known_on"}))
     _write_members(session, panel, people, start)
     _write_households(session, panel, homes, start)

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from policies.models import IncomeRecord
 from policies.vocab import IncomeSource
-from risk import explain, features, model
+from risk import explain, features, model, simulator
 from risk.errors import ModelError
 
 # Below these the data cannot carry a model (refused); below twice these, a warning.
@@ -63,7 +63,8 @@ def fit_and_evaluate(train_frame: pd.DataFrame, train_y: pd.Series, test_frame: 
     day) with their outcomes; evaluate out of time on ``test_frame``, the test day's at-risk
     households; ``caseload`` (the test day's households below the line or monitored) tells
     where would-be warnings (score ≥ ``threshold``) go. ``ceiling`` is the simulator's
-    oracle (``auc`` and, if known, ``top_10pct_caught``)."""
+    oracle (``auc`` and, if known, ``top_10pct_caught``; :func:`ceiling_entry`), or says
+    why it is unknown (``auc`` None, ``unknown``)."""
     lists = model.feature_lists()
     names = lists["numeric"] + lists["categorical"]
     model.check_training_frame(train_frame, names)
@@ -135,6 +136,30 @@ def default_train_days(test_day: date) -> list[date]:
             if first <= date(y, m, 1) <= last]
 
 
+def ceiling_entry(found: dict[str, Any]) -> dict[str, Any]:
+    """The model card's ceiling from the simulator's (:func:`risk.simulator.ceiling`, or the
+    simulator card's ``ceiling``)."""
+    return {"auc": float(found["auc"]), "top_10pct_caught": found.get("top10_capture"),
+            "test_day": found["test_day"], "households": found["households"],
+            "ranked": found["ranked"], "draws": found["draws"]}
+
+
+def county_ceiling(session: Session, test_day: date) -> dict[str, Any]:
+    """The simulator's ceiling on the test day when the simulator wrote this county (its
+    hidden state is simulated again from the seed kept with it); otherwise the ceiling is
+    unknown (``auc`` None) and ``unknown`` says why."""
+    seeds = simulator.simulated_seeds(session)
+    if len(seeds) != 1:
+        why = ("a county's own records: no simulator's hidden state to rank its households "
+               "with" if not seeds else "the database holds several simulated counties "
+               f"(seeds {', '.join(map(str, sorted(seeds)))})")
+        return {"auc": None, "unknown": why}
+    problem = simulator.day_problem(simulator.parameters(), test_day)
+    if problem:
+        return {"auc": None, "unknown": problem}
+    return ceiling_entry(simulator.ceiling(session, test_day, seed=seeds.pop()))
+
+
 def history_years(session: Session, before: date) -> list[int]:
     """The years of the income reports (not payouts) whose period ended before a day."""
     t = IncomeRecord.__table__
@@ -157,8 +182,9 @@ def train(session: Session, *, test_day: date, train_days: list[date] | None = N
           seed: int = 0, description: str = "the county's records", threshold: float = 0.5,
           ceiling: dict[str, Any] | None = None) -> model.TrainedModel:
     """Train on the at-risk households of ``train_days`` (default :func:`default_train_days`)
-    and evaluate on those of ``test_day``; refuse with less than four years of income reports
-    before the test day or too few households or fallers."""
+    and evaluate on those of ``test_day``, beside the simulator's ceiling when the simulator
+    wrote the county (``ceiling``, default :func:`county_ceiling`); refuse with less than
+    four years of income reports before the test day or too few households or fallers."""
     train_days = sorted(train_days or default_train_days(test_day))
     late = [d.isoformat() for d in train_days if d > test_day - timedelta(days=365)]
     if late:
@@ -180,6 +206,7 @@ def train(session: Session, *, test_day: date, train_days: list[date] | None = N
         parts.append(rows)
     data = pd.concat(parts)
     test, caseload = at_risk_rows(session, test_day)
+    ceiling = ceiling or county_ceiling(session, test_day)
     return fit_and_evaluate(
         data.drop(columns="fell"), data["fell"], test.drop(columns="fell"), test["fell"],
         test_day=test_day, train_days=train_days, caseload=caseload, threshold=threshold,

@@ -53,15 +53,14 @@ def county(households: int, seed: int):
     return engine, card
 
 
-def ceiling_on(session, card: dict[str, Any], test_day: date, seed: int) -> dict[str, Any]:
-    """The oracle's AUC and top-10% capture on the test day: the simulator card's, or the
-    simulator's ``ceiling`` again when the card was made for another day."""
-    from risk import simulator
+def ceiling_on(card: dict[str, Any], test_day: date) -> dict[str, Any] | None:
+    """The oracle's AUC and top-10% capture on the test day from the simulator card, when
+    it was made for that day (otherwise training computes the simulator's ceiling again)."""
+    from risk import training
 
     found = card.get("ceiling") or {}
-    if found.get("test_day") != test_day.isoformat():
-        found = simulator.ceiling(session, test_day, seed=seed)
-    return {"auc": float(found["auc"]), "top_10pct_caught": found.get("top10_capture")}
+    return training.ceiling_entry(found) if found.get("test_day") == test_day.isoformat() \
+        else None
 
 
 def targets(metadata: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
@@ -108,9 +107,9 @@ def main() -> int:
         started = time.perf_counter()
         engine, card = county(args.households, seed)
         with Session(engine) as session:
-            ceiling = ceiling_on(session, card, args.test_day, seed)
             trained = training.train(session, test_day=args.test_day, seed=0,
-                                     threshold=args.threshold, ceiling=ceiling,
+                                     threshold=args.threshold,
+                                     ceiling=ceiling_on(card, args.test_day),
                                      description=f"simulated county, seed {seed}")
         e = trained.metadata["evaluation"]
         print(f"\nseed {seed}: {args.households:,} households; test day {args.test_day}: "

@@ -1,8 +1,8 @@
 """The fangpin command, run as a clerk runs it: a separate process on a real database."""
 
-import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +14,7 @@ from claims import migrate
 from claims.settings import Settings
 from tests.conftest import database_url
 from tests.factories import id_number
+from tests.files import csv_bytes
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,19 +43,18 @@ def test_migrate_seed_and_import_from_the_command_line(fresh_url, tmp_path):
     assert refused.returncode == 1 and "already in this database" in refused.stderr
 
     path = tmp_path / "export.csv"
-    with open(path, "w", newline="", encoding="gbk") as f:
-        writer = csv.writer(f)
-        writer.writerow(["户编号", "行政村代码", "姓名", "证件号码", "与户主关系", "户类型"])
-        writer.writerow(["NEW1", "411081100200", "张三", id_number(region="410102", seq=1),
-                         "户主", "脱贫户"])
+    header = ["户编号", "行政村代码", "姓名", "证件号码", "与户主关系", "户类型"]
+    rows = [["NEW1", "411081100200", "张三", id_number(region="410102", seq=1), "户主",
+             "脱贫户"]]
+    path.write_bytes(csv_bytes(header, rows, encoding="gbk"))
     first = fangpin(fresh_url, "import", "households", str(path))
     assert first.returncode == 0, first.stdout + first.stderr
     assert "households 1 new" in first.stdout and "(gb18030)" in first.stdout
     second = fangpin(fresh_url, "import", "households", str(path))
     assert "households 0 new, 0 updated, 1 unchanged" in second.stdout
 
-    with open(path, "a", newline="", encoding="gbk") as f:
-        csv.writer(f).writerow(["NEW2", "999", "李四", "123", "户主", "脱贫户"])
+    rows.append(["NEW2", "999", "李四", "123", "户主", "脱贫户"])
+    path.write_bytes(csv_bytes(header, rows, encoding="gbk"))
     report = tmp_path / "errors.csv"
     bad = fangpin(fresh_url, "import", "households", str(path), "--report", str(report))
     assert bad.returncode == 1
@@ -144,11 +144,9 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
                     "--approval-limit", "20000")
     assert added.returncode == 0 and "token, shown once: fpu_" in added.stdout
     events = tmp_path / "events.csv"
-    with open(events, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用"])
-        writer.writerow(["E1", "因病", "2999-01-01", id_number(seq=1), "1000"])
-        writer.writerow(["E2", "因病", "2020-01-01", id_number(seq=1), "1000"])
+    events.write_bytes(csv_bytes(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用"], [
+        ["E1", "因病", "2999-01-01", id_number(seq=1), "1000"],
+        ["E2", "因病", "2020-01-01", id_number(seq=1), "1000"]]))
     imported = fangpin(fresh_url, "import", "events", str(events), "--source",
                        "medical_insurance")
     assert imported.returncode == 1, imported.stderr
@@ -164,17 +162,27 @@ def test_simulate_and_train_from_the_command_line(fresh_url, tmp_path):
     simulated = fangpin(fresh_url, "simulate", "--households", "2000", "--seed", "3")
     assert simulated.returncode == 0, simulated.stderr
     assert "simulated 2,000 households" in simulated.stdout
+    # the simulator card's ceiling on 1 January 2025: the oracle's AUC and top-10% capture
+    auc, caught = re.search(r"re-simulations \| (0\.\d{3}) \| ([\d.]+%) \|",
+                            simulated.stdout).groups()
     model_dir = tmp_path / "model"
     trained = fangpin(fresh_url, "train", "--test-year", "2025", "--model-dir", str(model_dir))
     # 0: in force; 3: kept but not in force (it did not beat both baselines), said why
     assert trained.returncode in (0, 3), trained.stderr
     assert "scorecard: AUC" in trained.stdout and "rule: AUC" in trained.stdout
     assert trained.returncode == 0 or "NOT in force" in trained.stderr
+    # the county is the simulator's: its ceiling stands beside the model's AUC
+    assert (f"ceiling (an oracle knowing the simulator's hidden state) AUC {auc}, top 10% "
+            f"catch {caught}") in trained.stdout.splitlines()[1]
     [version] = (model_dir / "versions").iterdir()
     assert (version / "model.skops").is_file()
-    assert "## Results, out of time" in (version / "MODEL_CARD.md").read_text(encoding="utf-8")
+    card = (version / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "## Results, out of time" in card
+    assert f"| ceiling: an oracle knowing the simulator's hidden state | {auc} | {caught} |" \
+        in card
     listed = fangpin(fresh_url, "model", "list", "--model-dir", str(model_dir))
     assert listed.returncode == 0 and version.name in listed.stdout
+    assert f"(ceiling {auc})" in listed.stdout
     wrong = fangpin(fresh_url, "train", "--test-year", "2025", "--train-days", "2024-07-01",
                     "--model-dir", str(model_dir))
     assert wrong.returncode == 1 and "less than a year before" in wrong.stderr

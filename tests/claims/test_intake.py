@@ -1,7 +1,5 @@
 """Departments report shocks; fangpin stores each once and opens claims when terms say so."""
 
-import csv
-import io
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +11,7 @@ from sqlmodel import func, select
 from claims.models import Claim, EarlyWarning, TriggerEvent
 from tests.claims.conftest import EVENT_DATE, evaluate, send
 from tests.factories import id_number
+from tests.files import csv_bytes
 
 
 def illness(event_id="HIS-1", seq=1, **amounts):
@@ -141,15 +140,12 @@ def test_a_batch_handles_each_event_on_its_own(department, session, county):
 
 
 def test_a_department_file_with_chinese_headers(department, session, county):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用", "基本医保支付",
-                     "医院"])
-    writer.writerow(["F1", "因病", EVENT_DATE.isoformat(), id_number(seq=1), "80000", "45000",
-                     "县医院"])
-    writer.writerow(["F2", "因病", "2999-01-01", id_number(seq=1), "100", "0", ""])
+    data = csv_bytes(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用", "基本医保支付",
+                      "医院"], [
+        ["F1", "因病", EVENT_DATE.isoformat(), id_number(seq=1), "80000", "45000", "县医院"],
+        ["F2", "因病", "2999-01-01", id_number(seq=1), "100", "0", ""]], encoding="gbk")
     response = department.post("/api/events/file", files={
-        "file": ("events.csv", out.getvalue().encode("gbk"), "text/csv")})
+        "file": ("events.csv", data, "text/csv")})
     assert response.status_code == 200, response.text
     assert [r["result"] for r in response.json()["results"]] == ["accepted", "rejected"]
     evaluate(session)

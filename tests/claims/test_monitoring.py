@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 
 from claims import monitoring
 from claims.models import AuditEntry, Claim, EarlyWarning, IncomeRecord, Member, Payment
-from policies import benefits, registry
-from policies.models import IncomeRecordCreate, MonitoringLineCreate
+from policies import benefits, history, registry
+from policies.models import Household, IncomeRecordCreate, MonitoringLineCreate
+from risk import features
 from risk.models import (
     Elimination,
     FollowUp,
@@ -470,3 +471,46 @@ def test_a_new_payout_lapses_a_proposal_left_on_an_ended_window(staff, client, s
     (old,) = session.exec(select(Elimination)).all()
     assert old.status == "lapsed" and "new payout" in old.note
     assert [w.status for w in windows(session)] == ["closed", "open"]
+
+
+def test_a_confirmed_elimination_takes_the_household_out_of_monitoring_from_that_day(
+        staff, client, session, claim, county, monkeypatch):
+    """风险消除 ends the household's monitoring: its category is cleared through the
+    registry's history on the day the office confirms it, so the risk features of later days
+    find it no longer monitored (it is ranked among the at-risk again) while those of earlier
+    days — what a model trained on them saw — still find it monitored."""
+    lines_back(session, county)
+    pay(staff, client, session, claim)
+    opened = add_months(date.today(), -13)
+    shift_story_back(session, claim, opened)
+    report(staff["clerk"], session, claim.household_id, add_months(opened, 1), "30000")
+    # identified for monitoring when the shock came: the registry as it stood from then on
+    household = session.get(Household, claim.household_id)
+    household.monitoring_category = "sudden_hardship"
+    session.flush()
+    history.record(session.connection(), households=[household.id],
+                   members=[m.id for m in county.members], on=opened)
+    session.commit()
+
+    confirmed_on = date.today()
+    monkeypatch.setattr(history, "clock", lambda: confirmed_on)  # the county's date
+    eliminated_on = add_months(opened, 2)
+    done = staff["clerk"].post(f"/api/monitoring/households/{household.id}/elimination",
+                               json={"way": "natural", "eliminated_on": str(eliminated_on)})
+    assert done.status_code == 201, done.text
+    session.expire_all()
+    assert session.get(Household, household.id).monitoring_category is None
+
+    def population(day: date) -> str:
+        return features.population(features.build(session, day))[household.id]
+
+    assert population(add_months(opened, 1)) == "monitored"  # before the elimination
+    # eliminated on a past day, but the registry learnt it today: a day in between still
+    # reads the household as monitored, as the office then knew it
+    assert population(confirmed_on - timedelta(days=1)) == "monitored"
+    for day in (confirmed_on, confirmed_on + timedelta(days=30)):
+        assert population(day) == "at_risk", day  # 10,000 a head, above the 8,700 line
+    change = session.exec(select(AuditEntry).where(AuditEntry.entity == "household",
+                                                   AuditEntry.action == "update")).one()
+    assert (change.before, change.after) == ({"monitoring_category": "sudden_hardship"},
+                                             {"monitoring_category": None})

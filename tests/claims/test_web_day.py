@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from claims import lifecycle, people
 from claims.auth import SYSTEM
-from claims.models import AppUser, AuditEntry, Claim, PaymentBatch, Region
+from claims.models import AppUser, AuditEntry, Claim, EarlyWarning, PaymentBatch, Region
 from claims.people import create_user
 from claims.settings import get_settings
 from claims.web import pages
@@ -269,3 +269,20 @@ def test_times_on_the_pages_are_the_countys_clock_labelled(browser, session, cla
     monkeypatch.setattr(get_settings(), "timezone", "Asia/Urumqi")
     pages.forget_dashboards()
     assert "2026-03-02 02:30 Asia/Urumqi" in chinese.get("/payments").text
+
+
+def test_a_warning_raised_in_the_evening_utc_shows_the_countys_next_day(browser, session,
+                                                                       claim):
+    """20:00 UTC is 04:00 the next morning in Beijing: the warning list and the household
+    page show the county's date and time, labelled, never the UTC date."""
+    session.add(EarlyWarning(household_id=claim.household_id, trigger="risk_high",
+                             source="risk", score=0.71, text="夜间评分预警",
+                             created_at=datetime(2026, 3, 1, 20, 0, tzinfo=UTC)))
+    session.commit()
+    chinese, english = browser("supervisor"), browser("supervisor", language="en")
+    for path in ("/warnings", f"/households/{claim.household_id}"):
+        page = chinese.get(path).text
+        row = page.split("夜间评分预警")[0].rsplit("<tr>", 1)[1]
+        assert "2026-03-02 04:00 北京时间" in row, path
+        assert "2026-03-01" not in row and "20:00" not in row, path
+        assert "2026-03-02 04:00 Beijing time" in english.get(path).text, path

@@ -1,8 +1,6 @@
 """A county's own history: annual household records and yearly lines imported from files,
 on a small generated county, on SQLite and PostgreSQL."""
 
-import csv
-import io
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -17,18 +15,12 @@ from policies.tables import xlsx_bytes
 from tests.claims.test_cli import fangpin
 from tests.conftest import database_url
 from tests.factories import id_number
+from tests.files import csv_bytes
 
 TODAY = date(2026, 6, 15)
 HEADER = ["户编号", "年度", "家庭人口数", "工资性收入", "生产经营性收入: 种植业",
           "转移性收入: 养老金", "生产经营性支出", "录入日期"]
 
-
-def csv_bytes(header, rows):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 @pytest.fixture

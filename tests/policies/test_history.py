@@ -21,7 +21,8 @@ from policies.models import (
     MemberVersion,
 )
 from tests.factories import county_with_villages, household_with_members, id_number
-from tests.policies.test_household_import import ZH, csv_bytes, rows_zh
+from tests.files import csv_bytes
+from tests.policies.test_household_import import ZH, rows_zh
 
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 5, 11)
 

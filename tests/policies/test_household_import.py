@@ -1,7 +1,5 @@
 """Bulk import of the monitoring system's household export."""
 
-import csv
-import io
 
 import pytest
 from sqlmodel import func, select
@@ -11,6 +9,7 @@ from policies.household_import import import_households
 from policies.models import Household, Member
 from policies.tables import xlsx_bytes
 from tests.factories import county_with_villages, household_with_members, id_number
+from tests.files import csv_bytes
 
 ZH = ["户编号", "乡镇", "行政村", "户主姓名", "姓名", "证件号码", "与户主关系", "户类型",
       "监测对象类别", "联系电话", "残疾等级", "劳动技能", "务工时间（月）", "是否享受低保", "序号"]
@@ -26,13 +25,6 @@ def rows_zh():
          "边缘易致贫户", "", "", "技能劳动力", "12", "是", "3"],
     ]
 
-
-def csv_bytes(header, rows, encoding="utf-8"):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode(encoding)
 
 
 def counts(session):

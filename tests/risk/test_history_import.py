@@ -1,7 +1,5 @@
 """A county's past shocks imported into the shock ledger, on SQLite and PostgreSQL."""
 
-import csv
-import io
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -12,18 +10,12 @@ from policies import demo
 from policies.models import Household, Member
 from risk.history_import import import_shocks
 from risk.models import Shock
+from tests.files import csv_bytes
 
 TODAY = date(2026, 6, 15)
 HEADER = ["户编号", "证件号码", "风险类型", "发生日期", "登记日期", "自付负担", "残疾等级",
           "事件编号", "医疗总费用", "基本医保支付", "大病保险支付"]
 
-
-def csv_bytes(rows, header=HEADER):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 @pytest.fixture
@@ -52,7 +44,7 @@ def good_rows(households, people):
 
 def test_past_shocks_reach_the_ledger_with_their_burden_and_known_day(session, county):
     households, people = county
-    report = import_shocks(session, csv_bytes(good_rows(households, people)), "shocks.csv",
+    report = import_shocks(session, csv_bytes(HEADER, good_rows(households, people)), "shocks.csv",
                            TODAY)
     assert report.errors == [] and report.created == 3
     shocks = {s.kind: s for s in session.exec(select(Shock)).all()}
@@ -81,7 +73,7 @@ def test_every_bad_row_is_named_and_nothing_is_written(session, county):
         [b, "", "因灾", "2023-07-01", "", "100", "", "", "", "", ""],
         [b, "", "因灾", "2023-07-01", "", "200", "", "", "", "", ""],
     ]
-    report = import_shocks(session, csv_bytes(rows), "shocks.csv", TODAY)
+    report = import_shocks(session, csv_bytes(HEADER, rows), "shocks.csv", TODAY)
     assert not report.written and ledger(session) == 0
     found = {(e.row, e.field): e.reason for e in report.errors}
     assert list(found) == [
@@ -102,14 +94,14 @@ def test_every_bad_row_is_named_and_nothing_is_written(session, county):
 
 def test_the_same_file_again_changes_nothing_and_no_shock_counts_twice(session, county):
     households, people = county
-    data = csv_bytes(good_rows(households, people))
+    data = csv_bytes(HEADER, good_rows(households, people))
     assert import_shocks(session, data, "shocks.csv", TODAY).created == 3
     again = import_shocks(session, data, "shocks.csv", TODAY)
     assert again.written and (again.created, again.unchanged) == (0, 3)
 
     rows = good_rows(households, people)
     rows[1][5] = "9000"
-    changed = import_shocks(session, csv_bytes(rows), "shocks.csv", TODAY)
+    changed = import_shocks(session, csv_bytes(HEADER, rows), "shocks.csv", TODAY)
     assert not changed.written
     assert [(e.row, e.field) for e in changed.errors] == [(3, "occurred_on")]
     assert "with other figures" in changed.errors[0].reason
@@ -118,8 +110,8 @@ def test_the_same_file_again_changes_nothing_and_no_shock_counts_twice(session, 
                       occurred_on=date(2025, 3, 3), known_on=date(2025, 3, 4),
                       burden=Decimal("5000"), source="event", reference="77"))
     session.flush()
-    twice = import_shocks(session, csv_bytes([[households[2].household_number, "", "意外",
-                                               "2025-03-03", "", "5000", "", "", "", "",
-                                               ""]]), "shocks.csv", TODAY)
+    twice = import_shocks(session, csv_bytes(HEADER, [[households[2].household_number, "",
+                                                       "意外", "2025-03-03", "", "5000", "",
+                                                       "", "", "", ""]]), "shocks.csv", TODAY)
     assert not twice.written and "from trigger event 77" in twice.errors[0].reason
     assert ledger(session) == 4

@@ -15,7 +15,7 @@ from claims.db import make_engine
 from claims.migrate import upgrade
 from policies.bulk import read_frame
 from policies.models import Household, HouseholdVersion, IncomeRecord, Member, MemberVersion
-from risk import simulator
+from risk import simulator, training
 from risk.models import Shock
 from tests.conftest import database_url
 
@@ -86,6 +86,28 @@ def test_the_ceiling_of_the_written_county_is_the_cards(county):
         with pytest.raises(ValueError, match="test_day 2025-01-15"):
             simulator.ceiling(session, date(2025, 1, 15))
     assert again == summary.card["ceiling"]
+
+
+def test_training_knows_the_ceiling_of_a_county_the_simulator_wrote_only(county):
+    """The model card's ceiling needs the simulator's hidden state: known for the county it
+    wrote (the seed in the lines' note, its shocks in the ledger), unknown on a day the
+    oracle cannot start from, and unknown for records that merely carry the note."""
+    engine, summary = county
+    with Session(engine) as session:
+        assert simulator.simulated_seeds(session) == {SEED}
+        known = training.county_ceiling(session, TEST_DAY)  # the default 100 draws
+        card = summary.card["ceiling"]  # DRAWS draws
+        assert (known["households"], known["ranked"]) == (card["households"], card["ranked"])
+        assert known["auc"] == pytest.approx(card["auc"], abs=0.03)
+        mid_month = training.county_ceiling(session, date(2025, 1, 15))
+        assert mid_month["auc"] is None and "first day of a month" in mid_month["unknown"]
+        shocks = Shock.__table__
+        session.execute(sa.delete(shocks).where(shocks.c.source == "simulated"))
+        assert simulator.simulated_seeds(session) == set()
+        assert training.county_ceiling(session, TEST_DAY) == {
+            "auc": None, "unknown": "a county's own records: no simulator's hidden state to "
+                                    "rank its households with"}
+        session.rollback()
 
 
 # ---------------------------------------------------------------- spending-driven falls

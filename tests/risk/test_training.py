@@ -57,7 +57,10 @@ def test_the_card_shows_the_question_the_figures_and_the_verdict(trained, tmp_pa
     low, high = trained.metadata["evaluation"]["model"]["auc_ci"]
     assert f"({low:.3f}–{high:.3f})" in card
     with_ceiling = dict(trained.metadata, ceiling={"auc": 0.91, "top_10pct_caught": 0.5})
-    assert "| ceiling: an oracle" in model.model_card(with_ceiling)
+    assert "| ceiling: an oracle knowing the simulator's hidden state | 0.910 | 50.0% |" in \
+        model.model_card(with_ceiling)
+    real = dict(trained.metadata, ceiling={"auc": None, "unknown": "a county's own records"})
+    assert "| ceiling: unknown — a county's own records | — | — |" in model.model_card(real)
 
 
 def test_too_few_fallers_or_households_are_refused_naming_what_is_missing():
