@@ -19,6 +19,11 @@ import pytest
 os.environ["FANGPIN_EVALUATE_EVENTS"] = "separately"
 # Signed audit heads belong to one database: a test that signs one names its own file.
 os.environ["FANGPIN_AUDIT_ANCHOR_FILE"] = ""
+# One OpenMP thread per process unless told otherwise: the suite runs the server, the command
+# line and Dask workers side by side on two cores, and scikit-learn's boosting with a thread
+# per core in each of them trained 4–6 times slower here (a command-line training test took
+# 284 s instead of 72). Read when the library loads, so set before anything imports it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
