@@ -101,6 +101,7 @@ LABELS_ZH = {
         "paid": "已赔付", "rejected": "拒赔", "withdrawn": "撤案", "reopened": "重开"},
     "PaymentState": {"pending": "待导出", "exported": "已导出", "paid": "已支付",
                      "failed": "支付失败"},
+    "WarningStatus": {"open": "待处置", "closed": "已处置"},
 }
 
 

@@ -286,3 +286,18 @@ def test_a_warning_raised_in_the_evening_utc_shows_the_countys_next_day(browser,
         assert "2026-03-02 04:00 北京时间" in row, path
         assert "2026-03-01" not in row and "20:00" not in row, path
         assert "2026-03-02 04:00 Beijing time" in english.get(path).text, path
+
+
+def test_a_households_warnings_name_their_status_in_chinese(browser, session, claim):
+    """The household page's warnings said 'open' and 'closed' to Chinese readers."""
+    for status in ("open", "closed"):
+        session.add(EarlyWarning(household_id=claim.household_id, trigger="risk_high",
+                                 source="risk", score=0.6, text=f"预警{status}",
+                                 status=status))
+    session.commit()
+    page = browser("supervisor").get(f"/households/{claim.household_id}").text
+
+    opened = page.split("预警open")[1].split("</tr>")[0]
+    closed = page.split("预警closed")[1].split("</tr>")[0]
+    assert "待处置" in opened and ">open<" not in opened
+    assert "已处置" in closed and ">closed<" not in closed
