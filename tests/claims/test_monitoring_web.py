@@ -67,6 +67,9 @@ def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
 
     outcomes = clerk.get("/monitoring/outcomes").text
     assert "All households paid" in outcomes and "<svg" in outcomes
+    # the counts' column says they are households, and townships and triggers are apart
+    assert "<th class=\"num\">Households paid</th>" in outcomes
+    assert outcomes.index("By township") < outcomes.index("By trigger")
     book = clerk.get(f"/monitoring/outcomes.xlsx?year={claim.policy_year}")
     sheet = openpyxl.load_workbook(io.BytesIO(book.content)).active
     assert sheet["A2"].value == "合计 total" and sheet["C2"].value == 1
