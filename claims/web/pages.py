@@ -7,10 +7,11 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -27,6 +28,8 @@ from claims.models import (
     Household,
     IncomeRecord,
     Member,
+    Payment,
+    PaymentState,
     Region,
     Role,
     TriggerEvent,
@@ -259,9 +262,18 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
         user.actor).group_by(Claim.state)
     counted = session.exec(base).all()
     by_state = {state: (count, int(overdue or 0)) for state, count, overdue, _ in counted}
-    money = session.exec(access.claims_in_area(
-        select(sa.func.sum(Claim.approved_amount), sa.func.sum(Claim.paid_amount))
-        .where(Claim.policy_year == today.year), user.actor)).one()
+    approved = session.exec(access.claims_in_area(
+        select(sa.func.sum(Claim.approved_amount)).where(Claim.policy_year == today.year),
+        user.actor)).one()
+    # Paid in the year: what the bank confirmed from the county's 1 January on, whatever the
+    # claims' policy year (a 2025 claim paid in 2026 is 2026's money, as the fund counts it).
+    zone = ZoneInfo(get_settings().timezone)
+    new_year = datetime(today.year, 1, 1, tzinfo=zone)
+    paid = session.exec(access.claims_in_area(
+        select(sa.func.sum(Payment.amount)).join(Claim, Claim.id == Payment.claim_id)
+        .where(Payment.state == PaymentState.paid, Payment.paid_at >= new_year,
+               Payment.paid_at < new_year.replace(year=today.year + 1)),
+        user.actor)).one()
     township, village = sa.orm.aliased(Region), sa.orm.aliased(Region)
     by_township = session.exec(access.households_in_area(
         select(township.name, sa.func.count(Claim.id))
@@ -282,7 +294,7 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
         open_total=sum(by_state.get(s, (0, 0))[0] for s in OPEN),
         overdue_total=sum(by_state.get(s, (0, 0))[1] for s in OPEN),
         due_today=sum(int(due or 0) for *_, due in counted),
-        approved=money[0] or Decimal("0.00"), paid=money[1] or Decimal("0.00"),
+        approved=approved or Decimal("0.00"), paid=paid or Decimal("0.00"),
         year=today.year, by_township=list(by_township), by_trigger=list(by_trigger),
         new_warnings=new_warnings,
         funds=[] if access.limited(user.actor) else _funds(session, today),

@@ -15,7 +15,15 @@ from sqlmodel import select
 
 from claims import lifecycle, people
 from claims.auth import SYSTEM
-from claims.models import AppUser, AuditEntry, Claim, EarlyWarning, PaymentBatch, Region
+from claims.models import (
+    AppUser,
+    AuditEntry,
+    Claim,
+    EarlyWarning,
+    Payment,
+    PaymentBatch,
+    Region,
+)
 from claims.people import create_user
 from claims.settings import get_settings
 from claims.web import pages
@@ -301,3 +309,28 @@ def test_a_households_warnings_name_their_status_in_chinese(browser, session, cl
     closed = page.split("预警closed")[1].split("</tr>")[0]
     assert "待处置" in opened and ">open<" not in opened
     assert "已处置" in closed and ">closed<" not in closed
+
+
+def test_the_dashboard_counts_what_the_bank_paid_this_year(browser, session, claim):
+    """'Paid in 2026' showed 0.00 beside the fund's payouts: it summed the claims of the
+    policy year, so last year's claims paid this year were missing. It is the money the bank
+    confirmed since the county's 1 January, whatever the claim's year."""
+    this_year = datetime.now(UTC).year
+    claim.policy_year = this_year - 1
+    batch = PaymentBatch(batch_number="B-DASH-1")
+    session.add(batch)
+    session.flush()
+    for amount, paid_at in (("1200.00", datetime.now(UTC)),  # this year
+                            # 1 January 00:30 in Beijing: this year's money
+                            ("300.00", datetime(this_year - 1, 12, 31, 16, 30, tzinfo=UTC)),
+                            # 31 December 23:00 in Beijing: last year's
+                            ("45.00", datetime(this_year - 1, 12, 31, 15, 0, tzinfo=UTC))):
+        session.add(Payment(batch_id=batch.id, claim_id=claim.id, amount=Decimal(amount),
+                            state="paid", paid_at=paid_at))
+    session.commit()
+    pages.forget_dashboards()
+
+    page = browser("supervisor").get("/dashboard").text
+
+    kpi = page.split(f"{this_year} 年已付")[0].rsplit("<b>", 1)[1]
+    assert kpi.startswith("1,500.00"), kpi
