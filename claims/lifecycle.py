@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, select
@@ -96,7 +97,8 @@ class Review(Step):
 
 
 class NoticeStart(Step):
-    start_date: Day | None = Field(default=None, description="default: the day after review")
+    start_date: Day | None = Field(default=None, description=(
+        "default: the day of the review or of the last objection (the county's date)"))
 
 
 class Objection(Step):
@@ -335,8 +337,8 @@ def notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> d
     for record in records:
         if recorded and record.kind == "start_notice" and record.data.get("start_date"):
             return date.fromisoformat(record.data["start_date"])
-        if record.kind in ("record_review", "record_objection"):
-            return record.created_at.date()
+        if record.kind in ("record_review", "record_objection"):  # on the county's calendar
+            return record.created_at.astimezone(ZoneInfo(get_settings().timezone)).date()
     return date.today()
 
 

@@ -2,13 +2,13 @@
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import select
 
-from claims import auth, people
+from claims import auth, lifecycle, people
 from claims.auth import SYSTEM
 from claims.models import AuditEntry, Claim, ClaimRecord, IncomeRecord
 from tests.claims.conftest import evaluate, send
@@ -300,3 +300,24 @@ def test_a_new_amount_during_the_public_notice_starts_the_notice_again(
     assert early.status_code == 409 and "can be closed from" in early.json()["message"]
     session.expire_all()
     assert session.get(Claim, claim.id).due_date == date.today() + timedelta(days=8)
+
+
+def test_the_notice_starts_on_the_countys_date_of_the_review(staff, claim, session):
+    """A review recorded at 01:00 in Beijing (17:00 UTC the day before) is that morning's
+    review: the notice's default start and its earliest start are the county's date."""
+    act(staff["investigator"], claim, "start_investigation")
+    act(staff["investigator"], claim, "submit_survey", SURVEY)
+    act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
+    review = session.exec(select(ClaimRecord).where(
+        ClaimRecord.claim_id == claim.id, ClaimRecord.kind == "record_review")).one()
+    county_day = date.today() - timedelta(days=3)
+    review.created_at = datetime.combine(county_day - timedelta(days=1), time(17, 0),
+                                         tzinfo=UTC)
+    session.commit()
+
+    assert lifecycle.notice_start(session, claim) == county_day
+    before = act(staff["clerk"], claim, "start_notice",
+                 {"start_date": str(county_day - timedelta(days=1))})
+    assert before.status_code == 422 and before.json()["field"] == "start_date"
+    assert act(staff["clerk"], claim, "start_notice",
+               {"start_date": str(county_day)}).status_code == 200
