@@ -326,7 +326,7 @@ def banded(low: Decimal, high: Decimal, bands: tuple[Band, ...]
             lines.append(line("band", "%(low)s–%(high)s at %(percent)s: %(width)s × %(ratio)s = "
                               "%(part)s", part, low=money(bottom), high=money(top),
                               percent=f"{band.ratio:%}", width=money(top - bottom),
-                              ratio=str(band.ratio), part=str(part)))
+                              ratio=str(band.ratio), part=exact(part)))
         if end is None or end >= high:
             break
         start = end

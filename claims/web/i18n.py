@@ -6,6 +6,7 @@ as claim states take their Chinese names from the vocabulary's labels."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -118,6 +119,14 @@ def county_time(value: datetime | None, language: str, format: str = "%Y-%m-%d %
     return f"{text} {label}"
 
 
+def money(value: Decimal | str | float | None) -> str:
+    """An amount of yuan as staff read it: two decimals, thousands separated (the trace kept
+    four decimals and no separators: "2000.0000")."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(str(value)).quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
+
+
 @cache
 def environment(language: str) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
@@ -133,4 +142,5 @@ def environment(language: str) -> Environment:
         trace_text=lambda line: trace_text(line, language))
     env.filters["county_time"] = lambda value, format="%Y-%m-%d %H:%M": county_time(
         value, language, format)
+    env.filters["money"] = money
     return env

@@ -291,6 +291,11 @@ def test_the_payout_calculation_reads_in_the_users_language(browser, claim):
     assert "payout for this event" not in chinese
     english = browser("adjudicator", language="en").get(f"/claims/{claim.id}").text
     assert "payout for this event 7,500.00" in english
+    # every amount of the trace with separators and two decimals ("7500.0000" before)
+    trace = chinese.split("赔付计算过程")[1].split("</section>")[0]
+    amounts = re.findall(r'<td class="num">([^<]+)</td>', trace)
+    assert amounts and all(re.fullmatch(r"-?\d{1,3}(,\d{3})*\.\d\d", a) for a in amounts), amounts
+    assert "7500.0000" not in chinese
 
 
 def test_the_language_switch_is_remembered(browser, claim):
