@@ -11,20 +11,21 @@ from decimal import Decimal
 
 import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
-from sqlmodel import select
+from sqlmodel import col, select
 
-from claims import lifecycle, people
-from claims.auth import SYSTEM
-from claims.models import AppUser, AuditEntry, Claim, PaymentBatch, Region
+from claims import intake, lifecycle, nightly, people
+from claims.auth import SYSTEM, Actor
+from claims.models import AppUser, AuditEntry, Claim, PaymentBatch, Region, TriggerEvent
 from claims.people import create_user
 from claims.settings import get_settings
 from claims.web import pages
 from claims.web import session as web_session
 from claims.web.pages import is_page
 from policies import registry
-from policies.models import RegionCreate
+from policies.models import Household, Member, PolicyContract, RegionCreate
 from tests.claims import test_web
 from tests.claims.test_access import routes
+from tests.claims.test_intake import illness
 from tests.claims.test_lifecycle import SURVEY, act, days_pass
 from tests.claims.test_web import PASSWORD, csrf_of, form
 
@@ -269,3 +270,38 @@ def test_times_on_the_pages_are_the_countys_clock_labelled(browser, session, cla
     monkeypatch.setattr(get_settings(), "timezone", "Asia/Urumqi")
     pages.forget_dashboards()
     assert "2026-03-02 02:30 Asia/Urumqi" in chinese.get("/payments").text
+
+
+# --- the demo lives in the present --------------------------------------------------------------
+
+@pytest.mark.parametrize("builder", ["demo", "demo --history"])
+def test_a_newcomers_event_of_today_is_covered_in_the_fresh_demo_county(
+        session, monkeypatch, builder):
+    """The demo with its simulated history (./scripts/run) once ended its only contract with
+    the panel's last year, so every event of the present day was not_covered."""
+    from policies import demo, history
+    from risk import simulator
+
+    zone = get_settings().timezone
+    monkeypatch.setattr(history, "clock", lambda: nightly.county_night(zone))
+    today = nightly.county_night(zone)
+    if builder == "demo":
+        demo.build_demo_county(session, households=30, seed=3)
+    else:
+        simulator.simulate_county(session, households=200, seed=11)
+    client, _ = people.create_client(session, SYSTEM, "医保局", "medical_insurance")
+    member = session.exec(
+        select(Member).join(Household, col(Household.id) == Member.household_id)
+        .where(Member.status == "active", Household.status == "active")
+        .order_by(Member.id)).first()
+    event = illness("NEWCOMER-1")
+    event.update(event_date=today.isoformat(), id_number=member.id_number)
+    actor = Actor("client", client.id, "医保局", organisation="medical_insurance")
+    intake.receive(session, actor, [event], today=today)
+    session.commit()
+    intake.evaluate_received(session)
+    session.commit()
+    stored = session.exec(select(TriggerEvent)).one()
+    assert stored.status == "accepted", (stored.status, stored.reason)
+    contract = session.get(PolicyContract, stored.contract_id)
+    assert contract.start_date <= today <= contract.end_date
