@@ -305,3 +305,30 @@ def test_a_newcomers_event_of_today_is_covered_in_the_fresh_demo_county(
     assert stored.status == "accepted", (stored.status, stored.reason)
     contract = session.get(PolicyContract, stored.contract_id)
     assert contract.start_date <= today <= contract.end_date
+
+
+# --- an income report entered on the page -------------------------------------------------------
+
+def test_an_income_report_saved_on_the_page_is_confirmed_and_listed(staff, client, session,
+                                                                    claim, browser):
+    """The page once answered a saved report with no word and went on saying there was
+    none."""
+    from tests.claims.test_monitoring import pay
+    from tests.claims.test_monitoring_web import post
+
+    pay(staff, client, session, claim)
+    clerk = browser("clerk")
+    path = f"/monitoring/households/{claim.household_id}"
+    page = clerk.get(path).text
+    assert "赔付后尚无收入报告" in page
+    start, end = date.today() - timedelta(days=60), date.today()
+    saved = post(clerk, f"{path}/reports", page, period_start=str(start),
+                 period_end=str(end), wages="6000")
+    assert saved.status_code == 303
+    page = clerk.get(saved.headers["location"]).text
+    assert f"{start} 至 {end} 的收入报告已记录。" in page
+    listed = page.split("已录入的收入报告", 1)[1].split("</table>", 1)[0]
+    assert f"{start} – {end}" in listed and "2,000.00" in listed  # 6,000 for three people
+    assert "北京时间" in listed
+    assert "赔付后尚无收入报告" not in page
+    assert "收入报告已记录" not in clerk.get(path).text  # said once, after the saving
