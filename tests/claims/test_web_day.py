@@ -332,3 +332,15 @@ def test_an_income_report_saved_on_the_page_is_confirmed_and_listed(staff, clien
     assert "北京时间" in listed
     assert "赔付后尚无收入报告" not in page
     assert "收入报告已记录" not in clerk.get(path).text  # said once, after the saving
+
+
+# --- the claim's summary ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_rejected_claims_summary_gives_the_reason(staff, claim, browser, language):
+    act(staff["adjudicator"], claim, "reject", {"code": "not_eligible", "text": "收入超标"})
+    page = browser("clerk", language=language).get(f"/claims/{claim.id}").text
+    summary = page.split("</table>", 1)[0]
+    reason = {"zh": "拒赔理由</th><td>不符合条件: 收入超标",
+              "en": "Rejection reason</th><td>not eligible: 收入超标"}[language]
+    assert reason in summary
