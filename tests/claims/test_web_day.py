@@ -344,3 +344,28 @@ def test_a_rejected_claims_summary_gives_the_reason(staff, claim, browser, langu
     reason = {"zh": "拒赔理由</th><td>不符合条件: 收入超标",
               "en": "Rejection reason</th><td>not eligible: 收入超标"}[language]
     assert reason in summary
+
+
+# --- finding work -------------------------------------------------------------------------------
+
+def test_the_queue_puts_closed_claims_last_and_links_the_household(session, claim, browser):
+    """The default order is the due date with paid, rejected and withdrawn claims after the
+    open ones (they once came first, by their earlier due dates)."""
+    values = {c.name: getattr(claim, c.name) for c in Claim.__table__.columns if c.name != "id"}
+    for number, state, due, trigger in (
+            ("LP-PAID", "paid", date(2020, 1, 1), "accident"),
+            ("LP-REJECTED", "rejected", date(2020, 1, 2), "disaster"),
+            ("LP-WITHDRAWN", "withdrawn", None, "disability")):
+        session.add(Claim(**{**values, "claim_number": number, "state": state,
+                             "trigger": trigger, "due_date": due}))
+    session.get(Claim, claim.id).due_date = date.today() + timedelta(days=5)
+    session.commit()
+    page = browser("clerk").get("/claims").text
+    listed = re.findall(r'<a href="/claims/\d+">([^<]+)</a>', page)
+    assert listed[0] == claim.claim_number
+    assert set(listed[1:]) == {"LP-PAID", "LP-REJECTED", "LP-WITHDRAWN"}
+    row = page.split(f">{claim.claim_number}</a>", 1)[1].split("</tr>", 1)[0]
+    household = session.get(Household, claim.household_id)
+    assert f'<a href="/households/{household.id}">{household.household_number}</a>' in row
+    claim_page = browser("clerk").get(f"/claims/{claim.id}").text
+    assert f'<a href="/households/{household.id}">{household.household_number}</a>' in claim_page
