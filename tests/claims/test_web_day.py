@@ -369,3 +369,41 @@ def test_the_queue_puts_closed_claims_last_and_links_the_household(session, clai
     assert f'<a href="/households/{household.id}">{household.household_number}</a>' in row
     claim_page = browser("clerk").get(f"/claims/{claim.id}").text
     assert f'<a href="/households/{household.id}">{household.household_number}</a>' in claim_page
+
+
+def test_a_claim_is_found_by_part_of_its_number_a_name_or_an_id_number(session, claim, county,
+                                                                        browser):
+    """The household search took an exact name only and found no claims."""
+    member = county.members[0]
+    member.name = "王秀英"
+    session.commit()
+    clerk = browser("clerk")
+
+    def claims_found(page: str) -> list[str]:
+        return re.findall(r'<a href="/claims/\d+">([^<]+)</a>',
+                          page.split("<h2>理赔案件</h2>", 1)[1])
+
+    by_number = clerk.get(f"/households?q={claim.claim_number[2:8]}").text
+    assert claims_found(by_number) == [claim.claim_number]
+    by_name = clerk.get("/households?q=秀英").text
+    assert claims_found(by_name) == [claim.claim_number]
+    assert f'<a href="/households/{claim.household_id}">' in by_name
+    assert "王秀英" not in by_name  # found by the name, not shown
+    assert claims_found(clerk.get("/households?q=张三丰").text) == []
+
+    searches = select(AuditEntry).where(AuditEntry.action == "search_by_id_number")
+    by_link = clerk.get(f"/households?q={member.id_number}").text
+    assert "<h2>理赔案件</h2>" not in by_link and session.exec(searches).all() == []
+    queue = clerk.get("/claims").text  # the queue's search form, with its token
+    by_form = clerk.post("/households", data={"csrf_token": test_web.csrf_of(queue),
+                                              "q": member.id_number}).text
+    assert claims_found(by_form) == [claim.claim_number]
+    assert member.id_number not in by_form.replace(f'value="{member.id_number}"', "")
+    (entry,) = session.exec(searches).all()
+    assert entry.entity_id != member.id_number and entry.entity_id[-4:] == member.id_number[-4:]
+
+    township = registry.create_region(session, RegionCreate(
+        code="411081299", name="别的镇", level="township", parent_id=county.ids["county"]))
+    session.commit()
+    elsewhere = browser("clerk", "elsewhere", townships=[township.id])
+    assert claims_found(elsewhere.get(f"/households?q={claim.claim_number}").text) == []
