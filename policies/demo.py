@@ -9,7 +9,7 @@ flat memory; the output is deterministic for a seed and chunk size.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -303,24 +303,9 @@ def _income_columns(rng, household_ids, sizes, people, dibao, year: int, line_fe
     return columns
 
 
-def build_demo_county(
-    session: Session, *, households: int = 15_000, seed: int = 20171106,
-    year: int | None = None, progress: Callable[[int, int], None] | None = None,
-    with_incomes: bool = True,
-) -> DemoSummary:
-    """Write the demo county, its households, members, incomes, lines and contract; flushes.
-    Without incomes, the caller writes the income ledger (the risk simulator does)."""
-    if session.execute(sa.select(col(Region.id)).where(col(Region.code) == COUNTY[0])).first():
-        raise Conflict(f"the demo county {COUNTY[1]} ({COUNTY[0]}) is already in this database",
-                       field="county", value=COUNTY[0])
-    today = date.today()
-    year = year or today.year
-    county_id, villages = _regions(session)
-    session.execute(sa.insert(MonitoringLine.__table__), [
-        {"region_id": county_id, "year": y, "fixed_amount": MONITORING_LINE,
-         "note": "demo assumption (the figure one province published for 2025)"}
-        for y in (year - 2, year - 1, year)
-    ])
+def _contract(session: Session, county_id: int, year: int) -> int:
+    """The demo insurer's contract for a calendar year, active, with the demo terms of that
+    year in force; no household named yet."""
     contract_id = session.execute(
         sa.insert(PolicyContract.__table__).values(
             contract_number=f"FPB-{COUNTY[0]}-{year}-DEMO", county_id=county_id,
@@ -331,13 +316,64 @@ def build_demo_county(
             balance_carried_in=Decimal("0.00"), status="active", created_at=utcnow(),
         ).returning(PolicyContract.__table__.c.id)
     ).scalar_one()
-
     text = resources.files("policies").joinpath(f"county_terms/{DEMO_TERMS}.toml").read_text(
         encoding="utf-8").replace("2026", str(year))
     terms_version, _ = benefits.store_terms(session, f"yuzhou-demo-{year}", text)
     session.execute(sa.update(PolicyContract.__table__)
                     .where(PolicyContract.__table__.c.id == contract_id)
                     .values(terms_version_id=terms_version.id))
+    return contract_id
+
+
+def cover_through(session: Session, county: DemoSummary, last_year: int) -> DemoSummary:
+    """Renew the demo county's contract for every year after its own up to ``last_year``
+    (naming the same households), with the latest monitoring line carried into a year that
+    has none, so that events up to that year are covered; the summary names the last
+    contract. Flushes."""
+    contracts, lines = PolicyContract.__table__, MonitoringLine.__table__
+    insured = InsuredHousehold.__table__
+    year = session.execute(sa.select(contracts.c.policy_year)
+                           .where(contracts.c.id == county.contract_id)).scalar_one()
+    contract_id = county.contract_id
+    for renewal in range(year + 1, last_year + 1):
+        named_by = contract_id
+        contract_id = _contract(session, county.county_id, renewal)
+        session.execute(insured.insert().from_select(
+            ["contract_id", "household_id"],
+            sa.select(sa.literal(contract_id), insured.c.household_id)
+            .where(insured.c.contract_id == named_by)))
+        latest = session.execute(
+            sa.select(lines.c.year, lines.c.fixed_amount)
+            .where(lines.c.region_id == county.county_id, lines.c.year <= renewal)
+            .order_by(lines.c.year.desc()).limit(1)).one()
+        if latest.year < renewal:
+            session.execute(lines.insert().values(
+                region_id=county.county_id, year=renewal, fixed_amount=latest.fixed_amount,
+                note=f"demo assumption: the line of {latest.year} until the county sets "
+                     f"{renewal}'s"))
+    session.flush()
+    return replace(county, contract_id=contract_id)
+
+
+def build_demo_county(
+    session: Session, *, households: int = 15_000, seed: int = 20171106,
+    year: int | None = None, progress: Callable[[int, int], None] | None = None,
+    with_incomes: bool = True,
+) -> DemoSummary:
+    """Write the demo county, its households, members, incomes, lines and contract; flushes.
+    Without incomes, the caller writes the income ledger (the risk simulator does)."""
+    if session.execute(sa.select(col(Region.id)).where(col(Region.code) == COUNTY[0])).first():
+        raise Conflict(f"the demo county {COUNTY[1]} ({COUNTY[0]}) is already in this database",
+                       field="county", value=COUNTY[0])
+    today = history.clock()  # the county's date
+    year = year or today.year
+    county_id, villages = _regions(session)
+    session.execute(sa.insert(MonitoringLine.__table__), [
+        {"region_id": county_id, "year": y, "fixed_amount": MONITORING_LINE,
+         "note": "demo assumption (the figure one province published for 2025)"}
+        for y in (year - 2, year - 1, year)
+    ])
+    contract_id = _contract(session, county_id, year)
 
     ids = _IdNumbers()
     line_fen = int(MONITORING_LINE * 100)

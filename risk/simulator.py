@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sklearn.metrics import roc_auc_score
 from sqlmodel import Session, col
 
-from policies import demo
+from policies import demo, history
 from policies.bulk import insert_columns, read_frame, update_columns
 from policies.models import (
     Household,
@@ -838,6 +838,8 @@ def simulate_county(session: Session, *, households: int = 15_000, seed: int = 2
     session.execute(sa.insert(line_table), [
         {"region_id": county.county_id, "year": y, "fixed_amount": lines[y],
          "note": f"simulated panel, seed {seed} (risk/simulation.toml)"} for y in years])
+    # The history ends with the panel; the demo's cover runs on to the county's present year.
+    county = demo.cover_through(session, county, history.clock().year)
     homes, people = _registered(session, before)
     panel = run_panel(params, homes, people, seed, (day,))
     _write(session, params, panel, homes, people)

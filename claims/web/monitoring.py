@@ -33,7 +33,7 @@ from claims.web.pages import (
 )
 from policies import registry
 from policies.errors import DomainError
-from policies.models import IncomeFields
+from policies.models import IncomeFields, IncomeRecord, IncomeSource
 from policies.registry import PageRequest
 from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
 
@@ -138,7 +138,9 @@ async def import_reports(request: Request, session: SessionDep, user: User,
 # --- one household --------------------------------------------------------------------------------
 
 @router.get("/monitoring/households/{household_id}")
-def household_monitoring(request: Request, session: SessionDep, user: User, household_id: int):
+def household_monitoring(request: Request, session: SessionDep, user: User, household_id: int,
+                         recorded: int | None = None):
+    """``recorded``: the income report just entered here, confirmed at the top."""
     household = _household_in_area(request, session, user, household_id)
     window = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id).order_by(
@@ -150,13 +152,18 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
     seen = monitoring.picture(session, window, today)
     cases = session.exec(select(FollowUp).where(FollowUp.household_id == household_id)
                          .order_by(FollowUp.id.desc())).all()
+    reports = session.exec(select(IncomeRecord).where(
+        IncomeRecord.household_id == household_id, IncomeRecord.source == IncomeSource.report,
+        IncomeRecord.period_end >= window.opened_on).order_by(
+        IncomeRecord.period_end.desc(), IncomeRecord.id.desc())).all()
     given = session.exec(select(Assistance).where(
         Assistance.follow_up_id.in_([c.id for c in cases] or [-1])).order_by(Assistance.id)
     ).all()
     return render(
         request, "monitoring_household.html", user=user, household=household, window=window,
         village=session.get(Region, household.village_id), seen=seen, today=today,
-        rules=monitoring.rules_of(window),
+        rules=monitoring.rules_of(window), reports=reports,
+        recorded=next((r for r in reports if r.id == recorded), None),
         claim=session.get(Claim, window.claim_id),
         alerts=session.exec(select(MonitoringAlert).where(
             MonitoringAlert.household_id == household_id).order_by(
@@ -179,11 +186,13 @@ async def enter_report(request: Request, session: SessionDep, user: User, househ
               if k in ("period_start", "period_end", "reference", *INCOME_FIELDS) and v != ""}
     try:
         report = monitoring.IncomeReportIn.model_validate(values)
-        monitoring.record_income_report(session, user.actor, household_id, report, date.today())
+        record = monitoring.record_income_report(session, user.actor, household_id, report,
+                                                 date.today())
     except (DomainError, ValidationError) as refused:
         raise _refused(request, refused) from None
     session.commit()
-    return _back(household_id)
+    return RedirectResponse(f"/monitoring/households/{household_id}?recorded={record.id}",
+                            status_code=303)
 
 
 @router.post("/monitoring/follow-ups/{follow_up_id}/helper")

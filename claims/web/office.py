@@ -59,8 +59,9 @@ NO_HOUSEHOLD = "No such household, or not in your area."
 
 @router.get("/households")
 def households(request: Request, session: SessionDep, user: User, q: str = ""):
-    """Search by household number or a member's name. An ID number is looked up only by the
-    form (a POST with its token), since the search is on the audit trail."""
+    """Search by claim number, household number or a member's name (each in part). An ID
+    number is looked up only by the form (a POST with its token), since the search is on the
+    audit trail."""
     return _search(request, session, user, q.strip(), by_id_number=False)
 
 
@@ -71,15 +72,19 @@ def households_by_form(request: Request, session: SessionDep, user: User,
     return _search(request, session, user, q.strip(), by_id_number=True)
 
 
+SEARCH_ROWS = 50
+
+
 def _search(request, session: Session, user, q: str, by_id_number: bool):
-    rows = []
+    """The households found and their claims, with the claims whose number holds ``q``."""
+    rows, claims = [], []
     try:
         number = parse_citizen_id(q).number if q else None
     except InvalidCitizenId:
         number = None
     if q and (number is None or by_id_number):
         query = (select(Household, Region.name).join(Region, Region.id == Household.village_id)
-                 .order_by(Household.household_number).limit(50))
+                 .order_by(Household.household_number).limit(SEARCH_ROWS))
         if number:
             access.search_by_id_number(session, user.actor, number)
             session.commit()
@@ -88,9 +93,17 @@ def _search(request, session: Session, user, q: str, by_id_number: bool):
         else:
             query = query.where(sa.or_(
                 Household.household_number.startswith(q, autoescape=True),
-                Household.id.in_(select(Member.household_id).where(Member.name == q))))
+                Household.id.in_(select(Member.household_id).where(
+                    Member.name.contains(q, autoescape=True)))))
         rows = session.exec(access.households_in_area(query, user.actor)).all()
-    return render(request, "households.html", user=user, q=q, rows=rows,
+        found = Claim.household_id.in_([h.id for h, _village in rows])
+        if number is None:
+            found = sa.or_(found, Claim.claim_number.contains(q, autoescape=True))
+        claims = session.exec(access.households_in_area(
+            select(Claim, Household.household_number)
+            .join(Household, Household.id == Claim.household_id).where(found)
+            .order_by(Claim.claim_number.desc()).limit(SEARCH_ROWS), user.actor)).all()
+    return render(request, "households.html", user=user, q=q, rows=rows, claims=claims,
                   searched=bool(q) and (number is None or by_id_number))
 
 

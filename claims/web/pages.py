@@ -327,7 +327,10 @@ class QueueFilter:
     page: int = 1
 
 
-SORTS = {"due_date": (Claim.due_date.asc(), Claim.id.asc()),
+# Closed claims (paid, rejected, withdrawn) come after the open ones in the default order: the
+# work still to do is at the top.
+SORTS = {"due_date": (sa.case((Claim.state.in_(reports.FINAL), 1), else_=0).asc(),
+                      Claim.due_date.asc(), Claim.id.asc()),
          "amount": (Claim.entitled.desc(), Claim.id.asc()),
          "opened": (Claim.opened_at.desc(), Claim.id.desc()),
          "risk": (HouseholdScore.score.desc(), Claim.id.asc())}

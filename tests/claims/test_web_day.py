@@ -11,10 +11,10 @@ from decimal import Decimal
 
 import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
-from sqlmodel import select
+from sqlmodel import col, select
 
-from claims import lifecycle, people
-from claims.auth import SYSTEM
+from claims import intake, lifecycle, nightly, people
+from claims.auth import SYSTEM, Actor
 from claims.models import (
     AppUser,
     AuditEntry,
@@ -23,6 +23,7 @@ from claims.models import (
     Payment,
     PaymentBatch,
     Region,
+    TriggerEvent,
 )
 from claims.people import create_user
 from claims.settings import get_settings
@@ -30,9 +31,10 @@ from claims.web import pages
 from claims.web import session as web_session
 from claims.web.pages import is_page
 from policies import registry
-from policies.models import RegionCreate
+from policies.models import Household, Member, PolicyContract, RegionCreate
 from tests.claims import test_web
 from tests.claims.test_access import routes
+from tests.claims.test_intake import illness
 from tests.claims.test_lifecycle import SURVEY, act, days_pass
 from tests.claims.test_web import PASSWORD, csrf_of, form
 
@@ -334,3 +336,139 @@ def test_the_dashboard_counts_what_the_bank_paid_this_year(browser, session, cla
 
     kpi = page.split(f"{this_year} 年已付")[0].rsplit("<b>", 1)[1]
     assert kpi.startswith("1,500.00"), kpi
+
+# --- the demo lives in the present --------------------------------------------------------------
+
+@pytest.mark.parametrize("builder", ["demo", "demo --history"])
+def test_a_newcomers_event_of_today_is_covered_in_the_fresh_demo_county(
+        session, monkeypatch, builder):
+    """The demo with its simulated history (./scripts/run) once ended its only contract with
+    the panel's last year, so every event of the present day was not_covered."""
+    from policies import demo, history
+    from risk import simulator
+
+    zone = get_settings().timezone
+    monkeypatch.setattr(history, "clock", lambda: nightly.county_night(zone))
+    today = nightly.county_night(zone)
+    if builder == "demo":
+        demo.build_demo_county(session, households=30, seed=3)
+    else:
+        simulator.simulate_county(session, households=200, seed=11)
+    client, _ = people.create_client(session, SYSTEM, "医保局", "medical_insurance")
+    member = session.exec(
+        select(Member).join(Household, col(Household.id) == Member.household_id)
+        .where(Member.status == "active", Household.status == "active")
+        .order_by(Member.id)).first()
+    event = illness("NEWCOMER-1")
+    event.update(event_date=today.isoformat(), id_number=member.id_number)
+    actor = Actor("client", client.id, "医保局", organisation="medical_insurance")
+    intake.receive(session, actor, [event], today=today)
+    session.commit()
+    intake.evaluate_received(session)
+    session.commit()
+    stored = session.exec(select(TriggerEvent)).one()
+    assert stored.status == "accepted", (stored.status, stored.reason)
+    contract = session.get(PolicyContract, stored.contract_id)
+    assert contract.start_date <= today <= contract.end_date
+
+
+# --- an income report entered on the page -------------------------------------------------------
+
+def test_an_income_report_saved_on_the_page_is_confirmed_and_listed(staff, client, session,
+                                                                    claim, browser):
+    """The page once answered a saved report with no word and went on saying there was
+    none."""
+    from tests.claims.test_monitoring import pay
+    from tests.claims.test_monitoring_web import post
+
+    pay(staff, client, session, claim)
+    clerk = browser("clerk")
+    path = f"/monitoring/households/{claim.household_id}"
+    page = clerk.get(path).text
+    assert "赔付后尚无收入报告" in page
+    start, end = date.today() - timedelta(days=60), date.today()
+    saved = post(clerk, f"{path}/reports", page, period_start=str(start),
+                 period_end=str(end), wages="6000")
+    assert saved.status_code == 303
+    page = clerk.get(saved.headers["location"]).text
+    assert f"{start} 至 {end} 的收入报告已记录。" in page
+    listed = page.split("已录入的收入报告", 1)[1].split("</table>", 1)[0]
+    assert f"{start} – {end}" in listed and "2,000.00" in listed  # 6,000 for three people
+    assert "北京时间" in listed
+    assert "赔付后尚无收入报告" not in page
+    assert "收入报告已记录" not in clerk.get(path).text  # said once, after the saving
+
+
+# --- the claim's summary ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_rejected_claims_summary_gives_the_reason(staff, claim, browser, language):
+    act(staff["adjudicator"], claim, "reject", {"code": "not_eligible", "text": "收入超标"})
+    page = browser("clerk", language=language).get(f"/claims/{claim.id}").text
+    summary = page.split("</table>", 1)[0]
+    reason = {"zh": "拒赔理由</th><td>不符合条件: 收入超标",
+              "en": "Rejection reason</th><td>not eligible: 收入超标"}[language]
+    assert reason in summary
+
+
+# --- finding work -------------------------------------------------------------------------------
+
+def test_the_queue_puts_closed_claims_last_and_links_the_household(session, claim, browser):
+    """The default order is the due date with paid, rejected and withdrawn claims after the
+    open ones (they once came first, by their earlier due dates)."""
+    values = {c.name: getattr(claim, c.name) for c in Claim.__table__.columns if c.name != "id"}
+    for number, state, due, trigger in (
+            ("LP-PAID", "paid", date(2020, 1, 1), "accident"),
+            ("LP-REJECTED", "rejected", date(2020, 1, 2), "disaster"),
+            ("LP-WITHDRAWN", "withdrawn", None, "disability")):
+        session.add(Claim(**{**values, "claim_number": number, "state": state,
+                             "trigger": trigger, "due_date": due}))
+    session.get(Claim, claim.id).due_date = date.today() + timedelta(days=5)
+    session.commit()
+    page = browser("clerk").get("/claims").text
+    listed = re.findall(r'<a href="/claims/\d+">([^<]+)</a>', page)
+    assert listed[0] == claim.claim_number
+    assert set(listed[1:]) == {"LP-PAID", "LP-REJECTED", "LP-WITHDRAWN"}
+    row = page.split(f">{claim.claim_number}</a>", 1)[1].split("</tr>", 1)[0]
+    household = session.get(Household, claim.household_id)
+    assert f'<a href="/households/{household.id}">{household.household_number}</a>' in row
+    claim_page = browser("clerk").get(f"/claims/{claim.id}").text
+    assert f'<a href="/households/{household.id}">{household.household_number}</a>' in claim_page
+
+
+def test_a_claim_is_found_by_part_of_its_number_a_name_or_an_id_number(session, claim, county,
+                                                                        browser):
+    """The household search took an exact name only and found no claims."""
+    member = county.members[0]
+    member.name = "王秀英"
+    session.commit()
+    clerk = browser("clerk")
+
+    def claims_found(page: str) -> list[str]:
+        return re.findall(r'<a href="/claims/\d+">([^<]+)</a>',
+                          page.split("<h2>理赔案件</h2>", 1)[1])
+
+    by_number = clerk.get(f"/households?q={claim.claim_number[2:8]}").text
+    assert claims_found(by_number) == [claim.claim_number]
+    by_name = clerk.get("/households?q=秀英").text
+    assert claims_found(by_name) == [claim.claim_number]
+    assert f'<a href="/households/{claim.household_id}">' in by_name
+    assert "王秀英" not in by_name  # found by the name, not shown
+    assert claims_found(clerk.get("/households?q=张三丰").text) == []
+
+    searches = select(AuditEntry).where(AuditEntry.action == "search_by_id_number")
+    by_link = clerk.get(f"/households?q={member.id_number}").text
+    assert "<h2>理赔案件</h2>" not in by_link and session.exec(searches).all() == []
+    queue = clerk.get("/claims").text  # the queue's search form, with its token
+    by_form = clerk.post("/households", data={"csrf_token": test_web.csrf_of(queue),
+                                              "q": member.id_number}).text
+    assert claims_found(by_form) == [claim.claim_number]
+    assert member.id_number not in by_form.replace(f'value="{member.id_number}"', "")
+    (entry,) = session.exec(searches).all()
+    assert entry.entity_id != member.id_number and entry.entity_id[-4:] == member.id_number[-4:]
+
+    township = registry.create_region(session, RegionCreate(
+        code="411081299", name="别的镇", level="township", parent_id=county.ids["county"]))
+    session.commit()
+    elsewhere = browser("clerk", "elsewhere", townships=[township.id])
+    assert claims_found(elsewhere.get(f"/households?q={claim.claim_number}").text) == []
