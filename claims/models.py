@@ -78,6 +78,16 @@ class ClaimState(Coded):
     reopened = "reopened"
 
 
+FINAL_STATES = (ClaimState.paid, ClaimState.rejected, ClaimState.withdrawn)
+
+
+def claim_closed(column: str = "state") -> str:
+    """"The claim is closed" as literal SQL. The queue lists open claims first through an index
+    on this expression, and a database uses such an index only for the same expression written
+    out: a query that binds the states as parameters would sort a million claims."""
+    return f"{column} IN ({', '.join(repr(str(s)) for s in FINAL_STATES)})"
+
+
 class PaymentState(Coded):
     pending = "pending"
     exported = "exported"
@@ -220,6 +230,7 @@ class Claim(SQLModel, table=True):
         # The claims queue's filters and sorts: its first page is read from an index, not by
         # sorting a million claims.
         sa.Index("ix_claim_state_due", "state", "due_date", "id"),
+        sa.Index("ix_claim_closed_due", sa.text(f"({claim_closed()})"), "due_date", "id"),
         sa.Index("ix_claim_state_entitled", "state", "entitled"),
         sa.Index("ix_claim_trigger_due", "trigger", "due_date"),
         sa.Index("ix_claim_entitled", "entitled"),

@@ -9,12 +9,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from claims.models import Claim, ClaimState, Household, Region
+from claims.models import FINAL_STATES as FINAL
+from claims.models import Claim, Household, Region
 from policies.errors import InvalidInput
 from policies.tables import xlsx_bytes
 
 DIMENSIONS = ("state", "trigger", "township", "month")
-FINAL = (ClaimState.paid, ClaimState.rejected, ClaimState.withdrawn)
 
 
 def claims_report(session: Session, by: str, *, policy_year: int | None = None,

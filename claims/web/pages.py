@@ -33,6 +33,7 @@ from claims.models import (
     Region,
     Role,
     TriggerEvent,
+    claim_closed,
 )
 from claims.settings import get_settings
 from claims.web import session as web_session
@@ -329,7 +330,7 @@ class QueueFilter:
 
 # Closed claims (paid, rejected, withdrawn) come after the open ones in the default order: the
 # work still to do is at the top.
-SORTS = {"due_date": (sa.case((Claim.state.in_(reports.FINAL), 1), else_=0).asc(),
+SORTS = {"due_date": (sa.literal_column(claim_closed("claim.state")).asc(),
                       Claim.due_date.asc(), Claim.id.asc()),
          "amount": (Claim.entitled.desc(), Claim.id.asc()),
          "opened": (Claim.opened_at.desc(), Claim.id.desc()),
