@@ -18,9 +18,13 @@ FIELDS = {
     "notes": N_("Notes"), "start_date": N_("Notice starts"), "reason": N_("Reason"),
     "text": N_("Explanation"), "upheld": N_("Upheld"), "amount": N_("Amount"),
     "note": N_("Note"), "code": N_("Reason code"), "investigator_id": N_("Investigator"),
+    "housing_secure": N_("Housing secure"), "schooling_secure": N_("Schooling secure"),
+    "medical_secure": N_("Medical cover secure"),
+    "water_secure": N_("Drinking water secure"),
 }
 # A field whose meaning depends on the step.
-STEP_FIELDS = {("record_objection", "text"): N_("Objection")}
+STEP_FIELDS = {("record_objection", "text"): N_("Objection"),
+               ("objection", "text"): N_("Objection")}
 ASSET_CHECKS = {"bank_deposits": N_("Bank deposits"), "vehicles": N_("Vehicles"),
                 "housing": N_("Housing")}
 REVIEW_OUTCOMES = {"agree": N_("agree"), "disagree": N_("disagree")}
