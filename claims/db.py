@@ -190,6 +190,17 @@ _engine: Engine | None = None
 _engine_lock = threading.Lock()
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Let SQLite's planner know the tables' sizes: without them it picked a million-claim
+    sort for the queue's overdue claims by risk (0.5 s against 20 ms). An ANALYZE that samples
+    at most 1,000 rows of each index took 26 ms at a million claims. PostgreSQL's
+    autovacuum keeps its own statistics."""
+    if engine.dialect.name == "sqlite":
+        with write_turn(engine), engine.begin() as connection:
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("ANALYZE")
+
+
 def get_engine() -> Engine:
     """The process's engine for the configured database (one, even when the first requests
     arrive together on several threads)."""

@@ -21,7 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from claims import distributed, nightly
-from claims.db import get_engine
+from claims.db import get_engine, refresh_statistics
 from claims.settings import get_settings
 from risk.errors import ModelError
 
@@ -56,6 +56,10 @@ def nightly_scoring() -> None:
         log.exception("nightly scoring failed")
     nightly_monitoring()
     anchor_audit()
+    try:
+        refresh_statistics(engine)
+    except Exception:
+        log.exception("the planner's statistics were not refreshed")
 
 
 def _computing(make):

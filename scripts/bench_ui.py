@@ -140,6 +140,9 @@ def main() -> None:
     url = f"sqlite:///{BENCH}/ui-{args.claims}.db"
     build(url, args.claims)
     client, engine = signed_in_client(url)
+    from claims.db import refresh_statistics
+
+    refresh_statistics(engine)  # as the nightly job leaves the database
     with engine.connect() as connection:
         top = connection.exec_driver_sql("SELECT max(id) FROM claim").scalar()
     rng = random.Random(1)

@@ -339,6 +339,15 @@ SORTS = {"due_date": (sa.literal_column(claim_closed("claim.state")).asc(),
          "risk": (HouseholdScore.score.desc(), Claim.id.asc())}
 
 
+def queue_order(f: QueueFilter) -> tuple:
+    """The filter's order. Where the filter keeps one state, or open claims only, closed
+    claims cannot come first anyway, and the plain due-date order lets the database walk an
+    index that starts with the state (ix_claim_state_due) instead of sorting."""
+    if f.sort == "due_date" and (f.state or f.overdue or f.due_today):
+        return SORTS["due_date"][1:]
+    return SORTS[f.sort]
+
+
 NOT_A_NUMBER = N_("“%(value)s” is not a number.")
 NOT_AN_AMOUNT = N_("“%(value)s” is not an amount in yuan.")
 NOT_A_SCORE = N_("“%(value)s” is not a risk score: a score is between 0 and 1.")
@@ -380,10 +389,16 @@ def queue_ids(session: Session, user: web_session.SignedIn, f: QueueFilter, run_
                 select(Region.id).where(Region.parent_id == f.township)))
         if f.village is not None:
             query = query.where(Household.village_id == f.village)
-    if f.min_risk is not None or f.sort == "risk":
+    if f.sort == "risk":
         # Only scored households' claims: the scores of a run, riskiest first, lead.
         query = query.join(HouseholdScore, sa.and_(
             HouseholdScore.household_id == Claim.household_id, HouseholdScore.run_id == run_id))
+    elif f.min_risk is not None:
+        # Asked of each claim as the queue's index order reaches it: joined, the database
+        # sorted every claim of the risky half of a county (0.5 s at a million claims).
+        query = query.where(sa.exists().where(
+            HouseholdScore.household_id == Claim.household_id, HouseholdScore.run_id == run_id,
+            HouseholdScore.score >= f.min_risk))
     if f.state:
         query = query.where(Claim.state == f.state)
     if f.trigger:
@@ -392,7 +407,7 @@ def queue_ids(session: Session, user: web_session.SignedIn, f: QueueFilter, run_
         query = query.where(Claim.entitled >= f.min_amount)
     if f.max_amount is not None:
         query = query.where(Claim.entitled <= f.max_amount)
-    if f.min_risk is not None:
+    if f.min_risk is not None and f.sort == "risk":
         query = query.where(HouseholdScore.score >= f.min_risk)
     if f.overdue:
         query = query.where(Claim.due_date < date.today(), Claim.state.in_(OPEN))
@@ -423,7 +438,7 @@ def claims_queue(request: Request, session: SessionDep, user: User,
     run_id = current.id if current else -1
     query = queue_ids(session, user, f, run_id)
     if export == "xlsx":
-        ids = list(session.exec(query.order_by(*SORTS[f.sort]).limit(100_000)))
+        ids = list(session.exec(query.order_by(*queue_order(f)).limit(100_000)))
         rows = [row for start in range(0, len(ids), 1000)
                 for row in queue_rows(session, ids[start:start + 1000], run_id)]
         _ = translator(language_of(request))
@@ -439,7 +454,7 @@ def claims_queue(request: Request, session: SessionDep, user: User,
     total = session.exec(select(sa.func.count()).select_from(
         query.limit(COUNT_UP_TO + 1).subquery())).one()
     rows = queue_rows(session, list(session.exec(
-        query.order_by(*SORTS[f.sort]).offset((f.page - 1) * PAGE).limit(PAGE))), run_id)
+        query.order_by(*queue_order(f)).offset((f.page - 1) * PAGE).limit(PAGE))), run_id)
     townships = session.exec(select(Region.id, Region.name).where(
         Region.level == "township").order_by(Region.code)).all()
     if user.villages is not None:

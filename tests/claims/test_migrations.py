@@ -20,7 +20,7 @@ def empty_url(request, tmp_path_factory):
 # Expression indexes: SQLite's inspector does not reflect them and PostgreSQL's rewrites the
 # expression, so autogenerate cannot compare them; test_the_queues_first_page_is_read_from_an_index
 # checks that each exists and serves its query.
-EXPRESSION_INDEXES = {"ix_claim_closed_due"}
+EXPRESSION_INDEXES = {"ix_claim_closed_due", "ix_claim_trigger_closed_due"}
 
 
 def tables(url: str) -> set[str]:
@@ -70,12 +70,16 @@ def test_migrations_build_exactly_the_schema_the_models_describe(empty_url):
     assert differences == []
 
 
-def test_the_queues_first_page_is_read_from_an_index(empty_url):
-    """The claims queue's default order (open claims first, then by due date) walks an index
-    rather than sorting every claim: at a million claims a sort costs seconds per page."""
+@pytest.mark.parametrize("kept", [{}, {"trigger": "illness"}, {"state": "approval"}])
+def test_the_queues_first_page_is_read_from_an_index(empty_url, kept):
+    """The claims queue's default order (open claims first, then by due date), alone or with
+    a trigger or a state kept, walks an index rather than sorting the claims: at a million
+    claims a sort costs a second per page."""
     migrate.upgrade(empty_url)
     engine = make_engine(empty_url)
-    query = str(sa.select(Claim.id).order_by(*pages.SORTS["due_date"]).limit(50).compile(
+    where = [getattr(Claim, name) == value for name, value in kept.items()]
+    order = pages.queue_order(pages.QueueFilter(**kept))
+    query = str(sa.select(Claim.id).where(*where).order_by(*order).limit(50).compile(
         engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
@@ -86,7 +90,7 @@ def test_the_queues_first_page_is_read_from_an_index(empty_url):
         plan = "\n".join(str(row) for row in conn.execute(sa.text("EXPLAIN " + (
             "QUERY PLAN " if engine.dialect.name == "sqlite" else "") + query)))
     engine.dispose()
-    assert "ix_claim_closed_due" in plan
+    assert "ix_claim_" in plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
