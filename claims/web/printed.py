@@ -63,8 +63,14 @@ REASONS = {
 
 @cache
 def cjk_font() -> str | None:
-    """The first of CJK_FAMILIES that fontconfig knows on this machine, or None."""
-    from weasyprint.text.ffi import ffi, fontconfig
+    """The first of CJK_FAMILIES that fontconfig knows on this machine, or None (also when
+    WeasyPrint cannot load Pango or fontconfig at all: the log says which)."""
+    try:
+        from weasyprint.text.ffi import ffi, fontconfig
+    except (ImportError, OSError) as missing:
+        log.error("WeasyPrint cannot start (%s): install libpango-1.0-0 and fonts-noto-cjk",
+                  missing)
+        return None
 
     config = fontconfig.FcInitLoadConfigAndFonts()
     try:
@@ -87,11 +93,11 @@ def _refuse_url(url: str, *args: Any, **kwargs: Any) -> dict:
 
 
 def pdf(request: Request, template: str, filename: str, **context: Any) -> Response:
-    """A document's template as an A4 PDF in the user's language, or a 503 page saying that
-    the Chinese font is missing."""
+    """A document's template as an A4 PDF in the user's language, or an error page (500)
+    saying that the Chinese font is missing."""
     if cjk_font() is None:
         log.error("no CJK font (%s) installed: install fonts-noto-cjk", ", ".join(CJK_FAMILIES))
-        raise PageError(503, text_for(request, NO_CJK_FONT))
+        raise PageError(500, text_for(request, NO_CJK_FONT))
     from weasyprint import CSS, HTML
 
     language = language_of(request)
@@ -147,7 +153,7 @@ def _claim_page(request: Request, session: Session, user, claim_id: int, kind: s
 
 def _claim_pdf(request: Request, session: Session, user, claim_id: int, kind: str):
     if cjk_font() is None:  # before the print is recorded: nothing left the system
-        raise PageError(503, text_for(request, NO_CJK_FONT))
+        raise PageError(500, text_for(request, NO_CJK_FONT))
     document = _claim_document(request, session, user, claim_id, kind, "pdf")
     return pdf(request, "printed_pdf.html", f"{kind}-{document.claim.claim_number}.pdf",
                user=user, d=document, kind=kind, **words(request))
@@ -182,7 +188,7 @@ def rejection_notice_pdf(request: Request, session: SessionDep, user: User, clai
 def village_notice_pdf(request: Request, session: SessionDep, user: User, village: int):
     """The formal village notice (公示) as a PDF; its print page is /notice?village=…"""
     if cjk_font() is None:
-        raise PageError(503, text_for(request, NO_CJK_FONT))
+        raise PageError(500, text_for(request, NO_CJK_FONT))
     notice = gate(request, lambda: printed.village_notice(session, user.actor, village,
                                                           fmt="pdf"), NO_SUCH_VILLAGE)
     session.commit()

@@ -197,6 +197,7 @@ def test_without_a_chinese_font_the_pdf_says_so(browser, session, claim, monkeyp
     approved(session, claim)
     monkeypatch.setattr(web_printed, "cjk_font", lambda: None)
     answer = browser("clerk").get(f"/claims/{claim.id}/payout-notice.pdf")
-    assert answer.status_code == 503 and "fonts-noto-cjk" in answer.text
+    assert answer.status_code == 500 and "fonts-noto-cjk" in answer.text
     assert "没有安装中文字体" in answer.text
+    assert browser("clerk").get("/notice/1.pdf").status_code == 500
     assert prints(session, "payout_notice") == []  # nothing left the system
