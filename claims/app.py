@@ -43,6 +43,7 @@ from claims.settings import get_settings
 from claims.web import monitoring as web_monitoring
 from claims.web import office as web_office
 from claims.web import pages as web_pages
+from claims.web import printed as web_printed
 from claims.web.i18n import N_, TEMPLATES, translator
 from policies.errors import DomainError
 
@@ -322,6 +323,7 @@ def create_app() -> FastAPI:
     app.include_router(web_pages.router)
     app.include_router(web_office.router)
     app.include_router(web_monitoring.router)
+    app.include_router(web_printed.router)
 
     @app.exception_handler(web_pages.PageError)
     def _page_error(request: Request, exc: web_pages.PageError):

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     # The key that signs the audit chain's head (claims.anchors): kept outside the database,
     # given itself or as a file holding it; and where signed heads are appended (empty: to
     # the log only — they are always logged too).
+    # Printed documents (claims.printed): the telephone for objections printed on the
+    # rejection notice and the village notice (empty: a line to fill in by hand), the days
+    # after a rejection in which the household may object (the deadline on the rejection
+    # notice; the reconsideration itself is a supervisor's step without a time limit), and
+    # who issues the village notice (empty: the village committee).
+    objection_phone: str = Field(default="", max_length=40)
+    objection_days: int = Field(default=30, ge=1, le=365)
+    notice_issuer: str = Field(default="", max_length=100)
     audit_key: SecretStr = SecretStr("development-only-audit-key")
     audit_key_file: str = ""
     audit_anchor_file: str = "var/audit-anchors.jsonl"

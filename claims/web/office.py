@@ -3,7 +3,6 @@ data), the public notice of a village (公示, printable), payment batches, admi
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import access, changes, lifecycle, masking, nightly, payments, people
+from claims import access, changes, masking, nightly, payments, people, printed
 from claims.api.deps import SessionDep
 from claims.models import (
     ApiClient,
@@ -42,8 +41,10 @@ from claims.web.pages import (
     render,
     text_for,
 )
+from claims.web.printed import NO_SUCH_VILLAGE
+from claims.web.printed import words as printed_words
 from claims.web.session import set_password
-from policies import benefits, registry
+from policies import registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import DomainError
 from risk.models import HouseholdScore
@@ -171,27 +172,12 @@ def notice(request: Request, session: SessionDep, user: User, village: int | Non
         .join(Claim, Claim.household_id == Household.id)
         .where(Claim.state == "public_notice").distinct().order_by(Region.name)).all()
     villages = [v for v in villages if access.in_area(user.actor, v[0])]
-    rows = []
-    chosen = None
+    notice = None
     if village is not None:
-        if not access.in_area(user.actor, village):
-            raise PageError(404, text_for(request, "Not in your area."))
-        chosen = session.get(Region, village)
-        for claim, household in session.exec(
-                select(Claim, Household).join(Household, Household.id == Claim.household_id)
-                .where(Claim.state == "public_notice", Household.village_id == village)
-                .order_by(Claim.claim_number)).all():
-            head = session.exec(select(Member).where(Member.household_id == household.id,
-                                                     Member.relation == "head")).first()
-            terms = benefits.terms_of(benefits.get_terms_version(session,
-                                                                 claim.terms_version_id))
-            start = lifecycle.notice_start(session, claim, recorded=True)
-            rows.append({"claim": claim, "household": household,
-                         "head": masking.name(head.name if head else ""),
-                         "id_number": masking.id_number(head.id_number if head else ""),
-                         "start": start, "end": start + timedelta(days=terms.notice_days)})
-    return render(request, "notice.html", user=user, villages=villages, chosen=chosen,
-                  rows=rows)
+        notice = gate(request, lambda: printed.village_notice(session, user.actor, village),
+                      NO_SUCH_VILLAGE)
+    return render(request, "notice.html", user=user, villages=villages, n=notice,
+                  **printed_words(request))
 
 
 # --- payments -----------------------------------------------------------------------------------

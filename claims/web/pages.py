@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import access, audit, intake, lifecycle, masking, nightly, reports
+from claims import access, audit, intake, lifecycle, masking, nightly, printed, reports
 from claims.api.deps import SessionDep
 from claims.models import (
     AppUser,
@@ -597,7 +597,7 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
         asset_checks=records_view.ASSET_CHECKS,
         calculations=(claim.calculation or {}).get("events", []),
-        due=claim.entitled - claim.paid_amount)
+        due=claim.entitled - claim.paid_amount, documents=printed.documents(claim))
 
 
 REFUSALS = {  # why a step was refused, by the rule broken (the service's words follow)

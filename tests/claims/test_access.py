@@ -186,6 +186,11 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/households/{household_id}"): May(ALL),
     ("POST", "/households/{household_id}/reveal"): May(NOBODY),  # the walkers lack may_reveal
     ("GET", "/notice"): May(ALL),
+    ("GET", "/notice/{village}.pdf"): May(ALL),
+    ("GET", "/claims/{claim_id}/payout-notice"): May(ALL),
+    ("GET", "/claims/{claim_id}/payout-notice.pdf"): May(ALL),
+    ("GET", "/claims/{claim_id}/rejection-notice"): May(ALL),
+    ("GET", "/claims/{claim_id}/rejection-notice.pdf"): May(ALL),
     ("GET", "/payments"): county(ALL),
     ("POST", "/payments"): county(PAYER),
     ("GET", "/payments/{batch_id}"): county(ALL),
@@ -212,7 +217,7 @@ TABLE: dict[tuple[str, str], May] = {
 # Path parameters naming a row of a household: a limited user is tried on its own township's
 # row and on another's.
 AREA_PARAMETERS = {"household_id", "member_id", "record_id", "claim_id", "warning_id",
-                   "follow_up_id", "elimination_id", "id_number"}
+                   "follow_up_id", "elimination_id", "id_number", "village"}
 # Routes whose body names the household (or village) they act on, with such a body.
 AREA_BODIES = {
     ("POST", "/api/households"): lambda w, t, n: {

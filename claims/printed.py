@@ -1,0 +1,259 @@
+"""Printed documents for the household and the village (打印文书): the payout notice
+(理赔通知书), the rejection notice (拒赔通知书) and the formal village notice (公示).
+
+This is the service the print pages and their PDFs call: it decides who may print what
+(``claims.access``: a township-limited user only the claims and villages of their area, a
+claim outside it is answered as a missing one), what a document says (finished data, names
+and accounts masked by ``claims.masking``; the head's name in full only for a user with the
+reveal permission) and puts every print of a household's document on the audit trail, as a
+reveal is. The words are the pages' (claims/web/printed.py and templates/printed_*.html).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from claims import access, audit, lifecycle, masking
+from claims.auth import Actor
+from claims.models import (
+    Claim,
+    ClaimRecord,
+    ClaimState,
+    Household,
+    Member,
+    Payment,
+    PaymentState,
+    Region,
+)
+from claims.settings import get_settings
+from policies import benefits
+from policies.errors import Conflict, NotFound
+from policies.models import PolicyContract
+
+# The states a document is printed in.
+PAYOUT_STATES = frozenset({ClaimState.payment_pending, ClaimState.paid})
+REJECTION_STATES = frozenset({ClaimState.rejected})
+DOCUMENTS = ("payout_notice", "rejection_notice", "village_notice")
+
+
+class NotPrintable(Conflict):
+    """The claim is not in a state its document is printed in (409, field ``state``)."""
+
+
+def documents(claim: Claim) -> list[str]:
+    """The documents printed for a claim in its state (links of the claim page)."""
+    return (["payout_notice"] if claim.state in PAYOUT_STATES else []) + (
+        ["rejection_notice"] if claim.state in REJECTION_STATES else [])
+
+
+def county_today() -> date:
+    """Today on the county's calendar (FANGPIN_TIMEZONE), the date a document bears."""
+    return datetime.now(UTC).astimezone(ZoneInfo(get_settings().timezone)).date()
+
+
+def county_date(instant: datetime) -> date:
+    """The county's date of an instant stored in UTC."""
+    moment = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(get_settings().timezone)).date()
+
+
+@dataclass
+class Addressee:
+    """The household a notice is addressed to, as the document shows it."""
+
+    household_number: str
+    head: str  # masked unless the printer may reveal
+    id_number: str  # always masked
+    township: str
+    village: str
+    county: str
+    full_name: bool
+
+
+@dataclass
+class ClaimDocument:
+    """What a payout or a rejection notice says (amounts in yuan, dates in the county's
+    calendar)."""
+
+    kind: str
+    claim: Claim
+    to: Addressee
+    insurer: str
+    title: str  # the terms' title, e.g. 禹州市防贫保险 2026
+    issued_on: date
+    decided_on: date | None = None
+    # the payout notice
+    amount: Decimal = Decimal("0.00")
+    paid_amount: Decimal = Decimal("0.00")
+    paid_on: date | None = None
+    bank_name: str = ""
+    account: str = ""  # masked: ****1234
+    calculations: list[dict[str, Any]] = field(default_factory=list)
+    # the rejection notice
+    rejection_code: str = ""
+    rejection_text: str = ""
+    objection_days: int = 0
+    objection_deadline: date | None = None
+    objection_phone: str = ""
+
+
+@dataclass
+class VillageNotice:
+    """The formal public notice (公示) of a village's claims in notice."""
+
+    village: Region
+    township: str
+    county: str
+    issuer: str  # empty: the village committee (the page names it in its language)
+    rows: list[dict[str, Any]]
+    starts: date | None
+    ends: date | None
+    objection_phone: str
+    issued_on: date
+
+
+def _names(session: Session, village_id: int) -> tuple[Region, str, str]:
+    village = session.get(Region, village_id)
+    if village is None:
+        raise NotFound(f"village {village_id} does not exist", field="village",
+                       value=village_id)
+    township = session.get(Region, village.parent_id) if village.parent_id else None
+    county = (session.get(Region, township.parent_id)
+              if township is not None and township.parent_id else None)
+    return village, township.name if township else "", county.name if county else ""
+
+
+def _head(session: Session, household_id: int) -> Member | None:
+    return session.exec(select(Member).where(Member.household_id == household_id,
+                                             Member.relation == "head")
+                        .order_by(Member.id)).first()
+
+
+def _addressee(session: Session, actor: Actor, household: Household) -> Addressee:
+    head = _head(session, household.id)
+    village, township, county = _names(session, household.village_id)
+    name = head.name if head else ""
+    return Addressee(household.household_number,
+                     name if actor.may_reveal else masking.name(name),
+                     masking.id_number(head.id_number if head else ""),
+                     township, village.name, county, actor.may_reveal)
+
+
+def _decided_on(session: Session, claim: Claim, kinds: tuple[str, ...]) -> date | None:
+    """The county's date of the claim's last step of these kinds."""
+    record = session.exec(select(ClaimRecord).where(
+        ClaimRecord.claim_id == claim.id, ClaimRecord.kind.in_(kinds))
+        .order_by(ClaimRecord.id.desc())).first()
+    return county_date(record.created_at) if record else None
+
+
+def _printed(session: Session, actor: Actor, household: Household, document: str,
+             about: str, fmt: str, full_name: bool) -> None:
+    """A document with a household's personal data left the system: on the audit trail as
+    a reveal is (who, when, which document, in which form, names in full or not)."""
+    audit.record(session, actor, "household", household.household_number, "print",
+                 reason=document, after={"document": document, "about": about,
+                                         "format": fmt,
+                                         "names": "full" if full_name else "masked"})
+
+
+def _claim_document(session: Session, actor: Actor, claim_id: int, kind: str,
+                    states: frozenset[str], fmt: str) -> tuple[ClaimDocument, Household]:
+    claim = access.claim(session, actor, claim_id)
+    if claim.state not in states:
+        raise NotPrintable(f"a {kind} is printed for a claim that is "
+                           f"{' or '.join(sorted(states))}; claim {claim.claim_number} is "
+                           f"{claim.state}", field="state", value=claim.state)
+    household = session.get(Household, claim.household_id)
+    assert household is not None
+    contract = session.get(PolicyContract, claim.contract_id)
+    terms = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id))
+    to = _addressee(session, actor, household)
+    document = ClaimDocument(kind=kind, claim=claim, to=to,
+                             insurer=contract.insurer if contract else "",
+                             title=terms.policy.title, issued_on=county_today())
+    _printed(session, actor, household, kind, claim.claim_number, fmt, to.full_name)
+    return document, household
+
+
+def payout_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "html"
+                  ) -> ClaimDocument:
+    """The payout notice (理赔通知书) of an approved or paid claim in the actor's area: the
+    amount, the calculation line by line, the account masked; on the audit trail."""
+    document, household = _claim_document(session, actor, claim_id, "payout_notice",
+                                          PAYOUT_STATES, fmt)
+    claim = document.claim
+    document.amount = claim.approved_amount
+    document.paid_amount = claim.paid_amount
+    document.decided_on = (_decided_on(session, claim, ("approve",))
+                           or county_date(claim.updated_at))
+    document.calculations = list((claim.calculation or {}).get("events", []))
+    # The account the money went (or goes) to: the payment's, else the household's own.
+    payment = session.exec(select(Payment).where(Payment.claim_id == claim.id)
+                           .order_by(Payment.id.desc())).first()
+    if payment is not None and payment.state == PaymentState.paid and payment.paid_at:
+        document.paid_on = county_date(payment.paid_at)
+    bank_name = payment.bank_name if payment is not None else household.bank_name
+    account = payment.bank_account if payment is not None else household.bank_account
+    document.bank_name = bank_name or ""
+    document.account = masking.account(account)
+    return document
+
+
+def rejection_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "html"
+                     ) -> ClaimDocument:
+    """The rejection notice (拒赔通知书) of a rejected claim in the actor's area: the reason,
+    how to object and by when (FANGPIN_OBJECTION_DAYS after the decision); audited."""
+    document, _household = _claim_document(session, actor, claim_id, "rejection_notice",
+                                           REJECTION_STATES, fmt)
+    claim = document.claim
+    settings = get_settings()
+    document.rejection_code = claim.rejection_code or "other"
+    document.rejection_text = claim.rejection_text or ""
+    document.decided_on = (_decided_on(session, claim, ("reject", "record_review"))
+                           or county_date(claim.updated_at))
+    document.objection_days = settings.objection_days
+    document.objection_deadline = document.decided_on + timedelta(days=settings.objection_days)
+    document.objection_phone = settings.objection_phone
+    return document
+
+
+def village_notice(session: Session, actor: Actor, village_id: int, *,
+                   fmt: str | None = None) -> VillageNotice:
+    """The claims in public notice in a village of the actor's area (a village elsewhere is
+    answered as a missing one), each with its notice dates, names and ID numbers masked;
+    with ``fmt`` (a print) it is on the audit trail."""
+    if not access.in_area(actor, village_id):
+        raise NotFound(f"village {village_id} does not exist or is not in your area",
+                       field="village", value=village_id)
+    village, township, county = _names(session, village_id)
+    rows = []
+    for claim, household in session.exec(
+            select(Claim, Household).join(Household, Household.id == Claim.household_id)
+            .where(Claim.state == ClaimState.public_notice, Household.village_id == village_id)
+            .order_by(Claim.claim_number)).all():
+        head = _head(session, household.id)
+        terms = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id))
+        start = lifecycle.notice_start(session, claim, recorded=True)
+        rows.append({"claim": claim, "household": household,
+                     "head": masking.name(head.name if head else ""),
+                     "id_number": masking.id_number(head.id_number if head else ""),
+                     "start": start, "end": start + timedelta(days=terms.notice_days)})
+    settings = get_settings()
+    notice = VillageNotice(
+        village=village, township=township, county=county, issuer=settings.notice_issuer,
+        rows=rows, starts=min((r["start"] for r in rows), default=None),
+        ends=max((r["end"] for r in rows), default=None),
+        objection_phone=settings.objection_phone, issued_on=county_today())
+    if fmt is not None:
+        audit.record(session, actor, "region", village.code, "print", reason="village_notice",
+                     after={"document": "village_notice", "format": fmt,
+                            "claims": [r["claim"].claim_number for r in rows],
+                            "names": "masked"})
+    return notice

@@ -1,0 +1,203 @@
+"""Printed documents for the household and the village: the payout notice (理赔通知书), the
+rejection notice (拒赔通知书) and the formal village notice (公示), as print pages and as PDFs.
+Each PDF is read back by pypdf, a reader of its own (the outside check): it is a real PDF set
+in a Chinese font of the system, and its text holds the amount, the masked account, the reason
+in Chinese, and no ID number or account in full. A claim or village outside a limited user's
+area is refused as a missing one; every print is on the audit trail. On SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pypdf import PdfReader
+from sqlmodel import select
+
+from claims.models import AuditEntry, Claim, Payment, PaymentBatch, Region
+from claims.settings import get_settings
+from claims.web import printed as web_printed
+from policies import registry
+from policies.models import RegionCreate
+from tests.claims.test_lifecycle import days_pass
+from tests.claims.test_web import browser, form  # noqa: F401 (fixture)
+
+ACCOUNT = "6228480000000000001"  # the county fixture's household
+
+
+def pdf_text(answer) -> str:
+    """The text of a PDF answer as a PDF reader sees it (spaces taken out: a reader may
+    break a line of Chinese anywhere)."""
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.content.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(answer.content))
+    fonts = {str(font["/BaseFont"]) for page in reader.pages
+             for font in page["/Resources"]["/Font"].values()}
+    assert any("CJK" in name for name in fonts), fonts  # set in the system's Chinese face
+    box = reader.pages[0].mediabox  # A4: 595 × 842 points
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)
+    return "".join("".join(page.extract_text() for page in reader.pages).split())
+
+
+def prints(session, document: str) -> list[AuditEntry]:
+    return session.exec(select(AuditEntry).where(AuditEntry.action == "print",
+                                                 AuditEntry.reason == document)
+                        .order_by(AuditEntry.id)).all()
+
+
+@pytest.fixture
+def phone(monkeypatch):
+    monkeypatch.setenv("FANGPIN_OBJECTION_PHONE", "0374-8888123")
+    get_settings.cache_clear()
+    yield "0374-8888123"
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def approved(session, claim) -> Claim:
+    row = session.get(Claim, claim.id)
+    row.state, row.approved_amount = "payment_pending", row.entitled
+    session.commit()
+    return row
+
+
+def test_the_payout_notice_of_an_approved_claim_as_page_and_pdf(browser, session, claim,  # noqa: F811
+                                                                county):
+    clerk = browser("clerk")
+    assert "payout-notice" not in clerk.get(f"/claims/{claim.id}").text  # not yet approved
+    refused = clerk.get(f"/claims/{claim.id}/payout-notice")
+    assert refused.status_code == 409 and "已批准或已赔付的案件" in refused.text
+    approved(session, claim)
+    assert f"/claims/{claim.id}/payout-notice" in clerk.get(f"/claims/{claim.id}").text
+
+    page = clerk.get(f"/claims/{claim.id}/payout-notice")
+    assert page.status_code == 200 and "理赔通知书" in page.text
+    assert "7,500.00" in page.text and "****0001" in page.text and ACCOUNT not in page.text
+    assert "printed.css" in page.text and "data-print" in page.text
+
+    text = pdf_text(clerk.get(f"/claims/{claim.id}/payout-notice.pdf"))
+    head = county.members[0]
+    assert "理赔通知书" in text and claim.claim_number in text
+    assert "7,500.00" in text and "****0001" in text and "农村商业银行" in text
+    assert "本次事件赔付7,500.00" in text  # the calculation, line by line
+    assert ACCOUNT not in text and head.id_number not in text and head.name not in text
+    assert head.id_number[:4] + "*" * 10 + head.id_number[-4:] in text
+    assert "演示保险" in text and "（盖章）" in text
+    assert f"{date.today().year}年" in text
+
+    entries = prints(session, "payout_notice")
+    assert [e.after["format"] for e in entries] == ["html", "pdf"]
+    assert entries[0].entity == "household" and entries[0].actor.startswith("user:")
+    assert entries[0].after["about"] == claim.claim_number
+    assert entries[0].after["names"] == "masked"
+
+
+def test_the_payout_notice_says_when_the_bank_paid_on_the_countys_calendar(
+        browser, session, claim):  # noqa: F811
+    row = approved(session, claim)
+    batch = PaymentBatch(batch_number="PB-PRINT")
+    session.add(batch)
+    session.flush()
+    # 17:30 UTC on 1 March is 01:30 on 2 March in Beijing: the county's date is the 2nd
+    session.add(Payment(batch_id=batch.id, claim_id=row.id, amount=row.entitled,
+                        bank_name="农村信用社", bank_account="6217000000000009876",
+                        state="paid", paid_at=datetime(2026, 3, 1, 17, 30, tzinfo=UTC)))
+    row.state, row.paid_amount = "paid", row.entitled
+    session.commit()
+    text = pdf_text(browser("auditor").get(f"/claims/{claim.id}/payout-notice.pdf"))
+    assert "2026年3月2日" in text and "2026年3月1日" not in text
+    assert "****9876" in text and "6217000000000009876" not in text and "农村信用社" in text
+
+
+def test_a_user_who_may_reveal_prints_the_name_in_full_on_the_audit_trail(
+        browser, session, claim, county):  # noqa: F811
+    approved(session, claim)
+    supervisor = browser("supervisor", may_reveal=True, language="en")
+    text = pdf_text(supervisor.get(f"/claims/{claim.id}/payout-notice.pdf"))
+    head = county.members[0]
+    assert "Payoutnotice" in text and head.name in text and head.id_number not in text
+    assert ACCOUNT not in text and "****0001" in text
+    assert prints(session, "payout_notice")[-1].after["names"] == "full"
+
+
+def test_the_rejection_notice_gives_the_reason_in_words_and_the_deadline(
+        browser, session, claim, phone):  # noqa: F811
+    adjudicator = browser("adjudicator")
+    form(adjudicator, claim, "reject", code="below_deductible", text="自付部分未超过起付线")
+    page = adjudicator.get(f"/claims/{claim.id}").text
+    assert f"/claims/{claim.id}/rejection-notice" in page
+    assert f"/claims/{claim.id}/payout-notice" not in page
+
+    text = pdf_text(adjudicator.get(f"/claims/{claim.id}/rejection-notice.pdf"))
+    deadline = date.today() + timedelta(days=get_settings().objection_days)
+    assert "拒赔通知书" in text and claim.claim_number in text
+    assert "您户自付的费用未超过保险规定由农户自负的部分（起付标准）" in text
+    assert "自付部分未超过起付线" in text
+    assert f"{deadline.year}年{deadline.month}月{deadline.day}日前" in text
+    assert "0374-8888123" in text and ACCOUNT not in text
+    english = browser("clerk", language="en").get(f"/claims/{claim.id}/rejection-notice")
+    assert "Rejection notice" in english.text and "(the deductible)" in english.text
+    assert adjudicator.get(f"/claims/{claim.id}/payout-notice.pdf").status_code == 409
+    assert [e.after["format"] for e in prints(session, "rejection_notice")] == ["pdf", "html"]
+
+
+def test_a_claim_outside_the_area_is_refused_as_a_missing_one(browser, session, claim,  # noqa: F811
+                                                              county):
+    approved(session, claim)
+    other = registry.create_region(session, RegionCreate(
+        code="411081101", name="花石镇", level="township", parent_id=county.ids["county"]))
+    session.commit()
+    elsewhere = browser("clerk", townships=[other.id])
+    for path in ("payout-notice", "payout-notice.pdf", "rejection-notice",
+                 "rejection-notice.pdf"):
+        answer = elsewhere.get(f"/claims/{claim.id}/{path}")
+        assert answer.status_code == 404, path
+        assert claim.claim_number not in answer.text and "不在您负责的区域" in answer.text
+    assert elsewhere.get(f"/notice/{county.ids['village0']}.pdf").status_code == 404
+    assert prints(session, "payout_notice") == []
+    here = browser("clerk", townships=[session.get(Region, county.ids["village0"]).parent_id])
+    assert here.get(f"/claims/{claim.id}/payout-notice.pdf").status_code == 200
+
+
+def test_the_village_notice_as_a_formal_notice_and_pdf(browser, session, claim, county,  # noqa: F811
+                                                       phone):
+    investigator, clerk = browser("investigator"), browser("clerk")
+    form(investigator, claim, "start_investigation")
+    form(investigator, claim, "submit_survey", visit_date=str(date.today()),
+         team="甲，乙", findings="属实", asset_check="存款: 无")
+    form(clerk, claim, "record_review", outcome="agree", representatives="代表甲")
+    days_pass(session, claim, 2)
+    start = date.today() - timedelta(days=2)
+    form(clerk, claim, "start_notice", start_date=str(start))
+    village = county.ids["village0"]
+    page = clerk.get("/notice", params={"village": village}).text
+    assert f'href="/notice/{village}.pdf"' in page and "0374-8888123" in page
+    assert "（盖章）" in page and "村民委员会" in page
+
+    text = pdf_text(clerk.get(f"/notice/{village}.pdf"))
+    head = county.members[0]
+    name = session.get(Region, village).name
+    end = start + timedelta(days=7)
+    assert "公示" in text and claim.claim_number in text and "7,500.00" in text
+    assert f"公示期：{start.year}年{start.month}月{start.day}日至{end.year}年{end.month}月" \
+           f"{end.day}日" in text
+    assert f"{name}村民委员会" in text and "0374-8888123" in text and "（盖章）" in text
+    assert head.id_number not in text and head.name not in text
+    assert head.id_number[:4] + "*" * 10 + head.id_number[-4:] in text
+    assert "记录异议" not in text  # the page's links stay on the screen
+    entry = prints(session, "village_notice")[-1]
+    assert entry.entity == "region" and entry.after["claims"] == [claim.claim_number]
+    assert clerk.get("/notice/999999.pdf").status_code == 404
+
+
+def test_without_a_chinese_font_the_pdf_says_so(browser, session, claim, monkeypatch):  # noqa: F811
+    assert web_printed.cjk_font() in web_printed.CJK_FAMILIES  # this machine has one
+    approved(session, claim)
+    monkeypatch.setattr(web_printed, "cjk_font", lambda: None)
+    answer = browser("clerk").get(f"/claims/{claim.id}/payout-notice.pdf")
+    assert answer.status_code == 500 and "fonts-noto-cjk" in answer.text
+    assert "没有安装中文字体" in answer.text
+    assert browser("clerk").get("/notice/1.pdf").status_code == 500
+    assert prints(session, "payout_notice") == []  # nothing left the system
