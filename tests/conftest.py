@@ -71,8 +71,7 @@ def database_url(kind: str, tmp_path_factory, name: str) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_process_state():
+def forget_process_state() -> None:
     """What the service remembers between requests (who a token is, which event types
     exist) belongs to one database; each test's database is rolled back or new."""
     from claims import auth, intake
@@ -81,6 +80,11 @@ def _fresh_process_state():
     auth.forget_actors()
     intake.forget_known_types()
     pages.forget_dashboards()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    forget_process_state()
     yield
 
 

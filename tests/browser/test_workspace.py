@@ -34,7 +34,7 @@ from claims.web.session import set_password
 from risk.models import FollowUp, MonitoringWindow
 from tests.claims.conftest import DEPARTMENT_KEY, build_county, evaluate
 from tests.claims.test_intake import illness
-from tests.conftest import database_url
+from tests.conftest import database_url, forget_process_state
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE = os.environ.get("FANGPIN_REQUIRE_BROWSER") == "1"
@@ -56,6 +56,9 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 def site(request, tmp_path_factory):
     """The service on a free port over a county with one claim and a user of each role."""
     for url in database_url(request.param, tmp_path_factory, "browser"):
+        # Set up before any test's own fixtures: a department key the process remembers from
+        # an earlier test's database would name another database's department here.
+        forget_process_state()
         upgrade(url)
         engine = make_engine(url, pool_size=5)
         app = create_app()
