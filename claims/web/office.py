@@ -191,7 +191,7 @@ def notice(request: Request, session: SessionDep, user: User, village: int | Non
                          "id_number": masking.id_number(head.id_number if head else ""),
                          "start": start, "end": start + timedelta(days=terms.notice_days)})
     return render(request, "notice.html", user=user, villages=villages, chosen=chosen,
-                  rows=rows)
+                  rows=rows, may_notice=user.user.role in lifecycle.ACTIONS["start_notice"].roles)
 
 
 # --- payments -----------------------------------------------------------------------------------
