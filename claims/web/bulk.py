@@ -155,13 +155,13 @@ def _export(request: Request, session, user, f) -> Response:
     for w, number, village, township in warning_service.export_rows(session, user.actor, f):
         table.append({
             _("Household"): number, _("Township"): township, _("Village"): village,
-            _("Raised"): county_time(w.created_at, language),
+            _("Raised at"): county_time(w.created_at, language),
             _("Source"): _(WARNING_SOURCES.get(w.source, w.source)),
             _("Risk"): None if w.score is None else Decimal(str(w.score)).quantize(
                 Decimal("0.01")),
             _("What raised it"): w.text,
             _("Status"): _(WARNING_STATUSES.get(w.status, w.status)),
-            _("Closed"): county_time(w.closed_at, language),
+            _("Closed at"): county_time(w.closed_at, language),
             _("Outcome"): outcome_text(w.outcome, _) if w.status == "closed" else ""})
     if not table:
         table = [{_("Household"): None}]
