@@ -24,8 +24,8 @@ NOTICE = frozenset(lifecycle.ACTIONS["start_notice"].roles)
 APPROVERS = frozenset(lifecycle.ACTIONS["approve"].roles)
 
 # Why a claim did not take the step, as codes the pages translate (values beside them).
-REASONS = ("not_found", "state", "notice_started", "notice_running", "nothing_due",
-           "above_limit", "role", *lifecycle.APPROVAL_BARS, "other")
+REASONS = ("not_found", "state", "notice_started", "notice_running", "start_date",
+           "nothing_due", "above_limit", "role", *lifecycle.APPROVAL_BARS, "other")
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Result:
     reason: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
     message: str = ""  # the service's own words, in English (for the API)
+    error: DomainError | None = field(default=None, repr=False)  # the refusal itself
 
     def view(self) -> dict[str, Any]:
         return {"claim_id": self.claim_id, "claim_number": self.claim_number,
@@ -72,7 +73,7 @@ def notice_started(session: Session, claim: Claim) -> date | None:
 
 def _refused(claim_id: int, number: str | None, error: DomainError, reason: str,
              **values: Any) -> Result:
-    return Result(claim_id, number, "refused", reason, values, error.message)
+    return Result(claim_id, number, "refused", reason, values, error.message, error)
 
 
 def _reason(error: DomainError) -> str:
@@ -82,6 +83,8 @@ def _reason(error: DomainError) -> str:
         return "state"
     if isinstance(error, Forbidden):
         return {"amount": "above_limit", "role": "role"}.get(error.field or "", "other")
+    if isinstance(error, InvalidInput) and error.field == "start_date":
+        return "start_date"
     return "other"
 
 
@@ -178,6 +181,10 @@ def _step(session: Session, actor: Actor, claim_id: int, action: str, data: dict
                                   + timedelta(days=_notice_days(session, claim, cache)))
         elif reason == "state":
             values["state"] = error.value
+        elif reason == "start_date":
+            claim = session.get(Claim, claim_id)
+            if claim is not None:
+                values["date"] = lifecycle.notice_start(session, claim)
         elif reason == "above_limit":
             values["limit"] = actor.approval_limit
         return _refused(claim_id, number, error, reason, **values)

@@ -14,7 +14,7 @@ from claims import warnings as warning_service
 from claims.api.deps import PageDep, SessionDep
 from claims.api.scope import WarningInArea
 from claims.auth import Actor, staff
-from claims.models import EarlyWarning, Role
+from claims.models import EarlyWarning, Region, Role
 from claims.settings import get_settings
 from policies import registry
 from policies.models import Household
@@ -41,6 +41,8 @@ def list_warnings(
     trigger: str | None = None,
     village_id: int | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    township_id: int | None = None,
 ):
     """Early warnings for the office with what raised each: the riskiest first (risk
     warnings by score), then the newest."""
@@ -56,6 +58,11 @@ def list_warnings(
         query = query.where(Household.village_id == village_id)
     if min_score is not None:
         query = query.where(EarlyWarning.score >= min_score)
+    if max_score is not None:
+        query = query.where(EarlyWarning.score <= max_score)
+    if township_id is not None:
+        query = query.where(Household.village_id.in_(
+            select(Region.id).where(Region.parent_id == township_id)))
     rows, count = registry.paginate(session, query.order_by(
         EarlyWarning.score.desc().nulls_last(), EarlyWarning.id.desc()), page)
     return {"data": [_warning_view(w, number) for w, number in rows], "count": count}

@@ -63,6 +63,8 @@ REASONS = {
     "state": N_("The claim is %(state)s: this step is not possible now."),
     "notice_started": N_("The notice already started on %(date)s."),
     "notice_running": N_("The notice runs until %(date)s: it can be closed from that day."),
+    "start_date": N_("The notice of this claim can start from %(date)s (the day of the "
+                     "review) to today."),
     "nothing_due": N_("Nothing is due on this claim."),
     "above_limit": N_("The amount is above your approval limit of %(limit)s yuan."),
     "role": N_("Your role may not take this step."),
@@ -254,7 +256,7 @@ def _claim_rows(request: Request, results: list[bulk.Result], action: str) -> li
                       for k, v in r.values.items()}
             text = _(REASONS[r.reason], **values) if values else _(REASONS[r.reason])
         else:
-            text = r.message
+            text = refusal(r.error, _) if r.error is not None else r.message
         rows.append({"label": r.claim_number or f"#{r.claim_id}", "href": f"/claims/{r.claim_id}"
                      if r.claim_number else None, "done": r.outcome != "refused",
                      "text": text})

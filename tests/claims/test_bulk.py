@@ -134,6 +134,18 @@ def test_the_notice_of_a_village_starts_and_closes_at_once_claim_by_claim(sessio
                                                       ClaimRecord.kind == "close_notice")).all()
 
 
+def test_a_start_date_that_does_not_fit_a_claim_is_listed_with_its_earliest_day(session):
+    w = build(session)
+    c0, c1, *_ = w.claims
+    reviewed(session, w, c0, days_ago=8)
+    reviewed(session, w, c1, days_ago=1)
+    results = bulk.start_notices(session, w.actors["clerk"], w.village_a,
+                                 start_date=date.today() - timedelta(days=5))
+    assert [(r.outcome, r.reason) for r in results] == [("done", None),
+                                                        ("refused", "start_date")]
+    assert results[1].values == {"date": lifecycle.notice_start(session, c1)}
+
+
 def test_the_notice_of_a_village_is_for_its_area_and_the_notice_roles(session):
     w = build(session)
     reviewed(session, w, w.claims[0])
@@ -436,6 +448,10 @@ def test_the_api_takes_the_same_bulk_steps(as_user, session):
                                  ).status_code == 403
     warn(session, w)
     office = as_user("clerk")
+    listed = office.get("/api/warnings", params={"township_id": w.township_b}).json()
+    assert [x["household_number"] for x in listed["data"]] == ["HB001"]
+    listed = office.get("/api/warnings", params={"max_score": 0.8, "status": ""}).json()
+    assert [x["score"] for x in listed["data"]] == [0.72, 0.55]
     many = office.post("/api/warnings/close", json={"min_score": 0.7, "outcome": "visited"})
     assert many.status_code == 200, many.text
     assert many.json()["closed"] == 3  # 0.91, 0.72 and 0.95
