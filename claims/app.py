@@ -27,6 +27,7 @@ from swagger_ui_bundle import swagger_ui_path
 from claims import evaluator, locks, nightly, scheduler
 from claims.api import admin as admin_api
 from claims.api import benefits as benefits_api
+from claims.api import bulk as bulk_api
 from claims.api import claims as claims_api
 from claims.api import events as events_api
 from claims.api import imports as imports_api
@@ -40,6 +41,7 @@ from claims.db import get_engine
 from claims.logs import mask_id_numbers
 from claims.models import Role
 from claims.settings import get_settings
+from claims.web import bulk as web_bulk
 from claims.web import monitoring as web_monitoring
 from claims.web import office as web_office
 from claims.web import pages as web_pages
@@ -320,10 +322,12 @@ def create_app() -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(risk_api.router)
     app.include_router(monitoring_api.router)
+    app.include_router(bulk_api.router)
     app.include_router(web_pages.router)
     app.include_router(web_office.router)
     app.include_router(web_monitoring.router)
     app.include_router(web_printed.router)
+    app.include_router(web_bulk.router)
 
     @app.exception_handler(web_pages.PageError)
     def _page_error(request: Request, exc: web_pages.PageError):

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Body, Depends, Query
 from sqlmodel import select
 
 from claims import access, audit, nightly
+from claims import warnings as warning_service
 from claims.api.deps import PageDep, SessionDep
 from claims.api.scope import WarningInArea
 from claims.auth import Actor, staff
-from claims.models import EarlyWarning, Role
+from claims.models import EarlyWarning, Region, Role
 from claims.settings import get_settings
 from policies import registry
-from policies.errors import Conflict
-from policies.models import Household, utcnow
+from policies.models import Household
 from policies.types import MultilineText
 from risk import features, model
 from risk.errors import ModelError
@@ -41,6 +41,8 @@ def list_warnings(
     trigger: str | None = None,
     village_id: int | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    township_id: int | None = None,
 ):
     """Early warnings for the office with what raised each: the riskiest first (risk
     warnings by score), then the newest."""
@@ -56,6 +58,11 @@ def list_warnings(
         query = query.where(Household.village_id == village_id)
     if min_score is not None:
         query = query.where(EarlyWarning.score >= min_score)
+    if max_score is not None:
+        query = query.where(EarlyWarning.score <= max_score)
+    if township_id is not None:
+        query = query.where(Household.village_id.in_(
+            select(Region.id).where(Region.parent_id == township_id)))
     rows, count = registry.paginate(session, query.order_by(
         EarlyWarning.score.desc().nulls_last(), EarlyWarning.id.desc()), page)
     return {"data": [_warning_view(w, number) for w, number in rows], "count": count}
@@ -63,16 +70,12 @@ def list_warnings(
 
 @router.post("/warnings/{warning_id}/close")
 def close_warning(session: SessionDep, actor: Office, warning: WarningInArea,
-                  outcome: Annotated[MultilineText,
-                                     Body(min_length=2, max_length=500, embed=True)]):
-    """Close a warning with what the office did about it; a later run may raise a new one."""
-    warning_id = warning.id
-    if warning.status != "open":
-        raise Conflict(f"warning {warning_id} was closed on {warning.closed_at:%Y-%m-%d}",
-                       field="status", value=warning.status)
-    warning.status, warning.outcome = "closed", outcome.strip()
-    warning.closed_at, warning.closed_by = utcnow(), actor.id
-    audit.record(session, actor, "early_warning", warning_id, "close", reason=warning.outcome)
+                  outcome: Annotated[MultilineText, Body(min_length=2, max_length=500)],
+                  note: Annotated[MultilineText, Body(max_length=400)] = ""):
+    """Close a warning with what the office did about it: an outcome (visited, assisted,
+    monitored, no_risk, other — or, as before, the office's own words) and a note; a later
+    run may raise a new one."""
+    warning_service.close(session, actor, warning, outcome, note)
     session.commit()
     number = session.get(Household, warning.household_id).household_number
     return _warning_view(warning, number)

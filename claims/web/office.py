@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import access, changes, masking, nightly, payments, people, printed
+from claims import access, changes, lifecycle, masking, nightly, payments, people, printed
 from claims.api.deps import SessionDep
 from claims.models import (
     ApiClient,
@@ -177,6 +177,7 @@ def notice(request: Request, session: SessionDep, user: User, village: int | Non
         notice = gate(request, lambda: printed.village_notice(session, user.actor, village),
                       NO_SUCH_VILLAGE)
     return render(request, "notice.html", user=user, villages=villages, n=notice,
+                  may_notice=user.user.role in lifecycle.ACTIONS["start_notice"].roles,
                   **printed_words(request))
 
 

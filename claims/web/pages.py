@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import access, audit, intake, lifecycle, masking, nightly, printed, reports
+from claims import access, intake, lifecycle, masking, nightly, printed, reports
 from claims.api.deps import SessionDep
 from claims.models import (
     AppUser,
@@ -40,10 +40,9 @@ from claims.settings import get_settings
 from claims.web import records as records_view
 from claims.web import session as web_session
 from claims.web.i18n import DEFAULT, LANGUAGES, N_, county_time, environment, translator
-from policies import benefits, registry
+from policies import benefits
 from policies.errors import DomainError, NotFound
 from policies.models import utcnow
-from policies.registry import PageRequest
 from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
@@ -684,41 +683,3 @@ async def claim_action(request: Request, session: SessionDep, user: User, claim_
         return _claim_page(request, session, user, claim_id, status=refused.status_code,
                            error=refusal(refused, translator(language_of(request))))
     return RedirectResponse(f"/claims/{claim_id}?done={quote(action)}", status_code=303)
-
-
-# --- warnings ---------------------------------------------------------------------------------
-
-@router.get("/warnings")
-def warnings_page(request: Request, session: SessionDep, user: User, source: str = "",
-                  page: Annotated[int, Query(ge=1)] = 1):
-    query = access.households_in_area(
-        select(EarlyWarning, Household.household_number)
-        .join(Household, Household.id == EarlyWarning.household_id)
-        .where(EarlyWarning.status == "open"), user.actor)
-    if source in ("risk", "event"):
-        query = query.where(EarlyWarning.source == source)
-    rows, total = registry.paginate(session, query.order_by(
-        EarlyWarning.score.desc().nulls_last(), EarlyWarning.id.desc()),
-        PageRequest(offset=(page - 1) * PAGE, limit=PAGE))
-    return render(request, "warnings.html", user=user, rows=rows, total=total, page=page,
-                  pages=max(1, -(-total // PAGE)), source=source,
-                  may_close=user.user.role in (Role.clerk, Role.supervisor, Role.admin))
-
-
-@router.post("/warnings/{warning_id}/close")
-def close_warning_page(request: Request, session: SessionDep, user: User, warning_id: int,
-                       outcome: Annotated[str, Form()] = "",
-                       csrf_token: Annotated[str, Form()] = ""):
-    check_csrf(request, user, csrf_token)
-    need_role(request, user, Role.clerk, Role.supervisor, Role.admin)
-    _ = translator(language_of(request))
-    warning = gate(request, lambda: access.warning(session, user.actor, warning_id),
-                   N_("No such warning, or not in your area."))
-    if len(outcome.strip()) < 2 or warning.status != "open":
-        raise PageError(422, _("Say what the office did (at least two characters)."))
-    warning.status, warning.outcome = "closed", outcome.strip()[:500]
-    warning.closed_at, warning.closed_by = utcnow(), user.user.id
-    audit.record(session, user.actor, "early_warning", warning_id, "close",
-                 reason=warning.outcome)
-    session.commit()
-    return RedirectResponse("/warnings", status_code=303)

@@ -57,6 +57,8 @@ PAYER = frozenset({Role.supervisor, Role.admin})
 ADMIN = frozenset({Role.admin})
 ADMIN_READ = frozenset({Role.admin, Role.auditor})
 INVESTIGATE = frozenset({Role.investigator, Role.adjudicator, Role.supervisor})
+NOTICE = frozenset({Role.clerk, Role.adjudicator, Role.supervisor})
+APPROVE = frozenset({Role.adjudicator, Role.supervisor})
 NOBODY = frozenset()
 
 
@@ -154,6 +156,7 @@ TABLE: dict[tuple[str, str], May] = {
     # risk and warnings
     ("GET", "/api/warnings"): May(ALL),
     ("POST", "/api/warnings/{warning_id}/close"): May(OFFICE),
+    ("POST", "/api/warnings/close"): May(OFFICE),
     ("GET", "/api/risk/runs"): county(ALL),
     ("GET", "/api/households/{household_id}/risk"): May(ALL),
     # monitoring after the payout
@@ -169,6 +172,10 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/api/monitoring/households/{household_id}/elimination/steps/{kind}"): May(OFFICE),
     ("POST", "/api/monitoring/eliminations/{elimination_id}/decline"): May(OFFICE),
     ("GET", "/api/reports/outcomes"): county(ALL),
+    # bulk steps: the notice of a village, approving a chosen list
+    ("POST", "/api/notices/start"): May(NOTICE),
+    ("POST", "/api/notices/close"): May(NOTICE),
+    ("POST", "/api/approvals"): May(APPROVE),
     # the pages
     ("GET", "/login"): May(public=True),
     ("POST", "/login"): May(public=True),
@@ -181,6 +188,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/claims/{claim_id}/actions/{action}"): May(INVESTIGATE),
     ("GET", "/warnings"): May(ALL),
     ("POST", "/warnings/{warning_id}/close"): May(OFFICE),
+    ("POST", "/warnings/close"): May(OFFICE),
     ("GET", "/households"): May(ALL),
     ("POST", "/households"): May(ALL),
     ("GET", "/households/{household_id}"): May(ALL),
@@ -191,6 +199,10 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/claims/{claim_id}/payout-notice.pdf"): May(ALL),
     ("GET", "/claims/{claim_id}/rejection-notice"): May(ALL),
     ("GET", "/claims/{claim_id}/rejection-notice.pdf"): May(ALL),
+    ("POST", "/notice/start"): May(NOTICE),
+    ("POST", "/notice/close"): May(NOTICE),
+    ("GET", "/approvals"): May(APPROVE),
+    ("POST", "/approvals"): May(APPROVE),
     ("GET", "/payments"): county(ALL),
     ("POST", "/payments"): county(PAYER),
     ("GET", "/payments/{batch_id}"): county(ALL),

@@ -1,0 +1,369 @@
+"""The workspace's pages where work is bulk (批量办理): the early warnings (filtered by township,
+score and status, exported, closed one at a time or many at once), the public notice of a
+village started or closed at once, and a chosen list of claims approved. Every warning and
+every claim goes through the same service as a single step (claims.warnings, claims.bulk),
+each on the audit trail; the result page lists what was done and, translated, why the rest
+was not."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import select
+
+from claims import access, bulk, lifecycle
+from claims import warnings as warning_service
+from claims.api.deps import SessionDep
+from claims.models import Claim, Household, Region, Role
+from claims.reports import to_xlsx
+from claims.web.i18n import N_, code_label, county_time, translator
+from claims.web.pages import (
+    APPROVAL_BARS,
+    PAGE,
+    PageError,
+    User,
+    check_csrf,
+    gate,
+    language_of,
+    need_role,
+    refusal,
+    render,
+    text_for,
+)
+from policies import registry
+from policies.errors import Conflict, DomainError, NotFound
+from policies.registry import PageRequest
+
+router = APIRouter(include_in_schema=False)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+OFFICE = (Role.clerk, Role.supervisor, Role.admin)
+NOTICE_ROLES = tuple(sorted(bulk.NOTICE))
+APPROVERS = tuple(sorted(bulk.APPROVERS))
+
+WARNING_OUTCOMES = {
+    "visited": N_("Visited: the household is managing"),
+    "assisted": N_("Assistance arranged"),
+    "monitored": N_("Taken into monitoring"),
+    "no_risk": N_("Checked: no risk"),
+    "other": N_("Other (see the note)"),
+}
+WARNING_STATUSES = {"open": N_("Open"), "closed": N_("Closed")}
+WARNING_SOURCES = {"risk": N_("risk score"), "event": N_("events")}
+NOT_A_SCORE = N_("“%(value)s” is not a risk score: a score is between 0 and 1.")
+SCORE_ORDER = N_("The lowest score is above the highest.")
+
+# Why a claim did not take a bulk step (claims.bulk.REASONS), in the user's language.
+REASONS = {
+    "not_found": N_("No such claim, or not in your area."),
+    "state": N_("The claim is %(state)s: this step is not possible now."),
+    "notice_started": N_("The notice already started on %(date)s."),
+    "notice_running": N_("The notice runs until %(date)s: it can be closed from that day."),
+    "start_date": N_("The notice of this claim can start from %(date)s (the day of the "
+                     "review) to today."),
+    "nothing_due": N_("Nothing is due on this claim."),
+    "above_limit": N_("The amount is above your approval limit of %(limit)s yuan."),
+    "role": N_("Your role may not take this step."),
+    **APPROVAL_BARS,
+}
+DONE = {
+    "start_notice": N_("Notice started"),
+    "close_notice": N_("Notice closed: the claim waits for approval"),
+    "approve": N_("Approved: the claim waits for payment"),
+}
+WAITING = N_("First approval given: a supervisor gives the second.")
+
+
+# --- the early warnings -------------------------------------------------------------------------
+
+def _score(request: Request, text: str) -> float | None:
+    try:
+        value = float(text) if text.strip() else None
+    except ValueError:
+        value = -1.0
+    if value is not None and not 0 <= value <= 1:
+        raise PageError(422, text_for(request, NOT_A_SCORE) % {"value": text})
+    return value
+
+
+def warning_filter(request: Request, township: str = "", min_score: str = "",
+                   max_score: str = "", status: str = "open",
+                   source: str = "") -> warning_service.WarningFilter:
+    """The page's filter from its query (or form) fields; bad values are the page's 422."""
+    try:
+        chosen = int(township) if township.strip() else None
+    except ValueError:
+        raise PageError(422, text_for(request, "“%(value)s” is not a number.")
+                        % {"value": township}) from None
+    f = warning_service.WarningFilter(
+        chosen, _score(request, min_score), _score(request, max_score),
+        status if status in ("", *warning_service.STATUSES) else "open",
+        source if source in WARNING_SOURCES else "")
+    if f.min_score is not None and f.max_score is not None and f.min_score > f.max_score:
+        raise PageError(422, text_for(request, SCORE_ORDER))
+    return f
+
+
+def _query_string(f: warning_service.WarningFilter) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({"township": "" if f.township is None else f.township,
+                      "min_score": "" if f.min_score is None else f.min_score,
+                      "max_score": "" if f.max_score is None else f.max_score,
+                      "status": f.status, "source": f.source})
+
+
+def outcome_text(stored: str, gettext) -> str:
+    """A closed warning's outcome in the user's language (older free text as written)."""
+    code, note = warning_service.outcome_parts(stored)
+    if code is None:
+        return note
+    return gettext(WARNING_OUTCOMES[code]) + (f": {note}" if note else "")
+
+
+@router.get("/warnings")
+def warnings_page(request: Request, session: SessionDep, user: User,
+                  page: Annotated[int, Query(ge=1)] = 1, township: str = "",
+                  min_score: str = "", max_score: str = "", status: str = "open",
+                  source: str = "", export: str = ""):
+    f = warning_filter(request, township, min_score, max_score, status, source)
+    gettext = translator(language_of(request))
+    townships = warning_service.townships_of(session, user.actor)
+    if f.township is not None and f.township not in {t for t, _ in townships}:
+        f.township = -1  # another area's township selects nothing, as a missing one
+    if export == "xlsx":
+        return _export(request, session, user, f)
+    rows, total = registry.paginate(session, warning_service.filtered(
+        user.actor, f, Household.household_number),
+        PageRequest(offset=(page - 1) * PAGE, limit=PAGE))
+    return render(request, "warnings.html", user=user, rows=rows, total=total, page=page,
+                  pages=max(1, -(-total // PAGE)), f=f, filter_query=_query_string(f),
+                  townships=townships, outcomes=WARNING_OUTCOMES, statuses=WARNING_STATUSES,
+                  sources=WARNING_SOURCES, limit=warning_service.BULK_LIMIT,
+                  outcome_text=lambda stored: outcome_text(stored, gettext),
+                  may_close=user.user.role in OFFICE)
+
+
+def _export(request: Request, session, user, f) -> Response:
+    """The filtered warnings as a workbook: labelled columns in the user's language, times
+    in the county's clock, scores with two places."""
+    language = language_of(request)
+    _ = translator(language)
+    table: list[dict[str, Any]] = []
+    for w, number, village, township in warning_service.export_rows(session, user.actor, f):
+        table.append({
+            _("Household"): number, _("Township"): township, _("Village"): village,
+            _("Raised at"): county_time(w.created_at, language),
+            _("Source"): _(WARNING_SOURCES.get(w.source, w.source)),
+            _("Risk"): None if w.score is None else Decimal(str(w.score)).quantize(
+                Decimal("0.01")),
+            _("What raised it"): w.text,
+            _("Status"): _(WARNING_STATUSES.get(w.status, w.status)),
+            _("Closed at"): county_time(w.closed_at, language),
+            _("Outcome"): outcome_text(w.outcome, _) if w.status == "closed" else ""})
+    if not table:
+        table = [{_("Household"): None}]
+    return Response(to_xlsx(table, _("Early warnings")), media_type=XLSX,
+                    headers={"Content-Disposition": 'attachment; filename="warnings.xlsx"'})
+
+
+@router.post("/warnings/{warning_id}/close")
+async def close_warning_page(request: Request, session: SessionDep, user: User,
+                             warning_id: int):
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(request, user, form.get("csrf_token"))
+    need_role(request, user, *OFFICE)
+    warning = gate(request, lambda: access.warning(session, user.actor, warning_id),
+                   N_("No such warning, or not in your area."))
+    outcome = form.get("outcome", "")
+    try:
+        warning_service.close(session, user.actor, warning, outcome, form.get("note", ""))
+    except Conflict:
+        raise PageError(409, text_for(request, "This warning is closed already.")) from None
+    except DomainError:
+        raise PageError(422, text_for(request, "Choose the outcome; for “other”, say in the "
+                                               "note what the office did.")) from None
+    session.commit()
+    # back to the list as it was filtered (only ever this site's /warnings)
+    return RedirectResponse("/warnings?" + form.get("back", "").replace("\n", ""),
+                            status_code=303)
+
+
+@router.post("/warnings/close")
+async def close_warnings_page(request: Request, session: SessionDep, user: User):
+    """Close the chosen warnings (or every open one the filter selects, up to a bound)."""
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf_token", "")))
+    need_role(request, user, *OFFICE)
+    _ = translator(language_of(request))
+    text = {k: str(form.get(k, "")) for k in ("township", "min_score", "max_score", "source",
+                                              "outcome", "note", "all")}
+    f = warning_filter(request, text["township"], text["min_score"], text["max_score"],
+                       "open", text["source"])
+    try:
+        if text["all"] == "1":
+            ids = warning_service.ids_matching(session, user.actor, f)
+        else:
+            ids = [int(v) for v in form.getlist("warning_id") if str(v).isdigit()]
+        results = warning_service.close_many(session, user.actor, ids, text["outcome"],
+                                             text["note"])
+    except DomainError as refused:
+        session.rollback()
+        messages = {"all": _("The filter selects more than %(limit)s open warnings: narrow "
+                             "it and close them in parts.", limit=warning_service.BULK_LIMIT),
+                    "warning_ids": _("Choose at least one warning (at most %(limit)s).",
+                                     limit=warning_service.BULK_LIMIT)}
+        raise PageError(422, messages.get(refused.field or "", _(
+            "Choose the outcome; for “other”, say in the note what the office did."))
+        ) from None
+    session.commit()
+    rows = []
+    for r in results:
+        if r.done:
+            why = ""
+        elif isinstance(r.error, NotFound):
+            why = _("No such warning, or not in your area.")
+        elif isinstance(r.error, Conflict):
+            why = _("This warning is closed already.")
+        else:
+            why = refusal(r.error, _) if r.error else ""
+        rows.append({"label": r.household_number or f"#{r.warning_id}",
+                     "done": r.done, "text": _("Closed") if r.done else why})
+    return render(request, "bulk_result.html", user=user, title=_("Close early warnings"),
+                  rows=rows, back="/warnings?" + _query_string(f),
+                  summary=_("%(done)s of %(total)s closed.", done=sum(r.done for r in results),
+                            total=len(results)))
+
+
+# --- the public notice of a village at once -----------------------------------------------------
+
+def _claim_rows(request: Request, results: list[bulk.Result], action: str) -> list[dict]:
+    language = language_of(request)
+    _ = translator(language)
+    rows = []
+    for r in results:
+        if r.outcome == "done":
+            text = _(DONE[action])
+        elif r.outcome == "waiting":
+            text = _(WAITING)
+        elif r.reason in REASONS:
+            values = {k: (code_label("ClaimState", v, language) if k == "state"
+                          else f"{v:,.2f}" if k == "limit" and v is not None else v)
+                      for k, v in r.values.items()}
+            text = _(REASONS[r.reason], **values) if values else _(REASONS[r.reason])
+        else:
+            text = refusal(r.error, _) if r.error is not None else r.message
+        rows.append({"label": r.claim_number or f"#{r.claim_id}", "href": f"/claims/{r.claim_id}"
+                     if r.claim_number else None, "done": r.outcome != "refused",
+                     "text": text})
+    return rows
+
+
+@router.post("/notice/start")
+async def start_notices_page(request: Request, session: SessionDep, user: User):
+    """Start the public notice of every claim of a village that waits for it."""
+    return await _notice_bulk(request, session, user, "start")
+
+
+@router.post("/notice/close")
+async def close_notices_page(request: Request, session: SessionDep, user: User):
+    """Close the public notice of every claim of a village whose period has ended."""
+    return await _notice_bulk(request, session, user, "close")
+
+
+async def _notice_bulk(request: Request, session, user, step: str):
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf_token", "")))
+    need_role(request, user, *NOTICE_ROLES)
+    _ = translator(language_of(request))
+    village = str(form.get("village", ""))
+    if not village.isdigit():
+        raise PageError(422, _("Choose the village."))
+    village_id = int(village)
+    start = str(form.get("start_date", "")).strip()
+    try:
+        start_date = date.fromisoformat(start) if start else None
+    except ValueError:
+        raise PageError(422, _("“%(value)s” is not a date.", value=start)) from None
+    if start_date is not None and start_date > date.today():
+        raise PageError(422, _("The notice cannot start after today."))
+    if step == "start":
+        results = gate(request, lambda: bulk.start_notices(
+            session, user.actor, village_id, start_date=start_date),
+            N_("Not found, or not in your area."))
+    else:
+        results = gate(request, lambda: bulk.close_notices(session, user.actor, village_id),
+                       N_("Not found, or not in your area."))
+    session.commit()
+    action = "start_notice" if step == "start" else "close_notice"
+    name = session.get(Region, village_id).name
+    done = sum(r.outcome == "done" for r in results)
+    return render(request, "bulk_result.html", user=user,
+                  title=f"{name} · " + (_("Start the notice") if step == "start"
+                                        else _("Close the notice")),
+                  rows=_claim_rows(request, results, action), back=f"/notice?village={village_id}",
+                  summary=_("%(done)s of %(total)s claims took the step.", done=done,
+                            total=len(results)) if results else
+                  _("No claim of this village is in public notice."))
+
+
+# --- approving a chosen list --------------------------------------------------------------------
+
+@router.get("/approvals")
+def approvals_page(request: Request, session: SessionDep, user: User):
+    """The claims waiting for approval in the user's area, each with whether the user may
+    approve it and what their limit allows."""
+    need_role(request, user, *APPROVERS)
+    _ = translator(language_of(request))
+    village = sa.orm.aliased(Region)
+    found = session.exec(access.households_in_area(
+        select(Claim, Household.household_number, village.name)
+        .join(Household, Household.id == Claim.household_id)
+        .join(village, village.id == Household.village_id)
+        .where(Claim.state == lifecycle.S.approval), user.actor)
+        .order_by(Claim.due_date, Claim.id).limit(bulk.APPROVAL_LIMIT)).all()
+    limit = user.user.approval_limit
+    rows = []
+    for claim, number, village_name in found:
+        bar = lifecycle.approval_bar(session, claim, user.actor)
+        due = claim.entitled - claim.paid_amount
+        if bar is not None:
+            hint = _(APPROVAL_BARS[bar])
+        elif due <= 0:
+            hint = _(REASONS["nothing_due"])
+        elif (limit is None and user.user.role != Role.supervisor) or (
+                limit is not None and claim.paid_amount + due > limit):
+            hint = _(WAITING) if user.user.role != Role.supervisor else _(
+                REASONS["above_limit"], limit=f"{limit:,.2f}")
+        else:
+            hint = ""
+        rows.append({"claim": claim, "household": number, "village": village_name,
+                     "due": due, "bar": bar is not None or due <= 0, "hint": hint})
+    return render(request, "approvals.html", user=user, rows=rows,
+                  limit=limit, most=bulk.APPROVAL_LIMIT)
+
+
+@router.post("/approvals")
+async def approve_page(request: Request, session: SessionDep, user: User):
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf_token", "")))
+    need_role(request, user, *APPROVERS)
+    _ = translator(language_of(request))
+    ids = [int(v) for v in form.getlist("claim_id") if str(v).isdigit()]
+    note = str(form.get("note", ""))[:500]
+    try:
+        results = bulk.approve(session, user.actor, ids, note)
+    except DomainError:
+        session.rollback()
+        raise PageError(422, _("Choose at least one claim (at most %(limit)s).",
+                               limit=bulk.APPROVAL_LIMIT)) from None
+    session.commit()
+    done = sum(r.outcome != "refused" for r in results)
+    return render(request, "bulk_result.html", user=user, title=_("Approve claims"),
+                  rows=_claim_rows(request, results, "approve"), back="/approvals",
+                  summary=_("%(done)s of %(total)s claims took the step.", done=done,
+                            total=len(results)))
