@@ -21,7 +21,8 @@ from policies.vocab import LABELS
 # Codes whose names live in the catalog (the vocabulary's labels name the rest).
 CODE_NAMES = {
     "Trigger": [N_("illness"), N_("disability"), N_("disaster"), N_("accident"),
-                N_("education"), N_("employment"), N_("housing"), N_("liability")],
+                N_("education"), N_("employment"), N_("housing"), N_("liability"),
+                N_("industry")],
     "Action": [N_("start_investigation"), N_("submit_survey"), N_("record_review"),
                N_("start_notice"), N_("record_objection"), N_("close_notice"), N_("approve"),
                N_("reject"), N_("withdraw"), N_("reconsider"), N_("mark_paid"), N_("reopen"),

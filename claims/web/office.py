@@ -324,7 +324,7 @@ async def admin_user(request: Request, session: SessionDep, user: User):
         settings = {}
         if role:
             settings["role"] = role
-        if limit_text == "none":
+        if limit_text in ("none", "无"):
             settings["approval_limit"] = None
         elif limit_text:
             try:
