@@ -522,13 +522,16 @@ def approval_hint(claim: Claim, user: web_session.SignedIn, bar: str | None,
 
 @router.get("/claims/{claim_id}")
 def claim_page(request: Request, session: SessionDep, user: User, claim_id: int,
-               done: str = ""):
+               done: str = "", added: Annotated[int, Query(ge=0, le=1000)] = 0):
     return _claim_page(request, session, user, claim_id,
-                       done=done if done in lifecycle.ACTIONS else "")
+                       done=done if done in lifecycle.ACTIONS else "", added=added)
 
 
 def _claim_page(request: Request, session: Session, user: web_session.SignedIn, claim_id: int,
-                *, done: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+                *, done: str = "", error: str = "", status: int = 200,
+                added: int = 0) -> HTMLResponse:
+    from claims.web import documents as web_documents  # its module imports this one
+
     claim, household = _claim_for(session, request, user, claim_id)
     _ = translator(language_of(request))
     members = session.exec(select(Member).where(Member.household_id == household.id,
@@ -565,7 +568,9 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         hints=approval_hint(claim, user, bar, _), mask=masking,
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
         calculations=(claim.calculation or {}).get("events", []),
-        due=claim.entitled - claim.paid_amount)
+        due=claim.entitled - claim.paid_amount, added=added,
+        documents=web_documents.document_rows(session, user, claim.id),
+        documents_form=web_documents.upload_form(user))
 
 
 REFUSALS = {  # why a step was refused, by the rule broken (the service's words follow)
