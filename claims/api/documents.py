@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Depends, File, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 
 from claims.api.deps import SessionDep
 from claims.auth import Actor, department, staff
-from claims.documents import service
+from claims.documents import requirements, service
 from claims.documents.models import Document
 from claims.models import Role
 
@@ -20,6 +20,10 @@ Reader = Annotated[Actor, Depends(staff())]
 Writer = Annotated[Actor, Depends(staff(Role.clerk, Role.investigator, Role.adjudicator,
                                         Role.supervisor))]
 Department = Annotated[Actor, Depends(department)]
+Supervisor = Annotated[Actor, Depends(staff(Role.supervisor))]
+DocType = Annotated[str, Form(description=(
+    "what the files are (one kind for the upload): invoice, discharge_summary, damage_photos, "
+    "accident_report … (docs/documents.md); empty: not said"))]
 Files = Annotated[list[UploadFile], File(description=(
     "one or more files: images, PDF or office files, recognised by their content"))]
 # A document is served with a policy of its own: nothing in it runs, and only this site may
@@ -57,10 +61,11 @@ def file_response(found: Document, data: bytes, *, inline: bool,
 
 @router.post("/claims/{claim_id}/documents", status_code=201)
 def add_claim_documents(claim_id: int, session: SessionDep, actor: Writer,
-                        files: Files = []) -> dict[str, Any]:  # noqa: B006 (FastAPI copies it)
+                        files: Files = [],  # noqa: B006 (FastAPI copies it)
+                        doc_type: DocType = "") -> dict[str, Any]:
     """Add files to a claim: each checked by its content and size, stored once, its SHA-256
     on the audit trail. One file refused refuses the upload (the message names the file)."""
-    added = service.add_to_claim(session, actor, claim_id, read_files(files))
+    added = service.add_to_claim(session, actor, claim_id, read_files(files), doc_type)
     session.commit()
     return {"data": [service.public(d) for d in added], "count": len(added)}
 
@@ -94,10 +99,11 @@ def withdraw_document(document_id: int, session: SessionDep, actor: Writer,
 
 @router.post("/events/{source_event_id}/documents", status_code=201)
 def add_event_documents(source_event_id: str, session: SessionDep, actor: Department,
-                        files: Files = []) -> dict[str, Any]:  # noqa: B006
+                        files: Files = [],  # noqa: B006
+                        doc_type: DocType = "") -> dict[str, Any]:
     """A department adds files to an event it submitted (by its own event id): the
     insurer's staff find them on the claim the event opened or joined."""
-    added = service.add_to_event(session, actor, source_event_id, read_files(files))
+    added = service.add_to_event(session, actor, source_event_id, read_files(files), doc_type)
     session.commit()
     return {"data": [service.public(d) for d in added], "count": len(added)}
 
@@ -108,3 +114,26 @@ def list_event_documents(source_event_id: str, session: SessionDep,
     """The files a department sent with one of its events."""
     found = service.of_event(session, actor, source_event_id)
     return {"data": [service.public(d) for d in found], "count": len(found)}
+
+
+@router.get("/claims/{claim_id}/required-documents")
+def required_documents(claim_id: int, session: SessionDep, actor: Reader) -> dict[str, Any]:
+    """The documents the claim's terms require for its trigger: each with the documents that
+    meet it, or the supervisor's waiver; ``missing`` lists what still blocks the approval."""
+    from claims import access
+
+    claim = access.claim(session, actor, claim_id)
+    items = requirements.checklist(session, claim)
+    return {"data": [{"document_type": i.doc_type, "documents": i.documents,
+                      "waiver": i.waiver, "satisfied": i.satisfied} for i in items],
+            "missing": [i.doc_type for i in items if not i.satisfied]}
+
+
+@router.post("/claims/{claim_id}/document-waivers", status_code=201)
+def waive_document(claim_id: int, session: SessionDep, actor: Supervisor,
+                   document_type: Annotated[str, Body(max_length=32)] = "",
+                   reason: Annotated[str, Body(max_length=500)] = "") -> dict[str, Any]:
+    """A supervisor waives one required document of a claim, with the reason (audited)."""
+    record = requirements.waive(session, actor, claim_id, document_type, reason)
+    session.commit()
+    return {"claim_id": claim_id, **record.data, "at": record.created_at}

@@ -22,6 +22,8 @@ class Document(SQLModel, table=True):
     filename: str = Field(max_length=255, description="the name the file was uploaded with")
     content_type: str = Field(max_length=100, description="as read from the file's content")
     kind: str = Field(max_length=16, description="image, pdf or office")
+    doc_type: str | None = Field(default=None, max_length=32, description=(
+        "what it is (policies.vocab.DocumentType): an invoice, a discharge summary …"))
     size: int
     sha256: str = Field(max_length=64, index=True)
     storage_key: str = Field(max_length=200, unique=True)

@@ -21,6 +21,7 @@ from claims.models import Claim, Household, Role, TriggerEvent
 from claims.settings import get_settings
 from policies.errors import InvalidInput, NotFound
 from policies.models import utcnow
+from policies.vocab import DocumentType
 
 # Who adds and withdraws documents on a claim (every staff member reads them).
 WRITERS = frozenset({Role.clerk, Role.investigator, Role.adjudicator, Role.supervisor,
@@ -35,6 +36,7 @@ REFUSALS = {
     "count": "{count} files at once is over the limit of {limit} (FANGPIN_DOCUMENTS_MAX_FILES)",
     "none": "choose at least one file",
     "reason": "give the reason the document is withdrawn",
+    "doc_type": "{value!r} is not a kind of document; kinds: {kinds}",
     "withdrawn": "document {id} was withdrawn already",
 }
 
@@ -96,8 +98,19 @@ def _clean_name(name: str) -> str:
     return (base or "document")[:255]
 
 
+def document_type(value: str | None) -> str | None:
+    """A kind of document (policies.vocab.DocumentType) or none; anything else refused."""
+    if not value:
+        return None
+    if value not in set(DocumentType):
+        raise DocumentRefused("doc_type", "doc_type", value=value,
+                              kinds=", ".join(DocumentType))
+    return value
+
+
 def _add(session: Session, actor: Actor, uploads: list[Upload], *, claim: Claim | None,
-         event: TriggerEvent | None) -> list[Document]:
+         event: TriggerEvent | None, doc_type: str | None = None) -> list[Document]:
+    doc_type = document_type(doc_type)
     types = checked(uploads)
     store, added = storage.current(), []
     for upload, found in zip(uploads, types, strict=True):
@@ -108,7 +121,7 @@ def _add(session: Session, actor: Actor, uploads: list[Upload], *, claim: Claim 
         document = Document(
             claim_id=claim.id if claim else None, event_id=event.id if event else None,
             filename=_clean_name(upload.filename), content_type=found.content_type,
-            kind=found.kind, size=len(upload.data),
+            kind=found.kind, doc_type=doc_type, size=len(upload.data),
             sha256=hashlib.sha256(upload.data).hexdigest(), storage_key=key,
             added_by=actor.label, added_at=now)
         session.add(document)
@@ -117,22 +130,22 @@ def _add(session: Session, actor: Actor, uploads: list[Upload], *, claim: Claim 
             "claim": claim.claim_number if claim else None,
             "event": event.source_event_id if event else None,
             "filename": document.filename, "content_type": document.content_type,
-            "size": document.size, "sha256": document.sha256})
+            "doc_type": doc_type, "size": document.size, "sha256": document.sha256})
         added.append(document)
     return added
 
 
 def add_to_claim(session: Session, actor: Actor, claim_id: int,
-                 uploads: list[Upload]) -> list[Document]:
+                 uploads: list[Upload], doc_type: str | None = None) -> list[Document]:
     """Add files to a claim of the actor's area; each stored, then on the audit trail with
     its SHA-256. Flushes; the caller commits (an uncommitted upload's files are removed)."""
     access.require_role(actor, WRITERS)
     claim = access.claim(session, actor, claim_id)
-    return _add(session, actor, uploads, claim=claim, event=None)
+    return _add(session, actor, uploads, claim=claim, event=None, doc_type=doc_type)
 
 
 def add_to_event(session: Session, actor: Actor, source_event_id: str,
-                 uploads: list[Upload]) -> list[Document]:
+                 uploads: list[Upload], doc_type: str | None = None) -> list[Document]:
     """A department adds files to an event it submitted (by its own event id)."""
     if actor.kind != "client":
         raise Forbidden("documents of an event are sent with the department's API key",
@@ -143,7 +156,7 @@ def add_to_event(session: Session, actor: Actor, source_event_id: str,
     if event is None:
         raise NotFound(f"you submitted no event {source_event_id}", field="event_id",
                        value=source_event_id)
-    return _add(session, actor, uploads, claim=None, event=event)
+    return _add(session, actor, uploads, claim=None, event=event, doc_type=doc_type)
 
 
 def of_claim(session: Session, actor: Actor, claim_id: int) -> list[Document]:
@@ -263,7 +276,8 @@ def public(found: Document) -> dict[str, Any]:
     """A document as the API shows it (no storage key)."""
     return {"id": found.id, "claim_id": found.claim_id, "event_id": found.event_id,
             "filename": found.filename, "content_type": found.content_type,
-            "kind": found.kind, "size": found.size, "sha256": found.sha256,
+            "kind": found.kind, "doc_type": found.doc_type, "size": found.size,
+            "sha256": found.sha256,
             "added_by": found.added_by, "added_at": found.added_at,
             "withdrawn": found.withdrawn_at is not None, "withdrawn_at": found.withdrawn_at,
             "withdrawn_by": found.withdrawn_by, "withdrawn_reason": found.withdrawn_reason}

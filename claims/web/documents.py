@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from claims.api.deps import SessionDep
 from claims.api.documents import file_response, read_files
-from claims.documents import service, sniff
+from claims.documents import requirements, service, sniff
 from claims.web.i18n import N_
 from claims.web.pages import PageError, User, check_csrf, gate, need_role, text_for
 
@@ -30,6 +30,7 @@ REFUSED = {
     "none": N_("Choose at least one file or take a photo."),
     "reason": N_("Give the reason the document is withdrawn."),
     "withdrawn": N_("This document was withdrawn already."),
+    "doc_type": N_("Choose what the files are from the list."),
 }
 THUMBNAIL = 240  # pixels, the longer side
 
@@ -65,15 +66,26 @@ def upload_form(user) -> dict | None:
             "max_files": max_files, "accepted": sniff.ACCEPTED}
 
 
+def section(session, user, claim, language: str) -> dict:
+    """The claim page's documents: the list, the upload form, the checklist of the documents
+    the terms require (with the waiver form for a supervisor)."""
+    items = requirements.checklist(session, claim)
+    return {"rows": document_rows(session, user, claim.id), "form": upload_form(user),
+            "checklist": items, "missing": [i.doc_type for i in items if not i.satisfied],
+            "labels": requirements.labels(language),
+            "may_waive": user.user.role in requirements.WAIVERS}
+
+
 @router.post("/claims/{claim_id}/documents")
 def upload(request: Request, session: SessionDep, user: User, claim_id: int,
            files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies it)
+           doc_type: Annotated[str, Form(max_length=32)] = "",
            csrf_token: Annotated[str, Form()] = ""):
     check_csrf(request, user, csrf_token)
     need_role(request, user, *service.WRITERS)
     uploads = _guarded(request, lambda: read_files(files))()
     gate(request, _guarded(request, lambda: service.add_to_claim(
-        session, user.actor, claim_id, uploads)), NO_CLAIM)
+        session, user.actor, claim_id, uploads, doc_type)), NO_CLAIM)
     session.commit()
     return RedirectResponse(f"/claims/{claim_id}?added={len(uploads)}#documents",
                             status_code=303)
@@ -148,4 +160,18 @@ def withdraw(request: Request, session: SessionDep, user: User, document_id: int
         from claims.models import TriggerEvent
 
         claim_id = session.get(TriggerEvent, found.event_id).claim_id
+    return RedirectResponse(f"/claims/{claim_id}#documents", status_code=303)
+
+
+@router.post("/claims/{claim_id}/documents/waive")
+def waive(request: Request, session: SessionDep, user: User, claim_id: int,
+          document_type: Annotated[str, Form(max_length=32)] = "",
+          reason: Annotated[str, Form(max_length=500)] = "",
+          csrf_token: Annotated[str, Form()] = ""):
+    """A supervisor waives a required document the claim lacks, with the reason."""
+    check_csrf(request, user, csrf_token)
+    need_role(request, user, *requirements.WAIVERS)
+    gate(request, lambda: requirements.waive(session, user.actor, claim_id, document_type,
+                                             reason), NO_CLAIM)
+    session.commit()
     return RedirectResponse(f"/claims/{claim_id}#documents", status_code=303)

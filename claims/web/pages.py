@@ -569,14 +569,15 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
         calculations=(claim.calculation or {}).get("events", []),
         due=claim.entitled - claim.paid_amount, added=added,
-        documents=web_documents.document_rows(session, user, claim.id),
-        documents_form=web_documents.upload_form(user))
+        documents=web_documents.section(session, user, claim, language_of(request)))
 
 
 REFUSALS = {  # why a step was refused, by the rule broken (the service's words follow)
     ("Forbidden", "role"): N_("Your role may not take this step."),
     ("Forbidden", "actor"): N_("The four-eyes rule: you may not take this step on this claim."),
     ("Forbidden", "amount"): N_("The amount is above your approval limit."),
+    ("InvalidTransition", "documents"): N_("Documents the terms require are missing: add "
+                                           "them, or a supervisor waives them."),
     ("InvalidTransition", "state"): N_("The claim is not in a state where this step can be "
                                        "taken."),
     ("InvalidTransition", None): N_("This step cannot be taken yet."),

@@ -180,6 +180,8 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/api/documents/{document_id}/content"): May(ALL),
     ("POST", "/api/documents/{document_id}/withdraw"): May(DOCUMENTS),
     ("POST", "/api/events/{source_event_id}/documents"): May(departments=True),
+    ("GET", "/api/claims/{claim_id}/required-documents"): May(ALL),
+    ("POST", "/api/claims/{claim_id}/document-waivers"): May(PAYER),  # supervisors waive
     ("GET", "/api/events/{source_event_id}/documents"): May(departments=True),
     # the pages
     ("GET", "/login"): May(public=True),
@@ -223,6 +225,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/documents/{document_id}/download"): May(ALL),
     ("GET", "/documents/{document_id}/thumbnail"): May(ALL),
     ("POST", "/documents/{document_id}/withdraw"): May(DOCUMENTS),
+    ("POST", "/claims/{claim_id}/documents/waive"): May(PAYER),
 }
 
 # Path parameters naming a row of a household: a limited user is tried on its own township's

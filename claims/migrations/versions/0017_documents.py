@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column('filename', sa.String(length=255), nullable=False),
         sa.Column('content_type', sa.String(length=100), nullable=False),
         sa.Column('kind', sa.String(length=16), nullable=False),
+        sa.Column('doc_type', sa.String(length=32), nullable=True),
         sa.Column('size', sa.Integer(), nullable=False),
         sa.Column('sha256', sa.String(length=64), nullable=False),
         sa.Column('storage_key', sa.String(length=200), nullable=False),
