@@ -1,10 +1,13 @@
-"""Documents in a real browser on a phone's screen (390 × 844): an investigator adds a photo
+"""Documents in a real browser. On a phone's screen (390 × 844) an investigator adds a photo
 from the camera input on the claim page, sees its thumbnail, and downloads it; the download
-is on the audit trail. On SQLite and PostgreSQL (the site fixture of test_workspace)."""
+is on the audit trail. A claim whose terms require documents is refused approval while one
+is missing, and approved once the invoice is there and a supervisor waived the other. On
+SQLite and PostgreSQL (the site fixture of test_workspace)."""
 
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 
 import pytest
 from playwright.sync_api import expect
@@ -20,10 +23,14 @@ from tests.browser.test_workspace import (  # noqa: F401  (fixtures)
     chromium,
     claim_of,
     csp_violations,
+    days_pass,
+    sign_in,
     site,
+    step,
     watch_csp,
 )
-from tests.documents.conftest import photo
+from tests.documents.conftest import pdf, photo
+from tests.documents.test_required import REQUIRING
 
 PHONE = {"width": 390, "height": 844}
 
@@ -63,7 +70,8 @@ def test_an_investigator_adds_a_photo_on_a_phone_and_downloads_it(
     expect(section.get_by_text("门前.jpg")).to_be_visible()
     thumbnail = section.locator("img")
     expect(thumbnail).to_be_visible()
-    assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 240
+    page.wait_for_function("() => document.querySelector('#documents img').complete")
+    assert thumbnail.evaluate("img => img.naturalWidth") == 240  # the server's thumbnail
     box = section.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
     if SHOTS:
@@ -86,3 +94,61 @@ def test_an_investigator_adds_a_photo_on_a_phone_and_downloads_it(
     assert ("user:investigator", "add") == tuple(actions[0])
     assert ("user:investigator", "download") in [tuple(a) for a in actions]
     context.close()
+
+
+def test_approval_blocked_by_a_missing_document_and_unblocked_by_a_waiver(
+        site, sign_in, documents_store, tmp_path):  # noqa: F811
+    from policies import benefits
+
+    base, engine = site
+    claim = claim_of(engine)
+    with Session(engine) as session:  # the claim's terms require an invoice and a summary
+        version, _ = benefits.store_terms(session, "requiring", REQUIRING.replace(
+            "2026", str(claim.policy_year)))
+        stored = session.get(type(claim), claim.id)
+        stored.terms_version_id = version.id
+        session.commit()
+    investigator, clerk, supervisor = (sign_in("investigator"), sign_in("clerk"),
+                                       sign_in("supervisor"))
+    step(investigator, claim, "start_investigation")
+    step(investigator, claim, "submit_survey", {
+        "入户日期": date.today().isoformat(),
+        "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
+        "调查结论": "住院属实，家庭困难",
+        "财产核查，每行一项：项目：结果": "存款：无大额存款"})
+    step(clerk, claim, "record_review", {"结果": "agree",
+                                         "参加评议的代表（用逗号分隔）": "代表甲，代表乙"})
+    days_pass(engine, 8)
+    step(clerk, claim, "start_notice")
+    days_pass(engine, 8)
+    step(clerk, claim, "close_notice")
+
+    supervisor.goto(f"/claims/{claim.id}")
+    expect(supervisor.get_by_text("缺少条款要求的材料时不能审批")).to_be_visible()
+    form = supervisor.locator(f'form[action="/claims/{claim.id}/actions/approve"]')
+    form.get_by_role("button").click()
+    expect(supervisor.get_by_text("缺少条款要求的理赔材料")).to_be_visible()
+    assert claim_of(engine).state == "approval"
+
+    invoice = tmp_path / "发票.pdf"
+    invoice.write_bytes(pdf())
+    investigator.goto(f"/claims/{claim.id}")
+    investigator.get_by_label("材料类别").select_option("invoice")
+    investigator.get_by_label("选择文件（可多选）").set_input_files(str(invoice))
+    investigator.get_by_role("button", name="添加材料").click()
+    expect(investigator.get_by_text("已添加 1 份材料。")).to_be_visible()
+
+    supervisor.goto(f"/claims/{claim.id}")
+    supervisor.get_by_label("出院小结的豁免理由").fill("门诊治疗，没有住院")
+    supervisor.get_by_role("button", name="豁免").click()
+    expect(supervisor.locator("#documents .checklist")).to_contain_text(
+        "豁免：门诊治疗，没有住院")
+    expect(supervisor.get_by_text("缺少条款要求的材料时不能审批")).to_have_count(0)
+    if SHOTS:
+        supervisor.locator("#documents").screenshot(path=f"{SHOTS}/documents-checklist.png")
+    step(supervisor, claim, "approve")
+    expect(supervisor.locator("h1 .tag")).to_have_text("待支付")
+    with Session(engine) as session:
+        waiver = session.exec(select(AuditEntry).where(
+            AuditEntry.action == "waive_document")).one()
+    assert (waiver.actor, waiver.reason) == ("user:supervisor", "门诊治疗，没有住院")
