@@ -119,8 +119,8 @@ def thumbnail(request: Request, session: SessionDep, user: User, document_id: in
     """A small JPEG of an image document (a view of it, on the audit trail)."""
     found = gate(request, lambda: service.document(session, user.actor, document_id),
                  NO_DOCUMENT)
-    if found.kind != "image":
-        raise PageError(404, text_for(request, NO_DOCUMENT))
+    if found.kind != "image" or found.content_type == sniff.HEIC.content_type:
+        raise PageError(404, text_for(request, NO_DOCUMENT))  # no thumbnail: nothing opened
     found, data = _open(request, session, user, document_id, "thumbnail")
     small = _thumbnail(data)
     if small is None:

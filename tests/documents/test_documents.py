@@ -296,7 +296,11 @@ def test_the_claim_page_uploads_shows_thumbnails_and_audits_each_view(
     viewed = investigator.get(f"/documents/{ids[1]}")
     assert viewed.headers["content-type"] == "application/pdf"
     assert viewed.headers["content-disposition"].startswith("inline;")
-    assert viewed.headers["content-security-policy"].startswith("default-src 'none'")
+    # the document's own policy, not the pages' one added beside it
+    assert viewed.headers.get_list("content-security-policy") == [
+        "default-src 'none'; img-src 'self' data:; object-src 'self'; "
+        "style-src 'unsafe-inline'; frame-ancestors 'self'"]
+    assert viewed.headers["x-content-type-options"] == "nosniff"
     assert investigator.get(f"/documents/{ids[0]}/download").content == photo
     assert [e.action for e in session.exec(select(AuditEntry).where(
         AuditEntry.entity == "document").order_by(AuditEntry.id))] == [
@@ -329,3 +333,12 @@ def test_documents_of_a_claim_with_many_files_keep_their_order(store, session, c
     listed = investigator.get(f"/api/claims/{claim.id}/documents").json()["data"]
     assert [d["filename"] for d in listed] == names
     assert len(keys(store)) == 40 == len(session.exec(select(Document)).all())
+
+
+def test_the_s3_store_needs_its_bucket():
+    from pydantic import ValidationError
+
+    from claims.settings import Settings
+
+    with pytest.raises(ValidationError, match="FANGPIN_DOCUMENTS_STORE=s3 needs FANGPIN_S3_BUCKET"):
+        Settings(documents_store="s3")
