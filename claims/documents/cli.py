@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import timedelta
 
+import obstore
 from sqlmodel import Session
 
 from claims.db import get_engine
@@ -13,9 +15,15 @@ from claims.documents import service, storage
 
 def _check(args) -> int:
     started = time.perf_counter()
-    with Session(get_engine()) as session:
-        report = service.check(session, storage.current(), remove_orphans=args.remove_orphans,
-                               older_than=timedelta(minutes=args.older_than_minutes))
+    store = storage.current()
+    try:
+        with Session(get_engine()) as session:
+            report = service.check(session, store, remove_orphans=args.remove_orphans,
+                                   older_than=timedelta(minutes=args.older_than_minutes))
+    except (OSError, obstore.exceptions.BaseError) as exc:
+        print(f"error: the document store {store.where} could not be read: "
+              f"{str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
     shown = 0
     for line in service.summary(report):
         if line.startswith(("MISSING", "ALTERED", "ORPHAN", "REMOVED")):
