@@ -29,6 +29,7 @@ from claims.api import admin as admin_api
 from claims.api import benefits as benefits_api
 from claims.api import bulk as bulk_api
 from claims.api import claims as claims_api
+from claims.api import documents as documents_api
 from claims.api import events as events_api
 from claims.api import imports as imports_api
 from claims.api import monitoring as monitoring_api
@@ -42,6 +43,7 @@ from claims.logs import mask_id_numbers
 from claims.models import Role
 from claims.settings import get_settings
 from claims.web import bulk as web_bulk
+from claims.web import documents as web_documents
 from claims.web import monitoring as web_monitoring
 from claims.web import office as web_office
 from claims.web import pages as web_pages
@@ -180,7 +182,12 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                # A response with a policy of its own (a document: claims.api.documents)
+                # keeps it; every other header is the same everywhere.
+                own = [h for h in message.get("headers", [])
+                       if h[0].lower() == b"content-security-policy"]
+                message["headers"] = [*message.get("headers", []), *(
+                    SECURITY_HEADERS[1:] if own else SECURITY_HEADERS)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -328,6 +335,11 @@ def create_app() -> FastAPI:
     app.include_router(web_monitoring.router)
     app.include_router(web_printed.router)
     app.include_router(web_bulk.router)
+    app.include_router(documents_api.router)
+    app.include_router(web_pages.router)
+    app.include_router(web_office.router)
+    app.include_router(web_monitoring.router)
+    app.include_router(web_documents.router)
 
     @app.exception_handler(web_pages.PageError)
     def _page_error(request: Request, exc: web_pages.PageError):

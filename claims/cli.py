@@ -868,6 +868,10 @@ def build_parser() -> argparse.ArgumentParser:
     fund.add_argument("--as-of", help="show: the date (default today)")
     fund.add_argument("--next-contract", type=int, help="settle: carry the surplus into it")
     fund.set_defaults(func=_fund)
+
+    from claims.documents import cli as documents_cli
+
+    documents_cli.register(sub)
     return parser
 
 

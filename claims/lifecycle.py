@@ -418,6 +418,14 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
         raise Forbidden(APPROVAL_BARS[bar], field="role" if bar == "second_by_supervisor"
                         else "actor", value=actor.role if bar == "second_by_supervisor"
                         else actor.name)
+    from claims.documents import requirements  # documents import this module's models
+
+    lacking = requirements.missing(session, claim)
+    if lacking:
+        raise InvalidTransition(
+            f"the documents the terms require are missing: {', '.join(lacking)}; add them, "
+            "or a supervisor waives each with a reason", field="documents",
+            value=", ".join(lacking))
     # Limits apply to everything the claim will have been approved for, so a claim cannot
     # be split into rounds that each fit under a limit.
     total = claim.paid_amount + step.amount

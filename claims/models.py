@@ -332,3 +332,6 @@ class Payment(SQLModel, table=True):
     bank_reference: str = Field(default="", max_length=64)
     paid_at: datetime | None = Field(default=None, sa_type=UtcDateTime, nullable=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+from claims.documents.models import Document  # noqa: E402,F401  (documents belong to the schema)

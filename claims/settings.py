@@ -73,6 +73,20 @@ class Settings(BaseSettings):
     audit_key: SecretStr = SecretStr("development-only-audit-key")
     audit_key_file: str = ""
     audit_anchor_file: str = "var/audit-anchors.jsonl"
+    # Documents (claims.documents): where files are kept — a directory (`documents_dir`), or
+    # S3-compatible object storage (`documents_store=s3` with the bucket, endpoint, region and
+    # keys below; an empty key uses the environment's AWS credentials) — and the limits of
+    # one upload: bytes per file and files at once.
+    documents_store: Literal["local", "s3"] = "local"
+    documents_dir: str = "var/documents"
+    documents_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    documents_max_files: int = Field(default=20, ge=1, le=200)
+    s3_bucket: str = ""
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = "documents/"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self):
@@ -89,6 +103,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 "FANGPIN_AUDIT_KEY is a placeholder or shorter than 32 characters; set a random "
                 "key of its own (or FANGPIN_AUDIT_KEY_FILE), kept away from the database")
+        if self.documents_store == "s3" and not self.s3_bucket:
+            raise ValueError("FANGPIN_DOCUMENTS_STORE=s3 needs FANGPIN_S3_BUCKET (and "
+                             "FANGPIN_S3_ENDPOINT for storage other than Amazon's)")
         return self
 
     def audit_signing_key(self) -> bytes:

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from policies.types import decimal_text
-from policies.vocab import HouseholdType, MonitoringCategory
+from policies.vocab import DocumentType, HouseholdType, MonitoringCategory
 
 # The event types fangpin knows, with the amounts (yuan) and details each event carries. A
 # terms file may declare more under [event_types.NAME]; the calculator needs no change.
@@ -77,7 +77,7 @@ Ratio = Annotated[Decimal, BeforeValidator(decimal_text), Field(ge=0, le=1)]
 def _unique(names: tuple[str, ...]) -> tuple[str, ...]:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"{repeated[0]!r} is listed twice")
+        raise ValueError(f"'{repeated[0]}' is listed twice")
     return names
 
 
@@ -209,6 +209,9 @@ class Trigger(Strict):
     fixed_by: FixedBy | None = None
     caps: Caps = Caps()
     warning: Warning | None = None
+    # The documents a claim of this trigger needs before it is approved (理赔材料), codes of
+    # policies.vocab.DocumentType; a supervisor may waive one with a reason.
+    documents: Annotated[tuple[DocumentType, ...], AfterValidator(_unique)] = ()
 
     @model_validator(mode="after")
     def _one_way_to_pay(self):

@@ -129,6 +129,29 @@ class InsuredBasis(Coded):
     named = "named"
 
 
+class DocumentType(Coded):
+    """What a claim's document is (理赔材料): the terms name those a trigger requires."""
+
+    invoice = "invoice"
+    discharge_summary = "discharge_summary"
+    medical_record = "medical_record"
+    diagnosis_certificate = "diagnosis_certificate"
+    disability_certificate = "disability_certificate"
+    damage_photos = "damage_photos"
+    disaster_certificate = "disaster_certificate"
+    accident_report = "accident_report"
+    death_certificate = "death_certificate"
+    enrolment_certificate = "enrolment_certificate"
+    id_card = "id_card"
+    household_register = "household_register"
+    bank_card = "bank_card"
+    survey_form = "survey_form"
+    review_minutes = "review_minutes"
+    notice_photo = "notice_photo"
+    application_form = "application_form"
+    other = "other"
+
+
 # Alternatives after "|" are other spellings seen in exports; the first is printed.
 LABELS: dict[str, dict[str, str]] = {
     "RegionLevel": {
@@ -169,4 +192,14 @@ LABELS: dict[str, dict[str, str]] = {
     "IncomeSource": {"survey": "年度收入调查", "report": "收入报告", "payout": "防贫保险赔付"},
     "ContractStatus": {"draft": "草稿", "active": "生效", "closed": "已结算"},
     "InsuredBasis": {"headcount": "按参保人数", "named": "按名单"},
+    "DocumentType": {
+        "invoice": "医疗费用发票|发票", "discharge_summary": "出院小结|出院记录",
+        "medical_record": "病历", "diagnosis_certificate": "诊断证明",
+        "disability_certificate": "残疾证", "damage_photos": "受灾照片|损失照片",
+        "disaster_certificate": "受灾证明", "accident_report": "事故认定书|事故证明",
+        "death_certificate": "死亡证明", "enrolment_certificate": "录取通知书|入学证明",
+        "id_card": "身份证", "household_register": "户口簿", "bank_card": "银行卡|存折",
+        "survey_form": "入户调查表", "review_minutes": "民主评议记录",
+        "notice_photo": "公示照片", "application_form": "申请书", "other": "其他材料",
+    },
 }

@@ -9,6 +9,7 @@ which turns the skip into a failure.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ os.environ["FANGPIN_AUDIT_ANCHOR_FILE"] = ""
 # per core in each of them trained 4–6 times slower here (a command-line training test took
 # 284 s instead of 72). Read when the library loads, so set before anything imports it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Documents uploaded by tests go to a directory of the run's own, never to var/documents.
+os.environ.setdefault("FANGPIN_DOCUMENTS_DIR", tempfile.mkdtemp(prefix="fangpin-documents-"))
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session

@@ -121,6 +121,20 @@ def county_time(value: datetime | None, language: str, format: str = "%Y-%m-%d %
     return f"{text} {label}"
 
 
+SYSTEM = N_("the system")
+
+
+def actor_text(label: str, language: str, people: dict[str, str] | None = None) -> str:
+    """Who did it, from the audit trail's label: a user by name (their username where the
+    name is not at hand), a department key by its name, the system as such."""
+    kind, _, name = (label or "").partition(":")
+    if kind == "system":
+        return translator(language)(SYSTEM)
+    if kind == "user":
+        return (people or {}).get(name, name)
+    return name or label
+
+
 def money(value: Decimal | str | float | None) -> str:
     """An amount of yuan as staff read it: two decimals, thousands separated (the trace kept
     four decimals and no separators: "2000.0000")."""
@@ -141,7 +155,8 @@ def environment(language: str) -> Environment:
         language=language, languages=LANGUAGES,
         code=lambda kind, value: code_label(kind, value, language),
         labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows],
-        trace_text=lambda line: trace_text(line, language))
+        trace_text=lambda line: trace_text(line, language),
+        actor=lambda label: actor_text(label, language))
     env.filters["county_time"] = lambda value, format="%Y-%m-%d %H:%M": county_time(
         value, language, format)
     env.filters["money"] = money

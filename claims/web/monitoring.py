@@ -19,7 +19,7 @@ from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
 from claims.uploads import read_upload
 from claims.web import records as records_view
-from claims.web.i18n import translator
+from claims.web.i18n import actor_text, translator
 from claims.web.pages import (
     PAGE,
     PageError,
@@ -177,7 +177,7 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
         cases=cases, given={c.id: [a for a in given if a.follow_up_id == c.id] for c in cases},
         eliminations=eliminations, fields_label=records_view.FIELDS,
         done={s.kind for s in monitoring.elimination_steps(session, pending)} if pending else (),
-        steps={e.id: [(s, records_view.actor_text(s.actor, language, {}),
+        steps={e.id: [(s, actor_text(s.actor, language, {}),
                        records_view.record_fields(s.kind, s.data, language, {}))
                       for s in monitoring.elimination_steps(session, e)]
                for e in eliminations},

@@ -39,7 +39,15 @@ from claims.models import (
 from claims.settings import get_settings
 from claims.web import records as records_view
 from claims.web import session as web_session
-from claims.web.i18n import DEFAULT, LANGUAGES, N_, county_time, environment, translator
+from claims.web.i18n import (
+    DEFAULT,
+    LANGUAGES,
+    N_,
+    actor_text,
+    county_time,
+    environment,
+    translator,
+)
 from policies import benefits
 from policies.errors import DomainError, NotFound
 from policies.models import utcnow
@@ -538,13 +546,16 @@ def approval_hint(claim: Claim, user: web_session.SignedIn, bar: str | None,
 
 @router.get("/claims/{claim_id}")
 def claim_page(request: Request, session: SessionDep, user: User, claim_id: int,
-               done: str = ""):
+               done: str = "", added: Annotated[int, Query(ge=0, le=1000)] = 0):
     return _claim_page(request, session, user, claim_id,
-                       done=done if done in lifecycle.ACTIONS else "")
+                       done=done if done in lifecycle.ACTIONS else "", added=added)
 
 
 def _claim_page(request: Request, session: Session, user: web_session.SignedIn, claim_id: int,
-                *, done: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+                *, done: str = "", error: str = "", status: int = 200,
+                added: int = 0) -> HTMLResponse:
+    from claims.web import documents as web_documents  # its module imports this one
+
     claim, household = _claim_for(session, request, user, claim_id)
     _ = translator(language_of(request))
     members = session.exec(select(Member).where(Member.household_id == household.id,
@@ -571,7 +582,7 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
     shown_records = [(r, by_id.get(r.actor_id) if r.actor_id else None,
                       records_view.record_fields(r.kind, r.data, language, by_id))
                      for r in records]
-    shown_history = [(h, records_view.actor_text(h.actor, language, by_name),
+    shown_history = [(h, actor_text(h.actor, language, by_name),
                       records_view.reason_text(h.reason, language)) for h in history]
     current = nightly.current_run(session)
     score = session.exec(select(HouseholdScore.score).where(
@@ -596,13 +607,16 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
         asset_checks=records_view.ASSET_CHECKS,
         calculations=(claim.calculation or {}).get("events", []),
-        due=claim.entitled - claim.paid_amount, documents=printed.documents(claim))
+        due=claim.entitled - claim.paid_amount, added=added, printable=printed.documents(claim),
+        documents=web_documents.section(session, user, claim, language_of(request)))
 
 
 REFUSALS = {  # why a step was refused, by the rule broken (the service's words follow)
     ("Forbidden", "role"): N_("Your role may not take this step."),
     ("Forbidden", "actor"): N_("The four-eyes rule: you may not take this step on this claim."),
     ("Forbidden", "amount"): N_("The amount is above your approval limit."),
+    ("InvalidTransition", "documents"): N_("Documents the terms require are missing: add "
+                                           "them, or a supervisor waives them."),
     ("InvalidTransition", "state"): N_("The claim is not in a state where this step can be "
                                        "taken."),
     ("InvalidTransition", None): N_("This step cannot be taken yet."),

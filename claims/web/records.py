@@ -28,7 +28,7 @@ STEP_FIELDS = {("record_objection", "text"): N_("Objection"),
 ASSET_CHECKS = {"bank_deposits": N_("Bank deposits"), "vehicles": N_("Vehicles"),
                 "housing": N_("Housing")}
 REVIEW_OUTCOMES = {"agree": N_("agree"), "disagree": N_("disagree")}
-YES, NO, SYSTEM = N_("yes"), N_("no"), N_("the system")
+YES, NO = N_("yes"), N_("no")
 
 
 def reason_text(text: str, language: str) -> str:
@@ -48,16 +48,6 @@ def _amount(value: str) -> str:
         return money(Decimal(value))
     except InvalidOperation:
         return value
-
-
-def actor_text(label: str, language: str, people: dict[str, str]) -> str:
-    """Who did it: a user by name, a department key by its name, the system as such."""
-    kind, _, name = label.partition(":")
-    if kind == "system":
-        return translator(language)(SYSTEM)
-    if kind == "user":
-        return people.get(name, name)
-    return name or label
 
 
 def record_fields(kind: str, data: dict[str, Any], language: str,

@@ -22,6 +22,7 @@ from starlette.routing import Mount
 
 from claims import changes, intake, masking, people
 from claims.auth import SYSTEM
+from claims.documents import service as documents
 from claims.models import (
     AppUser,
     AuditEntry,
@@ -47,6 +48,9 @@ from tests.claims.conftest import DEPARTMENT_KEY, build_county
 from tests.factories import household_with_members
 
 PASSWORD = "correct horse battery"
+# A 1×1 PNG: every claim of the walk has a document (its thumbnail a real image).
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+                    "0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082")
 
 # --- what each may do ----------------------------------------------------------------------------
 
@@ -59,6 +63,8 @@ ADMIN_READ = frozenset({Role.admin, Role.auditor})
 INVESTIGATE = frozenset({Role.investigator, Role.adjudicator, Role.supervisor})
 NOTICE = frozenset({Role.clerk, Role.adjudicator, Role.supervisor})
 APPROVE = frozenset({Role.adjudicator, Role.supervisor})
+DOCUMENTS = frozenset({Role.clerk, Role.investigator, Role.adjudicator, Role.supervisor,
+                       Role.admin})  # who adds and withdraws a claim's documents
 NOBODY = frozenset()
 
 
@@ -176,6 +182,15 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/api/notices/start"): May(NOTICE),
     ("POST", "/api/notices/close"): May(NOTICE),
     ("POST", "/api/approvals"): May(APPROVE),
+    # documents: staff of the claim's area; departments on their own events
+    ("POST", "/api/claims/{claim_id}/documents"): May(DOCUMENTS),
+    ("GET", "/api/claims/{claim_id}/documents"): May(ALL),
+    ("GET", "/api/documents/{document_id}/content"): May(ALL),
+    ("POST", "/api/documents/{document_id}/withdraw"): May(DOCUMENTS),
+    ("POST", "/api/events/{source_event_id}/documents"): May(departments=True),
+    ("GET", "/api/claims/{claim_id}/required-documents"): May(ALL),
+    ("POST", "/api/claims/{claim_id}/document-waivers"): May(PAYER),  # supervisors waive
+    ("GET", "/api/events/{source_event_id}/documents"): May(departments=True),
     # the pages
     ("GET", "/login"): May(public=True),
     ("POST", "/login"): May(public=True),
@@ -224,12 +239,18 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/monitoring/eliminations/{elimination_id}/decline"): May(OFFICE),
     ("GET", "/monitoring/outcomes"): county(ALL),
     ("GET", "/monitoring/outcomes.xlsx"): county(ALL),
+    ("POST", "/claims/{claim_id}/documents"): May(DOCUMENTS),
+    ("GET", "/documents/{document_id}"): May(ALL),
+    ("GET", "/documents/{document_id}/download"): May(ALL),
+    ("GET", "/documents/{document_id}/thumbnail"): May(ALL),
+    ("POST", "/documents/{document_id}/withdraw"): May(DOCUMENTS),
+    ("POST", "/claims/{claim_id}/documents/waive"): May(PAYER),
 }
 
 # Path parameters naming a row of a household: a limited user is tried on its own township's
 # row and on another's.
 AREA_PARAMETERS = {"household_id", "member_id", "record_id", "claim_id", "warning_id",
-                   "follow_up_id", "elimination_id", "id_number", "village"}
+                   "follow_up_id", "elimination_id", "id_number", "village", "document_id"}
 # Routes whose body names the household (or village) they act on, with such a body.
 AREA_BODIES = {
     ("POST", "/api/households"): lambda w, t, n: {
@@ -319,11 +340,13 @@ def _world(session) -> dict:
                                source="risk", text="高风险")
         session.add_all([case, proposal, warning])
         session.flush()
+        photo, = documents._add(session, SYSTEM, [documents.Upload("a.png", PNG)], claim=claim,
+                                event=None)
         world.update({
             f"household_id_{t}": household.id, f"member_id_{t}": members[0].id,
             f"id_number_{t}": members[0].id_number, f"claim_id_{t}": claim.id,
             f"warning_id_{t}": warning.id, f"follow_up_id_{t}": case.id,
-            f"elimination_id_{t}": proposal.id,
+            f"elimination_id_{t}": proposal.id, f"document_id_{t}": photo.id,
             f"record_id_{t}": session.exec(select(IncomeRecord.id).where(
                 IncomeRecord.household_id == household.id)).first()})
     event = TriggerEvent(client_id=county.client_id, source_event_id="Q-1", payload_hash="0",

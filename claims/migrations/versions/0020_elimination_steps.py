@@ -4,7 +4,7 @@ Why: DOMAIN.md §7 — a household leaves monitoring after the same steps as a c
 village review and notice, then the office's decision); the decision was one click.
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0017
 """
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from alembic import op
 from policies.types import UtcDateTime
 
 revision = '0020'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
