@@ -1,0 +1,44 @@
+"""Claims are assigned: the adjudicator who owns a claim's decision, and indexes for each
+person's "my work" (the claims assigned to them, by state).
+
+Why: an investigator was recorded on the claim, but nobody owned the decision, so nobody saw
+a claim as theirs to approve; "my work" lists a person's claims by assignment and state.
+
+Revision ID: 0018
+Revises: 0016 (0017 is another change's number: chain it in when both are merged)
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0018'
+down_revision = '0016'
+branch_labels = None
+depends_on = None
+
+
+CLOSED = "(state IN ('paid', 'rejected', 'withdrawn'))"
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite adds a column with its reference in place (no table rebuild, which would
+        # drop the expression index ix_claim_closed_due).
+        op.execute('ALTER TABLE claim ADD COLUMN adjudicator_id INTEGER REFERENCES app_user (id)')
+    else:
+        op.add_column('claim', sa.Column('adjudicator_id', sa.Integer(),
+                                         sa.ForeignKey('app_user.id'), nullable=True))
+    op.create_index('ix_claim_investigator_state', 'claim', ['investigator_id', 'state'])
+    op.create_index('ix_claim_adjudicator_state', 'claim', ['adjudicator_id', 'state'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_claim_adjudicator_state', table_name='claim')
+    op.drop_index('ix_claim_investigator_state', table_name='claim')
+    if op.get_bind().dialect.name == 'sqlite':
+        with op.batch_alter_table('claim') as batch:  # rebuilt: the expression index again
+            batch.drop_column('adjudicator_id')
+        op.execute(f'CREATE INDEX IF NOT EXISTS ix_claim_closed_due ON claim ({CLOSED}, '
+                   'due_date, id)')
+    else:
+        op.drop_column('claim', 'adjudicator_id')
