@@ -57,6 +57,7 @@ PAYER = frozenset({Role.supervisor, Role.admin})
 ADMIN = frozenset({Role.admin})
 ADMIN_READ = frozenset({Role.admin, Role.auditor})
 INVESTIGATE = frozenset({Role.investigator, Role.adjudicator, Role.supervisor})
+SUPERVISE = frozenset({Role.supervisor})
 NOBODY = frozenset()
 
 
@@ -137,6 +138,9 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/api/claims/{claim_id}"): May(ALL),
     ("POST", "/api/claims/{claim_id}/actions/{action}"): May(INVESTIGATE),
     ("POST", "/api/applications"): May(CLERK),
+    ("GET", "/api/work"): May(ALL),
+    ("POST", "/api/claims/{claim_id}/assignment"): May(SUPERVISE),
+    ("POST", "/api/claims/assignments"): May(SUPERVISE),
     ("GET", "/api/audit/verify"): county(ALL),
     ("GET", "/api/reports/claims"): county(ALL),
     # payments: county-wide
@@ -178,6 +182,11 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/claims"): May(ALL),
     ("GET", "/claims/{claim_id}"): May(ALL),
     ("POST", "/claims/{claim_id}/actions/{action}"): May(INVESTIGATE),
+    ("GET", "/work"): May(ALL),
+    ("GET", "/claims/{claim_id}/assignment"): May(ALL),
+    ("POST", "/claims/{claim_id}/assignment"): May(SUPERVISE),
+    ("GET", "/assignments"): May(SUPERVISE),
+    ("POST", "/assignments"): May(SUPERVISE),
     ("GET", "/warnings"): May(ALL),
     ("POST", "/warnings/{warning_id}/close"): May(OFFICE),
     ("GET", "/households"): May(ALL),
