@@ -194,6 +194,7 @@ class ErrorOut(BaseModel):
     field: str | None = None
     value: str | None = None
     detail: list[dict] | None = None
+    code: str | None = None  # the rule broken, where a service names it (claims.assignment)
 
 
 ERROR_ANSWERS = {
