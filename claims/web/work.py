@@ -22,9 +22,17 @@ from policies.errors import DomainError
 
 router = APIRouter(include_in_schema=False)
 
-# The next steps that are not one action of a claim (the others are named by code("Action")).
-STEP_NAMES = [N_("assign"), N_("notice"), N_("reassign_investigator"),
-              N_("reassign_adjudicator")]
+# The actions of the assignment, named on the claim's history by code("Action").
+ACTION_NAMES = [N_("reassign_investigator"), N_("reassign_adjudicator")]
+# What "my work" asks for next (assignment.next_step), in words.
+STEPS = {
+    "start_investigation": N_("Start the investigation: choose the investigator"),
+    "submit_survey": N_("Visit the household and record the survey"),
+    "record_review": N_("Record the village review"),
+    "notice": N_("Start or close the public notice"),
+    "approve": N_("Decide: approve or reject"),
+    "assign": N_("Assign an adjudicator"),
+}
 
 # assignment.REFUSALS in the user's language, by code.
 REFUSAL_TEXTS = {
@@ -64,7 +72,7 @@ def _refused(request: Request, error: DomainError) -> str:
 @router.get("/work")
 def my_work(request: Request, session: SessionDep, user: User):
     work = assignment.my_work(session, user.actor)
-    return render(request, "work.html", user=user, work=work, mask=masking,
+    return render(request, "work.html", user=user, work=work, mask=masking, steps=STEPS,
                   may_reveal=user.actor.may_reveal)
 
 
@@ -89,10 +97,19 @@ def _assignment_page(request: Request, session: Session, user: SignedIn, claim_i
         AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number,
         AuditEntry.action.in_(["reassign_investigator", "reassign_adjudicator",
                                "start_investigation"])).order_by(AuditEntry.id)).all()
+    # Who did it and whom it gave the claim to, by name (the trail keeps user:<username>).
+    usernames = {h.actor.removeprefix("user:") for h in history}
+    by_username = {u.username: u for u in session.exec(select(AppUser).where(
+        AppUser.username.in_(usernames))).all()} if usernames else {}
+    given = _names(session, [next(iter((h.after or {}).values()), None) for h in history
+                             if h.action.startswith("reassign_")])
+    rows = [(h, by_username.get(h.actor.removeprefix("user:")),
+             given.get(next(iter((h.after or {}).values()), None))
+             if h.action.startswith("reassign_") else None) for h in history]
     return render(request, "assignment.html", status=status, user=user, claim=claim,
                   household=household, investigator=names.get(claim.investigator_id),
                   adjudicator=names.get(claim.adjudicator_id), choices=choices,
-                  kinds=KIND_NAMES, history=history, error=error, done=done,
+                  kinds=KIND_NAMES, history=rows, error=error, done=done,
                   closed=claim.state not in lifecycle.OPEN_STATES)
 
 

@@ -66,6 +66,8 @@ def test_an_adjudicator_sends_an_investigator_who_sees_it_and_the_adjudicator_ap
     expect(visits).to_contain_text("139****5678")
     expect(visits).not_to_contain_text(PHONE)
     assert no_overflow(investigator)
+    if ws.SHOTS:
+        investigator.screenshot(path=f"{ws.SHOTS}/my-work.png", full_page=True)
     visits.get_by_role("link", name=claim.claim_number).click()
     investigator.wait_for_url(f"{base}/claims/{claim.id}")
     step(investigator, claim, "submit_survey", {
@@ -88,7 +90,12 @@ def test_an_adjudicator_sends_an_investigator_who_sees_it_and_the_adjudicator_ap
     adjudicator.goto("/work")
     waiting = adjudicator.locator("section", has_text="等待您办理的案件")
     expect(waiting).to_contain_text(claim.claim_number)
-    expect(waiting).to_contain_text("审批通过")
+    expect(waiting).to_contain_text("审批：通过或拒赔")
+    if ws.SHOTS:
+        adjudicator.screenshot(path=f"{ws.SHOTS}/my-work-adjudicator.png", full_page=True)
+        adjudicator.goto(f"/claims/{claim.id}/assignment")
+        adjudicator.screenshot(path=f"{ws.SHOTS}/assignment.png", full_page=True)
+        adjudicator.goto("/work")
     waiting.get_by_role("link", name=claim.claim_number).click()
     expect(adjudicator.locator(f'form[action="/claims/{claim.id}/actions/approve"]')
            ).to_be_visible()

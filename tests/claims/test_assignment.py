@@ -275,7 +275,9 @@ def test_my_work_is_the_start_page_and_a_supervisor_reassigns_on_the_page(
         "reason": "调整工作量"}, follow_redirects=True)
     assert done.status_code == 200
     assert re.search(r'class="done"[^>]*>[^<]*重新分派审核员', done.text)
-    assert "调整工作量" in done.text  # the reason in the assignment's history
+    # the history: who reassigned, to whom, why
+    assert ("重新分派审核员</td><td>supervisor者</td><td>adjudicator者</td><td>调整工作量"
+            in done.text)
     assert claim.claim_number in other.get("/work").text
     # not a supervisor: the form is not offered and a post is refused
     seen = adjudicator.get(f"/claims/{claim.id}/assignment").text
