@@ -307,3 +307,53 @@ def test_the_list_page_reassigns_the_chosen_claims(browser, session, claim, coun
         "claim_id": [str(claim.id)], "reason": "请假"})
     assert nothing.status_code == 409 and "此人已是本案的承办人" in nothing.text
     assert adjudicator.get("/assignments").status_code == 403
+
+
+def test_visits_come_in_due_date_order_with_overdue_flagged_on_generated_dates(
+        team, session, county, claim):
+    """An outside check: claims with generated due dates (some past, some the same day, some
+    none) are listed as Python's own sort of (no date last, date, id) orders them."""
+    import random
+
+    rng = random.Random(17)
+    inv = team["investigator"]
+    claims = [claim]
+    for n in range(7):
+        household, _ = household_with_members(session, county.ids["village0"],
+                                              number=f"H01{n:02d}", seq_start=100 + 10 * n)
+        claims.append(intake.apply(session, SYSTEM, household.id, "disaster", "房屋倒塌"))
+    session.commit()
+    for c in claims:
+        assert act(team["adjudicator"], c, "start_investigation",
+                   {"investigator_id": inv.user.id}).status_code == 200
+    session.expire_all()
+    today = date.today()
+    for c in claims:
+        fresh = session.get(Claim, c.id)
+        fresh.due_date = rng.choice([None, today, today + timedelta(days=rng.randint(-9, 9)),
+                                     today - timedelta(days=3)])
+    session.commit()
+    fresh = [session.get(Claim, c.id) for c in claims]
+    expected = sorted(fresh, key=lambda c: (c.due_date is None, c.due_date or today, c.id))
+    visits = work(inv)["visits"]
+    assert numbers(visits) == [c.claim_number for c in expected]
+    assert [v["overdue"] for v in visits] == [
+        c.due_date is not None and c.due_date < today for c in expected]
+    assert any(v["overdue"] for v in visits) and not all(v["overdue"] for v in visits)
+
+
+def test_my_work_and_a_refusal_read_in_english(browser, session, claim):
+    inv = browser("investigator", "inv-en", language="en")
+    boss = browser("supervisor", "sup-en", language="en")
+    adjudicator = browser("adjudicator", "adj-en")
+    page = adjudicator.get(f"/claims/{claim.id}").text
+    adjudicator.post(f"/claims/{claim.id}/actions/start_investigation",
+                     data={"csrf_token": csrf_of(page), "investigator_id": inv.user.id})
+    mine = inv.get("/work").text
+    assert "Households to visit" in mine and "我的工作" not in mine
+    page = boss.get(f"/claims/{claim.id}/assignment").text
+    refused = boss.post(f"/claims/{claim.id}/assignment", data={
+        "csrf_token": csrf_of(page), "kind": "adjudicator", "user_id": str(inv.user.id),
+        "reason": "x"})
+    assert refused.status_code == 422 and "Give the reason (at least 2 characters)." in (
+        refused.text)
