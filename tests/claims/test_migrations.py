@@ -5,10 +5,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-from claims.models import Claim
-from claims.web import pages
 from claims import migrate
 from claims.db import make_engine
+from claims.models import Claim
+from claims.web import pages
 from tests.conftest import database_url
 
 
