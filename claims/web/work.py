@@ -16,7 +16,16 @@ from claims import access, assignment, lifecycle, masking
 from claims.api.deps import SessionDep
 from claims.models import AppUser, AuditEntry, Claim, Household, Region, Role
 from claims.web.i18n import N_, translator
-from claims.web.pages import User, check_csrf, gate, language_of, need_role, render
+from claims.web.pages import (
+    PageError,
+    User,
+    check_csrf,
+    gate,
+    language_of,
+    need_role,
+    render,
+    text_for,
+)
 from claims.web.session import SignedIn
 from policies.errors import DomainError
 
@@ -71,9 +80,28 @@ def _refused(request: Request, error: DomainError) -> str:
 
 @router.get("/work")
 def my_work(request: Request, session: SessionDep, user: User):
+    return _work(request, session, user, revealed=None)
+
+
+@router.post("/work/households/{household_id}/reveal")
+def reveal(request: Request, session: SessionDep, user: User, household_id: int,
+           csrf_token: Annotated[str, Form()] = ""):
+    """A visit's head of household and phone in full, once: the household's reveal
+    (``access.reveal``, with its permission), on the audit trail."""
+    check_csrf(request, user, csrf_token)
+    if not user.actor.may_reveal:
+        raise PageError(403, text_for(request, "You may not show personal data in full."))
+    household = gate(request, lambda: access.household(session, user.actor, household_id),
+                     N_("No such household, or not in your area."))
+    access.reveal(session, user.actor, household)
+    session.commit()
+    return _work(request, session, user, revealed=household_id)
+
+
+def _work(request: Request, session: Session, user: SignedIn, revealed: int | None):
     work = assignment.my_work(session, user.actor)
     return render(request, "work.html", user=user, work=work, mask=masking, steps=STEPS,
-                  may_reveal=user.actor.may_reveal)
+                  may_reveal=user.actor.may_reveal, revealed=revealed)
 
 
 # --- one claim ----------------------------------------------------------------------------------

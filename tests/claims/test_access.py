@@ -183,6 +183,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/claims/{claim_id}"): May(ALL),
     ("POST", "/claims/{claim_id}/actions/{action}"): May(INVESTIGATE),
     ("GET", "/work"): May(ALL),
+    ("POST", "/work/households/{household_id}/reveal"): May(NOBODY),  # as the reveal above
     ("GET", "/claims/{claim_id}/assignment"): May(ALL),
     ("POST", "/claims/{claim_id}/assignment"): May(SUPERVISE),
     ("GET", "/assignments"): May(SUPERVISE),

@@ -357,3 +357,26 @@ def test_my_work_and_a_refusal_read_in_english(browser, session, claim):
         "reason": "x"})
     assert refused.status_code == 422 and "Give the reason (at least 2 characters)." in (
         refused.text)
+
+
+def test_a_visits_phone_is_shown_in_full_only_through_the_audited_reveal(
+        browser, session, claim, county):
+    county.household.phone = PHONE
+    session.commit()
+    inv = browser("investigator", "inv-r", may_reveal=True)
+    adjudicator = browser("adjudicator", "adj-r")
+    page = adjudicator.get(f"/claims/{claim.id}").text
+    adjudicator.post(f"/claims/{claim.id}/actions/start_investigation",
+                     data={"csrf_token": csrf_of(page), "investigator_id": inv.user.id})
+    mine = inv.get("/work").text
+    reveal = f"/work/households/{county.household.id}/reveal"
+    assert PHONE not in mine and f'action="{reveal}"' in mine
+    shown = inv.post(reveal, data={"csrf_token": csrf_of(mine)})
+    assert shown.status_code == 200 and PHONE in shown.text and "成员0" in shown.text
+    assert session.exec(select(AuditEntry).where(
+        AuditEntry.action == "reveal", AuditEntry.actor == "user:inv-r")).one()
+    assert PHONE not in inv.get("/work").text  # once: the next visit is masked again
+    # without the permission: refused, nothing on the trail
+    other = browser("investigator", "inv-s")
+    refused = other.post(reveal, data={"csrf_token": csrf_of(other.get("/work").text)})
+    assert refused.status_code == 403 and PHONE not in refused.text
