@@ -234,7 +234,7 @@ def _rows(session: Session, actor: Actor, condition, today: date) -> list[tuple]
         .join(village, village.id == Household.village_id)
         .join(township, township.id == village.parent_id)
         .where(condition)
-        .order_by(Claim.due_date.is_(None), Claim.due_date, Claim.id), actor)
+        .order_by(Claim.due_date.asc().nulls_last(), Claim.id), actor)
     return list(session.exec(query.limit(MY_WORK_ROWS + 1)).all())
 
 

@@ -192,7 +192,7 @@ def _list_page(request: Request, session: Session, user: SignedIn, kind: str, ho
         query = query.where(column.is_(None))
     elif holder.isdigit():
         query = query.where(column == int(holder))
-    rows = session.exec(query.order_by(Claim.due_date.is_(None), Claim.due_date, Claim.id)
+    rows = session.exec(query.order_by(Claim.due_date.asc().nulls_last(), Claim.id)
                         .limit(LIST_ROWS)).all()
     people = assignment.candidates(session, user.actor, kind)
     holders = _names(session, {getattr(c, f"{kind}_id") for c, *_ in rows})
