@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, locks, remit
+from claims import audit, lifecycle, locks, reasons, remit
 from claims.auth import SYSTEM, Actor
 from claims.db import advisory_xact_lock, write_turn
 from claims.models import (
@@ -693,7 +693,8 @@ def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: 
     claim.terms_version_id = version_id
     if claim.state == ClaimState.paid and entitled > claim.paid_amount:
         lifecycle.transition(session, claim, "reopen", SYSTEM,
-                             reason=f"new bill: entitlement {entitled}, paid {claim.paid_amount}")
+                             reason=reasons.coded("new_bill", entitled=entitled,
+                                                   paid=claim.paid_amount))
         return
     if grew and claim.state in (ClaimState.approval, ClaimState.payment_pending) and (
             claim.approved_amount > 0):
@@ -702,7 +703,7 @@ def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: 
         # The village was shown another amount: the notice starts again from today.
         session.add(ClaimRecord(claim_id=claim.id, kind="start_notice", data={
             "start_date": date.today().isoformat(),
-            "reason": f"the amount changed from {before['entitled']} to {entitled}"}))
+            "reason": reasons.coded("amount_changed", old=before["entitled"], new=entitled)}))
         claim.due_date = lifecycle.due_date_for(ClaimState.public_notice, date.today(),
                                                 notice_days)
     audit.record(session, SYSTEM, "claim", claim.claim_number, "recalculate",

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
@@ -54,6 +54,7 @@ from risk.features import CARRY_YEARS
 from risk.models import (
     Assistance,
     Elimination,
+    EliminationStep,
     FollowUp,
     HouseholdScore,
     MonitoringAlert,
@@ -576,10 +577,160 @@ class EliminationIn(BaseModel):
     note: MultilineText = Field(default="", max_length=500)
 
 
+class HomeCheck(BaseModel):
+    """The home check (入户核实): who visited, what they found, and whether the household's
+    basic needs are secure (两不愁三保障: housing, schooling, medical cover, drinking water)."""
+
+    model_config = ConfigDict(extra="forbid")
+    visit_date: Day
+    team: list[Text] = Field(min_length=2)
+    findings: MultilineText = Field(min_length=1, max_length=2000)
+    housing_secure: bool
+    schooling_secure: bool
+    medical_secure: bool
+    water_secure: bool
+
+    @field_validator("team")
+    @classmethod
+    def _two_people(cls, team: list[str]) -> list[str]:
+        names = [n.strip() for n in team if n.strip()]
+        if len(set(names)) < 2:
+            raise ValueError("a home check needs a team of at least two different people")
+        return names
+
+
+class VillageReview(BaseModel):
+    """The village's democratic review (民主评议) of the elimination."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["agree", "disagree"]
+    representatives: list[Text] = Field(min_length=1)
+    notes: MultilineText = Field(default="", max_length=2000)
+
+
+class NoticeStart(BaseModel):
+    """The public notice (公示) of the elimination; its period is the policy's notice days."""
+
+    model_config = ConfigDict(extra="forbid")
+    start_date: Day
+
+
+class NoticeObjection(BaseModel):
+    """An objection raised during the notice; an upheld one stops the elimination."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: MultilineText = Field(min_length=1, max_length=2000)
+    upheld: bool
+
+
+ELIMINATION_STEPS: dict[str, type[BaseModel]] = {
+    "home_check": HomeCheck, "democratic_review": VillageReview, "notice": NoticeStart,
+    "objection": NoticeObjection}
+SECURE = ("housing_secure", "schooling_secure", "medical_secure", "water_secure")
+
+
+def _notice_days(session: Session, window: MonitoringWindow) -> int:
+    claim = session.get(Claim, window.claim_id)
+    return benefits.terms_of(benefits.get_terms_version(
+        session, claim.terms_version_id)).notice_days
+
+
+def elimination_steps(session: Session, proposal: Elimination) -> list[EliminationStep]:
+    return list(session.exec(select(EliminationStep).where(
+        EliminationStep.elimination_id == proposal.id).order_by(EliminationStep.id)))
+
+
+def steps_missing(session: Session, proposal: Elimination, today: date) -> list[str]:
+    """What must still happen before the office may confirm: codes of
+    ELIMINATION_STEP_PROBLEMS, in order; empty when the steps are done."""
+    latest: dict[str, dict[str, Any]] = {}
+    notice_on: date | None = None
+    upheld = False
+    for step in elimination_steps(session, proposal):
+        latest[step.kind] = step.data
+        if step.kind == "notice":
+            notice_on, upheld = date.fromisoformat(step.data["start_date"]), False
+        elif step.kind == "objection" and step.data["upheld"]:
+            upheld = True
+    check, review = latest.get("home_check"), latest.get("democratic_review")
+    if check is None:
+        return ["home_check_missing"]
+    if not all(check[name] for name in SECURE):
+        return ["needs_not_secure"]
+    if review is None:
+        return ["review_missing"]
+    if review["outcome"] != "agree":
+        return ["review_disagreed"]
+    if notice_on is None:
+        return ["notice_missing"]
+    if upheld:
+        return ["objection_upheld"]
+    window = session.get(MonitoringWindow, proposal.window_id)
+    if today < notice_on + timedelta(days=_notice_days(session, window)):
+        return ["notice_running"]
+    return []
+
+
+def record_elimination_step(session: Session, actor: Actor, household_id: int, kind: str,
+                            data: dict[str, Any], today: date) -> EliminationStep:
+    """Record a step of the household's risk elimination, in order: the home check starts a
+    proposal if the nightly run has not made one (a household without labour capacity, say),
+    the village review follows a home check, the notice an agreeing review, an objection a
+    notice. Each is on the audit trail; flushes."""
+    form = ELIMINATION_STEPS.get(kind)
+    if form is None:
+        raise InvalidInput(f"unknown step {kind!r}; steps: {', '.join(ELIMINATION_STEPS)}",
+                           field="step", value=kind)
+    try:
+        step = form.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or kind
+        raise InvalidInput(f"{field}: {error['msg'].removeprefix('Value error, ')}",
+                           field=field) from None
+    day = getattr(step, "visit_date", None) or getattr(step, "start_date", None)
+    if day is not None and day > today:
+        raise InvalidInput(f"{kind}: {day} is after today", field="visit_date" if kind ==
+                           "home_check" else "start_date", value=str(day))
+    window = session.exec(select(MonitoringWindow).where(
+        MonitoringWindow.household_id == household_id).order_by(
+        MonitoringWindow.id.desc()).with_for_update()).first()
+    if window is None or window.status == "eliminated":
+        raise Conflict(f"household {household_id} has no monitoring window to end",
+                       field="household_id", value=household_id)
+    proposal = session.exec(select(Elimination).where(
+        Elimination.household_id == household_id, Elimination.status == "proposed")).first()
+    kinds = {s.kind for s in elimination_steps(session, proposal)} if proposal else set()
+    needs = {"democratic_review": "home_check", "notice": "democratic_review",
+             "objection": "notice"}.get(kind)
+    if needs and needs not in kinds:
+        raise Conflict(f"{kind} comes after the {needs}", field="step", value=kind)
+    if kind == "notice":
+        last_review = [s for s in elimination_steps(session, proposal)
+                       if s.kind == "democratic_review"][-1]
+        if last_review.data["outcome"] != "agree":
+            raise Conflict("the village review did not agree: no notice", field="step",
+                           value=kind)
+    if proposal is None:
+        proposal = Elimination(household_id=household_id, window_id=window.id,
+                               figures={})
+        session.add(proposal)
+        session.flush()
+    recorded = EliminationStep(elimination_id=proposal.id, kind=kind,
+                               data=audit.jsonable(step.model_dump()), actor=actor.label)
+    session.add(recorded)
+    session.flush()
+    audit.record(session, actor, "elimination", proposal.id, kind,
+                 after={"household_id": household_id, **step.model_dump()})
+    return recorded
+
+
 def confirm_elimination(session: Session, actor: Actor, household_id: int,
                         decision: EliminationIn, today: date) -> Elimination:
-    """Confirm the pending proposal, or start and confirm one the system did not propose
-    (a household without labour capacity, say: said in its flags), and take the household
+    """Confirm the pending proposal once its steps are done (a home check finding the basic
+    needs secure, an agreeing village review, a notice run to its end without an upheld
+    objection; see steps_missing) — a proposal the office started with its home check is
+    flagged as not proposed by the system, with the system's reasons — and take the household
     out of monitoring: its monitoring category is cleared in the registry, whose history
     dates it today (the day the office records it), so the risk features of later days see
     it no longer monitored and those of earlier days still do. Refused below the line,
@@ -616,14 +767,17 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
                            value=str(decision.eliminated_on if on_day else latest["income"]))
     proposal = session.exec(select(Elimination).where(
         Elimination.household_id == household_id, Elimination.status == "proposed")).first()
-    if proposal is None:
+    missing = steps_missing(session, proposal, today) if proposal else ["home_check_missing"]
+    if missing:
+        raise Conflict(f"the elimination's steps are not done: {missing[0]}", field="steps",
+                       value=missing[0])
+    if proposal.proposed_on is None:  # the office started it
         _proposed, why = watch.propose_elimination(
             months_above=seen.months_stable,
             costs_settled=_costs_settled(session, household_id),
             new_risk=_new_risk(session, window), has_labour=_has_labour(session, household_id),
             rules=rules_of(window))
-        proposal = Elimination(household_id=household_id, window_id=window.id,
-                               figures=_figures(latest, seen.months_stable))
+        proposal.figures = _figures(latest, seen.months_stable)
         flags = [*flags, *(f"not proposed by the system: {reason}" for reason in why)]
     proposal.status, proposal.way = "confirmed", decision.way
     proposal.eliminated_on, proposal.flags = decision.eliminated_on, flags

@@ -12,7 +12,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, locks, monitoring
+from claims import audit, lifecycle, locks, monitoring, reasons
 from claims.auth import SYSTEM, Actor
 from claims.models import (
     Claim,
@@ -187,11 +187,11 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
                  after={"claim": claim.claim_number, "amount": payment.amount})
     if claim.paid_amount >= claim.approved_amount:
         lifecycle.transition(session, claim, "mark_paid", SYSTEM,
-                             reason=f"payment {payment.id} confirmed")
+                             reason=reasons.coded("payment_confirmed", payment=payment.id))
         if claim.calculation.get("supplement_pending"):  # bills arrived after the approval
             claim.calculation = {**claim.calculation, "supplement_pending": False}
             lifecycle.transition(session, claim, "reopen", SYSTEM,
-                                 reason="bills arrived while the payment was under way")
+                                 reason=reasons.coded("bills_during_payment"))
     return LineResult(row, str(payment.id), "paid")
 
 

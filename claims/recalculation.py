@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle
+from claims import audit, lifecycle, reasons
 from claims.auth import Actor
 from claims.models import Claim, ClaimRecord, ClaimState, EventStatus, TriggerEvent
 from policies import benefits, calculator
@@ -132,7 +132,7 @@ def recalculate(session: Session, actor: Actor, *, dry_run: bool,
                 session, claim.terms_version_id)).notice_days
             session.add(ClaimRecord(claim_id=claim.id, kind="start_notice", data={
                 "start_date": today.isoformat(),
-                "reason": f"the amount changed from {change.old} to {change.new}"}))
+                "reason": reasons.coded("amount_changed", old=change.old, new=change.new)}))
             claim.due_date = lifecycle.due_date_for(ClaimState.public_notice, today,
                                                     notice_days)
         audit.record(session, actor, "claim", claim.claim_number, "recalculate",

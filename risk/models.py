@@ -208,6 +208,19 @@ class Elimination(SQLModel, table=True):
     note: str = Field(default="", max_length=500)
 
 
+class EliminationStep(SQLModel, table=True):
+    """A step of risk elimination before the office decides (DOMAIN.md §7): the home check
+    (入户核实), the village review (民主评议), the notice (公示) and objections to it."""
+
+    __tablename__ = "elimination_step"
+    id: int | None = Field(default=None, primary_key=True)
+    elimination_id: int = Field(foreign_key="elimination.id", index=True)
+    kind: str = Field(max_length=24)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    actor: str = Field(max_length=96)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
 LABELS.update({
     "AlertKind": {"below_line": "收入低于监测线", "income_drop": "收入较冲击前大幅下降",
                   "score_rise": "返贫风险评分骤升", "new_shock": "监测期内新的风险事件",

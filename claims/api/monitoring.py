@@ -5,7 +5,7 @@ elimination, and the county's outcome report."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
@@ -104,8 +104,12 @@ def household_monitoring(session: SessionDep, actor: Reader, household_id: int):
         "follow_ups": [{**_fields(c), "assistance": [_fields(a) for a in given
                                                      if a.follow_up_id == c.id]}
                        for c in cases],
-        "eliminations": [_fields(e) for e in session.exec(select(Elimination).where(
-            Elimination.household_id == household_id).order_by(Elimination.id.desc()))],
+        "eliminations": [
+            {**_fields(e), "steps": [_fields(s) for s in monitoring.elimination_steps(
+                session, e)], "steps_missing": monitoring.steps_missing(session, e, today)
+             if e.status == "proposed" else []}
+            for e in session.exec(select(Elimination).where(
+                Elimination.household_id == household_id).order_by(Elimination.id.desc()))],
     }
 
 
@@ -180,11 +184,27 @@ def close_follow_up(session: SessionDep, actor: Office, case: FollowUpInArea,
     return _fields(case)
 
 
+@router.post("/monitoring/households/{household_id}/elimination/steps/{kind}",
+             status_code=201)
+def record_elimination_step(
+        session: SessionDep, actor: Office, household: HouseholdInArea,
+        kind: Literal["home_check", "democratic_review", "notice", "objection"],
+        data: Annotated[dict[str, Any], Body()]):
+    """Record a step of risk elimination, in order (DOMAIN.md §7): the home check (visit_date,
+    team, findings, housing_secure, schooling_secure, medical_secure, water_secure), the
+    village review (outcome agree|disagree, representatives, notes), the notice
+    (start_date), an objection during it (text, upheld)."""
+    step = monitoring.record_elimination_step(session, actor, household.id, kind, data,
+                                              date.today())
+    session.commit()
+    return _fields(step)
+
+
 @router.post("/monitoring/households/{household_id}/elimination", status_code=201)
 def confirm_elimination(session: SessionDep, actor: Office, household: HouseholdInArea,
                         decision: monitoring.EliminationIn):
-    """Mark the household's risk eliminated (风险消除), by assistance or naturally, on a day:
-    the pending proposal, or the office's own decision (flagged). Refused below the line."""
+    """Mark the household's risk eliminated (风险消除), by assistance or naturally, on a day,
+    once its steps are done (409 naming the first missing one). Refused below the line."""
     done = monitoring.confirm_elimination(session, actor, household.id, decision, date.today())
     session.commit()
     return _fields(done)

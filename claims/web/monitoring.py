@@ -18,6 +18,7 @@ from claims import access, changes, monitoring
 from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
 from claims.uploads import read_upload
+from claims.web import records as records_view
 from claims.web.i18n import translator
 from claims.web.pages import (
     PAGE,
@@ -33,6 +34,7 @@ from claims.web.pages import (
 )
 from policies import registry
 from policies.errors import DomainError
+from policies.messages import N_
 from policies.models import IncomeFields, IncomeRecord, IncomeSource
 from policies.registry import PageRequest
 from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
@@ -149,7 +151,11 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
         raise PageError(404, text_for(request, "This household has not been paid: it is not "
                                                "monitored."))
     today = date.today()
+    language = language_of(request)
     seen = monitoring.picture(session, window, today)
+    eliminations = session.exec(select(Elimination).where(
+        Elimination.household_id == household_id).order_by(Elimination.id.desc())).all()
+    pending = next((e for e in eliminations if e.status == "proposed"), None)
     cases = session.exec(select(FollowUp).where(FollowUp.household_id == household_id)
                          .order_by(FollowUp.id.desc())).all()
     reports = session.exec(select(IncomeRecord).where(
@@ -169,8 +175,14 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
             MonitoringAlert.household_id == household_id).order_by(
             MonitoringAlert.id.desc())).all(),
         cases=cases, given={c.id: [a for a in given if a.follow_up_id == c.id] for c in cases},
-        eliminations=session.exec(select(Elimination).where(
-            Elimination.household_id == household_id).order_by(Elimination.id.desc())).all(),
+        eliminations=eliminations, fields_label=records_view.FIELDS,
+        done={s.kind for s in monitoring.elimination_steps(session, pending)} if pending else (),
+        steps={e.id: [(s, records_view.actor_text(s.actor, language, {}),
+                       records_view.record_fields(s.kind, s.data, language, {}))
+                      for s in monitoring.elimination_steps(session, e)]
+               for e in eliminations},
+        missing=[STEP_PROBLEMS[code] for code in monitoring.steps_missing(
+            session, pending, today)] if pending else [STEP_PROBLEMS["home_check_missing"]],
         income_fields=INCOME_FIELDS,
         income_label=lambda name: (IncomeFields.model_fields[name].description
                                    if language_of(request) == "zh" else name.replace("_", " ")),
@@ -240,6 +252,54 @@ def close_follow_up(request: Request, session: SessionDep, user: User, follow_up
         raise _refused(request, refused) from None
     session.commit()
     return _back(case.household_id)
+
+
+# What the office must still do before confirming an elimination (monitoring.steps_missing).
+STEP_PROBLEMS = {
+    "home_check_missing": N_("Next: the home check."),
+    "needs_not_secure": N_("The home check found a basic need not secure: the risk is not "
+                           "eliminated. Decline the proposal, or check again later."),
+    "review_missing": N_("Next: the village review."),
+    "review_disagreed": N_("The village review disagreed: decline the proposal, or review "
+                           "again."),
+    "notice_missing": N_("Next: the public notice."),
+    "objection_upheld": N_("An objection to the notice was upheld: decline the proposal, or "
+                           "start again from the home check."),
+    "notice_running": N_("The notice is running; the office decides when it has ended."),
+}
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("，", ",").replace("、", ",").split(",")
+            if part.strip()]
+
+
+@router.post("/monitoring/households/{household_id}/elimination/steps/{kind}")
+async def record_elimination_step(request: Request, session: SessionDep, user: User,
+                                  household_id: int, kind: str):
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    _office(request, user, form.get("csrf_token", ""))
+    _household_in_area(request, session, user, household_id)
+    data: dict[str, Any]
+    if kind == "home_check":
+        data = {"visit_date": form.get("visit_date", ""), "team": _names(form.get("team", "")),
+                "findings": form.get("findings", ""),
+                **{name: form.get(name) == "1" for name in monitoring.SECURE}}
+    elif kind == "democratic_review":
+        data = {"outcome": form.get("outcome", ""),
+                "representatives": _names(form.get("representatives", "")),
+                "notes": form.get("notes", "")}
+    elif kind == "notice":
+        data = {"start_date": form.get("start_date") or date.today().isoformat()}
+    else:
+        data = {"text": form.get("text", ""), "upheld": form.get("upheld") == "1"}
+    try:
+        monitoring.record_elimination_step(session, user.actor, household_id, kind, data,
+                                           date.today())
+    except DomainError as refused:
+        raise _refused(request, refused) from None
+    session.commit()
+    return _back(household_id)
 
 
 @router.post("/monitoring/households/{household_id}/elimination")

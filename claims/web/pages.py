@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from claims import access, audit, intake, lifecycle, masking, nightly, reports
 from claims.api.deps import SessionDep
 from claims.models import (
+    AppUser,
     AuditEntry,
     Claim,
     ClaimRecord,
@@ -36,6 +37,7 @@ from claims.models import (
     claim_closed,
 )
 from claims.settings import get_settings
+from claims.web import records as records_view
 from claims.web import session as web_session
 from claims.web.i18n import DEFAULT, LANGUAGES, N_, county_time, environment, translator
 from policies import benefits, registry
@@ -545,6 +547,19 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
     history = session.exec(select(AuditEntry).where(
         AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number)
         .order_by(AuditEntry.id)).all()
+    language = language_of(request)
+    ids = {r.actor_id for r in records} | {int(r.data["investigator_id"]) for r in records
+                                           if str(r.data.get("investigator_id", "")).isdigit()}
+    names = {h.actor.partition(":")[2] for h in history if h.actor.startswith("user:")}
+    people = session.exec(select(AppUser.id, AppUser.username, AppUser.full_name).where(
+        sa.or_(AppUser.id.in_(ids - {None}), AppUser.username.in_(names)))).all()
+    by_id = {i: full for i, _u, full in people}
+    by_name = {u: full for _i, u, full in people}
+    shown_records = [(r, by_id.get(r.actor_id) if r.actor_id else None,
+                      records_view.record_fields(r.kind, r.data, language, by_id))
+                     for r in records]
+    shown_history = [(h, records_view.actor_text(h.actor, language, by_name),
+                      records_view.reason_text(h.reason, language)) for h in history]
     current = nightly.current_run(session)
     score = session.exec(select(HouseholdScore.score).where(
         HouseholdScore.run_id == current.id, HouseholdScore.household_id == household.id)
@@ -561,10 +576,12 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
                      if "start_investigation" in actions else [])
     return render(
         request, "claim.html", status=status, user=user, claim=claim, household=household,
-        members=members, incomes=incomes, events=events, records=records, history=history,
+        members=members, incomes=incomes, events=events, records=shown_records,
+        history=shown_history,
         score=score, factors=factors, actions=actions, investigators=investigators,
         hints=approval_hint(claim, user, bar, _), mask=masking,
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
+        asset_checks=records_view.ASSET_CHECKS,
         calculations=(claim.calculation or {}).get("events", []),
         due=claim.entitled - claim.paid_amount)
 
@@ -603,7 +620,9 @@ def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:
                 if part.strip()]
 
     if action == "submit_survey":
-        checks = {}
+        # The cross-checks DOMAIN.md names, each in its own field; any other, one a line.
+        checks = {item: form.get(f"asset_{item}", "").strip()
+                  for item in records_view.ASSET_CHECKS if form.get(f"asset_{item}", "").strip()}
         for line in form.get("asset_check", "").splitlines():
             item, _, result = line.partition(":" if ":" in line else "：")
             if item.strip():

@@ -74,7 +74,7 @@ def test_an_adjudicator_sends_an_investigator_who_sees_it_and_the_adjudicator_ap
         "入户日期": date.today().isoformat(),
         "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
         "调查结论": "住院属实，家庭困难",
-        "财产核查，每行一项：项目：结果": "存款：无大额存款"})
+        "银行存款": "无大额存款"})
     investigator.goto("/work")
     expect(investigator.get_by_text("目前没有等待您办理的事项")).to_be_visible()
 

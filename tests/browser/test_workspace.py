@@ -182,7 +182,7 @@ def test_a_claim_from_opened_to_paid_with_a_supervisors_second_approval(site, si
         "入户日期": date.today().isoformat(),
         "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
         "调查结论": "住院属实，家庭困难",
-        "财产核查，每行一项：项目：结果": "存款：无大额存款\n车辆：无"})
+        "银行存款": "无大额存款", "车辆": "无"})
     step(clerk, claim, "record_review", {"结果": "agree",
                                          "参加评议的代表（用逗号分隔）": "代表甲，代表乙"})
     days_pass(engine, 8)

@@ -170,6 +170,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/api/monitoring/follow-ups/{follow_up_id}/assistance"): May(OFFICE),
     ("POST", "/api/monitoring/follow-ups/{follow_up_id}/close"): May(OFFICE),
     ("POST", "/api/monitoring/households/{household_id}/elimination"): May(OFFICE),
+    ("POST", "/api/monitoring/households/{household_id}/elimination/steps/{kind}"): May(OFFICE),
     ("POST", "/api/monitoring/eliminations/{elimination_id}/decline"): May(OFFICE),
     ("GET", "/api/reports/outcomes"): county(ALL),
     # the pages
@@ -212,6 +213,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/monitoring/follow-ups/{follow_up_id}/assistance"): May(OFFICE),
     ("POST", "/monitoring/follow-ups/{follow_up_id}/close"): May(OFFICE),
     ("POST", "/monitoring/households/{household_id}/elimination"): May(OFFICE),
+    ("POST", "/monitoring/households/{household_id}/elimination/steps/{kind}"): May(OFFICE),
     ("POST", "/monitoring/eliminations/{elimination_id}/decline"): May(OFFICE),
     ("GET", "/monitoring/outcomes"): county(ALL),
     ("GET", "/monitoring/outcomes.xlsx"): county(ALL),
@@ -324,7 +326,8 @@ def _world(session) -> dict:
     session.add_all([event, batch])
     session.flush()
     world.update(event_id=event.id, source_event_id="Q-1", batch_id=batch.id,
-                 region_id=ids["village0"], language="en", action="start_investigation")
+                 region_id=ids["village0"], language="en", action="start_investigation",
+                 kind="home_check")
     session.commit()
     return world
 

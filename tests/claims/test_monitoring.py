@@ -145,6 +145,24 @@ def report(clerk, session, household_id, end: date, wages: str) -> dict:
     return answer.json()
 
 
+HOME_CHECK = {"visit_date": str(date.today()), "team": ["王核实", "李核实"],
+              "findings": "务工收入稳定，住房安全", "housing_secure": True,
+              "schooling_secure": True, "medical_secure": True, "water_secure": True}
+
+
+def steps_done(clerk, household_id: int, notice_on: date | None = None) -> None:
+    """The elimination's steps: a home check finding the basic needs secure, an agreeing
+    village review and a notice that has run its seven days."""
+    base = f"/api/monitoring/households/{household_id}/elimination/steps"
+    notice_on = notice_on or date.today() - timedelta(days=7)
+    for kind, data in (("home_check", HOME_CHECK),
+                       ("democratic_review", {"outcome": "agree",
+                                              "representatives": ["代表甲", "代表乙"]}),
+                       ("notice", {"start_date": str(notice_on)})):
+        answer = clerk.post(f"{base}/{kind}", json=data)
+        assert answer.status_code == 201, answer.text
+
+
 def test_a_households_story_from_the_shock_to_risk_elimination(staff, client, session, claim,
                                                               county):
     clerk, household_id = staff["clerk"], claim.household_id
@@ -216,13 +234,16 @@ def test_a_households_story_from_the_shock_to_risk_elimination(staff, client, se
     assert proposal["figures"]["months_stable"] == 6
     assert proposal["figures"]["income_without_payout"] == "8700.00"
 
+    steps_done(clerk, household_id)
     confirmed = clerk.post(f"/api/monitoring/households/{household_id}/elimination",
                            json={**elimination, "eliminated_on": str(add_months(opened, 7))})
     assert confirmed.status_code == 201, confirmed.text
     assert (confirmed.json()["id"], confirmed.json()["status"]) == (proposal["id"], "confirmed")
     assert confirmed.json()["flags"] == []
     assert windows(session)[0].status == "eliminated"
-    assert session.exec(select(AuditEntry).where(AuditEntry.entity == "elimination")).one()
+    assert [e.action for e in session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "elimination").order_by(AuditEntry.id))] == [
+        "home_check", "democratic_review", "notice", "confirm"]
 
     # the county's outcome report: above the line at 6 months, eliminated by 12
     outcome = clerk.get(f"/api/reports/outcomes?policy_year={claim.policy_year}").json()
@@ -333,6 +354,7 @@ def test_without_labour_capacity_the_office_decides_and_a_quick_elimination_is_f
     counts = monitoring.evaluate(session, add_months(opened, 7))
     assert (counts["alerts"], counts["proposals"]) == (0, 0)  # stable, but no labour
     session.commit()
+    steps_done(clerk, claim.household_id)  # the office starts it with its home check
     done = clerk.post(f"/api/monitoring/households/{claim.household_id}/elimination",
                       json={"way": "assistance", "eliminated_on": str(add_months(opened, 1))})
     assert done.status_code == 201, done.text
@@ -495,6 +517,7 @@ def test_a_confirmed_elimination_takes_the_household_out_of_monitoring_from_that
     confirmed_on = date.today()
     monkeypatch.setattr(history, "clock", lambda: confirmed_on)  # the county's date
     eliminated_on = add_months(opened, 2)
+    steps_done(staff["clerk"], household.id)
     done = staff["clerk"].post(f"/api/monitoring/households/{household.id}/elimination",
                                json={"way": "natural", "eliminated_on": str(eliminated_on)})
     assert done.status_code == 201, done.text
@@ -514,3 +537,61 @@ def test_a_confirmed_elimination_takes_the_household_out_of_monitoring_from_that
                                                    AuditEntry.action == "update")).one()
     assert (change.before, change.after) == ({"monitoring_category": "sudden_hardship"},
                                              {"monitoring_category": None})
+
+
+def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, session, claim,
+                                                                 county):
+    """DOMAIN.md §7: a home check, the village review and the notice come before the office's
+    decision, each in its turn and on the audit trail; a need not secure, a disagreeing review,
+    a running notice or an upheld objection stops the confirmation, which names what is
+    missing."""
+    lines_back(session, county)
+    pay(staff, client, session, claim)
+    opened = add_months(date.today(), -13)
+    shift_story_back(session, claim, opened)
+    clerk, household_id = staff["clerk"], claim.household_id
+    for months in (1, 3, 6, 7):
+        report(clerk, session, household_id, add_months(opened, months), "30000")
+    base = f"/api/monitoring/households/{household_id}/elimination"
+    decision = {"way": "natural", "eliminated_on": str(add_months(opened, 7))}
+
+    def missing() -> tuple[int, str]:
+        answer = clerk.post(base, json=decision)
+        return answer.status_code, answer.json().get("value")
+
+    def step(kind: str, **data):
+        return clerk.post(f"{base}/steps/{kind}", json=data)
+
+    assert missing() == (409, "home_check_missing")
+    agree = {"outcome": "agree", "representatives": ["代表甲"]}
+    assert step("democratic_review", **agree).status_code == 409  # no home check yet
+    assert step("home_check", **{**HOME_CHECK, "team": ["王核实"]}).status_code == 422
+    assert step("home_check", **{**HOME_CHECK, "visit_date": str(
+        date.today() + timedelta(days=1))}).status_code == 422
+    assert step("home_check", **{**HOME_CHECK, "water_secure": False}).status_code == 201
+    assert missing() == (409, "needs_not_secure")
+    assert step("home_check", **HOME_CHECK).status_code == 201  # checked again: now secure
+    assert missing() == (409, "review_missing")
+    assert step("democratic_review", **{**agree, "outcome": "disagree"}).status_code == 201
+    assert missing() == (409, "review_disagreed")
+    assert step("notice", start_date=str(date.today())).status_code == 409  # not agreed
+    assert step("democratic_review", **agree).status_code == 201
+    assert step("objection", text="有异议", upheld=False).status_code == 409  # no notice
+    assert step("notice", start_date=str(date.today() - timedelta(days=3))).status_code == 201
+    assert missing() == (409, "notice_running")
+    assert step("objection", text="该户有车辆", upheld=True).status_code == 201
+    assert missing() == (409, "objection_upheld")
+    # a new notice after the objection was dealt with, run to its end
+    assert step("notice", start_date=str(date.today() - timedelta(days=7))).status_code == 201
+    done = clerk.post(base, json=decision)
+    assert done.status_code == 201, done.text
+    seen = clerk.get(f"/api/monitoring/households/{household_id}").json()
+    (elimination,) = seen["eliminations"]
+    assert [s["kind"] for s in elimination["steps"]] == [
+        "home_check", "home_check", "democratic_review", "democratic_review", "notice",
+        "objection", "notice"]
+    assert session.exec(select(Household).where(Household.id == household_id)).one()
+    actions = [e.action for e in session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "elimination").order_by(AuditEntry.id))]
+    assert actions == ["home_check", "home_check", "democratic_review", "democratic_review",
+                       "notice", "objection", "notice", "confirm"]

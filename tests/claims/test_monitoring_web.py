@@ -5,7 +5,7 @@ errors, the outcome report and its workbook; who may see and do what. On both da
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import openpyxl
 from sqlmodel import select
@@ -59,7 +59,28 @@ def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
     session.commit()
     assert "H0001" in clerk.get("/monitoring?show=proposals").text
     page = clerk.get(path).text
-    assert "proposed" in page
+    assert "proposed" in page and "Next: the home check." in page
+    assert "Confirm the risk eliminated" not in page  # not before the steps
+    steps = f"{path}/elimination/steps"
+    assert post(clerk, f"{steps}/home_check", page, visit_date=str(date.today()),
+                team="王核实，李核实", findings="务工收入稳定", housing_secure="1",
+                schooling_secure="1", medical_secure="1", water_secure="1").status_code == 303
+    page = clerk.get(path).text
+    assert "Next: the village review." in page
+    assert "<dt>Drinking water secure</dt><dd>yes</dd>" in page
+    assert post(clerk, f"{steps}/democratic_review", page, outcome="agree",
+                representatives="代表甲，代表乙").status_code == 303
+    assert post(clerk, f"{steps}/notice", clerk.get(path).text,
+                start_date=str(date.today())).status_code == 303
+    page = clerk.get(path).text
+    assert "The notice is running" in page and "Confirm the risk eliminated" not in page
+    refused = post(clerk, f"{path}/elimination", page, way="natural",
+                   eliminated_on=str(add_months(opened, 7)))
+    assert refused.status_code == 409
+    assert post(clerk, f"{steps}/notice", page, start_date=str(
+        date.today() - timedelta(days=7))).status_code == 303
+    page = clerk.get(path).text
+    assert "Confirm the risk eliminated" in page
     assert post(clerk, f"{path}/elimination", page, way="natural",
                 eliminated_on=str(add_months(opened, 7))).status_code == 303
     assert session.exec(select(Elimination)).one().status == "confirmed"

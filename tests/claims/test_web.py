@@ -254,7 +254,8 @@ def test_a_claim_taken_from_opened_to_payment_through_the_forms(browser, session
     assert form(investigator, claim, "start_investigation").status_code == 303
     assert form(investigator, claim, "submit_survey", visit_date=str(date.today()),
                 team="王查勘，李查勘",
-                findings="住院属实", asset_check="存款: 无大额存款\n车辆: 无").status_code == 303
+                findings="住院属实", asset_bank_deposits="无大额存款", asset_vehicles="无",
+                asset_check="养殖: 无").status_code == 303
     assert form(clerk, claim, "record_review", outcome="agree",
                 representatives="代表甲, 代表乙").status_code == 303
     days_pass(session, claim, 8)
@@ -272,6 +273,17 @@ def test_a_claim_taken_from_opened_to_payment_through_the_forms(browser, session
     assert "须由主管作第二次审批" in adjudicator.get(f"/claims/{claim.id}").text
     assert form(supervisor, claim, "approve", amount=str(due)).status_code == 303
     assert state_of(session, claim) == "payment_pending"
+
+    # The steps' records read as labelled fields in Chinese, the people by their names.
+    page = browser("auditor").get(f"/claims/{claim.id}").text
+    records = page.split("调查、评议与公示记录")[1].split("</section>")[0]
+    assert "<dt>财产核查</dt><dd>银行存款：无大额存款；车辆：无；养殖：无</dd>" in records
+    assert "<dt>结果</dt><dd>同意</dd>" in records
+    assert "<dt>调查人员</dt><dd>王查勘，李查勘</dd>" in records
+    for raw in ("visit_date", "asset_check", "outcome", "{'", "agree", "user:"):
+        assert raw not in records, raw
+    history = page.split("操作记录")[1].split("</section>")[0]
+    assert "investigator者" in history and "user:" not in history
 
 
 # --- what the pages show ----------------------------------------------------------------------
@@ -328,6 +340,7 @@ def test_every_text_of_the_workspace_has_its_chinese(tmp_path):
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT, method_map=[("claims/web/**.py", "python"), ("claims/app.py", "python"),
+                              ("claims/reasons.py", "python"),
                               ("policies/calculator.py", "python"),
                               ("templates/**.html", "jinja2")],
             options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
@@ -429,6 +442,12 @@ def test_a_payment_batch_through_the_pages(browser, session, claim):
     assert confirmed.status_code == 200
     assert "paid" in confirmed.text and "error" in confirmed.text  # line by line
     assert state_of(session, claim) == "paid"
+    # the system's step, in the reader's language
+    history = supervisor.get(f"/claims/{claim.id}").text.split("操作记录")[1]
+    assert f"银行已确认第 {payment_id} 笔付款" in history and "系统" in history
+    assert "confirmed" not in history and "system" not in history
+    english = browser("auditor", language="en").get(f"/claims/{claim.id}").text
+    assert f"the bank confirmed payment {payment_id}" in english
 
 
 def test_the_dashboard_counts_the_users_area(browser, session, claim, county):

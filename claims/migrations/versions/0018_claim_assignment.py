@@ -5,14 +5,15 @@ Why: an investigator was recorded on the claim, but nobody owned the decision, s
 a claim as theirs to approve; "my work" lists a person's claims by assignment and state.
 
 Revision ID: 0018
-Revises: 0016 (0017 is another change's number: chain it in when both are merged)
+Revises: 0020 (merged after 0020, which revises 0016; numbers are reserved per change, so
+the chain, not the number, gives the order)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0018'
-down_revision = '0016'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 

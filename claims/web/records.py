@@ -1,0 +1,98 @@
+"""A claim's records and audit history as staff read them (案件记录): each recorded field under
+its label, codes by their names, amounts as money, people by their names and the system's
+reasons in the reader's language (the page printed keys, codes and a Python dictionary)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from claims import reasons
+from claims.web.i18n import code_label, money, translator
+from policies.messages import N_
+
+FIELDS = {
+    "visit_date": N_("Visit date"), "team": N_("Survey team"), "findings": N_("Findings"),
+    "asset_check": N_("Asset cross-checks"), "documents": N_("Documents"),
+    "outcome": N_("Outcome"), "representatives": N_("Village representatives"),
+    "notes": N_("Notes"), "start_date": N_("Notice starts"), "reason": N_("Reason"),
+    "text": N_("Explanation"), "upheld": N_("Upheld"), "amount": N_("Amount"),
+    "note": N_("Note"), "code": N_("Reason code"), "investigator_id": N_("Investigator"),
+    "housing_secure": N_("Housing secure"), "schooling_secure": N_("Schooling secure"),
+    "medical_secure": N_("Medical cover secure"),
+    "water_secure": N_("Drinking water secure"),
+}
+# A field whose meaning depends on the step.
+STEP_FIELDS = {("record_objection", "text"): N_("Objection"),
+               ("objection", "text"): N_("Objection")}
+ASSET_CHECKS = {"bank_deposits": N_("Bank deposits"), "vehicles": N_("Vehicles"),
+                "housing": N_("Housing")}
+REVIEW_OUTCOMES = {"agree": N_("agree"), "disagree": N_("disagree")}
+YES, NO, SYSTEM = N_("yes"), N_("no"), N_("the system")
+
+
+def reason_text(text: str, language: str) -> str:
+    """A stored reason: the system's in the reader's language, a person's as typed."""
+    found = reasons.parse(text)
+    if found is None:
+        return text
+    code, values = found
+    shown = {name: _amount(value) for name, value in values.items()}
+    return translator(language)(reasons.SYSTEM_REASONS[code], **shown)
+
+
+def _amount(value: str) -> str:
+    if "." not in value:
+        return value
+    try:
+        return money(Decimal(value))
+    except InvalidOperation:
+        return value
+
+
+def actor_text(label: str, language: str, people: dict[str, str]) -> str:
+    """Who did it: a user by name, a department key by its name, the system as such."""
+    kind, _, name = label.partition(":")
+    if kind == "system":
+        return translator(language)(SYSTEM)
+    if kind == "user":
+        return people.get(name, name)
+    return name or label
+
+
+def record_fields(kind: str, data: dict[str, Any], language: str,
+                  people_by_id: dict[int, str]) -> list[tuple[str, str]]:
+    """The record's filled fields as (label, text), in the order the step records them."""
+    _ = translator(language)
+    shown = []
+    for key, value in data.items():
+        if value in (None, "", [], {}):
+            continue
+        label = STEP_FIELDS.get((kind, key)) or FIELDS.get(key)
+        shown.append((_(label) if label else key.replace("_", " "),
+                       _value(key, value, language, people_by_id)))
+    return shown
+
+
+def _value(key: str, value: Any, language: str, people_by_id: dict[int, str]) -> str:
+    _ = translator(language)
+    separator, colon, semicolon = ("，", "：", "；") if language == "zh" else (", ", ": ", "; ")
+    if key == "asset_check" and isinstance(value, dict):
+        return semicolon.join(
+            f"{_(ASSET_CHECKS[item]) if item in ASSET_CHECKS else item}{colon}{result}"
+            for item, result in value.items() if result)
+    if isinstance(value, list):
+        return separator.join(str(v) for v in value)
+    if isinstance(value, bool):
+        return _(YES if value else NO)
+    if key == "outcome":
+        return _(REVIEW_OUTCOMES.get(value, value))
+    if key == "code":
+        return code_label("RejectionCode", value, language)
+    if key == "amount":
+        return money(value)
+    if key == "investigator_id":
+        return people_by_id.get(int(value), str(value))
+    if key == "reason":
+        return reason_text(str(value), language)
+    return str(value)
