@@ -236,9 +236,11 @@ class Claim(SQLModel, table=True):
         sa.Index("ix_claim_entitled", "entitled"),
         sa.Index("ix_claim_opened_at", "opened_at"),
         sa.Index("ix_claim_state_opened", "state", "opened_at"),
-        # "My work": the claims assigned to a person, by state.
-        sa.Index("ix_claim_investigator_state", "investigator_id", "state"),
-        sa.Index("ix_claim_adjudicator_state", "adjudicator_id", "state"),
+        # "My work": an investigator's and an adjudicator's claims in due-date order.
+        sa.Index("ix_claim_investigator_state", "investigator_id", "state", "due_date", "id"),
+        sa.Index("ix_claim_adjudicator_due", "adjudicator_id", "due_date", "id"),
+        # A supervisor's second approvals: the few approval claims with a first approver.
+        sa.Index("ix_claim_second_approval", "state", "first_approver_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     claim_number: str = Field(max_length=32, unique=True)

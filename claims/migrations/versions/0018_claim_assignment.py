@@ -1,5 +1,6 @@
 """Claims are assigned: the adjudicator who owns a claim's decision, and indexes for each
-person's "my work" (the claims assigned to them, by state).
+person's "my work" (an investigator's and an adjudicator's claims in due-date order, the second
+approvals waiting for a supervisor by state and first approver).
 
 Why: an investigator was recorded on the claim, but nobody owned the decision, so nobody saw
 a claim as theirs to approve; "my work" lists a person's claims by assignment and state.
@@ -29,12 +30,15 @@ def upgrade() -> None:
     else:
         op.add_column('claim', sa.Column('adjudicator_id', sa.Integer(),
                                          sa.ForeignKey('app_user.id'), nullable=True))
-    op.create_index('ix_claim_investigator_state', 'claim', ['investigator_id', 'state'])
-    op.create_index('ix_claim_adjudicator_state', 'claim', ['adjudicator_id', 'state'])
+    op.create_index('ix_claim_investigator_state', 'claim',
+                    ['investigator_id', 'state', 'due_date', 'id'])
+    op.create_index('ix_claim_adjudicator_due', 'claim', ['adjudicator_id', 'due_date', 'id'])
+    op.create_index('ix_claim_second_approval', 'claim', ['state', 'first_approver_id'])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_claim_adjudicator_state', table_name='claim')
+    op.drop_index('ix_claim_second_approval', table_name='claim')
+    op.drop_index('ix_claim_adjudicator_due', table_name='claim')
     op.drop_index('ix_claim_investigator_state', table_name='claim')
     if op.get_bind().dialect.name == 'sqlite':
         with op.batch_alter_table('claim') as batch:  # rebuilt: the expression index again
