@@ -26,6 +26,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from claims import evaluator, locks, nightly, scheduler
 from claims.api import admin as admin_api
+from claims.api import assignment as assignment_api
 from claims.api import benefits as benefits_api
 from claims.api import bulk as bulk_api
 from claims.api import claims as claims_api
@@ -48,6 +49,7 @@ from claims.web import monitoring as web_monitoring
 from claims.web import office as web_office
 from claims.web import pages as web_pages
 from claims.web import printed as web_printed
+from claims.web import work as web_work
 from claims.web.i18n import N_, TEMPLATES, translator
 from policies.errors import DomainError
 
@@ -202,6 +204,7 @@ class ErrorOut(BaseModel):
     field: str | None = None
     value: str | None = None
     detail: list[dict] | None = None
+    code: str | None = None  # the rule broken, where a service names it (claims.assignment)
 
 
 ERROR_ANSWERS = {
@@ -324,6 +327,7 @@ def create_app() -> FastAPI:
     app.include_router(benefits_api.router)
     app.include_router(events_api.router)
     app.include_router(events_api.quarantine)
+    app.include_router(assignment_api.router)  # before claims_api: /api/claims/assignments
     app.include_router(claims_api.router)
     app.include_router(payments_api.router)
     app.include_router(admin_api.router)
@@ -340,6 +344,7 @@ def create_app() -> FastAPI:
     app.include_router(web_office.router)
     app.include_router(web_monitoring.router)
     app.include_router(web_documents.router)
+    app.include_router(web_work.router)
 
     @app.exception_handler(web_pages.PageError)
     def _page_error(request: Request, exc: web_pages.PageError):

@@ -70,7 +70,9 @@ class Step(BaseModel):
 class StartInvestigation(Step):
     investigator_id: int | None = Field(
         default=None, description="an active investigator working in the household's "
-        "township (see eligible_investigators); default: the caller, when one")
+        "township (see eligible_investigators); default: the caller, when one. An "
+        "adjudicator or supervisor who starts the investigation becomes the claim's "
+        "adjudicator when it has none")
 
 
 class Survey(Step):
@@ -274,7 +276,13 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
             raise InvalidInput(f"user {chosen} may not investigate this claim: an investigator "
                                "is an active user with the role investigator working in the "
                                "household's township", field="investigator_id", value=chosen)
-        claim.investigator_id = chosen
+        # Who sends the investigator owns the decision, when nobody does yet.
+        adjudicator = claim.adjudicator_id or (actor.id if actor.role in ADJUDICATORS
+                                               else None)
+        if _same_person(session, chosen, adjudicator):
+            raise InvalidInput(f"user {chosen} is this claim's adjudicator, who may not "
+                               "investigate it", field="investigator_id", value=chosen)
+        claim.investigator_id, claim.adjudicator_id = chosen, adjudicator
         return S.investigating
     if name == "submit_survey":
         if step.visit_date > today:

@@ -237,6 +237,11 @@ class Claim(SQLModel, table=True):
         sa.Index("ix_claim_entitled", "entitled"),
         sa.Index("ix_claim_opened_at", "opened_at"),
         sa.Index("ix_claim_state_opened", "state", "opened_at"),
+        # "My work": an investigator's and an adjudicator's claims in due-date order.
+        sa.Index("ix_claim_investigator_state", "investigator_id", "state", "due_date", "id"),
+        sa.Index("ix_claim_adjudicator_due", "adjudicator_id", "due_date", "id"),
+        # A supervisor's second approvals: the few approval claims with a first approver.
+        sa.Index("ix_claim_second_approval", "state", "first_approver_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     claim_number: str = Field(max_length=32, unique=True)
@@ -253,6 +258,9 @@ class Claim(SQLModel, table=True):
     paid_amount: Decimal = Field(default=Decimal("0.00"), sa_type=Money)
     calculation: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     investigator_id: int | None = Field(default=None, foreign_key="app_user.id")
+    adjudicator_id: int | None = Field(default=None, foreign_key="app_user.id",
+                                       description="the adjudicator who owns the claim's "
+                                       "decision (claims.assignment); none: not assigned")
     first_approver_id: int | None = Field(default=None, foreign_key="app_user.id")
     rejection_code: str | None = Field(default=None, max_length=32)
     rejection_text: str = Field(default="", sa_type=sa.Text)

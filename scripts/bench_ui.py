@@ -1,5 +1,5 @@
 """The workspace with a million claims: time to render the claims queue's first page, a
-filtered page and a claim's page.
+filtered page, a claim's page and a supervisor's "my work".
 
     python scripts/bench_ui.py [--claims 1000000] [--requests 60]
 
@@ -96,7 +96,7 @@ def build(url: str, claims: int) -> None:
     engine.dispose()
 
 
-def signed_in_client(url: str):
+def signed_in_client(url: str, username: str = "adjudicator"):
     from fastapi.testclient import TestClient
     from sqlmodel import Session, select
 
@@ -111,9 +111,9 @@ def signed_in_client(url: str):
 
     app.dependency_overrides[get_session] = sessions_on(lambda: engine)
     with Session(engine) as session:
-        user = session.exec(select(AppUser).where(AppUser.username == "adjudicator")).one()
+        user = session.exec(select(AppUser).where(AppUser.username == username)).one()
         web_session.set_password(session, SYSTEM, user, "bench-password-1")
-        key, _ = web_session.sign_in(session, "adjudicator", "bench-password-1")
+        key, _ = web_session.sign_in(session, username, "bench-password-1")
         session.commit()
     client = TestClient(app)
     client.cookies.set(web_session.COOKIE, key)
@@ -154,10 +154,14 @@ def main() -> None:
         "queue, filtered": [filtered[i % len(filtered)] for i in range(args.requests)],
         "claim page": [f"/claims/{rng.randrange(1, top + 1)}" for _ in range(args.requests)],
     }
+    # "My work" of a supervisor: every open claim of the bench county has no adjudicator yet.
+    supervisor, _engine = signed_in_client(url, "supervisor")
+    kinds["my work, supervisor"] = ["/work"] * args.requests
     figures = {}
     for name, paths in kinds.items():
-        timed(client, paths[:3])  # warm: templates compiled, pages cached by SQLite
-        found = timed(client, paths)
+        who = supervisor if name.startswith("my work") else client
+        timed(who, paths[:3])  # warm: templates compiled, pages cached by SQLite
+        found = timed(who, paths)
         figures[name] = (statistics.median(found), statistics.quantiles(found, n=20)[-1])
         print(f"{name:<18} median {figures[name][0]:6.1f} ms   p95 {figures[name][1]:6.1f} ms")
     print(f"RESULT sqlite {args.claims:,} claims: " + "; ".join(

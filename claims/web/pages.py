@@ -169,13 +169,14 @@ def gate(request: Request, check, not_found: str = N_("Not found, or not in your
             refused, translator(language_of(request)))) from None
 
 
+START = "/work"  # each user's start page: my work (claims.web.work)
 COUNTY_WIDE = N_("This is county-wide; your account is limited to some townships.")
 
 
 # --- signing in and out -----------------------------------------------------------------------
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/dashboard"):
+def login_page(request: Request, next: str = START):
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", next=_local(next), csrf_token=token, error=None)
     response.set_cookie("fangpin_login_csrf", token, httponly=True, samesite="strict",
@@ -186,7 +187,7 @@ def login_page(request: Request, next: str = "/dashboard"):
 @router.post("/login")
 def login(request: Request, session: SessionDep,
           username: Annotated[str, Form()], password: Annotated[str, Form()],
-          csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/dashboard"):
+          csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = START):
     _ = translator(language_of(request))
     if not web_session.csrf_ok(request.cookies.get("fangpin_login_csrf", ""), csrf_token):
         raise PageError(403, _("This form has expired; reload the page and try again."))
@@ -229,12 +230,12 @@ def switch_language(language: str, next: str = "/dashboard"):
 
 def _local(path: str) -> str:
     """Only paths of this site: never redirect a login elsewhere."""
-    return path if path.startswith("/") and not path.startswith("//") else "/dashboard"
+    return path if path.startswith("/") and not path.startswith("//") else START
 
 
 @router.get("/")
 def home():
-    return RedirectResponse("/dashboard", status_code=303)
+    return RedirectResponse(START, status_code=303)
 
 
 # --- dashboard --------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ NOTICE = frozenset({Role.clerk, Role.adjudicator, Role.supervisor})
 APPROVE = frozenset({Role.adjudicator, Role.supervisor})
 DOCUMENTS = frozenset({Role.clerk, Role.investigator, Role.adjudicator, Role.supervisor,
                        Role.admin})  # who adds and withdraws a claim's documents
+SUPERVISE = frozenset({Role.supervisor})
 NOBODY = frozenset()
 
 
@@ -145,6 +146,9 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/api/claims/{claim_id}"): May(ALL),
     ("POST", "/api/claims/{claim_id}/actions/{action}"): May(INVESTIGATE),
     ("POST", "/api/applications"): May(CLERK),
+    ("GET", "/api/work"): May(ALL),
+    ("POST", "/api/claims/{claim_id}/assignment"): May(SUPERVISE),
+    ("POST", "/api/claims/assignments"): May(SUPERVISE),
     ("GET", "/api/audit/verify"): county(ALL),
     ("GET", "/api/reports/claims"): county(ALL),
     # payments: county-wide
@@ -201,6 +205,12 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/claims"): May(ALL),
     ("GET", "/claims/{claim_id}"): May(ALL),
     ("POST", "/claims/{claim_id}/actions/{action}"): May(INVESTIGATE),
+    ("GET", "/work"): May(ALL),
+    ("POST", "/work/households/{household_id}/reveal"): May(NOBODY),  # as the reveal above
+    ("GET", "/claims/{claim_id}/assignment"): May(ALL),
+    ("POST", "/claims/{claim_id}/assignment"): May(SUPERVISE),
+    ("GET", "/assignments"): May(SUPERVISE),
+    ("POST", "/assignments"): May(SUPERVISE),
     ("GET", "/warnings"): May(ALL),
     ("POST", "/warnings/{warning_id}/close"): May(OFFICE),
     ("POST", "/warnings/close"): May(OFFICE),

@@ -3,7 +3,7 @@
 Why: DOMAIN.md §7 — a household leaves monitoring after the same steps as a claim (home check,
 village review and notice, then the office's decision); the decision was one click.
 
-Revision ID: 0020
+Revision ID: 0018
 Revises: 0017
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 from policies.types import UtcDateTime
 
-revision = '0020'
+revision = '0018'
 down_revision = '0017'
 branch_labels = None
 depends_on = None
