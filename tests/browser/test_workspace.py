@@ -214,7 +214,7 @@ def test_a_claim_from_opened_to_paid_with_a_supervisors_second_approval(site, si
     answer = tmp_path / "answer.csv"
     answer.write_text(f"payment_id,status,reference\n{payment_id},paid,BANK-0001\n",
                       encoding="utf-8")
-    supervisor.get_by_label("文件（CSV 或 Excel：payment_id、status、银行流水号或失败原因）"
+    supervisor.get_by_label("文件（CSV 或 Excel），列为："
                             ).set_input_files(str(answer))
     supervisor.get_by_role("button", name="上传").click()
     expect(supervisor.locator(".done")).to_contain_text(f"{payment_id}: paid")
