@@ -45,6 +45,8 @@ def test_an_administrator_uploads_and_compares_terms(site, chromium, csp_violati
     expect(alert).to_contain_text("colour：未知的键（是否拼错？）")
     expect(alert).to_contain_text("policy.policy_year：不是整数")
     assert no_overflow(page)
+    if ws.SHOTS and width == 390:
+        page.screenshot(path=f"{ws.SHOTS}/config-terms.png", full_page=True)
 
     page.get_by_label("条款文件（TOML）").set_input_files(terms_file(GOOD))
     page.get_by_role("button", name="检查并保存").click()
@@ -58,6 +60,8 @@ def test_an_administrator_uploads_and_compares_terms(site, chromium, csp_violati
     expect(changed).to_contain_text("triggers.illness.deductible.amount")
     expect(changed).to_contain_text('"15000.00"')
     assert no_overflow(page)
+    if ws.SHOTS and width == 390:
+        page.screenshot(path=f"{ws.SHOTS}/config-terms-diff.png", full_page=True)
     for path in ("/config/contracts", "/config/lines"):
         page.goto(path)
         assert no_overflow(page), path
