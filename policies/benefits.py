@@ -61,7 +61,9 @@ def store_terms(session: Session, key: str, text: str, filename: str = "<upload>
         terms = parse_terms(text, filename)
     except InvalidTerms as exc:
         first = exc.problems[0]
-        raise InvalidInput(str(exc), field=first.path or "source_text") from None
+        error = InvalidInput(str(exc), field=first.path or "source_text")
+        error.problems = tuple(exc.problems)  # each by key, for a page to show one a line
+        raise error from None
     digest = hashlib.sha256(text.encode()).hexdigest()
     versions = session.exec(
         select(TermsVersion).where(TermsVersion.key == key).order_by(col(TermsVersion.version))

@@ -33,3 +33,5 @@ class Conflict(DomainError):
 
 class InvalidInput(DomainError):
     status_code = 422
+    # Every mistake, where the input has several at known places (a terms file's, by key).
+    problems: tuple = ()

@@ -357,6 +357,7 @@ class TermsProblem:
     file: str
     path: str
     reason: str
+    code: str = ""  # the kind of mistake (pydantic's error type, "toml"), for translation
 
     def __str__(self) -> str:
         return f"{self.file}: {self.path or '(top)'}: {self.reason}"
@@ -382,7 +383,7 @@ def parse_terms(text: str, filename: str = "<terms>") -> Terms:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidTerms([TermsProblem(filename, "", f"not valid TOML: {exc}")]) from None
+        raise InvalidTerms([TermsProblem(filename, "", f"not valid TOML: {exc}", "toml")]) from None
     try:
         return Terms.model_validate(data)
     except ValidationError as exc:
@@ -396,7 +397,7 @@ def parse_terms(text: str, filename: str = "<terms>") -> Terms:
             reason = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 reason = "unknown key (misspelt?)"
-            problems.append(TermsProblem(filename, _dotted(error["loc"]), reason))
+            problems.append(TermsProblem(filename, _dotted(error["loc"]), reason, error["type"]))
         raise InvalidTerms(problems) from None
 
 

@@ -255,6 +255,16 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/documents/{document_id}/thumbnail"): May(ALL),
     ("POST", "/documents/{document_id}/withdraw"): May(DOCUMENTS),
     ("POST", "/claims/{claim_id}/documents/waive"): May(PAYER),
+    # the office's configuration: the county's, read by clerks and administrators; terms
+    # changed by administrators, contracts and lines by clerks too (as the API)
+    ("GET", "/config/terms"): county(CLERK),
+    ("POST", "/config/terms"): county(ADMIN),
+    ("GET", "/config/terms/diff"): county(CLERK),
+    ("POST", "/config/terms/{version_id}/in-force"): county(ADMIN),
+    ("GET", "/config/contracts"): county(CLERK),
+    ("POST", "/config/contracts"): county(CLERK),
+    ("GET", "/config/lines"): county(CLERK),
+    ("POST", "/config/lines"): county(CLERK),
 }
 
 # Path parameters naming a row of a household: a limited user is tried on its own township's

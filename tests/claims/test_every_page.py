@@ -18,9 +18,9 @@ from tests.claims.test_access import _walkers, _world, routes
 
 # Identifiers, codes and units a Chinese page may show in Latin letters: household, claim,
 # batch and event numbers, file formats and their makers' names, a file's SHA-256, the users'
-# own names in this test's world.
-ALLOWED = re.compile(r"H[A-Z]?\d+|LP\d+|PB-\w+|FPB-[\w-]+|Q-\d+|XLSX|PDF|CSV|Excel|English|"
-                     r"SHA-256(?: [0-9a-f]{64})?|MB|BMP|GIF|HEIC|JPEG|PNG|TIFF|WebP|Word|"
+# own names in this test's world, the test terms' key and the county's own title ("演示 demo").
+ALLOWED = re.compile(r"H[A-Z]?\d+|LP\d+|PB-\w+|FPB-[\w-]+|Q-\d+|XLSX|PDF|CSV|TOML|Excel|English|"
+                     r"demo|SHA-256(?: [0-9a-f]{64})?|MB|BMP|GIF|HEIC|JPEG|PNG|TIFF|WebP|Word|"
                      r"PowerPoint|OpenDocument|png|jpe?g|pdf")  # and files' extensions
 
 

@@ -1,0 +1,382 @@
+"""The office's configuration (配置): the benefit terms (upload a TOML file, see what changed
+between two versions, put one in force for a contract), the policy contracts and the
+monitoring lines of each region and year. What the JSON API and the command line do, through
+the same services (claims.changes: access and the audit trail), county-wide: administrators
+and clerks read; administrators change the terms, clerks and administrators the contracts and
+lines, as in the API."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from claims import access, changes
+from claims.api.deps import SessionDep
+from claims.models import Role
+from claims.uploads import read_upload
+from claims.web.i18n import translator
+from claims.web.pages import PageError, User, check_csrf, gate, language_of, need_role, refusal
+from claims.web.pages import render as render_page
+from policies import registry
+from policies.errors import DomainError, InvalidInput
+from policies.messages import N_
+from policies.models import (
+    MonitoringLine,
+    MonitoringLineCreate,
+    PolicyContract,
+    PolicyContractCreate,
+    Region,
+    TermsVersion,
+)
+from policies.vocab import ContractStatus, InsuredBasis
+
+router = APIRouter(include_in_schema=False)
+READERS = (Role.clerk, Role.admin)  # the office's configuration: who sees it
+TERMS_WRITERS = (Role.admin,)  # as POST /api/terms
+REGISTRY_WRITERS = (Role.clerk, Role.admin)  # as POST /api/contracts, /api/monitoring-lines
+LIST_ROWS = 500
+
+
+def _office(request: Request, user, *roles: str) -> None:
+    """The configuration is the county's: refused to other roles and to a user limited to
+    some townships."""
+    need_role(request, user, *(roles or READERS))
+    gate(request, lambda: access.require_county(user.actor, "the office's configuration"))
+
+
+def _refused(request: Request, refused: DomainError) -> str:
+    return refusal(refused, translator(language_of(request)))
+
+
+# --- what a form or a terms file got wrong, in the user's language -----------------------------
+
+# pydantic's kinds of mistake whose wording does not depend on the value
+REASONS = {
+    "missing": N_("required"),
+    "extra_forbidden": N_("unknown key (misspelt?)"),
+    "int_parsing": N_("not a whole number"),
+    "int_type": N_("not a whole number"),
+    "int_from_float": N_("not a whole number"),
+    "decimal_parsing": N_("not a number"),
+    "decimal_type": N_("not a number"),
+    "decimal_max_places": N_("too many decimal places"),
+    "string_type": N_("must be text in quotes"),
+    "string_too_short": N_("required"),
+    "string_too_long": N_("too long"),
+    "bool_type": N_("must be true or false"),
+    "bool_parsing": N_("must be true or false"),
+    "list_type": N_("must be a list"),
+    "model_type": N_("must be a table"),
+    "dict_type": N_("must be a table"),
+    "date_parsing": N_("not a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": N_("not a date (YYYY-MM-DD)"),
+    "enum": N_("not one of the allowed values"),
+    "literal_error": N_("not one of the allowed values"),
+    "greater_than": N_("too small"),
+    "greater_than_equal": N_("too small"),
+    "less_than": N_("too large"),
+    "less_than_equal": N_("too large"),
+}
+NOT_TOML = N_("not valid TOML")
+TOP = N_("(the whole file)")
+NOT_UTF8 = N_("Save the file as UTF-8 text.")
+
+
+def problem_text(code: str, reason: str, gettext) -> str:
+    """A mistake in the user's language where its kind is known, else the service's words."""
+    if code == "toml":
+        return f"{gettext(NOT_TOML)} ({reason.removeprefix('not valid TOML: ')})"
+    if code in REASONS:
+        return gettext(REASONS[code])
+    return reason
+
+
+def form_problems(error: ValidationError, gettext) -> list[tuple[str, str]]:
+    """(field, reason) of each mistake of a form checked by the API's model."""
+    found = []
+    for item in error.errors():
+        context = item.get("ctx", {}).get("error")
+        field = getattr(context, "field", None) or ".".join(str(p) for p in item["loc"])
+        found.append((field, problem_text(item["type"], item["msg"].removeprefix(
+            "Value error, "), gettext)))
+    return found
+
+
+# --- the terms -----------------------------------------------------------------------------------
+
+def _terms_page(request: Request, session: Session, user, status: int = 200, **shown: Any):
+    versions = session.exec(select(TermsVersion).order_by(
+        TermsVersion.key, col(TermsVersion.version)).limit(LIST_ROWS)).all()
+    contracts = session.exec(select(PolicyContract).order_by(
+        col(PolicyContract.policy_year).desc(), PolicyContract.contract_number)).all()
+    using: dict[int, list[PolicyContract]] = {}
+    for contract in contracts:
+        if contract.terms_version_id is not None:
+            using.setdefault(contract.terms_version_id, []).append(contract)
+    return render_page(request, "config_terms.html", status=status, user=user,
+                       versions=versions, using=using,
+                       contracts=[c for c in contracts if c.status != ContractStatus.closed],
+                       may_write=user.user.role in TERMS_WRITERS, **shown)
+
+
+@router.get("/config/terms")
+def terms_page(request: Request, session: SessionDep, user: User, stored: int | None = None,
+               created: int = 0, in_force: int | None = None):
+    _office(request, user)
+    version = session.get(TermsVersion, stored) if stored else None
+    contract = session.get(PolicyContract, in_force) if in_force else None
+    return _terms_page(request, session, user, stored=version, created=bool(created),
+                       in_force=contract)
+
+
+@router.post("/config/terms")
+async def upload_terms(request: Request, session: SessionDep, user: User,
+                       file: Annotated[UploadFile | None, File()] = None,
+                       key: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""):
+    """Store a terms file as the next version of its key, as POST /api/terms does; each
+    mistake of a file that cannot be stored is shown by its key."""
+    _office(request, user, *TERMS_WRITERS)
+    check_csrf(request, user, csrf_token)
+    gettext = translator(language_of(request))
+    key = key.strip()
+    problems: list[tuple[str, str]] = []
+    if not key:
+        problems.append((gettext("Key"), gettext(REASONS["missing"])))
+    if file is None or not file.filename:
+        problems.append((gettext("Terms file (TOML)"), gettext(REASONS["missing"])))
+    if problems:
+        return _terms_page(request, session, user, status=422, problems=problems, key=key)
+    assert file is not None
+    try:
+        data = await run_in_threadpool(read_upload, file)
+    except DomainError as refused:
+        raise PageError(refused.status_code, _refused(request, refused)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _terms_page(request, session, user, status=422, key=key,
+                           problems=[(gettext(TOP), gettext(NOT_UTF8))])
+    try:
+        version, created = changes.store_terms(session, user.actor, key, text,
+                                               file.filename or f"{key}.toml")
+    except InvalidInput as refused:
+        session.rollback()
+        listed = [(p.path or gettext(TOP), problem_text(p.code, p.reason, gettext))
+                  for p in refused.problems] or [
+            (refused.field or gettext(TOP), _refused(request, refused))]
+        return _terms_page(request, session, user, status=422, problems=listed, key=key)
+    except DomainError as refused:
+        session.rollback()
+        raise PageError(refused.status_code, _refused(request, refused)) from None
+    session.commit()
+    return RedirectResponse(f"/config/terms?stored={version.id}&created={int(created)}",
+                            status_code=303)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A TOML document as dotted keys and their values (a list of tables by index)."""
+    if isinstance(value, dict):
+        found: dict[str, Any] = {}
+        for name, item in value.items():
+            found.update(flatten(item, f"{prefix}.{name}" if prefix else str(name)))
+        return found
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        found = {}
+        for index, item in enumerate(value):
+            found.update(flatten(item, f"{prefix}[{index + 1}]"))
+        return found
+    return {prefix: value}
+
+
+def shown(value: Any) -> str:
+    """A TOML value as it would be written."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def terms_diff(old: TermsVersion, new: TermsVersion) -> list[tuple[str, str, str, str]]:
+    """(key, "added" | "removed" | "changed", before, after) for every key that differs."""
+    before = flatten(tomllib.loads(old.source_text))
+    after = flatten(tomllib.loads(new.source_text))
+    rows = []
+    for key in sorted(before.keys() | after.keys()):
+        if key not in before:
+            rows.append((key, "added", "", shown(after[key])))
+        elif key not in after:
+            rows.append((key, "removed", shown(before[key]), ""))
+        elif before[key] != after[key]:
+            rows.append((key, "changed", shown(before[key]), shown(after[key])))
+    return rows
+
+
+@router.get("/config/terms/diff")
+def terms_difference(request: Request, session: SessionDep, user: User, a: str = "",
+                     b: str = ""):
+    """What changed between two terms versions, key by key."""
+    _office(request, user)
+    versions = session.exec(select(TermsVersion).order_by(
+        TermsVersion.key, col(TermsVersion.version)).limit(LIST_ROWS)).all()
+    old = new = None
+    rows = None
+    if a.isdigit() and b.isdigit():
+        old, new = session.get(TermsVersion, int(a)), session.get(TermsVersion, int(b))
+        if old is None or new is None:
+            raise PageError(404, translator(language_of(request))("Not found."))
+        rows = terms_diff(old, new)
+    return render_page(request, "config_terms_diff.html", user=user, versions=versions,
+                       old=old, new=new, rows=rows)
+
+
+@router.post("/config/terms/{version_id}/in-force")
+def put_in_force(request: Request, session: SessionDep, user: User, version_id: int,
+                 contract_id: Annotated[str, Form()] = "",
+                 csrf_token: Annotated[str, Form()] = ""):
+    """Put a terms version in force for a contract, as PUT /api/contracts/{id}/terms."""
+    _office(request, user, *TERMS_WRITERS)
+    check_csrf(request, user, csrf_token)
+    if not contract_id.isdigit():
+        raise PageError(422, translator(language_of(request))("Choose a contract."))
+    try:
+        contract = changes.attach_terms(session, user.actor, int(contract_id), version_id)
+    except DomainError as refused:
+        session.rollback()
+        raise PageError(refused.status_code, _refused(request, refused)) from None
+    session.commit()
+    return RedirectResponse(f"/config/terms?in_force={contract.id}", status_code=303)
+
+
+# --- contracts -----------------------------------------------------------------------------------
+
+CONTRACT_FIELDS = {  # the form's fields, as POST /api/contracts takes them
+    "contract_number": N_("Contract number"), "county_id": N_("County"),
+    "insurer": N_("Insurer"), "policy_year": N_("Policy year"),
+    "start_date": N_("Start date"), "end_date": N_("End date"),
+    "premium_per_person": N_("Premium per person (yuan)"),
+    "insured_basis": N_("Insured basis"), "insured_headcount": N_("Insured headcount"),
+    "insurer_fee_rate": N_("Insurer's fee rate (share of payouts, e.g. 0.15)"),
+    "balance_carried_in": N_("Balance carried in (yuan)"), "status": N_("Status"),
+}
+
+
+def _labelled(problems: list[tuple[str, str]], labels: dict[str, str], gettext):
+    return [(gettext(labels[field]) if field in labels else field, reason)
+            for field, reason in problems]
+
+
+def _contracts_page(request: Request, session: Session, user, status: int = 200, **shown: Any):
+    contracts = session.exec(select(PolicyContract).order_by(
+        col(PolicyContract.policy_year).desc(), PolicyContract.contract_number)
+        .limit(LIST_ROWS)).all()
+    counties = session.exec(select(Region.id, Region.name).where(
+        Region.level == "county").order_by(Region.code)).all()
+    versions = {v.id: v for v in session.exec(select(TermsVersion).where(
+        col(TermsVersion.id).in_([c.terms_version_id for c in contracts
+                                  if c.terms_version_id is not None])))}
+    return render_page(request, "config_contracts.html", status=status, user=user,
+                       contracts=contracts, counties=counties, names=dict(counties),
+                       versions=versions, fields=CONTRACT_FIELDS,
+                       bases=list(InsuredBasis), statuses=[ContractStatus.draft,
+                                                           ContractStatus.active],
+                       may_write=user.user.role in REGISTRY_WRITERS, **shown)
+
+
+@router.get("/config/contracts")
+def contracts_page(request: Request, session: SessionDep, user: User):
+    _office(request, user)
+    return _contracts_page(request, session, user)
+
+
+async def _form(request: Request, user, fields) -> dict[str, str]:
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf_token", "")))
+    return {name: str(form.get(name, "")).strip() for name in fields}
+
+
+def _create(request: Request, session: Session, user, values: dict[str, str], model,
+            create: Callable, labels: dict[str, str]):
+    """Check a form with the API's model and make the change through the same service; the
+    mistakes by field (None when it was made)."""
+    gettext = translator(language_of(request))
+    try:
+        data = model.model_validate({k: v for k, v in values.items() if v != ""})
+    except ValidationError as error:
+        return _labelled(form_problems(error, gettext), labels, gettext)
+    try:
+        create(session, user.actor, data)
+    except DomainError as refused:
+        session.rollback()
+        if refused.field == "townships":
+            raise PageError(403, _refused(request, refused)) from None
+        return _labelled([(refused.field or "", _refused(request, refused))], labels, gettext)
+    session.commit()
+    return None
+
+
+@router.post("/config/contracts")
+async def create_contract(request: Request, session: SessionDep, user: User):
+    """Record a contract, as POST /api/contracts."""
+    _office(request, user, *REGISTRY_WRITERS)
+    values = await _form(request, user, CONTRACT_FIELDS)
+    problems = _create(request, session, user, values, PolicyContractCreate,
+                       changes.create_contract, CONTRACT_FIELDS)
+    if problems:
+        return _contracts_page(request, session, user, status=422, field_problems=problems,
+                               values=values)
+    return RedirectResponse(f"/config/contracts?created={values['contract_number']}",
+                            status_code=303)
+
+
+# --- monitoring lines ----------------------------------------------------------------------------
+
+LINE_FIELDS = {  # as POST /api/monitoring-lines takes them
+    "region_id": N_("Region"), "year": N_("Year"),
+    "fixed_amount": N_("Fixed amount (yuan per person per year)"),
+    "multiple": N_("Multiple of the national standard"),
+    "standard_year": N_("Year of the national standard"), "note": N_("Note (source)"),
+}
+
+
+def _lines_page(request: Request, session: Session, user, region: str = "", year: str = "",
+                status: int = 200, **shown: Any):
+    regions = session.exec(select(Region).order_by(Region.code)).all()
+    query = select(MonitoringLine).order_by(col(MonitoringLine.year).desc(),
+                                            col(MonitoringLine.region_id))
+    if region.isdigit():
+        query = query.where(MonitoringLine.region_id == int(region))
+    if year.isdigit():
+        query = query.where(MonitoringLine.year == int(year))
+    lines = [registry.line_view(session, line)
+             for line in session.exec(query.limit(LIST_ROWS)).all()]
+    return render_page(request, "config_lines.html", status=status, user=user, lines=lines,
+                       regions=regions, names={r.id: r.name for r in regions},
+                       region=region, year=year, fields=LINE_FIELDS,
+                       may_write=user.user.role in REGISTRY_WRITERS, **shown)
+
+
+@router.get("/config/lines")
+def lines_page(request: Request, session: SessionDep, user: User, region: str = "",
+               year: str = ""):
+    _office(request, user)
+    return _lines_page(request, session, user, region.strip(), year.strip())
+
+
+@router.post("/config/lines")
+async def add_line(request: Request, session: SessionDep, user: User):
+    """Set a region's monitoring line for a year, as POST /api/monitoring-lines."""
+    _office(request, user, *REGISTRY_WRITERS)
+    values = await _form(request, user, LINE_FIELDS)
+    problems = _create(request, session, user, values, MonitoringLineCreate,
+                       changes.create_monitoring_line, LINE_FIELDS)
+    if problems:
+        return _lines_page(request, session, user, status=422, field_problems=problems,
+                           values=values)
+    return RedirectResponse(f"/config/lines?region={values['region_id']}&year="
+                            f"{values['year']}&added=1", status_code=303)
+
