@@ -255,6 +255,11 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/documents/{document_id}/thumbnail"): May(ALL),
     ("POST", "/documents/{document_id}/withdraw"): May(DOCUMENTS),
     ("POST", "/claims/{claim_id}/documents/waive"): May(PAYER),
+    # the auditor's page and the quarantine: county-wide, as their API
+    ("GET", "/audit"): county(ALL),
+    ("GET", "/audit/verify"): county(ALL),
+    ("GET", "/quarantine"): county(ALL),
+    ("POST", "/quarantine/{event_id}/replay"): county(CLERK),
 }
 
 # Path parameters naming a row of a household: a limited user is tried on its own township's
