@@ -21,8 +21,9 @@ from sqlmodel import Session, func, select
 
 from claims import access, anchors, audit, intake, masking, trail
 from claims.api.deps import SessionDep
-from claims.models import ApiClient, AppUser, Claim, EventStatus, Role, TriggerEvent
+from claims.models import ApiClient, AppUser, AuditEntry, Claim, EventStatus, Role, TriggerEvent
 from claims.settings import get_settings
+from claims.web import printed as printed_view
 from claims.web import records as records_view
 from claims.web.i18n import N_, actor_text, catalog, code_label, money, translator
 from claims.web.pages import (
@@ -58,7 +59,8 @@ ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay
                 N_("confirm"), N_("paid"), N_("failed"), N_("settle"), N_("import"),
                 N_("print"), N_("report"), N_("recalculate"), N_("assign_helper"),
                 N_("assistance"), N_("decline"), N_("name_insured"), N_("set_remit"),
-                N_("village_notice")]
+                N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),
+                N_("search_by_id_number")]
 # The fields an entry's before and after hold, under their labels.
 FIELDS = {
     **records_view.FIELDS,
@@ -76,11 +78,24 @@ FIELDS = {
     "policy_year": N_("Policy year"), "end_date": N_("End date"),
     "claim_number": N_("Claim number"), "count": N_("Count"), "rows": N_("Rows"),
     "total": N_("Total"),
+    "claim": N_("Claim"), "event": N_("Event"), "filename": N_("File name"),
+    "content_type": N_("File type"), "doc_type": N_("Kind of document"), "size": N_("Size"),
+    "sha256": N_("Fingerprint (SHA-256)"), "may_reveal": N_("May show personal data"),
+    "may_export": N_("May export personal data"), "organisation": N_("Organisation"),
+    "format": N_("Form"), "names": N_("Names"), "document": N_("Document"),
+    "about": N_("About"), "claims": N_("Claims"), "household": N_("Household"),
+    "withdrawn": N_("Withdrawn"), "filters": N_("Filters"), "event_types": N_("Event types"),
 }
+# Values of fields that name something in words.
+VALUES = {"full": N_("in full"), "masked": N_("masked"), "html": N_("web page"),
+          **printed_view.TITLES}
 # Codes a field holds, by the vocabulary's kind.
 FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
                "monitoring_category": "MonitoringCategory", "role": "Role",
-               "relation": "Relation", "sex": "Sex"}
+               "relation": "Relation", "sex": "Sex", "organisation": "Organisation",
+               "doc_type": "DocumentType"}
+CODES = {"sha256", "content_type", "filename"}  # shown as stored, as a code
+SIZE = N_("%(n)s bytes")
 MONEY = {"entitled", "approved_amount", "paid_amount", "amount", "approval_limit", "total"}
 
 VERIFIED = N_("The audit chain is intact: %(checked)s entries checked.")
@@ -144,7 +159,13 @@ def value_text(key: str, value: Any, language: str) -> str:
         return code_label(FIELD_KINDS[key], str(value), language)
     if key == "reason":
         return records_view.reason_text(str(value), language)
+    if key == "format" and str(value) in ("pdf", "xlsx"):
+        return str(value).upper()
+    if key == "size" and isinstance(value, int):
+        return _(SIZE, n=f"{value:,}")
     text = str(value)
+    if text in VALUES:
+        return _(VALUES[text])
     if language == "zh" and text in catalog("zh"):
         return catalog("zh")[text]
     return text
@@ -154,6 +175,19 @@ def fields_text(data: dict | None, language: str) -> list[tuple[str, str]]:
     _ = translator(language)
     return [(_(FIELDS[key]) if key in FIELDS else key, value_text(key, value, language))
             for key, value in (data or {}).items()]
+
+
+def entry_fields(data: dict | None, language: str) -> list[tuple[str, str, bool]]:
+    """An entry's before or after as (label, text, whether the text is a code shown as
+    stored: a file's name, type or fingerprint)."""
+    return [(label, text, key in CODES) for key, (label, text) in zip(
+        (data or {}), fields_text(data, language), strict=True)]
+
+
+def reason_of(entry: AuditEntry, language: str) -> str:
+    if entry.reason in VALUES:  # a printed document's kind
+        return translator(language)(VALUES[entry.reason])
+    return records_view.reason_text(entry.reason, language)
 
 
 def chain_text(result: audit.Verification, language: str) -> tuple[bool, list[str]]:
@@ -202,8 +236,8 @@ def _audit(request: Request, session: Session, user: SignedIn, claim: str = "",
     entries = [{
         "entry": e, "who": actor_text(e.actor, language, people),
         "kind": translator(language)(KINDS[e.entity]) if e.entity in KINDS else e.entity,
-        "reason": records_view.reason_text(e.reason, language),
-        "before": fields_text(e.before, language), "after": fields_text(e.after, language),
+        "reason": reason_of(e, language),
+        "before": entry_fields(e.before, language), "after": entry_fields(e.after, language),
     } for e in rows]
     return render(request, "audit.html", user=user, entries=entries, older=older,
                   kinds=KINDS, form={"claim": claim, "user": who, "kind": kind,
