@@ -226,7 +226,14 @@ def _audit(request: Request, session: Session, user: SignedIn, claim: str = "",
            before: int | None = None, verified: tuple[bool, list[str]] | None = None):
     _county(request, user)
     language = language_of(request)
-    wanted = trail.Search(claim=claim, actor=who, entity=kind if kind in KINDS else "",
+    typed = who.strip()
+    if typed and ":" not in typed and typed != "system":  # a person's name stands for them
+        named = session.exec(select(AppUser.username).where(
+            AppUser.full_name == typed)).first()
+        if named and session.exec(select(AppUser.id).where(
+                AppUser.username == typed)).first() is None:
+            typed = named
+    wanted = trail.Search(claim=claim, actor=typed, entity=kind if kind in KINDS else "",
                           since=_day(request, since, N_("From")),
                           until=_day(request, until, N_("To")))
     rows, older = trail.search(session, user.actor, wanted, before=before)

@@ -96,6 +96,12 @@ def test_a_search_gives_what_the_table_holds(browser, session):  # noqa: F811
         assert expected, case  # each case finds something
         got = walk(auditor, **{k: str(v) for k, v in case.items()})
         assert got == expected, case
+    # a person found by their name as by their username
+    from claims.auth import SYSTEM
+    from claims.people import create_user
+    create_user(session, SYSTEM, username="bob", full_name="鲍勃", role="clerk")
+    session.commit()
+    assert walk(auditor, user="鲍勃") == oracle(session, actor="bob")
     # an entry as staff read it: the county's time labelled, the person, the action, fields
     page = auditor.get("/audit", params={"user": "bob"}).text
     assert "北京时间" in page and "审批" in page and "待支付" in page and "状态" in page
