@@ -59,6 +59,12 @@ def query(search: Search):
     return found.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
 
 
+def older_than(found, last: AuditEntry):
+    """Entries after ``last`` in the newest-first order: a row comparison, which the index
+    seeks to (an OR of two comparisons would be read through from the newest entry)."""
+    return found.where(sa.tuple_(AuditEntry.at, AuditEntry.id) < (last.at, last.id))
+
+
 def search(session: Session, actor: Actor, wanted: Search, before: int | None = None,
            size: int = PAGE) -> tuple[list[AuditEntry], int | None]:
     """A page of entries and the number of its last entry when older ones follow (None when
@@ -68,8 +74,7 @@ def search(session: Session, actor: Actor, wanted: Search, before: int | None = 
     if before is not None:
         last = session.get(AuditEntry, before)
         if last is not None:
-            found = found.where(sa.or_(AuditEntry.at < last.at, sa.and_(
-                AuditEntry.at == last.at, AuditEntry.id < last.id)))
+            found = older_than(found, last)
     rows = list(session.exec(found.limit(size + 1)).all())
     more = len(rows) > size
     rows = rows[:size]

@@ -172,11 +172,16 @@ def shown_rows(page: str) -> str:
                                     trail.Search(entity="claim"),
                                     trail.Search(since=date(2026, 1, 1)),
                                     trail.Search(claim="LP1")])
-def test_each_search_is_read_from_an_index(empty_url, search):  # noqa: F811
+@pytest.mark.parametrize("later", [False, True])
+def test_each_search_is_read_from_an_index(empty_url, search, later):  # noqa: F811
+    """A search's first page and a later one (after an entry) walk an index: a later page
+    seeks to the entry rather than reading every newer one again."""
     migrate.upgrade(empty_url)
     engine = make_engine(empty_url)
-    query = str(trail.query(search).limit(51).compile(
-        engine, compile_kwargs={"literal_binds": True}))
+    query = trail.query(search)
+    if later:
+        query = trail.older_than(query, AuditEntry(id=500, at=datetime(2026, 2, 1, tzinfo=UTC)))
+    query = str(query.limit(51).compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SET enable_seqscan = off"))
@@ -186,5 +191,8 @@ def test_each_search_is_read_from_an_index(empty_url, search):  # noqa: F811
             "QUERY PLAN " if engine.dialect.name == "sqlite" else "") + query)))
     engine.dispose()
     assert "ix_audit_entry_" in plan, plan
+    if later and not search.claim:  # the seek is the index's, not a filter over its rows
+        assert ("Index Cond: " in plan and "ROW(" in plan.split("Index Cond: ")[1].split(
+            "\n")[0]) if engine.dialect.name == "postgresql" else "at<?" in plan, plan
     if not search.claim:  # one claim's few entries may be sorted
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
