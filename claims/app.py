@@ -43,6 +43,7 @@ from claims.db import get_engine
 from claims.logs import mask_id_numbers
 from claims.models import Role
 from claims.settings import get_settings
+from claims.web import audit_pages as web_audit
 from claims.web import bulk as web_bulk
 from claims.web import config as web_config
 from claims.web import documents as web_documents
@@ -347,6 +348,7 @@ def create_app() -> FastAPI:
     app.include_router(web_documents.router)
     app.include_router(web_work.router)
     app.include_router(web_config.router)
+    app.include_router(web_audit.router)
 
     @app.exception_handler(web_pages.PageError)
     def _page_error(request: Request, exc: web_pages.PageError):

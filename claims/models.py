@@ -183,6 +183,13 @@ class AuditEntry(SQLModel, table=True):
     """An append-only record of a change, chained to the previous entry by its hash."""
 
     __tablename__ = "audit_entry"
+    __table_args__ = (
+        # The auditor's search, newest first: the whole trail by time, or one person's, or
+        # one kind of record's (claims.trail); millions of entries are never sorted.
+        sa.Index("ix_audit_entry_at", "at", "id"),
+        sa.Index("ix_audit_entry_actor_at", "actor", "at", "id"),
+        sa.Index("ix_audit_entry_entity_at", "entity", "at", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UtcDateTime)
     actor: str = Field(max_length=96)

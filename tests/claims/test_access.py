@@ -265,6 +265,11 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/config/contracts"): county(CLERK),
     ("GET", "/config/lines"): county(CLERK),
     ("POST", "/config/lines"): county(CLERK),
+    # the auditor's page and the quarantine: county-wide, as their API
+    ("GET", "/audit"): county(ALL),
+    ("GET", "/audit/verify"): county(ALL),
+    ("GET", "/quarantine"): county(ALL),
+    ("POST", "/quarantine/{event_id}/replay"): county(CLERK),
 }
 
 # Path parameters naming a row of a household: a limited user is tried on its own township's

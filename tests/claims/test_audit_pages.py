@@ -1,0 +1,198 @@
+"""The auditor's page (审计查询) and the quarantine of events (待核实事件), from the outside: a
+search gives what an independent query over the table gives, the plan walks an index, a
+limited user is refused, the chain check shows an intact chain and a tampered one, and a
+clerk's corrected ID number opens the event's claim."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from claims import audit, migrate, trail
+from claims.auth import Actor
+from claims.db import make_engine
+from claims.models import AuditEntry, Claim, EventStatus, Region, TriggerEvent
+from claims.settings import get_settings
+from tests.claims.conftest import evaluate
+from tests.claims.test_migrations import empty_url  # noqa: F401  (the fixture)
+from tests.claims.test_web import browser  # noqa: F401  (the fixture)
+from tests.factories import id_number
+
+ENTRY = re.compile(r'data-entry="(\d+)"')
+
+
+def shown(page: str) -> list[int]:
+    return [int(n) for n in ENTRY.findall(page)]
+
+
+def seed_trail(session, n: int = 140) -> None:
+    """Entries by three people on three kinds of record over twenty days around midnight of
+    the county's clock (where UTC and the county disagree on the date)."""
+    rng = random.Random(17)
+    now = datetime.now(UTC)
+    for i in range(n):
+        who = Actor("user", i, rng.choice(["amy", "bob", "cat"]))
+        kind = rng.choice(["claim", "household", "payment"])
+        number = rng.choice(["LP202600000001", "LP202600000002", "H7"])
+        audit.record(session, who, kind, number, rng.choice(["update", "approve", "create"]),
+                     before={"state": "approval"}, after={"state": "payment_pending"})
+        session.info[audit.PENDING][-1][1].at = now - timedelta(hours=rng.randrange(0, 480))
+    session.commit()
+
+
+def oracle(session, claim="", actor="", entity="", since=None, until=None) -> list[int]:
+    """The same search over the table in plain Python: every entry read, filtered, sorted."""
+    zone = ZoneInfo(get_settings().timezone)
+    rows = session.exec(select(AuditEntry)).all()
+    kept = []
+    for e in rows:
+        day = e.at.astimezone(zone).date()
+        if claim and not (e.entity == "claim" and e.entity_id == claim):
+            continue
+        if actor and e.actor != f"user:{actor}":
+            continue
+        if entity and e.entity != entity:
+            continue
+        if since and day < since or until and day > until:
+            continue
+        kept.append(e)
+    kept.sort(key=lambda e: (e.at, e.id), reverse=True)
+    return [e.id for e in kept]
+
+
+def walk(client, **params) -> list[int]:
+    """Every page of a search, following the 'older' link."""
+    ids: list[int] = []
+    url, query = "/audit", {k: v for k, v in params.items() if v}
+    for _ in range(50):
+        page = client.get(url, params=query)
+        assert page.status_code == 200, page.text
+        ids += shown(page.text)
+        older = re.search(r'href="(/audit\?[^"]*before=\d+[^"]*)"', page.text)
+        if not older:
+            return ids
+        url, query = older.group(1).replace("&amp;", "&"), None
+    raise AssertionError("no last page")
+
+
+def test_a_search_gives_what_the_table_holds(browser, session):  # noqa: F811
+    seed_trail(session)
+    auditor = browser("auditor", "aud")
+    today = datetime.now(ZoneInfo(get_settings().timezone)).date()
+    cases = [{}, {"claim": "LP202600000001"}, {"user": "bob"}, {"kind": "payment"},
+             {"since": today - timedelta(days=5), "until": today - timedelta(days=2)},
+             {"user": "amy", "kind": "claim", "since": today - timedelta(days=9)},
+             {"claim": "LP202600000002", "until": today - timedelta(days=10)}]
+    for case in cases:
+        expected = oracle(session, claim=case.get("claim", ""), actor=case.get("user", ""),
+                          entity=case.get("kind", ""), since=case.get("since"),
+                          until=case.get("until"))
+        assert expected, case  # each case finds something
+        got = walk(auditor, **{k: str(v) for k, v in case.items()})
+        assert got == expected, case
+    # a person found by their name as by their username
+    from claims.auth import SYSTEM
+    from claims.people import create_user
+    create_user(session, SYSTEM, username="bob", full_name="鲍勃", role="clerk")
+    session.commit()
+    assert walk(auditor, user="鲍勃") == oracle(session, actor="bob")
+    # an entry as staff read it: the county's time labelled, the person, the action, fields
+    page = auditor.get("/audit", params={"user": "bob"}).text
+    assert "北京时间" in page and "审批" in page and "待支付" in page and "状态" in page
+
+
+def test_a_limited_user_is_refused_and_the_chain_check_finds_tampering(browser, session):  # noqa: F811
+    seed_trail(session, 5)
+    township = session.exec(select(Region).where(Region.level == "township")).first()
+    if township is None:
+        from tests.factories import county_with_villages
+        county_with_villages(session, villages=1)
+        township = session.exec(select(Region).where(Region.level == "township")).first()
+    limited = browser("auditor", "aud-t", townships=[township.id])
+    assert limited.get("/audit").status_code == 403
+    assert limited.get("/quarantine").status_code == 403
+    assert "县级" in limited.get("/audit").text or "乡镇" in limited.get("/audit").text
+    supervisor = browser("supervisor", "sup")
+    page = supervisor.get("/audit/verify")
+    assert page.status_code == 200 and "审计链完整" in page.text, page.text
+    victim = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    session.execute(sa.update(AuditEntry).where(AuditEntry.id == victim.id)
+                    .values(reason="changed afterwards"))
+    session.commit()
+    page = supervisor.get("/audit/verify")
+    assert "审计链完整" not in page.text and f"第 {victim.id} 条" in page.text, page.text
+    english = supervisor.get("/audit/verify", cookies={"fangpin_lang": "en"})
+    assert f"entry {victim.id}" in english.text and "altered" in english.text
+
+
+def test_a_clerk_corrects_a_quarantined_event_and_the_claim_opens(
+        browser, session, department, county):  # noqa: F811
+    from tests.claims.test_intake import illness
+    body = {**illness(event_id="QX-1"), "id_number": id_number(seq=99)}  # nobody's
+    answer = department.post("/api/events", json=body)
+    assert answer.status_code in (200, 202), answer.text
+    evaluate(session)
+    event = session.exec(select(TriggerEvent).where(
+        TriggerEvent.source_event_id == "QX-1")).one()
+    assert event.status == EventStatus.quarantined
+    clerk = browser("clerk", "clk")
+    page = clerk.get("/quarantine")
+    assert page.status_code == 200 and "QX-1" in page.text and "待核实" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    # a wrong number is refused in Chinese, naming the field
+    refused = clerk.post(f"/quarantine/{event.id}/replay",
+                         data={"id_number": "12345", "csrf_token": token})
+    assert refused.status_code == 422 and "身份证号" in refused.text
+    auditor = browser("auditor", "aud-q")
+    assert auditor.post(f"/quarantine/{event.id}/replay", data={
+        "id_number": county.members[0].id_number, "csrf_token": token}).status_code == 403
+    done = clerk.post(f"/quarantine/{event.id}/replay", data={
+        "id_number": county.members[0].id_number, "csrf_token": token})
+    assert done.status_code == 200, done.text
+    session.expire_all()
+    claim = session.exec(select(Claim).where(Claim.household_id == county.household.id)).one()
+    assert claim.claim_number in done.text and "QX-1" not in shown_rows(done.text)
+    entry = session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "trigger_event", AuditEntry.action == "correct_and_replay")).one()
+    assert entry.actor == "user:clk"
+
+
+def shown_rows(page: str) -> str:
+    table = re.search(r"<tbody>(.*?)</tbody>", page, re.S)
+    return table.group(1) if table else ""
+
+
+@pytest.mark.parametrize("search", [trail.Search(), trail.Search(actor="amy"),
+                                    trail.Search(entity="claim"),
+                                    trail.Search(since=date(2026, 1, 1)),
+                                    trail.Search(claim="LP1")])
+@pytest.mark.parametrize("later", [False, True])
+def test_each_search_is_read_from_an_index(empty_url, search, later):  # noqa: F811
+    """A search's first page and a later one (after an entry) walk an index: a later page
+    seeks to the entry rather than reading every newer one again."""
+    migrate.upgrade(empty_url)
+    engine = make_engine(empty_url)
+    query = trail.query(search)
+    if later:
+        query = trail.older_than(query, AuditEntry(id=500, at=datetime(2026, 2, 1, tzinfo=UTC)))
+    query = str(query.limit(51).compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SET enable_seqscan = off"))
+            if not search.claim:
+                conn.execute(sa.text("SET enable_sort = off"))
+        plan = "\n".join(str(row) for row in conn.execute(sa.text("EXPLAIN " + (
+            "QUERY PLAN " if engine.dialect.name == "sqlite" else "") + query)))
+    engine.dispose()
+    assert "ix_audit_entry_" in plan, plan
+    if later and not search.claim:  # the seek is the index's, not a filter over its rows
+        assert ("Index Cond: " in plan and "ROW(" in plan.split("Index Cond: ")[1].split(
+            "\n")[0]) if engine.dialect.name == "postgresql" else "at<?" in plan, plan
+    if not search.claim:  # one claim's few entries may be sorted
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
