@@ -1,0 +1,122 @@
+"""Every page, as every staff role, on a phone and through axe-core (issue 17 item 4, issue 18
+item 4's survey form at 390 px).
+
+The pages are taken from the application's route table (not a list kept by hand: a page
+added later is walked too), their path parameters filled from the site's database. Each page
+is opened in Chromium at 390 x 844 and must not scroll sideways (tables scroll inside their
+own container; forms stack), then seen by axe-core (bundled in axe-playwright-python, nothing
+downloaded) at 1440 x 900 and must have no serious or critical violation. Every failure of
+every page and role is named in one message.
+
+Its size: by default every page once per role on SQLite and as one role (the supervisor,
+who sees the most) on PostgreSQL, well under a minute each; FANGPIN_TEST_EVERY_PAGE=all walks
+every page as every role on both databases.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from axe_playwright_python.sync_playwright import Axe
+from sqlmodel import Session, select
+
+from claims import lifecycle
+from claims.app import create_app
+from claims.auth import actor_for_user
+from claims.models import AppUser, Claim, PaymentBatch
+from tests.browser.test_workspace import (  # noqa: F401 (fixtures)
+    SHOTS,
+    STAFF,
+    chromium,
+    claim_of,
+    csp_violations,
+    sign_in,
+    site,
+)
+from tests.claims.test_access import routes
+
+ALL = os.environ.get("FANGPIN_TEST_EVERY_PAGE") == "all"
+PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1440, "height": 900}
+# Not pages: the API and its documentation, the language switch (it redirects), files.
+NOT_PAGES = re.compile(r"/api(/|$)|/docs$|/openapi\.json$|/language/|/healthz$|"
+                       r"/documents/|\.(pdf|xlsx|csv)$|/download$")
+SERIOUS = ("serious", "critical")
+
+
+def pages(app) -> list[str]:
+    """Every GET page path of the app's route table, once."""
+    seen: list[str] = []
+    for method, path in routes(app):
+        if method == "GET" and not NOT_PAGES.search(path) and path not in seen:
+            seen.append(path)
+    return seen
+
+
+def the_world(engine) -> dict[str, int]:
+    """The values the pages' path parameters take: the site's claim, put under investigation
+    (so its page carries the survey form), its household, a payment batch."""
+    with Session(engine) as session:
+        claim = session.exec(select(Claim)).one()
+        if claim.state == "opened":
+            investigator = session.exec(
+                select(AppUser).where(AppUser.username == "investigator")).one()
+            lifecycle.transition(session, claim, "start_investigation",
+                                 actor_for_user(investigator), data={})
+        batch = session.exec(select(PaymentBatch)).first()
+        if batch is None:
+            batch = PaymentBatch(batch_number="PB2026010100001")
+            session.add(batch)
+            session.flush()
+        session.commit()
+        return {"claim_id": claim.id, "household_id": claim.household_id,
+                "batch_id": batch.id}
+
+
+def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
+        site, sign_in, request):  # noqa: F811
+    _base, engine = site
+    world = the_world(engine)
+    on_postgresql = engine.dialect.name == "postgresql"
+    roles = list(STAFF) if ALL or not on_postgresql else ["supervisor"]
+    axe = Axe()
+    urls: list[tuple[str, str]] = []
+    unfilled: list[str] = []
+    for path in pages(create_app()):
+        names = re.findall(r"{(\w+)}", path)
+        if any(n not in world for n in names):
+            unfilled.append(path)
+            continue
+        urls.append((path, re.sub(r"{(\w+)}", lambda m: str(world[m[1]]), path)))
+    assert not unfilled, f"no value for these pages' parameters (add it to the_world): {unfilled}"
+
+    wide: list[str] = []
+    violations: list[str] = []
+    opened = 0
+    for role in roles:
+        page = sign_in(role)
+        for path, url in urls:
+            page.set_viewport_size(PHONE)
+            answer = page.goto(url)
+            if answer is None or answer.status != 200 or "text/html" not in answer.headers.get(
+                    "content-type", ""):
+                continue  # not this role's page (refused or sent elsewhere)
+            opened += 1
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > page.evaluate("window.innerWidth"):
+                wide.append(f"{path} as {role}: {width}px")
+                if SHOTS:
+                    name = re.sub(r"\W+", "-", path.strip("/")) or "root"
+                    page.screenshot(path=f"{SHOTS}/phone-{name}-{role}.png", full_page=True)
+            page.set_viewport_size(DESK)
+            found = axe.run(page).response["violations"]
+            for v in found:
+                if v["impact"] in SERIOUS:
+                    where = "; ".join(n["target"][0] if isinstance(n["target"][0], str)
+                                      else str(n["target"]) for n in v["nodes"][:3])
+                    violations.append(f"{path} as {role}: {v['id']} ({v['impact']}) {where}")
+    assert opened >= len(urls), f"only {opened} pages opened of {len(urls)}"
+    assert not wide and not violations, (
+        "pages wider than a 390 px phone:\n" + "\n".join(wide)
+        + "\nserious or critical accessibility violations (axe-core):\n" + "\n".join(violations))
