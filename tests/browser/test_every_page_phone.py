@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
+from decimal import Decimal
 
 from axe_playwright_python.sync_playwright import Axe
 from sqlmodel import Session, select
 
-from claims import lifecycle
+from claims import intake, lifecycle, monitoring
 from claims.app import create_app
-from claims.auth import actor_for_user
+from claims.auth import SYSTEM, actor_for_user
 from claims.models import AppUser, Claim, PaymentBatch
+from risk.models import MonitoringWindow
 from tests.browser.test_workspace import (  # noqa: F401 (fixtures)
     SHOTS,
     STAFF,
@@ -56,22 +59,39 @@ def pages(app) -> list[str]:
 
 def the_world(engine) -> dict[str, int]:
     """The values the pages' path parameters take: the site's claim, put under investigation
-    (so its page carries the survey form), its household, a payment batch."""
+    (so its page carries the survey form), its household (watched after the payout, so it
+    has a monitoring page), a payment batch; and for the printed notices two more claims of
+    the household, one rejected, one approved (its state set: the walk is about the page)."""
     with Session(engine) as session:
-        claim = session.exec(select(Claim)).one()
+        claim = session.exec(select(Claim).order_by(Claim.id)).first()
+        as_user = {u.username: actor_for_user(u) for u in session.exec(select(AppUser))}
         if claim.state == "opened":
-            investigator = session.exec(
-                select(AppUser).where(AppUser.username == "investigator")).one()
             lifecycle.transition(session, claim, "start_investigation",
-                                 actor_for_user(investigator), data={})
+                                 as_user["investigator"], data={})
+            rejected = intake.apply(session, SYSTEM, claim.household_id, "accident", "摔伤")
+            lifecycle.transition(session, rejected, "reject", as_user["adjudicator"],
+                                 data={"code": "below_deductible", "text": "自付部分未超过起付线"})
+            approved = intake.apply(session, SYSTEM, claim.household_id, "disaster", "房屋受灾")
+            approved.state, approved.approved_amount = "payment_pending", Decimal("7500")
+        if session.exec(select(MonitoringWindow)).first() is None:  # the household's page
+            monitoring.open_or_extend(session, claim, date.today())
         batch = session.exec(select(PaymentBatch)).first()
         if batch is None:
             batch = PaymentBatch(batch_number="PB2026010100001")
             session.add(batch)
-            session.flush()
         session.commit()
+        by_state = {c.state: c.id for c in session.exec(select(Claim))}
         return {"claim_id": claim.id, "household_id": claim.household_id,
-                "batch_id": batch.id}
+                "batch_id": batch.id, "rejected": by_state["rejected"],
+                "approved": by_state["payment_pending"]}
+
+
+def fill(path: str, world: dict[str, int]) -> str:
+    """The path with its parameters taken from the world (a notice of the claim it is for)."""
+    claim = ("rejected" if path.endswith("/rejection-notice") else
+             "approved" if path.endswith("/payout-notice") else "claim_id")
+    return re.sub(r"{(\w+)}", lambda m: str(world[claim if m[1] == "claim_id" else m[1]]),
+                  path)
 
 
 def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
@@ -88,12 +108,12 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
         if any(n not in world for n in names):
             unfilled.append(path)
             continue
-        urls.append((path, re.sub(r"{(\w+)}", lambda m: str(world[m[1]]), path)))
+        urls.append((path, fill(path, world)))
     assert not unfilled, f"no value for these pages' parameters (add it to the_world): {unfilled}"
 
     wide: list[str] = []
     violations: list[str] = []
-    opened = 0
+    opened: set[str] = set()
     for role in roles:
         page = sign_in(role)
         for path, url in urls:
@@ -102,7 +122,7 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
             if answer is None or answer.status != 200 or "text/html" not in answer.headers.get(
                     "content-type", ""):
                 continue  # not this role's page (refused or sent elsewhere)
-            opened += 1
+            opened.add(path)
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > page.evaluate("window.innerWidth"):
                 wide.append(f"{path} as {role}: {width}px")
@@ -116,7 +136,8 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
                     where = "; ".join(n["target"][0] if isinstance(n["target"][0], str)
                                       else str(n["target"]) for n in v["nodes"][:3])
                     violations.append(f"{path} as {role}: {v['id']} ({v['impact']}) {where}")
-    assert opened >= len(urls), f"only {opened} pages opened of {len(urls)}"
+    unseen = [path for path, _url in urls if path not in opened]
+    assert not unseen, f"pages no role could open: {unseen}"
     assert not wide and not violations, (
         "pages wider than a 390 px phone:\n" + "\n".join(wide)
         + "\nserious or critical accessibility violations (axe-core):\n" + "\n".join(violations))
