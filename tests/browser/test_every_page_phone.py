@@ -46,6 +46,11 @@ DESK = {"width": 1440, "height": 900}
 NOT_PAGES = re.compile(r"/api(/|$)|/docs$|/openapi\.json$|/language/|/healthz$|"
                        r"/documents/|\.(pdf|xlsx|csv)$|/download$")
 SERIOUS = ("serious", "critical")
+# With FANGPIN_SCREENSHOTS=DIR: these pages on the phone, as the investigator (the claim page
+# then carries the survey form), saved as DIR/phone-NAME.png (docs/ keeps them); a page too
+# wide is saved as DIR/phone-wide-PATH-ROLE.png.
+SHOWN = {"/claims/{claim_id}": "claim", "/households/{household_id}": "household",
+         "/monitoring/households/{household_id}": "monitoring", "/claims": "claims"}
 
 
 def pages(app) -> list[str]:
@@ -128,7 +133,10 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
                 wide.append(f"{path} as {role}: {width}px")
                 if SHOTS:
                     name = re.sub(r"\W+", "-", path.strip("/")) or "root"
-                    page.screenshot(path=f"{SHOTS}/phone-{name}-{role}.png", full_page=True)
+                    page.screenshot(path=f"{SHOTS}/phone-wide-{name}-{role}.png",
+                                    full_page=True)
+            if SHOTS and role == "investigator" and path in SHOWN:
+                page.screenshot(path=f"{SHOTS}/phone-{SHOWN[path]}.png", full_page=True)
             page.set_viewport_size(DESK)
             found = axe.run(page).response["violations"]
             for v in found:
