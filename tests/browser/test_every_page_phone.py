@@ -11,9 +11,9 @@ violation. Every failure of every page and role is named in one message. In Chin
 SQLite, in English on PostgreSQL.
 
 Its size: by default every page as every role on SQLite, axe once for each different page a
-path shows (its forms and links differ by role), 40-60 s; on PostgreSQL every page once, as
-the first staff role that may open it, about 25 s. FANGPIN_TEST_EVERY_PAGE=all walks every
-page as every role through axe on both databases (about 2 minutes each).
+path shows (its forms and links differ by role), 30-60 s; on PostgreSQL every page once, as
+the first staff role that may open it, 15-25 s. FANGPIN_TEST_EVERY_PAGE=all walks every
+page as every role through axe on both databases (about a minute each).
 """
 
 from __future__ import annotations
