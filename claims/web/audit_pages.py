@@ -301,10 +301,10 @@ def replay(request: Request, session: SessionDep, user: User, event_id: int,
         outcome = intake.replay(session, user.actor, event_id, id_number.strip())
         session.commit()
     except DomainError as refused:
+        # the error page every page's refusal uses, in the user's language; back to the list
         session.rollback()
         text = REPLAY_REFUSALS.get(refused.field or "", NOT_REPLAYED)
-        return _quarantine(request, session, user, error=_(text), failed=event_id,
-                           status=refused.status_code)
+        raise PageError(refused.status_code, _(text)) from None
     event = session.get(TriggerEvent, event_id)
     status = outcome.status or EventStatus.failed
     done = _(OUTCOMES.get(status, OUTCOMES[EventStatus.failed]),
@@ -317,8 +317,7 @@ NOT_REPLAYED = N_("The event could not be replayed.")
 
 
 def _quarantine(request: Request, session: Session, user: SignedIn, page: int = 1,
-                error: str = "", failed: int | None = None, done: str = "",
-                claim_number: str | None = None, status: int = 200):
+                done: str = "", claim_number: str | None = None):
     _quarantine_county(request, user)
     query = select(TriggerEvent).where(TriggerEvent.status.in_(WAITING))
     count = session.exec(select(func.count()).select_from(query.subquery())).one()
@@ -328,8 +327,8 @@ def _quarantine(request: Request, session: Session, user: SignedIn, page: int = 
         ApiClient.id.in_({e.client_id for e in events}))).all()) if events else {}
     claim_id = session.exec(select(Claim.id).where(
         Claim.claim_number == claim_number)).first() if claim_number else None
-    return render(request, "quarantine.html", status=status, user=user, events=events,
+    return render(request, "quarantine.html", user=user, events=events,
                   count=count, page=page, pages=max(1, -(-count // PAGE)),
-                  departments=departments, why=WHY, mask=masking, error=error, failed=failed,
+                  departments=departments, why=WHY, mask=masking,
                   done=done, claim_id=claim_id, claim_number=claim_number,
                   may_replay=user.user.role in (Role.clerk, Role.admin))
