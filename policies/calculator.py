@@ -73,6 +73,15 @@ class TraceLine:
     values: dict[str, str] = field(default_factory=dict)
 
 
+# An early warning's words (预警), by whose losses are watched; kept as the warning's text.
+WARNINGS = {
+    "person": N_("early warning: this person's %(trigger)s losses this year reach %(after)s, "
+                 "above %(threshold)s"),
+    "household": N_("early warning: this household's %(trigger)s losses this year reach "
+                    "%(after)s, above %(threshold)s"),
+}
+
+
 def line(step: str, template: str, part: Decimal | None = None, /, **values: str
          ) -> TraceLine:
     """A trace line from a template with %(name)s placeholders and its values as text;
@@ -382,12 +391,7 @@ def calculate(
                     warning = True
                     figures = {"trigger": event.trigger, "after": money(after),
                                "threshold": money(trigger.warning.amount)}
-                    trace.append(line(
-                        "warning", "early warning: this person's %(trigger)s losses this year "
-                        "reach %(after)s, above %(threshold)s", **figures)
-                        if trigger.warning.unit == "person" else line(
-                        "warning", "early warning: this household's %(trigger)s losses this "
-                        "year reach %(after)s, above %(threshold)s", **figures))
+                    trace.append(line("warning", WARNINGS[trigger.warning.unit], **figures))
         if reason is not None:
             results.append(EventResult(event.event_id, event.trigger, ZERO, reason, warning,
                                        base, ZERO, tuple(trace)))

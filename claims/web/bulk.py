@@ -21,7 +21,7 @@ from claims import warnings as warning_service
 from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
 from claims.reports import to_xlsx
-from claims.web.i18n import N_, code_label, county_time, translator
+from claims.web.i18n import N_, code_label, county_time, translator, warning_text
 from claims.web.pages import (
     APPROVAL_BARS,
     PAGE,
@@ -161,7 +161,7 @@ def _export(request: Request, session, user, f) -> Response:
             _("Source"): _(WARNING_SOURCES.get(w.source, w.source)),
             _("Risk"): None if w.score is None else Decimal(str(w.score)).quantize(
                 Decimal("0.01")),
-            _("What raised it"): w.text,
+            _("What raised it"): warning_text(w.text, language),
             _("Status"): _(WARNING_STATUSES.get(w.status, w.status)),
             _("Closed at"): county_time(w.closed_at, language),
             _("Outcome"): outcome_text(w.outcome, _) if w.status == "closed" else ""})

@@ -5,6 +5,7 @@ as claim states take their Chinese names from the vocabulary's labels."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -15,6 +16,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from claims.settings import get_settings
+from policies import calculator
 from policies.messages import N_
 from policies.vocab import LABELS
 
@@ -102,6 +104,25 @@ def trace_text(line: dict, language: str) -> str:
     return translator(language)(template, **values)
 
 
+def _pattern(template: str) -> re.Pattern:
+    return re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(template)))
+
+
+# An event's early warning keeps the calculator's words (claims.intake): read back into their
+# template and values, they render in the reader's language, rows stored long ago included.
+WARNING_PATTERNS = [(template, _pattern(template)) for template in calculator.WARNINGS.values()]
+
+
+def warning_text(text: str, language: str) -> str:
+    # (a risk warning's text is written in the language already, and is kept as it is)
+    for template, pattern in WARNING_PATTERNS:
+        found = pattern.fullmatch(text or "")
+        if found:
+            return trace_text({"text": text, "template": template,
+                               "values": found.groupdict()}, language)
+    return text
+
+
 # What the county's clock is called; other zones go by their name (Asia/Urumqi).
 BEIJING_TIME = N_("Beijing time")
 ZONE_NAMES = {"Asia/Shanghai": BEIJING_TIME}
@@ -157,6 +178,7 @@ def environment(language: str) -> Environment:
         labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows],
         trace_text=lambda line: trace_text(line, language),
         actor=lambda label: actor_text(label, language))
+    env.filters["warning_text"] = lambda text: warning_text(text, language)
     env.filters["county_time"] = lambda value, format="%Y-%m-%d %H:%M": county_time(
         value, language, format)
     env.filters["money"] = money

@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from claims import lifecycle
 from claims.auth import actor_for_user
-from claims.models import AppUser, Claim
+from claims.models import AppUser, Claim, EarlyWarning
+from policies import calculator
 from tests.claims.test_access import _walkers, _world, routes
 
 # Identifiers, codes and units a Chinese page may show in Latin letters: household, claim,
@@ -46,6 +47,11 @@ def test_every_page_as_every_role_is_in_chinese(app, session):
             ("record_review", "clerk", {"outcome": "agree", "representatives": ["代表甲"]}),
             ("start_notice", "clerk", {})):
         lifecycle.transition(session, claim, action, as_role[role], data=data)
+    # an early warning an event raised, in the calculator's words as intake stores them
+    session.add(EarlyWarning(household_id=claim.household_id, trigger="illness",
+                             source="event", text=calculator.WARNINGS["person"] % {
+                                 "trigger": "illness", "after": "60,000.00",
+                                 "threshold": "50,000.00"}))
     session.commit()
     walkers = [w for w in everyone if w.role and not w.limited]
     people = {w.name for w in everyone}  # the world's users are named by their roles
