@@ -84,7 +84,10 @@ def _demo(args) -> int:
 
     with Session(get_engine()) as session:
         if args.if_empty and session.exec(select(Household.id).limit(1)).first() is not None:
-            print("database already holds households; demo county not seeded")
+            renewed = demo.renew(session)
+            session.commit()
+            print("database already holds households; demo county not seeded" + (
+                f"; its contract renewed for {', '.join(map(str, renewed))}" if renewed else ""))
             return 0
         started = time.perf_counter()
 

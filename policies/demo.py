@@ -355,6 +355,28 @@ def cover_through(session: Session, county: DemoSummary, last_year: int) -> Demo
     return replace(county, contract_id=contract_id)
 
 
+def renew(session: Session) -> list[int]:
+    """Carry a demo county seeded in an earlier year into the county's present year (see
+    cover_through): ./scripts/run on a database it seeded last year finds events of today
+    covered again. The years renewed; none without a demo county or when it is current.
+    Flushes."""
+    contracts = PolicyContract.__table__
+    county_id = session.execute(sa.select(col(Region.id)).where(
+        col(Region.code) == COUNTY[0])).scalar()
+    if county_id is None:
+        return []
+    latest = session.execute(
+        sa.select(contracts.c.id, contracts.c.policy_year)
+        .where(contracts.c.county_id == county_id,
+               contracts.c.contract_number.like(f"FPB-{COUNTY[0]}-%-DEMO"))
+        .order_by(contracts.c.policy_year.desc()).limit(1)).first()
+    present = history.clock().year
+    if latest is None or latest.policy_year >= present:
+        return []
+    cover_through(session, DemoSummary(county_id, 0, 0, 0, latest.id), present)
+    return list(range(latest.policy_year + 1, present + 1))
+
+
 def build_demo_county(
     session: Session, *, households: int = 15_000, seed: int = 20171106,
     year: int | None = None, progress: Callable[[int, int], None] | None = None,

@@ -472,3 +472,39 @@ def test_a_claim_is_found_by_part_of_its_number_a_name_or_an_id_number(session, 
     session.commit()
     elsewhere = browser("clerk", "elsewhere", townships=[township.id])
     assert claims_found(elsewhere.get(f"/households?q={claim.claim_number}").text) == []
+
+
+def test_a_demo_county_seeded_last_year_is_renewed_by_the_next_run(session, monkeypatch):
+    """./scripts/run seeds only an empty database (`fangpin demo --if-empty`): one seeded in
+    an earlier year kept that year's contract, and a newcomer's event of today went
+    not_covered. The run now renews the demo county's contract up to the present year."""
+    from datetime import timedelta
+
+    from claims import cli
+    from policies import demo, history
+
+    zone = get_settings().timezone
+    today = nightly.county_night(zone)
+    last_year = today.replace(year=today.year - 1, day=min(today.day, 28))
+    monkeypatch.setattr(history, "clock", lambda: last_year)
+    demo.build_demo_county(session, households=20, seed=3)
+    session.commit()
+    monkeypatch.setattr(history, "clock", lambda: today)
+    monkeypatch.setattr(cli, "get_engine", lambda: session.get_bind())
+    assert cli.main(["demo", "--if-empty"]) == 0
+    assert cli.main(["demo", "--if-empty"]) == 0  # a second run renews nothing more
+    session.expire_all()
+    years = sorted(c.policy_year for c in session.exec(select(PolicyContract)))
+    assert years == [today.year - 1, today.year]
+    client, _ = people.create_client(session, SYSTEM, "医保局", "medical_insurance")
+    member = session.exec(select(Member).where(Member.status == "active")
+                          .order_by(Member.id)).first()
+    event = illness("LAST-YEAR-1")
+    event.update(event_date=(today - timedelta(days=1)).isoformat(), id_number=member.id_number)
+    intake.receive(session, Actor("client", client.id, "医保局",
+                                  organisation="medical_insurance"), [event], today=today)
+    session.commit()
+    intake.evaluate_received(session)
+    session.commit()
+    stored = session.exec(select(TriggerEvent)).one()
+    assert stored.status == "accepted", (stored.status, stored.reason)
