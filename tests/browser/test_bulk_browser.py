@@ -6,11 +6,7 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
@@ -22,9 +18,9 @@ from claims.models import AppUser, Claim, EarlyWarning
 from claims.web.session import set_password
 from tests.browser.test_workspace import (  # noqa: F401 — the browser and its fixtures
     PASSWORD,
-    _free_port,
     chromium,
     csp_violations,
+    serving,
     watch_csp,
 )
 from tests.claims.test_bulk import build, waiting_for_approval, warn
@@ -52,16 +48,8 @@ def bulk_site(request, tmp_path_factory):
                 set_password(session, SYSTEM, session.exec(select(AppUser).where(
                     AppUser.username == name)).one(), PASSWORD)
             session.commit()
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", engine
-        server.should_exit = True
-        thread.join(10)
+        with serving(app) as base:
+            yield base, engine
         engine.dispose()
 
 

@@ -7,7 +7,6 @@ SQLite and PostgreSQL (the site fixture of test_workspace)."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 
 import pytest
 from playwright.sync_api import expect
@@ -24,6 +23,7 @@ from tests.browser.test_workspace import (  # noqa: F401  (fixtures)
     claim_of,
     csp_violations,
     days_pass,
+    investigated_and_reviewed,
     sign_in,
     site,
     step,
@@ -110,14 +110,7 @@ def test_approval_blocked_by_a_missing_document_and_unblocked_by_a_waiver(
         session.commit()
     investigator, clerk, supervisor = (sign_in("investigator"), sign_in("clerk"),
                                        sign_in("supervisor"))
-    step(investigator, claim, "start_investigation")
-    step(investigator, claim, "submit_survey", {
-        "入户日期": date.today().isoformat(),
-        "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
-        "调查结论": "住院属实，家庭困难",
-        "银行存款": "无大额存款"})
-    step(clerk, claim, "record_review", {"结果": "agree",
-                                         "参加评议的代表（用逗号分隔）": "代表甲，代表乙"})
+    investigated_and_reviewed(investigator, clerk, claim, 银行存款="无大额存款")
     days_pass(engine, 8)
     step(clerk, claim, "start_notice")
     days_pass(engine, 8)

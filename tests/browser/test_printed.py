@@ -7,8 +7,6 @@ three pages are saved there (docs/print-*.png)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from playwright.sync_api import expect
 
 from tests.browser.test_workspace import (  # noqa: F401 (fixtures)
@@ -17,6 +15,7 @@ from tests.browser.test_workspace import (  # noqa: F401 (fixtures)
     claim_of,
     csp_violations,
     days_pass,
+    investigated_and_reviewed,
     sign_in,
     site,
     step,
@@ -60,14 +59,7 @@ def test_each_printed_document_from_its_page(site, sign_in):  # noqa: F811
 
     # reconsidered and taken to the village's public notice: the formal notice
     step(supervisor, claim, "reconsider", {"原因": "补充了新的发票"})
-    step(investigator, claim, "start_investigation")
-    step(investigator, claim, "submit_survey", {
-        "入户日期": date.today().isoformat(),
-        "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
-        "调查结论": "住院属实，家庭困难",
-        "银行存款": "无大额存款", "车辆": "无"})
-    step(clerk, claim, "record_review", {"结果": "agree",
-                                         "参加评议的代表（用逗号分隔）": "代表甲，代表乙"})
+    investigated_and_reviewed(investigator, clerk, claim)
     days_pass(engine, 2)
     step(clerk, claim, "start_notice")
     clerk.goto("/notice")

@@ -14,6 +14,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -74,23 +76,38 @@ def site(request, tmp_path_factory):
             assert api.post("/api/events", json=illness()).status_code == 202
         with Session(engine) as session:
             evaluate(session)
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", engine
-        server.should_exit = True
-        thread.join(10)
+        with serving(app) as base:
+            yield base, engine
         engine.dispose()
 
 
-def _free_port() -> int:
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on a free local port, in a thread, for as long as the block runs."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def investigated_and_reviewed(investigator, clerk, claim: Claim, **assets: str) -> None:
+    """The claim's survey (with the asset checks given, by their labels) and its village
+    review, through the forms."""
+    step(investigator, claim, "start_investigation")
+    step(investigator, claim, "submit_survey", {
+        "入户日期": date.today().isoformat(),
+        "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
+        "调查结论": "住院属实，家庭困难", **(assets or {"银行存款": "无大额存款", "车辆": "无"})})
+    step(clerk, claim, "record_review", {"结果": "agree",
+                                         "参加评议的代表（用逗号分隔）": "代表甲，代表乙"})
 
 
 @pytest.fixture(scope="module")
@@ -180,14 +197,7 @@ def test_a_claim_from_opened_to_paid_with_a_supervisors_second_approval(site, si
     investigator, clerk = sign_in("investigator"), sign_in("clerk")
     adjudicator, supervisor = sign_in("adjudicator"), sign_in("supervisor")
 
-    step(investigator, claim, "start_investigation")
-    step(investigator, claim, "submit_survey", {
-        "入户日期": date.today().isoformat(),
-        "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
-        "调查结论": "住院属实，家庭困难",
-        "银行存款": "无大额存款", "车辆": "无"})
-    step(clerk, claim, "record_review", {"结果": "agree",
-                                         "参加评议的代表（用逗号分隔）": "代表甲，代表乙"})
+    investigated_and_reviewed(investigator, clerk, claim)
     days_pass(engine, 8)
     step(clerk, claim, "start_notice")
     days_pass(engine, 8)
