@@ -6,6 +6,8 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
@@ -78,6 +80,7 @@ def signed_in(bulk_site, chromium, csp_violations):  # noqa: F811
 
 def fits(page) -> None:
     """No horizontal scrolling: the page is no wider than the window."""
+    page.wait_for_load_state()
     width, inner = page.evaluate(
         "[document.documentElement.scrollWidth, window.innerWidth]")
     assert width <= inner, f"{page.url} is {width} px wide in a {inner} px window"
@@ -128,6 +131,7 @@ def test_the_supervisor_approves_a_chosen_list(bulk_site, signed_in, viewport):
     _base, engine = bulk_site
     page = signed_in("sup", viewport)
     page.get_by_role("link", name="批量审批").click()
+    expect(page).to_have_url(re.compile(r"/approvals$"))
     fits(page)
     boxes = page.locator("input[type=checkbox][name=claim_id]:not([disabled])")
     assert boxes.count() >= 2
