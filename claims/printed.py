@@ -40,6 +40,11 @@ from policies.models import PolicyContract
 PAYOUT_STATES = frozenset({ClaimState.payment_pending, ClaimState.paid})
 REJECTION_STATES = frozenset({ClaimState.rejected})
 DOCUMENTS = ("payout_notice", "rejection_notice", "village_notice")
+# The Chinese financial capitals (大写数字) and their places.
+CAPITAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+CAPITAL_PLACES = ("", "拾", "佰", "仟")
+CAPITAL_GROUPS = ("", "万", "亿")
+CAPITALS_BELOW = Decimal(10) ** 12  # up to 9,999 亿
 
 
 class NotPrintable(Conflict):
@@ -50,6 +55,60 @@ def documents(claim: Claim) -> list[str]:
     """The documents printed for a claim in its state (links of the claim page)."""
     return (["payout_notice"] if claim.state in PAYOUT_STATES else []) + (
         ["rejection_notice"] if claim.state in REJECTION_STATES else [])
+
+
+def amount_in_capitals(amount: Decimal) -> str:
+    """An amount in yuan as a Chinese payment document writes it in capitals (大写金额), by
+    the rules of 《正确填写票据和结算凭证的基本规定》: 12,345.60 → 人民币壹万贰仟叁佰肆拾伍元陆角整.
+
+    A run of zeros between two digits is one 零; 10 to 19 are written 壹拾…; 整 follows 元 or
+    角 when there are no 分. Where the rules allow a 零 or none (a zero in the 万 or 亿 place
+    before a non-zero thousand, or in the 元 place before non-zero 角) this writes the first
+    form of the rules' own examples: 107,000.53 → 人民币壹拾万柒仟元零伍角叁分, 1,680.32 →
+    人民币壹仟陆佰捌拾元零叁角贰分. Only the Chinese notice shows it; the English notice shows
+    the figure alone (English documents write no amount in words)."""
+    if amount < 0 or amount >= CAPITALS_BELOW or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"an amount in capitals is 0.00 to 999,999,999,999.99 yuan in "
+                         f"whole fen, not {amount}")
+    fen_total = int(amount * 100)
+    yuan, jiao, fen = fen_total // 100, fen_total // 10 % 10, fen_total % 10
+    groups = []  # of four digits, the lowest first
+    while yuan // 10000 ** len(groups):
+        groups.append(yuan // 10000 ** len(groups) % 10000)
+    text, zero_before = "", False
+    for index in reversed(range(len(groups))):
+        group = groups[index]
+        if group == 0:
+            zero_before = bool(text)
+            continue
+        if text and (zero_before or group < 1000):
+            text += "零"
+        text += _capital_group(group) + CAPITAL_GROUPS[index]
+        zero_before = False
+    if yuan:
+        text += "元"
+        if (jiao or fen) and (yuan % 10 == 0 or jiao == 0):
+            text += "零"
+    elif not (jiao or fen):
+        text = "零元"
+    if jiao:
+        text += CAPITAL_DIGITS[jiao] + "角"
+    text += CAPITAL_DIGITS[fen] + "分" if fen else "整"
+    return "人民币" + text
+
+
+def _capital_group(group: int) -> str:
+    """A group of up to four digits (1-9999) in capitals: one 零 for zeros between digits,
+    none after the last."""
+    text, zero = "", False
+    for place in (3, 2, 1, 0):
+        digit = group // 10 ** place % 10
+        if digit == 0:
+            zero = bool(text)
+            continue
+        text += ("零" if zero else "") + CAPITAL_DIGITS[digit] + CAPITAL_PLACES[place]
+        zero = False
+    return text
 
 
 def county_today() -> date:

@@ -124,7 +124,9 @@ def words(request: Request) -> dict[str, Any]:
     language = language_of(request)
     gettext = translator(language)
     return {"day": lambda value: day(value, language), "titles": TITLES,
-            "reason": lambda code: gettext(REASONS.get(code, REASONS["other"]))}
+            "reason": lambda code: gettext(REASONS.get(code, REASONS["other"])),
+            # the amount in capitals (大写金额): a Chinese document's, not an English one's
+            "capitals": printed.amount_in_capitals if language == "zh" else None}
 
 
 def _claim_document(request: Request, session: Session, user, claim_id: int, kind: str,

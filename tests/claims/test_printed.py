@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from sqlmodel import select
 
 from claims.models import AuditEntry, Claim, Payment, PaymentBatch, Region
+from claims.printed import county_today
 from claims.settings import get_settings
 from claims.web import printed as web_printed
 from policies import registry
@@ -75,6 +76,7 @@ def test_the_payout_notice_of_an_approved_claim_as_page_and_pdf(browser, session
     page = clerk.get(f"/claims/{claim.id}/payout-notice")
     assert page.status_code == 200 and "理赔通知书" in page.text
     assert "7,500.00" in page.text and "****0001" in page.text and ACCOUNT not in page.text
+    assert "人民币柒仟伍佰元整" in page.text  # the amount in capitals, on a Chinese notice only
     assert "printed.css" in page.text and "data-print" in page.text
 
     text = pdf_text(clerk.get(f"/claims/{claim.id}/payout-notice.pdf"))
@@ -82,13 +84,17 @@ def test_the_payout_notice_of_an_approved_claim_as_page_and_pdf(browser, session
     assert "理赔通知书" in text and claim.claim_number in text
     assert "7,500.00" in text and "****0001" in text and "农村商业银行" in text
     assert "本次事件赔付7,500.00" in text  # the calculation, line by line
+    assert "批准金额（大写）人民币柒仟伍佰元整" in text
     assert ACCOUNT not in text and head.id_number not in text and head.name not in text
     assert head.id_number[:4] + "*" * 10 + head.id_number[-4:] in text
     assert "演示保险" in text and "（盖章）" in text
-    assert f"{date.today().year}年" in text
+    assert f"{county_today().year}年" in text
+
+    english = browser("clerk", language="en").get(f"/claims/{claim.id}/payout-notice").text
+    assert "7,500.00" in english and "人民币" not in english and "in capitals" not in english
 
     entries = prints(session, "payout_notice")
-    assert [e.after["format"] for e in entries] == ["html", "pdf"]
+    assert [e.after["format"] for e in entries] == ["html", "pdf", "html"]
     assert entries[0].entity == "household" and entries[0].actor.startswith("user:")
     assert entries[0].after["about"] == claim.claim_number
     assert entries[0].after["names"] == "masked"
@@ -131,7 +137,7 @@ def test_the_rejection_notice_gives_the_reason_in_words_and_the_deadline(
     assert f"/claims/{claim.id}/payout-notice" not in page
 
     text = pdf_text(adjudicator.get(f"/claims/{claim.id}/rejection-notice.pdf"))
-    deadline = date.today() + timedelta(days=get_settings().objection_days)
+    deadline = county_today() + timedelta(days=get_settings().objection_days)
     assert "拒赔通知书" in text and claim.claim_number in text
     assert "您户自付的费用未超过保险规定由农户自负的部分（起付标准）" in text
     assert "自付部分未超过起付线" in text
