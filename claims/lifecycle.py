@@ -75,6 +75,16 @@ class StartInvestigation(Step):
         "adjudicator when it has none")
 
 
+class Location(Step):
+    """Where the browser said the survey was recorded (WGS 84, as navigator.geolocation
+    reports it)."""
+
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy: float = Field(ge=0, le=100_000, allow_inf_nan=False,
+                            description="metres, the browser's radius of 95% confidence")
+
+
 class Survey(Step):
     visit_date: Day
     team: list[Text] = Field(min_length=2, description="at least two people visited")
@@ -82,6 +92,8 @@ class Survey(Step):
     asset_check: dict[Text, MultilineText] = Field(
         min_length=1, description="cross-check results: bank deposits, vehicles, housing …")
     documents: list[Text] = Field(default_factory=list)
+    location: Location | None = Field(default=None, description=(
+        "optional: the browser's location when the survey was recorded"))
 
     @field_validator("team")
     @classmethod

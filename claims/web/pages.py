@@ -655,9 +655,13 @@ def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:
             item, _, result = line.partition(":" if ":" in line else "：")
             if item.strip():
                 checks[item.strip()] = result.strip()
+        # The browser's location, when the investigator recorded it (survey.js fills these).
+        location = {key: form.get(key, "").strip()
+                    for key in ("latitude", "longitude", "accuracy")}
         return {"visit_date": form.get("visit_date", ""),
                 "team": lines(form.get("team", "")), "findings": form.get("findings", ""),
-                "asset_check": checks, "documents": lines(form.get("documents", ""))}
+                "asset_check": checks, "documents": lines(form.get("documents", "")),
+                **({"location": location} if any(location.values()) else {})}
     if action == "start_investigation":
         return {"investigator_id": form["investigator_id"]} if form.get(
             "investigator_id") else {}

@@ -21,6 +21,7 @@ FIELDS = {
     "housing_secure": N_("Housing secure"), "schooling_secure": N_("Schooling secure"),
     "medical_secure": N_("Medical cover secure"),
     "water_secure": N_("Drinking water secure"),
+    "location": N_("Location (from the browser)"),
 }
 # A field whose meaning depends on the step.
 STEP_FIELDS = {("record_objection", "text"): N_("Objection"),
@@ -29,6 +30,7 @@ ASSET_CHECKS = {"bank_deposits": N_("Bank deposits"), "vehicles": N_("Vehicles")
                 "housing": N_("Housing")}
 REVIEW_OUTCOMES = {"agree": N_("agree"), "disagree": N_("disagree")}
 YES, NO = N_("yes"), N_("no")
+LOCATION = N_("latitude %(latitude)s, longitude %(longitude)s, within %(accuracy)s m")
 
 
 def reason_text(text: str, language: str) -> str:
@@ -71,6 +73,9 @@ def _value(key: str, value: Any, language: str, people_by_id: dict[int, str]) ->
         return semicolon.join(
             f"{_(ASSET_CHECKS[item]) if item in ASSET_CHECKS else item}{colon}{result}"
             for item, result in value.items() if result)
+    if key == "location" and isinstance(value, dict):
+        return _(LOCATION, latitude=f"{value['latitude']:.6f}",
+                 longitude=f"{value['longitude']:.6f}", accuracy=f"{value['accuracy']:,.0f}")
     if isinstance(value, list):
         return separator.join(str(v) for v in value)
     if isinstance(value, bool):

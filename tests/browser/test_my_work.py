@@ -20,9 +20,11 @@ step, days_pass, claim_of, PASSWORD = ws.step, ws.days_pass, ws.claim_of, ws.PAS
 PHONE = "13912345678"
 
 
-def land(browser, base, role, csp, width=1366):
-    """Sign in from the sign-in page itself: the start page is my work."""
-    context = browser.new_context(base_url=base, viewport={"width": width, "height": 844})
+def land(browser, base, role, csp, width=1366, **options):
+    """Sign in from the sign-in page itself: the start page is my work. ``options`` are the
+    browser context's (a phone's touch, a location)."""
+    context = browser.new_context(base_url=base, viewport={"width": width, "height": 844},
+                                  **options)
     context.add_cookies([{"name": "fangpin_lang", "value": "zh", "url": base}])
     page = context.new_page()
     ws.watch_csp(page, csp)

@@ -179,7 +179,7 @@ def step(page, claim: Claim, action: str, fill: dict[str, str] | None = None) ->
             field.select_option(value)
         else:
             field.fill(value)
-    form.get_by_role("button").click()
+    form.locator("button[type=submit]").click()  # the form's own, not a helper button
     expect(page.locator(".done")).to_be_visible()
 
 

@@ -161,6 +161,26 @@ def test_nobody_approves_a_claim_they_investigated(as_user, staff, session, clai
     assert refused.status_code == 403 and "investigated" in refused.json()["message"]
 
 
+def test_a_survey_keeps_the_browsers_location_checked_field_by_field(staff, session, claim):
+    act(staff["investigator"], claim, "start_investigation")
+    for where, field in (({"latitude": 91, "longitude": 113.4, "accuracy": 20},
+                          "location.latitude"),
+                         ({"latitude": 34.2, "longitude": -181, "accuracy": 20},
+                          "location.longitude"),
+                         ({"latitude": 34.2, "longitude": 113.4, "accuracy": -1},
+                          "location.accuracy"),
+                         ({"latitude": 34.2, "accuracy": 20}, "location.longitude")):
+        refused = act(staff["investigator"], claim, "submit_survey",
+                      {**SURVEY, "location": where})
+        assert refused.status_code == 422 and refused.json()["field"] == field, refused.json()
+    here = {"latitude": 34.156789, "longitude": 113.471234, "accuracy": 18.0}
+    assert act(staff["investigator"], claim, "submit_survey",
+               {**SURVEY, "location": here}).json()["state"] == "village_review"
+    record = session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id,
+                                                    ClaimRecord.kind == "submit_survey")).one()
+    assert record.data["location"] == here
+
+
 def test_limits_count_the_whole_claim_and_people_not_accounts(as_user, client, staff, session,
                                                                claim):
     to_approval(staff, claim, session)
