@@ -30,6 +30,8 @@ def printed(page, name: str) -> None:
     expect(page.locator("article h1")).to_be_visible()
     expect(page.locator(".toolbar, .no-print").first).to_be_hidden()
     expect(page.locator(".seal")).to_be_visible()
+    # one A4 column: the sheet's parts stacked, not side by side (a list's flex once caught it)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 794
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/print-{name}.png", full_page=True)
     page.emulate_media(media="screen")
