@@ -265,6 +265,10 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/config/contracts"): county(CLERK),
     ("GET", "/config/lines"): county(CLERK),
     ("POST", "/config/lines"): county(CLERK),
+    ("GET", "/config/contracts/{contract_id}"): county(CLERK),
+    ("POST", "/config/contracts/{contract_id}"): county(CLERK),
+    ("GET", "/config/lines/{line_id}"): county(CLERK),
+    ("POST", "/config/lines/{line_id}"): county(CLERK),
     # the auditor's page and the quarantine: county-wide, as their API
     ("GET", "/audit"): county(ALL),
     ("GET", "/audit/verify"): county(ALL),
