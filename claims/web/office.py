@@ -47,6 +47,7 @@ from claims.web.session import set_password
 from policies import registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import DomainError
+from policies.messages import N_
 from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
@@ -231,7 +232,7 @@ def batch_page(request: Request, session: SessionDep, user: User, batch_id: int)
             refused, translator(language_of(request)))) from None
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=None,
-                  amount=payments.amount_of(lines),
+                  confirmed=CONFIRMED, amount=payments.amount_of(lines),
                   may_pay=user.user.role in (Role.supervisor, Role.admin),
                   account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
@@ -256,6 +257,11 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
         "content-disposition": f'attachment; filename="batch-{batch_id}.{format}"'})
 
 
+# What became of each line of the bank's answer (payments.LineResult.result), in words.
+CONFIRMED = {"paid": N_("paid"), "failed": N_("failed"), "already_paid": N_("already paid"),
+             "already_failed": N_("already failed"), "error": N_("not taken")}
+
+
 @router.post("/payments/{batch_id}/confirmation")
 async def batch_confirmation(request: Request, session: SessionDep, user: User, batch_id: int,
                              file: Annotated[UploadFile, File()],
@@ -274,8 +280,8 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
     batch = payments.get_batch(session, batch_id)
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=results,
-                  amount=payments.amount_of(lines), may_pay=True, account=masking.account,
-                  flag_days=get_settings().bank_change_flag_days)
+                  confirmed=CONFIRMED, amount=payments.amount_of(lines), may_pay=True,
+                  account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
 
 # --- administration -----------------------------------------------------------------------------
