@@ -48,31 +48,21 @@ REFUSALS = {
 }
 
 
-class _Coded:
-    code: str
-    values: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**super().as_dict(), "code": self.code}  # type: ignore[misc]
-
-
-class AssignmentForbidden(_Coded, Forbidden):
+class AssignmentForbidden(Forbidden):
     pass
 
 
-class AssignmentInvalid(_Coded, InvalidInput):
+class AssignmentInvalid(InvalidInput):
     pass
 
 
-class AssignmentConflict(_Coded, Conflict):
+class AssignmentConflict(Conflict):
     pass
 
 
 def refused(kind: type[DomainError], code: str, field_: str, value: Any = None,
             **values: Any) -> DomainError:
-    error = kind(REFUSALS[code], field=field_, value=value)
-    error.code, error.values = code, values  # type: ignore[attr-defined]
-    return error
+    return kind(REFUSALS[code], field=field_, value=value, code=code, values=values)
 
 
 # --- who may take a claim -----------------------------------------------------------------------

@@ -35,6 +35,7 @@ CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "付款流水号": "payment_id", "payment_id": "payment_id", "状态": "status",
     "支付状态": "status", "status": "status", "失败原因": "reason", "reason": "reason",
     "银行流水号": "bank_reference", "bank_reference": "bank_reference",
+    "reference": "bank_reference",  # the batch page's third column: a reference, or a reason
 }.items()}
 PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
 
@@ -139,7 +140,7 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
     results = []
     for row, line in table.frame.iterrows():
         raw_id, status = line["payment_id"], line["status"].lower()
-        reason = line.get("reason", "") or ""
+        reason = line.get("reason", "") or line.get("bank_reference", "") or ""
         if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
             results.append(LineResult(row, raw_id, "error", "付款流水号 must be a payment number"))
             continue

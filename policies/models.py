@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from sqlmodel import Field, SQLModel
 
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
@@ -536,11 +537,12 @@ class MonitoringLineCreate(MonitoringLineBase):
         fixed = self.fixed_amount is not None
         multiple = self.multiple is not None or self.standard_year is not None
         if fixed == multiple:
-            raise ValueError(
+            raise PydanticCustomError(
+                "line_one_way",
                 "give either fixed_amount, or multiple with standard_year — exactly one way"
             )
         if multiple and (self.multiple is None or self.standard_year is None):
-            raise ValueError("multiple and standard_year go together")
+            raise PydanticCustomError("line_together", "multiple and standard_year go together")
         return self
 
     model_config = {
@@ -609,11 +611,12 @@ class PolicyContract(PolicyContractBase, table=True):
 
 
 class InconsistentContract(ValueError):
-    """A contract whose fields contradict each other; ``field`` names the one to correct."""
+    """A contract whose fields contradict each other; ``field`` names the one to correct,
+    ``code`` and ``values`` the rule broken, for a page to say in the user's language."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, code: str, message: str, **values: Any):
         super().__init__(message)
-        self.field = field
+        self.field, self.code, self.values = field, code, values
 
 
 def check_contract(contract: PolicyContractBase) -> None:
@@ -623,22 +626,26 @@ def check_contract(contract: PolicyContractBase) -> None:
         try:
             check_date_range(value, name)
         except ValueError as exc:
-            raise InconsistentContract(name, str(exc)) from None
+            raise InconsistentContract(name, "date_out_of_range", str(exc)) from None
     if end <= start:
-        raise InconsistentContract("end_date", f"end_date {end} must be after start_date {start}")
+        raise InconsistentContract("end_date", "end_before_start",
+                                   f"end_date {end} must be after start_date {start}",
+                                   start=start)
     if (end - start).days > 366:
         raise InconsistentContract(
-            "end_date", f"a policy year runs at most 366 days; {start}..{end} is longer")
+            "end_date", "year_too_long",
+            f"a policy year runs at most 366 days; {start}..{end} is longer")
     if start.year != contract.policy_year:
         raise InconsistentContract(
-            "policy_year", f"policy year {contract.policy_year} must be the year of start_date "
-            f"{start}")
+            "policy_year", "year_of_start", f"policy year {contract.policy_year} must be the "
+            f"year of start_date {start}", year=start.year)
     if contract.insured_basis == InsuredBasis.headcount and not contract.insured_headcount:
         raise InconsistentContract(
-            "insured_headcount", "insured_headcount is required when insured_basis is headcount")
+            "insured_headcount", "headcount_required",
+            "insured_headcount is required when insured_basis is headcount")
     if contract.insured_basis == InsuredBasis.named and contract.insured_headcount is not None:
         raise InconsistentContract(
-            "insured_headcount",
+            "insured_headcount", "headcount_derived",
             "insured_headcount is derived from the named households; leave it empty")
 
 

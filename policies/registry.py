@@ -507,7 +507,8 @@ def _check_line(session: Session, region_id: int, standard_year: int | None) -> 
     if standard_year is not None and _standard_amount(session, standard_year) is None:
         raise InvalidInput(
             f"no national standard is recorded for {standard_year}; record it first",
-            field="standard_year", value=standard_year,
+            field="standard_year", value=standard_year, code="no_standard",
+            values={"year": standard_year},
         )
 
 
@@ -522,7 +523,7 @@ def create_monitoring_line(session: Session, data: MonitoringLineCreate) -> Moni
     if exists is not None:
         raise Conflict(
             f"region {data.region_id} already has a line for {data.year} (line {exists})",
-            field="year", value=data.year,
+            field="year", value=data.year, code="line_exists", values={"year": data.year},
         )
     line = MonitoringLine.model_validate(data)
     session.add(line)
@@ -547,7 +548,8 @@ def update_monitoring_line(
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else next(iter(changes), None)
-        raise InvalidInput(error["msg"].removeprefix("Value error, "), field=field) from None
+        raise InvalidInput(error["msg"].removeprefix("Value error, "), field=field,
+                           code=error["type"]) from None
     _check_line(session, merged.region_id, merged.standard_year)
     for key in ("fixed_amount", "multiple", "standard_year", "note"):
         setattr(line, key, getattr(merged, key))
@@ -651,7 +653,8 @@ def create_contract(session: Session, data: PolicyContractCreate) -> PolicyContr
         select(PolicyContract.id).where(PolicyContract.contract_number == data.contract_number)
     ).first():
         raise Conflict(f"contract number {data.contract_number} is already recorded",
-                       field="contract_number", value=data.contract_number)
+                       field="contract_number", value=data.contract_number,
+                       code="contract_number_taken", values={"number": data.contract_number})
     contract = PolicyContract.model_validate(data)
     if contract.status == ContractStatus.active:
         _check_no_overlap(session, contract)
@@ -680,7 +683,8 @@ def _check_no_overlap(session: Session, contract: PolicyContract) -> None:
     other = session.exec(query).first()
     if other is not None:
         raise Conflict(f"contract {other} is already active for this county on these dates",
-                       field="status", value=ContractStatus.active)
+                       field="status", value=ContractStatus.active, code="contract_overlap",
+                       values={"number": other})
 
 
 def update_contract(
@@ -694,12 +698,13 @@ def update_contract(
     try:
         check_contract(merged)
     except InconsistentContract as exc:
-        raise InvalidInput(str(exc), field=exc.field) from None
+        raise InvalidInput(str(exc), field=exc.field, code=exc.code, values=exc.values) from None
     status = changes.get("status")
     if status is not None and status != contract.status:
         if status not in CONTRACT_TRANSITIONS[ContractStatus(contract.status)]:
             raise Conflict(f"a {contract.status} contract cannot become {status}",
-                           field="status", value=status)
+                           field="status", value=status, code="contract_transition",
+                           values={"status": contract.status, "to": status})
     _apply(contract, data)
     if contract.status == ContractStatus.active:
         _check_no_overlap(session, contract)

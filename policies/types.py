@@ -16,6 +16,7 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, Field, ValidationInfo
+from pydantic_core import PydanticCustomError
 
 from policies.errors import InvalidInput
 
@@ -42,8 +43,9 @@ def decimal_text(value, info: ValidationInfo | None = None):
     if isinstance(value, float):
         raise ValueError(f'write {value} as a decimal string, e.g. "{value}", not a number')
     if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip()):
-        raise ValueError(f"{value!r} is not a decimal number: write it with the digits 0-9 "
-                         'and a decimal point, e.g. "1234.50"')
+        raise PydanticCustomError(
+            "decimal_text", '{value} is not a decimal number: write it with the digits 0-9 '
+            'and a decimal point, e.g. "1234.50"', {"value": repr(value)})
     return value
 
 

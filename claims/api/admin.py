@@ -12,6 +12,7 @@ from claims import audit, intake, people, remit
 from claims.api.deps import SessionDep
 from claims.auth import Actor, Forbidden, require_county, staff
 from claims.models import ApiClient, AppUser, Organisation, Role
+from policies.errors import NotFound
 from policies.models import Yuan
 from policies.types import Text
 
@@ -88,6 +89,19 @@ def set_client_remit(client_id: int, body: RemitUpdate, session: SessionDep, act
     """Set the event types a department key may send (null: its department's default)."""
     client = remit.set_remit(session, actor, client_id, body.event_types,
                              intake.event_types(session))
+    session.commit()
+    return people.client_view(client)
+
+
+@router.post("/api-clients/{client_id}/deactivate", responses={
+    404: {"description": "no such key"}})
+def deactivate_client(client_id: int, session: SessionDep, actor: Admin):
+    """Revoke a department's key: it stops working (within the seconds a key is remembered)."""
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFound(f"no department API key {client_id}", field="client_id",
+                       value=client_id)
+    people.deactivate_client(session, actor, client)
     session.commit()
     return people.client_view(client)
 

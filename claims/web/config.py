@@ -2,8 +2,8 @@
 between two versions, put one in force for a contract), the policy contracts and the
 monitoring lines of each region and year. What the JSON API and the command line do, through
 the same services (claims.changes: access and the audit trail), county-wide: administrators
-and clerks read; administrators change the terms, clerks and administrators the contracts and
-lines, as in the API."""
+and clerks read; administrators change the terms, clerks and administrators record and change
+the contracts (their status too: draft, active, closed) and lines, as in the API."""
 
 from __future__ import annotations
 
@@ -22,17 +22,19 @@ from claims import access, changes
 from claims.api.deps import SessionDep
 from claims.models import Role
 from claims.uploads import read_upload
-from claims.web.i18n import translator
+from claims.web.i18n import code_label, translator
 from claims.web.pages import PageError, User, check_csrf, gate, language_of, need_role, refusal
 from claims.web.pages import render as render_page
 from policies import registry
-from policies.errors import DomainError, InvalidInput
+from policies.errors import DomainError, InvalidInput, NotFound
 from policies.messages import N_
 from policies.models import (
     MonitoringLine,
     MonitoringLineCreate,
+    MonitoringLineUpdate,
     PolicyContract,
     PolicyContractCreate,
+    PolicyContractUpdate,
     Region,
     TermsVersion,
 )
@@ -66,6 +68,7 @@ REASONS = {
     "int_type": N_("not a whole number"),
     "int_from_float": N_("not a whole number"),
     "decimal_parsing": N_("not a number"),
+    "decimal_text": N_("not a number"),
     "decimal_type": N_("not a number"),
     "decimal_max_places": N_("too many decimal places"),
     "string_type": N_("must be text in quotes"),
@@ -85,28 +88,55 @@ REASONS = {
     "less_than": N_("too large"),
     "less_than_equal": N_("too large"),
 }
+# the services' refusals of a contract or a line, by their code
+REFUSED = {
+    "date_out_of_range": N_("not a date between 1900-01-01 and 2100-12-31"),
+    "end_before_start": N_("must be after the start date (%(start)s)"),
+    "year_too_long": N_("a policy year runs at most 366 days"),
+    "year_of_start": N_("must be the year of the start date (%(year)s)"),
+    "headcount_required": N_("required when the basis is a headcount"),
+    "headcount_derived": N_("leave it empty: the named households are counted"),
+    "contract_transition": N_("a contract that is %(status)s cannot become %(to)s (a contract "
+                              "goes from draft to active to closed)"),
+    "contract_overlap": N_("contract %(number)s is already active for this county on these "
+                           "dates: close it first, or change the dates"),
+    "contract_number_taken": N_("contract %(number)s is already recorded"),
+    "line_one_way": N_("give either a fixed amount, or a multiple with the year of the "
+                       "national standard: one way only"),
+    "line_together": N_("a multiple and the year of the national standard go together"),
+    "no_standard": N_("no national standard is recorded for %(year)s: record it first"),
+    "line_exists": N_("this region already has a line for %(year)s: change that one"),
+}
+STATUS_VALUES = ("status", "to")  # values of a refusal that are a contract's status
 NOT_TOML = N_("not valid TOML")
 TOP = N_("(the whole file)")
 NOT_UTF8 = N_("Save the file as UTF-8 text.")
 
 
-def problem_text(code: str, reason: str, gettext) -> str:
+def problem_text(code: str | None, reason: str, gettext, values: dict | None = None,
+                 language: str = "en") -> str:
     """A mistake in the user's language where its kind is known, else the service's words."""
     if code == "toml":
         return f"{gettext(NOT_TOML)} ({reason.removeprefix('not valid TOML: ')})"
     if code in REASONS:
         return gettext(REASONS[code])
+    if code in REFUSED:
+        return gettext(REFUSED[code], **{
+            name: code_label("ContractStatus", str(value), language)
+            if name in STATUS_VALUES else value for name, value in (values or {}).items()})
     return reason
 
 
-def form_problems(error: ValidationError, gettext) -> list[tuple[str, str]]:
+def form_problems(error: ValidationError, gettext, language: str) -> list[tuple[str, str]]:
     """(field, reason) of each mistake of a form checked by the API's model."""
     found = []
     for item in error.errors():
         context = item.get("ctx", {}).get("error")
         field = getattr(context, "field", None) or ".".join(str(p) for p in item["loc"])
-        found.append((field, problem_text(item["type"], item["msg"].removeprefix(
-            "Value error, "), gettext)))
+        found.append((field, gettext(REASONS["missing"]) if item.get("input") == "" else
+                      problem_text(getattr(context, "code", None) or item["type"],
+                                   item["msg"].removeprefix("Value error, "), gettext,
+                                   getattr(context, "values", None), language)))
     return found
 
 
@@ -263,6 +293,10 @@ CONTRACT_FIELDS = {  # the form's fields, as POST /api/contracts takes them
     "insurer_fee_rate": N_("Insurer's fee rate (share of payouts, e.g. 0.15)"),
     "balance_carried_in": N_("Balance carried in (yuan)"), "status": N_("Status"),
 }
+# what PATCH /api/contracts/{id} changes
+CONTRACT_CHANGES = [name for name in CONTRACT_FIELDS if name in PolicyContractUpdate.model_fields]
+STATUS_STEPS = {ContractStatus.active: N_("Make the contract active"),
+                ContractStatus.closed: N_("Close the contract")}
 
 
 def _labelled(problems: list[tuple[str, str]], labels: dict[str, str], gettext):
@@ -274,8 +308,7 @@ def _contracts_page(request: Request, session: Session, user, status: int = 200,
     contracts = session.exec(select(PolicyContract).order_by(
         col(PolicyContract.policy_year).desc(), PolicyContract.contract_number)
         .limit(LIST_ROWS)).all()
-    counties = session.exec(select(Region.id, Region.name).where(
-        Region.level == "county").order_by(Region.code)).all()
+    counties = _counties(session)
     versions = {v.id: v for v in session.exec(select(TermsVersion).where(
         col(TermsVersion.id).in_([c.terms_version_id for c in contracts
                                   if c.terms_version_id is not None])))}
@@ -287,6 +320,11 @@ def _contracts_page(request: Request, session: Session, user, status: int = 200,
                        may_write=user.user.role in REGISTRY_WRITERS, **shown)
 
 
+def _counties(session: Session):
+    return session.exec(select(Region.id, Region.name).where(
+        Region.level == "county").order_by(Region.code)).all()
+
+
 @router.get("/config/contracts")
 def contracts_page(request: Request, session: SessionDep, user: User):
     _office(request, user)
@@ -296,27 +334,39 @@ def contracts_page(request: Request, session: SessionDep, user: User):
 async def _form(request: Request, user, fields) -> dict[str, str]:
     form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
-    return {name: str(form.get(name, "")).strip() for name in fields}
+    return {name: str(form.get(name, "")).strip() for name in fields if name in form}
 
 
-def _create(request: Request, session: Session, user, values: dict[str, str], model,
-            create: Callable, labels: dict[str, str]):
+def _save(request: Request, session: Session, user, data: dict[str, Any], model,
+          change: Callable, labels: dict[str, str]):
     """Check a form with the API's model and make the change through the same service; the
-    mistakes by field (None when it was made)."""
-    gettext = translator(language_of(request))
+    mistakes by field, in the user's language (None when it was made)."""
+    language = language_of(request)
+    gettext = translator(language)
     try:
-        data = model.model_validate({k: v for k, v in values.items() if v != ""})
+        checked = model.model_validate(data)
     except ValidationError as error:
-        return _labelled(form_problems(error, gettext), labels, gettext)
+        return _labelled(form_problems(error, gettext, language), labels, gettext)
     try:
-        create(session, user.actor, data)
+        change(session, user.actor, checked)
+    except NotFound as refused:
+        session.rollback()
+        raise PageError(404, _refused(request, refused)) from None
     except DomainError as refused:
         session.rollback()
         if refused.field == "townships":
             raise PageError(403, _refused(request, refused)) from None
-        return _labelled([(refused.field or "", _refused(request, refused))], labels, gettext)
+        return _labelled([(refused.field or "", problem_text(
+            refused.code, _refused(request, refused), gettext, refused.values, language))],
+            labels, gettext)
     session.commit()
     return None
+
+
+def _patch(values: dict[str, str], model) -> dict[str, Any]:
+    """A change form's fields as a PATCH body: an emptied field is null where it may be."""
+    return {name: None if value == "" and name in model.NULLABLE else value
+            for name, value in values.items()}
 
 
 @router.post("/config/contracts")
@@ -324,13 +374,63 @@ async def create_contract(request: Request, session: SessionDep, user: User):
     """Record a contract, as POST /api/contracts."""
     _office(request, user, *REGISTRY_WRITERS)
     values = await _form(request, user, CONTRACT_FIELDS)
-    problems = _create(request, session, user, values, PolicyContractCreate,
-                       changes.create_contract, CONTRACT_FIELDS)
+    problems = _save(request, session, user, {k: v for k, v in values.items() if v != ""},
+                     PolicyContractCreate, changes.create_contract, CONTRACT_FIELDS)
     if problems:
         return _contracts_page(request, session, user, status=422, field_problems=problems,
                                values=values)
     return RedirectResponse(f"/config/contracts?created={values['contract_number']}",
                             status_code=303)
+
+
+def _contract_page(request: Request, session: Session, user, contract_id: int,
+                   status: int = 200, values: dict[str, str] | None = None, **shown: Any):
+    contract = _found(request, session.get(PolicyContract, contract_id))
+    return render_page(request, "config_contract.html", status=status, user=user,
+                       contract=contract, county=dict(_counties(session)).get(
+                           contract.county_id, contract.county_id),
+                       values={**_stored(contract, CONTRACT_CHANGES), **(values or {})},
+                       fields=CONTRACT_FIELDS,
+                       bases=list(InsuredBasis),
+                       steps=[(s.value, STATUS_STEPS[s]) for s in sorted(
+                           registry.CONTRACT_TRANSITIONS[ContractStatus(contract.status)])],
+                       **shown)
+
+
+def _stored(row, names: list[str]) -> dict[str, str]:
+    """A row's fields as its change form shows them."""
+    return {name: "" if getattr(row, name) is None else str(getattr(row, name))
+            for name in names}
+
+
+def _found(request: Request, row):
+    if row is None:
+        raise PageError(404, translator(language_of(request))("Not found."))
+    return row
+
+
+@router.get("/config/contracts/{contract_id}")
+def contract_page(request: Request, session: SessionDep, user: User, contract_id: int):
+    """A contract's form: change it, or move it on (draft → active → closed)."""
+    _office(request, user, *REGISTRY_WRITERS)
+    return _contract_page(request, session, user, contract_id)
+
+
+@router.post("/config/contracts/{contract_id}")
+async def change_contract(request: Request, session: SessionDep, user: User, contract_id: int):
+    """Change a contract, or its status, as PATCH /api/contracts/{id}: the fields the form
+    sends change, the others keep their value."""
+    _office(request, user, *REGISTRY_WRITERS)
+    values = await _form(request, user, CONTRACT_CHANGES)
+    number = _found(request, session.get(PolicyContract, contract_id)).contract_number
+    problems = _save(
+        request, session, user, _patch(values, PolicyContractUpdate), PolicyContractUpdate,
+        lambda s, actor, body: changes.update_contract(s, actor, contract_id, body),
+        CONTRACT_FIELDS)
+    if problems:
+        return _contract_page(request, session, user, contract_id, status=422,
+                              field_problems=problems, values=values)
+    return RedirectResponse(f"/config/contracts?changed={number}", status_code=303)
 
 
 # --- monitoring lines ----------------------------------------------------------------------------
@@ -341,6 +441,7 @@ LINE_FIELDS = {  # as POST /api/monitoring-lines takes them
     "multiple": N_("Multiple of the national standard"),
     "standard_year": N_("Year of the national standard"), "note": N_("Note (source)"),
 }
+LINE_CHANGES = [name for name in LINE_FIELDS if name in MonitoringLineUpdate.model_fields]
 
 
 def _lines_page(request: Request, session: Session, user, region: str = "", year: str = "",
@@ -372,11 +473,46 @@ async def add_line(request: Request, session: SessionDep, user: User):
     """Set a region's monitoring line for a year, as POST /api/monitoring-lines."""
     _office(request, user, *REGISTRY_WRITERS)
     values = await _form(request, user, LINE_FIELDS)
-    problems = _create(request, session, user, values, MonitoringLineCreate,
-                       changes.create_monitoring_line, LINE_FIELDS)
+    problems = _save(request, session, user, {k: v for k, v in values.items() if v != ""},
+                     MonitoringLineCreate, changes.create_monitoring_line, LINE_FIELDS)
     if problems:
         return _lines_page(request, session, user, status=422, field_problems=problems,
                            values=values)
     return RedirectResponse(f"/config/lines?region={values['region_id']}&year="
                             f"{values['year']}&added=1", status_code=303)
 
+
+def _line_page(request: Request, session: Session, user, line_id: int, status: int = 200,
+               values: dict[str, str] | None = None, **shown: Any):
+    line = _found(request, session.get(MonitoringLine, line_id))
+    region = session.get(Region, line.region_id)
+    return render_page(request, "config_line.html", status=status, user=user,
+                       line=registry.line_view(session, line),
+                       region=region.name if region else line.region_id,
+                       values={**_stored(line, LINE_CHANGES), **(values or {})},
+                       fields=LINE_FIELDS, **shown)
+
+
+@router.get("/config/lines/{line_id}")
+def line_page(request: Request, session: SessionDep, user: User, line_id: int):
+    """A monitoring line's form: how it is set (a fixed amount, or a multiple)."""
+    _office(request, user, *REGISTRY_WRITERS)
+    return _line_page(request, session, user, line_id)
+
+
+@router.post("/config/lines/{line_id}")
+async def change_line(request: Request, session: SessionDep, user: User, line_id: int):
+    """Change how a line is set, as PATCH /api/monitoring-lines/{id}."""
+    _office(request, user, *REGISTRY_WRITERS)
+    values = await _form(request, user, LINE_CHANGES)
+    line = _found(request, session.get(MonitoringLine, line_id))
+    region, year = line.region_id, line.year
+    problems = _save(
+        request, session, user, _patch(values, MonitoringLineUpdate), MonitoringLineUpdate,
+        lambda s, actor, body: changes.update_monitoring_line(s, actor, line_id, body),
+        LINE_FIELDS)
+    if problems:
+        return _line_page(request, session, user, line_id, status=422,
+                          field_problems=problems, values=values)
+    return RedirectResponse(f"/config/lines?region={region}&year={year}&changed=1",
+                            status_code=303)

@@ -12,7 +12,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import access, changes, lifecycle, masking, nightly, payments, people, printed
+from claims import (
+    access,
+    changes,
+    intake,
+    lifecycle,
+    masking,
+    nightly,
+    payments,
+    people,
+    printed,
+    remit,
+)
 from claims.api.deps import SessionDep
 from claims.models import (
     ApiClient,
@@ -47,6 +58,7 @@ from claims.web.session import set_password
 from policies import registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import DomainError
+from policies.messages import N_
 from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
@@ -231,7 +243,7 @@ def batch_page(request: Request, session: SessionDep, user: User, batch_id: int)
             refused, translator(language_of(request)))) from None
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=None,
-                  amount=payments.amount_of(lines),
+                  confirmed=CONFIRMED, amount=payments.amount_of(lines),
                   may_pay=user.user.role in (Role.supervisor, Role.admin),
                   account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
@@ -256,6 +268,11 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
         "content-disposition": f'attachment; filename="batch-{batch_id}.{format}"'})
 
 
+# What became of each line of the bank's answer (payments.LineResult.result), in words.
+CONFIRMED = {"paid": N_("paid"), "failed": N_("failed"), "already_paid": N_("already paid"),
+             "already_failed": N_("already failed"), "error": N_("not taken")}
+
+
 @router.post("/payments/{batch_id}/confirmation")
 async def batch_confirmation(request: Request, session: SessionDep, user: User, batch_id: int,
                              file: Annotated[UploadFile, File()],
@@ -274,8 +291,8 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
     batch = payments.get_batch(session, batch_id)
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=results,
-                  amount=payments.amount_of(lines), may_pay=True, account=masking.account,
-                  flag_days=get_settings().bank_change_flag_days)
+                  confirmed=CONFIRMED, amount=payments.amount_of(lines), may_pay=True,
+                  account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
 
 # --- administration -----------------------------------------------------------------------------
@@ -298,6 +315,8 @@ def _admin(request, session: Session, user, **shown):
     townships = session.exec(select(Region.id, Region.name).where(
         Region.level == "township").order_by(Region.code)).all()
     return render(request, "admin.html", user=user, users=users, clients=clients,
+                  remits={c.id: remit.view(c) for c in clients},
+                  event_types=sorted(intake.event_types(session)),
                   townships=townships, roles=ROLES, names=dict(townships), **shown)
 
 
@@ -361,6 +380,29 @@ def deactivate_client(request: Request, session: SessionDep, user: User, client_
     people.deactivate_client(session, user.actor, client)
     session.commit()
     return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/clients/event-types")
+async def client_remit(request: Request, session: SessionDep, user: User):
+    """Set the event types a department's key may send, as PUT
+    /api/admin/api-clients/{id}/event-types ("its department's": back to the default)."""
+    _administrator(request, user)
+    form = await request.form()
+    check_csrf(request, user, form.get("csrf_token"))
+    client_id = str(form.get("client_id", ""))
+    if not client_id.isdigit():
+        raise PageError(422, text_for(request, "Choose a key."))
+    chosen = None if form.get("department") == "1" else [
+        str(t) for t in form.getlist("event_types")]
+    try:
+        remit.set_remit(session, user.actor, int(client_id), chosen,
+                        intake.event_types(session))
+    except DomainError as refused:
+        session.rollback()
+        raise PageError(refused.status_code, refusal(
+            refused, translator(language_of(request)))) from None
+    session.commit()
+    return RedirectResponse("/admin?remit=1", status_code=303)
 
 
 @router.post("/admin/clients")

@@ -1,25 +1,35 @@
-"""Bulk work in a real browser (Chromium through Playwright), at 1440 × 900 and on a phone
-(390 × 844): the clerk filters the early warnings and closes the chosen ones with an outcome
-and a note, the supervisor approves a chosen list of claims. No page is wider than the
-screen, the close form is reachable on the phone, and the results are listed in Chinese.
-On SQLite and PostgreSQL."""
+"""Bulk work and the office's days in a real browser (Chromium through Playwright), at
+1440 × 900 and on a phone (390 × 844): the clerk filters the early warnings and closes the
+chosen ones with an outcome and a note, the supervisor approves a chosen list of claims; the
+clerk takes a household's risk elimination through its steps (home check, village review,
+notice, objection) to the office's decision; on the phone, the supervisor gathers the approved
+claims into a payment batch, downloads the bank file and uploads the bank's answer. No page is
+wider than the screen, every form is reachable, and the results are listed in Chinese. On SQLite
+and PostgreSQL. With FANGPIN_SCREENSHOTS=DIR the elimination and the phone's batch are saved
+there."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
+from claims import intake, lifecycle, monitoring
 from claims.app import create_app
-from claims.auth import SYSTEM
+from claims.auth import SYSTEM, actor_for_user
 from claims.db import get_session, make_engine, sessions_on
 from claims.migrate import upgrade
-from claims.models import AppUser, Claim, EarlyWarning
+from claims.models import AppUser, Claim, EarlyWarning, Household
 from claims.web.session import set_password
+from risk.models import Elimination, MonitoringWindow
 from tests.browser.test_workspace import (  # noqa: F401 — the browser and its fixtures
     PASSWORD,
+    SHOTS,
     chromium,
     csp_violations,
     serving,
@@ -27,6 +37,7 @@ from tests.browser.test_workspace import (  # noqa: F401 — the browser and its
 )
 from tests.claims.test_bulk import build, waiting_for_approval, warn
 from tests.conftest import database_url
+from tests.factories import household_with_members
 
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 
@@ -148,3 +159,124 @@ def test_the_supervisor_approves_a_chosen_list(bulk_site, signed_in, viewport):
     fits(page)
     with Session(engine) as session:
         assert {session.get(Claim, i).state for i in chosen} == {"payment_pending"}
+
+
+def monitored(engine, number: str, seq_start: int) -> Household:
+    """A household of village A paid 200 days ago (its monitoring window open, no follow-up)
+    whose income report of the last three months is well above the line."""
+    today = date.today()
+    with Session(engine) as session:
+        village = session.exec(select(Household.village_id)).first()
+        household, _ = household_with_members(session, village, number=number,
+                                              seq_start=seq_start)
+        claim = intake.apply(session, SYSTEM, household.id, "illness", "看病")
+        monitoring.open_or_extend(session, claim, today - timedelta(days=200))
+        monitoring.record_income_report(session, SYSTEM, household.id, monitoring.IncomeReportIn(
+            period_start=today - timedelta(days=90), period_end=today - timedelta(days=1),
+            wages=Decimal("30000")), today)
+        session.commit()
+        session.refresh(household)
+        return household
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_the_clerk_takes_a_risk_elimination_through_its_steps(bulk_site, signed_in, viewport):
+    _base, engine = bulk_site
+    today = date.today()
+    household = monitored(engine, *{"desktop": ("HE001", 80), "phone": ("HE002", 90)}[viewport])
+    page = signed_in("clerk", viewport)
+    page.goto("/monitoring")
+    fits(page)
+    page.get_by_role("link", name=household.household_number).click()
+    expect(page.get_by_text("下一步：入户核实。")).to_be_visible()
+    fits(page)
+
+    def send(kind: str, fill: dict[str, str], checks: tuple[str, ...] = (),
+             choose: dict[str, str] | None = None) -> None:
+        form = page.locator(f'form[action$="/elimination/steps/{kind}"]')
+        for label, value in fill.items():
+            form.get_by_label(label, exact=True).fill(value)
+        for label, value in (choose or {}).items():
+            form.get_by_label(label).select_option(value)
+        for label in checks:
+            form.get_by_label(label).check()
+        button = form.get_by_role("button")
+        within_screen(page, button)
+        button.click()
+
+    send("home_check", {"入户日期": str(today), "调查结论": "务工收入稳定，住房安全",
+                        "调查人员（至少两人，用逗号分隔）": "王核实，李核实"},
+         ("住房安全有保障", "义务教育有保障", "基本医疗有保障", "饮水安全有保障"))
+    expect(page.get_by_text("下一步：民主评议。")).to_be_visible()
+    send("democratic_review", {"参加评议的代表（用逗号分隔）": "代表甲，代表乙"},
+         choose={"结果": "agree"})
+    expect(page.get_by_text("下一步：公示。")).to_be_visible()
+    # the notice started a month ago has run its days; an objection was not upheld
+    send("notice", {"公示开始日期": str(today - timedelta(days=30))})
+    send("objection", {"异议": "邻居认为收入来源不稳定，经核实为长期务工"})
+    decision = page.locator(f'form[action="/monitoring/households/{household.id}/elimination"]')
+    expect(decision).to_be_visible()
+    fits(page)
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/elimination-{viewport}.png", full_page=True)
+    decision.get_by_label("消除方式").select_option("assistance")
+    decision.get_by_label("消除日期").fill(str(today))
+    confirm = decision.get_by_role("button", name="确认风险消除")
+    within_screen(page, confirm)
+    confirm.click()
+    expect(page.get_by_text("已确认消除")).to_be_visible()
+    expect(decision).to_have_count(0)
+    fits(page)
+    with Session(engine) as session:
+        proposal = session.exec(select(Elimination).where(
+            Elimination.household_id == household.id)).one()
+        assert (proposal.status, proposal.way) == ("confirmed", "assistance")
+        assert [s.kind for s in monitoring.elimination_steps(session, proposal)] == [
+            "home_check", "democratic_review", "notice", "objection"]
+        assert session.exec(select(MonitoringWindow).where(
+            MonitoringWindow.household_id == household.id)).one().status == "eliminated"
+
+
+def test_the_supervisor_pays_a_batch_on_a_phone(bulk_site, signed_in, tmp_path):
+    _base, engine = bulk_site
+    with Session(engine) as session:  # approved claims, whatever ran before
+        waiting = session.exec(select(Claim).where(Claim.state == "payment_pending")).all()
+        if not waiting:
+            supervisor = actor_for_user(session.exec(select(AppUser).where(
+                AppUser.username == "sup")).one())
+            claim = session.exec(select(Claim).where(Claim.state == "approval")).first()
+            lifecycle.transition(session, claim, "approve", supervisor,
+                                 data={"amount": str(claim.entitled)})
+            session.commit()
+            waiting = [claim]
+        numbers = sorted(c.claim_number for c in waiting)
+    page = signed_in("sup", "phone")
+    page.goto("/payments")
+    fits(page)
+    gather = page.get_by_role("button", name="生成新的支付批次")
+    within_screen(page, gather)
+    gather.click()
+    for number in numbers:
+        expect(page.get_by_role("cell", name=number)).to_be_attached()
+    fits(page)
+    download = page.get_by_role("button", name="下载（明细标记为已导出）")
+    within_screen(page, download)
+    with page.expect_download() as got:
+        download.click()
+    rows = Path(got.value.path()).read_text(encoding="utf-8-sig").splitlines()[1:]
+    answer = tmp_path / "answer.csv"
+    answer.write_text("payment_id,status,reference\n" + "".join(
+        f"{row.split(',')[0]},paid,BANK-{i:04d}\n" for i, row in enumerate(rows)),
+        encoding="utf-8")
+    upload = page.get_by_label("文件（CSV 或 Excel），列为：")
+    within_screen(page, upload)
+    upload.set_input_files(str(answer))
+    page.get_by_role("button", name="上传").click()
+    expect(page.locator(".done li")).to_have_count(len(numbers))
+    expect(page.get_by_text("BANK-0000", exact=True)).to_be_visible()  # the bank's reference
+    fits(page)
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/payment-batch-phone.png", full_page=True)
+    with Session(engine) as session:
+        assert {c.state for c in session.exec(select(Claim).where(
+            Claim.claim_number.in_(numbers)))} == {"paid"}

@@ -29,7 +29,8 @@ from sqlmodel import Session, select
 from claims import intake, lifecycle, monitoring
 from claims.app import create_app
 from claims.auth import SYSTEM, actor_for_user
-from claims.models import AppUser, Claim, PaymentBatch
+from claims.models import AppUser, Claim, MonitoringLine, PaymentBatch
+from policies.models import PolicyContract
 from risk.models import MonitoringWindow
 from tests.browser.test_workspace import (  # noqa: F401 (fixtures)
     SHOTS,
@@ -80,8 +81,9 @@ def pages(app) -> list[str]:
 def the_world(engine) -> dict[str, int]:
     """The values the pages' path parameters take: the site's claim, put under investigation
     (so its page carries the survey form), its household (watched after the payout, so it
-    has a monitoring page), a payment batch; and for the printed notices two more claims of
-    the household, one rejected, one approved (its state set: the walk is about the page)."""
+    has a monitoring page), a payment batch, the county's contract and monitoring line; and
+    for the printed notices two more claims of the household, one rejected, one approved (its
+    state set: the walk is about the page)."""
     with Session(engine) as session:
         claim = session.exec(select(Claim).order_by(Claim.id)).first()
         as_user = {u.username: actor_for_user(u) for u in session.exec(select(AppUser))}
@@ -103,7 +105,9 @@ def the_world(engine) -> dict[str, int]:
         by_state = {c.state: c.id for c in session.exec(select(Claim))}
         return {"claim_id": claim.id, "household_id": claim.household_id,
                 "batch_id": batch.id, "rejected": by_state["rejected"],
-                "approved": by_state["payment_pending"]}
+                "approved": by_state["payment_pending"],
+                "contract_id": session.exec(select(PolicyContract.id)).first(),
+                "line_id": session.exec(select(MonitoringLine.id)).first()}
 
 
 def fill(path: str, world: dict[str, int]) -> str:

@@ -163,6 +163,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/api/admin/api-clients"): county(ADMIN),
     ("GET", "/api/admin/api-clients"): county(ADMIN_READ),
     ("PUT", "/api/admin/api-clients/{client_id}/event-types"): county(ADMIN),
+    ("POST", "/api/admin/api-clients/{client_id}/deactivate"): county(ADMIN),
     # risk and warnings
     ("GET", "/api/warnings"): May(ALL),
     ("POST", "/api/warnings/{warning_id}/close"): May(OFFICE),
@@ -237,6 +238,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/admin/users"): county(ADMIN),
     ("POST", "/admin/clients/{client_id}/deactivate"): county(ADMIN),
     ("POST", "/admin/clients"): county(ADMIN),
+    ("POST", "/admin/clients/event-types"): county(ADMIN),
     ("GET", "/monitoring"): May(ALL),
     ("POST", "/monitoring/import"): May(OFFICE),
     ("GET", "/monitoring/households/{household_id}"): May(ALL),
@@ -265,6 +267,10 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/config/contracts"): county(CLERK),
     ("GET", "/config/lines"): county(CLERK),
     ("POST", "/config/lines"): county(CLERK),
+    ("GET", "/config/contracts/{contract_id}"): county(CLERK),
+    ("POST", "/config/contracts/{contract_id}"): county(CLERK),
+    ("GET", "/config/lines/{line_id}"): county(CLERK),
+    ("POST", "/config/lines/{line_id}"): county(CLERK),
     # the auditor's page and the quarantine: county-wide, as their API
     ("GET", "/audit"): county(ALL),
     ("GET", "/audit/verify"): county(ALL),

@@ -1,12 +1,15 @@
 """The office's configuration pages: a terms file uploaded (stored, or each mistake named by
 its key), two versions compared key by key, a version put in force, a contract recorded, a
-monitoring line added, each on the audit trail through the API's services; a user limited to
-some townships, or of another role, is refused. On both databases."""
+monitoring line added, a contract and a line changed and a contract moved from draft to active to
+closed, each on the audit trail through the API's services, each mistake by its field in the
+user's language; a user limited to some townships, or of another role, is refused. On both
+databases."""
 
 from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -90,13 +93,13 @@ def test_a_clerk_records_a_contract_and_a_line_and_sees_each_mistake_by_field(
     wrong = clerk.post("/config/contracts", data={
         "csrf_token": csrf_of(page), **fields, "premium_per_person": "sixty"},
         follow_redirects=False)
-    assert wrong.status_code == 422  # the service's own words, under the field's label
-    assert "<strong>Premium per person (yuan)</strong>：&#39;sixty&#39; is not a decimal" in \
-        wrong.text
+    assert wrong.status_code == 422  # the mistake under the field's label
+    assert "<strong>Premium per person (yuan)</strong>：not a number" in wrong.text
     wrong = clerk.post("/config/contracts", data={
         "csrf_token": csrf_of(page), **fields, "insured_headcount": ""}, follow_redirects=False)
     assert wrong.status_code == 422
-    assert "<strong>Insured headcount</strong>：insured_headcount is required" in wrong.text
+    assert "<strong>Insured headcount</strong>：required when the basis is a headcount" in \
+        wrong.text
     assert 'value="FPB-NEXT-' in wrong.text  # the form keeps what was typed
     made = clerk.post("/config/contracts", data={"csrf_token": csrf_of(page), **fields},
                       follow_redirects=False)
@@ -115,7 +118,7 @@ def test_a_clerk_records_a_contract_and_a_line_and_sees_each_mistake_by_field(
             "fixed_amount": "9100", "note": "县文件"}
     both = clerk.post("/config/lines", data={"csrf_token": csrf_of(page), **line,
                                              "multiple": "1.5"}, follow_redirects=False)
-    assert both.status_code == 422 and "exactly one way" in both.text
+    assert both.status_code == 422 and "one way only" in both.text
     added = clerk.post("/config/lines", data={"csrf_token": csrf_of(page), **line},
                        follow_redirects=False)
     assert added.status_code == 303
@@ -143,6 +146,136 @@ def test_the_configuration_is_refused_to_a_township_limited_user_and_other_roles
     assert 'href="/config/terms"' not in browser("auditor").get("/work").text
     page = clerk.get("/config/terms").text
     assert upload(clerk, page, "demo", GOOD).status_code == 403  # terms: administrators'
+
+
+def problems_of(page: str) -> dict[str, str]:
+    return dict(re.findall(r"<li><strong>([^<]+)</strong>：([^<]+)</li>", page))
+
+
+def entries(session, entity: str, entity_id: str, action: str) -> list[AuditEntry]:
+    return session.exec(select(AuditEntry).where(
+        AuditEntry.entity == entity, AuditEntry.entity_id == entity_id,
+        AuditEntry.action == action).order_by(AuditEntry.id)).all()
+
+
+def test_a_clerk_changes_a_contract_and_moves_contracts_on_in_chinese(
+        county, session, browser):  # noqa: F811
+    clerk = browser("clerk")
+    contract = county.contract  # active, from START for a year
+    listed = clerk.get("/config/contracts").text
+    assert f'href="/config/contracts/{contract.id}"' in listed
+    page = clerk.get(f"/config/contracts/{contract.id}").text
+    assert "结算合同" in page and "使合同生效" not in page  # active: only closing is next
+    token = csrf_of(page)
+    fields = {"insurer": "演示保险", "start_date": str(contract.start_date),
+              "end_date": str(contract.end_date), "premium_per_person": "sixty",
+              "insured_basis": "headcount", "insured_headcount": "",
+              "insurer_fee_rate": "0.15", "balance_carried_in": "0"}
+    wrong = clerk.post(f"/config/contracts/{contract.id}", data={"csrf_token": token, **fields},
+                       follow_redirects=False)
+    assert wrong.status_code == 422
+    assert problems_of(wrong.text) == {"人均保费（元）": "不是数字"}
+    assert 'value="sixty"' in wrong.text  # the form keeps what was typed
+    fields["premium_per_person"] = "65.50"
+    wrong = clerk.post(f"/config/contracts/{contract.id}", data={"csrf_token": token, **fields},
+                       follow_redirects=False)  # no headcount on a headcount basis
+    assert problems_of(wrong.text) == {"参保人数": "按人数参保时必填"}
+    backwards = {**fields, "insured_headcount": "52000",
+                 "end_date": str(contract.start_date)}
+    wrong = clerk.post(f"/config/contracts/{contract.id}",
+                       data={"csrf_token": token, **backwards}, follow_redirects=False)
+    assert problems_of(wrong.text) == {"终止日期": f"须晚于起始日期（{contract.start_date}）"}
+    session.refresh(contract)
+    assert contract.premium_per_person != Decimal("65.50")  # nothing of it was saved
+
+    saved = clerk.post(f"/config/contracts/{contract.id}", data={
+        "csrf_token": token, **fields, "insured_headcount": "52000"}, follow_redirects=False)
+    assert saved.status_code == 303
+    assert "合同 FPB-TEST 已保存" in clerk.get(saved.headers["location"]).text
+    session.refresh(contract)
+    assert (contract.premium_per_person, contract.insured_headcount) == (Decimal("65.50"),
+                                                                        52000)
+    (change,) = entries(session, "policy_contract", "FPB-TEST", "update")
+    assert change.actor == f"user:{clerk.user.username}"
+    assert change.after == {"premium_per_person": "65.50", "insured_headcount": 52000}
+    assert set(change.before) == {"premium_per_person", "insured_headcount"}
+
+    # a draft for the same days cannot become active beside it; closed, the old one cannot
+    year = contract.policy_year
+    made = clerk.post("/config/contracts", data={
+        "csrf_token": token, "contract_number": "FPB-DRAFT", "county_id": str(contract.county_id),
+        "insurer": "演示保险", "policy_year": str(year), "start_date": str(contract.start_date),
+        "end_date": str(contract.end_date), "premium_per_person": "60",
+        "insured_basis": "headcount", "insured_headcount": "50000", "status": "draft"},
+        follow_redirects=False)
+    assert made.status_code == 303
+    draft = session.exec(select(PolicyContract).where(
+        PolicyContract.contract_number == "FPB-DRAFT")).one()
+    assert "使合同生效" in clerk.get(f"/config/contracts/{draft.id}").text
+    overlap = clerk.post(f"/config/contracts/{draft.id}", data={
+        "csrf_token": token, "status": "active"}, follow_redirects=False)
+    assert overlap.status_code == 422
+    assert problems_of(overlap.text) == {
+        "状态": "本县在这些日期内已有生效合同 FPB-TEST：请先结算该合同，或修改日期"}
+    closed = clerk.post(f"/config/contracts/{contract.id}", data={
+        "csrf_token": token, "status": "closed"}, follow_redirects=False)
+    assert closed.status_code == 303
+    page = clerk.get(f"/config/contracts/{contract.id}").text
+    assert "已结算" in page and "结算合同" not in page and "使合同生效" not in page
+    again = clerk.post(f"/config/contracts/{contract.id}", data={
+        "csrf_token": token, "status": "active"}, follow_redirects=False)
+    assert problems_of(again.text) == {
+        "状态": "状态为“已结算”的合同不能改为“生效”（合同依次为草稿、生效、已结算）"}
+    assert clerk.post(f"/config/contracts/{draft.id}", data={
+        "csrf_token": token, "status": "active"}, follow_redirects=False).status_code == 303
+    session.refresh(draft)
+    session.refresh(contract)
+    assert (contract.status, draft.status) == ("closed", "active")
+    (closing,) = entries(session, "policy_contract", "FPB-TEST", "update")[1:]
+    assert (closing.before, closing.after) == ({"status": "active"}, {"status": "closed"})
+
+
+def test_a_clerk_changes_how_a_line_is_set_in_chinese(county, session, browser):  # noqa: F811
+    clerk = browser("clerk")
+    line = session.exec(select(MonitoringLine)).one()  # the county's: a fixed 8,700
+    listed = clerk.get("/config/lines").text
+    assert f'href="/config/lines/{line.id}"' in listed
+    page = clerk.get(f"/config/lines/{line.id}").text
+    assert 'name="fixed_amount" inputmode="decimal" value="8700.00"' in page
+    token = csrf_of(page)
+    both = clerk.post(f"/config/lines/{line.id}", data={
+        "csrf_token": token, "fixed_amount": "8700.00", "multiple": "1.5", "standard_year": "",
+        "note": ""}, follow_redirects=False)
+    assert both.status_code == 422
+    assert problems_of(both.text) == {
+        "固定金额（元/人·年）": "固定金额与“国家标准倍数及其年度”只能填写其一"}
+    unknown = clerk.post(f"/config/lines/{line.id}", data={
+        "csrf_token": token, "fixed_amount": "", "multiple": "1.5", "standard_year": "1999",
+        "note": ""}, follow_redirects=False)
+    assert problems_of(unknown.text) == {"国家标准年度": "尚未登记 1999 年的国家标准：请先登记"}
+    saved = clerk.post(f"/config/lines/{line.id}", data={
+        "csrf_token": token, "fixed_amount": "9300", "multiple": "", "standard_year": "",
+        "note": "县文件"}, follow_redirects=False)
+    assert saved.status_code == 303
+    assert "监测线已保存" in clerk.get(saved.headers["location"]).text
+    session.refresh(line)
+    assert (line.fixed_amount, line.note) == (Decimal("9300"), "县文件")
+    (change,) = entries(session, "monitoring_line", str(line.id), "update")
+    assert change.after == {"fixed_amount": "9300.00", "note": "县文件"}
+
+    for refused in (browser("investigator"), browser("clerk", townships=[
+            county.ids["township"]])):
+        assert refused.get(f"/config/lines/{line.id}").status_code == 403
+        answer = refused.post(f"/config/lines/{line.id}", data={
+            "csrf_token": csrf_of(refused.get("/work").text), "fixed_amount": "1"},
+            follow_redirects=False)
+        assert answer.status_code == 403
+        assert refused.post(f"/config/contracts/{county.contract.id}", data={
+            "csrf_token": csrf_of(refused.get("/work").text), "status": "closed"},
+            follow_redirects=False).status_code == 403
+    session.refresh(line)
+    session.refresh(county.contract)
+    assert line.fixed_amount == Decimal("9300") and county.contract.status == "active"
 
 
 # --- an outside check: the difference of generated files, against the files' own changes ------

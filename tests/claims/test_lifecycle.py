@@ -244,6 +244,12 @@ def test_a_failed_payment_is_issued_again_in_a_later_batch(staff, client, sessio
     second = client.post("/api/payment-batches")
     assert second.status_code == 201 and len(second.json()["lines"]) == 1
     assert client.post("/api/payment-batches").status_code == 409  # nothing left to gather
+    # the columns the batch page names: the third holds why a payment failed
+    again = second.json()["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{second.json()['id']}/bank-file")
+    answer = client.post(f"/api/payment-batches/{second.json()['id']}/confirmation", files={
+        "file": ("b.csv", f"payment_id,status,reference\n{again},failed,卡号有误\n".encode())})
+    assert answer.json()["results"][0]["reason"] == "卡号有误"
     session.expire_all()
     assert session.get(Claim, claim.id).state == "payment_pending"
 

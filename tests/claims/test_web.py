@@ -440,7 +440,10 @@ def test_a_payment_batch_through_the_pages(browser, session, claim):
                                 data={"csrf_token": csrf_of(created.text)},
                                 files={"file": ("answer.csv", answer)})
     assert confirmed.status_code == 200
-    assert "paid" in confirmed.text and "error" in confirmed.text  # line by line
+    # line by line, in the reader's language
+    assert f"第 2 行 · {payment_id}: 已支付" in confirmed.text
+    assert "第 3 行 · nope: 未处理" in confirmed.text
+    assert "BANK-1" in confirmed.text  # the bank's reference, from the column the page names
     assert state_of(session, claim) == "paid"
     # the system's step, in the reader's language
     history = supervisor.get(f"/claims/{claim.id}").text.split("操作记录")[1]
@@ -477,6 +480,51 @@ def test_an_administrator_stops_a_departments_key(browser, department, session, 
                       follow_redirects=False).status_code == 303
     auth.forget_actors()
     assert department.get("/api/events/anything").status_code == 401
+
+
+def test_an_administrator_issues_a_key_shown_once_sets_its_remit_and_revokes_it(
+        app, browser, session, county):
+    from claims import auth
+    from claims.web.i18n import code_label
+
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    made = admin.post("/admin/clients", data={"csrf_token": csrf_of(page), "name": "县医保局",
+                                              "organisation": "medical_insurance"})
+    key = re.search(r"县医保局 的密钥（仅显示这一次）： <code>([^<]+)</code>", made.text).group(1)
+    listed = admin.get("/admin").text
+    assert key not in listed  # shown that once only
+    row = re.search(r"<td[^>]*>县医保局</td>.*?</tr>", listed, re.S).group()
+    assert f"{code_label('Trigger', 'illness', 'zh')} <span class=\"muted\">（部门默认）" in row
+    (client_id,) = session.exec(select(AuditEntry.entity_id).where(
+        AuditEntry.entity == "api_client", AuditEntry.action == "create")).all()[-1:]
+    unknown = admin.post("/admin/clients/event-types", data={
+        "csrf_token": csrf_of(page), "client_id": client_id, "event_types": ["bogus"]})
+    assert unknown.status_code == 422
+    saved = admin.post("/admin/clients/event-types", data={
+        "csrf_token": csrf_of(page), "client_id": client_id,
+        "event_types": ["illness", "accident"]}, follow_redirects=False)
+    assert saved.status_code == 303
+    row = re.search(r"<td[^>]*>县医保局</td>.*?</tr>", admin.get("/admin").text, re.S).group()
+    assert "、".join(code_label("Trigger", t, "zh") for t in ("accident", "illness")) in row
+    assert "部门默认" not in row
+    sent = TestClient(app, headers={"Authorization": f"Bearer {key}"})
+    assert sent.get("/api/events/anything").status_code == 404  # the key works
+
+    _, token = create_user(session, SYSTEM, username="api-admin", full_name="管理", role="admin")
+    _, reader = create_user(session, SYSTEM, username="api-auditor", full_name="审计",
+                            role="auditor")
+    session.commit()
+    path = f"/api/admin/api-clients/{client_id}/deactivate"
+    assert TestClient(app, headers={"Authorization": f"Bearer {reader}"}).post(
+        path).status_code == 403
+    revoked = TestClient(app, headers={"Authorization": f"Bearer {token}"}).post(path)
+    assert revoked.status_code == 200 and revoked.json()["active"] is False
+    auth.forget_actors()
+    assert sent.get("/api/events/anything").status_code == 401
+    assert list(session.exec(select(AuditEntry.action).where(
+        AuditEntry.entity == "api_client", AuditEntry.entity_id == client_id).order_by(
+        AuditEntry.id))) == ["create", "set_remit", "deactivate"]
 
 
 def test_the_queue_narrows_to_a_village_of_a_township(browser, session, claim, county):
