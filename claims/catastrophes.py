@@ -87,11 +87,10 @@ class CatastropheChange(BaseModel):
 
 
 def snapshot(catastrophe: Catastrophe) -> dict[str, Any]:
-    """What the audit trail and the API show of a declaration."""
-    return {"id": catastrophe.id, "name": catastrophe.name, "kind": catastrophe.kind,
+    """What was declared: the audit trail's before and after."""
+    return {"name": catastrophe.name, "kind": catastrophe.kind,
             "reference": catastrophe.reference, "regions": list(catastrophe.regions),
-            "start_date": catastrophe.start_date, "end_date": catastrophe.end_date,
-            "status": catastrophe.status}
+            "start_date": catastrophe.start_date, "end_date": catastrophe.end_date}
 
 
 def get(session: Session, catastrophe_id: int) -> Catastrophe:
@@ -217,8 +216,8 @@ def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | 
     session.flush()
     tag(session, None)
     audit.record(session, actor, "catastrophe", catastrophe.id, "close",
-                 before={"status": before["status"], "end_date": before["end_date"]},
-                 after={"status": "closed", "end_date": catastrophe.end_date})
+                 before={"end_date": before["end_date"]},
+                 after={"end_date": catastrophe.end_date})
     return catastrophe
 
 

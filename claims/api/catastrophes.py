@@ -42,7 +42,8 @@ class VillageSurvey(BaseModel):
 
 
 def _view(catastrophe: Catastrophe) -> dict[str, Any]:
-    return {**catastrophes.snapshot(catastrophe), "declared_at": catastrophe.declared_at,
+    return {"id": catastrophe.id, **catastrophes.snapshot(catastrophe),
+            "status": catastrophe.status, "declared_at": catastrophe.declared_at,
             "closed_at": catastrophe.closed_at}
 
 

@@ -109,6 +109,7 @@ async def declare_page(request: Request, session: SessionDep, user: User):
     form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *DECLARERS)
+    gate(request, lambda: access.require_county(user.actor, "a catastrophe"))
     data = _declaration(request, form, catastrophes.CatastropheIn)
     try:
         catastrophe = catastrophes.declare(session, user.actor, data)
@@ -139,6 +140,7 @@ async def change_page(request: Request, session: SessionDep, user: User, catastr
     form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *DECLARERS)
+    gate(request, lambda: access.require_county(user.actor, "a catastrophe"))
     data = _declaration(request, form, catastrophes.CatastropheChange, partial=True)
     try:
         catastrophes.change(session, user.actor, catastrophe_id, data)
@@ -154,6 +156,7 @@ async def close_page(request: Request, session: SessionDep, user: User, catastro
     form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *DECLARERS)
+    gate(request, lambda: access.require_county(user.actor, "a catastrophe"))
     text = str(form.get("end_date", "")).strip()
     try:
         end = date.fromisoformat(text) if text else None
