@@ -171,15 +171,21 @@ def declare(session: Session, actor: Actor, data: CatastropheIn, *,
     return catastrophe
 
 
-def change(session: Session, actor: Actor, catastrophe_id: int, data: CatastropheChange, *,
-           today: date | None = None) -> Catastrophe:
-    """Change an open catastrophe's declaration; a new area or new dates tag its reports
-    afresh (those now outside it lose the tag). Flushes."""
+def _open(session: Session, actor: Actor, catastrophe_id: int) -> Catastrophe:
+    """A catastrophe the actor may change: still open (409 once closed)."""
     _may_declare(actor)
     catastrophe = get(session, catastrophe_id)
     if catastrophe.status == "closed":
         raise Conflict(f"catastrophe {catastrophe_id} is closed", field="status",
                        value=catastrophe.status)
+    return catastrophe
+
+
+def change(session: Session, actor: Actor, catastrophe_id: int, data: CatastropheChange, *,
+           today: date | None = None) -> Catastrophe:
+    """Change an open catastrophe's declaration; a new area or new dates tag its reports
+    afresh (those now outside it lose the tag). Flushes."""
+    catastrophe = _open(session, actor, catastrophe_id)
     before = snapshot(catastrophe)
     for name in data.model_fields_set:
         value = getattr(data, name)
@@ -203,11 +209,7 @@ def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | 
           *, today: date | None = None) -> Catastrophe:
     """Close a catastrophe: its end date fixed (the one given, the declared one, or today);
     late reports of its days are still tagged. Flushes."""
-    _may_declare(actor)
-    catastrophe = get(session, catastrophe_id)
-    if catastrophe.status == "closed":
-        raise Conflict(f"catastrophe {catastrophe_id} is closed already", field="status",
-                       value=catastrophe.status)
+    catastrophe = _open(session, actor, catastrophe_id)
     before = snapshot(catastrophe)
     catastrophe.end_date = end_date or catastrophe.end_date or today or date.today()
     _check(session, catastrophe, today or date.today())

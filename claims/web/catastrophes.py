@@ -104,20 +104,35 @@ def catastrophes_page(request: Request, session: SessionDep, user: User):
                   statuses=STATUSES, today=date.today())
 
 
-@router.post("/catastrophes")
-async def declare_page(request: Request, session: SessionDep, user: User):
+async def _office_form(request: Request, user):
+    """The form of a change to a declaration: the office's, county-wide."""
     form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *DECLARERS)
     gate(request, lambda: access.require_county(user.actor, "a catastrophe"))
-    data = _declaration(request, form, catastrophes.CatastropheIn)
+    return form
+
+
+def _run(request: Request, session, step):
+    """Run a service's step and commit; its refusal is the page's error, nothing kept."""
     try:
-        catastrophe = catastrophes.declare(session, user.actor, data)
+        done = step()
     except DomainError as error:
         session.rollback()
         raise _refused(request, error) from None
     session.commit()
+    return done
+
+
+def _to(catastrophe) -> RedirectResponse:
     return RedirectResponse(f"/catastrophes/{catastrophe.id}", status_code=303)
+
+
+@router.post("/catastrophes")
+async def declare_page(request: Request, session: SessionDep, user: User):
+    form = await _office_form(request, user)
+    data = _declaration(request, form, catastrophes.CatastropheIn)
+    return _to(_run(request, session, lambda: catastrophes.declare(session, user.actor, data)))
 
 
 @router.get("/catastrophes/{catastrophe_id}")
@@ -137,39 +152,23 @@ def catastrophe_page(request: Request, session: SessionDep, user: User, catastro
 
 @router.post("/catastrophes/{catastrophe_id}")
 async def change_page(request: Request, session: SessionDep, user: User, catastrophe_id: int):
-    form = await request.form()
-    check_csrf(request, user, str(form.get("csrf_token", "")))
-    need_role(request, user, *DECLARERS)
-    gate(request, lambda: access.require_county(user.actor, "a catastrophe"))
+    form = await _office_form(request, user)
     data = _declaration(request, form, catastrophes.CatastropheChange, partial=True)
-    try:
-        catastrophes.change(session, user.actor, catastrophe_id, data)
-    except DomainError as error:
-        session.rollback()
-        raise _refused(request, error) from None
-    session.commit()
-    return RedirectResponse(f"/catastrophes/{catastrophe_id}", status_code=303)
+    return _to(_run(request, session, lambda: catastrophes.change(
+        session, user.actor, catastrophe_id, data)))
 
 
 @router.post("/catastrophes/{catastrophe_id}/close")
 async def close_page(request: Request, session: SessionDep, user: User, catastrophe_id: int):
-    form = await request.form()
-    check_csrf(request, user, str(form.get("csrf_token", "")))
-    need_role(request, user, *DECLARERS)
-    gate(request, lambda: access.require_county(user.actor, "a catastrophe"))
+    form = await _office_form(request, user)
     text = str(form.get("end_date", "")).strip()
     try:
         end = date.fromisoformat(text) if text else None
     except ValueError:
         _ = translator(language_of(request))
         raise PageError(422, _(NOT_VALID, field=_(FIELDS["end_date"]))) from None
-    try:
-        catastrophes.close(session, user.actor, catastrophe_id, end)
-    except DomainError as error:
-        session.rollback()
-        raise _refused(request, error) from None
-    session.commit()
-    return RedirectResponse(f"/catastrophes/{catastrophe_id}", status_code=303)
+    return _to(_run(request, session, lambda: catastrophes.close(
+        session, user.actor, catastrophe_id, end)))
 
 
 @router.get("/catastrophes/{catastrophe_id}/survey")
@@ -202,13 +201,8 @@ async def survey_village_page(request: Request, session: SessionDep, user: User,
     if not ids:
         raise PageError(422, _("Choose at least one claim."))
     survey = form_data("submit_survey", {k: str(v) for k, v in form.items()})
-    try:
-        results = catastrophes.survey_village(session, user.actor, catastrophe_id,
-                                              int(village), survey, ids)
-    except DomainError as error:
-        session.rollback()
-        raise _refused(request, error) from None
-    session.commit()
+    results = _run(request, session, lambda: catastrophes.survey_village(
+        session, user.actor, catastrophe_id, int(village), survey, ids))
     name = session.get(Region, int(village)).name
     done = sum(r.outcome == "done" for r in results)
     return render(request, "bulk_result.html", user=user,

@@ -360,3 +360,39 @@ def test_a_village_visit_records_one_survey_per_claim_each_on_the_trail(
         "asset_bank_deposits": "无"})
     assert answer.status_code == 200 and "共 1 件，1 件已办理。" in answer.text
     assert session.get(Claim, others[0]).state == "village_review"
+
+
+def test_the_office_declares_changes_and_closes_a_flood_on_its_pages(
+        app, session, browser):  # noqa: F811
+    w = build(app, session)
+    clerk = browser("clerk")
+    listing = clerk.get("/catastrophes")
+    assert "登记灾害事件" in listing.text and "褚河镇" in listing.text  # the regions offered
+    token = listing.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "name": "七月洪涝", "kind": "flood",
+            "regions": [w.ids["village0"], w.ids["township_b"]],
+            "start_date": str(FLOOD_START), "end_date": "", "reference": "豫应急〔2026〕12号"}
+    bad = clerk.post("/catastrophes", data={**form, "end_date": str(FLOOD_START - timedelta(
+        days=1))})
+    assert bad.status_code == 422 and "终止日期" in bad.text  # the field, in Chinese
+    made = clerk.post("/catastrophes", data=form, follow_redirects=False)
+    assert made.status_code == 303
+    catastrophe = session.exec(select(Catastrophe)).one()
+    assert (catastrophe.regions, catastrophe.end_date) == (
+        [w.ids["village0"], w.ids["township_b"]], None)
+    page = clerk.get(made.headers["location"])
+    assert "洪涝" in page.text and "村0、褚河镇" in page.text and "持续中" in page.text
+    assert clerk.post(f"/catastrophes/{catastrophe.id}", data={
+        **form, "regions": [w.ids["county"]], "end_date": str(FLOOD_END)},
+        follow_redirects=False).status_code == 303
+    session.refresh(catastrophe)
+    assert (catastrophe.regions, catastrophe.end_date) == ([w.ids["county"]], FLOOD_END)
+    assert clerk.post(f"/catastrophes/{catastrophe.id}/close", data={"csrf_token": token},
+                      follow_redirects=False).status_code == 303
+    session.refresh(catastrophe)
+    assert catastrophe.status == "closed"
+    assert "修改灾害事件" not in clerk.get(f"/catastrophes/{catastrophe.id}").text
+    # a township-limited clerk reads it, but declares nothing: it is county-wide
+    limited = browser("clerk", townships=[w.ids["township"]])
+    assert "登记灾害事件" not in limited.get("/catastrophes").text
+    assert limited.post("/catastrophes", data=form).status_code == 403
