@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 
 from claims import access, audit, bulk, lifecycle
 from claims.auth import Actor
+from claims.db import advisory_xact_lock
 from claims.models import (
     Catastrophe,
     CatastropheVillage,
@@ -252,6 +253,10 @@ def tag(session: Session, event_ids: Iterable[int] | None) -> int:
     statement = sa.update(table).values(catastrophe_id=new).where(
         table.c.catastrophe_id.is_distinct_from(new))
     if event_ids is None:
+        # every event: in the evaluator's turn, so that the two never write one event at once
+        from claims.intake import EVALUATOR_LOCK  # (intake calls this module)
+
+        advisory_xact_lock(session.connection(), EVALUATOR_LOCK)
         return session.execute(statement).rowcount
     ids = list(event_ids)
     return sum(session.execute(statement.where(table.c.id.in_(ids[start:start + TAG_CHUNK])))
