@@ -248,6 +248,8 @@ def tag(session: Session, event_ids: Iterable[int] | None) -> int:
     """Tag events with their catastrophe (or untag those no longer in one): the given events,
     or every event when None. Set-based: one UPDATE (per TAG_CHUNK events) on both databases;
     only rows whose catastrophe changes are written. Returns how many changed."""
+    if session.exec(select(Catastrophe.id).limit(1)).first() is None:
+        return 0  # nothing declared: no event is, or was, tagged (the evaluator's usual case)
     table = TriggerEvent.__table__
     new = _catastrophe_of()
     statement = sa.update(table).values(catastrophe_id=new).where(
