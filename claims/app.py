@@ -29,6 +29,7 @@ from claims.api import admin as admin_api
 from claims.api import assignment as assignment_api
 from claims.api import benefits as benefits_api
 from claims.api import bulk as bulk_api
+from claims.api import catastrophes as catastrophes_api
 from claims.api import claims as claims_api
 from claims.api import documents as documents_api
 from claims.api import events as events_api
@@ -45,6 +46,7 @@ from claims.models import Role
 from claims.settings import get_settings
 from claims.web import audit_pages as web_audit
 from claims.web import bulk as web_bulk
+from claims.web import catastrophes as web_catastrophes
 from claims.web import config as web_config
 from claims.web import documents as web_documents
 from claims.web import monitoring as web_monitoring
@@ -336,11 +338,13 @@ def create_app() -> FastAPI:
     app.include_router(risk_api.router)
     app.include_router(monitoring_api.router)
     app.include_router(bulk_api.router)
+    app.include_router(catastrophes_api.router)
     app.include_router(web_pages.router)
     app.include_router(web_office.router)
     app.include_router(web_monitoring.router)
     app.include_router(web_printed.router)
     app.include_router(web_bulk.router)
+    app.include_router(web_catastrophes.router)
     app.include_router(documents_api.router)
     app.include_router(web_pages.router)
     app.include_router(web_office.router)

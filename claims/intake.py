@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, locks, reasons, remit
+from claims import audit, catastrophes, lifecycle, locks, reasons, remit
 from claims.auth import SYSTEM, Actor
 from claims.db import advisory_xact_lock, write_turn
 from claims.models import (
@@ -221,6 +221,7 @@ _bulk = threading.Lock()
 def _receive(session: Session, actor: Actor, raw_events: list[Any], today: date,
              commit_chunk: Callable[[], None] | None) -> list[Outcome]:
     known = KnownTypes(session)
+    references = catastrophes.References(session)
     outcomes: list[Outcome | None] = [None] * len(raw_events)
     good: list[tuple[int, EventIn]] = []
     for index, raw in enumerate(raw_events):
@@ -231,6 +232,7 @@ def _receive(session: Session, actor: Actor, raw_events: list[Any], today: date,
             check_event(event, today)
             known.check(event)
             remit.check(actor, event)
+            references.check(event)
         except ValidationError as exc:
             error = exc.errors()[0]
             outcomes[index] = Outcome(source_id, "rejected", field=".".join(

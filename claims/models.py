@@ -225,6 +225,9 @@ class TriggerEvent(SQLModel, table=True):
     payout: Decimal | None = Field(default=None, sa_type=Money, nullable=True)
     warning: bool = False
     same_loss_of: int | None = Field(default=None, foreign_key="trigger_event.id")
+    catastrophe_id: int | None = Field(default=None, foreign_key="catastrophe.id", index=True,
+                                       description="the declared catastrophe the loss belongs "
+                                       "to (claims.catastrophes.tag)")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
@@ -347,6 +350,34 @@ class Payment(SQLModel, table=True):
     bank_reference: str = Field(default="", max_length=64)
     paid_at: datetime | None = Field(default=None, sa_type=UtcDateTime, nullable=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Catastrophe(SQLModel, table=True):
+    """A declared catastrophe (巨灾/灾害事件): a flood or an earthquake over some townships or
+    villages between two dates, whose loss reports are handled as one event."""
+
+    __tablename__ = "catastrophe"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128)
+    kind: str = Field(sa_type=CODE, description="a DisasterKind")
+    reference: str | None = Field(default=None, max_length=64, unique=True, description=(
+        "the emergency management department's reference; its events may name it"))
+    regions: list[int] = Field(sa_type=sa.JSON, description="the regions declared affected "
+                               "(county, townships or villages)")
+    start_date: date
+    end_date: date | None = Field(default=None, description="none: still going on")
+    status: str = Field(default="open", sa_type=CODE, description="open or closed")
+    declared_by: int | None = Field(default=None, foreign_key="app_user.id")
+    declared_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class CatastropheVillage(SQLModel, table=True):
+    """A village inside a catastrophe's declared regions: what tagging joins on."""
+
+    __tablename__ = "catastrophe_village"
+    catastrophe_id: int = Field(foreign_key="catastrophe.id", primary_key=True)
+    village_id: int = Field(foreign_key="region.id", primary_key=True, index=True)
 
 
 from claims.documents.models import Document  # noqa: E402,F401  (documents belong to the schema)

@@ -162,7 +162,8 @@ class EventIn(BaseModel):
     details: dict[DetailKey, DetailValue] = Field(
         default_factory=dict, max_length=MAX_DETAILS,
         description=f"at most {MAX_DETAILS} keys of up to {MAX_DETAIL_KEY} characters, texts "
-                    f"of up to {MAX_DETAIL_TEXT}")
+                    f"of up to {MAX_DETAIL_TEXT}; catastrophe_reference names a declared "
+                    "catastrophe by the emergency department's reference (claims.catastrophes)")
 
     @field_validator("id_number")
     @classmethod

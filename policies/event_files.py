@@ -33,6 +33,7 @@ DETAIL_HEADERS = {
     "discharge_date": "出院日期", "grade": "残疾等级", "disability_type": "残疾类别",
     "certificate_number": "残疾证号", "kind": "类别", "house_damage": "房屋受损",
     "outcome": "伤亡情况", "stage": "学段", "school": "学校",
+    "catastrophe_reference": "灾害事件编号",
 }
 TYPE_LABELS = {"因病": "illness", "因残": "disability", "因灾": "disaster", "意外": "accident",
                "因意外": "accident", "因学": "education", "住房": "housing",

@@ -41,7 +41,9 @@ BUILTIN_EVENT_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "disaster": {
         "amounts": ("assessed_loss", "relief_paid", "insurance_paid"),
-        "details": ("kind", "house_damage"),
+        # catastrophe_reference: the emergency department's reference of a declared
+        # catastrophe the loss belongs to (claims.catastrophes)
+        "details": ("kind", "house_damage", "catastrophe_reference"),
     },
     "accident": {
         "amounts": ("cost", "compensation_paid", "insurance_paid"),

@@ -152,6 +152,22 @@ class DocumentType(Coded):
     other = "other"
 
 
+class DisasterKind(Coded):
+    """The kind of a natural disaster (自然灾害种类), as emergency management classes them: the
+    kind of a declared catastrophe (claims.catastrophes)."""
+
+    flood = "flood"
+    drought = "drought"
+    typhoon = "typhoon"
+    hail = "hail"
+    frost = "frost"
+    snow = "snow"
+    earthquake = "earthquake"
+    geological = "geological"
+    forest_fire = "forest_fire"
+    other = "other"
+
+
 # Alternatives after "|" are other spellings seen in exports; the first is printed.
 LABELS: dict[str, dict[str, str]] = {
     "RegionLevel": {
@@ -201,5 +217,10 @@ LABELS: dict[str, dict[str, str]] = {
         "id_card": "身份证", "household_register": "户口簿", "bank_card": "银行卡|存折",
         "survey_form": "入户调查表", "review_minutes": "民主评议记录",
         "notice_photo": "公示照片", "application_form": "申请书", "other": "其他材料",
+    },
+    "DisasterKind": {
+        "flood": "洪涝", "drought": "干旱", "typhoon": "台风", "hail": "风雹",
+        "frost": "低温冷冻", "snow": "雪灾", "earthquake": "地震",
+        "geological": "地质灾害|滑坡|泥石流", "forest_fire": "森林草原火灾", "other": "其他",
     },
 }

@@ -52,6 +52,7 @@ KINDS = {
     "document": N_("Document"), "early_warning": N_("Early warning"),
     "elimination": N_("Risk elimination"), "follow_up": N_("Follow-up"),
     "household_import": N_("Household import"), "income_import": N_("Income import"),
+    "catastrophe": N_("Catastrophe"),
 }
 # Actions on the trail beyond a claim's steps (those are in claims.web.i18n).
 ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay"),
@@ -60,7 +61,7 @@ ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay
                 N_("print"), N_("report"), N_("recalculate"), N_("assign_helper"),
                 N_("assistance"), N_("decline"), N_("name_insured"), N_("set_remit"),
                 N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),
-                N_("search_by_id_number")]
+                N_("search_by_id_number"), N_("declare")]
 # The fields an entry's before and after hold, under their labels.
 FIELDS = {
     **records_view.FIELDS,
@@ -85,6 +86,8 @@ FIELDS = {
     "format": N_("Form"), "names": N_("Names"), "document": N_("Document"),
     "about": N_("About"), "claims": N_("Claims"), "household": N_("Household"),
     "withdrawn": N_("Withdrawn"), "filters": N_("Filters"), "event_types": N_("Event types"),
+    "kind": N_("Kind"), "reference": N_("Reference"), "regions": N_("Affected regions"),
+    "start_date": N_("Start date"),
 }
 # Values of fields that name something in words.
 VALUES = {"full": N_("in full"), "masked": N_("masked"), "html": N_("web page"),
@@ -93,7 +96,7 @@ VALUES = {"full": N_("in full"), "masked": N_("masked"), "html": N_("web page"),
 FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
                "monitoring_category": "MonitoringCategory", "role": "Role",
                "relation": "Relation", "sex": "Sex", "organisation": "Organisation",
-               "doc_type": "DocumentType"}
+               "doc_type": "DocumentType", "kind": "DisasterKind"}
 CODES = {"sha256", "content_type", "filename"}  # shown as stored, as a code
 SIZE = N_("%(n)s bytes")
 MONEY = {"entitled", "approved_amount", "paid_amount", "amount", "approval_limit", "total"}

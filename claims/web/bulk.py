@@ -74,6 +74,7 @@ DONE = {
     "start_notice": N_("Notice started"),
     "close_notice": N_("Notice closed: the claim waits for approval"),
     "approve": N_("Approved: the claim waits for payment"),
+    "submit_survey": N_("Survey recorded: the claim waits for the village review"),
 }
 WAITING = N_("First approval given: a supervisor gives the second.")
 

@@ -26,10 +26,20 @@ from decimal import Decimal
 from axe_playwright_python.sync_playwright import Axe
 from sqlmodel import Session, select
 
-from claims import intake, lifecycle, monitoring
+from claims import catastrophes, intake, lifecycle, monitoring
 from claims.app import create_app
 from claims.auth import SYSTEM, actor_for_user
-from claims.models import AppUser, Claim, MonitoringLine, PaymentBatch
+from claims.models import (
+    ApiClient,
+    AppUser,
+    Catastrophe,
+    Claim,
+    Household,
+    MonitoringLine,
+    PaymentBatch,
+    Region,
+    TriggerEvent,
+)
 from policies.models import PolicyContract
 from risk.models import MonitoringWindow
 from tests.browser.test_workspace import (  # noqa: F401 (fixtures)
@@ -97,6 +107,19 @@ def the_world(engine) -> dict[str, int]:
             approved.state, approved.approved_amount = "payment_pending", Decimal("7500")
         if session.exec(select(MonitoringWindow)).first() is None:  # the household's page
             monitoring.open_or_extend(session, claim, date.today())
+        flood = session.exec(select(Catastrophe)).first()
+        if flood is None:  # a flood over the claim's township, its report on the claim
+            village = session.get(Household, claim.household_id).village_id
+            flood = catastrophes.declare(session, as_user["clerk"], catastrophes.CatastropheIn(
+                name="七月洪涝", kind="flood", regions=[session.get(Region, village).parent_id],
+                start_date=date.today(), reference="豫应急〔2026〕12号"))
+            session.add(TriggerEvent(
+                client_id=session.exec(select(ApiClient.id)).first(), source_event_id="Q-9",
+                payload_hash="0", payload={"details": {}}, type="disaster",
+                event_date=date.today(), status="accepted", household_id=claim.household_id,
+                contract_id=claim.contract_id, claim_id=claim.id))
+            session.flush()
+            catastrophes.tag(session, None)
         batch = session.exec(select(PaymentBatch)).first()
         if batch is None:
             batch = PaymentBatch(batch_number="PB2026010100001")
@@ -105,7 +128,7 @@ def the_world(engine) -> dict[str, int]:
         by_state = {c.state: c.id for c in session.exec(select(Claim))}
         return {"claim_id": claim.id, "household_id": claim.household_id,
                 "batch_id": batch.id, "rejected": by_state["rejected"],
-                "approved": by_state["payment_pending"],
+                "approved": by_state["payment_pending"], "catastrophe_id": flood.id,
                 "contract_id": session.exec(select(PolicyContract.id)).first(),
                 "line_id": session.exec(select(MonitoringLine.id)).first()}
 

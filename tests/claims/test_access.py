@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 from starlette.routing import Mount
 
-from claims import changes, intake, masking, people
-from claims.auth import SYSTEM
+from claims import catastrophes, changes, intake, masking, people
+from claims.auth import SYSTEM, Actor
 from claims.documents import service as documents
 from claims.models import (
     AppUser,
@@ -66,6 +66,7 @@ APPROVE = frozenset({Role.adjudicator, Role.supervisor})
 DOCUMENTS = frozenset({Role.clerk, Role.investigator, Role.adjudicator, Role.supervisor,
                        Role.admin})  # who adds and withdraws a claim's documents
 SUPERVISE = frozenset({Role.supervisor})
+SURVEY = frozenset({Role.investigator})
 NOBODY = frozenset()
 
 
@@ -196,6 +197,14 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/api/claims/{claim_id}/required-documents"): May(ALL),
     ("POST", "/api/claims/{claim_id}/document-waivers"): May(PAYER),  # supervisors waive
     ("GET", "/api/events/{source_event_id}/documents"): May(departments=True),
+    # catastrophes: declared by the office (county-wide), read by staff with their area's
+    # figures; a village's claims surveyed at once by an investigator of the village's area
+    ("GET", "/api/catastrophes"): May(ALL),
+    ("POST", "/api/catastrophes"): county(OFFICE),
+    ("GET", "/api/catastrophes/{catastrophe_id}"): May(ALL),
+    ("PATCH", "/api/catastrophes/{catastrophe_id}"): county(OFFICE),
+    ("POST", "/api/catastrophes/{catastrophe_id}/close"): county(OFFICE),
+    ("POST", "/api/catastrophes/{catastrophe_id}/surveys"): May(SURVEY),
     # the pages
     ("GET", "/login"): May(public=True),
     ("POST", "/login"): May(public=True),
@@ -228,6 +237,13 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/notice/start"): May(NOTICE),
     ("POST", "/notice/close"): May(NOTICE),
     ("GET", "/approvals"): May(APPROVE),
+    ("GET", "/catastrophes"): May(ALL),
+    ("POST", "/catastrophes"): county(OFFICE),
+    ("GET", "/catastrophes/{catastrophe_id}"): May(ALL),
+    ("POST", "/catastrophes/{catastrophe_id}"): county(OFFICE),
+    ("POST", "/catastrophes/{catastrophe_id}/close"): county(OFFICE),
+    ("GET", "/catastrophes/{catastrophe_id}/survey"): May(SURVEY),
+    ("POST", "/catastrophes/{catastrophe_id}/survey"): May(SURVEY),
     ("POST", "/approvals"): May(APPROVE),
     ("GET", "/payments"): county(ALL),
     ("POST", "/payments"): county(PAYER),
@@ -299,7 +315,11 @@ AREA_BODIES = {
         "household_id": w[f"household_id_{t}"], "contract_id": w["contract_id"],
         "events": [{"event_id": "Q1", "type": "illness", "event_date": str(date.today()),
                     "id_number": w[f"id_number_{t}"], "amounts": {"total_cost": "100.00"}}]},
+    ("POST", "/api/catastrophes/{catastrophe_id}/surveys"): lambda w, t, n: {
+        "village_id": w[f"village_{t}"], "survey": SURVEY_FORM},
 }
+SURVEY_FORM = {"visit_date": str(date.today()), "team": ["王查勘", "李查勘"], "findings": "属实",
+               "asset_check": {"bank_deposits": "无"}}
 # Forms whose fields are required before the page's own checks run.
 FORMS = {
     ("POST", "/login"): {"username": "nobody", "password": "wrong password"},
@@ -386,6 +406,11 @@ def _world(session) -> dict:
     batch = PaymentBatch(batch_number="PB-TEST")
     session.add_all([event, batch])
     session.flush()
+    flood = catastrophes.declare(session, Actor("user", None, "clerk", role=Role.clerk),
+                                 catastrophes.CatastropheIn(
+                                     name="七月洪涝", kind="flood", regions=[ids["county"]],
+                                     start_date=date.today(), reference="豫应急〔2026〕12号"))
+    world["catastrophe_id"] = flood.id
     world.update(event_id=event.id, source_event_id="Q-1", batch_id=batch.id,
                  region_id=ids["village0"], language="en", action="start_investigation",
                  kind="home_check")

@@ -11,9 +11,9 @@ from datetime import date
 
 from sqlmodel import select
 
-from claims import lifecycle
+from claims import catastrophes, lifecycle
 from claims.auth import actor_for_user
-from claims.models import AppUser, Claim, EarlyWarning
+from claims.models import AppUser, Claim, EarlyWarning, TriggerEvent
 from policies import calculator
 from tests.claims.test_access import _walkers, _world, routes
 
@@ -52,6 +52,14 @@ def test_every_page_as_every_role_is_in_chinese(app, session):
                              source="event", text=calculator.WARNINGS["person"] % {
                                  "trigger": "illness", "after": "60,000.00",
                                  "threshold": "50,000.00"}))
+    # a flood's loss report on claim A: the catastrophe's pages list its figures and village
+    session.add(TriggerEvent(client_id=world["client_id"], source_event_id="Q-2",
+                             payload_hash="0", payload={"details": {}}, type="disaster",
+                             event_date=date.today(), status="accepted",
+                             household_id=claim.household_id, contract_id=claim.contract_id,
+                             claim_id=claim.id))
+    session.flush()
+    catastrophes.tag(session, None)
     session.commit()
     walkers = [w for w in everyone if w.role and not w.limited]
     people = {w.name for w in everyone}  # the world's users are named by their roles

@@ -1,0 +1,480 @@
+"""Catastrophes (巨灾/灾害事件): a flood or an earthquake declared over some regions and dates,
+so that its loss reports are handled as one event.
+
+- **Declared** by the office or an insurer supervisor (county-wide work): kind, the regions
+  affected (a county or township means every village below it), the dates and the emergency
+  management department's reference; changed or closed later, each on the audit trail.
+- **Tagged**: a trigger event of a disaster's kinds (:data:`TAGGED_TYPES`) whose household
+  lives in an affected village and whose date falls within the catastrophe's belongs to it;
+  a department's event may name it instead by its reference (``details.catastrophe_reference``).
+  :func:`tag` does both in one UPDATE, on a declaration or change (the reports already there)
+  and after the evaluator matched new events to households.
+- **Figures** of one catastrophe, for the reader's area (claims.access): affected households,
+  events, claims by state and township, amounts entitled and paid and, county-wide only, the
+  fund of each contract involved.
+- **A team's visit to a village** recorded as the survey of each of the catastrophe's claims
+  there (claims.bulk's one-claim steps: each claim its own record and audit entry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, select
+
+from claims import access, audit, bulk, lifecycle
+from claims.auth import Actor
+from claims.db import advisory_xact_lock
+from claims.models import (
+    Catastrophe,
+    CatastropheVillage,
+    Claim,
+    Household,
+    PolicyContract,
+    Region,
+    TriggerEvent,
+    utcnow,
+)
+from policies import benefits, fund
+from policies.benefits import EventIn
+from policies.errors import Conflict, InvalidInput, NotFound
+from policies.types import Day, Money, Text
+from policies.vocab import DisasterKind, RegionLevel
+
+# The losses a natural disaster causes: the household's own, its house, its crops and herds.
+TAGGED_TYPES = ("disaster", "housing", "industry")
+REFERENCE = "catastrophe_reference"  # the event's detail that names a catastrophe
+DECLARERS = access.OFFICE
+SURVEYORS = frozenset(lifecycle.ACTIONS["submit_survey"].roles)
+AREA_LEVELS = (RegionLevel.county, RegionLevel.township, RegionLevel.village)
+S = lifecycle.S
+TO_START = (S.opened, S.reopened)  # the visit starts their investigation, then surveys them
+TO_SURVEY = (*TO_START, S.investigating)
+NOT_PAYABLE = (S.rejected, S.withdrawn)
+TAG_CHUNK = 5000  # events tagged per statement (SQLite binds at most 32,766 values)
+
+
+class CatastropheIn(BaseModel):
+    """A declaration: what struck, where and when, and the department's reference."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Text = Field(min_length=1, max_length=128, description="e.g. 2026年7月禹州洪涝")
+    kind: DisasterKind
+    regions: list[int] = Field(min_length=1, max_length=500, description=(
+        "region ids: the county, townships or villages affected"))
+    start_date: Day
+    end_date: Day | None = Field(default=None, description="empty: still going on")
+    reference: Text | None = Field(default=None, min_length=1, max_length=64, description=(
+        "the emergency management department's reference; its events may name it in "
+        "details.catastrophe_reference"))
+
+
+class CatastropheChange(BaseModel):
+    """A change of a declaration: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Text | None = Field(default=None, min_length=1, max_length=128)
+    kind: DisasterKind | None = None
+    regions: list[int] | None = Field(default=None, min_length=1, max_length=500)
+    start_date: Day | None = None
+    end_date: Day | None = None
+    reference: Text | None = Field(default=None, min_length=1, max_length=64)
+
+
+def snapshot(catastrophe: Catastrophe) -> dict[str, Any]:
+    """What was declared: the audit trail's before and after."""
+    return {"name": catastrophe.name, "kind": catastrophe.kind,
+            "reference": catastrophe.reference, "regions": list(catastrophe.regions),
+            "start_date": catastrophe.start_date, "end_date": catastrophe.end_date}
+
+
+def get(session: Session, catastrophe_id: int) -> Catastrophe:
+    """A catastrophe, or NotFound (404); every staff member may read one."""
+    found = session.get(Catastrophe, catastrophe_id)
+    if found is None:
+        raise NotFound(f"catastrophe {catastrophe_id} does not exist", field="id",
+                       value=catastrophe_id)
+    return found
+
+
+def listing(session: Session) -> list[Catastrophe]:
+    """Every catastrophe, the latest first."""
+    return list(session.exec(select(Catastrophe).order_by(Catastrophe.start_date.desc(),
+                                                          Catastrophe.id.desc())).all())
+
+
+def _may_declare(actor: Actor) -> None:
+    access.require_role(actor, DECLARERS)
+    access.require_county(actor, "a catastrophe")
+
+
+def villages_of(session: Session, regions: Iterable[int]) -> set[int]:
+    """The villages of some regions: a village itself, a township's, a county's."""
+    regions = list(regions)
+    township = sa.orm.aliased(Region)
+    return set(session.exec(select(Region.id).outerjoin(
+        township, township.id == Region.parent_id).where(
+        Region.level == RegionLevel.village,
+        sa.or_(Region.id.in_(regions), Region.parent_id.in_(regions),
+               township.parent_id.in_(regions)))).all())
+
+
+def _check(session: Session, catastrophe: Catastrophe, today: date) -> None:
+    if catastrophe.start_date > today:
+        raise InvalidInput(f"start_date {catastrophe.start_date} is in the future",
+                           field="start_date", value=catastrophe.start_date)
+    if catastrophe.end_date is not None and catastrophe.end_date < catastrophe.start_date:
+        raise InvalidInput(f"end_date {catastrophe.end_date} is before start_date "
+                           f"{catastrophe.start_date}", field="end_date",
+                           value=catastrophe.end_date)
+    levels = dict(session.exec(select(Region.id, Region.level).where(
+        Region.id.in_(catastrophe.regions))).all())
+    for region in catastrophe.regions:
+        if levels.get(region) not in AREA_LEVELS:
+            raise InvalidInput(f"region {region} is not a county, township or village",
+                               field="regions", value=region)
+    if catastrophe.reference is not None and session.exec(select(Catastrophe.id).where(
+            Catastrophe.reference == catastrophe.reference,
+            Catastrophe.id != (catastrophe.id or 0))).first() is not None:
+        raise Conflict(f"reference {catastrophe.reference} names another catastrophe already",
+                       field="reference", value=catastrophe.reference)
+
+
+def _place(session: Session, catastrophe: Catastrophe) -> None:
+    """Keep the villages of the declared regions, and tag the reports already there."""
+    session.execute(sa.delete(CatastropheVillage).where(
+        CatastropheVillage.catastrophe_id == catastrophe.id))
+    session.add_all([CatastropheVillage(catastrophe_id=catastrophe.id, village_id=v)
+                     for v in sorted(villages_of(session, catastrophe.regions))])
+    session.flush()
+    tag(session, None)
+
+
+def declare(session: Session, actor: Actor, data: CatastropheIn, *,
+            today: date | None = None) -> Catastrophe:
+    """Declare a catastrophe and tag the reports already received in its area and dates;
+    flushes."""
+    _may_declare(actor)
+    catastrophe = Catastrophe(**{**data.model_dump(), "regions": list(dict.fromkeys(
+        data.regions))}, declared_by=actor.id if actor.kind == "user" else None)
+    _check(session, catastrophe, today or date.today())
+    session.add(catastrophe)
+    session.flush()
+    _place(session, catastrophe)
+    audit.record(session, actor, "catastrophe", catastrophe.id, "declare",
+                 after=snapshot(catastrophe))
+    return catastrophe
+
+
+def _open(session: Session, actor: Actor, catastrophe_id: int) -> Catastrophe:
+    """A catastrophe the actor may change: still open (409 once closed)."""
+    _may_declare(actor)
+    catastrophe = get(session, catastrophe_id)
+    if catastrophe.status == "closed":
+        raise Conflict(f"catastrophe {catastrophe_id} is closed", field="status",
+                       value=catastrophe.status)
+    return catastrophe
+
+
+def change(session: Session, actor: Actor, catastrophe_id: int, data: CatastropheChange, *,
+           today: date | None = None) -> Catastrophe:
+    """Change an open catastrophe's declaration; a new area or new dates tag its reports
+    afresh (those now outside it lose the tag). Flushes."""
+    catastrophe = _open(session, actor, catastrophe_id)
+    before = snapshot(catastrophe)
+    for name in data.model_fields_set:
+        value = getattr(data, name)
+        if value is None and name not in ("end_date", "reference"):
+            raise InvalidInput(f"{name} cannot be empty", field=name)
+        setattr(catastrophe, name, list(dict.fromkeys(value)) if name == "regions" else value)
+    _check(session, catastrophe, today or date.today())
+    session.add(catastrophe)
+    session.flush()
+    _place(session, catastrophe)
+    after = snapshot(catastrophe)
+    changed = [k for k in after if after[k] != before[k]]
+    if changed:
+        audit.record(session, actor, "catastrophe", catastrophe.id, "update",
+                     before={k: before[k] for k in changed},
+                     after={k: after[k] for k in changed})
+    return catastrophe
+
+
+def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | None = None,
+          *, today: date | None = None) -> Catastrophe:
+    """Close a catastrophe: its end date fixed (the one given, the declared one, or today);
+    late reports of its days are still tagged. Flushes."""
+    catastrophe = _open(session, actor, catastrophe_id)
+    before = snapshot(catastrophe)
+    catastrophe.end_date = end_date or catastrophe.end_date or today or date.today()
+    _check(session, catastrophe, today or date.today())
+    catastrophe.status, catastrophe.closed_at = "closed", utcnow()
+    session.add(catastrophe)
+    session.flush()
+    tag(session, None)
+    audit.record(session, actor, "catastrophe", catastrophe.id, "close",
+                 before={"end_date": before["end_date"]},
+                 after={"end_date": catastrophe.end_date})
+    return catastrophe
+
+
+# --- tagging ------------------------------------------------------------------------------------
+
+def _catastrophe_of():
+    """An event's catastrophe, as SQL over the row being updated: the one its details name
+    by reference, else the first declared whose villages hold its household and whose dates
+    hold its date, for a disaster's kinds of event."""
+    event = TriggerEvent.__table__.c
+    named = select(Catastrophe.id).where(
+        Catastrophe.reference == event.payload[("details", REFERENCE)].as_string()
+    ).scalar_subquery()
+    in_area = select(Catastrophe.id).join(
+        CatastropheVillage, CatastropheVillage.catastrophe_id == Catastrophe.id).join(
+        Household, Household.village_id == CatastropheVillage.village_id).where(
+        Household.id == event.household_id, event.type.in_(TAGGED_TYPES),
+        Catastrophe.start_date <= event.event_date,
+        sa.or_(Catastrophe.end_date.is_(None), Catastrophe.end_date >= event.event_date)
+    ).order_by(Catastrophe.id).limit(1).scalar_subquery()
+    return sa.func.coalesce(named, in_area)
+
+
+def tag(session: Session, event_ids: Iterable[int] | None) -> int:
+    """Tag events with their catastrophe (or untag those no longer in one): the given events,
+    or every event when None. Set-based: one UPDATE (per TAG_CHUNK events) on both databases;
+    only rows whose catastrophe changes are written. Returns how many changed."""
+    if session.exec(select(Catastrophe.id).limit(1)).first() is None:
+        return 0  # nothing declared: no event is, or was, tagged (the evaluator's usual case)
+    table = TriggerEvent.__table__
+    new = _catastrophe_of()
+    statement = sa.update(table).values(catastrophe_id=new).where(
+        table.c.catastrophe_id.is_distinct_from(new))
+    if event_ids is None:
+        # every event: in the evaluator's turn, so that the two never write one event at once
+        from claims.intake import EVALUATOR_LOCK  # (intake calls this module)
+
+        advisory_xact_lock(session.connection(), EVALUATOR_LOCK)
+        return session.execute(statement).rowcount
+    ids = list(event_ids)
+    return sum(session.execute(statement.where(table.c.id.in_(ids[start:start + TAG_CHUNK])))
+               .rowcount for start in range(0, len(ids), TAG_CHUNK))
+
+
+class References:
+    """The catastrophe references one intake call accepts in ``details.catastrophe_reference``:
+    read once, and once more when an event names one not seen yet (a catastrophe declared
+    since)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session, self.known, self.read = session, frozenset[str](), False
+
+    def check(self, event: EventIn) -> None:
+        reference = event.details.get(REFERENCE)
+        if reference is None:
+            return
+        reference = str(reference)
+        if reference not in self.known and not self.read:
+            self.known = frozenset(r for r in self.session.exec(select(Catastrophe.reference))
+                                   if r is not None)
+            self.read = True
+        if reference not in self.known:
+            raise InvalidInput(f"details.{REFERENCE} {reference!r} names no declared "
+                               "catastrophe: ask the office to declare it, or leave it out",
+                               field=f"details.{REFERENCE}", value=reference)
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+@dataclass
+class Township:
+    name: str
+    households: int = 0
+    events: int = 0
+    claims: int = 0
+    entitled: Decimal = Decimal("0.00")
+    paid: Decimal = Decimal("0.00")
+
+
+@dataclass
+class FundLine:
+    """A contract's fund as of today, with what the catastrophe's claims still have due."""
+
+    contract_number: str
+    position: fund.FundPosition
+    due: Decimal  # entitled, not yet paid, on the catastrophe's claims under the contract
+    projected_loss_ratio: Decimal | None  # (the year's projected payouts + due) / premium
+
+
+@dataclass
+class Village:
+    id: int
+    name: str
+    township: str
+    to_survey: int
+    in_notice: int
+
+
+@dataclass
+class Figures:
+    households: int
+    events: int
+    claims: int
+    entitled: Decimal
+    paid: Decimal
+    by_state: list[tuple[str, int, Decimal, Decimal]]  # state, claims, entitled, paid
+    townships: list[Township]
+    villages: list[Village]
+    funds: list[FundLine] | None  # None: county-wide data, not for a limited reader
+    limited: bool = False
+
+
+def _claim_ids(catastrophe_id: int):
+    return select(TriggerEvent.claim_id).where(TriggerEvent.catastrophe_id == catastrophe_id,
+                                               TriggerEvent.claim_id.is_not(None))
+
+
+def _money(value) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
+            today: date | None = None) -> Figures:
+    """The catastrophe's figures within the actor's area."""
+    today = today or date.today()
+    village, township = sa.orm.aliased(Region), sa.orm.aliased(Region)
+    towns: dict[int, Township] = {}
+    for town_id, name, households, events in session.exec(access.households_in_area(
+            select(township.id, township.name,
+                   sa.func.count(sa.distinct(TriggerEvent.household_id)),
+                   sa.func.count(TriggerEvent.id))
+            .join(Household, Household.id == TriggerEvent.household_id)
+            .join(village, village.id == Household.village_id)
+            .join(township, township.id == village.parent_id)
+            .where(TriggerEvent.catastrophe_id == catastrophe.id), actor)
+            .group_by(township.id, township.name)).all():
+        towns[town_id] = Township(name, households, events)
+    for town_id, name, count, entitled, paid in session.exec(access.households_in_area(
+            select(township.id, township.name, sa.func.count(Claim.id),
+                   sa.func.sum(Claim.entitled), sa.func.sum(Claim.paid_amount))
+            .join(Household, Household.id == Claim.household_id)
+            .join(village, village.id == Household.village_id)
+            .join(township, township.id == village.parent_id)
+            .where(Claim.id.in_(_claim_ids(catastrophe.id))), actor)
+            .group_by(township.id, township.name)).all():
+        town = towns.setdefault(town_id, Township(name))
+        town.claims, town.entitled, town.paid = count, _money(entitled), _money(paid)
+    by_state = [(state, count, _money(entitled), _money(paid))
+                for state, count, entitled, paid in session.exec(access.claims_in_area(
+                    select(Claim.state, sa.func.count(Claim.id), sa.func.sum(Claim.entitled),
+                           sa.func.sum(Claim.paid_amount))
+                    .where(Claim.id.in_(_claim_ids(catastrophe.id))), actor)
+                    .group_by(Claim.state)).all()]
+    order = {s: i for i, s in enumerate(lifecycle.S)}
+    by_state.sort(key=lambda row: order.get(row[0], len(order)))
+    villages = [Village(*row) for row in session.exec(access.households_in_area(
+        select(village.id, village.name, township.name,
+               sa.func.sum(sa.case((Claim.state.in_(TO_SURVEY), 1), else_=0)),
+               sa.func.sum(sa.case((Claim.state == S.public_notice, 1), else_=0)))
+        .join(Household, Household.id == Claim.household_id)
+        .join(village, village.id == Household.village_id)
+        .join(township, township.id == village.parent_id)
+        .where(Claim.id.in_(_claim_ids(catastrophe.id))), actor)
+        .group_by(village.id, village.name, township.name)
+        .order_by(township.name, village.name)).all()]
+    households = session.exec(access.households_in_area(
+        select(sa.func.count(sa.distinct(TriggerEvent.household_id)))
+        .join(Household, Household.id == TriggerEvent.household_id)
+        .where(TriggerEvent.catastrophe_id == catastrophe.id), actor)).one()
+    return Figures(
+        households=households, events=sum(t.events for t in towns.values()),
+        claims=sum(row[1] for row in by_state),
+        entitled=sum((row[2] for row in by_state), Decimal("0.00")),
+        paid=sum((row[3] for row in by_state), Decimal("0.00")), by_state=by_state,
+        townships=sorted(towns.values(), key=lambda t: t.name), villages=villages,
+        funds=None if access.limited(actor) else _funds(session, catastrophe, today),
+        limited=access.limited(actor))
+
+
+def _funds(session: Session, catastrophe: Catastrophe, today: date) -> list[FundLine]:
+    """Each contract the catastrophe's claims are under: its fund (benefits.fund_position,
+    as /contracts/{id}/fund) and the loss ratio projected with what the claims have due."""
+    lines = []
+    for contract_id, number, due in session.exec(
+            select(Claim.contract_id, PolicyContract.contract_number,
+                   sa.type_coerce(sa.func.sum(sa.case(
+                       (Claim.state.in_(NOT_PAYABLE), 0),
+                       else_=Claim.entitled - Claim.paid_amount)), Money()))
+            .join(PolicyContract, PolicyContract.id == Claim.contract_id)
+            .where(Claim.id.in_(_claim_ids(catastrophe.id)))
+            .group_by(Claim.contract_id, PolicyContract.contract_number)
+            .order_by(PolicyContract.contract_number)).all():
+        position = benefits.fund_position(session, contract_id, today)
+        due = _money(due)
+        ratio = None if not position.premium else (
+            (position.projected_payouts + due) / position.premium).quantize(
+            Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        lines.append(FundLine(number, position, due, ratio))
+    return lines
+
+
+# --- a team's visit to a village ----------------------------------------------------------------
+
+def survey_claims(session: Session, actor: Actor, catastrophe: Catastrophe,
+                  village_id: int) -> list[Claim]:
+    """The catastrophe's claims of a village of the actor's area that wait for a survey
+    (403 for a village outside the area)."""
+    village = session.get(Region, village_id)
+    if village is None or village.level != RegionLevel.village:
+        raise InvalidInput(f"village {village_id} does not exist", field="village_id",
+                           value=village_id)
+    access.require_village(actor, village_id)
+    return list(session.exec(select(Claim).join(Household, Household.id == Claim.household_id)
+                             .where(Household.village_id == village_id,
+                                    Claim.id.in_(_claim_ids(catastrophe.id)),
+                                    Claim.state.in_(TO_SURVEY))
+                             .order_by(Claim.claim_number)).all())
+
+
+class _Refused(Exception):
+    def __init__(self, result: bulk.Result) -> None:
+        self.result = result
+
+
+def survey_village(session: Session, actor: Actor, catastrophe_id: int, village_id: int,
+                   survey: dict[str, Any], claim_ids: list[int] | None = None, *,
+                   today: date | None = None) -> list[bulk.Result]:
+    """Record one team's visit as the survey (入户调查) of each chosen claim of the
+    catastrophe in a village (every one waiting, by default): a claim not yet under
+    investigation has it started by the visiting investigator first. Each claim takes its
+    steps in a savepoint of its own, with its own record and audit entries; one that cannot
+    is listed with the reason. Flushes."""
+    access.require_role(actor, SURVEYORS)
+    catastrophe = get(session, catastrophe_id)
+    waiting = survey_claims(session, actor, catastrophe, village_id)
+    lifecycle.parse_step(lifecycle.ACTIONS["submit_survey"], survey)  # a bad form: 422
+    chosen = waiting if claim_ids is None else [c for c in waiting if c.id in set(claim_ids)]
+    results = [bulk.Result(claim_id, None, "refused", "not_found", {}, f"claim {claim_id} is "
+                           "not one of this catastrophe's claims waiting for a survey here")
+               for claim_id in dict.fromkeys(claim_ids or ()) if claim_id not in
+               {c.id for c in waiting}]
+    for claim in chosen:
+        try:
+            with session.begin_nested():
+                if claim.state in TO_START:
+                    started = bulk._step(session, actor, claim.id, "start_investigation", {},
+                                         today=today)
+                    if started.outcome == "refused":
+                        raise _Refused(started)
+                done = bulk._step(session, actor, claim.id, "submit_survey", survey,
+                                  today=today)
+                if done.outcome == "refused":
+                    raise _Refused(done)
+            results.append(done)
+        except _Refused as refused:
+            results.append(refused.result)
+    return results

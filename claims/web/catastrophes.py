@@ -1,0 +1,213 @@
+"""The catastrophes' pages (巨灾/灾害事件): the list and the declaration form, one catastrophe's
+figures in the reader's area (with its change and close forms for the office), and a team's
+visit to a village recorded as the survey of each of its claims. The same services as the
+API (claims.catastrophes)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ValidationError
+from sqlmodel import select
+
+from claims import access, catastrophes
+from claims.api.deps import SessionDep
+from claims.models import Region
+from claims.web.bulk import _claim_rows
+from claims.web.i18n import N_, translator
+from claims.web.pages import (
+    PageError,
+    User,
+    check_csrf,
+    form_data,
+    gate,
+    language_of,
+    need_role,
+    refusal,
+    render,
+)
+from claims.web.records import ASSET_CHECKS
+from policies.errors import DomainError
+from policies.vocab import DisasterKind, RegionLevel
+
+router = APIRouter(include_in_schema=False)
+DECLARERS = tuple(sorted(catastrophes.DECLARERS))
+SURVEYORS = tuple(sorted(catastrophes.SURVEYORS))
+FIELDS = {"name": N_("Name"), "kind": N_("Kind of disaster"), "regions": N_("Affected regions"),
+          "start_date": N_("Start date"), "end_date": N_("End date"),
+          "reference": N_("Emergency department's reference"), "status": N_("Status")}
+NOT_VALID = N_("Please correct the form: %(field)s.")
+STATUSES = {"open": N_("Going on"), "closed": N_("Closed")}
+NO_SUCH = N_("No such catastrophe.")
+
+
+def _may_declare(user) -> bool:
+    return user.user.role in catastrophes.DECLARERS and not access.limited(user.actor)
+
+
+def _regions(session) -> dict[str, Any]:
+    """The county, its townships and their villages, for the declaration's chooser."""
+    township = sa.orm.aliased(Region)
+    counties = session.exec(select(Region.id, Region.name).where(
+        Region.level == RegionLevel.county).order_by(Region.code)).all()
+    towns = session.exec(select(Region.id, Region.name).where(
+        Region.level == RegionLevel.township).order_by(Region.code)).all()
+    villages: dict[int, list] = {}
+    for village_id, name, parent in session.exec(select(Region.id, Region.name, township.id)
+                                                 .join(township, township.id == Region.parent_id)
+                                                 .where(Region.level == RegionLevel.village)
+                                                 .order_by(Region.code)).all():
+        villages.setdefault(parent, []).append((village_id, name))
+    return {"counties": counties, "townships": [(t, n, villages.get(t, [])) for t, n in towns]}
+
+
+def _declaration(request: Request, form, model: type[BaseModel], partial: bool = False):
+    """The declaration's fields from a form; a value that is not valid is the page's 422
+    naming the field."""
+    values: dict[str, Any] = {}
+    for name in ("name", "kind", "start_date", "end_date", "reference"):
+        text = str(form.get(name, "")).strip()
+        if text or not partial and name in ("name", "kind", "start_date"):
+            values[name] = text
+        elif partial and name in ("end_date", "reference") and name in form:
+            values[name] = None
+    regions = [int(v) for v in form.getlist("regions") if str(v).isdigit()]
+    if regions or not partial:
+        values["regions"] = regions
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        _ = translator(language_of(request))
+        name = str(exc.errors()[0]["loc"][0])
+        raise PageError(422, _(NOT_VALID, field=_(FIELDS.get(name, name)))) from None
+
+
+def _refused(request: Request, error: DomainError) -> PageError:
+    _ = translator(language_of(request))
+    if error.field in FIELDS:
+        return PageError(error.status_code, f"{_(NOT_VALID, field=_(FIELDS[error.field]))} "
+                                            f"({error.message})")
+    return PageError(error.status_code, refusal(error, _))
+
+
+@router.get("/catastrophes")
+def catastrophes_page(request: Request, session: SessionDep, user: User):
+    """Every catastrophe, and the declaration form for the office."""
+    may = _may_declare(user)
+    return render(request, "catastrophes.html", user=user,
+                  rows=catastrophes.listing(session), may_declare=may,
+                  regions=_regions(session) if may else None, kinds=list(DisasterKind),
+                  statuses=STATUSES, today=date.today())
+
+
+async def _office_form(request: Request, user):
+    """The form of a change to a declaration: the office's, county-wide."""
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf_token", "")))
+    need_role(request, user, *DECLARERS)
+    gate(request, lambda: access.require_county(user.actor, "a catastrophe"))
+    return form
+
+
+def _run(request: Request, session, step):
+    """Run a service's step and commit; its refusal is the page's error, nothing kept."""
+    try:
+        done = step()
+    except DomainError as error:
+        session.rollback()
+        raise _refused(request, error) from None
+    session.commit()
+    return done
+
+
+def _to(catastrophe) -> RedirectResponse:
+    return RedirectResponse(f"/catastrophes/{catastrophe.id}", status_code=303)
+
+
+@router.post("/catastrophes")
+async def declare_page(request: Request, session: SessionDep, user: User):
+    form = await _office_form(request, user)
+    data = _declaration(request, form, catastrophes.CatastropheIn)
+    return _to(_run(request, session, lambda: catastrophes.declare(session, user.actor, data)))
+
+
+@router.get("/catastrophes/{catastrophe_id}")
+def catastrophe_page(request: Request, session: SessionDep, user: User, catastrophe_id: int):
+    """One catastrophe's figures in the reader's area."""
+    catastrophe = gate(request, lambda: catastrophes.get(session, catastrophe_id), NO_SUCH)
+    names = dict(session.exec(select(Region.id, Region.name).where(
+        Region.id.in_(catastrophe.regions))).all())
+    may = _may_declare(user) and catastrophe.status == "open"
+    return render(request, "catastrophe.html", user=user, c=catastrophe,
+                  f=catastrophes.figures(session, user.actor, catastrophe),
+                  region_names=[names.get(r, str(r)) for r in catastrophe.regions],
+                  may_change=may, regions=_regions(session) if may else None,
+                  kinds=list(DisasterKind), statuses=STATUSES,
+                  may_survey=user.user.role in catastrophes.SURVEYORS)
+
+
+@router.post("/catastrophes/{catastrophe_id}")
+async def change_page(request: Request, session: SessionDep, user: User, catastrophe_id: int):
+    form = await _office_form(request, user)
+    data = _declaration(request, form, catastrophes.CatastropheChange, partial=True)
+    return _to(_run(request, session, lambda: catastrophes.change(
+        session, user.actor, catastrophe_id, data)))
+
+
+@router.post("/catastrophes/{catastrophe_id}/close")
+async def close_page(request: Request, session: SessionDep, user: User, catastrophe_id: int):
+    form = await _office_form(request, user)
+    text = str(form.get("end_date", "")).strip()
+    try:
+        end = date.fromisoformat(text) if text else None
+    except ValueError:
+        _ = translator(language_of(request))
+        raise PageError(422, _(NOT_VALID, field=_(FIELDS["end_date"]))) from None
+    return _to(_run(request, session, lambda: catastrophes.close(
+        session, user.actor, catastrophe_id, end)))
+
+
+@router.get("/catastrophes/{catastrophe_id}/survey")
+def survey_page(request: Request, session: SessionDep, user: User, catastrophe_id: int,
+                village: int | None = None):
+    """A team's visit to a village: the catastrophe's claims there waiting for a survey,
+    and the one survey form recorded on each chosen claim."""
+    need_role(request, user, *SURVEYORS)
+    catastrophe = gate(request, lambda: catastrophes.get(session, catastrophe_id), NO_SUCH)
+    villages = catastrophes.figures(session, user.actor, catastrophe).villages
+    chosen = next((v for v in villages if v.id == village), None)
+    claims = [] if chosen is None else gate(request, lambda: catastrophes.survey_claims(
+        session, user.actor, catastrophe, chosen.id))
+    return render(request, "catastrophe_survey.html", user=user, c=catastrophe,
+                  villages=villages, chosen=chosen, claims=claims, asset_checks=ASSET_CHECKS,
+                  today=date.today())
+
+
+@router.post("/catastrophes/{catastrophe_id}/survey")
+async def survey_village_page(request: Request, session: SessionDep, user: User,
+                              catastrophe_id: int):
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf_token", "")))
+    need_role(request, user, *SURVEYORS)
+    _ = translator(language_of(request))
+    village = str(form.get("village", ""))
+    if not village.isdigit():
+        raise PageError(422, _("Choose the village."))
+    ids = [int(v) for v in form.getlist("claim_id") if str(v).isdigit()]
+    if not ids:
+        raise PageError(422, _("Choose at least one claim."))
+    survey = form_data("submit_survey", {k: str(v) for k, v in form.items()})
+    results = _run(request, session, lambda: catastrophes.survey_village(
+        session, user.actor, catastrophe_id, int(village), survey, ids))
+    name = session.get(Region, int(village)).name
+    done = sum(r.outcome == "done" for r in results)
+    return render(request, "bulk_result.html", user=user,
+                  title=f"{name} · " + _("Survey of the village's claims"),
+                  rows=_claim_rows(request, results, "submit_survey"),
+                  back=f"/catastrophes/{catastrophe_id}/survey?village={village}",
+                  summary=_("%(done)s of %(total)s claims took the step.", done=done,
+                            total=len(results)))

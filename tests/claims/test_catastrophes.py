@@ -1,0 +1,398 @@
+"""Catastrophes (issue 19 item 3): a flood declared over some regions and days tags the loss
+reports already received there (and later ones, after the evaluator matched them), or those
+a department names by the catastrophe's reference; its figures, read through the API and the
+page, are compared with what the raw rows say (counted here in Python, not by the service's
+query), for the whole county and for a township-limited user; a team's visit to a village is
+recorded as one survey record per claim, each on the audit trail. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from claims import catastrophes
+from claims.auth import SYSTEM, Actor, actor_for_user, villages_of
+from claims.models import (
+    AuditEntry,
+    Catastrophe,
+    Claim,
+    ClaimRecord,
+    Household,
+    Region,
+    TriggerEvent,
+)
+from claims.people import create_user
+from claims.web import session as web_session
+from policies import registry
+from policies.errors import Conflict
+from policies.models import IncomeRecordCreate, RegionCreate
+from tests.claims.conftest import DEPARTMENT_KEY, START, build_county, evaluate
+from tests.claims.test_lifecycle import SURVEY
+from tests.claims.test_web import browser  # noqa: F401 — the pages' fixture
+from tests.factories import household_with_members, id_number
+
+TODAY = date.today()
+FLOOD_START, FLOOD_END = TODAY - timedelta(days=40), TODAY - timedelta(days=20)
+INSIDE, BEFORE, AFTER = TODAY - timedelta(days=30), TODAY - timedelta(days=60), \
+    TODAY - timedelta(days=10)
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class World:
+    ids: dict
+    contract_id: int
+    clients: dict[str, TestClient]  # API clients by user name, and the department's
+    actors: dict[str, Actor]
+
+
+def build(app, session: Session) -> World:
+    """Township A (火龙镇) with villages 村0 (two households) and 村1 (one), township B (褚河镇)
+    with 乙村 (one); a clerk and an investigator for the county, and for township A only."""
+    county = build_county(session)
+    ids = dict(county.ids)
+    ids["village1"] = registry.create_region(session, RegionCreate(
+        code="411081100201", name="村1", level="village", parent_id=ids["township"])).id
+    ids["township_b"] = registry.create_region(session, RegionCreate(
+        code="411081101", name="褚河镇", level="township", parent_id=ids["county"])).id
+    ids["village_b"] = registry.create_region(session, RegionCreate(
+        code="411081101200", name="乙村", level="village", parent_id=ids["township_b"])).id
+    for number, village, seq in (("H0002", "village0", 10), ("H0003", "village1", 20),
+                                 ("H0004", "village_b", 30)):
+        household, _ = household_with_members(session, ids[village], number=number,
+                                              seq_start=seq)
+        registry.create_income_record(session, IncomeRecordCreate(
+            household_id=household.id, period_start=date(START.year - 1, 1, 1),
+            period_end=date(START.year - 1, 12, 31), wages=Decimal("21000")))
+    clients: dict[str, TestClient] = {}
+    actors: dict[str, Actor] = {}
+    for name, role, townships in (("clerk", "clerk", None), ("inv", "investigator", None),
+                                  ("clerk_a", "clerk", [ids["township"]]),
+                                  ("inv_a", "investigator", [ids["township"]]),
+                                  ("sup", "supervisor", None)):
+        user, token = create_user(session, SYSTEM, username=name, full_name=name, role=role)
+        user.townships = townships
+        web_session.set_password(session, SYSTEM, user, PASSWORD)
+        clients[name] = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        actors[name] = actor_for_user(user, villages_of(session, townships))
+    clients["department"] = TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"})
+    session.commit()
+    return World(ids, county.contract.id, clients, actors)
+
+
+def report(event_id: str, seq: int, day: date, type_: str = "disaster", **details) -> dict:
+    amounts = {"disaster": {"assessed_loss": "30000.00"}, "housing": {"repair_cost": "30000.00"},
+               "illness": {"total_cost": "80000.00", "basic_insurance_paid": "30000.00"}}
+    return {"event_id": event_id, "type": type_, "event_date": day.isoformat(),
+            "id_number": id_number(seq=seq), "amounts": amounts[type_], "details": details}
+
+
+def submit(session: Session, w: World, *events: dict) -> list[dict]:
+    answer = w.clients["department"].post("/api/events/batch", json=list(events))
+    assert answer.status_code == 200, answer.text
+    evaluate(session)
+    return answer.json()["results"]
+
+
+def tagged(session: Session, catastrophe_id: int) -> set[str]:
+    return set(session.exec(select(TriggerEvent.source_event_id).where(
+        TriggerEvent.catastrophe_id == catastrophe_id)).all())
+
+
+def expected(session: Session, catastrophe: Catastrophe) -> set[str]:
+    """The oracle: each event against the declaration, walking the region tree in Python."""
+    parent = dict(session.exec(select(Region.id, Region.parent_id)).all())
+    village_of = dict(session.exec(select(Household.id, Household.village_id)).all())
+
+    def inside(village: int | None) -> bool:
+        while village is not None:
+            if village in catastrophe.regions:
+                return True
+            village = parent[village]
+        return False
+
+    end = catastrophe.end_date or date.max
+    return {e.source_event_id for e in session.exec(select(TriggerEvent)).all()
+            if (e.payload["details"].get("catastrophe_reference") == catastrophe.reference
+                and catastrophe.reference is not None)
+            or (e.type in ("disaster", "housing", "industry") and e.household_id is not None
+                and inside(village_of[e.household_id])
+                and catastrophe.start_date <= e.event_date <= end)}
+
+
+def flood(**changes) -> dict:
+    return {"name": "2026年禹州洪涝", "kind": "flood", "start_date": FLOOD_START.isoformat(),
+            "end_date": FLOOD_END.isoformat(), "reference": "YJ-FLOOD-1", **changes}
+
+
+# --- tagging ------------------------------------------------------------------------------------
+
+def test_a_declared_flood_tags_the_reports_of_its_area_and_days(app, session):
+    w = build(app, session)
+    submit(session, w,
+           report("E1", 1, INSIDE),                      # 村0: tagged
+           report("E2", 20, INSIDE, "housing"),          # 村1, a house: tagged
+           report("E3", 30, INSIDE),                     # township B: outside the area
+           report("E4", 2, INSIDE, "illness"),           # an illness is not the flood's
+           report("E5", 10, BEFORE),                     # before the flood
+           report("E6", 11, AFTER))                      # after it
+    clerk = w.clients["clerk"]
+    declared = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]]))
+    assert declared.status_code == 201, declared.text
+    catastrophe = session.get(Catastrophe, declared.json()["id"])
+    assert tagged(session, catastrophe.id) == expected(session, catastrophe) == {"E1", "E2"}
+
+    # a report received after the declaration is tagged once the evaluator matched it
+    # (intake's evaluation calls catastrophes.tag(session, ids) after matching)
+    submit(session, w, report("E7", 21, INSIDE))
+    new = session.exec(select(TriggerEvent.id).where(TriggerEvent.source_event_id == "E7")).one()
+    assert catastrophes.tag(session, [new]) == 1
+    session.commit()
+    assert tagged(session, catastrophe.id) == {"E1", "E2", "E7"}
+
+    # the area narrowed to one village, the days extended: the tags follow
+    changed = clerk.patch(f"/api/catastrophes/{catastrophe.id}", json={
+        "regions": [w.ids["village0"]], "end_date": (TODAY - timedelta(days=5)).isoformat()})
+    assert changed.status_code == 200, changed.text
+    session.refresh(catastrophe)
+    assert tagged(session, catastrophe.id) == expected(session, catastrophe) == {"E1", "E6"}
+
+    # the department names the flood by its reference: tagged wherever the household lives;
+    # an unknown reference is refused, naming the field
+    results = submit(session, w, report("E8", 31, INSIDE, catastrophe_reference="YJ-FLOOD-1"),
+                     report("E9", 32, INSIDE, catastrophe_reference="YJ-NOPE"))
+    assert [r["result"] for r in results] == ["accepted", "rejected"]
+    assert results[1]["field"] == "details.catastrophe_reference"
+    e8 = session.exec(select(TriggerEvent.id).where(TriggerEvent.source_event_id == "E8")).one()
+    catastrophes.tag(session, [e8])
+    session.commit()
+    assert tagged(session, catastrophe.id) == expected(session, catastrophe) == {
+        "E1", "E6", "E8"}
+    # a whole county: every village below it
+    clerk.patch(f"/api/catastrophes/{catastrophe.id}", json={"regions": [w.ids["county"]]})
+    session.refresh(catastrophe)
+    assert tagged(session, catastrophe.id) == expected(session, catastrophe) == {
+        "E1", "E2", "E3", "E6", "E7", "E8"}
+
+
+def test_a_declaration_is_checked_field_by_field_and_audited(app, session):
+    w = build(app, session)
+    clerk = w.clients["clerk"]
+    for body, status, field in (
+            (flood(regions=[w.ids["township"]], start_date=str(TODAY + timedelta(days=1))),
+             422, "start_date"),
+            (flood(regions=[w.ids["township"]], end_date=str(FLOOD_START - timedelta(days=1))),
+             422, "end_date"),
+            (flood(regions=[999_999]), 422, "regions"),
+            (flood(regions=[]), 422, "regions"),
+            (flood(regions=[w.ids["township"]], name=""), 422, "name"),
+            (flood(regions=[w.ids["township"]], kind="meteor"), 422, "kind")):
+        refused = clerk.post("/api/catastrophes", json=body)
+        assert (refused.status_code, refused.json()["field"]) == (status, field), body
+    made = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]])).json()
+    again = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township_b"]]))
+    assert (again.status_code, again.json()["field"]) == (409, "reference")
+    # only the office and supervisors, and only for the whole county
+    assert w.clients["clerk_a"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["township"]], reference="X")).status_code == 403
+    assert w.clients["inv"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["township"]], reference="Y")).status_code == 403
+    assert w.clients["sup"].patch(f"/api/catastrophes/{made['id']}",
+                                  json={"name": "七月洪涝"}).status_code == 200
+    closed = clerk.post(f"/api/catastrophes/{made['id']}/close", json={})
+    assert closed.json()["status"] == "closed" and closed.json()["end_date"] == str(FLOOD_END)
+    late = clerk.patch(f"/api/catastrophes/{made['id']}", json={"name": "x"})
+    assert (late.status_code, late.json()["field"]) == (409, "status")
+    trail = session.exec(select(AuditEntry.actor, AuditEntry.action, AuditEntry.before,
+                                AuditEntry.after).where(AuditEntry.entity == "catastrophe")
+                         .order_by(AuditEntry.id)).all()
+    assert [(a, action) for a, action, _, _ in trail] == [
+        ("user:clerk", "declare"), ("user:sup", "update"), ("user:clerk", "close")]
+    assert trail[1][2:] == ({"name": "2026年禹州洪涝"}, {"name": "七月洪涝"})
+    with pytest.raises(Conflict):
+        catastrophes.close(session, w.actors["clerk"], made["id"])
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+def _oracle(session: Session, catastrophe_id: int, townships: set[int] | None) -> dict:
+    """The figures from the raw rows: events, their households and claims, by township."""
+    parent = dict(session.exec(select(Region.id, Region.parent_id)).all())
+    names = dict(session.exec(select(Region.id, Region.name)).all())
+    village_of = dict(session.exec(select(Household.id, Household.village_id)).all())
+    events = [e for e in session.exec(select(TriggerEvent)).all()
+              if e.catastrophe_id == catastrophe_id
+              and (townships is None or parent[village_of[e.household_id]] in townships)]
+    claims = {c.id: c for c in session.exec(select(Claim)).all()
+              if c.id in {e.claim_id for e in events}}
+    town = {h: names[parent[v]] for h, v in village_of.items()}
+    by_township: dict[str, dict] = {}
+    for e in events:
+        row = by_township.setdefault(town[e.household_id], {
+            "households": set(), "events": 0, "claims": 0, "entitled": Decimal(0),
+            "paid": Decimal(0)})
+        row["households"].add(e.household_id)
+        row["events"] += 1
+    for c in claims.values():
+        row = by_township[town[c.household_id]]
+        row["claims"] += 1
+        row["entitled"] += c.entitled
+        row["paid"] += c.paid_amount
+    states = Counter(c.state for c in claims.values())
+    due: dict[int, Decimal] = {}
+    for c in claims.values():
+        due[c.contract_id] = due.get(c.contract_id, Decimal(0)) + (
+            Decimal(0) if c.state in ("rejected", "withdrawn") else c.entitled - c.paid_amount)
+    return {"households": len({e.household_id for e in events}), "events": len(events),
+            "claims": len(claims), "entitled": sum(c.entitled for c in claims.values()),
+            "paid": sum(c.paid_amount for c in claims.values()),
+            "states": dict(states),
+            "townships": {name: {**row, "households": len(row["households"])}
+                          for name, row in by_township.items()},
+            "due": due}
+
+
+def _read(answer: dict) -> dict:
+    return {"households": answer["households"], "events": answer["events"],
+            "claims": answer["claims"], "entitled": Decimal(answer["entitled"]),
+            "paid": Decimal(answer["paid"]),
+            "states": {r["state"]: r["claims"] for r in answer["by_state"]},
+            "townships": {t["name"]: {"households": t["households"], "events": t["events"],
+                                      "claims": t["claims"], "entitled": Decimal(t["entitled"]),
+                                      "paid": Decimal(t["paid"])}
+                          for t in answer["townships"]}}
+
+
+def test_the_figures_match_the_raw_rows_for_the_county_and_a_limited_user(
+        app, session, browser):  # noqa: F811
+    w = build(app, session)
+    submit(session, w, report("E1", 1, INSIDE), report("E2", 10, INSIDE),
+           report("E3", 20, INSIDE, "housing"), report("E4", 30, INSIDE),
+           report("E5", 31, INSIDE, "housing"), report("E6", 2, INSIDE, "illness"))
+    made = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["county"]])).json()
+    claims = session.exec(select(Claim).order_by(Claim.id)).all()
+    # the claims in several states, one paid in part (the page is about the figures)
+    claims[0].state, claims[0].paid_amount = "paid", claims[0].entitled
+    claims[1].state = "rejected"
+    claims[2].paid_amount = Decimal("1000.00")
+    session.commit()
+    oracle = _oracle(session, made["id"], None)
+    assert oracle["events"] == 5 and oracle["households"] == 4 and len(oracle["townships"]) == 2
+    whole = w.clients["clerk"].get(f"/api/catastrophes/{made['id']}").json()
+    assert _read(whole) == {k: v for k, v in oracle.items() if k != "due"}
+    # the fund: the contract's as /contracts/{id}/fund computes it, with what is due
+    fund = w.clients["clerk"].get(f"/api/contracts/{w.contract_id}/fund").json()
+    line, = whole["funds"]
+    assert Decimal(line["reserve"]) == Decimal(fund["balance"])
+    assert Decimal(line["due"]) == oracle["due"][w.contract_id]
+    assert Decimal(line["projected_loss_ratio"]) == (
+        (Decimal(fund["projected_payouts"]) + oracle["due"][w.contract_id])
+        / Decimal(fund["premium"])).quantize(Decimal("0.0001"))
+    # a user of township A: that township's figures only, no county-wide fund
+    limited = w.clients["clerk_a"].get(f"/api/catastrophes/{made['id']}").json()
+    assert _read(limited) == {k: v for k, v in _oracle(
+        session, made["id"], {w.ids["township"]}).items() if k != "due"}
+    assert set(limited["townships"][0].values()) >= {"火龙镇"} and limited["funds"] is None
+    # the page, in Chinese: the same totals, the other township's name nowhere
+    page = browser("clerk", townships=[w.ids["township"]]).get(f"/catastrophes/{made['id']}")
+    assert page.status_code == 200
+    assert f"{_read(limited)['entitled']:,.2f}" in page.text and "火龙镇" in page.text
+    assert "褚河镇" not in page.text and "id=\"funds\"" not in page.text
+    whole_page = browser("clerk").get(f"/catastrophes/{made['id']}").text
+    assert "褚河镇" in whole_page and "id=\"funds\"" in whole_page and "洪涝" in whole_page
+
+
+# --- a team's visit to a village ----------------------------------------------------------------
+
+def test_a_village_visit_records_one_survey_per_claim_each_on_the_trail(
+        app, session, browser):  # noqa: F811
+    w = build(app, session)
+    submit(session, w, report("E1", 1, INSIDE), report("E2", 10, INSIDE),
+           report("E3", 30, INSIDE))
+    made = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["county"]])).json()
+    by_village = dict(session.exec(select(Claim.id, Household.village_id).join(
+        Household, Household.id == Claim.household_id)).all())
+    in_village0 = sorted(c for c, v in by_village.items() if v == w.ids["village0"])
+    assert len(in_village0) == 2
+    url = f"/api/catastrophes/{made['id']}/surveys"
+    # a bad form refuses the visit, naming the field; nothing is recorded
+    bad = w.clients["inv"].post(url, json={"village_id": w.ids["village0"],
+                                           "survey": {**SURVEY, "team": ["王查勘"]}})
+    assert (bad.status_code, bad.json()["field"]) == (422, "team")
+    # a township-A investigator may not visit township B's village
+    assert w.clients["inv_a"].post(url, json={"village_id": w.ids["village_b"],
+                                              "survey": SURVEY}).status_code == 403
+    assert w.clients["clerk"].post(url, json={"village_id": w.ids["village0"],
+                                              "survey": SURVEY}).status_code == 403
+    done = w.clients["inv_a"].post(url, json={"village_id": w.ids["village0"],
+                                              "survey": SURVEY})
+    assert done.status_code == 200, done.text
+    assert done.json()["done"] == 2 and done.json()["refused"] == 0
+    records = session.exec(select(ClaimRecord.claim_id, ClaimRecord.kind)
+                           .order_by(ClaimRecord.id)).all()
+    assert sorted(c for c, kind in records if kind == "submit_survey") == in_village0
+    numbers = {c.id: c.claim_number for c in session.exec(select(Claim))}
+    trail = session.exec(select(AuditEntry.entity_id, AuditEntry.action).where(
+        AuditEntry.action.in_(["start_investigation", "submit_survey"]))).all()
+    assert sorted(trail) == sorted((numbers[c], a) for c in in_village0
+                                   for a in ("start_investigation", "submit_survey"))
+    assert {session.get(Claim, c).state for c in in_village0} == {"village_review"}
+    others = [c for c in by_village if c not in in_village0]
+    assert {session.get(Claim, c).state for c in others} == {"opened"}
+
+    # the page: the other village's claim, through the form
+    page = browser("investigator")
+    form = page.get(f"/catastrophes/{made['id']}/survey",
+                    params={"village": w.ids["village_b"]})
+    assert form.status_code == 200 and numbers[others[0]] in form.text
+    token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    answer = page.post(f"/catastrophes/{made['id']}/survey", data={
+        "csrf_token": token, "village": w.ids["village_b"], "claim_id": others[0],
+        "visit_date": SURVEY["visit_date"], "team": "王查勘, 李查勘", "findings": "房屋倒塌",
+        "asset_bank_deposits": "无"})
+    assert answer.status_code == 200 and "共 1 件，1 件已办理。" in answer.text
+    assert session.get(Claim, others[0]).state == "village_review"
+
+
+def test_the_office_declares_changes_and_closes_a_flood_on_its_pages(
+        app, session, browser):  # noqa: F811
+    w = build(app, session)
+    clerk = browser("clerk")
+    listing = clerk.get("/catastrophes")
+    assert "登记灾害事件" in listing.text and "褚河镇" in listing.text  # the regions offered
+    token = listing.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "name": "七月洪涝", "kind": "flood",
+            "regions": [w.ids["village0"], w.ids["township_b"]],
+            "start_date": str(FLOOD_START), "end_date": "", "reference": "豫应急〔2026〕12号"}
+    bad = clerk.post("/catastrophes", data={**form, "end_date": str(FLOOD_START - timedelta(
+        days=1))})
+    assert bad.status_code == 422 and "终止日期" in bad.text  # the field, in Chinese
+    made = clerk.post("/catastrophes", data=form, follow_redirects=False)
+    assert made.status_code == 303
+    catastrophe = session.exec(select(Catastrophe)).one()
+    assert (catastrophe.regions, catastrophe.end_date) == (
+        [w.ids["village0"], w.ids["township_b"]], None)
+    page = clerk.get(made.headers["location"])
+    assert "洪涝" in page.text and "村0、褚河镇" in page.text and "持续中" in page.text
+    assert clerk.post(f"/catastrophes/{catastrophe.id}", data={
+        **form, "regions": [w.ids["county"]], "end_date": str(FLOOD_END)},
+        follow_redirects=False).status_code == 303
+    session.refresh(catastrophe)
+    assert (catastrophe.regions, catastrophe.end_date) == ([w.ids["county"]], FLOOD_END)
+    assert clerk.post(f"/catastrophes/{catastrophe.id}/close", data={"csrf_token": token},
+                      follow_redirects=False).status_code == 303
+    session.refresh(catastrophe)
+    assert catastrophe.status == "closed"
+    assert "修改灾害事件" not in clerk.get(f"/catastrophes/{catastrophe.id}").text
+    # a township-limited clerk reads it, but declares nothing: it is county-wide
+    limited = browser("clerk", townships=[w.ids["township"]])
+    assert "登记灾害事件" not in limited.get("/catastrophes").text
+    assert limited.post("/catastrophes", data=form).status_code == 403
