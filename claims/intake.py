@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import ValidationError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from claims import audit, catastrophes, lifecycle, locks, reasons, remit
@@ -342,10 +344,41 @@ def _evaluate(session: Session, events: list[TriggerEvent]) -> None:
             key = _match(session, event, cache)
             if key is not None:
                 years.setdefault(key, []).append(event)
-        for (household_id, _), new in years.items():
-            contract = session.get(PolicyContract, new[0].contract_id)
-            _assess(session, cache.households[household_id], contract, new, cache)
+        for (household_id, contract_id), new in years.items():
+            contract = session.get(PolicyContract, contract_id)
+            year = cache.year_events[(household_id, contract_id)]
+            for run in _runs(year, new):
+                _assess(session, cache.households[household_id], contract, run,
+                        year[:year.index(run[-1]) + 1], cache)
+    _opened(session, [claim for claim, _ in cache.opened.values()], SYSTEM, "event")
+    for claim, mine in cache.opened.values():
+        for event in mine:
+            event.claim_id = claim.id
+    for again, first in cache.same_losses:
+        again.claim_id = first.claim_id
     record_shocks(session, events)
+
+
+def _runs(year: list[TriggerEvent], new: list[TriggerEvent]) -> list[list[TriggerEvent]]:
+    """A household-year's new events cut into runs that one calculation each assesses exactly
+    as it would one event at a time. An event dated after every event that arrived before it
+    only adds to the end of the year (the calculator takes events by date, then arrival): it
+    joins the run before it. One dated earlier changes what came before: it starts a run of its
+    own, calculated over the events that had arrived by then. Mostly a single run."""
+    runs: list[list[TriggerEvent]] = []
+    latest = None
+    first_new = year.index(new[0])
+    for event in year[:first_new]:
+        latest = max(latest, (event.event_date, event.id)) if latest else (
+            event.event_date, event.id)
+    for event in new:
+        key = (event.event_date, event.id)
+        if runs and latest is not None and key >= latest:
+            runs[-1].append(event)
+        else:
+            runs.append([event])
+        latest = max(latest, key) if latest else key
+    return runs
 
 
 def record_shocks(session: Session, events: list[TriggerEvent]) -> None:
@@ -398,6 +431,7 @@ class Cache:
         self.lines: dict[tuple[int, int], Decimal | None] = {}
         self.members: dict[str, Member] | None = None  # by ID number, when prefetched
         self.households: dict[int, Household] = {}
+        self.flags: dict[int, frozenset[str]] = {}
         self.incomes: dict[int, list[tuple]] = {}
         self.year_events: dict[tuple[int, int], list[TriggerEvent]] = {}
         self.claims: dict[int, list[Claim]] | None = None  # by household, when prefetched
@@ -405,6 +439,9 @@ class Cache:
         self.terms: dict[int, tuple] = {}  # terms version id → (version, terms)
         self.values: dict[int, calculator.TriggerEvent] = {}  # event id → calculator's value
         self.losses: dict[tuple[int, int], dict[tuple, list[TriggerEvent]]] = {}
+        # claims opened by the batch, numbered at its end, with their events: by id(claim)
+        self.opened: dict[int, tuple[Claim, list[TriggerEvent]]] = {}
+        self.same_losses: list[tuple[TriggerEvent, TriggerEvent]] = []  # (again, first)
 
     def same_loss(self, key: tuple[int, int], event: TriggerEvent) -> TriggerEvent | None:
         """The household-year's accepted event that reported the same loss as ``event``, if
@@ -441,6 +478,16 @@ class Cache:
                 self.lines[(village, year)] = (
                     None if line is None else registry.line_view(session, line)["amount"])
 
+    def _prefetch_counties(self, session: Session, villages: set[int]) -> None:
+        """The county of every village (a village's parent is its township)."""
+        village, township = aliased(Region), aliased(Region)
+        wanted = sorted(villages - set(self.county_of))
+        for start in range(0, len(wanted), 1000):
+            self.county_of.update(session.exec(
+                select(village.id, township.parent_id)
+                .join(township, township.id == village.parent_id)
+                .where(village.id.in_(wanted[start:start + 1000]))).all())
+
     def prefetch(self, session: Session, events: list[TriggerEvent]) -> None:
         """Read the members, households and claims (locked in the order of claims.locks),
         incomes and earlier events that a batch's evaluation needs, in bulk."""
@@ -452,7 +499,9 @@ class Cache:
         household_ids = sorted({m.household_id for m in self.members.values()})
         # The lock order (claims.locks): the households, then their claims, each by id.
         self.households = {h.id: h for h in locks.households(session, household_ids)}
+        self._prefetch_counties(session, {h.village_id for h in self.households.values()})
         self.incomes = benefits.income_records(session, household_ids)
+        self.flags = benefits.household_flags(session, household_ids)
         self._prefetch_lines(session, household_ids)
         self.claims = {h: [] for h in household_ids}
         self.named = set()
@@ -538,7 +587,7 @@ def _match(session: Session, event: TriggerEvent, cache: Cache) -> tuple[int, in
     if first is not None:
         event.status, event.payout, event.same_loss_of = EventStatus.same_loss, Decimal(
             "0.00"), first.id
-        event.claim_id = first.claim_id
+        cache.same_losses.append((event, first))
         event.reason = (f"the same loss was reported as event {first.source_event_id}"
                         f"{'' if first.client_id == event.client_id else ' by another source'};"
                         " it is paid once")
@@ -573,9 +622,10 @@ def _is_same_loss(first: TriggerEvent, event: TriggerEvent) -> bool:
 
 
 def _assess(session: Session, household: Household, contract: PolicyContract,
-            new: list[TriggerEvent], cache: Cache) -> None:
-    """Assess a household-year's new events (already among the year's events, in arrival
-    order) with one calculation, and bring every claim of the year up to date."""
+            new: list[TriggerEvent], events: list[TriggerEvent], cache: Cache) -> None:
+    """Assess a run of a household-year's new events (the last of ``events``, the year's
+    events by then in arrival order) with one calculation, and bring every claim of the year
+    up to date."""
     if contract.terms_version_id not in cache.terms:
         version = benefits.get_terms_version(session, contract.terms_version_id)
         cache.terms[contract.terms_version_id] = (version, benefits.terms_of(version))
@@ -584,8 +634,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     snapshot = benefits.household_snapshot(session, household.id,
                                            policy_year=contract.policy_year, contract=contract,
                                            lines=cache.lines, incomes=cache.incomes,
-                                           named=True)
-    events = cache.year_events[(household.id, contract.id)]
+                                           named=True, flags=cache.flags)
     # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
     by_key = {f"{e.id:012d}": e for e in events}
     for key, e in by_key.items():
@@ -594,15 +643,14 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
                 event_id=key)
     quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events])
     results = {r.event_id: r for r in quote.events}
+    warned = _warnings(terms, events, results)
     by_trigger: dict[str, list[TriggerEvent]] = {}
     for event in new:
         mine = results[f"{event.id:012d}"]
-        event.warning, event.payout = mine.warning, mine.payout
-        if mine.warning:
-            session.add(EarlyWarning(
-                household_id=household.id, trigger=event.type, source="event",
-                event_id=event.id,
-                text=next((t.text for t in mine.trace if t.step == "warning"), "early warning")))
+        event.warning, event.payout = event.id in warned, mine.payout
+        if event.warning:
+            session.add(EarlyWarning(household_id=household.id, trigger=event.type,
+                                     source="event", event_id=event.id, text=warned[event.id]))
         if mine.reason and mine.payout == 0:
             event.reason = calculator.REASONS.get(mine.reason, mine.reason)
         by_trigger.setdefault(event.type, []).append(event)
@@ -618,7 +666,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
                          quote, by_key, reason, terms.notice_days)
     closed = {t for t, c in claims.items()
               if c.state in (ClaimState.rejected, ClaimState.withdrawn)}
-    _share([e for e in new if e.type not in closed], sum(
+    _share(new, [e for e in new if e.type not in closed], sum(
         (entitled.get(t, Decimal("0.00")) - (claims[t].entitled if t in claims else Decimal(0))
          for t in set(claims) | set(by_trigger) if t not in closed), Decimal("0.00")))
     for trigger, mine in by_trigger.items():
@@ -626,10 +674,18 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         new_total = entitled.get(trigger, Decimal("0.00"))
         if claim is None:
             if new_total > 0:
-                claim = open_claim(session, household.id, contract, version.id, trigger,
-                                   new_total, _results(quote, by_key, trigger), source="event",
-                                   actor=SYSTEM, notice_days=terms.notice_days)
+                claim = _new_claim(household.id, contract, version.id, trigger, new_total,
+                                   _results(quote, by_key, trigger), source="event")
+                session.add(claim)
                 cache.claims[household.id].append(claim)
+                # the claim is the events' from the one after which it was owed something
+                owed, linked = new_total, []
+                for event in reversed(mine):
+                    if owed > 0:
+                        linked.insert(0, event)
+                    owed -= event.payout or Decimal("0.00")
+                cache.opened[id(claim)] = (claim, linked)
+                continue
         elif trigger in closed:
             for event in mine:
                 event.payout = Decimal("0.00")
@@ -640,28 +696,47 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         else:
             _recalculate(session, claim, new_total, version.id, quote, by_key, _naming(mine),
                          terms.notice_days)
+        if claim is not None and id(claim) in cache.opened:  # opened by an earlier run
+            cache.opened[id(claim)][1].extend(mine)
+            continue
         for event in mine:
             event.claim_id = claim.id if claim is not None else None
 
 
-def _share(new: list[TriggerEvent], growth: Decimal) -> None:
-    """Together a chunk's new events carry what the household's year grew by: a new event of
-    one trigger can take room of a cap it shares with another, so another claim may shrink.
-    Each event keeps its calculated part, in arrival order; the last takes what is left over,
-    and a shortfall is taken back from the latest events first, never below nothing (a year
-    that shrank is the claims' recalculation, not a negative payout)."""
-    if not new:
-        return
-    rest = growth - sum((e.payout or Decimal("0.00") for e in new), Decimal("0.00"))
-    if rest >= 0:
-        new[-1].payout = (new[-1].payout or Decimal("0.00")) + rest
-        return
-    for event in reversed(new):
-        taken = min(event.payout or Decimal("0.00"), -rest)
-        event.payout = (event.payout or Decimal("0.00")) - taken
-        rest += taken
-        if rest == 0:
-            break
+def _warnings(terms, events: list[TriggerEvent], results: dict) -> dict[int, str]:
+    """The events that carried the year's watched losses over a trigger's warning threshold
+    (预警), in the order they arrived, with the warning's words. By arrival, not by date: the
+    warning goes with the report that told the office, once a crossing, however the events
+    were taken (one at a time or a chunk together)."""
+    watched: dict[tuple[str, str], Decimal] = {}
+    warned = {}
+    for event in events:
+        trigger = terms.triggers.get(event.type)
+        if trigger is None or trigger.base is None or trigger.warning is None:
+            continue
+        unit, threshold = trigger.warning.unit, trigger.warning.amount
+        key = (event.type, event.id_number if unit == "person" else "household")
+        before = watched.get(key, Decimal("0.00"))
+        watched[key] = after = before + results[f"{event.id:012d}"].base
+        if before <= threshold < after:
+            warned[event.id] = calculator.line(
+                "warning", calculator.WARNINGS[unit], trigger=event.type,
+                after=calculator.money(after), threshold=calculator.money(threshold)).text
+    return warned
+
+
+def _share(run: list[TriggerEvent], payable: list[TriggerEvent], growth: Decimal) -> None:
+    """Together a run's payable events carry what the household's year grew by, as they
+    would one at a time: each event after the first only adds to the end of the year, so it
+    is paid its own calculated part; the first, which may have changed what was owed before
+    it (a bill dated earlier moves later bills up the bands, or takes room of a cap another
+    trigger shares), takes the rest, never below nothing (a year that shrank is the claims'
+    recalculation, not a negative payout). A first event that is not payable (its claim is
+    closed) carries nothing, and the rest keep their parts."""
+    if payable and payable[0] is run[0]:
+        rest = growth - sum((e.payout or Decimal("0.00") for e in payable[1:]),
+                            Decimal("0.00"))
+        payable[0].payout = max(rest, Decimal("0.00"))
 
 
 def _naming(events: list[TriggerEvent]) -> str:
@@ -687,11 +762,17 @@ def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: 
     """Bring a claim's entitlement up to date; a paid claim that is owed more reopens, one
     whose payment is under way is reopened once it is paid."""
     before = lifecycle.snapshot(claim)
-    if entitled == claim.entitled:
+    results = _results(quote, by_key, claim.trigger)
+    if claim.id is None:  # opened by this batch: audited as it stands when it is numbered
+        claim.entitled, claim.calculation = entitled, {**claim.calculation, "events": results}
+        return
+    if entitled == claim.entitled:  # the same amount: its calculation still lists every event
+        if claim.calculation.get("events") != results:
+            claim.calculation = {**claim.calculation, "events": results}
         return
     grew = entitled > claim.entitled
     claim.entitled = entitled
-    claim.calculation = {**claim.calculation, "events": _results(quote, by_key, claim.trigger)}
+    claim.calculation = {**claim.calculation, "events": results}
     claim.terms_version_id = version_id
     if claim.state == ClaimState.paid and entitled > claim.paid_amount:
         lifecycle.transition(session, claim, "reopen", SYSTEM,
@@ -714,24 +795,39 @@ def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: 
 
 def open_claim(session: Session, household_id: int, contract: PolicyContract, version_id: int,
                trigger: str, entitled: Decimal, results: list, *, source: str, actor: Actor,
-               reason: str = "", notice_days: int = 7) -> Claim:
+               reason: str = "") -> Claim:
     """Open a claim in state opened with its due date; flushes and audits."""
-    today = date.today()
-    claim = Claim(
-        claim_number="", household_id=household_id, contract_id=contract.id,
-        terms_version_id=version_id, trigger=trigger, policy_year=contract.policy_year,
-        source=source, application_reason=reason, state=ClaimState.opened, entitled=entitled,
-        calculation={"events": results},
-        due_date=lifecycle.due_after(today, lifecycle.service_levels()[ClaimState.opened],
-                                     False),
-    )
+    claim = _new_claim(household_id, contract, version_id, trigger, entitled, results,
+                       source=source, reason=reason)
     session.add(claim)
-    session.flush()
-    claim.claim_number = f"LP{contract.policy_year}{claim.id:08d}"
-    audit.record(session, actor, "claim", claim.claim_number, "open", reason=reason or source,
-                 after=lifecycle.snapshot(claim))
-    session.flush()
+    _opened(session, [claim], actor, reason or source)
     return claim
+
+
+def _new_claim(household_id: int, contract: PolicyContract, version_id: int, trigger: str,
+               entitled: Decimal, results: list, *, source: str, reason: str = "") -> Claim:
+    """A claim in state opened with its due date, not yet stored; its number waits for its id
+    (a placeholder until then, unique as the column must be)."""
+    return Claim(
+        claim_number=f"~{secrets.token_hex(15)}", household_id=household_id,
+        contract_id=contract.id, terms_version_id=version_id, trigger=trigger,
+        policy_year=contract.policy_year, source=source, application_reason=reason,
+        state=ClaimState.opened, entitled=entitled, calculation={"events": results},
+        due_date=lifecycle.due_after(date.today(),
+                                     lifecycle.service_levels()[ClaimState.opened], False),
+    )
+
+
+def _opened(session: Session, claims: list[Claim], actor: Actor, reason: str) -> None:
+    """Store new claims in one flush, number them and audit their opening; flushes."""
+    if not claims:
+        return
+    session.flush()
+    for claim in claims:
+        claim.claim_number = f"LP{claim.policy_year}{claim.id:08d}"
+        audit.record(session, actor, "claim", claim.claim_number, "open", reason=reason,
+                     after=lifecycle.snapshot(claim))
+    session.flush()
 
 
 def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Outcome:
@@ -784,5 +880,4 @@ def apply(session: Session, actor: Actor, household_id: int, trigger: str, reaso
         raise Conflict(f"the household already has claim {existing.claim_number} for {trigger} "
                        f"in {contract.policy_year}", field="trigger", value=trigger)
     return open_claim(session, household_id, contract, contract.terms_version_id, trigger,
-                      Decimal("0.00"), [], source="application", actor=actor, reason=reason,
-                      notice_days=terms.notice_days)
+                      Decimal("0.00"), [], source="application", actor=actor, reason=reason)

@@ -144,10 +144,15 @@ def _forget_locks(session: OrmSession, transaction) -> None:
 
 def _lock(session: Session, model, level: int, ids: Iterable[int]) -> list:
     ids = list(ids)
+    # Kept here: the session holds unchanged rows weakly, so a row dropped after its select
+    # would be read again, one statement each, by the session.get below.
+    fresh = {}
     for wanted in _chunks(_take(session, level, ids)):
-        session.exec(select(model).where(model.id.in_(wanted)).order_by(model.id)
-                     .with_for_update().execution_options(populate_existing=True)).all()
-    return [row for row in (session.get(model, i) for i in sorted(set(ids))) if row is not None]
+        fresh.update((row.id, row) for row in session.exec(
+            select(model).where(model.id.in_(wanted)).order_by(model.id)
+            .with_for_update().execution_options(populate_existing=True)))
+    return [row for row in (fresh.get(i) or session.get(model, i) for i in sorted(set(ids)))
+            if row is not None]
 
 
 def _chunks(ids: list[int]):
