@@ -321,8 +321,9 @@ def evaluate_received(session: Session, limit: int = 500) -> int:
     """Evaluate the oldest events still waiting, in the order they arrived; returns how many.
     One evaluator runs at a time (a PostgreSQL advisory lock; SQLite writes one at a time), so
     a household's events are always taken in order. Each household-year's new events are
-    assessed together, with one calculation over the year's events: linear in their number,
-    however many of one person's events wait. Flushes."""
+    assessed together, a calculation over the year's events a run (see _runs: one, unless
+    bills dated earlier arrive after later ones), deciding exactly as one event at a time
+    would. Flushes."""
     advisory_xact_lock(session.connection(), EVALUATOR_LOCK)
     events = session.exec(select(TriggerEvent).where(
         TriggerEvent.status == EventStatus.received).order_by(TriggerEvent.id).limit(limit)).all()
@@ -357,6 +358,8 @@ def _evaluate(session: Session, events: list[TriggerEvent]) -> None:
     for again, first in cache.same_losses:
         again.claim_id = first.claim_id
     record_shocks(session, events)
+    session.flush()  # the tagging reads the households matched
+    catastrophes.tag(session, [e.id for e in events])
 
 
 def _runs(year: list[TriggerEvent], new: list[TriggerEvent]) -> list[list[TriggerEvent]]:
