@@ -600,21 +600,26 @@ def _match(session: Session, event: TriggerEvent, cache: Cache) -> tuple[int, in
     return key
 
 
-# What tells one loss from another of the same person, trigger and date: these details must
+# What tells one loss from another of the same holder, trigger and date: these details must
 # be given and equal ("identity"); those under "agree" must not differ where both give them.
+# A disaster's holder is the household (any member may be named for it), others' the person.
 SAME_LOSS = {
     "illness": {"identity": ("admission_date", "discharge_date"), "agree": ("hospital",)},
     "disability": {"identity": ("grade",), "agree": ("certificate_number", "disability_type")},
+    "disaster": {"identity": ("kind",), "agree": ("catastrophe_reference",),
+                 "household": True},
 }
 
 
 def loss_of(event: TriggerEvent) -> tuple | None:
-    """The identity of the loss an event reports, or None when its details cannot tell."""
+    """The identity of the loss an event reports (of a matched event), or None when its
+    details cannot tell."""
     rule = SAME_LOSS.get(event.type)
     details = event.payload.get("details", {})
     if rule is None or any(not details.get(name) for name in rule["identity"]):
         return None
-    return (event.type, event.id_number, event.event_date,
+    holder = event.household_id if rule.get("household") else event.id_number
+    return (event.type, holder, event.event_date,
             *(details[name] for name in rule["identity"]))
 
 

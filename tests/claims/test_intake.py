@@ -292,3 +292,26 @@ def test_one_loss_reported_by_two_departments_is_paid_once(department, session, 
     linked, first_stay = (session.exec(select(TriggerEvent).where(
         TriggerEvent.source_event_id == source)).one() for source in ("STAY-2", "STAY-1"))
     assert linked.same_loss_of == first_stay.id and b["same_loss_of"] == first_stay.id
+
+
+def test_a_flood_reported_by_two_members_of_a_household_is_paid_once(department, session,
+                                                                      county):
+    """A disaster strikes the household, not a person: the emergency department's list may
+    name each member, and a chunk of the surge may bring both lines together. The second
+    report of the same kind on the same day is the same loss (issue 19's surge: a household
+    of four listed four times was paid four deductibles' worth)."""
+    flood = {"type": "disaster", "event_date": EVENT_DATE.isoformat(),
+             "amounts": {"assessed_loss": "40000.00"}, "details": {"kind": "flood"}}
+    for body in ({**flood, "event_id": "FLOOD-1", "id_number": id_number(seq=1)},
+                 {**flood, "event_id": "FLOOD-2", "id_number": id_number(seq=2)}):
+        assert department.post("/api/events", json=body).status_code in (200, 202)
+    evaluate(session)  # both in one chunk
+    first, second = (department.get(f"/api/events/{e}").json() for e in ("FLOOD-1", "FLOOD-2"))
+    assert first["status"] == "accepted" and Decimal(first["payout"]) > 0
+    assert second["status"] == "same_loss" and second["payout"] == "0.00"
+    assert second["claim_number"] == first["claim_number"]
+    fire = send(department, session, {**flood, "event_id": "FIRE-1", "id_number": id_number(seq=3),
+                                      "details": {"kind": "fire"}})
+    assert fire["status"] == "accepted"  # another disaster of the same day is its own loss
+    claim = session.exec(select(Claim).where(Claim.trigger == "disaster")).one()
+    assert claim.entitled == Decimal(first["payout"]) + Decimal(fire["payout"])
