@@ -56,6 +56,7 @@ from risk.shocks import burden as shock_burden
 
 MAX_BATCH = 10_000
 STORE_CHUNK = 1000  # events stored per statement and, with commit_chunk, per transaction
+MAX_RUNS = 16  # calculations of one household-year in a chunk (see _runs)
 EVALUATOR_LOCK = 2  # the PostgreSQL advisory lock of the evaluator (audit's is 1)
 MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assistance_paid",
                 "other_insurance_paid")
@@ -367,7 +368,12 @@ def _runs(year: list[TriggerEvent], new: list[TriggerEvent]) -> list[list[Trigge
     as it would one event at a time. An event dated after every event that arrived before it
     only adds to the end of the year (the calculator takes events by date, then arrival): it
     joins the run before it. One dated earlier changes what came before: it starts a run of its
-    own, calculated over the events that had arrived by then. Mostly a single run."""
+    own, calculated over the events that had arrived by then. Mostly a single run.
+
+    A burst of one household-year's bills arriving against date order would take a
+    calculation of the whole year each, the square of their number: after MAX_RUNS runs the
+    rest of the chunk joins the last run. Its claims, statuses and warnings are still exact;
+    its events share what the year grew by as _share says, not each its own growth."""
     runs: list[list[TriggerEvent]] = []
     latest = None
     first_new = year.index(new[0])
@@ -376,7 +382,7 @@ def _runs(year: list[TriggerEvent], new: list[TriggerEvent]) -> list[list[Trigge
             event.event_date, event.id)
     for event in new:
         key = (event.event_date, event.id)
-        if runs and latest is not None and key >= latest:
+        if runs and (latest is not None and key >= latest or len(runs) == MAX_RUNS):
             runs[-1].append(event)
         else:
             runs.append([event])
