@@ -19,6 +19,7 @@ from claims.settings import get_settings
 from policies import calculator
 from policies.messages import N_
 from policies.vocab import LABELS
+from risk import scoring
 
 # Codes whose names live in the catalog (the vocabulary's labels name the rest).
 CODE_NAMES = {
@@ -111,15 +112,27 @@ def _pattern(template: str) -> re.Pattern:
 # An event's early warning keeps the calculator's words (claims.intake): read back into their
 # template and values, they render in the reader's language, rows stored long ago included.
 WARNING_PATTERNS = [(template, _pattern(template)) for template in calculator.WARNINGS.values()]
+# A risk warning is stored in Chinese (risk.scoring): read back the same way, by its English
+# (the longer form first: the shorter one would match it too).
+RISK_WARNINGS = {
+    scoring.REACHED_SINCE: N_("Risk of falling back %(score)s, at or above the warning "
+                              "threshold %(threshold)s (last time %(previous)s)"),
+    scoring.REACHED: N_("Risk of falling back %(score)s, at or above the warning threshold "
+                        "%(threshold)s"),
+    scoring.ROSE: N_("Risk of falling back rose from %(previous)s to %(score)s")}
+RISK_PATTERNS = [(english, _pattern(stored)) for stored, english in RISK_WARNINGS.items()]
 
 
 def warning_text(text: str, language: str) -> str:
-    # (a risk warning's text is written in the language already, and is kept as it is)
     for template, pattern in WARNING_PATTERNS:
         found = pattern.fullmatch(text or "")
         if found:
             return trace_text({"text": text, "template": template,
                                "values": found.groupdict()}, language)
+    for template, pattern in RISK_PATTERNS:
+        found = pattern.fullmatch(text or "")
+        if found:
+            return translator(language)(template, **found.groupdict())
     return text
 
 

@@ -44,6 +44,7 @@ from claims.web.i18n import (
     LANGUAGES,
     N_,
     actor_text,
+    code_label,
     county_time,
     environment,
     translator,
@@ -449,13 +450,17 @@ def claims_queue(request: Request, session: SessionDep, user: User,
         ids = list(session.exec(query.order_by(*queue_order(f)).limit(100_000)))
         rows = [row for start in range(0, len(ids), 1000)
                 for row in queue_rows(session, ids[start:start + 1000], run_id)]
-        _ = translator(language_of(request))
+        language = language_of(request)
+        _ = translator(language)
         table = [{_("Claim"): c.claim_number, _("Household"): number, _("Village"): vname,
-                  _("Trigger"): c.trigger, _("State"): c.state, _("Entitled"): c.entitled,
-                  _("Approved"): c.approved_amount, _("Paid"): c.paid_amount,
-                  _("Due"): c.due_date, _("Risk"): score}
+                  _("Trigger"): code_label("Trigger", c.trigger, language),
+                  _("State"): code_label("ClaimState", c.state, language),
+                  _("Entitled"): c.entitled, _("Approved"): c.approved_amount,
+                  _("Paid"): c.paid_amount, _("Due"): c.due_date,
+                  _("Risk"): None if score is None else Decimal(str(score)).quantize(
+                      Decimal("0.01"))}
                  for c, number, _v, vname, score in rows]
-        return Response(reports.to_xlsx(table, "claims"), media_type=(
+        return Response(reports.to_xlsx(table, _("Claims")), media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             headers={"Content-Disposition": 'attachment; filename="claims.xlsx"'})
     # Counted up to a bound: an exact count of a million claims costs more than the page.
@@ -638,6 +643,8 @@ def refusal(error: DomainError, gettext) -> str:
         None)
     if rule is None:
         return error.message
+    if isinstance(error, NotFound):  # the page's address names what is missing
+        return gettext(rule)
     return f"{gettext(rule, field=error.field or '')} ({error.message})"
 
 
