@@ -85,6 +85,11 @@ FIELDS = {
     "format": N_("Form"), "names": N_("Names"), "document": N_("Document"),
     "about": N_("About"), "claims": N_("Claims"), "household": N_("Household"),
     "withdrawn": N_("Withdrawn"), "filters": N_("Filters"), "event_types": N_("Event types"),
+    "lines": N_("Lines"), "helper": N_("Helper"), "household_id": N_("Household"),
+    "household_numbers": N_("Household numbers"), "added": N_("Added"),
+    "removed": N_("Removed"), "terms_version_id": N_("Terms version"),
+    "document_type": N_("Kind of document"), "period_end": N_("Period ends"),
+    "title": N_("Title"), "way": N_("Way"),
 }
 # Values of fields that name something in words.
 VALUES = {"full": N_("in full"), "masked": N_("masked"), "html": N_("web page"),
@@ -93,7 +98,8 @@ VALUES = {"full": N_("in full"), "masked": N_("masked"), "html": N_("web page"),
 FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
                "monitoring_category": "MonitoringCategory", "role": "Role",
                "relation": "Relation", "sex": "Sex", "organisation": "Organisation",
-               "doc_type": "DocumentType"}
+               "doc_type": "DocumentType", "document_type": "DocumentType",
+               "way": "EliminationWay"}
 CODES = {"sha256", "content_type", "filename"}  # shown as stored, as a code
 SIZE = N_("%(n)s bytes")
 MONEY = {"entitled", "approved_amount", "paid_amount", "amount", "approval_limit", "total"}

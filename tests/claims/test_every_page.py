@@ -2,16 +2,17 @@
 language.
 
 The pages are taken from the application's route table (not a list kept by hand), filled with
-the rows of test_access's two-township world, and read as each staff role would see them; the
-files a page offers for download (a link ending in .xlsx, ?export=, ?format=) are opened too.
-What a reader sees is read whole: the text, the labels a phone table shows beside each cell
-(data-label), placeholders, titles and accessible names, an error page's answer, a workbook's
-cells and sheet names, a CSV, a PDF's text. In Chinese no Latin word may show outside an
-allowlist of IDs, codes and units; in English no Chinese character (nor full-width punctuation)
-may show once the data legitimately in Chinese is taken out: the values this world stored in
-the columns that hold names, places, free text typed by staff and the terms' own text, read back
-from the database. FANGPIN_TEST_EVERY_PAGE=all walks the township-limited users and every
-link with a query (filters, pages, tabs) as well."""
+the rows of test_access's two-township world (claims paid, in notice, rejected), read as each
+staff role would see them, and so are the pages they link to, a missing row's error page and
+the files a page exports (a link's or a GET form's ?export=, a .xlsx or .pdf address; a file
+is read by the first role that may open it). What a reader sees is read whole: the text, the
+labels a phone table shows beside each cell (data-label), placeholders, titles, accessible
+names, a workbook's cells and sheet name, a CSV, a PDF's text. In Chinese no Latin word may
+show outside an allowlist of IDs, codes and units; in English no Chinese character (nor
+full-width punctuation) may show once the data legitimately in Chinese is taken out: the
+values this world stored in the columns that hold names, places, free text typed by staff and
+the terms' own text, read back from the database. FANGPIN_TEST_EVERY_PAGE=all walks the
+township-limited users and every link with a query (filters, pages, tabs) as well."""
 
 from __future__ import annotations
 
@@ -40,8 +41,10 @@ from claims.models import (
     EarlyWarning,
     Payment,
 )
+from claims.web.i18n import warning_text
 from policies import calculator
 from policies.models import Household, Member, PolicyContract, Region, TermsVersion
+from risk import scoring
 from risk.models import Elimination, FollowUp
 from tests.claims.test_access import _walkers, _world, routes
 from tests.claims.test_lifecycle import bank_confirms, days_pass, export_batch
@@ -220,13 +223,19 @@ def test_every_page_as_every_role_is_in_the_reader_s_language(app, session):
     queue = [_url(path, world) for path in [*pages, *sorted(missing)]]
     seen = set(queue)
     found: dict[tuple[str, str], set[str]] = {}
+    downloaded: set[tuple[str, str]] = set()
     read = 0
     while queue:
         url = queue.pop(0)
         for walker in walkers:
             for language in ("zh", "en"):
+                if (url, language) in downloaded:
+                    continue
                 walker.client.cookies.set("fangpin_lang", language)
                 answer = walker.client.get(url, follow_redirects=False)
+                if answer.status_code == 200 and "text/html" not in answer.headers.get(
+                        "content-type", ""):
+                    downloaded.add((url, language))  # a file: the first staff role reads it
                 text = visible_text(answer)
                 if text is None:
                     continue  # a redirection, a photo
@@ -234,8 +243,7 @@ def test_every_page_as_every_role_is_in_the_reader_s_language(app, session):
                 words = (latin_words(text, people) if language == "zh"
                          else chinese_words(text, data))
                 if words:
-                    found.setdefault((language, url),
-                                     set()).update(words)
+                    found.setdefault((language, url), set()).update(words)
                 if "text/html" not in answer.headers["content-type"]:
                     continue
                 for link in _links(url, answer.text):
@@ -246,3 +254,15 @@ def test_every_page_as_every_role_is_in_the_reader_s_language(app, session):
         print(language, url, sorted(words))
     assert read > 100
     assert not found
+
+
+def test_a_risk_warning_stored_in_chinese_reads_in_english():
+    """The risk engine's three texts (a score reached, reached since a lower one, a rise),
+    stored in Chinese, read in English from their values and in Chinese as stored."""
+    for trigger, previous in ((scoring.HIGH, None), (scoring.HIGH, 0.42), (scoring.RISE, 0.42)):
+        stored = scoring.warning_text(trigger, 0.81, previous, 0.5)
+        english = warning_text(stored, "en")
+        assert not CHINESE.search(english) and "0.81" in english, english
+        assert warning_text(stored, "zh") == stored
+    assert warning_text(scoring.warning_text(scoring.RISE, 0.81, 0.42, 0.5), "en") == (
+        "Risk of falling back rose from 0.42 to 0.81")
