@@ -45,7 +45,7 @@ from claims.web.i18n import warning_text
 from policies import calculator
 from policies.models import Household, Member, PolicyContract, Region, TermsVersion
 from risk import scoring
-from risk.models import Elimination, FollowUp
+from risk.models import Elimination, EliminationStep, FollowUp
 from tests.claims.test_access import _walkers, _world, routes
 from tests.claims.test_lifecycle import bank_confirms, days_pass, export_batch
 
@@ -70,7 +70,7 @@ DATA = (Region.name, Member.name, AppUser.full_name, ApiClient.name, PolicyContr
         TermsVersion.title, TermsVersion.county, TermsVersion.source_text,
         Claim.application_reason, Claim.rejection_text, ClaimRecord.data, AuditEntry.reason,
         EarlyWarning.outcome, Document.filename, Document.withdrawn_reason,
-        FollowUp.outcome_note, Elimination.note)
+        FollowUp.outcome_note, Elimination.note, EliminationStep.data)
 
 # What a reader sees besides an element's text: a phone table's cell labels, accessible names,
 # placeholders, titles, images' descriptions, and a button's value.
@@ -151,8 +151,9 @@ def chinese_words(text: str, data: list[str]) -> set[str]:
 def _seed_claims(session, world: dict, walkers: list) -> None:
     """Claims in the states whose pages print the most, through the API as staff take the
     steps: claim A paid (survey, review, notice, approval, a bank's confirmation), claim B in
-    its public notice with an objection, a third claim rejected; and an early warning an
-    event raised, in the calculator's words as intake stores them."""
+    its public notice with an objection, a third claim rejected, a fourth waiting for its
+    approval; household A's risk elimination checked at home and reviewed; and an early
+    warning an event raised, in the calculator's words as intake stores them."""
     staff = {w.name: w.client for w in walkers if w.role and not w.limited}
 
     def act(role: str, claim_id: int, action: str, data: dict | None = None) -> None:
@@ -179,8 +180,26 @@ def _seed_claims(session, world: dict, walkers: list) -> None:
     act("supervisor", world["claim_id_A"], "approve", {"amount": "7500.00", "note": "按条款赔付"})
     bank_confirms(staff["supervisor"], export_batch(staff["supervisor"]))
     rejected = intake.apply(session, SYSTEM, world["household_id_A"], "accident", "摔伤")
+    waiting = intake.apply(session, SYSTEM, world["household_id_B"], "accident", "骨折")
     session.commit()
     act("adjudicator", rejected.id, "reject", {"code": "not_eligible", "text": "收入高于监测线"})
+    act("investigator", waiting.id, "start_investigation")
+    act("investigator", waiting.id, "submit_survey", {
+        "visit_date": str(date.today()), "team": ["王查勘", "李查勘"], "findings": "骨折属实",
+        "asset_check": {"housing": "砖混平房"}})
+    act("clerk", waiting.id, "record_review", {"outcome": "agree", "representatives": ["代表丙"]})
+    days_pass(session, waiting, 8)
+    act("clerk", waiting.id, "start_notice", {"start_date": str(date.today() - timedelta(days=7))})
+    act("clerk", waiting.id, "close_notice")  # now waiting for its approval
+    for kind, data in (("home_check", {
+            "visit_date": str(date.today()), "team": ["王干部", "李干部"],
+            "findings": "务工收入稳定", "housing_secure": True, "schooling_secure": True,
+            "medical_secure": True, "water_secure": True}),
+            ("democratic_review", {"outcome": "agree", "representatives": ["代表丁"],
+                                   "notes": "同意消除"})):
+        answer = staff["clerk"].post(f"/api/monitoring/households/{world['household_id_A']}"
+                                     f"/elimination/steps/{kind}", json=data)
+        assert answer.status_code == 201, answer.text
     session.add(EarlyWarning(household_id=world["household_id_A"], trigger="illness",
                              source="event", text=calculator.WARNINGS["person"] % {
                                  "trigger": "illness", "after": "60,000.00",
