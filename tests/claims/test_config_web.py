@@ -91,12 +91,12 @@ def test_a_clerk_records_a_contract_and_a_line_and_sees_each_mistake_by_field(
         "csrf_token": csrf_of(page), **fields, "premium_per_person": "sixty"},
         follow_redirects=False)
     assert wrong.status_code == 422  # the service's own words, under the field's label
-    assert "<strong>Premium per person (yuan)</strong>：&#39;sixty&#39; is not a decimal" in \
+    assert "<strong>Premium per person (yuan)</strong>: &#39;sixty&#39; is not a decimal" in \
         wrong.text
     wrong = clerk.post("/config/contracts", data={
         "csrf_token": csrf_of(page), **fields, "insured_headcount": ""}, follow_redirects=False)
     assert wrong.status_code == 422
-    assert "<strong>Insured headcount</strong>：insured_headcount is required" in wrong.text
+    assert "<strong>Insured headcount</strong>: insured_headcount is required" in wrong.text
     assert 'value="FPB-NEXT-' in wrong.text  # the form keeps what was typed
     made = clerk.post("/config/contracts", data={"csrf_token": csrf_of(page), **fields},
                       follow_redirects=False)
