@@ -36,6 +36,8 @@ CODE_NAMES = {
                       N_("other")],
     "Amount": [N_("total_cost"), N_("basic_insurance_paid"), N_("critical_illness_paid"),
                N_("medical_assistance_paid"), N_("other_insurance_paid")],
+    "PaymentResult": [N_("paid"), N_("failed"), N_("already_paid"), N_("already_failed"),
+                      N_("error")],
     "ClaimState": [],
     "Role": [],
 }

@@ -227,7 +227,7 @@ def test_a_claim_from_opened_to_paid_with_a_supervisors_second_approval(site, si
     supervisor.get_by_label("文件（CSV 或 Excel），列为："
                             ).set_input_files(str(answer))
     supervisor.get_by_role("button", name="上传").click()
-    expect(supervisor.locator(".done")).to_contain_text(f"{payment_id}: paid")
+    expect(supervisor.locator(".done")).to_contain_text(f"{payment_id}: 已支付")
     assert claim_of(engine).state == "paid"
     if SHOTS:
         supervisor.goto("/dashboard")

@@ -440,7 +440,8 @@ def test_a_payment_batch_through_the_pages(browser, session, claim):
                                 data={"csrf_token": csrf_of(created.text)},
                                 files={"file": ("answer.csv", answer)})
     assert confirmed.status_code == 200
-    assert "paid" in confirmed.text and "error" in confirmed.text  # line by line
+    # line by line, each line's result in the reader's language
+    assert f"{payment_id}: 已支付" in confirmed.text and "nope: 有误" in confirmed.text
     assert state_of(session, claim) == "paid"
     # the system's step, in the reader's language
     history = supervisor.get(f"/claims/{claim.id}").text.split("操作记录")[1]
