@@ -126,6 +126,7 @@ RISK_PATTERNS = [(english, _pattern(stored)) for stored, english in RISK_WARNING
 
 
 def warning_text(text: str, language: str) -> str:
+    """An early warning's stored text in the reader's language (other texts as stored)."""
     for template, pattern in WARNING_PATTERNS:
         found = pattern.fullmatch(text or "")
         if found:
