@@ -129,8 +129,9 @@ def test_an_import_error_report_keeps_a_hostile_value_as_text(tmp_path, capsys):
 def test_the_workspace_s_workbooks_read_in_the_reader_s_language(
         session, claim, browser):  # noqa: F811
     """The queue's and the warnings' workbooks, opened as a reader in English and in Chinese
-    would: columns under their labels, codes by their names, a risk warning's text and score
-    as the reader reads them (the outcome report's: test_monitoring_web)."""
+    would: columns under their labels (an empty export's too), codes by their names, a risk
+    warning's text and score as the reader reads them (the outcome report's:
+    test_monitoring_web)."""
     session.add(EarlyWarning(household_id=claim.household_id, trigger=scoring.HIGH,
                              source="risk", score=0.8123456,
                              text=scoring.warning_text(scoring.HIGH, 0.8123456, 0.4, 0.5)))
@@ -145,6 +146,10 @@ def test_the_workspace_s_workbooks_read_in_the_reader_s_language(
         assert queue[1][3:5] == [code_label("Trigger", "illness", language),
                                  code_label("ClaimState", "opened", language)]
         warnings = xlsx_cells(user.get("/warnings?export=xlsx").content)
+        # an export that selects nothing still names its columns, in the same words
+        assert xlsx_cells(user.get("/claims?export=xlsx&state=withdrawn").content) == queue[:1]
+        assert xlsx_cells(user.get("/warnings?export=xlsx&status=closed").content) == \
+            warnings[:1]
         row = next(row for row in (dict(zip(warnings[0], line, strict=True))
                                    for line in warnings[1:]) if row[_("Source")] == _("risk score"))
         assert row[_("Risk")] == 0.81
