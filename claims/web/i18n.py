@@ -107,13 +107,15 @@ def trace_text(line: dict, language: str) -> str:
     return translator(language)(template, **values)
 
 
-def _pattern(template: str) -> re.Pattern:
+# A pattern that reads a text written from a template back into its values.
+def template_pattern(template: str) -> re.Pattern:
     return re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(template)))
 
 
 # An event's early warning keeps the calculator's words (claims.intake): read back into their
 # template and values, they render in the reader's language, rows stored long ago included.
-WARNING_PATTERNS = [(template, _pattern(template)) for template in calculator.WARNINGS.values()]
+WARNING_PATTERNS = [(template, template_pattern(template))
+                    for template in calculator.WARNINGS.values()]
 # A risk warning is stored in Chinese (risk.scoring): read back the same way, by its English
 # (the longer form first: the shorter one would match it too).
 RISK_WARNINGS = {
@@ -122,7 +124,7 @@ RISK_WARNINGS = {
     scoring.REACHED: N_("Risk of falling back %(score)s, at or above the warning threshold "
                         "%(threshold)s"),
     scoring.ROSE: N_("Risk of falling back rose from %(previous)s to %(score)s")}
-RISK_PATTERNS = [(english, _pattern(stored)) for stored, english in RISK_WARNINGS.items()]
+RISK_PATTERNS = [(english, template_pattern(stored)) for stored, english in RISK_WARNINGS.items()]
 
 
 def warning_text(text: str, language: str) -> str:

@@ -3,6 +3,7 @@ data), the public notice of a village (公示, printable), payment batches, admi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -29,7 +30,7 @@ from claims.models import (
 )
 from claims.settings import get_settings
 from claims.uploads import read_upload
-from claims.web.i18n import translator
+from claims.web.i18n import code_label, template_pattern, translator
 from claims.web.pages import (
     PageError,
     User,
@@ -271,11 +272,29 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
         raise PageError(refused.status_code, refusal(
             refused, translator(language_of(request)))) from None
     session.commit()
+    language = language_of(request)
+    results = [replace(r, reason=line_reason_text(r.reason, language)) for r in results]
     batch = payments.get_batch(session, batch_id)
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=results,
                   amount=payments.amount_of(lines), may_pay=True, account=masking.account,
                   flag_days=get_settings().bank_change_flag_days)
+
+
+LINE_PATTERNS = [(template, template_pattern(template)) for template in payments.LINE_REASONS]
+
+
+def line_reason_text(text: str, language: str) -> str:
+    """Why a line of the bank's answer was not applied, in the reader's language (a failed
+    line's reason is the bank's own, as written)."""
+    for template, pattern in LINE_PATTERNS:
+        found = pattern.fullmatch(text)
+        if found:
+            values = found.groupdict()
+            if "state" in values:
+                values["state"] = code_label("PaymentState", values["state"], language)
+            return translator(language)(template, **values)
+    return text
 
 
 # --- administration -----------------------------------------------------------------------------

@@ -341,6 +341,7 @@ def test_every_text_of_the_workspace_has_its_chinese(tmp_path):
     for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT, method_map=[("claims/web/**.py", "python"), ("claims/app.py", "python"),
                               ("claims/reasons.py", "python"),
+                              ("claims/payments.py", "python"),
                               ("policies/calculator.py", "python"),
                               ("templates/**.html", "jinja2")],
             options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
@@ -441,7 +442,8 @@ def test_a_payment_batch_through_the_pages(browser, session, claim):
                                 files={"file": ("answer.csv", answer)})
     assert confirmed.status_code == 200
     # line by line, each line's result in the reader's language
-    assert f"{payment_id}: 已支付" in confirmed.text and "nope: 有误" in confirmed.text
+    assert f"{payment_id}: 已支付" in confirmed.text
+    assert "nope: 有误 — 付款流水号须为付款编号（数字）" in confirmed.text
     assert state_of(session, claim) == "paid"
     # the system's step, in the reader's language
     history = supervisor.get(f"/claims/{claim.id}").text.split("操作记录")[1]
