@@ -26,6 +26,7 @@ from claims.models import (
 )
 from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
+from policies.messages import N_
 from policies.models import IncomeRecordCreate
 from policies.tables import csv_bytes, normalise_header, read_table, xlsx_bytes
 from policies.vocab import IncomeSource, MemberStatus, Relation
@@ -111,6 +112,15 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
     return data
 
 
+# Why a line of the bank's answer was not applied, in words the pages read back into their
+# template and values to translate (claims.web.office).
+NOT_A_NUMBER = N_("payment_id must be a payment number")
+NOT_IN_BATCH = N_("no such payment in this batch")
+UNKNOWN_STATUS = N_("status %(status)s is neither paid nor failed")
+LINE_IS = N_("the line is %(state)s")
+LINE_REASONS = (NOT_A_NUMBER, NOT_IN_BATCH, UNKNOWN_STATUS, LINE_IS)
+
+
 @dataclass(frozen=True)
 class LineResult:
     row: int
@@ -142,15 +152,15 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
         raw_id, status = line["payment_id"], line["status"].lower()
         reason = line.get("reason", "") or line.get("bank_reference", "") or ""
         if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
-            results.append(LineResult(row, raw_id, "error", "付款流水号 must be a payment number"))
+            results.append(LineResult(row, raw_id, "error", NOT_A_NUMBER))
             continue
         payment = session.get(Payment, int(raw_id))
         if payment is None or payment.batch_id != batch_id:
-            results.append(LineResult(row, raw_id, "error", "no such payment in this batch"))
+            results.append(LineResult(row, raw_id, "error", NOT_IN_BATCH))
             continue
         if status not in PAID | FAILED:
             results.append(LineResult(row, raw_id, "error",
-                                      f"status {line['status']!r} is not paid/成功 or failed/失败"))
+                                      UNKNOWN_STATUS % {"status": line["status"]}))
             continue
         # Each line on its own: one that cannot be applied is reported, the rest still are.
         savepoint = session.begin_nested()
@@ -179,7 +189,7 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
     if not changed:
         result = "already_paid" if payment.state == PaymentState.paid else "error"
         return LineResult(row, str(payment.id), result,
-                          "" if result == "already_paid" else f"the line is {payment.state}")
+                          "" if result == "already_paid" else LINE_IS % {"state": payment.state})
     claim = session.get(Claim, payment.claim_id)  # locked by confirm
     claim.paid_amount += payment.amount
     _record_payout(session, claim, payment)
@@ -205,7 +215,7 @@ def _failed(session: Session, actor: Actor, payment: Payment, row: int, reason: 
     if not changed:
         result = "already_failed" if payment.state == PaymentState.failed else "error"
         return LineResult(row, str(payment.id), result,
-                          "" if result == "already_failed" else f"the line is {payment.state}")
+                          "" if result == "already_failed" else LINE_IS % {"state": payment.state})
     audit.record(session, actor, "payment", payment.id, "failed", reason=reason)
     return LineResult(row, str(payment.id), "failed", reason)
 

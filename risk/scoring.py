@@ -30,12 +30,20 @@ def warnings_for(scores: pd.Series, previous: pd.Series, *, threshold: float, ri
     }, index=scores.index[warned])
 
 
+# What the office reads on the list, stored in Chinese (the office's language); the workspace
+# reads a stored text back into its values to show it in English (claims.web.i18n).
+ROSE = "返贫风险由 %(previous)s 升至 %(score)s"
+REACHED = "返贫风险 %(score)s，达到预警阈值 %(threshold)s"
+REACHED_SINCE = REACHED + "（上次 %(previous)s）"
+
+
 def warning_text(trigger: str, score: float, previous: float | None, threshold: float) -> str:
-    """What the office reads on the list (in Chinese, the office's language)."""
     if trigger == RISE:
-        return f"返贫风险由 {previous:.2f} 升至 {score:.2f}"
-    tail = f"（上次 {previous:.2f}）" if previous is not None and not np.isnan(previous) else ""
-    return f"返贫风险 {score:.2f}，达到预警阈值 {threshold:.2f}{tail}"
+        return ROSE % {"previous": f"{previous:.2f}", "score": f"{score:.2f}"}
+    values = {"score": f"{score:.2f}", "threshold": f"{threshold:.2f}"}
+    if previous is not None and not np.isnan(previous):
+        return REACHED_SINCE % {**values, "previous": f"{previous:.2f}"}
+    return REACHED % values
 
 
 @dataclass

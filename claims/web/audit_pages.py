@@ -88,6 +88,11 @@ FIELDS = {
     "withdrawn": N_("Withdrawn"), "filters": N_("Filters"), "event_types": N_("Event types"),
     "kind": N_("Kind"), "reference": N_("Reference"), "regions": N_("Affected regions"),
     "start_date": N_("Start date"),
+    "lines": N_("Lines"), "helper": N_("Helper"), "household_id": N_("Household"),
+    "household_numbers": N_("Household numbers"), "added": N_("Added"),
+    "removed": N_("Removed"), "terms_version_id": N_("Terms version"),
+    "document_type": N_("Kind of document"), "period_end": N_("Period ends"),
+    "title": N_("Title"), "way": N_("Way"),
 }
 # Values of fields that name something in words.
 VALUES = {"full": N_("in full"), "masked": N_("masked"), "html": N_("web page"),
@@ -96,7 +101,8 @@ VALUES = {"full": N_("in full"), "masked": N_("masked"), "html": N_("web page"),
 FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
                "monitoring_category": "MonitoringCategory", "role": "Role",
                "relation": "Relation", "sex": "Sex", "organisation": "Organisation",
-               "doc_type": "DocumentType", "kind": "DisasterKind"}
+               "doc_type": "DocumentType", "document_type": "DocumentType",
+               "kind": "DisasterKind", "way": "EliminationWay"}
 CODES = {"sha256", "content_type", "filename"}  # shown as stored, as a code
 SIZE = N_("%(n)s bytes")
 MONEY = {"entitled", "approved_amount", "paid_amount", "amount", "approval_limit", "total"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
@@ -20,7 +20,6 @@ from claims import access, bulk, lifecycle
 from claims import warnings as warning_service
 from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
-from claims.reports import to_xlsx
 from claims.web.i18n import N_, code_label, county_time, translator, warning_text
 from claims.web.pages import (
     APPROVAL_BARS,
@@ -38,6 +37,7 @@ from claims.web.pages import (
 from policies import registry
 from policies.errors import Conflict, DomainError, NotFound
 from policies.registry import PageRequest
+from policies.tables import xlsx_bytes
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -154,21 +154,17 @@ def _export(request: Request, session, user, f) -> Response:
     in the county's clock, scores with two places."""
     language = language_of(request)
     _ = translator(language)
-    table: list[dict[str, Any]] = []
-    for w, number, village, township in warning_service.export_rows(session, user.actor, f):
-        table.append({
-            _("Household"): number, _("Township"): township, _("Village"): village,
-            _("Raised at"): county_time(w.created_at, language),
-            _("Source"): _(WARNING_SOURCES.get(w.source, w.source)),
-            _("Risk"): None if w.score is None else Decimal(str(w.score)).quantize(
-                Decimal("0.01")),
-            _("What raised it"): warning_text(w.text, language),
-            _("Status"): _(WARNING_STATUSES.get(w.status, w.status)),
-            _("Closed at"): county_time(w.closed_at, language),
-            _("Outcome"): outcome_text(w.outcome, _) if w.status == "closed" else ""})
-    if not table:
-        table = [{_("Household"): None}]
-    return Response(to_xlsx(table, _("Early warnings")), media_type=XLSX,
+    headings = [_("Household"), _("Township"), _("Village"), _("Raised at"), _("Source"),
+                _("Risk"), _("What raised it"), _("Status"), _("Closed at"), _("Outcome")]
+    table = [[number, township, village, county_time(w.created_at, language),
+              _(WARNING_SOURCES.get(w.source, w.source)),
+              None if w.score is None else Decimal(str(w.score)).quantize(Decimal("0.01")),
+              warning_text(w.text, language), _(WARNING_STATUSES.get(w.status, w.status)),
+              county_time(w.closed_at, language),
+              outcome_text(w.outcome, _) if w.status == "closed" else ""]
+             for w, number, village, township in warning_service.export_rows(
+                 session, user.actor, f)]
+    return Response(xlsx_bytes(headings, table, _("Early warnings")), media_type=XLSX,
                     headers={"Content-Disposition": 'attachment; filename="warnings.xlsx"'})
 
 

@@ -19,6 +19,7 @@ from claims.settings import get_settings
 from policies import calculator
 from policies.messages import N_
 from policies.vocab import LABELS
+from risk import scoring
 
 # Codes whose names live in the catalog (the vocabulary's labels name the rest).
 CODE_NAMES = {
@@ -35,6 +36,8 @@ CODE_NAMES = {
                       N_("other")],
     "Amount": [N_("total_cost"), N_("basic_insurance_paid"), N_("critical_illness_paid"),
                N_("medical_assistance_paid"), N_("other_insurance_paid")],
+    "PaymentResult": [N_("paid"), N_("failed"), N_("already_paid"), N_("already_failed"),
+                      N_("error")],
     "ClaimState": [],
     "Role": [],
 }
@@ -104,22 +107,37 @@ def trace_text(line: dict, language: str) -> str:
     return translator(language)(template, **values)
 
 
-def _pattern(template: str) -> re.Pattern:
+# A pattern that reads a text written from a template back into its values.
+def template_pattern(template: str) -> re.Pattern:
     return re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(template)))
 
 
 # An event's early warning keeps the calculator's words (claims.intake): read back into their
 # template and values, they render in the reader's language, rows stored long ago included.
-WARNING_PATTERNS = [(template, _pattern(template)) for template in calculator.WARNINGS.values()]
+WARNING_PATTERNS = [(template, template_pattern(template))
+                    for template in calculator.WARNINGS.values()]
+# A risk warning is stored in Chinese (risk.scoring): read back the same way, by its English
+# (the longer form first: the shorter one would match it too).
+RISK_WARNINGS = {
+    scoring.REACHED_SINCE: N_("Risk of falling back %(score)s, at or above the warning "
+                              "threshold %(threshold)s (last time %(previous)s)"),
+    scoring.REACHED: N_("Risk of falling back %(score)s, at or above the warning threshold "
+                        "%(threshold)s"),
+    scoring.ROSE: N_("Risk of falling back rose from %(previous)s to %(score)s")}
+RISK_PATTERNS = [(english, template_pattern(stored)) for stored, english in RISK_WARNINGS.items()]
 
 
 def warning_text(text: str, language: str) -> str:
-    # (a risk warning's text is written in the language already, and is kept as it is)
+    """An early warning's stored text in the reader's language (other texts as stored)."""
     for template, pattern in WARNING_PATTERNS:
         found = pattern.fullmatch(text or "")
         if found:
             return trace_text({"text": text, "template": template,
                                "values": found.groupdict()}, language)
+    for template, pattern in RISK_PATTERNS:
+        found = pattern.fullmatch(text or "")
+        if found:
+            return translator(language)(template, **found.groupdict())
     return text
 
 

@@ -19,7 +19,7 @@ from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
 from claims.uploads import read_upload
 from claims.web import records as records_view
-from claims.web.i18n import actor_text, translator
+from claims.web.i18n import actor_text, code_label, translator
 from claims.web.pages import (
     PAGE,
     PageError,
@@ -37,6 +37,7 @@ from policies.errors import DomainError
 from policies.messages import N_
 from policies.models import IncomeFields, IncomeRecord, IncomeSource
 from policies.registry import PageRequest
+from policies.tables import xlsx_bytes
 from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
 
 router = APIRouter(include_in_schema=False)
@@ -359,5 +360,21 @@ def outcomes_page(request: Request, session: SessionDep, user: User,
 def outcomes_workbook(request: Request, session: SessionDep, user: User,
                       year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
     report = _outcomes(request, session, user, year)
-    return Response(monitoring.outcome_workbook(report), media_type=XLSX, headers={
+    return Response(_outcome_workbook(report, language_of(request)), media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="outcomes-{report["policy_year"]}.xlsx"'})
+
+
+def _outcome_workbook(report: dict[str, Any], language: str) -> bytes:
+    """The outcome report as a workbook under the page's labels, in the reader's language
+    (the API's workbook, for no reader in particular, is labelled in both)."""
+    _ = translator(language)
+    groups = {"total": _("All households paid"), "township": _("By township"),
+              "trigger": _("By trigger")}
+    headings = [_("Group"), _("Name"), _("Households paid"), *(
+        _("%(months)s months: %(outcome)s", months=column.rsplit("_", 1)[1],
+          outcome=code_label("Outcome", column.rsplit("_", 1)[0], language))
+        for column in report["columns"][1:])]
+    rows = [[groups[row["by"]], code_label("Trigger", row["name"], language)
+             if row["by"] == "trigger" else row["name"], *(row[c] for c in report["columns"])]
+            for row in report["rows"]]
+    return xlsx_bytes(headings, rows, f"{_('Outcome report')} {report['policy_year']}")

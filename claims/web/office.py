@@ -3,6 +3,7 @@ data), the public notice of a village (公示, printable), payment batches, admi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -40,7 +41,7 @@ from claims.models import (
 )
 from claims.settings import get_settings
 from claims.uploads import read_upload
-from claims.web.i18n import translator
+from claims.web.i18n import code_label, template_pattern, translator
 from claims.web.pages import (
     PageError,
     User,
@@ -58,7 +59,6 @@ from claims.web.session import set_password
 from policies import registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import DomainError
-from policies.messages import N_
 from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
@@ -243,7 +243,7 @@ def batch_page(request: Request, session: SessionDep, user: User, batch_id: int)
             refused, translator(language_of(request)))) from None
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=None,
-                  confirmed=CONFIRMED, amount=payments.amount_of(lines),
+                  amount=payments.amount_of(lines),
                   may_pay=user.user.role in (Role.supervisor, Role.admin),
                   account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
@@ -268,11 +268,6 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
         "content-disposition": f'attachment; filename="batch-{batch_id}.{format}"'})
 
 
-# What became of each line of the bank's answer (payments.LineResult.result), in words.
-CONFIRMED = {"paid": N_("paid"), "failed": N_("failed"), "already_paid": N_("already paid"),
-             "already_failed": N_("already failed"), "error": N_("not taken")}
-
-
 @router.post("/payments/{batch_id}/confirmation")
 async def batch_confirmation(request: Request, session: SessionDep, user: User, batch_id: int,
                              file: Annotated[UploadFile, File()],
@@ -288,11 +283,29 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
         raise PageError(refused.status_code, refusal(
             refused, translator(language_of(request)))) from None
     session.commit()
+    language = language_of(request)
+    results = [replace(r, reason=line_reason_text(r.reason, language)) for r in results]
     batch = payments.get_batch(session, batch_id)
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=results,
-                  confirmed=CONFIRMED, amount=payments.amount_of(lines), may_pay=True,
+                  amount=payments.amount_of(lines), may_pay=True,
                   account=masking.account, flag_days=get_settings().bank_change_flag_days)
+
+
+LINE_PATTERNS = [(template, template_pattern(template)) for template in payments.LINE_REASONS]
+
+
+def line_reason_text(text: str, language: str) -> str:
+    """Why a line of the bank's answer was not applied, in the reader's language (a failed
+    line's reason is the bank's own, as written)."""
+    for template, pattern in LINE_PATTERNS:
+        found = pattern.fullmatch(text)
+        if found:
+            values = found.groupdict()
+            if "state" in values:
+                values["state"] = code_label("PaymentState", values["state"], language)
+            return translator(language)(template, **values)
+    return text
 
 
 # --- administration -----------------------------------------------------------------------------

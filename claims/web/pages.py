@@ -44,6 +44,7 @@ from claims.web.i18n import (
     LANGUAGES,
     N_,
     actor_text,
+    code_label,
     county_time,
     environment,
     translator,
@@ -51,6 +52,7 @@ from claims.web.i18n import (
 from policies import benefits
 from policies.errors import DomainError, NotFound
 from policies.models import utcnow
+from policies.tables import xlsx_bytes
 from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
@@ -449,13 +451,16 @@ def claims_queue(request: Request, session: SessionDep, user: User,
         ids = list(session.exec(query.order_by(*queue_order(f)).limit(100_000)))
         rows = [row for start in range(0, len(ids), 1000)
                 for row in queue_rows(session, ids[start:start + 1000], run_id)]
-        _ = translator(language_of(request))
-        table = [{_("Claim"): c.claim_number, _("Household"): number, _("Village"): vname,
-                  _("Trigger"): c.trigger, _("State"): c.state, _("Entitled"): c.entitled,
-                  _("Approved"): c.approved_amount, _("Paid"): c.paid_amount,
-                  _("Due"): c.due_date, _("Risk"): score}
+        language = language_of(request)
+        _ = translator(language)
+        headings = [_("Claim"), _("Household"), _("Village"), _("Trigger"), _("State"),
+                    _("Entitled"), _("Approved"), _("Paid"), _("Due"), _("Risk")]
+        table = [[c.claim_number, number, vname, code_label("Trigger", c.trigger, language),
+                  code_label("ClaimState", c.state, language), c.entitled, c.approved_amount,
+                  c.paid_amount, c.due_date,
+                  None if score is None else Decimal(str(score)).quantize(Decimal("0.01"))]
                  for c, number, _v, vname, score in rows]
-        return Response(reports.to_xlsx(table, "claims"), media_type=(
+        return Response(xlsx_bytes(headings, table, _("Claims")), media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             headers={"Content-Disposition": 'attachment; filename="claims.xlsx"'})
     # Counted up to a bound: an exact count of a million claims costs more than the page.
@@ -638,6 +643,8 @@ def refusal(error: DomainError, gettext) -> str:
         None)
     if rule is None:
         return error.message
+    if isinstance(error, NotFound):  # the page's address names what is missing
+        return gettext(rule)
     return f"{gettext(rule, field=error.field or '')} ({error.message})"
 
 

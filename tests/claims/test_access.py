@@ -43,6 +43,7 @@ from policies.models import (
     NationalStandardCreate,
     RegionCreate,
 )
+from risk import scoring
 from risk.models import Elimination, FollowUp, MonitoringWindow
 from tests.claims.conftest import DEPARTMENT_KEY, build_county
 from tests.factories import household_with_members
@@ -387,8 +388,8 @@ def _world(session) -> dict:
                         opened_on=date.today())
         proposal = Elimination(household_id=household.id, window_id=window.id,
                                proposed_on=date.today())
-        warning = EarlyWarning(household_id=household.id, trigger="risk_high",
-                               source="risk", text="高风险")
+        warning = EarlyWarning(household_id=household.id, trigger=scoring.HIGH, source="risk",
+                               text=scoring.warning_text(scoring.HIGH, 0.81, 0.42, 0.5))
         session.add_all([case, proposal, warning])
         session.flush()
         photo, = documents._add(session, SYSTEM, [documents.Upload("a.png", PNG)], claim=claim,

@@ -94,11 +94,11 @@ def test_a_clerk_records_a_contract_and_a_line_and_sees_each_mistake_by_field(
         "csrf_token": csrf_of(page), **fields, "premium_per_person": "sixty"},
         follow_redirects=False)
     assert wrong.status_code == 422  # the mistake under the field's label
-    assert "<strong>Premium per person (yuan)</strong>：not a number" in wrong.text
+    assert "<strong>Premium per person (yuan)</strong>: not a number" in wrong.text
     wrong = clerk.post("/config/contracts", data={
         "csrf_token": csrf_of(page), **fields, "insured_headcount": ""}, follow_redirects=False)
     assert wrong.status_code == 422
-    assert "<strong>Insured headcount</strong>：required when the basis is a headcount" in \
+    assert "<strong>Insured headcount</strong>: required when the basis is a headcount" in \
         wrong.text
     assert 'value="FPB-NEXT-' in wrong.text  # the form keeps what was typed
     made = clerk.post("/config/contracts", data={"csrf_token": csrf_of(page), **fields},

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from claims.cli import _row_errors
-from claims.models import Household, Payment, Region
+from claims.models import EarlyWarning, Household, Payment, Region
+from claims.web.i18n import code_label, translator
 from policies.tables import FileReport, RowError, csv_bytes, xlsx_bytes
+from risk import scoring
 from tests.claims.test_lifecycle import act, to_approval
 from tests.claims.test_monitoring import pay
 from tests.claims.test_web import browser  # noqa: F401  (the fixture)
@@ -122,3 +124,42 @@ def test_an_import_error_report_keeps_a_hostile_value_as_text(tmp_path, capsys):
     path = tmp_path / "errors.csv"
     _row_errors(report, Namespace(show=5, report=str(path)))
     assert csv_cells(path.read_bytes())[1] == ["2", "name", "'=1+2", "too short"]
+
+
+def test_the_workspace_s_workbooks_read_in_the_reader_s_language(
+        session, claim, browser):  # noqa: F811
+    """The queue's and the warnings' workbooks, opened as a reader in English and in Chinese
+    would: columns under their labels (an empty export's too), codes by their names, a risk
+    warning's text and score as the reader reads them (the outcome report's:
+    test_monitoring_web)."""
+    session.add(EarlyWarning(household_id=claim.household_id, trigger=scoring.HIGH,
+                             source="risk", score=0.8123456,
+                             text=scoring.warning_text(scoring.HIGH, 0.8123456, 0.4, 0.5)))
+    session.commit()
+    chinese = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+    for language in ("en", "zh"):
+        _ = translator(language)
+        user = browser("clerk", language=language)
+        queue = xlsx_cells(user.get("/claims?export=xlsx").content)
+        assert queue[0] == [_(h) for h in ("Claim", "Household", "Village", "Trigger", "State",
+                                          "Entitled", "Approved", "Paid", "Due", "Risk")]
+        assert queue[1][3:5] == [code_label("Trigger", "illness", language),
+                                 code_label("ClaimState", "opened", language)]
+        warnings = xlsx_cells(user.get("/warnings?export=xlsx").content)
+        # an export that selects nothing still names its columns, in the same words
+        assert xlsx_cells(user.get("/claims?export=xlsx&state=withdrawn").content) == queue[:1]
+        assert xlsx_cells(user.get("/warnings?export=xlsx&status=closed").content) == \
+            warnings[:1]
+        row = next(row for row in (dict(zip(warnings[0], line, strict=True))
+                                   for line in warnings[1:]) if row[_("Source")] == _("risk score"))
+        assert row[_("Risk")] == 0.81
+        if language == "en":
+            assert queue[1][3:5] == ["illness", "opened"]
+            assert row["What raised it"] == ("Risk of falling back 0.81, at or above the warning "
+                                             "threshold 0.50 (last time 0.40)")
+            places = set(session.exec(select(Region.name)))  # Chinese in either language
+            assert not [cell for line in queue + warnings for cell in line if isinstance(
+                cell, str) and chinese.search(cell) and cell not in places]
+        else:
+            assert all(chinese.search(cell) for cell in queue[0] + queue[1][3:5])
+            assert row["预警原因"] == "返贫风险 0.81，达到预警阈值 0.50（上次 0.40）"

@@ -341,6 +341,7 @@ def test_every_text_of_the_workspace_has_its_chinese(tmp_path):
     for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT, method_map=[("claims/web/**.py", "python"), ("claims/app.py", "python"),
                               ("claims/reasons.py", "python"),
+                              ("claims/payments.py", "python"),
                               ("policies/calculator.py", "python"),
                               ("templates/**.html", "jinja2")],
             options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
@@ -440,9 +441,9 @@ def test_a_payment_batch_through_the_pages(browser, session, claim):
                                 data={"csrf_token": csrf_of(created.text)},
                                 files={"file": ("answer.csv", answer)})
     assert confirmed.status_code == 200
-    # line by line, in the reader's language
+    # line by line, each line's result in the reader's language
     assert f"第 2 行 · {payment_id}: 已支付" in confirmed.text
-    assert "第 3 行 · nope: 未处理" in confirmed.text
+    assert "第 3 行 · nope: 有误 — 付款流水号须为付款编号（数字）" in confirmed.text
     assert "BANK-1" in confirmed.text  # the bank's reference, from the column the page names
     assert state_of(session, claim) == "paid"
     # the system's step, in the reader's language
