@@ -210,9 +210,11 @@ def parse_step(action: Action, data: dict[str, Any] | None) -> Step:
         field = ".".join(str(p) for p in error["loc"]) or action.name
         value = error.get("input")
         needs = ", ".join(f for f, info in action.form.model_fields.items() if info.is_required())
-        raise InvalidInput(f"{field}: {error['msg'].removeprefix('Value error, ')} "
-                           f"({action.name} needs: {needs or 'nothing'})", field=field,
-                           value=None if isinstance(value, dict | list) else value) from None
+        why = error['msg'].removeprefix('Value error, ')
+        raise InvalidInput(f"{field}: {why} ({action.name} needs: {needs or 'nothing'})",
+                           field=field, value=None if isinstance(value, dict | list) else value,
+                           code="form", values={"field": field, "kind": error["type"],
+                                                "why": why}) from None
 
 
 def transition(
@@ -283,23 +285,26 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         if chosen is None:
             raise InvalidInput("choose the investigator (investigator_id): only an "
                                "investigator carries out the survey, and whoever investigates "
-                               "a claim may not approve it", field="investigator_id")
+                               "a claim may not approve it", field="investigator_id",
+                               code="choose_investigator")
         if chosen not in {u.id for u in eligible_investigators(session, claim)}:
             raise InvalidInput(f"user {chosen} may not investigate this claim: an investigator "
                                "is an active user with the role investigator working in the "
-                               "household's township", field="investigator_id", value=chosen)
+                               "household's township", field="investigator_id", value=chosen,
+                               code="not_an_investigator")
         # Who sends the investigator owns the decision, when nobody does yet.
         adjudicator = claim.adjudicator_id or (actor.id if actor.role in ADJUDICATORS
                                                else None)
         if _same_person(session, chosen, adjudicator):
             raise InvalidInput(f"user {chosen} is this claim's adjudicator, who may not "
-                               "investigate it", field="investigator_id", value=chosen)
+                               "investigate it", field="investigator_id", value=chosen,
+                               code="adjudicator_investigates")
         claim.investigator_id, claim.adjudicator_id = chosen, adjudicator
         return S.investigating
     if name == "submit_survey":
         if step.visit_date > today:
             raise InvalidInput(f"visit_date {step.visit_date} is in the future",
-                               field="visit_date", value=step.visit_date)
+                               field="visit_date", value=step.visit_date, code="future_visit")
         return S.village_review
     if name == "record_review":
         if step.outcome == "disagree":
@@ -313,7 +318,8 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
             if not earliest <= step.start_date <= today:
                 raise InvalidInput(f"start_date {step.start_date} must fall between the day "
                                    f"of the review ({earliest}) and today",
-                                   field="start_date", value=step.start_date)
+                                   field="start_date", value=step.start_date,
+                                   code="notice_start", values={"earliest": earliest})
         return S.public_notice
     if name == "record_objection":
         return S.investigating if step.upheld else S.public_notice
@@ -323,7 +329,8 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         if today < ends:
             raise InvalidTransition(f"the public notice runs {notice_days} days from {started}:"
                                     f" it can be closed from {ends}", field="state",
-                                    value=claim.state)
+                                    value=claim.state, code="notice_running", values={
+                                        "days": notice_days, "start": started, "end": ends})
         return S.approval
     if name == "approve":
         return _approve(session, claim, step, actor)
@@ -432,7 +439,9 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
     if step.amount > due:
         raise InvalidInput(f"amount {step.amount} is more than the {due} due "
                            f"(entitled {claim.entitled}, already paid {claim.paid_amount})",
-                           field="amount", value=step.amount)
+                           field="amount", value=step.amount, code="above_due", values={
+                               "amount": step.amount, "due": due, "entitled": claim.entitled,
+                               "paid": claim.paid_amount})
     bar = approval_bar(session, claim, actor)
     if bar is not None:
         raise Forbidden(APPROVAL_BARS[bar], field="role" if bar == "second_by_supervisor"
@@ -445,7 +454,7 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
         raise InvalidTransition(
             f"the documents the terms require are missing: {', '.join(lacking)}; add them, "
             "or a supervisor waives each with a reason", field="documents",
-            value=", ".join(lacking))
+            value=", ".join(lacking), code="documents_missing", values={"missing": lacking})
     # Limits apply to everything the claim will have been approved for, so a claim cannot
     # be split into rounds that each fit under a limit.
     total = claim.paid_amount + step.amount
@@ -457,7 +466,8 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
     if not within_limit:  # a second approval is a supervisor's (approval_bar)
         if supervisor:
             raise Forbidden(f"a total of {total} is above your approval limit {limit}",
-                            field="amount", value=step.amount)
+                            field="amount", value=step.amount, code="above_limit",
+                            values={"total": total, "limit": limit})
         claim.first_approver_id = actor.id
         claim.approved_amount = total
         return S.approval  # waits for a supervisor (四眼原则)

@@ -23,7 +23,16 @@ from claims.api.deps import SessionDep
 from claims.models import Role
 from claims.uploads import read_upload
 from claims.web.i18n import code_label, translator
-from claims.web.pages import PageError, User, check_csrf, gate, language_of, need_role, refusal
+from claims.web.pages import (
+    REASONS,
+    PageError,
+    User,
+    check_csrf,
+    gate,
+    language_of,
+    need_role,
+    refusal,
+)
 from claims.web.pages import render as render_page
 from policies import registry
 from policies.errors import DomainError, InvalidInput, NotFound
@@ -60,34 +69,6 @@ def _refused(request: Request, refused: DomainError) -> str:
 
 # --- what a form or a terms file got wrong, in the user's language -----------------------------
 
-# pydantic's kinds of mistake whose wording does not depend on the value
-REASONS = {
-    "missing": N_("required"),
-    "extra_forbidden": N_("unknown key (misspelt?)"),
-    "int_parsing": N_("not a whole number"),
-    "int_type": N_("not a whole number"),
-    "int_from_float": N_("not a whole number"),
-    "decimal_parsing": N_("not a number"),
-    "decimal_text": N_("not a number"),
-    "decimal_type": N_("not a number"),
-    "decimal_max_places": N_("too many decimal places"),
-    "string_type": N_("must be text in quotes"),
-    "string_too_short": N_("required"),
-    "string_too_long": N_("too long"),
-    "bool_type": N_("must be true or false"),
-    "bool_parsing": N_("must be true or false"),
-    "list_type": N_("must be a list"),
-    "model_type": N_("must be a table"),
-    "dict_type": N_("must be a table"),
-    "date_parsing": N_("not a date (YYYY-MM-DD)"),
-    "date_from_datetime_parsing": N_("not a date (YYYY-MM-DD)"),
-    "enum": N_("not one of the allowed values"),
-    "literal_error": N_("not one of the allowed values"),
-    "greater_than": N_("too small"),
-    "greater_than_equal": N_("too small"),
-    "less_than": N_("too large"),
-    "less_than_equal": N_("too large"),
-}
 # the services' refusals of a contract or a line, by their code
 REFUSED = {
     "date_out_of_range": N_("not a date between 1900-01-01 and 2100-12-31"),

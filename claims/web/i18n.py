@@ -65,6 +65,7 @@ def translator(language: str):
         text = found.get(message, message)
         return text % values if values else text
 
+    gettext.language = language  # type: ignore[attr-defined]  # for the codes' names
     return gettext
 
 

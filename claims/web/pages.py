@@ -634,8 +634,80 @@ REFUSALS = {  # why a step was refused, by the rule broken (the service's words 
 }
 
 
+# pydantic's kinds of mistake whose wording does not depend on the value
+REASONS = {
+    "missing": N_("required"),
+    "extra_forbidden": N_("unknown key (misspelt?)"),
+    "int_parsing": N_("not a whole number"),
+    "int_type": N_("not a whole number"),
+    "int_from_float": N_("not a whole number"),
+    "decimal_parsing": N_("not a number"),
+    "decimal_text": N_("not a number"),
+    "decimal_type": N_("not a number"),
+    "decimal_max_places": N_("too many decimal places"),
+    "string_type": N_("must be text in quotes"),
+    "string_too_short": N_("required"),
+    "too_short": N_("too few entries"),
+    "string_too_long": N_("too long"),
+    "bool_type": N_("must be true or false"),
+    "bool_parsing": N_("must be true or false"),
+    "list_type": N_("must be a list"),
+    "model_type": N_("must be a table"),
+    "dict_type": N_("must be a table"),
+    "date_parsing": N_("not a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": N_("not a date (YYYY-MM-DD)"),
+    "enum": N_("not one of the allowed values"),
+    "literal_error": N_("not one of the allowed values"),
+    "greater_than": N_("too small"),
+    "greater_than_equal": N_("too small"),
+    "less_than": N_("too large"),
+    "less_than_equal": N_("too large"),
+}
+FORM_PROBLEM = N_("Please correct the form: %(field)s — %(reason)s.")
+# A claim step's refusals by their code (claims.lifecycle), in words of their own.
+STEP_REFUSALS = {
+    "notice_running": N_("The public notice runs %(days)s days from %(start)s: it can be "
+                         "closed from %(end)s."),
+    "future_visit": N_("The visit date is in the future."),
+    "notice_start": N_("The notice must start between the day of the village review "
+                       "(%(earliest)s) and today."),
+    "above_due": N_("%(amount)s is more than the %(due)s due (entitled %(entitled)s, already "
+                    "paid %(paid)s)."),
+    "above_limit": N_("A total of %(total)s is above your approval limit of %(limit)s."),
+    "choose_investigator": N_("Choose the investigator: only an investigator carries out the "
+                              "survey, and whoever investigates a claim may not approve it."),
+    "not_an_investigator": N_("That person may not investigate this claim: an investigator "
+                              "is an active user with the role investigator working in the "
+                              "household's township."),
+    "adjudicator_investigates": N_("That person is the claim's adjudicator, who may not "
+                                   "investigate it."),
+    "documents_missing": N_("Documents the terms require are missing: %(missing)s. Add them, "
+                            "or a supervisor waives each with a reason."),
+}
+
+
+def _shown(name: str, value: Any, language: str) -> str:
+    """A refusal's value as the reader sees it."""
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if name == "missing":  # kinds of document
+        return ("、" if language == "zh" else ", ").join(
+            code_label("DocumentType", kind, language) for kind in value)
+    return str(value)
+
+
 def refusal(error: DomainError, gettext) -> str:
-    """A refused step in the user's language, with the service's own words after it."""
+    """A refused step in the user's language: in words of its own where its code is known,
+    else the rule it broke with the service's own words after it."""
+    language = getattr(gettext, "language", "en")
+    if error.code in STEP_REFUSALS:
+        return gettext(STEP_REFUSALS[error.code], **{
+            name: _shown(name, value, language) for name, value in error.values.items()})
+    if error.code == "form" and error.values.get("kind") in REASONS:
+        field = error.values["field"]
+        label = records_view.FIELDS.get(field.split(".")[0])
+        return gettext(FORM_PROBLEM, field=gettext(label) if label else field,
+                       reason=gettext(REASONS[error.values["kind"]]))
     kind = type(error).__name__
     rule = REFUSALS.get((kind, error.field)) or REFUSALS.get((kind, None)) or next(
         (text for (name, field), text in REFUSALS.items()

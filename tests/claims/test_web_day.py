@@ -508,3 +508,39 @@ def test_a_demo_county_seeded_last_year_is_renewed_by_the_next_run(session, monk
     session.commit()
     stored = session.exec(select(TriggerEvent)).one()
     assert stored.status == "accepted", (stored.status, stored.reason)
+
+
+# --- refusals in the reader's language -----------------------------------------------------------
+
+def test_a_refused_step_reads_wholly_in_the_readers_language(browser, staff, session, claim):
+    """Issue 17: refusals read "请更正表单：team。(team: List should have at least 2 items…)"
+    and "案件当前状态不能办理此步骤。(the public notice runs 7 days…)". A refusal the
+    service gives a code has words of its own: the field's label, the rule and its values,
+    with no English after them."""
+    assert act(staff["supervisor"], claim, "start_investigation",
+               {"investigator_id": staff["investigator"].user.id}).status_code == 200
+    investigator = browser("investigator")
+    page = investigator.get(f"/claims/{claim.id}").text
+    fields = {"csrf_token": csrf_of(page), "visit_date": str(date.today()), "team": "王查勘",
+              "findings": "住院属实", "asset_bank_deposits": "无"}
+    refused = investigator.post(f"/claims/{claim.id}/actions/submit_survey", data=fields)
+    assert refused.status_code == 422
+    assert "请更正表单：调查人员——条目不足。" in refused.text
+    later = str(date.today() + timedelta(days=3))
+    refused = investigator.post(f"/claims/{claim.id}/actions/submit_survey",
+                                data={**fields, "team": "王查勘，李查勘", "visit_date": later})
+    assert refused.status_code == 422 and "入户日期不能晚于今天。" in refused.text
+    for text in [refused.text]:
+        alert = re.search(r'role="alert"[^>]*>(.*?)</', text, re.S)
+        assert alert and not re.search(r"[A-Za-z]{3,}", alert.group(1)), alert
+    form(investigator, claim, "submit_survey", **{**fields, "team": "王查勘，李查勘"})
+    clerk = browser("clerk")
+    form(clerk, claim, "record_review", outcome="agree", representatives="代表甲，代表乙")
+    form(clerk, claim, "start_notice")
+    page = clerk.get(f"/claims/{claim.id}").text
+    early = clerk.post(f"/claims/{claim.id}/actions/close_notice",
+                       data={"csrf_token": csrf_of(page)})
+    assert early.status_code == 409
+    assert re.search(r"公示期为自 \d{4}-\d\d-\d\d 起 7 天：\d{4}-\d\d-\d\d 起方可结束公示。",
+                     early.text), early.text[-2000:]
+    assert "public notice runs" not in early.text
