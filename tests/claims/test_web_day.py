@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 from sqlmodel import col, select
 
-from claims import intake, lifecycle, nightly, people
+from claims import clock, intake, lifecycle, people
 from claims.auth import SYSTEM, Actor
 from claims.models import (
     AppUser,
@@ -348,8 +348,8 @@ def test_a_newcomers_event_of_today_is_covered_in_the_fresh_demo_county(
     from risk import simulator
 
     zone = get_settings().timezone
-    monkeypatch.setattr(history, "clock", lambda: nightly.county_night(zone))
-    today = nightly.county_night(zone)
+    monkeypatch.setattr(history, "clock", lambda: clock.county_today(zone))
+    today = clock.county_today(zone)
     if builder == "demo":
         demo.build_demo_county(session, households=30, seed=3)
     else:
@@ -484,7 +484,7 @@ def test_a_demo_county_seeded_last_year_is_renewed_by_the_next_run(session, monk
     from policies import demo, history
 
     zone = get_settings().timezone
-    today = nightly.county_night(zone)
+    today = clock.county_today(zone)
     last_year = today.replace(year=today.year - 1, day=min(today.day, 28))
     monkeypatch.setattr(history, "clock", lambda: last_year)
     demo.build_demo_county(session, households=20, seed=3)
