@@ -8,19 +8,15 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from claims.settings import get_settings
-
-
-def now() -> datetime:
-    """The present instant (UTC); tests freeze the county's clock here."""
-    return datetime.now(UTC)
+from policies.models import utcnow
 
 
 def county_today(timezone: str | None = None) -> date:
     """Today on the county's calendar (``timezone``, default FANGPIN_TIMEZONE)."""
-    return now().astimezone(ZoneInfo(timezone or get_settings().timezone)).date()
+    return county_date(utcnow(), timezone)
 
 
-def county_date(instant: datetime) -> date:
+def county_date(instant: datetime, timezone: str | None = None) -> date:
     """The county's date of an instant stored in UTC."""
     moment = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo(get_settings().timezone)).date()
+    return moment.astimezone(ZoneInfo(timezone or get_settings().timezone)).date()

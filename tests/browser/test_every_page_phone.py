@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
 from decimal import Decimal
 
 from axe_playwright_python.sync_playwright import Axe
 from sqlmodel import Session, select
 
-from claims import intake, lifecycle, monitoring
+from claims import clock, intake, lifecycle, monitoring
 from claims.app import create_app
 from claims.auth import SYSTEM, actor_for_user
 from claims.models import AppUser, Claim, PaymentBatch
@@ -94,7 +93,7 @@ def the_world(engine) -> dict[str, int]:
             approved = intake.apply(session, SYSTEM, claim.household_id, "disaster", "房屋受灾")
             approved.state, approved.approved_amount = "payment_pending", Decimal("7500")
         if session.exec(select(MonitoringWindow)).first() is None:  # the household's page
-            monitoring.open_or_extend(session, claim, date.today())
+            monitoring.open_or_extend(session, claim, clock.county_today())
         batch = session.exec(select(PaymentBatch)).first()
         if batch is None:
             batch = PaymentBatch(batch_number="PB2026010100001")

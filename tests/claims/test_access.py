@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 from starlette.routing import Mount
 
-from claims import changes, intake, masking, people
+from claims import changes, clock, intake, masking, people
 from claims.auth import SYSTEM
 from claims.documents import service as documents
 from claims.models import (
@@ -291,7 +291,7 @@ AREA_BODIES = {
         "household_id": w[f"household_id_{t}"], "trigger": "disaster", "reason": "房屋倒塌"},
     ("POST", "/api/quotes"): lambda w, t, n: {
         "household_id": w[f"household_id_{t}"], "contract_id": w["contract_id"],
-        "events": [{"event_id": "Q1", "type": "illness", "event_date": str(date.today()),
+        "events": [{"event_id": "Q1", "type": "illness", "event_date": str(clock.county_today()),
                     "id_number": w[f"id_number_{t}"], "amounts": {"total_cost": "100.00"}}]},
 }
 # Forms whose fields are required before the page's own checks run.
@@ -352,15 +352,15 @@ def _world(session) -> dict:
     for t, household, members in (("A", county.household, county.members),
                                   ("B", household_b, members_b)):
         claim = intake.apply(session, SYSTEM, household.id, "illness", "看病")
-        window = MonitoringWindow(household_id=household.id, opened_on=date.today(),
-                                  ends_on=date.today() + timedelta(days=365),
-                                  claim_id=claim.id, identified_on=date.today())
+        window = MonitoringWindow(household_id=household.id, opened_on=clock.county_today(),
+                                  ends_on=clock.county_today() + timedelta(days=365),
+                                  claim_id=claim.id, identified_on=clock.county_today())
         session.add(window)
         session.flush()
         case = FollowUp(window_id=window.id, household_id=household.id,
-                        opened_on=date.today())
+                        opened_on=clock.county_today())
         proposal = Elimination(household_id=household.id, window_id=window.id,
-                               proposed_on=date.today())
+                               proposed_on=clock.county_today())
         warning = EarlyWarning(household_id=household.id, trigger="risk_high",
                                source="risk", text="高风险")
         session.add_all([case, proposal, warning])
@@ -375,7 +375,7 @@ def _world(session) -> dict:
             f"record_id_{t}": session.exec(select(IncomeRecord.id).where(
                 IncomeRecord.household_id == household.id)).first()})
     event = TriggerEvent(client_id=county.client_id, source_event_id="Q-1", payload_hash="0",
-                         payload={}, type="illness", event_date=date.today(),
+                         payload={}, type="illness", event_date=clock.county_today(),
                          status="quarantined", id_number="11010519491231002X")
     batch = PaymentBatch(batch_number="PB-TEST")
     session.add_all([event, batch])

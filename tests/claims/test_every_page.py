@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import html as markup
 import re
-from datetime import date
 
 from sqlmodel import select
 
-from claims import lifecycle
+from claims import clock, lifecycle
 from claims.auth import actor_for_user
 from claims.models import AppUser, Claim, EarlyWarning
 from policies import calculator
@@ -42,7 +41,7 @@ def test_every_page_as_every_role_is_in_chinese(app, session):
     for action, role, data in (
             ("start_investigation", "investigator", {}),
             ("submit_survey", "investigator", {
-                "visit_date": str(date.today()), "team": ["王查勘", "李查勘"],
+                "visit_date": str(clock.county_today()), "team": ["王查勘", "李查勘"],
                 "findings": "住院属实", "asset_check": {"bank_deposits": "无", "车辆": "无"}}),
             ("record_review", "clerk", {"outcome": "agree", "representatives": ["代表甲"]}),
             ("start_notice", "clerk", {})):
