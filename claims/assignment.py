@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import access, audit, lifecycle, locks
+from claims import access, audit, clock, lifecycle, locks
 from claims.auth import Actor, Forbidden
 from claims.models import AppUser, Claim, Household, Member, Region, Role
 from policies.errors import Conflict, DomainError, InvalidInput
@@ -286,7 +286,7 @@ def my_work(session: Session, actor: Actor, today: date | None = None) -> MyWork
     - a supervisor: the same, and claims waiting for a second approval or for an adjudicator;
     - a clerk: the village reviews and public notices of their area.
     Claims assigned to the person whose next step is someone else's are listed apart."""
-    today = today or date.today()
+    today = today or clock.county_today()
     steps: list[WorkItem] = []
     visits: list[WorkItem] = []
     waiting: list[WorkItem] = []

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from claims import access, audit, bulk, lifecycle
+from claims import access, audit, bulk, clock, lifecycle
 from claims.auth import Actor
 from claims.db import advisory_xact_lock
 from claims.models import (
@@ -163,7 +163,7 @@ def declare(session: Session, actor: Actor, data: CatastropheIn, *,
     _may_declare(actor)
     catastrophe = Catastrophe(**{**data.model_dump(), "regions": list(dict.fromkeys(
         data.regions))}, declared_by=actor.id if actor.kind == "user" else None)
-    _check(session, catastrophe, today or date.today())
+    _check(session, catastrophe, today or clock.county_today())
     session.add(catastrophe)
     session.flush()
     _place(session, catastrophe)
@@ -193,7 +193,7 @@ def change(session: Session, actor: Actor, catastrophe_id: int, data: Catastroph
         if value is None and name not in ("end_date", "reference"):
             raise InvalidInput(f"{name} cannot be empty", field=name)
         setattr(catastrophe, name, list(dict.fromkeys(value)) if name == "regions" else value)
-    _check(session, catastrophe, today or date.today())
+    _check(session, catastrophe, today or clock.county_today())
     session.add(catastrophe)
     session.flush()
     _place(session, catastrophe)
@@ -212,8 +212,8 @@ def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | 
     late reports of its days are still tagged. Flushes."""
     catastrophe = _open(session, actor, catastrophe_id)
     before = snapshot(catastrophe)
-    catastrophe.end_date = end_date or catastrophe.end_date or today or date.today()
-    _check(session, catastrophe, today or date.today())
+    catastrophe.end_date = end_date or catastrophe.end_date or today or clock.county_today()
+    _check(session, catastrophe, today or clock.county_today())
     catastrophe.status, catastrophe.closed_at = "closed", utcnow()
     session.add(catastrophe)
     session.flush()
@@ -345,7 +345,7 @@ def _money(value) -> Decimal:
 def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
             today: date | None = None) -> Figures:
     """The catastrophe's figures within the actor's area."""
-    today = today or date.today()
+    today = today or clock.county_today()
     village, township = sa.orm.aliased(Region), sa.orm.aliased(Region)
     towns: dict[int, Township] = {}
     for town_id, name, households, events in session.exec(access.households_in_area(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from claims import distributed, migrate
+from claims import clock, distributed, migrate
 from claims.db import get_engine
 from claims.settings import get_settings
 from policies.errors import DomainError
@@ -151,7 +151,6 @@ def _import(args) -> int:
 
 
 def _import_income_reports(args) -> int:
-    from datetime import date
 
     from claims import changes
     from claims.auth import SYSTEM
@@ -161,7 +160,7 @@ def _import_income_reports(args) -> int:
         return 2
     with Session(get_engine()) as session:
         report = changes.import_income_reports(session, SYSTEM, path.read_bytes(), path.name,
-                                               date.today(),
+                                               clock.county_today(),
                                        partial=args.partial)
         if report.written:
             session.commit()
@@ -324,14 +323,14 @@ def _fund(args) -> int:
 
     with Session(get_engine()) as session:
         if args.action == "settle":
-            settlement = changes.settle_contract(session, SYSTEM, args.contract, date.today(),
-                                                 args.next_contract)
+            settlement = changes.settle_contract(session, SYSTEM, args.contract,
+                                                 clock.county_today(), args.next_contract)
             session.commit()
             print(f"settled: balance {settlement.balance}, carried over "
                   f"{settlement.carried_over}, county top-up {settlement.county_top_up}")
             return 0
         try:
-            as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+            as_of = date.fromisoformat(args.as_of) if args.as_of else clock.county_today()
         except ValueError:
             print(f"--as-of {args.as_of}: write the date as YYYY-MM-DD", file=sys.stderr)
             return 2
@@ -657,13 +656,13 @@ def _password(args) -> int:
 
 
 def _monitor(args) -> int:
-    from datetime import date
 
     from claims import monitoring
 
     engine = get_engine()
     with _ranges_on(args, lambda client: distributed.window_evaluator(client, engine)) as ranges:
-        run = monitoring.run_monitoring(engine, date.today(), "command", evaluate_ranges=ranges)
+        run = monitoring.run_monitoring(engine, clock.county_today(), "command",
+                                        evaluate_ranges=ranges)
     if run is None:
         print("monitoring: another process is evaluating the windows now; try again later",
               file=sys.stderr)

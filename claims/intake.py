@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from claims import audit, catastrophes, lifecycle, locks, reasons, remit
+from claims import audit, catastrophes, clock, lifecycle, locks, reasons, remit
 from claims.auth import SYSTEM, Actor
 from claims.db import advisory_xact_lock, write_turn
 from claims.models import (
@@ -44,7 +43,6 @@ from claims.models import (
     TriggerEvent,
     utcnow,
 )
-from claims.settings import get_settings
 from policies import benefits, bulk, calculator, registry
 from policies.benefits import EventIn
 from policies.errors import Conflict, InvalidInput
@@ -212,7 +210,7 @@ def receive(session: Session, actor: Actor, raw_events: list[Any],
     being written, not for the whole batch nor for other batches (each event is stored once
     whatever the chunks, so a batch cut short is simply sent again)."""
     with _bulk:
-        return _receive(session, actor, raw_events, today or date.today(), commit_chunk)
+        return _receive(session, actor, raw_events, today or clock.county_today(), commit_chunk)
 
 
 # One batch checked and stored at a time in a process: the checks are Python and hold the
@@ -405,13 +403,12 @@ def record_shocks(session: Session, events: list[TriggerEvent]) -> None:
         shocks.c.source == "event",
         shocks.c.reference.in_([str(e.id) for e in matched]))).scalars())
     new = [e for e in matched if str(e.id) not in recorded]
-    zone = ZoneInfo(get_settings().timezone)
     bulk.insert_columns(session, shocks, {
         "household_id": [e.household_id for e in new],
         "member_id": [e.member_id for e in new],
         "kind": [e.type for e in new],
         "occurred_on": [e.event_date for e in new],
-        "known_on": [e.received_at.astimezone(zone).date() for e in new],
+        "known_on": [clock.county_date(e.received_at) for e in new],
         "burden": [shock_burden(e.type, e.payload.get("amounts", {})) for e in new],
         "disability_grade": [_grade(e) for e in new],
         "source": ["event"] * len(new),
@@ -799,9 +796,9 @@ def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: 
     if claim.state == ClaimState.public_notice:
         # The village was shown another amount: the notice starts again from today.
         session.add(ClaimRecord(claim_id=claim.id, kind="start_notice", data={
-            "start_date": date.today().isoformat(),
+            "start_date": clock.county_today().isoformat(),
             "reason": reasons.coded("amount_changed", old=before["entitled"], new=entitled)}))
-        claim.due_date = lifecycle.due_date_for(ClaimState.public_notice, date.today(),
+        claim.due_date = lifecycle.due_date_for(ClaimState.public_notice, clock.county_today(),
                                                 notice_days)
     audit.record(session, SYSTEM, "claim", claim.claim_number, "recalculate",
                  reason=reason, before=before, after=lifecycle.snapshot(claim))
@@ -827,7 +824,7 @@ def _new_claim(household_id: int, contract: PolicyContract, version_id: int, tri
         contract_id=contract.id, terms_version_id=version_id, trigger=trigger,
         policy_year=contract.policy_year, source=source, application_reason=reason,
         state=ClaimState.opened, entitled=entitled, calculation={"events": results},
-        due_date=lifecycle.due_after(date.today(),
+        due_date=lifecycle.due_after(clock.county_today(),
                                      lifecycle.service_levels()[ClaimState.opened], False),
     )
 
@@ -874,7 +871,7 @@ def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Out
 def apply(session: Session, actor: Actor, household_id: int, trigger: str, reason: str,
           today: date | None = None) -> Claim:
     """A household's or village's own application (申报): opens a claim with no event yet."""
-    today = today or date.today()
+    today = today or clock.county_today()
     household = session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",

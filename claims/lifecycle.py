@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, select
 
-from claims import audit, locks
+from claims import audit, clock, locks
 from claims.auth import Actor, Forbidden
 from claims.models import (
     AppUser,
@@ -244,7 +243,7 @@ def transition(
             f"claim {claim.claim_number} is {claim.state}; {action_name} needs it to be "
             f"{' or '.join(sorted(action.sources))}", field="state", value=claim.state)
     step = parse_step(action, data)
-    today = today or date.today()
+    today = today or clock.county_today()
     before = snapshot(claim)
     new_state = _apply(session, claim, action_name, step, actor, today, notice_days)
     claim.state = new_state
@@ -365,8 +364,8 @@ def notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> d
         if recorded and record.kind == "start_notice" and record.data.get("start_date"):
             return date.fromisoformat(record.data["start_date"])
         if record.kind in ("record_review", "record_objection"):  # on the county's calendar
-            return record.created_at.astimezone(ZoneInfo(get_settings().timezone)).date()
-    return date.today()
+            return clock.county_date(record.created_at)
+    return clock.county_today()
 
 
 def eligible_investigators(session: Session, claim: Claim) -> list[AppUser]:

@@ -15,11 +15,10 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from claims import clock
 from claims.db import run_lock
 from claims.models import EarlyWarning
 from policies import history
@@ -74,15 +74,10 @@ def saved_model(model_dir: Path) -> model.TrainedModel:
     return _saved[key][1]
 
 
-def county_night(timezone: str) -> date:
-    """The county's date now: the night a run belongs to."""
-    return datetime.now(ZoneInfo(timezone)).date()
-
-
 def use_county_clock(timezone: str) -> None:
     """Registry changes take effect on the county's date (policies.history), not the
     server's: set at the application's start and by the command line."""
-    history.clock = partial(county_night, timezone)
+    history.clock = partial(clock.county_today, timezone)
 
 
 def current_run(session: Session, model_version: str | None = None) -> ScoreRun | None:
@@ -107,7 +102,7 @@ def score_households(
     yields their results in any order; by default this process scores them one by one."""
     trained = saved_model(model_dir)
     version = model.model_version(trained.metadata)
-    night = night or county_night(timezone)
+    night = night or clock.county_today(timezone)
     with run_lock(engine, "scoring", SCORING_LOCK) as held:
         if not held:
             raise RunInProgress("another scoring run is in progress; it will complete the "

@@ -6,13 +6,12 @@ Each payment is paid at most once: the confirmation changes a line only from exp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, locks, monitoring, reasons
+from claims import audit, clock, lifecycle, locks, monitoring, reasons
 from claims.auth import SYSTEM, Actor
 from claims.models import (
     Claim,
@@ -54,7 +53,7 @@ def create_batch(session: Session, actor: Actor) -> PaymentBatch:
     batch = PaymentBatch(batch_number="", created_by=actor.id if actor.kind == "user" else None)
     session.add(batch)
     session.flush()
-    batch.batch_number = f"PB{date.today():%Y%m%d}{batch.id:05d}"
+    batch.batch_number = f"PB{clock.county_today():%Y%m%d}{batch.id:05d}"
     for claim in claims:
         household = session.get(Household, claim.household_id)
         head = session.exec(select(Member.name).where(
@@ -193,7 +192,7 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
     claim = session.get(Claim, payment.claim_id)  # locked by confirm
     claim.paid_amount += payment.amount
     _record_payout(session, claim, payment)
-    monitoring.open_or_extend(session, claim, date.today())
+    monitoring.open_or_extend(session, claim, clock.county_today())
     audit.record(session, actor, "payment", payment.id, "paid", reason=reference or "",
                  after={"claim": claim.claim_number, "amount": payment.amount})
     if claim.paid_amount >= claim.approved_amount:
@@ -222,7 +221,7 @@ def _failed(session: Session, actor: Actor, payment: Payment, row: int, reason: 
 
 def _record_payout(session: Session, claim: Claim, payment: Payment) -> None:
     """The payout is the household's transfer income (防贫保险) on the day it was paid."""
-    today = date.today()
+    today = clock.county_today()
     registry.create_income_record(session, IncomeRecordCreate(
         household_id=claim.household_id, period_start=today, period_end=today,
         source=IncomeSource.payout,

@@ -12,14 +12,13 @@ reveal is. The words are the pages' (claims/web/printed.py and templates/printed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from claims import access, audit, lifecycle, masking
+from claims import access, audit, clock, lifecycle, masking
 from claims.auth import Actor
 from claims.models import (
     Claim,
@@ -111,17 +110,6 @@ def _capital_group(group: int) -> str:
     return text
 
 
-def county_today() -> date:
-    """Today on the county's calendar (FANGPIN_TIMEZONE), the date a document bears."""
-    return datetime.now(UTC).astimezone(ZoneInfo(get_settings().timezone)).date()
-
-
-def county_date(instant: datetime) -> date:
-    """The county's date of an instant stored in UTC."""
-    moment = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo(get_settings().timezone)).date()
-
-
 @dataclass
 class Addressee:
     """The household a notice is addressed to, as the document shows it."""
@@ -209,7 +197,7 @@ def _decided_on(session: Session, claim: Claim, kinds: tuple[str, ...]) -> date 
     record = session.exec(select(ClaimRecord).where(
         ClaimRecord.claim_id == claim.id, ClaimRecord.kind.in_(kinds))
         .order_by(ClaimRecord.id.desc())).first()
-    return county_date(record.created_at) if record else None
+    return clock.county_date(record.created_at) if record else None
 
 
 def _printed(session: Session, actor: Actor, household: Household, document: str,
@@ -236,7 +224,7 @@ def _claim_document(session: Session, actor: Actor, claim_id: int, kind: str,
     to = _addressee(session, actor, household)
     document = ClaimDocument(kind=kind, claim=claim, to=to,
                              insurer=contract.insurer if contract else "",
-                             title=terms.policy.title, issued_on=county_today())
+                             title=terms.policy.title, issued_on=clock.county_today())
     _printed(session, actor, household, kind, claim.claim_number, fmt, to.full_name)
     return document, household
 
@@ -251,13 +239,13 @@ def payout_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "htm
     document.amount = claim.approved_amount
     document.paid_amount = claim.paid_amount
     document.decided_on = (_decided_on(session, claim, ("approve",))
-                           or county_date(claim.updated_at))
+                           or clock.county_date(claim.updated_at))
     document.calculations = list((claim.calculation or {}).get("events", []))
     # The account the money went (or goes) to: the payment's, else the household's own.
     payment = session.exec(select(Payment).where(Payment.claim_id == claim.id)
                            .order_by(Payment.id.desc())).first()
     if payment is not None and payment.state == PaymentState.paid and payment.paid_at:
-        document.paid_on = county_date(payment.paid_at)
+        document.paid_on = clock.county_date(payment.paid_at)
     bank_name = payment.bank_name if payment is not None else household.bank_name
     account = payment.bank_account if payment is not None else household.bank_account
     document.bank_name = bank_name or ""
@@ -276,7 +264,7 @@ def rejection_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "
     document.rejection_code = claim.rejection_code or "other"
     document.rejection_text = claim.rejection_text or ""
     document.decided_on = (_decided_on(session, claim, ("reject", "record_review"))
-                           or county_date(claim.updated_at))
+                           or clock.county_date(claim.updated_at))
     document.objection_days = settings.objection_days
     document.objection_deadline = document.decided_on + timedelta(days=settings.objection_days)
     document.objection_phone = settings.objection_phone
@@ -309,7 +297,7 @@ def village_notice(session: Session, actor: Actor, village_id: int, *,
         village=village, township=township, county=county, issuer=settings.notice_issuer,
         rows=rows, starts=min((r["start"] for r in rows), default=None),
         ends=max((r["end"] for r in rows), default=None),
-        objection_phone=settings.objection_phone, issued_on=county_today())
+        objection_phone=settings.objection_phone, issued_on=clock.county_today())
     if fmt is not None:
         audit.record(session, actor, "region", village.code, "print", reason="village_notice",
                      after={"document": "village_notice", "format": fmt,

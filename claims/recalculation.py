@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from claims import audit, lifecycle, reasons
+from claims import audit, clock, lifecycle, reasons
 from claims.auth import Actor
 from claims.models import Claim, ClaimRecord, ClaimState, EventStatus, TriggerEvent
 from policies import benefits, calculator
@@ -117,7 +117,7 @@ def recalculate(session: Session, actor: Actor, *, dry_run: bool,
                 today: date | None = None) -> list[Change]:
     """List the claims whose entitlement changes; unless ``dry_run``, recalculate the open
     ones on the audit trail (paid claims are only reported). Flushes; the caller commits."""
-    today = today or date.today()
+    today = today or clock.county_today()
     listed = []
     for claim, change, results in changes(session):
         listed.append(change)

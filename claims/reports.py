@@ -9,6 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
+from claims import clock
 from claims.models import FINAL_STATES as FINAL
 from claims.models import Claim, Household, Region
 from policies.errors import InvalidInput
@@ -22,7 +23,7 @@ def claims_report(session: Session, by: str, *, policy_year: int | None = None,
     """One row per group: claims, overdue, entitled, approved and paid amounts."""
     if by not in DIMENSIONS:
         raise InvalidInput(f"by is one of {', '.join(DIMENSIONS)}", field="by", value=by)
-    today = today or date.today()
+    today = today or clock.county_today()
     if by == "township":
         village, township = sa.orm.aliased(Region), sa.orm.aliased(Region)
         key = township.name

@@ -20,7 +20,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from claims import distributed, nightly
+from claims import clock, distributed, nightly
 from claims.db import get_engine, refresh_statistics
 from claims.settings import get_settings
 from risk.errors import ModelError
@@ -72,14 +72,13 @@ def _computing(make):
 
 def nightly_monitoring() -> None:
     """Evaluate the open post-payout monitoring windows (after the scores they read)."""
-    from datetime import date
 
     from claims import monitoring
 
     engine = get_engine()
     try:
         with _computing(lambda client: distributed.window_evaluator(client, engine)) as ranges:
-            run = monitoring.run_monitoring(engine, date.today(), "scheduler",
+            run = monitoring.run_monitoring(engine, clock.county_today(), "scheduler",
                                             evaluate_ranges=ranges)
     except Exception:
         log.exception("monitoring failed; recorded in monitoring_run")

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     evaluate_events: Literal["in_process", "separately"] = "in_process"
     # Where `fangpin train` writes the risk model (model.skops, metadata.json, MODEL_CARD.md).
     model_dir: str = "var/model"
-    # The county's time zone: the night a scoring run belongs to, and when the scheduler runs.
+    # The county's time zone: every business date (claims.clock), the night a scoring run
+    # belongs to, and when the scheduler runs.
     timezone: str = "Asia/Shanghai"
     # The nightly risk scoring (`fangpin scheduler`, or a thread of the service when
     # FANGPIN_SCHEDULER=in_process): its time, and what raises an early warning — a score at

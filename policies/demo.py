@@ -380,14 +380,15 @@ def renew(session: Session) -> list[int]:
 def build_demo_county(
     session: Session, *, households: int = 15_000, seed: int = 20171106,
     year: int | None = None, progress: Callable[[int, int], None] | None = None,
-    with_incomes: bool = True,
+    with_incomes: bool = True, on: date | None = None,
 ) -> DemoSummary:
     """Write the demo county, its households, members, incomes, lines and contract; flushes.
-    Without incomes, the caller writes the income ledger (the risk simulator does)."""
+    Without incomes, the caller writes the income ledger (the risk simulator does). Ages are
+    counted back from ``on`` (default: the county's date)."""
     if session.execute(sa.select(col(Region.id)).where(col(Region.code) == COUNTY[0])).first():
         raise Conflict(f"the demo county {COUNTY[1]} ({COUNTY[0]}) is already in this database",
                        field="county", value=COUNTY[0])
-    today = history.clock()  # the county's date
+    today = on or history.clock()  # the county's date
     year = year or today.year
     county_id, villages = _regions(session)
     session.execute(sa.insert(MonitoringLine.__table__), [

@@ -80,6 +80,7 @@ Multiple = Annotated[Decimal, BeforeValidator(decimal_text),
 
 
 def utcnow() -> datetime:
+    """The present instant: every stored time, and the county's date (claims.clock)."""
     return datetime.now(UTC)
 
 

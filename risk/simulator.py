@@ -831,8 +831,11 @@ def simulate_county(session: Session, *, households: int = 15_000, seed: int = 2
     lines = {int(y): Decimal(v) for y, v in params["lines"].items()}
     day = default_test_day(params)
     before = session.execute(sa.select(sa.func.max(Household.__table__.c.id))).scalar() or 0
+    # Ages counted from the day after the panel (its rates were tuned on a registry written
+    # then): a seed writes the same county whatever day it runs; counted from the day of
+    # writing, the county and its ceiling changed with the date (FANGPIN_TIMEZONE's too).
     county = demo.build_demo_county(session, households=households, seed=seed, year=last,
-                                    with_incomes=False)
+                                    with_incomes=False, on=date(last + 1, 1, 1))
     line_table = MonitoringLine.__table__
     session.execute(sa.delete(line_table).where(line_table.c.region_id == county.county_id))
     session.execute(sa.insert(line_table), [

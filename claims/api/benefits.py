@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel, select
 
-from claims import access, changes
+from claims import access, changes, clock
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import EventStatus, Role, TriggerEvent
@@ -107,7 +106,7 @@ def fund_position(
 ):
     """Premium, carried-in balance, payouts, fee and balance; the projection to year end
     (county-wide)."""
-    position = benefits.fund_position(session, contract_id, as_of or date.today())
+    position = benefits.fund_position(session, contract_id, as_of or clock.county_today())
     return _jsonable(position.__dict__)
 
 
@@ -120,7 +119,7 @@ class SettlementRequest(SQLModel):
 def settle(contract_id: int, body: SettlementRequest, session: SessionDep, actor: Admin):
     """Settle a finished policy year: the surplus carries over to the next contract, or the
     shortfall is the county's top-up; the contract is closed."""
-    settlement = changes.settle_contract(session, actor, contract_id, date.today(),
+    settlement = changes.settle_contract(session, actor, contract_id, clock.county_today(),
                                          body.next_contract_id)
     session.commit()
     return _jsonable(settlement.__dict__)

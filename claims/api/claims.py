@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from sqlmodel import select
 
-from claims import access, anchors, audit, intake, lifecycle, reports
+from claims import access, anchors, audit, clock, intake, lifecycle, reports
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
@@ -51,7 +50,7 @@ def list_claims(
     if policy_year is not None:
         query = query.where(Claim.policy_year == policy_year)
     if overdue:
-        query = query.where(Claim.due_date < (today or date.today()),
+        query = query.where(Claim.due_date < (today or clock.county_today()),
                             Claim.state.not_in(reports.FINAL))
     rows, count = registry.paginate(session, query, page)
     return {"data": [claim_view(c) for c in rows], "count": count}

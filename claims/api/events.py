@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from claims import access, evaluator, group_commit, intake, masking
+from claims import access, clock, evaluator, group_commit, intake, masking
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, CurrentActor, department, staff
 from claims.models import Claim, EventStatus, Role, TriggerEvent
@@ -53,7 +52,7 @@ def _body(o: intake.Outcome) -> dict[str, Any]:
     422: {"description": "invalid: the field and the reason"}})
 async def submit_event(event: EventIn, session: SessionDep, actor: Department):
     """Submit one event; the same event id again returns the first outcome."""
-    intake.check_event(event, date.today())
+    intake.check_event(event, clock.county_today())
     outcome = await group_commit.receive(session, actor, event)
     evaluator.notify()
     return JSONResponse(_body(outcome), status_code=STATUS[outcome.result])

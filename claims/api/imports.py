@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 
-from claims import changes
+from claims import changes, clock
 from claims.api.deps import SessionDep
 from claims.auth import Actor, staff
 from claims.models import Role
@@ -61,7 +60,7 @@ def upload_income_reports(
     """Import income reports taken during post-payout monitoring: 户编号, 起始日期, 截止日期
     and the income columns of the ledger (工资性收入, …)."""
     report = changes.import_income_reports(session, actor, read_upload(file),
-                                           file.filename or "upload.csv", date.today(),
+                                           file.filename or "upload.csv", clock.county_today(),
                                            partial=partial)
     if report.written:
         session.commit()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from sqlmodel import Session, select
 
-from claims import access, audit, monitoring
+from claims import access, audit, clock, monitoring
 from claims.api.deps import PageDep, SessionDep
 from claims.api.scope import EliminationInArea, FollowUpInArea, HouseholdInArea
 from claims.auth import Actor, staff
@@ -69,7 +69,7 @@ def households_in_monitoring(
         query = query.where(Household.village_id == village_id)
     rows, count = registry.paginate(session, query.order_by(MonitoringWindow.opened_on.desc(),
                                                             MonitoringWindow.id.desc()), page)
-    today, lines, data = date.today(), monitoring.Lines(session), []
+    today, lines, data = clock.county_today(), monitoring.Lines(session), []
     for window, number in rows:
         now = monitoring.standing(session, window, today, lines)
         data.append({
@@ -91,7 +91,7 @@ def household_monitoring(session: SessionDep, actor: Reader, household_id: int):
     windows = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id).order_by(
         MonitoringWindow.id.desc())).all()
-    today = date.today()
+    today = clock.county_today()
     cases = session.exec(select(FollowUp).where(FollowUp.household_id == household_id)
                          .order_by(FollowUp.id.desc())).all()
     given = session.exec(select(Assistance).where(
@@ -121,7 +121,7 @@ def report_income(session: SessionDep, actor: Office, household: HouseholdInArea
     income with and without the payout, against the line."""
     household_id = household.id
     record = monitoring.record_income_report(session, actor, household_id, report,
-                                             date.today())
+                                             clock.county_today())
     session.commit()
     household = session.get(Household, household_id)
     records = session.exec(select(monitoring.IncomeRecord).where(
@@ -170,7 +170,7 @@ def record_assistance(session: SessionDep, actor: Office, case: FollowUpInArea,
                       given: monitoring.AssistanceIn):
     """Record assistance given: employment, industry, medical assistance, education aid, a
     further claim, other."""
-    measure = monitoring.record_assistance(session, actor, case.id, given, date.today())
+    measure = monitoring.record_assistance(session, actor, case.id, given, clock.county_today())
     session.commit()
     return _fields(measure)
 
@@ -179,7 +179,7 @@ def record_assistance(session: SessionDep, actor: Office, case: FollowUpInArea,
 def close_follow_up(session: SessionDep, actor: Office, case: FollowUpInArea,
                     outcome: monitoring.OutcomeIn):
     """Close a follow-up with its outcome; its alerts close with it."""
-    case = monitoring.close_follow_up(session, actor, case.id, outcome, date.today())
+    case = monitoring.close_follow_up(session, actor, case.id, outcome, clock.county_today())
     session.commit()
     return _fields(case)
 
@@ -195,7 +195,7 @@ def record_elimination_step(
     village review (outcome agree|disagree, representatives, notes), the notice
     (start_date), an objection during it (text, upheld)."""
     step = monitoring.record_elimination_step(session, actor, household.id, kind, data,
-                                              date.today())
+                                              clock.county_today())
     session.commit()
     return _fields(step)
 
@@ -205,7 +205,8 @@ def confirm_elimination(session: SessionDep, actor: Office, household: Household
                         decision: monitoring.EliminationIn):
     """Mark the household's risk eliminated (风险消除), by assistance or naturally, on a day,
     once its steps are done (409 naming the first missing one). Refused below the line."""
-    done = monitoring.confirm_elimination(session, actor, household.id, decision, date.today())
+    done = monitoring.confirm_elimination(session, actor, household.id, decision,
+                                          clock.county_today())
     session.commit()
     return _fields(done)
 
@@ -227,7 +228,7 @@ def outcomes(session: SessionDep, _: CountyReader,
     """Of the households paid in a policy year, how many stood above the line 6 and 12
     months after the payment, fell back, were eliminated: in total, by township and by
     trigger. ``format=xlsx`` for the workbook a county sends upward."""
-    report = monitoring.outcome_report(session, policy_year, date.today())
+    report = monitoring.outcome_report(session, policy_year, clock.county_today())
     if format == "json":
         return audit.jsonable(report)
     return Response(monitoring.outcome_workbook(report), media_type=XLSX, headers={

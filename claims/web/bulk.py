@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
-from claims import access, bulk, lifecycle
+from claims import access, bulk, clock, lifecycle
 from claims import warnings as warning_service
 from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
@@ -286,7 +286,7 @@ async def _notice_bulk(request: Request, session, user, step: str):
         start_date = date.fromisoformat(start) if start else None
     except ValueError:
         raise PageError(422, _("“%(value)s” is not a date.", value=start)) from None
-    if start_date is not None and start_date > date.today():
+    if start_date is not None and start_date > clock.county_today():
         raise PageError(422, _("The notice cannot start after today."))
     if step == "start":
         results = gate(request, lambda: bulk.start_notices(

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import select
 
-from claims import access, catastrophes
+from claims import access, catastrophes, clock
 from claims.api.deps import SessionDep
 from claims.models import Region
 from claims.web.bulk import _claim_rows
@@ -101,7 +101,7 @@ def catastrophes_page(request: Request, session: SessionDep, user: User):
     return render(request, "catastrophes.html", user=user,
                   rows=catastrophes.listing(session), may_declare=may,
                   regions=_regions(session) if may else None, kinds=list(DisasterKind),
-                  statuses=STATUSES, today=date.today())
+                  statuses=STATUSES, today=clock.county_today())
 
 
 async def _office_form(request: Request, user):
@@ -184,7 +184,7 @@ def survey_page(request: Request, session: SessionDep, user: User, catastrophe_i
         session, user.actor, catastrophe, chosen.id))
     return render(request, "catastrophe_survey.html", user=user, c=catastrophe,
                   villages=villages, chosen=chosen, claims=claims, asset_checks=ASSET_CHECKS,
-                  today=date.today())
+                  today=clock.county_today())
 
 
 @router.post("/catastrophes/{catastrophe_id}/survey")

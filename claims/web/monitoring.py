@@ -4,7 +4,6 @@ elimination; income reports entered or imported; the outcome report of a policy 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -14,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import select
 
-from claims import access, changes, monitoring
+from claims import access, changes, clock, monitoring
 from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
 from claims.uploads import read_upload
@@ -107,7 +106,7 @@ def monitoring_page(request: Request, session: SessionDep, user: User, show: str
     windows, total = registry.paginate(session, query.order_by(
         MonitoringWindow.opened_on.desc(), MonitoringWindow.id.desc()),
         PageRequest(offset=(page - 1) * PAGE, limit=PAGE))
-    today, lines, rows = date.today(), monitoring.Lines(session), []
+    today, lines, rows = clock.county_today(), monitoring.Lines(session), []
     for window, number, village in windows:
         rows.append({"window": window, "number": number, "village": village,
                      "now": monitoring.standing(session, window, today, lines)})
@@ -126,7 +125,7 @@ async def import_reports(request: Request, session: SessionDep, user: User,
     try:
         data = await run_in_threadpool(read_upload, file)
         report = changes.import_income_reports(session, user.actor, data,
-                                               file.filename or "reports.csv", date.today(),
+                                               file.filename or "reports.csv", clock.county_today(),
                                                partial=partial)
     except DomainError as refused:
         raise _refused(request, refused) from None
@@ -151,7 +150,7 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
     if window is None:
         raise PageError(404, text_for(request, "This household has not been paid: it is not "
                                                "monitored."))
-    today = date.today()
+    today = clock.county_today()
     language = language_of(request)
     seen = monitoring.picture(session, window, today)
     eliminations = session.exec(select(Elimination).where(
@@ -200,7 +199,7 @@ async def enter_report(request: Request, session: SessionDep, user: User, househ
     try:
         report = monitoring.IncomeReportIn.model_validate(values)
         record = monitoring.record_income_report(session, user.actor, household_id, report,
-                                                 date.today())
+                                                 clock.county_today())
     except (DomainError, ValidationError) as refused:
         raise _refused(request, refused) from None
     session.commit()
@@ -232,7 +231,7 @@ async def record_assistance(request: Request, session: SessionDep, user: User,
     try:
         monitoring.record_assistance(session, user.actor, follow_up_id,
                                      monitoring.AssistanceIn.model_validate(values),
-                                     date.today())
+                                     clock.county_today())
     except (DomainError, ValidationError) as refused:
         raise _refused(request, refused) from None
     session.commit()
@@ -248,7 +247,7 @@ def close_follow_up(request: Request, session: SessionDep, user: User, follow_up
     try:
         monitoring.close_follow_up(session, user.actor, follow_up_id,
                                    monitoring.OutcomeIn(outcome=outcome, note=note),
-                                   date.today())
+                                   clock.county_today())
     except (DomainError, ValidationError) as refused:
         raise _refused(request, refused) from None
     session.commit()
@@ -291,12 +290,12 @@ async def record_elimination_step(request: Request, session: SessionDep, user: U
                 "representatives": _names(form.get("representatives", "")),
                 "notes": form.get("notes", "")}
     elif kind == "notice":
-        data = {"start_date": form.get("start_date") or date.today().isoformat()}
+        data = {"start_date": form.get("start_date") or clock.county_today().isoformat()}
     else:
         data = {"text": form.get("text", ""), "upheld": form.get("upheld") == "1"}
     try:
         monitoring.record_elimination_step(session, user.actor, household_id, kind, data,
-                                           date.today())
+                                           clock.county_today())
     except DomainError as refused:
         raise _refused(request, refused) from None
     session.commit()
@@ -315,7 +314,7 @@ def confirm_elimination(request: Request, session: SessionDep, user: User, house
         decision = monitoring.EliminationIn.model_validate(
             {"way": way, "eliminated_on": eliminated_on, "note": note})
         monitoring.confirm_elimination(session, user.actor, household_id, decision,
-                                       date.today())
+                                       clock.county_today())
     except (DomainError, ValidationError) as refused:
         raise _refused(request, refused) from None
     session.commit()
@@ -345,8 +344,8 @@ def _outcomes(request: Request, session, user, year: int | None) -> dict[str, An
                                                "account is limited to some townships."))
     years = session.exec(select(Claim.policy_year).distinct().order_by(
         Claim.policy_year.desc())).all()
-    year = year or (years[0] if years else date.today().year)
-    return monitoring.outcome_report(session, year, date.today()) | {"years": years}
+    year = year or (years[0] if years else clock.county_today().year)
+    return monitoring.outcome_report(session, year, clock.county_today()) | {"years": years}
 
 
 @router.get("/monitoring/outcomes")

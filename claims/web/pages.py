@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
-from claims import access, intake, lifecycle, masking, nightly, printed, reports
+from claims import access, clock, intake, lifecycle, masking, nightly, printed, reports
 from claims.api.deps import SessionDep
 from claims.models import (
     AppUser,
@@ -252,7 +252,8 @@ def forget_dashboards() -> None:
 
 @router.get("/dashboard")
 def dashboard(request: Request, session: SessionDep, user: User):
-    key = (date.today(), tuple(sorted(user.villages)) if user.villages is not None else None)
+    villages = tuple(sorted(user.villages)) if user.villages is not None else None
+    key = (clock.county_today(), villages)
     cached = _dashboards.get(key)
     if cached is None or cached[0] < time.monotonic():
         if len(_dashboards) > 256:
@@ -420,9 +421,9 @@ def queue_ids(session: Session, user: web_session.SignedIn, f: QueueFilter, run_
     if f.min_risk is not None and f.sort == "risk":
         query = query.where(HouseholdScore.score >= f.min_risk)
     if f.overdue:
-        query = query.where(Claim.due_date < date.today(), Claim.state.in_(OPEN))
+        query = query.where(Claim.due_date < clock.county_today(), Claim.state.in_(OPEN))
     if f.due_today:
-        query = query.where(Claim.due_date <= date.today(), Claim.state.in_(OPEN))
+        query = query.where(Claim.due_date <= clock.county_today(), Claim.state.in_(OPEN))
     return query
 
 
@@ -480,7 +481,7 @@ def claims_queue(request: Request, session: SessionDep, user: User,
     return render(request, "claims.html", user=user, rows=rows, total=total,
                   more=total > COUNT_UP_TO, f=f, pages=max(1, -(-min(total, COUNT_UP_TO) // PAGE)),
                   states=STATES, triggers=sorted(triggers),
-                  townships=townships, villages=villages, today=date.today())
+                  townships=townships, villages=villages, today=clock.county_today())
 
 
 # --- a claim ----------------------------------------------------------------------------------

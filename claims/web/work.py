@@ -5,14 +5,13 @@ selected list, with a reason. The service is claims.assignment, as for the API."
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, select
 
-from claims import access, assignment, lifecycle, masking
+from claims import access, assignment, clock, lifecycle, masking
 from claims.api.deps import SessionDep
 from claims.models import AppUser, AuditEntry, Claim, Household, Region, Role
 from claims.web.i18n import N_, translator
@@ -201,7 +200,7 @@ def _list_page(request: Request, session: Session, user: SignedIn, kind: str, ho
                for o in outcomes or []]
     return render(request, "assignments.html", status=status, user=user, kind=kind,
                   holder=holder, rows=rows, people=people, holders=holders, kinds=KIND_NAMES,
-                  results=results, error=error, today=date.today(), limit=LIST_ROWS)
+                  results=results, error=error, today=clock.county_today(), limit=LIST_ROWS)
 
 
 @router.get("/assignments")

@@ -11,7 +11,7 @@ there."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from claims import intake, lifecycle, monitoring
+from claims import clock, intake, lifecycle, monitoring
 from claims.app import create_app
 from claims.auth import SYSTEM, actor_for_user
 from claims.db import get_session, make_engine, sessions_on
@@ -164,7 +164,7 @@ def test_the_supervisor_approves_a_chosen_list(bulk_site, signed_in, viewport):
 def monitored(engine, number: str, seq_start: int) -> Household:
     """A household of village A paid 200 days ago (its monitoring window open, no follow-up)
     whose income report of the last three months is well above the line."""
-    today = date.today()
+    today = clock.county_today()
     with Session(engine) as session:
         village = session.exec(select(Household.village_id)).first()
         household, _ = household_with_members(session, village, number=number,
@@ -182,7 +182,7 @@ def monitored(engine, number: str, seq_start: int) -> Household:
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_the_clerk_takes_a_risk_elimination_through_its_steps(bulk_site, signed_in, viewport):
     _base, engine = bulk_site
-    today = date.today()
+    today = clock.county_today()
     household = monitored(engine, *{"desktop": ("HE001", 80), "phone": ("HE002", 90)}[viewport])
     page = signed_in("clerk", viewport)
     page.goto("/monitoring")

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
 from decimal import Decimal
 
 from axe_playwright_python.sync_playwright import Axe
 from sqlmodel import Session, select
 
-from claims import catastrophes, intake, lifecycle, monitoring
+from claims import catastrophes, clock, intake, lifecycle, monitoring
 from claims.app import create_app
 from claims.auth import SYSTEM, actor_for_user
 from claims.models import (
@@ -106,17 +105,17 @@ def the_world(engine) -> dict[str, int]:
             approved = intake.apply(session, SYSTEM, claim.household_id, "disaster", "房屋受灾")
             approved.state, approved.approved_amount = "payment_pending", Decimal("7500")
         if session.exec(select(MonitoringWindow)).first() is None:  # the household's page
-            monitoring.open_or_extend(session, claim, date.today())
+            monitoring.open_or_extend(session, claim, clock.county_today())
         flood = session.exec(select(Catastrophe)).first()
         if flood is None:  # a flood over the claim's township, its report on the claim
             village = session.get(Household, claim.household_id).village_id
             flood = catastrophes.declare(session, as_user["clerk"], catastrophes.CatastropheIn(
                 name="七月洪涝", kind="flood", regions=[session.get(Region, village).parent_id],
-                start_date=date.today(), reference="豫应急〔2026〕12号"))
+                start_date=clock.county_today(), reference="豫应急〔2026〕12号"))
             session.add(TriggerEvent(
                 client_id=session.exec(select(ApiClient.id)).first(), source_event_id="Q-9",
                 payload_hash="0", payload={"details": {}}, type="disaster",
-                event_date=date.today(), status="accepted", household_id=claim.household_id,
+                event_date=clock.county_today(), status="accepted", household_id=claim.household_id,
                 contract_id=claim.contract_id, claim_id=claim.id))
             session.flush()
             catastrophes.tag(session, None)

@@ -5,11 +5,10 @@ the approval form and approves. On SQLite and PostgreSQL, at 1366 and 390 px."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from playwright.sync_api import expect
 from sqlmodel import Session
 
+from claims import clock
 from claims.models import Claim
 from policies.models import Household
 from tests.browser import test_workspace as ws
@@ -73,7 +72,7 @@ def test_an_adjudicator_sends_an_investigator_who_sees_it_and_the_adjudicator_ap
     visits.get_by_role("link", name=claim.claim_number).click()
     investigator.wait_for_url(f"{base}/claims/{claim.id}")
     step(investigator, claim, "submit_survey", {
-        "入户日期": date.today().isoformat(),
+        "入户日期": clock.county_today().isoformat(),
         "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
         "调查结论": "住院属实，家庭困难",
         "银行存款": "无大额存款"})

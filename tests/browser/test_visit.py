@@ -10,12 +10,11 @@ documents-phone.png (docs/documents.md shows them)."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from claims import lifecycle
+from claims import clock, lifecycle
 from claims.auth import actor_for_user
 from claims.documents.models import Document
 from claims.models import AppUser, AuditEntry, Claim, ClaimRecord, Household
@@ -101,7 +100,7 @@ def test_an_investigators_whole_visit_on_a_phone(site, chromium, csp_violations,
 
     # the survey: labelled fields, the location from the browser, submitted
     survey = page.locator(f'form[action="/claims/{claim.id}/actions/submit_survey"]')
-    survey.get_by_label("入户日期").fill(date.today().isoformat())
+    survey.get_by_label("入户日期").fill(clock.county_today().isoformat())
     survey.get_by_label("调查人员（至少两人，用逗号分隔）").fill("王查勘，李查勘")
     survey.get_by_label("调查结论").fill("住院属实，家庭困难")
     survey.get_by_label("银行存款").fill("无大额存款")

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +25,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from claims import monitoring
+from claims import clock, monitoring
 from claims.app import create_app
 from claims.auth import SYSTEM
 from claims.db import get_session, make_engine, sessions_on
@@ -103,7 +103,7 @@ def investigated_and_reviewed(investigator, clerk, claim: Claim, **assets: str) 
     review, through the forms."""
     step(investigator, claim, "start_investigation")
     step(investigator, claim, "submit_survey", {
-        "入户日期": date.today().isoformat(),
+        "入户日期": clock.county_today().isoformat(),
         "调查人员（至少两人，用逗号分隔）": "王查勘，李查勘",
         "调查结论": "住院属实，家庭困难", **(assets or {"银行存款": "无大额存款", "车辆": "无"})})
     step(clerk, claim, "record_review", {"结果": "agree",
@@ -266,7 +266,7 @@ def test_the_language_switch(sign_in):
 
 def test_the_office_follows_a_paid_household_up_on_the_monitoring_page(site, sign_in):
     base, engine = site
-    claim, today = claim_of(engine), date.today()
+    claim, today = claim_of(engine), clock.county_today()
     with Session(engine) as session:
         if session.exec(select(MonitoringWindow)).first() is None:  # the test run alone
             monitoring.open_or_extend(session, session.get(Claim, claim.id), today)

@@ -4,19 +4,20 @@ demo terms in force, and a department's API key."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
-from claims import intake
+from claims import clock, intake
 from claims.auth import SYSTEM, Actor
 from claims.db import make_engine
 from claims.migrate import upgrade
 from claims.people import create_client
-from policies import benefits, registry
+from claims.settings import get_settings
+from policies import benefits, models, registry
 from policies.models import (
     IncomeRecordCreate,
     MonitoringLineCreate,
@@ -28,8 +29,8 @@ from tests.factories import county_with_villages, household_with_members
 
 TERMS = (Path(__file__).resolve().parents[2] / "policies" / "county_terms"
          / "yuzhou-demo-2026.toml").read_text(encoding="utf-8")
-START = date.today() - timedelta(days=100)  # the policy year started 100 days ago
-EVENT_DATE = date.today() - timedelta(days=30)
+START = clock.county_today() - timedelta(days=100)  # the policy year started 100 days ago
+EVENT_DATE = clock.county_today() - timedelta(days=30)
 DEPARTMENT_KEY = "fpk_test-medical-insurance"
 
 
@@ -132,3 +133,21 @@ def staff(as_user):
         "supervisor": as_user("supervisor", "sup"),
         "clerk": as_user("clerk", "clerk"),
     }
+
+
+@pytest.fixture(params=["2026-12-03T17:30:00+00:00", "2026-12-03T02:00:00+00:00"],
+                ids=["evening_utc", "night_utc"])
+def county_clock(request, monkeypatch) -> date:
+    """The clock stopped at an instant: 17:30 UTC is already 4 December in the county
+    (Asia/Shanghai), 02:00 UTC still 3 December: every stored time and the county's date
+    read it. Returns the county's date."""
+    instant = datetime.fromisoformat(request.param)
+
+    class Stopped(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return instant.astimezone(tz)
+
+    monkeypatch.setattr(get_settings(), "timezone", "Asia/Shanghai")
+    monkeypatch.setattr(models, "datetime", Stopped)  # the one clock: models.utcnow
+    return date(2026, 12, 4 if instant.hour >= 16 else 3)

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 from starlette.routing import Mount
 
-from claims import catastrophes, changes, intake, masking, people
+from claims import catastrophes, changes, clock, intake, masking, people
 from claims.auth import SYSTEM, Actor
 from claims.documents import service as documents
 from claims.models import (
@@ -314,13 +314,13 @@ AREA_BODIES = {
         "household_id": w[f"household_id_{t}"], "trigger": "disaster", "reason": "房屋倒塌"},
     ("POST", "/api/quotes"): lambda w, t, n: {
         "household_id": w[f"household_id_{t}"], "contract_id": w["contract_id"],
-        "events": [{"event_id": "Q1", "type": "illness", "event_date": str(date.today()),
+        "events": [{"event_id": "Q1", "type": "illness", "event_date": str(clock.county_today()),
                     "id_number": w[f"id_number_{t}"], "amounts": {"total_cost": "100.00"}}]},
     ("POST", "/api/catastrophes/{catastrophe_id}/surveys"): lambda w, t, n: {
         "village_id": w[f"village_{t}"], "survey": SURVEY_FORM},
 }
-SURVEY_FORM = {"visit_date": str(date.today()), "team": ["王查勘", "李查勘"], "findings": "属实",
-               "asset_check": {"bank_deposits": "无"}}
+SURVEY_FORM = {"visit_date": str(clock.county_today()), "team": ["王查勘", "李查勘"],
+               "findings": "属实", "asset_check": {"bank_deposits": "无"}}
 # Forms whose fields are required before the page's own checks run.
 FORMS = {
     ("POST", "/login"): {"username": "nobody", "password": "wrong password"},
@@ -379,15 +379,15 @@ def _world(session) -> dict:
     for t, household, members in (("A", county.household, county.members),
                                   ("B", household_b, members_b)):
         claim = intake.apply(session, SYSTEM, household.id, "illness", "看病")
-        window = MonitoringWindow(household_id=household.id, opened_on=date.today(),
-                                  ends_on=date.today() + timedelta(days=365),
-                                  claim_id=claim.id, identified_on=date.today())
+        window = MonitoringWindow(household_id=household.id, opened_on=clock.county_today(),
+                                  ends_on=clock.county_today() + timedelta(days=365),
+                                  claim_id=claim.id, identified_on=clock.county_today())
         session.add(window)
         session.flush()
         case = FollowUp(window_id=window.id, household_id=household.id,
-                        opened_on=date.today())
+                        opened_on=clock.county_today())
         proposal = Elimination(household_id=household.id, window_id=window.id,
-                               proposed_on=date.today())
+                               proposed_on=clock.county_today())
         warning = EarlyWarning(household_id=household.id, trigger=scoring.HIGH, source="risk",
                                text=scoring.warning_text(scoring.HIGH, 0.81, 0.42, 0.5))
         session.add_all([case, proposal, warning])
@@ -402,7 +402,7 @@ def _world(session) -> dict:
             f"record_id_{t}": session.exec(select(IncomeRecord.id).where(
                 IncomeRecord.household_id == household.id)).first()})
     event = TriggerEvent(client_id=county.client_id, source_event_id="Q-1", payload_hash="0",
-                         payload={}, type="illness", event_date=date.today(),
+                         payload={}, type="illness", event_date=clock.county_today(),
                          status="quarantined", id_number="11010519491231002X")
     batch = PaymentBatch(batch_number="PB-TEST")
     session.add_all([event, batch])
@@ -410,7 +410,8 @@ def _world(session) -> dict:
     flood = catastrophes.declare(session, Actor("user", None, "clerk", role=Role.clerk),
                                  catastrophes.CatastropheIn(
                                      name="七月洪涝", kind="flood", regions=[ids["county"]],
-                                     start_date=date.today(), reference="豫应急〔2026〕12号"))
+                                     start_date=clock.county_today(),
+                                     reference="豫应急〔2026〕12号"))
     world["catastrophe_id"] = flood.id
     world.update(event_id=event.id, source_event_id="Q-1", batch_id=batch.id,
                  region_id=ids["village0"], language="en", action="start_investigation",

@@ -5,13 +5,13 @@ API and the pages calling the one service. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import select
 
-from claims import assignment, intake, masking, people
+from claims import assignment, clock, intake, masking, people
 from claims.auth import SYSTEM, forget_actors
 from claims.models import AuditEntry, Claim
 from policies import registry
@@ -90,7 +90,7 @@ def test_an_adjudicator_who_sends_an_investigator_owns_the_decision_and_both_see
     assert numbers(work(team["clerk"])["steps"]) == [claim.claim_number]
     days_pass(session, claim, 8)
     assert act(team["clerk"], claim, "start_notice", {
-        "start_date": (date.today() - timedelta(days=7)).isoformat()}).status_code == 200
+        "start_date": (clock.county_today() - timedelta(days=7)).isoformat()}).status_code == 200
     assert act(team["clerk"], claim, "close_notice").status_code == 200
     assert [(i["claim_number"], i["next_step"]) for i in work(adj)["steps"]] == [
         (claim.claim_number, "approve")]
@@ -117,7 +117,7 @@ def test_overdue_visits_are_flagged_and_the_earliest_due_comes_first(team, sessi
         assert act(team["adjudicator"], c, "start_investigation",
                    {"investigator_id": inv.user.id}).status_code == 200
     session.expire_all()
-    second.due_date = date.today() - timedelta(days=2)
+    second.due_date = clock.county_today() - timedelta(days=2)
     session.commit()
     visits = work(inv)["visits"]
     assert numbers(visits) == [second.claim_number, claim.claim_number]
@@ -327,7 +327,7 @@ def test_visits_come_in_due_date_order_with_overdue_flagged_on_generated_dates(
         assert act(team["adjudicator"], c, "start_investigation",
                    {"investigator_id": inv.user.id}).status_code == 200
     session.expire_all()
-    today = date.today()
+    today = clock.county_today()
     for c in claims:
         fresh = session.get(Claim, c.id)
         fresh.due_date = rng.choice([None, today, today + timedelta(days=rng.randint(-9, 9)),

@@ -9,14 +9,14 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import openpyxl
 import pytest
 from sqlmodel import Session, select
 
-from claims import bulk, intake, lifecycle
+from claims import bulk, clock, intake, lifecycle
 from claims import warnings as warning_service
 from claims.auth import SYSTEM, Actor, Forbidden, actor_for_user, villages_of
 from claims.models import AppUser, AuditEntry, Claim, ClaimRecord, EarlyWarning, Member
@@ -107,7 +107,7 @@ def test_the_notice_of_a_village_starts_and_closes_at_once_claim_by_claim(sessio
         reviewed(session, w, claim)
     # c1's notice was started on its own today: the bulk start lists it, and it runs 7 days
     lifecycle.transition(session, c1, "start_notice", w.actors["clerk"],
-                         data={"start_date": date.today().isoformat()})
+                         data={"start_date": clock.county_today().isoformat()})
     session.commit()
 
     started = bulk.start_notices(session, w.actors["clerk"], w.village_a)
@@ -115,7 +115,7 @@ def test_the_notice_of_a_village_starts_and_closes_at_once_claim_by_claim(sessio
     assert [(r.claim_number, r.outcome, r.reason) for r in started] == [
         (c0.claim_number, "done", None), (c1.claim_number, "refused", "notice_started"),
         (c2.claim_number, "done", None)]  # c3 is not in notice; cb is another village's
-    assert started[1].values == {"date": date.today()}
+    assert started[1].values == {"date": clock.county_today()}
     assert trail(session, "start_notice") == [c1.claim_number, c0.claim_number,
                                               c2.claim_number]
 
@@ -124,7 +124,7 @@ def test_the_notice_of_a_village_starts_and_closes_at_once_claim_by_claim(sessio
     assert [(r.claim_number, r.outcome, r.reason) for r in closed] == [
         (c0.claim_number, "done", None), (c1.claim_number, "refused", "notice_running"),
         (c2.claim_number, "done", None)]
-    assert closed[1].values == {"date": date.today() + timedelta(days=7)}
+    assert closed[1].values == {"date": clock.county_today() + timedelta(days=7)}
     session.expire_all()
     assert [session.get(Claim, c.id).state for c in (c0, c1, c2, c3, cb)] == [
         "approval", "public_notice", "approval", "opened", "public_notice"]
@@ -140,7 +140,7 @@ def test_a_start_date_that_does_not_fit_a_claim_is_listed_with_its_earliest_day(
     reviewed(session, w, c0, days_ago=8)
     reviewed(session, w, c1, days_ago=1)
     results = bulk.start_notices(session, w.actors["clerk"], w.village_a,
-                                 start_date=date.today() - timedelta(days=5))
+                                 start_date=clock.county_today() - timedelta(days=5))
     assert [(r.outcome, r.reason) for r in results] == [("done", None),
                                                         ("refused", "start_date")]
     assert results[1].values == {"date": lifecycle.notice_start(session, c1)}
@@ -386,7 +386,7 @@ def test_the_notice_page_starts_a_whole_village_with_reasons_in_chinese(browser,
     reviewed(session, w, c0)
     reviewed(session, w, c1)
     lifecycle.transition(session, c1, "start_notice", w.actors["clerk"],
-                         data={"start_date": (date.today() - timedelta(days=1)).isoformat()})
+                         data={"start_date": str(clock.county_today() - timedelta(days=1))})
     session.commit()
     clerk = browser("clerk")
     page = clerk.get("/notice", params={"village": w.village_a}).text
@@ -395,10 +395,10 @@ def test_the_notice_page_starts_a_whole_village_with_reasons_in_chinese(browser,
                                                "village": w.village_a})
     assert answer.status_code == 200
     assert "共 2 件，1 件已办理。" in answer.text and "已开始公示" in answer.text
-    assert f"公示已于 {date.today() - timedelta(days=1)} 开始。" in answer.text
+    assert f"公示已于 {clock.county_today() - timedelta(days=1)} 开始。" in answer.text
     closed = clerk.post("/notice/close", data={"csrf_token": csrf_of(page),
                                                "village": w.village_a})
-    until = date.today() + timedelta(days=6)
+    until = clock.county_today() + timedelta(days=6)
     assert "公示已结束，待审批" in closed.text and f"公示期至 {until}" in closed.text
     assert latin_words(answer.text) == latin_words(closed.text) == latin_words(page) == set()
     investigator = browser("investigator")

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from claims import catastrophes
+from claims import catastrophes, clock
 from claims.auth import SYSTEM, Actor, actor_for_user, villages_of
 from claims.models import (
     AuditEntry,
@@ -37,7 +37,7 @@ from tests.claims.test_lifecycle import SURVEY
 from tests.claims.test_web import browser  # noqa: F401 — the pages' fixture
 from tests.factories import household_with_members, id_number
 
-TODAY = date.today()
+TODAY = clock.county_today()
 FLOOD_START, FLOOD_END = TODAY - timedelta(days=40), TODAY - timedelta(days=20)
 INSIDE, BEFORE, AFTER = TODAY - timedelta(days=30), TODAY - timedelta(days=60), \
     TODAY - timedelta(days=10)

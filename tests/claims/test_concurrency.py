@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, func, select
 
-from claims import evaluator, intake, locks, payments
+from claims import clock, evaluator, intake, locks, payments
 from claims.auth import SYSTEM
 from claims.db import make_engine, write_turn
 from claims.models import (
@@ -237,7 +237,7 @@ def bill(event_id: str, total: str = "30000.00", seq: int = 1, days_ago: int = 3
     """A medical bill with nothing paid by other insurers."""
     body = illness(event_id, seq=seq, total_cost=total, basic_insurance_paid="0",
                    critical_illness_paid="0", medical_assistance_paid="0")
-    body["event_date"] = (date.today() - timedelta(days=days_ago)).isoformat()
+    body["event_date"] = (clock.county_today() - timedelta(days=days_ago)).isoformat()
     return body
 
 

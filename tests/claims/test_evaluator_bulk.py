@@ -22,7 +22,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from claims import intake
+from claims import clock, intake
 from claims.auth import Actor
 from claims.db import make_engine
 from claims.migrate import upgrade
@@ -62,7 +62,7 @@ def people(session: Session) -> list[str]:
 
 def generated(ids: list[str], count: int, seed: int = 19) -> list[dict]:
     rng = random.Random(seed)
-    today = date.today()
+    today = clock.county_today()
     span = (today - START).days
     events: list[dict] = []
     stays: list[tuple] = []  # (id number, day, admission, discharge) already reported

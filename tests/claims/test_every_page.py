@@ -21,7 +21,7 @@ import html as markup
 import io
 import os
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -29,7 +29,7 @@ import openpyxl
 from pypdf import PdfReader
 from sqlmodel import select
 
-from claims import catastrophes, intake, masking
+from claims import catastrophes, clock, intake, masking
 from claims.auth import SYSTEM
 from claims.documents.models import Document
 from claims.models import (
@@ -167,7 +167,7 @@ def _seed_claims(session, world: dict, walkers: list) -> None:
     for t in ("A", "B"):
         act("investigator", world[f"claim_id_{t}"], "start_investigation")
         act("investigator", world[f"claim_id_{t}"], "submit_survey", {
-            "visit_date": str(date.today()), "team": ["王查勘", "李查勘"],
+            "visit_date": str(clock.county_today()), "team": ["王查勘", "李查勘"],
             "findings": "住院属实", "asset_check": {"bank_deposits": "存款约两千元",
                                                      "车辆": "一辆旧摩托"}})
         act("clerk", world[f"claim_id_{t}"], "record_review", {
@@ -177,7 +177,7 @@ def _seed_claims(session, world: dict, walkers: list) -> None:
     act("clerk", world["claim_id_B"], "record_objection", {"text": "邻居认为费用偏高",
                                                            "upheld": False})
     act("clerk", world["claim_id_A"], "start_notice",
-        {"start_date": str(date.today() - timedelta(days=7))})
+        {"start_date": str(clock.county_today() - timedelta(days=7))})
     act("clerk", world["claim_id_A"], "close_notice")
     session.get(Claim, world["claim_id_A"]).entitled = Decimal("8000.00")
     session.commit()
@@ -189,14 +189,15 @@ def _seed_claims(session, world: dict, walkers: list) -> None:
     act("adjudicator", rejected.id, "reject", {"code": "not_eligible", "text": "收入高于监测线"})
     act("investigator", waiting.id, "start_investigation")
     act("investigator", waiting.id, "submit_survey", {
-        "visit_date": str(date.today()), "team": ["王查勘", "李查勘"], "findings": "骨折属实",
-        "asset_check": {"housing": "砖混平房"}})
+        "visit_date": str(clock.county_today()), "team": ["王查勘", "李查勘"],
+        "findings": "骨折属实", "asset_check": {"housing": "砖混平房"}})
     act("clerk", waiting.id, "record_review", {"outcome": "agree", "representatives": ["代表丙"]})
     days_pass(session, waiting, 8)
-    act("clerk", waiting.id, "start_notice", {"start_date": str(date.today() - timedelta(days=7))})
+    act("clerk", waiting.id, "start_notice",
+        {"start_date": str(clock.county_today() - timedelta(days=7))})
     act("clerk", waiting.id, "close_notice")  # now waiting for its approval
     for kind, data in (("home_check", {
-            "visit_date": str(date.today()), "team": ["王干部", "李干部"],
+            "visit_date": str(clock.county_today()), "team": ["王干部", "李干部"],
             "findings": "务工收入稳定", "housing_secure": True, "schooling_secure": True,
             "medical_secure": True, "water_secure": True}),
             ("democratic_review", {"outcome": "agree", "representatives": ["代表丁"],
@@ -212,7 +213,7 @@ def _seed_claims(session, world: dict, walkers: list) -> None:
     claim = session.get(Claim, world["claim_id_A"])
     session.add(TriggerEvent(client_id=world["client_id"], source_event_id="Q-2",
                              payload_hash="0", payload={"details": {}}, type="disaster",
-                             event_date=date.today(), status="accepted",
+                             event_date=clock.county_today(), status="accepted",
                              household_id=claim.household_id, contract_id=claim.contract_id,
                              claim_id=claim.id))
     session.flush()

@@ -4,12 +4,13 @@ or direction-override characters, dates in the future. Each case was a defect on
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from claims import clock
 from tests.claims.conftest import DEPARTMENT_KEY
 from tests.claims.test_intake import illness
 from tests.claims.test_lifecycle import act, to_approval
@@ -167,7 +168,7 @@ def test_an_income_report_in_year_5_is_refused_naming_the_field(client, county):
 def test_hospital_dates_in_the_future_are_refused(department, county, detail):
     event = illness()
     event["details"] = {**event.get("details", {}),
-                        detail: (date.today() + timedelta(days=1)).isoformat()}
+                        detail: (clock.county_today() + timedelta(days=1)).isoformat()}
     answer = department.post("/api/events", json=event)
     assert answer.status_code == 422, answer.text
     assert answer.json()["field"] == f"details.{detail}"

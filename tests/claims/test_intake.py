@@ -1,6 +1,6 @@
 """Departments report shocks; fangpin stores each once and opens claims when terms say so."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import func, select
 
+from claims import clock
 from claims.models import Claim, EarlyWarning, TriggerEvent
 from tests.claims.conftest import EVENT_DATE, evaluate, send
 from tests.factories import id_number
@@ -117,7 +118,7 @@ def test_bad_events_are_refused_with_the_field(department, change, field):
 
 
 def test_a_batch_handles_each_event_on_its_own(department, session, county):
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.county_today() + timedelta(days=1)).isoformat()
     events = [illness("B1"), illness("B1"), {**illness("B2"), "event_date": tomorrow},
               {"event_id": "B3", "type": "illness"}, illness("B4", seq=2, total_cost="1000",
                                                              basic_insurance_paid="0",

@@ -2,19 +2,19 @@
 
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import select
 
-from claims import auth, lifecycle, people
+from claims import auth, clock, lifecycle, people
 from claims.auth import SYSTEM
 from claims.models import AuditEntry, Claim, ClaimRecord, IncomeRecord
 from tests.claims.conftest import evaluate, send
 from tests.claims.test_intake import illness
 
-SURVEY = {"visit_date": (date.today() - timedelta(days=20)).isoformat(),
+SURVEY = {"visit_date": (clock.county_today() - timedelta(days=20)).isoformat(),
           "team": ["王查勘", "李查勘"], "findings": "住院属实，家庭困难",
           "asset_check": {"bank_deposits": "无大额存款", "vehicles": "无", "housing": "自有旧房"},
           "documents": ["出院小结", "费用清单"]}
@@ -38,7 +38,7 @@ def through_notice(staff, session, claim, investigator="investigator"):
                {"outcome": "agree", "representatives": ["村民代表甲", "村民代表乙"]}
                ).status_code == 200
     days_pass(session, claim, 8)  # the review was eight days ago
-    started = (date.today() - timedelta(days=7)).isoformat()
+    started = (clock.county_today() - timedelta(days=7)).isoformat()
     assert act(staff["clerk"], claim, "start_notice", {"start_date": started}).status_code == 200
     closed = act(staff["clerk"], claim, "close_notice")
     assert closed.status_code == 200, closed.text
@@ -134,7 +134,7 @@ def test_illegal_steps_are_refused_with_409_and_bad_data_with_422(staff, claim):
     lonely = act(staff["investigator"], claim, "submit_survey", {**SURVEY, "team": ["王查勘"]})
     assert lonely.status_code == 422 and lonely.json()["field"] == "team"
     future = act(staff["investigator"], claim, "submit_survey",
-                 {**SURVEY, "visit_date": (date.today() + timedelta(days=1)).isoformat()})
+                 {**SURVEY, "visit_date": (clock.county_today() + timedelta(days=1)).isoformat()})
     assert future.status_code == 422
     act(staff["investigator"], claim, "submit_survey", SURVEY)
     act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
@@ -255,7 +255,7 @@ def test_a_failed_payment_is_issued_again_in_a_later_batch(staff, client, sessio
 
 
 def test_overdue_claims_are_listed_and_reported(client, claim):
-    later = (date.today() + timedelta(days=30)).isoformat()
+    later = (clock.county_today() + timedelta(days=30)).isoformat()
     overdue = client.get("/api/claims", params={"overdue": True, "today": later}).json()
     assert overdue["count"] == 1 and overdue["data"][0]["state"] == "opened"
     assert client.get("/api/claims", params={"overdue": True}).json()["count"] == 0
@@ -317,7 +317,7 @@ def test_a_new_amount_during_the_public_notice_starts_the_notice_again(
     act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
     days_pass(session, claim, 8)
     act(staff["clerk"], claim, "start_notice",
-        {"start_date": (date.today() - timedelta(days=7)).isoformat()})
+        {"start_date": (clock.county_today() - timedelta(days=7)).isoformat()})
     department.post("/api/events", json=illness(
         "HIS-4", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
         medical_assistance_paid="0"))
@@ -325,7 +325,7 @@ def test_a_new_amount_during_the_public_notice_starts_the_notice_again(
     early = act(staff["clerk"], claim, "close_notice")
     assert early.status_code == 409 and "can be closed from" in early.json()["message"]
     session.expire_all()
-    assert session.get(Claim, claim.id).due_date == date.today() + timedelta(days=8)
+    assert session.get(Claim, claim.id).due_date == clock.county_today() + timedelta(days=8)
 
 
 def test_the_notice_starts_on_the_countys_date_of_the_review(staff, claim, session):
@@ -336,7 +336,7 @@ def test_the_notice_starts_on_the_countys_date_of_the_review(staff, claim, sessi
     act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
     review = session.exec(select(ClaimRecord).where(
         ClaimRecord.claim_id == claim.id, ClaimRecord.kind == "record_review")).one()
-    county_day = date.today() - timedelta(days=3)
+    county_day = clock.county_today() - timedelta(days=3)
     review.created_at = datetime.combine(county_day - timedelta(days=1), time(17, 0),
                                          tzinfo=UTC)
     session.commit()

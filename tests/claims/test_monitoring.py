@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from sqlmodel import Session, select
 
-from claims import monitoring
+from claims import clock, monitoring
 from claims.models import AuditEntry, Claim, EarlyWarning, IncomeRecord, Member, Payment
 from policies import benefits, history, registry
 from policies.models import Household, IncomeRecordCreate, MonitoringLineCreate
@@ -50,7 +50,7 @@ def test_a_paid_household_is_watched_and_a_fall_raises_alerts_once(staff, client
                                                                     claim):
     pay(staff, client, session, claim)
     (window,) = windows(session)
-    today = date.today()
+    today = clock.county_today()
     assert (window.household_id, window.opened_on) == (claim.household_id, today)
     assert window.ends_on == add_months(today, 12)
 
@@ -82,7 +82,7 @@ def test_a_later_payout_extends_the_window_and_an_ended_one_closes(staff, client
                                                                   claim):
     pay(staff, client, session, claim)
     (window,) = windows(session)
-    paid_later = date.today() + timedelta(days=40)
+    paid_later = clock.county_today() + timedelta(days=40)
     monitoring.open_or_extend(session, session.get(Claim, claim.id), paid_later)
     session.commit()
     (extended,) = windows(session)
@@ -96,7 +96,7 @@ def test_a_later_payout_extends_the_window_and_an_ended_one_closes(staff, client
 
 def test_income_exactly_at_the_line_raises_nothing(staff, client, session, claim, county):
     pay(staff, client, session, claim)
-    today = date.today()
+    today = clock.county_today()
     line = Decimal(registry.monitoring_line_for(session, county.ids["village0"],
                                                 today.year)["amount"])
     size = len(county.members)
@@ -145,7 +145,7 @@ def report(clerk, session, household_id, end: date, wages: str) -> dict:
     return answer.json()
 
 
-HOME_CHECK = {"visit_date": str(date.today()), "team": ["王核实", "李核实"],
+HOME_CHECK = {"visit_date": str(clock.county_today()), "team": ["王核实", "李核实"],
               "findings": "务工收入稳定，住房安全", "housing_secure": True,
               "schooling_secure": True, "medical_secure": True, "water_secure": True}
 
@@ -154,7 +154,7 @@ def steps_done(clerk, household_id: int, notice_on: date | None = None) -> None:
     """The elimination's steps: a home check finding the basic needs secure, an agreeing
     village review and a notice that has run its seven days."""
     base = f"/api/monitoring/households/{household_id}/elimination/steps"
-    notice_on = notice_on or date.today() - timedelta(days=7)
+    notice_on = notice_on or clock.county_today() - timedelta(days=7)
     for kind, data in (("home_check", HOME_CHECK),
                        ("democratic_review", {"outcome": "agree",
                                               "representatives": ["代表甲", "代表乙"]}),
@@ -171,7 +171,7 @@ def test_a_households_story_from_the_shock_to_risk_elimination(staff, client, se
             region_id=county.ids["county"], year=year, fixed_amount=Decimal("8700")))
     session.commit()
     pay(staff, client, session, claim)  # 7,500 paid to a household of three
-    opened = add_months(date.today(), -13)
+    opened = add_months(clock.county_today(), -13)
     shift_story_back(session, claim, opened)
 
     # a month after the payout income has fallen: 9,000 a year earned by three people
@@ -199,11 +199,11 @@ def test_a_households_story_from_the_shock_to_risk_elimination(staff, client, se
     assert clerk.post(f"/api/monitoring/follow-ups/{case.id}/helper",
                       json={"helper": "王帮扶"}).status_code == 200
     future = {"kind": "employment", "description": "介绍到县城务工",
-              "given_on": str(date.today() + timedelta(days=1))}
+              "given_on": str(clock.county_today() + timedelta(days=1))}
     refused = clerk.post(f"/api/monitoring/follow-ups/{case.id}/assistance", json=future)
     assert (refused.status_code, refused.json()["field"]) == (422, "given_on")
     given = clerk.post(f"/api/monitoring/follow-ups/{case.id}/assistance",
-                       json={**future, "given_on": str(date.today())})
+                       json={**future, "given_on": str(clock.county_today())})
     assert given.status_code == 201
     elimination = {"way": "assistance", "eliminated_on": str(add_months(opened, 1))}
     assert clerk.post(f"/api/monitoring/households/{household_id}/elimination",
@@ -286,7 +286,7 @@ def paid_and_fallen(staff, client, session, claim, county) -> date:
     and the night's evaluation raised its alerts. Returns the payment day."""
     lines_back(session, county)
     pay(staff, client, session, claim)
-    opened = add_months(date.today(), -13)
+    opened = add_months(clock.county_today(), -13)
     shift_story_back(session, claim, opened)
     report(staff["clerk"], session, claim.household_id, add_months(opened, 1), "9000")
     monitoring.evaluate(session, add_months(opened, 1))
@@ -313,7 +313,7 @@ def test_a_declined_proposal_is_not_made_again_on_the_same_figures(staff, client
                                                                   claim, county):
     lines_back(session, county)
     pay(staff, client, session, claim)
-    opened = add_months(date.today(), -13)
+    opened = add_months(clock.county_today(), -13)
     shift_story_back(session, claim, opened)
     clerk = staff["clerk"]
     # the quarter's report is late: overdue, a follow-up opens, and while it is open the
@@ -346,7 +346,7 @@ def test_without_labour_capacity_the_office_decides_and_a_quick_elimination_is_f
         member.labour_skill = "lost"
     session.commit()
     pay(staff, client, session, claim)
-    opened = add_months(date.today(), -13)
+    opened = add_months(clock.county_today(), -13)
     shift_story_back(session, claim, opened)
     clerk = staff["clerk"]
     for months in (1, 3, 6, 7):
@@ -369,7 +369,7 @@ def test_without_labour_capacity_the_office_decides_and_a_quick_elimination_is_f
 
 def test_income_reports_come_in_a_file_with_every_bad_value_named(staff, client, session,
                                                                  claim, county):
-    today = date.today()
+    today = clock.county_today()
     start = str(add_months(today, -3) + timedelta(days=1))
     good = (f"户编号,起始日期,截止日期,工资性收入,转移性收入: 低保金\n"
             f"H0001,{start},{today},6000,900\n")
@@ -404,8 +404,8 @@ def test_each_evaluation_is_recorded_and_one_runs_at_a_time(own_engine, monkeypa
     from claims.db import run_lock
 
     with run_lock(own_engine, "monitoring", monitoring.MONITORING_LOCK) as held:
-        assert held and monitoring.run_monitoring(own_engine, date.today(), "test") is None
-    first = monitoring.run_monitoring(own_engine, date.today(), "command")
+        assert held and monitoring.run_monitoring(own_engine, clock.county_today(), "test") is None
+    first = monitoring.run_monitoring(own_engine, clock.county_today(), "command")
     assert (first.status, first.counts["windows"]) == ("complete", 0)
 
     def broken(session, today):
@@ -413,7 +413,7 @@ def test_each_evaluation_is_recorded_and_one_runs_at_a_time(own_engine, monkeypa
 
     monkeypatch.setattr(monitoring, "evaluate", broken)
     with pytest.raises(RuntimeError):
-        monitoring.run_monitoring(own_engine, date.today(), "scheduler")
+        monitoring.run_monitoring(own_engine, clock.county_today(), "scheduler")
     with Session(own_engine) as session:
         runs = session.exec(select(MonitoringRun).order_by(MonitoringRun.id)).all()
     assert [(r.started_by, r.status) for r in runs] == [("command", "complete"),
@@ -436,7 +436,7 @@ def test_the_windows_are_evaluated_on_a_dask_cluster_as_in_one_process(own_engin
     app.dependency_overrides[get_session] = sessions_on(lambda: own_engine)
     with TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"}) as api:
         assert api.post("/api/events", json=illness()).status_code == 202
-    today = date.today()
+    today = clock.county_today()
     with Session(own_engine) as session:
         evaluate(session)
         monitoring.open_or_extend(session, session.exec(select(Claim)).one(), today)
@@ -460,7 +460,7 @@ def test_a_late_report_answers_the_overdue_one_and_a_closed_gap_stays_history(
         staff, client, session, claim, county):
     lines_back(session, county)
     pay(staff, client, session, claim)
-    opened = add_months(date.today(), -13)
+    opened = add_months(clock.county_today(), -13)
     shift_story_back(session, claim, opened)
     due = add_months(opened, 3)
     monitoring.evaluate(session, due + timedelta(days=1))
@@ -481,14 +481,14 @@ def test_a_new_payout_lapses_a_proposal_left_on_an_ended_window(staff, client, s
                                                                 claim, county):
     lines_back(session, county)
     pay(staff, client, session, claim)
-    opened = add_months(date.today(), -13)
+    opened = add_months(clock.county_today(), -13)
     shift_story_back(session, claim, opened)
     for months in (3, 6):
         report(staff["clerk"], session, claim.household_id, add_months(opened, months), "30000")
     assert monitoring.evaluate(session, add_months(opened, 6))["proposals"] == 1
     assert monitoring.evaluate(session, add_months(opened, 12) + timedelta(days=1))[
         "closed"] == 1
-    monitoring.open_or_extend(session, session.get(Claim, claim.id), date.today())
+    monitoring.open_or_extend(session, session.get(Claim, claim.id), clock.county_today())
     session.commit()
     (old,) = session.exec(select(Elimination)).all()
     assert old.status == "lapsed" and "new payout" in old.note
@@ -503,7 +503,7 @@ def test_a_confirmed_elimination_takes_the_household_out_of_monitoring_from_that
     days — what a model trained on them saw — still find it monitored."""
     lines_back(session, county)
     pay(staff, client, session, claim)
-    opened = add_months(date.today(), -13)
+    opened = add_months(clock.county_today(), -13)
     shift_story_back(session, claim, opened)
     report(staff["clerk"], session, claim.household_id, add_months(opened, 1), "30000")
     # identified for monitoring when the shock came: the registry as it stood from then on
@@ -514,7 +514,7 @@ def test_a_confirmed_elimination_takes_the_household_out_of_monitoring_from_that
                    members=[m.id for m in county.members], on=opened)
     session.commit()
 
-    confirmed_on = date.today()
+    confirmed_on = clock.county_today()
     monkeypatch.setattr(history, "clock", lambda: confirmed_on)  # the county's date
     eliminated_on = add_months(opened, 2)
     steps_done(staff["clerk"], household.id)
@@ -547,7 +547,7 @@ def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, 
     missing."""
     lines_back(session, county)
     pay(staff, client, session, claim)
-    opened = add_months(date.today(), -13)
+    opened = add_months(clock.county_today(), -13)
     shift_story_back(session, claim, opened)
     clerk, household_id = staff["clerk"], claim.household_id
     for months in (1, 3, 6, 7):
@@ -567,22 +567,23 @@ def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, 
     assert step("democratic_review", **agree).status_code == 409  # no home check yet
     assert step("home_check", **{**HOME_CHECK, "team": ["王核实"]}).status_code == 422
     assert step("home_check", **{**HOME_CHECK, "visit_date": str(
-        date.today() + timedelta(days=1))}).status_code == 422
+        clock.county_today() + timedelta(days=1))}).status_code == 422
     assert step("home_check", **{**HOME_CHECK, "water_secure": False}).status_code == 201
     assert missing() == (409, "needs_not_secure")
     assert step("home_check", **HOME_CHECK).status_code == 201  # checked again: now secure
     assert missing() == (409, "review_missing")
     assert step("democratic_review", **{**agree, "outcome": "disagree"}).status_code == 201
     assert missing() == (409, "review_disagreed")
-    assert step("notice", start_date=str(date.today())).status_code == 409  # not agreed
+    assert step("notice", start_date=str(clock.county_today())).status_code == 409  # not agreed
     assert step("democratic_review", **agree).status_code == 201
     assert step("objection", text="有异议", upheld=False).status_code == 409  # no notice
-    assert step("notice", start_date=str(date.today() - timedelta(days=3))).status_code == 201
+    today = clock.county_today()
+    assert step("notice", start_date=str(today - timedelta(days=3))).status_code == 201
     assert missing() == (409, "notice_running")
     assert step("objection", text="该户有车辆", upheld=True).status_code == 201
     assert missing() == (409, "objection_upheld")
     # a new notice after the objection was dealt with, run to its end
-    assert step("notice", start_date=str(date.today() - timedelta(days=7))).status_code == 201
+    assert step("notice", start_date=str(today - timedelta(days=7))).status_code == 201
     done = clerk.post(base, json=decision)
     assert done.status_code == 201, done.text
     seen = clerk.get(f"/api/monitoring/households/{household_id}").json()

@@ -5,12 +5,12 @@ errors, the outcome report and its workbook; who may see and do what. On both da
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import openpyxl
 from sqlmodel import select
 
-from claims import monitoring
+from claims import clock, monitoring
 from policies import registry
 from policies.models import RegionCreate
 from risk.models import Elimination, FollowUp
@@ -38,12 +38,12 @@ def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
     assert post(clerk, f"/monitoring/follow-ups/{case.id}/helper", page,
                 helper="王帮扶").status_code == 303
     given = post(clerk, f"/monitoring/follow-ups/{case.id}/assistance", page,
-                 kind="employment", description="介绍到县城务工", given_on=str(date.today()),
-                 amount="-1")
+                 kind="employment", description="介绍到县城务工",
+                 given_on=str(clock.county_today()), amount="-1")
     assert given.status_code == 422 and "amount" in given.text
     assert post(clerk, f"/monitoring/follow-ups/{case.id}/assistance", page,
                 kind="employment", description="介绍到县城务工",
-                given_on=str(date.today())).status_code == 303
+                given_on=str(clock.county_today())).status_code == 303
     assert post(clerk, f"/monitoring/follow-ups/{case.id}/close", page, outcome="assisted",
                 note="务工收入恢复").status_code == 303
     page = clerk.get(path).text
@@ -62,7 +62,7 @@ def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
     assert "proposed" in page and "Next: the home check." in page
     assert "Confirm the risk eliminated" not in page  # not before the steps
     steps = f"{path}/elimination/steps"
-    assert post(clerk, f"{steps}/home_check", page, visit_date=str(date.today()),
+    assert post(clerk, f"{steps}/home_check", page, visit_date=str(clock.county_today()),
                 team="王核实，李核实", findings="务工收入稳定", housing_secure="1",
                 schooling_secure="1", medical_secure="1", water_secure="1").status_code == 303
     page = clerk.get(path).text
@@ -71,14 +71,14 @@ def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
     assert post(clerk, f"{steps}/democratic_review", page, outcome="agree",
                 representatives="代表甲，代表乙").status_code == 303
     assert post(clerk, f"{steps}/notice", clerk.get(path).text,
-                start_date=str(date.today())).status_code == 303
+                start_date=str(clock.county_today())).status_code == 303
     page = clerk.get(path).text
     assert "The notice is running" in page and "Confirm the risk eliminated" not in page
     refused = post(clerk, f"{path}/elimination", page, way="natural",
                    eliminated_on=str(add_months(opened, 7)))
     assert refused.status_code == 409
     assert post(clerk, f"{steps}/notice", page, start_date=str(
-        date.today() - timedelta(days=7))).status_code == 303
+        clock.county_today() - timedelta(days=7))).status_code == 303
     page = clerk.get(path).text
     assert "Confirm the risk eliminated" in page
     assert post(clerk, f"{path}/elimination", page, way="natural",
@@ -105,13 +105,14 @@ def test_an_income_report_entered_on_the_page_is_checked(staff, client, session,
     clerk = browser("clerk", language="en")
     path = f"/monitoring/households/{claim.household_id}"
     page = clerk.get(path).text
-    future = post(clerk, f"{path}/reports", page, period_start=str(date.today()),
-                  period_end=str(add_months(date.today(), 1)), wages="1000")
+    future = post(clerk, f"{path}/reports", page, period_start=str(clock.county_today()),
+                  period_end=str(add_months(clock.county_today(), 1)), wages="1000")
     assert future.status_code == 422 and "after today" in future.text
-    entered = post(clerk, f"{path}/reports", page, period_start=str(add_months(date.today(), -3)),
-                   period_end=str(date.today()), wages="12000", transfer_dibao="600")
+    entered = post(clerk, f"{path}/reports", page,
+                   period_start=str(add_months(clock.county_today(), -3)),
+                   period_end=str(clock.county_today()), wages="12000", transfer_dibao="600")
     assert entered.status_code == 303
-    assert str(date.today()) in clerk.get(path).text
+    assert str(clock.county_today()) in clerk.get(path).text
 
 
 def test_a_bad_import_writes_nothing_and_names_each_bad_value(staff, client, session, claim,
@@ -151,7 +152,7 @@ def test_an_import_knows_only_the_households_of_the_users_townships(
     session.commit()
     elsewhere = browser("clerk", townships=[other.id], language="en")
     page = elsewhere.get("/monitoring").text
-    today = date.today()
+    today = clock.county_today()
     text = f"户编号,起始日期,截止日期,工资性收入\nH0001,{add_months(today, -3)},{today},500\n"
     answer = elsewhere.post("/monitoring/import", data={"csrf_token": csrf_of(page)},
                             files={"file": ("reports.csv", text.encode())})

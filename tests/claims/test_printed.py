@@ -9,14 +9,14 @@ PostgreSQL."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
+from claims import clock
 from claims.models import AuditEntry, Claim, Payment, PaymentBatch, Region
-from claims.printed import county_today
 from claims.settings import get_settings
 from claims.web import printed as web_printed
 from policies import registry
@@ -88,7 +88,7 @@ def test_the_payout_notice_of_an_approved_claim_as_page_and_pdf(browser, session
     assert ACCOUNT not in text and head.id_number not in text and head.name not in text
     assert head.id_number[:4] + "*" * 10 + head.id_number[-4:] in text
     assert "演示保险" in text and "（盖章）" in text
-    assert f"{county_today().year}年" in text
+    assert f"{clock.county_today().year}年" in text
 
     english = browser("clerk", language="en").get(f"/claims/{claim.id}/payout-notice").text
     assert "7,500.00" in english and "人民币" not in english and "in capitals" not in english
@@ -137,7 +137,7 @@ def test_the_rejection_notice_gives_the_reason_in_words_and_the_deadline(
     assert f"/claims/{claim.id}/payout-notice" not in page
 
     text = pdf_text(adjudicator.get(f"/claims/{claim.id}/rejection-notice.pdf"))
-    deadline = county_today() + timedelta(days=get_settings().objection_days)
+    deadline = clock.county_today() + timedelta(days=get_settings().objection_days)
     assert "拒赔通知书" in text and claim.claim_number in text
     assert "您户自付的费用未超过保险规定由农户自负的部分（起付标准）" in text
     assert "自付部分未超过起付线" in text
@@ -171,11 +171,11 @@ def test_the_village_notice_as_a_formal_notice_and_pdf(browser, session, claim, 
                                                        phone):
     investigator, clerk = browser("investigator"), browser("clerk")
     form(investigator, claim, "start_investigation")
-    form(investigator, claim, "submit_survey", visit_date=str(date.today()),
+    form(investigator, claim, "submit_survey", visit_date=str(clock.county_today()),
          team="甲，乙", findings="属实", asset_check="存款: 无")
     form(clerk, claim, "record_review", outcome="agree", representatives="代表甲")
     days_pass(session, claim, 2)
-    start = date.today() - timedelta(days=2)
+    start = clock.county_today() - timedelta(days=2)
     form(clerk, claim, "start_notice", start_date=str(start))
     village = county.ids["village0"]
     page = clerk.get("/notice", params={"village": village}).text

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import intake, nightly
+from claims import clock, intake, nightly
 from claims.auth import SYSTEM
 from claims.models import EarlyWarning, TriggerEvent
 from policies import history, registry
@@ -33,7 +33,7 @@ def county(session, monkeypatch):
     head in the last year (above the line of 8,700), reported a month ago."""
     monkeypatch.setattr(history, "clock", lambda: REGISTERED)
     built = build_county(session)
-    last_year = date.today().year - 1
+    last_year = clock.county_today().year - 1
     registry.create_income_record(session, IncomeRecordCreate(
         household_id=built.household.id, source="report", period_start=date(last_year, 1, 1),
         period_end=date(last_year, 12, 31), wages=Decimal("36000")))
@@ -114,7 +114,7 @@ def model_dir(tmp_path_factory):
 def test_a_large_bill_raises_the_next_nights_score_and_a_warning_the_caseload_never(
         own_engine, model_dir, monkeypatch):
     monkeypatch.setattr(history, "clock", lambda: REGISTERED)
-    last_year = date.today().year - 1
+    last_year = clock.county_today().year - 1
     with Session(own_engine) as session:
         county = build_county(session)
         # Two households the office already knows, each hit by as large a bill: one below

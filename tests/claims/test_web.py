@@ -5,7 +5,7 @@ a complete message catalog. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
@@ -15,6 +15,7 @@ from babel.messages.extract import extract_from_dir
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from claims import clock
 from claims.auth import SYSTEM
 from claims.models import AppUser, AuditEntry, Claim, EarlyWarning, Member, Region, WebSession
 from claims.people import create_user
@@ -252,7 +253,7 @@ def test_a_claim_taken_from_opened_to_payment_through_the_forms(browser, session
     supervisor = browser("supervisor", approval_limit=Decimal("100000"))
 
     assert form(investigator, claim, "start_investigation").status_code == 303
-    assert form(investigator, claim, "submit_survey", visit_date=str(date.today()),
+    assert form(investigator, claim, "submit_survey", visit_date=str(clock.county_today()),
                 team="王查勘，李查勘",
                 findings="住院属实", asset_bank_deposits="无大额存款", asset_vehicles="无",
                 asset_check="养殖: 无").status_code == 303
@@ -324,7 +325,7 @@ def test_the_queue_filters_sorts_and_exports(browser, session, claim):
     assert claim.claim_number in user.get("/claims?state=opened&sort=amount").text
     assert claim.claim_number not in user.get("/claims?state=paid").text
     assert claim.claim_number not in user.get("/claims?due_today=1").text  # due in days
-    session.get(Claim, claim.id).due_date = date.today()
+    session.get(Claim, claim.id).due_date = clock.county_today()
     session.commit()
     assert claim.claim_number in user.get("/claims?due_today=1").text
     assert claim.claim_number not in user.get("/claims?overdue=1").text
@@ -411,16 +412,36 @@ def test_revealing_and_searching_by_id_number_are_on_the_audit_trail(browser, se
 def test_a_claim_in_notice_is_printed_masked_with_its_dates(browser, session, claim, county):
     investigator, clerk = browser("investigator"), browser("clerk")
     form(investigator, claim, "start_investigation")
-    form(investigator, claim, "submit_survey", visit_date=str(date.today()),
+    form(investigator, claim, "submit_survey", visit_date=str(clock.county_today()),
          team="甲，乙", findings="属实", asset_check="存款: 无")
     form(clerk, claim, "record_review", outcome="agree", representatives="代表甲")
-    form(clerk, claim, "start_notice", start_date=str(date.today()))
+    form(clerk, claim, "start_notice", start_date=str(clock.county_today()))
     village = county.ids["village0"]
     notice = clerk.get("/notice", params={"village": village}).text
     head = county.members[0]
     assert claim.claim_number in notice and head.id_number not in notice
     assert head.id_number[:4] + "*" * 10 + head.id_number[-4:] in notice
-    assert str(date.today()) in notice and str(date.today() + timedelta(days=7)) in notice
+    today = clock.county_today()
+    assert str(today) in notice and str(today + timedelta(days=7)) in notice
+
+
+def test_a_notice_runs_on_the_countys_calendar_whatever_the_hour(browser, session, claim,
+                                                                county, county_clock):
+    """In the county's morning the server's date is still yesterday: the step's due date,
+    the notice's dates and the day the notice is issued are the county's."""
+    today = county_clock
+    assert clock.county_today() == today
+    investigator, clerk = browser("investigator"), browser("clerk")
+    form(investigator, claim, "start_investigation")
+    form(investigator, claim, "submit_survey", visit_date=str(today),
+         team="甲，乙", findings="属实", asset_check="存款: 无")
+    form(clerk, claim, "record_review", outcome="agree", representatives="代表甲")
+    form(clerk, claim, "start_notice", start_date=str(today))
+    session.expire_all()
+    assert session.get(Claim, claim.id).due_date == today + timedelta(days=8)
+    notice = clerk.get("/notice", params={"village": county.ids["village0"]}).text
+    assert str(today) in notice and str(today + timedelta(days=7)) in notice
+    assert f"{today.year}年{today.month}月{today.day}日" in notice  # issued on
 
 
 def test_a_payment_batch_through_the_pages(browser, session, claim):
@@ -455,7 +476,7 @@ def test_a_payment_batch_through_the_pages(browser, session, claim):
 
 
 def test_the_dashboard_counts_the_users_area(browser, session, claim, county):
-    session.get(Claim, claim.id).due_date = date.today()
+    session.get(Claim, claim.id).due_date = clock.county_today()
     session.commit()
     page = browser("supervisor").get("/dashboard").text
     kpis = re.findall(r'<b[^>]*>([\d,.]+)</b><span>([^<]+)</span>', page)

@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 from sqlmodel import col, select
 
-from claims import intake, lifecycle, nightly, people
+from claims import clock, intake, lifecycle, people
 from claims.auth import SYSTEM, Actor
 from claims.models import (
     AppUser,
@@ -192,7 +192,7 @@ def test_an_adjudicator_sends_an_investigator_and_may_still_approve(as_user, sta
         "outcome": "agree", "representatives": ["代表甲"]}).status_code == 200
     days_pass(session, claim, 8)
     assert act(staff["clerk"], claim, "start_notice", {
-        "start_date": (date.today() - timedelta(days=7)).isoformat()}).status_code == 200
+        "start_date": (clock.county_today() - timedelta(days=7)).isoformat()}).status_code == 200
     assert act(staff["clerk"], claim, "close_notice").status_code == 200
     approved = act(boss, claim, "approve", {"amount": "7500.00"})  # who sent may approve
     assert approved.status_code == 200 and approved.json()["state"] == "payment_pending"
@@ -208,7 +208,7 @@ def test_the_approval_form_is_offered_only_to_who_may_approve_with_the_reason(
     other = browser("adjudicator", approval_limit=Decimal("5000"))
     supervisor = browser("supervisor", approval_limit=Decimal("100000"))
     form(investigator, claim, "start_investigation")
-    form(investigator, claim, "submit_survey", visit_date=str(date.today()), team="甲，乙",
+    form(investigator, claim, "submit_survey", visit_date=str(clock.county_today()), team="甲，乙",
          findings="属实", asset_check="存款: 无")
     form(staff_page := browser("clerk"), claim, "record_review", outcome="agree",
          representatives="代表甲")
@@ -348,8 +348,8 @@ def test_a_newcomers_event_of_today_is_covered_in_the_fresh_demo_county(
     from risk import simulator
 
     zone = get_settings().timezone
-    monkeypatch.setattr(history, "clock", lambda: nightly.county_night(zone))
-    today = nightly.county_night(zone)
+    monkeypatch.setattr(history, "clock", lambda: clock.county_today(zone))
+    today = clock.county_today(zone)
     if builder == "demo":
         demo.build_demo_county(session, households=30, seed=3)
     else:
@@ -386,7 +386,7 @@ def test_an_income_report_saved_on_the_page_is_confirmed_and_listed(staff, clien
     path = f"/monitoring/households/{claim.household_id}"
     page = clerk.get(path).text
     assert "赔付后尚无收入报告" in page
-    start, end = date.today() - timedelta(days=60), date.today()
+    start, end = clock.county_today() - timedelta(days=60), clock.county_today()
     saved = post(clerk, f"{path}/reports", page, period_start=str(start),
                  period_end=str(end), wages="6000")
     assert saved.status_code == 303
@@ -423,7 +423,7 @@ def test_the_queue_puts_closed_claims_last_and_links_the_household(session, clai
             ("LP-WITHDRAWN", "withdrawn", None, "disability")):
         session.add(Claim(**{**values, "claim_number": number, "state": state,
                              "trigger": trigger, "due_date": due}))
-    session.get(Claim, claim.id).due_date = date.today() + timedelta(days=5)
+    session.get(Claim, claim.id).due_date = clock.county_today() + timedelta(days=5)
     session.commit()
     page = browser("clerk").get("/claims").text
     listed = re.findall(r'<a href="/claims/\d+">([^<]+)</a>', page)
@@ -484,7 +484,7 @@ def test_a_demo_county_seeded_last_year_is_renewed_by_the_next_run(session, monk
     from policies import demo, history
 
     zone = get_settings().timezone
-    today = nightly.county_night(zone)
+    today = clock.county_today(zone)
     last_year = today.replace(year=today.year - 1, day=min(today.day, 28))
     monkeypatch.setattr(history, "clock", lambda: last_year)
     demo.build_demo_county(session, households=20, seed=3)
@@ -521,12 +521,12 @@ def test_a_refused_step_reads_wholly_in_the_readers_language(browser, staff, ses
                {"investigator_id": staff["investigator"].user.id}).status_code == 200
     investigator = browser("investigator")
     page = investigator.get(f"/claims/{claim.id}").text
-    fields = {"csrf_token": csrf_of(page), "visit_date": str(date.today()), "team": "王查勘",
-              "findings": "住院属实", "asset_bank_deposits": "无"}
+    fields = {"csrf_token": csrf_of(page), "visit_date": str(clock.county_today()),
+              "team": "王查勘", "findings": "住院属实", "asset_bank_deposits": "无"}
     refused = investigator.post(f"/claims/{claim.id}/actions/submit_survey", data=fields)
     assert refused.status_code == 422
     assert "请更正表单：调查人员——条目不足。" in refused.text
-    later = str(date.today() + timedelta(days=3))
+    later = str(clock.county_today() + timedelta(days=3))
     refused = investigator.post(f"/claims/{claim.id}/actions/submit_survey",
                                 data={**fields, "team": "王查勘，李查勘", "visit_date": later})
     assert refused.status_code == 422 and "入户日期不能晚于今天。" in refused.text

@@ -98,6 +98,7 @@ def test_training_knows_the_ceiling_of_a_county_the_simulator_wrote_only(county)
         known = training.county_ceiling(session, TEST_DAY)  # the default 100 draws
         card = summary.card["ceiling"]  # DRAWS draws
         assert (known["households"], known["ranked"]) == (card["households"], card["ranked"])
+        # 100 draws rank a little better than the card's 30 (less noisy probabilities)
         assert known["auc"] == pytest.approx(card["auc"], abs=0.03)
         mid_month = training.county_ceiling(session, date(2025, 1, 15))
         assert mid_month["auc"] is None and "first day of a month" in mid_month["unknown"]

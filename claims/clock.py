@@ -1,0 +1,22 @@
+"""The county's calendar: every business date (a step's day, a due date, a notice's start,
+a document's date, a form's default and latest day) is the county's (FANGPIN_TIMEZONE), not
+the server's, which is still yesterday in the county's morning hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from claims.settings import get_settings
+from policies.models import utcnow
+
+
+def county_today(timezone: str | None = None) -> date:
+    """Today on the county's calendar (``timezone``, default FANGPIN_TIMEZONE)."""
+    return county_date(utcnow(), timezone)
+
+
+def county_date(instant: datetime, timezone: str | None = None) -> date:
+    """The county's date of an instant stored in UTC."""
+    moment = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(timezone or get_settings().timezone)).date()
