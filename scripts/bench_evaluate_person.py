@@ -33,7 +33,7 @@ from sqlmodel import Session, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_intake import KEY, POSTGRES_URL, drop, event, free_port, prepare, start  # noqa: E402
+from bench_intake import KEY, drop, event, free_port, prepare, scratch_database, start  # noqa: E402
 
 from claims.db import make_engine  # noqa: E402
 from claims.models import PolicyContract, TriggerEvent  # noqa: E402
@@ -115,16 +115,7 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        schema = None
-        if args.engine == "sqlite":
-            url = f"sqlite:///{tmp}/bench.db"
-        else:
-            schema = f"fangpin_bench_person_{os.getpid()}"
-            admin = make_engine(POSTGRES_URL)
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            admin.dispose()
-            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        url, schema = scratch_database(args.engine, tmp, "fangpin_bench_person")
         try:
             ids = prepare(url, args.households)
             person = ids[0]

@@ -228,16 +228,7 @@ def main() -> None:
     parser.add_argument("--stream-seconds", type=float, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        schema = None
-        if args.engine == "sqlite":
-            url = f"sqlite:///{tmp}/bench.db"
-        else:
-            schema = f"fangpin_bench_{os.getpid()}"
-            admin = make_engine(POSTGRES_URL)
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            admin.dispose()
-            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        url, schema = scratch_database(args.engine, tmp, "fangpin_bench")
         ids = prepare(url, args.households)
         env = {**os.environ, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_LEVEL": "WARNING",
                "PYTHONPATH": str(ROOT), "FANGPIN_EVALUATE_EVENTS": "separately"}
@@ -298,6 +289,19 @@ def main() -> None:
           f"floor's rate (target < 50 ms); batches {batch_rate:,.0f} events/s (target ≥ 20,000);"
           f" evaluator {drain_rate:,.0f} events/s")
     print(streamed)
+
+
+def scratch_database(engine: str, tmp: str, name: str) -> tuple[str, str | None]:
+    """A benchmark's own database: a SQLite file in ``tmp``, or a PostgreSQL schema named
+    after ``name`` and this process (``drop`` removes it); its URL and the schema."""
+    if engine == "sqlite":
+        return f"sqlite:///{tmp}/{name}.db", None
+    schema = f"{name}_{os.getpid()}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", schema
 
 
 def drop(schema: str | None) -> None:

@@ -48,7 +48,7 @@ from sqlmodel import Session, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from bench_intake import POSTGRES_URL, drop, free_port, start  # noqa: E402
+from bench_intake import drop, free_port, scratch_database, start  # noqa: E402
 
 from claims import catastrophes, evaluator  # noqa: E402
 from claims.auth import SYSTEM, Actor  # noqa: E402
@@ -160,16 +160,7 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        schema = None
-        if args.engine == "sqlite":
-            url = f"sqlite:///{tmp}/surge.db"
-        else:
-            schema = f"fangpin_surge_{os.getpid()}"
-            admin = make_engine(POSTGRES_URL)
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            admin.dispose()
-            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        url, schema = scratch_database(args.engine, tmp, "fangpin_surge")
         try:
             ids = prepare(url, args.households)
             bodies = [report(i, number) for i, number in enumerate(ids)]
