@@ -511,7 +511,8 @@ def _open_case(session: Session, follow_up_id: int) -> FollowUp:
     case = get_follow_up(session, follow_up_id, lock=True)
     if case.status != "open":
         raise Conflict(f"follow-up {follow_up_id} was closed on {case.closed_on}",
-                       field="status", value=case.status)
+                       field="status", value=case.status, code="follow_up_closed",
+                       values={"closed_on": case.closed_on})
     return case
 
 
@@ -521,7 +522,7 @@ def assign_helper(session: Session, actor: Actor, follow_up_id: int, helper: str
     helper = check_text("helper", helper.strip())
     if not 2 <= len(helper) <= 64:
         raise InvalidInput("helper is a name of 2 to 64 characters", field="helper",
-                           value=helper)
+                           value=helper, code="helper_name")
     before, case.helper = case.helper, helper
     session.add(case)
     audit.record(session, actor, "follow_up", case.id, "assign_helper",
@@ -535,10 +536,12 @@ def record_assistance(session: Session, actor: Actor, follow_up_id: int, given: 
     case = _open_case(session, follow_up_id)
     if given.given_on > today:
         raise InvalidInput(f"given_on {given.given_on} is after today", field="given_on",
-                           value=str(given.given_on))
+                           value=str(given.given_on), code="after_today",
+                           values={"field": "given_on"})
     if given.given_on < case.opened_on:
         raise InvalidInput(f"given_on {given.given_on} is before the follow-up opened "
-                           f"({case.opened_on})", field="given_on", value=str(given.given_on))
+                           f"({case.opened_on})", field="given_on", value=str(given.given_on),
+                           code="before_follow_up", values={"opened_on": case.opened_on})
     measure = Assistance(follow_up_id=case.id, recorded_by=actor.label, **given.model_dump())
     session.add(measure)
     session.flush()
@@ -553,7 +556,8 @@ def close_follow_up(session: Session, actor: Actor, follow_up_id: int, outcome: 
     persists raises a new alert, and a new case, the next night."""
     case = _open_case(session, follow_up_id)
     if not case.helper:
-        raise Conflict("assign a helper before closing the follow-up", field="helper")
+        raise Conflict("assign a helper before closing the follow-up", field="helper",
+                       code="needs_helper")
     case.status, case.outcome, case.outcome_note = "closed", outcome.outcome, outcome.note.strip()
     case.closed_on, case.closed_by = today, actor.label
     session.add(case)
@@ -686,18 +690,20 @@ def record_elimination_step(session: Session, actor: Actor, household_id: int, k
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or kind
-        raise InvalidInput(f"{field}: {error['msg'].removeprefix('Value error, ')}",
-                           field=field) from None
+        why = error['msg'].removeprefix('Value error, ')
+        raise InvalidInput(f"{field}: {why}", field=field, code="form", values={
+            "field": field, "kind": error["type"], "why": why}) from None
     day = getattr(step, "visit_date", None) or getattr(step, "start_date", None)
     if day is not None and day > today:
-        raise InvalidInput(f"{kind}: {day} is after today", field="visit_date" if kind ==
-                           "home_check" else "start_date", value=str(day))
+        field = "visit_date" if kind == "home_check" else "start_date"
+        raise InvalidInput(f"{kind}: {day} is after today", field=field, value=str(day),
+                           code="after_today", values={"field": field})
     window = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id).order_by(
         MonitoringWindow.id.desc()).with_for_update()).first()
     if window is None or window.status == "eliminated":
         raise Conflict(f"household {household_id} has no monitoring window to end",
-                       field="household_id", value=household_id)
+                       field="household_id", value=household_id, code="no_window")
     proposal = session.exec(select(Elimination).where(
         Elimination.household_id == household_id, Elimination.status == "proposed")).first()
     kinds = {s.kind for s in elimination_steps(session, proposal)} if proposal else set()
@@ -710,7 +716,7 @@ def record_elimination_step(session: Session, actor: Actor, household_id: int, k
                        if s.kind == "democratic_review"][-1]
         if last_review.data["outcome"] != "agree":
             raise Conflict("the village review did not agree: no notice", field="step",
-                           value=kind)
+                           value=kind, code="review_disagreed")
     if proposal is None:
         proposal = Elimination(household_id=household_id, window_id=window.id,
                                figures={})
@@ -743,20 +749,23 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
                        "window", field="household_id", value=household_id)
     if window.status == "eliminated":
         raise Conflict(f"household {household_id}'s risk was already marked eliminated "
-                       f"(window {window.id})", field="household_id", value=household_id)
+                       f"(window {window.id})", field="household_id", value=household_id,
+                       code="already_eliminated")
     if decision.eliminated_on > today:
         raise InvalidInput(f"eliminated_on {decision.eliminated_on} is after today",
-                           field="eliminated_on", value=str(decision.eliminated_on))
+                           field="eliminated_on", value=str(decision.eliminated_on),
+                           code="after_today", values={"field": "eliminated_on"})
     case = session.exec(select(FollowUp.id).where(FollowUp.window_id == window.id,
                                                   FollowUp.status == "open")).first()
     if case is not None:
         raise Conflict(f"follow-up {case} is still open: record its outcome first",
-                       field="follow_up", value=case)
+                       field="follow_up", value=case, code="follow_up_open")
     seen = picture(session, window, today)
     at = [p for p in seen.points if p["day"] <= decision.eliminated_on]
     if not at:
         raise InvalidInput("no income report on or before eliminated_on: take one first",
-                           field="eliminated_on", value=str(decision.eliminated_on))
+                           field="eliminated_on", value=str(decision.eliminated_on),
+                           code="no_income_report")
     latest = at[-1]
     errors, flags = watch.check_elimination(
         way=decision.way, identified=window.identified_on, eliminated=decision.eliminated_on,
@@ -821,7 +830,8 @@ def decline_elimination(session: Session, actor: Actor, elimination_id: int, not
                        value=proposal.status)
     note = check_text("note", note.strip(), lines=True)
     if len(note) < 2:
-        raise InvalidInput("say why the proposal is declined", field="note", value=note)
+        raise InvalidInput("say why the proposal is declined", field="note", value=note,
+                           code="decline_reason")
     proposal.status, proposal.note = "declined", note
     proposal.decided_by, proposal.decided_at = actor.label, utcnow()
     session.add(proposal)

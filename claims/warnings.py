@@ -109,11 +109,13 @@ def _outcome(outcome: str, note: str) -> tuple[str, str]:
     outcome, note = outcome.strip(), note.strip()
     if len(note) > NOTE_LENGTH:
         raise InvalidInput(f"note is {len(note)} characters; at most {NOTE_LENGTH}",
-                           field="note", value=len(note))
+                           field="note", value=len(note), code="note_too_long",
+                           values={"length": len(note), "limit": NOTE_LENGTH})
     if outcome in OUTCOMES:
         if outcome == "other" and len(note) < 2:
             raise InvalidInput("the outcome other needs a note of at least two characters "
-                               "saying what the office did", field="note", value=note)
+                               "saying what the office did", field="note", value=note,
+                               code="other_needs_note")
         return outcome, note
     # free text, as the API took it before outcomes had codes
     if len(outcome) < 2 or note:

@@ -684,13 +684,34 @@ STEP_REFUSALS = {
                                    "investigate it."),
     "documents_missing": N_("Documents the terms require are missing: %(missing)s. Add them, "
                             "or a supervisor waives each with a reason."),
+    # the office's follow-up and risk elimination (claims.monitoring), warnings
+    "after_today": N_("%(field)s is after today."),
+    "follow_up_closed": N_("The follow-up was closed on %(closed_on)s."),
+    "helper_name": N_("The helper is a name of 2 to 64 characters."),
+    "before_follow_up": N_("The day is before the follow-up opened (%(opened_on)s)."),
+    "needs_helper": N_("Assign a helper before closing the follow-up."),
+    "no_window": N_("The household has no monitoring window to end."),
+    "review_disagreed": N_("The village review did not agree: no notice."),
+    "already_eliminated": N_("The household's risk was already marked eliminated."),
+    "follow_up_open": N_("A follow-up is still open: record its outcome first."),
+    "no_income_report": N_("No income report on or before the day of elimination: take one "
+                           "first."),
+    "decline_reason": N_("Say why the proposal is declined."),
+    "note_too_long": N_("The note is %(length)s characters; at most %(limit)s."),
+    "other_needs_note": N_("The outcome “other” needs a note of at least two characters "
+                           "saying what the office did."),
 }
+# Fields a refusal names that no record shows.
+REFUSED_FIELDS = {"given_on": N_("Given on"), "eliminated_on": N_("Eliminated on")}
 
 
 def _shown(name: str, value: Any, language: str) -> str:
     """A refusal's value as the reader sees it."""
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
+    if name == "field":
+        label = records_view.FIELDS.get(value) or REFUSED_FIELDS.get(value)
+        return translator(language)(label) if label else str(value)
     if name == "missing":  # kinds of document
         return ("、" if language == "zh" else ", ").join(
             code_label("DocumentType", kind, language) for kind in value)
@@ -706,7 +727,7 @@ def refusal(error: DomainError, gettext) -> str:
             name: _shown(name, value, language) for name, value in error.values.items()})
     if error.code == "form" and error.values.get("kind") in REASONS:
         field = error.values["field"]
-        label = records_view.FIELDS.get(field.split(".")[0])
+        label = records_view.FIELDS.get(field.split(".")[0]) or REFUSED_FIELDS.get(field)
         return gettext(FORM_PROBLEM, field=gettext(label) if label else field,
                        reason=gettext(REASONS[error.values["kind"]]))
     kind = type(error).__name__

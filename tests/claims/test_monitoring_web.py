@@ -158,3 +158,21 @@ def test_an_import_knows_only_the_households_of_the_users_townships(
                             files={"file": ("reports.csv", text.encode())})
     assert "Nothing was written" in answer.text
     assert "no household you may report for has this number" in answer.text
+
+
+def test_the_follow_ups_refusals_read_in_chinese(staff, client, session, claim, county,
+                                                 browser):  # noqa: F811
+    """Issue 17: a refusal of the office's follow-up read the service's English after the
+    rule; coded, it has words of its own."""
+    paid_and_fallen(staff, client, session, claim, county)
+    clerk = browser("clerk")
+    page = clerk.get(f"/monitoring/households/{claim.household_id}").text
+    (case,) = session.exec(select(FollowUp)).all()
+    early = post(clerk, f"/monitoring/follow-ups/{case.id}/close", page, outcome="assisted",
+                 note="务工收入恢复")
+    assert early.status_code == 409 and "请先指定帮扶责任人，再结束帮扶。" in early.text
+    later = post(clerk, f"/monitoring/follow-ups/{case.id}/assistance", page,
+                 kind="employment", description="介绍到县城务工",
+                 given_on=str(clock.county_today() + timedelta(days=2)))
+    assert later.status_code == 422 and "帮扶日期不能晚于今天。" in later.text
+    assert "after today" not in later.text and "helper" not in early.text
