@@ -136,10 +136,12 @@ def approve(session: Session, actor: Actor, claim_ids: list[int], note: str = ""
     adjudicator's limit it waits for a supervisor's second approval; refused, listed."""
     access.require_role(actor, APPROVERS)
     if not claim_ids:
-        raise InvalidInput("choose at least one claim", field="claim_ids", value=0)
+        raise InvalidInput("choose at least one claim", field="claim_ids", value=0,
+                           code="choose_claims")
     if len(claim_ids) > APPROVAL_LIMIT:
         raise InvalidInput(f"{len(claim_ids)} claims at once; at most {APPROVAL_LIMIT}",
-                           field="claim_ids", value=len(claim_ids))
+                           field="claim_ids", value=len(claim_ids), code="too_many_claims",
+                           values={"count": len(claim_ids), "limit": APPROVAL_LIMIT})
     return [_step(session, actor, claim_id, "approve", {"note": note}, today=today)
             for claim_id in dict.fromkeys(claim_ids)]
 

@@ -128,22 +128,25 @@ def villages_of(session: Session, regions: Iterable[int]) -> set[int]:
 def _check(session: Session, catastrophe: Catastrophe, today: date) -> None:
     if catastrophe.start_date > today:
         raise InvalidInput(f"start_date {catastrophe.start_date} is in the future",
-                           field="start_date", value=catastrophe.start_date)
+                           field="start_date", value=catastrophe.start_date,
+                           code="start_in_future")
     if catastrophe.end_date is not None and catastrophe.end_date < catastrophe.start_date:
         raise InvalidInput(f"end_date {catastrophe.end_date} is before start_date "
                            f"{catastrophe.start_date}", field="end_date",
-                           value=catastrophe.end_date)
+                           value=catastrophe.end_date, code="end_before_start",
+                           values={"start": catastrophe.start_date})
     levels = dict(session.exec(select(Region.id, Region.level).where(
         Region.id.in_(catastrophe.regions))).all())
     for region in catastrophe.regions:
         if levels.get(region) not in AREA_LEVELS:
             raise InvalidInput(f"region {region} is not a county, township or village",
-                               field="regions", value=region)
+                               field="regions", value=region, code="not_an_area")
     if catastrophe.reference is not None and session.exec(select(Catastrophe.id).where(
             Catastrophe.reference == catastrophe.reference,
             Catastrophe.id != (catastrophe.id or 0))).first() is not None:
         raise Conflict(f"reference {catastrophe.reference} names another catastrophe already",
-                       field="reference", value=catastrophe.reference)
+                       field="reference", value=catastrophe.reference,
+                       code="reference_taken", values={"reference": catastrophe.reference})
 
 
 def _place(session: Session, catastrophe: Catastrophe) -> None:
@@ -178,7 +181,7 @@ def _open(session: Session, actor: Actor, catastrophe_id: int) -> Catastrophe:
     catastrophe = get(session, catastrophe_id)
     if catastrophe.status == "closed":
         raise Conflict(f"catastrophe {catastrophe_id} is closed", field="status",
-                       value=catastrophe.status)
+                       value=catastrophe.status, code="catastrophe_closed")
     return catastrophe
 
 

@@ -49,7 +49,8 @@ def create_batch(session: Session, actor: Actor) -> PaymentBatch:
     claims = locks.claims_where(session, Claim.state == ClaimState.payment_pending,
                                 Claim.id.not_in(busy))
     if not claims:
-        raise Conflict("no approved claim is waiting for payment", field="claims")
+        raise Conflict("no approved claim is waiting for payment", field="claims",
+                       code="nothing_to_pay")
     batch = PaymentBatch(batch_number="", created_by=actor.id if actor.kind == "user" else None)
     session.add(batch)
     session.flush()

@@ -36,7 +36,8 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
     """Add a staff user; returns the user and their token (given, or a fresh one)."""
     check_text("full_name", full_name)
     if session.exec(select(AppUser.id).where(AppUser.username == username)).first():
-        raise Conflict(f"user {username} already exists", field="username", value=username)
+        raise Conflict(f"user {username} already exists", field="username", value=username,
+                       code="user_exists", values={"username": username})
     if id_number:
         try:
             id_number = parse_citizen_id(id_number).number
@@ -46,7 +47,7 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
         if holder.first():
             raise Conflict("another account belongs to the same person (ID number); one "
                            "person, one account, so that four eyes are two people",
-                           field="id_number", value=id_number)
+                           field="id_number", value=id_number, code="one_person_one_account")
     token = token or new_token(USER_PREFIX)[0]
     user = AppUser(username=username, full_name=full_name, role=role,
                    approval_limit=approval_limit, id_number=id_number,

@@ -88,9 +88,10 @@ def _declaration(request: Request, form, model: type[BaseModel], partial: bool =
 
 def _refused(request: Request, error: DomainError) -> PageError:
     _ = translator(language_of(request))
-    if error.field in FIELDS:
-        return PageError(error.status_code, f"{_(NOT_VALID, field=_(FIELDS[error.field]))} "
-                                            f"({error.message})")
+    if error.field in FIELDS:  # the field, then the refusal in words of its own if coded
+        why = refusal(error, _) if error.code else f"({error.message})"
+        return PageError(error.status_code,
+                         f"{_(NOT_VALID, field=_(FIELDS[error.field]))} {why}")
     return PageError(error.status_code, refusal(error, _))
 
 

@@ -700,6 +700,18 @@ STEP_REFUSALS = {
     "note_too_long": N_("The note is %(length)s characters; at most %(limit)s."),
     "other_needs_note": N_("The outcome “other” needs a note of at least two characters "
                            "saying what the office did."),
+    # catastrophes, payments, users, bulk steps
+    "start_in_future": N_("The start date is in the future."),
+    "end_before_start": N_("The end date is before the start date (%(start)s)."),
+    "not_an_area": N_("Choose a county, township or village."),
+    "reference_taken": N_("The reference %(reference)s names another catastrophe already."),
+    "catastrophe_closed": N_("The catastrophe is closed."),
+    "nothing_to_pay": N_("No approved claim is waiting for payment."),
+    "user_exists": N_("The user %(username)s already exists."),
+    "one_person_one_account": N_("Another account belongs to the same person (ID number): one "
+                                 "person, one account, so that four eyes are two people."),
+    "choose_claims": N_("Choose at least one claim."),
+    "too_many_claims": N_("%(count)s claims at once; at most %(limit)s."),
 }
 # Fields a refusal names that no record shows.
 REFUSED_FIELDS = {"given_on": N_("Given on"), "eliminated_on": N_("Eliminated on")}

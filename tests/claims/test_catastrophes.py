@@ -374,6 +374,7 @@ def test_the_office_declares_changes_and_closes_a_flood_on_its_pages(
     bad = clerk.post("/catastrophes", data={**form, "end_date": str(FLOOD_START - timedelta(
         days=1))})
     assert bad.status_code == 422 and "终止日期" in bad.text  # the field, in Chinese
+    assert f"结束日期早于起始日期（{FLOOD_START}）。" in bad.text and "before" not in bad.text
     made = clerk.post("/catastrophes", data=form, follow_redirects=False)
     assert made.status_code == 303
     catastrophe = session.exec(select(Catastrophe)).one()
