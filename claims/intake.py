@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -324,8 +325,7 @@ def evaluate_received(session: Session, limit: int = 500) -> int:
     bills dated earlier arrive after later ones), deciding exactly as one event at a time
     would. Flushes."""
     advisory_xact_lock(session.connection(), EVALUATOR_LOCK)
-    events = session.exec(select(TriggerEvent).where(
-        TriggerEvent.status == EventStatus.received).order_by(TriggerEvent.id).limit(limit)).all()
+    events = event_rows(session, TriggerEvent.status == EventStatus.received, limit=limit)
     if not events:
         return 0
     _evaluate(session, events)
@@ -333,7 +333,43 @@ def evaluate_received(session: Session, limit: int = 500) -> int:
     return len(events)
 
 
-def _evaluate(session: Session, events: list[TriggerEvent]) -> None:
+class EventRow(SimpleNamespace):
+    """A trigger event as the evaluator reads and settles it: its columns, read and written
+    back in bulk, since an ORM object each cost the evaluator more than the rules did."""
+
+
+# What the evaluator reads of an event, and what evaluating it writes.
+READ = ("id", "client_id", "source_event_id", "payload", "type", "id_number", "event_date",
+        "status", "reason", "member_id", "household_id", "contract_id", "claim_id", "payout",
+        "warning", "same_loss_of", "received_at")
+SETTLED = ("status", "reason", "payout", "member_id", "household_id", "contract_id",
+           "claim_id", "warning", "same_loss_of")
+
+
+def event_rows(session: Session, *criteria, limit: int | None = None) -> list[EventRow]:
+    """The events meeting ``criteria``, oldest first, as the evaluator's rows (flushes)."""
+    session.flush()
+    table = TriggerEvent.__table__
+    query = sa.select(*(table.c[name] for name in READ)).where(*criteria).order_by(table.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [EventRow(**dict(zip(READ, row, strict=True))) for row in session.execute(query)]
+
+
+def _settle(session: Session, events: list[EventRow]) -> None:
+    """Write what evaluating the events decided, in bulk; an ORM copy of one that the session
+    holds (a replay's) is expired so that it reads the outcome."""
+    table = TriggerEvent.__table__
+    bulk.update_columns(session, table, "id", {
+        "id": [e.id for e in events],
+        **{name: [getattr(e, name) for e in events] for name in SETTLED}})
+    ids = {e.id for e in events}
+    for held in [o for o in session.identity_map.values()
+                 if isinstance(o, TriggerEvent) and o.id in ids]:
+        session.expire(held)
+
+
+def _evaluate(session: Session, events: list[EventRow]) -> None:
     """Match events to households and contracts (in arrival order), then assess each
     household-year's accepted ones together; the caller flushes."""
     cache = Cache()
@@ -344,24 +380,30 @@ def _evaluate(session: Session, events: list[TriggerEvent]) -> None:
             key = _match(session, event, cache)
             if key is not None:
                 years.setdefault(key, []).append(event)
+        contracts = {c.id: c for county in cache.contracts.values() for c in county}
         for (household_id, contract_id), new in years.items():
-            contract = session.get(PolicyContract, contract_id)
+            contract = contracts[contract_id]
             year = cache.year_events[(household_id, contract_id)]
             for run in _runs(year, new):
                 _assess(session, cache.households[household_id], contract, run,
                         year[:year.index(run[-1]) + 1], cache)
-    _opened(session, [claim for claim, _ in cache.opened.values()], SYSTEM, "event")
+    _store_opened(session, [claim for claim, _ in cache.opened.values()], SYSTEM, "event")
     for claim, mine in cache.opened.values():
         for event in mine:
             event.claim_id = claim.id
     for again, first in cache.same_losses:
         again.claim_id = first.claim_id
+    _settle(session, events)
+    bulk.insert_columns(session, EarlyWarning.__table__, {
+        "household_id": [w[0] for w in cache.warnings], "trigger": [w[1] for w in cache.warnings],
+        "event_id": [w[2] for w in cache.warnings], "text": [w[3] for w in cache.warnings],
+        "source": ["event"] * len(cache.warnings), "status": ["open"] * len(cache.warnings),
+        "outcome": [""] * len(cache.warnings), "created_at": [utcnow()] * len(cache.warnings)})
     record_shocks(session, events)
-    session.flush()  # the tagging reads the households matched
     catastrophes.tag(session, [e.id for e in events])
 
 
-def _runs(year: list[TriggerEvent], new: list[TriggerEvent]) -> list[list[TriggerEvent]]:
+def _runs(year: list[EventRow], new: list[EventRow]) -> list[list[EventRow]]:
     """A household-year's new events cut into runs that one calculation each assesses exactly
     as it would one event at a time. An event dated after every event that arrived before it
     only adds to the end of the year (the calculator takes events by date, then arrival): it
@@ -388,7 +430,7 @@ def _runs(year: list[TriggerEvent], new: list[TriggerEvent]) -> list[list[Trigge
     return runs
 
 
-def record_shocks(session: Session, events: list[TriggerEvent]) -> None:
+def record_shocks(session: Session, events: list[EventRow]) -> None:
     """One row of the risk model's shock ledger (风险事件台账) per event matched to a
     household, in bulk, exactly once: an event already in the ledger (a replay, a
     re-evaluation) and a loss already reported (same_loss) add none. Known on the county's
@@ -416,7 +458,7 @@ def record_shocks(session: Session, events: list[TriggerEvent]) -> None:
     })
 
 
-def _grade(event: TriggerEvent) -> int | None:
+def _grade(event: EventRow) -> int | None:
     grade = str(event.payload.get("details", {}).get("grade", ""))
     return int(grade) if event.type == "disability" and grade in {"1", "2", "3", "4"} else None
 
@@ -435,21 +477,22 @@ class Cache:
         self.contracts: dict[int, list[PolicyContract]] = {}
         self.county_of: dict[int, int] = {}
         self.lines: dict[tuple[int, int], Decimal | None] = {}
-        self.members: dict[str, Member] | None = None  # by ID number, when prefetched
+        self.members: dict[str, Any] | None = None  # by ID number: id, household, status
         self.households: dict[int, Household] = {}
         self.flags: dict[int, frozenset[str]] = {}
         self.incomes: dict[int, list[tuple]] = {}
-        self.year_events: dict[tuple[int, int], list[TriggerEvent]] = {}
-        self.claims: dict[int, list[Claim]] | None = None  # by household, when prefetched
+        self.year_events: dict[tuple[int, int], list[EventRow]] = {}
+        self.claims: dict[int, list[Claim | NewClaim]] | None = None  # by household
         self.named: set[tuple[int, int]] | None = None  # (contract, household) named insured
         self.terms: dict[int, tuple] = {}  # terms version id → (version, terms)
         self.values: dict[int, calculator.TriggerEvent] = {}  # event id → calculator's value
-        self.losses: dict[tuple[int, int], dict[tuple, list[TriggerEvent]]] = {}
-        # claims opened by the batch, numbered at its end, with their events: by id(claim)
-        self.opened: dict[int, tuple[Claim, list[TriggerEvent]]] = {}
-        self.same_losses: list[tuple[TriggerEvent, TriggerEvent]] = []  # (again, first)
+        self.losses: dict[tuple[int, int], dict[tuple, list[EventRow]]] = {}
+        # claims opened by the batch, stored at its end, with their events: by id(claim)
+        self.opened: dict[int, tuple[NewClaim, list[EventRow]]] = {}
+        self.same_losses: list[tuple[EventRow, EventRow]] = []  # (again, first)
+        self.warnings: list[tuple[int, str, int, str]] = []  # household, trigger, event, text
 
-    def same_loss(self, key: tuple[int, int], event: TriggerEvent) -> TriggerEvent | None:
+    def same_loss(self, key: tuple[int, int], event: EventRow) -> EventRow | None:
         """The household-year's accepted event that reported the same loss as ``event``, if
         any; otherwise ``event`` is noted as that loss's first report."""
         loss = loss_of(event)
@@ -494,14 +537,15 @@ class Cache:
                 .join(township, township.id == village.parent_id)
                 .where(village.id.in_(wanted[start:start + 1000]))).all())
 
-    def prefetch(self, session: Session, events: list[TriggerEvent]) -> None:
+    def prefetch(self, session: Session, events: list[EventRow]) -> None:
         """Read the members, households and claims (locked in the order of claims.locks),
         incomes and earlier events that a batch's evaluation needs, in bulk."""
         numbers = sorted({e.id_number for e in events})
         self.members = {}
         for start in range(0, len(numbers), 1000):
-            self.members.update((m.id_number, m) for m in session.exec(
-                select(Member).where(Member.id_number.in_(numbers[start:start + 1000]))))
+            self.members.update((m.id_number, m) for m in session.execute(
+                sa.select(Member.id, Member.household_id, Member.status, Member.id_number)
+                .where(Member.id_number.in_(numbers[start:start + 1000]))))
         household_ids = sorted({m.household_id for m in self.members.values()})
         # The lock order (claims.locks): the households, then their claims, each by id.
         self.households = {h.id: h for h in locks.households(session, household_ids)}
@@ -516,9 +560,8 @@ class Cache:
         claim_ids: list[int] = []
         for start in range(0, len(household_ids), 1000):
             chunk = household_ids[start:start + 1000]
-            for event in session.exec(select(TriggerEvent).where(
-                    TriggerEvent.household_id.in_(chunk),
-                    TriggerEvent.status == EventStatus.accepted).order_by(TriggerEvent.id)):
+            for event in event_rows(session, TriggerEvent.household_id.in_(chunk),
+                                    TriggerEvent.status == EventStatus.accepted):
                 self.year_events.setdefault((event.household_id, event.contract_id),
                                             []).append(event)
             claim_ids.extend(session.exec(select(Claim.id).where(
@@ -566,10 +609,10 @@ def covering_contract(session: Session, household: Household, on: date,
 
 def evaluate(session: Session, event: TriggerEvent) -> None:
     """Evaluate one event on its own (a replay); the caller flushes."""
-    _evaluate(session, [event])
+    _evaluate(session, event_rows(session, TriggerEvent.id == event.id))
 
 
-def _match(session: Session, event: TriggerEvent, cache: Cache) -> tuple[int, int] | None:
+def _match(session: Session, event: EventRow, cache: Cache) -> tuple[int, int] | None:
     """Match an event to its member, household and contract; the household-year to assess it
     in, or None when it is settled here (quarantined, not covered, a loss already reported)."""
     member = cache.members.get(event.id_number)
@@ -614,7 +657,7 @@ SAME_LOSS = {
 }
 
 
-def loss_of(event: TriggerEvent) -> tuple | None:
+def loss_of(event: EventRow) -> tuple | None:
     """The identity of the loss an event reports (of a matched event), or None when its
     details cannot tell."""
     rule = SAME_LOSS.get(event.type)
@@ -626,14 +669,14 @@ def loss_of(event: TriggerEvent) -> tuple | None:
             *(details[name] for name in rule["identity"]))
 
 
-def _is_same_loss(first: TriggerEvent, event: TriggerEvent) -> bool:
+def _is_same_loss(first: EventRow, event: EventRow) -> bool:
     a, b = first.payload.get("details", {}), event.payload.get("details", {})
     return all(not a.get(name) or not b.get(name) or a[name] == b[name]
                for name in SAME_LOSS[event.type]["agree"])
 
 
 def _assess(session: Session, household: Household, contract: PolicyContract,
-            new: list[TriggerEvent], events: list[TriggerEvent], cache: Cache) -> None:
+            new: list[EventRow], events: list[EventRow], cache: Cache) -> None:
     """Assess a run of a household-year's new events (the last of ``events``, the year's
     events by then in arrival order) with one calculation, and bring every claim of the year
     up to date."""
@@ -655,13 +698,12 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events])
     results = {r.event_id: r for r in quote.events}
     warned = _warnings(terms, events, results)
-    by_trigger: dict[str, list[TriggerEvent]] = {}
+    by_trigger: dict[str, list[EventRow]] = {}
     for event in new:
         mine = results[f"{event.id:012d}"]
         event.warning, event.payout = event.id in warned, mine.payout
         if event.warning:
-            session.add(EarlyWarning(household_id=household.id, trigger=event.type,
-                                     source="event", event_id=event.id, text=warned[event.id]))
+            cache.warnings.append((household.id, event.type, event.id, warned[event.id]))
         if mine.reason and mine.payout == 0:
             event.reason = calculator.REASONS.get(mine.reason, mine.reason)
         by_trigger.setdefault(event.type, []).append(event)
@@ -685,17 +727,17 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         new_total = entitled.get(trigger, Decimal("0.00"))
         if claim is None:
             if new_total > 0:
-                claim = _new_claim(household.id, contract, version.id, trigger, new_total,
-                                   _results(quote, by_key, trigger), source="event")
-                session.add(claim)
-                cache.claims[household.id].append(claim)
+                opened = NewClaim(**_new_claim(household.id, contract, version.id, trigger,
+                                               new_total, _results(quote, by_key, trigger),
+                                               source="event"))
+                cache.claims[household.id].append(opened)
                 # the claim is the events' from the one after which it was owed something
                 owed, linked = new_total, []
                 for event in reversed(mine):
                     if owed > 0:
                         linked.insert(0, event)
                     owed -= event.payout or Decimal("0.00")
-                cache.opened[id(claim)] = (claim, linked)
+                cache.opened[id(opened)] = (opened, linked)
                 continue
         elif trigger in closed:
             for event in mine:
@@ -714,7 +756,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
             event.claim_id = claim.id if claim is not None else None
 
 
-def _warnings(terms, events: list[TriggerEvent], results: dict) -> dict[int, str]:
+def _warnings(terms, events: list[EventRow], results: dict) -> dict[int, str]:
     """The events that carried the year's watched losses over a trigger's warning threshold
     (预警), in the order they arrived, with the warning's words. By arrival, not by date: the
     warning goes with the report that told the office, once a crossing, however the events
@@ -736,7 +778,7 @@ def _warnings(terms, events: list[TriggerEvent], results: dict) -> dict[int, str
     return warned
 
 
-def _share(run: list[TriggerEvent], payable: list[TriggerEvent], growth: Decimal) -> None:
+def _share(run: list[EventRow], payable: list[EventRow], growth: Decimal) -> None:
     """Together a run's payable events carry what the household's year grew by, as they
     would one at a time: each event after the first only adds to the end of the year, so it
     is paid its own calculated part; the first, which may have changed what was owed before
@@ -750,7 +792,7 @@ def _share(run: list[TriggerEvent], payable: list[TriggerEvent], growth: Decimal
         payable[0].payout = max(rest, Decimal("0.00"))
 
 
-def _naming(events: list[TriggerEvent]) -> str:
+def _naming(events: list[EventRow]) -> str:
     """The events that changed a claim, as its audit entry gives the reason."""
     ids = [e.source_event_id for e in events]
     if len(ids) == 1:
@@ -767,14 +809,14 @@ def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
             for r in quote.events if by_key[r.event_id].type == trigger]
 
 
-def _recalculate(session: Session, claim: Claim, entitled: Decimal, version_id: int,
+def _recalculate(session: Session, claim: Claim | NewClaim, entitled: Decimal, version_id: int,
                  quote: calculator.Quote, by_key: dict, reason: str,
                  notice_days: int) -> None:
     """Bring a claim's entitlement up to date; a paid claim that is owed more reopens, one
     whose payment is under way is reopened once it is paid."""
     before = lifecycle.snapshot(claim)
     results = _results(quote, by_key, claim.trigger)
-    if claim.id is None:  # opened by this batch: audited as it stands when it is numbered
+    if isinstance(claim, NewClaim):  # opened by this batch: audited as it stands when stored
         claim.entitled, claim.calculation = entitled, {**claim.calculation, "events": results}
         return
     if entitled == claim.entitled:  # the same amount: its calculation still lists every event
@@ -808,37 +850,58 @@ def open_claim(session: Session, household_id: int, contract: PolicyContract, ve
                trigger: str, entitled: Decimal, results: list, *, source: str, actor: Actor,
                reason: str = "") -> Claim:
     """Open a claim in state opened with its due date; flushes and audits."""
-    claim = _new_claim(household_id, contract, version_id, trigger, entitled, results,
-                       source=source, reason=reason)
+    claim = Claim(**_new_claim(household_id, contract, version_id, trigger, entitled, results,
+                               source=source, reason=reason))
     session.add(claim)
-    _opened(session, [claim], actor, reason or source)
+    session.flush()
+    _numbered(session, [claim], actor, reason or source)
+    session.flush()
     return claim
 
 
+class NewClaim(SimpleNamespace):
+    """A claim the evaluator opens: its columns, stored with the chunk's others in bulk."""
+
+
 def _new_claim(household_id: int, contract: PolicyContract, version_id: int, trigger: str,
-               entitled: Decimal, results: list, *, source: str, reason: str = "") -> Claim:
-    """A claim in state opened with its due date, not yet stored; its number waits for its id
+               entitled: Decimal, results: list, *, source: str, reason: str = ""
+               ) -> dict[str, Any]:
+    """The columns of a claim in state opened with its due date; its number waits for its id
     (a placeholder until then, unique as the column must be)."""
-    return Claim(
+    now = utcnow()
+    return dict(
         claim_number=f"~{secrets.token_hex(15)}", household_id=household_id,
         contract_id=contract.id, terms_version_id=version_id, trigger=trigger,
         policy_year=contract.policy_year, source=source, application_reason=reason,
-        state=ClaimState.opened, entitled=entitled, calculation={"events": results},
+        state=ClaimState.opened, entitled=entitled, approved_amount=Decimal("0.00"),
+        paid_amount=Decimal("0.00"), calculation={"events": results}, rejection_text="",
         due_date=lifecycle.due_after(clock.county_today(),
                                      lifecycle.service_levels()[ClaimState.opened], False),
-    )
+        opened_at=now, updated_at=now)
 
 
-def _opened(session: Session, claims: list[Claim], actor: Actor, reason: str) -> None:
-    """Store new claims in one flush, number them and audit their opening; flushes."""
+def _store_opened(session: Session, claims: list[NewClaim], actor: Actor, reason: str) -> None:
+    """Store the claims a chunk opened in bulk, number them and audit their opening."""
     if not claims:
         return
     session.flush()
+    table = Claim.__table__
+    ids = session.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                          [vars(claim) for claim in claims]).scalars().all()
+    for claim, claim_id in zip(claims, ids, strict=True):
+        claim.id = claim_id
+    _numbered(session, claims, actor, reason)
+    bulk.update_columns(session, table, "id", {"id": ids,
+                                               "claim_number": [c.claim_number for c in claims]})
+
+
+def _numbered(session: Session, claims: list[Claim] | list[NewClaim], actor: Actor,
+              reason: str) -> None:
+    """Number stored claims by their ids and audit their opening."""
     for claim in claims:
         claim.claim_number = f"LP{claim.policy_year}{claim.id:08d}"
         audit.record(session, actor, "claim", claim.claim_number, "open", reason=reason,
                      after=lifecycle.snapshot(claim))
-    session.flush()
 
 
 def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Outcome:
