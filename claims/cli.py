@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from decimal import Decimal
@@ -557,6 +558,7 @@ def _model(args) -> int:
 def _evaluate(args) -> int:
     from claims import evaluator
 
+    gc.freeze()  # as the service does at its start (claims.app.lifespan)
     if not args.follow:
         print(f"evaluated {evaluator.evaluate_all(get_engine())} events")
         return 0
