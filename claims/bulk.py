@@ -1,4 +1,5 @@
-"""Bulk steps where the work is bulk (批量办理): the public notice (公示) started or closed for
+"""Bulk steps where the work is bulk (批量办理): one village meeting's review (民主评议) recorded
+for every claim of the village that waits for it, the public notice (公示) started or closed for
 every claim of a village at once, and a chosen list of claims approved. Each claim is taken
 through the same :func:`claims.lifecycle.transition` as a single step — its state, the role,
 the four-eyes rules and the approval limits checked, its own audit entry — in a savepoint of
@@ -22,6 +23,7 @@ from policies.errors import DomainError, InvalidInput, NotFound
 APPROVAL_LIMIT = 200  # claims approved by one request at most
 NOTICE = frozenset(lifecycle.ACTIONS["start_notice"].roles)
 APPROVERS = frozenset(lifecycle.ACTIONS["approve"].roles)
+REVIEWERS = frozenset(lifecycle.ACTIONS["record_review"].roles)
 
 # Why a claim did not take the step, as codes the pages translate (values beside them).
 REASONS = ("not_found", "state", "notice_started", "notice_running", "start_date",
@@ -88,17 +90,48 @@ def _reason(error: DomainError) -> str:
     return "other"
 
 
-def village_claims(session: Session, actor: Actor, village_id: int) -> list[Claim]:
-    """The claims in public notice of a village of the actor's area (403 outside it)."""
+def village_claims(session: Session, actor: Actor, village_id: int,
+                   state: str = lifecycle.S.public_notice) -> list[Claim]:
+    """The claims in ``state`` (public notice) of a village of the actor's area (403
+    outside it)."""
     village = session.get(Region, village_id)
     if village is None or village.level != "village":
         raise InvalidInput(f"village {village_id} does not exist", field="village_id",
                            value=village_id)
     access.require_village(actor, village_id)
     return list(session.exec(select(Claim).join(Household, Household.id == Claim.household_id)
-                             .where(Household.village_id == village_id,
-                                    Claim.state == lifecycle.S.public_notice)
+                             .where(Household.village_id == village_id, Claim.state == state)
                              .order_by(Claim.claim_number)).all())
+
+
+def review_village(session: Session, actor: Actor, village_id: int, *,
+                   representatives: list[str], notes: str = "",
+                   disagree: dict[int, str] | None = None, today: date | None = None
+                   ) -> list[Result]:
+    """Record one village meeting's review for every claim of a village that waits for it:
+    the same representatives and notes on each, agreed, except the claims in ``disagree``,
+    which the meeting did not agree to, each with its reason (the claim is rejected with
+    it). The meeting's record is checked once; each claim is then its own step."""
+    access.require_role(actor, REVIEWERS)
+    disagree = disagree or {}
+    meeting = lifecycle.parse_step(lifecycle.ACTIONS["record_review"], {
+        "outcome": "agree", "representatives": representatives, "notes": notes})
+    claims = village_claims(session, actor, village_id, lifecycle.S.village_review)
+    numbers = {c.id: c.claim_number for c in claims}
+    for claim_id, reason in disagree.items():
+        if claim_id not in numbers:
+            raise InvalidInput(f"claim {claim_id} does not wait for this village's review",
+                               field="disagree", value=claim_id, code="not_in_review",
+                               values={"claim": claim_id})
+        if not reason.strip():
+            raise InvalidInput(f"say why the meeting did not agree to claim "
+                               f"{numbers[claim_id]}", field="disagree", value=claim_id,
+                               code="reason_needed", values={"claim": numbers[claim_id]})
+    shared = meeting.model_dump(mode="json")
+    return [_step(session, actor, claim.id, "record_review",
+                  {**shared, "outcome": "disagree", "notes": disagree[claim.id].strip()}
+                  if claim.id in disagree else shared, today=today)
+            for claim in claims]
 
 
 def start_notices(session: Session, actor: Actor, village_id: int, *,

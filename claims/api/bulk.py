@@ -1,5 +1,6 @@
-"""Bulk work through the API (批量办理): close many early warnings, start or close the public
-notice of a village, approve a chosen list of claims. The same services as the pages
+"""Bulk work through the API (批量办理): close many early warnings, record a village meeting's
+review of every claim waiting for it, start or close the public notice of a village, approve a
+chosen list of claims. The same services as the pages
 (claims.warnings, claims.bulk): each warning and claim checked and audited on its own, the
 township limits of claims.access enforced; the answer lists each one's outcome, with a
 reason code, its values and the service's words for those that did not take the step."""
@@ -16,7 +17,7 @@ from claims import warnings as warning_service
 from claims.api.deps import SessionDep
 from claims.auth import Actor, CurrentActor, require_role, staff
 from claims.models import Role
-from policies.types import Day, MultilineText
+from policies.types import Day, MultilineText, Text
 
 router = APIRouter(prefix="/api", tags=["bulk"])
 Office = Annotated[Actor, Depends(staff(Role.clerk, Role.supervisor))]
@@ -28,6 +29,11 @@ def _notice(actor: CurrentActor) -> Actor:
     return actor
 
 
+def _reviewer(actor: CurrentActor) -> Actor:
+    require_role(actor, bulk.REVIEWERS)
+    return actor
+
+
 def _approver(actor: CurrentActor) -> Actor:
     require_role(actor, bulk.APPROVERS)
     return actor
@@ -35,6 +41,7 @@ def _approver(actor: CurrentActor) -> Actor:
 
 Notice = Annotated[Actor, Depends(_notice)]
 Approver = Annotated[Actor, Depends(_approver)]
+Reviewer = Annotated[Actor, Depends(_reviewer)]
 
 
 class WarningSelection(BaseModel):
@@ -77,6 +84,29 @@ def _answer(results: list[bulk.Result]) -> dict[str, Any]:
             "waiting": sum(r.outcome == "waiting" for r in results),
             "refused": sum(r.outcome == "refused" for r in results),
             "results": [r.view() for r in results]}
+
+
+class VillageReview(BaseModel):
+    """One village meeting's review (民主评议) of every claim of the village waiting for it."""
+
+    model_config = ConfigDict(extra="forbid")
+    village_id: int
+    representatives: list[Text] = Field(min_length=1, max_length=100)
+    notes: MultilineText = ""
+    disagree: dict[int, MultilineText] = Field(default_factory=dict, description=(
+        "the claims the meeting did not agree to, by claim id, each with the reason"))
+
+
+@router.post("/reviews/village")
+def review_village(session: SessionDep, actor: Reviewer, review: VillageReview
+                   ) -> dict[str, Any]:
+    """Record the meeting's review for every claim of the village that waits for it: agreed
+    (to the public notice), or not agreed (rejected with the reason) for those named."""
+    results = bulk.review_village(session, actor, review.village_id,
+                                  representatives=review.representatives, notes=review.notes,
+                                  disagree=review.disagree)
+    session.commit()
+    return _answer(results)
 
 
 @router.post("/notices/start")

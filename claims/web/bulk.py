@@ -1,9 +1,9 @@
 """The workspace's pages where work is bulk (批量办理): the early warnings (filtered by township,
-score and status, exported, closed one at a time or many at once), the public notice of a
-village started or closed at once, and a chosen list of claims approved. Every warning and
-every claim goes through the same service as a single step (claims.warnings, claims.bulk),
-each on the audit trail; the result page lists what was done and, translated, why the rest
-was not."""
+score and status, exported, closed one at a time or many at once), a village meeting's review
+of every claim waiting for it, the public notice of a village started or closed at once, and a
+chosen list of claims approved. Every warning and every claim goes through the same service as
+a single step (claims.warnings, claims.bulk), each on the audit trail; the result page lists
+what was done and, translated, why the rest was not."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from claims.web.pages import (
     PageError,
     User,
     check_csrf,
+    form_data,
     gate,
     language_of,
     need_role,
@@ -44,6 +45,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OFFICE = (Role.clerk, Role.supervisor, Role.admin)
 NOTICE_ROLES = tuple(sorted(bulk.NOTICE))
 APPROVERS = tuple(sorted(bulk.APPROVERS))
+REVIEWERS = tuple(sorted(bulk.REVIEWERS))
 
 WARNING_OUTCOMES = {
     "visited": N_("Visited: the household is managing"),
@@ -75,6 +77,8 @@ DONE = {
     "close_notice": N_("Notice closed: the claim waits for approval"),
     "approve": N_("Approved: the claim waits for payment"),
     "submit_survey": N_("Survey recorded: the claim waits for the village review"),
+    "record_review": N_("Agreed by the village: the claim waits for its public notice"),
+    "review_disagreed": N_("Not agreed by the village: the claim is rejected"),
 }
 WAITING = N_("First approval given: a supervisor gives the second.")
 
@@ -236,15 +240,83 @@ async def close_warnings_page(request: Request, session: SessionDep, user: User)
                             total=len(results)))
 
 
+# --- a village meeting's review of every waiting claim -------------------------------------------
+
+@router.get("/review")
+def review_page(request: Request, session: SessionDep, user: User, village: int | None = None):
+    """The villages with claims waiting for the village review (民主评议), and a chosen
+    village's claims with one form for the meeting."""
+    found = session.exec(
+        select(Region.id, Region.name, sa.func.count(Claim.id))
+        .join(Household, Household.village_id == Region.id)
+        .join(Claim, Claim.household_id == Household.id)
+        .where(Claim.state == lifecycle.S.village_review)
+        .group_by(Region.id, Region.name).order_by(Region.name)).all()
+    villages = [(v, name, count) for v, name, count in found if access.in_area(user.actor, v)]
+    claims, chosen = [], None
+    if village is not None:
+        chosen = gate(request, lambda: _village(session, user, village),
+                      N_("Not found, or not in your area."))
+        claims = session.exec(
+            select(Claim, Household.household_number)
+            .join(Household, Household.id == Claim.household_id)
+            .where(Household.village_id == village, Claim.state == lifecycle.S.village_review)
+            .order_by(Claim.claim_number)).all()
+    return render(request, "review.html", user=user, villages=villages, chosen=chosen,
+                  claims=claims, may_review=user.user.role in REVIEWERS)
+
+
+def _village(session, user: User, village_id: int) -> Region:
+    village = session.get(Region, village_id)
+    if village is None or village.level != "village" or not access.in_area(user.actor,
+                                                                            village_id):
+        raise NotFound(f"village {village_id} does not exist or is not in your area",
+                       field="village", value=village_id)
+    return village
+
+
+@router.post("/review")
+async def review_village_page(request: Request, session: SessionDep, user: User):
+    """Record the meeting's review for every claim of the village that waits for it."""
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf_token", "")))
+    need_role(request, user, *REVIEWERS)
+    _ = translator(language_of(request))
+    village = str(form.get("village", ""))
+    if not village.isdigit():
+        raise PageError(422, _("Choose the village."))
+    village_id = int(village)
+    data = form_data("record_review", {k: str(v) for k, v in form.items()})
+    disagree = {int(v): str(form.get(f"reason_{v}", ""))
+                for v in form.getlist("disagree") if str(v).isdigit()}
+    results = gate(request, lambda: bulk.review_village(
+        session, user.actor, village_id, representatives=data["representatives"],
+        notes=data["notes"], disagree=disagree))
+    session.commit()
+    name = session.get(Region, village_id).name
+    done = sum(r.outcome == "done" for r in results)
+    return render(request, "bulk_result.html", user=user,
+                  title=f"{name} · " + _("Village review"),
+                  rows=_claim_rows(request, results, "record_review",
+                                   dict.fromkeys(disagree, "review_disagreed")),
+                  back=f"/review?village={village_id}",
+                  summary=_("%(done)s of %(total)s claims took the step.", done=done,
+                            total=len(results)) if results else
+                  _("No claim of this village waits for the village review."))
+
+
 # --- the public notice of a village at once -----------------------------------------------------
 
-def _claim_rows(request: Request, results: list[bulk.Result], action: str) -> list[dict]:
+def _claim_rows(request: Request, results: list[bulk.Result], action: str,
+                done_as: dict[int, str] | None = None) -> list[dict]:
+    """The result page's rows; ``done_as`` words a claim's done step otherwise than
+    ``action`` (a review the village did not agree to)."""
     language = language_of(request)
     _ = translator(language)
     rows = []
     for r in results:
         if r.outcome == "done":
-            text = _(DONE[action])
+            text = _(DONE[(done_as or {}).get(r.claim_id, action)])
         elif r.outcome == "waiting":
             text = _(WAITING)
         elif r.reason in REASONS:

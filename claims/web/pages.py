@@ -712,6 +712,8 @@ STEP_REFUSALS = {
                                  "person, one account, so that four eyes are two people."),
     "choose_claims": N_("Choose at least one claim."),
     "too_many_claims": N_("%(count)s claims at once; at most %(limit)s."),
+    "not_in_review": N_("Claim #%(claim)s does not wait for this village's review."),
+    "reason_needed": N_("Say why the meeting did not agree to claim %(claim)s."),
 }
 # Fields a refusal names that no record shows.
 REFUSED_FIELDS = {"given_on": N_("Given on"), "eliminated_on": N_("Eliminated on")}

@@ -473,3 +473,109 @@ def test_the_api_takes_the_same_bulk_steps(as_user, session):
     assert many.json()["closed"] == 3  # 0.91, 0.72 and 0.95
     bad = office.post("/api/warnings/close", json={"warning_ids": [1], "outcome": "other"})
     assert bad.status_code == 422 and bad.json()["field"] == "note"
+
+
+# --- the village review of a whole village --------------------------------------------------
+
+def surveyed(session: Session, w: World, claim: Claim) -> None:
+    lifecycle.transition(session, claim, "start_investigation", w.actors["inv"])
+    lifecycle.transition(session, claim, "submit_survey", w.actors["inv"], data=SURVEY)
+    session.commit()
+
+
+def test_one_village_meeting_reviews_every_waiting_claim_each_on_its_own(session):
+    w = build(session)
+    c0, c1, c2, c3, cb = w.claims
+    for claim in (c0, c1, c2, cb):
+        surveyed(session, w, claim)
+    results = bulk.review_village(session, w.actors["clerk"], w.village_a,
+                                  representatives=["村主任", "村民代表甲", "村民代表乙"],
+                                  notes="村委会议室", disagree={c1.id: "家中有新购轿车"})
+    session.commit()
+    # c3 was not surveyed and cb is another village's: neither is in this meeting
+    assert [(r.claim_number, r.outcome) for r in results] == [
+        (c0.claim_number, "done"), (c1.claim_number, "done"), (c2.claim_number, "done")]
+    session.expire_all()
+    assert [session.get(Claim, c.id).state for c in (c0, c1, c2, c3, cb)] == [
+        "public_notice", "rejected", "public_notice", "opened", "village_review"]
+    assert session.get(Claim, c1.id).rejection_text == "家中有新购轿车"
+    records = {r.claim_id: r.data for r in session.exec(select(ClaimRecord).where(
+        ClaimRecord.kind == "record_review"))}
+    assert set(records) == {c0.id, c1.id, c2.id}
+    assert records[c0.id] == records[c2.id] == {
+        "outcome": "agree", "representatives": ["村主任", "村民代表甲", "村民代表乙"],
+        "notes": "村委会议室"}
+    assert records[c1.id]["outcome"] == "disagree"
+    assert trail(session, "record_review") == [c0.claim_number, c1.claim_number,
+                                               c2.claim_number]
+
+
+def test_a_village_review_is_checked_once_and_refused_whole(session):
+    w = build(session)
+    c0, c1, *_, cb = w.claims
+    surveyed(session, w, c0)
+    surveyed(session, w, cb)
+    clerk = w.actors["clerk"]
+    with pytest.raises(InvalidInput) as missing:  # no representative
+        bulk.review_village(session, clerk, w.village_a, representatives=[])
+    assert missing.value.field == "representatives"
+    with pytest.raises(InvalidInput) as elsewhere:  # another village's claim
+        bulk.review_village(session, clerk, w.village_a, representatives=["甲"],
+                            disagree={cb.id: "不符合"})
+    assert elsewhere.value.code == "not_in_review"
+    with pytest.raises(InvalidInput) as silent:  # not agreed, but no reason given
+        bulk.review_village(session, clerk, w.village_a, representatives=["甲"],
+                            disagree={c0.id: " "})
+    assert silent.value.code == "reason_needed"
+    with pytest.raises(Forbidden):  # another township's clerk
+        bulk.review_village(session, w.actors["clerk_b"], w.village_a, representatives=["甲"])
+    with pytest.raises(Forbidden):  # the investigator does not review
+        bulk.review_village(session, w.actors["inv"], w.village_a, representatives=["甲"])
+    session.expire_all()
+    assert session.get(Claim, c0.id).state == "village_review"
+    assert trail(session, "record_review") == []
+
+
+def test_the_review_page_records_a_village_meeting_in_chinese(browser, session):  # noqa: F811
+    w = build(session)
+    c0, c1, *_ = w.claims
+    surveyed(session, w, c0)
+    surveyed(session, w, c1)
+    clerk = browser("clerk")
+    listing = clerk.get("/review").text
+    assert f'value="{w.village_a}"' in listing and "(2)" in listing
+    page = clerk.get("/review", params={"village": w.village_a}).text
+    assert c0.claim_number in page and c1.claim_number in page
+    refused = clerk.post("/review", data={"csrf_token": csrf_of(page), "village": w.village_a,
+                                          "representatives": "村主任", "disagree": str(c1.id)})
+    assert refused.status_code == 422
+    assert f"请说明村民代表会议不同意案件 {c1.claim_number} 的理由。" in refused.text
+    answer = clerk.post("/review", data={
+        "csrf_token": csrf_of(page), "village": w.village_a, "representatives": "村主任\n代表甲",
+        "disagree": str(c1.id), f"reason_{c1.id}": "收入高于标准"})
+    assert answer.status_code == 200
+    assert "共 2 件，2 件已办理。" in answer.text
+    assert "评议通过，待公示" in answer.text and "评议未通过，案件不予赔付" in answer.text
+    assert latin_words(answer.text) == latin_words(page) == latin_words(listing) == set()
+    investigator = browser("investigator")
+    assert investigator.post("/review", data={
+        "csrf_token": csrf_of(investigator.get("/review").text), "village": w.village_a,
+        "representatives": "甲"}).status_code == 403
+
+
+def test_the_api_records_a_village_review(as_user, session):
+    w = build(session)
+    c0, c1, *_ = w.claims
+    surveyed(session, w, c0)
+    surveyed(session, w, c1)
+    clerk = as_user("clerk")
+    bad = clerk.post("/api/reviews/village", json={"village_id": w.village_a,
+                                                   "representatives": []})
+    assert bad.status_code == 422
+    answer = clerk.post("/api/reviews/village", json={
+        "village_id": w.village_a, "representatives": ["村主任"],
+        "disagree": {str(c1.id): "收入高于标准"}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["done"] == 2
+    session.expire_all()
+    assert session.get(Claim, c1.id).state == "rejected"
