@@ -478,7 +478,7 @@ class Cache:
         self.county_of: dict[int, int] = {}
         self.lines: dict[tuple[int, int], Decimal | None] = {}
         self.members: dict[str, Any] | None = None  # by ID number: id, household, status
-        self.households: dict[int, Household] = {}
+        self.households: dict[int, Any] = {}  # rows: id, status, village, type, category
         self.flags: dict[int, frozenset[str]] = {}
         self.incomes: dict[int, list[tuple]] = {}
         self.year_events: dict[tuple[int, int], list[EventRow]] = {}
@@ -548,7 +548,9 @@ class Cache:
                 .where(Member.id_number.in_(numbers[start:start + 1000]))))
         household_ids = sorted({m.household_id for m in self.members.values()})
         # The lock order (claims.locks): the households, then their claims, each by id.
-        self.households = {h.id: h for h in locks.households(session, household_ids)}
+        self.households = {h.id: h for h in locks.household_rows(
+            session, household_ids, Household.id, Household.status, Household.village_id,
+            Household.household_type, Household.monitoring_category)}
         self._prefetch_counties(session, {h.village_id for h in self.households.values()})
         self.incomes = benefits.income_records(session, household_ids)
         self.flags = benefits.household_flags(session, household_ids)
@@ -685,7 +687,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
         cache.terms[contract.terms_version_id] = (version, benefits.terms_of(version))
     version, terms = cache.terms[contract.terms_version_id]
     # covering_contract has already checked that a naming contract names the household
-    snapshot = benefits.household_snapshot(session, household.id,
+    snapshot = benefits.household_snapshot(session, household.id, household=household,
                                            policy_year=contract.policy_year, contract=contract,
                                            lines=cache.lines, incomes=cache.incomes,
                                            named=True, flags=cache.flags)

@@ -166,6 +166,17 @@ def households(session: Session, ids: Iterable[int]) -> list[Household]:
     return _lock(session, Household, HOUSEHOLDS, ids)
 
 
+def household_rows(session: Session, ids: Iterable[int], *columns) -> list:
+    """Lock households (level 2), in id order, and return their ``columns`` as plain rows
+    (the evaluator's many households: ORM objects cost more than its rules)."""
+    found = []
+    for wanted in _chunks(sorted(set(ids))):
+        _take(session, HOUSEHOLDS, wanted)
+        found.extend(session.execute(sa.select(*columns).where(Household.id.in_(wanted))
+                                     .order_by(Household.id).with_for_update()))
+    return found
+
+
 def claims(session: Session, ids: Iterable[int]) -> list[Claim]:
     """Lock claims (level 3), in id order, and return them (read fresh when first locked)."""
     return _lock(session, Claim, CLAIMS, ids)

@@ -378,15 +378,16 @@ def household_snapshot(
     contract: PolicyContract | None = None,
     lines: dict[tuple[int, int], Decimal | None] | None = None,
     incomes: dict[int, list[tuple]] | None = None, named: bool | None = None,
-    flags: dict[int, frozenset[str]] | None = None,
+    flags: dict[int, frozenset[str]] | None = None, household: Any = None,
 ) -> calculator.HouseholdSnapshot:
     """What eligibility needs, read from the registry: type, category, the latest per-capita
     income recorded before the policy year ends, the line of the household's region and year,
     and the contract's coverage (none if the contract names households and not this one).
     ``lines``, ``incomes`` and ``flags`` (household_flags) are a caller's lookups made in
     advance for many households, and ``named`` whether a naming contract names it, when the
-    caller knows."""
-    household = session.get(Household, household_id)
+    caller knows; ``household`` its row (village, type, category) when the caller has read
+    it."""
+    household = household if household is not None else session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",
                            value=household_id)
