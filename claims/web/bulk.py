@@ -240,6 +240,14 @@ async def close_warnings_page(request: Request, session: SessionDep, user: User)
                             total=len(results)))
 
 
+def chosen_village(form, gettext) -> int:
+    """The village a bulk form names (its id), or the page's 422."""
+    village = str(form.get("village", ""))
+    if not village.isdigit():
+        raise PageError(422, gettext("Choose the village."))
+    return int(village)
+
+
 # --- a village meeting's review of every waiting claim -------------------------------------------
 
 @router.get("/review")
@@ -282,10 +290,7 @@ async def review_village_page(request: Request, session: SessionDep, user: User)
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *REVIEWERS)
     _ = translator(language_of(request))
-    village = str(form.get("village", ""))
-    if not village.isdigit():
-        raise PageError(422, _("Choose the village."))
-    village_id = int(village)
+    village_id = chosen_village(form, _)
     data = form_data("record_review", {k: str(v) for k, v in form.items()})
     disagree = {int(v): str(form.get(f"reason_{v}", ""))
                 for v in form.getlist("disagree") if str(v).isdigit()}
@@ -349,10 +354,7 @@ async def _notice_bulk(request: Request, session, user, step: str):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *NOTICE_ROLES)
     _ = translator(language_of(request))
-    village = str(form.get("village", ""))
-    if not village.isdigit():
-        raise PageError(422, _("Choose the village."))
-    village_id = int(village)
+    village_id = chosen_village(form, _)
     start = str(form.get("start_date", "")).strip()
     try:
         start_date = date.fromisoformat(start) if start else None

@@ -17,7 +17,7 @@ from sqlmodel import select
 from claims import access, catastrophes, clock
 from claims.api.deps import SessionDep
 from claims.models import Region
-from claims.web.bulk import _claim_rows
+from claims.web.bulk import _claim_rows, chosen_village
 from claims.web.i18n import N_, translator
 from claims.web.pages import (
     PageError,
@@ -195,16 +195,14 @@ async def survey_village_page(request: Request, session: SessionDep, user: User,
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *SURVEYORS)
     _ = translator(language_of(request))
-    village = str(form.get("village", ""))
-    if not village.isdigit():
-        raise PageError(422, _("Choose the village."))
+    village = chosen_village(form, _)
     ids = [int(v) for v in form.getlist("claim_id") if str(v).isdigit()]
     if not ids:
         raise PageError(422, _("Choose at least one claim."))
     survey = form_data("submit_survey", {k: str(v) for k, v in form.items()})
     results = _run(request, session, lambda: catastrophes.survey_village(
-        session, user.actor, catastrophe_id, int(village), survey, ids))
-    name = session.get(Region, int(village)).name
+        session, user.actor, catastrophe_id, village, survey, ids))
+    name = session.get(Region, village).name
     done = sum(r.outcome == "done" for r in results)
     return render(request, "bulk_result.html", user=user,
                   title=f"{name} · " + _("Survey of the village's claims"),
