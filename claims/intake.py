@@ -912,16 +912,17 @@ def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Out
     event = session.exec(select(TriggerEvent).where(TriggerEvent.id == event_id)
                          .with_for_update()).first()
     if event is None:
-        raise InvalidInput(f"event {event_id} does not exist", field="event_id", value=event_id)
+        raise InvalidInput(f"event {event_id} does not exist", field="event_id", value=event_id,
+                           code="no_event")
     if event.status not in (EventStatus.quarantined, EventStatus.failed):
         raise Conflict(f"event {event_id} is {event.status}, not in quarantine",
-                       field="status", value=event.status)
+                       field="status", value=event.status, code="not_in_quarantine")
     try:
         corrected = EventIn.model_validate({**event.payload, "id_number": id_number},
                                            context=STORED)
     except ValidationError as exc:
         raise InvalidInput(exc.errors()[0]["msg"].removeprefix("Value error, "),
-                           field="id_number", value=id_number) from None
+                           field="id_number", value=id_number, code="bad_id_number") from None
     before = {"id_number": event.id_number}
     event.id_number = corrected.id_number
     event.payload = payload_of(corrected)

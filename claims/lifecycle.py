@@ -231,17 +231,21 @@ def transition(
         # Administrators manage users and terms; they take no claim steps (four eyes).
         if actor.kind != "user" or actor.role not in action.roles:
             raise Forbidden(f"{action_name} is for: {', '.join(sorted(action.roles))}",
-                            field="role", value=actor.role)
+                            field="role", value=actor.role, code="role_step",
+                            values={"action": action_name, "roles": sorted(action.roles)})
     elif actor.kind != "system":
         raise Forbidden(f"{action_name} happens only through payments and new events",
-                        field="action", value=action_name)
+                        field="action", value=action_name, code="not_by_hand",
+                        values={"action": action_name})
     # Every step holds its claim, read fresh when first locked: a step taken at the same
     # moment by someone else is seen here, never overwritten.
     locks.claims(session, [claim.id])
     if claim.state not in action.sources:
         raise InvalidTransition(
             f"claim {claim.claim_number} is {claim.state}; {action_name} needs it to be "
-            f"{' or '.join(sorted(action.sources))}", field="state", value=claim.state)
+            f"{' or '.join(sorted(action.sources))}", field="state", value=claim.state,
+            code="wrong_state", values={"state": claim.state, "action": action_name,
+                                        "needs": sorted(action.sources)})
     step = parse_step(action, data)
     today = today or clock.county_today()
     before = snapshot(claim)

@@ -32,7 +32,7 @@ from policies.models import (
     Region,
 )
 from policies.tables import FileReport, RowError, normalise_header, read_table
-from policies.types import text_problem
+from policies.types import text_fault
 from policies.vocab import IncomeSource
 
 AMOUNTS = (*INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket")
@@ -90,18 +90,22 @@ class Checks:
         self.frame = frame
         self.errors: list[RowError] = []
 
-    def flag(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
+    def flag(self, mask: pd.Series, column: str, code: str | pd.Series,
+             values: dict[str, str] | None = None) -> None:
+        """A row error for each row of ``mask``: one code for all, or each row's own (a
+        Series by row)."""
         for row in mask.index[mask.fillna(False).astype(bool)]:
-            why = reason if isinstance(reason, str) else reason[row]
-            self.errors.append(RowError(int(row), column, str(self.frame[column][row]), why))
+            self.errors.append(RowError(
+                int(row), column, str(self.frame[column][row]),
+                code if isinstance(code, str) else code[row], values or {}))
 
     def whole(self, column: str, low: int, high: int) -> pd.Series:
         text = self.frame[column]
         numbers = pd.to_numeric(text.where(text.str.fullmatch(r"[0-9]{1,6}"), None),
                                 errors="coerce")
-        self.flag(text == "", column, "is required")
+        self.flag(text == "", column, "required")
         self.flag((text != "") & (numbers.isna() | (numbers < low) | (numbers > high)), column,
-                  f"must be a whole number from {low} to {high}")
+                  "whole_number", {"low": str(low), "high": str(high)})
         return numbers
 
     def amount(self, column: str, *, required: bool, positive: bool = False) -> pd.Series:
@@ -118,14 +122,16 @@ class Checks:
         numbers = {v: Decimal(v) for v in set(plain[good])}
         values = plain.map(numbers).astype(object).where(good, None)
         if required:
-            self.flag(text == "", column, "is required")
-        self.flag((text != "") & ~good, column, "must be an amount in yuan written with the "
-                                                "digits 0-9 and at most two decimals, e.g. "
-                                                "12345.50")
+            self.flag(text == "", column, "required")
+        self.flag((text != "") & ~good, column, "amount")
         if positive:
-            self.flag(values.map(lambda v: v is not None and v == 0), column,
-                      "must be more than 0")
+            self.flag(values.map(lambda v: v is not None and v == 0), column, "not_positive")
         return values.where(text != "", Decimal("0.00") if not required else None)
+
+    def text_faults(self, texts: pd.Series, column: str) -> None:
+        """The texts (of ``column``) that break the rule of Text."""
+        for row, fault in texts[texts != ""].map(text_fault).dropna().items():
+            self.errors.append(RowError(int(row), column, str(texts[row]), *fault))
 
     def nothing(self) -> pd.Series:
         """A column of None, for an optional column the file does not have."""
@@ -142,24 +148,23 @@ class Checks:
                 query = query.where(col(Household.village_id).in_(villages))
             households.update(cast(dict[str, int], dict(session.exec(query).all())))
         ids = self.frame["household_number"].map(households)
-        self.flag(self.frame["household_number"] == "", "household_number", "is required")
+        self.flag(self.frame["household_number"] == "", "household_number", "required")
         self.flag((self.frame["household_number"] != "") & ids.isna(), "household_number",
-                  "no household you may import for has this number (import the households "
-                  "first)")
+                  "unknown_household_to_import")
         return ids
 
-    def repeated(self, keys: list[pd.Series], column: str, what: str, hint: str = "") -> None:
-        """Rows whose keys (all known) are those of an earlier row."""
+    def repeated(self, keys: list[pd.Series], column: str, code: str) -> None:
+        """Rows whose keys (all known) are those of an earlier row: ``code``, with the
+        earlier row."""
         first: dict[tuple, int] = {}
-        again: dict[int, str] = {}
         for row, *key in zip(self.frame.index, *keys, strict=True):
             if any(k is None or k != k for k in key):  # an unknown key (None or NaN)
                 continue
             if tuple(key) in first:
-                again[row] = f"the same {what} as row {first[tuple(key)]}{hint}"
+                self.errors.append(RowError(int(row), column, str(self.frame[column][row]),
+                                            code, {"row": str(first[tuple(key)])}))
             else:
                 first[tuple(key)] = row
-        self.flag(pd.Series(True, index=list(again), dtype=bool), column, pd.Series(again))
 
     def day(self, column: str, today: date, *, required: bool) -> pd.Series:
         """Days (2026-06-30, 2026/6/30, 20260630); None where empty or bad."""
@@ -169,8 +174,8 @@ class Checks:
         not_day = days.map(lambda d: isinstance(d, str))
         self.flag(not_day & ((text != "") | required), column, days.where(not_day, ""))
         days = days.map(lambda d: d if isinstance(d, date) else None)
-        self.flag(days.map(lambda d: d is not None and d > today), column,
-                  f"is after today ({today})")
+        self.flag(days.map(lambda d: d is not None and d > today), column, "after_today",
+                  {"today": str(today)})
         return days
 
 
@@ -194,17 +199,16 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
     check = Checks(frame)
     ids = check.households(session, villages)
     years = check.whole("year", FIRST_YEAR, today.year)
-    check.flag(years == today.year, "year",
-               f"the year {today.year} has not ended: import a year's record after it ends")
+    check.flag(years == today.year, "year", "year_not_ended", {"year": str(today.year)})
     sizes = check.whole("household_size", 1, MAX_SIZE)
     amounts = {name: check.amount(name, required=False) for name in AMOUNTS}
 
     recorded = check.day("recorded_on", today, required=False)
     check.flag(pd.Series([d is not None and y == y and d < date(int(y), 1, 1)
                           for d, y in zip(recorded, years, strict=True)], index=frame.index),
-               "recorded_on", "is before the year it reports began")
+               "recorded_on", "before_the_year")
 
-    check.repeated([ids, years], "year", "household and year")
+    check.repeated([ids, years], "year", "same_year")
 
     bad = {e.row for e in check.errors}
     good = [row for row in frame.index if row not in bad]
@@ -266,11 +270,8 @@ def _records_against_ledger(session: Session, rows: list[dict], check: Checks) -
             writes.append(r)
         elif any(Decimal(getattr(existing, name)) != r[name] for name in AMOUNTS) or (
                 existing.household_size != r["household_size"]):
-            check.errors.append(RowError(
-                r["row"], "year", str(r["year"]),
-                f"the ledger already has this household's record of {r['year']} (income "
-                f"record {existing.id}) with other figures or size; correct that record "
-                "instead"))
+            check.errors.append(RowError(r["row"], "year", str(r["year"]), "record_differs",
+                                         {"year": str(r["year"]), "record": str(existing.id)}))
     return writes
 
 
@@ -288,17 +289,15 @@ def import_lines(session: Session, data: bytes, filename: str, *, partial: bool 
     regions = dict(session.exec(select(Region.code, Region.id).where(
         col(Region.code).in_(sorted(set(frame["region_code"]) - {""})))).all())
     ids = frame["region_code"].map(regions)
-    check.flag(frame["region_code"] == "", "region_code", "is required")
-    check.flag((frame["region_code"] != "") & ids.isna(), "region_code",
-               "is not a registered region code")
+    check.flag(frame["region_code"] == "", "region_code", "required")
+    check.flag((frame["region_code"] != "") & ids.isna(), "region_code", "unknown_region")
     years = check.whole("year", FIRST_YEAR, 2100)
     amounts = check.amount("fixed_amount", required=True, positive=True)
     notes = frame["note"] if "note" in frame else pd.Series("", index=frame.index)
-    check.flag(notes.str.len() > 255, "note", "is longer than 255 characters")
-    problems = notes[notes != ""].map(text_problem).dropna()
-    check.flag(pd.Series(True, index=problems.index), "note", problems)
+    check.flag(notes.str.len() > 255, "note", "too_long", {"limit": "255"})
+    check.text_faults(notes, "note")
 
-    check.repeated([ids, years], "year", "region and year")
+    check.repeated([ids, years], "year", "same_region_year")
 
     bad = {e.row for e in check.errors}
     good = [row for row in frame.index if row not in bad]
@@ -312,12 +311,14 @@ def import_lines(session: Session, data: bytes, filename: str, *, partial: bool 
         if existing is None:
             writes.append((row, key))
         elif existing.fixed_amount is None or Decimal(existing.fixed_amount) != amounts[row]:
-            way = ("as a multiple of the national standard" if existing.fixed_amount is None
-                   else f"at {existing.fixed_amount}")
+            values = {"region": frame["region_code"][row], "year": str(key[1]),
+                      "line": str(existing.id)}
+            if existing.fixed_amount is not None:
+                values["amount"] = str(existing.fixed_amount)
             check.errors.append(RowError(
                 int(row), "fixed_amount", frame["fixed_amount"][row],
-                f"the line of {frame['region_code'][row]} for {key[1]} is already set {way} "
-                f"(monitoring line {existing.id}); change that line instead"))
+                "line_set_as_multiple" if existing.fixed_amount is None else "line_set_at",
+                values))
     report.errors = sorted(check.errors, key=lambda e: (e.row, e.field))
     if report.errors and not partial:
         return report

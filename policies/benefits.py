@@ -74,7 +74,8 @@ def store_terms(session: Session, key: str, text: str, filename: str = "<upload>
     if versions and versions[-1].policy_year != terms.policy.policy_year:
         raise InvalidInput(
             f"terms {key} are for {versions[-1].policy_year}; a new policy year needs a new key",
-            field="policy.policy_year", value=terms.policy.policy_year)
+            field="policy.policy_year", value=terms.policy.policy_year, code="terms_key_year",
+            values={"key": key, "year": versions[-1].policy_year})
     version = TermsVersion(
         key=key, version=len(versions) + 1, title=terms.policy.title, county=terms.policy.county,
         county_code=terms.policy.county_code, policy_year=terms.policy.policy_year,
@@ -119,13 +120,16 @@ def attach_terms(session: Session, contract_id: int, version_id: int) -> PolicyC
     version = session.get(TermsVersion, version_id)
     if version is None:
         raise InvalidInput(f"terms version {version_id} does not exist",
-                           field="terms_version_id", value=version_id)
+                           field="terms_version_id", value=version_id, code="no_terms_version")
     if version.policy_year != contract.policy_year:
         raise InvalidInput(
             f"terms version {version_id} is for {version.policy_year}, the contract for "
-            f"{contract.policy_year}", field="terms_version_id", value=version_id)
+            f"{contract.policy_year}", field="terms_version_id", value=version_id,
+            code="terms_other_year", values={"year": version.policy_year,
+                                             "contract_year": contract.policy_year})
     if contract.status == ContractStatus.closed:
-        raise Conflict("a settled contract's terms cannot change", field="terms_version_id")
+        raise Conflict("a settled contract's terms cannot change", field="terms_version_id",
+                       code="contract_settled")
     contract.terms_version_id = version_id
     session.flush()
     return contract

@@ -35,7 +35,7 @@ from policies.models import (
     utcnow,
 )
 from policies.tables import FileReport, RowError, Table, normalise_header, read_table
-from policies.types import text_problem
+from policies.types import text_fault
 from policies.vocab import (
     Coded,
     Education,
@@ -149,13 +149,14 @@ class _Checker:
         self.frame = frame
         self.errors: list[RowError] = []
 
-    def flag(self, mask: pd.Series, column: str, reason: str) -> None:
+    def flag(self, mask: pd.Series, column: str, code: str,
+             values: dict[str, str] | None = None) -> None:
         if not mask.any():
             return
-        values = self.frame[column][mask] if column in self.frame else pd.Series("", mask.index)
+        found = self.frame[column][mask] if column in self.frame else pd.Series("", mask.index)
         self.errors.extend(
-            RowError(int(row), column, str(value), reason)
-            for row, value in values.items()
+            RowError(int(row), column, str(value), code, values or {})
+            for row, value in found.items()
         )
 
     def text(self, column: str, *, max_length: int, required: bool, pattern: str | None = None):
@@ -164,14 +165,14 @@ class _Checker:
         values = self.frame[column]
         empty = values == ""
         if required:
-            self.flag(empty, column, "is required")
-        self.flag(values.str.len() > max_length, column, f"is longer than {max_length} characters")
+            self.flag(empty, column, "required")
+        self.flag(values.str.len() > max_length, column, "too_long", {"limit": str(max_length)})
         if pattern is not None:
             bad = ~empty & ~values.str.fullmatch(pattern)
-            self.flag(bad, column, f"does not match {pattern}")
-        problems = values[~empty].map(text_problem).dropna()
-        self.errors.extend(RowError(int(row), column, str(values[row]), problem)
-                           for row, problem in problems.items())
+            self.flag(bad, column, "pattern", {"pattern": pattern})
+        faults = values[~empty].map(text_fault).dropna()
+        self.errors.extend(RowError(int(row), column, str(values[row]), *fault)
+                           for row, fault in faults.items())
         return values.where(~empty, None)
 
     def coded(self, column: str, vocabulary: type[Coded], *, default=None, required=False):
@@ -183,8 +184,8 @@ class _Checker:
         empty = values == ""
         accepted = "、".join(label.split("|")[0] for label in vocabulary.labels().values())
         if required:
-            self.flag(empty, column, "is required")
-        self.flag(~empty & mapped.isna(), column, f"is not one of {accepted}")
+            self.flag(empty, column, "required")
+        self.flag(~empty & mapped.isna(), column, "not_one_of", {"accepted": accepted})
         return mapped.where(~empty, default)
 
     def flag_yes_no(self, column: str, default: bool):
@@ -192,19 +193,18 @@ class _Checker:
             return pd.Series(default, index=self.frame.index, dtype=bool)
         values = self.frame[column].str.lower()
         yes, no = values.isin(YES), values.isin(NO)
-        self.flag(~yes & ~no, column, "must be 是 or 否")
+        self.flag(~yes & ~no, column, "yes_or_no")
         return yes.where(values != "", default).astype(bool)
 
     def id_numbers(self) -> tuple[pd.Series, pd.Series, pd.Series]:
         values = self.frame["id_number"].str.upper()
         shape_ok = values.str.fullmatch(r"\d{17}[\dX]")
-        self.flag(~shape_ok, "id_number", "must be 18 characters: 17 digits and a digit or X")
+        self.flag(~shape_ok, "id_number", "id_shape")
         province_ok = values.str[:2].isin(PROVINCE_CODES)
-        self.flag(shape_ok & ~province_ok, "id_number", "region code names no province")
+        self.flag(shape_ok & ~province_ok, "id_number", "id_province")
         births = pd.to_datetime(values.str[6:14], format="%Y%m%d", errors="coerce")
         date_ok = births.notna() & (births >= "1890-01-01") & (births <= pd.Timestamp.today())
-        self.flag(shape_ok & province_ok & ~date_ok, "id_number",
-                  "birth date is not a real date in range")
+        self.flag(shape_ok & province_ok & ~date_ok, "id_number", "id_birth")
         candidates = shape_ok & province_ok & date_ok
         check_ok = pd.Series(False, index=values.index)
         if candidates.any():
@@ -212,7 +212,7 @@ class _Checker:
             array = np.frombuffer(digits, dtype=np.uint8).reshape(-1, 17) - ord("0")
             expected = check_characters(array).astype(str)
             check_ok[candidates] = values[candidates].str[17].to_numpy() == expected
-        self.flag(candidates & ~check_ok, "id_number", "check character does not match")
+        self.flag(candidates & ~check_ok, "id_number", "id_check")
         odd = pd.to_numeric(values.str[16], errors="coerce") % 2 == 1
         sex = pd.Series(np.where(odd, "male", "female"), index=values.index)
         return values, sex, births.dt.date
@@ -223,7 +223,7 @@ class _Checker:
         values = self.frame[column]
         numbers = pd.to_numeric(values.where(values != "", str(default)), errors="coerce")
         bad = numbers.isna() | (numbers < low) | (numbers > high) | (numbers % 1 != 0)
-        self.flag(bad, column, f"must be a whole number from {low} to {high}")
+        self.flag(bad, column, "whole_number", {"low": str(low), "high": str(high)})
         return numbers.fillna(default).astype(int)
 
     def grade(self, column: str):
@@ -231,8 +231,7 @@ class _Checker:
             return pd.Series(None, index=self.frame.index, dtype=object)
         values = self.frame[column]
         mapped = values.map(GRADES)
-        self.flag(mapped.isna() & ~values.str.lower().isin(NO_GRADE), column,
-                  "must be 1-4 (一级 to 四级) or empty")
+        self.flag(mapped.isna() & ~values.str.lower().isin(NO_GRADE), column, "grade")
         return mapped.astype(object).where(mapped.notna(), None)
 
 
@@ -244,7 +243,7 @@ def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Se
     if "village_code" in frame:
         by_code = {code: id_ for id_, code, _, _ in rows}
         ids = frame["village_code"].map(by_code)
-        checker.flag(ids.isna(), "village_code", "is not a registered village code")
+        checker.flag(ids.isna(), "village_code", "unknown_village_code")
         return ids
     townships = dict(
         session.execute(
@@ -266,8 +265,8 @@ def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Se
         ids = village.map(by_name)
     shared = {name for name, count in name_counts.items() if count > 1}
     ambiguous = ids.isna() & ~with_township & village.isin(shared)
-    checker.flag(ambiguous, "village", "names several villages; add the 乡镇 or 村代码 column")
-    checker.flag(ids.isna() & ~ambiguous, "village", "is not a registered village")
+    checker.flag(ambiguous, "village", "ambiguous_village")
+    checker.flag(ids.isna() & ~ambiguous, "village", "unknown_village")
     return ids
 
 
@@ -303,17 +302,16 @@ def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowErr
 
     # Cross-row rules: unique people, one head, one set of household fields per household.
     duplicated = out["id_number"].duplicated(keep="first") & (out["id_number"] != "")
-    check.flag(duplicated, "id_number", "appears on an earlier row of this file")
+    check.flag(duplicated, "id_number", "repeated_person")
     is_head = out["relation"] == Relation.head.value
     heads = is_head.groupby(out["household_number"]).transform("sum")
-    check.flag(heads == 0, "relation", "the household has no member whose relation is 户主")
+    check.flag(heads == 0, "relation", "no_head")
     check.flag(is_head & (is_head.groupby(out["household_number"]).cumsum() > 1), "relation",
-               "the household has another 户主 on an earlier row")
+               "second_head")
     if "head_name" in frame:
         head_names = out["name"].where(is_head).groupby(out["household_number"]).transform("first")
         check.flag((frame["head_name"] != "") & head_names.notna()
-                   & (frame["head_name"] != head_names), "head_name",
-                   "differs from the name of the member whose relation is 户主")
+                   & (frame["head_name"] != head_names), "head_name", "head_name")
     first_rows = out.drop_duplicates("household_number").set_index("household_number")
     first = first_rows[list(HOUSEHOLD_FIELDS)].reindex(out["household_number"])
     first.index = out.index
@@ -322,7 +320,7 @@ def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowErr
         differs = ~((a == b) | (a.isna() & b.isna()))
         source = "village_code" if column == "village_id" and "village_code" in frame else column
         source = "village" if source == "village_id" else source
-        check.flag(differs, source, "differs from this household's first row")
+        check.flag(differs, source, "differs_from_first_row")
     return out, check.errors
 
 
@@ -388,10 +386,8 @@ def _moved_people(session, out, existing_households, existing_members) -> list[R
                                       known["household_number"], strict=True):
         registered_in = number_of[existing_members[id_number][1]]
         if registered_in != number:
-            errors.append(RowError(
-                int(row), "id_number", id_number,
-                f"is registered in household {registered_in}; move the member there first",
-            ))
+            errors.append(RowError(int(row), "id_number", id_number, "registered_elsewhere",
+                                   {"household": registered_in}))
     return errors
 
 
@@ -413,10 +409,8 @@ def _second_heads(session, out, existing_households) -> list[RowError]:
         if id_number in in_file:
             continue  # the file states this person's relation itself
         for row in heads.index[heads["household_number"] == number]:
-            errors.append(RowError(
-                int(row), "relation", Relation.head.label,
-                f"household {number} already has 户主 {name}, who is not in this file",
-            ))
+            errors.append(RowError(int(row), "relation", Relation.head.label,
+                                   "head_not_in_file", {"household": number, "name": name}))
     return errors
 
 

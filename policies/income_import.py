@@ -22,8 +22,9 @@ from sqlmodel import Session, col, select
 
 from policies import registry
 from policies.models import INCOME_COMPONENTS, Household, IncomeRecord, IncomeRecordCreate
-from policies.rules import report_period_problem
+from policies.rules import report_period_fault
 from policies.tables import FileReport, RowError, normalise_header, read_table
+from policies.types import EARLIEST_DATE, LATEST_DATE, text_fault
 from policies.vocab import IncomeSource
 
 AMOUNTS = (*INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket")
@@ -52,13 +53,15 @@ class IncomeImportReport(FileReport):
 
 
 def day_of(text: str) -> date | str:
-    """A day written 2026-06-30, 2026/6/30, 20260630 or as Excel saves it; the reason if not."""
+    """A day written 2026-06-30, 2026/6/30, 20260630 or as Excel saves it; the code of the
+    row problem if not (required, not_a_date)."""
     if not text:
-        return "is required"
+        return "required"
     try:
-        return pd.Timestamp(text.replace("/", "-").split(" ")[0]).date()
-    except ValueError:
-        return "is not a date (write 2026-06-30)"
+        day = pd.Timestamp(text.replace("/", "-").split(" ")[0]).date()
+    except (ValueError, NotImplementedError):  # pandas reads "-5" as a day before year 1
+        return "not_a_date"
+    return day if EARLIEST_DATE <= day <= LATEST_DATE else "not_a_date"
 
 
 def import_income_reports(session: Session, data: bytes, filename: str, today: date, *,
@@ -92,7 +95,7 @@ def import_income_reports(session: Session, data: bytes, filename: str, today: d
         key = (record.household_id, record.period_start, record.period_end, record.reference)
         if key in seen:
             report.errors.append(RowError(int(row), "period_start", str(record.period_start),
-                                          f"the same household and period as row {seen[key]}"))
+                                          "same_period", {"row": str(seen[key])}))
             continue
         seen[key] = int(row)
         valid[int(row)] = record
@@ -115,20 +118,23 @@ def _check_row(row: int, cells: pd.Series, households: dict[str, int], today: da
     errors = []
     number = cells["household_number"]
     if not number:
-        errors.append(RowError(row, "household_number", "", "is required"))
+        errors.append(RowError(row, "household_number", "", "required"))
     elif number not in households:
-        errors.append(RowError(row, "household_number", number,
-                               "no household you may report for has this number"))
+        errors.append(RowError(row, "household_number", number, "unknown_household"))
+    fault = text_fault(cells.get("reference", ""))
+    if fault is not None:
+        errors.append(RowError(row, "reference", cells["reference"], *fault))
     days = {name: day_of(cells[name]) for name in ("period_start", "period_end")}
     for name, found in days.items():
         if isinstance(found, str):
             errors.append(RowError(row, name, cells[name], found))
     if not errors:
         # a day that is not a date was an error above
-        problem = report_period_problem(cast(date, days["period_start"]),
-                                        cast(date, days["period_end"]), today)
+        problem = report_period_fault(cast(date, days["period_start"]),
+                                      cast(date, days["period_end"]), today)
         if problem is not None:
-            errors.append(RowError(row, problem[0], cells[problem[0]], problem[1]))
+            name, code, values = problem
+            errors.append(RowError(row, name, cells[name], code, values))
     return errors
 
 
@@ -145,7 +151,7 @@ def _record(row: int, cells: pd.Series, households: dict[str, int]
     except ValidationError as error:
         return [RowError(row, str(problem["loc"][0]) if problem["loc"] else "row",
                          str(cells.get(problem["loc"][0], "")) if problem["loc"] else "",
-                         problem["msg"]) for problem in error.errors()]
+                         problem["type"], reason=problem["msg"]) for problem in error.errors()]
 
 
 def _against_ledger(session: Session, valid: dict[int, IncomeRecordCreate],
@@ -170,8 +176,7 @@ def _against_ledger(session: Session, valid: dict[int, IncomeRecordCreate],
             report.unchanged += 1
         else:
             report.errors.append(RowError(
-                row, "period_start", str(record.period_start),
-                f"the ledger already has this household's report for {record.period_start}.."
-                f"{record.period_end} (income record {existing.id}) with other figures; "
-                "correct that record instead"))
+                row, "period_start", str(record.period_start), "report_differs",
+                {"start": str(record.period_start), "end": str(record.period_end),
+                 "record": str(existing.id)}))
     return writes

@@ -78,7 +78,8 @@ def _require(session: Session, model: type[SQLModel], id_: int, field: str, what
     """A row a request refers to by id: its absence is the request's fault (422)."""
     row = session.get(model, id_)
     if row is None:
-        raise InvalidInput(f"{what} {id_} does not exist", field=field, value=id_)
+        raise InvalidInput(f"{what} {id_} does not exist", field=field, value=id_,
+                           code="not_recorded")
     return row
 
 
@@ -643,7 +644,7 @@ def _check_county(session: Session, county_id: int) -> None:
     county = session.get(Region, county_id)
     if county is None or county.level != RegionLevel.county:
         raise InvalidInput(f"region {county_id} is not a registered county",
-                           field="county_id", value=county_id)
+                           field="county_id", value=county_id, code="not_a_county")
 
 
 def create_contract(session: Session, data: PolicyContractCreate) -> PolicyContract:

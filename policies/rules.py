@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
+from policies.messages import N_
 from policies.types import to_fen_decimal
 
 BUSINESS = ("business_crops", "business_livestock", "business_other")
@@ -54,16 +55,32 @@ def premium(premium_per_person: Decimal, insured_people: int) -> Decimal:
     return to_fen_decimal(premium_per_person * insured_people)
 
 
-def report_period_problem(start: date, end: date, today: date) -> tuple[str, str] | None:
+# Why an income report's period is refused, by code.
+PERIOD_PROBLEMS = {
+    "period_not_ended": N_("the period ends %(end)s, after today (%(today)s): report a "
+                           "period that has ended"),
+    "period_reversed": N_("the period ends %(end)s, before it starts (%(start)s)"),
+    "period_too_long": N_("the period %(start)s..%(end)s is longer than a year"),
+}
+
+
+def report_period_fault(start: date, end: date, today: date
+                        ) -> tuple[str, str, dict[str, str]] | None:
     """An income report covers a period that has ended and is at most a year long: the
-    (field, reason) when it does not."""
+    field, the code of PERIOD_PROBLEMS and its values when it does not."""
+    values = {"start": str(start), "end": str(end), "today": str(today)}
     if end > today:
-        return "period_end", (f"period_end {end} is after today ({today}): report a "
-                              "period that has ended")
+        return "period_end", "period_not_ended", values
     if end < start:
-        return "period_end", f"period_end {end} is before period_start {start}"
+        return "period_end", "period_reversed", values
     year_before = end.replace(year=end.year - 1, day=min(
         end.day, calendar.monthrange(end.year - 1, end.month)[1]))
     if start <= year_before:
-        return "period_start", f"the period {start}..{end} is longer than a year"
+        return "period_start", "period_too_long", values
     return None
+
+
+def report_period_problem(start: date, end: date, today: date) -> tuple[str, str] | None:
+    """The (field, reason) in English when an income report's period is refused."""
+    fault = report_period_fault(start, end, today)
+    return None if fault is None else (fault[0], PERIOD_PROBLEMS[fault[1]] % fault[2])

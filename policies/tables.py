@@ -4,6 +4,7 @@ XLSX, every cell as text, with Chinese or English headers mapped to field names.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import zipfile
@@ -17,6 +18,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from policies.errors import InvalidInput
+from policies.messages import N_
+from policies.rules import PERIOD_PROBLEMS
+from policies.types import TEXT_PROBLEMS
 
 
 class ImportLimits(BaseSettings):
@@ -36,14 +40,94 @@ class ImportLimits(BaseSettings):
 _SPACES = re.compile(r"[\s\u3000]+")
 
 
+# Why a file's value is refused, by code: a row error carries the code and its values, the
+# English reason is made from them here and the workspace's pages read them in the user's
+# language (claims/web/locale/zh.po).
+ROW_PROBLEMS = {
+    "required": N_("is required"),
+    "not_a_date": N_("is not a date (write 2026-06-30)"),
+    "after_today": N_("is after today (%(today)s)"),
+    "too_long": N_("is longer than %(limit)s characters"),
+    "pattern": N_("does not match %(pattern)s"),
+    "not_one_of": N_("is not one of %(accepted)s"),
+    "yes_or_no": N_("must be 是 or 否"),
+    "whole_number": N_("must be a whole number from %(low)s to %(high)s"),
+    "grade": N_("must be 1-4 (一级 to 四级) or empty"),
+    "amount": N_("must be an amount in yuan written with the digits 0-9 and at most two "
+                 "decimals, e.g. 12345.50"),
+    "not_positive": N_("must be more than 0"),
+    # the registry's households and people
+    "id_shape": N_("must be 18 characters: 17 digits and a digit or X"),
+    "id_province": N_("region code names no province"),
+    "id_birth": N_("birth date is not a real date in range"),
+    "id_check": N_("check character does not match"),
+    "unknown_village_code": N_("is not a registered village code"),
+    "ambiguous_village": N_("names several villages; add the 乡镇 or 村代码 column"),
+    "unknown_village": N_("is not a registered village"),
+    "repeated_person": N_("appears on an earlier row of this file"),
+    "no_head": N_("the household has no member whose relation is 户主"),
+    "second_head": N_("the household has another 户主 on an earlier row"),
+    "head_name": N_("differs from the name of the member whose relation is 户主"),
+    "differs_from_first_row": N_("differs from this household's first row"),
+    "registered_elsewhere": N_("is registered in household %(household)s; move the member "
+                               "there first"),
+    "head_not_in_file": N_("household %(household)s already has 户主 %(name)s, who is not in "
+                           "this file"),
+    # income reports, annual records and lines
+    "unknown_household": N_("no household you may report for has this number"),
+    "unknown_household_to_import": N_("no household you may import for has this number "
+                                      "(import the households first)"),
+    "same_period": N_("the same household and period as row %(row)s"),
+    "report_differs": N_("the ledger already has this household's report for "
+                         "%(start)s..%(end)s (income record %(record)s) with other figures; "
+                         "correct that record instead"),
+    "year_not_ended": N_("the year %(year)s has not ended: import a year's record after it "
+                         "ends"),
+    "before_the_year": N_("is before the year it reports began"),
+    "same_year": N_("the same household and year as row %(row)s"),
+    "record_differs": N_("the ledger already has this household's record of %(year)s (income "
+                         "record %(record)s) with other figures or size; correct that record "
+                         "instead"),
+    "unknown_region": N_("is not a registered region code"),
+    "same_region_year": N_("the same region and year as row %(row)s"),
+    "line_set_as_multiple": N_("the line of %(region)s for %(year)s is already set as a "
+                               "multiple of the national standard (monitoring line "
+                               "%(line)s); change that line instead"),
+    "line_set_at": N_("the line of %(region)s for %(year)s is already set at %(amount)s "
+                      "(monitoring line %(line)s); change that line instead"),
+    # past shocks
+    "before_day": N_("is before %(day)s"),
+    "before_shock": N_("is before the day the shock happened"),
+    "grade_not_disability": N_("is only given for a disability (因残)"),
+    "same_shock": N_("the same household, kind, day and 事件编号 as row %(row)s; give each "
+                     "shock its own 事件编号"),
+    "unknown_member": N_("is not a registered member"),
+    "member_elsewhere": N_("is a member of another household"),
+    "shock_from_event": N_("the ledger has this household's %(kind)s of that day from trigger "
+                           "event %(event)s: a shock is not recorded twice"),
+    "shock_differs": N_("the ledger already has this shock (shock %(shock)s) with other "
+                        "figures"),
+    **TEXT_PROBLEMS,
+    **PERIOD_PROBLEMS,
+}
+
+
 @dataclass
 class RowError:
-    """One bad value: the file's row number (the header is row 1), field, value and reason."""
+    """One bad value: the file's row number (the header is row 1), field and value, the code
+    of what is wrong (ROW_PROBLEMS, or a kind of mistake of pydantic's, which gives its own
+    ``reason``) with the values its words need, and the reason in English."""
 
     row: int
     field: str
     value: str
-    reason: str
+    code: str
+    values: dict[str, str] = dataclasses.field(default_factory=dict)  # `field` is a column
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.reason:
+            self.reason = ROW_PROBLEMS[self.code] % self.values
 
 
 @dataclass
@@ -81,7 +165,7 @@ def decode_csv(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     raise InvalidInput("the file is neither UTF-8 nor GBK/GB18030 text; save it as CSV UTF-8",
-                       field="file")
+                       field="file", code="not_text")
 
 
 def read_table(
@@ -97,7 +181,8 @@ def read_table(
     if len(data) > limits.max_bytes:
         raise InvalidInput(f"the file is {len(data):,} bytes, over the limit of "
                            f"{limits.max_bytes:,} (FANGPIN_IMPORT_MAX_BYTES)", field="file",
-                           value=filename)
+                           value=filename, code="file_too_big",
+                           values={"size": len(data), "limit": limits.max_bytes})
     suffix = Path(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         unzipped = _unzipped_size(data, filename)
@@ -105,13 +190,15 @@ def read_table(
             raise InvalidInput(f"{filename} unpacks to {unzipped:,} bytes, over the limit of "
                                f"{limits.max_unzipped_bytes:,} (FANGPIN_IMPORT_MAX_UNZIPPED_"
                                "BYTES); split it or save it as CSV", field="file",
-                               value=filename)
+                               value=filename, code="file_too_big",
+                               values={"size": unzipped, "limit": limits.max_unzipped_bytes})
         try:
             frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False,
                                   engine="openpyxl", nrows=limits.max_rows + 1)
         except Exception as exc:  # openpyxl raises many types for a broken workbook
             raise InvalidInput(f"{filename} is not a readable XLSX workbook: {exc}",
-                               field="file") from None
+                               field="file", code="unreadable",
+                               values={"filename": filename}) from None
         encoding = "xlsx"
     elif suffix in (".csv", ".txt", ""):
         text, encoding = decode_csv(data)
@@ -120,14 +207,16 @@ def read_table(
                                 nrows=limits.max_rows + 1)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise InvalidInput(f"{filename} is not a readable CSV file: {exc}",
-                               field="file") from None
+                               field="file", code="unreadable",
+                               values={"filename": filename}) from None
     else:
         raise InvalidInput(f"{filename}: only .csv and .xlsx files are accepted",
-                           field="file", value=suffix)
+                           field="file", value=suffix, code="file_type")
     if len(frame) > limits.max_rows:
         raise InvalidInput(f"{filename} has more than {limits.max_rows:,} rows, the limit "
                            "(FANGPIN_IMPORT_MAX_ROWS); split it into smaller files",
-                           field="file", value=filename)
+                           field="file", value=filename, code="too_many_rows",
+                           values={"filename": filename, "limit": limits.max_rows})
 
     renamed: dict[str, str] = {}
     ignored: list[str] = []
@@ -136,14 +225,22 @@ def read_table(
         if name is None:
             ignored.append(str(column))
         elif name in renamed.values():
-            raise InvalidInput(f"two columns both mean {name}: remove one", field=str(column))
+            raise InvalidInput(f"two columns both mean {name}: remove one", field=str(column),
+                               code="same_column", values={"column": str(column)})
         else:
             renamed[column] = name
     frame = frame[list(renamed)].rename(columns=renamed)
-    missing = [" or ".join(group) for group in required if not any(f in frame for f in group)]
+    missing = [group for group in required if not any(f in frame for f in group)]
     if missing:
-        raise InvalidInput(f"missing column(s): {', '.join(missing)}", field="header",
-                           value=", ".join(map(str, renamed.keys())))
+        # the columns as a Chinese export heads them, where the file's spellings have one
+        chinese = {name: spelling for spelling, name in reversed(aliases.items())
+                   if not spelling.isascii()}
+        raise InvalidInput(
+            f"missing column(s): {', '.join(' or '.join(group) for group in missing)}",
+            field="header", value=", ".join(map(str, renamed.keys())), code="missing_columns",
+            values={"columns": ", ".join(" or ".join(group) for group in missing),
+                    "headings": "、".join("或".join(chinese.get(f, f) for f in group)
+                                         for group in missing)})
     frame = frame.apply(lambda col: col.astype(str).str.strip())
     frame.index = pd.RangeIndex(2, len(frame) + 2)  # file row numbers, header is row 1
     return Table(frame=frame, encoding=encoding, ignored_columns=ignored)
@@ -178,7 +275,8 @@ def _unzipped_size(data: bytes, filename: str) -> int:
             return sum(entry.file_size for entry in archive.infolist())
     except (zipfile.BadZipFile, ValueError):
         raise InvalidInput(f"{filename} is not a readable XLSX workbook (not a zip archive)",
-                           field="file", value=filename) from None
+                           field="file", value=filename, code="unreadable",
+                           values={"filename": filename}) from None
 
 
 def xlsx_bytes(header: list[str], rows: list[list], title: str = "Sheet1") -> bytes:

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from policies.errors import InvalidInput
+from policies.messages import N_
 
 FEN = Decimal("0.01")
 # Python's Decimal() also reads full-width and Arabic-Indic digits, exponents and "NaN": an
@@ -64,39 +65,50 @@ def _visible(char: str) -> bool:
                 or unicodedata.category(char) in ("Cc", "Cf", "Mn", "Me", "Zs"))
 
 
-def _plain(value: str, lines: bool) -> str:
-    for pattern, what in ((_CONTROL, "the control character"),
-                          (_DIRECTION, "the direction-override character"),
-                          (_SURROGATE, "the unpaired surrogate")):
+# What can be wrong with such a text, by code: an import's row error carries the code, a
+# model's error the English.
+TEXT_PROBLEMS = {
+    "control_character": N_("contains the control character U+%(char)s at position "
+                            "%(position)s; remove it"),
+    "direction_character": N_("contains the direction-override character U+%(char)s at "
+                              "position %(position)s; remove it"),
+    "surrogate": N_("contains the unpaired surrogate U+%(char)s at position %(position)s; "
+                    "remove it"),
+    "line_break": N_("is one line: it contains a tab or line break (U+%(char)s) at position "
+                     "%(position)s"),
+    "invisible": N_("has no visible characters"),
+}
+
+
+def text_fault(value: str, *, lines: bool = False) -> tuple[str, dict[str, str]] | None:
+    """What is wrong with a text by the rule of Text (or MultilineText): a code of
+    TEXT_PROBLEMS and its values, or None."""
+    checks = [("control_character", _CONTROL), ("direction_character", _DIRECTION),
+              ("surrogate", _SURROGATE), *([] if lines else [("line_break", _LINE_BREAKS)])]
+    for code, pattern in checks:
         found = pattern.search(value)
         if found:
-            raise ValueError(f"contains {what} U+{ord(found.group()):04X} at position "
-                             f"{found.start() + 1}; remove it")
-    if not lines:
-        found = _LINE_BREAKS.search(value)
-        if found:
-            raise ValueError(f"is one line: it contains a tab or line break (U+"
-                             f"{ord(found.group()):04X}) at position {found.start() + 1}")
+            return code, {"char": f"{ord(found.group()):04X}",
+                          "position": str(found.start() + 1)}
     if value and not any(_visible(c) for c in value):
-        raise ValueError("has no visible characters")
-    return value
-
-
-def text_problem(value: str, *, lines: bool = False) -> str | None:
-    """What is wrong with a text by the rule of Text (or MultilineText), or None: for text
-    that reaches a service without an API model (a page's form, a file's cell)."""
-    try:
-        _plain(value, lines)
-    except ValueError as exc:
-        return str(exc)
+        return "invisible", {}
     return None
 
 
+def _plain(value: str, lines: bool) -> str:
+    fault = text_fault(value, lines=lines)
+    if fault is not None:
+        raise ValueError(TEXT_PROBLEMS[fault[0]] % fault[1])
+    return value
+
+
 def check_text(field: str, value: str, *, lines: bool = False) -> str:
-    """The value, or InvalidInput naming the field when it breaks the rule of Text."""
-    problem = text_problem(value, lines=lines)
-    if problem:
-        raise InvalidInput(f"{field} {problem}", field=field, value=value)
+    """The value, or InvalidInput naming the field when it breaks the rule of Text (for text
+    that reaches a service without an API model, such as a page's form)."""
+    fault = text_fault(value, lines=lines)
+    if fault:
+        raise InvalidInput(f"{field} {TEXT_PROBLEMS[fault[0]] % fault[1]}", field=field,
+                           value=value)
     return value
 
 

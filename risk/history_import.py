@@ -26,7 +26,6 @@ from policies.event_files import AMOUNT_HEADERS, TYPE_LABELS
 from policies.models import Member
 from policies.tables import RowError, normalise_header, read_table
 from policies.terms import BUILTIN_EVENT_TYPES
-from policies.types import text_problem
 from risk import shocks
 from risk.models import Shock
 
@@ -70,27 +69,25 @@ def import_shocks(session: Session, data: bytes, filename: str, today: date, *,
     households = check.households(session)
     members = _members(session, frame, households, check)
     kinds = frame["kind"].map(lambda k: KINDS.get(k, KINDS.get(k.lower())))
-    check.flag(frame["kind"] == "", "kind", "is required")
-    check.flag((frame["kind"] != "") & kinds.isna(), "kind",
-               "is not one of " + "、".join(sorted(set(KINDS) - set(BUILTIN_EVENT_TYPES))))
+    check.flag(frame["kind"] == "", "kind", "required")
+    check.flag((frame["kind"] != "") & kinds.isna(), "kind", "not_one_of",
+               {"accepted": "、".join(sorted(set(KINDS) - set(BUILTIN_EVENT_TYPES)))})
     occurred = check.day("occurred_on", today, required=True)
     check.flag(occurred.map(lambda d: d is not None and d < FIRST_DAY), "occurred_on",
-               f"is before {FIRST_DAY}")
+               "before_day", {"day": str(FIRST_DAY)})
     known = check.day("known_on", today, required=False)
     check.flag(pd.Series([k is not None and o is not None and k < o
                           for k, o in zip(known, occurred, strict=True)], index=frame.index),
-               "known_on", "is before the day the shock happened")
+               "known_on", "before_shock")
     given = check.amount("burden", required=False).where(
         frame["burden"] != "", None) if "burden" in frame else check.nothing()
     amounts = {name: check.amount(name, required=False) for name in AMOUNTS if name in frame}
     grades = _grades(frame, kinds, check)
     references = frame["reference"] if "reference" in frame else pd.Series(
         "", index=frame.index)
-    check.flag(references.str.len() > 64, "reference", "is longer than 64 characters")
-    problems = references[references != ""].map(text_problem).dropna()
-    check.flag(pd.Series(True, index=problems.index), "reference", problems)
-    check.repeated([households, kinds, occurred, references], "occurred_on",
-                   "household, kind, day and 事件编号", "; give each shock its own 事件编号")
+    check.flag(references.str.len() > 64, "reference", "too_long", {"limit": "64"})
+    check.text_faults(references, "reference")
+    check.repeated([households, kinds, occurred, references], "occurred_on", "same_shock")
 
     bad = {e.row for e in check.errors}
     cell = {name: values.to_dict() for name, values in (
@@ -146,9 +143,9 @@ def _members(session: Session, frame: pd.DataFrame, households: pd.Series, check
     member = pd.Series([found[n][0] if n in found else None for n in numbers],
                        index=frame.index, dtype=object)
     home = numbers.map(lambda n: found[n][1] if n in found else -1)
-    check.flag((numbers != "") & member.isna(), "id_number", "is not a registered member")
+    check.flag((numbers != "") & member.isna(), "id_number", "unknown_member")
     check.flag(member.notna() & households.notna() & (home != households), "id_number",
-               "is a member of another household")
+               "member_elsewhere")
     return member
 
 
@@ -157,10 +154,9 @@ def _grades(frame: pd.DataFrame, kinds: pd.Series, check: Checks) -> pd.Series:
         return check.nothing()
     text = frame["disability_grade"]
     grades = pd.Series([GRADES.get(t) for t in text], index=frame.index, dtype=object)
-    check.flag((text != "") & grades.isna(), "disability_grade",
-               "must be 1-4 (一级 to 四级) or empty")
+    check.flag((text != "") & grades.isna(), "disability_grade", "grade")
     check.flag((text != "") & grades.notna() & (kinds != "disability"), "disability_grade",
-               "is only given for a disability (因残)")
+               "grade_not_disability")
     return grades
 
 
@@ -183,15 +179,13 @@ def _against_ledger(session: Session, rows: list[dict], check: Checks) -> list[d
         mine = next((s for s in same_day
                      if s.source == SOURCE and s.reference == r["reference"]), None)
         if event is not None:
-            check.errors.append(RowError(
-                r["row"], "occurred_on", str(r["occurred_on"]),
-                f"the ledger has this household's {r['kind']} of that day from trigger event "
-                f"{event.reference}: a shock is not recorded twice"))
+            check.errors.append(RowError(r["row"], "occurred_on", str(r["occurred_on"]),
+                                         "shock_from_event",
+                                         {"kind": r["kind"], "event": str(event.reference)}))
         elif mine is None:
             writes.append(r)
         elif (Decimal(mine.burden), mine.known_on, mine.member_id, mine.disability_grade) != (
                 r["burden"], r["known_on"], r["member_id"], r["disability_grade"]):
-            check.errors.append(RowError(
-                r["row"], "occurred_on", str(r["occurred_on"]),
-                f"the ledger already has this shock (shock {mine.id}) with other figures"))
+            check.errors.append(RowError(r["row"], "occurred_on", str(r["occurred_on"]),
+                                         "shock_differs", {"shock": str(mine.id)}))
     return writes

@@ -82,12 +82,15 @@ def waive(session: Session, actor: Actor, claim_id: int, doc_type: str,
     if doc_type not in needed:
         raise InvalidInput(f"{doc_type!r} is not a document this claim's terms require; "
                            f"they require: {', '.join(needed) or 'none'}",
-                           field="document_type", value=doc_type)
+                           field="document_type", value=doc_type,
+                           code="not_required" if needed else "nothing_required",
+                           values={"document": doc_type, "required": needed})
     if not reason.strip():
-        raise InvalidInput("give the reason the document is waived", field="reason")
+        raise InvalidInput("give the reason the document is waived", field="reason",
+                           code="waiver_reason")
     if any(i.doc_type == doc_type and i.waiver for i in checklist(session, claim)):
         raise InvalidInput(f"{doc_type} is waived already", field="document_type",
-                           value=doc_type)
+                           value=doc_type, code="waived_already", values={"document": doc_type})
     record = ClaimRecord(claim_id=claim.id, kind=WAIVE, actor_id=actor.id, data={
         "document_type": doc_type, "reason": reason.strip()[:500], "by": actor.label})
     session.add(record)

@@ -270,10 +270,11 @@ WHY = {EventStatus.quarantined: N_("The ID number matches no member: correct it 
                                    "replay."),
        EventStatus.failed: N_("Its evaluation failed: replay it (correct the ID number if "
                               "it is wrong).")}
-REPLAY_REFUSALS = {
-    "id_number": N_("The ID number is not valid: check its 18 characters and the last one."),
-    "status": N_("This event is no longer in quarantine."),
-    "event_id": N_("No such event."),
+REPLAY_REFUSALS = {  # by the code of intake.replay's refusal
+    "bad_id_number": N_("The ID number is not valid: check its 18 characters and the last "
+                        "one."),
+    "not_in_quarantine": N_("This event is no longer in quarantine."),
+    "no_event": N_("No such event."),
 }
 OUTCOMES = {
     EventStatus.accepted: N_("Event %(event)s was evaluated: claim %(claim)s."),
@@ -312,7 +313,7 @@ def replay(request: Request, session: SessionDep, user: User, event_id: int,
     except DomainError as refused:
         # the error page every page's refusal uses, in the user's language; back to the list
         session.rollback()
-        text = REPLAY_REFUSALS.get(refused.field or "", NOT_REPLAYED)
+        text = REPLAY_REFUSALS.get(refused.code or "", NOT_REPLAYED)
         raise PageError(refused.status_code, _(text)) from None
     event = session.get(TriggerEvent, event_id)
     status = outcome.status or EventStatus.failed

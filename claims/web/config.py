@@ -8,6 +8,7 @@ the contracts (their status too: draft, active, closed) and lines, as in the API
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -87,9 +88,13 @@ REFUSED = {
     "line_together": N_("a multiple and the year of the national standard go together"),
     "no_standard": N_("no national standard is recorded for %(year)s: record it first"),
     "line_exists": N_("this region already has a line for %(year)s: change that one"),
+    "not_a_county": N_("not a registered county"),
+    "not_recorded": N_("not recorded: choose one of the list"),
 }
 STATUS_VALUES = ("status", "to")  # values of a refusal that are a contract's status
 NOT_TOML = N_("not valid TOML")
+NOT_TOML_AT = N_("not valid TOML at line %(line)s, column %(column)s")
+TOML_PLACE = re.compile(r"at line (\d+), column (\d+)")
 TOP = N_("(the whole file)")
 NOT_UTF8 = N_("Save the file as UTF-8 text.")
 
@@ -97,8 +102,10 @@ NOT_UTF8 = N_("Save the file as UTF-8 text.")
 def problem_text(code: str | None, reason: str, gettext, values: dict | None = None,
                  language: str = "en") -> str:
     """A mistake in the user's language where its kind is known, else the service's words."""
-    if code == "toml":
-        return f"{gettext(NOT_TOML)} ({reason.removeprefix('not valid TOML: ')})"
+    if code == "toml":  # the parser's English names the place, which the reader needs
+        place = TOML_PLACE.search(reason)
+        return gettext(NOT_TOML_AT, line=place[1], column=place[2]) if place else gettext(
+            NOT_TOML)
     if code in REASONS:
         return gettext(REASONS[code])
     if code in REFUSED:

@@ -20,7 +20,10 @@ from claims.uploads import read_upload
 from claims.web import records as records_view
 from claims.web.i18n import actor_text, code_label, translator
 from claims.web.pages import (
+    FORM_PROBLEM,
     PAGE,
+    REASONS,
+    REFUSED_FIELDS,
     PageError,
     User,
     check_csrf,
@@ -29,6 +32,7 @@ from claims.web.pages import (
     need_role,
     refusal,
     render,
+    row_problem,
     text_for,
 )
 from policies import registry
@@ -36,7 +40,7 @@ from policies.errors import DomainError
 from policies.messages import N_
 from policies.models import IncomeFields, IncomeRecord, IncomeSource
 from policies.registry import PageRequest
-from policies.tables import xlsx_bytes
+from policies.tables import RowError, xlsx_bytes
 from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
 
 router = APIRouter(include_in_schema=False)
@@ -51,14 +55,30 @@ def _office(request: Request, user, csrf_token: str) -> None:
     need_role(request, user, *OFFICE)
 
 
+# The office's forms' fields, by the labels the forms give them.
+FORM_FIELDS = {"kind": N_("Assistance"), "description": N_("What was done"),
+               "way": N_("Way"), "period_start": N_("Period from"),
+               "period_end": N_("Period to"), "helper": N_("Helper")}
+
+
 def _refused(request: Request, error: Exception) -> PageError:
-    """A refused form in the user's language: a rule of the service, or a bad field."""
+    """A refused form in the user's language: a rule of the service, or a bad field by its
+    label and the kind of mistake (the English words of pydantic's only for a kind no
+    catalog names)."""
+    language = language_of(request)
+    gettext = translator(language)
     if isinstance(error, DomainError):
-        return PageError(error.status_code, refusal(error, translator(language_of(request))))
+        return PageError(error.status_code, refusal(error, gettext))
     problem = error.errors()[0]
-    field = ".".join(str(part) for part in problem["loc"]) or "form"
-    return PageError(422, text_for(request, "Check %(field)s: %(reason)s") % {
-        "field": field, "reason": problem["msg"]})
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    label = (FORM_FIELDS.get(field) or records_view.FIELDS.get(field)
+             or REFUSED_FIELDS.get(field))
+    name = (gettext(label) if label else income_label(field, language)
+            if field in IncomeFields.model_fields else field or "form")
+    kind = problem["type"]
+    return PageError(422, gettext(FORM_PROBLEM, field=name, reason=gettext(REASONS[kind]))
+                     if kind in REASONS else gettext("Check %(field)s: %(reason)s",
+                                                     field=name, reason=problem["msg"]))
 
 
 NO_HOUSEHOLD = "No such household, or not in your area."
@@ -134,7 +154,30 @@ async def import_reports(request: Request, session: SessionDep, user: User,
     else:
         session.rollback()
     return render(request, "monitoring.html", user=user, rows=[], total=0, page=1, pages=1,
-                  show="", filters=FILTERS, may_act=True, imported=report)
+                  show="", filters=FILTERS, may_act=True, imported=report,
+                  problems=row_problems(report.errors, language_of(request)))
+
+
+# The import's own fields; the income columns are named as the ledger names them.
+IMPORT_FIELDS = {"household_number": N_("Household number"), "period_start": N_("Period start"),
+                 "period_end": N_("Period end"), "reference": N_("Report reference")}
+
+
+def income_label(name: str, language: str) -> str:
+    """An income column by the ledger's Chinese name, or its English one."""
+    if language != "zh":
+        return name.replace("_", " ")
+    return str(IncomeFields.model_fields[name].description).split(" (")[0]
+
+
+def row_problems(errors: list[RowError], language: str) -> list[tuple[int, str, str, str]]:
+    """An import's bad values as the reader reads them: the row, the field by its label, the
+    value, and why."""
+    gettext = translator(language)
+    return [(error.row, gettext(IMPORT_FIELDS[error.field]) if error.field in IMPORT_FIELDS
+             else income_label(error.field, language)
+             if error.field in IncomeFields.model_fields else error.field,
+             error.value, row_problem(error, gettext)) for error in errors]
 
 
 # --- one household --------------------------------------------------------------------------------
@@ -184,8 +227,7 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
         missing=[STEP_PROBLEMS[code] for code in monitoring.steps_missing(
             session, pending, today)] if pending else [STEP_PROBLEMS["home_check_missing"]],
         income_fields=INCOME_FIELDS,
-        income_label=lambda name: (IncomeFields.model_fields[name].description
-                                   if language_of(request) == "zh" else name.replace("_", " ")),
+        income_label=lambda name: income_label(name, language),
         may_act=user.user.role in OFFICE)
 
 

@@ -420,9 +420,10 @@ async def client_remit(request: Request, session: SessionDep, user: User):
 
 @router.post("/admin/clients")
 def admin_client(request: Request, session: SessionDep, user: User,
-                 name: Annotated[str, Form()], organisation: Annotated[str, Form()],
+                 name: Annotated[str, Form()] = "", organisation: Annotated[str, Form()] = "",
                  csrf_token: Annotated[str, Form()] = ""):
-    """Add a department's API key; the key is shown once, on this page."""
+    """Add a department's API key; the key is shown once, on this page (an empty form is
+    refused by the service, in words of its own)."""
     _administrator(request, user)
     check_csrf(request, user, csrf_token)
     try:

@@ -52,7 +52,7 @@ from claims.web.i18n import (
 from policies import benefits
 from policies.errors import DomainError, NotFound
 from policies.models import utcnow
-from policies.tables import xlsx_bytes
+from policies.tables import ROW_PROBLEMS, RowError, xlsx_bytes
 from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
@@ -188,7 +188,7 @@ def login_page(request: Request, next: str = START):
 
 @router.post("/login")
 def login(request: Request, session: SessionDep,
-          username: Annotated[str, Form()], password: Annotated[str, Form()],
+          username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
           csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = START):
     _ = translator(language_of(request))
     if not web_session.csrf_ok(request.cookies.get("fangpin_login_csrf", ""), csrf_token):
@@ -646,6 +646,7 @@ REASONS = {
     "decimal_text": N_("not a number"),
     "decimal_type": N_("not a number"),
     "decimal_max_places": N_("too many decimal places"),
+    "decimal_max_digits": N_("too many digits"),
     "string_type": N_("must be text in quotes"),
     "string_too_short": N_("required"),
     "too_short": N_("too few entries"),
@@ -714,9 +715,39 @@ STEP_REFUSALS = {
     "too_many_claims": N_("%(count)s claims at once; at most %(limit)s."),
     "not_in_review": N_("Claim #%(claim)s does not wait for this village's review."),
     "reason_needed": N_("Say why the meeting did not agree to claim %(claim)s."),
+    # a file read for an import (policies.tables)
+    "not_text": N_("The file is neither UTF-8 nor GBK text: save it as CSV UTF-8."),
+    "file_too_big": N_("The file is %(size)s bytes, over the limit of %(limit)s: split it."),
+    "unreadable": N_("%(filename)s cannot be read: save it again as CSV or XLSX."),
+    "file_type": N_("Only .csv and .xlsx files are accepted."),
+    "too_many_rows": N_("%(filename)s has more than %(limit)s rows: split it into smaller "
+                        "files."),
+    "same_column": N_("The column %(column)s means the same as another: remove one."),
+    "missing_columns": N_("The file has no column %(columns)s."),
+    # a required document waived (claims.documents.requirements)
+    "not_required": N_("%(document)s is not a document this claim's terms require; they "
+                       "require %(required)s."),
+    "nothing_required": N_("This claim's terms require no document to waive."),
+    "waiver_reason": N_("Give the reason the document is waived."),
+    "waived_already": N_("%(document)s is waived already."),
+    # a claim's steps (claims.lifecycle)
+    "role_step": N_("Your role may not take this step: %(action)s is for %(roles)s."),
+    "not_by_hand": N_("%(action)s happens only through payments and new events."),
+    "wrong_state": N_("The claim is %(state)s: %(action)s needs it to be %(needs)s."),
+    # the benefit terms (policies.benefits)
+    "terms_key_year": N_("The terms %(key)s are for %(year)s: a new policy year needs a new "
+                         "key."),
+    "no_terms_version": N_("No such terms version."),
+    "terms_other_year": N_("These terms are for %(year)s, the contract for "
+                           "%(contract_year)s."),
+    "contract_settled": N_("The contract is settled: its terms cannot change."),
 }
 # Fields a refusal names that no record shows.
 REFUSED_FIELDS = {"given_on": N_("Given on"), "eliminated_on": N_("Eliminated on")}
+# Values of a refusal that are codes (or lists of codes), by the kind that names them.
+CODED_VALUES = {"state": "ClaimState", "needs": "ClaimState", "action": "Action",
+                "roles": "Role", "missing": "DocumentType", "required": "DocumentType",
+                "document": "DocumentType"}
 
 
 def _shown(name: str, value: Any, language: str) -> str:
@@ -726,9 +757,10 @@ def _shown(name: str, value: Any, language: str) -> str:
     if name == "field":
         label = records_view.FIELDS.get(value) or REFUSED_FIELDS.get(value)
         return translator(language)(label) if label else str(value)
-    if name == "missing":  # kinds of document
+    if name in CODED_VALUES:
         return ("、" if language == "zh" else ", ").join(
-            code_label("DocumentType", kind, language) for kind in value)
+            code_label(CODED_VALUES[name], str(code), language)
+            for code in (value if isinstance(value, list) else [value]))
     return str(value)
 
 
@@ -754,6 +786,16 @@ def refusal(error: DomainError, gettext) -> str:
     if isinstance(error, NotFound):  # the page's address names what is missing
         return gettext(rule)
     return f"{gettext(rule, field=error.field or '')} ({error.message})"
+
+
+def row_problem(error: RowError, gettext) -> str:
+    """Why an import refused a file's value, in the user's language: by its code, or by
+    pydantic's kind of mistake; the English reason only for a kind no catalog names."""
+    if error.code in ROW_PROBLEMS:
+        return gettext(ROW_PROBLEMS[error.code], **error.values)
+    if error.code in REASONS:
+        return gettext(REASONS[error.code])
+    return error.reason
 
 
 def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:

@@ -306,3 +306,41 @@ def test_the_difference_names_exactly_the_keys_added_removed_and_changed(before,
     for key, _kind, was, now in rows:
         assert (json.loads(was) if was else None) == old.get(key)
         assert (json.loads(now) if now else None) == new.get(key)
+
+
+def test_the_registrys_and_the_terms_refusals_read_in_chinese(county, session,
+                                                              browser):  # noqa: F811
+    """Issue 17: a county that is not one, a region that is not there, terms of another
+    year put in force and a key's next year read as a Chinese sentence and the service's
+    English in brackets."""
+    admin = browser("admin")
+    page = admin.get("/config/contracts").text
+    year = START.year + 1
+    wrong = admin.post("/config/contracts", data={
+        "csrf_token": csrf_of(page), "contract_number": "FPB-X", "insurer": "演示保险",
+        "county_id": str(county.ids["village0"]), "policy_year": str(year),
+        "start_date": f"{year}-01-01", "end_date": f"{year}-12-31",
+        "premium_per_person": "60.00", "insured_basis": "headcount",
+        "insured_headcount": "5", "insurer_fee_rate": "0.1", "balance_carried_in": "0",
+        "status": "draft"}, follow_redirects=False)
+    assert wrong.status_code == 422
+    assert "<strong>县</strong>：不是已登记的县" in wrong.text
+    page = admin.get("/config/lines").text
+    wrong = admin.post("/config/lines", data={
+        "csrf_token": csrf_of(page), "region_id": "999999", "year": str(year),
+        "fixed_amount": "9100"}, follow_redirects=False)
+    assert wrong.status_code == 422 and "未登记：请从列表中选择" in wrong.text
+
+    page = admin.get("/config/terms").text
+    next_year = GOOD.replace(f"policy_year = {START.year}", f"policy_year = {year}")
+    refused = upload(admin, page, "demo", next_year)
+    assert refused.status_code == 422
+    assert f"条款 demo 是 {START.year} 年度的：新的保单年度须用新的键名。" in refused.text
+    stored = upload(admin, page, "demo-next", next_year)
+    assert stored.status_code == 303
+    version = session.exec(select(TermsVersion).where(TermsVersion.key == "demo-next")).one()
+    put = admin.post(f"/config/terms/{version.id}/in-force", data={
+        "csrf_token": csrf_of(page), "contract_id": str(county.contract.id)})
+    assert put.status_code == 422
+    assert f"该条款为 {year} 年度，合同为 {START.year} 年度。" in put.text
+    assert not re.search(r"\((?:terms|region)", put.text + refused.text + wrong.text)

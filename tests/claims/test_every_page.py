@@ -59,7 +59,7 @@ ALL = os.environ.get("FANGPIN_TEST_EVERY_PAGE") == "all"
 # ("演示 demo").
 ALLOWED = re.compile(r"H[A-Z]?\d+|LP\d+|PB-?\w+|FPB-[\w-]+|Q-\d+|XLSX|PDF|CSV|TOML|Excel|English|"
                      r"demo|[a-z]+-20\d\d|SHA-256(?: [0-9a-f]{64})?|MB|BMP|GIF|HEIC|JPEG|PNG|"
-                     r"TIFF|WebP|Word|PowerPoint|OpenDocument|png|jpe?g|pdf|xlsx")  # extensions
+                     r"TIFF|WebP|Word|PowerPoint|OpenDocument|png|jpe?g|pdf|xlsx|csv")  # extensions
 
 # Chinese characters and the punctuation written with them (，。：（） and the like).
 CHINESE = re.compile(r"[\u2e80-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+")
@@ -299,3 +299,80 @@ def test_a_risk_warning_stored_in_chinese_reads_in_english():
         assert warning_text(stored, "zh") == stored
     assert warning_text(scoring.warning_text(scoring.RISE, 0.81, 0.42, 0.5), "en") == (
         "Risk of falling back rose from 0.42 to 0.81")
+
+
+# What a form's fields hold when they are wrong: days in the future or before the start,
+# amounts below zero, rows that are not there, words of one letter or not one of the choices.
+JUNK = {
+    **dict.fromkeys(("visit_date", "start_date", "given_on", "eliminated_on", "period_start",
+                     "since"), "2999-01-01"),
+    **dict.fromkeys(("end_date", "period_end", "until"), "1900-01-01"),
+    **dict.fromkeys(("amount", "premium_per_person", "fixed_amount", "multiple",
+                     "approval_limit", "insurer_fee_rate", "balance_carried_in",
+                     "insured_headcount", "policy_year", "year", "standard_year", "min_score",
+                     "latitude"), "-1"),
+    **dict.fromkeys(("county_id", "region_id", "contract_id", "investigator_id", "claim_id",
+                     "user_id", "client_id", "warning_id", "regions", "townships", "claim"),
+                    "999999"),
+    **dict.fromkeys(("note", "reason", "text", "team", "findings", "representatives", "notes",
+                     "name", "full_name", "username", "helper", "description", "insurer",
+                     "contract_number", "reference", "key", "id_number", "q", "holder",
+                     "documents", "asset_check"), "x"),
+    **dict.fromkeys(("kind", "outcome", "way", "status", "code", "role", "organisation",
+                     "insured_basis", "trigger", "document_type", "doc_type", "event_types"),
+                    "x"),
+}
+# A file of bad rows: an import answers with its table of bad values, the terms page with
+# what is wrong with the file, the bank's answer with its lines.
+BAD_FILE = "户编号,起始日期,截止日期,工资性收入\nH9999,2026-01-01,2026-13-45,-5\nH0001,,,1.234\n"
+# A step's or an elimination step's kind, in the address.
+KINDS = {"action": ["start_investigation", "submit_survey", "record_review", "start_notice",
+                    "record_objection", "close_notice", "approve", "reject", "withdraw",
+                    "reconsider", "mark_paid", "reopen"],
+         "kind": ["home_check", "democratic_review", "notice"]}
+
+
+def test_every_forms_answer_to_bad_input_is_in_the_reader_s_language(app, session):
+    """Each form handler of the route table, sent an empty form and one of wrong values (and a
+    file of bad rows), by every staff role in both languages: the refusal, the import's table
+    of bad values, or the page it answers with, read as the GET walk reads a page."""
+    world = _world(session)
+    everyone = _walkers(app, session, world)
+    _seed_claims(session, world, everyone)
+    walkers = [w for w in everyone if w.role and not w.limited]
+    people = {w.name for w in everyone}
+    data = data_values(session)
+    posts = [path for method, path in routes(app) if method == "POST" and not path.startswith(
+        ("/api", "/logout", "/language"))]
+    urls = []
+    for path in posts:
+        names = [name for name in KINDS if "{" + name + "}" in path]
+        for value in KINDS[names[0]] if names else [None]:
+            urls.append(_url(path.replace("{" + names[0] + "}", value) if names else path,
+                             world))
+    found: dict[tuple[str, str], set[str]] = {}
+    refused = set()
+    for url in urls:
+        for walker in walkers:
+            for language in ("zh", "en"):
+                walker.client.cookies.set("fangpin_lang", language)
+                for fields in ({}, JUNK):
+                    answer = walker.client.post(
+                        url, data={**fields, "csrf_token": walker.csrf},
+                        files={"file": ("2026.csv", BAD_FILE.encode()),
+                               "files": ("2026.csv", BAD_FILE.encode())},
+                        follow_redirects=False)
+                    assert answer.status_code < 500, (url, walker.name, answer.text[-2000:])
+                    if "text/html" not in answer.headers.get("content-type", ""):
+                        continue  # a redirection (the change was made), the bank's file
+                    text = visible_text(answer)
+                    if answer.status_code >= 400:
+                        refused.add(url)
+                    words = (latin_words(text, people) if language == "zh"
+                             else chinese_words(text, data))
+                    if words:
+                        found.setdefault((language, url), set()).update(words)
+    for (language, url), words in sorted(found.items()):
+        print(language, url, sorted(words))
+    assert len(refused) > len(posts) * 0.8  # most forms refused the bad input somewhere
+    assert not found

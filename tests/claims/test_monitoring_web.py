@@ -5,6 +5,7 @@ errors, the outcome report and its workbook; who may see and do what. On both da
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import openpyxl
@@ -40,7 +41,7 @@ def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
     given = post(clerk, f"/monitoring/follow-ups/{case.id}/assistance", page,
                  kind="employment", description="介绍到县城务工",
                  given_on=str(clock.county_today()), amount="-1")
-    assert given.status_code == 422 and "amount" in given.text
+    assert given.status_code == 422 and "Amount — too small" in given.text
     assert post(clerk, f"/monitoring/follow-ups/{case.id}/assistance", page,
                 kind="employment", description="介绍到县城务工",
                 given_on=str(clock.county_today())).status_code == 303
@@ -176,3 +177,43 @@ def test_the_follow_ups_refusals_read_in_chinese(staff, client, session, claim, 
                  given_on=str(clock.county_today() + timedelta(days=2)))
     assert later.status_code == 422 and "帮扶日期不能晚于今天。" in later.text
     assert "after today" not in later.text and "helper" not in early.text
+
+
+def test_an_imports_bad_values_read_in_the_users_language(staff, client, session, claim,
+                                                          county, browser):  # noqa: F811
+    """Issue 17: the table of bad values named the field by its key and gave the service's
+    English reason on the Chinese page."""
+    today = clock.county_today()
+    start, end = add_months(today, -3), today - timedelta(days=1)
+    text = ("户编号,起始日期,截止日期,工资性收入,报告编号\n"
+            f"H9999,{start},{end},500,\n"
+            f"H0001,{start},not a day,500,\n"
+            f"H0001,{end},{start},500,\n"
+            f"H0001,{start},{today + timedelta(days=9)},500,\n"
+            f"H0001,{start},{end},-5,\n"
+            f'H0001,{start},{end},500,"a\tb"\n')
+    tables = {}
+    for language in ("zh", "en"):
+        clerk = browser("clerk", language=language)
+        answer = clerk.post("/monitoring/import", data={"csrf_token": csrf_of(
+            clerk.get("/monitoring").text)}, files={"file": ("reports.csv", text.encode())})
+        assert answer.status_code == 200
+        after = answer.text.index("</thead>")  # the first table: the bad values
+        table = answer.text[after:answer.text.index("</table>", after)]
+        tables[language] = [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(
+            r"<td>(.*?)</td>", row)] for row in re.findall(r"<tr>(.*?)</tr>", table)]
+    assert [row[:2] for row in tables["zh"]] == [
+        ["2", "户编号"], ["3", "截止日期"], ["4", "截止日期"], ["5", "截止日期"],
+        ["6", "工资性收入"], ["7", "报告编号"]]
+    assert [row[1] for row in tables["en"]] == [
+        "Household number", "Period end", "Period end", "Period end", "wages",
+        "Report reference"]
+    zh = {row[0]: row[3] for row in tables["zh"]}
+    assert zh["2"] == "您可报告的农户中没有此户编号"
+    assert zh["4"] == f"期间截止于 {start}，早于其起始日期（{end}）"
+    assert zh["7"] == "须为一行：第 2 个字符是制表符或换行符（U+0009）"
+    for row in tables["zh"]:  # no English word left in the Chinese reasons
+        assert not re.search(r"[A-Za-z]{2,}", row[3]), row
+    for row in tables["en"]:
+        assert not re.search(r"[\u4e00-\u9fff]", row[1] + row[3]), row
+    assert {row[0]: row[3] for row in tables["en"]}["6"] == "too small"

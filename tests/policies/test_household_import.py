@@ -166,6 +166,7 @@ def test_upload_over_the_api_returns_the_report(client, places):
     body = response.json()
     assert body["written"] is False
     assert body["errors"][0] == {"row": 2, "field": "id_number", "value": "123",
+                                 "code": "id_shape", "values": {},
                                  "reason": "must be 18 characters: 17 digits and a digit or X"}
     good = client.post("/api/imports/households",
                        files={"file": ("export.csv", csv_bytes(ZH, rows_zh()), "text/csv")})
