@@ -341,9 +341,9 @@ class EventRow(SimpleNamespace):
 # What the evaluator reads of an event, and what evaluating it writes.
 READ = ("id", "client_id", "source_event_id", "payload", "type", "id_number", "event_date",
         "status", "reason", "member_id", "household_id", "contract_id", "claim_id", "payout",
-        "warning", "same_loss_of", "received_at")
+        "warning", "same_loss_of", "catastrophe_id", "received_at")
 SETTLED = ("status", "reason", "payout", "member_id", "household_id", "contract_id",
-           "claim_id", "warning", "same_loss_of")
+           "claim_id", "warning", "same_loss_of", "catastrophe_id")
 
 
 def event_rows(session: Session, *criteria, limit: int | None = None) -> list[EventRow]:
@@ -393,6 +393,10 @@ def _evaluate(session: Session, events: list[EventRow]) -> None:
             event.claim_id = claim.id
     for again, first in cache.same_losses:
         again.claim_id = first.claim_id
+    tags = catastrophes.catastrophes_of(session, events, {
+        h.id: h.village_id for h in cache.households.values()})
+    for event in events:
+        event.catastrophe_id = tags.get(event.id, event.catastrophe_id)
     _settle(session, events)
     bulk.insert_columns(session, EarlyWarning.__table__, {
         "household_id": [w[0] for w in cache.warnings], "trigger": [w[1] for w in cache.warnings],
@@ -400,7 +404,6 @@ def _evaluate(session: Session, events: list[EventRow]) -> None:
         "source": ["event"] * len(cache.warnings), "status": ["open"] * len(cache.warnings),
         "outcome": [""] * len(cache.warnings), "created_at": [utcnow()] * len(cache.warnings)})
     record_shocks(session, events)
-    catastrophes.tag(session, [e.id for e in events])
 
 
 def _runs(year: list[EventRow], new: list[EventRow]) -> list[list[EventRow]]:

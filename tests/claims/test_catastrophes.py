@@ -180,6 +180,43 @@ def test_a_declared_flood_tags_the_reports_of_its_area_and_days(app, session):
         "E1", "E2", "E3", "E6", "E7", "E8"}
 
 
+def test_the_evaluators_tags_are_the_rules_on_generated_reports(app, session):
+    """The evaluator works out a chunk's catastrophes itself (catastrophes_of, to settle each
+    event in one UPDATE); the set-based tagging over every event, the rule in SQL, then
+    changes nothing, and each catastrophe holds what the Python oracle above expects of it
+    (two overlapping declarations: the first declared takes an event both hold)."""
+    import random
+
+    w = build(app, session)
+    clerk = w.clients["clerk"]
+    first = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]]))
+    second = clerk.post("/api/catastrophes", json=flood(
+        name="2026年禹州冰雹", kind="hail", reference="YJ-HAIL-2",
+        regions=[w.ids["village0"], w.ids["village_b"]],
+        start_date=(TODAY - timedelta(days=50)).isoformat(), end_date=None))
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    rng = random.Random(19)
+    reports = []
+    for i in range(60):
+        details = {"catastrophe_reference": rng.choice(["YJ-FLOOD-1", "YJ-HAIL-2"])} if (
+            rng.random() < 0.2) else {}
+        reports.append(report(f"G{i}", rng.choice([1, 2, 10, 11, 20, 21, 30, 31, 99]),
+                              TODAY - timedelta(days=rng.randrange(70)),
+                              rng.choice(["disaster", "housing", "illness"]), **details))
+    submit(session, w, *reports)
+    session.expire_all()
+    assert catastrophes.tag(session, None) == 0
+    flood_, hail = (session.get(Catastrophe, answer.json()["id"]) for answer in (first, second))
+    # a reference names its catastrophe wherever the event is; the rest go to the first
+    # declared whose area and days hold them
+    names_hail = {r["event_id"] for r in reports
+                  if r["details"].get("catastrophe_reference") == "YJ-HAIL-2"}
+    flood_tags = expected(session, flood_) - names_hail
+    assert tagged(session, flood_.id) == flood_tags
+    assert tagged(session, hail.id) == expected(session, hail) - flood_tags
+    assert len(tagged(session, flood_.id)) >= 5 and len(tagged(session, hail.id)) >= 3
+
+
 def test_a_declaration_is_checked_field_by_field_and_audited(app, session):
     w = build(app, session)
     clerk = w.clients["clerk"]
