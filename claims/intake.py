@@ -891,12 +891,14 @@ def _store_opened(session: Session, claims: list[NewClaim], actor: Actor, reason
         return
     session.flush()
     table = Claim.__table__
-    ids = session.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                          [vars(claim) for claim in claims]).scalars().all()
-    for claim, claim_id in zip(claims, ids, strict=True):
-        claim.id = claim_id
+    # each row's id found by its placeholder number: RETURNING's order is the database's
+    # (asking SQLAlchemy to keep the rows' order made SQLite insert them one at a time)
+    ids = dict(session.execute(sa.insert(table).returning(table.c.claim_number, table.c.id),
+                               [vars(claim) for claim in claims]).tuples().all())
+    for claim in claims:
+        claim.id = ids[claim.claim_number]
     _numbered(session, claims, actor, reason)
-    bulk.update_columns(session, table, "id", {"id": ids,
+    bulk.update_columns(session, table, "id", {"id": [c.id for c in claims],
                                                "claim_number": [c.claim_number for c in claims]})
 
 
