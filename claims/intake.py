@@ -894,7 +894,7 @@ def _store_opened(session: Session, claims: list[NewClaim], actor: Actor, reason
     # each row's id found by its placeholder number: RETURNING's order is the database's
     # (asking SQLAlchemy to keep the rows' order made SQLite insert them one at a time)
     ids = dict(session.execute(sa.insert(table).returning(table.c.claim_number, table.c.id),
-                               [vars(claim) for claim in claims]).tuples().all())
+                               [vars(claim) for claim in claims]).all())
     for claim in claims:
         claim.id = ids[claim.claim_number]
     _numbered(session, claims, actor, reason)
