@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -333,14 +333,6 @@ def evaluate_received(session: Session, limit: int = 500) -> int:
     return len(events)
 
 
-class MemberRow(NamedTuple):
-    """What matching an event reads of its member."""
-
-    id: int
-    household_id: int
-    status: str
-
-
 class EventRow(SimpleNamespace):
     """A trigger event as the evaluator reads and settles it: its columns, read and written
     back in bulk, since an ORM object each cost the evaluator more than the rules did."""
@@ -488,7 +480,7 @@ class Cache:
         self.contracts: dict[int, list[PolicyContract]] = {}
         self.county_of: dict[int, int] = {}
         self.lines: dict[tuple[int, int], Decimal | None] = {}
-        self.members: dict[str, MemberRow] | None = None  # by ID number, when prefetched
+        self.members: dict[str, Any] | None = None  # by ID number: id, household, status
         self.households: dict[int, Any] = {}  # rows: id, status, village, type, category
         self.flags: dict[int, frozenset[str]] = {}
         self.incomes: dict[int, list[tuple]] = {}
@@ -551,11 +543,12 @@ class Cache:
     def prefetch(self, session: Session, events: list[EventRow]) -> None:
         """Read the members, households and claims (locked in the order of claims.locks),
         incomes and earlier events that a batch's evaluation needs, in bulk."""
-        numbers = sorted({e.id_number for e in events if e.id_number})
-        # through the driver: an IN list of SQLAlchemy's costs it more per value than the read
-        self.members = {number: MemberRow(*row) for number, row in bulk.lookup(
-            session, Member.__table__, "id_number", numbers,
-            ("id", "household_id", "status")).items()}
+        numbers = sorted({e.id_number for e in events})
+        self.members = {}
+        for start in range(0, len(numbers), 1000):
+            self.members.update((m.id_number, m) for m in session.execute(
+                sa.select(Member.id, Member.household_id, Member.status, Member.id_number)
+                .where(Member.id_number.in_(numbers[start:start + 1000]))))
         household_ids = sorted({m.household_id for m in self.members.values()})
         # The lock order (claims.locks): the households, then their claims, each by id.
         self.households = {h.id: h for h in locks.household_rows(

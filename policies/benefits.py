@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 from sqlmodel import Session, SQLModel, col, func, select
 
-from policies import bulk, calculator, fund, registry
+from policies import calculator, fund, registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import Conflict, InvalidInput, NotFound
 from policies.models import (
@@ -357,11 +357,14 @@ def income_records(session: Session, household_ids: list[int]) -> dict[int, list
     """Each household's recorded incomes (payouts left out) as (period_end, id, per-capita),
     newest first."""
     found: dict[int, list[tuple]] = {h: [] for h in household_ids}
-    for household_id, period_end, record_id, per_capita in bulk.rows_among(
-            session, IncomeRecord.__table__, "household_id", household_ids,
-            ("period_end", "id", "per_capita_net_income"),
-            f"source != '{IncomeSource.payout.value}'"):
-        found[household_id].append((period_end, record_id, per_capita))
+    for start in range(0, len(household_ids), 1000):
+        for household_id, period_end, record_id, per_capita in session.exec(
+            select(col(IncomeRecord.household_id), col(IncomeRecord.period_end),
+                   col(IncomeRecord.id), col(IncomeRecord.per_capita_net_income))
+            .where(col(IncomeRecord.household_id).in_(household_ids[start:start + 1000]),
+                   IncomeRecord.source != IncomeSource.payout)
+        ):
+            found[household_id].append((period_end, record_id, per_capita))
     for records in found.values():
         records.sort(reverse=True)
     return found
@@ -429,12 +432,15 @@ def household_flags(session: Session, household_ids: list[int]) -> dict[int, fro
     """What eligibility conditions on flags test, for each household, from its active
     members: 低保 (dibao), 特困供养 (tekun), a disability grade (disabled_member)."""
     flags: dict[int, set[str]] = {h: set() for h in household_ids}
-    for household_id, dibao, tekun, grade in bulk.rows_among(
-            session, Member.__table__, "household_id", household_ids,
-            ("dibao", "tekun", "disability_grade"), f"status = '{MemberStatus.active.value}'"):
-        flags[household_id].update(
-            name for name, held in (("dibao", dibao), ("tekun", tekun),
-                                    ("disabled_member", grade is not None)) if held)
+    for start in range(0, len(household_ids), 1000):
+        for household_id, dibao, tekun, grade in session.exec(
+                select(col(Member.household_id), col(Member.dibao), col(Member.tekun),
+                       col(Member.disability_grade)).where(
+                    col(Member.household_id).in_(household_ids[start:start + 1000]),
+                    Member.status == MemberStatus.active)):
+            flags[household_id].update(
+                name for name, held in (("dibao", dibao), ("tekun", tekun),
+                                        ("disabled_member", grade is not None)) if held)
     return {h: frozenset(held) for h, held in flags.items()}
 
 

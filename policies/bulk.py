@@ -178,28 +178,6 @@ def lookup(
     return found
 
 
-def rows_among(session: Session, table: sa.Table, key: str, values: Sequence,
-               columns: tuple[str, ...], *criteria: str) -> list[tuple]:
-    """Rows whose ``key`` is among ``values``, as tuples of (key, columns…) in their Python
-    form (each column's result processor applied), the IN list bound through the driver:
-    SQLAlchemy's IN list coerces and names every value, which costs more than the read.
-    ``criteria`` are SQL conditions over the table's columns added as they are."""
-    connection = session.connection()
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    names = (key, *columns)
-    processors = [table.c[name].type._cached_result_processor(connection.dialect, None)
-                  for name in names]
-    found = []
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        chunk = tuple(values[start: start + LOOKUP_CHUNK])
-        sql = (f"SELECT {', '.join(names)} FROM {table.name} WHERE {key} IN "
-               f"({', '.join([marker] * len(chunk))})" + "".join(f" AND {c}" for c in criteria))
-        for row in connection.exec_driver_sql(sql, chunk):
-            found.append(tuple(value if processor is None or value is None else processor(value)
-                               for processor, value in zip(processors, row, strict=True)))
-    return found
-
-
 def read_frame(connection: sa.Connection, statement: sa.Select) -> pd.DataFrame:
     """The rows of a Core select as a DataFrame of stored values (money as integer fen, dates
     as the driver returns them): SQLAlchemy binds the parameters, and the rows come straight
