@@ -26,30 +26,12 @@ CHAIN_LOCK = 1  # the PostgreSQL advisory lock serialising appends to the chain
 
 def jsonable(value: Any) -> Any:
     """Plain JSON values: Decimal, dates and datetimes as text."""
-    try:  # through the C encoder and decoder: a calculation's trace is thousands of values
-        return json.loads(_ENCODER.encode(value))
-    except TypeError:  # a key that JSON cannot hold as it is (a date)
-        return _jsonable(value)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_as_text)
-
-
-def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Decimal | date | datetime):
-        return _as_text(value)
+        return str(value) if not isinstance(value, date | datetime) else value.isoformat()
     return value
 
 

@@ -307,3 +307,23 @@ def test_splitting_a_bill_never_changes_the_total_without_per_event_rules(block)
             split = engine(spec, household, pieces)
             assert split.entitled == whole.entitled, f"seed {seed}, event {index}"
             break
+
+
+def test_a_claims_stored_calculation_is_the_plain_json_of_each_result():
+    """The evaluator writes each result and trace line two levels deep by hand
+    (claims.intake._results); the general reading, audit.jsonable, over generated quotes."""
+    from types import SimpleNamespace
+
+    from claims import audit, intake
+
+    for seed in range(200):
+        rng = random.Random(seed)
+        spec, household = a_spec(rng), a_household(rng)
+        quote = engine(spec, household, some_events(rng, spec))
+        by_key = {r.event_id: SimpleNamespace(source_event_id=f"src-{r.event_id}",
+                                              type=r.trigger) for r in quote.events}
+        for trigger in {r.trigger for r in quote.events}:
+            assert intake._results(quote, by_key, trigger) == [
+                audit.jsonable(r.__dict__ | {"event_id": f"src-{r.event_id}",
+                                             "trace": [t.__dict__ for t in r.trace]})
+                for r in quote.events if r.trigger == trigger]
