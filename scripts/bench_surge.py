@@ -20,13 +20,27 @@ million reports to the last claim opened in under 5 minutes on PostgreSQL; peak 
 
     python scripts/bench_surge.py [--households 20000] [--engine sqlite|postgresql]
 
-Findings (3 Dec 2026, SQLite, 3,000 reports on a loaded machine): the evaluator went from
-560–635 to 1,140–1,250 events/s by keeping the rows it locked (the session held them weakly
-and read each again), reading each village's county in one query, prefetching the household
-flags and opening a batch's claims in one flush. What remains is spread evenly over the ORM
-(attribute instrumentation, one object per claim, warning and audit entry), the events'
-payload validation, the audit entries' JSON and the calculator: reaching the target needs
-the results written with the driver's bulk path rather than through ORM objects.
+Findings. 3 Dec 2026 (SQLite, 3,000 reports, a loaded machine): the evaluator went from
+560–635 to 1,140–1,250 events/s by keeping the rows it locked, reading each village's county
+in one query, prefetching the household flags and opening a batch's claims in one flush.
+4 Dec 2026 (5,000 reports, load 4–7 from other work, so figures against the floor of the
+same run): from 6.6× (SQLite) and 8.5× (PostgreSQL) the floor's time to about 2.5× and 2.8×,
+by (in the order of what each gave) writing with the driver's bulk path instead of ORM
+objects — events read and settled as plain rows (one UPDATE each chunk), claims inserted in
+one multi-row INSERT … RETURNING (SQLite; asking SQLAlchemy for the rows' order had made it
+insert them one at a time) or numbered from the sequence first and copied in once
+(PostgreSQL), warnings and audit entries copied in bulk; writing a claim's calculation
+directly rather than through audit.jsonable (a seventh of the time); working out each event's
+catastrophe in the chunk so that it is settled in the same UPDATE (on PostgreSQL a second
+UPDATE of the rows just written ran every foreign key's check again: 35 of 81 ms of its
+EXPLAIN ANALYZE); reading households as rows; and freezing what the process starts with
+(gc.freeze, as the service does: a quarter of the time was garbage collection scanning this
+benchmark's own reports). Not worth it, measured outside the profiler: IN lists bound through
+the driver, the JSON encoder for audit values; cProfile's per-call cost had made many small
+calls look slow. What remains is spread over the calculator's trace and validation (the
+floor's own work), the registry reads of each chunk (lines, incomes, flags, counties), the
+claims' indexes and JSON, and the audit entries; 10,000 events/s is beyond one process on
+these cores (the calculator alone runs at 7,000–15,000 events/s here).
 """
 
 from __future__ import annotations
