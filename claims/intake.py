@@ -512,14 +512,14 @@ class Cache:
         losses.setdefault(loss, []).append(event)
         return None
 
-    def _prefetch_lines(self, session: Session, household_ids: list[int]) -> None:
-        """The monitoring line of every affected village for the contracts' years."""
-        villages = set()
-        for start in range(0, len(household_ids), 1000):
-            villages.update(session.exec(select(Household.village_id).where(
-                Household.id.in_(household_ids[start:start + 1000]))).all())
-        years = set(session.exec(select(PolicyContract.policy_year).where(
-            PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]))).all())
+    def _prefetch_lines(self, session: Session, days: set[date]) -> None:
+        """The monitoring line of every affected village for the years of the contracts
+        that cover the events' days (another year's is read when asked for)."""
+        villages = {h.village_id for h in self.households.values()}
+        years = {year for year, start, end in session.exec(select(
+            PolicyContract.policy_year, PolicyContract.start_date, PolicyContract.end_date)
+            .where(PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed])))
+            if any(start <= day <= end for day in days)}
         # A few villages: walk up from each; many: read every region once.
         parent = None
         if len(villages) < 50:
@@ -557,7 +557,7 @@ class Cache:
         self._prefetch_counties(session, {h.village_id for h in self.households.values()})
         self.incomes = benefits.income_records(session, household_ids)
         self.flags = benefits.household_flags(session, household_ids)
-        self._prefetch_lines(session, household_ids)
+        self._prefetch_lines(session, {e.event_date for e in events})
         self.claims = {h: [] for h in household_ids}
         self.named = set()
         contracts = session.exec(select(PolicyContract.id).where(
