@@ -1,6 +1,8 @@
 """Bulk work and the office's days in a real browser (Chromium through Playwright), at
 1440 × 900 and on a phone (390 × 844): the clerk filters the early warnings and closes the
-chosen ones with an outcome and a note, the supervisor approves a chosen list of claims; the
+chosen ones with an outcome and a note, records a village meeting's review of the village's
+surveyed claims (one not agreed, with its reason), the supervisor approves a chosen list of
+claims; the
 clerk takes a household's risk elimination through its steps (home check, village review,
 notice, objection) to the office's decision; on the phone, the supervisor gathers the approved
 claims into a payment batch, downloads the bank file and uploads the bank's answer. No page is
@@ -280,3 +282,53 @@ def test_the_supervisor_pays_a_batch_on_a_phone(bulk_site, signed_in, tmp_path):
     with Session(engine) as session:
         assert {c.state for c in session.exec(select(Claim).where(
             Claim.claim_number.in_(numbers)))} == {"paid"}
+
+
+def surveyed_claims(engine, numbers: list[str], seq_start: int) -> tuple[int, list[int]]:
+    """Households of village A whose claims the investigator surveyed: the village and the
+    claims, waiting for the village review."""
+    from tests.claims.test_lifecycle import SURVEY
+
+    with Session(engine) as session:
+        village = session.exec(select(Household.village_id)).first()
+        investigator = actor_for_user(session.exec(select(AppUser).where(
+            AppUser.username == "inv")).one())
+        ids = []
+        for i, number in enumerate(numbers):
+            household, _ = household_with_members(session, village, number=number,
+                                                  seq_start=seq_start + 10 * i)
+            claim = intake.apply(session, SYSTEM, household.id, "illness", "看病")
+            lifecycle.transition(session, claim, "start_investigation", investigator)
+            lifecycle.transition(session, claim, "submit_survey", investigator, data=SURVEY)
+            ids.append(claim.id)
+        session.commit()
+        return village, ids
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_the_clerk_records_a_village_meeting_for_its_claims(bulk_site, signed_in, viewport):
+    _base, engine = bulk_site
+    seq = 500 if viewport == "desktop" else 600
+    village, (agreed, refused) = surveyed_claims(
+        engine, [f"HR{viewport[0]}1", f"HR{viewport[0]}2"], seq)
+    page = signed_in("clerk", viewport)
+    page.get_by_role("navigation", name="主菜单").get_by_role("link", name="民主评议").click()
+    expect(page).to_have_url(re.compile(r"/review$"))
+    page.get_by_label("村").select_option(str(village))
+    page.get_by_role("button", name="显示").click()
+    fits(page)
+    page.get_by_label("参会代表（每行一人）").fill("村主任\n村民代表甲")
+    disagree = page.locator(f"input[name=disagree][value='{refused}']")
+    within_screen(page, disagree)
+    disagree.check()
+    page.locator(f"input[name=reason_{refused}]").fill("家有经营性车辆")
+    submit = page.get_by_role("button", name=re.compile("登记这 2 件案件的评议结果"))
+    within_screen(page, submit)
+    submit.click()
+    expect(page.get_by_role("status")).to_have_text("共 2 件，2 件已办理。")
+    expect(page.get_by_text("评议通过，待公示")).to_have_count(1)
+    expect(page.get_by_text("评议未通过，案件不予赔付")).to_have_count(1)
+    fits(page)
+    with Session(engine) as session:
+        assert [session.get(Claim, i).state for i in (agreed, refused)] == [
+            "public_notice", "rejected"]
