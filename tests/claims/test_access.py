@@ -185,7 +185,8 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/api/monitoring/households/{household_id}/elimination/steps/{kind}"): May(OFFICE),
     ("POST", "/api/monitoring/eliminations/{elimination_id}/decline"): May(OFFICE),
     ("GET", "/api/reports/outcomes"): county(ALL),
-    # bulk steps: the notice of a village, approving a chosen list
+    # bulk steps: a village's review, the notice of a village, approving a chosen list
+    ("POST", "/api/reviews/village"): May(NOTICE),  # the review's roles are the notice's
     ("POST", "/api/notices/start"): May(NOTICE),
     ("POST", "/api/notices/close"): May(NOTICE),
     ("POST", "/api/approvals"): May(APPROVE),
@@ -230,6 +231,8 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/households/{household_id}"): May(ALL),
     ("POST", "/households/{household_id}/reveal"): May(NOBODY),  # the walkers lack may_reveal
     ("GET", "/notice"): May(ALL),
+    ("GET", "/review"): May(ALL),
+    ("POST", "/review"): May(NOTICE),
     ("GET", "/notice/{village}.pdf"): May(ALL),
     ("GET", "/claims/{claim_id}/payout-notice"): May(ALL),
     ("GET", "/claims/{claim_id}/payout-notice.pdf"): May(ALL),
@@ -318,6 +321,8 @@ AREA_BODIES = {
                     "id_number": w[f"id_number_{t}"], "amounts": {"total_cost": "100.00"}}]},
     ("POST", "/api/catastrophes/{catastrophe_id}/surveys"): lambda w, t, n: {
         "village_id": w[f"village_{t}"], "survey": SURVEY_FORM},
+    ("POST", "/api/reviews/village"): lambda w, t, n: {
+        "village_id": w[f"village_{t}"], "representatives": ["村主任"]},
 }
 SURVEY_FORM = {"visit_date": str(clock.county_today()), "team": ["王查勘", "李查勘"],
                "findings": "属实", "asset_check": {"bank_deposits": "无"}}
