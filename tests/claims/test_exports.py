@@ -120,10 +120,12 @@ def test_the_claims_report_queue_and_outcome_workbook_keep_hostile_names_as_text
 
 
 def test_an_import_error_report_keeps_a_hostile_value_as_text(tmp_path, capsys):
-    report = FileReport(rows=1, errors=[RowError(2, "name", "=1+2", "too short")])
+    report = FileReport(rows=1, errors=[RowError(2, "name", "=1+2", "too_long",
+                                                 {"limit": 3})])
     path = tmp_path / "errors.csv"
     _row_errors(report, Namespace(show=5, report=str(path)))
-    assert csv_cells(path.read_bytes())[1] == ["2", "name", "'=1+2", "too short"]
+    assert csv_cells(path.read_bytes())[1] == ["2", "name", "'=1+2",
+                                               "is longer than 3 characters"]
 
 
 def test_the_workspace_s_workbooks_read_in_the_reader_s_language(
