@@ -555,7 +555,8 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """Insert rows of a model's table in bulk, the model's defaults filling the columns a
     row leaves out."""
     if rows:
-        defaults = model(**rows[0]).model_dump(exclude={"id"})
+        defaults = {name: field.get_default(call_default_factory=True)
+                    for name, field in model.model_fields.items() if name != "id"}
         insert_columns(session, model.__table__, {
             name: [row.get(name, default) for row in rows] for name, default in defaults.items()})
 
