@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -159,17 +159,24 @@ class Lines:
         return None
 
 
-def ledger(records: Sequence[Any]) -> tuple[list[watch.Report], list[tuple], list[date]]:
-    """A household's income records (or rows of their columns) as the rules read them:
-    reports and surveys, payouts recorded apart (each on the day it was paid), and the days
-    the office's income reports came in — those answer the reports due, the yearly survey
-    does not."""
-    reports = [watch.Report(r.period_start, r.period_end, r.net_income,
-                            r.transfer_poverty_insurance, r.household_size)
-               for r in records if r.source != IncomeSource.payout]
-    payouts = [(r.period_end, r.transfer_poverty_insurance)
-               for r in records if r.source == IncomeSource.payout]
-    reported = [r.recorded_at.date() for r in records if r.source == IncomeSource.report]
+def ledger(records: Sequence[IncomeRecord]) -> tuple[list[watch.Report], list[tuple], list[date]]:
+    """A household's income records as the rules read them: reports and surveys, payouts
+    recorded apart (each on the day it was paid), and the days the office's income reports
+    came in — those answer the reports due, the yearly survey does not."""
+    return _ledger((r.source, r.period_start, r.period_end, r.net_income,
+                    r.transfer_poverty_insurance, r.household_size, r.recorded_at)
+                   for r in records)
+
+
+def _ledger(entries: Iterable[tuple]) -> tuple[list[watch.Report], list[tuple], list[date]]:
+    reports, payouts, reported = [], [], []
+    for source, start, end, net_income, listed, size, recorded_at in entries:
+        if source == IncomeSource.payout:
+            payouts.append((end, listed))
+            continue
+        reports.append(watch.Report(start, end, net_income, listed, size))
+        if source == IncomeSource.report:
+            reported.append(recorded_at.date())
     return reports, payouts, reported
 
 
@@ -518,16 +525,18 @@ def _households_with(session: Session, column: Any, households: set[int], *where
 
 def _ledgers(session: Session, households: set[int]
              ) -> dict[int, tuple[list[watch.Report], list[tuple], list[date]]]:
-    """Each household's ledger as :func:`ledger` reads it."""
+    """Each household's ledger as :func:`ledger` reads it (Core rows: the ORM's handling of
+    a million rows would cost more than the rules)."""
     records: dict[int, list] = defaultdict(list)
-    for row in session.execute(sa.select(
+    for household_id, *entry in session.connection().execute(sa.select(
             IncomeRecord.household_id, IncomeRecord.source, IncomeRecord.period_start,
             IncomeRecord.period_end, IncomeRecord.net_income,
             IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
             IncomeRecord.recorded_at).where(IncomeRecord.household_id.in_(sorted(households)))
-            .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id)):
-        records[row.household_id].append(row)
-    return {household_id: ledger(rows) for household_id, rows in records.items()}
+            .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id)
+            ).all():
+        records[household_id].append(entry)
+    return {household_id: _ledger(entries) for household_id, entries in records.items()}
 
 
 def _new_shocks(session: Session, window_ids: list[int]) -> set[int]:
