@@ -14,13 +14,16 @@ prints, for the engine chosen:
                labour), the pure rules of risk.monitoring run over each window (their own time
                printed apart), and the same result rows written with the driver's executemany
                (closes, follow-ups, alerts, proposals); in a transaction rolled back;
-  evaluation — `run_monitoring` as the nightly run calls it in one process (windows/s, the
-               time for N, the ratio to the floor);
+  evaluation — `run_monitoring` as the nightly run calls it: in one process, or with
+               --dask-workers K on a local Dask cluster of K worker processes of one thread
+               (FANGPIN_SCORE_ENGINE=dask), each evaluating ranges of 5,000 windows (windows/s,
+               the time for N, the ratio to the floor);
   memory     — this process's peak resident memory (the floor and the evaluation ran in it).
 The target (issue 19, 2 cores): 1,000,000 open windows evaluated in under 60 s; peak memory
 under 2 GB; on SQLite and PostgreSQL.
 
     python scripts/bench_monitoring.py [--windows 100000] [--engine sqlite|postgresql]
+                                       [--dask-workers 0]
 
 Findings: see docs/scaling.md ("Monitoring windows") for the figures.
 """
@@ -45,7 +48,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from bench_intake import drop, scratch_database  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from claims import clock, monitoring  # noqa: E402
+from claims import clock, distributed, monitoring  # noqa: E402
 from claims.db import make_engine  # noqa: E402
 from claims.migrate import upgrade  # noqa: E402
 from risk import monitoring as watch  # noqa: E402
@@ -251,6 +254,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=100_000)
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--dask-workers", type=int, default=0)
     args = parser.parse_args()
     today = clock.county_today()
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,9 +270,12 @@ def main() -> None:
             built_s = time.perf_counter() - started
             floor_counts, floor_s, rules_s = floor(url, today)
             engine = make_engine(url)
-            started = time.perf_counter()
-            run = monitoring.run_monitoring(engine, today, "bench")
-            run_s = time.perf_counter() - started
+            with distributed.computing("dask" if args.dask_workers else "local", None,
+                                       args.dask_workers, lambda client: distributed.
+                                       window_evaluator(client, engine)) as ranges:
+                started = time.perf_counter()
+                run = monitoring.run_monitoring(engine, today, "bench", evaluate_ranges=ranges)
+                run_s = time.perf_counter() - started
             engine.dispose()
         finally:
             drop(schema)
@@ -277,7 +284,9 @@ def main() -> None:
     print(f"{args.windows:,} open windows on {args.engine} (built in {built_s:.0f} s): "
           f"{counts['windows']:,} evaluated, {counts['closed']:,} closed, {counts['alerts']:,} "
           f"alerts, {counts['follow_ups']:,} follow-ups, {counts['proposals']:,} proposals")
-    print(f"evaluation: {run_s:.1f} s = {args.windows / run_s:,.0f} windows/s "
+    where = (f"Dask, {args.dask_workers} workers × 1 thread" if args.dask_workers
+             else "one process")
+    print(f"evaluation ({where}): {run_s:.1f} s = {args.windows / run_s:,.0f} windows/s "
           f"(target: 1,000,000 in < 60 s = 16,667/s)")
     print(f"floor: {floor_s:.1f} s = {args.windows / floor_s:,.0f} windows/s, of which the "
           f"rules {rules_s:.1f} s; the evaluation takes {run_s / floor_s:.2f}× the floor's "
