@@ -83,15 +83,23 @@ class Raw:
         self.cursor.execute(sql.replace("%s", "?") if self.sqlite else sql, params)
         return self.cursor.fetchall()
 
-    def many(self, sql: str, rows: list[tuple]) -> None:
-        if rows:
-            self.cursor.executemany(sql.replace("%s", "?") if self.sqlite else sql, rows)
+    def insert(self, table: str, columns: str, rows: list[tuple]) -> None:
+        """Rows in with the driver's bulk path: COPY on PostgreSQL, executemany on SQLite."""
+        if not rows:
+            return
+        if self.sqlite:
+            markers = ", ".join("?" * len(rows[0]))
+            self.cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({markers})", rows)
+            return
+        with self.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def among(self, column: str, ids) -> tuple[str, list]:
+        """An IN list, as the evaluation sends it (an array parameter would be planned once
+        for every size, and badly, once psycopg prepares the statement)."""
         ids = sorted(ids)
-        if self.sqlite:
-            return f"{column} IN ({', '.join('?' * len(ids))})", ids
-        return f"{column} = ANY(%s)", [ids]
+        return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
 
     def day(self, value) -> date:
         return date.fromisoformat(value[:10]) if isinstance(value, str) else value
@@ -140,8 +148,10 @@ def floor(url: str, today: date) -> tuple[dict[str, int], float, float]:
 
 def floor_chunk(raw: Raw, watched, today: date, lines, runs, counts) -> float:
     ended = [w.id for w in watched if w.ends_on < today]
-    raw.many("UPDATE monitoring_window SET status = 'closed' WHERE id = %s AND status = 'open'",
-             [(i,) for i in ended])
+    if ended:
+        where, params = raw.among("id", ended)
+        raw.rows(f"UPDATE monitoring_window SET status = 'closed' WHERE {where} "
+                 "AND status = 'open' RETURNING id", *params)
     counts["closed"] += len(ended)
     live = [w for w in watched if w.ends_on >= today]
     counts["windows"] += len(live)
@@ -169,7 +179,8 @@ def floor_chunk(raw: Raw, watched, today: date, lines, runs, counts) -> float:
     scores: dict[int, list] = {}
     if runs:
         for run, h, score in raw.rows(f"SELECT run_id, household_id, score FROM household_score "
-                                      f"WHERE run_id IN (%s, %s) AND {where}", *runs, *params):
+                                      f"WHERE run_id IN (%s, %s) AND {where}",
+                                      *runs, *params):
             scores.setdefault(h, [None, None])[0 if run == runs[0] else 1] = score
     where_s, params_s = raw.among("w.id", window_ids)
     shocked = {w for (w,) in raw.rows(
@@ -189,18 +200,18 @@ def floor_chunk(raw: Raw, watched, today: date, lines, runs, counts) -> float:
             raised[w] = found
     rules_s = time.perf_counter() - timer
     new = [w for w in raised if w.id not in cases]
-    raw.many("INSERT INTO follow_up (window_id, household_id, opened_on, helper, status, "
-             "outcome_note, closed_by) VALUES (%s, %s, %s, '', 'open', '', '')",
-             [(w.id, w.household_id, raw.stored_day(today)) for w in new])
+    raw.insert("follow_up", "window_id, household_id, opened_on, helper, status, outcome_note, "
+               "closed_by", [(w.id, w.household_id, raw.stored_day(today), "", "open", "", "")
+                             for w in new])
     counts["follow_ups"] += len(new)
     if new:
         where_n, params_n = raw.among("window_id", [w.id for w in new])
         cases.update(raw.rows(f"SELECT window_id, min(id) FROM follow_up WHERE {where_n} "
                               "AND status = 'open' GROUP BY window_id", *params_n))
     alerts = [(w.id, w.household_id, a.kind, json.dumps(a.figures), raw.stored_day(today),
-               cases[w.id]) for w, found in raised.items() for a in found]
-    raw.many("INSERT INTO monitoring_alert (window_id, household_id, kind, figures, raised_on, "
-             "status, follow_up_id) VALUES (%s, %s, %s, %s, %s, 'open', %s)", alerts)
+               "open", cases[w.id]) for w, found in raised.items() for a in found]
+    raw.insert("monitoring_alert", "window_id, household_id, kind, figures, raised_on, status, "
+               "follow_up_id", alerts)
     counts["alerts"] += len(alerts)
     return rules_s + floor_proposals(raw, live, seen, today, counts)
 
@@ -241,11 +252,11 @@ def floor_proposals(raw: Raw, live, seen, today: date, counts) -> float:
             has_labour=w.household_id in able, rules=monitoring._rules(w.rules))
         if proposed:
             pending.add(w.household_id)
-            rows.append((w.household_id, w.id, raw.stored_day(today), json.dumps(
-                monitoring._figures(latest, seen[w.id].months_stable))))
+            rows.append((w.household_id, w.id, "proposed", raw.stored_day(today), json.dumps(
+                monitoring._figures(latest, seen[w.id].months_stable)), "[]", "", ""))
     rules_s = time.perf_counter() - timer
-    raw.many("INSERT INTO elimination (household_id, window_id, status, proposed_on, figures, "
-             "flags, decided_by, note) VALUES (%s, %s, 'proposed', %s, %s, '[]', '', '')", rows)
+    raw.insert("elimination", "household_id, window_id, status, proposed_on, figures, flags, "
+               "decided_by, note", rows)
     counts["proposals"] += len(rows)
     return rules_s
 
