@@ -18,7 +18,8 @@ prints, for the engine chosen:
                --dask-workers K on a local Dask cluster of K worker processes of one thread
                (FANGPIN_SCORE_ENGINE=dask), each evaluating ranges of 5,000 windows (windows/s,
                the time for N, the ratio to the floor);
-  memory     — this process's peak resident memory (the floor and the evaluation ran in it).
+  memory     — this process's peak resident memory (the floor and the evaluation ran in it);
+               the load average beside it, since the machine is shared.
 The target (issue 19, 2 cores): 1,000,000 open windows evaluated in under 60 s; peak memory
 under 2 GB; on SQLite and PostgreSQL.
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
@@ -66,6 +68,12 @@ def build(url: str, windows: int, today: date) -> None:
         watched_county(session, windows, seed=11, today=today, progress=lambda done, total: print(
             f"  built {done:,} of {total:,} ({time.perf_counter() - started:.0f} s)",
             file=sys.stderr))
+    if engine.dialect.name == "postgresql":  # the statistics autovacuum would have gathered
+        with engine.begin() as connection:
+            for table in ("household", "member", "claim", "income_record", "monitoring_window",
+                          "monitoring_alert", "follow_up", "elimination", "early_warning",
+                          "trigger_event", "household_score"):
+                connection.exec_driver_sql(f"ANALYZE {table}")
     engine.dispose()
 
 
@@ -303,7 +311,9 @@ def main() -> None:
           f"rules {rules_s:.1f} s; the evaluation takes {run_s / floor_s:.2f}× the floor's "
           f"time; the floor wrote {'the same' if floor_counts == counts else 'OTHER'} counts"
           + ("" if floor_counts == counts else f" {floor_counts}"))
-    print(f"peak memory {peak:,.0f} MB (target < 2,048)")
+    print(f"peak memory {peak:,.0f} MB (target < 2,048); load average at the end "
+          f"{', '.join(f'{load:.1f}' for load in os.getloadavg())} (1, 5, 15 min) on "
+          f"{os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
