@@ -26,14 +26,15 @@ under 2 GB; on SQLite and PostgreSQL.
     python scripts/bench_monitoring.py [--windows 100000] [--engine sqlite|postgresql]
                                        [--dask-workers 0]
 
-Findings (4 Dec 2026, the shared 2-core machine at load 3–5; docs/scaling.md, "Monitoring
-windows", has the table): the set-based evaluation runs within 1.1–1.3× of its floor, and
+Findings (4 Dec 2026, the shared 2-core machine at load 1–5; docs/scaling.md, "Monitoring
+windows", has the table): the set-based evaluation runs within 1.03–1.3× of its floor, and
 both wrote the same counts everywhere. 100,000 windows: SQLite 17.8 s (floor 13.6 s),
-PostgreSQL 23.9 s (20.8 s), on two Dask workers 15.8 s. 1,000,000 on PostgreSQL: 161.7 s =
-6,183 windows/s (floor 148.6 s, of which the rules 36.7 s), peak 347 MB — the 60 s target is
-not met; the floor is, in about equal parts, the rules' rolling incomes and the database's
-COPY of the alerts and follow-ups. Without ANALYZE after the bulk build the million took
-580 s: bad plans, not the evaluation.
+PostgreSQL 23.9 s (20.8 s), on two Dask workers 15.8 s. 1,000,000: SQLite 171.7 s = 5,823
+windows/s (floor 166.9 s, the rules 40.5 s), peak 377 MB; PostgreSQL 161.7 s = 6,183
+windows/s (floor 148.6 s, the rules 36.7 s), peak 347 MB. The 60 s target is not met, and
+the evaluation is at its floor: a quarter of that is the rules' rolling incomes, the rest the
+database (on PostgreSQL mostly the COPY of the alerts and follow-ups). Without ANALYZE after
+the bulk build the million took 580 s on PostgreSQL: bad plans, not the evaluation.
 """
 
 from __future__ import annotations
