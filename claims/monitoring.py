@@ -6,12 +6,14 @@ follows up, records assistance and confirms eliminations. Services flush; the ca
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,6 +36,7 @@ from claims.models import (
 )
 from claims.nightly import current_run
 from policies import benefits, registry
+from policies.bulk import insert_columns
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.models import (
     HouseholdUpdate,
@@ -156,22 +159,37 @@ class Lines:
         return None
 
 
-def ledger(records: list[IncomeRecord]) -> tuple[list[watch.Report], list[tuple]]:
-    """A household's income records as the rules read them: reports and surveys, and
-    payouts recorded apart (each on the day it was paid)."""
-    reports = [watch.Report(r.period_start, r.period_end, r.net_income,
-                            r.transfer_poverty_insurance, r.household_size)
-               for r in records if r.source != IncomeSource.payout]
-    payouts = [(r.period_end, r.transfer_poverty_insurance)
-               for r in records if r.source == IncomeSource.payout]
-    return reports, payouts
+def ledger(records: Sequence[IncomeRecord]) -> tuple[list[watch.Report], list[tuple], list[date]]:
+    """A household's income records as the rules read them: reports and surveys, payouts
+    recorded apart (each on the day it was paid), and the days the office's income reports
+    came in — those answer the reports due, the yearly survey does not."""
+    return _ledger((r.source, r.period_start, r.period_end, r.net_income,
+                    r.transfer_poverty_insurance, r.household_size, r.recorded_at)
+                   for r in records)
+
+
+def _ledger(entries: Iterable[tuple]) -> tuple[list[watch.Report], list[tuple], list[date]]:
+    reports, payouts, reported = [], [], []
+    for source, start, end, net_income, listed, size, recorded_at in entries:
+        if source == IncomeSource.payout:
+            payouts.append((end, listed))
+            continue
+        reports.append(watch.Report(start, end, net_income, listed, size))
+        if source == IncomeSource.report:
+            reported.append(recorded_at.date())
+    return reports, payouts, reported
 
 
 def points_of(records: list[IncomeRecord], village_id: int, since: date, lines: Lines
               ) -> list[dict[str, Any]]:
     """The household's rolling per-capita income at each report ending on or after
     ``since``, with the line of its village for that year."""
-    reports, payouts = ledger(records)
+    reports, payouts, _reported = ledger(records)
+    return _points(reports, payouts, village_id, since, lines)
+
+
+def _points(reports: list[watch.Report], payouts: list[tuple], village_id: int, since: date,
+            lines: Lines) -> list[dict[str, Any]]:
     points = []
     for day in sorted({r.end for r in reports if r.end >= since}):
         rolling, line = watch.rolling_income(reports, payouts, day), lines(village_id, day.year)
@@ -188,17 +206,24 @@ def picture(session: Session, window: MonitoringWindow, today: date,
             lines: Lines | None = None) -> Picture:
     """The ledger of the window's household, recomputed for the rules."""
     household = session.get(Household, window.household_id)
-    rules = rules_of(window)
     records = session.exec(select(IncomeRecord).where(
-        IncomeRecord.household_id == household.id).order_by(IncomeRecord.period_end)).all()
-    points = [p for p in points_of(records, household.village_id, window.opened_on,
-                                   lines or Lines(session)) if p["day"] <= today]
-    due = watch.reports_due(window.opened_on, window.ends_on, rules)
-    # the reports due are answered by the office's income reports, not the yearly survey
-    reported = [r.recorded_at.date() for r in records
-                if r.source == IncomeSource.report and r.recorded_at.date() >= window.opened_on]
+        IncomeRecord.household_id == household.id).order_by(
+        IncomeRecord.period_end, IncomeRecord.id)).all()
+    return picture_of(*ledger(records), household.village_id, window.opened_on,
+                      window.ends_on, rules_of(window), today, lines or Lines(session))
+
+
+def picture_of(reports: list[watch.Report], payouts: list[tuple], reported: list[date],
+               village_id: int, opened_on: date, ends_on: date, rules: Monitoring,
+               today: date, lines: Lines) -> Picture:
+    """A window's picture from its household's ledger (``reported``: the days the office's
+    income reports came in), as of ``today``."""
+    points = [p for p in _points(reports, payouts, village_id, opened_on, lines)
+              if p["day"] <= today]
+    due = watch.reports_due(opened_on, ends_on, rules)
+    reported = [day for day in reported if day >= opened_on]
     stable = watch.months_stable(
-        [(p["day"], p["income_without_payout"], p["line"]) for p in points], window.opened_on)
+        [(p["day"], p["income_without_payout"], p["line"]) for p in points], opened_on)
     return Picture(points=points, due=due, overdue=watch.overdue_reports(due, reported, today),
                    reported=reported, months_stable=stable)
 
@@ -279,45 +304,101 @@ def _window_ranges(session: Session, chunk: int) -> list[tuple[int, int]]:
             for start in range(0, len(ids), chunk)]
 
 
-def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = None
-             ) -> dict[str, int]:
+CHUNK = 5000  # windows the evaluation reads, judges and writes at a time
+
+
+class _Watched(NamedTuple):
+    """An open window as the evaluation reads it, with its household's village."""
+
+    id: int
+    household_id: int
+    opened_on: date
+    ends_on: date
+    claim_id: int
+    before_shock: Decimal | None
+    rules: str | None  # as stored: JSON text
+    village_id: int
+
+
+@dataclass
+class _Night:
+    """What every chunk of an evaluation shares: the day, the lines read so far and the
+    score runs compared."""
+
+    today: date
+    lines: Lines
+    runs: tuple[int, int] | None  # the current score run and the one before it (-1: none)
+
+
+def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = None,
+             chunk: int = CHUNK) -> dict[str, int]:
     """Evaluate every open window (of an id range); windows past their end close.
     Idempotent: an alert of a kind is not raised again while one is open, and a pending
     proposal is not made twice. Every new alert joins the window's open follow-up case, or
-    opens one. Returns counts; flushes."""
+    opens one. Set-based: ``chunk`` windows at a time are read with a few queries each, judged
+    by the rules one by one, and their results written in bulk. Returns counts; flushes."""
     counts = dict.fromkeys(COUNTS, 0)
-    scores, lines = _scores(session, id_range), Lines(session)
-    query = select(MonitoringWindow).where(MonitoringWindow.status == "open")
-    if id_range is not None:
-        query = query.where(MonitoringWindow.id.between(*id_range))
-    for window in session.exec(query.order_by(MonitoringWindow.id)).all():
-        if window.ends_on < today:
-            # only if still open: the office may have just confirmed its elimination
-            counts["closed"] += session.execute(sa.update(MonitoringWindow).where(
-                MonitoringWindow.id == window.id, MonitoringWindow.status == "open"
-            ).values(status="closed")).rowcount
-            continue
-        counts["windows"] += 1
-        seen = picture(session, window, today, lines)
-        for alert in _alerts(session, window, seen, scores, today):
-            taken = session.exec(select(MonitoringAlert.id).where(
-                MonitoringAlert.window_id == window.id, MonitoringAlert.kind == alert.kind,
-                MonitoringAlert.status == "open")).first()
-            if taken is None:
-                case, opened = _follow_up_for(session, window, today)
-                counts["follow_ups"] += opened
-                session.add(MonitoringAlert(
-                    window_id=window.id, household_id=window.household_id, kind=alert.kind,
-                    figures=alert.figures, raised_on=today, follow_up_id=case.id))
-                counts["alerts"] += 1
-        session.flush()
-        counts["proposals"] += _propose(session, window, seen, today)
+    night = _Night(today, Lines(session), _score_runs(session))
+    after, upto = (id_range[0] - 1, id_range[1]) if id_range else (0, None)
+    while watched := _open_windows(session, after, upto, chunk):
+        _evaluate_chunk(session, night, watched, counts)
+        after = watched[-1].id
     session.flush()
     return counts
 
 
-def _alerts(session: Session, window: MonitoringWindow, seen: Picture, scores,
-            today: date) -> list[watch.Alert]:
+def _open_windows(session: Session, after: int, upto: int | None, chunk: int
+                  ) -> list[_Watched]:
+    query = sa.select(
+        MonitoringWindow.id, MonitoringWindow.household_id, MonitoringWindow.opened_on,
+        MonitoringWindow.ends_on, MonitoringWindow.claim_id, MonitoringWindow.before_shock,
+        sa.cast(MonitoringWindow.rules, sa.Text), Household.village_id).join(
+        Household, Household.id == MonitoringWindow.household_id).where(
+        MonitoringWindow.status == "open", MonitoringWindow.id > after)
+    if upto is not None:
+        query = query.where(MonitoringWindow.id <= upto)
+    return [_Watched(*row) for row in session.execute(
+        query.order_by(MonitoringWindow.id).limit(chunk))]
+
+
+def _evaluate_chunk(session: Session, night: _Night, watched: list[_Watched],
+                    counts: dict[str, int]) -> None:
+    today = night.today
+    ended = [w.id for w in watched if w.ends_on < today]
+    if ended:  # only those still open: the office may have just confirmed an elimination
+        counts["closed"] += session.execute(sa.update(MonitoringWindow).where(
+            MonitoringWindow.id.in_(ended), MonitoringWindow.status == "open"
+        ).values(status="closed")).rowcount
+    live = [w for w in watched if w.ends_on >= today]
+    counts["windows"] += len(live)
+    ledgers = _ledgers(session, {w.household_id for w in live})
+    seen = {w.id: picture_of(*ledgers.get(w.household_id, ([], [], [])), w.village_id,
+                             w.opened_on, w.ends_on, _rules(w.rules), today, night.lines)
+            for w in live}
+    reporting = [w for w in live if seen[w.id].latest is not None]
+    scores = _scores(session, night.runs, {w.household_id for w in reporting})
+    shocked = _new_shocks(session, [w.id for w in reporting])
+    taken = _open_alert_kinds(session, [w.id for w in live])
+    raised = {}
+    for w in live:
+        found = [alert for alert in _alerts(
+            seen[w.id], today, w.before_shock, scores.get(w.household_id, (None, None)),
+            w.id in shocked, _rules(w.rules)) if alert.kind not in taken.get(w.id, ())]
+        if found:
+            raised[w] = found
+    cases, opened = _cases_for(session, list(raised), today)
+    counts["follow_ups"] += opened
+    alerts = [{"window_id": w.id, "household_id": w.household_id, "kind": alert.kind,
+               "figures": alert.figures, "raised_on": today, "follow_up_id": cases[w.id]}
+              for w, found in raised.items() for alert in found]
+    _insert(session, MonitoringAlert, alerts)
+    counts["alerts"] += len(alerts)
+    counts["proposals"] += _propose(session, reporting, seen, today)
+
+
+def _alerts(seen: Picture, today: date, before_shock: Decimal | None,
+            scores: tuple[float | None, float | None], new_shock: bool, rules: Monitoring
+            ) -> list[watch.Alert]:
     # overdue: the latest report due has passed and nothing came in since the one before it
     # was due; a late report answers it, and an older gap, once followed up, stays history
     passed = [day for day in seen.due if day < today]
@@ -327,56 +408,73 @@ def _alerts(session: Session, window: MonitoringWindow, seen: Picture, scores,
     latest = seen.latest
     if latest is None:
         return found
-    score, score_before = scores.get(window.household_id, (None, None))
-    new_shock = session.exec(select(TriggerEvent.id).where(
-        TriggerEvent.household_id == window.household_id,
-        TriggerEvent.event_date > window.opened_on,
-        sa.or_(TriggerEvent.claim_id.is_(None), TriggerEvent.claim_id != window.claim_id))
-    ).first() is not None
     return found + watch.alerts(
         line=latest["line"], income=latest["income"],
-        income_without_payout=latest["income_without_payout"],
-        before_shock=window.before_shock, score=score, score_before=score_before,
-        new_shock=new_shock, rules=rules_of(window))
+        income_without_payout=latest["income_without_payout"], before_shock=before_shock,
+        score=scores[0], score_before=scores[1], new_shock=new_shock, rules=rules)
 
 
-def _follow_up_for(session: Session, window: MonitoringWindow, today: date
-                   ) -> tuple[FollowUp, int]:
-    case = session.exec(select(FollowUp).where(
-        FollowUp.window_id == window.id, FollowUp.status == "open").with_for_update()).first()
-    if case is not None:  # locked: the office cannot close it under the new alert
-        return case, 0
-    case = FollowUp(window_id=window.id, household_id=window.household_id, opened_on=today)
-    session.add(case)
-    session.flush()
-    return case, 1
+def _cases_for(session: Session, windows: list[_Watched], today: date
+               ) -> tuple[dict[int, int], int]:
+    """Each window's open follow-up, opened where there is none, and how many were opened.
+    The open ones are locked, in id order: the office cannot close one under its new
+    alert."""
+    if not windows:
+        return {}, 0
+    cases = _open_cases(session, [w.id for w in windows], lock=True)
+    new = [w for w in windows if w.id not in cases]
+    if new:
+        _insert(session, FollowUp, [{"window_id": w.id, "household_id": w.household_id,
+                                     "opened_on": today} for w in new])
+        cases.update(_open_cases(session, [w.id for w in new]))
+    return cases, len(new)
 
 
-def _propose(session: Session, window: MonitoringWindow, seen: Picture, today: date) -> int:
-    """Propose the household for risk elimination when the rules say so, once: not while a
+def _open_cases(session: Session, window_ids: list[int], lock: bool = False
+                ) -> dict[int, int]:
+    """The windows' open follow-ups: window → the case (the oldest, should there be two)."""
+    query = sa.select(FollowUp.window_id, FollowUp.id).where(
+        FollowUp.window_id.in_(window_ids), FollowUp.status == "open").order_by(FollowUp.id)
+    found: dict[int, int] = {}
+    for window_id, case_id in session.execute(query.with_for_update() if lock else query):
+        found.setdefault(window_id, case_id)
+    return found
+
+
+def _propose(session: Session, reporting: list[_Watched], seen: dict[int, Picture],
+             today: date) -> int:
+    """Propose the households for risk elimination the rules say to, once: not while a
     proposal is pending, nor again on the figures of one the office declined."""
-    latest = seen.latest
-    if latest is None:
+    stable = [w for w in reporting
+              if seen[w.id].months_stable >= _rules(w.rules).stable_months]
+    if not stable:  # the rules propose none without the months: the rest is not read
         return 0
-    pending = session.exec(select(Elimination.id).where(
-        Elimination.household_id == window.household_id,
-        Elimination.status == "proposed")).first()
-    decided = session.exec(select(Elimination).where(
-        Elimination.window_id == window.id).order_by(Elimination.id.desc())).first()
-    if pending is not None or (decided is not None and decided.figures.get(
-            "report_day") == str(latest["day"])):
-        return 0
-    household_id = window.household_id
-    proposed, _why = watch.propose_elimination(
-        months_above=seen.months_stable, costs_settled=_costs_settled(session, household_id),
-        new_risk=_new_risk(session, window), has_labour=_has_labour(session, household_id),
-        rules=rules_of(window))
-    if not proposed:
-        return 0
-    session.add(Elimination(
-        household_id=household_id, window_id=window.id, proposed_on=today,
-        figures=_figures(latest, seen.months_stable)))
-    return 1
+    households, window_ids = {w.household_id for w in stable}, [w.id for w in stable]
+    pending = _households_with(session, Elimination.household_id, households,
+                               Elimination.status == "proposed")
+    newest = sa.select(sa.func.max(Elimination.id)).where(
+        Elimination.window_id.in_(window_ids)).group_by(Elimination.window_id)
+    decided = {window_id: figures.get("report_day") for window_id, figures in session.execute(
+        sa.select(Elimination.window_id, Elimination.figures).where(Elimination.id.in_(newest)))}
+    busy, cases = _open_claims(session, households), _open_cases(session, window_ids)
+    warned, able = _open_warnings(session, households), _with_labour(session, households)
+    proposals = []
+    for w in stable:
+        picture_, latest = seen[w.id], seen[w.id].latest
+        assert latest is not None  # reporting windows have a latest report
+        if w.household_id in pending or decided.get(w.id) == str(latest["day"]):
+            continue
+        proposed, _why = watch.propose_elimination(
+            months_above=picture_.months_stable, costs_settled=w.household_id not in busy,
+            new_risk=w.id in cases or w.household_id in warned,
+            has_labour=w.household_id in able, rules=_rules(w.rules))
+        if proposed:
+            pending.add(w.household_id)
+            proposals.append({"household_id": w.household_id, "window_id": w.id,
+                              "proposed_on": today,
+                              "figures": _figures(latest, picture_.months_stable)})
+    _insert(session, Elimination, proposals)
+    return len(proposals)
 
 
 def _figures(latest: dict[str, Any], months_stable: int) -> dict[str, Any]:
@@ -387,23 +485,96 @@ def _figures(latest: dict[str, Any], months_stable: int) -> dict[str, Any]:
 
 def _costs_settled(session: Session, household_id: int) -> bool:
     """Large unavoidable costs are settled when no claim of the household is still open."""
-    return session.exec(select(Claim.id).where(
-        Claim.household_id == household_id, Claim.state.in_(OPEN_CLAIM_STATES))).first() is None
+    return not _open_claims(session, {household_id})
 
 
 def _new_risk(session: Session, window: MonitoringWindow) -> bool:
     """A follow-up still open, or an open early warning, is a risk not yet resolved."""
-    return (session.exec(select(FollowUp.id).where(
-        FollowUp.window_id == window.id, FollowUp.status == "open")).first() is not None
-        or session.exec(select(EarlyWarning.id).where(
-            EarlyWarning.household_id == window.household_id,
-            EarlyWarning.status == "open")).first() is not None)
+    return bool(_open_cases(session, [window.id])
+                or _open_warnings(session, {window.household_id}))
 
 
 def _has_labour(session: Session, household_id: int) -> bool:
-    return session.exec(select(Member.id).where(
-        Member.household_id == household_id, Member.status == MemberStatus.active,
-        Member.labour_skill.not_in(NO_LABOUR))).first() is not None
+    return bool(_with_labour(session, {household_id}))
+
+
+def _open_claims(session: Session, households: set[int]) -> set[int]:
+    return _households_with(session, Claim.household_id, households,
+                            Claim.state.in_(OPEN_CLAIM_STATES))
+
+
+def _open_warnings(session: Session, households: set[int]) -> set[int]:
+    return _households_with(session, EarlyWarning.household_id, households,
+                            EarlyWarning.status == "open")
+
+
+def _with_labour(session: Session, households: set[int]) -> set[int]:
+    return _households_with(session, Member.household_id, households,
+                            Member.status == MemberStatus.active,
+                            Member.labour_skill.not_in(NO_LABOUR))
+
+
+def _households_with(session: Session, column: Any, households: set[int], *where: Any
+                     ) -> set[int]:
+    """Those of ``households`` with a row where ``column`` names them and ``where`` holds."""
+    if not households:
+        return set()
+    return set(session.scalars(sa.select(column).distinct().where(
+        column.in_(sorted(households)), *where)))
+
+
+def _ledgers(session: Session, households: set[int]
+             ) -> dict[int, tuple[list[watch.Report], list[tuple], list[date]]]:
+    """Each household's ledger as :func:`ledger` reads it (Core rows: the ORM's handling of
+    a million rows would cost more than the rules)."""
+    records: dict[int, list] = defaultdict(list)
+    for household_id, *entry in session.connection().execute(sa.select(
+            IncomeRecord.household_id, IncomeRecord.source, IncomeRecord.period_start,
+            IncomeRecord.period_end, IncomeRecord.net_income,
+            IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
+            IncomeRecord.recorded_at).where(IncomeRecord.household_id.in_(sorted(households)))
+            .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id)
+            ).all():
+        records[household_id].append(entry)
+    return {household_id: _ledger(entries) for household_id, entries in records.items()}
+
+
+def _new_shocks(session: Session, window_ids: list[int]) -> set[int]:
+    """The windows whose household met an event after the window opened, other than the
+    one of the window's own claim."""
+    shock = sa.select(TriggerEvent.id).where(
+        TriggerEvent.household_id == MonitoringWindow.household_id,
+        TriggerEvent.event_date > MonitoringWindow.opened_on,
+        sa.or_(TriggerEvent.claim_id.is_(None),
+               TriggerEvent.claim_id != MonitoringWindow.claim_id)).exists()
+    return set(session.scalars(sa.select(MonitoringWindow.id).where(
+        MonitoringWindow.id.in_(window_ids), shock))) if window_ids else set()
+
+
+def _open_alert_kinds(session: Session, window_ids: list[int]) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = defaultdict(set)
+    for window_id, kind in session.execute(sa.select(
+            MonitoringAlert.window_id, MonitoringAlert.kind).where(
+            MonitoringAlert.window_id.in_(window_ids), MonitoringAlert.status == "open")):
+        found[window_id].add(kind)
+    return found
+
+
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows of a model's table in bulk, the model's defaults filling the columns a
+    row leaves out."""
+    if rows:
+        defaults = {name: field.get_default(call_default_factory=True)
+                    for name, field in model.model_fields.items() if name != "id"}
+        insert_columns(session, model.__table__, {
+            name: [row.get(name, default) for row in rows] for name, default in defaults.items()})
+
+
+@lru_cache(maxsize=64)
+def _rules(stored: str | None) -> Monitoring:
+    """The monitoring rules a window's stored JSON gives (the defaults for old windows)."""
+    rules = json.loads(stored) if stored else None
+    return Monitoring.model_validate(rules) if rules else Monitoring()
 
 
 def _annual_income(session: Session, household_id: int, year: int) -> Decimal | None:
@@ -415,25 +586,27 @@ def _annual_income(session: Session, household_id: int, year: int) -> Decimal | 
     return record.per_capita_net_income if record else None
 
 
-def _scores(session: Session, id_range: tuple[int, int] | None
-            ) -> dict[int, tuple[float | None, float | None]]:
-    """Each watched household's score (of the windows in ``id_range``, or all) in the current
-    run and the run before it."""
+def _score_runs(session: Session) -> tuple[int, int] | None:
+    """The current score run and the run before it of the same model (-1: none)."""
     current = current_run(session)
     if current is None:
-        return {}
+        return None
     before = session.exec(select(ScoreRun.id).where(
         ScoreRun.status == "complete", ScoreRun.id < current.id,
         ScoreRun.model_version == current.model_version).order_by(ScoreRun.id.desc())).first()
-    watched = select(MonitoringWindow.household_id).where(MonitoringWindow.status == "open")
-    if id_range is not None:
-        watched = watched.where(MonitoringWindow.id.between(*id_range))
+    return current.id, before or -1
+
+
+def _scores(session: Session, runs: tuple[int, int] | None, households: set[int]
+            ) -> dict[int, tuple[float | None, float | None]]:
+    """The households' scores in the current run and the run before it."""
+    if runs is None or not households:
+        return {}
     found: dict[int, list] = {}
-    for run_id, household_id, value in session.exec(select(
+    for run_id, household_id, value in session.execute(sa.select(
             HouseholdScore.run_id, HouseholdScore.household_id, HouseholdScore.score).where(
-            HouseholdScore.run_id.in_([current.id, before or -1]),
-            HouseholdScore.household_id.in_(watched))):
-        found.setdefault(household_id, [None, None])[0 if run_id == current.id else 1] = value
+            HouseholdScore.run_id.in_(runs), HouseholdScore.household_id.in_(sorted(households)))):
+        found.setdefault(household_id, [None, None])[0 if run_id == runs[0] else 1] = value
     return {h: (v[0], v[1]) for h, v in found.items()}
 
 

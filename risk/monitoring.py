@@ -13,6 +13,8 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
 from policies.terms import Monitoring as MonitoringRules
 
@@ -35,8 +37,7 @@ class Alert:
     figures: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):  # a tuple: the nightly run makes millions
     """An income record of the ledger other than a payout: its period (both days counted),
     the household's net income in it, the poverty-insurance payouts it counts among its
     transfers, and the members it was divided by."""
@@ -61,6 +62,7 @@ class Rolling:
     span_days: int
 
 
+@lru_cache(maxsize=65536)  # the nightly run asks about the same few hundred days again and again
 def add_months(day: date, months: int) -> date:
     """The same day ``months`` later (the month's last day when it has fewer days)."""
     month = day.month - 1 + months
