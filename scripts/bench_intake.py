@@ -28,10 +28,11 @@ validates the same body and stores nothing (the floor), then from this process:
             each round trip a wait for the GIL beside the busy event loop; now one INSERT …
             VALUES below 100 rows (policies.bulk.SMALL_INSERT): 4 round trips (pre-ping,
             BEGIN, INSERT, COMMIT), 8.3 kB, no catalog rows; 8 events take 1.5 ms instead of
-            2.6 alone (the fastest of 200). The p99 after both is not yet measured on a quiet
-            machine: while this was done the load stayed at 3–7 on the two cores (other
-            benchmarks), where the floor's own p99 went up to 566 ms and eight alternating
-            runs before and after each gave 57 ms to 3.9 s.
+            2.6 alone (the fastest of 200). After both, on the quiet machine (load 1.3–1.5,
+            4 Dec 2026, 18:22 UTC, `--only latency`): p99 46.6 and 38.4 ms at 616 and 644/s
+            (the floor's 6.4 and 13.3 ms; SQLite 22.0 ms at 591/s). Under load (3–7 on the
+            two cores) the p99 still goes to 300 ms and more, as the floor's own went to
+            566 ms.
   batch   — batches of 10,000 events to fangpin: events per second;
   drain   — the evaluator (here in this process, as `fangpin evaluate` runs it) evaluating
             the first 10,000 events received: events per second. The service's own
