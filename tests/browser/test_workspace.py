@@ -251,7 +251,8 @@ def test_a_step_that_is_not_theirs_is_refused(site, sign_in):
         t.value = document.querySelector('header input[name=csrf_token]').value;
         const r = document.createElement('input'); r.name = 'reason'; r.value = 'x';
         f.append(t, r); document.body.append(f); f.submit(); }""", [claim.id, "withdraw"])
-    expect(auditor.locator(".error")).to_contain_text("withdraw is for")
+    expect(auditor.locator(".error")).to_contain_text(
+        "您的角色不能办理此步骤：撤案 由理赔审核员、扶贫办业务员、理赔主管办理。")
     assert claim_of(engine).state == before
 
 
