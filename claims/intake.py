@@ -716,6 +716,10 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     claims = {c.trigger: c for c in cache.claims[household.id]
               if c.policy_year == contract.policy_year}
     reason = _naming(new)
+    # What each claim held before this run: the run's growth is counted over every trigger,
+    # one whose claim only shrank through a shared cap too, however the events were taken
+    # (one at a time, a run had counted it; in a chunk, not).
+    before = {trigger: claim.entitled for trigger, claim in claims.items()}
     # Every claim of the year is brought up to date, not only the new events' triggers': a
     # late bill of one trigger can take room of a cap it shares with another.
     for trigger, claim in claims.items():
@@ -725,7 +729,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     closed = {t for t, c in claims.items()
               if c.state in (ClaimState.rejected, ClaimState.withdrawn)}
     _share(new, [e for e in new if e.type not in closed], sum(
-        (entitled.get(t, Decimal("0.00")) - (claims[t].entitled if t in claims else Decimal(0))
+        (entitled.get(t, Decimal("0.00")) - before.get(t, Decimal("0.00"))
          for t in set(claims) | set(by_trigger) if t not in closed), Decimal("0.00")))
     for trigger, mine in by_trigger.items():
         claim = claims.get(trigger)
