@@ -74,6 +74,11 @@ def make_engine(url: str, *, read_only: bool = False, deferred: bool = False,
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def url_of(engine: Engine) -> str:
+    """The engine's URL, password included: to open another engine on the same database."""
+    return engine.url.render_as_string(hide_password=False)
+
+
 class WriteTurn:
     """Turns at writing to one SQLite database within this process, urgent ones first.
 
@@ -126,7 +131,7 @@ def write_turn(bind: Engine | sa.Connection, urgent: bool = False) -> Iterator[N
     if engine.dialect.name != "sqlite":
         yield
         return
-    key = engine.url.render_as_string(hide_password=False)
+    key = url_of(engine)
     with _turns_lock:
         turn = _turns.setdefault(key, WriteTurn())
     with turn(urgent):

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from claims.db import make_engine
+from claims.db import make_engine, url_of
 
 THREAD_LIMITS = {name: "1" for name in (
     "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -59,10 +59,6 @@ def computing(engine_kind: str, address: str | None, workers: int, make):
         return
     with cluster(address or None, workers=workers) as client:
         yield make(client)
-
-
-def database_url(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 @cache
@@ -103,7 +99,7 @@ def range_scorer(client, engine: Engine, model_dir: Path, in_flight: int | None 
     on the client's workers, a few at a time so the driver's memory stays flat, and yields
     the results as they complete."""
     distributed = _require()
-    url = database_url(engine)
+    url = url_of(engine)
     limit = in_flight or 2 * max(1, len(client.scheduler_info()["workers"]))
 
     def score_ranges(ranges: list[tuple[int, int]], context: dict[str, Any]) -> Iterator:
@@ -146,7 +142,7 @@ def _writer(url: str) -> Engine:
 def window_evaluator(client, engine: Engine):
     """An ``evaluate_ranges`` for :func:`claims.monitoring.run_monitoring` that evaluates
     ranges of windows on the client's workers and sums what they found."""
-    url = database_url(engine)
+    url = url_of(engine)
 
     def evaluate_ranges(ranges: list[tuple[int, int]], today: date) -> dict[str, int]:
         totals: dict[str, int] = {}

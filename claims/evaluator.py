@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from claims import intake, locks
-from claims.db import make_engine
+from claims.db import make_engine, url_of
 from claims.models import EventStatus, TriggerEvent
 
 log = logging.getLogger("fangpin.evaluator")
@@ -51,7 +51,7 @@ class Engines:
 
     @classmethod
     def beside(cls, engine: Engine) -> Engines:
-        return cls(engine.url.render_as_string(hide_password=False))
+        return cls(url_of(engine))
 
     def dispose(self) -> None:
         self.write.dispose()

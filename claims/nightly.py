@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -27,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from claims import clock
-from claims.db import run_lock
+from claims.db import make_engine, run_lock, url_of
 from claims.models import EarlyWarning
 from policies import history
 from policies.bulk import insert_columns, read_frame
@@ -155,19 +156,69 @@ class RangeScores:
 ScoreRanges = Callable[[list[tuple[int, int]], dict[str, Any]], Iterator[RangeScores]]
 
 
+@dataclass
+class RangeInputs:
+    """What scoring a range of households reads: their features as of the night, their
+    scores of the previous run, and those with an open risk warning already."""
+
+    frame: pd.DataFrame
+    previous: pd.Series
+    open_warnings: pd.Index
+
+
+def read_range(session: Session, *, id_range: tuple[int, int], as_of: date, lines: dict,
+               previous_run: int | None) -> RangeInputs:
+    """Read what scoring the households of an id range active on ``as_of`` needs."""
+    return RangeInputs(features.build(session, as_of, id_range=id_range, lines=lines),
+                       _previous_scores(session, previous_run, id_range),
+                       _open_warnings(session, id_range))
+
+
+def judge_range(trained: model.TrainedModel, inputs: RangeInputs, *, as_of: date,
+                threshold: float, rise: float) -> RangeScores:
+    """Apply the pure :func:`risk.scoring.score_chunk` to a range's inputs; tally drift."""
+    done = scoring.score_chunk(trained, inputs.frame, inputs.previous, inputs.open_warnings,
+                               threshold=threshold, rise=rise)
+    tally = model.DriftTally(trained, as_of=as_of)
+    tally.add(inputs.frame, done.scores.to_numpy())
+    return RangeScores(done.scores, done.populations, done.warnings, tally)
+
+
 def score_range(session: Session, trained: model.TrainedModel, *, id_range: tuple[int, int],
                 as_of: date, lines: dict, previous_run: int | None, threshold: float,
                 rise: float) -> RangeScores:
-    """Score the households of an id range active on ``as_of``: read their features as of
-    that day, previous scores and open warnings, and apply the pure
-    :func:`risk.scoring.score_chunk`. Reads only."""
-    frame = features.build(session, as_of, id_range=id_range, lines=lines)
-    done = scoring.score_chunk(
-        trained, frame, _previous_scores(session, previous_run, id_range),
-        _open_warnings(session, id_range), threshold=threshold, rise=rise)
-    tally = model.DriftTally(trained, as_of=as_of)
-    tally.add(frame, done.scores.to_numpy())
-    return RangeScores(done.scores, done.populations, done.warnings, tally)
+    """Score the households of an id range active on ``as_of`` (reads only)."""
+    return judge_range(trained, read_range(session, id_range=id_range, as_of=as_of,
+                                           lines=lines, previous_run=previous_run),
+                       as_of=as_of, threshold=threshold, rise=rise)
+
+
+def _score_here(engine: Engine, trained: model.TrainedModel, ranges: list[tuple[int, int]],
+                context: dict[str, Any]) -> Iterator[RangeScores]:
+    """Score the ranges in this process, reading each range one range ahead, in a thread on
+    a reading connection of its own, while this thread scores the range before. The driver
+    lets go of the interpreter while the database works and so does the booster, so the
+    reads, half of a night's time, overlap the model's work."""
+    reading = {name: context[name] for name in ("as_of", "lines", "previous_run")}
+    judging = {name: context[name] for name in ("as_of", "threshold", "rise")}
+    reader = make_engine(url_of(engine), read_only=True, pool_size=1)
+
+    def read(id_range: tuple[int, int]) -> RangeInputs:
+        with Session(reader) as session:
+            try:
+                return read_range(session, id_range=id_range, **reading)
+            finally:
+                session.rollback()  # a read transaction held on would pin SQLite's WAL
+
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="scoring-reader") as pool:
+            ahead = pool.submit(read, ranges[0]) if ranges else None
+            for following in [*ranges[1:], None]:
+                inputs = ahead.result()
+                ahead = pool.submit(read, following) if following else None
+                yield judge_range(trained, inputs, **judging)
+    finally:
+        reader.dispose()
 
 
 def household_ranges(session: Session, chunk: int) -> list[tuple[int, int]]:
@@ -200,8 +251,7 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
     context = {"as_of": night, "lines": lines, "previous_run": previous_run,
                "threshold": threshold, "rise": rise}
     if score_ranges is None:
-        results = (score_range(session, trained, id_range=id_range, **context)
-                   for id_range in ranges)
+        results = _score_here(session.get_bind(), trained, ranges, context)
     else:
         results = score_ranges(ranges, context)
     tally = model.DriftTally(trained, as_of=night)

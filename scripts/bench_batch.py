@@ -185,7 +185,7 @@ def floor(url: str, model_dir: str, night: str) -> dict:
     from risk import features, model
     from risk.models import ScoreRun
 
-    trained = model.load(Path(model_dir))
+    trained = model.load_in_force(Path(model_dir))
     as_of = date.fromisoformat(night)
     engine = make_engine(url)
     with Session(engine) as session:
