@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from claims.people import create_user
 from claims.settings import get_settings
 from policies import history
 from policies.models import Household, IncomeRecord
-from risk import model, scoring, simulator
+from risk import features, model, scoring, simulator
 from risk.models import HouseholdScore, MonitoringRun, ScoreRun
 from tests.conftest import database_url
 from tests.risk import generated
@@ -264,6 +265,30 @@ def test_a_failed_run_is_never_current_and_removes_what_it_wrote(engine, model_d
     assert (risk_warnings(engine)["run_id"] == previous.run_id).all()
     with Session(engine) as session:
         assert nightly.current_run(session).id == previous.run_id
+
+
+def test_a_read_ahead_that_fails_fails_the_run_and_leaves_no_reader_behind(
+        engine, model_dir, monkeypatch):
+    """The next range is read in a thread while this one is scored: its failure is the
+    run's, and the thread and its connection end with the run."""
+    previous = score(engine, model_dir)
+    build, calls = features.build, []
+
+    def flaky(*args, **kwargs):
+        calls.append(kwargs.get("id_range"))
+        if len(calls) == 3:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(features, "build", flaky)
+    with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+        score(engine, model_dir, night=date(2026, 12, 2), threshold=0.01, chunk=100)
+
+    failed = runs(engine).iloc[-1]
+    assert failed["status"] == "failed" and "database is locked" in failed["note"]
+    assert len(scores(engine, failed["id"])) == 0
+    assert (risk_warnings(engine)["run_id"] == previous.run_id).all()
+    assert not [t for t in threading.enumerate() if t.name.startswith("scoring-reader")]
 
 
 def test_one_run_at_a_time(engine, model_dir):
