@@ -926,9 +926,12 @@ def _write(session: Session, params: dict[str, Any], panel: Panel, homes: pd.Dat
 
 def _versions(initial: pd.DataFrame, events: pd.DataFrame, key: str) -> pd.DataFrame:
     """Versions from a first row per entity and its dated changes (a field left empty in an
-    event keeps its value): one version per day that changed something."""
+    event keeps its value): one version per day that changed something. The first version is
+    the entity as registered, as the panel started from it: a change on its first day (or,
+    for a member, before birth) is recorded the day after, so the oracle that re-simulates
+    the panel from the first versions starts from the same county."""
     events = events.assign(day=np.maximum(events["day"].to_numpy(), initial["day"].to_numpy()[
-        events[key].to_numpy().astype(int)]))  # nothing is known of a member before birth
+        events[key].to_numpy().astype(int)] + 1))
     rows = pd.concat([initial, events], ignore_index=True)
     rows["order"] = np.arange(len(rows))
     rows = rows.sort_values([key, "day", "order"], kind="stable")
