@@ -210,6 +210,32 @@ def test_a_late_bill_never_lets_claims_exceed_a_shared_cap(department, session, 
     assert {c.trigger: c.entitled for c in claims}["accident"] == Decimal("20000.00")
 
 
+def test_a_late_bill_that_takes_a_later_accidents_room_is_paid_what_the_household_gains(
+        department, session, county):
+    """A bill dated before an accident already paid takes the room of the shared cap first,
+    and the accident's claim shrinks: the bill's payout is the household's net gain, so the
+    events' payouts still add up to what the claims hold (it was paid its own trigger's
+    growth alone, 50,000, as the claim it shrank was brought up to date first)."""
+    big = {"total_cost": "400000.00", "basic_insurance_paid": "0",
+           "critical_illness_paid": "0", "medical_assistance_paid": "0"}
+    day = EVENT_DATE - timedelta(days=20)
+    send(department, session, {**illness("I1", seq=1, **big), "event_date": day.isoformat()})
+    send(department, session, {
+        "event_id": "A1", "type": "accident", "event_date": (day + timedelta(days=15)).isoformat(),
+        "id_number": id_number(seq=3), "amounts": {"cost": "250000.00"}})
+    late = send(department, session, {**illness("I2", seq=2, **big),
+                                      "event_date": (day + timedelta(days=10)).isoformat()})
+    claims = {c.trigger: c.entitled for c in session.exec(select(Claim)).all()}
+    # 150,000 and the accident's 30,000; then the earlier bill takes the 50,000 left of the
+    # 200,000 shared cap and the accident's 30,000: the household gains 20,000
+    assert claims == {"illness": Decimal("200000.00"), "accident": Decimal("0.00")}
+    assert late["payout"] == "20000.00"
+    paid = [Decimal(department.get(f"/api/events/{e}").json()["payout"])
+            for e in ("I1", "A1", "I2")]
+    assert paid == [Decimal("150000.00"), Decimal("30000.00"), Decimal("20000.00")]
+    assert sum(paid) == sum(claims.values())
+
+
 def test_unknown_event_types_are_refused_until_terms_declare_them(department, client):
     liability = {**illness(), "type": "liability",
                  "amounts": {"compensation_owed": "30000.00"}, "details": {"kind": "dog bite"}}
