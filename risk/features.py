@@ -25,6 +25,7 @@ from policies.bulk import read_frame
 from policies.models import Household, HouseholdVersion, IncomeRecord, MemberVersion
 from policies.vocab import IncomeSource
 from risk.models import Shock
+from risk.shocks import SPENDING
 
 # The groups the office reads a score's factors in (risk.explain sums the features' effects
 # by group).
@@ -485,8 +486,9 @@ def outcomes(session: Session, as_of: date, household_ids: list[int] | None = No
              horizon_days: int = 365) -> pd.Series:
     """Whether each household fell within ``horizon_days`` after D (0/1, named ``fell``): a
     report of a period ending in (D, D + horizon] shows per-capita net income below that
-    period's year's line, or per-capita income less the own burden of the shocks that
-    happened within that period below it (突发严重困难, spending-driven). Only households with
+    period's year's line, or per-capita income less the own burden of the spending shocks
+    that happened within that period below it (突发严重困难, spending-driven;
+    ``risk.shocks.SPENDING``: a lost income is in the report already). Only households with
     such a report; the truth is read whenever it was recorded (labels are known later)."""
     t, s = IncomeRecord.__table__, Shock.__table__
     end = as_of + timedelta(days=horizon_days)
@@ -498,7 +500,8 @@ def outcomes(session: Session, as_of: date, household_ids: list[int] | None = No
     ).group_by(t.c.household_id, t.c.period_start, t.c.period_end)
     burden = (sa.select(sa.func.coalesce(sa.func.sum(s.c.burden), 0))
               .where(s.c.household_id == t.c.household_id,
-                     s.c.occurred_on.between(t.c.period_start, t.c.period_end))
+                     s.c.occurred_on.between(t.c.period_start, t.c.period_end),
+                     s.c.kind.in_(sorted(SPENDING)))
               .scalar_subquery())
     reports = read_frame(session.connection(), sa.select(
         t.c.household_id, t.c.period_end, t.c.per_capita_net_income, t.c.household_size,

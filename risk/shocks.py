@@ -21,6 +21,13 @@ COSTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "industry": (("loss",), ("insurance_paid",)),
 }
 
+# The kinds whose burden is spending (支出): money paid out of the year's income. Only these
+# count against the income in the 突发严重困难 criterion (risk.features.outcomes, the
+# simulator's falls, docs/risk.md). A lost job's wages and a business's loss (employment,
+# industry) are income never had: the year's income report already shows them, so counting
+# their burden against it would count them twice. The ledger keeps them all for the features.
+SPENDING = frozenset({"illness", "disaster", "accident", "education", "housing"})
+
 
 def burden(kind: str, amounts: Mapping[str, Decimal | str | int | float | None]) -> Decimal:
     """Cost minus what others paid, never below zero; a kind without amounts (a disability

@@ -47,7 +47,7 @@ from policies.models import (
 )
 from risk.features import INCOME_FRESH_DAYS
 from risk.models import Shock
-from risk.shocks import burden
+from risk.shocks import SPENDING, burden
 
 KINDS = ("illness", "disability", "disaster", "accident", "education", "employment")
 CAUSES = (*KINDS, "income")  # "income": no shock cost much; the earnings fell
@@ -332,7 +332,8 @@ class _Simulation:
             *acc["months_lost"], len(accident)))
         m["out_cause"][accident] = KINDS.index("accident")
         dies[accident[rng.random(len(accident)) < acc["death_share"]]] = True
-        # Lay-offs of migrant workers: the months run on; the wages lost are the burden.
+        # Lay-offs of migrant workers: the months run on; the wages lost are the ledger's
+        # burden (a feature), not a spending: the earnings below leave them out already.
         layoff = np.flatnonzero(worker & (m["migrant"] > 0) & (m["out"] <= 0) & (
             u[7] < work["job_loss_rate"] / 12 * np.where(
                 m["unsteady"] > 0, work["job_loss_again_multiplier"], 1.0)))
@@ -393,12 +394,15 @@ class _Simulation:
             rec.member(c, self._lag(rng, day[c], lag), status=np.full(len(c), status))
 
     def _charge(self, s, kind, who, amount, day, known, rec):
-        """Shocks to members ``who``: their households' burden of the year, its cause, the
-        ledger."""
+        """Shocks to members ``who``: the ledger; a spending's amount is also their
+        households' burden of the year and its cause (a lost income is already out of the
+        wages, and in the cause through ``out_cause``)."""
         h, hh = s.h, s.m["hh"][who]
-        np.add.at(h["burden"], hh, amount)
+        if kind in SPENDING:
+            np.add.at(h["burden"], hh, amount)
+            if rec is not None:
+                np.add.at(h["impact"], (hh, KINDS.index(kind)), amount)
         if rec is not None:
-            np.add.at(h["impact"], (hh, KINDS.index(kind)), amount)
             rec.shock(kind, hh, who, day, known, amount)
 
     def _education(self, s, year, month, start, rng, rec, age, alive, dibao):

@@ -200,3 +200,25 @@ def test_a_fall_within_the_year_by_income_or_by_spending(session):
     assert features.outcomes(session, date(2027, 1, 1), [home.id]).to_dict() == {home.id: 1}
     # a day whose next 12 months end before any report ends has no outcome yet
     assert features.outcomes(session, date(2025, 12, 30), [home.id]).empty
+
+
+def test_a_lost_income_is_in_the_report_and_not_counted_against_it_again(session):
+    """A lay-off's lost wages and a business's loss are already missing from the year's
+    report: they do not make a fall; a spending of the same size does."""
+    ids = county_with_villages(session, villages=1)
+    home, _ = household_with_members(session, ids["village0"], members=3)
+    registry.create_monitoring_line(session, MonitoringLineCreate(
+        region_id=ids["county"], year=2026, fixed_amount=Decimal("8700")))
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=home.id, source="report", period_start=date(2026, 1, 1),
+        period_end=date(2026, 12, 31), wages=Decimal("30000")))  # 10,000 a head
+    for kind, burden in (("employment", "12000"), ("industry", "9000")):
+        session.add(Shock(household_id=home.id, kind=kind, occurred_on=date(2026, 4, 1),
+                          known_on=date(2026, 5, 1), burden=Decimal(burden), source="event"))
+    session.commit()
+    assert features.outcomes(session, DAY, [home.id]).to_dict() == {home.id: 0}
+    # a house repair of 6,000 of its own is spending: 8,000 a head after it, under 8,700
+    session.add(Shock(household_id=home.id, kind="housing", occurred_on=date(2026, 8, 1),
+                      known_on=date(2026, 8, 2), burden=Decimal("6000"), source="event"))
+    session.commit()
+    assert features.outcomes(session, DAY, [home.id]).to_dict() == {home.id: 1}

@@ -3,6 +3,7 @@
 spending as well as income, rates near their published targets, and a ceiling above what
 last year's income alone tells. On SQLite and PostgreSQL."""
 
+import copy
 from datetime import date
 
 import numpy as np
@@ -155,6 +156,39 @@ def test_a_shock_known_before_the_day_tells_of_the_year_after(county):
     assert rows["heavy"].sum() >= 200
     heavy = rows.groupby("heavy")["fell"].mean()
     assert heavy[True] > 1.4 * heavy[False]
+
+
+def test_a_lay_off_is_lost_wages_not_a_spending():
+    """A migrant worker's lay-off cuts the year's wages and stays in the shock ledger, but
+    it is no spending: the year's burden is nil and the household falls only when its
+    income does. One household, every other shock switched off (no database)."""
+    params = copy.deepcopy(simulator.parameters())
+    for section, name in (("illness", "base"), ("illness", "per_year_of_age"),
+                          ("illness", "chronic_base"), ("illness", "chronic_per_year_over_30"),
+                          ("disability", "base"), ("disability", "per_year_of_age"),
+                          ("accident", "rate"), ("disaster", "rate"),
+                          ("population", "mortality_a"), ("population", "leave_rate"),
+                          ("farm", "crops_of_line"), ("farm", "livestock_share"),
+                          ("work", "level_spread")):
+        params[section][name] = 0
+    # laid off at once, and again once the 12 unsteady months after a return have passed
+    params["work"].update(job_loss_rate=1000, job_loss_again_multiplier=0)
+    homes = pd.DataFrame({"id": [1], "village_id": [1], "household_type": ["ordinary"]})
+    people = pd.DataFrame({
+        "id": [1, 2, 3, 4], "household_id": 1, "birth_date": date(1980, 5, 1),
+        "labour_skill": ["ordinary", "none", "none", "none"], "health": "healthy",
+        "disability_grade": None, "status": "active", "dibao": False,
+        "migrant_work_months": [10, 0, 0, 0]})
+    panel = simulator.run_panel(params, homes, people, seed=3)
+    reports = panel.reports
+    lay_offs = panel.shocks[panel.shocks["kind"] == "employment"]
+    assert len(lay_offs) >= 4 and (lay_offs["burden"] > 0).all()
+    assert (reports["burden"] == 0).all()
+    assert reports["fell"].equals(reports["per_capita"] < reports["line"])
+    assert reports["fell"].any() and not reports["fell"].all()
+    # the wages of a year with a lay-off are those of the months worked
+    full = reports["wages"].max()
+    assert reports["wages"].min() < 0.8 * full
 
 
 # ---------------------------------------------------------------- what the tables hold
