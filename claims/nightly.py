@@ -26,6 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from threadpoolctl import threadpool_limits
 
 from claims import clock
 from claims.db import make_engine, run_lock, url_of
@@ -211,7 +212,10 @@ def _score_here(engine: Engine, trained: model.TrainedModel, ranges: list[tuple[
                 session.rollback()  # a read transaction held on would pin SQLite's WAL
 
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="scoring-reader") as pool:
+        # the booster keeps to one core: the other is the reader's (two threads of it would
+        # wait for each other at every step while the reader holds a core)
+        with ThreadPoolExecutor(1, thread_name_prefix="scoring-reader") as pool, \
+                threadpool_limits(1):
             ahead = pool.submit(read, ranges[0]) if ranges else None
             for following in [*ranges[1:], None]:
                 inputs = ahead.result()
