@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
@@ -164,19 +164,19 @@ def ledger(records: Sequence[IncomeRecord]) -> tuple[list[watch.Report], list[tu
     recorded apart (each on the day it was paid), and the days the office's income reports
     came in — those answer the reports due, the yearly survey does not."""
     return _ledger((r.source, r.period_start, r.period_end, r.net_income,
-                    r.transfer_poverty_insurance, r.household_size, r.recorded_at)
+                    r.transfer_poverty_insurance, r.household_size, r.recorded_at.date())
                    for r in records)
 
 
 def _ledger(entries: Iterable[tuple]) -> tuple[list[watch.Report], list[tuple], list[date]]:
     reports, payouts, reported = [], [], []
-    for source, start, end, net_income, listed, size, recorded_at in entries:
+    for source, start, end, net_income, listed, size, recorded_on in entries:
         if source == IncomeSource.payout:
             payouts.append((end, listed))
             continue
         reports.append(watch.Report(start, end, net_income, listed, size))
         if source == IncomeSource.report:
-            reported.append(recorded_at.date())
+            reported.append(recorded_on)
     return reports, payouts, reported
 
 
@@ -189,10 +189,11 @@ def points_of(records: list[IncomeRecord], village_id: int, since: date, lines: 
 
 
 def _points(reports: list[watch.Report], payouts: list[tuple], village_id: int, since: date,
-            lines: Lines) -> list[dict[str, Any]]:
+            lines: Lines, until: date | None = None) -> list[dict[str, Any]]:
+    days = sorted({r.end for r in reports if since <= r.end and (until is None or r.end <= until)})
     points = []
-    for day in sorted({r.end for r in reports if r.end >= since}):
-        rolling, line = watch.rolling_income(reports, payouts, day), lines(village_id, day.year)
+    for day, rolling in zip(days, watch.rolling_incomes(reports, payouts, days)):
+        line = lines(village_id, day.year)
         if rolling is None or line is None:
             continue
         points.append({"day": day, "income": rolling.income,
@@ -218,8 +219,7 @@ def picture_of(reports: list[watch.Report], payouts: list[tuple], reported: list
                today: date, lines: Lines) -> Picture:
     """A window's picture from its household's ledger (``reported``: the days the office's
     income reports came in), as of ``today``."""
-    points = [p for p in _points(reports, payouts, village_id, opened_on, lines)
-              if p["day"] <= today]
+    points = _points(reports, payouts, village_id, opened_on, lines, until=today)
     due = watch.reports_due(opened_on, ends_on, rules)
     reported = [day for day in reported if day >= opened_on]
     stable = watch.months_stable(
@@ -525,18 +525,36 @@ def _households_with(session: Session, column: Any, households: set[int], *where
 
 def _ledgers(session: Session, households: set[int]
              ) -> dict[int, tuple[list[watch.Report], list[tuple], list[date]]]:
-    """Each household's ledger as :func:`ledger` reads it (Core rows: the ORM's handling of
-    a million rows would cost more than the rules)."""
+    """Each household's ledger as :func:`ledger` reads it, from the driver's rows (a million
+    households have millions of records: SQLAlchemy's per-value processing of them cost as
+    much as the rules)."""
+    result = session.connection().execute(sa.select(
+        IncomeRecord.household_id, IncomeRecord.source, IncomeRecord.period_start,
+        IncomeRecord.period_end, IncomeRecord.net_income,
+        IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
+        IncomeRecord.recorded_at).where(IncomeRecord.household_id.in_(sorted(households)))
+        .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id))
     records: dict[int, list] = defaultdict(list)
-    for household_id, *entry in session.connection().execute(sa.select(
-            IncomeRecord.household_id, IncomeRecord.source, IncomeRecord.period_start,
-            IncomeRecord.period_end, IncomeRecord.net_income,
-            IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
-            IncomeRecord.recorded_at).where(IncomeRecord.household_id.in_(sorted(households)))
-            .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id)
-            ).all():
-        records[household_id].append(entry)
+    for household_id, source, start, end, net, listed, size, recorded in result.cursor:
+        records[household_id].append((source, _stored_day(start), _stored_day(end), _yuan(net),
+                                      _yuan(listed), size, _stored_day(recorded)))
+    result.close()
     return {household_id: _ledger(entries) for household_id, entries in records.items()}
+
+
+def _stored_day(value: str | date | datetime) -> date:
+    """A date, or the UTC day of a timestamp, as the driver returns it: SQLite's text (its
+    timestamps are kept in UTC), PostgreSQL's date or zoned timestamp."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date()
+    return value
+
+
+def _yuan(fen: int) -> Decimal:
+    """An amount as its Money column stores it (integer fen), in yuan."""
+    return Decimal(fen).scaleb(-2)
 
 
 def _new_shocks(session: Session, window_ids: list[int]) -> set[int]:
