@@ -192,7 +192,7 @@ def _points(reports: list[watch.Report], payouts: list[tuple], village_id: int, 
             lines: Lines, until: date | None = None) -> list[dict[str, Any]]:
     days = sorted({r.end for r in reports if since <= r.end and (until is None or r.end <= until)})
     points = []
-    for day, rolling in zip(days, watch.rolling_incomes(reports, payouts, days)):
+    for day, rolling in zip(days, watch.rolling_incomes(reports, payouts, days), strict=True):
         line = lines(village_id, day.year)
         if rolling is None or line is None:
             continue

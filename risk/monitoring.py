@@ -128,7 +128,7 @@ def _rolling(newest: list[Report], apart: list[bool], payouts: list[tuple[date, 
     span = (end - start).days
     earned = listed = Decimal(0)
     covered, cursor, size = 0, end, None
-    for report, listed_apart in zip(newest, apart):
+    for report, listed_apart in zip(newest, apart, strict=True):
         if report.end > end:
             continue  # newer than the day asked about
         if report.end <= start or cursor <= start:
