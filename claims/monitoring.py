@@ -159,25 +159,33 @@ class Lines:
         return None
 
 
-def ledger(records: Sequence[IncomeRecord]) -> tuple[list[watch.Report], list[tuple], list[date]]:
+Ledger = tuple[list[watch.Report], list[tuple], list[date]]
+
+
+def ledger(records: Sequence[IncomeRecord]) -> Ledger:
     """A household's income records as the rules read them: reports and surveys, payouts
     recorded apart (each on the day it was paid), and the days the office's income reports
     came in — those answer the reports due, the yearly survey does not."""
-    return _ledger((r.source, r.period_start, r.period_end, r.net_income,
-                    r.transfer_poverty_insurance, r.household_size, r.recorded_at.date())
-                   for r in records)
+    return _ledgers_of((r.household_id, r.source, r.period_start, r.period_end, r.net_income,
+                        r.transfer_poverty_insurance, r.household_size, r.recorded_at)
+                       for r in records).get(records[0].household_id if records else 0,
+                                             ([], [], []))
 
 
-def _ledger(entries: Iterable[tuple]) -> tuple[list[watch.Report], list[tuple], list[date]]:
-    reports, payouts, reported = [], [], []
-    for source, start, end, net_income, listed, size, recorded_on in entries:
-        if source == IncomeSource.payout:
+def _ledgers_of(entries: Iterable[tuple]) -> dict[int, Ledger]:
+    """Ledgers by household from (household, source, period, net income, listed payouts,
+    size, recorded at) in the order of their period's end."""
+    found: dict[int, Ledger] = {}
+    for household_id, source, start, end, net_income, listed, size, recorded_at in entries:
+        reports, payouts, reported = found.get(household_id) or found.setdefault(
+            household_id, ([], [], []))
+        if source == "payout":
             payouts.append((end, listed))
             continue
         reports.append(watch.Report(start, end, net_income, listed, size))
-        if source == IncomeSource.report:
-            reported.append(recorded_on)
-    return reports, payouts, reported
+        if source == "report":
+            reported.append(_stored_day(recorded_at))
+    return found
 
 
 def points_of(records: list[IncomeRecord], village_id: int, since: date, lines: Lines
@@ -523,8 +531,7 @@ def _households_with(session: Session, column: Any, households: set[int], *where
         column.in_(sorted(households)), *where)))
 
 
-def _ledgers(session: Session, households: set[int]
-             ) -> dict[int, tuple[list[watch.Report], list[tuple], list[date]]]:
+def _ledgers(session: Session, households: set[int]) -> dict[int, Ledger]:
     """Each household's ledger as :func:`ledger` reads it, from the driver's rows (a million
     households have millions of records: SQLAlchemy's per-value processing of them cost as
     much as the rules)."""
@@ -534,17 +541,32 @@ def _ledgers(session: Session, households: set[int]
         IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
         IncomeRecord.recorded_at).where(IncomeRecord.household_id.in_(sorted(households)))
         .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id))
-    records: dict[int, list] = defaultdict(list)
-    for household_id, source, start, end, net, listed, size, recorded in result.cursor:
-        records[household_id].append((source, _stored_day(start), _stored_day(end), _yuan(net),
-                                      _yuan(listed), size, _stored_day(recorded)))
-    result.close()
-    return {household_id: _ledger(entries) for household_id, entries in records.items()}
+    day, yuan = _Converted(_stored_day), _Converted(_yuan)
+    try:
+        return _ledgers_of((household_id, source, day[start], day[end], yuan[net], yuan[listed],
+                            size, recorded)
+                           for household_id, source, start, end, net, listed, size, recorded
+                           in result.cursor)
+    finally:
+        result.close()
+
+
+class _Converted(dict):
+    """Stored values and what they convert to, each converted once: a chunk's millions of
+    records share a few thousand days and amounts."""
+
+    def __init__(self, convert: Callable[[Any], Any]):
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, stored: Any) -> Any:
+        self[stored] = value = self.convert(stored)
+        return value
 
 
 def _stored_day(value: str | date | datetime) -> date:
-    """A date, or the UTC day of a timestamp, as the driver returns it: SQLite's text (its
-    timestamps are kept in UTC), PostgreSQL's date or zoned timestamp."""
+    """A date, or the UTC day of a timestamp, as the driver returns it (SQLite's text: its
+    timestamps are kept in UTC; PostgreSQL's date or zoned timestamp) or the model holds it."""
     if isinstance(value, str):
         return date.fromisoformat(value[:10])
     if isinstance(value, datetime):

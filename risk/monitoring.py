@@ -115,7 +115,8 @@ def rolling_incomes(reports: list[Report], payouts: list[tuple[date, Decimal]],
     """:func:`rolling_income` at each of ``ends``, the ledger sorted once (the nightly run
     asks about every report day of millions of households)."""
     newest = sorted(reports, key=lambda r: (r.end, r.start), reverse=True)
-    apart = [not any(r.start <= paid <= r.end for paid, _ in payouts) for r in newest]
+    apart = [bool(r.payouts) and not any(r.start <= paid <= r.end for paid, _ in payouts)
+             for r in newest]  # a report listing none needs no look at the payouts
     return [_rolling(newest, apart, payouts, end) for end in ends]
 
 
