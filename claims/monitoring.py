@@ -365,8 +365,15 @@ def _open_windows(session: Session, after: int, upto: int | None, chunk: int
         MonitoringWindow.status == "open", MonitoringWindow.id > after)
     if upto is not None:
         query = query.where(MonitoringWindow.id <= upto)
-    return [_Watched(*row) for row in session.execute(
-        query.order_by(MonitoringWindow.id).limit(chunk))]
+    result = session.connection().execute(query.order_by(MonitoringWindow.id).limit(chunk))
+    day, yuan = _Converted(_stored_day), _Converted(_yuan)
+    try:  # the driver's rows, as the ledgers are read
+        return [_Watched(id_, household_id, day[opened_on], day[ends_on], claim_id,
+                         None if before_shock is None else yuan[before_shock], rules, village_id)
+                for id_, household_id, opened_on, ends_on, claim_id, before_shock, rules,
+                village_id in result.cursor]
+    finally:
+        result.close()
 
 
 def _evaluate_chunk(session: Session, night: _Night, watched: list[_Watched],

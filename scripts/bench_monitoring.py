@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, date
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -120,10 +120,6 @@ class Raw:
     def day(self, value) -> date:
         return date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
-    def recorded(self, value) -> date:
-        return date.fromisoformat(value[:10]) if isinstance(value, str) else value.astimezone(
-            UTC).date()
-
     def stored_day(self, value: date):
         return str(value) if self.sqlite else value
 
@@ -173,18 +169,13 @@ def floor_chunk(raw: Raw, watched, today: date, lines, runs, counts) -> float:
     counts["windows"] += len(live)
     households, window_ids = {w.household_id for w in live}, [w.id for w in live]
     where, params = raw.among("household_id", households)
-    ledgers: dict[int, tuple[list, list, list]] = defaultdict(lambda: ([], [], []))
-    for h, source, start, end, net, listed, size, recorded in raw.rows(
+    day, amount = monitoring._Converted(raw.day), monitoring._Converted(yuan)
+    ledgers = monitoring._ledgers_of(  # the ledgers built as the evaluation builds them
+        (h, source, day[start], day[end], amount[net], amount[listed], size, recorded)
+        for h, source, start, end, net, listed, size, recorded in raw.rows(
             "SELECT household_id, source, period_start, period_end, net_income, "
             "transfer_poverty_insurance, household_size, recorded_at FROM income_record "
-            f"WHERE {where} ORDER BY household_id, period_end, id", *params):
-        reports, payouts, reported = ledgers[h]
-        if source == "payout":
-            payouts.append((raw.day(end), yuan(listed)))
-            continue
-        reports.append(watch.Report(raw.day(start), raw.day(end), yuan(net), yuan(listed), size))
-        if source == "report":
-            reported.append(raw.recorded(recorded))
+            f"WHERE {where} ORDER BY household_id, period_end, id", *params))
     where_w, params_w = raw.among("window_id", window_ids)
     taken = defaultdict(set)
     for w, kind in raw.rows(f"SELECT window_id, kind FROM monitoring_alert WHERE {where_w} "
