@@ -371,7 +371,7 @@ def _open_windows(session: Session, after: int, upto: int | None, chunk: int
         return [_Watched(id_, household_id, day[opened_on], day[ends_on], claim_id,
                          None if before_shock is None else yuan[before_shock], rules, village_id)
                 for id_, household_id, opened_on, ends_on, claim_id, before_shock, rules,
-                village_id in result.cursor]
+                village_id in result.cursor.fetchall()]
     finally:
         result.close()
 
@@ -553,7 +553,7 @@ def _ledgers(session: Session, households: set[int]) -> dict[int, Ledger]:
         return _ledgers_of((household_id, source, day[start], day[end], yuan[net], yuan[listed],
                             size, recorded)
                            for household_id, source, start, end, net, listed, size, recorded
-                           in result.cursor)
+                           in result.cursor.fetchall())
     finally:
         result.close()
 
