@@ -179,11 +179,11 @@ def _ledgers_of(entries: Iterable[tuple]) -> dict[int, Ledger]:
     for household_id, source, start, end, net_income, listed, size, recorded_at in entries:
         reports, payouts, reported = found.get(household_id) or found.setdefault(
             household_id, ([], [], []))
-        if source == "payout":
+        if source == IncomeSource.payout:
             payouts.append((end, listed))
             continue
         reports.append(watch.Report(start, end, net_income, listed, size))
-        if source == "report":
+        if source == IncomeSource.report:
             reported.append(_stored_day(recorded_at))
     return found
 

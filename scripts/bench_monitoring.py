@@ -20,21 +20,39 @@ prints, for the engine chosen:
                the time for N, the ratio to the floor);
   memory     — this process's peak resident memory (the floor and the evaluation ran in it);
                the load average beside it, since the machine is shared.
+Beside each wall time, this process's CPU time: on the shared machine wall times of the same
+code moved by half from run to run, its CPU time by a few percent (on PostgreSQL the server's
+CPU is not in it).
 The target (issue 19, 2 cores): 1,000,000 open windows evaluated in under 60 s; peak memory
 under 2 GB; on SQLite and PostgreSQL.
 
     python scripts/bench_monitoring.py [--windows 100000] [--engine sqlite|postgresql]
                                        [--dask-workers 0]
 
-Findings (4 Dec 2026, the shared 2-core machine at load 1–5; docs/scaling.md, "Monitoring
-windows", has the table): the set-based evaluation runs within 1.03–1.3× of its floor, and
-both wrote the same counts everywhere. 100,000 windows: SQLite 17.8 s (floor 13.6 s),
-PostgreSQL 23.9 s (20.8 s), on two Dask workers 15.8 s. 1,000,000: SQLite 171.7 s = 5,823
-windows/s (floor 166.9 s, the rules 40.5 s), peak 377 MB; PostgreSQL 161.7 s = 6,183
-windows/s (floor 148.6 s, the rules 36.7 s), peak 347 MB. The 60 s target is not met, and
-the evaluation is at its floor: a quarter of that is the rules' rolling incomes, the rest the
-database (on PostgreSQL mostly the COPY of the alerts and follow-ups). Without ANALYZE after
-the bulk build the million took 580 s on PostgreSQL: bad plans, not the evaluation.
+Findings (4 Dec 2026, before the ledgers were read from the driver's rows): 1,000,000
+windows took 171.7 s on SQLite (floor 166.9 s, the rules 40.5 s) and 161.7 s on PostgreSQL
+(148.6 s, 36.7 s) at load 1–5; without ANALYZE after the bulk build, 580 s on PostgreSQL
+(bad plans, not the evaluation).
+
+Findings (4 Dec 2026, later; docs/scaling.md, "Monitoring windows", has the table). Where the
+time went, by whole-run CPU time and by ablation of each step at 100,000 windows on SQLite:
+the ledger read (SQLAlchemy's processing of 1.1 million Money and UtcDateTime values, then a
+second pass building the ledgers) about as much as the rules; the rules' rolling incomes
+sorted each ledger again for every report day and computed the days after today only to
+throw them away. Now the ledgers come from the driver's rows (fetchall), each distinct day and
+amount of a chunk converted once and the ledgers built in one pass (the floor builds them with
+the same code), and rolling_incomes sorts a ledger once for all its days up to today. Same
+database, runs interleaved: the evaluation's CPU 12.5–12.9 s → 7.6–8.5 s on SQLite and
+11.8 → 8.2 s on PostgreSQL (wall 22.8 → 11.5 s), the same rows written. 1,000,000 windows on
+SQLite, alone on the machine (load 1.0 at the end): 153.0 s = 6,536 windows/s, 1.03× the
+floor (148.0 s, the rules 25.6 s, down from 40.5 s), peak 371 MB; PostgreSQL: see the table.
+The 60 s target is still not met: at a million the database's share of the floor (122 s of
+148 s on SQLite) grows three times faster than the windows (at 100,000 it is about 4 s), a
+growth not yet explained (a page cache of 2 MB over a 2.3 GB file is the first suspect: the
+pragmas made no difference at 100,000, where the file fits the OS's cache just as well). On
+PostgreSQL the COPY of the alerts and follow-ups pays for six and five indexes and three and
+two foreign keys checked row by row (no triggers); the plans are index scans (EXPLAIN, 10 ms
+a chunk's statement).
 """
 
 from __future__ import annotations
