@@ -45,14 +45,16 @@ the same code), and rolling_incomes sorts a ledger once for all its days up to t
 database, runs interleaved: the evaluation's CPU 12.5–12.9 s → 7.6–8.5 s on SQLite and
 11.8 → 8.2 s on PostgreSQL (wall 22.8 → 11.5 s), the same rows written. 1,000,000 windows on
 SQLite, alone on the machine (load 1.0 at the end): 153.0 s = 6,536 windows/s, 1.03× the
-floor (148.0 s, the rules 25.6 s, down from 40.5 s), peak 371 MB; PostgreSQL: see the table.
-The 60 s target is still not met: at a million the database's share of the floor (122 s of
-148 s on SQLite) grows three times faster than the windows (at 100,000 it is about 4 s), a
-growth not yet explained (a page cache of 2 MB over a 2.3 GB file is the first suspect: the
-pragmas made no difference at 100,000, where the file fits the OS's cache just as well). On
-PostgreSQL the COPY of the alerts and follow-ups pays for six and five indexes and three and
-two foreign keys checked row by row (no triggers); the plans are index scans (EXPLAIN, 10 ms
-a chunk's statement).
+floor (148.0 s, the rules 25.6 s, down from 40.5 s), peak 371 MB; PostgreSQL alone (load
+1.2): 126.0 s = 7,938 windows/s, 0.97× the floor (129.6 s, the rules 26.3 s), this
+process's CPU 84.5 s, peak 340 MB. Both engines at once (load 5–8): 200.3 s and 182.6 s.
+The 60 s target is still not met. The evaluation's own CPU grows with the windows (SQLite:
+7.6–8.5 s at 100,000, 26.1–27.0 s at 300,000); SQLite's million took longer than that rate
+(about 85 s): its floor's database share was 122 s of 148 s against about 4 s of 8 s at
+100,000, not yet explained (one transaction writes the night into the WAL: the first suspect;
+a larger cache_size made no difference at 300,000). On PostgreSQL the COPY of the alerts
+and follow-ups pays for six and five indexes and three and two foreign keys checked row by
+row (no triggers); the plans are index scans (EXPLAIN, 10 ms a chunk's statement).
 """
 
 from __future__ import annotations
