@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
@@ -159,25 +159,33 @@ class Lines:
         return None
 
 
-def ledger(records: Sequence[IncomeRecord]) -> tuple[list[watch.Report], list[tuple], list[date]]:
+Ledger = tuple[list[watch.Report], list[tuple], list[date]]
+
+
+def ledger(records: Sequence[IncomeRecord]) -> Ledger:
     """A household's income records as the rules read them: reports and surveys, payouts
     recorded apart (each on the day it was paid), and the days the office's income reports
     came in — those answer the reports due, the yearly survey does not."""
-    return _ledger((r.source, r.period_start, r.period_end, r.net_income,
-                    r.transfer_poverty_insurance, r.household_size, r.recorded_at)
-                   for r in records)
+    return _ledgers_of((r.household_id, r.source, r.period_start, r.period_end, r.net_income,
+                        r.transfer_poverty_insurance, r.household_size, r.recorded_at)
+                       for r in records).get(records[0].household_id if records else 0,
+                                             ([], [], []))
 
 
-def _ledger(entries: Iterable[tuple]) -> tuple[list[watch.Report], list[tuple], list[date]]:
-    reports, payouts, reported = [], [], []
-    for source, start, end, net_income, listed, size, recorded_at in entries:
+def _ledgers_of(entries: Iterable[tuple]) -> dict[int, Ledger]:
+    """Ledgers by household from (household, source, period, net income, listed payouts,
+    size, recorded at) in the order of their period's end."""
+    found: dict[int, Ledger] = {}
+    for household_id, source, start, end, net_income, listed, size, recorded_at in entries:
+        reports, payouts, reported = found.get(household_id) or found.setdefault(
+            household_id, ([], [], []))
         if source == IncomeSource.payout:
             payouts.append((end, listed))
             continue
         reports.append(watch.Report(start, end, net_income, listed, size))
         if source == IncomeSource.report:
-            reported.append(recorded_at.date())
-    return reports, payouts, reported
+            reported.append(_stored_day(recorded_at))
+    return found
 
 
 def points_of(records: list[IncomeRecord], village_id: int, since: date, lines: Lines
@@ -189,10 +197,11 @@ def points_of(records: list[IncomeRecord], village_id: int, since: date, lines: 
 
 
 def _points(reports: list[watch.Report], payouts: list[tuple], village_id: int, since: date,
-            lines: Lines) -> list[dict[str, Any]]:
+            lines: Lines, until: date | None = None) -> list[dict[str, Any]]:
+    days = sorted({r.end for r in reports if since <= r.end and (until is None or r.end <= until)})
     points = []
-    for day in sorted({r.end for r in reports if r.end >= since}):
-        rolling, line = watch.rolling_income(reports, payouts, day), lines(village_id, day.year)
+    for day, rolling in zip(days, watch.rolling_incomes(reports, payouts, days), strict=True):
+        line = lines(village_id, day.year)
         if rolling is None or line is None:
             continue
         points.append({"day": day, "income": rolling.income,
@@ -218,8 +227,7 @@ def picture_of(reports: list[watch.Report], payouts: list[tuple], reported: list
                today: date, lines: Lines) -> Picture:
     """A window's picture from its household's ledger (``reported``: the days the office's
     income reports came in), as of ``today``."""
-    points = [p for p in _points(reports, payouts, village_id, opened_on, lines)
-              if p["day"] <= today]
+    points = _points(reports, payouts, village_id, opened_on, lines, until=today)
     due = watch.reports_due(opened_on, ends_on, rules)
     reported = [day for day in reported if day >= opened_on]
     stable = watch.months_stable(
@@ -357,8 +365,15 @@ def _open_windows(session: Session, after: int, upto: int | None, chunk: int
         MonitoringWindow.status == "open", MonitoringWindow.id > after)
     if upto is not None:
         query = query.where(MonitoringWindow.id <= upto)
-    return [_Watched(*row) for row in session.execute(
-        query.order_by(MonitoringWindow.id).limit(chunk))]
+    result = session.connection().execute(query.order_by(MonitoringWindow.id).limit(chunk))
+    day, yuan = _Converted(_stored_day), _Converted(_yuan)
+    try:  # the driver's rows, as the ledgers are read
+        return [_Watched(id_, household_id, day[opened_on], day[ends_on], claim_id,
+                         None if before_shock is None else yuan[before_shock], rules, village_id)
+                for id_, household_id, opened_on, ends_on, claim_id, before_shock, rules,
+                village_id in result.cursor.fetchall()]
+    finally:
+        result.close()
 
 
 def _evaluate_chunk(session: Session, night: _Night, watched: list[_Watched],
@@ -523,20 +538,52 @@ def _households_with(session: Session, column: Any, households: set[int], *where
         column.in_(sorted(households)), *where)))
 
 
-def _ledgers(session: Session, households: set[int]
-             ) -> dict[int, tuple[list[watch.Report], list[tuple], list[date]]]:
-    """Each household's ledger as :func:`ledger` reads it (Core rows: the ORM's handling of
-    a million rows would cost more than the rules)."""
-    records: dict[int, list] = defaultdict(list)
-    for household_id, *entry in session.connection().execute(sa.select(
-            IncomeRecord.household_id, IncomeRecord.source, IncomeRecord.period_start,
-            IncomeRecord.period_end, IncomeRecord.net_income,
-            IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
-            IncomeRecord.recorded_at).where(IncomeRecord.household_id.in_(sorted(households)))
-            .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id)
-            ).all():
-        records[household_id].append(entry)
-    return {household_id: _ledger(entries) for household_id, entries in records.items()}
+def _ledgers(session: Session, households: set[int]) -> dict[int, Ledger]:
+    """Each household's ledger as :func:`ledger` reads it, from the driver's rows (a million
+    households have millions of records: SQLAlchemy's per-value processing of them cost as
+    much as the rules)."""
+    result = session.connection().execute(sa.select(
+        IncomeRecord.household_id, IncomeRecord.source, IncomeRecord.period_start,
+        IncomeRecord.period_end, IncomeRecord.net_income,
+        IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
+        IncomeRecord.recorded_at).where(IncomeRecord.household_id.in_(sorted(households)))
+        .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id))
+    day, yuan = _Converted(_stored_day), _Converted(_yuan)
+    try:
+        return _ledgers_of((household_id, source, day[start], day[end], yuan[net], yuan[listed],
+                            size, recorded)
+                           for household_id, source, start, end, net, listed, size, recorded
+                           in result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+class _Converted(dict):
+    """Stored values and what they convert to, each converted once: a chunk's millions of
+    records share a few thousand days and amounts."""
+
+    def __init__(self, convert: Callable[[Any], Any]):
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, stored: Any) -> Any:
+        self[stored] = value = self.convert(stored)
+        return value
+
+
+def _stored_day(value: str | date | datetime) -> date:
+    """A date, or the UTC day of a timestamp, as the driver returns it (SQLite's text: its
+    timestamps are kept in UTC; PostgreSQL's date or zoned timestamp) or the model holds it."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date()
+    return value
+
+
+def _yuan(fen: int) -> Decimal:
+    """An amount as its Money column stores it (integer fen), in yuan."""
+    return Decimal(fen).scaleb(-2)
 
 
 def _new_shocks(session: Session, window_ids: list[int]) -> set[int]:

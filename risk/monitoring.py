@@ -107,34 +107,50 @@ def rolling_income(reports: list[Report], payouts: list[tuple[date, Decimal]],
     a report's listed payout is left to the ledger's own record of it when the ledger has a
     payout in the report's period) are added whole as transfer income (national records), and
     taken out for the income without them. None when no report ends in the 12 months."""
-    day = timedelta(days=1)
-    start = add_months(end + day, -12) - day  # the 12 months are (start, end]
+    return rolling_incomes(reports, payouts, [end])[0]
+
+
+def rolling_incomes(reports: list[Report], payouts: list[tuple[date, Decimal]],
+                    ends: list[date]) -> list[Rolling | None]:
+    """:func:`rolling_income` at each of ``ends``, the ledger sorted once (the nightly run
+    asks about every report day of millions of households)."""
+    newest = sorted(reports, key=lambda r: (r.end, r.start), reverse=True)
+    apart = [bool(r.payouts) and not any(r.start <= paid <= r.end for paid, _ in payouts)
+             for r in newest]  # a report listing none needs no look at the payouts
+    return [_rolling(newest, apart, payouts, end) for end in ends]
+
+
+_DAY, _CENTS = timedelta(days=1), Decimal("0.01")
+
+
+def _rolling(newest: list[Report], apart: list[bool], payouts: list[tuple[date, Decimal]],
+             end: date) -> Rolling | None:
+    start = add_months(end + _DAY, -12) - _DAY  # the 12 months are (start, end]
     span = (end - start).days
     earned = listed = Decimal(0)
     covered, cursor, size = 0, end, None
-    for report in sorted(reports, key=lambda r: (r.end, r.start), reverse=True):
+    for report, listed_apart in zip(newest, apart, strict=True):
         if report.end > end:
             continue  # newer than the day asked about
         if report.end <= start or cursor <= start:
             break
-        first, last = max(report.start, start + day), min(report.end, cursor)
+        first, last = max(report.start, start + _DAY), min(report.end, cursor)
         if last < first:
             continue  # newer reports cover all its days
         share = Decimal((last - first).days + 1) / Decimal((report.end - report.start).days + 1)
         earned += (report.net_income - report.payouts) * share
-        if not any(report.start <= paid <= report.end for paid, _ in payouts):
+        if listed_apart:
             listed += report.payouts * share
         covered += (last - first).days + 1
-        cursor = first - day
+        cursor = first - _DAY
         size = report.size if size is None else size
     if size is None:
         return None
     earned = earned * span / covered
-    apart = sum((amount for paid, amount in payouts if start < paid <= end), Decimal(0))
+    paid_apart = sum((amount for paid, amount in payouts if start < paid <= end), Decimal(0))
     size = max(size, 1)
-    cents = Decimal("0.01")
-    return Rolling(end=end, income=((earned + listed + apart) / size).quantize(cents),
-                   income_without_payout=(earned / size).quantize(cents),
+    return Rolling(end=end, income=((earned + listed + paid_apart) / size).quantize(_CENTS),
+                   income_without_payout=(earned / size).quantize(_CENTS),
                    covered_days=covered, span_days=span)
 
 

@@ -20,21 +20,41 @@ prints, for the engine chosen:
                the time for N, the ratio to the floor);
   memory     — this process's peak resident memory (the floor and the evaluation ran in it);
                the load average beside it, since the machine is shared.
+Beside each wall time, this process's CPU time: on the shared machine wall times of the same
+code moved by half from run to run, its CPU time by a few percent (on PostgreSQL the server's
+CPU is not in it).
 The target (issue 19, 2 cores): 1,000,000 open windows evaluated in under 60 s; peak memory
 under 2 GB; on SQLite and PostgreSQL.
 
     python scripts/bench_monitoring.py [--windows 100000] [--engine sqlite|postgresql]
                                        [--dask-workers 0]
 
-Findings (4 Dec 2026, the shared 2-core machine at load 1–5; docs/scaling.md, "Monitoring
-windows", has the table): the set-based evaluation runs within 1.03–1.3× of its floor, and
-both wrote the same counts everywhere. 100,000 windows: SQLite 17.8 s (floor 13.6 s),
-PostgreSQL 23.9 s (20.8 s), on two Dask workers 15.8 s. 1,000,000: SQLite 171.7 s = 5,823
-windows/s (floor 166.9 s, the rules 40.5 s), peak 377 MB; PostgreSQL 161.7 s = 6,183
-windows/s (floor 148.6 s, the rules 36.7 s), peak 347 MB. The 60 s target is not met, and
-the evaluation is at its floor: a quarter of that is the rules' rolling incomes, the rest the
-database (on PostgreSQL mostly the COPY of the alerts and follow-ups). Without ANALYZE after
-the bulk build the million took 580 s on PostgreSQL: bad plans, not the evaluation.
+Findings (4 Dec 2026, before the ledgers were read from the driver's rows): 1,000,000
+windows took 171.7 s on SQLite (floor 166.9 s, the rules 40.5 s) and 161.7 s on PostgreSQL
+(148.6 s, 36.7 s) at load 1–5; without ANALYZE after the bulk build, 580 s on PostgreSQL
+(bad plans, not the evaluation).
+
+Findings (4 Dec 2026, later; docs/scaling.md, "Monitoring windows", has the table). Where the
+time went, by whole-run CPU time and by ablation of each step at 100,000 windows on SQLite:
+the ledger read (SQLAlchemy's processing of 1.1 million Money and UtcDateTime values, then a
+second pass building the ledgers) about as much as the rules; the rules' rolling incomes
+sorted each ledger again for every report day and computed the days after today only to
+throw them away. Now the ledgers come from the driver's rows (fetchall), each distinct day and
+amount of a chunk converted once and the ledgers built in one pass (the floor builds them with
+the same code), and rolling_incomes sorts a ledger once for all its days up to today. Same
+database, runs interleaved: the evaluation's CPU 12.5–12.9 s → 7.6–8.5 s on SQLite and
+11.8 → 8.2 s on PostgreSQL (wall 22.8 → 11.5 s), the same rows written. 1,000,000 windows on
+SQLite, alone on the machine (load 1.0 at the end): 153.0 s = 6,536 windows/s, 1.03× the
+floor (148.0 s, the rules 25.6 s, down from 40.5 s), peak 371 MB; PostgreSQL alone (load
+1.2): 126.0 s = 7,938 windows/s, 0.97× the floor (129.6 s, the rules 26.3 s), this
+process's CPU 84.5 s, peak 340 MB. Both engines at once (load 5–8): 200.3 s and 182.6 s.
+The 60 s target is still not met. The evaluation's own CPU grows with the windows (SQLite:
+7.6–8.5 s at 100,000, 26.1–27.0 s at 300,000); SQLite's million took longer than that rate
+(about 85 s): its floor's database share was 122 s of 148 s against about 4 s of 8 s at
+100,000, not yet explained (one transaction writes the night into the WAL: the first suspect;
+a larger cache_size made no difference at 300,000). On PostgreSQL the COPY of the alerts
+and follow-ups pays for six and five indexes and three and two foreign keys checked row by
+row (no triggers); the plans are index scans (EXPLAIN, 10 ms a chunk's statement).
 """
 
 from __future__ import annotations
@@ -48,7 +68,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, date
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -120,10 +140,6 @@ class Raw:
     def day(self, value) -> date:
         return date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
-    def recorded(self, value) -> date:
-        return date.fromisoformat(value[:10]) if isinstance(value, str) else value.astimezone(
-            UTC).date()
-
     def stored_day(self, value: date):
         return str(value) if self.sqlite else value
 
@@ -132,9 +148,9 @@ def yuan(fen: int | None) -> Decimal | None:
     return None if fen is None else Decimal(fen).scaleb(-2)
 
 
-def floor(url: str, today: date) -> tuple[dict[str, int], float, float]:
+def floor(url: str, today: date) -> tuple[dict[str, int], float, float, float]:
     """The evaluation's unavoidable work with the raw driver (rolled back); its counts,
-    seconds and the rules' own seconds."""
+    seconds, this process's CPU seconds and the rules' own seconds."""
     engine, reader = make_engine(url), make_engine(url, read_only=True)
     raw = Raw(engine)
     with Session(reader) as session:  # the lines, read as the evaluation reads them
@@ -142,7 +158,7 @@ def floor(url: str, today: date) -> tuple[dict[str, int], float, float]:
         runs = monitoring._score_runs(session)
         counts = dict.fromkeys(monitoring.COUNTS, 0)
         rules_s, after = 0.0, 0
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         while True:
             watched = [monitoring._Watched(w, h, raw.day(o), raw.day(e), c, yuan(b), r, v)
                        for w, h, o, e, c, b, r, v in raw.rows(
@@ -155,11 +171,11 @@ def floor(url: str, today: date) -> tuple[dict[str, int], float, float]:
             after = watched[-1].id
             rules_s += floor_chunk(raw, watched, today, lines, runs, counts)
         raw.connection.rollback()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     raw.connection.close()
     engine.dispose()
     reader.dispose()
-    return counts, seconds, rules_s
+    return counts, seconds, cpu, rules_s
 
 
 def floor_chunk(raw: Raw, watched, today: date, lines, runs, counts) -> float:
@@ -173,18 +189,13 @@ def floor_chunk(raw: Raw, watched, today: date, lines, runs, counts) -> float:
     counts["windows"] += len(live)
     households, window_ids = {w.household_id for w in live}, [w.id for w in live]
     where, params = raw.among("household_id", households)
-    ledgers: dict[int, tuple[list, list, list]] = defaultdict(lambda: ([], [], []))
-    for h, source, start, end, net, listed, size, recorded in raw.rows(
+    day, amount = monitoring._Converted(raw.day), monitoring._Converted(yuan)
+    ledgers = monitoring._ledgers_of(  # the ledgers built as the evaluation builds them
+        (h, source, day[start], day[end], amount[net], amount[listed], size, recorded)
+        for h, source, start, end, net, listed, size, recorded in raw.rows(
             "SELECT household_id, source, period_start, period_end, net_income, "
             "transfer_poverty_insurance, household_size, recorded_at FROM income_record "
-            f"WHERE {where} ORDER BY household_id, period_end, id", *params):
-        reports, payouts, reported = ledgers[h]
-        if source == "payout":
-            payouts.append((raw.day(end), yuan(listed)))
-            continue
-        reports.append(watch.Report(raw.day(start), raw.day(end), yuan(net), yuan(listed), size))
-        if source == "report":
-            reported.append(raw.recorded(recorded))
+            f"WHERE {where} ORDER BY household_id, period_end, id", *params))
     where_w, params_w = raw.among("window_id", window_ids)
     taken = defaultdict(set)
     for w, kind in raw.rows(f"SELECT window_id, kind FROM monitoring_alert WHERE {where_w} "
@@ -295,14 +306,14 @@ def main() -> None:
             if builder.exitcode:
                 raise SystemExit(f"building the county failed ({builder.exitcode})")
             built_s = time.perf_counter() - started
-            floor_counts, floor_s, rules_s = floor(url, today)
+            floor_counts, floor_s, floor_cpu, rules_s = floor(url, today)
             engine = make_engine(url)
             with distributed.computing("dask" if args.dask_workers else "local", None,
                                        args.dask_workers, lambda client: distributed.
                                        window_evaluator(client, engine)) as ranges:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 run = monitoring.run_monitoring(engine, today, "bench", evaluate_ranges=ranges)
-                run_s = time.perf_counter() - started
+                run_s, run_cpu = time.perf_counter() - started, time.process_time() - cpu
             engine.dispose()
         finally:
             drop(schema)
@@ -314,9 +325,10 @@ def main() -> None:
     where = (f"Dask, {args.dask_workers} workers × 1 thread" if args.dask_workers
              else "one process")
     print(f"evaluation ({where}): {run_s:.1f} s = {args.windows / run_s:,.0f} windows/s "
-          f"(target: 1,000,000 in < 60 s = 16,667/s)")
+          f"(target: 1,000,000 in < 60 s = 16,667/s); this process's CPU {run_cpu:.1f} s")
     print(f"floor: {floor_s:.1f} s = {args.windows / floor_s:,.0f} windows/s, of which the "
-          f"rules {rules_s:.1f} s; the evaluation takes {run_s / floor_s:.2f}× the floor's "
+          f"rules {rules_s:.1f} s; this process's CPU {floor_cpu:.1f} s; "
+          f"the evaluation takes {run_s / floor_s:.2f}× the floor's "
           f"time; the floor wrote {'the same' if floor_counts == counts else 'OTHER'} counts"
           + ("" if floor_counts == counts else f" {floor_counts}"))
     print(f"peak memory {peak:,.0f} MB (target < 2,048); load average at the end "

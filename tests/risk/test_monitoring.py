@@ -86,6 +86,22 @@ def test_rolling_income_joins_a_quarter_to_the_older_survey_pro_rata_and_annuali
     assert m.rolling_income([survey], [], date(2027, 1, 1)) is None
 
 
+def test_the_incomes_of_several_days_are_those_of_each_day_asked_alone():
+    # the nightly run asks about every report day at once: nothing of one day's sum leaks
+    # into another's, whatever the order, and a listed payout the ledger also holds counts once
+    ledger = [report(date(2025, 1, 1), date(2025, 12, 31), "36500", size=5),
+              report(date(2026, 1, 1), date(2026, 3, 31), "9000", payouts="7500"),
+              report(date(2026, 4, 1), date(2026, 6, 30), "6000", payouts="2000")]
+    payouts = [(date(2026, 2, 1), Decimal("7500"))]
+    days = [date(2026, 6, 30), date(2025, 12, 31), date(2026, 3, 31), date(2027, 7, 1)]
+    together = m.rolling_incomes(ledger, payouts, days)
+    assert together == [m.rolling_incomes(list(reversed(ledger)), payouts, [day])[0]
+                        for day in days]
+    assert together[3] is None
+    assert together[0].income - together[0].income_without_payout == (
+        (Decimal(7500) + Decimal(2000)) / 4).quantize(Decimal("0.01"))
+
+
 def test_alerts_carry_their_figures_and_income_at_the_line_is_not_below_it():
     calm = m.alerts(line=LINE, income=LINE, income_without_payout=LINE,
                     before_shock=Decimal("9000"), score=0.30, score_before=0.10,
