@@ -67,7 +67,7 @@ def _reader(url: str) -> Engine:
     return make_engine(url, read_only=True, pool_size=1)
 
 
-def _peak_mb() -> float | None:
+def peak_mb() -> float | None:
     """This process's peak resident memory (Linux VmHWM), in MB."""
     try:
         with open(f"/proc/{os.getpid()}/status") as status:
@@ -90,7 +90,7 @@ def _score_range(url: str, model_dir: str, id_range: tuple[int, int], context: d
         done = nightly.score_range(session, nightly.saved_model(Path(model_dir)),
                                    id_range=id_range, **context)
         session.rollback()
-    done.peak_mb = _peak_mb()
+    done.peak_mb = peak_mb()
     return done
 
 

@@ -12,9 +12,12 @@ run that was killed is marked abandoned by the next, which does the same and sta
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -30,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from claims import clock
 from claims.db import make_engine, run_lock, url_of
+from claims.distributed import peak_mb
 from claims.models import EarlyWarning
 from policies import history
 from policies.bulk import insert_columns, read_frame
@@ -58,7 +62,7 @@ class RunResult:
     seconds: float = 0.0
     drift: dict[str, Any] = field(default_factory=dict)
     note: str = ""
-    worker_peak_mb: float | None = None  # the peak of a distributed engine's workers
+    worker_peak_mb: float | None = None  # the peak of the reading process or Dask workers
 
 
 _saved: dict[str, tuple[tuple[str | None, int | None], model.TrainedModel]] = {}
@@ -144,8 +148,8 @@ def score_households(
 class RangeScores:
     """What scoring a range of households gives its run: the scores with each household's
     population, the warnings to raise (with their factors) and the drift counts;
-    ``peak_mb`` is the peak memory of the process that scored it (a distributed engine's
-    worker)."""
+    ``peak_mb`` is the peak memory of another process that worked on it (a distributed
+    engine's worker, or the reading process)."""
 
     scores: pd.Series
     populations: pd.Series
@@ -165,6 +169,7 @@ class RangeInputs:
     frame: pd.DataFrame
     previous: pd.Series
     open_warnings: pd.Index
+    peak_mb: float | None = None  # of the process that read them, when not this one
 
 
 def read_range(session: Session, *, id_range: tuple[int, int], as_of: date, lines: dict,
@@ -194,35 +199,62 @@ def score_range(session: Session, trained: model.TrainedModel, *, id_range: tupl
                        as_of=as_of, threshold=threshold, rise=rise)
 
 
-def _score_here(engine: Engine, trained: model.TrainedModel, ranges: list[tuple[int, int]],
+_reading: Engine | None = None  # the reading process's engine (see _score_here)
+
+
+def _start_reading(url: str, parent: int) -> None:
+    global _reading
+    _reading = make_engine(url, read_only=True, pool_size=1)
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """End the reading process soon after the run's: a run killed outright (the power, the
+    OOM killer) does not tell its pool, and the reader would wait for work for ever."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+def _read_ahead(id_range: tuple[int, int], reading: dict[str, Any]) -> RangeInputs:
+    """In the reading process: a range's inputs, and the process's peak memory so far."""
+    assert _reading is not None
+    with Session(_reading) as session:
+        try:
+            inputs = read_range(session, id_range=id_range, **reading)
+        finally:
+            session.rollback()  # a read transaction held on would pin SQLite's WAL
+    inputs.peak_mb = peak_mb()
+    return inputs
+
+
+def _score_here(session: Session, trained: model.TrainedModel, ranges: list[tuple[int, int]],
                 context: dict[str, Any]) -> Iterator[RangeScores]:
-    """Score the ranges in this process, reading each range one range ahead, in a thread on
-    a reading connection of its own, while this thread scores the range before. The driver
-    lets go of the interpreter while the database works and so does the booster, so the
-    reads, half of a night's time, overlap the model's work."""
+    """Score the ranges on this machine. With more than one range, each is read one range
+    ahead by a reading process of its own while this process scores the range before: the
+    database's aggregation and the building of the features, about half of a night's work,
+    run on the other core and outside this interpreter's lock (a thread of this process
+    overlapped them with the explanations poorly). The booster keeps to one thread
+    meanwhile: two OpenMP threads of it waited for each other at every step while the
+    reader held a core."""
     reading = {name: context[name] for name in ("as_of", "lines", "previous_run")}
     judging = {name: context[name] for name in ("as_of", "threshold", "rise")}
-    reader = make_engine(url_of(engine), read_only=True, pool_size=1)
-
-    def read(id_range: tuple[int, int]) -> RangeInputs:
-        with Session(reader) as session:
-            try:
-                return read_range(session, id_range=id_range, **reading)
-            finally:
-                session.rollback()  # a read transaction held on would pin SQLite's WAL
-
-    try:
-        # the booster keeps to one core: the other is the reader's (two threads of it would
-        # wait for each other at every step while the reader holds a core)
-        with ThreadPoolExecutor(1, thread_name_prefix="scoring-reader") as pool, \
-                threadpool_limits(1):
-            ahead = pool.submit(read, ranges[0]) if ranges else None
-            for following in [*ranges[1:], None]:
-                inputs = ahead.result()
-                ahead = pool.submit(read, following) if following else None
-                yield judge_range(trained, inputs, **judging)
-    finally:
-        reader.dispose()
+    if len(ranges) <= 1:  # nothing to overlap
+        for id_range in ranges:
+            yield judge_range(trained, read_range(session, id_range=id_range, **reading),
+                              **judging)
+        return
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_reading,
+                             initargs=(url_of(session.get_bind()), os.getpid())) as pool, \
+            threadpool_limits(1):
+        ahead = pool.submit(_read_ahead, ranges[0], reading)
+        for following in [*ranges[1:], None]:
+            inputs = ahead.result()
+            ahead = pool.submit(_read_ahead, following, reading) if following else None
+            done = judge_range(trained, inputs, **judging)
+            done.peak_mb = inputs.peak_mb
+            yield done
 
 
 def household_ranges(session: Session, chunk: int) -> list[tuple[int, int]]:
@@ -255,7 +287,7 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
     context = {"as_of": night, "lines": lines, "previous_run": previous_run,
                "threshold": threshold, "rise": rise}
     if score_ranges is None:
-        results = _score_here(session.get_bind(), trained, ranges, context)
+        results = _score_here(session, trained, ranges, context)
     else:
         results = score_ranges(ranges, context)
     tally = model.DriftTally(trained, as_of=night)

@@ -4,9 +4,9 @@ twice; the office's API over it; the scheduler. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
-import threading
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,8 +27,8 @@ from claims.people import create_user
 from claims.settings import get_settings
 from policies import history
 from policies.models import Household, IncomeRecord
-from risk import features, model, scoring, simulator
-from risk.models import HouseholdScore, MonitoringRun, ScoreRun
+from risk import model, scoring, simulator
+from risk.models import HouseholdScore, MonitoringRun, ScoreRun, Shock
 from tests.conftest import database_url
 from tests.risk import generated
 
@@ -267,28 +267,31 @@ def test_a_failed_run_is_never_current_and_removes_what_it_wrote(engine, model_d
         assert nightly.current_run(session).id == previous.run_id
 
 
-def test_a_read_ahead_that_fails_fails_the_run_and_leaves_no_reader_behind(
-        engine, model_dir, monkeypatch):
-    """The next range is read in a thread while this one is scored: its failure is the
-    run's, and the thread and its connection end with the run."""
+def test_a_read_ahead_that_fails_fails_the_run_and_leaves_no_reader_behind(engine, model_dir):
+    """The next range is read by a reading process while this one is scored: its failure
+    (here the shock ledger gone after the first range) is the run's, and the reading process
+    ends with the run."""
     previous = score(engine, model_dir)
-    build, calls = features.build, []
+    shock = Shock.__table__.name
 
-    def flaky(*args, **kwargs):
-        calls.append(kwargs.get("id_range"))
-        if len(calls) == 3:
-            raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
-        return build(*args, **kwargs)
+    def lose_the_ledger(done, total):
+        if done == 100:
+            with engine.begin() as connection:
+                connection.execute(sa.text(f"ALTER TABLE {shock} RENAME TO {shock}_gone"))
 
-    monkeypatch.setattr(features, "build", flaky)
-    with pytest.raises(sa.exc.OperationalError, match="database is locked"):
-        score(engine, model_dir, night=date(2026, 12, 2), threshold=0.01, chunk=100)
+    try:
+        with pytest.raises(sa.exc.DBAPIError, match="shock"):
+            score(engine, model_dir, night=date(2026, 12, 2), threshold=0.01, chunk=100,
+                  progress=lose_the_ledger)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"ALTER TABLE {shock}_gone RENAME TO {shock}"))
 
     failed = runs(engine).iloc[-1]
-    assert failed["status"] == "failed" and "database is locked" in failed["note"]
+    assert failed["status"] == "failed" and "shock" in failed["note"]
     assert len(scores(engine, failed["id"])) == 0
     assert (risk_warnings(engine)["run_id"] == previous.run_id).all()
-    assert not [t for t in threading.enumerate() if t.name.startswith("scoring-reader")]
+    assert not multiprocessing.active_children()
 
 
 def test_one_run_at_a_time(engine, model_dir):
