@@ -62,8 +62,9 @@ def computing(engine_kind: str, address: str | None, workers: int, make):
 
 
 @cache
-def _reader(url: str) -> Engine:
-    """A worker's read-only engine, made once per worker process."""
+def reader(url: str) -> Engine:
+    """A worker's (or the nightly run's reading process's) read-only engine, made once per
+    process."""
     return make_engine(url, read_only=True, pool_size=1)
 
 
@@ -86,7 +87,7 @@ def _score_range(url: str, model_dir: str, id_range: tuple[int, int], context: d
 
     from claims import nightly
 
-    with threadpool_limits(1), Session(_reader(url)) as session:
+    with threadpool_limits(1), Session(reader(url)) as session:
         done = nightly.score_range(session, nightly.saved_model(Path(model_dir)),
                                    id_range=id_range, **context)
         session.rollback()

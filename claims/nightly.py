@@ -32,8 +32,8 @@ from sqlmodel import Session, select
 from threadpoolctl import threadpool_limits
 
 from claims import clock
-from claims.db import make_engine, run_lock, url_of
-from claims.distributed import peak_mb
+from claims.db import run_lock, url_of
+from claims.distributed import peak_mb, reader
 from claims.models import EarlyWarning
 from policies import history
 from policies.bulk import insert_columns, read_frame
@@ -199,15 +199,6 @@ def score_range(session: Session, trained: model.TrainedModel, *, id_range: tupl
                        as_of=as_of, threshold=threshold, rise=rise)
 
 
-_reading: Engine | None = None  # the reading process's engine (see _score_here)
-
-
-def _start_reading(url: str, parent: int) -> None:
-    global _reading
-    _reading = make_engine(url, read_only=True, pool_size=1)
-    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
-
-
 def _end_with(parent: int) -> None:
     """End the reading process soon after the run's: a run killed outright (the power, the
     OOM killer) does not tell its pool, and the reader would wait for work for ever."""
@@ -216,10 +207,13 @@ def _end_with(parent: int) -> None:
     os._exit(1)
 
 
-def _read_ahead(id_range: tuple[int, int], reading: dict[str, Any]) -> RangeInputs:
+def _start_reading(parent: int) -> None:
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+def _read_ahead(url: str, id_range: tuple[int, int], reading: dict[str, Any]) -> RangeInputs:
     """In the reading process: a range's inputs, and the process's peak memory so far."""
-    assert _reading is not None
-    with Session(_reading) as session:
+    with Session(reader(url)) as session:
         try:
             inputs = read_range(session, id_range=id_range, **reading)
         finally:
@@ -244,14 +238,14 @@ def _score_here(session: Session, trained: model.TrainedModel, ranges: list[tupl
             yield judge_range(trained, read_range(session, id_range=id_range, **reading),
                               **judging)
         return
+    url = url_of(session.get_bind())
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_reading,
-                             initargs=(url_of(session.get_bind()), os.getpid())) as pool, \
+                             initializer=_start_reading, initargs=(os.getpid(),)) as pool, \
             threadpool_limits(1):
-        ahead = pool.submit(_read_ahead, ranges[0], reading)
+        ahead = pool.submit(_read_ahead, url, ranges[0], reading)
         for following in [*ranges[1:], None]:
             inputs = ahead.result()
-            ahead = pool.submit(_read_ahead, following, reading) if following else None
+            ahead = pool.submit(_read_ahead, url, following, reading) if following else None
             done = judge_range(trained, inputs, **judging)
             done.peak_mb = inputs.peak_mb
             yield done
