@@ -30,7 +30,6 @@ from sqlmodel import Session, select
 
 from claims import access, audit, bulk, clock, lifecycle
 from claims.auth import Actor
-from claims.db import advisory_xact_lock
 from claims.models import (
     Catastrophe,
     CatastropheVillage,
@@ -301,9 +300,9 @@ def tag(session: Session, event_ids: Iterable[int] | None) -> int:
 
     if event_ids is None:
         # every event: in the evaluator's turn, so that the two never write one event at once
-        from claims.intake import EVALUATOR_LOCK  # (intake calls this module)
+        from claims.intake import hold_evaluation  # (intake calls this module)
 
-        advisory_xact_lock(session.connection(), EVALUATOR_LOCK)
+        hold_evaluation(session)
         return session.execute(statement()).rowcount
     ids = list(event_ids)
     return sum(session.execute(statement(table.c.id.in_(ids[start:start + TAG_CHUNK])))

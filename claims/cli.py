@@ -557,12 +557,26 @@ def _model(args) -> int:
 
 def _evaluate(args) -> int:
     from claims import evaluator
+    from policies.errors import InvalidInput
 
     gc.freeze()  # as the service does at its start (claims.app.lifespan)
+    url = get_settings().database_url
+    lanes = args.lanes
+    if lanes != 1 and (args.follow or args.lane):
+        raise InvalidInput("--lanes starts the lanes once; to follow, start one 'fangpin "
+                           "evaluate --follow --lane K/N' per lane", field="lanes", value=lanes)
+    lane = _lane(args.lane) if args.lane else None
+    if (lanes > 1 or (lane and lane.of > 1)) and url.startswith("sqlite"):
+        raise InvalidInput("lanes side by side need PostgreSQL: SQLite writes one transaction "
+                           "at a time, so a second lane only waits", field="lanes")
     if not args.follow:
-        print(f"evaluated {evaluator.evaluate_all(get_engine())} events")
+        if lane is not None:
+            print(f"evaluated {evaluator.evaluate_all(get_engine(), lane=lane)} events "
+                  f"(lane {lane.index + 1} of {lane.of})")
+        else:
+            print(f"evaluated {evaluator.evaluate_lanes(url, lanes)} events")
         return 0
-    worker = evaluator.Evaluator(get_engine, poll_seconds=args.poll)
+    worker = evaluator.Evaluator(get_engine, poll_seconds=args.poll, lane=lane)
     worker.start()
     try:
         while True:
@@ -570,6 +584,20 @@ def _evaluate(args) -> int:
     except KeyboardInterrupt:
         worker.stop()
     return 0
+
+
+def _lane(text: str):
+    """``K/N``: the K-th of N lanes (counted from 1)."""
+    from claims import intake
+    from policies.errors import InvalidInput
+
+    index, _, of = text.partition("/")
+    if not (index.isdigit() and of.isdigit()):
+        raise InvalidInput(f"--lane is K/N, the K-th of N lanes, e.g. 1/2 (got {text!r})",
+                           field="lane", value=text)
+    if not 1 <= int(index) <= int(of):
+        raise InvalidInput(f"--lane {text}: K counts from 1 to N", field="lane", value=text)
+    return intake.Lane(int(index) - 1, int(of))
 
 
 def _ranges_on(args, make):
@@ -794,6 +822,12 @@ def build_parser() -> argparse.ArgumentParser:
                                "FANGPIN_EVALUATE_EVENTS=separately on the API workers)")
     evaluate.add_argument("--poll", type=float, default=1.0,
                           help="--follow: seconds between looks for new events")
+    evaluate.add_argument("--lanes", type=int, default=1,
+                          help="PostgreSQL: evaluate in N processes side by side, each a lane "
+                               "of the households (default 1)")
+    evaluate.add_argument("--lane", metavar="K/N",
+                          help="PostgreSQL: evaluate only the K-th of N lanes (with --follow, "
+                               "run one such process per lane)")
     evaluate.set_defaults(func=_evaluate)
 
     score = sub.add_parser("score", help="score every household's risk now (the nightly run)")

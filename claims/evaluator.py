@@ -11,14 +11,22 @@ its results; if a writer committed in between, SQLite refuses and the chunk is r
 serialisation failure, lock timeout, SQLite busy) is retried with jitter and counted in the log
 (claims.locks); an event is set aside as ``failed`` only when evaluating it raised anything
 else, so it never blocks the others, and the error goes to the log.
+
+On PostgreSQL several evaluators may run side by side, each a lane of the households
+(intake.Lane: ``fangpin evaluate --lanes N`` once, or one ``fangpin evaluate --follow --lane
+K/N`` per lane); each takes only the advisory locks of its lane's buckets, so every household's
+events are still evaluated by one of them at a time, in the order they arrived.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -59,33 +67,41 @@ class Engines:
 
 
 def evaluate_all(engine: Engine | Engines, chunk: int = CHUNK, at_most: int | None = None,
-                 stop: threading.Event | None = None) -> int:
-    """Evaluate every waiting event (or about ``at_most``, or until ``stop`` is set), a chunk
-    per transaction, on the evaluator's own connections; returns how many."""
+                 stop: threading.Event | None = None, lane: intake.Lane | None = None) -> int:
+    """Evaluate every waiting event (of ``lane``'s households: see intake.Lane), or about
+    ``at_most``, or until ``stop`` is set, a chunk per transaction, on the evaluator's own
+    connections; returns how many."""
     own = engine if isinstance(engine, Engines) else Engines.beside(engine)
+    lane = lane or intake.Lane(0, 1)
+    lane.after = 0
     total = 0
     try:
         while (at_most is None or total < at_most) and not (stop and stop.is_set()):
             try:
-                done = _chunk(own, chunk)
+                done = _chunk(own, chunk, lane)
             except Exception as exc:
                 if locks.is_transient(exc):  # retried ATTEMPTS times: the events wait
                     log.warning("the database stayed busy; the waiting events are evaluated "
                                 "on the next round")
                     break
                 log.exception("evaluating a chunk of events failed; taking them one by one")
-                done = _one_by_one(own, chunk)
+                done = _one_by_one(own, chunk, lane)
             total += done
             if done == 0:
-                break
+                if lane.after == 0:
+                    break
+                # once more from the start: an event committed after a later one was taken
+                # (PostgreSQL numbers rows before they commit) waits behind the lane's cursor
+                lane.after = 0
     finally:
         if own is not engine:
             own.dispose()
     return total
 
 
-def _chunk(own: Engines, chunk: int, what: str = "evaluating events") -> int:
-    """Evaluate the next chunk in one transaction, retried on transient errors."""
+def _chunk(own: Engines, chunk: int, lane: intake.Lane,
+           what: str = "evaluating events") -> int:
+    """Evaluate the lane's next chunk in one transaction, retried on transient errors."""
     tries = [0]
 
     def work() -> int:
@@ -94,22 +110,24 @@ def _chunk(own: Engines, chunk: int, what: str = "evaluating events") -> int:
         engine = own.optimistic if optimistic else own.write
         with Session(engine, expire_on_commit=False) as session:
             done = intake.evaluate_received(session, chunk if optimistic else
-                                            max(1, chunk // 10))
+                                            max(1, chunk // 10), lane)
             session.commit()
+        if done:
+            lane.after = lane.taken
         return done
 
     return locks.retrying(work, what=what)
 
 
-def _one_by_one(own: Engines, chunk: int) -> int:
-    """Evaluate the next chunk an event at a time, setting aside those whose rules fail."""
+def _one_by_one(own: Engines, chunk: int, lane: intake.Lane) -> int:
+    """Evaluate the lane's next chunk an event at a time, setting aside those whose rules
+    fail."""
     with Session(own.write) as session:
-        ids = session.exec(select(TriggerEvent.id).where(
-            TriggerEvent.status == EventStatus.received).order_by(TriggerEvent.id)
-            .limit(chunk)).all()
+        ids = session.exec(select(TriggerEvent.id).where(*lane.criteria())
+                           .order_by(TriggerEvent.id).limit(chunk)).all()
     for done, event_id in enumerate(ids):
         try:
-            _chunk(own, 1, "evaluating one event")
+            _chunk(own, 1, lane, "evaluating one event")
         except Exception as exc:
             if locks.is_transient(exc):
                 return done  # the database, not the rules: it waits for the next round
@@ -122,13 +140,40 @@ def _one_by_one(own: Engines, chunk: int) -> int:
     return len(ids)
 
 
-class Evaluator:
-    """A background thread that evaluates events when woken, or every ``poll_seconds``, on
-    engines of its own beside the service's ``engine``."""
+def evaluate_lanes(url: str, lanes: int, chunk: int = CHUNK) -> int:
+    """Evaluate every waiting event in ``lanes`` processes side by side, this one and
+    ``lanes - 1`` spawned, each a lane of the households (intake.Lane); returns how many.
+    Worth it on PostgreSQL, where the lanes' transactions run at once; on SQLite they would
+    only wait for each other's writes."""
+    intake.Lane(0, lanes)  # refuses a count out of range before a process starts
+    if lanes == 1:
+        return _evaluate_lane(url, 0, 1, chunk)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(lanes - 1, mp_context=context) as pool:
+        others = [pool.submit(_evaluate_lane, url, index, lanes, chunk)
+                  for index in range(1, lanes)]
+        done = _evaluate_lane(url, 0, lanes, chunk)
+        return done + sum(other.result() for other in others)
 
-    def __init__(self, engine: Callable[[], Engine], poll_seconds: float = 2.0) -> None:
+
+def _evaluate_lane(url: str, index: int, lanes: int, chunk: int) -> int:
+    gc.freeze()  # as the service does: what the process starts with is never garbage
+    engine = make_engine(url)
+    try:
+        return evaluate_all(engine, chunk, lane=intake.Lane(index, lanes))
+    finally:
+        engine.dispose()
+
+
+class Evaluator:
+    """A background thread that evaluates events (of ``lane``'s households) when woken, or
+    every ``poll_seconds``, on engines of its own beside the service's ``engine``."""
+
+    def __init__(self, engine: Callable[[], Engine], poll_seconds: float = 2.0,
+                 lane: intake.Lane | None = None) -> None:
         self._engine = engine
         self._poll = poll_seconds
+        self._lane = lane
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fangpin-evaluator", daemon=True)
 
@@ -153,7 +198,7 @@ class Evaluator:
                 if self._stop.is_set():
                     return
                 try:
-                    evaluate_all(own, stop=self._stop)
+                    evaluate_all(own, stop=self._stop, lane=self._lane)
                 except Exception:  # the database may be down for a moment; try again later
                     log.exception("the evaluator could not reach the database")
         finally:

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from claims import audit, catastrophes, clock, lifecycle, locks, reasons, remit
 from claims.auth import SYSTEM, Actor
-from claims.db import advisory_xact_lock, write_turn
+from claims.db import write_turn
 from claims.models import (
     Claim,
     ClaimRecord,
@@ -56,7 +56,10 @@ from risk.shocks import burden as shock_burden
 MAX_BATCH = 10_000
 STORE_CHUNK = 1000  # events stored per statement and, with commit_chunk, per transaction
 MAX_RUNS = 16  # calculations of one household-year in a chunk (see _runs)
-EVALUATOR_LOCK = 2  # the PostgreSQL advisory lock of the evaluator (audit's is 1)
+# Households are spread over BUCKETS by id; an evaluator holds the PostgreSQL advisory locks of
+# the buckets it evaluates (BUCKET_LOCK + bucket; audit's is 1, the nightly runs' 3 and 4).
+BUCKETS = 32
+BUCKET_LOCK = 100
 MEDICAL_PAID = ("basic_insurance_paid", "critical_illness_paid", "medical_assistance_paid",
                 "other_insurance_paid")
 
@@ -317,19 +320,67 @@ def store_checked(session: Session, actor: Actor, events: list[EventIn]) -> list
     return outcomes
 
 
-def evaluate_received(session: Session, limit: int = 500) -> int:
-    """Evaluate the oldest events still waiting, in the order they arrived; returns how many.
-    One evaluator runs at a time (a PostgreSQL advisory lock; SQLite writes one at a time), so
-    a household's events are always taken in order. Each household-year's new events are
-    assessed together, a calculation over the year's events a run (see _runs: one, unless
-    bills dated earlier arrive after later ones), deciding exactly as one event at a time
-    would. Flushes."""
-    advisory_xact_lock(session.connection(), EVALUATOR_LOCK)
-    events = event_rows(session, TriggerEvent.status == EventStatus.received, limit=limit)
+@dataclass
+class Lane:
+    """One of ``of`` evaluators side by side (评估通道): it takes the events of the households
+    whose buckets are ``index`` modulo ``of`` (an unmatched event's bucket is its own id's), so
+    every household's events are still taken by one evaluator, in order. ``after`` is the last
+    event it took this round; lanes run in processes of their own (``fangpin evaluate
+    --lanes``), as one process evaluates at a time."""
+
+    index: int
+    of: int
+    after: int = 0
+    taken: int = 0  # the last event of the chunk in progress: ``after`` once it is committed
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.of <= BUCKETS and 0 <= self.index < self.of):
+            raise InvalidInput(f"a lane is one of 1 to {BUCKETS} (got {self.index + 1} of "
+                               f"{self.of})", field="lanes", value=self.of)
+
+    @property
+    def buckets(self) -> list[int]:
+        return [b for b in range(BUCKETS) if b % self.of == self.index]
+
+    def criteria(self) -> list:
+        """What picks this lane's waiting events, after the last it took."""
+        if self.of == 1:
+            return [TriggerEvent.status == EventStatus.received, TriggerEvent.id > self.after]
+        household = sa.select(Member.household_id).where(
+            Member.id_number == TriggerEvent.id_number).scalar_subquery()
+        return [TriggerEvent.status == EventStatus.received, TriggerEvent.id > self.after,
+                (sa.func.coalesce(household, TriggerEvent.id) % BUCKETS).in_(self.buckets)]
+
+
+def hold_evaluation(session: Session, buckets: list[int] | None = None) -> None:
+    """Take the evaluator's advisory locks of ``buckets`` (all of them: no evaluator runs
+    meanwhile), in order, so that one evaluator at a time takes a household's events
+    (PostgreSQL; SQLite writes one transaction at a time)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        keys = sorted(BUCKET_LOCK + b for b in (range(BUCKETS) if buckets is None else buckets))
+        connection.execute(sa.text(
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema()), k) "
+            "FROM unnest(CAST(:keys AS integer[])) AS k"), {"keys": keys})
+
+
+def evaluate_received(session: Session, limit: int = 500, lane: Lane | None = None) -> int:
+    """Evaluate the oldest events still waiting (of ``lane``'s households), in the order they
+    arrived; returns how many. One evaluator at a time takes a household's events (the
+    advisory locks of its buckets), so they are always taken in order. Each household-year's
+    new events are assessed together, a calculation over the year's events a run (see _runs:
+    one, unless bills dated earlier arrive after later ones), deciding exactly as one event at
+    a time would. Flushes."""
+    lane = lane or Lane(0, 1)
+    hold_evaluation(session, lane.buckets if lane.of > 1 else None)
+    # A lane locks the events it takes: a member who moved household meanwhile may have
+    # moved an event between two lanes' buckets, and it is still evaluated once.
+    events = event_rows(session, *lane.criteria(), limit=limit, lock=lane.of > 1)
     if not events:
         return 0
     _evaluate(session, events)
     session.flush()
+    lane.taken = events[-1].id
     return len(events)
 
 
@@ -346,13 +397,17 @@ SETTLED = ("status", "reason", "payout", "member_id", "household_id", "contract_
            "claim_id", "warning", "same_loss_of", "catastrophe_id")
 
 
-def event_rows(session: Session, *criteria, limit: int | None = None) -> list[EventRow]:
-    """The events meeting ``criteria``, oldest first, as the evaluator's rows (flushes)."""
+def event_rows(session: Session, *criteria, limit: int | None = None,
+               lock: bool = False) -> list[EventRow]:
+    """The events meeting ``criteria``, oldest first, as the evaluator's rows (flushes);
+    ``lock``: locked for update (PostgreSQL), those changed meanwhile left out."""
     session.flush()
     table = TriggerEvent.__table__
     query = sa.select(*(table.c[name] for name in READ)).where(*criteria).order_by(table.c.id)
     if limit is not None:
         query = query.limit(limit)
+    if lock:
+        query = query.with_for_update(of=table)
     return [EventRow(**dict(zip(READ, row, strict=True))) for row in session.execute(query)]
 
 
@@ -372,6 +427,7 @@ def _settle(session: Session, events: list[EventRow]) -> None:
 def _evaluate(session: Session, events: list[EventRow]) -> None:
     """Match events to households and contracts (in arrival order), then assess each
     household-year's accepted ones together; the caller flushes."""
+    waiting = all(e.status == EventStatus.received for e in events)
     cache = Cache()
     cache.prefetch(session, events)
     years: dict[tuple[int, int], list[TriggerEvent]] = {}
@@ -403,7 +459,7 @@ def _evaluate(session: Session, events: list[EventRow]) -> None:
         "event_id": [w[2] for w in cache.warnings], "text": [w[3] for w in cache.warnings],
         "source": ["event"] * len(cache.warnings), "status": ["open"] * len(cache.warnings),
         "outcome": [""] * len(cache.warnings), "created_at": [utcnow()] * len(cache.warnings)})
-    record_shocks(session, events)
+    record_shocks(session, events, waiting)
 
 
 def _runs(year: list[EventRow], new: list[EventRow]) -> list[list[EventRow]]:
@@ -433,20 +489,22 @@ def _runs(year: list[EventRow], new: list[EventRow]) -> list[list[EventRow]]:
     return runs
 
 
-def record_shocks(session: Session, events: list[EventRow]) -> None:
+def record_shocks(session: Session, events: list[EventRow], waiting: bool = False) -> None:
     """One row of the risk model's shock ledger (风险事件台账) per event matched to a
     household, in bulk, exactly once: an event already in the ledger (a replay, a
-    re-evaluation) and a loss already reported (same_loss) add none. Known on the county's
-    date the event was received; flushes."""
+    re-evaluation) and a loss already reported (same_loss) add none. ``waiting``: the events
+    were all waiting for their first evaluation, so none can be in the ledger (an event is
+    recorded only as it leaves the queue, which it does once). Known on the county's date the event
+    was received; flushes."""
     matched = [e for e in events if e.household_id is not None
                and e.status != EventStatus.same_loss]
     if not matched:
         return
     shocks = Shock.__table__
     session.flush()
-    recorded = set(session.execute(sa.select(shocks.c.reference).where(
-        shocks.c.source == "event",
-        shocks.c.reference.in_([str(e.id) for e in matched]))).scalars())
+    recorded = set() if waiting else set(session.execute(sa.select(shocks.c.reference).where(
+        shocks.c.reference.in_([str(e.id) for e in matched]),
+        shocks.c.source == "event")).scalars())
     new = [e for e in matched if str(e.id) not in recorded]
     bulk.insert_columns(session, shocks, {
         "household_id": [e.household_id for e in new],

@@ -4,8 +4,9 @@ Every transaction that touches claims, events, payments or the audit chain — a
 page, the evaluator, a payment batch, a bank confirmation, monitoring, an import — takes its
 locks in this order, and only through the helpers below:
 
-0. job locks: the evaluator's advisory lock (``intake.EVALUATOR_LOCK``), the nightly runs'
-   session locks (``db.run_lock``) — before anything else;
+0. job locks: the evaluator's advisory locks of its lane's household buckets, in bucket order
+   (``intake.hold_evaluation``), the nightly runs' session locks (``db.run_lock``) — before
+   anything else;
 1. trigger events: a batch inserts its new rows sorted by source id
    (``policies.bulk.insert_new_returning``; group commit takes departments in id order), so
    two overlapping batches queue on their first common event instead of each holding one the

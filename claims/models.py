@@ -207,7 +207,13 @@ class TriggerEvent(SQLModel, table=True):
     """A shock reported by a department (预警信息), stored exactly once per source id."""
 
     __tablename__ = "trigger_event"
-    __table_args__ = (sa.UniqueConstraint("client_id", "source_event_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("client_id", "source_event_id"),
+        # the evaluator's queue, oldest first: only the events still waiting
+        sa.Index("ix_trigger_event_waiting", "id",
+                 sqlite_where=sa.text("status = 'received'"),
+                 postgresql_where=sa.text("status = 'received'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="api_client.id", index=True)
     source_event_id: str = Field(max_length=64)

@@ -70,7 +70,9 @@ class Shock(SQLModel, table=True):
     households, and by an import of a county's history, so one feature code reads all."""
 
     __tablename__ = "shock"
-    __table_args__ = (sa.Index("ix_shock_household_known", "household_id", "known_on"),)
+    __table_args__ = (sa.Index("ix_shock_household_known", "household_id", "known_on"),
+                      # what the evaluator asks before recording an event (exactly once)
+                      sa.Index("ix_shock_reference", "reference", "source"))
     id: int | None = Field(default=None, primary_key=True)
     household_id: int = Field(foreign_key="household.id")
     member_id: int | None = Field(default=None, foreign_key="member.id")

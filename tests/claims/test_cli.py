@@ -154,3 +154,44 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     assert "evaluated: 1 quarantined" in imported.stdout
     verified = fangpin(fresh_url, "audit", "verify")
     assert verified.returncode == 0 and "audit trail intact" in verified.stdout
+
+
+def test_evaluate_in_lanes_side_by_side(fresh_url):
+    """`fangpin evaluate --lanes 2` evaluates every waiting event in two processes on
+    PostgreSQL; SQLite, which writes one transaction at a time, is refused with the reason."""
+    from datetime import date, timedelta
+
+    from sqlmodel import Session, select
+
+    from claims import intake
+    from claims.auth import SYSTEM, actor_for_client
+    from claims.db import make_engine
+    from claims.models import TriggerEvent
+    from claims.people import create_client
+    from policies.models import Member
+
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    assert fangpin(fresh_url, "demo", "--households", "30", "--seed", "4").returncode == 0
+    engine = make_engine(fresh_url)
+    with Session(engine) as session:
+        client, _ = create_client(session, SYSTEM, "应急管理局", "emergency_management")
+        numbers = session.exec(select(Member.id_number).order_by(Member.id)).all()
+        day = (date.today() - timedelta(days=2)).isoformat()
+        intake.receive(session, actor_for_client(client), [
+            {"event_id": f"F{i}", "type": "disaster", "id_number": number, "event_date": day,
+             "amounts": {"assessed_loss": "30000.00"}, "details": {"kind": "flood"}}
+            for i, number in enumerate(numbers)])
+        session.commit()
+    wrong = fangpin(fresh_url, "evaluate", "--lane", "3/2")
+    assert wrong.returncode == 1 and "--lane 3/2: K counts from 1 to N" in wrong.stderr
+    run = fangpin(fresh_url, "evaluate", "--lanes", "2")
+    with Session(engine) as session:
+        statuses = session.exec(select(TriggerEvent.status)).all()
+    engine.dispose()
+    if fresh_url.startswith("sqlite"):
+        assert run.returncode == 1 and "lanes side by side need PostgreSQL" in run.stderr
+        assert set(statuses) == {"received"}
+        return
+    assert run.returncode == 0, run.stderr
+    assert f"evaluated {len(numbers)} events" in run.stdout
+    assert "received" not in statuses and "accepted" in statuses

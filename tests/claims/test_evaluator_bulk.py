@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,12 +23,13 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from claims import clock, intake
+from claims import clock, evaluator, intake
 from claims.auth import Actor
 from claims.db import make_engine
 from claims.migrate import upgrade
 from claims.models import ApiClient, Claim, EarlyWarning, Household, TriggerEvent
 from policies import registry
+from policies.errors import InvalidInput
 from policies.models import IncomeRecordCreate
 from risk.models import Shock
 from tests.claims.conftest import START, build_county
@@ -104,9 +106,11 @@ def generated(ids: list[str], count: int, seed: int = 19) -> list[dict]:
     return events
 
 
-def outcome(url: str, chunk: int) -> dict:
+def outcome(url: str, chunk: int, lanes: int = 0) -> dict:
     """Build the county, store the mix in three batches, evaluate ``chunk`` events a
-    transaction; what became of everything, keyed by what a user sees."""
+    transaction (with ``lanes``: that many lanes side by side and an evaluator of every
+    household beside them, each in a thread of its own); what became of everything, keyed by
+    what a user sees."""
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -118,6 +122,10 @@ def outcome(url: str, chunk: int) -> dict:
             for start in range(0, len(events), 100):
                 intake.receive(session, office, events[start:start + 100])
                 session.commit()
+            if lanes:
+                side_by_side(engine, chunk, lanes)
+                assert not session.exec(select(TriggerEvent.id).where(
+                    TriggerEvent.status == "received")).all()
             while intake.evaluate_received(session, chunk):
                 session.commit()
             session.commit()
@@ -141,6 +149,24 @@ def outcome(url: str, chunk: int) -> dict:
     finally:
         engine.dispose()
     return seen
+
+
+def side_by_side(engine, chunk: int, lanes: int) -> None:
+    failed: list[BaseException] = []
+
+    def run(lane: intake.Lane | None) -> None:
+        try:
+            evaluator.evaluate_all(engine, chunk, lane=lane)
+        except BaseException as exc:  # noqa: BLE001 — reported by the test
+            failed.append(exc)
+
+    threads = [threading.Thread(target=run, args=(intake.Lane(k, lanes),))
+               for k in range(lanes)] + [threading.Thread(target=run, args=(None,))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failed, failed
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -187,3 +213,36 @@ def test_beyond_the_runs_a_chunk_still_opens_the_same_claims(two_databases, monk
     assert owed(together["claims"]) == owed(alone["claims"])
     assert {k: v[:2] for k, v in together["events"].items()} == {
         k: v[:2] for k, v in alone["events"].items()}
+
+
+def test_lanes_side_by_side_decide_as_one_event_at_a_time(two_databases, monkeypatch):
+    """Three lanes of the households and an evaluator of all of them at once (each its own
+    transactions): every event is evaluated once, and everything comes out as one event at a
+    time, as each household's events are still taken by one evaluator, in order."""
+    lanes, single = two_databases
+    monkeypatch.setattr(intake, "MAX_RUNS", 10_000)
+    side, alone = outcome(lanes, 40, lanes=3), outcome(single, 1)
+    assert side == alone
+
+
+def test_a_lane_is_one_of_a_few():
+    with pytest.raises(InvalidInput) as refused:
+        intake.Lane(2, 2)
+    assert refused.value.field == "lanes"
+    with pytest.raises(InvalidInput):
+        intake.Lane(0, intake.BUCKETS + 1)
+    assert sorted(b for k in range(3) for b in intake.Lane(k, 3).buckets) == list(
+        range(intake.BUCKETS))
+
+
+def test_a_postgresql_connection_plans_each_statement_for_its_values(engine):
+    """A chunk's statements are prepared after five runs; a generic plan made while the shock
+    ledger was empty read the whole ledger for every chunk of a surge. Every connection plans
+    for the values, after the pool has rolled back and handed it out again."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite plans each statement anew")
+    for _ in range(2):
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == (
+                "force_custom_plan")
+            connection.rollback()
