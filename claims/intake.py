@@ -623,10 +623,13 @@ class Cache:
         claim_ids: list[int] = []
         for start in range(0, len(household_ids), 1000):
             chunk = household_ids[start:start + 1000]
-            for event in event_rows(session, TriggerEvent.household_id.in_(chunk),
-                                    TriggerEvent.status == EventStatus.accepted):
-                self.year_events.setdefault((event.household_id, event.contract_id),
-                                            []).append(event)
+            # the status is tested here, not in the query: there SQLite's planner took the
+            # status index (without statistics, it looks selective) and read every accepted
+            # event of the county for each chunk
+            for event in event_rows(session, TriggerEvent.household_id.in_(chunk)):
+                if event.status == EventStatus.accepted:
+                    self.year_events.setdefault((event.household_id, event.contract_id),
+                                                []).append(event)
             claim_ids.extend(session.exec(select(Claim.id).where(
                 Claim.household_id.in_(chunk))).all())
             self.named.update(session.exec(select(

@@ -213,6 +213,10 @@ class TriggerEvent(SQLModel, table=True):
         sa.Index("ix_trigger_event_waiting", "id",
                  sqlite_where=sa.text("status = 'received'"),
                  postgresql_where=sa.text("status = 'received'")),
+        # a household's accepted events, which the evaluator reads for each chunk's
+        # households: with the household alone, SQLite's planner took the status index and
+        # read every accepted event of the county
+        sa.Index("ix_trigger_event_household_status", "household_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="api_client.id", index=True)
@@ -225,7 +229,7 @@ class TriggerEvent(SQLModel, table=True):
     status: str = Field(sa_type=CODE, index=True)
     reason: str = Field(default="", max_length=255)
     member_id: int | None = Field(default=None, foreign_key="member.id")
-    household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
+    household_id: int | None = Field(default=None, foreign_key="household.id")
     contract_id: int | None = Field(default=None, foreign_key="policy_contract.id")
     claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
     payout: Decimal | None = Field(default=None, sa_type=Money, nullable=True)

@@ -1,8 +1,11 @@
 """The evaluator's queue and the shock ledger's references, indexed.
 
 Why: the evaluator asked for the oldest waiting events through the primary key, skipping every
-event already evaluated, and asked the shock ledger whether an event was recorded by reading
-the whole ledger: each chunk of a million-report surge cost more than the one before.
+event already evaluated; it asked the shock ledger whether an event was recorded by reading
+the whole ledger; and SQLite read a chunk's households' accepted events through the status
+index, every accepted event of the county: each chunk of a surge cost more than the one
+before. The household's events are now indexed with their status (the household's index
+alone is dropped: the pair serves its lookups too).
 
 Revision ID: 0022
 Revises: 0021
@@ -22,8 +25,13 @@ def upgrade() -> None:
                     sqlite_where=sa.text("status = 'received'"),
                     postgresql_where=sa.text("status = 'received'"))
     op.create_index('ix_shock_reference', 'shock', ['reference', 'source'])
+    op.create_index('ix_trigger_event_household_status', 'trigger_event',
+                    ['household_id', 'status'])
+    op.drop_index('ix_trigger_event_household_id', table_name='trigger_event')
 
 
 def downgrade() -> None:
+    op.create_index('ix_trigger_event_household_id', 'trigger_event', ['household_id'])
+    op.drop_index('ix_trigger_event_household_status', table_name='trigger_event')
     op.drop_index('ix_shock_reference', table_name='shock')
     op.drop_index('ix_trigger_event_waiting', table_name='trigger_event')
