@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from claims import audit, catastrophes, clock, lifecycle, locks, reasons, remit
 from claims.auth import SYSTEM, Actor
-from claims.db import write_turn
+from claims.db import unindexed, write_turn
 from claims.models import (
     Claim,
     ClaimRecord,
@@ -623,13 +623,10 @@ class Cache:
         claim_ids: list[int] = []
         for start in range(0, len(household_ids), 1000):
             chunk = household_ids[start:start + 1000]
-            # the status is tested here, not in the query: there SQLite's planner took the
-            # status index (without statistics, it looks selective) and read every accepted
-            # event of the county for each chunk
-            for event in event_rows(session, TriggerEvent.household_id.in_(chunk)):
-                if event.status == EventStatus.accepted:
-                    self.year_events.setdefault((event.household_id, event.contract_id),
-                                                []).append(event)
+            for event in event_rows(session, TriggerEvent.household_id.in_(chunk),
+                                    unindexed(TriggerEvent.status) == EventStatus.accepted):
+                self.year_events.setdefault((event.household_id, event.contract_id),
+                                            []).append(event)
             claim_ids.extend(session.exec(select(Claim.id).where(
                 Claim.household_id.in_(chunk))).all())
             self.named.update(session.exec(select(

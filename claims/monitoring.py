@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from claims import audit
 from claims.auth import Actor
-from claims.db import run_lock
+from claims.db import run_lock, unindexed
 from claims.models import (
     Claim,
     ClaimState,
@@ -449,7 +449,8 @@ def _open_cases(session: Session, window_ids: list[int], lock: bool = False
                 ) -> dict[int, int]:
     """The windows' open follow-ups: window → the case (the oldest, should there be two)."""
     query = sa.select(FollowUp.window_id, FollowUp.id).where(
-        FollowUp.window_id.in_(window_ids), FollowUp.status == "open").order_by(FollowUp.id)
+        FollowUp.window_id.in_(window_ids), unindexed(FollowUp.status) == "open"
+    ).order_by(FollowUp.id)
     found: dict[int, int] = {}
     for window_id, case_id in session.execute(query.with_for_update() if lock else query):
         found.setdefault(window_id, case_id)
@@ -466,7 +467,7 @@ def _propose(session: Session, reporting: list[_Watched], seen: dict[int, Pictur
         return 0
     households, window_ids = {w.household_id for w in stable}, [w.id for w in stable]
     pending = _households_with(session, Elimination.household_id, households,
-                               Elimination.status == "proposed")
+                               unindexed(Elimination.status) == "proposed")
     newest = sa.select(sa.func.max(Elimination.id)).where(
         Elimination.window_id.in_(window_ids)).group_by(Elimination.window_id)
     decided = {window_id: figures.get("report_day") for window_id, figures in session.execute(
@@ -515,12 +516,12 @@ def _has_labour(session: Session, household_id: int) -> bool:
 
 def _open_claims(session: Session, households: set[int]) -> set[int]:
     return _households_with(session, Claim.household_id, households,
-                            Claim.state.in_(OPEN_CLAIM_STATES))
+                            unindexed(Claim.state).in_(OPEN_CLAIM_STATES))
 
 
 def _open_warnings(session: Session, households: set[int]) -> set[int]:
     return _households_with(session, EarlyWarning.household_id, households,
-                            EarlyWarning.status == "open")
+                            unindexed(EarlyWarning.status) == "open")
 
 
 def _with_labour(session: Session, households: set[int]) -> set[int]:
@@ -602,7 +603,8 @@ def _open_alert_kinds(session: Session, window_ids: list[int]) -> dict[int, set[
     found: dict[int, set[str]] = defaultdict(set)
     for window_id, kind in session.execute(sa.select(
             MonitoringAlert.window_id, MonitoringAlert.kind).where(
-            MonitoringAlert.window_id.in_(window_ids), MonitoringAlert.status == "open")):
+            MonitoringAlert.window_id.in_(window_ids),
+            unindexed(MonitoringAlert.status) == "open")):
         found[window_id].add(kind)
     return found
 
