@@ -55,6 +55,14 @@ The 60 s target is still not met. The evaluation's own CPU grows with the window
 a larger cache_size made no difference at 300,000). On PostgreSQL the COPY of the alerts
 and follow-ups pays for six and five indexes and three and two foreign keys checked row by
 row (no triggers); the plans are index scans (EXPLAIN, 10 ms a chunk's statement).
+
+Findings (5 Dec 2026): SQLite's million explained. With no statistics its planner found
+status = 'open' more selective than a chunk's window ids and read every open alert and
+follow-up of the county through the status index, for each chunk (the floor's raw statements
+too). Both now test such a status with SQLite's unary + (claims.db.unindexed; Raw.unindexed
+here). A million windows on SQLite, alone (load 1.0–1.2), the same counts: 65.4 s = 15,279
+windows/s, CPU 64.9 s, 1.11× the floor (59.0 s, the rules 22.4 s), peak 330 MB; from 153.0 s.
+300,000 windows: 18.6 s, CPU 18.2 s (26.1–27.0 s before). Still over the 60 s target.
 """
 
 from __future__ import annotations
