@@ -334,9 +334,12 @@ class Lane:
     taken: int = 0  # the last event of the chunk in progress: ``after`` once it is committed
 
     def __post_init__(self) -> None:
-        if not (1 <= self.of <= BUCKETS and 0 <= self.index < self.of):
-            raise InvalidInput(f"a lane is one of 1 to {BUCKETS} (got {self.index + 1} of "
-                               f"{self.of})", field="lanes", value=self.of)
+        if not 1 <= self.of <= BUCKETS:
+            raise InvalidInput(f"lanes: from 1 to {BUCKETS} side by side (got {self.of})",
+                               field="lanes", value=self.of)
+        if not 0 <= self.index < self.of:
+            raise InvalidInput(f"lane {self.index + 1} of {self.of}: lanes are counted from 1 "
+                               f"to {self.of}", field="lane", value=self.index + 1)
 
     @property
     def buckets(self) -> list[int]:

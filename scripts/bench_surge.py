@@ -57,10 +57,11 @@ statement after five runs, and PostgreSQL then kept a generic plan made while th
 empty, a whole-table read per chunk growing from 2 ms to 176 ms in 40 chunks (the engine now
 plans every statement for its values). With the test server's autovacuum off, the benchmark
 analyses the tables after building the county and after the intake, as autovacuum would have.
-After: SQLite 3,894 events/s (3.5× the floor); PostgreSQL 2,620 in one lane (3.7×) and 4,801
-in two lanes (2.0×; three lanes gave no more on two cores, which the lanes and the database
-then fill). Half of a PostgreSQL lane's time was waiting for the database, which a second
-lane fills; 10,000 events/s would need more cores than these two.
+After, in two runs each: SQLite 3,894 and 4,079 events/s (3.5× and 3.4× the floor);
+PostgreSQL 2,620 and 2,621 in one lane (3.7×, 3.5×), 4,801 and 4,276 in two lanes (2.0×,
+2.1×; three lanes gave no more on two cores, which the lanes and the database then fill).
+Half of a PostgreSQL lane's time was waiting for the database, which a second lane fills;
+10,000 events/s would need more cores than these two.
 """
 
 from __future__ import annotations

@@ -228,9 +228,11 @@ def test_lanes_side_by_side_decide_as_one_event_at_a_time(two_databases, monkeyp
 def test_a_lane_is_one_of_a_few():
     with pytest.raises(InvalidInput) as refused:
         intake.Lane(2, 2)
-    assert refused.value.field == "lanes"
-    with pytest.raises(InvalidInput):
-        intake.Lane(0, intake.BUCKETS + 1)
+    assert refused.value.field == "lane" and "lane 3 of 2" in refused.value.message
+    for count in (0, intake.BUCKETS + 1):
+        with pytest.raises(InvalidInput) as refused:
+            intake.Lane(0, count)
+        assert refused.value.field == "lanes" and f"got {count}" in refused.value.message
     assert sorted(b for k in range(3) for b in intake.Lane(k, 3).buckets) == list(
         range(intake.BUCKETS))
 
