@@ -150,14 +150,18 @@ def evaluate_lanes(url: str, lanes: int, chunk: int = CHUNK) -> int:
         return _evaluate_lane(url, 0, 1, chunk)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(lanes - 1, mp_context=context) as pool:
-        others = [pool.submit(_evaluate_lane, url, index, lanes, chunk)
+        others = [pool.submit(_spawned_lane, url, index, lanes, chunk)
                   for index in range(1, lanes)]
         done = _evaluate_lane(url, 0, lanes, chunk)
         return done + sum(other.result() for other in others)
 
 
-def _evaluate_lane(url: str, index: int, lanes: int, chunk: int) -> int:
+def _spawned_lane(url: str, index: int, lanes: int, chunk: int) -> int:
     gc.freeze()  # as the service does: what the process starts with is never garbage
+    return _evaluate_lane(url, index, lanes, chunk)
+
+
+def _evaluate_lane(url: str, index: int, lanes: int, chunk: int) -> int:
     engine = make_engine(url)
     try:
         return evaluate_all(engine, chunk, lane=intake.Lane(index, lanes))
