@@ -36,7 +36,7 @@ from claims.models import (
 )
 from claims.nightly import current_run
 from policies import benefits, registry
-from policies.bulk import insert_columns
+from policies.bulk import fewer_collections, insert_columns
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.models import (
     HouseholdUpdate,
@@ -348,9 +348,10 @@ def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = N
     counts = dict.fromkeys(COUNTS, 0)
     night = _Night(today, Lines(session), _score_runs(session))
     after, upto = (id_range[0] - 1, id_range[1]) if id_range else (0, None)
-    while watched := _open_windows(session, after, upto, chunk):
-        _evaluate_chunk(session, night, watched, counts)
-        after = watched[-1].id
+    with fewer_collections():
+        while watched := _open_windows(session, after, upto, chunk):
+            _evaluate_chunk(session, night, watched, counts)
+            after = watched[-1].id
     session.flush()
     return counts
 
