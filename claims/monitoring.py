@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from claims import audit
 from claims.auth import Actor
-from claims.db import run_lock, unindexed
+from claims.db import among, run_lock, unindexed
 from claims.models import (
     Claim,
     ClaimState,
@@ -383,7 +383,7 @@ def _evaluate_chunk(session: Session, night: _Night, watched: list[_Watched],
     ended = [w.id for w in watched if w.ends_on < today]
     if ended:  # only those still open: the office may have just confirmed an elimination
         counts["closed"] += session.execute(sa.update(MonitoringWindow).where(
-            MonitoringWindow.id.in_(ended), MonitoringWindow.status == "open"
+            among(session, MonitoringWindow.id, ended), MonitoringWindow.status == "open"
         ).values(status="closed")).rowcount
     live = [w for w in watched if w.ends_on >= today]
     counts["windows"] += len(live)
@@ -450,7 +450,7 @@ def _open_cases(session: Session, window_ids: list[int], lock: bool = False
                 ) -> dict[int, int]:
     """The windows' open follow-ups: window → the case (the oldest, should there be two)."""
     query = sa.select(FollowUp.window_id, FollowUp.id).where(
-        FollowUp.window_id.in_(window_ids), unindexed(FollowUp.status) == "open"
+        among(session, FollowUp.window_id, window_ids), unindexed(FollowUp.status) == "open"
     ).order_by(FollowUp.id)
     found: dict[int, int] = {}
     for window_id, case_id in session.execute(query.with_for_update() if lock else query):
@@ -470,7 +470,7 @@ def _propose(session: Session, reporting: list[_Watched], seen: dict[int, Pictur
     pending = _households_with(session, Elimination.household_id, households,
                                unindexed(Elimination.status) == "proposed")
     newest = sa.select(sa.func.max(Elimination.id)).where(
-        Elimination.window_id.in_(window_ids)).group_by(Elimination.window_id)
+        among(session, Elimination.window_id, window_ids)).group_by(Elimination.window_id)
     decided = {window_id: figures.get("report_day") for window_id, figures in session.execute(
         sa.select(Elimination.window_id, Elimination.figures).where(Elimination.id.in_(newest)))}
     busy, cases = _open_claims(session, households), _open_cases(session, window_ids)
@@ -537,7 +537,7 @@ def _households_with(session: Session, column: Any, households: set[int], *where
     if not households:
         return set()
     return set(session.scalars(sa.select(column).distinct().where(
-        column.in_(sorted(households)), *where)))
+        among(session, column, households), *where)))
 
 
 def _ledgers(session: Session, households: set[int]) -> dict[int, Ledger]:
@@ -548,7 +548,7 @@ def _ledgers(session: Session, households: set[int]) -> dict[int, Ledger]:
         IncomeRecord.household_id, IncomeRecord.source, IncomeRecord.period_start,
         IncomeRecord.period_end, IncomeRecord.net_income,
         IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
-        IncomeRecord.recorded_at).where(IncomeRecord.household_id.in_(sorted(households)))
+        IncomeRecord.recorded_at).where(among(session, IncomeRecord.household_id, households))
         .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id))
     day, yuan = _Converted(_stored_day), _Converted(_yuan)
     try:
@@ -597,14 +597,14 @@ def _new_shocks(session: Session, window_ids: list[int]) -> set[int]:
         sa.or_(TriggerEvent.claim_id.is_(None),
                TriggerEvent.claim_id != MonitoringWindow.claim_id)).exists()
     return set(session.scalars(sa.select(MonitoringWindow.id).where(
-        MonitoringWindow.id.in_(window_ids), shock))) if window_ids else set()
+        among(session, MonitoringWindow.id, window_ids), shock))) if window_ids else set()
 
 
 def _open_alert_kinds(session: Session, window_ids: list[int]) -> dict[int, set[str]]:
     found: dict[int, set[str]] = defaultdict(set)
     for window_id, kind in session.execute(sa.select(
             MonitoringAlert.window_id, MonitoringAlert.kind).where(
-            MonitoringAlert.window_id.in_(window_ids),
+            among(session, MonitoringAlert.window_id, window_ids),
             unindexed(MonitoringAlert.status) == "open")):
         found[window_id].add(kind)
     return found
@@ -655,7 +655,7 @@ def _scores(session: Session, runs: tuple[int, int] | None, households: set[int]
     found: dict[int, list] = {}
     for run_id, household_id, value in session.execute(sa.select(
             HouseholdScore.run_id, HouseholdScore.household_id, HouseholdScore.score).where(
-            HouseholdScore.run_id.in_(runs), HouseholdScore.household_id.in_(sorted(households)))):
+            HouseholdScore.run_id.in_(runs), among(session, HouseholdScore.household_id, households))):
         found.setdefault(household_id, [None, None])[0 if run_id == runs[0] else 1] = value
     return {h: (v[0], v[1]) for h, v in found.items()}
 

@@ -141,9 +141,11 @@ class Raw:
                 copy.write_row(row)
 
     def among(self, column: str, ids) -> tuple[str, list]:
-        """An IN list, as the evaluation sends it (an array parameter would be planned once
-        for every size, and badly, once psycopg prepares the statement)."""
+        """The ids as the evaluation sends them (claims.db.among): an IN list on SQLite, one
+        array parameter on PostgreSQL."""
         ids = sorted(ids)
+        if not self.sqlite:
+            return f"{column} = ANY(%s)", [ids]
         return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
 
     def unindexed(self, column: str) -> str:

@@ -95,3 +95,26 @@ def test_the_monitoring_night_reads_a_chunk_by_its_windows(sqlite_engine):
     sent = statements(sqlite_engine, night)
     assert len(sent) > 10
     assert by_status(sqlite_engine, sent) == []
+
+
+def test_on_postgresql_the_night_sends_a_chunk_s_ids_as_one_array(engine, session):
+    """5,000 ids as 5,000 parameters cost more to render, send and parse than the rules took
+    to judge the windows (claims.db.among); the night's every statement carries a few."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the ids as an IN list")
+    today = clock.county_today()
+    watched_county(session, 120, seed=3, today=today)
+    sent: list[int] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if not executemany:
+            sent.append(len(parameters or ()))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", seen)
+    try:
+        counts = monitoring.evaluate(session, today + timedelta(days=95), chunk=20)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", seen)
+    assert counts["windows"] > 20 and counts["alerts"] > 0  # chunks were read and judged
+    assert len(sent) > 10
+    assert max(sent) <= 10
