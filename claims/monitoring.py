@@ -655,7 +655,8 @@ def _scores(session: Session, runs: tuple[int, int] | None, households: set[int]
     found: dict[int, list] = {}
     for run_id, household_id, value in session.execute(sa.select(
             HouseholdScore.run_id, HouseholdScore.household_id, HouseholdScore.score).where(
-            HouseholdScore.run_id.in_(runs), among(session, HouseholdScore.household_id, households))):
+            HouseholdScore.run_id.in_(runs),
+            among(session, HouseholdScore.household_id, households))):
         found.setdefault(household_id, [None, None])[0 if run_id == runs[0] else 1] = value
     return {h: (v[0], v[1]) for h, v in found.items()}
 
