@@ -562,7 +562,10 @@ def _evaluate(args) -> int:
     gc.freeze()  # as the service does at its start (claims.app.lifespan)
     url = get_settings().database_url
     lanes = args.lanes
-    if lanes != 1 and (args.follow or args.lane):
+    if lanes != 1 and args.lane:
+        raise InvalidInput("--lane K/N evaluates one lane of N and --lanes N all N at once: "
+                           "give one of them", field="lanes", value=lanes)
+    if lanes != 1 and args.follow:
         raise InvalidInput("--lanes starts the lanes once; to follow, start one 'fangpin "
                            "evaluate --follow --lane K/N' per lane", field="lanes", value=lanes)
     lane = _lane(args.lane) if args.lane else None

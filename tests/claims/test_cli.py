@@ -184,6 +184,9 @@ def test_evaluate_in_lanes_side_by_side(fresh_url):
         session.commit()
     wrong = fangpin(fresh_url, "evaluate", "--lane", "3/2")
     assert wrong.returncode == 1 and "--lane 3/2: K counts from 1 to N" in wrong.stderr
+    both = fangpin(fresh_url, "evaluate", "--lane", "2/2", "--lanes", "3")
+    assert both.returncode == 1 and "give one of them" in both.stderr
+    assert "follow" not in both.stderr  # it was not asked to follow
     run = fangpin(fresh_url, "evaluate", "--lanes", "2")
     with Session(engine) as session:
         statuses = session.exec(select(TriggerEvent.status)).all()
