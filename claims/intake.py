@@ -1030,20 +1030,22 @@ def apply(session: Session, actor: Actor, household_id: int, trigger: str, reaso
     household = session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",
-                           value=household_id)
+                           value=household_id, code="no_household")
     contract = covering_contract(session, household, today)
     if contract is None or contract.terms_version_id is None:
         raise InvalidInput("no policy with terms in force covers this household today",
-                           field="household_id", value=household_id)
+                           field="household_id", value=household_id, code="not_covered")
     terms = benefits.terms_of(benefits.get_terms_version(session, contract.terms_version_id))
     if trigger not in terms.triggers:
         raise InvalidInput(f"the terms do not cover {trigger!r}; they cover "
-                           f"{', '.join(terms.triggers)}", field="trigger", value=trigger)
+                           f"{', '.join(terms.triggers)}", field="trigger", value=trigger,
+                           code="trigger_not_covered")
     existing = session.exec(select(Claim).where(
         Claim.household_id == household_id, Claim.trigger == trigger,
         Claim.policy_year == contract.policy_year)).first()
     if existing is not None:
         raise Conflict(f"the household already has claim {existing.claim_number} for {trigger} "
-                       f"in {contract.policy_year}", field="trigger", value=trigger)
+                       f"in {contract.policy_year}", field="trigger", value=trigger,
+                       code="already_claimed")
     return open_claim(session, household_id, contract, contract.terms_version_id, trigger,
                       Decimal("0.00"), [], source="application", actor=actor, reason=reason)

@@ -284,6 +284,12 @@ def test_an_application_opens_a_claim_without_an_event(as_user, county):
     again = clerk.post("/api/applications", json={
         "household_id": county.household.id, "trigger": "disaster", "reason": "再次"})
     assert again.status_code == 409
+    assert again.json()["code"] == "already_claimed" and again.json()["field"] == "trigger"
+    uncovered = clerk.post("/api/applications", json={
+        "household_id": county.household.id, "trigger": "lottery", "reason": "中奖"})
+    assert uncovered.status_code == 422
+    assert uncovered.json()["code"] == "trigger_not_covered"
+    assert uncovered.json()["field"] == "trigger"
 
 
 def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
