@@ -127,7 +127,8 @@ def test_a_limited_user_is_refused_and_the_chain_check_finds_tampering(browser, 
     session.commit()
     page = supervisor.get("/audit/verify")
     assert "审计链完整" not in page.text and f"第 {victim.id} 条" in page.text, page.text
-    english = supervisor.get("/audit/verify", cookies={"fangpin_lang": "en"})
+    supervisor.cookies.set("fangpin_lang", "en")
+    english = supervisor.get("/audit/verify")
     assert f"entry {victim.id}" in english.text and "altered" in english.text
 
 
