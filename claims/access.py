@@ -106,7 +106,7 @@ def referenced_household(session: Session, actor: Actor, household_id: int,
     if found is None or not in_area(actor, found.village_id):
         where = " in your area" if limited(actor) else ""
         raise InvalidInput(f"household {household_id} does not exist{where}", field=field,
-                           value=household_id)
+                           value=household_id, code="no_household")
     return found
 
 

@@ -11,6 +11,8 @@ from sqlmodel import select
 from claims import auth, clock, lifecycle, people
 from claims.auth import SYSTEM
 from claims.models import AuditEntry, Claim, ClaimRecord, IncomeRecord
+from policies import registry
+from policies.models import RegionCreate
 from tests.claims.conftest import evaluate, send
 from tests.claims.test_intake import illness
 
@@ -274,7 +276,7 @@ def test_an_altered_audit_entry_is_found(client, session, claim):
     assert result["intact"] is False and result["first_bad"] == 2
 
 
-def test_an_application_opens_a_claim_without_an_event(as_user, county):
+def test_an_application_opens_a_claim_without_an_event(as_user, county, session):
     clerk = as_user("clerk")
     response = clerk.post("/api/applications", json={
         "household_id": county.household.id, "trigger": "disaster",
@@ -290,6 +292,21 @@ def test_an_application_opens_a_claim_without_an_event(as_user, county):
     assert uncovered.status_code == 422
     assert uncovered.json()["code"] == "trigger_not_covered"
     assert uncovered.json()["field"] == "trigger"
+    missing = clerk.post("/api/applications", json={
+        "household_id": 999_999_999, "trigger": "disaster", "reason": "无此户"})
+    assert missing.status_code == 422
+    assert (missing.json()["code"], missing.json()["field"]) == ("no_household", "household_id")
+    # a clerk of another township is answered as for a missing household: no hint it exists
+    other = registry.create_region(session, RegionCreate(
+        code="411081199", name="别镇", level="township", parent_id=county.ids["county"]))
+    limited = as_user("clerk")
+    limited.user.townships = [other.id]
+    session.add(limited.user)
+    session.commit()
+    outside = limited.post("/api/applications", json={
+        "household_id": county.household.id, "trigger": "housing", "reason": "房屋"})
+    assert outside.status_code == 422
+    assert (outside.json()["code"], outside.json()["field"]) == ("no_household", "household_id")
 
 
 def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
