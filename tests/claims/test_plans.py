@@ -118,3 +118,33 @@ def test_on_postgresql_the_night_sends_a_chunk_s_ids_as_one_array(engine, sessio
     assert counts["windows"] > 20 and counts["alerts"] > 0  # chunks were read and judged
     assert len(sent) > 10
     assert max(sent) <= 10
+
+
+def test_the_evaluator_writes_back_only_what_it_changed(sqlite_engine):
+    """Setting ``same_loss_of`` (a key into the same table) made SQLite rewrite every index
+    of the row and check every key: a chunk with no repeated report leaves it out, a chunk
+    with one writes it."""
+    with Session(sqlite_engine) as session:
+        ids = people(session)
+        client_id = session.exec(select(ApiClient.id)).one()
+        office = Actor("client", client_id, "扶贫办", organisation="poverty_office")
+        intake.receive(session, office, generated(ids, 300))
+        session.commit()
+    updates: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE trigger_event SET"):
+            updates.append(statement.split(" WHERE ")[0])
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", seen)
+    try:
+        evaluator.evaluate_all(sqlite_engine, chunk=20)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", seen)
+    with Session(sqlite_engine) as session:
+        repeated = session.exec(sa.select(sa.func.count()).where(
+            sa.column("same_loss_of").is_not(None)).select_from(sa.table("trigger_event"))).one()
+    assert repeated[0] > 0  # the mix repeats some hospital stays
+    assert any("same_loss_of" not in u for u in updates)
+    assert sum("same_loss_of" in u for u in updates) <= repeated[0]
+    assert all("status" in u for u in updates)
