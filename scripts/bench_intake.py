@@ -44,6 +44,25 @@ validates the same body and stores nothing (the floor), then from this process:
             every request waited: at 833/s offered the single server process, which answers
             1,136-1,202/s in a closed loop, fell behind while the load generator and
             PostgreSQL shared its two cores. A cheaper request, not a stall, is what is left.
+            6 Dec 2026, later: the request made cheaper (py-spy of the server in a closed
+            loop, and of the app driven in process without HTTP). (1) Routing: POST
+            /api/events was matched against some forty routes before it, twice (FastAPI
+            matches, then matches again to handle), a seventh of the event loop's time; the
+            events' router now comes first. (2) The request id was uuid4, whose os.urandom
+            lets go of the interpreter lock: the event loop then waited for the storing
+            thread to hand it back; now random.getrandbits. (3) Group commit's INSERT …
+            VALUES changed text with its number of rows, and past 50 parameters psycopg
+            parsed it again on every call (a tenth of the storing thread); now one binary
+            array a column, one text for any number of rows. Closed loop 1,138-1,222 →
+            1,305-1,437/s. p99 at half the floor's rate: before, 36.5 and 133.8 ms; after
+            (1)+(2) 46.1, 47.0, 23.9; after all three, in nine runs over an hour, 38.3, 32.9,
+            26.4, 37.5, 59.5, 73.0, 49.0, 39.5, 24.4 ms (floor 4-12 ms at 594-904/s): under
+            50 ms in seven of nine, so not yet met reliably. During a paced run at 800/s
+            the server used 0.8 of a core (its event loop and the storing thread share the
+            interpreter lock), this load generator 0.55-0.6 and PostgreSQL 0.15: the two
+            cores are nearly full. Tried and not kept, no better within the noise: uvloop
+            with httptools (for both servers), a lighter load generator (aiohttp: 0.3 of a
+            core, but no lower p99), a 1 ms interpreter switch interval in the server.
   batch   — batches of 10,000 events to fangpin: events per second;
   drain   — the evaluator (here in this process, as `fangpin evaluate` runs it) evaluating
             the first 10,000 events received: events per second. The service's own
