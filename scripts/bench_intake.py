@@ -26,7 +26,7 @@ validates the same body and stores nothing (the floor), then from this process:
             busy). (2) A group commit stored its few events through a scratch table and COPY:
             9 round trips, 37.5 kB of WAL and 210 catalog rows made and dropped a transaction,
             each round trip a wait for the GIL beside the busy event loop; now one INSERT …
-            VALUES below 100 rows (policies.bulk.SMALL_INSERT): 4 round trips (pre-ping,
+            VALUES below 100 rows (arrays since, see below): 4 round trips (pre-ping,
             BEGIN, INSERT, COMMIT), 8.3 kB, no catalog rows; 8 events take 1.5 ms instead of
             2.6 alone (the fastest of 200). After both, on the quiet machine (load 1.3–1.5,
             4 Dec 2026, 18:22 UTC, `--only latency`): p99 46.6 and 38.4 ms at 616 and 644/s

@@ -288,7 +288,7 @@ def assert_every_claim_is_its_quote(session: Session) -> None:
 def test_overlapping_batches_sent_in_different_orders_are_all_stored_once(engine, size):
     """Two departments' files of the same 1,000 events at the same moment, one reversed: on
     PostgreSQL each used to insert in its own order and one deadlocked (500). 60 events go
-    in as one INSERT on PostgreSQL, not through COPY (policies.bulk.SMALL_INSERT)."""
+    in as one statement, 1,000 as one too (policies.bulk.insert_new_returning)."""
     with Session(engine) as session:
         county = build_county(session)
     department = bureau(county.client_id)

@@ -345,11 +345,12 @@ def test_a_flood_reported_by_two_members_of_a_household_is_paid_once(department,
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_events_stored_few_at_a_time_or_many_come_out_as_counted_by_hand(session, county,
-                                                                         monkeypatch, seed):
-    """A single event's few rows go in as one INSERT on PostgreSQL, a batch's many through
-    COPY (policies.bulk.SMALL_INSERT): generated events, repeats in the call and events stored
-    earlier, each way against outcomes counted by hand from the events alone."""
+def test_events_stored_few_or_many_at_a_time_come_out_as_counted_by_hand(session, county,
+                                                                         seed):
+    """Generated events, repeats in the call and events stored earlier, stored in chunks of
+    one statement each of every size from 1 row to all of them (policies.bulk: arrays on
+    PostgreSQL, VALUES lists on SQLite), against outcomes counted by hand from the events
+    alone."""
     import random
 
     from policies import bulk
@@ -374,12 +375,18 @@ def test_events_stored_few_at_a_time_or_many_come_out_as_counted_by_hand(session
         else:
             expected.append((event.event_id, "duplicate" if firsts[event.event_id] ==
                              event.amounts else "conflict"))
-    for small in (10**6, 0):  # every row in one INSERT; every row through COPY
-        monkeypatch.setattr(bulk, "SMALL_INSERT", small)
-        savepoint = session.begin_nested()
-        intake.store_checked(session, department, earlier)
-        outcomes = intake.store_checked(session, department, sent)
-        assert [(o.source_event_id, o.result) for o in outcomes] == expected, small
+    insert = bulk.insert_new_returning
+    for chunk in (1, 7, 1000):
+
+        def chunked(*args, chunk=chunk, **kwargs):
+            return insert(*args, **{**kwargs, "chunk": chunk})
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bulk, "insert_new_returning", chunked)
+            savepoint = session.begin_nested()
+            intake.store_checked(session, department, earlier)
+            outcomes = intake.store_checked(session, department, sent)
+        assert [(o.source_event_id, o.result) for o in outcomes] == expected, chunk
         rows = dict(session.execute(select(TriggerEvent.source_event_id, TriggerEvent.id)).all())
         assert set(rows) == set(firsts)
         assert all(rows[o.source_event_id] == o.event_id for o in outcomes
