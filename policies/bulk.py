@@ -51,8 +51,8 @@ def insert_columns(
 def update_columns(session: Session, table: sa.Table, key: str,
                    columns: Mapping[str, Sequence]) -> None:
     """Update rows given column by column: ``columns[key]`` picks each row, the other columns
-    are its new values. PostgreSQL: COPY into a temporary table and one UPDATE … FROM;
-    SQLite: one prepared UPDATE run over the rows. Flushes first."""
+    are its new values. PostgreSQL: one UPDATE … FROM the columns as arrays; SQLite: one
+    prepared UPDATE run over the rows. Flushes first."""
     session.flush()
     names = [name for name in columns if name != key]
     if not names or len(columns[key]) == 0:
@@ -61,12 +61,12 @@ def update_columns(session: Session, table: sa.Table, key: str,
     rows = _stored_rows(connection.dialect, table, {**{n: columns[n] for n in names},
                                                     key: columns[key]}, frozenset())
     if connection.dialect.name == "postgresql":
-        scratch = _scratch_table(connection, table.name, [*names, key])
-        _copy(connection, scratch, [*names, key], rows)
+        # the rows as one binary array a column, as insert_new_returning sends them
+        every = [*names, key]
         connection.exec_driver_sql(
             f"UPDATE {table.name} AS t SET {', '.join(f'{n} = s.{n}' for n in names)} "
-            f"FROM {scratch} AS s WHERE t.{key} = s.{key}")
-        connection.exec_driver_sql(f"DROP TABLE {scratch}")
+            f"FROM unnest({_arrays(connection, table, every)}) AS s ({', '.join(every)}) "
+            f"WHERE t.{key} = s.{key}", tuple(list(column) for column in zip(*rows, strict=True)))
         return
     marker = _markers(connection, [key])
     connection.exec_driver_sql(
@@ -82,16 +82,6 @@ def _copy(connection: sa.Connection, table: str, names: list[str], rows: list[tu
             f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-
-
-def _scratch_table(connection: sa.Connection, table: str, names: list[str]) -> str:
-    """An empty temporary table with the named columns of ``table`` (dropped at commit)."""
-    scratch = f"fangpin_scratch_{table}"
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {scratch}")
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS "
-        f"SELECT {', '.join(names)} FROM {table} WITH NO DATA")
-    return scratch
 
 
 def insert_new_returning(
@@ -129,9 +119,8 @@ def insert_new_returning(
         # parsed again on every call, a tenth of the storing thread's time under single
         # events; as text, quoting each element cost more than that parse). It also took a
         # batch's 1,000 rows faster than COPY through a scratch table did.
-        types = ", ".join(f"CAST(%b AS {table.c[name].type.compile(dialect=connection.dialect)}[])"
-                          for name in names)
-        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({types}) "
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
+               f"SELECT * FROM unnest({_arrays(connection, table, names)}) "
                f"AS s ({', '.join(names)}) ORDER BY {', '.join(unique)} "
                f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
                f"RETURNING {', '.join(returning)}")
@@ -150,6 +139,12 @@ def insert_new_returning(
         flat = tuple(chain.from_iterable(row + shared for row in part))
         inserted.extend(tuple(row) for row in connection.exec_driver_sql(sql, flat))
     return inserted
+
+
+def _arrays(connection: sa.Connection, table: sa.Table, names: list[str]) -> str:
+    """A binary array parameter of each named column's type, for unnest (PostgreSQL)."""
+    return ", ".join(f"CAST(%b AS {table.c[name].type.compile(dialect=connection.dialect)}[])"
+                     for name in names)
 
 
 def _markers(connection: sa.Connection, names: list[str]) -> str:
