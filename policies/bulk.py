@@ -11,6 +11,7 @@ set-based statement inserts the new rows or updates the changed ones.
 from __future__ import annotations
 
 import gc
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -142,9 +143,15 @@ def insert_new_returning(
 
 
 def _arrays(connection: sa.Connection, table: sa.Table, names: list[str]) -> str:
-    """A binary array parameter of each named column's type, for unnest (PostgreSQL)."""
-    return ", ".join(f"CAST(%b AS {table.c[name].type.compile(dialect=connection.dialect)}[])"
-                     for name in names)
+    """A binary array parameter of each named column's type, for unnest (PostgreSQL). The
+    type goes without its length: a cast to VARCHAR(64) cuts a longer value silently, where
+    storing it in the column refuses it."""
+    return ", ".join(
+        f"CAST(%b AS {_UNSIZED.sub('', table.c[name].type.compile(dialect=connection.dialect))}[])"
+        for name in names)
+
+
+_UNSIZED = re.compile(r"\(\d+(, *\d+)?\)")
 
 
 def _markers(connection: sa.Connection, names: list[str]) -> str:

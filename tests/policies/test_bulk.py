@@ -102,3 +102,24 @@ def test_batches_in_threads_at_once_restore_when_the_last_ends(thresholds):
         thread.join(10)
     assert seen == {"after the first ended": BATCH_YOUNG}
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_value_longer_than_its_column_is_refused_not_cut(session):
+    """On PostgreSQL a cast of the array to VARCHAR(16) cut a longer code silently; storing
+    it must be refused, as a row by row INSERT refuses it (SQLite keeps lengths unchecked)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        pytest.skip("SQLite does not check a VARCHAR's length")
+    KINDS.create(connection)
+    ids = insert_new_returning(session, KINDS, {"code": ["C1"]}, unique=("code",),
+                               returning=("id",))
+    savepoint = connection.begin_nested()
+    with pytest.raises(sa.exc.DataError, match="too long"):
+        insert_new_returning(session, KINDS, {"code": ["C" * 17]}, unique=("code",),
+                             returning=("id",))
+    savepoint.rollback()
+    savepoint = connection.begin_nested()
+    with pytest.raises(sa.exc.DataError, match="too long"):
+        update_columns(session, KINDS, "id", {"id": [ids[0][0]], "code": ["D" * 17]})
+    savepoint.rollback()
+    assert connection.execute(sa.select(KINDS.c.code)).scalars().all() == ["C1"]
