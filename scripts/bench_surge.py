@@ -188,10 +188,18 @@ def send(port: int, bodies: list[dict]) -> None:
                 raise SystemExit(f"batch not accepted: {counts}")
 
 
+# What evaluating a report decides about it, each written back by the floor: whom and which
+# contract it concerns, its status and payout, its claim and its catastrophe. Until 6 Dec
+# 2026 the floor wrote the status and payout only, and so never paid for checking the keys
+# an evaluated event must carry (on SQLite a lookup of each key's row per event).
+RESULT = ("status", "reason", "payout", "member_id", "household_id", "contract_id",
+          "claim_id", "catastrophe_id")
+
+
 def floor(url: str) -> tuple[int, float, float]:
     """Read the evaluated events with the raw driver, calculate each household-year with the
-    pure calculator, write every result back with executemany; events, seconds, and the
-    calculator's own seconds."""
+    pure calculator, write every event's result (RESULT) back with executemany; events,
+    seconds, and the calculator's own seconds."""
     engine = make_engine(url)
     with Session(engine) as session:
         contract = session.exec(select(PolicyContract)).one()
@@ -209,9 +217,8 @@ def floor(url: str) -> tuple[int, float, float]:
         last = 0
         while True:
             rows = connection.execute(sa.select(
-                events.c.id, events.c.payload, events.c.household_id, events.c.status,
-                events.c.payout).where(events.c.id > last).order_by(events.c.id)
-                .limit(CHUNK)).all()
+                events.c.id, events.c.payload, *(events.c[name] for name in RESULT))
+                .where(events.c.id > last).order_by(events.c.id).limit(CHUNK)).all()
             if not rows:
                 break
             last = rows[-1].id
@@ -224,10 +231,9 @@ def floor(url: str) -> tuple[int, float, float]:
                 calculator.calculate(terms, household, year)
             calculating += time.perf_counter() - t
             connection.execute(events.update().where(events.c.id == sa.bindparam("b_id"))
-                               .values(status=sa.bindparam("b_status"),
-                                       payout=sa.bindparam("b_payout")),
-                               [{"b_id": r.id, "b_status": r.status, "b_payout": r.payout}
-                                for r in rows])
+                               .values({name: sa.bindparam(f"b_{name}") for name in RESULT}),
+                               [{"b_id": r.id, **{f"b_{name}": r._mapping[name]
+                                                  for name in RESULT}} for r in rows])
             done += len(rows)
     engine.dispose()
     return done, time.perf_counter() - started, calculating
