@@ -70,13 +70,18 @@ def by_status(engine, sent) -> list[str]:
         raw.close()
 
 
-def test_the_evaluator_reads_a_chunk_by_its_households(sqlite_engine):
-    with Session(sqlite_engine) as session:
+def received(engine) -> None:
+    """300 generated events of the county's people, received and waiting."""
+    with Session(engine) as session:
         ids = people(session)
         client_id = session.exec(select(ApiClient.id)).one()
         office = Actor("client", client_id, "扶贫办", organisation="poverty_office")
         intake.receive(session, office, generated(ids, 300))
         session.commit()
+
+
+def test_the_evaluator_reads_a_chunk_by_its_households(sqlite_engine):
+    received(sqlite_engine)
     sent = statements(sqlite_engine, lambda: evaluator.evaluate_all(sqlite_engine, chunk=100))
     assert len(sent) > 10
     assert by_status(sqlite_engine, sent) == []
@@ -124,12 +129,7 @@ def test_the_evaluator_writes_back_only_what_it_changed(sqlite_engine):
     """Setting ``same_loss_of`` (a key into the same table) made SQLite rewrite every index
     of the row and check every key: a chunk with no repeated report leaves it out, a chunk
     with one writes it."""
-    with Session(sqlite_engine) as session:
-        ids = people(session)
-        client_id = session.exec(select(ApiClient.id)).one()
-        office = Actor("client", client_id, "扶贫办", organisation="poverty_office")
-        intake.receive(session, office, generated(ids, 300))
-        session.commit()
+    received(sqlite_engine)
     updates: list[str] = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
