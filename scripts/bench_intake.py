@@ -365,6 +365,13 @@ def scratch_database(engine: str, tmp: str, name: str) -> tuple[str, str | None]
         return f"sqlite:///{tmp}/{name}.db", None
     schema = f"{name}_{os.getpid()}"
     admin = make_engine(POSTGRES_URL)
+    with admin.connect() as conn:
+        # The test server's autovacuum is off, and a run of the suite leaves some 400,000
+        # dead catalog rows of its scratch schemas (85 MB of pg_attribute): the surge then
+        # evaluated at 1,636 events/s, at 2,251 once they were vacuumed (6 Dec 2026).
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            "VACUUM pg_catalog.pg_attribute, pg_catalog.pg_class, pg_catalog.pg_depend, "
+            "pg_catalog.pg_index, pg_catalog.pg_type, pg_catalog.pg_statistic")
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
