@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from itertools import chain
 from typing import TYPE_CHECKING, Any, cast
 
@@ -62,12 +63,10 @@ def update_columns(session: Session, table: sa.Table, key: str,
     rows = _stored_rows(connection.dialect, table, {**{n: columns[n] for n in names},
                                                     key: columns[key]}, frozenset())
     if connection.dialect.name == "postgresql":
-        # the rows as one binary array a column, as insert_new_returning sends them
-        every = [*names, key]
+        source, arrays = _unnest(connection, table, [*names, key], rows)
         connection.exec_driver_sql(
             f"UPDATE {table.name} AS t SET {', '.join(f'{n} = s.{n}' for n in names)} "
-            f"FROM unnest({_arrays(connection, table, every)}) AS s ({', '.join(every)}) "
-            f"WHERE t.{key} = s.{key}", tuple(list(column) for column in zip(*rows, strict=True)))
+            f"FROM {source} WHERE t.{key} = s.{key}", arrays)
         return
     marker = _markers(connection, [key])
     connection.exec_driver_sql(
@@ -120,15 +119,13 @@ def insert_new_returning(
         # parsed again on every call, a tenth of the storing thread's time under single
         # events; as text, quoting each element cost more than that parse). It also took a
         # batch's 1,000 rows faster than COPY through a scratch table did.
-        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
-               f"SELECT * FROM unnest({_arrays(connection, table, names)}) "
-               f"AS s ({', '.join(names)}) ORDER BY {', '.join(unique)} "
-               f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
-               f"RETURNING {', '.join(returning)}")
         for start in range(0, len(rows), chunk):
-            arrays = tuple(list(column) for column in zip(
-                *(row + shared for row in rows[start:start + chunk]), strict=True))
-            inserted.extend(tuple(row) for row in connection.exec_driver_sql(sql, arrays))
+            source, arrays = _unnest(connection, table, names,
+                                     [row + shared for row in rows[start:start + chunk]])
+            inserted.extend(tuple(row) for row in connection.exec_driver_sql(
+                f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM {source} "
+                f"ORDER BY {', '.join(unique)} ON CONFLICT ({', '.join(unique)}) DO NOTHING "
+                f"RETURNING {', '.join(returning)}", arrays))
         return inserted
     row_markers = f"({_markers(connection, names)})"
     for start in range(0, len(rows), chunk):
@@ -142,13 +139,22 @@ def insert_new_returning(
     return inserted
 
 
-def _arrays(connection: sa.Connection, table: sa.Table, names: list[str]) -> str:
-    """A binary array parameter of each named column's type, for unnest (PostgreSQL). The
-    type goes without its length: a cast to VARCHAR(64) cuts a longer value silently, where
-    storing it in the column refuses it."""
-    return ", ".join(
-        f"CAST(%b AS {_UNSIZED.sub('', table.c[name].type.compile(dialect=connection.dialect))}[])"
-        for name in names)
+def _unnest(connection: sa.Connection, table: sa.Table, names: list[str],
+            rows: list[tuple]) -> tuple[str, tuple]:
+    """``unnest(…) AS s (names)`` over the rows, one binary array a column, and its
+    parameters (PostgreSQL)."""
+    return (f"unnest({_array_types(connection.dialect, table, tuple(names))}) "
+            f"AS s ({', '.join(names)})",
+            tuple(list(column) for column in zip(*rows, strict=True)))
+
+
+@lru_cache(maxsize=256)
+def _array_types(dialect: sa.Dialect, table: sa.Table, names: tuple[str, ...]) -> str:
+    """A binary array parameter of each named column's type. The type goes without its
+    length: a cast to VARCHAR(64) cuts a longer value silently, where storing it in the
+    column refuses it. Remembered: compiling the types cost 30 us a group commit."""
+    types = [_UNSIZED.sub("", table.c[name].type.compile(dialect=dialect)) for name in names]
+    return ", ".join(f"CAST(%b AS {name}[])" for name in types)
 
 
 _UNSIZED = re.compile(r"\(\d+(, *\d+)?\)")
