@@ -55,10 +55,12 @@ def in_area(actor: Actor, village_id: int | None) -> bool:
 
 
 def require_village(actor: Actor, village_id: int) -> None:
-    """Refuse writing into a village outside the actor's area (403)."""
+    """Refuse writing into a village outside the actor's area (403); the code and the
+    village's id let a page say it in words, with the village's name."""
     if not in_area(actor, village_id):
         raise Forbidden(f"village {village_id} is not in your area", field="village_id",
-                        value=village_id)
+                        value=village_id, code="outside_area",
+                        values={"village": village_id})
 
 
 def households_in_area(query, actor: Actor):

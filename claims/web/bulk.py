@@ -24,16 +24,19 @@ from claims.web.i18n import N_, code_label, county_time, translator, warning_tex
 from claims.web.pages import (
     APPROVAL_BARS,
     PAGE,
+    STEP_REFUSALS,
     PageError,
     User,
     check_csrf,
     form_data,
+    form_numbers,
     gate,
     language_of,
     need_role,
     refusal,
     render,
     text_for,
+    whole_number,
 )
 from policies import registry
 from policies.errors import Conflict, DomainError, NotFound
@@ -209,7 +212,7 @@ async def close_warnings_page(request: Request, session: SessionDep, user: User)
         if text["all"] == "1":
             ids = warning_service.ids_matching(session, user.actor, f)
         else:
-            ids = [int(v) for v in form.getlist("warning_id") if str(v).isdigit()]
+            ids = form_numbers(request, form, "warning_id", N_("Early warning"))
         results = warning_service.close_many(session, user.actor, ids, text["outcome"],
                                              text["note"])
     except DomainError as refused:
@@ -240,12 +243,16 @@ async def close_warnings_page(request: Request, session: SessionDep, user: User)
                             total=len(results)))
 
 
-def chosen_village(form, gettext) -> int:
-    """The village a bulk form names (its id), or the page's 422."""
-    village = str(form.get("village", ""))
-    if not village.isdigit():
+def chosen_village(session, form, gettext) -> int:
+    """The village a bulk form names (its id), or the page's 422: none chosen, or a region
+    that is not a village (a township's id sent instead)."""
+    village = whole_number(form.get("village", ""))
+    if village is None:
         raise PageError(422, gettext("Choose the village."))
-    return int(village)
+    region = session.get(Region, village)
+    if region is None or region.level != "village":
+        raise PageError(422, gettext(STEP_REFUSALS["not_a_village"]))
+    return village
 
 
 # --- a village meeting's review of every waiting claim -------------------------------------------
@@ -290,13 +297,13 @@ async def review_village_page(request: Request, session: SessionDep, user: User)
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *REVIEWERS)
     _ = translator(language_of(request))
-    village_id = chosen_village(form, _)
+    village_id = chosen_village(session, form, _)
     data = form_data("record_review", {k: str(v) for k, v in form.items()})
-    disagree = {int(v): str(form.get(f"reason_{v}", ""))
-                for v in form.getlist("disagree") if str(v).isdigit()}
+    disagree = {v: str(form.get(f"reason_{v}", ""))
+                for v in form_numbers(request, form, "disagree", N_("Did not agree"))}
     results = gate(request, lambda: bulk.review_village(
         session, user.actor, village_id, representatives=data["representatives"],
-        notes=data["notes"], disagree=disagree))
+        notes=data["notes"], disagree=disagree), session=session)
     session.commit()
     name = session.get(Region, village_id).name
     done = sum(r.outcome == "done" for r in results)
@@ -354,7 +361,7 @@ async def _notice_bulk(request: Request, session, user, step: str):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *NOTICE_ROLES)
     _ = translator(language_of(request))
-    village_id = chosen_village(form, _)
+    village_id = chosen_village(session, form, _)
     start = str(form.get("start_date", "")).strip()
     try:
         start_date = date.fromisoformat(start) if start else None
@@ -365,10 +372,10 @@ async def _notice_bulk(request: Request, session, user, step: str):
     if step == "start":
         results = gate(request, lambda: bulk.start_notices(
             session, user.actor, village_id, start_date=start_date),
-            N_("Not found, or not in your area."))
+            N_("Not found, or not in your area."), session=session)
     else:
         results = gate(request, lambda: bulk.close_notices(session, user.actor, village_id),
-                       N_("Not found, or not in your area."))
+                       N_("Not found, or not in your area."), session=session)
     session.commit()
     action = "start_notice" if step == "start" else "close_notice"
     name = session.get(Region, village_id).name
@@ -424,7 +431,7 @@ async def approve_page(request: Request, session: SessionDep, user: User):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *APPROVERS)
     _ = translator(language_of(request))
-    ids = [int(v) for v in form.getlist("claim_id") if str(v).isdigit()]
+    ids = form_numbers(request, form, "claim_id", N_("Claim"))
     note = str(form.get("note", ""))[:500]
     try:
         results = bulk.approve(session, user.actor, ids, note)

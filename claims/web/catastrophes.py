@@ -20,15 +20,19 @@ from claims.models import Region
 from claims.web.bulk import _claim_rows, chosen_village
 from claims.web.i18n import N_, translator
 from claims.web.pages import (
+    FORM_PROBLEM,
     PageError,
     User,
     check_csrf,
     form_data,
+    form_numbers,
     gate,
     language_of,
     need_role,
+    problem_reason,
     refusal,
     render,
+    village_named,
 )
 from claims.web.records import ASSET_CHECKS
 from policies.errors import DomainError
@@ -37,8 +41,10 @@ from policies.vocab import DisasterKind, RegionLevel
 router = APIRouter(include_in_schema=False)
 DECLARERS = tuple(sorted(catastrophes.DECLARERS))
 SURVEYORS = tuple(sorted(catastrophes.SURVEYORS))
-FIELDS = {"name": N_("Name"), "kind": N_("Kind of disaster"), "regions": N_("Affected regions"),
-          "start_date": N_("Start date"), "end_date": N_("End date"),
+# A catastrophe's name is not a person's (姓名): a msgid of its own.
+FIELDS = {"name": N_("Name of the catastrophe"), "kind": N_("Kind of disaster"),
+          "regions": N_("Affected regions"), "start_date": N_("Start date"),
+          "end_date": N_("End date"),
           "reference": N_("Emergency department's reference"), "status": N_("Status")}
 NOT_VALID = N_("Please correct the form: %(field)s.")
 STATUSES = {"open": N_("Going on"), "closed": N_("Closed")}
@@ -75,15 +81,20 @@ def _declaration(request: Request, form, model: type[BaseModel], partial: bool =
             values[name] = text
         elif partial and name in ("end_date", "reference") and name in form:
             values[name] = None
-    regions = [int(v) for v in form.getlist("regions") if str(v).isdigit()]
-    if regions or not partial:
+    regions = form_numbers(request, form, "regions", FIELDS["regions"])
+    if regions:  # none chosen: required of a declaration, unchanged by a change
         values["regions"] = regions
     try:
         return model.model_validate(values)
     except ValidationError as exc:
         _ = translator(language_of(request))
-        name = str(exc.errors()[0]["loc"][0])
-        raise PageError(422, _(NOT_VALID, field=_(FIELDS.get(name, name)))) from None
+        error = exc.errors()[0]
+        name = str(error["loc"][0])
+        field = _(FIELDS[name]) if name in FIELDS else name
+        reason = problem_reason(name, error["type"],
+                                error["msg"].removeprefix("Value error, "), _)
+        raise PageError(422, _(FORM_PROBLEM, field=field, reason=reason) if reason
+                        else _(NOT_VALID, field=field)) from None
 
 
 def _refused(request: Request, error: DomainError) -> PageError:
@@ -120,7 +131,7 @@ def _run(request: Request, session, step):
         done = step()
     except DomainError as error:
         session.rollback()
-        raise _refused(request, error) from None
+        raise _refused(request, village_named(session, error)) from None
     session.commit()
     return done
 
@@ -195,8 +206,8 @@ async def survey_village_page(request: Request, session: SessionDep, user: User,
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *SURVEYORS)
     _ = translator(language_of(request))
-    village = chosen_village(form, _)
-    ids = [int(v) for v in form.getlist("claim_id") if str(v).isdigit()]
+    village = chosen_village(session, form, _)
+    ids = form_numbers(request, form, "claim_id", N_("Claim"))
     if not ids:
         raise PageError(422, _("Choose at least one claim."))
     survey = form_data("submit_survey", {k: str(v) for k, v in form.items()})

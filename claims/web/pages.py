@@ -4,6 +4,7 @@ every form carries the session's CSRF token."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from policies import benefits
 from policies.errors import DomainError, NotFound
 from policies.models import utcnow
 from policies.tables import ROW_PROBLEMS, RowError, xlsx_bytes
+from policies.types import TEXT_PROBLEMS
 from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
@@ -157,9 +159,11 @@ def need_role(request: Request, user: web_session.SignedIn, *roles: str) -> None
         raise PageError(403, text_for(request, "Your role may not open this page.")) from None
 
 
-def gate(request: Request, check, not_found: str = N_("Not found, or not in your area.")):
+def gate(request: Request, check, not_found: str = N_("Not found, or not in your area."),
+         session: Session | None = None):
     """Run a check of claims.access; a refusal becomes the page's error in the user's
-    language (404 for a row outside the area, 403 for county-wide data)."""
+    language (404 for a row outside the area, 403 for county-wide data). With the
+    ``session``, a village the refusal names is named by its name."""
     try:
         return check()
     except NotFound:
@@ -167,8 +171,42 @@ def gate(request: Request, check, not_found: str = N_("Not found, or not in your
     except DomainError as refused:
         if refused.field == "townships":
             raise PageError(403, text_for(request, COUNTY_WIDE)) from None
+        if session is not None:
+            village_named(session, refused)
         raise PageError(refused.status_code, refusal(
             refused, translator(language_of(request)))) from None
+
+
+def village_named(session: Session, error: DomainError) -> DomainError:
+    """A refusal about a village outside the reader's area (claims.access.require_village
+    gives its id) with the village's name, as the page shows it."""
+    village = error.values.get("village") if error.code == "outside_area" else None
+    if isinstance(village, int):
+        region = session.get(Region, village)
+        if region is not None:
+            error.values["village"] = region.name
+    return error
+
+
+def whole_number(text: Any) -> int | None:
+    """A form's id or count written with the digits 0-9, or None: str.isdigit() also takes
+    "²" (which int() refuses), and more than 18 digits is beyond any id the database holds
+    (and int() of thousands of digits fails)."""
+    text = str(text).strip()
+    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 18 else None
+
+
+def form_numbers(request: Request, form, name: str, label: str) -> list[int]:
+    """The ids a form's field lists (its checkboxes'; empty ones left out); one that is not
+    a whole number is the page's 422 naming the field under its ``label``."""
+    values = [str(v).strip() for v in form.getlist(name) if str(v).strip()]
+    numbers = [whole_number(v) for v in values]
+    bad = next((v for v, n in zip(values, numbers, strict=True) if n is None), None)
+    if bad is not None:
+        _ = translator(language_of(request))
+        kind = "less_than" if bad.isascii() and bad.isdecimal() else "int_parsing"
+        raise PageError(422, _(FORM_PROBLEM, field=_(label), reason=_(REASONS[kind])))
+    return [n for n in numbers if n is not None]
 
 
 START = "/work"  # each user's start page: my work (claims.web.work)
@@ -579,8 +617,8 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number)
         .order_by(AuditEntry.id)).all()
     language = language_of(request)
-    ids = {r.actor_id for r in records} | {int(r.data["investigator_id"]) for r in records
-                                           if str(r.data.get("investigator_id", "")).isdigit()}
+    ids = {r.actor_id for r in records} | {whole_number(r.data.get("investigator_id", ""))
+                                           for r in records}
     names = {h.actor.partition(":")[2] for h in history if h.actor.startswith("user:")}
     people = session.exec(select(AppUser.id, AppUser.username, AppUser.full_name).where(
         sa.or_(AppUser.id.in_(ids - {None}), AppUser.username.in_(names)))).all()
@@ -651,6 +689,7 @@ REASONS = {
     "string_too_short": N_("required"),
     "too_short": N_("too few entries"),
     "string_too_long": N_("too long"),
+    "too_long": N_("too long"),
     "bool_type": N_("must be true or false"),
     "bool_parsing": N_("must be true or false"),
     "list_type": N_("must be a list"),
@@ -666,6 +705,31 @@ REASONS = {
     "less_than_equal": N_("too large"),
 }
 FORM_PROBLEM = N_("Please correct the form: %(field)s — %(reason)s.")
+# pydantic's value errors of a field whose own rule's words are known (claims.lifecycle's
+# survey team, claims.monitoring's home check team)
+FIELD_REASONS = {("team", "value_error"): N_("at least two different people")}
+# the rule of Text's problems, read back from pydantic's English (policies.types)
+_TEXT_PROBLEMS = [(re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)",
+                                     re.escape(template))), template)
+                  for template in TEXT_PROBLEMS.values()]
+
+
+def problem_reason(field: str, kind: str, why: str, gettext) -> str | None:
+    """Why a form's value is not valid, in the reader's words: by pydantic's kind of
+    mistake, by the field's own rule, or by the rule of Text; None where no words are
+    known."""
+    if kind in REASONS:
+        return gettext(REASONS[kind])
+    own = FIELD_REASONS.get((field.split(".")[0], kind))
+    if own is not None:
+        return gettext(own)
+    for pattern, template in _TEXT_PROBLEMS:
+        found = pattern.fullmatch(why)
+        if found:
+            return gettext(template, **found.groupdict())
+    return None
+
+
 # A claim step's refusals by their code (claims.lifecycle), in words of their own.
 STEP_REFUSALS = {
     "notice_running": N_("The public notice runs %(days)s days from %(start)s: it can be "
@@ -705,6 +769,13 @@ STEP_REFUSALS = {
     "start_in_future": N_("The start date is in the future."),
     "end_before_start": N_("The end date is before the start date (%(start)s)."),
     "not_an_area": N_("Choose a county, township or village."),
+    "not_a_village": N_("Choose a village."),
+    "outside_area": N_("%(village)s is not in your area: your account is limited to some "
+                       "townships."),
+    "duplicate_declaration": N_("The same catastrophe is declared already: %(name)s."),
+    "end_in_future": N_("The end date is in the future: close a catastrophe on or after its "
+                        "last day."),
+    "visit_before_loss": N_("The visit date is before the loss (%(earliest)s)."),
     "reference_taken": N_("The reference %(reference)s names another catastrophe already."),
     "catastrophe_closed": N_("The catastrophe is closed."),
     "nothing_to_pay": N_("No approved claim is waiting for payment."),
@@ -743,7 +814,9 @@ STEP_REFUSALS = {
     "contract_settled": N_("The contract is settled: its terms cannot change."),
 }
 # Fields a refusal names that no record shows.
-REFUSED_FIELDS = {"given_on": N_("Given on"), "eliminated_on": N_("Eliminated on")}
+REFUSED_FIELDS = {"given_on": N_("Given on"), "eliminated_on": N_("Eliminated on"),
+                  "village_id": N_("Village"), "village": N_("Village"),
+                  "claim_ids": N_("Claims")}
 # Values of a refusal that are codes (or lists of codes), by the kind that names them.
 CODED_VALUES = {"state": "ClaimState", "needs": "ClaimState", "action": "Action",
                 "roles": "Role", "missing": "DocumentType", "required": "DocumentType",
@@ -771,11 +844,13 @@ def refusal(error: DomainError, gettext) -> str:
     if error.code in STEP_REFUSALS:
         return gettext(STEP_REFUSALS[error.code], **{
             name: _shown(name, value, language) for name, value in error.values.items()})
-    if error.code == "form" and error.values.get("kind") in REASONS:
-        field = error.values["field"]
-        label = records_view.FIELDS.get(field.split(".")[0]) or REFUSED_FIELDS.get(field)
-        return gettext(FORM_PROBLEM, field=gettext(label) if label else field,
-                       reason=gettext(REASONS[error.values["kind"]]))
+    if error.code == "form":
+        field = error.values.get("field", "")
+        reason = problem_reason(field, error.values.get("kind", ""),
+                                str(error.values.get("why", "")), gettext)
+        if reason is not None:
+            return gettext(FORM_PROBLEM, field=_shown("field", field.split(".")[0], language),
+                           reason=reason)
     kind = type(error).__name__
     rule = REFUSALS.get((kind, error.field)) or REFUSALS.get((kind, None)) or next(
         (text for (name, field), text in REFUSALS.items()
@@ -785,7 +860,8 @@ def refusal(error: DomainError, gettext) -> str:
         return error.message
     if isinstance(error, NotFound):  # the page's address names what is missing
         return gettext(rule)
-    return f"{gettext(rule, field=error.field or '')} ({error.message})"
+    field = _shown("field", error.field, language) if error.field else ""
+    return f"{gettext(rule, field=field)} ({error.message})"
 
 
 def row_problem(error: RowError, gettext) -> str:
