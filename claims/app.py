@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import math
 import random
@@ -162,6 +163,53 @@ INVALID_VALUE = N_("A value in the address or the form is not valid: %(field)s."
 SAVED_AT_ONCE = N_("Someone saved the same thing at the same moment; reload the page and try "
                    "again.")
 OUT_OF_RANGE = N_("A number or date in the address or the form is out of range.")
+OUT_OF_RANGE_FIELD = N_("A number in the address or the form is out of range: %(field)s.")
+INT4 = 2**31 - 1  # the largest id of an integer column (PostgreSQL's; SQLite holds 2**63 - 1)
+
+
+def parameter_label(name: str) -> str | None:
+    """A parameter's or form field's label on the pages (the records' and the audit trail's,
+    or the kind of row an id names: catastrophe_id is 灾害事件), or None."""
+    return (web_audit.FIELDS.get(name) or web_audit.FIELDS.get(f"{name}_id")
+            or web_pages.REFUSED_FIELDS.get(name)
+            or web_audit.KINDS.get(name.removesuffix("_id")))
+
+
+def _numbers(value, path: str):
+    """Each whole number of a request's value with where it is (``regions.0``); digits in
+    a text count, as a path, a query or a form gives them."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield path, value
+    elif isinstance(value, str) and value.isascii() and value.isdecimal():
+        yield path, int(value) if len(value) < 400 else 10**400
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{path}.{index}")
+
+
+def out_of_range_field(request: Request) -> str | None:
+    """Which parameter of a request holds the number the database could not take: the
+    largest beyond an integer column's range, in the path, the query or the body the route
+    read (a JSON body or a form, as the request kept it); None when none is."""
+    found = [*_numbers(dict(request.path_params), ""),
+             *_numbers({k: v for k, v in request.query_params.multi_items()}, "")]
+    body = getattr(request, "_body", None)  # what the route read, kept by the request
+    form = getattr(request, "_form", None)
+    if form is not None:
+        found += _numbers({k: form.getlist(k) if len(form.getlist(k)) > 1 else v
+                           for k, v in form.items()}, "")
+    elif body:
+        try:
+            found += _numbers(json.loads(body), "")
+        except ValueError:
+            pass
+    beyond = [(abs(number), path) for path, number in found if abs(number) > INT4]
+    return max(beyond)[1] if beyond else None
 
 # Pages load scripts and styles from this site only (templates/static), never inline, so an
 # injected <script> or style="" does nothing; no other site may frame a page.
@@ -317,8 +365,11 @@ def create_app() -> FastAPI:
         location = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
         value = first.get("input")
         if web_pages.is_page(request.url.path):
-            return web_pages.error_page(request, 422, web_pages.text_for(
-                request, INVALID_VALUE) % {"field": ".".join(location) or "—"})
+            # the page names the field by its label where one is known (村, not village)
+            label = parameter_label(location[0]) if location else None
+            gettext = translator(web_pages.language_of(request))
+            return web_pages.error_page(request, 422, gettext(INVALID_VALUE, field=gettext(
+                label) if label else ".".join(location) or "—"))
         return JSONResponse(
             {"error": "InvalidInput",
              "message": f"{'.'.join(location) or 'request'}: "
@@ -401,11 +452,19 @@ def create_app() -> FastAPI:
     @app.exception_handler(sa.exc.DataError)
     def _out_of_range(request: Request, exc: Exception):
         # An id or number beyond what the database column holds (SQLite raises
-        # OverflowError, PostgreSQL a DataError): the request's fault, not the server's.
+        # OverflowError, PostgreSQL a DataError): the request's fault, not the server's;
+        # the parameter named where the request shows which.
+        field = out_of_range_field(request)
         if web_pages.is_page(request.url.path):
-            return web_pages.error_page(request, 422, web_pages.text_for(request, OUT_OF_RANGE))
+            gettext = translator(web_pages.language_of(request))
+            if field is None:
+                return web_pages.error_page(request, 422, gettext(OUT_OF_RANGE))
+            label = parameter_label(field.split(".")[0])
+            return web_pages.error_page(request, 422, gettext(
+                OUT_OF_RANGE_FIELD, field=gettext(label) if label else field))
         return JSONResponse({"error": "InvalidInput",
-                             "message": "a number or date in the request is out of range"},
+                             "message": "a number or date in the request is out of range",
+                             **({"field": field} if field else {})},
                             status_code=422)
 
     # Inside the request log: a request retried after a transient database error is one
