@@ -124,6 +124,21 @@ def villages_of(session: Session, regions: Iterable[int]) -> set[int]:
                township.parent_id.in_(regions)))).all())
 
 
+def place_village(session: Session, village: Region) -> None:
+    """A village registered after a declaration is in every catastrophe declared over its
+    township or county, open or closed (a late report of its days is still tagged): "a
+    county or township means every village below it", then as when it was declared. A new
+    village has no households yet, so no report to tag. Flushes."""
+    if village.level != RegionLevel.village:
+        return
+    township = session.get(Region, village.parent_id) if village.parent_id else None
+    above = {village.parent_id, township.parent_id if township else None} - {None}
+    session.add_all([CatastropheVillage(catastrophe_id=c.id, village_id=village.id)
+                     for c in session.exec(select(Catastrophe).order_by(Catastrophe.id))
+                     if above & set(c.regions)])
+    session.flush()
+
+
 def _check(session: Session, catastrophe: Catastrophe, today: date) -> None:
     if catastrophe.start_date > today:
         raise InvalidInput(f"start_date {catastrophe.start_date} is in the future",
@@ -166,6 +181,14 @@ def declare(session: Session, actor: Actor, data: CatastropheIn, *,
     catastrophe = Catastrophe(**{**data.model_dump(), "regions": list(dict.fromkeys(
         data.regions))}, declared_by=actor.id if actor.kind == "user" else None)
     _check(session, catastrophe, today or clock.county_today())
+    regions = set(catastrophe.regions)
+    same = next((c for c in session.exec(select(Catastrophe).where(
+        Catastrophe.kind == catastrophe.kind, Catastrophe.start_date == catastrophe.start_date))
+        if set(c.regions) == regions), None)
+    if same is not None:  # a form sent twice: its second would never be given a report
+        raise Conflict(f"catastrophe {same.id} ({same.name}) is declared already over the same "
+                       "regions, of the same kind, from the same day", field="regions",
+                       value=same.id, code="duplicate_declaration", values={"name": same.name})
     session.add(catastrophe)
     session.flush()
     _place(session, catastrophe)
@@ -195,7 +218,10 @@ def change(session: Session, actor: Actor, catastrophe_id: int, data: Catastroph
         if value is None and name not in ("end_date", "reference"):
             raise InvalidInput(f"{name} cannot be empty", field=name)
         setattr(catastrophe, name, list(dict.fromkeys(value)) if name == "regions" else value)
-    _check(session, catastrophe, today or clock.county_today())
+    # checked before the row is written: a reference taken by another catastrophe is a
+    # refusal naming it, not the database's unique constraint failing at an autoflush
+    with session.no_autoflush:
+        _check(session, catastrophe, today or clock.county_today())
     session.add(catastrophe)
     session.flush()
     _place(session, catastrophe)
@@ -214,8 +240,14 @@ def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | 
     late reports of its days are still tagged. Flushes."""
     catastrophe = _open(session, actor, catastrophe_id)
     before = snapshot(catastrophe)
-    catastrophe.end_date = end_date or catastrophe.end_date or today or clock.county_today()
-    _check(session, catastrophe, today or clock.county_today())
+    today = today or clock.county_today()
+    catastrophe.end_date = end_date or catastrophe.end_date or today
+    if catastrophe.end_date > today:
+        # closed, it could never be changed again, and would tag reports until that day
+        raise InvalidInput(f"end_date {catastrophe.end_date} is in the future: close a "
+                           "catastrophe on or after its last day", field="end_date",
+                           value=catastrophe.end_date, code="end_in_future")
+    _check(session, catastrophe, today)
     catastrophe.status, catastrophe.closed_at = "closed", utcnow()
     session.add(catastrophe)
     session.flush()
@@ -375,6 +407,7 @@ class Figures:
     villages: list[Village]
     funds: list[FundLine] | None  # None: county-wide data, not for a limited reader
     limited: bool = False
+    unmatched: int = 0  # reports tagged (by reference) not matched to a household yet
 
 
 def _claim_ids(catastrophe_id: int):
@@ -430,12 +463,19 @@ def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
         .where(Claim.id.in_(_claim_ids(catastrophe.id))), actor)
         .group_by(village.id, village.name, township.name)
         .order_by(township.name, village.name)).all()]
+    # a report naming the catastrophe is tagged before (or without) its household being
+    # found: in no township, so counted for the whole county only
+    unmatched = 0 if access.limited(actor) else session.exec(
+        select(sa.func.count(TriggerEvent.id)).where(
+            TriggerEvent.catastrophe_id == catastrophe.id,
+            TriggerEvent.household_id.is_(None))).one()
     households = session.exec(access.households_in_area(
         select(sa.func.count(sa.distinct(TriggerEvent.household_id)))
         .join(Household, Household.id == TriggerEvent.household_id)
         .where(TriggerEvent.catastrophe_id == catastrophe.id), actor)).one()
     return Figures(
-        households=households, events=sum(t.events for t in towns.values()),
+        households=households, events=sum(t.events for t in towns.values()) + unmatched,
+        unmatched=unmatched,
         claims=sum(row[1] for row in by_state),
         entitled=sum((row[2] for row in by_state), Decimal("0.00")),
         paid=sum((row[3] for row in by_state), Decimal("0.00")), by_state=by_state,
@@ -475,7 +515,7 @@ def survey_claims(session: Session, actor: Actor, catastrophe: Catastrophe,
     village = session.get(Region, village_id)
     if village is None or village.level != RegionLevel.village:
         raise InvalidInput(f"village {village_id} does not exist", field="village_id",
-                           value=village_id)
+                           value=village_id, code="not_a_village")
     access.require_village(actor, village_id)
     return list(session.exec(select(Claim).join(Household, Household.id == Claim.household_id)
                              .where(Household.village_id == village_id,
@@ -498,6 +538,9 @@ def survey_village(session: Session, actor: Actor, catastrophe_id: int, village_
     steps in a savepoint of its own, with its own record and audit entries; one that cannot
     is listed with the reason. Flushes."""
     access.require_role(actor, SURVEYORS)
+    if claim_ids is not None and not claim_ids:
+        raise InvalidInput("choose at least one claim (or none, for every claim waiting)",
+                           field="claim_ids", code="choose_claims")
     catastrophe = get(session, catastrophe_id)
     waiting = survey_claims(session, actor, catastrophe, village_id)
     lifecycle.parse_step(lifecycle.ACTIONS["submit_survey"], survey)  # a bad form: 422

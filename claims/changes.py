@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from claims import access, audit, masking, payments
+from claims import access, audit, catastrophes, masking, payments
 from claims.auth import Actor
 from claims.models import AuditEntry, PaymentBatch
 from claims.settings import get_settings
@@ -132,6 +132,7 @@ def update_income_record(session: Session, actor: Actor, record_id: int,
 def create_region(session: Session, actor: Actor, data: RegionCreate):
     access.require_county(actor, "the list of regions")
     region = registry.create_region(session, data)
+    catastrophes.place_village(session, region)
     return _created(session, actor, "region", region.code, region, personal=False)
 
 

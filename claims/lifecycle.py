@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import sqlalchemy as sa
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from sqlmodel import Session, select
 
 from claims import audit, clock, locks
@@ -27,6 +35,7 @@ from claims.models import (
     Member,
     Region,
     Role,
+    TriggerEvent,
     utcnow,
 )
 from claims.settings import get_settings
@@ -66,6 +75,12 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# An entry of a list a step records (a representative, a document, an asset checked): an
+# empty one records nothing, and a village's whole review must not rest on it.
+Entry = Annotated[Text, StringConstraints(min_length=1)]
+Finding = Annotated[MultilineText, StringConstraints(min_length=1)]
+
+
 class StartInvestigation(Step):
     investigator_id: int | None = Field(
         default=None, description="an active investigator working in the household's "
@@ -84,13 +99,21 @@ class Location(Step):
                             description="metres, the browser's radius of 95% confidence")
 
 
+def loss_date(session: Session, claim: Claim) -> date:
+    """The day the claim's loss began: its earliest event's date, or the county's date it
+    was opened (a claim opened by hand). No survey visits a household before it."""
+    first = session.exec(select(sa.func.min(TriggerEvent.event_date)).where(
+        TriggerEvent.claim_id == claim.id)).one()
+    return first or clock.county_date(claim.opened_at)
+
+
 class Survey(Step):
     visit_date: Day
     team: list[Text] = Field(min_length=2, description="at least two people visited")
     findings: MultilineText = Field(min_length=1)
-    asset_check: dict[Text, MultilineText] = Field(
+    asset_check: dict[Entry, Finding] = Field(
         min_length=1, description="cross-check results: bank deposits, vehicles, housing …")
-    documents: list[Text] = Field(default_factory=list)
+    documents: list[Entry] = Field(default_factory=list)
     location: Location | None = Field(default=None, description=(
         "optional: the browser's location when the survey was recorded"))
 
@@ -105,7 +128,7 @@ class Survey(Step):
 
 class Review(Step):
     outcome: str = Field(pattern="^(agree|disagree)$")
-    representatives: list[Text] = Field(min_length=1)
+    representatives: list[Entry] = Field(min_length=1)
     notes: MultilineText = ""
 
 
@@ -308,6 +331,11 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         if step.visit_date > today:
             raise InvalidInput(f"visit_date {step.visit_date} is in the future",
                                field="visit_date", value=step.visit_date, code="future_visit")
+        earliest = loss_date(session, claim)
+        if step.visit_date < earliest:
+            raise InvalidInput(f"visit_date {step.visit_date} is before the loss ({earliest})",
+                               field="visit_date", value=step.visit_date,
+                               code="visit_before_loss", values={"earliest": earliest})
         return S.village_review
     if name == "record_review":
         if step.outcome == "disagree":

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from claims import bulk
+from claims import bulk, lifecycle
 from claims import warnings as warning_service
 from claims.api.deps import SessionDep
 from claims.auth import Actor, CurrentActor, require_role, staff
 from claims.models import Role
-from policies.types import Day, MultilineText, Text
+from policies.types import Day, MultilineText
 
 router = APIRouter(prefix="/api", tags=["bulk"])
 Office = Annotated[Actor, Depends(staff(Role.clerk, Role.supervisor))]
@@ -91,7 +91,7 @@ class VillageReview(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     village_id: int
-    representatives: list[Text] = Field(min_length=1, max_length=100)
+    representatives: list[lifecycle.Entry] = Field(min_length=1, max_length=100)
     notes: MultilineText = ""
     disagree: dict[int, MultilineText] = Field(default_factory=dict, description=(
         "the claims the meeting did not agree to, by claim id, each with the reason"))

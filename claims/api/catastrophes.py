@@ -72,7 +72,8 @@ def catastrophe_figures(session: SessionDep, actor: Staff, catastrophe_id: int
     catastrophe = catastrophes.get(session, catastrophe_id)
     f = catastrophes.figures(session, actor, catastrophe)
     return {**_view(catastrophe), "households": f.households, "events": f.events,
-            "claims": f.claims, "entitled": f.entitled, "paid": f.paid,
+            "unmatched_events": f.unmatched, "claims": f.claims, "entitled": f.entitled,
+            "paid": f.paid,
             "by_state": [{"state": s, "claims": n, "entitled": e, "paid": p}
                          for s, n, e, p in f.by_state],
             "townships": [t.__dict__ for t in f.townships],

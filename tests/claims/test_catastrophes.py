@@ -433,3 +433,112 @@ def test_the_office_declares_changes_and_closes_a_flood_on_its_pages(
     limited = browser("clerk", townships=[w.ids["township"]])
     assert "登记灾害事件" not in limited.get("/catastrophes").text
     assert limited.post("/catastrophes", data=form).status_code == 403
+
+
+# --- found from the outside (a hostile pass over the catastrophe routes, 6 Dec 2026) ------------
+
+def test_a_village_registered_after_a_declaration_is_in_its_area_open_or_closed(app, session):
+    """'A township means every village below it', later ones too: a village registered
+    after the flood was declared (or closed) has its reports tagged like the others."""
+    w = build(app, session)
+    clerk = w.clients["clerk"]
+    made = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]])).json()
+    closed = clerk.post("/api/catastrophes", json=flood(
+        name="冰雹", kind="hail", reference="YJ-HAIL-1", regions=[w.ids["county"]],
+        start_date=str(FLOOD_START - timedelta(days=5)))).json()
+    assert clerk.post(f"/api/catastrophes/{closed['id']}/close", json={}).status_code == 200
+    for code, name, seq, number in (("411081100301", "新村", 40, "H0040"),
+                                    ("411081101301", "乙新村", 50, "H0050")):
+        parent = w.ids["township"] if seq == 40 else w.ids["township_b"]
+        answer = clerk.post("/api/regions", json={"code": code, "name": name,
+                                                  "level": "village", "parent_id": parent})
+        assert answer.status_code == 201, answer.text
+        household_with_members(session, answer.json()["id"], number=number, seq_start=seq)
+    session.commit()
+    submit(session, w, report("N1", 40, INSIDE), report("N2", 50, INSIDE))
+    session.expire_all()
+    # the flood's township holds 新村; the closed county-wide hail holds both, but the
+    # flood was declared first over 新村 and takes its report
+    assert tagged(session, made["id"]) == {"N1"}
+    assert tagged(session, closed["id"]) == {"N2"}
+    assert catastrophes.tag(session, None) == 0  # the set-based rule agrees
+
+
+def test_a_declaration_refuses_a_double_a_taken_reference_and_a_future_close(app, session):
+    w = build(app, session)
+    clerk = w.clients["clerk"]
+    first = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]])).json()
+    # the same form sent twice (without a reference): the second is refused by name
+    twice = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]],
+                                                        reference=None))
+    assert (twice.status_code, twice.json()["field"], twice.json()["code"]) == (
+        409, "regions", "duplicate_declaration")
+    other = clerk.post("/api/catastrophes", json=flood(
+        regions=[w.ids["township_b"]], reference="YJ-FLOOD-2")).json()
+    # another catastrophe's reference: refused naming the field, nothing written
+    taken = clerk.patch(f"/api/catastrophes/{other['id']}", json={"reference": "YJ-FLOOD-1"})
+    assert (taken.status_code, taken.json()["field"], taken.json()["code"]) == (
+        409, "reference", "reference_taken")
+    session.expire_all()
+    assert session.get(Catastrophe, other["id"]).reference == "YJ-FLOOD-2"
+    # closed on a day still to come it could never be corrected: refused
+    future = clerk.post(f"/api/catastrophes/{first['id']}/close",
+                        json={"end_date": str(TODAY + timedelta(days=1))})
+    assert (future.status_code, future.json()["field"], future.json()["code"]) == (
+        422, "end_date", "end_in_future")
+    session.expire_all()
+    assert session.get(Catastrophe, first["id"]).status == "open"
+
+
+def test_a_report_naming_the_flood_counts_before_its_household_is_found(app, session):
+    w = build(app, session)
+    made = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["township"]])).json()
+    submit(session, w, report("E1", 1, INSIDE),
+           report("U1", 77, INSIDE, catastrophe_reference="YJ-FLOOD-1"))  # nobody registered
+    assert tagged(session, made["id"]) == {"E1", "U1"}
+    county = w.clients["clerk"].get(f"/api/catastrophes/{made['id']}").json()
+    assert (county["events"], county["unmatched_events"]) == (2, 1)
+    limited = w.clients["clerk_a"].get(f"/api/catastrophes/{made['id']}").json()
+    assert (limited["events"], limited["unmatched_events"]) == (1, 0)  # in no township
+
+
+def test_a_visit_and_a_review_record_something(app, session):
+    """Empty entries, an empty choice of claims and a visit before the loss are refused,
+    naming the field; nothing is recorded."""
+    w = build(app, session)
+    submit(session, w, report("E1", 1, INSIDE), report("E2", 10, INSIDE))
+    made = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["county"]])).json()
+    url = f"/api/catastrophes/{made['id']}/surveys"
+    village = w.ids["village0"]
+    for survey, field in (({**SURVEY, "asset_check": {"": ""}}, "asset_check"),
+                          ({**SURVEY, "asset_check": {"bank_deposits": ""}}, "asset_check"),
+                          ({**SURVEY, "documents": [""]}, "documents"),
+                          ({**SURVEY, "visit_date": str(INSIDE - timedelta(days=1))},
+                           "visit_date")):
+        refused = w.clients["inv"].post(url, json={"village_id": village, "survey": survey})
+        if refused.status_code == 200:  # refused claim by claim
+            assert {r["outcome"] for r in refused.json()["results"]} == {"refused"}, survey
+            assert all("before the loss" in r["message"]
+                       for r in refused.json()["results"]), survey
+        else:
+            assert (refused.status_code, refused.json()["field"].split(".")[0]) == (
+                422, field), survey
+    none = w.clients["inv"].post(url, json={"village_id": village, "survey": SURVEY,
+                                            "claim_ids": []})
+    assert (none.status_code, none.json()["field"], none.json()["code"]) == (
+        422, "claim_ids", "choose_claims")
+    assert not session.exec(select(ClaimRecord).where(
+        ClaimRecord.kind == "submit_survey")).all()
+    assert w.clients["inv"].post(url, json={"village_id": village, "survey": {
+        **SURVEY, "visit_date": str(INSIDE)}}).json()["done"] == 2
+    claim = session.exec(select(Claim).join(Household, Household.id == Claim.household_id)
+                         .where(Household.village_id == village)).first()
+    empty = w.clients["clerk"].post(f"/api/claims/{claim.id}/actions/record_review", json={
+        "outcome": "agree", "representatives": [""]})
+    assert (empty.status_code, empty.json()["field"].split(".")[0]) == (422, "representatives")
+    village_meeting = w.clients["clerk"].post("/api/reviews/village", json={
+        "village_id": village, "representatives": ["村民代表甲", ""]})
+    assert (village_meeting.status_code, village_meeting.json()["field"].split(".")[0]) == (
+        422, "representatives")

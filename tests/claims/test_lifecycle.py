@@ -16,7 +16,7 @@ from policies.models import RegionCreate
 from tests.claims.conftest import evaluate, send
 from tests.claims.test_intake import illness
 
-SURVEY = {"visit_date": (clock.county_today() - timedelta(days=20)).isoformat(),
+SURVEY = {"visit_date": clock.county_today().isoformat(),
           "team": ["王查勘", "李查勘"], "findings": "住院属实，家庭困难",
           "asset_check": {"bank_deposits": "无大额存款", "vehicles": "无", "housing": "自有旧房"},
           "documents": ["出院小结", "费用清单"]}
