@@ -595,7 +595,7 @@ def _lane(text: str):
     from policies.errors import InvalidInput
 
     index, _, of = text.partition("/")
-    if not (index.isdigit() and of.isdigit()):
+    if not all(part.isascii() and part.isdecimal() for part in (index, of)):
         raise InvalidInput(f"--lane is K/N, the K-th of N lanes, e.g. 1/2 (got {text!r})",
                            field="lane", value=text)
     if not 1 <= int(index) <= int(of):

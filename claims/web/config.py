@@ -33,6 +33,7 @@ from claims.web.pages import (
     language_of,
     need_role,
     refusal,
+    whole_number,
 )
 from claims.web.pages import render as render_page
 from policies import registry
@@ -243,8 +244,9 @@ def terms_difference(request: Request, session: SessionDep, user: User, a: str =
         TermsVersion.key, col(TermsVersion.version)).limit(LIST_ROWS)).all()
     old = new = None
     rows = None
-    if a.isdigit() and b.isdigit():
-        old, new = session.get(TermsVersion, int(a)), session.get(TermsVersion, int(b))
+    a_id, b_id = whole_number(a), whole_number(b)
+    if a_id is not None and b_id is not None:
+        old, new = session.get(TermsVersion, a_id), session.get(TermsVersion, b_id)
         if old is None or new is None:
             raise PageError(404, translator(language_of(request))("Not found."))
         rows = terms_diff(old, new)
@@ -259,10 +261,11 @@ def put_in_force(request: Request, session: SessionDep, user: User, version_id: 
     """Put a terms version in force for a contract, as PUT /api/contracts/{id}/terms."""
     _office(request, user, *TERMS_WRITERS)
     check_csrf(request, user, csrf_token)
-    if not contract_id.isdigit():
+    chosen = whole_number(contract_id)
+    if chosen is None:
         raise PageError(422, translator(language_of(request))("Choose a contract."))
     try:
-        contract = changes.attach_terms(session, user.actor, int(contract_id), version_id)
+        contract = changes.attach_terms(session, user.actor, chosen, version_id)
     except DomainError as refused:
         session.rollback()
         raise PageError(refused.status_code, _refused(request, refused)) from None
@@ -437,10 +440,10 @@ def _lines_page(request: Request, session: Session, user, region: str = "", year
     regions = session.exec(select(Region).order_by(Region.code)).all()
     query = select(MonitoringLine).order_by(col(MonitoringLine.year).desc(),
                                             col(MonitoringLine.region_id))
-    if region.isdigit():
-        query = query.where(MonitoringLine.region_id == int(region))
-    if year.isdigit():
-        query = query.where(MonitoringLine.year == int(year))
+    if (region_id := whole_number(region)) is not None:
+        query = query.where(MonitoringLine.region_id == region_id)
+    if (year_number := whole_number(year)) is not None:
+        query = query.where(MonitoringLine.year == year_number)
     lines = [registry.line_view(session, line)
              for line in session.exec(query.limit(LIST_ROWS)).all()]
     return render_page(request, "config_lines.html", status=status, user=user, lines=lines,

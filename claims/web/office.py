@@ -52,6 +52,7 @@ from claims.web.pages import (
     refusal,
     render,
     text_for,
+    whole_number,
 )
 from claims.web.printed import NO_SUCH_VILLAGE
 from claims.web.printed import words as printed_words
@@ -365,8 +366,8 @@ async def admin_user(request: Request, session: SessionDep, user: User):
                 raise PageError(422, text_for(
                     request, "The approval limit is not an amount.")) from None
         if form.get("set_townships") == "1":
-            settings["townships"] = [int(t) for t in form.getlist("townships")
-                                     if str(t).isdigit()] or None
+            settings["townships"] = [n for n in map(whole_number, form.getlist("townships"))
+                                     if n is not None] or None
         for flag in ("may_reveal", "may_export", "active"):
             if form.get(flag) in ("1", "0"):
                 settings[flag] = form.get(flag) == "1"
@@ -403,12 +404,13 @@ async def client_remit(request: Request, session: SessionDep, user: User):
     form = await request.form()
     check_csrf(request, user, form.get("csrf_token"))
     client_id = str(form.get("client_id", ""))
-    if not client_id.isdigit():
+    chosen_key = whole_number(client_id)
+    if chosen_key is None:
         raise PageError(422, text_for(request, "Choose a key."))
     chosen = None if form.get("department") == "1" else [
         str(t) for t in form.getlist("event_types")]
     try:
-        remit.set_remit(session, user.actor, int(client_id), chosen,
+        remit.set_remit(session, user.actor, chosen_key, chosen,
                         intake.event_types(session))
     except DomainError as refused:
         session.rollback()

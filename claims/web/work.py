@@ -24,6 +24,7 @@ from claims.web.pages import (
     need_role,
     render,
     text_for,
+    whole_number,
 )
 from claims.web.session import SignedIn
 from policies.errors import DomainError
@@ -189,8 +190,8 @@ def _list_page(request: Request, session: Session, user: SignedIn, kind: str, ho
         .where(Claim.state.in_(assignment.REASSIGNABLE[kind])), user.actor)
     if holder == "none":
         query = query.where(column.is_(None))
-    elif holder.isdigit():
-        query = query.where(column == int(holder))
+    elif (holder_id := whole_number(holder)) is not None:
+        query = query.where(column == holder_id)
     rows = session.exec(query.order_by(Claim.due_date.asc().nulls_last(), Claim.id)
                         .limit(LIST_ROWS)).all()
     people = assignment.candidates(session, user.actor, kind)
@@ -215,7 +216,7 @@ async def reassign_list(request: Request, session: SessionDep, user: User):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, Role.supervisor)
     kind, holder = str(form.get("kind", "")), str(form.get("holder", ""))
-    claim_ids = [int(v) for v in form.getlist("claim_id") if isinstance(v, str) and v.isdigit()]
+    claim_ids = [n for n in map(whole_number, form.getlist("claim_id")) if n is not None]
     try:
         outcomes = assignment.reassign_many(session, user.actor, claim_ids, kind,
                                             _int(str(form.get("user_id", ""))),

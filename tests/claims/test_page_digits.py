@@ -1,0 +1,54 @@
+"""Every page route, walked from the app's route table, given a superscript digit ("²":
+str.isdigit() takes it, int() refuses it) in every query parameter and every form field its
+handlers read, as the office's administrator and a supervisor: a refusal or a page, never a
+server error. Found on the catastrophe and village forms (6 Dec 2026), then looked for on
+every page. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from tests.claims.conftest import build_county
+from tests.claims.test_web import browser  # noqa: F401 — the pages' fixture
+
+WEB = Path(__file__).resolve().parents[2] / "claims" / "web"
+SKIP = ("/api", "/static", "/login", "/logout", "/docs", "/openapi", "/redoc", "/healthz")
+
+
+def fields_read() -> set[str]:
+    """The names of the form fields the page handlers read: form.get("…"), getlist("…"),
+    form_numbers(…, "…") and Form() parameters, found in their source."""
+    names: set[str] = set()
+    for source in WEB.glob("*.py"):
+        text = source.read_text()
+        names.update(re.findall(r"""(?:form\.get|getlist)\(["']([a-z_0-9]+)["']""", text))
+        names.update(re.findall(r"""form_numbers\(\w+, \w+, ["']([a-z_0-9]+)["']""", text))
+        names.update(re.findall(r"^\s+([a-z_0-9]+): Annotated\[\w+(?: \| None)?, Form\(",
+                                text, re.M))
+    return names - {"csrf_token"}
+
+
+def test_no_page_fails_on_a_superscript_digit(app, session, browser):  # noqa: F811
+    build_county(session)
+    session.commit()
+    names = fields_read()
+    assert {"village", "claim_id", "regions", "townships", "client_id"} <= names
+    routes = [(c.path, c.original_route) for c in iter_route_contexts(app.routes)
+              if isinstance(c.original_route, APIRoute) and not c.path.startswith(SKIP)]
+    assert len(routes) > 40
+    for role in ("admin", "supervisor"):
+        page = browser(role)
+        token = page.get("/").text.split('name="csrf_token" value="')[1].split('"')[0]
+        for template, route in routes:
+            path = re.sub(r"\{[^}]+\}", "1", template)
+            query = {p.alias: "²" for p in route.dependant.query_params}
+            for method in sorted(route.methods - {"HEAD"}):
+                if method == "GET":
+                    answer = page.get(path, params={**query, **dict.fromkeys(names, "²")})
+                else:
+                    answer = page.request(method, path, params=query, data={
+                        "csrf_token": token, **dict.fromkeys(names, "²")})
+                assert answer.status_code < 500, (role, method, template, answer.text[:300])
