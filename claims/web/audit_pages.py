@@ -21,7 +21,16 @@ from sqlmodel import Session, func, select
 
 from claims import access, anchors, audit, intake, masking, trail
 from claims.api.deps import SessionDep
-from claims.models import ApiClient, AppUser, AuditEntry, Claim, EventStatus, Role, TriggerEvent
+from claims.models import (
+    ApiClient,
+    AppUser,
+    AuditEntry,
+    Claim,
+    EventStatus,
+    Region,
+    Role,
+    TriggerEvent,
+)
 from claims.settings import get_settings
 from claims.web import printed as printed_view
 from claims.web import records as records_view
@@ -186,11 +195,26 @@ def fields_text(data: dict | None, language: str) -> list[tuple[str, str]]:
             for key, value in (data or {}).items()]
 
 
-def entry_fields(data: dict | None, language: str) -> list[tuple[str, str, bool]]:
+# Fields whose label depends on what the entry is about: a catastrophe's name is no person's.
+ENTITY_FIELDS = {("catastrophe", "name"): N_("Name of the catastrophe")}
+
+
+def entry_fields(data: dict | None, language: str, entity: str = "",
+                 regions: dict[int, str] | None = None) -> list[tuple[str, str, bool]]:
     """An entry's before or after as (label, text, whether the text is a code shown as
-    stored: a file's name, type or fingerprint)."""
-    return [(label, text, key in CODES) for key, (label, text) in zip(
-        (data or {}), fields_text(data, language), strict=True)]
+    stored: a file's name, type or fingerprint); ``regions`` names the region ids of a
+    catastrophe's regions."""
+    _ = translator(language)
+    shown = []
+    for key, (label, text) in zip((data or {}), fields_text(data, language), strict=True):
+        if (entity, key) in ENTITY_FIELDS:
+            label = _(ENTITY_FIELDS[(entity, key)])
+        if entity == "catastrophe" and key == "regions" and regions is not None:
+            text = ("，" if language == "zh" else ", ").join(
+                regions.get(r, str(r)) if isinstance(r, int) else str(r)
+                for r in data[key] or [])
+        shown.append((label, text, key in CODES))
+    return shown
 
 
 def reason_of(entry: AuditEntry, language: str) -> str:
@@ -249,11 +273,16 @@ def _audit(request: Request, session: Session, user: SignedIn, claim: str = "",
     usernames = {e.actor.partition(":")[2] for e in rows if e.actor.startswith("user:")}
     people = dict(session.exec(select(AppUser.username, AppUser.full_name).where(
         AppUser.username.in_(usernames))).all()) if usernames else {}
+    wanted_regions = {r for e in rows if e.entity == "catastrophe" for data in (e.before, e.after)
+                      for r in (data or {}).get("regions") or () if isinstance(r, int)}
+    regions = dict(session.exec(select(Region.id, Region.name).where(
+        Region.id.in_(wanted_regions))).all()) if wanted_regions else {}
     entries = [{
         "entry": e, "who": actor_text(e.actor, language, people),
         "kind": translator(language)(KINDS[e.entity]) if e.entity in KINDS else e.entity,
         "reason": reason_of(e, language),
-        "before": entry_fields(e.before, language), "after": entry_fields(e.after, language),
+        "before": entry_fields(e.before, language, e.entity, regions),
+        "after": entry_fields(e.after, language, e.entity, regions),
     } for e in rows]
     return render(request, "audit.html", user=user, entries=entries, older=older,
                   kinds=KINDS, form={"claim": claim, "user": who, "kind": kind,

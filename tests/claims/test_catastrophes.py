@@ -542,3 +542,17 @@ def test_a_visit_and_a_review_record_something(app, session):
         "village_id": village, "representatives": ["村民代表甲", ""]})
     assert (village_meeting.status_code, village_meeting.json()["field"].split(".")[0]) == (
         422, "representatives")
+
+
+def test_the_audit_trail_names_a_catastrophe_and_its_regions(app, session, browser):  # noqa: F811
+    w = build(app, session)
+    made = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["township"]])).json()
+    assert w.clients["clerk"].patch(f"/api/catastrophes/{made['id']}", json={
+        "regions": [w.ids["village0"], w.ids["village_b"]]}).status_code == 200
+    page = browser("supervisor").get("/audit", params={"kind": "catastrophe"})
+    assert page.status_code == 200
+    text = page.text.split("<tbody", 1)[-1]  # the entries
+    assert "灾害名称" in text and "姓名" not in text, text
+    assert "火龙镇" in text and "村0，乙村" in text  # the regions by name, before and after
+    assert f"{w.ids['village0']}，{w.ids['village_b']}" not in text
