@@ -11,6 +11,7 @@ correct the ledger's record instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,14 +19,14 @@ from typing import cast
 
 import pandas as pd
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from policies import registry
-from policies.models import INCOME_COMPONENTS, Household, IncomeRecord, IncomeRecordCreate
+from policies.models import INCOME_COMPONENTS, Household, IncomeRecord, IncomeRecordCreate, Member
 from policies.rules import report_period_fault
 from policies.tables import FileReport, RowError, normalise_header, read_table
 from policies.types import EARLIEST_DATE, LATEST_DATE, text_fault
-from policies.vocab import IncomeSource
+from policies.vocab import IncomeSource, MemberStatus
 
 AMOUNTS = (*INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket")
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -41,6 +42,10 @@ ALIASES = {normalise_header(s): f for f, spellings in HEADERS.items() for s in s
 ALIASES.update({normalise_header(cast(str, IncomeRecord.model_fields[name].description)
                                  .split(" (")[0]): name for name in AMOUNTS})
 REQUIRED: list[tuple[str, ...]] = [("household_number",), ("period_start",), ("period_end",)]
+# The reason of row problem no_active_member (until policies.tables.ROW_PROBLEMS and the
+# pages' catalog name it, the pages show these English words).
+NO_ACTIVE_MEMBER = ("the household has no active member to divide its income by (a member "
+                    "who has died or left is not counted)")
 
 
 @dataclass
@@ -52,14 +57,26 @@ class IncomeImportReport(FileReport):
     skipped: int = 0
 
 
+# A whole day: 2026-06-30, 2026/6/30 or 20260630, and a time of day only as Excel writes a
+# date cell (00:00:00). A month, a year, words ("today") or a note after the day are not days.
+_DAY = re.compile(r"(?P<year>[0-9]{4})(?:(?P<sep>[-/])(?P<month>[0-9]{1,2})(?P=sep)"
+                  r"(?P<day>[0-9]{1,2})|(?P<month8>[0-9]{2})(?P<day8>[0-9]{2}))"
+                  r"(?:[ T]00:00(?::00(?:\.0+)?)?)?")
+
+
 def day_of(text: str) -> date | str:
-    """A day written 2026-06-30, 2026/6/30, 20260630 or as Excel saves it; the code of the
-    row problem if not (required, not_a_date)."""
+    """A day written 2026-06-30, 2026/6/30, 20260630 or as Excel saves a date cell
+    (2026-06-30 00:00:00); the code of the row problem if not (required, not_a_date).
+    The one rule of every import's days (the annual records' and the past shocks' too)."""
     if not text:
         return "required"
+    found = _DAY.fullmatch(text)
+    if found is None:
+        return "not_a_date"
     try:
-        day = pd.Timestamp(text.replace("/", "-").split(" ")[0]).date()
-    except (ValueError, NotImplementedError):  # pandas reads "-5" as a day before year 1
+        day = date(int(found["year"]), int(found["month"] or found["month8"]),
+                   int(found["day"] or found["day8"]))
+    except ValueError:  # 2026-02-30, month 13, year 0
         return "not_a_date"
     return day if EARLIEST_DATE <= day <= LATEST_DATE else "not_a_date"
 
@@ -74,17 +91,12 @@ def import_income_reports(session: Session, data: bytes, filename: str, today: d
     frame = table.frame
     report = IncomeImportReport(rows=len(frame), encoding=table.encoding,
                                 ignored_columns=table.ignored_columns)
-    numbers = sorted(set(frame["household_number"]) - {""})
-    query = select(Household.household_number, Household.id).where(
-        col(Household.household_number).in_(numbers))
-    if villages is not None:
-        query = query.where(col(Household.village_id).in_(villages))
-    # stored households always have an id
-    households = cast(dict[str, int], dict(session.exec(query).all()) if numbers else {})
+    households, sizes = _households(session, sorted(set(frame["household_number"]) - {""}),
+                                    villages)
     valid: dict[int, IncomeRecordCreate] = {}
     seen: dict[tuple, int] = {}
     for row, cells in frame.iterrows():
-        errors = _check_row(int(row), cells, households, today)
+        errors = _check_row(int(row), cells, households, sizes, today)
         if errors:
             report.errors.extend(errors)
             continue
@@ -107,20 +119,49 @@ def import_income_reports(session: Session, data: bytes, filename: str, today: d
     report.skipped = len(bad_rows)
     for row, record in writes.items():
         if row not in bad_rows:
+            # every check it makes (the household, its active members, the ledger's same
+            # report) was made of each row above, so no row stops the others here
             registry.create_income_record(session, record)
             report.created += 1
     report.written = True
     return report
 
 
-def _check_row(row: int, cells: pd.Series, households: dict[str, int], today: date
-               ) -> list[RowError]:
+def _households(session: Session, numbers: list[str], villages: list[int] | None
+                ) -> tuple[dict[str, int], dict[int, int]]:
+    """The id of each known 户编号 (of ``villages`` only, if given), and the number of
+    active members of each of those households (absent: none)."""
+    households: dict[str, int] = {}
+    for start in range(0, len(numbers), 5000):
+        query = select(Household.household_number, Household.id).where(
+            col(Household.household_number).in_(numbers[start:start + 5000]))
+        if villages is not None:
+            query = query.where(col(Household.village_id).in_(villages))
+        # stored households always have an id
+        households.update(cast(dict[str, int], dict(session.exec(query).all())))
+    ids = sorted(households.values())
+    sizes: dict[int, int] = {}
+    for start in range(0, len(ids), 5000):
+        sizes.update(session.exec(
+            select(Member.household_id, func.count(col(Member.id)))
+            .where(col(Member.household_id).in_(ids[start:start + 5000]),
+                   Member.status == MemberStatus.active)
+            .group_by(col(Member.household_id))).all())
+    return households, sizes
+
+
+def _check_row(row: int, cells: pd.Series, households: dict[str, int], sizes: dict[int, int],
+               today: date) -> list[RowError]:
     errors = []
     number = cells["household_number"]
     if not number:
         errors.append(RowError(row, "household_number", "", "required"))
     elif number not in households:
         errors.append(RowError(row, "household_number", number, "unknown_household"))
+    elif sizes.get(households[number], 0) < 1:
+        # per-capita income divides by the active members (registry.create_income_record)
+        errors.append(RowError(row, "household_number", number, "no_active_member",
+                               reason=NO_ACTIVE_MEMBER))
     fault = text_fault(cells.get("reference", ""))
     if fault is not None:
         errors.append(RowError(row, "reference", cells["reference"], *fault))
