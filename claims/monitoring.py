@@ -13,15 +13,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from claims import audit
+from claims import audit, clock
 from claims.auth import Actor
 from claims.db import among, run_lock, unindexed
 from claims.models import (
@@ -35,6 +42,7 @@ from claims.models import (
     TriggerEvent,
 )
 from claims.nightly import current_run
+from claims.settings import get_settings
 from policies import benefits, registry
 from policies.bulk import fewer_collections, insert_columns
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -184,7 +192,7 @@ def _ledgers_of(entries: Iterable[tuple]) -> dict[int, Ledger]:
             continue
         reports.append(watch.Report(start, end, net_income, listed, size))
         if source == IncomeSource.report:
-            reported.append(_stored_day(recorded_at))
+            reported.append(_recorded_day(recorded_at))
     return found
 
 
@@ -583,6 +591,21 @@ def _stored_day(value: str | date | datetime) -> date:
     return value
 
 
+def _recorded_day(value: str | datetime) -> date:
+    """The county's day an office report came in, which answers the report due that day: in
+    the county, not in UTC (one entered at 07:30 Beijing time is of that day, which UTC
+    still calls the day before). ``value`` as the driver returns it (SQLite's UTC text,
+    PostgreSQL's zoned timestamp) or the model holds it."""
+    if isinstance(value, str):  # converted once a minute of the county's many reports
+        return _county_day_of(value[:16], get_settings().timezone)
+    return clock.county_date(value)
+
+
+@lru_cache(maxsize=100_000)
+def _county_day_of(minute: str, timezone: str) -> date:
+    return clock.county_date(datetime.fromisoformat(minute), timezone)
+
+
 def _yuan(fen: int) -> Decimal:
     """An amount as its Money column stores it (integer fen), in yuan."""
     return Decimal(fen).scaleb(-2)
@@ -664,6 +687,15 @@ def _scores(session: Session, runs: tuple[int, int] | None, households: set[int]
 # ---------------------------------------------------------------- income reports
 
 
+# A person's name in a list of them (a team, the representatives).
+Person = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _strip(value: Any) -> Any:
+    """Text without the spaces around it, which a form or a file adds by accident."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class IncomeReportIn(IncomeFields):
     """An income report the office takes during monitoring (收入监测): the household's
     income over a period of at most a year that has ended."""
@@ -672,6 +704,12 @@ class IncomeReportIn(IncomeFields):
     period_start: Day
     period_end: Day
     reference: Text = Field(default="", max_length=64)
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _stripped(cls, value: Any) -> Any:
+        # as the import strips a cell: "R1 " is the report R1, not a second one
+        return _strip(value)
 
 
 def record_income_report(session: Session, actor: Actor, household_id: int,
@@ -708,10 +746,11 @@ class AssistanceIn(BaseModel):
     given_on: Day
     reference: Text = Field(default="", max_length=64, description="e.g. the further claim")
 
-    @field_validator("description")
+    @field_validator("description", "reference", mode="before")
     @classmethod
-    def _stripped(cls, value: str) -> str:
-        return value.strip()
+    def _stripped(cls, value: Any) -> Any:
+        # before the length is checked: "a " is one character, not two
+        return _strip(value)
 
 
 class OutcomeIn(BaseModel):
@@ -724,7 +763,9 @@ class OutcomeIn(BaseModel):
 
 def get_follow_up(session: Session, follow_up_id: int, *, lock: bool = False) -> FollowUp:
     query = select(FollowUp).where(FollowUp.id == follow_up_id)
-    case = session.exec(query.with_for_update() if lock else query).first()
+    if lock:  # the row as it is now: the session may hold it from the access check
+        query = query.with_for_update().execution_options(populate_existing=True)
+    case = session.exec(query).first()
     if case is None:
         raise NotFound(f"follow-up {follow_up_id} does not exist", field="id",
                        value=follow_up_id)
@@ -747,6 +788,8 @@ def assign_helper(session: Session, actor: Actor, follow_up_id: int, helper: str
     if not 2 <= len(helper) <= 64:
         raise InvalidInput("helper is a name of 2 to 64 characters", field="helper",
                            value=helper, code="helper_name")
+    if case.helper == helper:  # the same form sent again
+        return case
     before, case.helper = case.helper, helper
     session.add(case)
     audit.record(session, actor, "follow_up", case.id, "assign_helper",
@@ -766,6 +809,13 @@ def record_assistance(session: Session, actor: Actor, follow_up_id: int, given: 
         raise InvalidInput(f"given_on {given.given_on} is before the follow-up opened "
                            f"({case.opened_on})", field="given_on", value=str(given.given_on),
                            code="before_follow_up", values={"opened_on": case.opened_on})
+    same = session.exec(select(Assistance.id).where(
+        Assistance.follow_up_id == case.id, Assistance.kind == given.kind,
+        Assistance.given_on == given.given_on, Assistance.description == given.description,
+        Assistance.reference == given.reference)).first()
+    if same is not None:  # the same form sent twice: one measure
+        raise Conflict(f"this measure is recorded already (assistance {same})",
+                       field="description", value=same, code="assistance_recorded")
     measure = Assistance(follow_up_id=case.id, recorded_by=actor.label, **given.model_dump())
     session.add(measure)
     session.flush()
@@ -811,7 +861,7 @@ class HomeCheck(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     visit_date: Day
-    team: list[Text] = Field(min_length=2)
+    team: list[Person] = Field(min_length=2, max_length=20)
     findings: MultilineText = Field(min_length=1, max_length=2000)
     housing_secure: bool
     schooling_secure: bool
@@ -832,7 +882,7 @@ class VillageReview(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["agree", "disagree"]
-    representatives: list[Text] = Field(min_length=1)
+    representatives: list[Person] = Field(min_length=1, max_length=100)
     notes: MultilineText = Field(default="", max_length=2000)
 
 
@@ -868,21 +918,35 @@ def elimination_steps(session: Session, proposal: Elimination) -> list[Eliminati
         EliminationStep.elimination_id == proposal.id).order_by(EliminationStep.id)))
 
 
+def current_steps(steps: list[EliminationStep]) -> list[EliminationStep]:
+    """The steps that count: those after the last upheld objection. An upheld objection puts
+    in doubt what the home check found, so the elimination starts again from the home check
+    (a new notice alone does not do)."""
+    last = max((i for i, s in enumerate(steps) if s.kind == "objection" and s.data["upheld"]),
+               default=-1)
+    return steps[last + 1:]
+
+
+def notice_end(session: Session, proposal: Elimination, notice_on: date) -> date:
+    """The day a notice started on ``notice_on`` has run its days (公示期满)."""
+    window = session.get(MonitoringWindow, proposal.window_id)
+    return notice_on + timedelta(days=_notice_days(session, window))
+
+
 def steps_missing(session: Session, proposal: Elimination, today: date) -> list[str]:
     """What must still happen before the office may confirm: codes of
     ELIMINATION_STEP_PROBLEMS, in order; empty when the steps are done."""
+    steps = elimination_steps(session, proposal)
+    counted = current_steps(steps)
     latest: dict[str, dict[str, Any]] = {}
     notice_on: date | None = None
-    upheld = False
-    for step in elimination_steps(session, proposal):
+    for step in counted:
         latest[step.kind] = step.data
         if step.kind == "notice":
-            notice_on, upheld = date.fromisoformat(step.data["start_date"]), False
-        elif step.kind == "objection" and step.data["upheld"]:
-            upheld = True
+            notice_on = date.fromisoformat(step.data["start_date"])
     check, review = latest.get("home_check"), latest.get("democratic_review")
     if check is None:
-        return ["home_check_missing"]
+        return ["objection_upheld" if len(counted) < len(steps) else "home_check_missing"]
     if not all(check[name] for name in SECURE):
         return ["needs_not_secure"]
     if review is None:
@@ -891,10 +955,7 @@ def steps_missing(session: Session, proposal: Elimination, today: date) -> list[
         return ["review_disagreed"]
     if notice_on is None:
         return ["notice_missing"]
-    if upheld:
-        return ["objection_upheld"]
-    window = session.get(MonitoringWindow, proposal.window_id)
-    if today < notice_on + timedelta(days=_notice_days(session, window)):
+    if today < notice_end(session, proposal, notice_on):
         return ["notice_running"]
     return []
 
@@ -924,23 +985,38 @@ def record_elimination_step(session: Session, actor: Actor, household_id: int, k
                            code="after_today", values={"field": field})
     window = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id).order_by(
-        MonitoringWindow.id.desc()).with_for_update()).first()
+        MonitoringWindow.id.desc()).with_for_update()
+        .execution_options(populate_existing=True)).first()
     if window is None or window.status == "eliminated":
         raise Conflict(f"household {household_id} has no monitoring window to end",
                        field="household_id", value=household_id, code="no_window")
+    if kind == "home_check" and day is not None and day < window.identified_on:
+        raise InvalidInput(f"visit_date {day} is before the risk was identified "
+                           f"({window.identified_on})", field="visit_date", value=str(day),
+                           code="before_identified",
+                           values={"identified_on": window.identified_on})
     proposal = session.exec(select(Elimination).where(
         Elimination.household_id == household_id, Elimination.status == "proposed")).first()
-    kinds = {s.kind for s in elimination_steps(session, proposal)} if proposal else set()
+    steps = current_steps(elimination_steps(session, proposal)) if proposal else []
     needs = {"democratic_review": "home_check", "notice": "democratic_review",
              "objection": "notice"}.get(kind)
-    if needs and needs not in kinds:
-        raise Conflict(f"{kind} comes after the {needs}", field="step", value=kind)
+    if needs and needs not in {s.kind for s in steps}:
+        raise Conflict(f"{kind} comes after the {needs}", field="step", value=kind,
+                       code="step_order", values={"step": kind, "needs": needs})
+    if steps and steps[-1].kind == kind and steps[-1].data == audit.jsonable(step.model_dump()):
+        raise Conflict(f"this {kind} is recorded already", field="step", value=kind,
+                       code="step_recorded")  # the same form sent twice
     if kind == "notice":
-        last_review = [s for s in elimination_steps(session, proposal)
-                       if s.kind == "democratic_review"][-1]
+        last_review = [s for s in steps if s.kind == "democratic_review"][-1]
         if last_review.data["outcome"] != "agree":
             raise Conflict("the village review did not agree: no notice", field="step",
                            value=kind, code="review_disagreed")
+        earliest = clock.county_date(last_review.created_at)
+        if day is not None and day < earliest:
+            raise InvalidInput(f"start_date {day} must fall between the day of the village "
+                               f"review ({earliest}) and today", field="start_date",
+                               value=str(day), code="notice_start",
+                               values={"earliest": earliest})
     if proposal is None:
         proposal = Elimination(household_id=household_id, window_id=window.id,
                                figures={})
@@ -967,7 +1043,8 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
     before identification, with a follow-up open, or in the future; flushes."""
     window = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id).order_by(
-        MonitoringWindow.id.desc()).with_for_update()).first()
+        MonitoringWindow.id.desc()).with_for_update()
+        .execution_options(populate_existing=True)).first()
     if window is None:
         raise NotFound(f"household {household_id} has never been paid: it has no monitoring "
                        "window", field="household_id", value=household_id)
@@ -1003,7 +1080,8 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
     missing = steps_missing(session, proposal, today) if proposal else ["home_check_missing"]
     if missing:
         raise Conflict(f"the elimination's steps are not done: {missing[0]}", field="steps",
-                       value=missing[0])
+                       value=missing[0], code="steps_missing", values={"missing": missing[0]})
+
     if proposal.proposed_on is None:  # the office started it
         _proposed, why = watch.propose_elimination(
             months_above=seen.months_stable,
@@ -1045,7 +1123,8 @@ def decline_elimination(session: Session, actor: Actor, elimination_id: int, not
                         ) -> Elimination:
     """Decline a proposal with the reason; it is not proposed again on the same figures."""
     proposal = session.exec(select(Elimination).where(
-        Elimination.id == elimination_id).with_for_update()).first()
+        Elimination.id == elimination_id).with_for_update()
+        .execution_options(populate_existing=True)).first()
     if proposal is None:
         raise NotFound(f"elimination {elimination_id} does not exist", field="id",
                        value=elimination_id)

@@ -14,8 +14,9 @@ from claims.models import Role
 from claims.uploads import read_upload
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
-Clerk = Annotated[Actor, Depends(staff(Role.clerk))]
 CountyClerk = Annotated[Actor, Depends(staff(Role.clerk, county="the household import"))]
+# the monitoring office, as on its pages (/monitoring/import) and the rest of its API
+Office = Annotated[Actor, Depends(staff(Role.clerk, Role.supervisor))]
 
 
 @router.post(
@@ -50,7 +51,7 @@ def upload_households(
     },
 )
 def upload_income_reports(
-    session: SessionDep, actor: Clerk,
+    session: SessionDep, actor: Office,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX, one row a "
                                                  "household and period")],
     partial: Annotated[

@@ -125,7 +125,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/api/contracts/{contract_id}/insured-households"): county(ALL),
     ("DELETE", "/api/contracts/{contract_id}/insured-households"): county(CLERK),
     ("POST", "/api/imports/households"): county(CLERK),
-    ("POST", "/api/imports/income-reports"): May(CLERK),
+    ("POST", "/api/imports/income-reports"): May(OFFICE),
     # terms and the fund
     ("POST", "/api/terms"): county(ADMIN),
     ("GET", "/api/terms"): May(ALL),

@@ -17,6 +17,7 @@ from policies.models import Household, IncomeRecordCreate, MonitoringLineCreate
 from risk import features
 from risk.models import (
     Elimination,
+    EliminationStep,
     FollowUp,
     MonitoringAlert,
     MonitoringRun,
@@ -150,15 +151,27 @@ HOME_CHECK = {"visit_date": str(clock.county_today()), "team": ["王核实", "�
               "schooling_secure": True, "medical_secure": True, "water_secure": True}
 
 
-def steps_done(clerk, household_id: int, notice_on: date | None = None) -> None:
+def steps_back(session: Session, household_id: int, days: int) -> None:
+    """Let time pass for a household's elimination: its steps move ``days`` into the past
+    (a notice starts no earlier than the day its village review was recorded)."""
+    for step in session.exec(select(EliminationStep).join(
+            Elimination, Elimination.id == EliminationStep.elimination_id).where(
+            Elimination.household_id == household_id)):
+        step.created_at -= timedelta(days=days)
+    session.commit()
+
+
+def steps_done(clerk, session: Session, household_id: int) -> None:
     """The elimination's steps: a home check finding the basic needs secure, an agreeing
-    village review and a notice that has run its seven days."""
+    village review eight days ago and a notice that has run its seven days."""
     base = f"/api/monitoring/households/{household_id}/elimination/steps"
-    notice_on = notice_on or clock.county_today() - timedelta(days=7)
     for kind, data in (("home_check", HOME_CHECK),
                        ("democratic_review", {"outcome": "agree",
                                               "representatives": ["代表甲", "代表乙"]}),
-                       ("notice", {"start_date": str(notice_on)})):
+                       ("notice", {"start_date": str(
+                           clock.county_today() - timedelta(days=7))})):
+        if kind == "notice":
+            steps_back(session, household_id, 8)
         answer = clerk.post(f"{base}/{kind}", json=data)
         assert answer.status_code == 201, answer.text
 
@@ -234,7 +247,7 @@ def test_a_households_story_from_the_shock_to_risk_elimination(staff, client, se
     assert proposal["figures"]["months_stable"] == 6
     assert proposal["figures"]["income_without_payout"] == "8700.00"
 
-    steps_done(clerk, household_id)
+    steps_done(clerk, session, household_id)
     confirmed = clerk.post(f"/api/monitoring/households/{household_id}/elimination",
                            json={**elimination, "eliminated_on": str(add_months(opened, 7))})
     assert confirmed.status_code == 201, confirmed.text
@@ -354,7 +367,7 @@ def test_without_labour_capacity_the_office_decides_and_a_quick_elimination_is_f
     counts = monitoring.evaluate(session, add_months(opened, 7))
     assert (counts["alerts"], counts["proposals"]) == (0, 0)  # stable, but no labour
     session.commit()
-    steps_done(clerk, claim.household_id)  # the office starts it with its home check
+    steps_done(clerk, session, claim.household_id)  # the office starts it with its home check
     done = clerk.post(f"/api/monitoring/households/{claim.household_id}/elimination",
                       json={"way": "assistance", "eliminated_on": str(add_months(opened, 1))})
     assert done.status_code == 201, done.text
@@ -517,7 +530,7 @@ def test_a_confirmed_elimination_takes_the_household_out_of_monitoring_from_that
     confirmed_on = clock.county_today()
     monkeypatch.setattr(history, "clock", lambda: confirmed_on)  # the county's date
     eliminated_on = add_months(opened, 2)
-    steps_done(staff["clerk"], household.id)
+    steps_done(staff["clerk"], session, household.id)
     done = staff["clerk"].post(f"/api/monitoring/households/{household.id}/elimination",
                                json={"way": "natural", "eliminated_on": str(eliminated_on)})
     assert done.status_code == 201, done.text
@@ -578,11 +591,22 @@ def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, 
     assert step("democratic_review", **agree).status_code == 201
     assert step("objection", text="有异议", upheld=False).status_code == 409  # no notice
     today = clock.county_today()
+    # a notice starts on the day of the review or later: not before the village agreed
+    early = step("notice", start_date=str(today - timedelta(days=3)))
+    assert (early.status_code, early.json()["code"]) == (422, "notice_start")
+    steps_back(session, household_id, 3)  # the review was three days ago
     assert step("notice", start_date=str(today - timedelta(days=3))).status_code == 201
     assert missing() == (409, "notice_running")
     assert step("objection", text="该户有车辆", upheld=True).status_code == 201
     assert missing() == (409, "objection_upheld")
-    # a new notice after the objection was dealt with, run to its end
+    # an upheld objection puts the home check in doubt: a new notice alone does not do
+    again = step("notice", start_date=str(today))
+    assert (again.status_code, again.json()["code"]) == (409, "step_order")
+    assert missing() == (409, "objection_upheld")
+    # started again from the home check, the review eight days ago, a notice run to its end
+    assert step("home_check", **HOME_CHECK).status_code == 201
+    assert step("democratic_review", **agree).status_code == 201
+    steps_back(session, household_id, 8)
     assert step("notice", start_date=str(today - timedelta(days=7))).status_code == 201
     done = clerk.post(base, json=decision)
     assert done.status_code == 201, done.text
@@ -590,9 +614,10 @@ def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, 
     (elimination,) = seen["eliminations"]
     assert [s["kind"] for s in elimination["steps"]] == [
         "home_check", "home_check", "democratic_review", "democratic_review", "notice",
-        "objection", "notice"]
+        "objection", "home_check", "democratic_review", "notice"]
     assert session.exec(select(Household).where(Household.id == household_id)).one()
     actions = [e.action for e in session.exec(select(AuditEntry).where(
         AuditEntry.entity == "elimination").order_by(AuditEntry.id))]
     assert actions == ["home_check", "home_check", "democratic_review", "democratic_review",
-                       "notice", "objection", "notice", "confirm"]
+                       "notice", "objection", "home_check", "democratic_review", "notice",
+                       "confirm"]

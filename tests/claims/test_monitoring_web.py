@@ -16,7 +16,7 @@ from policies import registry
 from policies.models import RegionCreate
 from risk.models import Elimination, FollowUp
 from risk.monitoring import add_months
-from tests.claims.test_monitoring import paid_and_fallen, report
+from tests.claims.test_monitoring import paid_and_fallen, report, steps_back
 from tests.claims.test_web import browser, csrf_of  # noqa: F401  (the fixture)
 
 
@@ -78,6 +78,7 @@ def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
     refused = post(clerk, f"{path}/elimination", page, way="natural",
                    eliminated_on=str(add_months(opened, 7)))
     assert refused.status_code == 409
+    steps_back(session, claim.household_id, 8)  # the review was eight days ago
     assert post(clerk, f"{steps}/notice", page, start_date=str(
         clock.county_today() - timedelta(days=7))).status_code == 303
     page = clerk.get(path).text
