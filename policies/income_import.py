@@ -57,16 +57,18 @@ class IncomeImportReport(FileReport):
     skipped: int = 0
 
 
-# A whole day: 2026-06-30, 2026/6/30 or 20260630, and a time of day only as Excel writes a
-# date cell (00:00:00). A month, a year, words ("today") or a note after the day are not days.
+# A whole day: 2026-06-30, 2026/6/30 or 20260630, with a time of day after it as Excel writes
+# a date cell (00:00:00) or an export its recorded moment (录入日期 2025-02-14 10:23:45; the
+# day is kept). A month, a year, words ("today") or a note after the day are not days.
 _DAY = re.compile(r"(?P<year>[0-9]{4})(?:(?P<sep>[-/])(?P<month>[0-9]{1,2})(?P=sep)"
                   r"(?P<day>[0-9]{1,2})|(?P<month8>[0-9]{2})(?P<day8>[0-9]{2}))"
-                  r"(?:[ T]00:00(?::00(?:\.0+)?)?)?")
+                  r"(?:[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?)?")
 
 
 def day_of(text: str) -> date | str:
-    """A day written 2026-06-30, 2026/6/30, 20260630 or as Excel saves a date cell
-    (2026-06-30 00:00:00); the code of the row problem if not (required, not_a_date).
+    """A day written 2026-06-30, 2026/6/30, 20260630 or as Excel saves a date cell or an
+    export a moment (2026-06-30 00:00:00, 2026-06-30 14:30); the code of the row problem if
+    not (required, not_a_date).
     The one rule of every import's days (the annual records' and the past shocks' too)."""
     if not text:
         return "required"
