@@ -77,6 +77,8 @@ ROW_PROBLEMS = {
     "unknown_household": N_("no household you may report for has this number"),
     "unknown_household_to_import": N_("no household you may import for has this number "
                                       "(import the households first)"),
+    "no_active_member": N_("the household has no active member to divide its income by (a "
+                           "member who has died or left is not counted)"),
     "same_period": N_("the same household and period as row %(row)s"),
     "report_differs": N_("the ledger already has this household's report for "
                          "%(start)s..%(end)s (income record %(record)s) with other figures; "
