@@ -55,10 +55,10 @@ from policies.models import (
     Yuan,
     utcnow,
 )
-from policies.rules import report_period_problem
+from policies.rules import PERIOD_PROBLEMS, report_period_fault
 from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
-from policies.types import Day, MultilineText, Text, check_text
+from policies.types import Day, MultilineText, Text, check_text, text_fault
 from policies.vocab import IncomeSource, LabourSkill, MemberStatus
 from risk import monitoring as watch
 from risk.features import CARRY_YEARS
@@ -95,6 +95,11 @@ OUTCOME_HEADINGS = {
 }
 
 
+# The note of a proposal left pending on an ended window that a new payout lapsed (a code:
+# the pages word it; rows of before stored the English words).
+NEW_WINDOW = "new_window"
+
+
 def rules_of(window: MonitoringWindow) -> Monitoring:
     """The terms' monitoring rules the window runs under (the defaults for old windows)."""
     return Monitoring.model_validate(window.rules) if window.rules else Monitoring()
@@ -112,7 +117,7 @@ def open_or_extend(session: Session, claim: Claim, paid_on: date) -> MonitoringW
         # a proposal left pending on an ended window is overtaken by the new shock
         session.execute(sa.update(Elimination).where(
             Elimination.household_id == claim.household_id, Elimination.status == "proposed"
-        ).values(status="lapsed", note="a new payout opened a new monitoring window"))
+        ).values(status="lapsed", note=NEW_WINDOW))
         window = MonitoringWindow(
             household_id=claim.household_id, opened_on=paid_on, claim_id=claim.id,
             identified_on=min(claim.opened_at.date(), paid_on),
@@ -716,9 +721,15 @@ def record_income_report(session: Session, actor: Actor, household_id: int,
                          report: IncomeReportIn, today: date) -> IncomeRecord:
     """Write an income report to the ledger (net and per-capita income derived); flushes."""
     check_report_period(report.period_start, report.period_end, today)
-    record = registry.create_income_record(session, IncomeRecordCreate(
-        household_id=household_id, source=IncomeSource.report,
-        **report.model_dump()))
+    try:
+        record = registry.create_income_record(session, IncomeRecordCreate(
+            household_id=household_id, source=IncomeSource.report,
+            **report.model_dump()))
+    except Conflict as taken:
+        if taken.code is None and taken.field == "period_start":  # the same report again
+            taken.code, taken.values = "report_recorded", {
+                "start": report.period_start, "end": report.period_end}
+        raise
     audit.record(session, actor, "income_record", record.id, "report",
                  after={"household_id": household_id, "period_end": record.period_end,
                         "per_capita_net_income": record.per_capita_net_income})
@@ -726,11 +737,26 @@ def record_income_report(session: Session, actor: Actor, household_id: int,
 
 
 def check_report_period(start: date, end: date, today: date) -> None:
-    """A report covers a period that has ended, at most a year long."""
-    problem = report_period_problem(start, end, today)
-    if problem is not None:
-        raise InvalidInput(problem[1], field=problem[0], value=str(start if problem[0] ==
-                                                                    "period_start" else end))
+    """A report covers a period that has ended, at most a year long; refused with the code
+    of PERIOD_PROBLEMS and its values."""
+    fault = report_period_fault(start, end, today)
+    if fault is not None:
+        field, code, values = fault
+        raise InvalidInput(PERIOD_PROBLEMS[code] % values, field=field,
+                           value=str(start if field == "period_start" else end), code=code,
+                           values=values)
+
+
+def _plain(field: str, value: str, *, lines: bool = False) -> str:
+    """check_text, its refusal with the code of the text's problem (TEXT_PROBLEMS) and the
+    values its words need, for the pages to word it."""
+    try:
+        return check_text(field, value, lines=lines)
+    except InvalidInput as refused:
+        fault = text_fault(value, lines=lines)
+        if fault is not None:
+            refused.code, refused.values = fault
+        raise
 
 
 # ---------------------------------------------------------------- follow-ups
@@ -784,7 +810,7 @@ def _open_case(session: Session, follow_up_id: int) -> FollowUp:
 def assign_helper(session: Session, actor: Actor, follow_up_id: int, helper: str) -> FollowUp:
     """Name who visits and helps the household (帮扶责任人); flushes."""
     case = _open_case(session, follow_up_id)
-    helper = check_text("helper", helper.strip())
+    helper = _plain("helper", helper.strip())
     if not 2 <= len(helper) <= 64:
         raise InvalidInput("helper is a name of 2 to 64 characters", field="helper",
                            value=helper, code="helper_name")
@@ -969,7 +995,8 @@ def record_elimination_step(session: Session, actor: Actor, household_id: int, k
     form = ELIMINATION_STEPS.get(kind)
     if form is None:
         raise InvalidInput(f"unknown step {kind!r}; steps: {', '.join(ELIMINATION_STEPS)}",
-                           field="step", value=kind)
+                           field="step", value=kind, code="unknown_step",
+                           values={"steps": list(ELIMINATION_STEPS)})
     try:
         step = form.model_validate(data)
     except ValidationError as exc:
@@ -1005,7 +1032,7 @@ def record_elimination_step(session: Session, actor: Actor, household_id: int, k
                        code="step_order", values={"step": kind, "needs": needs})
     if steps and steps[-1].kind == kind and steps[-1].data == audit.jsonable(step.model_dump()):
         raise Conflict(f"this {kind} is recorded already", field="step", value=kind,
-                       code="step_recorded")  # the same form sent twice
+                       code="step_recorded", values={"step": kind})  # the same form twice
     if kind == "notice":
         last_review = [s for s in steps if s.kind == "democratic_review"][-1]
         if last_review.data["outcome"] != "agree":
@@ -1031,6 +1058,15 @@ def record_elimination_step(session: Session, actor: Actor, household_id: int, k
     return recorded
 
 
+# The API's words for the refusals of risk.monitoring.check_elimination (the pages word
+# their codes).
+ELIMINATION_REFUSED = {
+    "way": "way {way} is neither assistance (帮扶消除) nor natural (自然消除)",
+    "before_identified": "elimination cannot come before identification ({identified_on})",
+    "below_line": "per-capita income {income} is below the line {line}",
+}
+
+
 def confirm_elimination(session: Session, actor: Actor, household_id: int,
                         decision: EliminationIn, today: date) -> Elimination:
     """Confirm the pending proposal once its steps are done (a home check finding the basic
@@ -1040,7 +1076,13 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
     out of monitoring: its monitoring category is cleared in the registry, whose history
     dates it today (the day the office records it), so the risk features of later days see
     it no longer monitored and those of earlier days still do. Refused below the line,
-    before identification, with a follow-up open, or in the future; flushes."""
+    before identification, with a follow-up open, or in the future; flushes.
+
+    The elimination's ``flags`` are codes with the values their words need (the pages word
+    them): ``{"code": "quick_assistance", "months": 2}`` (by assistance within two months of
+    identification) and, for each reason the system did not propose it,
+    ``{"code": "not_proposed", "reason": <a code of risk.monitoring.propose_elimination>,
+    ...its values}``. Rows confirmed before these codes hold the English words."""
     window = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id).order_by(
         MonitoringWindow.id.desc()).with_for_update()
@@ -1071,10 +1113,14 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
     errors, flags = watch.check_elimination(
         way=decision.way, identified=window.identified_on, eliminated=decision.eliminated_on,
         income=latest["income"], line=latest["line"])
-    if errors:
-        on_day = "identification" in errors[0]
-        raise InvalidInput("; ".join(errors), field="eliminated_on" if on_day else "income",
-                           value=str(decision.eliminated_on if on_day else latest["income"]))
+    if errors:  # codes and values of risk.monitoring.check_elimination
+        error = errors[0]
+        values = {k: v for k, v in error.items() if k != "code"}
+        field, value = {"below_line": ("income", latest["income"]),
+                        "way": ("way", decision.way)}.get(
+            error["code"], ("eliminated_on", decision.eliminated_on))
+        raise InvalidInput(ELIMINATION_REFUSED[error["code"]].format(**values), field=field,
+                           value=str(value), code=error["code"], values=values)
     proposal = session.exec(select(Elimination).where(
         Elimination.household_id == household_id, Elimination.status == "proposed")).first()
     missing = steps_missing(session, proposal, today) if proposal else ["home_check_missing"]
@@ -1089,7 +1135,9 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
             new_risk=_new_risk(session, window), has_labour=_has_labour(session, household_id),
             rules=rules_of(window))
         proposal.figures = _figures(latest, seen.months_stable)
-        flags = [*flags, *(f"not proposed by the system: {reason}" for reason in why)]
+        flags = [*flags, *({"code": "not_proposed", "reason": reason["code"],
+                            **{k: v for k, v in reason.items() if k != "code"}}
+                           for reason in why)]
     proposal.status, proposal.way = "confirmed", decision.way
     proposal.eliminated_on, proposal.flags = decision.eliminated_on, flags
     proposal.decided_by, proposal.decided_at, proposal.note = actor.label, utcnow(), decision.note
@@ -1131,7 +1179,7 @@ def decline_elimination(session: Session, actor: Actor, elimination_id: int, not
     if proposal.status != "proposed":
         raise Conflict(f"elimination {elimination_id} is {proposal.status}", field="status",
                        value=proposal.status)
-    note = check_text("note", note.strip(), lines=True)
+    note = _plain("note", note.strip(), lines=True)
     if len(note) < 2:
         raise InvalidInput("say why the proposal is declined", field="note", value=note,
                            code="decline_reason")

@@ -193,35 +193,43 @@ def months_stable(points: list[tuple[date, Decimal, Decimal]], since: date) -> i
 
 
 def propose_elimination(*, months_above: int, costs_settled: bool, new_risk: bool,
-                        has_labour: bool, rules: MonitoringRules) -> tuple[bool, list[str]]:
-    """Whether to propose the household for risk elimination, and why not when not.
+                        has_labour: bool, rules: MonitoringRules) -> tuple[bool, list[dict]]:
+    """Whether to propose the household for risk elimination, and why not when not: each
+    reason a code with the values its words need (the pages word them) —
+    ``months_short`` (``months`` above the line of the ``needed``), ``costs_unsettled``
+    (large unavoidable costs are not settled), ``new_risk`` (a new risk has appeared),
+    ``no_labour`` (no member has labour capacity: the office decides, not the system).
     Households without labour capacity are never proposed automatically."""
-    reasons = []
+    reasons: list[dict] = []
     if months_above < rules.stable_months:
-        reasons.append(f"income above the line for {months_above} of the "
-                       f"{rules.stable_months} months needed")
+        reasons.append({"code": "months_short", "months": months_above,
+                        "needed": rules.stable_months})
     if not costs_settled:
-        reasons.append("large unavoidable costs are not settled")
+        reasons.append({"code": "costs_unsettled"})
     if new_risk:
-        reasons.append("a new risk has appeared")
+        reasons.append({"code": "new_risk"})
     if not has_labour:
-        reasons.append("no member has labour capacity: the office decides, not the system")
+        reasons.append({"code": "no_labour"})
     return not reasons, reasons
 
 
 def check_elimination(*, way: str, identified: date, eliminated: date, income: Decimal,
-                      line: Decimal) -> tuple[list[str], list[str]]:
-    """The data-quality rules of an elimination: (errors that refuse it, flags to review)."""
-    errors, flags = [], []
+                      line: Decimal) -> tuple[list[dict], list[dict]]:
+    """The data-quality rules of an elimination: (errors that refuse it, flags to review),
+    each a code with its values. Errors: ``way`` (neither 帮扶消除 nor 自然消除),
+    ``before_identified`` (``identified_on``: elimination before identification),
+    ``below_line`` (``income`` per person below the ``line``). Flags: ``quick_assistance``
+    (eliminated by assistance within ``months`` of identification)."""
+    errors: list[dict] = []
+    flags: list[dict] = []
     if way not in (BY_ASSISTANCE, NATURALLY):
-        errors.append(f"way is {BY_ASSISTANCE} (帮扶消除) or {NATURALLY} (自然消除)")
+        errors.append({"code": "way", "way": way})
     if eliminated < identified:
-        errors.append("elimination cannot come before identification")
+        errors.append({"code": "before_identified", "identified_on": identified})
     if income < line:
-        errors.append(f"per-capita income {income} is below the line {line}")
+        errors.append({"code": "below_line", "income": income, "line": line})
     if way == BY_ASSISTANCE and eliminated < add_months(identified, SUSPECT_WITHIN_MONTHS):
-        flags.append(f"eliminated by assistance within {SUSPECT_WITHIN_MONTHS} months "
-                     "of identification")
+        flags.append({"code": "quick_assistance", "months": SUSPECT_WITHIN_MONTHS})
     return errors, flags
 
 

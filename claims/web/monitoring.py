@@ -4,6 +4,8 @@ elimination; income reports entered or imported; the outcome report of a policy 
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -22,7 +24,6 @@ from claims.web.i18n import actor_text, code_label, translator
 from claims.web.pages import (
     FORM_PROBLEM,
     PAGE,
-    REASONS,
     REFUSED_FIELDS,
     PageError,
     User,
@@ -30,9 +31,11 @@ from claims.web.pages import (
     gate,
     language_of,
     need_role,
+    problem_reason,
     refusal,
     render,
     row_problem,
+    template_pattern,
     text_for,
 )
 from policies import registry
@@ -40,12 +43,17 @@ from policies.errors import DomainError
 from policies.messages import N_
 from policies.models import IncomeFields, IncomeRecord, IncomeSource
 from policies.registry import PageRequest
+from policies.rules import PERIOD_PROBLEMS
 from policies.tables import RowError, xlsx_bytes
+from policies.types import TEXT_PROBLEMS
 from risk.models import Assistance, Elimination, FollowUp, MonitoringAlert, MonitoringWindow
 
 router = APIRouter(include_in_schema=False)
 OFFICE = (Role.clerk, Role.supervisor, Role.admin)
-FILTERS = ("", "alerts", "overdue", "follow_ups", "proposals")
+# The lists of households in monitoring (?show=), by their names.
+FILTERS = {"": N_("all"), "alerts": N_("with open alerts"), "overdue": N_("report overdue"),
+           "follow_ups": N_("follow-up open"), "proposals": N_("proposed for elimination")}
+NO_SUCH_LIST = N_("No such list; the lists are %(lists)s.")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 INCOME_FIELDS = [name for name in IncomeFields.model_fields if name != "eligible_out_of_pocket"]
 
@@ -58,7 +66,64 @@ def _office(request: Request, user, csrf_token: str) -> None:
 # The office's forms' fields, by the labels the forms give them.
 FORM_FIELDS = {"kind": N_("Assistance"), "description": N_("What was done"),
                "way": N_("Way"), "period_start": N_("Period from"),
-               "period_end": N_("Period to"), "helper": N_("Helper")}
+               "period_end": N_("Period to"), "helper": N_("Helper"),
+               "reference": N_("Reference"), "note": N_("Note")}
+# The office's refusals by their code (claims.monitoring) whose words are the monitoring
+# pages' own; the others are the workspace's (pages.refusal).
+MONITORING_REFUSALS = {
+    "steps_missing": N_("The risk cannot be confirmed eliminated yet. %(missing)s"),
+    "step_order": N_("%(step)s comes after the %(needs)s."),
+    "step_recorded": N_("This %(step)s is recorded already."),
+    "unknown_step": N_("No such step of risk elimination; the steps are %(steps)s."),
+    "assistance_recorded": N_("This measure is recorded already."),
+    "before_identified": N_("The day is before the risk was identified (%(identified_on)s)."),
+    "below_line": N_("The income per person, %(income)s, is below the line (%(line)s): the "
+                     "risk is not eliminated."),
+    "report_recorded": N_("The household's income report for %(start)s to %(end)s is "
+                          "recorded already: correct that record instead."),
+}
+# A refusal's values that name steps of risk elimination.
+STEP_VALUES = ("step", "needs", "steps")
+
+
+def _field_label(field: str, language: str) -> str:
+    """A form's field by its label in the reader's language."""
+    label = (FORM_FIELDS.get(field) or records_view.FIELDS.get(field)
+             or REFUSED_FIELDS.get(field))
+    if label:
+        return translator(language)(label)
+    if field in IncomeFields.model_fields:
+        return income_label(field, language)
+    return field or "form"
+
+
+def _value(name: str, value: Any, language: str) -> str:
+    if name in STEP_VALUES:
+        return ("、" if language == "zh" else ", ").join(
+            code_label("Action", str(step), language)
+            for step in (value if isinstance(value, list) else [value]))
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def refused_text(error: DomainError, language: str) -> str:
+    """A refusal of the monitoring services in the reader's language: by its code, a bad
+    text or period as the form's problem, the rest as every page words a refusal."""
+    gettext = translator(language)
+    code, values = error.code, error.values
+    if code == "steps_missing" and values.get("missing") in STEP_PROBLEMS:
+        return gettext(MONITORING_REFUSALS[code],
+                       missing=gettext(STEP_PROBLEMS[values["missing"]]))
+    if code in MONITORING_REFUSALS and code != "steps_missing":
+        return gettext(MONITORING_REFUSALS[code], **{
+            name: _value(name, value, language) for name, value in values.items()})
+    problems = {**TEXT_PROBLEMS, **PERIOD_PROBLEMS}
+    if code in problems:
+        return gettext(FORM_PROBLEM, field=_field_label(error.field or "", language),
+                       reason=gettext(problems[code], **{
+                           name: str(value) for name, value in values.items()}))
+    return refusal(error, gettext)
 
 
 def _refused(request: Request, error: Exception) -> PageError:
@@ -68,17 +133,92 @@ def _refused(request: Request, error: Exception) -> PageError:
     language = language_of(request)
     gettext = translator(language)
     if isinstance(error, DomainError):
-        return PageError(error.status_code, refusal(error, gettext))
+        return PageError(error.status_code, refused_text(error, language))
     problem = error.errors()[0]
     field = str(problem["loc"][0]) if problem["loc"] else ""
-    label = (FORM_FIELDS.get(field) or records_view.FIELDS.get(field)
-             or REFUSED_FIELDS.get(field))
-    name = (gettext(label) if label else income_label(field, language)
-            if field in IncomeFields.model_fields else field or "form")
-    kind = problem["type"]
-    return PageError(422, gettext(FORM_PROBLEM, field=name, reason=gettext(REASONS[kind]))
-                     if kind in REASONS else gettext("Check %(field)s: %(reason)s",
-                                                     field=name, reason=problem["msg"]))
+    name = _field_label(field, language)
+    reason = problem_reason(field, problem["type"],
+                            str(problem["msg"]).removeprefix("Value error, "), gettext)
+    return PageError(422, gettext(FORM_PROBLEM, field=name, reason=reason)
+                     if reason is not None else gettext("Check %(field)s: %(reason)s",
+                                                        field=name, reason=problem["msg"]))
+
+
+# What an elimination's flags say, by code (claims.monitoring.confirm_elimination), and why
+# the system did not propose it (risk.monitoring.propose_elimination). The English words
+# are those the flags were stored in before they were codes: such a row reads back by them.
+ELIMINATION_FLAGS = {
+    "quick_assistance": N_("eliminated by assistance within %(months)s months of "
+                           "identification"),
+    "not_proposed": N_("not proposed by the system: %(reason)s"),
+}
+NOT_PROPOSED = {
+    "months_short": N_("income above the line for %(months)s of the %(needed)s months "
+                       "needed"),
+    "costs_unsettled": N_("large unavoidable costs are not settled"),
+    "new_risk": N_("a new risk has appeared"),
+    "no_labour": N_("no member has labour capacity: the office decides, not the system"),
+}
+# A lapsed proposal's note by its code (claims.monitoring.open_or_extend), likewise.
+ELIMINATION_NOTES = {monitoring.NEW_WINDOW: N_("a new payout opened a new monitoring window")}
+
+
+def _patterns(table: dict[str, str]) -> list[tuple[re.Pattern, str]]:
+    return [(template_pattern(text), code) for code, text in table.items()]
+
+
+_OLD_FLAGS, _OLD_REASONS = _patterns(ELIMINATION_FLAGS), _patterns(NOT_PROPOSED)
+
+
+def _read_back(text: str, patterns: list[tuple[re.Pattern, str]]) -> dict[str, Any] | None:
+    for pattern, code in patterns:
+        found = pattern.fullmatch(text)
+        if found:
+            return {"code": code, **found.groupdict()}
+    return None
+
+
+def flag_code(flag: Any) -> dict[str, Any] | None:
+    """A stored flag as its code and values; one stored in English before, read back to
+    them; None for words no code has."""
+    if isinstance(flag, dict):
+        return flag
+    found = _read_back(str(flag), _OLD_FLAGS)
+    if found is not None and found["code"] == "not_proposed":
+        reason = _read_back(found.pop("reason"), _OLD_REASONS)
+        if reason is None:
+            return None
+        found.update(reason=reason.pop("code"), **reason)
+    return found
+
+
+def flag_text(flag: Any, language: str) -> str:
+    """An elimination's flag in the reader's language."""
+    gettext = translator(language)
+    coded = flag_code(flag)
+    if coded is None or coded.get("code") not in ELIMINATION_FLAGS:
+        return str(flag)
+    values = {k: v for k, v in coded.items() if k != "code"}
+    if coded["code"] == "not_proposed":
+        reason = NOT_PROPOSED.get(values.pop("reason", ""))
+        if reason is None:
+            return str(flag)
+        values = {"reason": gettext(reason, **values)}
+    return gettext(ELIMINATION_FLAGS[coded["code"]], **values)
+
+
+_OLD_NOTES = {text: code for code, text in ELIMINATION_NOTES.items()}
+
+
+def note_text(elimination: Elimination, language: str) -> str:
+    """An elimination's note: the system's (a lapsed proposal's, by its code or the English
+    words of before) in the reader's language, a person's as typed."""
+    note = elimination.note or ""
+    if elimination.status == "lapsed":
+        code = note if note in ELIMINATION_NOTES else _OLD_NOTES.get(note)
+        if code is not None:
+            return translator(language)(ELIMINATION_NOTES[code])
+    return note
 
 
 NO_HOUSEHOLD = "No such household, or not in your area."
@@ -108,8 +248,10 @@ def _has(model, *where):
 def monitoring_page(request: Request, session: SessionDep, user: User, show: str = "",
                     page: Annotated[int, Query(ge=1)] = 1):
     if show not in FILTERS:
-        raise PageError(422, text_for(request, "Check %(field)s: %(reason)s") % {
-            "field": "show", "reason": ", ".join(f for f in FILTERS if f)})
+        gettext = translator(language_of(request))
+        raise PageError(422, gettext(NO_SUCH_LIST, lists=("、" if language_of(request) == "zh"
+                                                          else ", ").join(
+            gettext(name) for name in FILTERS.values())))
     query = select(MonitoringWindow, Household.household_number, Region.name).join(
         Household, Household.id == MonitoringWindow.household_id).join(
         Region, Region.id == Household.village_id).where(MonitoringWindow.status == "open")
@@ -228,6 +370,8 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
             session, pending, today)] if pending else [STEP_PROBLEMS["home_check_missing"]],
         income_fields=INCOME_FIELDS,
         income_label=lambda name: income_label(name, language),
+        flag_text=lambda flag: flag_text(flag, language),
+        note_text=lambda elimination: note_text(elimination, language),
         may_act=user.user.role in OFFICE)
 
 

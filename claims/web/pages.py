@@ -708,10 +708,15 @@ FORM_PROBLEM = N_("Please correct the form: %(field)s — %(reason)s.")
 # pydantic's value errors of a field whose own rule's words are known (claims.lifecycle's
 # survey team, claims.monitoring's home check team)
 FIELD_REASONS = {("team", "value_error"): N_("at least two different people")}
+
+
+def template_pattern(template: str) -> re.Pattern:
+    """What reads an English text worded by ``template`` back to its values."""
+    return re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(template)))
+
+
 # the rule of Text's problems, read back from pydantic's English (policies.types)
-_TEXT_PROBLEMS = [(re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)",
-                                     re.escape(template))), template)
-                  for template in TEXT_PROBLEMS.values()]
+_TEXT_PROBLEMS = [(template_pattern(template), template) for template in TEXT_PROBLEMS.values()]
 
 
 def problem_reason(field: str, kind: str, why: str, gettext) -> str | None:
