@@ -13,6 +13,7 @@ SYSTEM_REASONS = {
     "bills_during_payment": N_("bills arrived while the payment was under way"),
     "new_bill": N_("a new bill: entitlement %(entitled)s, paid %(paid)s"),
     "amount_changed": N_("the amount changed from %(old)s to %(new)s"),
+    "event": N_("opened from a department's report"),
 }
 _CODED = re.compile(r"^([a-z_]+)((?: [a-z_]+=\S+)*)$")
 

@@ -32,6 +32,7 @@ from claims.models import (
     TriggerEvent,
 )
 from claims.settings import get_settings
+from claims.web import monitoring as monitoring_view
 from claims.web import printed as printed_view
 from claims.web import records as records_view
 from claims.web.i18n import N_, actor_text, catalog, code_label, money, translator
@@ -76,6 +77,7 @@ FIELDS = {
     **records_view.FIELDS,
     "state": N_("State"), "entitled": N_("Entitled"), "approved_amount": N_("Approved amount"),
     "paid_amount": N_("Paid amount"), "due_date": N_("Due date"),
+    "per_capita_net_income": N_("Income per person"),
     "adjudicator_id": N_("Adjudicator"), "household_number": N_("Household number"),
     "village_id": N_("Village"), "household_type": N_("Household type"),
     "monitoring_category": N_("Monitoring category"), "phone": N_("Phone"),
@@ -196,7 +198,8 @@ def fields_text(data: dict | None, language: str) -> list[tuple[str, str]]:
 
 
 # Fields whose label depends on what the entry is about: a catastrophe's name is no person's.
-ENTITY_FIELDS = {("catastrophe", "name"): N_("Name of the catastrophe")}
+ENTITY_FIELDS = {("catastrophe", "name"): N_("Name of the catastrophe"),
+                 ("elimination", "flags"): N_("Data-quality flags")}
 
 
 def entry_fields(data: dict | None, language: str, entity: str = "",
@@ -209,6 +212,9 @@ def entry_fields(data: dict | None, language: str, entity: str = "",
     for key, (label, text) in zip((data or {}), fields_text(data, language), strict=True):
         if (entity, key) in ENTITY_FIELDS:
             label = _(ENTITY_FIELDS[(entity, key)])
+        if entity == "elimination" and key == "flags":
+            text = ("；" if language == "zh" else "; ").join(
+                monitoring_view.flag_text(flag, language) for flag in data[key] or []) or "—"
         if entity == "catastrophe" and key == "regions" and regions is not None:
             text = ("，" if language == "zh" else ", ").join(
                 regions.get(r, str(r)) if isinstance(r, int) else str(r)
@@ -267,8 +273,8 @@ def _audit(request: Request, session: Session, user: SignedIn, claim: str = "",
                 AppUser.username == typed)).first() is None:
             typed = named
     wanted = trail.Search(claim=claim, actor=typed, entity=kind if kind in KINDS else "",
-                          since=_day(request, since, N_("From")),
-                          until=_day(request, until, N_("To")))
+                          since=_day(request, since, N_("From the day")),
+                          until=_day(request, until, N_("Up to the day")))
     rows, older = trail.search(session, user.actor, wanted, before=before)
     usernames = {e.actor.partition(":")[2] for e in rows if e.actor.startswith("user:")}
     people = dict(session.exec(select(AppUser.username, AppUser.full_name).where(

@@ -47,7 +47,16 @@ FIELDS = {"name": N_("Name of the catastrophe"), "kind": N_("Kind of disaster"),
           "end_date": N_("End date"),
           "reference": N_("Emergency department's reference"), "status": N_("Status")}
 NOT_VALID = N_("Please correct the form: %(field)s.")
-STATUSES = {"open": N_("Going on"), "closed": N_("Closed")}
+STATUSES = {"open": N_("Going on"), "ended": N_("Ended, not yet closed"),
+            "closed": N_("Closed")}
+
+
+def shown_status(catastrophe, today) -> str:
+    """What a catastrophe's status reads as: an open one whose declared end has passed has
+    ended, though the office has not closed it yet."""
+    if catastrophe.status == "open" and catastrophe.end_date and catastrophe.end_date < today:
+        return "ended"
+    return catastrophe.status
 NO_SUCH = N_("No such catastrophe.")
 
 
@@ -113,7 +122,7 @@ def catastrophes_page(request: Request, session: SessionDep, user: User):
     return render(request, "catastrophes.html", user=user,
                   rows=catastrophes.listing(session), may_declare=may,
                   regions=_regions(session) if may else None, kinds=list(DisasterKind),
-                  statuses=STATUSES, today=clock.county_today())
+                  statuses=STATUSES, status_of=shown_status, today=clock.county_today())
 
 
 async def _office_form(request: Request, user):
@@ -158,7 +167,8 @@ def catastrophe_page(request: Request, session: SessionDep, user: User, catastro
                   f=catastrophes.figures(session, user.actor, catastrophe),
                   region_names=[names.get(r, str(r)) for r in catastrophe.regions],
                   may_change=may, regions=_regions(session) if may else None,
-                  kinds=list(DisasterKind), statuses=STATUSES,
+                  kinds=list(DisasterKind), statuses=STATUSES, status_of=shown_status,
+                  today=clock.county_today(),
                   may_survey=user.user.role in catastrophes.SURVEYORS)
 
 
@@ -191,7 +201,9 @@ def survey_page(request: Request, session: SessionDep, user: User, catastrophe_i
     need_role(request, user, *SURVEYORS)
     catastrophe = gate(request, lambda: catastrophes.get(session, catastrophe_id), NO_SUCH)
     villages = catastrophes.figures(session, user.actor, catastrophe).villages
-    chosen = next((v for v in villages if v.id == village), None)
+    # none asked for: the first village with claims waiting, as the picker would show it
+    chosen = next((v for v in villages if (v.id == village if village is not None
+                                           else v.to_survey)), None)
     claims = [] if chosen is None else gate(request, lambda: catastrophes.survey_claims(
         session, user.actor, catastrophe, chosen.id))
     return render(request, "catastrophe_survey.html", user=user, c=catastrophe,

@@ -34,8 +34,16 @@ CODE_NAMES = {
     "RejectionCode": [N_("not_covered"), N_("not_eligible"), N_("below_deductible"),
                       N_("duplicate"), N_("false_information"), N_("village_review"),
                       N_("other")],
+    # every event type's amounts (policies.terms.BUILTIN_EVENT_TYPES): a calculation's lines
+    # name them, and a flood's read "assessed_loss" on a Chinese page
     "Amount": [N_("total_cost"), N_("basic_insurance_paid"), N_("critical_illness_paid"),
-               N_("medical_assistance_paid"), N_("other_insurance_paid")],
+               N_("medical_assistance_paid"), N_("other_insurance_paid"), N_("assessed_loss"),
+               N_("relief_paid"), N_("insurance_paid"), N_("cost"), N_("compensation_paid"),
+               N_("tuition_cost"), N_("living_cost"), N_("aid_received"), N_("repair_cost"),
+               N_("subsidy_received"), N_("lost_income"), N_("unemployment_benefit"),
+               N_("loss")],
+    # the event details a calculation's lines name (a disability's fixed amount by grade)
+    "Detail": [N_("grade")],
     "PaymentResult": [N_("paid"), N_("failed"), N_("already_paid"), N_("already_failed"),
                       N_("error")],
     "ClaimState": [],

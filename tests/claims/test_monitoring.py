@@ -26,6 +26,7 @@ from risk.models import (
 from risk.monitoring import add_months
 from tests.claims.conftest import START, TERMS
 from tests.claims.test_lifecycle import act, bank_confirms, export_batch, to_approval
+from tests.claims.test_web import browser  # noqa: F401 — the pages' fixture
 
 
 def pay(staff, client, session, claim) -> None:
@@ -352,7 +353,7 @@ def test_a_declined_proposal_is_not_made_again_on_the_same_figures(staff, client
 
 
 def test_without_labour_capacity_the_office_decides_and_a_quick_elimination_is_flagged(
-        staff, client, session, claim, county):
+        staff, client, session, claim, county, browser):  # noqa: F811
     lines_back(session, county)
     for member in session.exec(select(Member).where(
             Member.household_id == claim.household_id)):
@@ -371,10 +372,11 @@ def test_without_labour_capacity_the_office_decides_and_a_quick_elimination_is_f
     done = clerk.post(f"/api/monitoring/households/{claim.household_id}/elimination",
                       json={"way": "assistance", "eliminated_on": str(add_months(opened, 1))})
     assert done.status_code == 201, done.text
-    assert done.json()["flags"] == [
-        "eliminated by assistance within 2 months of identification",
-        "not proposed by the system: no member has labour capacity: the office decides, "
-        "not the system"]
+    assert done.json()["flags"] == [{"code": "quick_assistance", "months": 2},
+                                    {"code": "not_proposed", "reason": "no_labour"}]
+    # the trail words the flags, not their codes
+    trail = browser("supervisor").get("/audit", params={"kind": "elimination"}).text
+    assert "数据质量提示" in trail and "quick_assistance" not in trail
     again = clerk.post(f"/api/monitoring/households/{claim.household_id}/elimination",
                        json={"way": "natural", "eliminated_on": str(add_months(opened, 7))})
     assert again.status_code == 409  # its window has ended in elimination
@@ -504,7 +506,7 @@ def test_a_new_payout_lapses_a_proposal_left_on_an_ended_window(staff, client, s
     monitoring.open_or_extend(session, session.get(Claim, claim.id), clock.county_today())
     session.commit()
     (old,) = session.exec(select(Elimination)).all()
-    assert old.status == "lapsed" and "new payout" in old.note
+    assert old.status == "lapsed" and old.note == monitoring.NEW_WINDOW
     assert [w.status for w in windows(session)] == ["closed", "open"]
 
 

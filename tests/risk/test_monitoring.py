@@ -131,26 +131,25 @@ def test_exactly_six_months_above_the_line_proposes_elimination():
     assert m.months_stable([*dipped, (date(2026, 8, 1), LINE - 1, LINE)], since) == 0
     proposed, why = m.propose_elimination(months_above=5, costs_settled=True, new_risk=False,
                                           has_labour=True, rules=RULES)
-    assert not proposed and why == ["income above the line for 5 of the 6 months needed"]
+    assert not proposed and why == [{"code": "months_short", "months": 5, "needed": 6}]
 
 
 def test_a_household_without_labour_capacity_is_not_proposed_automatically():
     proposed, why = m.propose_elimination(months_above=12, costs_settled=True, new_risk=False,
                                           has_labour=False, rules=RULES)
-    assert not proposed and "labour capacity" in why[0]
+    assert not proposed and why == [{"code": "no_labour"}]
 
 
 def test_elimination_below_the_line_is_refused_and_a_quick_one_by_assistance_flagged():
     errors, flags = m.check_elimination(way=m.BY_ASSISTANCE, identified=date(2026, 5, 10),
                                         eliminated=date(2026, 7, 9), income=LINE, line=LINE)
-    assert errors == [] and flags == [
-        "eliminated by assistance within 2 months of identification"]
+    assert errors == [] and flags == [{"code": "quick_assistance", "months": 2}]
     errors, flags = m.check_elimination(way=m.BY_ASSISTANCE, identified=date(2026, 5, 10),
                                         eliminated=date(2026, 7, 10), income=LINE, line=LINE)
     assert errors == [] and flags == []  # two months to the day: not suspect
     errors, _ = m.check_elimination(way=m.NATURALLY, identified=date(2026, 1, 1),
                                     eliminated=date(2026, 9, 1), income=LINE - 1, line=LINE)
-    assert errors == ["per-capita income 8699.00 is below the line 8700.00"]
+    assert errors == [{"code": "below_line", "income": LINE - 1, "line": LINE}]
 
 
 def test_where_a_paid_household_stands_six_and_twelve_months_later():

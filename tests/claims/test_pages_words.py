@@ -1,0 +1,73 @@
+"""What a browser walk over every page as every role found staff reading (6 Dec 2026): a
+payout notice whose calculation's total was not the amount approved, with nothing to say
+why; a flood's calculation in raw amount names; the audit search's dates labelled as a
+notice's; "event" as the reason a claim was opened; a menu link a township-limited user is
+always refused; an empty caption on a claim's risk card; a catastrophe past its end shown
+as going on. Chinese pages, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlmodel import select
+
+from claims.models import Claim
+from tests.claims.test_catastrophes import FLOOD_END, INSIDE, build, flood, report, submit
+from tests.claims.test_printed import approved
+from tests.claims.test_web import browser  # noqa: F401 — the pages' fixture
+
+TAGS = re.compile(r"<script.*?</script>|<style.*?</style>|<[^>]+>", re.S)
+
+
+def said(page: str) -> str:
+    return " ".join(TAGS.sub(" ", page.split("<main", 1)[-1]).split())
+
+
+def test_a_payout_notice_says_when_the_amount_approved_is_not_the_calculated(
+        browser, session, claim):  # noqa: F811
+    row = approved(session, claim)
+    row.approved_amount = Decimal("3500.00")
+    session.commit()
+    text = said(browser("clerk").get(f"/claims/{claim.id}/payout-notice").text)
+    assert "按条款应赔" in text
+    assert "按条款计算共应赔 7,500.00 元；核定赔付金额为 3,500.00 元。" in text
+    row.approved_amount = row.entitled
+    session.commit()
+    assert "按条款计算共应赔" not in browser("clerk").get(
+        f"/claims/{claim.id}/payout-notice").text
+
+
+def test_a_floods_claim_reads_in_words_and_the_trail_says_why_it_opened(
+        app, session, browser):  # noqa: F811
+    w = build(app, session)
+    submit(session, w, report("E1", 1, INSIDE))
+    claim = session.exec(select(Claim)).one()
+    page = said(browser("supervisor").get(f"/claims/{claim.id}").text)
+    assert "核定损失" in page and "assessed_loss" not in page
+    assert "由部门推送的事件立案" in page and " event" not in page
+    trail = browser("supervisor").get("/audit", params={"claim": claim.claim_number}).text
+    assert "起始日期" in trail and "截止日期" in trail and "公示开始" not in trail
+    assert "由部门推送的事件立案" in said(trail)
+
+
+def test_a_limited_user_is_offered_no_page_it_is_always_refused(
+        app, session, browser):  # noqa: F811
+    w = build(app, session)
+    limited = browser("clerk", townships=[w.ids["township"]])
+    assert 'href="/payments"' not in limited.get("/work").text
+    assert limited.get("/payments").status_code == 403
+    assert 'href="/payments"' in browser("clerk").get("/work").text
+
+
+def test_a_catastrophe_past_its_end_is_not_going_on(app, session, browser):  # noqa: F811
+    w = build(app, session)
+    made = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["county"]])).json()
+    assert made["end_date"] == str(FLOOD_END)
+    listing = said(browser("clerk").get("/catastrophes").text)
+    assert "已结束，尚未关闭" in listing and "进行中" not in listing
+    w.clients["clerk"].patch(f"/api/catastrophes/{made['id']}", json={
+        "end_date": str(FLOOD_END + timedelta(days=365))})
+    assert "进行中" in said(browser("clerk").get(f"/catastrophes/{made['id']}").text)
