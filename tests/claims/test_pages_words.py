@@ -59,6 +59,8 @@ def test_a_limited_user_is_offered_no_page_it_is_always_refused(
     assert 'href="/payments"' not in limited.get("/work").text
     assert limited.get("/payments").status_code == 403
     assert 'href="/payments"' in browser("clerk").get("/work").text
+    assert 'href="/monitoring/outcomes"' not in limited.get("/monitoring").text
+    assert limited.get("/monitoring/outcomes").status_code == 403
 
 
 def test_a_catastrophe_past_its_end_is_not_going_on(app, session, browser):  # noqa: F811
