@@ -23,10 +23,9 @@ from sqlmodel import Session, col, select
 
 from policies import rules
 from policies.bulk import insert_columns
-from policies.income_import import day_of
+from policies.income_import import day_of, household_ids
 from policies.models import (
     INCOME_COMPONENTS,
-    Household,
     IncomeRecord,
     MonitoringLine,
     Region,
@@ -140,13 +139,7 @@ class Checks:
     def households(self, session: Session, villages: list[int] | None = None) -> pd.Series:
         """The registered household of each row's 户编号 (of ``villages`` only, if given)."""
         numbers = sorted(set(self.frame["household_number"]) - {""})
-        households: dict[str, int] = {}
-        for start in range(0, len(numbers), 5000):
-            query = select(Household.household_number, Household.id).where(
-                col(Household.household_number).in_(numbers[start:start + 5000]))
-            if villages is not None:
-                query = query.where(col(Household.village_id).in_(villages))
-            households.update(cast(dict[str, int], dict(session.exec(query).all())))
+        households = household_ids(session, numbers, villages)
         ids = self.frame["household_number"].map(households)
         self.flag(self.frame["household_number"] == "", "household_number", "required")
         self.flag((self.frame["household_number"] != "") & ids.isna(), "household_number",

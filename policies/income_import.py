@@ -129,10 +129,10 @@ def import_income_reports(session: Session, data: bytes, filename: str, today: d
     return report
 
 
-def _households(session: Session, numbers: list[str], villages: list[int] | None
-                ) -> tuple[dict[str, int], dict[int, int]]:
-    """The id of each known 户编号 (of ``villages`` only, if given), and the number of
-    active members of each of those households (absent: none)."""
+def household_ids(session: Session, numbers: list[str], villages: list[int] | None
+                  ) -> dict[str, int]:
+    """The id of each registered 户编号 among ``numbers`` (of ``villages`` only, if given):
+    what every import of household records looks its rows up by."""
     households: dict[str, int] = {}
     for start in range(0, len(numbers), 5000):
         query = select(Household.household_number, Household.id).where(
@@ -141,6 +141,14 @@ def _households(session: Session, numbers: list[str], villages: list[int] | None
             query = query.where(col(Household.village_id).in_(villages))
         # stored households always have an id
         households.update(cast(dict[str, int], dict(session.exec(query).all())))
+    return households
+
+
+def _households(session: Session, numbers: list[str], villages: list[int] | None
+                ) -> tuple[dict[str, int], dict[int, int]]:
+    """The id of each known 户编号 (of ``villages`` only, if given), and the number of
+    active members of each of those households (absent: none)."""
+    households = household_ids(session, numbers, villages)
     ids = sorted(households.values())
     sizes: dict[int, int] = {}
     for start in range(0, len(ids), 5000):

@@ -493,7 +493,7 @@ def test_a_late_report_answers_the_overdue_one_and_a_closed_gap_stays_history(
 
 
 def test_a_new_payout_lapses_a_proposal_left_on_an_ended_window(staff, client, session,
-                                                                claim, county):
+                                                                claim, county, browser):  # noqa: F811
     lines_back(session, county)
     pay(staff, client, session, claim)
     opened = add_months(clock.county_today(), -13)
@@ -508,6 +508,9 @@ def test_a_new_payout_lapses_a_proposal_left_on_an_ended_window(staff, client, s
     (old,) = session.exec(select(Elimination)).all()
     assert old.status == "lapsed" and old.note == monitoring.NEW_WINDOW
     assert [w.status for w in windows(session)] == ["closed", "open"]
+    # the note is the system's, in the reader's words
+    page = browser("clerk").get(f"/monitoring/households/{claim.household_id}").text
+    assert "新的监测期" in page and monitoring.NEW_WINDOW not in page.split("<main", 1)[1]
 
 
 def test_a_confirmed_elimination_takes_the_household_out_of_monitoring_from_that_day(

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from sqlmodel import select
 
 from claims import clock, monitoring
-from claims.models import Claim, Member
+from claims.models import Member
 from risk.models import Elimination, FollowUp, MonitoringWindow
 from risk.monitoring import add_months
 from tests.claims.test_monitoring import (
@@ -108,24 +108,6 @@ def test_flags_and_notes_stored_in_english_before_read_in_chinese(staff, client,
     session.commit()
     text = chinese(browser("clerk").get(f"/monitoring/households/{claim.household_id}"), 200)
     assert "5" in text and "6" in text
-
-
-def test_a_lapsed_proposals_note_reads_in_chinese(staff, client, session, claim, county,
-                                                  browser):  # noqa: F811
-    lines_back(session, county)
-    pay(staff, client, session, claim)
-    opened = add_months(clock.county_today(), -13)
-    shift_story_back(session, claim, opened)
-    for months in (3, 6):
-        report(staff["clerk"], session, claim.household_id, add_months(opened, months), "30000")
-    assert monitoring.evaluate(session, add_months(opened, 6))["proposals"] == 1
-    monitoring.evaluate(session, add_months(opened, 12) + timedelta(days=1))
-    monitoring.open_or_extend(session, session.get(Claim, claim.id), clock.county_today())
-    session.commit()
-    (lapsed,) = session.exec(select(Elimination)).all()
-    assert lapsed.status == "lapsed" and lapsed.note == monitoring.NEW_WINDOW
-    text = chinese(browser("clerk").get(f"/monitoring/households/{claim.household_id}"), 200)
-    assert "新的监测期" in text
 
 
 def test_the_elimination_steps_refusals_read_in_chinese(staff, client, session, claim, county,
