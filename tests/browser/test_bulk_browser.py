@@ -28,7 +28,7 @@ from claims.db import get_session, make_engine, sessions_on
 from claims.migrate import upgrade
 from claims.models import AppUser, Claim, EarlyWarning, Household
 from claims.web.session import set_password
-from risk.models import Elimination, MonitoringWindow
+from risk.models import Elimination, EliminationStep, MonitoringWindow
 from tests.browser.test_workspace import (  # noqa: F401 — the browser and its fixtures
     PASSWORD,
     SHOTS,
@@ -213,6 +213,12 @@ def test_the_clerk_takes_a_risk_elimination_through_its_steps(bulk_site, signed_
     send("democratic_review", {"参加评议的代表（用逗号分隔）": "代表甲，代表乙"},
          choose={"结果": "agree"})
     expect(page.get_by_text("下一步：公示。")).to_be_visible()
+    with Session(engine) as session:  # the village met a month ago (a notice follows it)
+        for step in session.exec(select(EliminationStep).join(
+                Elimination, Elimination.id == EliminationStep.elimination_id).where(
+                Elimination.household_id == household.id)):
+            step.created_at -= timedelta(days=31)
+        session.commit()
     # the notice started a month ago has run its days; an objection was not upheld
     send("notice", {"公示开始日期": str(today - timedelta(days=30))})
     send("objection", {"异议": "邻居认为收入来源不稳定，经核实为长期务工"})
