@@ -58,7 +58,7 @@ from policies.models import (
 from policies.rules import PERIOD_PROBLEMS, report_period_fault
 from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
-from policies.types import Day, MultilineText, Text, check_text, text_fault
+from policies.types import Day, MultilineText, Text, check_text
 from policies.vocab import IncomeSource, LabourSkill, MemberStatus
 from risk import monitoring as watch
 from risk.features import CARRY_YEARS
@@ -721,15 +721,8 @@ def record_income_report(session: Session, actor: Actor, household_id: int,
                          report: IncomeReportIn, today: date) -> IncomeRecord:
     """Write an income report to the ledger (net and per-capita income derived); flushes."""
     check_report_period(report.period_start, report.period_end, today)
-    try:
-        record = registry.create_income_record(session, IncomeRecordCreate(
-            household_id=household_id, source=IncomeSource.report,
-            **report.model_dump()))
-    except Conflict as taken:
-        if taken.code is None and taken.field == "period_start":  # the same report again
-            taken.code, taken.values = "report_recorded", {
-                "start": report.period_start, "end": report.period_end}
-        raise
+    record = registry.create_income_record(session, IncomeRecordCreate(
+        household_id=household_id, source=IncomeSource.report, **report.model_dump()))
     audit.record(session, actor, "income_record", record.id, "report",
                  after={"household_id": household_id, "period_end": record.period_end,
                         "per_capita_net_income": record.per_capita_net_income})
@@ -745,18 +738,6 @@ def check_report_period(start: date, end: date, today: date) -> None:
         raise InvalidInput(PERIOD_PROBLEMS[code] % values, field=field,
                            value=str(start if field == "period_start" else end), code=code,
                            values=values)
-
-
-def _plain(field: str, value: str, *, lines: bool = False) -> str:
-    """check_text, its refusal with the code of the text's problem (TEXT_PROBLEMS) and the
-    values its words need, for the pages to word it."""
-    try:
-        return check_text(field, value, lines=lines)
-    except InvalidInput as refused:
-        fault = text_fault(value, lines=lines)
-        if fault is not None:
-            refused.code, refused.values = fault
-        raise
 
 
 # ---------------------------------------------------------------- follow-ups
@@ -810,7 +791,7 @@ def _open_case(session: Session, follow_up_id: int) -> FollowUp:
 def assign_helper(session: Session, actor: Actor, follow_up_id: int, helper: str) -> FollowUp:
     """Name who visits and helps the household (帮扶责任人); flushes."""
     case = _open_case(session, follow_up_id)
-    helper = _plain("helper", helper.strip())
+    helper = check_text("helper", helper.strip())
     if not 2 <= len(helper) <= 64:
         raise InvalidInput("helper is a name of 2 to 64 characters", field="helper",
                            value=helper, code="helper_name")
@@ -1179,7 +1160,7 @@ def decline_elimination(session: Session, actor: Actor, elimination_id: int, not
     if proposal.status != "proposed":
         raise Conflict(f"elimination {elimination_id} is {proposal.status}", field="status",
                        value=proposal.status)
-    note = _plain("note", note.strip(), lines=True)
+    note = check_text("note", note.strip(), lines=True)
     if len(note) < 2:
         raise InvalidInput("say why the proposal is declined", field="note", value=note,
                            code="decline_reason")

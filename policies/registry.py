@@ -113,7 +113,7 @@ def create_region(session: Session, data: RegionCreate) -> Region:
     """Add a region under its parent; levels must nest (county → township → village)."""
     if session.exec(select(Region.id).where(Region.code == data.code)).first() is not None:
         raise Conflict(f"region code {data.code} is already registered", field="code",
-                       value=data.code)
+                       value=data.code, code="region_code_taken", values={"code": data.code})
     if data.parent_id is not None:
         parent = _require(session, Region, data.parent_id, "parent_id", "region")
         allowed = PARENT_LEVEL.get(data.level, set())
@@ -222,6 +222,7 @@ def create_household(session: Session, data: HouseholdCreate) -> Household:
         raise Conflict(
             f"household number {data.household_number} is already registered (household "
             f"{taken})", field="household_number", value=data.household_number,
+            code="household_number_taken", values={"number": data.household_number},
         )
     household = Household.model_validate(data)
     session.add(household)
@@ -314,7 +315,7 @@ def _check_single_head(session: Session, household_id: int, member_id: int | Non
     if other is not None:
         raise Conflict(
             f"household {household_id} already has a head (member {other})",
-            field="relation", value=Relation.head,
+            field="relation", value=Relation.head, code="head_exists", values={"member": other},
         )
 
 
@@ -327,7 +328,8 @@ def create_member(session: Session, data: MemberCreate) -> Member:
     if owner is not None:
         raise Conflict(
             f"ID number {data.id_number} is already registered in household {owner}",
-            field="id_number", value=data.id_number,
+            field="id_number", value=data.id_number, code="id_number_taken",
+            values={"household": owner},
         )
     if data.relation == Relation.head and data.status == MemberStatus.active:
         _check_single_head(session, data.household_id, None)
@@ -398,7 +400,8 @@ def create_income_record(session: Session, data: IncomeRecordCreate) -> IncomeRe
         raise Conflict(
             f"household {data.household_id} already has a {data.source} record for "
             f"{data.period_start}..{data.period_end} (income record {duplicate}); update it",
-            field="period_start", value=data.period_start,
+            field="period_start", value=data.period_start, code="income_recorded",
+            values={"start": data.period_start, "end": data.period_end},
         )
     size = household_size(session, data.household_id)
     if size < 1:

@@ -112,11 +112,13 @@ def _plain(value: str, lines: bool) -> str:
 
 def check_text(field: str, value: str, *, lines: bool = False) -> str:
     """The value, or InvalidInput naming the field when it breaks the rule of Text (for text
-    that reaches a service without an API model, such as a page's form)."""
+    that reaches a service without an API model, such as a page's form), with the code of
+    TEXT_PROBLEMS and the values a page words it with."""
     fault = text_fault(value, lines=lines)
     if fault:
-        raise InvalidInput(f"{field} {TEXT_PROBLEMS[fault[0]] % fault[1]}", field=field,
-                           value=value)
+        code, values = fault
+        raise InvalidInput(f"{field} {TEXT_PROBLEMS[code] % values}", field=field,
+                           value=value, code=code, values=values)
     return value
 
 

@@ -79,7 +79,7 @@ MONITORING_REFUSALS = {
     "before_identified": N_("The day is before the risk was identified (%(identified_on)s)."),
     "below_line": N_("The income per person, %(income)s, is below the line (%(line)s): the "
                      "risk is not eliminated."),
-    "report_recorded": N_("The household's income report for %(start)s to %(end)s is "
+    "income_recorded": N_("The household's income report for %(start)s to %(end)s is "
                           "recorded already: correct that record instead."),
 }
 # A refusal's values that name steps of risk elimination.

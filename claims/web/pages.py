@@ -849,6 +849,9 @@ def refusal(error: DomainError, gettext) -> str:
     if error.code in STEP_REFUSALS:
         return gettext(STEP_REFUSALS[error.code], **{
             name: _shown(name, value, language) for name, value in error.values.items()})
+    if error.code in TEXT_PROBLEMS:  # policies.types.check_text: a form's text
+        return gettext(FORM_PROBLEM, field=_shown("field", error.field or "", language),
+                       reason=gettext(TEXT_PROBLEMS[error.code], **error.values))
     if error.code == "form":
         field = error.values.get("field", "")
         reason = problem_reason(field, error.values.get("kind", ""),

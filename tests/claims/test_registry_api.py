@@ -89,6 +89,7 @@ def test_bad_household_input_names_the_field(client, places):
         "household_type": "lifted_out"})
     assert duplicate.status_code == 409
     assert duplicate.json()["field"] == "household_number"
+    assert duplicate.json()["code"] == "household_number_taken"
 
     unknown_village = client.post("/api/households", json={
         "household_number": "H0002", "village_id": places["township"],
@@ -129,11 +130,13 @@ def test_bad_member_input_is_refused_with_the_reason(client, places):
         "household_id": household["id"], "name": "重复", "id_number": id_number(seq=1),
         "relation": "son"})
     assert again.status_code == 409 and again.json()["field"] == "id_number"
+    assert again.json()["code"] == "id_number_taken"
 
     second_head = client.post("/api/members", json={
         "household_id": household["id"], "name": "二户主", "id_number": id_number(seq=5),
         "relation": "head"})
     assert second_head.status_code == 409 and second_head.json()["field"] == "relation"
+    assert second_head.json()["code"] == "head_exists"
 
     grade = client.post("/api/members", json={
         "household_id": household["id"], "name": "王五", "id_number": id_number(seq=7),
@@ -195,7 +198,8 @@ def test_income_twice_for_the_same_period_is_a_conflict(client, places):
     body = {"household_id": household["id"], "period_start": "2025-01-01",
             "period_end": "2025-12-31", "wages": "100"}
     assert client.post("/api/income-records", json=body).status_code == 201
-    assert client.post("/api/income-records", json=body).status_code == 409
+    again = client.post("/api/income-records", json=body)
+    assert again.status_code == 409 and again.json()["code"] == "income_recorded"
 
 
 def test_monitoring_line_applies_from_the_nearest_region_that_sets_one(client, places):

@@ -585,6 +585,20 @@ def test_changing_a_users_password_changes_nothing_else_and_signs_them_out(brows
     assert liu.approval_limit is None and not liu.active and liu.role == "supervisor"
 
 
+def test_a_hidden_character_in_a_name_is_refused_on_the_admin_page_in_chinese(browser):
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    refused = admin.post("/admin/users", data={
+        "csrf_token": csrf_of(page), "username": "ghost", "full_name": "\u202e三张",
+        "role": "clerk"})
+    assert refused.status_code == 422 and "第 1 个字符" in refused.text, refused.text
+    assert "direction-override" not in refused.text
+    key = admin.post("/admin/clients", data={
+        "csrf_token": csrf_of(page), "name": "医保\x07局", "organisation": "medical_insurance"})
+    assert key.status_code == 422 and "第 3 个字符是控制字符" in key.text, key.text
+    assert "control character" not in key.text
+
+
 def test_a_refused_step_is_shown_on_the_page_and_no_link_can_fake_one(browser, claim):
     clerk = browser("clerk")
     page = clerk.get(f"/claims/{claim.id}").text
