@@ -14,6 +14,7 @@ import weakref
 from dataclasses import dataclass, field
 from functools import partial
 
+import sqlalchemy as sa
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
@@ -37,6 +38,9 @@ class _Waiting:
 class _Queue:
     waiting: list[_Waiting] = field(default_factory=list)
     leading: bool = False
+    # PostgreSQL: the connection a turn hands to the next when requests are waiting, so a
+    # busy queue pays no pool checkout and no ping per transaction (docs/scaling.md).
+    kept: sa.Connection | None = None
 
 
 # One queue per event loop: futures belong to the loop that made them.
@@ -75,12 +79,16 @@ def _pass_lead(queue: _Queue) -> None:
             waiting.answer.set_result(_LEAD)
             return
     queue.leading = False  # any left were dropped; the next request writes them too
+    if queue.kept is not None:  # for the requests that were dropped meanwhile
+        queue.kept.close()
+        queue.kept = None
 
 
 async def _write(queue: _Queue, session: Session, batch: list[_Waiting]) -> None:
     try:
         results = await run_in_threadpool(
-            locks.retrying, partial(_store_all, session, batch), what="storing single events")
+            locks.retrying, partial(_store_all, queue, session, batch),
+            what="storing single events")
     except Exception as exc:  # the transaction failed: every event in it failed
         results = [exc] * len(batch)
     finally:
@@ -94,11 +102,32 @@ async def _write(queue: _Queue, session: Session, batch: list[_Waiting]) -> None
             waiting.answer.set_result(result)
 
 
-def _store_all(session: Session, batch: list[_Waiting]) -> list:
+def _store_all(queue: _Queue, session: Session, batch: list[_Waiting]) -> list:
     """One transaction for the batch, in an urgent turn at writing (single events go before
-    the bulk chunks waiting): an outcome or the exception, per event."""
-    with write_turn(session.get_bind(), urgent=True):
-        return _store_turn(session, batch)
+    the bulk chunks waiting): an outcome or the exception, per event. On PostgreSQL it runs
+    on the queue's kept connection, and a batch of one department's events is one
+    statement in autocommit: one round trip instead of a ping, BEGIN, INSERT and COMMIT."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or not isinstance(bind, sa.Engine):
+        # SQLite, or a session on a connection of its own (a test's outer transaction)
+        with write_turn(bind, urgent=True):
+            return _store_turn(session, batch)
+    connection = queue.kept if queue.kept is not None else bind.connect()
+    queue.kept = None
+    one_statement = len({waiting.actor for waiting in batch}) == 1
+    try:
+        connection.execution_options(
+            isolation_level="AUTOCOMMIT" if one_statement else connection.default_isolation_level)
+        with Session(connection) as kept:
+            results = _store_turn(kept, batch)
+    except BaseException:
+        connection.close()  # back to the pool, which drops it if it was broken
+        raise
+    if queue.waiting:
+        queue.kept = connection
+    else:
+        connection.close()
+    return results
 
 
 def _store_turn(session: Session, batch: list[_Waiting]) -> list:

@@ -110,6 +110,11 @@ def test_single_events_arriving_together_are_stored_in_few_transactions(engine):
     assert len(commits) < len(bodies) / 4, len(commits)
     with Session(engine) as session:
         assert session.exec(select(func.count(TriggerEvent.id))).one() == 27
+    # the connection kept between turns on PostgreSQL goes back once the queue is empty
+    assert engine.pool.checkedout() == 0
+    again = asyncio.run(send_all())
+    assert [r.result for r in again[:27]] == ["duplicate"] * 27
+    assert engine.pool.checkedout() == 0
 
 
 def test_different_bills_of_one_household_at_once_share_one_claim(engine):
