@@ -87,11 +87,23 @@ def batch_lines(session: Session, batch_id: int) -> list[dict]:
             for p, number, hh in rows]
 
 
+TO_SEND = (PaymentState.pending, PaymentState.exported)  # the lines a bank file carries
+
+
+def settled(lines: list[dict]) -> bool:
+    """Whether the bank answered every line of a batch (each paid or failed): its bank file
+    has nothing left to send, and its lines are the batch's record."""
+    return not any(line["state"] in TO_SEND for line in lines)
+
+
 def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
-    """The bank's file for a batch (CSV or XLSX); its pending lines become exported."""
-    get_batch(session, batch_id)
-    lines = [line for line in batch_lines(session, batch_id)
-             if line["state"] in (PaymentState.pending, PaymentState.exported)]
+    """The bank's file for a batch (CSV or XLSX); its pending lines become exported. Refused
+    for a settled batch: a file of no lines is no record, and nothing is left to send."""
+    batch = get_batch(session, batch_id)
+    lines = [line for line in batch_lines(session, batch_id) if line["state"] in TO_SEND]
+    if not lines:
+        raise Conflict(f"every line of batch {batch.batch_number} is paid or failed: no bank "
+                       "file is left to send", field="batch", code="batch_settled")
     rows = [[line["id"], line["household_number"], line["account_holder"], line["bank_name"],
              line["bank_account"], f"{line['amount']:.2f}", line["claim_number"]]
             for line in lines]

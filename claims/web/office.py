@@ -244,7 +244,7 @@ def batch_page(request: Request, session: SessionDep, user: User, batch_id: int)
             refused, translator(language_of(request)))) from None
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=None,
-                  amount=payments.amount_of(lines),
+                  amount=payments.amount_of(lines), settled=payments.settled(lines),
                   may_pay=user.user.role in (Role.supervisor, Role.admin),
                   account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
@@ -289,7 +289,8 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
     batch = payments.get_batch(session, batch_id)
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=results,
-                  amount=payments.amount_of(lines), may_pay=True,
+                  amount=payments.amount_of(lines), settled=payments.settled(lines),
+                  may_pay=True,
                   account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
 

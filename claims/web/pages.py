@@ -784,6 +784,8 @@ STEP_REFUSALS = {
     "reference_taken": N_("The reference %(reference)s names another catastrophe already."),
     "catastrophe_closed": N_("The catastrophe is closed."),
     "nothing_to_pay": N_("No approved claim is waiting for payment."),
+    "batch_settled": N_("Every line of this batch is paid or failed: no bank file is left "
+                        "to send. The lines on the batch's page are its record."),
     "user_exists": N_("The user %(username)s already exists."),
     "one_person_one_account": N_("Another account belongs to the same person (ID number): one "
                                  "person, one account, so that four eyes are two people."),
@@ -821,7 +823,11 @@ STEP_REFUSALS = {
 # Fields a refusal names that no record shows.
 REFUSED_FIELDS = {"given_on": N_("Given on"), "eliminated_on": N_("Eliminated on"),
                   "village_id": N_("Village"), "village": N_("Village"),
-                  "claim_ids": N_("Claims")}
+                  "claim_ids": N_("Claims"),
+                  # the numbers a page reads from its address (claims.app's refusal of one)
+                  "page": N_("Page"), "year": N_("Year"), "recorded": N_("Income record"),
+                  "stored": N_("Terms version"), "created": N_("Terms version"),
+                  "in_force": N_("In force for"), "before": N_("Older entries")}
 # Values of a refusal that are codes (or lists of codes), by the kind that names them.
 CODED_VALUES = {"state": "ClaimState", "needs": "ClaimState", "action": "Action",
                 "roles": "Role", "missing": "DocumentType", "required": "DocumentType",
