@@ -25,6 +25,15 @@ def user_view(user: AppUser) -> dict[str, Any]:
         "may_export", "active", "created_at")})
 
 
+def names_of(session: Session, labels) -> dict[str, str]:
+    """The names of the users among audit-trail labels (``user:<username>``), by username:
+    pages name people, the trail keeps their usernames."""
+    usernames = {label.partition(":")[2] for label in labels
+                 if label and label.startswith("user:")}
+    return dict(session.exec(select(AppUser.username, AppUser.full_name).where(
+        AppUser.username.in_(usernames))).all()) if usernames else {}
+
+
 def client_view(client: ApiClient) -> dict[str, Any]:
     return audit.jsonable({**{k: getattr(client, k) for k in (
         "id", "name", "organisation", "active", "created_at")}, **remit.view(client)})

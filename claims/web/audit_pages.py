@@ -31,6 +31,7 @@ from claims.models import (
     Role,
     TriggerEvent,
 )
+from claims.people import names_of
 from claims.settings import get_settings
 from claims.web import monitoring as monitoring_view
 from claims.web import printed as printed_view
@@ -276,9 +277,7 @@ def _audit(request: Request, session: Session, user: SignedIn, claim: str = "",
                           since=_day(request, since, N_("From the day")),
                           until=_day(request, until, N_("Up to the day")))
     rows, older = trail.search(session, user.actor, wanted, before=before)
-    usernames = {e.actor.partition(":")[2] for e in rows if e.actor.startswith("user:")}
-    people = dict(session.exec(select(AppUser.username, AppUser.full_name).where(
-        AppUser.username.in_(usernames))).all()) if usernames else {}
+    people = names_of(session, (e.actor for e in rows))
     wanted_regions = {r for e in rows if e.entity == "catastrophe" for data in (e.before, e.after)
                       for r in (data or {}).get("regions") or () if isinstance(r, int)}
     regions = dict(session.exec(select(Region.id, Region.name).where(

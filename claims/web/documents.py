@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from claims.api.deps import SessionDep
 from claims.api.documents import file_response, read_files
 from claims.documents import requirements, service, sniff
+from claims.people import names_of
 from claims.web.i18n import N_
 from claims.web.pages import PageError, User, check_csrf, gate, need_role, text_for
 
@@ -68,9 +69,13 @@ def upload_form(user) -> dict | None:
 
 def section(session, user, claim, language: str) -> dict:
     """The claim page's documents: the list, the upload form, the checklist of the documents
-    the terms require (with the waiver form for a supervisor)."""
+    the terms require (with the waiver form for a supervisor), and who acted by name."""
     items = requirements.checklist(session, claim)
-    return {"rows": document_rows(session, user, claim.id), "form": upload_form(user),
+    rows = document_rows(session, user, claim.id)
+    labels = [*(i.waiver["by"] for i in items if i.waiver),
+              *(who for row in rows for who in (row["document"].added_by,
+                                                row["document"].withdrawn_by))]
+    return {"rows": rows, "form": upload_form(user), "people": names_of(session, labels),
             "checklist": items, "missing": [i.doc_type for i in items if not i.satisfied],
             "labels": requirements.labels(language),
             "may_waive": user.user.role in requirements.WAIVERS}

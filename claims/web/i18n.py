@@ -204,7 +204,7 @@ def environment(language: str) -> Environment:
         code=lambda kind, value: code_label(kind, value, language),
         labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows],
         trace_text=lambda line: trace_text(line, language),
-        actor=lambda label: actor_text(label, language))
+        actor=lambda label, people=None: actor_text(label, language, people))
     env.filters["warning_text"] = lambda text: warning_text(text, language)
     env.filters["county_time"] = lambda value, format="%Y-%m-%d %H:%M": county_time(
         value, language, format)
