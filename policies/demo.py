@@ -58,7 +58,8 @@ SURNAMES = np.array(list("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭
 SURNAME_WEIGHTS = np.linspace(3.0, 1.0, len(SURNAMES))
 GIVEN = np.array(list("建国华明军伟芳秀英玉兰桂花志强丽红春梅海涛云霞金凤德福文静亮"))
 
-# ---- demo assumptions, documented so nobody mistakes them for published terms
+# ---- demo assumptions, documented so nobody mistakes them for published terms (the notes
+# and names written into the county are in Chinese: its staff read them on the pages)
 SIZE_PROBABILITIES = {1: 0.11, 2: 0.20, 3: 0.20, 4: 0.20, 5: 0.17, 6: 0.08, 7: 0.03, 8: 0.01}
 LIFTED_OUT_SHARE = 0.85  # demo: 脱贫户 among covered households
 MONITORED_SHARE = {"lifted_out": 0.08, "ordinary": 0.55}  # demo: share with a category
@@ -309,7 +310,7 @@ def _contract(session: Session, county_id: int, year: int) -> int:
     contract_id = session.execute(
         sa.insert(PolicyContract.__table__).values(
             contract_number=f"FPB-{COUNTY[0]}-{year}-DEMO", county_id=county_id,
-            insurer="演示保险公司 (demo insurer)", policy_year=year,
+            insurer="演示保险公司", policy_year=year,
             start_date=date(year, 1, 1), end_date=date(year, 12, 31),
             premium_per_person=PREMIUM_PER_PERSON, insured_basis="named",
             insured_headcount=None, insurer_fee_rate=INSURER_FEE_RATE,
@@ -349,8 +350,7 @@ def cover_through(session: Session, county: DemoSummary, last_year: int) -> Demo
         if latest.year < renewal:
             session.execute(lines.insert().values(
                 region_id=county.county_id, year=renewal, fixed_amount=latest.fixed_amount,
-                note=f"demo assumption: the line of {latest.year} until the county sets "
-                     f"{renewal}'s"))
+                note=f"演示假设：沿用 {latest.year} 年的监测线，直至县里公布 {renewal} 年监测线"))
     session.flush()
     return replace(county, contract_id=contract_id)
 
@@ -393,7 +393,7 @@ def build_demo_county(
     county_id, villages = _regions(session)
     session.execute(sa.insert(MonitoringLine.__table__), [
         {"region_id": county_id, "year": y, "fixed_amount": MONITORING_LINE,
-         "note": "demo assumption (the figure one province published for 2025)"}
+         "note": "演示假设（某省公布的 2025 年标准）"}
         for y in (year - 2, year - 1, year)
     ])
     contract_id = _contract(session, county_id, year)

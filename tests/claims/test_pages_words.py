@@ -3,7 +3,9 @@ payout notice whose calculation's total was not the amount approved, with nothin
 why; a flood's calculation in raw amount names; the audit search's dates labelled as a
 notice's; "event" as the reason a claim was opened; a menu link a township-limited user is
 always refused; an empty caption on a claim's risk card; a catastrophe past its end shown
-as going on. Chinese pages, SQLite and PostgreSQL."""
+as going on. Then (a second walk): a document's uploader by username, not by name; a paid
+batch still offering its bank file as the next step; the demo county's English notes and
+insurer. Chinese pages, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ from decimal import Decimal
 
 from sqlmodel import select
 
-from claims.models import Claim
+from claims.models import Claim, Payment
+from policies import demo
+from policies.models import MonitoringLine, PolicyContract
+from tests.claims.test_access import PNG
 from tests.claims.test_catastrophes import FLOOD_END, INSIDE, build, flood, report, submit
 from tests.claims.test_printed import approved
-from tests.claims.test_web import browser  # noqa: F401 — the pages' fixture
+from tests.claims.test_web import browser, csrf_of  # noqa: F401 — the pages' fixture
 
 TAGS = re.compile(r"<script.*?</script>|<style.*?</style>|<[^>]+>", re.S)
 
@@ -73,3 +78,49 @@ def test_a_catastrophe_past_its_end_is_not_going_on(app, session, browser):  # n
     w.clients["clerk"].patch(f"/api/catastrophes/{made['id']}", json={
         "end_date": str(FLOOD_END + timedelta(days=365))})
     assert "进行中" in said(browser("clerk").get(f"/catastrophes/{made['id']}").text)
+
+
+def test_a_document_names_who_added_and_withdrew_it(browser, session, claim):  # noqa: F811
+    clerk = browser("clerk")
+    page = clerk.get(f"/claims/{claim.id}").text
+    added = clerk.post(f"/claims/{claim.id}/documents", data={"csrf_token": csrf_of(page)},
+                       files={"files": ("bill.png", PNG, "image/png")})
+    assert added.status_code == 200, added.text
+    document = re.search(r'/documents/(\d+)/withdraw', added.text)[1]
+    clerk.post(f"/documents/{document}/withdraw", data={
+        "csrf_token": csrf_of(added.text), "reason": "拍错了"})
+    text = said(clerk.get(f"/claims/{claim.id}").text)
+    assert re.search(r"clerk者 于 [^·]+ 添加", text) and re.search(r"clerk者 于 [^·]+ 撤回：拍错了",
+                                                                   text)
+    assert clerk.user.username not in text
+
+
+def test_a_paid_batch_offers_no_bank_file_to_send(browser, session, claim):  # noqa: F811
+    approved(session, claim)
+    supervisor = browser("supervisor")
+    made = supervisor.post("/payments", data={"csrf_token": csrf_of(
+        supervisor.get("/payments").text)})
+    batch = str(made.url.path)
+    assert "下载（明细标记为已导出）" in made.text  # the step to take
+    supervisor.post(f"{batch}/bank-file", data={"csrf_token": csrf_of(made.text)})
+    line = session.exec(select(Payment.id)).one()
+    confirmed = supervisor.post(f"{batch}/confirmation", data={"csrf_token": csrf_of(made.text)},
+                                files={"file": ("a.csv", f"payment_id,status\n{line},paid\n")})
+    for page in (confirmed.text, supervisor.get(batch).text):
+        assert f'action="{batch}/bank-file"' not in page
+        assert f'action="{batch}/confirmation"' not in page
+        assert "本批次的每笔明细均已支付或失败" in said(page)
+    again = supervisor.post(f"{batch}/bank-file", data={"csrf_token": csrf_of(made.text)})
+    assert again.status_code == 409 and "本批次的每笔明细均已支付或失败" in said(again.text)
+
+
+LATIN = re.compile(r"[A-Za-z]{3,}")
+
+
+def test_the_demo_county_tells_its_staff_in_chinese(session):
+    county = demo.build_demo_county(session, households=20, seed=7, year=2026)
+    demo.cover_through(session, county, 2027)
+    contracts = session.exec(select(PolicyContract.insurer)).all()
+    notes = session.exec(select(MonitoringLine.note)).all()
+    assert len(contracts) == 2 and len(notes) == 4
+    assert not [t for t in [*contracts, *notes] if LATIN.search(t)], [*contracts, *notes]
