@@ -2,7 +2,8 @@
 str.isdigit() takes it, int() refuses it) in every query parameter and every form field its
 handlers read, as the office's administrator and a supervisor: a refusal or a page, never a
 server error. Found on the catastrophe and village forms (6 Dec 2026), then looked for on
-every page. SQLite and PostgreSQL."""
+every page. And every page's query parameter given letters: refused in the reader's words.
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from claims.app import _dependants
 from tests.claims.conftest import build_county
 from tests.claims.test_web import browser  # noqa: F401 — the pages' fixture
 
@@ -52,3 +54,34 @@ def test_no_page_fails_on_a_superscript_digit(app, session, browser):  # noqa: F
                     answer = page.request(method, path, params=query, data={
                         "csrf_token": token, **dict.fromkeys(names, "²")})
                 assert answer.status_code < 500, (role, method, template, answer.text[:300])
+
+
+# The error page's message, and an error shown on a page of its own.
+MESSAGES = re.compile(r'<div class="card medium">\s*<h1>.*?</h1>\s*<p>(.*?)</p>'
+                      r'|class="error"[^>]*>(.*?)</', re.S)
+
+
+def test_a_refused_query_names_the_parameter_in_chinese(app, session, browser):  # noqa: F811
+    """Every query parameter of every page, given letters ("abc"): a refusal that names the
+    parameter names it by its label (页码, 年度), never by its name in the address (page,
+    year), and never a server error. Found on /claims?page=abc and the outcomes' year."""
+    build_county(session)
+    session.commit()
+    routes = [(c.path, c.original_route) for c in iter_route_contexts(app.routes)
+              if isinstance(c.original_route, APIRoute) and not c.path.startswith(SKIP)
+              and "GET" in c.original_route.methods]
+    refused = set()
+    for role in ("admin", "supervisor"):
+        page = browser(role)
+        for template, route in routes:
+            path = re.sub(r"\{[^}]+\}", "1", template)
+            for name in {p.alias for d in _dependants(route.dependant) for p in d.query_params}:
+                answer = page.get(path, params={name: "abc"}, follow_redirects=False)
+                assert answer.status_code < 500, (role, template, name, answer.text[:300])
+                said = " ".join(a or b for a, b in MESSAGES.findall(answer.text))
+                raw = rf"(?<![A-Za-z0-9_-]){name}(?![A-Za-z0-9_-])"  # the name, not in a word
+                assert not re.search(raw, said), (template, said)
+                if answer.status_code == 422:
+                    refused.add((template, name))
+    assert {("/claims", "page"), ("/monitoring/outcomes", "year"), ("/audit", "before"),
+            ("/config/terms", "in_force")} <= refused
