@@ -60,7 +60,8 @@ def read_batch(batch_id: int, session: SessionDep, _: Reader):
 @router.post("/{batch_id}/bank-file")
 def bank_file(batch_id: int, session: SessionDep, actor: Payer,
               format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv"):
-    """The bank's file for a batch; its lines become exported."""
+    """The bank's file for a batch; its lines become exported. 409 (code batch_settled) once
+    the bank answered every line: nothing is left to send."""
     data = payments.bank_file(session, actor, batch_id, format)
     session.commit()
     return Response(data, media_type=MEDIA[format], headers={

@@ -91,6 +91,8 @@ def test_from_opened_to_paid_with_a_supervisors_second_approval(staff, client, s
     again = client.post(f"/api/payment-batches/{batch['id']}/confirmation",
                         files={"file": ("answer.csv", answer, "text/csv")})
     assert again.json()["results"][0]["result"] == "already_paid"
+    settled = client.post(f"/api/payment-batches/{batch['id']}/bank-file")  # nothing to send
+    assert (settled.status_code, settled.json()["code"]) == (409, "batch_settled")
 
     session.expire_all()
     paid = session.get(Claim, claim.id)
