@@ -63,7 +63,7 @@ ALIASES = _aliases()
 
 def read_events(data: bytes, filename: str) -> tuple[list[dict[str, Any]], list[dict]]:
     """Rows as event payloads; empty cells are left out. Returns (events, row errors)."""
-    table = read_table(data, filename, ALIASES, [(f,) for f in FIXED])
+    table = read_table(data, filename, ALIASES, [(f,) for f in FIXED], refuse_unknown=True)
     events, errors = [], []
     for row, line in table.frame.iterrows():
         event: dict[str, Any] = {"amounts": {}, "details": {}}

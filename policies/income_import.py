@@ -41,7 +41,10 @@ ALIASES = {normalise_header(s): f for f, spellings in HEADERS.items() for s in s
 # (every amount field has a description, so it is never None here)
 ALIASES.update({normalise_header(cast(str, IncomeRecord.model_fields[name].description)
                                  .split(" (")[0]): name for name in AMOUNTS})
-REQUIRED: list[tuple[str, ...]] = [("household_number",), ("period_start",), ("period_end",)]
+# and at least one income column: a file whose incomes are all under other headings would
+# write reports of no income at all
+REQUIRED: list[tuple[str, ...]] = [("household_number",), ("period_start",), ("period_end",),
+                                   tuple(INCOME_COMPONENTS)]
 # The reason of row problem no_active_member (until policies.tables.ROW_PROBLEMS and the
 # pages' catalog name it, the pages show these English words).
 NO_ACTIVE_MEMBER = ("the household has no active member to divide its income by (a member "
@@ -89,7 +92,7 @@ def import_income_reports(session: Session, data: bytes, filename: str, today: d
     """Validate a file of income reports and, if it is valid (or ``partial``), write them to
     the ledger with net and per-capita income derived; flushes only. With ``villages``, only
     households of those villages are known (a user limited to some townships)."""
-    table = read_table(data, filename, ALIASES, REQUIRED)
+    table = read_table(data, filename, ALIASES, REQUIRED, refuse_unknown=True)
     frame = table.frame
     report = IncomeImportReport(rows=len(frame), encoding=table.encoding,
                                 ignored_columns=table.ignored_columns)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+from openpyxl.utils import get_column_letter
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -159,6 +160,14 @@ def normalise_header(text: str) -> str:
     return text.replace("（", "(").replace("）", ")")
 
 
+# Headings a county's sheet carries beside the data and that no import reads.
+NOTE_HEADINGS = frozenset(map(normalise_header, (
+    "序号", "备注", "说明", "no", "no.", "note", "notes", "remark", "remarks")))
+# Excel keeps 15 significant digits of a number: an ID or account typed into a number cell
+# is already another number when saved (6228480000000000888 → 6228480000000001024).
+EXACT_DIGITS = 10**15
+
+
 def decode_csv(data: bytes) -> tuple[str, str]:
     """Decode CSV bytes as UTF-8 (with or without BOM), else as GB18030 (a superset of GBK)."""
     for encoding in ("utf-8-sig", "gb18030"):
@@ -171,13 +180,15 @@ def decode_csv(data: bytes) -> tuple[str, str]:
 
 
 def read_table(
-    data: bytes, filename: str, aliases: dict[str, str], required: list[tuple[str, ...]]
+    data: bytes, filename: str, aliases: dict[str, str], required: list[tuple[str, ...]],
+    *, refuse_unknown: bool = False,
 ) -> Table:
     """Parse a CSV or XLSX file into a frame with canonical column names.
 
     ``aliases`` maps normalised header spellings to field names; ``required`` lists groups of
     fields of which at least one must be present (e.g. a village code, or township and village
-    names).
+    names). ``refuse_unknown``: a heading no alias knows (but a note's, NOTE_HEADINGS) is
+    refused, where a misspelt heading would lose money (a bill's 基本医保支付 read as none).
     """
     limits = ImportLimits()
     if len(data) > limits.max_bytes:
@@ -194,19 +205,19 @@ def read_table(
                                "BYTES); split it or save it as CSV", field="file",
                                value=filename, code="file_too_big",
                                values={"size": unzipped, "limit": limits.max_unzipped_bytes})
-        try:
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False,
-                                  engine="openpyxl", nrows=limits.max_rows + 1)
-        except Exception as exc:  # openpyxl raises many types for a broken workbook
-            raise InvalidInput(f"{filename} is not a readable XLSX workbook: {exc}",
-                               field="file", code="unreadable",
-                               values={"filename": filename}) from None
+        headings, frame = _read_xlsx(data, filename, limits.max_rows + 1)
         encoding = "xlsx"
     elif suffix in (".csv", ".txt", ""):
         text, encoding = decode_csv(data)
+        # the headings as written: pandas renames a repeated one (银行账号.1) and names a
+        # blank one (Unnamed: 3)
+        headings = [str(h) for h in next(csv.reader(io.StringIO(text)), [])]
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                nrows=limits.max_rows + 1)
+                                nrows=limits.max_rows + 1, skip_blank_lines=False)
+            # the file's row numbers (the header is row 1), blank rows left out
+            frame.index = pd.RangeIndex(2, len(frame) + 2)
+            frame = frame[(frame != "").any(axis=1)]
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise InvalidInput(f"{filename} is not a readable CSV file: {exc}",
                                field="file", code="unreadable",
@@ -220,17 +231,31 @@ def read_table(
                            field="file", value=filename, code="too_many_rows",
                            values={"filename": filename, "limit": limits.max_rows})
 
-    renamed: dict[str, str] = {}
+    renamed: dict = {}
     ignored: list[str] = []
-    for column in frame.columns:
-        name = aliases.get(normalise_header(column))
+    unknown: list[str] = []
+    for position, column in enumerate(frame.columns):
+        heading = headings[position] if position < len(headings) else ""
+        name = aliases.get(normalise_header(heading))
         if name is None:
-            ignored.append(str(column))
+            if not normalise_header(heading):
+                if (frame[column].astype(str).str.strip() != "").any():
+                    unknown.append(f"#{position + 1}")  # values under no heading
+                continue
+            ignored.append(heading)
+            if refuse_unknown and normalise_header(heading) not in NOTE_HEADINGS:
+                unknown.append(heading)
         elif name in renamed.values():
-            raise InvalidInput(f"two columns both mean {name}: remove one", field=str(column),
-                               code="same_column", values={"column": str(column)})
+            raise InvalidInput(f"two columns both mean {name}: remove one", field=heading,
+                               code="same_column", values={"column": heading})
         else:
             renamed[column] = name
+    if unknown:
+        raise InvalidInput(
+            f"column(s) this file does not take: {', '.join(unknown)} (#N: a column with "
+            "values and no heading); rename each to a heading it takes, or remove it",
+            field="header", value=", ".join(unknown), code="unknown_columns",
+            values={"columns": "、".join(unknown)})
     frame = frame[list(renamed)].rename(columns=renamed)
     missing = [group for group in required if not any(f in frame for f in group)]
     if missing:
@@ -244,7 +269,6 @@ def read_table(
                     "headings": "、".join("或".join(chinese.get(f, f) for f in group)
                                          for group in missing)})
     frame = frame.apply(lambda col: col.astype(str).str.strip())
-    frame.index = pd.RangeIndex(2, len(frame) + 2)  # file row numbers, header is row 1
     return Table(frame=frame, encoding=encoding, ignored_columns=ignored)
 
 
@@ -268,6 +292,106 @@ def csv_bytes(header: list[str], rows: list[list]) -> bytes:
     for row in [header, *rows]:
         writer.writerow(["'" + v if formula_like(v) else v for v in row])
     return text.getvalue().encode("utf-8-sig")
+
+
+def _read_xlsx(data: bytes, filename: str, max_rows: int) -> tuple[list[str], pd.DataFrame]:
+    """The active sheet's headings (row 1) and its rows below, every cell as text, indexed
+    by the sheet's own row numbers (blank rows left out). Cells beyond the last heading are
+    not read: a row padded to column XFD would cost seconds a row. A number too long to be
+    exact and a formula without a saved result are refused, naming the cell."""
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        sheet = _sheet(book)
+        sheet.reset_dimensions()  # the declared size may be wrong, or huge
+        rows = sheet.iter_rows()
+        headings = [_cell_text(cell) for cell in next(rows, ())]
+        while headings and not headings[-1].strip():
+            headings.pop()
+        width = len(headings)
+        found: list[list[str]] = []
+        numbers: list[int] = []
+        formulas: list[tuple[int, int, int, int]] = []
+        for number, cells in enumerate(sheet.iter_rows(min_row=2, max_col=max(width, 1)), 2):
+            texts: list[str] = []
+            for column, cell in enumerate(cells, 1):
+                if cell.data_type == "f":
+                    formulas.append((number, column, len(found), len(texts)))
+                    texts.append("")
+                else:
+                    texts.append(_cell_text(cell))
+            if any(texts) or len(formulas) and formulas[-1][0] == number:
+                found.append(texts)
+                numbers.append(number)
+                if len(found) >= max_rows:
+                    break
+        book.close()
+        if formulas:
+            _saved_results(data, filename, formulas, found)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise InvalidInput(f"{filename} is not a readable XLSX workbook: {exc}",
+                           field="file", code="unreadable",
+                           values={"filename": filename}) from None
+    frame = pd.DataFrame(found, columns=range(width), index=numbers, dtype=str)
+    if width == 0:
+        frame = pd.DataFrame(index=numbers)
+    return headings, frame
+
+
+def _saved_results(data: bytes, filename: str, formulas: list[tuple], found: list) -> None:
+    """Put each formula cell's saved result in its place; refuse one saved without it (a
+    generated workbook, or one set to calculate by hand), which would read as empty."""
+    places = {(row, column): (at, position) for row, column, at, position in formulas}
+    last = max(row for row, *_ in formulas)
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheet = _sheet(book)
+        sheet.reset_dimensions()
+        width = max(column for _, column, *_ in formulas)
+        for number, cells in enumerate(sheet.iter_rows(min_row=2, max_row=last,
+                                                       max_col=width), 2):
+            for column, cell in enumerate(cells, 1):
+                spot = places.get((number, column))
+                if spot is not None and cell.value is not None:
+                    found[spot[0]][spot[1]] = _cell_text(cell)
+        for (row, column), (at, position) in places.items():
+            if found[at][position] == "":
+                place = f"{get_column_letter(column)}{row}"
+                raise InvalidInput(
+                    f"cell {place} holds a formula saved without its result; open the file "
+                    "in Excel or WPS and save it again, or paste the values", field="file",
+                    value=place, code="formula_without_value", values={"cell": place})
+    finally:
+        book.close()
+
+
+def _sheet(book):
+    """The sheet a person sees on opening the workbook: the active one, else the first
+    visible (a hidden sheet of old data is never read)."""
+    sheet = book.active
+    if sheet is None or sheet.sheet_state != "visible" or not hasattr(sheet, "iter_rows"):
+        sheet = next((s for s in book.worksheets if s.sheet_state == "visible"), None)
+    if sheet is None:
+        raise ValueError("no visible worksheet")
+    return sheet
+
+
+def _cell_text(cell) -> str:
+    """A cell as text, as the file's reader sees it (a whole number without ".0")."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if abs(value) >= EXACT_DIGITS:
+        place = f"{get_column_letter(cell.column)}{cell.row}"
+        raise InvalidInput(
+            f"cell {place} is a number of {len(str(int(value)))} digits, more than a "
+            "spreadsheet keeps exactly (15): an ID or account number typed as a number has "
+            "already changed; format the column as text and type it again", field="file",
+            value=place, code="number_too_long", values={"cell": place})
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _unzipped_size(data: bytes, filename: str) -> int:

@@ -802,6 +802,17 @@ STEP_REFUSALS = {
                         "files."),
     "same_column": N_("The column %(column)s means the same as another: remove one."),
     "missing_columns": N_("The file has no column %(columns)s."),
+    "unknown_columns": N_("The file has columns this import does not read: %(columns)s "
+                          "(#N: a column with values and no heading). Rename each to a "
+                          "heading the import takes, or remove it: a misspelt amount would "
+                          "be read as none."),
+    "number_too_long": N_("Cell %(cell)s is a number longer than a spreadsheet keeps "
+                          "exactly (15 digits): an ID or account number typed as a number "
+                          "has already changed. Format the column as text and type it "
+                          "again."),
+    "formula_without_value": N_("Cell %(cell)s holds a formula saved without its result. "
+                                "Open the file in Excel or WPS and save it again, or paste "
+                                "the values."),
     # a required document waived (claims.documents.requirements)
     "not_required": N_("%(document)s is not a document this claim's terms require; they "
                        "require %(required)s."),

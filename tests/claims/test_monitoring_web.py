@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from claims import clock, monitoring
 from policies import registry
-from policies.models import RegionCreate
+from policies.models import IncomeRecord, IncomeSource, RegionCreate
 from risk.models import Elimination, FollowUp
 from risk.monitoring import add_months
 from tests.claims.test_monitoring import paid_and_fallen, report, steps_back
@@ -97,7 +97,7 @@ def test_the_office_follows_a_fall_up_to_elimination_through_the_pages(
     sheet = openpyxl.load_workbook(io.BytesIO(book.content)).active
     # the workbook under the page's labels, in the reader's language
     assert [cell.value for cell in sheet[1]][:4] == [
-        "Group", "Name", "Households paid", "6 months: above"]
+        "Group", "Group name", "Households paid", "6 months: above"]
     assert sheet["A2"].value == "All households paid" and sheet["C2"].value == 1
 
 
@@ -126,6 +126,24 @@ def test_a_bad_import_writes_nothing_and_names_each_bad_value(staff, client, ses
                         files={"file": ("reports.csv", text.encode())})
     assert answer.status_code == 200
     assert "Nothing was written" in answer.text and "not a date" in answer.text
+
+
+
+def test_an_income_file_with_an_everyday_heading_is_refused_before_anything_is_written(
+        staff, client, session, claim, county, browser):  # noqa: F811
+    clerk = browser("clerk")
+    page = clerk.get("/monitoring").text
+    text = "户编号,起始日期,截止日期,工资收入\nH0001,2026-01-01,2026-03-31,5000\n"
+    answer = clerk.post("/monitoring/import", data={"csrf_token": csrf_of(page)},
+                        files={"file": ("reports.csv", text.encode())})
+    assert answer.status_code == 422, answer.text
+    assert "本导入不读取的列：工资收入" in answer.text
+    no_income = clerk.post("/monitoring/import", data={"csrf_token": csrf_of(page)},
+                           files={"file": ("reports.csv", "户编号,起始日期,截止日期,备注\n"
+                                           "H0001,2026-01-01,2026-03-31,走访\n".encode())})
+    assert no_income.status_code == 422 and "文件缺少列：工资性收入或" in no_income.text
+    assert session.exec(select(IncomeRecord).where(
+        IncomeRecord.source == IncomeSource.report)).all() == []
 
 
 def test_who_may_see_and_act_on_monitoring(staff, client, session, claim, county,
