@@ -252,8 +252,9 @@ def read_table(
             renamed[column] = name
     if unknown:
         raise InvalidInput(
-            f"column(s) this file does not take: {', '.join(unknown)} (#N: a column with "
-            "values and no heading); rename each to a heading it takes, or remove it",
+            f"column(s) this file does not take: {', '.join(unknown)}"
+            f"{' (#N: a column with values and no heading)' if '#' in ''.join(unknown) else ''}"
+            "; rename each to a heading it takes, or remove it",
             field="header", value=", ".join(unknown), code="unknown_columns",
             values={"columns": "、".join(unknown)})
     frame = frame[list(renamed)].rename(columns=renamed)
