@@ -13,7 +13,10 @@ from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
 from claims.settings import get_settings
+from claims.web.i18n import code_label, translator
 from policies import benefits, registry
+from policies.messages import N_
+from policies.tables import xlsx_bytes
 from policies.types import Day, MultilineText, Text
 
 router = APIRouter(prefix="/api", tags=["claims"])
@@ -107,6 +110,26 @@ def verify_audit(session: SessionDep, _: AuditReader):
     return {"intact": not result.problem, **result.__dict__}
 
 
+# The claims report's columns by the pages' labels, and the codes its groups may be.
+REPORT_COLUMNS = {"state": N_("State"), "trigger": N_("Trigger"), "township": N_("Township"),
+                  "month": N_("Month"), "claims": N_("Claims"), "overdue": N_("Overdue"),
+                  "entitled": N_("Entitled"), "approved": N_("Approved"), "paid": N_("Paid")}
+REPORT_TITLE = N_("Claims by %(group)s")
+REPORT_CODES = {"state": "ClaimState", "trigger": "Trigger"}
+
+
+def report_workbook(rows: list[dict], by: str) -> bytes:
+    """The claims report as a workbook in Chinese and English, "状态 state", as the API's
+    outcome workbook is: a caller with a token has no language of the workspace."""
+    zh = translator("zh")
+    columns = [by, "claims", "overdue", "entitled", "approved", "paid"]
+    kind = REPORT_CODES.get(by)
+    lines = [[f"{code_label(kind, row['group'], 'zh')} {code_label(kind, row['group'], 'en')}"
+              if kind else row["group"], *(row[c] for c in columns[1:])] for row in rows]
+    return xlsx_bytes([f"{zh(REPORT_COLUMNS[c])} {c}" for c in columns], lines,
+                      f"{zh(REPORT_TITLE, group=zh(REPORT_COLUMNS[by]))} claims by {by}")
+
+
 @router.get("/reports/claims", tags=["reports"])
 def claims_report(session: SessionDep, _: ReportReader,
                   by: Annotated[str, Query(description="state, trigger, township or month")],
@@ -115,7 +138,7 @@ def claims_report(session: SessionDep, _: ReportReader,
     """Claims and amounts entitled, approved and paid, by state, trigger, township or month."""
     rows = reports.claims_report(session, by, policy_year=policy_year)
     if format == "xlsx":
-        return Response(reports.to_xlsx(rows, f"claims by {by}"), media_type=(
+        return Response(report_workbook(rows, by), media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             headers={"content-disposition": f'attachment; filename="claims-by-{by}.xlsx"'})
     return {"by": by, "rows": audit.jsonable(rows)}

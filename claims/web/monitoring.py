@@ -555,7 +555,7 @@ def _outcome_workbook(report: dict[str, Any], language: str) -> bytes:
     _ = translator(language)
     groups = {"total": _("All households paid"), "township": _("By township"),
               "trigger": _("By trigger")}
-    headings = [_("Group"), _("Name"), _("Households paid"), *(
+    headings = [_("Group"), _("Group name"), _("Households paid"), *(
         _("%(months)s months: %(outcome)s", months=column.rsplit("_", 1)[1],
           outcome=code_label("Outcome", column.rsplit("_", 1)[0], language))
         for column in report["columns"][1:])]

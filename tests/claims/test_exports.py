@@ -9,14 +9,17 @@ import math
 import os
 import re
 from argparse import Namespace
+from datetime import UTC, datetime
 
 import openpyxl
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
 from claims.cli import _row_errors
-from claims.models import EarlyWarning, Household, Payment, Region
+from claims.models import Claim, EarlyWarning, Household, Payment, Region
+from claims.settings import get_settings
 from claims.web.i18n import code_label, translator
 from policies.tables import FileReport, RowError, csv_bytes, xlsx_bytes
 from risk import scoring
@@ -165,3 +168,54 @@ def test_the_workspace_s_workbooks_read_in_the_reader_s_language(
         else:
             assert all(chinese.search(cell) for cell in queue[0] + queue[1][3:5])
             assert row["预警原因"] == "返贫风险 0.81，达到预警阈值 0.50（上次 0.40）"
+
+
+@pytest.mark.parametrize("zone, opened, month", [
+    ("Asia/Shanghai", "2026-11-30T17:00:00", "2026-12"),  # 01:00 on 1 December in the county
+    ("Asia/Shanghai", "2026-11-30T15:59:00", "2026-11"),
+    ("Asia/Kathmandu", "2026-11-30T18:15:00", "2026-12"),  # the zone's offset is 5:45
+    ("Asia/Kathmandu", "2026-11-30T18:14:00", "2026-11"),
+    ("America/Bogota", "2026-12-01T04:59:00", "2026-11"),  # west of UTC
+])
+def test_the_claims_report_counts_a_claim_in_the_county_s_month(
+        client, session, claim, monkeypatch, zone, opened, month):
+    """By the county's date in the zone of its settings, not the stored UTC one."""
+    monkeypatch.setattr(get_settings(), "timezone", zone)
+    session.get(Claim, claim.id).opened_at = datetime.fromisoformat(opened).replace(tzinfo=UTC)
+    session.commit()
+    params = {"by": "month"}
+    assert [row["group"] for row in client.get("/api/reports/claims", params=params).json()[
+        "rows"]] == [month]
+    book = xlsx_cells(client.get("/api/reports/claims", params=params | {"format": "xlsx"}).content)
+    assert [row[:2] for row in book[1:]] == [[month, 1]]
+
+
+def test_the_api_s_claims_workbook_is_labelled_in_chinese_and_english(client, claim):
+    """As the API's outcome workbook is: its caller has no language of the workspace (a
+    token, no page), so the headings, the codes and the sheet say both; the JSON keeps the
+    codes."""
+    assert client.get("/api/reports/claims", params={"by": "state"}).json()["rows"][0][
+        "group"] == "opened"
+    answer = client.get("/api/reports/claims", params={"by": "state", "format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+    assert sheet.title == "按状态统计理赔案件 claims by state"
+    book = xlsx_cells(answer.content)
+    assert book[0] == ["状态 state", "理赔案件 claims", "超期 overdue", "应赔金额 entitled",
+                       "核定金额 approved", "已付金额 paid"]
+    assert book[1][:3] == ["已立案 opened", 1, 0]
+    book = xlsx_cells(client.get("/api/reports/claims", params={
+        "by": "trigger", "format": "xlsx"}).content)
+    assert (book[0][0], book[1][0]) == ("致贫原因 trigger", "因病 illness")
+    book = xlsx_cells(client.get("/api/reports/claims", params={
+        "by": "month", "format": "xlsx"}).content)
+    assert book[0][0] == "月份 month"
+
+
+def test_the_outcome_workbook_heads_the_group_s_name_not_a_person_s(
+        staff, client, session, claim, browser):  # noqa: F811
+    """姓名 is a person's name; the column holds a township's or a trigger's."""
+    pay(staff, client, session, claim)
+    for language, name in (("zh", "名称"), ("en", "Group name")):
+        book = xlsx_cells(browser("clerk", language=language).get(
+            "/monitoring/outcomes.xlsx").content)
+        assert book[0][:2] == [translator(language)("Group"), name]
