@@ -29,7 +29,7 @@ from policies.models import (
     Yuan,
 )
 from policies.terms import Flag, InvalidTerms, Terms, parse_terms
-from policies.types import Text, decimal_text
+from policies.types import Day, Text, decimal_text
 from policies.vocab import (
     ContractStatus,
     HouseholdType,
@@ -159,7 +159,7 @@ class EventIn(BaseModel):
     model_config = {"extra": "forbid"}
     event_id: Text = Field(min_length=1, max_length=64, description="the source's own id")
     type: Text = Field(min_length=1, max_length=32, description="illness, disability, …")
-    event_date: date = Field(ge=date(1900, 1, 1), le=date(2100, 12, 31))
+    event_date: Day
     id_number: str | None = Field(default=None, description="the person; empty for the "
                                   "whole household (e.g. a disaster)")
     amounts: dict[DetailKey, EventAmount] = Field(default_factory=dict, max_length=MAX_DETAILS)

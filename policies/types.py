@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, Field, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from policies.errors import InvalidInput
@@ -126,7 +126,26 @@ def check_text(field: str, value: str, *, lines: bool = False) -> str:
 # typing slip, and date arithmetic on it fails).
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
-Day = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+
+
+def _written_day(value: object) -> object:
+    """A day as it is written, YYYY-MM-DD (or 20260630, as the imports take it). A bare
+    number is refused: pydantic would read 1700006400 as seconds since 1970 (a day of 2023)
+    and an Excel serial day (46346) as a moment with a time."""
+    if isinstance(value, bool | int | float | Decimal):
+        raise PydanticCustomError("date_parsing", "a day is written YYYY-MM-DD, not as a number")
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        text = value.strip()
+        try:
+            if len(text) == 8:
+                return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            pass
+        raise PydanticCustomError("date_parsing", "a day is written YYYY-MM-DD, not as a number")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_written_day), Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
 
 # A name, label or short note: one line of plain text.
 Text = Annotated[str, AfterValidator(

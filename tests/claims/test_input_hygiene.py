@@ -141,6 +141,24 @@ def test_names_refuse_hidden_and_disguising_characters(client, places, name, wor
         "username": "someone", "full_name": name, "role": "clerk"}), "full_name", words)
 
 
+@pytest.mark.parametrize("day", ["1700006400", 1700006400, "46346", "20261340"])
+def test_a_day_sent_as_a_number_is_refused_not_read_as_seconds_since_1970(department, county,
+                                                                         day):
+    # pydantic alone read 1700006400 as 15 November 2023, and an Excel serial day as a moment
+    event = {**illness(), "event_date": day}
+    answer = department.post("/api/events", json=event)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "event_date" and "YYYY-MM-DD" in answer.json()["message"]
+
+
+def test_a_day_written_without_dashes_is_the_day_the_imports_read(department, county):
+    day = clock.county_today() - timedelta(days=3)
+    answer = department.post("/api/events", json={**illness(), "event_date": f"{day:%Y%m%d}"})
+    assert answer.status_code == 202, answer.text
+    assert department.get(f"/api/events/{illness()['event_id']}").json()["event_date"] == \
+        day.isoformat()
+
+
 def test_an_events_detail_refuses_a_direction_override(department, county):
     event = illness()
     event["details"] = {**event.get("details", {}), "hospital": "\u202e院医民人"}
