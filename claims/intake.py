@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from claims import audit, catastrophes, clock, lifecycle, locks, reasons, remit
+from claims import audit, catastrophes, clock, lifecycle, locks, masking, reasons, remit
 from claims.auth import SYSTEM, Actor
 from claims.db import unindexed, write_turn
 from claims.models import (
@@ -694,7 +694,7 @@ def _match(session: Session, event: EventRow, cache: Cache) -> tuple[int, int] |
     member = cache.members.get(event.id_number)
     if member is None:
         event.status, event.reason = EventStatus.quarantined, (
-            f"no member has ID number {event.id_number}; correct it and replay")
+            "no member has this ID number; correct it and replay")  # staff read it, masked
         return None
     household = cache.households[member.household_id]
     event.member_id, event.household_id = member.id, household.id
@@ -1027,7 +1027,8 @@ def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Out
     event.payload = payload_of(corrected)
     event.payload_hash = digest(canonical(event.payload))  # it may now be sent corrected
     audit.record(session, actor, "trigger_event", event.id, "correct_and_replay",
-                 before=before, after={"id_number": corrected.id_number})
+                 before=masking.fields(before),
+                 after=masking.fields({"id_number": corrected.id_number}))
     evaluate(session, event)
     session.flush()
     return outcome_of(event, _claim_number(session, event.claim_id))

@@ -4,6 +4,7 @@ Showing them in full is a permission, and each reveal is on the audit trail."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -40,3 +41,13 @@ def fields(values: dict[str, Any]) -> dict[str, Any]:
     """A copy of a row's values with its personal fields masked (None stays None)."""
     return {k: (FIELDS[k](v) if k in FIELDS and v is not None else v)
             for k, v in values.items()}
+
+
+# An ID number within a sentence: 18 characters, not part of a longer run of them.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def in_text(text: str) -> str:
+    """Free text (a reason) with any ID number in it masked: older stored reasons carry
+    some in full."""
+    return _ID_IN_TEXT.sub(lambda found: id_number(found.group()), text)

@@ -93,7 +93,7 @@ def _counts(outcomes: list[intake.Outcome], extra_rejected: int = 0) -> dict[str
 def _event_views(session, events: list[TriggerEvent], masked: bool = True
                  ) -> list[dict[str, Any]]:
     """Events as departments and staff read them, with the number of the claim each joined;
-    ``masked``, the ID number (in the event and its payload) as staff see it."""
+    ``masked``, the ID number (in the event, its payload and its reason) as staff see it."""
     numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
         Claim.id.in_({e.claim_id for e in events if e.claim_id}))).all())
     views = []
@@ -102,6 +102,7 @@ def _event_views(session, events: list[TriggerEvent], masked: bool = True
                 "claim_number": numbers.get(e.claim_id)}
         if masked:
             view = masking.fields(view)
+            view["reason"] = masking.in_text(view["reason"])  # an older one names the number
             if isinstance(e.payload, dict):
                 view["payload"] = masking.fields(e.payload)
         views.append(view)

@@ -157,11 +157,24 @@ def _day(request: Request, value: str, label: str) -> date | None:
         raise PageError(422, _(BAD_DATE, field=_(label))) from None
 
 
+# Fields masked again when shown: the trail stores them masked, but an entry written before
+# that was so (a corrected ID number's) holds them in full, and its hash keeps it as it is.
+# The page reveals no household (may_reveal does that, on the trail), so none is shown in full.
+PERSONAL = ("id_number", "bank_account", "phone")
+
+
 def value_text(key: str, value: Any, language: str) -> str:
-    """A field's value as staff read it: codes by their names, amounts as money."""
+    """A field's value as staff read it: codes by their names, amounts as money, personal
+    data masked (an ID number in any text too)."""
+    return masking.in_text(_value_text(key, value, language))
+
+
+def _value_text(key: str, value: Any, language: str) -> str:
     _ = translator(language)
     if value is None or value == "":
         return "—"
+    if key in PERSONAL and isinstance(value, str):
+        return masking.FIELDS[key](value) or "—"
     if isinstance(value, bool):
         return _(records_view.YES if value else records_view.NO)
     if isinstance(value, list):
@@ -180,7 +193,7 @@ def value_text(key: str, value: Any, language: str) -> str:
         return code_label(FIELD_KINDS[key], str(value), language)
     if key == "reason":
         return records_view.reason_text(str(value), language)
-    if key == "format" and str(value) in ("pdf", "xlsx"):
+    if key == "format" and str(value) in ("pdf", "xlsx", "csv"):
         return str(value).upper()
     if key == "size" and isinstance(value, int):
         return _(SIZE, n=f"{value:,}")
@@ -227,7 +240,7 @@ def entry_fields(data: dict | None, language: str, entity: str = "",
 def reason_of(entry: AuditEntry, language: str) -> str:
     if entry.reason in VALUES:  # a printed document's kind
         return translator(language)(VALUES[entry.reason])
-    return records_view.reason_text(entry.reason, language)
+    return masking.in_text(records_view.reason_text(entry.reason, language))
 
 
 def chain_text(result: audit.Verification, language: str) -> tuple[bool, list[str]]:

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from claims import audit, migrate, trail
-from claims.auth import Actor
+from claims import audit, masking, migrate, trail
+from claims.auth import SYSTEM, Actor
 from claims.db import make_engine
 from claims.models import AuditEntry, Claim, EventStatus, Region, TriggerEvent
 from claims.settings import get_settings
@@ -197,3 +197,32 @@ def test_each_search_is_read_from_an_index(empty_url, search, later):  # noqa: F
             "\n")[0]) if engine.dialect.name == "postgresql" else "at<?" in plan, plan
     if not search.claim:  # one claim's few entries may be sorted
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_a_corrected_id_number_is_on_the_trail_masked_and_never_shown_in_full(
+        browser, session, department, county, client):  # noqa: F811
+    """Replaying a quarantined event stores both numbers masked; an entry stored in full
+    before that (or written by hand) is masked on the page, its hash left as it was."""
+    from tests.claims.test_intake import illness
+    wrong, right = id_number(seq=98), county.members[0].id_number
+    department.post("/api/events", json={**illness(event_id="QX-2"), "id_number": wrong})
+    evaluate(session)
+    event = session.exec(select(TriggerEvent).where(
+        TriggerEvent.source_event_id == "QX-2")).one()
+    assert client.post(f"/api/quarantine/{event.id}/replay",
+                       json={"id_number": right}).status_code == 200
+    entry = session.exec(select(AuditEntry).where(
+        AuditEntry.action == "correct_and_replay")).one()
+    assert (entry.before, entry.after) == ({"id_number": masking.id_number(wrong)},
+                                           {"id_number": masking.id_number(right)})
+    audit.record(session, SYSTEM, "trigger_event", event.id, "correct_and_replay",
+                 reason=f"the number was {wrong}", before={"id_number": wrong},
+                 after={"id_number": right, "bank_account": "6228480000000000001",
+                        "phone": "13800001234", "lines": [{"id_number": right}]})
+    session.commit()
+    for reader in (browser("auditor", "aud-m"), browser("auditor", "aud-r", may_reveal=True)):
+        page = reader.get("/audit", params={"kind": "trigger_event"}).text
+        for full in (wrong, right, "6228480000000000001", "13800001234"):
+            assert full not in page, full
+        assert masking.id_number(wrong) in page and "****0001" in page
+    assert audit.verify(session).problem == ""  # masked on the page only

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import func, select
 
-from claims import clock, intake
+from claims import clock, intake, masking
 from claims.models import Claim, EarlyWarning, TriggerEvent
 from tests.claims.conftest import EVENT_DATE, evaluate, send
 from tests.factories import id_number
@@ -85,6 +85,26 @@ def test_an_unknown_person_waits_in_quarantine_until_corrected(department, clien
                            json={"id_number": id_number(seq=2)})
     assert replayed.status_code == 200 and replayed.json()["result"] == "accepted"
     assert client.get("/api/quarantine").json()["count"] == 0
+
+
+def test_a_quarantined_events_reason_does_not_carry_its_id_number(department, as_user,
+                                                                    session, county):
+    """Staff without may_reveal read the quarantine and the events: the reason no more
+    than the ID number field says whose number it was, even a reason stored with it."""
+    unknown = id_number(seq=77)
+    assert unknown not in send(department, session, illness(seq=77))["reason"]
+    event = session.exec(select(TriggerEvent)).one()
+    assert event.status == "quarantined" and unknown not in event.reason
+    auditor = as_user("auditor")
+    for path in ("/api/quarantine", "/api/events"):
+        shown, = auditor.get(path).json()["data"]
+        assert unknown not in str(shown) and shown["reason"], path
+    session.execute(sa.update(TriggerEvent).values(
+        reason=f"no member has ID number {unknown}; correct it and replay"))  # an older one
+    session.commit()
+    for path in ("/api/quarantine", "/api/events"):
+        shown, = auditor.get(path).json()["data"]
+        assert unknown not in str(shown) and masking.id_number(unknown) in shown["reason"], path
 
 
 def test_a_household_without_cover_is_stored_but_opens_nothing(department, session, county):
