@@ -97,31 +97,36 @@ def settled(lines: list[dict]) -> bool:
 
 
 def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
-    """The bank's file for a batch (CSV or XLSX); its pending lines become exported. Refused
-    for a settled batch: a file of no lines is no record, and nothing is left to send."""
+    """The bank's file for a batch (CSV or XLSX); its pending lines become exported. Every
+    file made is on the audit trail (it holds the payees' full names and accounts), not
+    only the first. Refused for a settled batch: a file of no lines is no record, and
+    nothing is left to send."""
     batch = get_batch(session, batch_id)
     lines = [line for line in batch_lines(session, batch_id) if line["state"] in TO_SEND]
     if not lines:
         raise Conflict(f"every line of batch {batch.batch_number} is paid or failed: no bank "
                        "file is left to send", field="batch", code="batch_settled")
-    rows = [[line["id"], line["household_number"], line["account_holder"], line["bank_name"],
-             line["bank_account"], f"{line['amount']:.2f}", line["claim_number"]]
-            for line in lines]
-    if fmt == "xlsx":
-        data = xlsx_bytes(BANK_HEADERS, rows, "bank file")
-    elif fmt == "csv":
-        data = csv_bytes(BANK_HEADERS, rows)
-    else:
+    if fmt not in ("csv", "xlsx"):
         raise InvalidInput("format is csv or xlsx", field="format", value=fmt)
-    exported = session.execute(
-        sa.update(Payment).where(Payment.batch_id == batch_id,
-                                 Payment.state == PaymentState.pending)
-        .values(state=PaymentState.exported)).rowcount
-    if exported:
-        audit.record(session, actor, "payment_batch", batch_id, "export",
-                     after={"lines": exported})
+    rows = [[line["id"], line["household_number"], line["account_holder"], line["bank_name"],
+             line["bank_account"], _amount_cell(line["amount"], fmt), line["claim_number"]]
+            for line in lines]
+    data = (xlsx_bytes(BANK_HEADERS, rows, "bank file") if fmt == "xlsx"
+            else csv_bytes(BANK_HEADERS, rows))
+    session.execute(sa.update(Payment).where(Payment.batch_id == batch_id,
+                                             Payment.state == PaymentState.pending)
+                    .values(state=PaymentState.exported))
+    audit.record(session, actor, "payment_batch", batch.batch_number, "export",
+                 after={"format": fmt, "lines": len(lines)})
     session.flush()
     return data
+
+
+def _amount_cell(amount: Decimal, fmt: str) -> Decimal | str:
+    """A line's amount: in a workbook a number of two places (Excel adds numbers, not
+    text); in CSV, which has no types, the text with its two places."""
+    cents = Decimal(amount).quantize(Decimal("0.01"))
+    return cents if fmt == "xlsx" else f"{cents:.2f}"
 
 
 # Why a line of the bank's answer was not applied, in words the pages read back into their

@@ -109,6 +109,32 @@ def test_from_opened_to_paid_with_a_supervisors_second_approval(staff, client, s
     assert detail["history"][-2]["actor"] == "user:sup"
 
 
+def test_every_bank_file_is_on_the_trail_and_its_excel_amounts_are_numbers(
+        staff, session, claim):
+    """Each download of a bank file (full accounts and names) is on the trail, not only the
+    first; the finance office pays without may_export. Excel's SUM adds the amounts."""
+    import openpyxl
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    payer = staff["supervisor"]  # no may_export, no may_reveal
+    batch = payer.post("/api/payment-batches").json()
+    path = f"/api/payment-batches/{batch['id']}/bank-file"
+    for fmt in ("csv", "xlsx", "csv"):
+        assert payer.post(path, params={"format": fmt}).status_code == 200
+    trail = session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "payment_batch", AuditEntry.action == "export")
+        .order_by(AuditEntry.id)).all()
+    assert [(e.actor, e.entity_id, e.after) for e in trail] == [
+        ("user:sup", batch["batch_number"], {"format": fmt, "lines": 1})
+        for fmt in ("csv", "xlsx", "csv")]
+    sheet = openpyxl.load_workbook(io.BytesIO(payer.post(
+        path, params={"format": "xlsx"}).content)).active
+    amount = sheet.cell(row=2, column=6)
+    assert (amount.value, amount.data_type, amount.number_format) == (7500, "n", "0.00")
+    assert list(csv.reader(io.StringIO(payer.post(path).content.decode("utf-8-sig"))))[1][
+        5] == "7500.00"  # CSV has no types: the amount as written
+
+
 def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
         staff, client, department, session, claim):
     to_approval(staff, claim, session)
