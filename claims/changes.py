@@ -22,6 +22,7 @@ from claims.auth import Actor
 from claims.models import AuditEntry, PaymentBatch
 from claims.settings import get_settings
 from policies import benefits, registry
+from policies.errors import Conflict
 from policies.household_import import ImportReport
 from policies.household_import import import_households as _import_households
 from policies.income_import import import_income_reports as _import_income_reports
@@ -101,8 +102,16 @@ def update_household(session: Session, actor: Actor, household_id: int, data: Ho
 
 
 def create_member(session: Session, actor: Actor, data: MemberCreate) -> Member:
+    """Add a member. Refused because the ID number is registered (anywhere in the county),
+    the refusal told whether the person is covered, as a look-up does: it is on the trail
+    as one, which the caller commits with the refusal."""
     access.referenced_household(session, actor, data.household_id)
-    member = registry.create_member(session, data)
+    try:
+        member = registry.create_member(session, data)
+    except Conflict as refused:
+        if refused.code == "id_number_taken":
+            access.search_by_id_number(session, actor, data.id_number)
+        raise
     return _created(session, actor, "member", member.id, member)
 
 

@@ -218,10 +218,10 @@ def create_household(session: Session, data: HouseholdCreate) -> Household:
     taken = session.exec(
         select(Household.id).where(Household.household_number == data.household_number)
     ).first()
-    if taken is not None:
+    if taken is not None:  # naming no household: it may be in a township the caller may not see
         raise Conflict(
-            f"household number {data.household_number} is already registered (household "
-            f"{taken})", field="household_number", value=data.household_number,
+            f"household number {data.household_number} is already registered",
+            field="household_number", value=data.household_number,
             code="household_number_taken", values={"number": data.household_number},
         )
     household = Household.model_validate(data)
@@ -325,12 +325,9 @@ def create_member(session: Session, data: MemberCreate) -> Member:
     owner = session.exec(
         select(Member.household_id).where(Member.id_number == data.id_number)
     ).first()
-    if owner is not None:
-        raise Conflict(
-            f"ID number {data.id_number} is already registered in household {owner}",
-            field="id_number", value=data.id_number, code="id_number_taken",
-            values={"household": owner},
-        )
+    if owner is not None:  # naming no household: it may be in a township the caller may not see
+        raise Conflict(f"ID number {data.id_number} is already registered", field="id_number",
+                       value=data.id_number, code="id_number_taken")
     if data.relation == Relation.head and data.status == MemberStatus.active:
         _check_single_head(session, data.household_id, None)
     parsed = parse_citizen_id(data.id_number)

@@ -12,7 +12,7 @@ from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import Household, Role
 from policies import registry
-from policies.errors import NotFound
+from policies.errors import Conflict, NotFound
 from policies.models import (
     HouseholdCreate,
     HouseholdPublic,
@@ -140,7 +140,8 @@ def update_region(region_id: int, body: RegionUpdate, session: SessionDep, actor
 
 @router.post("/households", response_model=HouseholdOut, tags=["households"], **CREATED)
 def create_household(body: HouseholdCreate, session: SessionDep, actor: Clerk):
-    """Register a household (members are added separately or by file import)."""
+    """Register a household (members are added separately or by file import). 409 (code
+    household_number_taken) when the number is registered, naming no household."""
     household = changes.create_household(session, actor, body)
     session.commit()
     return _household_out(session, actor, household.id)
@@ -195,8 +196,13 @@ def update_household(household_id: int, body: HouseholdUpdate, session: SessionD
 
 @router.post("/members", response_model=MemberOut, tags=["members"], **CREATED)
 def create_member(body: MemberCreate, session: SessionDep, actor: Clerk):
-    """Add a member; sex and birth date are derived from the ID number."""
-    member = changes.create_member(session, actor, body)
+    """Add a member; sex and birth date are derived from the ID number. 409 (code
+    id_number_taken) when the number is registered, naming no household."""
+    try:
+        member = changes.create_member(session, actor, body)
+    except Conflict:
+        session.commit()  # nothing was written but the refusal's audit entry
+        raise
     session.commit()
     return _member_out(member)
 

@@ -570,6 +570,34 @@ def test_a_township_limited_user_lists_only_the_rows_of_its_townships(app, sessi
         "household 999999 does not exist or is not in your area")
 
 
+def test_a_taken_number_is_refused_alike_inside_and_outside_the_users_area(app, session):
+    """Registering a person or a household number already registered in another township
+    answers as in one's own: "already registered", naming no household; the ID number's
+    refusal told whether the person is covered, so it is on the trail as a look-up is."""
+    world = _world(session)
+    limited = TestClient(app, headers=_token_of(session, "limited", Role.clerk,
+                                                townships=[world["township_A"]]))
+    answers = {}
+    for t in ("A", "B"):
+        member = limited.post("/api/members", json={
+            "household_id": world["household_id_A"], "name": "新成员", "relation": "son",
+            "id_number": world[f"id_number_{t}"]})
+        household = limited.post("/api/households", json={
+            "household_number": "H0001" if t == "A" else "H0002",
+            "village_id": world["village_A"], "household_type": "lifted_out"})
+        answers[t] = [(a.status_code, a.json()["code"], a.json()["field"],
+                       a.json()["message"].replace(a.json()["value"], "…"))
+                      for a in (member, household)]
+    assert answers["A"] == answers["B"]
+    assert not [m for _, _, _, m in answers["B"] if re.search(r"\d", m)]  # no household id
+    assert [code for _, code, _, _ in answers["B"]] == ["id_number_taken",
+                                                          "household_number_taken"]
+    looked_up = session.exec(select(AuditEntry.actor, AuditEntry.entity_id).where(
+        AuditEntry.action == "search_by_id_number").order_by(AuditEntry.id)).all()
+    assert looked_up == [("user:limited", masking.id_number(world[f"id_number_{t}"]))
+                         for t in ("A", "B")]
+
+
 # --- personal data ------------------------------------------------------------------------------
 
 def test_pure_masking_of_personal_fields():
