@@ -61,7 +61,7 @@ COMPONENTS = ("wages", "crops", "stock", "pension", "dibao_income", "relief", "p
 EPOCH = date(1970, 1, 1)
 WRITE_CHUNK = 200_000  # rows a bulk write holds as Python objects
 DATES = frozenset({"valid_from", "valid_to", "birth_date"})  # written in their stored form
-SEED_NOTE = re.compile(r"seed (\d+)")
+SEED_NOTE = re.compile(r"(?:seed|种子) (\d+)")  # the note in Chinese, or as written before
 SOURCE = "simulated"  # the shock ledger's source of the simulator's shocks
 
 
@@ -770,8 +770,9 @@ def simulated_seeds(session: Session) -> set[int]:
     if session.execute(sa.select(col(Shock.id)).where(
             col(Shock.source) == SOURCE).limit(1)).first() is None:
         return set()
-    notes = session.execute(sa.select(MonitoringLine.__table__.c.note).where(
-        MonitoringLine.__table__.c.note.like("simulated%"))).scalars().all()
+    note = MonitoringLine.__table__.c.note
+    notes = session.execute(sa.select(note).where(
+        note.like("模拟面板%") | note.like("simulated%"))).scalars().all()
     return {int(x.group(1)) for x in map(SEED_NOTE.search, notes) if x}
 
 
@@ -844,7 +845,7 @@ def simulate_county(session: Session, *, households: int = 15_000, seed: int = 2
     session.execute(sa.delete(line_table).where(line_table.c.region_id == county.county_id))
     session.execute(sa.insert(line_table), [
         {"region_id": county.county_id, "year": y, "fixed_amount": lines[y],
-         "note": f"simulated panel, seed {seed} (risk/simulation.toml)"} for y in years])
+         "note": f"模拟面板，种子 {seed}（risk/simulation.toml）"} for y in years])
     # The history ends with the panel; the demo's cover runs on to the county's present year.
     county = demo.cover_through(session, county, history.clock().year)
     homes, people = _registered(session, before)

@@ -4,6 +4,7 @@ spending as well as income, rates near their published targets, and a ceiling ab
 last year's income alone tells. On SQLite and PostgreSQL."""
 
 import copy
+import re
 from datetime import date
 
 import numpy as np
@@ -15,7 +16,14 @@ from sqlmodel import Session
 from claims.db import make_engine
 from claims.migrate import upgrade
 from policies.bulk import read_frame
-from policies.models import Household, HouseholdVersion, IncomeRecord, Member, MemberVersion
+from policies.models import (
+    Household,
+    HouseholdVersion,
+    IncomeRecord,
+    Member,
+    MemberVersion,
+    MonitoringLine,
+)
 from risk import simulator, training
 from risk.models import Shock
 from tests.conftest import database_url
@@ -96,6 +104,15 @@ def test_training_knows_the_ceiling_of_a_county_the_simulator_wrote_only(county)
     engine, summary = county
     with Session(engine) as session:
         assert simulator.simulated_seeds(session) == {SEED}
+        notes = session.execute(sa.select(MonitoringLine.note)).scalars().all()
+        # the lines page shows them to Chinese staff
+        assert any(re.fullmatch(r"模拟面板，种子 \d+（risk/simulation.toml）", n) for n in notes)
+        assert not any(re.search(r"[A-Za-z]{3,}", n.replace("risk/simulation.toml", ""))
+                       for n in notes), notes
+        session.execute(sa.update(MonitoringLine).values(
+            note=f"simulated panel, seed {SEED} (risk/simulation.toml)"))  # as written before
+        assert simulator.simulated_seeds(session) == {SEED}
+        session.rollback()
         known = training.county_ceiling(session, TEST_DAY)  # the default 100 draws
         card = summary.card["ceiling"]  # DRAWS draws
         assert (known["households"], known["ranked"]) == (card["households"], card["ranked"])
