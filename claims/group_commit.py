@@ -22,6 +22,7 @@ from claims import intake, locks, remit
 from claims.auth import Actor
 from claims.db import write_turn
 from policies.benefits import EventIn
+from policies.bulk import INSERT_CHUNK
 from policies.errors import Conflict, InvalidInput
 
 _LEAD = object()
@@ -50,7 +51,10 @@ _queues: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 async def receive(session: Session, actor: Actor, event: EventIn) -> intake.Outcome:
     """Store one checked event with whatever else is queued; its outcome once committed.
     Raises what storing this event raised: InvalidInput for an unknown type, Conflict for
-    other content under a known id, or the error of the whole transaction."""
+    other content under a known id, or the error of the whole turn. On PostgreSQL a turn
+    that was one INSERT in autocommit may have stored the event before a later error (the
+    connection lost while reading the answer back), as a COMMIT can succeed unanswered: the
+    department sends it again and is answered with its first outcome (a duplicate)."""
     loop = asyncio.get_running_loop()
     queue = _queues.setdefault(loop, _Queue())
     mine = _Waiting(actor, event, loop.create_future())
@@ -61,7 +65,7 @@ async def receive(session: Session, actor: Actor, event: EventIn) -> intake.Outc
     try:
         answer = await mine.answer
     except asyncio.CancelledError:
-        if mine.answer.done() and not mine.answer.cancelled():
+        if mine.answer.done() and not mine.answer.cancelled() and mine.answer.result() is _LEAD:
             _pass_lead(queue)  # the lead came just as this request was dropped
         raise
     if answer is not _LEAD:
@@ -114,7 +118,8 @@ def _store_all(queue: _Queue, session: Session, batch: list[_Waiting]) -> list:
             return _store_turn(session, batch)
     connection = queue.kept if queue.kept is not None else bind.connect()
     queue.kept = None
-    one_statement = len({waiting.actor for waiting in batch}) == 1
+    # more events than one INSERT takes are several statements: a transaction
+    one_statement = len({waiting.actor for waiting in batch}) == 1 and len(batch) <= INSERT_CHUNK
     try:
         connection.execution_options(
             isolation_level="AUTOCOMMIT" if one_statement else connection.default_isolation_level)

@@ -90,10 +90,14 @@ def _copy(connection: sa.Connection, table: str, names: list[str], rows: list[tu
             copy.write_row(row)
 
 
+# The rows one statement of insert_new_returning inserts.
+INSERT_CHUNK = 1000
+
+
 def insert_new_returning(
     session: Session, table: sa.Table, columns: Mapping[str, Sequence], unique: tuple[str, ...],
     returning: tuple[str, ...], same: dict[str, Any] | None = None,
-    stored: frozenset[str] = frozenset(), chunk: int = 1000,
+    stored: frozenset[str] = frozenset(), chunk: int = INSERT_CHUNK,
 ) -> list[tuple]:
     """Insert rows given column by column, skipping those whose ``unique`` columns are taken
     (by earlier rows or a concurrent writer); returns ``returning`` of the rows inserted.

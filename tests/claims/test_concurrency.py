@@ -629,3 +629,52 @@ def test_a_single_event_writes_before_the_bulk_chunks_waiting(tmp_path):
     engine.dispose()
 
     assert order == ["single", "chunk 2", "chunk 3"]
+
+
+def test_a_request_answered_then_dropped_hands_on_no_second_lead(monkeypatch):
+    """A request whose outcome was set and which is cancelled before it resumes must not
+    pass the lead on: a second leader would write beside the first (and share its kept
+    connection)."""
+    import asyncio
+    import threading
+
+    from claims import group_commit
+
+    running, peak, guard = [0], [0], threading.Lock()
+
+    def store(queue, session, batch):
+        with guard:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with guard:
+            running[0] -= 1
+        return ["stored"] * len(batch)
+
+    monkeypatch.setattr(group_commit, "_store_all", store)
+    monkeypatch.setattr(group_commit.locks, "retrying", lambda work, what: work())
+    write, dropped = group_commit._write, {}
+
+    async def write_then_drop(queue, session, batch):
+        await write(queue, session, batch)
+        if "answered" in dropped and any(w.event == "answered" for w in batch):
+            dropped.pop("answered").cancel()  # its client went away as it was answered
+
+    monkeypatch.setattr(group_commit, "_write", write_then_drop)
+
+    async def scenario():
+        def send(name):
+            return asyncio.create_task(group_commit.receive(None, None, name))
+        first = send("first")
+        await asyncio.sleep(0.01)
+        others = [send("second")]
+        dropped["answered"] = send("answered")
+        await asyncio.sleep(0.06)
+        for i in range(10):
+            others.append(send(f"later-{i}"))
+            await asyncio.sleep(0.01)
+        return await asyncio.gather(first, *others, return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    assert outcomes == ["stored"] * 12
+    assert peak[0] == 1
