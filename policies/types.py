@@ -134,13 +134,17 @@ def _written_day(value: object) -> object:
     and an Excel serial day (46346) as a moment with a time."""
     if isinstance(value, bool | int | float | Decimal):
         raise PydanticCustomError("date_parsing", "a day is written YYYY-MM-DD, not as a number")
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+    if isinstance(value, str):
         text = value.strip()
-        try:
-            if len(text) == 8:
+        if len(text) == 8 and text.isascii() and text.isdigit():
+            try:
                 return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+            except ValueError:
+                pass
+        try:
+            float(text)  # 1700006400, +1.7e9, 46346.0: pydantic reads each as a moment
         except ValueError:
-            pass
+            return value
         raise PydanticCustomError("date_parsing", "a day is written YYYY-MM-DD, not as a number")
     return value
 

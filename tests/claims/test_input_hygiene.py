@@ -141,7 +141,8 @@ def test_names_refuse_hidden_and_disguising_characters(client, places, name, wor
         "username": "someone", "full_name": name, "role": "clerk"}), "full_name", words)
 
 
-@pytest.mark.parametrize("day", ["1700006400", 1700006400, "46346", "20261340"])
+@pytest.mark.parametrize("day", ["1700006400", 1700006400, "46346", "20261340", "+1.7e9",
+                                 "1699920000.0", "-0"])
 def test_a_day_sent_as_a_number_is_refused_not_read_as_seconds_since_1970(department, county,
                                                                          day):
     # pydantic alone read 1700006400 as 15 November 2023, and an Excel serial day as a moment
