@@ -319,7 +319,7 @@ def test_the_claim_page_uploads_shows_thumbnails_and_audits_each_view(
                                   data={"csrf_token": token, "reason": "照错了"},
                                   follow_redirects=False)
     assert withdrawn.headers["location"] == f"/claims/{claim.id}#documents"
-    assert "Withdrawn by investigator-0" in investigator.get(f"/claims/{claim.id}").text
+    assert "Withdrawn by investigator者" in investigator.get(f"/claims/{claim.id}").text
 
 
 def test_documents_of_a_claim_with_many_files_keep_their_order(store, session, claim, staff):
