@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -211,17 +212,7 @@ def read_table(
         text, encoding = decode_csv(data)
         # the headings as written: pandas renames a repeated one (银行账号.1) and names a
         # blank one (Unnamed: 3)
-        headings = [str(h) for h in next(csv.reader(io.StringIO(text)), [])]
-        try:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                nrows=limits.max_rows + 1, skip_blank_lines=False)
-            # the file's row numbers (the header is row 1), blank rows left out
-            frame.index = pd.RangeIndex(2, len(frame) + 2)
-            frame = frame[(frame != "").any(axis=1)]
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InvalidInput(f"{filename} is not a readable CSV file: {exc}",
-                               field="file", code="unreadable",
-                               values={"filename": filename}) from None
+        headings, frame = _read_csv(text, filename, limits.max_rows + 1)
     else:
         raise InvalidInput(f"{filename}: only .csv and .xlsx files are accepted",
                            field="file", value=suffix, code="file_type")
@@ -239,7 +230,7 @@ def read_table(
         name = aliases.get(normalise_header(heading))
         if name is None:
             if not normalise_header(heading):
-                if (frame[column].astype(str).str.strip() != "").any():
+                if refuse_unknown and (frame[column].astype(str).str.strip() != "").any():
                     unknown.append(f"#{position + 1}")  # values under no heading
                 continue
             ignored.append(heading)
@@ -295,24 +286,56 @@ def csv_bytes(header: list[str], rows: list[list]) -> bytes:
     return text.getvalue().encode("utf-8-sig")
 
 
+def _read_csv(text: str, filename: str, max_rows: int) -> tuple[list[str], pd.DataFrame]:
+    """The headings (the first line that is not blank) and the records below, indexed by
+    their numbers in the file (blank ones left out). A record longer than the headings
+    carries its extra cells under blank headings, where the caller sees them."""
+    body = text.lstrip("\r\n")
+    top = text[:len(text) - len(body)].count("\n") + 1  # the headings' record
+    try:
+        reader = csv.reader(io.StringIO(body))
+        headings = next(reader, [])
+        found: list[list[str]] = []
+        numbers: list[int] = []
+        for number, cells in enumerate(itertools.islice(reader, max_rows), top + 1):
+            if any(cell.strip() for cell in cells):
+                found.append(cells)
+                numbers.append(number)
+    except csv.Error as exc:
+        raise InvalidInput(f"{filename} is not a readable CSV file: {exc}", field="file",
+                           code="unreadable", values={"filename": filename}) from None
+    width = max([len(headings), *map(len, found)])
+    headings = headings + [""] * (width - len(headings))
+    rows = [cells + [""] * (width - len(cells)) for cells in found]
+    return headings, pd.DataFrame(rows, columns=range(width), index=numbers, dtype=str)
+
+
 def _read_xlsx(data: bytes, filename: str, max_rows: int) -> tuple[list[str], pd.DataFrame]:
-    """The active sheet's headings (row 1) and its rows below, every cell as text, indexed
-    by the sheet's own row numbers (blank rows left out). Cells beyond the last heading are
-    not read: a row padded to column XFD would cost seconds a row. A number too long to be
-    exact and a formula without a saved result are refused, naming the cell."""
+    """The first visible sheet's headings (its first row that is not blank) and its rows
+    below, every cell as text, indexed by the sheet's own row numbers (blank rows left out).
+    Cells beyond the last heading are not read: a row padded to column XFD would cost
+    seconds a row. A number too long to be exact, an error and a formula without a saved
+    result are refused, naming the cell."""
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         sheet = _sheet(book)
         sheet.reset_dimensions()  # the declared size may be wrong, or huge
-        rows = sheet.iter_rows()
-        headings = [_cell_text(cell) for cell in next(rows, ())]
+        headings: list[str] = []
+        top = 0
+        for number, cells in enumerate(sheet.iter_rows(), 1):
+            if any(_cell_text(cell).strip() for cell in cells):
+                headings, top = [_cell_text(cell) for cell in cells], number
+                break
         while headings and not headings[-1].strip():
             headings.pop()
         width = len(headings)
+        if width == 0:
+            book.close()
+            return [], pd.DataFrame()
         found: list[list[str]] = []
         numbers: list[int] = []
         formulas: list[tuple[int, int, int, int]] = []
-        for number, cells in enumerate(sheet.iter_rows(min_row=2, max_col=max(width, 1)), 2):
+        for number, cells in enumerate(sheet.iter_rows(min_row=top + 1, max_col=width), top + 1):
             texts: list[str] = []
             for column, cell in enumerate(cells, 1):
                 if cell.data_type == "f":
@@ -327,52 +350,50 @@ def _read_xlsx(data: bytes, filename: str, max_rows: int) -> tuple[list[str], pd
                     break
         book.close()
         if formulas:
-            _saved_results(data, filename, formulas, found)
+            _saved_results(data, formulas, found)
     except InvalidInput:
         raise
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise InvalidInput(f"{filename} is not a readable XLSX workbook: {exc}",
                            field="file", code="unreadable",
                            values={"filename": filename}) from None
-    frame = pd.DataFrame(found, columns=range(width), index=numbers, dtype=str)
-    if width == 0:
-        frame = pd.DataFrame(index=numbers)
-    return headings, frame
+    return headings, pd.DataFrame(found, columns=range(width), index=numbers, dtype=str)
 
 
-def _saved_results(data: bytes, filename: str, formulas: list[tuple], found: list) -> None:
-    """Put each formula cell's saved result in its place; refuse one saved without it (a
-    generated workbook, or one set to calculate by hand), which would read as empty."""
+def _saved_results(data: bytes, formulas: list[tuple], found: list) -> None:
+    """Put each formula cell's saved result in its place. One saved without a result (a
+    generated workbook, or one set to calculate by hand) would read as empty: refused. An
+    empty text is a result (=IF(A2="","",…)): Excel marks it as text."""
     places = {(row, column): (at, position) for row, column, at, position in formulas}
-    last = max(row for row, *_ in formulas)
+    first, last = min(row for row, *_ in formulas), max(row for row, *_ in formulas)
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         sheet = _sheet(book)
         sheet.reset_dimensions()
         width = max(column for _, column, *_ in formulas)
-        for number, cells in enumerate(sheet.iter_rows(min_row=2, max_row=last,
-                                                       max_col=width), 2):
+        for number, cells in enumerate(sheet.iter_rows(min_row=first, max_row=last,
+                                                       max_col=width), first):
             for column, cell in enumerate(cells, 1):
                 spot = places.get((number, column))
-                if spot is not None and cell.value is not None:
-                    found[spot[0]][spot[1]] = _cell_text(cell)
-        for (row, column), (at, position) in places.items():
-            if found[at][position] == "":
-                place = f"{get_column_letter(column)}{row}"
-                raise InvalidInput(
-                    f"cell {place} holds a formula saved without its result; open the file "
-                    "in Excel or WPS and save it again, or paste the values", field="file",
-                    value=place, code="formula_without_value", values={"cell": place})
+                if spot is None:
+                    continue
+                if cell.value is None and cell.data_type != "str":
+                    place = f"{get_column_letter(column)}{number}"
+                    raise InvalidInput(
+                        f"cell {place} holds a formula saved without its result; open the "
+                        "file in Excel or WPS and save it again, or paste the values",
+                        field="file", value=place, code="formula_without_value",
+                        values={"cell": place})
+                found[spot[0]][spot[1]] = _cell_text(cell)
     finally:
         book.close()
 
 
 def _sheet(book):
-    """The sheet a person sees on opening the workbook: the active one, else the first
-    visible (a hidden sheet of old data is never read)."""
-    sheet = book.active
-    if sheet is None or sheet.sheet_state != "visible" or not hasattr(sheet, "iter_rows"):
-        sheet = next((s for s in book.worksheets if s.sheet_state == "visible"), None)
+    """The first sheet that is not hidden: a hidden sheet of old data is never read, and
+    the sheet a clerk last looked at (the active one, perhaps the instructions) does not
+    decide which is."""
+    sheet = next((s for s in book.worksheets if s.sheet_state == "visible"), None)
     if sheet is None:
         raise ValueError("no visible worksheet")
     return sheet
@@ -383,6 +404,11 @@ def _cell_text(cell) -> str:
     value = cell.value
     if value is None:
         return ""
+    if cell.data_type == "e":  # #N/A, #DIV/0! …: what the cell should hold is unknown
+        place = f"{get_column_letter(cell.column)}{cell.row}"
+        raise InvalidInput(f"cell {place} shows the error {value}; correct it or clear the "
+                           "cell", field="file", value=place, code="cell_error",
+                           values={"cell": place, "error": str(value)})
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if abs(value) >= EXACT_DIGITS:

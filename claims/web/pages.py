@@ -813,6 +813,8 @@ STEP_REFUSALS = {
     "formula_without_value": N_("Cell %(cell)s holds a formula saved without its result. "
                                 "Open the file in Excel or WPS and save it again, or paste "
                                 "the values."),
+    "cell_error": N_("Cell %(cell)s shows the error %(error)s: correct it or clear the "
+                     "cell."),
     # a required document waived (claims.documents.requirements)
     "not_required": N_("%(document)s is not a document this claim's terms require; they "
                        "require %(required)s."),

@@ -142,6 +142,14 @@ def test_an_income_file_with_an_everyday_heading_is_refused_before_anything_is_w
                            files={"file": ("reports.csv", "户编号,起始日期,截止日期,备注\n"
                                            "H0001,2026-01-01,2026-03-31,走访\n".encode())})
     assert no_income.status_code == 422 and "文件缺少列：工资性收入或" in no_income.text
+    book = openpyxl.Workbook()
+    book.active.append(["户编号", "起始日期", "截止日期", "工资性收入"])
+    book.active.append(["H0001", "2026-01-01", "2026-03-31", "=1/0"])
+    out = io.BytesIO()
+    book.save(out)  # openpyxl saves no result: the wages would have read as empty
+    unsaved = clerk.post("/monitoring/import", data={"csrf_token": csrf_of(page)},
+                         files={"file": ("reports.xlsx", out.getvalue())})
+    assert unsaved.status_code == 422 and "单元格 D2 是公式，但保存时没有计算结果" in unsaved.text
     assert session.exec(select(IncomeRecord).where(
         IncomeRecord.source == IncomeSource.report)).all() == []
 

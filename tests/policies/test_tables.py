@@ -196,3 +196,57 @@ def test_a_department_file_with_a_heading_no_column_means_is_refused():
     with pytest.raises(InvalidInput) as refused:
         read_events(unheaded.encode(), "bills.csv")
     assert refused.value.values == {"columns": "#6"}
+
+
+def test_an_empty_text_a_formula_saved_is_read_as_empty():
+    # =IF(A3="","",A3) dragged below the data: Excel saves its empty result as text
+    data = raw_workbook([HEAD, text("A2", "x") + '<c r="B2" t="str"><f>IF(A2="","",A2)</f>'
+                         '<v>x</v></c>', text("A3", "y") + '<c r="B3" t="str"><f>IF(1,"",1)</f>'
+                         '<v></v></c>'])
+    frame = read_table(data, "f.xlsx", AB, [("a",)]).frame
+    assert frame.to_dict("records") == [{"a": "x", "b": "x"}, {"a": "y", "b": ""}]
+
+
+def test_headings_below_blank_rows_are_found_and_rows_keep_their_numbers():
+    data = raw_workbook(["", "", HEAD.replace("A1", "A3").replace("B1", "B3"),
+                         text("A4", "x") + text("B4", "1")])
+    assert read_table(data, "low.xlsx", AB, [("a",)]).frame.to_dict("index") == {
+        4: {"a": "x", "b": "1"}}
+    csv = read_table(b"\n\na,b\nx,1\n", "low.csv", AB, [("a",)]).frame
+    assert csv.to_dict("index") == {4: {"a": "x", "b": "1"}}
+    with pytest.raises(InvalidInput) as refused:
+        read_table(raw_workbook(["", ""]), "blank.xlsx", AB, [("a",)])
+    assert refused.value.code == "missing_columns"
+
+
+def test_the_first_visible_sheet_is_read_whichever_was_open_when_saved():
+    book = openpyxl.Workbook()
+    book.active.title = "11月"
+    book.active.append(["a", "b"])
+    book.active.append(["data", "1"])
+    help_sheet = book.create_sheet("填表说明")
+    help_sheet.append(["请按模板填写"])
+    book.active = book.index(help_sheet)
+    out = io.BytesIO()
+    book.save(out)
+    frame = read_table(out.getvalue(), "months.xlsx", AB, [("a",)]).frame
+    assert frame.to_dict("records") == [{"a": "data", "b": "1"}]
+
+
+def test_a_cell_showing_an_error_is_refused_by_its_cell():
+    data = raw_workbook([HEAD, text("A2", "x") + '<c r="B2" t="e"><f>VLOOKUP(A2,Z:Z,2,0)</f>'
+                         '<v>#N/A</v></c>'])
+    with pytest.raises(InvalidInput) as refused:
+        read_table(data, "lookup.xlsx", AB, [("a",)])
+    assert (refused.value.code, refused.value.values) == ("cell_error",
+                                                          {"cell": "B2", "error": "#N/A"})
+
+
+def test_a_trailing_comma_or_an_unheaded_column_shifts_nothing():
+    frame = read_table(b"a,b\n1,2,\n", "trailing.csv", AB, [("a",)]).frame
+    assert frame.to_dict("records") == [{"a": "1", "b": "2"}]
+    numbered = read_table(b",a,b\n1,x,2\n", "numbered.csv", AB, [("a",)]).frame
+    assert numbered.to_dict("records") == [{"a": "x", "b": "2"}]  # a registry file's 序号
+    with pytest.raises(InvalidInput) as refused:  # a value past the headings is not lost
+        read_table(b"a,b\n1,2,7500\n", "past.csv", AB, [("a",)], refuse_unknown=True)
+    assert refused.value.values == {"columns": "#3"}
