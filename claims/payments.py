@@ -40,14 +40,24 @@ CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
 PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
 
 
-def create_batch(session: Session, actor: Actor) -> PaymentBatch:
-    """Gather every claim awaiting payment that has no payment under way; flushes."""
+def _to_pay() -> tuple:
+    """What a new batch takes: the claims awaiting payment with no payment under way."""
     busy = select(Payment.claim_id).where(
         Payment.state.in_([PaymentState.pending, PaymentState.exported]))
+    return Claim.state == ClaimState.payment_pending, Claim.id.not_in(busy)
+
+
+def claims_to_pay(session: Session) -> int:
+    """How many claims a new batch would take (a claim in a batch not yet confirmed is
+    not counted: it is paid by that batch)."""
+    return session.exec(select(sa.func.count(Claim.id)).where(*_to_pay())).one()
+
+
+def create_batch(session: Session, actor: Actor) -> PaymentBatch:
+    """Gather every claim awaiting payment that has no payment under way; flushes."""
     # Locked, so two batches made at once cannot both take a claim (the partial unique index
     # on payment.claim_id is the last line of defence).
-    claims = locks.claims_where(session, Claim.state == ClaimState.payment_pending,
-                                Claim.id.not_in(busy))
+    claims = locks.claims_where(session, *_to_pay())
     if not claims:
         raise Conflict("no approved claim is waiting for payment", field="claims",
                        code="nothing_to_pay")

@@ -212,8 +212,7 @@ def payment_batches(request: Request, session: SessionDep, user: User):
     batches = session.exec(select(PaymentBatch).order_by(PaymentBatch.id.desc()).limit(100)
                            ).all()
     summary = [(b, payments.batch_lines(session, b.id)) for b in batches]
-    waiting = session.exec(select(sa.func.count(Claim.id)).where(
-        Claim.state == "payment_pending")).one()
+    waiting = payments.claims_to_pay(session)
     return render(request, "payments.html", user=user, batches=summary, waiting=waiting,
                   may_pay=user.user.role in (Role.supervisor, Role.admin),
                   amount_of=payments.amount_of)

@@ -102,6 +102,9 @@ def test_a_paid_batch_offers_no_bank_file_to_send(browser, session, claim):  # n
         supervisor.get("/payments").text)})
     batch = str(made.url.path)
     assert "下载（明细标记为已导出）" in made.text  # the step to take
+    # the claim is in that batch now: none waits for a new one, and none is offered
+    listed = supervisor.get("/payments").text
+    assert "已审批待支付的案件：0" in said(listed) and " disabled>" in listed
     supervisor.post(f"{batch}/bank-file", data={"csrf_token": csrf_of(made.text)})
     line = session.exec(select(Payment.id)).one()
     confirmed = supervisor.post(f"{batch}/confirmation", data={"csrf_token": csrf_of(made.text)},
