@@ -23,11 +23,14 @@ from claims.models import Claim, Household, Region, Role
 from claims.web.i18n import N_, code_label, county_time, translator, warning_text
 from claims.web.pages import (
     APPROVAL_BARS,
+    NOT_A_NUMBER,
+    NOT_A_SCORE,
     PAGE,
     STEP_REFUSALS,
     PageError,
     User,
     check_csrf,
+    filter_refused,
     form_data,
     form_numbers,
     gate,
@@ -59,7 +62,6 @@ WARNING_OUTCOMES = {
 }
 WARNING_STATUSES = {"open": N_("Open"), "closed": N_("Closed")}
 WARNING_SOURCES = {"risk": N_("risk score"), "event": N_("events")}
-NOT_A_SCORE = N_("“%(value)s” is not a risk score: a score is between 0 and 1.")
 SCORE_ORDER = N_("The lowest score is above the highest.")
 
 # Why a claim did not take a bulk step (claims.bulk.REASONS), in the user's language.
@@ -88,13 +90,13 @@ WAITING = N_("First approval given: a supervisor gives the second.")
 
 # --- the early warnings -------------------------------------------------------------------------
 
-def _score(request: Request, text: str) -> float | None:
+def _score(request: Request, text: str, label: str) -> float | None:
     try:
         value = float(text) if text.strip() else None
     except ValueError:
         value = -1.0
     if value is not None and not 0 <= value <= 1:
-        raise PageError(422, text_for(request, NOT_A_SCORE) % {"value": text})
+        raise filter_refused(translator(language_of(request)), label, NOT_A_SCORE, text)
     return value
 
 
@@ -105,10 +107,11 @@ def warning_filter(request: Request, township: str = "", min_score: str = "",
     try:
         chosen = int(township) if township.strip() else None
     except ValueError:
-        raise PageError(422, text_for(request, "“%(value)s” is not a number.")
-                        % {"value": township}) from None
+        raise filter_refused(translator(language_of(request)), N_("Township"), NOT_A_NUMBER,
+                             township) from None
     f = warning_service.WarningFilter(
-        chosen, _score(request, min_score), _score(request, max_score),
+        chosen, _score(request, min_score, N_("Risk from")),
+        _score(request, max_score, N_("Risk to")),
         status if status in ("", *warning_service.STATUSES) else "open",
         source if source in WARNING_SOURCES else "")
     if f.min_score is not None and f.max_score is not None and f.min_score > f.max_score:

@@ -397,9 +397,16 @@ def queue_order(f: QueueFilter) -> tuple:
     return SORTS[f.sort]
 
 
-NOT_A_NUMBER = N_("“%(value)s” is not a number.")
-NOT_AN_AMOUNT = N_("“%(value)s” is not an amount in yuan.")
-NOT_A_SCORE = N_("“%(value)s” is not a risk score: a score is between 0 and 1.")
+NOT_A_NUMBER = N_("“%(value)s” is not a number")
+NOT_AN_AMOUNT = N_("“%(value)s” is not an amount in yuan")
+NOT_A_SCORE = N_("“%(value)s” is not a risk score: a score is between 0 and 1")
+
+
+def filter_refused(gettext, label: str, reason: str, value: str) -> PageError:
+    """A list's filter value refused, naming the filter by the label the page shows it
+    with."""
+    return PageError(422, gettext(FORM_PROBLEM, field=gettext(label),
+                                  reason=gettext(reason, value=value)))
 
 
 def queue_filter(request: Request, state: str = "", trigger: str = "", township: str = "",
@@ -408,21 +415,23 @@ def queue_filter(request: Request, state: str = "", trigger: str = "", township:
                  sort: str = "due_date", page: Annotated[int, Query(ge=1)] = 1) -> QueueFilter:
     gettext = translator(language_of(request))
 
-    def number(text: str, kind):
+    def number(text: str, kind, label: str):
         try:
             value = kind(text) if text.strip() else None
         except (ValueError, ArithmeticError):
-            raise PageError(422, gettext(NOT_A_NUMBER, value=text)) from None
+            raise filter_refused(gettext, label, NOT_A_NUMBER, text) from None
         if isinstance(value, Decimal) and (not value.is_finite() or value.as_tuple().exponent
                                            < -2 or value < 0):
-            raise PageError(422, gettext(NOT_AN_AMOUNT, value=text))
+            raise filter_refused(gettext, label, NOT_AN_AMOUNT, text)
         if isinstance(value, float) and not 0 <= value <= 1:
-            raise PageError(422, gettext(NOT_A_SCORE, value=text))
+            raise filter_refused(gettext, label, NOT_A_SCORE, text)
         return value
 
-    return QueueFilter(state if state in STATES else "", trigger, number(township, int),
-                       number(village, int), number(min_amount, Decimal),
-                       number(max_amount, Decimal), number(min_risk, float), overdue == "1",
+    return QueueFilter(state if state in STATES else "", trigger,
+                       number(township, int, N_("Township")), number(village, int, N_("Village")),
+                       number(min_amount, Decimal, N_("Amount from")),
+                       number(max_amount, Decimal, N_("Amount up to")),
+                       number(min_risk, float, N_("Risk at least")), overdue == "1",
                        due_today == "1", sort if sort in SORTS else "due_date", page)
 
 
@@ -840,7 +849,10 @@ REFUSED_FIELDS = {"given_on": N_("Given on"), "eliminated_on": N_("Eliminated on
                   # the numbers a page reads from its address (claims.app's refusal of one)
                   "page": N_("Page"), "year": N_("Year"), "recorded": N_("Income record"),
                   "stored": N_("Terms version"), "created": N_("Terms version"),
-                  "in_force": N_("In force for"), "before": N_("Older entries")}
+                  "in_force": N_("In force for"), "before": N_("Older entries"),
+                  # the ids in a page's address
+                  "batch_id": N_("Payment batch"), "contract_id": N_("Contract"),
+                  "line_id": N_("Monitoring line")}
 # Values of a refusal that are codes (or lists of codes), by the kind that names them.
 CODED_VALUES = {"state": "ClaimState", "needs": "ClaimState", "action": "Action",
                 "roles": "Role", "missing": "DocumentType", "required": "DocumentType",

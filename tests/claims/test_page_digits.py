@@ -85,3 +85,23 @@ def test_a_refused_query_names_the_parameter_in_chinese(app, session, browser): 
                     refused.add((template, name))
     assert {("/claims", "page"), ("/monitoring/outcomes", "year"), ("/audit", "before"),
             ("/config/terms", "in_force")} <= refused
+
+
+
+def test_a_refused_filter_or_address_names_what_was_wrong(session, browser):  # noqa: F811
+    """A list's filter (金额从, 乡镇 …) and an id in the address are named by their labels:
+    "“abc”不是数字" alone did not say which of the queue's filters was wrong."""
+    build_county(session)
+    session.commit()
+    supervisor = browser("supervisor")
+    for path, params, label in (
+            ("/claims", {"min_amount": "abc"}, "金额从"),
+            ("/claims", {"max_amount": "-1"}, "金额至"),
+            ("/claims", {"township": "abc"}, "乡镇"), ("/claims", {"min_risk": "2"}, "风险不低于"),
+            ("/warnings", {"township": "x"}, "乡镇"),
+            ("/warnings", {"max_score": "x"}, "风险分最高"),
+            ("/payments/abc", {}, "支付批次"), ("/config/contracts/abc", {}, "保单"),
+            ("/config/lines/abc", {}, "监测线")):
+        answer = supervisor.get(path, params=params)
+        said = " ".join(a or b for a, b in MESSAGES.findall(answer.text))
+        assert answer.status_code == 422 and label in said, (path, params, said)
