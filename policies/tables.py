@@ -225,13 +225,14 @@ def read_table(
     renamed: dict = {}
     ignored: list[str] = []
     unknown: list[str] = []
+    unheaded: list[str] = []
     for position, column in enumerate(frame.columns):
         heading = headings[position] if position < len(headings) else ""
         name = aliases.get(normalise_header(heading))
         if name is None:
             if not normalise_header(heading):
                 if refuse_unknown and (frame[column].astype(str).str.strip() != "").any():
-                    unknown.append(f"#{position + 1}")  # values under no heading
+                    unheaded.append(str(position + 1))  # values under no heading
                 continue
             ignored.append(heading)
             if refuse_unknown and normalise_header(heading) not in NOTE_HEADINGS:
@@ -243,11 +244,14 @@ def read_table(
             renamed[column] = name
     if unknown:
         raise InvalidInput(
-            f"column(s) this file does not take: {', '.join(unknown)}"
-            f"{' (#N: a column with values and no heading)' if '#' in ''.join(unknown) else ''}"
-            "; rename each to a heading it takes, or remove it",
-            field="header", value=", ".join(unknown), code="unknown_columns",
-            values={"columns": "、".join(unknown)})
+            f"column(s) this file does not take: {', '.join(unknown)}; rename each to a "
+            "heading it takes, or remove it", field="header", value=", ".join(unknown),
+            code="unknown_columns", values={"columns": "、".join(unknown)})
+    if unheaded:
+        raise InvalidInput(
+            f"column(s) {', '.join(unheaded)} hold values under no heading; give each a "
+            "heading the file takes, or remove it", field="header", value=", ".join(unheaded),
+            code="unheaded_columns", values={"columns": "、".join(unheaded)})
     frame = frame[list(renamed)].rename(columns=renamed)
     missing = [group for group in required if not any(f in frame for f in group)]
     if missing:

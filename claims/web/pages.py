@@ -811,10 +811,11 @@ STEP_REFUSALS = {
                         "files."),
     "same_column": N_("The column %(column)s means the same as another: remove one."),
     "missing_columns": N_("The file has no column %(columns)s."),
-    "unknown_columns": N_("The file has columns this import does not read: %(columns)s "
-                          "(#N: a column with values and no heading). Rename each to a "
-                          "heading the import takes, or remove it: a misspelt amount would "
-                          "be read as none."),
+    "unknown_columns": N_("The file has columns this import does not read: %(columns)s. "
+                          "Rename each to a heading the import takes, or remove it: a "
+                          "misspelt amount would be read as none."),
+    "unheaded_columns": N_("Column %(columns)s of the file holds values under no heading. "
+                           "Give it a heading the import takes, or remove it."),
     "number_too_long": N_("Cell %(cell)s is a number longer than a spreadsheet keeps "
                           "exactly (15 digits): an ID or account number typed as a number "
                           "has already changed. Format the column as text and type it "

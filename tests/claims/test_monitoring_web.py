@@ -137,7 +137,7 @@ def test_an_income_file_with_an_everyday_heading_is_refused_before_anything_is_w
     answer = clerk.post("/monitoring/import", data={"csrf_token": csrf_of(page)},
                         files={"file": ("reports.csv", text.encode())})
     assert answer.status_code == 422, answer.text
-    assert "本导入不读取的列：工资收入" in answer.text
+    assert "本导入不读取的列：工资收入。" in answer.text  # no word of a column without heading
     no_income = clerk.post("/monitoring/import", data={"csrf_token": csrf_of(page)},
                            files={"file": ("reports.csv", "户编号,起始日期,截止日期,备注\n"
                                            "H0001,2026-01-01,2026-03-31,走访\n".encode())})

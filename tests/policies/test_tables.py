@@ -195,7 +195,7 @@ def test_a_department_file_with_a_heading_no_column_means_is_refused():
     unheaded = "事件编号,事件类型,事件日期,证件号码,医疗总费用,\n" + row.rsplit(",", 2)[0] + ",7\n"
     with pytest.raises(InvalidInput) as refused:
         read_events(unheaded.encode(), "bills.csv")
-    assert refused.value.values == {"columns": "#6"}
+    assert (refused.value.code, refused.value.values) == ("unheaded_columns", {"columns": "6"})
 
 
 def test_an_empty_text_a_formula_saved_is_read_as_empty():
@@ -249,4 +249,4 @@ def test_a_trailing_comma_or_an_unheaded_column_shifts_nothing():
     assert numbered.to_dict("records") == [{"a": "x", "b": "2"}]  # a registry file's 序号
     with pytest.raises(InvalidInput) as refused:  # a value past the headings is not lost
         read_table(b"a,b\n1,2,7500\n", "past.csv", AB, [("a",)], refuse_unknown=True)
-    assert refused.value.values == {"columns": "#3"}
+    assert (refused.value.code, refused.value.values) == ("unheaded_columns", {"columns": "3"})
