@@ -349,7 +349,8 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
         approved=approved or Decimal("0.00"), paid=paid or Decimal("0.00"),
         year=today.year, by_township=list(by_township), by_trigger=list(by_trigger),
         new_warnings=new_warnings,
-        funds=[] if access.limited(user.actor) else _funds(session, today),
+        # the fund is the whole county's: not shown to staff limited to some townships
+        funds=None if access.limited(user.actor) else _funds(session, today),
         counted_at=utcnow())
 
 

@@ -253,6 +253,10 @@ def test_a_user_limited_to_other_townships_sees_nothing_of_this_one(browser, ses
     assert claim.claim_number not in elsewhere.get("/claims").text
     here = browser("clerk", townships=[session.get(Region, county.ids["village0"]).parent_id])
     assert claim.claim_number in here.get("/claims").text
+    # the county's fund is not theirs to see, and not said to be missing either
+    dashboard = here.get("/dashboard").text
+    assert "保险资金" not in dashboard and "没有生效的保单" not in dashboard
+    assert "保险资金" in browser("clerk").get("/dashboard").text
 
 
 # --- a claim through its forms ----------------------------------------------------------------
