@@ -32,6 +32,42 @@ def _chunk(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    """A whole number from 0 to 100,000 (days, rows to show)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to 100000")
+    return int(text)
+
+
+def _households(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 5_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of households from 1 to "
+                                         "5000000")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.05 <= value <= 3600:  # not a busy loop, nor a sleep past the clock's end
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0.05 to "
+                                         "3600")
+    return value
+
+
+def _writable(text: str) -> str:
+    """A file the command can write, checked before it changes anything."""
+    from pathlib import Path
+
+    path = Path(text)
+    if path.is_dir() or not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: no such folder, or a folder itself; "
+                                         "give a file in a folder that exists")
+    return text
+
+
 def _date(text: str):
     from datetime import date
 
@@ -393,8 +429,15 @@ def _department(session, args) -> int:
 
     types = None if args.event_types in (None, "default") else [
         t.strip() for t in args.event_types.split(",") if t.strip()]
+    if types == []:  # an empty variable in a script would cut the department off
+        print("error: --event-types names no event type; give a list, or 'default'",
+              file=sys.stderr)
+        return 2
     if args.organisation:
         client, key = create_client(session, SYSTEM, args.name, args.organisation)
+        if args.event_types is not None:  # refused before the key is shown
+            remit.set_remit(session, SYSTEM, client.id, types, intake.event_types(session))
+        session.commit()
         print(f"department {client.name} ({client.organisation}); API key, shown once: {key}")
     else:
         clients = session.exec(select(ApiClient).where(ApiClient.name == args.name)).all()
@@ -403,7 +446,7 @@ def _department(session, args) -> int:
                   "to add one, or --event-types to set the remit of the one", file=sys.stderr)
             return 2
         client = clients[0]
-    if args.event_types is not None:
+    if args.event_types is not None and not args.organisation:
         remit.set_remit(session, SYSTEM, client.id, types, intake.event_types(session))
     session.commit()
     shown = remit.view(client)
@@ -738,7 +781,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=_db)
 
     demo = sub.add_parser("demo", help="seed the demo county")
-    demo.add_argument("--households", type=int, default=15_000)
+    demo.add_argument("--households", type=_households, default=15_000)
     demo.add_argument("--seed", type=int, default=20171106)
     demo.add_argument("--if-empty", action="store_true",
                       help="do nothing when the registry already has households")
@@ -766,8 +809,9 @@ def build_parser() -> argparse.ArgumentParser:
         file_import = imp_sub.add_parser(kind, help=about)
         file_import.add_argument("file")
         file_import.add_argument("--partial", action="store_true", help=partial)
-        file_import.add_argument("--report", help="write every bad value to this CSV file")
-        file_import.add_argument("--show", type=int, default=50, help="bad values to print")
+        file_import.add_argument("--report", type=_writable,
+                                 help="write every bad value to this CSV file")
+        file_import.add_argument("--show", type=_count, default=50, help="bad values to print")
         file_import.set_defaults(func=func)
         if kind == "households":
             file_import.add_argument(
@@ -776,12 +820,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "import such exports oldest first")
         if kind == "annual-records":
             file_import.add_argument(
-                "--lag-days", type=int, default=90,
+                "--lag-days", type=_count, default=90,
                 help="without a recorded date, a year's record counts as known this many "
                      "days after the year ended (default 90)")
         if kind == "shocks":
             file_import.add_argument(
-                "--lag-days", type=int, default=30,
+                "--lag-days", type=_count, default=30,
                 help="without a recorded date, a shock counts as known this many days after "
                      "it happened (default 30)")
     events = imp_sub.add_parser("events", help="a department's event file (CSV/XLSX)")
@@ -823,7 +867,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--follow", action="store_true",
                           help="keep running, evaluating new events as they arrive (with "
                                "FANGPIN_EVALUATE_EVENTS=separately on the API workers)")
-    evaluate.add_argument("--poll", type=float, default=1.0,
+    evaluate.add_argument("--poll", type=_seconds, default=1.0,
                           help="--follow: seconds between looks for new events")
     evaluate.add_argument("--lanes", type=int, default=1,
                           help="PostgreSQL: evaluate in N processes side by side, each a lane "

@@ -37,7 +37,7 @@ from claims.distributed import peak_mb, reader
 from claims.models import EarlyWarning
 from policies import history
 from policies.bulk import insert_columns, read_frame
-from policies.errors import DomainError
+from policies.errors import DomainError, InvalidInput
 from policies.models import Household, utcnow
 from risk import features, model, scoring
 from risk.models import HouseholdScore, RunStatus, ScoreRun
@@ -106,9 +106,15 @@ def score_households(
     ``progress(done, total)`` follows the chunks.
     ``score_ranges`` scores the ranges elsewhere (claims.distributed: on Dask workers) and
     yields their results in any order; by default this process scores them one by one."""
+    today = clock.county_today(timezone)
+    if night is not None and not date(2000, 1, 1) <= night <= today:
+        # a night to come would raise warnings from features no one knows yet, and become
+        # the current run every page and the next night compare against
+        raise InvalidInput(f"the night {night} is not between 2000-01-01 and today ({today}): "
+                           "a run scores a night that has come", field="night", value=night)
     trained = saved_model(model_dir)
     version = model.model_version(trained.metadata)
-    night = night or clock.county_today(timezone)
+    night = night or today
     with run_lock(engine, "scoring", SCORING_LOCK) as held:
         if not held:
             raise RunInProgress("another scoring run is in progress; it will complete the "

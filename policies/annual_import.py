@@ -48,8 +48,10 @@ RECORD_ALIASES = {normalise_header(s): f for f, spellings in RECORD_HEADERS.item
 # The ledger's own Chinese names of the amounts (工资性收入, 生产经营性收入: 种植业, …).
 RECORD_ALIASES.update({normalise_header(cast(str, IncomeRecord.model_fields[name].description)
                                         .split(" (")[0]): name for name in AMOUNTS})
+# and an income column: a year's record of no income at all reads as a household below the
+# line to the risk model
 RECORD_REQUIRED: list[tuple[str, ...]] = [("household_number",), ("year",),
-                                          ("household_size",)]
+                                          ("household_size",), tuple(INCOME_COMPONENTS)]
 LINE_HEADERS: dict[str, tuple[str, ...]] = {
     "region_code": ("行政区划代码", "区划代码", "地区代码", "region_code"),
     "year": ("年度", "年份", "year"),
@@ -185,7 +187,7 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
     year's household size; flushes only. Without a recorded date a record is dated
     ``lag_days`` after its year ended (at most today). With ``villages``, only households
     of those villages are known."""
-    table = read_table(data, filename, RECORD_ALIASES, RECORD_REQUIRED)
+    table = read_table(data, filename, RECORD_ALIASES, RECORD_REQUIRED, refuse_unknown=True)
     frame = table.frame
     report = HistoryReport(rows=len(frame), encoding=table.encoding,
                            ignored_columns=table.ignored_columns)

@@ -156,6 +156,35 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     assert verified.returncode == 0 and "audit trail intact" in verified.stdout
 
 
+def test_a_department_key_is_shown_only_once_it_is_kept(fresh_url):
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    bogus = fangpin(fresh_url, "departments", "新部门", "--organisation", "education",
+                    "--event-types", "bogus")
+    assert bogus.returncode == 1 and "fpk_" not in bogus.stdout, bogus.stdout
+    assert "unknown event type" in bogus.stderr
+    empty = fangpin(fresh_url, "departments", "新部门", "--organisation", "education",
+                    "--event-types", " , ")  # an empty variable in a script
+    assert empty.returncode == 2 and "fpk_" not in empty.stdout
+    assert "names no event type" in empty.stderr
+    kept = fangpin(fresh_url, "departments", "新部门", "--organisation", "education",
+                   "--event-types", "education")
+    assert kept.returncode == 0 and "API key, shown once: fpk_" in kept.stdout
+    assert "may send: education" in kept.stdout
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["evaluate", "--follow", "--poll", "0"], "seconds from 0.05"),
+    (["evaluate", "--follow", "--poll", "inf"], "seconds from 0.05"),
+    (["demo", "--households", "-5"], "number of households"),
+    (["import", "annual-records", "x.csv", "--lag-days", "-400"], "whole number"),
+    (["import", "households", "x.csv", "--report", "/nonexistent/x/r.csv"], "no such folder"),
+])
+def test_options_out_of_range_are_refused_before_anything_runs(tmp_path, args, words):
+    answer = fangpin(f"sqlite:///{tmp_path}/unused.db", *args)
+    assert answer.returncode == 2 and words in answer.stderr, answer.stderr
+    assert not (tmp_path / "unused.db").exists()
+
+
 def test_evaluate_in_lanes_side_by_side(fresh_url):
     """`fangpin evaluate --lanes 2` evaluates every waiting event in two processes on
     PostgreSQL; SQLite, which writes one transaction at a time, is refused with the reason."""

@@ -515,3 +515,16 @@ def test_fangpin_score_from_the_command_line(engine, model_dir, county_db, tmp_p
     assert f"{HOUSEHOLDS:,} households scored" in spread.stdout
     lost = fangpin("score", "--scheduler-address", "tcp://127.0.0.1:1")
     assert lost.returncode == 1 and "--engine dask" in lost.stderr
+
+
+def test_a_night_to_come_is_refused_before_anything_is_written(engine, tmp_path):
+    from datetime import timedelta
+
+    from claims import clock, nightly
+    from policies.errors import InvalidInput
+
+    tomorrow = clock.county_today() + timedelta(days=1)
+    with pytest.raises(InvalidInput) as refused:
+        nightly.score_households(engine, model_dir=tmp_path, threshold=0.5, rise=0.2,
+                                 timezone="Asia/Shanghai", night=tomorrow)
+    assert refused.value.field == "night"
