@@ -113,6 +113,10 @@ def verify(session: Session, settings: Settings, anchors: str | None = None
     """The chain checked against the newest signed head of the anchors (the setting's file
     unless another file, e.g. a log, is given)."""
     key = settings.audit_signing_key()
+    if anchors and not Path(anchors).is_file():
+        # anchors named and not there: checking without them would call a trail whose
+        # newest entries were removed intact
+        return audit.Verification(0, None, f"no file of anchors at {anchors}")
     try:
         head = newest_in(anchors or settings.audit_anchor_file, key)
     except ChainBroken as error:

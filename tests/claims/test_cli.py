@@ -154,6 +154,8 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     assert "evaluated: 1 quarantined" in imported.stdout
     verified = fangpin(fresh_url, "audit", "verify")
     assert verified.returncode == 0 and "audit trail intact" in verified.stdout
+    elsewhere = fangpin(fresh_url, "audit", "verify", "--anchors", str(tmp_path / "none"))
+    assert elsewhere.returncode == 1 and "no file of anchors" in elsewhere.stdout
 
 
 def test_a_department_key_is_shown_only_once_it_is_kept(fresh_url):
