@@ -6,7 +6,6 @@ import argparse
 import gc
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import Session
@@ -402,15 +401,26 @@ def _audit(args) -> int:
 
 
 def _people(args) -> int:
-    from claims.auth import SYSTEM
-    from claims.people import create_user
+    from pydantic import ValidationError
 
+    from claims.auth import SYSTEM
+    from claims.people import UserCreate, create_user
+
+    if args.kind == "user":
+        try:  # the API's own rules of a user
+            body = UserCreate.model_validate({
+                "username": args.name, "full_name": args.full_name or args.name,
+                "role": args.role, "approval_limit": args.approval_limit or None})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            print(f"error: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+                  file=sys.stderr)
+            return 2
     with Session(get_engine()) as session:
         if args.kind == "user":
-            limit = Decimal(args.approval_limit) if args.approval_limit else None
-            user, token = create_user(session, SYSTEM, username=args.name,
-                                      full_name=args.full_name or args.name, role=args.role,
-                                      approval_limit=limit)
+            user, token = create_user(session, SYSTEM, username=body.username,
+                                      full_name=body.full_name, role=body.role,
+                                      approval_limit=body.approval_limit)
             session.commit()
             print(f"user {user.username} ({user.role}); API token, shown once: {token}")
         else:

@@ -6,14 +6,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from pydantic import Field
+from sqlmodel import Session, SQLModel, select
 
 from claims import audit, remit
 from claims.auth import CLIENT_PREFIX, USER_PREFIX, Actor, hash_token, new_token
-from claims.models import ApiClient, AppUser, Region
+from claims.models import ApiClient, AppUser, Region, Role
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import Conflict, InvalidInput
-from policies.types import check_text
+from policies.models import Yuan
+from policies.types import Text, check_text
 from policies.vocab import RegionLevel
 
 SETTINGS = ("role", "approval_limit", "townships", "may_reveal", "may_export", "active")
@@ -37,6 +39,21 @@ def names_of(session: Session, labels) -> dict[str, str]:
 def client_view(client: ApiClient) -> dict[str, Any]:
     return audit.jsonable({**{k: getattr(client, k) for k in (
         "id", "name", "organisation", "active", "created_at")}, **remit.view(client)})
+
+
+class UserCreate(SQLModel):
+    """A new staff user as the API and the command line take one."""
+
+    model_config = {"extra": "forbid"}
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
+    full_name: Text = Field(min_length=1, max_length=64)
+    role: Role
+    approval_limit: Yuan | None = Field(default=None, ge=0)
+    id_number: str | None = None
+    townships: list[int] | None = Field(default=None, description="the townships the user "
+                                        "works in (region ids); none: the whole county")
+    may_reveal: bool = False
+    may_export: bool = False
 
 
 def create_user(session: Session, actor: Actor, *, username: str, full_name: str, role: str,
@@ -100,6 +117,8 @@ def create_client(session: Session, actor: Actor, name: str, organisation: str,
     """Add a submitting organisation; returns it and its API key (given, or fresh). Its
     remit is its department's (claims.remit.set_remit gives it another)."""
     check_text("name", name)
+    if not name.strip():
+        raise InvalidInput("name is empty: a department is named", field="name", value=name)
     key = key or new_token(CLIENT_PREFIX)[0]
     client = ApiClient(name=name, organisation=organisation, key_hash=hash_token(key))
     session.add(client)

@@ -13,7 +13,6 @@ from claims.api.deps import SessionDep
 from claims.auth import Actor, Forbidden, require_county, staff
 from claims.models import ApiClient, AppUser, Organisation, Role
 from policies.errors import NotFound
-from policies.models import Yuan
 from policies.types import Text
 
 router = APIRouter(prefix="/api/admin", tags=["administration"])
@@ -27,19 +26,6 @@ def _administration(actor: Annotated[Actor, Depends(staff())]) -> Actor:
 
 
 Admin = Annotated[Actor, Depends(_administration)]
-
-
-class UserCreate(SQLModel):
-    model_config = {"extra": "forbid"}
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
-    full_name: Text = Field(min_length=1, max_length=64)
-    role: Role
-    approval_limit: Yuan | None = Field(default=None, ge=0)
-    id_number: str | None = None
-    townships: list[int] | None = Field(default=None, description="the townships the user "
-                                        "works in (region ids); none: the whole county")
-    may_reveal: bool = False
-    may_export: bool = False
 
 
 class ClientCreate(SQLModel):
@@ -57,7 +43,7 @@ class RemitUpdate(SQLModel):
 
 
 @router.post("/users", status_code=201)
-def create_user(body: UserCreate, session: SessionDep, actor: Admin):
+def create_user(body: people.UserCreate, session: SessionDep, actor: Admin):
     """Add a staff user; the answer carries their API token, shown this once."""
     settings = body.model_dump(include={"townships", "may_reveal", "may_export"})
     user, token = people.create_user(session, actor, **body.model_dump(exclude=set(settings)))

@@ -168,6 +168,8 @@ def test_a_department_key_is_shown_only_once_it_is_kept(fresh_url):
                     "--event-types", " , ")  # an empty variable in a script
     assert empty.returncode == 2 and "fpk_" not in empty.stdout
     assert "names no event type" in empty.stderr
+    unnamed = fangpin(fresh_url, "departments", " ", "--organisation", "education")
+    assert unnamed.returncode == 1 and "fpk_" not in unnamed.stdout
     kept = fangpin(fresh_url, "departments", "新部门", "--organisation", "education",
                    "--event-types", "education")
     assert kept.returncode == 0 and "API key, shown once: fpk_" in kept.stdout
@@ -180,6 +182,11 @@ def test_a_department_key_is_shown_only_once_it_is_kept(fresh_url):
     (["demo", "--households", "-5"], "number of households"),
     (["import", "annual-records", "x.csv", "--lag-days", "-400"], "whole number"),
     (["import", "households", "x.csv", "--report", "/nonexistent/x/r.csv"], "no such folder"),
+    # the API's rules of a user: its name, its limit
+    (["users", "", "--role", "clerk"], "username"),
+    (["users", "a b<script>", "--role", "clerk"], "username"),
+    (["users", "bob", "--role", "clerk", "--approval-limit", "-5"], "approval_limit"),
+    (["users", "bob", "--role", "clerk", "--approval-limit", "NaN"], "approval_limit"),
 ])
 def test_options_out_of_range_are_refused_before_anything_runs(tmp_path, args, words):
     answer = fangpin(f"sqlite:///{tmp_path}/unused.db", *args)
