@@ -179,14 +179,6 @@ def export(session: Session, actor: Actor, what: str, filters: dict[str, Any],
                  after={"filters": filters, "rows": count})
 
 
-def part_of_name(revealed: bool) -> bool:
-    """Whether a search by name may match part of a name: only where the answer shows the
-    names in full (a reveal or an export, each on the audit trail). Where they are shown
-    masked (张*丰), a search by part of the name would spell a masked name out one
-    character at a time, so it matches whole names."""
-    return revealed
-
-
 def search_by_id_number(session: Session, actor: Actor, number: str) -> None:
     """A look-up by ID number tells whether the person is covered: on the audit trail."""
     audit.record(session, actor, "member", masking.id_number(number), "search_by_id_number")

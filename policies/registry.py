@@ -356,10 +356,8 @@ def update_member(session: Session, member_id: int, data: MemberUpdate) -> Membe
 def list_members(
     session: Session, page: PageRequest, *, household_id: int | None = None,
     status: str | None = None, name: str | None = None, villages: Collection[int] | None = None,
-    part_of_name: bool = True,
 ):
-    """Members filtered by household, status or name (and ``villages``, as households): a
-    part of the name, or with ``part_of_name`` false the whole name only."""
+    """Members filtered by household, status or name (and ``villages``, as households)."""
     query = select(Member).order_by(col(Member.household_id), col(Member.id))
     if villages is not None:
         query = query.where(col(Member.household_id).in_(
@@ -369,8 +367,7 @@ def list_members(
     if status:
         query = query.where(Member.status == status)
     if name:
-        query = query.where(col(Member.name).contains(name, autoescape=True) if part_of_name
-                            else Member.name == name)
+        query = query.where(col(Member.name).contains(name))
     return paginate(session, query, page)
 
 

@@ -212,14 +212,13 @@ def list_members(
     session: SessionDep, page: PageDep, actor: Clerk, household_id: int | None = None,
     status: MemberStatus | None = None, name: str | None = None, reveal: Reveal = False,
 ):
-    """List members of your area, filtered by household, status or name. Revealed, one
-    household's members need the reveal permission; any other list the export permission.
-    Masked, a name matches whole only (access.part_of_name)."""
+    """List members of your area, filtered by household, status or part of the name.
+    Revealed, one household's members need the reveal permission; any other list the
+    export permission."""
     if household_id is not None:
         household = access.household(session, actor, household_id)
     rows, count = registry.list_members(session, page, household_id=household_id,
-                                        status=status, name=name, villages=actor.villages,
-                                        part_of_name=access.part_of_name(reveal))
+                                        status=status, name=name, villages=actor.villages)
     if reveal:
         if household_id is not None and name is None and status is None:
             access.reveal(session, actor, household)

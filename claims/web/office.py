@@ -105,10 +105,10 @@ def _search(request, session: Session, user, q: str, by_id_number: bool):
             query = query.where(Household.id.in_(select(Member.household_id).where(
                 Member.id_number == number)))
         else:
-            # the results show names masked: a whole name only (access.part_of_name)
             query = query.where(sa.or_(
                 Household.household_number.startswith(q, autoescape=True),
-                Household.id.in_(select(Member.household_id).where(Member.name == q))))
+                Household.id.in_(select(Member.household_id).where(
+                    Member.name.contains(q, autoescape=True)))))
         rows = session.exec(access.households_in_area(query, user.actor)).all()
         found = Claim.household_id.in_([h.id for h, _village in rows])
         if number is None:
