@@ -117,8 +117,9 @@ def create_client(session: Session, actor: Actor, name: str, organisation: str,
     """Add a submitting organisation; returns it and its API key (given, or fresh). Its
     remit is its department's (claims.remit.set_remit gives it another)."""
     check_text("name", name)
-    if not name.strip():
-        raise InvalidInput("name is empty: a department is named", field="name", value=name)
+    if not name.strip():  # check_text lets an empty text by: a department is named
+        raise InvalidInput("name the department", field="name", value=name,
+                           code="department_name")
     key = key or new_token(CLIENT_PREFIX)[0]
     client = ApiClient(name=name, organisation=organisation, key_hash=hash_token(key))
     session.add(client)

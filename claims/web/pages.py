@@ -797,6 +797,7 @@ STEP_REFUSALS = {
     "batch_settled": N_("Every line of this batch is paid or failed: no bank file is left "
                         "to send. The lines on the batch's page are its record."),
     "user_exists": N_("The user %(username)s already exists."),
+    "department_name": N_("Name the department."),
     "one_person_one_account": N_("Another account belongs to the same person (ID number): one "
                                  "person, one account, so that four eyes are two people."),
     "choose_claims": N_("Choose at least one claim."),

@@ -214,5 +214,6 @@ def test_anchor_and_verify_from_the_command_line(tmp_path, fresh_url):  # noqa: 
     cut = fangpin(fresh_url, "audit", "verify", env=env)
     assert cut.returncode == 1 and "entries 2–2 were removed" in cut.stdout
     # the chain alone, without the anchors, would have passed
+    (tmp_path / "none").write_text("")  # a file of no anchors (a missing one is refused)
     alone = fangpin(fresh_url, "audit", "verify", "--anchors", str(tmp_path / "none"), env=env)
     assert alone.returncode == 0 and "no signed head found" in alone.stdout
