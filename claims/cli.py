@@ -596,7 +596,8 @@ def _model(args) -> int:
             print(f"{'*' if v['in_force'] else ' '} {v['version']}  trained {v['trained_at']}  "
                   f"test day {v['test_day']}  AUC model {v['model_auc']:.3f}{ceiling} / "
                   f"scorecard {v['scorecard_auc']:.3f} / rule {v['rule_auc']:.3f}"
-                  + ("  (in force)" if v["in_force"] else ""))
+                  + ("  (in force)" if v["in_force"] else "")
+                  + ("  (a rollback puts it back)" if v["rollback_to"] else ""))
         return 0
     if args.action == "promote":
         if not args.version:
@@ -604,7 +605,8 @@ def _model(args) -> int:
         model.promote(directory, args.version)
         print(f"version {args.version} is in force")
         return 0
-    print(f"version {model.rollback(directory)} is back in force")
+    current = model.in_force(directory)
+    print(f"version {model.rollback(directory)} is back in force ({current} rolled back)")
     return 0
 
 

@@ -387,26 +387,46 @@ def promote(model_dir: Path, version: str) -> None:
 
 
 def rollback(model_dir: Path) -> str:
-    """Put back the version in force before the present one; returns it."""
+    """Put back the version that was in force before the present one came in; each rollback
+    steps one further back, and rolling back past the first version put in force is refused.
+    Returns the version now in force."""
+    current, back = _rollback_target(model_dir)
+    if back is None:
+        raise ModelError(f"no version was in force before version {current}; nothing to roll "
+                         "back to" if current else "no version is in force; nothing to roll "
+                         "back to")
+    _put_in_force(model_dir, back, "rolled back to", f"from {current}")
+    return back
+
+
+def _rollback_target(model_dir: Path) -> tuple[str | None, str | None]:
+    """The version in force and the one a rollback would put back (None: there is none).
+
+    The history's versions put in force lie one upon another, the one in force on top: a
+    promotion puts a version on top, a rollback takes the top one off."""
+    line: list[str] = []
+    for entry in history(model_dir):
+        if entry["action"] == "promoted":
+            line.append(entry["version"])
+        elif entry["action"] == "rolled back to":
+            del line[-1:]
+            if line[-1:] != [entry["version"]]:  # by an earlier fangpin, which swapped two
+                line.append(entry["version"])
     current = in_force(model_dir)
-    earlier = [e["version"] for e in history(model_dir)
-               if e["action"] in ("promoted", "rolled back to") and e["version"] != current]
-    if current is None or not earlier:
-        raise ModelError("no earlier version was in force; nothing to roll back to")
-    _put_in_force(model_dir, earlier[-1], "rolled back to", f"from {current}")
-    return earlier[-1]
+    return current, (line[-2] if len(line) > 1 and line[-1] == current else None)
 
 
 def list_versions(model_dir: Path) -> list[dict[str, Any]]:
     """The kept versions, oldest first, with their out-of-time AUCs (the simulator's ceiling:
-    None when unknown) and whether in force."""
-    current = in_force(model_dir)
+    None when unknown), whether in force and whether a rollback would put it back."""
+    current, back = _rollback_target(model_dir)
     found = []
     for directory in sorted((model_dir / "versions").glob("[!.]*")):
         metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
         test = metadata["evaluation"]
         found.append({"version": directory.name, "trained_at": metadata["trained_at"],
                       "test_day": metadata["test"]["day"], "in_force": directory.name == current,
+                      "rollback_to": directory.name == back,
                       **{f"{k}_auc": test[k]["auc"] for k in ("model", "scorecard", "rule")},
                       "ceiling_auc": (metadata.get("ceiling") or {}).get("auc")})
     return sorted(found, key=lambda v: v["trained_at"])

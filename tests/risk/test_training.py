@@ -2,6 +2,7 @@
 a missing income that never lowers the score, versions put in force only when they beat both
 baselines, and the ``fangpin model`` commands."""
 
+import shutil
 from datetime import date
 from decimal import Decimal
 
@@ -138,6 +139,34 @@ def test_a_model_is_put_in_force_only_when_it_beats_both_baselines(trained, tmp_
     assert "not in force" in bad_card and "it does not" in bad_card
     with pytest.raises(model.ModelError, match="no version 'nope' here"):
         model.promote(tmp_path, "nope")
+
+
+def test_each_rollback_steps_one_version_further_back(trained, tmp_path, capsys):
+    """Rollbacks walk back through the versions put in force, each step on the history;
+    rolling back past the first version is refused, and a new promotion starts from where
+    the rollbacks left off."""
+    first, _, _ = model.add_version(trained, tmp_path)
+    for later in ("v2", "v3"):  # copies of the first, kept as versions of their own
+        shutil.copytree(tmp_path / "versions" / first, tmp_path / "versions" / later)
+        model.promote(tmp_path, later)
+    assert model.rollback(tmp_path) == "v2"
+    assert model.rollback(tmp_path) == first  # not v3 again
+    assert model.in_force(tmp_path) == first
+    with pytest.raises(model.ModelError, match=f"no version was in force before version "
+                                               f"{first}; nothing to roll back to"):
+        model.rollback(tmp_path)
+    assert model.in_force(tmp_path) == first
+    model.promote(tmp_path, "v3")
+    assert cli.main(["model", "list", "--model-dir", str(tmp_path)]) == 0
+    listed = {line[2:].split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "(in force)" in listed["v3"] and "(a rollback puts it back)" in listed[first]
+    assert cli.main(["model", "rollback", "--model-dir", str(tmp_path)]) == 0
+    assert f"version {first} is back in force (v3 rolled back)" in capsys.readouterr().out
+    steps = [(e["action"], e["version"], e["note"]) for e in model.history(tmp_path)]
+    assert steps[-4:] == [("rolled back to", "v2", "from v3"),
+                          ("rolled back to", first, "from v2"),
+                          ("promoted", "v3", "by hand"),
+                          ("rolled back to", first, "from v3")]
 
 
 def test_a_model_saved_before_versions_is_still_read(trained, tmp_path):
