@@ -10,7 +10,7 @@ reopened when new bills raise the year's entitlement, and pays only the suppleme
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -24,10 +24,11 @@ from pydantic import (
 )
 from sqlmodel import Session, select
 
-from claims import audit, clock, locks
+from claims import audit, clock, locks, masking
 from claims.auth import Actor, Forbidden
 from claims.models import (
     AppUser,
+    AuditEntry,
     Claim,
     ClaimRecord,
     ClaimState,
@@ -39,6 +40,7 @@ from claims.models import (
     utcnow,
 )
 from claims.settings import get_settings
+from policies import registry
 from policies.errors import Conflict, InvalidInput
 from policies.models import Yuan
 from policies.types import Day, MultilineText, Text
@@ -504,3 +506,67 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
         return S.approval  # waits for a supervisor (四眼原则)
     claim.approved_amount = total
     return S.payment_pending
+
+
+# --- a claim as its readers see it ------------------------------------------------------------
+# What staff type (a rejection's explanation, a survey's findings, a reason) may name a person
+# by ID number; every reader — the page, the API, a printed notice — gets it with the number
+# masked, as the claim's members are: revealing is a household's, on its page and the trail.
+
+TYPED = ("application_reason", "rejection_text")  # the claim's own fields staff type
+
+
+def texts(claim: Claim) -> dict[str, str]:
+    """What staff typed into the claim, as every reader sees it: any ID number masked."""
+    return {name: masking.in_text(getattr(claim, name) or "") for name in TYPED}
+
+
+def view(claim: Claim) -> dict[str, Any]:
+    """A claim's fields as the API gives them (without the calculation), typed text masked."""
+    return audit.jsonable({**{k: v for k, v in registry.fields_of(claim).items()
+                              if k != "calculation"}, **texts(claim)})
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a step recorded, as its readers see it."""
+
+    id: int
+    claim_id: int
+    kind: str
+    data: dict[str, Any]
+    actor_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """An entry of the claim's audit trail, as its readers see it."""
+
+    at: datetime
+    actor: str
+    action: str
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def records(session: Session, claim: Claim) -> list[Record]:
+    """The claim's step records in order, any ID number in what staff typed masked."""
+    return [Record(r.id, r.claim_id, r.kind, masking.in_texts(r.data or {}), r.actor_id,
+                   r.created_at)
+            for r in session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id)
+                                  .order_by(ClaimRecord.id))]
+
+
+def history(session: Session, claim: Claim,
+            actions: list[str] | None = None) -> list[HistoryEntry]:
+    """The claim's audit entries in order (of those ``actions`` only, if given), any ID
+    number in a reason, before or after masked."""
+    query = select(AuditEntry).where(AuditEntry.entity == "claim",
+                                     AuditEntry.entity_id == claim.claim_number)
+    if actions is not None:
+        query = query.where(AuditEntry.action.in_(actions))
+    return [HistoryEntry(h.at, h.actor, h.action, masking.in_text(h.reason),
+                         masking.in_texts(h.before), masking.in_texts(h.after))
+            for h in session.exec(query.order_by(AuditEntry.id))]

@@ -51,3 +51,15 @@ def in_text(text: str) -> str:
     """Free text (a reason) with any ID number in it masked: older stored reasons carry
     some in full."""
     return _ID_IN_TEXT.sub(lambda found: id_number(found.group()), text)
+
+
+def in_texts(value: Any) -> Any:
+    """A value with any ID number in its texts masked, through its lists and dicts (what a
+    step recorded, an audit entry's before and after)."""
+    if isinstance(value, str):
+        return in_text(value)
+    if isinstance(value, dict):
+        return {k: in_texts(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [in_texts(v) for v in value]
+    return value

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from claims import audit, clock
+from claims import audit, clock, masking
 from claims.auth import Actor
 from claims.db import among, run_lock, unindexed
 from claims.models import (
@@ -918,6 +918,22 @@ def _notice_days(session: Session, window: MonitoringWindow) -> int:
     claim = session.get(Claim, window.claim_id)
     return benefits.terms_of(benefits.get_terms_version(
         session, claim.terms_version_id)).notice_days
+
+
+# What staff type about a monitored household — a follow-up's outcome note, the assistance
+# given, a proposal's note, what a step of elimination found — may name a person by ID number:
+# every reader, the page and the API alike, gets it masked, as on a claim (lifecycle.records).
+TYPED: dict[type, tuple[str, ...]] = {
+    FollowUp: ("outcome_note",), Assistance: ("description",), Elimination: ("note",),
+    EliminationStep: ("data",)}
+
+
+def view(row: Any) -> dict[str, Any]:
+    """A monitoring row's fields as readers see them: any ID number in what staff typed
+    masked."""
+    values = registry.fields_of(row)
+    return {**values, **{name: masking.in_texts(values[name])
+                         for name in TYPED.get(type(row), ())}}
 
 
 def elimination_steps(session: Session, proposal: Elimination) -> list[EliminationStep]:

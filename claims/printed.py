@@ -262,7 +262,7 @@ def rejection_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "
     claim = document.claim
     settings = get_settings()
     document.rejection_code = claim.rejection_code or "other"
-    document.rejection_text = claim.rejection_text or ""
+    document.rejection_text = lifecycle.texts(claim)["rejection_text"]
     document.decided_on = (_decided_on(session, claim, ("reject", "record_review"))
                            or clock.county_date(claim.updated_at))
     document.objection_days = settings.objection_days

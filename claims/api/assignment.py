@@ -8,8 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from claims import access, assignment, audit, masking
-from claims.api.claims import claim_view
+from claims import access, assignment, audit, lifecycle, masking
 from claims.api.deps import SessionDep
 from claims.auth import Actor, CurrentActor, staff
 from claims.models import Role
@@ -51,7 +50,7 @@ def reassign(claim_id: int, body: Reassign, session: SessionDep, actor: Supervis
     claim = access.claim(session, actor, claim_id, lock=True)
     assignment.reassign(session, actor, claim, body.kind, body.user_id, body.reason)
     session.commit()
-    return claim_view(claim)
+    return lifecycle.view(claim)
 
 
 @router.post("/claims/assignments")

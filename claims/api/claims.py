@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -11,7 +12,7 @@ from sqlmodel import select
 from claims import access, anchors, audit, clock, intake, lifecycle, reports
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
-from claims.models import AuditEntry, Claim, ClaimRecord, Role, TriggerEvent
+from claims.models import Claim, Role, TriggerEvent
 from claims.settings import get_settings
 from claims.web.i18n import code_label, translator
 from policies import benefits, registry
@@ -26,11 +27,6 @@ Worker = Annotated[Actor, Depends(staff(Role.clerk, Role.investigator, Role.adju
 Clerk = Annotated[Actor, Depends(staff(Role.clerk))]
 AuditReader = Annotated[Actor, Depends(staff(county="the audit trail"))]
 ReportReader = Annotated[Actor, Depends(staff(county="the claims report"))]
-
-
-def claim_view(claim: Claim) -> dict[str, Any]:
-    return audit.jsonable({k: v for k, v in registry.fields_of(claim).items()
-                           if k != "calculation"})
 
 
 @router.get("/claims")
@@ -56,7 +52,7 @@ def list_claims(
         query = query.where(Claim.due_date < (today or clock.county_today()),
                             Claim.state.not_in(reports.FINAL))
     rows, count = registry.paginate(session, query, page)
-    return {"data": [claim_view(c) for c in rows], "count": count}
+    return {"data": [lifecycle.view(c) for c in rows], "count": count}
 
 
 @router.get("/claims/{claim_id}")
@@ -64,18 +60,12 @@ def read_claim(claim_id: int, session: SessionDep, actor: Reader):
     """A claim with its calculation, events, step records and audit history."""
     claim = access.claim(session, actor, claim_id)
     events = session.exec(select(TriggerEvent).where(TriggerEvent.claim_id == claim.id)).all()
-    records = session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id)
-                           .order_by(ClaimRecord.id)).all()
-    history = session.exec(select(AuditEntry).where(
-        AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number)
-        .order_by(AuditEntry.id)).all()
     return audit.jsonable({
-        **claim_view(claim), "calculation": claim.calculation,
+        **lifecycle.view(claim), "calculation": claim.calculation,
         "events": [{"id": e.id, "source_event_id": e.source_event_id, "type": e.type,
                     "event_date": e.event_date, "payout": e.payout} for e in events],
-        "records": [registry.fields_of(r) for r in records],
-        "history": [{k: getattr(h, k) for k in ("at", "actor", "action", "reason", "before",
-                                                "after")} for h in history],
+        "records": [asdict(r) for r in lifecycle.records(session, claim)],
+        "history": [asdict(h) for h in lifecycle.history(session, claim)],
     })
 
 
@@ -89,7 +79,7 @@ def act(claim_id: int, action: str, session: SessionDep, actor: Worker,
     lifecycle.transition(session, claim, action, actor, data=data,
                          notice_days=terms.notice_days)
     session.commit()
-    return claim_view(claim)
+    return lifecycle.view(claim)
 
 
 @router.post("/applications", status_code=201)
@@ -99,7 +89,7 @@ def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()
     access.referenced_household(session, actor, household_id)
     claim = intake.apply(session, actor, household_id, trigger, reason)
     session.commit()
-    return claim_view(claim)
+    return lifecycle.view(claim)
 
 
 @router.get("/audit/verify", tags=["audit"])

@@ -36,7 +36,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _fields(row) -> dict[str, Any]:
-    return audit.jsonable(registry.fields_of(row))
+    return audit.jsonable(monitoring.view(row))
 
 
 def _point(point: dict[str, Any]) -> dict[str, Any]:

@@ -213,7 +213,7 @@ _OLD_NOTES = {text: code for code, text in ELIMINATION_NOTES.items()}
 def note_text(elimination: Elimination, language: str) -> str:
     """An elimination's note: the system's (a lapsed proposal's, by its code or the English
     words of before) in the reader's language, a person's as typed."""
-    note = elimination.note or ""
+    note = monitoring.view(elimination)["note"] or ""
     if elimination.status == "lapsed":
         code = note if note in ELIMINATION_NOTES else _OLD_NOTES.get(note)
         if code is not None:
@@ -363,7 +363,8 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
         eliminations=eliminations, fields_label=records_view.FIELDS,
         done={s.kind for s in monitoring.elimination_steps(session, pending)} if pending else (),
         steps={e.id: [(s, actor_text(s.actor, language, {}),
-                       records_view.record_fields(s.kind, s.data, language, {}))
+                       records_view.record_fields(s.kind, monitoring.view(s)["data"],
+                                                  language, {}))
                       for s in monitoring.elimination_steps(session, e)]
                for e in eliminations},
         missing=[STEP_PROBLEMS[code] for code in monitoring.steps_missing(
@@ -372,6 +373,7 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
         income_label=lambda name: income_label(name, language),
         flag_text=lambda flag: flag_text(flag, language),
         note_text=lambda elimination: note_text(elimination, language),
+        typed=monitoring.view,
         may_act=user.user.role in OFFICE)
 
 

@@ -23,9 +23,7 @@ from claims import access, clock, intake, lifecycle, masking, nightly, printed, 
 from claims.api.deps import SessionDep
 from claims.models import (
     AppUser,
-    AuditEntry,
     Claim,
-    ClaimRecord,
     EarlyWarning,
     Household,
     IncomeRecord,
@@ -621,11 +619,8 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         .order_by(IncomeRecord.period_start)).all()
     events = session.exec(select(TriggerEvent).where(TriggerEvent.claim_id == claim.id)
                           .order_by(TriggerEvent.id)).all()
-    records = session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id)
-                           .order_by(ClaimRecord.id)).all()
-    history = session.exec(select(AuditEntry).where(
-        AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number)
-        .order_by(AuditEntry.id)).all()
+    records = lifecycle.records(session, claim)
+    history = lifecycle.history(session, claim)
     language = language_of(request)
     ids = {r.actor_id for r in records} | {whole_number(r.data.get("investigator_id", ""))
                                            for r in records}
@@ -655,8 +650,8 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
                      if "start_investigation" in actions else [])
     return render(
         request, "claim.html", status=status, user=user, claim=claim, household=household,
-        members=members, incomes=incomes, events=events, records=shown_records,
-        history=shown_history,
+        texts=lifecycle.texts(claim), members=members, incomes=incomes, events=events,
+        records=shown_records, history=shown_history,
         score=score, factors=factors, actions=actions, investigators=investigators,
         hints=approval_hint(claim, user, bar, _), mask=masking,
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from claims import access, assignment, clock, lifecycle, masking
 from claims.api.deps import SessionDep
-from claims.models import AppUser, AuditEntry, Claim, Household, Region, Role
+from claims.models import AppUser, Claim, Household, Region, Role
 from claims.web.i18n import N_, translator
 from claims.web.pages import (
     PageError,
@@ -121,10 +121,8 @@ def _assignment_page(request: Request, session: Session, user: SignedIn, claim_i
     supervisor = user.user.role == Role.supervisor
     choices = {kind: assignment.eligible(session, claim, kind) for kind in assignment.KINDS
                if supervisor and claim.state in assignment.REASSIGNABLE[kind]}
-    history = session.exec(select(AuditEntry).where(
-        AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number,
-        AuditEntry.action.in_(["reassign_investigator", "reassign_adjudicator",
-                               "start_investigation"])).order_by(AuditEntry.id)).all()
+    history = lifecycle.history(session, claim, ["reassign_investigator",
+                                                 "reassign_adjudicator", "start_investigation"])
     # Who did it and whom it gave the claim to, by name (the trail keeps user:<username>).
     usernames = {h.actor.removeprefix("user:") for h in history}
     by_username = {u.username: u for u in session.exec(select(AppUser).where(
