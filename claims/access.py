@@ -179,6 +179,16 @@ def export(session: Session, actor: Actor, what: str, filters: dict[str, Any],
                  after={"filters": filters, "rows": count})
 
 
-def search_by_id_number(session: Session, actor: Actor, number: str) -> None:
-    """A look-up by ID number tells whether the person is covered: on the audit trail."""
-    audit.record(session, actor, "member", masking.id_number(number), "search_by_id_number")
+# What a search for people was by, and how the trail keeps the value searched (as it keeps
+# that kind of personal data elsewhere).
+SEARCHED_AS = {"id_number": masking.id_number, "name": masking.name}
+
+
+def searched(session: Session, actor: Actor, by: str, value: str, where: str,
+             found: int) -> None:
+    """A search for people on the audit trail: by ID number (the answer tells whether the
+    person is covered) or by part of a name (a name shown masked is spelt out one character
+    at a time). The entry says who searched, the value masked, where (the search's code)
+    and how many were found."""
+    audit.record(session, actor, "member", SEARCHED_AS[by](value)[:64], f"search_by_{by}",
+                 after={"where": where, "found": found})

@@ -3,7 +3,8 @@ members, income records, regions, standards and lines, contracts, terms and impo
 function checks the caller's access (claims.access), makes the change through the registry
 (which knows nothing of the audit trail) and records it with the fields that changed, before
 and after, personal ones masked. The API, the pages, the imports and the command line call
-these and nothing else, so no entry point changes the registry without a trace.
+these and nothing else, so no entry point changes the registry without a trace. The
+searches for people by name or ID number are here too, each on the trail wherever it is made.
 
 Imports are recorded as one entry per file with its counts, plus one entry per household
 whose bank account the file changed (what the payment batch's flag reads)."""
@@ -11,6 +12,7 @@ whose bank account the file changed (what the payment batch's flag reads)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,10 +21,11 @@ from sqlmodel import Session, SQLModel, select
 
 from claims import access, audit, catastrophes, masking, payments
 from claims.auth import Actor
-from claims.models import AuditEntry, PaymentBatch
+from claims.models import AuditEntry, Claim, Household, PaymentBatch, Region
 from claims.settings import get_settings
 from policies import benefits, registry
-from policies.errors import Conflict
+from policies.citizen_id import InvalidCitizenId, parse_citizen_id
+from policies.errors import Conflict, NotFound
 from policies.household_import import ImportReport
 from policies.household_import import import_households as _import_households
 from policies.income_import import import_income_reports as _import_income_reports
@@ -110,7 +113,7 @@ def create_member(session: Session, actor: Actor, data: MemberCreate) -> Member:
         member = registry.create_member(session, data)
     except Conflict as refused:
         if refused.code == "id_number_taken":
-            access.search_by_id_number(session, actor, data.id_number)
+            access.searched(session, actor, "id_number", data.id_number, "new_member", 1)
         raise
     return _created(session, actor, "member", member.id, member)
 
@@ -134,6 +137,85 @@ def update_income_record(session: Session, actor: Actor, record_id: int,
     record = access.income_record(session, actor, record_id)
     return _update(session, actor, "income_record", record.id, record,
                    lambda: registry.update_income_record(session, record_id, data))
+
+
+# --- searches for people ------------------------------------------------------------------------
+
+SEARCH_ROWS = 50
+
+
+@dataclass(frozen=True)
+class Found:
+    households: list  # (Household, village name)
+    claims: list  # (Claim, household number)
+    searched: bool  # whether the text was searched for (an ID number only by the form)
+
+
+def find_households(session: Session, actor: Actor, q: str, by_id_number: bool) -> Found:
+    """The households of the actor's area whose number starts with ``q`` or a member of which
+    is named with ``q`` in part — or, ``by_id_number`` and ``q`` one, whose member has that
+    ID number — and their claims, with the claims whose number holds ``q``. The search is on
+    the trail (the households page's, ``households_search``)."""
+    try:
+        number = parse_citizen_id(q).number if q else None
+    except InvalidCitizenId:
+        number = None
+    if not q or (number is not None and not by_id_number):
+        return Found([], [], False)
+    query = (select(Household, Region.name).join(Region, Region.id == Household.village_id)
+             .order_by(Household.household_number).limit(SEARCH_ROWS))
+    if number:
+        query = query.where(Household.id.in_(select(Member.household_id).where(
+            Member.id_number == number)))
+    else:
+        query = query.where(sa.or_(
+            Household.household_number.startswith(q, autoescape=True),
+            Household.id.in_(select(Member.household_id).where(
+                Member.name.contains(q, autoescape=True)))))
+    rows = list(session.exec(access.households_in_area(query, actor)).all())
+    access.searched(session, actor, "id_number" if number else "name", number or q,
+                    "households_search", len(rows))
+    found = Claim.household_id.in_([h.id for h, _village in rows])
+    if number is None:
+        found = sa.or_(found, Claim.claim_number.contains(q, autoescape=True))
+    claims = list(session.exec(access.households_in_area(
+        select(Claim, Household.household_number)
+        .join(Household, Household.id == Claim.household_id).where(found)
+        .order_by(Claim.claim_number.desc()).limit(SEARCH_ROWS), actor)).all())
+    return Found(rows, claims, True)
+
+
+def list_members(session: Session, actor: Actor, page: registry.PageRequest, *,
+                 household_id: int | None = None, status: str | None = None,
+                 name: str | None = None) -> tuple[list[Member], int]:
+    """Members of the actor's area by household, status or part of the name; a search by
+    name is on the trail (``members_list``)."""
+    rows, count = registry.list_members(session, page, household_id=household_id,
+                                        status=status, name=name, villages=actor.villages)
+    if name:
+        access.searched(session, actor, "name", name, "members_list", count)
+    return rows, count
+
+
+def member_by_id_number(session: Session, actor: Actor, id_number: str) -> Member:
+    """The member of the actor's area with this ID number, or NotFound (404); the look-up
+    is on the trail (``id_number_lookup``) either way, which the caller commits also with a
+    refusal."""
+    number = id_number.strip().upper()
+    try:
+        member = registry.member_by_id_number(session, number)
+    except NotFound:
+        member = None
+    if member is not None and not access.in_area(
+            actor, session.get(Household, member.household_id).village_id):
+        member = None
+    access.searched(session, actor, "id_number", number, "id_number_lookup",
+                    int(member is not None))
+    if member is None:
+        where = " of your area" if access.limited(actor) else ""
+        raise NotFound(f"no member{where} has ID number {number}", field="id_number",
+                       value=id_number)
+    return member
 
 
 # --- county-wide reference data -----------------------------------------------------------------

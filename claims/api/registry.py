@@ -217,8 +217,8 @@ def list_members(
     export permission."""
     if household_id is not None:
         household = access.household(session, actor, household_id)
-    rows, count = registry.list_members(session, page, household_id=household_id,
-                                        status=status, name=name, villages=actor.villages)
+    rows, count = changes.list_members(session, actor, page, household_id=household_id,
+                                       status=status, name=name)
     if reveal:
         if household_id is not None and name is None and status is None:
             access.reveal(session, actor, household)
@@ -226,7 +226,7 @@ def list_members(
             access.export(session, actor, "member", {
                 "household_id": household_id, "status": status, "name": name,
                 "offset": page.offset}, len(rows))
-        session.commit()
+    session.commit()  # a search by name, a reveal or an export is on the trail
     return {"data": [_member_out(m, reveal) for m in rows], "count": count}
 
 
@@ -234,12 +234,12 @@ def list_members(
 def member_by_id_number(id_number: str, session: SessionDep, actor: Clerk,
                         reveal: Reveal = False):
     """Look a member of your area up by citizen ID number (on the audit trail)."""
-    access.search_by_id_number(session, actor, id_number.strip().upper())
+    try:
+        member = changes.member_by_id_number(session, actor, id_number)
+    except NotFound:
+        session.commit()  # the look-up is on the trail, found or not
+        raise
     session.commit()
-    member = registry.member_by_id_number(session, id_number)
-    if not access.in_area(actor, session.get(Household, member.household_id).village_id):
-        raise NotFound(f"no member of your area has ID number {member.id_number}",
-                       field="id_number", value=id_number)
     household = session.get(Household, member.household_id)
     if reveal:
         access.reveal(session, actor, household)

@@ -72,7 +72,7 @@ ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay
                 N_("print"), N_("report"), N_("recalculate"), N_("assign_helper"),
                 N_("assistance"), N_("decline"), N_("name_insured"), N_("set_remit"),
                 N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),
-                N_("search_by_id_number"), N_("declare")]
+                N_("search_by_id_number"), N_("search_by_name"), N_("declare")]
 # The fields an entry's before and after hold, under their labels.
 FIELDS = {
     **records_view.FIELDS,
@@ -104,11 +104,17 @@ FIELDS = {
     "household_numbers": N_("Household numbers"), "added": N_("Added"),
     "removed": N_("Removed"), "terms_version_id": N_("Terms version"),
     "document_type": N_("Kind of document"), "period_end": N_("Period ends"),
-    "title": N_("Title"), "way": N_("Way"),
+    "title": N_("Title"), "way": N_("Way"), "where": N_("Searched in"),
+    "found": N_("Found"),
 }
+# Where a search for people was made (claims.access.searched).
+SEARCHES = {"households_search": N_("the households page's search"),
+            "members_list": N_("the API's list of members"),
+            "id_number_lookup": N_("the API's look-up by ID number"),
+            "new_member": N_("a new member refused: the ID number is registered")}
 # Values of fields that name something in words.
 VALUES = {"full": N_("in full"), "masked": N_("masked"), "html": N_("web page"),
-          **printed_view.TITLES}
+          **printed_view.TITLES, **SEARCHES}
 # Codes a field holds, by the vocabulary's kind.
 FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
                "monitoring_category": "MonitoringCategory", "role": "Role",

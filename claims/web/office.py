@@ -7,7 +7,6 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
@@ -58,7 +57,6 @@ from claims.web.printed import NO_SUCH_VILLAGE
 from claims.web.printed import words as printed_words
 from claims.web.session import set_password
 from policies import registry
-from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import DomainError
 from risk.models import HouseholdScore
 
@@ -86,39 +84,12 @@ def households_by_form(request: Request, session: SessionDep, user: User,
     return _search(request, session, user, q.strip(), by_id_number=True)
 
 
-SEARCH_ROWS = 50
-
-
 def _search(request, session: Session, user, q: str, by_id_number: bool):
     """The households found and their claims, with the claims whose number holds ``q``."""
-    rows, claims = [], []
-    try:
-        number = parse_citizen_id(q).number if q else None
-    except InvalidCitizenId:
-        number = None
-    if q and (number is None or by_id_number):
-        query = (select(Household, Region.name).join(Region, Region.id == Household.village_id)
-                 .order_by(Household.household_number).limit(SEARCH_ROWS))
-        if number:
-            access.search_by_id_number(session, user.actor, number)
-            session.commit()
-            query = query.where(Household.id.in_(select(Member.household_id).where(
-                Member.id_number == number)))
-        else:
-            query = query.where(sa.or_(
-                Household.household_number.startswith(q, autoescape=True),
-                Household.id.in_(select(Member.household_id).where(
-                    Member.name.contains(q, autoescape=True)))))
-        rows = session.exec(access.households_in_area(query, user.actor)).all()
-        found = Claim.household_id.in_([h.id for h, _village in rows])
-        if number is None:
-            found = sa.or_(found, Claim.claim_number.contains(q, autoescape=True))
-        claims = session.exec(access.households_in_area(
-            select(Claim, Household.household_number)
-            .join(Household, Household.id == Claim.household_id).where(found)
-            .order_by(Claim.claim_number.desc()).limit(SEARCH_ROWS), user.actor)).all()
-    return render(request, "households.html", user=user, q=q, rows=rows, claims=claims,
-                  searched=bool(q) and (number is None or by_id_number))
+    found = changes.find_households(session, user.actor, q, by_id_number)
+    session.commit()  # the search's entry on the trail
+    return render(request, "households.html", user=user, q=q, rows=found.households,
+                  claims=found.claims, searched=found.searched)
 
 
 @router.get("/households/{household_id}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from claims import clock, masking
+from claims.models import AuditEntry
 from risk.models import FollowUp
 from tests.claims.test_lifecycle import SURVEY, act
 from tests.claims.test_monitoring import paid_and_fallen
@@ -49,6 +50,45 @@ def test_an_id_number_staff_typed_reaches_other_readers_masked(browser, staff, c
         assert any(MASKED in h["reason"] for h in body["history"])
         listed = reader.get("/api/claims")
         assert NUMBER not in listed.text and MASKED in listed.text
+
+
+def _searches(session):
+    return session.exec(select(AuditEntry).where(AuditEntry.action == "search_by_name")
+                        .order_by(AuditEntry.id)).all()
+
+
+def test_a_search_by_part_of_a_name_is_on_the_trail_from_the_page_and_the_api(
+        browser, as_user, session, county):  # noqa: F811
+    """Searching by part of a name stays (staff search by a given name), but each search is
+    on the trail: who, the part masked as a name is, where and how many were found. An
+    empty search is none; the audit page shows the entries in Chinese and English."""
+    name = county.members[0].name
+    part = name[1:]  # the given name, as staff search by it
+    page_clerk = browser("clerk", "name-page")
+    assert page_clerk.get("/households", params={"q": "  "}).status_code == 200
+    api_clerk = as_user("clerk", "name-api")
+    assert api_clerk.get("/api/members", params={"name": ""}).status_code == 200
+    assert _searches(session) == []
+    found = page_clerk.get("/households", params={"q": part})
+    assert found.status_code == 200 and county.household.household_number in found.text
+    [on_page] = _searches(session)
+    assert (on_page.actor, on_page.entity, on_page.entity_id) == (
+        "user:name-page", "member", masking.name(part))
+    assert on_page.after == {"where": "households_search", "found": 1}
+    listed = api_clerk.get("/api/members", params={"name": part})
+    assert listed.status_code == 200 and listed.json()["count"] >= 1
+    _, by_api = _searches(session)
+    assert (by_api.actor, by_api.entity_id) == ("user:name-api", masking.name(part))
+    assert by_api.after == {"where": "members_list", "found": listed.json()["count"]}
+    for language, words in (("zh", ("按姓名查询", "农户页面的查询", "接口的家庭成员列表",
+                                    "查到条数")),
+                            ("en", ("search by name", "the households page&#39;s search",
+                                    "the API&#39;s list of members", "Found"))):
+        audit_page = browser("auditor", f"aud-{language}", language=language).get(
+            "/audit", params={"kind": "member"})
+        assert audit_page.status_code == 200
+        for word in words:
+            assert word in audit_page.text, (language, word)
 
 
 def test_a_follow_ups_notes_reach_other_readers_masked(staff, client, session, claim, county,
