@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from claims import clock, distributed, migrate
 from claims.db import get_engine
-from claims.settings import get_settings
+from claims.settings import InvalidSettings, get_settings
 from policies.errors import DomainError
 from risk.errors import ModelError
 
@@ -107,7 +107,10 @@ def _db(args) -> int:
             print("fangpin db downgrade needs a revision, e.g. -1 or base", file=sys.stderr)
             return 2
         migrate.downgrade(url, args.revision)
-    print(f"schema revision: {migrate.current_revision(url) or 'empty'}")
+    current = migrate.current_revision(url)
+    print(f"schema revision: {current or 'empty'}"
+          + ("" if current is None or migrate.known(current) else
+             " (not known to this fangpin: a newer one migrated it)"))
     return 0
 
 
@@ -981,17 +984,22 @@ def main(argv: list[str] | None = None) -> int:
 
         nightly.use_county_clock(get_settings().timezone)
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: the terminal's ^C ends no line
+        print("\ninterrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    except InvalidSettings as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except migrate.SchemaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except sa.exc.ArgumentError:
-        print(f"error: FANGPIN_DATABASE_URL={get_settings().database_url!r} is not a database "
-              "URL; write e.g. sqlite:////var/lib/fangpin/fangpin.db or "
-              "postgresql://user@host/fangpin", file=sys.stderr)
-        return 2
     except sa.exc.OperationalError as exc:
         reason = str(exc.orig).splitlines()[0]
         hint = (" — the schema is missing or old: run 'fangpin db upgrade'"

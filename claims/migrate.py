@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from claims.db import normalise_url
+
+
+class SchemaError(Exception):
+    """The schema cannot be migrated as asked; the message says why and what to do."""
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
@@ -20,11 +26,31 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    _migrate(command.upgrade, url, revision)
 
 
 def downgrade(url: str, revision: str) -> None:
-    command.downgrade(alembic_config(url), revision)
+    _migrate(command.downgrade, url, revision)
+
+
+def _migrate(step, url: str, revision: str) -> None:
+    """Move the schema to ``revision``; a database this code did not migrate, or a revision
+    it does not know, is refused with the reason."""
+    current = current_revision(url)
+    if current is not None and not known(current):
+        raise SchemaError(f"the database is at schema revision {current}, which this fangpin "
+                          "does not know: it was migrated by a newer fangpin; run that one, or "
+                          "restore the database from before")
+    try:
+        step(alembic_config(url), revision)
+    except CommandError as exc:
+        raise SchemaError(f"the schema's migration: {exc}") from None
+
+
+def known(revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return any(found.revision == revision for found in script.walk_revisions())
 
 
 def current_revision(url: str) -> str | None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret", "development-only-secret"}
 
@@ -89,6 +92,41 @@ class Settings(BaseSettings):
     s3_access_key_id: str = ""
     s3_secret_access_key: SecretStr = SecretStr("")
 
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL; write e.g. sqlite:////var/lib/fangpin/"
+                             "fangpin.db or postgresql://user@host/fangpin") from None
+        backend, _, driver = url.drivername.partition("+")
+        if backend == "sqlite":
+            if driver not in ("", "pysqlite"):
+                raise ValueError("fangpin opens SQLite with Python's own driver: write "
+                                 "sqlite:///PATH")
+            if url.database in (None, "", ":memory:") or url.query.get("mode") == "memory":
+                raise ValueError("a database in memory is gone when the command ends, and "
+                                 "the service's processes do not share it; give a file, e.g. "
+                                 "sqlite:///var/fangpin.db")
+        elif backend in ("postgresql", "postgres"):
+            if driver not in ("", "psycopg"):
+                raise ValueError("fangpin talks to PostgreSQL through psycopg 3: write "
+                                 "postgresql://… or postgresql+psycopg://…")
+        else:
+            raise ValueError("fangpin keeps its data in SQLite or PostgreSQL: write "
+                             "sqlite:///PATH or postgresql://user@host/database")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("no such time zone; give one like Asia/Shanghai") from None
+        return value
+
     @model_validator(mode="after")
     def _real_secret_outside_development(self):
         secret = self.secret_key.get_secret_value()
@@ -123,6 +161,29 @@ class Settings(BaseSettings):
         return self.audit_key.get_secret_value().encode()
 
 
+class InvalidSettings(Exception):
+    """Settings fangpin cannot run with: ``problems`` names each setting and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _problem(error: Any) -> str:
+    """One refused setting as the operator wrote it: its variable, its value (never a
+    secret's) and the reason."""
+    reason = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a rule between settings, whose reason names them
+        return reason
+    name = str(error["loc"][0])
+    if Settings.model_fields[name].annotation is SecretStr:
+        return f"FANGPIN_{name.upper()}: {reason}"
+    return f"FANGPIN_{name.upper()}={error['input']!r}: {reason}"
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings([_problem(error) for error in exc.errors()]) from None

@@ -21,8 +21,8 @@ def fresh_url(request, tmp_path_factory):
     yield from database_url(request.param, tmp_path_factory, "cli")
 
 
-def fangpin(url, *args):
-    env = {**os.environ, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_FORMAT": "text"}
+def fangpin(url, *args, env=None):
+    env = {**os.environ, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_FORMAT": "text", **(env or {})}
     return subprocess.run([sys.executable, "-m", "claims.cli", *args], env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -236,3 +236,72 @@ def test_evaluate_in_lanes_side_by_side(fresh_url):
     assert run.returncode == 0, run.stderr
     assert f"evaluated {len(numbers)} events" in run.stdout
     assert "received" not in statuses and "accepted" in statuses
+
+
+@pytest.mark.parametrize(("setting", "value", "words"), [
+    ("FANGPIN_TIMEZONE", "Mars/Olympus", "no such time zone; give one like Asia/Shanghai"),
+    ("FANGPIN_TIMEZONE", "../../etc/passwd", "no such time zone"),
+    ("FANGPIN_PORT", "abc", "should be a valid integer"),
+    ("FANGPIN_DATABASE_URL", "sqlite:///:memory:", "a database in memory"),
+    ("FANGPIN_DATABASE_URL", "sqlite://", "a database in memory"),
+    ("FANGPIN_DATABASE_URL", "mysql://fangpin@db/fangpin", "SQLite or PostgreSQL"),
+    ("FANGPIN_DATABASE_URL", "postgresql+asyncpg://fangpin@db/fangpin", "psycopg"),
+    ("FANGPIN_DATABASE_URL", "var/fangpin.db", "not a database URL"),
+])
+def test_a_bad_setting_is_refused_naming_it_and_why(tmp_path, setting, value, words):
+    answer = fangpin(f"sqlite:///{tmp_path}/county.db", "fund", "show", "1",
+                     env={setting: value})
+    assert answer.returncode == 2, answer.stderr
+    [line] = answer.stderr.splitlines()  # one line, no traceback
+    assert line.startswith(f"error: {setting}={value!r}: ") and words in line, line
+
+
+def test_a_database_at_a_revision_the_code_does_not_know_is_refused(fresh_url):
+    import sqlalchemy as sa
+
+    from claims.db import make_engine
+
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    engine = make_engine(fresh_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff0000aaaa'"))
+    engine.dispose()
+    for args in (["db", "upgrade"], ["db", "downgrade", "-1"]):
+        answer = fangpin(fresh_url, *args)
+        assert answer.returncode == 2, answer.stderr
+        [line] = answer.stderr.splitlines()
+        assert line == ("error: the database is at schema revision ffff0000aaaa, which this "
+                        "fangpin does not know: it was migrated by a newer fangpin; run that "
+                        "one, or restore the database from before"), line
+    current = fangpin(fresh_url, "db", "current")
+    assert current.returncode == 0
+    assert "schema revision: ffff0000aaaa (not known to this fangpin: a newer one migrated " \
+        "it)" in current.stdout
+
+
+def test_a_revision_the_code_does_not_know_is_refused(fresh_url):
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    answer = fangpin(fresh_url, "db", "downgrade", "nosuchrevision")
+    assert answer.returncode == 2, answer.stderr
+    [line] = answer.stderr.splitlines()
+    assert line.startswith("error: the schema's migration: ") and "nosuchrevision" in line
+
+
+def test_ctrl_c_stops_a_command_with_one_line_and_130(tmp_path):
+    import signal
+
+    url = f"sqlite:///{tmp_path}/county.db"
+    assert fangpin(url, "db", "upgrade").returncode == 0
+    command = subprocess.Popen(
+        [sys.executable, "-m", "claims.cli", "demo", "--households", "1000000"],
+        env={**os.environ, "FANGPIN_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"},
+        stderr=subprocess.PIPE, text=True)
+    assert command.stderr is not None
+    said = ""
+    while "households (" not in said:  # it is seeding
+        said += command.stderr.read(1)
+    command.send_signal(signal.SIGINT)
+    said += command.stderr.read()
+    assert command.wait(timeout=60) == 130
+    assert "Traceback" not in said
+    assert said.splitlines()[-1] == "interrupted (Ctrl-C)"
