@@ -156,10 +156,10 @@ class Raw:
 
     def among(self, column: str, ids) -> tuple[str, list]:
         """The ids as the evaluation sends them (claims.db.among): an IN list on SQLite, one
-        array parameter on PostgreSQL."""
+        array parameter unnested into a set on PostgreSQL."""
         ids = sorted(ids)
         if not self.sqlite:
-            return f"{column} = ANY(%s)", [ids]
+            return f"{column} IN (SELECT unnest(%s::integer[]))", [ids]
         return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
 
     def unindexed(self, column: str) -> str:
