@@ -11,7 +11,13 @@ from pathlib import Path
 from sqlmodel import Session
 
 from claims import clock, distributed, migrate
-from claims.db import get_engine
+from claims.db import (
+    MissingDatabase,
+    existing_database,
+    get_engine,
+    missing_database,
+    url_of,
+)
 from claims.settings import InvalidSettings, get_settings
 from policies.errors import DomainError
 from risk.errors import ModelError
@@ -88,6 +94,7 @@ def _serve(args) -> int:
     import uvicorn
 
     settings = get_settings()
+    existing_database(settings.database_url)
     uvicorn.run(
         "claims.main:app",
         host=args.host or settings.host,
@@ -100,13 +107,18 @@ def _serve(args) -> int:
 
 def _db(args) -> int:
     url = get_settings().database_url
-    if args.action == "upgrade":
+    if args.action == "upgrade":  # the one command that creates a database
+        created = missing_database(url)
         migrate.upgrade(url, args.revision or "head")
+        if created is not None:
+            print(f"created the database {created}")
     elif args.action == "downgrade":
         if not args.revision:
             print("fangpin db downgrade needs a revision, e.g. -1 or base", file=sys.stderr)
             return 2
-        migrate.downgrade(url, args.revision)
+        migrate.downgrade(existing_database(url), args.revision)
+    else:
+        existing_database(url)
     current = migrate.current_revision(url)
     print(f"schema revision: {current or 'empty'}"
           + ("" if current is None or migrate.known(current) else
@@ -618,7 +630,7 @@ def _evaluate(args) -> int:
     from policies.errors import InvalidInput
 
     gc.freeze()  # as the service does at its start (claims.app.lifespan)
-    url = get_settings().database_url
+    url = url_of(get_engine())
     lanes = args.lanes
     if lanes != 1 and args.lane:
         raise InvalidInput("--lane K/N evaluates one lane of N and --lanes N all N at once: "
@@ -769,10 +781,11 @@ def _scheduler(_args) -> int:
     from claims import scheduler
 
     settings = get_settings()
+    nights = scheduler.build(blocking=True)
     print(f"scheduler: risk scoring every night at {settings.score_time} "
           f"({settings.timezone}); Ctrl-C stops it", file=sys.stderr)
     try:
-        scheduler.build(blocking=True).start()
+        nights.start()
     except (KeyboardInterrupt, SystemExit):
         pass
     return 0
@@ -991,7 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    except migrate.SchemaError as exc:
+    except (MissingDatabase, migrate.SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except DomainError as exc:

@@ -305,3 +305,35 @@ def test_ctrl_c_stops_a_command_with_one_line_and_130(tmp_path):
     assert command.wait(timeout=60) == 130
     assert "Traceback" not in said
     assert said.splitlines()[-1] == "interrupted (Ctrl-C)"
+
+
+@pytest.mark.parametrize("args", [
+    ["fund", "show", "1"], ["users", "bob", "--role", "clerk"], ["evaluate"], ["score"],
+    ["monitor"], ["demo", "--households", "10"], ["db", "current"], ["db", "downgrade", "-1"],
+    ["documents", "check"], ["serve"], ["scheduler"]])
+def test_a_sqlite_file_that_is_not_there_is_refused_not_created(tmp_path, args):
+    """A mistyped path would become a new, empty county; only the schema's migration creates
+    a database."""
+    typo = tmp_path / "typo.db"
+    answer = fangpin(f"sqlite:///{typo}", *args)
+    assert answer.returncode == 2, answer.stderr
+    [line] = answer.stderr.splitlines()
+    assert line == (f"error: FANGPIN_DATABASE_URL names the SQLite file {typo}, which does not "
+                    "exist: check the path, or create the database there with 'fangpin db "
+                    "upgrade'"), line
+    assert not list(tmp_path.glob("typo.db*"))
+
+
+def test_the_migration_creates_a_database_and_says_so(tmp_path):
+    relative = "sqlite:///new/fangpin.db"  # as ./scripts/run's var/fangpin.db
+    created = subprocess.run(
+        [sys.executable, "-m", "claims.cli", "db", "upgrade"], cwd=tmp_path, env={
+            **os.environ, "FANGPIN_DATABASE_URL": relative}, capture_output=True, text=True,
+        timeout=300)
+    assert created.returncode == 0, created.stderr
+    assert f"created the database {tmp_path}/new/fangpin.db" in created.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "claims.cli", "db", "upgrade"], cwd=tmp_path, env={
+            **os.environ, "FANGPIN_DATABASE_URL": relative}, capture_output=True, text=True,
+        timeout=300)
+    assert again.returncode == 0 and "created" not in again.stdout
