@@ -304,8 +304,11 @@ def _terms(args) -> int:
         return 1 if failed else 0
 
     if args.action == "load":
+        from pydantic import ValidationError
+
         from claims import changes
         from claims.auth import SYSTEM
+        from policies.models import TermsUpload
 
         if len(args.files) != 1:
             print("fangpin terms load takes one file", file=sys.stderr)
@@ -313,10 +316,19 @@ def _terms(args) -> int:
         path = Path(args.files[0])
         if _missing(path):
             return 2
-        key = args.key or path.stem
+        try:  # the API's own rules of a terms upload
+            upload = TermsUpload.model_validate({"key": args.key or path.stem,
+                                                 "source_text": path.read_text("utf-8")})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            what = (f"the terms' key {first['input']!r} (--key, or the file's name)"
+                    if first["loc"] == ("key",) else str(path))
+            print(f"error: {what}: {first['msg']}", file=sys.stderr)
+            return 2
+        key = upload.key
         with Session(get_engine()) as session:
-            version, created = changes.store_terms(session, SYSTEM, key,
-                                                   path.read_text("utf-8"), str(path))
+            version, created = changes.store_terms(session, SYSTEM, key, upload.source_text,
+                                                   str(path))
             if args.contract:
                 changes.attach_terms(session, SYSTEM, args.contract, version.id)
             session.commit()

@@ -337,3 +337,22 @@ def test_the_migration_creates_a_database_and_says_so(tmp_path):
             **os.environ, "FANGPIN_DATABASE_URL": relative}, capture_output=True, text=True,
         timeout=300)
     assert again.returncode == 0 and "created" not in again.stdout
+
+
+def test_terms_load_holds_the_key_to_the_apis_rules(fresh_url, tmp_path):
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    terms = (TERMS_DIR / "yuzhou-demo-2026.toml").read_text(encoding="utf-8")
+    for key in ("Yuzhou 2026", "<script>", "x" * 65):
+        refused = fangpin(fresh_url, "terms", "load", str(TERMS_DIR / "yuzhou-demo-2026.toml"),
+                          "--key", key)
+        assert refused.returncode == 2, refused.stdout
+        [line] = refused.stderr.splitlines()
+        assert line.startswith(f"error: the terms' key {key!r} (--key, or the file's name): "
+                               "String should"), line
+    named = tmp_path / "禹州 2026.toml"  # the key defaults to the file's name
+    named.write_text(terms, encoding="utf-8")
+    refused = fangpin(fresh_url, "terms", "load", str(named))
+    assert refused.returncode == 2 and "'禹州 2026'" in refused.stderr
+    assert "match pattern '^[a-z0-9-]+$'" in refused.stderr
+    loaded = fangpin(fresh_url, "terms", "load", str(named), "--key", "yuzhou-2026")
+    assert loaded.returncode == 0 and "terms yuzhou-2026 version 1" in loaded.stdout
