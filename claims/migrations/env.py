@@ -1,5 +1,7 @@
 """Alembic environment: the schema's history for SQLite and PostgreSQL."""
 
+from contextlib import contextmanager
+
 from alembic import context
 from sqlmodel import SQLModel
 
@@ -17,15 +19,42 @@ def _ours(name, type_, _parent_names) -> bool:
 
 
 def run_migrations(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         include_name=_ours,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    with _keys_checked_at_the_end(connection if sqlite else None):
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                _refuse_broken_keys(connection)
+
+
+@contextmanager
+def _keys_checked_at_the_end(connection):
+    """SQLite changes a table's keys by rebuilding it (a copy, the old one dropped, the copy
+    renamed): with its keys enforced the drop fails for the rows that reference the table,
+    deferred or not. Alembic's advice: turn them off around the migrations, which SQLite only
+    allows outside a transaction, and check every key before the commit instead."""
+    if connection is None or connection.in_transaction():
+        yield
+        return
+    driver = connection.connection.driver_connection  # no transaction begun on it
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _refuse_broken_keys(connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"the migration left rows whose keys name nothing: {broken[:5]}")
 
 
 connection = config.attributes.get("connection")

@@ -151,3 +151,53 @@ def test_the_nights_statistics_reach_sqlites_planner(empty_url):
             assert conn.exec_driver_sql(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar() == 1
     engine.dispose()
+
+
+def test_an_alerts_and_a_follow_ups_household_is_their_windows_across_0023(empty_url):
+    """0023 checks an alert's and a follow-up's window and household as one key: a watched
+    county's rows (assistance given under its follow-ups too) survive the upgrade and the
+    downgrade, and at head an alert naming another household than its window's is refused."""
+    from datetime import date
+
+    from sqlmodel import Session
+
+    from tests.claims.test_monitoring_sets import watched_county
+
+    migrate.upgrade(empty_url, "0022")
+    engine = make_engine(empty_url)
+    with Session(engine) as session:
+        watched_county(session, 40, seed=3, today=date(2026, 12, 1))
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO assistance (follow_up_id, kind, description, given_on, reference, "
+            "recorded_by, recorded_at) SELECT min(id), 'employment', 'a job found', "
+            "'2026-11-30', '', 'clerk', '2026-11-30 08:00:00' FROM follow_up"))
+    engine.dispose()
+
+    def rows() -> dict[str, list]:
+        engine = make_engine(empty_url)
+        with engine.connect() as conn:
+            found = {table: [tuple(row) for row in conn.execute(sa.text(
+                f"SELECT * FROM {table} ORDER BY id"))]
+                for table in ("monitoring_alert", "follow_up", "assistance")}
+        engine.dispose()
+        return found
+
+    before = rows()
+    assert all(before.values())
+    migrate.upgrade(empty_url)
+    assert rows() == before
+    engine = make_engine(empty_url)
+    with engine.connect() as conn:
+        window, household = conn.execute(sa.text(
+            "SELECT id, household_id FROM monitoring_window ORDER BY id")).first()
+        other = conn.execute(sa.text("SELECT id FROM household WHERE id <> :h"),
+                             {"h": household}).scalar()
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO monitoring_alert (window_id, household_id, kind, figures, raised_on, "
+            "status) VALUES (:w, :h, 'income_drop', '{}', '2026-12-01', 'closed')"),
+            {"w": window, "h": other})
+    engine.dispose()
+    migrate.downgrade(empty_url, "0022")
+    assert rows() == before
