@@ -77,6 +77,16 @@ both (0.86× the floor of 113.8 s, CPU 44.5 s, peak 297 MB); 76.3 s on two
 Dask workers with both changes (0.75× the floor of 101.9 s). A third of the server's share
 is the foreign keys of the alerts and follow-ups COPY writes, checked row by row (11.6 s
 instead of 15.4 s at 200,000 with the checks disabled in a scratch copy; they stay).
+
+Findings (7 Dec 2026): statement by statement at a million windows (cursor events, COPYs
+timed apart), one process spent 13.5 s reading the scores: for household_id = ANY(ids) the
+planner read a whole score partition in parallel for every chunk (71 ms); the ids are now
+unnested into a set (claims.db.among; Raw.among here), 1.9 s. The COPY of the alerts and
+follow-ups, 26.9 s, checked window and household as two keys row by row (the household's
+locking its row): one key against the window (migration 0023), 20.8 s. A million windows on
+PostgreSQL, quiet machine: one process 61.4 s (CPU 32.0 s, 0.98x the floor of 62.7 s, the
+rules 15.6 s, peak 336 MB); two Dask workers 48.0 s (0.77x the floor, driver 518 MB): the
+target is met with the Dask engine, at the edge in one process.
 """
 
 from __future__ import annotations
