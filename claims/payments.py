@@ -11,7 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import audit, clock, lifecycle, locks, monitoring, reasons
+from claims import audit, clock, lifecycle, locks, masking, monitoring, reasons
 from claims.auth import SYSTEM, Actor
 from claims.models import (
     Claim,
@@ -88,12 +88,16 @@ def get_batch(session: Session, batch_id: int) -> PaymentBatch:
 
 
 def batch_lines(session: Session, batch_id: int) -> list[dict]:
+    """A batch's lines as their readers see them (the batch page, the API): the bank's
+    reason a payment failed may name the account holder by ID number, and is given masked,
+    as what staff type on a claim is (lifecycle.texts)."""
     rows = session.exec(
         select(Payment, Claim.claim_number, Household.household_number)
         .join(Claim, Claim.id == Payment.claim_id)
         .join(Household, Household.id == Claim.household_id)
         .where(Payment.batch_id == batch_id).order_by(Payment.id)).all()
-    return [{**registry.fields_of(p), "claim_number": number, "household_number": hh}
+    return [{**registry.fields_of(p), "failure_reason": masking.in_text(p.failure_reason),
+             "claim_number": number, "household_number": hh}
             for p, number, hh in rows]
 
 
@@ -244,7 +248,7 @@ def _failed(session: Session, actor: Actor, payment: Payment, row: int, reason: 
         return LineResult(row, str(payment.id), result,
                           "" if result == "already_failed" else LINE_IS % {"state": payment.state})
     audit.record(session, actor, "payment", payment.id, "failed", reason=reason)
-    return LineResult(row, str(payment.id), "failed", reason)
+    return LineResult(row, str(payment.id), "failed", masking.in_text(reason))
 
 
 def _record_payout(session: Session, claim: Claim, payment: Payment) -> None:

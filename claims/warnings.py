@@ -5,13 +5,15 @@ audited on its own. The pages and the API call these functions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import access, audit
+from claims import access, audit, masking
 from claims.auth import Actor
 from claims.models import EarlyWarning, Household, Region, utcnow
+from policies import registry
 from policies.errors import Conflict, DomainError, InvalidInput
 
 # What the office did about a warning (the outcome); a note may say more. Older warnings were
@@ -96,13 +98,23 @@ def export_rows(session: Session, actor: Actor, f: WarningFilter, limit: int = 1
                         .limit(limit)).all()
 
 
+# What the office typed closing a warning (the note, or an older closing's free text) may name
+# a person by ID number: every reader — the warnings page, its workbook, the API — gets it
+# masked, as on a claim (lifecycle.texts).
+
+def view(warning: EarlyWarning) -> dict[str, Any]:
+    """A warning's fields as readers see them: any ID number in its outcome masked."""
+    return {**registry.fields_of(warning), "outcome": masking.in_text(warning.outcome or "")}
+
+
 def outcome_parts(stored: str) -> tuple[str | None, str]:
-    """A closed warning's outcome as (code, note); free text of older closings is
-    (None, text)."""
-    code, sep, note = stored.partition(": ")
+    """A closed warning's outcome as (code, note), any ID number in the note masked; free
+    text of older closings is (None, text)."""
+    shown = masking.in_text(stored)
+    code, sep, note = shown.partition(": ")
     if code in OUTCOMES:
         return code, note if sep else ""
-    return None, stored
+    return None, shown
 
 
 def _outcome(outcome: str, note: str) -> tuple[str, str]:

@@ -136,4 +136,4 @@ def waive_document(claim_id: int, session: SessionDep, actor: Supervisor,
     """A supervisor waives one required document of a claim, with the reason (audited)."""
     record = requirements.waive(session, actor, claim_id, document_type, reason)
     session.commit()
-    return {"claim_id": claim_id, **record.data, "at": record.created_at}
+    return {"claim_id": claim_id, **requirements.waiver(record)}

@@ -29,7 +29,7 @@ Office = Annotated[Actor, Depends(staff(Role.clerk, Role.supervisor))]
 
 
 def _warning_view(warning: EarlyWarning, household_number: str) -> dict[str, Any]:
-    return audit.jsonable({**registry.fields_of(warning), "household_number": household_number})
+    return audit.jsonable({**warning_service.view(warning), "household_number": household_number})
 
 
 @router.get("/warnings")

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import access, audit
+from claims import access, audit, masking
 from claims.auth import Actor, Forbidden
 from claims.documents.models import Document
 from claims.models import Claim, ClaimRecord, Role, TermsVersion, TriggerEvent
@@ -59,10 +59,15 @@ def checklist(session: Session, claim: Claim) -> list[Item]:
     for record in session.exec(select(ClaimRecord).where(
             ClaimRecord.claim_id == claim.id, ClaimRecord.kind == WAIVE)
             .order_by(ClaimRecord.id)):
-        waivers[record.data["document_type"]] = {
-            "reason": record.data["reason"], "by": record.data.get("by"),
-            "at": record.created_at}
+        shown = waiver(record)
+        waivers[shown["document_type"]] = {k: shown.get(k) for k in ("reason", "by", "at")}
     return [Item(d, present.get(d, []), waivers.get(d)) for d in needed]
+
+
+def waiver(record: ClaimRecord) -> dict[str, Any]:
+    """A waiver as its readers see it (the page, the API): the kind, the reason with any ID
+    number in it masked, as on the claim's step records (lifecycle.records), who and when."""
+    return {**masking.in_texts(record.data), "at": record.created_at}
 
 
 def missing(session: Session, claim: Claim) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from claims import access, audit
+from claims import access, audit, masking
 from claims.auth import Actor, Forbidden
 from claims.documents import sniff, storage
 from claims.documents.models import Document
@@ -272,15 +272,21 @@ def withdraw(session: Session, actor: Actor, document_id: int, reason: str) -> D
     return found
 
 
+def withdrawn_reason(found: Document) -> str:
+    """Why a document was withdrawn, as every reader sees it (the claim page and the API):
+    any ID number staff typed into it masked, as on the claim's records."""
+    return masking.in_text(found.withdrawn_reason or "")
+
+
 def public(found: Document) -> dict[str, Any]:
-    """A document as the API shows it (no storage key)."""
+    """A document as the API shows it (no storage key), the withdrawal's reason masked."""
     return {"id": found.id, "claim_id": found.claim_id, "event_id": found.event_id,
             "filename": found.filename, "content_type": found.content_type,
             "kind": found.kind, "doc_type": found.doc_type, "size": found.size,
             "sha256": found.sha256,
             "added_by": found.added_by, "added_at": found.added_at,
             "withdrawn": found.withdrawn_at is not None, "withdrawn_at": found.withdrawn_at,
-            "withdrawn_by": found.withdrawn_by, "withdrawn_reason": found.withdrawn_reason}
+            "withdrawn_by": found.withdrawn_by, "withdrawn_reason": withdrawn_reason(found)}
 
 
 # --- the store against the table ----------------------------------------------------------------

@@ -5,14 +5,20 @@ time, is on the audit trail wherever it is made. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from claims import clock, masking
-from claims.models import AuditEntry
+from claims.documents import storage
+from claims.models import AuditEntry, EarlyWarning, utcnow
+from claims.settings import Settings
 from risk.models import FollowUp
-from tests.claims.test_lifecycle import SURVEY, act
+from tests.claims.test_exports import xlsx_cells
+from tests.claims.test_lifecycle import SURVEY, act, to_approval
 from tests.claims.test_monitoring import paid_and_fallen
 from tests.claims.test_web import browser  # noqa: F401  # the signed-in browser fixture
+from tests.documents.conftest import pdf
+from tests.documents.test_required import requiring  # noqa: F401  # the fixture
 from tests.factories import id_number
 
 NUMBER = id_number(seq=77)  # a person's ID number, typed by staff into what they write
@@ -114,3 +120,105 @@ def test_a_follow_ups_notes_reach_other_readers_masked(staff, client, session, c
     [shown] = answer.json()["follow_ups"]
     assert shown["outcome_note"] == f"{MASKED} 务工收入恢复"
     assert shown["assistance"][0]["description"] == f"为 {MASKED} 介绍务工"
+
+
+@pytest.fixture
+def local_store(tmp_path):
+    """A document store of this test's own, in a directory."""
+    storage.use(storage.build(Settings(documents_dir=str(tmp_path / "documents"))))
+    yield
+    storage.use(None)
+
+
+def test_a_documents_withdrawal_and_a_waivers_reason_reach_other_readers_masked(
+        local_store, browser, staff, as_user, session, requiring):  # noqa: F811
+    """A withdrawn document's reason and a supervisor's waiver name a person by ID number;
+    the claim page's documents and the API give them masked, to every reader."""
+    claim = requiring
+    investigator = staff["investigator"]
+    added = investigator.post(f"/api/claims/{claim.id}/documents",
+                              data={"doc_type": "invoice"},
+                              files=[("files", ("发票.pdf", pdf()))])
+    assert added.status_code == 201, added.text
+    withdrawn = investigator.post(f"/api/documents/{added.json()['data'][0]['id']}/withdraw",
+                                  json={"reason": f"是 {NUMBER} 家的发票"})
+    assert withdrawn.status_code == 200 and NUMBER not in withdrawn.text
+    waived = as_user("supervisor", "doc-sup").post(
+        f"/api/claims/{claim.id}/document-waivers",
+        json={"document_type": "discharge_summary", "reason": f"{NUMBER}门诊，无出院小结"})
+    assert waived.status_code == 201 and NUMBER not in waived.text
+    for reader in (browser("clerk", "doc-page"), browser("clerk", "doc-rev", may_reveal=True)):
+        page = reader.get(f"/claims/{claim.id}")
+        assert page.status_code == 200
+        assert NUMBER not in page.text
+        assert f"是 {MASKED} 家的发票" in page.text and f"{MASKED}门诊，无出院小结" in page.text
+    api = as_user("clerk", "doc-api")
+    listed = api.get(f"/api/claims/{claim.id}/documents")
+    assert NUMBER not in listed.text
+    assert listed.json()["data"][0]["withdrawn_reason"] == f"是 {MASKED} 家的发票"
+    needed = api.get(f"/api/claims/{claim.id}/required-documents")
+    assert NUMBER not in needed.text
+    assert [i["waiver"]["reason"] for i in needed.json()["data"] if i["waiver"]] == [
+        f"{MASKED}门诊，无出院小结"]
+
+
+def test_a_closed_warnings_note_reaches_other_readers_masked(
+        browser, as_user, session, claim):  # noqa: F811
+    """The office closes a warning with a note naming a person by ID number (and an older
+    closing's free text did): the warnings page, its workbook and the API give it masked."""
+    coded, older = (EarlyWarning(household_id=claim.household_id, trigger="risk_high",
+                                 source="risk", score=score, text="高风险")
+                    for score in (0.9, 0.8))
+    older.status, older.outcome, older.closed_at = "closed", f"已走访{NUMBER}", utcnow()
+    session.add_all([coded, older])
+    session.commit()
+    closed = as_user("clerk", "warn-api").post(
+        f"/api/warnings/{coded.id}/close", json={"outcome": "visited",
+                                                 "note": f"走访 {NUMBER} 本人"})
+    assert closed.status_code == 200, closed.text
+    assert NUMBER not in closed.text and closed.json()["outcome"] == f"visited: 走访 {MASKED} 本人"
+    clerk = browser("clerk", "warn-page")
+    page = clerk.get("/warnings", params={"status": "closed"})
+    assert page.status_code == 200
+    assert NUMBER not in page.text
+    assert f"走访 {MASKED} 本人" in page.text and f"已走访{MASKED}" in page.text
+    book = xlsx_cells(clerk.get("/warnings", params={"status": "closed",
+                                                     "export": "xlsx"}).content)
+    outcomes = [row[-1] for row in book[1:]]
+    assert not any(NUMBER in str(o) for o in outcomes)
+    assert any(f"走访 {MASKED} 本人" in str(o) for o in outcomes)
+    assert f"已走访{MASKED}" in outcomes
+    revealer = as_user("clerk", "warn-rev")
+    revealer.user.may_reveal = True
+    session.commit()
+    for reader in (as_user("clerk", "warn-list"), revealer):
+        listed = reader.get("/api/warnings", params={"status": "closed"})
+        assert listed.status_code == 200 and NUMBER not in listed.text
+        assert {w["outcome"] for w in listed.json()["data"]} == {
+            f"visited: 走访 {MASKED} 本人", f"已走访{MASKED}"}
+        risk = reader.get(f"/api/households/{claim.household_id}/risk")
+        assert risk.status_code == 200 and NUMBER not in risk.text
+
+
+def test_a_payments_failure_reason_reaches_readers_masked(staff, client, session, claim,
+                                                          browser, as_user):  # noqa: F811
+    """The bank's return file says why a payment failed, naming the account holder by ID
+    number: the confirmation's results, the batch page and the API give it masked."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    line = batch["lines"][0]["id"]
+    answer = client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+        "file": ("a.csv", f"payment_id,status,reason\n{line},failed,户主{NUMBER}已销户\n"
+                 .encode())})
+    assert answer.status_code == 200 and NUMBER not in answer.text
+    assert answer.json()["results"][0]["reason"] == f"户主{MASKED}已销户"
+    read = as_user("supervisor", "pay-api").get(f"/api/payment-batches/{batch['id']}")
+    assert read.status_code == 200 and NUMBER not in read.text
+    assert read.json()["lines"][0]["failure_reason"] == f"户主{MASKED}已销户"
+    supervisor = browser("supervisor", "pay-page")
+    for path in (f"/payments/{batch['id']}", "/payments"):
+        page = supervisor.get(path)
+        assert page.status_code == 200 and NUMBER not in page.text
+    assert f"户主{MASKED}已销户" in supervisor.get(f"/payments/{batch['id']}").text
