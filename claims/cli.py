@@ -319,6 +319,9 @@ def _terms(args) -> int:
         try:  # the API's own rules of a terms upload
             upload = TermsUpload.model_validate({"key": args.key or path.stem,
                                                  "source_text": path.read_text("utf-8")})
+        except UnicodeDecodeError:  # as `terms validate` says it (policies.terms.load_terms)
+            print(f"error: {path}: save the file as UTF-8", file=sys.stderr)
+            return 2
         except ValidationError as exc:
             first = exc.errors()[0]
             what = (f"the terms' key {first['input']!r} (--key, or the file's name)"

@@ -356,3 +356,8 @@ def test_terms_load_holds_the_key_to_the_apis_rules(fresh_url, tmp_path):
     assert "match pattern '^[a-z0-9-]+$'" in refused.stderr
     loaded = fangpin(fresh_url, "terms", "load", str(named), "--key", "yuzhou-2026")
     assert loaded.returncode == 0 and "terms yuzhou-2026 version 1" in loaded.stdout
+    saved_as_gbk = tmp_path / "gbk.toml"  # what a Chinese Windows editor may save
+    saved_as_gbk.write_bytes(terms.encode("gbk"))
+    refused = fangpin(fresh_url, "terms", "load", str(saved_as_gbk), "--key", "gbk")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == f"error: {saved_as_gbk}: save the file as UTF-8"
