@@ -84,9 +84,10 @@ planner read a whole score partition in parallel for every chunk (71 ms); the id
 unnested into a set (claims.db.among; Raw.among here), 1.9 s. The COPY of the alerts and
 follow-ups, 26.9 s, checked window and household as two keys row by row (the household's
 locking its row): one key against the window (migration 0023), 20.8 s. A million windows on
-PostgreSQL, quiet machine: one process 61.4 s (CPU 32.0 s, 0.98x the floor of 62.7 s, the
-rules 15.6 s, peak 336 MB); two Dask workers 48.0 s (0.77x the floor, driver 518 MB): the
-target is met with the Dask engine, at the edge in one process.
+PostgreSQL, quiet machine: one process 61.4 s and 66.7 s (CPU 32.0 and 35.3 s, 0.98x and
+1.00x the floor of 62.7 and 66.8 s, the rules 15.6 and 16.5 s, peak 336 and 294 MB); two
+Dask workers 48.0 s (0.77x the floor, driver 518 MB): the target is met with the Dask engine,
+not yet in one process.
 """
 
 from __future__ import annotations
