@@ -41,4 +41,3 @@ def downgrade() -> None:
             batch.create_foreign_key(f'fk_{table}_household_id_household', 'household',
                                      ['household_id'], ['id'])
     op.drop_index('ux_monitoring_window_household', table_name='monitoring_window')
-
