@@ -20,9 +20,9 @@ from claims.settings import get_settings
 
 
 def normalise_url(url: str) -> str:
-    """Use psycopg 3 for plain ``postgresql://`` URLs."""
+    """Use psycopg 3 for ``postgresql://`` URLs (and ``postgres://``, with or without it)."""
     parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
+    if parsed.drivername in ("postgresql", "postgres", "postgres+psycopg"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
 

@@ -178,7 +178,15 @@ def _problem(error: Any) -> str:
     name = str(error["loc"][0])
     if Settings.model_fields[name].annotation is SecretStr:
         return f"FANGPIN_{name.upper()}: {reason}"
-    return f"FANGPIN_{name.upper()}={error['input']!r}: {reason}"
+    value = error["input"]
+    if name == "database_url":  # its password is a secret
+        try:
+            url = make_url(value)
+            if url.password is not None:
+                value = url.render_as_string(hide_password=True)
+        except ArgumentError:
+            pass
+    return f"FANGPIN_{name.upper()}={value!r}: {reason}"
 
 
 @lru_cache

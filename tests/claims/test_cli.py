@@ -361,3 +361,18 @@ def test_terms_load_holds_the_key_to_the_apis_rules(fresh_url, tmp_path):
     refused = fangpin(fresh_url, "terms", "load", str(saved_as_gbk), "--key", "gbk")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert refused.stderr.strip() == f"error: {saved_as_gbk}: save the file as UTF-8"
+
+
+def test_a_refused_database_url_is_shown_without_its_password(tmp_path):
+    answer = fangpin(f"sqlite:///{tmp_path}/county.db", "fund", "show", "1",
+                     env={"FANGPIN_DATABASE_URL": "mysql://clerk:s3cretpw@db/fangpin"})
+    assert answer.returncode == 2 and "s3cretpw" not in answer.stderr
+    assert answer.stderr.startswith("error: FANGPIN_DATABASE_URL='mysql://clerk:***@db/fangpin': ")
+
+
+def test_every_postgresql_url_the_settings_accept_opens_with_psycopg():
+    from claims.db import normalise_url
+
+    for url in ("postgresql://u@h/d", "postgres://u@h/d", "postgresql+psycopg://u@h/d",
+                "postgres+psycopg://u@h/d"):
+        assert normalise_url(url) == "postgresql+psycopg://u@h/d", url
