@@ -11,6 +11,7 @@ whose bank account the file changed (what the payment batch's flag reads)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,6 +31,7 @@ from policies.household_import import ImportReport
 from policies.household_import import import_households as _import_households
 from policies.income_import import import_income_reports as _import_income_reports
 from policies.models import (
+    HOUSEHOLD_NUMBER,
     HouseholdCreate,
     HouseholdUpdate,
     IncomeRecordCreate,
@@ -173,8 +175,10 @@ def find_households(session: Session, actor: Actor, q: str, by_id_number: bool) 
             Household.id.in_(select(Member.household_id).where(
                 Member.name.contains(q, autoescape=True)))))
     rows = list(session.exec(access.households_in_area(query, actor)).all())
-    access.searched(session, actor, "id_number" if number else "name", number or q,
-                    "households_search", len(rows))
+    # a household's or a claim's number is no one's name: not a search for people
+    if number or not re.fullmatch(HOUSEHOLD_NUMBER, q):
+        access.searched(session, actor, "id_number" if number else "name", number or q,
+                        "households_search", len(rows))
     found = Claim.household_id.in_([h.id for h, _village in rows])
     if number is None:
         found = sa.or_(found, Claim.claim_number.contains(q, autoescape=True))
@@ -189,7 +193,8 @@ def list_members(session: Session, actor: Actor, page: registry.PageRequest, *,
                  household_id: int | None = None, status: str | None = None,
                  name: str | None = None) -> tuple[list[Member], int]:
     """Members of the actor's area by household, status or part of the name; a search by
-    name is on the trail (``members_list``)."""
+    name is on the trail (``members_list``); a blank name is none, as on the page."""
+    name = (name or "").strip() or None
     rows, count = registry.list_members(session, page, household_id=household_id,
                                         status=status, name=name, villages=actor.villages)
     if name:
