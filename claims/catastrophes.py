@@ -42,6 +42,7 @@ from claims.models import (
 )
 from policies import benefits, fund
 from policies.benefits import EventIn
+from policies.bulk import among
 from policies.errors import Conflict, InvalidInput, NotFound
 from policies.types import Day, Money, Text
 from policies.vocab import DisasterKind, RegionLevel
@@ -300,7 +301,8 @@ def catastrophes_of(session: Session, events: list, village_of: dict[int, int]
                 select(CatastropheVillage.village_id, Catastrophe.id, Catastrophe.start_date,
                        Catastrophe.end_date)
                 .join(Catastrophe, Catastrophe.id == CatastropheVillage.catastrophe_id)
-                .where(CatastropheVillage.village_id.in_(villages[start:start + TAG_CHUNK]))
+                .where(among(session, CatastropheVillage.village_id,
+                             villages[start:start + TAG_CHUNK]))
                 .order_by(Catastrophe.id)):
             areas.setdefault(village, []).append((catastrophe, begins, ends))
     found: dict[int, int | None] = {}

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -112,21 +111,6 @@ def _unindexed(element, compiler, **kw) -> str:
 @compiles(unindexed, "sqlite")
 def _unindexed_sqlite(element, compiler, **kw) -> str:
     return "+" + compiler.process(element.clauses, **kw)
-
-
-def among(session: Session, column, values) -> sa.ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL one array parameter: a chunk's 5,000 ids as 5,000
-    parameters cost SQLAlchemy, psycopg and the server more to render, send and parse than
-    the monitoring night's own rules took to judge them (issue 19). The array is unnested
-    into a set (``IN (SELECT unnest(…))``) rather than tested with ``= ANY``: for ``= ANY``
-    the planner costs one index descent per element and, at a million households, chose to
-    read a whole score partition in parallel (71 ms a chunk) or the new shocks' windows
-    likewise (71 ms), where a semi-join of index probes took 22 and 12 ms."""
-    values = sorted(values)
-    if session.get_bind().dialect.name == "postgresql":
-        ids = sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(column.type)))
-        return column.in_(sa.select(ids).scalar_subquery())
-    return column.in_(values)
 
 
 def url_of(engine: Engine) -> str:

@@ -609,7 +609,7 @@ class Cache:
             self.county_of.update(session.exec(
                 select(village.id, township.parent_id)
                 .join(township, township.id == village.parent_id)
-                .where(village.id.in_(wanted[start:start + 1000]))).all())
+                .where(bulk.among(session, village.id, wanted[start:start + 1000]))).all())
 
     def prefetch(self, session: Session, events: list[EventRow]) -> None:
         """Read the members, households and claims (locked in the order of claims.locks),
@@ -619,7 +619,7 @@ class Cache:
         for start in range(0, len(numbers), 1000):
             self.members.update((m.id_number, m) for m in session.execute(
                 sa.select(Member.id, Member.household_id, Member.status, Member.id_number)
-                .where(Member.id_number.in_(numbers[start:start + 1000]))))
+                .where(bulk.among(session, Member.id_number, numbers[start:start + 1000]))))
         household_ids = sorted({m.household_id for m in self.members.values()})
         # The lock order (claims.locks): the households, then their claims, each by id.
         self.households = {h.id: h for h in locks.household_rows(
@@ -636,15 +636,15 @@ class Cache:
         claim_ids: list[int] = []
         for start in range(0, len(household_ids), 1000):
             chunk = household_ids[start:start + 1000]
-            for event in event_rows(session, TriggerEvent.household_id.in_(chunk),
+            for event in event_rows(session, bulk.among(session, TriggerEvent.household_id, chunk),
                                     unindexed(TriggerEvent.status) == EventStatus.accepted):
                 self.year_events.setdefault((event.household_id, event.contract_id),
                                             []).append(event)
             claim_ids.extend(session.exec(select(Claim.id).where(
-                Claim.household_id.in_(chunk))).all())
+                bulk.among(session, Claim.household_id, chunk))).all())
             self.named.update(session.exec(select(
                 InsuredHousehold.contract_id, InsuredHousehold.household_id).where(
-                InsuredHousehold.household_id.in_(chunk),
+                bulk.among(session, InsuredHousehold.household_id, chunk),
                 InsuredHousehold.contract_id.in_(contracts))).all())
         for claim in locks.claims(session, claim_ids):
             self.claims[claim.household_id].append(claim)

@@ -57,6 +57,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from claims.logs import mask_id_numbers
 from claims.models import Claim, Household, Payment
+from policies.bulk import among
 
 log = logging.getLogger("fangpin.locks")
 T = TypeVar("T")
@@ -150,7 +151,7 @@ def _lock(session: Session, model, level: int, ids: Iterable[int]) -> list:
     fresh = {}
     for wanted in _chunks(_take(session, level, ids)):
         fresh.update((row.id, row) for row in session.exec(
-            select(model).where(model.id.in_(wanted)).order_by(model.id)
+            select(model).where(among(session, model.id, wanted)).order_by(model.id)
             .with_for_update().execution_options(populate_existing=True)))
     return [row for row in (fresh.get(i) or session.get(model, i) for i in sorted(set(ids)))
             if row is not None]
@@ -173,7 +174,7 @@ def household_rows(session: Session, ids: Iterable[int], *columns) -> list:
     found = []
     for wanted in _chunks(sorted(set(ids))):
         _take(session, HOUSEHOLDS, wanted)
-        found.extend(session.execute(sa.select(*columns).where(Household.id.in_(wanted))
+        found.extend(session.execute(sa.select(*columns).where(among(session, Household.id, wanted))
                                      .order_by(Household.id).with_for_update()))
     return found
 

@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 
 from claims import audit, clock, masking
 from claims.auth import Actor
-from claims.db import among, run_lock, unindexed
+from claims.db import run_lock, unindexed
 from claims.models import (
     Claim,
     ClaimState,
@@ -44,7 +44,7 @@ from claims.models import (
 from claims.nightly import current_run
 from claims.settings import get_settings
 from policies import benefits, registry
-from policies.bulk import fewer_collections, insert_columns
+from policies.bulk import among, fewer_collections, insert_columns
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.models import (
     HouseholdUpdate,

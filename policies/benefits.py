@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_v
 from sqlmodel import Session, SQLModel, col, func, select
 
 from policies import calculator, fund, registry
+from policies.bulk import among
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import Conflict, InvalidInput, NotFound
 from policies.models import (
@@ -361,7 +362,8 @@ def income_records(session: Session, household_ids: list[int]) -> dict[int, list
         for household_id, period_end, record_id, per_capita in session.exec(
             select(col(IncomeRecord.household_id), col(IncomeRecord.period_end),
                    col(IncomeRecord.id), col(IncomeRecord.per_capita_net_income))
-            .where(col(IncomeRecord.household_id).in_(household_ids[start:start + 1000]),
+            .where(among(session, col(IncomeRecord.household_id),
+                         household_ids[start:start + 1000]),
                    IncomeRecord.source != IncomeSource.payout)
         ):
             found[household_id].append((period_end, record_id, per_capita))
@@ -436,7 +438,7 @@ def household_flags(session: Session, household_ids: list[int]) -> dict[int, fro
         for household_id, dibao, tekun, grade in session.exec(
                 select(col(Member.household_id), col(Member.dibao), col(Member.tekun),
                        col(Member.disability_grade)).where(
-                    col(Member.household_id).in_(household_ids[start:start + 1000]),
+                    among(session, col(Member.household_id), household_ids[start:start + 1000]),
                     Member.status == MemberStatus.active)):
             flags[household_id].update(
                 name for name, held in (("dibao", dibao), ("tekun", tekun),
