@@ -510,15 +510,12 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
 
 # --- a claim as its readers see it ------------------------------------------------------------
 # What staff type (a rejection's explanation, a survey's findings, a reason) may name a person
-# by ID number; every reader — the page, the API, a printed notice — gets it with the number
-# masked, as the claim's members are: revealing is a household's, on its page and the trail.
-
-TYPED = ("application_reason", "rejection_text")  # the claim's own fields staff type
+# by ID number; every reader gets it masked (masking.TYPED).
 
 
 def texts(claim: Claim) -> dict[str, str]:
     """What staff typed into the claim, as every reader sees it: any ID number masked."""
-    return {name: masking.in_text(getattr(claim, name) or "") for name in TYPED}
+    return masking.typed(claim)
 
 
 def view(claim: Claim) -> dict[str, Any]:
@@ -553,8 +550,7 @@ class HistoryEntry:
 
 def records(session: Session, claim: Claim) -> list[Record]:
     """The claim's step records in order, any ID number in what staff typed masked."""
-    return [Record(r.id, r.claim_id, r.kind, masking.in_texts(r.data or {}), r.actor_id,
-                   r.created_at)
+    return [Record(r.id, r.claim_id, r.kind, masking.typed(r)["data"], r.actor_id, r.created_at)
             for r in session.exec(select(ClaimRecord).where(ClaimRecord.claim_id == claim.id)
                                   .order_by(ClaimRecord.id))]
 
@@ -567,6 +563,5 @@ def history(session: Session, claim: Claim,
                                      AuditEntry.entity_id == claim.claim_number)
     if actions is not None:
         query = query.where(AuditEntry.action.in_(actions))
-    return [HistoryEntry(h.at, h.actor, h.action, masking.in_text(h.reason),
-                         masking.in_texts(h.before), masking.in_texts(h.after))
+    return [HistoryEntry(h.at, h.actor, h.action, **masking.typed(h))  # reason, before, after
             for h in session.exec(query.order_by(AuditEntry.id))]

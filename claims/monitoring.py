@@ -920,20 +920,10 @@ def _notice_days(session: Session, window: MonitoringWindow) -> int:
         session, claim.terms_version_id)).notice_days
 
 
-# What staff type about a monitored household — a follow-up's outcome note, the assistance
-# given, a proposal's note, what a step of elimination found — may name a person by ID number:
-# every reader, the page and the API alike, gets it masked, as on a claim (lifecycle.records).
-TYPED: dict[type, tuple[str, ...]] = {
-    FollowUp: ("outcome_note",), Assistance: ("description",), Elimination: ("note",),
-    EliminationStep: ("data",)}
-
-
 def view(row: Any) -> dict[str, Any]:
-    """A monitoring row's fields as readers see them: any ID number in what staff typed
-    masked."""
-    values = registry.fields_of(row)
-    return {**values, **{name: masking.in_texts(values[name])
-                         for name in TYPED.get(type(row), ())}}
+    """A monitoring row's fields as readers see them: any ID number in what staff typed about
+    the household (a follow-up's note, the assistance given, an elimination's steps) masked."""
+    return {**registry.fields_of(row), **masking.typed(row)}
 
 
 def elimination_steps(session: Session, proposal: Elimination) -> list[EliminationStep]:

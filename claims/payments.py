@@ -96,8 +96,8 @@ def batch_lines(session: Session, batch_id: int) -> list[dict]:
         .join(Claim, Claim.id == Payment.claim_id)
         .join(Household, Household.id == Claim.household_id)
         .where(Payment.batch_id == batch_id).order_by(Payment.id)).all()
-    return [{**registry.fields_of(p), "failure_reason": masking.in_text(p.failure_reason),
-             "claim_number": number, "household_number": hh}
+    return [{**registry.fields_of(p), **masking.typed(p), "claim_number": number,
+             "household_number": hh}
             for p, number, hh in rows]
 
 

@@ -104,7 +104,7 @@ def export_rows(session: Session, actor: Actor, f: WarningFilter, limit: int = 1
 
 def view(warning: EarlyWarning) -> dict[str, Any]:
     """A warning's fields as readers see them: any ID number in its outcome masked."""
-    return {**registry.fields_of(warning), "outcome": masking.in_text(warning.outcome or "")}
+    return {**registry.fields_of(warning), **masking.typed(warning)}
 
 
 def outcome_parts(stored: str) -> tuple[str | None, str]:

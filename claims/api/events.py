@@ -101,8 +101,7 @@ def _event_views(session, events: list[TriggerEvent], masked: bool = True
         view = {**registry.fields_of(e), "payout": None if e.payout is None else str(e.payout),
                 "claim_number": numbers.get(e.claim_id)}
         if masked:
-            view = masking.fields(view)
-            view["reason"] = masking.in_text(view["reason"])  # an older one names the number
+            view = {**masking.fields(view), **masking.typed(e)}  # an older reason names the number
             if isinstance(e.payload, dict):
                 view["payload"] = masking.fields(e.payload)
         views.append(view)

@@ -67,7 +67,7 @@ def checklist(session: Session, claim: Claim) -> list[Item]:
 def waiver(record: ClaimRecord) -> dict[str, Any]:
     """A waiver as its readers see it (the page, the API): the kind, the reason with any ID
     number in it masked, as on the claim's step records (lifecycle.records), who and when."""
-    return {**masking.in_texts(record.data), "at": record.created_at}
+    return {**masking.typed(record)["data"], "at": record.created_at}
 
 
 def missing(session: Session, claim: Claim) -> list[str]:

@@ -275,7 +275,7 @@ def withdraw(session: Session, actor: Actor, document_id: int, reason: str) -> D
 def withdrawn_reason(found: Document) -> str:
     """Why a document was withdrawn, as every reader sees it (the claim page and the API):
     any ID number staff typed into it masked, as on the claim's records."""
-    return masking.in_text(found.withdrawn_reason or "")
+    return masking.typed(found)["withdrawn_reason"]
 
 
 def public(found: Document) -> dict[str, Any]:

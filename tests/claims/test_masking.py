@@ -5,9 +5,14 @@ time, is on the audit trail wherever it is made. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import pytest
-from sqlmodel import select
+import re
 
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
+
+import claims.documents.models  # noqa: F401  # for the schema walk: with claims.models and
+import policies.models  # noqa: F401  # risk.models below, every table fangpin has
 from claims import clock, masking
 from claims.documents import storage
 from claims.models import AuditEntry, EarlyWarning, utcnow
@@ -225,3 +230,32 @@ def test_a_payments_failure_reason_reaches_readers_masked(staff, client, session
         page = supervisor.get(path)
         assert page.status_code == 200 and NUMBER not in page.text
     assert f"户主{MASKED}已销户" in supervisor.get(f"/payments/{batch['id']}").text
+
+
+# A column named as free text is: what a person typed, a reason, a note, what a step recorded.
+FREE_TEXT = re.compile(r"reason|note|text|comment|remark|outcome|waiver|description|finding"
+                       r"|data")
+# Columns named so that hold no text a person types about a person, each with why.
+NOT_TYPED = {
+    ("early_warning", "text"): "the warning's explanation, written by fangpin's rules and model",
+    ("follow_up", "outcome"): "a code from a fixed list; the office's words are outcome_note",
+    ("score_run", "note"): "written by the nightly run: the monitoring lines it used",
+    ("monitoring_run", "note"): "written by the monitoring run: its error, if it failed",
+    ("monitoring_line", "note"): "the source of a region's line (a county's notice), no person",
+    ("national_standard", "note"): "the source of the national standard, no person",
+    ("terms_version", "source_text"): "a county's benefit terms as TOML, no person",
+}
+
+
+def test_every_free_text_column_is_masked_or_exempt_for_a_reason():
+    """Walking the schema itself, not the services' lists: every string or JSON column named
+    as free text is masked for its readers (masking.TYPED) or exempt above, so a new one
+    cannot escape masking unnoticed; and each entry of either names a column there is."""
+    columns = {(table.name, column.name) for table in SQLModel.metadata.tables.values()
+               for column in table.columns  # AutoString is no sa.String, but its impl is
+               if isinstance(getattr(column.type, "impl", column.type), sa.String | sa.JSON)}
+    typed = {(table, name) for table, names in masking.TYPED.items() for name in names}
+    named = {(table, name) for table, name in columns if FREE_TEXT.search(name)}
+    assert named - typed - NOT_TYPED.keys() == set()
+    assert (typed | NOT_TYPED.keys()) - columns == set()
+    assert typed & NOT_TYPED.keys() == set()
