@@ -769,8 +769,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     by_key = {f"{e.id:012d}": e for e in events}
     for key, e in by_key.items():
         if e.id not in cache.values:  # each stored payload is read once per call
-            cache.values[e.id] = EventIn.model_validate(e.payload, context=STORED).to_event(
-                event_id=key)
+            cache.values[e.id] = benefits.stored_event(e.payload, key)
     quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events])
     results = {r.event_id: r for r in quote.events}
     warned = _warnings(terms, events, results)

@@ -105,9 +105,7 @@ from claims.migrate import upgrade  # noqa: E402
 from claims.models import Claim, EventStatus, PolicyContract, TriggerEvent  # noqa: E402
 from claims.people import create_client  # noqa: E402
 from policies import benefits, calculator, demo  # noqa: E402
-from policies.benefits import EventIn  # noqa: E402
 from policies.models import Member, Region  # noqa: E402
-from policies.types import STORED  # noqa: E402
 
 KEY = "fpk_bench-emergency-management"
 BATCH = 10_000
@@ -234,8 +232,8 @@ def floor(url: str) -> tuple[int, float, float]:
             t = time.perf_counter()
             years: dict[int, list] = defaultdict(list)
             for row in rows:
-                years[row.household_id].append(EventIn.model_validate(
-                    row.payload, context=STORED).to_event(event_id=f"{row.id:012d}"))
+                years[row.household_id].append(benefits.stored_event(row.payload,
+                                                                     f"{row.id:012d}"))
             for year in years.values():
                 calculator.calculate(terms, household, year)
             calculating += time.perf_counter() - t
