@@ -30,7 +30,13 @@ from policies.models import (
     MonitoringLine,
     Region,
 )
-from policies.tables import FileReport, RowError, normalise_header, read_table
+from policies.tables import (
+    FileReport,
+    RowError,
+    normalise_header,
+    read_table,
+    typed_numbers,
+)
 from policies.types import text_fault
 from policies.vocab import IncomeSource
 
@@ -67,8 +73,6 @@ MAX_SIZE = 50
 # Without a recorded date, a year's record counts as known this many days after the year
 # ended (the annual collection closes in the first quarter): never earlier than it could be.
 DEFAULT_LAG_DAYS = 90
-_AMOUNT = r"[0-9]{1,12}(\.[0-9]{1,2})?"
-_THOUSANDS = r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?"
 
 
 @dataclass
@@ -84,6 +88,8 @@ class Checks:
     """Column checks of a history file, each bad value kept as a row error."""
 
     def __init__(self, frame: pd.DataFrame):
+        # the cells as typed: numbers are read by the imports' one rule (typed_numbers)
+        self.typed = frame.copy()
         # fullwidth digits and letters (from Chinese input methods) become ASCII
         for column in frame.columns:
             if column != "note":
@@ -92,41 +98,41 @@ class Checks:
         self.errors: list[RowError] = []
 
     def flag(self, mask: pd.Series, column: str, code: str | pd.Series,
-             values: dict[str, str] | None = None) -> None:
+             values: dict[str, str] | None = None, *, typed: bool = False) -> None:
         """A row error for each row of ``mask``: one code for all, or each row's own (a
-        Series by row)."""
+        Series by row); ``typed``: with the cell's value as typed."""
+        cells = self.typed if typed else self.frame
         for row in mask.index[mask.fillna(False).astype(bool)]:
             self.errors.append(RowError(
-                int(row), column, str(self.frame[column][row]),
+                int(row), column, str(cells[column][row]),
                 code if isinstance(code, str) else code[row], values or {}))
 
     def whole(self, column: str, low: int, high: int) -> pd.Series:
-        text = self.frame[column]
-        numbers = pd.to_numeric(text.where(text.str.fullmatch(r"[0-9]{1,6}"), None),
-                                errors="coerce")
-        self.flag(text == "", column, "required")
+        """Whole numbers from ``low`` to ``high`` (policies.tables.typed_number); NaN where
+        empty or bad."""
+        text = self.typed[column]
+        numbers = pd.to_numeric(typed_numbers(text, places=0), errors="coerce")
+        self.flag(text == "", column, "required", typed=True)
         self.flag((text != "") & (numbers.isna() | (numbers < low) | (numbers > high)), column,
-                  "whole_number", {"low": str(low), "high": str(high)})
+                  "whole_number", {"low": str(low), "high": str(high)}, typed=True)
         return numbers
 
     def amount(self, column: str, *, required: bool, positive: bool = False) -> pd.Series:
-        """Yuan with at most two decimals (a thousands comma allowed); empty is 0 unless
-        ``required``."""
+        """Yuan as typed (policies.tables.typed_number: at most two decimals, a thousands
+        comma allowed); empty is 0 unless ``required``."""
         if column not in self.frame:
             if required:
                 raise ValueError(f"{column} is a required column")  # read_table checked it
             return pd.Series([Decimal("0.00")] * len(self.frame), index=self.frame.index,
                              dtype=object)
-        text = self.frame[column]
-        plain = text.where(~text.str.fullmatch(_THOUSANDS), text.str.replace(",", ""))
-        good = plain.str.fullmatch(_AMOUNT)  # at most MONEY_MAX: twelve digits before the point
-        numbers = {v: Decimal(v) for v in set(plain[good])}
-        values = plain.map(numbers).astype(object).where(good, None)
+        text = self.typed[column]
+        values = typed_numbers(text)  # at most MONEY_MAX: twelve digits before the point
         if required:
-            self.flag(text == "", column, "required")
-        self.flag((text != "") & ~good, column, "amount")
+            self.flag(text == "", column, "required", typed=True)
+        self.flag((text != "") & values.isna(), column, "amount", typed=True)
         if positive:
-            self.flag(values.map(lambda v: v is not None and v == 0), column, "not_positive")
+            self.flag(values.map(lambda v: v is not None and v == 0), column, "not_positive",
+                      typed=True)
         return values.where(text != "", Decimal("0.00") if not required else None)
 
     def text_faults(self, texts: pd.Series, column: str) -> None:

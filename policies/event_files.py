@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from policies.benefits import QuoteFile
 from policies.errors import InvalidInput
-from policies.tables import normalise_header, read_table
+from policies.tables import ROW_PROBLEMS, normalise_header, read_table, typed_number
 from policies.terms import BUILTIN_EVENT_TYPES
 
 FIXED = {
@@ -62,16 +62,24 @@ ALIASES = _aliases()
 
 
 def read_events(data: bytes, filename: str) -> tuple[list[dict[str, Any]], list[dict]]:
-    """Rows as event payloads; empty cells are left out. Returns (events, row errors)."""
+    """Rows as event payloads; empty cells are left out. An amount is read as people type it
+    into a file (policies.tables.typed_number: full-width digits, a thousands comma) and
+    passed on as plain decimal text; a row with an amount that is not one is that row's
+    error. Returns (events, row errors)."""
     table = read_table(data, filename, ALIASES, [(f,) for f in FIXED], refuse_unknown=True)
     events, errors = [], []
     for row, line in table.frame.iterrows():
         event: dict[str, Any] = {"amounts": {}, "details": {}}
+        bad: list[tuple[str, str]] = []
         for column, value in line.items():
             if value == "":
                 continue
             if column.startswith("amount:"):
-                event["amounts"][column[7:]] = value
+                amount = typed_number(value)
+                if amount is None:
+                    bad.append((column[7:], value))
+                else:
+                    event["amounts"][column[7:]] = str(amount)
             elif column.startswith("detail:"):
                 event["details"][column[7:]] = value
             elif column == "type":
@@ -81,6 +89,13 @@ def read_events(data: bytes, filename: str) -> tuple[list[dict[str, Any]], list[
         if "event_id" not in event:
             errors.append({"source_event_id": f"row {row}", "result": "rejected",
                            "field": "event_id", "reason": f"row {row} has no event id"})
+            continue
+        if bad:  # one rejection a row (an event), naming each bad amount
+            errors.append({"source_event_id": event["event_id"], "result": "rejected",
+                           "field": f"amounts.{bad[0][0]}",
+                           "reason": f"row {row}: " + "; ".join(
+                               f"amounts.{name} = {value!r}: {ROW_PROBLEMS['amount']}"
+                               for name, value in bad)})
             continue
         events.append(event)
     return events, errors

@@ -1,8 +1,10 @@
 """Bulk import of income reports (收入监测报告导入): one row a household and period, as the
 village or the office collects them during post-payout monitoring.
 
-Every row is checked field by field with the same rules as a report entered alone; the report
-lists each bad value with its row, field, value and reason. Nothing is written unless the
+Every row is checked field by field with the same rules as a report entered alone, but for
+its amounts, which are read as people type them into a file, by every import's one rule
+(policies.tables.typed_number: full-width digits, a thousands comma); the report lists each
+bad value with its row, field, value and reason. Nothing is written unless the
 whole file is valid, or with ``partial`` the valid rows are written and the bad ones left out.
 A row already in the ledger with the same figures is unchanged (importing a file twice
 changes nothing); the same household, period and reference with other figures is an error:
@@ -24,7 +26,13 @@ from sqlmodel import Session, col, func, select
 from policies import registry
 from policies.models import INCOME_COMPONENTS, Household, IncomeRecord, IncomeRecordCreate, Member
 from policies.rules import report_period_fault
-from policies.tables import FileReport, RowError, normalise_header, read_table
+from policies.tables import (
+    FileReport,
+    RowError,
+    normalise_header,
+    read_table,
+    typed_number,
+)
 from policies.types import EARLIEST_DATE, LATEST_DATE, text_fault
 from policies.vocab import IncomeSource, MemberStatus
 
@@ -189,12 +197,16 @@ def _check_row(row: int, cells: pd.Series, households: dict[str, int], sizes: di
         if problem is not None:
             name, code, values = problem
             errors.append(RowError(row, name, cells[name], code, values))
+    errors.extend(RowError(row, name, cells[name], "amount") for name in AMOUNTS
+                  if cells.get(name, "") != "" and typed_number(cells[name]) is None)
     return errors
 
 
 def _record(row: int, cells: pd.Series, households: dict[str, int]
             ) -> IncomeRecordCreate | list[RowError]:
-    values = {name: cells[name] for name in AMOUNTS if name in cells and cells[name] != ""}
+    # yuan as typed (full-width digits, a thousands comma): _check_row refused any other
+    values = {name: amount for name in AMOUNTS
+              if (amount := typed_number(cells.get(name, ""))) is not None}
     try:
         return IncomeRecordCreate(
             household_id=households[cells["household_number"]],

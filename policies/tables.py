@@ -161,6 +161,41 @@ def normalise_header(text: str) -> str:
     return text.replace("（", "(").replace("）", ")")
 
 
+# A number a person typed into a file (the one rule of every import's amounts and whole
+# numbers; the JSON APIs take plain ASCII decimal text only, policies.types.decimal_text).
+# A Chinese input method types full-width forms (１２，３４５．６０): those, and only those, are
+# read as their ASCII characters, as NFKC reads them; NFKC's other digits (² ① ...) and
+# other scripts' digits (٧٥٠٠) are not what the reader of the file sees as a number, and are
+# refused. A thousands comma is taken in whole groups of three (12,345.60, never 1,2345), no
+# sign, no exponent, no more decimals than the field keeps.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_TYPED = {places: re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)"
+                             + (rf"(?:\.[0-9]{{1,{places}}})?" if places else ""), re.ASCII)
+          for places in range(5)}
+
+
+def typed_number(text: str, places: int = 2, digits: int = 12) -> Decimal | None:
+    """The exact number a cell holds as a person types it — digits 0-9 or their full-width
+    forms, a thousands comma in groups of three, at most ``places`` decimals (yuan: 2, a
+    whole number: 0) and ``digits`` before the point — or None if it is not one (an empty
+    cell included: each import says what an empty cell means)."""
+    plain = text.translate(_FULL_WIDTH).strip() if not text.isascii() else text.strip()
+    if not _TYPED[places].fullmatch(plain):
+        return None
+    plain = plain.replace(",", "")
+    if len(plain.split(".")[0]) > digits:
+        return None
+    return Decimal(plain)
+
+
+def typed_numbers(texts: pd.Series, places: int = 2, digits: int = 12) -> pd.Series:
+    """typed_number of each cell of a column (a Decimal, or None): each distinct text is
+    read once."""
+    read = {text: typed_number(text, places, digits) for text in set(texts)}
+    values = texts.map(read).astype(object)
+    return values.where(values.notna(), None)
+
+
 # Headings a county's sheet carries beside the data and that no import reads.
 NOTE_HEADINGS = frozenset(map(normalise_header, (
     "序号", "备注", "说明", "no", "no.", "note", "notes", "remark", "remarks")))

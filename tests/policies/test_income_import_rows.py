@@ -5,6 +5,7 @@ and a date cell is a whole day or an error, never a guess. On SQLite and Postgre
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 from sqlmodel import func, select
@@ -150,3 +151,20 @@ def test_the_annual_import_reads_its_recorded_day_the_same_way(session, househol
                                    partial=True)
     assert errors_of(report) == [(2, "recorded_on", "2025-02", "not_a_date")]
     assert session.exec(select(func.count(IncomeRecord.id))).one() == 1
+
+
+def test_amounts_are_read_as_typed_into_a_file(session, households):
+    """Full-width digits (a Chinese input method) and a thousands comma are the amounts they
+    show, as in the annual records (policies.tables.typed_number); a comma that is no
+    thousands comma or a third decimal is its row's error naming the field."""
+    header = ["户编号", "起始日期", "截止日期", "工资性收入", "转移性收入: 低保金", "报告编号"]
+    rows = [["H0001", "2026-01-01", "2026-03-31", "１２,３４５.６０", "1，200", "Q1"],
+            ["H0001", "2026-04-01", "2026-05-31", "1,2345", "12.345", "Q2"]]
+    report = import_income_reports(session, csv_bytes(header, rows), "r.csv", TODAY,
+                                   partial=True)
+    assert errors_of(report) == [(3, "transfer_dibao", "12.345", "amount"),
+                                 (3, "wages", "1,2345", "amount")]
+    assert "at most two decimals" in report.errors[0].reason
+    (record,) = reports(session)
+    assert (record.wages, record.transfer_dibao, record.net_income) == (
+        Decimal("12345.60"), Decimal("1200.00"), Decimal("13545.60"))
