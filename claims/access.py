@@ -35,6 +35,7 @@ from claims import audit, masking
 from claims.auth import Actor, Forbidden, require_county, require_role
 from claims.models import Claim, EarlyWarning, Household, IncomeRecord, Member, Role
 from policies.errors import InvalidInput, NotFound
+from policies.registry import PageRequest
 from risk.models import Elimination, FollowUp
 
 __all__ = ["require_county", "require_role"]
@@ -185,10 +186,14 @@ SEARCHED_AS = {"id_number": masking.id_number, "name": masking.name}
 
 
 def searched(session: Session, actor: Actor, by: str, value: str, where: str,
-             found: int) -> None:
+             found: int, page: PageRequest | None = None) -> None:
     """A search for people on the audit trail: by ID number (the answer tells whether the
     person is covered) or by part of a name (a name shown masked is spelt out one character
     at a time). The entry says who searched, the value masked, where (the search's code)
-    and how many were found."""
+    and how many were found; for a paged answer, the page read as the API names it (offset
+    and limit), so that 40 pages of one search read apart from 40 searches."""
+    after: dict[str, Any] = {"where": where, "found": found}
+    if page is not None:
+        after.update(offset=page.offset, limit=page.limit)
     audit.record(session, actor, "member", SEARCHED_AS[by](value)[:64], f"search_by_{by}",
-                 after={"where": where, "found": found})
+                 after=after)

@@ -193,12 +193,13 @@ def list_members(session: Session, actor: Actor, page: registry.PageRequest, *,
                  household_id: int | None = None, status: str | None = None,
                  name: str | None = None) -> tuple[list[Member], int]:
     """Members of the actor's area by household, status or part of the name; a search by
-    name is on the trail (``members_list``); a blank name is none, as on the page."""
+    name is on the trail (``members_list``, with the page read); a blank name is none, as on
+    the page."""
     name = (name or "").strip() or None
     rows, count = registry.list_members(session, page, household_id=household_id,
                                         status=status, name=name, villages=actor.villages)
     if name:
-        access.searched(session, actor, "name", name, "members_list", count)
+        access.searched(session, actor, "name", name, "members_list", count, page)
     return rows, count
 
 

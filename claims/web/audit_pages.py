@@ -106,6 +106,8 @@ FIELDS = {
     "document_type": N_("Kind of document"), "period_end": N_("Period ends"),
     "title": N_("Title"), "way": N_("Way"), "where": N_("Searched in"),
     "found": N_("Found"),
+    # the page of a search's answer read, as the API names it (claims.access.searched)
+    "offset": N_("Rows skipped (offset)"), "limit": N_("Rows per page (limit)"),
 }
 # Where a search for people was made (claims.access.searched).
 SEARCHES = {"households_search": N_("the households page's search"),

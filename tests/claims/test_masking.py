@@ -93,11 +93,19 @@ def test_a_search_by_part_of_a_name_is_on_the_trail_from_the_page_and_the_api(
     assert listed.status_code == 200 and listed.json()["count"] >= 1
     _, by_api = _searches(session)
     assert (by_api.actor, by_api.entity_id) == ("user:name-api", masking.name(part))
-    assert by_api.after == {"where": "members_list", "found": listed.json()["count"]}
+    assert by_api.after == {"where": "members_list", "found": listed.json()["count"],
+                            "offset": 0, "limit": 50}
+    # each page read is its own entry, which says the page: reading on is not searching again
+    for offset in (1, 2):
+        assert api_clerk.get("/api/members", params={
+            "name": part, "offset": offset, "limit": 1}).status_code == 200
+    pages = [(e.after["offset"], e.after["limit"]) for e in _searches(session)[2:]]
+    assert pages == [(1, 1), (2, 1)]
     for language, words in (("zh", ("按姓名查询", "农户页面的查询", "接口的家庭成员列表",
-                                    "查到条数")),
+                                    "查到条数", "跳过条数", "每页条数")),
                             ("en", ("search by name", "the households page&#39;s search",
-                                    "the API&#39;s list of members", "Found"))):
+                                    "the API&#39;s list of members", "Found",
+                                    "Rows skipped (offset)", "Rows per page (limit)"))):
         audit_page = browser("auditor", f"aud-{language}", language=language).get(
             "/audit", params={"kind": "member"})
         assert audit_page.status_code == 200
