@@ -548,6 +548,7 @@ class Cache:
 
     def __init__(self) -> None:
         self.contracts: dict[int, list[PolicyContract]] = {}
+        self.covering: dict[tuple[int, date], PolicyContract | None] = {}  # (county, day)
         self.county_of: dict[int, int] = {}
         self.parent: dict[int, int | None] = {}  # region → parent, of the villages read
         self.lines: dict[tuple[int, int], Decimal | None] = {}
@@ -670,8 +671,11 @@ def covering_contract(session: Session, household: Household, on: date,
         cache.contracts[county] = session.exec(select(PolicyContract).where(
             PolicyContract.county_id == county,
             PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]))).all()
-    contract = next((c for c in cache.contracts[county]
-                     if c.start_date <= on <= c.end_date), None)
+    # a surge's events share a few days: each county's contract of a day is found once
+    if (county, on) not in cache.covering:
+        cache.covering[(county, on)] = next((c for c in cache.contracts[county]
+                                             if c.start_date <= on <= c.end_date), None)
+    contract = cache.covering[(county, on)]
     if contract is None:
         return None
     if contract.insured_basis == InsuredBasis.named:
