@@ -71,6 +71,17 @@ so it never paid for those key checks; it now writes every result column an eval
 report carries (RESULT). At 20,000 reports the evaluation is then 2.6× the floor on SQLite
 (3.0× the old floor) and 3.4× in one PostgreSQL lane; 100,000 on SQLite 2.5×. Batches on
 PostgreSQL are stored as binary arrays (policies.bulk) instead of COPY into a scratch table.
+6 Dec 2026, evening (py-spy on CPU and --idle over the lanes): the prefetch's ids go as one
+array on PostgreSQL (policies.bulk.among: 500-1,000 expanded parameters were rendered and
+parsed afresh each statement); stored payloads are read without pydantic
+(benefits.stored_event, the floor too); the villages' regions come in one recursive statement
+instead of every region each chunk; a status is kept off PostgreSQL's status index as off
+SQLite's (claims.db.unindexed: analysed while the reports all waited, it read every accepted
+event for each chunk, a sixth of a lane's wall time at 200,000). 20,000 reports: SQLite
+3,504-3,858 -> 4,299-4,328 events/s, PostgreSQL one lane 2,140-2,207 -> 2,487-2,574 (the
+floor faster too, so the ratios stay 2.6x and about 3x); 200,000 in two lanes 3,736 -> 4,054.
+A million in two lanes: 333.6 and 340.1 s to the last claim, as before: the lanes and the
+server fill the two cores, and the evaluation's UPDATE and COPY waits are the floor's own.
 """
 
 from __future__ import annotations
