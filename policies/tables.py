@@ -167,25 +167,25 @@ def normalise_header(text: str) -> str:
 # read as their ASCII characters, as NFKC reads them; NFKC's other digits (² ① ...) and
 # other scripts' digits (٧٥٠٠) are not what the reader of the file sees as a number, and are
 # refused. A thousands comma is taken in whole groups of three (12,345.60, never 1,2345), no
-# sign, no exponent, no more decimals than the field keeps.
+# sign, no exponent, no more decimals than the field keeps but zeros.
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_TYPED = {places: re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)"
-                             + (rf"(?:\.[0-9]{{1,{places}}})?" if places else ""), re.ASCII)
-          for places in range(5)}
+_TYPED = re.compile(r"((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+))(?:\.([0-9]+))?", re.ASCII)
 
 
 def typed_number(text: str, places: int = 2, digits: int = 12) -> Decimal | None:
     """The exact number a cell holds as a person types it — digits 0-9 or their full-width
     forms, a thousands comma in groups of three, at most ``places`` decimals (yuan: 2, a
-    whole number: 0) and ``digits`` before the point — or None if it is not one (an empty
-    cell included: each import says what an empty cell means)."""
+    whole number: 0; zeros past them are dropped, as a sheet formatted with four places writes
+    1234.5000) and ``digits`` before the point — or None if it is not one (an empty cell
+    included: each import says what an empty cell means)."""
     plain = text.translate(_FULL_WIDTH).strip() if not text.isascii() else text.strip()
-    if not _TYPED[places].fullmatch(plain):
+    match = _TYPED.fullmatch(plain)
+    if match is None:
         return None
-    plain = plain.replace(",", "")
-    if len(plain.split(".")[0]) > digits:
+    whole, decimals = match.group(1).replace(",", ""), match.group(2) or ""
+    if len(whole) > digits or decimals[places:].strip("0"):
         return None
-    return Decimal(plain)
+    return Decimal(f"{whole}.{decimals[:places]}" if decimals[:places] else whole)
 
 
 def typed_numbers(texts: pd.Series, places: int = 2, digits: int = 12) -> pd.Series:

@@ -40,6 +40,8 @@ TRICKY: dict[str, Decimal | str] = {
     "1,2345": REFUSED,  # a comma that is no thousands comma
     "12,34": REFUSED,
     "12.345": REFUSED,  # a fen has two places
+    "1234.5000": Decimal("1234.50"),  # a sheet formatted with four places: the same amount
+    "100.000": Decimal("100.00"),
     "1e3": REFUSED,
     "-0": REFUSED,
     "+5": REFUSED,
@@ -159,7 +161,7 @@ def test_every_import_reads_the_same_cells_as_the_same_amounts(session, county):
 
 # Whole numbers are read by the same rule, without decimals: a household's size in the
 # annual records and a member's months of migrant work in the registry's export.
-WHOLE: dict[str, int | str] = {"６": 6, "6": 6, " 6 ": 6, "6,0": REFUSED, "6.0": REFUSED,
+WHOLE: dict[str, int | str] = {"６": 6, "6": 6, " 6 ": 6, "6,0": REFUSED, "6.0": 6, "6.5": REFUSED,
                                "1e1": REFUSED, "-0": REFUSED, "+6": REFUSED, "٦": REFUSED,
                                "①": REFUSED, "6²": REFUSED}
 
