@@ -531,8 +531,9 @@ def _import_events(args) -> int:
         counts[outcome.result] = counts.get(outcome.result, 0) + 1
         if outcome.result in ("rejected", "conflict"):
             print(f"  {outcome.source_event_id}: {outcome.field}: {outcome.reason}")
-    for error in row_errors:
+    for error in row_errors:  # refused before intake: rejected, as the API counts them
         print(f"  {error['source_event_id']}: {error['reason']}")
+        counts["rejected"] = counts.get("rejected", 0) + 1
     print(f"{path.name}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if statuses:
         print("evaluated: " + ", ".join(f"{n} {k}" for k, n in sorted(statuses.items())))

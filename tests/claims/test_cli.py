@@ -145,12 +145,14 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     events = tmp_path / "events.csv"
     events.write_bytes(csv_bytes(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用"], [
         ["E1", "因病", "2999-01-01", id_number(seq=1), "1000"],
-        ["E2", "因病", "2020-01-01", id_number(seq=1), "1000"]]))
+        ["E2", "因病", "2020-01-01", id_number(seq=1), "1000"],
+        ["E3", "因病", "2020-01-01", id_number(seq=1), "1,00"]]))  # refused as it is read
     imported = fangpin(fresh_url, "import", "events", str(events), "--source",
                        "medical_insurance")
     assert imported.returncode == 1, imported.stderr
     assert "E1: event_date:" in imported.stdout
-    assert "1 accepted, 1 rejected" in imported.stdout
+    assert "E3: " in imported.stdout
+    assert "1 accepted, 2 rejected" in imported.stdout  # every refused row counted
     assert "evaluated: 1 quarantined" in imported.stdout
     verified = fangpin(fresh_url, "audit", "verify")
     assert verified.returncode == 0 and "audit trail intact" in verified.stdout
