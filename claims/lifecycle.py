@@ -563,5 +563,9 @@ def history(session: Session, claim: Claim,
                                      AuditEntry.entity_id == claim.claim_number)
     if actions is not None:
         query = query.where(AuditEntry.action.in_(actions))
-    return [HistoryEntry(h.at, h.actor, h.action, **masking.typed(h))  # reason, before, after
-            for h in session.exec(query.order_by(AuditEntry.id))]
+    entries = []
+    for h in session.exec(query.order_by(AuditEntry.id)):
+        typed = masking.typed(h)  # named, so that a new masked column is not a new field here
+        entries.append(HistoryEntry(h.at, h.actor, h.action, typed["reason"], typed["before"],
+                                    typed["after"]))
+    return entries
