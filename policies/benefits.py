@@ -199,8 +199,10 @@ _STORED_AMOUNT = re.compile(r"[0-9]{1,12}\.[0-9]{2}", re.ASCII)
 def stored_event(payload: dict[str, Any], event_id: str) -> calculator.TriggerEvent:
     """The calculator's value of a stored event, read without validating again what the
     intake validated: pydantic took 17 µs of each event the evaluator assesses, a twelfth of
-    its time in a surge (issue 19). A payload of any other shape (stored under older rules)
-    is validated as before, under the rules for stored events."""
+    its time in a surge (issue 19). What it does not check again (lengths, the ID number's
+    check character) the intake refused before storing, and the evaluator assesses only
+    events matched to a registered member. A payload of any other shape (stored under older
+    rules) is validated under the rules for stored events."""
     amounts, details, day = payload.get("amounts"), payload.get("details"), payload.get(
         "event_date")
     if (payload.keys() == _STORED_KEYS and isinstance(payload["type"], str)

@@ -68,7 +68,7 @@ Findings (5–6 Dec 2026): a third of the evaluation was the garbage collector (
 100,000 windows on SQLite: 2.2 s of 6.6 s), rescanning each chunk's young objects at the
 interpreter's threshold of 700; the night now collects less often while it runs
 (policies.bulk.fewer_collections; the floor too): 0.15 s. On PostgreSQL a chunk's ids go as
-one array parameter (claims.db.among; the floor's Raw.among too): 200,000 windows 19.5–19.9 →
+one array parameter (policies.bulk.among; the floor's Raw.among too): 200,000 windows 19.5–19.9 →
 15.7–16.1 s, CPU 10.9 → 7.7 s, interleaved. A million windows on SQLite, alone: 51.2 and
 49.3 s (1.17× and 1.12× the floor of 43.7 and 44.0 s; CPU 50.7 and 48.9 s; peak 344 and 332
 MB): the target is met. PostgreSQL, a million: 112.0 s in one process with the collector
@@ -81,7 +81,7 @@ instead of 15.4 s at 200,000 with the checks disabled in a scratch copy; they st
 Findings (7 Dec 2026): statement by statement at a million windows (cursor events, COPYs
 timed apart), one process spent 13.5 s reading the scores: for household_id = ANY(ids) the
 planner read a whole score partition in parallel for every chunk (71 ms); the ids are now
-unnested into a set (claims.db.among; Raw.among here), 1.9 s. The COPY of the alerts and
+unnested into a set (policies.bulk.among; Raw.among here), 1.9 s. The COPY of the alerts and
 follow-ups, 26.9 s, checked window and household as two keys row by row (the household's
 locking its row): one key against the window (migration 0023), 20.8 s. A million windows on
 PostgreSQL, quiet machine: one process 61.4 s and 66.7 s (CPU 32.0 and 35.3 s, 0.98x and
@@ -166,7 +166,7 @@ class Raw:
                 copy.write_row(row)
 
     def among(self, column: str, ids) -> tuple[str, list]:
-        """The ids as the evaluation sends them (claims.db.among): an IN list on SQLite, one
+        """The ids as the evaluation sends them (policies.bulk.among): an IN list on SQLite, one
         array parameter unnested into a set on PostgreSQL."""
         ids = sorted(ids)
         if not self.sqlite:
@@ -175,7 +175,7 @@ class Raw:
 
     def unindexed(self, column: str) -> str:
         """A status beside a list of ids, as the evaluation tests it (claims.db.unindexed)."""
-        return f"+{column}" if self.sqlite else column
+        return f"+{column}" if self.sqlite else f"({column} || '')"
 
     def day(self, value) -> date:
         return date.fromisoformat(value[:10]) if isinstance(value, str) else value

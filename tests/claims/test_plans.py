@@ -104,7 +104,7 @@ def test_the_monitoring_night_reads_a_chunk_by_its_windows(sqlite_engine):
 
 def test_on_postgresql_the_night_sends_a_chunk_s_ids_as_one_array(engine, session):
     """5,000 ids as 5,000 parameters cost more to render, send and parse than the rules took
-    to judge the windows (claims.db.among); the night's every statement carries a few."""
+    to judge the windows (policies.bulk.among); the night's every statement carries a few."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite takes the ids as an IN list")
     today = clock.county_today()
