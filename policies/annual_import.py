@@ -31,6 +31,7 @@ from policies.models import (
     Region,
 )
 from policies.tables import (
+    ROW_PROBLEMS,
     FileReport,
     RowError,
     normalise_header,
@@ -67,6 +68,10 @@ LINE_HEADERS: dict[str, tuple[str, ...]] = {
 LINE_ALIASES = {normalise_header(s): f for f, spellings in LINE_HEADERS.items()
                 for s in spellings}
 LINE_REQUIRED: list[tuple[str, ...]] = [("region_code",), ("year",), ("fixed_amount",)]
+# A line outside the plausible range (policies.rules.line_fault) is a row problem: its words
+# join the imports' (read by the workspace's pages by code, claims/web/locale/zh.po) here,
+# where the only row error of that code is made.
+ROW_PROBLEMS.update(rules.LINE_PROBLEMS)
 
 FIRST_YEAR = 2000
 MAX_SIZE = 50
@@ -294,6 +299,12 @@ def import_lines(session: Session, data: bytes, filename: str, *, partial: bool 
     check.flag((frame["region_code"] != "") & ids.isna(), "region_code", "unknown_region")
     years = check.whole("year", FIRST_YEAR, 2100)
     amounts = check.amount("fixed_amount", required=True, positive=True)
+    for row, amount in amounts.items():
+        fault = rules.line_fault(amount, None, None) if (  # 0 is not_positive
+            isinstance(amount, Decimal) and amount) else None
+        if fault is not None:
+            check.errors.append(RowError(int(row), fault[0], check.typed["fixed_amount"][row],
+                                         fault[1], fault[2]))
     notes = frame["note"] if "note" in frame else pd.Series("", index=frame.index)
     check.flag(notes.str.len() > 255, "note", "too_long", {"limit": "255"})
     check.text_faults(notes, "note")

@@ -477,6 +477,8 @@ def update_national_standard(
 ) -> NationalStandard:
     """Correct a national standard."""
     standard = get_national_standard(session, standard_id)
+    if data.amount is not None:
+        _check_standard_lines(session, standard.year, data.amount)
     _apply(standard, data)
     session.flush()
     return standard
@@ -503,19 +505,46 @@ def line_view(session: Session, line: MonitoringLine) -> dict[str, Any]:
     return {**fields_of(line), "amount": amount}
 
 
-def _check_line(session: Session, region_id: int, standard_year: int | None) -> None:
-    _require(session, Region, region_id, "region_id", "region")
-    if standard_year is not None and _standard_amount(session, standard_year) is None:
+def _check_line(session: Session, data: MonitoringLineCreate,
+                changed: Collection[str] = ()) -> None:
+    """A line's region and standard are recorded, and its amount is plausible (rules.
+    line_fault); a line set as a multiple is named by ``standard_year`` when a change set that
+    year alone (``changed``: the fields a PATCH sets)."""
+    _require(session, Region, data.region_id, "region_id", "region")
+    standard = _standard_amount(session, data.standard_year)
+    if data.standard_year is not None and standard is None:
         raise InvalidInput(
-            f"no national standard is recorded for {standard_year}; record it first",
-            field="standard_year", value=standard_year, code="no_standard",
-            values={"year": standard_year},
+            f"no national standard is recorded for {data.standard_year}; record it first",
+            field="standard_year", value=data.standard_year, code="no_standard",
+            values={"year": data.standard_year},
         )
+    fault = rules.line_fault(data.fixed_amount, data.multiple, standard, data.standard_year)
+    if fault is not None:
+        field, code, values = fault
+        if field == "multiple" and "standard_year" in changed and "multiple" not in changed:
+            field = "standard_year"
+        raise InvalidInput(rules.line_problem((field, code, values)), field=field,
+                           value=getattr(data, field), code=code, values=values)
+
+
+def _check_standard_lines(session: Session, year: int, amount: Decimal) -> None:
+    """The lines set as a multiple of the national standard of ``year`` stay plausible
+    (rules.line_fault) at its new ``amount``: a standard typed wrong would move them all."""
+    for line in session.exec(select(MonitoringLine).where(
+            MonitoringLine.standard_year == year,
+            col(MonitoringLine.multiple).is_not(None)).order_by(col(MonitoringLine.id))):
+        fault = rules.line_fault(None, line.multiple, amount, year)
+        if fault is not None:
+            _, code, values = fault
+            raise InvalidInput(
+                f"amount: monitoring line {line.id} (region {line.region_id}, {line.year}) "
+                f"would be refused: {rules.LINE_PROBLEMS[code] % values}", field="amount",
+                value=amount, code=code, values=values)
 
 
 def create_monitoring_line(session: Session, data: MonitoringLineCreate) -> MonitoringLine:
     """Set the monitoring line of a region for a year."""
-    _check_line(session, data.region_id, data.standard_year)
+    _check_line(session, data)
     exists = session.exec(
         select(MonitoringLine.id).where(
             MonitoringLine.region_id == data.region_id, MonitoringLine.year == data.year
@@ -551,7 +580,7 @@ def update_monitoring_line(
         field = str(error["loc"][0]) if error["loc"] else next(iter(changes), None)
         raise InvalidInput(error["msg"].removeprefix("Value error, "), field=field,
                            code=error["type"]) from None
-    _check_line(session, merged.region_id, merged.standard_year)
+    _check_line(session, merged, changes)
     for key in ("fixed_amount", "multiple", "standard_year", "note"):
         setattr(line, key, getattr(merged, key))
     session.flush()

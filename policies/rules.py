@@ -6,6 +6,7 @@ import calendar
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 from policies.messages import N_
 from policies.types import to_fen_decimal
@@ -48,6 +49,53 @@ def line_amount(
     if multiple is None or standard_amount is None:
         raise ValueError("a line needs a fixed amount or a multiple of a known standard")
     return to_fen_decimal(multiple * standard_amount)
+
+
+# The plausible range of a monitoring line, in yuan per person per year, both ends included.
+# The lines DOMAIN.md (§2) gathers from published plans run from 5,100 (one county's 2019
+# line, 1.5 × the 2018 national standard) through 8,050, 8,700 and 9,000 to 10,560 (one
+# province's 2023 line). 1,000 is a fifth of the lowest; 50,000 is nearly five times the
+# highest, room for decades of yearly rises. A line outside is a typing mistake far more
+# often than a policy (870 or 87,000 for 8,700), and it would silently change who is eligible
+# and who is warned: refused by line_fault below on every path that sets a line (the API and
+# the workspace's form through policies.registry, which also checks the lines a change of a
+# national standard moves; the file import, from the workspace or the command line, in
+# policies.annual_import).
+LINE_LOW = Decimal("1000.00")
+LINE_HIGH = Decimal("50000.00")
+
+# Why a monitoring line is refused, by code (the values named are strings).
+LINE_PROBLEMS = {
+    "line_out_of_range": N_("a line of %(amount)s yuan a person a year is outside the "
+                            "plausible range of %(low)s to %(high)s yuan: check the figure"),
+    "line_multiple_out_of_range": N_("%(multiple)s × the national standard of %(year)s "
+                                     "(%(standard)s) makes a line of %(amount)s yuan a person "
+                                     "a year, outside the plausible range of %(low)s to "
+                                     "%(high)s yuan: check the multiple and the year"),
+}
+
+
+def line_fault(fixed_amount: Decimal | None, multiple: Decimal | None,
+               standard_amount: Decimal | None, standard_year: int | None = None
+               ) -> tuple[str, str, dict[str, str]] | None:
+    """A monitoring line resolves (line_amount) to LINE_LOW..LINE_HIGH yuan: when it does
+    not, the field to name (``fixed_amount``, or ``multiple`` for a line set as a multiple of
+    the national standard of ``standard_year``), the code of LINE_PROBLEMS and its values."""
+    amount = line_amount(fixed_amount, multiple, standard_amount)
+    if LINE_LOW <= amount <= LINE_HIGH:
+        return None
+    values = {"amount": f"{amount:,.2f}", "low": f"{LINE_LOW:,.2f}", "high": f"{LINE_HIGH:,.2f}"}
+    if fixed_amount is not None:
+        return "fixed_amount", "line_out_of_range", values
+    values.update(multiple=f"{cast(Decimal, multiple).normalize():f}", year=f"{standard_year}",
+                  standard=f"{standard_amount:,.2f}")
+    return "multiple", "line_multiple_out_of_range", values
+
+
+def line_problem(fault: tuple[str, str, dict[str, str]]) -> str:
+    """The English words of a line_fault, the field first."""
+    field, code, values = fault
+    return f"{field}: {LINE_PROBLEMS[code] % values}"
 
 
 def premium(premium_per_person: Decimal, insured_people: int) -> Decimal:

@@ -278,6 +278,29 @@ def test_a_clerk_changes_how_a_line_is_set_in_chinese(county, session, browser):
     assert line.fixed_amount == Decimal("9300") and county.contract.status == "active"
 
 
+def test_an_implausible_line_is_refused_on_the_form(county, session, browser):  # noqa: F811
+    """The form goes through the API's service: a line outside the plausible range (policies.
+    rules.line_fault) is refused by its field, and nothing is saved."""
+    clerk = browser("clerk")
+    line = session.exec(select(MonitoringLine)).one()  # the county's: a fixed 8,700
+    token = csrf_of(clerk.get(f"/config/lines/{line.id}").text)
+    typo = clerk.post(f"/config/lines/{line.id}", data={
+        "csrf_token": token, "fixed_amount": "87000", "multiple": "", "standard_year": "",
+        "note": ""}, follow_redirects=False)
+    assert typo.status_code == 422
+    (reason,) = problems_of(typo.text).values()
+    assert list(problems_of(typo.text)) == ["固定金额（元/人·年）"]
+    assert "1,000.00" in reason and "50,000.00" in reason
+    added = clerk.post("/config/lines", data={
+        "csrf_token": token, "region_id": str(county.ids["village0"]), "year": str(line.year),
+        "fixed_amount": "0.01"}, follow_redirects=False)
+    assert added.status_code == 422
+    assert list(problems_of(added.text)) == ["固定金额（元/人·年）"]
+    session.refresh(line)
+    assert line.fixed_amount == Decimal("8700")
+    assert len(session.exec(select(MonitoringLine)).all()) == 1
+
+
 # --- an outside check: the difference of generated files, against the files' own changes ------
 
 NAMES = st.sampled_from(["alpha", "beta", "gamma", "delta"])

@@ -471,3 +471,62 @@ def test_timestamps_are_utc_whatever_the_database_session_zone(client, session, 
     stored = datetime.fromisoformat(read["created_at"].replace("Z", "+00:00"))
     sent = datetime.fromisoformat(household["created_at"].replace("Z", "+00:00"))
     assert stored == sent and stored.utcoffset() == timedelta(0)
+
+
+def test_an_implausible_monitoring_line_is_refused_naming_the_field(client, places):
+    """A line decides who is eligible and who is warned: one of 0.01 yuan, or 10^12, or a
+    digit too many (87,000 for 8,700), is refused on creation and on change, naming the field
+    and the plausible range (policies.rules.LINE_LOW..LINE_HIGH); nothing is written."""
+    county = places["county"]
+    for amount in ("0.01", "999.99", "50000.01", "87000", "999999999999.99",
+                   "1000000000000"):
+        refused = client.post("/api/monitoring-lines", json={
+            "region_id": county, "year": 2025, "fixed_amount": amount})
+        assert refused.status_code == 422, (amount, refused.text)
+        assert refused.json()["field"] == "fixed_amount", amount
+        if amount != "1000000000000":  # more than any amount: refused by the type first
+            assert refused.json()["code"] == "line_out_of_range"
+            assert ("is outside the plausible range of 1,000.00 to 50,000.00 yuan"
+                    in refused.json()["message"])
+    assert client.get("/api/monitoring-lines").json()["count"] == 0
+    for amount in ("1000", "50000"):
+        edge = client.post("/api/monitoring-lines", json={
+            "region_id": county, "year": 2020 if amount == "1000" else 2021,
+            "fixed_amount": amount})
+        assert edge.status_code == 201, edge.text
+
+    line = client.post("/api/monitoring-lines", json={
+        "region_id": county, "year": 2025, "fixed_amount": "8700"})
+    assert line.status_code == 201 and line.json()["amount"] == "8700.00"
+    path = f"/api/monitoring-lines/{line.json()['id']}"
+    for amount in ("0.01", "87000", "1000000000000"):
+        refused = client.patch(path, json={"fixed_amount": amount})
+        assert refused.status_code == 422 and refused.json()["field"] == "fixed_amount"
+    assert client.get(path).json()["amount"] == "8700.00"
+    assert client.patch(path, json={"fixed_amount": "9000"}).json()["amount"] == "9000.00"
+
+    # a line set as a multiple is judged by the line it makes, naming what was set
+    standard = client.post("/api/national-standards", json={"year": 2018, "amount": "3400.00"})
+    client.post("/api/national-standards", json={"year": 2001, "amount": "600.00"})
+    small = client.post("/api/monitoring-lines", json={
+        "region_id": county, "year": 2019, "multiple": "0.2", "standard_year": 2018})
+    assert small.status_code == 422
+    assert (small.json()["field"], small.json()["code"]) == (
+        "multiple", "line_multiple_out_of_range")
+    assert "0.2 × the national standard of 2018 (3,400.00) makes a line of 680.00" in (
+        small.json()["message"])
+    made = client.post("/api/monitoring-lines", json={
+        "region_id": county, "year": 2019, "multiple": "1.5", "standard_year": 2018})
+    assert made.status_code == 201 and made.json()["amount"] == "5100.00"
+    path = f"/api/monitoring-lines/{made.json()['id']}"
+    assert client.patch(path, json={"multiple": "0.2"}).json()["field"] == "multiple"
+    assert client.patch(path, json={"standard_year": 2001}).json()["field"] == "standard_year"
+    # and a national standard typed with a zero too many would move it to 51,000
+    typo = client.patch(f"/api/national-standards/{standard.json()['id']}",
+                        json={"amount": "34000"})
+    assert typo.status_code == 422 and typo.json()["field"] == "amount"
+    assert f"monitoring line {made.json()['id']}" in typo.json()["message"]
+    assert client.get(path).json()["amount"] == "5100.00"
+    assert client.patch(f"/api/national-standards/{standard.json()['id']}",
+                        json={"amount": "3500"}).status_code == 200
+    assert client.get(path).json()["amount"] == "5250.00"

@@ -185,6 +185,32 @@ def test_yearly_lines_import_once_and_bad_rows_are_named(session, county):
     assert session.exec(select(func.count(MonitoringLine.id))).one() == 3
 
 
+def test_an_implausible_line_in_a_file_is_a_row_error_and_nothing_is_written(session, county):
+    """A line outside the plausible range (policies.rules.line_fault) is refused with its
+    row, field and reason, as the API refuses it; the file's other lines wait for it."""
+    session.execute(sa.delete(MonitoringLine))
+    rows = [[demo.COUNTY[0], "2022", "7400", ""], [demo.COUNTY[0], "2023", "80500", "8050?"],
+            [demo.COUNTY[0], "2024", "8400", ""]]
+    refused = import_lines(session, csv_bytes(LINE_HEADER, rows), "lines.csv")
+    assert not refused.written and refused.created == 0
+    assert errors_of(refused) == [(3, "fixed_amount", "a line of 80,500.00 yuan a person a "
+                                   "year is outside the plausible range of 1,000.00 to "
+                                   "50,000.00 yuan: check the figure")]
+    (error,) = refused.errors
+    assert (error.value, error.code) == ("80500", "line_out_of_range")
+    assert session.exec(select(func.count(MonitoringLine.id))).one() == 0
+    # the edges are plausible; partial writes the plausible rows only
+    rows += [[demo.COUNTY[0], "2020", "1,000.00", ""], [demo.COUNTY[0], "2021", "50000", ""],
+             [demo.COUNTY[0], "2019", "999.99", ""]]
+    partial = import_lines(session, csv_bytes(LINE_HEADER, rows), "lines.csv", partial=True)
+    assert [(e.row, e.code) for e in partial.errors] == [(3, "line_out_of_range"),
+                                                         (7, "line_out_of_range")]
+    assert (partial.created, partial.skipped) == (4, 2)
+    assert sorted(session.exec(select(MonitoringLine.year, MonitoringLine.fixed_amount))) == [
+        (2020, Decimal("1000.00")), (2021, Decimal("50000.00")), (2022, Decimal("7400.00")),
+        (2024, Decimal("8400.00"))]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_url(request, tmp_path_factory):
     yield from database_url(request.param, tmp_path_factory, "history")

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
+from policies import rules
 from policies.annual_import import import_annual_records, import_lines
 from policies.event_files import read_events
 from policies.household_import import import_households
@@ -102,8 +103,17 @@ def lines(session, people) -> dict[str, Decimal | str]:
     report = import_lines(session, csv_bytes(["行政区划代码", "年度", "监测线"], rows), "l.csv",
                           partial=True)
     stored = {line.year: line.fixed_amount for line in session.exec(select(MonitoringLine))}
-    return outcome({cell: stored[2005 + i] for i, cell in enumerate(CELLS) if 2005 + i in stored},
-                   refused_rows(report.errors, "fixed_amount"))
+    # a cell read as an amount outside a line's plausible range (policies.rules.line_fault)
+    # is refused for that, naming the amount it was read as
+    implausible = [e for e in report.errors if e.code == "line_out_of_range"]
+    read = {CELLS[e.row - 2]: Decimal(e.values["amount"].replace(",", "")) for e in implausible}
+    assert read and all(not rules.LINE_LOW <= amount <= rules.LINE_HIGH
+                        for amount in read.values())
+    assert all(e.field == "fixed_amount" for e in implausible)
+    return outcome({**{cell: stored[2005 + i] for i, cell in enumerate(CELLS)
+                       if 2005 + i in stored}, **read},
+                   refused_rows([e for e in report.errors if e not in implausible],
+                                "fixed_amount"))
 
 
 def shocks(column: str, field: str):
