@@ -31,7 +31,6 @@ from policies.models import (
     Region,
 )
 from policies.tables import (
-    ROW_PROBLEMS,
     FileReport,
     RowError,
     normalise_header,
@@ -68,10 +67,6 @@ LINE_HEADERS: dict[str, tuple[str, ...]] = {
 LINE_ALIASES = {normalise_header(s): f for f, spellings in LINE_HEADERS.items()
                 for s in spellings}
 LINE_REQUIRED: list[tuple[str, ...]] = [("region_code",), ("year",), ("fixed_amount",)]
-# A line outside the plausible range (policies.rules.line_fault) is a row problem: its words
-# join the imports' (read by the workspace's pages by code, claims/web/locale/zh.po) here,
-# where the only row error of that code is made.
-ROW_PROBLEMS.update(rules.LINE_PROBLEMS)
 
 FIRST_YEAR = 2000
 MAX_SIZE = 50

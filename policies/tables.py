@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from policies.errors import InvalidInput
 from policies.messages import N_
-from policies.rules import PERIOD_PROBLEMS
+from policies.rules import LINE_PROBLEMS, PERIOD_PROBLEMS
 from policies.types import TEXT_PROBLEMS
 
 
@@ -113,6 +113,7 @@ ROW_PROBLEMS = {
                         "figures"),
     **TEXT_PROBLEMS,
     **PERIOD_PROBLEMS,
+    **LINE_PROBLEMS,
 }
 
 

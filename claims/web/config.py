@@ -36,7 +36,7 @@ from claims.web.pages import (
     whole_number,
 )
 from claims.web.pages import render as render_page
-from policies import registry
+from policies import registry, rules
 from policies.errors import DomainError, InvalidInput, NotFound
 from policies.messages import N_
 from policies.models import (
@@ -91,6 +91,7 @@ REFUSED = {
     "line_exists": N_("this region already has a line for %(year)s: change that one"),
     "not_a_county": N_("not a registered county"),
     "not_recorded": N_("not recorded: choose one of the list"),
+    **rules.LINE_PROBLEMS,  # a line outside the plausible range
 }
 STATUS_VALUES = ("status", "to")  # values of a refusal that are a contract's status
 NOT_TOML = N_("not valid TOML")

@@ -291,6 +291,7 @@ def test_an_implausible_line_is_refused_on_the_form(county, session, browser):  
     (reason,) = problems_of(typo.text).values()
     assert list(problems_of(typo.text)) == ["固定金额（元/人·年）"]
     assert "1,000.00" in reason and "50,000.00" in reason
+    assert not re.search(r"[A-Za-z]{2,}", reason), reason  # the reason in Chinese too
     added = clerk.post("/config/lines", data={
         "csrf_token": token, "region_id": str(county.ids["village0"]), "year": str(line.year),
         "fixed_amount": "0.01"}, follow_redirects=False)
