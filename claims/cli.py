@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from claims import clock, distributed, migrate
@@ -90,11 +91,38 @@ def _missing(path: Path) -> bool:
     return True
 
 
+_schema_checked: set[str] = set()
+
+
+def _engine() -> Engine:
+    """The configured database's engine, for a command that opens the database: at its first
+    use the database's schema revision must be this code's head (claims.migrate.require_head),
+    so that neither an older fangpin writes to a database a newer one migrated nor a command
+    runs on tables not yet upgraded. Commands that need no database never call it."""
+    engine = get_engine()
+    url = url_of(engine.engine)  # a test may hand in a connection
+    if url not in _schema_checked:
+        migrate.require_head(url)
+        _schema_checked.add(url)
+    return engine
+
+
+def _schema_checked_first(command):
+    """``command`` (of another module, which opens the database itself) once the database's
+    schema is checked as :func:`_engine` checks it."""
+
+    def checked(args) -> int:
+        _engine()
+        return command(args)
+
+    return checked
+
+
 def _serve(args) -> int:
     import uvicorn
 
     settings = get_settings()
-    existing_database(settings.database_url)
+    migrate.require_head(existing_database(settings.database_url))  # the workers open it
     uvicorn.run(
         "claims.main:app",
         host=args.host or settings.host,
@@ -133,7 +161,7 @@ def _demo(args) -> int:
     from policies import demo
     from policies.models import Household
 
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         if args.if_empty and session.exec(select(Household.id).limit(1)).first() is not None:
             renewed = demo.renew(session)
             session.commit()
@@ -180,7 +208,7 @@ def _import(args) -> int:
     path = Path(args.file)
     if _missing(path):
         return 2
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         report = changes.import_households(session, SYSTEM, path.read_bytes(), path.name,
                                            partial=args.partial, as_of=args.as_of)
         if report.written:
@@ -209,7 +237,7 @@ def _import_income_reports(args) -> int:
     path = Path(args.file)
     if _missing(path):
         return 2
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         report = changes.import_income_reports(session, SYSTEM, path.read_bytes(), path.name,
                                                clock.county_today(),
                                        partial=args.partial)
@@ -234,7 +262,7 @@ def _import_history(args) -> int:
     path = Path(args.file)
     if _missing(path):
         return 2
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         if args.kind == "annual-records":
             report = annual_import.import_annual_records(
                 session, path.read_bytes(), path.name, history.clock(), partial=args.partial,
@@ -329,7 +357,7 @@ def _terms(args) -> int:
             print(f"error: {what}: {first['msg']}", file=sys.stderr)
             return 2
         key = upload.key
-        with Session(get_engine()) as session:
+        with Session(_engine()) as session:
             version, created = changes.store_terms(session, SYSTEM, key, upload.source_text,
                                                    str(path))
             if args.contract:
@@ -365,7 +393,7 @@ def _claims(args) -> int:
     from claims import recalculation
     from claims.auth import SYSTEM
 
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         listed = recalculation.recalculate(session, SYSTEM, dry_run=args.dry_run)
         if not args.dry_run:
             session.commit()
@@ -387,7 +415,7 @@ def _fund(args) -> int:
     from claims.auth import SYSTEM
     from policies import benefits
 
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         if args.action == "settle":
             settlement = changes.settle_contract(session, SYSTEM, args.contract,
                                                  clock.county_today(), args.next_contract)
@@ -411,7 +439,7 @@ def _audit(args) -> int:
     from claims import anchors
 
     settings = get_settings()
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         if args.action == "anchor":
             head = anchors.anchor(session, settings)
             where = settings.audit_anchor_file or "the log"
@@ -446,7 +474,7 @@ def _people(args) -> int:
             print(f"error: {'.'.join(map(str, first['loc']))}: {first['msg']}",
                   file=sys.stderr)
             return 2
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         if args.kind == "user":
             user, token = create_user(session, SYSTEM, username=body.username,
                                       full_name=body.full_name, role=body.role,
@@ -506,7 +534,7 @@ def _import_events(args) -> int:
     path = Path(args.file)
     if _missing(path):
         return 2
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         clients = session.exec(select(ApiClient).where(
             ApiClient.active, (ApiClient.organisation == args.source)
             | (ApiClient.name == args.source))).all()
@@ -518,8 +546,8 @@ def _import_events(args) -> int:
         raw, row_errors = read_events(path.read_bytes(), path.name)
         outcomes = intake.receive(session, actor, raw, commit_chunk=session.commit)
         session.commit()
-    evaluator.evaluate_all(get_engine())
-    with Session(get_engine()) as session:
+    evaluator.evaluate_all(_engine())
+    with Session(_engine()) as session:
         accepted = [o.event_id for o in outcomes if o.result == "accepted"]
         statuses: dict[str, int] = {}
         for start in range(0, len(accepted), 1000):
@@ -547,7 +575,7 @@ def _simulate(args) -> int:
     if args.households < 1:
         print("--households: must be at least 1", file=sys.stderr)
         return 2
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         started = time.perf_counter()
         summary = simulator.simulate_county(session, households=args.households,
                                             seed=args.seed)
@@ -570,7 +598,7 @@ def _train(args) -> int:
     settings = get_settings()
     directory = Path(args.model_dir or settings.model_dir)
     test_day = args.test_day or date(args.test_year, 1, 1)
-    with Session(get_engine()) as session:
+    with Session(_engine()) as session:
         started = time.perf_counter()
         trained, version, in_force, why = training.train_and_keep(
             session, directory, test_day=test_day, train_days=args.train_days, seed=args.seed,
@@ -646,7 +674,7 @@ def _evaluate(args) -> int:
     from policies.errors import InvalidInput
 
     gc.freeze()  # as the service does at its start (claims.app.lifespan)
-    url = url_of(get_engine())
+    url = url_of(_engine())
     lanes = args.lanes
     if lanes != 1 and args.lane:
         raise InvalidInput("--lane K/N evaluates one lane of N and --lanes N all N at once: "
@@ -660,7 +688,7 @@ def _evaluate(args) -> int:
                            "at a time, so a second lane only waits", field="lanes")
     if not args.follow:
         if lane is not None:
-            print(f"evaluated {evaluator.evaluate_all(get_engine(), lane=lane)} events "
+            print(f"evaluated {evaluator.evaluate_all(_engine(), lane=lane)} events "
                   f"(lane {lane.index + 1} of {lane.of})")
         else:
             print(f"evaluated {evaluator.evaluate_lanes(url, lanes)} events")
@@ -722,7 +750,7 @@ def _score(args) -> int:
                        disable=args.quiet)
         bar.update(done - bar.n)
 
-    engine, model_dir = get_engine(), Path(args.model_dir or settings.model_dir)
+    engine, model_dir = _engine(), Path(args.model_dir or settings.model_dir)
     try:
         with _ranges_on(args, lambda client: distributed.range_scorer(
                 client, engine, model_dir)) as score_ranges:
@@ -761,9 +789,10 @@ def _password(args) -> int:
     from claims.models import AppUser
     from claims.web.session import set_password
 
+    engine = _engine()  # a database refused before the password is typed
     password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(
         f"new password for {args.name}: ")
-    with Session(get_engine()) as session:
+    with Session(engine) as session:
         user = session.exec(select(AppUser).where(AppUser.username == args.name)).first()
         if user is None:
             print(f"error: no user {args.name}", file=sys.stderr)
@@ -778,7 +807,7 @@ def _monitor(args) -> int:
 
     from claims import monitoring
 
-    engine = get_engine()
+    engine = _engine()
     with _ranges_on(args, lambda client: distributed.window_evaluator(client, engine)) as ranges:
         run = monitoring.run_monitoring(engine, clock.county_today(), "command",
                                         evaluate_ranges=ranges)
@@ -797,6 +826,7 @@ def _scheduler(_args) -> int:
     from claims import scheduler
 
     settings = get_settings()
+    _engine()  # the jobs open it
     nights = scheduler.build(blocking=True)
     print(f"scheduler: risk scoring every night at {settings.score_time} "
           f"({settings.timezone}); Ctrl-C stops it", file=sys.stderr)
@@ -1001,6 +1031,8 @@ def build_parser() -> argparse.ArgumentParser:
     from claims.documents import cli as documents_cli
 
     documents_cli.register(sub)
+    documents = sub.choices["documents"]
+    documents.set_defaults(func=_schema_checked_first(documents.get_default("func")))
     return parser
 
 
@@ -1008,6 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
     import sqlalchemy as sa
 
     args = build_parser().parse_args(argv)
+    _schema_checked.clear()  # once a command: a command before may have migrated it
     try:
         from claims import nightly
 

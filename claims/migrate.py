@@ -38,27 +38,54 @@ def _migrate(step, url: str, revision: str) -> None:
     it does not know, is refused with the reason."""
     current = current_revision(url)
     if current is not None and not known(current):
-        raise SchemaError(f"the database is at schema revision {current}, which this fangpin "
-                          "does not know: it was migrated by a newer fangpin; run that one, or "
-                          "restore the database from before")
+        raise SchemaError(_unknown(current))
     try:
         step(alembic_config(url), revision)
     except CommandError as exc:
         raise SchemaError(f"the schema's migration: {exc}") from None
 
 
-def known(revision: str) -> bool:
+def require_head(url: str) -> None:
+    """Refuse a database whose schema is not this code's head: one migrated by a newer
+    fangpin (this one would write to tables it does not know the shape of) or an older one
+    (to upgrade first). An empty database passes: the command says what is missing."""
+    current = current_revision(url)
+    if current is None:
+        return
+    script = _scripts()
+    head = script.get_current_head()
+    if current == head:
+        return
+    if not known(current, script):
+        raise SchemaError(_unknown(current, head))
+    raise SchemaError(f"the database is at schema revision {current}, older than this "
+                      f"fangpin's {head}: run 'fangpin db upgrade' first")
+
+
+def _unknown(current: str, head: str | None = None) -> str:
+    head = head or _scripts().get_current_head()
+    return (f"the database is at schema revision {current}, which this fangpin (at {head}) "
+            "does not know: it was migrated by a newer fangpin; run that one, or restore the "
+            "database from before")
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def known(revision: str, script: ScriptDirectory | None = None) -> bool:
     """Whether ``revision`` is one of this code's migrations."""
-    script = ScriptDirectory.from_config(alembic_config())
+    script = script or _scripts()
     return any(found.revision == revision for found in script.walk_revisions())
 
 
 def current_revision(url: str) -> str | None:
+    """The database's schema revision (None: an empty database), read beside any writer."""
     from alembic.runtime.migration import MigrationContext
 
     from claims.db import make_engine
 
-    engine = make_engine(url)
+    engine = make_engine(url, read_only=True)
     with engine.connect() as conn:
         rev = MigrationContext.configure(conn).get_current_revision()
     engine.dispose()

@@ -272,13 +272,77 @@ def test_a_database_at_a_revision_the_code_does_not_know_is_refused(fresh_url):
         answer = fangpin(fresh_url, *args)
         assert answer.returncode == 2, answer.stderr
         [line] = answer.stderr.splitlines()
-        assert line == ("error: the database is at schema revision ffff0000aaaa, which this "
-                        "fangpin does not know: it was migrated by a newer fangpin; run that "
-                        "one, or restore the database from before"), line
+        assert line == NEWER, line
     current = fangpin(fresh_url, "db", "current")
     assert current.returncode == 0
     assert "schema revision: ffff0000aaaa (not known to this fangpin: a newer one migrated " \
         "it)" in current.stdout
+
+
+HEAD = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+NEWER = (f"error: the database is at schema revision ffff0000aaaa, which this fangpin (at "
+         f"{HEAD}) does not know: it was migrated by a newer fangpin; run that one, or restore "
+         "the database from before")
+
+
+def test_every_command_on_the_database_refuses_one_a_newer_fangpin_migrated(fresh_url,
+                                                                             tmp_path):
+    """Writing with this code to tables a newer fangpin reshaped could corrupt them: every
+    command that opens the database refuses it before it reads or writes anything."""
+    import sqlalchemy as sa
+
+    from claims.db import make_engine
+
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    engine = make_engine(fresh_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff0000aaaa'"))
+    export = tmp_path / "export.csv"
+    export.write_bytes(csv_bytes(["户编号", "行政村代码", "姓名", "证件号码", "与户主关系",
+                                  "户类型"], [["NEW1", "411081100200", "张三",
+                                              id_number(region="410102", seq=1), "户主",
+                                              "脱贫户"]]))
+    for args in (["users", "bob", "--role", "clerk"], ["import", "households", str(export)],
+                 ["fund", "show", "1"], ["documents", "check"], ["serve"], ["scheduler"]):
+        answer = fangpin(fresh_url, *args)
+        assert answer.returncode == 2, (args, answer.stdout, answer.stderr)
+        assert "Traceback" not in answer.stderr
+        [line] = answer.stderr.splitlines()
+        assert line == NEWER, (args, line)
+    with engine.connect() as connection:  # nothing written
+        assert connection.execute(sa.text("SELECT count(*) FROM app_user")).scalar() == 0
+    engine.dispose()
+    # commands that need no database do not look at it
+    listed = fangpin(fresh_url, "model", "list", "--model-dir", str(tmp_path / "model"))
+    assert listed.returncode == 0 and "no versions" in listed.stdout, listed.stderr
+    current = fangpin(fresh_url, "db", "current")
+    assert current.returncode == 0 and "schema revision: ffff0000aaaa (not known" in \
+        current.stdout
+    upgraded = fangpin(fresh_url, "db", "upgrade")
+    assert upgraded.returncode == 2 and upgraded.stderr.splitlines() == [NEWER]
+
+
+def test_every_command_on_the_database_asks_an_older_one_to_be_upgraded(fresh_url):
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    behind = fangpin(fresh_url, "db", "downgrade", "-1")
+    assert behind.returncode == 0, behind.stderr
+    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(
+        HEAD).down_revision
+    assert f"schema revision: {before}" in behind.stdout
+    for args in (["users", "bob", "--role", "clerk"], ["evaluate"], ["demo", "--households",
+                                                                    "10"]):
+        answer = fangpin(fresh_url, *args)
+        assert answer.returncode == 2, (args, answer.stdout, answer.stderr)
+        assert "Traceback" not in answer.stderr
+        [line] = answer.stderr.splitlines()
+        assert line == (f"error: the database is at schema revision {before}, older than this "
+                        f"fangpin's {HEAD}: run 'fangpin db upgrade' first"), (args, line)
+    current = fangpin(fresh_url, "db", "current")
+    assert current.returncode == 0 and current.stdout == f"schema revision: {before}\n"
+    upgraded = fangpin(fresh_url, "db", "upgrade")
+    assert upgraded.returncode == 0 and f"schema revision: {HEAD}" in upgraded.stdout
+    added = fangpin(fresh_url, "users", "bob", "--role", "clerk")
+    assert added.returncode == 0 and "user bob (clerk)" in added.stdout, added.stderr
 
 
 def test_a_revision_the_code_does_not_know_is_refused(fresh_url):
