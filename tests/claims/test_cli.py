@@ -302,8 +302,9 @@ def test_every_command_on_the_database_refuses_one_a_newer_fangpin_migrated(fres
                                   "户类型"], [["NEW1", "411081100200", "张三",
                                               id_number(region="410102", seq=1), "户主",
                                               "脱贫户"]]))
+    # each a subprocess of seconds: a write, an import and the service stand for the rest
     for args in (["users", "bob", "--role", "clerk"], ["import", "households", str(export)],
-                 ["fund", "show", "1"], ["documents", "check"], ["serve"], ["scheduler"]):
+                 ["serve"]):
         answer = fangpin(fresh_url, *args)
         assert answer.returncode == 2, (args, answer.stdout, answer.stderr)
         assert "Traceback" not in answer.stderr
@@ -315,9 +316,6 @@ def test_every_command_on_the_database_refuses_one_a_newer_fangpin_migrated(fres
     # commands that need no database do not look at it
     listed = fangpin(fresh_url, "model", "list", "--model-dir", str(tmp_path / "model"))
     assert listed.returncode == 0 and "no versions" in listed.stdout, listed.stderr
-    current = fangpin(fresh_url, "db", "current")
-    assert current.returncode == 0 and "schema revision: ffff0000aaaa (not known" in \
-        current.stdout
     upgraded = fangpin(fresh_url, "db", "upgrade")
     assert upgraded.returncode == 2 and upgraded.stderr.splitlines() == [NEWER]
 
@@ -329,16 +327,13 @@ def test_every_command_on_the_database_asks_an_older_one_to_be_upgraded(fresh_ur
     before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(
         HEAD).down_revision
     assert f"schema revision: {before}" in behind.stdout
-    for args in (["users", "bob", "--role", "clerk"], ["evaluate"], ["demo", "--households",
-                                                                    "10"]):
+    for args in (["users", "bob", "--role", "clerk"], ["evaluate"]):
         answer = fangpin(fresh_url, *args)
         assert answer.returncode == 2, (args, answer.stdout, answer.stderr)
         assert "Traceback" not in answer.stderr
         [line] = answer.stderr.splitlines()
         assert line == (f"error: the database is at schema revision {before}, older than this "
                         f"fangpin's {HEAD}: run 'fangpin db upgrade' first"), (args, line)
-    current = fangpin(fresh_url, "db", "current")
-    assert current.returncode == 0 and current.stdout == f"schema revision: {before}\n"
     upgraded = fangpin(fresh_url, "db", "upgrade")
     assert upgraded.returncode == 0 and f"schema revision: {HEAD}" in upgraded.stdout
     added = fangpin(fresh_url, "users", "bob", "--role", "clerk")
