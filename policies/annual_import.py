@@ -61,7 +61,9 @@ RECORD_REQUIRED: list[tuple[str, ...]] = [("household_number",), ("year",),
 LINE_HEADERS: dict[str, tuple[str, ...]] = {
     "region_code": ("行政区划代码", "区划代码", "地区代码", "region_code"),
     "year": ("年度", "年份", "year"),
-    "fixed_amount": ("监测线", "防返贫监测线", "监测标准", "监测范围", "fixed_amount", "amount"),
+    # 固定金额: the workspace's own form names it so, and a clerk's sheet follows the form
+    "fixed_amount": ("监测线", "防返贫监测线", "监测标准", "监测范围", "固定金额",
+                     "固定金额(元/人·年)", "fixed_amount", "amount"),
     "note": ("备注", "来源", "依据", "note"),
 }
 LINE_ALIASES = {normalise_header(s): f for f, spellings in LINE_HEADERS.items()

@@ -163,6 +163,8 @@ def test_yearly_lines_import_once_and_bad_rows_are_named(session, county):
         Decimal("7400.00"))
     again = import_lines(session, csv_bytes(LINE_HEADER, rows), "lines.csv")
     assert (again.created, again.unchanged) == (0, 3)
+    as_the_form = ["行政区划代码", "年度", "固定金额（元/人·年）", "备注"]  # the form's label
+    assert import_lines(session, csv_bytes(as_the_form, rows), "lines.csv").unchanged == 3
 
     bad = [
         ["999999", "2024", "8400", ""],
