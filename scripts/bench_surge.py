@@ -19,6 +19,7 @@ The targets (issue 19, 2 cores): evaluation ≥ 10,000 events/s and within 2× i
 million reports to the last claim opened in under 5 minutes on PostgreSQL; peak memory < 2 GB.
 
     python scripts/bench_surge.py [--households 20000] [--engine sqlite|postgresql] [--lanes N]
+                                  [--senders K]
 
 With --lanes N the evaluation runs in N processes side by side, each a lane of the households
 (claims.intake.Lane), as `fangpin evaluate --lanes N` does; the floor stays one process.
@@ -206,6 +207,30 @@ def send(port: int, bodies: list[dict]) -> None:
                 raise SystemExit(f"batch not accepted: {counts}")
 
 
+def send_all(ports: list[int], bodies: list[dict]) -> None:
+    """The department's list in batches of BATCH, the k-th batch to the k-th service process
+    (round robin), one sender a process, side by side: a loader that keeps one batch in
+    flight per process of the service, as a proxy that spreads connections would see it."""
+    shares: list[list[dict]] = [[] for _ in ports]
+    for number, at in enumerate(range(0, len(bodies), BATCH)):
+        shares[number % len(ports)].extend(bodies[at:at + BATCH])
+    failed: list[BaseException] = []
+
+    def run(port: int, share: list[dict]) -> None:
+        try:
+            send(port, share)
+        except BaseException as error:  # noqa: BLE001 - reported by the caller
+            failed.append(error)
+
+    senders = [threading.Thread(target=run, args=pair) for pair in zip(ports, shares, strict=True)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    if failed:
+        raise failed[0]
+
+
 # What evaluating a report decides about it, each written back by the floor: whom and which
 # contract it concerns, its status and payout, its claim and its catastrophe. Until 6 Dec
 # 2026 the floor wrote the status and payout only, and so never paid for checking the keys
@@ -263,6 +288,8 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--lanes", type=int, default=1,
                         help="evaluators side by side, each a lane of the households")
+    parser.add_argument("--senders", type=int, default=1,
+                        help="service processes, each sent batches by a sender of its own")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url, schema = scratch_database(args.engine, tmp, "fangpin_surge")
@@ -271,15 +298,17 @@ def main() -> None:
             bodies = [report(i, number) for i, number in enumerate(ids)]
             env = {**os.environ, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_LEVEL": "WARNING",
                    "PYTHONPATH": str(ROOT), "FANGPIN_EVALUATE_EVENTS": "separately"}
-            port = free_port()
-            server = start(["claims.main:app"], env, port, Path(tmp) / "fangpin.log")
+            ports = [free_port() for _ in range(args.senders)]
+            servers = [start(["claims.main:app"], env, port, Path(tmp) / f"fangpin-{port}.log")
+                       for port in ports]
             try:
                 first = time.perf_counter()
-                send(port, bodies)
+                send_all(ports, bodies)
                 intake_s = time.perf_counter() - first
             finally:
-                server.terminate()
-                server.wait(timeout=30)
+                for server in servers:
+                    server.terminate()
+                    server.wait(timeout=30)
             reports = len(bodies)
             analyse(url)
             # The evaluator's own process holds no department's requests, and freezes what
@@ -307,7 +336,8 @@ def main() -> None:
     rate, floor_rate = evaluated / evaluate_s, floor_n / floor_s
     print(f"{reports:,} disaster reports of {args.households:,} households on {args.engine}")
     print(f"intake: {reports / intake_s:,.0f} events/s through the API in batches of "
-          f"{BATCH:,}")
+          f"{BATCH:,}, {args.senders} sender{'s' if args.senders > 1 else ''} and service "
+          f"process{'es' if args.senders > 1 else ''}")
     print(f"evaluation: {evaluated:,} events in {evaluate_s:.1f} s = {rate:,.0f} events/s "
           f"in {args.lanes} lane{'s' if args.lanes > 1 else ''} "
           f"(target ≥ 10,000); {claims:,} claims opened, {tagged:,} reports tagged to the "
