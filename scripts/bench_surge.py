@@ -5,7 +5,7 @@ key through the API in batches of 10,000, then evaluated.
 
 Prints, for the engine chosen:
   intake     — events stored per second through POST /api/events/batch (the service's own
-               evaluator is off, so intake is measured alone);
+               evaluator is off, so intake is measured alone; see --senders);
   evaluation — events evaluated per second by the evaluator as `fangpin evaluate` runs it
                (chunks of 500: match, assess, open the claims, tag the catastrophe);
   floor      — the same events read with the raw driver, the pure calculator run over each
@@ -23,6 +23,9 @@ million reports to the last claim opened in under 5 minutes on PostgreSQL; peak 
 
 With --lanes N the evaluation runs in N processes side by side, each a lane of the households
 (claims.intake.Lane), as `fangpin evaluate --lanes N` does; the floor stays one process.
+With --senders K the intake starts K service processes and K senders, the k-th batch to the
+(k mod K)-th process: several API workers behind a proxy, and a loader with a batch in flight
+on each.
 
 Findings. 3 Dec 2026 (SQLite, 3,000 reports, a loaded machine): the evaluator went from
 560–635 to 1,140–1,250 events/s by keeping the rows it locked, reading each village's county
@@ -83,6 +86,13 @@ event for each chunk, a sixth of a lane's wall time at 200,000). 20,000 reports:
 floor faster too, so the ratios stay 2.6x and about 3x); 200,000 in two lanes 3,736 -> 4,054.
 A million in two lanes: 333.6 and 340.1 s to the last claim, as before: the lanes and the
 server fill the two cores, and the evaluation's UPDATE and COPY waits are the floor's own.
+6 Dec 2026, late: through the intake one core idled (the one service process validated a batch
+while PostgreSQL waited, then PostgreSQL inserted it while the service waited; a second
+sender to the same process gained nothing, the interpreter lock keeping its Python to one
+core). --senders K sends every K-th batch to K service processes, as a proxy in front of
+several workers spreads a loader's connections: 100,000 reports 8,200-11,400 -> 15,400-20,800
+events/s; a million in two lanes on one quiet afternoon 284.3 s (one sender), 241.6 and
+253.6 s (two) to the last claim (docs/scaling.md).
 """
 
 from __future__ import annotations
