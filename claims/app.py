@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from claims import evaluator, locks, nightly, scheduler
+from claims import clock, evaluator, locks, scheduler
 from claims.api import admin as admin_api
 from claims.api import assignment as assignment_api
 from claims.api import benefits as benefits_api
@@ -344,7 +344,7 @@ def _finite(value):
 
 
 def create_app() -> FastAPI:
-    nightly.use_county_clock(get_settings().timezone)
+    clock.use_county_clock(get_settings().timezone)
     # The API documentation is served from the installed swagger-ui-bundle package: no page
     # of fangpin loads anything from the internet.
     app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION, docs_url=None,

@@ -1042,9 +1042,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _schema_checked.clear()  # once a command: a command before may have migrated it
     try:
-        from claims import nightly
-
-        nightly.use_county_clock(get_settings().timezone)
+        clock.use_county_clock(get_settings().timezone)
         return args.func(args)
     except KeyboardInterrupt:  # Ctrl-C: the terminal's ^C ends no line
         print("\ninterrupted (Ctrl-C)", file=sys.stderr)

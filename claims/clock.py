@@ -5,9 +5,11 @@ the server's, which is still yesterday in the county's morning hours."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from claims.settings import get_settings
+from policies import history
 from policies.models import utcnow
 
 
@@ -20,3 +22,9 @@ def county_date(instant: datetime, timezone: str | None = None) -> date:
     """The county's date of an instant stored in UTC."""
     moment = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
     return moment.astimezone(ZoneInfo(timezone or get_settings().timezone)).date()
+
+
+def use_county_clock(timezone: str) -> None:
+    """Registry changes take effect on the county's date (policies.history), not the
+    server's: set at the application's start and by the command line."""
+    history.clock = partial(county_today, timezone)

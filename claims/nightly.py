@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from claims import clock
 from claims.db import run_lock, url_of
 from claims.distributed import peak_mb, reader
 from claims.models import EarlyWarning
-from policies import history
 from policies.bulk import insert_columns, read_frame
 from policies.errors import DomainError, InvalidInput
 from policies.models import Household, utcnow
@@ -78,12 +76,6 @@ def saved_model(model_dir: Path) -> model.TrainedModel:
     if stamp[1] is None or key not in _saved or _saved[key][0] != stamp:
         _saved[key] = (stamp, model.load_in_force(model_dir))
     return _saved[key][1]
-
-
-def use_county_clock(timezone: str) -> None:
-    """Registry changes take effect on the county's date (policies.history), not the
-    server's: set at the application's start and by the command line."""
-    history.clock = partial(clock.county_today, timezone)
 
 
 def current_run(session: Session, model_version: str | None = None) -> ScoreRun | None:
