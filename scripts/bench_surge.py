@@ -107,6 +107,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
@@ -224,21 +225,8 @@ def send_all(ports: list[int], bodies: list[dict]) -> None:
     shares: list[list[dict]] = [[] for _ in ports]
     for number, at in enumerate(range(0, len(bodies), BATCH)):
         shares[number % len(ports)].extend(bodies[at:at + BATCH])
-    failed: list[BaseException] = []
-
-    def run(port: int, share: list[dict]) -> None:
-        try:
-            send(port, share)
-        except BaseException as error:  # noqa: BLE001 - reported by the caller
-            failed.append(error)
-
-    senders = [threading.Thread(target=run, args=pair) for pair in zip(ports, shares, strict=True)]
-    for sender in senders:
-        sender.start()
-    for sender in senders:
-        sender.join()
-    if failed:
-        raise failed[0]
+    with ThreadPoolExecutor(len(ports)) as senders:
+        list(senders.map(send, ports, shares))  # a sender's failure is raised here
 
 
 # What evaluating a report decides about it, each written back by the floor: whom and which
