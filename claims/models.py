@@ -118,6 +118,8 @@ LABELS_ZH = {
 LABELS.update(LABELS_ZH)
 
 CODE = sa.String(24)
+# APScheduler creates and keeps its own job table (claims.scheduler); the schema leaves it out.
+SCHEDULER_JOB_TABLE = "scheduler_job"
 
 
 class AppUser(SQLModel, table=True):

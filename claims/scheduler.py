@@ -22,11 +22,11 @@ from apscheduler.triggers.cron import CronTrigger
 
 from claims import clock, distributed, nightly
 from claims.db import get_engine, refresh_statistics
+from claims.models import SCHEDULER_JOB_TABLE
 from claims.settings import get_settings
 from risk.errors import ModelError
 
 log = logging.getLogger(__name__)
-JOB_TABLE = "scheduler_job"
 SCORING_JOB = "nightly-risk-scoring"
 GRACE_SECONDS = 12 * 3600
 
@@ -115,7 +115,8 @@ def build(blocking: bool) -> BaseScheduler:
     hour, minute = (int(part) for part in settings.score_time.split(":"))
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(
-        jobstores={"default": SQLAlchemyJobStore(engine=get_engine(), tablename=JOB_TABLE)},
+        jobstores={"default": SQLAlchemyJobStore(engine=get_engine(),
+                                                 tablename=SCHEDULER_JOB_TABLE)},
         job_defaults={"coalesce": True, "max_instances": 1,
                       "misfire_grace_time": GRACE_SECONDS},
         timezone=settings.timezone)

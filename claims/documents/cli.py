@@ -6,14 +6,16 @@ import sys
 import time
 from datetime import timedelta
 
-import obstore
-from sqlmodel import Session
-
-from claims.db import get_engine
-from claims.documents import service, storage
-
 
 def _check(args) -> int:
+    # here, not at the top: every fangpin command builds the parser that registers this one,
+    # and the service's imports (the audit trail, pandas) cost a second of each start-up
+    import obstore
+    from sqlmodel import Session
+
+    from claims.db import get_engine
+    from claims.documents import service, storage
+
     started = time.perf_counter()
     store = storage.current()
     try:

@@ -6,8 +6,7 @@ from alembic import context
 from alembic.util import CommandError
 from sqlmodel import SQLModel
 
-import claims.models  # noqa: F401  (registers every table on the metadata)
-from claims import scheduler
+import claims.models  # registers every table on the metadata
 from claims.db import make_engine
 
 config = context.config
@@ -16,7 +15,7 @@ target_metadata = SQLModel.metadata
 
 def _ours(name, type_, _parent_names) -> bool:
     """Leave the scheduler's job table (created by APScheduler itself) out of comparisons."""
-    return not (type_ == "table" and name == scheduler.JOB_TABLE)
+    return not (type_ == "table" and name == claims.models.SCHEDULER_JOB_TABLE)
 
 
 def run_migrations(connection) -> None:

@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 from claims import audit
 from claims.auth import Actor, actor_for_user, villages_of
 from claims.models import AppUser, LoginThrottle, WebSession
-from claims.web.i18n import N_
 from policies.errors import InvalidInput
+from policies.messages import N_
 from policies.models import utcnow
 
 COOKIE = "fangpin_session"

@@ -22,7 +22,7 @@ from claims.app import create_app
 from claims.auth import SYSTEM
 from claims.db import get_session, make_engine, run_lock, sessions_on
 from claims.migrate import upgrade
-from claims.models import EarlyWarning
+from claims.models import SCHEDULER_JOB_TABLE, EarlyWarning
 from claims.people import create_user
 from claims.settings import get_settings
 from policies import history
@@ -447,10 +447,10 @@ def test_the_scheduler_keeps_one_coalescing_job_and_its_run_is_recorded(
             nights.shutdown(wait=False)
         with engine.connect() as connection:
             stored = connection.execute(sa.text(
-                f"SELECT count(*) FROM {scheduler.JOB_TABLE}")).scalar()
+                f"SELECT count(*) FROM {SCHEDULER_JOB_TABLE}")).scalar()
     finally:
         with engine.begin() as connection:
-            connection.execute(sa.text(f"DROP TABLE IF EXISTS {scheduler.JOB_TABLE}"))
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {SCHEDULER_JOB_TABLE}"))
     assert stored == 1  # persisted in the database
     assert [job.id for job in jobs] == [scheduler.SCORING_JOB]
     job = jobs[0]
