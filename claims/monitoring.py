@@ -41,7 +41,6 @@ from claims.models import (
     PaymentState,
     TriggerEvent,
 )
-from claims.nightly import current_run
 from claims.settings import get_settings
 from policies import benefits, registry
 from policies.bulk import among, fewer_collections, insert_columns
@@ -666,6 +665,10 @@ def _annual_income(session: Session, household_id: int, year: int) -> Decimal | 
 
 def _score_runs(session: Session) -> tuple[int, int] | None:
     """The current score run and the run before it of the same model (-1: none)."""
+    # imported here: claims.nightly loads scikit-learn, and every command line that records
+    # a change (claims.changes → payments → here) would wait a second and more for it
+    from claims.nightly import current_run
+
     current = current_run(session)
     if current is None:
         return None
