@@ -25,12 +25,12 @@ from types import NoneType
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 if TYPE_CHECKING:
+    import pandas as pd
     import psycopg
 
 LOOKUP_CHUNK = 5000
@@ -359,6 +359,10 @@ def read_frame(connection: sa.Connection, statement: sa.Select) -> pd.DataFrame:
     """The rows of a Core select as a DataFrame of stored values (money as integer fen, dates
     as the driver returns them): SQLAlchemy binds the parameters, and the rows come straight
     from the driver's cursor, without SQLAlchemy's per-row processing."""
+    # imported here: the audit trail writes through this module, and every command that
+    # writes it would otherwise wait for pandas to load
+    import pandas as pd
+
     result = connection.execute(statement)
     try:
         names = [column[0] for column in result.cursor.description]

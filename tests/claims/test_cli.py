@@ -437,3 +437,20 @@ def test_every_postgresql_url_the_settings_accept_opens_with_psycopg():
     for url in ("postgresql://u@h/d", "postgres://u@h/d", "postgresql+psycopg://u@h/d",
                 "postgres+psycopg://u@h/d"):
         assert normalise_url(url) == "postgresql+psycopg://u@h/d", url
+
+
+def test_commands_that_score_nothing_start_without_the_analysis_libraries(tmp_path):
+    """Migrating, checking the audit trail or any command's arguments waits for none of
+    scikit-learn, scipy and pandas; seeding, loading terms or recording a change not for
+    scikit-learn and scipy (before, their loading was three seconds of each start-up)."""
+    heavy = "sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'pandas'})"
+    loaded = subprocess.run([sys.executable, "-c", (
+        "import sys, claims.cli, claims.anchors\n"
+        "claims.cli.build_parser()\n"
+        f"claims.cli.migrate.upgrade('sqlite:///{tmp_path}/fangpin.db')\n"
+        f"print({heavy})\n"
+        "import claims.seed, claims.changes\n"
+        f"print({heavy})"
+    )], capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.splitlines()[-2:] == ["[]", "['pandas']"]
