@@ -150,13 +150,13 @@ def test_a_run_scores_every_household_and_warns_with_factors(engine, model_dir):
 
 def test_chunks_score_as_one_piece_would_and_skip_inactive_households(engine, model_dir):
     homes = Household.__table__
-    gone = [7, 8, 15]  # at the edges of chunks of 7
+    gone = [100, 101, 201]  # at the edges of chunks of 100 (fifteen of them)
     night = date(2026, 12, 2)  # both runs score as of the same night: features count days
     with engine.begin() as connection:  # a bulk writer records the registry's history
         connection.execute(homes.update().where(homes.c.id.in_(gone)).values(status="cancelled"))
         history.record(connection, households=gone, on=night)
     try:
-        chunked = scores(engine, score(engine, model_dir, night=night, chunk=7).run_id)
+        chunked = scores(engine, score(engine, model_dir, night=night, chunk=100).run_id)
         with engine.begin() as connection:  # the same night again, from nothing, in one piece
             connection.execute(EarlyWarning.__table__.delete())
             connection.execute(HouseholdScore.__table__.delete())
