@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import subprocess
-import sys
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +17,7 @@ from claims.auth import SYSTEM
 from claims.models import AuditEntry
 from claims.settings import Settings
 from tests.claims.test_cli import fresh_url  # noqa: F401  (the fixture)
+from tests.cli import fangpin
 
 ENTRIES = 30
 
@@ -188,12 +186,6 @@ def test_the_nightly_jobs_end_by_signing_the_head(own_engine, tmp_path, monkeypa
     monkeypatch.setattr(scheduler, "get_settings", lambda: settings)
     scheduler.anchor_audit()
     assert anchors.newest_in(settings.audit_anchor_file, b"k" * 40).count == 1
-
-
-def fangpin(url, *args, env):
-    return subprocess.run([sys.executable, "-m", "claims.cli", *args], env={
-        **os.environ, **env, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_FORMAT": "text"},
-        capture_output=True, text=True, timeout=300)
 
 
 def test_anchor_and_verify_from_the_command_line(tmp_path, fresh_url):  # noqa: F811

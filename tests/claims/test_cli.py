@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 
 from claims import migrate
 from claims.settings import Settings
+from tests.cli import fangpin
 from tests.conftest import database_url
 from tests.factories import id_number
 from tests.files import csv_bytes
@@ -19,12 +20,6 @@ from tests.files import csv_bytes
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_url(request, tmp_path_factory):
     yield from database_url(request.param, tmp_path_factory, "cli")
-
-
-def fangpin(url, *args, env=None):
-    env = {**os.environ, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_FORMAT": "text", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "claims.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_migrate_seed_and_import_from_the_command_line(fresh_url, tmp_path):
@@ -302,7 +297,7 @@ def test_every_command_on_the_database_refuses_one_a_newer_fangpin_migrated(fres
                                   "户类型"], [["NEW1", "411081100200", "张三",
                                               id_number(region="410102", seq=1), "户主",
                                               "脱贫户"]]))
-    # each a subprocess of seconds: a write, an import and the service stand for the rest
+    # a write, an import and the service stand for the rest
     for args in (["users", "bob", "--role", "clerk"], ["import", "households", str(export)],
                  ["serve"]):
         answer = fangpin(fresh_url, *args)
@@ -363,7 +358,7 @@ def test_ctrl_c_stops_a_command_with_one_line_and_130(tmp_path):
         said += command.stderr.read(1)
     command.send_signal(signal.SIGINT)
     said += command.stderr.read()
-    assert command.wait(timeout=60) == 130
+    assert command.wait(timeout=60) == 130, said[-3000:]
     assert "Traceback" not in said
     assert said.splitlines()[-1] == "interrupted (Ctrl-C)"
 
@@ -387,16 +382,10 @@ def test_a_sqlite_file_that_is_not_there_is_refused_not_created(tmp_path, args):
 
 def test_the_migration_creates_a_database_and_says_so(tmp_path):
     relative = "sqlite:///new/fangpin.db"  # as ./scripts/run's var/fangpin.db
-    created = subprocess.run(
-        [sys.executable, "-m", "claims.cli", "db", "upgrade"], cwd=tmp_path, env={
-            **os.environ, "FANGPIN_DATABASE_URL": relative}, capture_output=True, text=True,
-        timeout=300)
+    created = fangpin(relative, "db", "upgrade", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     assert f"created the database {tmp_path}/new/fangpin.db" in created.stdout
-    again = subprocess.run(
-        [sys.executable, "-m", "claims.cli", "db", "upgrade"], cwd=tmp_path, env={
-            **os.environ, "FANGPIN_DATABASE_URL": relative}, capture_output=True, text=True,
-        timeout=300)
+    again = fangpin(relative, "db", "upgrade", cwd=tmp_path)
     assert again.returncode == 0 and "created" not in again.stdout
 
 

@@ -3,7 +3,8 @@ the suite's two processes take it and the rest of the command-line tests side by
 
 import re
 
-from tests.claims.test_cli import fangpin, fresh_url  # noqa: F401  (the fixture)
+from tests.claims.test_cli import fresh_url  # noqa: F401  (the fixture)
+from tests.cli import fangpin
 
 
 def test_simulate_and_train_from_the_command_line(fresh_url, tmp_path):  # noqa: F811

@@ -29,6 +29,7 @@ from policies import history
 from policies.models import Household, IncomeRecord
 from risk import model, scoring, simulator
 from risk.models import HouseholdScore, MonitoringRun, ScoreRun, Shock
+from tests import cli
 from tests.conftest import database_url
 from tests.risk import generated
 
@@ -494,9 +495,8 @@ def test_fangpin_score_from_the_command_line(engine, model_dir, county_db, tmp_p
     env = {"PATH": "/usr/bin:/bin", "FANGPIN_DATABASE_URL": county_db[0],
            "FANGPIN_MODEL_DIR": str(tmp_path / "none"), "FANGPIN_LOG_FORMAT": "text"}
 
-    def fangpin(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "claims.cli", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+    def fangpin(*args: str):
+        return cli.fangpin(None, *args, env=env, cwd=ROOT, timeout=120)
 
     missing = fangpin("score")
     assert missing.returncode == 1 and "train one with 'fangpin train'" in missing.stderr

@@ -3,10 +3,6 @@ send a disability event, set per key by an administrator (API or command line)."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -17,6 +13,7 @@ from claims.models import ApiClient, AuditEntry, Organisation, TriggerEvent
 from claims.people import create_client
 from policies.benefits import EventIn
 from policies.terms import BUILTIN_EVENT_TYPES
+from tests import cli
 from tests.claims.test_cli import fresh_url  # noqa: F401  (the fixture)
 from tests.claims.test_intake import EVENT_DATE, illness
 from tests.factories import id_number
@@ -116,9 +113,7 @@ def test_an_administrator_sets_a_keys_remit_and_it_is_audited(client, medical, s
 
 def test_the_remit_is_set_from_the_command_line(fresh_url):  # noqa: F811
     def fangpin(*args):
-        return subprocess.run([sys.executable, "-m", "claims.cli", *args], env={
-            **os.environ, "FANGPIN_DATABASE_URL": fresh_url, "FANGPIN_LOG_FORMAT": "text"},
-            capture_output=True, text=True, timeout=300)
+        return cli.fangpin(fresh_url, *args)
 
     assert fangpin("db", "upgrade").returncode == 0
     added = fangpin("departments", "医保", "--organisation", "medical_insurance")

@@ -6,8 +6,6 @@ is removed with --remove-orphans."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 from sqlmodel import Session
@@ -17,6 +15,7 @@ from claims.db import make_engine
 from claims.documents import service, storage
 from claims.migrate import upgrade
 from claims.settings import Settings
+from tests import cli
 from tests.claims.test_access import _world
 from tests.conftest import database_url
 from tests.documents.conftest import image, keys, pdf
@@ -51,9 +50,7 @@ def store_env(request, tmp_path):
 
 
 def fangpin(url: str, env: dict, *args: str):
-    return subprocess.run([sys.executable, "-m", "claims.cli", *args], env={
-        **os.environ, **env, "FANGPIN_DATABASE_URL": url, "FANGPIN_LOG_FORMAT": "text"},
-        capture_output=True, text=True, timeout=120)
+    return cli.fangpin(url, *args, env=env)
 
 
 def test_documents_check_from_the_command_line(fresh_url, store_env):
