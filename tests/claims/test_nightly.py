@@ -75,7 +75,10 @@ def engine(county_db):
 
 
 def score(engine, model_dir, night=NIGHT, **options) -> nightly.RunResult:
-    options = {"threshold": 0.5, "rise": 0.25, "chunk": 400, **options}
+    """A night's run; in one range unless the test names a chunk (more than one range starts
+    a reading process, three seconds of its imports, for what a test of the warnings, the
+    pages or the API does not look at)."""
+    options = {"threshold": 0.5, "rise": 0.25, "chunk": HOUSEHOLDS * 2, **options}
     return nightly.score_households(engine, model_dir=model_dir, timezone="Asia/Shanghai",
                                     night=night, **options)
 
@@ -118,7 +121,7 @@ def newly_warned(engine, before: int, after: int) -> set[int]:
 
 
 def test_a_run_scores_every_household_and_warns_with_factors(engine, model_dir):
-    result = score(engine, model_dir)
+    result = score(engine, model_dir, chunk=400)  # four ranges, three read ahead
 
     assert result.status == "complete" and result.households == HOUSEHOLDS
     run = runs(engine).iloc[0]
@@ -184,7 +187,7 @@ def test_a_dask_cluster_of_two_workers_scores_exactly_as_one_process_does(engine
         connection.execute(ScoreRun.__table__.delete())
     with distributed.cluster(None, workers=2) as client:
         assert len(client.scheduler_info()["workers"]) == 2
-        spread = score(engine, model_dir, score_ranges=distributed.range_scorer(
+        spread = score(engine, model_dir, chunk=400, score_ranges=distributed.range_scorer(
             client, engine, model_dir))
 
     assert (spread.households, spread.warnings) == (alone.households, alone.warnings)
@@ -258,7 +261,8 @@ def test_a_failed_run_is_never_current_and_removes_what_it_wrote(engine, model_d
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        score(engine, model_dir, night=date(2026, 12, 2), threshold=0.01, progress=fail)
+        score(engine, model_dir, night=date(2026, 12, 2), threshold=0.01, chunk=400,
+              progress=fail)
 
     failed = runs(engine).iloc[-1]
     assert failed["status"] == "failed" and "disk full" in failed["note"]
