@@ -1,4 +1,5 @@
-"""The fangpin command, run as a clerk runs it: a separate process on a real database."""
+"""The fangpin command on a real database, run in this process by default and as a separate
+process, as a clerk runs it, with FANGPIN_TEST_CLI=process (tests/cli.py)."""
 
 import json
 import os
