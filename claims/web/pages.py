@@ -137,6 +137,9 @@ def signed_in(request: Request, session: SessionDep) -> web_session.SignedIn:
     if found is None:
         raise NeedLogin(request.url.path + (f"?{request.url.query}" if request.url.query
                                             else ""))
+    # Out of the session: a page that rolls back its refusal would expire the user with the
+    # rest, and the error page, drawn once the request's session has closed, reads its role.
+    session.expunge(found.user)
     request.state.user = found
     return found
 

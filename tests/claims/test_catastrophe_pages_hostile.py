@@ -206,3 +206,44 @@ def test_the_catastrophes_new_refusals_have_their_chinese():
             (InvalidInput("x", field="village_id", code="not_a_village"), "请选择一个村。")):
         text = refusal(error, zh)
         assert words in text and not english(text), text
+
+
+# --- B: a refusal is drawn after the request's own session has closed ---------------------------
+
+def test_a_refused_form_is_its_error_page_when_the_request_has_a_session_of_its_own(
+        own_engine):
+    """In the service every request has a session of its own, closed before an error page is
+    drawn. A page that rolled its refusal back expired the signed-in user with it, and the
+    error page, reading the user's role for the menu, was a bare 500 "Internal Server Error"
+    (the other tests share one session that never closes, and could not see it)."""
+    from fastapi.testclient import TestClient
+    from sqlmodel import Session
+
+    from claims.app import create_app
+    from claims.db import get_session, sessions_on
+    from tests.claims.test_catastrophes import PASSWORD
+
+    app = create_app()
+    app.dependency_overrides[get_session] = sessions_on(lambda: own_engine)
+    with Session(own_engine, expire_on_commit=False) as session:
+        w = build(app, session)
+    made = _declared(w)
+    other = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["village1"]], kind="hail", reference="YJ-HAIL-1"))
+    assert other.status_code == 201, other.text
+    with TestClient(app, cookies={"fangpin_lang": "zh"}) as clerk:
+        answer = clerk.post("/login", follow_redirects=False, data={
+            "username": "clerk", "password": PASSWORD, "csrf_token": csrf(clerk.get(
+                "/login").text)})
+        assert answer.status_code == 303, answer.text
+        token = csrf(clerk.get("/catastrophes").text)
+        taken = {"csrf_token": token, "name": "又一次洪涝", "kind": "flood",
+                 "regions": [str(w.ids["village1"])], "start_date": str(FLOOD_START),
+                 "end_date": "", "reference": made["reference"]}
+        for path in ("/catastrophes", f"/catastrophes/{other.json()['id']}"):
+            answer = clerk.post(path, data=taken)
+            assert answer.status_code == 409, (path, answer.status_code, answer.text[:300])
+            assert "文号" in said(answer) and "clerk" in answer.text, said(answer)
+        answer = clerk.post("/catastrophes/999999/close", data={"csrf_token": token,
+                                                                "end_date": ""})
+        assert answer.status_code == 404, answer.text[:300]
