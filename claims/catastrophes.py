@@ -10,8 +10,9 @@ so that its loss reports are handled as one event.
   :func:`tag` does both in one UPDATE, on a declaration or change (the reports already there)
   and after the evaluator matched new events to households.
 - **Figures** of one catastrophe, for the reader's area (claims.access): affected households,
-  events, claims by state and township, amounts entitled and paid and, county-wide only, the
-  fund of each contract involved.
+  events, claims by state and township, amounts entitled and paid (its reports' part of each
+  claim they are on, so that no amount counts under two catastrophes) and, county-wide only,
+  the fund of each contract involved.
 - **A team's visit to a village** recorded as the survey of each of the catastrophe's claims
   there (claims.bulk's one-claim steps: each claim its own record and audit entry).
 """
@@ -384,8 +385,9 @@ class FundLine:
 
     contract_number: str
     position: fund.FundPosition
-    due: Decimal  # entitled, not yet paid, on the catastrophe's claims under the contract
-    projected_loss_ratio: Decimal | None  # (the year's projected payouts + due) / premium
+    due: Decimal  # entitled, not yet paid, on the catastrophe's part of its claims there
+    # (the year's other payouts projected + the catastrophe's paid and due) / premium
+    projected_loss_ratio: Decimal | None
 
 
 @dataclass
@@ -421,9 +423,40 @@ def _money(value) -> Decimal:
     return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
+def _parts(session: Session, catastrophe_id: int) -> dict[int, tuple[Decimal, Decimal]]:
+    """Each of the catastrophe's claims with the part of it the catastrophe's reports carry,
+    as (of, out of). A claim is a household's year of one trigger: it may also hold a report
+    of another catastrophe, or of none (a drought in June, a hail in August on a July flood's
+    claim), and counting the whole claim under each catastrophe counted its money twice. The
+    parts are the reports' payouts (what each added to the claim as it came); a claim whose
+    reports added nothing is shared by their number."""
+    events = TriggerEvent.__table__
+    mine = events.c.catastrophe_id == catastrophe_id
+    payout = sa.func.coalesce(events.c.payout, 0)
+    parts = {}
+    for claim_id, own, every, own_n, every_n in session.execute(
+            select(events.c.claim_id,
+                   sa.type_coerce(sa.func.sum(sa.case((mine, payout), else_=0)), Money()),
+                   sa.type_coerce(sa.func.sum(payout), Money()),
+                   sa.func.sum(sa.case((mine, 1), else_=0)), sa.func.count())
+            .where(events.c.claim_id.in_(_claim_ids(catastrophe_id)))
+            .group_by(events.c.claim_id)):
+        own, every = _money(own), _money(every)
+        parts[claim_id] = (own, every) if every > 0 else (Decimal(own_n), Decimal(every_n))
+    return parts
+
+
+def _part(amount, part: tuple[Decimal, Decimal]) -> Decimal:
+    of, out_of = part
+    return _money(amount) if of == out_of else (_money(amount) * of / out_of).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
             today: date | None = None) -> Figures:
-    """The catastrophe's figures within the actor's area."""
+    """The catastrophe's figures within the actor's area. Its money is its reports' part of
+    each claim they are on (:func:`_parts`), so that no amount counts under two
+    catastrophes."""
     today = today or clock.county_today()
     village, township = sa.orm.aliased(Region), sa.orm.aliased(Region)
     towns: dict[int, Township] = {}
@@ -437,24 +470,29 @@ def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
             .where(TriggerEvent.catastrophe_id == catastrophe.id), actor)
             .group_by(township.id, township.name)).all():
         towns[town_id] = Township(name, households, events)
-    for town_id, name, count, entitled, paid in session.exec(access.households_in_area(
-            select(township.id, township.name, sa.func.count(Claim.id),
-                   sa.func.sum(Claim.entitled), sa.func.sum(Claim.paid_amount))
-            .join(Household, Household.id == Claim.household_id)
-            .join(village, village.id == Household.village_id)
-            .join(township, township.id == village.parent_id)
-            .where(Claim.id.in_(_claim_ids(catastrophe.id))), actor)
-            .group_by(township.id, township.name)).all():
+    parts = _parts(session, catastrophe.id)
+    states: dict[str, list] = {}
+    due: dict[int, list[Decimal]] = {}  # contract: due, paid
+    for state, entitled, paid, contract_id, town_id, name, claim_id in session.exec(
+            access.households_in_area(
+                select(Claim.state, Claim.entitled, Claim.paid_amount, Claim.contract_id,
+                       township.id, township.name, Claim.id)
+                .join(Household, Household.id == Claim.household_id)
+                .join(village, village.id == Household.village_id)
+                .join(township, township.id == village.parent_id)
+                .where(Claim.id.in_(_claim_ids(catastrophe.id))), actor)).all():
+        entitled, paid = _part(entitled, parts[claim_id]), _part(paid, parts[claim_id])
         town = towns.setdefault(town_id, Township(name))
-        town.claims, town.entitled, town.paid = count, _money(entitled), _money(paid)
-    by_state = [(state, count, _money(entitled), _money(paid))
-                for state, count, entitled, paid in session.exec(access.claims_in_area(
-                    select(Claim.state, sa.func.count(Claim.id), sa.func.sum(Claim.entitled),
-                           sa.func.sum(Claim.paid_amount))
-                    .where(Claim.id.in_(_claim_ids(catastrophe.id))), actor)
-                    .group_by(Claim.state)).all()]
+        town.claims, town.entitled, town.paid = (town.claims + 1, town.entitled + entitled,
+                                                 town.paid + paid)
+        row = states.setdefault(state, [state, 0, Decimal("0.00"), Decimal("0.00")])
+        row[1:] = row[1] + 1, row[2] + entitled, row[3] + paid
+        owed = due.setdefault(contract_id, [Decimal("0.00"), Decimal("0.00")])
+        owed[0] += Decimal("0.00") if state in NOT_PAYABLE else entitled - paid
+        owed[1] += paid
     order = {s: i for i, s in enumerate(lifecycle.S)}
-    by_state.sort(key=lambda row: order.get(row[0], len(order)))
+    by_state = sorted((tuple(row) for row in states.values()),
+                      key=lambda row: order.get(row[0], len(order)))
     villages = [Village(*row) for row in session.exec(access.households_in_area(
         select(village.id, village.name, township.name,
                sa.func.sum(sa.case((Claim.state.in_(TO_SURVEY), 1), else_=0)),
@@ -482,29 +520,30 @@ def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
         entitled=sum((row[2] for row in by_state), Decimal("0.00")),
         paid=sum((row[3] for row in by_state), Decimal("0.00")), by_state=by_state,
         townships=sorted(towns.values(), key=lambda t: t.name), villages=villages,
-        funds=None if access.limited(actor) else _funds(session, catastrophe, today),
+        funds=None if access.limited(actor) else _funds(session, due, today),
         limited=access.limited(actor))
 
 
-def _funds(session: Session, catastrophe: Catastrophe, today: date) -> list[FundLine]:
-    """Each contract the catastrophe's claims are under: its fund (benefits.fund_position,
-    as /contracts/{id}/fund) and the loss ratio projected with what the claims have due."""
+def _funds(session: Session, due: dict[int, list[Decimal]], today: date) -> list[FundLine]:
+    """Each contract the catastrophe's claims are under (``due``: what its part of them has
+    due and has been paid): its fund (benefits.fund_position, as /contracts/{id}/fund) and
+    the loss ratio projected with what the catastrophe has due. The fund projects the year's
+    payouts at their daily rate so far; the catastrophe's own are a loss of once, so they
+    are taken out of that projection and counted once (else each payment of a claim already
+    counted as due raised the ratio again, the more the earlier in the year)."""
     lines = []
-    for contract_id, number, due in session.exec(
-            select(Claim.contract_id, PolicyContract.contract_number,
-                   sa.type_coerce(sa.func.sum(sa.case(
-                       (Claim.state.in_(NOT_PAYABLE), 0),
-                       else_=Claim.entitled - Claim.paid_amount)), Money()))
-            .join(PolicyContract, PolicyContract.id == Claim.contract_id)
-            .where(Claim.id.in_(_claim_ids(catastrophe.id)))
-            .group_by(Claim.contract_id, PolicyContract.contract_number)
-            .order_by(PolicyContract.contract_number)).all():
+    numbers = dict(session.exec(select(PolicyContract.id, PolicyContract.contract_number)
+                                .where(PolicyContract.id.in_(list(due)))).all())
+    for contract_id in sorted(due, key=lambda c: numbers[c]):
+        owed, paid = due[contract_id]
         position = benefits.fund_position(session, contract_id, today)
-        due = _money(due)
+        paid = min(paid, position.payouts)  # what the policy year's fund has paid of it
+        others = fund.project(position.payouts - paid, position.days_elapsed,
+                              position.days_in_year)
         ratio = None if not position.premium else (
-            (position.projected_payouts + due) / position.premium).quantize(
+            (others + paid + owed) / position.premium).quantize(
             Decimal("0.0001"), rounding=ROUND_HALF_UP)
-        lines.append(FundLine(number, position, due, ratio))
+        lines.append(FundLine(numbers[contract_id], position, owed, ratio))
     return lines
 
 

@@ -34,6 +34,13 @@ class Settlement:
     county_top_up: Decimal  # shortfall the county pays
 
 
+def project(payouts: Decimal, days_elapsed: int, days_in_year: int) -> Decimal:
+    """Payouts of the policy year so far extended at the same daily rate to its end."""
+    if days_elapsed == 0:
+        return payouts
+    return to_fen_decimal(payouts * days_in_year / days_elapsed)
+
+
 def fund_position(
     *, premium: Decimal, balance_carried_in: Decimal, fee_rate: Decimal, payouts: Decimal,
     start: date, end: date, as_of: date,
@@ -44,10 +51,7 @@ def fund_position(
     available = premium + balance_carried_in
     days_in_year = (end - start).days + 1
     days_elapsed = min(max((as_of - start).days + 1, 0), days_in_year)
-    if days_elapsed == 0:
-        projected = payouts
-    else:
-        projected = to_fen_decimal(payouts * days_in_year / days_elapsed)
+    projected = project(payouts, days_elapsed, days_in_year)
     projected_balance = available - projected - to_fen_decimal(fee_rate * projected)
     return FundPosition(
         as_of=as_of, premium=premium, balance_carried_in=balance_carried_in, payouts=payouts,

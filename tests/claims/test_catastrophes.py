@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,7 +29,7 @@ from claims.models import (
 )
 from claims.people import create_user
 from claims.web import session as web_session
-from policies import registry
+from policies import benefits, registry
 from policies.errors import Conflict
 from policies.models import IncomeRecordCreate, RegionCreate
 from tests.claims.conftest import DEPARTMENT_KEY, START, build_county, evaluate
@@ -303,6 +303,72 @@ def _read(answer: dict) -> dict:
                                       "claims": t["claims"], "entitled": Decimal(t["entitled"]),
                                       "paid": Decimal(t["paid"])}
                           for t in answer["townships"]}}
+
+
+def _figures(w: World, catastrophe_id: int) -> dict:
+    answer = w.clients["clerk"].get(f"/api/catastrophes/{catastrophe_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_claim_holding_reports_of_another_catastrophe_or_none_is_counted_once(
+        app, session):
+    """A claim is a household's year of one trigger, so a flood's claim may also hold a report
+    of no catastrophe (a loss weeks before) or of another (a hail later declared over that
+    day). Each catastrophe counts its own reports' part of the claim, by what each report
+    added to it; together they are the claim, once. Found by a hostile tester: a hail's
+    figures showed the whole of two flood claims, and a drought's money was the flood's."""
+    w = build(app, session)
+    earlier = report("H1", 1, BEFORE)
+    earlier["amounts"] = {"assessed_loss": "10000.00"}
+    submit(session, w, report("F1", 1, INSIDE), earlier)
+    claim, = session.exec(select(Claim)).all()
+    paid = {e.source_event_id: e.payout for e in session.exec(select(TriggerEvent))}
+    assert paid["F1"] > 0 and paid["H1"] > 0, paid  # one claim carries both
+    flood_id = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["county"]])).json()["id"]
+    part = (claim.entitled * paid["F1"] / (paid["F1"] + paid["H1"])).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP)
+    whole = _figures(w, flood_id)
+    assert (whole["claims"], Decimal(whole["entitled"])) == (1, part) and part < claim.entitled
+    assert Decimal(whole["funds"][0]["due"]) == part
+    assert [Decimal(t["entitled"]) for t in whole["townships"]] == [part]
+    hail = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["county"]], kind="hail", reference="YJ-HAIL-1",
+        start_date=(BEFORE - timedelta(days=1)).isoformat(),
+        end_date=(BEFORE + timedelta(days=1)).isoformat()))
+    assert hail.status_code == 201, hail.text
+    other = _figures(w, hail.json()["id"])
+    assert other["claims"] == 1
+    assert Decimal(other["entitled"]) + Decimal(_figures(w, flood_id)["entitled"]) \
+        == claim.entitled
+
+
+def test_paying_what_a_catastrophe_has_due_leaves_its_projected_loss_ratio(app, session):
+    """The fund projects the year's payouts at their daily rate so far; a catastrophe's
+    payment is a loss of once, already counted in its due. Found by a hostile tester:
+    paying 9,874.27 of a flood's due raised its projected loss ratio from 1.3914 to 1.3927,
+    and a month into the year the same payment would have counted twelve times."""
+    w = build(app, session)
+    submit(session, w, report("F1", 1, INSIDE))
+    claim, = session.exec(select(Claim)).all()
+    flood_id = w.clients["clerk"].post("/api/catastrophes", json=flood(
+        regions=[w.ids["county"]])).json()["id"]
+    before, = _figures(w, flood_id)["funds"]
+    assert Decimal(before["due"]) == claim.entitled
+    # 5,000.00 of it paid: the ledger's payout and the claim's paid amount, as a bank's
+    # confirmation of the payment writes them (claims.payments)
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=claim.household_id, period_start=TODAY, period_end=TODAY,
+        source="payout", reference=benefits.payout_reference(w.contract_id, claim.id, 1),
+        transfer_poverty_insurance=Decimal("5000.00")))
+    claim.paid_amount = Decimal("5000.00")
+    session.commit()
+    after, = _figures(w, flood_id)["funds"]
+    assert Decimal(after["payouts"]) == Decimal("5000.00")  # the fund's, projected
+    assert Decimal(after["projected_payouts"]) > Decimal("5000.00")
+    assert Decimal(after["due"]) == claim.entitled - Decimal("5000.00")
+    assert after["projected_loss_ratio"] == before["projected_loss_ratio"]
 
 
 def test_the_figures_match_the_raw_rows_for_the_county_and_a_limited_user(
