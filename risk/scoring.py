@@ -60,6 +60,11 @@ def score_chunk(model: TrainedModel, frame: pd.DataFrame, previous: pd.Series,
     population is warned about: the caseload (below the line, or monitored) is the office's
     already, scored for information. Households in ``open_warnings`` already have an open
     risk warning and get no second one."""
+    if frame.empty:  # a range none of whose households was active on the night
+        scores = pd.Series(index=frame.index, name="score", dtype=float)
+        warned = warnings_for(scores, previous, threshold=threshold, rise=rise)
+        warned["factors"] = pd.Series(index=warned.index, dtype=object)
+        return ChunkScores(scores, population(frame), warned)
     matrix = model.matrix(frame)
     scores = pd.Series(model.probability_of(matrix), index=frame.index, name="score")
     populations = population(frame)
