@@ -71,7 +71,6 @@ from risk.models import (
     MonitoringRun,
     MonitoringWindow,
     RunStatus,
-    ScoreRun,
 )
 
 OPEN_CLAIM_STATES = (ClaimState.opened, ClaimState.investigating, ClaimState.village_review,
@@ -672,10 +671,8 @@ def _score_runs(session: Session) -> tuple[int, int] | None:
     current = current_run(session)
     if current is None:
         return None
-    before = session.exec(select(ScoreRun.id).where(
-        ScoreRun.status == "complete", ScoreRun.id < current.id,
-        ScoreRun.model_version == current.model_version).order_by(ScoreRun.id.desc())).first()
-    return current.id, before or -1
+    before = current_run(session, current.model_version, before=current.night)
+    return current.id, before.id if before is not None else -1
 
 
 def _scores(session: Session, runs: tuple[int, int] | None, households: set[int]

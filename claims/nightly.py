@@ -78,12 +78,18 @@ def saved_model(model_dir: Path) -> model.TrainedModel:
     return _saved[key][1]
 
 
-def current_run(session: Session, model_version: str | None = None) -> ScoreRun | None:
-    """The run whose scores are current: the latest complete one (of a model version)."""
+def current_run(session: Session, model_version: str | None = None,
+                before: date | None = None) -> ScoreRun | None:
+    """The run whose scores are current: the complete one of the latest night (of a model
+    version; of a night ``before`` a date). By night, not by when it ran: a past night
+    scored again is history, not tonight's scores."""
     query = select(ScoreRun).where(ScoreRun.status == RunStatus.complete)
     if model_version is not None:
         query = query.where(ScoreRun.model_version == model_version)
-    return session.exec(query.order_by(ScoreRun.id.desc()).limit(1)).first()
+    if before is not None:
+        query = query.where(ScoreRun.night < before)
+    return session.exec(query.order_by(ScoreRun.night.desc(), ScoreRun.id.desc())
+                        .limit(1)).first()
 
 
 def score_households(
@@ -121,7 +127,12 @@ def score_households(
                 return RunResult(done, "already")
             # A rise is measured against the same model: a new model's scores differ from
             # the old one's without anything having happened to the household.
-            previous = current_run(session, version)
+            previous = current_run(session, version, before=night)
+            # A past night scored again (a missed night filled in) is history: the office is
+            # not warned today of what was known then.
+            past = session.execute(sa.select(runs.c.id).where(
+                runs.c.status == RunStatus.complete, runs.c.night > night).limit(1)
+            ).scalar() is not None
             run = ScoreRun(night=night, model_version=version, as_of_year=night.year,
                            started_by=started_by, threshold=threshold, rise=rise)
             session.add(run)
@@ -130,7 +141,7 @@ def score_households(
             try:
                 return _score(session, trained, run, previous.id if previous else None,
                               chunk=chunk, keep_runs=keep_runs, progress=progress,
-                              score_ranges=score_ranges)
+                              score_ranges=score_ranges, warn=not past)
             except BaseException as error:  # a failed run is never current; Ctrl-C too
                 session.rollback()
                 try:
@@ -267,7 +278,7 @@ def household_ranges(session: Session, chunk: int) -> list[tuple[int, int]]:
 def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
            previous_run: int | None, *, chunk: int, keep_runs: int,
            progress: Callable[[int, int], None] | None,
-           score_ranges: ScoreRanges | None) -> RunResult:
+           score_ranges: ScoreRanges | None, warn: bool = True) -> RunResult:
     started = time.perf_counter()
     run_id, night, threshold, rise = run.id, run.night, run.threshold, run.rise
     open_scores(session, run_id)
@@ -292,8 +303,9 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
             "run_id": [run_id] * len(scores), "household_id": scores.index.tolist(),
             "score": scores.to_numpy().tolist(),
             "population": done.populations.reindex(scores.index).tolist()})
-        _raise_warnings(session, run_id, threshold, done.warnings)
-        raised += len(done.warnings)
+        if warn:
+            _raise_warnings(session, run_id, threshold, done.warnings)
+            raised += len(done.warnings)
         scored += len(scores)
         if done.peak_mb is not None:
             peaks.append(done.peak_mb)
@@ -376,10 +388,11 @@ def _discard(session: Session, run_ids: list[int], status: str, note: str) -> No
 
 
 def _prune(session: Session, keep_runs: int) -> None:
-    """Keep the scores of the latest ``keep_runs`` complete runs; older runs keep their
-    record (and their warnings), not their scores."""
+    """Keep the scores of the complete runs of the latest ``keep_runs`` nights; older runs
+    keep their record (and their warnings), not their scores."""
     old = session.execute(sa.select(runs.c.id).where(runs.c.status == RunStatus.complete)
-                          .order_by(runs.c.id.desc()).offset(keep_runs)).scalars().all()
+                          .order_by(runs.c.night.desc(), runs.c.id.desc())
+                          .offset(keep_runs)).scalars().all()
     if old:
         drop_scores(session, old)
 

@@ -100,7 +100,8 @@ def household_risk(session: SessionDep, actor: Reader, household_id: int):
         select(ScoreRun.id, ScoreRun.night, ScoreRun.model_version, HouseholdScore.score)
         .join(HouseholdScore, HouseholdScore.run_id == ScoreRun.id)
         .where(HouseholdScore.household_id == household_id,
-               ScoreRun.status == "complete").order_by(ScoreRun.id.desc())).all()
+               ScoreRun.status == "complete")
+        .order_by(ScoreRun.night.desc(), ScoreRun.id.desc())).all()
     current = nightly.current_run(session)
     found: dict[str, Any] = {"household_id": household_id, "score": None, "factors": None,
                              "run": None}

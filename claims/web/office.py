@@ -141,7 +141,9 @@ def _household(request, session: Session, user, household_id: int, reveal: bool)
     return render(request, "household.html", user=user, household=household, village=village,
                   members=members, incomes=incomes, events=events, claims=claims,
                   warnings=warnings, score=score, lines=lines, reveal=reveal,
-                  factors=next((w.factors for w in warnings if w.source == "risk"), None),
+                  # the factors of a warning raised by the current run, of the score shown
+                  factors=next((w.factors for w in warnings if w.source == "risk"
+                                and current is not None and w.run_id == current.id), None),
                   name=(lambda n: n) if reveal else masking.name,
                   id_number=(lambda n: n) if reveal else masking.id_number)
 

@@ -643,9 +643,9 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
     ).first() if current else None
     factors = []
     if score is not None:
-        warning = session.exec(select(EarlyWarning).where(
-            EarlyWarning.household_id == household.id, EarlyWarning.source == "risk")
-            .order_by(EarlyWarning.id.desc())).first()
+        warning = session.exec(select(EarlyWarning).where(  # raised with the score shown
+            EarlyWarning.household_id == household.id, EarlyWarning.source == "risk",
+            EarlyWarning.run_id == current.id).order_by(EarlyWarning.id.desc())).first()
         factors = (warning.factors or []) if warning else []
     bar = lifecycle.approval_bar(session, claim, user.actor) if approving(claim, user) else None
     actions = allowed_actions(claim, user, bar)

@@ -15,16 +15,17 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from claims import distributed, nightly, scheduler
 from claims.app import create_app
 from claims.auth import SYSTEM
 from claims.db import get_session, make_engine, run_lock, sessions_on
 from claims.migrate import upgrade
-from claims.models import SCHEDULER_JOB_TABLE, EarlyWarning
+from claims.models import SCHEDULER_JOB_TABLE, AppUser, EarlyWarning
 from claims.people import create_user
 from claims.settings import get_settings
+from claims.web import session as web_session
 from policies import history
 from policies.models import Household, IncomeRecord
 from risk import model, scoring, simulator
@@ -341,6 +342,26 @@ def test_a_sharp_rise_warns_and_an_open_warning_is_not_raised_again(engine, mode
     assert f"{rise['previous_score']:.2f}" in rise["text"]
 
 
+def test_a_past_night_scored_again_is_history_not_tonights_scores(engine, model_dir):
+    """A missed night filled in is history. Found by a hostile tester: a past night scored
+    again became the current run every page showed, raised today's warnings from what was
+    known then, and tonight's run answered that it was done."""
+    tonight = score(engine, model_dir, night=date(2026, 12, 2))
+    past = score(engine, model_dir, night=date(2026, 11, 20), threshold=0.01)
+
+    assert past.status == "complete" and past.households == HOUSEHOLDS
+    assert past.warnings == 0 and (risk_warnings(engine)["run_id"] != past.run_id).all()
+    with Session(engine) as session:
+        assert nightly.current_run(session).id == tonight.run_id
+    assert score(engine, model_dir, night=date(2026, 12, 2)).status == "already"
+    # the night between them compares with the night before it, not with the later one
+    between = score(engine, model_dir, night=date(2026, 11, 25), threshold=0.01)
+    with Session(engine) as session:
+        assert nightly.current_run(session).id == tonight.run_id
+        assert nightly.current_run(session, before=date(2026, 12, 2)).id == between.run_id
+    assert between.warnings == 0
+
+
 def test_who_is_warned_at_the_edges():
     scores_now = pd.Series([0.5, 0.4999, 0.35, 0.30, 0.9], index=[1, 2, 3, 4, 5])
     previous = pd.Series([0.1, 0.1, 0.10, 0.0501], index=[1, 2, 3, 4])
@@ -368,14 +389,17 @@ def office(county_db, model_dir, monkeypatch):
     made = []
 
     def make(role: str) -> TestClient:
+        username = f"{role}-{uuid.uuid4().hex[:6]}"
         with Session(county_db[1]) as session:
-            _, token = create_user(session, SYSTEM, username=f"{role}-{uuid.uuid4().hex[:6]}",
-                                   full_name=role, role=role)
+            _, token = create_user(session, SYSTEM, username=username, full_name=role,
+                                   role=role)
             session.commit()
         client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        client.username = username  # type: ignore[attr-defined]
         made.append(client)
         return client
 
+    make.app, make.engine = app, county_db[1]  # type: ignore[attr-defined]
     yield make
     for client in made:
         client.close()
@@ -435,6 +459,33 @@ def test_a_household_page_shows_its_score_factors_and_history(engine, model_dir,
     assert auditor.get("/api/households/999999/risk").status_code == 404
     listed = auditor.get("/api/risk/runs").json()
     assert [r["id"] for r in listed["data"]] == [second.run_id, first.run_id]
+    # The page shows the second night's score; the open warning is the first night's, its
+    # factors those of another score. Found by a hostile tester: a page showed 0.05 beside
+    # the factors of a warning at 0.90.
+    warning = found["warnings"][0]
+    assert warning["run_id"] == first.run_id and warning["status"] == "open"
+    browser = _signed_in(office, "auditor")
+    page = browser.get(f"/households/{household}").text
+    browser.close()
+    assert f"{stored[household]:.2f}" in page
+    assert "各因素相对全县平均风险分的影响" not in page
+
+
+def _signed_in(office, role: str) -> TestClient:
+    """A browser of a new user of the role, signed in to the office's pages."""
+    from tests.claims.test_web import PASSWORD, csrf_of
+
+    client = office(role)
+    with Session(office.engine) as session:
+        user = session.exec(select(AppUser).where(AppUser.username == client.username)).one()
+        web_session.set_password(session, SYSTEM, user, PASSWORD)
+        session.commit()
+    browser = TestClient(office.app, cookies={"fangpin_lang": "zh"})
+    answer = browser.post("/login", follow_redirects=False, data={
+        "username": client.username, "password": PASSWORD,
+        "csrf_token": csrf_of(browser.get("/login").text)})
+    assert answer.status_code == 303, answer.text
+    return browser
 
 
 # --- the scheduler ------------------------------------------------------------------------------
