@@ -264,18 +264,18 @@ def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | 
 
 def _catastrophe_of():
     """An event's catastrophe, as SQL over the row being updated: the one its details name
-    by reference, else the first declared whose villages hold its household and whose dates
-    hold its date, for a disaster's kinds of event."""
+    by reference if its dates hold the event's date, else the first declared whose villages
+    hold its household and whose dates hold its date, for a disaster's kinds of event."""
     event = TriggerEvent.__table__.c
+    within = (Catastrophe.start_date <= event.event_date,
+              sa.or_(Catastrophe.end_date.is_(None), Catastrophe.end_date >= event.event_date))
     named = select(Catastrophe.id).where(
-        Catastrophe.reference == event.payload[("details", REFERENCE)].as_string()
+        Catastrophe.reference == event.payload[("details", REFERENCE)].as_string(), *within
     ).scalar_subquery()
     in_area = select(Catastrophe.id).join(
         CatastropheVillage, CatastropheVillage.catastrophe_id == Catastrophe.id).join(
         Household, Household.village_id == CatastropheVillage.village_id).where(
-        Household.id == event.household_id, event.type.in_(TAGGED_TYPES),
-        Catastrophe.start_date <= event.event_date,
-        sa.or_(Catastrophe.end_date.is_(None), Catastrophe.end_date >= event.event_date)
+        Household.id == event.household_id, event.type.in_(TAGGED_TYPES), *within
     ).order_by(Catastrophe.id).limit(1).scalar_subquery()
     return sa.func.coalesce(named, in_area)
 
@@ -292,8 +292,14 @@ def catastrophes_of(session: Session, events: list, village_of: dict[int, int]
         return {}
     named = {str(e.payload.get("details", {}).get(REFERENCE)) for e in events
              if e.payload.get("details", {}).get(REFERENCE) is not None}
-    references = dict(session.exec(select(Catastrophe.reference, Catastrophe.id).where(
-        Catastrophe.reference.in_(sorted(named)))).all()) if named else {}
+    references = {reference: (catastrophe, begins, ends) for reference, catastrophe, begins, ends
+                  in session.exec(select(Catastrophe.reference, Catastrophe.id,
+                                         Catastrophe.start_date, Catastrophe.end_date).where(
+                      Catastrophe.reference.in_(sorted(named)))).all()} if named else {}
+
+    def holds(begins: date, ends: date | None, day: date) -> bool:
+        return begins <= day and (ends is None or day <= ends)
+
     villages = sorted({village_of[e.household_id] for e in events
                        if e.household_id in village_of and e.type in TAGGED_TYPES})
     areas: dict[int, list[tuple[int, date, date | None]]] = {}
@@ -309,11 +315,11 @@ def catastrophes_of(session: Session, events: list, village_of: dict[int, int]
     found: dict[int, int | None] = {}
     for e in events:
         reference = e.payload.get("details", {}).get(REFERENCE)
-        found[e.id] = references.get(str(reference)) if reference is not None else None
+        named = references.get(str(reference)) if reference is not None else None
+        found[e.id] = named[0] if named and holds(*named[1:], e.event_date) else None
         if found[e.id] is None and e.household_id in village_of and e.type in TAGGED_TYPES:
             found[e.id] = next((c for c, begins, ends in areas.get(village_of[e.household_id], ())
-                                if begins <= e.event_date and (ends is None or e.event_date <= ends)
-                                ), None)
+                                if holds(begins, ends, e.event_date)), None)
     return found
 
 
@@ -350,7 +356,8 @@ class References:
     since)."""
 
     def __init__(self, session: Session) -> None:
-        self.session, self.known, self.read = session, frozenset[str](), False
+        self.session, self.read = session, False
+        self.known: dict[str, tuple[date, date | None]] = {}
 
     def check(self, event: EventIn) -> None:
         reference = event.details.get(REFERENCE)
@@ -358,13 +365,21 @@ class References:
             return
         reference = str(reference)
         if reference not in self.known and not self.read:
-            self.known = frozenset(r for r in self.session.exec(select(Catastrophe.reference))
-                                   if r is not None)
+            self.known = {r: (begins, ends) for r, begins, ends in self.session.exec(
+                select(Catastrophe.reference, Catastrophe.start_date, Catastrophe.end_date))
+                if r is not None}
             self.read = True
         if reference not in self.known:
             raise InvalidInput(f"details.{REFERENCE} {reference!r} names no declared "
                                "catastrophe: ask the office to declare it, or leave it out",
                                field=f"details.{REFERENCE}", value=reference)
+        begins, ends = self.known[reference]
+        if not (begins <= event.event_date and (ends is None or event.event_date <= ends)):
+            # a loss of another day is not this catastrophe's, whoever names it
+            raise InvalidInput(
+                f"details.{REFERENCE} {reference!r} names a catastrophe from {begins} to "
+                f"{ends or 'today'}; the event of {event.event_date} is not within it",
+                field=f"details.{REFERENCE}", value=reference)
 
 
 # --- figures ------------------------------------------------------------------------------------

@@ -119,11 +119,11 @@ def expected(session: Session, catastrophe: Catastrophe) -> set[str]:
 
     end = catastrophe.end_date or date.max
     return {e.source_event_id for e in session.exec(select(TriggerEvent)).all()
-            if (e.payload["details"].get("catastrophe_reference") == catastrophe.reference
-                and catastrophe.reference is not None)
-            or (e.type in ("disaster", "housing", "industry") and e.household_id is not None
-                and inside(village_of[e.household_id])
-                and catastrophe.start_date <= e.event_date <= end)}
+            if catastrophe.start_date <= e.event_date <= end and (
+                (e.payload["details"].get("catastrophe_reference") == catastrophe.reference
+                 and catastrophe.reference is not None)
+                or (e.type in ("disaster", "housing", "industry") and e.household_id is not None
+                    and inside(village_of[e.household_id])))}
 
 
 def flood(**changes) -> dict:
@@ -163,11 +163,14 @@ def test_a_declared_flood_tags_the_reports_of_its_area_and_days(app, session):
     assert tagged(session, catastrophe.id) == expected(session, catastrophe) == {"E1", "E6"}
 
     # the department names the flood by its reference: tagged wherever the household lives;
-    # an unknown reference is refused, naming the field
+    # an unknown reference is refused, naming the field, and so is a loss of a day outside
+    # the flood's (a hostile tester's March drought named the July flood and was its money)
     results = submit(session, w, report("E8", 31, INSIDE, catastrophe_reference="YJ-FLOOD-1"),
-                     report("E9", 32, INSIDE, catastrophe_reference="YJ-NOPE"))
-    assert [r["result"] for r in results] == ["accepted", "rejected"]
-    assert results[1]["field"] == "details.catastrophe_reference"
+                     report("E9", 32, INSIDE, catastrophe_reference="YJ-NOPE"),
+                     report("E10", 33, BEFORE, catastrophe_reference="YJ-FLOOD-1"))
+    assert [r["result"] for r in results] == ["accepted", "rejected", "rejected"]
+    assert results[1]["field"] == results[2]["field"] == "details.catastrophe_reference"
+    assert "is not within it" in str(results[2]), results[2]
     e8 = session.exec(select(TriggerEvent.id).where(TriggerEvent.source_event_id == "E8")).one()
     catastrophes.tag(session, [e8])
     session.commit()
