@@ -166,13 +166,31 @@ def _check(session: Session, catastrophe: Catastrophe, today: date) -> None:
 
 
 def _place(session: Session, catastrophe: Catastrophe) -> None:
-    """Keep the villages of the declared regions, and tag the reports already there."""
+    """Keep the villages of the declared regions."""
     session.execute(sa.delete(CatastropheVillage).where(
         CatastropheVillage.catastrophe_id == catastrophe.id))
     session.add_all([CatastropheVillage(catastrophe_id=catastrophe.id, village_id=v)
                      for v in sorted(villages_of(session, catastrophe.regions))])
     session.flush()
-    tag(session, None)
+
+
+# What decides which reports a catastrophe holds: a change of anything else (its name, its
+# kind) tags nothing afresh.
+TAGGING = ("regions", "start_date", "end_date", "reference")
+
+
+def _declared_once(session: Session, catastrophe: Catastrophe) -> None:
+    """Refuse a second declaration of the same kind over the same regions from the same
+    day (a form sent twice, or a change that makes one the copy of another): the first
+    declared takes every report both hold, so the second would never be given one."""
+    regions = set(catastrophe.regions)
+    same = next((c for c in session.exec(select(Catastrophe).where(
+        Catastrophe.kind == catastrophe.kind, Catastrophe.start_date == catastrophe.start_date))
+        if set(c.regions) == regions and c is not catastrophe), None)
+    if same is not None:
+        raise Conflict(f"catastrophe {same.id} ({same.name}) is declared already over the same "
+                       "regions, of the same kind, from the same day", field="regions",
+                       value=same.id, code="duplicate_declaration", values={"name": same.name})
 
 
 def declare(session: Session, actor: Actor, data: CatastropheIn, *,
@@ -183,19 +201,13 @@ def declare(session: Session, actor: Actor, data: CatastropheIn, *,
     catastrophe = Catastrophe(**{**data.model_dump(), "regions": list(dict.fromkeys(
         data.regions))}, declared_by=actor.id if actor.kind == "user" else None)
     _check(session, catastrophe, today or clock.county_today())
-    regions = set(catastrophe.regions)
-    same = next((c for c in session.exec(select(Catastrophe).where(
-        Catastrophe.kind == catastrophe.kind, Catastrophe.start_date == catastrophe.start_date))
-        if set(c.regions) == regions), None)
-    if same is not None:  # a form sent twice: its second would never be given a report
-        raise Conflict(f"catastrophe {same.id} ({same.name}) is declared already over the same "
-                       "regions, of the same kind, from the same day", field="regions",
-                       value=same.id, code="duplicate_declaration", values={"name": same.name})
+    _declared_once(session, catastrophe)
     session.add(catastrophe)
     session.flush()
     _place(session, catastrophe)
+    tagged = tag(session, None)
     audit.record(session, actor, "catastrophe", catastrophe.id, "declare",
-                 after=snapshot(catastrophe))
+                 after={**snapshot(catastrophe), "events_tagged": tagged})
     return catastrophe
 
 
@@ -224,15 +236,21 @@ def change(session: Session, actor: Actor, catastrophe_id: int, data: Catastroph
     # refusal naming it, not the database's unique constraint failing at an autoflush
     with session.no_autoflush:
         _check(session, catastrophe, today or clock.county_today())
+        _declared_once(session, catastrophe)
     session.add(catastrophe)
     session.flush()
-    _place(session, catastrophe)
     after = snapshot(catastrophe)
     changed = [k for k in after if after[k] != before[k]]
+    if "regions" in changed:
+        _place(session, catastrophe)
+    # every report's catastrophe worked out again only when what decides it changed (a
+    # rename once moved reports between catastrophes), and how many moved is on the trail
+    moved = tag(session, None) if set(changed) & set(TAGGING) else 0
     if changed:
         audit.record(session, actor, "catastrophe", catastrophe.id, "update",
                      before={k: before[k] for k in changed},
-                     after={k: after[k] for k in changed})
+                     after={**{k: after[k] for k in changed},
+                            **({"events_retagged": moved} if moved else {})})
     return catastrophe
 
 
@@ -253,10 +271,11 @@ def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | 
     catastrophe.status, catastrophe.closed_at = "closed", utcnow()
     session.add(catastrophe)
     session.flush()
-    tag(session, None)
+    moved = tag(session, None) if catastrophe.end_date != before["end_date"] else 0
     audit.record(session, actor, "catastrophe", catastrophe.id, "close",
                  before={"end_date": before["end_date"]},
-                 after={"end_date": catastrophe.end_date})
+                 after={"end_date": catastrophe.end_date,
+                        **({"events_retagged": moved} if moved else {})})
     return catastrophe
 
 

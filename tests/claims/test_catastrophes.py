@@ -258,6 +258,39 @@ def test_a_declaration_is_checked_field_by_field_and_audited(app, session):
         catastrophes.close(session, w.actors["clerk"], made["id"])
 
 
+def test_a_rename_moves_no_report_and_a_move_is_on_the_trail(app, session):
+    """Found by a hostile tester: renaming any catastrophe worked out every report's
+    catastrophe again, by where each household lives today, and moved reports between
+    catastrophes with nothing on the audit trail; and a change could make one declaration
+    the copy of another, which the declaration itself refuses."""
+    w = build(app, session)
+    clerk = w.clients["clerk"]
+    made = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]])).json()
+    submit(session, w, report("E1", 1, INSIDE))
+    household = session.exec(select(TriggerEvent.household_id).where(
+        TriggerEvent.source_event_id == "E1")).one()
+    assert tagged(session, made["id"]) == {"E1"}
+    # the household moves to township B afterwards; a rename leaves its report where it was
+    session.get(Household, household).village_id = w.ids["village_b"]
+    session.commit()
+    assert clerk.patch(f"/api/catastrophes/{made['id']}",
+                       json={"name": "七月洪涝"}).status_code == 200
+    assert tagged(session, made["id"]) == {"E1"}
+    # a new area does work it out again, and says how many reports moved
+    moved = clerk.patch(f"/api/catastrophes/{made['id']}", json={
+        "regions": [w.ids["village1"]]})
+    assert moved.status_code == 200, moved.text
+    assert tagged(session, made["id"]) == set()
+    *_, last = session.exec(select(AuditEntry.after).where(
+        AuditEntry.entity == "catastrophe").order_by(AuditEntry.id)).all()
+    assert last == {"regions": [w.ids["village1"]], "events_retagged": 1}
+    # a change that makes it another declaration's copy is refused as the declaration is
+    other = clerk.post("/api/catastrophes", json=flood(
+        regions=[w.ids["township_b"]], reference="YJ-FLOOD-2")).json()
+    copy = clerk.patch(f"/api/catastrophes/{other['id']}", json={"regions": [w.ids["village1"]]})
+    assert (copy.status_code, copy.json()["code"]) == (409, "duplicate_declaration")
+
+
 # --- figures ------------------------------------------------------------------------------------
 
 def _oracle(session: Session, catastrophe_id: int, townships: set[int] | None) -> dict:
