@@ -61,7 +61,9 @@ def import_shocks(session: Session, data: bytes, filename: str, today: date, *,
                   partial: bool = False, lag_days: int = DEFAULT_LAG_DAYS) -> HistoryReport:
     """Validate a file of past shocks and, if valid (or ``partial``), add them to the shock
     ledger; flushes only."""
-    table = read_table(data, filename, ALIASES, REQUIRED)
+    # a misspelt amount heading would change the burden the score reads: refused, as on
+    # the event files
+    table = read_table(data, filename, ALIASES, REQUIRED, refuse_unknown=True)
     frame = table.frame
     report = HistoryReport(rows=len(frame), encoding=table.encoding,
                            ignored_columns=table.ignored_columns)

@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import func, select
 
 from policies import demo
+from policies.errors import InvalidInput
 from policies.models import Household, Member
 from risk.history_import import import_shocks
 from risk.models import Shock
@@ -115,3 +116,18 @@ def test_the_same_file_again_changes_nothing_and_no_shock_counts_twice(session, 
                                                        "", "", "", ""]]), "shocks.csv", TODAY)
     assert not twice.written and "from trigger event 77" in twice.errors[0].reason
     assert ledger(session) == 4
+
+
+def test_a_heading_no_one_knows_refuses_the_file_and_writes_nothing(session, county):
+    """Found by a hostile tester: 基本医疗保险支付 (the basic insurance's payment, spelt
+    otherwise than 基本医保支付) was ignored with a note, and the bill of 100,000 stored as a
+    burden of 80,000 instead of 10,000. A misspelt amount changes what the score reads: the
+    file is refused naming the heading, as an event file is."""
+    households, _ = county
+    header = [*HEADER[:8], "医疗总费用", "基本医疗保险支付", "大病保险支付"]
+    row = [households[0].household_number, "", "因病", "2023-05-04", "", "", "", "H-9",
+           "100000", "70000", "20000"]
+    with pytest.raises(InvalidInput) as refused:
+        import_shocks(session, csv_bytes(header, [row]), "shocks.csv", TODAY)
+    assert "基本医疗保险支付" in str(refused.value.message)
+    assert ledger(session) == 0
