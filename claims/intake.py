@@ -49,7 +49,7 @@ from policies.errors import Conflict, InvalidInput
 from policies.terms import BUILTIN_EVENT_TYPES
 from policies.types import STORED
 from policies.vocab import ContractStatus, HouseholdStatus, InsuredBasis, MemberStatus
-from risk.models import Shock
+from risk.models import SHOCK_IMPORTED, Shock
 from risk.shocks import burden as shock_burden
 
 MAX_BATCH = 10_000
@@ -518,6 +518,14 @@ def record_shocks(session: Session, events: list[EventRow], waiting: bool = Fals
         shocks.c.reference.in_([str(e.id) for e in matched]),
         shocks.c.source == "event")).scalars())
     new = [e for e in matched if str(e.id) not in recorded]
+    # A loss the county's history file brought in already (the import refuses the other
+    # order): the same household, kind and day, one shock (the score counted a bill twice).
+    imported = set(session.execute(sa.select(
+        shocks.c.household_id, shocks.c.kind, shocks.c.occurred_on).where(
+        shocks.c.source == SHOCK_IMPORTED,
+        bulk.among(session, shocks.c.household_id, sorted({e.household_id for e in new}))))
+    ) if new else set()
+    new = [e for e in new if (e.household_id, e.type, e.event_date) not in imported]
     bulk.insert_columns(session, shocks, {
         "household_id": [e.household_id for e in new],
         "member_id": [e.member_id for e in new],

@@ -27,9 +27,9 @@ from policies.models import Member
 from policies.tables import RowError, normalise_header, read_table
 from policies.terms import BUILTIN_EVENT_TYPES
 from risk import shocks
-from risk.models import Shock
+from risk.models import SHOCK_IMPORTED, Shock
 
-SOURCE = "imported"
+SOURCE = SHOCK_IMPORTED
 # The risk types of the monitoring system's records (风险类型), beside the event files' own.
 KINDS = {**{kind: kind for kind in BUILTIN_EVENT_TYPES}, **TYPE_LABELS,
          "因意外事故": "accident", "意外事故": "accident", "因产业项目失败": "industry",

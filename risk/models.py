@@ -61,6 +61,9 @@ class HouseholdScore(SQLModel, table=True):
                     "(risk.features.population)")
 
 
+SHOCK_IMPORTED = "imported"  # Shock.source of a shock from a county's history file
+
+
 class Shock(SQLModel, table=True):
     """A shock to a household as the risk model knows it (风险事件台账): an illness, a
     disability, a disaster, an accident, schooling costs, a lost job … on the day it

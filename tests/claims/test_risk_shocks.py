@@ -88,6 +88,30 @@ def test_an_event_enters_the_shock_ledger_once_with_the_households_own_burden(
     assert first.known_on == received_on(session, "HIS-1")
 
 
+def test_a_loss_the_history_file_brought_in_is_not_counted_again_by_its_event(
+        department, session, county):
+    """Found by a hostile tester: a hospital stay imported from the county's history file,
+    then reported by the medical insurance bureau, was two shocks, and the score read the
+    bill twice (the import refuses the other order)."""
+    from risk.history_import import import_shocks
+    from tests.files import csv_bytes
+
+    day = illness()["event_date"]
+    report = import_shocks(session, csv_bytes(
+        ["户编号", "风险类型", "发生日期", "自付负担", "事件编号"],
+        [[county.household.household_number, "因病", day, "35000", "HIS-77"]]),
+        "shocks.csv", clock.county_today())
+    assert report.errors == [] and report.created == 1
+    session.commit()
+    department.post("/api/events", json=illness("HIS-77"))
+    evaluate(session)
+
+    [shock] = shocks(session)
+    assert (shock.source, shock.reference, shock.occurred_on) == (
+        "imported", "HIS-77", date.fromisoformat(day))
+    assert session.exec(select(TriggerEvent.status)).one() == "accepted"  # paid as ever
+
+
 def test_a_replayed_event_enters_the_ledger_once(department, session, county):
     department.post("/api/events", json=illness("LOST", seq=9))  # nobody has this number
     evaluate(session)
