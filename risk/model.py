@@ -309,6 +309,18 @@ def save(model: TrainedModel, directory: Path) -> Path:
     return path
 
 
+def _json(path: Path) -> Any:
+    """A model directory's JSON file, a damaged one refused in words (not a traceback)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path} is missing: restore the folder {path.parent} from a backup, "
+                         "or remove it") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path} is damaged ({error}): restore it from a backup, or train "
+                         "again") from None
+
+
 def load(directory: Path) -> TrainedModel:
     """Load a saved model; a file holding anything but the trusted types is refused, and so
     is one whose checksum does not match its metadata."""
@@ -318,7 +330,7 @@ def load(directory: Path) -> TrainedModel:
     path = directory / "model.skops"
     if not path.is_file():
         raise ModelError(f"{path}: no model here; train one with 'fangpin train'")
-    metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+    metadata = _json(directory / "metadata.json")
     if hashlib.sha256(path.read_bytes()).hexdigest() != metadata.get("sha256"):
         raise ModelError(f"{path} does not match its metadata's checksum; refusing to load it")
     unexpected = sorted(set(get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
@@ -341,7 +353,7 @@ def load_in_force(model_dir: Path) -> TrainedModel:
 
 def history(model_dir: Path) -> list[dict[str, Any]]:
     path = model_dir / HISTORY
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    return _json(path) if path.is_file() else []
 
 
 def beats_baselines(metadata: dict[str, Any]) -> tuple[bool, str]:
@@ -377,12 +389,15 @@ def add_version(model: TrainedModel, model_dir: Path) -> tuple[str, bool, str]:
 
 
 def promote(model_dir: Path, version: str) -> None:
-    """Put a kept version in force by hand (the office takes the responsibility)."""
-    if not (model_dir / "versions" / version / "model.skops").is_file():
+    """Put a kept version in force by hand (the office takes the responsibility): one of
+    this directory's versions, by its name, whose file loads (its checksum and types)."""
+    if (version != Path(version).name or version.startswith(".")
+            or not (model_dir / "versions" / version / "model.skops").is_file()):
         kept = ", ".join(v["version"] for v in list_versions(model_dir)) or "none"
         raise ModelError(f"no version {version!r} here (kept: {kept})")
     if in_force(model_dir) == version:
         raise ModelError(f"version {version} is already in force")
+    load(model_dir / "versions" / version)  # a damaged file is refused now, not tonight
     _put_in_force(model_dir, version, "promoted", "by hand")
 
 
@@ -422,7 +437,7 @@ def list_versions(model_dir: Path) -> list[dict[str, Any]]:
     current, back = _rollback_target(model_dir)
     found = []
     for directory in sorted((model_dir / "versions").glob("[!.]*")):
-        metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+        metadata = _json(directory / "metadata.json")
         test = metadata["evaluation"]
         found.append({"version": directory.name, "trained_at": metadata["trained_at"],
                       "test_day": metadata["test"]["day"], "in_force": directory.name == current,
@@ -451,7 +466,7 @@ def _write_cards(model_dir: Path) -> None:
     the top of the model directory."""
     entries, current = history(model_dir), in_force(model_dir)
     for directory in (model_dir / "versions").glob("[!.]*"):
-        metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+        metadata = _json(directory / "metadata.json")
         card = model_card(metadata, entries, in_force=directory.name == current)
         (directory / "MODEL_CARD.md").write_text(card, encoding="utf-8")
         if directory.name == current:

@@ -169,6 +169,42 @@ def test_each_rollback_steps_one_version_further_back(trained, tmp_path, capsys)
                           ("rolled back to", first, "from v3")]
 
 
+def test_a_damaged_model_directory_is_refused_in_words(trained, tmp_path, capsys):
+    """Found by a hostile tester: a version outside the directory was put in force by its
+    path, a version whose file had a byte changed was put in force (and the night failed on
+    it), and a damaged metadata file, history or version folder was a traceback from every
+    model command."""
+    first, _, _ = model.add_version(trained, tmp_path)
+    outside = tmp_path.parent / f"{tmp_path.name}-copy"
+    shutil.copytree(tmp_path / "versions" / first, outside / first)
+    for named in (f"../../{outside.name}/{first}", str(outside / first), ".", ".."):
+        with pytest.raises(model.ModelError, match="no version .* here"):
+            model.promote(tmp_path, named)
+    shutil.copytree(tmp_path / "versions" / first, tmp_path / "versions" / "flipped")
+    flipped = tmp_path / "versions" / "flipped" / "model.skops"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 1
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(model.ModelError, match="does not match its metadata's checksum"):
+        model.promote(tmp_path, "flipped")
+    assert model.in_force(tmp_path) == first
+    shutil.rmtree(tmp_path / "versions" / "flipped")
+
+    (tmp_path / "versions" / "empty").mkdir()
+    (tmp_path / model.HISTORY).write_text("{bad", encoding="utf-8")
+    for command in (["model", "list"], ["model", "rollback"]):
+        assert cli.main([*command, "--model-dir", str(tmp_path)]) == 1, command
+        said = capsys.readouterr().err
+        assert "is damaged" in said or "is missing" in said, (command, said)
+    (tmp_path / model.HISTORY).unlink()
+    assert cli.main(["model", "list", "--model-dir", str(tmp_path)]) == 1
+    assert "empty/metadata.json is missing" in capsys.readouterr().err
+    (tmp_path / "versions" / "empty").rmdir()
+    (tmp_path / "versions" / first / "metadata.json").write_text("{bad", encoding="utf-8")
+    with pytest.raises(model.ModelError, match="metadata.json is damaged"):
+        model.load_in_force(tmp_path)
+
+
 def test_a_model_saved_before_versions_is_still_read(trained, tmp_path):
     model.save(trained, tmp_path)  # flat: model.skops beside metadata.json
     assert nightly.saved_model(tmp_path).metadata["sha256"] == trained.metadata["sha256"]
