@@ -60,6 +60,8 @@ CARRY_YEARS = 2  # how long an unpublished year's line may be taken from an earl
 HEALTH_RANK = {"healthy": 0, "chronic": 1, "disabled": 2, "serious_illness": 2}
 AT_SCHOOL = ("primary", "junior", "senior", "vocational", "higher")
 
+# The features that are a yes (1) or a no (0), read as such beside a score.
+YES_NO = frozenset({"dibao", "tekun", "relocated", "was_monitored", "income_missing"})
 # Feature → (中文, English, group): what the office reads beside a score.
 _DEFINED: dict[str, tuple[str, str, str]] = {
     # the registry as it stood on D

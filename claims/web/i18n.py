@@ -19,7 +19,7 @@ from claims.settings import get_settings
 from policies import calculator
 from policies.messages import N_
 from policies.vocab import LABELS
-from risk import scoring
+from risk import features, scoring
 
 # Codes whose names live in the catalog (the vocabulary's labels name the rest).
 CODE_NAMES = {
@@ -200,7 +200,7 @@ def environment(language: str) -> Environment:
         gettext=gettext, ngettext=lambda s, p, n, **kw: gettext(s if n == 1 else p, **kw),
         newstyle=True)
     env.globals.update(
-        language=language, languages=LANGUAGES,
+        language=language, languages=LANGUAGES, yes_no=features.YES_NO,
         code=lambda kind, value: code_label(kind, value, language),
         labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows],
         trace_text=lambda line: trace_text(line, language),

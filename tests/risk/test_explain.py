@@ -104,3 +104,11 @@ def test_a_factors_values_read_as_the_office_reads_them():
                            {"label": "收入报告", "label_en": "report", "value": None}]}]))
     assert "脱贫户" in page and "lifted_out" not in page
     assert "家庭人口 3;" in page and "7,639.36" in page and "7639.3597" not in page
+    # a yes or a no, not 1 or 0 (a hostile tester read "享受低保 1", "易地搬迁户 0")
+    flags = str(macro([{"label": "帮扶", "label_en": "support", "effect": 0.05,
+                        "direction": "raises", "features": [
+                            {"feature": "dibao", "label": "享受低保", "label_en": "dibao",
+                             "value": 1.0},
+                            {"feature": "relocated", "label": "易地搬迁户",
+                             "label_en": "relocated", "value": 0.0}]}]))
+    assert "享受低保 是" in flags and "易地搬迁户 否" in flags, flags
