@@ -63,6 +63,12 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _year(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 2000 <= int(text) <= 2100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year from 2000 to 2100")
+    return int(text)
+
+
 def _writable(text: str) -> str:
     """A file the command can write, checked before it changes anything."""
     from pathlib import Path
@@ -598,6 +604,10 @@ def _train(args) -> int:
     settings = get_settings()
     directory = Path(args.model_dir or settings.model_dir)
     test_day = args.test_day or date(args.test_year, 1, 1)
+    if test_day > clock.county_today(settings.timezone):
+        print(f"error: the test day {test_day} is after today: a model is tested on a day "
+              "that has come, against what befell the households after it", file=sys.stderr)
+        return 2
     with Session(_engine()) as session:
         started = time.perf_counter()
         trained, version, in_force, why = training.train_and_keep(
@@ -920,7 +930,8 @@ def build_parser() -> argparse.ArgumentParser:
     test_on = train.add_mutually_exclusive_group(required=True)
     test_on.add_argument("--test-day", type=_date,
                          help="the later day it is evaluated on, out of time (e.g. 2025-01-01)")
-    test_on.add_argument("--test-year", type=int, help="the same as --test-day YEAR-01-01")
+    test_on.add_argument("--test-year", type=_year,
+                         help="the same as --test-day YEAR-01-01")
     train.add_argument("--train-days", type=_date, nargs="+",
                        help="days to learn from (default: quarter starts from four years "
                             "before the test day to a year before it)")

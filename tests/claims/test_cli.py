@@ -444,3 +444,16 @@ def test_commands_that_score_nothing_start_without_the_analysis_libraries(tmp_pa
     )], capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.splitlines()[-2:] == ["[]", "['pandas']"]
+
+
+def test_a_test_year_or_day_that_cannot_be_is_refused_in_one_line(tmp_path):
+    """Found by a hostile tester: --test-year 0 (or 10000, or -5) was a traceback, and a test
+    day to come was refused as "training data has no value at all in size, …"."""
+    url = f"sqlite:///{tmp_path}/county.db"
+    for year in ("0", "10000", "-5", "２０２５"):
+        answer = fangpin(url, "train", "--test-year", year)
+        assert answer.returncode == 2 and "Traceback" not in answer.stderr, answer.stderr
+        assert "is not a year from 2000 to 2100" in answer.stderr, answer.stderr
+    answer = fangpin(url, "train", "--test-day", "2099-01-01")
+    assert answer.returncode == 2, answer.stderr
+    assert answer.stderr.strip().startswith("error: the test day 2099-01-01 is after today")
