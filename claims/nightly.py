@@ -92,6 +92,25 @@ def current_run(session: Session, model_version: str | None = None,
                         .limit(1)).first()
 
 
+@dataclass
+class CurrentScore:
+    """A household's score in the current run (none: not scored), with its population: the
+    caseload (below the line, monitored) is scored for information, never warned."""
+
+    run: ScoreRun | None
+    score: float | None = None
+    population: str | None = None
+
+
+def current_score(session: Session, household_id: int) -> CurrentScore:
+    run = current_run(session)
+    if run is None:
+        return CurrentScore(None)
+    found = session.execute(sa.select(scores_table.c.score, scores_table.c.population).where(
+        scores_table.c.run_id == run.id, scores_table.c.household_id == household_id)).first()
+    return CurrentScore(run, *found) if found else CurrentScore(run)
+
+
 def score_households(
     engine: Engine, *, model_dir: Path, threshold: float, rise: float, timezone: str,
     night: date | None = None, chunk: int = 50_000,

@@ -102,14 +102,16 @@ def household_risk(session: SessionDep, actor: Reader, household_id: int):
         .where(HouseholdScore.household_id == household_id,
                ScoreRun.status == "complete")
         .order_by(ScoreRun.night.desc(), ScoreRun.id.desc())).all()
-    current = nightly.current_run(session)
+    scored = nightly.current_score(session, household_id)
+    current = scored.run
     found: dict[str, Any] = {"household_id": household_id, "score": None, "factors": None,
-                             "run": None}
-    if current is not None and history and history[0][0] == current.id:
+                             "run": None, "population": None}
+    if current is not None and scored.score is not None:
         found["run"] = {"id": current.id, "night": current.night.isoformat(),
                         "model_version": current.model_version,
                         "as_of_year": current.as_of_year}
-        found["score"] = history[0][3]
+        # at_risk: ranked and warned; below_line, monitored: the caseload, for information
+        found["score"], found["population"] = scored.score, scored.population
         found["factors"], found["factors_note"] = _factors(session, current, household_id)
     found["history"] = [{"run_id": r, "night": n.isoformat(), "model_version": v, "score": s}
                         for r, n, v, s in history]

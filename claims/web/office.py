@@ -42,6 +42,7 @@ from claims.settings import get_settings
 from claims.uploads import read_upload
 from claims.web.i18n import code_label, template_pattern, translator
 from claims.web.pages import (
+    CASELOAD,
     PageError,
     User,
     check_csrf,
@@ -58,7 +59,6 @@ from claims.web.printed import words as printed_words
 from claims.web.session import set_password
 from policies import registry
 from policies.errors import DomainError
-from risk.models import HouseholdScore
 
 router = APIRouter(include_in_schema=False)
 ROLES = ["clerk", "investigator", "adjudicator", "supervisor", "auditor", "admin"]
@@ -124,10 +124,7 @@ def _household(request, session: Session, user, household_id: int, reveal: bool)
                           .order_by(Claim.id.desc())).all()
     warnings = session.exec(select(EarlyWarning).where(
         EarlyWarning.household_id == household_id).order_by(EarlyWarning.id.desc())).all()
-    current = nightly.current_run(session)
-    score = session.exec(select(HouseholdScore.score).where(
-        HouseholdScore.run_id == current.id, HouseholdScore.household_id == household_id)
-    ).first() if current else None
+    scored = nightly.current_score(session, household_id)
     lines = {}
     for record in incomes:
         year = record.period_start.year
@@ -140,10 +137,12 @@ def _household(request, session: Session, user, household_id: int, reveal: bool)
     village = session.get(Region, household.village_id)
     return render(request, "household.html", user=user, household=household, village=village,
                   members=members, incomes=incomes, events=events, claims=claims,
-                  warnings=warnings, score=score, lines=lines, reveal=reveal,
+                  warnings=warnings, score=scored.score, lines=lines, reveal=reveal,
+                  caseload=CASELOAD.get(scored.population or ""),
                   # the factors of a warning raised by the current run, of the score shown
                   factors=next((w.factors for w in warnings if w.source == "risk"
-                                and current is not None and w.run_id == current.id), None),
+                                and scored.run is not None and w.run_id == scored.run.id),
+                               None),
                   name=(lambda n: n) if reveal else masking.name,
                   id_number=(lambda n: n) if reveal else masking.id_number)
 

@@ -160,6 +160,17 @@ def need_role(request: Request, user: web_session.SignedIn, *roles: str) -> None
         raise PageError(403, text_for(request, "Your role may not open this page.")) from None
 
 
+# Beside a household's score: the caseload is the office's already, scored for information
+# and never warned (risk.features.population).
+CASELOAD = {
+    "below_line": N_("Below the line: the office's caseload already; the score is for "
+                     "information."),
+    "monitored": N_("In monitoring: the office's caseload already; the score is for "
+                    "information."),
+    "no_members": N_("No member left in the household; the score is for information."),
+}
+
+
 def gate(request: Request, check, not_found: str = N_("Not found, or not in your area."),
          session: Session | None = None):
     """Run a check of claims.access; a refusal becomes the page's error in the user's
@@ -637,15 +648,12 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
                      for r in records]
     shown_history = [(h, actor_text(h.actor, language, by_name),
                       records_view.reason_text(h.reason, language)) for h in history]
-    current = nightly.current_run(session)
-    score = session.exec(select(HouseholdScore.score).where(
-        HouseholdScore.run_id == current.id, HouseholdScore.household_id == household.id)
-    ).first() if current else None
+    scored = nightly.current_score(session, household.id)
     factors = []
-    if score is not None:
+    if scored.score is not None:
         warning = session.exec(select(EarlyWarning).where(  # raised with the score shown
             EarlyWarning.household_id == household.id, EarlyWarning.source == "risk",
-            EarlyWarning.run_id == current.id).order_by(EarlyWarning.id.desc())).first()
+            EarlyWarning.run_id == scored.run.id).order_by(EarlyWarning.id.desc())).first()
         factors = (warning.factors or []) if warning else []
     bar = lifecycle.approval_bar(session, claim, user.actor) if approving(claim, user) else None
     actions = allowed_actions(claim, user, bar)
@@ -655,7 +663,8 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         request, "claim.html", status=status, user=user, claim=claim, household=household,
         texts=lifecycle.texts(claim), members=members, incomes=incomes, events=events,
         records=shown_records, history=shown_history,
-        score=score, factors=factors, actions=actions, investigators=investigators,
+        score=scored.score, caseload=CASELOAD.get(scored.population or ""), factors=factors,
+        actions=actions, investigators=investigators,
         hints=approval_hint(claim, user, bar, _), mask=masking,
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
         asset_checks=records_view.ASSET_CHECKS,

@@ -466,9 +466,16 @@ def test_a_household_page_shows_its_score_factors_and_history(engine, model_dir,
     assert warning["run_id"] == first.run_id and warning["status"] == "open"
     browser = _signed_in(office, "auditor")
     page = browser.get(f"/households/{household}").text
-    browser.close()
     assert f"{stored[household]:.2f}" in page
     assert "各因素相对全县平均风险分的影响" not in page
+    # the caseload is shown as such (a hostile tester found a monitored household's 1.00
+    # with nothing to say it was scored for information only)
+    assert found["population"] == "at_risk" and "仅供参考" not in page
+    caseload = int(stored[populations(engine, second.run_id) == "below_line"].index[0])
+    assert auditor.get(f"/api/households/{caseload}/risk").json()["population"] == "below_line"
+    assert "已低于监测线，属在册帮扶对象；风险分仅供参考。" in browser.get(
+        f"/households/{caseload}").text
+    browser.close()
 
 
 def _signed_in(office, role: str) -> TestClient:
