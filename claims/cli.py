@@ -69,6 +69,14 @@ def _year(text: str) -> int:
     return int(text)
 
 
+def _ids(text: str) -> list[int]:
+    """Region ids separated by commas: 4,35."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isascii() and part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of region ids like 4,35")
+    return [int(part) for part in parts]
+
+
 def _writable(text: str) -> str:
     """A file the command can write, checked before it changes anything."""
     from pathlib import Path
@@ -468,7 +476,7 @@ def _people(args) -> int:
     from pydantic import ValidationError
 
     from claims.auth import SYSTEM
-    from claims.people import UserCreate, create_user
+    from claims.people import UserCreate, create_user, update_user
 
     if args.kind == "user":
         try:  # the API's own rules of a user
@@ -485,8 +493,12 @@ def _people(args) -> int:
             user, token = create_user(session, SYSTEM, username=body.username,
                                       full_name=body.full_name, role=body.role,
                                       approval_limit=body.approval_limit)
+            if args.townships:  # as the API: each must be a township of the registry
+                update_user(session, SYSTEM, user, townships=args.townships)
             session.commit()
-            print(f"user {user.username} ({user.role}); API token, shown once: {token}")
+            area = (f", townships {', '.join(map(str, args.townships))}" if args.townships
+                    else "")
+            print(f"user {user.username} ({user.role}{area}); API token, shown once: {token}")
         else:
             return _department(session, args)
     return 0
@@ -1000,6 +1012,9 @@ def build_parser() -> argparse.ArgumentParser:
         "clerk", "investigator", "adjudicator", "supervisor", "auditor", "admin"])
     users.add_argument("--full-name")
     users.add_argument("--approval-limit")
+    users.add_argument("--townships", type=_ids, help=(
+        "the townships the user works in, as region ids separated by commas (default: the "
+        "whole county)"))
     users.set_defaults(func=_people, kind="user")
 
     password = sub.add_parser("password", help="set a staff user's web password")

@@ -138,6 +138,26 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     added = fangpin(fresh_url, "users", "zhang", "--role", "supervisor",
                     "--approval-limit", "20000")
     assert added.returncode == 0 and "token, shown once: fpu_" in added.stdout
+    # a user of some townships, as the API makes one (a hostile tester found no way here)
+    import sqlalchemy as sa
+
+    from claims.db import make_engine
+
+    engine = make_engine(fresh_url)
+    with engine.connect() as connection:
+        township, village = (connection.execute(sa.text(
+            f"SELECT id FROM region WHERE level = '{level}' ORDER BY id")).first()[0]
+            for level in ("township", "village"))
+    engine.dispose()
+    limited = fangpin(fresh_url, "users", "wang", "--role", "clerk", "--townships",
+                      str(township))
+    assert limited.returncode == 0, limited.stderr
+    assert f"user wang (clerk, townships {township})" in limited.stdout
+    refused = fangpin(fresh_url, "users", "li", "--role", "clerk", "--townships",
+                      f"{township},{village}")
+    assert refused.returncode == 1 and f"{village} is not a township" in refused.stderr
+    assert fangpin(fresh_url, "users", "li", "--role", "clerk",
+                   "--townships", "四").returncode == 2
     events = tmp_path / "events.csv"
     events.write_bytes(csv_bytes(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用"], [
         ["E1", "因病", "2999-01-01", id_number(seq=1), "1000"],
