@@ -47,10 +47,18 @@ def fields(values: dict[str, Any]) -> dict[str, Any]:
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 
+# A bank card's number (16 to 19 digits) and a mobile number (11, 13x to 19x) within a
+# sentence: staff type them into notes ("电话 13812345678").
+_CARD_IN_TEXT = re.compile(r"(?<![0-9A-Za-z*])[0-9]{16,19}(?![0-9A-Za-z*])")
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z*])1[3-9][0-9]{9}(?![0-9A-Za-z*])")
+
+
 def in_text(text: str) -> str:
-    """Free text (a reason) with any ID number in it masked: older stored reasons carry
-    some in full."""
-    return _ID_IN_TEXT.sub(lambda found: id_number(found.group()), text)
+    """Free text (a reason, a note) with any ID number, bank card or mobile number in it
+    masked: older stored reasons carry some in full, and staff type them into notes."""
+    text = _ID_IN_TEXT.sub(lambda found: id_number(found.group()), text)
+    text = _CARD_IN_TEXT.sub(lambda found: account(found.group()), text)
+    return _MOBILE_IN_TEXT.sub(lambda found: phone(found.group()) or "", text)
 
 
 def in_texts(value: Any) -> Any:

@@ -37,14 +37,19 @@ def test_an_id_number_staff_typed_reaches_other_readers_masked(browser, staff, c
     as the claim's members are (also for a reader who may reveal a household: that is done
     on the household's page, on the trail); the printed rejection notice too."""
     assert act(staff["investigator"], claim, "start_investigation").status_code == 200
-    assert act(staff["investigator"], claim, "submit_survey",
-               {**SURVEY, "findings": f"户主之子 {NUMBER} 住院属实"}).status_code == 200
+    # a mobile number and a bank card typed too (a hostile tester found a phone number in a
+    # warning's closing note shown in full)
+    assert act(staff["investigator"], claim, "submit_survey", {**SURVEY, "findings": (
+        f"户主之子 {NUMBER} 住院属实，电话13812345678，卡号 6228480000000000888")}
+               ).status_code == 200
     assert act(staff["adjudicator"], claim, "reject",
                {"code": "other", "text": f"身份证号{NUMBER}与户籍不符"}).status_code == 200
     for reader in (browser("clerk", "page-clerk"), browser("clerk", "page-rev", may_reveal=True)):
         page = reader.get(f"/claims/{claim.id}")
         assert page.status_code == 200
         assert NUMBER not in page.text and page.text.count(MASKED) >= 3  # findings, text, history
+        assert "13812345678" not in page.text and "电话138****5678" in page.text
+        assert "6228480000000000888" not in page.text and "卡号 ****0888" in page.text
         notice = reader.get(f"/claims/{claim.id}/rejection-notice")
         assert NUMBER not in notice.text and MASKED in notice.text
     revealer = as_user("clerk", "api-rev")
@@ -56,7 +61,8 @@ def test_an_id_number_staff_typed_reaches_other_readers_masked(browser, staff, c
         body = answer.json()
         assert NUMBER not in answer.text
         assert body["rejection_text"] == f"身份证号{MASKED}与户籍不符"
-        assert any(r["data"].get("findings") == f"户主之子 {MASKED} 住院属实"
+        assert any(r["data"].get("findings") == (
+            f"户主之子 {MASKED} 住院属实，电话138****5678，卡号 ****0888")
                    for r in body["records"])
         assert any(MASKED in h["reason"] for h in body["history"])
         listed = reader.get("/api/claims")
