@@ -205,6 +205,10 @@ def import_annual_records(session: Session, data: bytes, filename: str, today: d
     check.flag(years == today.year, "year", "year_not_ended", {"year": str(today.year)})
     sizes = check.whole("household_size", 1, MAX_SIZE)
     amounts = {name: check.amount(name, required=False) for name in AMOUNTS}
+    # a row of empty amounts would be a year of no income, which the score reads as a fall
+    given = [name for name in AMOUNTS if name in frame]
+    check.flag(pd.concat([check.typed[name] == "" for name in given], axis=1).all(axis=1),
+               given[0], "no_amounts", typed=True)
 
     recorded = check.day("recorded_on", today, required=False)
     check.flag(pd.Series([d is not None and y == y and d < date(int(y), 1, 1)

@@ -58,6 +58,8 @@ ROW_PROBLEMS = {
     "amount": N_("must be an amount in yuan written with the digits 0-9 and at most two "
                  "decimals, e.g. 12345.50"),
     "not_positive": N_("must be more than 0"),
+    "no_amounts": N_("and every other amount of the row are empty: a year's record gives its "
+                     "incomes (0 where there was none), or is left out"),
     # the registry's households and people
     "id_shape": N_("must be 18 characters: 17 digits and a digit or X"),
     "id_province": N_("region code names no province"),

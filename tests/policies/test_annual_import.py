@@ -98,6 +98,8 @@ def test_every_bad_row_is_named_and_nothing_is_written(session, county):
         [county[5], "2023", "3", "9000", "", "", "", "2026-07-01"],
         [county[6], "2023", "3", "9000", "", "", "", "2022-12-31"],
         [county[0], "2023", "4", "9000", "", "", "", ""],
+        # no amount at all: once a zero-income year, read as a fall (a hostile tester's)
+        [county[7], "2023", "3", "", "", "", "", ""],
     ]
     report = import_annual_records(session, csv_bytes(HEADER, rows), "history.csv", TODAY)
     assert not report.written and ledger(session) == 0
@@ -105,7 +107,7 @@ def test_every_bad_row_is_named_and_nothing_is_written(session, county):
     assert [(row, field) for row, field, _ in found] == [
         (3, "household_number"), (4, "year"), (5, "year"), (6, "household_size"),
         (7, "business_crops"), (7, "wages"), (8, "recorded_on"),
-        (9, "recorded_on"), (10, "recorded_on"), (11, "year")]
+        (9, "recorded_on"), (10, "recorded_on"), (11, "year"), (12, "wages")]
     reasons = dict(((row, field), reason) for row, field, reason in found)
     assert "import the households first" in reasons[(3, "household_number")]
     assert "whole number from 2000" in reasons[(4, "year")]
@@ -116,10 +118,11 @@ def test_every_bad_row_is_named_and_nothing_is_written(session, county):
     assert "after today" in reasons[(9, "recorded_on")]
     assert "before the year it reports began" in reasons[(10, "recorded_on")]
     assert reasons[(11, "year")] == "the same household and year as row 2"
+    assert "every other amount of the row are empty" in reasons[(12, "wages")]
 
     partial = import_annual_records(session, csv_bytes(HEADER, rows), "history.csv", TODAY,
                                     partial=True)
-    assert partial.written and partial.created == 1 and partial.skipped == 10 - 1
+    assert partial.written and partial.created == 1 and partial.skipped == 11 - 1
     assert ledger(session) == 1
 
 
