@@ -160,13 +160,21 @@ def county_ceiling(session: Session, test_day: date) -> dict[str, Any]:
     return ceiling_entry(simulator.ceiling(session, test_day, seed=seeds.pop()))
 
 
+# A year of history is one the county reported for: at least this share of the households
+# of its best-reported year (one household's records of a year are not the county's).
+YEAR_COVERAGE = 0.5
+
+
 def history_years(session: Session, before: date) -> list[int]:
-    """The years of the income reports (not payouts) whose period ended before a day."""
+    """The years of the income reports (not payouts) whose period ended before a day, each
+    reported for at least YEAR_COVERAGE of the households of the best-reported year."""
     t = IncomeRecord.__table__
-    years = session.execute(sa.select(t.c.period_end).where(
-        t.c.source != IncomeSource.payout.value, t.c.period_end < before).distinct()
-    ).scalars().all()
-    return sorted({d.year for d in years})
+    year = sa.extract("year", t.c.period_end)
+    counts = {int(y): n for y, n in session.execute(
+        sa.select(year, sa.func.count(sa.distinct(t.c.household_id))).where(
+            t.c.source != IncomeSource.payout.value, t.c.period_end < before).group_by(year))}
+    most = max(counts.values(), default=0)
+    return sorted(y for y, n in counts.items() if n >= YEAR_COVERAGE * most)
 
 
 def at_risk_rows(session: Session, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -195,7 +203,8 @@ def train(session: Session, *, test_day: date, train_days: list[date] | None = N
         held = f"{years[0]}–{years[-1]}" if years else "none"
         raise ModelError(f"income reports of {len(years)} year(s) before {test_day} ({held}); "
                          f"training needs at least {MIN_HISTORY_YEARS}: import the earlier "
-                         "years' records first")
+                         "years' records first (a year counts with reports of at least half "
+                         "as many households as the best-reported year)")
     warnings = ([f"income reports of only {len(years)} years: the earliest training days "
                  "see little history"] if len(years) < MIN_HISTORY_YEARS + 1 else [])
     parts = []

@@ -122,6 +122,16 @@ def test_a_small_county_is_refused_naming_what_is_missing(county_files, county_d
     assert code == 1
     assert ("income reports of 3 year(s) before 2025-01-01 (2022–2024); training needs at "
             "least 4: import the earlier years' records first") in out
+    # one household's records of two earlier years are no county's history (a hostile
+    # tester's two rows made a model in force, with no warning)
+    for path in files["records"]:
+        if int(path.stem[-4:]) in (2020, 2021):
+            one = tmp_path / f"one-{path.name}"
+            one.write_text("\n".join(path.read_text(encoding="utf-8").splitlines()[:2]) + "\n",
+                           encoding="utf-8")
+            assert fangpin(capsys, "import", "annual-records", one)[0] == 0
+    code, out = fangpin(capsys, *train)
+    assert code == 1 and "income reports of 3 year(s)" in out, out
 
     for path in files["records"]:  # the other years' records
         if int(path.stem[-4:]) not in (2022, 2023, 2024):
