@@ -59,6 +59,7 @@ TO_START = (S.opened, S.reopened)  # the visit starts their investigation, then 
 TO_SURVEY = (*TO_START, S.investigating)
 NOT_PAYABLE = (S.rejected, S.withdrawn)
 TAG_CHUNK = 5000  # events tagged per statement (SQLite binds at most 32,766 values)
+SURVEY_LIMIT = 500  # claims one visit's record names (the page's and the API's)
 
 
 class CatastropheIn(BaseModel):
@@ -616,9 +617,15 @@ def survey_village(session: Session, actor: Actor, catastrophe_id: int, village_
     if claim_ids is not None and not claim_ids:
         raise InvalidInput("choose at least one claim (or none, for every claim waiting)",
                            field="claim_ids", code="choose_claims")
+    if claim_ids is not None and len(claim_ids) > SURVEY_LIMIT:
+        raise InvalidInput(f"{len(claim_ids)} claims chosen: a visit's record names at most "
+                           f"{SURVEY_LIMIT}", field="claim_ids", code="too_many_claims",
+                           values={"count": len(claim_ids), "limit": SURVEY_LIMIT})
     catastrophe = get(session, catastrophe_id)
     waiting = survey_claims(session, actor, catastrophe, village_id)
-    lifecycle.parse_step(lifecycle.ACTIONS["submit_survey"], survey)  # a bad form: 422
+    form = lifecycle.parse_step(lifecycle.ACTIONS["submit_survey"], survey)  # a bad form: 422
+    # the team's one visit: a date to come is the form's fault, not each claim's
+    lifecycle.refuse_future_visit(form.visit_date, today or clock.county_today())
     chosen = waiting if claim_ids is None else [c for c in waiting if c.id in set(claim_ids)]
     results = [bulk.Result(claim_id, None, "refused", "not_found", {}, f"claim {claim_id} is "
                            "not one of this catastrophe's claims waiting for a survey here")

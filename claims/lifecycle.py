@@ -226,6 +226,13 @@ def snapshot(claim: Claim) -> dict[str, Any]:
             "due_date": claim.due_date}
 
 
+def refuse_future_visit(visit_date: date, today: date) -> None:
+    """A survey's visit is one that took place."""
+    if visit_date > today:
+        raise InvalidInput(f"visit_date {visit_date} is in the future", field="visit_date",
+                           value=visit_date, code="future_visit")
+
+
 def parse_step(action: Action, data: dict[str, Any] | None) -> Step:
     try:
         return action.form.model_validate(data or {})
@@ -330,9 +337,7 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         claim.investigator_id, claim.adjudicator_id = chosen, adjudicator
         return S.investigating
     if name == "submit_survey":
-        if step.visit_date > today:
-            raise InvalidInput(f"visit_date {step.visit_date} is in the future",
-                               field="visit_date", value=step.visit_date, code="future_visit")
+        refuse_future_visit(step.visit_date, today)
         earliest = loss_date(session, claim)
         if step.visit_date < earliest:
             raise InvalidInput(f"visit_date {step.visit_date} is before the loss ({earliest})",

@@ -38,7 +38,8 @@ class VillageSurvey(BaseModel):
     village_id: int
     survey: dict[str, Any] = Field(description="as submit_survey: visit_date, team (two "
                                    "people at least), findings, asset_check, documents")
-    claim_ids: list[int] | None = Field(default=None, max_length=500)
+    claim_ids: list[int] | None = Field(default=None,
+                                       max_length=catastrophes.SURVEY_LIMIT)
 
 
 def _view(catastrophe: Catastrophe) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from claims.models import (
 from claims.people import create_user
 from claims.web import session as web_session
 from policies import benefits, registry
-from policies.errors import Conflict
+from policies.errors import Conflict, InvalidInput
 from policies.models import IncomeRecordCreate, RegionCreate
 from tests.claims.conftest import DEPARTMENT_KEY, START, build_county, evaluate
 from tests.claims.test_lifecycle import SURVEY
@@ -465,6 +465,16 @@ def test_a_village_visit_records_one_survey_per_claim_each_on_the_trail(
     bad = w.clients["inv"].post(url, json={"village_id": w.ids["village0"],
                                            "survey": {**SURVEY, "team": ["王查勘"]}})
     assert (bad.status_code, bad.json()["field"]) == (422, "team")
+    # a visit to come is the form's fault, not each claim's (a hostile tester had a 200 with
+    # every claim refused); a page of more claims than the API takes is refused as the API
+    # refuses it
+    later = w.clients["inv"].post(url, json={"village_id": w.ids["village0"], "survey": {
+        **SURVEY, "visit_date": (TODAY + timedelta(days=1)).isoformat()}})
+    assert (later.status_code, later.json()["code"]) == (422, "future_visit"), later.text
+    with pytest.raises(InvalidInput) as many:
+        catastrophes.survey_village(session, w.actors["inv"], made["id"], w.ids["village0"],
+                                    SURVEY, list(range(1, catastrophes.SURVEY_LIMIT + 2)))
+    assert many.value.code == "too_many_claims"
     # a township-A investigator may not visit township B's village
     assert w.clients["inv_a"].post(url, json={"village_id": w.ids["village_b"],
                                               "survey": SURVEY}).status_code == 403
