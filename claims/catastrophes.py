@@ -19,6 +19,7 @@ so that its loss reports are handled as one event.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -158,9 +159,19 @@ def _check(session: Session, catastrophe: Catastrophe, today: date) -> None:
         if levels.get(region) not in AREA_LEVELS:
             raise InvalidInput(f"region {region} is not a county, township or village",
                                field="regions", value=region, code="not_an_area")
-    if catastrophe.reference is not None and session.exec(select(Catastrophe.id).where(
-            Catastrophe.reference == catastrophe.reference,
-            Catastrophe.id != (catastrophe.id or 0))).first() is not None:
+    if catastrophe.reference is not None:
+        # stored as typed on an ordinary keyboard: full-width letters and digits as ASCII,
+        # no spaces around
+        catastrophe.reference = unicodedata.normalize("NFKC", catastrophe.reference).strip()
+        if not catastrophe.reference:
+            raise InvalidInput("reference is empty: give the department's reference or none",
+                               field="reference", code="empty")
+    if catastrophe.reference is not None and any(
+            other.casefold() == catastrophe.reference.casefold()
+            for other in session.exec(select(Catastrophe.reference).where(
+                Catastrophe.reference.is_not(None), Catastrophe.id != (catastrophe.id or 0)))
+            if other is not None):
+        # a look-alike (yj-2026-07 beside YJ-2026-07) would split one catastrophe's reports
         raise Conflict(f"reference {catastrophe.reference} names another catastrophe already",
                        field="reference", value=catastrophe.reference,
                        code="reference_taken", values={"reference": catastrophe.reference})

@@ -237,6 +237,15 @@ def test_a_declaration_is_checked_field_by_field_and_audited(app, session):
     made = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]])).json()
     again = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township_b"]]))
     assert (again.status_code, again.json()["field"]) == (409, "reference")
+    # look-alikes of a reference taken (a hostile tester's became catastrophes of their own
+    # and took the reports that named them)
+    for alike in (" YJ-FLOOD-1 ", "yj-flood-1", "ＹＪ－ＦＬＯＯＤ－１"):
+        refused = clerk.post("/api/catastrophes", json=flood(
+            regions=[w.ids["township_b"]], reference=alike))
+        assert (refused.status_code, refused.json()["code"]) == (409, "reference_taken"), alike
+    spaced = clerk.post("/api/catastrophes", json=flood(
+        regions=[w.ids["township_b"]], reference=" ＹＪ－ＨＡＩＬ－９ "))
+    assert spaced.status_code == 201 and spaced.json()["reference"] == "YJ-HAIL-9"
     # only the office and supervisors, and only for the whole county
     assert w.clients["clerk_a"].post("/api/catastrophes", json=flood(
         regions=[w.ids["township"]], reference="X")).status_code == 403
@@ -249,7 +258,8 @@ def test_a_declaration_is_checked_field_by_field_and_audited(app, session):
     late = clerk.patch(f"/api/catastrophes/{made['id']}", json={"name": "x"})
     assert (late.status_code, late.json()["field"]) == (409, "status")
     trail = session.exec(select(AuditEntry.actor, AuditEntry.action, AuditEntry.before,
-                                AuditEntry.after).where(AuditEntry.entity == "catastrophe")
+                                AuditEntry.after).where(
+        AuditEntry.entity == "catastrophe", AuditEntry.entity_id == str(made["id"]))
                          .order_by(AuditEntry.id)).all()
     assert [(a, action) for a, action, _, _ in trail] == [
         ("user:clerk", "declare"), ("user:sup", "update"), ("user:clerk", "close")]
