@@ -159,8 +159,10 @@ def test_every_import_reads_the_same_cells_as_the_same_amounts(session, county):
     for name, run in IMPORTS.items():
         seen[name] = run(session, county)
         session.rollback()
-    # a line is a required amount of more than 0: an empty cell is refused as missing
+    # a line is a required amount of more than 0: an empty cell is refused as missing; a
+    # year's record whose only amount is empty gives no income at all, and is refused too
     assert seen["lines"].pop("") == "required"
+    assert seen["annual records"].pop("") == "no_amounts"
     for name, found in seen.items():
         expected = {cell: value for cell, value in TRICKY.items() if cell in found}
         assert found == expected, name
