@@ -311,6 +311,12 @@ def _catastrophe_of():
     return sa.func.coalesce(named, in_area)
 
 
+def _holds(begins: date, ends: date | None, day: date) -> bool:
+    """Whether a catastrophe's dates (no end: still going on) hold a day, as ``within`` of
+    :func:`_catastrophe_of` says it in SQL."""
+    return begins <= day and (ends is None or day <= ends)
+
+
 def catastrophes_of(session: Session, events: list, village_of: dict[int, int]
                     ) -> dict[int, int | None]:
     """Each of a chunk of the evaluator's events' catastrophe by the rule of
@@ -328,9 +334,6 @@ def catastrophes_of(session: Session, events: list, village_of: dict[int, int]
                                          Catastrophe.start_date, Catastrophe.end_date).where(
                       Catastrophe.reference.in_(sorted(named)))).all()} if named else {}
 
-    def holds(begins: date, ends: date | None, day: date) -> bool:
-        return begins <= day and (ends is None or day <= ends)
-
     villages = sorted({village_of[e.household_id] for e in events
                        if e.household_id in village_of and e.type in TAGGED_TYPES})
     areas: dict[int, list[tuple[int, date, date | None]]] = {}
@@ -347,10 +350,10 @@ def catastrophes_of(session: Session, events: list, village_of: dict[int, int]
     for e in events:
         reference = e.payload.get("details", {}).get(REFERENCE)
         named = references.get(str(reference)) if reference is not None else None
-        found[e.id] = named[0] if named and holds(*named[1:], e.event_date) else None
+        found[e.id] = named[0] if named and _holds(*named[1:], e.event_date) else None
         if found[e.id] is None and e.household_id in village_of and e.type in TAGGED_TYPES:
             found[e.id] = next((c for c, begins, ends in areas.get(village_of[e.household_id], ())
-                                if holds(begins, ends, e.event_date)), None)
+                                if _holds(begins, ends, e.event_date)), None)
     return found
 
 
@@ -405,7 +408,7 @@ class References:
                                "catastrophe: ask the office to declare it, or leave it out",
                                field=f"details.{REFERENCE}", value=reference)
         begins, ends = self.known[reference]
-        if not (begins <= event.event_date and (ends is None or event.event_date <= ends)):
+        if not _holds(begins, ends, event.event_date):
             # a loss of another day is not this catastrophe's, whoever names it
             raise InvalidInput(
                 f"details.{REFERENCE} {reference!r} names a catastrophe from {begins} to "
