@@ -54,8 +54,10 @@ BANK_CHANGE = "change_bank_account"  # the action of an entry that changed a ban
 
 
 def _values(row: SQLModel) -> dict[str, Any]:
+    """A row's fields as the trail records them: not its id, nor the moments it was made or
+    changed (the entry has its own)."""
     return {k: v for k, v in registry.fields_of(row).items()
-            if k not in ("id", "created_at", "updated_at")}
+            if k not in ("id", "created_at", "updated_at", "revised_at")}
 
 
 def diff(before: dict[str, Any], after: dict[str, Any], personal: bool = True

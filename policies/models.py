@@ -407,6 +407,33 @@ class IncomeRecord(IncomeRecordBase, table=True):
     net_income: Decimal = Field(sa_type=Money, description="家庭纯收入, derived")
     per_capita_net_income: Decimal = Field(sa_type=Money, description="人均纯收入, derived")
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    revised_at: datetime | None = Field(
+        default=None, sa_type=UtcDateTime,
+        description="when a correction set the figures (none: as first recorded)")
+
+
+class IncomeRecordVersion(IncomeFields, table=True):
+    """The figures an income record held before a correction (收入台账更正前数据), known from
+    ``known_from`` until ``known_to`` (UTC): what a past day's risk features read, so a
+    correction made later never rewrites what was known then. Written by
+    ``policies.registry.update_income_record``; the current figures are the record itself."""
+
+    if TYPE_CHECKING:
+        __table__: ClassVar[sa.Table]
+
+    __tablename__ = "income_record_version"
+    id: int | None = Field(default=None, primary_key=True)
+    income_record_id: int = Field(foreign_key="income_record.id", index=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    period_start: date
+    period_end: date
+    source: str = Field(max_length=24)
+    household_size: int
+    net_income: Decimal = Field(sa_type=Money)
+    per_capita_net_income: Decimal = Field(sa_type=Money)
+    recorded_at: datetime = Field(sa_type=UtcDateTime, description="the record's first moment")
+    known_from: datetime = Field(sa_type=UtcDateTime)
+    known_to: datetime = Field(sa_type=UtcDateTime)
 
 
 class IncomeRecordCreate(IncomeRecordBase):
@@ -462,6 +489,7 @@ class IncomeRecordPublic(IncomeRecordBase):
     net_income: Decimal
     per_capita_net_income: Decimal
     recorded_at: datetime
+    revised_at: datetime | None
 
 
 class IncomeRecordsPublic(Page):

@@ -23,6 +23,7 @@ from policies.models import (
     IncomeRecord,
     IncomeRecordCreate,
     IncomeRecordUpdate,
+    IncomeRecordVersion,
     InconsistentContract,
     InsuredHousehold,
     Member,
@@ -423,9 +424,23 @@ def get_income_record(session: Session, record_id: int) -> IncomeRecord:
 def update_income_record(
     session: Session, record_id: int, data: IncomeRecordUpdate
 ) -> IncomeRecord:
-    """Correct a record's components; the derived figures follow."""
+    """Correct a record's components; the derived figures follow. The figures it held are
+    kept as a version known until now (:class:`IncomeRecordVersion`), so what a past day
+    knew stays as it was; a change that changes nothing keeps none."""
     record = get_income_record(session, record_id)
+    figures = (*INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket")
+    before = {name: getattr(record, name) for name in figures}
+    kept = {name: getattr(record, name) for name in (
+        *figures, "household_id", "period_start", "period_end", "source", "household_size",
+        "net_income", "per_capita_net_income", "recorded_at")}
     _apply(record, data)
+    if all(getattr(record, name) == value for name, value in before.items()):
+        return record
+    now = utcnow()
+    session.add(IncomeRecordVersion(**kept, income_record_id=record_id,
+                                    known_from=record.revised_at or record.recorded_at,
+                                    known_to=now))
+    record.revised_at = now
     _derive(record, record.household_size)
     session.flush()
     return record

@@ -2,7 +2,8 @@
 
 A household's features as of a day D use only what was known on D: the registry as it stood
 that day (member and household versions valid on D), the monitoring lines published for D's
-year and before, the income reports recorded by D of periods ended before D, and the shock
+year and before, the income reports recorded by D of periods ended before D (with the
+figures they held on D: a correction made later does not reach them), and the shock
 ledger (trigger events, simulated or imported shocks) known by D, with payouts recorded by D.
 The question they serve — who of the households not below the line and not monitored falls
 within the next 12 months — is :func:`outcomes`; docs/risk.md defines it.
@@ -22,7 +23,14 @@ from sqlmodel import Session
 
 from policies import registry
 from policies.bulk import read_frame
-from policies.models import Household, HouseholdVersion, IncomeRecord, MemberVersion
+from policies.models import (
+    INCOME_COMPONENTS,
+    Household,
+    HouseholdVersion,
+    IncomeRecord,
+    IncomeRecordVersion,
+    MemberVersion,
+)
 from policies.vocab import IncomeSource
 from risk.models import Shock
 from risk.shocks import SPENDING
@@ -238,7 +246,7 @@ def _members(rows: pd.DataFrame, as_of: date) -> pd.DataFrame:
     return out
 
 
-def _components(t: sa.Table) -> dict[str, sa.ColumnElement]:
+def _components(t: sa.Table | sa.Subquery) -> dict[str, sa.ColumnElement]:
     """A year's income components the features use."""
     return {
         "wages": t.c.wages,
@@ -252,7 +260,7 @@ def _components(t: sa.Table) -> dict[str, sa.ColumnElement]:
     }
 
 
-def annual(t: sa.Table, year: int) -> sa.ColumnElement:
+def annual(t: sa.Table | sa.Subquery, year: int) -> sa.ColumnElement:
     """A ledger record of the whole calendar year."""
     return sa.and_(t.c.period_start == date(year, 1, 1), t.c.period_end == date(year, 12, 31))
 
@@ -270,30 +278,49 @@ def _latest_years(as_of: date) -> list[int]:
     return years[:2] if fresh else years[:1]
 
 
+def _recorded_last(t: sa.Table, moment: datetime | None) -> sa.ColumnElement:
+    """A record of ``t`` is the latest of its household and period known at ``moment`` (or
+    ever): no other one known then was recorded later (nor at the same moment with a later
+    id). By when it was first recorded, whatever order records were inserted in (a history
+    import inserts old records today); payout records, which the reports count, aside."""
+    other = t.alias("other")
+    return ~sa.exists().where(
+        other.c.household_id == t.c.household_id, other.c.period_start == t.c.period_start,
+        other.c.period_end == t.c.period_end, other.c.source != IncomeSource.payout.value,
+        *([] if moment is None else [other.c.recorded_at < moment]), sa.or_(
+            other.c.recorded_at > t.c.recorded_at,
+            sa.and_(other.c.recorded_at == t.c.recorded_at, other.c.id > t.c.id)))
+
+
 def _incomes_query(as_of: date, household_ids: list[int] | None,
                    id_range: tuple[int, int] | None) -> sa.Select:
     """Each household's annual reports known on D, one row a household: per-capita net
     income of each year (column = the year) and the components of the two latest years (a
-    household's latest report is one of them). A year's record is the household's latest
-    record of it recorded by D (survey or report); payout records are left out, as the
-    reports already count payouts among transfers."""
-    t = IncomeRecord.__table__
-    years = income_years(as_of)
-    latest = _where_households(
-        sa.select(sa.func.max(t.c.id)).where(
-            t.c.source != IncomeSource.payout.value, t.c.recorded_at < known_by(as_of),
-            t.c.period_end < as_of, sa.or_(*[annual(t, y) for y in years])),
-        t.c.household_id, household_ids, id_range,
-    ).group_by(t.c.household_id, t.c.period_start)
-    columns = [sa.func.max(sa.case((annual(t, year), t.c.per_capita_net_income)))
+    household's latest report is one of them). A year's record is the household's record
+    of it recorded last by D (survey or report), with the figures it held on D: a record
+    corrected after D reads as it stood (:class:`IncomeRecordVersion`). Payout records are
+    left out, as the reports already count payouts among transfers."""
+    t, v = IncomeRecord.__table__, IncomeRecordVersion.__table__
+    moment, years = known_by(as_of), income_years(as_of)
+    figures = {name: sa.func.coalesce(v.c[name], t.c[name]) for name in (
+        *INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket", "household_size",
+        "per_capita_net_income")}
+    known = sa.select(t.c.household_id, t.c.period_start, t.c.period_end,
+                      *[value.label(name) for name, value in figures.items()]).select_from(
+        t.outerjoin(v, sa.and_(v.c.income_record_id == t.c.id, v.c.known_from < moment,
+                               v.c.known_to >= moment))
+    ).where(t.c.source != IncomeSource.payout.value, t.c.recorded_at < moment,
+            t.c.period_end < as_of, sa.or_(*[annual(t, y) for y in years]),
+            _recorded_last(t, moment))
+    known = _where_households(known, t.c.household_id, household_ids, id_range
+                              ).subquery("known")
+    columns = [sa.func.max(sa.case((annual(known, year), known.c.per_capita_net_income)))
                .label(str(year)) for year in years]
     for year in _latest_years(as_of):
-        for name, value in _components(t).items():
-            columns.append(sa.func.max(sa.case((annual(t, year), value)))
+        for name, value in _components(known).items():
+            columns.append(sa.func.max(sa.case((annual(known, year), value)))
                            .label(f"{name}_{year}"))
-    return _where_households(sa.select(t.c.household_id, *columns).where(t.c.id.in_(latest)),
-                             t.c.household_id, household_ids, id_range
-                             ).group_by(t.c.household_id)
+    return sa.select(known.c.household_id, *columns).group_by(known.c.household_id)
 
 
 def _payouts_query(as_of: date, household_ids: list[int] | None,
@@ -494,22 +521,21 @@ def outcomes(session: Session, as_of: date, household_ids: list[int] | None = No
     such a report; the truth is read whenever it was recorded (labels are known later)."""
     t, s = IncomeRecord.__table__, Shock.__table__
     end = as_of + timedelta(days=horizon_days)
-    latest = _where_households(
-        sa.select(sa.func.max(t.c.id)).where(
-            t.c.source != IncomeSource.payout.value, t.c.period_end > as_of,
-            t.c.period_end <= end),
-        t.c.household_id, household_ids, None,
-    ).group_by(t.c.household_id, t.c.period_start, t.c.period_end)
+    latest = _where_households(sa.select(
+        t.c.household_id, t.c.period_start, t.c.period_end, t.c.per_capita_net_income,
+        t.c.household_size,
+    ).where(t.c.source != IncomeSource.payout.value, t.c.period_end > as_of,
+            t.c.period_end <= end, _recorded_last(t, None)),
+        t.c.household_id, household_ids, None).subquery("latest")
     burden = (sa.select(sa.func.coalesce(sa.func.sum(s.c.burden), 0))
-              .where(s.c.household_id == t.c.household_id,
-                     s.c.occurred_on.between(t.c.period_start, t.c.period_end),
+              .where(s.c.household_id == latest.c.household_id,
+                     s.c.occurred_on.between(latest.c.period_start, latest.c.period_end),
                      s.c.kind.in_(sorted(SPENDING)))
               .scalar_subquery())
     reports = read_frame(session.connection(), sa.select(
-        t.c.household_id, t.c.period_end, t.c.per_capita_net_income, t.c.household_size,
-        burden.label("burden"), Household.__table__.c.village_id,
-    ).join(Household.__table__, Household.__table__.c.id == t.c.household_id)
-        .where(t.c.id.in_(latest)))
+        latest.c.household_id, latest.c.period_end, latest.c.per_capita_net_income,
+        latest.c.household_size, burden.label("burden"), Household.__table__.c.village_id,
+    ).join(Household.__table__, Household.__table__.c.id == latest.c.household_id))
     if reports.empty:
         return pd.Series(dtype=int, name="fell")
     reports["year"] = pd.to_datetime(reports["period_end"], format="ISO8601").dt.year

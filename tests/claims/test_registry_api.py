@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
+from claims.models import AuditEntry
 from tests.factories import county_with_villages, id_number
 
 
@@ -145,7 +147,7 @@ def test_bad_member_input_is_refused_with_the_reason(client, places):
     assert grade.json()["detail"][0]["loc"] == ["body", "disability_grade"]
 
 
-def test_income_record_derives_net_and_per_capita_income(client, places):
+def test_income_record_derives_net_and_per_capita_income(client, places, session):
     household = new_household(client, places["village0"])
     for seq, relation in ((1, "head"), (2, "spouse"), (3, "son")):
         new_member(client, household["id"], seq=seq, relation=relation)
@@ -167,6 +169,13 @@ def test_income_record_derives_net_and_per_capita_income(client, places):
                              json={"wages": "18000.50"}).json()
     assert corrected["net_income"] == "21800.75"
     assert corrected["per_capita_net_income"] == "7266.92"  # 7266.916… half-up
+    # the correction is dated; the moment the record was made stays
+    assert corrected["recorded_at"] == record["recorded_at"] and record["revised_at"] is None
+    assert corrected["revised_at"] > record["recorded_at"]
+    # the trail names the figures that changed, not the correction's moment (it has its own)
+    assert session.exec(select(AuditEntry.after).where(
+        AuditEntry.entity == "income_record", AuditEntry.action == "update")).all() == [
+        {"wages": "18000.50", "net_income": "21800.75", "per_capita_net_income": "7266.92"}]
 
 
 @pytest.mark.parametrize(

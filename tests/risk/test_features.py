@@ -8,9 +8,17 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from policies import history, registry
-from policies.models import IncomeRecord, IncomeRecordCreate, MemberCreate, MonitoringLineCreate
+from policies.models import (
+    IncomeRecord,
+    IncomeRecordCreate,
+    IncomeRecordUpdate,
+    IncomeRecordVersion,
+    MemberCreate,
+    MonitoringLineCreate,
+)
 from risk import features
 from risk.models import Shock
 from tests.factories import county_with_villages, household_with_members, id_number
@@ -24,6 +32,7 @@ def recorded(session, record, on: date) -> None:
     session.execute(IncomeRecord.__table__.update().where(
         IncomeRecord.__table__.c.id == record.id).values(
         recorded_at=datetime(on.year, on.month, on.day, 12, tzinfo=UTC)))
+    session.expire(record, ["recorded_at"])
 
 
 @pytest.fixture
@@ -169,6 +178,56 @@ def test_nothing_recorded_after_the_day_changes_its_features(session, household)
     assert after["illness_count_90d"] == 2
     assert features.population(pd.DataFrame([after])).iloc[0] == "monitored"
 
+
+
+def test_a_correction_made_after_the_day_does_not_reach_its_features(session, household,
+                                                                      monkeypatch):
+    """A record corrected twice reads, as of each day, the figures known that day: the
+    correction's moment is when it became known, not the day the record was first made."""
+    home, kept, _, _ = household
+    before = features.build(session, DAY, [home.id])
+    moments = iter([datetime(2026, 4, 1, 12, tzinfo=UTC), datetime(2026, 5, 1, 12, tzinfo=UTC)])
+    monkeypatch.setattr(registry, "utcnow", lambda: next(moments))
+    size = kept[2025].household_size
+
+    registry.update_income_record(session, kept[2025].id, IncomeRecordUpdate(wages="2000"))
+    registry.update_income_record(session, kept[2025].id, IncomeRecordUpdate(wages="8000"))
+    registry.update_income_record(session, kept[2025].id, IncomeRecordUpdate(wages="8000"))
+    session.commit()
+
+    pd.testing.assert_frame_equal(features.build(session, DAY, [home.id]), before)
+    net = 5000 + 2000 + 3000 - 1000  # the components other than wages, less the costs
+
+    def income_on(day: date) -> float:
+        return features.build(session, day, [home.id]).loc[home.id, "income_last"]
+
+    assert income_on(date(2026, 3, 31)) == before.loc[home.id, "income_last"]
+    assert income_on(date(2026, 4, 15)) == pytest.approx((2000 + net) / size, abs=0.005)
+    assert income_on(date(2026, 5, 1)) == pytest.approx((8000 + net) / size, abs=0.005)
+    # a change to the same figures is no correction: nothing more is kept
+    versions = session.execute(sa.select(IncomeRecordVersion.__table__.c.wages).where(
+        IncomeRecordVersion.__table__.c.income_record_id == kept[2025].id).order_by(
+        IncomeRecordVersion.__table__.c.id)).scalars().all()
+    assert versions == [Decimal("20000.00"), Decimal("2000.00")]
+
+
+def test_a_years_record_is_the_one_recorded_last_not_the_one_stored_last(session, household):
+    """A history import stores old records today: a record recorded on 10 January 2026 but
+    stored after the one recorded on the 20th is not the latest known."""
+    home, kept, _, _ = household
+    older = registry.create_income_record(session, IncomeRecordCreate(
+        household_id=home.id, source="survey", period_start=date(2025, 1, 1),
+        period_end=date(2025, 12, 31), reference="annual-2025", wages=Decimal("900")))
+    recorded(session, older, date(2026, 1, 10))
+    session.commit()
+    assert older.id > kept[2025].id
+
+    row = features.build(session, DAY, [home.id]).loc[home.id]
+
+    assert row["income_last"] == pytest.approx(float(kept[2025].per_capita_net_income))
+    # before the 20th, the one of the 10th is the latest known
+    row = features.build(session, date(2026, 1, 15), [home.id]).loc[home.id]
+    assert row["income_last"] == pytest.approx(900 / older.household_size)
 
 def test_the_population_of_each_household():
     frame = pd.DataFrame({"monitored": [1, 0, 0, 0, 1, 0],
