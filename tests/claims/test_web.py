@@ -5,7 +5,7 @@ a complete message catalog. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
@@ -20,9 +20,9 @@ from claims.auth import SYSTEM
 from claims.models import AppUser, AuditEntry, Claim, EarlyWarning, Member, Region, WebSession
 from claims.people import create_user
 from claims.web import session as web_session
-from claims.web.i18n import catalog
+from claims.web.i18n import catalog, county_time
 from policies import registry
-from policies.models import RegionCreate
+from policies.models import IncomeRecordCreate, IncomeRecordUpdate, RegionCreate
 from tests.claims.test_lifecycle import days_pass
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -632,3 +632,19 @@ def test_pages_hold_no_inline_script_or_style():
     for template in Path(__file__).resolve().parents[2].joinpath("templates").glob("*.html"):
         text = template.read_text(encoding="utf-8")
         assert not re.search(r"<style|style=\"| on[a-z]+=\"|<script>", text), template.name
+
+
+def test_a_corrected_income_record_says_when_on_the_household_page(browser, session, county):
+    """The figures shown are the corrected ones, and the page says they were corrected (the
+    earlier figures stay on the trail and in what past nights read)."""
+    record = registry.create_income_record(session, IncomeRecordCreate(
+        household_id=county.household.id, period_start=date(2025, 1, 1),
+        period_end=date(2025, 12, 31), source="report", wages=Decimal("30000")))
+    session.commit()
+    clerk = browser("clerk")
+    assert "更正" not in clerk.get(f"/households/{county.household.id}").text
+    registry.update_income_record(session, record.id, IncomeRecordUpdate(wages="36000"))
+    session.commit()
+    page = clerk.get(f"/households/{county.household.id}").text
+    when = county_time(record.revised_at, "zh")
+    assert f"已于 {when} 更正" in page and "36,000.00" in page
