@@ -14,6 +14,7 @@ with pandas, so a night scores a province without a loop over households.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
@@ -278,6 +279,16 @@ def _latest_years(as_of: date) -> list[int]:
     return years[:2] if fresh else years[:1]
 
 
+def _as_known(moment: datetime) -> tuple[sa.FromClause, Callable[[str], sa.ColumnElement]]:
+    """The income ledger with each record's figures as they stood at ``moment``: the
+    version of them known then when the record was corrected later, else its own. Returns
+    the ledger to select from and a figure's column by name."""
+    t, v = IncomeRecord.__table__, IncomeRecordVersion.__table__
+    ledger = t.outerjoin(v, sa.and_(v.c.income_record_id == t.c.id, v.c.known_from < moment,
+                                    v.c.known_to >= moment))
+    return ledger, lambda name: sa.func.coalesce(v.c[name], t.c[name])
+
+
 def _recorded_last(t: sa.Table, moment: datetime | None) -> sa.ColumnElement:
     """A record of ``t`` is the latest of its household and period known at ``moment`` (or
     ever): no other one known then was recorded later (nor at the same moment with a later
@@ -300,18 +311,16 @@ def _incomes_query(as_of: date, household_ids: list[int] | None,
     of it recorded last by D (survey or report), with the figures it held on D: a record
     corrected after D reads as it stood (:class:`IncomeRecordVersion`). Payout records are
     left out, as the reports already count payouts among transfers."""
-    t, v = IncomeRecord.__table__, IncomeRecordVersion.__table__
+    t = IncomeRecord.__table__
     moment, years = known_by(as_of), income_years(as_of)
-    figures = {name: sa.func.coalesce(v.c[name], t.c[name]) for name in (
-        *INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket", "household_size",
-        "per_capita_net_income")}
-    known = sa.select(t.c.household_id, t.c.period_start, t.c.period_end,
-                      *[value.label(name) for name, value in figures.items()]).select_from(
-        t.outerjoin(v, sa.and_(v.c.income_record_id == t.c.id, v.c.known_from < moment,
-                               v.c.known_to >= moment))
-    ).where(t.c.source != IncomeSource.payout.value, t.c.recorded_at < moment,
-            t.c.period_end < as_of, sa.or_(*[annual(t, y) for y in years]),
-            _recorded_last(t, moment))
+    ledger, figure = _as_known(moment)
+    known = sa.select(t.c.household_id, t.c.period_start, t.c.period_end, *[
+        figure(name).label(name) for name in (
+            *INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket", "household_size",
+            "per_capita_net_income")]).select_from(ledger).where(
+        t.c.source != IncomeSource.payout.value, t.c.recorded_at < moment,
+        t.c.period_end < as_of, sa.or_(*[annual(t, y) for y in years]),
+        _recorded_last(t, moment))
     known = _where_households(known, t.c.household_id, household_ids, id_range
                               ).subquery("known")
     columns = [sa.func.max(sa.case((annual(known, year), known.c.per_capita_net_income)))
@@ -325,13 +334,16 @@ def _incomes_query(as_of: date, household_ids: list[int] | None,
 
 def _payouts_query(as_of: date, household_ids: list[int] | None,
                    id_range: tuple[int, int] | None) -> sa.Select:
-    """Poverty-prevention payouts recorded in the 365 days up to D, a row a household."""
+    """Poverty-prevention payouts recorded in the 365 days up to D, as they stood on D, a row
+    a household."""
     t = IncomeRecord.__table__
+    ledger, figure = _as_known(known_by(as_of))
     return _where_households(sa.select(
-        t.c.household_id, sa.func.sum(t.c.transfer_poverty_insurance).label("payouts"),
-    ).where(t.c.source == IncomeSource.payout.value,
-            t.c.recorded_at >= known_by(as_of - timedelta(days=365)),
-            t.c.recorded_at < known_by(as_of)),
+        t.c.household_id, sa.func.sum(figure("transfer_poverty_insurance")).label("payouts"),
+    ).select_from(ledger).where(
+        t.c.source == IncomeSource.payout.value,
+        t.c.recorded_at >= known_by(as_of - timedelta(days=365)),
+        t.c.recorded_at < known_by(as_of)),
         t.c.household_id, household_ids, id_range).group_by(t.c.household_id)
 
 

@@ -186,11 +186,16 @@ def test_a_correction_made_after_the_day_does_not_reach_its_features(session, ho
     correction's moment is when it became known, not the day the record was first made."""
     home, kept, _, _ = household
     before = features.build(session, DAY, [home.id])
-    moments = iter([datetime(2026, 4, 1, 12, tzinfo=UTC), datetime(2026, 5, 1, 12, tzinfo=UTC)])
+    moments = iter([datetime(2026, 4, 1, 12, tzinfo=UTC), datetime(2026, 4, 1, 13, tzinfo=UTC),
+                    datetime(2026, 5, 1, 12, tzinfo=UTC)])
     monkeypatch.setattr(registry, "utcnow", lambda: next(moments))
     size = kept[2025].household_size
+    payout = session.execute(sa.select(IncomeRecord.__table__.c.id).where(
+        IncomeRecord.__table__.c.source == "payout")).scalar_one()
 
     registry.update_income_record(session, kept[2025].id, IncomeRecordUpdate(wages="2000"))
+    registry.update_income_record(session, payout, IncomeRecordUpdate(
+        transfer_poverty_insurance="9000"))
     registry.update_income_record(session, kept[2025].id, IncomeRecordUpdate(wages="8000"))
     registry.update_income_record(session, kept[2025].id, IncomeRecordUpdate(wages="8000"))
     session.commit()
@@ -203,6 +208,8 @@ def test_a_correction_made_after_the_day_does_not_reach_its_features(session, ho
 
     assert income_on(date(2026, 3, 31)) == before.loc[home.id, "income_last"]
     assert income_on(date(2026, 4, 15)) == pytest.approx((2000 + net) / size, abs=0.005)
+    assert features.build(session, date(2026, 4, 15), [home.id]).loc[
+        home.id, "payouts_365d"] == pytest.approx(9000 / 6)
     assert income_on(date(2026, 5, 1)) == pytest.approx((8000 + net) / size, abs=0.005)
     # a change to the same figures is no correction: nothing more is kept
     versions = session.execute(sa.select(IncomeRecordVersion.__table__.c.wages).where(
