@@ -26,6 +26,7 @@ from policies.bulk import insert_columns
 from policies.income_import import day_of, household_ids
 from policies.models import (
     INCOME_COMPONENTS,
+    INCOME_FIGURES,
     IncomeRecord,
     MonitoringLine,
     Region,
@@ -40,7 +41,7 @@ from policies.tables import (
 from policies.types import text_fault
 from policies.vocab import IncomeSource
 
-AMOUNTS = (*INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket")
+AMOUNTS = INCOME_FIGURES
 RECORD_HEADERS: dict[str, tuple[str, ...]] = {
     "household_number": ("户编号", "户编码", "household_number"),
     "year": ("年度", "年份", "统计年度", "收入年度", "year"),

@@ -23,7 +23,7 @@ from policies.bulk import insert_columns, lookup
 from policies.citizen_id import check_characters
 from policies.errors import Conflict
 from policies.models import (
-    INCOME_COMPONENTS,
+    INCOME_FIGURES,
     Household,
     IncomeRecord,
     InsuredHousehold,
@@ -254,7 +254,7 @@ def _members(rng: np.random.Generator, sizes: np.ndarray, ids: _IdNumbers, today
 
 
 MONEY_COLUMNS = frozenset({
-    *INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket", "net_income",
+    *INCOME_FIGURES, "net_income",
     "per_capita_net_income",
 })
 

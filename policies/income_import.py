@@ -24,7 +24,14 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, func, select
 
 from policies import registry
-from policies.models import INCOME_COMPONENTS, Household, IncomeRecord, IncomeRecordCreate, Member
+from policies.models import (
+    INCOME_COMPONENTS,
+    INCOME_FIGURES,
+    Household,
+    IncomeRecord,
+    IncomeRecordCreate,
+    Member,
+)
 from policies.rules import report_period_fault
 from policies.tables import (
     FileReport,
@@ -36,7 +43,7 @@ from policies.tables import (
 from policies.types import EARLIEST_DATE, LATEST_DATE, text_fault
 from policies.vocab import IncomeSource, MemberStatus
 
-AMOUNTS = (*INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket")
+AMOUNTS = INCOME_FIGURES
 HEADERS: dict[str, tuple[str, ...]] = {
     "household_number": ("户编号", "户编码", "household_number"),
     "period_start": ("起始日期", "统计起始日期", "开始日期", "period_start"),

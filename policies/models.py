@@ -383,6 +383,10 @@ class IncomeFields(SQLModel):
     eligible_out_of_pocket: Yuan = money(description="合规自付医疗支出 (not deducted)")
 
 
+# Every figure of a period's income record: the components, the costs, the medical spending.
+INCOME_FIGURES = tuple(IncomeFields.model_fields)
+
+
 class IncomeRecordBase(IncomeFields):
     household_id: int = Field(foreign_key="household.id", index=True)
     period_start: date

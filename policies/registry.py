@@ -17,6 +17,7 @@ from policies.citizen_id import parse_citizen_id
 from policies.errors import Conflict, InvalidInput, NotFound
 from policies.models import (
     INCOME_COMPONENTS,
+    INCOME_FIGURES,
     Household,
     HouseholdCreate,
     HouseholdUpdate,
@@ -428,10 +429,9 @@ def update_income_record(
     kept as a version known until now (:class:`IncomeRecordVersion`), so what a past day
     knew stays as it was; a change that changes nothing keeps none."""
     record = get_income_record(session, record_id)
-    figures = (*INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket")
-    before = {name: getattr(record, name) for name in figures}
+    before = {name: getattr(record, name) for name in INCOME_FIGURES}
     kept = {name: getattr(record, name) for name in (
-        *figures, "household_id", "period_start", "period_end", "source", "household_size",
+        *INCOME_FIGURES, "household_id", "period_start", "period_end", "source", "household_size",
         "net_income", "per_capita_net_income", "recorded_at")}
     _apply(record, data)
     if all(getattr(record, name) == value for name, value in before.items()):

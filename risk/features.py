@@ -25,7 +25,7 @@ from sqlmodel import Session
 from policies import registry
 from policies.bulk import read_frame
 from policies.models import (
-    INCOME_COMPONENTS,
+    INCOME_FIGURES,
     Household,
     HouseholdVersion,
     IncomeRecord,
@@ -316,8 +316,7 @@ def _incomes_query(as_of: date, household_ids: list[int] | None,
     ledger, figure = _as_known(moment)
     known = sa.select(t.c.household_id, t.c.period_start, t.c.period_end, *[
         figure(name).label(name) for name in (
-            *INCOME_COMPONENTS, "business_costs", "eligible_out_of_pocket", "household_size",
-            "per_capita_net_income")]).select_from(ledger).where(
+            *INCOME_FIGURES, "household_size", "per_capita_net_income")]).select_from(ledger).where(
         t.c.source != IncomeSource.payout.value, t.c.recorded_at < moment,
         t.c.period_end < as_of, sa.or_(*[annual(t, y) for y in years]),
         _recorded_last(t, moment))
