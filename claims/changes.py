@@ -26,7 +26,7 @@ from claims.models import AuditEntry, Claim, Household, PaymentBatch, Region
 from claims.settings import get_settings
 from policies import benefits, registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
-from policies.errors import Conflict, NotFound
+from policies.errors import Conflict, InvalidInput, NotFound
 from policies.household_import import ImportReport
 from policies.household_import import import_households as _import_households
 from policies.income_import import import_income_reports as _import_income_reports
@@ -48,6 +48,7 @@ from policies.models import (
     RegionCreate,
     RegionUpdate,
 )
+from policies.vocab import IncomeSource
 
 BANK_FIELDS = ("bank_name", "bank_account")
 BANK_CHANGE = "change_bank_account"  # the action of an entry that changed a bank account
@@ -130,8 +131,15 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
                    lambda: registry.update_member(session, member_id, data))
 
 
+PAYOUT_BY_PAYMENT = ("a payout is recorded when the bank confirms its payment, and the fund "
+                     "counts it: it is not typed or corrected by hand")
+
+
 def create_income_record(session: Session, actor: Actor, data: IncomeRecordCreate):
     access.referenced_household(session, actor, data.household_id)
+    if data.source == IncomeSource.payout:
+        raise InvalidInput(f"source: {PAYOUT_BY_PAYMENT}", field="source", value=data.source,
+                           code="payout_by_payment")
     record = registry.create_income_record(session, data)
     return _created(session, actor, "income_record", record.id, record)
 
@@ -139,6 +147,9 @@ def create_income_record(session: Session, actor: Actor, data: IncomeRecordCreat
 def update_income_record(session: Session, actor: Actor, record_id: int,
                          data: IncomeRecordUpdate):
     record = access.income_record(session, actor, record_id)
+    if record.source == IncomeSource.payout:
+        raise Conflict(f"income record {record_id}: {PAYOUT_BY_PAYMENT}", field="source",
+                       value=record.source, code="payout_by_payment")
     return _update(session, actor, "income_record", record.id, record,
                    lambda: registry.update_income_record(session, record_id, data))
 

@@ -224,3 +224,36 @@ def test_any_staff_may_quote_but_only_administrators_change_terms(client, as_use
     assert refused.status_code == 403
     history = client.get("/api/audit/verify").json()
     assert history["intact"] and history["checked"] >= 2  # the admin user and the terms
+
+
+def test_a_payout_is_not_typed_or_corrected_through_the_ledger(client, session, places):
+    """The fund counts the ledger's payout records: a clerk's hand-typed payout, or a
+    correction of one the bank confirmed, would change the county's fund. Both are refused;
+    the fund is as it was. Found by a hostile tester (a township clerk made 30,000 read
+    300,000)."""
+    contract = client.post("/api/contracts", json={
+        **CONTRACT, "county_id": places["county"], "start_date": "2025-01-01",
+        "end_date": "2025-12-31", "policy_year": 2025, "contract_number": "FPB-T-2025"}).json()
+    household, _ = household_with_members(session, places["village0"], members=1)
+    paid = IncomeRecord(
+        household_id=household.id, period_start=date(2025, 7, 1), period_end=date(2025, 7, 1),
+        source="payout", reference=benefits.payout_reference(contract["id"], 1, 1),
+        transfer_poverty_insurance=Decimal("30000.00"), household_size=1,
+        net_income=Decimal("30000.00"), per_capita_net_income=Decimal("30000.00"))
+    session.add(paid)
+    session.commit()
+
+    def payouts() -> str:
+        return client.get(f"/api/contracts/{contract['id']}/fund",
+                          params={"as_of": "2025-12-31"}).json()["payouts"]
+
+    typed = client.post("/api/income-records", json={
+        "household_id": household.id, "period_start": "2025-08-01",
+        "period_end": "2025-08-01", "source": "payout",
+        "reference": benefits.payout_reference(contract["id"], 999, 999),
+        "transfer_poverty_insurance": "12345.00"})
+    assert typed.status_code == 422 and typed.json()["code"] == "payout_by_payment"
+    corrected = client.patch(f"/api/income-records/{paid.id}",
+                             json={"transfer_poverty_insurance": "300000.00"})
+    assert corrected.status_code == 409 and corrected.json()["code"] == "payout_by_payment"
+    assert payouts() == "30000.00"
