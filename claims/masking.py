@@ -86,8 +86,8 @@ TYPED: dict[str, tuple[str, ...]] = {
     "document": ("withdrawn_reason",),
     "payment": ("failure_reason",),  # the bank's, from its return file
     "early_warning": ("outcome",),
-    "follow_up": ("outcome_note",),
-    "assistance": ("description",),
+    "follow_up": ("helper", "outcome_note"),  # a helper may be typed with their ID number
+    "assistance": ("description", "reference"),
     "elimination": ("note",),
     "elimination_step": ("data",),  # what a step of elimination found, an objection
 }

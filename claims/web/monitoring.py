@@ -274,7 +274,7 @@ def monitoring_page(request: Request, session: SessionDep, user: User, show: str
                      "now": monitoring.standing(session, window, today, lines)})
     return render(request, "monitoring.html", user=user, rows=rows, total=total, page=page,
                   pages=max(1, -(-total // PAGE)), show=show, filters=FILTERS,
-                  may_act=user.user.role in OFFICE, imported=None)
+                  may_act=user.user.role in OFFICE, imported=None, typed=monitoring.view)
 
 
 @router.post("/monitoring/import")

@@ -126,22 +126,27 @@ def test_a_follow_ups_notes_reach_other_readers_masked(staff, client, session, c
     paid_and_fallen(staff, client, session, claim, county)
     (case,) = session.exec(select(FollowUp)).all()
     clerk = staff["clerk"]
+    # a helper named with their ID number, and an assistance's reference that is one (found
+    # shown in full by a hostile tester)
     assert clerk.post(f"/api/monitoring/follow-ups/{case.id}/helper",
-                      json={"helper": "王帮扶"}).status_code == 200
+                      json={"helper": f"王帮扶 {NUMBER}"}).status_code == 200
+    listed = browser("clerk", "mon-list").get("/monitoring")  # the open follow-up's helper
+    assert NUMBER not in listed.text and f"王帮扶 {MASKED}" in listed.text
     assert clerk.post(f"/api/monitoring/follow-ups/{case.id}/assistance", json={
-        "kind": "employment", "description": f"为 {NUMBER} 介绍务工",
+        "kind": "employment", "description": f"为 {NUMBER} 介绍务工", "reference": NUMBER,
         "given_on": str(clock.county_today())}).status_code == 201
     assert clerk.post(f"/api/monitoring/follow-ups/{case.id}/close", json={
         "outcome": "assisted", "note": f"{NUMBER} 务工收入恢复"}).status_code == 200
     page = browser("clerk", "mon-page").get(f"/monitoring/households/{claim.household_id}")
     assert page.status_code == 200
-    assert NUMBER not in page.text and page.text.count(MASKED) == 2
+    assert NUMBER not in page.text and page.text.count(MASKED) == 3  # helper, measure, note
     answer = as_user("clerk", "mon-api").get(
         f"/api/monitoring/households/{claim.household_id}")
     assert answer.status_code == 200 and NUMBER not in answer.text
     [shown] = answer.json()["follow_ups"]
     assert shown["outcome_note"] == f"{MASKED} 务工收入恢复"
     assert shown["assistance"][0]["description"] == f"为 {MASKED} 介绍务工"
+    assert (shown["helper"], shown["assistance"][0]["reference"]) == (f"王帮扶 {MASKED}", MASKED)
 
 
 @pytest.fixture
@@ -248,7 +253,7 @@ def test_a_payments_failure_reason_reaches_readers_masked(staff, client, session
 
 # A column named as free text is: what a person typed, a reason, a note, what a step recorded.
 FREE_TEXT = re.compile(r"reason|note|text|comment|remark|outcome|waiver|description|finding"
-                       r"|data")
+                       r"|data|helper|reference")
 # Columns named so that hold no text a person types about a person, each with why.
 NOT_TYPED = {
     ("early_warning", "text"): "the warning's explanation, written by fangpin's rules and model",
@@ -258,6 +263,11 @@ NOT_TYPED = {
     ("monitoring_line", "note"): "the source of a region's line (a county's notice), no person",
     ("national_standard", "note"): "the source of the national standard, no person",
     ("terms_version", "source_text"): "a county's benefit terms as TOML, no person",
+    ("income_record", "reference"): "the key of a record in its source (a survey's form number, "
+                                    "annual-2025, a payout's contract/claim/payment)",
+    ("shock", "reference"): "the department's own event number (事件编号)",
+    ("payment", "bank_reference"): "the bank's transaction number, from its return file",
+    ("catastrophe", "reference"): "the emergency department's document number (文号)",
 }
 
 
