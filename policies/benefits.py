@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 from sqlmodel import Session, SQLModel, col, func, select
 
@@ -384,29 +385,37 @@ def quote(
     )
 
 
+# A record of at least this many days is a year's income; eligibility compares a year's
+# per-capita income with the (annual) line, so a month's or a quarter's report is not read as
+# one: its per-capita figure is a fraction of a year's (a hostile tester's monthly report of
+# 2,000 a head passed the 13,050 test of a household earning 24,794 a year).
+WHOLE_YEAR_DAYS = 364
+
+
 def income_records(session: Session, household_ids: list[int]) -> dict[int, list[tuple]]:
-    """Each household's recorded incomes (payouts left out) as (period_end, id, per-capita),
-    newest first."""
+    """Each household's recorded incomes of a whole year (payouts left out) as (period_end,
+    recorded_at, id, per-capita), newest first: of records of one period, the one recorded
+    last (as the risk features take it)."""
     found: dict[int, list[tuple]] = {h: [] for h in household_ids}
     for start in range(0, len(household_ids), 1000):
-        for household_id, period_end, record_id, per_capita in session.exec(
-            select(col(IncomeRecord.household_id), col(IncomeRecord.period_end),
-                   col(IncomeRecord.id), col(IncomeRecord.per_capita_net_income))
-            .where(among(session, col(IncomeRecord.household_id),
-                         household_ids[start:start + 1000]),
-                   IncomeRecord.source != IncomeSource.payout)
-        ):
-            found[household_id].append((period_end, record_id, per_capita))
+        t = IncomeRecord.__table__
+        for household_id, period_start, period_end, recorded_at, record_id, per_capita in \
+                session.execute(sa.select(
+                    t.c.household_id, t.c.period_start, t.c.period_end, t.c.recorded_at, t.c.id,
+                    t.c.per_capita_net_income)
+                    .where(among(session, t.c.household_id, household_ids[start:start + 1000]),
+                           t.c.source != IncomeSource.payout.value)):
+            if (period_end - period_start).days >= WHOLE_YEAR_DAYS:
+                found[household_id].append((period_end, recorded_at, record_id, per_capita))
     for records in found.values():
         records.sort(reverse=True)
     return found
 
 
 def latest_income(records: list[tuple], policy_year: int) -> Decimal | None:
-    """The latest per-capita income recorded before the policy year ends."""
+    """The latest per-capita income of a whole year recorded before the policy year ends."""
     end = date(policy_year, 12, 31)
-    return next((per_capita for period_end, _, per_capita in records if period_end <= end),
-                None)
+    return next((record[-1] for record in records if record[0] <= end), None)
 
 
 def household_snapshot(

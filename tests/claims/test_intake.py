@@ -10,6 +10,7 @@ from sqlmodel import func, select
 
 from claims import clock, intake, masking
 from claims.models import Claim, EarlyWarning, TriggerEvent
+from policies.models import IncomeRecord
 from tests.claims.conftest import EVENT_DATE, evaluate, send
 from tests.factories import id_number
 from tests.files import csv_bytes
@@ -447,3 +448,26 @@ def test_a_keys_remembered_caller_is_read_again_by_one_request_at_a_time(session
     asyncio.run(requests(8))
     [refused] = asyncio.run(requests(1))
     assert isinstance(refused, auth.NotAuthenticated)
+
+
+def test_a_months_report_is_not_read_as_a_years_income(department, session, county):
+    """Eligibility compares a year's income per head with the line: a household earning
+    30,000 a head in its last year, whose latest report is of one month (1,000 a head), is
+    above 1.5 × 8,700 and is not paid. A hostile tester's monthly report made such a
+    household eligible and opened a claim of 30,000."""
+    from policies import registry
+    from policies.models import IncomeRecordCreate, IncomeRecordUpdate
+
+    (year,) = session.exec(select(IncomeRecord)).all()
+    registry.update_income_record(session, year.id, IncomeRecordUpdate(wages="90000"))
+    start = EVENT_DATE.replace(day=1) - timedelta(days=40)
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=county.household.id, period_start=start.replace(day=1),
+        period_end=start.replace(day=28), source="report", wages=Decimal("3000")))
+    session.commit()
+
+    body = send(department, session, illness())
+
+    assert (body["payout"], body["claim_number"]) == ("0.00", None)
+    assert body["reason"] == "per-capita income is above the limit"
+    assert session.exec(select(func.count(Claim.id))).one() == 0
