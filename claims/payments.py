@@ -230,10 +230,11 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
     if claim.paid_amount >= claim.approved_amount:
         lifecycle.transition(session, claim, "mark_paid", SYSTEM,
                              reason=reasons.coded("payment_confirmed", payment=payment.id))
-        if claim.calculation.get("supplement_pending"):  # bills arrived after the approval
+        if claim.calculation.get("supplement_pending"):  # bills arrived after an approval
             claim.calculation = {**claim.calculation, "supplement_pending": False}
-            lifecycle.transition(session, claim, "reopen", SYSTEM,
-                                 reason=reasons.coded("bills_during_payment"))
+            if claim.entitled > claim.paid_amount:  # not already covered by a later one
+                lifecycle.transition(session, claim, "reopen", SYSTEM,
+                                     reason=reasons.coded("bills_during_payment"))
     return LineResult(row, str(payment.id), "paid")
 
 

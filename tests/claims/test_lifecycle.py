@@ -353,6 +353,28 @@ def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
         "reopened", Decimal("7500.00"), Decimal("12500.00"))
 
 
+
+def test_a_bill_the_second_approval_covered_leaves_the_claim_paid(
+        staff, client, department, session, claim):
+    """A bill arriving while a claim waits for its supervisor raises the amount owed; the
+    supervisor approves the whole of it, the bank pays it, and the claim is paid — not
+    reopened for a supplement nobody is owed. A hostile tester's claim paid 21,000 of
+    21,000 reopened by itself and could no longer have its payout notice printed."""
+    to_approval(staff, claim, session)
+    first = act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
+    assert first.json()["state"] == "approval"  # above the adjudicator's 5,000
+    department.post("/api/events", json=illness(
+        "HIS-4", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
+        medical_assistance_paid="0"))
+    evaluate(session)
+    second = act(staff["supervisor"], claim, "approve", {"amount": "12500.00"})
+    assert second.json()["state"] == "payment_pending"
+    bank_confirms(client, export_batch(client))
+    session.expire_all()
+    after = session.get(Claim, claim.id)
+    assert (after.state, after.paid_amount, after.entitled) == (
+        "paid", Decimal("12500.00"), Decimal("12500.00"))
+
 def test_a_reduced_award_closes_as_paid(staff, client, session, claim):
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "6000.00", "note": "资产核查后核减"})
