@@ -17,7 +17,6 @@ from claims.models import (
     Claim,
     ClaimState,
     Household,
-    Member,
     Payment,
     PaymentBatch,
     PaymentState,
@@ -28,7 +27,7 @@ from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.messages import N_
 from policies.models import IncomeRecordCreate
 from policies.tables import csv_bytes, normalise_header, read_table, xlsx_bytes
-from policies.vocab import IncomeSource, MemberStatus, Relation
+from policies.vocab import IncomeSource
 
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
 CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
@@ -67,13 +66,11 @@ def create_batch(session: Session, actor: Actor) -> PaymentBatch:
     batch.batch_number = f"PB{clock.county_today():%Y%m%d}{batch.id:05d}"
     for claim in claims:
         household = session.get(Household, claim.household_id)
-        head = session.exec(select(Member.name).where(
-            Member.household_id == household.id, Member.relation == Relation.head,
-            Member.status == MemberStatus.active)).first()
+        head = registry.head_of(session, household.id)
         session.add(Payment(
             batch_id=batch.id, claim_id=claim.id, amount=claim.approved_amount - claim.paid_amount,
             bank_name=household.bank_name, bank_account=household.bank_account,
-            account_holder=head, state=PaymentState.pending))
+            account_holder=head.name if head else None, state=PaymentState.pending))
     session.flush()
     audit.record(session, actor, "payment_batch", batch.batch_number, "create",
                  after={"claims": [c.claim_number for c in claims]})

@@ -25,13 +25,12 @@ from claims.models import (
     ClaimRecord,
     ClaimState,
     Household,
-    Member,
     Payment,
     PaymentState,
     Region,
 )
 from claims.settings import get_settings
-from policies import benefits
+from policies import benefits, registry
 from policies.errors import Conflict, NotFound
 from policies.models import PolicyContract
 
@@ -176,14 +175,8 @@ def _names(session: Session, village_id: int) -> tuple[Region, str, str]:
     return village, township.name if township else "", county.name if county else ""
 
 
-def _head(session: Session, household_id: int) -> Member | None:
-    return session.exec(select(Member).where(Member.household_id == household_id,
-                                             Member.relation == "head")
-                        .order_by(Member.id)).first()
-
-
 def _addressee(session: Session, actor: Actor, household: Household) -> Addressee:
-    head = _head(session, household.id)
+    head = registry.head_of(session, household.id)
     village, township, county = _names(session, household.village_id)
     name = head.name if head else ""
     return Addressee(household.household_number,
@@ -285,7 +278,7 @@ def village_notice(session: Session, actor: Actor, village_id: int, *,
             select(Claim, Household).join(Household, Household.id == Claim.household_id)
             .where(Claim.state == ClaimState.public_notice, Household.village_id == village_id)
             .order_by(Claim.claim_number)).all():
-        head = _head(session, household.id)
+        head = registry.head_of(session, household.id)
         terms = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id))
         start = lifecycle.notice_start(session, claim, recorded=True)
         rows.append({"claim": claim, "household": household,

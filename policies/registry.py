@@ -187,6 +187,14 @@ _head_name = (
 )
 
 
+def head_of(session: Session, household_id: int) -> Member | None:
+    """The household's head (户主) among its active members: never one who died or left,
+    whom a notice or a payment must not name."""
+    return session.exec(select(Member).where(
+        Member.household_id == household_id, Member.relation == Relation.head,
+        Member.status == MemberStatus.active).order_by(col(Member.id))).first()
+
+
 def _household_view(household: Household, size: int, head_name: str | None) -> dict[str, Any]:
     return {**fields_of(household), "size": size, "head_name": head_name}
 

@@ -207,3 +207,22 @@ def test_without_a_chinese_font_the_pdf_says_so(browser, session, claim, monkeyp
     assert "没有安装中文字体" in answer.text
     assert browser("clerk").get("/notice/1.pdf").status_code == 500
     assert prints(session, "payout_notice") == []  # nothing left the system
+
+
+def test_a_notice_is_addressed_to_the_living_head(browser, session, claim, county):  # noqa: F811
+    """The head died and the son became head: the rejection notice names the son, as the
+    payment's account holder does, not the dead man (found by a hostile tester)."""
+    from claims import masking
+    from policies.models import MemberUpdate
+
+    old, son = county.members[0], county.members[1]
+    registry.update_member(session, old.id, MemberUpdate(status="deceased"))
+    registry.update_member(session, son.id, MemberUpdate(relation="head"))
+    session.commit()
+    adjudicator = browser("adjudicator")
+    form(adjudicator, claim, "reject", code="below_deductible", text="自付部分未超过起付线")
+
+    page = adjudicator.get(f"/claims/{claim.id}/rejection-notice").text
+
+    assert masking.name(son.name) in page
+    assert masking.name(old.name) not in page
