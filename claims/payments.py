@@ -26,7 +26,13 @@ from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.messages import N_
 from policies.models import IncomeRecordCreate
-from policies.tables import csv_bytes, normalise_header, read_table, xlsx_bytes
+from policies.tables import (
+    csv_bytes,
+    normalise_header,
+    read_table,
+    typed_number,
+    xlsx_bytes,
+)
 from policies.vocab import IncomeSource
 
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
@@ -35,6 +41,7 @@ CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "支付状态": "status", "status": "status", "失败原因": "reason", "reason": "reason",
     "银行流水号": "bank_reference", "bank_reference": "bank_reference",
     "reference": "bank_reference",  # the batch page's third column: a reference, or a reason
+    "金额": "amount", "交易金额": "amount", "支付金额": "amount", "amount": "amount",
 }.items()}
 PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
 
@@ -145,8 +152,15 @@ def _amount_cell(amount: Decimal, fmt: str) -> Decimal | str:
 NOT_A_NUMBER = N_("payment_id must be a payment number")
 NOT_IN_BATCH = N_("no such payment in this batch")
 UNKNOWN_STATUS = N_("status %(status)s is neither paid nor failed")
+NO_STATUS = N_("status is empty: write paid or failed")
 LINE_IS = N_("the line is %(state)s")
-LINE_REASONS = (NOT_A_NUMBER, NOT_IN_BATCH, UNKNOWN_STATUS, LINE_IS)
+# the bank's amount, when its answer gives one, must be the line's: money paid otherwise is
+# not recorded as the line's payment, in the ledger or the fund
+NOT_AN_AMOUNT = N_("amount %(amount)s is not an amount of money")
+AMOUNT_DIFFERS = N_("the bank paid %(amount)s but the line is %(due)s: not recorded; "
+                    "check with the bank")
+LINE_REASONS = (NOT_A_NUMBER, NOT_IN_BATCH, UNKNOWN_STATUS, NO_STATUS, LINE_IS, NOT_AN_AMOUNT,
+                AMOUNT_DIFFERS)
 
 
 @dataclass(frozen=True)
@@ -187,9 +201,20 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
             results.append(LineResult(row, raw_id, "error", NOT_IN_BATCH))
             continue
         if status not in PAID | FAILED:
-            results.append(LineResult(row, raw_id, "error",
-                                      UNKNOWN_STATUS % {"status": line["status"]}))
+            results.append(LineResult(row, raw_id, "error", UNKNOWN_STATUS % {
+                "status": line["status"]} if status.strip() else NO_STATUS))
             continue
+        typed = (line.get("amount", "") or "").strip()
+        if status in PAID and typed:
+            amount = typed_number(typed)
+            if amount is None:
+                results.append(LineResult(row, raw_id, "error", NOT_AN_AMOUNT % {
+                    "amount": typed}))
+                continue
+            if amount != payment.amount:
+                results.append(LineResult(row, raw_id, "error", AMOUNT_DIFFERS % {
+                    "amount": f"{amount:.2f}", "due": f"{payment.amount:.2f}"}))
+                continue
         # Each line on its own: one that cannot be applied is reported, the rest still are.
         savepoint = session.begin_nested()
         try:

@@ -261,6 +261,38 @@ def test_a_bad_confirmation_line_is_reported_and_the_rest_applied(staff, client,
     assert [r["result"] for r in results] == ["error", "error", "paid"]
 
 
+
+def test_the_banks_amount_must_be_the_lines(staff, client, session, claim):
+    """A bank's answer that says it paid another amount than the line's is not recorded as
+    the line's payment (the ledger and the fund would count the line's 7,500 for the bank's
+    1.00); an empty status is named as such. A hostile tester's 1.00 was recorded as 7,500
+    paid."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = export_batch(client)
+    line = batch["lines"][0]["id"]
+
+    def answer(rows: str) -> list[dict]:
+        return client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+            "file": ("a.csv", f"付款流水号,状态,金额\n{rows}".encode())}).json()["results"]
+
+    first = answer(f"{line},成功,1.00\n{line},,7500\n{line},成功,七千\n")
+    assert [(r["result"], r["reason"]) for r in first] == [
+        ("error", "the bank paid 1.00 but the line is 7500.00: not recorded; check with the "
+                  "bank"),
+        ("error", "status is empty: write paid or failed"),
+        ("error", "amount 七千 is not an amount of money")]
+    from claims.web.office import line_reason_text  # the batch page, in Chinese
+
+    assert [line_reason_text(r["reason"], "zh") for r in first] == [
+        "银行支付金额 1.00 与本笔应付 7500.00 不符：未登记，请与银行核对",
+        "状态为空：请填写“成功”或“失败”", "金额 七千 不是有效的金额"]
+    session.expire_all()
+    assert session.get(Claim, claim.id).paid_amount == 0
+    assert [r["result"] for r in answer(f"{line},成功,\"7,500.00\"\n")] == ["paid"]
+    session.expire_all()
+    assert session.get(Claim, claim.id).state == "paid"
+
 def test_a_failed_payment_is_issued_again_in_a_later_batch(staff, client, session, claim):
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
