@@ -383,8 +383,9 @@ def import_income_reports(session: Session, actor: Actor, data: bytes, filename:
 
 def flagged_lines(session: Session, batch: PaymentBatch) -> list[dict[str, Any]]:
     """A batch's lines, each with ``bank_account_changed_at``: the latest change of the
-    household's bank account within FANGPIN_BANK_CHANGE_FLAG_DAYS before the batch (None
-    when there was none) — for the supervisor to check before the bank file goes out."""
+    household's bank account from FANGPIN_BANK_CHANGE_FLAG_DAYS before the batch was made
+    on, after it too (None when there was none) — for the supervisor to check before the
+    bank file goes out, which sends to the account as it is then."""
     lines = payments.batch_lines(session, batch.id)
     changed = recent_bank_changes(session, batch, [line["household_number"] for line in lines],
                                   get_settings().bank_change_flag_days)
@@ -394,15 +395,14 @@ def flagged_lines(session: Session, batch: PaymentBatch) -> list[dict[str, Any]]
 
 def recent_bank_changes(session: Session, batch: PaymentBatch, numbers: list[str],
                         days: int) -> dict[str, datetime]:
-    """Of these households (by number), those whose bank account changed in the ``days``
-    before the batch was made, with the latest such change."""
+    """Of these households (by number), those whose bank account changed from ``days``
+    before the batch was made on, with the latest such change."""
     if not numbers:
         return {}
     rows = session.exec(
         select(AuditEntry.entity_id, sa.func.max(AuditEntry.at))
         .where(AuditEntry.entity == "household", AuditEntry.action == BANK_CHANGE,
                AuditEntry.entity_id.in_(sorted(set(numbers))),
-               AuditEntry.at >= batch.created_at - timedelta(days=days),
-               AuditEntry.at <= batch.created_at)
+               AuditEntry.at >= batch.created_at - timedelta(days=days))
         .group_by(AuditEntry.entity_id)).all()
     return dict(rows)

@@ -120,12 +120,13 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
     only the first. Refused for a settled batch: a file of no lines is no record, and
     nothing is left to send."""
     batch = get_batch(session, batch_id)
+    if fmt not in ("csv", "xlsx"):
+        raise InvalidInput("format is csv or xlsx", field="format", value=fmt)
+    _refresh_payees(session, actor, batch)
     lines = [line for line in batch_lines(session, batch_id) if line["state"] in TO_SEND]
     if not lines:
         raise Conflict(f"every line of batch {batch.batch_number} is paid or failed: no bank "
                        "file is left to send", field="batch", code="batch_settled")
-    if fmt not in ("csv", "xlsx"):
-        raise InvalidInput("format is csv or xlsx", field="format", value=fmt)
     rows = [[line["id"], line["household_number"], line["account_holder"], line["bank_name"],
              line["bank_account"], _amount_cell(line["amount"], fmt), line["claim_number"]]
             for line in lines]
@@ -138,6 +139,37 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
                  after={"format": fmt, "lines": len(lines)})
     session.flush()
     return data
+
+
+def _refresh_payees(session: Session, actor: Actor, batch: PaymentBatch) -> None:
+    """The lines not yet sent take the household's account and head as they are now: an
+    account changed after the batch was made (flagged on the batch for the supervisor)
+    must not send the money to the old one, nor name a head who has died. A line whose
+    household has no account is refused, naming the households: record their accounts
+    first."""
+    refreshed, missing = [], []
+    for payment, household in session.exec(
+            select(Payment, Household).join(Claim, Claim.id == Payment.claim_id)
+            .join(Household, Household.id == Claim.household_id)
+            .where(Payment.batch_id == batch.id, Payment.state == PaymentState.pending)
+            .order_by(Payment.id)).all():
+        if not (household.bank_name or "").strip() or not (household.bank_account or "").strip():
+            missing.append(household.household_number)
+            continue
+        head = registry.head_of(session, household.id)
+        now = (household.bank_name, household.bank_account, head.name if head else None)
+        if (payment.bank_name, payment.bank_account, payment.account_holder) != now:
+            payment.bank_name, payment.bank_account, payment.account_holder = now
+            refreshed.append(payment.id)
+    if missing:
+        raise Conflict(f"households {', '.join(missing)} have no bank account: record it "
+                       "before the bank file is made", field="bank_account",
+                       value=", ".join(missing), code="no_bank_account",
+                       values={"households": ", ".join(missing)})
+    if refreshed:
+        audit.record(session, actor, "payment_batch", batch.batch_number, "refresh_payees",
+                     after={"lines": refreshed})
+        session.flush()
 
 
 def _amount_cell(amount: Decimal, fmt: str) -> Decimal | str:

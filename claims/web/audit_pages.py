@@ -72,7 +72,8 @@ ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay
                 N_("print"), N_("report"), N_("recalculate"), N_("assign_helper"),
                 N_("assistance"), N_("decline"), N_("name_insured"), N_("set_remit"),
                 N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),
-                N_("search_by_id_number"), N_("search_by_name"), N_("declare")]
+                N_("search_by_id_number"), N_("search_by_name"), N_("declare"),
+                N_("refresh_payees")]
 # The fields an entry's before and after hold, under their labels.
 FIELDS = {
     **records_view.FIELDS,

@@ -803,6 +803,8 @@ STEP_REFUSALS = {
     "nothing_to_pay": N_("No approved claim is waiting for payment."),
     "batch_settled": N_("Every line of this batch is paid or failed: no bank file is left "
                         "to send. The lines on the batch's page are its record."),
+    "no_bank_account": N_("Households %(households)s have no bank account: record it before "
+                          "the bank file is made."),
     "user_exists": N_("The user %(username)s already exists."),
     "department_name": N_("Name the department."),
     "one_person_one_account": N_("Another account belongs to the same person (ID number): one "

@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from claims.cli import _row_errors
-from claims.models import Claim, EarlyWarning, Household, Payment, Region
+from claims.models import Claim, EarlyWarning, Household, Region
 from claims.settings import get_settings
 from claims.web.i18n import code_label, translator
+from policies import registry
 from policies.tables import FileReport, RowError, csv_bytes, xlsx_bytes
 from risk import scoring
 from tests.claims.test_lifecycle import act, to_approval
@@ -93,8 +94,9 @@ def test_the_bank_file_keeps_a_hostile_account_holder_as_text(staff, client, ses
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
     batch = client.post("/api/payment-batches").json()
-    payment = session.exec(select(Payment)).one()
-    payment.account_holder = HOSTILE
+    # the payee is the head as the registry holds them when the file is made
+    head = registry.head_of(session, claim.household_id)
+    head.name = HOSTILE
     session.commit()
     path = f"/api/payment-batches/{batch['id']}/bank-file"
     rows = csv_cells(client.post(path, params={"format": "csv"}).content)

@@ -293,6 +293,48 @@ def test_the_banks_amount_must_be_the_lines(staff, client, session, claim):
     session.expire_all()
     assert session.get(Claim, claim.id).state == "paid"
 
+
+def test_the_bank_file_pays_the_account_as_it_is_when_the_file_is_made(
+        staff, client, session, claim, county):
+    """An account changed after the batch was made is flagged on the batch, and the bank
+    file sends the money to it, not to the old one written into the line (a hostile tester's
+    money went to the old account with no flag); the refresh is on the audit trail."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    assert client.patch(f"/api/households/{county.household.id}",
+                        json={"bank_account": "6228480000000000999"}).status_code == 200
+    assert client.get(f"/api/payment-batches/{batch['id']}").json()["bank_changes_flagged"] == 1
+
+    sent = client.post(f"/api/payment-batches/{batch['id']}/bank-file").text
+
+    assert "6228480000000000999" in sent and "6228480000000000001" not in sent
+    session.expire_all()
+    assert session.exec(select(AuditEntry.action).where(
+        AuditEntry.entity == "payment_batch", AuditEntry.action == "refresh_payees")).all() == [
+        "refresh_payees"]
+
+
+def test_a_line_with_no_account_holds_the_bank_file_until_one_is_recorded(
+        staff, client, session, claim, county):
+    """Money is not sent to an empty account: the bank file is refused, naming the
+    household, until its account is recorded (a hostile tester's empty account went to the
+    bank and a 成功 marked it paid)."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    assert client.patch(f"/api/households/{county.household.id}",
+                        json={"bank_account": None}).status_code == 200
+    batch = client.post("/api/payment-batches").json()
+
+    held = client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+
+    assert held.status_code == 409 and held.json()["code"] == "no_bank_account"
+    assert county.household.household_number in held.json()["value"]
+    client.patch(f"/api/households/{county.household.id}",
+                 json={"bank_account": "6228480000000000555"})
+    sent = client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    assert sent.status_code == 200 and "6228480000000000555" in sent.text
+
 def test_a_failed_payment_is_issued_again_in_a_later_batch(staff, client, session, claim):
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
