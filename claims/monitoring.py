@@ -173,10 +173,15 @@ class Lines:
 Ledger = tuple[list[watch.Report], list[tuple], list[date]]
 
 
+# The order the rules read a ledger in: by period, and within one in the order recorded.
+LEDGER_ORDER = (IncomeRecord.period_end, IncomeRecord.recorded_at, IncomeRecord.id)
+
+
 def ledger(records: Sequence[IncomeRecord]) -> Ledger:
-    """A household's income records as the rules read them: reports and surveys, payouts
-    recorded apart (each on the day it was paid), and the days the office's income reports
-    came in — those answer the reports due, the yearly survey does not."""
+    """A household's income records (in :data:`LEDGER_ORDER`) as the rules read them:
+    reports and surveys, payouts recorded apart (each on the day it was paid), and the days
+    the office's income reports came in — those answer the reports due, the yearly survey
+    does not."""
     return _ledgers_of((r.household_id, r.source, r.period_start, r.period_end, r.net_income,
                         r.transfer_poverty_insurance, r.household_size, r.recorded_at)
                        for r in records).get(records[0].household_id if records else 0,
@@ -227,8 +232,7 @@ def picture(session: Session, window: MonitoringWindow, today: date,
     """The ledger of the window's household, recomputed for the rules."""
     household = session.get(Household, window.household_id)
     records = session.exec(select(IncomeRecord).where(
-        IncomeRecord.household_id == household.id).order_by(
-        IncomeRecord.period_end, IncomeRecord.id)).all()
+        IncomeRecord.household_id == household.id).order_by(*LEDGER_ORDER)).all()
     return picture_of(*ledger(records), household.village_id, window.opened_on,
                       window.ends_on, rules_of(window), today, lines or Lines(session))
 
@@ -560,7 +564,8 @@ def _ledgers(session: Session, households: set[int]) -> dict[int, Ledger]:
         IncomeRecord.period_end, IncomeRecord.net_income,
         IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
         IncomeRecord.recorded_at).where(among(session, IncomeRecord.household_id, households))
-        .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.id))
+        .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.recorded_at,
+                  IncomeRecord.id))
     day, yuan = _Converted(_stored_day), _Converted(_yuan)
     try:
         return _ledgers_of((household_id, source, day[start], day[end], yuan[net], yuan[listed],
@@ -1200,7 +1205,7 @@ def outcome_report(session: Session, policy_year: int, today: date) -> dict[str,
     eliminated: dict[int, list[date]] = defaultdict(list)
     for chunk in _chunks(sorted(first)):
         for record in session.exec(select(IncomeRecord).where(
-                IncomeRecord.household_id.in_(chunk)).order_by(IncomeRecord.period_end)):
+                IncomeRecord.household_id.in_(chunk)).order_by(*LEDGER_ORDER)):
             records[record.household_id].append(record)
         for household_id, day in session.exec(select(
                 Elimination.household_id, Elimination.eliminated_on).where(

@@ -113,8 +113,10 @@ def rolling_income(reports: list[Report], payouts: list[tuple[date, Decimal]],
 def rolling_incomes(reports: list[Report], payouts: list[tuple[date, Decimal]],
                     ends: list[date]) -> list[Rolling | None]:
     """:func:`rolling_income` at each of ``ends``, the ledger sorted once (the nightly run
-    asks about every report day of millions of households)."""
-    newest = sorted(reports, key=lambda r: (r.end, r.start), reverse=True)
+    asks about every report day of millions of households). ``reports`` come in the order
+    they were recorded within a period, so that of two reports of one period the one
+    recorded last counts (a correction sent as a new report)."""
+    newest = sorted(reversed(reports), key=lambda r: (r.end, r.start), reverse=True)
     apart = [bool(r.payouts) and not any(r.start <= paid <= r.end for paid, _ in payouts)
              for r in newest]  # a report listing none needs no look at the payouts
     return [_rolling(newest, apart, payouts, end) for end in ends]

@@ -125,7 +125,8 @@ def report_income(session: SessionDep, actor: Office, household: HouseholdInArea
     session.commit()
     household = session.get(Household, household_id)
     records = session.exec(select(monitoring.IncomeRecord).where(
-        monitoring.IncomeRecord.household_id == household_id)).all()
+        monitoring.IncomeRecord.household_id == household_id).order_by(
+        *monitoring.LEDGER_ORDER)).all()
     points = monitoring.points_of(records, household.village_id, record.period_end,
                                   monitoring.Lines(session))
     return {**_fields(record), "rolling": _point(points[0]) if points else None}

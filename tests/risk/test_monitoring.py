@@ -162,3 +162,17 @@ def test_where_a_paid_household_stands_six_and_twelve_months_later():
     assert m.outcome_at(months=12, **{**at, "eliminated_on": date(2026, 12, 1)}) == (
         m.ELIMINATED)
     assert m.outcome_at(months=12, **{**at, "today": date(2027, 1, 19)}) == m.NOT_YET
+
+
+def test_of_two_reports_of_one_period_the_one_recorded_last_counts():
+    """A report sent again for the same quarter with other figures (a correction sent as a
+    new report) replaces the first, in whatever order the ledger stored them; a hostile
+    tester's second report was ignored because the first stored won."""
+    first = m.Report(date(2026, 4, 1), date(2026, 6, 30), Decimal("3000"), Decimal(0), 3)
+    again = m.Report(date(2026, 4, 1), date(2026, 6, 30), Decimal("18750"), Decimal(0), 3)
+
+    def a_head(net: str) -> Decimal:  # the quarter's 91 days annualised, divided by 3
+        return (Decimal(net) * 365 / 91 / 3).quantize(Decimal("0.01"))
+
+    assert m.rolling_income([first, again], [], date(2026, 6, 30)).income == a_head("18750")
+    assert m.rolling_income([again, first], [], date(2026, 6, 30)).income == a_head("3000")
