@@ -539,3 +539,22 @@ def test_an_implausible_monitoring_line_is_refused_naming_the_field(client, plac
     assert client.patch(f"/api/national-standards/{standard.json()['id']}",
                         json={"amount": "3500"}).status_code == 200
     assert client.get(path).json()["amount"] == "5250.00"
+
+
+@pytest.mark.parametrize(("start", "end", "field", "code"), [
+    ("2027-01-01", "2027-12-31", "period_end", "period_not_ended"),
+    ("2026-12-01", "2100-12-31", "period_end", "period_not_ended"),
+    ("2020-01-01", "2025-11-30", "period_start", "period_too_long"),
+])
+def test_an_income_record_keeps_the_report_period_rules(client, places, start, end, field,
+                                                        code):
+    """A period still to come, or of years, is refused here as on the office's report route:
+    eligibility and monitoring would read it as the household's latest income (a hostile
+    tester's record of 2027 was stored through this route)."""
+    household = new_household(client, places["village0"])
+    new_member(client, household["id"], seq=1, relation="head")
+    answer = client.post("/api/income-records", json={
+        "household_id": household["id"], "period_start": start, "period_end": end,
+        "source": "report", "wages": "1000"})
+    assert answer.status_code == 422, answer.text
+    assert (answer.json()["field"], answer.json()["code"]) == (field, code)
