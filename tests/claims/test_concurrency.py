@@ -678,3 +678,35 @@ def test_a_request_answered_then_dropped_hands_on_no_second_lead(monkeypatch):
     outcomes = asyncio.run(scenario())
     assert outcomes == ["stored"] * 12
     assert peak[0] == 1
+
+
+def test_corrections_of_one_income_record_at_once_keep_one_chain_of_versions(engine):
+    """Each correction keeps the figures it replaced as known until its own moment: made at
+    once from several connections (each in its turn, as the service writes), they must still
+    form one chain — each version known from where the one before stopped — or a past day
+    would read two versions of one record (a hostile tester's doubt)."""
+    from policies.models import IncomeRecordUpdate, IncomeRecordVersion
+
+    with Session(engine) as session:
+        county = build_county(session)
+        record_id = session.exec(select(IncomeRecord.id).where(
+            IncomeRecord.household_id == county.household.id)).one()
+        session.commit()
+
+    def correct(i):
+        with write_turn(engine), Session(engine) as session:
+            registry.update_income_record(session, record_id,
+                                          IncomeRecordUpdate(wages=Decimal(1000 + i)))
+            session.commit()
+
+    results = all_at_once(correct)
+    assert results == [None] * THREADS, results
+    with Session(engine) as session:
+        record = session.get(IncomeRecord, record_id)
+        versions = session.exec(select(IncomeRecordVersion).order_by(
+            IncomeRecordVersion.known_from)).all()
+        assert len(versions) == THREADS
+        assert versions[0].known_from == record.recorded_at
+        for earlier, later in zip(versions, versions[1:]):
+            assert earlier.known_to == later.known_from
+        assert versions[-1].known_to == record.revised_at
