@@ -138,6 +138,7 @@ class ClaimDocument:
     amount: Decimal = Decimal("0.00")
     paid_amount: Decimal = Decimal("0.00")
     paid_on: date | None = None
+    payments_paid: int = 0  # a supplement paid after the first payment makes two
     bank_name: str = ""
     account: str = ""  # masked: ****1234
     calculations: list[dict[str, Any]] = field(default_factory=list)
@@ -237,8 +238,12 @@ def payout_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "htm
     # The account the money went (or goes) to: the payment's, else the household's own.
     payment = session.exec(select(Payment).where(Payment.claim_id == claim.id)
                            .order_by(Payment.id.desc())).first()
-    if payment is not None and payment.state == PaymentState.paid and payment.paid_at:
-        document.paid_on = clock.county_date(payment.paid_at)
+    paid = session.exec(select(Payment.paid_at).where(
+        Payment.claim_id == claim.id, Payment.state == PaymentState.paid)
+        .order_by(Payment.id)).all()
+    document.payments_paid = len(paid)  # a supplement paid after the first makes two
+    if paid and paid[-1]:
+        document.paid_on = clock.county_date(paid[-1])
     bank_name = payment.bank_name if payment is not None else household.bank_name
     account = payment.bank_account if payment is not None else household.bank_account
     document.bank_name = bank_name or ""

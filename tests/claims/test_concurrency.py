@@ -1,5 +1,6 @@
 """Exactly once under concurrency: real transactions from several connections at once."""
 
+import itertools
 import os
 import random
 import threading
@@ -707,6 +708,6 @@ def test_corrections_of_one_income_record_at_once_keep_one_chain_of_versions(eng
             IncomeRecordVersion.known_from)).all()
         assert len(versions) == THREADS
         assert versions[0].known_from == record.recorded_at
-        for earlier, later in zip(versions, versions[1:]):
+        for earlier, later in itertools.pairwise(versions):
             assert earlier.known_to == later.known_from
         assert versions[-1].known_to == record.revised_at

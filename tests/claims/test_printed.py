@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
@@ -226,3 +227,32 @@ def test_a_notice_is_addressed_to_the_living_head(browser, session, claim, count
 
     assert masking.name(son.name) in page
     assert masking.name(old.name) not in page
+
+
+def test_the_payout_notice_of_a_supplement_says_what_was_paid_and_what_is_to_come(
+        browser, session, claim):  # noqa: F811
+    """A bill after the payment raised the amount approved to 12,500 of which 7,500 was
+    paid: the notice says 7,500 is paid and 5,000 is to come, not that 12,500 is still to
+    be paid; once the supplement is paid, that it was paid in two payments (a hostile
+    tester's notice read as if the whole were still coming)."""
+    row = approved(session, claim)
+    batch = PaymentBatch(batch_number="PB-SUPP")
+    session.add(batch)
+    session.flush()
+    session.add(Payment(batch_id=batch.id, claim_id=row.id, amount=Decimal("7500.00"),
+                        bank_name="农村信用社", bank_account="6217000000000009876",
+                        state="paid", paid_at=datetime(2026, 3, 1, 2, 0, tzinfo=UTC)))
+    row.state, row.paid_amount = "payment_pending", Decimal("7500.00")
+    row.entitled = row.approved_amount = Decimal("12500.00")
+    session.commit()
+    clerk = browser("clerk")
+    page = clerk.get(f"/claims/{claim.id}/payout-notice").text
+    assert "赔款7,500.00元已于2026年3月1日转入" in page
+    assert "其余5,000.00元将转入您户在农村信用社的账户" in page
+    session.add(Payment(batch_id=batch.id, claim_id=row.id, amount=Decimal("5000.00"),
+                        bank_name="农村信用社", bank_account="6217000000000009876",
+                        state="paid", paid_at=datetime(2026, 4, 1, 2, 0, tzinfo=UTC)))
+    row.state, row.paid_amount = "paid", Decimal("12500.00")
+    session.commit()
+    page = clerk.get(f"/claims/{claim.id}/payout-notice").text
+    assert "赔款12,500.00元已分2次支付，最后一次于2026年4月1日转入" in page
