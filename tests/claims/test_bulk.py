@@ -58,6 +58,8 @@ def build(session: Session) -> World:
                                                   number=f"H000{i + 1}", seq_start=10 * i)[0])
     households.append(household_with_members(session, village_b.id, number="HB001",
                                              seq_start=60)[0])
+    for n, household in enumerate(households[1:], start=2):  # paid to (the bank file needs one)
+        household.bank_name, household.bank_account = "农村商业银行", f"62284800000000000{n:02d}"
     users, actors = {}, {}
     for name, role, limit, townships in (
             ("inv", "investigator", None, None), ("clerk", "clerk", None, None),
