@@ -118,7 +118,7 @@ def open_or_extend(session: Session, claim: Claim, paid_on: date) -> MonitoringW
         ).values(status="lapsed", note=NEW_WINDOW))
         window = MonitoringWindow(
             household_id=claim.household_id, opened_on=paid_on, claim_id=claim.id,
-            identified_on=min(claim.opened_at.date(), paid_on),
+            identified_on=min(clock.county_date(claim.opened_at), paid_on),
             ends_on=watch.window_end(paid_on, None, rules),
             before_shock=_annual_income(session, claim.household_id, claim.policy_year - 1))
     else:
@@ -662,8 +662,8 @@ def _annual_income(session: Session, household_id: int, year: int) -> Decimal | 
     record = session.exec(select(IncomeRecord).where(
         IncomeRecord.household_id == household_id, IncomeRecord.source != IncomeSource.payout,
         IncomeRecord.period_start == date(year, 1, 1),
-        IncomeRecord.period_end == date(year, 12, 31)).order_by(IncomeRecord.id.desc())
-    ).first()
+        IncomeRecord.period_end == date(year, 12, 31)).order_by(
+        IncomeRecord.recorded_at.desc(), IncomeRecord.id.desc())).first()
     return record.per_capita_net_income if record else None
 
 
@@ -1199,7 +1199,7 @@ def outcome_report(session: Session, policy_year: int, today: date) -> dict[str,
         Payment.paid_at)).all()
     first: dict[int, tuple[date, str, int]] = {}
     for household_id, paid_at, trigger, village_id in paid:
-        first.setdefault(household_id, (paid_at.date(), trigger, village_id))
+        first.setdefault(household_id, (clock.county_date(paid_at), trigger, village_id))
     township_of = _townships(session, {v for _d, _t, v in first.values()})
     records: dict[int, list[IncomeRecord]] = defaultdict(list)
     eliminated: dict[int, list[date]] = defaultdict(list)

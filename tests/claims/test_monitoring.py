@@ -626,3 +626,23 @@ def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, 
     assert actions == ["home_check", "home_check", "democratic_review", "democratic_review",
                        "notice", "objection", "home_check", "democratic_review", "notice",
                        "confirm"]
+
+
+def test_a_window_is_dated_on_the_countys_calendar_and_reads_the_year_recorded_last(
+        session, claim, county):
+    """A claim opened at 17:30 UTC is identified on the county's next day (Beijing is 8
+    hours ahead); of two records of the year before the shock, the one recorded last is the
+    income before it, whatever order they were stored in (a hostile tester's doubts)."""
+    row = session.get(Claim, claim.id)
+    row.opened_at = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)
+    later = registry.create_income_record(session, IncomeRecordCreate(
+        household_id=county.household.id, period_start=date(row.policy_year - 1, 1, 1),
+        period_end=date(row.policy_year - 1, 12, 31), source="report",
+        wages=Decimal("900")))
+    later.recorded_at = datetime(2020, 1, 1, tzinfo=UTC)  # stored last, recorded long before
+    session.commit()
+
+    window = monitoring.open_or_extend(session, row, date(2026, 3, 10))
+
+    assert window.before_shock == Decimal("7000.00")  # the fixture's survey: 21,000 for 3
+    assert window.identified_on == date(2026, 3, 2)
