@@ -20,11 +20,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from claims import access, audit, catastrophes, clock, masking, payments
+from claims import access, audit, catastrophes, clock, masking, monitoring, payments
 from claims.auth import Actor
 from claims.models import AuditEntry, Claim, Household, PaymentBatch, Region
 from claims.settings import get_settings
-from policies import benefits, registry, rules
+from policies import benefits, registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import Conflict, InvalidInput, NotFound
 from policies.household_import import ImportReport
@@ -142,11 +142,7 @@ def create_income_record(session: Session, actor: Actor, data: IncomeRecordCreat
                            code="payout_by_payment")
     # the period rules of the office's reports hold for every record, however it is sent: a
     # period still to come or of years would pass the eligibility and monitoring tests
-    fault = rules.report_period_fault(data.period_start, data.period_end, clock.county_today())
-    if fault is not None:
-        field, code, values = fault
-        raise InvalidInput(f"{field}: {rules.PERIOD_PROBLEMS[code] % values}", field=field,
-                           value=str(getattr(data, field)), code=code, values=values)
+    monitoring.check_report_period(data.period_start, data.period_end, clock.county_today())
     record = registry.create_income_record(session, data)
     return _created(session, actor, "income_record", record.id, record)
 

@@ -564,8 +564,7 @@ def _ledgers(session: Session, households: set[int]) -> dict[int, Ledger]:
         IncomeRecord.period_end, IncomeRecord.net_income,
         IncomeRecord.transfer_poverty_insurance, IncomeRecord.household_size,
         IncomeRecord.recorded_at).where(among(session, IncomeRecord.household_id, households))
-        .order_by(IncomeRecord.household_id, IncomeRecord.period_end, IncomeRecord.recorded_at,
-                  IncomeRecord.id))
+        .order_by(IncomeRecord.household_id, *LEDGER_ORDER))
     day, yuan = _Converted(_stored_day), _Converted(_yuan)
     try:
         return _ledgers_of((household_id, source, day[start], day[end], yuan[net], yuan[listed],

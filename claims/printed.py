@@ -236,11 +236,10 @@ def payout_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "htm
                            or clock.county_date(claim.updated_at))
     document.calculations = list((claim.calculation or {}).get("events", []))
     # The account the money went (or goes) to: the payment's, else the household's own.
-    payment = session.exec(select(Payment).where(Payment.claim_id == claim.id)
-                           .order_by(Payment.id.desc())).first()
-    paid = session.exec(select(Payment.paid_at).where(
-        Payment.claim_id == claim.id, Payment.state == PaymentState.paid)
-        .order_by(Payment.id)).all()
+    made = session.exec(select(Payment).where(Payment.claim_id == claim.id)
+                        .order_by(Payment.id)).all()
+    payment = made[-1] if made else None
+    paid = [p.paid_at for p in made if p.state == PaymentState.paid]
     document.payments_paid = len(paid)  # a supplement paid after the first makes two
     if paid and paid[-1]:
         document.paid_on = clock.county_date(paid[-1])

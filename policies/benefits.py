@@ -397,8 +397,8 @@ def income_records(session: Session, household_ids: list[int]) -> dict[int, list
     recorded_at, id, per-capita), newest first: of records of one period, the one recorded
     last (as the risk features take it)."""
     found: dict[int, list[tuple]] = {h: [] for h in household_ids}
+    t = IncomeRecord.__table__
     for start in range(0, len(household_ids), 1000):
-        t = IncomeRecord.__table__
         for household_id, period_start, period_end, recorded_at, record_id, per_capita in \
                 session.execute(sa.select(
                     t.c.household_id, t.c.period_start, t.c.period_end, t.c.recorded_at, t.c.id,

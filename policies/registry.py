@@ -438,10 +438,8 @@ def update_income_record(
     knew stays as it was; a change that changes nothing keeps none."""
     # locked: two corrections at once would each keep the same figures as known until
     # their own moment, and a past day would read two versions of one record
-    record = session.get(IncomeRecord, record_id, with_for_update=True,
-                         populate_existing=True)
-    if record is None:
-        raise NotFound(f"income record {record_id} does not exist", field="id", value=record_id)
+    record = get_income_record(session, record_id)
+    session.refresh(record, with_for_update=True)
     before = {name: getattr(record, name) for name in INCOME_FIGURES}
     kept = {name: getattr(record, name) for name in (
         *INCOME_FIGURES, "household_id", "period_start", "period_end", "source", "household_size",
