@@ -74,6 +74,10 @@ JSON objects naming the ``field``, the ``value`` and the rule broken.
 """
 
 
+# The service's young generation (gc.set_threshold): see lifespan.
+SERVICE_YOUNG = 20_000
+
+
 @asynccontextmanager
 async def lifespan(_app: FastAPI):
     """Run the event evaluator (and the nightly scheduler, when asked) beside the API,
@@ -81,6 +85,12 @@ async def lifespan(_app: FastAPI):
     # What importing and starting created lives as long as the process: frozen, it is no
     # longer scanned by every garbage collection (a third of a 10,000-event batch's time).
     gc.freeze()
+    # A request makes a few thousand short-lived objects: at the interpreter's young
+    # generation of 700, a full collection of what the service had built up since its start
+    # came every half second under load and stalled every request in flight 8-20 ms, the
+    # most of PostgreSQL's single-event p99 (scripts/bench_intake.py).
+    thresholds = gc.get_threshold()
+    gc.set_threshold(SERVICE_YOUNG, *thresholds[1:])
     worker = nights = None
     if get_settings().evaluate_events == "in_process":
         worker = evaluator.Evaluator(get_engine)
@@ -93,6 +103,7 @@ async def lifespan(_app: FastAPI):
         worker.stop()
     if nights is not None:
         nights.shutdown(wait=False)
+    gc.set_threshold(*thresholds)
 
 
 class RequestLog:

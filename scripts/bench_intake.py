@@ -63,6 +63,20 @@ validates the same body and stores nothing (the floor), then from this process:
             cores are nearly full. Tried and not kept, no better within the noise: uvloop
             with httptools (for both servers), a lighter load generator (aiohttp: 0.3 of a
             core, but no lower p99), a 1 ms interpreter switch interval in the server.
+            7 Dec 2026: each slow second of a paced run timed on both sides (the client per
+            100 ms; in the server gc.callbacks, the group commit's turns and the event
+            loop's lag). Every turn but one took under 15 ms; the one that took 25.8 ms
+            held a 19.9 ms full collection, and the requests queued behind it answered in
+            35-55 ms. Full collections came every half second under load, 8-20 ms each: the
+            service froze what it started with, and at the interpreter's young generation
+            of 700 a request's few thousand short-lived objects carried what it had built up
+            since into a full collection again and again. The service now collects its young
+            generation at 20,000 (claims.app.SERVICE_YOUNG). Ten runs alternating with the
+            code before, on a quiet machine: p99 17.5, 43.5, 13.5, 19.6, 20.8 ms (and
+            19.1, 27.0, 22.5, 19.6, 29.0 before them) against 35.7, 24.1, 20.1, 27.8, 17.6;
+            the code before had gone over 50 ms in 3 of 13 runs that morning (52.9, 67.8,
+            76.2), the change in none of 16 (six more: 27.3, 21.5, 17.2, 20.0, 18.9,
+            21.0). A run of 16,000 requests: 27.4 and 21.9 ms against 25.2 and 39.2.
   batch   — batches of 10,000 events to fangpin: events per second;
   drain   — the evaluator (here in this process, as `fangpin evaluate` runs it) evaluating
             the first 10,000 events received: events per second. The service's own

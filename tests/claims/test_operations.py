@@ -61,3 +61,23 @@ def test_invalid_requests_name_the_field_like_every_other_error(client):
     body = response.json()
     assert response.status_code == 422
     assert body["field"] == "limit" and body["value"] == "5000" and "limit" in body["message"]
+
+
+def test_the_service_collects_its_young_objects_less_often_and_stops_when_it_stops(session):
+    """A full collection under load stalled every request in flight (PostgreSQL's
+    single-event p99: scripts/bench_intake.py); the process's own setting comes back after."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from claims.app import SERVICE_YOUNG, create_app
+    from claims.db import get_session
+
+    before = gc.get_threshold()
+    app = create_app()
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert gc.get_threshold() == (SERVICE_YOUNG, *before[1:])
+        assert SERVICE_YOUNG > 10 * before[0]
+    assert gc.get_threshold() == before
