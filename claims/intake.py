@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -952,11 +951,11 @@ def open_claim(session: Session, household_id: int, contract: PolicyContract, ve
                trigger: str, entitled: Decimal, results: list, *, source: str, actor: Actor,
                reason: str = "") -> Claim:
     """Open a claim in state opened with its due date; flushes and audits."""
-    claim = Claim(**_new_claim(household_id, contract, version_id, trigger, entitled, results,
-                               source=source, reason=reason))
-    session.add(claim)
-    session.flush()
+    claim = Claim(id=_claim_ids(session, 1)[0], **_new_claim(
+        household_id, contract, version_id, trigger, entitled, results, source=source,
+        reason=reason))
     _numbered(session, [claim], actor, reason or source)
+    session.add(claim)
     session.flush()
     return claim
 
@@ -968,11 +967,11 @@ class NewClaim(SimpleNamespace):
 def _new_claim(household_id: int, contract: PolicyContract, version_id: int, trigger: str,
                entitled: Decimal, results: list, *, source: str, reason: str = ""
                ) -> dict[str, Any]:
-    """The columns of a claim in state opened with its due date; its number waits for its id
-    (a placeholder until then, unique as the column must be)."""
+    """The columns of a claim in state opened with its due date; its id and number are
+    given when it is stored (_claim_ids, _numbered)."""
     now = utcnow()
     return dict(
-        claim_number=f"~{secrets.token_hex(15)}", household_id=household_id,
+        household_id=household_id,
         contract_id=contract.id, terms_version_id=version_id, trigger=trigger,
         policy_year=contract.policy_year, source=source, application_reason=reason,
         state=ClaimState.opened, entitled=entitled, approved_amount=Decimal("0.00"),
@@ -983,36 +982,37 @@ def _new_claim(household_id: int, contract: PolicyContract, version_id: int, tri
 
 
 def _store_opened(session: Session, claims: list[NewClaim], actor: Actor, reason: str) -> None:
-    """Store the claims a chunk opened in bulk, number them and audit their opening."""
+    """Store the claims a chunk opened in bulk, number them and audit their opening. Each
+    claim's id is known first, so it goes in once, numbered, through the driver's bulk path:
+    written twice (a placeholder number, then the real one), every index of the claim table
+    took each row twice, and SQLAlchemy's INSERT … RETURNING rendered every row's values."""
     if not claims:
         return
     session.flush()
-    table = Claim.__table__
-    if session.connection().dialect.name == "postgresql":
-        # ids from the sequence first: each claim goes in once, numbered, with COPY (written
-        # twice, every index of the claim table took each row twice)
-        for claim, claim_id in zip(claims, session.execute(sa.text(
-                "SELECT nextval(pg_get_serial_sequence('claim', 'id')) "
-                "FROM generate_series(1, :n)"), {"n": len(claims)}).scalars(), strict=True):
-            claim.id = claim_id
-        _numbered(session, claims, actor, reason)
-        bulk.insert_columns(session, table, {name: [getattr(c, name) for c in claims]
-                                             for name in vars(claims[0])})
-        return
-    # each row's id found by its placeholder number: RETURNING's order is the database's
-    # (asking SQLAlchemy to keep the rows' order made SQLite insert them one at a time)
-    ids = dict(session.execute(sa.insert(table).returning(table.c.claim_number, table.c.id),
-                               [vars(claim) for claim in claims]).all())
-    for claim in claims:
-        claim.id = ids[claim.claim_number]
+    for claim, claim_id in zip(claims, _claim_ids(session, len(claims)), strict=True):
+        claim.id = claim_id
     _numbered(session, claims, actor, reason)
-    bulk.update_columns(session, table, "id", {"id": [c.id for c in claims],
-                                               "claim_number": [c.claim_number for c in claims]})
+    bulk.insert_columns(session, Claim.__table__, {name: [getattr(c, name) for c in claims]
+                                                   for name in vars(claims[0])})
+
+
+def _claim_ids(session: Session, count: int) -> list[int]:
+    """Ids for ``count`` new claims: PostgreSQL's from the sequence; SQLite's after the
+    largest this transaction reads. That holds on SQLite: a transaction writes only if
+    nobody committed since it began reading (it began IMMEDIATE, or SQLite refuses its first
+    write, and the evaluator's deferred transaction is retried: claims.db), and from its
+    first write it is the one writer until it commits."""
+    if session.connection().dialect.name == "postgresql":
+        return list(session.execute(sa.text(
+            "SELECT nextval(pg_get_serial_sequence('claim', 'id')) "
+            "FROM generate_series(1, :n)"), {"n": count}).scalars())
+    largest = session.execute(sa.select(sa.func.max(Claim.id))).scalar() or 0
+    return list(range(largest + 1, largest + 1 + count))
 
 
 def _numbered(session: Session, claims: list[Claim] | list[NewClaim], actor: Actor,
               reason: str) -> None:
-    """Number stored claims by their ids and audit their opening."""
+    """Number claims by the ids they are given and audit their opening."""
     for claim in claims:
         claim.claim_number = f"LP{claim.policy_year}{claim.id:08d}"
         audit.record(session, actor, "claim", claim.claim_number, "open", reason=reason,
