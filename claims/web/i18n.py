@@ -117,6 +117,7 @@ def trace_text(line: dict, language: str) -> str:
 
 
 # A pattern that reads a text written from a template back into its values.
+# What reads an English text worded by a template back to its values.
 def template_pattern(template: str) -> re.Pattern:
     return re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(template)))
 

@@ -4,7 +4,6 @@ every form carries the session's CSRF token."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from claims.web.i18n import (
     code_label,
     county_time,
     environment,
+    template_pattern,
     translator,
 )
 from policies import benefits
@@ -725,11 +725,6 @@ FORM_PROBLEM = N_("Please correct the form: %(field)s — %(reason)s.")
 # pydantic's value errors of a field whose own rule's words are known (claims.lifecycle's
 # survey team, claims.monitoring's home check team)
 FIELD_REASONS = {("team", "value_error"): N_("at least two different people")}
-
-
-def template_pattern(template: str) -> re.Pattern:
-    """What reads an English text worded by ``template`` back to its values."""
-    return re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(template)))
 
 
 # the rule of Text's problems, read back from pydantic's English (policies.types)
