@@ -317,5 +317,8 @@ def _record_payout(session: Session, claim: Claim, payment: Payment) -> None:
     ))
 
 
-def amount_of(lines: list[dict]) -> Decimal:
-    return sum((line["amount"] for line in lines), Decimal("0.00"))
+def amount_of(lines: list[dict], *states: str) -> Decimal:
+    """What the lines add up to (of ``states`` only, if given). A batch's whole amount counts
+    its failed lines, which a later batch sends again: what a batch paid is its paid lines'."""
+    return sum((line["amount"] for line in lines if not states or line["state"] in states),
+               Decimal("0.00"))

@@ -12,7 +12,7 @@ from sqlmodel import select
 from claims import audit, changes, masking, payments
 from claims.api.deps import SessionDep
 from claims.auth import Actor, staff
-from claims.models import PaymentBatch, Role
+from claims.models import PaymentBatch, PaymentState, Role
 from claims.settings import get_settings
 from claims.uploads import read_upload
 from policies import registry
@@ -31,6 +31,7 @@ def batch_view(session, batch: PaymentBatch) -> dict:
     lines = changes.flagged_lines(session, batch)
     return audit.jsonable({
         **registry.fields_of(batch), "amount": payments.amount_of(lines),
+        "paid_amount": payments.amount_of(lines, PaymentState.paid),
         "bank_change_flag_days": get_settings().bank_change_flag_days,
         "bank_changes_flagged": sum(1 for line in lines if line["bank_account_changed_at"]),
         "lines": [masking.fields(line) for line in lines]})

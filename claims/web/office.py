@@ -34,6 +34,7 @@ from claims.models import (
     IncomeRecord,
     Member,
     PaymentBatch,
+    PaymentState,
     Region,
     Role,
     TriggerEvent,
@@ -216,6 +217,7 @@ def batch_page(request: Request, session: SessionDep, user: User, batch_id: int)
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=None,
                   amount=payments.amount_of(lines), settled=payments.settled(lines),
+                  paid=payments.amount_of(lines, PaymentState.paid),
                   may_pay=user.user.role in (Role.supervisor, Role.admin),
                   account=masking.account, flag_days=get_settings().bank_change_flag_days)
 
@@ -261,6 +263,7 @@ async def batch_confirmation(request: Request, session: SessionDep, user: User, 
     lines = changes.flagged_lines(session, batch)
     return render(request, "batch.html", user=user, batch=batch, lines=lines, results=results,
                   amount=payments.amount_of(lines), settled=payments.settled(lines),
+                  paid=payments.amount_of(lines, PaymentState.paid),
                   may_pay=True,
                   account=masking.account, flag_days=get_settings().bank_change_flag_days)
 

@@ -648,3 +648,33 @@ def test_a_corrected_income_record_says_when_on_the_household_page(browser, sess
     page = clerk.get(f"/households/{county.household.id}").text
     when = county_time(record.revised_at, "zh")
     assert f"已于 {when} 更正" in page and "36,000.00" in page
+
+
+def test_a_batch_says_what_it_paid_so_a_failed_line_sent_again_is_not_counted_twice(
+        staff, client, session, claim, browser):
+    """A failed line goes into the next batch too: the list of batches and each batch say
+    what was paid beside what was sent, and what the batches paid adds up to what the claim
+    was paid (a hostile tester added the batches' totals and counted 7,500 twice)."""
+    from tests.claims.test_lifecycle import act, to_approval
+
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batches = []
+    for status in ("失败", "成功"):
+        batch = client.post("/api/payment-batches").json()
+        client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+        client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={"file": (
+            "a.csv", f"付款流水号,状态\n{batch['lines'][0]['id']},{status}\n".encode())})
+        batches.append(client.get(f"/api/payment-batches/{batch['id']}").json())
+
+    assert [(b["amount"], b["paid_amount"]) for b in batches] == [
+        ("7500.00", "0.00"), ("7500.00", "7500.00")]
+    supervisor = browser("supervisor")
+    rows = [[re.sub(r"<[^>]+>", "", cell).strip()
+             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", supervisor.get("/payments").text, re.S)]
+    listed = {row[0]: row[2:5] for row in rows if len(row) == 6}
+    assert [listed[b["batch_number"]] for b in batches] == [
+        ["1", "7,500.00", "0.00"], ["1", "7,500.00", "7,500.00"]]
+    assert "元 · 已支付" not in supervisor.get(f"/payments/{batches[0]['id']}").text
+    assert "元 · 已支付7,500.00元" in supervisor.get(f"/payments/{batches[1]['id']}").text
