@@ -199,6 +199,7 @@ ACTIONS = {a.name: a for a in (
     Action("withdraw", frozenset(OPEN_STATES), frozenset({Role.clerk, *ADJUDICATORS}), Withdraw),
     Action("mark_paid", frozenset({S.payment_pending}), frozenset(), SystemStep),
     Action("reopen", frozenset({S.paid}), frozenset(), SystemStep),
+    Action("payment_returned", frozenset({S.paid}), frozenset(), SystemStep),
     Action("reconsider", frozenset({S.rejected, S.withdrawn}), frozenset({Role.supervisor}),
            Withdraw),
 )}
@@ -384,6 +385,8 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         return S.reopened
     if name == "mark_paid":
         return S.paid
+    if name == "payment_returned":  # the bank sent the money back: it is owed again
+        return S.payment_pending
     if name == "reopen":
         claim.first_approver_id = None
         return S.reopened

@@ -93,6 +93,7 @@ class PaymentState(Coded):
     exported = "exported"
     paid = "paid"
     failed = "failed"
+    returned = "returned"  # paid, then sent back by the bank (退汇)
 
 
 LABELS_ZH = {
@@ -110,7 +111,7 @@ LABELS_ZH = {
         "public_notice": "公示", "approval": "审批", "payment_pending": "待支付",
         "paid": "已赔付", "rejected": "拒赔", "withdrawn": "撤案", "reopened": "重开"},
     "PaymentState": {"pending": "待导出", "exported": "已导出", "paid": "已支付",
-                     "failed": "支付失败"},
+                     "failed": "支付失败", "returned": "已退汇"},
     "WarningStatus": {"open": "待处置", "closed": "已处置"},
 }
 

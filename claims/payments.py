@@ -1,7 +1,9 @@
 """Payments (赔付): approved claims are gathered into a batch, exported as the bank's file,
 and confirmed line by line from the bank's answer. A paid line is written into the
 household's income ledger as transfer income (防贫保险), where the fund reads it too.
-Each payment is paid at most once: the confirmation changes a line only from exported."""
+Each payment is paid at most once: the confirmation changes a line only from exported. A
+paid line the bank later sends back (退汇) is returned: the claim owes it again, and the ledger
+and the fund no longer count it."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from claims.models import (
 from policies import benefits, registry
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.messages import N_
-from policies.models import IncomeRecordCreate
+from policies.models import IncomeRecord, IncomeRecordCreate, IncomeRecordUpdate
 from policies.tables import (
     csv_bytes,
     normalise_header,
@@ -44,6 +46,7 @@ CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "金额": "amount", "交易金额": "amount", "支付金额": "amount", "amount": "amount",
 }.items()}
 PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
+RETURNED = {"returned", "退汇", "已退汇", "退回"}
 
 
 def _to_pay() -> tuple:
@@ -199,7 +202,7 @@ LINE_REASONS = (NOT_A_NUMBER, NOT_IN_BATCH, UNKNOWN_STATUS, NO_STATUS, LINE_IS, 
 class LineResult:
     row: int
     payment_id: str
-    result: str  # paid | failed | already_paid | already_failed | error
+    result: str  # paid, failed, returned; already_ each of them; or error
     reason: str = ""
 
 
@@ -232,7 +235,7 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
         if payment is None or payment.batch_id != batch_id:
             results.append(LineResult(row, raw_id, "error", NOT_IN_BATCH))
             continue
-        if status not in PAID | FAILED:
+        if status not in PAID | FAILED | RETURNED:
             results.append(LineResult(row, raw_id, "error", UNKNOWN_STATUS % {
                 "status": line["status"]} if status.strip() else NO_STATUS))
             continue
@@ -253,7 +256,9 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
             if status in PAID:
                 result = _paid(session, actor, payment, row,
                                (line.get("bank_reference", "") or "")[:64])
-            else:
+            elif status in RETURNED and payment.state != PaymentState.exported:
+                result = _returned(session, actor, payment, row, reason or "no reason given")
+            else:  # failed, or sent back before it was ever confirmed paid: a failure
                 result = _failed(session, actor, payment, row, reason or "no reason given")
             savepoint.commit()
         except DomainError as exc:
@@ -304,6 +309,37 @@ def _failed(session: Session, actor: Actor, payment: Payment, row: int, reason: 
                           "" if result == "already_failed" else LINE_IS % {"state": payment.state})
     audit.record(session, actor, "payment", payment.id, "failed", reason=reason)
     return LineResult(row, str(payment.id), "failed", masking.in_text(reason))
+
+
+def _returned(session: Session, actor: Actor, payment: Payment, row: int, reason: str):
+    """A paid line the bank sent back (退汇: the account closed, the name differs): the claim
+    owes it again (a paid claim waits for payment again, and the next batch takes it), and the
+    household's payout record is corrected to nothing, so the fund and the income ledger no
+    longer count it; its version keeps what the days before knew."""
+    changed = session.execute(
+        sa.update(Payment).where(Payment.id == payment.id, Payment.state == PaymentState.paid)
+        .values(state=PaymentState.returned, failure_reason=reason[:255])).rowcount
+    session.refresh(payment)
+    if not changed:
+        result = "already_returned" if payment.state == PaymentState.returned else "error"
+        return LineResult(row, str(payment.id), result, "" if result == "already_returned"
+                          else LINE_IS % {"state": payment.state})
+    claim = session.get(Claim, payment.claim_id)  # locked by confirm
+    claim.paid_amount -= payment.amount
+    record_id = session.exec(select(IncomeRecord.id).where(
+        IncomeRecord.household_id == claim.household_id,
+        IncomeRecord.source == IncomeSource.payout,
+        IncomeRecord.reference == benefits.payout_reference(claim.contract_id, claim.id,
+                                                            payment.id))).first()
+    if record_id is not None:
+        registry.update_income_record(session, record_id, IncomeRecordUpdate(
+            transfer_poverty_insurance=Decimal("0.00")))
+    if claim.state == ClaimState.paid:
+        lifecycle.transition(session, claim, "payment_returned", SYSTEM,
+                             reason=reasons.coded("payment_returned", payment=payment.id))
+    audit.record(session, actor, "payment", payment.id, "returned", reason=reason,
+                 after={"claim": claim.claim_number, "amount": payment.amount})
+    return LineResult(row, str(payment.id), "returned", masking.in_text(reason))
 
 
 def _record_payout(session: Session, claim: Claim, payment: Payment) -> None:

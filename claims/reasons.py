@@ -10,6 +10,7 @@ from policies.messages import N_
 
 SYSTEM_REASONS = {
     "payment_confirmed": N_("the bank confirmed payment %(payment)s"),
+    "payment_returned": N_("the bank sent payment %(payment)s back"),
     "bills_during_payment": N_("bills arrived while the payment was under way"),
     "new_bill": N_("a new bill: entitlement %(entitled)s, paid %(paid)s"),
     "amount_changed": N_("the amount changed from %(old)s to %(new)s"),

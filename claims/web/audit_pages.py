@@ -68,7 +68,7 @@ KINDS = {
 # Actions on the trail beyond a claim's steps (those are in claims.web.i18n).
 ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay"),
                 N_("locked"), N_("bank_account_change"), N_("deactivate"), N_("add"),
-                N_("confirm"), N_("paid"), N_("failed"), N_("settle"), N_("import"),
+                N_("confirm"), N_("paid"), N_("failed"), N_("returned"), N_("settle"), N_("import"),
                 N_("print"), N_("report"), N_("recalculate"), N_("assign_helper"),
                 N_("assistance"), N_("decline"), N_("name_insured"), N_("set_remit"),
                 N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),

@@ -29,6 +29,7 @@ CODE_NAMES = {
     "Action": [N_("start_investigation"), N_("submit_survey"), N_("record_review"),
                N_("start_notice"), N_("record_objection"), N_("close_notice"), N_("approve"),
                N_("reject"), N_("withdraw"), N_("reconsider"), N_("mark_paid"), N_("reopen"),
+               N_("payment_returned"),
                N_("open"), N_("create"), N_("set_password"), N_("close"), N_("evaluate"),
                N_("home_check"), N_("democratic_review"), N_("notice"), N_("objection")],
     "RejectionCode": [N_("not_covered"), N_("not_eligible"), N_("below_deductible"),
@@ -44,8 +45,8 @@ CODE_NAMES = {
                N_("loss")],
     # the event details a calculation's lines name (a disability's fixed amount by grade)
     "Detail": [N_("grade")],
-    "PaymentResult": [N_("paid"), N_("failed"), N_("already_paid"), N_("already_failed"),
-                      N_("error")],
+    "PaymentResult": [N_("paid"), N_("failed"), N_("returned"), N_("already_paid"),
+                      N_("already_failed"), N_("already_returned"), N_("error")],
     "ClaimState": [],
     "Role": [],
 }

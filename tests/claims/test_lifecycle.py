@@ -358,6 +358,55 @@ def test_a_failed_payment_is_issued_again_in_a_later_batch(staff, client, sessio
     assert session.get(Claim, claim.id).state == "payment_pending"
 
 
+def test_a_payment_the_bank_sends_back_is_owed_again_and_no_longer_counted(
+        staff, client, session, claim):
+    """退汇: a line the bank confirmed paid, then sent back (the account closed). Before, it
+    could not be recorded: the claim stayed paid, the fund and the household's ledger kept
+    the money the household never got. Now the claim waits for payment again, the next batch
+    takes it, and the payout no longer counts; the days before still knew it."""
+    from policies import benefits
+    from policies.models import IncomeRecordVersion
+
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    line = batch["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+    client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+        "file": ("a.csv", f"付款流水号,状态\n{line},成功\n".encode())})
+    today = clock.county_today()
+    assert benefits.payouts_paid(session, claim.contract_id, today) == Decimal("7500.00")
+
+    back = [client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+        "file": ("b.csv", f"付款流水号,状态,失败原因\n{line},退汇,账户已销户\n".encode())}
+    ).json()["results"][0] for _ in range(2)]
+
+    assert [(r["result"], r["reason"]) for r in back] == [
+        ("returned", "账户已销户"), ("already_returned", "")]
+    session.expire_all()
+    owed = session.get(Claim, claim.id)
+    assert (owed.state, owed.paid_amount) == ("payment_pending", Decimal("0.00"))
+    assert benefits.payouts_paid(session, claim.contract_id, today) == Decimal("0.00")
+    payout = session.exec(select(IncomeRecord).where(
+        IncomeRecord.household_id == claim.household_id,
+        IncomeRecord.source == "payout")).one()
+    assert payout.transfer_poverty_insurance == Decimal("0.00") and payout.revised_at
+    assert session.exec(select(IncomeRecordVersion.transfer_poverty_insurance).where(
+        IncomeRecordVersion.income_record_id == payout.id)).all() == [Decimal("7500.00")]
+    assert client.get(f"/api/payment-batches/{batch['id']}").json()["paid_amount"] == "0.00"
+    assert session.exec(select(AuditEntry.action).where(
+        AuditEntry.entity == "payment", AuditEntry.action == "returned")).all() == ["returned"]
+    # the next batch sends it again; a line sent back before it was confirmed paid failed
+    again = client.post("/api/payment-batches").json()
+    assert [(l["claim_number"], l["amount"]) for l in again["lines"]] == [
+        (owed.claim_number, "7500.00")]
+    client.post(f"/api/payment-batches/{again['id']}/bank-file")
+    failed = client.post(f"/api/payment-batches/{again['id']}/confirmation", files={
+        "file": ("c.csv", f"付款流水号,状态,失败原因\n{again['lines'][0]['id']},退汇,户名不符\n"
+                 .encode())}).json()["results"][0]
+    assert (failed["result"], failed["reason"]) == ("failed", "户名不符")
+
+
 def test_overdue_claims_are_listed_and_reported(client, claim):
     later = (clock.county_today() + timedelta(days=30)).isoformat()
     overdue = client.get("/api/claims", params={"overdue": True, "today": later}).json()
