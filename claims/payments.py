@@ -37,13 +37,16 @@ from policies.tables import (
 )
 from policies.vocab import IncomeSource
 
+# What banks head the amount they paid; with or without the unit, （元）.
+AMOUNT_HEADINGS = ("金额", "交易金额", "支付金额", "实付金额", "付款金额", "转账金额", "实际金额",
+                   "amount")
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
 CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "付款流水号": "payment_id", "payment_id": "payment_id", "状态": "status",
     "支付状态": "status", "status": "status", "失败原因": "reason", "reason": "reason",
     "银行流水号": "bank_reference", "bank_reference": "bank_reference",
     "reference": "bank_reference",  # the batch page's third column: a reference, or a reason
-    "金额": "amount", "交易金额": "amount", "支付金额": "amount", "amount": "amount",
+    **{name + unit: "amount" for name in AMOUNT_HEADINGS for unit in ("", "(元)")},
 }.items()}
 PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
 RETURNED = {"returned", "退汇", "已退汇", "退回"}
@@ -211,6 +214,16 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
     """Import the bank's confirmation line by line; importing it twice changes nothing."""
     get_batch(session, batch_id)
     table = read_table(data, filename, CONFIRMATION_ALIASES, [("payment_id",), ("status",)])
+    # An amount under a heading not known here would not be checked against the line, and a
+    # line paid 1.00 would be recorded paid in full: such a file is refused, naming it.
+    amounts = [h for h in table.ignored_columns
+               if "金额" in h or "amount" in normalise_header(h)]
+    if amounts:
+        raise InvalidInput(
+            f"column(s) {', '.join(amounts)} look like the amount paid but are not a heading "
+            f"this file takes ({', '.join(AMOUNT_HEADINGS)}): rename it, or remove it",
+            field="header", value=", ".join(amounts), code="amount_column",
+            values={"columns": "、".join(amounts), "headings": "、".join(AMOUNT_HEADINGS)})
     # The lock order (claims.locks): the households of the claims the file pays (a payout's
     # income record and monitoring window point to the household, and inserting them takes a
     # key-share lock on its row), then those claims, then their payment lines, each in id

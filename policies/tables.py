@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import itertools
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -329,9 +328,9 @@ def csv_bytes(header: list[str], rows: list[list]) -> bytes:
 
 
 def _read_csv(text: str, filename: str, max_rows: int) -> tuple[list[str], pd.DataFrame]:
-    """The headings (the first line that is not blank) and the records below, indexed by
-    their numbers in the file (blank ones left out). A record longer than the headings
-    carries its extra cells under blank headings, where the caller sees them."""
+    """The headings (the first line that is not blank) and up to ``max_rows`` records below
+    that are not blank, indexed by their numbers in the file. A record longer than the
+    headings carries its extra cells under blank headings, where the caller sees them."""
     body = text.lstrip("\r\n")
     top = text[:len(text) - len(body)].count("\n") + 1  # the headings' record
     try:
@@ -339,10 +338,13 @@ def _read_csv(text: str, filename: str, max_rows: int) -> tuple[list[str], pd.Da
         headings = next(reader, [])
         found: list[list[str]] = []
         numbers: list[int] = []
-        for number, cells in enumerate(itertools.islice(reader, max_rows), top + 1):
+        # blank lines are not rows: counted, they cut a file's last rows off unseen
+        for number, cells in enumerate(reader, top + 1):
             if any(cell.strip() for cell in cells):
                 found.append(cells)
                 numbers.append(number)
+                if len(found) >= max_rows:
+                    break
     except csv.Error as exc:
         raise InvalidInput(f"{filename} is not a readable CSV file: {exc}", field="file",
                            code="unreadable", values={"filename": filename}) from None
@@ -352,12 +354,18 @@ def _read_csv(text: str, filename: str, max_rows: int) -> tuple[list[str], pd.Da
     return headings, pd.DataFrame(rows, columns=range(width), index=numbers, dtype=str)
 
 
+# Columns read after a sheet's last heading, where values under no heading are found.
+UNHEADED = 16
+
+
 def _read_xlsx(data: bytes, filename: str, max_rows: int) -> tuple[list[str], pd.DataFrame]:
     """The first visible sheet's headings (its first row that is not blank) and its rows
     below, every cell as text, indexed by the sheet's own row numbers (blank rows left out).
-    Cells beyond the last heading are not read: a row padded to column XFD would cost
-    seconds a row. A number too long to be exact, an error and a formula without a saved
-    result are refused, naming the cell."""
+    The UNHEADED columns after the last heading are read too, under blank headings where the
+    caller sees them (an amount typed under none was lost unseen; the CSV reader keeps every
+    cell); cells further right are not read: a row padded to column XFD would cost seconds
+    a row. A number too long to be exact, an error and a formula without a saved result are
+    refused, naming the cell."""
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         sheet = _sheet(book)
@@ -377,7 +385,8 @@ def _read_xlsx(data: bytes, filename: str, max_rows: int) -> tuple[list[str], pd
         found: list[list[str]] = []
         numbers: list[int] = []
         formulas: list[tuple[int, int, int, int]] = []
-        for number, cells in enumerate(sheet.iter_rows(min_row=top + 1, max_col=width), top + 1):
+        for number, cells in enumerate(sheet.iter_rows(min_row=top + 1,
+                                                       max_col=width + UNHEADED), top + 1):
             texts: list[str] = []
             for column, cell in enumerate(cells, 1):
                 if cell.data_type == "f":
@@ -399,6 +408,12 @@ def _read_xlsx(data: bytes, filename: str, max_rows: int) -> tuple[list[str], pd
         raise InvalidInput(f"{filename} is not a readable XLSX workbook: {exc}",
                            field="file", code="unreadable",
                            values={"filename": filename}) from None
+    # as wide as the rightmost cell that holds something, each row padded to it
+    used = max((len(row) - next((i for i, t in enumerate(reversed(row)) if t.strip()),
+                                len(row)) for row in found), default=0)
+    width = max(width, used)
+    headings = headings + [""] * (width - len(headings))
+    found = [(row + [""] * width)[:width] for row in found]
     return headings, pd.DataFrame(found, columns=range(width), index=numbers, dtype=str)
 
 

@@ -820,6 +820,10 @@ STEP_REFUSALS = {
     "unknown_columns": N_("The file has columns this import does not read: %(columns)s. "
                           "Rename each to a heading the import takes, or remove it: a "
                           "misspelt amount would be read as none."),
+    "amount_column": N_("Column %(columns)s looks like the amount the bank paid, but this file "
+                        "takes the amount only under one of these headings: %(headings)s. "
+                        "Rename it, or remove it: an amount not checked against the line "
+                        "would be recorded as paid in full."),
     "unheaded_columns": N_("Column %(columns)s of the file holds values under no heading. "
                            "Give it a heading the import takes, or remove it."),
     "number_too_long": N_("Cell %(cell)s is a number longer than a spreadsheet keeps "

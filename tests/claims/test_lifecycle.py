@@ -398,13 +398,37 @@ def test_a_payment_the_bank_sends_back_is_owed_again_and_no_longer_counted(
         AuditEntry.entity == "payment", AuditEntry.action == "returned")).all() == ["returned"]
     # the next batch sends it again; a line sent back before it was confirmed paid failed
     again = client.post("/api/payment-batches").json()
-    assert [(l["claim_number"], l["amount"]) for l in again["lines"]] == [
+    assert [(p["claim_number"], p["amount"]) for p in again["lines"]] == [
         (owed.claim_number, "7500.00")]
     client.post(f"/api/payment-batches/{again['id']}/bank-file")
     failed = client.post(f"/api/payment-batches/{again['id']}/confirmation", files={
         "file": ("c.csv", f"付款流水号,状态,失败原因\n{again['lines'][0]['id']},退汇,户名不符\n"
                  .encode())}).json()["results"][0]
     assert (failed["result"], failed["reason"]) == ("failed", "户名不符")
+
+
+def test_the_banks_amount_is_checked_under_every_heading_a_bank_gives_it(
+        staff, client, session, claim):
+    """A hostile tester's bank answer headed its amount 实付金额（元）: the column was ignored
+    and a line the bank paid 1.00 was recorded paid 7,500. Such headings are read as the
+    amount; one that looks like an amount but is not known refuses the file."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    line = batch["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{batch['id']}/bank-file")
+
+    def answer(heading: str):
+        return client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+            "file": ("a.csv", f"付款流水号,状态,{heading}\n{line},成功,1.00\n".encode("gbk"))})
+
+    known = answer("实付金额（元）")
+    assert known.status_code == 200 and known.json()["results"][0]["result"] == "error"
+    unknown = answer("本次付款金额合计")
+    assert unknown.status_code == 422 and unknown.json()["code"] == "amount_column"
+    assert "本次付款金额合计" in unknown.json()["value"]
+    session.expire_all()
+    assert session.get(Claim, claim.id).paid_amount == Decimal("0.00")
 
 
 def test_overdue_claims_are_listed_and_reported(client, claim):

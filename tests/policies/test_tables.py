@@ -250,3 +250,26 @@ def test_a_trailing_comma_or_an_unheaded_column_shifts_nothing():
     with pytest.raises(InvalidInput) as refused:  # a value past the headings is not lost
         read_table(b"a,b\n1,2,7500\n", "past.csv", AB, [("a",)], refuse_unknown=True)
     assert (refused.value.code, refused.value.values) == ("unheaded_columns", {"columns": "3"})
+
+
+def test_blank_lines_are_not_rows_so_no_row_is_cut_off_unseen(monkeypatch):
+    """A hostile tester's CSV with three blank lines under its headings lost its last three
+    rows without a word: the limit counted the blank lines as rows."""
+    monkeypatch.setenv("FANGPIN_IMPORT_MAX_ROWS", "5")
+    rows = "".join(f"{n},x\n" for n in range(1, 6))
+    frame = read_table(("a,b\n\n\n\n" + rows).encode(), "gaps.csv", AB, [("a",)]).frame
+    assert list(frame["a"]) == ["1", "2", "3", "4", "5"]
+    with pytest.raises(InvalidInput) as refused:
+        read_table(("a,b\n\n\n\n" + rows + "6,x\n").encode(), "gaps.csv", AB, [("a",)])
+    assert refused.value.code == "too_many_rows"
+
+
+def test_a_workbook_value_after_the_last_heading_is_not_lost_either():
+    """The CSV refused a value under no heading, the workbook dropped it: an insurer's
+    45,000 typed in the column after the last heading was paid as if nobody had paid."""
+    rows = [HEAD, text("A2", "1") + text("B2", "2") + text("D2", "45000")]
+    with pytest.raises(InvalidInput) as refused:
+        read_table(raw_workbook(rows), "past.xlsx", AB, [("a",)], refuse_unknown=True)
+    assert (refused.value.code, refused.value.values) == ("unheaded_columns", {"columns": "4"})
+    frame = read_table(raw_workbook(rows), "past.xlsx", AB, [("a",)]).frame
+    assert frame.to_dict("records") == [{"a": "1", "b": "2"}]
