@@ -198,7 +198,7 @@ def _step(session: Session, actor: Actor, claim_id: int, action: str, data: dict
                 if bar is not None:
                     return Result(claim_id, number, "refused", bar, {},
                                   lifecycle.APPROVAL_BARS[bar])
-                data = {**data, "amount": str(due)}
+                data = {**data, "amount": str(lifecycle.proposed_amount(claim))}
             lifecycle.transition(session, claim, action, actor, data=data, today=today,
                                  notice_days=days)
             if action == "approve" and claim.state == lifecycle.S.approval:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -354,6 +355,14 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
     if name == "start_notice":
         if step.start_date is not None:
             earliest = notice_start(session, claim)
+            # A notice already running is not moved back: started again from an earlier
+            # day, it could be closed at once (a hostile tester closed one the day it began).
+            running = notice_start(session, claim, recorded=True)
+            if running > earliest and step.start_date < running:
+                raise InvalidInput(f"start_date {step.start_date} is before the start of the "
+                                   f"notice already running ({running})", field="start_date",
+                                   value=step.start_date, code="notice_running_since",
+                                   values={"start": running})
             if not earliest <= step.start_date <= today:
                 raise InvalidInput(f"start_date {step.start_date} must fall between the day "
                                    f"of the review ({earliest}) and today",
@@ -473,6 +482,15 @@ def approval_bar(session: Session, claim: Claim, actor: Actor) -> str | None:
         if actor.role != Role.supervisor:
             return "second_by_supervisor"
     return None
+
+
+def proposed_amount(claim: Claim) -> Decimal:
+    """What an approval proposes: the amount due, or at a second approval what the first
+    approver approved (a supervisor approving many at once confirmed the whole amount due,
+    above an adjudicator's partial approval, without seeing it)."""
+    if claim.first_approver_id is not None and claim.approved_amount > claim.paid_amount:
+        return claim.approved_amount - claim.paid_amount
+    return claim.entitled - claim.paid_amount
 
 
 def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:

@@ -582,6 +582,10 @@ ABOVE_LIMIT = N_("The amount due is above your approval limit of %(limit)s yuan:
                  "approval will wait for a supervisor's.")
 
 
+SUPERVISOR_ABOVE_LIMIT = N_("The amount is above your approval limit of %(limit)s yuan: you "
+                           "may approve at most up to it.")
+FIRST_APPROVED = N_("The first approval was for %(amount)s yuan in all: the amount is filled "
+                    "in with it.")
 NO_LIMIT = N_("You have no approval limit: an administrator must set one before you approve.")
 
 
@@ -602,10 +606,12 @@ def approval_hint(claim: Claim, user: web_session.SignedIn, bar: str | None,
     hints = []
     if claim.first_approver_id is not None:
         hints.append(gettext(SECOND_APPROVAL))
+        hints.append(gettext(FIRST_APPROVED, amount=f"{claim.approved_amount:,.2f}"))
     limit = user.user.approval_limit
-    due = claim.entitled - claim.paid_amount
-    if limit is not None and claim.paid_amount + due > limit:
-        hints.append(gettext(ABOVE_LIMIT, limit=f"{limit:,.2f}"))
+    if limit is not None and claim.paid_amount + lifecycle.proposed_amount(claim) > limit:
+        # a supervisor above their limit is refused; only an adjudicator's approval waits
+        hints.append(gettext(SUPERVISOR_ABOVE_LIMIT if user.user.role == Role.supervisor
+                             else ABOVE_LIMIT, limit=f"{limit:,.2f}"))
     elif limit is None and user.user.role == Role.adjudicator:
         hints.append(gettext(NO_LIMIT))
     return hints
@@ -669,7 +675,8 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         rejection_codes=list(lifecycle.REJECTION_CODES), error=error, done=done,
         asset_checks=records_view.ASSET_CHECKS,
         calculations=(claim.calculation or {}).get("events", []),
-        due=claim.entitled - claim.paid_amount, added=added, printable=printed.documents(claim),
+        due=claim.entitled - claim.paid_amount, proposed=lifecycle.proposed_amount(claim),
+        added=added, printable=printed.documents(claim),
         documents=web_documents.section(session, user, claim, language_of(request)))
 
 
@@ -752,6 +759,8 @@ STEP_REFUSALS = {
     "notice_running": N_("The public notice runs %(days)s days from %(start)s: it can be "
                          "closed from %(end)s."),
     "future_visit": N_("The visit date is in the future."),
+    "notice_running_since": N_("The public notice has run since %(start)s: it may start again "
+                               "from that day or later, not earlier."),
     "notice_start": N_("The notice must start between the day of the village review "
                        "(%(earliest)s) and today."),
     "above_due": N_("%(amount)s is more than the %(due)s due (entitled %(entitled)s, already "

@@ -581,3 +581,23 @@ def test_the_api_records_a_village_review(as_user, session):
     assert answer.json()["done"] == 2
     session.expire_all()
     assert session.get(Claim, c1.id).state == "rejected"
+
+
+def test_a_second_approval_of_a_list_confirms_the_first_approvals_amount(session):
+    """A hostile tester's adjudicator approved 6,000 of 8,000 (只认可部分票据); the
+    supervisor's approval of a chosen list then approved the whole 8,000 due, unseen."""
+    w = build(session)
+    c1 = w.claims[1]
+    waiting_for_approval(session, w, c1, "8000")
+    lifecycle.transition(session, c1, "approve", w.actors["adj"],
+                         data={"amount": "6000.00", "note": "只认可部分票据"})
+    session.commit()
+
+    results = bulk.approve(session, w.actors["sup"], [c1.id])
+    session.commit()
+
+    assert [(r.outcome, r.reason) for r in results] == [("done", None)]
+    session.expire_all()
+    confirmed = session.get(Claim, c1.id)
+    assert (confirmed.state, confirmed.approved_amount) == ("payment_pending",
+                                                            Decimal("6000.00"))

@@ -547,6 +547,15 @@ def test_a_new_amount_during_the_public_notice_starts_the_notice_again(
     session.expire_all()
     assert session.get(Claim, claim.id).due_date == clock.county_today() + timedelta(days=8)
 
+    # nor can the restarted notice be moved back to its first start and closed at once (a
+    # hostile tester's way round both the restart and the seven days)
+    back = act(staff["clerk"], claim, "start_notice",
+               {"start_date": (clock.county_today() - timedelta(days=7)).isoformat()})
+    assert back.status_code == 422 and back.json()["code"] == "notice_running_since"
+    assert act(staff["clerk"], claim, "close_notice").status_code == 409
+    assert act(staff["clerk"], claim, "start_notice", {
+        "start_date": clock.county_today().isoformat()}).status_code == 200
+
 
 def test_the_notice_starts_on_the_countys_date_of_the_review(staff, claim, session):
     """A review recorded at 01:00 in Beijing (17:00 UTC the day before) is that morning's

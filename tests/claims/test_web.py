@@ -678,3 +678,22 @@ def test_a_batch_says_what_it_paid_so_a_failed_line_sent_again_is_not_counted_tw
         ["1", "7,500.00", "0.00"], ["1", "7,500.00", "7,500.00"]]
     assert "元 · 已支付" not in supervisor.get(f"/payments/{batches[0]['id']}").text
     assert "元 · 已支付7,500.00元" in supervisor.get(f"/payments/{batches[1]['id']}").text
+
+
+def test_the_second_approver_is_offered_the_first_approvals_amount_and_told_their_own_limit(
+        staff, session, claim, browser):
+    """A hostile tester's supervisor found the whole amount due filled in after an
+    adjudicator had approved part of it, and was told an approval above their limit would
+    wait for a supervisor: a supervisor's is refused, nothing waits."""
+    from tests.claims.test_lifecycle import act, to_approval
+
+    to_approval(staff, claim, session)
+    assert act(staff["adjudicator"], claim, "approve",
+               {"amount": "6000.00", "note": "只认可部分票据"}).json()["state"] == "approval"
+
+    page = browser("supervisor", approval_limit=Decimal("100000")).get(
+        f"/claims/{claim.id}").text
+    assert 'name="amount" inputmode="decimal" required value="6000.00"' in page
+    assert "初审共审批 6,000.00 元" in page
+    low = browser("supervisor", approval_limit=Decimal("1000")).get(f"/claims/{claim.id}").text
+    assert "您最多只能审批到该额度" in low and "还须主管审批" not in low
