@@ -44,7 +44,13 @@ def fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # An ID number within a sentence: 18 characters, not part of a longer run of them.
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+# Typed as a person types it: in full-width digits (an input method's ４１１０…), in groups
+# (411081 19580320 0013, or with hyphens), or the old 15-digit number (a hostile tester's
+# findings, each shown in full before).
+_D, _X = "[0-9\uff10-\uff19]", "[0-9Xx\uff10-\uff19\uff38\uff58]"
+_ID_IN_TEXT = re.compile(
+    rf"(?<![0-9A-Za-z\uff10-\uff19])(?:{_D}{{6}}[ -]?{_D}{{8}}[ -]?{_D}{{3}}{_X}"
+    rf"|{_D}{{6}}[ -]?{_D}{{6}}[ -]?{_D}{{3}})(?![0-9A-Za-z\uff10-\uff19])")
 
 
 # A bank card's number (16 to 19 digits) and a mobile number (11, 13x to 19x) within a
@@ -66,8 +72,8 @@ def in_texts(value: Any) -> Any:
     step recorded, an audit entry's before and after)."""
     if isinstance(value, str):
         return in_text(value)
-    if isinstance(value, dict):
-        return {k: in_texts(v) for k, v in value.items()}
+    if isinstance(value, dict):  # keys too: a survey's asset check is keyed by what staff typed
+        return {in_texts(k): in_texts(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [in_texts(v) for v in value]
     return value

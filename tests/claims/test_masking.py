@@ -69,6 +69,29 @@ def test_an_id_number_staff_typed_reaches_other_readers_masked(browser, staff, c
         assert NUMBER not in listed.text and MASKED in listed.text
 
 
+def test_an_id_number_typed_in_groups_full_width_old_style_or_as_a_key_is_masked_too(
+        staff, claim, as_user, browser):  # noqa: F811
+    """A hostile tester's survey named people by ID number as an asset check's key, in
+    full-width digits, in groups and as the old 15-digit number: each was shown in full on
+    the claim page, in the API and on the audit trail."""
+    wide = NUMBER.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    grouped = f"{NUMBER[:6]} {NUMBER[6:14]} {NUMBER[14:]}"
+    old = NUMBER[:6] + NUMBER[8:17]  # the 15-digit number: two-digit year, no check digit
+    act(staff["investigator"], claim, "start_investigation")
+    assert act(staff["investigator"], claim, "submit_survey", {
+        **SURVEY, "findings": f"儿子 {wide}，儿媳 {grouped}，老人 {old}",
+        "asset_check": {f"{NUMBER}名下存款": "无"}}).status_code == 200
+
+    api = as_user("clerk", "groups-api").get(f"/api/claims/{claim.id}").text
+    reader = browser("clerk", "groups-page")
+    pages = [reader.get(path).text for path in (f"/claims/{claim.id}", "/audit")]
+    for text in (api, *pages[:1]):
+        for shown in (NUMBER, wide, grouped, old, NUMBER[6:14], old[6:12] + old[12:]):
+            assert shown not in text, shown
+    assert f"{MASKED}名下存款" in api
+    assert NUMBER not in pages[1] and grouped not in pages[1] and old not in pages[1]
+
+
 def _searches(session):
     return session.exec(select(AuditEntry).where(AuditEntry.action == "search_by_name")
                         .order_by(AuditEntry.id)).all()
