@@ -27,7 +27,8 @@ REVIEWERS = frozenset(lifecycle.ACTIONS["record_review"].roles)
 
 # Why a claim did not take the step, as codes the pages translate (values beside them).
 REASONS = ("not_found", "state", "notice_started", "notice_running", "start_date",
-           "nothing_due", "above_limit", "role", *lifecycle.APPROVAL_BARS, "other")
+           "nothing_due", "above_limit", "role", "not_the_investigator",
+           *lifecycle.APPROVAL_BARS, "other")
 
 
 @dataclass
@@ -84,7 +85,8 @@ def _reason(error: DomainError) -> str:
     if isinstance(error, lifecycle.InvalidTransition):
         return "state"
     if isinstance(error, Forbidden):
-        return {"amount": "above_limit", "role": "role"}.get(error.field or "", "other")
+        return {"amount": "above_limit", "role": "role",
+                "investigator_id": "not_the_investigator"}.get(error.field or "", "other")
     if isinstance(error, InvalidInput) and error.field == "start_date":
         return "start_date"
     return "other"

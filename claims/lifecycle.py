@@ -339,6 +339,15 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         claim.investigator_id, claim.adjudicator_id = chosen, adjudicator
         return S.investigating
     if name == "submit_survey":
+        # the survey is the sent investigator's: another's would put a second person's
+        # visit on the claim, unseen by the four-eyes rules (a hostile tester's did)
+        if claim.investigator_id is not None and actor.id != claim.investigator_id:
+            sent = session.get(AppUser, claim.investigator_id)
+            raise Forbidden(f"the survey of claim {claim.claim_number} is for the investigator "
+                            f"sent, {sent.full_name if sent else claim.investigator_id}",
+                            field="investigator_id", value=actor.name,
+                            code="not_the_investigator",
+                            values={"name": sent.full_name if sent else ""})
         refuse_future_visit(step.visit_date, today)
         earliest = loss_date(session, claim)
         if step.visit_date < earliest:

@@ -20,7 +20,8 @@ from policies.errors import InvalidInput
 from policies.vocab import DocumentType
 
 WAIVE = "waive_document"  # the claim record (and audit action) of a waiver
-WAIVERS = frozenset({Role.supervisor, Role.admin})
+# A waiver is a claim's decision: administrators take no claim step (four eyes).
+WAIVERS = frozenset({Role.supervisor})
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ REASONS = {
     "nothing_due": N_("Nothing is due on this claim."),
     "above_limit": N_("The amount is above your approval limit of %(limit)s yuan."),
     "role": N_("Your role may not take this step."),
+    "not_the_investigator": N_("Another investigator was sent to this claim: the survey is "
+                               "theirs."),
     **APPROVAL_BARS,
 }
 DONE = {

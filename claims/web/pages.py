@@ -759,6 +759,8 @@ STEP_REFUSALS = {
     "notice_running": N_("The public notice runs %(days)s days from %(start)s: it can be "
                          "closed from %(end)s."),
     "future_visit": N_("The visit date is in the future."),
+    "not_the_investigator": N_("The survey of this claim is for the investigator sent, "
+                               "%(name)s."),
     "notice_running_since": N_("The public notice has run since %(start)s: it may start again "
                                "from that day or later, not earlier."),
     "notice_start": N_("The notice must start between the day of the village review "

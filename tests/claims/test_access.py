@@ -60,6 +60,7 @@ CLERK = frozenset({Role.clerk, Role.admin})
 OFFICE = frozenset({Role.clerk, Role.supervisor, Role.admin})
 PAYER = frozenset({Role.supervisor, Role.admin})
 ADMIN = frozenset({Role.admin})
+SUPERVISOR = frozenset({Role.supervisor})
 ADMIN_READ = frozenset({Role.admin, Role.auditor})
 INVESTIGATE = frozenset({Role.investigator, Role.adjudicator, Role.supervisor})
 NOTICE = frozenset({Role.clerk, Role.adjudicator, Role.supervisor})
@@ -197,7 +198,8 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/api/documents/{document_id}/withdraw"): May(DOCUMENTS),
     ("POST", "/api/events/{source_event_id}/documents"): May(departments=True),
     ("GET", "/api/claims/{claim_id}/required-documents"): May(ALL),
-    ("POST", "/api/claims/{claim_id}/document-waivers"): May(PAYER),  # supervisors waive
+    # supervisors waive; an administrator takes no claim step (four eyes)
+    ("POST", "/api/claims/{claim_id}/document-waivers"): May(SUPERVISOR),
     ("GET", "/api/events/{source_event_id}/documents"): May(departments=True),
     # catastrophes: declared by the office (county-wide), read by staff with their area's
     # figures; a village's claims surveyed at once by an investigator of the village's area
@@ -276,7 +278,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/documents/{document_id}/download"): May(ALL),
     ("GET", "/documents/{document_id}/thumbnail"): May(ALL),
     ("POST", "/documents/{document_id}/withdraw"): May(DOCUMENTS),
-    ("POST", "/claims/{claim_id}/documents/waive"): May(PAYER),
+    ("POST", "/claims/{claim_id}/documents/waive"): May(SUPERVISOR),
     # the office's configuration: the county's, read by clerks and administrators; terms
     # changed by administrators, contracts and lines by clerks too (as the API)
     ("GET", "/config/terms"): county(CLERK),

@@ -227,6 +227,16 @@ def test_limits_count_the_whole_claim_and_people_not_accounts(as_user, client, s
     assert again.status_code == 409 and again.json()["field"] == "id_number"
 
 
+def test_the_survey_is_the_sent_investigators(staff, as_user, claim):
+    """A hostile tester's second investigator filed the survey of a claim another was sent
+    to; the claim still named the first, and the four-eyes rules looked at the first."""
+    act(staff["supervisor"], claim, "start_investigation",
+        {"investigator_id": staff["investigator"].user.id})
+    other = act(as_user("investigator", "inv-other"), claim, "submit_survey", SURVEY)
+    assert other.status_code == 403 and other.json()["code"] == "not_the_investigator"
+    assert act(staff["investigator"], claim, "submit_survey", SURVEY).status_code == 200
+
+
 def test_the_notice_cannot_start_before_the_review(staff, session, claim):
     act(staff["investigator"], claim, "start_investigation")
     act(staff["investigator"], claim, "submit_survey", SURVEY)

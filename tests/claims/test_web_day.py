@@ -517,9 +517,9 @@ def test_a_refused_step_reads_wholly_in_the_readers_language(browser, staff, ses
     and "案件当前状态不能办理此步骤。(the public notice runs 7 days…)". A refusal the
     service gives a code has words of its own: the field's label, the rule and its values,
     with no English after them."""
-    assert act(staff["supervisor"], claim, "start_investigation",
-               {"investigator_id": staff["investigator"].user.id}).status_code == 200
     investigator = browser("investigator")
+    assert act(staff["supervisor"], claim, "start_investigation",
+               {"investigator_id": investigator.user.id}).status_code == 200
     page = investigator.get(f"/claims/{claim.id}").text
     fields = {"csrf_token": csrf_of(page), "visit_date": str(clock.county_today()),
               "team": "王查勘", "findings": "住院属实", "asset_bank_deposits": "无"}
