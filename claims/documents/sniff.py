@@ -42,6 +42,24 @@ ACCEPTED = "JPEG, PNG, GIF, WebP, HEIC, TIFF, BMP, PDF, Word, Excel, PowerPoint,
 # What a file input offers (the phone's camera among them); the server decides by content.
 ACCEPT_ATTRIBUTE = ",".join(["image/*", "application/pdf", ".pdf", ".doc", ".docx", ".xls",
                              ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".wps"])
+# The names a download of each type may end with; any other is given the type's own.
+EXTENSIONS = {**{t.content_type: {t.extension} for t in ALL},
+              JPEG.content_type: {"jpg", "jpeg"}, TIFF.content_type: {"tif", "tiff"},
+              HEIC.content_type: {"heic", "heif"},
+              OLE.content_type: {"doc", "xls", "ppt", "wps", "et", "dps"}}
+
+
+def download_name(name: str, content_type: str) -> str:
+    """A stored file's name as offered for download, ending as its content does: a page saved
+    as 发票.html that passed for a PDF would open as a page, scripts and all."""
+    allowed = EXTENSIONS.get(content_type)
+    stem, dot, extension = name.rpartition(".")
+    if not allowed or dot and extension.lower() in allowed:
+        return name
+    own = next(t.extension for t in ALL if t.content_type == content_type)
+    return f"{stem if dot else name}.{own}"
+
+
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"}
 OOXML = {"word/": DOCX, "xl/": XLSX, "ppt/": PPTX}
 ODF = {ODT.content_type: ODT, ODS.content_type: ODS}
@@ -65,7 +83,8 @@ def sniff(data: bytes) -> FileType | None:
     if head.startswith(b"BM") and len(data) >= 26 and int.from_bytes(data[2:6], "little") in (
             0, len(data)):
         return BMP
-    if b"%PDF-" in data[:1024]:  # readers allow a little before the header
+    start = data[:1024].find(b"%PDF-")  # readers allow a little before the header,
+    if start == 0 or start > 0 and b"<" not in data[:start]:  # but not a page's markup
         return PDF
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return OLE

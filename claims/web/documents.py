@@ -135,14 +135,21 @@ def thumbnail(request: Request, session: SessionDep, user: User, document_id: in
         "Cache-Control": "private, no-store"})
 
 
+# The most pixels an image is decoded for its thumbnail (a 48-megapixel photo; a JPEG is
+# decoded at an eighth of its size): beyond, the page shows no thumbnail, the file is kept.
+THUMBNAIL_SOURCE_PIXELS = 48_000_000
+
+
 def _thumbnail(data: bytes) -> bytes | None:
     """A JPEG at most THUMBNAIL pixels on its longer side, turned as the camera held it;
-    None when the image cannot be read (HEIC, a damaged file)."""
+    None when the image cannot be read (HEIC, a damaged file) or is too large to decode."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.draft("RGB", (THUMBNAIL, THUMBNAIL))  # a JPEG decodes at 1/2..1/8 size
+            if image.size[0] * image.size[1] > THUMBNAIL_SOURCE_PIXELS:
+                return None  # decoded whole, a 12,000 × 12,000 PNG took 1.6 GB
             small = ImageOps.exif_transpose(image).convert("RGB")
             small.thumbnail((THUMBNAIL, THUMBNAIL))
             out = io.BytesIO()

@@ -342,3 +342,35 @@ def test_the_s3_store_needs_its_bucket():
 
     with pytest.raises(ValidationError, match="FANGPIN_DOCUMENTS_STORE=s3 needs FANGPIN_S3_BUCKET"):
         Settings(documents_store="s3")
+
+
+def test_a_page_that_mentions_pdf_is_no_pdf_and_a_download_ends_as_its_content(
+        store, claim, staff):
+    """A hostile tester's 发票.html held "%PDF-1.4" in a comment: it was stored as a PDF and
+    offered for download as 发票.html, a page that opens with its scripts."""
+    page = b"<!DOCTYPE html><!-- %PDF-1.4 --><html><script>alert(1)</script></html>"
+    assert sniff.sniff(page) is None
+    assert sniff.sniff(b"\x00\x00%PDF-1.7\n") == sniff.PDF  # a little junk before the header
+    investigator = staff["investigator"]
+    refused = investigator.post(f"/api/claims/{claim.id}/documents",
+                                files=files(("发票.html", page)))
+    assert refused.status_code == 422
+    added = investigator.post(f"/api/claims/{claim.id}/documents",
+                              files=files(("发票.html", pdf()), ("扫描件", image("JPEG"))))
+    assert added.status_code == 201
+    names = [staff["clerk"].get(f"/api/documents/{d['id']}/content").headers[
+        "content-disposition"].split("filename*=UTF-8''")[1] for d in added.json()["data"]]
+    assert names == ["%E5%8F%91%E7%A5%A8.pdf", "%E6%89%AB%E6%8F%8F%E4%BB%B6.jpg"]
+
+
+def test_an_image_too_large_to_decode_gets_no_thumbnail():
+    """A 12,000 × 12,000 PNG of 420 KB took the server to 2 GB to make its thumbnail."""
+    from PIL import Image
+
+    from claims.web.documents import THUMBNAIL_SOURCE_PIXELS, _thumbnail
+
+    side = int(THUMBNAIL_SOURCE_PIXELS ** 0.5) + 100
+    out = io.BytesIO()
+    Image.new("1", (side, side)).save(out, "PNG")  # one bit a pixel: a few hundred KB
+    assert _thumbnail(out.getvalue()) is None
+    assert _thumbnail(image("PNG")) is not None
