@@ -99,6 +99,11 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
         if unknown_townships:
             raise InvalidInput(f"{unknown_townships[0]} is not a township", field="townships",
                                value=unknown_townships[0])
+    limit = changes.get("approval_limit")
+    if limit is not None and not (isinstance(limit, Decimal) and limit.is_finite()
+                                  and limit >= 0 and limit == limit.quantize(Decimal("0.01"))):
+        raise InvalidInput(f"approval_limit {limit} is not an amount of yuan (0 or more, at "
+                           "most two decimals)", field="approval_limit", value=str(limit))
     before = {k: getattr(user, k) for k in SETTINGS}
     for key, value in changes.items():
         setattr(user, key, value)

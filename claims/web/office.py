@@ -4,7 +4,6 @@ data), the public notice of a village (公示, printable), payment batches, admi
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -60,6 +59,7 @@ from claims.web.printed import words as printed_words
 from claims.web.session import set_password
 from policies import registry
 from policies.errors import DomainError
+from policies.tables import typed_number
 
 router = APIRouter(include_in_schema=False)
 ROLES = ["clerk", "investigator", "adjudicator", "supervisor", "auditor", "admin"]
@@ -335,11 +335,11 @@ async def admin_user(request: Request, session: SessionDep, user: User):
         if limit_text in ("none", "无"):
             settings["approval_limit"] = None
         elif limit_text:
-            try:
-                settings["approval_limit"] = Decimal(limit_text).quantize(Decimal("0.01"))
-            except InvalidOperation:
-                raise PageError(422, text_for(
-                    request, "The approval limit is not an amount.")) from None
+            # as every typed amount is read: no sign, at most two decimals (a hostile
+            # tester's -100 was saved, 0.001 became 0.00 and NaN was a server error)
+            settings["approval_limit"] = typed_number(limit_text)
+            if settings["approval_limit"] is None:
+                raise PageError(422, text_for(request, "The approval limit is not an amount."))
         if form.get("set_townships") == "1":
             settings["townships"] = [n for n in map(whole_number, form.getlist("townships"))
                                      if n is not None] or None

@@ -589,6 +589,33 @@ def test_changing_a_users_password_changes_nothing_else_and_signs_them_out(brows
     assert liu.approval_limit is None and not liu.active and liu.role == "supervisor"
 
 
+def test_an_approval_limit_typed_on_the_admin_page_is_read_as_every_amount_is(
+        browser, session):
+    """A hostile tester saved -100 as a limit, had 0.001 stored as 0.00, and NaN was a
+    server error; the API refused all three."""
+    browser("adjudicator", "wu", approval_limit=Decimal("5000"))
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    for typed in ("-100", "NaN", "0.001", "1e9"):
+        refused = admin.post("/admin/users", data={"csrf_token": csrf_of(page),
+                                                   "username": "wu", "approval_limit": typed})
+        assert refused.status_code == 422 and "审批权限" in refused.text, typed
+    assert admin.post("/admin/users", data={
+        "csrf_token": csrf_of(page), "username": "wu", "approval_limit": "8,000.50"},
+        follow_redirects=False).status_code == 303
+    session.expire_all()
+    assert session.exec(select(AppUser.approval_limit).where(AppUser.username == "wu")).one(
+        ) == Decimal("8000.50")
+    from claims import people
+    from policies.errors import InvalidInput
+
+    wu = session.exec(select(AppUser).where(AppUser.username == "wu")).one()
+    for bad in (Decimal("NaN"), Decimal("-1"), Decimal("0.001")):  # any other way in
+        with pytest.raises(InvalidInput) as refused:
+            people.update_user(session, SYSTEM, wu, approval_limit=bad)
+        assert refused.value.field == "approval_limit"
+
+
 def test_a_hidden_character_in_a_name_is_refused_on_the_admin_page_in_chinese(browser):
     admin = browser("admin")
     page = admin.get("/admin").text
