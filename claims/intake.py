@@ -936,6 +936,13 @@ def _recalculate(session: Session, claim: Claim | NewClaim, entitled: Decimal, v
     if grew and claim.state in (ClaimState.approval, ClaimState.payment_pending) and (
             claim.approved_amount > 0):
         claim.calculation = {**claim.calculation, "supplement_pending": True}
+    if claim.state == ClaimState.approval and claim.first_approver_id is None and (
+            claim.approved_amount <= claim.paid_amount):
+        # Nothing approved yet, and the village was shown another amount: it is shown this
+        # one before anyone approves it (a hostile tester's 27,000 noticed became 52,000
+        # approved, unnoticed). With a first approval given, the supplement waits instead.
+        lifecycle.transition(session, claim, "notice_again", SYSTEM, reason=reasons.coded(
+            "amount_changed", old=before["entitled"], new=entitled), notice_days=notice_days)
     if claim.state == ClaimState.public_notice:
         # The village was shown another amount: the notice starts again from today.
         session.add(ClaimRecord(claim_id=claim.id, kind="start_notice", data={

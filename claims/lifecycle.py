@@ -201,6 +201,7 @@ ACTIONS = {a.name: a for a in (
     Action("mark_paid", frozenset({S.payment_pending}), frozenset(), SystemStep),
     Action("reopen", frozenset({S.paid}), frozenset(), SystemStep),
     Action("payment_returned", frozenset({S.paid}), frozenset(), SystemStep),
+    Action("notice_again", frozenset({S.approval}), frozenset(), SystemStep),
     Action("reconsider", frozenset({S.rejected, S.withdrawn}), frozenset({Role.supervisor}),
            Withdraw),
 )}
@@ -405,6 +406,8 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         return S.paid
     if name == "payment_returned":  # the bank sent the money back: it is owed again
         return S.payment_pending
+    if name == "notice_again":  # a new amount before any approval: the village sees it
+        return S.public_notice
     if name == "reopen":
         claim.first_approver_id = None
         return S.reopened

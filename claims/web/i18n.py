@@ -29,7 +29,7 @@ CODE_NAMES = {
     "Action": [N_("start_investigation"), N_("submit_survey"), N_("record_review"),
                N_("start_notice"), N_("record_objection"), N_("close_notice"), N_("approve"),
                N_("reject"), N_("withdraw"), N_("reconsider"), N_("mark_paid"), N_("reopen"),
-               N_("payment_returned"),
+               N_("payment_returned"), N_("notice_again"),
                N_("open"), N_("create"), N_("set_password"), N_("close"), N_("evaluate"),
                N_("home_check"), N_("democratic_review"), N_("notice"), N_("objection")],
     "RejectionCode": [N_("not_covered"), N_("not_eligible"), N_("below_deductible"),

@@ -567,6 +567,24 @@ def test_a_new_amount_during_the_public_notice_starts_the_notice_again(
         "start_date": clock.county_today().isoformat()}).status_code == 200
 
 
+def test_a_new_amount_before_any_approval_is_shown_to_the_village_first(
+        staff, department, session, claim):
+    """A hostile tester's claim passed its notice at 27,000, a bill raised it to 52,000 while
+    it waited for approval, and 52,000 was approved without the village seeing it."""
+    to_approval(staff, claim, session)
+    department.post("/api/events", json=illness(
+        "HIS-5", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
+        medical_assistance_paid="0"))
+    evaluate(session)
+    session.expire_all()
+    noticed = session.get(Claim, claim.id)
+    assert noticed.state == "public_notice" and noticed.entitled > Decimal("7500.00")
+    assert noticed.due_date == clock.county_today() + timedelta(days=8)  # as a restarted one
+    assert act(staff["supervisor"], claim, "approve", {"amount": "1.00"}).status_code == 409
+    early = act(staff["clerk"], claim, "close_notice")
+    assert early.status_code == 409 and early.json()["code"] == "notice_running"
+
+
 def test_the_notice_starts_on_the_countys_date_of_the_review(staff, claim, session):
     """A review recorded at 01:00 in Beijing (17:00 UTC the day before) is that morning's
     review: the notice's default start and its earliest start are the county's date."""
