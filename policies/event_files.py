@@ -4,12 +4,14 @@ event schema of the intake API: fixed columns, and amounts and details by their 
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
 
 from policies.benefits import QuoteFile
 from policies.errors import InvalidInput
+from policies.income_import import day_of
 from policies.tables import ROW_PROBLEMS, normalise_header, read_table, typed_number
 from policies.terms import BUILTIN_EVENT_TYPES
 
@@ -61,11 +63,25 @@ def _aliases() -> dict[str, str]:
 ALIASES = _aliases()
 
 
+# The days of an event file: read as every import reads a day (2026/11/25, 20261125, a date
+# cell Excel saved), passed on as 2026-11-25. Before, only that form was taken, and nearly
+# every department's file saved from Excel was refused.
+DAYS = ("event_date", "detail:admission_date", "detail:discharge_date")
+
+
+def _iso_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
 def read_events(data: bytes, filename: str) -> tuple[list[dict[str, Any]], list[dict]]:
     """Rows as event payloads; empty cells are left out. An amount is read as people type it
     into a file (policies.tables.typed_number: full-width digits, a thousands comma) and
-    passed on as plain decimal text; a row with an amount that is not one is that row's
-    error. Returns (events, row errors)."""
+    passed on as plain decimal text, a day as every import reads one (DAYS); a row with an
+    amount or a day that is not one is that row's error. Returns (events, row errors)."""
     table = read_table(data, filename, ALIASES, [(f,) for f in FIXED], refuse_unknown=True)
     events, errors = [], []
     for row, line in table.frame.iterrows():
@@ -74,10 +90,17 @@ def read_events(data: bytes, filename: str) -> tuple[list[dict[str, Any]], list[
         for column, value in line.items():
             if value == "":
                 continue
+            if column in DAYS:
+                day = day_of(value)
+                if not isinstance(day, str):
+                    value = day.isoformat()
+                elif not _iso_day(value):  # a day out of range is the intake's to refuse
+                    bad.append((column, value, ROW_PROBLEMS[day]))
+                    continue
             if column.startswith("amount:"):
                 amount = typed_number(value)
                 if amount is None:
-                    bad.append((column[7:], value))
+                    bad.append((f"amounts.{column[7:]}", value, ROW_PROBLEMS["amount"]))
                 else:
                     event["amounts"][column[7:]] = str(amount)
             elif column.startswith("detail:"):
@@ -90,12 +113,12 @@ def read_events(data: bytes, filename: str) -> tuple[list[dict[str, Any]], list[
             errors.append({"source_event_id": f"row {row}", "result": "rejected",
                            "field": "event_id", "reason": f"row {row} has no event id"})
             continue
-        if bad:  # one rejection a row (an event), naming each bad amount
+        if bad:  # one rejection a row (an event), naming each bad amount or day
             errors.append({"source_event_id": event["event_id"], "result": "rejected",
-                           "field": f"amounts.{bad[0][0]}",
+                           "field": bad[0][0].replace("detail:", "details."),
                            "reason": f"row {row}: " + "; ".join(
-                               f"amounts.{name} = {value!r}: {ROW_PROBLEMS['amount']}"
-                               for name, value in bad)})
+                               f"{name.replace('detail:', 'details.')} = {value!r}: {problem}"
+                               for name, value, problem in bad)})
             continue
         events.append(event)
     return events, errors

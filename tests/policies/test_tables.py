@@ -273,3 +273,31 @@ def test_a_workbook_value_after_the_last_heading_is_not_lost_either():
     assert (refused.value.code, refused.value.values) == ("unheaded_columns", {"columns": "4"})
     frame = read_table(raw_workbook(rows), "past.xlsx", AB, [("a",)]).frame
     assert frame.to_dict("records") == [{"a": "1", "b": "2"}]
+
+
+def test_a_department_file_saved_from_excel_keeps_its_days():
+    """A hostile tester's illness files were refused: 发生日期 2026/11/25, 入院日期 2026/11/1
+    and real date cells. Days are read as every import reads them, and passed on in the
+    intake's form; a day that is none is its row's error, naming the column."""
+    from datetime import datetime
+
+    from policies.event_files import read_events
+
+    header = "事件编号,事件类型,发生日期,证件号码,医疗总费用,入院日期,出院日期\n"
+    rows = ("E1,因病,2026/11/25,411081199001011234,30000,2026/11/1,20261120\n"
+            "E2,因病,2026/13/1,411081199001011234,30000,,\n")
+    events, errors = read_events((header + rows).encode(), "bills.csv")
+    assert [(e["event_date"], e["details"]) for e in events] == [
+        ("2026-11-25", {"admission_date": "2026-11-01", "discharge_date": "2026-11-20"})]
+    assert [(e["source_event_id"], e["field"]) for e in errors] == [("E2", "event_date")]
+    assert errors[0]["reason"].startswith("row 3: event_date = '2026/13/1': is not a date")
+
+    book = openpyxl.Workbook()
+    book.active.append(header.strip().split(","))
+    book.active.append(["E3", "因病", datetime(2026, 11, 25), "411081199001011234", 30000,
+                        datetime(2026, 11, 1), datetime(2026, 11, 20)])
+    out = io.BytesIO()
+    book.save(out)
+    events, errors = read_events(out.getvalue(), "bills.xlsx")
+    assert errors == [] and [(e["event_date"], e["details"]) for e in events] == [
+        ("2026-11-25", {"admission_date": "2026-11-01", "discharge_date": "2026-11-20"})]
