@@ -396,7 +396,7 @@ def _moved_people(session, out, existing_households, existing_members) -> list[R
         registered_in = number_of[existing_members[id_number][1]]
         if registered_in != number:
             errors.append(RowError(int(row), "id_number", id_number, "registered_elsewhere",
-                                   {"household": registered_in}))
+                                   {}))
     return errors
 
 
@@ -406,7 +406,7 @@ def _second_heads(session, out, existing_households) -> list[RowError]:
     if not ids:
         return []
     stored = session.execute(
-        sa.select(col(Household.household_number), col(Member.id_number), col(Member.name))
+        sa.select(col(Household.household_number), col(Member.id_number))
         .join(Member, col(Member.household_id) == Household.id)
         .where(col(Household.id).in_(ids), col(Member.relation) == Relation.head,
                col(Member.status) == MemberStatus.active)
@@ -414,12 +414,12 @@ def _second_heads(session, out, existing_households) -> list[RowError]:
     in_file = set(out["id_number"])
     heads = out[out["relation"] == Relation.head.value]
     errors = []
-    for number, id_number, name in stored:
+    for number, id_number in stored:
         if id_number in in_file:
             continue  # the file states this person's relation itself
         for row in heads.index[heads["household_number"] == number]:
             errors.append(RowError(int(row), "relation", Relation.head.label,
-                                   "head_not_in_file", {"household": number, "name": name}))
+                                   "head_not_in_file", {"household": number}))
     return errors
 
 

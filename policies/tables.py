@@ -72,10 +72,12 @@ ROW_PROBLEMS = {
     "second_head": N_("the household has another 户主 on an earlier row"),
     "head_name": N_("differs from the name of the member whose relation is 户主"),
     "differs_from_first_row": N_("differs from this household's first row"),
-    "registered_elsewhere": N_("is registered in household %(household)s; move the member "
-                               "there first"),
-    "head_not_in_file": N_("household %(household)s already has 户主 %(name)s, who is not in "
-                           "this file"),
+    # neither names who or where: a file is no way round the audited search by ID number
+    # (a hostile tester looked up ID numbers' households and heads' full names by importing)
+    "registered_elsewhere": N_("is registered in another household (find it by searching "
+                               "the ID number); move the member from there first"),
+    "head_not_in_file": N_("household %(household)s already has a 户主 who is not in this "
+                           "file"),
     # income reports, annual records and lines
     "unknown_household": N_("no household you may report for has this number"),
     "unknown_household_to_import": N_("no household you may import for has this number "

@@ -141,8 +141,8 @@ def test_a_person_registered_in_another_household_is_not_moved_silently(session,
     household_with_members(session, places["village0"], number="OLD", members=1, seq_start=2)
     report = import_households(session, csv_bytes(ZH, rows_zh()), "export.csv")
     assert not report.written
-    assert any(e.row == 3 and e.field == "id_number" and "registered in household" in e.reason
-               for e in report.errors)
+    assert any(e.row == 3 and e.field == "id_number"
+               and "registered in another household" in e.reason for e in report.errors)
 
 
 def test_missing_columns_and_unreadable_files_are_refused(session, places):
@@ -199,7 +199,10 @@ def test_a_file_cannot_add_a_second_head_to_a_stored_household(session, places):
     report = import_households(session, csv_bytes(ZH, rows), "x.csv")
     assert not report.written
     assert [(e.row, e.field) for e in report.errors] == [(2, "relation")]
-    assert "already has 户主 成员0" in report.errors[0].reason
+    # neither the head's name nor (below) another household's number: an import is no way
+    # round the audited search by ID number (a hostile tester's clerk read both)
+    assert "成员0" not in report.errors[0].reason
+    assert "already has a 户主 who is not in this file" in report.errors[0].reason
 
 
 def test_only_rows_that_differ_from_the_first_row_are_blamed(session, places):
@@ -224,7 +227,8 @@ def test_moved_person_error_names_the_household_number(session, places):
     household_with_members(session, places["village0"], number="OLD-7", members=1, seq_start=2)
     report = import_households(session, csv_bytes(ZH, rows_zh()), "x.csv")
     reasons = [e.reason for e in report.errors if e.field == "id_number"]
-    assert reasons == ["is registered in household OLD-7; move the member there first"]
+    assert reasons == ["is registered in another household (find it by searching the ID "
+                       "number); move the member from there first"]
 
 
 def test_reimport_does_not_bring_back_a_member_who_left(session, places):
