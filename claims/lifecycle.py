@@ -80,8 +80,13 @@ class Step(BaseModel):
 
 # An entry of a list a step records (a representative, a document, an asset checked): an
 # empty one records nothing, and a village's whole review must not rest on it.
-Entry = Annotated[Text, StringConstraints(min_length=1)]
-Finding = Annotated[MultilineText, StringConstraints(min_length=1)]
+# Each with a limit: a hostile tester's 100,000-character team member and 200,000-character
+# rejection went into the claim's records, the audit chain, its pages and printed notices.
+Entry = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+Finding = Annotated[MultilineText, StringConstraints(min_length=1, max_length=2000)]
+Person = Annotated[Text, StringConstraints(max_length=64)]  # a name, as a member's is
+Note = Annotated[MultilineText, StringConstraints(max_length=2000)]
+Account = Annotated[MultilineText, StringConstraints(max_length=10_000)]  # a survey's findings
 
 
 class StartInvestigation(Step):
@@ -112,11 +117,12 @@ def loss_date(session: Session, claim: Claim) -> date:
 
 class Survey(Step):
     visit_date: Day
-    team: list[Text] = Field(min_length=2, description="at least two people visited")
-    findings: MultilineText = Field(min_length=1)
+    team: list[Person] = Field(min_length=2, max_length=20,
+                               description="at least two people visited")
+    findings: Account = Field(min_length=1)
     asset_check: dict[Entry, Finding] = Field(
         min_length=1, description="cross-check results: bank deposits, vehicles, housing …")
-    documents: list[Entry] = Field(default_factory=list)
+    documents: list[Entry] = Field(default_factory=list, max_length=100)
     location: Location | None = Field(default=None, description=(
         "optional: the browser's location when the survey was recorded"))
 
@@ -131,8 +137,8 @@ class Survey(Step):
 
 class Review(Step):
     outcome: str = Field(pattern="^(agree|disagree)$")
-    representatives: list[Entry] = Field(min_length=1)
-    notes: MultilineText = ""
+    representatives: list[Entry] = Field(min_length=1, max_length=100)
+    notes: Note = ""
 
 
 class NoticeStart(Step):
@@ -141,7 +147,7 @@ class NoticeStart(Step):
 
 
 class Objection(Step):
-    text: MultilineText = Field(min_length=1)
+    text: Note = Field(min_length=1)
     upheld: bool
 
 
@@ -151,12 +157,12 @@ class CloseNotice(Step):
 
 class Approve(Step):
     amount: Yuan = Field(gt=0)
-    note: MultilineText = ""
+    note: Note = ""
 
 
 class Reject(Step):
     code: str
-    text: MultilineText = ""
+    text: Note = ""
 
     @field_validator("code")
     @classmethod
@@ -168,7 +174,7 @@ class Reject(Step):
 
 
 class Withdraw(Step):
-    reason: MultilineText = Field(min_length=1)
+    reason: Note = Field(min_length=1)
 
 
 class SystemStep(Step):

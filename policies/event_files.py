@@ -86,7 +86,7 @@ def read_events(data: bytes, filename: str) -> tuple[list[dict[str, Any]], list[
     events, errors = [], []
     for row, line in table.frame.iterrows():
         event: dict[str, Any] = {"amounts": {}, "details": {}}
-        bad: list[tuple[str, str]] = []
+        bad: list[tuple[str, str, str]] = []  # (column, value, problem)
         for column, value in line.items():
             if value == "":
                 continue

@@ -237,6 +237,21 @@ def test_the_survey_is_the_sent_investigators(staff, as_user, claim):
     assert act(staff["investigator"], claim, "submit_survey", SURVEY).status_code == 200
 
 
+def test_what_staff_type_into_a_step_has_limits(staff, claim):
+    """A hostile tester's survey team member of 100,000 characters and rejection of 200,000
+    went into the claim's records, the audit chain and the printed notices."""
+    act(staff["investigator"], claim, "start_investigation")
+    long_name = act(staff["investigator"], claim, "submit_survey",
+                    {**SURVEY, "team": ["王查勘", "李" * 100_000]})
+    assert long_name.status_code == 422 and long_name.json()["field"] == "team.1"
+    crowd = act(staff["investigator"], claim, "submit_survey",
+                {**SURVEY, "team": [f"查勘{i}" for i in range(21)]})
+    assert crowd.status_code == 422 and crowd.json()["field"] == "team"
+    essay = act(staff["adjudicator"], claim, "reject", {"code": "other", "text": "x" * 200_000})
+    assert essay.status_code == 422 and essay.json()["field"] == "text"
+    assert act(staff["investigator"], claim, "submit_survey", SURVEY).status_code == 200
+
+
 def test_the_notice_cannot_start_before_the_review(staff, session, claim):
     act(staff["investigator"], claim, "start_investigation")
     act(staff["investigator"], claim, "submit_survey", SURVEY)
