@@ -303,6 +303,9 @@ def read_table(
             values={"columns": ", ".join(" or ".join(group) for group in missing),
                     "headings": "、".join("或".join(chinese.get(f, f) for f in group)
                                          for group in missing)})
+    if frame.empty:  # headings only: nothing to import is no import (one was audited as one)
+        raise InvalidInput(f"{filename} has headings but no rows", field="file",
+                           value=filename, code="no_rows", values={"filename": filename})
     frame = frame.apply(lambda col: col.astype(str).str.strip())
     return Table(frame=frame, encoding=encoding, ignored_columns=ignored)
 

@@ -824,6 +824,7 @@ STEP_REFUSALS = {
     "file_too_big": N_("The file is %(size)s bytes, over the limit of %(limit)s: split it."),
     "unreadable": N_("%(filename)s cannot be read: save it again as CSV or XLSX."),
     "file_type": N_("Only .csv and .xlsx files are accepted."),
+    "no_rows": N_("%(filename)s has headings but no rows: there is nothing to import."),
     "too_many_rows": N_("%(filename)s has more than %(limit)s rows: split it into smaller "
                         "files."),
     "same_column": N_("The column %(column)s means the same as another: remove one."),

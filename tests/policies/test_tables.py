@@ -301,3 +301,12 @@ def test_a_department_file_saved_from_excel_keeps_its_days():
     events, errors = read_events(out.getvalue(), "bills.xlsx")
     assert errors == [] and [(e["event_date"], e["details"]) for e in events] == [
         ("2026-11-25", {"admission_date": "2026-11-01", "discharge_date": "2026-11-20"})]
+
+
+def test_a_file_of_headings_only_is_refused_not_imported_as_nothing():
+    """A hostile tester's header-only income file answered 200 written, with an audit entry
+    for an import of nothing."""
+    for data, name in ((b"a,b\n\n", "empty.csv"), (raw_workbook([HEAD]), "empty.xlsx")):
+        with pytest.raises(InvalidInput) as refused:
+            read_table(data, name, AB, [("a",)])
+        assert (refused.value.code, refused.value.field) == ("no_rows", "file")
