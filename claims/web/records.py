@@ -22,7 +22,10 @@ FIELDS = {
     "medical_secure": N_("Medical cover secure"),
     "water_secure": N_("Drinking water secure"),
     "location": N_("Location (from the browser)"),
+    "document_type": N_("Document"),
 }
+# Kept for the trail, shown by the record's own line (who waived is its actor).
+UNSHOWN = {"by"}
 # A field whose meaning depends on the step.
 STEP_FIELDS = {("record_objection", "text"): N_("Objection"),
                ("objection", "text"): N_("Objection")}
@@ -58,7 +61,7 @@ def record_fields(kind: str, data: dict[str, Any], language: str,
     _ = translator(language)
     shown = []
     for key, value in data.items():
-        if value in (None, "", [], {}):
+        if value in (None, "", [], {}) or key in UNSHOWN:
             continue
         label = STEP_FIELDS.get((kind, key)) or FIELDS.get(key)
         shown.append((_(label) if label else key.replace("_", " "),
@@ -84,6 +87,8 @@ def _value(key: str, value: Any, language: str, people_by_id: dict[int, str]) ->
         return _(REVIEW_OUTCOMES.get(value, value))
     if key == "code":
         return code_label("RejectionCode", value, language)
+    if key == "document_type":
+        return code_label("DocumentType", value, language)
     if key == "amount":
         return money(value)
     if key == "investigator_id":

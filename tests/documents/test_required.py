@@ -127,3 +127,6 @@ def test_the_claim_page_shows_the_checklist_and_a_supervisor_waives_there(
     page = supervisor.get(f"/claims/{claim.id}").text
     assert "✓ 医疗费用发票" in page and "医院已直接结算" in page
     assert "✗ <b>出院小结</b>" in page
+    # the waiver's record reads in Chinese (a hostile tester's read "document type invoice
+    # 原因 … by user:…")
+    assert "document type" not in page and "by user:" not in page
