@@ -492,7 +492,8 @@ def _people(args) -> int:
         if args.kind == "user":
             user, token = create_user(session, SYSTEM, username=body.username,
                                       full_name=body.full_name, role=body.role,
-                                      approval_limit=body.approval_limit)
+                                      approval_limit=body.approval_limit,
+                                      id_number=args.id_number)
             if args.townships:  # as the API: each must be a township of the registry
                 update_user(session, SYSTEM, user, townships=args.townships)
             session.commit()
@@ -1012,6 +1013,9 @@ def build_parser() -> argparse.ArgumentParser:
         "clerk", "investigator", "adjudicator", "supervisor", "auditor", "admin"])
     users.add_argument("--full-name")
     users.add_argument("--approval-limit")
+    users.add_argument("--id-number", help=(
+        "the person's ID number, so that the four-eyes rules know them (no approving their "
+        "own household; one person, one account)"))
     users.add_argument("--townships", type=_ids, help=(
         "the townships the user works in, as region ids separated by commas (default: the "
         "whole county)"))

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field
 from sqlmodel import Session, SQLModel, select
 
-from claims import audit, remit
+from claims import audit, masking, remit
 from claims.auth import CLIENT_PREFIX, USER_PREFIX, Actor, hash_token, new_token
 from claims.models import ApiClient, AppUser, Region, Role
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
@@ -64,16 +64,7 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
     if session.exec(select(AppUser.id).where(AppUser.username == username)).first():
         raise Conflict(f"user {username} already exists", field="username", value=username,
                        code="user_exists", values={"username": username})
-    if id_number:
-        try:
-            id_number = parse_citizen_id(id_number).number
-        except InvalidCitizenId as exc:
-            raise InvalidInput(f"ID number: {exc}", field="id_number", value=id_number) from None
-        holder = session.exec(select(AppUser.username).where(AppUser.id_number == id_number))
-        if holder.first():
-            raise Conflict("another account belongs to the same person (ID number); one "
-                           "person, one account, so that four eyes are two people",
-                           field="id_number", value=id_number, code="one_person_one_account")
+    id_number = _person(session, id_number)
     token = token or new_token(USER_PREFIX)[0]
     user = AppUser(username=username, full_name=full_name, role=role,
                    approval_limit=approval_limit, id_number=id_number,
@@ -83,6 +74,39 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
     audit.record(session, actor, "user", username, "create",
                  after={k: getattr(user, k) for k in SETTINGS})
     return user, token
+
+
+def _person(session: Session, id_number: str | None, user: AppUser | None = None
+            ) -> str | None:
+    """The person's ID number a staff account carries, checked: one person, one account."""
+    if not id_number:
+        return None
+    try:
+        id_number = parse_citizen_id(id_number).number
+    except InvalidCitizenId as exc:
+        raise InvalidInput(f"ID number: {exc}", field="id_number", value=id_number) from None
+    holder = session.exec(select(AppUser.id).where(AppUser.id_number == id_number)).first()
+    if holder is not None and (user is None or holder != user.id):
+        raise Conflict("another account belongs to the same person (ID number); one "
+                       "person, one account, so that four eyes are two people",
+                       field="id_number", value=id_number, code="one_person_one_account")
+    return id_number
+
+
+def set_person(session: Session, actor: Actor, user: AppUser, id_number: str) -> AppUser:
+    """Record whose account it is (the person's ID number): the four-eyes rules (own
+    household, one person's two accounts) know only accounts that carry one, and before
+    only the API's creation of a user could give it. Audited masked; flushes."""
+    number = _person(session, id_number, user)
+    if number != user.id_number:
+        before = masking.id_number(user.id_number) if user.id_number else None
+        user.id_number = number
+        session.add(user)
+        session.flush()
+        audit.record(session, actor, "user", user.username, "update",
+                     before={"id_number": before},
+                     after={"id_number": masking.id_number(number)})
+    return user
 
 
 def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -> AppUser:

@@ -347,6 +347,8 @@ async def admin_user(request: Request, session: SessionDep, user: User):
             if form.get(flag) in ("1", "0"):
                 settings[flag] = form.get(flag) == "1"
         people.update_user(session, user.actor, existing, **settings)
+        if str(form.get("id_number", "")).strip():
+            people.set_person(session, user.actor, existing, str(form.get("id_number")).strip())
         if form.get("password"):
             set_password(session, user.actor, existing, str(form.get("password")))
         session.commit()

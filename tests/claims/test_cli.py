@@ -158,6 +158,13 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     assert refused.returncode == 1 and f"{village} is not a township" in refused.stderr
     assert fangpin(fresh_url, "users", "li", "--role", "clerk",
                    "--townships", "四").returncode == 2
+    # whose account it is, so that the four-eyes rules know the person (a hostile tester
+    # found only the API's creation of a user could say)
+    person = id_number(seq=901)
+    assert fangpin(fresh_url, "users", "zhao", "--role", "adjudicator",
+                   "--id-number", person).returncode == 0
+    twice = fangpin(fresh_url, "users", "zhao2", "--role", "supervisor", "--id-number", person)
+    assert twice.returncode == 1 and "same person" in twice.stderr
     events = tmp_path / "events.csv"
     events.write_bytes(csv_bytes(["事件编号", "事件类型", "发生日期", "证件号码", "医疗总费用"], [
         ["E1", "因病", "2999-01-01", id_number(seq=1), "1000"],

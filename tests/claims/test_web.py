@@ -616,6 +616,30 @@ def test_an_approval_limit_typed_on_the_admin_page_is_read_as_every_amount_is(
         assert refused.value.field == "approval_limit"
 
 
+def test_the_admin_page_records_whose_account_it_is(browser, session):
+    """The four-eyes rules (own household, one person's two accounts) know only accounts
+    that carry the person's ID number; before, only the API's creation of a user gave one."""
+    from tests.factories import id_number
+
+    browser("adjudicator", "qian")
+    browser("supervisor", "sun")
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    person = id_number(seq=902)
+    assert admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "qian",
+                                            "id_number": person},
+                      follow_redirects=False).status_code == 303
+    session.expire_all()
+    assert session.exec(select(AppUser.id_number).where(AppUser.username == "qian")).one(
+        ) == person
+    twice = admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "sun",
+                                             "id_number": person})
+    assert twice.status_code == 409
+    trail = session.exec(select(AuditEntry).where(AuditEntry.entity == "user",
+                                                  AuditEntry.entity_id == "qian")).all()
+    assert person not in str([(e.before, e.after) for e in trail])
+
+
 def test_a_hidden_character_in_a_name_is_refused_on_the_admin_page_in_chinese(browser):
     admin = browser("admin")
     page = admin.get("/admin").text
