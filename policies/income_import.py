@@ -58,6 +58,7 @@ ALIASES.update({normalise_header(cast(str, IncomeRecord.model_fields[name].descr
                                  .split(" (")[0]): name for name in AMOUNTS})
 # and at least one income column: a file whose incomes are all under other headings would
 # write reports of no income at all
+NFKC_COLUMNS = ("household_number", "period_start", "period_end")
 REQUIRED: list[tuple[str, ...]] = [("household_number",), ("period_start",), ("period_end",),
                                    tuple(INCOME_COMPONENTS)]
 # The reason of row problem no_active_member (until policies.tables.ROW_PROBLEMS and the
@@ -109,6 +110,11 @@ def import_income_reports(session: Session, data: bytes, filename: str, today: d
     households of those villages are known (a user limited to some townships)."""
     table = read_table(data, filename, ALIASES, REQUIRED, refuse_unknown=True)
     frame = table.frame
+    # full-width digits (an input method's) read as the household and annual imports read
+    # them: a hostile tester's ４１１０… was an unknown household, its dates no dates
+    for column in NFKC_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].str.normalize("NFKC")
     report = IncomeImportReport(rows=len(frame), encoding=table.encoding,
                                 ignored_columns=table.ignored_columns)
     households, sizes = _households(session, sorted(set(frame["household_number"]) - {""}),

@@ -161,8 +161,10 @@ class Table:
 
 
 def normalise_header(text: str) -> str:
+    """A heading as the aliases are looked up: no spaces, lower case, full-width brackets and
+    colon as ASCII (转移性收入：养老金, as an input method types it, refused a whole file)."""
     text = _SPACES.sub("", str(text)).lower()
-    return text.replace("（", "(").replace("）", ")")
+    return text.replace("（", "(").replace("）", ")").replace("：", ":")
 
 
 # A number a person typed into a file (the one rule of every import's amounts and whole

@@ -168,3 +168,19 @@ def test_amounts_are_read_as_typed_into_a_file(session, households):
     (record,) = reports(session)
     assert (record.wages, record.transfer_dibao, record.net_income) == (
         Decimal("12345.60"), Decimal("1200.00"), Decimal("13545.60"))
+
+
+def test_full_width_numbers_days_and_colons_are_read_as_the_other_imports_read_them(
+        session, households):
+    """A hostile tester's report typed with an input method: a household number (Ｈ０００１)
+    and days in full-width digits were an unknown household and no dates, and the heading
+    转移性收入：养老金 with its full-width colon refused the whole file."""
+    wide = str.maketrans("0123456789-H", "０１２３４５６７８９－Ｈ")
+    report = import_income_reports(session, csv_bytes(
+        ["户编号", "起始日期", "截止日期", "转移性收入：养老金"],
+        [["H0001".translate(wide), "2026-01-01".translate(wide), "2026-03-31".translate(wide),
+          "1200"]]), "r.csv", TODAY)
+    assert report.errors == [] and report.created == 1
+    record = reports(session)[0]
+    assert (record.period_start, record.transfer_pension) == (date(2026, 1, 1),
+                                                              Decimal("1200.00"))
