@@ -295,7 +295,9 @@ async def import_reports(request: Request, session: SessionDep, user: User,
         session.commit()
     else:
         session.rollback()
-    return render(request, "monitoring.html", user=user, rows=[], total=0, page=1, pages=1,
+    # nothing written is a refusal, as the API's 422: the page lists why, row by row
+    return render(request, "monitoring.html", status=200 if report.written else 422,
+                  user=user, rows=[], total=0, page=1, pages=1,
                   show="", filters=FILTERS, may_act=True, imported=report,
                   problems=row_problems(report.errors, language_of(request)))
 
