@@ -933,11 +933,11 @@ def _recalculate(session: Session, claim: Claim | NewClaim, entitled: Decimal, v
                              reason=reasons.coded("new_bill", entitled=entitled,
                                                    paid=claim.paid_amount))
         return
-    if grew and claim.state in (ClaimState.approval, ClaimState.payment_pending) and (
-            claim.approved_amount > 0):
+    # what this round of approval has approved beyond what was paid before it
+    approved = claim.first_approver_id is not None or claim.approved_amount > claim.paid_amount
+    if grew and claim.state in (ClaimState.approval, ClaimState.payment_pending) and approved:
         claim.calculation = {**claim.calculation, "supplement_pending": True}
-    if claim.state == ClaimState.approval and claim.first_approver_id is None and (
-            claim.approved_amount <= claim.paid_amount):
+    elif claim.state == ClaimState.approval and not approved:
         # Nothing approved yet, and the village was shown another amount: it is shown this
         # one before anyone approves it (a hostile tester's 27,000 noticed became 52,000
         # approved, unnoticed). With a first approval given, the supplement waits instead.

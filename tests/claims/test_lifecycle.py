@@ -51,6 +51,15 @@ def to_approval(staff, claim, session):
     through_notice(staff, session, claim)
 
 
+def a_new_bill(department, session, event_id: str) -> None:
+    """The department reports another 10,000 of the household's bills, none of it insured,
+    and the evaluator takes it."""
+    department.post("/api/events", json=illness(
+        event_id, total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
+        medical_assistance_paid="0"))
+    evaluate(session)
+
+
 def export_batch(client):
     """Gather approved claims into a batch and export its bank file; returns the batch."""
     batch = client.post("/api/payment-batches").json()
@@ -140,10 +149,7 @@ def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
     bank_confirms(client, export_batch(client))
-    department.post("/api/events", json=illness(
-        "HIS-2", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
-        medical_assistance_paid="0"))
-    evaluate(session)
+    a_new_bill(department, session, "HIS-2")
     session.expire_all()
     reopened = session.get(Claim, claim.id)
     # cumulative 45,000; above 20,000: 25,000 at 50% = 12,500; 7,500 already paid
@@ -514,10 +520,7 @@ def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
     batch = export_batch(client)
-    department.post("/api/events", json=illness(
-        "HIS-3", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
-        medical_assistance_paid="0"))
-    evaluate(session)
+    a_new_bill(department, session, "HIS-3")
     bank_confirms(client, batch)
     session.expire_all()
     after = session.get(Claim, claim.id)
@@ -535,10 +538,7 @@ def test_a_bill_the_second_approval_covered_leaves_the_claim_paid(
     to_approval(staff, claim, session)
     first = act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
     assert first.json()["state"] == "approval"  # above the adjudicator's 5,000
-    department.post("/api/events", json=illness(
-        "HIS-4", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
-        medical_assistance_paid="0"))
-    evaluate(session)
+    a_new_bill(department, session, "HIS-4")
     second = act(staff["supervisor"], claim, "approve", {"amount": "12500.00"})
     assert second.json()["state"] == "payment_pending"
     bank_confirms(client, export_batch(client))
@@ -563,10 +563,7 @@ def test_a_new_amount_during_the_public_notice_starts_the_notice_again(
     days_pass(session, claim, 8)
     act(staff["clerk"], claim, "start_notice",
         {"start_date": (clock.county_today() - timedelta(days=7)).isoformat()})
-    department.post("/api/events", json=illness(
-        "HIS-4", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
-        medical_assistance_paid="0"))
-    evaluate(session)
+    a_new_bill(department, session, "HIS-4")
     early = act(staff["clerk"], claim, "close_notice")
     assert early.status_code == 409 and "can be closed from" in early.json()["message"]
     session.expire_all()
@@ -587,10 +584,7 @@ def test_a_new_amount_before_any_approval_is_shown_to_the_village_first(
     """A hostile tester's claim passed its notice at 27,000, a bill raised it to 52,000 while
     it waited for approval, and 52,000 was approved without the village seeing it."""
     to_approval(staff, claim, session)
-    department.post("/api/events", json=illness(
-        "HIS-5", total_cost="10000", basic_insurance_paid="0", critical_illness_paid="0",
-        medical_assistance_paid="0"))
-    evaluate(session)
+    a_new_bill(department, session, "HIS-5")
     session.expire_all()
     noticed = session.get(Claim, claim.id)
     assert noticed.state == "public_notice" and noticed.entitled > Decimal("7500.00")
