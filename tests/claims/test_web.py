@@ -715,7 +715,8 @@ def test_a_batch_says_what_it_paid_so_a_failed_line_sent_again_is_not_counted_tw
         batch = client.post("/api/payment-batches").json()
         client.post(f"/api/payment-batches/{batch['id']}/bank-file")
         client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={"file": (
-            "a.csv", f"付款流水号,状态\n{batch['lines'][0]['id']},{status}\n".encode())})
+            "a.csv", f"付款流水号,状态,银行流水号\n{batch['lines'][0]['id']},{status},BK-9\n"
+            .encode())})
         batches.append(client.get(f"/api/payment-batches/{batch['id']}").json())
 
     assert [(b["amount"], b["paid_amount"]) for b in batches] == [
@@ -729,6 +730,11 @@ def test_a_batch_says_what_it_paid_so_a_failed_line_sent_again_is_not_counted_tw
         ["1", "7,500.00", "0.00"], ["1", "7,500.00", "7,500.00"]]
     assert "元 · 已支付" not in supervisor.get(f"/payments/{batches[0]['id']}").text
     assert "元 · 已支付7,500.00元" in supervisor.get(f"/payments/{batches[1]['id']}").text
+    # the bank sends the paid line back: the page gives its reason, not the old reference
+    client.post(f"/api/payment-batches/{batches[1]['id']}/confirmation", files={"file": (
+        "b.csv", f"付款流水号,状态,失败原因\n{batches[1]['lines'][0]['id']},退汇,户名不符\n"
+        .encode())})
+    assert "户名不符 (BK-9)" in supervisor.get(f"/payments/{batches[1]['id']}").text
 
 
 def test_the_second_approver_is_offered_the_first_approvals_amount_and_told_their_own_limit(
