@@ -162,9 +162,10 @@ class Table:
 
 def normalise_header(text: str) -> str:
     """A heading as the aliases are looked up: no spaces, lower case, full-width brackets and
-    colon as ASCII (转移性收入：养老金, as an input method types it, refused a whole file)."""
+    colon as ASCII (转移性收入：养老金, as an input method types it, refused a whole file), and
+    帐 as 账 (银行帐号 is as common a spelling as 银行账号; it was ignored, the accounts lost)."""
     text = _SPACES.sub("", str(text)).lower()
-    return text.replace("（", "(").replace("）", ")").replace("：", ":")
+    return text.replace("（", "(").replace("）", ")").replace("：", ":").replace("帐", "账")
 
 
 # A number a person typed into a file (the one rule of every import's amounts and whole

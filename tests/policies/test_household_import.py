@@ -223,6 +223,16 @@ def test_fullwidth_id_numbers_in_a_file_are_read_as_ascii(session, places):
     assert session.exec(select(Member).where(Member.id_number == id_number(seq=1))).one()
 
 
+def test_the_account_heading_in_either_spelling_is_read(session, places):
+    header = ["户编号", "行政村", "姓名", "证件号码", "与户主关系", "户类型", "开户行", "银行帐号"]
+    rows = [["H0009", "村0", "赵六", id_number(seq=9), "户主", "一般户", "农商银行",
+             "6228480000000000001"]]
+    report = import_households(session, csv_bytes(header, rows), "x.csv")
+    assert report.errors == [] and report.ignored_columns == []
+    household = session.exec(select(Household).where(Household.household_number == "H0009")).one()
+    assert household.bank_account == "6228480000000000001"
+
+
 def test_moved_person_error_names_the_household_number(session, places):
     household_with_members(session, places["village0"], number="OLD-7", members=1, seq_start=2)
     report = import_households(session, csv_bytes(ZH, rows_zh()), "x.csv")
