@@ -55,7 +55,6 @@ from policies.models import (
     utcnow,
 )
 from policies.rules import PERIOD_PROBLEMS, report_period_fault
-from policies.tables import xlsx_bytes
 from policies.terms import Monitoring
 from policies.types import Day, MultilineText, Text, check_text
 from policies.vocab import IncomeSource, LabourSkill, MemberStatus
@@ -78,21 +77,6 @@ OPEN_CLAIM_STATES = (ClaimState.opened, ClaimState.investigating, ClaimState.vil
                      ClaimState.payment_pending, ClaimState.reopened)
 NO_LABOUR = (LabourSkill.lost, LabourSkill.none)
 HORIZONS = (6, 12)
-# The outcome report's groups and columns as a county's workbook heads them.
-OUTCOME_GROUPS = {"total": "合计 total", "township": "乡镇 township", "trigger": "原因 trigger"}
-OUTCOME_HEADINGS = {
-    "by": "分组 group", "name": "名称 name", "paid": "赔付户数 households paid",
-    **{f"{kind}_{months}": f"{months}个月{zh} {en} at {months} months"
-       for months in HORIZONS for kind, zh, en in (
-           (watch.ABOVE, "线上", "above the line"),
-           ("above_only_with_payout", "仅计赔款线上", "above only with the payout"),
-           (watch.FELL_BACK, "返贫风险(线下)", "fell back below the line"),
-           (watch.ELIMINATED, "风险消除", "eliminated"),
-           (watch.NO_REPORT, "无收入报告", "no income report"),
-           (watch.NOT_YET, "未到期", "not yet"))},
-}
-
-
 # The note of a proposal left pending on an ended window that a new payout lapsed (a code:
 # the pages word it; rows of before stored the English words).
 NEW_WINDOW = "new_window"
@@ -1237,15 +1221,6 @@ def outcome_report(session: Session, policy_year: int, today: date) -> dict[str,
                 ("total", "township", "trigger").index(item[0][0]), item[0][1]))]
     return {"policy_year": policy_year, "as_of": today, "columns": ["paid", *columns],
             "rows": rows}
-
-
-def outcome_workbook(report: dict[str, Any]) -> bytes:
-    """The outcome report as the XLSX workbook a county sends upward."""
-    columns = ["by", "name", *report["columns"]]
-    rows = [[OUTCOME_GROUPS[row["by"]], *(row[c] for c in columns[1:])]
-            for row in report["rows"]]
-    return xlsx_bytes([OUTCOME_HEADINGS[c] for c in columns], rows,
-                      title=f"outcomes {report['policy_year']}")
 
 
 def _only_with_payout(points: list[dict[str, Any]], paid_on: date, months: int) -> bool:

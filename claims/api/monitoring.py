@@ -16,6 +16,7 @@ from claims.api.deps import PageDep, SessionDep
 from claims.api.scope import EliminationInArea, FollowUpInArea, HouseholdInArea
 from claims.auth import Actor, staff
 from claims.models import Role
+from claims.web.monitoring import outcome_workbook
 from policies import registry
 from policies.models import Household
 from policies.types import MultilineText, Text
@@ -232,5 +233,5 @@ def outcomes(session: SessionDep, _: CountyReader,
     report = monitoring.outcome_report(session, policy_year, clock.county_today())
     if format == "json":
         return audit.jsonable(report)
-    return Response(monitoring.outcome_workbook(report), media_type=XLSX, headers={
+    return Response(outcome_workbook(report, "zh", "en"), media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="outcomes-{policy_year}.xlsx"'})

@@ -549,21 +549,29 @@ def outcomes_page(request: Request, session: SessionDep, user: User,
 def outcomes_workbook(request: Request, session: SessionDep, user: User,
                       year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
     report = _outcomes(request, session, user, year)
-    return Response(_outcome_workbook(report, language_of(request)), media_type=XLSX, headers={
+    return Response(outcome_workbook(report, language_of(request)), media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="outcomes-{report["policy_year"]}.xlsx"'})
 
 
-def _outcome_workbook(report: dict[str, Any], language: str) -> bytes:
-    """The outcome report as a workbook under the page's labels, in the reader's language
-    (the API's workbook, for no reader in particular, is labelled in both)."""
-    _ = translator(language)
-    groups = {"total": _("All households paid"), "township": _("By township"),
-              "trigger": _("By trigger")}
-    headings = [_("Group"), _("Group name"), _("Households paid"), *(
-        _("%(months)s months: %(outcome)s", months=column.rsplit("_", 1)[1],
-          outcome=code_label("Outcome", column.rsplit("_", 1)[0], language))
+def outcome_workbook(report: dict[str, Any], *languages: str) -> bytes:
+    """The outcome report as a workbook under the page's labels, in the reader's language;
+    the API's, for a caller with a token and no language, in Chinese and English ("疾病
+    illness": its triggers had been codes, its labels a second copy of the page's)."""
+    def say(text: str, **values: Any) -> str:
+        return " ".join(translator(language)(text, **values) for language in languages)
+
+    def code(kind: str, value: str) -> str:
+        return " ".join(code_label(kind, value, language) for language in languages)
+
+    groups = {"total": say("All households paid"), "township": say("By township"),
+              "trigger": say("By trigger")}
+    headings = [say("Group"), say("Group name"), say("Households paid"), *(
+        " ".join(translator(language)(
+            "%(months)s months: %(outcome)s", months=column.rsplit("_", 1)[1],
+            outcome=code_label("Outcome", column.rsplit("_", 1)[0], language))
+            for language in languages)
         for column in report["columns"][1:])]
-    rows = [[groups[row["by"]], code_label("Trigger", row["name"], language)
+    rows = [[groups[row["by"]], code("Trigger", row["name"])
              if row["by"] == "trigger" else row["name"], *(row[c] for c in report["columns"])]
             for row in report["rows"]]
-    return xlsx_bytes(headings, rows, f"{_('Outcome report')} {report['policy_year']}")
+    return xlsx_bytes(headings, rows, f"{say('Outcome report')} {report['policy_year']}")

@@ -269,8 +269,11 @@ def test_a_households_story_from_the_shock_to_risk_elimination(staff, client, se
     book = clerk.get(f"/api/reports/outcomes?policy_year={claim.policy_year}&format=xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(book.content)).active
     heading = [cell.value for cell in sheet[1]]
-    assert heading[2] == "赔付户数 households paid"
-    assert [cell.value for cell in sheet[2]][:3] == ["合计 total", None, 1]
+    assert heading[:4] == ["分组 Group", "名称 Group name", "赔付户数 Households paid",
+                           "6个月：线上 6 months: above"]
+    assert [cell.value for cell in sheet[2]][:3] == ["全部赔付户 All households paid", None, 1]
+    # a trigger in words, as the page names it (the workbook had written the code)
+    assert [cell.value for cell in sheet[4]][:2] == ["按致贫原因 By trigger", "因病 illness"]
 
 
 def lines_back(session, county) -> None:
