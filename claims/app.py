@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from claims import clock, evaluator, locks, scheduler
+from claims import clock, evaluator, locks, masking, scheduler
 from claims.api import admin as admin_api
 from claims.api import assignment as assignment_api
 from claims.api import benefits as benefits_api
@@ -42,7 +42,6 @@ from claims.api import risk as risk_api
 from claims.api.deps import SessionDep
 from claims.auth import current_actor, staff
 from claims.db import get_engine
-from claims.logs import mask_id_numbers
 from claims.models import Role
 from claims.settings import get_settings
 from claims.web import audit_pages as web_audit
@@ -123,7 +122,7 @@ class RequestLog:
         request_id = (headers.get(b"x-request-id", b"").decode("latin-1")
                       or f"{random.getrandbits(64):016x}")
         started = time.perf_counter()
-        path = mask_id_numbers(scope["path"])
+        path = masking.in_text(scope["path"])
         status = {"code": 500, "sent": False}
 
         async def send_with_id(message: Message) -> None:
@@ -442,7 +441,9 @@ def create_app() -> FastAPI:
         if web_pages.is_page(request.url.path):
             return web_pages.error_page(request, exc.status_code, web_pages.refusal(
                 exc, translator(web_pages.language_of(request))))
-        return JSONResponse(exc.as_dict(), status_code=exc.status_code)
+        # a refusal may quote a stored value (a quote's stored event): any ID number, card or
+        # mobile number in it masked, as every reader gets them
+        return JSONResponse(masking.in_texts(exc.as_dict()), status_code=exc.status_code)
 
     @app.exception_handler(sa.exc.IntegrityError)
     def _integrity_error(request: Request, exc: sa.exc.IntegrityError):

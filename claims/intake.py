@@ -92,6 +92,13 @@ def check_event(event: EventIn, today: date) -> None:
                 raise InvalidInput(f"{event.type} events have no amount {name!r}; their "
                                    f"amounts are {', '.join(kind['amounts']) or 'none'}",
                                    field=f"amounts.{name}", value=event.amounts[name])
+        # A detail of another name was stored and shown to staff as it came (a patient's
+        # phone under "contact"), and a department's file refuses the same column.
+        for name in event.details:
+            if name not in kind["details"]:
+                raise InvalidInput(f"{event.type} events have no detail {name!r}; their "
+                                   f"details are {', '.join(kind['details']) or 'none'}",
+                                   field=f"details.{name}")
     if event.type == "illness":
         total = event.amounts.get("total_cost")
         if total is None:

@@ -55,7 +55,7 @@ from sqlmodel import Session, select
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from claims.logs import mask_id_numbers
+from claims import masking
 from claims.models import Claim, Household, Payment
 from policies.bulk import among
 
@@ -248,13 +248,13 @@ class RetryTransient:
                     session.rollback()
                 if attempt == ATTEMPTS:
                     log.error("transient database errors in %s %s after %d tries",
-                              scope["method"], mask_id_numbers(scope["path"]), attempt)
+                              scope["method"], masking.in_text(scope["path"]), attempt)
                     await JSONResponse(
                         {"error": "Busy", "message": "the database is busy; try again in a "
                          "moment"}, status_code=503, headers={"Retry-After": "1"})(
                         scope, receive, send)
                     return
-                count_retry(f"{scope['method']} {mask_id_numbers(scope['path'])}", exc,
+                count_retry(f"{scope['method']} {masking.in_text(scope['path'])}", exc,
                             attempt)
                 await asyncio.sleep(pause(attempt))
             finally:

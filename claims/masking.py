@@ -32,9 +32,15 @@ def account(number: str | None) -> str:
     return f"****{number[-4:]}" if number else ""
 
 
+def withheld(_value: Any) -> None:
+    """Not shown at all: a birth date with the masked ID number (4110…0011) and the county's
+    code spells the number out in full (a hostile tester rebuilt 200 of 200)."""
+    return None
+
+
 # How each personal field of a household or member is masked (a field absent is not personal).
 FIELDS = {"name": name, "head_name": name, "id_number": id_number, "phone": phone,
-          "bank_account": account, "account_holder": name}
+          "bank_account": account, "account_holder": name, "birth_date": withheld}
 
 
 def fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -43,28 +49,38 @@ def fields(values: dict[str, Any]) -> dict[str, Any]:
             for k, v in values.items()}
 
 
-# An ID number within a sentence: 18 characters, not part of a longer run of them.
+# An ID number within a sentence: 18 characters, not part of a longer run of digits.
 # Typed as a person types it: in full-width digits (an input method's ４１１０…), in groups
-# (411081 19580320 0013, or with hyphens), or the old 15-digit number (a hostile tester's
-# findings, each shown in full before).
+# (411081 19580320 0013, or with hyphens), the old 15-digit number, or run on from a label
+# (ID411081…) (a hostile tester's findings, each shown in full before).
 _D, _X = "[0-9\uff10-\uff19]", "[0-9Xx\uff10-\uff19\uff38\uff58]"
+_ALONE, _ENDS = "(?<![0-9\uff10-\uff19*])", "(?![0-9\uff10-\uff19*])"
 _ID_IN_TEXT = re.compile(
-    rf"(?<![0-9A-Za-z\uff10-\uff19])(?:{_D}{{6}}[ -]?{_D}{{8}}[ -]?{_D}{{3}}{_X}"
+    rf"{_ALONE}(?:{_D}{{6}}[ -]?{_D}{{8}}[ -]?{_D}{{3}}{_X}"
     rf"|{_D}{{6}}[ -]?{_D}{{6}}[ -]?{_D}{{3}})(?![0-9A-Za-z\uff10-\uff19])")
 
 
-# A bank card's number (16 to 19 digits) and a mobile number (11, 13x to 19x) within a
-# sentence: staff type them into notes ("电话 13812345678").
-_CARD_IN_TEXT = re.compile(r"(?<![0-9A-Za-z*])[0-9]{16,19}(?![0-9A-Za-z*])")
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z*])1[3-9][0-9]{9}(?![0-9A-Za-z*])")
+# A bank card's number (16 to 19 digits, or in groups of four: 6228 5776 7501 2858 767) and a
+# mobile number (13x to 19x, perhaps after +86, perhaps grouped 138 1234 5678) within a
+# sentence: staff type them into notes ("电话 13812345678"), banks into return reasons.
+_CARD_IN_TEXT = re.compile(
+    rf"{_ALONE}(?:{_D}{{4}}([ -]){_D}{{4}}\1{_D}{{4}}\1{_D}{{4}}(?:\1{_D}{{1,3}})?"
+    rf"|{_D}{{16,19}}){_ENDS}")
+_MOBILE_IN_TEXT = re.compile(
+    rf"{_ALONE}(\+?86[ -]?)?([1\uff11][3-9\uff13-\uff19]{_D}(?:[ -]?{_D}{{4}}){{2}}){_ENDS}")
+_SEPARATORS = re.compile("[ -]")
+
+
+def _mobile(found: re.Match) -> str:
+    return (found.group(1) or "") + (phone(_SEPARATORS.sub("", found.group(2))) or "")
 
 
 def in_text(text: str) -> str:
     """Free text (a reason, a note) with any ID number, bank card or mobile number in it
     masked: older stored reasons carry some in full, and staff type them into notes."""
     text = _ID_IN_TEXT.sub(lambda found: id_number(found.group()), text)
-    text = _CARD_IN_TEXT.sub(lambda found: account(found.group()), text)
-    return _MOBILE_IN_TEXT.sub(lambda found: phone(found.group()) or "", text)
+    text = _CARD_IN_TEXT.sub(lambda found: account(_SEPARATORS.sub("", found.group())), text)
+    return _MOBILE_IN_TEXT.sub(_mobile, text)
 
 
 def in_texts(value: Any) -> Any:
@@ -89,13 +105,14 @@ TYPED: dict[str, tuple[str, ...]] = {
     "claim_record": ("data",),  # what a step recorded: a survey's findings, a waiver's reason
     "audit_entry": ("reason", "before", "after"),
     "trigger_event": ("reason",),
-    "document": ("withdrawn_reason",),
+    "document": ("filename", "withdrawn_reason"),  # 发票_<ID number>.png, as scanned
     "payment": ("failure_reason",),  # the bank's, from its return file
     "early_warning": ("outcome",),
     "follow_up": ("helper", "outcome_note"),  # a helper may be typed with their ID number
     "assistance": ("description", "reference"),
     "elimination": ("note",),
     "elimination_step": ("data",),  # what a step of elimination found, an objection
+    "income_record": ("reference",),  # a report's 备注 or a form's number, as typed
 }
 
 

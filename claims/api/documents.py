@@ -50,7 +50,7 @@ def read_files(files: list[UploadFile]) -> list[service.Upload]:
 def file_response(found: Document, data: bytes, *, inline: bool,
                   media_type: str | None = None) -> Response:
     """A document's bytes: shown (images and PDF) or offered as a download under its name."""
-    name = sniff.download_name(found.filename, found.content_type)
+    name = sniff.download_name(service.shown(found)["filename"], found.content_type)
     fallback = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in name)
     disposition = (f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; "
                    f"filename*=UTF-8''{quote(name)}")

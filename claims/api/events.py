@@ -93,7 +93,9 @@ def _counts(outcomes: list[intake.Outcome], extra_rejected: int = 0) -> dict[str
 def _event_views(session, events: list[TriggerEvent], masked: bool = True
                  ) -> list[dict[str, Any]]:
     """Events as departments and staff read them, with the number of the claim each joined;
-    ``masked``, the ID number (in the event, its payload and its reason) as staff see it."""
+    ``masked``, as staff see them: the ID number (in the event, its payload and its reason)
+    and any number typed into the payload's texts masked, and no payload hash (unsalted, it
+    gave the masked number away to a search of the birth dates in a fraction of a second)."""
     numbers = dict(session.execute(select(Claim.id, Claim.claim_number).where(
         Claim.id.in_({e.claim_id for e in events if e.claim_id}))).all())
     views = []
@@ -102,8 +104,9 @@ def _event_views(session, events: list[TriggerEvent], masked: bool = True
                 "claim_number": numbers.get(e.claim_id)}
         if masked:
             view = {**masking.fields(view), **masking.typed(e)}  # an older reason names the number
+            del view["payload_hash"]
             if isinstance(e.payload, dict):
-                view["payload"] = masking.fields(e.payload)
+                view["payload"] = masking.in_texts(masking.fields(e.payload))
         views.append(view)
     return views
 

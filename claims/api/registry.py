@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import Field
 
-from claims import access, changes
+from claims import access, changes, masking
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import Household, Role
@@ -82,6 +83,8 @@ class HouseholdsOut(HouseholdsPublic):
 class MemberOut(MemberPublic):
     name: str = Field(description="masked (张*三) unless revealed")
     id_number: str = Field(description="masked (4110**********123X) unless revealed")
+    birth_date: date | None = Field(description="withheld (null) unless revealed: with the "
+                                                "masked ID number it would spell the number out")
 
 
 class MembersOut(MembersPublic):
@@ -273,7 +276,7 @@ def create_income_record(body: IncomeRecordCreate, session: SessionDep, actor: C
     """Record a period's income; net and per-capita income are derived."""
     record = changes.create_income_record(session, actor, body)
     session.commit()
-    return record
+    return _income_out(record)
 
 
 @router.get("/income-records", response_model=IncomeRecordsPublic, tags=["income"])
@@ -285,13 +288,13 @@ def list_income_records(
     rows, count = registry.list_income_records(session, page, household_id=household_id,
                                                year=year, source=source,
                                                villages=actor.villages)
-    return {"data": rows, "count": count}
+    return {"data": [_income_out(r) for r in rows], "count": count}
 
 
 @router.get("/income-records/{record_id}", response_model=IncomeRecordPublic, tags=["income"])
 def read_income_record(record_id: int, session: SessionDep, actor: Clerk):
     """Read one income record."""
-    return access.income_record(session, actor, record_id)
+    return _income_out(access.income_record(session, actor, record_id))
 
 
 @router.patch("/income-records/{record_id}", response_model=IncomeRecordPublic, tags=["income"])
@@ -300,7 +303,13 @@ def update_income_record(record_id: int, body: IncomeRecordUpdate, session: Sess
     """Correct an income record's components."""
     record = changes.update_income_record(session, actor, record_id, body)
     session.commit()
-    return record
+    return _income_out(record)
+
+
+def _income_out(record) -> dict:
+    """An income record as readers see it: an ID number or phone typed into its reference
+    masked (a hostile tester's reference was returned in full)."""
+    return {**registry.fields_of(record), **masking.typed(record)}
 
 
 # ---------------------------------------------------------------- standards and lines

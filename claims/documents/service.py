@@ -272,21 +272,22 @@ def withdraw(session: Session, actor: Actor, document_id: int, reason: str) -> D
     return found
 
 
-def withdrawn_reason(found: Document) -> str:
-    """Why a document was withdrawn, as every reader sees it (the claim page and the API):
-    any ID number staff typed into it masked, as on the claim's records."""
-    return masking.typed(found)["withdrawn_reason"]
+def shown(found: Document) -> dict[str, str]:
+    """A document's name and why it was withdrawn, as every reader sees them (the claim page,
+    the API, a download's name): any ID number, card or mobile number in them masked, as on
+    the claim's records (a scan is often named after its owner's ID number)."""
+    return masking.typed(found)
 
 
 def public(found: Document) -> dict[str, Any]:
     """A document as the API shows it (no storage key), the withdrawal's reason masked."""
     return {"id": found.id, "claim_id": found.claim_id, "event_id": found.event_id,
-            "filename": found.filename, "content_type": found.content_type,
+            "content_type": found.content_type,
             "kind": found.kind, "doc_type": found.doc_type, "size": found.size,
             "sha256": found.sha256,
             "added_by": found.added_by, "added_at": found.added_at,
             "withdrawn": found.withdrawn_at is not None, "withdrawn_at": found.withdrawn_at,
-            "withdrawn_by": found.withdrawn_by, "withdrawn_reason": withdrawn_reason(found)}
+            "withdrawn_by": found.withdrawn_by, **shown(found)}
 
 
 # --- the store against the table ----------------------------------------------------------------

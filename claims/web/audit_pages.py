@@ -170,7 +170,7 @@ def _day(request: Request, value: str, label: str) -> date | None:
 # Fields masked again when shown: the trail stores them masked, but an entry written before
 # that was so (a corrected ID number's) holds them in full, and its hash keeps it as it is.
 # The page reveals no household (may_reveal does that, on the trail), so none is shown in full.
-PERSONAL = ("id_number", "bank_account", "phone")
+PERSONAL = ("id_number", "bank_account", "phone", "birth_date")
 
 
 def value_text(key: str, value: Any, language: str) -> str:

@@ -54,7 +54,7 @@ def _guarded(request: Request, check):
 def document_rows(session, user, claim_id: int) -> list[dict]:
     """The claim's documents as its page lists them (for the claim page and this module)."""
     return [{"document": d, "inline": d.kind in ("image", "pdf"),
-             "withdrawn_reason": service.withdrawn_reason(d),
+             **service.shown(d),
              "thumbnail": d.kind == "image" and d.content_type != sniff.HEIC.content_type}
             for d in service.of_claim(session, user.actor, claim_id)]
 
