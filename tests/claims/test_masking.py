@@ -385,8 +385,8 @@ def test_a_members_birth_date_is_withheld_unless_revealed(session, county, as_us
     assert NUMBER[6:10] + "-" + NUMBER[10:12] not in trail.text  # 1965-03 of 19650312
 
 
-def test_a_documents_name_reaches_readers_masked(local_store, browser, staff, as_user,
-                                                 claim):  # noqa: F811
+def test_a_documents_name_reaches_readers_masked(local_store, browser, staff,  # noqa: F811
+                                                 as_user, claim):
     """A scan named after its owner's ID number and phone (as scans are): the claim page, the
     API's list and the download's name give them masked."""
     name = f"发票_{NUMBER}_13812345678.pdf"
