@@ -26,7 +26,7 @@ APPROVERS = frozenset(lifecycle.ACTIONS["approve"].roles)
 REVIEWERS = frozenset(lifecycle.ACTIONS["record_review"].roles)
 
 # Why a claim did not take the step, as codes the pages translate (values beside them).
-REASONS = ("not_found", "state", "notice_started", "notice_running", "start_date",
+REASONS = ("not_found", "not_waiting", "state", "notice_started", "notice_running", "start_date",
            "nothing_due", "above_limit", "role", "not_the_investigator",
            *lifecycle.APPROVAL_BARS, "other")
 
@@ -107,19 +107,25 @@ def village_claims(session: Session, actor: Actor, village_id: int,
 
 
 def review_village(session: Session, actor: Actor, village_id: int, *,
-                   representatives: list[str], notes: str = "",
+                   claim_ids: list[int], representatives: list[str], notes: str = "",
                    disagree: dict[int, str] | None = None, today: date | None = None
                    ) -> list[Result]:
-    """Record one village meeting's review for every claim of a village that waits for it:
-    the same representatives and notes on each, agreed, except the claims in ``disagree``,
-    which the meeting did not agree to, each with its reason (the claim is rejected with
-    it). The meeting's record is checked once; each claim is then its own step."""
+    """Record one village meeting's review of the claims it reviewed (``claim_ids``, the
+    list the meeting was shown): the same representatives and notes on each, agreed, except
+    the claims in ``disagree``, which the meeting did not agree to, each with its reason (the
+    claim is rejected with it). The meeting's record is checked once; each claim is then its
+    own step. A claim that came to wait after the list was drawn is left for the next
+    meeting (it had been recorded as reviewed by one that never saw it); one listed that no
+    longer waits for this village's review is listed with the reason."""
     access.require_role(actor, REVIEWERS)
     disagree = disagree or {}
     meeting = lifecycle.parse_step(lifecycle.ACTIONS["record_review"], {
         "outcome": "agree", "representatives": representatives, "notes": notes})
     claims = village_claims(session, actor, village_id, lifecycle.S.village_review)
-    numbers = {c.id: c.claim_number for c in claims}
+    if not claim_ids:
+        raise InvalidInput("name the claims the meeting reviewed", field="claim_ids",
+                           value=0, code="choose_claims")
+    numbers = {c.id: c.claim_number for c in claims if c.id in claim_ids}
     for claim_id, reason in disagree.items():
         if claim_id not in numbers:
             raise InvalidInput(f"claim {claim_id} does not wait for this village's review",
@@ -130,10 +136,12 @@ def review_village(session: Session, actor: Actor, village_id: int, *,
                                f"{numbers[claim_id]}", field="disagree", value=claim_id,
                                code="reason_needed", values={"claim": numbers[claim_id]})
     shared = meeting.model_dump(mode="json")
-    return [_step(session, actor, claim.id, "record_review",
-                  {**shared, "outcome": "disagree", "notes": disagree[claim.id].strip()}
-                  if claim.id in disagree else shared, today=today)
-            for claim in claims]
+    return [_step(session, actor, claim_id, "record_review",
+                  {**shared, "outcome": "disagree", "notes": disagree[claim_id].strip()}
+                  if claim_id in disagree else shared, today=today) if claim_id in numbers
+            else Result(claim_id, None, "refused", "not_waiting", {},
+                        f"claim {claim_id} does not wait for this village's review")
+            for claim_id in dict.fromkeys(claim_ids)]
 
 
 def start_notices(session: Session, actor: Actor, village_id: int, *,

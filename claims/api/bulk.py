@@ -91,6 +91,9 @@ class VillageReview(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     village_id: int
+    claim_ids: list[int] = Field(min_length=1, max_length=bulk.APPROVAL_LIMIT, description=(
+        "the claims the meeting reviewed, as its list showed them: a claim of the village "
+        "that came to wait since is left for the next meeting"))
     representatives: list[lifecycle.Entry] = Field(min_length=1, max_length=100)
     notes: MultilineText = ""
     disagree: dict[int, MultilineText] = Field(default_factory=dict, description=(
@@ -100,9 +103,10 @@ class VillageReview(BaseModel):
 @router.post("/reviews/village")
 def review_village(session: SessionDep, actor: Reviewer, review: VillageReview
                    ) -> dict[str, Any]:
-    """Record the meeting's review for every claim of the village that waits for it: agreed
-    (to the public notice), or not agreed (rejected with the reason) for those named."""
+    """Record the meeting's review of the claims it reviewed: agreed (to the public notice),
+    or not agreed (rejected with the reason) for those named in ``disagree``."""
     results = bulk.review_village(session, actor, review.village_id,
+                                  claim_ids=review.claim_ids,
                                   representatives=review.representatives, notes=review.notes,
                                   disagree=review.disagree)
     session.commit()

@@ -67,6 +67,7 @@ SCORE_ORDER = N_("The lowest score is above the highest.")
 # Why a claim did not take a bulk step (claims.bulk.REASONS), in the user's language.
 REASONS = {
     "not_found": N_("No such claim, or not in your area."),
+    "not_waiting": N_("This claim does not wait for this village's review (any more)."),
     "state": N_("The claim is %(state)s: this step is not possible now."),
     "notice_started": N_("The notice already started on %(date)s."),
     "notice_running": N_("The notice runs until %(date)s: it can be closed from that day."),
@@ -297,7 +298,7 @@ def _village(session, user: User, village_id: int) -> Region:
 
 @router.post("/review")
 async def review_village_page(request: Request, session: SessionDep, user: User):
-    """Record the meeting's review for every claim of the village that waits for it."""
+    """Record the meeting's review of the claims its page listed."""
     form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *REVIEWERS)
@@ -306,8 +307,9 @@ async def review_village_page(request: Request, session: SessionDep, user: User)
     data = form_data("record_review", {k: str(v) for k, v in form.items()})
     disagree = {v: str(form.get(f"reason_{v}", ""))
                 for v in form_numbers(request, form, "disagree", N_("Did not agree"))}
+    shown = form_numbers(request, form, "claim", N_("Claim"))
     results = gate(request, lambda: bulk.review_village(
-        session, user.actor, village_id, representatives=data["representatives"],
+        session, user.actor, village_id, claim_ids=shown, representatives=data["representatives"],
         notes=data["notes"], disagree=disagree), session=session)
     session.commit()
     name = session.get(Region, village_id).name

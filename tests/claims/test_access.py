@@ -324,7 +324,7 @@ AREA_BODIES = {
     ("POST", "/api/catastrophes/{catastrophe_id}/surveys"): lambda w, t, n: {
         "village_id": w[f"village_{t}"], "survey": SURVEY_FORM},
     ("POST", "/api/reviews/village"): lambda w, t, n: {
-        "village_id": w[f"village_{t}"], "representatives": ["村主任"]},
+        "village_id": w[f"village_{t}"], "claim_ids": [1], "representatives": ["村主任"]},
 }
 SURVEY_FORM = {"visit_date": str(clock.county_today()), "team": ["王查勘", "李查勘"],
                "findings": "属实", "asset_check": {"bank_deposits": "无"}}
