@@ -6,7 +6,8 @@ so that its loss reports are handled as one event.
   management department's reference; changed or closed later, each on the audit trail.
 - **Tagged**: a trigger event of a disaster's kinds (:data:`TAGGED_TYPES`) whose household
   lives in an affected village and whose date falls within the catastrophe's belongs to it;
-  a department's event may name it instead by its reference (``details.catastrophe_reference``).
+  where two hold an event, the one its details name by reference (``details.catastrophe_
+  reference``), else the one of its kind, else the first declared (:func:`_catastrophe_of`).
   :func:`tag` does both in one UPDATE, on a declaration or change (the reports already there)
   and after the evaluator matched new events to households.
 - **Figures** of one catastrophe, for the reader's area (claims.access): affected households,
@@ -52,6 +53,9 @@ from policies.vocab import DisasterKind, RegionLevel
 # The losses a natural disaster causes: the household's own, its house, its crops and herds.
 TAGGED_TYPES = ("disaster", "housing", "industry")
 REFERENCE = "catastrophe_reference"  # the event's detail that names a catastrophe
+RANK_SPAN = 2**40  # above any catastrophe's id
+# A disaster event's details.kind as a department writes it (洪涝, flood) → its DisasterKind.
+KIND_SPELLINGS = {spelling: str(kind) for spelling, kind in DisasterKind.lookup().items()}
 DECLARERS = access.OFFICE
 SURVEYORS = frozenset(lifecycle.ACTIONS["submit_survey"].roles)
 AREA_LEVELS = (RegionLevel.county, RegionLevel.township, RegionLevel.village)
@@ -167,7 +171,7 @@ def _check(session: Session, catastrophe: Catastrophe, today: date) -> None:
             raise InvalidInput("reference is empty: give the department's reference or none",
                                field="reference", code="empty")
     if catastrophe.reference is not None and any(
-            other.casefold() == catastrophe.reference.casefold()
+            _reference_key(other) == _reference_key(catastrophe.reference)
             for other in session.exec(select(Catastrophe.reference).where(
                 Catastrophe.reference.is_not(None), Catastrophe.id != (catastrophe.id or 0)))
             if other is not None):
@@ -195,10 +199,10 @@ def _declared_once(session: Session, catastrophe: Catastrophe) -> None:
     """Refuse a second declaration of the same kind over the same regions from the same
     day (a form sent twice, or a change that makes one the copy of another): the first
     declared takes every report both hold, so the second would never be given one."""
-    regions = set(catastrophe.regions)
+    villages = villages_of(session, catastrophe.regions)  # [4, 36] or [36, 4, 5] alike
     same = next((c for c in session.exec(select(Catastrophe).where(
         Catastrophe.kind == catastrophe.kind, Catastrophe.start_date == catastrophe.start_date))
-        if set(c.regions) == regions and c is not catastrophe), None)
+        if c is not catastrophe and villages_of(session, c.regions) == villages), None)
     if same is not None:
         raise Conflict(f"catastrophe {same.id} ({same.name}) is declared already over the same "
                        "regions, of the same kind, from the same day", field="regions",
@@ -294,21 +298,32 @@ def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | 
 # --- tagging ------------------------------------------------------------------------------------
 
 def _catastrophe_of():
-    """An event's catastrophe, as SQL over the row being updated: the one its details name
-    by reference if its dates hold the event's date, else the first declared whose villages
-    hold its household and whose dates hold its date, for a disaster's kinds of event."""
+    """An event's catastrophe, as SQL over the row being updated. Of a household found: of
+    the catastrophes whose villages hold it and whose dates hold the event's date (for a
+    disaster's kinds of event), the one its details name by reference, else one of the kind
+    its details say, else the first declared; a reference naming a catastrophe that does not
+    hold the household names none (a mistyped one had split a flood's loss across two
+    catastrophes, and an earlier drought took a flood's reports). Of a household not found
+    yet: the one its reference names, if its dates hold the event's date."""
     event = TriggerEvent.__table__.c
     within = (Catastrophe.start_date <= event.event_date,
               sa.or_(Catastrophe.end_date.is_(None), Catastrophe.end_date >= event.event_date))
-    named = select(Catastrophe.id).where(
-        Catastrophe.reference == event.payload[("details", REFERENCE)].as_string(), *within
-    ).scalar_subquery()
-    in_area = select(Catastrophe.id).join(
+    reference = event.payload[("details", REFERENCE)].as_string()
+    kind = sa.case(KIND_SPELLINGS, value=event.payload[("details", "kind")].as_string(),
+                   else_=None)
+    named = select(Catastrophe.id).where(Catastrophe.reference == reference, *within
+                                         ).scalar_subquery()
+    # the least of (named, of its kind, id) as one number: SQLite cannot read the row being
+    # updated in a subquery's ORDER BY
+    span = sa.literal(RANK_SPAN, sa.BigInteger)
+    rank = (sa.case((Catastrophe.reference == reference, 0), else_=2)
+            + sa.case((Catastrophe.kind == kind, 0), else_=1)) * span + Catastrophe.id
+    in_area = select(sa.func.min(rank) % span).join(
         CatastropheVillage, CatastropheVillage.catastrophe_id == Catastrophe.id).join(
         Household, Household.village_id == CatastropheVillage.village_id).where(
         Household.id == event.household_id, event.type.in_(TAGGED_TYPES), *within
-    ).order_by(Catastrophe.id).limit(1).scalar_subquery()
-    return sa.func.coalesce(named, in_area)
+    ).scalar_subquery()
+    return sa.case((event.household_id.is_(None), named), else_=in_area)
 
 
 def _holds(begins: date, ends: date | None, day: date) -> bool:
@@ -328,7 +343,8 @@ def catastrophes_of(session: Session, events: list, village_of: dict[int, int]
     if session.exec(select(Catastrophe.id).limit(1)).first() is None:
         return {}
     named = {str(e.payload.get("details", {}).get(REFERENCE)) for e in events
-             if e.payload.get("details", {}).get(REFERENCE) is not None}
+             if e.household_id is None
+             and e.payload.get("details", {}).get(REFERENCE) is not None}
     references = {reference: (catastrophe, begins, ends) for reference, catastrophe, begins, ends
                   in session.exec(select(Catastrophe.reference, Catastrophe.id,
                                          Catastrophe.start_date, Catastrophe.end_date).where(
@@ -336,24 +352,33 @@ def catastrophes_of(session: Session, events: list, village_of: dict[int, int]
 
     villages = sorted({village_of[e.household_id] for e in events
                        if e.household_id in village_of and e.type in TAGGED_TYPES})
-    areas: dict[int, list[tuple[int, date, date | None]]] = {}
+    areas: dict[int, list[tuple[int, date, date | None, str, str | None]]] = {}
     for start in range(0, len(villages), TAG_CHUNK):
-        for village, catastrophe, begins, ends in session.exec(
+        for village, catastrophe, begins, ends, kind, reference in session.exec(
                 select(CatastropheVillage.village_id, Catastrophe.id, Catastrophe.start_date,
-                       Catastrophe.end_date)
+                       Catastrophe.end_date, Catastrophe.kind, Catastrophe.reference)
                 .join(Catastrophe, Catastrophe.id == CatastropheVillage.catastrophe_id)
                 .where(among(session, CatastropheVillage.village_id,
                              villages[start:start + TAG_CHUNK]))
                 .order_by(Catastrophe.id)):
-            areas.setdefault(village, []).append((catastrophe, begins, ends))
+            areas.setdefault(village, []).append((catastrophe, begins, ends, kind, reference))
     found: dict[int, int | None] = {}
     for e in events:
-        reference = e.payload.get("details", {}).get(REFERENCE)
-        named = references.get(str(reference)) if reference is not None else None
-        found[e.id] = named[0] if named and _holds(*named[1:], e.event_date) else None
-        if found[e.id] is None and e.household_id in village_of and e.type in TAGGED_TYPES:
-            found[e.id] = next((c for c, begins, ends in areas.get(village_of[e.household_id], ())
-                                if _holds(begins, ends, e.event_date)), None)
+        details = e.payload.get("details", {})
+        reference = details.get(REFERENCE)
+        if e.household_id is None:
+            by_reference = references.get(str(reference)) if reference is not None else None
+            found[e.id] = by_reference[0] if by_reference and _holds(
+                *by_reference[1:], e.event_date) else None
+            continue
+        kind = KIND_SPELLINGS.get(details.get("kind")) if isinstance(
+            details.get("kind"), str) else None
+        held = [(c, other, reference_of) for c, begins, ends, other, reference_of
+                in areas.get(village_of.get(e.household_id, 0), ()) if e.type in TAGGED_TYPES
+                and _holds(begins, ends, e.event_date)]
+        found[e.id] = min(held, key=lambda c: (
+            reference is None or c[2] != str(reference), kind is None or c[1] != kind, c[0]
+        ))[0] if held else None
     return found
 
 
@@ -384,6 +409,12 @@ def tag(session: Session, event_ids: Iterable[int] | None) -> int:
                .rowcount for start in range(0, len(ids), TAG_CHUNK))
 
 
+def _reference_key(reference: str) -> str:
+    """A reference as declarations and reports are compared: as typed on an ordinary keyboard
+    (NFKC), no spaces around, any case."""
+    return unicodedata.normalize("NFKC", reference).strip().casefold()
+
+
 class References:
     """The catastrophe references one intake call accepts in ``details.catastrophe_reference``:
     read once, and once more when an event names one not seen yet (a catastrophe declared
@@ -391,23 +422,29 @@ class References:
 
     def __init__(self, session: Session) -> None:
         self.session, self.read = session, False
-        self.known: dict[str, tuple[date, date | None]] = {}
+        self.known: dict[str, tuple[str, date, date | None]] = {}
 
     def check(self, event: EventIn) -> None:
+        """Refuse a reference naming no catastrophe, or one whose dates do not hold the
+        event's; one written otherwise than declared (yj-2026-07, full-width, spaces around:
+        the declaration refuses these as look-alikes) is stored as declared (it had refused
+        the loss report whole)."""
         reference = event.details.get(REFERENCE)
         if reference is None:
             return
         reference = str(reference)
-        if reference not in self.known and not self.read:
-            self.known = {r: (begins, ends) for r, begins, ends in self.session.exec(
-                select(Catastrophe.reference, Catastrophe.start_date, Catastrophe.end_date))
-                if r is not None}
+        key = _reference_key(reference)
+        if key not in self.known and not self.read:
+            self.known = {_reference_key(r): (r, begins, ends) for r, begins, ends in
+                          self.session.exec(select(Catastrophe.reference, Catastrophe.start_date,
+                                                   Catastrophe.end_date)) if r is not None}
             self.read = True
-        if reference not in self.known:
+        if key not in self.known:
             raise InvalidInput(f"details.{REFERENCE} {reference!r} names no declared "
                                "catastrophe: ask the office to declare it, or leave it out",
                                field=f"details.{REFERENCE}", value=reference)
-        begins, ends = self.known[reference]
+        declared, begins, ends = self.known[key]
+        event.details[REFERENCE] = declared
         if not _holds(begins, ends, event.event_date):
             # a loss of another day is not this catastrophe's, whoever names it
             raise InvalidInput(

@@ -63,6 +63,7 @@ SHOCK_KINDS: dict[str, tuple[str, str]] = {
 }
 BURDEN_KINDS = ("illness", "disaster", "accident", "education", "employment")
 WINDOWS = (30, 90, 365)  # days back from D a shock window looks
+YEAR_LONG = 364  # days from a year-long period's first day to its last (365 in a leap year)
 INCOME_FRESH_DAYS = 365 + 90  # a report of a period ending this long before D is still recent
 YEARS_BACK = 3  # annual reports a household's income features look at
 CARRY_YEARS = 2  # how long an unpublished year's line may be taken from an earlier year
@@ -528,8 +529,12 @@ def outcomes(session: Session, as_of: date, household_ids: list[int] | None = No
     report of a period ending in (D, D + horizon] shows per-capita net income below that
     period's year's line, or per-capita income less the own burden of the spending shocks
     that happened within that period below it (突发严重困难, spending-driven;
-    ``risk.shocks.SPENDING``: a lost income is in the report already). Only households with
-    such a report; the truth is read whenever it was recorded (labels are known later)."""
+    ``risk.shocks.SPENDING``: a lost income is in the report already). Only reports of a
+    year's income (a period of twelve months) tell it against the year's line: a quarter's
+    income is a quarter of the year's, and the quarterly reports of post-payout monitoring
+    had labelled every household that filed one as fallen (a hostile tester's). Only
+    households with such a report; the truth is read whenever it was recorded (labels are
+    known later)."""
     t, s = IncomeRecord.__table__, Shock.__table__
     end = as_of + timedelta(days=horizon_days)
     latest = _where_households(sa.select(
@@ -544,9 +549,13 @@ def outcomes(session: Session, as_of: date, household_ids: list[int] | None = No
                      s.c.kind.in_(sorted(SPENDING)))
               .scalar_subquery())
     reports = read_frame(session.connection(), sa.select(
-        latest.c.household_id, latest.c.period_end, latest.c.per_capita_net_income,
+        latest.c.household_id, latest.c.period_start, latest.c.period_end,
+        latest.c.per_capita_net_income,
         latest.c.household_size, burden.label("burden"), Household.__table__.c.village_id,
     ).join(Household.__table__, Household.__table__.c.id == latest.c.household_id))
+    ends = pd.to_datetime(reports["period_end"], format="ISO8601")
+    reports = reports[(ends - pd.to_datetime(reports["period_start"], format="ISO8601")).dt.days
+                      >= YEAR_LONG].copy()
     if reports.empty:
         return pd.Series(dtype=int, name="fell")
     reports["year"] = pd.to_datetime(reports["period_end"], format="ISO8601").dt.year

@@ -560,7 +560,8 @@ def test_a_village_meeting_reviews_only_the_claims_it_was_shown(session, browser
         "csrf_token": csrf_of(page), "village": w.village_a, "representatives": "村主任",
         "claim": [str(c0.id), str(cb.id)]})
     assert answer.status_code == 200
-    assert "共 2 件，1 件已办理。" in answer.text and "此案件不在（或已不在）等待本村评议" in answer.text
+    assert "共 2 件，1 件已办理。" in answer.text
+    assert "此案件不在（或已不在）等待本村评议" in answer.text
     session.expire_all()
     assert [session.get(Claim, c.id).state for c in (c0, c1, cb)] == [
         "public_notice", "village_review", "village_review"]

@@ -106,7 +106,8 @@ def tagged(session: Session, catastrophe_id: int) -> set[str]:
 
 
 def expected(session: Session, catastrophe: Catastrophe) -> set[str]:
-    """The oracle: each event against the declaration, walking the region tree in Python."""
+    """The oracle: each event against the declaration, walking the region tree in Python: the
+    reports it may hold (of a household found, in its area; of none found, naming it)."""
     parent = dict(session.exec(select(Region.id, Region.parent_id)).all())
     village_of = dict(session.exec(select(Household.id, Household.village_id)).all())
 
@@ -121,9 +122,22 @@ def expected(session: Session, catastrophe: Catastrophe) -> set[str]:
     return {e.source_event_id for e in session.exec(select(TriggerEvent)).all()
             if catastrophe.start_date <= e.event_date <= end and (
                 (e.payload["details"].get("catastrophe_reference") == catastrophe.reference
-                 and catastrophe.reference is not None)
+                 and catastrophe.reference is not None and e.household_id is None)
                 or (e.type in ("disaster", "housing", "industry") and e.household_id is not None
                     and inside(village_of[e.household_id])))}
+
+
+KINDS = {"洪涝": "flood", "flood": "flood", "风雹": "hail", "hail": "hail"}
+
+
+def chosen(session: Session, held: dict[str, list[Catastrophe]]) -> dict[str, int]:
+    """Of each report the catastrophes may hold, the one it belongs to: the one it names,
+    else one of its kind, else the first declared."""
+    events = {e.source_event_id: e for e in session.exec(select(TriggerEvent)).all()}
+    return {event_id: min(holders, key=lambda c: (
+        events[event_id].payload["details"].get("catastrophe_reference") != c.reference,
+        KINDS.get(events[event_id].payload["details"].get("kind")) != c.kind, c.id)).id
+        for event_id, holders in held.items() if holders}
 
 
 def flood(**changes) -> dict:
@@ -162,32 +176,65 @@ def test_a_declared_flood_tags_the_reports_of_its_area_and_days(app, session):
     session.refresh(catastrophe)
     assert tagged(session, catastrophe.id) == expected(session, catastrophe) == {"E1", "E6"}
 
-    # the department names the flood by its reference: tagged wherever the household lives;
-    # an unknown reference is refused, naming the field, and so is a loss of a day outside
-    # the flood's (a hostile tester's March drought named the July flood and was its money)
+    # the department names the flood by its reference, written as declared or not (it had
+    # refused the loss whole); an unknown reference is refused, naming the field, and so is a
+    # loss of a day outside the flood's (a hostile tester's March drought named the July
+    # flood and was its money). Naming it does not take a household outside its area into
+    # it (a mistyped reference had split one loss across two catastrophes).
     results = submit(session, w, report("E8", 31, INSIDE, catastrophe_reference="YJ-FLOOD-1"),
                      report("E9", 32, INSIDE, catastrophe_reference="YJ-NOPE"),
-                     report("E10", 33, BEFORE, catastrophe_reference="YJ-FLOOD-1"))
-    assert [r["result"] for r in results] == ["accepted", "rejected", "rejected"]
+                     report("E10", 33, BEFORE, catastrophe_reference="YJ-FLOOD-1"),
+                     report("E11", 2, INSIDE, catastrophe_reference=" ｙｊ-flood-1"))
+    assert [r["result"] for r in results] == ["accepted", "rejected", "rejected", "accepted"]
     assert results[1]["field"] == results[2]["field"] == "details.catastrophe_reference"
     assert "is not within it" in str(results[2]), results[2]
+    e11 = session.exec(select(TriggerEvent).where(TriggerEvent.source_event_id == "E11")).one()
+    assert e11.payload["details"]["catastrophe_reference"] == "YJ-FLOOD-1"
     e8 = session.exec(select(TriggerEvent.id).where(TriggerEvent.source_event_id == "E8")).one()
     catastrophes.tag(session, [e8])
     session.commit()
     assert tagged(session, catastrophe.id) == expected(session, catastrophe) == {
-        "E1", "E6", "E8"}
+        "E1", "E6", "E11"}
     # a whole county: every village below it
     clerk.patch(f"/api/catastrophes/{catastrophe.id}", json={"regions": [w.ids["county"]]})
     session.refresh(catastrophe)
     assert tagged(session, catastrophe.id) == expected(session, catastrophe) == {
-        "E1", "E2", "E3", "E6", "E7", "E8"}
+        "E1", "E2", "E3", "E6", "E7", "E8", "E11"}
+
+
+def test_a_flood_takes_its_reports_from_an_earlier_drought_and_one_loss_is_paid_once(
+        app, session):
+    """A hostile tester's drought, open over the township since before, took every report
+    of a flood declared over it later; and one household's flood of a day, reported twice
+    naming two catastrophes, was paid twice."""
+    w = build(app, session)
+    clerk = w.clients["clerk"]
+    drought = clerk.post("/api/catastrophes", json=flood(
+        name="旱灾", kind="drought", reference="YJ-DRY-1", regions=[w.ids["township"]],
+        start_date=str(BEFORE), end_date=None)).json()
+    flood_ = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]])).json()
+    submit(session, w, report("K1", 1, INSIDE, kind="洪涝"),
+           report("K2", 10, INSIDE),  # no kind said: the first declared
+           report("K3", 20, INSIDE, kind="flood", catastrophe_reference="YJ-DRY-1"))
+    assert tagged(session, flood_["id"]) == {"K1"}
+    assert tagged(session, drought["id"]) == {"K2", "K3"}  # named, and holding it
+
+    first, second = submit(
+        session, w, report("L1", 11, INSIDE, kind="洪涝", catastrophe_reference="YJ-FLOOD-1"),
+        report("L2", 12, INSIDE, kind="洪涝", catastrophe_reference="YJ-DRY-1"))
+    assert first["result"] == second["result"] == "accepted"
+    session.expire_all()
+    l1, l2 = (session.exec(select(TriggerEvent).where(TriggerEvent.source_event_id == e)).one()
+              for e in ("L1", "L2"))
+    assert (l1.status, l2.status, l2.same_loss_of) == ("accepted", "same_loss", l1.id)
 
 
 def test_the_evaluators_tags_are_the_rules_on_generated_reports(app, session):
     """The evaluator works out a chunk's catastrophes itself (catastrophes_of, to settle each
     event in one UPDATE); the set-based tagging over every event, the rule in SQL, then
     changes nothing, and each catastrophe holds what the Python oracle above expects of it
-    (two overlapping declarations: the first declared takes an event both hold)."""
+    (two overlapping declarations: of an event both hold, the one it names, else the one of
+    its kind, else the first declared)."""
     import random
 
     w = build(app, session)
@@ -200,24 +247,28 @@ def test_the_evaluators_tags_are_the_rules_on_generated_reports(app, session):
     assert first.status_code == second.status_code == 201, (first.text, second.text)
     rng = random.Random(19)
     reports = []
-    for i in range(60):
-        details = {"catastrophe_reference": rng.choice(["YJ-FLOOD-1", "YJ-HAIL-2"])} if (
-            rng.random() < 0.2) else {}
+    for i in range(80):
+        type_ = rng.choice(["disaster", "housing", "illness"])
+        details = {}
+        if type_ == "disaster" and rng.random() < 0.3:
+            details["catastrophe_reference"] = rng.choice(["YJ-FLOOD-1", "YJ-HAIL-2"])
+        if type_ != "illness" and rng.random() < 0.6:
+            details["kind"] = rng.choice([*KINDS, "暴雨"])
         reports.append(report(f"G{i}", rng.choice([1, 2, 10, 11, 20, 21, 30, 31, 99]),
-                              TODAY - timedelta(days=rng.randrange(70)),
-                              rng.choice(["disaster", "housing", "illness"]), **details))
+                              TODAY - timedelta(days=rng.randrange(70)), type_, **details))
     submit(session, w, *reports)
     session.expire_all()
     assert catastrophes.tag(session, None) == 0
     flood_, hail = (session.get(Catastrophe, answer.json()["id"]) for answer in (first, second))
-    # a reference names its catastrophe wherever the event is; the rest go to the first
-    # declared whose area and days hold them
-    names_hail = {r["event_id"] for r in reports
-                  if r["details"].get("catastrophe_reference") == "YJ-HAIL-2"}
-    flood_tags = expected(session, flood_) - names_hail
-    assert tagged(session, flood_.id) == flood_tags
-    assert tagged(session, hail.id) == expected(session, hail) - flood_tags
+    may = {c.id: expected(session, c) for c in (flood_, hail)}
+    belongs = chosen(session, {r["event_id"]: [c for c in (flood_, hail) if r["event_id"] in
+                                               may[c.id]] for r in reports})
+    for catastrophe in (flood_, hail):
+        assert tagged(session, catastrophe.id) == {
+            e for e, c in belongs.items() if c == catastrophe.id}, catastrophe.kind
     assert len(tagged(session, flood_.id)) >= 5 and len(tagged(session, hail.id)) >= 3
+    # both held some reports that the other was chosen for, by name or by kind
+    assert may[flood_.id] & tagged(session, hail.id) and may[hail.id] & tagged(session, flood_.id)
 
 
 def test_a_declaration_is_checked_field_by_field_and_audited(app, session):
@@ -595,6 +646,11 @@ def test_a_declaration_refuses_a_double_a_taken_reference_and_a_future_close(app
                                                         reference=None))
     assert (twice.status_code, twice.json()["field"], twice.json()["code"]) == (
         409, "regions", "duplicate_declaration")
+    # the same villages written otherwise (the township and one of its villages): the same
+    # (a hostile tester's copy was declared, and never held a report)
+    again = clerk.post("/api/catastrophes", json=flood(
+        regions=[w.ids["village0"], w.ids["township"]], reference=None))
+    assert (again.status_code, again.json()["code"]) == (409, "duplicate_declaration")
     other = clerk.post("/api/catastrophes", json=flood(
         regions=[w.ids["township_b"]], reference="YJ-FLOOD-2")).json()
     # another catastrophe's reference: refused naming the field, nothing written
@@ -661,7 +717,7 @@ def test_a_visit_and_a_review_record_something(app, session):
         "outcome": "agree", "representatives": [""]})
     assert (empty.status_code, empty.json()["field"].split(".")[0]) == (422, "representatives")
     village_meeting = w.clients["clerk"].post("/api/reviews/village", json={
-        "village_id": village, "representatives": ["村民代表甲", ""]})
+        "village_id": village, "claim_ids": [1], "representatives": ["村民代表甲", ""]})
     assert (village_meeting.status_code, village_meeting.json()["field"].split(".")[0]) == (
         422, "representatives")
 

@@ -268,6 +268,31 @@ def test_a_fall_within_the_year_by_income_or_by_spending(session):
     assert features.outcomes(session, date(2025, 12, 30), [home.id]).empty
 
 
+def test_a_quarters_report_is_no_years_fall(session):
+    """Post-payout monitoring files quarterly reports: a quarter's income (a quarter of the
+    year's) against the year's line had labelled the household fallen (a hostile tester's);
+    a 12-month report to date still tells a fall."""
+    ids = county_with_villages(session, villages=1)
+    home, _ = household_with_members(session, ids["village0"], members=3)
+    registry.create_monitoring_line(session, MonitoringLineCreate(
+        region_id=ids["county"], year=2026, fixed_amount=Decimal("8700")))
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=home.id, source="report", period_start=date(2026, 1, 1),
+        period_end=date(2026, 12, 31), wages=Decimal("30000")))  # 10,000 a head
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=home.id, source="report", period_start=date(2026, 10, 1),
+        period_end=date(2026, 12, 31), wages=Decimal("7500")))  # its last quarter
+    session.commit()
+    assert features.outcomes(session, DAY, [home.id]).to_dict() == {home.id: 0}
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=home.id, source="report", period_start=date(2026, 4, 1),
+        period_end=date(2027, 3, 31), wages=Decimal("21000")))  # 7,000 a head, to date
+    registry.create_monitoring_line(session, MonitoringLineCreate(
+        region_id=ids["county"], year=2027, fixed_amount=Decimal("8700")))
+    session.commit()
+    assert features.outcomes(session, date(2026, 6, 1), [home.id]).to_dict() == {home.id: 1}
+
+
 def test_a_lost_income_is_in_the_report_and_not_counted_against_it_again(session):
     """A lay-off's lost wages and a business's loss are already missing from the year's
     report: they do not make a fall; a spending of the same size does."""
