@@ -29,6 +29,7 @@ from claims.web.pages import (
     STEP_REFUSALS,
     PageError,
     User,
+    approval_hint,
     check_csrf,
     filter_refused,
     form_data,
@@ -416,16 +417,10 @@ def approvals_page(request: Request, session: SessionDep, user: User):
     for claim, number, village_name in found:
         bar = lifecycle.approval_bar(session, claim, user.actor)
         due = claim.entitled - claim.paid_amount
-        if bar is not None:
-            hint = _(APPROVAL_BARS[bar])
-        elif due <= 0:
-            hint = _(REASONS["nothing_due"])
-        elif (limit is None and user.user.role != Role.supervisor) or (
-                limit is not None and claim.paid_amount + due > limit):
-            hint = _(WAITING) if user.user.role != Role.supervisor else _(
-                REASONS["above_limit"], limit=f"{limit:,.2f}")
-        else:
-            hint = ""
+        # the claim page's hints, before the user approves (the list had said "first
+        # approval given" of a claim nobody had approved)
+        hint = _(REASONS["nothing_due"]) if bar is None and due <= 0 else " ".join(
+            approval_hint(claim, user, bar, _))
         rows.append({"claim": claim, "household": number, "village": village_name,
                      "due": due, "bar": bar is not None or due <= 0, "hint": hint})
     return render(request, "approvals.html", user=user, rows=rows,

@@ -417,7 +417,10 @@ def test_the_approvals_page_approves_a_chosen_list_with_reasons(browser, session
     adjudicator = browser("adjudicator", approval_limit=Decimal("5000"))
     page = adjudicator.get("/approvals").text
     assert c0.claim_number in page and "8,000.00" in page
-    assert "已完成初审，待主管复核审批。" in page  # c1 is above the limit
+    # c1 is above the limit: the approval will be the first of two (the list had said a
+    # first approval was given, of a claim nobody had approved)
+    assert "应付金额超过您的审批权限 5,000.00 元：您审批后还须主管审批。" in page
+    assert "已完成初审" not in page
     answer = adjudicator.post("/approvals", data={
         "csrf_token": csrf_of(page), "claim_id": [c0.id, c1.id, c2.id], "note": "同意"})
     assert answer.status_code == 200
