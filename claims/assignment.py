@@ -215,7 +215,7 @@ _HEAD = (select(Member.name).where(Member.household_id == Household.id,
          .correlate(Household).limit(1).scalar_subquery())
 
 
-_SECOND_APPROVALS = sa.and_(Claim.state == S.approval, Claim.first_approver_id.is_not(None))
+_SECOND_APPROVALS = lifecycle.SECOND_APPROVAL_PENDING
 SECOND_APPROVALS_READ = 5000
 
 

@@ -502,6 +502,13 @@ def approval_bar(session: Session, claim: Claim, actor: Actor) -> str | None:
     return None
 
 
+# In SQL: a claim whose first approval waits for a supervisor's second, and what the claim
+# is approved for so far (a first approval is not yet one: the dashboard's approved total
+# had counted first approvals nobody could confirm).
+SECOND_APPROVAL_PENDING = sa.and_(Claim.state == S.approval, Claim.first_approver_id.is_not(None))
+APPROVED = sa.case((SECOND_APPROVAL_PENDING, Claim.paid_amount), else_=Claim.approved_amount)
+
+
 def proposed_amount(claim: Claim) -> Decimal:
     """What an approval proposes: the amount due, or at a second approval what the first
     approver approved (a supervisor approving many at once confirmed the whole amount due,

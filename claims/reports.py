@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from claims import clock
+from claims import clock, lifecycle
 from claims.models import FINAL_STATES as FINAL
 from claims.models import Claim, Household, Region
 from claims.settings import get_settings
@@ -43,7 +43,7 @@ def claims_report(session: Session, by: str, *, policy_year: int | None = None,
     query = query.add_columns(
         func.count(Claim.id).label("claims"), func.sum(overdue).label("overdue"),
         func.sum(Claim.entitled).label("entitled"),
-        func.sum(Claim.approved_amount).label("approved"),
+        func.sum(lifecycle.APPROVED).label("approved"),
         func.sum(Claim.paid_amount).label("paid"),
     ).group_by(key).order_by(key)
     if policy_year is not None:

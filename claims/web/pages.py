@@ -327,7 +327,7 @@ def dashboard_figures(session: Session, user: web_session.SignedIn, today: date
     counted = session.exec(base).all()
     by_state = {state: (count, int(overdue or 0)) for state, count, overdue, _ in counted}
     approved = session.exec(access.claims_in_area(
-        select(sa.func.sum(Claim.approved_amount)).where(Claim.policy_year == today.year),
+        select(sa.func.sum(lifecycle.APPROVED)).where(Claim.policy_year == today.year),
         user.actor)).one()
     # Paid in the year: what the bank confirmed from the county's 1 January on, whatever the
     # claims' policy year (a 2025 claim paid in 2026 is 2026's money, as the fund counts it).

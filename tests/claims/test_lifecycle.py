@@ -81,8 +81,15 @@ def test_from_opened_to_paid_with_a_supervisors_second_approval(staff, client, s
     assert first.status_code == 200 and first.json()["state"] == "approval"  # over 5,000
     again = act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
     assert again.status_code == 403
+
+    def approved() -> dict[str, str]:  # the claims report (and the dashboard) by state
+        return {row["group"]: row["approved"] for row in client.get(
+            "/api/reports/claims", params={"by": "state"}).json()["rows"]}
+    # a first approval is no approval yet (a browser walk's dashboard had counted it)
+    assert approved() == {"approval": "0.00"}
     second = act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
     assert second.status_code == 200 and second.json()["state"] == "payment_pending"
+    assert approved() == {"payment_pending": "7500.00"}
 
     batch = client.post("/api/payment-batches")
     assert batch.status_code == 201, batch.text
