@@ -513,7 +513,8 @@ def record_shocks(session: Session, events: list[EventRow], waiting: bool = Fals
     re-evaluation) and a loss already reported (same_loss) add none. ``waiting``: the events
     were all waiting for their first evaluation, so none can be in the ledger (an event is
     recorded only as it leaves the queue, which it does once). Known on the county's date the event
-    was received; flushes."""
+    was received, or today if it is matched only now (a quarantined event replayed days later
+    had been known to the nights before, which did not know whose it was); flushes."""
     matched = [e for e in events if e.household_id is not None
                and e.status != EventStatus.same_loss]
     if not matched:
@@ -532,12 +533,13 @@ def record_shocks(session: Session, events: list[EventRow], waiting: bool = Fals
         bulk.among(session, shocks.c.household_id, sorted({e.household_id for e in new}))))
     ) if new else set()
     new = [e for e in new if (e.household_id, e.type, e.event_date) not in imported]
+    today = clock.county_today()
     bulk.insert_columns(session, shocks, {
         "household_id": [e.household_id for e in new],
         "member_id": [e.member_id for e in new],
         "kind": [e.type for e in new],
         "occurred_on": [e.event_date for e in new],
-        "known_on": [clock.county_date(e.received_at) for e in new],
+        "known_on": [max(clock.county_date(e.received_at), today) for e in new],
         "burden": [shock_burden(e.type, e.payload.get("amounts", {})) for e in new],
         "disability_grade": [_grade(e) for e in new],
         "source": ["event"] * len(new),

@@ -58,6 +58,7 @@ LINE_GROWTH, LINE_TOLERANCE = 0.04, 0.05
 # means the calibration no longer holds.
 SCORE_MEAN_RELATIVE, SCORE_MEAN_ABSOLUTE = 0.25, 0.005
 PSI_THRESHOLD = 0.25
+MIN_KNOWN = 20  # values a feature needs in training (a fold of three must hold some)
 
 
 def feature_lists() -> dict[str, list[str]]:
@@ -111,6 +112,15 @@ def check_training_frame(frame: pd.DataFrame, names: list[str]) -> None:
     if empty:
         raise ModelError(f"training data has no value at all in {', '.join(empty)}; fix the "
                          "data (an empty column would be learned as meaningless)")
+    # a column known in a handful of rows may be empty in a fold of the calibration's
+    # cross-validation, where the booster's binning failed with a traceback (a hostile
+    # tester's test day of 2023, years before most of the county's records)
+    thin = {c: int(frame[c].notna().sum()) for c in names
+            if frame[c].notna().sum() < MIN_KNOWN}
+    if thin:
+        raise ModelError("training data has too few values in " + ", ".join(
+            f"{c} ({n} rows)" for c, n in thin.items()) + f" (at least {MIN_KNOWN} each): "
+            "choose a later test day, or import the years of records before it")
 
 
 def ready(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:

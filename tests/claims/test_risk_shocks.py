@@ -119,6 +119,9 @@ def test_a_replayed_event_enters_the_ledger_once(department, session, county):
     event = session.exec(select(TriggerEvent)).one()
     assert event.status == "quarantined"
 
+    # received five days ago: the nights since did not know whose it was
+    event.received_at = event.received_at - timedelta(days=5)
+    session.commit()
     intake.replay(session, SYSTEM, event.id, county.members[1].id_number)
     session.commit()
     intake.evaluate(session, event)  # evaluated again: still one
@@ -126,6 +129,7 @@ def test_a_replayed_event_enters_the_ledger_once(department, session, county):
 
     [shock] = shocks(session)
     assert shock.reference == str(event.id) and shock.member_id == county.members[1].id
+    assert shock.known_on == clock.county_today()  # known from the replay, not the receipt
 
 
 @pytest.fixture

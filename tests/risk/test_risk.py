@@ -98,3 +98,8 @@ def test_training_refuses_a_feature_with_no_value_at_all(trained):
     frame["payouts_365d"] = np.nan
     with pytest.raises(model.ModelError, match="payouts_365d"):
         model.check_training_frame(frame, trained.names)
+    # known in a handful of rows: a fold of the calibration's cross-validation may hold
+    # none, and the booster's binning failed with a traceback
+    frame["payouts_365d"] = np.where(np.arange(len(frame)) < 5, 1.0, np.nan)
+    with pytest.raises(model.ModelError, match=r"payouts_365d \(5 rows\)"):
+        model.check_training_frame(frame, trained.names)
