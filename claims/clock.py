@@ -4,7 +4,7 @@ the server's, which is still yesterday in the county's morning hours."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -28,3 +28,9 @@ def use_county_clock(timezone: str) -> None:
     """Registry changes take effect on the county's date (policies.history), not the
     server's: set at the application's start and by the command line."""
     history.clock = partial(county_today, timezone)
+
+
+def county_start(day: date) -> datetime:
+    """The instant (UTC) a day of the county's calendar (FANGPIN_TIMEZONE) begins."""
+    zone = ZoneInfo(get_settings().timezone)
+    return datetime.combine(day, time(), zone).astimezone(UTC)

@@ -350,6 +350,7 @@ def _returned(session: Session, actor: Actor, payment: Payment, row: int, reason
     if claim.state == ClaimState.paid:
         lifecycle.transition(session, claim, "payment_returned", SYSTEM,
                              reason=reasons.coded("payment_returned", payment=payment.id))
+    monitoring.payout_returned(session, claim.household_id)
     audit.record(session, actor, "payment", payment.id, "returned", reason=reason,
                  after={"claim": claim.claim_number, "amount": payment.amount})
     return LineResult(row, str(payment.id), "returned", masking.in_text(reason))

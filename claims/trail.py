@@ -8,15 +8,14 @@ to some townships, as the API's audit routes are."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from claims import clock
 from claims.auth import Actor, require_county
 from claims.models import AuditEntry
-from claims.settings import get_settings
 
 PAGE = 50
 
@@ -28,12 +27,6 @@ class Search:
     entity: str = ""  # the kind of record
     since: date | None = None  # the county's dates, both included
     until: date | None = None
-
-
-def county_start(day: date) -> datetime:
-    """The instant (UTC) a day of the county's calendar (FANGPIN_TIMEZONE) begins."""
-    zone = ZoneInfo(get_settings().timezone)
-    return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
 def actor_label(who: str) -> str:
@@ -53,9 +46,9 @@ def query(search: Search):
     if search.actor.strip():
         found = found.where(AuditEntry.actor == actor_label(search.actor))
     if search.since:
-        found = found.where(AuditEntry.at >= county_start(search.since))
+        found = found.where(AuditEntry.at >= clock.county_start(search.since))
     if search.until:
-        found = found.where(AuditEntry.at < county_start(search.until + timedelta(days=1)))
+        found = found.where(AuditEntry.at < clock.county_start(search.until + timedelta(days=1)))
     return found.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
 
 

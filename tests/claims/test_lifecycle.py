@@ -404,6 +404,7 @@ def test_a_payment_the_bank_sends_back_is_owed_again_and_no_longer_counted(
     takes it, and the payout no longer counts; the days before still knew it."""
     from policies import benefits
     from policies.models import IncomeRecordVersion
+    from risk.models import MonitoringWindow
 
     to_approval(staff, claim, session)
     act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
@@ -413,6 +414,8 @@ def test_a_payment_the_bank_sends_back_is_owed_again_and_no_longer_counted(
     client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
         "file": ("a.csv", f"付款流水号,状态\n{line},成功\n".encode())})
     today = clock.county_today()
+    assert session.exec(select(MonitoringWindow.opened_on).where(
+        MonitoringWindow.household_id == claim.household_id)).all() == [today]
     assert benefits.payouts_paid(session, claim.contract_id, today) == Decimal("7500.00")
 
     back = [client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
@@ -434,6 +437,10 @@ def test_a_payment_the_bank_sends_back_is_owed_again_and_no_longer_counted(
     assert client.get(f"/api/payment-batches/{batch['id']}").json()["paid_amount"] == "0.00"
     assert session.exec(select(AuditEntry.action).where(
         AuditEntry.entity == "payment", AuditEntry.action == "returned")).all() == ["returned"]
+    # nor is the household watched for a payment it never got (a browser walk's was, and
+    # was counted among the households paid)
+    assert session.exec(select(MonitoringWindow).where(
+        MonitoringWindow.household_id == claim.household_id)).all() == []
     # the next batch sends it again; a line sent back before it was confirmed paid failed
     again = client.post("/api/payment-batches").json()
     assert [(p["claim_number"], p["amount"]) for p in again["lines"]] == [
