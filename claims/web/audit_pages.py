@@ -33,6 +33,7 @@ from claims.models import (
 )
 from claims.people import names_of
 from claims.settings import get_settings
+from claims.web import bulk as bulk_view
 from claims.web import monitoring as monitoring_view
 from claims.web import printed as printed_view
 from claims.web import records as records_view
@@ -110,6 +111,25 @@ FIELDS = {
     "found": N_("Found"),
     # the page of a search's answer read, as the API names it (claims.access.searched)
     "offset": N_("Rows skipped (offset)"), "limit": N_("Rows per page (limit)"),
+    # an income record's figures, a member's and an import's counts (the Chinese page had
+    # shown wages, labour_skill, written … as stored)
+    "wages": N_("Wages"), "business_crops": N_("Business income: crops"),
+    "business_livestock": N_("Business income: livestock"),
+    "business_other": N_("Business income: other"), "property_income": N_("Property income"),
+    "transfer_pension": N_("Transfers: pension"), "transfer_dibao": N_("Transfers: dibao"),
+    "transfer_tekun": N_("Transfers: tekun support"),
+    "transfer_disaster_relief": N_("Transfers: disaster relief"),
+    "transfer_poverty_insurance": N_("Transfers: poverty-prevention insurance"),
+    "transfer_other": N_("Transfers: other"), "business_costs": N_("Business costs"),
+    "eligible_out_of_pocket": N_("Eligible out-of-pocket medical costs"),
+    "net_income": N_("Net income"), "household_size": N_("Household size"),
+    "period_start": N_("Period starts"), "source": N_("Source"),
+    "written": N_("Written"), "created": N_("Rows created"), "updated": N_("Rows updated"),
+    "unchanged": N_("Rows unchanged"), "skipped": N_("Rows skipped"),
+    "health": N_("Health"), "disability_grade": N_("Disability grade"),
+    "labour_skill": N_("Labour skill"), "education": N_("Education"),
+    "schooling": N_("Schooling"), "migrant_work_months": N_("Months of migrant work"),
+    "dibao": N_("Dibao"), "tekun": N_("Tekun support"),
 }
 # Where a search for people was made (claims.access.searched).
 SEARCHES = {"households_search": N_("the households page's search"),
@@ -124,7 +144,14 @@ FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
                "monitoring_category": "MonitoringCategory", "role": "Role",
                "relation": "Relation", "sex": "Sex", "organisation": "Organisation",
                "doc_type": "DocumentType", "document_type": "DocumentType",
-               "kind": "DisasterKind", "way": "EliminationWay"}
+               "kind": "DisasterKind", "way": "EliminationWay", "health": "Health",
+               "labour_skill": "LabourSkill", "education": "Education",
+               "schooling": "Schooling", "source": "IncomeSource"}
+# Codes whose words depend on the record: a warning's status and outcome (its "open" had
+# read 立案, a claim's, and "closed" and "visited" as stored).
+ENTITY_VALUES = {("early_warning", "status"): bulk_view.WARNING_STATUSES,
+                 ("early_warning", "outcome"): bulk_view.WARNING_OUTCOMES,
+                 ("early_warning", "source"): bulk_view.WARNING_SOURCES}
 CODES = {"sha256", "content_type", "filename"}  # shown as stored, as a code
 SIZE = N_("%(n)s bytes")
 MONEY = {"entitled", "approved_amount", "paid_amount", "amount", "approval_limit", "total"}
@@ -236,6 +263,8 @@ def entry_fields(data: dict | None, language: str, entity: str = "",
     for key, (label, text) in zip((data or {}), fields_text(data, language), strict=True):
         if (entity, key) in ENTITY_FIELDS:
             label = _(ENTITY_FIELDS[(entity, key)])
+        if isinstance(data[key], str) and data[key] in ENTITY_VALUES.get((entity, key), {}):
+            text = _(ENTITY_VALUES[(entity, key)][data[key]])
         if entity == "elimination" and key == "flags":
             text = ("；" if language == "zh" else "; ").join(
                 monitoring_view.flag_text(flag, language) for flag in data[key] or []) or "—"

@@ -226,3 +226,30 @@ def test_a_corrected_id_number_is_on_the_trail_masked_and_never_shown_in_full(
             assert full not in page, full
         assert masking.id_number(wrong) in page and "****0001" in page
     assert audit.verify(session).problem == ""  # masked on the page only
+
+
+def test_the_chinese_trail_names_a_warnings_outcome_an_income_figure_and_an_import(
+        browser, session):  # noqa: F811
+    """A browser walk's and a data team's findings: a closed warning's entry read 状态 立案 →
+    closed, 结果 visited; an income correction wages, net_income; an import written 是
+    created 1 unchanged 0 skipped 0; a member's health healthy."""
+    who = Actor("user", 1, "amy")
+    audit.record(session, who, "early_warning", 7, "close", before={"status": "open"},
+                 after={"status": "closed", "outcome": "visited"})
+    audit.record(session, who, "income_record", 8, "update",
+                 before={"wages": "12000.00", "net_income": "12000.00", "source": "survey"},
+                 after={"wages": "9000.00", "net_income": "9000.00", "source": "survey"})
+    audit.record(session, SYSTEM, "annual_records_import", "2025.csv", "import",
+                 after={"written": True, "created": 1, "unchanged": 0, "skipped": 0})
+    audit.record(session, who, "member", "M1", "update",
+                 before={"health": "healthy", "labour_skill": "ordinary"},
+                 after={"health": "chronic", "labour_skill": "weak"})
+    session.commit()
+    page = browser("auditor").get("/audit").text
+    for words in ("未处理", "已结案", "已入户核实，家庭可自行应对", "工资性收入", "家庭纯收入",
+                  "年度收入调查", "新增条数", "未变条数", "跳过条数", "健康状况", "劳动技能"):
+        assert words in page, words
+    for code in ("closed", "visited", "wages", "net_income", "created", "unchanged",
+                 "skipped", "healthy", "labour_skill", "chronic", "survey"):
+        assert not re.search(rf"\b{code}\b", page), code
+    assert "立案" not in page  # a claim's word
