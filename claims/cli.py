@@ -626,6 +626,8 @@ def _train(args) -> int:
         trained, version, in_force, why = training.train_and_keep(
             session, directory, test_day=test_day, train_days=args.train_days, seed=args.seed,
             description=args.description, threshold=settings.risk_threshold)
+        _model_on_trail(session, version, "train", in_force=in_force,
+                        test_day=test_day.isoformat(), **({} if in_force else {"why": why}))
     for warning in trained.metadata["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     evaluation = trained.metadata["evaluation"]
@@ -681,15 +683,29 @@ def _model(args) -> int:
                   + ("  (in force)" if v["in_force"] else "")
                   + ("  (a rollback puts it back)" if v["rollback_to"] else ""))
         return 0
+    current = model.in_force(directory)
     if args.action == "promote":
         if not args.version:
             raise SystemExit("promote needs the VERSION ('fangpin model list' shows them)")
         model.promote(directory, args.version)
-        print(f"version {args.version} is in force")
-        return 0
-    current = model.in_force(directory)
-    print(f"version {model.rollback(directory)} is back in force ({current} rolled back)")
+        version = args.version
+        print(f"version {version} is in force")
+    else:
+        version = model.rollback(directory)
+        print(f"version {version} is back in force ({current} rolled back)")
+    with Session(_engine()) as session:
+        _model_on_trail(session, version, args.action, replaced=current)
     return 0
+
+
+def _model_on_trail(session: Session, version: str, action: str, **after) -> None:
+    """Which risk model scores the county is the office's decision: each training, promotion
+    and rollback on the audit trail (they had been in the model folder's history only)."""
+    from claims import audit
+    from claims.auth import SYSTEM
+
+    audit.record(session, SYSTEM, "risk_model", version, action, after=after)
+    session.commit()
 
 
 def _evaluate(args) -> int:

@@ -64,7 +64,9 @@ KINDS = {
     "document": N_("Document"), "early_warning": N_("Early warning"),
     "elimination": N_("Risk elimination"), "follow_up": N_("Follow-up"),
     "household_import": N_("Household import"), "income_import": N_("Income import"),
-    "catastrophe": N_("Catastrophe"),
+    "catastrophe": N_("Catastrophe"), "risk_model": N_("Risk model"),
+    "annual_records_import": N_("Annual records import"),
+    "lines_import": N_("Monitoring lines import"), "shocks_import": N_("Shocks import"),
 }
 # Actions on the trail beyond a claim's steps (those are in claims.web.i18n).
 ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay"),
@@ -74,7 +76,7 @@ ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay
                 N_("assistance"), N_("decline"), N_("name_insured"), N_("set_remit"),
                 N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),
                 N_("search_by_id_number"), N_("search_by_name"), N_("declare"),
-                N_("refresh_payees")]
+                N_("refresh_payees"), N_("promote"), N_("rollback"), N_("train")]
 # The fields an entry's before and after hold, under their labels.
 FIELDS = {
     **records_view.FIELDS,
@@ -130,6 +132,8 @@ FIELDS = {
     "labour_skill": N_("Labour skill"), "education": N_("Education"),
     "schooling": N_("Schooling"), "migrant_work_months": N_("Months of migrant work"),
     "dibao": N_("Dibao"), "tekun": N_("Tekun support"),
+    "in_force": N_("In force"), "test_day": N_("Test day"), "why": N_("Why not"),
+    "replaced": N_("Version it replaced"),
 }
 # Where a search for people was made (claims.access.searched).
 SEARCHES = {"households_search": N_("the households page's search"),

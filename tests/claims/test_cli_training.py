@@ -1,8 +1,12 @@
 """Simulating a county and training its model from the command line: a file of its own, so
 the suite's two processes take it and the rest of the command-line tests side by side."""
 
+import json
 import re
 
+import sqlalchemy as sa
+
+from claims.db import make_engine
 from tests.claims.test_cli import fresh_url  # noqa: F401  (the fixture)
 from tests.cli import fangpin
 
@@ -37,3 +41,16 @@ def test_simulate_and_train_from_the_command_line(fresh_url, tmp_path):  # noqa:
     wrong = fangpin(fresh_url, "train", "--test-year", "2025", "--train-days", "2024-07-01",
                     "--model-dir", str(model_dir))
     assert wrong.returncode == 1 and "less than a year before" in wrong.stderr
+    expected = [("train", version.name, trained.returncode == 0)]
+    if trained.returncode == 3:  # kept, not in force: the office may put it in force by hand
+        promoted = fangpin(fresh_url, "model", "promote", version.name, "--model-dir",
+                           str(model_dir))
+        assert promoted.returncode == 0, promoted.stderr
+        expected.append(("promote", version.name, None))
+    # which model scores the county is on the audit trail (it was in the folder's history only)
+    with make_engine(fresh_url).connect() as connection:
+        found = connection.execute(sa.text(
+            "SELECT action, entity_id, after FROM audit_entry WHERE entity = 'risk_model' "
+            "ORDER BY id")).all()
+    assert [(a, v, (json.loads(after) if isinstance(after, str) else after).get("in_force"))
+            for a, v, after in found] == expected
