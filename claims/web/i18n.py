@@ -94,12 +94,18 @@ PLACEHOLDER_KINDS = {"type": "HouseholdType", "category": "MonitoringCategory"}
 NOT_MONITORED = N_("not monitored")
 
 
+# A code as the calculator writes it into a line (lifted_out, assessed_loss).
+_CODE = re.compile(r"[a-z]+(?:_[a-z]+)+")
+
+
 def value_label(name: str, value: str, language: str) -> str:
-    """A value inside a message (a trigger, a household type) in the language."""
-    if language != "zh":
-        return value
+    """A value inside a message (a trigger, a household type) in the language: in English a
+    code in words (the English trace and payout notice had read "lifted_out", "+
+    assessed_loss")."""
     if name == "category" and value == "none":
         return translator(language)(NOT_MONITORED)
+    if language != "zh":
+        return value.replace("_", " ") if _CODE.fullmatch(value) else value
     if name in PLACEHOLDER_KINDS:
         return code_label(PLACEHOLDER_KINDS[name], value, language)
     if name == "triggers":
@@ -111,7 +117,7 @@ def trace_text(line: dict, language: str) -> str:
     """A line of a payout calculation in the language (lines stored before templates were
     kept are shown as written)."""
     template = line.get("template")
-    if not template or language == "en":
+    if not template:
         return line["text"]
     values = {k: value_label(k, v, language) for k, v in (line.get("values") or {}).items()}
     return translator(language)(template, **values)

@@ -52,6 +52,12 @@ def test_a_floods_claim_reads_in_words_and_the_trail_says_why_it_opened(
     page = said(browser("supervisor").get(f"/claims/{claim.id}").text)
     assert "核定损失" in page and "assessed_loss" not in page
     assert "由部门推送的事件立案" in page and " event" not in page
+    # in English, the calculation's codes in words (a browser walk read "lifted_out" and
+    # "+ assessed_loss" on the claim page and the household's payout notice)
+    english = said(browser("supervisor", "sup-en", language="en").get(
+        f"/claims/{claim.id}").text)
+    assert "assessed loss" in english and "lifted out" in english
+    assert "assessed_loss" not in english and "lifted_out" not in english
     trail = browser("supervisor").get("/audit", params={"claim": claim.claim_number}).text
     assert "起始日期" in trail and "截止日期" in trail and "公示开始" not in trail
     assert "由部门推送的事件立案" in said(trail)
