@@ -164,6 +164,8 @@ def notice(request: Request, session: SessionDep, user: User, village: int | Non
                       NO_SUCH_VILLAGE)
     return render(request, "notice.html", user=user, villages=villages, n=notice,
                   may_notice=user.user.role in lifecycle.ACTIONS["start_notice"].roles,
+                  # an auditor was offered to record an objection, always refused
+                  may_object=user.user.role in lifecycle.ACTIONS["record_objection"].roles,
                   **printed_words(request))
 
 

@@ -536,6 +536,17 @@ def test_a_village_visit_records_one_survey_per_claim_each_on_the_trail(
         catastrophes.survey_village(session, w.actors["inv"], made["id"], w.ids["village0"],
                                     SURVEY, list(range(1, catastrophes.SURVEY_LIMIT + 2)))
     assert many.value.code == "too_many_claims"
+    # a claim another investigator was sent to is offered unticked, saying why (a hostile
+    # tester's page ticked it, and the visit was refused for it)
+    theirs = session.get(Claim, in_village0[0])
+    theirs.investigator_id = w.actors["inv_a"].id
+    session.commit()
+    page = browser("investigator", "inv-page").get(
+        f"/catastrophes/{made['id']}/survey", params={"village": w.ids["village0"]}).text
+    assert f'value="{in_village0[0]}" aria-label' in page
+    assert f'value="{in_village0[1]}" checked' in page and "本案件已派其他查勘员" in page
+    theirs.investigator_id = None
+    session.commit()
     # a township-A investigator may not visit township B's village
     assert w.clients["inv_a"].post(url, json={"village_id": w.ids["village_b"],
                                               "survey": SURVEY}).status_code == 403

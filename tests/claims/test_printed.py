@@ -181,6 +181,9 @@ def test_the_village_notice_as_a_formal_notice_and_pdf(browser, session, claim, 
     village = county.ids["village0"]
     page = clerk.get("/notice", params={"village": village}).text
     assert f'href="/notice/{village}.pdf"' in page and "0374-8888123" in page
+    # an objection is the clerk's to record; the auditor was offered it, always refused
+    assert "记录异议" in page
+    assert "记录异议" not in browser("auditor").get("/notice", params={"village": village}).text
     assert "（盖章）" in page and "村民委员会" in page
 
     text = pdf_text(clerk.get(f"/notice/{village}.pdf"))
