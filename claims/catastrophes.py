@@ -569,8 +569,11 @@ def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
                 .where(Claim.id.in_(_claim_ids(catastrophe.id))), actor)).all():
         entitled, paid = _part(entitled, parts[claim_id]), _part(paid, parts[claim_id])
         town = towns.setdefault(town_id, Township(name))
-        town.claims, town.entitled, town.paid = (town.claims + 1, town.entitled + entitled,
-                                                 town.paid + paid)
+        # a rejected or withdrawn claim is owed nothing: counted, its amount not (a hostile
+        # tester's headline had counted 15,600 of them among what the flood was owed)
+        town.claims, town.entitled, town.paid = (
+            town.claims + 1, town.entitled + (Decimal("0.00") if state in NOT_PAYABLE
+                                              else entitled), town.paid + paid)
         row = states.setdefault(state, [state, 0, Decimal("0.00"), Decimal("0.00")])
         row[1:] = row[1] + 1, row[2] + entitled, row[3] + paid
         owed = due.setdefault(contract_id, [Decimal("0.00"), Decimal("0.00")])
@@ -603,7 +606,8 @@ def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
         households=households, events=sum(t.events for t in towns.values()) + unmatched,
         unmatched=unmatched,
         claims=sum(row[1] for row in by_state),
-        entitled=sum((row[2] for row in by_state), Decimal("0.00")),
+        entitled=sum((row[2] for row in by_state if row[0] not in NOT_PAYABLE),
+                     Decimal("0.00")),
         paid=sum((row[3] for row in by_state), Decimal("0.00")), by_state=by_state,
         townships=sorted(towns.values(), key=lambda t: t.name), villages=villages,
         funds=None if access.limited(actor) else _funds(session, due, today),

@@ -375,7 +375,7 @@ def _oracle(session: Session, catastrophe_id: int, townships: set[int] | None) -
     for c in claims.values():
         row = by_township[town[c.household_id]]
         row["claims"] += 1
-        row["entitled"] += c.entitled
+        row["entitled"] += Decimal(0) if c.state in ("rejected", "withdrawn") else c.entitled
         row["paid"] += c.paid_amount
     states = Counter(c.state for c in claims.values())
     due: dict[int, Decimal] = {}
@@ -383,7 +383,8 @@ def _oracle(session: Session, catastrophe_id: int, townships: set[int] | None) -
         due[c.contract_id] = due.get(c.contract_id, Decimal(0)) + (
             Decimal(0) if c.state in ("rejected", "withdrawn") else c.entitled - c.paid_amount)
     return {"households": len({e.household_id for e in events}), "events": len(events),
-            "claims": len(claims), "entitled": sum(c.entitled for c in claims.values()),
+            "claims": len(claims), "entitled": sum(
+                c.entitled for c in claims.values() if c.state not in ("rejected", "withdrawn")),
             "paid": sum(c.paid_amount for c in claims.values()),
             "states": dict(states),
             "townships": {name: {**row, "households": len(row["households"])}
@@ -481,8 +482,11 @@ def test_the_figures_match_the_raw_rows_for_the_county_and_a_limited_user(
     claims[0].state, claims[0].paid_amount = "paid", claims[0].entitled
     claims[1].state = "rejected"
     claims[2].paid_amount = Decimal("1000.00")
+    claims[3].state = "withdrawn"
     session.commit()
     oracle = _oracle(session, made["id"], None)
+    # a rejected or withdrawn claim is counted, its amount not (it is owed nothing)
+    assert oracle["entitled"] < sum(c.entitled for c in claims if c.trigger != "illness")
     assert oracle["events"] == 5 and oracle["households"] == 4 and len(oracle["townships"]) == 2
     whole = w.clients["clerk"].get(f"/api/catastrophes/{made['id']}").json()
     assert _read(whole) == {k: v for k, v in oracle.items() if k != "due"}
@@ -679,7 +683,8 @@ def test_a_declaration_refuses_a_double_a_taken_reference_and_a_future_close(app
     assert session.get(Catastrophe, first["id"]).status == "open"
 
 
-def test_a_report_naming_the_flood_counts_before_its_household_is_found(app, session):
+def test_a_report_naming_the_flood_counts_before_its_household_is_found(
+        app, session, browser):  # noqa: F811
     w = build(app, session)
     made = w.clients["clerk"].post("/api/catastrophes", json=flood(
         regions=[w.ids["township"]])).json()
@@ -688,6 +693,9 @@ def test_a_report_naming_the_flood_counts_before_its_household_is_found(app, ses
     assert tagged(session, made["id"]) == {"E1", "U1"}
     county = w.clients["clerk"].get(f"/api/catastrophes/{made['id']}").json()
     assert (county["events"], county["unmatched_events"]) == (2, 1)
+    # the page says why the townships add up to one report fewer (it said nothing)
+    page = browser("clerk", "page-unmatched").get(f"/catastrophes/{made['id']}").text
+    assert "其中 1 份报告注明本灾害事件，但尚未匹配到农户" in page
     limited = w.clients["clerk_a"].get(f"/api/catastrophes/{made['id']}").json()
     assert (limited["events"], limited["unmatched_events"]) == (1, 0)  # in no township
 
