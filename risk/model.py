@@ -339,7 +339,12 @@ def load(directory: Path) -> TrainedModel:
 
     path = directory / "model.skops"
     if not path.is_file():
-        raise ModelError(f"{path}: no model here; train one with 'fangpin train'")
+        kept = sorted(p.name for p in (directory / "versions").glob("*") if p.is_dir()) \
+            if (directory / "versions").is_dir() else []
+        raise ModelError(
+            f"{path}: no model in force; versions are kept ({', '.join(kept)}): put one in "
+            "force with 'fangpin model promote VERSION'" if kept else
+            f"{path}: no model here; train one with 'fangpin train'")
     metadata = _json(directory / "metadata.json")
     if hashlib.sha256(path.read_bytes()).hexdigest() != metadata.get("sha256"):
         raise ModelError(f"{path} does not match its metadata's checksum; refusing to load it")

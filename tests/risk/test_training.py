@@ -141,6 +141,15 @@ def test_a_model_is_put_in_force_only_when_it_beats_both_baselines(trained, tmp_
         model.promote(tmp_path, "nope")
 
 
+def test_versions_kept_and_none_in_force_say_to_promote_one(tmp_path):
+    """A data team's: the night said "train one with 'fangpin train'" while a version it had
+    trained, and not put in force, was kept."""
+    kept, in_force, _ = model.add_version(synthetic.fitted(shuffled=True), tmp_path)
+    assert not in_force
+    with pytest.raises(model.ModelError, match=f"versions are kept \\({kept}\\).*model promote"):
+        nightly.saved_model(tmp_path)
+
+
 def test_each_rollback_steps_one_version_further_back(trained, tmp_path, capsys):
     """Rollbacks walk back through the versions put in force, each step on the history;
     rolling back past the first version is refused, and a new promotion starts from where
