@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 from threadpoolctl import threadpool_limits
 
 from claims import clock
+from claims import warnings as warning_service
 from claims.db import run_lock, url_of
 from claims.distributed import peak_mb, reader
 from claims.models import EarlyWarning
@@ -325,6 +326,9 @@ def _score(session: Session, trained: model.TrainedModel, run: ScoreRun,
         if warn:
             _raise_warnings(session, run_id, threshold, done.warnings)
             raised += len(done.warnings)
+            populations = done.populations.reindex(scores.index)
+            warning_service.close_caseload(
+                session, populations.index[populations != "at_risk"].tolist())
         scored += len(scores)
         if done.peak_mb is not None:
             peaks.append(done.peak_mb)

@@ -11,14 +11,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from claims import access, audit, masking
-from claims.auth import Actor
+from claims.auth import SYSTEM, Actor
 from claims.models import EarlyWarning, Household, Region, utcnow
 from policies import registry
+from policies.bulk import among
 from policies.errors import Conflict, DomainError, InvalidInput
 
 # What the office did about a warning (the outcome); a note may say more. Older warnings were
 # closed with free text, which is kept as it is.
 OUTCOMES = ("visited", "assisted", "monitored", "no_risk", "other")
+# The night's own closing of a risk warning whose household is now the office's caseload.
+CASELOAD = "caseload"
 STATUSES = ("open", "closed")
 BULK_LIMIT = 500  # warnings closed by one request at most
 NOTE_LENGTH = 400
@@ -112,7 +115,7 @@ def outcome_parts(stored: str) -> tuple[str | None, str]:
     text of older closings is (None, text)."""
     shown = masking.in_text(stored)
     code, sep, note = shown.partition(": ")
-    if code in OUTCOMES:
+    if code in OUTCOMES or code == CASELOAD:
         return code, note if sep else ""
     return None, shown
 
@@ -154,6 +157,26 @@ def close(session: Session, actor: Actor, warning: EarlyWarning, outcome: str,
                  after={"status": "closed", "outcome": code, "note": note})
     session.flush()
     return warning
+
+
+def close_caseload(session: Session, household_ids: list[int]) -> int:
+    """Close the open risk warnings of households the night found below the line or
+    monitored: the office's caseload, shown as such, no longer ranked among the new risks (a
+    data team's households stayed ranked at their old scores after a line's rise), each on
+    the audit trail; flushes. Returns how many."""
+    if not household_ids:
+        return 0
+    found = session.exec(select(EarlyWarning).where(
+        EarlyWarning.source == "risk", EarlyWarning.status == "open",
+        among(session, EarlyWarning.household_id, household_ids))).all()
+    now = utcnow()
+    for warning in found:
+        warning.status, warning.outcome, warning.closed_at = "closed", CASELOAD, now
+        audit.record(session, SYSTEM, "early_warning", warning.id, "close",
+                     reason=CASELOAD, before={"status": "open"},
+                     after={"status": "closed", "outcome": CASELOAD})
+    session.flush()
+    return len(found)
 
 
 def ids_matching(session: Session, actor: Actor, f: WarningFilter) -> list[int]:

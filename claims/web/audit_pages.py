@@ -154,7 +154,8 @@ FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
 # Codes whose words depend on the record: a warning's status and outcome (its "open" had
 # read 立案, a claim's, and "closed" and "visited" as stored).
 ENTITY_VALUES = {("early_warning", "status"): bulk_view.WARNING_STATUSES,
-                 ("early_warning", "outcome"): bulk_view.WARNING_OUTCOMES,
+                 ("early_warning", "outcome"): {**bulk_view.WARNING_OUTCOMES,
+                                                **bulk_view.CLOSED_BY_THE_NIGHT},
                  ("early_warning", "source"): bulk_view.WARNING_SOURCES}
 CODES = {"sha256", "content_type", "filename"}  # shown as stored, as a code
 SIZE = N_("%(n)s bytes")

@@ -61,6 +61,10 @@ WARNING_OUTCOMES = {
     "no_risk": N_("Checked: no risk"),
     "other": N_("Other (see the note)"),
 }
+# the night's own closing, never offered on the form
+CLOSED_BY_THE_NIGHT = {warning_service.CASELOAD: N_(
+    "Closed by the night's run: the household is now below the line or monitored (the "
+    "office's caseload)")}
 WARNING_STATUSES = {"open": N_("Open"), "closed": N_("Closed")}
 WARNING_SOURCES = {"risk": N_("risk score"), "event": N_("events")}
 SCORE_ORDER = N_("The lowest score is above the highest.")
@@ -137,7 +141,8 @@ def outcome_text(stored: str, gettext) -> str:
     code, note = warning_service.outcome_parts(stored)
     if code is None:
         return note
-    return gettext(WARNING_OUTCOMES[code]) + (f": {note}" if note else "")
+    return gettext({**WARNING_OUTCOMES, **CLOSED_BY_THE_NIGHT}[code]) + (
+        f": {note}" if note else "")
 
 
 @router.get("/warnings")

@@ -15,10 +15,10 @@ from sqlmodel import Session, select
 
 from claims import clock, intake, nightly
 from claims.auth import SYSTEM
-from claims.models import EarlyWarning, TriggerEvent
+from claims.models import AuditEntry, EarlyWarning, TriggerEvent
 from policies import history, registry
-from policies.models import IncomeRecord, IncomeRecordCreate
-from risk.models import HouseholdScore, Shock
+from policies.models import HouseholdUpdate, IncomeRecord, IncomeRecordCreate
+from risk.models import HouseholdScore, RunStatus, ScoreRun, Shock
 from tests.claims.conftest import build_county, bureau, evaluate
 from tests.claims.test_intake import illness
 from tests.factories import household_with_members
@@ -194,3 +194,24 @@ def test_a_large_bill_raises_the_next_nights_score_and_a_warning_the_caseload_ne
         warned = session.exec(select(EarlyWarning.household_id, EarlyWarning.trigger).where(
             EarlyWarning.source == "risk")).all()
     assert warned == [(home, "risk_high")]
+
+    # the office takes the warned household into monitoring: that night it is caseload,
+    # and its risk warning is closed as such, on the trail (a data team's stayed open and
+    # ranked among the new risks at its old score)
+    with Session(own_engine) as session:
+        registry.update_household(session, home, HouseholdUpdate(
+            monitoring_category="sudden_hardship"))
+        # the night scored again, as the next night would be (a night's complete run is
+        # not run twice)
+        session.execute(ScoreRun.__table__.update().where(ScoreRun.night == known)
+                        .values(status=RunStatus.failed))
+        session.commit()
+    assert night(known)[home][1] == "monitored"
+    with Session(own_engine) as session:
+        closed = session.exec(select(EarlyWarning).where(
+            EarlyWarning.household_id == home, EarlyWarning.source == "risk")).one()
+        assert (closed.status, closed.outcome) == ("closed", "caseload")
+        entry = session.exec(select(AuditEntry).where(
+            AuditEntry.entity == "early_warning", AuditEntry.action == "close")).one()
+        assert (entry.actor, entry.after) == ("system", {"status": "closed",
+                                                         "outcome": "caseload"})
