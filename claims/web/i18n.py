@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from claims import clock
 from claims.settings import get_settings
 from policies import calculator
 from policies.messages import N_
@@ -212,7 +213,10 @@ def environment(language: str) -> Environment:
         code=lambda kind, value: code_label(kind, value, language),
         labelled=lambda kind, rows: [(code_label(kind, key, language), n) for key, n in rows],
         trace_text=lambda line: trace_text(line, language),
-        actor=lambda label, people=None: actor_text(label, language, people))
+        actor=lambda label, people=None: actor_text(label, language, people),
+        # the latest day a form takes where a day to come is refused (a visit, a notice's
+        # start): the browser says so before the form is sent
+        county_today=clock.county_today)
     env.filters["warning_text"] = lambda text: warning_text(text, language)
     env.filters["county_time"] = lambda value, format="%Y-%m-%d %H:%M": county_time(
         value, language, format)

@@ -100,6 +100,19 @@ def test_an_investigators_whole_visit_on_a_phone(site, chromium, csp_violations,
 
     # the survey: labelled fields, the location from the browser, submitted
     survey = page.locator(f'form[action="/claims/{claim.id}/actions/submit_survey"]')
+    # a day to come is refused by the browser itself; a form the server refuses (a team of
+    # one) comes back as it was filled in (a browser walk's came back empty)
+    assert survey.get_by_label("入户日期").get_attribute("max") == \
+        clock.county_today().isoformat()
+    survey.get_by_label("入户日期").fill(clock.county_today().isoformat())
+    survey.get_by_label("调查人员（至少两人，用逗号分隔）").fill("王查勘")
+    survey.get_by_label("调查结论").fill("住院属实，家庭困难")
+    survey.get_by_label("银行存款").fill("无大额存款")
+    survey.get_by_role("button", name="提交入户调查").click()
+    expect(page.locator(".error[role=alert]")).to_be_visible()
+    expect(survey.get_by_label("调查结论")).to_have_value("住院属实，家庭困难")
+    expect(survey.get_by_label("银行存款")).to_have_value("无大额存款")
+    expect(survey.get_by_label("调查人员（至少两人，用逗号分隔）")).to_have_value("王查勘")
     survey.get_by_label("入户日期").fill(clock.county_today().isoformat())
     survey.get_by_label("调查人员（至少两人，用逗号分隔）").fill("王查勘，李查勘")
     survey.get_by_label("调查结论").fill("住院属实，家庭困难")
