@@ -756,6 +756,8 @@ def problem_reason(field: str, kind: str, why: str, gettext) -> str | None:
 
 # A claim step's refusals by their code (claims.lifecycle), in words of their own.
 STEP_REFUSALS = {
+    # the admin page's new user or password (it read "password。（a password has at least …")
+    "password_too_short": N_("A password has at least %(length)s characters."),
     "notice_running": N_("The public notice runs %(days)s days from %(start)s: it can be "
                          "closed from %(end)s."),
     "future_visit": N_("The visit date is in the future."),

@@ -71,7 +71,8 @@ def set_password(session: Session, actor: Actor, user: AppUser, password: str) -
     """Give a user a new password (at least MIN_PASSWORD characters); flushes."""
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters",
-                           field="password")
+                           field="password", code="password_too_short",
+                           values={"length": MIN_PASSWORD})
     user.password_hash = HASHER.hash(password)
     session.add(user)
     # Whoever was signed in with the old password is signed out.

@@ -575,6 +575,12 @@ def test_changing_a_users_password_changes_nothing_else_and_signs_them_out(brows
     supervisor = browser("supervisor", "liu", approval_limit=Decimal("100000"))
     admin = browser("admin")
     page = admin.get("/admin").text
+    short = admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "liu",
+                                             "password": "short"})
+    # in words, with the way back to the form (it read "password。（a password has at least
+    # 10 characters)" on a dead end)
+    assert short.status_code == 422 and "密码至少需要 10 个字符。" in short.text
+    assert "a password" not in short.text and "data-back" in short.text
     assert admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "liu",
                                             "password": "a new long password"},
                       follow_redirects=False).status_code == 303
