@@ -260,18 +260,35 @@ def low_income_profile(frame: pd.DataFrame, numeric: list[str]) -> dict[str, flo
     return out
 
 
+def line_growth(frame: pd.DataFrame) -> float | None:
+    """The county's own yearly growth of its mean line over the training days (household-day
+    rows, the day the index's second level), or None with fewer than two days a year or more
+    apart: what drift expects the line to grow by. A constant 4% had flagged a county whose
+    line had not changed, and missed its 10% rise (a data team's)."""
+    if "line" not in frame.columns or frame.index.nlevels < 2:
+        return None
+    by_day = frame["line"].astype(float).groupby(level=1).mean().dropna()
+    if len(by_day) < 2:
+        return None
+    first, last = by_day.index.min(), by_day.index.max()
+    years = (pd.Timestamp(last) - pd.Timestamp(first)).days / 365.25
+    if years < 1 or by_day[first] <= 0:
+        return None
+    return float((by_day[last] / by_day[first]) ** (1 / years) - 1)
+
+
 def reference_profile(frame: pd.DataFrame, probability: np.ndarray, numeric: list[str],
-                      day: date | None) -> dict[str, Any]:
+                      day: date | None, growth: float | None = None) -> dict[str, Any]:
     """What drift is measured against: deciles of each number and of the score, the mean
     score and the mean line, all of the test day's at-risk population (the latest the model
-    knows)."""
+    knows), and the line's yearly growth in the training days (None: unknown, 4% assumed)."""
     x = frame.reindex(columns=numeric).astype(float)
     bins = {column: _bins(x[column].dropna().to_numpy()) for column in numeric}
     line = frame["line"].astype(float).mean() if "line" in frame.columns else None
     return {"bins": bins, "score_bins": _bins(np.asarray(probability)),
             "mean_score": float(np.mean(probability)),
             "line": None if line is None or np.isnan(line) else float(line),
-            "day": day.isoformat() if day else None}
+            "line_growth": growth, "day": day.isoformat() if day else None}
 
 
 def _bins(values: np.ndarray) -> dict[str, list[float]]:
@@ -568,7 +585,8 @@ class DriftTally:
     def result(self) -> dict[str, Any]:
         """PSI of the score and of each number; ``reasons``, each a code with its figures:
         line_rise / line_fall (the mean line more than 5% away from the reference's grown
-        by 4% a year), income_shift (the income ratio's PSI above the threshold), and
+        as the county's line grew in training, 4% a year if unknown), income_shift (the
+        income ratio's PSI above the threshold), and
         score_mean_shift (the mean score more than 25% and 0.005 away from the reference's:
         the calibration no longer holds). A feature with no value at all is flagged too."""
         found = {"score": _psi(self.counts["score"], self.reference["score_bins"]["shares"])}
@@ -589,7 +607,9 @@ class DriftTally:
             if self.as_of is not None and self.reference.get("day"):
                 years = max((self.as_of - date.fromisoformat(self.reference["day"])).days
                             / 365.25, 0.0)
-            expected = reference_line * (1 + LINE_GROWTH) ** years
+            growth = self.reference.get("line_growth")
+            expected = reference_line * (1 + (LINE_GROWTH if growth is None else growth)
+                                         ) ** years
             change = line / expected - 1
             if abs(change) > LINE_TOLERANCE:
                 reasons.append({"code": "line_rise" if change > 0 else "line_fall",

@@ -94,7 +94,7 @@ def fit_and_evaluate(train_frame: pd.DataFrame, train_y: pd.Series, test_frame: 
     metadata["ece"] = model.ece(y_test, probability)
     metadata["calibration"] = model.calibration_table(y_test, probability)
     metadata["reference"] = model.reference_profile(test_frame, probability, lists["numeric"],
-                                                    test_day)
+                                                    test_day, model.line_growth(train_frame))
     metadata["average_score"] = explain.average_score(trained)
     metadata["warning_shares"] = warning_shares(trained, test_frame, probability, caseload,
                                                 threshold)

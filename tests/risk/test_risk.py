@@ -2,6 +2,9 @@
 drift report names a rise of the line beyond its expected growth, an income shift that breaks
 calibration, and a feature with no value at all."""
 
+import copy
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,3 +106,25 @@ def test_training_refuses_a_feature_with_no_value_at_all(trained):
     frame["payouts_365d"] = np.where(np.arange(len(frame)) < 5, 1.0, np.nan)
     with pytest.raises(model.ModelError, match=r"payouts_365d \(5 rows\)"):
         model.check_training_frame(frame, trained.names)
+
+
+def test_the_line_is_expected_to_grow_as_the_countys_grew_in_training(trained, night):
+    """A data team's county whose line had not changed for years: a constant 4% a year
+    flagged its unchanged line as a fall and missed its 10% rise. The growth of the training
+    days' lines is what drift expects."""
+    days = pd.MultiIndex.from_product([[1, 2], [date(2021, 1, 1), date(2024, 1, 1)]])
+    flat = pd.DataFrame({"line": [8700.0] * 4}, index=days)
+    assert model.line_growth(flat) == 0.0
+    rising = pd.DataFrame({"line": [8000.0, 8000.0 * 1.03 ** 3] * 2}, index=days)
+    assert model.line_growth(rising) == pytest.approx(0.03, abs=1e-3)
+    assert model.line_growth(flat.xs(date(2021, 1, 1), level=1, drop_level=False)) is None
+    county = copy.deepcopy(trained)
+    county.metadata["reference"]["line_growth"] = 0.0
+    two_years = synthetic.TEST_DAY.replace(year=synthetic.TEST_DAY.year + 2)
+    line = county.metadata["reference"]["line"]
+    same = night.assign(line=line)
+    assert "line_fall" not in codes(model.drift(county, same, county.probability(same),
+                                                as_of=two_years))
+    risen = night.assign(line=line * 1.10)
+    assert "line_rise" in codes(model.drift(county, risen, county.probability(risen),
+                                            as_of=two_years))
