@@ -813,10 +813,25 @@ def _score(args) -> int:
         print(f"note: {result.note}")
     if drift.get("flag"):
         print("drift: " + "; ".join(filter(None, [
+            *(_drift_reason(r) for r in drift.get("reasons", [])),
             f"shifted {', '.join(drift['shifted'])}" if drift["shifted"] else "",
             f"no value at all in {', '.join(drift['missing'])}" if drift["missing"] else ""]))
             + " — compare with the model card before relying on the scores")
     return 0
+
+
+def _drift_reason(reason: dict) -> str:
+    """A reason of the drift report in words (the run printed the shifted features only, and
+    a line's rise went unsaid)."""
+    code = reason["code"]
+    if code in ("line_rise", "line_fall"):
+        return (f"the line {reason['line']:,.2f} is {reason['beyond_expected']:+.1%} from the "
+                f"{reason['expected']:,.2f} expected ({code.replace('_', ' ')})")
+    if code == "income_shift":
+        return f"incomes shifted (PSI {reason['psi']:.2f})"
+    if code == "score_mean_shift":
+        return "the mean score moved away from the model's: its calibration no longer holds"
+    return code.replace("_", " ")
 
 
 def _password(args) -> int:

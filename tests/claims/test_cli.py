@@ -484,3 +484,14 @@ def test_a_test_year_or_day_that_cannot_be_is_refused_in_one_line(tmp_path):
     answer = fangpin(url, "train", "--test-day", "2099-01-01")
     assert answer.returncode == 2, answer.stderr
     assert answer.stderr.strip().startswith("error: the test day 2099-01-01 is after today")
+
+
+def test_the_nights_drift_reasons_are_printed_in_words():
+    """A data team's 10% rise of the line was in the run's drift report, but the command
+    printed the shifted features only."""
+    from claims.cli import _drift_reason
+    assert _drift_reason({"code": "line_rise", "line": 9570.0, "reference_line": 8700.0,
+                          "expected": 8700.0, "beyond_expected": 0.1}) == (
+        "the line 9,570.00 is +10.0% from the 8,700.00 expected (line rise)")
+    assert _drift_reason({"code": "income_shift", "psi": 0.31}) == (
+        "incomes shifted (PSI 0.31)")
