@@ -583,7 +583,8 @@ ABOVE_LIMIT = N_("The amount due is above your approval limit of %(limit)s yuan:
 
 
 SUPERVISOR_ABOVE_LIMIT = N_("The amount is above your approval limit of %(limit)s yuan: you "
-                           "may approve at most up to it.")
+                           "may approve at most up to it, or an administrator gives a "
+                           "supervisor a limit that covers it.")
 FIRST_APPROVED = N_("The first approval was for %(amount)s yuan in all: the amount is filled "
                     "in with it.")
 NO_LIMIT = N_("You have no approval limit: an administrator must set one before you approve.")
