@@ -20,7 +20,8 @@ from sqlmodel import Session, select
 
 from claims import access, audit, clock, lifecycle, locks
 from claims.auth import Actor, Forbidden
-from claims.models import AppUser, Claim, Household, Member, Region, Role
+from claims.models import AppUser, Claim, Household, Region, Role
+from policies import registry
 from policies.errors import Conflict, DomainError, InvalidInput
 
 S = lifecycle.S
@@ -210,9 +211,6 @@ class MyWork:
     more: bool = False  # a list was cut at MY_WORK_ROWS
 
 
-_HEAD = (select(Member.name).where(Member.household_id == Household.id,
-                                   Member.relation == "head", Member.status == "active")
-         .correlate(Household).limit(1).scalar_subquery())
 
 
 _SECOND_APPROVALS = lifecycle.SECOND_APPROVAL_PENDING
@@ -245,7 +243,7 @@ def _rows(session: Session, actor: Actor, *conditions) -> list[tuple]:
     township, village = sa.orm.aliased(Region), sa.orm.aliased(Region)
     found = {row[0].id: row for row in session.exec(
         select(Claim, Household.household_number, village.name, township.name,
-               Household.phone, _HEAD)
+               Household.phone, registry.HEAD_NAME)
         .join(Household, Household.id == Claim.household_id)
         .join(village, village.id == Household.village_id)
         .join(township, township.id == village.parent_id)

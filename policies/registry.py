@@ -174,7 +174,8 @@ _active_size = (
     .correlate(Household)
     .scalar_subquery()
 )
-_head_name = (
+# The name of a household's head among its active members, as SQL over a query of households.
+HEAD_NAME = (
     select(Member.name)
     .where(
         Member.household_id == Household.id,
@@ -207,7 +208,7 @@ def get_household(session: Session, household_id: int) -> Household:
 def household_view(session: Session, household_id: int) -> dict[str, Any]:
     """A household with its derived size and head's name."""
     row = session.exec(
-        select(Household, _active_size, _head_name).where(Household.id == household_id)
+        select(Household, _active_size, HEAD_NAME).where(Household.id == household_id)
     ).first()
     if row is None:
         raise NotFound(f"household {household_id} does not exist", field="id",
@@ -259,7 +260,7 @@ def list_households(
 ):
     """Households with their size and head, filtered and ordered by household number; with
     ``villages``, of those villages only (a user limited to some townships)."""
-    query = select(Household, _active_size, _head_name).order_by(Household.household_number)
+    query = select(Household, _active_size, HEAD_NAME).order_by(Household.household_number)
     if villages is not None:
         query = query.where(col(Household.village_id).in_(villages))
     if village_id is not None:

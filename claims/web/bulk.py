@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
-from claims import access, bulk, clock, lifecycle
+from claims import access, bulk, clock, lifecycle, masking
 from claims import warnings as warning_service
 from claims.api.deps import SessionDep
 from claims.models import Claim, Household, Region, Role
@@ -284,11 +284,13 @@ def review_page(request: Request, session: SessionDep, user: User, village: int 
     if village is not None:
         chosen = gate(request, lambda: _village(session, user, village),
                       N_("Not found, or not in your area."))
-        claims = session.exec(
-            select(Claim, Household.household_number)
+        # the head's name, masked, by which the meeting knows the family (a browser walk's
+        # list gave claim and household numbers only)
+        claims = [(claim, number, masking.name(head)) for claim, number, head in session.exec(
+            select(Claim, Household.household_number, registry.HEAD_NAME)
             .join(Household, Household.id == Claim.household_id)
             .where(Household.village_id == village, Claim.state == lifecycle.S.village_review)
-            .order_by(Claim.claim_number)).all()
+            .order_by(Claim.claim_number)).all()]
     return render(request, "review.html", user=user, villages=villages, chosen=chosen,
                   claims=claims, may_review=user.user.role in REVIEWERS)
 

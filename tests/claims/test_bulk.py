@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 from sqlmodel import Session, select
 
-from claims import bulk, clock, intake, lifecycle
+from claims import bulk, clock, intake, lifecycle, masking
 from claims import warnings as warning_service
 from claims.auth import SYSTEM, Actor, Forbidden, actor_for_user, villages_of
 from claims.models import AppUser, AuditEntry, Claim, ClaimRecord, EarlyWarning, Member
@@ -581,6 +581,9 @@ def test_the_review_page_records_a_village_meeting_in_chinese(browser, session):
     assert f'value="{w.village_a}"' in listing and "(2)" in listing
     page = clerk.get("/review", params={"village": w.village_a}).text
     assert c0.claim_number in page and c1.claim_number in page
+    # the family by its head's name, masked (the meeting knows families, not numbers)
+    head = registry.head_of(session, c0.household_id).name
+    assert f"<td data-label=\"户主\">{masking.name(head)}</td>" in page and head not in page
     shown = [str(c0.id), str(c1.id)]
     refused = clerk.post("/review", data={"csrf_token": csrf_of(page), "village": w.village_a,
                                           "representatives": "村主任", "disagree": str(c1.id),
