@@ -14,9 +14,9 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import select
 
-from claims import access, catastrophes, clock
+from claims import access, catastrophes, clock, masking
 from claims.api.deps import SessionDep
-from claims.models import Region
+from claims.models import Household, Region
 from claims.web.bulk import _claim_rows, chosen_village
 from claims.web.i18n import N_, translator
 from claims.web.pages import (
@@ -35,6 +35,7 @@ from claims.web.pages import (
     village_named,
 )
 from claims.web.records import ASSET_CHECKS
+from policies import registry
 from policies.errors import DomainError
 from policies.vocab import DisasterKind, RegionLevel
 
@@ -206,9 +207,13 @@ def survey_page(request: Request, session: SessionDep, user: User, catastrophe_i
                                            else v.to_survey)), None)
     claims = [] if chosen is None else gate(request, lambda: catastrophes.survey_claims(
         session, user.actor, catastrophe, chosen.id))
+    # each family by its head's name, masked, as the team finds it in the village
+    heads = {household: masking.name(name) for household, name in session.exec(
+        select(Household.id, registry.HEAD_NAME).where(
+            Household.id.in_({c.household_id for c in claims})))} if claims else {}
     return render(request, "catastrophe_survey.html", user=user, c=catastrophe,
-                  villages=villages, chosen=chosen, claims=claims, asset_checks=ASSET_CHECKS,
-                  today=clock.county_today())
+                  villages=villages, chosen=chosen, claims=claims, heads=heads,
+                  asset_checks=ASSET_CHECKS, today=clock.county_today())
 
 
 @router.post("/catastrophes/{catastrophe_id}/survey")

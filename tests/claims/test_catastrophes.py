@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from claims import catastrophes, clock
+from claims import catastrophes, clock, masking
 from claims.auth import SYSTEM, Actor, actor_for_user, villages_of
 from claims.models import (
     AuditEntry,
@@ -549,6 +549,8 @@ def test_a_village_visit_records_one_survey_per_claim_each_on_the_trail(
         f"/catastrophes/{made['id']}/survey", params={"village": w.ids["village0"]}).text
     assert f'value="{in_village0[0]}" aria-label' in page
     assert f'value="{in_village0[1]}" checked' in page and "本案件已派其他查勘员" in page
+    head = registry.head_of(session, theirs.household_id).name  # masked: the team knows it
+    assert masking.name(head) in page and head not in page
     theirs.investigator_id = None
     session.commit()
     # a township-A investigator may not visit township B's village
