@@ -683,17 +683,18 @@ def _model(args) -> int:
                   + ("  (in force)" if v["in_force"] else "")
                   + ("  (a rollback puts it back)" if v["rollback_to"] else ""))
         return 0
+    if args.action == "promote" and not args.version:
+        raise SystemExit("promote needs the VERSION ('fangpin model list' shows them)")
+    engine = _engine()  # the trail must be writable before the model in force changes
     current = model.in_force(directory)
     if args.action == "promote":
-        if not args.version:
-            raise SystemExit("promote needs the VERSION ('fangpin model list' shows them)")
         model.promote(directory, args.version)
         version = args.version
         print(f"version {version} is in force")
     else:
         version = model.rollback(directory)
         print(f"version {version} is back in force ({current} rolled back)")
-    with Session(_engine()) as session:
+    with Session(engine) as session:
         _model_on_trail(session, version, args.action, replaced=current)
     return 0
 

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
+from sqlmodel import select
 
 from claims import cli, nightly
+from claims.models import AuditEntry
 from policies import registry
 from policies.models import IncomeRecordCreate
 from risk import model, training
@@ -141,6 +143,13 @@ def test_a_model_is_put_in_force_only_when_it_beats_both_baselines(trained, tmp_
         model.promote(tmp_path, "nope")
 
 
+@pytest.fixture
+def trail(session, monkeypatch):
+    """The database the model commands write the audit trail to (a promotion or a rollback
+    is refused without one)."""
+    monkeypatch.setattr(cli, "get_engine", lambda: session.get_bind())
+
+
 def test_versions_kept_and_none_in_force_say_to_promote_one(tmp_path):
     """A data team's: the night said "train one with 'fangpin train'" while a version it had
     trained, and not put in force, was kept."""
@@ -150,7 +159,8 @@ def test_versions_kept_and_none_in_force_say_to_promote_one(tmp_path):
         nightly.saved_model(tmp_path)
 
 
-def test_each_rollback_steps_one_version_further_back(trained, tmp_path, capsys):
+def test_each_rollback_steps_one_version_further_back(trained, tmp_path, capsys, session,
+                                                     trail):
     """Rollbacks walk back through the versions put in force, each step on the history;
     rolling back past the first version is refused, and a new promotion starts from where
     the rollbacks left off."""
@@ -171,6 +181,10 @@ def test_each_rollback_steps_one_version_further_back(trained, tmp_path, capsys)
     assert "(in force)" in listed["v3"] and "(a rollback puts it back)" in listed[first]
     assert cli.main(["model", "rollback", "--model-dir", str(tmp_path)]) == 0
     assert f"version {first} is back in force (v3 rolled back)" in capsys.readouterr().out
+    # on the audit trail, which model scores the county (the office's decision)
+    [entry] = session.exec(select(AuditEntry).where(AuditEntry.entity == "risk_model")).all()
+    assert (entry.entity_id, entry.action, entry.after) == (first, "rollback",
+                                                             {"replaced": "v3"})
     steps = [(e["action"], e["version"], e["note"]) for e in model.history(tmp_path)]
     assert steps[-4:] == [("rolled back to", "v2", "from v3"),
                           ("rolled back to", first, "from v2"),
@@ -178,7 +192,8 @@ def test_each_rollback_steps_one_version_further_back(trained, tmp_path, capsys)
                           ("rolled back to", first, "from v3")]
 
 
-def test_a_damaged_model_directory_is_refused_in_words(trained, tmp_path, capsys):
+def test_a_damaged_model_directory_is_refused_in_words(trained, tmp_path, capsys,
+                                                       trail):
     """Found by a hostile tester: a version outside the directory was put in force by its
     path, a version whose file had a byte changed was put in force (and the night failed on
     it), and a damaged metadata file, history or version folder was a traceback from every
@@ -221,7 +236,7 @@ def test_a_model_saved_before_versions_is_still_read(trained, tmp_path):
         model.rollback(tmp_path)
 
 
-def test_the_model_commands(trained, tmp_path, capsys):
+def test_the_model_commands(trained, tmp_path, capsys, trail):
     first, _, _ = model.add_version(trained, tmp_path)
     assert cli.main(["model", "list", "--model-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
