@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -456,6 +457,20 @@ def test_a_household_page_shows_its_score_factors_and_history(engine, model_dir,
     assert [h["run_id"] for h in found["history"]] == [second.run_id, first.run_id]
     assert found["factors"] and found["factors"][0]["direction"] in ("raises", "lowers")
     assert found["warnings"][0]["trigger"] == "risk_high"
+    # a bill of the night recorded after its run: the night's figures no longer give the
+    # score, and its factors are not shown beside it (a data team's added up to 0.317 beside
+    # a score 0.017 above the average)
+    with Session(engine) as session:
+        session.add(Shock(household_id=household, kind="illness", occurred_on=date(2026, 12, 2),
+                          known_on=date(2026, 12, 2), burden=Decimal("60000"), source="event",
+                          reference="after-the-run"))
+        session.commit()
+    late = auditor.get(f"/api/households/{household}/risk").json()
+    assert late["score"] == pytest.approx(stored[household]) and late["factors"] is None
+    assert "recorded after its run" in late["factors_note"]
+    with Session(engine) as session:
+        session.execute(sa.delete(Shock).where(Shock.reference == "after-the-run"))
+        session.commit()
     assert auditor.get("/api/households/999999/risk").status_code == 404
     listed = auditor.get("/api/risk/runs").json()
     assert [r["id"] for r in listed["data"]] == [second.run_id, first.run_id]
