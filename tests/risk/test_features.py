@@ -268,17 +268,23 @@ def test_a_fall_within_the_year_by_income_or_by_spending(session):
     assert features.outcomes(session, date(2025, 12, 30), [home.id]).empty
 
 
-def test_a_quarters_report_is_no_years_fall(session):
-    """Post-payout monitoring files quarterly reports: a quarter's income (a quarter of the
-    year's) against the year's line had labelled the household fallen (a hostile tester's);
-    a 12-month report to date still tells a fall."""
+def earning_10000_a_head(session):
+    """A household of three that earned 10,000 a head in 2026, above its line of 8,700."""
     ids = county_with_villages(session, villages=1)
     home, _ = household_with_members(session, ids["village0"], members=3)
     registry.create_monitoring_line(session, MonitoringLineCreate(
         region_id=ids["county"], year=2026, fixed_amount=Decimal("8700")))
     registry.create_income_record(session, IncomeRecordCreate(
         household_id=home.id, source="report", period_start=date(2026, 1, 1),
-        period_end=date(2026, 12, 31), wages=Decimal("30000")))  # 10,000 a head
+        period_end=date(2026, 12, 31), wages=Decimal("30000")))
+    return ids, home
+
+
+def test_a_quarters_report_is_no_years_fall(session):
+    """Post-payout monitoring files quarterly reports: a quarter's income (a quarter of the
+    year's) against the year's line had labelled the household fallen (a hostile tester's);
+    a 12-month report to date still tells a fall."""
+    ids, home = earning_10000_a_head(session)
     registry.create_income_record(session, IncomeRecordCreate(
         household_id=home.id, source="report", period_start=date(2026, 10, 1),
         period_end=date(2026, 12, 31), wages=Decimal("7500")))  # its last quarter
@@ -296,13 +302,7 @@ def test_a_quarters_report_is_no_years_fall(session):
 def test_a_lost_income_is_in_the_report_and_not_counted_against_it_again(session):
     """A lay-off's lost wages and a business's loss are already missing from the year's
     report: they do not make a fall; a spending of the same size does."""
-    ids = county_with_villages(session, villages=1)
-    home, _ = household_with_members(session, ids["village0"], members=3)
-    registry.create_monitoring_line(session, MonitoringLineCreate(
-        region_id=ids["county"], year=2026, fixed_amount=Decimal("8700")))
-    registry.create_income_record(session, IncomeRecordCreate(
-        household_id=home.id, source="report", period_start=date(2026, 1, 1),
-        period_end=date(2026, 12, 31), wages=Decimal("30000")))  # 10,000 a head
+    ids, home = earning_10000_a_head(session)
     for kind, burden in (("employment", "12000"), ("industry", "9000")):
         session.add(Shock(household_id=home.id, kind=kind, occurred_on=date(2026, 4, 1),
                           known_on=date(2026, 5, 1), burden=Decimal(burden), source="event"))
