@@ -26,7 +26,8 @@ APPROVERS = frozenset(lifecycle.ACTIONS["approve"].roles)
 REVIEWERS = frozenset(lifecycle.ACTIONS["record_review"].roles)
 
 # Why a claim did not take the step, as codes the pages translate (values beside them).
-REASONS = ("not_found", "not_waiting", "state", "notice_started", "notice_running", "start_date",
+REASONS = ("not_found", "not_waiting", "not_in_notice", "state", "notice_started",
+           "notice_running", "start_date",
            "nothing_due", "above_limit", "role", "not_the_investigator",
            *lifecycle.APPROVAL_BARS, "other")
 
@@ -144,13 +145,22 @@ def review_village(session: Session, actor: Actor, village_id: int, *,
             for claim_id in dict.fromkeys(claim_ids)]
 
 
-def start_notices(session: Session, actor: Actor, village_id: int, *,
+def start_notices(session: Session, actor: Actor, village_id: int, *, claim_ids: list[int],
                   start_date: date | None = None, today: date | None = None) -> list[Result]:
-    """Start the public notice of every claim of a village that waits for it; a claim whose
-    notice runs already, or that refuses the step, is listed with the reason."""
+    """Start the public notice of the claims of a village the posted notice lists
+    (``claim_ids``, as its page showed them: a claim that came into notice since is not on
+    the paper on the village's board, and waits); a claim whose notice runs already, or that
+    refuses the step, or that is not in the village's notice, is listed with the reason."""
     access.require_role(actor, NOTICE)
-    results = []
-    for claim in village_claims(session, actor, village_id):
+    claims = village_claims(session, actor, village_id)
+    if not claim_ids:
+        raise InvalidInput("name the claims the posted notice lists", field="claim_ids",
+                           value=0, code="choose_claims")
+    listed = {c.id: c for c in claims if c.id in claim_ids}
+    results = [Result(claim_id, None, "refused", "not_in_notice", {},
+                      f"claim {claim_id} is not in this village's public notice")
+               for claim_id in dict.fromkeys(claim_ids) if claim_id not in listed]
+    for claim in listed.values():
         started = notice_started(session, claim)
         if started is not None:
             results.append(Result(claim.id, claim.claim_number, "refused", "notice_started",

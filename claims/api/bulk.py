@@ -115,9 +115,14 @@ def review_village(session: SessionDep, actor: Reviewer, review: VillageReview
 
 @router.post("/notices/start")
 def start_notices(session: SessionDep, actor: Notice, village_id: Annotated[int, Body()],
+                  claim_ids: Annotated[list[int], Body(
+                      min_length=1, max_length=bulk.APPROVAL_LIMIT, description=(
+                          "the claims the posted notice lists: one that came into notice "
+                          "since is not on the paper, and waits"))],
                   start_date: Annotated[Day | None, Body()] = None) -> dict[str, Any]:
-    """Start the public notice of every claim of a village that waits for it."""
-    results = bulk.start_notices(session, actor, village_id, start_date=start_date)
+    """Start the public notice of the claims of a village the posted notice lists."""
+    results = bulk.start_notices(session, actor, village_id, claim_ids=claim_ids,
+                                 start_date=start_date)
     session.commit()
     return _answer(results)
 

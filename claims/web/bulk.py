@@ -73,6 +73,7 @@ SCORE_ORDER = N_("The lowest score is above the highest.")
 REASONS = {
     "not_found": N_("No such claim, or not in your area."),
     "not_waiting": N_("This claim does not wait for this village's review (any more)."),
+    "not_in_notice": N_("This claim is not in this village's public notice (any more)."),
     "state": N_("The claim is %(state)s: this step is not possible now."),
     "notice_started": N_("The notice already started on %(date)s."),
     "notice_running": N_("The notice runs until %(date)s: it can be closed from that day."),
@@ -385,8 +386,9 @@ async def _notice_bulk(request: Request, session, user, step: str):
     if start_date is not None and start_date > clock.county_today():
         raise PageError(422, _("The notice cannot start after today."))
     if step == "start":
+        listed = form_numbers(request, form, "claim", N_("Claim"))
         results = gate(request, lambda: bulk.start_notices(
-            session, user.actor, village_id, start_date=start_date),
+            session, user.actor, village_id, claim_ids=listed, start_date=start_date),
             N_("Not found, or not in your area."), session=session)
     else:
         results = gate(request, lambda: bulk.close_notices(session, user.actor, village_id),

@@ -325,6 +325,8 @@ AREA_BODIES = {
         "village_id": w[f"village_{t}"], "survey": SURVEY_FORM},
     ("POST", "/api/reviews/village"): lambda w, t, n: {
         "village_id": w[f"village_{t}"], "claim_ids": [1], "representatives": ["村主任"]},
+    ("POST", "/api/notices/start"): lambda w, t, n: {
+        "village_id": w[f"village_{t}"], "claim_ids": [1]},
 }
 SURVEY_FORM = {"visit_date": str(clock.county_today()), "team": ["王查勘", "李查勘"],
                "findings": "属实", "asset_check": {"bank_deposits": "无"}}

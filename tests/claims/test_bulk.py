@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -112,12 +113,15 @@ def test_the_notice_of_a_village_starts_and_closes_at_once_claim_by_claim(sessio
                          data={"start_date": clock.county_today().isoformat()})
     session.commit()
 
-    started = bulk.start_notices(session, w.actors["clerk"], w.village_a)
+    # the posted notice lists c0, c1 and c2 (and, wrongly, another village's cb)
+    started = bulk.start_notices(session, w.actors["clerk"], w.village_a,
+                                 claim_ids=[c0.id, c1.id, c2.id, cb.id])
     session.commit()
     assert [(r.claim_number, r.outcome, r.reason) for r in started] == [
+        (None, "refused", "not_in_notice"),  # cb: another village's notice
         (c0.claim_number, "done", None), (c1.claim_number, "refused", "notice_started"),
-        (c2.claim_number, "done", None)]  # c3 is not in notice; cb is another village's
-    assert started[1].values == {"date": clock.county_today()}
+        (c2.claim_number, "done", None)]  # c3 is not in notice
+    assert started[2].values == {"date": clock.county_today()}
     assert trail(session, "start_notice") == [c1.claim_number, c0.claim_number,
                                               c2.claim_number]
 
@@ -142,6 +146,7 @@ def test_a_start_date_that_does_not_fit_a_claim_is_listed_with_its_earliest_day(
     reviewed(session, w, c0, days_ago=8)
     reviewed(session, w, c1, days_ago=1)
     results = bulk.start_notices(session, w.actors["clerk"], w.village_a,
+                                 claim_ids=[c0.id, c1.id],
                                  start_date=clock.county_today() - timedelta(days=5))
     assert [(r.outcome, r.reason) for r in results] == [("done", None),
                                                         ("refused", "start_date")]
@@ -152,11 +157,11 @@ def test_the_notice_of_a_village_is_for_its_area_and_the_notice_roles(session):
     w = build(session)
     reviewed(session, w, w.claims[0])
     with pytest.raises(Forbidden):  # another township's clerk
-        bulk.start_notices(session, w.actors["clerk_b"], w.village_a)
+        bulk.start_notices(session, w.actors["clerk_b"], w.village_a, claim_ids=[1])
     with pytest.raises(Forbidden):  # an investigator takes no notice step
         bulk.close_notices(session, w.actors["inv"], w.village_a)
     with pytest.raises(InvalidInput):  # a township is not a village
-        bulk.start_notices(session, w.actors["clerk"], w.township_a)
+        bulk.start_notices(session, w.actors["clerk"], w.township_a, claim_ids=[1])
     assert trail(session, "start_notice") == []
 
 
@@ -393,8 +398,11 @@ def test_the_notice_page_starts_a_whole_village_with_reasons_in_chinese(browser,
     clerk = browser("clerk")
     page = clerk.get("/notice", params={"village": w.village_a}).text
     assert 'action="/notice/start"' in page and 'action="/notice/close"' in page
+    reviewed(session, w, w.claims[2])  # came into notice after the page was drawn: not on it
     answer = clerk.post("/notice/start", data={"csrf_token": csrf_of(page),
-                                               "village": w.village_a})
+                                               "village": w.village_a,
+                                               "claim": re.findall(
+                                                   r'name="claim" value="(\d+)"', page)})
     assert answer.status_code == 200
     assert "共 2 件，1 件已办理。" in answer.text and "已开始公示" in answer.text
     assert f"公示已于 {clock.county_today() - timedelta(days=1)} 开始。" in answer.text
@@ -448,9 +456,13 @@ def test_the_api_takes_the_same_bulk_steps(as_user, session):
     limited = as_user("clerk")
     session.get(AppUser, limited.user.id).townships = [w.township_a]
     session.commit()
-    refused = limited.post("/api/notices/start", json={"village_id": w.village_b})
+    refused = limited.post("/api/notices/start", json={"village_id": w.village_b,
+                                                       "claim_ids": [c0.id]})
     assert refused.status_code == 403 and refused.json()["field"] == "village_id"
-    started = limited.post("/api/notices/start", json={"village_id": w.village_a})
+    unnamed = limited.post("/api/notices/start", json={"village_id": w.village_a})
+    assert unnamed.status_code == 422 and unnamed.json()["field"] == "claim_ids"
+    started = limited.post("/api/notices/start", json={"village_id": w.village_a,
+                                                       "claim_ids": [c0.id]})
     assert started.status_code == 200, started.text
     assert started.json()["done"] == 1
     assert started.json()["results"][0]["claim_number"] == c0.claim_number
