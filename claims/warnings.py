@@ -133,9 +133,13 @@ def _outcome(outcome: str, note: str) -> tuple[str, str]:
                                code="other_needs_note")
         return outcome, note
     # free text, as the API took it before outcomes had codes
-    if len(outcome) < 2 or note:
+    if len(outcome) < 2:
         raise InvalidInput(f"outcome is one of {', '.join(OUTCOMES)} (or what the office did, "
                            "at least two characters)", field="outcome", value=outcome)
+    if note:  # (the refusal had asked for two characters of a ten-character outcome)
+        raise InvalidInput(f"a note goes with an outcome of {', '.join(OUTCOMES)}; an outcome "
+                           "in the office's own words says it all", field="note", value=note,
+                           code="note_without_outcome")
     return outcome, ""
 
 

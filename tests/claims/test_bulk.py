@@ -490,6 +490,12 @@ def test_the_api_takes_the_same_bulk_steps(as_user, session):
     assert many.json()["closed"] == 3  # 0.91, 0.72 and 0.95
     bad = office.post("/api/warnings/close", json={"warning_ids": [1], "outcome": "other"})
     assert bad.status_code == 422 and bad.json()["field"] == "note"
+    # an outcome in the office's own words with a note: refused for the note, saying so (it
+    # had asked for two characters of a ten-character outcome)
+    worded = office.post("/api/warnings/close", json={
+        "warning_ids": [1], "outcome": "村里走访，已申报临时救助", "note": "另附说明"})
+    assert worded.status_code == 422 and worded.json()["field"] == "note"
+    assert "at least two characters" not in worded.json()["message"]
 
 
 # --- the village review of a whole village --------------------------------------------------
