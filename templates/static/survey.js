@@ -9,6 +9,17 @@ document.querySelectorAll("[data-locate]").forEach(function (button) {
     form.elements.longitude.value = longitude;
     form.elements.accuracy.value = accuracy;
   }
+  function shown(latitude, longitude, accuracy) {
+    return button.dataset.found.replace("{latitude}", latitude)
+      .replace("{longitude}", longitude).replace("{accuracy}", accuracy);
+  }
+  // a location recorded before the server refused the form, put back by keep.js
+  window.addEventListener("load", function () {
+    if (form.elements.latitude.value) {
+      status.textContent = shown(form.elements.latitude.value, form.elements.longitude.value,
+                                 form.elements.accuracy.value);
+    }
+  });
   button.addEventListener("click", function () {
     if (!navigator.geolocation) { status.textContent = button.dataset.failed; return; }
     status.textContent = button.dataset.waiting;
@@ -16,10 +27,8 @@ document.querySelectorAll("[data-locate]").forEach(function (button) {
     navigator.geolocation.getCurrentPosition(function (position) {
       var c = position.coords;
       fill(c.latitude.toFixed(6), c.longitude.toFixed(6), Math.round(c.accuracy));
-      status.textContent = button.dataset.found
-        .replace("{latitude}", c.latitude.toFixed(6))
-        .replace("{longitude}", c.longitude.toFixed(6))
-        .replace("{accuracy}", Math.round(c.accuracy));
+      status.textContent = shown(c.latitude.toFixed(6), c.longitude.toFixed(6),
+                                 Math.round(c.accuracy));
       button.disabled = false;
     }, function (error) {
       fill("", "", "");

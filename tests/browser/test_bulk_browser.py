@@ -327,6 +327,12 @@ def test_the_clerk_records_a_village_meeting_for_its_claims(bulk_site, signed_in
     disagree = page.locator(f"input[name=disagree][value='{refused}']")
     within_screen(page, disagree)
     disagree.check()
+    # not agreed without a reason: refused on the error page, whose link goes back to the
+    # form as it was filled in (a browser walk's came back empty, or not at all)
+    page.get_by_role("button", name=re.compile("登记这 2 件案件的评议结果")).click()
+    page.get_by_role("link", name="返回表单（已填写的内容保留）").click()
+    expect(page.get_by_label("参会代表（每行一人）")).to_have_value("村主任\n村民代表甲")
+    expect(disagree).to_be_checked()
     page.locator(f"input[name=reason_{refused}]").fill("家有经营性车辆")
     submit = page.get_by_role("button", name=re.compile("登记这 2 件案件的评议结果"))
     within_screen(page, submit)
