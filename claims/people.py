@@ -84,7 +84,8 @@ def _person(session: Session, id_number: str | None, user: AppUser | None = None
     try:
         id_number = parse_citizen_id(id_number).number
     except InvalidCitizenId as exc:
-        raise InvalidInput(f"ID number: {exc}", field="id_number", value=id_number) from None
+        raise InvalidInput(f"ID number: {exc}", field="id_number", value=id_number,
+                           code="invalid_id_number") from None
     holder = session.exec(select(AppUser.id).where(AppUser.id_number == id_number)).first()
     if holder is not None and (user is None or holder != user.id):
         raise Conflict("another account belongs to the same person (ID number); one "

@@ -759,6 +759,8 @@ def problem_reason(field: str, kind: str, why: str, gettext) -> str | None:
 STEP_REFUSALS = {
     # the admin page's new user or password (it read "password。（a password has at least …")
     "password_too_short": N_("A password has at least %(length)s characters."),
+    "invalid_id_number": N_("The ID number is not a valid citizen ID number: check its 18 "
+                            "characters and the last one, the check character."),
     "notice_running": N_("The public notice runs %(days)s days from %(start)s: it can be "
                          "closed from %(end)s."),
     "future_visit": N_("The visit date is in the future."),

@@ -581,6 +581,12 @@ def test_changing_a_users_password_changes_nothing_else_and_signs_them_out(brows
     # 10 characters)" on a dead end)
     assert short.status_code == 422 and "密码至少需要 10 个字符。" in short.text
     assert "a password" not in short.text and "data-back" in short.text
+    from tests.factories import id_number
+    wrong = id_number(seq=5)[:17] + ("0" if id_number(seq=5)[17] != "0" else "1")
+    mistyped = admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "liu",
+                                                "id_number": wrong})
+    assert mistyped.status_code == 422 and "身份证号码无效" in mistyped.text
+    assert "check character" not in mistyped.text and "请更正表单：id_number" not in mistyped.text
     assert admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "liu",
                                             "password": "a new long password"},
                       follow_redirects=False).status_code == 303
