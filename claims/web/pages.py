@@ -732,7 +732,9 @@ REASONS = {
 FORM_PROBLEM = N_("Please correct the form: %(field)s — %(reason)s.")
 # pydantic's value errors of a field whose own rule's words are known (claims.lifecycle's
 # survey team, claims.monitoring's home check team)
-FIELD_REASONS = {("team", "value_error"): N_("at least two different people")}
+FIELD_REASONS = {("team", "value_error"): N_("at least two different people"),
+                 # a team of one (it said "too few entries", not how many)
+                 ("team", "too_short"): N_("at least two different people")}
 
 
 # the rule of Text's problems, read back from pydantic's English (policies.types)
@@ -743,11 +745,11 @@ def problem_reason(field: str, kind: str, why: str, gettext) -> str | None:
     """Why a form's value is not valid, in the reader's words: by pydantic's kind of
     mistake, by the field's own rule, or by the rule of Text; None where no words are
     known."""
-    if kind in REASONS:
-        return gettext(REASONS[kind])
     own = FIELD_REASONS.get((field.split(".")[0], kind))
     if own is not None:
         return gettext(own)
+    if kind in REASONS:
+        return gettext(REASONS[kind])
     for pattern, template in _TEXT_PROBLEMS:
         found = pattern.fullmatch(why)
         if found:

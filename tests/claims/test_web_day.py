@@ -525,7 +525,7 @@ def test_a_refused_step_reads_wholly_in_the_readers_language(browser, staff, ses
               "team": "王查勘", "findings": "住院属实", "asset_bank_deposits": "无"}
     refused = investigator.post(f"/claims/{claim.id}/actions/submit_survey", data=fields)
     assert refused.status_code == 422
-    assert "请更正表单：调查人员——条目不足。" in refused.text
+    assert "请更正表单：调查人员——至少需要两名不同的人员。" in refused.text  # not "条目不足"
     later = str(clock.county_today() + timedelta(days=3))
     refused = investigator.post(f"/claims/{claim.id}/actions/submit_survey",
                                 data={**fields, "team": "王查勘，李查勘", "visit_date": later})
