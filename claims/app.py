@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -361,6 +361,11 @@ def create_app() -> FastAPI:
                   redoc_url=None, lifespan=lifespan)
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static/app", StaticFiles(directory=TEMPLATES / "static"), name="app-static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        # what a browser asks for where a page names no icon (the API's JSON, a file)
+        return FileResponse(TEMPLATES / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request):

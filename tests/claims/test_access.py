@@ -91,6 +91,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("GET", "/openapi.json"): May(public=True),
     ("GET", "/docs"): May(public=True),
     ("GET", "/healthz"): May(public=True),
+    ("GET", "/favicon.ico"): May(public=True),
     # the registry: staff read, clerks write; regions, standards, lines, contracts county-wide
     ("POST", "/api/regions"): county(CLERK),
     ("GET", "/api/regions"): May(ALL),
