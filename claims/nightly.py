@@ -383,8 +383,9 @@ def _raise_warnings(session: Session, run_id: int, threshold: float, warned: pd.
         "score": warned["score"].round(4).tolist(),
         "previous_score": previous_scores,
         "factors": warned["factors"].tolist(),
-        "text": [scoring.warning_text(t, s, p, threshold) for t, s, p in zip(
-            warned["trigger"], warned["score"], previous_scores, strict=True)],
+        "text": [scoring.warning_text(t, s, p, threshold, left) for t, s, p, left in zip(
+            warned["trigger"], warned["score"], previous_scores, warned["left"],
+            strict=True)],
         "status": ["open"] * len(warned),
         "created_at": [now] * len(warned),
         "outcome": [""] * len(warned),

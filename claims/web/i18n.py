@@ -141,7 +141,9 @@ RISK_WARNINGS = {
                               "threshold %(threshold)s (last time %(previous)s)"),
     scoring.REACHED: N_("Risk of falling back %(score)s, at or above the warning threshold "
                         "%(threshold)s"),
-    scoring.ROSE: N_("Risk of falling back rose from %(previous)s to %(score)s")}
+    scoring.ROSE: N_("Risk of falling back rose from %(previous)s to %(score)s"),
+    scoring.SPENT_TEXT: N_("Income per person after the year's own spending about %(left)s "
+                           "yuan, below the line; risk score %(score)s")}
 RISK_PATTERNS = [(english, template_pattern(stored)) for stored, english in RISK_WARNINGS.items()]
 
 

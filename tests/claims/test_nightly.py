@@ -377,6 +377,30 @@ def test_who_is_warned_at_the_edges():
     assert pd.isna(warned.loc[5, "previous_score"])
 
 
+def test_income_after_the_years_own_spending_below_the_line_warns_whatever_the_score():
+    """A data team's own burdens of two to four times the income scored 0.31 (the trees had
+    seen few such burdens), under the threshold, and raised no warning once the model had
+    changed (the rise rule compares a model with itself). By the criterion of 突发严重困难
+    such a household may have fallen already: it is warned, saying why, in both languages."""
+    from claims.web.i18n import warning_text
+    frame = pd.DataFrame({
+        "income_last": [12000.0, 12000.0, 12000.0, float("nan"), 12000.0],
+        "line": [8700.0] * 5,
+        "illness_burden_365d": [5000.0, 1000.0, 0.0, 9000.0, 0.0],
+        "employment_burden_365d": [0.0, 0.0, 0.0, 0.0, 9000.0],  # lost wages: no spending
+    }, index=[1, 2, 3, 4, 5])
+    left = scoring.spent_below_line(frame)
+    assert left.dropna().to_dict() == {1: 7000.0}  # 12,000 less 5,000, under 8,700
+    warned = scoring.warnings_for(pd.Series([0.1, 0.1, 0.6, 0.1, 0.1], index=frame.index),
+                                  pd.Series(dtype=float), threshold=0.5, rise=0.25, spent=left)
+    assert warned["trigger"].to_dict() == {1: "risk_spending", 3: "risk_high"}
+    stored = scoring.warning_text("risk_spending", 0.1, None, 0.5, 7000.0)
+    assert stored == "近一年自付支出后人均收入约 7,000 元，低于监测线，风险分 0.10"
+    assert warning_text(stored, "en") == (
+        "Income per person after the year's own spending about 7,000 yuan, below the line; "
+        "risk score 0.10")
+
+
 # --- the office's API ---------------------------------------------------------------------------
 
 @pytest.fixture
