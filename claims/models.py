@@ -317,7 +317,8 @@ class EarlyWarning(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     household_id: int = Field(foreign_key="household.id", index=True)
-    trigger: str = Field(max_length=32, description="the event type, or risk_high/risk_spending/risk_rise")
+    trigger: str = Field(max_length=32, description=(
+        "the event type, or risk_high/risk_spending/risk_rise"))
     source: str = Field(max_length=16, description="event or risk")
     event_id: int | None = Field(default=None, foreign_key="trigger_event.id")
     run_id: int | None = Field(default=None, foreign_key="score_run.id", index=True)
