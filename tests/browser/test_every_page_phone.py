@@ -55,9 +55,10 @@ from tests.claims.test_access import routes
 ALL = os.environ.get("FANGPIN_TEST_EVERY_PAGE") == "all"
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1440, "height": 900}
-# Not pages: the API and its documentation, the language switch (it redirects), files.
+# Not pages: the API and its documentation, the language switch (it redirects), files, the
+# icon.
 NOT_PAGES = re.compile(r"/api(/|$)|/docs$|/openapi\.json$|/language/|/healthz$|"
-                       r"/documents/|\.(pdf|xlsx|csv)$|/download$")
+                       r"/documents/|\.(pdf|xlsx|csv|ico)$|/download$")
 SERIOUS = ("serious", "critical")
 # Two frames after a resize: the page's scripts have seen it (scroll.js marks the boxes).
 SETTLED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
