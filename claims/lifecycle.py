@@ -140,6 +140,17 @@ class Review(Step):
     representatives: list[Entry] = Field(min_length=1, max_length=100)
     notes: Note = ""
 
+    @field_validator("representatives")
+    @classmethod
+    def _once_each(cls, names: list[str]) -> list[str]:
+        # a meeting's record naming one person twice is no record of who met (a hostile
+        # tester's 甲, 甲 was taken)
+        names = [n.strip() for n in names]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"each representative once: {', '.join(twice)} named twice")
+        return names
+
 
 class NoticeStart(Step):
     start_date: Day | None = Field(default=None, description=(

@@ -734,7 +734,8 @@ FORM_PROBLEM = N_("Please correct the form: %(field)s — %(reason)s.")
 # survey team, claims.monitoring's home check team)
 FIELD_REASONS = {("team", "value_error"): N_("at least two different people"),
                  # a team of one (it said "too few entries", not how many)
-                 ("team", "too_short"): N_("at least two different people")}
+                 ("team", "too_short"): N_("at least two different people"),
+                 ("representatives", "value_error"): N_("each representative once")}
 
 
 # the rule of Text's problems, read back from pydantic's English (policies.types)

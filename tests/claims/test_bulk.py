@@ -546,6 +546,10 @@ def test_a_village_review_is_checked_once_and_refused_whole(session):
     with pytest.raises(InvalidInput) as elsewhere:  # another village's claim
         bulk.review_village(session, clerk, w.village_a, claim_ids=[c0.id], representatives=["甲"],
                             disagree={cb.id: "不符合"})
+    with pytest.raises(InvalidInput) as twice:  # one person named twice (甲, 甲 was taken)
+        bulk.review_village(session, clerk, w.village_a, claim_ids=[c0.id],
+                            representatives=["甲", " 甲 "])
+    assert twice.value.field == "representatives"
     with pytest.raises(InvalidInput) as unnamed:  # the meeting's list is not said
         bulk.review_village(session, clerk, w.village_a, claim_ids=[], representatives=["甲"])
     assert unnamed.value.code == "choose_claims"
@@ -603,6 +607,9 @@ def test_the_review_page_records_a_village_meeting_in_chinese(browser, session):
     head = registry.head_of(session, c0.household_id).name
     assert f"<td data-label=\"户主\">{masking.name(head)}</td>" in page and head not in page
     shown = [str(c0.id), str(c1.id)]
+    doubled = clerk.post("/review", data={"csrf_token": csrf_of(page), "village": w.village_a,
+                                          "representatives": "村主任\n村主任", "claim": shown})
+    assert doubled.status_code == 422 and "每位代表只登记一次" in doubled.text
     refused = clerk.post("/review", data={"csrf_token": csrf_of(page), "village": w.village_a,
                                           "representatives": "村主任", "disagree": str(c1.id),
                                           "claim": shown})
