@@ -65,6 +65,7 @@ BURDEN_KINDS = ("illness", "disaster", "accident", "education", "employment")
 WINDOWS = (30, 90, 365)  # days back from D a shock window looks
 YEAR_LONG = 364  # days from a year-long period's first day to its last (365 in a leap year)
 INCOME_FRESH_DAYS = 365 + 90  # a report of a period ending this long before D is still recent
+STALE = "income_stale"  # the latest income known where the income is missing (yuan/person)
 YEARS_BACK = 3  # annual reports a household's income features look at
 CARRY_YEARS = 2  # how long an unpublished year's line may be taken from an earlier year
 HEALTH_RANK = {"healthy": 0, "chronic": 1, "disabled": 2, "serious_illness": 2}
@@ -459,7 +460,7 @@ def build(session: Session, as_of: date, household_ids: list[int] | None = None,
         frame[column] = shocks[column] / size if "burden" in column else shocks[column]
     frame["days_since_shock"] = (pd.Timestamp(as_of) - latest).dt.days.reindex(frame.index)
     frame["burden_ratio_365d"] = frame["burden_365d"] / frame["income_last"].clip(lower=1000)
-    return frame.reindex(columns=[*FEATURES, "village_id", "monitored", "line"])
+    return frame.reindex(columns=[*FEATURES, "village_id", "monitored", "line", STALE])
 
 
 def _income_features(frame: pd.DataFrame, ledger: pd.DataFrame, as_of: date,
@@ -502,6 +503,9 @@ def _income_features(frame: pd.DataFrame, ledger: pd.DataFrame, as_of: date,
     frame["out_of_pocket_last"] = of_last("eligible_out_of_pocket") / of_last(
         "household_size").clip(lower=1)
     frame["income_missing"] = (~fresh).astype(int)
+    # Not a feature: the latest income known of a household whose income is missing, which
+    # its score is floored at (risk.model.TrainedModel.matrix).
+    frame[STALE] = per_capita.bfill(axis=1).iloc[:, 0].where(~fresh)
     ended = per_capita.notna().to_numpy().argmax(axis=1)
     any_report = per_capita.notna().any(axis=1)
     latest_end = pd.to_datetime([f"{years[i]}-12-31" for i in ended])

@@ -146,6 +146,9 @@ def test_a_report_not_yet_recorded_is_not_known(session, household):
     assert (row["income_missing"], row["income_age_days"]) == (0, 375)
     stale = features.build(session, date(2027, 6, 1), [home.id]).loc[home.id]
     assert stale["income_missing"] == 1 and pd.isna(stale["income_last"])
+    # what its score is floored at: its latest income known, 2025's (not a feature)
+    assert stale[features.STALE] == pytest.approx(float(kept[2025].per_capita_net_income))
+    assert pd.isna(row[features.STALE])  # a household whose income is known has none
     assert features.population(pd.DataFrame([stale])).iloc[0] == "at_risk"
 
 
