@@ -256,6 +256,30 @@ def test_a_step_that_is_not_theirs_is_refused(site, sign_in):
     assert claim_of(engine).state == before
 
 
+def test_what_one_user_typed_is_not_shown_to_the_next_in_the_same_tab(site, sign_in):
+    """Chromium puts a page's typed values back on going back to it, whoever signed in
+    since: a browser walk signed out, signed in as another user in the same tab and found the
+    last user's words in a form. Forms that post say autocomplete="off", which keeps
+    Chromium from restoring them (a refused form comes back through keep.js instead)."""
+    base, _ = site
+    page = sign_in("clerk")
+    page.goto("/households")
+    page.get_by_label("姓名", exact=False).fill("张机密")
+    page.get_by_role("button", name="退出").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.get_by_label("用户名").fill("investigator")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{base}/work")  # the investigator's own page
+    for _ in range(3):
+        page.go_back()
+        if page.url.endswith("/households"):
+            break
+    assert page.url.endswith("/households")
+    expect(page.get_by_role("button", name="退出")).to_be_visible()  # signed in, as the second
+    expect(page.get_by_label("姓名", exact=False)).to_have_value("")
+
+
 def test_the_language_switch(sign_in):
     page = sign_in("clerk")
     expect(page.get_by_role("link", name="理赔案件")).to_be_visible()

@@ -697,6 +697,17 @@ def test_pages_hold_no_inline_script_or_style():
         assert not re.search(r"<style|style=\"| on[a-z]+=\"|<script>", text), template.name
 
 
+def test_forms_that_post_are_not_restored_by_the_browser():
+    """Every form that posts, but signing in, says autocomplete="off": Chromium otherwise
+    puts its typed values back on going back to the page, after a sign-out and another
+    user's sign-in too (tests/browser/test_workspace.py shows it in Chromium)."""
+    root = Path(__file__).resolve().parents[2].joinpath("templates")
+    for template in root.glob("*.html"):
+        for form in re.findall(r"<form\b[^>]*>", template.read_text(encoding="utf-8")):
+            if 'method="post"' in form and 'action="/login"' not in form:
+                assert 'autocomplete="off"' in form, (template.name, form)
+
+
 def test_a_corrected_income_record_says_when_on_the_household_page(browser, session, county):
     """The figures shown are the corrected ones, and the page says they were corrected (the
     earlier figures stay on the trail and in what past nights read)."""
