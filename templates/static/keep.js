@@ -53,6 +53,12 @@
     try { sessionStorage.setItem(key(form), JSON.stringify(saved)); } catch (e) { /* full */ }
   }, true);
 
+  // A page that answers a sent step with what was done (a bulk step's results) stands in the
+  // tab's history as the page the step came from: reloading it had sent the step again
+  // (each claim then refused it by its state, a page of refusals).
+  var answered = document.querySelector("[data-answered]");
+  if (answered) history.replaceState(null, "", answered.getAttribute("data-answered"));
+
   var navigation = (performance.getEntriesByType && performance.getEntriesByType("navigation")[0]) || {};
   var refused = document.querySelector(".error[role=alert]") !== null;
   var back = navigation.type === "back_forward";

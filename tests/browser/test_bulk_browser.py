@@ -161,6 +161,12 @@ def test_the_supervisor_approves_a_chosen_list(bulk_site, signed_in, viewport):
     fits(page)
     with Session(engine) as session:
         assert {session.get(Claim, i).state for i in chosen} == {"payment_pending"}
+    # reloading the results shows the list again rather than sending the approvals again
+    # (which each claim refused, a page of "not done")
+    page.reload()
+    expect(page).to_have_url(re.compile(r"/approvals$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("审批")
+    expect(page.get_by_role("status")).to_have_count(0)  # no results, done or "not done"
 
 
 def monitored(engine, number: str, seq_start: int) -> Household:
