@@ -542,6 +542,16 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
         raise Forbidden(APPROVAL_BARS[bar], field="role" if bar == "second_by_supervisor"
                         else "actor", value=actor.role if bar == "second_by_supervisor"
                         else actor.name)
+    if claim.first_approver_id is not None and \
+            claim.paid_amount + step.amount > claim.approved_amount:
+        # Four eyes on one amount: a supervisor's single approval had confirmed 6,000 as
+        # 90,000, and a bill that came after the notice had been approved unseen by the
+        # village (a hostile tester's). What grew waits: the claim reopens for it once paid.
+        first = claim.approved_amount - claim.paid_amount
+        raise InvalidInput(f"amount {step.amount} is more than the first approval's {first}: "
+                           "a second approval confirms that amount or less",
+                           field="amount", value=step.amount, code="above_first_approval",
+                           values={"amount": step.amount, "first": first})
     from claims.documents import requirements  # documents import this module's models
 
     lacking = requirements.missing(session, claim)

@@ -776,6 +776,8 @@ STEP_REFUSALS = {
     "above_due": N_("%(amount)s is more than the %(due)s due (entitled %(entitled)s, already "
                     "paid %(paid)s)."),
     "above_limit": N_("A total of %(total)s is above your approval limit of %(limit)s."),
+    "above_first_approval": N_("%(amount)s is more than the first approval's %(first)s: a "
+                               "second approval confirms that amount or less."),
     "choose_investigator": N_("Choose the investigator: only an investigator carries out the "
                               "survey, and whoever investigates a claim may not approve it."),
     "not_an_investigator": N_("That person may not investigate this claim: an investigator "

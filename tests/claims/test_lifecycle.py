@@ -543,23 +543,37 @@ def test_a_bill_arriving_while_payment_is_under_way_reopens_after_payment(
 
 
 
-def test_a_bill_the_second_approval_covered_leaves_the_claim_paid(
+def test_a_second_approval_confirms_the_first_and_a_bill_after_it_waits_for_payment(
         staff, client, department, session, claim):
-    """A bill arriving while a claim waits for its supervisor raises the amount owed; the
-    supervisor approves the whole of it, the bank pays it, and the claim is paid — not
-    reopened for a supplement nobody is owed. A hostile tester's claim paid 21,000 of
-    21,000 reopened by itself and could no longer have its payout notice printed."""
+    """A bill arriving while a claim waits for its supervisor raises the amount owed, but
+    the supervisor confirms what the first approval gave, no more: a hostile tester's
+    supervisor confirmed 15,000 as 27,000, 12,000 approved by one person and never shown to
+    the village (and 6,000 as 90,000 with no bill at all). The rest is approved after payment,
+    when the claim reopens for it."""
     to_approval(staff, claim, session)
     first = act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
     assert first.json()["state"] == "approval"  # above the adjudicator's 5,000
     a_new_bill(department, session, "HIS-4")
-    second = act(staff["supervisor"], claim, "approve", {"amount": "12500.00"})
+    above = act(staff["supervisor"], claim, "approve", {"amount": "12500.00"})
+    assert above.status_code == 422
+    assert (above.json()["code"], above.json()["field"]) == ("above_first_approval", "amount")
+    assert "7500.00" in above.json()["message"]
+    second = act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
     assert second.json()["state"] == "payment_pending"
     bank_confirms(client, export_batch(client))
     session.expire_all()
     after = session.get(Claim, claim.id)
     assert (after.state, after.paid_amount, after.entitled) == (
-        "paid", Decimal("12500.00"), Decimal("12500.00"))
+        "reopened", Decimal("7500.00"), Decimal("12500.00"))
+
+
+def test_a_second_approval_may_reduce_the_first(staff, client, session, claim):
+    to_approval(staff, claim, session)
+    act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
+    reduced = act(staff["supervisor"], claim, "approve", {"amount": "6000.00", "note": "核减"})
+    assert reduced.json()["state"] == "payment_pending"
+    assert reduced.json()["approved_amount"] == "6000.00"
+
 
 def test_a_reduced_award_closes_as_paid(staff, client, session, claim):
     to_approval(staff, claim, session)
