@@ -22,7 +22,16 @@ from sqlmodel import Session, SQLModel, select
 
 from claims import access, audit, catastrophes, clock, masking, monitoring, payments
 from claims.auth import Actor
-from claims.models import AuditEntry, Claim, Household, PaymentBatch, Region
+from claims.models import (
+    FINAL_STATES,
+    AuditEntry,
+    Claim,
+    Household,
+    Payment,
+    PaymentBatch,
+    PaymentState,
+    Region,
+)
 from claims.settings import get_settings
 from policies import benefits, registry
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
@@ -344,6 +353,19 @@ def settle_contract(session: Session, actor: Actor, contract_id: int, today: dat
                     next_contract_id: int | None):
     access.require_county(actor, "a contract's fund")
     contract = registry.get_contract(session, contract_id)
+    # Settled with money still moving, the fund no longer added up: a hostile tester's
+    # contract was settled with two approved lines at the bank, which were paid after it.
+    open_claims = session.exec(select(sa.func.count(Claim.id)).where(
+        Claim.contract_id == contract_id, Claim.state.not_in(FINAL_STATES))).one()
+    unanswered = session.exec(select(sa.func.count(Payment.id)).join(
+        Claim, Claim.id == Payment.claim_id).where(
+        Claim.contract_id == contract_id,
+        Payment.state.in_([PaymentState.pending, PaymentState.exported]))).one()
+    if open_claims or unanswered:
+        raise Conflict(f"{open_claims} claims of the contract are still open and {unanswered} "
+                       "payment lines wait for the bank's answer: settle once every claim is "
+                       "paid, rejected or withdrawn", field="claims", value=open_claims,
+                       code="claims_open", values={"claims": open_claims, "lines": unanswered})
     settlement = benefits.settle_contract(session, contract_id, today=today,
                                           next_contract_id=next_contract_id)
     audit.record(session, actor, "policy_contract", contract.contract_number, "settle",

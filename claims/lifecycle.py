@@ -43,7 +43,7 @@ from claims.models import (
 from claims.settings import get_settings
 from policies import registry
 from policies.errors import Conflict, InvalidInput
-from policies.models import Yuan
+from policies.models import ContractStatus, PolicyContract, Yuan
 from policies.types import Day, MultilineText, Text
 
 S = ClaimState
@@ -530,6 +530,12 @@ def proposed_amount(claim: Claim) -> Decimal:
 
 
 def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
+    contract = session.get(PolicyContract, claim.contract_id)
+    if contract is not None and contract.status == ContractStatus.closed:
+        # its fund was settled: money approved now would be paid outside the settlement
+        raise Conflict(f"the contract {contract.contract_number} was settled: its claims are "
+                       "no longer approved", field="contract", value=contract.contract_number,
+                       code="contract_closed", values={"contract": contract.contract_number})
     due = claim.entitled - claim.paid_amount
     if step.amount > due:
         raise InvalidInput(f"amount {step.amount} is more than the {due} due "

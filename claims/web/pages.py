@@ -776,6 +776,8 @@ STEP_REFUSALS = {
     "above_due": N_("%(amount)s is more than the %(due)s due (entitled %(entitled)s, already "
                     "paid %(paid)s)."),
     "above_limit": N_("A total of %(total)s is above your approval limit of %(limit)s."),
+    "contract_closed": N_("The contract %(contract)s was settled: its claims are no longer "
+                          "approved."),
     "above_first_approval": N_("%(amount)s is more than the first approval's %(first)s: a "
                                "second approval confirms that amount or less."),
     "choose_investigator": N_("Choose the investigator: only an investigator carries out the "

@@ -12,7 +12,7 @@ from claims import auth, clock, lifecycle, people
 from claims.auth import SYSTEM
 from claims.models import AuditEntry, Claim, ClaimRecord, IncomeRecord
 from policies import registry
-from policies.models import RegionCreate
+from policies.models import PolicyContract, RegionCreate
 from tests.claims.conftest import evaluate, send
 from tests.claims.test_intake import illness
 
@@ -641,3 +641,38 @@ def test_the_notice_starts_on_the_countys_date_of_the_review(staff, claim, sessi
     assert before.status_code == 422 and before.json()["field"] == "start_date"
     assert act(staff["clerk"], claim, "start_notice",
                {"start_date": str(county_day)}).status_code == 200
+
+
+def test_a_contract_is_not_settled_while_its_money_is_still_moving(
+        staff, client, session, claim):
+    """A hostile tester settled a contract with two approved lines at the bank, which were
+    paid after it: the fund's balance no longer matched what the settlement carried over."""
+    def settle():
+        return client.post(f"/api/contracts/{claim.contract_id}/settlement", json={})
+
+    refused = settle()  # the claim is open
+    assert refused.status_code == 409
+    assert (refused.json()["code"], refused.json()["field"]) == ("claims_open", "claims")
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = export_batch(client)
+    at_bank = settle()  # the line waits for the bank
+    assert at_bank.json()["code"] == "claims_open"
+    assert "1 payment lines wait" in at_bank.json()["message"]
+    bank_confirms(client, batch)
+    # paid: nothing holds the settlement back but the policy year itself
+    assert settle().json().get("code") != "claims_open"
+
+
+def test_a_settled_contracts_claims_are_not_approved(staff, session, claim):
+    """Settled, a contract's fund is closed: an approval afterwards was paid outside it (a
+    hostile tester's supervisor approved a claim of a closed contract)."""
+    to_approval(staff, claim, session)
+    contract = session.get(PolicyContract, claim.contract_id)
+    contract.status = "closed"  # as a settlement before this check left such claims
+    session.commit()
+    refused = act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    assert refused.status_code == 409
+    assert (refused.json()["code"], refused.json()["field"]) == ("contract_closed", "contract")
+    session.expire_all()
+    assert session.get(Claim, claim.id).state == "approval"
