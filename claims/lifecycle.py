@@ -217,7 +217,11 @@ ACTIONS = {a.name: a for a in (
     Action("withdraw", frozenset(OPEN_STATES), frozenset({Role.clerk, *ADJUDICATORS}), Withdraw),
     Action("mark_paid", frozenset({S.payment_pending}), frozenset(), SystemStep),
     Action("reopen", frozenset({S.paid}), frozenset(), SystemStep),
-    Action("payment_returned", frozenset({S.paid}), frozenset(), SystemStep),
+    # a rejected or withdrawn claim too: one that had been paid, reopened by a bill and its
+    # supplement refused still owes what was approved and paid before (a hostile tester's
+    # returned 50,000 was never paid again)
+    Action("payment_returned", frozenset({S.paid, S.rejected, S.withdrawn}), frozenset(),
+           SystemStep),
     Action("notice_again", frozenset({S.approval}), frozenset(), SystemStep),
     Action("reconsider", frozenset({S.rejected, S.withdrawn}), frozenset({Role.supervisor}),
            Withdraw),
@@ -422,6 +426,8 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
     if name == "mark_paid":
         return S.paid
     if name == "payment_returned":  # the bank sent the money back: it is owed again
+        # (a refused supplement's reason stays on the trail; the claim is no longer refused)
+        claim.rejection_code, claim.rejection_text = None, ""
         return S.payment_pending
     if name == "notice_again":  # a new amount before any approval: the village sees it
         return S.public_notice

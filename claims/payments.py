@@ -347,7 +347,7 @@ def _returned(session: Session, actor: Actor, payment: Payment, row: int, reason
     if record_id is not None:
         registry.update_income_record(session, record_id, IncomeRecordUpdate(
             transfer_poverty_insurance=Decimal("0.00")))
-    if claim.state == ClaimState.paid:
+    if claim.state in (ClaimState.paid, ClaimState.rejected, ClaimState.withdrawn):
         lifecycle.transition(session, claim, "payment_returned", SYSTEM,
                              reason=reasons.coded("payment_returned", payment=payment.id))
     monitoring.payout_returned(session, claim.household_id)

@@ -452,6 +452,32 @@ def test_a_payment_the_bank_sends_back_is_owed_again_and_no_longer_counted(
     assert (failed["result"], failed["reason"]) == ("failed", "户名不符")
 
 
+def test_a_payment_sent_back_after_the_supplement_was_refused_is_paid_again(
+        staff, client, department, session, claim):
+    """A hostile tester's paid claim was reopened by a new bill, the supplement rejected,
+    then the bank sent the first payment back: the claim stayed rejected with 50,000
+    approved and nothing paid, and no batch would take it."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = export_batch(client)
+    bank_confirms(client, batch)
+    a_new_bill(department, session, "HIS-9")
+    session.expire_all()
+    assert session.get(Claim, claim.id).state == "reopened"
+    refused = act(staff["adjudicator"], claim, "reject", {"code": "other", "text": "补充不予支持"})
+    assert refused.json()["state"] == "rejected"
+    line = batch["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+        "file": ("b.csv", f"付款流水号,状态,失败原因\n{line},退汇,账户已销户\n".encode())})
+    session.expire_all()
+    owed = session.get(Claim, claim.id)
+    assert (owed.state, owed.approved_amount, owed.paid_amount, owed.rejection_code) == (
+        "payment_pending", Decimal("7500.00"), Decimal("0.00"), None)
+    again = client.post("/api/payment-batches").json()
+    assert [(p["claim_number"], p["amount"]) for p in again["lines"]] == [
+        (owed.claim_number, "7500.00")]
+
+
 def test_the_banks_amount_is_checked_under_every_heading_a_bank_gives_it(
         staff, client, session, claim):
     """A hostile tester's bank answer headed its amount 实付金额（元）: the column was ignored
