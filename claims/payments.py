@@ -39,7 +39,14 @@ from policies.vocab import IncomeSource
 
 # What banks head the amount they paid; with or without the unit, （元）.
 AMOUNT_HEADINGS = ("金额", "交易金额", "支付金额", "实付金额", "付款金额", "转账金额", "实际金额",
-                   "amount")
+                   "付款额", "交易额", "发生额", "实付额", "支付额", "转账额", "amount")
+
+
+def _looks_like_an_amount(heading: str) -> bool:
+    """A heading a bank may give the amount paid under (…额, amount), but not a balance (余额):
+    a hostile tester's 付款额 was ignored and a line paid 1.00 recorded paid 1,000."""
+    plain = normalise_header(heading)
+    return ("额" in plain and "余额" not in plain) or "amount" in plain or "amt" in plain
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
 CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "付款流水号": "payment_id", "payment_id": "payment_id", "状态": "status",
@@ -216,8 +223,7 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
     table = read_table(data, filename, CONFIRMATION_ALIASES, [("payment_id",), ("status",)])
     # An amount under a heading not known here would not be checked against the line, and a
     # line paid 1.00 would be recorded paid in full: such a file is refused, naming it.
-    amounts = [h for h in table.ignored_columns
-               if "金额" in h or "amount" in normalise_header(h)]
+    amounts = [h for h in table.ignored_columns if _looks_like_an_amount(h)]
     if amounts:
         raise InvalidInput(
             f"column(s) {', '.join(amounts)} look like the amount paid but are not a heading "
