@@ -225,8 +225,7 @@ def _import(args) -> int:
     with Session(_engine()) as session:
         report = changes.import_households(session, SYSTEM, path.read_bytes(), path.name,
                                            partial=args.partial, as_of=args.as_of)
-        if report.written:
-            session.commit()
+        session.commit()  # a refused file's audit entry only
     print(
         f"{path.name} ({report.encoding}): {report.rows:,} rows, "
         f"{report.households_in_file:,} households"

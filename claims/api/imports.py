@@ -36,10 +36,7 @@ def upload_households(
     """Import households with their members from the monitoring system's export."""
     report = changes.import_households(session, actor, read_upload(file),
                                        file.filename or "upload.csv", partial=partial)
-    if report.written:
-        session.commit()
-    else:
-        session.rollback()
+    session.commit()  # a refused file's audit entry only
     return JSONResponse(report.as_dict(), status_code=200 if report.written else 422)
 
 

@@ -76,7 +76,8 @@ ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay
                 N_("assistance"), N_("decline"), N_("name_insured"), N_("set_remit"),
                 N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),
                 N_("search_by_id_number"), N_("search_by_name"), N_("declare"),
-                N_("refresh_payees"), N_("promote"), N_("rollback"), N_("train")]
+                N_("refresh_payees"), N_("promote"), N_("rollback"), N_("train"),
+                N_("refused")]
 # The fields an entry's before and after hold, under their labels.
 FIELDS = {
     **records_view.FIELDS,
@@ -128,6 +129,15 @@ FIELDS = {
     "period_start": N_("Period starts"), "source": N_("Source"),
     "written": N_("Written"), "created": N_("Rows created"), "updated": N_("Rows updated"),
     "unchanged": N_("Rows unchanged"), "skipped": N_("Rows skipped"),
+    # a household file's counts (they had been shown as stored), a refused one's too
+    "households_in_file": N_("Households in the file"),
+    "households_created": N_("Households created"),
+    "households_updated": N_("Households updated"),
+    "households_unchanged": N_("Households unchanged"),
+    "households_skipped": N_("Households skipped"),
+    "members_created": N_("Members created"), "members_updated": N_("Members updated"),
+    "members_unchanged": N_("Members unchanged"), "errors": N_("Bad values"),
+    "registered_elsewhere": N_("ID numbers found registered in another household"),
     "health": N_("Health"), "disability_grade": N_("Disability grade"),
     "labour_skill": N_("Labour skill"), "education": N_("Education"),
     "schooling": N_("Schooling"), "migrant_work_months": N_("Months of migrant work"),

@@ -177,6 +177,31 @@ def test_upload_over_the_api_returns_the_report(client, places):
     assert broken.status_code == 422 and broken.json()["field"] == "header"
 
 
+def test_a_refused_file_is_on_the_audit_trail_as_a_search_is(client, session, places):
+    """A refused file still says which of its ID numbers are registered in another household:
+    a hostile tester checked a thousand numbers a file, and the trail held nothing. Such a
+    file is on the trail with its counts; nothing else of it is written."""
+    from claims.models import AuditEntry
+
+    assert client.post("/api/imports/households", files={
+        "file": ("export.csv", csv_bytes(ZH, rows_zh()), "text/csv")}).status_code == 200
+    probe = [["P0001", "火龙镇", "村0", "某", "某", id_number(seq=1), "户主", "一般户",
+              "", "", "", "", "", "", ""],
+             ["P0002", "火龙镇", "村0", "某", "某", id_number(seq=7), "户主", "一般户",
+              "", "", "", "", "", "", ""]]
+    before = counts(session)
+    refused = client.post("/api/imports/households", files={
+        "file": ("probe.csv", csv_bytes(ZH, probe), "text/csv")})
+    assert refused.status_code == 422
+    assert [e["code"] for e in refused.json()["errors"]] == ["registered_elsewhere"]
+    session.expire_all()
+    assert counts(session) == before  # P0002, a good household, is not written either
+    entry = session.exec(select(AuditEntry).where(AuditEntry.entity == "household_import")
+                         .order_by(AuditEntry.id.desc())).first()
+    assert (entry.entity_id, entry.action) == ("probe.csv", "refused")
+    assert entry.after["registered_elsewhere"] == 1 and entry.after["rows"] == 2
+
+
 def test_a_slimmer_export_keeps_what_it_does_not_carry(session, places):
     import_households(session, csv_bytes(ZH, rows_zh()), "full.csv")
     slim_header = ["户编号", "乡镇", "行政村", "姓名", "证件号码", "与户主关系", "户类型"]
