@@ -48,7 +48,10 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "household_number": ("户编号", "户编码", "household_number"),
     "period_start": ("起始日期", "统计起始日期", "开始日期", "period_start"),
     "period_end": ("截止日期", "统计截止日期", "结束日期", "period_end"),
-    "reference": ("报告编号", "备注", "reference"),
+    # not 备注, a remark no import reads (policies.tables): as the reference, a report whose
+    # remark differed was a second report of the same period, both stored (a hostile tester's
+    # 8,000 and 30,000 for one half-year)
+    "reference": ("报告编号", "reference"),
     **{name: (name,) for name in AMOUNTS},
 }
 ALIASES = {normalise_header(s): f for f, spellings in HEADERS.items() for s in spellings}

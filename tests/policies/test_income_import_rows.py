@@ -185,3 +185,22 @@ def test_full_width_numbers_days_and_colons_are_read_as_the_other_imports_read_t
     record = reports(session)[0]
     assert (record.period_start, record.transfer_pension) == (date(2026, 1, 1),
                                                               Decimal("1200.00"))
+
+
+def test_a_remark_is_no_report_number(session, households):
+    """备注 is a remark, which no import reads: it had been taken as the report's number, so
+    two reports of one half-year with different remarks were both stored (a hostile tester's
+    8,000 and 30,000), and a second file's changed figures went in beside the first's."""
+    header = ["户编号", "起始日期", "截止日期", "工资性收入", "备注"]
+    twice = import_income_reports(session, csv_bytes(header, [
+        ["H0001", "2025-01-01", "2025-06-30", "8000", "村报"],
+        ["H0001", "2025-01-01", "2025-06-30", "30000", "乡复核"]]), "r.csv", TODAY)
+    assert errors_of(twice) == [(3, "period_start", "2025-01-01", "same_period")]
+    assert reports(session) == []
+    first = import_income_reports(session, csv_bytes(header, [
+        ["H0001", "2025-01-01", "2025-12-31", "12345.60", "已核实"]]), "a.csv", TODAY)
+    assert first.written and "备注" in first.ignored_columns
+    changed = import_income_reports(session, csv_bytes(header, [
+        ["H0001", "2025-01-01", "2025-12-31", "20000", "复核"]]), "b.csv", TODAY)
+    assert errors_of(changed) == [(2, "period_start", "2025-01-01", "report_differs")]
+    assert [r.wages for r in reports(session)] == [Decimal("12345.60")]
