@@ -112,6 +112,9 @@ SOURCE_COLUMN = {
 }
 # Columns whose fullwidth digits and letters (from Chinese input methods) become ASCII (a
 # number, 务工时间, is read by the imports' one rule: policies.tables.typed_number).
+# The row problem of a value not of its shape (policies.tables.ROW_PROBLEMS).
+SHAPES = {HOUSEHOLD_NUMBER: "household_number_shape", PHONE: "phone_shape",
+          BANK_ACCOUNT: "bank_account_shape"}
 NFKC_COLUMNS = ("household_number", "id_number", "phone", "bank_account", "village_code",
                 "disability_grade")
 MEMBER_DEFAULTS = {
@@ -177,7 +180,8 @@ class _Checker:
         self.flag(values.str.len() > max_length, column, "too_long", {"limit": str(max_length)})
         if pattern is not None:
             bad = ~empty & ~values.str.fullmatch(pattern)
-            self.flag(bad, column, "pattern", {"pattern": pattern})
+            # in words: a clerk had been told "does not match \d{8,32}"
+            self.flag(bad, column, SHAPES[pattern])
         faults = values[~empty].map(text_fault).dropna()
         self.errors.extend(RowError(int(row), column, str(values[row]), *fault)
                            for row, fault in faults.items())
@@ -252,7 +256,10 @@ def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Se
     if "village_code" in frame:
         by_code = {code: id_ for id_, code, _, _ in rows}
         ids = frame["village_code"].map(by_code)
-        checker.flag(ids.isna(), "village_code", "unknown_village_code")
+        # an empty code is missing, not unknown (a merged cell reads empty below its first row)
+        empty = frame["village_code"] == ""
+        checker.flag(empty, "village_code", "required")
+        checker.flag(ids.isna() & ~empty, "village_code", "unknown_village_code")
         return ids
     townships = dict(
         session.execute(
@@ -275,7 +282,8 @@ def _villages(session: Session, frame: pd.DataFrame, checker: _Checker) -> pd.Se
     shared = {name for name, count in name_counts.items() if count > 1}
     ambiguous = ids.isna() & ~with_township & village.isin(shared)
     checker.flag(ambiguous, "village", "ambiguous_village")
-    checker.flag(ids.isna() & ~ambiguous, "village", "unknown_village")
+    checker.flag(village == "", "village", "required")
+    checker.flag(ids.isna() & ~ambiguous & (village != ""), "village", "unknown_village")
     return ids
 
 
@@ -284,6 +292,8 @@ def _validate(session: Session, table: Table) -> tuple[pd.DataFrame, list[RowErr
     for column in NFKC_COLUMNS:
         if column in frame:
             frame[column] = frame[column].str.normalize("NFKC")
+    if "bank_account" in frame:  # as a card prints it, in groups of four
+        frame["bank_account"] = frame["bank_account"].str.replace(r"[\s-]+", "", regex=True)
     check = _Checker(frame)
     out = pd.DataFrame(index=frame.index)
     out["household_number"] = check.text("household_number", max_length=32, required=True,

@@ -49,7 +49,9 @@ ROW_PROBLEMS = {
     "not_a_date": N_("is not a date (write 2026-06-30)"),
     "after_today": N_("is after today (%(today)s)"),
     "too_long": N_("is longer than %(limit)s characters"),
-    "pattern": N_("does not match %(pattern)s"),
+    "household_number_shape": N_("may hold only letters, digits and hyphens"),
+    "phone_shape": N_("must be 5 to 20 digits (a +, hyphens and spaces may be among them)"),
+    "bank_account_shape": N_("must be 8 to 32 digits"),
     "not_one_of": N_("is not one of %(accepted)s"),
     "yes_or_no": N_("must be 是 or 否"),
     "whole_number": N_("must be a whole number from %(low)s to %(high)s"),
@@ -302,7 +304,9 @@ def read_table(
                    if not spelling.isascii()}
         raise InvalidInput(
             f"missing column(s): {', '.join(' or '.join(group) for group in missing)}",
-            field="header", value=", ".join(map(str, renamed.keys())), code="missing_columns",
+            # the headings the file has (the columns' positions had been given)
+            field="header", value=", ".join(str(h) for h in headings if normalise_header(h)),
+            code="missing_columns",
             values={"columns": ", ".join(" or ".join(group) for group in missing),
                     "headings": "、".join("或".join(chinese.get(f, f) for f in group)
                                          for group in missing)})

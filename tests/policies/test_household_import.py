@@ -148,6 +148,16 @@ def test_a_person_registered_in_another_household_is_not_moved_silently(session,
 def test_missing_columns_and_unreadable_files_are_refused(session, places):
     with pytest.raises(InvalidInput, match="missing column.*证件号码|missing column.*id_number"):
         import_households(session, csv_bytes(["户编号", "姓名"], [["H1", "张三"]]), "x.csv")
+    with pytest.raises(InvalidInput) as refused:  # the headings found, not their positions
+        import_households(session, csv_bytes(["Household Number", "姓名"], [["H1", "张三"]]),
+                          "x.csv")
+    assert (refused.value.code, refused.value.value) == (
+        "missing_columns", "Household Number, 姓名")
+    # an empty village is missing, not an unknown one (below a merged cell's first row)
+    header = ["户编号", "行政村代码", "姓名", "证件号码", "与户主关系", "户类型"]
+    empty = import_households(session, csv_bytes(header, [
+        ["H1", "", "张三", id_number(seq=1), "户主", "一般户"]]), "x.csv")
+    assert [(e.field, e.code) for e in empty.errors] == [("village_code", "required")]
     with pytest.raises(InvalidInput, match="neither UTF-8 nor GBK"):
         import_households(session, b"\xff\xfe\x00\xd8\x00\xdc" * 10, "x.csv")
     with pytest.raises(InvalidInput, match="not a readable XLSX"):
@@ -256,6 +266,18 @@ def test_the_account_heading_in_either_spelling_is_read(session, places):
     assert report.errors == [] and report.ignored_columns == []
     household = session.exec(select(Household).where(Household.household_number == "H0009")).one()
     assert household.bank_account == "6228480000000000001"
+
+
+def test_an_account_as_a_card_prints_it_is_read_and_a_bad_one_is_told_in_words(session, places):
+    """A clerk's account in groups of four was refused "does not match \\d{8,32}"."""
+    header = ["户编号", "行政村", "姓名", "证件号码", "与户主关系", "户类型", "银行账号"]
+    rows = [["H0009", "村0", "赵六", id_number(seq=9), "户主", "一般户", "6228 4800 0000 0000 777"],
+            ["H0010", "村0", "钱七", id_number(seq=10), "户主", "一般户", "6228-48x"]]
+    report = import_households(session, csv_bytes(header, rows), "x.csv", partial=True)
+    assert [(e.row, e.field, e.code, e.reason) for e in report.errors] == [
+        (3, "bank_account", "bank_account_shape", "must be 8 to 32 digits")]
+    household = session.exec(select(Household).where(Household.household_number == "H0009")).one()
+    assert household.bank_account == "6228480000000000777"
 
 
 def test_moved_person_error_names_the_household_number(session, places):
