@@ -114,25 +114,28 @@ def open_or_extend(session: Session, claim: Claim, paid_on: date) -> MonitoringW
     return window
 
 
-def payout_returned(session: Session, household_id: int) -> None:
+def payout_returned(session: Session, household_id: int) -> date | None:
     """A payout the bank sent back (退汇): the household's open window goes if no payment
     since it opened was kept and nothing was done in it yet (no alert, follow-up or
     elimination): its months start from the payment that reaches the household (a browser
     walk's household was watched, and counted among those paid, for a payment it never got).
-    A window some kept payment or some work holds stays; flushes."""
+    A window some kept payment or some work holds stays; flushes. Returns the day the window
+    removed had opened (the returned payment's audit entry says so), or None."""
     window = session.exec(select(MonitoringWindow).where(
         MonitoringWindow.household_id == household_id,
         MonitoringWindow.status == "open")).first()
     if window is None:
-        return
+        return None
     kept = session.exec(select(Payment.id).join(Claim, Claim.id == Payment.claim_id).where(
         Claim.household_id == household_id, Payment.state == PaymentState.paid,
         Payment.paid_at >= clock.county_start(window.opened_on))).first()
     used = any(session.exec(select(table.id).where(table.window_id == window.id)).first()
                for table in (MonitoringAlert, FollowUp, Elimination))
-    if kept is None and not used:
-        session.delete(window)
-        session.flush()
+    if kept is not None or used:
+        return None
+    session.delete(window)
+    session.flush()
+    return window.opened_on
 
 
 # ---------------------------------------------------------------- the ledger, recomputed

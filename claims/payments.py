@@ -356,9 +356,10 @@ def _returned(session: Session, actor: Actor, payment: Payment, row: int, reason
     if claim.state in (ClaimState.paid, ClaimState.rejected, ClaimState.withdrawn):
         lifecycle.transition(session, claim, "payment_returned", SYSTEM,
                              reason=reasons.coded("payment_returned", payment=payment.id))
-    monitoring.payout_returned(session, claim.household_id)
+    removed = monitoring.payout_returned(session, claim.household_id)
     audit.record(session, actor, "payment", payment.id, "returned", reason=reason,
-                 after={"claim": claim.claim_number, "amount": payment.amount})
+                 after={"claim": claim.claim_number, "amount": payment.amount,
+                        **({"monitoring_window_removed": removed} if removed else {})})
     return LineResult(row, str(payment.id), "returned", masking.in_text(reason))
 
 

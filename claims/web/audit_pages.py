@@ -138,6 +138,7 @@ FIELDS = {
     "members_created": N_("Members created"), "members_updated": N_("Members updated"),
     "members_unchanged": N_("Members unchanged"), "errors": N_("Bad values"),
     "registered_elsewhere": N_("ID numbers found registered in another household"),
+    "monitoring_window_removed": N_("Monitoring window removed (opened on)"),
     "health": N_("Health"), "disability_grade": N_("Disability grade"),
     "labour_skill": N_("Labour skill"), "education": N_("Education"),
     "schooling": N_("Schooling"), "migrant_work_months": N_("Months of migrant work"),

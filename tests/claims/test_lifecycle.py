@@ -435,8 +435,10 @@ def test_a_payment_the_bank_sends_back_is_owed_again_and_no_longer_counted(
     assert session.exec(select(IncomeRecordVersion.transfer_poverty_insurance).where(
         IncomeRecordVersion.income_record_id == payout.id)).all() == [Decimal("7500.00")]
     assert client.get(f"/api/payment-batches/{batch['id']}").json()["paid_amount"] == "0.00"
-    assert session.exec(select(AuditEntry.action).where(
-        AuditEntry.entity == "payment", AuditEntry.action == "returned")).all() == ["returned"]
+    returned = session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "payment", AuditEntry.action == "returned")).all()
+    assert len(returned) == 1  # and it says the monitoring window it opened went with it
+    assert returned[0].after["monitoring_window_removed"] == today.isoformat()
     # nor is the household watched for a payment it never got (a browser walk's was, and
     # was counted among the households paid)
     assert session.exec(select(MonitoringWindow).where(
