@@ -74,7 +74,11 @@ NO_HOUSEHOLD = "No such household, or not in your area."
 def households(request: Request, session: SessionDep, user: User, q: str = ""):
     """Search by claim number, household number or a member's name (each in part). An ID
     number is looked up only by the form (a POST with its token), since the search is on the
-    audit trail."""
+    audit trail. A link from another site only fills the box: a search by name is on the
+    trail too, and a link in a mail could have put one there in a user's name."""
+    if request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
+        return render(request, "households.html", user=user, q=q.strip(), rows=[],
+                      claims=[], searched=False)
     return _search(request, session, user, q.strip(), by_id_number=False)
 
 
