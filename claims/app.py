@@ -426,6 +426,10 @@ def create_app() -> FastAPI:
     def _page_error(request: Request, exc: web_pages.PageError):
         return web_pages.error_page(request, exc.status, exc.message)
 
+    @app.exception_handler(web_pages.FollowedLink)
+    def _followed_link(request: Request, _exc: web_pages.FollowedLink):
+        return web_pages.followed_link_page(request)
+
     @app.exception_handler(web_pages.NeedLogin)
     def _need_login(_request: Request, exc: web_pages.NeedLogin):
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from claims.api.deps import SessionDep
@@ -15,7 +15,15 @@ from claims.api.documents import file_response, read_files
 from claims.documents import requirements, service, sniff
 from claims.people import names_of
 from claims.web.i18n import N_
-from claims.web.pages import PageError, User, check_csrf, gate, need_role, text_for
+from claims.web.pages import (
+    PageError,
+    User,
+    came_from_here,
+    check_csrf,
+    gate,
+    need_role,
+    text_for,
+)
 
 router = APIRouter(include_in_schema=False)
 NO_DOCUMENT = N_("No such document, or not in your area.")
@@ -104,7 +112,7 @@ def _open(request: Request, session, user, document_id: int, how: str):
     return found, data
 
 
-@router.get("/documents/{document_id}")
+@router.get("/documents/{document_id}", dependencies=[Depends(came_from_here)])
 def view(request: Request, session: SessionDep, user: User, document_id: int):
     """The document in the browser (an image, or a PDF in its viewer); other kinds download."""
     found = gate(request, lambda: service.document(session, user.actor, document_id),
@@ -114,13 +122,13 @@ def view(request: Request, session: SessionDep, user: User, document_id: int):
     return file_response(found, data, inline=inline)
 
 
-@router.get("/documents/{document_id}/download")
+@router.get("/documents/{document_id}/download", dependencies=[Depends(came_from_here)])
 def download(request: Request, session: SessionDep, user: User, document_id: int):
     found, data = _open(request, session, user, document_id, "download")
     return file_response(found, data, inline=False)
 
 
-@router.get("/documents/{document_id}/thumbnail")
+@router.get("/documents/{document_id}/thumbnail", dependencies=[Depends(came_from_here)])
 def thumbnail(request: Request, session: SessionDep, user: User, document_id: int):
     """A small JPEG of an image document (a view of it, on the audit trail)."""
     found = gate(request, lambda: service.document(session, user.actor, document_id),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
@@ -45,6 +45,7 @@ from claims.web.pages import (
     CASELOAD,
     PageError,
     User,
+    came_from_here,
     check_csrf,
     gate,
     language_of,
@@ -70,15 +71,11 @@ NO_HOUSEHOLD = "No such household, or not in your area."
 
 # --- households ---------------------------------------------------------------------------------
 
-@router.get("/households")
+@router.get("/households", dependencies=[Depends(came_from_here)])
 def households(request: Request, session: SessionDep, user: User, q: str = ""):
     """Search by claim number, household number or a member's name (each in part). An ID
     number is looked up only by the form (a POST with its token), since the search is on the
-    audit trail. A link from another site only fills the box: a search by name is on the
-    trail too, and a link in a mail could have put one there in a user's name."""
-    if request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
-        return render(request, "households.html", user=user, q=q.strip(), rows=[],
-                      claims=[], searched=False)
+    audit trail (a search by name too: not opened by another site's link)."""
     return _search(request, session, user, q.strip(), by_id_number=False)
 
 

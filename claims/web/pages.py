@@ -72,6 +72,28 @@ class PageError(Exception):
         self.status, self.message = status, message
 
 
+class FollowedLink(Exception):
+    """A page that records an audit entry in the user's name, asked for by a link from another
+    site: answered with a page that offers to open it (app: followed_link_page)."""
+
+
+def came_from_here(request: Request) -> None:
+    """A dependency of the pages that put an entry on the audit trail as they open (a
+    document, a printed notice, a search for people): a link from another site, in a mail,
+    had opened them in a user's name; the browser says where a request came from
+    (Sec-Fetch-Site), and one without the header (a script, an old browser) is let through."""
+    if request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
+        raise FollowedLink()
+
+
+def followed_link_page(request: Request) -> HTMLResponse:
+    gettext = translator(language_of(request))
+    return render(request, "followed.html", title=gettext("Open this page?"),
+                  target=request.url.path + (f"?{request.url.query}" if request.url.query
+                                             else ""),
+                  user=getattr(request.state, "user", None))
+
+
 class NeedLogin(Exception):
     def __init__(self, next_path: str) -> None:
         self.next_path = next_path

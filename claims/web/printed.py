@@ -12,14 +12,22 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from claims import printed
 from claims.api.deps import SessionDep
 from claims.web.i18n import N_, code_label, environment, translator
-from claims.web.pages import PageError, User, gate, language_of, render, text_for
+from claims.web.pages import (
+    PageError,
+    User,
+    came_from_here,
+    gate,
+    language_of,
+    render,
+    text_for,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -163,30 +171,30 @@ def _claim_pdf(request: Request, session: Session, user, claim_id: int, kind: st
 
 # --- routes -------------------------------------------------------------------------------------
 
-@router.get("/claims/{claim_id}/payout-notice")
+@router.get("/claims/{claim_id}/payout-notice", dependencies=[Depends(came_from_here)])
 def payout_notice_page(request: Request, session: SessionDep, user: User, claim_id: int):
     """The payout notice (理赔通知书) of an approved or paid claim, ready to print on A4."""
     return _claim_page(request, session, user, claim_id, "payout_notice")
 
 
-@router.get("/claims/{claim_id}/payout-notice.pdf")
+@router.get("/claims/{claim_id}/payout-notice.pdf", dependencies=[Depends(came_from_here)])
 def payout_notice_pdf(request: Request, session: SessionDep, user: User, claim_id: int):
     return _claim_pdf(request, session, user, claim_id, "payout_notice")
 
 
-@router.get("/claims/{claim_id}/rejection-notice")
+@router.get("/claims/{claim_id}/rejection-notice", dependencies=[Depends(came_from_here)])
 def rejection_notice_page(request: Request, session: SessionDep, user: User, claim_id: int):
     """The rejection notice (拒赔通知书) of a rejected claim: the reason, how to object and by
     when."""
     return _claim_page(request, session, user, claim_id, "rejection_notice")
 
 
-@router.get("/claims/{claim_id}/rejection-notice.pdf")
+@router.get("/claims/{claim_id}/rejection-notice.pdf", dependencies=[Depends(came_from_here)])
 def rejection_notice_pdf(request: Request, session: SessionDep, user: User, claim_id: int):
     return _claim_pdf(request, session, user, claim_id, "rejection_notice")
 
 
-@router.get("/notice/{village}.pdf")
+@router.get("/notice/{village}.pdf", dependencies=[Depends(came_from_here)])
 def village_notice_pdf(request: Request, session: SessionDep, user: User, village: int):
     """The formal village notice (公示) as a PDF; its print page is /notice?village=…"""
     if cjk_font() is None:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import openpyxl
+import sqlalchemy as sa
 from pypdf import PdfReader
 from sqlmodel import select
 
@@ -376,3 +377,29 @@ def test_every_forms_answer_to_bad_input_is_in_the_reader_s_language(app, sessio
         print(language, url, sorted(words))
     assert len(refused) > len(posts) * 0.8  # most forms refused the bad input somewhere
     assert not found
+
+
+def test_no_page_a_link_from_another_site_opens_puts_anything_on_the_trail(app, session):
+    """Every page of the route table, as every staff role, asked for by a link from another
+    site (Sec-Fetch-Site: cross-site), and the household search by a name: the audit trail
+    gains nothing. A link in a mail had opened a printed notice, a document or a search for
+    people in a user's name; such a page now asks first (claims.web.pages.came_from_here)."""
+    world = _world(session)
+    everyone = _walkers(app, session, world)
+    _seed_claims(session, world, everyone)
+    walkers = [w for w in everyone if w.role]
+    pages = [path for method, path in routes(app) if method == "GET" and not path.startswith(
+        "/api") and path not in ("/docs", "/openapi.json", "/language/{language}")]
+    name = session.exec(select(Member.name)).first()
+    urls = [*(_url(path, world) for path in pages), f"/households?q={name[-1]}"]
+    trail = select(sa.func.count(AuditEntry.id))
+    before = session.exec(trail).one()
+    asked = 0
+    for url in urls:
+        for walker in walkers:
+            answer = walker.client.get(url, follow_redirects=False,
+                                       headers={"Sec-Fetch-Site": "cross-site"})
+            asked += "打开此页面" in answer.text or "Open this page" in answer.text
+    session.expire_all()
+    assert session.exec(trail).one() == before
+    assert asked >= len(walkers)  # the search and the notices were asked about, not opened

@@ -455,12 +455,13 @@ def test_a_claim_is_found_by_part_of_its_number_a_name_or_an_id_number(session, 
     assert f'<a href="/households/{claim.household_id}">' in by_name
     assert "王秀英" not in by_name  # found by the name, not shown
     assert claims_found(clerk.get("/households?q=张三丰").text) == []
-    # a link from another site fills the box; the person searches by pressing the button
-    # (a search by name is on the trail: a link in a mail had put one there in their name)
+    # a link from another site is asked about first (a search by name is on the trail: a
+    # link in a mail had put one there in their name); the person opens it from the page
     names = select(AuditEntry).where(AuditEntry.action == "search_by_name")
     before = len(session.exec(names).all())
     linked = clerk.get("/households?q=秀英", headers={"Sec-Fetch-Site": "cross-site"}).text
-    assert 'value="秀英"' in linked and "<h2>理赔案件</h2>" not in linked
+    assert "打开此页面？" in linked and "<h2>理赔案件</h2>" not in linked
+    assert 'href="/households?q=%E7%A7%80%E8%8B%B1"' in linked
     assert len(session.exec(names).all()) == before
 
     searches = select(AuditEntry).where(AuditEntry.action == "search_by_id_number")
