@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from claims import access, audit, bulk, clock, lifecycle
+from claims import access, audit, bulk, clock, lifecycle, locks
 from claims.auth import Actor
 from claims.models import (
     Catastrophe,
@@ -682,6 +682,7 @@ def survey_village(session: Session, actor: Actor, catastrophe_id: int, village_
     # the team's one visit: a date to come is the form's fault, not each claim's
     lifecycle.refuse_future_visit(form.visit_date, today or clock.county_today())
     chosen = waiting if claim_ids is None else [c for c in waiting if c.id in set(claim_ids)]
+    locks.claims(session, [c.id for c in chosen])  # in id order: see bulk._step
     results = [bulk.Result(claim_id, None, "refused", "not_found", {}, f"claim {claim_id} is "
                            "not one of this catastrophe's claims waiting for a survey here")
                for claim_id in dict.fromkeys(claim_ids or ()) if claim_id not in

@@ -77,6 +77,15 @@ def create_batch(session: Session, actor: Actor) -> PaymentBatch:
     # Locked, so two batches made at once cannot both take a claim (the partial unique index
     # on payment.claim_id is the last line of defence).
     claims = locks.claims_where(session, *_to_pay())
+    if claims:
+        # Read again once locked: PostgreSQL re-checks a locked row, not the subquery of
+        # payments under way, so a batch made at the same moment had taken the same claims
+        # and its request failed on the unique index ("another request stored …") instead
+        # of being told there was nothing left to pay (a concurrency tester's).
+        busy = set(session.exec(select(Payment.claim_id).where(
+            Payment.claim_id.in_([c.id for c in claims]),
+            Payment.state.in_([PaymentState.pending, PaymentState.exported]))).all())
+        claims = [c for c in claims if c.id not in busy]
     if not claims:
         raise Conflict("no approved claim is waiting for payment", field="claims",
                        code="nothing_to_pay")
@@ -135,6 +144,11 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
     batch = get_batch(session, batch_id)
     if fmt not in ("csv", "xlsx"):
         raise InvalidInput("format is csv or xlsx", field="format", value=fmt)
+    # The batch's lines locked first (claims.locks): two files made at once had both read
+    # the lines as not yet sent, and the second gave a line the first had sent the account
+    # changed since, so the record no longer said where the money went (a tester's).
+    locks.payments(session, session.exec(select(Payment.id).where(
+        Payment.batch_id == batch_id)).all())
     _refresh_payees(session, actor, batch)
     lines = [line for line in batch_lines(session, batch_id) if line["state"] in TO_SEND]
     if not lines:
