@@ -279,13 +279,17 @@ def _checks(node: Condition, household: HouseholdSnapshot, event: TriggerEvent,
         yield _waiting(node.waiting_days, covered_from, event)
 
 
+def _coverage(terms: Terms, household: HouseholdSnapshot) -> tuple[date, date]:
+    """The household's coverage period: its own dates, else the policy year's."""
+    year_start, year_end = policy_year_bounds(terms)
+    return household.covered_from or year_start, household.covered_to or year_end
+
+
 def _eligibility(terms: Terms, household: HouseholdSnapshot, event: TriggerEvent) -> Verdict:
     """The terms' conditions, then the coverage period, then the waiting period counted from
     the coverage start (the policy year's start when the quote names no contract)."""
     rules = terms.eligibility
-    year_start, year_end = policy_year_bounds(terms)
-    covered_from = household.covered_from or year_start
-    covered_to = household.covered_to or year_end
+    covered_from, covered_to = _coverage(terms, household)
     reason, trace = _condition(rules, household, event, covered_from, waiting=False)
     if reason is not None:
         return reason, trace
@@ -365,6 +369,7 @@ def calculate(
     paid_person: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)  # (trigger, person)
     paid_household: dict[str, Decimal] = defaultdict(lambda: ZERO)  # by trigger
     results = []
+    covered_from, covered_to = _coverage(terms, household)
 
     for event in sorted(events, key=lambda e: (e.event_date, e.event_id)):
         trigger = terms.triggers.get(event.trigger)
@@ -382,7 +387,9 @@ def calculate(
         if trigger.base is not None:
             base, lines = event_base(trigger.base, event)
             trace.extend(lines)
-            if trigger.warning is not None:
+            # the year's losses: a bill of the year before had raised a warning on this
+            # year's (an outside auditor's), whether or not anything is payable
+            if trigger.warning is not None and covered_from <= event.event_date <= covered_to:
                 watched = (event.trigger,
                            person if trigger.warning.unit == "person" else "household")
                 before = warned_base[watched]

@@ -89,6 +89,23 @@ def test_second_bill_pays_only_the_growth_of_the_years_entitlement():
     assert quote.due == D("11500.17")
 
 
+def test_a_warning_counts_the_losses_of_the_coverage_period_only():
+    """An outside auditor's bill of the last day before the year had raised the warning on a
+    bill of the year whose own year's loss was 10,000, under the 18,000 of the terms."""
+    before = bill("e0", date(2025, 12, 31), "10000")
+    within = bill("e1", date(2026, 3, 1), "10000")
+    earlier, this_year = calculate(TERMS, HOUSEHOLD, [before, within]).events
+    assert earlier.reason == "outside_coverage" and not earlier.warning
+    assert not this_year.warning
+    # alone, a loss of the year before warns of nothing either
+    [alone] = calculate(TERMS, HOUSEHOLD, [bill("e0", date(2025, 12, 31), "18000.01")]).events
+    assert not alone.warning
+    # within the year, a bill that pays nothing (the waiting period) still counts
+    early = bill("e2", date(2026, 1, 10), "10000")
+    first, second = calculate(TERMS, HOUSEHOLD, [early, within]).events
+    assert first.payout == D("0") and second.warning
+
+
 def test_person_cap_and_prior_payouts():
     quote = calculate(TERMS, HOUSEHOLD, [bill("e1", date(2026, 3, 1), "100000")],
                       [PriorPayout("illness", D("6500"))])
