@@ -745,34 +745,16 @@ def _match(session: Session, event: EventRow, cache: Cache) -> tuple[int, int] |
     return key
 
 
-# What tells one loss from another of the same holder, trigger and date: these details must
-# be given and equal ("identity"); those under "agree" must not differ where both give them.
-# A disaster's holder is the household (any member may be named for it), others' the person.
-SAME_LOSS = {
-    "illness": {"identity": ("admission_date", "discharge_date"), "agree": ("hospital",)},
-    "disability": {"identity": ("grade",), "agree": ("certificate_number", "disability_type")},
-    # a disaster strikes the household once a day of a kind, whatever catastrophe a report
-    # names (a mistyped reference had made one loss two, each paid)
-    "disaster": {"identity": ("kind",), "agree": (), "household": True},
-}
-
-
 def loss_of(event: EventRow) -> tuple | None:
     """The identity of the loss an event reports (of a matched event), or None when its
-    details cannot tell."""
-    rule = SAME_LOSS.get(event.type)
-    details = event.payload.get("details", {})
-    if rule is None or any(not details.get(name) for name in rule["identity"]):
-        return None
-    holder = event.household_id if rule.get("household") else event.id_number
-    return (event.type, holder, event.event_date,
-            *(details[name] for name in rule["identity"]))
+    details cannot tell (policies.benefits.SAME_LOSS)."""
+    return benefits.loss_key(event.type, event.household_id, event.id_number,
+                             event.event_date, event.payload.get("details", {}))
 
 
 def _is_same_loss(first: EventRow, event: EventRow) -> bool:
-    a, b = first.payload.get("details", {}), event.payload.get("details", {})
-    return all(not a.get(name) or not b.get(name) or a[name] == b[name]
-               for name in SAME_LOSS[event.type]["agree"])
+    return benefits.same_loss(event.type, first.payload.get("details", {}),
+                              event.payload.get("details", {}))
 
 
 def _assess(session: Session, household: Household, contract: PolicyContract,

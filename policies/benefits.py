@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -368,21 +369,85 @@ def quote_out(terms: Terms, result: calculator.Quote) -> QuoteOut:
     )
 
 
+# What tells one loss from another of the same holder, trigger and date: these details must
+# be given and equal ("identity"); those under "agree" must not differ where both give them.
+# A disaster's holder is the household (any member may be named for it), others' the person.
+# The engine pays such a loss once (claims.intake: same_loss), and so does a quote.
+SAME_LOSS: dict[str, dict[str, Any]] = {
+    "illness": {"identity": ("admission_date", "discharge_date"), "agree": ("hospital",)},
+    "disability": {"identity": ("grade",), "agree": ("certificate_number", "disability_type")},
+    # a disaster strikes the household once a day of a kind, whatever catastrophe a report
+    # names (a mistyped reference had made one loss two, each paid)
+    "disaster": {"identity": ("kind",), "agree": (), "household": True},
+}
+
+
+def loss_key(kind: str, household: Any, id_number: str | None, day: date,
+             details: dict[str, Any]) -> tuple | None:
+    """The identity of the loss an event reports, or None when its details cannot tell."""
+    rule = SAME_LOSS.get(kind)
+    if rule is None or any(not details.get(name) for name in rule["identity"]):
+        return None
+    holder = household if rule.get("household") else id_number
+    return (kind, holder, day, *(details[name] for name in rule["identity"]))
+
+
+def same_loss(kind: str, first: dict[str, Any], again: dict[str, Any]) -> bool:
+    """Whether two reports of one loss identity agree on what they both give."""
+    return all(not first.get(name) or not again.get(name) or first[name] == again[name]
+               for name in SAME_LOSS[kind]["agree"])
+
+
+def _one_report_a_loss(events: list[EventIn]) -> tuple[list[EventIn], dict[str, str]]:
+    """The events to calculate, and the id of each left out with the id of the first report
+    of its loss (in the calculator's order: by day, then id)."""
+    firsts: dict[tuple, list[EventIn]] = {}
+    kept: list[EventIn] = []
+    again: dict[str, str] = {}
+    for event in sorted(events, key=lambda e: (e.event_date, e.event_id)):
+        details = {k: str(v) for k, v in event.details.items()}
+        key = loss_key(event.type, "household", event.id_number, event.event_date, details)
+        first = next((f for f in firsts.get(key, ()) if same_loss(
+            event.type, {k: str(v) for k, v in f.details.items()}, details)), None) \
+            if key is not None else None
+        if first is not None:
+            again[event.event_id] = first.event_id
+            continue
+        if key is not None:
+            firsts.setdefault(key, []).append(event)
+        kept.append(event)
+    return kept, again
+
+
 def quote(
     terms: Terms, household: calculator.HouseholdSnapshot, events: list[EventIn],
     prior: Sequence[PriorPayoutIn] = (),
 ) -> calculator.Quote:
-    """Validate the events against the terms and calculate."""
+    """Validate the events against the terms and calculate; a loss reported twice is paid
+    once, as the engine pays it (an outside auditor's quote paid one fire reported by two
+    members twice): the second report is listed with the reason ``same_loss``."""
     check_events(terms, events)
     for index, payout in enumerate(prior):
         if payout.trigger not in terms.triggers:
             raise InvalidInput(f"prior_payouts[{index}]: {payout.trigger!r} is not a trigger of "
                                "these terms", field=f"prior_payouts[{index}].trigger",
                                value=payout.trigger)
-    return calculator.calculate(
-        terms, household, [e.to_event() for e in events],
+    kept, again = _one_report_a_loss(events)
+    result = calculator.calculate(
+        terms, household, [e.to_event() for e in kept],
         [calculator.PriorPayout(p.trigger, p.amount) for p in prior],
     )
+    if not again:
+        return result
+    by_id = {e.event_id: e for e in events}
+    repeated = [calculator.EventResult(
+        event_id, by_id[event_id].type, Decimal("0.00"), "same_loss", False, Decimal("0.00"),
+        Decimal("0.00"), (calculator.line("same_loss", "the same loss as event %(first)s: it "
+                                          "is paid once", first=first),))
+        for event_id, first in again.items()]
+    order = {e.event_id: (e.event_date, e.event_id) for e in events}
+    return replace(result, events=tuple(sorted([*result.events, *repeated],
+                                               key=lambda r: order[r.event_id])))
 
 
 # A record of at least this many days is a year's income; eligibility compares a year's

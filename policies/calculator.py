@@ -134,6 +134,7 @@ REASONS = {
     "no_entitlement": "the loss above the deductible earns nothing in its band",
     "no_amount": "the terms set no amount for this event",
     "cap_reached": "a cap limited the payout",
+    "same_loss": "the same loss as an earlier report: it is paid once",
 }
 
 

@@ -68,3 +68,25 @@ def test_shicheng_2022_covers_a_declared_liability_trigger():
     event = TriggerEvent("l", "liability", date(2022, 7, 1), None,
                          {"compensation_owed": D("12000"), "paid_by_other_insurance": D("2000")})
     assert calculate(terms, HOUSEHOLD, [event]).due == D("4000.00")  # (10,000 − 2,000) × 50%
+
+
+def test_a_quote_pays_one_fire_reported_by_two_members_once():
+    """An outside auditor's quote paid one house fire twice, reported by two members on one
+    day (12,000), which the engine pays once (same_loss); a fire of another day is another
+    loss."""
+    from policies import benefits
+
+    terms = load_terms(FOLDER / "nanzhang-2018.toml")
+
+    def fire(event_id, person, day=1):
+        return benefits.EventIn(event_id=event_id, type="disaster",
+                                event_date=date(2018, 5, day), id_number=person,
+                                details={"kind": "house_fire"})
+
+    quote = benefits.quote(terms, HOUSEHOLD, [fire("B", "110105195001010012"), fire("A", PERSON)])
+    assert [(e.event_id, e.payout, e.reason) for e in quote.events] == [
+        ("A", D("6000.00"), None), ("B", D("0.00"), "same_loss")]
+    assert quote.due == D("6000.00")
+    assert "the same loss as event A" in quote.events[1].trace[0].text
+    again = benefits.quote(terms, HOUSEHOLD, [fire("A", PERSON), fire("C", PERSON, day=9)])
+    assert again.due == D("12000.00")
