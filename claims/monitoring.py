@@ -1109,17 +1109,25 @@ def confirm_elimination(session: Session, actor: Actor, household_id: int,
                            field="eliminated_on", value=str(decision.eliminated_on),
                            code="no_income_report")
     latest = at[-1]
-    errors, flags = watch.check_elimination(
-        way=decision.way, identified=window.identified_on, eliminated=decision.eliminated_on,
-        income=latest["income"], line=latest["line"])
-    if errors:  # codes and values of risk.monitoring.check_elimination
-        error = errors[0]
-        values = {k: v for k, v in error.items() if k != "code"}
-        field, value = {"below_line": ("income", latest["income"]),
-                        "way": ("way", decision.way)}.get(
-            error["code"], ("eliminated_on", decision.eliminated_on))
-        raise InvalidInput(ELIMINATION_REFUSED[error["code"]].format(**values), field=field,
-                           value=str(value), code=error["code"], values=values)
+    # the report of the day and the newest one alike: dated back to an older report, an
+    # elimination had passed a household whose newest report was 500 a head against a line
+    # of 8,700 (a hostile tester's)
+    newest = seen.points[-1]
+    flags: list[dict] = []
+    for figures in [latest] if newest is latest else [latest, newest]:
+        errors, found = watch.check_elimination(
+            way=decision.way, identified=window.identified_on,
+            eliminated=decision.eliminated_on, income=figures["income"], line=figures["line"])
+        if errors:  # codes and values of risk.monitoring.check_elimination
+            error = errors[0]
+            values = {k: v for k, v in error.items() if k != "code"}
+            field, value = {"below_line": ("income", figures["income"]),
+                            "way": ("way", decision.way)}.get(
+                error["code"], ("eliminated_on", decision.eliminated_on))
+            raise InvalidInput(ELIMINATION_REFUSED[error["code"]].format(**values),
+                               field=field, value=str(value), code=error["code"],
+                               values=values)
+        flags = found  # of the day, whatever the income: the same for both reports
     proposal = session.exec(select(Elimination).where(
         Elimination.household_id == household_id, Elimination.status == "proposed")).first()
     missing = steps_missing(session, proposal, today) if proposal else ["home_check_missing"]

@@ -149,6 +149,11 @@ def close(session: Session, actor: Actor, warning: EarlyWarning, outcome: str,
     (409 if it is closed already); flushes. A later run may raise a new one."""
     access.require_role(actor, access.OFFICE)
     code, note = _outcome(outcome, note)
+    # Read again, locked: a copy read before (the API's, kept across its commit) had let two
+    # closes at once both pass, two entries on the trail and the first outcome overwritten
+    # (a hostile tester's).
+    session.exec(select(EarlyWarning).where(EarlyWarning.id == warning.id).with_for_update()
+                 .execution_options(populate_existing=True)).one()
     if warning.status != "open":
         raise Conflict(f"warning {warning.id} was closed on {warning.closed_at:%Y-%m-%d}"
                        if warning.closed_at else f"warning {warning.id} is {warning.status}",

@@ -802,3 +802,35 @@ def test_a_bank_file_made_twice_at_once_never_rewrites_a_line_already_sent(engin
     with Session(engine) as session:
         stored = session.get(Payment, line).bank_account
     assert len(files) == 2 and all(stored in text for text in files), (stored, files)
+
+
+def test_a_warning_closed_twice_at_once_is_closed_once(engine):
+    """A hostile tester's four closes of one warning at once: two succeeded, two entries on
+    the trail, and the first outcome was overwritten (each had read the warning open)."""
+    from claims import warnings
+    from claims.auth import Actor
+    from claims.models import AuditEntry, EarlyWarning
+
+    with Session(engine) as session:
+        county = build_county(session)
+        warning = EarlyWarning(household_id=county.household.id, trigger="risk_high",
+                               text="risk 0.81", source="risk", status="open", outcome="")
+        session.add(warning)
+        session.commit()
+        warning_id = warning.id
+    clerk = Actor("user", None, "业务员", role="clerk")
+
+    def close(i):
+        with Session(engine, expire_on_commit=False) as session:
+            found = session.get(EarlyWarning, warning_id)  # read first, as the API does
+            session.commit()
+            warnings.close(session, clerk, found, "assisted" if i % 2 else "monitored")
+            session.commit()
+            return "closed"
+
+    results = all_at_once(close)
+    assert results.count("closed") == 1, results
+    assert {getattr(r, "status_code", r) for r in results if r != "closed"} == {409}
+    with Session(engine) as session:
+        assert len(session.exec(select(AuditEntry).where(
+            AuditEntry.entity == "early_warning", AuditEntry.action == "close")).all()) == 1

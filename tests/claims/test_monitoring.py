@@ -631,6 +631,33 @@ def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, 
                        "confirm"]
 
 
+def test_an_elimination_dated_back_is_refused_when_the_newest_report_is_below_the_line(
+        staff, client, session, claim, county):
+    """A hostile tester's household reported 60,000 for months, then 1,000 for the year to
+    last month; dated back to the good report, the elimination was confirmed with the
+    household at 500 a head against a line of 8,700."""
+    lines_back(session, county)
+    pay(staff, client, session, claim)
+    opened = add_months(clock.county_today(), -13)
+    shift_story_back(session, claim, opened)
+    clerk, household_id = staff["clerk"], claim.household_id
+    for months in (1, 3, 6, 7):
+        report(clerk, session, household_id, add_months(opened, months), "30000")
+    report(clerk, session, household_id, add_months(opened, 12), "1000")
+    base = f"/api/monitoring/households/{household_id}/elimination"
+    assert clerk.post(f"{base}/steps/home_check", json=HOME_CHECK).status_code == 201
+    assert clerk.post(f"{base}/steps/democratic_review", json={
+        "outcome": "agree", "representatives": ["代表甲"]}).status_code == 201
+    steps_back(session, household_id, 8)
+    today = clock.county_today()
+    assert clerk.post(f"{base}/steps/notice", json={
+        "start_date": str(today - timedelta(days=7))}).status_code == 201
+    back = clerk.post(base, json={"way": "natural", "eliminated_on": str(add_months(opened, 7))})
+    assert (back.status_code, back.json()["code"]) == (422, "below_line"), back.text
+    session.expire_all()
+    assert windows(session)[0].status != "eliminated"
+
+
 def test_a_window_is_dated_on_the_countys_calendar_and_reads_the_year_recorded_last(
         session, claim, county):
     """A claim opened at 17:30 UTC is identified on the county's next day (Beijing is 8
