@@ -183,7 +183,7 @@ def require_role(actor: Actor, roles) -> None:
 def require_county(actor: Actor, what: str) -> None:
     """Refuse county-wide data or changes to a user limited to some townships (403)."""
     if actor.villages is not None:
-        raise Forbidden(f"{what} is county-wide; your account is limited to some townships",
+        raise Forbidden(f"{what}: county-wide, and your account is limited to some townships",
                         field="townships")
 
 

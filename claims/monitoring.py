@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from claims import audit, clock, masking
+from claims import audit, clock, masking, reasons
 from claims.auth import Actor
 from claims.db import run_lock, unindexed
 from claims.models import (
@@ -1170,7 +1170,7 @@ def _out_of_monitoring(session: Session, actor: Actor, household_id: int,
     registry.update_household(session, household_id,
                               HouseholdUpdate(monitoring_category=None))
     audit.record(session, actor, "household", household.household_number, "update",
-                 reason=f"risk elimination {elimination_id} confirmed",
+                 reason=reasons.coded("elimination_confirmed", elimination=elimination_id),
                  before={"monitoring_category": before}, after={"monitoring_category": None})
 
 

@@ -15,6 +15,7 @@ SYSTEM_REASONS = {
     "new_bill": N_("a new bill: entitlement %(entitled)s, paid %(paid)s"),
     "amount_changed": N_("the amount changed from %(old)s to %(new)s"),
     "event": N_("opened from a department's report"),
+    "elimination_confirmed": N_("risk elimination %(elimination)s confirmed"),
 }
 _CODED = re.compile(r"^([a-z_]+)((?: [a-z_]+=\S+)*)$")
 

@@ -218,6 +218,12 @@ LABELS: dict[str, dict[str, str]] = {
         "survey_form": "入户调查表", "review_minutes": "民主评议记录",
         "notice_photo": "公示照片", "application_form": "申请书", "other": "其他材料",
     },
+    # what the office records as assistance (帮扶措施, risk.monitoring.ASSISTANCE_KINDS): its
+    # "employment" had read 因失业, a trigger's name
+    "AssistanceKind": {
+        "employment": "就业帮扶", "industry": "产业帮扶", "medical_assistance": "医疗救助",
+        "education_aid": "教育资助", "further_claim": "再次理赔", "other": "其他帮扶",
+    },
     "DisasterKind": {
         "flood": "洪涝", "drought": "干旱", "typhoon": "台风", "hail": "风雹",
         "frost": "低温冷冻", "snow": "雪灾", "earthquake": "地震",

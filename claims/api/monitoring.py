@@ -32,7 +32,7 @@ from risk.models import (
 router = APIRouter(prefix="/api", tags=["monitoring"])
 Reader = Annotated[Actor, Depends(staff())]
 Office = Annotated[Actor, Depends(staff(Role.clerk, Role.supervisor))]
-CountyReader = Annotated[Actor, Depends(staff(county="this county-wide report"))]
+CountyReader = Annotated[Actor, Depends(staff(county="the monitoring report"))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

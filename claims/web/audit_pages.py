@@ -114,18 +114,8 @@ FIELDS = {
     "found": N_("Found"),
     # the page of a search's answer read, as the API names it (claims.access.searched)
     "offset": N_("Rows skipped (offset)"), "limit": N_("Rows per page (limit)"),
-    # an income record's figures, a member's and an import's counts (the Chinese page had
-    # shown wages, labour_skill, written … as stored)
-    "wages": N_("Wages"), "business_crops": N_("Business income: crops"),
-    "business_livestock": N_("Business income: livestock"),
-    "business_other": N_("Business income: other"), "property_income": N_("Property income"),
-    "transfer_pension": N_("Transfers: pension"), "transfer_dibao": N_("Transfers: dibao"),
-    "transfer_tekun": N_("Transfers: tekun support"),
-    "transfer_disaster_relief": N_("Transfers: disaster relief"),
-    "transfer_poverty_insurance": N_("Transfers: poverty-prevention insurance"),
-    "transfer_other": N_("Transfers: other"), "business_costs": N_("Business costs"),
-    "eligible_out_of_pocket": N_("Eligible out-of-pocket medical costs"),
-    "net_income": N_("Net income"), "household_size": N_("Household size"),
+    # a member's and an import's counts (the Chinese page had shown labour_skill, written …
+    # as stored); an income record's figures are in records_view.FIELDS
     "period_start": N_("Period starts"), "source": N_("Source"),
     "written": N_("Written"), "created": N_("Rows created"), "updated": N_("Rows updated"),
     "unchanged": N_("Rows unchanged"), "skipped": N_("Rows skipped"),
@@ -139,6 +129,8 @@ FIELDS = {
     "members_unchanged": N_("Members unchanged"), "errors": N_("Bad values"),
     "registered_elsewhere": N_("ID numbers found registered in another household"),
     "monitoring_window_removed": N_("Monitoring window removed (opened on)"),
+    "eliminated_on": N_("Eliminated on"), "description": N_("Description"),
+    "given_on": N_("Given on"),
     "health": N_("Health"), "disability_grade": N_("Disability grade"),
     "labour_skill": N_("Labour skill"), "education": N_("Education"),
     "schooling": N_("Schooling"), "migrant_work_months": N_("Months of migrant work"),
@@ -267,6 +259,9 @@ def fields_text(data: dict | None, language: str) -> list[tuple[str, str]]:
 # Fields whose label depends on what the entry is about: a catastrophe's name is no person's.
 ENTITY_FIELDS = {("catastrophe", "name"): N_("Name of the catastrophe"),
                  ("elimination", "flags"): N_("Data-quality flags")}
+# Codes of a field whose vocabulary depends on the record: a follow-up's assistance "kind"
+# (its employment had read 因失业, as a disaster's kind).
+ENTITY_KINDS = {("follow_up", "kind"): "AssistanceKind"}
 
 
 def entry_fields(data: dict | None, language: str, entity: str = "",
@@ -281,6 +276,8 @@ def entry_fields(data: dict | None, language: str, entity: str = "",
             label = _(ENTITY_FIELDS[(entity, key)])
         if isinstance(data[key], str) and data[key] in ENTITY_VALUES.get((entity, key), {}):
             text = _(ENTITY_VALUES[(entity, key)][data[key]])
+        if isinstance(data[key], str) and (entity, key) in ENTITY_KINDS:
+            text = code_label(ENTITY_KINDS[(entity, key)], data[key], language)
         if entity == "elimination" and key == "flags":
             text = ("；" if language == "zh" else "; ").join(
                 monitoring_view.flag_text(flag, language) for flag in data[key] or []) or "—"

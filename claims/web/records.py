@@ -12,6 +12,18 @@ from claims.web.i18n import code_label, money, translator
 from policies.messages import N_
 
 FIELDS = {
+    # an income record's figures: on the audit trail (the Chinese page had shown wages … as
+    # stored) and in a refused form ("Please correct the form: wages — too small")
+    "wages": N_("Wages"), "business_crops": N_("Business income: crops"),
+    "business_livestock": N_("Business income: livestock"),
+    "business_other": N_("Business income: other"), "property_income": N_("Property income"),
+    "transfer_pension": N_("Transfers: pension"), "transfer_dibao": N_("Transfers: dibao"),
+    "transfer_tekun": N_("Transfers: tekun support"),
+    "transfer_disaster_relief": N_("Transfers: disaster relief"),
+    "transfer_poverty_insurance": N_("Transfers: poverty-prevention insurance"),
+    "transfer_other": N_("Transfers: other"), "business_costs": N_("Business costs"),
+    "eligible_out_of_pocket": N_("Eligible out-of-pocket medical costs"),
+    "net_income": N_("Net income"), "household_size": N_("Household size"),
     "visit_date": N_("Visit date"), "team": N_("Survey team"), "findings": N_("Findings"),
     "asset_check": N_("Asset cross-checks"), "documents": N_("Documents"),
     "outcome": N_("Outcome"), "representatives": N_("Village representatives"),

@@ -253,3 +253,23 @@ def test_the_chinese_trail_names_a_warnings_outcome_an_income_figure_and_an_impo
                  "skipped", "healthy", "labour_skill", "chronic", "survey"):
         assert not re.search(rf"\b{code}\b", page), code
     assert "立案" not in page  # a claim's word
+
+
+def test_a_follow_ups_assistance_and_an_elimination_read_in_words():
+    """A hostile tester's /audit page showed eliminated_on, description and given_on as
+    stored, a follow-up's 就业帮扶 as 因失业 (a disaster's kind), and "risk elimination 3
+    confirmed" in English on the Chinese page."""
+    from claims import reasons
+    from claims.web import audit_pages, records
+
+    shown = audit_pages.entry_fields(
+        {"kind": "employment", "description": "推荐到县工业园务工", "given_on": "2026-05-01"},
+        "zh", "follow_up")
+    assert [(label, text) for label, text, _code in shown] == [
+        ("种类", "就业帮扶"), ("说明", "推荐到县工业园务工"), ("帮扶日期", "2026-05-01")]
+    [(label, _text, _code)] = audit_pages.entry_fields({"eliminated_on": "2026-05-10"}, "zh",
+                                                       "elimination")
+    assert label == "消除日期"
+    reason = reasons.coded("elimination_confirmed", elimination=3)
+    assert records.reason_text(reason, "zh") == "风险消除（第 3 号）已确认"
+    assert records.reason_text(reason, "en") == "risk elimination 3 confirmed"

@@ -133,3 +133,18 @@ def test_the_demo_county_tells_its_staff_in_chinese(session):
     notes = session.exec(select(MonitoringLine.note)).all()
     assert len(contracts) == 2 and len(notes) == 4
     assert not [t for t in [*contracts, *notes] if LATIN.search(t)], [*contracts, *notes]
+
+
+def test_a_refused_income_figure_is_named_in_words():
+    """A hostile tester's English page read "Please correct the form: wages — too small."."""
+    from claims.web import pages
+    from claims.web.i18n import translator
+    from policies.errors import InvalidInput
+
+    error = InvalidInput("wages: too small", field="wages", code="form",
+                         values={"field": "wages", "kind": "greater_than_equal",
+                                 "why": "Input should be greater than or equal to 0"})
+    english = pages.refusal(error, translator("en"))
+    chinese = pages.refusal(error, translator("zh"))
+    assert english.startswith("Please correct the form: Wages") and "wages" not in english
+    assert "工资性收入" in chinese and "wages" not in chinese
