@@ -944,12 +944,16 @@ def elimination_steps(session: Session, proposal: Elimination) -> list[Eliminati
 
 
 def current_steps(steps: list[EliminationStep]) -> list[EliminationStep]:
-    """The steps that count: those after the last upheld objection. An upheld objection puts
-    in doubt what the home check found, so the elimination starts again from the home check
-    (a new notice alone does not do)."""
+    """The steps that count: those after the last upheld objection, from the last home check
+    on. An upheld objection puts in doubt what the home check found, so the elimination
+    starts again from the home check (a new notice alone does not do); and a new home check
+    is reviewed and noticed in its turn (a hostile tester's second check, with other
+    findings, had been counted under the review and notice of the first)."""
     last = max((i for i, s in enumerate(steps) if s.kind == "objection" and s.data["upheld"]),
                default=-1)
-    return steps[last + 1:]
+    counted = steps[last + 1:]
+    check = max((i for i, s in enumerate(counted) if s.kind == "home_check"), default=0)
+    return counted[check:]
 
 
 def notice_end(session: Session, proposal: Elimination, notice_on: date) -> date:

@@ -616,19 +616,29 @@ def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, 
     assert step("democratic_review", **agree).status_code == 201
     steps_back(session, household_id, 8)
     assert step("notice", start_date=str(today - timedelta(days=7))).status_code == 201
+    # a new home check after the notice is reviewed and noticed in its turn (a hostile
+    # tester's second check, with other findings, counted under the first's review)
+    assert step("home_check", **{**HOME_CHECK, "findings": "新发现：务工已中断"}).status_code == 201
+    assert missing() == (409, "review_missing")
+    again = step("notice", start_date=str(today))
+    assert (again.status_code, again.json()["code"]) == (409, "step_order")
+    assert step("democratic_review", **agree).status_code == 201
+    steps_back(session, household_id, 8)
+    assert step("notice", start_date=str(today - timedelta(days=7))).status_code == 201
     done = clerk.post(base, json=decision)
     assert done.status_code == 201, done.text
     seen = clerk.get(f"/api/monitoring/households/{household_id}").json()
     (elimination,) = seen["eliminations"]
     assert [s["kind"] for s in elimination["steps"]] == [
         "home_check", "home_check", "democratic_review", "democratic_review", "notice",
-        "objection", "home_check", "democratic_review", "notice"]
+        "objection", "home_check", "democratic_review", "notice", "home_check",
+        "democratic_review", "notice"]
     assert session.exec(select(Household).where(Household.id == household_id)).one()
     actions = [e.action for e in session.exec(select(AuditEntry).where(
         AuditEntry.entity == "elimination").order_by(AuditEntry.id))]
     assert actions == ["home_check", "home_check", "democratic_review", "democratic_review",
                        "notice", "objection", "home_check", "democratic_review", "notice",
-                       "confirm"]
+                       "home_check", "democratic_review", "notice", "confirm"]
 
 
 def test_an_elimination_dated_back_is_refused_when_the_newest_report_is_below_the_line(
