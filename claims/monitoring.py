@@ -363,7 +363,8 @@ class _Night:
 
 def evaluate(session: Session, today: date, id_range: tuple[int, int] | None = None,
              chunk: int = CHUNK) -> dict[str, int]:
-    """Evaluate every open window (of an id range); windows past their end close.
+    """Evaluate every open window (of an id range); windows past their end close, once no
+    follow-up of theirs is open.
     Idempotent: an alert of a kind is not raised again while one is open, and a pending
     proposal is not made twice. Every new alert joins the window's open follow-up case, or
     opens one. Set-based: ``chunk`` windows at a time are read with a few queries each, judged
@@ -405,9 +406,13 @@ def _evaluate_chunk(session: Session, night: _Night, watched: list[_Watched],
     today = night.today
     ended = [w.id for w in watched if w.ends_on < today]
     if ended:  # only those still open: the office may have just confirmed an elimination
+        # nor one whose follow-up is open: it stays on the office's lists until the case is
+        # closed (a window had closed with its case and alerts open, and the household left
+        # the monitoring lists; a hostile tester's)
+        busy = sa.select(FollowUp.window_id).where(FollowUp.status == "open")
         counts["closed"] += session.execute(sa.update(MonitoringWindow).where(
-            among(session, MonitoringWindow.id, ended), MonitoringWindow.status == "open"
-        ).values(status="closed")).rowcount
+            among(session, MonitoringWindow.id, ended), MonitoringWindow.status == "open",
+            MonitoringWindow.id.not_in(busy)).values(status="closed")).rowcount
     live = [w for w in watched if w.ends_on >= today]
     counts["windows"] += len(live)
     ledgers = _ledgers(session, {w.household_id for w in live})

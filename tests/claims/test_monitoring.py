@@ -668,6 +668,30 @@ def test_an_elimination_dated_back_is_refused_when_the_newest_report_is_below_th
     assert windows(session)[0].status != "eliminated"
 
 
+def test_a_window_past_its_end_stays_open_while_its_follow_up_is(staff, client, session,
+                                                                 claim):
+    """A hostile tester's window reached its end with a follow-up and alerts open: it closed,
+    and the household left the office's monitoring lists with its case unfinished."""
+    pay(staff, client, session, claim)
+    (window,) = windows(session)
+    today = clock.county_today()
+    window.ends_on = today - timedelta(days=1)
+    session.add(FollowUp(window_id=window.id, household_id=claim.household_id,
+                         opened_on=today - timedelta(days=30), status="open"))
+    session.commit()
+    assert monitoring.evaluate(session, today)["closed"] == 0
+    session.commit()
+    session.expire_all()
+    assert windows(session)[0].status == "open"
+    case = session.exec(select(FollowUp)).one()
+    case.status = "closed"
+    session.commit()
+    assert monitoring.evaluate(session, today)["closed"] == 1
+    session.commit()
+    session.expire_all()
+    assert windows(session)[0].status == "closed"
+
+
 def test_a_window_is_dated_on_the_countys_calendar_and_reads_the_year_recorded_last(
         session, claim, county):
     """A claim opened at 17:30 UTC is identified on the county's next day (Beijing is 8

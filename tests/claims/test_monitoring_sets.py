@@ -228,9 +228,13 @@ def oracle(session: Session, today: date) -> dict[str, int]:
     for window in session.exec(select(MonitoringWindow).where(
             MonitoringWindow.status == "open").order_by(MonitoringWindow.id)).all():
         if window.ends_on < today:
-            counts["closed"] += session.execute(sa.update(MonitoringWindow).where(
-                MonitoringWindow.id == window.id, MonitoringWindow.status == "open"
-            ).values(status="closed")).rowcount
+            # a window whose follow-up is open stays open past its end, and is not evaluated
+            case = session.exec(select(FollowUp.id).where(
+                FollowUp.window_id == window.id, FollowUp.status == "open")).first()
+            if case is None:
+                counts["closed"] += session.execute(sa.update(MonitoringWindow).where(
+                    MonitoringWindow.id == window.id, MonitoringWindow.status == "open"
+                ).values(status="closed")).rowcount
             continue
         counts["windows"] += 1
         seen = monitoring.picture(session, window, today, lines)
