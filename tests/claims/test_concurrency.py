@@ -718,6 +718,14 @@ def test_corrections_of_one_income_record_at_once_keep_one_chain_of_versions(eng
 # ---------------------------------------------------------------- bulk steps and bank files
 
 
+def release(holder: Session, *threads: threading.Thread) -> None:
+    """End the transaction the threads queue behind, and wait for them."""
+    holder.rollback()
+    holder.close()
+    for thread in threads:
+        thread.join(timeout=60)
+
+
 def test_two_bulk_approvals_listing_the_same_claims_in_other_orders_never_deadlock(engine):
     """A concurrency tester's approvals of the same claims listed in different orders
     deadlocked on PostgreSQL (locked in the request's order), and once answered 503 after 21
@@ -754,10 +762,7 @@ def test_two_bulk_approvals_listing_the_same_claims_in_other_orders_never_deadlo
     second = threading.Thread(target=approve, args=(sorted(ids),))
     second.start()
     time.sleep(0.5)
-    holder.rollback()
-    holder.close()
-    first.join(timeout=60)
-    second.join(timeout=60)
+    release(holder, first, second)
     assert not [a for a in answers if isinstance(a, Exception)], answers
     assert sorted(map(tuple, answers)) == [("done",) * 3, ("refused",) * 3]
     with Session(engine) as session:
@@ -795,10 +800,7 @@ def test_a_bank_file_made_twice_at_once_never_rewrites_a_line_already_sent(engin
     second = threading.Thread(target=export)
     second.start()
     time.sleep(0.5)
-    holder.rollback()
-    holder.close()
-    first.join(timeout=60)
-    second.join(timeout=60)
+    release(holder, first, second)
     with Session(engine) as session:
         stored = session.get(Payment, line).bank_account
     assert len(files) == 2 and all(stored in text for text in files), (stored, files)

@@ -560,12 +560,9 @@ def test_a_confirmed_elimination_takes_the_household_out_of_monitoring_from_that
                                              {"monitoring_category": None})
 
 
-def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, session, claim,
-                                                                 county):
-    """DOMAIN.md §7: a home check, the village review and the notice come before the office's
-    decision, each in its turn and on the audit trail; a need not secure, a disagreeing review,
-    a running notice or an upheld objection stops the confirmation, which names what is
-    missing."""
+def stable_since(staff, client, session, claim, county) -> tuple:
+    """A household paid 13 months ago whose reports of months 1, 3, 6 and 7 after were well
+    above the line: the clerk, the household and the day the payout opened its window."""
     lines_back(session, county)
     pay(staff, client, session, claim)
     opened = add_months(clock.county_today(), -13)
@@ -573,6 +570,16 @@ def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, 
     clerk, household_id = staff["clerk"], claim.household_id
     for months in (1, 3, 6, 7):
         report(clerk, session, household_id, add_months(opened, months), "30000")
+    return clerk, household_id, opened
+
+
+def test_the_office_confirms_an_elimination_only_after_its_steps(staff, client, session, claim,
+                                                                 county):
+    """DOMAIN.md §7: a home check, the village review and the notice come before the office's
+    decision, each in its turn and on the audit trail; a need not secure, a disagreeing review,
+    a running notice or an upheld objection stops the confirmation, which names what is
+    missing."""
+    clerk, household_id, opened = stable_since(staff, client, session, claim, county)
     base = f"/api/monitoring/households/{household_id}/elimination"
     decision = {"way": "natural", "eliminated_on": str(add_months(opened, 7))}
 
@@ -646,13 +653,7 @@ def test_an_elimination_dated_back_is_refused_when_the_newest_report_is_below_th
     """A hostile tester's household reported 60,000 for months, then 1,000 for the year to
     last month; dated back to the good report, the elimination was confirmed with the
     household at 500 a head against a line of 8,700."""
-    lines_back(session, county)
-    pay(staff, client, session, claim)
-    opened = add_months(clock.county_today(), -13)
-    shift_story_back(session, claim, opened)
-    clerk, household_id = staff["clerk"], claim.household_id
-    for months in (1, 3, 6, 7):
-        report(clerk, session, household_id, add_months(opened, months), "30000")
+    clerk, household_id, opened = stable_since(staff, client, session, claim, county)
     report(clerk, session, household_id, add_months(opened, 12), "1000")
     base = f"/api/monitoring/households/{household_id}/elimination"
     assert clerk.post(f"{base}/steps/home_check", json=HOME_CHECK).status_code == 201
