@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -77,12 +77,24 @@ class FollowedLink(Exception):
     site: answered with a page that offers to open it (app: followed_link_page)."""
 
 
+# Set at sign-in beside the session, SameSite=Strict: a browser sends it with what the user
+# did in the workspace or typed, never with a link followed from another site.
+HERE_COOKIE = "fangpin_here"
+
+
 def came_from_here(request: Request) -> None:
     """A dependency of the pages that put an entry on the audit trail as they open (a
     document, a printed notice, a search for people): a link from another site, in a mail,
-    had opened them in a user's name; the browser says where a request came from
-    (Sec-Fetch-Site), and one without the header (a script, an old browser) is let through."""
-    if request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
+    had opened them in a user's name. Asked first: a request the browser says came from
+    elsewhere (Sec-Fetch-Site), one without the strict cookie (Chromium sends no
+    Sec-Fetch-Site to a plain-HTTP address other than localhost, and a link can drop its
+    Referer), and one straight from the sign-in page, whose ``next`` a link may have set (a
+    tester's link to /login?next=… ran the search once the clerk signed in)."""
+    if web_session.COOKIE not in request.cookies:
+        return  # not signed in: the page sends them to sign in, or refuses them
+    site = request.headers.get("sec-fetch-site", "none")
+    from_login = urlsplit(request.headers.get("referer", "")).path == "/login"
+    if site not in ("same-origin", "none") or HERE_COOKIE not in request.cookies or from_login:
         raise FollowedLink()
 
 
@@ -279,6 +291,8 @@ def login(request: Request, session: SessionDep,
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(web_session.COOKIE, key, httponly=True, samesite="lax",
                         secure=_secure(request))
+    response.set_cookie(HERE_COOKIE, "1", httponly=True, samesite="strict",
+                        secure=_secure(request))
     return response
 
 
@@ -290,6 +304,7 @@ def logout(request: Request, session: SessionDep, user: User,
     session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(web_session.COOKIE)
+    response.delete_cookie(HERE_COOKIE)
     return response
 
 

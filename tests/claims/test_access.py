@@ -37,6 +37,7 @@ from claims.models import (
 )
 from claims.settings import get_settings
 from claims.web import session as web_session
+from claims.web.pages import HERE_COOKIE
 from policies import registry
 from policies.models import (
     IncomeRecordCreate,
@@ -440,8 +441,8 @@ def _walkers(app, session, world) -> list[Walker]:
         web_session.set_password(session, SYSTEM, user, PASSWORD)
         key, web = web_session.sign_in(session, name, PASSWORD)
         session.commit()
-        client = TestClient(app, headers={"Authorization": f"Bearer {token}"},
-                            cookies={web_session.COOKIE: key, "fangpin_lang": "en"})
+        client = TestClient(app, headers={"Authorization": f"Bearer {token}"}, cookies={
+            web_session.COOKIE: key, HERE_COOKIE: "1", "fangpin_lang": "en"})
         walkers.append(Walker(name, client, role, townships is not None, csrf=web.csrf_token))
 
     for role in Role:
@@ -749,7 +750,8 @@ def test_a_bank_account_changed_shortly_before_a_batch_is_flagged_for_the_superv
     web_session.set_password(session, SYSTEM, user, PASSWORD)
     key, _web = web_session.sign_in(session, "sup", PASSWORD)
     session.commit()
-    page = TestClient(app, cookies={web_session.COOKIE: key, "fangpin_lang": "en"}).get(
+    page = TestClient(app, cookies={
+        web_session.COOKIE: key, HERE_COOKIE: "1", "fangpin_lang": "en"}).get(
         f"/payments/{batch.id}")
     assert "bank account changed within 40 days before this batch" in page.text
 

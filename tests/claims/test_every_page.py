@@ -45,6 +45,7 @@ from claims.models import (
     TriggerEvent,
 )
 from claims.web.i18n import warning_text
+from claims.web.pages import HERE_COOKIE
 from policies import calculator
 from policies.models import Household, Member, PolicyContract, Region, TermsVersion
 from risk import scoring
@@ -400,6 +401,15 @@ def test_no_page_a_link_from_another_site_opens_puts_anything_on_the_trail(app, 
             answer = walker.client.get(url, follow_redirects=False,
                                        headers={"Sec-Fetch-Site": "cross-site"})
             asked += "打开此页面" in answer.text or "Open this page" in answer.text
+            # over plain HTTP to an address other than localhost Chromium sends no
+            # Sec-Fetch-Site, and a link can drop its Referer: the strict cookie is not sent
+            walker.client.cookies.delete(HERE_COOKIE)
+            walker.client.get(url, follow_redirects=False)
+            walker.client.cookies.set(HERE_COOKIE, "1")
+    # nor does signing in from a link to /login?next=… open such a page in the user's name
+    signed = walkers[0].client.get("/households?q=" + name[-1], follow_redirects=False,
+                                   headers={"Referer": "http://testserver/login?next=x"})
+    assert "打开此页面" in signed.text or "Open this page" in signed.text
     session.expire_all()
     assert session.exec(trail).one() == before
     assert asked >= len(walkers)  # the search and the notices were asked about, not opened
