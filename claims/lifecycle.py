@@ -413,13 +413,18 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         return S.approval
     if name == "approve":
         return _approve(session, claim, step, actor)
-    if name == "reject":
+    if name in ("reject", "withdraw"):
+        if claim.first_approver_id is not None:  # this round's first approval lapses
+            claim.approved_amount, claim.first_approver_id = claim.paid_amount, None
+        if claim.approved_amount > claim.paid_amount:
+            # an earlier round's payment the bank sent back while the claim was reopened is
+            # still owed: what is refused is this round's (a tester's returned 30,000 was
+            # lost when the supplement was then rejected)
+            return S.payment_pending
+        if name == "withdraw":
+            return S.withdrawn
         claim.rejection_code, claim.rejection_text = step.code, step.text
-        claim.approved_amount, claim.first_approver_id = claim.paid_amount, None
         return S.rejected
-    if name == "withdraw":
-        claim.approved_amount, claim.first_approver_id = claim.paid_amount, None
-        return S.withdrawn
     if name == "reconsider":
         claim.rejection_code, claim.rejection_text = None, ""
         return S.reopened

@@ -43,10 +43,12 @@ AMOUNT_HEADINGS = ("金额", "交易金额", "支付金额", "实付金额", "�
 
 
 def _looks_like_an_amount(heading: str) -> bool:
-    """A heading a bank may give the amount paid under (…额, amount), but not a balance (余额):
-    a hostile tester's 付款额 was ignored and a line paid 1.00 recorded paid 1,000."""
-    plain = normalise_header(heading)
-    return ("额" in plain and "余额" not in plain) or "amount" in plain or "amt" in plain
+    """A heading a bank may give the amount paid under (…额 or …額, in 元, amount), but not a
+    balance (余额): a hostile tester's 付款额 was ignored and a line paid 1.00 recorded paid
+    1,000, and so were 金額 (a traditional-Chinese bank's) and 人民币(元)."""
+    plain = normalise_header(heading).replace("額", "额").replace("餘", "余")
+    return (("额" in plain and "余额" not in plain) or "元" in plain or "amount" in plain
+            or "amt" in plain)
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
 CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "付款流水号": "payment_id", "payment_id": "payment_id", "状态": "status",

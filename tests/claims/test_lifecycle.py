@@ -480,6 +480,31 @@ def test_a_payment_sent_back_after_the_supplement_was_refused_is_paid_again(
         (owed.claim_number, "7500.00")]
 
 
+def test_a_payment_sent_back_while_reopened_is_still_owed_when_the_supplement_is_refused(
+        staff, client, department, session, claim):
+    """The other order of the case above: the bank sent the payment back while the claim was
+    reopened, then the supplement was rejected; the rejection had set what was approved to
+    what was paid, nothing, and the 30,000 was lost (a tester's)."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = export_batch(client)
+    bank_confirms(client, batch)
+    a_new_bill(department, session, "HIS-10")
+    line = batch["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+        "file": ("b.csv", f"付款流水号,状态,失败原因\n{line},退汇,账户已销户\n".encode())})
+    session.expire_all()
+    assert session.get(Claim, claim.id).state == "reopened"
+    refused = act(staff["adjudicator"], claim, "reject", {"code": "other", "text": "补充不予支持"})
+    assert refused.json()["state"] == "payment_pending", refused.text
+    session.expire_all()
+    owed = session.get(Claim, claim.id)
+    assert (owed.approved_amount, owed.paid_amount) == (Decimal("7500.00"), Decimal("0.00"))
+    again = client.post("/api/payment-batches").json()
+    assert [(p["claim_number"], p["amount"]) for p in again["lines"]] == [
+        (owed.claim_number, "7500.00")]
+
+
 def test_the_banks_amount_is_checked_under_every_heading_a_bank_gives_it(
         staff, client, session, claim):
     """A hostile tester's bank answer headed its amount 实付金额（元）: the column was ignored
@@ -507,6 +532,8 @@ def test_the_banks_amount_is_checked_under_every_heading_a_bank_gives_it(
         assert read.status_code == 200 and read.json()["results"][0]["result"] == "error"
     assert answer("本次发生额合计").json()["code"] == "amount_column"
     assert answer("Txn Amt").json()["code"] == "amount_column"
+    for heading in ("金額", "人民币(元)"):  # a traditional-Chinese bank's, and a unit alone
+        assert answer(heading).json()["code"] == "amount_column"
     session.expire_all()
     assert session.get(Claim, claim.id).paid_amount == Decimal("0.00")
 
