@@ -99,11 +99,17 @@ def came_from_here(request: Request) -> None:
 
 
 def followed_link_page(request: Request) -> HTMLResponse:
+    """The page that asks; it gives the strict cookie (a session from before it, or one whose
+    cookie was cleared, would otherwise be asked again at each click of "Open"): a link from
+    another site never carries it, whoever holds it."""
     gettext = translator(language_of(request))
-    return render(request, "followed.html", title=gettext("Open this page?"),
-                  target=request.url.path + (f"?{request.url.query}" if request.url.query
-                                             else ""),
-                  user=getattr(request.state, "user", None))
+    response = render(request, "followed.html", title=gettext("Open this page?"),
+                      target=request.url.path + (f"?{request.url.query}" if request.url.query
+                                                 else ""),
+                      user=getattr(request.state, "user", None))
+    response.set_cookie(HERE_COOKIE, "1", httponly=True, samesite="strict",
+                        secure=_secure(request))
+    return response
 
 
 class NeedLogin(Exception):

@@ -413,3 +413,10 @@ def test_no_page_a_link_from_another_site_opens_puts_anything_on_the_trail(app, 
     session.expire_all()
     assert session.exec(trail).one() == before
     assert asked >= len(walkers)  # the search and the notices were asked about, not opened
+    # a session without the strict cookie (signed in before it was given) is asked once: the
+    # page that asks gives it, and "Open" then opens the page
+    walkers[0].client.cookies.delete(HERE_COOKIE)
+    url = "/households?q=" + name[-1]
+    assert "Open this page" in walkers[0].client.get(url).text
+    opened = walkers[0].client.get(url, headers={"Sec-Fetch-Site": "same-origin"})
+    assert "Open this page" not in opened.text and "打开此页面" not in opened.text
