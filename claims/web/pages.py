@@ -107,9 +107,14 @@ def followed_link_page(request: Request) -> HTMLResponse:
                       target=request.url.path + (f"?{request.url.query}" if request.url.query
                                                  else ""),
                       user=getattr(request.state, "user", None))
+    give_here_cookie(request, response)
+    return response
+
+
+def give_here_cookie(request: Request, response: Response) -> None:
+    """The strict cookie (HERE_COOKIE) on a response: at sign-in, and on the page that asks."""
     response.set_cookie(HERE_COOKIE, "1", httponly=True, samesite="strict",
                         secure=_secure(request))
-    return response
 
 
 class NeedLogin(Exception):
@@ -297,8 +302,7 @@ def login(request: Request, session: SessionDep,
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(web_session.COOKIE, key, httponly=True, samesite="lax",
                         secure=_secure(request))
-    response.set_cookie(HERE_COOKIE, "1", httponly=True, samesite="strict",
-                        secure=_secure(request))
+    give_here_cookie(request, response)
     return response
 
 
