@@ -29,7 +29,6 @@ from claims.models import (
     Household,
     Payment,
     PaymentBatch,
-    PaymentState,
     Region,
 )
 from claims.settings import get_settings
@@ -360,7 +359,7 @@ def settle_contract(session: Session, actor: Actor, contract_id: int, today: dat
     unanswered = session.exec(select(sa.func.count(Payment.id)).join(
         Claim, Claim.id == Payment.claim_id).where(
         Claim.contract_id == contract_id,
-        Payment.state.in_([PaymentState.pending, PaymentState.exported]))).one()
+        Payment.state.in_(payments.UNDER_WAY))).one()
     if open_claims or unanswered:
         raise Conflict(f"{open_claims} claims of the contract are still open and {unanswered} "
                        "payment lines wait for the bank's answer: settle once every claim is "
@@ -383,7 +382,10 @@ def import_households(session: Session, actor: Actor, data: bytes, filename: str
     access.require_county(actor, "the household import")
     attempt = session.begin_nested()  # a refused file writes nothing but its audit entry
     report = _import_households(session, data, filename, partial=partial, as_of=as_of)
-    (attempt.commit if report.written else attempt.rollback)()
+    if report.written:
+        attempt.commit()
+    else:
+        attempt.rollback()
     counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int)}
     # A file answers for each of its ID numbers whether it is registered in another
     # household: a refused file too is on the trail, as a search by ID number is (a hostile

@@ -40,15 +40,6 @@ from policies.vocab import IncomeSource
 # What banks head the amount they paid; with or without the unit, （元）.
 AMOUNT_HEADINGS = ("金额", "交易金额", "支付金额", "实付金额", "付款金额", "转账金额", "实际金额",
                    "付款额", "交易额", "发生额", "实付额", "支付额", "转账额", "amount")
-
-
-def _looks_like_an_amount(heading: str) -> bool:
-    """A heading a bank may give the amount paid under (…额 or …額, in 元, amount), but not a
-    balance (余额): a hostile tester's 付款额 was ignored and a line paid 1.00 recorded paid
-    1,000, and so were 金額 (a traditional-Chinese bank's) and 人民币(元)."""
-    plain = normalise_header(heading).replace("額", "额").replace("餘", "余")
-    return (("额" in plain and "余额" not in plain) or "元" in plain or "amount" in plain
-            or "amt" in plain)
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
 CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "付款流水号": "payment_id", "payment_id": "payment_id", "状态": "status",
@@ -59,12 +50,23 @@ CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
 }.items()}
 PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
 RETURNED = {"returned", "退汇", "已退汇", "退回"}
+# Lines the bank has not answered yet: a bank file carries them, a claim with one is not
+# taken into another batch, and a contract with one is not settled.
+UNDER_WAY = (PaymentState.pending, PaymentState.exported)
+
+
+def _looks_like_an_amount(heading: str) -> bool:
+    """A heading a bank may give the amount paid under (…额 or …額, in 元, amount), but not a
+    balance (余额): a hostile tester's 付款额 was ignored and a line paid 1.00 recorded paid
+    1,000, and so were 金額 (a traditional-Chinese bank's) and 人民币(元)."""
+    plain = normalise_header(heading).replace("額", "额").replace("餘", "余")
+    return (("额" in plain and "余额" not in plain) or "元" in plain or "amount" in plain
+            or "amt" in plain)
 
 
 def _to_pay() -> tuple:
     """What a new batch takes: the claims awaiting payment with no payment under way."""
-    busy = select(Payment.claim_id).where(
-        Payment.state.in_([PaymentState.pending, PaymentState.exported]))
+    busy = select(Payment.claim_id).where(Payment.state.in_(UNDER_WAY))
     return Claim.state == ClaimState.payment_pending, Claim.id.not_in(busy)
 
 
@@ -86,7 +88,7 @@ def create_batch(session: Session, actor: Actor) -> PaymentBatch:
         # of being told there was nothing left to pay (a concurrency tester's).
         busy = set(session.exec(select(Payment.claim_id).where(
             Payment.claim_id.in_([c.id for c in claims]),
-            Payment.state.in_([PaymentState.pending, PaymentState.exported]))).all())
+            Payment.state.in_(UNDER_WAY))).all())
         claims = [c for c in claims if c.id not in busy]
     if not claims:
         raise Conflict("no approved claim is waiting for payment", field="claims",
@@ -129,13 +131,12 @@ def batch_lines(session: Session, batch_id: int) -> list[dict]:
             for p, number, hh in rows]
 
 
-TO_SEND = (PaymentState.pending, PaymentState.exported)  # the lines a bank file carries
 
 
 def settled(lines: list[dict]) -> bool:
     """Whether the bank answered every line of a batch (each paid or failed): its bank file
     has nothing left to send, and its lines are the batch's record."""
-    return not any(line["state"] in TO_SEND for line in lines)
+    return not any(line["state"] in UNDER_WAY for line in lines)
 
 
 def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
@@ -152,7 +153,7 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
     locks.payments(session, session.exec(select(Payment.id).where(
         Payment.batch_id == batch_id)).all())
     _refresh_payees(session, actor, batch)
-    lines = [line for line in batch_lines(session, batch_id) if line["state"] in TO_SEND]
+    lines = [line for line in batch_lines(session, batch_id) if line["state"] in UNDER_WAY]
     if not lines:
         raise Conflict(f"every line of batch {batch.batch_number} is paid or failed: no bank "
                        "file is left to send", field="batch", code="batch_settled")

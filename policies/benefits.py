@@ -401,20 +401,18 @@ def same_loss(kind: str, first: dict[str, Any], again: dict[str, Any]) -> bool:
 def _one_report_a_loss(events: list[EventIn]) -> tuple[list[EventIn], dict[str, str]]:
     """The events to calculate, and the id of each left out with the id of the first report
     of its loss (in the calculator's order: by day, then id)."""
-    firsts: dict[tuple, list[EventIn]] = {}
+    firsts: dict[tuple, list[tuple[str, dict[str, str]]]] = {}  # each loss's (id, details)
     kept: list[EventIn] = []
     again: dict[str, str] = {}
     for event in sorted(events, key=lambda e: (e.event_date, e.event_id)):
         details = {k: str(v) for k, v in event.details.items()}
         key = loss_key(event.type, "household", event.id_number, event.event_date, details)
-        first = next((f for f in firsts.get(key, ()) if same_loss(
-            event.type, {k: str(v) for k, v in f.details.items()}, details)), None) \
-            if key is not None else None
+        reports = firsts.setdefault(key, []) if key is not None else []
+        first = next((i for i, d in reports if same_loss(event.type, d, details)), None)
         if first is not None:
-            again[event.event_id] = first.event_id
+            again[event.event_id] = first
             continue
-        if key is not None:
-            firsts.setdefault(key, []).append(event)
+        reports.append((event.event_id, details))
         kept.append(event)
     return kept, again
 
