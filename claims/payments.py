@@ -37,7 +37,8 @@ from policies.tables import (
 )
 from policies.vocab import IncomeSource
 
-# What banks head the amount they paid; with or without the unit, （元）.
+# What banks head the amount they paid; with or without the unit, （元）, and as a
+# traditional-Chinese bank writes them (金額).
 AMOUNT_HEADINGS = ("金额", "交易金额", "支付金额", "实付金额", "付款金额", "转账金额", "实际金额",
                    "付款额", "交易额", "发生额", "实付额", "支付额", "转账额", "amount")
 BANK_HEADERS = ["付款流水号", "户编号", "户主", "开户银行", "银行账号", "金额", "案件号"]
@@ -46,7 +47,8 @@ CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "支付状态": "status", "status": "status", "失败原因": "reason", "reason": "reason",
     "银行流水号": "bank_reference", "bank_reference": "bank_reference",
     "reference": "bank_reference",  # the batch page's third column: a reference, or a reason
-    **{name + unit: "amount" for name in AMOUNT_HEADINGS for unit in ("", "(元)")},
+    **{written + unit: "amount" for name in AMOUNT_HEADINGS
+       for written in (name, name.replace("额", "額")) for unit in ("", "(元)")},
 }.items()}
 PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
 RETURNED = {"returned", "退汇", "已退汇", "退回"}
@@ -58,7 +60,7 @@ UNDER_WAY = (PaymentState.pending, PaymentState.exported)
 def _looks_like_an_amount(heading: str) -> bool:
     """A heading a bank may give the amount paid under (…额 or …額, in 元, amount), but not a
     balance (余额): a hostile tester's 付款额 was ignored and a line paid 1.00 recorded paid
-    1,000, and so were 金額 (a traditional-Chinese bank's) and 人民币(元)."""
+    1,000, and so was 人民币(元)."""
     plain = normalise_header(heading).replace("額", "额").replace("餘", "余")
     return (("额" in plain and "余额" not in plain) or "元" in plain or "amount" in plain
             or "amt" in plain)
