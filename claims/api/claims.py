@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from sqlmodel import select
 
-from claims import access, anchors, audit, clock, intake, lifecycle, reports
+from claims import access, anchors, audit, clock, intake, lifecycle, reports, trail
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
 from claims.models import Claim, Role, TriggerEvent
@@ -90,6 +90,29 @@ def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()
     claim = intake.apply(session, actor, household_id, trigger, reason)
     session.commit()
     return lifecycle.view(claim)
+
+
+@router.get("/audit", tags=["audit"])
+def search_audit(
+    session: SessionDep, actor: AuditReader,
+    claim: Annotated[str, Query(max_length=64, description="a claim's number")] = "",
+    user: Annotated[str, Query(max_length=128, description=(
+        "who acted: a username, a person's full name, or a label as stored (client:…, "
+        "system)"))] = "",
+    kind: Annotated[str, Query(description="the kind of record: " + ", ".join(
+        trail.ENTITIES))] = "",
+    since: Annotated[Day | None, Query(description="from the county's day")] = None,
+    until: Annotated[Day | None, Query(description="up to the county's day")] = None,
+    before: Annotated[int | None, Query(description=(
+        "continue after this entry (the previous page's `older`)"))] = None,
+):
+    """Search the audit trail as the audit page does (county-wide staff), newest first, 50
+    entries a page; ``older`` is the number to continue from, null on the last page. Personal
+    data is masked as the page shows it."""
+    wanted = trail.Search(claim=claim, actor=trail.who_was_typed(session, user), entity=kind,
+                          since=since, until=until)
+    rows, older = trail.search(session, actor, wanted, before=before)
+    return audit.jsonable({"data": [trail.view(e) for e in rows], "older": older})
 
 
 @router.get("/audit/verify", tags=["audit"])

@@ -23,7 +23,6 @@ from claims import access, anchors, audit, intake, masking, trail
 from claims.api.deps import SessionDep
 from claims.models import (
     ApiClient,
-    AppUser,
     AuditEntry,
     Claim,
     EventStatus,
@@ -202,12 +201,6 @@ def _day(request: Request, value: str, label: str) -> date | None:
         raise PageError(422, _(BAD_DATE, field=_(label))) from None
 
 
-# Fields masked again when shown: the trail stores them masked, but an entry written before
-# that was so (a corrected ID number's) holds them in full, and its hash keeps it as it is.
-# The page reveals no household (may_reveal does that, on the trail), so none is shown in full.
-PERSONAL = ("id_number", "bank_account", "phone", "birth_date")
-
-
 def value_text(key: str, value: Any, language: str) -> str:
     """A field's value as staff read it: codes by their names, amounts as money, personal
     data masked (an ID number in any text too)."""
@@ -218,7 +211,7 @@ def _value_text(key: str, value: Any, language: str) -> str:
     _ = translator(language)
     if value is None or value == "":
         return "—"
-    if key in PERSONAL and isinstance(value, str):
+    if key in trail.PERSONAL and isinstance(value, str):
         return masking.FIELDS[key](value) or "—"
     if isinstance(value, bool):
         return _(records_view.YES if value else records_view.NO)
@@ -331,14 +324,8 @@ def _audit(request: Request, session: Session, user: SignedIn, claim: str = "",
            before: int | None = None, verified: tuple[bool, list[str]] | None = None):
     _county(request, user)
     language = language_of(request)
-    typed = who.strip()
-    if typed and ":" not in typed and typed != "system":  # a person's name stands for them
-        named = session.exec(select(AppUser.username).where(
-            AppUser.full_name == typed)).first()
-        if named and session.exec(select(AppUser.id).where(
-                AppUser.username == typed)).first() is None:
-            typed = named
-    wanted = trail.Search(claim=claim, actor=typed, entity=kind if kind in KINDS else "",
+    wanted = trail.Search(claim=claim, actor=trail.who_was_typed(session, who),
+                          entity=kind if kind in KINDS else "",
                           since=_day(request, since, N_("From the day")),
                           until=_day(request, until, N_("Up to the day")))
     rows, older = trail.search(session, user.actor, wanted, before=before)

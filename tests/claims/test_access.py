@@ -14,13 +14,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import select
 from starlette.routing import Mount
 
-from claims import catastrophes, changes, clock, intake, masking, people
+from claims import audit, catastrophes, changes, clock, intake, masking, people, trail
 from claims.auth import SYSTEM, Actor
 from claims.documents import service as documents
 from claims.models import (
@@ -36,6 +37,7 @@ from claims.models import (
     TriggerEvent,
 )
 from claims.settings import get_settings
+from claims.web import audit_pages
 from claims.web import session as web_session
 from claims.web.pages import HERE_COOKIE
 from policies import registry
@@ -50,6 +52,7 @@ from tests.claims.conftest import DEPARTMENT_KEY, build_county
 from tests.factories import household_with_members
 
 PASSWORD = "correct horse battery"
+ROOT = Path(__file__).resolve().parents[2]
 # A 1×1 PNG: every claim of the walk has a document (its thumbnail a real image).
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
                     "0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082")
@@ -155,6 +158,7 @@ TABLE: dict[tuple[str, str], May] = {
     ("POST", "/api/claims/{claim_id}/assignment"): May(SUPERVISE),
     ("POST", "/api/claims/assignments"): May(SUPERVISE),
     ("GET", "/api/audit/verify"): county(ALL),
+    ("GET", "/api/audit"): county(ALL),
     ("GET", "/api/reports/claims"): county(ALL),
     # payments: county-wide
     ("POST", "/api/payment-batches"): county(PAYER),
@@ -659,6 +663,61 @@ def test_the_api_masks_personal_data_and_reveals_it_only_with_permission_on_the_
     assert [(a, action) for a, action, _ in trail] == [
         ("user:revealer", "reveal"), ("user:revealer", "reveal"), ("user:exporter", "export")]
     assert trail[-1][2]["rows"] == len(everyone["data"])
+
+
+def test_the_api_searches_the_audit_trail_as_the_page_does_masked_alike(app, session):
+    """The audit page had a search and the API none: an auditor's tools could only verify the
+    chain. Both now search through claims.trail, masked alike."""
+    world = _world(session)
+    full = world["id_number_A"]
+    actor = Actor("user", None, "old-import")
+    # an entry written before the trail stored personal data masked, and a typed note
+    audit.record(session, actor, "member", "m-1", "update", before={"id_number": full},
+                 after={"phone": "13812345678", "note": f"换号 {full}"},
+                 reason="户主电话 13912345678")
+    for n in range(55):  # more than a page
+        audit.record(session, actor, "household", f"H9{n:03d}", "update",
+                     after={"bank_account": "6228480000000000001"})
+    session.commit()
+    auditor = TestClient(app, headers=_token_of(session, "aud", Role.auditor))
+    found = auditor.get("/api/audit", params={"kind": "member", "user": "old-import"})
+    assert found.status_code == 200
+    [entry] = found.json()["data"]
+    assert entry["before"] == {"id_number": masking.id_number(full)}
+    assert entry["after"] == {"phone": "138****5678",
+                              "note": f"换号 {masking.id_number(full)}"}
+    assert entry["reason"] == "户主电话 139****5678" and full not in found.text
+    first = auditor.get("/api/audit", params={"kind": "household"}).json()
+    assert len(first["data"]) == 50 and first["older"] == first["data"][-1]["id"]
+    assert {e["after"]["bank_account"] for e in first["data"]} == {"****0001"}
+    rest = auditor.get("/api/audit", params={"kind": "household",
+                                             "before": first["older"]}).json()
+    assert rest["older"] is None and len(rest["data"]) == 5
+    # the page shows the same entry masked alike
+    user = session.exec(select(AppUser).where(AppUser.username == "aud")).one()
+    web_session.set_password(session, SYSTEM, user, PASSWORD)
+    key, _web = web_session.sign_in(session, "aud", PASSWORD)
+    session.commit()
+    page = TestClient(app, cookies={web_session.COOKIE: key, HERE_COOKIE: "1",
+                                    "fangpin_lang": "en"}).get(
+        "/audit", params={"kind": "member", "user": "old-import"}).text
+    assert masking.id_number(full) in page and "139****5678" in page and full not in page
+    # a kind the trail does not have is named, not an empty answer
+    wrong = auditor.get("/api/audit", params={"kind": "claims"})
+    assert wrong.status_code == 422 and wrong.json()["field"] == "kind"
+    bad_day = auditor.get("/api/audit", params={"since": "2026-13-01"})
+    assert bad_day.status_code == 422 and "since" in bad_day.text
+
+
+def test_the_trails_kinds_are_the_audit_pages_and_every_kind_recorded():
+    assert set(audit_pages.KINDS) == set(trail.ENTITIES)
+    recorded = set()  # audit.record(session, actor, "<kind>", ...) throughout the code
+    for source in ROOT.glob("*/**/*.py"):
+        if source.parts[len(ROOT.parts)] in ("claims", "policies", "risk"):
+            recorded |= set(re.findall(r"audit\.record\(\s*\w+,\s*[\w.]+,\s*\"(\w+)\"",
+                                       source.read_text()))
+    assert len(recorded) > 15 and recorded <= set(trail.ENTITIES), recorded - set(
+        trail.ENTITIES)
 
 
 # --- every change on the audit trail ------------------------------------------------------------
