@@ -722,8 +722,9 @@ def _match(session: Session, event: EventRow, cache: Cache) -> tuple[int, int] |
     household = cache.households[member.household_id]
     event.member_id, event.household_id = member.id, household.id
     contract = covering_contract(session, household, event.event_date, cache)
-    if household.status != HouseholdStatus.active or member.status != MemberStatus.active:
-        contract = None
+    if (household.status != HouseholdStatus.active or member.status != MemberStatus.active) \
+            and not registry.active_on(session, member, household, event.event_date):
+        contract = None  # on the event's day: a bill of a member who has died since is hers
     if contract is None or contract.terms_version_id is None:
         event.status = EventStatus.not_covered
         event.reason = ("no policy covers the household on the event date" if contract is None

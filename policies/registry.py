@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
@@ -21,6 +22,7 @@ from policies.models import (
     Household,
     HouseholdCreate,
     HouseholdUpdate,
+    HouseholdVersion,
     IncomeRecord,
     IncomeRecordCreate,
     IncomeRecordUpdate,
@@ -30,6 +32,7 @@ from policies.models import (
     Member,
     MemberCreate,
     MemberUpdate,
+    MemberVersion,
     MonitoringLine,
     MonitoringLineCreate,
     MonitoringLineUpdate,
@@ -186,6 +189,21 @@ HEAD_NAME = (
     .limit(1)
     .scalar_subquery()
 )
+
+
+def active_on(session: Session, member: Any, household: Any, day: date) -> bool:
+    """Whether the member and the household were active in the registry on ``day``, as its
+    history holds them: a member who has died since (a bill of her last weeks in hospital)
+    was covered on the day. A day before its first version is answered by that version."""
+    for version, key, current in (
+            (MemberVersion, MemberVersion.member_id == member.id, member.status),
+            (HouseholdVersion, HouseholdVersion.household_id == household.id, household.status)):
+        status = session.exec(select(version.status).where(
+            key, sa.or_(col(version.valid_to).is_(None), col(version.valid_to) > day))
+            .order_by(col(version.valid_from))).first()
+        if (status or current) != "active":
+            return False
+    return True
 
 
 def head_of(session: Session, household_id: int) -> Member | None:

@@ -119,6 +119,25 @@ def test_a_household_without_cover_is_stored_but_opens_nothing(department, sessi
     assert session.exec(select(func.count(Claim.id))).one() == 0
 
 
+def test_a_bill_of_a_member_who_has_died_since_is_paid(department, session, county):
+    """The member's status was read as of today: a bill of her last weeks in hospital, sent
+    after the registry learned of her death, was "not covered" (a tester's). The registry's
+    history says she was active on the bill's day; a bill dated after she was recorded
+    deceased is still not covered."""
+    from policies import registry
+    from policies.models import HouseholdVersion, MemberUpdate, MemberVersion
+
+    for version in (MemberVersion, HouseholdVersion):  # the registry as of a year ago
+        session.execute(sa.update(version).values(valid_from=EVENT_DATE - timedelta(days=365)))
+    registry.update_member(session, county.members[0].id, MemberUpdate(status="deceased"))
+    session.commit()
+    body = send(department, session, illness())
+    assert body["status"] == "accepted" and body["payout"] == "7500.00", body
+    after = send(department, session, {**illness("HIS-2"),
+                                       "event_date": clock.county_today().isoformat()})
+    assert after["status"] == "not_covered" and "no policy covers" in after["reason"]
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
