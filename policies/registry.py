@@ -688,22 +688,37 @@ def get_contract(session: Session, contract_id: int) -> PolicyContract:
 def contract_view(session: Session, contract: PolicyContract) -> dict[str, Any]:
     """A contract with its insured people, named households and premium derived.
 
-    On a named basis only active households and their active members count.
+    On a named basis the households and members count as the registry stood on the day the
+    contract began (a household registered later: on the day it was registered), active
+    ones only, from the registry's history: the premium the county paid does not change when
+    a member dies or leaves during the year, nor a settled year's afterwards (it had moved
+    with today's registry, after 341,900 was carried over from it).
     """
     named = people = 0
     if contract.insured_basis == InsuredBasis.named:
-        active_named = (
-            select(InsuredHousehold.household_id)
-            .join(Household, col(Household.id) == InsuredHousehold.household_id)
-            .where(InsuredHousehold.contract_id == contract.id,
-                   Household.status == HouseholdStatus.active)
-        )
-        named = session.exec(select(func.count()).select_from(active_named.subquery())).one()
-        people = session.exec(
-            select(func.count(col(Member.id))).where(
-                col(Member.household_id).in_(active_named), Member.status == MemberStatus.active
-            )
-        ).one()
+        first = (select(HouseholdVersion.household_id,
+                        func.min(HouseholdVersion.valid_from).label("first"))
+                 .where(col(HouseholdVersion.household_id).in_(
+                     select(InsuredHousehold.household_id).where(
+                         InsuredHousehold.contract_id == contract.id)))
+                 .group_by(col(HouseholdVersion.household_id)).subquery())
+        days = select(first.c.household_id, sa.case(
+            (first.c.first > contract.start_date, first.c.first),
+            else_=sa.literal(contract.start_date, sa.Date)).label("day")).subquery()
+
+        def held_on(version: Any, on: Any, status: str) -> Any:
+            """The version of a household's (or member's) that held on ``on.c.day``."""
+            table = version.__table__.c
+            return sa.and_(table.household_id == on.c.household_id,
+                           table.valid_from <= on.c.day,
+                           sa.or_(table.valid_to.is_(None), table.valid_to > on.c.day),
+                           table.status == status)
+
+        insured = select(days.c.household_id, days.c.day).join(
+            HouseholdVersion, held_on(HouseholdVersion, days, HouseholdStatus.active)).subquery()
+        named = session.exec(select(func.count()).select_from(insured)).one()
+        people = session.exec(select(func.count(col(MemberVersion.id))).join(
+            insured, held_on(MemberVersion, insured, MemberStatus.active))).one()
     else:
         people = contract.insured_headcount or 0
     return {

@@ -422,6 +422,42 @@ def test_monitoring_line_patch_errors_name_the_field(client, places):
     assert switched.status_code == 200 and switched.json()["amount"] == "9000.00"
 
 
+def test_a_named_contracts_premium_is_the_registrys_of_the_day_it_began(client, session,
+                                                                         places):
+    """The premium moved with today's registry: a death in December lowered a settled year's
+    premium after its balance had been carried over (a tester's). Households and members count
+    as they stood when the contract began; one registered later, as it stood that day."""
+    from policies.models import HouseholdVersion, MemberVersion
+
+    households = [new_household(client, places["village0"], number=f"N{i}") for i in range(2)]
+    members = [new_member(client, h["id"], seq=10 * i + k, relation=relation)
+               for i, h in enumerate(households)
+               for k, relation in ((1, "head"), (2, "spouse"))]
+    for version in (HouseholdVersion, MemberVersion):  # registered a month before the year
+        session.execute(sa.update(version).values(valid_from=date(2025, 12, 1)))
+    session.commit()
+    body = {**CONTRACT, "county_id": places["county"], "insured_basis": "named",
+            "insured_headcount": None}
+    contract = client.post("/api/contracts", json=body).json()
+    url = f"/api/contracts/{contract['id']}"
+    client.post(f"{url}/insured-households", json={"household_numbers": ["N0", "N1"]})
+
+    def counted():
+        read = client.get(url).json()
+        return read["insured_households"], read["insured_people"], read["premium"]
+
+    assert counted() == (2, 4, "200.00")
+    assert client.patch(f"/api/members/{members[1]['id']}",
+                        json={"status": "deceased"}).status_code == 200
+    assert client.patch(f"/api/households/{households[1]['id']}",
+                        json={"status": "cancelled"}).status_code == 200
+    assert counted() == (2, 4, "200.00")  # as the year began
+    late = new_household(client, places["village0"], number="N2")  # registered today
+    new_member(client, late["id"], seq=31)
+    client.post(f"{url}/insured-households", json={"household_numbers": ["N2"]})
+    assert counted() == (3, 5, "250.00")
+
+
 def test_named_contract_counts_only_active_households_of_its_county(client, session, places):
     from policies import registry
     from policies.models import RegionCreate
