@@ -572,6 +572,7 @@ class Cache:
         self.households: dict[int, Any] = {}  # rows: id, status, village, type, category
         self.flags: dict[int, frozenset[str]] = {}
         self.incomes: dict[int, list[tuple]] = {}
+        self.paid: dict[int, dict[int, date]] = {}
         self.year_events: dict[tuple[int, int], list[EventRow]] = {}
         self.claims: dict[int, list[Claim | NewClaim]] | None = None  # by household
         self.named: set[tuple[int, int]] | None = None  # (contract, household) named insured
@@ -647,6 +648,7 @@ class Cache:
             Household.household_type, Household.monitoring_category)}
         self._prefetch_regions(session, {h.village_id for h in self.households.values()})
         self.incomes = benefits.income_records(session, household_ids)
+        self.paid = benefits.first_payouts(session, household_ids)
         self.flags = benefits.household_flags(session, household_ids)
         self._prefetch_lines(session, {e.event_date for e in events})
         self.claims = {h: [] for h in household_ids}
@@ -771,7 +773,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     snapshot = benefits.household_snapshot(session, household.id, household=household,
                                            policy_year=contract.policy_year, contract=contract,
                                            lines=cache.lines, incomes=cache.incomes,
-                                           named=True, flags=cache.flags)
+                                           named=True, flags=cache.flags, paid=cache.paid)
     # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
     by_key = {f"{e.id:012d}": e for e in events}
     for key, e in by_key.items():

@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
@@ -475,10 +475,33 @@ def income_records(session: Session, household_ids: list[int]) -> dict[int, list
     return found
 
 
-def latest_income(records: list[tuple], policy_year: int) -> Decimal | None:
-    """The latest per-capita income of a whole year recorded before the policy year ends."""
+def latest_income(records: list[tuple], policy_year: int, paid_on: date | None = None
+                  ) -> Decimal | None:
+    """The latest per-capita income of a whole year ending by the policy year's end and, once
+    the contract has paid the household (first on ``paid_on``), before that payout: a later
+    record counts the payout as its transfer income, and a year's claims judged on it had
+    taken back what they paid (a tester's survey of the year, recorded after a 21,000 payout,
+    recalculated the claim to nothing)."""
     end = date(policy_year, 12, 31)
+    if paid_on is not None:
+        end = min(end, paid_on - timedelta(days=1))
     return next((record[-1] for record in records if record[0] <= end), None)
+
+
+def first_payouts(session: Session, household_ids: list[int]) -> dict[int, dict[int, date]]:
+    """The day each contract first paid each household, by household and contract, from the
+    income ledger (a returned payment's record, corrected to nothing, is no payout)."""
+    first: dict[int, dict[int, date]] = {h: {} for h in household_ids}
+    t = IncomeRecord.__table__
+    for start in range(0, len(household_ids), 1000):
+        for household_id, reference, day in session.execute(sa.select(
+                t.c.household_id, t.c.reference, t.c.period_end).where(
+                among(session, t.c.household_id, household_ids[start:start + 1000]),
+                t.c.source == IncomeSource.payout.value, t.c.transfer_poverty_insurance > 0)):
+            contract_id = int(reference.split("/", 1)[0].removeprefix("contract-"))
+            days = first[household_id]
+            days[contract_id] = min(day, days.get(contract_id, day))
+    return first
 
 
 def household_snapshot(
@@ -487,21 +510,27 @@ def household_snapshot(
     lines: dict[tuple[int, int], Decimal | None] | None = None,
     incomes: dict[int, list[tuple]] | None = None, named: bool | None = None,
     flags: dict[int, frozenset[str]] | None = None, household: Any = None,
+    paid: dict[int, dict[int, date]] | None = None,
 ) -> calculator.HouseholdSnapshot:
     """What eligibility needs, read from the registry: type, category, the latest per-capita
     income recorded before the policy year ends, the line of the household's region and year,
     and the contract's coverage (none if the contract names households and not this one).
-    ``lines``, ``incomes`` and ``flags`` (household_flags) are a caller's lookups made in
-    advance for many households, and ``named`` whether a naming contract names it, when the
-    caller knows; ``household`` its row (village, type, category) when the caller has read
-    it."""
+    ``lines``, ``incomes``, ``flags`` (household_flags) and ``paid`` (first_payouts) are a
+    caller's lookups made in advance for many households, and ``named`` whether a naming
+    contract names it, when the caller knows; ``household`` its row (village, type, category)
+    when the caller has read it."""
     household = household if household is not None else session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",
                            value=household_id)
     if incomes is None or household_id not in incomes:
         incomes = income_records(session, [household_id])
-    income = latest_income(incomes[household_id], policy_year)
+    paid_on = None
+    if contract is not None and contract.id is not None:
+        if paid is None or household_id not in paid:
+            paid = first_payouts(session, [household_id])
+        paid_on = paid[household_id].get(contract.id)
+    income = latest_income(incomes[household_id], policy_year, paid_on)
     key = (household.village_id, policy_year)
     if lines is not None and key in lines:
         line = lines[key]  # the caller's cache of lines within one call

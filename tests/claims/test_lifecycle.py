@@ -12,8 +12,8 @@ from claims import auth, clock, lifecycle, people
 from claims.auth import SYSTEM
 from claims.models import AuditEntry, Claim, ClaimRecord, IncomeRecord
 from policies import registry
-from policies.models import PolicyContract, RegionCreate
-from tests.claims.conftest import evaluate, send
+from policies.models import IncomeRecordCreate, PolicyContract, RegionCreate
+from tests.claims.conftest import EVENT_DATE, evaluate, send
 from tests.claims.test_intake import illness
 
 SURVEY = {"visit_date": clock.county_today().isoformat(),
@@ -169,6 +169,30 @@ def test_a_new_bill_reopens_a_paid_claim_for_the_supplement_only(
     assert supplement.json()["approved_amount"] == "12500.00"
     batch = client.post("/api/payment-batches").json()
     assert batch["lines"][0]["amount"] == "5000.00"  # the supplement only
+
+
+def test_a_years_income_recorded_after_a_payout_does_not_take_back_what_it_paid(
+        staff, client, department, session, claim):
+    """A tester's survey of the year, recorded after a 21,000 payout and counting it as
+    transfer income, put the household above the limit: a late bill then recalculated the
+    year's claim to nothing paid. The year's claims are judged on the income before the
+    contract's first payout to the household."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    bank_confirms(client, export_batch(client))
+    paid_on = EVENT_DATE + timedelta(days=5)
+    payout = session.exec(select(IncomeRecord).where(IncomeRecord.source == "payout")).one()
+    payout.period_start = payout.period_end = paid_on  # paid a few days after the bill
+    day = paid_on + timedelta(days=3)
+    registry.create_income_record(session, IncomeRecordCreate(  # 60,000 for 3: 20,000 a head
+        household_id=claim.household_id, period_start=day - timedelta(days=364),
+        period_end=day, wages=Decimal("52500"), transfer_poverty_insurance=Decimal("7500")))
+    session.commit()
+    a_new_bill(department, session, "HIS-2")
+    session.expire_all()
+    reopened = session.get(Claim, claim.id)
+    # as before the survey: cumulative 45,000 above 20,000 at 50%, 7,500 paid
+    assert (reopened.state, reopened.entitled) == ("reopened", Decimal("12500.00"))
 
 
 def test_illegal_steps_are_refused_with_409_and_bad_data_with_422(staff, claim):
