@@ -242,6 +242,7 @@ def _step(session: Session, actor: Actor, claim_id: int, action: str, data: dict
                 reason = "notice_running"
                 values["date"] = (lifecycle.notice_start(session, claim, recorded=True)
                                   + timedelta(days=_notice_days(session, claim, cache)))
+                values["end"] = values["date"] - timedelta(days=1)  # its last day
         elif reason == "state":
             values["state"] = error.value
         elif reason == "start_date":

@@ -313,6 +313,13 @@ def transition(
     session.add(ClaimRecord(claim_id=claim.id, kind=action_name,
                             data=audit.jsonable(step.model_dump()), actor_id=actor.id
                             if actor.kind == "user" else None))
+    if new_state == S.public_notice and action_name in ("start_notice", "record_objection"):
+        # due the day it may be closed: from the start date chosen, or again from an
+        # objection not upheld (the due date had stayed the review's, and a notice still
+        # running was listed overdue)
+        session.flush()
+        claim.due_date = notice_start(session, claim, recorded=True) + timedelta(
+            days=notice_days)
     audit.record(session, actor, "claim", claim.claim_number, action_name,
                  reason=reason or _reason_of(step), before=before, after=snapshot(claim))
     session.flush()

@@ -288,7 +288,9 @@ def village_notice(session: Session, actor: Actor, village_id: int, *,
         rows.append({"claim": claim, "household": household,
                      "head": masking.name(head.name if head else ""),
                      "id_number": masking.id_number(head.id_number if head else ""),
-                     "start": start, "end": start + timedelta(days=terms.notice_days)})
+                     # the last day of the notice: a 7-day notice from the 16th runs to the
+                     # 22nd and is closed from the 23rd (the 23rd had been printed)
+                     "start": start, "end": start + timedelta(days=terms.notice_days - 1)})
     settings = get_settings()
     notice = VillageNotice(
         village=village, township=township, county=county, issuer=settings.notice_issuer,

@@ -76,7 +76,7 @@ REASONS = {
     "not_in_notice": N_("This claim is not in this village's public notice (any more)."),
     "state": N_("The claim is %(state)s: this step is not possible now."),
     "notice_started": N_("The notice already started on %(date)s."),
-    "notice_running": N_("The notice runs until %(date)s: it can be closed from that day."),
+    "notice_running": N_("The notice runs until %(end)s: it can be closed from %(date)s."),
     "start_date": N_("The notice of this claim can start from %(date)s (the day of the "
                      "review) to today."),
     "nothing_due": N_("Nothing is due on this claim."),

@@ -130,7 +130,8 @@ def test_the_notice_of_a_village_starts_and_closes_at_once_claim_by_claim(sessio
     assert [(r.claim_number, r.outcome, r.reason) for r in closed] == [
         (c0.claim_number, "done", None), (c1.claim_number, "refused", "notice_running"),
         (c2.claim_number, "done", None)]
-    assert closed[1].values == {"date": clock.county_today() + timedelta(days=7)}
+    assert closed[1].values == {"date": clock.county_today() + timedelta(days=7),
+                                "end": clock.county_today() + timedelta(days=6)}
     session.expire_all()
     assert [session.get(Claim, c.id).state for c in (c0, c1, c2, c3, cb)] == [
         "approval", "public_notice", "approval", "opened", "public_notice"]
@@ -408,8 +409,9 @@ def test_the_notice_page_starts_a_whole_village_with_reasons_in_chinese(browser,
     assert f"公示已于 {clock.county_today() - timedelta(days=1)} 开始。" in answer.text
     closed = clerk.post("/notice/close", data={"csrf_token": csrf_of(page),
                                                "village": w.village_a})
-    until = clock.county_today() + timedelta(days=6)
-    assert "公示已结束，待审批" in closed.text and f"公示期至 {until}" in closed.text
+    until = clock.county_today() + timedelta(days=5)  # its seventh day, closed from the next
+    assert "公示已结束，待审批" in closed.text
+    assert f"公示期至 {until}，自 {until + timedelta(days=1)} 起方可结束公示。" in closed.text
     assert latin_words(answer.text) == latin_words(closed.text) == latin_words(page) == set()
     investigator = browser("investigator")
     assert investigator.post("/notice/start", data={

@@ -195,6 +195,24 @@ def test_a_years_income_recorded_after_a_payout_does_not_take_back_what_it_paid(
     assert (reopened.state, reopened.entitled) == ("reopened", Decimal("12500.00"))
 
 
+def test_a_notice_is_due_the_day_it_may_be_closed(staff, session, claim):
+    """The due date stayed the review's: a notice started later, or started again by an
+    objection not upheld, was listed overdue while it could not yet be closed (a tester's)."""
+    act(staff["investigator"], claim, "start_investigation")
+    act(staff["investigator"], claim, "submit_survey", SURVEY)
+    act(staff["clerk"], claim, "record_review", {"outcome": "agree", "representatives": ["甲"]})
+    days_pass(session, claim, 3)
+    today = clock.county_today()
+    started = act(staff["clerk"], claim, "start_notice",
+                  {"start_date": (today - timedelta(days=1)).isoformat()})
+    assert started.json()["due_date"] == str(today + timedelta(days=6))
+    objected = act(staff["clerk"], claim, "record_objection",
+                   {"text": "有人反映", "upheld": False})
+    assert objected.json()["due_date"] == str(today + timedelta(days=7))
+    early = act(staff["clerk"], claim, "close_notice").json()
+    assert str(today + timedelta(days=7)) in early["message"]
+
+
 def test_illegal_steps_are_refused_with_409_and_bad_data_with_422(staff, claim):
     assert act(staff["clerk"], claim, "close_notice").status_code == 409
     act(staff["investigator"], claim, "start_investigation")

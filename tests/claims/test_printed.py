@@ -189,7 +189,7 @@ def test_the_village_notice_as_a_formal_notice_and_pdf(browser, session, claim, 
     text = pdf_text(clerk.get(f"/notice/{village}.pdf"))
     head = county.members[0]
     name = session.get(Region, village).name
-    end = start + timedelta(days=7)
+    end = start + timedelta(days=6)  # seven days with the first: closed from the eighth
     assert "公示" in text and claim.claim_number in text and "7,500.00" in text
     assert f"公示期：{start.year}年{start.month}月{start.day}日至{end.year}年{end.month}月" \
            f"{end.day}日" in text

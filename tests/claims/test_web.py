@@ -432,7 +432,9 @@ def test_a_claim_in_notice_is_printed_masked_with_its_dates(browser, session, cl
     assert claim.claim_number in notice and head.id_number not in notice
     assert head.id_number[:4] + "*" * 10 + head.id_number[-4:] in notice
     today = clock.county_today()
-    assert str(today) in notice and str(today + timedelta(days=7)) in notice
+    # seven days with the first: to the sixth after it (the seventh had been printed)
+    assert str(today) in notice and str(today + timedelta(days=6)) in notice
+    assert str(today + timedelta(days=7)) not in notice
 
 
 def test_a_notice_runs_on_the_countys_calendar_whatever_the_hour(browser, session, claim,
@@ -448,9 +450,11 @@ def test_a_notice_runs_on_the_countys_calendar_whatever_the_hour(browser, sessio
     form(clerk, claim, "record_review", outcome="agree", representatives="代表甲")
     form(clerk, claim, "start_notice", start_date=str(today))
     session.expire_all()
-    assert session.get(Claim, claim.id).due_date == today + timedelta(days=8)
+    assert session.get(Claim, claim.id).due_date == today + timedelta(days=7)  # may close
     notice = clerk.get("/notice", params={"village": county.ids["village0"]}).text
-    assert str(today) in notice and str(today + timedelta(days=7)) in notice
+    # seven days with the first: to the sixth after it (the seventh had been printed)
+    assert str(today) in notice and str(today + timedelta(days=6)) in notice
+    assert str(today + timedelta(days=7)) not in notice
     assert f"{today.year}年{today.month}月{today.day}日" in notice  # issued on
 
 
