@@ -53,9 +53,11 @@ from claims.web import monitoring as web_monitoring
 from claims.web import office as web_office
 from claims.web import pages as web_pages
 from claims.web import printed as web_printed
+from claims.web import session as web_session
 from claims.web import work as web_work
 from claims.web.i18n import N_, TEMPLATES, translator
 from policies.errors import DomainError
+from policies.tables import ImportLimits
 
 log = logging.getLogger("fangpin.http")
 
@@ -258,6 +260,60 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# What a request may carry before anyone is known: a sign-in form, a small API call.
+ANONYMOUS_BODY = 64 * 1024
+
+
+class BodyLimit:
+    """Refuse a body larger than the request can need, before it is read (413): a stranger's
+    300 MB of JSON to /api/events was parsed, in the thread that serves every request, before
+    its missing token was noticed (10 s for everyone, 2.7 GB), and 2 GB posted to /login
+    without a session went to a temporary file (a security tester's). Without a token or a
+    session cookie a body is ANONYMOUS_BODY at most; multipart uploads up to the largest file
+    an import or a document upload takes; any other body FANGPIN_MAX_BODY_BYTES. A body sent
+    without its length is cut off at the limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    @staticmethod
+    def limit(scope: Scope) -> int:
+        headers = dict(scope.get("headers") or [])
+        cookies = headers.get(b"cookie", b"")
+        if b"authorization" not in headers and web_session.COOKIE.encode() not in cookies:
+            return ANONYMOUS_BODY
+        settings = get_settings()
+        if headers.get(b"content-type", b"").startswith(b"multipart/"):
+            return max(ImportLimits().max_bytes,
+                       settings.documents_max_bytes * settings.documents_max_files) + 2**20
+        return settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            answer = JSONResponse({"error": "too_large", "field": "body", "message": (
+                f"the request's body is {int(declared):,} bytes: at most {limit:,} are "
+                "taken here")}, status_code=413, headers={"Connection": "close"})
+            await answer(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # no length declared: stop reading, as a client gone
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
 
 
 class ErrorOut(BaseModel):
@@ -492,6 +548,7 @@ def create_app() -> FastAPI:
     # request, answered as if nothing had happened (claims.locks).
     app.add_middleware(locks.RetryTransient)
     app.add_middleware(RequestLog)
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: a 500 of RequestLog carries them too
     document_errors(app)
 

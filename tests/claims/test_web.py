@@ -694,6 +694,35 @@ def test_every_answer_carries_the_security_headers(app):
         assert headers["x-frame-options"] == "DENY", path
 
 
+def test_a_body_larger_than_its_request_can_need_is_refused_unread(app, county, monkeypatch):
+    """A stranger's 300 MB of JSON was parsed before its missing token was noticed, stalling
+    every request for 10 s; 2 GB posted to /login went to a temporary file (a security
+    tester's). Bodies are refused by their declared length before they are read."""
+    from claims.settings import get_settings
+    from tests.claims.conftest import DEPARTMENT_KEY
+
+    anonymous = TestClient(app)
+    for path in ("/api/events", "/login", "/claims/1/documents"):
+        refused = anonymous.post(path, content=b"[" + b"1," * 40_000 + b"1]",
+                                 headers={"content-type": "application/json"})
+        assert refused.status_code == 413 and refused.json()["field"] == "body", path
+        assert "x-content-type-options" in refused.headers
+    signing_in = anonymous.post("/login", data={"username": "x", "password": "y"})
+    assert signing_in.status_code != 413  # a sign-in form is small
+    monkeypatch.setattr(get_settings(), "max_body_bytes", 1024 * 1024)
+    department = TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"})
+    big = department.post("/api/events/batch", content=b"[" + b"1," * 600_000 + b"1]",
+                          headers={"content-type": "application/json"})
+    assert big.status_code == 413 and "1,048,576" in big.json()["message"]
+    small = department.post("/api/events/batch", json=[])
+    assert small.status_code != 413
+    # a body sent without its length is read no further than the limit
+    chunks = (b"[" if i == 0 else b"1," * 100_000 for i in range(20))
+    streamed = department.post("/api/events/batch", content=chunks,
+                               headers={"content-type": "application/json"})
+    assert streamed.status_code == 400  # cut short: not JSON
+
+
 def test_pages_hold_no_inline_script_or_style():
     """The CSP refuses them; the browser tests see the pages work without them."""
     for template in Path(__file__).resolve().parents[2].joinpath("templates").glob("*.html"):
