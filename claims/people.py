@@ -3,6 +3,7 @@ stored only as its hash; every change is on the audit trail."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +11,15 @@ from pydantic import Field
 from sqlmodel import Session, SQLModel, select
 
 from claims import audit, masking, remit
-from claims.auth import CLIENT_PREFIX, USER_PREFIX, Actor, hash_token, new_token
-from claims.models import ApiClient, AppUser, Region, Role
+from claims.auth import (
+    CLIENT_PREFIX,
+    USER_PREFIX,
+    Actor,
+    forget_actors,
+    hash_token,
+    new_token,
+)
+from claims.models import ApiClient, AppUser, Region, Role, WebSession
 from policies.citizen_id import InvalidCitizenId, parse_citizen_id
 from policies.errors import Conflict, InvalidInput
 from policies.models import Yuan
@@ -41,11 +49,17 @@ def client_view(client: ApiClient) -> dict[str, Any]:
         "id", "name", "organisation", "active", "created_at")}, **remit.view(client)})
 
 
+# A username: what the trail writes as user:<name>, typed the same on every path (the admin
+# page had taken "", "ADMIN", "a b", "user:admin" and "admin" with a zero-width space, which
+# reads as admin on the trail; a security tester's).
+USERNAME = re.compile(r"^[a-z0-9_.-]{2,64}$")
+
+
 class UserCreate(SQLModel):
     """A new staff user as the API and the command line take one."""
 
     model_config = {"extra": "forbid"}
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
+    username: str = Field(min_length=2, max_length=64, pattern=USERNAME.pattern)
     full_name: Text = Field(min_length=1, max_length=64)
     role: Role
     approval_limit: Yuan | None = Field(default=None, ge=0)
@@ -60,6 +74,9 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
                 approval_limit: Decimal | None = None, id_number: str | None = None,
                 token: str | None = None) -> tuple[AppUser, str]:
     """Add a staff user; returns the user and their token (given, or a fresh one)."""
+    if not USERNAME.match(username):
+        raise InvalidInput(f"username {username!r}: 2 to 64 small letters, digits, '.', '_' "
+                           "or '-'", field="username", value=username, code="username_shape")
     check_text("full_name", full_name)
     if session.exec(select(AppUser.id).where(AppUser.username == username)).first():
         raise Conflict(f"user {username} already exists", field="username", value=username,
@@ -139,6 +156,10 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
         changed = [k for k in SETTINGS if before[k] != after[k]]
         audit.record(session, actor, "user", user.username, "update",
                      before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+        if not user.active:  # signed out everywhere: reactivated, an old cookie had worked
+            session.execute(WebSession.__table__.delete().where(
+                WebSession.__table__.c.user_id == user.id))
+        forget_actors()  # this process's remembered tokens: a role or a deactivation at once
     return user
 
 
@@ -160,10 +181,12 @@ def create_client(session: Session, actor: Actor, name: str, organisation: str,
 
 
 def deactivate_client(session: Session, actor: Actor, client: ApiClient) -> None:
-    """A department's key stops working (within the seconds a key is remembered); flushes."""
+    """A department's key stops working (at once in this process, within the seconds a key
+    is remembered in the others); flushes."""
     if client.active:
         client.active = False
         session.add(client)
         session.flush()
         audit.record(session, actor, "api_client", client.id, "deactivate",
                      before={"active": True}, after={"active": False})
+        forget_actors()

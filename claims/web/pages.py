@@ -871,6 +871,7 @@ STEP_REFUSALS = {
     "no_bank_account": N_("Households %(households)s have no bank account: record it before "
                           "the bank file is made."),
     "user_exists": N_("The user %(username)s already exists."),
+    "username_shape": N_("A username is 2 to 64 small letters, digits, '.', '_' or '-'."),
     "department_name": N_("Name the department."),
     "one_person_one_account": N_("Another account belongs to the same person (ID number): one "
                                  "person, one account, so that four eyes are two people."),

@@ -451,8 +451,8 @@ def _walkers(app, session, world) -> list[Walker]:
 
     for role in Role:
         staff(role.value, role)
-    staff("clerk-of-A", Role.clerk, [world["township_A"]])
-    staff("investigator-of-A", Role.investigator, [world["township_A"]])
+    staff("clerk-of-a", Role.clerk, [world["township_A"]])
+    staff("investigator-of-a", Role.investigator, [world["township_A"]])
     walkers.append(Walker("department", TestClient(
         app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"}), department=True))
     walkers.append(Walker("nobody", TestClient(app)))

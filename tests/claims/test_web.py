@@ -605,6 +605,37 @@ def test_changing_a_users_password_changes_nothing_else_and_signs_them_out(brows
     assert liu.approval_limit is None and not liu.active and liu.role == "supervisor"
 
 
+def test_the_admin_page_takes_usernames_as_the_api_does_and_deactivation_signs_out(
+        browser, app, session):
+    """The admin form had made users the API refuses (an empty name, ADMIN, "user:admin", admin
+    with a zero-width space, which reads as admin on the trail); a deactivated and
+    reactivated user's old cookie had worked again; a demoted user's token kept its role
+    for ten seconds in the process that demoted them (a security tester's)."""
+    from claims import people
+
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    for bad in ("", "ADMIN", "a b", "user:admin", "admin\u200b", "x" * 65):
+        refused = admin.post("/admin/users", data={"csrf_token": csrf_of(page),
+                                                   "username": bad, "role": "clerk"})
+        assert refused.status_code == 422 and "用户名为 2 至 64 个小写字母" in refused.text, bad
+    assert session.exec(select(AppUser).where(AppUser.role == "clerk")).all() == []
+    adjudicator = browser("adjudicator", "zhao")
+    assert adjudicator.get("/dashboard", follow_redirects=False).status_code == 200
+    for active in ("0", "1"):
+        admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "zhao",
+                                         "active": active})
+    assert adjudicator.get("/dashboard", follow_redirects=False).status_code == 303
+    user, token = people.create_user(session, SYSTEM, username="sun", full_name="孙",
+                                     role="adjudicator")
+    session.commit()
+    api = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    assert api.get("/api/claims").status_code == 200  # remembered for a few seconds
+    people.update_user(session, SYSTEM, user, active=False)
+    session.commit()
+    assert api.get("/api/claims").status_code == 401
+
+
 def test_an_approval_limit_typed_on_the_admin_page_is_read_as_every_amount_is(
         browser, session):
     """A hostile tester saved -100 as a limit, had 0.001 stored as 0.00, and NaN was a
