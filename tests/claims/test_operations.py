@@ -85,3 +85,26 @@ def test_the_service_collects_its_young_objects_less_often_and_stops_when_it_sto
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*found)
+
+
+def test_an_unreachable_database_is_said_without_the_drivers_words(caplog):
+    """/healthz gave whoever asked the driver's error: the server, its port and the role."""
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    from claims.app import create_app
+    from claims.db import get_session
+
+    class Down:
+        def execute(self, *_args, **_kwargs):
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception(
+                'connection to server at "127.0.0.1", port 5432 failed: FATAL: role '
+                '"fangpin_app" does not exist'))
+
+    app = create_app()
+    app.dependency_overrides[get_session] = lambda: Down()
+    with TestClient(app) as client:
+        answer = client.get("/healthz")
+    assert answer.status_code == 503 and answer.json()["database"] == "unreachable"
+    assert "5432" not in answer.text and "fangpin_app" not in answer.text
+    assert "fangpin_app" in caplog.text  # the operator reads it in the log
