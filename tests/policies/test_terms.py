@@ -126,6 +126,11 @@ def test_broken_toml_says_where():
     assert path == "" and "not valid TOML" in reason and "line" in reason
 
 
+def test_terms_nested_too_deeply_are_refused_not_a_server_error():
+    [(path, reason)] = problems(HEAD + "x = " + "[" * 3000 + "]" * 3000 + "\n")
+    assert path == "" and reason == "not valid TOML: nested too deeply"
+
+
 def test_every_shipped_terms_file_is_valid():
     folder = Path(__file__).resolve().parents[2] / "policies" / "county_terms"
     files = sorted(folder.glob("*.toml"))
