@@ -39,7 +39,7 @@ from claims.api import monitoring as monitoring_api
 from claims.api import payments as payments_api
 from claims.api import registry as registry_api
 from claims.api import risk as risk_api
-from claims.api.deps import SessionDep
+from claims.api.deps import SessionDep, known_fields_only
 from claims.auth import current_actor, staff
 from claims.db import get_engine
 from claims.models import Role
@@ -414,7 +414,7 @@ def create_app() -> FastAPI:
     # The API documentation is served from the installed swagger-ui-bundle package: no page
     # of fangpin loads anything from the internet.
     app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION, docs_url=None,
-                  redoc_url=None, lifespan=lifespan)
+                  redoc_url=None, lifespan=lifespan, dependencies=[Depends(known_fields_only)])
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static/app", StaticFiles(directory=TEMPLATES / "static"), name="app-static")
 

@@ -709,6 +709,36 @@ def test_the_api_searches_the_audit_trail_as_the_page_does_masked_alike(app, ses
     assert bad_day.status_code == 422 and "since" in bad_day.text
 
 
+def test_a_field_a_request_does_not_take_is_refused_on_every_route_of_fields(app, session):
+    """A route whose JSON body is several fields ignored the others: "amount" sent to
+    /api/approvals had approved the whole amount due (a security tester's). A walk over the
+    route table: every such route refuses a field it does not take, naming it."""
+    from fastapi import params
+    from fastapi.routing import APIRoute
+
+    _world(session)
+    admin = TestClient(app, headers=_token_of(session, "walker", Role.supervisor))
+    walked = []
+    for route in iter_route_contexts(app.routes):
+        original = route.original_route
+        if not isinstance(original, APIRoute):
+            continue
+        body = original.dependant.body_params
+        if len(body) < 2 and not (body and getattr(body[0].field_info, "embed", False)):
+            continue
+        if any(isinstance(p.field_info, params.Form) for p in body):
+            continue  # forms and uploads: not JSON
+        path = re.sub(r"\{[^}]+\}", "1", route.path_format)
+        for method in route.methods:
+            answer = admin.request(method, path, json={"bogus": 1})
+            assert answer.status_code == 422 and answer.json()["field"] == "bogus", (
+                method, path, answer.text[:200])
+            walked.append(path)
+    assert "/api/approvals" in walked and len(walked) >= 10
+    exact = admin.post("/api/approvals", json={"claim_ids": [1], "amount": "100.00"})
+    assert exact.status_code == 422 and exact.json()["field"] == "amount"
+
+
 def test_the_trails_kinds_are_the_audit_pages_and_every_kind_recorded():
     assert set(audit_pages.KINDS) == set(trail.ENTITIES)
     recorded = set()  # audit.record(session, actor, "<kind>", ...) throughout the code
