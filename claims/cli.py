@@ -504,6 +504,24 @@ def _people(args) -> int:
     return 0
 
 
+def _new_token(args) -> int:
+    from sqlmodel import select
+
+    from claims.auth import SYSTEM
+    from claims.models import AppUser
+    from claims.people import new_user_token
+
+    with Session(_engine()) as session:
+        user = session.exec(select(AppUser).where(AppUser.username == args.name)).first()
+        if user is None:
+            print(f"error: username: no user {args.name}", file=sys.stderr)
+            return 2
+        token = new_user_token(session, SYSTEM, user)
+        session.commit()
+    print(f"user {args.name}: new API token, shown once (the old one no longer works): {token}")
+    return 0
+
+
 def _department(session, args) -> int:
     """Add a department key (with --organisation), or set the remit of the existing one."""
     from sqlmodel import select
@@ -1051,6 +1069,10 @@ def build_parser() -> argparse.ArgumentParser:
         "the townships the user works in, as region ids separated by commas (default: the "
         "whole county)"))
     users.set_defaults(func=_people, kind="user")
+    token = sub.add_parser("token", help=(
+        "give a staff user a new API token (the old one stops working; prints it once)"))
+    token.add_argument("name", help="username")
+    token.set_defaults(func=_new_token)
 
     password = sub.add_parser("password", help="set a staff user's web password")
     password.add_argument("name", help="username")

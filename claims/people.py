@@ -163,6 +163,20 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
     return user
 
 
+def new_user_token(session: Session, actor: Actor, user: AppUser) -> str:
+    """Give a staff user a new API token and return it (shown once): the old one stops working
+    at once in this process, within the seconds a token is remembered in the others. A token
+    had never changed: a password change or a sign-out left a leaked one working (a security
+    tester's). Flushes."""
+    token = new_token(USER_PREFIX)[0]
+    user.token_hash = hash_token(token)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user", user.username, "new_token")
+    forget_actors()
+    return token
+
+
 def create_client(session: Session, actor: Actor, name: str, organisation: str,
                   key: str | None = None) -> tuple[ApiClient, str]:
     """Add a submitting organisation; returns it and its API key (given, or fresh). Its

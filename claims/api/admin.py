@@ -58,6 +58,17 @@ def list_users(session: SessionDep, _: Admin):
     return {"data": [people.user_view(u) for u in users], "count": len(users)}
 
 
+@router.post("/users/{username}/token", responses={404: {"description": "no such user"}})
+def new_user_token(username: str, session: SessionDep, actor: Admin):
+    """Give a user a new API token, shown this once; the old one stops working."""
+    user = session.exec(select(AppUser).where(AppUser.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username}", field="username", value=username)
+    token = people.new_user_token(session, actor, user)
+    session.commit()
+    return {"username": user.username, "token": token}
+
+
 @router.post("/api-clients", status_code=201)
 def create_client(body: ClientCreate, session: SessionDep, actor: Admin):
     """Add a submitting organisation; the answer carries its API key, shown this once."""

@@ -76,7 +76,7 @@ ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay
                 N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),
                 N_("search_by_id_number"), N_("search_by_name"), N_("declare"),
                 N_("refresh_payees"), N_("promote"), N_("rollback"), N_("train"),
-                N_("refused")]
+                N_("refused"), N_("new_token")]
 # The fields an entry's before and after hold, under their labels.
 FIELDS = {
     **records_view.FIELDS,

@@ -169,6 +169,7 @@ TABLE: dict[tuple[str, str], May] = {
     # administration
     ("POST", "/api/admin/users"): county(ADMIN),
     ("GET", "/api/admin/users"): county(ADMIN_READ),
+    ("POST", "/api/admin/users/{username}/token"): county(ADMIN),
     ("POST", "/api/admin/api-clients"): county(ADMIN),
     ("GET", "/api/admin/api-clients"): county(ADMIN_READ),
     ("PUT", "/api/admin/api-clients/{client_id}/event-types"): county(ADMIN),
@@ -390,7 +391,8 @@ def _world(session) -> dict:
              "village_B": village_b.id, "contract_id": county.contract.id,
              "version_id": county.contract.terms_version_id, "standard_id": standard.id,
              "line_id": session.exec(select(MonitoringLine.id)).first(),
-             "client_id": county.client_id}
+             "client_id": county.client_id, "username": "spare"}
+    people.create_user(session, SYSTEM, username="spare", full_name="备用", role="auditor")
     for t, household, members in (("A", county.household, county.members),
                                   ("B", household_b, members_b)):
         claim = intake.apply(session, SYSTEM, household.id, "illness", "看病")
@@ -859,3 +861,11 @@ def test_an_administrator_creates_a_township_limited_user_through_the_api(app, s
     limited = TestClient(app, headers={"Authorization": f"Bearer {made.json()['token']}"})
     assert limited.get("/api/households").json()["count"] == 1
     assert _trail(session, "user", "zhou")[-1][2] == {"townships": [world["township_A"]]}
+    # a leaked token is replaced: the old one stops working at once (it never changed before)
+    renewed = admin.post("/api/admin/users/zhou/token")
+    assert renewed.status_code == 200 and renewed.json()["token"] != made.json()["token"]
+    assert limited.get("/api/households").status_code == 401
+    again = TestClient(app, headers={"Authorization": f"Bearer {renewed.json()['token']}"})
+    assert again.get("/api/households").json()["count"] == 1
+    assert _trail(session, "user", "zhou")[-1][0] == "new_token"
+    assert admin.post("/api/admin/users/nobody/token").status_code == 404

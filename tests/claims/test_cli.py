@@ -138,6 +138,10 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     added = fangpin(fresh_url, "users", "zhang", "--role", "supervisor",
                     "--approval-limit", "20000")
     assert added.returncode == 0 and "token, shown once: fpu_" in added.stdout
+    renewed = fangpin(fresh_url, "token", "zhang")
+    assert renewed.returncode == 0 and "new API token, shown once" in renewed.stdout
+    assert renewed.stdout.split()[-1] != added.stdout.split()[-1]
+    assert fangpin(fresh_url, "token", "nobody").returncode == 2
     # a user of some townships, as the API makes one (a hostile tester found no way here)
     import sqlalchemy as sa
 
