@@ -664,7 +664,7 @@ def check_contract(contract: PolicyContractBase) -> None:
         raise InconsistentContract("end_date", "end_before_start",
                                    f"end_date {end} must be after start_date {start}",
                                    start=start)
-    if (end - start).days > 366:
+    if (end - start).days + 1 > 366:  # days of the year, both ends counted
         raise InconsistentContract(
             "end_date", "year_too_long",
             f"a policy year runs at most 366 days; {start}..{end} is longer")

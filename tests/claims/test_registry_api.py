@@ -291,6 +291,9 @@ def test_named_contract_counts_the_members_of_named_households(client, places):
     [
         ({"end_date": "2025-12-31"}, "must be after start_date"),
         ({"end_date": "2027-06-30"}, "at most 366 days"),
+        ({"end_date": "2027-01-02"}, "at most 366 days"),  # 367 days had passed (a tester's)
+        ({"start_date": "2028-01-01", "end_date": "2029-01-01", "policy_year": 2028},
+         "at most 366 days"),  # a leap year's 366 days and one
         ({"insured_headcount": None}, "insured_headcount is required"),
     ],
 )

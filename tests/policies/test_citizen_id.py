@@ -50,6 +50,20 @@ def test_birth_date_in_the_future_is_refused():
                          today=date(2026, 1, 1))
 
 
+def test_a_baby_born_on_the_countys_today_is_valid_while_the_servers_date_is_yesterday(
+        monkeypatch):
+    """At 00:30 in the county the server's (UTC) date was still yesterday, and a member born
+    that day was refused (a tester's). The county's date decides."""
+    from policies import history
+
+    monkeypatch.setattr(history, "clock", lambda: date(2026, 12, 17))
+    born = "41108120261217002"
+    assert parse_citizen_id(born + check_character(born)).birth_date == date(2026, 12, 17)
+    tomorrow = "41108120261218002"
+    with pytest.raises(InvalidCitizenId, match="out of range"):
+        parse_citizen_id(tomorrow + check_character(tomorrow))
+
+
 valid_first17 = st.builds(
     lambda d, seq: f"411081{d:%Y%m%d}{seq:03d}",
     st.dates(date(1900, 1, 1), date(2020, 12, 31)),
