@@ -727,9 +727,14 @@ def _match(session: Session, event: EventRow, cache: Cache) -> tuple[int, int] |
     if (household.status != HouseholdStatus.active or member.status != MemberStatus.active) \
             and not registry.active_on(session, member, household, event.event_date):
         contract = None  # on the event's day: a bill of a member who has died since is hers
-    if contract is None or contract.terms_version_id is None:
+    if contract is None or contract.terms_version_id is None \
+            or contract.status == ContractStatus.closed:
+        # a settled year's fund is closed: a claim opened on it could never be approved (a
+        # tester's late bill of a settled year opened one that waited for ever)
         event.status = EventStatus.not_covered
         event.reason = ("no policy covers the household on the event date" if contract is None
+                        else f"contract {contract.contract_number} was settled: its year is "
+                        "closed to new reports" if contract.status == ContractStatus.closed
                         else f"contract {contract.contract_number} has no terms in force")
         return None
     event.contract_id, event.reason = contract.id, ""

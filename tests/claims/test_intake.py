@@ -138,6 +138,17 @@ def test_a_bill_of_a_member_who_has_died_since_is_paid(department, session, coun
     assert after["status"] == "not_covered" and "no policy covers" in after["reason"]
 
 
+def test_a_late_report_of_a_settled_year_opens_no_claim(department, session, county):
+    """A late bill of a settled year had opened a claim on its closed fund, which no one could
+    approve (a tester's): the year is closed to new reports, and the event says so."""
+    county.contract.status = "closed"
+    session.add(county.contract)
+    session.commit()
+    body = send(department, session, illness())
+    assert body["status"] == "not_covered" and "was settled" in body["reason"]
+    assert session.exec(select(func.count(Claim.id))).one() == 0
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
