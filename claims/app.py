@@ -235,6 +235,9 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
+    # the survey page asks for the phone's location and camera; nothing else may
+    (b"permissions-policy", b"geolocation=(self), camera=(self), microphone=(), payment=(), "
+                            b"usb=()"),
 ]
 
 

@@ -23,6 +23,15 @@ class MaskIdNumbers(logging.Filter):
         return True
 
 
+class OneLine(logging.Formatter):
+    """Plain text with a message's line breaks written as \\n: a request path holding %0a
+    had written lines of its own into the log (a security tester's); a traceback still
+    follows on its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     formatter = (
         {
@@ -31,7 +40,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }
         if fmt == "json"
-        else {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
+        else {"()": OneLine, "format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
     )
     logging.config.dictConfig(
         {

@@ -108,3 +108,15 @@ def test_an_unreachable_database_is_said_without_the_drivers_words(caplog):
     assert answer.status_code == 503 and answer.json()["database"] == "unreachable"
     assert "5432" not in answer.text and "fangpin_app" not in answer.text
     assert "fangpin_app" in caplog.text  # the operator reads it in the log
+
+
+def test_a_text_log_line_is_one_line_whatever_the_path(client, capsys):
+    """%0a in a request path had written a forged line into the text log."""
+    configure_logging("INFO", "text")
+    try:
+        client.get("/no-such%0a2026-01-01 00:00:00,000 INFO    fangpin.http: forged")
+        lines = capsys.readouterr().err.splitlines()
+        assert lines and not any(line.startswith("2026-01-01 00:00:00") for line in lines)
+        assert any("\\n2026-01-01" in line for line in lines)
+    finally:
+        logging.getLogger().handlers.clear()

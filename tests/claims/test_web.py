@@ -728,6 +728,7 @@ def test_every_answer_carries_the_security_headers(app):
         assert headers["x-content-type-options"] == "nosniff", path
         assert headers["referrer-policy"] == "same-origin", path
         assert headers["x-frame-options"] == "DENY", path
+        assert "geolocation=(self)" in headers["permissions-policy"], path
 
 
 def test_a_body_larger_than_its_request_can_need_is_refused_unread(app, county, monkeypatch):
