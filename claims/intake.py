@@ -575,7 +575,8 @@ class Cache:
         self.paid: dict[int, dict[int, date]] = {}
         self.year_events: dict[tuple[int, int], list[EventRow]] = {}
         self.claims: dict[int, list[Claim | NewClaim]] | None = None  # by household
-        self.named: set[tuple[int, int]] | None = None  # (contract, household) named insured
+        # (contract, household) named insured: the day named (None: from the start)
+        self.named: dict[tuple[int, int], date | None] | None = None
         self.terms: dict[int, tuple] = {}  # terms version id → (version, terms)
         self.values: dict[int, calculator.TriggerEvent] = {}  # event id → calculator's value
         self.losses: dict[tuple[int, int], dict[tuple, list[EventRow]]] = {}
@@ -652,7 +653,7 @@ class Cache:
         self.flags = benefits.household_flags(session, household_ids)
         self._prefetch_lines(session, {e.event_date for e in events})
         self.claims = {h: [] for h in household_ids}
-        self.named = set()
+        self.named = {}
         contracts = session.exec(select(PolicyContract.id).where(
             PolicyContract.status.in_([ContractStatus.active, ContractStatus.closed]))).all()
         claim_ids: list[int] = []
@@ -664,8 +665,10 @@ class Cache:
                                             []).append(event)
             claim_ids.extend(session.exec(select(Claim.id).where(
                 bulk.among(session, Claim.household_id, chunk))).all())
-            self.named.update(session.exec(select(
-                InsuredHousehold.contract_id, InsuredHousehold.household_id).where(
+            self.named.update(((contract, household), named_on) for contract, household, named_on
+                              in session.exec(select(
+                InsuredHousehold.contract_id, InsuredHousehold.household_id,
+                InsuredHousehold.named_on).where(
                 bulk.among(session, InsuredHousehold.household_id, chunk),
                 InsuredHousehold.contract_id.in_(contracts))).all())
         for claim in locks.claims(session, claim_ids):
@@ -778,7 +781,9 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     snapshot = benefits.household_snapshot(session, household.id, household=household,
                                            policy_year=contract.policy_year, contract=contract,
                                            lines=cache.lines, incomes=cache.incomes,
-                                           named=True, flags=cache.flags, paid=cache.paid)
+                                           named=True, flags=cache.flags, paid=cache.paid,
+                                           named_on=(cache.named or {}).get(
+                                               (contract.id, household.id)))
     # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
     by_key = {f"{e.id:012d}": e for e in events}
     for key, e in by_key.items():

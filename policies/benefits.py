@@ -510,15 +510,15 @@ def household_snapshot(
     lines: dict[tuple[int, int], Decimal | None] | None = None,
     incomes: dict[int, list[tuple]] | None = None, named: bool | None = None,
     flags: dict[int, frozenset[str]] | None = None, household: Any = None,
-    paid: dict[int, dict[int, date]] | None = None,
+    paid: dict[int, dict[int, date]] | None = None, named_on: date | None = None,
 ) -> calculator.HouseholdSnapshot:
     """What eligibility needs, read from the registry: type, category, the latest per-capita
     income recorded before the policy year ends, the line of the household's region and year,
     and the contract's coverage (none if the contract names households and not this one).
     ``lines``, ``incomes``, ``flags`` (household_flags) and ``paid`` (first_payouts) are a
     caller's lookups made in advance for many households, and ``named`` whether a naming
-    contract names it, when the caller knows; ``household`` its row (village, type, category)
-    when the caller has read it."""
+    contract names it (from ``named_on``), when the caller knows; ``household`` its row
+    (village, type, category) when the caller has read it."""
     household = household if household is not None else session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",
@@ -546,11 +546,17 @@ def household_snapshot(
     if contract is not None:
         covered_from, covered_to = contract.start_date, contract.end_date
         if contract.insured_basis == InsuredBasis.named and named is None:
-            named = session.exec(select(InsuredHousehold.household_id).where(
+            row = session.exec(select(InsuredHousehold.household_id,
+                                      col(InsuredHousehold.named_on)).where(
                 InsuredHousehold.contract_id == contract.id,
-                InsuredHousehold.household_id == household_id)).first() is not None
+                InsuredHousehold.household_id == household_id)).first()
+            named, named_on = row is not None, row[1] if row is not None else None
         if contract.insured_basis == InsuredBasis.named and not named:
             covered_from, covered_to = date.max, date.min  # not named: never covered
+        elif contract.insured_basis == InsuredBasis.named and named_on is not None:
+            # from the day it was named: a household named in December had been paid bills
+            # of February, before it was in the registry (a tester's)
+            covered_from = max(covered_from, named_on)
     return calculator.HouseholdSnapshot(
         household_type=household.household_type,
         monitoring_category=household.monitoring_category,

@@ -749,6 +749,9 @@ class InsuredHousehold(SQLModel, table=True):
     __tablename__ = "insured_household"
     contract_id: int = Field(foreign_key="policy_contract.id", primary_key=True)
     household_id: int = Field(foreign_key="household.id", primary_key=True, index=True)
+    # The county's day it was named: covered (and its waiting days counted) from then, or
+    # from the contract's start if later; none: named before the day was kept, the start.
+    named_on: date | None = None
 
 
 class InsuredHouseholdsChange(SQLModel):

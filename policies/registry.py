@@ -689,22 +689,25 @@ def contract_view(session: Session, contract: PolicyContract) -> dict[str, Any]:
     """A contract with its insured people, named households and premium derived.
 
     On a named basis the households and members count as the registry stood on the day the
-    contract began (a household registered later: on the day it was registered), active
+    contract began (a household named later: on the day it was named), active
     ones only, from the registry's history: the premium the county paid does not change when
     a member dies or leaves during the year, nor a settled year's afterwards (it had moved
     with today's registry, after 341,900 was carried over from it).
     """
     named = people = 0
     if contract.insured_basis == InsuredBasis.named:
-        first = (select(HouseholdVersion.household_id,
+        first = (select(InsuredHousehold.household_id, col(InsuredHousehold.named_on),
                         func.min(HouseholdVersion.valid_from).label("first"))
-                 .where(col(HouseholdVersion.household_id).in_(
-                     select(InsuredHousehold.household_id).where(
-                         InsuredHousehold.contract_id == contract.id)))
-                 .group_by(col(HouseholdVersion.household_id)).subquery())
-        days = select(first.c.household_id, sa.case(
-            (first.c.first > contract.start_date, first.c.first),
-            else_=sa.literal(contract.start_date, sa.Date)).label("day")).subquery()
+                 .join(HouseholdVersion,
+                       col(HouseholdVersion.household_id) == InsuredHousehold.household_id)
+                 .where(InsuredHousehold.contract_id == contract.id)
+                 .group_by(col(InsuredHousehold.household_id), col(InsuredHousehold.named_on))
+                 .subquery())
+        start = sa.literal(contract.start_date, sa.Date)
+        days = select(first.c.household_id, sa.case(  # named on (or registered, before
+            (first.c.named_on > start, first.c.named_on),  # the day was kept) after the start
+            (first.c.named_on.is_(None) & (first.c.first > start), first.c.first),
+            else_=start).label("day")).subquery()
 
         def held_on(version: Any, on: Any, status: str) -> Any:
             """The version of a household's (or member's) that held on ``on.c.day``."""
@@ -839,7 +842,8 @@ def _household_ids(session: Session, numbers: list[str]) -> dict[str, int]:
 
 
 def name_insured_households(session: Session, contract_id: int, numbers: list[str]) -> int:
-    """Name households as insured by a contract; returns how many were newly named."""
+    """Name households as insured by a contract from today (or its start, if later); returns
+    how many were newly named."""
     contract = get_contract(session, contract_id)
     if contract.insured_basis != InsuredBasis.named:
         raise InvalidInput("this contract insures a headcount; set insured_basis to named first",
@@ -866,9 +870,13 @@ def name_insured_households(session: Session, contract_id: int, numbers: list[st
     )
     new = sorted(ids - already)
     if new:
+        from policies import history  # the county's date (history imports these models)
+
+        named_on = max(history.clock(), contract.start_date)
         session.execute(
             sa.insert(InsuredHousehold),
-            [{"contract_id": contract_id, "household_id": h} for h in new],
+            [{"contract_id": contract_id, "household_id": h, "named_on": named_on}
+             for h in new],
         )
     session.flush()
     return len(new)

@@ -429,8 +429,8 @@ def test_a_named_contracts_premium_is_the_registrys_of_the_day_it_began(client, 
                                                                          places):
     """The premium moved with today's registry: a death in December lowered a settled year's
     premium after its balance had been carried over (a tester's). Households and members count
-    as they stood when the contract began; one registered later, as it stood that day."""
-    from policies.models import HouseholdVersion, MemberVersion
+    as they stood when the contract began; one named later, as it stood that day."""
+    from policies.models import HouseholdVersion, InsuredHousehold, MemberVersion
 
     households = [new_household(client, places["village0"], number=f"N{i}") for i in range(2)]
     members = [new_member(client, h["id"], seq=10 * i + k, relation=relation)
@@ -444,6 +444,8 @@ def test_a_named_contracts_premium_is_the_registrys_of_the_day_it_began(client, 
     contract = client.post("/api/contracts", json=body).json()
     url = f"/api/contracts/{contract['id']}"
     client.post(f"{url}/insured-households", json={"household_numbers": ["N0", "N1"]})
+    session.execute(sa.update(InsuredHousehold).values(named_on=date(2026, 1, 1)))
+    session.commit()  # named as the year began
 
     def counted():
         read = client.get(url).json()
@@ -455,10 +457,34 @@ def test_a_named_contracts_premium_is_the_registrys_of_the_day_it_began(client, 
     assert client.patch(f"/api/households/{households[1]['id']}",
                         json={"status": "cancelled"}).status_code == 200
     assert counted() == (2, 4, "200.00")  # as the year began
-    late = new_household(client, places["village0"], number="N2")  # registered today
+    late = new_household(client, places["village0"], number="N2")  # registered, named today
     new_member(client, late["id"], seq=31)
     client.post(f"{url}/insured-households", json={"household_numbers": ["N2"]})
     assert counted() == (3, 5, "250.00")
+
+
+def test_a_household_named_late_is_covered_from_the_day_it_was_named(client, session,
+                                                                    places):
+    """Named in December, a household had been paid bills of February, ten months before it
+    was in the registry (a tester's): it is covered, and waits, from the day it is named."""
+    from claims import clock
+    from policies import benefits
+    from policies.models import PolicyContract
+
+    household = new_household(client, places["village0"], number="LATE")
+    new_member(client, household["id"], seq=41)
+    body = {**CONTRACT, "county_id": places["county"], "insured_basis": "named",
+            "insured_headcount": None}
+    contract = client.post("/api/contracts", json=body).json()
+    client.post(f"/api/contracts/{contract['id']}/insured-households",
+                json={"household_numbers": ["LATE"]})
+    today = clock.county_today()
+    snapshot = benefits.household_snapshot(
+        session, household["id"], policy_year=2026,
+        contract=session.get(PolicyContract, contract["id"]))
+    assert snapshot.covered_from == max(today, date(2026, 1, 1))
+    assert snapshot.covered_to == date(2026, 12, 31)
+    assert client.get(f"/api/contracts/{contract['id']}").json()["insured_people"] == 1
 
 
 def test_named_contract_counts_only_active_households_of_its_county(client, session, places):
