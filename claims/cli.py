@@ -19,6 +19,7 @@ from claims.db import (
     missing_database,
     url_of,
 )
+from claims.logs import configure_logging
 from claims.settings import InvalidSettings, get_settings
 from policies.errors import DomainError
 from risk.errors import ModelError
@@ -1126,6 +1127,11 @@ def main(argv: list[str] | None = None) -> int:
     _schema_checked.clear()  # once a command: a command before may have migrated it
     try:
         clock.use_county_clock(get_settings().timezone)
+        if args.func in (_evaluate, _scheduler, _audit):
+            # as the service logs: a scheduler or an evaluator of its own, and the signed
+            # audit head written to the log, had logged nothing (an operator's); the other
+            # commands answer on the terminal
+            configure_logging(get_settings().log_level, get_settings().log_format)
         return args.func(args)
     except KeyboardInterrupt:  # Ctrl-C: the terminal's ^C ends no line
         print("\ninterrupted (Ctrl-C)", file=sys.stderr)

@@ -58,6 +58,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
                 "uvicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
                 # Requests are logged by fangpin's own middleware, with timings.
                 "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+                # the schema check's "Context impl SQLiteImpl." on every command
+                "alembic": {"level": "WARNING"},
             },
         }
     )
