@@ -1,9 +1,10 @@
 """The nightly scheduler (APScheduler): the risk scoring run every night at
 ``FANGPIN_SCORE_TIME`` in the county's time zone.
 
-Jobs live in the database (a persistent job store), so a night missed while the machine was
-off runs once when it is back (missed runs are coalesced, within a grace of 12 hours), and
-never two at a time. ``fangpin scheduler`` runs it in a process of its own; with
+The job lives in the database (a persistent job store), and a scheduler started within 12
+hours after the scoring time runs the night's jobs once at once when the night has no
+complete run (a night missed while the machine was off, a run killed midway); never two at a
+time. ``fangpin scheduler`` runs it in a process of its own; with
 ``FANGPIN_SCHEDULER=in_process`` the service runs it in a thread (the embedded default of
 ./scripts/run). Two schedulers on one database cannot score twice: the run itself holds a
 lock and does nothing when the night's run is complete.
@@ -12,8 +13,12 @@ lock and does nothing when the night's run is complete.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -28,6 +33,7 @@ from risk.errors import ModelError
 
 log = logging.getLogger(__name__)
 SCORING_JOB = "nightly-risk-scoring"
+CATCH_UP_JOB = "nightly-catch-up"
 GRACE_SECONDS = 12 * 3600
 
 
@@ -116,11 +122,34 @@ def build(blocking: bool) -> BaseScheduler:
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(
         jobstores={"default": SQLAlchemyJobStore(engine=get_engine(),
-                                                 tablename=SCHEDULER_JOB_TABLE)},
+                                                 tablename=SCHEDULER_JOB_TABLE),
+                   "memory": MemoryJobStore()},
         job_defaults={"coalesce": True, "max_instances": 1,
                       "misfire_grace_time": GRACE_SECONDS},
         timezone=settings.timezone)
     scheduler.add_job(nightly_scoring, CronTrigger(hour=hour, minute=minute,
                                                    timezone=settings.timezone),
                       id=SCORING_JOB, name="nightly risk scoring", replace_existing=True)
+    # Replacing the stored job gives it its next time from now, so a night missed while the
+    # machine was off, or a run killed midway, was never made up (an operator's): a start
+    # within the grace after the scoring time, with no complete run of the night, runs the
+    # night's jobs once now (the run does nothing if another scheduler has completed it).
+    now = datetime.now(ZoneInfo(settings.timezone))
+    due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if due > now:
+        due -= timedelta(days=1)
+    if now - due <= timedelta(seconds=GRACE_SECONDS) and not night_complete(
+            clock.county_today(settings.timezone)):
+        scheduler.add_job(nightly_scoring, "date", run_date=now, id=CATCH_UP_JOB,
+                          name="the night's jobs, missed", jobstore="memory")
     return scheduler
+
+
+def night_complete(night) -> bool:
+    """Whether a scoring run of ``night`` has completed (with any model)."""
+    from risk.models import RunStatus, ScoreRun
+
+    runs = ScoreRun.__table__.c
+    with get_engine().connect() as connection:
+        return connection.execute(sa.select(runs.id).where(
+            runs.night == night, runs.status == RunStatus.complete).limit(1)).first() is not None
