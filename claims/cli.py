@@ -863,7 +863,8 @@ def _password(args) -> int:
     from claims.web.session import set_password
 
     engine = _engine()  # a database refused before the password is typed
-    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(
+    # a Windows line ending too: a password piped with \r\n had been stored with its \r
+    password = sys.stdin.readline().rstrip("\r\n") if args.stdin else getpass.getpass(
         f"new password for {args.name}: ")
     with Session(engine) as session:
         user = session.exec(select(AppUser).where(AppUser.username == args.name)).first()

@@ -59,6 +59,9 @@ def make_engine(url: str, *, read_only: bool = False, deferred: bool = False,
     SQLite refuses — a transient error, retried — if another writer committed meanwhile."""
     url = normalise_url(url)
     parsed = make_url(url)
+    # a failing statement's error names its statement, not its values: a household's
+    # ID number or account would have reached the log (an operator's)
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,11 @@ class MaskIdNumbers(logging.Filter):
         masked = in_text(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[0] is not None:
+            # the traceback too (an exception's words may hold an ID number); both formatters
+            # write exc_text when there is no exc_info
+            record.exc_text = in_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True
 
 

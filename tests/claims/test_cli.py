@@ -138,6 +138,17 @@ def test_staff_departments_event_files_and_the_audit_trail(fresh_url, tmp_path):
     added = fangpin(fresh_url, "users", "zhang", "--role", "supervisor",
                     "--approval-limit", "20000")
     assert added.returncode == 0 and "token, shown once: fpu_" in added.stdout
+    piped = fangpin(fresh_url, "password", "zhang", "--stdin",
+                    input="Long enough pass 2026\r\n")  # a Windows line ending
+    assert piped.returncode == 0, piped.stderr
+    from sqlmodel import Session as Orm
+
+    from claims.db import make_engine as engine_of
+    from claims.web import session as web_session
+
+    with Orm(checked := engine_of(fresh_url)) as orm:
+        web_session.sign_in(orm, "zhang", "Long enough pass 2026")  # no \r kept in it
+    checked.dispose()
     renewed = fangpin(fresh_url, "token", "zhang")
     assert renewed.returncode == 0 and "new API token, shown once" in renewed.stdout
     assert renewed.stdout.split()[-1] != added.stdout.split()[-1]

@@ -120,3 +120,19 @@ def test_a_text_log_line_is_one_line_whatever_the_path(client, capsys):
         assert any("\\n2026-01-01" in line for line in lines)
     finally:
         logging.getLogger().handlers.clear()
+
+
+def test_a_traceback_in_the_log_is_masked_too(capsys):
+    """Only the message was masked: an exception's words printed an ID number in full."""
+    for fmt in ("json", "text"):
+        configure_logging("INFO", fmt)
+        try:
+            try:
+                raise ValueError("no household for 41108119650312001X")
+            except ValueError:
+                logging.getLogger("fangpin.test").exception("import failed")
+            err = capsys.readouterr().err
+            assert "41108119650312001X" not in err and "4110**********001X" in err, fmt
+            assert "Traceback" in err and "ValueError" in err, fmt
+        finally:
+            logging.getLogger().handlers.clear()
