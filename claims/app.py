@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from claims import clock, evaluator, locks, masking, scheduler
+from claims import clock, evaluator, locks, masking, migrate, scheduler
 from claims.api import admin as admin_api
 from claims.api import assignment as assignment_api
 from claims.api import benefits as benefits_api
@@ -60,6 +60,7 @@ from policies.errors import DomainError
 from policies.tables import ImportLimits
 
 log = logging.getLogger("fangpin.http")
+SCHEMA_HEAD = migrate.head_revision()
 
 try:
     VERSION = version("fangpin")
@@ -569,6 +570,14 @@ def create_app() -> FastAPI:
                 {"status": "unavailable", "database": "unreachable", "version": VERSION},
                 status_code=503,
             )
+        if revision != SCHEMA_HEAD:
+            # the database was migrated under a running service (its code writes the old
+            # shape: an operator's income correction skipped the history 0024 keeps), or not
+            # yet: restart it on the code of the database's revision
+            return JSONResponse(
+                {"status": "unavailable", "database": "schema_mismatch",
+                 "schema_revision": revision, "code_schema_revision": SCHEMA_HEAD,
+                 "version": VERSION}, status_code=503)
         return {"status": "ok", "database": "ok", "schema_revision": revision, "version": VERSION}
 
     return app

@@ -69,6 +69,11 @@ def _unknown(current: str, head: str | None = None) -> str:
             "database from before")
 
 
+def head_revision() -> str | None:
+    """This code's schema revision."""
+    return _scripts().get_current_head()
+
+
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 

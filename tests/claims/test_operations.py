@@ -136,3 +136,23 @@ def test_a_traceback_in_the_log_is_masked_too(capsys):
             assert "Traceback" in err and "ValueError" in err, fmt
         finally:
             logging.getLogger().handlers.clear()
+
+
+def test_a_database_migrated_under_the_running_service_is_not_healthy(client, session):
+    """Upgraded beneath a running service, /healthz said ok and the old code went on writing
+    the old shape (an operator's): it says the schema and the code differ."""
+    import sqlalchemy as sa
+
+    assert client.get("/healthz").json()["database"] == "ok"
+    session.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    session.commit()
+    try:
+        answer = client.get("/healthz")
+        assert answer.status_code == 503 and answer.json()["database"] == "schema_mismatch"
+        assert answer.json()["schema_revision"] == "9999"
+    finally:
+        from claims import migrate
+
+        session.execute(sa.text("UPDATE alembic_version SET version_num = :head"),
+                        {"head": migrate.head_revision()})
+        session.commit()
