@@ -41,7 +41,7 @@ from claims.api import registry as registry_api
 from claims.api import risk as risk_api
 from claims.api.deps import SessionDep, known_fields_only
 from claims.auth import current_actor, staff
-from claims.db import get_engine
+from claims.db import close_connections, get_engine
 from claims.models import Role
 from claims.settings import get_settings
 from claims.web import audit_pages as web_audit
@@ -105,6 +105,7 @@ async def lifespan(_app: FastAPI):
         worker.stop()
     if nights is not None:
         nights.shutdown(wait=False)
+    close_connections()
     gc.set_threshold(*thresholds)
 
 

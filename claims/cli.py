@@ -14,6 +14,7 @@ from sqlmodel import Session
 from claims import clock, distributed, migrate
 from claims.db import (
     MissingDatabase,
+    close_connections,
     existing_database,
     get_engine,
     missing_database,
@@ -1156,6 +1157,8 @@ def main(argv: list[str] | None = None) -> int:
                 if "no such table" in reason or "does not exist" in reason else "")
         print(f"error: the database answered: {reason}{hint}", file=sys.stderr)
         return 2
+    finally:
+        close_connections()  # SQLite's log folded into the file: a copy of it is whole
 
 
 if __name__ == "__main__":
