@@ -177,6 +177,8 @@ INVALID_VALUE = N_("A value in the address or the form is not valid: %(field)s."
 SAVED_AT_ONCE = N_("Someone saved the same thing at the same moment; reload the page and try "
                    "again.")
 OUT_OF_RANGE = N_("A number or date in the address or the form is out of range.")
+DATABASE_DOWN = N_("The database cannot be reached or cannot store anything now. Nothing was "
+                   "saved; try again in a few minutes.")
 OUT_OF_RANGE_FIELD = N_("A number in the address or the form is out of range: %(field)s.")
 INT4 = 2**31 - 1  # the largest id of an integer column (PostgreSQL's; SQLite holds 2**63 - 1)
 
@@ -529,6 +531,22 @@ def create_app() -> FastAPI:
                         "and try again"},
             status_code=409,
         )
+
+    @app.exception_handler(sa.exc.OperationalError)
+    def _database_down(request: Request, exc: sa.exc.OperationalError):
+        if locks.is_transient(exc):
+            raise exc  # a lock or a deadlock: claims.locks.RetryTransient runs it again
+        # not the request's fault, and not the code's: the database is gone or full (a
+        # department's retry logic had been told "server failed", 500; an operator's)
+        log.error("the database cannot serve %s %s: %s", request.method,
+                  masking.in_text(request.url.path), str(exc.orig).splitlines()[0])
+        if web_pages.is_page(request.url.path):
+            return web_pages.error_page(request, 503, web_pages.text_for(request,
+                                                                         DATABASE_DOWN))
+        return JSONResponse(
+            {"error": "Unavailable", "message": "the database cannot be reached or cannot "
+             "store anything now; nothing was saved: try again in a few minutes"},
+            status_code=503, headers={"Retry-After": "60"})
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(sa.exc.DataError)

@@ -190,3 +190,38 @@ def test_a_stopped_services_database_file_holds_its_last_transactions(tmp_path):
     finally:
         db.close_connections()
         settings.database_url, db._engine = before
+
+
+def test_a_database_that_is_down_is_a_503_and_a_passing_lock_is_still_retried(session):
+    """A database gone (or a full disk) answered 500 "server failed", which a department's
+    retry logic may not retry (an operator's): 503 with Retry-After. A lock met once is still
+    run again, not answered 503."""
+    import sqlite3
+
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    from claims.app import create_app
+    from claims.db import get_session
+
+    app = create_app()
+    app.dependency_overrides[get_session] = lambda: session
+    tries = {"locked": 0}
+
+    @app.get("/api/gone")
+    def gone():
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    @app.get("/api/locked-once")
+    def locked_once():
+        tries["locked"] += 1
+        if tries["locked"] == 1:
+            raise sa.exc.OperationalError("UPDATE", {}, sqlite3.OperationalError(
+                "database is locked"))
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        down = client.get("/api/gone")
+        assert down.status_code == 503 and down.headers["retry-after"] == "60"
+        assert "connection refused" not in down.text
+        assert client.get("/api/locked-once").json() == {"ok": True} and tries["locked"] == 2
