@@ -138,7 +138,8 @@ def _serve(args) -> int:
     import uvicorn
 
     settings = get_settings()
-    migrate.require_head(existing_database(settings.database_url))  # the workers open it
+    # the workers open it; an empty one had been served, its evaluator failing every 2 s
+    migrate.require_head(existing_database(settings.database_url), empty_ok=False)
     uvicorn.run(
         "claims.main:app",
         host=args.host or settings.host,
@@ -734,6 +735,7 @@ def _evaluate(args) -> int:
 
     gc.freeze()  # as the service does at its start (claims.app.lifespan)
     url = url_of(_engine())
+    migrate.require_head(url, empty_ok=False)  # not a traceback before the error
     lanes = args.lanes
     if lanes != 1 and args.lane:
         raise InvalidInput("--lane K/N evaluates one lane of N and --lanes N all N at once: "
@@ -901,7 +903,7 @@ def _scheduler(_args) -> int:
     from claims import scheduler
 
     settings = get_settings()
-    _engine()  # the jobs open it
+    migrate.require_head(url_of(_engine()), empty_ok=False)  # the jobs open it
     nights = scheduler.build(blocking=True)
     print(f"scheduler: risk scoring every night at {settings.score_time} "
           f"({settings.timezone}); Ctrl-C stops it", file=sys.stderr)

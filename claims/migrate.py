@@ -45,12 +45,16 @@ def _migrate(step, url: str, revision: str) -> None:
         raise SchemaError(f"the schema's migration: {exc}") from None
 
 
-def require_head(url: str) -> None:
+def require_head(url: str, *, empty_ok: bool = True) -> None:
     """Refuse a database whose schema is not this code's head: one migrated by a newer
     fangpin (this one would write to tables it does not know the shape of) or an older one
-    (to upgrade first). An empty database passes: the command says what is missing."""
+    (to upgrade first). An empty database passes, unless ``empty_ok`` is false (a service or
+    a worker would fail on it every few seconds): the command says what is missing."""
     current = current_revision(url)
     if current is None:
+        if not empty_ok:
+            raise SchemaError("the database has no schema yet: run 'fangpin db upgrade' "
+                              "first")
         return
     script = _scripts()
     head = script.get_current_head()

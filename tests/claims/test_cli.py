@@ -510,3 +510,18 @@ def test_the_nights_drift_reasons_are_printed_in_words():
         "the line 9,570.00 is +10.0% from the 8,700.00 expected (line rise)")
     assert _drift_reason({"code": "income_shift", "psi": 0.31}) == (
         "incomes shifted (PSI 0.31)")
+
+
+def test_a_database_with_no_schema_is_not_served_nor_evaluated(fresh_url):
+    """An existing database never upgraded had been served, its evaluator logging two
+    tracebacks every two seconds, and `fangpin evaluate` began with a 68-line traceback (an
+    operator's): both say to upgrade first."""
+    if fresh_url.startswith("sqlite"):
+        import sqlite3
+
+        sqlite3.connect(fresh_url.removeprefix("sqlite:///")).close()  # the file, empty
+    for args in (["evaluate"], ["serve", "--port", "1"], ["scheduler"]):
+        answer = fangpin(fresh_url, *args, timeout=60)
+        assert answer.returncode == 2, (args, answer.stderr)
+        assert answer.stderr.strip() == ("error: the database has no schema yet: run "
+                                         "'fangpin db upgrade' first"), args
