@@ -1155,8 +1155,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except sa.exc.OperationalError as exc:
         reason = str(exc.orig).splitlines()[0]
-        hint = (" — the schema is missing or old: run 'fangpin db upgrade'"
-                if "no such table" in reason or "does not exist" in reason else "")
+        # a table missing is the schema's; a database or a role missing is the server's
+        # (the hint to upgrade had been given for both, and upgrading needs them: an
+        # operator's)
+        table = "no such table" in reason or ("relation" in reason
+                                              and "does not exist" in reason)
+        hint = (" — the schema is missing or old: run 'fangpin db upgrade'" if table
+                else " — check FANGPIN_DATABASE_URL: the server, the database and the role "
+                "must exist" if "does not exist" in reason else "")
         print(f"error: the database answered: {reason}{hint}", file=sys.stderr)
         return 2
     finally:

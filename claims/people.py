@@ -185,6 +185,13 @@ def create_client(session: Session, actor: Actor, name: str, organisation: str,
     if not name.strip():  # check_text lets an empty text by: a department is named
         raise InvalidInput("name the department", field="name", value=name,
                            code="department_name")
+    if session.exec(select(ApiClient.id).where(ApiClient.name == name,
+                                                ApiClient.active)).first() is not None:
+        # two keys of one name could no longer be told apart by the commands that name one
+        # (an operator's): a new key for a department is named anew (医保局-2027)
+        raise Conflict(f"an active key is named {name} already: give the new one another "
+                       "name", field="name", value=name, code="department_name_taken",
+                       values={"name": name})
     key = key or new_token(CLIENT_PREFIX)[0]
     client = ApiClient(name=name, organisation=organisation, key_hash=hash_token(key))
     session.add(client)

@@ -873,6 +873,8 @@ STEP_REFUSALS = {
     "user_exists": N_("The user %(username)s already exists."),
     "username_shape": N_("A username is 2 to 64 small letters, digits, '.', '_' or '-'."),
     "department_name": N_("Name the department."),
+    "department_name_taken": N_("A key named %(name)s is in use already: give the new one "
+                                "another name."),
     "one_person_one_account": N_("Another account belongs to the same person (ID number): one "
                                  "person, one account, so that four eyes are two people."),
     "choose_claims": N_("Choose at least one claim."),

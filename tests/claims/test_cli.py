@@ -214,6 +214,12 @@ def test_a_department_key_is_shown_only_once_it_is_kept(fresh_url):
                    "--event-types", "education")
     assert kept.returncode == 0 and "API key, shown once: fpk_" in kept.stdout
     assert "may send: education" in kept.stdout
+    # a second key of the same name could not be told apart by the commands that name one
+    twice = fangpin(fresh_url, "departments", "新部门", "--organisation", "education")
+    assert twice.returncode == 1 and "fpk_" not in twice.stdout
+    assert "named 新部门 already" in twice.stderr
+    assert fangpin(fresh_url, "departments", "新部门", "--event-types",
+                   "education").returncode == 0  # the one named is still found
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -461,6 +467,28 @@ def test_a_refused_database_url_is_shown_without_its_password(tmp_path):
                      env={"FANGPIN_DATABASE_URL": "mysql://clerk:s3cretpw@db/fangpin"})
     assert answer.returncode == 2 and "s3cretpw" not in answer.stderr
     assert answer.stderr.startswith("error: FANGPIN_DATABASE_URL='mysql://clerk:***@db/fangpin': ")
+
+
+def test_a_missing_database_or_role_is_not_told_to_upgrade():
+    """The hint to run `fangpin db upgrade` was given for a database or a role that does not
+    exist, which upgrading needs (an operator's)."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, postgres_unavailable
+
+    reason = postgres_unavailable()
+    if reason:
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = make_url(POSTGRES_URL)
+    for url in (server.set(database="no_such_database_here"),
+                server.set(username="no_such_role_here")):
+        url = url.render_as_string(hide_password=False)
+        answer = fangpin(url, "db", "upgrade")
+        assert answer.returncode == 2 and "does not exist" in answer.stderr, answer.stderr
+        assert "check FANGPIN_DATABASE_URL" in answer.stderr
+        assert "run 'fangpin db upgrade'" not in answer.stderr
 
 
 def test_every_postgresql_url_the_settings_accept_opens_with_psycopg():
