@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -192,9 +195,28 @@ def _problem(error: Any) -> str:
     return f"FANGPIN_{name.upper()}={value!r}: {reason}"
 
 
+# Variables of fangpin's that are not settings: the tests' and the benchmarks' own.
+NOT_SETTINGS = ("FANGPIN_TEST_", "FANGPIN_REQUIRE_", "FANGPIN_DIFFERENTIAL_",
+                "FANGPIN_SCHEMATHESIS_", "FANGPIN_SOAK_", "FANGPIN_SCREENSHOTS",
+                "FANGPIN_IMPORT_")  # the import limits: policies.tables.ImportLimits
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """FANGPIN_ variables that name no setting: a misspelt one (FANGPIN_ENVIROMENT) had been
+    ignored in silence, and the service ran in development with the placeholder audit key
+    (an operator's)."""
+    known = {f"FANGPIN_{name.upper()}" for name in Settings.model_fields}
+    return sorted(name for name in environ if name.upper().startswith("FANGPIN_")
+                  and name.upper() not in known and not name.upper().startswith(NOT_SETTINGS))
+
+
 @lru_cache
 def get_settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         raise InvalidSettings([_problem(error) for error in exc.errors()]) from None
+    for name in unknown_variables(os.environ):  # at the start, before any log is set up
+        print(f"warning: {name} names no setting of fangpin's: it is ignored (misspelt?)",
+              file=sys.stderr)
+    return settings

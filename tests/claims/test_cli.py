@@ -553,3 +553,17 @@ def test_a_database_with_no_schema_is_not_served_nor_evaluated(fresh_url):
         assert answer.returncode == 2, (args, answer.stderr)
         assert answer.stderr.strip() == ("error: the database has no schema yet: run "
                                          "'fangpin db upgrade' first"), args
+
+
+def test_a_misspelt_variable_is_named_not_ignored_in_silence(tmp_path):
+    """FANGPIN_ENVIROMENT=production had run in development with the placeholder audit key,
+    FANGPIN_SCHEDULR with no nightly jobs, and nothing said so (an operator's)."""
+    from claims.settings import unknown_variables
+
+    assert unknown_variables({"FANGPIN_ENVIROMENT": "production", "FANGPIN_TIMEZONE": "x",
+                              "FANGPIN_TEST_CLI": "1", "FANGPIN_IMPORT_MAX_ROWS": "5",
+                              "HOME": "/root"}) == ["FANGPIN_ENVIROMENT"]
+    answer = fangpin(f"sqlite:///{tmp_path}/f.db", "db", "upgrade",
+                     env={"FANGPIN_SCHEDULR": "in_process"})
+    assert answer.returncode == 0
+    assert "FANGPIN_SCHEDULR names no setting of fangpin's: it is ignored" in answer.stderr
