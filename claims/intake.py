@@ -1061,17 +1061,27 @@ def replay(session: Session, actor: Actor, event_id: int, id_number: str) -> Out
 
 
 def apply(session: Session, actor: Actor, household_id: int, trigger: str, reason: str,
-          today: date | None = None) -> Claim:
-    """A household's or village's own application (申报): opens a claim with no event yet."""
+          today: date | None = None, loss_date: date | None = None) -> Claim:
+    """A household's or village's own application (申报): opens a claim with no event yet,
+    under the contract of the day of the loss (``loss_date``, by default today): a fire of
+    28 December applied for on 1 January had been refused, or put in the new year, by the
+    day of filing (a tester's)."""
     today = today or clock.county_today()
+    loss_date = loss_date or today
+    if loss_date > today:
+        raise InvalidInput(f"loss_date {loss_date} is after today", field="loss_date",
+                           value=str(loss_date), code="after_today",
+                           values={"field": "loss_date"})
     household = session.get(Household, household_id)
     if household is None:
         raise InvalidInput(f"household {household_id} does not exist", field="household_id",
                            value=household_id, code="no_household")
-    contract = covering_contract(session, household, today)
-    if contract is None or contract.terms_version_id is None:
-        raise InvalidInput("no policy with terms in force covers this household today",
-                           field="household_id", value=household_id, code="not_covered")
+    contract = covering_contract(session, household, loss_date)
+    if contract is None or contract.terms_version_id is None \
+            or contract.status == ContractStatus.closed:
+        raise InvalidInput(f"no policy with terms in force, not yet settled, covers this "
+                           f"household on {loss_date}", field="household_id",
+                           value=household_id, code="not_covered")
     terms = benefits.terms_of(benefits.get_terms_version(session, contract.terms_version_id))
     if trigger not in terms.triggers:
         raise InvalidInput(f"the terms do not cover {trigger!r}; they cover "

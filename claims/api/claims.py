@@ -84,10 +84,13 @@ def act(claim_id: int, action: str, session: SessionDep, actor: Worker,
 
 @router.post("/applications", status_code=201)
 def apply(session: SessionDep, actor: Clerk, household_id: Annotated[int, Body()],
-          trigger: Annotated[Text, Body()], reason: Annotated[MultilineText, Body(min_length=1)]):
-    """A household's or village's own application (申报) for a trigger, with its reason."""
+          trigger: Annotated[Text, Body()], reason: Annotated[MultilineText, Body(min_length=1)],
+          loss_date: Annotated[Day | None, Body(description=(
+              "the day of the loss, whose contract takes the claim (default: today)"))] = None):
+    """A household's or village's own application (申报) for a trigger, with its reason and
+    the day of the loss."""
     access.referenced_household(session, actor, household_id)
-    claim = intake.apply(session, actor, household_id, trigger, reason)
+    claim = intake.apply(session, actor, household_id, trigger, reason, loss_date=loss_date)
     session.commit()
     return lifecycle.view(claim)
 

@@ -599,6 +599,47 @@ def test_an_altered_audit_entry_is_found(client, session, claim):
     assert result["intact"] is False and result["first_bad"] == 2
 
 
+def test_an_application_is_taken_by_the_contract_of_the_day_of_its_loss(
+        as_user, county, session):
+    """An application took the contract of the day it was filed: a fire of 28 December
+    applied for on 1 January was refused, or put in the new year (a tester's)."""
+    from claims.models import PolicyContract
+    from policies import benefits
+    from policies.models import PolicyContractCreate, PolicyContractUpdate
+    from tests.claims.conftest import START, TERMS
+
+    year = (START - timedelta(days=365)).year
+    version, _ = benefits.store_terms(session, "demo-before", TERMS.replace("2026", str(year)))
+    before = registry.create_contract(session, PolicyContractCreate(
+        contract_number="FPB-BEFORE", county_id=county.ids["county"], insurer="演示保险",
+        policy_year=year, start_date=START - timedelta(days=365),
+        end_date=START - timedelta(days=1), premium_per_person=Decimal("50"),
+        insured_headcount=10000, insurer_fee_rate=Decimal("0.15")))
+    registry.update_contract(session, before.id, PolicyContractUpdate(status="active"))
+    benefits.attach_terms(session, before.id, version.id)
+    session.commit()
+    clerk = as_user("clerk")
+
+    def applied(loss_date):
+        return clerk.post("/api/applications", json={
+            "household_id": county.household.id, "trigger": "disaster",
+            "reason": "村委会申报：房屋失火", "loss_date": str(loss_date)})
+
+    old = applied(START - timedelta(days=3))
+    assert old.status_code == 201, old.text
+    assert old.json()["contract_id"] == before.id
+    assert old.json()["policy_year"] == before.policy_year
+    assert applied(START + timedelta(days=1)).json()["contract_id"] == county.contract.id
+    future = applied(clock.county_today() + timedelta(days=1))
+    assert future.status_code == 422 and future.json()["field"] == "loss_date"
+    session.get(PolicyContract, before.id).status = "closed"
+    session.commit()
+    settled = clerk.post("/api/applications", json={
+        "household_id": county.household.id, "trigger": "illness", "reason": "看病",
+        "loss_date": str(START - timedelta(days=3))})
+    assert settled.status_code == 422 and settled.json()["code"] == "not_covered"
+
+
 def test_an_application_opens_a_claim_without_an_event(as_user, county, session):
     clerk = as_user("clerk")
     response = clerk.post("/api/applications", json={
