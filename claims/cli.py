@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 from pathlib import Path
@@ -867,6 +868,8 @@ def _password(args) -> int:
 
     engine = _engine()  # a database refused before the password is typed
     # a Windows line ending too: a password piped with \r\n had been stored with its \r
+    if not args.stdin and not sys.stdin.isatty():
+        raise EOFError  # no terminal to ask on: said in words by main
     password = sys.stdin.readline().rstrip("\r\n") if args.stdin else getpass.getpass(
         f"new password for {args.name}: ")
     with Session(engine) as session:
@@ -1153,6 +1156,17 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `fangpin terms quote … | head`: the reader has gone
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error as Python flushes at exit
+        return 1
+    except EOFError:  # a question on a terminal that is not there (a script, a pipe)
+        print("error: standard input ended before an answer was given (for a password, "
+              "give --stdin and pipe it in)", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a folder given for a file, a file that cannot be read
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except sa.exc.OperationalError as exc:
         reason = str(exc.orig).splitlines()[0]
         # a table missing is the schema's; a database or a role missing is the server's

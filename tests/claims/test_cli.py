@@ -567,3 +567,17 @@ def test_a_misspelt_variable_is_named_not_ignored_in_silence(tmp_path):
                      env={"FANGPIN_SCHEDULR": "in_process"})
     assert answer.returncode == 0
     assert "FANGPIN_SCHEDULR names no setting of fangpin's: it is ignored" in answer.stderr
+
+
+def test_a_folder_for_a_file_and_a_missing_terminal_are_errors_not_tracebacks(fresh_url,
+                                                                                tmp_path):
+    """`terms validate <folder>` and `fangpin password NAME` in a script printed tracebacks
+    (IsADirectoryError, EOFError: an operator's)."""
+    folder = fangpin(fresh_url, "terms", "validate", str(tmp_path))
+    assert folder.returncode == 2 and "Traceback" not in folder.stderr
+    assert folder.stderr.strip() == f"error: {tmp_path}: Is a directory"
+    assert fangpin(fresh_url, "db", "upgrade").returncode == 0
+    assert fangpin(fresh_url, "users", "lin", "--role", "clerk").returncode == 0
+    asked = fangpin(fresh_url, "password", "lin", input="")
+    assert asked.returncode == 2 and "Traceback" not in asked.stderr
+    assert "give --stdin" in asked.stderr
