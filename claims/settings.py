@@ -11,9 +11,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from policies.tables import ImportLimits
 
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret", "development-only-secret"}
 
@@ -182,6 +184,8 @@ def _problem(error: Any) -> str:
     if not error["loc"]:  # a rule between settings, whose reason names them
         return reason
     name = str(error["loc"][0])
+    if name not in Settings.model_fields:  # an import limit (policies.tables.ImportLimits)
+        return f"FANGPIN_IMPORT_{name.upper()}={error['input']!r}: {reason}"
     if Settings.model_fields[name].annotation is SecretStr:
         return f"FANGPIN_{name.upper()}: {reason}"
     value = error["input"]
@@ -214,8 +218,13 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 def get_settings() -> Settings:
     try:
         settings = Settings()
+        ImportLimits()  # read where files are read; refused here, at the start, in words
     except ValidationError as exc:
         raise InvalidSettings([_problem(error) for error in exc.errors()]) from None
+    except SettingsError as exc:  # a value that is not the JSON its setting takes
+        field = str(exc).partition('field "')[2].partition('"')[0]
+        raise InvalidSettings([f"FANGPIN_{field.upper()}: not valid JSON (e.g. "
+                               '\'{"investigating": 15}\')']) from None
     for name in unknown_variables(os.environ):  # at the start, before any log is set up
         print(f"warning: {name} names no setting of fangpin's: it is ignored (misspelt?)",
               file=sys.stderr)

@@ -581,3 +581,17 @@ def test_a_folder_for_a_file_and_a_missing_terminal_are_errors_not_tracebacks(fr
     asked = fangpin(fresh_url, "password", "lin", input="")
     assert asked.returncode == 2 and "Traceback" not in asked.stderr
     assert "give --stdin" in asked.stderr
+
+
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("FANGPIN_SERVICE_LEVEL_DAYS", "notjson", "FANGPIN_SERVICE_LEVEL_DAYS: not valid JSON"),
+    ("FANGPIN_IMPORT_MAX_BYTES", "abc", "FANGPIN_IMPORT_MAX_BYTES='abc': "),
+    ("FANGPIN_IMPORT_MAX_ROWS", "0", "FANGPIN_IMPORT_MAX_ROWS='0': "),
+])
+def test_a_bad_setting_of_any_kind_is_one_line_at_the_start(tmp_path, variable, value, words):
+    """These had been tracebacks, the import limits' only when a file was read (an
+    operator's)."""
+    answer = fangpin(f"sqlite:///{tmp_path}/f.db", "db", "current", env={variable: value})
+    assert answer.returncode == 2 and "Traceback" not in answer.stderr
+    [line] = answer.stderr.splitlines()
+    assert line.startswith(f"error: {words}"), line
