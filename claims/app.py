@@ -289,8 +289,9 @@ class BodyLimit:
     def limit(scope: Scope) -> int:
         headers = dict(scope.get("headers") or [])
         cookies = headers.get(b"cookie", b"")
-        if b"authorization" not in headers and web_session.COOKIE.encode() not in cookies:
-            return ANONYMOUS_BODY
+        if scope.get("path") == "/login" or (b"authorization" not in headers
+                                             and web_session.COOKIE.encode() not in cookies):
+            return ANONYMOUS_BODY  # a sign-in form whatever cookie it carries
         settings = get_settings()
         if headers.get(b"content-type", b"").startswith(b"multipart/"):
             return max(ImportLimits().max_bytes,

@@ -56,7 +56,7 @@ from policies.models import (
     RegionCreate,
     RegionUpdate,
 )
-from policies.vocab import IncomeSource
+from policies.vocab import ContractStatus, IncomeSource
 
 BANK_FIELDS = ("bank_name", "bank_account")
 BANK_CHANGE = "change_bank_account"  # the action of an entry that changed a bank account
@@ -302,6 +302,8 @@ def update_contract(session: Session, actor: Actor, contract_id: int,
                     data: PolicyContractUpdate):
     access.require_county(actor, "a policy contract")
     contract = registry.get_contract(session, contract_id)
+    if data.status == ContractStatus.closed and contract.status != ContractStatus.closed:
+        _nothing_moving(session, contract_id)  # closed by hand as a settlement would be
     return _update(session, actor, "policy_contract", contract.contract_number, contract,
                    lambda: registry.update_contract(session, contract_id, data))
 
@@ -352,8 +354,19 @@ def settle_contract(session: Session, actor: Actor, contract_id: int, today: dat
                     next_contract_id: int | None):
     access.require_county(actor, "a contract's fund")
     contract = registry.get_contract(session, contract_id)
-    # Settled with money still moving, the fund no longer added up: a hostile tester's
-    # contract was settled with two approved lines at the bank, which were paid after it.
+    _nothing_moving(session, contract_id)
+    settlement = benefits.settle_contract(session, contract_id, today=today,
+                                          next_contract_id=next_contract_id)
+    audit.record(session, actor, "policy_contract", contract.contract_number, "settle",
+                 after=settlement.__dict__)
+    return settlement
+
+
+def _nothing_moving(session: Session, contract_id: int) -> None:
+    """Refuse to close a contract while a claim of it is open or a payment line waits for
+    the bank: settled with money still moving, the fund no longer added up (a hostile
+    tester's contract was settled with two approved lines at the bank, which were paid after
+    it), and closed by hand, its open claims could never be approved (a re-tester's)."""
     open_claims = session.exec(select(sa.func.count(Claim.id)).where(
         Claim.contract_id == contract_id, Claim.state.not_in(FINAL_STATES))).one()
     unanswered = session.exec(select(sa.func.count(Payment.id)).join(
@@ -365,11 +378,6 @@ def settle_contract(session: Session, actor: Actor, contract_id: int, today: dat
                        "payment lines wait for the bank's answer: settle once every claim is "
                        "paid, rejected or withdrawn", field="claims", value=open_claims,
                        code="claims_open", values={"claims": open_claims, "lines": unanswered})
-    settlement = benefits.settle_contract(session, contract_id, today=today,
-                                          next_contract_id=next_contract_id)
-    audit.record(session, actor, "policy_contract", contract.contract_number, "settle",
-                 after=settlement.__dict__)
-    return settlement
 
 
 # --- imports ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -727,9 +727,16 @@ def _match(session: Session, event: EventRow, cache: Cache) -> tuple[int, int] |
     household = cache.households[member.household_id]
     event.member_id, event.household_id = member.id, household.id
     contract = covering_contract(session, household, event.event_date, cache)
-    if (household.status != HouseholdStatus.active or member.status != MemberStatus.active) \
-            and not registry.active_on(session, member, household, event.event_date):
-        contract = None  # on the event's day: a bill of a member who has died since is hers
+    inactive = (household.status != HouseholdStatus.active
+                or member.status != MemberStatus.active) and not registry.active_on(
+        # as the event's day began: a bill of a member who has died since is hers, and so
+        # is one of the day her death was recorded (a re-tester's was "not covered")
+        session, member, household, event.event_date - timedelta(days=1))
+    if inactive:
+        event.status = EventStatus.not_covered
+        event.reason = ("the member or the household was no longer active in the registry "
+                        "on the event date")
+        return None
     if contract is None or contract.terms_version_id is None \
             or contract.status == ContractStatus.closed:
         # a settled year's fund is closed: a claim opened on it could never be approved (a

@@ -336,8 +336,8 @@ def _reason_of(step: Step) -> str:
 
 def due_date_for(state: str, today: date, notice_days: int) -> date | None:
     """When a claim entering ``state`` today is due to leave it."""
-    if state == S.public_notice:
-        return today + timedelta(days=notice_days + 1)
+    if state == S.public_notice:  # the day it may be closed, as from start_notice
+        return today + timedelta(days=notice_days)
     days = service_levels().get(state)
     if days is None:
         return None
@@ -433,6 +433,7 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
         claim.rejection_code, claim.rejection_text = step.code, step.text
         return S.rejected
     if name == "reconsider":
+        _refuse_settled(session, claim)
         claim.rejection_code, claim.rejection_text = None, ""
         return S.reopened
     if name == "mark_paid":
@@ -547,13 +548,18 @@ def proposed_amount(claim: Claim) -> Decimal:
     return claim.entitled - claim.paid_amount
 
 
-def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
+def _refuse_settled(session: Session, claim: Claim) -> None:
+    """A settled contract's fund is closed: money approved now would be paid outside the
+    settlement, and a claim reconsidered could never be approved (a re-tester's)."""
     contract = session.get(PolicyContract, claim.contract_id)
     if contract is not None and contract.status == ContractStatus.closed:
-        # its fund was settled: money approved now would be paid outside the settlement
         raise Conflict(f"the contract {contract.contract_number} was settled: its claims are "
                        "no longer approved", field="contract", value=contract.contract_number,
                        code="contract_closed", values={"contract": contract.contract_number})
+
+
+def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
+    _refuse_settled(session, claim)
     due = claim.entitled - claim.paid_amount
     if step.amount > due:
         raise InvalidInput(f"amount {step.amount} is more than the {due} due "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import re
 
 from claims.masking import in_text
 
@@ -28,13 +29,19 @@ class MaskIdNumbers(logging.Filter):
         return True
 
 
+# Line breaks and every other control character (a terminal's ESC, VT, FF, NEL, U+2028):
+# %1b[2K in a path had rewritten an operator's `tail -f` (a re-tester's).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 class OneLine(logging.Formatter):
     """Plain text with a message's line breaks written as \\n: a request path holding %0a
     had written lines of its own into the log (a security tester's); a traceback still
     follows on its lines."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+        return _CONTROL.sub(lambda found: repr(found.group())[1:-1],
+                            super().formatMessage(record))
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

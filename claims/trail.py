@@ -117,6 +117,6 @@ def masked(key: str, value: Any) -> Any:
 def view(entry: AuditEntry) -> dict[str, Any]:
     """An entry as the API gives it, masked as the audit page shows it."""
     return {"id": entry.id, "at": entry.at, "actor": entry.actor, "entity": entry.entity,
-            "entity_id": masking.in_text(entry.entity_id), "action": entry.action,
+            "entity_id": entry.entity_id, "action": entry.action,  # stored masked if personal
             "reason": masking.in_text(entry.reason) if entry.reason else entry.reason,
             "before": masked("", entry.before), "after": masked("", entry.after)}

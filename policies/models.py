@@ -755,6 +755,7 @@ class InsuredHousehold(SQLModel, table=True):
 
 
 class InsuredHouseholdsChange(SQLModel):
+    model_config = {"extra": "forbid"}  # {"remove": true} to the add route had added
     household_numbers: list[str] = Field(min_length=1, max_length=1_000_000)
 
 

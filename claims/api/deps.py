@@ -29,8 +29,11 @@ async def known_fields_only(request: Request) -> None:
     sent to /api/approvals had approved the whole amount due, its "amount" unread (a
     security tester's)."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.headers.get(
-            "content-type", "").startswith("application/json"):
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # as FastAPI reads a body as JSON: Application/JSON and any …+json too (a re-tester's
+    # "Application/JSON" had passed an unread "amount")
+    if not isinstance(route, APIRoute) or not (media == "application/json"
+                                               or media.endswith("+json")):
         return
     params = route.dependant.body_params
     if not params or (len(params) == 1 and not getattr(params[0].field_info, "embed", False)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 
@@ -114,6 +115,7 @@ def _zipped_office(data: bytes) -> FileType | None:
             for prefix, found in OOXML.items():
                 if any(name.startswith(prefix) for name in names):
                     return found
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError,
+            zlib.error, EOFError):  # encrypted, an unknown method, broken deflate data
         return None
     return None

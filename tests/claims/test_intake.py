@@ -115,7 +115,7 @@ def test_a_household_without_cover_is_stored_but_opens_nothing(department, sessi
     registry.update_household(session, county.household.id, HouseholdUpdate(status="cancelled"))
     session.commit()
     body = send(department, session, illness())
-    assert body["status"] == "not_covered" and "no policy covers" in body["reason"]
+    assert body["status"] == "not_covered" and "no longer active" in body["reason"]
     assert session.exec(select(func.count(Claim.id))).one() == 0
 
 
@@ -133,9 +133,25 @@ def test_a_bill_of_a_member_who_has_died_since_is_paid(department, session, coun
     session.commit()
     body = send(department, session, illness())
     assert body["status"] == "accepted" and body["payout"] == "7500.00", body
-    after = send(department, session, {**illness("HIS-2"),
+    on_the_day = send(department, session, {**illness("HIS-2"),  # the day it was recorded
+                                            "event_date": clock.county_today().isoformat()})
+    assert on_the_day["status"] == "accepted", on_the_day
+    county.members[1].status = "deceased"  # another, recorded deceased a week ago
+    session.add(county.members[1])
+    session.commit()
+    week_ago = clock.county_today() - timedelta(days=7)
+    versions = MemberVersion.__table__.c
+    session.execute(sa.update(MemberVersion.__table__).where(
+        versions.member_id == county.members[1].id, versions.status == "active")
+        .values(valid_to=week_ago))
+    session.execute(sa.update(MemberVersion.__table__).where(
+        versions.member_id == county.members[1].id, versions.status == "deceased")
+        .values(valid_from=week_ago))
+    session.commit()
+    after = send(department, session, {**illness("HIS-3"), "id_number":
+                                       county.members[1].id_number,
                                        "event_date": clock.county_today().isoformat()})
-    assert after["status"] == "not_covered" and "no policy covers" in after["reason"]
+    assert after["status"] == "not_covered" and "no longer active" in after["reason"]
 
 
 def test_a_late_report_of_a_settled_year_opens_no_claim(department, session, county):

@@ -820,3 +820,14 @@ def test_a_settled_contracts_claims_are_not_approved(staff, session, claim):
     assert (refused.json()["code"], refused.json()["field"]) == ("contract_closed", "contract")
     session.expire_all()
     assert session.get(Claim, claim.id).state == "approval"
+    # nor reconsidered once rejected: it could never be approved (a re-tester's)
+    act(staff["supervisor"], claim, "reject", {"code": "other", "text": "材料不全"})
+    again = act(staff["supervisor"], claim, "reconsider", {"reason": "补齐材料"})
+    assert again.status_code == 409 and again.json()["code"] == "contract_closed"
+
+
+def test_a_contract_with_money_moving_is_not_closed_by_hand(client, claim):
+    """PATCH to closed bypassed the settlement's check, leaving a claim open on a closed
+    contract that no one could approve (a re-tester's)."""
+    closed = client.patch(f"/api/contracts/{claim.contract_id}", json={"status": "closed"})
+    assert closed.status_code == 409 and closed.json()["code"] == "claims_open"

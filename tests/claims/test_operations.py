@@ -115,9 +115,12 @@ def test_a_text_log_line_is_one_line_whatever_the_path(client, capsys):
     configure_logging("INFO", "text")
     try:
         client.get("/no-such%0a2026-01-01 00:00:00,000 INFO    fangpin.http: forged")
-        lines = capsys.readouterr().err.splitlines()
+        client.get("/z%1b%5b2K%1b%5b1Gcleared%e2%80%a8x")  # a terminal's escape, U+2028
+        err = capsys.readouterr().err
+        lines = err.splitlines()
         assert lines and not any(line.startswith("2026-01-01 00:00:00") for line in lines)
         assert any("\\n2026-01-01" in line for line in lines)
+        assert "\x1b" not in err and "\u2028" not in err and "\\x1b[2K" in err
     finally:
         logging.getLogger().handlers.clear()
 

@@ -746,6 +746,9 @@ def test_a_body_larger_than_its_request_can_need_is_refused_unread(app, county, 
         assert "x-content-type-options" in refused.headers
     signing_in = anonymous.post("/login", data={"username": "x", "password": "y"})
     assert signing_in.status_code != 413  # a sign-in form is small
+    faked = TestClient(app, cookies={web_session.COOKIE: "made-up"}).post(
+        "/login", files={"f": ("a.bin", b"0" * 100_000)})  # any cookie: still a sign-in
+    assert faked.status_code == 413
     monkeypatch.setattr(get_settings(), "max_body_bytes", 1024 * 1024)
     department = TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"})
     big = department.post("/api/events/batch", content=b"[" + b"1," * 600_000 + b"1]",
