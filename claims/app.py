@@ -463,6 +463,7 @@ def create_app() -> FastAPI:
     # a surge of single events is what the service answers most (no path overlaps).
     app.include_router(events_api.router)
     app.include_router(events_api.quarantine)
+    app.include_router(registry_api.searches)  # every staff member's, as the GET
     app.include_router(registry_api.router, dependencies=clerks)
     app.include_router(imports_api.router)  # each route names who may import
     app.include_router(benefits_api.router)
