@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 from sqlmodel import SQLModel, select
 
@@ -42,9 +42,15 @@ class RemitUpdate(SQLModel):
         "the event types the key may send; null: back to its department's"))
 
 
+# An answer that carries a token or key: kept by no cache (a re-tester's).
+SECRET = "no-store"
+
+
 @router.post("/users", status_code=201)
-def create_user(body: people.UserCreate, session: SessionDep, actor: Admin):
+def create_user(body: people.UserCreate, session: SessionDep, actor: Admin,
+                response: Response):
     """Add a staff user; the answer carries their API token, shown this once."""
+    response.headers["Cache-Control"] = SECRET
     settings = body.model_dump(include={"townships", "may_reveal", "may_export"})
     user, token = people.create_user(session, actor, **body.model_dump(exclude=set(settings)))
     people.update_user(session, actor, user, **settings)
@@ -59,8 +65,9 @@ def list_users(session: SessionDep, _: Admin):
 
 
 @router.post("/users/{username}/token", responses={404: {"description": "no such user"}})
-def new_user_token(username: str, session: SessionDep, actor: Admin):
+def new_user_token(username: str, session: SessionDep, actor: Admin, response: Response):
     """Give a user a new API token, shown this once; the old one stops working."""
+    response.headers["Cache-Control"] = SECRET
     user = session.exec(select(AppUser).where(AppUser.username == username)).first()
     if user is None:
         raise NotFound(f"no user {username}", field="username", value=username)
@@ -70,8 +77,10 @@ def new_user_token(username: str, session: SessionDep, actor: Admin):
 
 
 @router.post("/api-clients", status_code=201)
-def create_client(body: ClientCreate, session: SessionDep, actor: Admin):
+def create_client(body: ClientCreate, session: SessionDep, actor: Admin,
+                  response: Response):
     """Add a submitting organisation; the answer carries its API key, shown this once."""
+    response.headers["Cache-Control"] = SECRET
     client, key = people.create_client(session, actor, body.name, body.organisation)
     if body.event_types is not None:
         remit.set_remit(session, actor, client.id, body.event_types,

@@ -899,6 +899,7 @@ def test_an_administrator_creates_a_township_limited_user_through_the_api(app, s
     # a leaked token is replaced: the old one stops working at once (it never changed before)
     renewed = admin.post("/api/admin/users/zhou/token")
     assert renewed.status_code == 200 and renewed.json()["token"] != made.json()["token"]
+    assert made.headers["cache-control"] == renewed.headers["cache-control"] == "no-store"
     assert limited.get("/api/households").status_code == 401
     again = TestClient(app, headers={"Authorization": f"Bearer {renewed.json()['token']}"})
     assert again.get("/api/households").json()["count"] == 1
