@@ -57,7 +57,7 @@ from claims.web import session as web_session
 from claims.web import work as web_work
 from claims.web.i18n import N_, TEMPLATES, translator
 from policies.errors import DomainError
-from policies.tables import ImportLimits
+from policies.limits import ImportLimits
 
 log = logging.getLogger("fangpin.http")
 SCHEMA_HEAD = migrate.head_revision()

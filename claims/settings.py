@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from policies.tables import ImportLimits
+from policies.limits import ImportLimits
 
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret", "development-only-secret"}
 
@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     # The limits of an uploaded or imported file (FANGPIN_IMPORT_MAX_BYTES, _MAX_ROWS,
-    # _MAX_UNZIPPED_BYTES) are read where files are read: policies.tables.ImportLimits.
+    # _MAX_UNZIPPED_BYTES) are read where files are read: policies.limits.ImportLimits.
     # Days a claim may stay in a state, e.g. FANGPIN_SERVICE_LEVEL_DAYS='{"investigating": 15}'
     service_level_days: dict[str, int] = {}
     # Received events are evaluated by a thread of the service, or by `fangpin evaluate
@@ -185,7 +185,7 @@ def _problem(error: Any) -> str:
     if not error["loc"]:  # a rule between settings, whose reason names them
         return reason
     name = str(error["loc"][0])
-    if name not in Settings.model_fields:  # an import limit (policies.tables.ImportLimits)
+    if name not in Settings.model_fields:  # an import limit (policies.limits.ImportLimits)
         return f"FANGPIN_IMPORT_{name.upper()}={error['input']!r}: {reason}"
     if Settings.model_fields[name].annotation is SecretStr:
         return f"FANGPIN_{name.upper()}: {reason}"
@@ -203,7 +203,7 @@ def _problem(error: Any) -> str:
 # Variables of fangpin's that are not settings: the tests' and the benchmarks' own.
 NOT_SETTINGS = ("FANGPIN_TEST_", "FANGPIN_REQUIRE_", "FANGPIN_DIFFERENTIAL_",
                 "FANGPIN_SCHEMATHESIS_", "FANGPIN_SOAK_", "FANGPIN_SCREENSHOTS",
-                "FANGPIN_IMPORT_")  # the import limits: policies.tables.ImportLimits
+                "FANGPIN_IMPORT_")  # the import limits: policies.limits.ImportLimits
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import UploadFile
 
 from policies.errors import InvalidInput
-from policies.tables import ImportLimits
+from policies.limits import ImportLimits
 
 
 def read_upload(file: UploadFile) -> bytes:

@@ -15,28 +15,12 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 from openpyxl.utils import get_column_letter
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from policies.errors import InvalidInput
+from policies.limits import ImportLimits
 from policies.messages import N_
 from policies.rules import LINE_PROBLEMS, PERIOD_PROBLEMS
 from policies.types import TEXT_PROBLEMS
-
-
-class ImportLimits(BaseSettings):
-    """What one file (an upload, or an import from the command line) may hold, from the
-    environment (FANGPIN_IMPORT_MAX_BYTES, …) like the service's settings. A spreadsheet is
-    refused before it is parsed when its unpacked size is over the limit (a small XLSX can
-    unpack to gigabytes), and parsing stops at the row limit, so no file costs more time or
-    memory than these allow."""
-
-    model_config = SettingsConfigDict(env_prefix="FANGPIN_IMPORT_", env_file=".env",
-                                      extra="ignore")
-    max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
-    max_rows: int = Field(default=200_000, ge=1)
-    max_unzipped_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
-
 
 _SPACES = re.compile(r"[\s\u3000]+")
 

@@ -243,7 +243,8 @@ class IdNumberSearch(BaseModel):
 searches = APIRouter(prefix="/api")
 
 
-@searches.post("/members/search", response_model=MemberOut, tags=["members"])
+@searches.post("/members/search", response_model=MemberOut, tags=["members"], responses={
+    404: {"description": "no member of your area has this ID number"}})
 def search_member_by_id_number(body: IdNumberSearch, session: SessionDep,
                                actor: Annotated[Actor, Depends(staff(*Role))]):  # a read
     """Look a member of your area up by citizen ID number, sent in the body (on the audit
