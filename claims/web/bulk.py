@@ -28,6 +28,7 @@ from claims.web.pages import (
     PAGE,
     STEP_REFUSALS,
     PageError,
+    Posted,
     User,
     approval_hint,
     check_csrf,
@@ -189,9 +190,9 @@ def _export(request: Request, session, user, f) -> Response:
 
 
 @router.post("/warnings/{warning_id}/close")
-async def close_warning_page(request: Request, session: SessionDep, user: User,
-                             warning_id: int):
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+def close_warning_page(request: Request, session: SessionDep, user: User,
+                       warning_id: int, posted: Posted):
+    form = {k: v for k, v in posted.items() if isinstance(v, str)}
     check_csrf(request, user, form.get("csrf_token"))
     need_role(request, user, *OFFICE)
     warning = gate(request, lambda: access.warning(session, user.actor, warning_id),
@@ -211,9 +212,8 @@ async def close_warning_page(request: Request, session: SessionDep, user: User,
 
 
 @router.post("/warnings/close")
-async def close_warnings_page(request: Request, session: SessionDep, user: User):
+def close_warnings_page(request: Request, session: SessionDep, user: User, form: Posted):
     """Close the chosen warnings (or every open one the filter selects, up to a bound)."""
-    form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *OFFICE)
     _ = translator(language_of(request))
@@ -306,9 +306,8 @@ def _village(session, user: User, village_id: int) -> Region:
 
 
 @router.post("/review")
-async def review_village_page(request: Request, session: SessionDep, user: User):
+def review_village_page(request: Request, session: SessionDep, user: User, form: Posted):
     """Record the meeting's review of the claims its page listed."""
-    form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *REVIEWERS)
     _ = translator(language_of(request))
@@ -361,19 +360,18 @@ def _claim_rows(request: Request, results: list[bulk.Result], action: str,
 
 
 @router.post("/notice/start")
-async def start_notices_page(request: Request, session: SessionDep, user: User):
+def start_notices_page(request: Request, session: SessionDep, user: User, form: Posted):
     """Start the public notice of every claim of a village that waits for it."""
-    return await _notice_bulk(request, session, user, "start")
+    return _notice_bulk(request, session, user, form, "start")
 
 
 @router.post("/notice/close")
-async def close_notices_page(request: Request, session: SessionDep, user: User):
+def close_notices_page(request: Request, session: SessionDep, user: User, form: Posted):
     """Close the public notice of every claim of a village whose period has ended."""
-    return await _notice_bulk(request, session, user, "close")
+    return _notice_bulk(request, session, user, form, "close")
 
 
-async def _notice_bulk(request: Request, session, user, step: str):
-    form = await request.form()
+def _notice_bulk(request: Request, session, user, form, step: str):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *NOTICE_ROLES)
     _ = translator(language_of(request))
@@ -437,8 +435,7 @@ def approvals_page(request: Request, session: SessionDep, user: User):
 
 
 @router.post("/approvals")
-async def approve_page(request: Request, session: SessionDep, user: User):
-    form = await request.form()
+def approve_page(request: Request, session: SessionDep, user: User, form: Posted):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *APPROVERS)
     _ = translator(language_of(request))

@@ -22,6 +22,7 @@ from claims.web.i18n import N_, translator
 from claims.web.pages import (
     FORM_PROBLEM,
     PageError,
+    Posted,
     User,
     check_csrf,
     form_data,
@@ -126,9 +127,8 @@ def catastrophes_page(request: Request, session: SessionDep, user: User):
                   statuses=STATUSES, status_of=shown_status, today=clock.county_today())
 
 
-async def _office_form(request: Request, user):
+def _office_form(request: Request, user, form):
     """The form of a change to a declaration: the office's, county-wide."""
-    form = await request.form()
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *DECLARERS)
     gate(request, lambda: access.require_county(user.actor, "a catastrophe"))
@@ -151,8 +151,8 @@ def _to(catastrophe) -> RedirectResponse:
 
 
 @router.post("/catastrophes")
-async def declare_page(request: Request, session: SessionDep, user: User):
-    form = await _office_form(request, user)
+def declare_page(request: Request, session: SessionDep, user: User, posted: Posted):
+    form = _office_form(request, user, posted)
     data = _declaration(request, form, catastrophes.CatastropheIn)
     return _to(_run(request, session, lambda: catastrophes.declare(session, user.actor, data)))
 
@@ -174,16 +174,18 @@ def catastrophe_page(request: Request, session: SessionDep, user: User, catastro
 
 
 @router.post("/catastrophes/{catastrophe_id}")
-async def change_page(request: Request, session: SessionDep, user: User, catastrophe_id: int):
-    form = await _office_form(request, user)
+def change_page(request: Request, session: SessionDep, user: User, catastrophe_id: int,
+                posted: Posted):
+    form = _office_form(request, user, posted)
     data = _declaration(request, form, catastrophes.CatastropheChange, partial=True)
     return _to(_run(request, session, lambda: catastrophes.change(
         session, user.actor, catastrophe_id, data)))
 
 
 @router.post("/catastrophes/{catastrophe_id}/close")
-async def close_page(request: Request, session: SessionDep, user: User, catastrophe_id: int):
-    form = await _office_form(request, user)
+def close_page(request: Request, session: SessionDep, user: User, catastrophe_id: int,
+               posted: Posted):
+    form = _office_form(request, user, posted)
     text = str(form.get("end_date", "")).strip()
     try:
         end = date.fromisoformat(text) if text else None
@@ -217,9 +219,8 @@ def survey_page(request: Request, session: SessionDep, user: User, catastrophe_i
 
 
 @router.post("/catastrophes/{catastrophe_id}/survey")
-async def survey_village_page(request: Request, session: SessionDep, user: User,
-                              catastrophe_id: int):
-    form = await request.form()
+def survey_village_page(request: Request, session: SessionDep, user: User,
+                        catastrophe_id: int, form: Posted):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *SURVEYORS)
     _ = translator(language_of(request))

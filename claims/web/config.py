@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -27,6 +26,7 @@ from claims.web.i18n import code_label, translator
 from claims.web.pages import (
     REASONS,
     PageError,
+    Posted,
     User,
     check_csrf,
     gate,
@@ -158,9 +158,9 @@ def terms_page(request: Request, session: SessionDep, user: User, stored: int | 
 
 
 @router.post("/config/terms")
-async def upload_terms(request: Request, session: SessionDep, user: User,
-                       file: Annotated[UploadFile | None, File()] = None,
-                       key: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""):
+def upload_terms(request: Request, session: SessionDep, user: User,
+                 file: Annotated[UploadFile | None, File()] = None,
+                 key: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""):
     """Store a terms file as the next version of its key, as POST /api/terms does; each
     mistake of a file that cannot be stored is shown by its key."""
     _office(request, user, *TERMS_WRITERS)
@@ -176,7 +176,7 @@ async def upload_terms(request: Request, session: SessionDep, user: User,
         return _terms_page(request, session, user, status=422, problems=problems, key=key)
     assert file is not None
     try:
-        data = await run_in_threadpool(read_upload, file)
+        data = read_upload(file)
     except DomainError as refused:
         raise PageError(refused.status_code, _refused(request, refused)) from None
     try:
@@ -323,8 +323,7 @@ def contracts_page(request: Request, session: SessionDep, user: User):
     return _contracts_page(request, session, user)
 
 
-async def _form(request: Request, user, fields) -> dict[str, str]:
-    form = await request.form()
+def _form(request: Request, user, form, fields) -> dict[str, str]:
     check_csrf(request, user, str(form.get("csrf_token", "")))
     return {name: str(form.get(name, "")).strip() for name in fields if name in form}
 
@@ -362,10 +361,10 @@ def _patch(values: dict[str, str], model) -> dict[str, Any]:
 
 
 @router.post("/config/contracts")
-async def create_contract(request: Request, session: SessionDep, user: User):
+def create_contract(request: Request, session: SessionDep, user: User, form: Posted):
     """Record a contract, as POST /api/contracts."""
     _office(request, user, *REGISTRY_WRITERS)
-    values = await _form(request, user, CONTRACT_FIELDS)
+    values = _form(request, user, form, CONTRACT_FIELDS)
     problems = _save(request, session, user, {k: v for k, v in values.items() if v != ""},
                      PolicyContractCreate, changes.create_contract, CONTRACT_FIELDS)
     if problems:
@@ -409,11 +408,12 @@ def contract_page(request: Request, session: SessionDep, user: User, contract_id
 
 
 @router.post("/config/contracts/{contract_id}")
-async def change_contract(request: Request, session: SessionDep, user: User, contract_id: int):
+def change_contract(request: Request, session: SessionDep, user: User, contract_id: int,
+                    form: Posted):
     """Change a contract, or its status, as PATCH /api/contracts/{id}: the fields the form
     sends change, the others keep their value."""
     _office(request, user, *REGISTRY_WRITERS)
-    values = await _form(request, user, CONTRACT_CHANGES)
+    values = _form(request, user, form, CONTRACT_CHANGES)
     number = _found(request, session.get(PolicyContract, contract_id)).contract_number
     problems = _save(
         request, session, user, _patch(values, PolicyContractUpdate), PolicyContractUpdate,
@@ -461,10 +461,10 @@ def lines_page(request: Request, session: SessionDep, user: User, region: str = 
 
 
 @router.post("/config/lines")
-async def add_line(request: Request, session: SessionDep, user: User):
+def add_line(request: Request, session: SessionDep, user: User, form: Posted):
     """Set a region's monitoring line for a year, as POST /api/monitoring-lines."""
     _office(request, user, *REGISTRY_WRITERS)
-    values = await _form(request, user, LINE_FIELDS)
+    values = _form(request, user, form, LINE_FIELDS)
     problems = _save(request, session, user, {k: v for k, v in values.items() if v != ""},
                      MonitoringLineCreate, changes.create_monitoring_line, LINE_FIELDS)
     if problems:
@@ -493,10 +493,11 @@ def line_page(request: Request, session: SessionDep, user: User, line_id: int):
 
 
 @router.post("/config/lines/{line_id}")
-async def change_line(request: Request, session: SessionDep, user: User, line_id: int):
+def change_line(request: Request, session: SessionDep, user: User, line_id: int,
+                form: Posted):
     """Change how a line is set, as PATCH /api/monitoring-lines/{id}."""
     _office(request, user, *REGISTRY_WRITERS)
-    values = await _form(request, user, LINE_CHANGES)
+    values = _form(request, user, form, LINE_CHANGES)
     line = _found(request, session.get(MonitoringLine, line_id))
     region, year = line.region_id, line.year
     problems = _save(

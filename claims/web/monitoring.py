@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import select
@@ -26,6 +25,7 @@ from claims.web.pages import (
     PAGE,
     REFUSED_FIELDS,
     PageError,
+    Posted,
     User,
     check_csrf,
     gate,
@@ -278,14 +278,14 @@ def monitoring_page(request: Request, session: SessionDep, user: User, show: str
 
 
 @router.post("/monitoring/import")
-async def import_reports(request: Request, session: SessionDep, user: User,
-                         file: Annotated[UploadFile, File()],
-                         partial: Annotated[bool, Form()] = False,
-                         csrf_token: Annotated[str, Form()] = ""):
+def import_reports(request: Request, session: SessionDep, user: User,
+                   file: Annotated[UploadFile, File()],
+                   partial: Annotated[bool, Form()] = False,
+                   csrf_token: Annotated[str, Form()] = ""):
     """Income reports from a file: the same checks and report as the API's import."""
     _office(request, user, csrf_token)
     try:
-        data = await run_in_threadpool(read_upload, file)
+        data = read_upload(file)
         report = changes.import_income_reports(session, user.actor, data,
                                                file.filename or "reports.csv", clock.county_today(),
                                                partial=partial)
@@ -380,8 +380,8 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
 
 
 @router.post("/monitoring/households/{household_id}/reports")
-async def enter_report(request: Request, session: SessionDep, user: User, household_id: int):
-    form = await request.form()
+def enter_report(request: Request, session: SessionDep, user: User, household_id: int,
+                 form: Posted):
     _office(request, user, str(form.get("csrf_token", "")))
     _household_in_area(request, session, user, household_id)
     values = {k: v for k, v in form.items()
@@ -411,9 +411,8 @@ def assign_helper(request: Request, session: SessionDep, user: User, follow_up_i
 
 
 @router.post("/monitoring/follow-ups/{follow_up_id}/assistance")
-async def record_assistance(request: Request, session: SessionDep, user: User,
-                            follow_up_id: int):
-    form = await request.form()
+def record_assistance(request: Request, session: SessionDep, user: User,
+                      follow_up_id: int, form: Posted):
     _office(request, user, str(form.get("csrf_token", "")))
     case = _case_in_area(request, session, user, follow_up_id)
     values = {k: v for k, v in form.items()
@@ -465,9 +464,9 @@ def _names(text: str) -> list[str]:
 
 
 @router.post("/monitoring/households/{household_id}/elimination/steps/{kind}")
-async def record_elimination_step(request: Request, session: SessionDep, user: User,
-                                  household_id: int, kind: str):
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+def record_elimination_step(request: Request, session: SessionDep, user: User,
+                            household_id: int, kind: str, posted: Posted):
+    form = {k: v for k, v in posted.items() if isinstance(v, str)}
     _office(request, user, form.get("csrf_token", ""))
     _household_in_area(request, session, user, household_id)
     data: dict[str, Any]

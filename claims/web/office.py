@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
@@ -44,6 +43,7 @@ from claims.web.i18n import code_label, template_pattern, translator
 from claims.web.pages import (
     CASELOAD,
     PageError,
+    Posted,
     User,
     came_from_here,
     check_csrf,
@@ -246,14 +246,14 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
 
 
 @router.post("/payments/{batch_id}/confirmation")
-async def batch_confirmation(request: Request, session: SessionDep, user: User, batch_id: int,
-                             file: Annotated[UploadFile, File()],
-                             csrf_token: Annotated[str, Form()] = ""):
+def batch_confirmation(request: Request, session: SessionDep, user: User, batch_id: int,
+                       file: Annotated[UploadFile, File()],
+                       csrf_token: Annotated[str, Form()] = ""):
     county_wide(request, user)
     check_csrf(request, user, csrf_token)
     need_role(request, user, Role.supervisor, Role.admin)
     try:
-        data = await run_in_threadpool(read_upload, file)
+        data = read_upload(file)
         results = payments.confirm(session, user.actor, batch_id, data,
                                    file.filename or "confirmation.csv")
     except DomainError as refused:
@@ -313,11 +313,10 @@ def _admin(request, session: Session, user, **shown):
 
 
 @router.post("/admin/users")
-async def admin_user(request: Request, session: SessionDep, user: User):
+def admin_user(request: Request, session: SessionDep, user: User, form: Posted):
     """Add a user, or change one: only the fields given change (an empty field, or
     "unchanged", leaves it as it is)."""
     _administrator(request, user)
-    form = await request.form()
     check_csrf(request, user, form.get("csrf_token"))
     username = str(form.get("username", "")).strip()
     role = str(form.get("role", ""))
@@ -377,11 +376,10 @@ def deactivate_client(request: Request, session: SessionDep, user: User, client_
 
 
 @router.post("/admin/clients/event-types")
-async def client_remit(request: Request, session: SessionDep, user: User):
+def client_remit(request: Request, session: SessionDep, user: User, form: Posted):
     """Set the event types a department's key may send, as PUT
     /api/admin/api-clients/{id}/event-types ("its department's": back to the default)."""
     _administrator(request, user)
-    form = await request.form()
     check_csrf(request, user, form.get("csrf_token"))
     client_id = str(form.get("client_id", ""))
     chosen_key = whole_number(client_id)

@@ -17,6 +17,7 @@ from claims.models import AppUser, Claim, Household, Region, Role
 from claims.web.i18n import N_, translator
 from claims.web.pages import (
     PageError,
+    Posted,
     User,
     check_csrf,
     gate,
@@ -209,8 +210,7 @@ def assignments_page(request: Request, session: SessionDep, user: User,
 
 
 @router.post("/assignments")
-async def reassign_list(request: Request, session: SessionDep, user: User):
-    form = await request.form()
+def reassign_list(request: Request, session: SessionDep, user: User, form: Posted):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, Role.supervisor)
     kind, holder = str(form.get("kind", "")), str(form.get("holder", ""))

@@ -855,3 +855,51 @@ def test_the_second_approver_is_offered_the_first_approvals_amount_and_told_thei
     # above every supervisor's limit, the way on is said (a browser walk's 132,500 claim had
     # none: an administrator takes no claim step)
     assert "由系统管理员为一名主管设置足以覆盖该金额的审批权限" in low
+
+
+def test_a_page_waiting_for_the_database_holds_no_other_request_back(
+        app, browser, session, monkeypatch):
+    """A page that saves a form waits for the database on a worker thread, never on the event
+    loop: the admin page's save, waiting for SQLite's write lock behind an API request, froze
+    every request of the service for five minutes (an operator's). The wait is made here by a
+    step of the save that sleeps."""
+    import threading
+    import time
+
+    from claims.web import office
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    administrator = office._administrator
+
+    def waiting(*args, **kwargs):
+        time.sleep(1.5)
+        return administrator(*args, **kwargs)
+
+    monkeypatch.setattr(office, "_administrator", waiting)
+    with TestClient(app, cookies=dict(admin.cookies)) as shared:  # one event loop for both
+        saved = {}
+        save = threading.Thread(target=lambda: saved.setdefault("answer", shared.post(
+            "/admin/users", data={"csrf_token": csrf_of(page), "username": "admin-0",
+                                  "full_name": "新名字"}, follow_redirects=False)))
+        save.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        assert shared.get("/login").status_code == 200
+        answered = time.monotonic() - started
+        save.join()
+    assert saved["answer"].status_code == 303
+    assert answered < 0.8, f"the sign-in page waited {answered:.1f} s behind the save"
+
+
+def test_no_route_of_the_app_runs_its_handler_on_the_event_loop(app):
+    """Every handler of the route table is a plain function, run on a worker thread, but
+    FastAPI's own schema and the single event's intake, which awaits its group commit and
+    makes no blocking call of its own: an ``async def`` page made its database calls on the
+    event loop (see the test above)."""
+    import inspect
+
+    from fastapi.routing import iter_route_contexts
+    on_the_loop = {(sorted(getattr(c.original_route, "methods", None) or ["?"])[0], c.path)
+                   for c in iter_route_contexts(app.routes)
+                   if inspect.iscoroutinefunction(getattr(c.original_route, "endpoint", None))}
+    assert on_the_loop == {("GET", "/openapi.json"), ("POST", "/api/events")}
