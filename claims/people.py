@@ -159,6 +159,10 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
         if not user.active:  # signed out everywhere: reactivated, an old cookie had worked
             session.execute(WebSession.__table__.delete().where(
                 WebSession.__table__.c.user_id == user.id))
+            # and the token dropped: reactivated, the token of before had worked again (a
+            # tester's); a returning user is given a new one (new_user_token)
+            user.token_hash = hash_token(new_token(USER_PREFIX)[0])
+            session.flush()
         forget_actors()  # this process's remembered tokens: a role or a deactivation at once
     return user
 

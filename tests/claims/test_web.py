@@ -639,6 +639,15 @@ def test_the_admin_page_takes_usernames_as_the_api_does_and_deactivation_signs_o
     people.update_user(session, SYSTEM, user, active=False)
     session.commit()
     assert api.get("/api/claims").status_code == 401
+    # reactivated, the token of before stays dead (it had worked again: a tester's); the
+    # returning user is given a new one
+    people.update_user(session, SYSTEM, user, active=True)
+    session.commit()
+    assert api.get("/api/claims").status_code == 401
+    token = people.new_user_token(session, SYSTEM, user)
+    session.commit()
+    assert api.get("/api/claims", headers={"Authorization": f"Bearer {token}"}
+                   ).status_code == 200
 
 
 def test_an_approval_limit_typed_on_the_admin_page_is_read_as_every_amount_is(
