@@ -569,6 +569,8 @@ class Cache:
         self.parent: dict[int, int | None] = {}  # region → parent, of the villages read
         self.lines: dict[tuple[int, int], Decimal | None] = {}
         self.members: dict[str, Any] | None = None  # by ID number: id, household, status
+        # member → her households before changes recorded since the chunk's first day began
+        self.moves: dict[int, list[tuple[date, int]]] = {}
         self.households: dict[int, Any] = {}  # rows: id, status, village, type, category
         self.flags: dict[int, frozenset[str]] = {}
         self.incomes: dict[int, list[tuple]] = {}
@@ -584,6 +586,12 @@ class Cache:
         self.opened: dict[int, tuple[NewClaim, list[EventRow]]] = {}
         self.same_losses: list[tuple[EventRow, EventRow]] = []  # (again, first)
         self.warnings: list[tuple[int, str, int, str]] = []  # household, trigger, event, text
+
+    def household_of(self, member: Any, day: date) -> int:
+        """The member's household as the day began (registry.household_on)."""
+        moves = self.moves.get(member.id)
+        return member.household_id if moves is None else registry.household_on(
+            moves, member.household_id, day - timedelta(days=1))
 
     def same_loss(self, key: tuple[int, int], event: EventRow) -> EventRow | None:
         """The household-year's accepted event that reported the same loss as ``event``, if
@@ -642,7 +650,13 @@ class Cache:
             self.members.update((m.id_number, m) for m in session.execute(
                 sa.select(Member.id, Member.household_id, Member.status, Member.id_number)
                 .where(bulk.among(session, Member.id_number, numbers[start:start + 1000]))))
-        household_ids = sorted({m.household_id for m in self.members.values()})
+        # Judged in the household she belonged to as each event's day began: a bill from
+        # before a move had opened a claim for her new household, on its income (a tester's)
+        self.moves = registry.moves_since(session, sorted(m.id for m in self.members.values()),
+                                          min(e.event_date for e in events) - timedelta(days=1))
+        household_ids = sorted({self.household_of(self.members[e.id_number], e.event_date)
+                                for e in events if e.id_number in self.members}
+                               | {m.household_id for m in self.members.values()})
         # The lock order (claims.locks): the households, then their claims, each by id.
         self.households = {h.id: h for h in locks.household_rows(
             session, household_ids, Household.id, Household.status, Household.village_id,
@@ -724,7 +738,7 @@ def _match(session: Session, event: EventRow, cache: Cache) -> tuple[int, int] |
         event.status, event.reason = EventStatus.quarantined, (
             "no member has this ID number; correct it and replay")  # staff read it, masked
         return None
-    household = cache.households[member.household_id]
+    household = cache.households[cache.household_of(member, event.event_date)]
     event.member_id, event.household_id = member.id, household.id
     contract = covering_contract(session, household, event.event_date, cache)
     inactive = (household.status != HouseholdStatus.active

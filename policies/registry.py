@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, col, func, select
 
 from policies import rules
+from policies.bulk import among
 from policies.citizen_id import parse_citizen_id
 from policies.errors import Conflict, InvalidInput, NotFound
 from policies.models import (
@@ -204,6 +205,28 @@ def active_on(session: Session, member: Any, household: Any, day: date) -> bool:
         if (status or current) != "active":
             return False
     return True
+
+
+def moves_since(session: Session, member_ids: list[int], day: date
+                ) -> dict[int, list[tuple[date, int]]]:
+    """The members' households before a change recorded after ``day``: for each member
+    with versions that ended after it, (the day each ended, its household), in order. A
+    bulk read for :func:`household_on`; most members have none."""
+    found: dict[int, list[tuple[date, int]]] = {}
+    versions = MemberVersion.__table__.c
+    for start in range(0, len(member_ids), 1000):
+        for member_id, ended, household_id in session.execute(sa.select(
+                versions.member_id, versions.valid_to, versions.household_id).where(
+                among(session, versions.member_id, member_ids[start:start + 1000]),
+                versions.valid_to > day).order_by(versions.member_id, versions.valid_to)):
+            found.setdefault(member_id, []).append((ended, household_id))
+    return found
+
+
+def household_on(moves: list[tuple[date, int]], current: int, day: date) -> int:
+    """The household a member belonged to on ``day``, from :func:`moves_since` of a day no
+    later (the version that ended first after it; none: her household now)."""
+    return next((household for ended, household in moves if ended > day), current)
 
 
 def head_of(session: Session, household_id: int) -> Member | None:

@@ -1,6 +1,6 @@
 """Departments report shocks; fangpin stores each once and opens claims when terms say so."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -152,6 +152,50 @@ def test_a_bill_of_a_member_who_has_died_since_is_paid(department, session, coun
                                        county.members[1].id_number,
                                        "event_date": clock.county_today().isoformat()})
     assert after["status"] == "not_covered" and "no longer active" in after["reason"]
+
+
+def test_a_bill_from_before_a_member_moved_is_her_old_households(department, session, county):
+    """The member's household was read as of today: a bill of a month ago, sent after she had
+    moved to another household, opened a claim for the household she lives in now, judged on
+    its income (a tester's). The registry's history gives the household she belonged to as
+    the bill's day began; a bill of a day after the move is her new household's."""
+    from policies import registry
+    from policies.models import (
+        HouseholdVersion,
+        IncomeRecordCreate,
+        MemberUpdate,
+        MemberVersion,
+    )
+    from tests.factories import household_with_members
+
+    other, _ = household_with_members(session, county.household.village_id, number="H0002",
+                                      members=1, seq_start=50)
+    registry.create_income_record(session, IncomeRecordCreate(
+        household_id=other.id, period_start=date(EVENT_DATE.year - 1, 1, 1),
+        period_end=date(EVENT_DATE.year - 1, 12, 31), wages=Decimal("7000")))
+    session.commit()
+    for version in (MemberVersion, HouseholdVersion):  # the registry as of a year ago
+        session.execute(sa.update(version).values(valid_from=EVENT_DATE - timedelta(days=365)))
+    moved = county.members[1]
+    registry.update_member(session, moved.id, MemberUpdate(household_id=other.id))
+    week_ago = clock.county_today() - timedelta(days=7)  # the move, recorded a week ago
+    table, today = MemberVersion.__table__, clock.county_today()
+    session.execute(sa.update(table).where(table.c.member_id == moved.id,
+                                           table.c.valid_to == today).values(valid_to=week_ago))
+    session.execute(sa.update(table).where(table.c.member_id == moved.id,
+                                           table.c.valid_from == today)
+                    .values(valid_from=week_ago))
+    session.commit()
+    before = send(department, session, illness(seq=2))
+    after = send(department, session, {**illness("HIS-2", seq=2),
+                                       "event_date": clock.county_today().isoformat()})
+    events = {e.source_event_id: e for e in session.exec(select(TriggerEvent))}
+    assert before["status"] == "accepted" and after["status"] == "accepted", (before, after)
+    assert events["HIS-1"].household_id == county.household.id
+    assert events["HIS-2"].household_id == other.id
+    claims = {c.household_id: c for c in session.exec(select(Claim))}
+    assert set(claims) == {county.household.id, other.id}
+    assert events["HIS-1"].claim_id == claims[county.household.id].id
 
 
 def test_a_late_report_of_a_settled_year_opens_no_claim(department, session, county):
