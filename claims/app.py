@@ -442,6 +442,10 @@ def create_app() -> FastAPI:
         # list kept under "detail"; a page's, on the error page.
         first = exc.errors()[0]
         location = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
+        named = getattr(first.get("ctx", {}).get("error"), "field", None)
+        if not location and isinstance(named, str):
+            # a rule over several fields (a contract's dates) names the one to correct
+            location = [named]
         value = first.get("input")
         if web_pages.is_page(request.url.path):
             # the page names the field by its label where one is known (村, not village)

@@ -302,6 +302,9 @@ def test_contract_dates_and_basis_must_agree(client, places, change, reason):
                            json={**CONTRACT, "county_id": places["county"], **change})
     assert response.status_code == 422
     assert reason in response.text
+    # the field to correct is named, as PATCH names it (POST had said "request")
+    assert response.json()["field"] == (
+        "insured_headcount" if "insured_headcount" in change else "end_date"), response.json()
 
 
 def test_contract_update_keeps_it_consistent(client, places):
