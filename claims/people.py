@@ -15,6 +15,7 @@ from claims.auth import (
     CLIENT_PREFIX,
     USER_PREFIX,
     Actor,
+    Forbidden,
     forget_actors,
     hash_token,
     new_token,
@@ -111,12 +112,23 @@ def _person(session: Session, id_number: str | None, user: AppUser | None = None
     return id_number
 
 
+def _not_oneself(actor: Actor, user: AppUser) -> None:
+    """Nobody changes their own role, limit, townships, permissions or person: an
+    administrator made itself a supervisor with a limit of a million and approved a claim
+    alone (a hostile tester's). Another administrator does, or the CLI."""
+    if actor.kind == "user" and actor.id == user.id:
+        raise Forbidden("nobody changes their own role, approval limit, townships, "
+                        "permissions or ID number: another administrator does",
+                        field="username", value=user.username, code="own_account")
+
+
 def set_person(session: Session, actor: Actor, user: AppUser, id_number: str) -> AppUser:
     """Record whose account it is (the person's ID number): the four-eyes rules (own
     household, one person's two accounts) know only accounts that carry one, and before
     only the API's creation of a user could give it. Audited masked; flushes."""
     number = _person(session, id_number, user)
     if number != user.id_number:
+        _not_oneself(actor, user)
         before = masking.id_number(user.id_number) if user.id_number else None
         user.id_number = number
         session.add(user)
@@ -134,6 +146,8 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
     if unknown:
         raise InvalidInput(f"{', '.join(sorted(unknown))}: not a user setting",
                            field=sorted(unknown)[0])
+    if any(getattr(user, k) != v for k, v in changes.items()):
+        _not_oneself(actor, user)
     if changes.get("townships"):
         known = set(session.exec(select(Region.id).where(
             Region.id.in_(changes["townships"]), Region.level == RegionLevel.township)))

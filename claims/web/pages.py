@@ -887,6 +887,8 @@ STEP_REFUSALS = {
     "department_name": N_("Name the department."),
     "department_name_taken": N_("A key named %(name)s is in use already: give the new one "
                                 "another name."),
+    "own_account": N_("Nobody changes their own role, approval limit, townships, permissions "
+                      "or ID number: another administrator does."),
     "one_person_one_account": N_("Another account belongs to the same person (ID number): one "
                                  "person, one account, so that four eyes are two people."),
     "choose_claims": N_("Choose at least one claim."),

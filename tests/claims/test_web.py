@@ -912,3 +912,32 @@ def test_no_route_of_the_app_runs_its_handler_on_the_event_loop(app):
                    for c in iter_route_contexts(app.routes)
                    if inspect.iscoroutinefunction(getattr(c.original_route, "endpoint", None))}
     assert on_the_loop == {("GET", "/openapi.json"), ("POST", "/api/events")}
+
+
+def test_nobody_changes_their_own_role_limit_or_permissions(browser, session):
+    """An administrator made itself a supervisor with a limit of a million on the admin page
+    and approved a claim alone; it could give itself the permission to reveal, or take away
+    its own administration (a hostile tester's). Another administrator may; so may the CLI."""
+    from claims import people
+    from tests.factories import id_number
+
+    admin = browser("admin", "zhou")
+    page = admin.get("/admin").text
+    for change in ({"role": "supervisor", "approval_limit": "1000000"},
+                   {"may_reveal": "1"}, {"active": "0"}, {"id_number": id_number(seq=903)}):
+        refused = admin.post("/admin/users", data={"csrf_token": csrf_of(page),
+                                                   "username": "zhou", **change})
+        assert refused.status_code == 403, change
+        assert "任何人不能修改自己的角色" in refused.text, change
+    zhou = session.exec(select(AppUser).where(AppUser.username == "zhou")).one()
+    session.refresh(zhou)
+    assert (zhou.role, zhou.approval_limit, zhou.may_reveal, zhou.active, zhou.id_number) == (
+        "admin", None, False, True, None)
+    assert admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "zhou",
+                                            "password": "my own new password"},
+                      follow_redirects=False).status_code == 303  # a password is one's own
+    other = browser("admin", "wang")  # another administrator may
+    assert other.post("/admin/users", data={"csrf_token": csrf_of(other.get("/admin").text),
+                                            "username": "zhou", "may_reveal": "1"},
+                      follow_redirects=False).status_code == 303
+    people.update_user(session, SYSTEM, zhou, role="supervisor")  # and so may the CLI
