@@ -46,10 +46,23 @@ CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     "付款流水号": "payment_id", "payment_id": "payment_id", "状态": "status",
     "支付状态": "status", "status": "status", "失败原因": "reason", "reason": "reason",
     "银行流水号": "bank_reference", "bank_reference": "bank_reference",
-    "reference": "bank_reference",  # the batch page's third column: a reference, or a reason
+    "交易流水号": "bank_reference", "银行交易流水号": "bank_reference",
+    # the batch page's third column, a reference or a reason, as it names it in each language
+    # (its Chinese heading had been dropped without a word: a tester's references and
+    # reasons were lost)
+    "reference": "bank_reference", "银行流水号或失败原因": "bank_reference",
+    "bank reference or reason": "bank_reference", "备注": "reason", "原因": "reason",
     **{written + unit: "amount" for name in AMOUNT_HEADINGS
        for written in (name, name.replace("额", "額")) for unit in ("", "(元)")},
 }.items()}
+# Columns of the bank file this service wrote, which a bank's answer may give back, and the
+# day of the transfer: read past. Any other column is refused, naming it: one dropped
+# without a word had held the bank's references and reasons.
+PASSED_OVER = {normalise_header(h) for h in (
+    *BANK_HEADERS, "household_number", "head", "bank_name", "bank_account", "claim_number",
+    "户名", "账号", "日期", "交易日期", "交易时间", "date")}
+CONFIRMATION_HEADINGS = ("付款流水号 (payment_id), 状态 (status), 银行流水号 (bank_reference), "
+                         "失败原因 (reason), 金额 (amount)")
 PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
 RETURNED = {"returned", "退汇", "已退汇", "退回"}
 # Lines the bank has not answered yet: a bank file carries them, a claim with one is not
@@ -223,8 +236,9 @@ LINE_IS = N_("the line is %(state)s")
 NOT_AN_AMOUNT = N_("amount %(amount)s is not an amount of money")
 AMOUNT_DIFFERS = N_("the bank paid %(amount)s but the line is %(due)s: not recorded; "
                     "check with the bank")
+NO_REASON = N_("no reason given")  # a failed or returned line whose bank wrote none
 LINE_REASONS = (NOT_A_NUMBER, NOT_IN_BATCH, UNKNOWN_STATUS, NO_STATUS, LINE_IS, NOT_AN_AMOUNT,
-                AMOUNT_DIFFERS)
+                AMOUNT_DIFFERS, NO_REASON)
 
 
 @dataclass(frozen=True)
@@ -249,6 +263,13 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
             f"this file takes ({', '.join(AMOUNT_HEADINGS)}): rename it, or remove it",
             field="header", value=", ".join(amounts), code="amount_column",
             values={"columns": "、".join(amounts), "headings": "、".join(AMOUNT_HEADINGS)})
+    unknown = [h for h in table.ignored_columns if normalise_header(h) not in PASSED_OVER]
+    if unknown:
+        raise InvalidInput(
+            f"column(s) {', '.join(unknown)} are not a heading this file takes: "
+            f"{CONFIRMATION_HEADINGS}; rename or remove them",
+            field="header", value=", ".join(unknown), code="unknown_columns",
+            values={"columns": "、".join(unknown)})
     # The lock order (claims.locks): the households of the claims the file pays (a payout's
     # income record and monitoring window point to the household, and inserting them takes a
     # key-share lock on its row), then those claims, then their payment lines, each in id
@@ -295,9 +316,9 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
                 result = _paid(session, actor, payment, row,
                                (line.get("bank_reference", "") or "")[:64])
             elif status in RETURNED and payment.state != PaymentState.exported:
-                result = _returned(session, actor, payment, row, reason or "no reason given")
+                result = _returned(session, actor, payment, row, reason)
             else:  # failed, or sent back before it was ever confirmed paid: a failure
-                result = _failed(session, actor, payment, row, reason or "no reason given")
+                result = _failed(session, actor, payment, row, reason)
             savepoint.commit()
         except DomainError as exc:
             savepoint.rollback()
@@ -346,7 +367,7 @@ def _failed(session: Session, actor: Actor, payment: Payment, row: int, reason: 
         return LineResult(row, str(payment.id), result,
                           "" if result == "already_failed" else LINE_IS % {"state": payment.state})
     audit.record(session, actor, "payment", payment.id, "failed", reason=reason)
-    return LineResult(row, str(payment.id), "failed", masking.in_text(reason))
+    return LineResult(row, str(payment.id), "failed", masking.in_text(reason) or NO_REASON)
 
 
 def _returned(session: Session, actor: Actor, payment: Payment, row: int, reason: str):
@@ -379,7 +400,7 @@ def _returned(session: Session, actor: Actor, payment: Payment, row: int, reason
     audit.record(session, actor, "payment", payment.id, "returned", reason=reason,
                  after={"claim": claim.claim_number, "amount": payment.amount,
                         **({"monitoring_window_removed": removed} if removed else {})})
-    return LineResult(row, str(payment.id), "returned", masking.in_text(reason))
+    return LineResult(row, str(payment.id), "returned", masking.in_text(reason) or NO_REASON)
 
 
 def _record_payout(session: Session, claim: Claim, payment: Payment) -> None:

@@ -374,6 +374,44 @@ def test_the_banks_amount_must_be_the_lines(staff, client, session, claim):
     assert session.get(Claim, claim.id).state == "paid"
 
 
+def test_the_bank_answer_is_read_under_the_headings_the_batch_page_names(
+        staff, client, session, claim):
+    """The batch page asks for 付款流水号、状态、银行流水号或失败原因、金额; that third heading
+    was dropped without a word, and with it the bank's references and reasons, which then
+    read "no reason given" in English on the Chinese page (two testers'). A column the
+    answer does not take is refused, naming it; the columns of the bank file it answers
+    are read past."""
+    from claims.models import Payment
+    from claims.web.office import line_reason_text
+
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = export_batch(client)
+    line = batch["lines"][0]["id"]
+
+    def answer(text: str):
+        return client.post(f"/api/payment-batches/{batch['id']}/confirmation",
+                           files={"file": ("a.csv", text.encode())})
+
+    unknown = answer(f"付款流水号,状态,流水,金额\n{line},成功,BK1,7500.00\n")
+    assert unknown.status_code == 422 and unknown.json()["value"] == "流水", unknown.text
+    failed = answer(f"付款流水号,状态,银行流水号或失败原因\n{line},失败,账户已冻结\n")
+    assert failed.json()["results"][0]["reason"] == "账户已冻结"
+    session.expire_all()
+    assert session.get(Payment, line).failure_reason == "账户已冻结"
+    batch = export_batch(client)  # the claim waits for payment again: a new batch
+    line = batch["lines"][0]["id"]
+    unexplained = answer(f"付款流水号,状态\n{line},失败\n").json()["results"][0]["reason"]
+    assert line_reason_text(unexplained, "zh") == "未说明原因"
+    batch = export_batch(client)
+    line = batch["lines"][0]["id"]
+    paid = answer(f"付款流水号,户编号,户主,状态,银行流水号或失败原因,金额,交易日期\n"
+                  f"{line},H0001,张*,成功,BK20261208001,7500.00,2026-12-08\n")
+    assert paid.status_code == 200 and paid.json()["results"][0]["result"] == "paid", paid.text
+    session.expire_all()
+    assert session.get(Payment, line).bank_reference == "BK20261208001"
+
+
 def test_the_bank_file_pays_the_account_as_it_is_when_the_file_is_made(
         staff, client, session, claim, county):
     """An account changed after the batch was made is flagged on the batch, and the bank
