@@ -26,6 +26,8 @@ from claims.models import (
     AuditEntry,
     Claim,
     EventStatus,
+    Household,
+    Member,
     Region,
     Role,
     TriggerEvent,
@@ -33,6 +35,7 @@ from claims.models import (
 from claims.people import names_of
 from claims.settings import get_settings
 from claims.web import bulk as bulk_view
+from claims.web import config as config_view
 from claims.web import monitoring as monitoring_view
 from claims.web import printed as printed_view
 from claims.web import records as records_view
@@ -69,14 +72,14 @@ KINDS = {
 }
 # Actions on the trail beyond a claim's steps (those are in claims.web.i18n).
 ACTION_NAMES = [N_("update"), N_("reveal"), N_("export"), N_("correct_and_replay"),
-                N_("locked"), N_("bank_account_change"), N_("deactivate"), N_("add"),
+                N_("locked"), N_("change_bank_account"), N_("deactivate"), N_("add"),
                 N_("confirm"), N_("paid"), N_("failed"), N_("returned"), N_("settle"), N_("import"),
                 N_("print"), N_("report"), N_("recalculate"), N_("assign_helper"),
                 N_("assistance"), N_("decline"), N_("name_insured"), N_("set_remit"),
                 N_("village_notice"), N_("view"), N_("download"), N_("thumbnail"),
                 N_("search_by_id_number"), N_("search_by_name"), N_("declare"),
                 N_("refresh_payees"), N_("promote"), N_("rollback"), N_("train"),
-                N_("refused"), N_("new_token")]
+                N_("refused"), N_("new_token"), N_("attach_terms"), N_("remove_insured")]
 # The fields an entry's before and after hold, under their labels.
 FIELDS = {
     **records_view.FIELDS,
@@ -136,6 +139,13 @@ FIELDS = {
     "dibao": N_("Dibao"), "tekun": N_("Tekun support"),
     "in_force": N_("In force"), "test_day": N_("Test day"), "why": N_("Why not"),
     "replaced": N_("Version it replaced"),
+    # a member's insurance and birth date, a region's place in the tree (the Chinese page had
+    # shown resident_medical as stored: a tester's)
+    "resident_medical": N_("Resident medical insurance"),
+    "critical_illness": N_("Critical-illness insurance"), "pension": N_("Pension"),
+    "birth_date": N_("Birth date"), "level": N_("Level"), "parent_id": N_("Part of"),
+    # a contract's and a line's, as their forms name them
+    **config_view.CONTRACT_FIELDS, **config_view.LINE_FIELDS,
 }
 # Where a search for people was made (claims.access.searched).
 SEARCHES = {"households_search": N_("the households page's search"),
@@ -152,7 +162,8 @@ FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
                "doc_type": "DocumentType", "document_type": "DocumentType",
                "kind": "DisasterKind", "way": "EliminationWay", "health": "Health",
                "labour_skill": "LabourSkill", "education": "Education",
-               "schooling": "Schooling", "source": "IncomeSource"}
+               "schooling": "Schooling", "source": "IncomeSource",
+               "insured_basis": "InsuredBasis", "level": "RegionLevel"}
 # Codes whose words depend on the record: a warning's status and outcome (its "open" had
 # read 立案, a claim's, and "closed" and "visited" as stored).
 ENTITY_VALUES = {("early_warning", "status"): bulk_view.WARNING_STATUSES,
@@ -254,14 +265,21 @@ ENTITY_FIELDS = {("catastrophe", "name"): N_("Name of the catastrophe"),
                  ("elimination", "flags"): N_("Data-quality flags")}
 # Codes of a field whose vocabulary depends on the record: a follow-up's assistance "kind"
 # (its employment had read 因失业, as a disaster's kind).
-ENTITY_KINDS = {("follow_up", "kind"): "AssistanceKind"}
+ENTITY_KINDS = {("follow_up", "kind"): "AssistanceKind",
+                # a member's, a household's and a contract's status ("active → deceased" had
+                # read as stored on the Chinese page: a tester's)
+                ("member", "status"): "MemberStatus", ("household", "status"): "HouseholdStatus",
+                ("policy_contract", "status"): "ContractStatus"}
+# Fields that hold a region's id, shown by its name, and a household's, by its number.
+REGION_IDS = {"county_id", "region_id", "parent_id", "village_id", "regions", "townships"}
 
 
 def entry_fields(data: dict | None, language: str, entity: str = "",
-                 regions: dict[int, str] | None = None) -> list[tuple[str, str, bool]]:
+                 names: dict[str, dict[int, str]] | None = None
+                 ) -> list[tuple[str, str, bool]]:
     """An entry's before or after as (label, text, whether the text is a code shown as
-    stored: a file's name, type or fingerprint); ``regions`` names the region ids of a
-    catastrophe's regions."""
+    stored: a file's name, type or fingerprint); ``names`` (see named_ids) names the
+    regions and households whose ids it holds."""
     _ = translator(language)
     shown = []
     for key, (label, text) in zip((data or {}), fields_text(data, language), strict=True):
@@ -274,12 +292,36 @@ def entry_fields(data: dict | None, language: str, entity: str = "",
         if entity == "elimination" and key == "flags":
             text = ("；" if language == "zh" else "; ").join(
                 monitoring_view.flag_text(flag, language) for flag in data[key] or []) or "—"
-        if entity == "catastrophe" and key == "regions" and regions is not None:
+        looked_up = (names or {}).get("region" if key in REGION_IDS else key, {})
+        if looked_up and isinstance(data[key], int | list) and not isinstance(data[key], bool):
             text = ("，" if language == "zh" else ", ").join(
-                regions.get(r, str(r)) if isinstance(r, int) else str(r)
-                for r in data[key] or [])
+                looked_up.get(r, str(r)) if isinstance(r, int) else str(r)
+                for r in (data[key] if isinstance(data[key], list) else [data[key]])) or "—"
         shown.append((label, text, key in CODES))
     return shown
+
+
+def named_ids(session: Session, entries: list[AuditEntry]) -> dict[str, dict[int, str]]:
+    """The names of the ids the entries hold: regions by name, households by number (an
+    income record's 农户 had read 11180, its id: a tester's), members masked."""
+    wanted: dict[str, set[int]] = {"region": set(), "household_id": set(), "member": set()}
+    for e in entries:
+        for data in (e.before, e.after):
+            for key, value in (data or {}).items():
+                kind = "region" if key in REGION_IDS else key
+                if kind in wanted and not isinstance(value, bool):
+                    wanted[kind].update(v for v in (value if isinstance(value, list)
+                                                    else [value]) if isinstance(v, int))
+        if e.entity == "member" and e.entity_id.isdigit():
+            wanted["member"].add(int(e.entity_id))
+    found: dict[str, dict[int, str]] = {}
+    for kind, query in (("region", select(Region.id, Region.name)),
+                        ("household_id", select(Household.id, Household.household_number)),
+                        ("member", select(Member.id, Member.name))):
+        ids = wanted[kind]
+        found[kind] = {i: masking.name(n) if kind == "member" else n for i, n in session.exec(
+            query.where(query.selected_columns[0].in_(ids))).all()} if ids else {}
+    return found
 
 
 def reason_of(entry: AuditEntry, language: str) -> str:
@@ -330,16 +372,15 @@ def _audit(request: Request, session: Session, user: SignedIn, claim: str = "",
                           until=_day(request, until, N_("Up to the day")))
     rows, older = trail.search(session, user.actor, wanted, before=before)
     people = names_of(session, (e.actor for e in rows))
-    wanted_regions = {r for e in rows if e.entity == "catastrophe" for data in (e.before, e.after)
-                      for r in (data or {}).get("regions") or () if isinstance(r, int)}
-    regions = dict(session.exec(select(Region.id, Region.name).where(
-        Region.id.in_(wanted_regions))).all()) if wanted_regions else {}
+    names = named_ids(session, rows)
     entries = [{
         "entry": e, "who": actor_text(e.actor, language, people),
         "kind": translator(language)(KINDS[e.entity]) if e.entity in KINDS else e.entity,
         "reason": reason_of(e, language),
-        "before": entry_fields(e.before, language, e.entity, regions),
-        "after": entry_fields(e.after, language, e.entity, regions),
+        "record": (names["member"].get(int(e.entity_id), e.entity_id)
+                   if e.entity == "member" and e.entity_id.isdigit() else e.entity_id),
+        "before": entry_fields(e.before, language, e.entity, names),
+        "after": entry_fields(e.after, language, e.entity, names),
     } for e in rows]
     return render(request, "audit.html", user=user, entries=entries, older=older,
                   kinds=KINDS, form={"claim": claim, "user": who, "kind": kind,

@@ -19,6 +19,7 @@ from claims.auth import SYSTEM, Actor
 from claims.db import make_engine
 from claims.models import AuditEntry, Claim, EventStatus, Region, TriggerEvent
 from claims.settings import get_settings
+from claims.web.i18n import catalog
 from tests.claims.conftest import evaluate
 from tests.claims.test_migrations import empty_url  # noqa: F401  (the fixture)
 from tests.claims.test_web import browser  # noqa: F401  (the fixture)
@@ -273,3 +274,98 @@ def test_a_follow_ups_assistance_and_an_elimination_read_in_words():
     reason = reasons.coded("elimination_confirmed", elimination=3)
     assert records.reason_text(reason, "zh") == "风险消除（第 3 号）已确认"
     assert records.reason_text(reason, "en") == "risk elimination 3 confirmed"
+
+
+def _actions_written() -> dict[str, str]:
+    """Every action the code writes to the audit trail, found by reading each call of
+    audit.record in the source (a literal, a module's constant, or one of the few names
+    made from a list of the code's own), with where it is written."""
+    import ast
+    from pathlib import Path
+
+    from claims import access, assignment, changes, lifecycle, monitoring
+    from claims.documents import service as documents
+
+    root = Path(__file__).resolve().parents[2]
+    made = {  # actions made from a value: the values each takes
+        "f'search_by_{by}'": [f"search_by_{by}" for by in access.SEARCHED_AS],
+        "f'reassign_{kind}'": [f"reassign_{kind}" for kind in assignment.KINDS],
+        "'import' if report.written else 'refused'": ["import", "refused"],
+        "how": list(documents.HOW), "action_name": list(lifecycle.ACTIONS),
+        "kind": list(monitoring.ELIMINATION_STEPS),
+        # a change of a row (claims.changes: an update, or a bank account's change) and a
+        # risk model's step (the CLI: trained, promoted, rolled back)
+        "action": ["update", changes.BANK_CHANGE, "train", "promote", "rollback"]}
+    found: dict[str, str] = {}
+    for path in sorted(p for folder in ("claims", "policies", "risk")
+                       for p in (root / folder).rglob("*.py") if "migrations" not in p.parts):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {target.id: node.value.value for node in tree.body
+                     if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                     for target in node.targets if isinstance(target, ast.Name)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "record" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "audit"):
+                continue
+            action = node.args[4] if len(node.args) > 4 else next(
+                k.value for k in node.keywords if k.arg == "action")
+            where = f"{path.relative_to(root)}:{node.lineno}"
+            if isinstance(action, ast.Constant):
+                found[action.value] = where
+            elif isinstance(action, ast.Name) and action.id in constants:
+                found[constants[action.id]] = where
+            elif ast.unparse(action) in made:
+                found.update(dict.fromkeys(made[ast.unparse(action)], where))
+            else:
+                raise AssertionError(f"{where}: an action this check cannot read: "
+                                     f"{ast.unparse(action)}")
+    return found
+
+
+def test_every_action_the_code_writes_to_the_trail_reads_in_chinese():
+    """The audit page named an action by its code where the code wrote one the page did not
+    know: "change bank account" was written, "bank_account_change" translated (a tester's
+    Chinese page read English). Every call of audit.record in the source is read here, and
+    each action it can write must have its Chinese name."""
+    from claims.web.i18n import catalog, code_label
+
+    zh = catalog("zh")
+    written = _actions_written()
+    assert len(written) >= 40 and "open" in written and "approve" in written
+    unnamed = {action: where for action, where in written.items()
+               if action not in zh or code_label("Action", action, "zh") == action}
+    assert unnamed == {}
+
+
+def test_every_field_of_a_record_changed_on_the_trail_reads_in_chinese(
+        session, county, client, browser):
+    """A member's insurance, status and birth date, a household's bank account, an income
+    record's household and a contract's terms read on the Chinese audit page as stored
+    (resident_medical, active → deceased, "change bank account", 农户 11180: a tester's).
+    Every column of a record whose changes go on the trail has its Chinese label, and the
+    page shows no code of them."""
+    from claims.models import AppUser, PolicyContract
+    from claims.web import audit_pages
+    from policies.models import Household, IncomeRecord, Member, MonitoringLine, Region
+
+    internal = {"id", "created_at", "updated_at", "recorded_at", "revised_at", "token_hash",
+                "password_hash", "key_hash", "id_number_hash"}
+    zh = catalog("zh")
+    for table in (Member, Household, IncomeRecord, PolicyContract, MonitoringLine, AppUser,
+                  Region):
+        unlabelled = [c.name for c in table.__table__.columns if c.name not in internal
+                      and (c.name not in audit_pages.FIELDS
+                           or audit_pages.FIELDS[c.name] not in zh)]
+        assert unlabelled == [], table.__name__
+    member = county.members[1]
+    assert client.patch(f"/api/members/{member.id}", json={
+        "resident_medical": False, "status": "deceased"}).status_code == 200
+    assert client.patch(f"/api/households/{county.household.id}", json={
+        "bank_account": "6228480000000000002"}).status_code == 200
+    page = browser("auditor", "aud-w").get("/audit").text
+    for stored in ("resident_medical", "deceased", "change bank account",
+                   "change_bank_account", f"成员 {member.id}<"):
+        assert stored not in page, stored
+    assert "城乡居民基本医疗保险" in page and "死亡" in page and "变更银行账户" in page
+    assert masking.name(member.name) in page
