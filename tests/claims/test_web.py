@@ -941,3 +941,16 @@ def test_nobody_changes_their_own_role_limit_or_permissions(browser, session):
                                             "username": "zhou", "may_reveal": "1"},
                       follow_redirects=False).status_code == 303
     people.update_user(session, SYSTEM, zhou, role="supervisor")  # and so may the CLI
+
+
+def test_the_household_page_names_the_amount_due_and_the_amount_paid(browser, session, claim):
+    """A claim's amount due stood alone beside its state, and 已赔付 10,000.00 read as paid
+    where 9,000 had been (a tester's): each amount is under its name."""
+    claim.state, claim.approved_amount, claim.paid_amount = "paid", Decimal("7000.00"), Decimal(
+        "7000.00")
+    session.add(claim)
+    session.commit()
+    page = browser("clerk").get(f"/households/{claim.household_id}").text
+    row = re.search(rf"{claim.claim_number}.*?</tr>", page, re.S).group(0)
+    assert "应赔金额" in page and "已付金额" in page
+    assert re.findall(r'class="num">([\d,.]+)<', row) == ["7,500.00", "7,000.00"]
