@@ -558,6 +558,17 @@ def _refuse_settled(session: Session, claim: Claim) -> None:
                        code="contract_closed", values={"contract": contract.contract_number})
 
 
+def approval_note(session: Session, claim: Claim) -> str:
+    """The note of the claim's latest approval that gave one: why less than the terms give
+    is paid, when it is (ClaimRecord of kind approve)."""
+    for data in session.exec(select(ClaimRecord.data).where(
+            ClaimRecord.claim_id == claim.id, ClaimRecord.kind == "approve")
+            .order_by(ClaimRecord.id.desc())):
+        if str((data or {}).get("note", "")).strip():
+            return str(data["note"]).strip()
+    return ""
+
+
 def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
     _refuse_settled(session, claim)
     due = claim.entitled - claim.paid_amount
@@ -582,6 +593,16 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
                            "a second approval confirms that amount or less",
                            field="amount", value=step.amount, code="above_first_approval",
                            values={"amount": step.amount, "first": first})
+    confirming = claim.first_approver_id is not None and \
+        step.amount == claim.approved_amount - claim.paid_amount
+    if step.amount < due and not step.note.strip() and not confirming:
+        # less than the terms give: the household is told why (a second approver had cut
+        # 10,000 to 9,000 without a word, and the notice said nothing: a tester's); a second
+        # approval confirming the first's amount decides nothing new (a bill that came after
+        # the first waits for its own round)
+        raise InvalidInput(f"approving {step.amount} of the {due} due: say in the note why "
+                           "less is paid", field="note", value=step.amount,
+                           code="reduction_reason", values={"amount": step.amount, "due": due})
     from claims.documents import requirements  # documents import this module's models
 
     lacking = requirements.missing(session, claim)

@@ -142,6 +142,7 @@ class ClaimDocument:
     bank_name: str = ""
     account: str = ""  # masked: ****1234
     calculations: list[dict[str, Any]] = field(default_factory=list)
+    reduction_reason: str = ""  # why less than the terms give was approved (its note)
     # the rejection notice
     rejection_code: str = ""
     rejection_text: str = ""
@@ -232,6 +233,8 @@ def payout_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "htm
     claim = document.claim
     document.amount = claim.approved_amount
     document.paid_amount = claim.paid_amount
+    if claim.approved_amount < claim.entitled:  # the household is told why less is paid
+        document.reduction_reason = masking.in_text(lifecycle.approval_note(session, claim))
     document.decided_on = (_decided_on(session, claim, ("approve",))
                            or clock.county_date(claim.updated_at))
     document.calculations = list((claim.calculation or {}).get("events", []))

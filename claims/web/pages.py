@@ -837,6 +837,8 @@ STEP_REFUSALS = {
     "above_limit": N_("A total of %(total)s is above your approval limit of %(limit)s."),
     "contract_closed": N_("The contract %(contract)s was settled: its claims are no longer "
                           "approved."),
+    "reduction_reason": N_("%(amount)s is less than the %(due)s due: say in the note why less "
+                           "is paid; the household's notice gives the reason."),
     "above_first_approval": N_("%(amount)s is more than the first approval's %(first)s: a "
                                "second approval confirms that amount or less."),
     "choose_investigator": N_("Choose the investigator: only an investigator carries out the "

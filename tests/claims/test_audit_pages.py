@@ -339,7 +339,7 @@ def test_every_action_the_code_writes_to_the_trail_reads_in_chinese():
 
 
 def test_every_field_of_a_record_changed_on_the_trail_reads_in_chinese(
-        session, county, client, browser):
+        session, county, client, browser):  # noqa: F811
     """A member's insurance, status and birth date, a household's bank account, an income
     record's household and a contract's terms read on the Chinese audit page as stored
     (resident_medical, active → deceased, "change bank account", 农户 11180: a tester's).

@@ -270,7 +270,8 @@ def test_limits_count_the_whole_claim_and_people_not_accounts(as_user, client, s
                                                                claim):
     to_approval(staff, claim, session)
     assert act(client, claim, "approve", {"amount": "1.00"}).status_code == 403  # admins: no
-    split = act(staff["adjudicator"], claim, "approve", {"amount": "5000.00"})
+    split = act(staff["adjudicator"], claim, "approve", {"amount": "5000.00",
+                                                         "note": "先付五千"})
     assert split.status_code == 200 and split.json()["state"] == "payment_pending"
     same_person = client.post("/api/admin/users", json={
         "username": "adj2", "full_name": "张审核", "role": "supervisor",

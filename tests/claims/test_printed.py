@@ -22,7 +22,7 @@ from claims.settings import get_settings
 from claims.web import printed as web_printed
 from policies import registry
 from policies.models import RegionCreate
-from tests.claims.test_lifecycle import days_pass
+from tests.claims.test_lifecycle import act, days_pass, to_approval
 from tests.claims.test_web import browser, form  # noqa: F401 (fixture)
 
 ACCOUNT = "6228480000000000001"  # the county fixture's household
@@ -259,3 +259,18 @@ def test_the_payout_notice_of_a_supplement_says_what_was_paid_and_what_is_to_com
     session.commit()
     page = clerk.get(f"/claims/{claim.id}/payout-notice").text
     assert "赔款12,500.00元已分2次支付，最后一次于2026年4月1日转入" in page
+
+
+def test_less_than_is_due_is_approved_with_a_reason_the_household_reads(
+        staff, client, session, claim, browser):  # noqa: F811
+    """A second approver cut 10,000 to 9,000 without a word, and the payout notice said only
+    that 9,000 was approved (a tester's): approving less than is due needs a note, and the
+    household's notice gives it."""
+    to_approval(staff, claim, session)
+    act(staff["adjudicator"], claim, "approve", {"amount": "7500.00"})
+    silent = act(staff["supervisor"], claim, "approve", {"amount": "6000.00"})
+    assert silent.status_code == 422 and silent.json()["field"] == "note"
+    assert act(staff["supervisor"], claim, "approve", {
+        "amount": "6000.00", "note": "入户核实后核减 1,500 元"}).status_code == 200
+    notice = browser("clerk").get(f"/claims/{claim.id}/payout-notice").text
+    assert "核减原因：入户核实后核减 1,500 元" in notice
