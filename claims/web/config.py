@@ -33,6 +33,7 @@ from claims.web.pages import (
     language_of,
     need_role,
     refusal,
+    typed_amount,
     whole_number,
 )
 from claims.web.pages import render as render_page
@@ -325,7 +326,8 @@ def contracts_page(request: Request, session: SessionDep, user: User):
 
 def _form(request: Request, user, form, fields) -> dict[str, str]:
     check_csrf(request, user, str(form.get("csrf_token", "")))
-    return {name: str(form.get(name, "")).strip() for name in fields if name in form}
+    # numbers as the pages show them: 10,000 people, 120,000.50 yuan carried in
+    return {name: typed_amount(str(form.get(name, ""))) for name in fields if name in form}
 
 
 def _save(request: Request, session: Session, user, data: dict[str, Any], model,

@@ -37,6 +37,7 @@ from claims.web.pages import (
     row_problem,
     template_pattern,
     text_for,
+    typed_amount,
 )
 from policies import registry
 from policies.errors import DomainError
@@ -384,7 +385,7 @@ def enter_report(request: Request, session: SessionDep, user: User, household_id
                  form: Posted):
     _office(request, user, str(form.get("csrf_token", "")))
     _household_in_area(request, session, user, household_id)
-    values = {k: v for k, v in form.items()
+    values = {k: typed_amount(v) if k in INCOME_FIELDS else v for k, v in form.items()
               if k in ("period_start", "period_end", "reference", *INCOME_FIELDS) and v != ""}
     try:
         report = monitoring.IncomeReportIn.model_validate(values)
@@ -415,7 +416,7 @@ def record_assistance(request: Request, session: SessionDep, user: User,
                       follow_up_id: int, form: Posted):
     _office(request, user, str(form.get("csrf_token", "")))
     case = _case_in_area(request, session, user, follow_up_id)
-    values = {k: v for k, v in form.items()
+    values = {k: typed_amount(v) if k == "amount" else v for k, v in form.items()
               if k in ("kind", "description", "amount", "given_on", "reference") and v != ""}
     try:
         monitoring.record_assistance(session, user.actor, follow_up_id,

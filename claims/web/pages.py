@@ -4,6 +4,7 @@ every form carries the session's CSRF token."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -1014,6 +1015,18 @@ def row_problem(error: RowError, gettext) -> str:
     return error.reason
 
 
+_GROUPED = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", re.ASCII)
+
+
+def typed_amount(text: str) -> str:
+    """A number as a person types it into a form, as every page writes it: 9,000.00 read
+    as 9000.00 (the approval amount, an income and a contract's headcount had refused the
+    comma the pages show them with: a tester's); anything else as typed, for the model to
+    judge."""
+    text = text.strip()
+    return text.replace(",", "") if _GROUPED.fullmatch(text) else text
+
+
 def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:
     """What a step needs, from the fields of its form."""
     def lines(text: str) -> list[str]:
@@ -1047,7 +1060,7 @@ def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:
     if action == "record_objection":
         return {"text": form.get("text", ""), "upheld": form.get("upheld") == "1"}
     if action == "approve":
-        return {"amount": form.get("amount", ""), "note": form.get("note", "")}
+        return {"amount": typed_amount(form.get("amount", "")), "note": form.get("note", "")}
     if action == "reject":
         return {"code": form.get("code", ""), "text": form.get("text", "")}
     if action in ("withdraw", "reconsider"):

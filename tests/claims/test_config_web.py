@@ -88,7 +88,7 @@ def test_a_clerk_records_a_contract_and_a_line_and_sees_each_mistake_by_field(
     fields = {"contract_number": f"FPB-NEXT-{year}", "county_id": str(county.ids["county"]),
               "insurer": "演示保险", "policy_year": str(year), "start_date": f"{year}-01-01",
               "end_date": f"{year}-12-31", "premium_per_person": "60.00",
-              "insured_basis": "headcount", "insured_headcount": "50000",
+              "insured_basis": "headcount", "insured_headcount": "50,000",  # as shown
               "insurer_fee_rate": "0.12", "balance_carried_in": "0", "status": "draft"}
     wrong = clerk.post("/config/contracts", data={
         "csrf_token": csrf_of(page), **fields, "premium_per_person": "sixty"},

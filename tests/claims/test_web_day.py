@@ -219,7 +219,9 @@ def test_the_approval_form_is_offered_only_to_who_may_approve_with_the_reason(
     assert approve_form(twin, claim) is None
     assert "您调查过此案件，不能审批" in twin.get(f"/claims/{claim.id}").text
     assert approve_form(first, claim) is not None
-    form(first, claim, "approve", amount="7500.00")  # above 5,000: waits for a supervisor
+    # above 5,000: waits for a supervisor; typed with the comma the page shows amounts with
+    # (it was "not a number": a tester's)
+    form(first, claim, "approve", amount="7,500.00")
     for who, reason in ((first, "您已作出第一次审批，须由主管作第二次审批"),
                         (other, "第二次审批须由主管办理")):
         page = who.get(f"/claims/{claim.id}").text
