@@ -700,6 +700,13 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
         .order_by(IncomeRecord.period_start)).all()
     events = session.exec(select(TriggerEvent).where(TriggerEvent.claim_id == claim.id)
                           .order_by(TriggerEvent.id)).all()
+    # A report of a loss already reported pays nothing: the page says which report it
+    # repeats, and whether it says another amount (a later, larger assessment of the same
+    # flood had been a bare 0.00: a tester's)
+    by_id = {e.id: e for e in events}
+    repeats = {e.id: (by_id[e.same_loss_of].source_event_id,
+                      e.payload.get("amounts") != by_id[e.same_loss_of].payload.get("amounts"))
+               for e in events if e.same_loss_of in by_id}
     records = lifecycle.records(session, claim)
     history = lifecycle.history(session, claim)
     language = language_of(request)
@@ -728,7 +735,7 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
                      if "start_investigation" in actions else [])
     return render(
         request, "claim.html", status=status, user=user, claim=claim, household=household,
-        texts=lifecycle.texts(claim), members=members, incomes=incomes, events=events,
+        texts=lifecycle.texts(claim), members=members, incomes=incomes, events=events, repeats=repeats,
         records=shown_records, history=shown_history,
         score=scored.score, caseload=CASELOAD.get(scored.population or ""), factors=factors,
         actions=actions, investigators=investigators,

@@ -954,3 +954,26 @@ def test_the_household_page_names_the_amount_due_and_the_amount_paid(browser, se
     row = re.search(rf"{claim.claim_number}.*?</tr>", page, re.S).group(0)
     assert "应赔金额" in page and "已付金额" in page
     assert re.findall(r'class="num">([\d,.]+)<', row) == ["7,500.00", "7,000.00"]
+
+
+def test_a_repeated_report_of_a_loss_says_so_on_the_claim_page(
+        browser, department, session, county):
+    """Three reports of one flood: the later two paid 0.00 on the claim page, with no word
+    of why, and the one that assessed 60,000 instead of 40,000 went unseen (a tester's)."""
+    from tests.claims.conftest import EVENT_DATE, evaluate
+    from tests.factories import id_number
+
+    flood = {"type": "disaster", "event_date": EVENT_DATE.isoformat(),
+             "amounts": {"assessed_loss": "40000.00"}, "details": {"kind": "flood"}}
+    for event_id, seq, loss in (("FLOOD-1", 1, "40000.00"), ("FLOOD-2", 2, "40000.00"),
+                                ("FLOOD-3", 3, "60000.00")):
+        assert department.post("/api/events", json={
+            **flood, "event_id": event_id, "id_number": id_number(seq=seq),
+            "amounts": {"assessed_loss": loss}}).status_code in (200, 202)
+    evaluate(session)
+    claim = session.exec(select(Claim)).one()
+    page = browser("adjudicator").get(f"/claims/{claim.id}").text
+    rows = dict(re.findall(r"<td>(FLOOD-\d)(.*?)</td>", page, re.S))
+    assert "同一损失" not in rows["FLOOD-1"]
+    assert "与 FLOOD-1 为同一损失" in rows["FLOOD-2"] and "金额与该报告不同" not in rows["FLOOD-2"]
+    assert "与 FLOOD-1 为同一损失" in rows["FLOOD-3"] and "金额与该报告不同" in rows["FLOOD-3"]
