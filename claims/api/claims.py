@@ -12,7 +12,7 @@ from sqlmodel import select
 from claims import access, anchors, audit, clock, intake, lifecycle, reports, trail
 from claims.api.deps import PageDep, SessionDep
 from claims.auth import Actor, staff
-from claims.models import Claim, Role, TriggerEvent
+from claims.models import Claim, ClaimState, Role, TriggerEvent
 from claims.settings import get_settings
 from claims.web.i18n import code_label, translator
 from policies import benefits, registry
@@ -31,7 +31,7 @@ ReportReader = Annotated[Actor, Depends(staff(county="the claims report"))]
 
 @router.get("/claims")
 def list_claims(
-    session: SessionDep, actor: Reader, page: PageDep, state: str | None = None,
+    session: SessionDep, actor: Reader, page: PageDep, state: ClaimState | None = None,
     trigger: str | None = None, household_id: int | None = None,
     policy_year: int | None = None,
     overdue: Annotated[bool, Query(description="only claims past their due date")] = False,

@@ -23,12 +23,30 @@ def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
+def _parameters(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route reads, its dependencies' included."""
+    found, waiting = set(), [route.dependant]
+    while waiting:
+        dependant = waiting.pop()
+        found.update(param.alias for param in dependant.query_params)
+        waiting.extend(dependant.dependencies)
+    return frozenset(found)
+
+
 async def known_fields_only(request: Request) -> None:
-    """Refuse a JSON body's field the route does not take, where the body is several fields
-    (a body that is one model forbids them itself): {"claim_ids": [...], "amount": "100.00"}
-    sent to /api/approvals had approved the whole amount due, its "amount" unread (a
-    security tester's)."""
+    """Refuse an API query parameter the route does not read, and a JSON body's field it
+    does not take where the body is several fields (a body that is one model forbids them
+    itself): {"claim_ids": [...], "amount": "100.00"} sent to /api/approvals had approved
+    the whole amount due, its "amount" unread (a security tester's), and
+    /api/warnings?household_id=868 listed the county's 210 warnings (a tester's)."""
     route = request.scope.get("route")
+    if isinstance(route, APIRoute) and request.url.path.startswith("/api/"):
+        unknown = sorted(set(request.query_params) - _parameters(route))
+        if unknown:
+            taken = sorted(_parameters(route))
+            raise InvalidInput(f"{unknown[0]}: this request takes no such parameter (it takes "
+                               f"{', '.join(taken) if taken else 'none'})", field=unknown[0],
+                               code="unknown_parameter")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     # as FastAPI reads a body as JSON: Application/JSON and any …+json too (a re-tester's
     # "Application/JSON" had passed an unread "amount")

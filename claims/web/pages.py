@@ -735,7 +735,8 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
                      if "start_investigation" in actions else [])
     return render(
         request, "claim.html", status=status, user=user, claim=claim, household=household,
-        texts=lifecycle.texts(claim), members=members, incomes=incomes, events=events, repeats=repeats,
+        texts=lifecycle.texts(claim), members=members, incomes=incomes, events=events,
+        repeats=repeats,
         records=shown_records, history=shown_history,
         score=scored.score, caseload=CASELOAD.get(scored.population or ""), factors=factors,
         actions=actions, investigators=investigators,

@@ -777,6 +777,34 @@ def test_a_field_a_request_does_not_take_is_refused_on_every_route_of_fields(app
     assert extra.status_code == 422 and "remove" in extra.text
 
 
+def test_a_query_parameter_an_api_route_does_not_read_is_refused_on_every_route(app, session):
+    """/api/warnings?household_id=868 listed the county's 210 warnings, the filter unread,
+    and /api/claims?state=bogus answered an empty list (a tester's). A walk over the route
+    table: every API route refuses a parameter it does not read, naming it, before it
+    answers anything."""
+    from fastapi.routing import APIRoute
+
+    _world(session)
+    admin = TestClient(app, headers=_token_of(session, "asker", Role.supervisor))
+    walked = 0
+    for route in iter_route_contexts(app.routes):
+        if not (isinstance(route.original_route, APIRoute)
+                and route.path.startswith("/api/")):
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", route.path_format)
+        for method in route.methods:
+            answer = admin.request(method, path, params={"bogus": "1"})
+            assert answer.status_code == 422 and answer.json()["field"] == "bogus", (
+                method, path, answer.text[:200])
+            walked += 1
+    assert walked >= 80
+    filtered = admin.get("/api/warnings", params={"household_id": 1})
+    assert filtered.status_code == 422 and filtered.json()["field"] == "household_id"
+    assert "township_id" in filtered.json()["message"]  # what it does read
+    bogus = admin.get("/api/claims", params={"state": "bogus"})
+    assert bogus.status_code == 422 and bogus.json()["field"] == "state"
+
+
 def test_the_trails_kinds_are_the_audit_pages_and_every_kind_recorded():
     assert set(audit_pages.KINDS) == set(trail.ENTITIES)
     recorded = set()  # audit.record(session, actor, "<kind>", ...) throughout the code
