@@ -175,7 +175,7 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
     rows = [[line["id"], line["household_number"], line["account_holder"], line["bank_name"],
              line["bank_account"], _amount_cell(line["amount"], fmt), line["claim_number"]]
             for line in lines]
-    data = (xlsx_bytes(BANK_HEADERS, rows, "bank file") if fmt == "xlsx"
+    data = (xlsx_bytes(BANK_HEADERS, rows, "付款清单") if fmt == "xlsx"
             else csv_bytes(BANK_HEADERS, rows))
     session.execute(sa.update(Payment).where(Payment.batch_id == batch_id,
                                              Payment.state == PaymentState.pending)
@@ -184,6 +184,12 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
                  after={"format": fmt, "lines": len(lines)})
     session.flush()
     return data
+
+
+def bank_file_name(session: Session, batch_id: int, fmt: str) -> str:
+    """The bank file's name: the batch's number, as the bank and the batch page know it (it
+    had been batch-1.csv)."""
+    return f"{get_batch(session, batch_id).batch_number}.{fmt}"
 
 
 def _refresh_payees(session: Session, actor: Actor, batch: PaymentBatch) -> None:

@@ -66,7 +66,8 @@ def bank_file(batch_id: int, session: SessionDep, actor: Payer,
     data = payments.bank_file(session, actor, batch_id, format)
     session.commit()
     return Response(data, media_type=MEDIA[format], headers={
-        "content-disposition": f'attachment; filename="batch-{batch_id}.{format}"'})
+        "content-disposition": f'attachment; filename="'
+        f'{payments.bank_file_name(session, batch_id, format)}"'})
 
 
 @router.post("/{batch_id}/confirmation")

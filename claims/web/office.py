@@ -242,7 +242,8 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
     media = {"csv": "text/csv; charset=utf-8", "xlsx": (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}[format]
     return Response(data, media_type=media, headers={
-        "content-disposition": f'attachment; filename="batch-{batch_id}.{format}"'})
+        "content-disposition": f'attachment; filename="'
+        f'{payments.bank_file_name(session, batch_id, format)}"'})
 
 
 @router.post("/payments/{batch_id}/confirmation")

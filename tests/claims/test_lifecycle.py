@@ -871,3 +871,20 @@ def test_a_contract_with_money_moving_is_not_closed_by_hand(client, claim):
     contract that no one could approve (a re-tester's)."""
     closed = client.patch(f"/api/contracts/{claim.contract_id}", json={"status": "closed"})
     assert closed.status_code == 409 and closed.json()["code"] == "claims_open"
+
+
+def test_the_bank_file_is_named_by_its_batch_in_chinese(staff, client, session, claim):
+    """The bank's file was batch-1.csv with a sheet called "bank file" (a tester's): it is
+    named by the batch's number, its sheet in Chinese."""
+    import io
+
+    from openpyxl import load_workbook
+
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = client.post("/api/payment-batches").json()
+    made = client.post(f"/api/payment-batches/{batch['id']}/bank-file",
+                       params={"format": "xlsx"})
+    assert made.headers["content-disposition"] == (
+        f'attachment; filename="{batch["batch_number"]}.xlsx"')
+    assert load_workbook(io.BytesIO(made.content)).sheetnames == ["付款清单"]
