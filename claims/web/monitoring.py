@@ -357,7 +357,9 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
         request, "monitoring_household.html", user=user, household=household, window=window,
         village=session.get(Region, household.village_id), seen=seen, today=today,
         rules=monitoring.rules_of(window), reports=reports,
-        recorded=next((r for r in reports if r.id == recorded), None),
+        # the report just saved, confirmed even when it ends before the monitoring began
+        # and is not listed with the monitoring's (a tester's saved one without a word)
+        recorded=_report_of(session, household_id, recorded),
         claim=session.get(Claim, window.claim_id),
         alerts=session.exec(select(MonitoringAlert).where(
             MonitoringAlert.household_id == household_id).order_by(
@@ -457,6 +459,12 @@ STEP_PROBLEMS = {
                            "start again from the home check."),
     "notice_running": N_("The notice is running; the office decides when it has ended."),
 }
+
+
+def _report_of(session, household_id: int, record_id: int | None) -> IncomeRecord | None:
+    record = session.get(IncomeRecord, record_id) if record_id is not None else None
+    return record if record is not None and record.household_id == household_id \
+        and record.source == IncomeSource.report else None
 
 
 def _names(text: str) -> list[str]:

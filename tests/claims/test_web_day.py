@@ -399,6 +399,12 @@ def test_an_income_report_saved_on_the_page_is_confirmed_and_listed(staff, clien
     assert "北京时间" in listed
     assert "赔付后尚无收入报告" not in page
     assert "收入报告已记录" not in clerk.get(path).text  # said once, after the saving
+    # one that ends before the monitoring began is confirmed too, and says where it went
+    # (a tester's was saved without a word)
+    early = post(clerk, f"{path}/reports", page, period_start=str(start - timedelta(days=90)),
+                 period_end=str(start - timedelta(days=1)), wages="1,200")
+    page = clerk.get(early.headers["location"]).text
+    assert "的收入报告已记录。" in page and "已计入农户收入台账" in page
 
 
 # --- the claim's summary ------------------------------------------------------------------------
