@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -297,9 +298,12 @@ def _administrator(request: Request, user) -> None:
 
 
 @router.get("/admin")
-def admin_page(request: Request, session: SessionDep, user: User):
+def admin_page(request: Request, session: SessionDep, user: User, saved: str = "",
+               added: bool = False):
     _administrator(request, user)
-    return _admin(request, session, user)
+    # the user just saved, said (a save had only reloaded the page: a tester's)
+    known = saved and session.exec(select(AppUser.id).where(AppUser.username == saved)).first()
+    return _admin(request, session, user, saved=(saved, added) if known else None)
 
 
 def _admin(request, session: Session, user, **shown):
@@ -326,6 +330,7 @@ def admin_user(request: Request, session: SessionDep, user: User, form: Posted):
         raise PageError(422, text_for(request, "Choose a role."))
     try:
         existing = session.exec(select(AppUser).where(AppUser.username == username)).first()
+        added = existing is None
         if existing is None:
             if not role:
                 raise PageError(422, text_for(request, "Choose a role."))
@@ -359,7 +364,8 @@ def admin_user(request: Request, session: SessionDep, user: User, form: Posted):
         session.rollback()
         raise PageError(refused.status_code, refusal(
             refused, translator(language_of(request)))) from None
-    return RedirectResponse("/admin", status_code=303)
+    return RedirectResponse(f"/admin?saved={quote(username)}&added={int(added)}",
+                            status_code=303)
 
 
 @router.post("/admin/clients/{client_id}/deactivate")

@@ -977,3 +977,19 @@ def test_a_repeated_report_of_a_loss_says_so_on_the_claim_page(
     assert "同一损失" not in rows["FLOOD-1"]
     assert "与 FLOOD-1 为同一损失" in rows["FLOOD-2"] and "金额与该报告不同" not in rows["FLOOD-2"]
     assert "与 FLOOD-1 为同一损失" in rows["FLOOD-3"] and "金额与该报告不同" in rows["FLOOD-3"]
+
+
+def test_the_admin_page_says_whom_it_added_or_changed(browser, session):
+    """Saving a user only reloaded the page, and the page's table left a permission not held
+    blank (a tester's): a save says whether it added or changed whom, and every permission
+    reads yes or no."""
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    added = admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "sun",
+                                             "role": "clerk"})
+    assert "已新增用户 sun。" in added.text
+    changed = admin.post("/admin/users", data={"csrf_token": csrf_of(page), "username": "sun",
+                                               "full_name": "孙"})
+    assert "已修改用户 sun。" in changed.text and "已新增用户" not in changed.text
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*>sun<.*?</tr>", changed.text, re.S).group(0)
+    assert re.findall(r'data-label="(?:可[^"]*|启用)">([^<]*)<', row) == ["否", "否", "是"]
