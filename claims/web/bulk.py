@@ -207,7 +207,8 @@ def close_warning_page(request: Request, session: SessionDep, user: User,
                                                "note what the office did.")) from None
     session.commit()
     # back to the list as it was filtered (only ever this site's /warnings)
-    return RedirectResponse("/warnings?" + form.get("back", "").replace("\n", ""),
+    back = form.get("back", "").replace("\n", "")
+    return RedirectResponse(f"/warnings?{back}{'&' if back else ''}closed={warning.id}",
                             status_code=303)
 
 

@@ -395,6 +395,12 @@ def test_who_may_open_and_do_what_on_the_other_pages(browser, session, claim, co
                        data={"csrf_token": token, "outcome": "已入户核实"},
                        follow_redirects=False)
     assert closed.status_code == (303 if role in ("clerk", "supervisor", "admin") else 403)
+    if closed.status_code == 303:  # said, and the list says it lists the closed too
+        listed = user.get(closed.headers["location"]).text
+        assert "预警已关闭。" in listed or "The warning is closed." in listed
+        every = user.get("/warnings", params={"status": ""}).text
+        assert "未处理的预警，风险高的在前" not in every
+        assert f'href="/households/{warning.household_id}"' in every
 
 
 def test_payments_are_for_county_wide_accounts(browser, session, county):
