@@ -326,8 +326,14 @@ def contracts_page(request: Request, session: SessionDep, user: User):
 
 def _form(request: Request, user, form, fields) -> dict[str, str]:
     check_csrf(request, user, str(form.get("csrf_token", "")))
-    # numbers as the pages show them: 10,000 people, 120,000.50 yuan carried in
-    return {name: typed_amount(str(form.get(name, ""))) for name in fields if name in form}
+    # numbers as the pages show them: 10,000 people, 120,000.50 yuan carried in (a note
+    # of "1,000" is text, kept as typed: a re-tester's)
+    return {name: typed_amount(str(form.get(name, ""))) if name in NUMBERS
+            else str(form.get(name, "")).strip() for name in fields if name in form}
+
+
+NUMBERS = {"policy_year", "premium_per_person", "insured_headcount", "insurer_fee_rate",
+           "balance_carried_in", "year", "fixed_amount", "multiple", "standard_year"}
 
 
 def _save(request: Request, session: Session, user, data: dict[str, Any], model,

@@ -4,7 +4,6 @@ every form carries the session's CSRF token."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from claims.web.i18n import (
 from policies import benefits
 from policies.errors import DomainError, NotFound
 from policies.models import utcnow
-from policies.tables import ROW_PROBLEMS, RowError, xlsx_bytes
+from policies.tables import ROW_PROBLEMS, RowError, typed_number, xlsx_bytes
 from policies.types import TEXT_PROBLEMS
 from risk.models import HouseholdScore
 
@@ -1023,16 +1022,13 @@ def row_problem(error: RowError, gettext) -> str:
     return error.reason
 
 
-_GROUPED = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", re.ASCII)
-
-
 def typed_amount(text: str) -> str:
-    """A number as a person types it into a form, as every page writes it: 9,000.00 read
-    as 9000.00 (the approval amount, an income and a contract's headcount had refused the
-    comma the pages show them with: a tester's); anything else as typed, for the model to
-    judge."""
-    text = text.strip()
-    return text.replace(",", "") if _GROUPED.fullmatch(text) else text
+    """A number as a person types it into a form, as every page writes it and as the file
+    imports read it (policies.tables.typed_number): 9,000.00 or full-width ９０００ read as
+    9000.00 (the approval amount, an income and a contract's headcount had refused the comma
+    the pages show them with: a tester's); anything else as typed, for the model to judge."""
+    number = typed_number(text, places=10)
+    return text.strip() if number is None else str(number)
 
 
 def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:

@@ -253,15 +253,17 @@ def test_a_clerk_changes_how_a_line_is_set_in_chinese(county, session, browser):
         "csrf_token": token, "fixed_amount": "", "multiple": "1.5", "standard_year": "1999",
         "note": ""}, follow_redirects=False)
     assert problems_of(unknown.text) == {"国家标准年度": "尚未登记 1999 年的国家标准：请先登记"}
+    # typed as the page shows numbers, full-width too; a note of figures is kept as typed (a
+    # re-tester's 1,000 had become 1000)
     saved = clerk.post(f"/config/lines/{line.id}", data={
-        "csrf_token": token, "fixed_amount": "9300", "multiple": "", "standard_year": "",
-        "note": "县文件"}, follow_redirects=False)
+        "csrf_token": token, "fixed_amount": "９,３００", "multiple": "", "standard_year": "",
+        "note": "县文件 1,000 号"}, follow_redirects=False)
     assert saved.status_code == 303
     assert "监测线已保存" in clerk.get(saved.headers["location"]).text
     session.refresh(line)
-    assert (line.fixed_amount, line.note) == (Decimal("9300"), "县文件")
+    assert (line.fixed_amount, line.note) == (Decimal("9300"), "县文件 1,000 号")
     (change,) = entries(session, "monitoring_line", str(line.id), "update")
-    assert change.after == {"fixed_amount": "9300.00", "note": "县文件"}
+    assert change.after == {"fixed_amount": "9300.00", "note": "县文件 1,000 号"}
 
     for refused in (browser("investigator"), browser("clerk", townships=[
             county.ids["township"]])):
