@@ -29,6 +29,7 @@ from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.messages import N_
 from policies.models import IncomeRecord, IncomeRecordCreate, IncomeRecordUpdate
 from policies.tables import (
+    NOTE_HEADINGS,
     csv_bytes,
     normalise_header,
     read_table,
@@ -51,19 +52,26 @@ CONFIRMATION_ALIASES = {normalise_header(k): v for k, v in {
     # (its Chinese heading had been dropped without a word: a tester's references and
     # reasons were lost)
     "reference": "bank_reference", "银行流水号或失败原因": "bank_reference",
-    "bank reference or reason": "bank_reference", "备注": "reason", "原因": "reason",
+    "bank reference or reason": "bank_reference", "原因": "reason", "处理结果": "status",
+    "交易状态": "status",
     **{written + unit: "amount" for name in AMOUNT_HEADINGS
        for written in (name, name.replace("额", "額")) for unit in ("", "(元)")},
 }.items()}
 # Columns of the bank file this service wrote, which a bank's answer may give back, and the
 # day of the transfer: read past. Any other column is refused, naming it: one dropped
 # without a word had held the bank's references and reasons.
-PASSED_OVER = {normalise_header(h) for h in (
+PASSED_OVER = NOTE_HEADINGS | {normalise_header(h) for h in (
     *BANK_HEADERS, "household_number", "head", "bank_name", "bank_account", "claim_number",
-    "户名", "账号", "日期", "交易日期", "交易时间", "date")}
+    "户名", "账号", "日期", "交易日期", "交易时间", "date",
+    # what a bank's answer adds beside them: the memo (备注 and 摘要 are the transfer's
+    # words, "防贫保理赔款", never why it failed: a re-tester's reason was lost to one), the
+    # payee, the day booked, the receipt, the currency, the fee
+    "摘要", "用途", "附言", "收款人", "收款人姓名", "收款人账号", "收款账号", "记账日期",
+    "回单编号", "回单号", "币种", "手续费")}
 CONFIRMATION_HEADINGS = ("付款流水号 (payment_id), 状态 (status), 银行流水号 (bank_reference), "
-                         "失败原因 (reason), 金额 (amount)")
-PAID, FAILED = {"paid", "成功", "已支付"}, {"failed", "失败", "支付失败"}
+                         "失败原因 (reason), 银行流水号或失败原因, 金额 (amount)")
+PAID = {"paid", "成功", "已支付", "交易成功", "支付成功", "转账成功"}
+FAILED = {"failed", "失败", "支付失败", "交易失败", "转账失败"}
 RETURNED = {"returned", "退汇", "已退汇", "退回"}
 # Lines the bank has not answered yet: a bank file carries them, a claim with one is not
 # taken into another batch, and a contract with one is not settled.
@@ -274,7 +282,7 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
         raise InvalidInput(
             f"column(s) {', '.join(unknown)} are not a heading this file takes: "
             f"{CONFIRMATION_HEADINGS}; rename or remove them",
-            field="header", value=", ".join(unknown), code="unknown_columns",
+            field="header", value=", ".join(unknown), code="unknown_bank_columns",
             values={"columns": "、".join(unknown)})
     # The lock order (claims.locks): the households of the claims the file pays (a payout's
     # income record and monitoring window point to the household, and inserting them takes a

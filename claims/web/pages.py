@@ -918,6 +918,11 @@ STEP_REFUSALS = {
     "unknown_columns": N_("The file has columns this import does not read: %(columns)s. "
                           "Rename each to a heading the import takes, or remove it: a "
                           "misspelt amount would be read as none."),
+    "unknown_bank_columns": N_("The bank's answer has columns it does not take: %(columns)s. "
+                               "Its headings are 付款流水号, 状态, 银行流水号, 失败原因 (or one "
+                               "column 银行流水号或失败原因) and 金额; rename each of the others "
+                               "to one of them, or remove it, so that nothing the bank wrote "
+                               "is left unread."),
     "amount_column": N_("Column %(columns)s looks like the amount the bank paid, but this file "
                         "takes the amount only under one of these headings: %(headings)s. "
                         "Rename it, or remove it: an amount not checked against the line "

@@ -396,6 +396,7 @@ def test_the_bank_answer_is_read_under_the_headings_the_batch_page_names(
 
     unknown = answer(f"付款流水号,状态,流水,金额\n{line},成功,BK1,7500.00\n")
     assert unknown.status_code == 422 and unknown.json()["value"] == "流水", unknown.text
+    assert unknown.json()["code"] == "unknown_bank_columns"
     failed = answer(f"付款流水号,状态,银行流水号或失败原因\n{line},失败,账户已冻结\n")
     assert failed.json()["results"][0]["reason"] == "账户已冻结"
     session.expire_all()
@@ -404,6 +405,11 @@ def test_the_bank_answer_is_read_under_the_headings_the_batch_page_names(
     line = batch["lines"][0]["id"]
     unexplained = answer(f"付款流水号,状态\n{line},失败\n").json()["results"][0]["reason"]
     assert line_reason_text(unexplained, "zh") == "未说明原因"
+    batch = export_batch(client)
+    line = batch["lines"][0]["id"]
+    memo = answer(f"序号,付款流水号,状态,银行流水号或失败原因,备注,摘要\n"
+                  f"1,{line},交易失败,账户已销户,防贫保理赔款,理赔\n").json()["results"]
+    assert memo[0]["reason"] == "账户已销户"  # a memo is not why it failed (a re-tester's)
     batch = export_batch(client)
     line = batch["lines"][0]["id"]
     paid = answer(f"付款流水号,户编号,户主,状态,银行流水号或失败原因,金额,交易日期\n"
