@@ -558,15 +558,7 @@ def _refuse_settled(session: Session, claim: Claim) -> None:
                        code="contract_closed", values={"contract": contract.contract_number})
 
 
-def approval_note(session: Session, claim: Claim) -> str:
-    """The note of the claim's latest approval that gave one: why less than the terms give
-    is paid, when it is (ClaimRecord of kind approve)."""
-    for data in session.exec(select(ClaimRecord.data).where(
-            ClaimRecord.claim_id == claim.id, ClaimRecord.kind == "approve")
-            .order_by(ClaimRecord.id.desc())):
-        if str((data or {}).get("note", "")).strip():
-            return str(data["note"]).strip()
-    return ""
+REDUCTION = "reduction_reason"  # in a claim's calculation: why less than is due was approved
 
 
 def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
@@ -603,6 +595,10 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
         raise InvalidInput(f"approving {step.amount} of the {due} due: say in the note why "
                            "less is paid", field="note", value=step.amount,
                            code="reduction_reason", values={"amount": step.amount, "due": due})
+    if step.amount < due and not confirming:
+        # the reason of this cut, which the payout notice gives: not the note of whoever
+        # confirms it later ("批量通过" had replaced "自费药品不予赔付": a re-tester's)
+        claim.calculation = {**(claim.calculation or {}), REDUCTION: step.note.strip()}
     from claims.documents import requirements  # documents import this module's models
 
     lacking = requirements.missing(session, claim)

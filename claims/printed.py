@@ -234,7 +234,8 @@ def payout_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "htm
     document.amount = claim.approved_amount
     document.paid_amount = claim.paid_amount
     if claim.approved_amount < claim.entitled:  # the household is told why less is paid
-        document.reduction_reason = masking.in_text(lifecycle.approval_note(session, claim))
+        document.reduction_reason = masking.in_text(
+            (claim.calculation or {}).get(lifecycle.REDUCTION, ""))
     document.decided_on = (_decided_on(session, claim, ("approve",))
                            or clock.county_date(claim.updated_at))
     document.calculations = list((claim.calculation or {}).get("events", []))

@@ -274,3 +274,17 @@ def test_less_than_is_due_is_approved_with_a_reason_the_household_reads(
         "amount": "6000.00", "note": "入户核实后核减 1,500 元"}).status_code == 200
     notice = browser("clerk").get(f"/claims/{claim.id}/payout-notice").text
     assert "核减原因：入户核实后核减 1,500 元" in notice
+
+
+def test_the_notice_gives_the_reason_of_the_cut_not_of_its_confirmation(
+        staff, client, session, claim, browser):  # noqa: F811
+    """The adjudicator cut the amount with a reason and a supervisor confirmed it with the
+    bulk page's note "批量通过", which the notice then gave as the reason (a re-tester's)."""
+    to_approval(staff, claim, session)
+    staff_limit = act(staff["adjudicator"], claim, "approve",
+                      {"amount": "6000.00", "note": "自费药品不予赔付"})
+    assert staff_limit.status_code == 200 and staff_limit.json()["state"] == "approval"
+    assert act(staff["supervisor"], claim, "approve",
+               {"amount": "6000.00", "note": "批量通过"}).status_code == 200
+    notice = browser("clerk").get(f"/claims/{claim.id}/payout-notice").text
+    assert "核减原因：自费药品不予赔付" in notice and "批量通过" not in notice
