@@ -23,14 +23,17 @@ def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
-def _parameters(route: APIRoute) -> frozenset[str]:
-    """The query parameters a route reads, its dependencies' included."""
+def _parameters(route: APIRoute, kind: str = "query_params") -> frozenset[str]:
+    """The query parameters (or body fields) a route reads, its dependencies' included."""
     found, waiting = set(), [route.dependant]
     while waiting:
         dependant = waiting.pop()
-        found.update(param.alias for param in dependant.query_params)
+        found.update(param.alias for param in getattr(dependant, kind))
         waiting.extend(dependant.dependencies)
     return frozenset(found)
+
+
+FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 async def known_fields_only(request: Request) -> None:
@@ -40,6 +43,7 @@ async def known_fields_only(request: Request) -> None:
     the whole amount due, its "amount" unread (a security tester's), and
     /api/warnings?household_id=868 listed the county's 210 warnings (a tester's)."""
     route = request.scope.get("route")
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if isinstance(route, APIRoute) and request.url.path.startswith("/api/"):
         unknown = sorted(set(request.query_params) - _parameters(route))
         if unknown:
@@ -47,7 +51,15 @@ async def known_fields_only(request: Request) -> None:
             raise InvalidInput(f"{unknown[0]}: this request takes no such parameter (it takes "
                                f"{', '.join(taken) if taken else 'none'})", field=unknown[0],
                                code="unknown_parameter")
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media in FORMS and route.dependant.body_params:
+            # a form's fields too (FastAPI has read the form already: this is its copy): a
+            # "dry_run=1" sent with a bank's answer had confirmed its lines (a re-tester's)
+            taken = _parameters(route, "body_params")
+            unknown = sorted(set((await request.form()).keys()) - taken)
+            if unknown:
+                raise InvalidInput(f"{unknown[0]}: this request takes no such field (it takes "
+                                   f"{', '.join(sorted(taken))})", field=unknown[0],
+                                   code="unknown_field")
     # as FastAPI reads a body as JSON: Application/JSON and any …+json too (a re-tester's
     # "Application/JSON" had passed an unread "amount")
     if not isinstance(route, APIRoute) or not (media == "application/json"

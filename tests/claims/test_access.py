@@ -805,6 +805,34 @@ def test_a_query_parameter_an_api_route_does_not_read_is_refused_on_every_route(
     assert bogus.status_code == 422 and bogus.json()["field"] == "state"
 
 
+def test_a_form_field_an_api_route_does_not_take_is_refused_on_every_route_of_forms(
+        app, session):
+    """A "dry_run=1" sent with a bank's answer had confirmed its lines, and a document's
+    "kind" (not doc_type) stored it with no type (a re-tester's). A walk over the route
+    table: every API route that takes a form or a file refuses a field it does not take,
+    naming it, before anything is done."""
+    from fastapi import params
+    from fastapi.routing import APIRoute
+
+    _world(session)
+    admin = TestClient(app, headers=_token_of(session, "former", Role.supervisor))
+    walked = []
+    for route in iter_route_contexts(app.routes):
+        original = route.original_route
+        if not (isinstance(original, APIRoute) and route.path.startswith("/api/")
+                and any(isinstance(p.field_info, params.Form)
+                        for p in original.dependant.body_params)):
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", route.path_format)
+        for method in route.methods:
+            answer = admin.request(method, path, data={"dry_run": "1"},
+                                   files={"file": ("a.csv", b"x,y\n1,2\n")})
+            assert answer.status_code == 422 and answer.json()["field"] == "dry_run", (
+                method, path, answer.text[:200])
+            walked.append(path)
+    assert len(walked) >= 5 and any("confirmation" in p for p in walked), walked
+
+
 def test_the_trails_kinds_are_the_audit_pages_and_every_kind_recorded():
     assert set(audit_pages.KINDS) == set(trail.ENTITIES)
     recorded = set()  # audit.record(session, actor, "<kind>", ...) throughout the code
