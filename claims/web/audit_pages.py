@@ -13,7 +13,7 @@ member reads them, a user limited to some townships is refused."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -39,7 +39,15 @@ from claims.web import config as config_view
 from claims.web import monitoring as monitoring_view
 from claims.web import printed as printed_view
 from claims.web import records as records_view
-from claims.web.i18n import N_, actor_text, catalog, code_label, money, translator
+from claims.web.i18n import (
+    N_,
+    actor_text,
+    catalog,
+    code_label,
+    county_time,
+    money,
+    translator,
+)
 from claims.web.pages import (
     COUNTY_WIDE,
     PageError,
@@ -52,6 +60,7 @@ from claims.web.pages import (
 )
 from claims.web.session import SignedIn
 from policies.errors import DomainError
+from policies.models import IncomeFields
 
 router = APIRouter(include_in_schema=False)
 
@@ -139,6 +148,7 @@ FIELDS = {
     "dibao": N_("Dibao"), "tekun": N_("Tekun support"),
     "in_force": N_("In force"), "test_day": N_("Test day"), "why": N_("Why not"),
     "replaced": N_("Version it replaced"),
+    "recorded_at": N_("Recorded at"), "revised_at": N_("Revised at"),
     # a member's insurance and birth date, a region's place in the tree (the Chinese page had
     # shown resident_medical as stored: a tester's)
     "resident_medical": N_("Resident medical insurance"),
@@ -172,7 +182,12 @@ ENTITY_VALUES = {("early_warning", "status"): bulk_view.WARNING_STATUSES,
                  ("early_warning", "source"): bulk_view.WARNING_SOURCES}
 CODES = {"sha256", "content_type", "filename"}  # shown as stored, as a code
 SIZE = N_("%(n)s bytes")
-MONEY = {"entitled", "approved_amount", "paid_amount", "amount", "approval_limit", "total"}
+MONEY = {"entitled", "approved_amount", "paid_amount", "amount", "approval_limit", "total",
+         # an income record's figures, a contract's and a line's amounts, as every page
+         # writes money (they had read 7500.00: a re-tester's)
+         *IncomeFields.model_fields, "net_income", "per_capita_net_income",
+         "premium_per_person", "balance_carried_in", "fixed_amount"}
+TIMES = {"recorded_at", "revised_at"}  # instants, in the county's clock
 
 VERIFIED = N_("The audit chain is intact: %(checked)s entries checked.")
 SIGNED = N_("The newest signed head vouches for the first %(signed)s of them.")
@@ -233,11 +248,16 @@ def _value_text(key: str, value: Any, language: str) -> str:
         return ("；" if language == "zh" else "; ").join(
             f"{label}{'：' if language == 'zh' else ': '}{text}"
             for label, text in fields_text(value, language))
-    if key in MONEY:
+    if key in MONEY and not isinstance(value, bool):
         try:
             return money(value)
         except ArithmeticError:
             return str(value)
+    if key in TIMES and isinstance(value, str):
+        try:
+            return county_time(datetime.fromisoformat(value), language)
+        except ValueError:
+            return value
     if key in FIELD_KINDS:
         return code_label(FIELD_KINDS[key], str(value), language)
     if key == "reason":
@@ -262,6 +282,7 @@ def fields_text(data: dict | None, language: str) -> list[tuple[str, str]]:
 
 # Fields whose label depends on what the entry is about: a catastrophe's name is no person's.
 ENTITY_FIELDS = {("catastrophe", "name"): N_("Name of the catastrophe"),
+                 ("region", "name"): N_("Region name"), ("api_client", "name"): N_("Department"),
                  ("elimination", "flags"): N_("Data-quality flags")}
 # Codes of a field whose vocabulary depends on the record: a follow-up's assistance "kind"
 # (its employment had read 因失业, as a disaster's kind).
@@ -371,7 +392,10 @@ def _audit(request: Request, session: Session, user: SignedIn, claim: str = "",
                           since=_day(request, since, N_("From the day")),
                           until=_day(request, until, N_("Up to the day")))
     rows, older = trail.search(session, user.actor, wanted, before=before)
-    people = names_of(session, (e.actor for e in rows))
+    # each person by name and username: an administrator's second account under its own
+    # name read as the administrator on the trail (a re-tester's)
+    people = {username: f"{name}（{username}）" if language == "zh" else f"{name} ({username})"
+              for username, name in names_of(session, (e.actor for e in rows)).items()}
     names = named_ids(session, rows)
     entries = [{
         "entry": e, "who": actor_text(e.actor, language, people),

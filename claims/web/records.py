@@ -4,6 +4,7 @@ reasons in the reader's language (the page printed keys, codes and a Python dict
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -48,10 +49,26 @@ YES, NO = N_("yes"), N_("no")
 LOCATION = N_("latitude %(latitude)s, longitude %(longitude)s, within %(accuracy)s m")
 
 
+# The events that changed a claim, as the evaluator names them in a recalculation's reason
+# (claims.intake._naming): read in the reader's language ("重新计算 event T3-N2" had mixed
+# the two on the Chinese page: a re-tester's).
+EVENTS_NAMED = [
+    (re.compile(r"event (\S.*)"), N_("event %(event)s")),
+    (re.compile(r"events (\S.*)"), N_("events %(event)s")),
+    (re.compile(r"(?P<count>\d+) events, (?P<first>.+) … (?P<last>.+)"),
+     N_("%(count)s events, %(first)s … %(last)s")),
+]
+
+
 def reason_text(text: str, language: str) -> str:
     """A stored reason: the system's in the reader's language, a person's as typed."""
     found = reasons.parse(text)
     if found is None:
+        for pattern, words in EVENTS_NAMED:
+            named = pattern.fullmatch(text or "")
+            if named:
+                values = named.groupdict() or {"event": named[1]}
+                return translator(language)(words, **values)
         return text
     code, values = found
     shown = {name: _amount(value) for name, value in values.items()}

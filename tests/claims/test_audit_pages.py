@@ -369,3 +369,19 @@ def test_every_field_of_a_record_changed_on_the_trail_reads_in_chinese(
         assert stored not in page, stored
     assert "城乡居民基本医疗保险" in page and "死亡" in page and "变更银行账户" in page
     assert masking.name(member.name) in page
+    assert "测试管理员（test-admin）" in page  # two accounts of one name read apart
+
+
+def test_a_recalculation_an_income_record_and_a_region_read_in_chinese():
+    """A recalculation read "重新计算 event T3-N2", an income record's time was stored text
+    and its amounts unformatted, and a region's name was a person's 姓名 (a re-tester's)."""
+    from claims.web import audit_pages, records
+
+    assert records.reason_text("event T3-N2", "zh") == "事件 T3-N2"
+    assert records.reason_text("7 events, A-1 … A-7", "zh") == "7 个事件（A-1 … A-7）"
+    assert records.reason_text("收入超标", "zh") == "收入超标"  # a person's, as typed
+    shown = audit_pages.entry_fields({"wages": "7500.00", "name": "新村",
+                                      "recorded_at": "2026-12-07T17:15:17.012666+00:00"},
+                                     "zh", "region")
+    assert [(label, text) for label, text, _code in shown] == [
+        ("工资性收入", "7,500.00"), ("区划名称", "新村"), ("登记时间", "2026-12-08 01:15 北京时间")]
