@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -441,7 +442,9 @@ def create_app() -> FastAPI:
         # The same shape as every other error (field, value, message), with pydantic's full
         # list kept under "detail"; a page's, on the error page.
         first = exc.errors()[0]
-        location = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
+        # a union's member is pydantic's tag, no field (monitoring_category.str-enum[…])
+        location = [str(p) for p in first["loc"] if p not in ("body", "query", "path")
+                    and not re.fullmatch(r"[\w-]+\[.*\]", str(p))]
         named = getattr(first.get("ctx", {}).get("error"), "field", None)
         if not location and isinstance(named, str):
             # a rule over several fields (a contract's dates) names the one to correct

@@ -803,6 +803,10 @@ def test_a_query_parameter_an_api_route_does_not_read_is_refused_on_every_route(
     assert "township_id" in filtered.json()["message"]  # what it does read
     bogus = admin.get("/api/claims", params={"state": "bogus"})
     assert bogus.status_code == 422 and bogus.json()["field"] == "state"
+    # an enumeration's field by its name, not pydantic's tag of it (a re-tester's read
+    # monitoring_category.str-enum[MonitoringCategory])
+    category = admin.get("/api/households", params={"monitoring_category": "bogus"})
+    assert category.status_code == 422 and category.json()["field"] == "monitoring_category"
 
 
 def test_a_form_field_an_api_route_does_not_take_is_refused_on_every_route_of_forms(
