@@ -587,15 +587,16 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
                            values={"amount": step.amount, "first": first})
     confirming = claim.first_approver_id is not None and \
         step.amount == claim.approved_amount - claim.paid_amount
-    if step.amount < due and not step.note.strip() and not confirming:
+    if step.amount < due and not confirming:
         # less than the terms give: the household is told why (a second approver had cut
         # 10,000 to 9,000 without a word, and the notice said nothing: a tester's); a second
         # approval confirming the first's amount decides nothing new (a bill that came after
         # the first waits for its own round)
-        raise InvalidInput(f"approving {step.amount} of the {due} due: say in the note why "
-                           "less is paid", field="note", value=step.amount,
-                           code="reduction_reason", values={"amount": step.amount, "due": due})
-    if step.amount < due and not confirming:
+        if not step.note.strip():
+            raise InvalidInput(f"approving {step.amount} of the {due} due: say in the note "
+                               "why less is paid", field="note", value=step.amount,
+                               code="reduction_reason",
+                               values={"amount": step.amount, "due": due})
         # the reason of this cut, which the payout notice gives: not the note of whoever
         # confirms it later ("批量通过" had replaced "自费药品不予赔付": a re-tester's)
         claim.calculation = {**(claim.calculation or {}), REDUCTION: step.note.strip()}

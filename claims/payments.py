@@ -162,10 +162,10 @@ def settled(lines: list[dict]) -> bool:
     return not any(line["state"] in UNDER_WAY for line in lines)
 
 
-def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
-    """The bank's file for a batch (CSV or XLSX); its pending lines become exported. Every
-    file made is on the audit trail (it holds the payees' full names and accounts), not
-    only the first. Refused for a settled batch: a file of no lines is no record, and
+def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> tuple[str, bytes]:
+    """The bank's file for a batch (CSV or XLSX) and its name; its pending lines become
+    exported. Every file made is on the audit trail (it holds the payees' full names and
+    accounts), not only the first. Refused for a settled batch: a file of no lines is no record, and
     nothing is left to send."""
     batch = get_batch(session, batch_id)
     if fmt not in ("csv", "xlsx"):
@@ -191,13 +191,9 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> bytes:
     audit.record(session, actor, "payment_batch", batch.batch_number, "export",
                  after={"format": fmt, "lines": len(lines)})
     session.flush()
-    return data
-
-
-def bank_file_name(session: Session, batch_id: int, fmt: str) -> str:
-    """The bank file's name: the batch's number, as the bank and the batch page know it (it
-    had been batch-1.csv)."""
-    return f"{get_batch(session, batch_id).batch_number}.{fmt}"
+    # named by the batch's number, as the bank and the batch page know it (batch-1.csv had
+    # named it by a row id)
+    return f"{batch.batch_number}.{fmt}", data
 
 
 def _refresh_payees(session: Session, actor: Actor, batch: PaymentBatch) -> None:

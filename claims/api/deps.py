@@ -24,13 +24,18 @@ PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
 def _parameters(route: APIRoute, kind: str = "query_params") -> frozenset[str]:
-    """The query parameters (or body fields) a route reads, its dependencies' included."""
-    found, waiting = set(), [route.dependant]
-    while waiting:
-        dependant = waiting.pop()
-        found.update(param.alias for param in getattr(dependant, kind))
-        waiting.extend(dependant.dependencies)
-    return frozenset(found)
+    """The query parameters (or body fields) a route reads, its dependencies' included;
+    read once a route and kept on it (every request of the API asks, single events
+    included; a route compares by value, so it is no dictionary's key)."""
+    kept = route.__dict__.setdefault("fangpin_parameters", {})
+    if kind not in kept:
+        found, waiting = set(), [route.dependant]
+        while waiting:
+            dependant = waiting.pop()
+            found.update(param.alias for param in getattr(dependant, kind))
+            waiting.extend(dependant.dependencies)
+        kept[kind] = frozenset(found)
+    return kept[kind]
 
 
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")

@@ -63,11 +63,10 @@ def bank_file(batch_id: int, session: SessionDep, actor: Payer,
               format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv"):
     """The bank's file for a batch; its lines become exported. 409 (code batch_settled) once
     the bank answered every line: nothing is left to send."""
-    data = payments.bank_file(session, actor, batch_id, format)
+    name, data = payments.bank_file(session, actor, batch_id, format)
     session.commit()
     return Response(data, media_type=MEDIA[format], headers={
-        "content-disposition": f'attachment; filename="'
-        f'{payments.bank_file_name(session, batch_id, format)}"'})
+        "content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.post("/{batch_id}/confirmation")

@@ -324,6 +324,11 @@ def contracts_page(request: Request, session: SessionDep, user: User):
     return _contracts_page(request, session, user)
 
 
+# The contract's and the line's fields that hold numbers, read as typed_amount reads them.
+NUMBERS = {"policy_year", "premium_per_person", "insured_headcount", "insurer_fee_rate",
+           "balance_carried_in", "year", "fixed_amount", "multiple", "standard_year"}
+
+
 def _form(request: Request, user, form, fields) -> dict[str, str]:
     check_csrf(request, user, str(form.get("csrf_token", "")))
     # numbers as the pages show them: 10,000 people, 120,000.50 yuan carried in (a note
@@ -331,9 +336,6 @@ def _form(request: Request, user, form, fields) -> dict[str, str]:
     return {name: typed_amount(str(form.get(name, ""))) if name in NUMBERS
             else str(form.get(name, "")).strip() for name in fields if name in form}
 
-
-NUMBERS = {"policy_year", "premium_per_person", "insured_headcount", "insurer_fee_rate",
-           "balance_carried_in", "year", "fixed_amount", "multiple", "standard_year"}
 
 
 def _save(request: Request, session: Session, user, data: dict[str, Any], model,

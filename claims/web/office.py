@@ -235,7 +235,7 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
     if format not in ("csv", "xlsx"):
         raise PageError(422, text_for(request, "Choose the file's format: CSV or Excel."))
     try:
-        data = payments.bank_file(session, user.actor, batch_id, format)
+        name, data = payments.bank_file(session, user.actor, batch_id, format)
     except DomainError as refused:
         raise PageError(refused.status_code, refusal(
             refused, translator(language_of(request)))) from None
@@ -243,8 +243,7 @@ def batch_file(request: Request, session: SessionDep, user: User, batch_id: int,
     media = {"csv": "text/csv; charset=utf-8", "xlsx": (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}[format]
     return Response(data, media_type=media, headers={
-        "content-disposition": f'attachment; filename="'
-        f'{payments.bank_file_name(session, batch_id, format)}"'})
+        "content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.post("/payments/{batch_id}/confirmation")

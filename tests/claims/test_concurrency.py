@@ -786,7 +786,7 @@ def test_a_bank_file_made_twice_at_once_never_rewrites_a_line_already_sent(engin
 
     def export() -> None:
         with Session(engine) as session:
-            files.append(payments.bank_file(session, SYSTEM, batch_id, "csv").decode())
+            files.append(payments.bank_file(session, SYSTEM, batch_id, "csv")[1].decode())
             session.commit()
 
     holder = Session(engine)
