@@ -959,7 +959,9 @@ def test_the_household_page_names_the_amount_due_and_the_amount_paid(browser, se
     page = browser("clerk").get(f"/households/{claim.household_id}").text
     row = re.search(rf"{claim.claim_number}.*?</tr>", page, re.S).group(0)
     assert "应赔金额" in page and "已付金额" in page
-    assert re.findall(r'class="num">([\d,.]+)<', row) == ["7,500.00", "7,000.00"]
+    # on a phone each under its name too (the table had run off a 390 px screen)
+    assert re.findall(r'class="num" data-label="([^"]+)">([\d,.]+)<', row) == [
+        ("应赔金额", "7,500.00"), ("已付金额", "7,000.00")]
 
 
 def test_a_repeated_report_of_a_loss_says_so_on_the_claim_page(
@@ -983,6 +985,7 @@ def test_a_repeated_report_of_a_loss_says_so_on_the_claim_page(
     assert "同一损失" not in rows["FLOOD-1"]
     assert "与 FLOOD-1 为同一损失" in rows["FLOOD-2"] and "金额与该报告不同" not in rows["FLOOD-2"]
     assert "与 FLOOD-1 为同一损失" in rows["FLOOD-3"] and "金额与该报告不同" in rows["FLOOD-3"]
+    assert '<span class="tag warn">金额与该报告不同' in rows["FLOOD-3"]
 
 
 def test_the_admin_page_says_whom_it_added_or_changed(browser, session):
