@@ -176,7 +176,8 @@ def bank_file(session: Session, actor: Actor, batch_id: int, fmt: str) -> tuple[
     locks.payments(session, session.exec(select(Payment.id).where(
         Payment.batch_id == batch_id)).all())
     _refresh_payees(session, actor, batch)
-    lines = [line for line in batch_lines(session, batch_id) if line["state"] in UNDER_WAY]
+    # (not "line for line in": the catalog's extraction reads line( as the calculator's)
+    lines = [row for row in batch_lines(session, batch_id) if row["state"] in UNDER_WAY]
     if not lines:
         raise Conflict(f"every line of batch {batch.batch_number} is paid or failed: no bank "
                        "file is left to send", field="batch", code="batch_settled")
