@@ -218,7 +218,7 @@ def _step(session: Session, actor: Actor, claim_id: int, action: str, data: dict
             number = claim.claim_number
             days = _notice_days(session, claim, cache)
             if action == "approve" and claim.state == lifecycle.S.approval:
-                due = claim.entitled - claim.paid_amount
+                due = lifecycle.proposed_amount(claim)
                 if due <= 0:
                     return Result(claim_id, number, "refused", "nothing_due", {"due": due},
                                   f"nothing is due on claim {number}")

@@ -559,10 +559,11 @@ def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
     parts = _parts(session, catastrophe.id)
     states: dict[str, list] = {}
     due: dict[int, list[Decimal]] = {}  # contract: due, paid
-    for state, entitled, paid, contract_id, town_id, name, claim_id in session.exec(
+    for state, entitled, paid, contract_id, town_id, name, claim_id, cut in session.exec(
             access.households_in_area(
                 select(Claim.state, Claim.entitled, Claim.paid_amount, Claim.contract_id,
-                       township.id, township.name, Claim.id)
+                       township.id, township.name, Claim.id,
+                       Claim.calculation[lifecycle.CUT].as_string())
                 .join(Household, Household.id == Claim.household_id)
                 .join(village, village.id == Household.village_id)
                 .join(township, township.id == village.parent_id)
@@ -577,7 +578,9 @@ def figures(session: Session, actor: Actor, catastrophe: Catastrophe, *,
         row = states.setdefault(state, [state, 0, Decimal("0.00"), Decimal("0.00")])
         row[1:] = row[1] + 1, row[2] + entitled, row[3] + paid
         owed = due.setdefault(contract_id, [Decimal("0.00"), Decimal("0.00")])
-        owed[0] += Decimal("0.00") if state in NOT_PAYABLE else entitled - paid
+        # what an approval cut is not owed (lifecycle.earlier_cut)
+        owed[0] += Decimal("0.00") if state in NOT_PAYABLE else max(
+            entitled - paid - _part(Decimal(cut or "0.00"), parts[claim_id]), Decimal("0.00"))
         owed[1] += paid
     order = {s: i for i, s in enumerate(lifecycle.S)}
     by_state = sorted((tuple(row) for row in states.values()),

@@ -954,7 +954,7 @@ def _recalculate(session: Session, claim: Claim | NewClaim, entitled: Decimal, v
     claim.entitled = entitled
     claim.calculation = {**claim.calculation, "events": results}
     claim.terms_version_id = version_id
-    if claim.state == ClaimState.paid and entitled > claim.paid_amount:
+    if claim.state == ClaimState.paid and lifecycle.net_due(claim) > 0:
         lifecycle.transition(session, claim, "reopen", SYSTEM,
                              reason=reasons.coded("new_bill", entitled=entitled,
                                                    paid=claim.paid_amount))

@@ -423,6 +423,8 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
     if name in ("reject", "withdraw"):
         if claim.first_approver_id is not None:  # this round's first approval lapses
             claim.approved_amount, claim.first_approver_id = claim.paid_amount, None
+            claim.calculation = {key: value for key, value in (claim.calculation or {}).items()
+                                 if key != ROUND_CUT}
         if claim.approved_amount > claim.paid_amount:
             # an earlier round's payment the bank sent back while the claim was reopened is
             # still owed: what is refused is this round's (a tester's returned 30,000 was
@@ -539,13 +541,32 @@ SECOND_APPROVAL_PENDING = sa.and_(Claim.state == S.approval, Claim.first_approve
 APPROVED = sa.case((SECOND_APPROVAL_PENDING, Claim.paid_amount), else_=Claim.approved_amount)
 
 
+REDUCTION = "reduction_reason"  # in a claim's calculation: why less than is due was approved
+# ... and how much less, over the rounds paid or under way (text); an approval still waiting
+# for its second approver keeps its cut apart, in force once the approval is.
+CUT, ROUND_CUT = "cut", "round_cut"
+
+
+def earlier_cut(claim: Claim) -> Decimal:
+    """What approvals of earlier rounds cut from the amount due, in force: a claim reopened
+    by a new bill proposes the bill's supplement, not the cut again (the whole remaining due
+    had been approved without a word, silently undoing the cut: a tester's)."""
+    return Decimal((claim.calculation or {}).get(CUT, "0.00"))
+
+
+def net_due(claim: Claim) -> Decimal:
+    """The amount due less the cuts of earlier rounds: what an approval proposes."""
+    return max(claim.entitled - claim.paid_amount - earlier_cut(claim), Decimal("0.00"))
+
+
 def proposed_amount(claim: Claim) -> Decimal:
-    """What an approval proposes: the amount due, or at a second approval what the first
-    approver approved (a supervisor approving many at once confirmed the whole amount due,
-    above an adjudicator's partial approval, without seeing it)."""
+    """What an approval proposes: the amount due less earlier rounds' cuts, or at a second
+    approval what the first approver approved (a supervisor approving many at once
+    confirmed the whole amount due, above an adjudicator's partial approval, without
+    seeing it)."""
     if claim.first_approver_id is not None and claim.approved_amount > claim.paid_amount:
         return claim.approved_amount - claim.paid_amount
-    return claim.entitled - claim.paid_amount
+    return net_due(claim)
 
 
 def _refuse_settled(session: Session, claim: Claim) -> None:
@@ -556,9 +577,6 @@ def _refuse_settled(session: Session, claim: Claim) -> None:
         raise Conflict(f"the contract {contract.contract_number} was settled: its claims are "
                        "no longer approved", field="contract", value=contract.contract_number,
                        code="contract_closed", values={"contract": contract.contract_number})
-
-
-REDUCTION = "reduction_reason"  # in a claim's calculation: why less than is due was approved
 
 
 def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str:
@@ -587,19 +605,33 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
                            values={"amount": step.amount, "first": first})
     confirming = claim.first_approver_id is not None and \
         step.amount == claim.approved_amount - claim.paid_amount
-    if step.amount < due and not confirming:
+    net = net_due(claim)
+    if step.amount != net and not confirming:
         # less than the terms give: the household is told why (a second approver had cut
-        # 10,000 to 9,000 without a word, and the notice said nothing: a tester's); a second
-        # approval confirming the first's amount decides nothing new (a bill that came after
-        # the first waits for its own round)
+        # 10,000 to 9,000 without a word, and the notice said nothing: a tester's); more
+        # gives back an earlier round's cut, which is said too. A second approval
+        # confirming the first's amount decides nothing new (a bill that came after the
+        # first waits for its own round).
         if not step.note.strip():
-            raise InvalidInput(f"approving {step.amount} of the {due} due: say in the note "
-                               "why less is paid", field="note", value=step.amount,
-                               code="reduction_reason",
-                               values={"amount": step.amount, "due": due})
-        # the reason of this cut, which the payout notice gives: not the note of whoever
-        # confirms it later ("批量通过" had replaced "自费药品不予赔付": a re-tester's)
-        claim.calculation = {**(claim.calculation or {}), REDUCTION: step.note.strip()}
+            if step.amount < net:
+                raise InvalidInput(f"approving {step.amount} of the {net} due: say in the "
+                                   "note why less is paid", field="note", value=step.amount,
+                                   code="reduction_reason",
+                                   values={"amount": step.amount, "due": net})
+            raise InvalidInput(f"approving {step.amount} gives back {step.amount - net} an "
+                               f"earlier approval cut ({net} is due after it): say in the "
+                               "note why", field="note", value=step.amount,
+                               code="cut_given_back", values={
+                                   "amount": step.amount, "due": net,
+                                   "cut": step.amount - net})
+        calculation = {**(claim.calculation or {}), ROUND_CUT: str(net - step.amount)}
+        if step.amount < net:
+            # the reason of this cut, which the payout notice gives: not the note of whoever
+            # confirms it later ("批量通过" had replaced "自费药品不予赔付": a re-tester's)
+            calculation[REDUCTION] = step.note.strip()
+        claim.calculation = calculation
+    elif not confirming:
+        claim.calculation = {**(claim.calculation or {}), ROUND_CUT: "0.00"}
     from claims.documents import requirements  # documents import this module's models
 
     lacking = requirements.missing(session, claim)
@@ -625,6 +657,9 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
         claim.approved_amount = total
         return S.approval  # waits for a supervisor (四眼原则)
     claim.approved_amount = total
+    calculation = dict(claim.calculation or {})
+    cut = earlier_cut(claim) + Decimal(calculation.pop(ROUND_CUT, "0.00"))
+    claim.calculation = {**calculation, CUT: str(max(cut, Decimal("0.00")))}
     return S.payment_pending
 
 

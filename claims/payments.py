@@ -361,7 +361,7 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
                              reason=reasons.coded("payment_confirmed", payment=payment.id))
         if claim.calculation.get("supplement_pending"):  # bills arrived after an approval
             claim.calculation = {**claim.calculation, "supplement_pending": False}
-            if claim.entitled > claim.paid_amount:  # not already covered by a later one
+            if lifecycle.net_due(claim) > 0:  # not already covered by a later one
                 lifecycle.transition(session, claim, "reopen", SYSTEM,
                                      reason=reasons.coded("bills_during_payment"))
     return LineResult(row, str(payment.id), "paid")

@@ -96,13 +96,16 @@ def changes(session: Session) -> list[tuple[Claim, Change, list]]:
         if entitled == claim.entitled:
             continue
         note = ""
+        owed = entitled - claim.paid_amount - lifecycle.earlier_cut(claim)
         if claim.state == ClaimState.paid:
             note = (f"paid {calculator.money(claim.paid_amount)}: overpaid by "
                     f"{calculator.money(claim.paid_amount - entitled)}, reported, not clawed "
                     "back" if entitled < claim.paid_amount else
                     f"paid {calculator.money(claim.paid_amount)}: "
-                    f"{calculator.money(entitled - claim.paid_amount)} more is owed; reopen the "
-                    "claim to pay it")
+                    f"{calculator.money(owed)} more is owed; reopen the claim to pay it"
+                    if owed > 0 else
+                    f"paid {calculator.money(claim.paid_amount)}, and an approval cut "
+                    f"{calculator.money(lifecycle.earlier_cut(claim))}: nothing more is owed")
         elif claim.approved_amount > entitled:
             note = (f"approved {calculator.money(claim.approved_amount)}, above the new "
                     "entitlement: review the approval")

@@ -424,7 +424,7 @@ def approvals_page(request: Request, session: SessionDep, user: User):
     rows = []
     for claim, number, village_name in found:
         bar = lifecycle.approval_bar(session, claim, user.actor)
-        due = claim.entitled - claim.paid_amount
+        due = lifecycle.proposed_amount(claim)
         # the claim page's hints, before the user approves (the list had said "first
         # approval given" of a claim nobody had approved)
         hint = _(REASONS["nothing_due"]) if bar is None and due <= 0 else " ".join(

@@ -647,6 +647,9 @@ SUPERVISOR_ABOVE_LIMIT = N_("The amount is above your approval limit of %(limit)
 FIRST_APPROVED = N_("The first approval was for %(amount)s yuan in all: the amount is filled "
                     "in with it.")
 NO_LIMIT = N_("You have no approval limit: an administrator must set one before you approve.")
+EARLIER_CUT = N_("An earlier approval cut %(cut)s yuan from this claim (%(reason)s): "
+                 "%(due)s yuan is proposed. Approving more gives the cut back, and needs a "
+                 "note saying why.")
 
 
 def approving(claim: Claim, user: web_session.SignedIn) -> bool:
@@ -667,6 +670,10 @@ def approval_hint(claim: Claim, user: web_session.SignedIn, bar: str | None,
     if claim.first_approver_id is not None:
         hints.append(gettext(SECOND_APPROVAL))
         hints.append(gettext(FIRST_APPROVED, amount=f"{claim.approved_amount:,.2f}"))
+    elif lifecycle.earlier_cut(claim) > 0:
+        hints.append(gettext(EARLIER_CUT, cut=f"{lifecycle.earlier_cut(claim):,.2f}",
+                             due=f"{lifecycle.net_due(claim):,.2f}", reason=masking.in_text(
+                                 (claim.calculation or {}).get(lifecycle.REDUCTION, ""))))
     limit = user.user.approval_limit
     if limit is not None and claim.paid_amount + lifecycle.proposed_amount(claim) > limit:
         # a supervisor above their limit is refused; only an adjudicator's approval waits
@@ -847,6 +854,8 @@ STEP_REFUSALS = {
                           "approved."),
     "reduction_reason": N_("%(amount)s is less than the %(due)s due: say in the note why less "
                            "is paid; the household's notice gives the reason."),
+    "cut_given_back": N_("%(amount)s gives back %(cut)s that an earlier approval cut "
+                         "(%(due)s is due after it): say in the note why."),
     "above_first_approval": N_("%(amount)s is more than the first approval's %(first)s: a "
                                "second approval confirms that amount or less."),
     "choose_investigator": N_("Choose the investigator: only an investigator carries out the "

@@ -385,7 +385,8 @@ def _oracle(session: Session, catastrophe_id: int, townships: set[int] | None) -
     due: dict[int, Decimal] = {}
     for c in claims.values():
         due[c.contract_id] = due.get(c.contract_id, Decimal(0)) + (
-            Decimal(0) if c.state in ("rejected", "withdrawn") else c.entitled - c.paid_amount)
+            Decimal(0) if c.state in ("rejected", "withdrawn") else
+            c.entitled - c.paid_amount - Decimal((c.calculation or {}).get("cut", "0")))
     return {"households": len({e.household_id for e in events}), "events": len(events),
             "claims": len(claims), "entitled": sum(
                 c.entitled for c in claims.values() if c.state not in ("rejected", "withdrawn")),
@@ -486,6 +487,8 @@ def test_the_figures_match_the_raw_rows_for_the_county_and_a_limited_user(
     claims[0].state, claims[0].paid_amount = "paid", claims[0].entitled
     claims[1].state = "rejected"
     claims[2].paid_amount = Decimal("1000.00")
+    # and an approval's cut of 200, which is not owed (a reopened claim's earlier cut)
+    claims[2].calculation = {**claims[2].calculation, "cut": "200.00"}
     claims[3].state = "withdrawn"
     session.commit()
     oracle = _oracle(session, made["id"], None)

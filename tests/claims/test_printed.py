@@ -16,13 +16,21 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
-from claims import clock
+from claims import clock, lifecycle
 from claims.models import AuditEntry, Claim, Payment, PaymentBatch, Region
 from claims.settings import get_settings
 from claims.web import printed as web_printed
 from policies import registry
 from policies.models import RegionCreate
-from tests.claims.test_lifecycle import act, days_pass, to_approval
+from tests.claims.test_lifecycle import (
+    a_new_bill,
+    act,
+    bank_confirms,
+    days_pass,
+    export_batch,
+    through_notice,
+    to_approval,
+)
 from tests.claims.test_web import browser, form  # noqa: F401 (fixture)
 
 ACCOUNT = "6228480000000000001"  # the county fixture's household
@@ -288,3 +296,53 @@ def test_the_notice_gives_the_reason_of_the_cut_not_of_its_confirmation(
                {"amount": "6000.00", "note": "批量通过"}).status_code == 200
     notice = browser("clerk").get(f"/claims/{claim.id}/payout-notice").text
     assert "核减原因：自费药品不予赔付" in notice and "批量通过" not in notice
+
+
+def test_a_cut_stays_cut_when_a_new_bill_reopens_the_claim(
+        staff, client, department, session, claim, browser):  # noqa: F811
+    """A tester's claim of 7,500 was approved at 6,500 with a reason and paid; a new bill
+    reopened it, and the whole 6,000 then due (the bill's 5,000 and the 1,000 cut) was
+    proposed and approved without a word, silently undoing the cut. The reopened claim
+    proposes the bill's supplement; giving the cut back needs a note of its own."""
+    to_approval(staff, claim, session)
+    assert act(staff["supervisor"], claim, "approve", {
+        "amount": "6500.00", "note": "自费药品不予赔付"}).status_code == 200
+    bank_confirms(client, export_batch(client))
+    a_new_bill(department, session, "HIS-2")
+    session.expire_all()
+    reopened = session.get(Claim, claim.id)
+    assert (reopened.state, reopened.entitled, reopened.paid_amount) == (
+        "reopened", Decimal("12500.00"), Decimal("6500.00"))
+    through_notice(staff, session, reopened)
+    page = browser("supervisor").get(f"/claims/{claim.id}").text
+    assert 'value="5000.00"' in page  # proposed: the new bill's 5,000, not 6,000
+    assert "此前的审批已从本案核减 1,000.00 元（自费药品不予赔付）" in page
+    silent = act(staff["supervisor"], reopened, "approve", {"amount": "6000.00"})
+    assert silent.status_code == 422 and silent.json()["code"] == "cut_given_back"
+    assert act(staff["supervisor"], reopened, "approve",
+               {"amount": "5000.00"}).status_code == 200  # the supplement needs no note
+    batch = export_batch(client)
+    assert batch["lines"][0]["amount"] == "5000.00"
+    bank_confirms(client, batch)
+    session.expire_all()
+    paid = session.get(Claim, claim.id)
+    assert (paid.state, paid.paid_amount) == ("paid", Decimal("11500.00"))
+    notice = browser("clerk").get(f"/claims/{claim.id}/payout-notice").text
+    assert "核减原因：自费药品不予赔付" in notice
+
+
+def test_an_earlier_cut_is_given_back_only_with_a_note(staff, client, department, session,
+                                                         claim):
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "6500.00", "note": "自费药品"})
+    bank_confirms(client, export_batch(client))
+    a_new_bill(department, session, "HIS-2")
+    session.expire_all()
+    reopened = session.get(Claim, claim.id)
+    through_notice(staff, session, reopened)
+    back = act(staff["supervisor"], reopened, "approve",
+               {"amount": "6000.00", "note": "复核后自费药品属目录内"})
+    assert back.status_code == 200 and back.json()["approved_amount"] == "12500.00"
+    bank_confirms(client, export_batch(client))
+    session.expire_all()
+    assert lifecycle.earlier_cut(session.get(Claim, claim.id)) == Decimal("0.00")
