@@ -32,7 +32,7 @@ from policies.models import (
     TermsVersion,
     Yuan,
 )
-from policies.terms import Flag, InvalidTerms, Terms, parse_terms
+from policies.terms import BUILTIN_EVENT_TYPES, Flag, InvalidTerms, Terms, parse_terms
 from policies.types import STORED, Day, Text, decimal_text
 from policies.vocab import (
     ContractStatus,
@@ -56,6 +56,22 @@ def _parse_cached(sha256: str, text: str) -> Terms:
 def terms_of(version: TermsVersion) -> Terms:
     """The validated terms of a stored version."""
     return _parse_cached(version.sha256, version.source_text)
+
+
+def check_trigger(session: Session, name: str, *, also: Sequence[str] = ()) -> str:
+    """``name`` if it is a trigger a stored terms version or fangpin knows (or one of
+    ``also``), else a refusal naming the field: /api/claims?trigger=bogus had answered an
+    empty list, as if the county had no such claims (a tester's)."""
+    known = set(BUILTIN_EVENT_TYPES) | set(also)
+    if name not in known:
+        for version in session.exec(select(TermsVersion)):
+            terms = terms_of(version)
+            known |= set(terms.triggers) | set(terms.event_types)
+    if name not in known:
+        raise InvalidInput(f"trigger: {name!r} is no trigger of any terms (known: "
+                           f"{', '.join(sorted(known))})", field="trigger", value=name,
+                           code="unknown_trigger")
+    return name
 
 
 def store_terms(session: Session, key: str, text: str, filename: str = "<upload>"):

@@ -13,6 +13,7 @@ from risk.features import population
 from risk.model import TrainedModel, factors
 
 HIGH, RISE, SPENT = "risk_high", "risk_rise", "risk_spending"
+WARNING_TRIGGERS = (HIGH, RISE, SPENT)  # what raised a risk warning (its trigger)
 # The own burdens of spending (risk.shocks.SPENDING) the features keep by kind, per person,
 # last 365 days (a house repair's is in no column of its own: left out, so never over-warned).
 SPENDING_BURDENS = ("illness_burden_365d", "disaster_burden_365d", "accident_burden_365d",

@@ -43,7 +43,7 @@ def list_claims(
     if state:
         query = query.where(Claim.state == state)
     if trigger:
-        query = query.where(Claim.trigger == trigger)
+        query = query.where(Claim.trigger == benefits.check_trigger(session, trigger))
     if household_id is not None:
         query = query.where(Claim.household_id == household_id)
     if policy_year is not None:

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.dependencies.utils import is_scalar_field
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
@@ -23,19 +24,22 @@ def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
-def _parameters(route: APIRoute, kind: str = "query_params") -> frozenset[str]:
-    """The query parameters (or body fields) a route reads, its dependencies' included;
-    read once a route and kept on it (every request of the API asks, single events
-    included; a route compares by value, so it is no dictionary's key)."""
+def _parameters(route: APIRoute, kind: str = "query_params", *, lists: bool = False
+                ) -> frozenset[str]:
+    """The query parameters (or body fields) a route reads, its dependencies' included, or
+    with ``lists`` those of them that take several values; read once a route and kept on
+    it (every request of the API asks, single events included; a route compares by value,
+    so it is no dictionary's key)."""
     kept = route.__dict__.setdefault("fangpin_parameters", {})
-    if kind not in kept:
+    if (kind, lists) not in kept:
         found, waiting = set(), [route.dependant]
         while waiting:
             dependant = waiting.pop()
-            found.update(param.alias for param in getattr(dependant, kind))
+            found.update(param.alias for param in getattr(dependant, kind)
+                         if not lists or not is_scalar_field(param))
             waiting.extend(dependant.dependencies)
-        kept[kind] = frozenset(found)
-    return kept[kind]
+        kept[(kind, lists)] = frozenset(found)
+    return kept[(kind, lists)]
 
 
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -56,6 +60,13 @@ async def known_fields_only(request: Request) -> None:
             raise InvalidInput(f"{unknown[0]}: this request takes no such parameter (it takes "
                                f"{', '.join(taken) if taken else 'none'})", field=unknown[0],
                                code="unknown_parameter")
+        # one value where the route takes one: "?state=paid&state=opened" had been read as
+        # its last value, the first unseen (a tester's)
+        repeated = sorted(name for name in set(request.query_params) - _parameters(
+            route, lists=True) if len(request.query_params.getlist(name)) > 1)
+        if repeated:
+            raise InvalidInput(f"{repeated[0]}: give this parameter once", field=repeated[0],
+                               code="repeated_parameter")
         if media in FORMS and route.dependant.body_params:
             # a form's fields too (FastAPI has read the form already: this is its copy): a
             # "dry_run=1" sent with a bank's answer had confirmed its lines (a re-tester's)

@@ -113,7 +113,7 @@ def _event_views(session, events: list[TriggerEvent], masked: bool = True
 
 @router.get("/events")
 def list_events(session: SessionDep, actor: CurrentActor, page: PageDep,
-                status: str | None = None):
+                status: EventStatus | None = None):
     """A department sees the events it submitted; staff see those of their area (a user
     limited to some townships: only events matched to a household there)."""
     query = select(TriggerEvent).order_by(TriggerEvent.id.desc())

@@ -16,10 +16,10 @@ from claims.api.scope import WarningInArea
 from claims.auth import Actor, staff
 from claims.models import EarlyWarning, Region, Role
 from claims.settings import get_settings
-from policies import registry
+from policies import benefits, registry
 from policies.models import Household
 from policies.types import MultilineText
-from risk import features, model
+from risk import features, model, scoring
 from risk.errors import ModelError
 from risk.models import HouseholdScore, ScoreRun
 
@@ -52,8 +52,9 @@ def list_warnings(
         query = query.where(EarlyWarning.status == status)
     if source:
         query = query.where(EarlyWarning.source == source)
-    if trigger:
-        query = query.where(EarlyWarning.trigger == trigger)
+    if trigger:  # an event's trigger, or what raised a risk warning
+        query = query.where(EarlyWarning.trigger == benefits.check_trigger(
+            session, trigger, also=scoring.WARNING_TRIGGERS))
     if village_id is not None:
         query = query.where(Household.village_id == village_id)
     if min_score is not None:

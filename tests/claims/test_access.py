@@ -809,6 +809,40 @@ def test_a_query_parameter_an_api_route_does_not_read_is_refused_on_every_route(
     assert category.status_code == 422 and category.json()["field"] == "monitoring_category"
 
 
+def test_a_filter_is_read_whole_or_refused(app, session):
+    """/api/claims?trigger=bogus and /api/events?status=bogus answered an empty list, as if
+    the county had none, and ?state=paid&state=opened was read as its last value (a
+    tester's). A walk over the route table: each query parameter an API route reads, given
+    twice, is refused naming it; an unknown trigger or status is refused naming it."""
+    from fastapi.routing import APIRoute
+
+    from claims.api.deps import _parameters
+
+    _world(session)
+    admin = TestClient(app, headers=_token_of(session, "twice", Role.supervisor))
+    walked = 0
+    for route in iter_route_contexts(app.routes):
+        original = route.original_route
+        if not (isinstance(original, APIRoute) and route.path.startswith("/api/")):
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", route.path_format)
+        for name in sorted(_parameters(original)):
+            for method in route.methods:
+                answer = admin.request(method, path, params=[(name, "1"), (name, "2")])
+                assert answer.status_code == 422 and answer.json()["field"] == name, (
+                    method, path, name, answer.text[:200])
+                walked += 1
+    assert walked >= 40
+    for path, name in (("/api/claims", "trigger"), ("/api/warnings", "trigger"),
+                       ("/api/events", "status")):
+        bogus = admin.get(path, params={name: "bogus"})
+        assert bogus.status_code == 422 and bogus.json()["field"] == name, (path, bogus.text)
+    # a trigger of the terms, and what raised a risk warning, are read
+    assert admin.get("/api/claims", params={"trigger": "illness"}).status_code == 200
+    assert admin.get("/api/warnings", params={"trigger": "risk_high"}).status_code == 200
+    assert admin.get("/api/events", params={"status": "same_loss"}).status_code == 200
+
+
 def test_a_form_field_an_api_route_does_not_take_is_refused_on_every_route_of_forms(
         app, session):
     """A "dry_run=1" sent with a bank's answer had confirmed its lines, and a document's
