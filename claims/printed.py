@@ -198,8 +198,10 @@ def _decided_on(session: Session, claim: Claim, kinds: tuple[str, ...]) -> date 
 def _printed(session: Session, actor: Actor, household: Household, document: str,
              about: str, fmt: str, full_name: bool) -> None:
     """A document with a household's personal data left the system: on the audit trail as
-    a reveal is (who, when, which document, in which form, names in full or not)."""
-    audit.record(session, actor, "household", household.household_number, "print",
+    a reveal is (who, when, which document, in which form, names in full or not); a page
+    shown on screen as a view, a PDF as printed (a tester's look at a notice read 打印)."""
+    shown = "view" if fmt == "html" else "print"
+    audit.record(session, actor, "household", household.household_number, shown,
                  reason=document, after={"document": document, "about": about,
                                          "format": fmt,
                                          "names": "full" if full_name else "masked"})
@@ -302,7 +304,8 @@ def village_notice(session: Session, actor: Actor, village_id: int, *,
         ends=max((r["end"] for r in rows), default=None),
         objection_phone=settings.objection_phone, issued_on=clock.county_today())
     if fmt is not None:
-        audit.record(session, actor, "region", village.code, "print", reason="village_notice",
+        shown = "view" if fmt == "html" else "print"
+        audit.record(session, actor, "region", village.code, shown, reason="village_notice",
                      after={"document": "village_notice", "format": fmt,
                             "claims": [r["claim"].claim_number for r in rows],
                             "names": "masked"})

@@ -292,7 +292,7 @@ def _actions_written() -> dict[str, str]:
         "f'reassign_{kind}'": [f"reassign_{kind}" for kind in assignment.KINDS],
         "'import' if report.written else 'refused'": ["import", "refused"],
         "how": list(documents.HOW), "action_name": list(lifecycle.ACTIONS),
-        "kind": list(monitoring.ELIMINATION_STEPS),
+        "kind": list(monitoring.ELIMINATION_STEPS), "shown": ["view", "print"],
         # a change of a row (claims.changes: an update, or a bank account's change) and a
         # risk model's step (the CLI: trained, promoted, rolled back)
         "action": ["update", changes.BANK_CHANGE, "train", "promote", "rollback"]}

@@ -52,7 +52,8 @@ def pdf_text(answer) -> str:
 
 
 def prints(session, document: str) -> list[AuditEntry]:
-    return session.exec(select(AuditEntry).where(AuditEntry.action == "print",
+    """The trail's entries of a document shown on screen or printed."""
+    return session.exec(select(AuditEntry).where(AuditEntry.action.in_(["view", "print"]),
                                                  AuditEntry.reason == document)
                         .order_by(AuditEntry.id)).all()
 
@@ -104,6 +105,8 @@ def test_the_payout_notice_of_an_approved_claim_as_page_and_pdf(browser, session
 
     entries = prints(session, "payout_notice")
     assert [e.after["format"] for e in entries] == ["html", "pdf", "html"]
+    # a page on screen is a view, a PDF printed (a tester's look read 打印)
+    assert [e.action for e in entries] == ["view", "print", "view"]
     assert entries[0].entity == "household" and entries[0].actor.startswith("user:")
     assert entries[0].after["about"] == claim.claim_number
     assert entries[0].after["names"] == "masked"
