@@ -288,9 +288,10 @@ def close(session: Session, actor: Actor, catastrophe_id: int, end_date: date | 
     session.add(catastrophe)
     session.flush()
     moved = tag(session, None) if catastrophe.end_date != before["end_date"] else 0
+    # its status too: the trail had shown a closing as a change of its end date (a tester's)
     audit.record(session, actor, "catastrophe", catastrophe.id, "close",
-                 before={"end_date": before["end_date"]},
-                 after={"end_date": catastrophe.end_date,
+                 before={"status": "open", "end_date": before["end_date"]},
+                 after={"status": catastrophe.status, "end_date": catastrophe.end_date,
                         **({"events_retagged": moved} if moved else {})})
     return catastrophe
 

@@ -35,6 +35,7 @@ from claims.models import (
 from claims.people import names_of
 from claims.settings import get_settings
 from claims.web import bulk as bulk_view
+from claims.web import catastrophes as catastrophes_view
 from claims.web import config as config_view
 from claims.web import monitoring as monitoring_view
 from claims.web import printed as printed_view
@@ -179,7 +180,8 @@ FIELD_KINDS = {"state": "ClaimState", "household_type": "HouseholdType",
 ENTITY_VALUES = {("early_warning", "status"): bulk_view.WARNING_STATUSES,
                  ("early_warning", "outcome"): {**bulk_view.WARNING_OUTCOMES,
                                                 **bulk_view.CLOSED_BY_THE_NIGHT},
-                 ("early_warning", "source"): bulk_view.WARNING_SOURCES}
+                 ("early_warning", "source"): bulk_view.WARNING_SOURCES,
+                 ("catastrophe", "status"): catastrophes_view.STATUSES}
 CODES = {"sha256", "content_type", "filename"}  # shown as stored, as a code
 SIZE = N_("%(n)s bytes")
 MONEY = {"entitled", "approved_amount", "paid_amount", "amount", "approval_limit", "total",

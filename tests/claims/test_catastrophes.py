@@ -319,6 +319,11 @@ def test_a_declaration_is_checked_field_by_field_and_audited(app, session):
     assert [(a, action) for a, action, _, _ in trail] == [
         ("user:clerk", "declare"), ("user:sup", "update"), ("user:clerk", "close")]
     assert trail[1][2:] == ({"name": "2026年禹州洪涝"}, {"name": "七月洪涝"})
+    # a closing reads as one: its status, in words (the trail had shown an end date only)
+    assert (trail[2][2]["status"], trail[2][3]["status"]) == ("open", "closed")
+    from claims.web.audit_pages import entry_fields
+
+    assert ("状态", "已结案", False) in entry_fields(trail[2][3], "zh", "catastrophe")
     with pytest.raises(Conflict):
         catastrophes.close(session, w.actors["clerk"], made["id"])
 
