@@ -713,6 +713,16 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
     repeats = {e.id: (by_id[e.same_loss_of].source_event_id,
                       e.payload.get("amounts") != by_id[e.same_loss_of].payload.get("amounts"))
                for e in events if e.same_loss_of in by_id}
+    # Two reports of one day and stay that differ in what should agree (the hospital's name)
+    # are both paid: the page says so, for whoever approves to look (a tester's stay
+    # reported with two spellings of its hospital had been paid twice without a word).
+    alike: dict[int, str] = {}
+    firsts: dict[tuple, str] = {}
+    for e in events:
+        key = None if e.same_loss_of else benefits.loss_key(
+            e.type, e.household_id, e.id_number, e.event_date, e.payload.get("details", {}))
+        if key is not None and firsts.setdefault(key, e.source_event_id) != e.source_event_id:
+            alike[e.id] = firsts[key]
     records = lifecycle.records(session, claim)
     history = lifecycle.history(session, claim)
     language = language_of(request)
@@ -742,7 +752,7 @@ def _claim_page(request: Request, session: Session, user: web_session.SignedIn, 
     return render(
         request, "claim.html", status=status, user=user, claim=claim, household=household,
         texts=lifecycle.texts(claim), members=members, incomes=incomes, events=events,
-        repeats=repeats,
+        repeats=repeats, alike=alike,
         records=shown_records, history=shown_history,
         score=scored.score, caseload=CASELOAD.get(scored.population or ""), factors=factors,
         actions=actions, investigators=investigators,

@@ -1002,3 +1002,27 @@ def test_the_admin_page_says_whom_it_added_or_changed(browser, session):
     assert "已修改用户 sun。" in changed.text and "已新增用户" not in changed.text
     row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*>sun<.*?</tr>", changed.text, re.S).group(0)
     assert re.findall(r'data-label="(?:可[^"]*|启用)">([^<]*)<', row) == ["否", "否", "是"]
+
+
+def test_one_stay_reported_with_two_hospital_names_is_flagged_for_whoever_approves(
+        browser, department, session, county):
+    """A tester's hospital stay, reported twice with the same days but two spellings of the
+    hospital, was paid twice without a word on the claim page. The reports still differ in
+    what must agree, so both count; the page flags the second for the approver."""
+    from tests.claims.conftest import evaluate
+    from tests.claims.test_intake import illness
+
+    stay = {"admission_date": "2026-03-01", "discharge_date": "2026-03-09"}
+    for event_id, hospital in (("HIS-1", "禹州市人民医院"), ("HIS-2", "禹州人民医院"),
+                               ("HIS-3", "禹州市中医院")):
+        event = illness(event_id, total_cost="100000.00")
+        event["details"] = {**stay, "hospital": hospital}
+        if event_id == "HIS-3":
+            event["details"]["admission_date"] = "2026-02-20"  # another stay
+        assert department.post("/api/events", json=event).status_code == 202
+    evaluate(session)
+    claim = session.exec(select(Claim)).one()
+    page = browser("adjudicator").get(f"/claims/{claim.id}").text
+    rows = dict(re.findall(r"<td>(HIS-\d)(.*?)</td>", page, re.S))
+    assert "住院起止日相同" not in rows["HIS-1"] + rows["HIS-3"]
+    assert '<span class="tag warn">与 HIS-1 的日期和住院起止日相同' in rows["HIS-2"]
