@@ -54,6 +54,7 @@ from risk.shocks import burden as shock_burden
 MAX_BATCH = 10_000
 STORE_CHUNK = 1000  # events stored per statement and, with commit_chunk, per transaction
 MAX_RUNS = 16  # calculations of one household-year in a chunk (see _runs)
+YEAR_BACK = timedelta(days=367)  # a policy year's longest, and the day before it
 # Households are spread over BUCKETS by id; an evaluator holds the PostgreSQL advisory locks of
 # the buckets it evaluates (BUCKET_LOCK + bucket; audit's is 1, the nightly runs' 3 and 4).
 BUCKETS = 32
@@ -461,6 +462,11 @@ def _evaluate(session: Session, events: list[EventRow]) -> None:
             for run in _runs(year, new):
                 _assess(session, cache.households[household_id], contract, run,
                         year[:year.index(run[-1]) + 1], cache)
+        for (household_id, contract_id), reason in _carried_onward(cache, years).items():
+            # a member's bill dated before her events in a household she moved to: that
+            # household's claims count her year again
+            _assess(session, cache.households[household_id], contracts[contract_id], [],
+                    cache.year_events[(household_id, contract_id)], cache, reason=reason)
     _store_opened(session, [claim for claim, _ in cache.opened.values()], SYSTEM, "event")
     for claim, mine in cache.opened.values():
         for event in mine:
@@ -478,6 +484,25 @@ def _evaluate(session: Session, events: list[EventRow]) -> None:
         "source": ["event"] * len(cache.warnings), "status": ["open"] * len(cache.warnings),
         "outcome": [""] * len(cache.warnings), "created_at": [utcnow()] * len(cache.warnings)})
     record_shocks(session, events, waiting)
+
+
+def _carried_onward(cache: Cache, years: dict[tuple[int, int], list[EventRow]]
+                    ) -> dict[tuple[int, int], str]:
+    """The household-years, assessed in no run of this call, that hold events of a member
+    who moved dated after one of her new events elsewhere: what they carried of her year
+    has changed. With the reason their claims change."""
+    onward: dict[tuple[int, int], str] = {}
+    for (household_id, contract_id), new in years.items():
+        for person in {e.id_number for e in new} & cache.moved.keys():
+            mine = [e for e in new if e.id_number == person]
+            first = min((e.event_date, e.id) for e in mine)
+            for other in sorted(cache.moved[person] - {household_id}):
+                if (other, contract_id) not in years and any(
+                        e.id_number == person and (e.event_date, e.id) > first
+                        for e in cache.year_events.get((other, contract_id), ())):
+                    onward[(other, contract_id)] = (f"{_naming(mine)}, of a member in another "
+                                                    "household")
+    return onward
 
 
 def _runs(year: list[EventRow], new: list[EventRow]) -> list[list[EventRow]]:
@@ -569,8 +594,13 @@ class Cache:
         self.parent: dict[int, int | None] = {}  # region → parent, of the villages read
         self.lines: dict[tuple[int, int], Decimal | None] = {}
         self.members: dict[str, Any] | None = None  # by ID number: id, household, status
-        # member → her households before changes recorded since the chunk's first day began
+        # member → her households before changes recorded since a year before the chunk's
+        # first day began
         self.moves: dict[int, list[tuple[date, int]]] = {}
+        # ID number → the households of a member who moved within that year: her events in
+        # each count to one year of hers (carried)
+        self.moved: dict[str, set[int]] = {}
+        self.quotes: dict[tuple[int, int, int], tuple[calculator.Quote, dict]] = {}
         self.households: dict[int, Any] = {}  # rows: id, status, village, type, category
         self.flags: dict[int, frozenset[str]] = {}
         self.incomes: dict[int, list[tuple]] = {}
@@ -592,6 +622,46 @@ class Cache:
         moves = self.moves.get(member.id)
         return member.household_id if moves is None else registry.household_on(
             moves, member.household_id, day - timedelta(days=1))
+
+    def terms_of(self, session: Session, contract: PolicyContract) -> tuple:
+        """The contract's terms version and terms, read once a call."""
+        if contract.terms_version_id not in self.terms:
+            version = benefits.get_terms_version(session, contract.terms_version_id)
+            self.terms[contract.terms_version_id] = (version, benefits.terms_of(version))
+        return self.terms[contract.terms_version_id]
+
+    def snapshot(self, session: Session, household: Any, contract: PolicyContract
+                 ) -> calculator.HouseholdSnapshot:
+        """What the calculator knows of a household under a contract, from the prefetch;
+        covering_contract has already checked that a naming contract names it."""
+        return benefits.household_snapshot(
+            session, household.id, household=household, policy_year=contract.policy_year,
+            contract=contract, lines=self.lines, incomes=self.incomes, named=True,
+            flags=self.flags, paid=self.paid,
+            named_on=(self.named or {}).get((contract.id, household.id)))
+
+    def elsewhere(self, session: Session, contract: PolicyContract, household_id: int,
+                  events: list[EventRow]) -> list[calculator.Elsewhere]:
+        """The events of the year's members who moved, judged in their other households
+        under the contract: what each counted and was paid there (calculator.Elsewhere)."""
+        persons = {e.id_number for e in events if e.id_number in self.moved}
+        carried: list[calculator.Elsewhere] = []
+        for other in sorted({h for p in persons for h in self.moved[p]} - {household_id}):
+            year = self.year_events.get((other, contract.id), [])
+            if not any(e.id_number in persons for e in year):
+                continue
+            key = (other, contract.id, len(year))
+            if key not in self.quotes:
+                _, terms = self.terms_of(session, contract)
+                by_key = {f"{e.id:012d}": e for e in year}
+                for name, e in by_key.items():
+                    if e.id not in self.values:
+                        self.values[e.id] = benefits.stored_event(e.payload, name)
+                self.quotes[key] = (calculator.calculate(
+                    terms, self.snapshot(session, self.households[other], contract),
+                    [self.values[e.id] for e in year]), by_key)
+            carried += carried_from(*self.quotes[key], persons)
+        return carried
 
     def same_loss(self, key: tuple[int, int], event: EventRow) -> EventRow | None:
         """The household-year's accepted event that reported the same loss as ``event``, if
@@ -652,11 +722,17 @@ class Cache:
                 .where(bulk.among(session, Member.id_number, numbers[start:start + 1000]))))
         # Judged in the household she belonged to as each event's day began: a bill from
         # before a move had opened a claim for her new household, on its income (a tester's)
+        # (a year back, for a member who moved within a policy year: her other households)
         self.moves = registry.moves_since(session, sorted(m.id for m in self.members.values()),
-                                          min(e.event_date for e in events) - timedelta(days=1))
+                                          min(e.event_date for e in events) - YEAR_BACK)
+        for member in self.members.values():
+            homes = {household for _, household in self.moves.get(member.id, ())}
+            if homes - {member.household_id}:
+                self.moved[member.id_number] = homes | {member.household_id}
         household_ids = sorted({self.household_of(self.members[e.id_number], e.event_date)
                                 for e in events if e.id_number in self.members}
-                               | {m.household_id for m in self.members.values()})
+                               | {m.household_id for m in self.members.values()}
+                               | {h for homes in self.moved.values() for h in homes})
         # The lock order (claims.locks): the households, then their claims, each by id.
         self.households = {h.id: h for h in locks.household_rows(
             session, household_ids, Household.id, Household.status, Household.village_id,
@@ -790,27 +866,21 @@ def _is_same_loss(first: EventRow, event: EventRow) -> bool:
 
 
 def _assess(session: Session, household: Household, contract: PolicyContract,
-            new: list[EventRow], events: list[EventRow], cache: Cache) -> None:
+            new: list[EventRow], events: list[EventRow], cache: Cache,
+            reason: str | None = None) -> None:
     """Assess a run of a household-year's new events (the last of ``events``, the year's
     events by then in arrival order) with one calculation, and bring every claim of the year
-    up to date."""
-    if contract.terms_version_id not in cache.terms:
-        version = benefits.get_terms_version(session, contract.terms_version_id)
-        cache.terms[contract.terms_version_id] = (version, benefits.terms_of(version))
-    version, terms = cache.terms[contract.terms_version_id]
-    # covering_contract has already checked that a naming contract names the household
-    snapshot = benefits.household_snapshot(session, household.id, household=household,
-                                           policy_year=contract.policy_year, contract=contract,
-                                           lines=cache.lines, incomes=cache.incomes,
-                                           named=True, flags=cache.flags, paid=cache.paid,
-                                           named_on=(cache.named or {}).get(
-                                               (contract.id, household.id)))
+    up to date; with no new events, for ``reason``."""
+    version, terms = cache.terms_of(session, contract)
+    snapshot = cache.snapshot(session, household, contract)
     # Events of one day are taken in the order they arrived (zero-padded ids sort as numbers).
     by_key = {f"{e.id:012d}": e for e in events}
     for key, e in by_key.items():
         if e.id not in cache.values:  # each stored payload is read once per call
             cache.values[e.id] = benefits.stored_event(e.payload, key)
-    quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events])
+    quote = calculator.calculate(terms, snapshot, [cache.values[e.id] for e in events],
+                                 elsewhere=cache.elsewhere(session, contract, household.id,
+                                                           events) if cache.moved else ())
     results = {r.event_id: r for r in quote.events}
     warned = _warnings(terms, events, results)
     by_trigger: dict[str, list[EventRow]] = {}
@@ -825,7 +895,7 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     entitled = {t.trigger: t.entitled for t in quote.totals}
     claims = {c.trigger: c for c in cache.claims[household.id]
               if c.policy_year == contract.policy_year}
-    reason = _naming(new)
+    reason = reason or _naming(new)
     # What each claim held before this run: the run's growth is counted over every trigger,
     # one whose claim only shrank through a shared cap too, however the events were taken
     # (one at a time, a run had counted it; in a chunk, not).
@@ -928,6 +998,18 @@ def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
              "trace": [{name: _text(value) for name, value in line.__dict__.items()}
                        for line in r.trace]}
             for r in quote.events if by_key[r.event_id].type == trigger]
+
+
+def carried_from(quote: calculator.Quote, by_key: dict, persons: set[str]
+                 ) -> list[calculator.Elsewhere]:
+    """The persons' events of another household's calculation as its year carries them to
+    theirs in this one: each one's counted loss (none where that household was not
+    eligible) and payout."""
+    return [calculator.Elsewhere(
+        r.event_id, r.trigger, by_key[r.event_id].event_date, by_key[r.event_id].id_number,
+        Decimal("0.00") if r.reason in calculator.NOT_ELIGIBLE else r.base, r.payout,
+        named=by_key[r.event_id].source_event_id)
+        for r in quote.events if by_key[r.event_id].id_number in persons]
 
 
 def _text(value: Any) -> Any:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from claims import audit, clock, lifecycle, reasons
+from claims import audit, clock, intake, lifecycle, reasons
 from claims.auth import Actor
 from claims.models import Claim, ClaimRecord, ClaimState, EventStatus, TriggerEvent
 from policies import benefits, calculator
@@ -38,13 +38,38 @@ class Change:
     note: str = ""  # what is not changed and must be looked at (paid claims, approvals)
 
 
-def _events_of(session: Session, claim: Claim) -> dict[str, TriggerEvent]:
-    """The claim's household's accepted events under its contract, keyed as intake keys them
-    (zero-padded ids: events of one day in the order they arrived)."""
+def _events_of(session: Session, claim: Claim, household_id: int | None = None
+               ) -> dict[str, TriggerEvent]:
+    """The claim's household's (or ``household_id``'s) accepted events under its contract,
+    keyed as intake keys them (zero-padded ids: events of one day in the order they
+    arrived)."""
     return {f"{e.id:012d}": e for e in session.exec(select(TriggerEvent).where(
-        TriggerEvent.household_id == claim.household_id,
+        TriggerEvent.household_id == (household_id or claim.household_id),
         TriggerEvent.contract_id == claim.contract_id,
         TriggerEvent.status == EventStatus.accepted).order_by(TriggerEvent.id))}
+
+
+def _values(by_key: dict[str, TriggerEvent]) -> list[calculator.TriggerEvent]:
+    return [EventIn.model_validate(e.payload).to_event(event_id=key) for key, e in by_key.items()]
+
+
+def _elsewhere(session: Session, claim: Claim, terms, contract: PolicyContract,
+               by_key: dict[str, TriggerEvent]) -> list[calculator.Elsewhere]:
+    """Its members' events judged in another household under the contract (each moved
+    within the year), as the evaluator carries them (claims.intake.Cache.elsewhere)."""
+    persons = {e.id_number for e in by_key.values() if e.id_number}
+    others = sorted(set(session.exec(select(TriggerEvent.household_id).where(
+        TriggerEvent.id_number.in_(persons), TriggerEvent.contract_id == claim.contract_id,
+        TriggerEvent.status == EventStatus.accepted,
+        TriggerEvent.household_id != claim.household_id)).all())) if persons else []
+    carried: list[calculator.Elsewhere] = []
+    for other in others:
+        theirs = _events_of(session, claim, other)
+        snapshot = benefits.household_snapshot(session, other, policy_year=claim.policy_year,
+                                               contract=contract)
+        carried += intake.carried_from(calculator.calculate(terms, snapshot, _values(theirs)),
+                                       theirs, persons)
+    return carried
 
 
 def _results(quote: calculator.Quote, by_key: dict[str, TriggerEvent], trigger: str) -> list:
@@ -77,8 +102,8 @@ def _recalculated(session: Session, claim: Claim) -> tuple[Decimal, list]:
     by_key = _events_of(session, claim)
     snapshot = benefits.household_snapshot(session, claim.household_id,
                                            policy_year=claim.policy_year, contract=contract)
-    quote = calculator.calculate(terms, snapshot, [
-        EventIn.model_validate(e.payload).to_event(event_id=key) for key, e in by_key.items()])
+    quote = calculator.calculate(terms, snapshot, _values(by_key), elsewhere=_elsewhere(
+        session, claim, terms, contract, by_key))
     entitled = next((t.entitled for t in quote.totals if t.trigger == claim.trigger),
                     Decimal("0.00"))
     return entitled, _results(quote, by_key, claim.trigger)

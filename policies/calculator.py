@@ -61,6 +61,22 @@ class PriorPayout:
 
 
 @dataclass(frozen=True)
+class Elsewhere:
+    """A person's event judged in another household this policy year (she moved): what it
+    counted of her year and was paid. Her per-person deductible, bands and caps are one
+    year wherever she lived (a tester's member was paid 229,300 against a 150,000 cap per
+    person, half in each household)."""
+
+    event_id: str
+    trigger: str
+    event_date: date
+    id_number: str
+    base: Decimal  # its loss as counted (zero where her household then was not eligible)
+    paid: Decimal  # its payout there
+    named: str = ""  # as the trace names it (the source's own id), if not event_id
+
+
+@dataclass(frozen=True)
 class TraceLine:
     """One line of the calculation; ``amount`` is its signed part of the payout, or None
     for a line that only informs. ``template`` and ``values`` make ``text`` (English), so a
@@ -136,6 +152,10 @@ REASONS = {
     "cap_reached": "a cap limited the payout",
     "same_loss": "the same loss as an earlier report: it is paid once",
 }
+# Why an event counts nothing of its holder's year: the eligibility's reasons.
+NOT_ELIGIBLE = frozenset({"not_covered", "household_type", "monitoring_category",
+                          "income_unknown", "income_above_limit", "income_not_below_limit",
+                          "flag_missing", "not_eligible", "outside_coverage", "waiting_period"})
 
 
 # The deductible line, by whose losses count (person or household) and the deductible's
@@ -357,12 +377,16 @@ def calculate(
     household: HouseholdSnapshot,
     events: Iterable[TriggerEvent],
     prior_payouts: Iterable[PriorPayout] = (),
+    elsewhere: Iterable[Elsewhere] = (),
 ) -> Quote:
     """Compute every event's payout for one household and policy year.
 
     An event's own entitlement is what it adds to the year's entitlement of its holder (the
     bands over the year's cumulative excess, rounded to the fen); a per-event cap cuts that
     and nothing else, for good. Year caps then limit what the year's events were paid.
+    ``elsewhere``: its members' events judged in another household this year, which move
+    each one's own year (deductible, bands, caps per person) in date order, and are neither
+    paid nor totalled here.
     """
     cumulative_base: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     cumulative_excess: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
@@ -372,7 +396,12 @@ def calculate(
     results = []
     covered_from, covered_to = _coverage(terms, household)
 
-    for event in sorted(events, key=lambda e: (e.event_date, e.event_id)):
+    carried: dict[tuple[str, str], list[TraceLine]] = defaultdict(list)  # said on her next
+    stream: list[TriggerEvent | Elsewhere] = [*events, *elsewhere]
+    for event in sorted(stream, key=lambda e: (e.event_date, e.event_id)):
+        if isinstance(event, Elsewhere):
+            _carry(terms, event, cumulative_base, cumulative_excess, paid_person, carried)
+            continue
         trigger = terms.triggers.get(event.trigger)
         if trigger is None:
             results.append(EventResult(
@@ -384,6 +413,7 @@ def calculate(
         base = ZERO
         warning = False
         person = event.id_number or "household"
+        trace[:0] = carried.pop((event.trigger, person), [])
 
         if trigger.base is not None:
             base, lines = event_base(trigger.base, event)
@@ -496,6 +526,26 @@ def _own_entitlement(
     elif own == 0:
         reason = "no_entitlement"
     return own, cumulative, reason, lines
+
+
+def _carry(terms: Terms, event: Elsewhere, cumulative_base: dict[tuple[str, str], Decimal],
+           cumulative_excess: dict[tuple[str, str], Decimal],
+           paid_person: dict[tuple[str, str], Decimal],
+           carried: dict[tuple[str, str], list[TraceLine]]) -> None:
+    """Move a person's own year by her event in another household: its counted loss (where
+    her deductible and bands are a person's) and its payout (her caps per person)."""
+    trigger = terms.triggers.get(event.trigger)
+    if trigger is None:
+        return
+    if trigger.base is not None and event.base and (
+            trigger.deductible is None or trigger.deductible.unit == "person"):
+        _own_entitlement(trigger, event.trigger, event.id_number, event.base, cumulative_base,
+                         cumulative_excess)
+    paid_person[(event.trigger, event.id_number)] += event.paid
+    carried[(event.trigger, event.id_number)].append(line(
+        "elsewhere", "this person's event %(event)s of %(date)s, judged in another household "
+        "this year: %(base)s of loss counted, %(paid)s paid", event=event.named or event.event_id,
+        date=str(event.event_date), base=money(event.base), paid=money(event.paid)))
 
 
 def _fixed_amount(trigger: Trigger, event: TriggerEvent

@@ -159,6 +159,22 @@ def test_a_bill_from_before_a_member_moved_is_her_old_households(department, ses
     moved to another household, opened a claim for the household she lives in now, judged on
     its income (a tester's). The registry's history gives the household she belonged to as
     the bill's day began; a bill of a day after the move is her new household's."""
+    other = _moved_a_week_ago(session, county)
+    before = send(department, session, illness(seq=2))
+    after = send(department, session, {**illness("HIS-2", seq=2),
+                                       "event_date": clock.county_today().isoformat()})
+    events = {e.source_event_id: e for e in session.exec(select(TriggerEvent))}
+    assert before["status"] == "accepted" and after["status"] == "accepted", (before, after)
+    assert events["HIS-1"].household_id == county.household.id
+    assert events["HIS-2"].household_id == other.id
+    claims = {c.household_id: c for c in session.exec(select(Claim))}
+    assert set(claims) == {county.household.id, other.id}
+    assert events["HIS-1"].claim_id == claims[county.household.id].id
+
+
+def _moved_a_week_ago(session, county):
+    """The county's second member, moved a week ago to a new household of one (its income
+    known): returns that household."""
     from policies import registry
     from policies.models import (
         HouseholdVersion,
@@ -186,16 +202,65 @@ def test_a_bill_from_before_a_member_moved_is_her_old_households(department, ses
                                            table.c.valid_from == today)
                     .values(valid_from=week_ago))
     session.commit()
-    before = send(department, session, illness(seq=2))
-    after = send(department, session, {**illness("HIS-2", seq=2),
-                                       "event_date": clock.county_today().isoformat()})
-    events = {e.source_event_id: e for e in session.exec(select(TriggerEvent))}
-    assert before["status"] == "accepted" and after["status"] == "accepted", (before, after)
-    assert events["HIS-1"].household_id == county.household.id
-    assert events["HIS-2"].household_id == other.id
-    claims = {c.household_id: c for c in session.exec(select(Claim))}
-    assert set(claims) == {county.household.id, other.id}
-    assert events["HIS-1"].claim_id == claims[county.household.id].id
+    return other
+
+
+def test_a_member_who_moved_has_one_year_of_deductible_bands_and_cap(
+        department, session, county):
+    """A tester's member was paid 229,300 against the terms' 150,000 cap per person a year:
+    her bills before the move were judged in her old household and those after in the new
+    one, and each household's calculation started her year afresh (her deductible charged
+    twice, her bands begun again, her cap whole again). Her year is one: the new household's
+    calculation carries what her old household's counted and paid; a late bill of the old
+    household brings the new one's claim up to date; a recalculation finds nothing to
+    change. (Out of pocket: the bill's total less the insurers' 45,000.)"""
+    from claims import recalculation
+
+    other = _moved_a_week_ago(session, county)
+    old, new = county.household.id, other.id
+    today = clock.county_today()
+
+    def bill(event_id, out_of_pocket, day):
+        body = illness(event_id, seq=2, total_cost=f"{out_of_pocket + 45000}.00")
+        return send(department, session, {**body, "event_date": day.isoformat()})
+
+    def entitled():
+        session.expire_all()
+        return {c.household_id: c.entitled for c in session.exec(select(Claim))}
+
+    # before the move: 120,000 less the 20,000 deductible: 15,000 + 30,000 + 14,000
+    assert bill("A", 120000, EVENT_DATE)["payout"] == "59000.00"
+    # after it, her year goes on: 220,000 above the deductible earn 143,000 in all
+    assert bill("B", 120000, today - timedelta(days=3))["payout"] == "84000.00"
+    assert bill("C", 100000, today - timedelta(days=2))["payout"] == "7000.00"  # the cap
+    assert entitled() == {old: Decimal("59000.00"), new: Decimal("91000.00")}
+    # a bill of the old household, dated before the move, sent late: 170,000 there earn
+    # 94,000, and the new household's claim is what is left under her cap
+    assert bill("D", 50000, EVENT_DATE + timedelta(days=1))["payout"] == "35000.00"
+    assert entitled() == {old: Decimal("94000.00"), new: Decimal("56000.00")}
+    claim = session.exec(select(Claim).where(Claim.household_id == new)).one()
+    lines = [line["template"] for result in claim.calculation["events"]
+             for line in result["trace"]]
+    assert any("judged in another household" in template for template in lines)
+    assert recalculation.changes(session) == []
+
+
+def test_a_moved_members_bills_taken_in_one_chunk_are_her_one_year(
+        department, session, county):
+    """The same four bills as above, sent together and evaluated in one call, come to the
+    same claims: the new household's calculation reads the old household's whole year."""
+    other = _moved_a_week_ago(session, county)
+    today = clock.county_today()
+    for event_id, out_of_pocket, day in (
+            ("A", 120000, EVENT_DATE), ("B", 120000, today - timedelta(days=3)),
+            ("C", 100000, today - timedelta(days=2)),
+            ("D", 50000, EVENT_DATE + timedelta(days=1))):
+        body = illness(event_id, seq=2, total_cost=f"{out_of_pocket + 45000}.00")
+        assert department.post("/api/events", json={
+            **body, "event_date": day.isoformat()}).status_code == 202
+    assert evaluate(session) == 4
+    assert {c.household_id: c.entitled for c in session.exec(select(Claim))} == {
+        county.household.id: Decimal("94000.00"), other.id: Decimal("56000.00")}
 
 
 def test_a_late_report_of_a_settled_year_opens_no_claim(department, session, county):

@@ -306,3 +306,69 @@ def test_a_per_event_cap_cuts_each_event_alone_and_nothing_else(losses, deductib
         if loss == 0:
             assert (cut.payout, cut.reason) == (D("0.00"), "no_loss")
         assert (cut.reason == "cap_reached") == (free.payout > cap)
+
+
+PER_PERSON = [
+    'deductible = { amount = "3000", per = "year" }\ncaps = { per_person_year = "30000" }\n',
+    'deductible = { amount = "3000", per = "event" }\ncaps = { per_person_year = "15000", '
+    'per_event = "9000" }\n',
+    'caps = { per_person_year = "20000" }\n']
+
+
+def _elsewhere(quote, events) -> list:
+    """Each event's result there, as another household's calculation carries it."""
+    from policies.calculator import NOT_ELIGIBLE, Elsewhere
+
+    by_id = {e.event_id: e for e in events}
+    return [Elsewhere(r.event_id, r.trigger, by_id[r.event_id].event_date,
+                      by_id[r.event_id].id_number, D(0) if r.reason in NOT_ELIGIBLE else r.base,
+                      r.payout) for r in quote.events]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(amounts, st.integers(0, 300)), min_size=1, max_size=8),
+       st.integers(0, 300), st.sampled_from(PER_PERSON))
+def test_a_person_who_moved_has_one_year_across_her_households(bills, moved_on, rules):
+    """A tester's member was paid 229,300 against a 150,000 cap per person: her bills were
+    judged in the household she belonged to on each day, each household's calculation
+    starting her year afresh. Calculated in two households, one carrying the other's
+    events, her bills are paid as one household's calculation of her whole year pays them."""
+    terms = _accident_terms(rules, "")
+    day0 = date(2026, 1, 15)
+    events = [TriggerEvent(f"e{i:02d}", "accident", day0 + timedelta(days=offset), PERSON,
+                           {"cost": loss}) for i, (loss, offset) in enumerate(bills)]
+    whole = {r.event_id: r.payout for r in calculate(terms, HOUSEHOLD, events).events}
+    move = day0 + timedelta(days=moved_on)
+    before = [e for e in events if e.event_date < move]
+    after = [e for e in events if e.event_date >= move]
+    first = calculate(terms, HOUSEHOLD, before, elsewhere=_elsewhere(
+        calculate(terms, HOUSEHOLD, after), after))
+    second = calculate(terms, HOUSEHOLD, after, elsewhere=_elsewhere(
+        calculate(terms, HOUSEHOLD, before), before))
+    split = {r.event_id: r.payout for r in (*first.events, *second.events)}
+    assert split == whole
+    assert first.entitled + second.entitled == sum(whole.values(), D(0))
+    for result in second.events:  # the trace still adds up to each payout
+        assert trace_sum(result) == result.payout
+    if before and after:  # and it says what it carried
+        assert any(line.step == "elsewhere" for line in second.events[0].trace)
+
+
+def test_a_household_that_was_not_eligible_counts_none_of_her_loss_elsewhere():
+    from policies.calculator import Elsewhere
+
+    terms = _accident_terms('deductible = { amount = "3000", per = "year" }\n', "")
+    there = [Elsewhere("x", "accident", date(2026, 2, 1), PERSON, D("0"), D("0"))]
+    here = [TriggerEvent("e1", "accident", date(2026, 3, 1), PERSON, {"cost": D("5000")})]
+    # her 4,000 there counted nothing: here her deductible is still whole (2,000 above it)
+    assert calculate(terms, HOUSEHOLD, here, elsewhere=there).events[0].payout == D("1800.00")
+    # nor does a household's deductible carry: it is the household's own
+    household = parse_terms(HEAD + '''
+[triggers.accident]
+base = { add = ["cost"] }
+deductible = { amount = "3000", per = "year", unit = "household" }
+bands = [{ ratio = "0.5" }]
+''')
+    counted = [Elsewhere("x", "accident", date(2026, 2, 1), PERSON, D("4000"), D("500"))]
+    assert calculate(household, HOUSEHOLD, here, elsewhere=counted).events[0].payout == D(
+        "1000.00")
