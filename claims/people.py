@@ -139,6 +139,9 @@ def set_person(session: Session, actor: Actor, user: AppUser, id_number: str) ->
     return user
 
 
+COUNTY_ROLES = (Role.admin, Role.auditor)  # work on the whole county's records only
+
+
 def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -> AppUser:
     """Change a user's role, limit, townships, permissions or active flag; flushes and
     records the settings that changed, before and after."""
@@ -148,7 +151,18 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
                            field=sorted(unknown)[0])
     if any(getattr(user, k) != v for k, v in changes.items()):
         _not_oneself(actor, user)
+    if changes.get("townships") == []:
+        # seeing nothing of the county: the way to the whole county is none (null)
+        raise InvalidInput("townships: choose at least one township, or none (null) for the "
+                           "whole county", field="townships", value="[]",
+                           code="no_townships")
+    if changes.get("townships") is not None and changes.get("role", user.role) in COUNTY_ROLES:
+        # their pages are county-wide: limited, they were refused every one (a tester's)
+        raise InvalidInput(f"a user of the role {changes.get('role', user.role)} works for "
+                           "the whole county: give no townships", field="townships",
+                           value=str(changes["townships"]), code="county_role")
     if changes.get("townships"):
+        changes["townships"] = sorted(set(changes["townships"]))  # [4, 4] had been kept so
         known = set(session.exec(select(Region.id).where(
             Region.id.in_(changes["townships"]), Region.level == RegionLevel.township)))
         unknown_townships = [t for t in changes["townships"] if t not in known]

@@ -48,6 +48,7 @@ from claims.web.pages import (
     User,
     came_from_here,
     check_csrf,
+    form_numbers,
     gate,
     language_of,
     need_role,
@@ -348,8 +349,9 @@ def admin_user(request: Request, session: SessionDep, user: User, form: Posted):
             if settings["approval_limit"] is None:
                 raise PageError(422, text_for(request, "The approval limit is not an amount."))
         if form.get("set_townships") == "1":
-            settings["townships"] = [n for n in map(whole_number, form.getlist("townships"))
-                                     if n is not None] or None
+            # none chosen: all; one the page cannot read is refused, not dropped (a typo had
+            # made a township's clerk county-wide: a hostile tester's)
+            settings["townships"] = form_numbers(request, form, "townships", "Townships") or None
         for flag in ("may_reveal", "may_export", "active"):
             if form.get(flag) in ("1", "0"):
                 settings[flag] = form.get(flag) == "1"

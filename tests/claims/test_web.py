@@ -1026,3 +1026,45 @@ def test_one_stay_reported_with_two_hospital_names_is_flagged_for_whoever_approv
     rows = dict(re.findall(r"<td>(HIS-\d)(.*?)</td>", page, re.S))
     assert "住院起止日相同" not in rows["HIS-1"] + rows["HIS-3"]
     assert '<span class="tag warn">与 HIS-1 的日期和住院起止日相同' in rows["HIS-2"]
+
+
+def test_a_township_the_admin_page_cannot_read_is_refused_not_made_the_whole_county(
+        browser, session, county):
+    """A hostile tester's typo on the admin page (townships=abc, a full-width ４) dropped the
+    township it could not read, and the empty list that was left made a township's clerk
+    county-wide. It is refused, naming the field; the API refuses an empty list, a
+    township-limited administrator or auditor, and keeps a township once."""
+    from fastapi.testclient import TestClient
+
+    from claims.models import Region
+
+    township = session.exec(select(Region).where(Region.level == "township")).first()
+    browser("clerk", "qian", townships=[township.id])
+    admin = browser("admin")
+    page = admin.get("/admin").text
+    for typo in ("abc", "４", f"{township.id}x"):
+        refused = admin.post("/admin/users", data={
+            "csrf_token": csrf_of(page), "username": "qian", "set_townships": "1",
+            "townships": typo})
+        assert refused.status_code == 422 and "乡镇" in refused.text, typo
+        session.expire_all()
+        assert session.exec(select(AppUser).where(AppUser.username == "qian")).one(
+        ).townships == [township.id]
+    auditor = admin.post("/admin/users", data={
+        "csrf_token": csrf_of(page), "username": "zhou", "role": "auditor",
+        "set_townships": "1", "townships": str(township.id)})
+    assert auditor.status_code == 422 and "管理员和审计员的工作范围是全县" in auditor.text
+    from claims import people
+    from claims.auth import SYSTEM
+
+    _, token = people.create_user(session, SYSTEM, username="boss2", full_name="管", role="admin")
+    session.commit()
+    api = TestClient(admin.app, headers={"Authorization": f"Bearer {token}"})
+    for townships, field in (([], "townships"), ([township.id, township.id], None)):
+        answer = api.post("/api/admin/users", json={
+            "username": f"u{len(townships)}", "full_name": "员", "role": "clerk",
+            "townships": townships})
+        if field:
+            assert answer.status_code == 422 and answer.json()["field"] == field
+        else:
+            assert answer.status_code == 201 and answer.json()["townships"] == [township.id]
