@@ -425,11 +425,24 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
             claim.approved_amount, claim.first_approver_id = claim.paid_amount, None
             claim.calculation = {key: value for key, value in (claim.calculation or {}).items()
                                  if key != ROUND_CUT}
-        if claim.approved_amount > claim.paid_amount:
-            # an earlier round's payment the bank sent back while the claim was reopened is
-            # still owed: what is refused is this round's (a tester's returned 30,000 was
-            # lost when the supplement was then rejected)
-            return S.payment_pending
+        if claim.approved_amount > 0:
+            # An earlier round was approved: what is refused is this round's supplement, cut
+            # with its reason, which the payout notice gives. The claim stays paid (a
+            # tester's reopened claim read 拒赔 with 4,500 paid, its payout notice refused,
+            # and a withdrawn supplement left 5,000 unexplained on it); an earlier payment
+            # the bank sent back while it was reopened is still owed (a tester's returned
+            # 30,000 was lost when the supplement was then rejected).
+            why = (step.text if name == "reject" else step.reason).strip()
+            if not why:
+                raise InvalidInput("say in the text why the supplement is refused: the "
+                                   "household's payout notice gives it", field="text",
+                                   code="refusal_reason")
+            refused = max(claim.entitled - claim.approved_amount - earlier_cut(claim),
+                          Decimal("0.00"))
+            claim.calculation = {**(claim.calculation or {}),
+                                 CUT: str(earlier_cut(claim) + refused),
+                                 **({REDUCTION: why} if refused else {})}
+            return S.payment_pending if claim.approved_amount > claim.paid_amount else S.paid
         if name == "withdraw":
             return S.withdrawn
         claim.rejection_code, claim.rejection_text = step.code, step.text

@@ -864,6 +864,8 @@ STEP_REFUSALS = {
                           "approved."),
     "reduction_reason": N_("%(amount)s is less than the %(due)s due: say in the note why less "
                            "is paid; the household's notice gives the reason."),
+    "refusal_reason": N_("Say in the text why the supplement is refused: the household's "
+                         "payout notice gives it."),
     "county_role": N_("An administrator or an auditor works for the whole county: choose no "
                       "townships."),
     "cut_given_back": N_("%(amount)s gives back %(cut)s that an earlier approval cut "

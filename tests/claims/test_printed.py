@@ -349,3 +349,35 @@ def test_an_earlier_cut_is_given_back_only_with_a_note(staff, client, department
     bank_confirms(client, export_batch(client))
     session.expire_all()
     assert lifecycle.earlier_cut(session.get(Claim, claim.id)) == Decimal("0.00")
+
+
+@pytest.mark.parametrize("action", ["reject", "withdraw"])
+def test_refusing_a_reopened_rounds_supplement_keeps_the_claim_paid_and_says_why(
+        staff, client, department, session, claim, browser, action):  # noqa: F811
+    """A tester's claim, paid 6,500 and reopened by a second bill, read 拒赔 once the
+    supplement was rejected, with 6,500 paid: its payout notice was refused and the report
+    counted the money as rejected; a withdrawn supplement left the gap unexplained. The
+    supplement is refused with its reason: the claim stays paid, its notice says why less is
+    paid, and a later bill reopens it for its own supplement only."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "6500.00", "note": "自费药品"})
+    bank_confirms(client, export_batch(client))
+    a_new_bill(department, session, "HIS-2")
+    body = ({"code": "not_eligible", "text": ""} if action == "reject"
+            else {"reason": "农户放弃本次补充申请"})
+    if action == "reject":
+        bare = act(staff["adjudicator"], claim, action, body)
+        assert bare.status_code == 422 and bare.json()["code"] == "refusal_reason"
+        body["text"] = "第二次住院属非合规转诊"
+    refused = act(staff["adjudicator"], claim, action, body)
+    assert refused.status_code == 200 and refused.json()["state"] == "paid", refused.text
+    session.expire_all()
+    paid = session.get(Claim, claim.id)
+    assert (paid.paid_amount, paid.rejection_code, lifecycle.earlier_cut(paid)) == (
+        Decimal("6500.00"), None, Decimal("6000.00"))  # 12,500 due in all
+    notice = browser("clerk").get(f"/claims/{claim.id}/payout-notice").text
+    why = "第二次住院属非合规转诊" if action == "reject" else "农户放弃本次补充申请"
+    assert f"核减原因：{why}" in notice
+    rows = {row["group"]: row for row in client.get(
+        "/api/reports/claims", params={"by": "state"}).json()["rows"]}
+    assert set(rows) == {"paid"}
