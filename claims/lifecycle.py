@@ -616,35 +616,41 @@ def _approve(session: Session, claim: Claim, step: Approve, actor: Actor) -> str
                            "a second approval confirms that amount or less",
                            field="amount", value=step.amount, code="above_first_approval",
                            values={"amount": step.amount, "first": first})
-    confirming = claim.first_approver_id is not None and \
-        step.amount == claim.approved_amount - claim.paid_amount
+    first = claim.approved_amount - claim.paid_amount if claim.first_approver_id else None
+    confirming = step.amount == first
     net = net_due(claim)
-    if step.amount != net and not confirming:
-        # less than the terms give: the household is told why (a second approver had cut
+    if not confirming:
+        # Less than the terms give: the household is told why (a second approver had cut
         # 10,000 to 9,000 without a word, and the notice said nothing: a tester's); more
-        # gives back an earlier round's cut, which is said too. A second approval
-        # confirming the first's amount decides nothing new (a bill that came after the
-        # first waits for its own round).
+        # gives back an earlier round's cut; less than a first approval overrules it: each
+        # is said too. A second approval confirming the first's amount decides nothing new
+        # (a bill that came after the first waits for its own round).
         if not step.note.strip():
             if step.amount < net:
                 raise InvalidInput(f"approving {step.amount} of the {net} due: say in the "
                                    "note why less is paid", field="note", value=step.amount,
                                    code="reduction_reason",
                                    values={"amount": step.amount, "due": net})
-            raise InvalidInput(f"approving {step.amount} gives back {step.amount - net} an "
-                               f"earlier approval cut ({net} is due after it): say in the "
-                               "note why", field="note", value=step.amount,
-                               code="cut_given_back", values={
-                                   "amount": step.amount, "due": net,
-                                   "cut": step.amount - net})
+            if step.amount > net:
+                raise InvalidInput(f"approving {step.amount} gives back {step.amount - net} "
+                                   f"an earlier approval cut ({net} is due after it): say in "
+                                   "the note why", field="note", value=step.amount,
+                                   code="cut_given_back", values={
+                                       "amount": step.amount, "due": net,
+                                       "cut": step.amount - net})
+            if first is not None and step.amount < first:
+                # (a supervisor's 11,000 had overruled, unsaid, the first approver's 12,000
+                # that gave a cut back with a note: a tester's)
+                raise InvalidInput(f"approving {step.amount}, less than the first "
+                                   f"approval's {first}: say in the note why", field="note",
+                                   value=step.amount, code="overrules_first",
+                                   values={"amount": step.amount, "first": first})
         calculation = {**(claim.calculation or {}), ROUND_CUT: str(net - step.amount)}
         if step.amount < net:
             # the reason of this cut, which the payout notice gives: not the note of whoever
             # confirms it later ("批量通过" had replaced "自费药品不予赔付": a re-tester's)
             calculation[REDUCTION] = step.note.strip()
         claim.calculation = calculation
-    elif not confirming:
-        claim.calculation = {**(claim.calculation or {}), ROUND_CUT: "0.00"}
     from claims.documents import requirements  # documents import this module's models
 
     lacking = requirements.missing(session, claim)
@@ -687,9 +693,12 @@ def texts(claim: Claim) -> dict[str, str]:
 
 
 def view(claim: Claim) -> dict[str, Any]:
-    """A claim's fields as the API gives them (without the calculation), typed text masked."""
+    """A claim's fields as the API gives them (without the calculation), typed text masked,
+    with what an approval proposes now and what approvals cut (a client had to work them
+    out from the calculation: a tester's)."""
     return audit.jsonable({**{k: v for k, v in registry.fields_of(claim).items()
-                              if k != "calculation"}, **texts(claim)})
+                              if k != "calculation"}, **texts(claim),
+                           "proposed": proposed_amount(claim), "cut": earlier_cut(claim)})
 
 
 @dataclass(frozen=True)

@@ -291,7 +291,9 @@ def village_notice(session: Session, actor: Actor, village_id: int, *,
         head = registry.head_of(session, household.id)
         terms = benefits.terms_of(benefits.get_terms_version(session, claim.terms_version_id))
         start = lifecycle.notice_start(session, claim, recorded=True)
-        rows.append({"claim": claim, "household": household,
+        # the amount this round proposes: a reopened claim's supplement, not the year's
+        # whole entitlement, paid in part already (a tester's 21,000 noticed of 11,000)
+        rows.append({"claim": claim, "household": household, "amount": lifecycle.net_due(claim),
                      "head": masking.name(head.name if head else ""),
                      "id_number": masking.id_number(head.id_number if head else ""),
                      # the last day of the notice: a 7-day notice from the 16th runs to the

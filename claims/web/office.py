@@ -162,9 +162,11 @@ def notice(request: Request, session: SessionDep, user: User, village: int | Non
         .where(Claim.state == "public_notice").distinct().order_by(Region.name)).all()
     villages = [v for v in villages if access.in_area(user.actor, v[0])]
     notice = None
-    if village is not None:
-        notice = gate(request, lambda: printed.village_notice(session, user.actor, village),
-                      NO_SUCH_VILLAGE)
+    if village is not None:  # on screen, on the trail as viewed (it had been left out)
+        came_from_here(request)
+        notice = gate(request, lambda: printed.village_notice(session, user.actor, village,
+                                                              fmt="html"), NO_SUCH_VILLAGE)
+        session.commit()
     return render(request, "notice.html", user=user, villages=villages, n=notice,
                   may_notice=user.user.role in lifecycle.ACTIONS["start_notice"].roles,
                   # an auditor was offered to record an objection, always refused

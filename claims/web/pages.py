@@ -644,8 +644,9 @@ ABOVE_LIMIT = N_("The amount due is above your approval limit of %(limit)s yuan:
 SUPERVISOR_ABOVE_LIMIT = N_("The amount is above your approval limit of %(limit)s yuan: you "
                            "may approve at most up to it, or an administrator gives a "
                            "supervisor a limit that covers it.")
-FIRST_APPROVED = N_("The first approval was for %(amount)s yuan in all: the amount is filled "
-                    "in with it.")
+# this round's: a reopened claim's total had read beside this round's due as a mismatch
+FIRST_APPROVED = N_("The first approval was for %(amount)s yuan this round: the amount is "
+                    "filled in with it.")
 NO_LIMIT = N_("You have no approval limit: an administrator must set one before you approve.")
 EARLIER_CUT = N_("An earlier approval cut %(cut)s yuan from this claim (%(reason)s): "
                  "%(due)s yuan is proposed. Approving more gives the cut back, and needs a "
@@ -669,7 +670,8 @@ def approval_hint(claim: Claim, user: web_session.SignedIn, bar: str | None,
     hints = []
     if claim.first_approver_id is not None:
         hints.append(gettext(SECOND_APPROVAL))
-        hints.append(gettext(FIRST_APPROVED, amount=f"{claim.approved_amount:,.2f}"))
+        hints.append(gettext(FIRST_APPROVED,
+                             amount=f"{claim.approved_amount - claim.paid_amount:,.2f}"))
     elif lifecycle.earlier_cut(claim) > 0:
         hints.append(gettext(EARLIER_CUT, cut=f"{lifecycle.earlier_cut(claim):,.2f}",
                              due=f"{lifecycle.net_due(claim):,.2f}", reason=masking.in_text(
@@ -864,6 +866,8 @@ STEP_REFUSALS = {
                           "approved."),
     "reduction_reason": N_("%(amount)s is less than the %(due)s due: say in the note why less "
                            "is paid; the household's notice gives the reason."),
+    "overrules_first": N_("%(amount)s is less than the first approval's %(first)s: say in the "
+                          "note why."),
     "refusal_reason": N_("Say in the text why the supplement is refused: the household's "
                          "payout notice gives it."),
     "county_role": N_("An administrator or an auditor works for the whole county: choose no "

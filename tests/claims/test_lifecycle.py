@@ -33,7 +33,8 @@ def days_pass(session, claim, days):
     session.commit()
 
 
-def through_notice(staff, session, claim, investigator="investigator"):
+def through_notice(staff, session, claim, investigator="investigator", notice=None):
+    """The claim's steps to approval; ``notice`` is called while its notice runs."""
     assert act(staff[investigator], claim, "start_investigation").status_code == 200
     assert act(staff["investigator"], claim, "submit_survey", SURVEY).status_code == 200
     assert act(staff["clerk"], claim, "record_review",
@@ -42,6 +43,8 @@ def through_notice(staff, session, claim, investigator="investigator"):
     days_pass(session, claim, 8)  # the review was eight days ago
     started = (clock.county_today() - timedelta(days=7)).isoformat()
     assert act(staff["clerk"], claim, "start_notice", {"start_date": started}).status_code == 200
+    if notice is not None:
+        notice()
     closed = act(staff["clerk"], claim, "close_notice")
     assert closed.status_code == 200, closed.text
     assert closed.json()["state"] == "approval"

@@ -9,6 +9,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -21,7 +22,7 @@ from claims.models import AuditEntry, Claim, Payment, PaymentBatch, Region
 from claims.settings import get_settings
 from claims.web import printed as web_printed
 from policies import registry
-from policies.models import RegionCreate
+from policies.models import Household, RegionCreate
 from tests.claims.test_lifecycle import (
     a_new_bill,
     act,
@@ -208,7 +209,10 @@ def test_the_village_notice_as_a_formal_notice_and_pdf(browser, session, claim, 
     assert head.id_number not in text and head.name not in text
     assert head.id_number[:4] + "*" * 10 + head.id_number[-4:] in text
     assert "记录异议" not in text  # the page's links stay on the screen
-    entry = prints(session, "village_notice")[-1]
+    entries = prints(session, "village_notice")
+    # each showing on screen viewed, the PDF printed (the screen's had been left out)
+    assert [e.action for e in entries] == ["view", "view", "print"]
+    entry = entries[-1]
     assert entry.entity == "region" and entry.after["claims"] == [claim.claim_number]
     assert clerk.get("/notice/999999.pdf").status_code == 404
 
@@ -316,14 +320,30 @@ def test_a_cut_stays_cut_when_a_new_bill_reopens_the_claim(
     reopened = session.get(Claim, claim.id)
     assert (reopened.state, reopened.entitled, reopened.paid_amount) == (
         "reopened", Decimal("12500.00"), Decimal("6500.00"))
-    through_notice(staff, session, reopened)
+
+    def noticed():
+        # the village is shown this round's amount, not the year's 12,500 paid in part (a
+        # tester's notice read 21,000 of a supplement of 11,000)
+        page = browser("clerk").get("/notice", params={
+            "village": session.get(Household, claim.household_id).village_id}).text
+        row = re.search(rf"{claim.claim_number}.*?</tr>", page, re.S).group(0)
+        assert "5,000.00" in row and "12,500.00" not in row, row
+
+    through_notice(staff, session, reopened, notice=noticed)
     page = browser("supervisor").get(f"/claims/{claim.id}").text
     assert 'value="5000.00"' in page  # proposed: the new bill's 5,000, not 6,000
     assert "此前的审批已从本案核减 1,000.00 元（自费药品不予赔付）" in page
     silent = act(staff["supervisor"], reopened, "approve", {"amount": "6000.00"})
     assert silent.status_code == 422 and silent.json()["code"] == "cut_given_back"
-    assert act(staff["supervisor"], reopened, "approve",
-               {"amount": "5000.00"}).status_code == 200  # the supplement needs no note
+    assert client.get(f"/api/claims/{claim.id}").json()["proposed"] == "5000.00"
+    # the adjudicator gives the cut back, with a note; the supervisor who overrules that
+    # says why too (an 11,000 had overruled a 12,000 unsaid: a tester's)
+    assert act(staff["adjudicator"], reopened, "approve", {
+        "amount": "6000.00", "note": "复核后属目录内"}).json()["state"] == "approval"
+    unsaid = act(staff["supervisor"], reopened, "approve", {"amount": "5000.00"})
+    assert unsaid.status_code == 422 and unsaid.json()["code"] == "overrules_first"
+    assert act(staff["supervisor"], reopened, "approve", {
+        "amount": "5000.00", "note": "维持原核减"}).status_code == 200
     batch = export_batch(client)
     assert batch["lines"][0]["amount"] == "5000.00"
     bank_confirms(client, batch)

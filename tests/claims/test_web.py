@@ -862,7 +862,7 @@ def test_the_second_approver_is_offered_the_first_approvals_amount_and_told_thei
     page = browser("supervisor", approval_limit=Decimal("100000")).get(
         f"/claims/{claim.id}").text
     assert 'name="amount" inputmode="decimal" required value="6000.00"' in page
-    assert "初审共审批 6,000.00 元" in page
+    assert "初审本轮批准 6,000.00 元" in page
     # the first approval is no approval yet (shown as the amount approved before)
     assert "初审：6,000.00，待复核" in page
     low = browser("supervisor", approval_limit=Decimal("1000")).get(f"/claims/{claim.id}").text
