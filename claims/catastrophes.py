@@ -25,13 +25,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from claims import access, audit, bulk, clock, lifecycle, locks
+from claims import access, audit, bulk, clock, lifecycle, locks, masking
 from claims.auth import Actor
 from claims.models import (
     Catastrophe,
@@ -67,17 +67,20 @@ TAG_CHUNK = 5000  # events tagged per statement (SQLite binds at most 32,766 val
 SURVEY_LIMIT = 500  # claims one visit's record names (the page's and the API's)
 
 
+Public = Annotated[Text, AfterValidator(masking.no_personal_number)]  # every user reads it
+
+
 class CatastropheIn(BaseModel):
     """A declaration: what struck, where and when, and the department's reference."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Text = Field(min_length=1, max_length=128, description="e.g. 2026年7月禹州洪涝")
+    name: Public = Field(min_length=1, max_length=128, description="e.g. 2026年7月禹州洪涝")
     kind: DisasterKind
     regions: list[int] = Field(min_length=1, max_length=500, description=(
         "region ids: the county, townships or villages affected"))
     start_date: Day
     end_date: Day | None = Field(default=None, description="empty: still going on")
-    reference: Text | None = Field(default=None, min_length=1, max_length=64, description=(
+    reference: Public | None = Field(default=None, min_length=1, max_length=64, description=(
         "the emergency management department's reference; its events may name it in "
         "details.catastrophe_reference"))
 
@@ -86,12 +89,12 @@ class CatastropheChange(BaseModel):
     """A change of a declaration: only the fields given change."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Text | None = Field(default=None, min_length=1, max_length=128)
+    name: Public | None = Field(default=None, min_length=1, max_length=128)
     kind: DisasterKind | None = None
     regions: list[int] | None = Field(default=None, min_length=1, max_length=500)
     start_date: Day | None = None
     end_date: Day | None = None
-    reference: Text | None = Field(default=None, min_length=1, max_length=64)
+    reference: Public | None = Field(default=None, min_length=1, max_length=64)
 
 
 def snapshot(catastrophe: Catastrophe) -> dict[str, Any]:

@@ -251,7 +251,7 @@ def payout_notice(session: Session, actor: Actor, claim_id: int, fmt: str = "htm
         document.paid_on = clock.county_date(paid[-1])
     bank_name = payment.bank_name if payment is not None else household.bank_name
     account = payment.bank_account if payment is not None else household.bank_account
-    document.bank_name = bank_name or ""
+    document.bank_name = masking.in_text(bank_name or "")  # typed: 农行 and an ID number
     document.account = masking.account(account)
     return document
 

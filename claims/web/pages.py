@@ -825,7 +825,8 @@ FIELD_REASONS = {("team", "value_error"): N_("at least two different people"),
 
 
 # the rule of Text's problems, read back from pydantic's English (policies.types)
-_TEXT_PROBLEMS = [(template_pattern(template), template) for template in TEXT_PROBLEMS.values()]
+_TEXT_PROBLEMS = [(template_pattern(template), template)
+                  for template in (*TEXT_PROBLEMS.values(), masking.PERSONAL_NUMBER)]
 
 
 def problem_reason(field: str, kind: str, why: str, gettext) -> str | None:

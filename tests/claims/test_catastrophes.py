@@ -286,7 +286,12 @@ def test_a_declaration_is_checked_field_by_field_and_audited(app, session):
             (flood(regions=[999_999]), 422, "regions"),
             (flood(regions=[]), 422, "regions"),
             (flood(regions=[w.ids["township"]], name=""), 422, "name"),
-            (flood(regions=[w.ids["township"]], kind="meteor"), 422, "kind")):
+            (flood(regions=[w.ids["township"]], kind="meteor"), 422, "kind"),
+            # every township reads it: a tester's named a contact's ID number and mobile
+            (flood(regions=[w.ids["township"]], name=f"洪涝 联系人{id_number(seq=9)}"), 422,
+             "name"),
+            (flood(regions=[w.ids["township"]], reference=f"EM-{id_number(seq=9)}"), 422,
+             "reference")):
         refused = clerk.post("/api/catastrophes", json=body)
         assert (refused.status_code, refused.json()["field"]) == (status, field), body
     made = clerk.post("/api/catastrophes", json=flood(regions=[w.ids["township"]])).json()

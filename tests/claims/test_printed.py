@@ -401,3 +401,21 @@ def test_refusing_a_reopened_rounds_supplement_keeps_the_claim_paid_and_says_why
     rows = {row["group"]: row for row in client.get(
         "/api/reports/claims", params={"by": "state"}).json()["rows"]}
     assert set(rows) == {"paid"}
+
+
+def test_a_bank_name_typed_with_an_id_number_is_masked_where_it_is_shown(
+        browser, client, session, claim, county):  # noqa: F811
+    """A hostile tester's household bank name "农行 4110…0013" showed the ID number in full in
+    the household's JSON, the payment batch and the payout notice, to users who may not
+    reveal it (the audit trail masked it)."""
+    number = county.members[0].id_number
+    household = session.get(Household, claim.household_id)
+    household.bank_name = f"农行 {number}"
+    session.add(household)
+    approved(session, claim)
+    masked = f"农行 {number[:4]}{'*' * 10}{number[-4:]}"
+    clerk = browser("clerk")
+    notice = clerk.get(f"/claims/{claim.id}/payout-notice").text
+    assert masked in notice and number not in notice
+    lines = client.post("/api/payment-batches").json()["lines"]
+    assert lines[0]["bank_name"] == masked
