@@ -44,6 +44,7 @@ REFUSALS = {
                     "working in the household's township",
     "unchanged": "this person is already assigned",
     "investigated": "whoever investigated a claim may not be its adjudicator (four eyes)",
+    "own_household": "nobody takes a claim of their own household",
     "is_adjudicator": "the claim's adjudicator may not be its investigator (four eyes)",
     "no_claims": "choose at least one claim",
 }
@@ -87,7 +88,8 @@ def eligible_adjudicators(session: Session, claim: Claim) -> list[AppUser]:
         AppUser.role.in_(lifecycle.ADJUDICATORS), AppUser.active).order_by(
         AppUser.full_name, AppUser.id)).all()
         if _works_in(user, township) and not any(
-            lifecycle._same_person(session, user.id, other) for other in investigated)]
+            lifecycle._same_person(session, user.id, other) for other in investigated)
+        and not lifecycle.of_household(session, user, claim)]
 
 
 def eligible(session: Session, claim: Claim, kind: str) -> list[AppUser]:
@@ -123,6 +125,10 @@ def _check(session: Session, claim: Claim, kind: str, user_id: int) -> None:
     if kind == "investigator" and lifecycle._same_person(session, user_id,
                                                          claim.adjudicator_id):
         raise refused(AssignmentInvalid, "is_adjudicator", "user_id", user_id)
+    if lifecycle.of_household(session, session.get(AppUser, user_id), claim):
+        # a tester's adjudicator was a member of the claimant's household: refused only
+        # at approval, the claim in their work meanwhile
+        raise refused(AssignmentInvalid, "own_household", "user_id", user_id)
     if user_id not in {u.id for u in eligible(session, claim, kind)}:
         raise refused(AssignmentInvalid, "not_eligible", "user_id", user_id)
 

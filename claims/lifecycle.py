@@ -484,14 +484,24 @@ def notice_start(session: Session, claim: Claim, *, recorded: bool = False) -> d
 
 def eligible_investigators(session: Session, claim: Claim) -> list[AppUser]:
     """Who may be sent to investigate a claim (入户调查): active investigators whose
-    townships include the household's (or who work county-wide), by name."""
+    townships include the household's (or who work county-wide), not of the household, by
+    name."""
     township = session.exec(select(Region.parent_id).join(
         Household, Household.village_id == Region.id).where(
         Household.id == claim.household_id)).one()
     return [user for user in session.exec(select(AppUser).where(
         AppUser.role == Role.investigator, AppUser.active).order_by(AppUser.full_name,
                                                                     AppUser.id)).all()
-            if user.townships is None or township in user.townships]
+            if (user.townships is None or township in user.townships)
+            and not of_household(session, user, claim)]
+
+
+def of_household(session: Session, user: AppUser | None, claim: Claim) -> bool:
+    """Whether the staff user is a member of the claim's household (by the ID number the
+    account carries): nobody investigates, decides or approves their own family's claim."""
+    return user is not None and bool(user.id_number) and session.exec(
+        select(Member.id).where(Member.household_id == claim.household_id,
+                                Member.id_number == user.id_number)).first() is not None
 
 
 def people_who_investigated(session: Session, claim: Claim) -> set[int]:
@@ -533,11 +543,8 @@ def approval_bar(session: Session, claim: Claim, actor: Actor) -> str | None:
     if any(_same_person(session, actor.id, other)
            for other in people_who_investigated(session, claim)):
         return "investigated"
-    user = session.get(AppUser, actor.id) if actor.id is not None else None
-    if user is not None and user.id_number and session.exec(
-        select(Member.id).where(Member.household_id == claim.household_id,
-                                Member.id_number == user.id_number)
-    ).first():
+    if of_household(session, session.get(AppUser, actor.id) if actor.id is not None else None,
+                    claim):
         return "own_household"
     if claim.first_approver_id is not None:
         if _same_person(session, claim.first_approver_id, actor.id):

@@ -42,7 +42,7 @@ def list_claims(
     query = access.claims_in_area(select(Claim).order_by(Claim.due_date, Claim.id), actor)
     if state:
         query = query.where(Claim.state == state)
-    if trigger:
+    if trigger is not None:  # an empty one too: it had read as no filter (a tester's)
         query = query.where(Claim.trigger == benefits.check_trigger(session, trigger))
     if household_id is not None:
         query = query.where(Claim.household_id == household_id)

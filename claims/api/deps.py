@@ -76,6 +76,12 @@ async def known_fields_only(request: Request) -> None:
                 raise InvalidInput(f"{unknown[0]}: this request takes no such field (it takes "
                                    f"{', '.join(sorted(taken))})", field=unknown[0],
                                    code="unknown_field")
+        if not route.dependant.body_params and (await request.body()).strip() not in (
+                b"", b"{}"):
+            # a route that takes no body: what was sent with it is unread (a hostile tester's
+            # {"bogus": 1} deactivated a key as if nothing had been said)
+            raise InvalidInput("this request takes no body; send none", field="body",
+                               code="no_body")
     # as FastAPI reads a body as JSON: Application/JSON and any …+json too (a re-tester's
     # "Application/JSON" had passed an unread "amount")
     if not isinstance(route, APIRoute) or not (media == "application/json"

@@ -17,8 +17,10 @@ from claims.auth import Actor, staff
 from claims.models import EarlyWarning, Region, Role
 from claims.settings import get_settings
 from policies import benefits, registry
+from policies.errors import InvalidInput
 from policies.models import Household
 from policies.types import MultilineText
+from policies.vocab import RegionLevel
 from risk import features, model, scoring
 from risk.errors import ModelError
 from risk.models import HouseholdScore, ScoreRun
@@ -46,13 +48,24 @@ def list_warnings(
 ):
     """Early warnings for the office with what raised each: the riskiest first (risk
     warnings by score), then the newest."""
+    # a filter that can match nothing is refused, not answered with an empty list (a
+    # tester's township_id of a village, of none, and scores from 0.9 to 0.1)
+    for field, region_id, level in (("village_id", village_id, RegionLevel.village),
+                                    ("township_id", township_id, RegionLevel.township)):
+        if region_id is not None and session.exec(select(Region.level).where(
+                Region.id == region_id)).first() != level:
+            raise InvalidInput(f"{field}: {region_id} is not a {level}", field=field,
+                               value=region_id, code="not_a_region")
+    if min_score is not None and max_score is not None and min_score > max_score:
+        raise InvalidInput(f"max_score {max_score} is below min_score {min_score}",
+                           field="max_score", value=max_score, code="below_minimum")
     query = access.households_in_area(select(EarlyWarning, Household.household_number).join(
         Household, Household.id == EarlyWarning.household_id), actor)
     if status:
         query = query.where(EarlyWarning.status == status)
     if source:
         query = query.where(EarlyWarning.source == source)
-    if trigger:  # an event's trigger, or what raised a risk warning
+    if trigger is not None:  # an event's trigger, or what raised a risk warning
         query = query.where(EarlyWarning.trigger == benefits.check_trigger(
             session, trigger, also=scoring.WARNING_TRIGGERS))
     if village_id is not None:

@@ -60,6 +60,7 @@ REFUSAL_TEXTS = {
                        "adjudicator."),
     "is_adjudicator": N_("The four-eyes rule: the claim's adjudicator may not be its "
                          "investigator."),
+    "own_household": N_("Nobody takes a claim of their own household."),
     "no_claims": N_("Choose at least one claim."),
     "not_found": N_("Not found, or not in your area."),
     "refused": N_("Refused."),

@@ -818,7 +818,7 @@ def test_a_filter_is_read_whole_or_refused(app, session):
 
     from claims.api.deps import _parameters
 
-    _world(session)
+    world = _world(session)
     admin = TestClient(app, headers=_token_of(session, "twice", Role.supervisor))
     walked = 0
     for route in iter_route_contexts(app.routes):
@@ -837,6 +837,20 @@ def test_a_filter_is_read_whole_or_refused(app, session):
                        ("/api/events", "status")):
         bogus = admin.get(path, params={name: "bogus"})
         assert bogus.status_code == 422 and bogus.json()["field"] == name, (path, bogus.text)
+    # an empty trigger, a region of another level or of none, scores that cannot meet, and
+    # a body sent where none is taken (a hostile tester's, each answered as if unsaid)
+    for path, params, field in (
+            ("/api/claims", {"trigger": ""}, "trigger"),
+            ("/api/warnings", {"trigger": ""}, "trigger"),
+            ("/api/warnings", {"township_id": 999_999}, "township_id"),
+            ("/api/warnings", {"township_id": world["village_A"]}, "township_id"),
+            ("/api/warnings", {"village_id": world["township_A"]}, "village_id"),
+            ("/api/warnings", {"min_score": 0.9, "max_score": 0.1}, "max_score")):
+        refused = admin.get(path, params=params)
+        assert refused.status_code == 422 and refused.json()["field"] == field, (
+            path, params, refused.text)
+    sent = admin.post("/api/payment-batches", json={"bogus": 1})
+    assert sent.status_code == 422 and sent.json()["field"] == "body"
     # a trigger of the terms, and what raised a risk warning, are read
     assert admin.get("/api/claims", params={"trigger": "illness"}).status_code == 200
     assert admin.get("/api/warnings", params={"trigger": "risk_high"}).status_code == 200

@@ -380,3 +380,29 @@ def test_a_visits_phone_is_shown_in_full_only_through_the_audited_reveal(
     other = browser("investigator", "inv-s")
     refused = other.post(reveal, data={"csrf_token": csrf_of(other.get("/work").text)})
     assert refused.status_code == 403 and PHONE not in refused.text
+
+
+def test_nobody_is_given_a_claim_of_their_own_household(team, session, claim, county):
+    """A hostile tester's adjudicator carried the ID number of a member of the claimant's
+    household and was made the claim's adjudicator: refused only when approving, the claim
+    in their work meanwhile. Neither an adjudicator nor an investigator of the household is
+    offered or given its claim."""
+    boss, inv = team["supervisor"], team["investigator"]
+    relative = team["adjudicator2"].user
+    relative.id_number = county.members[1].id_number
+    session.add(relative)
+    session.commit()
+    assert act(team["adjudicator"], claim, "start_investigation",
+               {"investigator_id": inv.user.id}).status_code == 200
+    answer = reassign(boss, claim, "adjudicator", team["adjudicator2"])
+    assert (answer.status_code, answer.json()["code"]) == (422, "own_household"), answer.text
+    session.expire_all()
+    chosen = session.get(Claim, claim.id)
+    assert relative.id not in {u.id for u in assignment.eligible(session, chosen, "adjudicator")}
+    cousin = team["investigator2"].user
+    cousin.id_number = county.members[2].id_number
+    session.add(cousin)
+    session.commit()
+    assert cousin.id not in {u.id for u in assignment.eligible(session, chosen, "investigator")}
+    sent = reassign(boss, claim, "investigator", team["investigator2"])
+    assert (sent.status_code, sent.json()["code"]) == (422, "own_household"), sent.text
