@@ -46,6 +46,7 @@ from policies import benefits, registry
 from policies.bulk import among, fewer_collections, insert_columns
 from policies.errors import Conflict, DomainError, InvalidInput, NotFound
 from policies.models import (
+    INCOME_FIGURES,
     HouseholdUpdate,
     IncomeFields,
     IncomeRecordCreate,
@@ -738,6 +739,12 @@ def record_income_report(session: Session, actor: Actor, household_id: int,
                          report: IncomeReportIn, today: date) -> IncomeRecord:
     """Write an income report to the ledger (net and per-capita income derived); flushes."""
     check_report_period(report.period_start, report.period_end, today)
+    if not report.model_fields_set & set(INCOME_FIGURES):
+        # as a file's report needs an income column: a report of no figure at all had been
+        # stored as a household earning nothing, and could raise an income-drop alert (a
+        # hostile tester's); an income of nothing is given as 0
+        raise InvalidInput("an income report gives at least one figure (wages, business_…, "
+                           "transfer_…; 0 for none)", field="wages", code="no_figures")
     record = registry.create_income_record(session, IncomeRecordCreate(
         household_id=household_id, source=IncomeSource.report, **report.model_dump()))
     audit.record(session, actor, "income_record", record.id, "report",

@@ -248,8 +248,14 @@ NOT_AN_AMOUNT = N_("amount %(amount)s is not an amount of money")
 AMOUNT_DIFFERS = N_("the bank paid %(amount)s but the line is %(due)s: not recorded; "
                     "check with the bank")
 NO_REASON = N_("no reason given")  # a failed or returned line whose bank wrote none
+# one payment answered twice in a file, or paid again under another reference: the second
+# answer is not taken for the first (a tester's BANKREF2 had read as "already paid")
+TWICE = N_("this payment is answered on line %(row)s of the file too: not recorded; check "
+           "with the bank")
+OTHER_REFERENCE = N_("already paid under the bank's reference %(reference)s, not this one: "
+                     "check with the bank")
 LINE_REASONS = (NOT_A_NUMBER, NOT_IN_BATCH, UNKNOWN_STATUS, NO_STATUS, LINE_IS, NOT_AN_AMOUNT,
-                AMOUNT_DIFFERS, NO_REASON)
+                AMOUNT_DIFFERS, NO_REASON, TWICE, OTHER_REFERENCE)
 
 
 @dataclass(frozen=True)
@@ -295,12 +301,18 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
     locks.claims(session, lines.values())
     locks.payments(session, lines)
     results = []
+    answered: dict[int, int] = {}  # payment → the line of the file that answered it
     for row, line in table.frame.iterrows():
         raw_id, status = line["payment_id"], line["status"].lower()
         reason = line.get("reason", "") or line.get("bank_reference", "") or ""
         if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
             results.append(LineResult(row, raw_id, "error", NOT_A_NUMBER))
             continue
+        if int(raw_id) in answered:
+            results.append(LineResult(row, raw_id, "error", TWICE % {
+                "row": answered[int(raw_id)]}))
+            continue
+        answered[int(raw_id)] = row
         payment = session.get(Payment, int(raw_id))
         if payment is None or payment.batch_id != batch_id:
             results.append(LineResult(row, raw_id, "error", NOT_IN_BATCH))
@@ -346,6 +358,10 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
         .values(state=PaymentState.paid, paid_at=utcnow(), bank_reference=reference or "")
     ).rowcount
     session.refresh(payment)
+    if not changed and payment.state == PaymentState.paid and reference \
+            and payment.bank_reference and reference != payment.bank_reference:
+        return LineResult(row, str(payment.id), "error", OTHER_REFERENCE % {
+            "reference": payment.bank_reference})
     if not changed:
         result = "already_paid" if payment.state == PaymentState.paid else "error"
         return LineResult(row, str(payment.id), result,

@@ -72,6 +72,8 @@ FORM_FIELDS = {"kind": N_("Assistance"), "description": N_("What was done"),
 # The office's refusals by their code (claims.monitoring) whose words are the monitoring
 # pages' own; the others are the workspace's (pages.refusal).
 MONITORING_REFUSALS = {
+    "no_figures": N_("An income report gives at least one figure: 0 where the household "
+                     "earned nothing."),
     "steps_missing": N_("The risk cannot be confirmed eliminated yet. %(missing)s"),
     "step_order": N_("%(step)s comes after the %(needs)s."),
     "step_recorded": N_("This %(step)s is recorded already."),

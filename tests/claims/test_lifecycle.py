@@ -627,6 +627,30 @@ def test_the_banks_amount_is_checked_under_every_heading_a_bank_gives_it(
     assert session.get(Claim, claim.id).paid_amount == Decimal("0.00")
 
 
+def test_a_payment_answered_twice_with_two_references_is_not_taken_as_paid_again(
+        staff, client, session, claim):
+    """A hostile tester's bank answer paid line 1 as BANKREF1 and again as BANKREF2: the
+    second read as "already paid", its reference dropped unseen. A payment answered twice in
+    a file, or paid again under another reference, is an error of the line."""
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = export_batch(client)
+    line = batch["lines"][0]["id"]
+
+    def answer(rows: str):
+        return client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+            "file": ("a.csv", f"付款流水号,状态,银行流水号\n{rows}".encode())}).json()["results"]
+
+    first = answer(f"{line},成功,BANKREF1\n{line},成功,BANKREF2\n")
+    assert [r["result"] for r in first] == ["paid", "error"]
+    assert "line 2 of the file" in first[1]["reason"]
+    again = answer(f"{line},成功,BANKREF3\n")
+    assert again[0]["result"] == "error" and "BANKREF1" in again[0]["reason"]
+    assert answer(f"{line},成功,BANKREF1\n")[0]["result"] == "already_paid"
+    session.expire_all()
+    assert session.get(Claim, claim.id).paid_amount == Decimal("7500.00")
+
+
 def test_overdue_claims_are_listed_and_reported(client, claim):
     later = (clock.county_today() + timedelta(days=30)).isoformat()
     overdue = client.get("/api/claims", params={"overdue": True, "today": later}).json()

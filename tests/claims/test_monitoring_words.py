@@ -207,6 +207,12 @@ def test_an_income_reports_refusals_read_in_chinese(staff, client, session, clai
     chinese(enter(period_start="2020-01-01", period_end=end), 422)
     chinese(enter(period_start=start, period_end=str(today + timedelta(days=1))), 422)
     chinese(enter(period_start=start, period_end=end, reference="a\x01"), 422)
+    # no figure at all: stored as a household earning nothing, it could raise an alert (a
+    # hostile tester's, through the API); 0 is given where it earned nothing
+    assert "至少要填写一项收入" in chinese(enter(period_start=start, period_end=end), 422)
+    api = client.post(f"/api/households/{claim.household_id}/income-reports", json={
+        "period_start": start, "period_end": end})
+    assert api.status_code == 422 and api.json()["code"] == "no_figures"
     assert enter(period_start=start, period_end=end, wages="100").status_code == 303
     text = chinese(enter(period_start=start, period_end=end, wages="100"), 409)
     assert start in text
