@@ -1037,7 +1037,7 @@ def _recalculate(session: Session, claim: Claim | NewClaim, entitled: Decimal, v
     claim.calculation = {**claim.calculation, "events": results}
     claim.terms_version_id = version_id
     if claim.state == ClaimState.paid and lifecycle.net_due(claim) > 0:
-        lifecycle.transition(session, claim, "reopen", SYSTEM,
+        lifecycle.transition(session, claim, "reopen", SYSTEM, before=before,
                              reason=reasons.coded("new_bill", entitled=entitled,
                                                    paid=claim.paid_amount))
         return

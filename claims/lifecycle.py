@@ -275,10 +275,11 @@ def parse_step(action: Action, data: dict[str, Any] | None) -> Step:
 def transition(
     session: Session, claim: Claim, action_name: str, actor: Actor, *,
     data: dict[str, Any] | None = None, reason: str = "", today: date | None = None,
-    notice_days: int = 7,
+    notice_days: int = 7, before: dict[str, Any] | None = None,
 ) -> Claim:
     """Perform one action on a claim, or refuse it (409 illegal in this state, 403 not this
-    person's to do, 422 bad data); flushes."""
+    person's to do, 422 bad data); flushes. ``before``: the claim's snapshot before what
+    brought the step about (a payment's amount, a bill's entitlement), for the trail."""
     action = ACTIONS.get(action_name)
     if action is None:
         raise InvalidInput(f"unknown action {action_name!r}; actions: {', '.join(ACTIONS)}",
@@ -304,7 +305,7 @@ def transition(
                                         "needs": sorted(action.sources)})
     step = parse_step(action, data)
     today = today or clock.county_today()
-    before = snapshot(claim)
+    before = before or snapshot(claim)
     new_state = _apply(session, claim, action_name, step, actor, today, notice_days)
     claim.state = new_state
     claim.updated_at = utcnow()

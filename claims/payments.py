@@ -367,13 +367,14 @@ def _paid(session: Session, actor: Actor, payment: Payment, row: int, reference:
         return LineResult(row, str(payment.id), result,
                           "" if result == "already_paid" else LINE_IS % {"state": payment.state})
     claim = session.get(Claim, payment.claim_id)  # locked by confirm
+    before = lifecycle.snapshot(claim)  # the trail's before: the amount paid until now
     claim.paid_amount += payment.amount
     _record_payout(session, claim, payment)
     monitoring.open_or_extend(session, claim, clock.county_today())
     audit.record(session, actor, "payment", payment.id, "paid", reason=reference or "",
                  after={"claim": claim.claim_number, "amount": payment.amount})
     if claim.paid_amount >= claim.approved_amount:
-        lifecycle.transition(session, claim, "mark_paid", SYSTEM,
+        lifecycle.transition(session, claim, "mark_paid", SYSTEM, before=before,
                              reason=reasons.coded("payment_confirmed", payment=payment.id))
         if claim.calculation.get("supplement_pending"):  # bills arrived after an approval
             claim.calculation = {**claim.calculation, "supplement_pending": False}
@@ -411,6 +412,7 @@ def _returned(session: Session, actor: Actor, payment: Payment, row: int, reason
         return LineResult(row, str(payment.id), result, "" if result == "already_returned"
                           else LINE_IS % {"state": payment.state})
     claim = session.get(Claim, payment.claim_id)  # locked by confirm
+    before = lifecycle.snapshot(claim)
     claim.paid_amount -= payment.amount
     record_id = session.exec(select(IncomeRecord.id).where(
         IncomeRecord.household_id == claim.household_id,
@@ -420,9 +422,13 @@ def _returned(session: Session, actor: Actor, payment: Payment, row: int, reason
     if record_id is not None:
         registry.update_income_record(session, record_id, IncomeRecordUpdate(
             transfer_poverty_insurance=Decimal("0.00")))
+    returned = reasons.coded("payment_returned", payment=payment.id)
     if claim.state in (ClaimState.paid, ClaimState.rejected, ClaimState.withdrawn):
-        lifecycle.transition(session, claim, "payment_returned", SYSTEM,
-                             reason=reasons.coded("payment_returned", payment=payment.id))
+        lifecycle.transition(session, claim, "payment_returned", SYSTEM, before=before,
+                             reason=returned)
+    else:  # reopened meanwhile: on the claim's trail all the same (it had been the payment's)
+        audit.record(session, SYSTEM, "claim", claim.claim_number, "payment_returned",
+                     reason=returned, before=before, after=lifecycle.snapshot(claim))
     removed = monitoring.payout_returned(session, claim.household_id)
     audit.record(session, actor, "payment", payment.id, "returned", reason=reason,
                  after={"claim": claim.claim_number, "amount": payment.amount,

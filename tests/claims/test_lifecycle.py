@@ -651,6 +651,34 @@ def test_a_payment_answered_twice_with_two_references_is_not_taken_as_paid_again
     assert session.get(Claim, claim.id).paid_amount == Decimal("7500.00")
 
 
+def test_the_claims_trail_shows_each_payment_bill_and_return_as_a_change(
+        staff, client, department, session, claim):
+    """A tester's auditor read a payment's step with the amount paid already paid before it,
+    a reopening with the new entitlement before it, and a payment the bank sent back while
+    the claim was reopened nowhere on the claim. Each is on the claim's trail, before and
+    after."""
+    def trail(action):
+        return [(e.before, e.after) for e in session.exec(select(AuditEntry).where(
+            AuditEntry.entity == "claim", AuditEntry.entity_id == claim.claim_number,
+            AuditEntry.action == action).order_by(AuditEntry.id))]
+
+    to_approval(staff, claim, session)
+    act(staff["supervisor"], claim, "approve", {"amount": "7500.00"})
+    batch = export_batch(client)
+    bank_confirms(client, batch)
+    (before, after), = trail("mark_paid")
+    assert (before["paid_amount"], after["paid_amount"]) == ("0.00", "7500.00")
+    a_new_bill(department, session, "HIS-2")
+    (before, after), = trail("reopen")
+    assert (before["entitled"], after["entitled"]) == ("7500.00", "12500.00")
+    line = batch["lines"][0]["id"]
+    client.post(f"/api/payment-batches/{batch['id']}/confirmation", files={
+        "file": ("b.csv", f"付款流水号,状态,失败原因\n{line},退汇,户名不符\n".encode())})
+    (before, after), = trail("payment_returned")
+    assert (before["paid_amount"], after["paid_amount"]) == ("7500.00", "0.00")
+    assert after["state"] == "reopened"
+
+
 def test_overdue_claims_are_listed_and_reported(client, claim):
     later = (clock.county_today() + timedelta(days=30)).isoformat()
     overdue = client.get("/api/claims", params={"overdue": True, "today": later}).json()
