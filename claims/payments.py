@@ -301,7 +301,7 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
     locks.claims(session, lines.values())
     locks.payments(session, lines)
     results = []
-    answered: dict[int, int] = {}  # payment → the line of the file that answered it
+    answered: dict[int, int] = {}  # payment → the line of the file whose answer was taken
     for row, line in table.frame.iterrows():
         raw_id, status = line["payment_id"], line["status"].lower()
         reason = line.get("reason", "") or line.get("bank_reference", "") or ""
@@ -312,7 +312,6 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
             results.append(LineResult(row, raw_id, "error", TWICE % {
                 "row": answered[int(raw_id)]}))
             continue
-        answered[int(raw_id)] = row
         payment = session.get(Payment, int(raw_id))
         if payment is None or payment.batch_id != batch_id:
             results.append(LineResult(row, raw_id, "error", NOT_IN_BATCH))
@@ -346,6 +345,8 @@ def confirm(session: Session, actor: Actor, batch_id: int, data: bytes, filename
         except DomainError as exc:
             savepoint.rollback()
             result = LineResult(row, raw_id, "error", exc.message)
+        if result.result != "error":  # a line taken: another answer of it is not
+            answered[int(raw_id)] = row
         results.append(result)
     session.flush()
     return results
