@@ -55,6 +55,8 @@ MAX_BATCH = 10_000
 STORE_CHUNK = 1000  # events stored per statement and, with commit_chunk, per transaction
 MAX_RUNS = 16  # calculations of one household-year in a chunk (see _runs)
 YEAR_BACK = timedelta(days=367)  # a policy year's longest, and the day before it
+EARLIER_BILL = ("dated before reports already counted, its loss counts first and moves theirs "
+                "up the deductible and bands: the year grew by %(amount)s with it")
 # Households are spread over BUCKETS by id; an evaluator holds the PostgreSQL advisory locks of
 # the buckets it evaluates (BUCKET_LOCK + bucket; audit's is 1, the nightly runs' 3 and 4).
 BUCKETS = 32
@@ -911,6 +913,11 @@ def _assess(session: Session, household: Household, contract: PolicyContract,
     _share(new, [e for e in new if e.type not in closed], sum(
         (entitled.get(t, Decimal("0.00")) - before.get(t, Decimal("0.00"))
          for t in set(claims) | set(by_trigger) if t not in closed), Decimal("0.00")))
+    if new and new[0].payout and results[f"{new[0].id:012d}"].payout == 0:
+        # below the deductible on its own, yet the year grew with it: dated before bills
+        # counted already, it moved them up (its reason had said "not above the
+        # deductible" beside a payout of 70.00: a hostile tester's)
+        new[0].reason = EARLIER_BILL % {"amount": calculator.money(new[0].payout)}
     for trigger, mine in by_trigger.items():
         claim = claims.get(trigger)
         new_total = entitled.get(trigger, Decimal("0.00"))

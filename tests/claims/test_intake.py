@@ -263,6 +263,23 @@ def test_a_moved_members_bills_taken_in_one_chunk_are_her_one_year(
         county.household.id: Decimal("94000.00"), other.id: Decimal("56000.00")}
 
 
+def test_a_small_bill_dated_before_a_counted_one_says_why_it_pays(department, session,
+                                                                    county):
+    """A hostile tester's bill of 100, dated before a bill already counted that used up the
+    deductible, came back with 70.00 paid and the reason "the loss is not above the
+    deductible": on its own below the deductible, it moved the later bill's loss up the
+    bands, and the year grew by 70 with it. The reason says so."""
+    late = {**illness("A", total_cost="145000.00"),
+            "event_date": (clock.county_today() - timedelta(days=5)).isoformat()}
+    assert send(department, session, late)["payout"] == "45000.00"
+    early = {**illness("F5"), "amounts": {"total_cost": "100.00"},
+             "event_date": (clock.county_today() - timedelta(days=20)).isoformat()}
+    answer = send(department, session, early)
+    assert answer["payout"] == "70.00"
+    assert "not above the deductible" not in answer["reason"]
+    assert "the year grew by 70.00 with it" in answer["reason"]
+
+
 def test_a_late_report_of_a_settled_year_opens_no_claim(department, session, county):
     """A late bill of a settled year had opened a claim on its closed fund, which no one could
     approve (a tester's): the year is closed to new reports, and the event says so."""
