@@ -662,7 +662,9 @@ class Cache:
                 self.quotes[key] = (calculator.calculate(
                     terms, self.snapshot(session, self.households[other], contract),
                     [self.values[e.id] for e in year]), by_key)
-            carried += carried_from(*self.quotes[key], persons)
+            carried += carried_from(*self.quotes[key], persons, {
+                c.id for c in (self.claims or {}).get(other, ())
+                if isinstance(c, Claim) and c.approved_amount > 0})
         return carried
 
     def same_loss(self, key: tuple[int, int], event: EventRow) -> EventRow | None:
@@ -1007,16 +1009,23 @@ def _results(quote: calculator.Quote, by_key: dict, trigger: str) -> list:
             for r in quote.events if by_key[r.event_id].type == trigger]
 
 
-def carried_from(quote: calculator.Quote, by_key: dict, persons: set[str]
-                 ) -> list[calculator.Elsewhere]:
+def carried_from(quote: calculator.Quote, by_key: dict, persons: set[str],
+                 settled: set[int]) -> list[calculator.Elsewhere]:
     """The persons' events of another household's calculation as its year carries them to
     theirs in this one: each one's counted loss (none where that household was not
-    eligible) and payout."""
-    return [calculator.Elsewhere(
-        r.event_id, r.trigger, by_key[r.event_id].event_date, by_key[r.event_id].id_number,
-        Decimal("0.00") if r.reason in calculator.NOT_ELIGIBLE else r.base, r.payout,
-        named=by_key[r.event_id].source_event_id)
-        for r in quote.events if by_key[r.event_id].id_number in persons]
+    eligible) and payout; an event of a claim approved there (``settled``: claim ids) by
+    what it added to that claim when it was assessed, which is paid out."""
+    carried = []
+    for r in quote.events:
+        row = by_key[r.event_id]
+        if row.id_number not in persons:
+            continue
+        done = row.claim_id in settled and row.payout is not None
+        carried.append(calculator.Elsewhere(
+            r.event_id, r.trigger, row.event_date, row.id_number,
+            Decimal("0.00") if r.reason in calculator.NOT_ELIGIBLE else r.base,
+            row.payout if done else r.payout, named=row.source_event_id, settled=done))
+    return carried
 
 
 def _text(value: Any) -> Any:

@@ -62,13 +62,15 @@ def _elsewhere(session: Session, claim: Claim, terms, contract: PolicyContract,
         TriggerEvent.id_number.in_(persons), TriggerEvent.contract_id == claim.contract_id,
         TriggerEvent.status == EventStatus.accepted,
         TriggerEvent.household_id != claim.household_id)).all())) if persons else []
+    settled = set(session.exec(select(Claim.id).where(
+        Claim.household_id.in_(others), Claim.approved_amount > 0)).all()) if others else set()
     carried: list[calculator.Elsewhere] = []
     for other in others:
         theirs = _events_of(session, claim, other)
         snapshot = benefits.household_snapshot(session, other, policy_year=claim.policy_year,
                                                contract=contract)
         carried += intake.carried_from(calculator.calculate(terms, snapshot, _values(theirs)),
-                                       theirs, persons)
+                                       theirs, persons, settled)
     return carried
 
 

@@ -74,6 +74,10 @@ class Elsewhere:
     base: Decimal  # its loss as counted (zero where her household then was not eligible)
     paid: Decimal  # its payout there
     named: str = ""  # as the trace names it (the source's own id), if not event_id
+    # approved there already: what it was paid is gone, and counts against her caps from the
+    # year's start, whatever its date (a late bill of her old household, dated before it,
+    # had been given the room her new household had paid out: a re-tester's 188,000)
+    settled: bool = False
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,9 @@ def calculate(
     covered_from, covered_to = _coverage(terms, household)
 
     carried: dict[tuple[str, str], list[TraceLine]] = defaultdict(list)  # said on her next
+    for item in elsewhere:
+        if item.settled:
+            paid_person[(item.trigger, item.id_number)] += item.paid
     stream: list[TriggerEvent | Elsewhere] = [*events, *elsewhere]
     for event in sorted(stream, key=lambda e: (e.event_date, e.event_id)):
         if isinstance(event, Elsewhere):
@@ -541,7 +548,8 @@ def _carry(terms: Terms, event: Elsewhere, cumulative_base: dict[tuple[str, str]
             trigger.deductible is None or trigger.deductible.unit == "person"):
         _own_entitlement(trigger, event.trigger, event.id_number, event.base, cumulative_base,
                          cumulative_excess)
-    paid_person[(event.trigger, event.id_number)] += event.paid
+    if not event.settled:  # a settled one counted from the start
+        paid_person[(event.trigger, event.id_number)] += event.paid
     carried[(event.trigger, event.id_number)].append(line(
         "elsewhere", "this person's event %(event)s of %(date)s, judged in another household "
         "this year: %(base)s of loss counted, %(paid)s paid", event=event.named or event.event_id,

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import func, select
 
-from claims import clock, intake, masking
+from claims import clock, intake, lifecycle, masking
 from claims.models import Claim, EarlyWarning, TriggerEvent
 from policies.models import IncomeRecord
 from tests.claims.conftest import EVENT_DATE, evaluate, send
@@ -242,6 +242,42 @@ def test_a_member_who_moved_has_one_year_of_deductible_bands_and_cap(
     lines = [line["template"] for result in claim.calculation["events"]
              for line in result["trace"]]
     assert any("judged in another household" in template for template in lines)
+    assert recalculation.changes(session) == []
+
+
+def test_what_her_new_household_paid_her_is_gone_when_her_old_ones_late_bill_comes(
+        department, session, county):
+    """A re-tester's member was paid 21,000 in her old household and 38,000 in her new one;
+    a late bill of the old household, dated before the move, then reopened its claim for
+    129,000 under her 150,000 cap, counting the new household's bill after it by date, and
+    the 38,000 paid there was never taken back: 188,000 to one person. What a claim
+    approved elsewhere paid her counts against her cap from the year's start."""
+    from claims import recalculation
+
+    other = _moved_a_week_ago(session, county)
+    old, new = county.household.id, other.id
+    today = clock.county_today()
+
+    def bill(event_id, out_of_pocket, day):
+        body = illness(event_id, seq=2, total_cost=f"{out_of_pocket + 45000}.00")
+        return send(department, session, {**body, "event_date": day.isoformat()})
+
+    def claims():
+        session.expire_all()
+        return {c.household_id: c for c in session.exec(select(Claim))}
+
+    assert bill("A", 60000, EVENT_DATE)["payout"] == "21000.00"
+    assert bill("B", 60000, today - timedelta(days=3))["payout"] == "38000.00"
+    for claim in claims().values():  # both approved and paid
+        claim.state, claim.approved_amount = "paid", claim.entitled
+        claim.paid_amount = claim.entitled
+    session.commit()
+    assert bill("D", 200000, EVENT_DATE + timedelta(days=1))["payout"] == "91000.00"
+    now = claims()
+    assert (now[old].state, now[old].entitled, lifecycle.net_due(now[old])) == (
+        "reopened", Decimal("112000.00"), Decimal("91000.00"))
+    assert now[new].entitled == now[new].paid_amount == Decimal("38000.00")
+    assert now[old].entitled + now[new].entitled == Decimal("150000.00")  # her cap
     assert recalculation.changes(session) == []
 
 

@@ -372,3 +372,19 @@ bands = [{ ratio = "0.5" }]
     counted = [Elsewhere("x", "accident", date(2026, 2, 1), PERSON, D("4000"), D("500"))]
     assert calculate(household, HOUSEHOLD, here, elsewhere=counted).events[0].payout == D(
         "1000.00")
+
+
+def test_what_was_paid_her_elsewhere_counts_against_her_cap_whatever_its_date():
+    """A re-tester's late bill of her old household, dated before her new household's paid
+    one, was given the room the new household had paid out."""
+    from policies.calculator import Elsewhere
+
+    terms = _accident_terms('caps = { per_person_year = "20000" }\n', "")
+    here = [TriggerEvent("e1", "accident", date(2026, 3, 1), PERSON, {"cost": D("30000")})]
+    later = dict(event_id="x", trigger="accident", event_date=date(2026, 9, 1),
+                 id_number=PERSON, base=D("10000"), paid=D("9000"))
+    # by date, a later event elsewhere leaves this one its room; paid already, it does not
+    assert calculate(terms, HOUSEHOLD, here, elsewhere=[Elsewhere(**later)]).events[
+        0].payout == D("20000.00")
+    assert calculate(terms, HOUSEHOLD, here, elsewhere=[Elsewhere(**later, settled=True)]
+                     ).events[0].payout == D("11000.00")
