@@ -303,6 +303,13 @@ def transition(
             f"{' or '.join(sorted(action.sources))}", field="state", value=claim.state,
             code="wrong_state", values={"state": claim.state, "action": action_name,
                                         "needs": sorted(action.sources)})
+    if actor.kind == "user" and action_name != "approve" and of_household(
+            session, session.get(AppUser, actor.id), claim):
+        # nobody takes a step of their own family's claim (a re-tester's adjudicator started
+        # the investigation of one, became its adjudicator and rejected it); an approval
+        # says so among its bars (approval_bar)
+        raise Forbidden("nobody takes a step on a claim of their own household",
+                        field="actor", value=actor.name, code="own_household")
     step = parse_step(action, data)
     today = today or clock.county_today()
     before = before or snapshot(claim)
@@ -354,6 +361,9 @@ def _apply(session, claim, name, step, actor, today, notice_days) -> str:
                                "investigator carries out the survey, and whoever investigates "
                                "a claim may not approve it", field="investigator_id",
                                code="choose_investigator")
+        if of_household(session, session.get(AppUser, chosen), claim):
+            raise InvalidInput(f"user {chosen} is a member of the claim's household",
+                               field="investigator_id", value=chosen, code="own_household")
         if chosen not in {u.id for u in eligible_investigators(session, claim)}:
             raise InvalidInput(f"user {chosen} may not investigate this claim: an investigator "
                                "is an active user with the role investigator working in the "

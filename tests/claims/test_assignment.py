@@ -406,3 +406,24 @@ def test_nobody_is_given_a_claim_of_their_own_household(team, session, claim, co
     assert cousin.id not in {u.id for u in assignment.eligible(session, chosen, "investigator")}
     sent = reassign(boss, claim, "investigator", team["investigator2"])
     assert (sent.status_code, sent.json()["code"]) == (422, "own_household"), sent.text
+
+
+def test_nobody_takes_a_step_on_a_claim_of_their_own_household(team, session, claim, county):
+    """A re-tester's adjudicator of the claimant's household started the investigation,
+    became its adjudicator, and rejected the claim (approving was refused); sending an
+    investigator of the household was refused as 'not an investigator of the township'."""
+    relative = team["adjudicator"].user
+    relative.id_number = county.members[1].id_number
+    cousin = team["investigator2"].user
+    cousin.id_number = county.members[2].id_number
+    session.add_all([relative, cousin])
+    session.commit()
+    for action, body in (("start_investigation", {"investigator_id": team[
+            "investigator"].user.id}), ("reject", {"code": "other", "text": "不符合"})):
+        refused = act(team["adjudicator"], claim, action, body)
+        assert (refused.status_code, refused.json()["code"]) == (403, "own_household"), action
+    sent = act(team["adjudicator2"], claim, "start_investigation",
+               {"investigator_id": cousin.id})
+    assert (sent.status_code, sent.json()["code"]) == (422, "own_household"), sent.text
+    session.expire_all()
+    assert session.get(Claim, claim.id).state == "opened"
