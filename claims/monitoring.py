@@ -735,11 +735,14 @@ class IncomeReportIn(IncomeFields):
         return _strip(value)
 
 
+NOT_INCOME = {"business_costs", "eligible_out_of_pocket"}  # figures of a report, not income
+
+
 def record_income_report(session: Session, actor: Actor, household_id: int,
                          report: IncomeReportIn, today: date) -> IncomeRecord:
     """Write an income report to the ledger (net and per-capita income derived); flushes."""
     check_report_period(report.period_start, report.period_end, today)
-    if not report.model_fields_set & set(INCOME_FIGURES):
+    if not report.model_fields_set & (set(INCOME_FIGURES) - NOT_INCOME):
         # as a file's report needs an income column: a report of no figure at all had been
         # stored as a household earning nothing, and could raise an income-drop alert (a
         # hostile tester's); an income of nothing is given as 0

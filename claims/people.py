@@ -156,11 +156,13 @@ def update_user(session: Session, actor: Actor, user: AppUser, **changes: Any) -
         raise InvalidInput("townships: choose at least one township, or none (null) for the "
                            "whole county", field="townships", value="[]",
                            code="no_townships")
-    if changes.get("townships") is not None and changes.get("role", user.role) in COUNTY_ROLES:
-        # their pages are county-wide: limited, they were refused every one (a tester's)
+    townships = changes["townships"] if "townships" in changes else user.townships
+    if townships is not None and changes.get("role", user.role) in COUNTY_ROLES:
+        # their pages are county-wide: limited, they were refused every one (a tester's; a
+        # re-tester's limited investigator was made an auditor, keeping her township)
         raise InvalidInput(f"a user of the role {changes.get('role', user.role)} works for "
                            "the whole county: give no townships", field="townships",
-                           value=str(changes["townships"]), code="county_role")
+                           value=str(townships), code="county_role")
     if changes.get("townships"):
         changes["townships"] = sorted(set(changes["townships"]))  # [4, 4] had been kept so
         known = set(session.exec(select(Region.id).where(

@@ -5,11 +5,13 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.utils import is_scalar_field
 from fastapi.routing import APIRoute
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from claims.db import get_session
 from policies.errors import InvalidInput
+from policies.models import Region
 from policies.registry import MAX_PAGE, PageRequest
+from policies.vocab import RegionLevel
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
@@ -43,6 +45,19 @@ def _parameters(route: APIRoute, kind: str = "query_params", *, lists: bool = Fa
 
 
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def check_regions(session: Session, *, village_id: int | None = None,
+                  township_id: int | None = None) -> None:
+    """A filter by region names one of its level, or is refused naming it: one that can
+    match nothing had answered an empty list (a tester's township_id of a village, of
+    none)."""
+    for field, region_id, level in (("village_id", village_id, RegionLevel.village),
+                                    ("township_id", township_id, RegionLevel.township)):
+        if region_id is not None and session.exec(select(Region.level).where(
+                Region.id == region_id)).first() != level:
+            raise InvalidInput(f"{field}: {region_id} is not a {level}", field=field,
+                               value=region_id, code="not_a_region")
 
 
 async def known_fields_only(request: Request) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from sqlmodel import Session, select
 
 from claims import access, audit, clock, monitoring
-from claims.api.deps import PageDep, SessionDep
+from claims.api.deps import PageDep, SessionDep, check_regions
 from claims.api.scope import EliminationInArea, FollowUpInArea, HouseholdInArea
 from claims.auth import Actor, staff
 from claims.models import Role
@@ -62,6 +62,7 @@ def households_in_monitoring(
 ):
     """Households in a monitoring window, the latest paid first, each with its latest
     income against the line, open alerts, open follow-up and pending proposal."""
+    check_regions(session, village_id=village_id)
     query = access.households_in_area(select(MonitoringWindow, Household.household_number).join(
         Household, Household.id == MonitoringWindow.household_id), actor)
     if status:

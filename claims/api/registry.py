@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from claims import access, changes, masking
-from claims.api.deps import PageDep, SessionDep
+from claims.api.deps import PageDep, SessionDep, check_regions
 from claims.auth import Actor, staff
 from claims.models import Household, Role
 from policies import registry
@@ -164,6 +164,7 @@ def list_households(
 ):
     """List households of your area by village, township, type, monitoring category and
     status."""
+    check_regions(session, village_id=village_id, township_id=township_id)
     rows, count = registry.list_households(
         session, page, village_id=village_id, township_id=township_id,
         household_type=household_type, monitoring_category=monitoring_category,

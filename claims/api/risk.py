@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from claims import access, audit, nightly
 from claims import warnings as warning_service
-from claims.api.deps import PageDep, SessionDep
+from claims.api.deps import PageDep, SessionDep, check_regions
 from claims.api.scope import WarningInArea
 from claims.auth import Actor, staff
 from claims.models import EarlyWarning, Region, Role
@@ -20,7 +20,6 @@ from policies import benefits, registry
 from policies.errors import InvalidInput
 from policies.models import Household
 from policies.types import MultilineText
-from policies.vocab import RegionLevel
 from risk import features, model, scoring
 from risk.errors import ModelError
 from risk.models import HouseholdScore, ScoreRun
@@ -50,12 +49,7 @@ def list_warnings(
     warnings by score), then the newest."""
     # a filter that can match nothing is refused, not answered with an empty list (a
     # tester's township_id of a village, of none, and scores from 0.9 to 0.1)
-    for field, region_id, level in (("village_id", village_id, RegionLevel.village),
-                                    ("township_id", township_id, RegionLevel.township)):
-        if region_id is not None and session.exec(select(Region.level).where(
-                Region.id == region_id)).first() != level:
-            raise InvalidInput(f"{field}: {region_id} is not a {level}", field=field,
-                               value=region_id, code="not_a_region")
+    check_regions(session, village_id=village_id, township_id=township_id)
     if min_score is not None and max_score is not None and min_score > max_score:
         raise InvalidInput(f"max_score {max_score} is below min_score {min_score}",
                            field="max_score", value=max_score, code="below_minimum")

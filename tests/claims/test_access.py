@@ -845,7 +845,11 @@ def test_a_filter_is_read_whole_or_refused(app, session):
             ("/api/warnings", {"township_id": 999_999}, "township_id"),
             ("/api/warnings", {"township_id": world["village_A"]}, "township_id"),
             ("/api/warnings", {"village_id": world["township_A"]}, "village_id"),
-            ("/api/warnings", {"min_score": 0.9, "max_score": 0.1}, "max_score")):
+            ("/api/warnings", {"min_score": 0.9, "max_score": 0.1}, "max_score"),
+            ("/api/households", {"township_id": world["village_A"]}, "township_id"),
+            ("/api/households", {"village_id": world["township_A"]}, "village_id"),
+            ("/api/monitoring/households", {"village_id": world["township_A"]},
+             "village_id")):
         refused = admin.get(path, params=params)
         assert refused.status_code == 422 and refused.json()["field"] == field, (
             path, params, refused.text)

@@ -213,6 +213,9 @@ def test_an_income_reports_refusals_read_in_chinese(staff, client, session, clai
     api = client.post(f"/api/households/{claim.household_id}/income-reports", json={
         "period_start": start, "period_end": end})
     assert api.status_code == 422 and api.json()["code"] == "no_figures"
+    costs = client.post(f"/api/households/{claim.household_id}/income-reports", json={
+        "period_start": start, "period_end": end, "business_costs": "500"})  # no income
+    assert costs.status_code == 422 and costs.json()["code"] == "no_figures"
     assert enter(period_start=start, period_end=end, wages="100").status_code == 303
     text = chinese(enter(period_start=start, period_end=end, wages="100"), 409)
     assert start in text

@@ -1054,6 +1054,10 @@ def test_a_township_the_admin_page_cannot_read_is_refused_not_made_the_whole_cou
         "csrf_token": csrf_of(page), "username": "zhou", "role": "auditor",
         "set_townships": "1", "townships": str(township.id)})
     assert auditor.status_code == 422 and "管理员和审计员的工作范围是全县" in auditor.text
+    # nor made one by a change of role that keeps the townships (a re-tester's)
+    promoted = admin.post("/admin/users", data={
+        "csrf_token": csrf_of(page), "username": "qian", "role": "auditor"})
+    assert promoted.status_code == 422 and "管理员和审计员的工作范围是全县" in promoted.text
     from claims import people
     from claims.auth import SYSTEM
 
