@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -205,6 +206,22 @@ def _moved_a_week_ago(session, county):
     return other
 
 
+def _moved_member(department, session, county):
+    """The member moved a week ago: her old household, her new one, and a sender of her bills
+    (out of pocket: a bill's total less the insurers' 45,000)."""
+    other = _moved_a_week_ago(session, county)
+
+    def bill(event_id, out_of_pocket, day):
+        body = illness(event_id, seq=2, total_cost=f"{out_of_pocket + 45000}.00")
+        return send(department, session, {**body, "event_date": day.isoformat()})
+    return county.household.id, other.id, bill
+
+
+def _claims_by_household(session):
+    session.expire_all()
+    return {c.household_id: c for c in session.exec(select(Claim))}
+
+
 def test_a_member_who_moved_has_one_year_of_deductible_bands_and_cap(
         department, session, county):
     """A tester's member was paid 229,300 against the terms' 150,000 cap per person a year:
@@ -216,17 +233,11 @@ def test_a_member_who_moved_has_one_year_of_deductible_bands_and_cap(
     change. (Out of pocket: the bill's total less the insurers' 45,000.)"""
     from claims import recalculation
 
-    other = _moved_a_week_ago(session, county)
-    old, new = county.household.id, other.id
+    old, new, bill = _moved_member(department, session, county)
     today = clock.county_today()
 
-    def bill(event_id, out_of_pocket, day):
-        body = illness(event_id, seq=2, total_cost=f"{out_of_pocket + 45000}.00")
-        return send(department, session, {**body, "event_date": day.isoformat()})
-
     def entitled():
-        session.expire_all()
-        return {c.household_id: c.entitled for c in session.exec(select(Claim))}
+        return {h: c.entitled for h, c in _claims_by_household(session).items()}
 
     # before the move: 120,000 less the 20,000 deductible: 15,000 + 30,000 + 14,000
     assert bill("A", 120000, EVENT_DATE)["payout"] == "59000.00"
@@ -254,17 +265,9 @@ def test_what_her_new_household_paid_her_is_gone_when_her_old_ones_late_bill_com
     approved elsewhere paid her counts against her cap from the year's start."""
     from claims import recalculation
 
-    other = _moved_a_week_ago(session, county)
-    old, new = county.household.id, other.id
+    old, new, bill = _moved_member(department, session, county)
     today = clock.county_today()
-
-    def bill(event_id, out_of_pocket, day):
-        body = illness(event_id, seq=2, total_cost=f"{out_of_pocket + 45000}.00")
-        return send(department, session, {**body, "event_date": day.isoformat()})
-
-    def claims():
-        session.expire_all()
-        return {c.household_id: c for c in session.exec(select(Claim))}
+    claims = partial(_claims_by_household, session)
 
     assert bill("A", 60000, EVENT_DATE)["payout"] == "21000.00"
     assert bill("B", 60000, today - timedelta(days=3))["payout"] == "38000.00"
