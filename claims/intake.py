@@ -494,6 +494,8 @@ def _carried_onward(cache: Cache, years: dict[tuple[int, int], list[EventRow]]
     who moved dated after one of her new events elsewhere: what they carried of her year
     has changed. With the reason their claims change."""
     onward: dict[tuple[int, int], str] = {}
+    if not cache.moved:  # a surge's chunk: nobody moved
+        return onward
     for (household_id, contract_id), new in years.items():
         for person in {e.id_number for e in new} & cache.moved.keys():
             mine = [e for e in new if e.id_number == person]
