@@ -179,3 +179,42 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             "NOTE: the browser tests were SKIPPED — no /usr/bin/chromium (apt-get install "
             "chromium chromium-driver fonts-noto-cjk).", yellow=True, bold=True)
+
+
+# The heaviest files first, each file whole on one worker (scripts/test: --dist loadfile
+# --no-loadscope-reorder), so that the two workers finish together. xdist's own order, by a
+# file's number of tests, had left the phone walk over every page (two tests, 3½ minutes) to
+# run last, alone. Seconds of a run on 8 December 2026; the rest follow in collection order.
+HEAVY_FIRST = [
+    "tests/claims/test_nightly.py",  # 308
+    "tests/browser/test_every_page_phone.py",  # 210
+    "tests/claims/test_every_page.py",  # 201
+    "tests/risk/test_county_history.py",  # 151
+    "tests/browser/test_workspace.py",  # 120
+    "tests/claims/test_evaluator_bulk.py",  # 115
+    "tests/claims/test_access.py",  # 106
+    "tests/claims/test_cli_training.py",  # 101
+    "tests/claims/test_web.py",  # 95
+    "tests/browser/test_bulk_browser.py",  # 90
+    "tests/claims/test_concurrency.py",  # 79
+    "tests/claims/test_web_day.py",  # 69
+    "tests/risk/test_training.py",  # 69
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {path: n for n, path in enumerate(HEAVY_FIRST)}
+    order = {id(item): n for n, item in enumerate(items)}
+    items.sort(key=lambda item: (rank.get(item.nodeid.split("::")[0], len(rank)),
+                                 order[id(item)]))
+
+
+@pytest.fixture(scope="session")
+def dask_address() -> Iterator[str]:
+    """A local Dask cluster of two worker processes, started as the service starts one
+    (claims.distributed.cluster) and shared by the tests that compute on one: each start had
+    cost its workers eight seconds of imports, six times a run."""
+    from claims import distributed
+
+    with distributed.cluster(None, workers=2) as client:
+        yield client.scheduler.address

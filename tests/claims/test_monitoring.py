@@ -439,7 +439,7 @@ def test_each_evaluation_is_recorded_and_one_runs_at_a_time(own_engine, monkeypa
     assert runs[1].note == "RuntimeError: the ledger is unreadable" and runs[1].finished_at
 
 
-def test_the_windows_are_evaluated_on_a_dask_cluster_as_in_one_process(own_engine):
+def test_the_windows_are_evaluated_on_a_dask_cluster_as_in_one_process(own_engine, dask_address):
     from fastapi.testclient import TestClient
 
     from claims import distributed
@@ -463,7 +463,7 @@ def test_the_windows_are_evaluated_on_a_dask_cluster_as_in_one_process(own_engin
             period_end=today, source="report", wages=Decimal("9000")))
         session.commit()
 
-    with distributed.cluster(None, workers=2) as client:
+    with distributed.cluster(dask_address) as client:
         run = monitoring.run_monitoring(own_engine, today, "test", chunk=1,
                                         evaluate_ranges=distributed.window_evaluator(
                                             client, own_engine))

@@ -182,14 +182,15 @@ def test_chunks_score_as_one_piece_would_and_skip_inactive_households(engine, mo
     pd.testing.assert_series_equal(chunked.sort_index(), whole.sort_index())
 
 
-def test_a_dask_cluster_of_two_workers_scores_exactly_as_one_process_does(engine, model_dir):
+def test_a_dask_cluster_of_two_workers_scores_exactly_as_one_process_does(
+        engine, model_dir, dask_address):
     alone = score(engine, model_dir)
     expected, warned = scores(engine, alone.run_id), risk_warnings(engine)
     with engine.begin() as connection:  # the same night again, from nothing
         connection.execute(EarlyWarning.__table__.delete())
         connection.execute(HouseholdScore.__table__.delete())
         connection.execute(ScoreRun.__table__.delete())
-    with distributed.cluster(None, workers=2) as client:
+    with distributed.cluster(dask_address) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         spread = score(engine, model_dir, chunk=400, score_ranges=distributed.range_scorer(
             client, engine, model_dir))
@@ -572,7 +573,7 @@ def test_the_scheduler_keeps_one_coalescing_job_and_its_run_is_recorded(
 
 
 def test_the_scheduler_runs_the_night_on_dask_when_the_settings_say_so(
-        engine, model_dir, monkeypatch):
+        engine, model_dir, monkeypatch, dask_address):
     settings = scheduler.get_settings().model_copy(update={
         "model_dir": str(model_dir), "score_chunk": 500, "score_engine": "dask",
         "dask_workers": 2})
@@ -582,8 +583,10 @@ def test_the_scheduler_runs_the_night_on_dask_when_the_settings_say_so(
     real = distributed.cluster
 
     def counted(address, workers):
+        # the cluster it asks for is counted; the session's local one answers (as a local
+        # cluster of these workers would)
         clusters.append((address, workers))
-        return real(address, workers)
+        return real(dask_address, workers)
 
     monkeypatch.setattr(distributed, "cluster", counted)
     scheduler.nightly_scoring()
