@@ -423,7 +423,8 @@ def create_app() -> FastAPI:
     # The API documentation is served from the installed swagger-ui-bundle package: no page
     # of fangpin loads anything from the internet.
     app = FastAPI(title="fangpin", version=VERSION, description=DESCRIPTION, docs_url=None,
-                  redoc_url=None, lifespan=lifespan, dependencies=[Depends(known_fields_only)])
+                  redoc_url=None, lifespan=lifespan,
+                  dependencies=[Depends(known_fields_only), Depends(web_pages.known_page_fields)])
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static/app", StaticFiles(directory=TEMPLATES / "static"), name="app-static")
 

@@ -28,7 +28,6 @@ from claims.web.pages import (
     PAGE,
     STEP_REFUSALS,
     PageError,
-    Posted,
     User,
     approval_hint,
     check_csrf,
@@ -38,6 +37,7 @@ from claims.web.pages import (
     gate,
     language_of,
     need_role,
+    posted,
     refusal,
     render,
     text_for,
@@ -189,9 +189,12 @@ def _export(request: Request, session, user, f) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="warnings.xlsx"'})
 
 
+CloseForm = posted("outcome", "note", "back")
+
+
 @router.post("/warnings/{warning_id}/close")
 def close_warning_page(request: Request, session: SessionDep, user: User,
-                       warning_id: int, posted: Posted):
+                       warning_id: int, posted: CloseForm):
     form = {k: v for k, v in posted.items() if isinstance(v, str)}
     check_csrf(request, user, form.get("csrf_token"))
     need_role(request, user, *OFFICE)
@@ -212,8 +215,13 @@ def close_warning_page(request: Request, session: SessionDep, user: User,
                             status_code=303)
 
 
+CloseManyForm = posted("township", "min_score", "max_score", "source", "outcome", "note", "all",
+                       "warning_id")
+
+
 @router.post("/warnings/close")
-def close_warnings_page(request: Request, session: SessionDep, user: User, form: Posted):
+def close_warnings_page(request: Request, session: SessionDep, user: User,
+                        form: CloseManyForm):
     """Close the chosen warnings (or every open one the filter selects, up to a bound)."""
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *OFFICE)
@@ -306,8 +314,14 @@ def _village(session, user: User, village_id: int) -> Region:
     return village
 
 
+# the village, its claims shown, the meeting's fields, and a reason_N for each claim N the
+# meeting did not agree to
+ReviewForm = posted("village", "claim", "disagree", "representatives", "notes",
+                    pattern=r"reason_[0-9]{1,18}")
+
+
 @router.post("/review")
-def review_village_page(request: Request, session: SessionDep, user: User, form: Posted):
+def review_village_page(request: Request, session: SessionDep, user: User, form: ReviewForm):
     """Record the meeting's review of the claims its page listed."""
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *REVIEWERS)
@@ -360,14 +374,19 @@ def _claim_rows(request: Request, results: list[bulk.Result], action: str,
     return rows
 
 
+NoticeStartForm, NoticeCloseForm = posted("village", "claim", "start_date"), posted("village")
+
+
 @router.post("/notice/start")
-def start_notices_page(request: Request, session: SessionDep, user: User, form: Posted):
+def start_notices_page(request: Request, session: SessionDep, user: User,
+                       form: NoticeStartForm):
     """Start the public notice of every claim of a village that waits for it."""
     return _notice_bulk(request, session, user, form, "start")
 
 
 @router.post("/notice/close")
-def close_notices_page(request: Request, session: SessionDep, user: User, form: Posted):
+def close_notices_page(request: Request, session: SessionDep, user: User,
+                       form: NoticeCloseForm):
     """Close the public notice of every claim of a village whose period has ended."""
     return _notice_bulk(request, session, user, form, "close")
 
@@ -435,8 +454,11 @@ def approvals_page(request: Request, session: SessionDep, user: User):
                   limit=limit, most=bulk.APPROVAL_LIMIT)
 
 
+ApprovalForm = posted("claim_id", "note")
+
+
 @router.post("/approvals")
-def approve_page(request: Request, session: SessionDep, user: User, form: Posted):
+def approve_page(request: Request, session: SessionDep, user: User, form: ApprovalForm):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *APPROVERS)
     _ = translator(language_of(request))

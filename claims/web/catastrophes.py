@@ -21,8 +21,8 @@ from claims.web.bulk import _claim_rows, chosen_village
 from claims.web.i18n import N_, translator
 from claims.web.pages import (
     FORM_PROBLEM,
+    STEP_FIELDS,
     PageError,
-    Posted,
     User,
     check_csrf,
     form_data,
@@ -30,6 +30,7 @@ from claims.web.pages import (
     gate,
     language_of,
     need_role,
+    posted,
     problem_reason,
     refusal,
     render,
@@ -150,8 +151,12 @@ def _to(catastrophe) -> RedirectResponse:
     return RedirectResponse(f"/catastrophes/{catastrophe.id}", status_code=303)
 
 
+# a declaration's fields (_declaration reads them), and a change's
+DeclarationForm = posted("name", "kind", "start_date", "end_date", "reference", "regions")
+
+
 @router.post("/catastrophes")
-def declare_page(request: Request, session: SessionDep, user: User, posted: Posted):
+def declare_page(request: Request, session: SessionDep, user: User, posted: DeclarationForm):
     form = _office_form(request, user, posted)
     data = _declaration(request, form, catastrophes.CatastropheIn)
     return _to(_run(request, session, lambda: catastrophes.declare(session, user.actor, data)))
@@ -175,16 +180,19 @@ def catastrophe_page(request: Request, session: SessionDep, user: User, catastro
 
 @router.post("/catastrophes/{catastrophe_id}")
 def change_page(request: Request, session: SessionDep, user: User, catastrophe_id: int,
-                posted: Posted):
+                posted: DeclarationForm):
     form = _office_form(request, user, posted)
     data = _declaration(request, form, catastrophes.CatastropheChange, partial=True)
     return _to(_run(request, session, lambda: catastrophes.change(
         session, user.actor, catastrophe_id, data)))
 
 
+CloseForm = posted("end_date")
+
+
 @router.post("/catastrophes/{catastrophe_id}/close")
 def close_page(request: Request, session: SessionDep, user: User, catastrophe_id: int,
-               posted: Posted):
+               posted: CloseForm):
     form = _office_form(request, user, posted)
     text = str(form.get("end_date", "")).strip()
     try:
@@ -218,9 +226,12 @@ def survey_page(request: Request, session: SessionDep, user: User, catastrophe_i
                   asset_checks=ASSET_CHECKS, today=clock.county_today())
 
 
+SurveyForm = posted("village", "claim_id", *STEP_FIELDS["submit_survey"])
+
+
 @router.post("/catastrophes/{catastrophe_id}/survey")
 def survey_village_page(request: Request, session: SessionDep, user: User,
-                        catastrophe_id: int, form: Posted):
+                        catastrophe_id: int, form: SurveyForm):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, *SURVEYORS)
     _ = translator(language_of(request))

@@ -26,12 +26,12 @@ from claims.web.i18n import code_label, translator
 from claims.web.pages import (
     REASONS,
     PageError,
-    Posted,
     User,
     check_csrf,
     gate,
     language_of,
     need_role,
+    posted,
     refusal,
     typed_amount,
     whole_number,
@@ -288,6 +288,7 @@ CONTRACT_FIELDS = {  # the form's fields, as POST /api/contracts takes them
 }
 # what PATCH /api/contracts/{id} changes
 CONTRACT_CHANGES = [name for name in CONTRACT_FIELDS if name in PolicyContractUpdate.model_fields]
+ContractForm, ContractChange = posted(*CONTRACT_FIELDS), posted(*CONTRACT_CHANGES)
 STATUS_STEPS = {ContractStatus.active: N_("Make the contract active"),
                 ContractStatus.closed: N_("Close the contract")}
 
@@ -371,7 +372,7 @@ def _patch(values: dict[str, str], model) -> dict[str, Any]:
 
 
 @router.post("/config/contracts")
-def create_contract(request: Request, session: SessionDep, user: User, form: Posted):
+def create_contract(request: Request, session: SessionDep, user: User, form: ContractForm):
     """Record a contract, as POST /api/contracts."""
     _office(request, user, *REGISTRY_WRITERS)
     values = _form(request, user, form, CONTRACT_FIELDS)
@@ -419,7 +420,7 @@ def contract_page(request: Request, session: SessionDep, user: User, contract_id
 
 @router.post("/config/contracts/{contract_id}")
 def change_contract(request: Request, session: SessionDep, user: User, contract_id: int,
-                    form: Posted):
+                    form: ContractChange):
     """Change a contract, or its status, as PATCH /api/contracts/{id}: the fields the form
     sends change, the others keep their value."""
     _office(request, user, *REGISTRY_WRITERS)
@@ -444,6 +445,7 @@ LINE_FIELDS = {  # as POST /api/monitoring-lines takes them
     "standard_year": N_("Year of the national standard"), "note": N_("Note (source)"),
 }
 LINE_CHANGES = [name for name in LINE_FIELDS if name in MonitoringLineUpdate.model_fields]
+LineForm, LineChange = posted(*LINE_FIELDS), posted(*LINE_CHANGES)
 
 
 def _lines_page(request: Request, session: Session, user, region: str = "", year: str = "",
@@ -471,7 +473,7 @@ def lines_page(request: Request, session: SessionDep, user: User, region: str = 
 
 
 @router.post("/config/lines")
-def add_line(request: Request, session: SessionDep, user: User, form: Posted):
+def add_line(request: Request, session: SessionDep, user: User, form: LineForm):
     """Set a region's monitoring line for a year, as POST /api/monitoring-lines."""
     _office(request, user, *REGISTRY_WRITERS)
     values = _form(request, user, form, LINE_FIELDS)
@@ -504,7 +506,7 @@ def line_page(request: Request, session: SessionDep, user: User, line_id: int):
 
 @router.post("/config/lines/{line_id}")
 def change_line(request: Request, session: SessionDep, user: User, line_id: int,
-                form: Posted):
+                form: LineChange):
     """Change how a line is set, as PATCH /api/monitoring-lines/{id}."""
     _office(request, user, *REGISTRY_WRITERS)
     values = _form(request, user, form, LINE_CHANGES)

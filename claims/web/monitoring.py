@@ -25,12 +25,12 @@ from claims.web.pages import (
     PAGE,
     REFUSED_FIELDS,
     PageError,
-    Posted,
     User,
     check_csrf,
     gate,
     language_of,
     need_role,
+    posted,
     problem_reason,
     refusal,
     render,
@@ -384,9 +384,12 @@ def household_monitoring(request: Request, session: SessionDep, user: User, hous
         may_act=user.user.role in OFFICE)
 
 
+ReportForm = posted("period_start", "period_end", "reference", *INCOME_FIELDS)
+
+
 @router.post("/monitoring/households/{household_id}/reports")
 def enter_report(request: Request, session: SessionDep, user: User, household_id: int,
-                 form: Posted):
+                 form: ReportForm):
     _office(request, user, str(form.get("csrf_token", "")))
     _household_in_area(request, session, user, household_id)
     values = {k: typed_amount(v) if k in INCOME_FIELDS else v for k, v in form.items()
@@ -415,9 +418,12 @@ def assign_helper(request: Request, session: SessionDep, user: User, follow_up_i
     return _back(case.household_id)
 
 
+AssistanceForm = posted("kind", "description", "amount", "given_on", "reference")
+
+
 @router.post("/monitoring/follow-ups/{follow_up_id}/assistance")
 def record_assistance(request: Request, session: SessionDep, user: User,
-                      follow_up_id: int, form: Posted):
+                      follow_up_id: int, form: AssistanceForm):
     _office(request, user, str(form.get("csrf_token", "")))
     case = _case_in_area(request, session, user, follow_up_id)
     values = {k: typed_amount(v) if k == "amount" else v for k, v in form.items()
@@ -474,9 +480,16 @@ def _names(text: str) -> list[str]:
             if part.strip()]
 
 
+# The fields each step of an elimination posts.
+ELIMINATION_FIELDS = {"home_check": ("visit_date", "team", "findings", *monitoring.SECURE),
+                      "democratic_review": ("outcome", "representatives", "notes"),
+                      "notice": ("start_date",), "objection": ("text", "upheld")}
+EliminationForm = posted(by=lambda path: ELIMINATION_FIELDS.get(path["kind"]))
+
+
 @router.post("/monitoring/households/{household_id}/elimination/steps/{kind}")
 def record_elimination_step(request: Request, session: SessionDep, user: User,
-                            household_id: int, kind: str, posted: Posted):
+                            household_id: int, kind: str, posted: EliminationForm):
     form = {k: v for k, v in posted.items() if isinstance(v, str)}
     _office(request, user, form.get("csrf_token", ""))
     _household_in_area(request, session, user, household_id)

@@ -40,11 +40,11 @@ from claims.models import (
 )
 from claims.settings import get_settings
 from claims.uploads import read_upload
-from claims.web.i18n import code_label, template_pattern, translator
+from claims.web.i18n import N_, code_label, template_pattern, translator
 from claims.web.pages import (
     CASELOAD,
+    FORM_PROBLEM,
     PageError,
-    Posted,
     User,
     came_from_here,
     check_csrf,
@@ -52,6 +52,7 @@ from claims.web.pages import (
     gate,
     language_of,
     need_role,
+    posted,
     refusal,
     render,
     text_for,
@@ -319,8 +320,15 @@ def _admin(request, session: Session, user, **shown):
                   townships=townships, roles=ROLES, names=dict(townships), **shown)
 
 
+# An account's yes-or-no fields, under the admin page's labels.
+FLAGS = {"may_reveal": N_("May show personal data in full"),
+         "may_export": N_("May export members with full identifiers"), "active": N_("Active")}
+UserForm = posted("username", "role", "approval_limit", "full_name", "set_townships", "townships",
+                  "may_reveal", "may_export", "active", "id_number", "password")
+
+
 @router.post("/admin/users")
-def admin_user(request: Request, session: SessionDep, user: User, form: Posted):
+def admin_user(request: Request, session: SessionDep, user: User, form: UserForm):
     """Add a user, or change one: only the fields given change (an empty field, or
     "unchanged", leaves it as it is)."""
     _administrator(request, user)
@@ -354,9 +362,16 @@ def admin_user(request: Request, session: SessionDep, user: User, form: Posted):
             # none chosen: all; one the page cannot read is refused, not dropped (a typo had
             # made a township's clerk county-wide: a hostile tester's)
             settings["townships"] = form_numbers(request, form, "townships", "Townships") or None
-        for flag in ("may_reveal", "may_export", "active"):
-            if form.get(flag) in ("1", "0"):
-                settings[flag] = form.get(flag) == "1"
+        for flag in FLAGS:
+            # "1", "0", or unchanged: "may_reveal=yes" had been read as nothing said (a
+            # hostile tester's)
+            value = str(form.get(flag, ""))
+            if value not in ("1", "0", ""):
+                _ = translator(language_of(request))
+                raise PageError(422, _(FORM_PROBLEM, field=_(FLAGS[flag]),
+                                       reason=_("choose yes, no or unchanged")))
+            if value:
+                settings[flag] = value == "1"
         people.update_user(session, user.actor, existing, **settings)
         if str(form.get("id_number", "")).strip():
             people.set_person(session, user.actor, existing, str(form.get("id_number")).strip())
@@ -385,8 +400,11 @@ def deactivate_client(request: Request, session: SessionDep, user: User, client_
     return RedirectResponse("/admin", status_code=303)
 
 
+RemitForm = posted("client_id", "department", "event_types")
+
+
 @router.post("/admin/clients/event-types")
-def client_remit(request: Request, session: SessionDep, user: User, form: Posted):
+def client_remit(request: Request, session: SessionDep, user: User, form: RemitForm):
     """Set the event types a department's key may send, as PUT
     /api/admin/api-clients/{id}/event-types ("its department's": back to the default)."""
     _administrator(request, user)

@@ -17,12 +17,12 @@ from claims.models import AppUser, Claim, Household, Region, Role
 from claims.web.i18n import N_, translator
 from claims.web.pages import (
     PageError,
-    Posted,
     User,
     check_csrf,
     gate,
     language_of,
     need_role,
+    posted,
     render,
     text_for,
     whole_number,
@@ -210,8 +210,11 @@ def assignments_page(request: Request, session: SessionDep, user: User,
     return _list_page(request, session, user, kind, holder)
 
 
+ReassignForm = posted("kind", "holder", "claim_id", "user_id", "reason")
+
+
 @router.post("/assignments")
-def reassign_list(request: Request, session: SessionDep, user: User, form: Posted):
+def reassign_list(request: Request, session: SessionDep, user: User, form: ReassignForm):
     check_csrf(request, user, str(form.get("csrf_token", "")))
     need_role(request, user, Role.supervisor)
     kind, holder = str(form.get("kind", "")), str(form.get("holder", ""))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
@@ -775,6 +776,84 @@ def test_a_field_a_request_does_not_take_is_refused_on_every_route_of_fields(app
     extra = clerk.post(f"/api/contracts/{_world_contract(session)}/insured-households",
                        json={"household_numbers": ["H0001"], "remove": True})
     assert extra.status_code == 422 and "remove" in extra.text
+
+
+def page_form_takes(app, url: str):
+    """Whether the page that a form at this address posts to reads a field (its Form
+    parameters, or the fields its FormFields declares for the address), as a function of the
+    field's name; None where no page takes a POST there."""
+    from fastapi.routing import APIRoute
+
+    from claims.web.pages import FormFields
+
+    def dependencies(dependant):
+        for dependency in dependant.dependencies:
+            yield dependency.call
+            yield from dependencies(dependency)
+
+    path = urlsplit(url).path
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        match = re.fullmatch(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", context.path), path)
+        if isinstance(route, APIRoute) and "POST" in route.methods and match:
+            taken = {param.alias for param in route.dependant.body_params}
+            declared = [call for call in dependencies(route.dependant)
+                        if isinstance(call, FormFields)]
+            return lambda name: name == "csrf_token" or name in taken or any(
+                form.takes(name, match.groupdict()) for form in declared)
+    return None
+
+
+# A step's or an elimination step's kind, in the address.
+KINDS = {"action": ["start_investigation", "submit_survey", "record_review", "start_notice",
+                    "record_objection", "close_notice", "approve", "reject", "withdraw",
+                    "reconsider", "mark_paid", "reopen"],
+         "kind": ["home_check", "democratic_review", "notice", "objection"]}
+
+
+def page_posts(app) -> list[str]:
+    """Every address a page's form posts to, from the route table, a step's address once for
+    each step; the ids left as they are."""
+    found = []
+    for method, path in routes(app):
+        if method == "POST" and not path.startswith(("/api", "/language")):
+            names = [name for name in KINDS if "{" + name + "}" in path]
+            found += ([path.replace("{" + names[0] + "}", kind) for kind in KINDS[names[0]]]
+                      if names else [path])
+    return found
+
+
+def test_a_field_a_page_does_not_read_is_refused_on_every_page(app, session):
+    """Eight pages took a field of no form of theirs without a word, a withdrawal among them,
+    and "may_reveal=yes" on the admin page was read as nothing said (a hostile tester's). A
+    walk over the route table: every page's form refuses a field it does not read, naming
+    it, in the reader's language, before anything is done."""
+    world = _world(session)
+    walkers = {w.name: w for w in _walkers(app, session, world)}
+    supervisor, admin = walkers["supervisor"], walkers["admin"]
+    before = session.exec(select(AuditEntry.id).order_by(AuditEntry.id.desc())).first()
+    walked = 0
+    for path in page_posts(app):
+        url = re.sub(r"\{\w+\}", "1", path)
+        for language, words in (("en", "This form has no field “bogus”"),
+                                ("zh", "此表单没有“bogus”一项")):
+            supervisor.client.cookies.set("fangpin_lang", language)
+            answer = supervisor.client.post(url, data={"csrf_token": supervisor.csrf,
+                                                       "note": "x", "bogus": "1"},
+                                            follow_redirects=False)
+            assert answer.status_code == 422 and words in answer.text, (
+                url, language, answer.status_code, answer.text[-300:])
+        assert page_form_takes(app, url)("bogus") is False
+        walked += 1
+    assert walked >= 50 and {"/logout", "/login", "/admin/users"} <= set(page_posts(app))
+    session.expire_all()
+    assert session.exec(select(AuditEntry.id).order_by(AuditEntry.id.desc())).first() == before
+    # a flag of the admin page is yes, no or unchanged: anything else is named
+    flag = admin.client.post("/admin/users", data={
+        "csrf_token": admin.csrf, "username": "clerk", "may_reveal": "yes"})
+    assert flag.status_code == 422 and "May show personal data in full" in flag.text
+    clerk = session.exec(select(AppUser).where(AppUser.username == "clerk")).one()
+    assert clerk.may_reveal is False
 
 
 def test_a_query_parameter_an_api_route_does_not_read_is_refused_on_every_route(app, session):
