@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import logging
 import math
@@ -11,6 +12,7 @@ import re
 import time
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import quote
 
@@ -22,11 +24,12 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from claims import clock, evaluator, locks, masking, migrate, scheduler
+from claims import auth, clock, evaluator, locks, masking, migrate, scheduler
 from claims.api import admin as admin_api
 from claims.api import assignment as assignment_api
 from claims.api import benefits as benefits_api
@@ -42,7 +45,7 @@ from claims.api import registry as registry_api
 from claims.api import risk as risk_api
 from claims.api.deps import SessionDep, known_fields_only
 from claims.auth import current_actor, staff
-from claims.db import close_connections, get_engine
+from claims.db import close_connections, get_engine, get_session
 from claims.models import Role
 from claims.settings import get_settings
 from claims.web import audit_pages as web_audit
@@ -281,10 +284,35 @@ class BodyLimit:
     without a session went to a temporary file (a security tester's). Without a token or a
     session cookie a body is ANONYMOUS_BODY at most; multipart uploads up to the largest file
     an import or a document upload takes; any other body FANGPIN_MAX_BODY_BYTES. A body sent
-    without its length is cut off at the limit."""
+    without its length is cut off at the limit. A body larger than a stranger's waits for its
+    token or session cookie to be known: a made-up token had been given 128 MB."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+
+    @staticmethod
+    async def known_caller(scope: Scope) -> bool:
+        """Whether the request's bearer token, or else its session cookie, is one the service
+        knows, read over the app's own request sessions (a test's database too)."""
+        headers = dict(scope.get("headers") or [])
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get(b"cookie", b"").decode("latin-1"))
+        except CookieError:
+            pass
+        key = cookie[web_session.COOKIE].value if web_session.COOKIE in cookie else ""
+        if not (scheme.lower() == "bearer" and token.strip()) and not key:
+            return False
+        made = scope["app"].dependency_overrides.get(get_session, get_session)()
+        session = await anext(made) if inspect.isasyncgen(made) else made  # a test's own
+        try:
+            return await run_in_threadpool(
+                auth.known_token, session, token.strip()) if scheme.lower() == "bearer" \
+                else await run_in_threadpool(web_session.known, session, key)
+        finally:
+            if inspect.isasyncgen(made):
+                await made.aclose()
 
     @staticmethod
     def limit(scope: Scope) -> int:
@@ -305,6 +333,9 @@ class BodyLimit:
             return
         limit = self.limit(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        if limit > ANONYMOUS_BODY and not (declared is not None and declared.isdigit() and int(
+                declared) <= ANONYMOUS_BODY) and not await self.known_caller(scope):
+            limit = ANONYMOUS_BODY
         if declared is not None and declared.isdigit() and int(declared) > limit:
             answer = JSONResponse({"error": "too_large", "field": "body", "message": (
                 f"the request's body is {int(declared):,} bytes: at most {limit:,} are "

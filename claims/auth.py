@@ -168,6 +168,14 @@ async def current_actor(
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
+def known_token(session: Session, token: str) -> bool:
+    """Whether a token is an active user's or client's (remembered, or read): what a request
+    may carry beyond a stranger's size (claims.app.BodyLimit) waits on it."""
+    remembered = _actors.get(hash_token(token))
+    return (remembered is not None and remembered[0] > time.monotonic()) or _look_up(
+        session, token) is not None
+
+
 def require_role(actor: Actor, roles) -> None:
     """Refuse (403) a caller whose role is not one of ``roles``: the one role check of the
     API's dependencies and the pages alike."""

@@ -190,6 +190,12 @@ def signed_in(session: Session, key: str | None, idle: timedelta, lifetime: time
     return SignedIn(user, actor_for_user(user, villages), web.csrf_token, villages)
 
 
+def known(session: Session, key: str) -> bool:
+    """Whether a session cookie is one the service gave (claims.app.BodyLimit); whether it is
+    still good the page's own sign-in check says."""
+    return session.get(WebSession, _digest(key)) is not None
+
+
 def sign_out(session: Session, key: str | None) -> None:
     if key:
         web = session.get(WebSession, _digest(key))

@@ -764,8 +764,20 @@ def test_a_body_larger_than_its_request_can_need_is_refused_unread(app, county, 
     faked = TestClient(app, cookies={web_session.COOKIE: "made-up"}).post(
         "/login", files={"f": ("a.bin", b"0" * 100_000)})  # any cookie: still a sign-in
     assert faked.status_code == 413
-    monkeypatch.setattr(get_settings(), "max_body_bytes", 1024 * 1024)
+    # a made-up token or session cookie is a stranger's: it had been given 128 MB (a
+    # hostile tester's)
+    body = b"[" + b"1," * 40_000 + b"1]"
+    for made_up in (TestClient(app, headers={"Authorization": "Bearer fpk_made-up"}),
+                    TestClient(app, cookies={web_session.COOKIE: "made-up"})):
+        for path in ("/api/events/batch", "/claims/1/documents"):
+            refused = made_up.post(path, content=body,
+                                   headers={"content-type": "application/json"})
+            assert refused.status_code == 413 and "65,536" in refused.json()["message"], path
     department = TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"})
+    taken = department.post("/api/events/batch", content=body,
+                            headers={"content-type": "application/json"})
+    assert taken.status_code == 422  # read, and found to be no batch of events
+    monkeypatch.setattr(get_settings(), "max_body_bytes", 1024 * 1024)
     big = department.post("/api/events/batch", content=b"[" + b"1," * 600_000 + b"1]",
                           headers={"content-type": "application/json"})
     assert big.status_code == 413 and "1,048,576" in big.json()["message"]
