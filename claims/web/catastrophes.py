@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from claims import access, catastrophes, clock, masking
 from claims.api.deps import SessionDep
-from claims.models import Household, Region
+from claims.models import Member, Region
 from claims.web.bulk import _claim_rows, chosen_village
 from claims.web.i18n import N_, translator
 from claims.web.pages import (
@@ -37,9 +37,8 @@ from claims.web.pages import (
     village_named,
 )
 from claims.web.records import ASSET_CHECKS
-from policies import registry
 from policies.errors import DomainError
-from policies.vocab import DisasterKind, RegionLevel
+from policies.vocab import DisasterKind, MemberStatus, RegionLevel, Relation
 
 router = APIRouter(include_in_schema=False)
 DECLARERS = tuple(sorted(catastrophes.DECLARERS))
@@ -204,6 +203,21 @@ def close_page(request: Request, session: SessionDep, user: User, catastrophe_id
         session, user.actor, catastrophe_id, end)))
 
 
+def _whom_to_ask(session, households: set[int]) -> dict[int, tuple[str, str | None]]:
+    """Each family as the team finds it in the village: its head's name, masked; where no
+    head is living in it (the disaster's own dead among them), its eldest member's, with the
+    relation (the page had shown nobody)."""
+    found: dict[int, tuple[str, str | None]] = {}
+    for household, name, relation in session.exec(
+            select(Member.household_id, Member.name, Member.relation).where(
+                Member.household_id.in_(households), Member.status == MemberStatus.active)
+            .order_by(Member.household_id, Member.relation != Relation.head,
+                      Member.birth_date, Member.id)) if households else ():
+        found.setdefault(household, (masking.name(name),
+                                     None if relation == Relation.head else relation))
+    return found
+
+
 @router.get("/catastrophes/{catastrophe_id}/survey")
 def survey_page(request: Request, session: SessionDep, user: User, catastrophe_id: int,
                 village: int | None = None):
@@ -217,10 +231,7 @@ def survey_page(request: Request, session: SessionDep, user: User, catastrophe_i
                                            else v.to_survey)), None)
     claims = [] if chosen is None else gate(request, lambda: catastrophes.survey_claims(
         session, user.actor, catastrophe, chosen.id))
-    # each family by its head's name, masked, as the team finds it in the village
-    heads = {household: masking.name(name) for household, name in session.exec(
-        select(Household.id, registry.HEAD_NAME).where(
-            Household.id.in_({c.household_id for c in claims})))} if claims else {}
+    heads = _whom_to_ask(session, {c.household_id for c in claims})
     return render(request, "catastrophe_survey.html", user=user, c=catastrophe,
                   villages=villages, chosen=chosen, claims=claims, heads=heads,
                   asset_checks=ASSET_CHECKS, today=clock.county_today())

@@ -30,9 +30,10 @@ from claims.models import (
 )
 from claims.people import create_user
 from claims.web import session as web_session
+from claims.web.i18n import code_label
 from policies import benefits, registry
 from policies.errors import Conflict, InvalidInput
-from policies.models import IncomeRecordCreate, RegionCreate
+from policies.models import IncomeRecordCreate, Member, RegionCreate
 from tests.claims.conftest import DEPARTMENT_KEY, START, build_county, evaluate
 from tests.claims.test_lifecycle import SURVEY
 from tests.claims.test_web import browser  # noqa: F401 — the pages' fixture
@@ -575,8 +576,20 @@ def test_a_village_visit_records_one_survey_per_claim_each_on_the_trail(
         f"/catastrophes/{made['id']}/survey", params={"village": w.ids["village0"]}).text
     assert f'value="{in_village0[0]}" aria-label' in page
     assert f'value="{in_village0[1]}" checked' in page and "本案件已派其他查勘员" in page
-    head = registry.head_of(session, theirs.household_id).name  # masked: the team knows it
-    assert masking.name(head) in page and head not in page
+    head = registry.head_of(session, theirs.household_id)  # masked: the team knows it
+    assert masking.name(head.name) in page and head.name not in page
+    # a head the disaster killed: the family's eldest member, by relation (the page had
+    # shown nobody)
+    head.status = "deceased"
+    session.commit()
+    eldest = session.exec(select(Member).where(
+        Member.household_id == theirs.household_id, Member.status == "active").order_by(
+        Member.birth_date)).first()
+    page = browser("investigator", "inv-page-2").get(
+        f"/catastrophes/{made['id']}/survey", params={"village": w.ids["village0"]}).text
+    assert f"{masking.name(eldest.name)} · {code_label('Relation', eldest.relation, 'zh')}" \
+        in page, page
+    head.status = "active"
     theirs.investigator_id = None
     session.commit()
     # a township-A investigator may not visit township B's village
