@@ -190,10 +190,18 @@ def signed_in(session: Session, key: str | None, idle: timedelta, lifetime: time
     return SignedIn(user, actor_for_user(user, villages), web.csrf_token, villages)
 
 
-def known(session: Session, key: str) -> bool:
-    """Whether a session cookie is one the service gave (claims.app.BodyLimit); whether it is
-    still good the page's own sign-in check says."""
-    return session.get(WebSession, _digest(key)) is not None
+def known(session: Session, key: str, settings) -> bool:
+    """Whether a session cookie signs its user in now (claims.app.BodyLimit), as signed_in
+    reads it but changing nothing: an idle one, kept until a page is opened with it, had
+    still been given 128 MB on every API route (a hostile tester's)."""
+    web = session.get(WebSession, _digest(key))
+    if web is None:
+        return False
+    user = session.get(AppUser, web.user_id)
+    now = utcnow()
+    return (user is not None and user.active
+            and now - web.last_seen <= timedelta(minutes=settings.session_idle_minutes)
+            and now - web.created_at <= timedelta(hours=settings.session_max_hours))
 
 
 def sign_out(session: Session, key: str | None) -> None:

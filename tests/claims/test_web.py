@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+import sqlalchemy as sa
 from babel.messages.extract import extract_from_dir
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -22,7 +23,7 @@ from claims.people import create_user
 from claims.web import session as web_session
 from claims.web.i18n import catalog, county_time
 from policies import registry
-from policies.models import IncomeRecordCreate, IncomeRecordUpdate, RegionCreate
+from policies.models import IncomeRecordCreate, IncomeRecordUpdate, RegionCreate, utcnow
 from tests.claims.test_lifecycle import days_pass
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -746,7 +747,8 @@ def test_every_answer_carries_the_security_headers(app):
         assert "geolocation=(self)" in headers["permissions-policy"], path
 
 
-def test_a_body_larger_than_its_request_can_need_is_refused_unread(app, county, monkeypatch):
+def test_a_body_larger_than_its_request_can_need_is_refused_unread(app, county, monkeypatch,
+                                                                  browser, session):
     """A stranger's 300 MB of JSON was parsed before its missing token was noticed, stalling
     every request for 10 s; 2 GB posted to /login went to a temporary file (a security
     tester's). Bodies are refused by their declared length before they are read."""
@@ -773,6 +775,23 @@ def test_a_body_larger_than_its_request_can_need_is_refused_unread(app, county, 
             refused = made_up.post(path, content=body,
                                    headers={"content-type": "application/json"})
             assert refused.status_code == 413 and "65,536" in refused.json()["message"], path
+        # a chunked body's declared length is not what is read (a hostile tester's 50 MB)
+        chunked = made_up.post("/api/events/batch", content=iter([body]), headers={
+            "content-type": "application/json", "content-length": "10"})
+        assert chunked.status_code in (400, 413), chunked.text
+    # a session cookie counts while it signs its user in, and only on the pages: an idle
+    # one had been given 128 MB on every API route (a hostile tester's)
+    clerk = browser("clerk", "uploader")
+    upload = {"files": ("a.png", b"0" * 70_000, "image/png")}
+    assert clerk.post("/claims/1/documents", files=upload).status_code != 413
+    assert clerk.post("/api/events/batch", content=body, headers={
+        "content-type": "application/json"}).status_code == 413
+    # another site's cookie with a space in it had hidden the session (a tester's)
+    clerk.cookies.set("other_app", "a b")
+    assert clerk.post("/claims/1/documents", files=upload).status_code != 413
+    session.execute(sa.update(WebSession).values(last_seen=utcnow() - timedelta(hours=2)))
+    session.commit()
+    assert clerk.post("/claims/1/documents", files=upload).status_code == 413
     department = TestClient(app, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"})
     taken = department.post("/api/events/batch", content=body,
                             headers={"content-type": "application/json"})
