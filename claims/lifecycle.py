@@ -283,7 +283,7 @@ def transition(
     action = ACTIONS.get(action_name)
     if action is None:
         raise InvalidInput(f"unknown action {action_name!r}; actions: {', '.join(ACTIONS)}",
-                           field="action", value=action_name)
+                           field="action", value=action_name, code="unknown_action")
     if action.roles:
         # Administrators manage users and terms; they take no claim steps (four eyes).
         if actor.kind != "user" or actor.role not in action.roles:

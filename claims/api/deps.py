@@ -26,7 +26,7 @@ def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
-def _parameters(route: APIRoute, kind: str = "query_params", *, lists: bool = False
+def route_parameters(route: APIRoute, kind: str = "query_params", *, lists: bool = False
                 ) -> frozenset[str]:
     """The query parameters (or body fields) a route reads, its dependencies' included, or
     with ``lists`` those of them that take several values; read once a route and kept on
@@ -69,15 +69,15 @@ async def known_fields_only(request: Request) -> None:
     route = request.scope.get("route")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if isinstance(route, APIRoute) and request.url.path.startswith("/api/"):
-        unknown = sorted(set(request.query_params) - _parameters(route))
+        unknown = sorted(set(request.query_params) - route_parameters(route))
         if unknown:
-            taken = sorted(_parameters(route))
+            taken = sorted(route_parameters(route))
             raise InvalidInput(f"{unknown[0]}: this request takes no such parameter (it takes "
                                f"{', '.join(taken) if taken else 'none'})", field=unknown[0],
                                code="unknown_parameter")
         # one value where the route takes one: "?state=paid&state=opened" had been read as
         # its last value, the first unseen (a tester's)
-        repeated = sorted(name for name in set(request.query_params) - _parameters(
+        repeated = sorted(name for name in set(request.query_params) - route_parameters(
             route, lists=True) if len(request.query_params.getlist(name)) > 1)
         if repeated:
             raise InvalidInput(f"{repeated[0]}: give this parameter once", field=repeated[0],
@@ -85,7 +85,7 @@ async def known_fields_only(request: Request) -> None:
         if media in FORMS and route.dependant.body_params:
             # a form's fields too (FastAPI has read the form already: this is its copy): a
             # "dry_run=1" sent with a bank's answer had confirmed its lines (a re-tester's)
-            taken = _parameters(route, "body_params")
+            taken = route_parameters(route, "body_params")
             unknown = sorted(set((await request.form()).keys()) - taken)
             if unknown:
                 raise InvalidInput(f"{unknown[0]}: this request takes no such field (it takes "

@@ -23,6 +23,7 @@ from claims.models import Claim, Household, Region, Role
 from claims.web.i18n import N_, code_label, county_time, translator, warning_text
 from claims.web.pages import (
     APPROVAL_BARS,
+    NO_SUCH_FIELD,
     NOT_A_NUMBER,
     NOT_A_SCORE,
     PAGE,
@@ -216,7 +217,7 @@ def close_warning_page(request: Request, session: SessionDep, user: User,
 
 
 CloseManyForm = posted("township", "min_score", "max_score", "source", "outcome", "note", "all",
-                       "warning_id")
+                       "warning_id", lists=("warning_id",), ticks=("all",))
 
 
 @router.post("/warnings/close")
@@ -314,10 +315,12 @@ def _village(session, user: User, village_id: int) -> Region:
     return village
 
 
+REASON_UNTICKED = N_("A reason is written for %(claim)s but “Did not agree” is not ticked: "
+                     "tick it, or clear the reason.")
 # the village, its claims shown, the meeting's fields, and a reason_N for each claim N the
 # meeting did not agree to
 ReviewForm = posted("village", "claim", "disagree", "representatives", "notes",
-                    pattern=r"reason_[0-9]{1,18}")
+                    pattern=r"reason_[0-9]{1,18}", lists=("claim", "disagree"))
 
 
 @router.post("/review")
@@ -331,6 +334,15 @@ def review_village_page(request: Request, session: SessionDep, user: User, form:
     disagree = {v: str(form.get(f"reason_{v}", ""))
                 for v in form_numbers(request, form, "disagree", N_("Did not agree"))}
     shown = form_numbers(request, form, "claim", N_("Claim"))
+    for name in (name for name in form.keys() if name.startswith("reason_")):
+        claim_id = whole_number(name.removeprefix("reason_"))
+        if claim_id not in shown or name != f"reason_{claim_id}":  # reason_033, another's
+            raise PageError(422, _(NO_SUCH_FIELD, field=name))
+        if str(form.get(name, "")).strip() and claim_id not in disagree:
+            # a reason typed, the box left unticked: it had been agreed, the reason lost (a
+            # hostile tester's)
+            raise PageError(422, _(REASON_UNTICKED, claim=session.get(
+                Claim, claim_id).claim_number))
     results = gate(request, lambda: bulk.review_village(
         session, user.actor, village_id, claim_ids=shown, representatives=data["representatives"],
         notes=data["notes"], disagree=disagree), session=session)
@@ -374,7 +386,8 @@ def _claim_rows(request: Request, results: list[bulk.Result], action: str,
     return rows
 
 
-NoticeStartForm, NoticeCloseForm = posted("village", "claim", "start_date"), posted("village")
+NoticeStartForm = posted("village", "claim", "start_date", lists=("claim",))
+NoticeCloseForm = posted("village")
 
 
 @router.post("/notice/start")
@@ -454,7 +467,7 @@ def approvals_page(request: Request, session: SessionDep, user: User):
                   limit=limit, most=bulk.APPROVAL_LIMIT)
 
 
-ApprovalForm = posted("claim_id", "note")
+ApprovalForm = posted("claim_id", "note", lists=("claim_id",))
 
 
 @router.post("/approvals")

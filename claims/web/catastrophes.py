@@ -151,7 +151,8 @@ def _to(catastrophe) -> RedirectResponse:
 
 
 # a declaration's fields (_declaration reads them), and a change's
-DeclarationForm = posted("name", "kind", "start_date", "end_date", "reference", "regions")
+DeclarationForm = posted("name", "kind", "start_date", "end_date", "reference", "regions",
+                         lists=("regions",))
 
 
 @router.post("/catastrophes")
@@ -237,7 +238,7 @@ def survey_page(request: Request, session: SessionDep, user: User, catastrophe_i
                   asset_checks=ASSET_CHECKS, today=clock.county_today())
 
 
-SurveyForm = posted("village", "claim_id", *STEP_FIELDS["submit_survey"])
+SurveyForm = posted("village", "claim_id", *STEP_FIELDS["submit_survey"], lists=("claim_id",))
 
 
 @router.post("/catastrophes/{catastrophe_id}/survey")

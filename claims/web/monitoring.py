@@ -484,7 +484,8 @@ def _names(text: str) -> list[str]:
 ELIMINATION_FIELDS = {"home_check": ("visit_date", "team", "findings", *monitoring.SECURE),
                       "democratic_review": ("outcome", "representatives", "notes"),
                       "notice": ("start_date",), "objection": ("text", "upheld")}
-EliminationForm = posted(by=lambda path: ELIMINATION_FIELDS.get(path["kind"]))
+EliminationForm = posted(by=lambda path: ELIMINATION_FIELDS.get(path["kind"]),
+                         ticks=(*monitoring.SECURE, "upheld"))
 
 
 @router.post("/monitoring/households/{household_id}/elimination/steps/{kind}")

@@ -324,7 +324,8 @@ def _admin(request, session: Session, user, **shown):
 FLAGS = {"may_reveal": N_("May show personal data in full"),
          "may_export": N_("May export members with full identifiers"), "active": N_("Active")}
 UserForm = posted("username", "role", "approval_limit", "full_name", "set_townships", "townships",
-                  "may_reveal", "may_export", "active", "id_number", "password")
+                  "may_reveal", "may_export", "active", "id_number", "password",
+                  lists=("townships",), ticks=("set_townships",))
 
 
 @router.post("/admin/users")
@@ -400,7 +401,8 @@ def deactivate_client(request: Request, session: SessionDep, user: User, client_
     return RedirectResponse("/admin", status_code=303)
 
 
-RemitForm = posted("client_id", "department", "event_types")
+RemitForm = posted("client_id", "department", "event_types", lists=("event_types",),
+                   ticks=("department",))
 
 
 @router.post("/admin/clients/event-types")

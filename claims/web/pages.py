@@ -17,13 +17,14 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.dependencies.utils import is_scalar_field
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
 from claims import access, clock, intake, lifecycle, masking, nightly, printed, reports
-from claims.api.deps import FORMS, SessionDep
+from claims.api.deps import FORMS, SessionDep, route_parameters
 from claims.models import (
     AppUser,
     Claim,
@@ -201,10 +202,31 @@ User = Annotated[web_session.SignedIn, Depends(signed_in)]
 NO_SUCH_FIELD = N_("This form has no field “%(field)s”; reload the page and send it again.")
 
 
-def refuse_unknown_fields(request: Request, form: FormData, takes: Callable[[str], bool]) -> None:
-    unknown = sorted(name for name in set(form.keys()) if name != "csrf_token" and not takes(name))
+GIVEN_TWICE = N_("This form gives “%(field)s” more than once; reload the page and send it "
+                 "again.")
+NOT_A_TICK = N_("“%(field)s” is a box to tick: it takes 1 (ticked) or nothing.")
+
+
+def check_form(request: Request, form: FormData, takes: Callable[[str], bool],
+               lists: Collection[str] = (), ticks: Collection[str] = ()) -> None:
+    """Refuse, naming it: a field the page does not read, in the form or in the address's
+    query (which the page never reads either); one given twice that is no list (the last
+    had been taken: "amount=6500&amount=1" approved 1.00); a box to tick holding anything
+    but 1 ("upheld=yes" had been read as not upheld). All a hostile tester's."""
+    route = request.scope.get("route")
+    asked = set(request.query_params) - (
+        route_parameters(route) if isinstance(route, APIRoute) else set())
+    unknown = sorted({name for name in form.keys() if name != "csrf_token"
+                      and not takes(name)} | asked)
     if unknown:
         raise PageError(422, text_for(request, NO_SUCH_FIELD) % {"field": unknown[0]})
+    twice = sorted(name for name in set(form.keys())
+                   if name not in lists and len(form.getlist(name)) > 1)
+    if twice:
+        raise PageError(422, text_for(request, GIVEN_TWICE) % {"field": twice[0]})
+    odd = sorted(name for name in ticks if name in form and form.get(name) not in ("1", "0"))
+    if odd:
+        raise PageError(422, text_for(request, NOT_A_TICK) % {"field": odd[0]})
 
 
 @dataclass(frozen=True)
@@ -220,6 +242,8 @@ class FormFields:
     fields: tuple[str, ...]
     by: Callable[[dict[str, Any]], Collection[str] | None] | None = None
     pattern: str | None = None
+    lists: tuple[str, ...] = ()  # fields given once for each value (ticked rows)
+    ticks: tuple[str, ...] = ()  # boxes to tick: 1 or nothing (0 too: a button's "not")
 
     def takes(self, name: str, path_params: dict[str, Any]) -> bool:
         chosen = self.by(path_params) if self.by is not None else ()
@@ -228,14 +252,16 @@ class FormFields:
 
     async def __call__(self, request: Request) -> FormData:
         form = await request.form()
-        refuse_unknown_fields(request, form, lambda name: self.takes(name, request.path_params))
+        check_form(request, form, lambda name: self.takes(name, request.path_params),
+                   self.lists, self.ticks)
         return form
 
 
 def posted(*fields: str, by: Callable[[dict[str, Any]], Collection[str] | None] | None = None,
-           pattern: str | None = None) -> Any:
+           pattern: str | None = None, lists: tuple[str, ...] = (),
+           ticks: tuple[str, ...] = ()) -> Any:
     """A page's form parameter: the form of these fields (FormFields)."""
-    return Annotated[FormData, Depends(FormFields(fields, by, pattern))]
+    return Annotated[FormData, Depends(FormFields(fields, by, pattern, lists, ticks))]
 
 
 async def known_page_fields(request: Request) -> None:
@@ -245,8 +271,9 @@ async def known_page_fields(request: Request) -> None:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if (isinstance(route, APIRoute) and not request.url.path.startswith("/api/")
             and route.dependant.body_params and media in FORMS):
-        taken = {param.alias for param in route.dependant.body_params}
-        refuse_unknown_fields(request, await request.form(), taken.__contains__)
+        body = route.dependant.body_params
+        check_form(request, await request.form(), {param.alias for param in body}.__contains__,
+                   lists={param.alias for param in body if not is_scalar_field(param)})
 
 
 def check_csrf(request: Request, user: web_session.SignedIn, token: str | None) -> None:
@@ -892,6 +919,8 @@ def problem_reason(field: str, kind: str, why: str, gettext) -> str | None:
 
 # A claim step's refusals by their code (claims.lifecycle), in words of their own.
 STEP_REFUSALS = {
+    # an address of no step (it read "请更正表单：action。 (unknown action …)": a tester's)
+    "unknown_action": N_("A claim has no such step."),
     # the admin page's new user or password (it read "password。（a password has at least …")
     "password_too_short": N_("A password has at least %(length)s characters."),
     "invalid_id_number": N_("The ID number is not a valid citizen ID number: check its 18 "
@@ -1167,7 +1196,7 @@ def form_data(action: str, form: dict[str, str]) -> dict[str, Any]:
 
 
 StepForm = posted(by=lambda path: STEP_FIELDS.get(
-    path["action"], () if path["action"] in lifecycle.ACTIONS else None))
+    path["action"], () if path["action"] in lifecycle.ACTIONS else None), ticks=("upheld",))
 
 
 @router.post("/claims/{claim_id}/actions/{action}")

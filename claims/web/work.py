@@ -210,7 +210,7 @@ def assignments_page(request: Request, session: SessionDep, user: User,
     return _list_page(request, session, user, kind, holder)
 
 
-ReassignForm = posted("kind", "holder", "claim_id", "user_id", "reason")
+ReassignForm = posted("kind", "holder", "claim_id", "user_id", "reason", lists=("claim_id",))
 
 
 @router.post("/assignments")

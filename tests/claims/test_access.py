@@ -28,6 +28,7 @@ from claims.documents import service as documents
 from claims.models import (
     AppUser,
     AuditEntry,
+    Claim,
     EarlyWarning,
     Household,
     IncomeRecord,
@@ -856,6 +857,50 @@ def test_a_field_a_page_does_not_read_is_refused_on_every_page(app, session):
     assert clerk.may_reveal is False
 
 
+def test_a_page_reads_each_field_once_and_a_box_ticked_or_not(app, session):
+    """A hostile tester's: a field given twice took its last value ("amount=6500&amount=1"
+    was read as 1.00), a field in the address's query was ignored, "upheld=yes" read as not
+    upheld, a village review's typed reason was dropped when its box was left unticked, and
+    an unknown step answered in English in a Chinese page. Each is refused, naming it."""
+    world = _world(session)
+    walkers = {w.name: w for w in _walkers(app, session, world)}
+    supervisor, clerk = walkers["supervisor"], walkers["clerk"]
+    claim = world["claim_id_A"]
+    number = session.get(Claim, claim).claim_number
+    before = session.exec(select(AuditEntry.id).order_by(AuditEntry.id.desc())).first()
+
+    def refused(walker, url: str, data: dict, words: str, **options) -> None:
+        walker.client.cookies.set("fangpin_lang", "zh")
+        answer = walker.client.post(url, data={"csrf_token": walker.csrf, **data},
+                                    follow_redirects=False, **options)
+        assert answer.status_code in (404, 422) and words in answer.text, (
+            url, answer.status_code, answer.text[-400:])
+
+    refused(supervisor, f"/claims/{claim}/actions/approve",
+            {"amount": ["6500", "1"]}, "此表单的“amount”一项出现了不止一次")
+    refused(supervisor, "/payments?bogus=1", {}, "此表单没有“bogus”一项")
+    refused(clerk, f"/claims/{claim}/actions/record_objection",
+            {"text": "邻居有异议", "upheld": "yes"}, "“upheld”是勾选项")
+    refused(clerk, "/warnings/close", {"all": "yes", "outcome": "helped"}, "“all”是勾选项")
+    review = {"village": world["village_A"], "claim": claim, "representatives": "甲, 乙"}
+    refused(clerk, "/review", {**review, f"reason_{claim}": "有工资收入未申报"},
+            f"已为 {number} 填写不同意的理由，但未勾选“不同意”")
+    refused(clerk, "/review", {**review, f"reason_0{claim}": "x"}, f"没有“reason_0{claim}”一项")
+    refused(clerk, f"/claims/{claim}/actions/bogus_step", {}, "案件没有这一步骤")
+    session.expire_all()
+    assert session.exec(select(AuditEntry.id).order_by(AuditEntry.id.desc())).first() == before
+    # a list is a list: several claims approved at once, several townships chosen
+    admin = walkers["admin"]
+    admin.client.cookies.set("fangpin_lang", "en")
+    listed = admin.client.post("/admin/users", data={
+        "csrf_token": admin.csrf, "username": "clerk", "set_townships": "1",
+        "townships": [world["township_A"], world["township_B"]]}, follow_redirects=False)
+    assert listed.status_code == 303, listed.text[-300:]
+    session.expire_all()
+    assert session.exec(select(AppUser.townships).where(AppUser.username == "clerk")).one() == \
+        sorted([world["township_A"], world["township_B"]])
+
+
 def test_a_query_parameter_an_api_route_does_not_read_is_refused_on_every_route(app, session):
     """/api/warnings?household_id=868 listed the county's 210 warnings, the filter unread,
     and /api/claims?state=bogus answered an empty list (a tester's). A walk over the route
@@ -895,7 +940,7 @@ def test_a_filter_is_read_whole_or_refused(app, session):
     twice, is refused naming it; an unknown trigger or status is refused naming it."""
     from fastapi.routing import APIRoute
 
-    from claims.api.deps import _parameters
+    from claims.api.deps import route_parameters
 
     world = _world(session)
     admin = TestClient(app, headers=_token_of(session, "twice", Role.supervisor))
@@ -905,7 +950,7 @@ def test_a_filter_is_read_whole_or_refused(app, session):
         if not (isinstance(original, APIRoute) and route.path.startswith("/api/")):
             continue
         path = re.sub(r"\{[^}]+\}", "1", route.path_format)
-        for name in sorted(_parameters(original)):
+        for name in sorted(route_parameters(original)):
             for method in route.methods:
                 answer = admin.request(method, path, params=[(name, "1"), (name, "2")])
                 assert answer.status_code == 422 and answer.json()["field"] == name, (
